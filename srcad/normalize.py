@@ -1,0 +1,762 @@
+"""Normalize: gast FunctionDef -> the same function in A-normal form, ready for the transformers.
+
+Stages, in order: the fence (reject what srcad does not support, with the user's location and
+what to write instead), desugaring (augmented and chained assignment, array methods and
+attributes to NumPy calls, helper functions inlined from their own source), ANF, and renaming
+of straight-line redefinitions so each value keeps its own name.
+
+ANF guarantees, for the returned FunctionDef body (recursively inside if/for/while):
+* every statement is one of
+  ``name = simple`` / ``a, b = call`` (multi-output primitive) / ``name[index] = atom`` /
+  ``lst.append(atom)`` / ``return atom-or-tuple-of-atoms`` / ``if atom:`` / ``for name in atom:``
+  / ``while atom:`` (the test is recomputed at the end of the body) / ``break`` / ``continue``;
+* ``simple`` is an atom, one call with atom arguments (``node.srcad_callee`` holds the resolved
+  callable), one binary/unary operator or comparison over atoms, ``atom[index]`` with an index
+  of atoms and slices, a list/tuple of atoms, or an opaque non-differentiable expression
+  (``x.shape``, ``a and b``) marked ``srcad_opaque``;
+* an atom is a Name or a literal;
+* every statement has ``lineno`` of the user's line it came from.
+"""
+from __future__ import annotations
+
+import builtins
+import copy
+import inspect
+import types
+
+import gast
+import numpy as np
+
+from . import registry
+from .errors import NoRuleError, SrcadSyntaxError
+from .naming import Namer, names_in
+from .source import UNRESOLVED, Namespace, Source, parse_function
+from .template import constant_node
+
+__all__ = ["normalize", "Program", "METHODS"]
+
+# Array methods mapped to the NumPy function that takes the array first.
+METHODS = {
+    "sum": np.sum, "mean": np.mean, "prod": np.prod, "max": np.max, "min": np.min,
+    "std": np.std, "var": np.var, "dot": np.dot, "reshape": np.reshape,
+    "transpose": np.transpose, "ravel": np.ravel, "flatten": np.ravel, "squeeze": np.squeeze,
+    "cumsum": np.cumsum, "cumprod": np.cumprod, "clip": np.clip, "copy": np.copy,
+    "swapaxes": np.swapaxes, "trace": np.trace, "diagonal": np.diagonal, "round": np.round,
+    "argmax": np.argmax, "argmin": np.argmin, "argsort": np.argsort, "all": np.all,
+    "any": np.any, "repeat": np.repeat, "take": np.take, "conj": np.conj,
+}
+_VARARG_SHAPE_METHODS = {"reshape", "transpose"}
+_OPAQUE_ATTRS = {"shape", "ndim", "size", "dtype", "itemsize", "nbytes", "flags"}
+_MAX_INLINE_DEPTH = 20
+
+
+class Program:
+    """A normalized function plus what the later stages need to know about it."""
+
+    def __init__(self, source: Source, node: gast.FunctionDef, namer: Namer, refs: dict,
+                 deps: list):
+        self.source = source
+        self.node = node
+        self.namer = namer
+        self.refs = refs      # generated-code name -> object it must be bound to
+        self.deps = deps      # (namespace, name, object) resolved at build time
+
+    @property
+    def params(self) -> list[str]:
+        a = self.node.args
+        return [p.id for p in a.posonlyargs + a.args + a.kwonlyargs]
+
+
+def _loc_error(src: Source, node, message: str, hint: str, cls=SrcadSyntaxError):
+    return cls(message, src.location(node), hint)
+
+
+# -- the fence ------------------------------------------------------------------------------
+
+_REJECT = {
+    gast.Try: ("try/except", "move error handling outside the differentiated function"),
+    gast.With: ("`with`", "move the context manager outside the differentiated function"),
+    gast.AsyncFunctionDef: ("async functions", "use a plain `def`"),
+    gast.AsyncFor: ("async for", "use a plain `for`"),
+    gast.AsyncWith: ("async with", "use plain code"),
+    gast.Await: ("await", "use plain code"),
+    gast.Yield: ("yield (generators)", "return the values (e.g. in a list) instead"),
+    gast.YieldFrom: ("yield from", "return the values instead"),
+    gast.Global: ("`global`", "pass the value in and return the new value instead"),
+    gast.Nonlocal: ("`nonlocal`", "pass the value in and return the new value instead"),
+    gast.ClassDef: ("class definitions", "define the class outside the function"),
+    gast.FunctionDef: ("nested function definitions",
+                       "define the helper at module level and call it"),
+    gast.Lambda: ("lambda", "define a module-level `def` helper and call it"),
+    gast.Delete: ("`del`", "leave the variable in place"),
+    gast.Import: ("import inside the function", "import at module level"),
+    gast.ImportFrom: ("import inside the function", "import at module level"),
+    gast.ListComp: ("list comprehensions", "write a for loop that appends to a list"),
+    gast.SetComp: ("set comprehensions", "write a for loop"),
+    gast.DictComp: ("dict comprehensions", "write a for loop"),
+    gast.GeneratorExp: ("generator expressions", "write a for loop that appends to a list"),
+    gast.Dict: ("dict literals", "pass arrays as separate arguments"),
+    gast.Set: ("set literals", "use a tuple"),
+    gast.Starred: ("*-unpacking", "pass the arguments explicitly"),
+    gast.NamedExpr: ("`:=` assignment expressions", "assign in a separate statement"),
+    gast.Raise: ("`raise`", "validate inputs before calling the derivative"),
+    gast.Assert: ("`assert`", "validate inputs before calling the derivative"),
+    gast.Match: ("`match`", "use if/elif"),
+    gast.JoinedStr: ("f-strings", "format strings outside the differentiated function"),
+}
+
+
+def fence(src: Source, fdef: gast.FunctionDef):
+    """Reject unsupported syntax with the user's location and what to write instead."""
+    args = fdef.args
+    if args.vararg or args.kwarg:
+        raise _loc_error(src, fdef, "*args/**kwargs parameters are not supported",
+                         "Name each parameter explicitly.")
+    for stmt in fdef.body:
+        for node in gast.walk(stmt):
+            kind = _REJECT.get(type(node))
+            if kind is not None:
+                raise _loc_error(src, node, f"srcad does not differentiate {kind[0]}",
+                                 f"Instead: {kind[1]}.")
+            if isinstance(node, (gast.For, gast.While)) and node.orelse:
+                raise _loc_error(src, node, "srcad does not support `else` on loops",
+                                 "Use a flag variable set before `break`.")
+            if isinstance(node, gast.Attribute) and isinstance(node.ctx, gast.Store):
+                raise _loc_error(src, node, "assignment to attributes is not supported",
+                                 "Assign to a local variable and return it.")
+            if isinstance(node, gast.Name) and node.id.startswith("_srcad"):
+                raise _loc_error(src, node, f"the name {node.id!r} is reserved by srcad",
+                                 "Rename the variable.")
+
+
+# -- ANF ------------------------------------------------------------------------------------
+
+class _Scope:
+    """One function body being normalized: the main function or an inlined helper."""
+
+    def __init__(self, src: Source, namespace: Namespace, rename: dict, foreign: bool,
+                 depth: int):
+        self.src = src
+        self.namespace = namespace
+        self.rename = rename          # local name -> name in the generated function
+        self.foreign = foreign        # globals differ from the main function's
+        self.depth = depth
+
+
+class _Normalizer:
+    def __init__(self, src: Source, namer: Namer):
+        self.main = src
+        self.namer = namer
+        self.refs: dict[str, object] = {}
+        self.deps: list = []
+        self.main_locals = set()
+
+    # -- names and references -----------------------------------------------------------
+    def ref(self, obj, preferred: str) -> str:
+        """A name bound to ``obj`` in the generated function."""
+        for name, value in self.refs.items():
+            if value is obj:
+                return name
+        g = self.main.namespace.globals
+        if g.get(preferred, UNRESOLVED) is obj and preferred not in self.main_locals:
+            return preferred
+        name = preferred if preferred not in self.namer.taken else self.namer.fresh(preferred)
+        self.namer.reserve(name)
+        self.refs[name] = obj
+        return name
+
+    def resolve(self, scope: _Scope, func) -> object:
+        obj = scope.namespace.resolve(func)
+        root = func
+        while isinstance(root, gast.Attribute):
+            root = root.value
+        if isinstance(root, gast.Name) and obj is not UNRESOLVED:
+            self.deps.append((scope.namespace, root.id, scope.namespace.lookup(root.id)))
+        return obj
+
+    def name(self, scope: _Scope, node: gast.Name) -> gast.Name:
+        """Rename a local; route a foreign global through a reference."""
+        ident = node.id
+        if ident in scope.rename:
+            return _name(scope.rename[ident], node.ctx)
+        if scope.depth and isinstance(node.ctx, gast.Load):
+            value = scope.namespace.lookup(ident)
+            if value is UNRESOLVED:
+                raise _loc_error(scope.src, node, f"name {ident!r} is not defined",
+                                 "Define it before the call.", NameError_)
+            if (scope.foreign or ident in self.main_locals
+                    or ident in self.main.namespace.cells):
+                self.deps.append((scope.namespace, ident, value))
+                return _name(self.ref(value, ident), node.ctx)
+        return _name(ident, node.ctx)
+
+    # -- statements ---------------------------------------------------------------------
+    def body(self, scope: _Scope, stmts: list) -> list:
+        out = []
+        for stmt in stmts:
+            new = self.stmt(scope, stmt)
+            for s in new:
+                if getattr(s, "lineno", None) is None:
+                    s.lineno = stmt.lineno
+                    s.col_offset = getattr(stmt, "col_offset", 0)
+            out.extend(new)
+        return out
+
+    def stmt(self, scope, stmt) -> list:
+        pre: list = []
+        method = getattr(self, "stmt_" + type(stmt).__name__, None)
+        if method is None:
+            raise _loc_error(scope.src, stmt,
+                             f"srcad does not differentiate `{type(stmt).__name__}` statements",
+                             "Rewrite it with assignments, if/for/while and return.")
+        result = method(scope, stmt, pre)
+        for s in pre:
+            s.lineno = stmt.lineno
+            s.col_offset = getattr(stmt, "col_offset", 0)
+        return pre + result
+
+    def stmt_Pass(self, scope, stmt, pre):
+        return []
+
+    def stmt_Expr(self, scope, stmt, pre):
+        value = stmt.value
+        if isinstance(value, gast.Constant):
+            return []   # docstring or bare literal
+        if (isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute)
+                and value.func.attr == "append" and isinstance(value.func.value, gast.Name)
+                and len(value.args) == 1 and not value.keywords):
+            lst = self.name(scope, value.func.value)
+            item = self.atom(scope, value.args[0], pre)
+            call = gast.Call(func=gast.Attribute(value=lst, attr="append", ctx=gast.Load()),
+                             args=[item], keywords=[])
+            return [gast.Expr(value=call)]
+        raise _loc_error(scope.src, stmt, "an expression statement has no effect on the result",
+                         "srcad differentiates values: assign the result to a variable, or "
+                         "move side effects (print, logging) outside the function.")
+
+    def stmt_Assign(self, scope, stmt, pre):
+        targets = stmt.targets
+        value = stmt.value
+        out = []
+        if len(targets) > 1:   # chained: a = b = value
+            first = self.assign(scope, targets[-1], value, pre)
+            for t in reversed(targets[:-1]):
+                src_name = _name(self._target_name(scope, targets[-1]), gast.Load())
+                out.extend(self.assign(scope, t, src_name, []))
+            return first + out
+        return self.assign(scope, targets[0], value, pre)
+
+    def _target_name(self, scope, target):
+        if isinstance(target, gast.Name):
+            return scope.rename.get(target.id, target.id)
+        raise _loc_error(scope.src, target, "chained assignment needs plain names",
+                         "Assign in separate statements.")
+
+    def assign(self, scope, target, value, pre) -> list:
+        if isinstance(target, gast.Name):
+            simple = self.simple(scope, value, pre, hint=target.id)
+            return [gast.Assign(targets=[self.name(scope, target)], value=simple,
+                                type_comment=None)]
+        if isinstance(target, (gast.Tuple, gast.List)):
+            if not all(isinstance(e, gast.Name) for e in target.elts):
+                raise _loc_error(scope.src, target, "nested or starred unpacking targets",
+                                 "Unpack into plain names, one level at a time.")
+            if isinstance(value, (gast.Tuple, gast.List)) and len(value.elts) == len(
+                    target.elts):
+                atoms = [self.atom(scope, e, pre) for e in value.elts]
+                # Evaluate all right-hand sides before assigning (a, b = b, a).
+                temps = []
+                for a in atoms:
+                    if isinstance(a, gast.Name):
+                        t = self.namer.fresh("_" + a.id.lstrip("_"))
+                        pre.append(gast.Assign(targets=[_name(t, gast.Store())], value=a,
+                                               type_comment=None))
+                        a = _name(t, gast.Load())
+                    temps.append(a)
+                return [gast.Assign(targets=[self.name(scope, e)], value=a, type_comment=None)
+                        for e, a in zip(target.elts, temps)]
+            simple = self.simple(scope, value, pre, hint="tuple")
+            callee = getattr(simple, "srcad_callee", None)
+            rule = registry.lookup(callee) if callee is not None else None
+            names = [self.name(scope, e) for e in target.elts]
+            if rule is not None and rule.adjoint is not None and len(
+                    rule.adjoint.outputs) == len(names):
+                return [gast.Assign(targets=[gast.Tuple(elts=names, ctx=gast.Store())],
+                                    value=simple, type_comment=None)]
+            tname = self.namer.fresh("_" + ("_".join(n.id.lstrip("_") for n in names)))
+            out = [gast.Assign(targets=[_name(tname, gast.Store())], value=simple,
+                               type_comment=None)]
+            for i, n in enumerate(names):
+                out.append(gast.Assign(
+                    targets=[n], type_comment=None,
+                    value=gast.Subscript(value=_name(tname, gast.Load()),
+                                         slice=gast.Constant(value=i, kind=None),
+                                         ctx=gast.Load())))
+            return out
+        if isinstance(target, gast.Subscript):
+            if not isinstance(target.value, gast.Name):
+                raise _loc_error(scope.src, target, "assignment into a nested subscript",
+                                 "Assign into a named array: `a = x[i]; a[j] = v`.")
+            base = self.name(scope, target.value)
+            index = self.index(scope, target.slice, pre)
+            atom = self.atom(scope, value, pre)
+            return [gast.Assign(targets=[gast.Subscript(value=_name(base.id, gast.Load()),
+                                                        slice=index, ctx=gast.Store())],
+                                value=atom, type_comment=None)]
+        raise _loc_error(scope.src, target, "unsupported assignment target",
+                         "Assign to names, tuples of names, or subscripts of named arrays.")
+
+    def stmt_AugAssign(self, scope, stmt, pre):
+        target = stmt.target
+        if isinstance(target, gast.Name):
+            load = gast.Name(id=target.id, ctx=gast.Load(), annotation=None, type_comment=None)
+            value = gast.BinOp(left=load, op=stmt.op, right=stmt.value)
+            return self.assign(scope, target, value, pre)
+        if isinstance(target, gast.Subscript) and isinstance(target.value, gast.Name):
+            base = self.name(scope, _name(target.value.id, gast.Load()))
+            index = self.index(scope, target.slice, pre)
+            old = self.namer.fresh("_" + base.id.lstrip("_") + "_item")
+            pre.append(gast.Assign(targets=[_name(old, gast.Store())], type_comment=None,
+                                   value=gast.Subscript(value=base, slice=index,
+                                                        ctx=gast.Load())))
+            rhs = self.atom(scope, stmt.value, pre)
+            new = self.namer.fresh("_" + base.id.lstrip("_") + "_new")
+            pre.append(gast.Assign(targets=[_name(new, gast.Store())], type_comment=None,
+                                   value=gast.BinOp(left=_name(old, gast.Load()), op=stmt.op,
+                                                    right=rhs)))
+            return [gast.Assign(targets=[gast.Subscript(value=_name(base.id, gast.Load()),
+                                                        slice=copy.deepcopy(index),
+                                                        ctx=gast.Store())],
+                                value=_name(new, gast.Load()), type_comment=None)]
+        raise _loc_error(scope.src, target, "unsupported augmented assignment target",
+                         "Use a name or a subscript of a named array.")
+
+    def stmt_Return(self, scope, stmt, pre):
+        if scope.depth:
+            raise AssertionError("helper returns are handled by inline()")
+        if stmt.value is None:
+            raise _loc_error(scope.src, stmt, "the function returns nothing",
+                             "Return the value to differentiate.")
+        if isinstance(stmt.value, gast.Tuple):
+            elts = [self.atom(scope, e, pre, hint="result") for e in stmt.value.elts]
+            return [gast.Return(value=gast.Tuple(elts=elts, ctx=gast.Load()))]
+        return [gast.Return(value=self.atom(scope, stmt.value, pre, hint="result"))]
+
+    def stmt_If(self, scope, stmt, pre):
+        test = self.atom(scope, stmt.test, pre, hint="cond")
+        return [gast.If(test=test, body=self.body(scope, stmt.body),
+                        orelse=self.body(scope, stmt.orelse))]
+
+    def stmt_For(self, scope, stmt, pre):
+        it = self.atom(scope, stmt.iter, pre, hint="iter")
+        target = stmt.target
+        body_pre = []
+        if isinstance(target, gast.Name):
+            new_target = self.name(scope, target)
+        elif isinstance(target, gast.Tuple) and all(isinstance(e, gast.Name)
+                                                    for e in target.elts):
+            tmp = self.namer.fresh("_item")
+            new_target = _name(tmp, gast.Store())
+            for i, e in enumerate(target.elts):
+                body_pre.append(gast.Assign(
+                    targets=[self.name(scope, e)], type_comment=None,
+                    value=gast.Subscript(value=_name(tmp, gast.Load()),
+                                         slice=gast.Constant(value=i, kind=None),
+                                         ctx=gast.Load())))
+            for s in body_pre:
+                s.lineno = stmt.lineno
+        else:
+            raise _loc_error(scope.src, target, "unsupported loop target",
+                             "Loop over a name or a tuple of names.")
+        return [gast.For(target=new_target, iter=it,
+                         body=body_pre + self.body(scope, stmt.body), orelse=[],
+                         type_comment=None)]
+
+    def stmt_While(self, scope, stmt, pre):
+        test = self.atom(scope, stmt.test, pre, hint="cond")
+        again: list = []
+        test2 = self.atom(scope, copy.deepcopy(stmt.test), again, hint="cond")
+        if isinstance(test, gast.Name) and isinstance(test2, gast.Name) and test.id != test2.id:
+            again.append(gast.Assign(targets=[_name(test.id, gast.Store())],
+                                     value=test2, type_comment=None))
+        for s in again:
+            s.lineno = stmt.lineno
+        body = self.body(scope, stmt.body)
+        if _has(stmt.body, gast.Continue):
+            raise _loc_error(scope.src, stmt, "`continue` inside `while` is not supported",
+                             "Use an if/else around the rest of the body.")
+        return [gast.While(test=test, body=body + again, orelse=[])]
+
+    def stmt_Break(self, scope, stmt, pre):
+        return [gast.Break()]
+
+    def stmt_Continue(self, scope, stmt, pre):
+        return [gast.Continue()]
+
+    # -- expressions --------------------------------------------------------------------
+    def atom(self, scope, node, pre, hint=None):
+        """Reduce an expression to a Name or literal, emitting statements into ``pre``."""
+        if isinstance(node, gast.Name):
+            return self.name(scope, node)
+        if isinstance(node, gast.Constant):
+            return node
+        if (isinstance(node, gast.UnaryOp) and isinstance(node.op, (gast.USub, gast.UAdd))
+                and isinstance(node.operand, gast.Constant)):
+            return node
+        if isinstance(node, gast.Tuple) and all(
+                isinstance(e, gast.Constant) for e in node.elts):
+            return node
+        simple = self.simple(scope, node, pre, hint=hint)
+        if isinstance(simple, (gast.Name, gast.Constant)):
+            return simple
+        tmp = self.namer.temp_for(simple)
+        assign = gast.Assign(targets=[_name(tmp, gast.Store())], value=simple,
+                             type_comment=None)
+        pre.append(assign)
+        return _name(tmp, gast.Load())
+
+    def simple(self, scope, node, pre, hint=None):
+        """Reduce an expression to one operation over atoms."""
+        if isinstance(node, (gast.Name, gast.Constant)):
+            return self.atom(scope, node, pre)
+        if isinstance(node, gast.BinOp):
+            return gast.BinOp(left=self.atom(scope, node.left, pre), op=node.op,
+                              right=self.atom(scope, node.right, pre))
+        if isinstance(node, gast.UnaryOp):
+            if isinstance(node.operand, gast.Constant):
+                return node
+            return gast.UnaryOp(op=node.op, operand=self.atom(scope, node.operand, pre))
+        if isinstance(node, gast.Compare):
+            return gast.Compare(left=self.atom(scope, node.left, pre), ops=node.ops,
+                                comparators=[self.atom(scope, c, pre)
+                                             for c in node.comparators])
+        if isinstance(node, (gast.Tuple, gast.List)):
+            cls = type(node)
+            return cls(elts=[self.atom(scope, e, pre) for e in node.elts], ctx=gast.Load())
+        if isinstance(node, gast.Subscript):
+            value = self.atom(scope, node.value, pre)
+            return gast.Subscript(value=value, slice=self.index(scope, node.slice, pre),
+                                  ctx=gast.Load())
+        if isinstance(node, gast.Attribute):
+            return self.attribute(scope, node, pre)
+        if isinstance(node, gast.Call):
+            return self.call(scope, node, pre, hint)
+        if isinstance(node, gast.IfExp):
+            return self.ifexp(scope, node, pre, hint)
+        if isinstance(node, gast.BoolOp):
+            return self.opaque(scope, node)
+        raise _loc_error(scope.src, node,
+                         f"srcad does not differentiate `{type(node).__name__}` expressions",
+                         "Rewrite it with plain arithmetic and NumPy calls.")
+
+    def opaque(self, scope, node):
+        """A non-differentiable expression kept as written (names renamed)."""
+        node = copy.deepcopy(node)
+        for sub in gast.walk(node):
+            if isinstance(sub, gast.Name):
+                new = self.name(scope, sub)
+                sub.id = new.id
+        node.srcad_opaque = True
+        return node
+
+    def ifexp(self, scope, node, pre, hint):
+        test = self.atom(scope, node.test, pre, hint="cond")
+        tmp = self.namer.fresh("_" + (hint or "select").lstrip("_"))
+        body_pre, else_pre = [], []
+        a = self.atom(scope, node.body, body_pre)
+        b = self.atom(scope, node.orelse, else_pre)
+        lineno = getattr(node, "lineno", None)
+        stmt = gast.If(test=test,
+                       body=body_pre + [gast.Assign(targets=[_name(tmp, gast.Store())],
+                                                    value=a, type_comment=None)],
+                       orelse=else_pre + [gast.Assign(targets=[_name(tmp, gast.Store())],
+                                                      value=b, type_comment=None)])
+        for s in gast.walk(stmt):
+            if isinstance(s, gast.stmt):
+                s.lineno = lineno
+        pre.append(stmt)
+        return _name(tmp, gast.Load())
+
+    def index(self, scope, node, pre):
+        if isinstance(node, gast.Slice):
+            return gast.Slice(*[None if p is None else self.atom(scope, p, pre)
+                                for p in (node.lower, node.upper, node.step)])
+        if isinstance(node, gast.Tuple):
+            return gast.Tuple(elts=[self.index(scope, e, pre) for e in node.elts],
+                              ctx=gast.Load())
+        if isinstance(node, gast.Constant):
+            return node
+        if isinstance(node, gast.Attribute) and scope.namespace.resolve(node) is None:
+            return gast.Constant(value=None, kind=None)   # np.newaxis
+        return self.atom(scope, node, pre)
+
+    def attribute(self, scope, node, pre):
+        obj = self.resolve(scope, node)
+        if obj is not UNRESOLVED and _is_static_root(scope, node, self):
+            # a module-level constant like np.pi or np.newaxis: keep it as written
+            if scope.depth and scope.foreign:
+                return _name(self.ref(obj, node.attr), gast.Load())
+            return node
+        base = self.atom(scope, node.value, pre)
+        if node.attr == "T":
+            call = gast.Call(func=self.np_attr("transpose"), args=[base], keywords=[])
+            call.srcad_callee = np.transpose
+            return call
+        if node.attr in _OPAQUE_ATTRS:
+            out = gast.Attribute(value=base, attr=node.attr, ctx=gast.Load())
+            out.srcad_opaque = True
+            return out
+        if node.attr in ("real",):
+            return base
+        raise _loc_error(scope.src, node, f"srcad does not differentiate the attribute "
+                         f"`.{node.attr}`", "Use the equivalent NumPy function.")
+
+    def np_attr(self, attr):
+        return gast.Attribute(value=_name(self.ref(np, "np"), gast.Load()), attr=attr,
+                              ctx=gast.Load())
+
+    def call(self, scope, node, pre, hint):
+        func = node.func
+        if any(isinstance(a, gast.Starred) for a in node.args) or any(
+                k.arg is None for k in node.keywords):
+            raise _loc_error(scope.src, node, "*args/**kwargs in calls are not supported",
+                             "Pass the arguments explicitly.")
+        # array methods: x.sum(axis=0) -> np.sum(x, axis=0)
+        if isinstance(func, gast.Attribute) and not _is_static_root(scope, func, self):
+            return self.method(scope, node, pre)
+        callee = self.resolve(scope, func)
+        if callee is UNRESOLVED:
+            raise _loc_error(scope.src, node, f"cannot resolve the function "
+                             f"`{_dotted(func)}`",
+                             "srcad resolves callees when it builds the derivative: call a "
+                             "module-level function or a NumPy function by name.", NoRuleError)
+        args = [self.atom(scope, a, pre) for a in node.args]
+        keywords = [gast.keyword(arg=k.arg, value=self.atom(scope, k.value, pre))
+                    for k in node.keywords]
+        if registry.lookup(callee) is None and _is_user_function(callee):
+            return self.inline(scope, node, callee, args, keywords, pre, hint)
+        if scope.depth and scope.foreign:
+            func = _name(self.ref(callee, _dotted(func).split(".")[-1]), gast.Load())
+        elif isinstance(func, gast.Name):
+            func = self.name(scope, func)
+        call = gast.Call(func=func, args=args, keywords=keywords)
+        call.srcad_callee = callee
+        return call
+
+    def method(self, scope, node, pre):
+        func = node.func
+        name = func.attr
+        base = self.atom(scope, func.value, pre)
+        args = [self.atom(scope, a, pre) for a in node.args]
+        keywords = [gast.keyword(arg=k.arg, value=self.atom(scope, k.value, pre))
+                    for k in node.keywords]
+        if name == "astype":
+            from . import runtime
+            call = gast.Call(func=gast.Attribute(value=_name(self.ref(runtime, "_srcad"),
+                                                             gast.Load()),
+                                                 attr="astype", ctx=gast.Load()),
+                             args=[base] + args, keywords=keywords)
+            call.srcad_callee = runtime.astype
+            return call
+        target = METHODS.get(name)
+        if target is None:
+            raise _loc_error(scope.src, node, f"srcad does not know the method `.{name}()`",
+                             "Call the NumPy function instead (np.<name>(x, ...)).",
+                             NoRuleError)
+        if name in _VARARG_SHAPE_METHODS and len(args) > 1:
+            args = [gast.Tuple(elts=args, ctx=gast.Load())]
+            if not all(isinstance(a, gast.Constant) for a in args[0].elts):
+                tmp = self.namer.fresh("_shape")
+                pre.append(gast.Assign(targets=[_name(tmp, gast.Store())], value=args[0],
+                                       type_comment=None))
+                args = [_name(tmp, gast.Load())]
+        call = gast.Call(func=self.np_attr(target.__name__), args=[base] + args,
+                         keywords=keywords)
+        call.srcad_callee = target
+        return call
+
+    def inline(self, scope, node, fn, args, keywords, pre, hint):
+        """Inline a user helper from its own source; returns the atom holding its result."""
+        if scope.depth >= _MAX_INLINE_DEPTH:
+            raise _loc_error(scope.src, node, f"helper calls nest deeper than "
+                             f"{_MAX_INLINE_DEPTH} (recursion?)",
+                             "srcad inlines helpers; recursive functions are not supported.")
+        src = parse_function(fn)
+        fdef = src.node
+        fence(src, fdef)
+        sig = inspect.signature(fn)
+        try:
+            bound = sig.bind(*args, **{k.arg: k.value for k in keywords})
+        except TypeError as exc:
+            raise _loc_error(scope.src, node, f"bad call to {fn.__name__}: {exc}",
+                             "Fix the arguments.", TypeError_) from None
+        helper_ns = Namespace(fn)
+        self.deps.append((None, fn, fn.__code__))
+        local_names = _assigned(fdef) | set(sig.parameters)
+        rename = {n: self.namer.fresh(f"{fn.__name__}_{n}") for n in sorted(local_names)}
+        inner = _Scope(src, helper_ns, rename, foreign=fn.__globals__ is not
+                       self.main.namespace.globals, depth=scope.depth + 1)
+        lines = []
+        for pname, param in sig.parameters.items():
+            if pname in bound.arguments:
+                value = bound.arguments[pname]
+            elif param.default is not param.empty:
+                value = _literal_or_ref(self, param.default, pname)
+            else:
+                raise _loc_error(scope.src, node, f"missing argument {pname!r} to "
+                                 f"{fn.__name__}", "Pass it.", TypeError_)
+            lines.append(gast.Assign(targets=[_name(rename[pname], gast.Store())],
+                                     value=value, type_comment=None))
+        body = fdef.body
+        returns = [n for n in gast.walk(fdef) if isinstance(n, gast.Return)]
+        if len(returns) != 1 or body[-1] is not returns[0] or returns[0].value is None:
+            raise _loc_error(src, returns[0] if returns else fdef,
+                             f"srcad inlines helper {fn.__name__}, which needs exactly one "
+                             "`return <value>` as its last statement",
+                             "Restructure the helper to compute the result and return it once "
+                             "at the end.")
+        out_lines = self.body(inner, body[:-1])
+        ret_pre: list = []
+        result = self.atom(inner, returns[0].value, ret_pre)
+        for s in ret_pre:
+            s.lineno = returns[0].lineno
+        for s in lines:
+            s.lineno = node.lineno if hasattr(node, "lineno") else None
+        pre.extend(lines + out_lines + ret_pre)
+        return result
+
+
+class NameError_(SrcadSyntaxError):
+    pass
+
+
+class TypeError_(SrcadSyntaxError):
+    pass
+
+
+def _literal_or_ref(norm, value, pname):
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return constant_node(value)
+    if isinstance(value, tuple) and all(v is None or isinstance(v, (bool, int, float, str))
+                                        for v in value):
+        return constant_node(value)
+    return _name(norm.ref(value, pname + "_default"), gast.Load())
+
+
+def _is_user_function(obj) -> bool:
+    if not isinstance(obj, types.FunctionType):
+        return False
+    mod = getattr(obj, "__module__", "") or ""
+    return not (mod.startswith("numpy") or mod.startswith("srcad.")
+                or mod in ("math", "builtins"))
+
+
+def _is_static_root(scope, node, norm) -> bool:
+    """Is this Attribute chain rooted at a module-level (non-local) name?"""
+    root = node
+    while isinstance(root, gast.Attribute):
+        root = root.value
+    if not isinstance(root, gast.Name):
+        return False
+    if root.id in scope.rename or (scope.depth == 0 and root.id in norm.main_locals):
+        return False
+    value = scope.namespace.lookup(root.id)
+    return isinstance(value, types.ModuleType) or (
+        value is not UNRESOLVED and isinstance(value, type))
+
+
+def _dotted(node) -> str:
+    if isinstance(node, gast.Name):
+        return node.id
+    if isinstance(node, gast.Attribute):
+        return _dotted(node.value) + "." + node.attr
+    return "<expr>"
+
+
+def _name(ident, ctx):
+    return gast.Name(id=ident, ctx=ctx, annotation=None, type_comment=None)
+
+
+def _has(stmts, cls) -> bool:
+    for s in stmts:
+        for n in gast.walk(s):
+            if isinstance(n, cls):
+                return True
+    return False
+
+
+def _assigned(fdef) -> set:
+    out = set()
+    for n in gast.walk(fdef):
+        if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Param)):
+            out.add(n.id)
+    for a in fdef.args.args + fdef.args.kwonlyargs + fdef.args.posonlyargs:
+        out.add(a.id)
+    return out
+
+
+# -- straight-line renaming -------------------------------------------------------------------
+
+def _rename_redefinitions(fdef: gast.FunctionDef, namer: Namer):
+    """Give each top-level redefinition of a name its own name (x, x_2, ...), so straight-line
+    code never overwrites a value the adjoint needs. Names also assigned inside control flow
+    keep one name (the reverse transformer's tape handles those)."""
+    in_control = set()
+    for stmt in fdef.body:
+        if isinstance(stmt, (gast.If, gast.For, gast.While)):
+            in_control |= {n.id for n in gast.walk(stmt)
+                           if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+            in_control |= {n.value.id for n in gast.walk(stmt) if isinstance(n, gast.Subscript)
+                           and isinstance(n.ctx, gast.Store) and isinstance(n.value, gast.Name)}
+            in_control |= {n.func.value.id for n in gast.walk(stmt)
+                           if isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute)
+                           and n.func.attr == "append" and isinstance(n.func.value, gast.Name)}
+    defined = {a.id for a in fdef.args.args + fdef.args.kwonlyargs + fdef.args.posonlyargs}
+    current: dict[str, str] = {}
+
+    def use(node):
+        for n in gast.walk(node):
+            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and n.id in current:
+                n.id = current[n.id]
+
+    for stmt in fdef.body:
+        if isinstance(stmt, gast.Assign):
+            use(stmt.value)
+            for t in stmt.targets:
+                if isinstance(t, gast.Subscript):
+                    use(t)
+                    continue
+                names = t.elts if isinstance(t, gast.Tuple) else [t]
+                for n in names:
+                    if n.id in defined and n.id not in in_control:
+                        new = namer.fresh(n.id)
+                        current[n.id] = new
+                        n.id = new
+                    else:
+                        defined.add(n.id)
+                        current.pop(n.id, None)
+        else:
+            use(stmt)
+            for n in gast.walk(stmt):
+                if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
+                    defined.add(n.id)
+
+
+def normalize(src: Source) -> Program:
+    """Fence, desugar and convert ``src`` to ANF (see the module docstring)."""
+    fdef = copy.deepcopy(src.node)
+    fence(src, fdef)
+    taken = names_in(fdef) | set(src.namespace.cells)
+    namer = Namer(taken)
+    norm = _Normalizer(src, namer)
+    norm.main_locals = _assigned(fdef)
+    scope = _Scope(src, src.namespace, {}, foreign=False, depth=0)
+    fdef.body = norm.body(scope, fdef.body)
+    if not fdef.body or not isinstance(fdef.body[-1], (gast.Return, gast.If)):
+        if not _has(fdef.body, gast.Return):
+            raise _loc_error(src, src.node, f"{src.node.name} has no return statement",
+                             "Return the value to differentiate.")
+    _rename_redefinitions(fdef, namer)
+    for name in list(builtins.__dict__):
+        namer.taken.add(name)
+    return Program(src, fdef, namer, norm.refs, norm.deps)

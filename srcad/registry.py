@@ -1,0 +1,213 @@
+"""Rule tables (primitive -> adjoint / tangent template), the decorators that fill them, and the
+one-time loading of ``srcad.templates``.
+
+Template modules use::
+
+    from srcad.registry import adjoint, tangent, nondiff, linear, unary, binary, d
+
+* ``@adjoint(p1, p2, ..., outputs=1)`` / ``@tangent(...)``: a template function (see
+  ``srcad.template``) registered for every listed primitive.
+* ``unary(prims, "derivative in x and y")``: elementwise y = f(x); yields both modes.
+* ``binary(prims, "dy/dx1", "dy/dx2")``: elementwise y = f(x1, x2) with broadcasting;
+  yields both modes (adjoints unbroadcast, tangents broadcast to y's shape).
+* ``linear(p, ...)``: the tangent of a function linear in its first argument is the function
+  applied to the tangent (``dy = np.reshape(dx, shape)``); only the adjoint is written by hand.
+* ``nondiff(p, ...)``: integer/boolean-valued or constant functions (zeros, argmax, floor,
+  comparisons...): their outputs carry no derivative.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib
+import inspect
+import sys
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from .template import Template, d, formula_template, parse_template
+
+__all__ = ["adjoint", "tangent", "nondiff", "linear", "unary", "binary", "d", "Rule",
+           "lookup", "load", "templates_digest", "register_adjoint", "register_tangent",
+           "primitive_name"]
+
+
+@dataclass
+class Rule:
+    """Everything srcad knows about one primitive."""
+
+    primitive: Any
+    adjoint: Template | None = None
+    tangent: Template | None = None
+    nondiff: bool = False
+    linear: bool = False
+    extra: dict = field(default_factory=dict)
+
+
+_RULES: dict[Any, Rule] = {}
+_BY_ID: dict[int, Rule] = {}
+_loaded = False
+_digest = hashlib.sha256()
+
+
+def _rule(primitive) -> Rule:
+    try:
+        rule = _RULES.get(primitive)
+    except TypeError:  # unhashable callables
+        rule = _BY_ID.get(id(primitive))
+    if rule is None:
+        rule = Rule(primitive)
+        try:
+            _RULES[primitive] = rule
+        except TypeError:
+            _BY_ID[id(primitive)] = rule
+    return rule
+
+
+def lookup(primitive) -> Rule | None:
+    """The rule for a resolved callable, or None."""
+    load()
+    try:
+        return _RULES.get(primitive)
+    except TypeError:
+        return _BY_ID.get(id(primitive))
+
+
+def primitive_name(fn) -> str:
+    mod = getattr(fn, "__module__", None) or ""
+    name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
+    if mod in ("numpy", "numpy.core.multiarray", "numpy._core.multiarray",
+               "numpy._core.umath", "numpy.core.umath") or mod.startswith("numpy._core"):
+        mod = "numpy"
+    return f"{mod}.{name}" if mod else name
+
+
+def _note(template: Template):
+    _digest.update(template.origin.encode())
+    for stmt in template.body:
+        _digest.update(repr(stmt).encode())
+        import gast
+        _digest.update(gast.dump(stmt).encode())
+
+
+def adjoint(*primitives, outputs: int = 1):
+    """Register the decorated template as the adjoint of each primitive."""
+    def deco(fn):
+        template = parse_template(fn, outputs)
+        _note(template)
+        for p in primitives:
+            _rule(p).adjoint = template
+        return fn
+    return deco
+
+
+def tangent(*primitives, outputs: int = 1):
+    """Register the decorated template as the tangent of each primitive."""
+    def deco(fn):
+        template = parse_template(fn, outputs)
+        _note(template)
+        for p in primitives:
+            _rule(p).tangent = template
+        return fn
+    return deco
+
+
+def nondiff(*primitives):
+    """Primitives whose outputs have no derivative (integer, boolean or constant valued)."""
+    for p in primitives:
+        _rule(p).nondiff = True
+
+
+def linear(*primitives):
+    """Primitives linear in their first argument: tangent = primitive(tangent, *rest)."""
+    for p in primitives:
+        _rule(p).linear = True
+
+
+def _caller_origin(depth=2) -> tuple[dict, str]:
+    frame = sys._getframe(depth)
+    return frame.f_globals, f"{frame.f_code.co_filename}:{frame.f_lineno}"
+
+
+def unary(primitives, derivative: str):
+    """Elementwise y = f(x) with dy/dx = ``derivative`` (an expression in x and y)."""
+    namespace, origin = _caller_origin()
+    prims = primitives if isinstance(primitives, tuple) else (primitives,)
+    name = getattr(prims[0], "__name__", "f")
+    adj = formula_template(name, ("y",), ["x"], f"d[x] = d[y] * ({derivative})",
+                           namespace, origin)
+    tan = formula_template(name, ("y",), ["x"], f"d[y] = d[x] * ({derivative})",
+                           namespace, origin)
+    for t in (adj, tan):
+        _note(t)
+    for p in prims:
+        r = _rule(p)
+        r.adjoint, r.tangent = adj, tan
+
+
+def binary(primitives, d1: str | None, d2: str | None):
+    """Elementwise y = f(x1, x2), broadcasting; ``d1``/``d2`` are dy/dx1, dy/dx2 (None: 0)."""
+    namespace, origin = _caller_origin()
+    namespace = dict(namespace)
+    from . import runtime
+    namespace.setdefault("unbroadcast", runtime.unbroadcast)
+    namespace.setdefault("broadcast_like", runtime.broadcast_like)
+    prims = primitives if isinstance(primitives, tuple) else (primitives,)
+    name = getattr(prims[0], "__name__", "f")
+
+    def scaled(var, formula):
+        return f"d[{var}]" if formula.strip() in ("1", "1.0") else (
+            f"-d[{var}]" if formula.strip() in ("-1", "-1.0") else f"d[{var}] * ({formula})")
+
+    adj_lines, tan_terms = [], []
+    for var, formula in (("x1", d1), ("x2", d2)):
+        if formula is None:
+            continue
+        adj_lines.append(f"d[{var}] = unbroadcast({scaled('y', formula)}, {var})")
+        tan_terms.append(scaled(var, formula))
+    tan_expr = " + ".join(tan_terms) if tan_terms else "0.0"
+    adj = formula_template(name, ("y",), ["x1", "x2"], "\n".join(adj_lines) or "pass",
+                           namespace, origin)
+    tan = formula_template(name, ("y",), ["x1", "x2"],
+                           f"d[y] = broadcast_like({tan_expr}, y)", namespace, origin)
+    for t in (adj, tan):
+        _note(t)
+    for p in prims:
+        r = _rule(p)
+        r.adjoint, r.tangent = adj, tan
+
+
+def register_adjoint(*primitives, outputs: int = 1):
+    """Public: ``@srcad.register_adjoint(myfn)`` over a template function (see srcad.template)."""
+    load()
+    return adjoint(*primitives, outputs=outputs)
+
+
+def register_tangent(*primitives, outputs: int = 1):
+    """Public: ``@srcad.register_tangent(myfn)`` over a template function."""
+    load()
+    return tangent(*primitives, outputs=outputs)
+
+
+def load():
+    """Import every template module once."""
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    pkg = importlib.import_module("srcad.templates")
+    for name in pkg.MODULES:
+        try:
+            importlib.import_module(f"srcad.templates.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"srcad.templates.{name}":
+                raise
+
+
+def templates_digest() -> str:
+    load()
+    return _digest.hexdigest()
+
+
+def all_rules() -> list[Rule]:
+    load()
+    return list(_RULES.values()) + list(_BY_ID.values())

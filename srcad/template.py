@@ -1,0 +1,422 @@
+"""The template language: parse a rule once, bind it to a call site, instantiate it as gast.
+
+A template is an ordinary Python function whose body is the rule::
+
+    @adjoint(np.tanh)
+    def tanh(y, x):
+        d[x] = d[y] * (1.0 - y * y)
+
+Its leading parameters name the primitive's outputs (``outputs=`` in the decorator, 1 by
+default); the rest are the primitive's own parameters, with the defaults srcad applies. A call
+site is bound to that signature, so a keyword the template does not list is an error.
+
+Inside the body:
+
+* ``d[x]`` is the derivative of ``x``: the adjoint in reverse mode, the tangent in forward mode.
+  ``d[x] = e`` in an adjoint template *contributes* ``e`` to the adjoint of input ``x`` (the
+  transformer turns the first contribution into an assignment and later ones into additions,
+  and drops it when ``x`` is not active). ``d[x][index] += e`` contributes sparsely (into the
+  elements ``index`` of a buffer shaped like ``x``). In a tangent template ``d[y] = e`` defines
+  the tangent of output ``y``; reading ``d[x]`` of an input without a tangent yields a symbolic
+  zero that is simplified away (``0 * a -> 0``, ``a + 0 -> a``).
+* Parameters are replaced by the call site's atoms (names or constants); local names become
+  fresh temporaries; global names (``np``, ``math``, runtime helpers) are resolved through the
+  namespace of the generated function.
+* ``if`` statements and conditional expressions whose test is static after binding (for example
+  ``if axis is None:``) are folded away at instantiation, so the generated code has no branch.
+* A parameter used as a subscript (``a[index]``) is substituted in subscript form; anywhere
+  else it is substituted as a value (``slice(1, None)``, ``Ellipsis``).
+"""
+from __future__ import annotations
+
+import copy
+import inspect
+import textwrap
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import gast
+
+__all__ = ["d", "Template", "TemplateBindError", "parse_template", "formula_template",
+           "ZERO", "is_zero", "make_zero", "simplify_zeros", "constant_node", "is_static"]
+
+
+class _DerivativeMarker:
+    """``d`` in templates: never evaluated, only read by the template parser."""
+
+    def __getitem__(self, item):  # pragma: no cover - templates are never executed
+        raise RuntimeError("srcad templates are instantiated, not executed")
+
+    __setitem__ = __getitem__
+
+
+d = _DerivativeMarker()
+
+ZERO = "__srcad_zero__"
+
+
+class TemplateBindError(Exception):
+    """A call site does not fit a template's signature (message is user-facing)."""
+
+
+def make_zero(primal: gast.expr | None) -> gast.Name:
+    node = gast.Name(id=ZERO, ctx=gast.Load(), annotation=None, type_comment=None)
+    node.zero_of = primal
+    return node
+
+
+def is_zero(node) -> bool:
+    return isinstance(node, gast.Name) and node.id == ZERO
+
+
+def constant_node(value: Any) -> gast.expr:
+    """A gast literal for a simple Python value (None, bool, numbers, str, tuples of those)."""
+    if isinstance(value, tuple):
+        return gast.Tuple(elts=[constant_node(v) for v in value], ctx=gast.Load())
+    if isinstance(value, float) and value < 0 or isinstance(value, int) and not isinstance(
+            value, bool) and value < 0:
+        return gast.UnaryOp(op=gast.USub(), operand=gast.Constant(value=-value, kind=None))
+    return gast.Constant(value=value, kind=None)
+
+
+def static_value(node):
+    """The Python value of a node that is static (a literal), else raise ValueError."""
+    if isinstance(node, gast.Constant):
+        return node.value
+    if isinstance(node, gast.UnaryOp) and isinstance(node.op, (gast.USub, gast.UAdd)):
+        v = static_value(node.operand)
+        return -v if isinstance(node.op, gast.USub) else +v
+    if isinstance(node, gast.Tuple):
+        return tuple(static_value(e) for e in node.elts)
+    raise ValueError("not static")
+
+
+def is_static(node) -> bool:
+    try:
+        static_value(node)
+    except ValueError:
+        return False
+    return True
+
+
+@dataclass
+class Template:
+    """A parsed rule: output names, input signature and body, ready to be instantiated."""
+
+    name: str
+    outputs: tuple[str, ...]
+    signature: inspect.Signature
+    body: list
+    globals: dict
+    origin: str = "<template>"
+    local_names: frozenset = field(default_factory=frozenset)
+
+    # -- binding ----------------------------------------------------------------------------
+    def bind(self, args: list, keywords: dict, primitive_name: str) -> dict:
+        """Map the template's input parameters to call-site expressions (defaults as literals)."""
+        try:
+            bound = self.signature.bind(*args, **keywords)
+        except TypeError as exc:
+            params = ", ".join(str(p) for p in self.signature.parameters.values())
+            raise TemplateBindError(
+                f"srcad differentiates {primitive_name}({params}); this call does not fit: "
+                f"{exc}") from None
+        result = {}
+        for pname, param in self.signature.parameters.items():
+            if pname in bound.arguments:
+                value = bound.arguments[pname]
+                if param.kind is param.VAR_POSITIONAL:
+                    value = gast.Tuple(elts=list(value), ctx=gast.Load())
+                result[pname] = value
+            elif param.default is not param.empty:
+                result[pname] = constant_node(param.default)
+            elif param.kind is param.VAR_POSITIONAL:
+                result[pname] = gast.Tuple(elts=[], ctx=gast.Load())
+        return result
+
+    # -- instantiation ------------------------------------------------------------------------
+    def instantiate(self, binding: dict, resolve_d: Callable, fresh: Callable[[str], str],
+                    ref: Callable[[Any, str], str]) -> list:
+        """Return the body as gast statements for one call site.
+
+        binding:   parameter (outputs included) -> gast expression.
+        resolve_d: (parameter, store) -> gast expression for ``d[parameter]``; for a store it
+                   may return None, which drops the statement (input not active).
+        fresh:     template local name -> unique name in the generated function.
+        ref:       (object, preferred name) -> name bound to object in the generated code.
+        """
+        renames = {name: fresh(name) for name in sorted(self.local_names)}
+        out = []
+        for stmt in copy.deepcopy(self.body):
+            out.extend(_Instantiator(self, binding, resolve_d, renames, ref).run(stmt))
+        return out
+
+
+class _Instantiator(gast.NodeTransformer):
+    def __init__(self, template, binding, resolve_d, renames, ref):
+        self.t = template
+        self.binding = binding
+        self.resolve_d = resolve_d
+        self.renames = renames
+        self.ref = ref
+
+    def run(self, stmt):
+        # Stores into d[...] are handled here; everything else by the visitor.
+        if isinstance(stmt, gast.Assign) and len(stmt.targets) == 1 and _is_d(stmt.targets[0]):
+            target = self.resolve_d(_d_param(stmt.targets[0]), True)
+            if target is None:
+                return []
+            value = self.visit(stmt.value)
+            new = gast.Assign(targets=[target], value=value, type_comment=None)
+            new.srcad_contrib = _d_param(stmt.targets[0])
+            return [new]
+        if (isinstance(stmt, gast.AugAssign) and isinstance(stmt.op, gast.Add)
+                and isinstance(stmt.target, gast.Subscript) and _is_d(stmt.target.value)):
+            target = self.resolve_d(_d_param(stmt.target.value), True)
+            if target is None:
+                return []
+            new = gast.AugAssign(target=gast.Subscript(value=target,
+                                                       slice=self._subscript(stmt.target.slice),
+                                                       ctx=gast.Store()),
+                                 op=gast.Add(), value=self.visit(stmt.value))
+            new.srcad_contrib = _d_param(stmt.target.value)
+            new.srcad_sparse = True
+            return [new]
+        if isinstance(stmt, gast.If):
+            test = self.visit(stmt.test)
+            folded = _fold_test(test)
+            if folded is not None:
+                result = []
+                for s in (stmt.body if folded else stmt.orelse):
+                    result.extend(self.run(s))
+                return result
+            stmt.test = test
+            stmt.body = [n for s in stmt.body for n in self.run(s)] or [gast.Pass()]
+            stmt.orelse = [n for s in stmt.orelse for n in self.run(s)]
+            return [stmt]
+        return [self.visit(stmt)]
+
+    def _subscript(self, node):
+        if isinstance(node, gast.Name) and node.id in self.binding:
+            return copy.deepcopy(self.binding[node.id])
+        return self.visit(node)
+
+    def visit_Subscript(self, node):
+        if _is_d(node):
+            return self.resolve_d(_d_param(node), False)
+        node.value = self.visit(node.value)
+        node.slice = self._subscript(node.slice)
+        return node
+
+    def visit_IfExp(self, node):
+        self.generic_visit(node)
+        folded = _fold_test(node.test)
+        if folded is None:
+            return node
+        return node.body if folded else node.orelse
+
+    def visit_Name(self, node):
+        name = node.id
+        if name in self.binding:
+            return as_value(copy.deepcopy(self.binding[name]))
+        if name in self.renames:
+            return gast.Name(id=self.renames[name], ctx=node.ctx, annotation=None,
+                             type_comment=None)
+        if name in self.t.globals:
+            return gast.Name(id=self.ref(self.t.globals[name], name), ctx=node.ctx,
+                             annotation=None, type_comment=None)
+        import builtins
+        if hasattr(builtins, name):
+            return node
+        raise NameError(f"template {self.t.origin}: unknown name {name!r}")
+
+    def visit_Attribute(self, node):
+        # np.linalg.inv in a template: resolve the whole dotted chain at once when possible.
+        self.generic_visit(node)
+        return node
+
+
+def as_value(node):
+    """An index expression in value form: slices become ``slice(...)`` calls."""
+    if isinstance(node, gast.Slice):
+        parts = [node.lower, node.upper, node.step]
+        while parts and parts[-1] is None and len(parts) > 1:
+            parts.pop()
+        args = [p if p is not None else gast.Constant(value=None, kind=None) for p in parts]
+        return gast.Call(func=gast.Name(id="slice", ctx=gast.Load(), annotation=None,
+                                        type_comment=None), args=args, keywords=[])
+    if isinstance(node, gast.Tuple):
+        node.elts = [as_value(e) for e in node.elts]
+    return node
+
+
+def _is_d(node) -> bool:
+    return (isinstance(node, gast.Subscript) and isinstance(node.value, gast.Name)
+            and node.value.id == "d" and isinstance(node.slice, gast.Name))
+
+
+def _d_param(node) -> str:
+    return node.slice.id
+
+
+def _fold_test(test):
+    """True/False when the test is static after binding, else None."""
+    try:
+        if isinstance(test, gast.Compare) and len(test.ops) == 1:
+            left, right = static_value(test.left), static_value(test.comparators[0])
+            op = test.ops[0]
+            table = {gast.Is: lambda a, b: a is b, gast.IsNot: lambda a, b: a is not b,
+                     gast.Eq: lambda a, b: a == b, gast.NotEq: lambda a, b: a != b,
+                     gast.Lt: lambda a, b: a < b, gast.Gt: lambda a, b: a > b,
+                     gast.LtE: lambda a, b: a <= b, gast.GtE: lambda a, b: a >= b}
+            return bool(table[type(op)](left, right))
+        if isinstance(test, gast.Compare) and len(test.ops) == 1 and isinstance(
+                test.ops[0], (gast.Is, gast.IsNot)):
+            return None
+        if isinstance(test, gast.UnaryOp) and isinstance(test.op, gast.Not):
+            inner = _fold_test(test.operand)
+            return None if inner is None else not inner
+        if isinstance(test, gast.BoolOp):
+            values = [_fold_test(v) for v in test.values]
+            if isinstance(test.op, gast.And):
+                if any(v is False for v in values):
+                    return False
+                return True if all(v is True for v in values) else None
+            if any(v is True for v in values):
+                return True
+            return False if all(v is False for v in values) else None
+        return bool(static_value(test))
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+# -- parsing --------------------------------------------------------------------------------
+
+def _locals_of(body) -> frozenset:
+    names = set()
+    for stmt in body:
+        for node in gast.walk(stmt):
+            if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store):
+                names.add(node.id)
+    return frozenset(names)
+
+
+def parse_template(fn: Callable, outputs: int = 1) -> Template:
+    """Parse a template function (once, when the registry loads)."""
+    source = textwrap.dedent(inspect.getsource(fn))
+    tree = gast.parse(source)
+    fdef = tree.body[0]
+    sig = inspect.signature(fn)
+    params = list(sig.parameters.values())
+    if len(params) < outputs:
+        raise TypeError(f"template {fn.__qualname__} must name its {outputs} output(s) first")
+    out_names = tuple(p.name for p in params[:outputs])
+    inputs = inspect.Signature(params[outputs:])
+    body = [s for s in fdef.body
+            if not (isinstance(s, gast.Expr) and isinstance(s.value, gast.Constant))]
+    origin = f"{inspect.getsourcefile(fn)}:{fn.__code__.co_firstlineno}"
+    param_names = set(sig.parameters)
+    return Template(name=fn.__name__, outputs=out_names, signature=inputs, body=body,
+                    globals=fn.__globals__, origin=origin,
+                    local_names=_locals_of(body) - param_names)
+
+
+def formula_template(name: str, outputs: tuple, params: list, statements: str,
+                     namespace: dict, origin: str) -> Template:
+    """A template from source text (used by the elementwise formula tables)."""
+    body = gast.parse(textwrap.dedent(statements)).body
+    sig = inspect.Signature([inspect.Parameter(p, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+                             for p in params])
+    return Template(name=name, outputs=tuple(outputs), signature=sig, body=body,
+                    globals=namespace, origin=origin,
+                    local_names=_locals_of(body) - set(params) - set(outputs))
+
+
+# -- symbolic zeros -------------------------------------------------------------------------
+
+class _ZeroSimplifier(gast.NodeTransformer):
+    """Propagate symbolic zeros: a * 0 -> 0, a + 0 -> a, f_linear(0, ...) -> 0."""
+
+    def __init__(self, linear: Callable[[gast.expr], bool], materialize: Callable):
+        self.linear = linear
+        self.materialize = materialize
+
+    def visit_BinOp(self, node):
+        self.generic_visit(node)
+        lz, rz = is_zero(node.left), is_zero(node.right)
+        if isinstance(node.op, gast.Add):
+            if lz and rz:
+                return node.left
+            if lz:
+                return node.right
+            if rz:
+                return node.left
+        elif isinstance(node.op, gast.Sub):
+            if rz:
+                return node.left
+            if lz:
+                return gast.UnaryOp(op=gast.USub(), operand=node.right)
+        elif isinstance(node.op, (gast.Mult, gast.MatMult)):
+            if lz:
+                return node.left
+            if rz:
+                return node.right
+        elif isinstance(node.op, (gast.Div, gast.FloorDiv, gast.Mod)):
+            if lz:
+                return node.left
+        if lz:
+            node.left = self.materialize(node.left)
+        if rz:
+            node.right = self.materialize(node.right)
+        return node
+
+    def visit_UnaryOp(self, node):
+        self.generic_visit(node)
+        if is_zero(node.operand) and isinstance(node.op, (gast.USub, gast.UAdd)):
+            return node.operand
+        if is_zero(node.operand):
+            node.operand = self.materialize(node.operand)
+        return node
+
+    def visit_Call(self, node):
+        self.generic_visit(node)
+        if node.args and is_zero(node.args[0]) and self.linear(node.func):
+            return node.args[0]
+        node.args = [self.materialize(a) if is_zero(a) else a for a in node.args]
+        for kw in node.keywords:
+            if is_zero(kw.value):
+                kw.value = self.materialize(kw.value)
+        return node
+
+    def generic_visit(self, node):
+        for fieldname, old in gast.iter_fields(node):
+            if isinstance(old, list):
+                new = []
+                for item in old:
+                    if isinstance(item, gast.AST):
+                        item = self.visit(item)
+                    new.append(item)
+                if not isinstance(node, (gast.Call, gast.BinOp)):
+                    new = [self.materialize(v) if is_zero(v) and not isinstance(
+                        node, (gast.Assign,)) else v for v in new]
+                setattr(node, fieldname, new)
+            elif isinstance(old, gast.AST):
+                setattr(node, fieldname, self.visit(old))
+        return node
+
+
+def simplify_zeros(stmts: list, linear: Callable, materialize: Callable) -> list:
+    """Simplify symbolic zeros in instantiated statements.
+
+    A statement whose assigned value simplifies to zero is returned with its value left as the
+    zero marker; the caller decides (drop a contribution, record a zero tangent).
+    """
+    simplifier = _ZeroSimplifier(linear, materialize)
+    out = []
+    for stmt in stmts:
+        if isinstance(stmt, (gast.Assign, gast.AugAssign)):
+            stmt.value = simplifier.visit(stmt.value)
+        else:
+            stmt = simplifier.visit(stmt)
+        out.append(stmt)
+    return out

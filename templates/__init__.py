@@ -1,0 +1,12 @@
+"""srcad's derivative rules (adjoint and tangent templates), installed as ``srcad.templates``.
+
+Each module mirrors a NumPy family: ``ufuncs`` (elementwise), ``reductions``, ``shape``,
+``indexing``, ``linalg``, ``creation`` (non-differentiable functions) and ``runtime_rules``
+(rules for srcad's own runtime helpers, so generated code can be differentiated again).
+"""
+if __name__ != "srcad.templates":
+    raise ImportError(
+        "srcad's templates are part of the srcad package: import them as 'srcad.templates', "
+        "not as a top-level 'templates' package")
+
+MODULES = ("ufuncs", "reductions", "shape", "indexing", "linalg", "creation", "runtime_rules")

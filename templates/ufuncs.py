@@ -1,0 +1,202 @@
+"""Derivative rules of elementwise functions: NumPy ufuncs, their ``math`` twins, the
+``operator`` functions behind ``+ - * / ** -x +x``, and the builtins ``abs``, ``pow``,
+``float``, and ``max``/``min`` of two numbers.
+
+Most rules are one line of a formula table: ``unary(prims, "dy/dx")`` with ``x`` the input
+and ``y`` the output, ``binary(prims, "dy/dx1", "dy/dx2")`` (broadcasting is handled by the
+table: adjoints are unbroadcast, tangents broadcast to ``y``'s shape). Both yield the adjoint
+and the tangent. Rules that do not fit a formula are written out below the tables, adjoint
+and tangent side by side.
+
+Conventions:
+
+* Constants in formulas are Python floats (``math.log(2.0)``, ``math.pi``), never NumPy
+  scalars, so float32 arrays stay float32 (NumPy 2 treats Python scalars as weak).
+* ``math`` rules use ``math`` functions only, so scalar code stays plain float arithmetic.
+* Kinks: at ``x == 0`` the derivative of ``abs`` is 0 (``sign``); ``maximum``/``minimum``/
+  ``fmax``/``fmin``/``max``/``min`` split a tie evenly (0.5 to each operand), like the
+  reductions ``np.max``/``np.min`` do; ``clip`` gives a value equal to a bound to ``a``.
+* ``mod``/``remainder``/``fmod`` have dy/dx1 = 1 and dy/dx2 = -(the integer quotient).
+"""
+import math
+import operator
+
+import numpy as np
+
+from srcad.registry import adjoint, binary, d, linear, nondiff, tangent, unary
+from srcad.runtime import broadcast_like, unbroadcast
+
+# -- unary: (numpy name, math name or None, dy/dx with {m} standing for np or math) --------
+UNARY = [
+    ("exp", "exp", "y"),
+    ("exp2", "exp2", "y * math.log(2.0)"),
+    ("expm1", "expm1", "y + 1.0"),
+    ("log", None, "1.0 / x"),                      # math.log takes a base: written below
+    ("log2", "log2", "1.0 / (x * math.log(2.0))"),
+    ("log10", "log10", "1.0 / (x * math.log(10.0))"),
+    ("log1p", "log1p", "1.0 / (1.0 + x)"),
+    ("sqrt", "sqrt", "0.5 / y"),
+    ("cbrt", "cbrt", "1.0 / (3.0 * y * y)"),
+    ("square", None, "2.0 * x"),
+    ("reciprocal", None, "-y * y"),
+    ("sin", "sin", "{m}.cos(x)"),
+    ("cos", "cos", "-{m}.sin(x)"),
+    ("tan", "tan", "1.0 + y * y"),
+    ("arcsin", "asin", "1.0 / {m}.sqrt(1.0 - x * x)"),
+    ("arccos", "acos", "-1.0 / {m}.sqrt(1.0 - x * x)"),
+    ("arctan", "atan", "1.0 / (1.0 + x * x)"),
+    ("sinh", "sinh", "{m}.cosh(x)"),
+    ("cosh", "cosh", "{m}.sinh(x)"),
+    ("tanh", "tanh", "1.0 - y * y"),
+    ("arcsinh", "asinh", "1.0 / {m}.sqrt(x * x + 1.0)"),
+    ("arccosh", "acosh", "1.0 / {m}.sqrt(x * x - 1.0)"),
+    ("arctanh", "atanh", "1.0 / (1.0 - x * x)"),
+    ("deg2rad", "radians", "math.pi / 180.0"),
+    ("radians", None, "math.pi / 180.0"),
+    ("rad2deg", "degrees", "180.0 / math.pi"),
+    ("degrees", None, "180.0 / math.pi"),
+    ("sinc", None, "(np.cos(math.pi * x) - y) / np.where(x == 0, 1.0, x)"),  # 0 at x == 0
+    ("absolute", None, "np.sign(x)"),              # np.abs is np.absolute
+    ("fabs", "fabs", "{m}.sign(x)"),
+]
+
+for np_name, math_name, formula in UNARY:
+    unary(getattr(np, np_name), formula.format(m="np"))
+    if math_name is not None and hasattr(math, math_name):  # exp2, cbrt: Python >= 3.11
+        # math has no sign(): a float expression with sign(0) == 0, like np.sign.
+        unary(getattr(math, math_name),
+              formula.format(m="math").replace("math.sign(x)", "(float(x > 0) - float(x < 0))"))
+
+unary(abs, "np.sign(x)")  # builtin abs: arrays and numbers alike
+unary((math.erf,), "2.0 / math.sqrt(math.pi) * math.exp(-x * x)")
+unary((math.erfc,), "-2.0 / math.sqrt(math.pi) * math.exp(-x * x)")
+
+# -- binary: y = f(x1, x2) with broadcasting; None means "no derivative in that operand" ----
+binary((np.add, operator.add), "1", "1")
+binary((np.subtract, operator.sub), "1", "-1")
+binary((np.multiply, operator.mul), "x2", "x1")
+binary((np.divide, operator.truediv), "1.0 / x2", "-y / x2")   # np.true_divide is np.divide
+binary((np.power, operator.pow, pow), "x2 * x1 ** (x2 - 1)", "y * np.log(x1)")
+binary(np.float_power, "x2 * np.float_power(x1, x2 - 1)", "y * np.log(x1)")
+binary(math.pow, "x2 * math.pow(x1, x2 - 1)", "y * math.log(x1)")
+binary((np.maximum, np.fmax), "0.5 + 0.5 * np.sign(x1 - x2)", "0.5 - 0.5 * np.sign(x1 - x2)")
+binary((np.minimum, np.fmin), "0.5 - 0.5 * np.sign(x1 - x2)", "0.5 + 0.5 * np.sign(x1 - x2)")
+binary(max, "(x1 > x2) + 0.5 * (x1 == x2)", "(x2 > x1) + 0.5 * (x1 == x2)")  # max(a, b)
+binary(min, "(x1 < x2) + 0.5 * (x1 == x2)", "(x2 < x1) + 0.5 * (x1 == x2)")  # min(a, b)
+binary(np.logaddexp, "np.exp(x1 - y)", "np.exp(x2 - y)")
+binary(np.logaddexp2, "np.exp2(x1 - y)", "np.exp2(x2 - y)")
+binary(np.hypot, "x1 / y", "x2 / y")
+binary(math.hypot, "x1 / y", "x2 / y")                         # the two-argument form
+binary(np.arctan2, "x2 / (x1 * x1 + x2 * x2)", "-x1 / (x1 * x1 + x2 * x2)")
+binary(math.atan2, "x2 / (x1 * x1 + x2 * x2)", "-x1 / (x1 * x1 + x2 * x2)")
+binary((np.mod, operator.mod), "1", "-(x1 // x2)")             # np.remainder is np.mod
+binary(np.fmod, "1", "-np.trunc(x1 / x2)")
+binary(math.fmod, "1", "-float(math.trunc(x1 / x2))")
+binary(math.remainder, "1", "-float(round(x1 / x2))")           # IEEE: ties to even
+binary(np.copysign, "np.sign(x1) * np.sign(y)", None)
+binary(math.copysign, "math.copysign(1.0, x1) * math.copysign(1.0, y)", None)
+
+
+# -- identities and sign flips: written out, so the code reads `bx = -by` ----------------------
+linear(np.negative, operator.neg, np.positive, operator.pos, float)
+
+
+@adjoint(np.negative, operator.neg)
+def negative_adjoint(y, x):
+    d[x] = -d[y]
+
+
+@tangent(np.negative, operator.neg)
+def negative_tangent(y, x):
+    d[y] = -d[x]
+
+
+@adjoint(np.positive, operator.pos, float)
+def positive_adjoint(y, x):
+    d[x] = d[y]
+
+
+@tangent(np.positive, operator.pos)
+def positive_tangent(y, x):
+    d[y] = d[x]
+
+
+@tangent(float)
+def float_tangent(y, x):
+    d[y] = float(d[x])
+
+
+# -- math.log(x[, base]) --------------------------------------------------------------------
+
+@adjoint(math.log)
+def log_adjoint(y, x, base=None):
+    if base is None:
+        d[x] = d[y] / x
+    else:
+        d[x] = d[y] / (x * math.log(base))
+        d[base] = -d[y] * y / (base * math.log(base))
+
+
+@tangent(math.log)
+def log_tangent(y, x, base=None):
+    if base is None:
+        d[y] = d[x] / x
+    else:
+        d[y] = (d[x] / x - d[base] * y / base) / math.log(base)
+
+
+# -- clip(a, a_min, a_max): bounds may be None, scalars or arrays ----------------------------
+# Where a is clipped the derivative goes to the bound (if the bound is active); a value equal
+# to a bound counts as inside, so its derivative goes to a.
+
+@adjoint(np.clip)
+def clip_adjoint(y, a, a_min=None, a_max=None):
+    if a_min is None:
+        inside = a <= a_max
+    elif a_max is None:
+        inside = a >= a_min
+    else:
+        inside = (a >= a_min) & (a <= a_max)
+    d[a] = unbroadcast(d[y] * inside, a)
+    d[a_min] = unbroadcast(d[y] * (a < a_min), a_min)
+    d[a_max] = unbroadcast(d[y] * (a > a_max), a_max)
+
+
+@tangent(np.clip)
+def clip_tangent(y, a, a_min=None, a_max=None):
+    if a_min is None:
+        inside = a <= a_max
+    elif a_max is None:
+        inside = a >= a_min
+    else:
+        inside = (a >= a_min) & (a <= a_max)
+    d[y] = broadcast_like(d[a] * inside + d[a_min] * (a < a_min) + d[a_max] * (a > a_max), y)
+
+
+# -- where(condition, x, y) -----------------------------------------------------------------
+
+@adjoint(np.where)
+def where_adjoint(z, condition, x, y):
+    d[x] = unbroadcast(np.where(condition, d[z], 0.0), x)
+    d[y] = unbroadcast(np.where(condition, 0.0, d[z]), y)
+
+
+@tangent(np.where)
+def where_tangent(z, condition, x, y):
+    d[z] = broadcast_like(np.where(condition, d[x], d[y]), z)
+
+
+# -- non-differentiable elementwise functions: integer, boolean or piecewise-constant values --
+nondiff(
+    np.floor, np.ceil, np.rint, np.trunc, np.fix, np.round, np.around, np.sign, np.signbit,
+    np.heaviside, np.floor_divide, operator.floordiv,
+    np.greater, np.greater_equal, np.less, np.less_equal, np.equal, np.not_equal,
+    operator.gt, operator.ge, operator.lt, operator.le, operator.eq, operator.ne,
+    operator.not_, operator.truth,
+    np.isnan, np.isinf, np.isfinite, np.isclose, np.allclose, np.array_equal,
+    np.logical_and, np.logical_or, np.logical_not, np.logical_xor,
+    np.bitwise_and, np.bitwise_or, np.bitwise_xor, np.invert,
+    operator.and_, operator.or_, operator.xor, operator.invert,
+    math.floor, math.ceil, math.trunc, math.isnan, math.isinf, math.isfinite, math.isclose,
+    round, int, bool,
+)
