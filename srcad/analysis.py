@@ -7,13 +7,15 @@ never a wrong derivative.
 """
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
 
 import gast
 
 from . import registry
 
-__all__ = ["Activity", "activity", "is_differentiable", "uses", "defines", "walk_statements"]
+__all__ = ["Activity", "activity", "is_differentiable", "uses", "defines", "walk_statements",
+           "primitive_call", "list_names"]
 
 
 def walk_statements(body):
@@ -140,3 +142,42 @@ def activity(fdef: gast.FunctionDef, wrt_names: list[str]) -> Activity:
                 useful |= sources
                 changed = True
     return Activity(varied=varied, useful=useful)
+
+
+_BINOPS = {gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.mul,
+           gast.Div: operator.truediv, gast.Pow: operator.pow, gast.MatMult: operator.matmul,
+           gast.Mod: operator.mod, gast.FloorDiv: operator.floordiv}
+_UNOPS = {gast.USub: operator.neg, gast.UAdd: operator.pos}
+
+
+def primitive_call(value):
+    """The primitive an ANF right-hand side applies: (callable, [arg atoms], {kw: atom}), or
+    None when the value is not a primitive application (a name, a literal, a list display,
+    an opaque or boolean expression)."""
+    if getattr(value, "srcad_opaque", False):
+        return None
+    if isinstance(value, gast.BinOp):
+        return _BINOPS.get(type(value.op)), [value.left, value.right], {}
+    if isinstance(value, gast.UnaryOp) and type(value.op) in _UNOPS:
+        return _UNOPS[type(value.op)], [value.operand], {}
+    if isinstance(value, gast.Subscript):
+        return operator.getitem, [value.value, value.slice], {}
+    if isinstance(value, gast.Call) and hasattr(value, "srcad_callee"):
+        return (value.srcad_callee, list(value.args),
+                {k.arg: k.value for k in value.keywords})
+    return None
+
+
+def list_names(fdef) -> set:
+    """Names that hold Python lists (or tuples) of values: their derivatives are lists too."""
+    out = set()
+    for stmt in walk_statements(fdef.body):
+        if isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name):
+            value = stmt.value
+            if isinstance(value, (gast.List, gast.Tuple)):
+                out.add(stmt.targets[0].id)
+            elif isinstance(value, gast.Call):
+                rule = registry.lookup(getattr(value, "srcad_callee", None))
+                if rule is not None and rule.extra.get("returns_list"):
+                    out.add(stmt.targets[0].id)
+    return out

@@ -54,8 +54,9 @@ class Program:
     """A normalized function plus what the later stages need to know about it."""
 
     def __init__(self, source: Source, node: gast.FunctionDef, namer: Namer, refs: dict,
-                 deps: list):
+                 deps: list, ref):
         self.source = source
+        self.ref = ref        # (object, preferred name) -> name bound to it in generated code
         self.node = node
         self.namer = namer
         self.refs = refs      # generated-code name -> object it must be bound to
@@ -759,4 +760,4 @@ def normalize(src: Source) -> Program:
     _rename_redefinitions(fdef, namer)
     for name in list(builtins.__dict__):
         namer.taken.add(name)
-    return Program(src, fdef, namer, norm.refs, norm.deps)
+    return Program(src, fdef, namer, norm.refs, norm.deps, norm.ref)

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+
+import gast
 import inspect
 import sys
 from dataclasses import dataclass, field
@@ -27,7 +29,7 @@ from typing import Any, Callable
 from .template import Template, d, formula_template, parse_template
 
 __all__ = ["adjoint", "tangent", "nondiff", "linear", "unary", "binary", "d", "Rule",
-           "lookup", "load", "templates_digest", "register_adjoint", "register_tangent",
+           "lookup", "load", "templates_digest", "version", "returns_list", "register_adjoint", "register_tangent",
            "primitive_name"]
 
 
@@ -47,6 +49,7 @@ _RULES: dict[Any, Rule] = {}
 _BY_ID: dict[int, Rule] = {}
 _loaded = False
 _digest = hashlib.sha256()
+_version = 0      # bumped by every registration: built derivatives older than it are rebuilt
 
 
 def _rule(primitive) -> Rule:
@@ -82,10 +85,11 @@ def primitive_name(fn) -> str:
 
 
 def _note(template: Template):
+    global _version
+    _version += 1
     _digest.update(template.origin.encode())
     for stmt in template.body:
         _digest.update(repr(stmt).encode())
-        import gast
         _digest.update(gast.dump(stmt).encode())
 
 
@@ -115,6 +119,18 @@ def nondiff(*primitives):
     """Primitives whose outputs have no derivative (integer, boolean or constant valued)."""
     for p in primitives:
         _rule(p).nondiff = True
+
+
+def returns_list(*primitives):
+    """Primitives returning a Python list of arrays (np.split): their derivatives are lists."""
+    for p in primitives:
+        _rule(p).extra["returns_list"] = True
+
+
+def version() -> int:
+    """Changes whenever a rule is registered (cached derivatives check it)."""
+    load()
+    return _version
 
 
 def linear(*primitives):

@@ -15,6 +15,8 @@ def _shape(x):
 
 def unbroadcast(g, like):
     """Sum ``g`` over the axes along which ``like`` was broadcast, to ``like``'s shape."""
+    if isinstance(g, float):      # Python and NumPy float scalars: nothing was broadcast
+        return g
     target = _shape(like)
     shape = _shape(g)
     if shape == target:
@@ -30,6 +32,8 @@ def unbroadcast(g, like):
 
 def broadcast_like(t, like):
     """A tangent with ``like``'s shape (tangents of broadcast operands may be smaller)."""
+    if isinstance(like, float):   # a scalar result: nothing to broadcast
+        return t
     shape = _shape(like)
     if _shape(t) == shape:
         return t
@@ -129,3 +133,298 @@ def push(tape, value):
 
 def pop(tape):
     return tape.items.pop()
+
+
+def astype(x, dtype, **kwargs):
+    """``x.astype(dtype)`` for arrays and Python/NumPy scalars alike."""
+    if hasattr(x, "astype"):
+        return x.astype(dtype, **kwargs)
+    return np.asarray(x).astype(dtype, **kwargs)
+
+
+def take_and_zero(buffer, index):
+    """Read ``buffer[index]`` (a copy) and zero those elements: the adjoint sweep of
+    ``x[index] = v`` hands the elements' adjoint to ``v``; the old elements get none."""
+    part = buffer[index]
+    part = part.copy() if isinstance(part, np.ndarray) else part
+    buffer[index] = 0.0
+    return part
+
+
+def scalar_seed(y):
+    """The seed 1.0 of a gradient; ``grad`` needs a function with one scalar output."""
+    if np.size(y) != 1 or isinstance(y, (list, tuple)):
+        from .errors import ShapeMismatchError
+        raise ShapeMismatchError(
+            f"srcad.grad needs a function that returns a scalar, this one returned shape "
+            f"{np.shape(y)}", hint="Reduce the output (np.sum, np.mean), or use "
+            "srcad.autodiff(f, mode='reverse') / srcad.vjp for a vector-Jacobian product.")
+    return np.ones_like(y) if isinstance(y, np.ndarray) else 1.0
+
+
+def seed_like(seed, y):
+    """The cotangent of output ``y``: ``seed`` checked against ``y``'s shape, or ones."""
+    if seed is None:
+        if isinstance(y, (list, tuple)):
+            return type(y)(seed_like(None, v) for v in y)
+        return np.ones_like(y) if isinstance(y, np.ndarray) else 1.0
+    if isinstance(y, (list, tuple)):
+        if not isinstance(seed, (list, tuple)) or len(seed) != len(y):
+            from .errors import ShapeMismatchError
+            raise ShapeMismatchError(
+                f"the seed must be a tuple of {len(y)} cotangents, one per output",
+                hint="Pass seed=(s0, s1, ...) shaped like the function's outputs.")
+        return type(y)(seed_like(s, v) for s, v in zip(seed, y))
+    if np.shape(seed) != np.shape(y):
+        from .errors import ShapeMismatchError
+        raise ShapeMismatchError(
+            f"the seed has shape {np.shape(seed)} but the output has shape {np.shape(y)}",
+            hint="Pass a seed (cotangent) with exactly the output's shape.")
+    return seed
+
+
+def stop_gradient(x):
+    """``x`` itself, with no derivative flowing through it (srcad.stop_gradient)."""
+    return x
+
+
+# -- shape and indexing rules (templates/shape.py, templates/indexing.py) ---------------------
+
+def _is_placeholder(g, like) -> bool:
+    """A 'no contribution' entry of a list derivative: None, or a Python 0/0.0 standing for a
+    whole array."""
+    return g is None or (isinstance(g, (int, float)) and not isinstance(g, bool) and g == 0
+                         and not isinstance(like, (int, float)))
+
+
+def zeros_filled(g, like):
+    """A list derivative (``g``, structured like the list ``like``) with an explicit zero array
+    in place of every entry that got no contribution (None or a 0.0 placeholder)."""
+    if isinstance(like, (list, tuple)):
+        if _is_placeholder(g, like):
+            g = [None] * len(like)
+        return [zeros_filled(gi, xi) for gi, xi in zip(g, like)]
+    return zeros_like(like) if _is_placeholder(g, like) else g
+
+
+def unstack_like(g, like):
+    """Adjoint of ``np.array``/``np.asarray``: ``g`` for an array, per-element slices of ``g``
+    (recursively) for a list or tuple of arrays or numbers."""
+    if isinstance(like, (list, tuple)):
+        return [unstack_like(g[i], item) for i, item in enumerate(like)]
+    return g
+
+
+def _split_reshape(g, arrays, lengths, axis):
+    """Split ``g`` along ``axis`` into pieces of ``lengths``, each reshaped like its array."""
+    bounds = np.cumsum(lengths)[:-1]
+    pieces = np.split(g, bounds, axis=axis)
+    return [p if _shape(p) == _shape(a) else np.reshape(p, _shape(a))
+            for p, a in zip(pieces, arrays)]
+
+
+def unconcatenate(g, arrays, axis=0):
+    """Adjoint of ``np.concatenate(arrays, axis)``: the pieces of ``g``, one per array."""
+    if axis is None:
+        return _split_reshape(np.ravel(g), arrays, [np.size(a) for a in arrays], 0)
+    return _split_reshape(g, arrays, [_shape(a)[axis] for a in arrays], axis)
+
+
+def _joined_shape(shape, how):
+    """The shape an array takes inside hstack/vstack/dstack/column_stack."""
+    if how == "hstack":
+        return shape or (1,)
+    if how == "vstack":
+        return shape if len(shape) >= 2 else (1,) + (shape or (1,))
+    if how == "column_stack":
+        return shape if len(shape) >= 2 else (shape or (1,)) + (1,)
+    if len(shape) >= 3:  # dstack
+        return shape
+    return (1,) + (shape or (1,)) + (1,) if len(shape) < 2 else shape + (1,)
+
+
+def unjoin(g, arrays, how):
+    """Adjoint of ``np.<how>(arrays)`` for how in hstack, vstack, column_stack, dstack."""
+    shapes = [_joined_shape(_shape(a), how) for a in arrays]
+    axis = {"hstack": 1, "vstack": 0, "column_stack": 1, "dstack": 2}[how]
+    if how == "hstack" and len(shapes[0]) == 1:
+        axis = 0
+    return _split_reshape(g, arrays, [s[axis] for s in shapes], axis)
+
+
+def untile(g, x, reps):
+    """Adjoint of ``np.tile(x, reps)``: sum the tiles of ``g``."""
+    shape = _shape(x)
+    reps = (reps,) if np.ndim(reps) == 0 else tuple(reps)
+    n = max(len(shape), len(reps))
+    shape_n = (1,) * (n - len(shape)) + tuple(shape)
+    reps_n = (1,) * (n - len(reps)) + reps
+    interleaved = [v for pair in zip(reps_n, shape_n) for v in pair]
+    g = np.sum(np.reshape(g, interleaved), axis=tuple(range(0, 2 * n, 2)))
+    return np.reshape(g, shape)
+
+
+def unrepeat(g, x, repeats, axis=None):
+    """Adjoint of ``np.repeat(x, repeats, axis)``: sum the copies of each element."""
+    shape = _shape(x)
+    if axis is None:
+        g, axis, work = np.ravel(g), 0, (int(np.prod(shape)),)
+    else:
+        axis, work = axis % len(shape), shape
+    n = work[axis]
+    if np.size(repeats) == 1:
+        r = int(np.reshape(repeats, -1)[0])
+        g = np.sum(np.reshape(g, work[:axis] + (n, r) + tuple(work[axis + 1:])), axis=axis + 1)
+    else:
+        owner = np.repeat(np.arange(n), repeats)
+        out = np.zeros((n,) + tuple(np.delete(_shape(g), axis)), dtype=g.dtype)
+        np.add.at(out, owner, np.moveaxis(g, axis, 0))
+        g = np.moveaxis(out, 0, axis)
+    return np.reshape(g, shape)
+
+
+def _pad_widths(pad_width, ndim):
+    return np.broadcast_to(np.asarray(pad_width, dtype=np.intp), (ndim, 2))
+
+
+_PAD_MODES = ("constant", "edge", "reflect", "symmetric", "wrap")
+
+
+def pad_mode(mode):
+    """``mode``, checked to be a mode of ``np.pad`` whose derivative srcad knows."""
+    if mode not in _PAD_MODES:
+        raise NotImplementedError(f"srcad differentiates np.pad with mode in {_PAD_MODES}, "
+                                  f"not {mode!r}")
+    return mode
+
+
+def unpad(g, x, pad_width, mode="constant"):
+    """Adjoint of ``np.pad(x, pad_width, mode)`` in x: the interior of ``g`` for mode
+    'constant'; for the copying modes (edge, reflect, symmetric, wrap) every padded element
+    adds its adjoint to the element it copies."""
+    shape = _shape(x)
+    widths = _pad_widths(pad_width, len(shape))
+    if mode == "constant":
+        return g[tuple(slice(int(b), int(b) + n) for (b, _), n in zip(widths, shape))]
+    size = int(np.prod(shape))
+    source = np.pad(np.arange(size).reshape(shape), widths, mode=pad_mode(mode))
+    flat = np.bincount(np.ravel(source), weights=np.ravel(g), minlength=size)
+    return np.reshape(flat.astype(g.dtype, copy=False), shape)
+
+
+def pad_border_sum(g, x, pad_width):
+    """Adjoint of ``np.pad(x, pad_width, constant_values=c)`` in the scalar c."""
+    return np.sum(g) - np.sum(unpad(g, x, pad_width))
+
+
+def _diagonal_positions(rows, cols, offset):
+    """Row and column indices of the offset diagonal of a rows x cols matrix."""
+    n = max(0, min(rows, cols - offset) if offset >= 0 else min(rows + offset, cols))
+    i = np.arange(n)
+    return (i, i + offset) if offset >= 0 else (i - offset, i)
+
+
+def undiagonal(g, x, offset=0, axis1=0, axis2=1):
+    """Adjoint of ``np.diagonal(x, offset, axis1, axis2)``: ``g`` written on the diagonal of
+    zeros shaped like x."""
+    out = np.zeros(_shape(x), dtype=np.result_type(g, np.float32))
+    view = np.moveaxis(out, (axis1, axis2), (-2, -1))
+    rows, cols = _diagonal_positions(view.shape[-2], view.shape[-1], offset)
+    view[..., rows, cols] = g
+    return out
+
+
+def undiag(g, v, k=0):
+    """Adjoint of ``np.diag(v, k)``: the k-th diagonal of ``g`` for a vector v, ``g`` on the
+    diagonal of zeros shaped like v for a matrix v."""
+    if len(_shape(v)) == 1:
+        return np.diagonal(g, k).copy()
+    return undiagonal(g, v, k)
+
+
+def take_index(x, indices, axis=None, mode="raise"):
+    """The index into ``x`` that ``np.take(x, indices, axis, mode=mode)`` reads."""
+    shape = _shape(x)
+    n = int(np.prod(shape)) if axis is None else shape[axis]
+    if mode == "wrap":
+        indices = np.mod(indices, n)
+    elif mode == "clip":
+        indices = np.clip(indices, 0, n - 1)
+    if axis is None:
+        return np.unravel_index(np.mod(indices, n), shape)
+    return (slice(None),) * (axis % len(shape)) + (indices,)
+
+
+def along_axis_index(x, indices, axis=-1):
+    """The index into ``x`` that ``np.take_along_axis(x, indices, axis)`` reads."""
+    shape = _shape(x)
+    if axis is None:
+        return np.unravel_index(np.mod(indices, int(np.prod(shape))), shape)
+    axis %= len(shape)
+    ndim = len(shape)
+    index = []
+    for i, n in enumerate(shape):
+        if i == axis:
+            index.append(indices)
+        else:
+            index.append(np.arange(n).reshape((1,) * i + (n,) + (1,) * (ndim - i - 1)))
+    return tuple(index)
+
+
+__all__ += ["zeros_filled", "unstack_like", "unconcatenate", "unjoin", "untile", "unrepeat",
+            "unpad", "pad_mode", "pad_border_sum", "undiagonal", "undiag", "take_index",
+            "along_axis_index"]
+
+
+# -- reductions (templates/reductions.py) -------------------------------------------------------
+
+def group_weights(mask, axis, like):
+    """``mask / (number of True in its group)``: 1/k on the k selected elements of each group
+    reduced over ``axis``, 0 elsewhere, in ``like``'s floating dtype (float64 for numbers)."""
+    count = np.sum(mask, axis=axis, keepdims=True, dtype=np.result_type(like, 1.0))
+    return mask / count
+
+
+def average_weights_shape(a, weights, axis):
+    """The shape ``np.average``'s ``weights`` takes to broadcast against ``a``: its own shape,
+    or, for 1-d weights along an int ``axis`` of an n-d ``a``, that length then n-1-axis ones."""
+    ndim = np.ndim(a)
+    if np.ndim(weights) == ndim or axis is None:
+        return np.shape(weights)
+    return np.shape(weights) + (1,) * (ndim - 1 - axis % ndim)
+
+
+def _norm_axes(x, axis):
+    ndim = np.ndim(x)
+    axes = tuple(range(ndim)) if axis is None else axis if isinstance(axis, tuple) else (axis,)
+    return tuple(a % ndim for a in axes)
+
+
+def norm_direction(x, y, ord, axis, keepdims):
+    """dy/dx for ``y = np.linalg.norm(x, ord, axis, keepdims)`` and a numeric ``ord`` (shape
+    of x; the adjoint is the expanded cotangent times it). Vector norms: p-norms (0 where
+    x == 0), +-inf (ties split evenly), 0 (constant). Matrix norms: +-1 and +-inf (ties split
+    evenly), +-2 (largest/smallest singular pair, assumed distinct)."""
+    axes = _norm_axes(x, axis)
+    yk = y if keepdims else np.expand_dims(y, axes)
+    ax = np.abs(x)
+    if len(axes) == 1:
+        if ord == np.inf or ord == -np.inf:
+            return np.sign(x) * group_weights(ax == yk, axes, x)
+        if ord == 0:
+            return np.zeros_like(ax)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = ax / np.where(yk == 0.0, 1.0, yk)
+            return np.sign(x) * np.where(ax == 0.0, 0.0, ratio ** (ord - 1))
+    rows, cols = axes
+    if ord in (2, -2):
+        u, _, vt = np.linalg.svd(np.moveaxis(x, axes, (-2, -1)), full_matrices=False)
+        k = slice(0, 1) if ord == 2 else slice(-1, None)
+        return np.moveaxis(u[..., :, k] @ vt[..., k, :], (-2, -1), axes)
+    if ord == np.inf or ord == -np.inf:
+        rows, cols = cols, rows
+    sums = np.sum(ax, axis=rows, keepdims=True)     # ord +-1: column sums, then max/min
+    return np.sign(x) * group_weights(sums == yk, cols, x)
+
+
+__all__ += ["group_weights", "average_weights_shape", "norm_direction"]

@@ -31,9 +31,10 @@ class Namespace:
                 return self.cells[name].cell_contents
             except ValueError:
                 return UNRESOLVED
-        if name in self.globals:
-            return self.globals[name]
-        return getattr(builtins, name, UNRESOLVED)
+        try:
+            return self.globals[name]     # a generated function's globals resolve lazily
+        except KeyError:
+            return getattr(builtins, name, UNRESOLVED)
 
     def resolve(self, node):
         """The object a Name / dotted Attribute chain refers to now, or UNRESOLVED."""
@@ -72,7 +73,10 @@ class Source:
 
 def _unwrap(fn):
     while True:
-        inner = getattr(fn, "__srcad_primal__", None) or getattr(fn, "__wrapped__", None)
+        current = getattr(fn, "__srcad_current__", None)
+        if current is not None:
+            return current()
+        inner = getattr(fn, "__wrapped__", None)
         if inner is None:
             return fn
         fn = inner

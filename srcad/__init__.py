@@ -1,0 +1,23 @@
+"""srcad: source-transformation automatic differentiation for NumPy.
+
+srcad reads a NumPy function's source and writes its derivative as plain, readable Python::
+
+    import srcad
+    dloss = srcad.grad(loss)            # gradient with respect to the first argument
+    print(srcad.show(loss))             # the generated code
+"""
+from .api import (autodiff, clear_cache, grad, hessian, hvp, jacobian, jvp, show,
+                  stop_gradient, value_and_grad, vjp)
+from .check import check_grad
+from .errors import (GradientCheckError, InternalError, NoRuleError, NotDifferentiableError,
+                     ShapeMismatchError, SourceUnavailableError, SrcadError, SrcadSyntaxError)
+from .registry import register_adjoint, register_tangent
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "grad", "value_and_grad", "autodiff", "jvp", "vjp", "jacobian", "hessian", "hvp", "show",
+    "check_grad", "stop_gradient", "register_adjoint", "register_tangent", "clear_cache",
+    "SrcadError", "SrcadSyntaxError", "NoRuleError", "SourceUnavailableError",
+    "NotDifferentiableError", "ShapeMismatchError", "GradientCheckError", "InternalError",
+]

@@ -1,0 +1,284 @@
+"""Forward mode: an ANF function -> the same function computing, beside each active value, its
+tangent (the JVP), and returning the tangent of the result.
+
+Input: a normalized ``Program`` and its activity. Output: a gast FunctionDef taking the
+primal arguments and then one tangent per ``wrt`` argument (``dx``), statements in source
+order, each tangent statement right after the primal statement it differentiates. Only
+active values (depending on a ``wrt`` argument and reaching the result) get a tangent; a
+tangent template reading an inactive input sees a symbolic zero that is simplified away.
+"""
+from __future__ import annotations
+
+import copy
+
+import gast
+import numpy as np
+
+from . import registry, runtime
+from .analysis import primitive_call, walk_statements
+from .reverse import runtime_ref
+from .errors import NoRuleError, SrcadSyntaxError
+from .template import TemplateBindError, is_zero, make_zero, simplify_zeros
+
+__all__ = ["forward"]
+
+
+def _name(ident, ctx=None):
+    return gast.Name(id=ident, ctx=ctx or gast.Load(), annotation=None, type_comment=None)
+
+
+def _assign(target, value):
+    if isinstance(target, str):
+        target = _name(target, gast.Store())
+    return gast.Assign(targets=[target], value=value, type_comment=None)
+
+
+def _call(func, *args):
+    return gast.Call(func=func, args=list(args), keywords=[])
+
+
+def _attr(value, attr):
+    return gast.Attribute(value=value, attr=attr, ctx=gast.Load())
+
+
+def _loads(node) -> set:
+    return {n.id for n in gast.walk(node) if isinstance(n, gast.Name)
+            and isinstance(n.ctx, gast.Load)}
+
+
+class _Forward:
+    def __init__(self, program, wrt, act, preserve_result):
+        self.p = program
+        self.src = program.source
+        self.namer = program.namer
+        self.act = act
+        self.wrt = wrt
+        self.preserve_result = preserve_result
+        self.np = program.ref(np, "np")
+        self.rt = program.ref(runtime, "_srcad")
+        self.ref = runtime_ref(program, self.rt)
+        self.mutated = {t.value.id for s in walk_statements(program.node.body)
+                        if isinstance(s, gast.Assign)
+                        for t in s.targets if isinstance(t, gast.Subscript)}
+
+    def tan(self, name):
+        return self.namer.tangent(name)
+
+    def active(self, node) -> bool:
+        return isinstance(node, gast.Name) and self.act.is_active(node.id)
+
+    def zeros(self, name):
+        return _call(_attr(_name(self.rt), "zeros_like"), _name(name))
+
+    def tangent_of(self, atom):
+        """The tangent of an atom as an expression (materialized zeros when inactive)."""
+        if self.active(atom):
+            return _name(self.tan(atom.id))
+        return _call(_attr(_name(self.rt), "zeros_like"), copy.deepcopy(atom))
+
+    def error(self, node, message, hint, cls=NoRuleError):
+        return cls(message, self.src.location(node), hint)
+
+    # -- statements ------------------------------------------------------------------------------
+    def block(self, stmts) -> list:
+        out = []
+        for stmt in stmts:
+            code = self.stmt(stmt)
+            for s in code:
+                if getattr(s, "lineno", None) is None:
+                    s.lineno = getattr(stmt, "lineno", None)
+            out.extend(code)
+        return out
+
+    def stmt(self, stmt) -> list:
+        if isinstance(stmt, gast.Assign):
+            target = stmt.targets[0]
+            if isinstance(target, gast.Subscript):
+                return self.setitem(stmt)
+            return self.assign(stmt)
+        if isinstance(stmt, gast.Expr):       # lst.append(v)
+            call = stmt.value
+            lst = call.func.value.id
+            out = [stmt]
+            if self.act.is_active(lst):
+                out.append(gast.Expr(value=_call(_attr(_name(self.tan(lst)), "append"),
+                                                 self.tangent_of(call.args[0]))))
+            return out
+        if isinstance(stmt, gast.If):
+            stmt.body = self.block(stmt.body) or [gast.Pass()]
+            stmt.orelse = self.block(stmt.orelse)
+            return [stmt]
+        if isinstance(stmt, (gast.For, gast.While)):
+            stmt.body = self.block(stmt.body) or [gast.Pass()]
+            return [stmt]
+        return [stmt]
+
+    def setitem(self, stmt) -> list:
+        target = stmt.targets[0]
+        name = target.value.id
+        if not self.act.is_active(name):
+            return [stmt]
+        value = self.tangent_of(stmt.value) if self.active(stmt.value) else \
+            gast.Constant(value=0.0, kind=None)
+        tangent = _assign(gast.Subscript(value=_name(self.tan(name)),
+                                         slice=copy.deepcopy(target.slice), ctx=gast.Store()),
+                          value)
+        return [stmt, tangent]
+
+    def assign(self, stmt) -> list:
+        target = stmt.targets[0]
+        outs = [e.id for e in target.elts] if isinstance(target, gast.Tuple) else [target.id]
+        if not any(self.act.is_active(o) for o in outs):
+            return [stmt]
+        value = stmt.value
+        pre, post = [], []
+        old = {}
+        for o in outs:
+            if o in _loads(value):       # x = f(x): the tangent reads the old x
+                old[o] = self.namer.fresh(o.lstrip("_") + "_prev")
+                pre.append(_assign(old[o], _name(o)))
+        tangents = self.tangents(stmt, outs, value, old)
+        for o in outs:
+            if self.act.is_active(o) and o not in tangents:
+                post.append(_assign(self.tan(o), self.zeros(o)))
+        code = []
+        for o, expr_stmts in tangents.items():
+            code.extend(expr_stmts)
+        return pre + [stmt] + code + post
+
+    def tangents(self, stmt, outs, value, old) -> dict:
+        """output name -> statements defining its tangent (missing: a zero tangent)."""
+        def own(o, expr):
+            if o in self.mutated and isinstance(expr, gast.Name):
+                expr = _call(_attr(_name(self.np), "copy"), expr)
+            return expr
+
+        if isinstance(value, gast.Name):
+            if self.active(value):
+                src = old.get(value.id)
+                expr = _name(self.tan(value.id)) if src is None else _name(self.tan(value.id))
+                return {outs[0]: [_assign(self.tan(outs[0]), own(outs[0], expr))]}
+            return {}
+        if isinstance(value, (gast.List, gast.Tuple)):
+            if not any(self.active(e) for e in value.elts):
+                return {}
+            elts = [self.tangent_of(e) for e in value.elts]
+            return {outs[0]: [_assign(self.tan(outs[0]), type(value)(elts=elts,
+                                                                     ctx=gast.Load()))]}
+        call = primitive_call(value)
+        if call is None or call[0] is None:
+            return {}
+        prim, args, kwargs = call
+        if not any(self.active(a) or (isinstance(a, gast.Tuple) and any(
+                self.active(e) for e in a.elts)) for a in list(args) + list(kwargs.values())):
+            return {}
+        rule = registry.lookup(prim)
+        if rule is not None and rule.nondiff:
+            return {}
+        if rule is None or rule.tangent is None:
+            name = registry.primitive_name(prim)
+            raise self.error(stmt, f"no tangent (forward-mode) rule for {name}",
+                             f"Register one: @srcad.register_tangent({name}) over a template "
+                             "function (see docs/templates.md), or use mode='reverse'.")
+        template = rule.tangent
+        if len(template.outputs) != len(outs):
+            raise self.error(stmt, f"{registry.primitive_name(prim)} returns "
+                             f"{len(template.outputs)} values here; unpack them into "
+                             f"{len(template.outputs)} names", "Unpack the result.",
+                             SrcadSyntaxError)
+        try:
+            binding = template.bind(args, kwargs, registry.primitive_name(prim))
+        except TemplateBindError as exc:
+            raise self.error(stmt, str(exc), "Call it with the parameters listed.",
+                             SrcadSyntaxError) from None
+        outputs = dict(zip(template.outputs, outs))
+        for pname, o in outputs.items():
+            binding[pname] = _name(o)
+        inputs = {}
+        for pname, bound in list(binding.items()):
+            if pname in outputs:
+                continue
+            inputs[pname] = bound
+            if old:
+                bound = copy.deepcopy(bound)
+                for n in gast.walk(bound):
+                    if isinstance(n, gast.Name) and n.id in old:
+                        n.id = old[n.id]
+                binding[pname] = bound
+
+        def resolve_d(param, store):
+            if param in outputs:
+                o = outputs[param]
+                if store:
+                    node = _name(self.tan(o), gast.Store())
+                    node.srcad_output = o
+                    return node
+                return make_zero(_name(o))
+            bound = inputs.get(param)
+            if store:
+                return None
+            if isinstance(bound, gast.Name) and self.act.is_active(bound.id):
+                return _name(self.tan(bound.id))
+            if isinstance(bound, gast.Tuple) and any(self.active(e) for e in bound.elts):
+                return gast.Tuple(elts=[self.tangent_of(e) for e in bound.elts],
+                                  ctx=gast.Load())
+            return make_zero(binding.get(param, bound))
+
+        body = template.instantiate(binding, resolve_d, self.namer.fresh, self.ref)
+        body = simplify_zeros(body, lambda f: False, self.materialize)
+        result: dict = {}
+        temps: list = []
+        for s in body:
+            tgt = s.targets[0] if isinstance(s, gast.Assign) else None
+            o = getattr(tgt, "srcad_output", None)
+            if o is None:
+                temps.append(s)
+                continue
+            if not self.act.is_active(o):
+                continue
+            if is_zero(s.value):
+                s.value = self.zeros(o)
+            s.value = own(o, s.value)
+            result.setdefault(o, temps)
+            temps = []
+            result[o].append(s)
+        return result
+
+    def materialize(self, zero):
+        return _call(_attr(_name(self.rt), "zeros_like"), zero.zero_of)
+
+    # -- the whole function ----------------------------------------------------------------------
+    def run(self):
+        fdef = self.p.node
+        ret = fdef.body[-1]
+        if not isinstance(ret, gast.Return):
+            raise self.error(ret, "the function must end with a return statement",
+                             "Return the value to differentiate at the end.", SrcadSyntaxError)
+        body = self.block(fdef.body[:-1])
+        result = ret.value
+        atoms = result.elts if isinstance(result, gast.Tuple) else [result]
+        tangents = [self.tangent_of(a) for a in atoms]
+        out = tangents[0] if not isinstance(result, gast.Tuple) else gast.Tuple(
+            elts=tangents, ctx=gast.Load())
+        if self.preserve_result:
+            out = gast.Tuple(elts=[copy.deepcopy(result), out], ctx=gast.Load())
+        new = copy.copy(fdef)
+        new.args = copy.deepcopy(fdef.args)
+        if new.args.kwonlyargs or new.args.defaults:
+            if new.args.kwonlyargs:
+                raise self.error(fdef, "forward mode of a function with keyword-only "
+                                 "parameters", "Make the parameters positional.",
+                                 SrcadSyntaxError)
+        tangent_params = [_name(self.tan(n), gast.Param()) for n in self.wrt]
+        if new.args.defaults:
+            # parameters with defaults cannot precede the tangents: make them required
+            new.args.defaults = []
+        new.args.args = list(new.args.args) + tangent_params
+        new.body = body + [gast.Return(value=out)]
+        new.returns = None
+        return new
+
+
+def forward(program, wrt, act, preserve_result=False):
+    """Build the forward-mode (JVP) FunctionDef of a normalized program."""
+    return _Forward(program, wrt, act, preserve_result).run()

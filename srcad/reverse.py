@@ -1,0 +1,832 @@
+"""Reverse mode: an ANF function -> one function that runs the primal sweep, then the adjoint
+sweep, and returns the adjoints of the ``wrt`` parameters.
+
+Input: a normalized ``Program`` (see ``normalize``) and its activity. Output: a gast
+FunctionDef whose statements carry ``lineno`` of the user's line they differentiate.
+
+The adjoint sweep visits statements last to first. It keeps a static ``_State``: which
+adjoints hold a value at this point (the first contribution to an adjoint is an assignment,
+later ones add; an adjoint nobody contributed to is never read) and which adjoint buffers
+the sweep owns (may update in place). Loops and branches make the state meet at join points;
+there, missing adjoints are materialized as zeros.
+
+Values the adjoint sweep reads but the primal sweep overwrites (a name assigned in a loop or
+branch, the old elements of ``x[i] = v``, a loop's trip count) are saved before they are
+overwritten: in a local when the statement runs at most once, on the tape ``_tape`` (a list:
+``append`` in the primal, ``pop`` in the adjoint) inside loops. Saves whose value the adjoint
+never reads are dropped (to-be-recorded analysis), so straight-line code has no tape.
+"""
+from __future__ import annotations
+
+import copy
+
+import gast
+import numpy as np
+
+from . import registry, runtime
+from .emit import comment
+from .analysis import list_names, primitive_call, walk_statements
+from .errors import NoRuleError, SrcadSyntaxError
+from .template import TemplateBindError, is_zero, make_zero, simplify_zeros
+
+__all__ = ["reverse"]
+
+
+def _name(ident, ctx=None):
+    return gast.Name(id=ident, ctx=ctx or gast.Load(), annotation=None, type_comment=None)
+
+
+def _assign(target, value):
+    if isinstance(target, str):
+        target = _name(target, gast.Store())
+    return gast.Assign(targets=[target], value=value, type_comment=None)
+
+
+def _call(func, *args):
+    return gast.Call(func=func, args=list(args), keywords=[])
+
+
+def _attr(value, attr):
+    return gast.Attribute(value=value, attr=attr, ctx=gast.Load())
+
+
+def _loads(node) -> set:
+    return {n.id for n in gast.walk(node) if isinstance(n, gast.Name)
+            and isinstance(n.ctx, gast.Load)}
+
+
+class _State:
+    """Static facts at a point of the adjoint sweep."""
+
+    def __init__(self, defined=(), owned=()):
+        self.defined = set(defined)   # adjoint names holding a value
+        self.owned = set(owned)       # adjoint buffers created by the sweep (in-place ok)
+
+    def copy(self):
+        return _State(self.defined, self.owned)
+
+
+class _Save:
+    """A value saved before the primal sweep overwrites it (kept if the adjoint reads it)."""
+
+    def __init__(self, name, on_tape, local):
+        self.name = name          # the overwritten variable
+        self.on_tape = on_tape    # inside a loop: push/pop; else a local copy
+        self.local = local        # the local holding the saved value (when not on the tape)
+        self.self_read = False    # the statement's own adjoint reads the saved value
+
+
+class _Reverse:
+    def __init__(self, program, wrt, act, grad_seed: bool, preserve_result: bool):
+        self.p = program
+        self.src = program.source
+        self.namer = program.namer
+        self.act = act
+        self.wrt = wrt
+        self.grad_seed = grad_seed
+        self.preserve_result = preserve_result
+        self.lists = list_names(program.node)
+        self.saves: list[_Save] = []
+        self.tape = None
+        self.np = program.ref(np, "np")
+        self.rt = program.ref(runtime, "_srcad")
+        self.ref = runtime_ref(program, self.rt)
+        self.none_init: set = set()
+        self.comments: dict = {}
+
+    # -- helpers -------------------------------------------------------------------------
+    def adj(self, name: str) -> str:
+        return self.namer.adjoint(name)
+
+    def active(self, node) -> bool:
+        return isinstance(node, gast.Name) and self.act.is_active(node.id)
+
+    def tape_name(self):
+        if self.tape is None:
+            self.tape = self.namer.fresh("_tape")
+        return self.tape
+
+    def zeros(self, name):
+        func = _attr(_name(self.rt), "zeros_like") if name in self.lists else \
+            _attr(_name(self.np), "zeros_like")
+        return _assign(self.adj(name), _call(func, _name(name)))
+
+    def error(self, node, message, hint, cls=NoRuleError):
+        return cls(message, self.src.location(node), hint)
+
+    # -- primal sweep: the function with saves before overwrites ----------------------------
+    def primal(self, stmts, depth, in_branch, defined) -> list:
+        out = []
+        for stmt in stmts:
+            stmt.srcad_saves = {}
+            if isinstance(stmt, gast.Assign):
+                target = stmt.targets[0]
+                if isinstance(target, gast.Subscript):
+                    out.extend(self.save(stmt, target.value.id, depth, defined, target.slice))
+                else:
+                    names = target.elts if isinstance(target, gast.Tuple) else [target]
+                    for n in names:
+                        if depth or in_branch or n.id in defined:
+                            out.extend(self.save(stmt, n.id, depth, defined))
+                    defined |= {n.id for n in names}
+                out.append(stmt)
+            elif isinstance(stmt, gast.If):
+                new = copy.copy(stmt)       # the adjoint sweep walks the original
+                new.body = self.primal(stmt.body, depth, True, defined)
+                new.orelse = self.primal(stmt.orelse, depth, True, defined)
+                out.append(new)
+            elif isinstance(stmt, (gast.For, gast.While)):
+                out.extend(self.primal_loop(stmt, depth, defined))
+            else:
+                out.append(stmt)
+        return out
+
+    def save(self, stmt, name, depth, defined, index=None) -> list:
+        if name not in defined and index is None:
+            self.none_init.add(name)      # may be unbound when first saved
+        on_tape = depth > 0
+        local = None if on_tape else self.namer.fresh(name.lstrip("_") + "_prev")
+        record = _Save(name, on_tape, local)
+        record.index = index
+        self.saves.append(record)
+        stmt.srcad_saves[name] = record
+        value = _name(name)
+        if index is not None:
+            value = _call(_attr(_name(self.np), "copy"),
+                          gast.Subscript(value=_name(name), slice=copy.deepcopy(index),
+                                         ctx=gast.Load()))
+        if on_tape:
+            node = gast.Expr(value=_call(_attr(_name(self.tape_name()), "append"), value))
+        else:
+            node = _assign(local, value)
+        node.srcad_save = record
+        node.lineno = stmt.lineno
+        return [node]
+
+    def primal_loop(self, stmt, depth, defined) -> list:
+        pre, post = [], []
+        counted = isinstance(stmt, gast.While) or getattr(stmt, "srcad_breaks", False)
+        if isinstance(stmt, gast.For):
+            target = stmt.target.id
+            if target in defined:
+                holder = gast.Assign(targets=[stmt.target], value=stmt.target)
+                holder.lineno = stmt.lineno
+                holder.srcad_saves = {}
+                pre.extend(self.save(holder, target, depth, defined))
+                stmt.srcad_saves = holder.srcad_saves
+            defined.add(target)
+        new = copy.copy(stmt)               # the adjoint sweep walks the original
+        inner_defined = set(defined)
+        new.body = self.primal(stmt.body, depth + 1, False, inner_defined)
+        defined |= inner_defined
+        if counted:
+            trips = self.namer.fresh("_trips")
+            stmt.srcad_trips = trips
+            pre.append(_assign(trips, gast.Constant(value=0, kind=None)))
+            new.body.insert(0, gast.AugAssign(target=_name(trips, gast.Store()), op=gast.Add(),
+                                              value=gast.Constant(value=1, kind=None)))
+            if depth:
+                post.append(gast.Expr(value=_call(_attr(_name(self.tape_name()), "append"),
+                                                  _name(trips))))
+        for s in pre + post:
+            s.lineno = stmt.lineno
+        return pre + [new] + post
+
+    # -- adjoint sweep ------------------------------------------------------------------------
+    def adjoint_block(self, stmts, state, depth) -> list:
+        """The adjoint of a block, a comment before the code of each source line."""
+        out = []
+        last = None
+        for stmt in reversed(stmts):
+            code = self.adjoint_stmt(stmt, state, depth)
+            if code:
+                lineno = getattr(stmt, "lineno", None)
+                for s in code:
+                    if getattr(s, "lineno", None) is None:
+                        s.lineno = lineno
+                if lineno != last and lineno is not None and not isinstance(
+                        stmt, (gast.If, gast.For, gast.While)):
+                    out.append(comment(f"line {lineno}: {self.src.line_text(lineno)}"))
+                    last = lineno
+                out.extend(code)
+        return out
+
+    def adjoint_stmt(self, stmt, state, depth) -> list:
+        if isinstance(stmt, gast.Assign):
+            target = stmt.targets[0]
+            if isinstance(target, gast.Subscript):
+                return self.adjoint_setitem(stmt, state)
+            return self.adjoint_assign(stmt, state)
+        if isinstance(stmt, gast.Expr):
+            return self.adjoint_append(stmt, state)
+        if isinstance(stmt, gast.If):
+            return self.adjoint_if(stmt, state, depth)
+        if isinstance(stmt, (gast.For, gast.While)):
+            return self.adjoint_loop(stmt, state, depth)
+        return []
+
+    def restore(self, stmt, name) -> list:
+        record = stmt.srcad_saves.get(name) if hasattr(stmt, "srcad_saves") else None
+        if record is None:
+            return []
+        value = self.saved_value(record)
+        if record.index is not None:
+            target = gast.Subscript(value=_name(name), slice=copy.deepcopy(record.index),
+                                    ctx=gast.Store())
+        else:
+            target = _name(name, gast.Store())
+        node = _assign(target, value)
+        node.srcad_restore = record
+        return [node]
+
+    def saved_value(self, record):
+        if record.on_tape:
+            return _call(_attr(_name(self.tape_name()), "pop"))
+        return _name(record.local)
+
+    # contributions ------------------------------------------------------------------------
+    def contribute(self, name, value, state) -> list:
+        """``d[name] += value`` honoring the state (first contribution assigns)."""
+        if is_zero(value):
+            return []
+        b = self.adj(name)
+        if b not in state.defined:
+            state.defined.add(b)
+            if isinstance(value, (gast.BinOp, gast.UnaryOp)) or (
+                    isinstance(value, gast.Call) and _is_fresh_call(value)):
+                state.owned.add(b)
+            else:
+                state.owned.discard(b)
+            if isinstance(value, gast.Name) and value.id == b:
+                return []
+            return [_assign(b, value)]
+        state.owned.add(b)
+        if name in self.lists:
+            return [_assign(b, _call(_attr(_name(self.rt), "add_list"), _name(b), value))]
+        return [_assign(b, gast.BinOp(left=_name(b), op=gast.Add(), right=value))]
+
+    def own(self, name, state) -> list:
+        """Make the adjoint buffer of ``name`` exist and be ours to update in place."""
+        b = self.adj(name)
+        if b not in state.defined:
+            state.defined.add(b)
+            state.owned.add(b)
+            return [self.zeros(name)]
+        if b in state.owned:
+            return []
+        state.owned.add(b)
+        if name in self.lists:
+            return [_assign(b, _call(_name("list"), _name(b)))]
+        return [_assign(b, _call(_attr(_name(b), "copy")))]
+
+    def contribute_sparse(self, name, index, value, state) -> list:
+        """``d[name][index] += value``: into an owned buffer shaped like ``name``."""
+        if is_zero(value):
+            return []
+        code = self.own(name, state)
+        b = self.adj(name)
+        if name not in self.lists and _is_basic_index(index):
+            code.append(gast.AugAssign(
+                target=gast.Subscript(value=_name(b), slice=index, ctx=gast.Store()),
+                op=gast.Add(), value=value))
+        else:
+            from .template import as_value
+            code.append(gast.Expr(value=_call(_attr(_name(self.rt), "add_at"), _name(b),
+                                              as_value(index), value)))
+        return code
+
+    # statements -----------------------------------------------------------------------------
+    def adjoint_assign(self, stmt, state) -> list:
+        target = stmt.targets[0]
+        outs = [e.id for e in target.elts] if isinstance(target, gast.Tuple) else [target.id]
+        live = [o for o in outs if self.adj(o) in state.defined]
+        value = stmt.value
+        code: list = []
+        if any(self.act.is_active(o) for o in live):
+            inputs = {n for n in _loads(value) if self.act.is_active(n)}
+            overwritten = [o for o in outs if o in _loads(value)]
+            old = {}
+            for o in overwritten:
+                record = stmt.srcad_saves.get(o)
+                if record is not None:
+                    record.self_read = True
+                    if record.on_tape:
+                        tmp = self.namer.fresh(o.lstrip("_") + "_prev")
+                        code.append(_assign(tmp, self.saved_value(record)))
+                        old[o] = tmp
+                    else:
+                        old[o] = record.local
+            if inputs:
+                code.extend(self.contributions(stmt, outs, value, state, old))
+            else:
+                for o in outs:
+                    state.defined.discard(self.adj(o))
+            for o in outs:
+                if o in old:
+                    node = _assign(o, _name(old[o]))
+                    node.srcad_restore = stmt.srcad_saves[o]
+                    node.srcad_keep = True
+                    code.append(node)
+                else:
+                    code.extend(self.restore(stmt, o))
+            return code
+        for o in outs:
+            state.defined.discard(self.adj(o))
+            code.extend(self.restore(stmt, o))
+        return code
+
+    def contributions(self, stmt, outs, value, state, old) -> list:
+        """Instantiate the adjoint of ``outs = value`` and apply its contributions."""
+        outputs = [self.adj(o) for o in outs]
+        if isinstance(value, gast.Name):                      # copy: y = x
+            out = outputs[0]
+            state.defined.discard(out)
+            return self.contribute(value.id, _name(out), state)
+        if isinstance(value, (gast.List, gast.Tuple)):        # display: y = [a, b]
+            out = outputs[0]
+            state.defined.discard(out)
+            code = []
+            for i, e in enumerate(value.elts):
+                if self.active(e):
+                    item = gast.Subscript(value=_name(out), slice=gast.Constant(value=i, kind=None),
+                                          ctx=gast.Load())
+                    code.extend(self.contribute(e.id, item, state))
+            return code
+        call = primitive_call(value)
+        if call is None or call[0] is None:
+            for o in outputs:
+                state.defined.discard(o)
+            return []
+        prim, args, kwargs = call
+        rule = registry.lookup(prim)
+        if rule is not None and rule.nondiff:
+            for o in outputs:
+                state.defined.discard(o)
+            return []
+        if rule is None or rule.adjoint is None:
+            name = registry.primitive_name(prim)
+            raise self.error(stmt, f"no adjoint (reverse-mode) rule for {name}",
+                             f"Register one: @srcad.register_adjoint({name}) over a template "
+                             "function (see docs/templates.md), or wrap the value in "
+                             "srcad.stop_gradient(...) if it needs no derivative.")
+        template = rule.adjoint
+        if len(template.outputs) != len(outs):
+            raise self.error(stmt, f"{registry.primitive_name(prim)} returns "
+                             f"{len(template.outputs)} values here; unpack them into "
+                             f"{len(template.outputs)} names", "Unpack the result.",
+                             SrcadSyntaxError)
+        try:
+            binding = template.bind(args, kwargs, registry.primitive_name(prim))
+        except TemplateBindError as exc:
+            raise self.error(stmt, str(exc), "Call it with the parameters listed.",
+                             SrcadSyntaxError) from None
+        live_out = {}
+        for pname, o, b in zip(template.outputs, outs, outputs):
+            binding[pname] = _name(o)
+            live_out[pname] = _name(b) if b in state.defined else make_zero(_name(o))
+        # Inputs overwritten by this very statement are read from their saved value.
+        for pname, bound in list(binding.items()):
+            if pname not in live_out:
+                binding[pname] = _rename(bound, old)
+        inputs = {p: binding[p] for p in binding if p not in live_out}
+
+        def resolve_d(param, store):
+            if param in live_out:
+                return None if store else copy.deepcopy(live_out[param])
+            bound = inputs.get(param)
+            if not store:
+                return make_zero(bound)
+            if isinstance(bound, gast.Name) and self.act.is_active(
+                    _original(bound, old)):
+                node = _name(_original(bound, old))
+                node.srcad_input = True
+                return node
+            if isinstance(bound, gast.Tuple):
+                node = gast.Tuple(elts=[copy.deepcopy(e) for e in bound.elts], ctx=gast.Store())
+                node.srcad_input = True
+                return node
+            return None
+
+        body = template.instantiate(binding, resolve_d, self.namer.fresh, self.ref)
+        body = simplify_zeros(body, lambda f: False, self.materialize)
+        for o in outputs:
+            state.defined.discard(o)
+        # Contributions to an output of this statement (x = f(x)) go last: they read d[y].
+        mine = [s for s in body if _contrib_target(s) in outs]
+        if len(mine) > 1:
+            raise self.error(stmt, "a statement that reads its own target more than once "
+                             "inside one primitive", "Assign the result to a new name.",
+                             SrcadSyntaxError)
+        body = [s for s in body if _contrib_target(s) not in outs] + mine
+        code = []
+        for s in body:
+            tgt = getattr(s, "srcad_contrib", None)
+            if tgt is None:
+                code.append(s)
+            elif isinstance(s, gast.AugAssign):
+                code.extend(self.contribute_sparse(s.target.value.id, s.target.slice, s.value,
+                                                   state))
+            elif isinstance(s.targets[0], gast.Tuple):
+                code.extend(self.contribute_each(s.targets[0].elts, s.value, state))
+            else:
+                code.extend(self.contribute(s.targets[0].id, s.value, state))
+        return code
+
+    def contribute_each(self, elts, value, state) -> list:
+        """Contributions of a list-valued adjoint to the elements of a ``*args`` tuple."""
+        tmp = self.namer.fresh("_parts")
+        code = [_assign(tmp, value)]
+        for i, e in enumerate(elts):
+            if self.active(e):
+                item = gast.Subscript(value=_name(tmp), slice=gast.Constant(value=i, kind=None),
+                                      ctx=gast.Load())
+                code.extend(self.contribute(e.id, item, state))
+        return code
+
+    def materialize(self, zero):
+        return _call(_attr(_name(self.np), "zeros_like"), zero.zero_of)
+
+    def adjoint_setitem(self, stmt, state) -> list:
+        target = stmt.targets[0]
+        name = target.value.id
+        code = self.restore(stmt, name)
+        b = self.adj(name)
+        if b in state.defined and self.act.is_active(name):
+            code.extend(self.own(name, state))
+            part = _call(_attr(_name(self.rt), "take_and_zero"), _name(b),
+                         _as_value(target.slice))
+            if self.active(stmt.value):
+                v = stmt.value.id
+                value = _call(_attr(_name(self.rt), "unbroadcast"), part, _name(v))
+                code.extend(self.contribute(v, value, state))
+            else:
+                code.append(gast.Expr(value=part))
+        return code
+
+    def adjoint_append(self, stmt, state) -> list:
+        call = stmt.value
+        lst = call.func.value.id
+        item = call.args[0]
+        code = []
+        b = self.adj(lst)
+        if b in state.defined:
+            popped = _call(_attr(_name(b), "pop"))
+            if self.active(item):
+                code.extend(self.contribute(item.id, popped, state))
+            else:
+                code.append(gast.Expr(value=popped))
+        if self.act.is_active(lst) or lst in self.needed_hint:
+            node = gast.Expr(value=_call(_attr(_name(lst), "pop")))
+            node.srcad_list_restore = lst
+            code.append(node)
+        return code
+
+    def adjoint_if(self, stmt, state, depth) -> list:
+        s_then, s_else = state.copy(), state.copy()
+        body = self.adjoint_block(stmt.body, s_then, depth)
+        orelse = self.adjoint_block(stmt.orelse, s_else, depth)
+        for missing, code in ((s_else.defined - s_then.defined, body),
+                              (s_then.defined - s_else.defined, orelse)):
+            for b in sorted(missing):
+                code.append(self.zeros(self.primal_of[b]))
+        state.defined = s_then.defined | s_else.defined
+        state.owned = (s_then.owned & s_else.owned) | (
+            (s_then.defined - s_else.defined) | (s_else.defined - s_then.defined))
+        if not body and not orelse:
+            return []
+        return [gast.If(test=copy.deepcopy(stmt.test), body=body or [gast.Pass()],
+                        orelse=orelse)]
+
+    def adjoint_loop(self, stmt, state, depth) -> list:
+        carried = self.carried(stmt)
+        code = []
+        for name in sorted(carried):
+            if self.adj(name) not in state.defined:
+                code.append(self.zeros(name))
+                state.defined.add(self.adj(name))
+                state.owned.add(self.adj(name))
+        sparse = {n for n in carried if n in self.sparse_names(stmt)}
+        for name in sorted(sparse):
+            code.extend(self.own(name, state))
+        start = state.copy()
+        body_state = state.copy()
+        body = self.adjoint_block(stmt.body, body_state, depth + 1)
+        for name in sorted(carried):
+            b = self.adj(name)
+            if b not in body_state.defined:
+                body.append(self.zeros(name))
+                body_state.defined.add(b)
+                body_state.owned.add(b)
+            elif name in sparse and b not in body_state.owned:
+                body.extend(self.own(name, body_state))
+        state.defined = start.defined | body_state.defined
+        state.owned = start.owned & body_state.owned
+        trips = getattr(stmt, "srcad_trips", None)
+        if trips is not None and depth:
+            code.append(_assign(trips, _call(_attr(_name(self.tape_name()), "pop"))))
+        if isinstance(stmt, gast.For):
+            seq = _name(stmt.iter.id) if isinstance(stmt.iter, gast.Name) else \
+                copy.deepcopy(stmt.iter)
+            if trips is not None:
+                seq = gast.Subscript(value=seq, slice=gast.Slice(
+                    lower=None, upper=_name(trips), step=None), ctx=gast.Load())
+            loop = gast.For(target=_name(stmt.target.id, gast.Store()),
+                            iter=_call(_name("reversed"), seq), body=body or [gast.Pass()],
+                            orelse=[], type_comment=None)
+        else:
+            loop = gast.For(target=_name("_", gast.Store()),
+                            iter=_call(_name("range"), _name(trips)),
+                            body=body or [gast.Pass()], orelse=[], type_comment=None)
+        if not any(not isinstance(s, gast.Pass) and not getattr(s, "srcad_restore", None)
+                   and not getattr(s, "srcad_list_restore", None) for s in body) and \
+                not any(True for s in body if getattr(s, "srcad_restore", None)):
+            loop = None
+        if loop is not None:
+            code.append(loop)
+        if isinstance(stmt, gast.For):
+            code.extend(self.restore(stmt, stmt.target.id))
+        return code
+
+    def carried(self, loop) -> set:
+        """Active names whose adjoint must hold a value at every iteration boundary: read in
+        the body before being (re)assigned there, or assigned there and used outside."""
+        inside = set()
+        for s in walk_statements(loop.body):
+            inside |= _loads(s) | {n.id for n in gast.walk(s) if isinstance(n, gast.Name)}
+        outside = self.used_outside(loop)
+        assigned = set()
+        for s in walk_statements(loop.body):
+            if isinstance(s, gast.Assign):
+                for t in s.targets:
+                    for n in gast.walk(t):
+                        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
+                            assigned.add(n.id)
+        exposed = self.exposed(loop.body)
+        result = {n for n in inside if self.act.is_active(n)
+                  and (n in exposed or (n in assigned and n in outside))}
+        return result
+
+    def exposed(self, body) -> set:
+        """Names read in ``body`` before any assignment to them in it (upward exposed)."""
+        defined: set = set()
+        out: set = set()
+
+        def visit(stmts, defined):
+            for s in stmts:
+                if isinstance(s, gast.If):
+                    out.update(_loads(s.test) - defined)
+                    d1, d2 = set(defined), set(defined)
+                    visit(s.body, d1)
+                    visit(s.orelse, d2)
+                    defined |= d1 & d2
+                elif isinstance(s, (gast.For, gast.While)):
+                    out.update(_loads(s.iter if isinstance(s, gast.For) else s.test) - defined)
+                    visit(s.body, set(defined))
+                else:
+                    out.update(_loads(s) - defined)
+                    if isinstance(s, gast.Assign):
+                        for t in s.targets:
+                            if isinstance(t, gast.Name):
+                                defined.add(t.id)
+                            elif isinstance(t, gast.Tuple):
+                                defined |= {e.id for e in t.elts}
+                            else:
+                                out.add(t.value.id)
+        visit(body, defined)
+        return out
+
+    def used_outside(self, loop) -> set:
+        inner = {id(s) for s in walk_statements(loop.body)}
+        out = set()
+        for s in walk_statements(self.p.node.body):
+            if id(s) in inner or s is loop:
+                continue
+            if isinstance(s, (gast.If, gast.For, gast.While)):
+                out |= _loads(s.test if isinstance(s, (gast.If, gast.While)) else s.iter)
+            else:
+                out |= _loads(s)
+        return out
+
+    def sparse_names(self, loop) -> set:
+        """Names whose adjoint the loop body updates in place (x[i] reads and writes)."""
+        out = set()
+        for s in walk_statements(loop.body):
+            if isinstance(s, gast.Assign):
+                if isinstance(s.value, gast.Subscript) and isinstance(s.value.value, gast.Name):
+                    out.add(s.value.value.id)
+                t = s.targets[0]
+                if isinstance(t, gast.Subscript):
+                    out.add(t.value.id)
+        return out
+
+    # -- the whole function -------------------------------------------------------------------
+    def run(self):
+        fdef = self.p.node
+        self.primal_of = {self.adj(n): n for n in sorted(_all_names(fdef))}
+        self.needed_hint = set()
+        params = list(self.p.params)
+        ret = fdef.body[-1]
+        if not isinstance(ret, gast.Return):
+            raise self.error(ret, "the function must end with a return statement",
+                             "Return the value to differentiate at the end.", SrcadSyntaxError)
+        body = fdef.body[:-1]
+        primal = self.primal(body, 0, False, set(params))
+        result = ret.value
+        result_atoms = result.elts if isinstance(result, gast.Tuple) else [result]
+        state = _State()
+        seed_code = []
+        seed_name = None
+        if isinstance(result, gast.Name):
+            seed_name = self.adj(result.id)
+        else:
+            seed_name = self.namer.fresh("bresult")
+        seed_param = None
+        if self.grad_seed:
+            seed_value = _call(_attr(_name(self.rt), "scalar_seed"), copy.deepcopy(result))
+        else:
+            seed_param = self.namer.fresh("seed") if seed_name.startswith("b") else seed_name
+            seed_value = _call(_attr(_name(self.rt), "seed_like"), _name(seed_param),
+                               copy.deepcopy(result))
+        if isinstance(result, gast.Name):
+            if self.act.is_active(result.id):
+                seed_code.append(_assign(seed_name, seed_value))
+                state.defined.add(seed_name)
+        else:
+            seed_code.append(_assign(seed_name, seed_value))
+            for i, e in enumerate(result_atoms):
+                if self.active(e):
+                    item = gast.Subscript(value=_name(seed_name),
+                                          slice=gast.Constant(value=i, kind=None),
+                                          ctx=gast.Load())
+                    seed_code.extend(self.contribute(e.id, item, state))
+        for s in seed_code:
+            s.lineno = ret.lineno
+        adjoint = self.adjoint_block(body, state, 0)
+        grads = []
+        final = []
+        for name in self.wrt:
+            b = self.adj(name)
+            if b not in state.defined:
+                final.append(_assign(b, _call(_attr(_name(self.rt), "zeros_like"),
+                                              _name(name))))
+            grads.append(_name(b))
+        adjoint = seed_code + adjoint + final
+        primal, adjoint = self.prune_saves(primal, adjoint)
+        if self.none_init:
+            inits = [_assign(n, gast.Constant(value=None, kind=None))
+                     for n in sorted(self.none_init & self.saved_names) if n not in params]
+            primal = inits + primal
+        if self.tape is not None and self.tape in self.used_names(primal + adjoint):
+            primal.insert(0, _assign(self.tape, gast.List(elts=[], ctx=gast.Load())))
+        out = grads[0] if len(grads) == 1 else gast.Tuple(elts=grads, ctx=gast.Load())
+        if self.preserve_result:
+            out = gast.Tuple(elts=[copy.deepcopy(result), out], ctx=gast.Load())
+        new = copy.copy(fdef)
+        new.args = copy.deepcopy(fdef.args)
+        if seed_param is not None:
+            new.args.args.append(_name(seed_param, gast.Param()))
+            new.args.defaults = list(new.args.defaults) + [gast.Constant(value=None, kind=None)]
+            if new.args.kwonlyargs:
+                raise self.error(fdef, "keyword-only parameters with autodiff's seed",
+                                 "Use grad, or make the parameters positional.",
+                                 SrcadSyntaxError)
+        new.body = primal + adjoint + [gast.Return(value=out)]
+        new.returns = None
+        return new
+
+    def used_names(self, stmts) -> set:
+        out = set()
+        for s in stmts:
+            out |= {n.id for n in gast.walk(s) if isinstance(n, gast.Name)}
+        return out
+
+    def prune_saves(self, primal, adjoint):
+        """Keep only saves and restores of values the adjoint sweep reads."""
+        reads = set()
+        for s in adjoint:
+            for n in gast.walk(s):
+                if getattr(n, "srcad_restore", None) is not None and not getattr(
+                        n, "srcad_keep", False):
+                    reads |= _loads(n.value) - {self.tape}
+                    if isinstance(n.targets[0], gast.Subscript):
+                        reads |= _loads(n.targets[0].slice)
+                    continue
+                if isinstance(n, gast.stmt) and getattr(n, "srcad_restore", None) is None \
+                        and getattr(n, "srcad_list_restore", None) is None \
+                        and not isinstance(n, (gast.If, gast.For, gast.While)):
+                    reads |= _loads(n)
+                elif isinstance(n, (gast.If, gast.While)):
+                    reads |= _loads(n.test)
+                elif isinstance(n, gast.For):
+                    reads |= _loads(n.iter)
+        # A variable read in the adjoint sweep needs every overwrite of it restored.
+        keep = {r for r in self.saves if r.self_read or r.name in reads}
+        # The index of a restored slice is read too; iterate to a fixed point.
+        changed = True
+        while changed:
+            changed = False
+            for r in self.saves:
+                if r not in keep and r.name in {k.name for k in keep if k.index is not None
+                                                and r.name in _loads(k.index)}:
+                    keep.add(r)
+                    changed = True
+        self.saved_names = {r.name for r in keep}
+        lists_read = reads
+
+        def filter_block(stmts, is_adjoint):
+            out = []
+            for s in stmts:
+                rec = getattr(s, "srcad_save", None) if not is_adjoint else getattr(
+                    s, "srcad_restore", None)
+                if rec is not None and rec not in keep:
+                    continue
+                lst = getattr(s, "srcad_list_restore", None)
+                if lst is not None and lst not in lists_read:
+                    continue
+                for field in ("body", "orelse"):
+                    inner = getattr(s, field, None)
+                    if isinstance(inner, list) and inner:
+                        setattr(s, field, filter_block(inner, is_adjoint) or (
+                            [gast.Pass()] if field == "body" else []))
+                out.append(s)
+            return out
+
+        return filter_block(primal, False), _drop_empty_loops(filter_block(adjoint, True))
+
+
+def _drop_empty_loops(stmts):
+    out = []
+    for s in stmts:
+        if isinstance(s, (gast.For, gast.If)):
+            s.body = _drop_empty_loops(s.body)
+            s.orelse = _drop_empty_loops(s.orelse)
+            if all(isinstance(x, gast.Pass) for x in s.body) and not s.orelse:
+                continue
+        out.append(s)
+    return out
+
+
+def _all_names(fdef) -> set:
+    return {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name)}
+
+
+def _contrib_target(stmt):
+    if getattr(stmt, "srcad_contrib", None) is None:
+        return None
+    t = stmt.targets[0] if isinstance(stmt, gast.Assign) else stmt.target.value
+    return t.id if isinstance(t, gast.Name) else None
+
+
+def _rename(node, old):
+    if not old:
+        return node
+    node = copy.deepcopy(node)
+    for n in gast.walk(node):
+        if isinstance(n, gast.Name) and n.id in old:
+            n.srcad_original = n.id
+            n.id = old[n.id]
+    return node
+
+
+def _original(node, old):
+    return getattr(node, "srcad_original", node.id)
+
+
+def _is_fresh_call(call) -> bool:
+    return False
+
+
+def _is_basic_index(index) -> bool:
+    items = index.elts if isinstance(index, gast.Tuple) else [index]
+    for item in items:
+        if isinstance(item, gast.Slice):
+            if any(p is not None and not isinstance(p, (gast.Constant, gast.UnaryOp))
+                   for p in (item.lower, item.upper, item.step)):
+                return False
+        elif isinstance(item, gast.Constant):
+            if not (item.value is None or item.value is Ellipsis or isinstance(item.value, int)):
+                return False
+        elif isinstance(item, gast.UnaryOp) and isinstance(item.operand, gast.Constant):
+            continue
+        else:
+            return False
+    return True
+
+
+def _as_value(index):
+    from .template import as_value
+    return as_value(copy.deepcopy(index))
+
+
+def runtime_ref(program, rt):
+    """Template globals -> names: srcad's runtime helpers read as ``_srcad.helper``."""
+    def ref(obj, preferred):
+        if callable(obj) and getattr(obj, "__module__", None) == runtime.__name__:
+            return f"{rt}.{obj.__name__}"
+        return program.ref(obj, preferred)
+    return ref
+
+
+def reverse(program, wrt, act, grad_seed=True, preserve_result=False):
+    """Build the reverse-mode derivative FunctionDef of a normalized program."""
+    return _Reverse(program, wrt, act, grad_seed, preserve_result).run()
