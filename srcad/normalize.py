@@ -349,29 +349,73 @@ class _Normalizer:
                         orelse=self.body(scope, stmt.orelse))]
 
     def stmt_For(self, scope, stmt, pre):
-        it = self.atom(scope, stmt.iter, pre, hint="iter")
-        target = stmt.target
-        body_pre = []
-        if isinstance(target, gast.Name):
-            new_target = self.name(scope, target)
-        elif isinstance(target, gast.Tuple) and all(isinstance(e, gast.Name)
-                                                    for e in target.elts):
-            tmp = self.namer.fresh("_item")
-            new_target = _name(tmp, gast.Store())
-            for i, e in enumerate(target.elts):
-                body_pre.append(gast.Assign(
-                    targets=[self.name(scope, e)], type_comment=None,
-                    value=gast.Subscript(value=_name(tmp, gast.Load()),
-                                         slice=gast.Constant(value=i, kind=None),
-                                         ctx=gast.Load())))
-            for s in body_pre:
-                s.lineno = stmt.lineno
+        """Loops over ``range(...)`` stay; any other iterable becomes an index loop
+        (``for k in range(len(seq)): x = seq[k]``), so the adjoint can run it backwards."""
+        it, target = stmt.iter, stmt.target
+        lineno = stmt.lineno
+        head: list = []
+        callee = self.resolve(scope, it.func) if isinstance(it, gast.Call) else None
+        if callee is range:
+            loop_iter = self.atom(scope, it, pre, hint="range")
+            loop_target = self._loop_name(scope, target)
+        elif callee is enumerate and isinstance(target, gast.Tuple) and len(
+                target.elts) == 2 and len(it.args) == 1 and not it.keywords:
+            seq = self.atom(scope, it.args[0], pre, hint="seq")
+            loop_target = self._loop_name(scope, target.elts[0])
+            loop_iter = self._index_range(seq, pre)
+            head = self.assign(scope, target.elts[1], gast.Subscript(
+                value=seq, slice=_name(loop_target.id, gast.Load()), ctx=gast.Load()), head)
+        elif callee is zip and isinstance(target, gast.Tuple) and len(target.elts) == len(
+                it.args) and not it.keywords:
+            seqs = [self.atom(scope, a, pre, hint="seq") for a in it.args]
+            loop_target = _name(self.namer.fresh("_k"), gast.Store())
+            loop_iter = self._index_range(seqs, pre)
+            for t, seq in zip(target.elts, seqs):
+                head.extend(self.assign(scope, t, gast.Subscript(
+                    value=seq, slice=_name(loop_target.id, gast.Load()), ctx=gast.Load()), []))
         else:
+            seq = self.atom(scope, it, pre, hint="seq")
+            loop_target = _name(self.namer.fresh("_k"), gast.Store())
+            loop_iter = self._index_range(seq, pre)
+            head = self.assign(scope, target, gast.Subscript(
+                value=seq, slice=_name(loop_target.id, gast.Load()), ctx=gast.Load()), head)
+        for s in head:
+            s.lineno = lineno
+        body, breaks = self.lower_jumps(head + self.body(scope, stmt.body), lineno)
+        loop = gast.For(target=loop_target, iter=loop_iter, body=body, orelse=[],
+                        type_comment=None)
+        loop.srcad_breaks = breaks
+        return [loop]
+
+    def _loop_name(self, scope, target):
+        if not isinstance(target, gast.Name):
             raise _loc_error(scope.src, target, "unsupported loop target",
-                             "Loop over a name or a tuple of names.")
-        return [gast.For(target=new_target, iter=it,
-                         body=body_pre + self.body(scope, stmt.body), orelse=[],
-                         type_comment=None)]
+                             "Loop over a name, or unpack inside the loop body.")
+        return self.name(scope, target)
+
+    def _index_range(self, seqs, pre):
+        """``range(len(seq))`` (``range(min(len(a), len(b)))`` for several) as ANF."""
+        seqs = seqs if isinstance(seqs, list) else [seqs]
+        lengths = [self._builtin_call(len, [s], pre, "_len") for s in seqs]
+        n = lengths[0]
+        for other in lengths[1:]:
+            n = self._builtin_call(min, [n, other], pre, "_len")
+        call = gast.Call(func=_name(self.ref(range, "range"), gast.Load()), args=[n],
+                         keywords=[])
+        call.srcad_callee = range
+        tmp = self.namer.fresh("_range")
+        pre.append(gast.Assign(targets=[_name(tmp, gast.Store())], value=call,
+                               type_comment=None))
+        return _name(tmp, gast.Load())
+
+    def _builtin_call(self, fn, args, pre, base):
+        call = gast.Call(func=_name(self.ref(fn, fn.__name__), gast.Load()), args=args,
+                         keywords=[])
+        call.srcad_callee = fn
+        tmp = self.namer.fresh(base)
+        pre.append(gast.Assign(targets=[_name(tmp, gast.Store())], value=call,
+                               type_comment=None))
+        return _name(tmp, gast.Load())
 
     def stmt_While(self, scope, stmt, pre):
         test = self.atom(scope, stmt.test, pre, hint="cond")
@@ -382,11 +426,65 @@ class _Normalizer:
                                      value=test2, type_comment=None))
         for s in again:
             s.lineno = stmt.lineno
-        body = self.body(scope, stmt.body)
-        if _has(stmt.body, gast.Continue):
-            raise _loc_error(scope.src, stmt, "`continue` inside `while` is not supported",
-                             "Use an if/else around the rest of the body.")
+        body, _ = self.lower_jumps(self.body(scope, stmt.body), stmt.lineno)
         return [gast.While(test=test, body=body + again, orelse=[])]
+
+    def lower_jumps(self, body, lineno):
+        """Replace ``break``/``continue`` in a loop body by flags: the statements after a
+        jump run under ``if`` (so the adjoint sweep reverses exactly what ran), and a
+        ``break`` flag leaves the loop at the end of the body. Returns (body, has_break)."""
+        kinds = _jump_kinds(body)
+        if not kinds:
+            return body, False
+        flags = {k: self.namer.fresh("_" + k) for k in sorted(kinds)}
+        used = set()
+
+        def flag(kind, value):
+            used.add(kind)
+            node = gast.Assign(targets=[_name(flags[kind], gast.Store())],
+                               value=gast.Constant(value=value, kind=None), type_comment=None)
+            node.lineno = lineno
+            return node
+
+        def lower(stmts):
+            out = []
+            for i, s in enumerate(stmts):
+                if isinstance(s, gast.Break):
+                    out.append(flag("break", True))
+                    return out
+                if isinstance(s, gast.Continue):
+                    out.append(flag("continue", True))
+                    return out
+                if isinstance(s, gast.If) and _has_jump([s]):
+                    s.body = lower(s.body) or [gast.Pass()]
+                    s.orelse = lower(s.orelse)
+                    out.append(s)
+                    rest = lower(stmts[i + 1:])
+                    if rest:
+                        go = self.namer.fresh("_go")
+                        names = [_name(flags[k], gast.Load()) for k in sorted(kinds)]
+                        test = names[0] if len(names) == 1 else gast.BoolOp(
+                            op=gast.Or(), values=names)
+                        test = gast.UnaryOp(op=gast.Not(), operand=test)
+                        test.srcad_opaque = True
+                        guard = gast.Assign(targets=[_name(go, gast.Store())], value=test,
+                                            type_comment=None)
+                        cond = gast.If(test=_name(go, gast.Load()), body=rest, orelse=[])
+                        guard.lineno = cond.lineno = lineno
+                        out.extend([guard, cond])
+                    return out
+                out.append(s)
+            return out
+
+        lowered = lower(body)
+        init = [flag(k, False) for k in sorted(kinds)]
+        tail = []
+        if "break" in used:
+            stop = gast.If(test=_name(flags["break"], gast.Load()), body=[gast.Break()],
+                           orelse=[])
+            stop.lineno = lineno
+            tail.append(stop)
+        return init + lowered + tail, "break" in used
 
     def stmt_Break(self, scope, stmt, pre):
         return [gast.Break()]
@@ -678,6 +776,82 @@ def _name(ident, ctx):
     return gast.Name(id=ident, ctx=ctx, annotation=None, type_comment=None)
 
 
+def _jump_kinds(stmts) -> set:
+    """'break'/'continue' of *this* loop occurring in stmts (not inside nested loops)."""
+    out = set()
+    for s in stmts:
+        if isinstance(s, gast.Break):
+            out.add("break")
+        elif isinstance(s, gast.Continue):
+            out.add("continue")
+        elif isinstance(s, gast.If):
+            out |= _jump_kinds(s.body) | _jump_kinds(s.orelse)
+    return out
+
+
+def _has_jump(stmts) -> bool:
+    return bool(_jump_kinds(stmts))
+
+
+def _lower_returns(fdef, namer):
+    """Early and multiple returns -> one final ``return _result``: each ``return v`` sets
+    ``_result`` and a ``_returned`` flag, leaves enclosing loops (``break``), and the
+    statements after it run under ``if not _returned``."""
+    returns = [n for n in gast.walk(fdef) if isinstance(n, gast.Return)]
+    if not returns or (len(returns) == 1 and fdef.body[-1] is returns[0]):
+        return
+    result, done = namer.fresh("_result"), namer.fresh("_returned")
+
+    def at(node, line):
+        for n in gast.walk(node):
+            if isinstance(n, (gast.stmt, gast.expr)):
+                n.lineno = line
+                n.col_offset = getattr(n, "col_offset", 0) or 0
+        return node
+
+    def flag(value, line):
+        return at(gast.Assign(targets=[_name(done, gast.Store())],
+                              value=gast.Constant(value=value, kind=None), type_comment=None),
+                  line)
+
+    def guard(rest, line):
+        return at(gast.If(test=gast.UnaryOp(op=gast.Not(), operand=_name(done, gast.Load())),
+                          body=[], orelse=[]), line), rest
+
+    def lower(stmts, in_loop):
+        out = []
+        for i, s in enumerate(stmts):
+            if isinstance(s, gast.Return):
+                value = s.value if s.value is not None else gast.Constant(value=None, kind=None)
+                out.append(at(gast.Assign(targets=[_name(result, gast.Store())], value=value,
+                                          type_comment=None), s.lineno))
+                out.append(flag(True, s.lineno))
+                if in_loop:
+                    out.append(at(gast.Break(), s.lineno))
+                return out
+            if isinstance(s, (gast.If, gast.For, gast.While)) and _has(s.body + s.orelse,
+                                                                        gast.Return):
+                inner = in_loop or not isinstance(s, gast.If)
+                s.body = lower(s.body, inner) or [gast.Pass()]
+                s.orelse = lower(s.orelse, inner)
+                out.append(s)
+                if in_loop and not isinstance(s, gast.If):
+                    out.append(at(gast.If(test=_name(done, gast.Load()), body=[gast.Break()],
+                                          orelse=[]), s.lineno))
+                rest = lower(stmts[i + 1:], in_loop)
+                if rest:
+                    test, body = guard(rest, s.lineno)
+                    test.body = body
+                    out.append(test)
+                return out
+            out.append(s)
+        return out
+
+    line = fdef.body[0].lineno
+    fdef.body = [flag(False, line)] + lower(fdef.body, False) + [
+        at(gast.Return(value=_name(result, gast.Load())), returns[-1].lineno)]
+
+
 def _has(stmts, cls) -> bool:
     for s in stmts:
         for n in gast.walk(s):
@@ -750,6 +924,7 @@ def normalize(src: Source) -> Program:
     taken = names_in(fdef) | set(src.namespace.cells)
     namer = Namer(taken)
     norm = _Normalizer(src, namer)
+    _lower_returns(fdef, namer)
     norm.main_locals = _assigned(fdef)
     scope = _Scope(src, src.namespace, {}, foreign=False, depth=0)
     fdef.body = norm.body(scope, fdef.body)

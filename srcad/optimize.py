@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gast
 
-__all__ = ["optimize"]
+__all__ = ["optimize", "drop_empty"]
 
 _EFFECTS = {"pop", "append", "add_at", "take_and_zero", "extend", "insert"}
 
@@ -80,20 +80,29 @@ def _straight_line(stmts) -> list:
     return out[::-1]
 
 
-def _drop_orphan_comments(stmts) -> list:
+def _nothing(s) -> bool:
+    return isinstance(s, gast.Pass) or getattr(s, "srcad_comment", None) is not None
+
+
+def drop_empty(stmts) -> list:
+    """Without branches and loops that do nothing, and comments that precede nothing."""
     out = []
-    for i, s in enumerate(stmts):
-        if getattr(s, "srcad_comment", None) is not None:
-            nxt = stmts[i + 1] if i + 1 < len(stmts) else None
-            if nxt is None or getattr(nxt, "srcad_comment", None) is not None:
+    for s in stmts:
+        if isinstance(s, (gast.For, gast.If, gast.While)):
+            s.body = drop_empty(s.body)
+            s.orelse = drop_empty(s.orelse)
+            if not s.body and not s.orelse and not isinstance(s, gast.While):
                 continue
-        for field in ("body", "orelse"):
-            inner = getattr(s, field, None)
-            if isinstance(inner, list) and inner:
-                setattr(s, field, _drop_orphan_comments(inner) or (
-                    [gast.Pass()] if field == "body" else []))
-        out.append(s)
-    return out
+            if isinstance(s, gast.If) and not s.body:
+                s.test = gast.UnaryOp(op=gast.Not(), operand=s.test)
+                s.body, s.orelse = s.orelse, []
+            s.body = s.body or [gast.Pass()]
+        if not isinstance(s, gast.Pass):
+            out.append(s)
+    while out and getattr(out[-1], "srcad_comment", None) is not None:
+        out.pop()
+    return [s for i, s in enumerate(out) if getattr(s, "srcad_comment", None) is None
+            or getattr(out[i + 1], "srcad_comment", None) is None]
 
 
 def optimize(fdef: gast.FunctionDef) -> gast.FunctionDef:
@@ -105,6 +114,6 @@ def optimize(fdef: gast.FunctionDef) -> gast.FunctionDef:
             reads |= _loads(s)
         fdef.body = _sweep(fdef.body, lambda n: n in reads)
         fdef.body = _straight_line(fdef.body)
-        fdef.body = _drop_orphan_comments(fdef.body)
+        fdef.body = drop_empty(fdef.body)
         if gast.dump(fdef) == before:
             return fdef

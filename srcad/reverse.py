@@ -107,9 +107,9 @@ class _Reverse:
         return self.tape
 
     def zeros(self, name):
-        func = _attr(_name(self.rt), "zeros_like") if name in self.lists else \
-            _attr(_name(self.np), "zeros_like")
-        return _assign(self.adj(name), _call(func, _name(name)))
+        """``bx = zeros_like(x)``: 0.0 for a float (scalar loops stay plain float arithmetic),
+        a list of zeros for a list, zeros for an array."""
+        return _assign(self.adj(name), _call(_attr(_name(self.rt), "zeros_like"), _name(name)))
 
     def error(self, node, message, hint, cls=NoRuleError):
         return cls(message, self.src.location(node), hint)
@@ -701,67 +701,64 @@ class _Reverse:
         return out
 
     def prune_saves(self, primal, adjoint):
-        """Keep only saves and restores of values the adjoint sweep reads."""
-        reads = set()
-        for s in adjoint:
-            for n in gast.walk(s):
-                if getattr(n, "srcad_restore", None) is not None and not getattr(
-                        n, "srcad_keep", False):
-                    reads |= _loads(n.value) - {self.tape}
-                    if isinstance(n.targets[0], gast.Subscript):
-                        reads |= _loads(n.targets[0].slice)
-                    continue
-                if isinstance(n, gast.stmt) and getattr(n, "srcad_restore", None) is None \
-                        and getattr(n, "srcad_list_restore", None) is None \
-                        and not isinstance(n, (gast.If, gast.For, gast.While)):
-                    reads |= _loads(n)
-                elif isinstance(n, (gast.If, gast.While)):
-                    reads |= _loads(n.test)
-                elif isinstance(n, gast.For):
-                    reads |= _loads(n.iter)
-        # A variable read in the adjoint sweep needs every overwrite of it restored.
-        keep = {r for r in self.saves if r.self_read or r.name in reads}
-        # The index of a restored slice is read too; iterate to a fixed point.
-        changed = True
-        while changed:
-            changed = False
-            for r in self.saves:
-                if r not in keep and r.name in {k.name for k in keep if k.index is not None
-                                                and r.name in _loads(k.index)}:
-                    keep.add(r)
-                    changed = True
+        """Keep only the saves and restores of values the adjoint sweep reads: start from all
+        of them and drop, until nothing changes, those whose variable no remaining adjoint
+        statement reads (dropping restores can empty a branch, which then reads nothing)."""
+        from .optimize import drop_empty
+        keep = set(self.saves)
+        while True:
+            code = drop_empty(_filter(adjoint, keep, "srcad_restore", None))
+            reads = _adjoint_reads(code, self.tape)
+            new = {r for r in self.saves if r.self_read or r.name in reads}
+            changed = True
+            while changed:     # the index of a restored slice is read by the restore
+                changed = False
+                for r in self.saves:
+                    if r not in new and any(k.index is not None and r.name in _loads(k.index)
+                                            for k in new):
+                        new.add(r)
+                        changed = True
+            if new == keep:
+                break
+            keep = new
         self.saved_names = {r.name for r in keep}
-        lists_read = reads
-
-        def filter_block(stmts, is_adjoint):
-            out = []
-            for s in stmts:
-                rec = getattr(s, "srcad_save", None) if not is_adjoint else getattr(
-                    s, "srcad_restore", None)
-                if rec is not None and rec not in keep:
-                    continue
-                lst = getattr(s, "srcad_list_restore", None)
-                if lst is not None and lst not in lists_read:
-                    continue
-                for field in ("body", "orelse"):
-                    inner = getattr(s, field, None)
-                    if isinstance(inner, list) and inner:
-                        setattr(s, field, filter_block(inner, is_adjoint) or (
-                            [gast.Pass()] if field == "body" else []))
-                out.append(s)
-            return out
-
-        return filter_block(primal, False), _drop_empty_loops(filter_block(adjoint, True))
+        return _filter(primal, keep, "srcad_save", None), _filter(adjoint, keep,
+                                                                  "srcad_restore", reads)
 
 
-def _drop_empty_loops(stmts):
+def _adjoint_reads(stmts, tape) -> set:
+    """Names whose values adjoint statements read (restores read only their slice index)."""
+    reads = set()
+    for s in stmts:
+        for n in gast.walk(s):
+            if getattr(n, "srcad_restore", None) is not None and not getattr(
+                    n, "srcad_keep", False):
+                if isinstance(n.targets[0], gast.Subscript):
+                    reads |= _loads(n.targets[0].slice)
+            elif isinstance(n, (gast.If, gast.While)):
+                reads |= _loads(n.test)
+            elif isinstance(n, gast.For):
+                reads |= _loads(n.iter)
+            elif isinstance(n, gast.stmt) and getattr(n, "srcad_list_restore", None) is None:
+                reads |= _loads(n)
+    return reads - {tape}
+
+
+def _filter(stmts, keep, mark, lists_read) -> list:
+    """A copy of ``stmts`` without the saves/restores not in ``keep`` (and, when
+    ``lists_read`` is given, without list restores of lists nobody reads)."""
     out = []
     for s in stmts:
-        if isinstance(s, (gast.For, gast.If)):
-            s.body = _drop_empty_loops(s.body)
-            s.orelse = _drop_empty_loops(s.orelse)
-            if all(isinstance(x, gast.Pass) for x in s.body) and not s.orelse:
-                continue
+        rec = getattr(s, mark, None)
+        if rec is not None and rec not in keep:
+            continue
+        lst = getattr(s, "srcad_list_restore", None)
+        if lst is not None and lists_read is not None and lst not in lists_read:
+            continue
+        if isinstance(s, (gast.If, gast.For, gast.While)):
+            s = copy.copy(s)
+            s.body = _filter(s.body, keep, mark, lists_read) or [gast.Pass()]
+            s.orelse = _filter(s.orelse, keep, mark, lists_read)
         out.append(s)
     return out
 

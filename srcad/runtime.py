@@ -44,7 +44,7 @@ def zeros_like(x):
     """A zero derivative shaped like x (a float for Python numbers, a list for lists)."""
     if isinstance(x, (list, tuple)):
         return [zeros_like(v) for v in x]
-    if isinstance(x, (float, int)):
+    if x is None or isinstance(x, (float, int)):   # None: a value not yet bound
         return 0.0
     return np.zeros_like(x, dtype=np.result_type(x, np.float32)
                          if np.issubdtype(np.result_type(x), np.inexact) else float)
