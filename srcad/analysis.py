@@ -46,6 +46,9 @@ def defines(stmt) -> set:
                 out |= {e.id for e in t.elts}
             elif isinstance(t, gast.Subscript):
                 out.add(t.value.id)
+        popped = getattr(stmt.value, "srcad_pop", None)
+        if popped is not None:
+            out.add(popped)                     # v = lst.pop() shortens lst
         return out
     if isinstance(stmt, gast.Expr) and isinstance(stmt.value, gast.Call):
         return {stmt.value.func.value.id}       # lst.append(v)

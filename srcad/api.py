@@ -263,14 +263,20 @@ def _wrap(f, spec, kind):
             out = fn(*args, **kwargs) if spec.grad_seed else fn(*args, seed, **kwargs)
             return _finish(out, args)
     else:
+        signature = inspect.signature(target)
+
         def derivative(*args, **kwargs):
-            nparams = len(current().params)
-            primals, tangents = args[:len(args) - len(indices)], args[len(args) - len(indices):]
-            if len(tangents) != len(indices):
-                raise TypeError(f"expected {len(indices)} tangent(s) after the arguments")
+            n = len(args) - len(indices)
+            if n < 0:
+                raise TypeError(f"{target.__name__}: pass the arguments, then one tangent per "
+                                f"wrt argument ({len(indices)})")
+            primals, tangents = args[:n], args[n:]
+            if kwargs or n < len(current().params):   # fill defaults: tangents come last
+                bound = signature.bind(*primals, **kwargs)
+                bound.apply_defaults()
+                primals = bound.args
             _check_differentiable(target, primals, indices)
-            del nparams
-            return current().fn(*primals, *tangents, **kwargs)
+            return current().fn(*primals, *tangents)
 
     def _finish(out, args):
         if spec.preserve_result:

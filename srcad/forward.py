@@ -153,6 +153,12 @@ class _Forward:
                 expr = _call(_attr(_name(self.np), "copy"), expr)
             return expr
 
+        popped = getattr(value, "srcad_pop", None)
+        if popped is not None:                 # v = lst.pop()
+            if not self.act.is_active(popped):
+                return {}
+            return {outs[0]: [_assign(self.tan(outs[0]),
+                                      _call(_attr(_name(self.tan(popped)), "pop")))]}
         if isinstance(value, gast.Name):
             if self.active(value):
                 src = old.get(value.id)

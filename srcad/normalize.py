@@ -125,7 +125,8 @@ def fence(src: Source, fdef: gast.FunctionDef):
             if isinstance(node, gast.Attribute) and isinstance(node.ctx, gast.Store):
                 raise _loc_error(src, node, "assignment to attributes is not supported",
                                  "Assign to a local variable and return it.")
-            if isinstance(node, gast.Name) and node.id.startswith("_srcad"):
+            if isinstance(node, gast.Name) and node.id.startswith("_srcad") and not \
+                    src.filename.startswith("<srcad "):    # generated code may use them
                 raise _loc_error(src, node, f"the name {node.id!r} is reserved by srcad",
                                  "Rename the variable.")
 
@@ -231,6 +232,10 @@ class _Normalizer:
             call = gast.Call(func=gast.Attribute(value=lst, attr="append", ctx=gast.Load()),
                              args=[item], keywords=[])
             return [gast.Expr(value=call)]
+        if scope.src.filename.startswith("<srcad ") and isinstance(value, gast.Call):
+            # generated code calls helpers for their effect (lst.pop(), add_at): keep the value
+            tmp = self.namer.fresh("_effect")
+            return self.assign(scope, _name(tmp, gast.Store()), value, pre)
         raise _loc_error(scope.src, stmt, "an expression statement has no effect on the result",
                          "srcad differentiates values: assign the result to a variable, or "
                          "move side effects (print, logging) outside the function.")
@@ -374,6 +379,9 @@ class _Normalizer:
                 head.extend(self.assign(scope, t, gast.Subscript(
                     value=seq, slice=_name(loop_target.id, gast.Load()), ctx=gast.Load()), []))
         else:
+            if callee is reversed and len(it.args) == 1 and not it.keywords:
+                it = gast.Subscript(value=it.args[0], slice=gast.Slice(
+                    lower=None, upper=None, step=constant_node(-1)), ctx=gast.Load())
             seq = self.atom(scope, it, pre, hint="seq")
             loop_target = _name(self.namer.fresh("_k"), gast.Store())
             loop_iter = self._index_range(seq, pre)
@@ -656,6 +664,11 @@ class _Normalizer:
                                                  attr="astype", ctx=gast.Load()),
                              args=[base] + args, keywords=keywords)
             call.srcad_callee = runtime.astype
+            return call
+        if name == "pop" and not args and not keywords and isinstance(base, gast.Name):
+            call = gast.Call(func=gast.Attribute(value=base, attr="pop", ctx=gast.Load()),
+                             args=[], keywords=[])
+            call.srcad_pop = base.id        # v = lst.pop(): the last element, removed
             return call
         target = METHODS.get(name)
         if target is None:

@@ -291,13 +291,34 @@ class _Reverse:
                 op=gast.Add(), value=value))
         else:
             from .template import as_value
-            code.append(gast.Expr(value=_call(_attr(_name(self.rt), "add_at"), _name(b),
-                                              as_value(index), value)))
+            code.append(_assign(b, _call(_attr(_name(self.rt), "add_at"), _name(b),
+                                         as_value(index), value)))
         return code
 
     # statements -----------------------------------------------------------------------------
+    def adjoint_pop(self, stmt, state) -> list:
+        """``v = lst.pop()``: the popped element's adjoint goes back on the list's adjoint,
+        and the element goes back on the list."""
+        v, lst = stmt.targets[0].id, stmt.value.srcad_pop
+        bv, blst = self.adj(v), self.adj(lst)
+        code = []
+        live = bv in state.defined and self.act.is_active(v)
+        item = _name(bv) if live else _call(_attr(_name(self.rt), "zeros_like"), _name(v))
+        if blst not in state.defined and live:
+            code.append(_assign(blst, _call(_attr(_name(self.rt), "zeros_like"), _name(lst))))
+            state.defined.add(blst)
+        if blst in state.defined:
+            code.append(gast.Expr(value=_call(_attr(_name(blst), "append"), item)))
+        state.defined.discard(bv)
+        node = gast.Expr(value=_call(_attr(_name(lst), "append"), _name(v)))
+        node.srcad_list_restore = lst
+        code.append(node)
+        return code + self.restore(stmt, v)
+
     def adjoint_assign(self, stmt, state) -> list:
         target = stmt.targets[0]
+        if getattr(stmt.value, "srcad_pop", None) is not None:
+            return self.adjoint_pop(stmt, state)
         outs = [e.id for e in target.elts] if isinstance(target, gast.Tuple) else [target.id]
         live = [o for o in outs if self.adj(o) in state.defined]
         value = stmt.value

@@ -312,9 +312,10 @@ def unpad(g, x, pad_width, mode="constant"):
     return np.reshape(flat.astype(g.dtype, copy=False), shape)
 
 
-def pad_border_sum(g, x, pad_width):
-    """Adjoint of ``np.pad(x, pad_width, constant_values=c)`` in the scalar c."""
-    return np.sum(g) - np.sum(unpad(g, x, pad_width))
+def pad_border(x, pad_width):
+    """1.0 where ``np.pad(x, pad_width)`` adds the constant, 0.0 over x: the derivative of the
+    padded array in a scalar ``constant_values``."""
+    return np.pad(zeros_like(x), pad_width, constant_values=1.0)
 
 
 def _diagonal_positions(rows, cols, offset):
@@ -372,7 +373,7 @@ def along_axis_index(x, indices, axis=-1):
 
 
 __all__ += ["zeros_filled", "unstack_like", "unconcatenate", "unjoin", "untile", "unrepeat",
-            "unpad", "pad_mode", "pad_border_sum", "undiagonal", "undiag", "take_index",
+            "unpad", "pad_mode", "pad_border", "undiagonal", "undiag", "take_index",
             "along_axis_index"]
 
 
@@ -381,8 +382,8 @@ __all__ += ["zeros_filled", "unstack_like", "unconcatenate", "unjoin", "untile",
 def group_weights(mask, axis, like):
     """``mask / (number of True in its group)``: 1/k on the k selected elements of each group
     reduced over ``axis``, 0 elsewhere, in ``like``'s floating dtype (float64 for numbers)."""
-    count = np.sum(mask, axis=axis, keepdims=True, dtype=np.result_type(like, 1.0))
-    return mask / count
+    dtype = np.result_type(getattr(like, "dtype", np.float64), 1.0)
+    return mask / np.sum(mask, axis=axis, keepdims=True, dtype=dtype)
 
 
 def average_weights_shape(a, weights, axis):
@@ -404,7 +405,7 @@ def norm_direction(x, y, ord, axis, keepdims):
     """dy/dx for ``y = np.linalg.norm(x, ord, axis, keepdims)`` and a numeric ``ord`` (shape
     of x; the adjoint is the expanded cotangent times it). Vector norms: p-norms (0 where
     x == 0), +-inf (ties split evenly), 0 (constant). Matrix norms: +-1 and +-inf (ties split
-    evenly), +-2 (largest/smallest singular pair, assumed distinct)."""
+    evenly), +-2 (largest/smallest singular pair, assumed distinct), 'nuc' (U V^T)."""
     axes = _norm_axes(x, axis)
     yk = y if keepdims else np.expand_dims(y, axes)
     ax = np.abs(x)
@@ -417,9 +418,9 @@ def norm_direction(x, y, ord, axis, keepdims):
             ratio = ax / np.where(yk == 0.0, 1.0, yk)
             return np.sign(x) * np.where(ax == 0.0, 0.0, ratio ** (ord - 1))
     rows, cols = axes
-    if ord in (2, -2):
+    if ord in (2, -2, "nuc"):
         u, _, vt = np.linalg.svd(np.moveaxis(x, axes, (-2, -1)), full_matrices=False)
-        k = slice(0, 1) if ord == 2 else slice(-1, None)
+        k = slice(None) if ord == "nuc" else slice(0, 1) if ord == 2 else slice(-1, None)
         return np.moveaxis(u[..., :, k] @ vt[..., k, :], (-2, -1), axes)
     if ord == np.inf or ord == -np.inf:
         rows, cols = cols, rows

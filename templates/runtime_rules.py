@@ -1,0 +1,106 @@
+"""Derivative rules of srcad's own runtime helpers, so generated code can be differentiated
+again (``grad(grad(f))``, Hessians as forward over reverse).
+
+Most helpers are linear in their first argument (``unbroadcast``, ``broadcast_like``,
+``expand_reduced``, ``add_list``): the tangent applies the helper to the tangent and the
+adjoint applies its transpose. ``take_and_zero`` (the adjoint of ``x[i] = v``) mutates its
+buffer, so only its forward rule exists: reverse over reverse of in-place updates is refused
+with a clear error rather than answered wrongly.
+"""
+import numpy as np
+
+from srcad import runtime
+from srcad.registry import adjoint, d, linear, nondiff, tangent
+from srcad.runtime import (add_at, add_list, astype, broadcast_like, expand_reduced,
+                           seed_like, take_and_zero, unbroadcast)
+
+nondiff(runtime.scalar_seed, runtime.zeros_like, runtime.reduced_count, runtime.stop_gradient,
+        reversed)
+linear(unbroadcast, broadcast_like, expand_reduced, add_list, seed_like, astype, list)
+
+
+@adjoint(seed_like)
+def seed_like_adjoint(y, seed, like):
+    d[seed] = d[y]
+
+
+@tangent(seed_like)
+def seed_like_tangent(y, seed, like):
+    d[y] = d[seed]
+
+
+@adjoint(unbroadcast)
+def unbroadcast_adjoint(y, g, like):
+    d[g] = broadcast_like(d[y], g)
+
+
+@tangent(unbroadcast)
+def unbroadcast_tangent(y, g, like):
+    d[y] = unbroadcast(d[g], like)
+
+
+@adjoint(broadcast_like)
+def broadcast_like_adjoint(y, t, like):
+    d[t] = unbroadcast(d[y], t)
+
+
+@tangent(broadcast_like)
+def broadcast_like_tangent(y, t, like):
+    d[y] = broadcast_like(d[t], like)
+
+
+@adjoint(expand_reduced)
+def expand_reduced_adjoint(y, g, x, axis, keepdims):
+    d[g] = np.sum(d[y], axis=axis, keepdims=keepdims)
+
+
+@tangent(expand_reduced)
+def expand_reduced_tangent(y, g, x, axis, keepdims):
+    d[y] = expand_reduced(d[g], x, axis, keepdims)
+
+
+@adjoint(add_list)
+def add_list_adjoint(y, a, b):
+    d[a] = d[y]
+    d[b] = d[y]
+
+
+@tangent(add_list)
+def add_list_tangent(y, a, b):
+    d[y] = add_list(d[a], d[b])
+
+
+@adjoint(add_at)
+def add_at_adjoint(y, buffer, index, g):
+    d[buffer] = d[y]
+    d[g] = unbroadcast(d[y][index], g)
+
+
+@tangent(add_at)
+def add_at_tangent(y, buffer, index, g):
+    d[y] = add_at(d[buffer], index, d[g])
+
+
+@tangent(take_and_zero)
+def take_and_zero_tangent(y, buffer, index):
+    d[y] = take_and_zero(d[buffer], index)
+
+
+@adjoint(astype)
+def astype_adjoint(y, x, dtype):
+    d[x] = astype(d[y], np.result_type(x))
+
+
+@tangent(astype)
+def astype_tangent(y, x, dtype):
+    d[y] = astype(d[x], dtype)
+
+
+@adjoint(list)
+def list_adjoint(y, x):
+    d[x] = d[y]
+
+
+@tangent(list)
+def list_tangent(y, x):
+    d[y] = list(d[x])
