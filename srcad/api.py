@@ -72,6 +72,7 @@ _CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 def clear_cache():
     """Forget every built derivative (they are rebuilt on next use)."""
     _CACHE.clear()
+    _WRAPPERS.clear()
 
 
 def _target(f):
@@ -324,18 +325,39 @@ def _show_verbose(fn, verbose):
     return fn
 
 
+_WRAPPERS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def _derivative(f, mode, wrt, preserve_result, optimized, grad_seed, verbose):
+    """The derivative function for these options, memoized per function: asking again for
+    the same derivative costs a dictionary lookup (staleness is checked at each call)."""
+    key = (mode, wrt if not isinstance(wrt, list) else tuple(wrt), bool(preserve_result),
+           bool(optimized), grad_seed)
+    try:
+        per_fn = _WRAPPERS.get(f)
+        found = per_fn.get(key) if per_fn is not None else None
+    except TypeError:          # unhashable wrt or a callable that takes no weak reference
+        per_fn = found = None
+    if found is None:
+        spec = _spec(f, mode, wrt, preserve_result, optimized, grad_seed)
+        found = _wrap(f, spec, mode)
+        try:
+            _WRAPPERS.setdefault(f, {})[key] = found
+        except TypeError:
+            pass
+    return _show_verbose(found, verbose)
+
+
 @_decorator
 def grad(f, wrt=0, preserve_result=False, optimized=True, verbose=0):
     """The gradient of a scalar-valued ``f`` with respect to argument(s) ``wrt``."""
-    spec = _spec(f, "reverse", wrt, preserve_result, optimized, True)
-    return _show_verbose(_wrap(f, spec, "reverse"), verbose)
+    return _derivative(f, "reverse", wrt, preserve_result, optimized, True, verbose)
 
 
 @_decorator
 def value_and_grad(f, wrt=0, optimized=True, verbose=0):
     """``vg(*args) -> (f(*args), gradient)``: ready for scipy.optimize.minimize(jac=True)."""
-    spec = _spec(f, "reverse", wrt, True, optimized, True)
-    return _show_verbose(_wrap(f, spec, "reverse"), verbose)
+    return _derivative(f, "reverse", wrt, True, optimized, True, verbose)
 
 
 @_decorator
@@ -343,8 +365,7 @@ def autodiff(f, mode="reverse", wrt=0, preserve_result=False, optimized=True, ve
     """A general derivative: ``mode='reverse'`` gives ``df(*args, seed=None)`` (a VJP; the
     seed defaults to ones shaped like the output), ``mode='forward'`` gives
     ``df(*args, *tangents)`` (a JVP, one tangent per ``wrt`` argument)."""
-    spec = _spec(f, mode, wrt, preserve_result, optimized, False)
-    return _show_verbose(_wrap(f, spec, mode), verbose)
+    return _derivative(f, mode, wrt, preserve_result, optimized, False, verbose)
 
 
 def show(f, mode="reverse", wrt=0, optimized=True, preserve_result=False) -> str:
@@ -377,8 +398,13 @@ def jacobian(f, wrt=0, mode="auto"):
     the output, reverse otherwise."""
     if mode not in ("auto", "forward", "reverse"):
         raise ValueError(f"mode must be 'auto', 'forward' or 'reverse', not {mode!r}")
-    rev = autodiff(f, mode="reverse", wrt=wrt)
-    fwd = autodiff(f, mode="forward", wrt=wrt)
+    built = {}
+
+    def derivative(which):      # built on first use: a mode that is not used is not built
+        if which not in built:
+            built[which] = autodiff(f, mode=which, wrt=wrt)
+        return built[which]
+
     index, _ = _wrt_indices(_target(f), wrt)
     index = index[0]
 
@@ -392,7 +418,7 @@ def jacobian(f, wrt=0, mode="auto"):
                 e = np.zeros(x.size)
                 e[k] = 1.0
                 t = e.reshape(x.shape) if x.ndim else float(e[0])
-                cols.append(np.asarray(fwd(*args, t), dtype=float).reshape(-1))
+                cols.append(np.asarray(derivative("forward")(*args, t), dtype=float).reshape(-1))
             out = np.stack(cols, axis=1) if cols else np.zeros((y.size, 0))
         else:
             rows = []
@@ -400,7 +426,8 @@ def jacobian(f, wrt=0, mode="auto"):
                 e = np.zeros(y.size)
                 e[k] = 1.0
                 s = e.reshape(y.shape) if y.ndim else 1.0
-                rows.append(np.asarray(rev(*args, seed=s), dtype=float).reshape(-1))
+                rows.append(np.asarray(derivative("reverse")(*args, seed=s),
+                                       dtype=float).reshape(-1))
             out = np.stack(rows, axis=0) if rows else np.zeros((0, x.size))
         return out.reshape(y.shape + x.shape)
     return jac
