@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import emit, registry, runtime
+from . import cache, emit, registry, runtime
+from .cache import Derivative
 from .analysis import activity
 from .errors import InternalError, NotDifferentiableError, SrcadError
 from .normalize import normalize
@@ -41,37 +42,9 @@ class Spec:
     optimized: bool = True
 
 
-class Derivative:
-    """A built derivative: the generated function plus what decides whether it is stale."""
-
-    __slots__ = ("fn", "source", "deps", "version", "code", "params")
-
-    def __init__(self, fn, source, deps, version, code, params):
-        self.fn = fn
-        self.source = source
-        self.deps = deps
-        self.version = version
-        self.code = code
-        self.params = params
-
-    def fresh(self, f) -> bool:
-        if f.__code__ is not self.code or registry.version() != self.version:
-            return False
-        for namespace, name, value in self.deps:
-            if namespace is None:
-                if name.__code__ is not value:
-                    return False
-            elif namespace.lookup(name) is not value:
-                return False
-        return True
-
-
-_CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
-
-
 def clear_cache():
     """Forget every built derivative (they are rebuilt on next use)."""
-    _CACHE.clear()
+    cache.clear()
     _WRAPPERS.clear()
 
 
@@ -177,21 +150,7 @@ def build(f, spec: Spec) -> Derivative:
 
 
 def _get(f, spec: Spec) -> Derivative:
-    target = _target(f)
-    try:
-        per_fn = _CACHE.get(target)
-    except TypeError:
-        per_fn = None
-    if per_fn is not None:
-        entry = per_fn.get(spec)
-        if entry is not None and entry.fresh(target):
-            return entry
-    entry = build(target, spec)
-    try:
-        _CACHE.setdefault(target, {})[spec] = entry
-    except TypeError:
-        pass
-    return entry
+    return cache.lookup(_target(f), spec, build)
 
 
 # -- argument and result conventions -----------------------------------------------------------

@@ -252,6 +252,12 @@ def unjoin(g, arrays, how):
     return _split_reshape(g, arrays, [s[axis] for s in shapes], axis)
 
 
+def join(pieces, how):
+    """``np.<how>(pieces)`` for how in hstack, vstack, column_stack, dstack (undoes unjoin)."""
+    return {"hstack": np.hstack, "vstack": np.vstack, "column_stack": np.column_stack,
+            "dstack": np.dstack}[how](pieces)
+
+
 def untile(g, x, reps):
     """Adjoint of ``np.tile(x, reps)``: sum the tiles of ``g``."""
     shape = _shape(x)
@@ -372,8 +378,8 @@ def along_axis_index(x, indices, axis=-1):
     return tuple(index)
 
 
-__all__ += ["zeros_filled", "unstack_like", "unconcatenate", "unjoin", "untile", "unrepeat",
-            "unpad", "pad_mode", "pad_border", "undiagonal", "undiag", "take_index",
+__all__ += ["zeros_filled", "unstack_like", "unconcatenate", "unjoin", "join", "untile",
+            "unrepeat", "unpad", "pad_mode", "pad_border", "undiagonal", "undiag", "take_index",
             "along_axis_index"]
 
 

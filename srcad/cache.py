@@ -1,0 +1,59 @@
+"""Cache: built derivatives per (function, Spec), kept while the function lives; an entry is
+used only while it is fresh (same code object, same helper bindings, same rule set)."""
+from __future__ import annotations
+
+import weakref
+
+from . import registry
+
+__all__ = ["Derivative", "lookup", "clear"]
+
+
+class Derivative:
+    """A built derivative: the generated function plus what decides whether it is stale."""
+
+    __slots__ = ("fn", "source", "deps", "version", "code", "params")
+
+    def __init__(self, fn, source, deps, version, code, params):
+        self.fn = fn
+        self.source = source
+        self.deps = deps
+        self.version = version
+        self.code = code
+        self.params = params
+
+    def fresh(self, f) -> bool:
+        if f.__code__ is not self.code or registry.version() != self.version:
+            return False
+        for namespace, name, value in self.deps:
+            if namespace is None:
+                if name.__code__ is not value:
+                    return False
+            elif namespace.lookup(name) is not value:
+                return False
+        return True
+
+
+_CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def lookup(target, spec, build) -> Derivative:
+    """The fresh cached derivative of ``target`` for ``spec``, else ``build(target, spec)``."""
+    try:
+        per_fn = _CACHE.get(target)
+    except TypeError:
+        per_fn = None
+    if per_fn is not None:
+        entry = per_fn.get(spec)
+        if entry is not None and entry.fresh(target):
+            return entry
+    entry = build(target, spec)
+    try:
+        _CACHE.setdefault(target, {})[spec] = entry
+    except TypeError:
+        pass
+    return entry
+
+
+def clear():
+    _CACHE.clear()
