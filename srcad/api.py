@@ -18,7 +18,7 @@ from .cache import Derivative
 from .analysis import activity
 from .errors import InternalError, NotDifferentiableError, SrcadError
 from .normalize import normalize
-from .source import UNRESOLVED, parse_function
+from .source import parse_function
 
 __all__ = ["Spec", "build", "grad", "value_and_grad", "autodiff", "show", "jvp", "vjp",
            "jacobian", "hessian", "hvp", "stop_gradient", "clear_cache"]
@@ -168,10 +168,11 @@ def _check_differentiable(f, args, indices):
             if isinstance(item, (bool, np.bool_)) or isinstance(item, numbers.Integral) or (
                     hasattr(item, "dtype") and not np.issubdtype(item.dtype, np.inexact)):
                 name = _param_name(f, i)
+                kind = "a boolean" if isinstance(item, (bool, np.bool_)) else "an integer"
+                dtype = f" {item.dtype}" if hasattr(item, "dtype") else ""
                 raise NotDifferentiableError(
-                    f"cannot differentiate {f.__name__} with respect to {name}: it is "
-                    f"{'an integer' if not isinstance(item, (bool, np.bool_)) else 'a boolean'}"
-                    f" ({type(item).__name__}{'' if not hasattr(item, 'dtype') else ' ' + str(item.dtype)})",
+                    f"cannot differentiate {f.__name__} with respect to {name}: it is {kind} "
+                    f"({type(item).__name__}{dtype})",
                     hint=f"Pass a float (e.g. {name}=float(...) or .astype(float)), or leave "
                          f"argument {i} out of wrt.")
 
@@ -243,8 +244,10 @@ def _wrap(f, spec, kind):
             value, grads = out
         else:
             value, grads = None, out
-        if spec.single:
+        if len(indices) == 1:        # generated code returns one derivative unpacked
             grads = _like(grads, args[indices[0]])
+            if not spec.single:
+                grads = (grads,)
         else:
             grads = tuple(_like(g, args[i]) for g, i in zip(grads, indices))
         return (value, grads) if spec.preserve_result else grads

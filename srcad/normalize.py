@@ -842,8 +842,8 @@ def _lower_returns(fdef, namer):
                 if in_loop:
                     out.append(at(gast.Break(), s.lineno))
                 return out
-            if isinstance(s, (gast.If, gast.For, gast.While)) and _has(s.body + s.orelse,
-                                                                        gast.Return):
+            compound = isinstance(s, (gast.If, gast.For, gast.While))
+            if compound and _has(s.body + s.orelse, gast.Return):
                 inner = in_loop or not isinstance(s, gast.If)
                 s.body = lower(s.body, inner) or [gast.Pass()]
                 s.orelse = lower(s.orelse, inner)

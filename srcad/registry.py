@@ -20,17 +20,17 @@ from __future__ import annotations
 import hashlib
 import importlib
 
-import gast
-import inspect
 import sys
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
+
+import gast
 
 from .template import Template, d, formula_template, parse_template
 
 __all__ = ["adjoint", "tangent", "nondiff", "linear", "unary", "binary", "d", "Rule",
-           "lookup", "load", "templates_digest", "version", "returns_list", "register_adjoint", "register_tangent",
-           "primitive_name"]
+           "lookup", "load", "templates_digest", "version", "returns_list", "register_adjoint",
+           "register_tangent", "primitive_name"]
 
 
 @dataclass

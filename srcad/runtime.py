@@ -435,3 +435,254 @@ def norm_direction(x, y, ord, axis, keepdims):
 
 
 __all__ += ["group_weights", "average_weights_shape", "norm_direction"]
+
+
+# -- linear algebra (templates/linalg.py) -----------------------------------------------------
+# The adjoints of products depend on the operands' ranks, known only at run time; these
+# helpers hold that bookkeeping so the templates stay one line per operand.
+
+def _mT(x):
+    return np.swapaxes(x, -1, -2)
+
+
+def matmul_adjoint_lhs(g, a, b):
+    """The adjoint of ``a`` in ``a @ b`` for the output adjoint ``g``: ``g @ b^T`` summed over
+    the batch axes ``a`` was broadcast along; 1-D operands are promoted as matmul does."""
+    if np.ndim(a) >= 2 and np.ndim(b) >= 2:
+        return unbroadcast(np.matmul(g, _mT(b)), a)
+    if np.ndim(b) == 1:
+        if np.ndim(a) == 1:
+            return g * b
+        return unbroadcast(np.expand_dims(g, -1) * b, a)
+    # a is a vector, b a stack of matrices: sum over b's batch axes
+    return unbroadcast(np.matmul(b, np.expand_dims(g, -1))[..., 0], a)
+
+
+def matmul_adjoint_rhs(g, a, b):
+    """The adjoint of ``b`` in ``a @ b`` (see matmul_adjoint_lhs)."""
+    if np.ndim(a) >= 2 and np.ndim(b) >= 2:
+        return unbroadcast(np.matmul(_mT(a), g), b)
+    if np.ndim(a) == 1:
+        if np.ndim(b) == 1:
+            return g * a
+        return np.expand_dims(a, -1) * np.expand_dims(g, -2)
+    # b is a vector, a a stack of matrices: sum over a's batch axes
+    return unbroadcast(np.matmul(np.expand_dims(g, -2), a)[..., 0, :], b)
+
+
+def _axes_pair(axes, na, nb):
+    """tensordot's ``axes`` as two lists of non-negative axes."""
+    if isinstance(axes, (int, np.integer)):
+        return list(range(na - axes, na)), list(range(axes))
+    ia, ib = axes
+    ia = [ia] if isinstance(ia, (int, np.integer)) else list(ia)
+    ib = [ib] if isinstance(ib, (int, np.integer)) else list(ib)
+    return [i % na for i in ia], [i % nb for i in ib]
+
+
+def tensordot_adjoint_lhs(g, a, b, axes=2):
+    """The adjoint of ``a`` in ``np.tensordot(a, b, axes)`` for the output adjoint ``g``."""
+    na, nb = np.ndim(a), np.ndim(b)
+    if na == 0 or nb == 0:                  # a product with a scalar (axes must be 0)
+        return unbroadcast(g * b, a)
+    ia, ib = _axes_pair(axes, na, nb)
+    free_a = [i for i in range(na) if i not in ia]
+    free_b = [i for i in range(nb) if i not in ib]
+    r = np.tensordot(g, b, axes=(list(range(len(free_a), np.ndim(g))), free_b))
+    # r's axes: a's free axes, then a's contracted axes in the order of b's sorted ones
+    source = free_a + [ia[j] for j in np.argsort(ib)]
+    return np.transpose(r, np.argsort(source))
+
+
+def tensordot_adjoint_rhs(g, a, b, axes=2):
+    """The adjoint of ``b`` in ``np.tensordot(a, b, axes)`` for the output adjoint ``g``."""
+    na, nb = np.ndim(a), np.ndim(b)
+    if na == 0 or nb == 0:
+        return unbroadcast(g * a, b)
+    ia, ib = _axes_pair(axes, na, nb)
+    free_a = [i for i in range(na) if i not in ia]
+    free_b = [i for i in range(nb) if i not in ib]
+    r = np.tensordot(a, g, axes=(free_a, list(range(len(free_a)))))
+    source = [ib[j] for j in np.argsort(ia)] + free_b
+    return np.transpose(r, np.argsort(source))
+
+
+def dot_axes(a, b):
+    """``np.dot(a, b)`` as ``np.tensordot(a, b, axes)``: these axes."""
+    na, nb = np.ndim(a), np.ndim(b)
+    if na == 0 or nb == 0:
+        return 0
+    return [na - 1], [max(nb - 2, 0)]
+
+
+def inner_axes(a, b):
+    """``np.inner(a, b)`` as ``np.tensordot(a, b, axes)``: these axes."""
+    if np.ndim(a) == 0 or np.ndim(b) == 0:
+        return 0
+    return [-1], [-1]
+
+
+def untrace(g, a, offset=0, axis1=0, axis2=1):
+    """The adjoint of ``a`` in ``np.trace(a, offset, axis1, axis2)``: ``g`` spread along
+    the traced diagonal, zeros elsewhere."""
+    shape = np.shape(a)
+    n = len(shape)
+    ax1, ax2 = axis1 % n, axis2 % n
+    eye = np.eye(shape[ax1], shape[ax2], k=offset, dtype=np.result_type(g))
+    if ax1 > ax2:
+        eye = eye.T
+    mask_shape = [1] * n
+    mask_shape[ax1], mask_shape[ax2] = shape[ax1], shape[ax2]
+    return np.expand_dims(g, (ax1, ax2) if ax1 < ax2 else (ax2, ax1)) * np.reshape(
+        eye, mask_shape)
+
+
+def _kron_shapes(a, b):
+    sa, sb = np.shape(a), np.shape(b)
+    n = max(len(sa), len(sb))
+    return (1,) * (n - len(sa)) + sa, (1,) * (n - len(sb)) + sb
+
+
+def kron_adjoint_lhs(g, a, b):
+    """The adjoint of ``a`` in ``np.kron(a, b)`` for the output adjoint ``g``."""
+    sa, sb = _kron_shapes(a, b)
+    pairs = [n for pair in zip(sa, sb) for n in pair]
+    ones = [n for m in sb for n in (1, m)]
+    r = np.sum(np.reshape(g, pairs) * np.reshape(b, ones), axis=tuple(range(1, len(pairs), 2)))
+    return np.reshape(r, np.shape(a))
+
+
+def kron_adjoint_rhs(g, a, b):
+    """The adjoint of ``b`` in ``np.kron(a, b)`` for the output adjoint ``g``."""
+    sa, sb = _kron_shapes(a, b)
+    pairs = [n for pair in zip(sa, sb) for n in pair]
+    ones = [n for m in sa for n in (m, 1)]
+    r = np.sum(np.reshape(g, pairs) * np.reshape(a, ones), axis=tuple(range(0, len(pairs), 2)))
+    return np.reshape(r, np.shape(b))
+
+
+def as_columns(v, b):
+    """``v`` as a stack of column matrices when ``b`` is 1-D (np.linalg.solve's convention
+    for its right-hand side), else ``v`` itself."""
+    return np.expand_dims(v, -1) if np.ndim(b) == 1 else v
+
+
+def from_columns(v, b):
+    """The inverse of as_columns: drop the column axis again when ``b`` is 1-D."""
+    return v[..., 0] if np.ndim(b) == 1 else v
+
+
+def _einsum_parse(subscripts, ndims):
+    """Explicit subscripts: (one letter string per operand, output letters); '...' becomes
+    letters of its own, right-aligned across operands as NumPy broadcasts them."""
+    if not isinstance(subscripts, str):
+        raise TypeError("srcad differentiates np.einsum with a subscripts string first "
+                        "('ij,jk->ik'), not the sublist form")
+    spec = subscripts.replace(" ", "")
+    inputs, arrow, output = spec.partition("->")
+    terms = inputs.split(",")
+    if len(terms) != len(ndims):
+        raise ValueError(f"einsum: {subscripts!r} names {len(terms)} operand(s), "
+                         f"{len(ndims)} given")
+    used = set(spec) - set(".,->")
+    free = [c for c in "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ" if c not in used]
+    counts = [n - (len(t) - 3) if "..." in t else 0 for t, n in zip(terms, ndims)]
+    width = max(counts, default=0)
+    ellipsis = "".join(free[:width])
+    terms = [t.replace("...", ellipsis[width - k:] if k else "") for t, k in zip(terms, counts)]
+    if not arrow:
+        letters = "".join(terms)
+        output = ellipsis + "".join(sorted(c for c in set(letters) - set(ellipsis)
+                                           if letters.count(c) == 1))
+    else:
+        output = output.replace("...", ellipsis)
+    return terms, output
+
+
+def einsum_operand_adjoint(g, subscripts, k, operands):
+    """The adjoint of operand ``k`` of ``np.einsum(subscripts, *operands)`` for the output
+    adjoint ``g``: an einsum of ``g`` with the other operands, broadcast along the letters
+    only operand ``k`` has, summed where it was broadcast, and put on the diagonal for a
+    letter it repeats ('ii->i')."""
+    terms, output = _einsum_parse(subscripts, [np.ndim(x) for x in operands])
+    term, x = terms[k], operands[k]
+    others = [t for j, t in enumerate(terms) if j != k]
+    unique = "".join(dict.fromkeys(term))
+    known = set(output).union(*others)
+    present = "".join(c for c in unique if c in known)
+    spec = ",".join([output] + others) + "->" + present
+    rest = [op for j, op in enumerate(operands) if j != k]
+    r = np.einsum(spec, g, *rest, optimize=len(rest) > 1)
+    sizes = dict(zip(term, np.shape(x)))
+    r = np.reshape(r, [np.shape(r)[present.index(c)] if c in present else 1 for c in unique])
+    summed = tuple(i for i, c in enumerate(unique) if sizes[c] == 1 and np.shape(r)[i] != 1)
+    if summed:
+        r = np.sum(r, axis=summed, keepdims=True)
+    r = np.broadcast_to(r, [sizes[c] for c in unique])
+    if len(unique) == len(term):
+        return r
+    buffer = np.zeros(np.shape(x), dtype=np.result_type(r))
+    np.einsum(term + "->" + unique, buffer)[...] = r
+    return buffer
+
+
+class LazyAdjoints:
+    """A sequence of per-operand derivatives computed on demand: ``parts[k]`` is ``item(k)``,
+    so the adjoint sweep pays only for the operands that are active."""
+
+    __slots__ = ("item", "count")
+
+    def __init__(self, item, count):
+        self.item, self.count = item, count
+
+    def __len__(self):
+        return self.count
+
+    def __getitem__(self, k):
+        return self.item(k)
+
+
+def einsum_adjoints(g, subscripts, operands):
+    """The adjoints of the operands of ``np.einsum(subscripts, *operands)`` for the output
+    adjoint ``g``, as a lazy sequence (see einsum_operand_adjoint)."""
+    return LazyAdjoints(lambda k: einsum_operand_adjoint(g, subscripts, k, operands),
+                        len(operands))
+
+
+def einsum_adjoints_tangent(dg, g, subscripts, operands, tangents):
+    """The tangent of ``einsum_adjoints(g, subscripts, operands)`` (forward over reverse):
+    each adjoint is linear in ``g`` and in every other operand; all-zero tangents are
+    skipped."""
+    def item(k):
+        total = einsum_operand_adjoint(dg, subscripts, k, operands)
+        for j, t in enumerate(tangents):
+            if j != k and np.any(t):
+                ops = tuple(operands[:j]) + (t,) + tuple(operands[j + 1:])
+                total = total + einsum_operand_adjoint(g, subscripts, k, ops)
+        return total
+    return LazyAdjoints(item, len(operands))
+
+
+__all__ += ["matmul_adjoint_lhs", "matmul_adjoint_rhs", "tensordot_adjoint_lhs",
+            "tensordot_adjoint_rhs", "dot_axes", "inner_axes", "untrace", "kron_adjoint_lhs",
+            "kron_adjoint_rhs", "as_columns", "from_columns", "einsum_operand_adjoint",
+            "einsum_adjoints", "einsum_adjoints_tangent", "LazyAdjoints"]
+
+
+def einsum_tangent(subscripts, operands, tangents):
+    """The tangent of ``np.einsum(subscripts, *operands)``: the sum over operands of the einsum
+    with that operand replaced by its tangent (einsum is multilinear); operands whose tangent
+    is all zero (inactive ones) are skipped."""
+    total = None
+    for k, t in enumerate(tangents):
+        if not np.any(t):
+            continue
+        term = np.einsum(subscripts, *operands[:k], t, *operands[k + 1:],
+                         optimize=len(operands) > 2)
+        total = term if total is None else total + term
+    if total is None:
+        return np.zeros_like(np.einsum(subscripts, *operands))
+    return total
+
+
+__all__ += ["einsum_tangent"]

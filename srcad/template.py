@@ -239,9 +239,12 @@ class _Instantiator(gast.NodeTransformer):
 def as_value(node):
     """An index expression in value form: slices become ``slice(...)`` calls."""
     if isinstance(node, gast.Slice):
-        parts = [node.lower, node.upper, node.step]
-        while parts and parts[-1] is None and len(parts) > 1:
-            parts.pop()
+        if node.step is not None:
+            parts = [node.lower, node.upper, node.step]
+        elif node.lower is not None:
+            parts = [node.lower, node.upper]
+        else:
+            parts = [node.upper]          # slice(stop)
         args = [p if p is not None else gast.Constant(value=None, kind=None) for p in parts]
         return gast.Call(func=gast.Name(id="slice", ctx=gast.Load(), annotation=None,
                                         type_comment=None), args=args, keywords=[])
