@@ -146,7 +146,8 @@ def build(f, spec: Spec) -> Derivative:
             seen.add(key)
             deps.append(dep)
     log.debug("built %s:\n%s", fdef.name, source)
-    return Derivative(fn, source, tuple(deps), registry.version(), src.fn.__code__, params)
+    return Derivative(fn, source, tuple(deps), registry.version(), src.fn.__code__, params,
+                      tuple(fdef.srcad_extra))
 
 
 def _get(f, spec: Spec) -> Derivative:
@@ -220,24 +221,24 @@ def _wrap(f, spec, kind):
     if kind == "reverse":
         def derivative(*args, seed=None, **kwargs):
             _check_differentiable(target, args, indices)
-            fn = current().fn
-            out = fn(*args, **kwargs) if spec.grad_seed else fn(*args, seed, **kwargs)
+            entry = current()
+            if spec.grad_seed:
+                out = entry.fn(*args, **kwargs)
+            else:
+                out = entry.fn(*args, **kwargs, **{entry.extra[0]: seed})
             return _finish(out, args)
     else:
-        signature = inspect.signature(target)
-
         def derivative(*args, **kwargs):
             n = len(args) - len(indices)
             if n < 0:
                 raise TypeError(f"{target.__name__}: pass the arguments, then one tangent per "
                                 f"wrt argument ({len(indices)})")
             primals, tangents = args[:n], args[n:]
-            if kwargs or n < len(current().params):   # fill defaults: tangents come last
-                bound = signature.bind(*primals, **kwargs)
-                bound.apply_defaults()
-                primals = bound.args
             _check_differentiable(target, primals, indices)
-            return current().fn(*primals, *tangents)
+            entry = current()
+            if entry.extra:         # tangents are keyword-only (the function has defaults)
+                return entry.fn(*primals, **kwargs, **dict(zip(entry.extra, tangents)))
+            return entry.fn(*primals, *tangents, **kwargs)
 
     def _finish(out, args):
         if spec.preserve_result:

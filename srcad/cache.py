@@ -12,15 +12,16 @@ __all__ = ["Derivative", "lookup", "clear"]
 class Derivative:
     """A built derivative: the generated function plus what decides whether it is stale."""
 
-    __slots__ = ("fn", "source", "deps", "version", "code", "params")
+    __slots__ = ("fn", "source", "deps", "version", "code", "params", "extra")
 
-    def __init__(self, fn, source, deps, version, code, params):
+    def __init__(self, fn, source, deps, version, code, params, extra):
         self.fn = fn
         self.source = source
         self.deps = deps
         self.version = version
         self.code = code
         self.params = params
+        self.extra = extra      # keyword-only parameters the transformer added (seed, tangents)
 
     def fresh(self, f) -> bool:
         if f.__code__ is not self.code or registry.version() != self.version:

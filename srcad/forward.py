@@ -137,17 +137,14 @@ class _Forward:
             if o in _loads(value):       # x = f(x): the tangent reads the old x
                 old[o] = self.namer.fresh(o.lstrip("_") + "_prev")
                 pre.append(_assign(old[o], _name(o)))
-        tangents = self.tangents(stmt, outs, value, old)
+        code, defined = self.tangents(stmt, outs, value, old)
         for o in outs:
-            if self.act.is_active(o) and o not in tangents:
+            if self.act.is_active(o) and o not in defined:
                 post.append(_assign(self.tan(o), self.zeros(o)))
-        code = []
-        for o, expr_stmts in tangents.items():
-            code.extend(expr_stmts)
         return pre + [stmt] + code + post
 
-    def tangents(self, stmt, outs, value, old) -> dict:
-        """output name -> statements defining its tangent (missing: a zero tangent)."""
+    def tangents(self, stmt, outs, value, old):
+        """(statements, outputs whose tangent they define); other outputs get zeros."""
         def own(o, expr):
             if o in self.mutated and isinstance(expr, gast.Name):
                 expr = _call(_attr(_name(self.np), "copy"), expr)
@@ -156,31 +153,31 @@ class _Forward:
         popped = getattr(value, "srcad_pop", None)
         if popped is not None:                 # v = lst.pop()
             if not self.act.is_active(popped):
-                return {}
-            return {outs[0]: [_assign(self.tan(outs[0]),
-                                      _call(_attr(_name(self.tan(popped)), "pop")))]}
+                return [], set()
+            return [_assign(self.tan(outs[0]), _call(_attr(_name(self.tan(popped)), "pop")))], \
+                {outs[0]}
         if isinstance(value, gast.Name):
             if self.active(value):
                 src = old.get(value.id)
                 expr = _name(self.tan(value.id)) if src is None else _name(self.tan(value.id))
-                return {outs[0]: [_assign(self.tan(outs[0]), own(outs[0], expr))]}
-            return {}
+                return [_assign(self.tan(outs[0]), own(outs[0], expr))], {outs[0]}
+            return [], set()
         if isinstance(value, (gast.List, gast.Tuple)):
             if not any(self.active(e) for e in value.elts):
-                return {}
+                return [], set()
             elts = [self.tangent_of(e) for e in value.elts]
-            return {outs[0]: [_assign(self.tan(outs[0]), type(value)(elts=elts,
-                                                                     ctx=gast.Load()))]}
+            return [_assign(self.tan(outs[0]), type(value)(elts=elts, ctx=gast.Load()))], \
+                {outs[0]}
         call = primitive_call(value)
         if call is None or call[0] is None:
-            return {}
+            return [], set()
         prim, args, kwargs = call
         if not any(self.active(a) or (isinstance(a, gast.Tuple) and any(
                 self.active(e) for e in a.elts)) for a in list(args) + list(kwargs.values())):
-            return {}
+            return [], set()
         rule = registry.lookup(prim)
         if rule is not None and rule.nondiff:
-            return {}
+            return [], set()
         if rule is None or rule.tangent is None:
             name = registry.primitive_name(prim)
             raise self.error(stmt, f"no tangent (forward-mode) rule for {name}",
@@ -232,23 +229,30 @@ class _Forward:
 
         body = template.instantiate(binding, resolve_d, self.namer.fresh, self.ref)
         body = simplify_zeros(body, lambda f: False, self.materialize)
-        result: dict = {}
-        temps: list = []
-        for s in body:
-            tgt = s.targets[0] if isinstance(s, gast.Assign) else None
-            o = getattr(tgt, "srcad_output", None)
-            if o is None:
-                temps.append(s)
-                continue
-            if not self.act.is_active(o):
-                continue
-            if is_zero(s.value):
-                s.value = self.zeros(o)
-            s.value = own(o, s.value)
-            result.setdefault(o, temps)
-            temps = []
-            result[o].append(s)
-        return result
+        defined: set = set()
+
+        def finish(stmts):
+            out = []
+            for st in stmts:
+                if isinstance(st, gast.If):       # a runtime test in the template
+                    st.body = finish(st.body) or [gast.Pass()]
+                    st.orelse = finish(st.orelse)
+                    out.append(st)
+                    continue
+                tgt = st.targets[0] if isinstance(st, gast.Assign) else None
+                o = getattr(tgt, "srcad_output", None)
+                if o is not None:
+                    if not self.act.is_active(o):
+                        continue
+                    if is_zero(st.value):
+                        st.value = self.zeros(o)
+                    st.value = own(o, st.value)
+                    defined.add(o)
+                out.append(st)
+            return out
+
+        code = finish(body)
+        return code, defined
 
     def materialize(self, zero):
         return _call(_attr(_name(self.rt), "zeros_like"), zero.zero_of)
@@ -270,16 +274,16 @@ class _Forward:
             out = gast.Tuple(elts=[copy.deepcopy(result), out], ctx=gast.Load())
         new = copy.copy(fdef)
         new.args = copy.deepcopy(fdef.args)
-        if new.args.kwonlyargs or new.args.defaults:
-            if new.args.kwonlyargs:
-                raise self.error(fdef, "forward mode of a function with keyword-only "
-                                 "parameters", "Make the parameters positional.",
-                                 SrcadSyntaxError)
+        # def dloss_dw_fwd(w, X, y, dw): one tangent per wrt argument after the arguments
+        # (keyword-only when the function has defaults or keyword-only parameters)
         tangent_params = [_name(self.tan(n), gast.Param()) for n in self.wrt]
-        if new.args.defaults:
-            # parameters with defaults cannot precede the tangents: make them required
-            new.args.defaults = []
-        new.args.args = list(new.args.args) + tangent_params
+        if new.args.defaults or new.args.kwonlyargs:
+            new.args.kwonlyargs = list(new.args.kwonlyargs) + tangent_params
+            new.args.kw_defaults = list(new.args.kw_defaults) + [None] * len(tangent_params)
+            new.srcad_extra = [p.id for p in tangent_params]
+        else:
+            new.args.args = list(new.args.args) + tangent_params
+            new.srcad_extra = []
         new.body = body + [gast.Return(value=out)]
         new.returns = None
         return new

@@ -92,6 +92,7 @@ class _Reverse:
         self.rt = program.ref(runtime, "_srcad")
         self.ref = runtime_ref(program, self.rt)
         self.none_init: set = set()
+        self.old: dict = {}       # during x = f(x): x -> the name holding its old value
         self.comments: dict = {}
 
     # -- helpers -------------------------------------------------------------------------
@@ -108,8 +109,10 @@ class _Reverse:
 
     def zeros(self, name):
         """``bx = zeros_like(x)``: 0.0 for a float (scalar loops stay plain float arithmetic),
-        a list of zeros for a list, zeros for an array."""
-        return _assign(self.adj(name), _call(_attr(_name(self.rt), "zeros_like"), _name(name)))
+        a list of zeros for a list, zeros for an array. Inside the adjoint of ``x = f(x)``
+        the input's shape is the saved old value's."""
+        value = self.old.get(name, name)
+        return _assign(self.adj(name), _call(_attr(_name(self.rt), "zeros_like"), _name(value)))
 
     def error(self, node, message, hint, cls=NoRuleError):
         return cls(message, self.src.location(node), hint)
@@ -338,7 +341,9 @@ class _Reverse:
                     else:
                         old[o] = record.local
             if inputs:
+                self.old = old
                 code.extend(self.contributions(stmt, outs, value, state, old))
+                self.old = {}
             else:
                 for o in outs:
                     state.defined.discard(self.adj(o))
@@ -439,10 +444,26 @@ class _Reverse:
                              "inside one primitive", "Assign the result to a new name.",
                              SrcadSyntaxError)
         body = [s for s in body if _contrib_target(s) not in outs] + mine
+        return self.apply(body, state)
+
+    def apply(self, body, state) -> list:
+        """Turn an instantiated adjoint template into code: contributions become assignments
+        or additions per the state; a runtime ``if`` in the template splits the state."""
         code = []
         for s in body:
             tgt = getattr(s, "srcad_contrib", None)
-            if tgt is None:
+            if isinstance(s, gast.If):
+                s_then, s_else = state.copy(), state.copy()
+                s.body = self.apply(s.body, s_then) or [gast.Pass()]
+                s.orelse = self.apply(s.orelse, s_else)
+                for missing, branch in ((s_else.defined - s_then.defined, s.body),
+                                        (s_then.defined - s_else.defined, s.orelse)):
+                    for b in sorted(missing):
+                        branch.append(self.zeros(self.primal_of[b]))
+                state.defined = s_then.defined | s_else.defined
+                state.owned = s_then.owned & s_else.owned
+                code.append(s)
+            elif tgt is None:
                 code.append(s)
             elif isinstance(s, gast.AugAssign):
                 code.extend(self.contribute_sparse(s.target.value.id, s.target.slice, s.value,
@@ -665,7 +686,7 @@ class _Reverse:
         if self.grad_seed:
             seed_value = _call(_attr(_name(self.rt), "scalar_seed"), copy.deepcopy(result))
         else:
-            seed_param = self.namer.fresh("seed") if seed_name.startswith("b") else seed_name
+            seed_param = self.namer.fresh("seed")
             seed_value = _call(_attr(_name(self.rt), "seed_like"), _name(seed_param),
                                copy.deepcopy(result))
         if isinstance(result, gast.Name):
@@ -704,13 +725,12 @@ class _Reverse:
             out = gast.Tuple(elts=[copy.deepcopy(result), out], ctx=gast.Load())
         new = copy.copy(fdef)
         new.args = copy.deepcopy(fdef.args)
-        if seed_param is not None:
-            new.args.args.append(_name(seed_param, gast.Param()))
-            new.args.defaults = list(new.args.defaults) + [gast.Constant(value=None, kind=None)]
-            if new.args.kwonlyargs:
-                raise self.error(fdef, "keyword-only parameters with autodiff's seed",
-                                 "Use grad, or make the parameters positional.",
-                                 SrcadSyntaxError)
+        new.srcad_extra = []
+        if seed_param is not None:        # def dloss_dw(w, X, y, *, seed=None)
+            new.args.kwonlyargs = list(new.args.kwonlyargs) + [_name(seed_param, gast.Param())]
+            new.args.kw_defaults = list(new.args.kw_defaults) + [
+                gast.Constant(value=None, kind=None)]
+            new.srcad_extra = [seed_param]
         new.body = primal + adjoint + [gast.Return(value=out)]
         new.returns = None
         return new

@@ -1,0 +1,100 @@
+"""Functions whose outputs carry no derivative: array creation, shapes, indices, integer and
+boolean results, and the constant-valued helpers of srcad's own runtime.
+
+``nondiff(...)`` marks a primitive whose output is constant with respect to every input
+(activity analysis stops there, so no adjoint or tangent is ever built for it). Functions that
+create an array *from a value* are differentiable in that value and get real rules below:
+``np.full(shape, v)`` / ``np.full_like(a, v)`` in ``v`` and ``np.linspace(start, stop)`` in its
+endpoints; a silent zero gradient would be wrong there.
+
+Deliberately absent:
+
+* ``np.sort`` (differentiable: a permutation of its input, in the indexing rules);
+* ``enumerate`` and ``zip``: their items are the items of their arguments, which may be
+  active (``for i, xi in enumerate(xs)``); marking them constant would silently drop the
+  derivative of ``xi``. Loops over them are the loop transformer's business;
+* ``np.random.*``: random draws are not functions of the program's inputs, but they are
+  not pure either; leave them out until srcad has a story for random state.
+"""
+import math
+
+import numpy as np
+
+from srcad import runtime
+from srcad.registry import adjoint, d, nondiff, tangent
+from srcad.runtime import unbroadcast
+
+# -- array creation from shapes (values independent of every input) --------------------------
+nondiff(
+    np.zeros, np.ones, np.empty, np.zeros_like, np.ones_like, np.empty_like,
+    np.eye, np.identity, np.arange, np.indices, np.tri,
+)
+
+# -- shapes and sizes ------------------------------------------------------------------------
+nondiff(np.shape, np.size, np.ndim, np.isscalar, np.result_type, len, isinstance, range)
+
+# -- integer- and boolean-valued functions of array values --------------------------------------
+nondiff(
+    np.argmax, np.argmin, np.nanargmax, np.nanargmin, np.argsort, np.argwhere,
+    np.nonzero, np.flatnonzero, np.searchsorted, np.digitize, np.count_nonzero,
+    np.any, np.all,
+)
+
+# -- index construction ------------------------------------------------------------------------
+nondiff(
+    np.tril_indices, np.triu_indices, np.diag_indices,
+    np.tril_indices_from, np.triu_indices_from, np.diag_indices_from,
+    np.unravel_index, np.ravel_multi_index,
+)
+
+# -- integer arithmetic in math -----------------------------------------------------------------
+nondiff(math.factorial, math.comb, math.perm, math.gcd, math.isqrt)
+if hasattr(math, "lcm"):
+    nondiff(math.lcm)
+
+# -- srcad's runtime helpers whose results are constants (zeros, counts, an empty tape) ---------
+nondiff(*(getattr(runtime, name) for name in ("zeros_like", "reduced_count", "stack", "Stack",
+                                              "list_adjoint")
+          if hasattr(runtime, name)))
+
+
+# -- full(shape, fill_value) / full_like(a, fill_value): linear in fill_value -------------------
+# fill_value may be a scalar or an array broadcast to the result's shape; ``a`` of full_like
+# only supplies a shape and a dtype, so it gets no contribution.
+
+@adjoint(np.full)
+def full_adjoint(y, shape, fill_value, dtype=None):
+    d[fill_value] = unbroadcast(d[y], fill_value)
+
+
+@tangent(np.full)
+def full_tangent(y, shape, fill_value, dtype=None):
+    d[y] = np.full_like(y, d[fill_value])
+
+
+@adjoint(np.full_like)
+def full_like_adjoint(y, a, fill_value, dtype=None):
+    d[fill_value] = unbroadcast(d[y], fill_value)
+
+
+@tangent(np.full_like)
+def full_like_tangent(y, a, fill_value, dtype=None):
+    d[y] = np.full_like(y, d[fill_value])
+
+
+# -- linspace(start, stop, num): y[k] = (1 - t[k]) * start + t[k] * stop ------------------------
+# Along axis 0 (the default); start and stop may be arrays, broadcast against each other.
+# The weights t are built in y's dtype so a float32 linspace keeps float32 derivatives.
+
+@adjoint(np.linspace)
+def linspace_adjoint(y, start, stop, num=50, endpoint=True, dtype=None):
+    t = np.linspace(0.0, 1.0, num, endpoint=endpoint, dtype=np.result_type(y))
+    d[start] = unbroadcast(np.tensordot(1.0 - t, d[y], axes=1), start)
+    d[stop] = unbroadcast(np.tensordot(t, d[y], axes=1), stop)
+
+
+@tangent(np.linspace)
+def linspace_tangent(y, start, stop, num=50, endpoint=True, dtype=None):
+    t = np.reshape(np.linspace(0.0, 1.0, num, endpoint=endpoint, dtype=np.result_type(y)),
+                   (num,) + (1,) * (np.ndim(y) - 1))
+    d[y] = np.broadcast_to((1.0 - t) * d[start] + t * d[stop], np.shape(y))

@@ -1,0 +1,87 @@
+"""Derivative rules of reading elements: ``x[index]`` (``operator.getitem``), ``np.take``,
+``np.take_along_axis``, ``np.compress``, ``np.extract`` and ``np.sort``.
+
+Each reads some elements of its input (possibly the same element several times), so the
+tangent reads the same elements of the tangent and the adjoint is a sparse contribution,
+``d[a][index] += d[y]``, into the elements read: repeated integer indices accumulate. The
+runtime helpers ``take_index``/``along_axis_index`` spell out, as an ordinary index into
+``a``, which elements the NumPy function reads.
+
+``x[index]`` covers every NumPy index: integers (negative too), slices with any step, None
+(``np.newaxis``), Ellipsis, integer arrays (repeated entries accumulate), boolean masks and
+tuples mixing them.
+"""
+import operator
+
+import numpy as np
+
+from srcad.registry import adjoint, d, linear, nondiff, tangent
+from srcad.runtime import along_axis_index, take_index
+
+linear(operator.getitem, np.take, np.take_along_axis)
+nondiff(take_index, along_axis_index)   # index builders, for derivatives of derivative code
+
+
+@adjoint(operator.getitem)
+def getitem_adjoint(y, a, index):
+    d[a][index] += d[y]
+
+
+@tangent(operator.getitem)
+def getitem_tangent(y, a, index):
+    d[y] = d[a][index]
+
+
+# mode: 'raise' (negative indices count from the end), 'wrap' or 'clip', as NumPy does.
+@adjoint(np.take)
+def take_adjoint(y, a, indices, axis=None, mode="raise"):
+    d[a][take_index(a, indices, axis, mode)] += d[y]
+
+
+@tangent(np.take)
+def take_tangent(y, a, indices, axis=None, mode="raise"):
+    d[y] = (np.take(d[a], indices, axis=axis) if mode == "raise"
+            else np.take(d[a], indices, axis=axis, mode=mode))
+
+
+@adjoint(np.take_along_axis)
+def take_along_axis_adjoint(y, arr, indices, axis=-1):
+    d[arr][along_axis_index(arr, indices, axis)] += d[y]
+
+
+@tangent(np.take_along_axis)
+def take_along_axis_tangent(y, arr, indices, axis=-1):
+    d[y] = np.take_along_axis(d[arr], indices, axis=axis)
+
+
+# compress/extract: the elements where a boolean condition holds.
+@adjoint(np.compress)
+def compress_adjoint(y, condition, a, axis=None):
+    d[a][take_index(a, np.flatnonzero(condition), axis)] += d[y]
+
+
+@tangent(np.compress)
+def compress_tangent(y, condition, a, axis=None):
+    d[y] = np.compress(condition, d[a], axis=axis)
+
+
+@adjoint(np.extract)
+def extract_adjoint(y, condition, arr):
+    d[arr][take_index(arr, np.flatnonzero(condition))] += d[y]
+
+
+@tangent(np.extract)
+def extract_tangent(y, condition, arr):
+    d[y] = np.extract(condition, d[arr])
+
+
+# sort: a permutation of its input, read through the sorting indices (ties: any order is a
+# valid derivative, the tied values being equal).
+@adjoint(np.sort)
+def sort_adjoint(y, a, axis=-1, kind=None):
+    d[a][along_axis_index(a, np.argsort(a, axis=axis), axis)] += d[y]
+
+
+@tangent(np.sort)
+def sort_tangent(y, a, axis=-1, kind=None):
+    d[y] = np.take_along_axis(d[a], np.argsort(a, axis=axis), axis=axis)

@@ -1,0 +1,280 @@
+"""Derivative rules of reductions: sums, means, products, extrema, moments, norms, cumulative
+sums and products, ``np.average``, the NaN-ignoring variants, the builtin ``sum`` and
+``math.fsum``.
+
+Every reduction ``y = reduce(a, axis, keepdims)`` here has a per-element derivative ``D``
+(``dy/da`` for the group each element belongs to, shaped like ``a``), so its two rules read
+
+    adjoint:  d[a] = expand_reduced(d[y], a, axis, keepdims) * D
+    tangent:  d[y] = np.sum(d[a] * D, axis=axis, keepdims=keepdims)
+
+and are written side by side below. ``axis`` may be None, an int (negative too) or a tuple;
+``expand_reduced`` and ``np.sum`` take all of them, so these rules never branch on ``axis``
+(only ``cumsum``/``cumprod`` do: axis None means "the flattened input"). A Python list of
+arrays is a valid input too (``np.sum([a, b], axis=0)``): comparisons are ``np.equal``.
+
+Conventions:
+
+* Ties of ``max``/``min`` (and of the max-type norms) split the derivative evenly among the
+  tied elements, like ``np.maximum`` in ufuncs.py.
+* ``prod`` and ``cumprod`` never divide by a zero element: a where-based formula gives the
+  exact derivative with zeros in the input (several zeros in one group included). Second
+  derivatives are exact too, except with two or more zeros in one group (or, for ``cumprod``,
+  one line), where the mixed second derivatives between the zeros are dropped.
+* ``std`` and the Euclidean ``norm`` have a kink at a constant / zero input: ``std`` gives
+  inf/nan there (its derivative is unbounded), ``norm`` gives 0 (a subgradient).
+* ``norm`` with ``ord`` None/'fro' (Euclidean) is written inline; every other ord (vector
+  p-norms, +-inf, 0; matrix 'nuc', +-1, +-inf, +-2) goes through ``norm_direction`` in the
+  runtime, which has no derivative rule of its own: second derivatives of those norms raise
+  srcad's no-rule error instead of being silently wrong.
+* Choices on parameters are conditional expressions, not ``if`` statements: they fold away
+  when the parameter is a literal, and stay correct (a runtime choice inside one statement)
+  when it is a variable (``ord=np.inf``, ``weights=w``, ``axis=k``).
+* Keywords srcad does not differentiate (``dtype``, ``out``, ``where``, ``initial``,
+  ``mean``, ``correction``, ``returned``) are absent from the signatures: using them is a
+  clear error. ``keepdims`` and ``ddof`` are keyword-only, as they are in practice (``norm``'s
+  ``keepdims`` stays positional, as in NumPy).
+"""
+import math
+
+import numpy as np
+
+from srcad.registry import adjoint, d, linear, nondiff, tangent
+from srcad.runtime import (average_weights_shape, broadcast_like, expand_reduced,
+                           group_weights, norm_direction, reduced_count, unbroadcast)
+
+# Weights and shapes computed from comparisons and shapes are piecewise constant.
+nondiff(group_weights, average_weights_shape)
+linear(np.sum, np.mean, np.cumsum, sum, math.fsum)
+
+
+# -- sum, mean -------------------------------------------------------------------------------
+
+@adjoint(np.sum)
+def sum_adjoint(y, a, axis=None, *, keepdims=False):
+    d[a] = expand_reduced(d[y], a, axis, keepdims)
+
+
+@tangent(np.sum)
+def sum_tangent(y, a, axis=None, *, keepdims=False):
+    d[y] = np.sum(d[a], axis=axis, keepdims=keepdims)
+
+
+@adjoint(np.mean)
+def mean_adjoint(y, a, axis=None, *, keepdims=False):
+    d[a] = expand_reduced(d[y], a, axis, keepdims) / reduced_count(a, axis)
+
+
+@tangent(np.mean)
+def mean_tangent(y, a, axis=None, *, keepdims=False):
+    d[y] = np.mean(d[a], axis=axis, keepdims=keepdims)
+
+
+# -- nansum, nanmean: NaN elements are left out, so they get no derivative ----------------------
+
+@adjoint(np.nansum)
+def nansum_adjoint(y, a, axis=None, *, keepdims=False):
+    d[a] = np.where(np.isnan(a), 0.0, expand_reduced(d[y], a, axis, keepdims))
+
+
+@tangent(np.nansum)
+def nansum_tangent(y, a, axis=None, *, keepdims=False):
+    d[y] = np.sum(np.where(np.isnan(a), 0.0, d[a]), axis=axis, keepdims=keepdims)
+
+
+@adjoint(np.nanmean)
+def nanmean_adjoint(y, a, axis=None, *, keepdims=False):
+    weights = group_weights(np.logical_not(np.isnan(a)), axis, a)
+    d[a] = expand_reduced(d[y], a, axis, keepdims) * weights
+
+
+@tangent(np.nanmean)
+def nanmean_tangent(y, a, axis=None, *, keepdims=False):
+    weights = group_weights(np.logical_not(np.isnan(a)), axis, a)
+    d[y] = np.sum(d[a] * weights, axis=axis, keepdims=keepdims)
+
+
+# -- prod: D is the product of the other elements of the group, without dividing by zero ------
+# No zero in the group: y / a. One zero: the product of the nonzero elements at the zero, 0
+# (= y / a) elsewhere. Two or more zeros: 0 everywhere.
+
+@adjoint(np.prod)
+def prod_adjoint(y, a, axis=None, *, keepdims=False):
+    zero = np.equal(a, 0.0)
+    nonzero_prod = np.prod(np.where(zero, 1.0, a), axis=axis, keepdims=True)
+    single = np.sum(zero, axis=axis, keepdims=True) == 1
+    others = np.where(zero, np.where(single, nonzero_prod, 0.0),
+                      expand_reduced(y, a, axis, keepdims) / np.where(zero, 1.0, a))
+    d[a] = expand_reduced(d[y], a, axis, keepdims) * others
+
+
+@tangent(np.prod)
+def prod_tangent(y, a, axis=None, *, keepdims=False):
+    zero = np.equal(a, 0.0)
+    nonzero_prod = np.prod(np.where(zero, 1.0, a), axis=axis, keepdims=True)
+    single = np.sum(zero, axis=axis, keepdims=True) == 1
+    others = np.where(zero, np.where(single, nonzero_prod, 0.0),
+                      expand_reduced(y, a, axis, keepdims) / np.where(zero, 1.0, a))
+    d[y] = np.sum(d[a] * others, axis=axis, keepdims=keepdims)
+
+
+# -- max, min (and the NaN-ignoring ones: a NaN never equals the result): ties split evenly ---
+
+@adjoint(np.max, np.amax, np.min, np.amin, np.nanmax, np.nanmin)
+def max_adjoint(y, a, axis=None, *, keepdims=False):
+    weights = group_weights(np.equal(a, expand_reduced(y, a, axis, keepdims)), axis, a)
+    d[a] = expand_reduced(d[y], a, axis, keepdims) * weights
+
+
+@tangent(np.max, np.amax, np.min, np.amin, np.nanmax, np.nanmin)
+def max_tangent(y, a, axis=None, *, keepdims=False):
+    weights = group_weights(np.equal(a, expand_reduced(y, a, axis, keepdims)), axis, a)
+    d[y] = np.sum(d[a] * weights, axis=axis, keepdims=keepdims)
+
+
+# -- var, std: D = 2 (a - mean) / (n - ddof) for var, (a - mean) / ((n - ddof) std) for std --
+
+@adjoint(np.var)
+def var_adjoint(y, a, axis=None, *, ddof=0, keepdims=False):
+    centered = a - np.mean(a, axis=axis, keepdims=True)
+    scale = 2.0 / (reduced_count(a, axis) - ddof)
+    d[a] = expand_reduced(d[y], a, axis, keepdims) * centered * scale
+
+
+@tangent(np.var)
+def var_tangent(y, a, axis=None, *, ddof=0, keepdims=False):
+    centered = a - np.mean(a, axis=axis, keepdims=True)
+    scale = 2.0 / (reduced_count(a, axis) - ddof)
+    d[y] = np.sum(d[a] * centered, axis=axis, keepdims=keepdims) * scale
+
+
+@adjoint(np.std)
+def std_adjoint(y, a, axis=None, *, ddof=0, keepdims=False):
+    centered = a - np.mean(a, axis=axis, keepdims=True)
+    d[a] = expand_reduced(d[y] / y, a, axis, keepdims) * centered / (
+        reduced_count(a, axis) - ddof)
+
+
+@tangent(np.std)
+def std_tangent(y, a, axis=None, *, ddof=0, keepdims=False):
+    centered = a - np.mean(a, axis=axis, keepdims=True)
+    d[y] = np.sum(d[a] * centered, axis=axis, keepdims=keepdims) / (
+        (reduced_count(a, axis) - ddof) * y)
+
+
+# -- average(a, axis, weights): y = sum(a * w) / sum(w), w broadcast against a ----------------
+# 1-d weights along an int axis are reshaped to broadcast (average_weights_shape).
+
+@adjoint(np.average)
+def average_adjoint(y, a, axis=None, weights=None, *, keepdims=False):
+    wb = (None if weights is None else
+          np.reshape(weights, average_weights_shape(a, weights, axis)))
+    total = (reduced_count(a, axis) if weights is None else
+             np.sum(broadcast_like(wb, a), axis=axis, keepdims=True))
+    scaled = expand_reduced(d[y], a, axis, keepdims) / total
+    d[a] = scaled if weights is None else scaled * wb
+    d[weights] = np.reshape(unbroadcast(scaled * (a - expand_reduced(y, a, axis, keepdims)), wb),
+                            np.shape(weights))
+
+
+@tangent(np.average)
+def average_tangent(y, a, axis=None, weights=None, *, keepdims=False):
+    wb = (None if weights is None else
+          np.reshape(weights, average_weights_shape(a, weights, axis)))
+    total = (reduced_count(a, axis) if weights is None else
+             np.sum(broadcast_like(wb, a), axis=axis, keepdims=True))
+    d[y] = (np.mean(d[a], axis=axis, keepdims=keepdims) if weights is None else
+            np.sum((d[a] * wb + (a - expand_reduced(y, a, axis, keepdims))
+                    * np.reshape(d[weights], np.shape(wb))) / total,
+                   axis=axis, keepdims=keepdims))
+
+
+# -- norm -----------------------------------------------------------------------------------
+# Euclidean (ord None / 'fro'): D = x / y (0 where y == 0). Other orders (the nuclear norm,
+# D = U V^T, included): runtime.norm_direction (see the module docstring).
+
+@adjoint(np.linalg.norm)
+def norm_adjoint(y, x, ord=None, axis=None, keepdims=False):
+    d[x] = (x * expand_reduced(d[y] / np.where(y == 0.0, 1.0, y), x, axis, keepdims)
+            if ord is None or ord == "fro" else
+            expand_reduced(d[y], x, axis, keepdims) * norm_direction(x, y, ord, axis, keepdims))
+
+
+@tangent(np.linalg.norm)
+def norm_tangent(y, x, ord=None, axis=None, keepdims=False):
+    d[y] = (np.sum(np.multiply(x, d[x]), axis=axis, keepdims=keepdims) / np.where(y == 0.0, 1.0, y)
+            if ord is None or ord == "fro" else
+            np.sum(d[x] * norm_direction(x, y, ord, axis, keepdims), axis=axis, keepdims=keepdims))
+
+
+# -- cumsum: the adjoint is a reversed cumulative sum -------------------------------------------
+# axis None works on the flattened input: the adjoint is reshaped back to a's shape.
+
+@adjoint(np.cumsum)
+def cumsum_adjoint(y, a, axis=None):
+    d[a] = np.reshape(np.flip(np.cumsum(np.flip(d[y]))), np.shape(a)) if axis is None else (
+        np.flip(np.cumsum(np.flip(d[y], axis), axis=axis), axis))
+
+
+@tangent(np.cumsum)
+def cumsum_tangent(y, a, axis=None):
+    d[y] = np.cumsum(d[a], axis=axis)
+
+
+# -- cumprod: y_i = prod_{j <= i} a_j, without dividing by zero ---------------------------------
+# Before the first zero of a line (and at nonzero elements anywhere):
+#     adjoint_k = revcumsum(g * y)_k / a_k,     tangent_i = y_i * cumsum(da / a)_i.
+# At the first zero k0, its derivative is that of the products with a_k0 replaced by 1 (y1):
+#     adjoint_k0 = revcumsum(g * y1)_k0,        tangent_i += da_k0 * y1_i for i >= k0.
+# Later zeros get 0 (their products contain a_k0 = 0).
+
+@adjoint(np.cumprod)
+def cumprod_adjoint(y, a, axis=None):
+    line = np.ravel(a) if axis is None else a
+    ax = 0 if axis is None else axis
+    zero = np.equal(line, 0.0)
+    first = zero & (np.cumsum(zero, axis=ax) == 1)
+    y1 = np.cumprod(np.where(first, 1.0, line), axis=ax)
+    at_first = np.flip(np.cumsum(np.flip(d[y] * y1, ax), axis=ax), ax)
+    rest = np.flip(np.cumsum(np.flip(d[y] * y, ax), axis=ax), ax) / np.where(zero, 1.0, line)
+    grad = np.where(first, at_first, np.where(zero, 0.0, rest))
+    d[a] = np.reshape(grad, np.shape(a)) if axis is None else grad
+
+
+@tangent(np.cumprod)
+def cumprod_tangent(y, a, axis=None):
+    line = np.ravel(a) if axis is None else a
+    dline = np.ravel(d[a]) if axis is None else d[a]
+    ax = 0 if axis is None else axis
+    zero = np.equal(line, 0.0)
+    seen = np.cumsum(zero, axis=ax)
+    first = zero & (seen == 1)
+    y1 = np.cumprod(np.where(first, 1.0, line), axis=ax)
+    before = y * np.cumsum(np.where(zero, 0.0, dline / np.where(zero, 1.0, line)), axis=ax)
+    after = y1 * np.sum(np.where(first, dline, 0.0), axis=ax, keepdims=True)
+    d[y] = before + np.where(seen > 0, after, 0.0)
+
+
+# -- builtin sum(iterable, start=0) over a list of numbers or (broadcasting) arrays -------------
+
+@adjoint(sum)
+def builtin_sum_adjoint(y, iterable, start=0):
+    d[iterable] = [unbroadcast(d[y], item) for item in iterable]
+    d[start] = unbroadcast(d[y], start)
+
+
+@tangent(sum)
+def builtin_sum_tangent(y, iterable, start=0):
+    d[y] = broadcast_like(sum(d[iterable]) + d[start], y)
+
+
+# -- math.fsum(iterable): a list of numbers, a float result ------------------------------------
+
+@adjoint(math.fsum)
+def fsum_adjoint(y, iterable):
+    d[iterable] = [d[y]] * len(iterable)
+
+
+@tangent(math.fsum)
+def fsum_tangent(y, iterable):
+    d[y] = math.fsum(d[iterable])
