@@ -626,20 +626,39 @@ def einsum_operand_adjoint(g, subscripts, k, operands):
     return buffer
 
 
-class LazyAdjoints:
-    """A sequence of per-operand derivatives computed on demand: ``parts[k]`` is ``item(k)``,
-    so the adjoint sweep pays only for the operands that are active."""
+def _derivative_items(g, count):
+    """A list derivative as a sequence of ``count`` entries (None: no derivative)."""
+    return g if isinstance(g, (list, tuple)) else [None] * count
+
+
+class LazyAdjoints(list):
+    """A list of per-operand derivatives computed on demand: ``parts[k]`` is ``item(k)``, so
+    the adjoint sweep pays only for the operands that are active.
+
+    It is a ``list`` for srcad's list-derivative helpers (``zeros_like``, ``add_list``...),
+    which index, iterate and take ``len``; those are overridden. The list's own storage stays
+    empty, so convert with ``list(parts)`` before handing it to C code that reads lists
+    directly (``np.asarray``)."""
 
     __slots__ = ("item", "count")
 
     def __init__(self, item, count):
+        super().__init__()
         self.item, self.count = item, count
 
     def __len__(self):
         return self.count
 
     def __getitem__(self, k):
-        return self.item(k)
+        if not -self.count <= k < self.count:
+            raise IndexError(k)
+        return self.item(k % self.count)
+
+    def __iter__(self):
+        return (self.item(k) for k in range(self.count))
+
+    def __repr__(self):
+        return f"LazyAdjoints(<{self.count} items>)"
 
 
 def einsum_adjoints(g, subscripts, operands):
@@ -663,10 +682,30 @@ def einsum_adjoints_tangent(dg, g, subscripts, operands, tangents):
     return LazyAdjoints(item, len(operands))
 
 
+def einsum_adjoints_adjoint(u, g, subscripts, operands):
+    """Reverse over reverse: the adjoints of the operands of ``einsum_adjoints(g, subscripts,
+    operands)`` for the cotangents ``u`` of its items (None where an item has none), lazily.
+    Item k is linear in each operand j != k, so operand j collects the adjoint of operand j
+    with ``u[k]`` in operand k's place."""
+    u = _derivative_items(u, len(operands))
+
+    def item(j):
+        total = None
+        for k, uk in enumerate(u):
+            if k == j or uk is None or not np.any(uk):
+                continue
+            ops = tuple(operands[:k]) + (uk,) + tuple(operands[k + 1:])
+            term = einsum_operand_adjoint(g, subscripts, j, ops)
+            total = term if total is None else total + term
+        return zeros_like(operands[j]) if total is None else total
+    return LazyAdjoints(item, len(operands))
+
+
 __all__ += ["matmul_adjoint_lhs", "matmul_adjoint_rhs", "tensordot_adjoint_lhs",
             "tensordot_adjoint_rhs", "dot_axes", "inner_axes", "untrace", "kron_adjoint_lhs",
             "kron_adjoint_rhs", "as_columns", "from_columns", "einsum_operand_adjoint",
-            "einsum_adjoints", "einsum_adjoints_tangent", "LazyAdjoints"]
+            "einsum_adjoints", "einsum_adjoints_tangent", "einsum_adjoints_adjoint",
+            "LazyAdjoints"]
 
 
 def einsum_tangent(subscripts, operands, tangents):
@@ -674,8 +713,8 @@ def einsum_tangent(subscripts, operands, tangents):
     with that operand replaced by its tangent (einsum is multilinear); operands whose tangent
     is all zero (inactive ones) are skipped."""
     total = None
-    for k, t in enumerate(tangents):
-        if not np.any(t):
+    for k, t in enumerate(_derivative_items(tangents, len(operands))):
+        if t is None or not np.any(t):
             continue
         term = np.einsum(subscripts, *operands[:k], t, *operands[k + 1:],
                          optimize=len(operands) > 2)

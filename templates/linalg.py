@@ -30,16 +30,16 @@ Conventions and assumptions:
   letters such as ``'ii->i'``); the sublist form is not supported.
 
 The end of the module gives the runtime helpers their own rules, so generated code stays
-differentiable (``grad(grad(f))``, Hessians). The einsum helpers are the exception in part:
-``einsum_adjoints`` (a lazy sequence) has a tangent, so forward-over-reverse (hessian, hvp)
-works, but no adjoint: reverse-over-reverse through ``np.einsum`` reports a missing rule.
+differentiable (``grad(grad(f))``, Hessians). ``einsum_adjoints`` returns a lazy list (only
+the active operands' adjoints are computed), so its derivatives are lists too.
 """
 import operator
 
 import numpy as np
 
-from srcad.registry import adjoint, d, linear, nondiff, tangent
-from srcad.runtime import (as_columns, dot_axes, einsum_adjoints, einsum_adjoints_tangent,
+from srcad.registry import adjoint, d, linear, nondiff, returns_list, tangent
+from srcad.runtime import (as_columns, dot_axes, einsum_adjoints, einsum_adjoints_adjoint,
+                           einsum_adjoints_tangent,
                            einsum_tangent,
                            from_columns, inner_axes, kron_adjoint_lhs, kron_adjoint_rhs,
                            matmul_adjoint_lhs, matmul_adjoint_rhs, tensordot_adjoint_lhs,
@@ -217,20 +217,21 @@ def pinv_tangent(p, a, rcond=None, hermitian=False, *, rtol=None):
 
 
 # -- factorizations of symmetric matrices (one triangle read, see the module docstring) --------
+# c is the Cholesky factor (lower, or upper with upper=True).
 # phi(m) = 0.5 * (tril(m) + tril(m, -1)): the lower triangle with the diagonal halved.
 
 @adjoint(np.linalg.cholesky)
-def cholesky_adjoint(l, a, upper=False):
+def cholesky_adjoint(c, a, upper=False):
     if upper:
-        low = np.swapaxes(l, -1, -2)
-        g = np.swapaxes(d[l], -1, -2)
+        low = np.swapaxes(c, -1, -2)
+        g = np.swapaxes(d[c], -1, -2)
     else:
-        low = l
-        g = d[l]
+        low = c
+        g = d[c]
     lt = np.swapaxes(low, -1, -2)
     p = lt @ g
-    x = np.linalg.solve(lt, 0.5 * (np.tril(p) + np.tril(p, -1)))      # l^-T phi(l^T g)
-    s = np.swapaxes(np.linalg.solve(lt, np.swapaxes(x, -1, -2)), -1, -2)  # ... l^-1
+    x = np.linalg.solve(lt, 0.5 * (np.tril(p) + np.tril(p, -1)))      # low^-T phi(low^T g)
+    s = np.swapaxes(np.linalg.solve(lt, np.swapaxes(x, -1, -2)), -1, -2)  # ... low^-1
     sym = s + np.swapaxes(s, -1, -2)
     if upper:
         d[a] = 0.5 * (np.triu(sym) + np.triu(sym, 1))
@@ -239,20 +240,20 @@ def cholesky_adjoint(l, a, upper=False):
 
 
 @tangent(np.linalg.cholesky)
-def cholesky_tangent(l, a, upper=False):
+def cholesky_tangent(c, a, upper=False):
     if upper:
-        low = np.swapaxes(l, -1, -2)
+        low = np.swapaxes(c, -1, -2)
         sym = np.triu(d[a]) + np.swapaxes(np.triu(d[a], 1), -1, -2)
     else:
-        low = l
+        low = c
         sym = np.tril(d[a]) + np.swapaxes(np.tril(d[a], -1), -1, -2)
     m = np.linalg.solve(low, sym)
-    n = np.linalg.solve(low, np.swapaxes(m, -1, -2))                    # l^-1 sym l^-T
+    n = np.linalg.solve(low, np.swapaxes(m, -1, -2))                    # low^-1 sym low^-T
     dl = low @ (0.5 * (np.tril(n) + np.tril(n, -1)))
     if upper:
-        d[l] = np.swapaxes(dl, -1, -2)
+        d[c] = np.swapaxes(dl, -1, -2)
     else:
-        d[l] = dl
+        d[c] = dl
 
 
 @adjoint(np.linalg.eigh, outputs=2)
@@ -385,6 +386,15 @@ def from_columns_adjoint(r, v, b):
 def from_columns_tangent(r, v, b):
     d[r] = from_columns(d[v], b)
 
+
+# einsum_adjoints returns one adjoint per operand (a lazy list): its derivatives are lists too.
+returns_list(einsum_adjoints, einsum_adjoints_tangent, einsum_adjoints_adjoint)
+
+
+@adjoint(einsum_adjoints)
+def einsum_adjoints_adjoint_rule(r, g, subscripts, operands):
+    d[g] = einsum_tangent(subscripts, operands, d[r])
+    d[operands] = einsum_adjoints_adjoint(d[r], g, subscripts, operands)
 
 
 @tangent(einsum_adjoints)

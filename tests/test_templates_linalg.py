@@ -65,7 +65,7 @@ CASES = [
     ("einsum", "np.einsum('ij,jk', x, y)", pairs(((2, 3), (3, 4))), {}),
     ("einsum", "np.einsum('ij,jk,kl->il', x, y, z)", pairs(((2, 3), (3, 4), (4, 2))), {}),
     ("einsum", "np.einsum('...ij,...jk->...ik', x, y)", pairs(((5, 2, 3), (3, 4)),
-                                                             ((2, 3), (4, 3, 2))), {}),
+                                                              ((2, 3), (4, 3, 2))), {}),
     ("einsum", "np.einsum('bij,bjk->bik', x, y)", pairs(((2, 3, 4), (2, 4, 5))), {}),
     ("einsum", "np.einsum('ij,ij->ij', x, y)", pairs(((1, 3), (2, 3))), {}),
     ("einsum", "np.einsum('i,j->ij', x, y)", pairs(((3,), (4,))), {}),
@@ -278,8 +278,6 @@ def test_second_order(expr, shapes):
     h = 1e-5
     fd = (grad(args[0] + h * v, *args[1:]) - grad(args[0] - h * v, *args[1:])) / (2 * h)
     np.testing.assert_allclose(srcad.hvp(f, wrt=0)(*args, v), fd, rtol=1e-5, atol=1e-7)
-    if "einsum" in expr:
-        return                        # reverse over reverse: einsum_adjoints has no adjoint
     rr = srcad.autodiff(grad, mode="reverse", wrt=0)(*args, seed=v)    # H^T v = H v
     np.testing.assert_allclose(rr, fd, rtol=1e-5, atol=1e-7)
 
