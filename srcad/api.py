@@ -17,8 +17,8 @@ from . import cache, emit, registry, runtime
 from .cache import Derivative
 from .analysis import activity
 from .errors import InternalError, NotDifferentiableError, SrcadError
-from .normalize import normalize
-from .source import parse_function
+from .normalize import default_nodes, normalize
+from .source import function_state, parse_function
 
 __all__ = ["Spec", "build", "grad", "value_and_grad", "autodiff", "show", "jvp", "vjp",
            "jacobian", "hessian", "hvp", "stop_gradient", "clear_cache"]
@@ -118,6 +118,7 @@ def build(f, spec: Spec) -> Derivative:
                            preserve_result=spec.preserve_result)
         else:
             fdef = forward(program, wrt_names, act, preserve_result=spec.preserve_result)
+        default_nodes(program, fdef)
         stage = "optimize"
         if spec.optimized:
             fdef = optimize(fdef)
@@ -146,7 +147,7 @@ def build(f, spec: Spec) -> Derivative:
             seen.add(key)
             deps.append(dep)
     log.debug("built %s:\n%s", fdef.name, source)
-    return Derivative(fn, source, tuple(deps), registry.version(), src.fn.__code__, params,
+    return Derivative(fn, source, tuple(deps), registry.version(), function_state(src.fn), params,
                       tuple(fdef.srcad_extra))
 
 
@@ -156,33 +157,52 @@ def _get(f, spec: Spec) -> Derivative:
 
 # -- argument and result conventions -----------------------------------------------------------
 
-def _check_differentiable(f, args, indices):
-    for i in indices:
-        if i >= len(args):
-            raise TypeError(f"{f.__name__}: wrt={i} but only {len(args)} arguments were passed")
-        a = args[i]
-        if isinstance(a, (list, tuple)):
-            items = a
-        else:
-            items = (a,)
-        for item in items:
-            if isinstance(item, (bool, np.bool_)) or isinstance(item, numbers.Integral) or (
-                    hasattr(item, "dtype") and not np.issubdtype(item.dtype, np.inexact)):
-                name = _param_name(f, i)
-                kind = "a boolean" if isinstance(item, (bool, np.bool_)) else "an integer"
-                dtype = f" {item.dtype}" if hasattr(item, "dtype") else ""
-                raise NotDifferentiableError(
-                    f"cannot differentiate {f.__name__} with respect to {name}: it is {kind} "
-                    f"({type(item).__name__}{dtype})",
-                    hint=f"Pass a float (e.g. {name}=float(...) or .astype(float)), or leave "
-                         f"argument {i} out of wrt.")
+class _Arguments:
+    """How a call's arguments map to the differentiated parameters (positional, by keyword,
+    or defaulted), and the checks srcad makes on them."""
 
+    def __init__(self, f, indices):
+        self.f = f
+        self.indices = indices
+        self.signature = inspect.signature(f)
+        self.names = list(self.signature.parameters)
 
-def _param_name(f, i):
-    try:
-        return list(inspect.signature(f).parameters)[i]
-    except (IndexError, TypeError, ValueError):
-        return f"argument {i}"
+    def values(self, args, kwargs):
+        """The values of the wrt parameters in this call."""
+        if not kwargs and all(i < len(args) for i in self.indices):
+            return [args[i] for i in self.indices]
+        try:
+            bound = self.signature.bind(*args, **kwargs)
+        except TypeError as exc:
+            raise TypeError(f"{self.f.__name__}: {exc}") from None
+        bound.apply_defaults()
+        return [bound.arguments[self.names[i]] for i in self.indices]
+
+    def check(self, values):
+        for i, a in zip(self.indices, values):
+            for item in (a if isinstance(a, (list, tuple)) else (a,)):
+                if isinstance(item, (bool, np.bool_)) or isinstance(item, numbers.Integral) or (
+                        hasattr(item, "dtype") and not np.issubdtype(item.dtype, np.inexact)):
+                    self.not_differentiable(i, item)
+
+    def not_differentiable(self, i, item):
+        name = self.names[i] if i < len(self.names) else f"argument {i}"
+        kind = "a boolean" if isinstance(item, (bool, np.bool_)) else "an integer"
+        dtype = f" {item.dtype}" if hasattr(item, "dtype") else ""
+        raise NotDifferentiableError(
+            f"cannot differentiate {self.f.__name__} with respect to {name}: it is {kind} "
+            f"({type(item).__name__}{dtype})",
+            hint=f"Pass a float (e.g. {name}=float(...) or .astype(float)), or leave "
+                 f"argument {i} out of wrt.")
+
+    def check_tangents(self, values, tangents):
+        for i, a, t in zip(self.indices, values, tangents):
+            if not isinstance(a, (list, tuple)) and np.shape(t) != np.shape(a):
+                from .errors import ShapeMismatchError
+                name = self.names[i] if i < len(self.names) else f"argument {i}"
+                raise ShapeMismatchError(
+                    f"the tangent of {name} has shape {np.shape(t)} but {name} has shape "
+                    f"{np.shape(a)}", hint="Pass one tangent per wrt argument, shaped like it.")
 
 
 def _like(g, a):
@@ -206,8 +226,10 @@ def _like(g, a):
 
 def _wrap(f, spec, kind):
     """The user-facing derivative function for ``f`` and ``spec``."""
+    bound_self = (f.__self__,) if isinstance(f, types.MethodType) else ()
     target = _target(f)
     indices = spec.wrt
+    arguments = _Arguments(target, indices)
     entry_box = [None]
 
     def current():
@@ -218,40 +240,41 @@ def _wrap(f, spec, kind):
 
     current()   # build now: errors surface at srcad.grad(f), not at the first call
 
+    def finish(out, values):
+        value, grads = out if spec.preserve_result else (None, out)
+        if len(indices) == 1:        # generated code returns one derivative unpacked
+            grads = _like(grads, values[0])
+            if not spec.single:
+                grads = (grads,)
+        else:
+            grads = tuple(_like(g, a) for g, a in zip(grads, values))
+        return (value, grads) if spec.preserve_result else grads
+
     if kind == "reverse":
         def derivative(*args, seed=None, **kwargs):
-            _check_differentiable(target, args, indices)
+            args = bound_self + args
+            values = arguments.values(args, kwargs)
+            arguments.check(values)
             entry = current()
             if spec.grad_seed:
                 out = entry.fn(*args, **kwargs)
             else:
                 out = entry.fn(*args, **kwargs, **{entry.extra[0]: seed})
-            return _finish(out, args)
+            return finish(out, values)
     else:
         def derivative(*args, **kwargs):
             n = len(args) - len(indices)
             if n < 0:
                 raise TypeError(f"{target.__name__}: pass the arguments, then one tangent per "
                                 f"wrt argument ({len(indices)})")
-            primals, tangents = args[:n], args[n:]
-            _check_differentiable(target, primals, indices)
+            primals, tangents = bound_self + args[:n], args[n:]
+            values = arguments.values(primals, kwargs)
+            arguments.check(values)
+            arguments.check_tangents(values, tangents)
             entry = current()
             if entry.extra:         # tangents are keyword-only (the function has defaults)
                 return entry.fn(*primals, **kwargs, **dict(zip(entry.extra, tangents)))
             return entry.fn(*primals, *tangents, **kwargs)
-
-    def _finish(out, args):
-        if spec.preserve_result:
-            value, grads = out
-        else:
-            value, grads = None, out
-        if len(indices) == 1:        # generated code returns one derivative unpacked
-            grads = _like(grads, args[indices[0]])
-            if not spec.single:
-                grads = (grads,)
-        else:
-            grads = tuple(_like(g, args[i]) for g, i in zip(grads, indices))
-        return (value, grads) if spec.preserve_result else grads
 
     functools.update_wrapper(derivative, target)
     derivative.__srcad_current__ = lambda: current().fn
@@ -277,7 +300,11 @@ def _decorator(factory):
 def _spec(f, mode, wrt, preserve_result, optimized, grad_seed):
     if mode not in _MODES:
         raise ValueError(f"mode must be 'reverse' or 'forward', not {mode!r}")
-    indices, single = _wrt_indices(_target(f), wrt)
+    if isinstance(f, types.MethodType):     # a bound method: self is bound, not differentiated
+        indices, single = _wrt_indices(f, wrt)
+        indices = tuple(i + 1 for i in indices)
+    else:
+        indices, single = _wrt_indices(_target(f), wrt)
     return Spec(mode=mode, wrt=indices, single=single, grad_seed=grad_seed,
                 preserve_result=bool(preserve_result), optimized=bool(optimized))
 

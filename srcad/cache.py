@@ -5,6 +5,7 @@ from __future__ import annotations
 import weakref
 
 from . import registry
+from .source import function_state
 
 __all__ = ["Derivative", "lookup", "clear"]
 
@@ -24,15 +25,22 @@ class Derivative:
         self.extra = extra      # keyword-only parameters the transformer added (seed, tangents)
 
     def fresh(self, f) -> bool:
-        if f.__code__ is not self.code or registry.version() != self.version:
+        if not _same(function_state(f), self.code) or registry.version() != self.version:
             return False
         for namespace, name, value in self.deps:
             if namespace is None:
-                if name.__code__ is not value:
+                if not _same(function_state(name), value):
                     return False
             elif namespace.lookup(name) is not value:
                 return False
         return True
+
+
+def _same(a: tuple, b: tuple) -> bool:
+    code_a, defaults_a, kw_a = a
+    code_b, defaults_b, kw_b = b
+    return (code_a is code_b and defaults_a is defaults_b and len(kw_a) == len(kw_b)
+            and all(ka == kb and va is vb for (ka, va), (kb, vb) in zip(kw_a, kw_b)))
 
 
 _CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()

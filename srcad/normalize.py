@@ -30,10 +30,10 @@ import numpy as np
 from . import registry
 from .errors import NoRuleError, SrcadSyntaxError
 from .naming import Namer, names_in
-from .source import UNRESOLVED, Namespace, Source, parse_function
+from .source import UNRESOLVED, Namespace, Source, function_state, parse_function
 from .template import constant_node
 
-__all__ = ["normalize", "Program", "METHODS"]
+__all__ = ["normalize", "Program", "METHODS", "default_nodes"]
 
 # Array methods mapped to the NumPy function that takes the array first.
 METHODS = {
@@ -703,7 +703,7 @@ class _Normalizer:
             raise _loc_error(scope.src, node, f"bad call to {fn.__name__}: {exc}",
                              "Fix the arguments.", TypeError_) from None
         helper_ns = Namespace(fn)
-        self.deps.append((None, fn, fn.__code__))
+        self.deps.append((None, fn, function_state(fn)))
         local_names = _assigned(fdef) | set(sig.parameters)
         rename = {n: self.namer.fresh(f"{fn.__name__}_{n}") for n in sorted(local_names)}
         inner = _Scope(src, helper_ns, rename, foreign=fn.__globals__ is not
@@ -744,6 +744,20 @@ class NameError_(SrcadSyntaxError):
 
 class TypeError_(SrcadSyntaxError):
     pass
+
+
+def default_nodes(program, fdef):
+    """Set ``fdef``'s defaults to the function's actual default values (literals, or names
+    bound to the values), so the generated function never re-evaluates default expressions
+    in a scope it does not have."""
+    fn = program.source.fn
+    values = fn.__defaults__ or ()
+    names = [a.id for a in fdef.args.args][-len(values):] if values else []
+    fdef.args.defaults = [_literal_or_ref(program, v, n) for v, n in zip(values, names)]
+    kw = fn.__kwdefaults__ or {}
+    fdef.args.kw_defaults = [
+        _literal_or_ref(program, kw[a.id], a.id) if a.id in kw else d
+        for a, d in zip(fdef.args.kwonlyargs, fdef.args.kw_defaults)]
 
 
 def _literal_or_ref(norm, value, pname):

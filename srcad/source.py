@@ -12,7 +12,7 @@ import gast
 
 from .errors import Location, SourceUnavailableError, SrcadSyntaxError
 
-__all__ = ["Source", "Namespace", "parse_function", "UNRESOLVED"]
+__all__ = ["Source", "Namespace", "parse_function", "UNRESOLVED", "function_state"]
 
 UNRESOLVED = object()
 
@@ -121,6 +121,12 @@ def parse_function(fn) -> Source:
     fdef.decorator_list = []
     return Source(fn=fn, node=fdef, filename=filename, namespace=Namespace(fn), text=text,
                   first_line=first_line, lines=lines)
+
+
+def function_state(fn) -> tuple:
+    """What a derivative built from ``fn``'s source depends on besides its globals: its code
+    and its default values."""
+    return (fn.__code__, fn.__defaults__, tuple((fn.__kwdefaults__ or {}).items()))
 
 
 def _shift_lines(tree, offset):

@@ -586,16 +586,11 @@ def test_keyword_only_parameters_in_every_mode():
     srcad.check_grad(with_kwonly, X3, mode="both")
 
 
-@pytest.mark.xfail(strict=True, reason="srcad: wrt names an argument passed by keyword -> "
-                                       "TypeError 'wrt=1 but only 1 arguments were passed'")
 def test_wrt_argument_passed_by_keyword():
     g = srcad.grad(with_default, wrt="l1")(X3, l1=0.5)
     assert g == pytest.approx(np.sum(np.abs(X3)))
 
 
-@pytest.mark.xfail(strict=True, reason="srcad: a default naming an enclosing-scope variable "
-                                       "is re-evaluated in the generated code: InternalError "
-                                       "(emit, NameError)")
 def test_default_from_enclosing_scope():
     def make(v):
         def scaled_by_default(x, c=v):
@@ -607,8 +602,6 @@ def test_default_from_enclosing_scope():
     assert jv == pytest.approx(6.0 * np.sum(X3))
 
 
-@pytest.mark.xfail(strict=True, reason="srcad: generated code copies defaults from the source "
-                                       "and the cache ignores __defaults__: stale derivative")
 def test_changed_defaults_are_seen():
     f = make_function("""
         def changed_defaults(x, c=0.5):
@@ -619,8 +612,6 @@ def test_changed_defaults_are_seen():
     np.testing.assert_allclose(srcad.grad(f)(X3), 4.0 * X3)
 
 
-@pytest.mark.xfail(strict=True, reason="srcad: tangent of the wrong shape raises a raw NumPy "
-                                       "ValueError, not ShapeMismatchError (DESIGN 5)")
 def test_forward_tangent_shape_mismatch_is_an_error():
     df = srcad.autodiff(vector_fn, mode="forward")
     with pytest.raises(srcad.ShapeMismatchError):
@@ -635,8 +626,6 @@ class Model:
         return np.sum(x * x)
 
 
-@pytest.mark.xfail(strict=True, reason="srcad: grad(obj.method) unwraps to the function, so "
-                                       "wrt=0 is self: 'missing 1 required positional argument'")
 def test_bound_method():
     np.testing.assert_allclose(srcad.grad(Model(2.0).loss)(X3), 2.0 * X3)
 
