@@ -184,3 +184,127 @@ def list_names(fdef) -> set:
                 if rule is not None and rule.extra.get("returns_list"):
                     out.add(stmt.targets[0].id)
     return out
+
+
+# -- ranks: what is known of each value's number of dimensions -------------------------------
+
+_MISSING = object()
+_REDUCTIONS = ("sum", "mean", "prod", "max", "min", "amax", "amin", "var", "std", "nansum",
+               "nanmean", "nanmax", "nanmin", "average", "norm")
+
+
+def ranks(fdef, param_ranks: dict) -> dict:
+    """name -> its number of dimensions (0 for Python and NumPy scalars), when the same for
+    every assignment to it; absent when unknown. ``param_ranks`` gives the parameters'
+    (from the argument kinds a derivative is specialized for)."""
+    known = {k: v for k, v in param_ranks.items() if v is not None}
+    unknown: set = {k for k, v in param_ranks.items() if v is None}
+    stmts = list(walk_statements(fdef.body))
+    changed = True
+    while changed:
+        changed = False
+        for stmt in stmts:
+            for name, rank in _assigned_ranks(stmt, known):
+                if name in unknown:
+                    continue
+                old = known.get(name, _MISSING)
+                if rank is None or (old is not _MISSING and old != rank):
+                    unknown.add(name)
+                    known.pop(name, None)
+                    changed = True
+                elif old is _MISSING:
+                    known[name] = rank
+                    changed = True
+    return known
+
+
+def _assigned_ranks(stmt, known):
+    if isinstance(stmt, gast.For):
+        it = stmt.iter
+        return [(stmt.target.id, 0 if _is_range(it, known) else None)]
+    if not isinstance(stmt, gast.Assign):
+        return []
+    target = stmt.targets[0]
+    if isinstance(target, gast.Name):
+        return [(target.id, value_rank(stmt.value, known))]
+    if isinstance(target, gast.Tuple):
+        return [(e.id, None) for e in target.elts]
+    return []           # x[i] = v keeps x's rank
+
+
+def _is_range(node, known) -> bool:
+    return isinstance(node, gast.Name) and known.get(node.id) == "range"
+
+
+def value_rank(value, known):
+    """The rank of an ANF right-hand side, or None when unknown."""
+    if isinstance(value, gast.Constant):
+        return 0 if isinstance(value.value, (int, float)) else None
+    if isinstance(value, gast.Name):
+        return known.get(value.id)
+    if isinstance(value, gast.UnaryOp):
+        return value_rank(value.operand, known)
+    if isinstance(value, (gast.BinOp, gast.Compare)):
+        operands = [value.left, value.right] if isinstance(value, gast.BinOp) else \
+            [value.left] + list(value.comparators)
+        rs = [value_rank(o, known) for o in operands]
+        if any(not isinstance(r, int) for r in rs):
+            return None
+        if isinstance(value, gast.BinOp) and isinstance(value.op, gast.MatMult):
+            a, b = rs
+            if a == 0 or b == 0:
+                return None
+            return 0 if a == b == 1 else (b - 1 if a == 1 else a - 1 if b == 1 else max(a, b))
+        return max(rs)
+    if isinstance(value, gast.Subscript):
+        base = value.value
+        rank = known.get(base.id) if isinstance(base, gast.Name) else None
+        if rank == "floats":            # an element of a list of floats
+            item = value.slice
+            return 0 if not isinstance(item, (gast.Slice, gast.Tuple)) and value_rank(
+                item, known) == 0 else None
+        if not isinstance(rank, int):
+            return None
+        items = value.slice.elts if isinstance(value.slice, gast.Tuple) else [value.slice]
+        for item in items:
+            if isinstance(item, gast.Slice):
+                continue
+            if isinstance(item, gast.Constant) and item.value is None:
+                rank += 1
+            elif value_rank(item, known) == 0 and not (
+                    isinstance(item, gast.Constant) and item.value is Ellipsis):
+                rank -= 1
+            else:
+                return None
+        return rank if rank >= 0 else None
+    if isinstance(value, gast.Call):
+        return _call_rank(value, known)
+    return None
+
+
+def _call_rank(call, known):
+    import math as _math
+
+    fn = getattr(call, "srcad_callee", None)
+    if fn is range:
+        return "range"
+    if fn in (len, int, float) or getattr(fn, "__module__", None) == "math" or (
+            fn is not None and getattr(_math, getattr(fn, "__name__", ""), None) is fn):
+        return 0
+    rule = registry.lookup(fn) if fn is not None else None
+    args = list(call.args)
+    if rule is not None and rule.extra.get("elementwise"):
+        rs = [value_rank(a, known) for a in args]
+        if any(not isinstance(r, int) for r in rs) or call.keywords:
+            return None
+        return max(rs) if rs else None
+    name = getattr(fn, "__name__", "")
+    if name in _REDUCTIONS and getattr(fn, "__module__", "").startswith("numpy"):
+        keywords = {k.arg: k.value for k in call.keywords}
+        axis = keywords.get("axis", args[1] if len(args) > 1 and name != "norm" else None)
+        keep = keywords.get("keepdims")
+        if (axis is None or isinstance(axis, gast.Constant) and axis.value is None) and (
+                keep is None or isinstance(keep, gast.Constant) and not keep.value) and (
+                name != "norm" or not keywords):
+            return 0
+    return None

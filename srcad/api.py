@@ -3,6 +3,7 @@ feeds the cache) and the user-facing functions grad, value_and_grad, autodiff, j
 jacobian, hessian, hvp and show."""
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 import logging
@@ -15,7 +16,7 @@ import numpy as np
 
 from . import cache, emit, registry, runtime
 from .cache import Derivative
-from .analysis import activity
+from .analysis import activity, ranks
 from .errors import InternalError, NotDifferentiableError, SrcadError
 from .normalize import default_nodes, normalize
 from .source import function_state, parse_function
@@ -40,6 +41,7 @@ class Spec:
     grad_seed: bool = True         # reverse: seed 1.0 for a scalar output (grad) vs a seed arg
     preserve_result: bool = False
     optimized: bool = True
+    kinds: tuple | None = None     # ranks of the positional arguments it is specialized for
 
 
 def clear_cache():
@@ -111,13 +113,15 @@ def build(f, spec: Spec) -> Derivative:
     params = program.params
     wrt_names = [params[i] for i in spec.wrt]
     act = activity(program.node, wrt_names)
+    known = ranks(program.node, dict(zip(params, spec.kinds or ())))
     stage = spec.mode
     try:
         if spec.mode == "reverse":
             fdef = reverse(program, wrt_names, act, grad_seed=spec.grad_seed,
-                           preserve_result=spec.preserve_result)
+                           preserve_result=spec.preserve_result, ranks=known)
         else:
-            fdef = forward(program, wrt_names, act, preserve_result=spec.preserve_result)
+            fdef = forward(program, wrt_names, act, preserve_result=spec.preserve_result,
+                           ranks=known)
         default_nodes(program, fdef)
         stage = "optimize"
         if spec.optimized:
@@ -205,6 +209,24 @@ class _Arguments:
                     f"{np.shape(a)}", hint="Pass one tangent per wrt argument, shaped like it.")
 
 
+def _kinds(args) -> tuple:
+    """The rank of each positional argument (0 for numbers), None for anything else."""
+    out = []
+    for a in args:
+        t = type(a)
+        if t is float or t is int or t is np.float64:
+            out.append(0)
+        elif t is list and all(type(v) is float for v in a):
+            out.append("floats")        # a list of Python floats
+        elif t is np.ndarray:
+            out.append(a.ndim)
+        elif isinstance(a, np.generic) and not isinstance(a, np.bool_):
+            out.append(0)
+        else:
+            out.append(None)
+    return tuple(out)
+
+
 def _like(g, a):
     """A derivative with the type, shape and dtype of the argument it belongs to."""
     if isinstance(a, (list, tuple)):
@@ -230,12 +252,14 @@ def _wrap(f, spec, kind):
     target = _target(f)
     indices = spec.wrt
     arguments = _Arguments(target, indices)
-    entry_box = [None]
+    variants: dict = {}
 
-    def current():
-        entry = entry_box[0]
+    def current(kinds=None):
+        """The derivative for arguments of these kinds (their ranks): scalars and ranks known
+        at call time let the build drop broadcasting that provably does nothing."""
+        entry = variants.get(kinds)
         if entry is None or not entry.fresh(target):
-            entry = entry_box[0] = _get(target, spec)
+            entry = variants[kinds] = _get(target, dataclasses.replace(spec, kinds=kinds))
         return entry
 
     current()   # build now: errors surface at srcad.grad(f), not at the first call
@@ -255,7 +279,7 @@ def _wrap(f, spec, kind):
             args = bound_self + args
             values = arguments.values(args, kwargs)
             arguments.check(values)
-            entry = current()
+            entry = current(_kinds(args))
             if spec.grad_seed:
                 out = entry.fn(*args, **kwargs)
             else:
@@ -271,7 +295,7 @@ def _wrap(f, spec, kind):
             values = arguments.values(primals, kwargs)
             arguments.check(values)
             arguments.check_tangents(values, tangents)
-            entry = current()
+            entry = current(_kinds(primals))
             if entry.extra:         # tangents are keyword-only (the function has defaults)
                 return entry.fn(*primals, **kwargs, **dict(zip(entry.extra, tangents)))
             return entry.fn(*primals, *tangents, **kwargs)

@@ -16,7 +16,8 @@ import numpy as np
 
 from . import registry, runtime
 from .analysis import primitive_call, walk_statements
-from .reverse import runtime_ref
+from .optimize import Broadcasts
+from .reverse import mark_broadcasts, runtime_ref
 from .errors import NoRuleError, SrcadSyntaxError
 from .template import TemplateBindError, is_zero, make_zero, simplify_zeros
 
@@ -47,7 +48,8 @@ def _loads(node) -> set:
 
 
 class _Forward:
-    def __init__(self, program, wrt, act, preserve_result):
+    def __init__(self, program, wrt, act, preserve_result, ranks):
+        self.simplify = Broadcasts(ranks).visit
         self.p = program
         self.src = program.source
         self.namer = program.namer
@@ -229,6 +231,10 @@ class _Forward:
 
         body = template.instantiate(binding, resolve_d, self.namer.fresh, self.ref)
         body = simplify_zeros(body, lambda f: False, self.materialize)
+        operands = list(args) + list(kwargs.values())
+        mark_broadcasts(body, prim, rule, operands, outs,
+                        [a for a in operands if self.active(a)])
+        body = [self.simplify(s) for s in body]
         defined: set = set()
 
         def finish(stmts):
@@ -289,6 +295,6 @@ class _Forward:
         return new
 
 
-def forward(program, wrt, act, preserve_result=False):
+def forward(program, wrt, act, preserve_result=False, ranks=None):
     """Build the forward-mode (JVP) FunctionDef of a normalized program."""
-    return _Forward(program, wrt, act, preserve_result).run()
+    return _Forward(program, wrt, act, preserve_result, ranks or {}).run()

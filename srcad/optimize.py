@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gast
 
-__all__ = ["optimize", "drop_empty"]
+__all__ = ["optimize", "drop_empty", "Broadcasts"]
 
 _EFFECTS = {"pop", "append", "add_at", "take_and_zero", "extend", "insert"}
 
@@ -105,9 +105,138 @@ def drop_empty(stmts) -> list:
             or getattr(out[i + 1], "srcad_comment", None) is None]
 
 
+def _rank(node, ranks):
+    if isinstance(node, gast.Constant):
+        return 0 if isinstance(node.value, (int, float)) else None
+    if isinstance(node, gast.UnaryOp):
+        return _rank(node.operand, ranks)
+    if isinstance(node, gast.Name):
+        return ranks.get(node.id)
+    return None
+
+
+def _others_scalar(operands, one, ranks) -> bool:
+    """Are all operands but (one occurrence of) ``one`` scalars? Then the result of an
+    elementwise operation has exactly ``one``'s shape."""
+    rest = list(operands)
+    for i, o in enumerate(rest):
+        if isinstance(o, gast.Name) and o.id == one:
+            del rest[i]
+            break
+    else:
+        return False
+    return all(_rank(o, ranks) == 0 for o in rest)
+
+
+class Broadcasts(gast.NodeTransformer):
+    """Drop ``unbroadcast(g, x)`` / ``broadcast_like(t, y)`` where shapes provably agree,
+    and write the seed and zeros of scalars as the literals 1.0 and 0.0."""
+
+    def __init__(self, ranks):
+        self.ranks = ranks
+
+    def visit_Call(self, node):
+        self.generic_visit(node)
+        tag = getattr(node, "srcad_shapes", None)
+        if tag is not None:
+            kind, operands, active, like = tag
+            if kind == "unbroadcast" and _others_scalar(operands, like, self.ranks):
+                return node.args[0]
+            if kind == "broadcast_like" and active and all(
+                    _others_scalar(operands, a.id, self.ranks) for a in active):
+                return node.args[0]
+            return node
+        func = node.func
+        if (isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name)
+                and func.value.id == "_srcad" and len(node.args) == 1
+                and _rank(node.args[0], self.ranks) == 0):
+            if func.attr == "scalar_seed":
+                return gast.Constant(value=1.0, kind=None)
+            if func.attr == "zeros_like":
+                return gast.Constant(value=0.0, kind=None)
+        return node
+
+
+class _Peephole(gast.NodeTransformer):
+    """``a + -b`` -> ``a - b``; ``-(-a)`` -> ``a``."""
+
+    def visit_BinOp(self, node):
+        self.generic_visit(node)
+        right = node.right
+        if isinstance(right, gast.UnaryOp) and isinstance(right.op, gast.USub) and isinstance(
+                node.op, (gast.Add, gast.Sub)):
+            node.op = gast.Sub() if isinstance(node.op, gast.Add) else gast.Add()
+            node.right = right.operand
+        return node
+
+    def visit_UnaryOp(self, node):
+        self.generic_visit(node)
+        inner = node.operand
+        if isinstance(node.op, gast.USub) and isinstance(inner, gast.UnaryOp) and isinstance(
+                inner.op, gast.USub):
+            return inner.operand
+        return node
+
+
+def _assign_counts(fdef) -> dict:
+    counts: dict = {}
+    for n in gast.walk(fdef):
+        if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Param)):
+            counts[n.id] = counts.get(n.id, 0) + 1
+        elif isinstance(n, gast.AugAssign) and isinstance(n.target, gast.Name):
+            counts[n.target.id] = counts.get(n.target.id, 0) + 1
+    for a in fdef.args.args + fdef.args.kwonlyargs + fdef.args.posonlyargs:
+        counts[a.id] = counts.get(a.id, 0) + 1
+    return counts
+
+
+def _load_counts(fdef) -> dict:
+    counts: dict = {}
+    for n in gast.walk(fdef):
+        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
+            counts[n.id] = counts.get(n.id, 0) + 1
+    return counts
+
+
+def _propagate_copies(stmts, stores, loads) -> list:
+    """Within one block, ``a = b`` followed by uses of ``a`` -> uses of ``b``, when ``a`` is
+    assigned only there, every use of ``a`` follows in the same block, and ``b`` is not
+    rebound after the copy in that block."""
+    out = list(stmts)
+    i = 0
+    while i < len(out):
+        s = out[i]
+        for field in ("body", "orelse"):
+            inner = getattr(s, field, None)
+            if isinstance(inner, list) and inner:
+                setattr(s, field, _propagate_copies(inner, stores, loads))
+        if (isinstance(s, gast.Assign) and len(s.targets) == 1
+                and isinstance(s.targets[0], gast.Name) and isinstance(s.value, gast.Name)
+                and stores.get(s.targets[0].id) == 1):
+            a, b = s.targets[0].id, s.value.id
+            rest = out[i + 1:]
+            uses = [n for r in rest for n in gast.walk(r)
+                    if isinstance(n, gast.Name) and n.id == a]
+            rebinds_b = any(
+                (isinstance(n, gast.Name) and n.id == b and not isinstance(n.ctx, gast.Load))
+                or (isinstance(n, gast.AugAssign) and getattr(n.target, "id", None) == b)
+                for r in rest for n in gast.walk(r))
+            if not rebinds_b and len(uses) == loads.get(a, 0):
+                for n in uses:
+                    n.id = b
+                loads[b] = loads.get(b, 0) + len(uses)
+                loads[a] = 0
+                del out[i]
+                continue
+        i += 1
+    return out
+
+
 def optimize(fdef: gast.FunctionDef) -> gast.FunctionDef:
-    """Remove dead statements until nothing changes."""
+    """Peepholes and copy propagation, then dead statements until nothing changes."""
+    _Peephole().visit(fdef)
     while True:
+        fdef.body = _propagate_copies(fdef.body, _assign_counts(fdef), _load_counts(fdef))
         before = gast.dump(fdef)
         reads = set()
         for s in fdef.body:

@@ -158,6 +158,7 @@ def unary(primitives, derivative: str):
     for p in prims:
         r = _rule(p)
         r.adjoint, r.tangent = adj, tan
+        r.extra["elementwise"] = True
 
 
 def binary(primitives, d1: str | None, d2: str | None):
@@ -190,6 +191,7 @@ def binary(primitives, d1: str | None, d2: str | None):
     for p in prims:
         r = _rule(p)
         r.adjoint, r.tangent = adj, tan
+        r.extra["elementwise"] = True
 
 
 def register_adjoint(*primitives, outputs: int = 1):

@@ -25,6 +25,7 @@ import numpy as np
 
 from . import registry, runtime
 from .emit import comment
+from .optimize import Broadcasts
 from .analysis import list_names, primitive_call, walk_statements
 from .errors import NoRuleError, SrcadSyntaxError
 from .template import TemplateBindError, is_zero, make_zero, simplify_zeros
@@ -77,7 +78,7 @@ class _Save:
 
 
 class _Reverse:
-    def __init__(self, program, wrt, act, grad_seed: bool, preserve_result: bool):
+    def __init__(self, program, wrt, act, grad_seed: bool, preserve_result: bool, ranks):
         self.p = program
         self.src = program.source
         self.namer = program.namer
@@ -93,6 +94,7 @@ class _Reverse:
         self.ref = runtime_ref(program, self.rt)
         self.none_init: set = set()
         self.old: dict = {}       # during x = f(x): x -> the name holding its old value
+        self.simplify = Broadcasts(ranks).visit
         self.comments: dict = {}
 
     # -- helpers -------------------------------------------------------------------------
@@ -333,22 +335,28 @@ class _Reverse:
             for o in overwritten:
                 record = stmt.srcad_saves.get(o)
                 if record is not None:
-                    record.self_read = True
-                    if record.on_tape:
-                        tmp = self.namer.fresh(o.lstrip("_") + "_prev")
-                        code.append(_assign(tmp, self.saved_value(record)))
-                        old[o] = tmp
-                    else:
-                        old[o] = record.local
+                    old[o] = self.namer.fresh(o.lstrip("_") + "_prev") if record.on_tape \
+                        else record.local
+            body = []
             if inputs:
                 self.old = old
-                code.extend(self.contributions(stmt, outs, value, state, old))
+                body = self.contributions(stmt, outs, value, state, old)
                 self.old = {}
             else:
                 for o in outs:
                     state.defined.discard(self.adj(o))
+            read = set()
+            for s in body:
+                read |= _loads(s)
+            for o, name in old.items():       # the adjoint reads the old value of its target
+                record = stmt.srcad_saves[o]
+                if name in read:
+                    record.self_read = True
+                    if record.on_tape:
+                        code.append(_assign(name, self.saved_value(record)))
+            code.extend(body)
             for o in outs:
-                if o in old:
+                if o in old and stmt.srcad_saves[o].self_read:
                     node = _assign(o, _name(old[o]))
                     node.srcad_restore = stmt.srcad_saves[o]
                     node.srcad_keep = True
@@ -435,6 +443,9 @@ class _Reverse:
 
         body = template.instantiate(binding, resolve_d, self.namer.fresh, self.ref)
         body = simplify_zeros(body, lambda f: False, self.materialize)
+        mark_broadcasts(body, prim, rule, list(args) + list(kwargs.values()), outs,
+                        renamed={v: k for k, v in old.items()})
+        body = [self.simplify(s) for s in body]
         for o in outputs:
             state.defined.discard(o)
         # Contributions to an output of this statement (x = f(x)) go last: they read d[y].
@@ -712,7 +723,7 @@ class _Reverse:
                 final.append(_assign(b, _call(_attr(_name(self.rt), "zeros_like"),
                                               _name(name))))
             grads.append(_name(b))
-        adjoint = seed_code + adjoint + final
+        adjoint = [self.simplify(s) for s in seed_code + adjoint + final]
         primal, adjoint = self.prune_saves(primal, adjoint)
         if self.none_init:
             inits = [_assign(n, gast.Constant(value=None, kind=None))
@@ -856,6 +867,25 @@ def _as_value(index):
     return as_value(copy.deepcopy(index))
 
 
+def mark_broadcasts(body, prim, rule, operands, outs, active=(), renamed=None):
+    """Tag the ``unbroadcast``/``broadcast_like`` calls an elementwise rule instantiated with
+    the operands of its call site, so they can be dropped where they provably do nothing
+    (``renamed``: saved-value names -> the variable they hold an old value of)."""
+    if not (rule.extra.get("elementwise") or prim in (np.where, np.clip)):
+        return
+    for stmt in body:
+        for node in gast.walk(stmt):
+            if isinstance(node, gast.Call) and len(node.args) == 2 and isinstance(
+                    node.args[1], gast.Name):
+                name = node.func.id if isinstance(node.func, gast.Name) else getattr(
+                    node.func, "attr", "")
+                kind = name.rsplit(".", 1)[-1]
+                if kind in ("unbroadcast", "broadcast_like"):
+                    like = node.args[1].id
+                    like = (renamed or {}).get(like, like)
+                    node.srcad_shapes = (kind, list(operands), list(active), like)
+
+
 def runtime_ref(program, rt):
     """Template globals -> names: srcad's runtime helpers read as ``_srcad.helper``."""
     def ref(obj, preferred):
@@ -865,6 +895,7 @@ def runtime_ref(program, rt):
     return ref
 
 
-def reverse(program, wrt, act, grad_seed=True, preserve_result=False):
-    """Build the reverse-mode derivative FunctionDef of a normalized program."""
-    return _Reverse(program, wrt, act, grad_seed, preserve_result).run()
+def reverse(program, wrt, act, grad_seed=True, preserve_result=False, ranks=None):
+    """Build the reverse-mode derivative FunctionDef of a normalized program (``ranks``:
+    known ranks of values, see ``analysis.ranks``)."""
+    return _Reverse(program, wrt, act, grad_seed, preserve_result, ranks or {}).run()

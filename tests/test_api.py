@@ -364,11 +364,14 @@ def test_second_grad_does_not_rebuild(monkeypatch):
     """)
     calls = _count_builds(monkeypatch)
     g1 = srcad.grad(f)(X3)
+    # srcad.grad builds the generic derivative (errors surface there); the first call builds
+    # the variant specialized for its argument ranks. Nothing is built again after that.
+    assert calls == ["cached", "cached"]
     g2 = srcad.grad(f)(X3)
-    assert calls == ["cached"]
+    assert calls == ["cached", "cached"]
     np.testing.assert_array_equal(g1, g2)
     srcad.show(f)
-    assert calls == ["cached"]
+    assert calls == ["cached", "cached"]
 
 
 def test_clear_cache_rebuilds_same_result(monkeypatch):
@@ -380,7 +383,7 @@ def test_clear_cache_rebuilds_same_result(monkeypatch):
     g1 = srcad.grad(f)(X3)
     srcad.clear_cache()
     g2 = srcad.grad(f)(X3)
-    assert calls == ["cached2", "cached2"]
+    assert calls == ["cached2"] * 4     # generic + specialized, twice
     np.testing.assert_array_equal(g1, g2)
 
 

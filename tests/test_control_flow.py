@@ -1,0 +1,443 @@
+"""Derivatives through control flow and mutation: every function of control_flow_corpus checked
+against finite differences in both modes, against its straight-line equivalent, and the
+generated source's determinism and the fence's errors inside loops."""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+import pytest
+
+import srcad
+from control_flow_corpus import CASES
+from helpers import make_function
+
+# Known srcad bugs: case id -> one-line reason (strict: an XPASS means the bug is fixed).
+_DCE_EMPTY_LOOP = "optimizer drops a `for i in ...: pass` loop whose target is used after it"
+_ENUM_START = "enumerate(x, start) is not desugared: NoRuleError for builtins.enumerate"
+_FANCY_REPEAT = "reverse: out[idx] = v with repeated idx credits every duplicate, not the last"
+_SLICE_REBIND = "reverse: `y = y[:k]` inside an if clobbers by before reading it (broadcast error)"
+_FWD_TANGENT = "forward: `x[i] = ...` on an argument writes into the caller's tangent array"
+_VIEW_WRITE = "writes through a view (v = buf[1:]; v[0] = ...) are not seen by buf's derivative"
+_HELPER_RETURNS = "a helper with an early/multiple return cannot be inlined (SrcadSyntaxError)"
+_MAX3 = "builtin max(a, b, c) with three arguments: only max(x1, x2) is supported"
+_HELPER_EXPR = ("a helper called for its side effect (`_fill(out, i, v)`) is rejected: 'an "
+                "expression statement has no effect on the result'")
+_HELPER_ALIAS = ("helper mutating its argument, result bound to another name: the caller's "
+                 "array gets no derivative (silently zero)")
+_UNOPT_EMPTY_IF = ("optimized=False emits an if/else/for whose body is only a comment "
+                   "(IndentationError in emit)")
+_RESULT_RESTORED = ("autodiff(preserve_result=True) returns the result variable after the "
+                    "adjoint sweep restored it from the tape")
+_SUM_LIST_2ND = "sum(list) adjoint emits a list comprehension: not differentiable again"
+_RANGE_TANGENT = "forward over reverse of nested loops: taped inner range gets zeros_like(range)"
+_SLICE_TANGENT = "gradient code calls slice(i, j) for loop-dependent slices; no tangent rule for it"
+
+XFAIL = {
+    "if_static_shape[2d]": _SLICE_REBIND,
+    "slice_rebind_in_branch": _SLICE_REBIND,
+    "loop_var_after_loop": _DCE_EMPTY_LOOP,
+    "loop_enumerate_start": _ENUM_START,
+    "fancy_repeated_add": _FANCY_REPEAT,
+    "inplace_on_argument": _FWD_TANGENT,
+    "view_write_through": _VIEW_WRITE,
+    "helper_early_return_in_loop": _HELPER_RETURNS,
+    "helper_with_early_return": _HELPER_RETURNS,
+    "builtin_max3": _MAX3,
+    "helper_mutates_argument": _HELPER_EXPR,
+    "helper_mutates_alias": _HELPER_ALIAS,
+}
+
+REF_XFAIL = {
+    "helper_mutates_argument": _HELPER_EXPR,
+    "helper_mutates_alias": _HELPER_ALIAS,
+    "fancy_repeated_add": _FANCY_REPEAT,
+    "slice_rebind_in_branch": _SLICE_REBIND,
+    "view_write_through": _VIEW_WRITE,
+    "builtin_max3": _MAX3,
+}
+
+
+def _params(cases, known):
+    out = []
+    for case in cases:
+        marks = ()
+        if case.id in known:
+            marks = (pytest.mark.xfail(strict=True, reason=known[case.id]),)
+        out.append(pytest.param(case, id=case.id, marks=marks))
+    return out
+
+
+def _wrt_tuple(wrt):
+    return (wrt,) if isinstance(wrt, numbers.Integral) else tuple(wrt)
+
+
+def _random_like(x, g):
+    if isinstance(x, (list, tuple)):
+        return type(x)(_random_like(item, g) for item in x)
+    if isinstance(x, np.ndarray):
+        return g.standard_normal(x.shape)
+    return float(g.standard_normal())
+
+
+def _assert_close(a, b, rtol=1e-8, atol=1e-10):
+    if isinstance(a, (list, tuple)):
+        assert isinstance(b, (list, tuple)) and len(a) == len(b)
+        for x, y in zip(a, b):
+            _assert_close(x, y, rtol, atol)
+        return
+    assert np.shape(a) == np.shape(b)
+    np.testing.assert_allclose(np.asarray(a, dtype=float), np.asarray(b, dtype=float),
+                               rtol=rtol, atol=atol)
+
+
+@pytest.mark.parametrize("case", _params(CASES, XFAIL))
+def test_check_grad(case):
+    srcad.check_grad(case.f, *case.args(), wrt=case.wrt, mode="both")
+
+
+@pytest.mark.parametrize("case", _params([c for c in CASES if c.ref is not None], REF_XFAIL))
+def test_matches_straight_line_equivalent(case):
+    args = case.args()
+    value, ref_value = case.f(*args), case.ref(*case.args())
+    _assert_close(value, ref_value)
+    g = np.random.default_rng(1)
+    seed = _random_like(value, g)
+    wrt = case.wrt
+    got = srcad.autodiff(case.f, mode="reverse", wrt=wrt)(*case.args(), seed=seed)
+    want = srcad.autodiff(case.ref, mode="reverse", wrt=wrt)(*case.args(), seed=seed)
+    _assert_close(got, want)
+    tangents = [_random_like(args[i], g) for i in _wrt_tuple(wrt)]
+    got = srcad.autodiff(case.f, mode="forward", wrt=wrt)(*case.args(), *tangents)
+    want = srcad.autodiff(case.ref, mode="forward", wrt=wrt)(*case.args(), *tangents)
+    _assert_close(got, want)
+
+
+@pytest.mark.parametrize("case", _params(
+    [c for c in CASES if c.id in ("inplace_mask_scale", "copy_buffer", "euler_heat",
+                                  "slice_self_update", "inplace_diagonal")], XFAIL))
+def test_derivative_does_not_modify_arguments(case):
+    args = case.args()
+    before = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+    srcad.grad(case.f, wrt=case.wrt)(*args)
+    tangents = [_random_like(args[i], np.random.default_rng(2)) for i in _wrt_tuple(case.wrt)]
+    srcad.autodiff(case.f, mode="forward", wrt=case.wrt)(*args, *tangents)
+    for a, b in zip(args, before):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("case", _params(
+    [c for c in CASES if c.id in ("inplace_on_argument", "inplace_mask_scale", "copy_buffer",
+                                  "inplace_overwrite_twice", "euler_heat")],
+    {"inplace_on_argument": _FWD_TANGENT}))
+def test_forward_does_not_modify_tangents(case):
+    args = case.args()
+    tangents = [_random_like(args[i], np.random.default_rng(3)) for i in _wrt_tuple(case.wrt)]
+    before = [t.copy() if isinstance(t, np.ndarray) else t for t in tangents]
+    srcad.autodiff(case.f, mode="forward", wrt=case.wrt)(*args, *tangents)
+    for t, b in zip(tangents, before):
+        np.testing.assert_array_equal(t, b)
+
+
+# -- generated source is deterministic -----------------------------------------------------
+
+LOOP_SOURCE = """
+def loop_fn(x, n):
+    out = np.zeros_like(x)
+    s = 0.0
+    for i in range(n):
+        if x[i] > 0.0:
+            out[i] = x[i] * s
+        else:
+            continue
+        s = s + np.sin(x[i])
+        if s > 3.0:
+            break
+    while s > 1.0:
+        s = s * 0.5
+    return np.sum(out) + s
+"""
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_show_is_deterministic(mode):
+    f1 = make_function(LOOP_SOURCE)
+    first = srcad.show(f1, mode=mode)
+    assert srcad.show(f1, mode=mode) == first
+    srcad.clear_cache()
+    assert srcad.show(f1, mode=mode) == first
+    f2 = make_function(LOOP_SOURCE)   # same text, another function object and file
+    second = srcad.show(f2, mode=mode)
+    assert _without_header(second) == _without_header(first)
+
+
+def _without_header(text):
+    """The generated source without its first comment line (which names the source file)."""
+    return [line for line in text.splitlines() if not line.startswith("# Generated")]
+
+
+def test_show_of_corpus_loops_is_deterministic():
+    from control_flow_corpus import soft_dtw, tanh_rnn, early_return_nested
+    for f in (soft_dtw, tanh_rnn, early_return_nested):
+        texts = set()
+        for _ in range(2):
+            srcad.clear_cache()
+            texts.add(srcad.show(f, wrt=0))
+        assert len(texts) == 1
+
+
+# -- unsupported constructs inside loops -----------------------------------------------------
+
+UNSUPPORTED_IN_LOOP = {
+    "try": """
+        def f(x):
+            s = 0.0
+            for i in range(3):
+                try:
+                    s = s + x[i]
+                except IndexError:
+                    pass
+            return s
+        """,
+    "with": """
+        def f(x):
+            s = 0.0
+            while s < 1.0:
+                with open("/dev/null"):
+                    s = s + x
+            return s
+        """,
+    "lambda": """
+        def f(x):
+            s = 0.0
+            for i in range(3):
+                g = lambda v: v * v
+                s = s + g(x[i])
+            return s
+        """,
+    "nested def": """
+        def f(x):
+            s = 0.0
+            for i in range(3):
+                def g(v):
+                    return v * v
+                s = s + g(x[i])
+            return s
+        """,
+    "listcomp": """
+        def f(x):
+            s = 0.0
+            for i in range(2):
+                s = s + sum([v * v for v in x])
+            return s
+        """,
+    "raise": """
+        def f(x):
+            s = 0.0
+            for i in range(3):
+                if x[i] < -10.0:
+                    raise ValueError("too small")
+                s = s + x[i]
+            return s
+        """,
+    "yield": """
+        def f(x):
+            s = 0.0
+            while s < 1.0:
+                s = s + x
+                yield s
+            return s
+        """,
+    "global": """
+        def f(x):
+            s = 0.0
+            for i in range(3):
+                global counter
+                s = s + x[i]
+            return s
+        """,
+    "helper with try": """
+        def helper(v):
+            try:
+                w = v * v
+            except ValueError:
+                w = v
+            return w
+
+        def f(x):
+            s = 0.0
+            for i in range(3):
+                s = s + helper(x[i])
+            return s
+        """,
+    "for-else": """
+        def f(x):
+            s = 0.0
+            for i in range(3):
+                s = s + x[i]
+            else:
+                s = s * 2.0
+            return s
+        """,
+}
+
+# The 1-based line (within the dedented source) of the offending construct.
+UNSUPPORTED_LINE = {"try": 4, "with": 4, "lambda": 4, "nested def": 4, "listcomp": 4,
+                    "raise": 5, "for-else": 3, "yield": 5, "global": 4, "helper with try": 2}
+
+
+@pytest.mark.parametrize("kind", list(UNSUPPORTED_IN_LOOP))
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_unsupported_in_loop_names_the_line(kind, mode):
+    f = make_function(UNSUPPORTED_IN_LOOP[kind])
+    with pytest.raises(srcad.SrcadSyntaxError) as info:
+        srcad.autodiff(f, mode=mode)(np.ones(3), *([np.ones(3)] if mode == "forward" else []))
+    err = info.value
+    assert err.lineno == UNSUPPORTED_LINE[kind]
+    assert f":{UNSUPPORTED_LINE[kind]}:" in str(err)
+
+
+def test_unsupported_in_loop_fails_in_show_and_grad():
+    f = make_function(UNSUPPORTED_IN_LOOP["try"])
+    with pytest.raises(srcad.SrcadSyntaxError, match="try"):
+        srcad.show(f)
+    with pytest.raises(srcad.SrcadSyntaxError):
+        srcad.grad(f)(np.ones(3))
+
+
+def test_recursive_helper_is_a_clear_error():
+    from control_flow_corpus import recursion_helper
+    with pytest.raises(srcad.SrcadSyntaxError, match="recurs"):
+        srcad.grad(recursion_helper)(np.ones(3))
+
+
+# -- options and modes agree through control flow --------------------------------------------
+
+UNOPT_XFAIL = {"loop_var_after_loop": _DCE_EMPTY_LOOP, "loop_enumerate_start": _ENUM_START,
+               "helper_early_return_in_loop": _HELPER_RETURNS,
+               "helper_with_early_return": _HELPER_RETURNS, "builtin_max3": _MAX3,
+               "if_static_shape[2d]": _SLICE_REBIND, "slice_rebind_in_branch": _SLICE_REBIND,
+               "inplace_on_argument": _FWD_TANGENT, "helper_mutates_argument": _HELPER_EXPR,
+               **{name: _UNOPT_EMPTY_IF for name in (
+                   "while_true_break", "break_loop", "continue_loop", "break_and_continue",
+                   "inner_break", "early_return_nested[taken]", "early_return_nested[not_taken]",
+                   "while_break_continue", "while_early_return[taken]",
+                   "while_early_return[not_taken]", "conditional_index_expr",
+                   "helper_mutates_alias")}}
+
+
+@pytest.mark.parametrize("case", _params(CASES, UNOPT_XFAIL))
+def test_optimized_and_unoptimized_agree(case):
+    args = case.args()
+    g = np.random.default_rng(4)
+    seed = _random_like(case.f(*case.args()), g)
+    results = [srcad.autodiff(case.f, mode="reverse", wrt=case.wrt, optimized=opt)(
+        *case.args(), seed=seed) for opt in (True, False)]
+    _assert_close(results[0], results[1], rtol=1e-12, atol=1e-14)
+    tangents = [_random_like(args[i], g) for i in _wrt_tuple(case.wrt)]
+    results = [srcad.autodiff(case.f, mode="forward", wrt=case.wrt, optimized=opt)(
+        *case.args(), *tangents) for opt in (True, False)]
+    _assert_close(results[0], results[1], rtol=1e-12, atol=1e-14)
+
+
+VALUE_AND_GRAD_IDS = ["if_scalar[pos]", "multiple_returns[first]", "loop_zip", "break_loop",
+                      "early_return[taken]", "while_data_exit", "inplace_square", "euler_heat",
+                      "list_stack", "tanh_rnn", "ode_oscillator", "soft_dtw"]
+VALUE_AND_GRAD_XFAIL = {name: _RESULT_RESTORED for name in (
+    "multiple_returns[first]", "loop_zip", "break_loop", "early_return[taken]",
+    "while_data_exit", "tanh_rnn")}
+
+
+@pytest.mark.parametrize("case", _params([c for c in CASES if c.id in VALUE_AND_GRAD_IDS], {}))
+def test_value_and_grad_matches_f(case):
+    wrt = case.wrt
+    value, grads = srcad.value_and_grad(case.f, wrt=wrt)(*case.args())
+    assert value == pytest.approx(case.f(*case.args()), rel=1e-12, abs=1e-12)
+    _assert_close(grads, srcad.grad(case.f, wrt=wrt)(*case.args()), rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("case", _params([c for c in CASES if c.id in VALUE_AND_GRAD_IDS],
+                                         VALUE_AND_GRAD_XFAIL))
+def test_preserve_result_returns_f_value(case):
+    wrt = case.wrt
+    value, grads = srcad.autodiff(case.f, wrt=wrt, preserve_result=True)(*case.args())
+    assert value == pytest.approx(case.f(*case.args()), rel=1e-12, abs=1e-12)
+    _assert_close(grads, srcad.grad(case.f, wrt=wrt)(*case.args()), rtol=1e-12, atol=1e-14)
+
+
+FLOAT32_IDS = ["inplace_square", "piecewise_loop", "loop_zip", "conv1d_loops", "list_stack",
+               "break_loop", "early_return[taken]", "continue_loop", "euler_heat",
+               "loop_rows", "inplace_mask_scale", "maxpool_loops", "tanh_rnn"]
+
+
+@pytest.mark.parametrize("case", _params([c for c in CASES if c.id in FLOAT32_IDS], {}))
+def test_float32_arguments_get_float32_gradients(case):
+    args = [a.astype(np.float32) if isinstance(a, np.ndarray) else a for a in case.args()]
+    grads = srcad.grad(case.f, wrt=case.wrt)(*args)
+    grads = grads if isinstance(grads, tuple) else (grads,)
+    for i, gr in zip(_wrt_tuple(case.wrt), grads):
+        if isinstance(args[i], np.ndarray):
+            assert gr.dtype == np.float32, (i, gr.dtype)
+            assert gr.shape == args[i].shape
+
+
+HESSIAN_IDS = ["if_scalar[pos]", "if_scalar[neg]", "piecewise_loop", "range_shape_bounds",
+               "loop_zip", "horner", "break_loop", "continue_loop", "early_return[taken]",
+               "while_data_exit", "inplace_overwrite_twice", "inplace_loop_overwrite",
+               "dp_prefix", "list_builtin_sum", "loop_enumerate", "copy_buffer",
+               "nested_shared_tape", "softmax_rows_loop", "conditionally_defined",
+               "inplace_column_accumulate", "while_early_return[taken]", "loop_matmul",
+               "conv1d_loops", "triangular_nested", "nested_while_in_for", "inner_break",
+               "early_return_nested[taken]", "list_stack", "list_array", "loop_rows",
+               "tanh_rnn", "soft_dtw", "bubble_sort", "cholesky_loops", "euler_heat",
+               "helper_in_loop", "thermal_simulation",
+               "while_active_cond", "conv2d_loops", "maxpool_loops", "gauss_pivot",
+               "inplace_mask_scale", "inplace_diagonal", "fancy_repeated_add",
+               "slice_self_update", "strided_slice_update", "loop_static_tuple",
+               "list_last_state", "list_item_assign", "conditional_append"]
+
+
+def _fd_hessian_vector(case, args, i, v, h=1e-5):
+    grad = srcad.grad(case.f, wrt=i)
+
+    def at(step):
+        moved = list(args)
+        moved[i] = args[i] + step * v
+        return np.asarray(grad(*moved), dtype=float)
+    return (at(h) - at(-h)) / (2 * h)
+
+
+@pytest.mark.parametrize("case", _params([c for c in CASES if c.id in HESSIAN_IDS], {
+    "list_builtin_sum": _SUM_LIST_2ND, "conditional_append": _SUM_LIST_2ND,
+    **{name: _RANGE_TANGENT for name in (
+        "nested_shared_tape", "loop_matmul", "inner_break", "early_return_nested[taken]",
+        "conv1d_loops", "soft_dtw", "cholesky_loops", "bubble_sort", "triangular_nested")},
+    **{name: _SLICE_TANGENT for name in ("gauss_pivot", "conv2d_loops", "maxpool_loops")}}))
+def test_second_derivative_through_control_flow(case):
+    args = case.args()
+    i = _wrt_tuple(case.wrt)[0]
+    v = _random_like(args[i], np.random.default_rng(5))
+    hvp = srcad.hvp(case.f, wrt=i)(*args, v)
+    fd = _fd_hessian_vector(case, args, i, v)
+    np.testing.assert_allclose(np.asarray(hvp, dtype=float), fd, rtol=1e-5, atol=1e-6)
+
+
+JACOBIAN_IDS = ["prefix_recurrence", "euler_trajectory", "tuple_output"]
+
+
+@pytest.mark.parametrize("jac_mode", ["forward", "reverse", "auto"])
+@pytest.mark.parametrize("case", _params([c for c in CASES if c.id in JACOBIAN_IDS[:2]], {}))
+def test_jacobian_of_loop_outputs(case, jac_mode):
+    args = case.args()
+    jac = srcad.jacobian(case.f, wrt=0, mode=jac_mode)(*args)
+    x = args[0]
+    cols = []
+    h = 1e-6
+    for k in range(x.size):
+        e = np.zeros_like(x)
+        e.flat[k] = h
+        up, down = list(args), list(args)
+        up[0], down[0] = x + e, x - e
+        cols.append((case.f(*up) - case.f(*down)) / (2 * h))
+    fd = np.stack(cols, axis=-1).reshape(np.shape(case.f(*args)) + x.shape)
+    np.testing.assert_allclose(jac, fd, rtol=1e-6, atol=1e-8)
