@@ -15,7 +15,7 @@ import gast
 from . import registry
 
 __all__ = ["Activity", "activity", "is_differentiable", "uses", "defines", "walk_statements",
-           "primitive_call", "list_names"]
+           "primitive_call", "list_names", "ranks", "aliased_writes"]
 
 
 def walk_statements(body):
@@ -308,3 +308,43 @@ def _call_rank(call, known):
                 name != "norm" or not keywords):
             return 0
     return None
+
+
+_VIEWS = ("reshape", "transpose", "ravel", "swapaxes", "moveaxis", "squeeze", "expand_dims",
+          "broadcast_to", "diagonal", "atleast_1d", "atleast_2d", "atleast_3d", "real",
+          "matrix_transpose", "flip", "fliplr", "flipud", "rot90", "asarray")
+
+
+def aliased_writes(fdef):
+    """The first ``x[i] = v`` where ``x`` may share memory with another variable (it was
+    assigned a name, a slice, or a view such as ``np.reshape(y, ...)``), as
+    ``(statement, name, how)``, else None: srcad follows values, so such a write would not
+    reach the other variable's derivative."""
+    sources = {}
+    for stmt in walk_statements(fdef.body):
+        if isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name):
+            value, how = stmt.value, None
+            if isinstance(value, gast.Name):
+                if value.id == stmt.targets[0].id:
+                    continue                    # x = x (a helper returning its argument)
+                how = f"another name for {value.id!r}"
+            elif isinstance(value, gast.Subscript) and _basic(value.slice):
+                how = f"a slice of {getattr(value.value, 'id', 'an array')!r} (a view)"
+            elif isinstance(value, gast.Call) and getattr(
+                    getattr(value, "srcad_callee", None), "__name__", "") in _VIEWS:
+                how = f"the result of {value.srcad_callee.__name__} (a view)"
+            if how is not None:
+                sources.setdefault(stmt.targets[0].id, how)
+    for stmt in walk_statements(fdef.body):
+        if isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Subscript):
+            name = stmt.targets[0].value.id
+            if name in sources:
+                return stmt, name, sources[name]
+    return None
+
+
+def _basic(index) -> bool:
+    items = index.elts if isinstance(index, gast.Tuple) else [index]
+    return any(isinstance(i, gast.Slice) for i in items) or any(
+        isinstance(i, gast.Constant) and i.value in (None, Ellipsis) for i in items) or all(
+        isinstance(i, (gast.Name, gast.Constant)) for i in items)

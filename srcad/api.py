@@ -12,12 +12,14 @@ import types
 import weakref
 from dataclasses import dataclass
 
+import gast
 import numpy as np
 
 from . import cache, emit, registry, runtime
 from .cache import Derivative
-from .analysis import activity, ranks
-from .errors import InternalError, NotDifferentiableError, SrcadError
+from .analysis import activity, aliased_writes, ranks
+from .errors import (InternalError, NotDifferentiableError, ShapeMismatchError, SrcadError,
+                     SrcadSyntaxError)
 from .normalize import default_nodes, normalize
 from .source import function_state, parse_function
 
@@ -112,6 +114,14 @@ def build(f, spec: Spec) -> Derivative:
     program = normalize(src)
     params = program.params
     wrt_names = [params[i] for i in spec.wrt]
+    alias = aliased_writes(program.node)
+    if alias is not None:
+        stmt, name, how = alias
+        src_of = getattr(stmt, "srcad_source", None) or src
+        raise SrcadSyntaxError(
+            f"writing into {name!r}, which is {how}", src_of.location(stmt),
+            f"srcad follows values, so this write would not reach the other array's "
+            f"derivative: make {name!r} its own array first ({name} = np.copy(...)).")
     act = activity(program.node, wrt_names)
     known = ranks(program.node, dict(zip(params, spec.kinds or ())))
     stage = spec.mode
@@ -185,28 +195,49 @@ class _Arguments:
     def check(self, values):
         for i, a in zip(self.indices, values):
             for item in (a if isinstance(a, (list, tuple)) else (a,)):
+                if item is None or isinstance(item, str):
+                    self.not_differentiable(i, item)
                 if isinstance(item, (bool, np.bool_)) or isinstance(item, numbers.Integral) or (
                         hasattr(item, "dtype") and not np.issubdtype(item.dtype, np.inexact)):
                     self.not_differentiable(i, item)
 
     def not_differentiable(self, i, item):
         name = self.names[i] if i < len(self.names) else f"argument {i}"
-        kind = "a boolean" if isinstance(item, (bool, np.bool_)) else "an integer"
+        kind = "a boolean" if isinstance(item, (bool, np.bool_)) else "an integer" if \
+            isinstance(item, numbers.Integral) or hasattr(item, "dtype") else \
+            f"not a number ({item!r})"
         dtype = f" {item.dtype}" if hasattr(item, "dtype") else ""
         raise NotDifferentiableError(
             f"cannot differentiate {self.f.__name__} with respect to {name}: it is {kind} "
-            f"({type(item).__name__}{dtype})",
+            f"({type(item).__name__}{dtype})", _def_location(self.f, param=i),
             hint=f"Pass a float (e.g. {name}=float(...) or .astype(float)), or leave "
                  f"argument {i} out of wrt.")
 
     def check_tangents(self, values, tangents):
         for i, a, t in zip(self.indices, values, tangents):
             if not isinstance(a, (list, tuple)) and np.shape(t) != np.shape(a):
-                from .errors import ShapeMismatchError
                 name = self.names[i] if i < len(self.names) else f"argument {i}"
                 raise ShapeMismatchError(
                     f"the tangent of {name} has shape {np.shape(t)} but {name} has shape "
-                    f"{np.shape(a)}", hint="Pass one tangent per wrt argument, shaped like it.")
+                    f"{np.shape(a)}", _def_location(self.f, param=i),
+                    hint="Pass one tangent per wrt argument, shaped like it.")
+
+
+def _def_location(f, param=None, returns=False):
+    """Where in ``f``'s source an error about a call is best shown: the parameter ``param``
+    (its index), its ``return``, or else its ``def`` line."""
+    from .errors import Location
+    try:
+        src = parse_function(f)
+    except SrcadError:
+        code = getattr(f, "__code__", None)
+        return Location(code.co_filename, code.co_firstlineno, None) if code else None
+    a = src.node.args
+    params = a.posonlyargs + a.args + a.kwonlyargs
+    if param is not None and param < len(params):
+        return src.location(params[param])
+    found = [n for n in gast.walk(src.node) if isinstance(n, gast.Return)] if returns else []
+    return src.location(found[-1] if found else src.node)
 
 
 def _kinds(args) -> tuple:
@@ -251,7 +282,6 @@ def _wrap(f, spec, kind):
     bound_self = (f.__self__,) if isinstance(f, types.MethodType) else ()
     target = _target(f)
     indices = spec.wrt
-    arguments = _Arguments(target, indices)
     variants: dict = {}
 
     def current(kinds=None):
@@ -263,6 +293,7 @@ def _wrap(f, spec, kind):
         return entry
 
     current()   # build now: errors surface at srcad.grad(f), not at the first call
+    arguments = _Arguments(target, indices)
 
     def finish(out, values):
         value, grads = out if spec.preserve_result else (None, out)
@@ -283,7 +314,12 @@ def _wrap(f, spec, kind):
             if spec.grad_seed:
                 out = entry.fn(*args, **kwargs)
             else:
-                out = entry.fn(*args, **kwargs, **{entry.extra[0]: seed})
+                try:
+                    out = entry.fn(*args, **kwargs, **{entry.extra[0]: seed})
+                except ShapeMismatchError as exc:     # the seed does not fit the output
+                    if exc.location is None:
+                        exc.location = _def_location(target, returns=True)
+                    raise
             return finish(out, values)
     else:
         def derivative(*args, **kwargs):

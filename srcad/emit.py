@@ -37,6 +37,11 @@ def to_source(fdef: gast.FunctionDef, header: list[str] = ()) -> str:
         if text is not None:
             node.value.id = f"{_MARK}{len(texts)}"
             texts.append(text)
+        for field in ("body", "orelse"):
+            block = getattr(node, field, None)
+            if isinstance(block, list) and block and all(
+                    getattr(s, "srcad_comment", None) is not None for s in block):
+                block.append(gast.Pass())     # a block of comments still needs a statement
     module = gast.gast_to_ast(gast.Module(body=[fdef], type_ignores=[]))
     source = astor.to_source(module, indent_with="    ")
     source = _MARK_RE.sub(lambda m: f"{m.group(1)}# {texts[int(m.group(2))]}", source)

@@ -78,8 +78,12 @@ class _Forward:
             return _name(self.tan(atom.id))
         return _call(_attr(_name(self.rt), "zeros_like"), copy.deepcopy(atom))
 
-    def error(self, node, message, hint, cls=NoRuleError):
-        return cls(message, self.src.location(node), hint)
+    def error(self, stmt, message, hint, cls=NoRuleError, node=None):
+        """A located error: at ``node`` (a call in ``stmt``) when it has a position, in the
+        file the statement came from (a helper's own file for inlined code)."""
+        src = getattr(stmt, "srcad_source", None) or self.src
+        at = node if getattr(node, "col_offset", None) is not None else stmt
+        return cls(message, src.location(at), hint)
 
     # -- statements ------------------------------------------------------------------------------
     def block(self, stmts) -> list:
@@ -184,7 +188,8 @@ class _Forward:
             name = registry.primitive_name(prim)
             raise self.error(stmt, f"no tangent (forward-mode) rule for {name}",
                              f"Register one: @srcad.register_tangent({name}) over a template "
-                             "function (see docs/templates.md), or use mode='reverse'.")
+                             "function (see docs/templates.md), or use mode='reverse'.",
+                             node=value)
         template = rule.tangent
         if len(template.outputs) != len(outs):
             raise self.error(stmt, f"{registry.primitive_name(prim)} returns "
@@ -271,6 +276,9 @@ class _Forward:
             raise self.error(ret, "the function must end with a return statement",
                              "Return the value to differentiate at the end.", SrcadSyntaxError)
         body = self.block(fdef.body[:-1])
+        # a parameter written in place: its tangent is written too, never the caller's array
+        body = [_assign(self.tan(n), _call(_attr(_name(self.np), "copy"), _name(self.tan(n))))
+                for n in self.wrt if n in self.mutated and self.act.is_active(n)] + body
         result = ret.value
         atoms = result.elts if isinstance(result, gast.Tuple) else [result]
         tangents = [self.tangent_of(a) for a in atoms]

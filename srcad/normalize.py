@@ -201,6 +201,8 @@ class _Normalizer:
                 if getattr(s, "lineno", None) is None:
                     s.lineno = stmt.lineno
                     s.col_offset = getattr(stmt, "col_offset", 0)
+                if getattr(s, "srcad_source", None) is None:
+                    s.srcad_source = scope.src      # the file the line belongs to (helpers)
             out.extend(new)
         return out
 
@@ -364,20 +366,30 @@ class _Normalizer:
             loop_iter = self.atom(scope, it, pre, hint="range")
             loop_target = self._loop_name(scope, target)
         elif callee is enumerate and isinstance(target, gast.Tuple) and len(
-                target.elts) == 2 and len(it.args) == 1 and not it.keywords:
+                target.elts) == 2 and 1 <= len(it.args) + len(it.keywords) <= 2 and all(
+                k.arg == "start" for k in it.keywords):
             seq = self.atom(scope, it.args[0], pre, hint="seq")
-            loop_target = self._loop_name(scope, target.elts[0])
+            start = it.args[1] if len(it.args) > 1 else (
+                it.keywords[0].value if it.keywords else None)
             loop_iter = self._index_range(seq, pre)
-            head = self.assign(scope, target.elts[1], gast.Subscript(
-                value=seq, slice=_name(loop_target.id, gast.Load()), ctx=gast.Load()), head)
+            if start is None:
+                loop_target = self._loop_name(scope, target.elts[0])
+                index = _name(loop_target.id, gast.Load())
+            else:                       # enumerate(seq, start): count = position + start
+                loop_target = _name(self.namer.fresh("_k"), gast.Store())
+                index = _name(loop_target.id, gast.Load())
+                head = self._head(scope, target.elts[0], gast.BinOp(
+                    left=index, op=gast.Add(), right=start))
+            head += self._head(scope, target.elts[1], gast.Subscript(
+                value=seq, slice=index, ctx=gast.Load()))
         elif callee is zip and isinstance(target, gast.Tuple) and len(target.elts) == len(
                 it.args) and not it.keywords:
             seqs = [self.atom(scope, a, pre, hint="seq") for a in it.args]
             loop_target = _name(self.namer.fresh("_k"), gast.Store())
             loop_iter = self._index_range(seqs, pre)
             for t, seq in zip(target.elts, seqs):
-                head.extend(self.assign(scope, t, gast.Subscript(
-                    value=seq, slice=_name(loop_target.id, gast.Load()), ctx=gast.Load()), []))
+                head += self._head(scope, t, gast.Subscript(
+                    value=seq, slice=_name(loop_target.id, gast.Load()), ctx=gast.Load()))
         else:
             if callee is reversed and len(it.args) == 1 and not it.keywords:
                 it = gast.Subscript(value=it.args[0], slice=gast.Slice(
@@ -385,8 +397,8 @@ class _Normalizer:
             seq = self.atom(scope, it, pre, hint="seq")
             loop_target = _name(self.namer.fresh("_k"), gast.Store())
             loop_iter = self._index_range(seq, pre)
-            head = self.assign(scope, target, gast.Subscript(
-                value=seq, slice=_name(loop_target.id, gast.Load()), ctx=gast.Load()), head)
+            head = self._head(scope, target, gast.Subscript(
+                value=seq, slice=_name(loop_target.id, gast.Load()), ctx=gast.Load()))
         for s in head:
             s.lineno = lineno
         body, breaks = self.lower_jumps(head + self.body(scope, stmt.body), lineno)
@@ -394,6 +406,12 @@ class _Normalizer:
                         type_comment=None)
         loop.srcad_breaks = breaks
         return [loop]
+
+    def _head(self, scope, target, value) -> list:
+        """Statements assigning ``value`` to a loop's (desugared) target."""
+        pre: list = []
+        main = self.assign(scope, target, value, pre)
+        return pre + main
 
     def _loop_name(self, scope, target):
         if not isinstance(target, gast.Name):
@@ -637,6 +655,13 @@ class _Normalizer:
                              f"`{_dotted(func)}`",
                              "srcad resolves callees when it builds the derivative: call a "
                              "module-level function or a NumPy function by name.", NoRuleError)
+        if callee in (max, min) and len(node.args) > 2 and not node.keywords:
+            # max(a, b, c) -> max(max(a, b), c): the two-argument rule, applied in turn
+            nested = node.args[0]
+            for other in node.args[1:]:
+                nested = gast.Call(func=func, args=[nested, other], keywords=[])
+                gast.copy_location(nested, node)
+            return self.call(scope, nested, pre, hint)
         args = [self.atom(scope, a, pre) for a in node.args]
         keywords = [gast.keyword(arg=k.arg, value=self.atom(scope, k.value, pre))
                     for k in node.keywords]
@@ -648,6 +673,7 @@ class _Normalizer:
             func = self.name(scope, func)
         call = gast.Call(func=func, args=args, keywords=keywords)
         call.srcad_callee = callee
+        gast.copy_location(call, node)      # errors about the call point at it
         return call
 
     def method(self, scope, node, pre):
@@ -704,12 +730,28 @@ class _Normalizer:
                              "Fix the arguments.", TypeError_) from None
         helper_ns = Namespace(fn)
         self.deps.append((None, fn, function_state(fn)))
+        mutated = _mutated_params(fdef, sig.parameters)
+        _lower_returns(fdef, self.namer)        # early and multiple returns -> one at the end
         local_names = _assigned(fdef) | set(sig.parameters)
-        rename = {n: self.namer.fresh(f"{fn.__name__}_{n}") for n in sorted(local_names)}
+        rename = {n: self.namer.fresh(f"{fn.__name__}_{n}") for n in sorted(local_names)
+                  if n not in mutated}
+        for pname, stmt in mutated.items():
+            # A helper writing into its argument writes into the caller's array: the
+            # parameter becomes the caller's own name, as Python's sharing implies.
+            value = bound.arguments.get(pname)
+            rebound = any(isinstance(n, gast.Name) and n.id == pname and isinstance(
+                n.ctx, gast.Store) for n in gast.walk(fdef))
+            if not isinstance(value, gast.Name) or rebound:
+                raise _loc_error(src, stmt, f"helper {fn.__name__} writes into its argument "
+                                 f"{pname!r}", "Pass a named array, and do not rebind the "
+                                 "parameter inside the helper (or copy it and return the copy).")
+            rename[pname] = value.id
         inner = _Scope(src, helper_ns, rename, foreign=fn.__globals__ is not
                        self.main.namespace.globals, depth=scope.depth + 1)
         lines = []
         for pname, param in sig.parameters.items():
+            if pname in mutated:
+                continue
             if pname in bound.arguments:
                 value = bound.arguments[pname]
             elif param.default is not param.empty:
@@ -801,6 +843,17 @@ def _dotted(node) -> str:
 
 def _name(ident, ctx):
     return gast.Name(id=ident, ctx=ctx, annotation=None, type_comment=None)
+
+
+def _mutated_params(fdef, params) -> dict:
+    """Parameters the function writes into (``p[i] = v``, ``p[i] += v``) -> the first write."""
+    out = {}
+    for n in gast.walk(fdef):
+        target = n.targets[0] if isinstance(n, gast.Assign) else getattr(n, "target", None)
+        if (isinstance(n, (gast.Assign, gast.AugAssign)) and isinstance(target, gast.Subscript)
+                and isinstance(target.value, gast.Name) and target.value.id in params):
+            out.setdefault(target.value.id, n)
+    return out
 
 
 def _jump_kinds(stmts) -> set:

@@ -84,14 +84,16 @@ def _nothing(s) -> bool:
     return isinstance(s, gast.Pass) or getattr(s, "srcad_comment", None) is not None
 
 
-def drop_empty(stmts) -> list:
-    """Without branches and loops that do nothing, and comments that precede nothing."""
+def drop_empty(stmts, keep_targets=frozenset()) -> list:
+    """Without branches and loops that do nothing, and comments that precede nothing (a
+    loop whose target is in ``keep_targets`` still binds it, so it stays)."""
     out = []
     for s in stmts:
         if isinstance(s, (gast.For, gast.If, gast.While)):
-            s.body = drop_empty(s.body)
-            s.orelse = drop_empty(s.orelse)
-            if not s.body and not s.orelse and not isinstance(s, gast.While):
+            s.body = drop_empty(s.body, keep_targets)
+            s.orelse = drop_empty(s.orelse, keep_targets)
+            binds = isinstance(s, gast.For) and getattr(s.target, "id", None) in keep_targets
+            if not s.body and not s.orelse and not isinstance(s, gast.While) and not binds:
                 continue
             if isinstance(s, gast.If) and not s.body:
                 s.test = gast.UnaryOp(op=gast.Not(), operand=s.test)
@@ -232,6 +234,26 @@ def _propagate_copies(stmts, stores, loads) -> list:
     return out
 
 
+def _read_outside_own_loops(fdef) -> set:
+    """Loop targets read somewhere other than inside a loop that binds them itself."""
+    out = set()
+
+    def visit(stmts, bound):
+        for s in stmts:
+            if isinstance(s, gast.For):
+                out.update(_loads(s.iter) - bound)
+                visit(s.body, bound | {getattr(s.target, "id", None)})
+                visit(s.orelse, bound)
+            elif isinstance(s, (gast.If, gast.While)):
+                out.update(_loads(s.test) - bound)
+                visit(s.body, bound)
+                visit(s.orelse, bound)
+            else:
+                out.update(_loads(s) - bound)
+    visit(fdef.body, frozenset())
+    return out
+
+
 def optimize(fdef: gast.FunctionDef) -> gast.FunctionDef:
     """Peepholes and copy propagation, then dead statements until nothing changes."""
     _Peephole().visit(fdef)
@@ -243,6 +265,6 @@ def optimize(fdef: gast.FunctionDef) -> gast.FunctionDef:
             reads |= _loads(s)
         fdef.body = _sweep(fdef.body, lambda n: n in reads)
         fdef.body = _straight_line(fdef.body)
-        fdef.body = drop_empty(fdef.body)
+        fdef.body = drop_empty(fdef.body, _read_outside_own_loops(fdef))
         if gast.dump(fdef) == before:
             return fdef

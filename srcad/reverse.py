@@ -88,7 +88,8 @@ class _Reverse:
         self.preserve_result = preserve_result
         self.lists = list_names(program.node)
         self.saves: list[_Save] = []
-        self.tape = None
+        self.tapes: dict = {}     # "_tape": values derivatives flow through; "_control":
+        #                           loop ranges, trip counts, conditions (never active)
         self.np = program.ref(np, "np")
         self.rt = program.ref(runtime, "_srcad")
         self.ref = runtime_ref(program, self.rt)
@@ -104,10 +105,13 @@ class _Reverse:
     def active(self, node) -> bool:
         return isinstance(node, gast.Name) and self.act.is_active(node.id)
 
-    def tape_name(self):
-        if self.tape is None:
-            self.tape = self.namer.fresh("_tape")
-        return self.tape
+    def tape_name(self, control=False):
+        """The tape for active values, or the control tape (kept apart so that, when this
+        code is differentiated again, integers and booleans never look active)."""
+        kind = "_control" if control else "_tape"
+        if kind not in self.tapes:
+            self.tapes[kind] = self.namer.fresh(kind)
+        return self.tapes[kind]
 
     def zeros(self, name):
         """``bx = zeros_like(x)``: 0.0 for a float (scalar loops stay plain float arithmetic),
@@ -116,8 +120,12 @@ class _Reverse:
         value = self.old.get(name, name)
         return _assign(self.adj(name), _call(_attr(_name(self.rt), "zeros_like"), _name(value)))
 
-    def error(self, node, message, hint, cls=NoRuleError):
-        return cls(message, self.src.location(node), hint)
+    def error(self, stmt, message, hint, cls=NoRuleError, node=None):
+        """A located error: at ``node`` (a call in ``stmt``) when it has a position, in the
+        file the statement came from (a helper's own file for inlined code)."""
+        src = getattr(stmt, "srcad_source", None) or self.src
+        at = node if getattr(node, "col_offset", None) is not None else stmt
+        return cls(message, src.location(at), hint)
 
     # -- primal sweep: the function with saves before overwrites ----------------------------
     def primal(self, stmts, depth, in_branch, defined) -> list:
@@ -161,7 +169,8 @@ class _Reverse:
                           gast.Subscript(value=_name(name), slice=copy.deepcopy(index),
                                          ctx=gast.Load()))
         if on_tape:
-            node = gast.Expr(value=_call(_attr(_name(self.tape_name()), "append"), value))
+            record.tape = self.tape_name(control=not self.act.is_active(name))
+            node = gast.Expr(value=_call(_attr(_name(record.tape), "append"), value))
         else:
             node = _assign(local, value)
         node.srcad_save = record
@@ -191,7 +200,7 @@ class _Reverse:
             new.body.insert(0, gast.AugAssign(target=_name(trips, gast.Store()), op=gast.Add(),
                                               value=gast.Constant(value=1, kind=None)))
             if depth:
-                post.append(gast.Expr(value=_call(_attr(_name(self.tape_name()), "append"),
+                post.append(gast.Expr(value=_call(_attr(_name(self.tape_name(True)), "append"),
                                                   _name(trips))))
         for s in pre + post:
             s.lineno = stmt.lineno
@@ -209,10 +218,12 @@ class _Reverse:
                 for s in code:
                     if getattr(s, "lineno", None) is None:
                         s.lineno = lineno
-                if lineno != last and lineno is not None and not isinstance(
+                src = getattr(stmt, "srcad_source", None) or self.src
+                if (src, lineno) != last and lineno is not None and not isinstance(
                         stmt, (gast.If, gast.For, gast.While)):
-                    out.append(comment(f"line {lineno}: {self.src.line_text(lineno)}"))
-                    last = lineno
+                    where = "" if src is self.src else f"{src.fn.__name__}, "
+                    out.append(comment(f"{where}line {lineno}: {src.line_text(lineno)}"))
+                    last = (src, lineno)
                 out.extend(code)
         return out
 
@@ -246,7 +257,7 @@ class _Reverse:
 
     def saved_value(self, record):
         if record.on_tape:
-            return _call(_attr(_name(self.tape_name()), "pop"))
+            return _call(_attr(_name(record.tape), "pop"))
         return _name(record.local)
 
     # contributions ------------------------------------------------------------------------
@@ -402,7 +413,7 @@ class _Reverse:
             raise self.error(stmt, f"no adjoint (reverse-mode) rule for {name}",
                              f"Register one: @srcad.register_adjoint({name}) over a template "
                              "function (see docs/templates.md), or wrap the value in "
-                             "srcad.stop_gradient(...) if it needs no derivative.")
+                             "srcad.stop_gradient(...) if it needs no derivative.", node=value)
         template = rule.adjoint
         if len(template.outputs) != len(outs):
             raise self.error(stmt, f"{registry.primitive_name(prim)} returns "
@@ -450,12 +461,19 @@ class _Reverse:
             state.defined.discard(o)
         # Contributions to an output of this statement (x = f(x)) go last: they read d[y].
         mine = [s for s in body if _contrib_target(s) in outs]
-        if len(mine) > 1:
-            raise self.error(stmt, "a statement that reads its own target more than once "
-                             "inside one primitive", "Assign the result to a new name.",
-                             SrcadSyntaxError)
         body = [s for s in body if _contrib_target(s) not in outs] + mine
-        return self.apply(body, state)
+        pre = []
+        if len(mine) > 1 or any(isinstance(s, gast.AugAssign) for s in mine):
+            # x = x * x, y = y[:k]: contributions to the old x read d[x] of the new one
+            for b in {self.adj(_contrib_target(s)) for s in mine}:
+                alias = self.namer.fresh(b + "_out")
+                pre.append(_assign(alias, _name(b)))
+                for s in body:
+                    for n in gast.walk(s):
+                        if isinstance(n, gast.Name) and n.id == b and isinstance(
+                                n.ctx, gast.Load):
+                            n.id = alias
+        return pre + self.apply(body, state)
 
     def apply(self, body, state) -> list:
         """Turn an instantiated adjoint template into code: contributions become assignments
@@ -576,7 +594,7 @@ class _Reverse:
         state.owned = start.owned & body_state.owned
         trips = getattr(stmt, "srcad_trips", None)
         if trips is not None and depth:
-            code.append(_assign(trips, _call(_attr(_name(self.tape_name()), "pop"))))
+            code.append(_assign(trips, _call(_attr(_name(self.tape_name(True)), "pop"))))
         if isinstance(stmt, gast.For):
             seq = _name(stmt.iter.id) if isinstance(stmt.iter, gast.Name) else \
                 copy.deepcopy(stmt.iter)
@@ -729,11 +747,24 @@ class _Reverse:
             inits = [_assign(n, gast.Constant(value=None, kind=None))
                      for n in sorted(self.none_init & self.saved_names) if n not in params]
             primal = inits + primal
-        if self.tape is not None and self.tape in self.used_names(primal + adjoint):
-            primal.insert(0, _assign(self.tape, gast.List(elts=[], ctx=gast.Load())))
+        used = self.used_names(primal + adjoint)
+        for tape in sorted(self.tapes.values(), reverse=True):
+            if tape in used:
+                primal.insert(0, _assign(tape, gast.List(elts=[], ctx=gast.Load())))
         out = grads[0] if len(grads) == 1 else gast.Tuple(elts=grads, ctx=gast.Load())
-        if self.preserve_result:
-            out = gast.Tuple(elts=[copy.deepcopy(result), out], ctx=gast.Load())
+        if self.preserve_result:      # the value, kept before the adjoint sweep restores
+            value = self.namer.fresh("value")
+            mutated = {t.value.id for st in walk_statements(fdef.body) if isinstance(
+                st, gast.Assign) for t in st.targets if isinstance(t, gast.Subscript)}
+            kept = [copy.deepcopy(a) for a in result_atoms]
+            for i, a in enumerate(kept):
+                if isinstance(a, gast.Name) and a.id in self.lists:
+                    kept[i] = _call(_name("list"), a)
+                elif isinstance(a, gast.Name) and a.id in mutated:
+                    kept[i] = _call(_attr(_name(self.np), "copy"), a)
+            primal.append(_assign(value, kept[0] if not isinstance(result, gast.Tuple) else
+                                  gast.Tuple(elts=kept, ctx=gast.Load())))
+            out = gast.Tuple(elts=[_name(value), out], ctx=gast.Load())
         new = copy.copy(fdef)
         new.args = copy.deepcopy(fdef.args)
         new.srcad_extra = []
@@ -760,7 +791,7 @@ class _Reverse:
         keep = set(self.saves)
         while True:
             code = drop_empty(_filter(adjoint, keep, "srcad_restore", None))
-            reads = _adjoint_reads(code, self.tape)
+            reads = _adjoint_reads(code, set(self.tapes.values()))
             new = {r for r in self.saves if r.self_read or r.name in reads}
             changed = True
             while changed:     # the index of a restored slice is read by the restore
@@ -793,7 +824,7 @@ def _adjoint_reads(stmts, tape) -> set:
                 reads |= _loads(n.iter)
             elif isinstance(n, gast.stmt) and getattr(n, "srcad_list_restore", None) is None:
                 reads |= _loads(n)
-    return reads - {tape}
+    return reads - tape
 
 
 def _filter(stmts, keep, mark, lists_read) -> list:

@@ -44,8 +44,8 @@ def zeros_like(x):
     """A zero derivative shaped like x (a float for Python numbers, a list for lists)."""
     if isinstance(x, (list, tuple)):
         return [zeros_like(v) for v in x]
-    if x is None or isinstance(x, (float, int)):   # None: a value not yet bound
-        return 0.0
+    if x is None or isinstance(x, (float, int, range, slice, str)):
+        return 0.0        # numbers; None (not yet bound); ranges and slices carry no derivative
     return np.zeros_like(x, dtype=np.result_type(x, np.float32)
                          if np.issubdtype(np.result_type(x), np.inexact) else float)
 

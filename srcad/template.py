@@ -373,6 +373,12 @@ class _ZeroSimplifier(gast.NodeTransformer):
             node.right = self.materialize(node.right)
         return node
 
+    def visit_Subscript(self, node):
+        self.generic_visit(node)
+        if is_zero(node.value):           # 0[index] -> 0
+            return node.value
+        return node
+
     def visit_UnaryOp(self, node):
         self.generic_visit(node)
         if is_zero(node.operand) and isinstance(node.op, (gast.USub, gast.UAdd)):

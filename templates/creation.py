@@ -12,7 +12,7 @@ Deliberately absent:
 * ``np.sort`` (differentiable: a permutation of its input, in the indexing rules);
 * ``enumerate`` and ``zip``: their items are the items of their arguments, which may be
   active (``for i, xi in enumerate(xs)``); marking them constant would silently drop the
-  derivative of ``xi``. Loops over them are the loop transformer's business;
+  derivative of ``xi``. ``for`` loops over them are desugared to indexing by normalize;
 * ``np.random.*``: random draws are not functions of the program's inputs, but they are
   not pure either; leave them out until srcad has a story for random state.
 """
@@ -52,10 +52,10 @@ nondiff(math.factorial, math.comb, math.perm, math.gcd, math.isqrt)
 if hasattr(math, "lcm"):
     nondiff(math.lcm)
 
-# -- srcad's runtime helpers whose results are constants (zeros, counts, an empty tape) ---------
-nondiff(*(getattr(runtime, name) for name in ("zeros_like", "reduced_count", "stack", "Stack",
-                                              "list_adjoint")
-          if hasattr(runtime, name)))
+# -- srcad's runtime helpers that create constants (an empty tape, an empty list adjoint) ------
+# (scalar_seed, zeros_like, reduced_count... are registered with the other helper rules in
+# runtime_rules.py.)
+nondiff(runtime.stack, runtime.Stack, runtime.list_adjoint)
 
 
 # -- full(shape, fill_value) / full_like(a, fill_value): linear in fill_value -------------------

@@ -15,7 +15,7 @@ from srcad.runtime import (add_at, add_list, astype, broadcast_like, expand_redu
                            seed_like, take_and_zero, unbroadcast)
 
 nondiff(runtime.scalar_seed, runtime.zeros_like, runtime.reduced_count, runtime.stop_gradient,
-        reversed)
+        reversed, slice)
 linear(unbroadcast, broadcast_like, expand_reduced, add_list, seed_like, astype, list)
 
 

@@ -169,8 +169,6 @@ def test_no_rule_for_a_c_function(mode, word):
     assert_located(err, THIS_FILE, lineno, line)
 
 
-@pytest.mark.xfail(strict=True, reason="core: NoRuleError's caret points at the start of the "
-                   "statement (column of `spectrum = ...`), not at the call without a rule")
 def test_no_rule_caret_points_at_the_call():
     lineno, line = line_of(spectrum_energy, "np.fft.fft(x)")
     with pytest.raises(srcad.NoRuleError) as info:
@@ -182,10 +180,7 @@ def test_no_rule_caret_points_at_the_call():
 
 @pytest.mark.parametrize("fn", [
     len, math.exp, np.sin,
-    pytest.param(np.dot, marks=pytest.mark.xfail(
-        strict=True, reason="core: api._wrap builds _Arguments(target, ...) before parsing, "
-        "and inspect.signature(np.dot) raises a bare ValueError ('no signature found for "
-        "builtin'), so no SourceUnavailableError")),
+    np.dot,
 ], ids=["builtin", "C function", "ufunc", "numpy C function"])
 def test_source_unavailable_for_builtins_and_c_functions(fn):
     with pytest.raises(srcad.SourceUnavailableError) as info:
@@ -255,8 +250,6 @@ def test_non_differentiable_argument_by_name_and_in_forward_mode():
         srcad.autodiff(scaled_sum, mode="forward", wrt="n")(np.ones(3), 2, 1.0)
 
 
-@pytest.mark.xfail(strict=True, reason="core: api._Arguments raises "
-                   "NotDifferentiableError without a Location (DESIGN §5: file, line, caret)")
 def test_non_differentiable_argument_names_the_parameter_in_the_source():
     lineno, line = line_of(scaled_sum, "def scaled_sum")
     with pytest.raises(srcad.NotDifferentiableError) as info:
@@ -296,8 +289,6 @@ def test_grad_of_a_non_scalar_function_is_a_shape_mismatch():
     assert_hint(err)
 
 
-@pytest.mark.xfail(strict=True, reason="core: runtime.seed_like raises ShapeMismatchError "
-                   "without a Location (DESIGN §5: the user's file and line)")
 def test_seed_shape_mismatch_names_the_function_location():
     lineno, line = line_of(elementwise, "return np.sin(x) * 2.0")
     with pytest.raises(srcad.ShapeMismatchError) as info:

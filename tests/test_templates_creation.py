@@ -121,6 +121,20 @@ LOOPS = {
         def f(x):
             return np.sum(x * np.ones_like(x)) + np.sum(x[np.argmax(x)])
     """,
+    "enumerate": """
+        def f(x):
+            s = 0.0
+            for i, xi in enumerate(x):
+                s = s + xi * xi * i
+            return s
+    """,
+    "zip": """
+        def f(x):
+            s = 0.0
+            for a, b in zip(x, np.arange(5.0)):
+                s = s + a * a * b
+            return s
+    """,
     "zeros_buffer": """
         def f(x):
             out = np.zeros(3)
