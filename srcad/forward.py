@@ -16,7 +16,7 @@ import numpy as np
 
 from . import registry, runtime
 from .analysis import primitive_call, walk_statements
-from .optimize import Broadcasts
+from .optimize import Broadcasts, mark_derivative
 from .reverse import mark_broadcasts, runtime_ref
 from .errors import NoRuleError, SrcadSyntaxError
 from .template import TemplateBindError, is_zero, make_zero, simplify_zeros
@@ -147,6 +147,7 @@ class _Forward:
         for o in outs:
             if self.act.is_active(o) and o not in defined:
                 post.append(_assign(self.tan(o), self.zeros(o)))
+        mark_derivative(code + post)
         return pre + [stmt] + code + post
 
     def tangents(self, stmt, outs, value, old):

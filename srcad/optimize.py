@@ -2,10 +2,14 @@
 self-assignments, run to a fixed point. Input and output: a gast FunctionDef."""
 from __future__ import annotations
 
+import copy
+
 import gast
 
-__all__ = ["optimize", "drop_empty", "Broadcasts"]
+__all__ = ["optimize", "drop_empty", "Broadcasts", "mark_derivative"]
 
+_REDUCERS = {"sum", "mean", "prod", "max", "min", "amax", "amin", "var", "std", "nansum",
+             "nanmean", "cumsum", "cumprod"}
 _EFFECTS = {"pop", "append", "add_at", "take_and_zero", "extend", "insert"}
 
 
@@ -104,7 +108,8 @@ def drop_empty(stmts, keep_targets=frozenset()) -> list:
     while out and getattr(out[-1], "srcad_comment", None) is not None:
         out.pop()
     return [s for i, s in enumerate(out) if getattr(s, "srcad_comment", None) is None
-            or getattr(out[i + 1], "srcad_comment", None) is None]
+            or not (getattr(out[i + 1], "srcad_comment", None) is not None
+                    or isinstance(out[i + 1], gast.Return))]
 
 
 def _rank(node, ranks):
@@ -159,11 +164,47 @@ class Broadcasts(gast.NodeTransformer):
         return node
 
 
+_FOLD = {gast.Add: lambda a, b: a + b, gast.Sub: lambda a, b: a - b,
+         gast.Mult: lambda a, b: a * b, gast.Div: lambda a, b: a / b}
+
+
+def _number(node):
+    """The value of a float literal (``2.0``, ``-2.0``), else None (ints stay as written)."""
+    if isinstance(node, gast.Constant) and type(node.value) is float:
+        return node.value
+    if isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.USub):
+        inner = _number(node.operand)
+        return None if inner is None else -inner
+    return None
+
+
+def _literal(value):
+    node = gast.Constant(value=abs(value), kind=None)
+    return gast.UnaryOp(op=gast.USub(), operand=node) if value < 0 else node
+
+
+def _default_keyword(k) -> bool:
+    """``axis=None`` or ``keepdims=False``: what a reduction does without them."""
+    if not isinstance(k.value, gast.Constant):
+        return False
+    return (k.arg == "axis" and k.value.value is None) or (
+        k.arg == "keepdims" and k.value.value is False)
+
+
 class _Peephole(gast.NodeTransformer):
-    """``a + -b`` -> ``a - b``; ``-(-a)`` -> ``a``."""
+    """``a + -b`` -> ``a - b``; ``-(-a)`` -> ``a``; ``e + e`` -> ``2.0 * e``; arithmetic on
+    two float literals is folded (never ``x * 0.0``: that keeps ``x``'s shape)."""
 
     def visit_BinOp(self, node):
         self.generic_visit(node)
+        a, b = _number(node.left), _number(node.right)
+        if a is not None and b is not None and type(node.op) in _FOLD and not (
+                isinstance(node.op, gast.Div) and b == 0.0):
+            return _literal(_FOLD[type(node.op)](a, b))
+        if isinstance(node.op, gast.Add) and _pure(node.left) and gast.dump(
+                node.left) == gast.dump(node.right):
+            return gast.BinOp(left=gast.Constant(value=2.0, kind=None), op=gast.Mult(),
+                              right=node.left)
         right = node.right
         if isinstance(right, gast.UnaryOp) and isinstance(right.op, gast.USub) and isinstance(
                 node.op, (gast.Add, gast.Sub)):
@@ -171,8 +212,19 @@ class _Peephole(gast.NodeTransformer):
             node.right = right.operand
         return node
 
+    def visit_Call(self, node):
+        """``np.sum(a, axis=None, keepdims=False)`` -> ``np.sum(a)``: a template's defaults
+        that the user did not write."""
+        self.generic_visit(node)
+        if isinstance(node.func, gast.Attribute) and node.func.attr in _REDUCERS:
+            node.keywords = [k for k in node.keywords if not _default_keyword(k)]
+        return node
+
     def visit_UnaryOp(self, node):
         self.generic_visit(node)
+        value = _number(node)
+        if value is not None and isinstance(node.operand, gast.UnaryOp):
+            return _literal(value)
         inner = node.operand
         if isinstance(node.op, gast.USub) and isinstance(inner, gast.UnaryOp) and isinstance(
                 inner.op, gast.USub):
@@ -190,6 +242,52 @@ def _assign_counts(fdef) -> dict:
     for a in fdef.args.args + fdef.args.kwonlyargs + fdef.args.posonlyargs:
         counts[a.id] = counts.get(a.id, 0) + 1
     return counts
+
+
+def _replace_name(tree, name, value):
+    """Replace every load of ``name`` in ``tree`` by a copy of the expression ``value``."""
+    class _Sub(gast.NodeTransformer):
+        def visit_Name(self, node):
+            if node.id == name and isinstance(node.ctx, gast.Load):
+                return copy.deepcopy(value)
+            return node
+    for field, old in gast.iter_fields(tree):
+        if isinstance(old, list):
+            setattr(tree, field, [_Sub().visit(x) if isinstance(x, gast.AST) else x
+                                  for x in old])
+        elif isinstance(old, gast.AST):
+            setattr(tree, field, _Sub().visit(old))
+
+
+class Identities(gast.NodeTransformer):
+    """``1.0 * e`` and ``e * 1.0`` and ``e / 1.0`` -> ``e``. Only for derivative code, whose
+    values are floating point (in primal code ``1.0 * n`` may turn integers into floats)."""
+
+    def visit_BinOp(self, node):
+        self.generic_visit(node)
+        if isinstance(node.op, gast.Mult) and _number(node.left) == 1.0:
+            return node.right
+        if isinstance(node.op, (gast.Mult, gast.Div)) and _number(node.right) == 1.0:
+            return node.left
+        return node
+
+
+def mark_derivative(stmts):
+    """Tag statements computing derivatives (floating point by construction)."""
+    for s in stmts:
+        for n in gast.walk(s):
+            if isinstance(n, gast.stmt):
+                n.srcad_derivative = True
+
+
+def _identities(stmts):
+    for s in stmts:
+        if getattr(s, "srcad_derivative", False) and isinstance(s, gast.Assign):
+            s.value = Identities().visit(s.value)
+        for field in ("body", "orelse"):
+            inner = getattr(s, field, None)
+            if isinstance(inner, list):
+                _identities(inner)
 
 
 def _load_counts(fdef) -> dict:
@@ -212,10 +310,28 @@ def _propagate_copies(stmts, stores, loads) -> list:
             inner = getattr(s, field, None)
             if isinstance(inner, list) and inner:
                 setattr(s, field, _propagate_copies(inner, stores, loads))
+        nxt = out[i + 1] if i + 1 < len(out) else None
+        if (isinstance(s, gast.Assign) and isinstance(nxt, gast.Assign)
+                and len(s.targets) == len(nxt.targets) == 1
+                and isinstance(s.targets[0], gast.Name) and isinstance(nxt.targets[0], gast.Name)
+                and s.targets[0].id == nxt.targets[0].id and isinstance(nxt.value, gast.BinOp)
+                and isinstance(nxt.value.op, gast.Add) and isinstance(nxt.value.left, gast.Name)
+                and nxt.value.left.id == s.targets[0].id
+                and s.targets[0].id not in _loads(nxt.value.right)
+                and not getattr(s, "srcad_restore", None)):
+            # b = e1; b = b + e2  ->  b = e1 + e2
+            nxt.value.left = s.value
+            stores[s.targets[0].id] -= 1
+            loads[s.targets[0].id] = loads.get(s.targets[0].id, 1) - 1
+            del out[i]
+            continue
+        constant = _number(s.value) is not None if isinstance(s, gast.Assign) else False
         if (isinstance(s, gast.Assign) and len(s.targets) == 1
-                and isinstance(s.targets[0], gast.Name) and isinstance(s.value, gast.Name)
+                and isinstance(s.targets[0], gast.Name)
+                and (isinstance(s.value, gast.Name) or constant)
                 and stores.get(s.targets[0].id) == 1):
-            a, b = s.targets[0].id, s.value.id
+            a = s.targets[0].id
+            b = s.value.id if isinstance(s.value, gast.Name) else None
             rest = out[i + 1:]
             uses = [n for r in rest for n in gast.walk(r)
                     if isinstance(n, gast.Name) and n.id == a]
@@ -224,9 +340,13 @@ def _propagate_copies(stmts, stores, loads) -> list:
                 or (isinstance(n, gast.AugAssign) and getattr(n.target, "id", None) == b)
                 for r in rest for n in gast.walk(r))
             if not rebinds_b and len(uses) == loads.get(a, 0):
-                for n in uses:
-                    n.id = b
-                loads[b] = loads.get(b, 0) + len(uses)
+                if b is None:                      # a = 2.0: the literal replaces a
+                    for r in rest:
+                        _replace_name(r, a, s.value)
+                else:
+                    for n in uses:
+                        n.id = b
+                    loads[b] = loads.get(b, 0) + len(uses)
                 loads[a] = 0
                 del out[i]
                 continue
@@ -256,9 +376,10 @@ def _read_outside_own_loops(fdef) -> set:
 
 def optimize(fdef: gast.FunctionDef) -> gast.FunctionDef:
     """Peepholes and copy propagation, then dead statements until nothing changes."""
-    _Peephole().visit(fdef)
     while True:
         fdef.body = _propagate_copies(fdef.body, _assign_counts(fdef), _load_counts(fdef))
+        _Peephole().visit(fdef)
+        _identities(fdef.body)
         before = gast.dump(fdef)
         reads = set()
         for s in fdef.body:

@@ -25,7 +25,7 @@ import numpy as np
 
 from . import registry, runtime
 from .emit import comment
-from .optimize import Broadcasts
+from .optimize import Broadcasts, mark_derivative
 from .analysis import list_names, primitive_call, walk_statements
 from .errors import NoRuleError, SrcadSyntaxError
 from .template import TemplateBindError, is_zero, make_zero, simplify_zeros
@@ -207,10 +207,10 @@ class _Reverse:
         return pre + [new] + post
 
     # -- adjoint sweep ------------------------------------------------------------------------
-    def adjoint_block(self, stmts, state, depth) -> list:
-        """The adjoint of a block, a comment before the code of each source line."""
+    def adjoint_block(self, stmts, state, depth, last=None) -> list:
+        """The adjoint of a block, a comment before the code of each source line (``last``:
+        the line whose comment already precedes the block)."""
         out = []
-        last = None
         for stmt in reversed(stmts):
             code = self.adjoint_stmt(stmt, state, depth)
             if code:
@@ -732,7 +732,9 @@ class _Reverse:
                     seed_code.extend(self.contribute(e.id, item, state))
         for s in seed_code:
             s.lineno = ret.lineno
-        adjoint = self.adjoint_block(body, state, 0)
+        line = f"line {ret.lineno}: {self.src.line_text(ret.lineno)}"
+        seed_code = [comment(line)] + seed_code if seed_code else seed_code
+        adjoint = self.adjoint_block(body, state, 0, last=(self.src, ret.lineno))
         grads = []
         final = []
         for name in self.wrt:
@@ -742,6 +744,7 @@ class _Reverse:
                                               _name(name))))
             grads.append(_name(b))
         adjoint = [self.simplify(s) for s in seed_code + adjoint + final]
+        mark_derivative(adjoint)
         primal, adjoint = self.prune_saves(primal, adjoint)
         if self.none_init:
             inits = [_assign(n, gast.Constant(value=None, kind=None))
