@@ -3,6 +3,7 @@ feeds the cache) and the user-facing functions grad, value_and_grad, autodiff, j
 jacobian, hessian, hvp and show."""
 from __future__ import annotations
 
+import builtins
 import dataclasses
 import functools
 import inspect
@@ -147,6 +148,13 @@ def build(f, spec: Spec) -> Derivative:
         for key, value in src.namespace.globals.items():
             if isinstance(value, types.ModuleType):
                 namespace.setdefault(key, value)     # modules are not rebound: skip lookups
+        for name in sorted({n.id for n in gast.walk(fdef) if isinstance(n, gast.Name)}):
+            # builtins the code calls (len, range): bound directly, no lookup per call; a
+            # later global of the same name makes the derivative stale (deps below)
+            if (name not in namespace and name not in src.namespace.cells
+                    and name not in src.namespace.globals and hasattr(builtins, name)):
+                namespace[name] = getattr(builtins, name)
+                program.deps.append((src.namespace, name, getattr(builtins, name)))
         fn = emit.compile_function(source, fdef.name, namespace)
     except SrcadError:
         raise
@@ -194,6 +202,9 @@ class _Arguments:
 
     def check(self, values):
         for i, a in zip(self.indices, values):
+            t = type(a)
+            if t is float or (t is np.ndarray and a.dtype.kind == "f"):
+                continue                        # the common case, checked first
             for item in (a if isinstance(a, (list, tuple)) else (a,)):
                 if item is None or isinstance(item, str):
                     self.not_differentiable(i, item)
@@ -307,10 +318,14 @@ def _wrap(f, spec, kind):
 
     if kind == "reverse":
         def derivative(*args, seed=None, **kwargs):
-            args = bound_self + args
+            if bound_self:
+                args = bound_self + args
             values = arguments.values(args, kwargs)
             arguments.check(values)
-            entry = current(_kinds(args))
+            kinds = _kinds(args)
+            entry = variants.get(kinds)
+            if entry is None or not entry.fresh(target):
+                entry = current(kinds)
             if spec.grad_seed:
                 out = entry.fn(*args, **kwargs)
             else:

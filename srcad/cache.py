@@ -5,7 +5,6 @@ from __future__ import annotations
 import weakref
 
 from . import registry
-from .source import function_state
 
 __all__ = ["Derivative", "lookup", "clear"]
 
@@ -25,22 +24,30 @@ class Derivative:
         self.extra = extra      # keyword-only parameters the transformer added (seed, tangents)
 
     def fresh(self, f) -> bool:
-        if not _same(function_state(f), self.code) or registry.version() != self.version:
+        """Still valid for ``f``: same code and defaults, same rules, helpers and globals bound
+        to the same objects (checked at every call: a few identity tests)."""
+        code, defaults, kw = self.code
+        if (f.__code__ is not code or f.__defaults__ is not defaults
+                or registry._version != self.version or (kw and not _same_kw(f, kw))):
             return False
         for namespace, name, value in self.deps:
             if namespace is None:
-                if not _same(function_state(name), value):
+                if not _same_function(name, value):
                     return False
             elif namespace.lookup(name) is not value:
                 return False
         return True
 
 
-def _same(a: tuple, b: tuple) -> bool:
-    code_a, defaults_a, kw_a = a
-    code_b, defaults_b, kw_b = b
-    return (code_a is code_b and defaults_a is defaults_b and len(kw_a) == len(kw_b)
-            and all(ka == kb and va is vb for (ka, va), (kb, vb) in zip(kw_a, kw_b)))
+def _same_kw(f, kw) -> bool:
+    now = tuple((f.__kwdefaults__ or {}).items())
+    return len(now) == len(kw) and all(ka == kb and va is vb
+                                       for (ka, va), (kb, vb) in zip(now, kw))
+
+
+def _same_function(fn, state) -> bool:
+    code, defaults, kw = state
+    return fn.__code__ is code and fn.__defaults__ is defaults and (not kw or _same_kw(fn, kw))
 
 
 _CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()

@@ -96,6 +96,7 @@ class _Reverse:
         self.none_init: set = set()
         self.old: dict = {}       # during x = f(x): x -> the name holding its old value
         self.simplify = Broadcasts(ranks).visit
+        self.ranks = ranks
         self.comments: dict = {}
 
     # -- helpers -------------------------------------------------------------------------
@@ -301,7 +302,7 @@ class _Reverse:
             return []
         code = self.own(name, state)
         b = self.adj(name)
-        if name not in self.lists and _is_basic_index(index):
+        if name not in self.lists and _is_basic_index(index, self.ranks):
             code.append(gast.AugAssign(
                 target=gast.Subscript(value=_name(b), slice=index, ctx=gast.Store()),
                 op=gast.Add(), value=value))
@@ -879,9 +880,13 @@ def _is_fresh_call(call) -> bool:
     return False
 
 
-def _is_basic_index(index) -> bool:
+def _is_basic_index(index, ranks) -> bool:
+    """Does ``x[index] += g`` accumulate correctly (no repeated fancy indices)? Slices,
+    literals, and names known to be scalars (integers, here) qualify."""
     items = index.elts if isinstance(index, gast.Tuple) else [index]
     for item in items:
+        if isinstance(item, gast.Name) and ranks.get(item.id) == 0:
+            continue
         if isinstance(item, gast.Slice):
             if any(p is not None and not isinstance(p, (gast.Constant, gast.UnaryOp))
                    for p in (item.lower, item.upper, item.step)):

@@ -31,10 +31,13 @@ class Namespace:
                 return self.cells[name].cell_contents
             except ValueError:
                 return UNRESOLVED
-        try:
-            return self.globals[name]     # a generated function's globals resolve lazily
-        except KeyError:
-            return getattr(builtins, name, UNRESOLVED)
+        value = self.globals.get(name, UNRESOLVED)
+        if value is UNRESOLVED and type(self.globals) is not dict:
+            try:
+                value = self.globals[name]    # a generated function's globals resolve lazily
+            except KeyError:
+                pass
+        return value if value is not UNRESOLVED else getattr(builtins, name, UNRESOLVED)
 
     def resolve(self, node):
         """The object a Name / dotted Attribute chain refers to now, or UNRESOLVED."""
