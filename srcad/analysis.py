@@ -14,8 +14,24 @@ import gast
 
 from . import registry
 
-__all__ = ["Activity", "activity", "is_differentiable", "uses", "defines", "walk_statements",
+__all__ = ["walk", "Activity", "activity", "is_differentiable", "uses", "defines",
+           "walk_statements",
            "primitive_call", "list_names", "ranks", "aliased_writes"]
+
+
+def walk(node):
+    """Every node of a gast tree (a faster ``gast.walk``: the optimizer walks a lot)."""
+    stack = [node]
+    AST = gast.AST
+    while stack:
+        n = stack.pop()
+        yield n
+        for field in n._fields:
+            value = getattr(n, field, None)
+            if isinstance(value, list):
+                stack.extend(v for v in value if isinstance(v, AST))
+            elif isinstance(value, AST):
+                stack.append(value)
 
 
 def walk_statements(body):
@@ -31,7 +47,7 @@ def walk_statements(body):
 def _names(node) -> set:
     if node is None:
         return set()
-    return {n.id for n in gast.walk(node) if isinstance(n, gast.Name)
+    return {n.id for n in walk(node) if isinstance(n, gast.Name)
             and isinstance(n.ctx, gast.Load)}
 
 

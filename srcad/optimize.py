@@ -6,6 +6,8 @@ import copy
 
 import gast
 
+from .analysis import walk
+
 __all__ = ["optimize", "drop_empty", "Broadcasts", "mark_derivative"]
 
 _REDUCERS = {"sum", "mean", "prod", "max", "min", "amax", "amin", "var", "std", "nansum",
@@ -14,13 +16,13 @@ _EFFECTS = {"pop", "append", "add_at", "take_and_zero", "extend", "insert"}
 
 
 def _loads(node) -> set:
-    return {n.id for n in gast.walk(node) if isinstance(n, gast.Name)
+    return {n.id for n in walk(node) if isinstance(n, gast.Name)
             and isinstance(n.ctx, gast.Load)}
 
 
 def _pure(value) -> bool:
     """Evaluating ``value`` changes nothing (no tape or list operations, no in-place helper)."""
-    for n in gast.walk(value):
+    for n in walk(value):
         if isinstance(n, gast.Call):
             func = n.func
             name = func.attr if isinstance(func, gast.Attribute) else getattr(func, "id", "")
@@ -79,7 +81,7 @@ def _straight_line(stmts) -> list:
             live -= set(names)
         live |= _loads(s)
         if isinstance(s, (gast.For, gast.While, gast.If)):
-            live |= {n.id for n in gast.walk(s) if isinstance(n, gast.Name)}
+            live |= {n.id for n in walk(s) if isinstance(n, gast.Name)}
         out.append(s)
     return out[::-1]
 
@@ -234,7 +236,7 @@ class _Peephole(gast.NodeTransformer):
 
 def _assign_counts(fdef) -> dict:
     counts: dict = {}
-    for n in gast.walk(fdef):
+    for n in walk(fdef):
         if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Param)):
             counts[n.id] = counts.get(n.id, 0) + 1
         elif isinstance(n, gast.AugAssign) and isinstance(n.target, gast.Name):
@@ -275,7 +277,7 @@ class Identities(gast.NodeTransformer):
 def mark_derivative(stmts):
     """Tag statements computing derivatives (floating point by construction)."""
     for s in stmts:
-        for n in gast.walk(s):
+        for n in walk(s):
             if isinstance(n, gast.stmt):
                 n.srcad_derivative = True
 
@@ -292,10 +294,27 @@ def _identities(stmts):
 
 def _load_counts(fdef) -> dict:
     counts: dict = {}
-    for n in gast.walk(fdef):
+    for n in walk(fdef):
         if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
             counts[n.id] = counts.get(n.id, 0) + 1
     return counts
+
+
+def _summary(stmt, memo):
+    """(name -> number of occurrences, names bound) of a statement, memoized by identity."""
+    key = id(stmt)
+    if key not in memo:
+        found: dict = {}
+        stored = set()
+        for n in walk(stmt):
+            if isinstance(n, gast.Name):
+                found[n.id] = found.get(n.id, 0) + 1
+                if not isinstance(n.ctx, gast.Load):
+                    stored.add(n.id)
+            elif isinstance(n, gast.AugAssign) and isinstance(n.target, gast.Name):
+                stored.add(n.target.id)
+        memo[key] = (found, stored)
+    return memo[key]
 
 
 def _propagate_copies(stmts, stores, loads) -> list:
@@ -303,6 +322,7 @@ def _propagate_copies(stmts, stores, loads) -> list:
     assigned only there, every use of ``a`` follows in the same block, and ``b`` is not
     rebound after the copy in that block."""
     out = list(stmts)
+    memo: dict = {}
     i = 0
     while i < len(out):
         s = out[i]
@@ -321,6 +341,7 @@ def _propagate_copies(stmts, stores, loads) -> list:
                 and not getattr(s, "srcad_restore", None)):
             # b = e1; b = b + e2  ->  b = e1 + e2
             nxt.value.left = s.value
+            memo.pop(id(nxt), None)
             stores[s.targets[0].id] -= 1
             loads[s.targets[0].id] = loads.get(s.targets[0].id, 1) - 1
             del out[i]
@@ -332,21 +353,23 @@ def _propagate_copies(stmts, stores, loads) -> list:
                 and stores.get(s.targets[0].id) == 1):
             a = s.targets[0].id
             b = s.value.id if isinstance(s.value, gast.Name) else None
-            rest = out[i + 1:]
-            uses = [n for r in rest for n in gast.walk(r)
-                    if isinstance(n, gast.Name) and n.id == a]
-            rebinds_b = any(
-                (isinstance(n, gast.Name) and n.id == b and not isinstance(n.ctx, gast.Load))
-                or (isinstance(n, gast.AugAssign) and getattr(n.target, "id", None) == b)
-                for r in rest for n in gast.walk(r))
-            if not rebinds_b and len(uses) == loads.get(a, 0):
-                if b is None:                      # a = 2.0: the literal replaces a
-                    for r in rest:
-                        _replace_name(r, a, s.value)
-                else:
-                    for n in uses:
-                        n.id = b
-                    loads[b] = loads.get(b, 0) + len(uses)
+            rest = range(i + 1, len(out))
+            summaries = [_summary(out[j], memo) for j in rest]
+            count = sum(found.get(a, 0) for found, _ in summaries)
+            rebinds_b = b is not None and any(b in stored for _, stored in summaries)
+            if not rebinds_b and count == loads.get(a, 0):
+                for j, (found, _) in zip(rest, summaries):
+                    if a not in found:
+                        continue
+                    memo.pop(id(out[j]), None)
+                    if b is None:                  # a = 2.0: the literal replaces a
+                        _replace_name(out[j], a, s.value)
+                    else:
+                        for n in walk(out[j]):
+                            if isinstance(n, gast.Name) and n.id == a:
+                                n.id = b
+                if b is not None:
+                    loads[b] = loads.get(b, 0) + count
                 loads[a] = 0
                 del out[i]
                 continue
@@ -374,18 +397,29 @@ def _read_outside_own_loops(fdef) -> set:
     return out
 
 
+def _count_statements(stmts) -> int:
+    total = 0
+    for s in stmts:
+        total += 1
+        for field in ("body", "orelse"):
+            inner = getattr(s, field, None)
+            if isinstance(inner, list):
+                total += _count_statements(inner)
+    return total
+
+
 def optimize(fdef: gast.FunctionDef) -> gast.FunctionDef:
     """Peepholes and copy propagation, then dead statements until nothing changes."""
     while True:
         fdef.body = _propagate_copies(fdef.body, _assign_counts(fdef), _load_counts(fdef))
         _Peephole().visit(fdef)
         _identities(fdef.body)
-        before = gast.dump(fdef)
+        before = _count_statements(fdef.body)
         reads = set()
         for s in fdef.body:
             reads |= _loads(s)
         fdef.body = _sweep(fdef.body, lambda n: n in reads)
         fdef.body = _straight_line(fdef.body)
         fdef.body = drop_empty(fdef.body, _read_outside_own_loops(fdef))
-        if gast.dump(fdef) == before:
+        if _count_statements(fdef.body) == before:     # dead code removal found nothing
             return fdef

@@ -26,7 +26,7 @@ import numpy as np
 from . import registry, runtime
 from .emit import comment
 from .optimize import Broadcasts, mark_derivative
-from .analysis import list_names, primitive_call, walk_statements
+from .analysis import list_names, primitive_call, walk, walk_statements
 from .errors import NoRuleError, SrcadSyntaxError
 from .template import TemplateBindError, is_zero, make_zero, simplify_zeros
 
@@ -52,7 +52,7 @@ def _attr(value, attr):
 
 
 def _loads(node) -> set:
-    return {n.id for n in gast.walk(node) if isinstance(n, gast.Name)
+    return {n.id for n in walk(node) if isinstance(n, gast.Name)
             and isinstance(n.ctx, gast.Load)}
 
 
@@ -470,7 +470,7 @@ class _Reverse:
                 alias = self.namer.fresh(b + "_out")
                 pre.append(_assign(alias, _name(b)))
                 for s in body:
-                    for n in gast.walk(s):
+                    for n in walk(s):
                         if isinstance(n, gast.Name) and n.id == b and isinstance(
                                 n.ctx, gast.Load):
                             n.id = alias
@@ -624,13 +624,13 @@ class _Reverse:
         the body before being (re)assigned there, or assigned there and used outside."""
         inside = set()
         for s in walk_statements(loop.body):
-            inside |= _loads(s) | {n.id for n in gast.walk(s) if isinstance(n, gast.Name)}
+            inside |= _loads(s) | {n.id for n in walk(s) if isinstance(n, gast.Name)}
         outside = self.used_outside(loop)
         assigned = set()
         for s in walk_statements(loop.body):
             if isinstance(s, gast.Assign):
                 for t in s.targets:
-                    for n in gast.walk(t):
+                    for n in walk(t):
                         if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
                             assigned.add(n.id)
         exposed = self.exposed(loop.body)
@@ -784,7 +784,7 @@ class _Reverse:
     def used_names(self, stmts) -> set:
         out = set()
         for s in stmts:
-            out |= {n.id for n in gast.walk(s) if isinstance(n, gast.Name)}
+            out |= {n.id for n in walk(s) if isinstance(n, gast.Name)}
         return out
 
     def prune_saves(self, primal, adjoint):
@@ -817,7 +817,7 @@ def _adjoint_reads(stmts, tape) -> set:
     """Names whose values adjoint statements read (restores read only their slice index)."""
     reads = set()
     for s in stmts:
-        for n in gast.walk(s):
+        for n in walk(s):
             if getattr(n, "srcad_restore", None) is not None and not getattr(
                     n, "srcad_keep", False):
                 if isinstance(n.targets[0], gast.Subscript):
@@ -851,7 +851,7 @@ def _filter(stmts, keep, mark, lists_read) -> list:
 
 
 def _all_names(fdef) -> set:
-    return {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name)}
+    return {n.id for n in walk(fdef) if isinstance(n, gast.Name)}
 
 
 def _contrib_target(stmt):
@@ -865,7 +865,7 @@ def _rename(node, old):
     if not old:
         return node
     node = copy.deepcopy(node)
-    for n in gast.walk(node):
+    for n in walk(node):
         if isinstance(n, gast.Name) and n.id in old:
             n.srcad_original = n.id
             n.id = old[n.id]
@@ -913,7 +913,7 @@ def mark_broadcasts(body, prim, rule, operands, outs, active=(), renamed=None):
     if not (rule.extra.get("elementwise") or prim in (np.where, np.clip)):
         return
     for stmt in body:
-        for node in gast.walk(stmt):
+        for node in walk(stmt):
             if isinstance(node, gast.Call) and len(node.args) == 2 and isinstance(
                     node.args[1], gast.Name):
                 name = node.func.id if isinstance(node.func, gast.Name) else getattr(
