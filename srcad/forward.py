@@ -20,31 +20,10 @@ from .optimize import Broadcasts, mark_derivative
 from .reverse import mark_broadcasts, runtime_ref
 from .errors import NoRuleError, SrcadSyntaxError
 from .template import TemplateBindError, is_zero, make_zero, simplify_zeros
+from .nodes import (assign as _assign, attr as _attr, call as _call, loads as _loads,
+                    name as _name)
 
 __all__ = ["forward"]
-
-
-def _name(ident, ctx=None):
-    return gast.Name(id=ident, ctx=ctx or gast.Load(), annotation=None, type_comment=None)
-
-
-def _assign(target, value):
-    if isinstance(target, str):
-        target = _name(target, gast.Store())
-    return gast.Assign(targets=[target], value=value, type_comment=None)
-
-
-def _call(func, *args):
-    return gast.Call(func=func, args=list(args), keywords=[])
-
-
-def _attr(value, attr):
-    return gast.Attribute(value=value, attr=attr, ctx=gast.Load())
-
-
-def _loads(node) -> set:
-    return {n.id for n in gast.walk(node) if isinstance(n, gast.Name)
-            and isinstance(n.ctx, gast.Load)}
 
 
 class _Forward:

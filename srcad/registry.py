@@ -89,30 +89,27 @@ def _note(template: Template):
     _version += 1
     _digest.update(template.origin.encode())
     for stmt in template.body:
-        _digest.update(repr(stmt).encode())
         _digest.update(gast.dump(stmt).encode())
+
+
+def _registrar(kind: str, primitives, outputs: int):
+    def deco(fn):
+        template = parse_template(fn, outputs)
+        _note(template)
+        for p in primitives:
+            setattr(_rule(p), kind, template)
+        return fn
+    return deco
 
 
 def adjoint(*primitives, outputs: int = 1):
     """Register the decorated template as the adjoint of each primitive."""
-    def deco(fn):
-        template = parse_template(fn, outputs)
-        _note(template)
-        for p in primitives:
-            _rule(p).adjoint = template
-        return fn
-    return deco
+    return _registrar("adjoint", primitives, outputs)
 
 
 def tangent(*primitives, outputs: int = 1):
     """Register the decorated template as the tangent of each primitive."""
-    def deco(fn):
-        template = parse_template(fn, outputs)
-        _note(template)
-        for p in primitives:
-            _rule(p).tangent = template
-        return fn
-    return deco
+    return _registrar("tangent", primitives, outputs)
 
 
 def nondiff(*primitives):
