@@ -147,6 +147,13 @@ def take_and_zero(buffer, index):
     ``x[index] = v`` hands the elements' adjoint to ``v``; the old elements get none."""
     part = buffer[index]
     part = part.copy() if isinstance(part, np.ndarray) else part
+    if isinstance(index, (list, np.ndarray)) and np.ndim(index) == 1 and np.asarray(
+            index).dtype.kind in "iu":
+        # x[[0, 0]] = v keeps the last write: earlier duplicates get no derivative
+        positions = np.asarray(index) % np.shape(buffer)[0]
+        last = np.zeros(len(positions), dtype=bool)
+        last[np.unique(positions[::-1], return_index=True)[1]] = True
+        part[~last[::-1]] = 0.0
     buffer[index] = 0.0
     return part
 

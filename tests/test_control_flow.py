@@ -35,14 +35,12 @@ _RANGE_TANGENT = "forward over reverse of nested loops: taped inner range gets z
 _SLICE_TANGENT = "gradient code calls slice(i, j) for loop-dependent slices; no tangent rule for it"
 
 XFAIL = {
-    "fancy_repeated_add": _FANCY_REPEAT,
     "view_write_through": _VIEW_WRITE,
     "helper_mutates_argument": _HELPER_EXPR,
 }
 
 REF_XFAIL = {
     "helper_mutates_argument": _HELPER_EXPR,
-    "fancy_repeated_add": _FANCY_REPEAT,
     "view_write_through": _VIEW_WRITE,
 }
 
