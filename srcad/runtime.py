@@ -2,6 +2,8 @@
 ``np.asarray`` on user arrays, each small enough to read at a glance."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 __all__ = ["unbroadcast", "broadcast_like", "zeros_like", "add_at", "expand_reduced",
@@ -93,6 +95,8 @@ def fill_list(g, like):
 def expand_reduced(g, x, axis, keepdims):
     """Broadcast the adjoint of a reduction back over x's shape."""
     shape = _shape(x)
+    if axis is None and not keepdims and not isinstance(g, np.ndarray):
+        return np.full(shape, g)        # a scalar over every element: one cheap fill
     if axis is not None and not keepdims:
         axes = axis if isinstance(axis, tuple) else (axis,)
         g = np.expand_dims(g, tuple(a % len(shape) for a in axes))
@@ -105,9 +109,9 @@ def reduced_count(x, axis):
     """How many elements each output of a reduction over ``axis`` combines."""
     shape = _shape(x)
     if axis is None:
-        return int(np.prod(shape))
+        return math.prod(shape)
     axes = axis if isinstance(axis, tuple) else (axis,)
-    return int(np.prod([shape[a] for a in axes]))
+    return math.prod(shape[a] for a in axes)
 
 
 class Stack:
@@ -448,6 +452,11 @@ __all__ += ["group_weights", "average_weights_shape", "norm_direction"]
 # The adjoints of products depend on the operands' ranks, known only at run time; these
 # helpers hold that bookkeeping so the templates stay one line per operand.
 
+def _ndim(x) -> int:
+    ndim = getattr(x, "ndim", None)
+    return ndim if ndim is not None else np.ndim(x)
+
+
 def _mT(x):
     return np.swapaxes(x, -1, -2)
 
@@ -455,9 +464,14 @@ def _mT(x):
 def matmul_adjoint_lhs(g, a, b):
     """The adjoint of ``a`` in ``a @ b`` for the output adjoint ``g``: ``g @ b^T`` summed over
     the batch axes ``a`` was broadcast along; 1-D operands are promoted as matmul does."""
-    if np.ndim(a) >= 2 and np.ndim(b) >= 2:
+    na, nb = _ndim(a), _ndim(b)
+    if na == 2 and nb == 2:                 # the common cases first, as written by hand
+        return g @ b.T
+    if na == 2 and nb == 1:
+        return np.multiply.outer(g, b)
+    if na >= 2 and nb >= 2:
         return unbroadcast(np.matmul(g, _mT(b)), a)
-    if np.ndim(b) == 1:
+    if nb == 1:
         if np.ndim(a) == 1:
             return g * b
         return unbroadcast(np.expand_dims(g, -1) * b, a)
@@ -467,10 +481,15 @@ def matmul_adjoint_lhs(g, a, b):
 
 def matmul_adjoint_rhs(g, a, b):
     """The adjoint of ``b`` in ``a @ b`` (see matmul_adjoint_lhs)."""
-    if np.ndim(a) >= 2 and np.ndim(b) >= 2:
+    na, nb = _ndim(a), _ndim(b)
+    if na == 2 and nb == 2:
+        return a.T @ g
+    if na == 2 and nb == 1:
+        return g @ a
+    if na >= 2 and nb >= 2:
         return unbroadcast(np.matmul(_mT(a), g), b)
-    if np.ndim(a) == 1:
-        if np.ndim(b) == 1:
+    if na == 1:
+        if nb == 1:
             return g * a
         return np.expand_dims(a, -1) * np.expand_dims(g, -2)
     # b is a vector, a a stack of matrices: sum over a's batch axes
