@@ -134,7 +134,8 @@ def _others_scalar(operands, one, ranks) -> bool:
             break
     else:
         return False
-    return all(_rank(o, ranks) == 0 for o in rest)
+    return all(_rank(o, ranks) == 0 or (isinstance(o, gast.Name) and o.id == one)
+               for o in rest)     # scalars, or the same variable again (x * x)
 
 
 class Broadcasts(gast.NodeTransformer):
