@@ -27,7 +27,7 @@ import types
 import gast
 import numpy as np
 
-from . import registry
+from . import registry, runtime
 from .errors import NoRuleError, SrcadSyntaxError
 from .naming import Namer, names_in
 from .source import UNRESOLVED, Namespace, Source, function_state, parse_function
@@ -655,6 +655,8 @@ class _Normalizer:
                              f"`{_dotted(func)}`",
                              "srcad resolves callees when it builds the derivative: call a "
                              "module-level function or a NumPy function by name.", NoRuleError)
+        if callee is runtime.take_and_zero and len(node.args) == 2 and not node.keywords:
+            return self.take_and_zero(scope, node, pre)
         if callee in (max, min) and len(node.args) > 2 and not node.keywords:
             # max(a, b, c) -> max(max(a, b), c): the two-argument rule, applied in turn
             nested = node.args[0]
@@ -675,6 +677,26 @@ class _Normalizer:
         call.srcad_callee = callee
         gast.copy_location(call, node)      # errors about the call point at it
         return call
+
+    def take_and_zero(self, scope, node, pre):
+        """Generated code's ``v = take_and_zero(b, i)`` (the adjoint of ``x[i] = v``) spelled
+        out as ``v = np.copy(b[i]); b[i] = 0.0``, so differentiating it again sees the write."""
+        buf = self.atom(scope, node.args[0], pre)
+        index = self.atom(scope, node.args[1], pre)
+        part = self.namer.fresh("_part")
+        pre.append(gast.Assign(targets=[_name(part, gast.Store())], type_comment=None,
+                               value=gast.Subscript(value=buf, slice=index, ctx=gast.Load())))
+        copied = gast.Call(func=self.np_attr("copy"), args=[_name(part, gast.Load())],
+                           keywords=[])
+        copied.srcad_callee = np.copy
+        cut = self.namer.fresh("_cut")
+        pre.append(gast.Assign(targets=[_name(cut, gast.Store())], value=copied,
+                               type_comment=None))
+        pre.append(gast.Assign(targets=[gast.Subscript(value=_name(buf.id, gast.Load()),
+                                                       slice=copy.deepcopy(index),
+                                                       ctx=gast.Store())],
+                               value=gast.Constant(value=0.0, kind=None), type_comment=None))
+        return _name(cut, gast.Load())
 
     def method(self, scope, node, pre):
         func = node.func

@@ -1,11 +1,11 @@
 """Derivative rules of srcad's own runtime helpers, so generated code can be differentiated
-again (``grad(grad(f))``, Hessians as forward over reverse).
+again (``grad(grad(f))``, Hessians as forward over reverse, reverse over reverse).
 
 Most helpers are linear in their first argument (``unbroadcast``, ``broadcast_like``,
 ``expand_reduced``, ``add_list``): the tangent applies the helper to the tangent and the
-adjoint applies its transpose. ``take_and_zero`` (the adjoint of ``x[i] = v``) mutates its
-buffer, so only its forward rule exists: reverse over reverse of in-place updates is refused
-with a clear error rather than answered wrongly.
+adjoint applies its transpose. ``take_and_zero`` (the adjoint of ``x[i] = v``) writes into its
+buffer: forward mode follows it with its tangent rule; reverse mode never sees it, because
+the normalizer spells it out as ``v = np.copy(b[i]); b[i] = 0.0``.
 """
 import numpy as np
 

@@ -153,3 +153,19 @@ def test_reverse_over_forward_and_forward_over_forward():
         assert srcad.grad(jvp, wrt=0)(x, 1.0) == pytest.approx(CLOSED[sin_exp][2](x), rel=1e-10)
         second = srcad.autodiff(jvp, mode="forward", wrt=0)(x, 1.0, 1.0)
         assert second == pytest.approx(CLOSED[sin_exp][2](x), rel=1e-10)
+
+
+def running_product(x):
+    out = x.copy()
+    for i in range(1, 3):
+        out[i] = out[i - 1] * out[i] + x[i]
+    return np.sum(out * out)
+
+
+@pytest.mark.parametrize("fn", [inplace, running_product], ids=lambda f: f.__name__)
+def test_reverse_over_reverse_through_in_place_updates(fn):
+    x = np.array([0.5, -1.2, 2.0])
+    v = np.array([1.0, 0.3, -0.7])
+    vjp_of_grad = srcad.autodiff(srcad.grad(fn), mode="reverse")(x, seed=v)
+    np.testing.assert_allclose(vjp_of_grad, _fd_of_grad(srcad.grad(fn), (x,), 0) @ v,
+                               rtol=1e-6, atol=1e-8)
