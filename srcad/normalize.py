@@ -680,18 +680,25 @@ class _Normalizer:
 
     def take_and_zero(self, scope, node, pre):
         """Generated code's ``v = take_and_zero(b, i)`` (the adjoint of ``x[i] = v``) spelled
-        out as ``v = np.copy(b[i]); b[i] = 0.0``, so differentiating it again sees the write."""
+        out as ``v = b[i] * last_write_mask(b, i); b[i] = 0.0`` (the product is a new array),
+        so differentiating it again sees the write."""
         buf = self.atom(scope, node.args[0], pre)
         index = self.atom(scope, node.args[1], pre)
         part = self.namer.fresh("_part")
         pre.append(gast.Assign(targets=[_name(part, gast.Store())], type_comment=None,
                                value=gast.Subscript(value=buf, slice=index, ctx=gast.Load())))
-        copied = gast.Call(func=self.np_attr("copy"), args=[_name(part, gast.Load())],
-                           keywords=[])
-        copied.srcad_callee = np.copy
-        cut = self.namer.fresh("_cut")
-        pre.append(gast.Assign(targets=[_name(cut, gast.Store())], value=copied,
+        mask_call = gast.Call(func=gast.Attribute(value=_name(self.ref(runtime, "_srcad"),
+                                                              gast.Load()),
+                                                  attr="last_write_mask", ctx=gast.Load()),
+                              args=[buf, index], keywords=[])
+        mask_call.srcad_callee = runtime.last_write_mask
+        mask = self.namer.fresh("_last")
+        pre.append(gast.Assign(targets=[_name(mask, gast.Store())], value=mask_call,
                                type_comment=None))
+        cut = self.namer.fresh("_cut")
+        pre.append(gast.Assign(targets=[_name(cut, gast.Store())], type_comment=None,
+                               value=gast.BinOp(left=_name(part, gast.Load()), op=gast.Mult(),
+                                                right=_name(mask, gast.Load()))))
         pre.append(gast.Assign(targets=[gast.Subscript(value=_name(buf.id, gast.Load()),
                                                        slice=copy.deepcopy(index),
                                                        ctx=gast.Store())],

@@ -151,15 +151,25 @@ def take_and_zero(buffer, index):
     ``x[index] = v`` hands the elements' adjoint to ``v``; the old elements get none."""
     part = buffer[index]
     part = part.copy() if isinstance(part, np.ndarray) else part
-    if isinstance(index, (list, np.ndarray)) and np.ndim(index) == 1 and np.asarray(
-            index).dtype.kind in "iu":
-        # x[[0, 0]] = v keeps the last write: earlier duplicates get no derivative
-        positions = np.asarray(index) % np.shape(buffer)[0]
-        last = np.zeros(len(positions), dtype=bool)
-        last[np.unique(positions[::-1], return_index=True)[1]] = True
-        part[~last[::-1]] = 0.0
+    mask = last_write_mask(buffer, index)
+    if isinstance(mask, np.ndarray):
+        part *= mask
     buffer[index] = 0.0
     return part
+
+
+def last_write_mask(buffer, index):
+    """1.0, or for a 1-D integer index with repeats, a mask keeping only the last of each
+    repeated position: ``x[[0, 0]] = v`` keeps the last write, the earlier get no derivative."""
+    if isinstance(index, (list, np.ndarray)) and np.ndim(index) == 1 and np.asarray(
+            index).dtype.kind in "iu":
+        positions = np.asarray(index) % np.shape(buffer)[0]
+        if len(np.unique(positions)) < len(positions):
+            last = np.zeros(len(positions), dtype=bool)
+            last[np.unique(positions[::-1], return_index=True)[1]] = True
+            mask = last[::-1].astype(float)
+            return mask.reshape((-1,) + (1,) * (np.ndim(buffer) - 1))
+    return 1.0
 
 
 def scalar_seed(y):

@@ -5,7 +5,7 @@ Most helpers are linear in their first argument (``unbroadcast``, ``broadcast_li
 ``expand_reduced``, ``add_list``): the tangent applies the helper to the tangent and the
 adjoint applies its transpose. ``take_and_zero`` (the adjoint of ``x[i] = v``) writes into its
 buffer: forward mode follows it with its tangent rule; reverse mode never sees it, because
-the normalizer spells it out as ``v = np.copy(b[i]); b[i] = 0.0``.
+the normalizer spells it out as a read, a product and a write.
 """
 import numpy as np
 
@@ -15,7 +15,7 @@ from srcad.runtime import (add_at, add_list, astype, broadcast_like, expand_redu
                            seed_like, take_and_zero, unbroadcast)
 
 nondiff(runtime.scalar_seed, runtime.zeros_like, runtime.reduced_count, runtime.stop_gradient,
-        reversed, slice)
+        runtime.last_write_mask, reversed, slice)
 linear(unbroadcast, broadcast_like, expand_reduced, add_list, seed_like, astype, list)
 
 
