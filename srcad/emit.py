@@ -73,7 +73,7 @@ class GeneratedNamespace(dict):
 def compile_function(source: str, name: str, namespace: dict):
     """Compile generated source under a stable fake filename registered in linecache."""
     digest = hashlib.sha256(source.encode()).hexdigest()[:8]
-    filename = f"<srcad {name} {digest}>"
+    filename = f"<srcad {name} {digest}>"     # Source.generated recognizes this prefix
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     code = compile(source, filename, "exec")
     exec(code, namespace)

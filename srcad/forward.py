@@ -17,9 +17,9 @@ import numpy as np
 from . import registry, runtime
 from .analysis import primitive_call, walk_statements
 from .optimize import Broadcasts, mark_derivative
-from .reverse import mark_broadcasts, runtime_ref
+from .reverse import bind, mark_broadcasts, runtime_ref
 from .errors import NoRuleError, SrcadSyntaxError
-from .template import TemplateBindError, is_zero, make_zero, simplify_zeros
+from .template import is_zero, make_zero, simplify_zeros
 from .nodes import (assign as _assign, attr as _attr, call as _call, loads as _loads,
                     name as _name)
 
@@ -171,16 +171,7 @@ class _Forward:
                              "function (see docs/templates.md), or use mode='reverse'.",
                              node=value)
         template = rule.tangent
-        if len(template.outputs) != len(outs):
-            raise self.error(stmt, f"{registry.primitive_name(prim)} returns "
-                             f"{len(template.outputs)} values here; unpack them into "
-                             f"{len(template.outputs)} names", "Unpack the result.",
-                             SrcadSyntaxError)
-        try:
-            binding = template.bind(args, kwargs, registry.primitive_name(prim))
-        except TemplateBindError as exc:
-            raise self.error(stmt, str(exc), "Call it with the parameters listed.",
-                             SrcadSyntaxError) from None
+        binding = bind(self, stmt, prim, template, args, kwargs, outs)
         outputs = dict(zip(template.outputs, outs))
         for pname, o in outputs.items():
             binding[pname] = _name(o)

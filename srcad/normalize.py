@@ -126,7 +126,7 @@ def fence(src: Source, fdef: gast.FunctionDef):
                 raise _loc_error(src, node, "assignment to attributes is not supported",
                                  "Assign to a local variable and return it.")
             if isinstance(node, gast.Name) and node.id.startswith("_srcad") and not \
-                    src.filename.startswith("<srcad "):    # generated code may use them
+                    src.generated:     # srcad's generated code may use them
                 raise _loc_error(src, node, f"the name {node.id!r} is reserved by srcad",
                                  "Rename the variable.")
 
@@ -234,7 +234,7 @@ class _Normalizer:
             call = gast.Call(func=gast.Attribute(value=lst, attr="append", ctx=gast.Load()),
                              args=[item], keywords=[])
             return [gast.Expr(value=call)]
-        if scope.src.filename.startswith("<srcad ") and isinstance(value, gast.Call):
+        if scope.src.generated and isinstance(value, gast.Call):
             # generated code calls helpers for their effect (lst.pop(), add_at): keep the value
             tmp = self.namer.fresh("_effect")
             return self.assign(scope, _name(tmp, gast.Store()), value, pre)

@@ -395,16 +395,7 @@ class _Reverse:
                              "function (see docs/templates.md), or wrap the value in "
                              "srcad.stop_gradient(...) if it needs no derivative.", node=value)
         template = rule.adjoint
-        if len(template.outputs) != len(outs):
-            raise self.error(stmt, f"{registry.primitive_name(prim)} returns "
-                             f"{len(template.outputs)} values here; unpack them into "
-                             f"{len(template.outputs)} names", "Unpack the result.",
-                             SrcadSyntaxError)
-        try:
-            binding = template.bind(args, kwargs, registry.primitive_name(prim))
-        except TemplateBindError as exc:
-            raise self.error(stmt, str(exc), "Call it with the parameters listed.",
-                             SrcadSyntaxError) from None
+        binding = bind(self, stmt, prim, template, args, kwargs, outs)
         live_out = {}
         for pname, o, b in zip(template.outputs, outs, outputs):
             binding[pname] = _name(o)
@@ -883,6 +874,21 @@ def _is_basic_index(index, ranks) -> bool:
 def _as_value(index):
     from .template import as_value
     return as_value(copy.deepcopy(index))
+
+
+def bind(transformer, stmt, prim, template, args, kwargs, outs) -> dict:
+    """Bind a rule's template to a call site: template parameter -> call-site atom; a call
+    that does not fit (arity, unknown keyword, outputs) is the user's located error."""
+    name = registry.primitive_name(prim)
+    if len(template.outputs) != len(outs):
+        raise transformer.error(stmt, f"{name} returns {len(template.outputs)} values here; "
+                                f"unpack them into {len(template.outputs)} names",
+                                "Unpack the result.", SrcadSyntaxError)
+    try:
+        return template.bind(args, kwargs, name)
+    except TemplateBindError as exc:
+        raise transformer.error(stmt, str(exc), "Call it with the parameters listed.",
+                                SrcadSyntaxError) from None
 
 
 def mark_broadcasts(body, prim, rule, operands, outs, active=(), renamed=None):

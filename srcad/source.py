@@ -63,6 +63,11 @@ class Source:
     first_line: int
     lines: list = field(default_factory=list)
 
+    @property
+    def generated(self) -> bool:
+        """Is this srcad's own generated code (being differentiated again)?"""
+        return self.filename.startswith("<srcad ")
+
     def location(self, node) -> Location:
         return Location(self.filename, getattr(node, "lineno", None),
                         getattr(node, "col_offset", None))
