@@ -234,6 +234,16 @@ class _Normalizer:
             call = gast.Call(func=gast.Attribute(value=lst, attr="append", ctx=gast.Load()),
                              args=[item], keywords=[])
             return [gast.Expr(value=call)]
+        if isinstance(value, gast.Call) and not isinstance(value.func, gast.Attribute) or (
+                isinstance(value, gast.Call) and _is_static_root(scope, value.func, self)):
+            callee = self.resolve(scope, value.func)
+            if registry.lookup(callee) is None and _is_user_function(callee) and \
+                    _mutated_params(parse_function(callee).node,
+                                    inspect.signature(callee).parameters):
+                # a helper called for what it writes into its arguments: inline it, drop
+                # the value it returns
+                self.simple(scope, value, pre)
+                return []
         if scope.src.generated and isinstance(value, gast.Call):
             # generated code calls helpers for their effect (lst.pop(), add_at): keep the value
             tmp = self.namer.fresh("_effect")

@@ -761,3 +761,16 @@ def einsum_tangent(subscripts, operands, tangents):
 
 
 __all__ += ["einsum_tangent"]
+
+
+def spread(g, items):
+    """``[unbroadcast(g, item) for item in items]``: the adjoint of ``sum(items)``."""
+    return [unbroadcast(g, item) for item in items]
+
+
+def gather_sum(gs, like):
+    """``sum(broadcast_like(g, like) for g in gs)``: the transpose of ``spread``."""
+    total = 0.0
+    for g in gs:
+        total = total + g
+    return broadcast_like(total, like)

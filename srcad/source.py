@@ -111,9 +111,11 @@ def parse_function(fn) -> Source:
                  "strings or the interactive prompt without a file).") from None
     text = textwrap.dedent("".join(lines))
     if fn.__name__ == "<lambda>":
+        line = lines[0] if lines else ""
+        column = line.find("lambda")
         raise SrcadSyntaxError(
             "srcad differentiates `def` functions, not lambdas",
-            Location(filename, first_line, None),
+            Location(filename, first_line, column if column >= 0 else None),
             "Write the lambda as a `def` function and pass that instead.")
     try:
         module = gast.parse(text)

@@ -40,8 +40,8 @@ import math
 import numpy as np
 
 from srcad.registry import adjoint, d, linear, nondiff, tangent
-from srcad.runtime import (average_weights_shape, broadcast_like, expand_reduced,
-                           group_weights, norm_direction, reduced_count, unbroadcast)
+from srcad.runtime import (average_weights_shape, broadcast_like, expand_reduced, group_weights,
+                           norm_direction, reduced_count, spread, unbroadcast)
 
 # Weights and shapes computed from comparisons and shapes are piecewise constant.
 nondiff(group_weights, average_weights_shape)
@@ -259,7 +259,7 @@ def cumprod_tangent(y, a, axis=None):
 
 @adjoint(sum)
 def builtin_sum_adjoint(y, iterable, start=0):
-    d[iterable] = [unbroadcast(d[y], item) for item in iterable]
+    d[iterable] = spread(d[y], iterable)
     d[start] = unbroadcast(d[y], start)
 
 

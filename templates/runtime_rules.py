@@ -12,11 +12,12 @@ import numpy as np
 from srcad import runtime
 from srcad.registry import adjoint, d, linear, nondiff, tangent
 from srcad.runtime import (add_at, add_list, astype, broadcast_like, expand_reduced,
-                           seed_like, take_and_zero, unbroadcast)
+                           gather_sum, seed_like, spread, take_and_zero, unbroadcast)
 
 nondiff(runtime.scalar_seed, runtime.zeros_like, runtime.reduced_count, runtime.stop_gradient,
         runtime.last_write_mask, reversed, slice)
-linear(unbroadcast, broadcast_like, expand_reduced, add_list, seed_like, astype, list)
+linear(unbroadcast, broadcast_like, expand_reduced, add_list, seed_like, astype, list, spread,
+       gather_sum)
 
 
 @adjoint(seed_like)
@@ -104,3 +105,23 @@ def list_adjoint(y, x):
 @tangent(list)
 def list_tangent(y, x):
     d[y] = list(d[x])
+
+
+@adjoint(spread)
+def spread_adjoint(y, g, items):
+    d[g] = gather_sum(d[y], g)
+
+
+@tangent(spread)
+def spread_tangent(y, g, items):
+    d[y] = spread(d[g], items)
+
+
+@adjoint(gather_sum)
+def gather_sum_adjoint(y, gs, like):
+    d[gs] = spread(d[y], gs)
+
+
+@tangent(gather_sum)
+def gather_sum_tangent(y, gs, like):
+    d[y] = gather_sum(d[gs], like)

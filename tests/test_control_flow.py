@@ -22,25 +22,20 @@ _VIEW_WRITE = ("writes through a view (v = buf[1:]; v[0] = ...) are refused with
                "SrcadSyntaxError (see test_write_through_a_view_is_refused)")
 _HELPER_RETURNS = "a helper with an early/multiple return cannot be inlined (SrcadSyntaxError)"
 _MAX3 = "builtin max(a, b, c) with three arguments: only max(x1, x2) is supported"
-_HELPER_EXPR = ("a helper called for its side effect (`_fill(out, i, v)`) is rejected: 'an "
-                "expression statement has no effect on the result'")
 _HELPER_ALIAS = ("helper mutating its argument, result bound to another name: the caller's "
                  "array gets no derivative (silently zero)")
 _UNOPT_EMPTY_IF = ("optimized=False emits an if/else/for whose body is only a comment "
                    "(IndentationError in emit)")
 _RESULT_RESTORED = ("autodiff(preserve_result=True) returns the result variable after the "
                     "adjoint sweep restored it from the tape")
-_SUM_LIST_2ND = "sum(list) adjoint emits a list comprehension: not differentiable again"
 _RANGE_TANGENT = "forward over reverse of nested loops: taped inner range gets zeros_like(range)"
 _SLICE_TANGENT = "gradient code calls slice(i, j) for loop-dependent slices; no tangent rule for it"
 
 XFAIL = {
     "view_write_through": _VIEW_WRITE,
-    "helper_mutates_argument": _HELPER_EXPR,
 }
 
 REF_XFAIL = {
-    "helper_mutates_argument": _HELPER_EXPR,
     "view_write_through": _VIEW_WRITE,
 }
 
@@ -300,7 +295,7 @@ def test_recursive_helper_is_a_clear_error():
 
 # -- options and modes agree through control flow --------------------------------------------
 
-UNOPT_XFAIL = {"helper_mutates_argument": _HELPER_EXPR, "view_write_through": _VIEW_WRITE}
+UNOPT_XFAIL = {"view_write_through": _VIEW_WRITE}
 
 
 def test_write_through_a_view_is_refused():
@@ -382,7 +377,6 @@ def _fd_hessian_vector(case, args, i, v, h=1e-5):
 
 
 @pytest.mark.parametrize("case", _params([c for c in CASES if c.id in HESSIAN_IDS], {
-    "list_builtin_sum": _SUM_LIST_2ND, "conditional_append": _SUM_LIST_2ND,
 }))
 def test_second_derivative_through_control_flow(case):
     args = case.args()

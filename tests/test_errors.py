@@ -217,8 +217,6 @@ def test_lambda_is_refused_with_its_location():
     assert_hint(err)
 
 
-@pytest.mark.xfail(strict=True, reason="core: source.parse_function builds the lambda's "
-                   "Location with col=None, so the message has no caret line")
 def test_lambda_message_has_a_caret():
     lineno, line = line_of(square_norm, "square_norm = lambda")
     with pytest.raises(srcad.SrcadError) as info:
