@@ -108,7 +108,7 @@ def _header(src, spec, wrt_names) -> list[str]:
 def build(f, spec: Spec) -> Derivative:
     """Run the pipeline: parse -> normalize -> analyze -> transform -> optimize -> emit."""
     from .forward import forward
-    from .optimize import optimize
+    from .optimize import optimize, scalar_reads
     from .reverse import reverse
 
     src = parse_function(f)
@@ -137,6 +137,8 @@ def build(f, spec: Spec) -> Derivative:
         stage = "optimize"
         if spec.optimized:
             fdef = optimize(fdef)
+            if spec.kinds:
+                fdef = scalar_reads(fdef, known, program.namer)
         stage = "emit"
         name = f"d{src.fn.__name__}_" + "_".join(f"d{n}" for n in wrt_names)
         if spec.mode == "forward":

@@ -8,7 +8,7 @@ import gast
 
 from .analysis import walk
 
-__all__ = ["optimize", "drop_empty", "Broadcasts", "mark_derivative"]
+__all__ = ["optimize", "drop_empty", "Broadcasts", "mark_derivative", "scalar_reads"]
 
 _REDUCERS = {"sum", "mean", "prod", "max", "min", "amax", "amin", "var", "std", "nansum",
              "nanmean", "cumsum", "cumprod"}
@@ -424,3 +424,41 @@ def optimize(fdef: gast.FunctionDef) -> gast.FunctionDef:
         fdef.body = drop_empty(fdef.body, _read_outside_own_loops(fdef))
         if _count_statements(fdef.body) == before:     # dead code removal found nothing
             return fdef
+
+
+def scalar_reads(fdef: gast.FunctionDef, ranks: dict, namer) -> gast.FunctionDef:
+    """In loops, read a rank-1 parameter that is never written through a list of Python
+    floats: ``T[k]`` -> ``T_items[k]`` with ``T_items = _srcad.scalar_items(T)`` (a list for
+    float64 arrays, the array itself otherwise)."""
+    params = [a.id for a in fdef.args.posonlyargs + fdef.args.args + fdef.args.kwonlyargs]
+    written = {n.value.id for n in walk(fdef) if isinstance(n, gast.Subscript)
+               and not isinstance(n.ctx, gast.Load) and isinstance(n.value, gast.Name)}
+    written |= {n.id for n in walk(fdef) if isinstance(n, gast.Name)
+                and isinstance(n.ctx, gast.Store)}
+
+    def scalar_read(n, p):
+        return (isinstance(n, gast.Subscript) and isinstance(n.ctx, gast.Load)
+                and isinstance(n.value, gast.Name) and n.value.id == p
+                and isinstance(n.slice, gast.Name) and ranks.get(n.slice.id) == 0)
+
+    loops = [s for s in walk(fdef) if isinstance(s, (gast.For, gast.While))]
+    prologue = []
+    for p in params:
+        if ranks.get(p) != 1 or p in written:
+            continue
+        if not any(scalar_read(n, p) for loop in loops for n in walk(loop)):
+            continue
+        items = namer.fresh(p + "_items")
+        for n in walk(fdef):
+            if scalar_read(n, p):
+                n.value = gast.Name(id=items, ctx=gast.Load(), annotation=None,
+                                    type_comment=None)
+        prologue.append(gast.Assign(
+            targets=[gast.Name(id=items, ctx=gast.Store(), annotation=None, type_comment=None)],
+            value=gast.Call(func=gast.Attribute(value=gast.Name(
+                id="_srcad", ctx=gast.Load(), annotation=None, type_comment=None),
+                attr="scalar_items", ctx=gast.Load()), args=[gast.Name(
+                    id=p, ctx=gast.Load(), annotation=None, type_comment=None)], keywords=[]),
+            type_comment=None))
+    fdef.body = prologue + fdef.body
+    return fdef

@@ -774,3 +774,11 @@ def gather_sum(gs, like):
     for g in gs:
         total = total + g
     return broadcast_like(total, like)
+
+
+def scalar_items(a):
+    """A 1-D float64 array as a list of Python floats (read element by element in a loop,
+    Python floats are several times faster than NumPy scalars); anything else unchanged."""
+    if type(a) is np.ndarray and a.ndim == 1 and a.dtype == np.float64:
+        return a.tolist()
+    return a

@@ -62,7 +62,7 @@ def sum_tangent(y, a, axis=None, *, keepdims=False):
 
 @adjoint(np.mean)
 def mean_adjoint(y, a, axis=None, *, keepdims=False):
-    d[a] = expand_reduced(d[y], a, axis, keepdims) / reduced_count(a, axis)
+    d[a] = expand_reduced(d[y] / reduced_count(a, axis), a, axis, keepdims)  # divide the small
 
 
 @tangent(np.mean)

@@ -12,7 +12,8 @@ import numpy as np
 from srcad import runtime
 from srcad.registry import adjoint, d, linear, nondiff, tangent
 from srcad.runtime import (add_at, add_list, astype, broadcast_like, expand_reduced,
-                           gather_sum, seed_like, spread, take_and_zero, unbroadcast)
+                           gather_sum, scalar_items, seed_like, spread, take_and_zero,
+                           unbroadcast)
 
 nondiff(runtime.scalar_seed, runtime.zeros_like, runtime.reduced_count, runtime.stop_gradient,
         runtime.last_write_mask, reversed, slice)
@@ -125,3 +126,13 @@ def gather_sum_adjoint(y, gs, like):
 @tangent(gather_sum)
 def gather_sum_tangent(y, gs, like):
     d[y] = gather_sum(d[gs], like)
+
+
+@adjoint(scalar_items)
+def scalar_items_adjoint(y, a):
+    d[a] = np.asarray(d[y], dtype=float)
+
+
+@tangent(scalar_items)
+def scalar_items_tangent(y, a):
+    d[y] = scalar_items(d[a])
