@@ -190,10 +190,11 @@ class _Arguments:
         self.indices = indices
         self.signature = inspect.signature(f)
         self.names = list(self.signature.parameters)
+        self.last = max(indices)
 
     def values(self, args, kwargs):
         """The values of the wrt parameters in this call."""
-        if not kwargs and all(i < len(args) for i in self.indices):
+        if not kwargs and len(args) > self.last:
             return [args[i] for i in self.indices]
         try:
             bound = self.signature.bind(*args, **kwargs)
