@@ -248,8 +248,7 @@ class _Reverse:
         b = self.adj(name)
         if b not in state.defined:
             state.defined.add(b)
-            if isinstance(value, (gast.BinOp, gast.UnaryOp)) or (
-                    isinstance(value, gast.Call) and _is_fresh_call(value)):
+            if isinstance(value, (gast.BinOp, gast.UnaryOp)):     # a new array
                 state.owned.add(b)
             else:
                 state.owned.discard(b)
@@ -517,7 +516,7 @@ class _Reverse:
                 code.extend(self.contribute(item.id, popped, state))
             else:
                 code.append(gast.Expr(value=popped))
-        if self.act.is_active(lst) or lst in self.needed_hint:
+        if self.act.is_active(lst):
             node = gast.Expr(value=_call(_attr(_name(lst), "pop")))
             node.srcad_list_restore = lst
             code.append(node)
@@ -665,7 +664,6 @@ class _Reverse:
     def run(self):
         fdef = self.p.node
         self.primal_of = {self.adj(n): n for n in sorted(_all_names(fdef))}
-        self.needed_hint = set()
         params = list(self.p.params)
         ret = fdef.body[-1]
         if not isinstance(ret, gast.Return):
@@ -844,10 +842,6 @@ def _rename(node, old):
 
 def _original(node, old):
     return getattr(node, "srcad_original", node.id)
-
-
-def _is_fresh_call(call) -> bool:
-    return False
 
 
 def _is_basic_index(index, ranks) -> bool:

@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 __all__ = ["unbroadcast", "broadcast_like", "zeros_like", "add_at", "expand_reduced",
-           "Stack", "stack", "push", "pop", "list_adjoint", "add_list"]
+           "add_list"]
 
 
 def _shape(x):
@@ -77,19 +77,9 @@ def add_at(buffer, index, g):
     return buffer
 
 
-def list_adjoint(x):
-    """An adjoint for a list/tuple of arrays: one slot per element, None for 'no contribution'."""
-    return [None] * len(x)
-
-
 def add_list(a, b):
     """Sum of two list adjoints (None is zero)."""
     return [y if x is None else x if y is None else x + y for x, y in zip(a, b)]
-
-
-def fill_list(g, like):
-    """A list adjoint with zeros where it has None."""
-    return [zeros_like(x) if gi is None else gi for gi, x in zip(g, like)]
 
 
 def expand_reduced(g, x, axis, keepdims):
@@ -112,31 +102,6 @@ def reduced_count(x, axis):
         return math.prod(shape)
     axes = axis if isinstance(axis, tuple) else (axis,)
     return math.prod(shape[a] for a in axes)
-
-
-class Stack:
-    """The tape: values a loop or branch overwrites, pushed in the primal sweep and popped in
-    the adjoint sweep, last in first out."""
-
-    __slots__ = ("items",)
-
-    def __init__(self):
-        self.items = []
-
-    def __len__(self):
-        return len(self.items)
-
-
-def stack():
-    return Stack()
-
-
-def push(tape, value):
-    tape.items.append(value)
-
-
-def pop(tape):
-    return tape.items.pop()
 
 
 def astype(x, dtype, **kwargs):

@@ -1,5 +1,5 @@
 """Functions whose outputs carry no derivative: array creation, shapes, indices, integer and
-boolean results, and the constant-valued helpers of srcad's own runtime.
+boolean results. (srcad's own constant-valued helpers are in runtime_rules.py.)
 
 ``nondiff(...)`` marks a primitive whose output is constant with respect to every input
 (activity analysis stops there, so no adjoint or tangent is ever built for it). Functions that
@@ -20,7 +20,6 @@ import math
 
 import numpy as np
 
-from srcad import runtime
 from srcad.registry import adjoint, d, nondiff, tangent
 from srcad.runtime import unbroadcast
 
@@ -51,11 +50,6 @@ nondiff(
 nondiff(math.factorial, math.comb, math.perm, math.gcd, math.isqrt)
 if hasattr(math, "lcm"):
     nondiff(math.lcm)
-
-# -- srcad's runtime helpers that create constants (an empty tape, an empty list adjoint) ------
-# (scalar_seed, zeros_like, reduced_count... are registered with the other helper rules in
-# runtime_rules.py.)
-nondiff(runtime.stack, runtime.Stack, runtime.list_adjoint)
 
 
 # -- full(shape, fill_value) / full_like(a, fill_value): linear in fill_value -------------------
