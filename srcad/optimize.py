@@ -219,6 +219,14 @@ class _Peephole(gast.NodeTransformer):
         """``np.sum(a, axis=None, keepdims=False)`` -> ``np.sum(a)``: a template's defaults
         that the user did not write."""
         self.generic_visit(node)
+        first = node.args[0] if node.args else None
+        func = node.func
+        called = func.attr if isinstance(func, gast.Attribute) else getattr(func, "id", "")
+        if (called.rsplit(".", 1)[-1] == "unbroadcast"
+                and isinstance(first, gast.UnaryOp) and isinstance(first.op, gast.USub)):
+            # unbroadcast is linear: negate the (smaller) sum, not the whole array
+            node.args[0] = first.operand
+            return gast.UnaryOp(op=gast.USub(), operand=node)
         if isinstance(node.func, gast.Attribute) and node.func.attr in _REDUCERS:
             node.keywords = [k for k in node.keywords if not _default_keyword(k)]
         return node
