@@ -20,6 +20,9 @@ def xs(*shapes):
 # (primitive under test, expression in x (and y), cases: one list of argument shapes each,
 #  check_rule options)
 CASES = [
+    # np.matrix_transpose exists from NumPy 2.0 on
+    *([("matrix_transpose", "np.matrix_transpose(x)", xs((2, 3), (2, 3, 4)), {})]
+      if hasattr(np, "matrix_transpose") else []),
     # reshaping
     ("reshape", "np.reshape(x, (2, -1))", xs((2, 3), (6,), (3, 2, 2)), {}),
     ("reshape", "np.reshape(x, (1, 1))", xs((), (1,)), {}),
@@ -50,7 +53,6 @@ CASES = [
     ("swapaxes", "x.swapaxes(0, 1)", xs((2, 3)), {}),
     ("moveaxis", "np.moveaxis(x, 0, -1)", xs((2, 3, 4)), {}),
     ("moveaxis", "np.moveaxis(x, [0, 1], [2, 0])", xs((2, 3, 4)), {}),
-    ("matrix_transpose", "np.matrix_transpose(x)", xs((2, 3), (2, 3, 4)), {}),
     # reversing, rotating, rolling
     ("flip", "np.flip(x)", xs((), (3,), (2, 3)), {}),
     ("flip", "np.flip(x, 0)", xs((2, 3)), {}),
