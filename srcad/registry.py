@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import inspect
 
 import sys
 from dataclasses import dataclass, field
@@ -131,9 +132,26 @@ def version() -> int:
 
 
 def linear(*primitives):
-    """Primitives linear in their first argument: tangent = primitive(tangent, *rest)."""
+    """Primitives linear in their first argument. For srcad's own runtime helpers the tangent
+    rule is derived, not written: ``d[y] = helper(d[x], *rest)``."""
     for p in primitives:
-        _rule(p).linear = True
+        rule = _rule(p)
+        rule.linear = True
+        if rule.tangent is None and getattr(p, "__module__", None) == "srcad.runtime":
+            rule.tangent = _linear_tangent(p)
+            _note(rule.tangent)
+
+
+def _linear_tangent(fn) -> Template:
+    params = list(inspect.signature(fn).parameters.values())
+    first, rest = params[0].name, [q.name for q in params[1:]]
+    call = f"{fn.__name__}(d[{first}]{''.join(', ' + r for r in rest)})"
+    template = formula_template(fn.__name__, ("y",), [q.name for q in params],
+                                f"d[y] = {call}", {fn.__name__: fn, "d": d},
+                                f"linear({fn.__module__}.{fn.__name__})")
+    template.signature = inspect.Signature(
+        [q.replace(kind=inspect.Parameter.POSITIONAL_OR_KEYWORD) for q in params])
+    return template
 
 
 def _caller_origin(depth=2) -> tuple[dict, str]:

@@ -17,8 +17,9 @@ from srcad.runtime import (add_at, add_list, astype, broadcast_like, expand_redu
 
 nondiff(runtime.scalar_seed, runtime.zeros_like, runtime.reduced_count, runtime.stop_gradient,
         runtime.last_write_mask, reversed, slice)
-linear(unbroadcast, broadcast_like, expand_reduced, add_list, seed_like, astype, list, spread,
-       gather_sum)
+# linear in the first argument: their tangent rules are derived (registry.linear)
+linear(unbroadcast, broadcast_like, expand_reduced, seed_like, spread, gather_sum, scalar_items)
+linear(add_list, astype, list)
 
 
 @adjoint(seed_like)
@@ -26,19 +27,9 @@ def seed_like_adjoint(y, seed, like):
     d[seed] = d[y]
 
 
-@tangent(seed_like)
-def seed_like_tangent(y, seed, like):
-    d[y] = d[seed]
-
-
 @adjoint(unbroadcast)
 def unbroadcast_adjoint(y, g, like):
     d[g] = broadcast_like(d[y], g)
-
-
-@tangent(unbroadcast)
-def unbroadcast_tangent(y, g, like):
-    d[y] = unbroadcast(d[g], like)
 
 
 @adjoint(broadcast_like)
@@ -46,19 +37,9 @@ def broadcast_like_adjoint(y, t, like):
     d[t] = unbroadcast(d[y], t)
 
 
-@tangent(broadcast_like)
-def broadcast_like_tangent(y, t, like):
-    d[y] = broadcast_like(d[t], like)
-
-
 @adjoint(expand_reduced)
 def expand_reduced_adjoint(y, g, x, axis, keepdims):
     d[g] = np.sum(d[y], axis=axis, keepdims=keepdims)
-
-
-@tangent(expand_reduced)
-def expand_reduced_tangent(y, g, x, axis, keepdims):
-    d[y] = expand_reduced(d[g], x, axis, keepdims)
 
 
 @adjoint(add_list)
@@ -113,26 +94,11 @@ def spread_adjoint(y, g, items):
     d[g] = gather_sum(d[y], g)
 
 
-@tangent(spread)
-def spread_tangent(y, g, items):
-    d[y] = spread(d[g], items)
-
-
 @adjoint(gather_sum)
 def gather_sum_adjoint(y, gs, like):
     d[gs] = spread(d[y], gs)
 
 
-@tangent(gather_sum)
-def gather_sum_tangent(y, gs, like):
-    d[y] = gather_sum(d[gs], like)
-
-
 @adjoint(scalar_items)
 def scalar_items_adjoint(y, a):
     d[a] = np.asarray(d[y], dtype=float)
-
-
-@tangent(scalar_items)
-def scalar_items_tangent(y, a):
-    d[y] = scalar_items(d[a])
