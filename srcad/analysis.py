@@ -16,7 +16,7 @@ from . import registry
 
 __all__ = ["walk", "Activity", "activity", "is_differentiable", "uses", "defines",
            "walk_statements",
-           "primitive_call", "list_names", "ranks", "aliased_writes"]
+           "primitive_call", "list_names", "ranks", "aliased_writes", "anf_violations"]
 
 
 def walk(node):
@@ -364,3 +364,64 @@ def _basic(index) -> bool:
     return any(isinstance(i, gast.Slice) for i in items) or any(
         isinstance(i, gast.Constant) and i.value in (None, Ellipsis) for i in items) or all(
         isinstance(i, (gast.Name, gast.Constant)) for i in items)
+
+
+# -- stage invariants (checked after each stage when SRCAD_VERIFY=1) --------------------------
+
+_ATOMS = (gast.Name, gast.Constant)
+
+
+def _static(node) -> bool:
+    """``np.pi``, ``np.float64``: a module attribute the normalizer keeps as written."""
+    while isinstance(node, gast.Attribute):
+        node = node.value
+    return isinstance(node, gast.Name)
+
+
+def _atom(node) -> bool:
+    return isinstance(node, _ATOMS) or (isinstance(node, gast.Attribute) and _static(node)) or (
+        isinstance(node, gast.UnaryOp) and isinstance(node.operand, gast.Constant)) or (
+        isinstance(node, gast.Tuple) and all(isinstance(e, gast.Constant) for e in node.elts))
+
+
+def _index_of_atoms(index) -> bool:
+    items = index.elts if isinstance(index, gast.Tuple) else [index]
+    return all(_atom(i) or (isinstance(i, gast.Slice) and all(
+        p is None or _atom(p) for p in (i.lower, i.upper, i.step))) for i in items)
+
+
+def anf_violations(fdef) -> list:
+    """Statements of a normalized function breaking the ANF guarantees (normalize's
+    docstring): each as ``(statement, what is wrong)``."""
+    bad = []
+    for stmt in walk_statements(fdef.body):
+        if isinstance(stmt, gast.Assign):
+            value = stmt.value
+            if getattr(value, "srcad_opaque", False) or _atom(value):
+                continue
+            if isinstance(value, gast.BinOp):
+                ok = _atom(value.left) and _atom(value.right)
+            elif isinstance(value, gast.UnaryOp):
+                ok = _atom(value.operand)
+            elif isinstance(value, gast.Compare):
+                ok = _atom(value.left) and all(_atom(c) for c in value.comparators)
+            elif isinstance(value, (gast.List, gast.Tuple)):
+                ok = all(_atom(e) for e in value.elts)
+            elif isinstance(value, gast.Subscript):
+                ok = _atom(value.value) and _index_of_atoms(value.slice)
+            elif isinstance(value, gast.Call):
+                ok = all(_atom(a) for a in value.args) and all(
+                    _atom(k.value) for k in value.keywords)
+            else:
+                ok = False
+            if not ok:
+                bad.append((stmt, f"not in A-normal form: {type(value).__name__} over "
+                                  "non-atoms"))
+        elif isinstance(stmt, (gast.If, gast.While)) and not _atom(stmt.test):
+            bad.append((stmt, "a branch or loop test that is not an atom"))
+        elif isinstance(stmt, gast.For) and not (
+                isinstance(stmt.target, gast.Name) and _atom(stmt.iter)):
+            bad.append((stmt, "a for loop over a non-atom or into a non-name"))
+        if getattr(stmt, "lineno", None) is None:
+            bad.append((stmt, "a statement without the user's line number"))
+    return bad

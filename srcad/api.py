@@ -3,12 +3,14 @@ feeds the cache) and the user-facing functions grad, value_and_grad, autodiff, j
 jacobian, hessian, hvp and show."""
 from __future__ import annotations
 
+import ast
 import builtins
 import dataclasses
 import functools
 import inspect
 import logging
 import numbers
+import os
 import types
 import weakref
 from dataclasses import dataclass
@@ -18,11 +20,12 @@ import numpy as np
 
 from . import cache, emit, registry, runtime
 from .cache import Derivative
-from .analysis import activity, aliased_writes, ranks
+from .analysis import activity, aliased_writes, anf_violations, ranks
 from .errors import (InternalError, NotDifferentiableError, ShapeMismatchError, SrcadError,
                      SrcadSyntaxError)
 from .normalize import default_nodes, normalize
 from .source import function_state, parse_function
+from .template import clone
 
 __all__ = ["Spec", "build", "grad", "value_and_grad", "autodiff", "show", "jvp", "vjp",
            "jacobian", "hessian", "hvp", "stop_gradient", "clear_cache"]
@@ -113,6 +116,10 @@ def build(f, spec: Spec) -> Derivative:
 
     src = parse_function(f)
     program = normalize(src)
+    verify = os.environ.get("SRCAD_VERIFY") == "1"
+    if verify:                       # the stage invariants, named by the stage that broke them
+        for stmt, what in anf_violations(program.node):
+            raise InternalError("normalize", what, src.location(stmt))
     params = program.params
     wrt_names = [params[i] for i in spec.wrt]
     alias = aliased_writes(program.node)
@@ -139,6 +146,9 @@ def build(f, spec: Spec) -> Derivative:
             fdef = optimize(fdef)
             if spec.kinds:
                 fdef = scalar_reads(fdef, known, program.namer)
+        if verify:                   # transformed and optimized code must still compile
+            tree = gast.gast_to_ast(gast.Module(body=[clone(fdef)], type_ignores=[]))
+            compile(ast.fix_missing_locations(tree), "<srcad verify>", "exec")
         stage = "emit"
         name = f"d{src.fn.__name__}_" + "_".join(f"d{n}" for n in wrt_names)
         if spec.mode == "forward":

@@ -14,8 +14,10 @@ ANF guarantees, for the returned FunctionDef body (recursively inside if/for/whi
   callable), one binary/unary operator or comparison over atoms, ``atom[index]`` with an index
   of atoms and slices, a list/tuple of atoms, or an opaque non-differentiable expression
   (``x.shape``, ``a and b``) marked ``srcad_opaque``;
-* an atom is a Name or a literal;
+* an atom is a Name, a literal, or a module attribute kept as written (``np.pi``);
 * every statement has ``lineno`` of the user's line it came from.
+
+With ``SRCAD_VERIFY=1`` these guarantees are checked (``analysis.anf_violations``).
 """
 from __future__ import annotations
 
@@ -516,9 +518,9 @@ class _Normalizer:
         init = [flag(k, False) for k in sorted(kinds)]
         tail = []
         if "break" in used:
-            stop = gast.If(test=_name(flags["break"], gast.Load()), body=[gast.Break()],
-                           orelse=[])
-            stop.lineno = lineno
+            leave = gast.Break()
+            stop = gast.If(test=_name(flags["break"], gast.Load()), body=[leave], orelse=[])
+            stop.lineno = leave.lineno = lineno
             tail.append(stop)
         return init + lowered + tail, "break" in used
 
