@@ -578,11 +578,7 @@ class _Reverse:
             loop = gast.For(target=_name("_", gast.Store()),
                             iter=_call(_name("range"), _name(trips)),
                             body=body or [gast.Pass()], orelse=[], type_comment=None)
-        if not any(not isinstance(s, gast.Pass) and not getattr(s, "srcad_restore", None)
-                   and not getattr(s, "srcad_list_restore", None) for s in body) and \
-                not any(True for s in body if getattr(s, "srcad_restore", None)):
-            loop = None
-        if loop is not None:
+        if body:        # a loop whose adjoint does nothing is left out
             code.append(loop)
         if isinstance(stmt, gast.For):
             code.extend(self.restore(stmt, stmt.target.id))
