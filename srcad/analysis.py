@@ -14,7 +14,7 @@ import gast
 
 from . import registry
 
-__all__ = ["walk", "Activity", "activity", "is_differentiable", "uses", "defines",
+__all__ = ["walk", "Activity", "activity", "is_differentiable", "defines",
            "walk_statements",
            "primitive_call", "list_names", "ranks", "aliased_writes", "anf_violations"]
 
@@ -70,23 +70,6 @@ def defines(stmt) -> set:
         return {stmt.value.func.value.id}       # lst.append(v)
     if isinstance(stmt, gast.For):
         return {stmt.target.id}
-    return set()
-
-
-def uses(stmt) -> set:
-    """Names whose values flow (differentiably or not) into what the statement defines."""
-    if isinstance(stmt, gast.Assign):
-        out = _names(stmt.value)
-        for t in stmt.targets:
-            if isinstance(t, gast.Subscript):
-                out |= _names(t.slice) | {t.value.id}
-        return out
-    if isinstance(stmt, gast.Expr):
-        return _names(stmt.value)
-    if isinstance(stmt, gast.For):
-        return _names(stmt.iter)
-    if isinstance(stmt, gast.Return):
-        return _names(stmt.value)
     return set()
 
 

@@ -86,10 +86,6 @@ def _straight_line(stmts) -> list:
     return out[::-1]
 
 
-def _nothing(s) -> bool:
-    return isinstance(s, gast.Pass) or getattr(s, "srcad_comment", None) is not None
-
-
 def drop_empty(stmts, keep_targets=frozenset()) -> list:
     """Without branches and loops that do nothing, and comments that precede nothing (a
     loop whose target is in ``keep_targets`` still binds it, so it stays)."""
