@@ -463,7 +463,8 @@ def real_tangent(y, val):
 
 
 # -- the runtime helpers the rules above emit, so derivative code can be differentiated again --
-# Each helper is linear in its first argument; its adjoint is the shape function it undoes.
+# Each helper is linear in its first argument: its tangent rule is derived (registry.linear),
+# and its adjoint is the shape function it undoes.
 nondiff(pad_border, pad_mode)
 linear(zeros_filled, unstack_like, unconcatenate, unjoin, join, untile, unrepeat, unpad,
        undiag, undiagonal)
@@ -475,19 +476,9 @@ def zeros_filled_adjoint(y, g, like):
     d[g] = d[y]
 
 
-@tangent(zeros_filled)
-def zeros_filled_tangent(y, g, like):
-    d[y] = zeros_filled(d[g], like)
-
-
 @adjoint(unstack_like)
 def unstack_like_adjoint(y, g, like):
     d[g] = np.array(zeros_filled(d[y], y))
-
-
-@tangent(unstack_like)
-def unstack_like_tangent(y, g, like):
-    d[y] = unstack_like(d[g], like)
 
 
 @adjoint(unconcatenate)
@@ -495,19 +486,9 @@ def unconcatenate_adjoint(y, g, arrays, axis=0):
     d[g] = np.concatenate(zeros_filled(d[y], y), axis=axis)
 
 
-@tangent(unconcatenate)
-def unconcatenate_tangent(y, g, arrays, axis=0):
-    d[y] = unconcatenate(d[g], arrays, axis)
-
-
 @adjoint(unjoin)
 def unjoin_adjoint(y, g, arrays, how):
     d[g] = join(zeros_filled(d[y], y), how)
-
-
-@tangent(unjoin)
-def unjoin_tangent(y, g, arrays, how):
-    d[y] = unjoin(d[g], arrays, how)
 
 
 @adjoint(join)
@@ -515,19 +496,9 @@ def join_adjoint(y, pieces, how):
     d[pieces] = unjoin(d[y], pieces, how)
 
 
-@tangent(join)
-def join_tangent(y, pieces, how):
-    d[y] = join(d[pieces], how)
-
-
 @adjoint(untile)
 def untile_adjoint(y, g, x, reps):
     d[g] = np.tile(d[y], reps)
-
-
-@tangent(untile)
-def untile_tangent(y, g, x, reps):
-    d[y] = untile(d[g], x, reps)
 
 
 @adjoint(unrepeat)
@@ -535,19 +506,9 @@ def unrepeat_adjoint(y, g, x, repeats, axis=None):
     d[g] = np.repeat(d[y], repeats, axis=axis)
 
 
-@tangent(unrepeat)
-def unrepeat_tangent(y, g, x, repeats, axis=None):
-    d[y] = unrepeat(d[g], x, repeats, axis)
-
-
 @adjoint(unpad)
 def unpad_adjoint(y, g, x, pad_width, mode="constant"):
     d[g] = np.pad(d[y], pad_width, mode=mode)
-
-
-@tangent(unpad)
-def unpad_tangent(y, g, x, pad_width, mode="constant"):
-    d[y] = unpad(d[g], x, pad_width, mode)
 
 
 @adjoint(undiag)
@@ -555,16 +516,6 @@ def undiag_adjoint(y, g, v, k=0):
     d[g] = np.diag(d[y], k)
 
 
-@tangent(undiag)
-def undiag_tangent(y, g, v, k=0):
-    d[y] = undiag(d[g], v, k)
-
-
 @adjoint(undiagonal)
 def undiagonal_adjoint(y, g, x, offset=0, axis1=0, axis2=1):
     d[g] = np.diagonal(d[y], offset, axis1, axis2)
-
-
-@tangent(undiagonal)
-def undiagonal_tangent(y, g, x, offset=0, axis1=0, axis2=1):
-    d[y] = undiagonal(d[g], x, offset, axis1, axis2)
