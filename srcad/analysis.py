@@ -16,7 +16,7 @@ from . import registry
 
 __all__ = ["walk", "Activity", "activity", "is_differentiable", "defines",
            "walk_statements",
-           "primitive_call", "list_names", "ranks", "aliased_writes", "anf_violations"]
+           "primitive_call", "list_names", "shapes", "rank", "broadcast", "aliased_writes", "anf_violations"]
 
 
 def walk(node):
@@ -185,103 +185,155 @@ def list_names(fdef) -> set:
     return out
 
 
-# -- ranks: what is known of each value's number of dimensions -------------------------------
+# -- shapes: what is known of each value's shape ---------------------------------------------
+# A shape is a tuple of dimensions, () for Python and NumPy scalars. A dimension is 1, a
+# symbol (a string such as "n0": a size other than 1, equal to another dimension exactly when
+# the symbols are equal) or None (unknown, possibly 1). Besides tuples, "floats" marks a list
+# of Python floats and "range" a range. These facts decide where broadcasting provably does
+# nothing, so they must be exact: anything not derived for certain is None or absent.
 
 _MISSING = object()
 _REDUCTIONS = ("sum", "mean", "prod", "max", "min", "amax", "amin", "var", "std", "nansum",
                "nanmean", "nanmax", "nanmin", "average", "norm")
 
 
-def ranks(fdef, param_ranks: dict) -> dict:
-    """name -> its number of dimensions (0 for Python and NumPy scalars), when the same for
-    every assignment to it; absent when unknown. ``param_ranks`` gives the parameters'
-    (from the argument kinds a derivative is specialized for)."""
-    known = {k: v for k, v in param_ranks.items() if v is not None}
-    unknown: set = {k for k, v in param_ranks.items() if v is None}
+def shapes(fdef, param_shapes: dict) -> dict:
+    """name -> its shape (see above), joined over every assignment to it; absent when
+    unknown. ``param_shapes`` gives the parameters' (from the argument kinds a derivative is
+    specialized for)."""
+    known = {k: v for k, v in param_shapes.items() if v is not None}
+    unknown: set = {k for k, v in param_shapes.items() if v is None}
     stmts = list(walk_statements(fdef.body))
     changed = True
-    while changed:
+    while changed:                  # shapes only lose facts, so this terminates
         changed = False
         for stmt in stmts:
-            for name, rank in _assigned_ranks(stmt, known):
+            for name, shape in _assigned_shapes(stmt, known):
                 if name in unknown:
                     continue
                 old = known.get(name, _MISSING)
-                if rank is None or (old is not _MISSING and old != rank):
+                new = shape if old is _MISSING else _join(old, shape)
+                if new is None:
                     unknown.add(name)
                     known.pop(name, None)
                     changed = True
-                elif old is _MISSING:
-                    known[name] = rank
+                elif new != old:
+                    known[name] = new
                     changed = True
     return known
 
 
-def _assigned_ranks(stmt, known):
+def rank(shape):
+    """The number of dimensions of a shape from ``shapes``, else None."""
+    return len(shape) if isinstance(shape, tuple) else None
+
+
+def _join(a, b):
+    """What two assignments of one name have in common."""
+    if a == b:
+        return a
+    if isinstance(a, tuple) and isinstance(b, tuple) and len(a) == len(b):
+        return tuple(x if x == y else None for x, y in zip(a, b))
+    return None
+
+
+def broadcast(shapes_):
+    """The shape NumPy broadcasting gives operands of these shapes, or None when unknown."""
+    if any(not isinstance(s, tuple) for s in shapes_):
+        return None
+    out = []
+    for i in range(1, max((len(s) for s in shapes_), default=0) + 1):
+        dims = {s[-i] for s in shapes_ if len(s) >= i} - {1}
+        if not dims:
+            out.append(1)
+        elif len(dims) == 1 and None not in dims:
+            out.append(dims.pop())
+        else:
+            out.append(None)     # unknown (may be 1), or two sizes that cannot broadcast
+    return tuple(out[::-1])
+
+
+def _assigned_shapes(stmt, known):
     if isinstance(stmt, gast.For):
         it = stmt.iter
-        return [(stmt.target.id, 0 if _is_range(it, known) else None)]
+        return [(stmt.target.id, () if _is_range(it, known) else None)]
     if not isinstance(stmt, gast.Assign):
         return []
     target = stmt.targets[0]
     if isinstance(target, gast.Name):
-        return [(target.id, value_rank(stmt.value, known))]
+        return [(target.id, value_shape(stmt.value, known))]
     if isinstance(target, gast.Tuple):
         return [(e.id, None) for e in target.elts]
-    return []           # x[i] = v keeps x's rank
+    return []           # x[i] = v keeps x's shape
 
 
 def _is_range(node, known) -> bool:
     return isinstance(node, gast.Name) and known.get(node.id) == "range"
 
 
-def value_rank(value, known):
-    """The rank of an ANF right-hand side, or None when unknown."""
+def value_shape(value, known):
+    """The shape of an ANF right-hand side, or None when unknown."""
     if isinstance(value, gast.Constant):
-        return 0 if isinstance(value.value, (int, float)) else None
+        return () if type(value.value) in (int, float) else None
     if isinstance(value, gast.Name):
         return known.get(value.id)
     if isinstance(value, gast.UnaryOp):
-        return value_rank(value.operand, known)
+        return value_shape(value.operand, known)
     if isinstance(value, (gast.BinOp, gast.Compare)):
         operands = [value.left, value.right] if isinstance(value, gast.BinOp) else \
             [value.left] + list(value.comparators)
-        rs = [value_rank(o, known) for o in operands]
-        if any(not isinstance(r, int) for r in rs):
-            return None
+        found = [value_shape(o, known) for o in operands]
         if isinstance(value, gast.BinOp) and isinstance(value.op, gast.MatMult):
-            a, b = rs
-            if a == 0 or b == 0:
-                return None
-            return 0 if a == b == 1 else (b - 1 if a == 1 else a - 1 if b == 1 else max(a, b))
-        return max(rs)
+            return _matmul_shape(*found)
+        return broadcast(found)
     if isinstance(value, gast.Subscript):
-        base = value.value
-        rank = known.get(base.id) if isinstance(base, gast.Name) else None
-        if rank == "floats":            # an element of a list of floats
-            item = value.slice
-            return 0 if not isinstance(item, (gast.Slice, gast.Tuple)) and value_rank(
-                item, known) == 0 else None
-        if not isinstance(rank, int):
-            return None
-        items = value.slice.elts if isinstance(value.slice, gast.Tuple) else [value.slice]
-        for item in items:
-            if isinstance(item, gast.Slice):
-                continue
-            if isinstance(item, gast.Constant) and item.value is None:
-                rank += 1
-            elif value_rank(item, known) == 0 and not (
-                    isinstance(item, gast.Constant) and item.value is Ellipsis):
-                rank -= 1
-            else:
-                return None
-        return rank if rank >= 0 else None
+        return _index_shape(value, known)
     if isinstance(value, gast.Call):
-        return _call_rank(value, known)
+        return _call_shape(value, known)
     return None
 
 
-def _call_rank(call, known):
+def _matmul_shape(a, b):
+    if not (isinstance(a, tuple) and isinstance(b, tuple)) or not a or not b:
+        return None
+    if len(a) == 1 and len(b) == 1:
+        return ()
+    if len(a) == 1:
+        return b[:-2] + b[-1:]
+    if len(b) == 1:
+        return a[:-1]
+    batch = broadcast([a[:-2], b[:-2]])
+    return None if batch is None else batch + (a[-2], b[-1])
+
+
+def _index_shape(value, known):
+    base = value.value
+    shape = known.get(base.id) if isinstance(base, gast.Name) else None
+    items = value.slice.elts if isinstance(value.slice, gast.Tuple) else [value.slice]
+    if shape == "floats":            # an element of a list of floats
+        item = value.slice
+        return () if not isinstance(item, (gast.Slice, gast.Tuple)) and value_shape(
+            item, known) == () else None
+    if not isinstance(shape, tuple):
+        return None
+    out, rest = [], list(shape)
+    for item in items:
+        if isinstance(item, gast.Constant) and item.value is None:
+            out.append(1)
+        elif not rest:
+            return None
+        elif isinstance(item, gast.Slice):
+            dim = rest.pop(0)
+            whole = item.lower is None and item.upper is None and item.step is None
+            out.append(dim if whole else None)
+        elif value_shape(item, known) == ():       # a scalar index drops its dimension
+            rest.pop(0)
+        else:
+            return None
+    return tuple(out + rest)
+
+
+def _call_shape(call, known):
     import math as _math
 
     fn = getattr(call, "srcad_callee", None)
@@ -289,23 +341,63 @@ def _call_rank(call, known):
         return "range"
     if fn in (len, int, float) or getattr(fn, "__module__", None) == "math" or (
             fn is not None and getattr(_math, getattr(fn, "__name__", ""), None) is fn):
-        return 0
+        return ()
     rule = registry.lookup(fn) if fn is not None else None
     args = list(call.args)
     if rule is not None and rule.extra.get("elementwise"):
-        rs = [value_rank(a, known) for a in args]
-        if any(not isinstance(r, int) for r in rs) or call.keywords:
+        if call.keywords:
             return None
-        return max(rs) if rs else None
+        return broadcast([value_shape(a, known) for a in args]) if args else None
     name = getattr(fn, "__name__", "")
-    if name in _REDUCTIONS and getattr(fn, "__module__", "").startswith("numpy"):
+    if not getattr(fn, "__module__", "").startswith("numpy") or not args:
+        return None
+    shape = value_shape(args[0], known)
+    if name == "transpose" and len(args) == 1 and not call.keywords:
+        return shape[::-1] if isinstance(shape, tuple) else None
+    if name in _REDUCTIONS:
         keywords = {k.arg: k.value for k in call.keywords}
-        axis = keywords.get("axis", args[1] if len(args) > 1 and name != "norm" else None)
-        keep = keywords.get("keepdims")
-        if (axis is None or isinstance(axis, gast.Constant) and axis.value is None) and (
-                keep is None or isinstance(keep, gast.Constant) and not keep.value) and (
-                name != "norm" or not keywords):
-            return 0
+        if name == "norm" and (keywords or len(args) > 1):
+            return None
+        if set(keywords) - {"axis", "keepdims"}:
+            return None
+        axis = keywords.get("axis", args[1] if len(args) > 1 else None)
+        keep = keywords.get("keepdims", gast.Constant(value=False, kind=None))
+        if len(args) > 2 or not isinstance(keep, gast.Constant):
+            return None
+        return _reduced_shape(shape, axis, bool(keep.value))
+    return None
+
+
+def _reduced_shape(shape, axis, keepdims):
+    """``shape`` (None: unknown) reduced over ``axis`` (a literal: None, an int or a tuple
+    of ints)."""
+    if axis is None or isinstance(axis, gast.Constant) and axis.value is None:
+        if not keepdims:
+            return ()                # a full reduction is a scalar whatever it reduced
+        axes = set(range(len(shape))) if isinstance(shape, tuple) else None
+    elif not isinstance(shape, tuple):
+        return None
+    else:
+        items = axis.elts if isinstance(axis, gast.Tuple) else [axis]
+        axes = set()
+        for item in items:
+            number = _int_literal(item)
+            if number is None or not -len(shape) <= number < len(shape):
+                return None
+            axes.add(number % len(shape))
+    if axes is None:
+        return None
+    if keepdims:
+        return tuple(1 if i in axes else d for i, d in enumerate(shape))
+    return tuple(d for i, d in enumerate(shape) if i not in axes)
+
+
+def _int_literal(node):
+    if isinstance(node, gast.Constant) and type(node.value) is int:
+        return node.value
+    if isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.USub):
+        inner = _int_literal(node.operand)
+        return None if inner is None else -inner
     return None
 
 

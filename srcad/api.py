@@ -20,7 +20,7 @@ import numpy as np
 
 from . import cache, emit, registry, runtime
 from .cache import Derivative
-from .analysis import activity, aliased_writes, anf_violations, ranks
+from .analysis import activity, aliased_writes, anf_violations, shapes
 from .errors import (InternalError, NotDifferentiableError, ShapeMismatchError, SrcadError,
                      SrcadSyntaxError)
 from .normalize import default_nodes, normalize
@@ -47,7 +47,8 @@ class Spec:
     grad_seed: bool = True         # reverse: seed 1.0 for a scalar output (grad) vs a seed arg
     preserve_result: bool = False
     optimized: bool = True
-    kinds: tuple | None = None     # ranks of the positional arguments it is specialized for
+    kinds: tuple | None = None     # shapes of the positional arguments it is specialized
+                                   # for (see _kinds)
 
 
 def clear_cache():
@@ -131,15 +132,15 @@ def build(f, spec: Spec) -> Derivative:
             f"srcad follows values, so this write would not reach the other array's "
             f"derivative: make {name!r} its own array first ({name} = np.copy(...)).")
     act = activity(program.node, wrt_names)
-    known = ranks(program.node, dict(zip(params, spec.kinds or ())))
+    known = shapes(program.node, dict(zip(params, spec.kinds or ())))
     stage = spec.mode
     try:
         if spec.mode == "reverse":
             fdef = reverse(program, wrt_names, act, grad_seed=spec.grad_seed,
-                           preserve_result=spec.preserve_result, ranks=known)
+                           preserve_result=spec.preserve_result, shapes=known)
         else:
             fdef = forward(program, wrt_names, act, preserve_result=spec.preserve_result,
-                           ranks=known)
+                           shapes=known)
         default_nodes(program, fdef)
         stage = "optimize"
         if spec.optimized:
@@ -265,21 +266,36 @@ def _def_location(f, param=None, returns=False):
 
 
 def _kinds(args) -> tuple:
-    """The rank of each positional argument (0 for numbers), None for anything else."""
+    """What a call's positional arguments are, as far as derivative code depends on it:
+    () for numbers, an array's shape, "floats" for a list of Python floats, None for anything
+    else. A cheap key: ``_canonical`` turns it into what the derivative is built for."""
     out = []
     for a in args:
         t = type(a)
-        if t is float or t is int or t is np.float64:
-            out.append(0)
+        if t is np.ndarray:
+            out.append(a.shape)
+        elif t is float or t is int or t is np.float64:
+            out.append(())
         elif t is list and all(type(v) is float for v in a):
             out.append("floats")        # a list of Python floats
-        elif t is np.ndarray:
-            out.append(a.ndim)
         elif isinstance(a, np.generic) and not isinstance(a, np.bool_):
-            out.append(0)
+            out.append(())
         else:
             out.append(None)
     return tuple(out)
+
+
+def _canonical(kinds):
+    """``kinds`` with array sizes replaced by what broadcasting depends on: each dimension
+    is 1 or the symbol of its size ("n0", "n1", ... in order of appearance), so arguments
+    whose shapes agree in the same places share one derivative whatever their sizes."""
+    if kinds is None:
+        return None
+    symbols: dict = {}
+
+    def dim(n):
+        return 1 if n == 1 else symbols.setdefault(n, f"n{len(symbols)}")
+    return tuple(tuple(dim(n) for n in k) if isinstance(k, tuple) else k for k in kinds)
 
 
 def _like(g, a):
@@ -301,6 +317,9 @@ def _like(g, a):
     return g
 
 
+_MAX_VARIANTS = 256     # argument-shape keys remembered per derivative function
+
+
 def _wrap(f, spec, kind):
     """The user-facing derivative function for ``f`` and ``spec``."""
     bound_self = (f.__self__,) if isinstance(f, types.MethodType) else ()
@@ -309,11 +328,14 @@ def _wrap(f, spec, kind):
     variants: dict = {}
 
     def current(kinds=None):
-        """The derivative for arguments of these kinds (their ranks): scalars and ranks known
-        at call time let the build drop broadcasting that provably does nothing."""
+        """The derivative for arguments of these kinds (see ``_kinds``): shapes known at
+        call time let the build drop broadcasting that provably does nothing."""
         entry = variants.get(kinds)
         if entry is None or not entry.fresh(target):
-            entry = variants[kinds] = _get(target, dataclasses.replace(spec, kinds=kinds))
+            if len(variants) >= _MAX_VARIANTS:     # many sizes: forget the keys, not builds
+                variants.clear()
+            entry = variants[kinds] = _get(target, dataclasses.replace(
+                spec, kinds=_canonical(kinds)))
         return entry
 
     current()   # build now: errors surface at srcad.grad(f), not at the first call

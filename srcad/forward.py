@@ -27,8 +27,7 @@ __all__ = ["forward"]
 
 
 class _Forward:
-    def __init__(self, program, wrt, act, preserve_result, ranks):
-        self.simplify = Broadcasts(ranks).visit
+    def __init__(self, program, wrt, act, preserve_result, shapes):
         self.p = program
         self.src = program.source
         self.namer = program.namer
@@ -36,6 +35,7 @@ class _Forward:
         self.wrt = wrt
         self.preserve_result = preserve_result
         self.np = program.ref(np, "np")
+        self.simplify = Broadcasts(shapes, self.np).visit
         self.rt = program.ref(runtime, "_srcad")
         self.ref = runtime_ref(program, self.rt)
         self.mutated = {t.value.id for s in walk_statements(program.node.body)
@@ -274,6 +274,6 @@ class _Forward:
         return new
 
 
-def forward(program, wrt, act, preserve_result=False, ranks=None):
+def forward(program, wrt, act, preserve_result=False, shapes=None):
     """Build the forward-mode (JVP) FunctionDef of a normalized program."""
-    return _Forward(program, wrt, act, preserve_result, ranks or {}).run()
+    return _Forward(program, wrt, act, preserve_result, shapes or {}).run()

@@ -6,7 +6,8 @@ import copy
 
 import gast
 
-from .analysis import walk
+from .analysis import broadcast, rank, walk
+from .nodes import attr, name
 
 __all__ = ["optimize", "drop_empty", "Broadcasts", "mark_derivative", "scalar_reads"]
 
@@ -110,57 +111,88 @@ def drop_empty(stmts, keep_targets=frozenset()) -> list:
                     or isinstance(out[i + 1], gast.Return))]
 
 
-def _rank(node, ranks):
+def _shape(node, shapes):
     if isinstance(node, gast.Constant):
-        return 0 if isinstance(node.value, (int, float)) else None
+        return () if type(node.value) in (int, float) else None
     if isinstance(node, gast.UnaryOp):
-        return _rank(node.operand, ranks)
+        return _shape(node.operand, shapes)
     if isinstance(node, gast.Name):
-        return ranks.get(node.id)
+        return shapes.get(node.id)
     return None
 
 
-def _others_scalar(operands, one, ranks) -> bool:
-    """Are all operands but (one occurrence of) ``one`` scalars? Then the result of an
-    elementwise operation has exactly ``one``'s shape."""
-    rest = list(operands)
-    for i, o in enumerate(rest):
-        if isinstance(o, gast.Name) and o.id == one:
-            del rest[i]
-            break
-    else:
-        return False
-    return all(_rank(o, ranks) == 0 or (isinstance(o, gast.Name) and o.id == one)
-               for o in rest)     # scalars, or the same variable again (x * x)
+def _result_shape_is(operands, one, shapes) -> bool:
+    """Does an elementwise operation on ``operands`` give exactly the shape of the variable
+    ``one``? Yes when the others are scalars or ``one`` again (``x * x``), or when the
+    operands' known shapes broadcast to ``one``'s known shape."""
+    if any(isinstance(o, gast.Name) and o.id == one for o in operands) and all(
+            _shape(o, shapes) == () or (isinstance(o, gast.Name) and o.id == one)
+            for o in operands):
+        return True
+    target = shapes.get(one)
+    return (isinstance(target, tuple) and None not in target
+            and broadcast([_shape(o, shapes) for o in operands]) == target)
 
 
 class Broadcasts(gast.NodeTransformer):
     """Drop ``unbroadcast(g, x)`` / ``broadcast_like(t, y)`` where shapes provably agree,
     and write the seed and zeros of scalars as the literals 1.0 and 0.0."""
 
-    def __init__(self, ranks):
-        self.ranks = ranks
+    def __init__(self, shapes, np_name):
+        self.shapes = shapes
+        self.np = np_name
 
     def visit_Call(self, node):
         self.generic_visit(node)
         tag = getattr(node, "srcad_shapes", None)
         if tag is not None:
             kind, operands, active, like = tag
-            if kind == "unbroadcast" and _others_scalar(operands, like, self.ranks):
+            if kind == "unbroadcast" and _result_shape_is(operands, like, self.shapes):
                 return node.args[0]
+            if kind == "unbroadcast":
+                return self.sum_over_broadcast(node, operands, like) or node
             if kind == "broadcast_like" and active and all(
-                    _others_scalar(operands, a.id, self.ranks) for a in active):
+                    _result_shape_is(operands, a.id, self.shapes) for a in active):
                 return node.args[0]
             return node
         func = node.func
         if (isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name)
                 and func.value.id == "_srcad" and len(node.args) == 1
-                and _rank(node.args[0], self.ranks) == 0):
+                and _shape(node.args[0], self.shapes) == ()):
             if func.attr == "scalar_seed":
                 return gast.Constant(value=1.0, kind=None)
             if func.attr == "zeros_like":
                 return gast.Constant(value=0.0, kind=None)
         return node
+
+
+    def sum_over_broadcast(self, node, operands, like):
+        """``unbroadcast(g, like)`` as the one ``np.sum`` it does, when shapes are known:
+        ``np.sum(g, axis=0)`` for a bias, ``np.sum(g, axis=1, keepdims=True)`` for a
+        column; None when it takes more than one sum."""
+        result = broadcast([_shape(o, self.shapes) for o in operands])
+        target = self.shapes.get(like)
+        if not (isinstance(result, tuple) and isinstance(target, tuple)) or None in result \
+                or None in target or len(target) > len(result):
+            return None
+        lead = len(result) - len(target)
+        kept = [i + lead for i, n in enumerate(target) if n == 1 and result[i + lead] != 1]
+        if lead and kept:
+            return None
+        keywords = []
+        if target:
+            axes = list(range(lead)) or kept
+            axis = gast.Constant(value=axes[0], kind=None) if len(axes) == 1 else gast.Tuple(
+                elts=[gast.Constant(value=a, kind=None) for a in axes], ctx=gast.Load())
+            keywords.append(gast.keyword(arg="axis", value=axis))
+            if not lead:
+                keywords.append(gast.keyword(arg="keepdims", value=gast.Constant(
+                    value=True, kind=None)))
+        g, negate = node.args[0], False
+        if isinstance(g, gast.UnaryOp) and isinstance(g.op, gast.USub):
+            g, negate = g.operand, True          # negate the (smaller) sum
+        out = gast.Call(func=attr(name(self.np), "sum"), args=[g], keywords=keywords)
+        return gast.UnaryOp(op=gast.USub(), operand=out) if negate else out
 
 
 _FOLD = {gast.Add: lambda a, b: a + b, gast.Sub: lambda a, b: a - b,
@@ -430,7 +462,7 @@ def optimize(fdef: gast.FunctionDef) -> gast.FunctionDef:
             return fdef
 
 
-def scalar_reads(fdef: gast.FunctionDef, ranks: dict, namer) -> gast.FunctionDef:
+def scalar_reads(fdef: gast.FunctionDef, shapes: dict, namer) -> gast.FunctionDef:
     """In loops, read a rank-1 parameter that is never written through a list of Python
     floats: ``T[k]`` -> ``T_items[k]`` with ``T_items = _srcad.scalar_items(T)`` (a list for
     float64 arrays, the array itself otherwise)."""
@@ -443,12 +475,12 @@ def scalar_reads(fdef: gast.FunctionDef, ranks: dict, namer) -> gast.FunctionDef
     def scalar_read(n, p):
         return (isinstance(n, gast.Subscript) and isinstance(n.ctx, gast.Load)
                 and isinstance(n.value, gast.Name) and n.value.id == p
-                and isinstance(n.slice, gast.Name) and ranks.get(n.slice.id) == 0)
+                and isinstance(n.slice, gast.Name) and shapes.get(n.slice.id) == ())
 
     loops = [s for s in walk(fdef) if isinstance(s, (gast.For, gast.While))]
     prologue = []
     for p in params:
-        if ranks.get(p) != 1 or p in written:
+        if rank(shapes.get(p)) != 1 or p in written:
             continue
         if not any(scalar_read(n, p) for loop in loops for n in walk(loop)):
             continue

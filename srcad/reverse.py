@@ -57,7 +57,7 @@ class _Save:
 
 
 class _Reverse:
-    def __init__(self, program, wrt, act, grad_seed: bool, preserve_result: bool, ranks):
+    def __init__(self, program, wrt, act, grad_seed: bool, preserve_result: bool, shapes):
         self.p = program
         self.src = program.source
         self.namer = program.namer
@@ -74,8 +74,8 @@ class _Reverse:
         self.ref = runtime_ref(program, self.rt)
         self.none_init: set = set()
         self.old: dict = {}       # during x = f(x): x -> the name holding its old value
-        self.simplify = Broadcasts(ranks).visit
-        self.ranks = ranks
+        self.simplify = Broadcasts(shapes, self.np).visit
+        self.shapes = shapes
         self.comments: dict = {}
 
     # -- helpers -------------------------------------------------------------------------
@@ -280,7 +280,7 @@ class _Reverse:
             return []
         code = self.own(name, state)
         b = self.adj(name)
-        if name not in self.lists and _is_basic_index(index, self.ranks):
+        if name not in self.lists and _is_basic_index(index, self.shapes):
             code.append(gast.AugAssign(
                 target=gast.Subscript(value=_name(b), slice=index, ctx=gast.Store()),
                 op=gast.Add(), value=value))
@@ -840,12 +840,12 @@ def _original(node, old):
     return getattr(node, "srcad_original", node.id)
 
 
-def _is_basic_index(index, ranks) -> bool:
+def _is_basic_index(index, shapes) -> bool:
     """Does ``x[index] += g`` accumulate correctly (no repeated fancy indices)? Slices,
     literals, and names known to be scalars (integers, here) qualify."""
     items = index.elts if isinstance(index, gast.Tuple) else [index]
     for item in items:
-        if isinstance(item, gast.Name) and ranks.get(item.id) == 0:
+        if isinstance(item, gast.Name) and shapes.get(item.id) == ():
             continue
         if isinstance(item, gast.Slice):
             if any(p is not None and not isinstance(p, (gast.Constant, gast.UnaryOp))
@@ -909,7 +909,7 @@ def runtime_ref(program, rt):
     return ref
 
 
-def reverse(program, wrt, act, grad_seed=True, preserve_result=False, ranks=None):
-    """Build the reverse-mode derivative FunctionDef of a normalized program (``ranks``:
-    known ranks of values, see ``analysis.ranks``)."""
-    return _Reverse(program, wrt, act, grad_seed, preserve_result, ranks or {}).run()
+def reverse(program, wrt, act, grad_seed=True, preserve_result=False, shapes=None):
+    """Build the reverse-mode derivative FunctionDef of a normalized program (``shapes``:
+    what is known of values' shapes, see ``analysis.shapes``)."""
+    return _Reverse(program, wrt, act, grad_seed, preserve_result, shapes or {}).run()
