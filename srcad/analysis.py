@@ -16,7 +16,7 @@ from . import registry
 
 __all__ = ["walk", "Activity", "activity", "is_differentiable", "defines",
            "walk_statements",
-           "primitive_call", "list_names", "shapes", "rank", "broadcast", "aliased_writes", "anf_violations"]
+           "primitive_call", "list_names", "shapes", "rank", "join", "broadcast", "reduced_shape", "aliased_writes", "anf_violations"]
 
 
 def walk(node):
@@ -123,7 +123,9 @@ class Activity:
 def activity(fdef: gast.FunctionDef, wrt_names: list[str]) -> Activity:
     stmts = [s for s in walk_statements(fdef.body)
              if isinstance(s, (gast.Assign, gast.Expr))]
-    flows = [(defines(s), _flow_sources(s)) for s in stmts]
+    shifts = shift_invariant(fdef)
+    flows = [(defines(s), _names(s.value.left) if s in shifts else _flow_sources(s))
+             for s in stmts]
     varied = set(wrt_names)
     changed = True
     while changed:
@@ -144,6 +146,108 @@ def activity(fdef: gast.FunctionDef, wrt_names: list[str]) -> Activity:
                 useful |= sources
                 changed = True
     return Activity(varied=varied, useful=useful)
+
+
+# -- shift invariance: softmax and log-softmax ignore what is subtracted along their axis ------
+
+_SHIFTS = ("max", "amax", "min", "amin", "mean", "sum", "median")
+
+
+def shift_invariant(fdef) -> list:
+    """The statements ``z = a - m`` through which no derivative reaches ``m``: ``m`` is a
+    ``keepdims=True`` reduction along the axis of a softmax or log-softmax of ``z``, the only
+    use of ``m`` and ``z``, so the result does not depend on ``m`` at all (the usual
+    ``z = a - np.max(a, axis, keepdims=True)`` that keeps ``exp`` from overflowing). The
+    derivative through ``m`` is zero exactly; computing it would cost the tie-splitting
+    adjoint of ``max`` and round to nearly zero."""
+    assigned: dict = {}
+    uses: dict = {}
+    for stmt in walk_statements(fdef.body):
+        for name in defines(stmt):
+            assigned[name] = None if name in assigned else stmt
+        for node in walk(stmt):
+            if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load):
+                uses.setdefault(node.id, []).append(stmt)
+    for stmt in walk_statements(fdef.body):     # loop tests and ranges read names too
+        if isinstance(stmt, (gast.For, gast.While, gast.If)):
+            for node in walk(getattr(stmt, "test", None) or stmt.iter):
+                if isinstance(node, gast.Name):
+                    uses.setdefault(node.id, []).append(stmt)
+
+    def value(name):
+        stmt = assigned.get(name)
+        return stmt.value if isinstance(stmt, gast.Assign) else None
+
+    def only_used_by(name, *stmts):
+        return sorted(map(id, uses.get(name, []))) == sorted(map(id, stmts))
+
+    def call_to(node, names):
+        fn = getattr(node, "srcad_callee", None)
+        return isinstance(node, gast.Call) and getattr(fn, "__name__", None) in names and \
+            getattr(fn, "__module__", "").startswith("numpy")
+
+    def axis_keepdims(call):
+        """The literal axis of a ``keepdims=True`` reduction, else None."""
+        keywords = {k.arg: k.value for k in call.keywords}
+        keep = keywords.get("keepdims")
+        axis = keywords.get("axis", call.args[1] if len(call.args) > 1 else None)
+        if len(call.args) > 2 or set(keywords) - {"axis", "keepdims"} or not (
+                isinstance(keep, gast.Constant) and keep.value is True):
+            return None
+        return _int_literal(axis) if axis is not None else None
+
+    found = []
+    for stmt in walk_statements(fdef.body):
+        if not (isinstance(stmt, gast.Assign) and isinstance(stmt.value, gast.BinOp)
+                and isinstance(stmt.value.op, gast.Sub) and isinstance(stmt.targets[0], gast.Name)
+                and isinstance(stmt.value.right, gast.Name)):
+            continue
+        z, m = stmt.targets[0].id, stmt.value.right.id
+        m_value = value(m)
+        if assigned.get(z) is not stmt or not call_to(m_value, _SHIFTS) or not only_used_by(
+                m, stmt):
+            continue
+        axis = axis_keepdims(m_value)
+        if axis is not None and _softmax_of(z, axis, uses, value, only_used_by, call_to,
+                                            axis_keepdims):
+            found.append(stmt)
+    return found
+
+
+def _softmax_of(z, axis, uses, value, only_used_by, call_to, axis_keepdims) -> bool:
+    """Is every use of ``z`` inside ``exp(z) / sum(exp(z), axis, keepdims=True)`` or
+    ``z - log(sum(exp(z), axis, keepdims=True))``, each intermediate used there only?"""
+    z_uses = uses.get(z, [])
+    exps = [s for s in z_uses if isinstance(s, gast.Assign) and call_to(s.value, ("exp",))]
+    if len(exps) != 1:
+        return False
+    e = exps[0].targets[0].id
+    sums = [s for s in uses.get(e, []) if isinstance(s, gast.Assign) and call_to(
+        s.value, ("sum",)) and s.value.args[0].id == e and axis_keepdims(s.value) == axis]
+    if len(sums) != 1:
+        return False
+    total = sums[0].targets[0].id
+    for user in uses.get(total, []):
+        v = user.value if isinstance(user, gast.Assign) else None
+        if len(uses.get(total, [])) != 1 or not isinstance(v, (gast.BinOp, gast.Call)):
+            return False
+        if isinstance(v, gast.BinOp) and isinstance(v.op, gast.Div) and _is_name(
+                v.left, e) and _is_name(v.right, total):              # softmax
+            return only_used_by(z, exps[0]) and only_used_by(e, sums[0], user)
+        if call_to(v, ("log",)) and len(v.args) == 1 and not v.keywords:   # log-softmax
+            log = user.targets[0].id
+            out = uses.get(log, [])
+            if len(out) != 1 or not isinstance(out[0], gast.Assign):
+                return False
+            d = out[0].value
+            return (isinstance(d, gast.BinOp) and isinstance(d.op, gast.Sub)
+                    and _is_name(d.left, z) and _is_name(d.right, log)
+                    and only_used_by(z, exps[0], out[0]) and only_used_by(e, sums[0]))
+    return False
+
+
+def _is_name(node, name) -> bool:
+    return isinstance(node, gast.Name) and node.id == name
 
 
 _BINOPS = {gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.mul,
@@ -212,7 +316,7 @@ def shapes(fdef, param_shapes: dict) -> dict:
                 if name in unknown:
                     continue
                 old = known.get(name, _MISSING)
-                new = shape if old is _MISSING else _join(old, shape)
+                new = shape if old is _MISSING else join(old, shape)
                 if new is None:
                     unknown.add(name)
                     known.pop(name, None)
@@ -228,7 +332,7 @@ def rank(shape):
     return len(shape) if isinstance(shape, tuple) else None
 
 
-def _join(a, b):
+def join(a, b):
     """What two assignments of one name have in common."""
     if a == b:
         return a
@@ -290,6 +394,10 @@ def value_shape(value, known):
         return _index_shape(value, known)
     if isinstance(value, gast.Call):
         return _call_shape(value, known)
+    if isinstance(value, gast.Attribute) and value.attr in ("size", "ndim"):
+        return ()
+    if isinstance(value, gast.Attribute) and value.attr == "shape":
+        return "shape"                   # a tuple of ints
     return None
 
 
@@ -310,7 +418,7 @@ def _index_shape(value, known):
     base = value.value
     shape = known.get(base.id) if isinstance(base, gast.Name) else None
     items = value.slice.elts if isinstance(value.slice, gast.Tuple) else [value.slice]
-    if shape == "floats":            # an element of a list of floats
+    if shape in ("floats", "shape"):     # an element of a list of floats, a size
         item = value.slice
         return () if not isinstance(item, (gast.Slice, gast.Tuple)) and value_shape(
             item, known) == () else None
@@ -364,11 +472,11 @@ def _call_shape(call, known):
         keep = keywords.get("keepdims", gast.Constant(value=False, kind=None))
         if len(args) > 2 or not isinstance(keep, gast.Constant):
             return None
-        return _reduced_shape(shape, axis, bool(keep.value))
+        return reduced_shape(shape, axis, bool(keep.value))
     return None
 
 
-def _reduced_shape(shape, axis, keepdims):
+def reduced_shape(shape, axis, keepdims):
     """``shape`` (None: unknown) reduced over ``axis`` (a literal: None, an int or a tuple
     of ints)."""
     if axis is None or isinstance(axis, gast.Constant) and axis.value is None:

@@ -6,10 +6,11 @@ import copy
 
 import gast
 
-from .analysis import broadcast, rank, walk
+from .analysis import broadcast, join, rank, reduced_shape, walk, walk_statements
 from .nodes import attr, name
 
-__all__ = ["optimize", "drop_empty", "Broadcasts", "mark_derivative", "scalar_reads"]
+__all__ = ["optimize", "drop_empty", "Broadcasts", "mark_derivative", "scalar_reads",
+           "with_shapes"]
 
 _REDUCERS = {"sum", "mean", "prod", "max", "min", "amax", "amin", "var", "std", "nansum",
              "nanmean", "cumsum", "cumprod"}
@@ -498,3 +499,304 @@ def scalar_reads(fdef: gast.FunctionDef, shapes: dict, namer) -> gast.FunctionDe
             type_comment=None))
     fdef.body = prologue + fdef.body
     return fdef
+
+
+# -- facts from argument shapes (specialized derivatives only) --------------------------------
+
+_SHAPE_ONLY = {"expand_reduced": 1, "reduced_count": 0, "unbroadcast": 1, "broadcast_like": 1}
+_LIKE = {"expand_reduced": 1, "unbroadcast": 1, "broadcast_like": 1, "zeros_like": 0,
+         "scalar_seed": 0, "matmul_adjoint_lhs": 1, "matmul_adjoint_rhs": 2}
+_ELEMENTWISE_OPS = (gast.Add, gast.Sub, gast.Mult, gast.Div)
+
+
+class _Shapes:
+    """Shapes of the values of derivative code: the primal values' from ``analysis.shapes``,
+    the others inferred from every assignment to them (joined, as there), through
+    elementwise operations, sums and the runtime helpers whose result is shaped like one of
+    their arguments. Only what is certain is known, as in ``analysis.shapes``."""
+
+    def __init__(self, fdef, primal: dict, np_name: str):
+        self.primal = primal
+        self.np = np_name
+        self.known: dict = {}
+        assigns = []
+        for s in walk_statements(fdef.body):        # in source order
+            if isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(
+                    s.targets[0], gast.Name):
+                assigns.append((s.targets[0].id, s.value))
+            elif isinstance(s, gast.AugAssign) and isinstance(s.target, gast.Name):
+                assigns.append((s.target.id, gast.BinOp(left=gast.Name(
+                    id=s.target.id, ctx=gast.Load(), annotation=None, type_comment=None),
+                    op=s.op, right=s.value)))
+        other = {n.id for n in walk(fdef) if isinstance(n, gast.Name) and isinstance(
+            n.ctx, gast.Store)} - {t for t, _ in assigns}    # loop targets, tuple targets
+        unknown = self.unknown = set(other)
+        changed = True
+        while changed:                  # as analysis.shapes: shapes only lose facts
+            changed = False
+            for target, value in assigns:
+                if target in primal or target in unknown:
+                    continue
+                shape = self.of(value)
+                old = self.known.get(target, _UNSET)
+                new = shape if old is _UNSET else join(old, shape)
+                if new is None:
+                    unknown.add(target)
+                    self.known.pop(target, None)
+                    changed = True
+                elif new != old:
+                    self.known[target] = new
+                    changed = True
+        self.unknown = unknown
+
+    def of(self, node):
+        """The shape of an expression of derivative code, else None."""
+        if isinstance(node, gast.Constant):
+            return () if type(node.value) in (int, float) else None
+        if isinstance(node, gast.Name):
+            if node.id in self.primal:
+                return self.primal[node.id]
+            return None if node.id in self.unknown else self.known.get(node.id)
+        if isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.USub):
+            return self.of(node.operand)
+        if isinstance(node, gast.BinOp) and isinstance(node.op, _ELEMENTWISE_OPS):
+            return broadcast([self.of(node.left), self.of(node.right)])
+        if isinstance(node, gast.Subscript) and isinstance(node.value, gast.Attribute) and \
+                node.value.attr == "shape" and _int_value(node.slice) is not None:
+            return ()                                   # a size: X.shape[0]
+        if not isinstance(node, gast.Call):
+            return None
+        helper = _helper_name(node)
+        if helper in _LIKE and len(node.args) > _LIKE[helper]:
+            return self.of(node.args[_LIKE[helper]])
+        if helper == "reduced_count":
+            return ()
+        if _dotted(node.func) == self.np + ".expand_dims" and len(node.args) == 2:
+            return _expanded(self.of(node.args[0]), node.args[1])
+        if _np_call(node, self.np) and not node.keywords:
+            return broadcast([self.of(a) for a in node.args])
+        if _dotted(node.func) == self.np + ".sum" and len(node.args) == 1:
+            keywords = {k.arg: k.value for k in node.keywords}
+            keep = keywords.get("keepdims", gast.Constant(value=False, kind=None))
+            if set(keywords) <= {"axis", "keepdims"} and isinstance(keep, gast.Constant):
+                return reduced_shape(self.of(node.args[0]), keywords.get("axis"),
+                                     bool(keep.value))
+        return None
+
+
+_UNSET = object()
+
+
+def with_shapes(fdef: gast.FunctionDef, shapes: dict, np_name: str) -> gast.FunctionDef:
+    """Use what is known of the shapes of primal values (``analysis.shapes``):
+
+    * ``expand_reduced(g, x, ...)`` whose value meets a value of ``x``'s full shape in an
+      elementwise operation before it is stored, returned or passed on is not expanded:
+      ``g`` broadcasts in that operation, so no array of ``x``'s size is made
+      (``2.0 * (g * r)``, not ``np.full`` and two products);
+    * a runtime helper that reads only the shape of ``x`` reads a parameter of the same shape
+      instead, so a primal value computed only for its shape becomes dead code.
+    """
+    params = [a.id for a in fdef.args.posonlyargs + fdef.args.args + fdef.args.kwonlyargs]
+    full = {}
+    for p in params:                       # the first parameter of each known shape
+        shape = shapes.get(p)
+        if isinstance(shape, tuple) and None not in shape:
+            full.setdefault(shape, p)
+    sizes = {}                             # a dimension symbol -> (parameter, axis)
+    for p in params:
+        shape = shapes.get(p)
+        for i, d in enumerate(shape if isinstance(shape, tuple) else ()):
+            if isinstance(d, str):
+                sizes.setdefault(d, (p, i))
+    parents = {}
+    for node in walk(fdef):
+        for child in gast.iter_child_nodes(node):
+            parents[id(child)] = node
+    for call in list(walk(fdef)):
+        helper = _helper_name(call)
+        if helper in _SHAPE_ONLY and len(call.args) > _SHAPE_ONLY[helper]:
+            like = call.args[_SHAPE_ONLY[helper]]
+            shape = shapes.get(like.id) if isinstance(like, gast.Name) else None
+            count = _count(shape, call.args[1], sizes) if helper == "reduced_count" and len(
+                call.args) == 2 else None
+            if count is not None:
+                _replace_child(parents[id(call)], call, count)
+            elif shape in full and like.id not in params:
+                call.args[_SHAPE_ONLY[helper]] = name(full[shape])
+    rejected: set = set()
+    done: list = []
+    while True:
+        parents = {}
+        for node in walk(fdef):
+            for child in gast.iter_child_nodes(node):
+                parents[id(child)] = node
+        known = _Shapes(fdef, shapes, np_name)
+        if not all(_absorbed(node, shape, parents, known, fdef) for node, shape, _ in done):
+            undo = done.pop()                # the last one broke an earlier one: restore
+            parent, field, call = undo[2]
+            _set_child(parent, field, undo[0], call)
+            rejected.add(id(call))
+            continue
+        candidates = [n for n in walk(fdef) if _helper_name(n) == "expand_reduced"
+                      and id(n) not in rejected and len(n.args) == 4]
+        for call in candidates:
+            g, x, axis, keepdims = call.args
+            shape = shapes.get(x.id) if isinstance(x, gast.Name) else None
+            if not (isinstance(shape, tuple) and None not in shape and isinstance(
+                    keepdims, gast.Constant) and _absorbed(call, shape, parents, known, fdef)):
+                rejected.add(id(call))
+                continue
+            if keepdims.value or isinstance(axis, gast.Constant) and axis.value is None or \
+                    known.of(g) == () or _leading(axis, len(shape)):
+                compact = g     # a scalar, kept or leading dimensions: broadcasts as it is
+            else:
+                compact = gast.Call(func=attr(name(np_name), "expand_dims"), args=[g, axis],
+                                    keywords=[])
+            parent = parents[id(call)]
+            field = _replace_child(parent, call, compact)
+            done.append((compact, shape, (parent, field, call)))
+            break
+        else:
+            break
+    for compact, _, (parent, field, _) in done:     # np.expand_dims of what became a scalar
+        if _dotted(compact.func if isinstance(compact, gast.Call) else None).endswith(
+                ".expand_dims") and known.of(compact.args[0]) == ():
+            _set_child(parent, field, compact, compact.args[0])
+    return fdef
+
+
+def _count(shape, axis, sizes):
+    """``reduced_count(x, axis)`` for ``x`` of the known ``shape``, as the product of the
+    parameters' dimensions it counts (``X.shape[0]``), else None."""
+    if not isinstance(shape, tuple) or None in shape:
+        return None
+    if isinstance(axis, gast.Constant) and axis.value is None:
+        dims = shape
+    else:
+        items = axis.elts if isinstance(axis, gast.Tuple) else [axis]
+        axes = [_int_value(a) for a in items]
+        if None in axes or any(not -len(shape) <= a < len(shape) for a in axes):
+            return None
+        dims = [shape[a] for a in axes]
+    out = None
+    for d in dims:
+        if d == 1:
+            continue
+        if d not in sizes:
+            return None
+        p, i = sizes[d]
+        factor = gast.Subscript(value=attr(name(p), "shape"),
+                                slice=gast.Constant(value=i, kind=None), ctx=gast.Load())
+        out = factor if out is None else gast.BinOp(left=out, op=gast.Mult(), right=factor)
+    return out if out is not None else gast.Constant(value=1, kind=None)
+
+
+def _leading(axis, ndim) -> bool:
+    """Is the literal ``axis`` (an int or a tuple) the first dimensions of ``ndim``?"""
+    items = axis.elts if isinstance(axis, gast.Tuple) else [axis]
+    axes = [_int_value(a) for a in items]
+    return None not in axes and all(-ndim <= a < ndim for a in axes) and {
+        a % ndim for a in axes} == set(range(len(axes)))
+
+
+def _int_value(node):
+    """The value of an int literal (``2``, ``-1``), else None."""
+    if isinstance(node, gast.Constant) and type(node.value) is int:
+        return node.value
+    if isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.USub):
+        inner = _int_value(node.operand)
+        return None if inner is None else -inner
+    return None
+
+
+def _expanded(shape, axis):
+    """``shape`` after ``np.expand_dims`` over the literal ``axis`` (an int or a tuple)."""
+    items = axis.elts if isinstance(axis, gast.Tuple) else [axis]
+    axes = [_int_value(a) for a in items]
+    if not isinstance(shape, tuple) or None in axes:
+        return None
+    ndim = len(shape) + len(axes)
+    if any(not -ndim <= a < ndim for a in axes):
+        return None
+    axes = {a % ndim for a in axes}
+    rest = iter(shape)
+    return tuple(1 if i in axes else next(rest) for i in range(ndim))
+
+
+def _replace_child(parent, old, new):
+    for field, value in gast.iter_fields(parent):
+        if value is old:
+            setattr(parent, field, new)
+            return field
+        if isinstance(value, list) and any(v is old for v in value):
+            value[[i for i, v in enumerate(value) if v is old][0]] = new
+            return field
+    raise AssertionError("not a child")
+
+
+def _set_child(parent, field, old, new):
+    value = getattr(parent, field)
+    if isinstance(value, list):
+        value[[i for i, v in enumerate(value) if v is old][0]] = new
+    else:
+        setattr(parent, field, new)
+
+
+def _absorbed(node, shape, parents, known, fdef) -> bool:
+    """Does every value computed from ``node`` (a value that broadcasts to ``shape``) meet a
+    value of exactly ``shape`` in an elementwise operation before it is stored, returned or
+    passed to anything else?"""
+    parent = parents.get(id(node))
+    if isinstance(parent, gast.UnaryOp) and isinstance(parent.op, gast.USub):
+        return _absorbed(parent, shape, parents, known, fdef)
+    if isinstance(parent, gast.BinOp) and isinstance(parent.op, _ELEMENTWISE_OPS):
+        other = known.of(parent.right if parent.left is node else parent.left)
+        if isinstance(other, tuple) and None not in other and other and broadcast(
+                [shape, other]) == other:
+            return True                        # the result is shaped like ``other``
+        return other == () and _absorbed(parent, shape, parents, known, fdef)
+    if isinstance(parent, gast.Call) and _dotted(parent.func).endswith(".expand_dims") and len(
+            parent.args) == 2 and parent.args[0] is node and _int_value(parent.args[1]) == -1:
+        return _absorbed(parent, shape + (1,), parents, known, fdef)
+    if isinstance(parent, gast.Assign) and parent.value is node and len(
+            parent.targets) == 1 and isinstance(parent.targets[0], gast.Name):
+        t = parent.targets[0].id
+        stores = [n for n in walk(fdef) if isinstance(n, gast.Name) and n.id == t
+                  and not isinstance(n.ctx, gast.Load)]
+        uses = [n for n in walk(fdef) if isinstance(n, gast.Name) and n.id == t
+                and isinstance(n.ctx, gast.Load)]
+        return len(stores) == 1 and bool(uses) and all(
+            _absorbed(n, shape, parents, known, fdef) for n in uses)
+    return False
+
+
+def _dotted(func) -> str:
+    """``np.exp`` for the function of a call, however it is spelled (templates bind runtime
+    and NumPy references as dotted names)."""
+    if isinstance(func, gast.Name):
+        return func.id
+    if isinstance(func, gast.Attribute):
+        return _dotted(func.value) + "." + func.attr
+    return ""
+
+
+def _helper_name(call):
+    """``helper`` for a call ``_srcad.helper(...)``, else None."""
+    if isinstance(call, gast.Call):
+        root, _, helper = _dotted(call.func).rpartition(".")
+        if root == "_srcad":
+            return helper
+    return None
+
+
+def _np_call(call, np_name) -> bool:
+    """Is ``call`` ``np.f(...)`` for an elementwise NumPy function ``f``?"""
+    import numpy
+
+    from . import registry
+    root, _, attribute = _dotted(call.func).rpartition(".")
+    if root != np_name:
+        return False
+    rule = registry.lookup(getattr(numpy, attribute, None))
+    return rule is not None and bool(rule.extra.get("elementwise"))
