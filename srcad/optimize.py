@@ -7,7 +7,7 @@ import copy
 import gast
 
 from .analysis import broadcast, join, rank, reduced_shape, walk, walk_statements
-from .nodes import attr, name
+from .nodes import attr, call, name
 
 __all__ = ["optimize", "drop_empty", "Broadcasts", "mark_derivative", "scalar_reads",
            "with_shapes"]
@@ -224,7 +224,8 @@ def _default_keyword(k) -> bool:
 
 
 class _Peephole(gast.NodeTransformer):
-    """``a + -b`` -> ``a - b``; ``-(-a)`` -> ``a``; ``e + e`` -> ``2.0 * e``; arithmetic on
+    """``a + -b`` -> ``a - b``; ``-(-a)`` -> ``a``; ``e + e`` -> ``2.0 * e`` (also in
+    ``a + e + e``); arithmetic on
     two float literals is folded (never ``x * 0.0``: that keeps ``x``'s shape)."""
 
     def visit_BinOp(self, node):
@@ -237,6 +238,13 @@ class _Peephole(gast.NodeTransformer):
                 node.left) == gast.dump(node.right):
             return gast.BinOp(left=gast.Constant(value=2.0, kind=None), op=gast.Mult(),
                               right=node.left)
+        left = node.left
+        if isinstance(node.op, gast.Add) and isinstance(left, gast.BinOp) and isinstance(
+                left.op, gast.Add) and _pure(node.right) and gast.dump(
+                left.right) == gast.dump(node.right):       # (a + e) + e -> a + 2.0 * e
+            node.left, node.right = left.left, gast.BinOp(
+                left=gast.Constant(value=2.0, kind=None), op=gast.Mult(), right=node.right)
+            return node
         right = node.right
         if isinstance(right, gast.UnaryOp) and isinstance(right.op, gast.USub) and isinstance(
                 node.op, (gast.Add, gast.Sub)):
@@ -663,7 +671,95 @@ def with_shapes(fdef: gast.FunctionDef, shapes: dict, np_name: str) -> gast.Func
         if _dotted(compact.func if isinstance(compact, gast.Call) else None).endswith(
                 ".expand_dims") and known.of(compact.args[0]) == ():
             _set_child(parent, field, compact, compact.args[0])
-    return fdef
+    return _ShapedPeephole(_Shapes(fdef, shapes, np_name)).visit(fdef)
+
+
+class _ShapedPeephole(gast.NodeTransformer):
+    """Rewrites that need shapes: ``np.sum(a * (-b / s))`` -> ``-(np.vdot(a, b) / s)`` (one
+    pass, no temporaries); ``s1 * (s2 * a)`` -> ``(s1 * s2) * a`` (one pass over ``a``, not
+    two); the runtime matmul adjoints of 1-D and 2-D operands as the product they compute
+    (``g @ b.T``)."""
+
+    def __init__(self, known: _Shapes):
+        self.known = known
+        self.np = known.np
+
+    def full(self, node):
+        shape = self.known.of(node)
+        return isinstance(shape, tuple) and len(shape) > 0 and None not in shape
+
+    def visit_BinOp(self, node):
+        self.generic_visit(node)
+        if not isinstance(node.op, gast.Mult):
+            return node
+        for scalar, other in ((node.left, node.right), (node.right, node.left)):
+            if self.known.of(scalar) != () or not isinstance(other, gast.BinOp) or not \
+                    isinstance(other.op, gast.Mult):
+                continue
+            for inner, rest in ((other.left, other.right), (other.right, other.left)):
+                if self.known.of(inner) == () and self.full(rest):
+                    return gast.BinOp(left=gast.BinOp(left=scalar, op=gast.Mult(), right=inner),
+                                      op=gast.Mult(), right=rest)
+        return node
+
+    def visit_Call(self, node):
+        self.generic_visit(node)
+        helper = _helper_name(node)
+        if helper in ("matmul_adjoint_lhs", "matmul_adjoint_rhs") and len(node.args) == 3:
+            return self.matmul_adjoint(helper.endswith("lhs"), *node.args) or node
+        if _dotted(node.func) == self.np + ".sum" and len(node.args) == 1 and not node.keywords:
+            return self.vdot(node.args[0]) or node
+        return node
+
+    def matmul_adjoint(self, lhs, g, a, b):
+        ra, rb = (len(s) if isinstance(s, tuple) else None
+                  for s in (self.known.of(a), self.known.of(b)))
+        np_ = name(self.np)
+
+        def matmul(x, y):
+            return gast.BinOp(left=x, op=gast.MatMult(), right=y)
+
+        def transposed(x):
+            return attr(x, "T")
+        if (ra, rb) == (2, 2):
+            return matmul(g, transposed(b)) if lhs else matmul(transposed(a), g)
+        if (ra, rb) == (2, 1):
+            return call(attr(np_, "outer"), g, b) if lhs else matmul(transposed(a), g)
+        if (ra, rb) == (1, 2):
+            return matmul(b, g) if lhs else call(attr(np_, "outer"), a, g)
+        if (ra, rb) == (1, 1):
+            return gast.BinOp(left=g, op=gast.Mult(), right=b if lhs else a)
+        return None
+
+    def vdot(self, product):
+        """``np.sum`` of a product of two same-shaped arrays and scalars, as ``np.vdot``
+        (real arrays: the dot product of their flattened elements), else None."""
+        arrays, scalars, divisors, sign = [], [], [], False
+        stack = [product]
+        while stack:
+            e = stack.pop()
+            if isinstance(e, gast.UnaryOp) and isinstance(e.op, gast.USub):
+                sign = not sign
+                stack.append(e.operand)
+            elif isinstance(e, gast.BinOp) and isinstance(e.op, gast.Mult):
+                stack += [e.right, e.left]
+            elif isinstance(e, gast.BinOp) and isinstance(e.op, gast.Div) and \
+                    self.known.of(e.right) == ():
+                divisors.append(e.right)
+                stack.append(e.left)
+            elif self.known.of(e) == ():
+                scalars.append(e)
+            else:
+                arrays.append(e)
+        if len(arrays) != 2 or not self.full(arrays[0]) or self.known.of(
+                arrays[0]) != self.known.of(arrays[1]):
+            return None
+        out = call(attr(name(self.np), "vdot"), *arrays)
+        for s in scalars:
+            out = gast.BinOp(left=out, op=gast.Mult(), right=s)
+        for d in divisors:
+            out = gast.BinOp(left=out, op=gast.Div(), right=d)
+        return gast.UnaryOp(op=gast.USub(), operand=out) if sign else out
 
 
 def _count(shape, axis, sizes):
