@@ -112,7 +112,7 @@ def _header(src, spec, wrt_names) -> list[str]:
 def build(f, spec: Spec) -> Derivative:
     """Run the pipeline: parse -> normalize -> analyze -> transform -> optimize -> emit."""
     from .forward import forward
-    from .optimize import optimize, scalar_reads, with_shapes
+    from .optimize import inline_temporaries, optimize, scalar_reads, with_shapes
     from .reverse import reverse
 
     src = parse_function(f)
@@ -148,6 +148,8 @@ def build(f, spec: Spec) -> Derivative:
             if spec.kinds:
                 fdef = optimize(with_shapes(fdef, known, program.ref(np, "np")))
                 fdef = scalar_reads(fdef, known, program.namer)
+            fdef = inline_temporaries(fdef, {n.id for n in gast.walk(src.node)
+                                             if isinstance(n, gast.Name)})
         if verify:                   # transformed and optimized code must still compile
             tree = gast.gast_to_ast(gast.Module(body=[clone(fdef)], type_ignores=[]))
             compile(ast.fix_missing_locations(tree), "<srcad verify>", "exec")
