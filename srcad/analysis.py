@@ -16,7 +16,7 @@ from . import registry
 
 __all__ = ["walk", "Activity", "activity", "is_differentiable", "defines",
            "walk_statements",
-           "primitive_call", "list_names", "shapes", "rank", "join", "broadcast", "reduced_shape", "aliased_writes", "anf_violations"]
+           "primitive_call", "list_names", "shapes", "rank", "join", "broadcast", "reduced_shape", "matmul_shape", "aliased_writes", "anf_violations"]
 
 
 def walk(node):
@@ -388,7 +388,7 @@ def value_shape(value, known):
             [value.left] + list(value.comparators)
         found = [value_shape(o, known) for o in operands]
         if isinstance(value, gast.BinOp) and isinstance(value.op, gast.MatMult):
-            return _matmul_shape(*found)
+            return matmul_shape(*found)
         return broadcast(found)
     if isinstance(value, gast.Subscript):
         return _index_shape(value, known)
@@ -401,7 +401,7 @@ def value_shape(value, known):
     return None
 
 
-def _matmul_shape(a, b):
+def matmul_shape(a, b):
     if not (isinstance(a, tuple) and isinstance(b, tuple)) or not a or not b:
         return None
     if len(a) == 1 and len(b) == 1:

@@ -6,7 +6,8 @@ import copy
 
 import gast
 
-from .analysis import broadcast, join, rank, reduced_shape, walk, walk_statements
+from .analysis import (broadcast, join, matmul_shape, rank, reduced_shape, walk,
+                       walk_statements)
 from .nodes import attr, call, name
 
 __all__ = ["optimize", "drop_empty", "Broadcasts", "mark_derivative", "scalar_reads",
@@ -569,6 +570,11 @@ class _Shapes:
             return self.of(node.operand)
         if isinstance(node, gast.BinOp) and isinstance(node.op, _ELEMENTWISE_OPS):
             return broadcast([self.of(node.left), self.of(node.right)])
+        if isinstance(node, gast.BinOp) and isinstance(node.op, gast.MatMult):
+            return matmul_shape(self.of(node.left), self.of(node.right))
+        if isinstance(node, gast.Attribute) and node.attr == "T":
+            shape = self.of(node.value)
+            return shape[::-1] if isinstance(shape, tuple) else None
         if isinstance(node, gast.Subscript) and isinstance(node.value, gast.Attribute) and \
                 node.value.attr == "shape" and _int_value(node.slice) is not None:
             return ()                                   # a size: X.shape[0]
@@ -671,7 +677,133 @@ def with_shapes(fdef: gast.FunctionDef, shapes: dict, np_name: str) -> gast.Func
         if _dotted(compact.func if isinstance(compact, gast.Call) else None).endswith(
                 ".expand_dims") and known.of(compact.args[0]) == ():
             _set_child(parent, field, compact, compact.args[0])
-    return _ShapedPeephole(_Shapes(fdef, shapes, np_name)).visit(fdef)
+    fdef = _ShapedPeephole(_Shapes(fdef, shapes, np_name)).visit(fdef)
+    _InPlace(_Shapes(fdef, shapes, np_name), _load_counts(fdef)).block(fdef.body, set())
+    return fdef
+
+
+class _InPlace:
+    """``b = b + e`` -> ``b += e`` where ``b`` owns its buffer: it holds an array made in
+    this function (by arithmetic, a NumPy function or zeros) that no other name, container
+    or view shares, and ``b + e`` has ``b``'s shape. No array is allocated for the sum."""
+
+    _FRESH_HELPERS = ("zeros_like",)
+
+    def __init__(self, known: _Shapes, loads: dict):
+        self.known = known
+        self.loads = loads
+
+    def full(self, node):
+        shape = self.known.of(node)
+        return isinstance(shape, tuple) and len(shape) > 0 and None not in shape
+
+    def fresh(self, value) -> bool:
+        """Does ``value`` make a new array (never a view or an argument passed through)?"""
+        if not self.full(value):
+            return False
+        if isinstance(value, gast.BinOp) or isinstance(value, gast.UnaryOp) and isinstance(
+                value.op, gast.USub):
+            return True
+        return isinstance(value, gast.Call) and (
+            _helper_name(value) in self._FRESH_HELPERS or _np_call(value, self.known.np)
+            or _dotted(value.func) == self.known.np + ".sum")
+
+    def shared(self, node) -> set:
+        """Names ``node`` reads where the array may become shared: anything but an operand
+        of arithmetic or an argument of an elementwise NumPy function or np.sum."""
+        out = set()
+        parents = {id(c): p for p in walk(node) for c in gast.iter_child_nodes(p)}
+        for n in walk(node):
+            if not (isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)):
+                continue
+            parent = parents.get(id(n))
+            safe = isinstance(parent, (gast.BinOp, gast.UnaryOp, gast.Compare)) or (
+                isinstance(parent, gast.Call) and n in parent.args and (
+                    _np_call(parent, self.known.np)
+                    or _dotted(parent.func) in (self.known.np + ".sum", self.known.np + ".vdot")))
+            if not safe:
+                out.add(n.id)
+        return out
+
+    def block(self, stmts, owned: set):
+        for i, s in enumerate(stmts):
+            if getattr(s, "srcad_comment", None) is not None:
+                continue
+            if isinstance(s, (gast.For, gast.While, gast.If)):
+                inside = self.kept_through(s, owned)
+                self.block(s.body, set(inside))
+                self.block(s.orelse, set(inside))
+                owned.intersection_update(inside)
+                continue
+            target = s.targets[0].id if isinstance(s, gast.Assign) and len(
+                s.targets) == 1 and isinstance(s.targets[0], gast.Name) else None
+            value = getattr(s, "value", None)
+            if target in owned and self.accumulates(s, target):
+                stmts[i] = gast.AugAssign(target=name(target, gast.Store()), op=value.op,
+                                          value=value.right)
+                owned -= self.shared(value.right)
+                continue
+            owned -= self.shared(s) if value is None else self.shared(value)
+            if target is None:
+                owned -= {n.id for n in walk(s) if isinstance(n, gast.Name)
+                          and not isinstance(n.ctx, gast.Load)}
+            elif self.fresh(value):
+                owned.add(target)
+            elif isinstance(value, gast.Name) and value.id in owned and self.dead_after(
+                    value.id, stmts, i):
+                owned.discard(value.id)          # the buffer moves to ``target``
+                owned.add(target)
+            else:
+                owned.discard(target)
+                if isinstance(value, gast.Name):
+                    owned.discard(value.id)
+
+    def accumulates(self, s, target) -> bool:
+        value = s.value
+        return (isinstance(value, gast.BinOp) and isinstance(value.op, (gast.Add, gast.Sub))
+                and isinstance(value.left, gast.Name) and value.left.id == target
+                and target not in _loads(value.right) and self.full(value.left)
+                and broadcast([self.known.of(value.left), self.known.of(value.right)])
+                == self.known.of(value.left))
+
+    def dead_after(self, n, stmts, i) -> bool:
+        """Is ``n`` read nowhere after ``stmts[i]`` (all its reads are in this block, up to
+        and including ``stmts[i]``)?"""
+        before = sum(_load_counts_of(s).get(n, 0) for s in stmts[:i + 1])
+        return before == self.loads.get(n, 0)
+
+    def kept_through(self, loop, owned) -> set:
+        """The owned names a loop or branch only accumulates into or reads as operands."""
+        kept = set()
+        for n in owned:
+            ok = True
+            for s in walk(loop):
+                if not isinstance(s, gast.stmt) or isinstance(s, (gast.For, gast.While,
+                                                                  gast.If)):
+                    continue
+                stores = {m.id for m in walk(s) if isinstance(m, gast.Name)
+                          and not isinstance(m.ctx, gast.Load)}
+                if n in stores and not self.accumulates(s, n):
+                    ok = False
+                value = getattr(s, "value", None)
+                if n in (self.shared(value) if value is not None else self.shared(s)):
+                    ok = False
+            header = [getattr(loop, "test", None), getattr(loop, "iter", None),
+                      getattr(loop, "target", None)]
+            if any(n in {m.id for m in walk(h) if isinstance(m, gast.Name)}
+                   for h in header if h is not None):
+                ok = False
+            if ok:
+                kept.add(n)
+        return kept
+
+
+def _load_counts_of(stmt) -> dict:
+    counts: dict = {}
+    for n in walk(stmt):
+        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
+            counts[n.id] = counts.get(n.id, 0) + 1
+    return counts
 
 
 class _ShapedPeephole(gast.NodeTransformer):
@@ -707,8 +839,8 @@ class _ShapedPeephole(gast.NodeTransformer):
         helper = _helper_name(node)
         if helper in ("matmul_adjoint_lhs", "matmul_adjoint_rhs") and len(node.args) == 3:
             return self.matmul_adjoint(helper.endswith("lhs"), *node.args) or node
-        if _dotted(node.func) == self.np + ".sum" and len(node.args) == 1 and not node.keywords:
-            return self.vdot(node.args[0]) or node
+        if _dotted(node.func) == self.np + ".sum" and len(node.args) == 1:
+            return self.sum_of_product(node) or node
         return node
 
     def matmul_adjoint(self, lhs, g, a, b):
@@ -731,10 +863,60 @@ class _ShapedPeephole(gast.NodeTransformer):
             return gast.BinOp(left=g, op=gast.Mult(), right=b if lhs else a)
         return None
 
-    def vdot(self, product):
-        """``np.sum`` of a product of two same-shaped arrays and scalars, as ``np.vdot``
-        (real arrays: the dot product of their flattened elements), else None."""
-        arrays, scalars, divisors, sign = [], [], [], False
+    def sum_of_product(self, node):
+        """``np.sum`` of a product: factors constant along the summed axes are taken out
+        (``np.sum(g * (-x / s), axis=0)`` -> ``-(np.sum(g * x, axis=0) / s)`` when ``s`` does
+        not vary along axis 0), and a full sum of two same-shaped arrays is ``np.vdot``
+        (real arrays: the dot product of their flattened elements). None: no change."""
+        keywords = {k.arg: k.value for k in node.keywords}
+        keep = keywords.get("keepdims", gast.Constant(value=False, kind=None))
+        axis = keywords.get("axis", gast.Constant(value=None, kind=None))
+        full = self.known.of(node.args[0])
+        if set(keywords) - {"axis", "keepdims"} or not isinstance(keep, gast.Constant) or \
+                not isinstance(full, tuple) or None in full or not full:
+            return None
+        reduced = _axes(axis, len(full))
+        if reduced is None:
+            return None
+        factors, divisors, sign = self.factors(node.args[0])
+        if factors is None:
+            return None
+
+        def outside(e):
+            """Constant along the summed axes, and shaped to multiply the sum."""
+            shape = self.known.of(e)
+            if not isinstance(shape, tuple) or None in shape:
+                return False
+            lead = len(full) - len(shape)
+            if keep.value:
+                return all(a < lead or shape[a - lead] == 1 for a in reduced)
+            return all(a < lead for a in reduced)
+        inside = [f for f in factors if not outside(f)]
+        out_f = [f for f in factors if outside(f)]
+        out_d = [d for d in divisors if outside(d)]
+        if len(out_d) != len(divisors) or not inside or not (out_f or out_d or sign):
+            if not (len(inside) == 2 and len(out_d) == len(divisors) and len(reduced) == len(
+                    full) and not keep.value and self.known.of(inside[0]) == full
+                    and self.known.of(inside[1]) == full):
+                return None
+        if len(inside) == 2 and len(reduced) == len(full) and not keep.value and all(
+                self.known.of(f) == full for f in inside):
+            out = call(attr(name(self.np), "vdot"), *inside)
+        else:
+            product = inside[0]
+            for f in inside[1:]:
+                product = gast.BinOp(left=product, op=gast.Mult(), right=f)
+            out = gast.Call(func=node.func, args=[product], keywords=node.keywords)
+        for f in out_f:
+            out = gast.BinOp(left=out, op=gast.Mult(), right=f)
+        for d in out_d:
+            out = gast.BinOp(left=out, op=gast.Div(), right=d)
+        return gast.UnaryOp(op=gast.USub(), operand=out) if sign else out
+
+    def factors(self, product):
+        """``product`` as (factors, divisors, negated), or (None, ...) when a divisor's shape
+        is unknown."""
+        factors, divisors, sign = [], [], False
         stack = [product]
         while stack:
             e = stack.pop()
@@ -743,23 +925,25 @@ class _ShapedPeephole(gast.NodeTransformer):
                 stack.append(e.operand)
             elif isinstance(e, gast.BinOp) and isinstance(e.op, gast.Mult):
                 stack += [e.right, e.left]
-            elif isinstance(e, gast.BinOp) and isinstance(e.op, gast.Div) and \
-                    self.known.of(e.right) == ():
+            elif isinstance(e, gast.BinOp) and isinstance(e.op, gast.Div):
+                if not isinstance(self.known.of(e.right), tuple):
+                    return None, None, None
                 divisors.append(e.right)
                 stack.append(e.left)
-            elif self.known.of(e) == ():
-                scalars.append(e)
             else:
-                arrays.append(e)
-        if len(arrays) != 2 or not self.full(arrays[0]) or self.known.of(
-                arrays[0]) != self.known.of(arrays[1]):
-            return None
-        out = call(attr(name(self.np), "vdot"), *arrays)
-        for s in scalars:
-            out = gast.BinOp(left=out, op=gast.Mult(), right=s)
-        for d in divisors:
-            out = gast.BinOp(left=out, op=gast.Div(), right=d)
-        return gast.UnaryOp(op=gast.USub(), operand=out) if sign else out
+                factors.append(e)
+        return factors, divisors, sign
+
+
+def _axes(axis, ndim):
+    """The set of axes a literal ``axis`` (None, an int, a tuple) names, else None."""
+    if isinstance(axis, gast.Constant) and axis.value is None:
+        return set(range(ndim))
+    items = axis.elts if isinstance(axis, gast.Tuple) else [axis]
+    axes = [_int_value(a) for a in items]
+    if None in axes or any(not -ndim <= a < ndim for a in axes):
+        return None
+    return {a % ndim for a in axes}
 
 
 def _count(shape, axis, sizes):
