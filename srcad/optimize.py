@@ -741,17 +741,19 @@ class _InPlace:
             if target in owned and self.accumulates(s, target):
                 stmts[i] = gast.AugAssign(target=name(target, gast.Store()), op=value.op,
                                           value=value.right)
+                self.loads[target] -= 1          # the target is no longer read as a name
                 owned -= self.shared(value.right)
+                continue
+            if target is not None and isinstance(value, gast.Name) and value.id in owned and \
+                    self.read_before_write(value.id, stmts, i, target):
+                owned.discard(value.id)          # the buffer moves to ``target``
+                owned.add(target)
                 continue
             owned -= self.shared(s) if value is None else self.shared(value)
             if target is None:
                 owned -= {n.id for n in walk(s) if isinstance(n, gast.Name)
                           and not isinstance(n.ctx, gast.Load)}
             elif self.fresh(value):
-                owned.add(target)
-            elif isinstance(value, gast.Name) and value.id in owned and self.dead_after(
-                    value.id, stmts, i):
-                owned.discard(value.id)          # the buffer moves to ``target``
                 owned.add(target)
             else:
                 owned.discard(target)
@@ -766,11 +768,15 @@ class _InPlace:
                 and broadcast([self.known.of(value.left), self.known.of(value.right)])
                 == self.known.of(value.left))
 
-    def dead_after(self, n, stmts, i) -> bool:
-        """Is ``n`` read nowhere after ``stmts[i]`` (all its reads are in this block, up to
-        and including ``stmts[i]``)?"""
-        before = sum(_load_counts_of(s).get(n, 0) for s in stmts[:i + 1])
-        return before == self.loads.get(n, 0)
+    def read_before_write(self, n, stmts, i, target) -> bool:
+        """After ``target = n`` (``stmts[i]``), is ``n`` read only in this block and only
+        before the next statement that writes ``target``? Then writing into ``target`` in
+        place changes nothing ``n`` is still read for."""
+        end = next((j for j in range(i + 1, len(stmts)) if target in _stores(stmts[j])),
+                   len(stmts))
+        before = sum(_load_counts_of(s).get(n, 0) for s in stmts[:end])
+        return before == self.loads.get(n, 0) and not any(
+            isinstance(s, (gast.For, gast.While, gast.If)) for s in stmts[i + 1:end])
 
     def kept_through(self, loop, owned) -> set:
         """The owned names a loop or branch only accumulates into or reads as operands."""
@@ -796,6 +802,13 @@ class _InPlace:
             if ok:
                 kept.add(n)
         return kept
+
+
+def _stores(stmt) -> set:
+    out = {n.id for n in walk(stmt) if isinstance(n, gast.Name)
+           and not isinstance(n.ctx, gast.Load)}
+    return out | {n.target.id for n in walk(stmt) if isinstance(n, gast.AugAssign)
+                  and isinstance(n.target, gast.Name)}
 
 
 def _load_counts_of(stmt) -> dict:
