@@ -1,7 +1,8 @@
 """Benchmark srcad against hand-written NumPy gradients (and autograd / JAX / Tangent when they
 are installed), all measured in one process, and print a markdown table.
 
-Usage: ``python benchmarks/run.py [--quick] [--only NAME] [--size small|large] [--peers LIST]``
+Usage: ``python benchmarks/run.py [--quick] [--only NAME] [--size small|large] [--peers LIST]
+[--in-process]``
 
 Per workload and size: srcad's gradient time over the hand-written gradient's (best of
 several timeit repeats), the build time of the first ``srcad.grad(f)`` (cache cleared), the
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import json
 import os
 import platform
 import subprocess
@@ -318,6 +320,19 @@ def measure(workload, size, peers, target, repeat):
     return row
 
 
+def measure_in_child(name, size, peers, quick):
+    """``measure`` in a fresh Python process: large arrays go back to the operating system
+    or stay with the allocator depending on what ran before, which moves timings by 2x."""
+    command = [sys.executable, os.path.abspath(__file__), "--row-json", "--only", name,
+               "--size", size, "--peers", ",".join(peers) or "none"] + (
+                   ["--quick"] if quick else [])
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        return {"workload": name, "size": size, "srcad/hand": f"benchmark failed: {last}"}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def prepare_peer(name, f, wrt, args, expected):
     """A checked zero-argument callable running the peer's gradient, or a table cell saying
     why there is none."""
@@ -393,6 +408,11 @@ def main(argv=None):
                         "--quick: small)")
     parser.add_argument("--peers", help="comma-separated peers to compare with (default: "
                         "every installed one of " + ", ".join(PEERS) + "; 'none' for none)")
+    parser.add_argument("--in-process", action="store_true",
+                        help="measure every workload in this process (default: each workload "
+                        "and size in a fresh process, so that the memory allocator's state "
+                        "after one workload does not bias the next)")
+    parser.add_argument("--row-json", action="store_true", help=argparse.SUPPRESS)
     opts = parser.parse_args(argv)
     workloads = [w for w in WORKLOADS if not opts.only or w.name == opts.only]
     if not workloads:
@@ -404,12 +424,19 @@ def main(argv=None):
         wanted = [] if opts.peers == "none" else opts.peers.split(",")
         peers = [p for p in peers if p in wanted]
 
+    if opts.row_json:              # a child process of an isolated run: one row, as JSON
+        warm_up()
+        print(json.dumps(measure(workloads[0], sizes[0], peers, target, repeat)))
+        return
     info = machine_info()
     first_build = warm_up()
     rows = []
     for size in sizes:
         for workload in workloads:
-            rows.append(measure(workload, size, peers, target, repeat))
+            if opts.in_process:
+                rows.append(measure(workload, size, peers, target, repeat))
+            else:
+                rows.append(measure_in_child(workload.name, size, peers, opts.quick))
             print(f"  measured {workload.name} ({size})", file=sys.stderr, flush=True)
 
     columns = ["workload", "size", "srcad/hand", "hand µs", "srcad µs", "build ms",
@@ -419,7 +446,9 @@ def main(argv=None):
     print(f"- peers: {', '.join(peers) if peers else 'none installed'}; "
           f"first srcad.grad in the process (loads templates): {first_build * 1e3:.0f} ms")
     print(f"- timing: best of {repeat} repeats of >= {target:g} s each; ratios < 1 mean "
-          "faster than the hand-written NumPy gradient\n")
+          "faster than the hand-written NumPy gradient; "
+          + ("all workloads in one process\n" if opts.in_process else
+             "each workload and size in a fresh process\n"))
     print(markdown_table(rows, columns))
 
 

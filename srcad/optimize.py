@@ -153,8 +153,9 @@ class Broadcasts(gast.NodeTransformer):
                 return node.args[0]
             if kind == "unbroadcast":
                 return self.sum_over_broadcast(node, operands, like) or node
-            if kind == "broadcast_like" and active and all(
-                    _result_shape_is(operands, a.id, self.shapes) for a in active):
+            if kind == "broadcast_like" and active and (all(
+                    _result_shape_is(operands, a.id, self.shapes) for a in active)
+                    or self.active_span(operands, active, like)):
                 return node.args[0]
             return node
         func = node.func
@@ -167,6 +168,14 @@ class Broadcasts(gast.NodeTransformer):
                 return gast.Constant(value=0.0, kind=None)
         return node
 
+
+    def active_span(self, operands, active, like) -> bool:
+        """Do the active operands alone broadcast to the result's known shape? A tangent
+        is shaped like its value, so a sum of terms each carrying one of them has the
+        result's shape already."""
+        result = broadcast([_shape(o, self.shapes) for o in operands])
+        return isinstance(result, tuple) and None not in result and broadcast(
+            [_shape(a, self.shapes) for a in active]) == result
 
     def sum_over_broadcast(self, node, operands, like):
         """``unbroadcast(g, like)`` as the one ``np.sum`` it does, when shapes are known:
@@ -309,7 +318,7 @@ def _replace_name(tree, name, value):
 
 
 class Identities(gast.NodeTransformer):
-    """``1.0 * e`` and ``e * 1.0`` and ``e / 1.0`` -> ``e``. Only for derivative code, whose
+    """``1.0 * e``, ``e * 1.0``, ``e / 1.0``, ``e - 0.0`` -> ``e``. Only for derivative code, whose
     values are floating point (in primal code ``1.0 * n`` may turn integers into floats)."""
 
     def visit_BinOp(self, node):
@@ -318,6 +327,8 @@ class Identities(gast.NodeTransformer):
             return node.right
         if isinstance(node.op, (gast.Mult, gast.Div)) and _number(node.right) == 1.0:
             return node.left
+        if isinstance(node.op, gast.Sub) and _number(node.right) == 0.0:
+            return node.left                                  # e - 0.0 is e, exactly
         return node
 
 
@@ -1084,14 +1095,14 @@ def _helper_name(call):
 
 
 def _np_call(call, np_name) -> bool:
-    """Is ``call`` ``np.f(...)`` for an elementwise NumPy function ``f``?"""
+    """Is ``call`` ``np.f(...)`` for an elementwise NumPy function ``f`` (or an elementwise
+    runtime helper, ``_srcad.sigmoid``)?"""
     import numpy
 
-    from . import registry
+    from . import registry, runtime
     root, _, attribute = _dotted(call.func).rpartition(".")
-    if root != np_name:
-        return False
-    rule = registry.lookup(getattr(numpy, attribute, None))
+    module = numpy if root == np_name else runtime if root == "_srcad" else None
+    rule = registry.lookup(getattr(module, attribute, None)) if module is not None else None
     return rule is not None and bool(rule.extra.get("elementwise"))
 
 

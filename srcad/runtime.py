@@ -95,6 +95,14 @@ def expand_reduced(g, x, axis, keepdims):
     return np.broadcast_to(g, shape)
 
 
+def sigmoid(t):
+    """``1 / (1 + exp(-t))`` to full relative precision, with no overflow warning: the
+    derivative of ``logaddexp`` without its output (``exp(x1 - logaddexp(x1, x2))``)."""
+    e = np.exp(-np.abs(t))
+    r = 1.0 / (1.0 + e)
+    return np.where(t >= 0, r, e * r)
+
+
 def reduced_count(x, axis):
     """How many elements each output of a reduction over ``axis`` combines."""
     shape = _shape(x)

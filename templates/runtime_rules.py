@@ -10,7 +10,7 @@ the normalizer spells it out as a read, a product and a write.
 import numpy as np
 
 from srcad import runtime
-from srcad.registry import adjoint, d, linear, nondiff, tangent
+from srcad.registry import adjoint, d, linear, nondiff, tangent, unary
 from srcad.runtime import (add_at, add_list, astype, broadcast_like, expand_reduced,
                            gather_sum, scalar_items, seed_like, spread, take_and_zero,
                            unbroadcast)
@@ -20,6 +20,7 @@ nondiff(runtime.scalar_seed, runtime.zeros_like, runtime.reduced_count, runtime.
 # linear in the first argument: their tangent rules are derived (registry.linear)
 linear(unbroadcast, broadcast_like, expand_reduced, seed_like, spread, gather_sum, scalar_items)
 linear(add_list, astype, list)
+unary(runtime.sigmoid, "y * (1.0 - y)")
 
 
 @adjoint(seed_like)

@@ -24,7 +24,7 @@ import operator
 import numpy as np
 
 from srcad.registry import adjoint, binary, d, linear, nondiff, tangent, unary
-from srcad.runtime import broadcast_like, unbroadcast
+from srcad.runtime import broadcast_like, sigmoid, unbroadcast
 
 # -- unary: (numpy name, math name or None, dy/dx with {m} standing for np or math) --------
 UNARY = [
@@ -83,8 +83,9 @@ binary((np.maximum, np.fmax), "0.5 + 0.5 * np.sign(x1 - x2)", "0.5 - 0.5 * np.si
 binary((np.minimum, np.fmin), "0.5 - 0.5 * np.sign(x1 - x2)", "0.5 + 0.5 * np.sign(x1 - x2)")
 binary(max, "(x1 > x2) + 0.5 * (x1 == x2)", "(x2 > x1) + 0.5 * (x1 == x2)")  # max(a, b)
 binary(min, "(x1 < x2) + 0.5 * (x1 == x2)", "(x2 < x1) + 0.5 * (x1 == x2)")  # min(a, b)
-binary(np.logaddexp, "np.exp(x1 - y)", "np.exp(x2 - y)")
-binary(np.logaddexp2, "np.exp2(x1 - y)", "np.exp2(x2 - y)")
+# logaddexp: exp(x1 - y) written without y, so a gradient need not compute the (slow) y
+binary(np.logaddexp, "sigmoid(x1 - x2)", "sigmoid(x2 - x1)")
+binary(np.logaddexp2, "sigmoid((x1 - x2) * math.log(2.0))", "sigmoid((x2 - x1) * math.log(2.0))")
 binary(np.hypot, "x1 / y", "x2 / y")
 binary(math.hypot, "x1 / y", "x2 / y")                         # the two-argument form
 binary(np.arctan2, "x2 / (x1 * x1 + x2 * x2)", "-x1 / (x1 * x1 + x2 * x2)")
