@@ -1,5 +1,7 @@
 """How srcad's build time grows with function length: generated straight-line functions of
-25, 50, 100 and 200 statements, built in reverse and forward mode on a cold cache.
+25, 50, 100 and 200 statements, and a 20-line function with loops, built in reverse and
+forward mode on a cold cache; the first call builds the variant specialized for the
+arguments' shapes, reported apart.
 
 Usage: ``python benchmarks/build_curve.py [--lengths 25,50,100,200] [--repeat 3]``
 """
@@ -53,22 +55,66 @@ def make(n: int):
     return namespace[name]
 
 
+LOOP_SOURCE = """\
+def loops20(x, y):
+    h = x
+    total = 0.0
+    for t in range(4):
+        h = np.tanh(h * y + 0.1 * t)
+        if t % 2 == 0:
+            total = total + np.sum(h * h)
+        else:
+            total = total - 0.5 * np.sum(h)
+    k = 0
+    while k < 3:
+        h = h + 0.5 * np.sin(h) * y
+        k += 1
+    acc = np.zeros_like(x)
+    for i in range(x.shape[0]):
+        acc[i] = h[i] * y[i] + x[i]
+    z = np.exp(-acc * acc)
+    for j in range(2):
+        z = z * y + np.cos(z)
+    return total + np.sum(z * h)
+"""
+
+
+def make_loops():
+    """A 20-line function with for and while loops, a branch and subscript writes."""
+    filename = "<srcad-build-curve-loops>"
+    linecache.cache[filename] = (len(LOOP_SOURCE), None, LOOP_SOURCE.splitlines(True), filename)
+    namespace = {"np": np, "math": math, "__name__": filename}
+    exec(compile(LOOP_SOURCE, filename, "exec"), namespace)
+    return namespace["loops20"]
+
+
 def cold_build(f, mode, repeat):
-    """Best-of-``repeat`` seconds to build f's derivative with an empty cache."""
-    times = []
+    """Best-of-``repeat`` seconds (build, first call) with an empty cache: ``srcad.autodiff``
+    builds the generic derivative, the first call the one specialized for the arguments'
+    shapes (minus the time of a later call)."""
+    x, y = np.linspace(0.1, 0.9, 8), np.linspace(0.2, 0.7, 8)
+    tangents = (np.ones(8), np.ones(8)) if mode == "forward" else ()
+    builds, firsts = [], []
     for _ in range(repeat):
         srcad.clear_cache()
         start = time.perf_counter()
-        srcad.autodiff(f, mode=mode, wrt=(0, 1))
-        times.append(time.perf_counter() - start)
-    return min(times)
+        df = srcad.autodiff(f, mode=mode, wrt=(0, 1))
+        builds.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        df(x, y, *tangents)
+        first = time.perf_counter() - start
+        start = time.perf_counter()
+        df(x, y, *tangents)
+        firsts.append(first - (time.perf_counter() - start))
+    return min(builds), min(firsts)
 
 
 def cell(f, mode, repeat):
     try:
         return cold_build(f, mode, repeat)
     except Exception as exc:   # report, keep going
-        return f"unsupported: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        text = f"unsupported: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        return text, ""
 
 
 def main(argv=None):
@@ -79,20 +125,25 @@ def main(argv=None):
     lengths = [int(n) for n in opts.lengths.split(",")]
     srcad.grad(make(3))   # load the templates outside the measurements
 
-    print("| statements | reverse build ms | ms/statement | forward build ms | "
-          "ms/statement | generated lines (reverse) |")
-    print("|---|---|---|---|---|---|")
-    for n in lengths:
-        f = make(n)
+    print("| function | reverse build ms | ms/statement | reverse first call ms | "
+          "forward build ms | ms/statement | forward first call ms | generated lines "
+          "(reverse) |")
+    print("|---|---|---|---|---|---|---|---|")
+    cases = [(f"{n} statements", make(n), n) for n in lengths]
+    cases.append(("20 lines with loops", make_loops(), 20))
+    for label, f, n in cases:
         rev = cell(f, "reverse", opts.repeat)
         fwd = cell(f, "forward", opts.repeat)
         try:
             generated = len(srcad.show(f, wrt=(0, 1)).splitlines())
         except Exception:
             generated = ""
-        cells = [str(n)]
-        for t in (rev, fwd):
-            cells += [f"{t * 1e3:.1f}", f"{t * 1e3 / n:.2f}"] if isinstance(t, float) else [t, ""]
+        cells = [label]
+        for build, first in (rev, fwd):
+            if isinstance(build, float):
+                cells += [f"{build * 1e3:.1f}", f"{build * 1e3 / n:.2f}", f"{first * 1e3:.1f}"]
+            else:
+                cells += [build, "", ""]
         cells.append(str(generated))
         print("| " + " | ".join(cells) + " |")
 

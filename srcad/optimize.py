@@ -652,12 +652,10 @@ def with_shapes(fdef: gast.FunctionDef, shapes: dict, np_name: str) -> gast.Func
     rejected: set = set()
     done: list = []
     while True:
-        parents = {}
-        for node in walk(fdef):
-            for child in gast.iter_child_nodes(node):
-                parents[id(child)] = node
+        tree = _Tree(fdef)
+        parents = tree.parents
         known = _Shapes(fdef, shapes, np_name)
-        if not all(_absorbed(node, shape, parents, known, fdef) for node, shape, _ in done):
+        if not all(_absorbed(node, shape, tree, known) for node, shape, _ in done):
             undo = done.pop()                # the last one broke an earlier one: restore
             parent, field, call = undo[2]
             _set_child(parent, field, undo[0], call)
@@ -669,7 +667,7 @@ def with_shapes(fdef: gast.FunctionDef, shapes: dict, np_name: str) -> gast.Func
             g, x, axis, keepdims = call.args
             shape = shapes.get(x.id) if isinstance(x, gast.Name) else None
             if not (isinstance(shape, tuple) and None not in shape and isinstance(
-                    keepdims, gast.Constant) and _absorbed(call, shape, parents, known, fdef)):
+                    keepdims, gast.Constant) and _absorbed(call, shape, tree, known)):
                 rejected.add(id(call))
                 continue
             if keepdims.value or isinstance(axis, gast.Constant) and axis.value is None or \
@@ -1047,31 +1045,43 @@ def _set_child(parent, field, old, new):
         setattr(parent, field, new)
 
 
-def _absorbed(node, shape, parents, known, fdef) -> bool:
+class _Tree:
+    """Parents, reads and writes of every name in a tree, gathered in one walk."""
+
+    def __init__(self, root):
+        self.parents: dict = {}
+        self.uses: dict = {}
+        self.stores: dict = {}
+        for node in walk(root):
+            for child in gast.iter_child_nodes(node):
+                self.parents[id(child)] = node
+            if isinstance(node, gast.Name):
+                table = self.uses if isinstance(node.ctx, gast.Load) else self.stores
+                table.setdefault(node.id, []).append(node)
+
+
+def _absorbed(node, shape, tree, known) -> bool:
     """Does every value computed from ``node`` (a value that broadcasts to ``shape``) meet a
     value of exactly ``shape`` in an elementwise operation before it is stored, returned or
     passed to anything else?"""
-    parent = parents.get(id(node))
+    parent = tree.parents.get(id(node))
     if isinstance(parent, gast.UnaryOp) and isinstance(parent.op, gast.USub):
-        return _absorbed(parent, shape, parents, known, fdef)
+        return _absorbed(parent, shape, tree, known)
     if isinstance(parent, gast.BinOp) and isinstance(parent.op, _ELEMENTWISE_OPS):
         other = known.of(parent.right if parent.left is node else parent.left)
         if isinstance(other, tuple) and None not in other and other and broadcast(
                 [shape, other]) == other:
             return True                        # the result is shaped like ``other``
-        return other == () and _absorbed(parent, shape, parents, known, fdef)
+        return other == () and _absorbed(parent, shape, tree, known)
     if isinstance(parent, gast.Call) and _dotted(parent.func).endswith(".expand_dims") and len(
             parent.args) == 2 and parent.args[0] is node and _int_value(parent.args[1]) == -1:
-        return _absorbed(parent, shape + (1,), parents, known, fdef)
+        return _absorbed(parent, shape + (1,), tree, known)
     if isinstance(parent, gast.Assign) and parent.value is node and len(
             parent.targets) == 1 and isinstance(parent.targets[0], gast.Name):
         t = parent.targets[0].id
-        stores = [n for n in walk(fdef) if isinstance(n, gast.Name) and n.id == t
-                  and not isinstance(n.ctx, gast.Load)]
-        uses = [n for n in walk(fdef) if isinstance(n, gast.Name) and n.id == t
-                and isinstance(n.ctx, gast.Load)]
-        return len(stores) == 1 and bool(uses) and all(
-            _absorbed(n, shape, parents, known, fdef) for n in uses)
+        uses = tree.uses.get(t, [])
+        return len(tree.stores.get(t, [])) == 1 and bool(uses) and all(
+            _absorbed(n, shape, tree, known) for n in uses)
     return False
 
 
