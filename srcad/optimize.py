@@ -414,7 +414,17 @@ def _propagate_copies(stmts, stores, loads) -> list:
             rest = range(i + 1, len(out))
             summaries = [_summary(out[j], memo) for j in rest]
             count = sum(found.get(a, 0) for found, _ in summaries)
-            rebinds_b = b is not None and any(b in stored for _, stored in summaries)
+            uses = [k for k, (found, _) in enumerate(summaries) if found.get(a)]
+            last = uses[-1] if uses else -1
+
+            def rebinds(k, j, stored):
+                """Does out[j] change b while a is still read (b = a keeps them equal; a
+                simple statement reads before it writes)?"""
+                compound = isinstance(out[j], (gast.For, gast.While, gast.If))
+                return b in stored and not _copies(out[j], b, a) and (
+                    k < last or (k == last and compound))
+            rebinds_b = b is not None and any(
+                rebinds(k, j, stored) for k, (j, (_, stored)) in enumerate(zip(rest, summaries)))
             if not rebinds_b and count == loads.get(a, 0):
                 for j, (found, _) in zip(rest, summaries):
                     if a not in found:
@@ -433,6 +443,13 @@ def _propagate_copies(stmts, stores, loads) -> list:
                 continue
         i += 1
     return out
+
+
+def _copies(stmt, target, source) -> bool:
+    """Is ``stmt`` exactly ``target = source``?"""
+    return (isinstance(stmt, gast.Assign) and len(stmt.targets) == 1
+            and isinstance(stmt.targets[0], gast.Name) and stmt.targets[0].id == target
+            and isinstance(stmt.value, gast.Name) and stmt.value.id == source)
 
 
 def _read_outside_own_loops(fdef) -> set:
