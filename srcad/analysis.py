@@ -14,9 +14,10 @@ import gast
 
 from . import registry
 
-__all__ = ["walk", "Activity", "activity", "is_differentiable", "defines",
-           "walk_statements",
-           "primitive_call", "list_names", "shapes", "rank", "join", "broadcast", "reduced_shape", "matmul_shape", "aliased_writes", "anf_violations"]
+__all__ = ["walk", "Activity", "activity", "is_differentiable", "defines", "walk_statements",
+           "primitive_call", "list_names", "shapes", "rank", "join", "broadcast",
+           "reduced_shape", "axes_of", "matmul_shape", "literal", "shift_invariant",
+           "aliased_writes", "anf_violations"]
 
 
 def walk(node):
@@ -194,7 +195,7 @@ def shift_invariant(fdef) -> list:
         if len(call.args) > 2 or set(keywords) - {"axis", "keepdims"} or not (
                 isinstance(keep, gast.Constant) and keep.value is True):
             return None
-        return _int_literal(axis) if axis is not None else None
+        return literal(axis) if axis is not None else None
 
     found = []
     for stmt in walk_statements(fdef.body):
@@ -479,20 +480,11 @@ def _call_shape(call, known):
 def reduced_shape(shape, axis, keepdims):
     """``shape`` (None: unknown) reduced over ``axis`` (a literal: None, an int or a tuple
     of ints)."""
-    if axis is None or isinstance(axis, gast.Constant) and axis.value is None:
-        if not keepdims:
-            return ()                # a full reduction is a scalar whatever it reduced
-        axes = set(range(len(shape))) if isinstance(shape, tuple) else None
-    elif not isinstance(shape, tuple):
+    if (axis is None or isinstance(axis, gast.Constant) and axis.value is None) and not keepdims:
+        return ()                    # a full reduction is a scalar whatever it reduced
+    if not isinstance(shape, tuple):
         return None
-    else:
-        items = axis.elts if isinstance(axis, gast.Tuple) else [axis]
-        axes = set()
-        for item in items:
-            number = _int_literal(item)
-            if number is None or not -len(shape) <= number < len(shape):
-                return None
-            axes.add(number % len(shape))
+    axes = axes_of(axis, len(shape))
     if axes is None:
         return None
     if keepdims:
@@ -500,11 +492,25 @@ def reduced_shape(shape, axis, keepdims):
     return tuple(d for i, d in enumerate(shape) if i not in axes)
 
 
-def _int_literal(node):
-    if isinstance(node, gast.Constant) and type(node.value) is int:
+def axes_of(axis, ndim):
+    """The set of axes of ``ndim`` dimensions a literal ``axis`` (None, an int, a tuple of
+    ints, negative ones counted from the end) names, else None."""
+    if axis is None or isinstance(axis, gast.Constant) and axis.value is None:
+        return set(range(ndim))
+    items = axis.elts if isinstance(axis, gast.Tuple) else [axis]
+    axes = [literal(a) for a in items]
+    if None in axes or any(not -ndim <= a < ndim for a in axes):
+        return None
+    return {a % ndim for a in axes}
+
+
+def literal(node, kind=int):
+    """The value of a literal of type ``kind`` (``2``, ``-1``; ``2.0`` for float), else None
+    (an int is not a float literal, nor a float an int one)."""
+    if isinstance(node, gast.Constant) and type(node.value) is kind:
         return node.value
     if isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.USub):
-        inner = _int_literal(node.operand)
+        inner = literal(node.operand, kind)
         return None if inner is None else -inner
     return None
 

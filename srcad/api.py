@@ -47,8 +47,7 @@ class Spec:
     grad_seed: bool = True         # reverse: seed 1.0 for a scalar output (grad) vs a seed arg
     preserve_result: bool = False
     optimized: bool = True
-    kinds: tuple | None = None     # shapes of the positional arguments it is specialized
-                                   # for (see _kinds)
+    kinds: tuple | None = None     # argument shapes it is specialized for (_canonical)
 
 
 def clear_cache():

@@ -6,8 +6,8 @@ import copy
 
 import gast
 
-from .analysis import (broadcast, join, matmul_shape, rank, reduced_shape, walk,
-                       walk_statements)
+from .analysis import (axes_of, broadcast, join, literal, matmul_shape, rank, reduced_shape,
+                       walk, walk_statements)
 from .nodes import attr, call, name
 
 __all__ = ["optimize", "drop_empty", "Broadcasts", "mark_derivative", "scalar_reads",
@@ -168,7 +168,6 @@ class Broadcasts(gast.NodeTransformer):
                 return gast.Constant(value=0.0, kind=None)
         return node
 
-
     def active_span(self, operands, active, like) -> bool:
         """Do the active operands alone broadcast to the result's known shape? A tangent
         is shaped like its value, so a sum of terms each carrying one of them has the
@@ -212,12 +211,7 @@ _FOLD = {gast.Add: lambda a, b: a + b, gast.Sub: lambda a, b: a - b,
 
 def _number(node):
     """The value of a float literal (``2.0``, ``-2.0``), else None (ints stay as written)."""
-    if isinstance(node, gast.Constant) and type(node.value) is float:
-        return node.value
-    if isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.USub):
-        inner = _number(node.operand)
-        return None if inner is None else -inner
-    return None
+    return literal(node, float)
 
 
 def _literal(value):
@@ -604,7 +598,7 @@ class _Shapes:
             shape = self.of(node.value)
             return shape[::-1] if isinstance(shape, tuple) else None
         if isinstance(node, gast.Subscript) and isinstance(node.value, gast.Attribute) and \
-                node.value.attr == "shape" and _int_value(node.slice) is not None:
+                node.value.attr == "shape" and literal(node.slice) is not None:
             return ()                                   # a size: X.shape[0]
         if not isinstance(node, gast.Call):
             return None
@@ -655,17 +649,17 @@ def with_shapes(fdef: gast.FunctionDef, shapes: dict, np_name: str) -> gast.Func
     for node in walk(fdef):
         for child in gast.iter_child_nodes(node):
             parents[id(child)] = node
-    for call in list(walk(fdef)):
-        helper = _helper_name(call)
-        if helper in _SHAPE_ONLY and len(call.args) > _SHAPE_ONLY[helper]:
-            like = call.args[_SHAPE_ONLY[helper]]
+    for site in list(walk(fdef)):
+        helper = _helper_name(site)
+        if helper in _SHAPE_ONLY and len(site.args) > _SHAPE_ONLY[helper]:
+            like = site.args[_SHAPE_ONLY[helper]]
             shape = shapes.get(like.id) if isinstance(like, gast.Name) else None
-            count = _count(shape, call.args[1], sizes) if helper == "reduced_count" and len(
-                call.args) == 2 else None
+            count = _count(shape, site.args[1], sizes) if helper == "reduced_count" and len(
+                site.args) == 2 else None
             if count is not None:
-                _replace_child(parents[id(call)], call, count)
+                _replace_child(parents[id(site)], site, count)
             elif shape in full and like.id not in params:
-                call.args[_SHAPE_ONLY[helper]] = name(full[shape])
+                site.args[_SHAPE_ONLY[helper]] = name(full[shape])
     rejected: set = set()
     done: list = []
     while True:
@@ -674,18 +668,18 @@ def with_shapes(fdef: gast.FunctionDef, shapes: dict, np_name: str) -> gast.Func
         known = _Shapes(fdef, shapes, np_name)
         if not all(_absorbed(node, shape, tree, known) for node, shape, _ in done):
             undo = done.pop()                # the last one broke an earlier one: restore
-            parent, field, call = undo[2]
-            _set_child(parent, field, undo[0], call)
-            rejected.add(id(call))
+            parent, field, expand = undo[2]
+            _set_child(parent, field, undo[0], expand)
+            rejected.add(id(expand))
             continue
         candidates = [n for n in walk(fdef) if _helper_name(n) == "expand_reduced"
                       and id(n) not in rejected and len(n.args) == 4]
-        for call in candidates:
-            g, x, axis, keepdims = call.args
+        for expand in candidates:
+            g, x, axis, keepdims = expand.args
             shape = shapes.get(x.id) if isinstance(x, gast.Name) else None
             if not (isinstance(shape, tuple) and None not in shape and isinstance(
-                    keepdims, gast.Constant) and _absorbed(call, shape, tree, known)):
-                rejected.add(id(call))
+                    keepdims, gast.Constant) and _absorbed(expand, shape, tree, known)):
+                rejected.add(id(expand))
                 continue
             if keepdims.value or isinstance(axis, gast.Constant) and axis.value is None or \
                     known.of(g) == () or _leading(axis, len(shape)):
@@ -693,9 +687,9 @@ def with_shapes(fdef: gast.FunctionDef, shapes: dict, np_name: str) -> gast.Func
             else:
                 compact = gast.Call(func=attr(name(np_name), "expand_dims"), args=[g, axis],
                                     keywords=[])
-            parent = parents[id(call)]
-            field = _replace_child(parent, call, compact)
-            done.append((compact, shape, (parent, field, call)))
+            parent = parents[id(expand)]
+            field = _replace_child(parent, expand, compact)
+            done.append((compact, shape, (parent, field, expand)))
             break
         else:
             break
@@ -914,7 +908,7 @@ class _ShapedPeephole(gast.NodeTransformer):
         if set(keywords) - {"axis", "keepdims"} or not isinstance(keep, gast.Constant) or \
                 not isinstance(full, tuple) or None in full or not full:
             return None
-        reduced = _axes(axis, len(full))
+        reduced = axes_of(axis, len(full))
         if reduced is None:
             return None
         factors, divisors, sign = self.factors(node.args[0])
@@ -974,32 +968,14 @@ class _ShapedPeephole(gast.NodeTransformer):
         return factors, divisors, sign
 
 
-def _axes(axis, ndim):
-    """The set of axes a literal ``axis`` (None, an int, a tuple) names, else None."""
-    if isinstance(axis, gast.Constant) and axis.value is None:
-        return set(range(ndim))
-    items = axis.elts if isinstance(axis, gast.Tuple) else [axis]
-    axes = [_int_value(a) for a in items]
-    if None in axes or any(not -ndim <= a < ndim for a in axes):
-        return None
-    return {a % ndim for a in axes}
-
-
 def _count(shape, axis, sizes):
     """``reduced_count(x, axis)`` for ``x`` of the known ``shape``, as the product of the
     parameters' dimensions it counts (``X.shape[0]``), else None."""
-    if not isinstance(shape, tuple) or None in shape:
+    axes = axes_of(axis, len(shape)) if isinstance(shape, tuple) and None not in shape else None
+    if axes is None:
         return None
-    if isinstance(axis, gast.Constant) and axis.value is None:
-        dims = shape
-    else:
-        items = axis.elts if isinstance(axis, gast.Tuple) else [axis]
-        axes = [_int_value(a) for a in items]
-        if None in axes or any(not -len(shape) <= a < len(shape) for a in axes):
-            return None
-        dims = [shape[a] for a in axes]
     out = None
-    for d in dims:
+    for d in (shape[a] for a in sorted(axes)):
         if d == 1:
             continue
         if d not in sizes:
@@ -1013,34 +989,18 @@ def _count(shape, axis, sizes):
 
 def _leading(axis, ndim) -> bool:
     """Is the literal ``axis`` (an int or a tuple) the first dimensions of ``ndim``?"""
-    items = axis.elts if isinstance(axis, gast.Tuple) else [axis]
-    axes = [_int_value(a) for a in items]
-    return None not in axes and all(-ndim <= a < ndim for a in axes) and {
-        a % ndim for a in axes} == set(range(len(axes)))
-
-
-def _int_value(node):
-    """The value of an int literal (``2``, ``-1``), else None."""
-    if isinstance(node, gast.Constant) and type(node.value) is int:
-        return node.value
-    if isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.USub):
-        inner = _int_value(node.operand)
-        return None if inner is None else -inner
-    return None
+    axes = axes_of(axis, ndim)
+    return axes is not None and axes == set(range(len(axes)))
 
 
 def _expanded(shape, axis):
     """``shape`` after ``np.expand_dims`` over the literal ``axis`` (an int or a tuple)."""
-    items = axis.elts if isinstance(axis, gast.Tuple) else [axis]
-    axes = [_int_value(a) for a in items]
-    if not isinstance(shape, tuple) or None in axes:
+    count = len(axis.elts) if isinstance(axis, gast.Tuple) else 1
+    axes = axes_of(axis, len(shape) + count) if isinstance(shape, tuple) else None
+    if axes is None or len(axes) != count:
         return None
-    ndim = len(shape) + len(axes)
-    if any(not -ndim <= a < ndim for a in axes):
-        return None
-    axes = {a % ndim for a in axes}
     rest = iter(shape)
-    return tuple(1 if i in axes else next(rest) for i in range(ndim))
+    return tuple(1 if i in axes else next(rest) for i in range(len(shape) + count))
 
 
 def _replace_child(parent, old, new):
@@ -1091,7 +1051,7 @@ def _absorbed(node, shape, tree, known) -> bool:
             return True                        # the result is shaped like ``other``
         return other == () and _absorbed(parent, shape, tree, known)
     if isinstance(parent, gast.Call) and _dotted(parent.func).endswith(".expand_dims") and len(
-            parent.args) == 2 and parent.args[0] is node and _int_value(parent.args[1]) == -1:
+            parent.args) == 2 and parent.args[0] is node and literal(parent.args[1]) == -1:
         return _absorbed(parent, shape + (1,), tree, known)
     if isinstance(parent, gast.Assign) and parent.value is node and len(
             parent.targets) == 1 and isinstance(parent.targets[0], gast.Name):

@@ -24,7 +24,7 @@ import operator
 import numpy as np
 
 from srcad.registry import adjoint, binary, d, linear, nondiff, tangent, unary
-from srcad.runtime import broadcast_like, sigmoid, unbroadcast
+from srcad.runtime import broadcast_like, sigmoid, unbroadcast  # noqa: F401 (formulas)
 
 # -- unary: (numpy name, math name or None, dy/dx with {m} standing for np or math) --------
 UNARY = [
