@@ -344,9 +344,10 @@ def _identities(stmts):
                 _identities(inner)
 
 
-def _load_counts(fdef) -> dict:
+def _load_counts(tree) -> dict:
+    """name -> how many times ``tree`` reads it."""
     counts: dict = {}
-    for n in walk(fdef):
+    for n in walk(tree):
         if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
             counts[n.id] = counts.get(n.id, 0) + 1
     return counts
@@ -794,7 +795,7 @@ class _InPlace:
         place changes nothing ``n`` is still read for."""
         end = next((j for j in range(i + 1, len(stmts)) if target in _stores(stmts[j])),
                    len(stmts))
-        before = sum(_load_counts_of(s).get(n, 0) for s in stmts[:end])
+        before = sum(_load_counts(s).get(n, 0) for s in stmts[:end])
         return before == self.loads.get(n, 0) and not any(
             isinstance(s, (gast.For, gast.While, gast.If)) for s in stmts[i + 1:end])
 
@@ -829,14 +830,6 @@ def _stores(stmt) -> set:
            and not isinstance(n.ctx, gast.Load)}
     return out | {n.target.id for n in walk(stmt) if isinstance(n, gast.AugAssign)
                   and isinstance(n.target, gast.Name)}
-
-
-def _load_counts_of(stmt) -> dict:
-    counts: dict = {}
-    for n in walk(stmt):
-        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
-            counts[n.id] = counts.get(n.id, 0) + 1
-    return counts
 
 
 class _ShapedPeephole(gast.NodeTransformer):
