@@ -1,5 +1,7 @@
 """Analysis of ANF code: which statements are differentiable, what each defines and uses, and
-the one activity analysis (varied: depends on a wrt input; useful: the output depends on it).
+the one activity analysis (varied: depends on a wrt input; useful: the output depends on it;
+no derivative flows into a shift a softmax ignores), and the shapes of values when the
+arguments' shapes are known.
 
 Flow-insensitive over the whole function (loop-carried dependences are covered by iterating to
 a fixed point), which is conservative: a variable marked active that is not is only extra work,

@@ -1,5 +1,13 @@
-"""Optimize generated code: dead-code elimination (statements whose value nobody reads) and
-self-assignments, run to a fixed point. Input and output: a gast FunctionDef."""
+"""Optimize generated code. Input and output: a gast FunctionDef that compiles.
+
+* ``optimize``: copy propagation, peepholes and constant folding, dead code, to a fixed point;
+* ``Broadcasts`` (applied by the transformers as they instantiate rules): broadcasting that
+  the known shapes prove useless;
+* ``with_shapes`` (derivatives specialized on argument shapes): compact reduction adjoints,
+  sizes from parameter shapes, sums of products, in-place accumulation;
+* ``scalar_reads``: scalar loops read rank-1 arrays through lists of floats;
+* ``inline_temporaries`` (last): single-use temporaries nested into their use.
+"""
 from __future__ import annotations
 
 import copy
