@@ -111,7 +111,8 @@ def _header(src, spec, wrt_names) -> list[str]:
 def build(f, spec: Spec) -> Derivative:
     """Run the pipeline: parse -> normalize -> analyze -> transform -> optimize -> emit."""
     from .forward import forward
-    from .optimize import inline_temporaries, optimize, scalar_reads, with_shapes
+    from .optimize import (accumulate_in_place, inline_temporaries, optimize, scalar_reads,
+                           with_shapes)
     from .reverse import reverse
 
     src = parse_function(f)
@@ -149,6 +150,8 @@ def build(f, spec: Spec) -> Derivative:
                 fdef = scalar_reads(fdef, known, program.namer)
             fdef = inline_temporaries(fdef, {n.id for n in gast.walk(src.node)
                                              if isinstance(n, gast.Name)})
+            if spec.kinds:
+                fdef = accumulate_in_place(fdef, known, program.ref(np, "np"))
         if verify:                   # transformed and optimized code must still compile
             tree = gast.gast_to_ast(gast.Module(body=[clone(fdef)], type_ignores=[]))
             compile(ast.fix_missing_locations(tree), "<srcad verify>", "exec")
@@ -322,6 +325,22 @@ def _like(g, a):
 _MAX_VARIANTS = 256     # argument-shape keys remembered per derivative function
 
 
+def _unshared(derivatives: tuple, args) -> tuple:
+    """``derivatives`` with each array its caller's own: derivative code may return an
+    argument itself (the gradient of ``np.sum(w * x)`` in ``x`` is ``w``), one array for two
+    derivatives, or a view; those are copied, so changing a result in place changes
+    nothing else."""
+    seen: set = set()
+    out = []
+    for g in derivatives:
+        if type(g) is np.ndarray and (g.base is not None or id(g) in seen or any(
+                g is a for a in args)):
+            g = g.copy()
+        seen.add(id(g))
+        out.append(g)
+    return tuple(out)
+
+
 def _wrap(f, spec, kind):
     """The user-facing derivative function for ``f`` and ``spec``."""
     bound_self = (f.__self__,) if isinstance(f, types.MethodType) else ()
@@ -343,14 +362,14 @@ def _wrap(f, spec, kind):
     current()   # build now: errors surface at srcad.grad(f), not at the first call
     arguments = _Arguments(target, indices)
 
-    def finish(out, values):
+    def finish(out, values, args):
         value, grads = out if spec.preserve_result else (None, out)
         if len(indices) == 1:        # generated code returns one derivative unpacked
-            grads = _like(grads, values[0])
-            if not spec.single:
-                grads = (grads,)
+            grads = _unshared((_like(grads, values[0]),), args)
+            if spec.single:
+                grads = grads[0]
         else:
-            grads = tuple(_like(g, a) for g, a in zip(grads, values))
+            grads = _unshared(tuple(_like(g, a) for g, a in zip(grads, values)), args)
         return (value, grads) if spec.preserve_result else grads
 
     if kind == "reverse":
@@ -372,7 +391,7 @@ def _wrap(f, spec, kind):
                     if exc.location is None:
                         exc.location = _def_location(target, returns=True)
                     raise
-            return finish(out, values)
+            return finish(out, values, args)
     else:
         def derivative(*args, **kwargs):
             n = len(args) - len(indices)
@@ -385,8 +404,12 @@ def _wrap(f, spec, kind):
             arguments.check_tangents(values, tangents)
             entry = current(_kinds(primals))
             if entry.extra:         # tangents are keyword-only (the function has defaults)
-                return entry.fn(*primals, **kwargs, **dict(zip(entry.extra, tangents)))
-            return entry.fn(*primals, *tangents, **kwargs)
+                out = entry.fn(*primals, **kwargs, **dict(zip(entry.extra, tangents)))
+            else:
+                out = entry.fn(*primals, *tangents, **kwargs)
+            if spec.preserve_result:
+                return out[0], _unshared((out[1],), args)[0]
+            return _unshared((out,), args)[0]
 
     functools.update_wrapper(derivative, target)
     derivative.__srcad_current__ = lambda: current().fn

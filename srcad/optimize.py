@@ -4,9 +4,11 @@
 * ``Broadcasts`` (applied by the transformers as they instantiate rules): broadcasting that
   the known shapes prove useless;
 * ``with_shapes`` (derivatives specialized on argument shapes): compact reduction adjoints,
-  sizes from parameter shapes, sums of products, in-place accumulation;
+  sizes from parameter shapes, sums of products;
 * ``scalar_reads``: scalar loops read rank-1 arrays through lists of floats;
-* ``inline_temporaries`` (last): single-use temporaries nested into their use.
+* ``inline_temporaries``: single-use temporaries nested into their use;
+* ``accumulate_in_place`` (last, specialized derivatives): ``b += e`` where ``b`` owns its
+  buffer.
 """
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ from .analysis import (axes_of, broadcast, join, literal, matmul_shape, rank, re
 from .nodes import attr, call, name
 
 __all__ = ["optimize", "drop_empty", "Broadcasts", "mark_derivative", "scalar_reads",
-           "with_shapes"]
+           "with_shapes", "inline_temporaries", "accumulate_in_place"]
 
 _REDUCERS = {"sum", "mean", "prod", "max", "min", "amax", "amin", "var", "std", "nansum",
              "nanmean", "cumsum", "cumprod"}
@@ -706,7 +708,13 @@ def with_shapes(fdef: gast.FunctionDef, shapes: dict, np_name: str) -> gast.Func
         if _dotted(compact.func if isinstance(compact, gast.Call) else None).endswith(
                 ".expand_dims") and known.of(compact.args[0]) == ():
             _set_child(parent, field, compact, compact.args[0])
-    fdef = _ShapedPeephole(_Shapes(fdef, shapes, np_name)).visit(fdef)
+    return _ShapedPeephole(_Shapes(fdef, shapes, np_name)).visit(fdef)
+
+
+def accumulate_in_place(fdef: gast.FunctionDef, shapes: dict, np_name: str):
+    """``b = b + e`` -> ``b += e`` where ``b`` owns its buffer. The last pass: it decides
+    ownership on the final code, which no later rewrite may turn into an alias (``1.0 * w``
+    made a new array; ``w`` would not)."""
     _InPlace(_Shapes(fdef, shapes, np_name), _load_counts(fdef)).block(fdef.body, set())
     return fdef
 

@@ -642,3 +642,30 @@ def test_mixed_float32_and_python_float_arguments():
     gx, gc = srcad.grad(f, wrt=(0, 1))(x, 0.5)
     assert gx.dtype == np.float32 and type(gc) is float
     assert gc == pytest.approx(float(np.sum(np.sin(x))), rel=1e-6)
+
+
+def test_derivatives_are_the_callers_own_arrays():
+    """Derivative code may return an argument itself (d/dx sum(w * x) is w), one array for
+    two derivatives, or a view: the caller still gets arrays that share nothing."""
+    f = make_function("""
+        def shared(x, w):
+            return np.sum(w * x) + np.sum(np.exp(x + w))
+    """)
+    x, w = np.linspace(0.1, 0.5, 5), np.linspace(1.0, 2.0, 5)
+    gx, gw = srcad.grad(f, wrt=(0, 1))(x, w)
+    assert gx is not gw and not np.shares_memory(gx, gw)
+    assert not np.shares_memory(gx, w) and not np.shares_memory(gw, x)
+    gx[:] = 0.0
+    np.testing.assert_array_equal(w, np.linspace(1.0, 2.0, 5))
+    g = make_function("""
+        def linear(x, w):
+            return np.sum(w * x)
+    """)
+    dx = srcad.grad(g)(x, w)
+    assert not np.shares_memory(dx, w)
+    jvp = srcad.autodiff(make_function("""
+        def ident(x):
+            return x * 1.0
+    """), mode="forward")
+    t = np.ones(5)
+    assert not np.shares_memory(jvp(x, t), t)
