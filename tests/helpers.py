@@ -10,7 +10,8 @@ import textwrap
 
 import numpy as np
 
-__all__ = ["make_function", "rng", "random_args", "check_rule", "DOMAINS"]
+__all__ = ["make_function", "rng", "random_args", "check_rule", "DOMAINS",
+           "central_difference", "count_builds"]
 
 _counter = itertools.count()
 
@@ -125,3 +126,34 @@ def check_rule(expr: str, arg_shapes, domain="real", consts: dict | None = None,
                 f"{type(g).__name__} {getattr(g, 'dtype', '')}, expected float32")
             assert g.shape == args32[i].shape
     return f
+
+
+def central_difference(f, args, i, h=1e-6):
+    """Central finite differences of ``f`` in argument ``i``: shaped ``f``'s output + the
+    argument's shape (a float argument adds no dimension)."""
+    x = args[i]
+    if isinstance(x, float):
+        up, down = list(args), list(args)
+        up[i], down[i] = x + h, x - h
+        return (f(*up) - f(*down)) / (2 * h)
+    cols = []
+    for k in range(x.size):
+        e = np.zeros_like(x)
+        e.flat[k] = h
+        up, down = list(args), list(args)
+        up[i], down[i] = x + e, x - e
+        cols.append((f(*up) - f(*down)) / (2 * h))
+    return np.stack(cols, axis=-1).reshape(np.shape(cols[0]) + np.shape(x))
+
+
+def count_builds(monkeypatch, what=lambda f, spec: f.__name__):
+    """A list that records ``what(f, spec)`` for every derivative srcad builds."""
+    import srcad.api as api
+    calls = []
+    real = api.build
+
+    def counting(f, spec):
+        calls.append(what(f, spec))
+        return real(f, spec)
+    monkeypatch.setattr(api, "build", counting)
+    return calls

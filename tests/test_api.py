@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import srcad
-from helpers import make_function
+from helpers import count_builds, make_function
 
 RNG = np.random.default_rng(0)
 X3 = RNG.standard_normal(3)
@@ -345,24 +345,12 @@ def test_hvp():
 
 # -- cache and staleness ------------------------------------------------------------------------
 
-def _count_builds(monkeypatch):
-    import srcad.api as api
-    calls = []
-    real = api.build
-
-    def counting(f, spec):
-        calls.append(f.__name__)
-        return real(f, spec)
-    monkeypatch.setattr(api, "build", counting)
-    return calls
-
-
 def test_second_grad_does_not_rebuild(monkeypatch):
     f = make_function("""
         def cached(x):
             return np.sum(np.cos(x) * x)
     """)
-    calls = _count_builds(monkeypatch)
+    calls = count_builds(monkeypatch)
     g1 = srcad.grad(f)(X3)
     # srcad.grad builds the generic derivative (errors surface there); the first call builds
     # the variant specialized for its argument ranks. Nothing is built again after that.
@@ -379,7 +367,7 @@ def test_clear_cache_rebuilds_same_result(monkeypatch):
         def cached2(x):
             return np.sum(np.cos(x) * x)
     """)
-    calls = _count_builds(monkeypatch)
+    calls = count_builds(monkeypatch)
     g1 = srcad.grad(f)(X3)
     srcad.clear_cache()
     g2 = srcad.grad(f)(X3)

@@ -25,7 +25,7 @@ from srcad import api
 from srcad.analysis import broadcast, join, matmul_shape, shapes
 from srcad.normalize import normalize
 from srcad.source import parse_function
-from helpers import make_function, rng
+from helpers import central_difference, count_builds, make_function, rng
 
 
 # -- helpers ----------------------------------------------------------------------------------
@@ -47,23 +47,6 @@ def _copy(a):
     return a.copy() if isinstance(a, np.ndarray) else a
 
 
-def _numeric_grad(f, args, i, h=1e-6):
-    """Central finite-difference gradient of scalar ``f`` in argument ``i``."""
-    x = args[i]
-    if isinstance(x, float):
-        plus, minus = list(args), list(args)
-        plus[i], minus[i] = x + h, x - h
-        return (f(*plus) - f(*minus)) / (2 * h)
-    out = np.zeros(np.shape(x))
-    for k in np.ndindex(out.shape):
-        step = np.zeros(np.shape(x))
-        step[k] = h
-        plus, minus = list(args), list(args)
-        plus[i], minus[i] = x + step, x - step
-        out[k] = (f(*plus) - f(*minus)) / (2 * h)
-    return out
-
-
 def _checked_grad(f, args, wrt):
     """``srcad.grad(f, wrt)(*args)`` as a tuple, after checking that it leaves the arguments
     unchanged, that a second call gives the same values, that each gradient is shaped like
@@ -81,7 +64,7 @@ def _checked_grad(f, args, wrt):
         assert np.shape(g) == np.shape(args[i]), (
             f"gradient of argument {i} has shape {np.shape(g)}, the argument "
             f"{np.shape(args[i])}")
-        np.testing.assert_allclose(g, _numeric_grad(f, before, i), rtol=1e-6, atol=1e-7,
+        np.testing.assert_allclose(g, central_difference(f, before, i), rtol=1e-6, atol=1e-7,
                                    err_msg=f"gradient of argument {i}")
     return kept
 
@@ -92,17 +75,6 @@ def _specialized_source(f, args, wrt=(0,)):
     spec = api.Spec(wrt=tuple(wrt), single=False,
                     kinds=api._canonical(api._kinds(args)))
     return api._get(f, spec).source
-
-
-def _count_builds(monkeypatch):
-    calls = []
-    real = api.build
-
-    def counting(f, spec):
-        calls.append(spec.kinds)
-        return real(f, spec)
-    monkeypatch.setattr(api, "build", counting)
-    return calls
 
 
 def _sum_to(a, shape):
@@ -291,7 +263,7 @@ def test_same_pattern_with_other_sizes_reuses_the_build(monkeypatch):
     small = [_draw((4, 3), 3), _draw((3,), 4)]
     other = [_draw((5, 2), 5), _draw((2,), 6)]
     square = [_draw((3, 3), 7), _draw((3,), 8)]
-    calls = _count_builds(monkeypatch)
+    calls = count_builds(monkeypatch, lambda f, spec: spec.kinds)
     first = dfx(*small)
     assert calls == [(("n0", "n1"), ("n1",))]
     second = dfx(*other)
