@@ -271,36 +271,43 @@ def _def_location(f, param=None, returns=False):
 
 
 def _kinds(args) -> tuple:
-    """What a call's positional arguments are, as far as derivative code depends on it:
-    () for numbers, an array's shape, "floats" for a list of Python floats, None for anything
-    else. A cheap key: ``_canonical`` turns it into what the derivative is built for."""
+    """What a call's positional arguments are, as far as derivative code and the argument
+    checks depend on it: (shape, dtype) for an array, the type of a number, "floats" for a
+    list of Python floats, None for anything else. A cheap key: ``_canonical`` turns it into
+    what the derivative is built for."""
     out = []
     for a in args:
         t = type(a)
         if t is np.ndarray:
-            out.append(a.shape)
+            out.append((a.shape, a.dtype))
         elif t is float or t is int or t is np.float64:
-            out.append(())
+            out.append(t)
         elif t is list and all(type(v) is float for v in a):
             out.append("floats")        # a list of Python floats
         elif isinstance(a, np.generic) and not isinstance(a, np.bool_):
-            out.append(())
+            out.append(t)
         else:
             out.append(None)
     return tuple(out)
 
 
 def _canonical(kinds):
-    """``kinds`` with array sizes replaced by what broadcasting depends on: each dimension
-    is 1 or the symbol of its size ("n0", "n1", ... in order of appearance), so arguments
-    whose shapes agree in the same places share one derivative whatever their sizes."""
+    """``kinds`` as the derivative is built for them: () for numbers, an array's shape with
+    each dimension 1 or the symbol of its size ("n0", "n1", ... in order of appearance), so
+    arguments whose shapes agree in the same places share one derivative whatever their
+    sizes."""
     if kinds is None:
         return None
     symbols: dict = {}
 
     def dim(n):
         return 1 if n == 1 else symbols.setdefault(n, f"n{len(symbols)}")
-    return tuple(tuple(dim(n) for n in k) if isinstance(k, tuple) else k for k in kinds)
+
+    def canonical(k):
+        if type(k) is tuple:
+            return tuple(dim(n) for n in k[0])
+        return k if k is None or k == "floats" else ()
+    return tuple(canonical(k) for k in kinds)
 
 
 def _like(g, a):
@@ -320,6 +327,74 @@ def _like(g, a):
     if isinstance(a, np.generic):
         return a.dtype.type(g)
     return g
+
+
+_MAX_VARIANTS = 256     # argument-shape keys remembered per derivative function
+
+
+def _unshared(derivatives: tuple, args) -> tuple:
+    """``derivatives`` with each array its caller's own: derivative code may return an
+    argument itself (the gradient of ``np.sum(w * x)`` in ``x`` is ``w``), one array for two
+    derivatives, or a view; those are copied, so changing a result in place changes
+    nothing else."""
+    taken = {id(a) for a in args}
+    out = []
+    for g in derivatives:
+        if type(g) is np.ndarray and (g.base is not None or id(g) in taken):
+            g = g.copy()
+        taken.add(id(g))
+        out.append(g)
+    return tuple(out)
+
+
+def _own(g, a, taken: set):
+    """The derivative ``g`` of the argument ``a`` as the caller gets it: shaped and typed
+    like ``a`` (``_like``) and sharing no memory with the arrays whose ids are ``taken``
+    (the arguments, the derivatives before it), to which it is added."""
+    if type(g) is np.ndarray and type(a) is np.ndarray and g.shape == a.shape and \
+            g.dtype == a.dtype and g.base is None and id(g) not in taken:
+        taken.add(id(g))                     # the common case, in a few tests
+        return g
+    if type(g) is float and type(a) is float:
+        return g
+    g = _like(g, a)
+    if type(g) is np.ndarray and (g.base is not None or id(g) in taken):
+        g = g.copy()
+    taken.add(id(g))
+    return g
+
+
+_MAX_VARIANTS = 256     # argument-shape keys remembered per derivative function
+
+
+def _unshared(derivatives: tuple, args) -> tuple:
+    """``derivatives`` with each array its caller's own: derivative code may return an
+    argument itself (the gradient of ``np.sum(w * x)`` in ``x`` is ``w``), one array for two
+    derivatives, or a view; those are copied, so changing a result in place changes
+    nothing else."""
+    out = list(derivatives)
+    for i, g in enumerate(out):
+        if type(g) is np.ndarray and (g.base is not None or _among(g, args)
+                                      or _among(g, out[:i])):
+            out[i] = g.copy()
+    return tuple(out)
+
+
+def _among(x, items) -> bool:
+    """Is ``x`` one of ``items`` (by identity)?"""
+    for item in items:
+        if item is x:
+            return True
+    return False
+
+
+def _own(g, a, args):
+    """One derivative ``g`` for the argument ``a``, as ``_like`` and ``_unshared`` make it;
+    the common case (a new array like ``a``) in a few tests."""
+    if type(g) is np.ndarray and type(a) is np.ndarray and g.shape == a.shape and \
+            g.dtype == a.dtype and g.base is None and not _among(g, args):
+        return g
+    return _unshared((_like(g, a),), args)[0]
 
 
 _MAX_VARIANTS = 256     # argument-shape keys remembered per derivative function
@@ -364,12 +439,13 @@ def _wrap(f, spec, kind):
 
     def finish(out, values, args):
         value, grads = out if spec.preserve_result else (None, out)
+        taken = {id(a) for a in args}
         if len(indices) == 1:        # generated code returns one derivative unpacked
-            grads = _unshared((_like(grads, values[0]),), args)
-            if spec.single:
-                grads = grads[0]
+            grads = _own(grads, values[0], taken)
+            if not spec.single:
+                grads = (grads,)
         else:
-            grads = _unshared(tuple(_like(g, a) for g, a in zip(grads, values)), args)
+            grads = tuple([_own(g, a, taken) for g, a in zip(grads, values)])
         return (value, grads) if spec.preserve_result else grads
 
     if kind == "reverse":
@@ -377,11 +453,13 @@ def _wrap(f, spec, kind):
             if bound_self:
                 args = bound_self + args
             values = arguments.values(args, kwargs)
-            arguments.check(values)
             kinds = _kinds(args)
             entry = variants.get(kinds)
             if entry is None or not entry.fresh(target):
+                arguments.check(values)
                 entry = current(kinds)
+            elif kwargs or None in kinds:     # the key does not cover every check
+                arguments.check(values)
             if spec.grad_seed:
                 out = entry.fn(*args, **kwargs)
             else:
