@@ -364,58 +364,6 @@ def _own(g, a, taken: set):
     return g
 
 
-_MAX_VARIANTS = 256     # argument-shape keys remembered per derivative function
-
-
-def _unshared(derivatives: tuple, args) -> tuple:
-    """``derivatives`` with each array its caller's own: derivative code may return an
-    argument itself (the gradient of ``np.sum(w * x)`` in ``x`` is ``w``), one array for two
-    derivatives, or a view; those are copied, so changing a result in place changes
-    nothing else."""
-    out = list(derivatives)
-    for i, g in enumerate(out):
-        if type(g) is np.ndarray and (g.base is not None or _among(g, args)
-                                      or _among(g, out[:i])):
-            out[i] = g.copy()
-    return tuple(out)
-
-
-def _among(x, items) -> bool:
-    """Is ``x`` one of ``items`` (by identity)?"""
-    for item in items:
-        if item is x:
-            return True
-    return False
-
-
-def _own(g, a, args):
-    """One derivative ``g`` for the argument ``a``, as ``_like`` and ``_unshared`` make it;
-    the common case (a new array like ``a``) in a few tests."""
-    if type(g) is np.ndarray and type(a) is np.ndarray and g.shape == a.shape and \
-            g.dtype == a.dtype and g.base is None and not _among(g, args):
-        return g
-    return _unshared((_like(g, a),), args)[0]
-
-
-_MAX_VARIANTS = 256     # argument-shape keys remembered per derivative function
-
-
-def _unshared(derivatives: tuple, args) -> tuple:
-    """``derivatives`` with each array its caller's own: derivative code may return an
-    argument itself (the gradient of ``np.sum(w * x)`` in ``x`` is ``w``), one array for two
-    derivatives, or a view; those are copied, so changing a result in place changes
-    nothing else."""
-    seen: set = set()
-    out = []
-    for g in derivatives:
-        if type(g) is np.ndarray and (g.base is not None or id(g) in seen or any(
-                g is a for a in args)):
-            g = g.copy()
-        seen.add(id(g))
-        out.append(g)
-    return tuple(out)
-
-
 def _wrap(f, spec, kind):
     """The user-facing derivative function for ``f`` and ``spec``."""
     bound_self = (f.__self__,) if isinstance(f, types.MethodType) else ()
