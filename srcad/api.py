@@ -111,7 +111,7 @@ def _header(src, spec, wrt_names) -> list[str]:
 def build(f, spec: Spec) -> Derivative:
     """Run the pipeline: parse -> normalize -> analyze -> transform -> optimize -> emit."""
     from .forward import forward
-    from .optimize import (accumulate_in_place, inline_temporaries, optimize, scalar_reads,
+    from .optimize import (inline_temporaries, optimize, scalar_reads, shaped_rewrites,
                            with_shapes)
     from .reverse import reverse
 
@@ -151,7 +151,10 @@ def build(f, spec: Spec) -> Derivative:
             fdef = inline_temporaries(fdef, {n.id for n in gast.walk(src.node)
                                              if isinstance(n, gast.Name)})
             if spec.kinds:
-                fdef = accumulate_in_place(fdef, known, program.ref(np, "np"))
+                if spec.mode == "forward":      # a tangent is shaped like its argument
+                    known.update({program.namer.tangent(n): known[n] for n in wrt_names
+                                  if n in known})
+                fdef = shaped_rewrites(fdef, known, program.ref(np, "np"))
         if verify:                   # transformed and optimized code must still compile
             tree = gast.gast_to_ast(gast.Module(body=[clone(fdef)], type_ignores=[]))
             compile(ast.fix_missing_locations(tree), "<srcad verify>", "exec")

@@ -269,7 +269,9 @@ class _Forward:
         else:
             new.args.args = list(new.args.args) + tangent_params
             new.srcad_extra = []
-        new.body = body + [gast.Return(value=out)]
+        ret = gast.Return(value=out)
+        ret.srcad_derivative = not self.preserve_result     # tangents only
+        new.body = body + [ret]
         new.returns = None
         return new
 

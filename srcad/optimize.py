@@ -4,11 +4,11 @@
 * ``Broadcasts`` (applied by the transformers as they instantiate rules): broadcasting that
   the known shapes prove useless;
 * ``with_shapes`` (derivatives specialized on argument shapes): compact reduction adjoints,
-  sizes from parameter shapes, sums of products;
+  sizes from parameter shapes;
 * ``scalar_reads``: scalar loops read rank-1 arrays through lists of floats;
 * ``inline_temporaries``: single-use temporaries nested into their use;
-* ``accumulate_in_place`` (last, specialized derivatives): ``b += e`` where ``b`` owns its
-  buffer.
+* ``shaped_rewrites`` (last, specialized derivatives): sums of products, scalar factors
+  grouped, matmul adjoints inlined, ``b += e`` where ``b`` owns its buffer.
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from .analysis import (axes_of, broadcast, join, literal, matmul_shape, rank, re
 from .nodes import attr, call, name
 
 __all__ = ["optimize", "drop_empty", "Broadcasts", "mark_derivative", "scalar_reads",
-           "with_shapes", "inline_temporaries", "accumulate_in_place"]
+           "with_shapes", "inline_temporaries", "shaped_rewrites"]
 
 _REDUCERS = {"sum", "mean", "prod", "max", "min", "amax", "amin", "var", "std", "nansum",
              "nanmean", "cumsum", "cumprod"}
@@ -622,7 +622,7 @@ class _Shapes:
             return _expanded(self.of(node.args[0]), node.args[1])
         if _np_call(node, self.np) and not node.keywords:
             return broadcast([self.of(a) for a in node.args])
-        if _dotted(node.func) == self.np + ".sum" and len(node.args) == 1:
+        if _dotted(node.func) in (self.np + ".sum", self.np + ".mean") and len(node.args) == 1:
             keywords = {k.arg: k.value for k in node.keywords}
             keep = keywords.get("keepdims", gast.Constant(value=False, kind=None))
             if set(keywords) <= {"axis", "keepdims"} and isinstance(keep, gast.Constant):
@@ -708,13 +708,18 @@ def with_shapes(fdef: gast.FunctionDef, shapes: dict, np_name: str) -> gast.Func
         if _dotted(compact.func if isinstance(compact, gast.Call) else None).endswith(
                 ".expand_dims") and known.of(compact.args[0]) == ():
             _set_child(parent, field, compact, compact.args[0])
-    return _ShapedPeephole(_Shapes(fdef, shapes, np_name)).visit(fdef)
+    return fdef
 
 
-def accumulate_in_place(fdef: gast.FunctionDef, shapes: dict, np_name: str):
-    """``b = b + e`` -> ``b += e`` where ``b`` owns its buffer. The last pass: it decides
-    ownership on the final code, which no later rewrite may turn into an alias (``1.0 * w``
-    made a new array; ``w`` would not)."""
+def shaped_rewrites(fdef: gast.FunctionDef, shapes: dict, np_name: str):
+    """The last passes, on the final code: ``_ShapedPeephole`` on derivative statements,
+    then ``b = b + e`` -> ``b += e`` where ``b`` owns its buffer (ownership is decided here
+    because no later rewrite may turn it into an alias: ``1.0 * w`` made a new array, ``w``
+    would not)."""
+    peephole = _ShapedPeephole(_Shapes(fdef, shapes, np_name))
+    for s in walk_statements(fdef.body):
+        if getattr(s, "srcad_derivative", False) and getattr(s, "value", None) is not None:
+            s.value = peephole.visit(s.value)
     _InPlace(_Shapes(fdef, shapes, np_name), _load_counts(fdef)).block(fdef.body, set())
     return fdef
 
@@ -849,10 +854,10 @@ def _stores(stmt) -> set:
 
 
 class _ShapedPeephole(gast.NodeTransformer):
-    """Rewrites that need shapes: ``np.sum(a * (-b / s))`` -> ``-(np.vdot(a, b) / s)`` (one
-    pass, no temporaries); ``s1 * (s2 * a)`` -> ``(s1 * s2) * a`` (one pass over ``a``, not
-    two); the runtime matmul adjoints of 1-D and 2-D operands as the product they compute
-    (``g @ b.T``)."""
+    """Rewrites of derivative code that need shapes: ``np.sum(a * (-b / s))`` ->
+    ``-(np.vdot(a, b) / s)`` (one pass, no temporaries); ``s1 * (-a / s2)`` ->
+    ``-(s1 / s2) * a`` (one pass over ``a``, not three); the runtime matmul adjoints of 1-D
+    and 2-D operands as the product they compute (``g @ b.T``)."""
 
     def __init__(self, known: _Shapes):
         self.known = known
@@ -864,17 +869,56 @@ class _ShapedPeephole(gast.NodeTransformer):
 
     def visit_BinOp(self, node):
         self.generic_visit(node)
-        if not isinstance(node.op, gast.Mult):
-            return node
-        for scalar, other in ((node.left, node.right), (node.right, node.left)):
-            if self.known.of(scalar) != () or not isinstance(other, gast.BinOp) or not \
-                    isinstance(other.op, gast.Mult):
-                continue
-            for inner, rest in ((other.left, other.right), (other.right, other.left)):
-                if self.known.of(inner) == () and self.full(rest):
-                    return gast.BinOp(left=gast.BinOp(left=scalar, op=gast.Mult(), right=inner),
-                                      op=gast.Mult(), right=rest)
+        if isinstance(node.op, (gast.Mult, gast.Div)):
+            return self.group_scalars(node) or node
         return node
+
+    def visit_UnaryOp(self, node):
+        self.generic_visit(node)
+        return self.group_scalars(node) or node if isinstance(node.op, gast.USub) else node
+
+    def group_scalars(self, node):
+        """A product of arrays and scalars (``dtau * (-z / tau)``) as one scalar times the
+        arrays (``-dtau / tau * z``), when that takes fewer passes over the arrays; None
+        otherwise (also when a shape is unknown)."""
+        factors, divisors, sign = self.factors(node)
+        if factors is None or not self.full(node):
+            return None
+        shapes = [self.known.of(e) for e in factors + divisors]
+        if any(not isinstance(shape, tuple) for shape in shapes):
+            return None
+        scalars = [f for f in factors if self.known.of(f) == ()]
+        arrays = [f for f in factors if self.known.of(f) != ()]
+        scalar_divisors = [d for d in divisors if self.known.of(d) == ()]
+        array_divisors = [d for d in divisors if self.known.of(d) != ()]
+        grouped = bool(scalars or scalar_divisors or sign)
+        if not arrays or len(arrays) - 1 + len(array_divisors) + grouped >= self.passes(node):
+            return None
+        part = scalars[0] if scalars else gast.Constant(value=1.0, kind=None)
+        for f in scalars[1:]:
+            part = gast.BinOp(left=part, op=gast.Mult(), right=f)
+        for d in scalar_divisors:
+            part = gast.BinOp(left=part, op=gast.Div(), right=d)
+        scaled = bool(scalars or scalar_divisors)
+        if sign and scaled:
+            part = gast.UnaryOp(op=gast.USub(), operand=part)
+        out = gast.BinOp(left=part, op=gast.Mult(), right=arrays[0]) if scaled else arrays[0]
+        for f in arrays[1:]:
+            out = gast.BinOp(left=out, op=gast.Mult(), right=f)
+        for d in array_divisors:
+            out = gast.BinOp(left=out, op=gast.Div(), right=d)
+        return gast.UnaryOp(op=gast.USub(), operand=out) if sign and not scaled else out
+
+    def passes(self, node) -> int:
+        """How many operations of a product tree work on whole arrays."""
+        if isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.USub):
+            return (self.known.of(node) != ()) + self.passes(node.operand)
+        if isinstance(node, gast.BinOp) and isinstance(node.op, gast.Mult):
+            return (self.known.of(node) != ()) + self.passes(node.left) + self.passes(
+                node.right)
+        if isinstance(node, gast.BinOp) and isinstance(node.op, gast.Div):
+            return (self.known.of(node) != ()) + self.passes(node.left)
+        return 0
 
     def visit_Call(self, node):
         self.generic_visit(node)
@@ -972,7 +1016,7 @@ class _ShapedPeephole(gast.NodeTransformer):
                     return None, None, None
                 divisors.append(e.right)
                 stack.append(e.left)
-            else:
+            elif _number(e) != 1.0:          # a factor 1.0 changes nothing
                 factors.append(e)
         return factors, divisors, sign
 
@@ -1108,7 +1152,8 @@ _MAX_NESTED_OPS = 4
 
 
 def inline_temporaries(fdef: gast.FunctionDef, user_names: set) -> gast.FunctionDef:
-    """``_t = e`` used once, later in the same block, is written into its use:
+    """``_t = e`` (a srcad temporary, or its derivative: ``b_t``, ``d_t``) used once, later in
+    the same block, is written into its use:
     ``h = np.tanh(X @ W1 + b1)`` rather than three statements. The code reads like the
     user's, and the intermediate array is freed as soon as it is used, as in a hand-written
     gradient, instead of living until the function returns. Only srcad's own temporaries
@@ -1122,8 +1167,10 @@ def inline_temporaries(fdef: gast.FunctionDef, user_names: set) -> gast.Function
                 s.targets[0], gast.Name)):
             return None
         t = s.targets[0].id
-        if not t.startswith("_") or t in user_names or stores.get(t) != 1 or loads.get(t) != 1:
+        if not _temporary(t) or t in user_names or stores.get(t) != 1 or loads.get(t) != 1:
             return None
+        if not t.startswith("_") and any(_helper_name(n) for n in walk(s.value)):
+            return None         # a derivative through a runtime helper keeps its name
         return t if _pure(s.value) and not getattr(s, "srcad_restore", None) else None
 
     def visit(stmts):
@@ -1141,6 +1188,12 @@ def inline_temporaries(fdef: gast.FunctionDef, user_names: set) -> gast.Function
             i += 1
     visit(fdef.body)
     return fdef
+
+
+def _temporary(name) -> bool:
+    """Is ``name`` one of srcad's temporaries (``_mul``) or the adjoint or tangent of one
+    (``b_mul``, ``d_mul``)?"""
+    return name.startswith(("_", "b_", "d_"))
 
 
 def _nest(stmts, i, t) -> bool:
@@ -1163,8 +1216,9 @@ def _nest(stmts, i, t) -> bool:
                 return False
             _replace_child(_parent_of(s, uses[0]), uses[0], value)
             return True
-        if not _pure(s.value) or _binds(s) & reads or _receivers(s.value) & reads:
-            return False
+        if not _pure(s.value) or _binds(s) & reads or _receivers(s.value) & reads or any(
+                not isinstance(tg, gast.Name) for tg in getattr(s, "targets", [])):
+            return False          # x[i] = v writes into x and every view of it: stop there
     return False
 
 

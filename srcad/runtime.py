@@ -96,11 +96,11 @@ def expand_reduced(g, x, axis, keepdims):
 
 
 def sigmoid(t):
-    """``1 / (1 + exp(-t))`` to full relative precision, with no overflow warning: the
-    derivative of ``logaddexp`` without its output (``exp(x1 - logaddexp(x1, x2))``)."""
-    e = np.exp(-np.abs(t))
-    r = 1.0 / (1.0 + e)
-    return np.where(t >= 0, r, e * r)
+    """``1 / (1 + exp(-t))`` (to full relative precision but where it is subnormal), with no
+    overflow warning: the derivative of ``logaddexp`` without its output
+    (``exp(x1 - logaddexp(x1, x2))``)."""
+    with np.errstate(over="ignore"):        # exp(-t) = inf for t < -709: the result is 0
+        return 1.0 / (1.0 + np.exp(-t))
 
 
 def reduced_count(x, axis):
