@@ -422,16 +422,25 @@ def _wrap(f, spec, kind):
                     raise
             return finish(out, values, args)
     else:
+        checked: dict = {}           # kinds of arguments and tangents -> their derivative
+
         def derivative(*args, **kwargs):
             n = len(args) - len(indices)
             if n < 0:
                 raise TypeError(f"{target.__name__}: pass the arguments, then one tangent per "
                                 f"wrt argument ({len(indices)})")
             primals, tangents = bound_self + args[:n], args[n:]
-            values = arguments.values(primals, kwargs)
-            arguments.check(values)
-            arguments.check_tangents(values, tangents)
-            entry = current(_kinds(primals))
+            kinds = _kinds(primals + tangents)
+            entry = checked.get(kinds)
+            if entry is None or not entry.fresh(target) or kwargs or None in kinds:
+                values = arguments.values(primals, kwargs)
+                arguments.check(values)
+                arguments.check_tangents(values, tangents)
+                entry = current(kinds[:len(primals)])
+                if not kwargs:           # these kinds of arguments and tangents passed
+                    if len(checked) >= _MAX_VARIANTS:
+                        checked.clear()
+                    checked[kinds] = entry
             if entry.extra:         # tangents are keyword-only (the function has defaults)
                 out = entry.fn(*primals, **kwargs, **dict(zip(entry.extra, tangents)))
             else:
