@@ -816,6 +816,8 @@ class _InPlace:
         place changes nothing ``n`` is still read for."""
         end = next((j for j in range(i + 1, len(stmts)) if target in _stores(stmts[j])),
                    len(stmts))
+        if end < len(stmts) and isinstance(stmts[end], (gast.Assign, gast.AugAssign)):
+            end += 1                  # that write reads its right-hand side first
         before = sum(_load_counts(s).get(n, 0) for s in stmts[:end])
         return before == self.loads.get(n, 0) and not any(
             isinstance(s, (gast.For, gast.While, gast.If)) for s in stmts[i + 1:end])
