@@ -197,8 +197,9 @@ class Broadcasts(gast.NodeTransformer):
             return None
         lead = len(result) - len(target)
         kept = [i + lead for i, n in enumerate(target) if n == 1 and result[i + lead] != 1]
-        if lead and kept:
-            return None
+        reduced = tuple(1 if i + lead in kept else result[i + lead] for i in range(len(target)))
+        if (lead and kept) or not (lead or kept) or reduced != target:
+            return None                       # not one sum (or shapes that cannot agree)
         keywords = []
         if target:
             axes = list(range(lead)) or kept
