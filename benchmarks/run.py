@@ -267,13 +267,25 @@ def _random_tangents(args, wrt, seed=0):
     return out
 
 
-def measure(workload, size, peers, target, repeat):
-    """A dict of table cells for one workload at one size."""
+def measure(workload, size, peers, target, repeat, srcad_too=True):
+    """A dict of table cells for one workload at one size (``srcad_too=False``: the peers
+    only)."""
     f, wrt = workload.f, workload.wrt
     args = workload.args(size)
     row = {"workload": workload.name, "size": f"{size} ({workload.describe[size]})"}
     expected = workload.grad(*args)
     timed = {"hand": lambda: workload.grad(*args)}   # checked callables, timed together below
+    if not srcad_too:
+        for name in peers:
+            run = prepare_peer(name, f, wrt, args, expected)
+            if isinstance(run, str):
+                row[f"{name}/hand"] = run
+            else:
+                timed[name] = run
+        times = interleaved_times(timed, target, repeat)
+        t_hand = times.pop("hand")
+        row.update({f"{name}/hand": f"{t / t_hand:.2f}" for name, t in times.items()})
+        return row
 
     try:
         df = srcad.grad(f, wrt=wrt)
@@ -321,11 +333,21 @@ def measure(workload, size, peers, target, repeat):
 
 
 def measure_in_child(name, size, peers, quick):
-    """``measure`` in a fresh Python process: large arrays go back to the operating system
-    or stay with the allocator depending on what ran before, which moves timings by 2x."""
+    """``measure`` in fresh Python processes, one for srcad and one for the peers (each
+    against the hand-written gradient): large arrays go back to the operating system or
+    stay with the allocator depending on what else ran in the process, which moves the
+    time of a large workload by up to 2x."""
+    row = _child_row(name, size, [], quick)
+    if peers and not row.get("srcad/hand", "").startswith("benchmark failed"):
+        row.update({k: v for k, v in _child_row(name, size, peers, quick).items()
+                    if k.endswith("/hand") and k.split("/")[0] in peers})
+    return row
+
+
+def _child_row(name, size, peers, quick):
     command = [sys.executable, os.path.abspath(__file__), "--row-json", "--only", name,
                "--size", size, "--peers", ",".join(peers) or "none"] + (
-                   ["--quick"] if quick else [])
+                   ["--quick"] if quick else []) + (["--peers-only"] if peers else [])
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["no output"])[-1]
@@ -413,6 +435,7 @@ def main(argv=None):
                         "and size in a fresh process, so that the memory allocator's state "
                         "after one workload does not bias the next)")
     parser.add_argument("--row-json", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--peers-only", action="store_true", help=argparse.SUPPRESS)
     opts = parser.parse_args(argv)
     workloads = [w for w in WORKLOADS if not opts.only or w.name == opts.only]
     if not workloads:
@@ -426,7 +449,8 @@ def main(argv=None):
 
     if opts.row_json:              # a child process of an isolated run: one row, as JSON
         warm_up()
-        print(json.dumps(measure(workloads[0], sizes[0], peers, target, repeat)))
+        print(json.dumps(measure(workloads[0], sizes[0], peers, target, repeat,
+                                 srcad_too=not opts.peers_only)))
         return
     info = machine_info()
     first_build = warm_up()
