@@ -1,8 +1,8 @@
 """Benchmark srcad against hand-written NumPy gradients (and autograd / JAX / Tangent when they
-are installed), all measured in one process, and print a markdown table.
+are installed), each ratio measured within one process, and print a markdown table.
 
 Usage: ``python benchmarks/run.py [--quick] [--only NAME] [--size small|large] [--peers LIST]
-[--in-process]``
+[--in-process] [--keep-memory]``
 
 Per workload and size: srcad's gradient time over the hand-written gradient's (best of
 several timeit repeats), the build time of the first ``srcad.grad(f)`` (cache cleared), the
@@ -332,6 +332,10 @@ def measure(workload, size, peers, target, repeat, srcad_too=True):
     return row
 
 
+KEEP_MEMORY = {"MALLOC_MMAP_THRESHOLD_": str(1 << 30), "MALLOC_TRIM_THRESHOLD_": str(1 << 30),
+               "MALLOC_TOP_PAD_": str(1 << 28)}
+
+
 def measure_in_child(name, size, peers, quick):
     """``measure`` in fresh Python processes, one for srcad and one for the peers (each
     against the hand-written gradient): large arrays go back to the operating system or
@@ -434,6 +438,11 @@ def main(argv=None):
                         help="measure every workload in this process (default: each workload "
                         "and size in a fresh process, so that the memory allocator's state "
                         "after one workload does not bias the next)")
+    parser.add_argument("--keep-memory", action="store_true",
+                        help="run the measuring processes with glibc malloc keeping freed "
+                        "memory mapped (MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_THRESHOLD_, "
+                        "MALLOC_TOP_PAD_), so that large workloads time computation, not "
+                        "the page faults of memory the allocator gave back")
     parser.add_argument("--row-json", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--peers-only", action="store_true", help=argparse.SUPPRESS)
     opts = parser.parse_args(argv)
@@ -452,6 +461,10 @@ def main(argv=None):
         print(json.dumps(measure(workloads[0], sizes[0], peers, target, repeat,
                                  srcad_too=not opts.peers_only)))
         return
+    if opts.keep_memory:
+        if opts.in_process:
+            parser.error("--keep-memory needs the measuring processes (not --in-process)")
+        os.environ.update(KEEP_MEMORY)
     info = machine_info()
     first_build = warm_up()
     rows = []
@@ -471,8 +484,10 @@ def main(argv=None):
           f"first srcad.grad in the process (loads templates): {first_build * 1e3:.0f} ms")
     print(f"- timing: best of {repeat} repeats of >= {target:g} s each; ratios < 1 mean "
           "faster than the hand-written NumPy gradient; "
-          + ("all workloads in one process\n" if opts.in_process else
-             "each workload and size in a fresh process\n"))
+          + ("all workloads in one process" if opts.in_process else
+             "each workload and size in fresh processes")
+          + ("; glibc malloc keeping freed memory (--keep-memory)\n" if opts.keep_memory
+             else "\n"))
     print(markdown_table(rows, columns))
 
 
