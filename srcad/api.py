@@ -111,8 +111,8 @@ def _header(src, spec, wrt_names) -> list[str]:
 def build(f, spec: Spec) -> Derivative:
     """Run the pipeline: parse -> normalize -> analyze -> transform -> optimize -> emit."""
     from .forward import forward
-    from .optimize import (inline_temporaries, optimize, scalar_reads, shaped_rewrites,
-                           with_shapes)
+    from .optimize import (inline_temporaries, optimize, scalar_accumulators, scalar_reads,
+                           shaped_rewrites, with_shapes)
     from .reverse import reverse
 
     src = parse_function(f)
@@ -146,14 +146,15 @@ def build(f, spec: Spec) -> Derivative:
         if spec.optimized:
             fdef = optimize(fdef)
             if spec.kinds:
-                fdef = optimize(with_shapes(fdef, known, program.ref(np, "np")))
-                fdef = scalar_reads(fdef, known, program.namer)
-            fdef = inline_temporaries(fdef, {n.id for n in gast.walk(src.node)
-                                             if isinstance(n, gast.Name)})
-            if spec.kinds:
                 if spec.mode == "forward":      # a tangent is shaped like its argument
                     known.update({program.namer.tangent(n): known[n] for n in wrt_names
                                   if n in known})
+                fdef = optimize(with_shapes(fdef, known, program.ref(np, "np")))
+                fdef = scalar_reads(fdef, known, program.namer)
+                fdef = scalar_accumulators(fdef, known, program.ref(np, "np"))
+            fdef = inline_temporaries(fdef, {n.id for n in gast.walk(src.node)
+                                             if isinstance(n, gast.Name)})
+            if spec.kinds:
                 fdef = shaped_rewrites(fdef, known, program.ref(np, "np"))
         if verify:                   # transformed and optimized code must still compile
             tree = gast.gast_to_ast(gast.Module(body=[clone(fdef)], type_ignores=[]))

@@ -5,7 +5,8 @@
   the known shapes prove useless;
 * ``with_shapes`` (derivatives specialized on argument shapes): compact reduction adjoints,
   sizes from parameter shapes;
-* ``scalar_reads``: scalar loops read rank-1 arrays through lists of floats;
+* ``scalar_reads``, ``scalar_accumulators``: scalar loops read rank-1 arrays through lists of
+  floats, and accumulate into lists of floats;
 * ``inline_temporaries``: single-use temporaries nested into their use;
 * ``shaped_rewrites`` (last, specialized derivatives): sums of products, scalar factors
   grouped, matmul adjoints inlined, ``b += e`` where ``b`` owns its buffer.
@@ -21,7 +22,7 @@ from .analysis import (axes_of, broadcast, join, literal, matmul_shape, rank, re
 from .nodes import attr, call, name
 
 __all__ = ["optimize", "drop_empty", "Broadcasts", "mark_derivative", "scalar_reads",
-           "with_shapes", "inline_temporaries", "shaped_rewrites"]
+           "scalar_accumulators", "with_shapes", "inline_temporaries", "shaped_rewrites"]
 
 _REDUCERS = {"sum", "mean", "prod", "max", "min", "amax", "amin", "var", "std", "nansum",
              "nanmean", "cumsum", "cumprod"}
@@ -541,6 +542,49 @@ def scalar_reads(fdef: gast.FunctionDef, shapes: dict, namer) -> gast.FunctionDe
                     id=p, ctx=gast.Load(), annotation=None, type_comment=None)], keywords=[]),
             type_comment=None))
     fdef.body = prologue + fdef.body
+    return fdef
+
+
+def scalar_accumulators(fdef: gast.FunctionDef, shapes: dict, np_name: str):
+    """An adjoint of a rank-1 array that loops only accumulate into element by element
+    (``bT = zeros_like(T)`` ... ``bT[k] += e``) is a list of Python floats until it is
+    returned: ``bT = [0.0] * len(T)`` ... ``bT = np.array(bT)`` (a float added to a list item
+    costs a fraction of one added to an array element)."""
+    body = fdef.body
+    ret = body[-1] if body and isinstance(body[-1], gast.Return) else None
+    if ret is None:
+        return fdef
+    returned = {n.id for n in walk(ret) if isinstance(n, gast.Name)}
+    parents = {id(c): p for p in walk(fdef) for c in gast.iter_child_nodes(p)}
+    in_loop = {id(n) for loop in walk(fdef) if isinstance(loop, (gast.For, gast.While))
+               for n in walk(loop)}
+    for i, stmt in enumerate(list(body)):
+        if not (isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name)
+                and _helper_name(stmt.value) == "zeros_like" and len(stmt.value.args) == 1
+                and isinstance(stmt.value.args[0], gast.Name)):
+            continue
+        b, p = stmt.targets[0].id, stmt.value.args[0].id
+        if rank(shapes.get(p)) != 1 or b not in returned:
+            continue
+        uses = [n for n in walk(fdef) if isinstance(n, gast.Name) and n.id == b
+                and n is not stmt.targets[0]]
+
+        def accumulates(n):
+            sub = parents.get(id(n))
+            aug = parents.get(id(sub))
+            return (isinstance(sub, gast.Subscript) and sub.value is n and isinstance(
+                aug, gast.AugAssign) and aug.target is sub and id(aug) in in_loop
+                and isinstance(sub.slice, gast.Name) and shapes.get(sub.slice.id) == ())
+        in_return = {id(n) for n in walk(ret)}
+        if not all(accumulates(n) or id(n) in in_return for n in uses) or not any(
+                accumulates(n) for n in uses):
+            continue
+        stmt.value = gast.BinOp(left=gast.List(elts=[gast.Constant(value=0.0, kind=None)],
+                                               ctx=gast.Load()), op=gast.Mult(),
+                                right=call(name("len"), name(p)))
+        body.insert(len(body) - 1, gast.Assign(
+            targets=[name(b, gast.Store())], value=call(attr(name(np_name), "array"), name(b)),
+            type_comment=None))
     return fdef
 
 

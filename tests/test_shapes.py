@@ -540,3 +540,33 @@ def test_logaddexp_gradient_and_hessian_are_stable():
     assert np.all(np.isfinite(g)) and np.all(np.isfinite(h))
     np.testing.assert_allclose(g, want_g, rtol=1e-12, atol=0.0)
     np.testing.assert_allclose(h, want_h, rtol=1e-12, atol=0.0)
+
+
+# -- 8. scalar loops accumulate into lists of floats ------------------------------------------
+
+def _scalar_loop(p, q, a):
+    s = 0.0
+    for k in range(len(p)):
+        s = s * a + p[k] * q[k] + p[k] * p[k]
+    return s
+
+
+def _scalar_loop_reread(p, a):
+    s = 0.0
+    for k in range(1, len(p)):
+        s = s + a * p[k] * p[k - 1]
+    return s + np.sum(p * p)
+
+
+@pytest.mark.parametrize("f,args,wrt,in_list", [
+    (_scalar_loop, (np.linspace(0.1, 0.9, 5), np.linspace(1.0, 2.0, 5), 0.7), (0, 1, 2), True),
+    (_scalar_loop, (np.linspace(0.1, 0.9, 1), np.linspace(1.0, 2.0, 1), 0.7), (0, 1), True),
+    (_scalar_loop, (np.linspace(0.1, 0.9, 3), np.linspace(1.0, 2.0, 3), 0.7), (1, 2), False),
+    (_scalar_loop_reread, (np.linspace(-1.0, 1.0, 6), 0.3), (0, 1), False),   # bp = 2.0 * p
+], ids=["loop", "one-step", "p-not-wrt", "whole-array-adjoint"])
+def test_scalar_loop_adjoints_accumulate_in_lists(f, args, wrt, in_list):
+    _checked_grad(f, args, wrt)
+    source = _specialized_source(f, args, wrt)
+    assert ("bp = [0.0] * len(p)" in source and "bp = np.array(bp)" in source) == in_list
+    for g, a in zip(srcad.grad(f, wrt=wrt)(*args), [args[i] for i in wrt]):
+        assert type(g) is type(a) and np.shape(g) == np.shape(a)
