@@ -286,7 +286,7 @@ def _kinds(args) -> tuple:
             out.append((a.shape, a.dtype))
         elif t is float or t is int or t is np.float64:
             out.append(t)
-        elif t is list and all(type(v) is float for v in a):
+        elif t is list and {*map(type, a)} <= {float}:
             out.append("floats")        # a list of Python floats
         elif isinstance(a, np.generic) and not isinstance(a, np.bool_):
             out.append(t)
