@@ -275,38 +275,26 @@ def measure(workload, size, peers, target, repeat, srcad_too=True):
     row = {"workload": workload.name, "size": f"{size} ({workload.describe[size]})"}
     expected = workload.grad(*args)
     timed = {"hand": lambda: workload.grad(*args)}   # checked callables, timed together below
-    if not srcad_too:
-        for name in peers:
-            run = prepare_peer(name, f, wrt, args, expected)
-            if isinstance(run, str):
-                row[f"{name}/hand"] = run
-            else:
-                timed[name] = run
-        times = interleaved_times(timed, target, repeat)
-        t_hand = times.pop("hand")
-        row.update({f"{name}/hand": f"{t / t_hand:.2f}" for name, t in times.items()})
-        return row
-
-    try:
-        df = srcad.grad(f, wrt=wrt)
-        got = df(*args)
-    except Exception as exc:   # reported, not raised: the table covers every workload
-        row["srcad/hand"] = unsupported(exc)
-    else:
-        if same(got, expected, wrt):
-            timed["srcad"] = lambda: df(*args)
+    if srcad_too:
+        try:
+            df = srcad.grad(f, wrt=wrt)
+            got = df(*args)
+        except Exception as exc:   # reported, not raised: the table covers every workload
+            row["srcad/hand"] = unsupported(exc)
         else:
-            row["srcad/hand"] = (f"WRONG: max rel. error {max_error(got, expected, wrt):.2e} "
-                                 f"vs hand-written")
-
-    try:
-        jvp = srcad.autodiff(f, mode="forward", wrt=wrt)
-        tangents = _random_tangents(args, wrt)
-        jvp(*args, *tangents)
-    except Exception as exc:
-        row["fwd JVP/hand"] = unsupported(exc)
-    else:
-        timed["fwd JVP"] = lambda: jvp(*args, *tangents)
+            if same(got, expected, wrt):
+                timed["srcad"] = lambda: df(*args)
+            else:
+                row["srcad/hand"] = (f"WRONG: max rel. error "
+                                     f"{max_error(got, expected, wrt):.2e} vs hand-written")
+        try:
+            jvp = srcad.autodiff(f, mode="forward", wrt=wrt)
+            tangents = _random_tangents(args, wrt)
+            jvp(*args, *tangents)
+        except Exception as exc:
+            row["fwd JVP/hand"] = unsupported(exc)
+        else:
+            timed["fwd JVP"] = lambda: jvp(*args, *tangents)
 
     for name in peers:
         run = prepare_peer(name, f, wrt, args, expected)
