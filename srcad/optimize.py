@@ -555,7 +555,7 @@ def scalar_accumulators(fdef: gast.FunctionDef, shapes: dict, np_name: str):
     if ret is None:
         return fdef
     returned = {n.id for n in walk(ret) if isinstance(n, gast.Name)}
-    parents = {id(c): p for p in walk(fdef) for c in gast.iter_child_nodes(p)}
+    parents = _parents(fdef)
     in_loop = {id(n) for loop in walk(fdef) if isinstance(loop, (gast.For, gast.While))
                for n in walk(loop)}
     for i, stmt in enumerate(list(body)):
@@ -701,10 +701,7 @@ def with_shapes(fdef: gast.FunctionDef, shapes: dict, np_name: str) -> gast.Func
         for i, d in enumerate(shape if isinstance(shape, tuple) else ()):
             if isinstance(d, str):
                 sizes.setdefault(d, (p, i))
-    parents = {}
-    for node in walk(fdef):
-        for child in gast.iter_child_nodes(node):
-            parents[id(child)] = node
+    parents = _parents(fdef)
     for site in list(walk(fdef)):
         helper = _helper_name(site)
         if helper in _SHAPE_ONLY and len(site.args) > _SHAPE_ONLY[helper]:
@@ -799,7 +796,7 @@ class _InPlace:
         """Names ``node`` reads where the array may become shared: anything but an operand
         of arithmetic or an argument of an elementwise NumPy function or np.sum."""
         out = set()
-        parents = {id(c): p for p in walk(node) for c in gast.iter_child_nodes(p)}
+        parents = _parents(node)
         for n in walk(node):
             if not (isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)):
                 continue
@@ -1126,12 +1123,10 @@ class _Tree:
     """Parents, reads and writes of every name in a tree, gathered in one walk."""
 
     def __init__(self, root):
-        self.parents: dict = {}
+        self.parents = _parents(root)
         self.uses: dict = {}
         self.stores: dict = {}
         for node in walk(root):
-            for child in gast.iter_child_nodes(node):
-                self.parents[id(child)] = node
             if isinstance(node, gast.Name):
                 table = self.uses if isinstance(node.ctx, gast.Load) else self.stores
                 table.setdefault(node.id, []).append(node)
@@ -1261,7 +1256,7 @@ def _nest(stmts, i, t) -> bool:
             if not _pure(s.value) or t in target_reads or _ops(s.value) + _ops(
                     value) > _MAX_NESTED_OPS:
                 return False
-            _replace_child(_parent_of(s, uses[0]), uses[0], value)
+            _replace_child(_parents(s)[id(uses[0])], uses[0], value)
             return True
         if not _pure(s.value) or _binds(s) & reads or _receivers(s.value) & reads or any(
                 not isinstance(tg, gast.Name) for tg in getattr(s, "targets", [])):
@@ -1299,8 +1294,6 @@ def _receivers(value) -> set:
             and isinstance(n.func, gast.Attribute) and isinstance(n.func.value, gast.Name)}
 
 
-def _parent_of(root, node):
-    for parent in walk(root):
-        if any(child is node for child in gast.iter_child_nodes(parent)):
-            return parent
-    raise AssertionError("not in the tree")
+def _parents(root) -> dict:
+    """id(node) -> its parent, for every node below ``root``."""
+    return {id(child): node for node in walk(root) for child in gast.iter_child_nodes(node)}
