@@ -17,7 +17,7 @@ import gast
 from . import registry
 
 __all__ = ["walk", "Activity", "activity", "is_differentiable", "defines", "walk_statements",
-           "primitive_call", "list_names", "shapes", "rank", "join", "broadcast",
+           "primitive_call", "list_names", "shapes", "rank", "join", "join_all", "broadcast",
            "reduced_shape", "axes_of", "matmul_shape", "literal", "shift_invariant",
            "aliased_writes", "anf_violations"]
 
@@ -311,23 +311,31 @@ def shapes(fdef, param_shapes: dict) -> dict:
     known = {k: v for k, v in param_shapes.items() if v is not None}
     unknown: set = {k for k, v in param_shapes.items() if v is None}
     stmts = list(walk_statements(fdef.body))
-    changed = True
-    while changed:                  # shapes only lose facts, so this terminates
-        changed = False
-        for stmt in stmts:
-            for name, shape in _assigned_shapes(stmt, known):
-                if name in unknown:
-                    continue
-                old = known.get(name, _MISSING)
-                new = shape if old is _MISSING else join(old, shape)
-                if new is None:
-                    unknown.add(name)
-                    known.pop(name, None)
-                    changed = True
-                elif new != old:
-                    known[name] = new
-                    changed = True
+    join_all(lambda: (pair for stmt in stmts for pair in _assigned_shapes(stmt, known)),
+             known, unknown)
     return known
+
+
+def join_all(assignments, known: dict, unknown: set):
+    """Join each name's shape over all its assignments until nothing changes:
+    ``assignments()`` yields (name, shape) pairs, each shape computed from ``known`` as it
+    is then; names in ``unknown`` (or that become unknown) are left out of ``known``. Shapes
+    only lose facts, so this terminates."""
+    changed = True
+    while changed:
+        changed = False
+        for name, shape in assignments():
+            if name in unknown:
+                continue
+            old = known.get(name, _MISSING)
+            new = shape if old is _MISSING else join(old, shape)
+            if new is None:
+                unknown.add(name)
+                known.pop(name, None)
+                changed = True
+            elif new != old:
+                known[name] = new
+                changed = True
 
 
 def rank(shape):

@@ -17,8 +17,8 @@ import copy
 
 import gast
 
-from .analysis import (axes_of, broadcast, join, literal, matmul_shape, rank, reduced_shape,
-                       walk, walk_statements)
+from .analysis import (axes_of, broadcast, join_all, literal, matmul_shape, rank,
+                       reduced_shape, walk, walk_statements)
 from .nodes import attr, call, name
 
 __all__ = ["optimize", "drop_empty", "Broadcasts", "mark_derivative", "scalar_reads",
@@ -558,7 +558,8 @@ def scalar_accumulators(fdef: gast.FunctionDef, shapes: dict, np_name: str):
     parents = _parents(fdef)
     in_loop = {id(n) for loop in walk(fdef) if isinstance(loop, (gast.For, gast.While))
                for n in walk(loop)}
-    for i, stmt in enumerate(list(body)):
+    in_return = {id(n) for n in walk(ret)}
+    for stmt in list(body):
         if not (isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name)
                 and _helper_name(stmt.value) == "zeros_like" and len(stmt.value.args) == 1
                 and isinstance(stmt.value.args[0], gast.Name)):
@@ -575,7 +576,6 @@ def scalar_accumulators(fdef: gast.FunctionDef, shapes: dict, np_name: str):
             return (isinstance(sub, gast.Subscript) and sub.value is n and isinstance(
                 aug, gast.AugAssign) and aug.target is sub and id(aug) in in_loop
                 and isinstance(sub.slice, gast.Name) and shapes.get(sub.slice.id) == ())
-        in_return = {id(n) for n in walk(ret)}
         if not all(accumulates(n) or id(n) in in_return for n in uses) or not any(
                 accumulates(n) for n in uses):
             continue
@@ -617,24 +617,9 @@ class _Shapes:
                     op=s.op, right=s.value)))
         other = {n.id for n in walk(fdef) if isinstance(n, gast.Name) and isinstance(
             n.ctx, gast.Store)} - {t for t, _ in assigns}    # loop targets, tuple targets
-        unknown = self.unknown = set(other)
-        changed = True
-        while changed:                  # as analysis.shapes: shapes only lose facts
-            changed = False
-            for target, value in assigns:
-                if target in primal or target in unknown:
-                    continue
-                shape = self.of(value)
-                old = self.known.get(target, _UNSET)
-                new = shape if old is _UNSET else join(old, shape)
-                if new is None:
-                    unknown.add(target)
-                    self.known.pop(target, None)
-                    changed = True
-                elif new != old:
-                    self.known[target] = new
-                    changed = True
-        self.unknown = unknown
+        self.unknown = set(other)
+        join_all(lambda: ((t, self.of(v)) for t, v in assigns if t not in primal),
+                 self.known, self.unknown)
 
     def of(self, node):
         """The shape of an expression of derivative code, else None."""
@@ -674,9 +659,6 @@ class _Shapes:
                 return reduced_shape(self.of(node.args[0]), keywords.get("axis"),
                                      bool(keep.value))
         return None
-
-
-_UNSET = object()
 
 
 def with_shapes(fdef: gast.FunctionDef, shapes: dict, np_name: str) -> gast.FunctionDef:
