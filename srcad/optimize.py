@@ -1195,7 +1195,8 @@ def inline_temporaries(fdef: gast.FunctionDef, user_names: set) -> gast.Function
             return None
         if not t.startswith("_") and any(_helper_name(n) for n in walk(s.value)):
             return None         # a derivative through a runtime helper keeps its name
-        return t if _pure(s.value) and not getattr(s, "srcad_restore", None) else None
+        return t if _pure(s.value) and _movable(s.value) and not getattr(
+            s, "srcad_restore", None) else None
 
     def visit(stmts):
         for s in stmts:
@@ -1212,6 +1213,21 @@ def inline_temporaries(fdef: gast.FunctionDef, user_names: set) -> gast.Function
             i += 1
     visit(fdef.body)
     return fdef
+
+
+def _movable(value) -> bool:
+    """May ``value`` be evaluated later than written? Not if it calls a function srcad has
+    no rule for (``np.random.rand``: moving a draw past another changes both)."""
+    import math
+
+    from . import registry
+    for n in walk(value):
+        callee = getattr(n, "srcad_callee", None) if isinstance(n, gast.Call) else None
+        if callee is not None and registry.lookup(callee) is None and not (
+                getattr(callee, "__module__", None) == "math" or callee in (
+                    len, float, int, abs, min, max, range) or callee is math.pi):
+            return False
+    return True
 
 
 def _temporary(name) -> bool:
