@@ -163,42 +163,7 @@ def shift_invariant(fdef) -> list:
     ``z = a - np.max(a, axis, keepdims=True)`` that keeps ``exp`` from overflowing). The
     derivative through ``m`` is zero exactly; computing it would cost the tie-splitting
     adjoint of ``max`` and round to nearly zero."""
-    assigned: dict = {}
-    uses: dict = {}
-    for stmt in walk_statements(fdef.body):
-        for name in defines(stmt):
-            assigned[name] = None if name in assigned else stmt
-        for node in walk(stmt):
-            if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load):
-                uses.setdefault(node.id, []).append(stmt)
-    for stmt in walk_statements(fdef.body):     # loop tests and ranges read names too
-        if isinstance(stmt, (gast.For, gast.While, gast.If)):
-            for node in walk(getattr(stmt, "test", None) or stmt.iter):
-                if isinstance(node, gast.Name):
-                    uses.setdefault(node.id, []).append(stmt)
-
-    def value(name):
-        stmt = assigned.get(name)
-        return stmt.value if isinstance(stmt, gast.Assign) else None
-
-    def only_used_by(name, *stmts):
-        return sorted(map(id, uses.get(name, []))) == sorted(map(id, stmts))
-
-    def call_to(node, names):
-        fn = getattr(node, "srcad_callee", None)
-        return isinstance(node, gast.Call) and getattr(fn, "__name__", None) in names and \
-            getattr(fn, "__module__", "").startswith("numpy")
-
-    def axis_keepdims(call):
-        """The literal axis of a ``keepdims=True`` reduction, else None."""
-        keywords = {k.arg: k.value for k in call.keywords}
-        keep = keywords.get("keepdims")
-        axis = keywords.get("axis", call.args[1] if len(call.args) > 1 else None)
-        if len(call.args) > 2 or set(keywords) - {"axis", "keepdims"} or not (
-                isinstance(keep, gast.Constant) and keep.value is True):
-            return None
-        return literal(axis) if axis is not None else None
-
+    uses = _Uses(fdef)
     found = []
     for stmt in walk_statements(fdef.body):
         if not (isinstance(stmt, gast.Assign) and isinstance(stmt.value, gast.BinOp)
@@ -206,46 +171,89 @@ def shift_invariant(fdef) -> list:
                 and isinstance(stmt.value.right, gast.Name)):
             continue
         z, m = stmt.targets[0].id, stmt.value.right.id
-        m_value = value(m)
-        if assigned.get(z) is not stmt or not call_to(m_value, _SHIFTS) or not only_used_by(
-                m, stmt):
+        m_value = uses.value(m)
+        if uses.assigned.get(z) is not stmt or not _numpy_call(m_value, _SHIFTS) or \
+                not uses.only_by(m, stmt):
             continue
-        axis = axis_keepdims(m_value)
-        if axis is not None and _softmax_of(z, axis, uses, value, only_used_by, call_to,
-                                            axis_keepdims):
+        axis = _keepdims_axis(m_value)
+        if axis is not None and _softmax_of(z, axis, uses):
             found.append(stmt)
     return found
 
 
-def _softmax_of(z, axis, uses, value, only_used_by, call_to, axis_keepdims) -> bool:
+class _Uses:
+    """Where each name is assigned (the statement, None when more than once) and which
+    statements read it (a loop or branch by its header only; its body reads for itself)."""
+
+    def __init__(self, fdef):
+        self.assigned: dict = {}
+        self.readers: dict = {}
+        for stmt in walk_statements(fdef.body):
+            for name in defines(stmt):
+                self.assigned[name] = None if name in self.assigned else stmt
+            compound = isinstance(stmt, (gast.For, gast.While, gast.If))
+            read = getattr(stmt, "test", None) or stmt.iter if compound else stmt
+            for node in walk(read):
+                if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load):
+                    self.readers.setdefault(node.id, []).append(stmt)
+
+    def value(self, name):
+        stmt = self.assigned.get(name)
+        return stmt.value if isinstance(stmt, gast.Assign) else None
+
+    def of(self, name) -> list:
+        return self.readers.get(name, [])
+
+    def only_by(self, name, *stmts) -> bool:
+        """Do exactly ``stmts`` read ``name`` (once each)?"""
+        return sorted(map(id, self.of(name))) == sorted(map(id, stmts))
+
+
+def _numpy_call(node, names) -> bool:
+    fn = getattr(node, "srcad_callee", None)
+    return isinstance(node, gast.Call) and getattr(fn, "__name__", None) in names and \
+        getattr(fn, "__module__", "").startswith("numpy")
+
+
+def _keepdims_axis(call):
+    """The literal axis of a ``keepdims=True`` reduction, else None."""
+    keywords = {k.arg: k.value for k in call.keywords}
+    keep = keywords.get("keepdims")
+    axis = keywords.get("axis", call.args[1] if len(call.args) > 1 else None)
+    if len(call.args) > 2 or set(keywords) - {"axis", "keepdims"} or not (
+            isinstance(keep, gast.Constant) and keep.value is True):
+        return None
+    return literal(axis) if axis is not None else None
+
+
+def _softmax_of(z, axis, uses: _Uses) -> bool:
     """Is every use of ``z`` inside ``exp(z) / sum(exp(z), axis, keepdims=True)`` or
     ``z - log(sum(exp(z), axis, keepdims=True))``, each intermediate used there only?"""
-    z_uses = uses.get(z, [])
-    exps = [s for s in z_uses if isinstance(s, gast.Assign) and call_to(s.value, ("exp",))]
+    exps = [s for s in uses.of(z) if isinstance(s, gast.Assign) and _numpy_call(
+        s.value, ("exp",))]
     if len(exps) != 1:
         return False
     e = exps[0].targets[0].id
-    sums = [s for s in uses.get(e, []) if isinstance(s, gast.Assign) and call_to(
-        s.value, ("sum",)) and s.value.args[0].id == e and axis_keepdims(s.value) == axis]
+    sums = [s for s in uses.of(e) if isinstance(s, gast.Assign) and _numpy_call(
+        s.value, ("sum",)) and _is_name(s.value.args[0], e) and _keepdims_axis(s.value) == axis]
     if len(sums) != 1:
         return False
     total = sums[0].targets[0].id
-    for user in uses.get(total, []):
-        v = user.value if isinstance(user, gast.Assign) else None
-        if len(uses.get(total, [])) != 1 or not isinstance(v, (gast.BinOp, gast.Call)):
+    if len(uses.of(total)) != 1 or not isinstance(uses.of(total)[0], gast.Assign):
+        return False
+    user = uses.of(total)[0]
+    v = user.value
+    if isinstance(v, gast.BinOp) and isinstance(v.op, gast.Div) and _is_name(
+            v.left, e) and _is_name(v.right, total):                    # softmax
+        return uses.only_by(z, exps[0]) and uses.only_by(e, sums[0], user)
+    if _numpy_call(v, ("log",)) and len(v.args) == 1 and not v.keywords:   # log-softmax
+        out = uses.of(user.targets[0].id)
+        if len(out) != 1 or not isinstance(out[0], gast.Assign):
             return False
-        if isinstance(v, gast.BinOp) and isinstance(v.op, gast.Div) and _is_name(
-                v.left, e) and _is_name(v.right, total):              # softmax
-            return only_used_by(z, exps[0]) and only_used_by(e, sums[0], user)
-        if call_to(v, ("log",)) and len(v.args) == 1 and not v.keywords:   # log-softmax
-            log = user.targets[0].id
-            out = uses.get(log, [])
-            if len(out) != 1 or not isinstance(out[0], gast.Assign):
-                return False
-            d = out[0].value
-            return (isinstance(d, gast.BinOp) and isinstance(d.op, gast.Sub)
-                    and _is_name(d.left, z) and _is_name(d.right, log)
-                    and only_used_by(z, exps[0], out[0]) and only_used_by(e, sums[0]))
+        d = out[0].value
+        return (isinstance(d, gast.BinOp) and isinstance(d.op, gast.Sub)
+                and _is_name(d.left, z) and _is_name(d.right, user.targets[0].id)
+                and uses.only_by(z, exps[0], out[0]) and uses.only_by(e, sums[0]))
     return False
 
 

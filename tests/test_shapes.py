@@ -352,6 +352,24 @@ def test_shift_invariance_drops_the_max_adjoint(f):
     assert "group_weights" not in _specialized_source(f, args)
 
 
+LOOPED_LOG_SOFTMAX = make_function("""
+def looped(a, W, w):
+    total = 0.0
+    for t in range(3):
+        a = np.tanh(a @ W)
+        z = a - np.max(a, axis=1, keepdims=True)
+        logp = z - np.log(np.sum(np.exp(z), axis=1, keepdims=True))
+        total = total + np.sum(w * logp)
+    return total
+""")
+
+
+def test_shift_invariance_inside_a_loop():
+    a, W, w = _draw((4, 3), 19), _draw((3, 3), 20) * 0.5, _draw((4, 3), 21)
+    _checked_grad(LOOPED_LOG_SOFTMAX, [a, W, w], wrt=(0, 1))
+    assert "group_weights" not in srcad.show(LOOPED_LOG_SOFTMAX, wrt=(0, 1))
+
+
 @pytest.mark.parametrize("ties", [False, True])
 def test_logsumexp_keeps_the_max_used_twice(ties):
     a = _with_ties((4, 3), 16) if ties else _draw((4, 3), 16)
