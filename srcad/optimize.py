@@ -1006,13 +1006,11 @@ class _ShapedPeephole(gast.NodeTransformer):
         inside = [f for f in factors if not outside(f)]
         out_f = [f for f in factors if outside(f)]
         out_d = [d for d in divisors if outside(d)]
-        if len(out_d) != len(divisors) or not inside or not (out_f or out_d or sign):
-            if not (len(inside) == 2 and len(out_d) == len(divisors) and len(reduced) == len(
-                    full) and not keep.value and self.known.of(inside[0]) == full
-                    and self.known.of(inside[1]) == full):
-                return None
-        if len(inside) == 2 and len(reduced) == len(full) and not keep.value and all(
-                self.known.of(f) == full for f in inside):
+        vdot = len(inside) == 2 and len(reduced) == len(full) and not keep.value and all(
+            self.known.of(f) == full for f in inside)
+        if len(out_d) != len(divisors) or not inside or not (vdot or out_f or out_d or sign):
+            return None
+        if vdot:
             out = call(attr(name(self.np), "vdot"), *inside)
         else:
             product = inside[0]
