@@ -621,6 +621,11 @@ class _Shapes:
         join_all(lambda: ((t, self.of(v)) for t, v in assigns if t not in primal),
                  self.known, self.unknown)
 
+    def full(self, node) -> bool:
+        """Is ``node`` an array (not a scalar) of a shape known to the last dimension?"""
+        shape = self.of(node)
+        return isinstance(shape, tuple) and len(shape) > 0 and None not in shape
+
     def of(self, node):
         """The shape of an expression of derivative code, else None."""
         if isinstance(node, gast.Constant):
@@ -672,15 +677,15 @@ def with_shapes(fdef: gast.FunctionDef, shapes: dict, np_name: str) -> gast.Func
       instead, so a primal value computed only for its shape becomes dead code.
     """
     params = [a.id for a in fdef.args.posonlyargs + fdef.args.args + fdef.args.kwonlyargs]
-    full = {}
-    for p in params:                       # the first parameter of each known shape
-        shape = shapes.get(p)
-        if isinstance(shape, tuple) and None not in shape:
-            full.setdefault(shape, p)
+    full = {}                              # a known shape -> the first parameter of it
     sizes = {}                             # a dimension symbol -> (parameter, axis)
     for p in params:
         shape = shapes.get(p)
-        for i, d in enumerate(shape if isinstance(shape, tuple) else ()):
+        if not isinstance(shape, tuple):
+            continue
+        if None not in shape:
+            full.setdefault(shape, p)
+        for i, d in enumerate(shape):
             if isinstance(d, str):
                 sizes.setdefault(d, (p, i))
     parents = _parents(fdef)
@@ -759,13 +764,9 @@ class _InPlace:
         self.known = known
         self.loads = loads
 
-    def full(self, node):
-        shape = self.known.of(node)
-        return isinstance(shape, tuple) and len(shape) > 0 and None not in shape
-
     def fresh(self, value) -> bool:
         """Does ``value`` make a new array (never a view or an argument passed through)?"""
-        if not self.full(value):
+        if not self.known.full(value):
             return False
         if isinstance(value, gast.BinOp) or isinstance(value, gast.UnaryOp) and isinstance(
                 value.op, gast.USub):
@@ -830,7 +831,7 @@ class _InPlace:
         value = s.value
         return (isinstance(value, gast.BinOp) and isinstance(value.op, (gast.Add, gast.Sub))
                 and isinstance(value.left, gast.Name) and value.left.id == target
-                and target not in _loads(value.right) and self.full(value.left)
+                and target not in _loads(value.right) and self.known.full(value.left)
                 and broadcast([self.known.of(value.left), self.known.of(value.right)])
                 == self.known.of(value.left))
 
@@ -889,10 +890,6 @@ class _ShapedPeephole(gast.NodeTransformer):
         self.known = known
         self.np = known.np
 
-    def full(self, node):
-        shape = self.known.of(node)
-        return isinstance(shape, tuple) and len(shape) > 0 and None not in shape
-
     def visit_BinOp(self, node):
         self.generic_visit(node)
         if isinstance(node.op, (gast.Mult, gast.Div)):
@@ -908,7 +905,7 @@ class _ShapedPeephole(gast.NodeTransformer):
         arrays (``-dtau / tau * z``), when that takes fewer passes over the arrays; None
         otherwise (also when a shape is unknown)."""
         factors, divisors, sign = self.factors(node)
-        if factors is None or not self.full(node):
+        if factors is None or not self.known.full(node):
             return None
         shapes = [self.known.of(e) for e in factors + divisors]
         if any(not isinstance(shape, tuple) for shape in shapes):
