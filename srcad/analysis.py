@@ -538,32 +538,196 @@ _VIEWS = ("reshape", "transpose", "ravel", "swapaxes", "moveaxis", "squeeze", "e
           "matrix_transpose", "flip", "fliplr", "flipud", "rot90", "asarray")
 
 
-def aliased_writes(fdef):
-    """The first ``x[i] = v`` where ``x`` may share memory with another variable (it was
-    assigned a name, a slice, or a view such as ``np.reshape(y, ...)``), as
-    ``(statement, name, how)``, else None: srcad follows values, so such a write would not
-    reach the other variable's derivative."""
-    sources = {}
-    for stmt in walk_statements(fdef.body):
-        if isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name):
-            value, how = stmt.value, None
-            if isinstance(value, gast.Name):
-                if value.id == stmt.targets[0].id:
-                    continue                    # x = x (a helper returning its argument)
-                how = f"another name for {value.id!r}"
-            elif isinstance(value, gast.Subscript) and _basic(value.slice):
-                how = f"a slice of {getattr(value.value, 'id', 'an array')!r} (a view)"
-            elif isinstance(value, gast.Call) and getattr(
-                    getattr(value, "srcad_callee", None), "__name__", "") in _VIEWS:
-                how = f"the result of {value.srcad_callee.__name__} (a view)"
-            if how is not None:
-                sources.setdefault(stmt.targets[0].id, how)
-    for stmt in walk_statements(fdef.body):
-        if isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Subscript):
-            name = stmt.targets[0].value.id
-            if name in sources:
-                return stmt, name, sources[name]
+def aliased_writes(fdef, shapes=None):
+    """The first write into memory that another variable shares and reads afterwards, as
+    ``(statement, name, how)``, else None. A write is ``x[i] = v``, or ``x += v`` on an
+    array (an ANF ``x = x + v`` marked ``srcad_inplace``; on a number it rebinds, so it is
+    a write only where ``shapes`` does not prove ``x`` a scalar, and only when ``shapes`` is
+    given: the generic derivative cannot tell). Names share memory after ``a = b`` and
+    views (``a = b[1:]``, ``a = b.T``), in both directions. srcad follows values, so such a
+    write would not reach the other variable's value or derivative.
+
+    Flow-sensitive: sharing is tracked statement by statement (a later rebinding never
+    affects an earlier write), loop bodies to a fixed point."""
+    return _Sharing(fdef, shapes).first_conflict()
+
+
+class _Sharing:
+    """May-share analysis: each name maps to the set of storages it may refer to."""
+
+    def __init__(self, fdef, shapes):
+        self.shapes = shapes
+        self.where: dict = {}           # id(statement) -> (its block, the statement owning it)
+        self.how: dict = {}             # name -> how it came to share memory
+        self._nest(fdef.body, None)
+        self.fresh = 0
+        self.fdef = fdef
+
+    def _nest(self, body, parent):
+        for stmt in body:
+            self.where[id(stmt)] = (body, parent)
+            for field in ("body", "orelse"):
+                self._nest(getattr(stmt, field, None) or [], stmt)
+
+    def storage(self):
+        self.fresh += 1
+        return frozenset([self.fresh])
+
+    def first_conflict(self):
+        try:
+            self.block(self.fdef.body, {})
+        except _Conflict as found:
+            return found.args
+        return None
+
+    def block(self, body, env):
+        for stmt in body:
+            if isinstance(stmt, gast.If):
+                a = self.block(stmt.body, dict(env))
+                b = self.block(stmt.orelse, dict(env))
+                env = {n: a.get(n, frozenset()) | b.get(n, frozenset()) for n in {*a, *b}}
+            elif isinstance(stmt, (gast.For, gast.While)):
+                for _ in range(3):      # the back edge: sharing made late in the body
+                    after = self.block(stmt.body, dict(env))
+                    merged = {n: env.get(n, frozenset()) | after.get(n, frozenset())
+                              for n in {*env, *after}}
+                    if merged == env:
+                        break
+                    env = merged
+            elif isinstance(stmt, gast.Assign):
+                self.assign(stmt, env)
+        return env
+
+    def assign(self, stmt, env):
+        target = stmt.targets[0]
+        if isinstance(target, gast.Subscript):
+            self.write(stmt, target.value.id, env)
+            return
+        if isinstance(target, gast.Tuple):
+            for e in target.elts:
+                env[e.id] = self.storage()
+            return
+        name, value = target.id, stmt.value
+        if getattr(stmt, "srcad_inplace", False) and self.maybe_array(name):
+            # x += v on an array writes into x (ANF: x_2 = x + v, x_2 keeping x's memory)
+            written = value.left.id
+            self.write(stmt, written, env, also=name)
+            env[name] = env.setdefault(written, self.storage())
+            return
+        source = _shared_source(value)
+        if source is not None and isinstance(value, gast.Subscript) and self.scalar(value):
+            source = None                   # x[i, j] of a 2-d x: a number, not a view
+        if source is None:
+            env[name] = self.storage()
+        elif source != name:
+            if source not in env:
+                env[source] = self.storage()
+            env[name] = env[source]
+            self.how[name] = _sharing_kind(value)
+
+    def scalar(self, value) -> bool:
+        """Is ``a[i, j]`` (integer indices only) a number rather than a view? Yes unless
+        ``a`` is known to have more axes than indices (or a list: its element is shared)."""
+        items = value.slice.elts if isinstance(value.slice, gast.Tuple) else [value.slice]
+        if not all(isinstance(i, gast.Name) or isinstance(i, gast.Constant) and isinstance(
+                i.value, int) and not isinstance(i.value, bool) for i in items):
+            return False
+        shape = (self.shapes or {}).get(getattr(value.value, "id", None))
+        return not (isinstance(shape, tuple) and len(shape) > len(items)) and all(
+            not isinstance(i, gast.Name) or self.shapes is None or self.shapes.get(i.id) in (
+                (), None) for i in items)
+
+    def maybe_array(self, name) -> bool:
+        return self.shapes is not None and self.shapes.get(name) != ()
+
+    def write(self, stmt, name, env, also=None):
+        mine = env.get(name)
+        if not mine:
+            return
+        for other in sorted(env):
+            if other not in (name, also) and env[other] & mine and self.read_after(stmt, other):
+                kind = self.how.get(name) or self.how.get(other) or "the same array"
+                raise _Conflict(stmt, name, f"shares memory with {other!r} ({kind}), which "
+                                f"is read afterwards")
+
+    def read_after(self, stmt, name) -> bool:
+        """Is ``name`` read after ``stmt`` ran (in the rest of the function or the next
+        iteration of a loop around it) before it is certainly rebound?"""
+        node = stmt
+        while True:
+            block, parent = self.where[id(node)]
+            at = next(i for i, s in enumerate(block) if s is node)
+            read, rebound = _first_use(block[at + 1:], name)
+            if read or rebound:
+                return read
+            if parent is None:
+                return False
+            if isinstance(parent, (gast.For, gast.While)):  # the next iteration
+                if name in _reads(parent):
+                    return True
+                read, rebound = _first_use(parent.body, name)
+                if read or rebound:
+                    return read
+            node = parent
+
+
+class _Conflict(Exception):
+    pass
+
+
+def _first_use(stmts, name):
+    """(read, rebound): does running ``stmts`` read ``name`` before certainly rebinding it,
+    or certainly rebind it first? (Neither: both False.)"""
+    for s in stmts:
+        if name in _reads(s):
+            return True, False
+        if isinstance(s, gast.If):
+            then, other = _first_use(s.body, name), _first_use(s.orelse, name)
+            if then[0] or other[0]:
+                return True, False
+            if then[1] and other[1]:
+                return False, True
+        elif isinstance(s, (gast.For, gast.While)):     # may run no iteration: no rebinding
+            if _first_use(s.body, name)[0]:
+                return True, False
+        elif (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
+              and s.targets[0].id == name and not getattr(s, "srcad_inplace", False)):
+            return False, True
+        elif isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Tuple) and any(
+                e.id == name for e in s.targets[0].elts):
+            return False, True
+    return False, False
+
+
+def _reads(stmt) -> set:
+    """Names a statement itself reads (a loop or branch: its header only)."""
+    if isinstance(stmt, gast.For):
+        return _names(stmt.iter)
+    if isinstance(stmt, (gast.If, gast.While)):
+        return _names(stmt.test)
+    return _names(stmt)
+
+
+def _shared_source(value):
+    """The name whose memory ``value`` shares (a copy or a view of it), else None."""
+    if isinstance(value, gast.Name):
+        return value.id
+    if isinstance(value, gast.Subscript) and _basic(value.slice) and isinstance(
+            value.value, gast.Name):
+        return value.value.id
+    if isinstance(value, gast.Call) and getattr(
+            getattr(value, "srcad_callee", None), "__name__", "") in _VIEWS and value.args \
+            and isinstance(value.args[0], gast.Name):
+        return value.args[0].id
     return None
+
+
+def _sharing_kind(value) -> str:
+    if isinstance(value, gast.Name):
+        return f"another name for {value.id!r}"
+    if isinstance(value, gast.Subscript):
+        return f"a slice of {value.value.id!r}, a view"
+    return f"the result of {value.srcad_callee.__name__}, a view"
 
 
 def _basic(index) -> bool:

@@ -123,16 +123,17 @@ def build(f, spec: Spec) -> Derivative:
             raise InternalError("normalize", what, src.location(stmt))
     params = program.params
     wrt_names = [params[i] for i in spec.wrt]
-    alias = aliased_writes(program.node)
+    act = activity(program.node, wrt_names)
+    known = shapes(program.node, dict(zip(params, spec.kinds or ())))
+    alias = None if src.generated else aliased_writes(    # generated code reads stale
+        program.node, known if spec.kinds else None)      # views for their shapes only
     if alias is not None:
         stmt, name, how = alias
         src_of = getattr(stmt, "srcad_source", None) or src
         raise SrcadSyntaxError(
-            f"writing into {name!r}, which is {how}", src_of.location(stmt),
+            f"writing into {name!r}, which {how}", src_of.location(stmt),
             f"srcad follows values, so this write would not reach the other array's "
             f"derivative: make {name!r} its own array first ({name} = np.copy(...)).")
-    act = activity(program.node, wrt_names)
-    known = shapes(program.node, dict(zip(params, spec.kinds or ())))
     stage = spec.mode
     try:
         if spec.mode == "reverse":

@@ -331,7 +331,9 @@ class _Normalizer:
         if isinstance(target, gast.Name):
             load = gast.Name(id=target.id, ctx=gast.Load(), annotation=None, type_comment=None)
             value = gast.BinOp(left=load, op=stmt.op, right=stmt.value)
-            return self.assign(scope, target, value, pre)
+            out = self.assign(scope, target, value, pre)
+            out[-1].srcad_inplace = True        # on an array, x += v writes into x
+            return out
         if isinstance(target, gast.Subscript) and isinstance(target.value, gast.Name):
             base = self.name(scope, _name(target.value.id, gast.Load()))
             index = self.index(scope, target.slice, pre)

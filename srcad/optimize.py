@@ -46,7 +46,11 @@ def _pure(value) -> bool:
 
 
 def _targets(stmt):
-    """Names a pure assignment defines, or None when the statement must stay."""
+    """Names a pure assignment defines, or None when the statement must stay (``n += e``
+    defines ``n`` too: a counter nobody reads is dead, and so is its initialization)."""
+    if isinstance(stmt, gast.AugAssign) and isinstance(stmt.target, gast.Name) and _pure(
+            stmt.value):
+        return [stmt.target.id]
     if not isinstance(stmt, gast.Assign) or not _pure(stmt.value):
         return None
     out = []
@@ -83,16 +87,40 @@ def _sweep(stmts, keep) -> list:
     return out
 
 
+def _compound_targets(stmt):
+    """Names a loop or branch binds when it does nothing else (pure assignments, jumps and
+    comments only), or None: such a statement is dead when none of them is read after it."""
+    out = []
+    for n in walk(stmt):
+        if isinstance(n, (gast.For, gast.While, gast.If, gast.Break, gast.Continue,
+                          gast.Pass)) or getattr(n, "srcad_comment", None) is not None:
+            if isinstance(n, gast.For):
+                if not isinstance(n.target, gast.Name):
+                    return None
+                out.append(n.target.id)
+        elif isinstance(n, gast.stmt):
+            names = _targets(n)
+            if names is None:
+                return None
+            out.extend(names)
+    return out
+
+
 def _straight_line(stmts) -> list:
-    """Backward liveness over the top-level statements (loops and branches kept whole)."""
+    """Backward liveness over the top-level statements (a loop or branch is dropped whole
+    when it only binds names nobody reads after it, else kept whole)."""
     live: set = set()
     out = []
     for s in reversed(stmts):
+        if isinstance(s, (gast.For, gast.While, gast.If)):
+            names = _compound_targets(s)
+            if names is not None and not any(n in live for n in names):
+                continue
         names = _targets(s)
         if names is not None and not any(n in live for n in names):
             continue
-        if names is not None:
-            live -= set(names)
+        if names is not None and not isinstance(s, gast.AugAssign):
+            live -= set(names)          # n += e reads n: it stays live
         live |= _loads(s)
         if isinstance(s, (gast.For, gast.While, gast.If)):
             live |= {n.id for n in walk(s) if isinstance(n, gast.Name)}
