@@ -19,7 +19,7 @@ from . import registry
 __all__ = ["walk", "Activity", "activity", "is_differentiable", "defines", "walk_statements",
            "primitive_call", "list_names", "shapes", "rank", "join", "join_all", "broadcast",
            "reduced_shape", "axes_of", "matmul_shape", "literal", "shift_invariant",
-           "aliased_writes", "anf_violations"]
+           "aliased_writes", "anf_violations", "untracked_flows"]
 
 
 def walk(node):
@@ -149,6 +149,44 @@ def activity(fdef: gast.FunctionDef, wrt_names: list[str]) -> Activity:
                 useful |= sources
                 changed = True
     return Activity(varied=varied, useful=useful)
+
+
+def untracked_flows(fdef, act: Activity, local: set, lists: set = frozenset()):
+    """The first statement whose value depends on a varied input through something srcad
+    has no derivative for, as ``(statement, node, what)``, else None: an object indexed
+    with varied values (``np.r_[x, c]``: its ``__getitem__`` computes, it does not read
+    elements) or a boolean operator returning a varied operand (``y = x or c``). Unknown
+    means refused: such a value is never treated as constant. ``local``: the function's
+    parameters and assigned names (a local array indexed by a varied integer is fine: an
+    index is piecewise constant); ``lists``: names holding Python lists (``list_names``)."""
+    objects = {s.targets[0].id: _dotted_name(s.value)                   # _r_ = np.r_
+               for s in walk_statements(fdef.body)
+               if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
+               and isinstance(s.value, gast.Attribute) and not getattr(
+                   s.value, "srcad_opaque", False)}
+    for stmt in walk_statements(fdef.body):
+        if not isinstance(stmt, gast.Assign) or not defines(stmt) & act.useful:
+            continue
+        value = stmt.value
+        if isinstance(value, gast.Subscript) and _names(value.slice) & act.varied and not (
+                isinstance(value.value, gast.Name) and value.value.id in local - set(objects)):
+            base = objects.get(getattr(value.value, "id", None)) or _dotted_name(value.value)
+            return stmt, value, f"indexing `{base}` with values that " \
+                                "depend on the differentiated input"
+        if isinstance(value, gast.BinOp) and _names(value) & act.varied and any(
+                isinstance(v, gast.Name) and v.id in lists for v in (value.left, value.right)):
+            return stmt, value, "an arithmetic operator on a Python list (`+` and `*` " \
+                                "concatenate and repeat lists)"
+        if isinstance(value, gast.BoolOp) and _names(value) & act.varied:
+            return stmt, value, "`and`/`or` over values that depend on the differentiated " \
+                                "input (the result is one of the operands)"
+    return None
+
+
+def _dotted_name(node) -> str:
+    if isinstance(node, gast.Attribute):
+        return _dotted_name(node.value) + "." + node.attr
+    return getattr(node, "id", "<expr>")
 
 
 # -- shift invariance: softmax and log-softmax ignore what is subtracted along their axis ------
@@ -285,18 +323,32 @@ def primitive_call(value):
     return None
 
 
-def list_names(fdef) -> set:
-    """Names that hold Python lists (or tuples) of values: their derivatives are lists too."""
-    out = set()
-    for stmt in walk_statements(fdef.body):
-        if isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name):
-            value = stmt.value
-            if isinstance(value, (gast.List, gast.Tuple)):
+def list_names(fdef, shapes=None) -> set:
+    """Names that hold Python lists (or tuples) of values: their derivatives are lists too.
+    Besides list displays and rules returning lists: parameters known to be lists of
+    floats (``shapes``), and copies and slices of list names (``y = xs[1:3]``)."""
+    out = {name for name, shape in (shapes or {}).items() if shape == "floats"}
+    stmts = [s for s in walk_statements(fdef.body)
+             if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)]
+    for stmt in stmts:
+        value = stmt.value
+        if isinstance(value, (gast.List, gast.Tuple)):
+            out.add(stmt.targets[0].id)
+        elif isinstance(value, gast.Call):
+            rule = registry.lookup(getattr(value, "srcad_callee", None))
+            if rule is not None and rule.extra.get("returns_list"):
                 out.add(stmt.targets[0].id)
-            elif isinstance(value, gast.Call):
-                rule = registry.lookup(getattr(value, "srcad_callee", None))
-                if rule is not None and rule.extra.get("returns_list"):
-                    out.add(stmt.targets[0].id)
+    changed = True
+    while changed:
+        changed = False
+        for stmt in stmts:
+            value, target = stmt.value, stmt.targets[0].id
+            source = value.id if isinstance(value, gast.Name) else value.value.id if (
+                isinstance(value, gast.Subscript) and isinstance(value.value, gast.Name)
+                and isinstance(value.slice, gast.Slice)) else None
+            if source in out and target not in out:
+                out.add(target)
+                changed = True
     return out
 
 

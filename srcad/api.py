@@ -20,9 +20,10 @@ import numpy as np
 
 from . import cache, emit, registry, runtime
 from .cache import Derivative
-from .analysis import activity, aliased_writes, anf_violations, shapes
-from .errors import (InternalError, NotDifferentiableError, ShapeMismatchError, SrcadError,
-                     SrcadSyntaxError)
+from .analysis import (activity, aliased_writes, anf_violations, list_names, shapes,
+                       untracked_flows)
+from .errors import (InternalError, NoRuleError, NotDifferentiableError, ShapeMismatchError,
+                     SrcadError, SrcadSyntaxError)
 from .normalize import default_nodes, normalize
 from .source import function_state, parse_function
 from .template import clone
@@ -125,6 +126,16 @@ def build(f, spec: Spec) -> Derivative:
     wrt_names = [params[i] for i in spec.wrt]
     act = activity(program.node, wrt_names)
     known = shapes(program.node, dict(zip(params, spec.kinds or ())))
+    untracked = untracked_flows(program.node, act, _local_names(program.node),
+                                list_names(program.node, known))
+    if untracked is not None:
+        stmt, node, what = untracked
+        src_of = getattr(stmt, "srcad_source", None) or src
+        raise NoRuleError(f"srcad has no derivative for {what}", src_of.location(
+            node if getattr(node, "col_offset", None) is not None else stmt),
+            "Write it with NumPy functions srcad differentiates (np.concatenate, np.stack, "
+            "np.where, ...), or wrap the value in srcad.stop_gradient(...) if it needs no "
+            "derivative.")
     alias = None if src.generated else aliased_writes(    # generated code reads stale
         program.node, known if spec.kinds else None)      # views for their shapes only
     if alias is not None:
@@ -193,7 +204,16 @@ def build(f, spec: Spec) -> Derivative:
             deps.append(dep)
     log.debug("built %s:\n%s", fdef.name, source)
     return Derivative(fn, source, tuple(deps), registry.version(), function_state(src.fn), params,
-                      tuple(fdef.srcad_extra))
+                      tuple(fdef.srcad_extra), program.callables)
+
+
+def _local_names(fdef) -> set:
+    """Parameters and every name the function assigns."""
+    a = fdef.args
+    out = {p.id for p in a.posonlyargs + a.args + a.kwonlyargs}
+    out |= {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name)
+            and isinstance(n.ctx, gast.Store)}
+    return out
 
 
 def _get(f, spec: Spec) -> Derivative:
@@ -223,6 +243,19 @@ class _Arguments:
             raise TypeError(f"{self.f.__name__}: {exc}") from None
         bound.apply_defaults()
         return [bound.arguments[self.names[i]] for i in self.indices]
+
+    def check_callables(self, entry, args, kwargs):
+        """A parameter the function calls was resolved to its default when the derivative
+        was built: passing another function would silently differentiate the default."""
+        for name, default in entry.callables.items():
+            i = self.names.index(name)
+            value = kwargs[name] if name in kwargs else args[i] if i < len(args) else default
+            if value is not default:
+                raise TypeError(
+                    f"{self.f.__name__}: srcad built this derivative for {name}="
+                    f"{getattr(default, '__name__', default)!s} (the default it calls); passing "
+                    f"{name}={getattr(value, '__name__', value)!s} is not supported: make it the "
+                    f"default or call it from a module-level helper")
 
     def check(self, values):
         for i, a in zip(self.indices, values):
@@ -413,6 +446,8 @@ def _wrap(f, spec, kind):
                 entry = current(kinds)
             elif kwargs or None in kinds:     # the key does not cover every check
                 arguments.check(values)
+            if entry.callables:
+                arguments.check_callables(entry, args, kwargs)
             if spec.grad_seed:
                 out = entry.fn(*args, **kwargs)
             else:
@@ -443,6 +478,8 @@ def _wrap(f, spec, kind):
                     if len(checked) >= _MAX_VARIANTS:
                         checked.clear()
                     checked[kinds] = entry
+            if entry.callables:
+                arguments.check_callables(entry, primals, kwargs)
             if entry.extra:         # tangents are keyword-only (the function has defaults)
                 out = entry.fn(*primals, **kwargs, **dict(zip(entry.extra, tangents)))
             else:

@@ -145,6 +145,7 @@ class _Scope:
         self.rename = rename          # local name -> name in the generated function
         self.foreign = foreign        # globals differ from the main function's
         self.depth = depth
+        self.callables: dict = {}     # helper parameter -> the function passed to it
 
 
 class _Normalizer:
@@ -154,6 +155,9 @@ class _Normalizer:
         self.refs: dict[str, object] = {}
         self.deps: list = []
         self.main_locals = set()
+        self.main_defaults: dict = {}     # main parameter -> its default
+        self.main_rebound: set = set()    # main parameters assigned in the body
+        self.callables: dict = {}         # main parameter called as a function -> default
 
     # -- names and references -----------------------------------------------------------
     def ref(self, obj, preferred: str) -> str:
@@ -663,7 +667,9 @@ class _Normalizer:
         # array methods: x.sum(axis=0) -> np.sum(x, axis=0)
         if isinstance(func, gast.Attribute) and not _is_static_root(scope, func, self):
             return self.method(scope, node, pre)
-        callee = self.resolve(scope, func)
+        callee = self.local_callee(scope, func, node)
+        if callee is UNRESOLVED:
+            callee = self.resolve(scope, func)
         if callee is UNRESOLVED:
             raise _loc_error(scope.src, node, f"cannot resolve the function "
                              f"`{_dotted(func)}`",
@@ -691,6 +697,29 @@ class _Normalizer:
         call.srcad_callee = callee
         gast.copy_location(call, node)      # errors about the call point at it
         return call
+
+    def local_callee(self, scope, func, node):
+        """The function a call through a local name makes, as Python resolves it (locals and
+        parameters before globals): a parameter's default (in a helper: the argument
+        passed), or UNRESOLVED when ``func`` is not a local. A main-function parameter
+        resolves to its default and the derivative refuses calls passing another function
+        (``Program.callables``); any other local callee is refused."""
+        if not isinstance(func, gast.Name):
+            return UNRESOLVED
+        ident = func.id
+        if ident in scope.callables:
+            return scope.callables[ident]
+        local = ident in scope.rename if scope.depth else ident in self.main_locals
+        if not local:
+            return UNRESOLVED
+        default = self.main_defaults.get(ident, UNRESOLVED) if not scope.depth else UNRESOLVED
+        if default is not UNRESOLVED and callable(default) and ident not in self.main_rebound:
+            self.callables[ident] = default
+            return default
+        raise _loc_error(scope.src, node, f"cannot call the local name `{ident}`: srcad "
+                         "resolves the functions a derivative calls when it builds it",
+                         "Call the function by its module-level name, or give the parameter "
+                         "the function as its default (def f(x, act=np.tanh)).", NoRuleError)
 
     def take_and_zero(self, scope, node, pre):
         """Generated code's ``v = take_and_zero(b, i)`` (the adjoint of ``x[i] = v``) spelled
@@ -756,6 +785,18 @@ class _Normalizer:
         call.srcad_callee = target
         return call
 
+    def passed_function(self, scope, atom):
+        """The function an argument atom names in the calling scope, else None."""
+        if isinstance(atom, gast.Name) and atom.id in self.refs:
+            return self.refs[atom.id]
+        if isinstance(atom, gast.Name) and (atom.id in scope.rename.values() or (
+                not scope.depth and atom.id in self.main_locals)):
+            return scope.callables.get(atom.id) or self.callables.get(atom.id)
+        if isinstance(atom, (gast.Name, gast.Attribute)):
+            obj = scope.namespace.resolve(atom)
+            return None if obj is UNRESOLVED else obj
+        return None
+
     def inline(self, scope, node, fn, args, keywords, pre, hint):
         """Inline a user helper from its own source; returns the atom holding its result."""
         if scope.depth >= _MAX_INLINE_DEPTH:
@@ -792,9 +833,15 @@ class _Normalizer:
         inner = _Scope(src, helper_ns, rename, foreign=fn.__globals__ is not
                        self.main.namespace.globals, depth=scope.depth + 1)
         lines = []
+        written = sig.bind(*node.args, **{k.arg: k.value for k in node.keywords}).arguments
         for pname, param in sig.parameters.items():
             if pname in mutated:
                 continue
+            passed = written.get(pname)         # the argument as the caller wrote it
+            function = self.passed_function(scope, passed) if passed is not None else (
+                param.default if param.default is not param.empty else None)
+            if callable(function) and not isinstance(function, type):
+                inner.callables[pname] = function     # h(x, act=np.tanh): act() is np.tanh
             if pname in bound.arguments:
                 value = bound.arguments[pname]
             elif param.default is not param.empty:
@@ -984,13 +1031,25 @@ def _has(stmts, cls) -> bool:
 
 
 def _assigned(fdef) -> set:
+    """Names bound in ``fdef`` (a FunctionDef: its parameters too; or a list of statements)."""
     out = set()
-    for n in gast.walk(fdef):
-        if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Param)):
-            out.add(n.id)
-    for a in fdef.args.args + fdef.args.kwonlyargs + fdef.args.posonlyargs:
-        out.add(a.id)
+    for stmt in fdef if isinstance(fdef, list) else [fdef]:
+        for n in gast.walk(stmt):
+            if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Param)):
+                out.add(n.id)
+    if not isinstance(fdef, list):
+        for a in fdef.args.args + fdef.args.kwonlyargs + fdef.args.posonlyargs:
+            out.add(a.id)
     return out
+
+
+def _defaults(fn) -> dict:
+    """Parameter -> default value of a Python function."""
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return {}
+    return {p.name: p.default for p in params if p.default is not p.empty}
 
 
 # -- straight-line renaming -------------------------------------------------------------------
@@ -1049,6 +1108,8 @@ def normalize(src: Source) -> Program:
     norm = _Normalizer(src, namer)
     _lower_returns(fdef, namer)
     norm.main_locals = _assigned(fdef)
+    norm.main_rebound = _assigned(fdef.body)
+    norm.main_defaults = _defaults(src.fn)
     scope = _Scope(src, src.namespace, {}, foreign=False, depth=0)
     fdef.body = norm.body(scope, fdef.body)
     if not fdef.body or not isinstance(fdef.body[-1], (gast.Return, gast.If)):
@@ -1058,4 +1119,6 @@ def normalize(src: Source) -> Program:
     _rename_redefinitions(fdef, namer)
     for name in list(builtins.__dict__):
         namer.taken.add(name)
-    return Program(src, fdef, namer, norm.refs, norm.deps, norm.ref)
+    program = Program(src, fdef, namer, norm.refs, norm.deps, norm.ref)
+    program.callables = norm.callables
+    return program

@@ -65,7 +65,7 @@ class _Reverse:
         self.wrt = wrt
         self.grad_seed = grad_seed
         self.preserve_result = preserve_result
-        self.lists = list_names(program.node)
+        self.lists = list_names(program.node, shapes)
         self.saves: list[_Save] = []
         self.tapes: dict = {}     # "_tape": values derivatives flow through; "_control":
         #                           loop ranges, trip counts, conditions (never active)

@@ -179,3 +179,104 @@ def test_unused_loops_with_break_or_while(source):
     f = make_function(source)
     assert_right_both_modes(f, np.array([1.0, 2.0, 3.0]))
     assert "for " not in srcad.show(f) and "while " not in srcad.show(f)   # dead loops go
+
+
+# -- unknown means refused: values computed by something srcad has no rule for ----------------
+
+@pytest.mark.parametrize("body", [
+    "return np.sum(np.r_[x, c, x] ** 2)",
+    "return np.sum(np.r_[x, 2.0] ** 2)",
+    "return np.sum(np.c_[x, c] ** 2)",
+    "y = x or c\n    return np.sum(y * 2.0)",
+    "y = c and x\n    return np.sum(y * 2.0)",
+])
+def test_untracked_values_are_refused_in_both_modes(body):
+    f = make_function(f"def f(x):\n    c = np.ones(3)\n    {body}\n")
+    x = np.array([1.0, 2.0, 3.0])
+    with pytest.raises(srcad.NoRuleError, match="srcad has no derivative for"):
+        srcad.grad(f)(x)
+    with pytest.raises(srcad.NoRuleError, match="srcad has no derivative for"):
+        srcad.jvp(f, (x,), (np.ones(3),))
+
+
+def test_an_index_object_with_constant_contents_stays_constant():
+    f = make_function("def f(x):\n    c = np.r_[1.0, 2.0, 3.0]\n    return np.sum(c * x)\n")
+    np.testing.assert_allclose(srcad.grad(f)(np.ones(3)), [1.0, 2.0, 3.0])
+
+
+# -- Python list slices (case 2) ----------------------------------------------------------------
+
+@pytest.mark.parametrize("source", [
+    "def f(x):\n    y = x[1:3]\n    return y[0]\n",
+    "def f(x):\n    return x[1:][0]\n",
+    "def f(x):\n    y = x[1:3]\n    return y[0] + y[1] * y[0]\n",
+    "def f(x):\n    y = x[::2]\n    z = x[1:]\n    return y[0] * z[0] + y[1] + z[-1] * y[-1]\n",
+    "def f(x):\n    y = x[::-1]\n    w = y\n    return w[0] * x[0] + w[1]\n",
+])
+@pytest.mark.parametrize("n", [3, 5])
+def test_list_slices(source, n):
+    f = make_function(source)
+    xs = [0.5 + k for k in range(n)]
+    h = 1e-6
+    fd = [(f([v + h * (j == i) for j, v in enumerate(xs)])
+           - f([v - h * (j == i) for j, v in enumerate(xs)])) / (2 * h) for i in range(n)]
+    for optimized in (True, False):
+        g = srcad.grad(f, optimized=optimized)(list(xs))
+        assert type(g) is list
+        np.testing.assert_allclose(g, fd, rtol=1e-6, atol=1e-9)
+        jvp = srcad.autodiff(f, mode="forward", optimized=optimized)
+        for i in range(n):
+            t = [1.0 if j == i else 0.0 for j in range(n)]
+            np.testing.assert_allclose(jvp(list(xs), t), fd[i], rtol=1e-6, atol=1e-9)
+
+
+def test_list_concatenation_is_refused():
+    f = make_function("def f(x):\n    y = x[:2] + x[3:]\n    return y[0] * y[2]\n")
+    with pytest.raises(srcad.NoRuleError, match="Python list"):
+        srcad.grad(f)([1.0, 2.0, 3.0, 4.0])
+
+
+# -- callees resolve as Python resolves them (case 5) -------------------------------------------
+
+_CALLEES = """
+f = np.cos
+act = np.exp
+
+def g(x, f=np.sin):
+    return f(x) * 2.0
+
+def helper(x, act=np.tanh):
+    return act(x) * 3.0
+
+def uses_helper(x):
+    return helper(x, act=np.sin) + helper(x) + helper(x, np.arctan)
+
+def local_alias(x):
+    f = np.sin
+    return f(x)
+"""
+
+
+def test_a_parameter_called_as_a_function_is_its_default_not_the_global():
+    g = make_function(_CALLEES, name="g")
+    for df in (srcad.grad(g), srcad.grad(g, optimized=False)):
+        np.testing.assert_allclose(df(0.3), 2.0 * np.cos(0.3))
+    np.testing.assert_allclose(srcad.autodiff(g, mode="forward")(0.3, 1.0), 2.0 * np.cos(0.3))
+    with pytest.raises(TypeError, match="f=cos is not supported"):
+        srcad.grad(g)(0.3, f=np.cos)
+    with pytest.raises(TypeError, match="f=cos is not supported"):
+        srcad.autodiff(g, mode="forward")(0.3, np.cos, 1.0)
+
+
+def test_a_helper_calls_the_function_it_was_passed():
+    f = make_function(_CALLEES, name="uses_helper")
+    x = 0.4
+    expected = 3.0 * (np.cos(x) + (1.0 - np.tanh(x) ** 2) + 1.0 / (1.0 + x * x))
+    np.testing.assert_allclose(srcad.grad(f)(x), expected)
+    np.testing.assert_allclose(srcad.autodiff(f, mode="forward")(x, 1.0), expected)
+
+
+def test_a_local_callee_is_refused_not_read_as_the_global():
+    f = make_function(_CALLEES, name="local_alias")
+    with pytest.raises(srcad.NoRuleError, match="cannot call the local name `f`"):
+        srcad.grad(f)
