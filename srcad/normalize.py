@@ -675,6 +675,9 @@ class _Normalizer:
                              f"`{_dotted(func)}`",
                              "srcad resolves callees when it builds the derivative: call a "
                              "module-level function or a NumPy function by name.", NoRuleError)
+        if callee is np.einsum and node.args and not (
+                isinstance(node.args[0], gast.Constant) and isinstance(node.args[0].value, str)):
+            node = _einsum_subscripts(scope.src, node)    # the sublist form, as a string
         if callee is runtime.take_and_zero and len(node.args) == 2 and not node.keywords:
             return self.take_and_zero(scope, node, pre)
         if callee in (max, min) and len(node.args) > 2 and not node.keywords:
@@ -1041,6 +1044,38 @@ def _assigned(fdef) -> set:
         for a in fdef.args.args + fdef.args.kwonlyargs + fdef.args.posonlyargs:
             out.add(a.id)
     return out
+
+
+def _einsum_subscripts(src, node):
+    """``np.einsum(a, [0, 1], b, [1, 2], [0, 2])`` as ``np.einsum('ab,bc->ac', a, b)``; the
+    sublists must be literal lists or tuples of integers (and ``...``)."""
+    args = node.args
+    out = args[-1] if len(args) % 2 == 1 else None      # operand, sublist, ..., [output]
+    pairs = args[:-1] if out is not None else args
+    operands, subscripts = pairs[0::2], pairs[1::2]
+
+    def letters(sub):
+        if not isinstance(sub, (gast.List, gast.Tuple)):
+            raise _loc_error(src, node, "np.einsum's sublist form needs literal sublists",
+                             "Write the subscripts as a string: np.einsum('ij,jk->ik', a, b).",
+                             NoRuleError)
+        text = ""
+        for e in sub.elts:
+            if isinstance(e, gast.Constant) and e.value is Ellipsis:
+                text += "..."
+            elif isinstance(e, gast.Constant) and type(e.value) is int and 0 <= e.value < 52:
+                text += "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"[e.value]
+            else:
+                raise _loc_error(src, node, "np.einsum sublists hold integers 0..51 and ...",
+                                 "Write the subscripts as a string: "
+                                 "np.einsum('ij,jk->ik', a, b).", NoRuleError)
+        return text
+    spec = ",".join(letters(s) for s in subscripts)
+    if out is not None:
+        spec += "->" + letters(out)
+    new = gast.Call(func=node.func, args=[gast.Constant(value=spec, kind=None)] + operands,
+                    keywords=node.keywords)
+    return gast.copy_location(new, node)
 
 
 def _defaults(fn) -> dict:

@@ -280,3 +280,38 @@ def test_a_local_callee_is_refused_not_read_as_the_global():
     f = make_function(_CALLEES, name="local_alias")
     with pytest.raises(srcad.NoRuleError, match="cannot call the local name `f`"):
         srcad.grad(f)
+
+
+# -- np.einsum in the sublist form (case 4): the same derivative as the string form -----------
+
+_EINSUM = """
+W = np.arange(6.0).reshape(3, 2)
+
+def transpose(x, y):
+    return np.sum(np.einsum(x, (0, 1), (1, 0)) * W) + np.sum(y)
+
+def product(x, y):
+    return np.sum(np.einsum(x, [0, 1], y, [1, 2], [0, 2]) ** 2)
+
+def implicit_output(x, y):
+    return np.sum(np.einsum(x, [0, 1], y, [1, 2]) ** 2)
+
+def ellipsis(x, y):
+    return np.sum(np.einsum(x, [Ellipsis, 1], y, [1, 2], [Ellipsis, 2]) ** 2)
+"""
+
+
+@pytest.mark.parametrize("name", ["transpose", "product", "implicit_output", "ellipsis"])
+def test_einsum_sublist_form_in_both_modes(name):
+    f = make_function(_EINSUM, name=name)
+    g = np.random.default_rng(3)
+    x, y = g.standard_normal((2, 3)), g.standard_normal((3, 4))
+    if name == "transpose":
+        y = g.standard_normal(2)
+    srcad.check_grad(f, _frozen(x), _frozen(y), wrt=(0, 1))
+
+
+def test_einsum_sublists_that_are_not_literals_are_refused():
+    f = make_function("def f(x, sub):\n    return np.sum(np.einsum(x, sub))\n")
+    with pytest.raises(srcad.NoRuleError, match="literal sublists"):
+        srcad.grad(f)(np.ones(3), [0])
