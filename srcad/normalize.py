@@ -1061,7 +1061,8 @@ def _einsum_subscripts(src, node):
                              NoRuleError)
         text = ""
         for e in sub.elts:
-            if isinstance(e, gast.Constant) and e.value is Ellipsis:
+            if isinstance(e, gast.Constant) and e.value is Ellipsis or (
+                    isinstance(e, gast.Name) and e.id == "Ellipsis"):
                 text += "..."
             elif isinstance(e, gast.Constant) and type(e.value) is int and 0 <= e.value < 52:
                 text += "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"[e.value]
