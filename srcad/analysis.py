@@ -173,10 +173,11 @@ def untracked_flows(fdef, act: Activity, local: set, lists: set = frozenset()):
             base = objects.get(getattr(value.value, "id", None)) or _dotted_name(value.value)
             return stmt, value, f"indexing `{base}` with values that " \
                                 "depend on the differentiated input"
-        if isinstance(value, gast.BinOp) and _names(value) & act.varied and any(
-                isinstance(v, gast.Name) and v.id in lists for v in (value.left, value.right)):
-            return stmt, value, "an arithmetic operator on a Python list (`+` and `*` " \
-                                "concatenate and repeat lists)"
+        if isinstance(value, gast.BinOp) and not isinstance(value.op, gast.Add) and _names(
+                value) & act.varied and any(isinstance(v, gast.Name) and v.id in lists
+                                            for v in (value.left, value.right)):
+            return stmt, value, "an arithmetic operator on a Python list (`*` repeats a " \
+                                "list)"
         if isinstance(value, gast.BoolOp) and _names(value) & act.varied:
             return stmt, value, "`and`/`or` over values that depend on the differentiated " \
                                 "input (the result is one of the operands)"
@@ -343,10 +344,16 @@ def list_names(fdef, shapes=None) -> set:
         changed = False
         for stmt in stmts:
             value, target = stmt.value, stmt.targets[0].id
-            source = value.id if isinstance(value, gast.Name) else value.value.id if (
-                isinstance(value, gast.Subscript) and isinstance(value.value, gast.Name)
-                and isinstance(value.slice, gast.Slice)) else None
-            if source in out and target not in out:
+            if isinstance(value, gast.Name):
+                sources = {value.id}
+            elif isinstance(value, gast.Subscript) and isinstance(
+                    value.value, gast.Name) and isinstance(value.slice, gast.Slice):
+                sources = {value.value.id}
+            elif isinstance(value, gast.BinOp) and isinstance(value.op, gast.Add):
+                sources = _names(value)           # xs + ys concatenates lists
+            else:
+                sources = set()
+            if sources & out and target not in out:
                 out.add(target)
                 changed = True
     return out

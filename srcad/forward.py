@@ -15,7 +15,7 @@ import gast
 import numpy as np
 
 from . import registry, runtime
-from .analysis import primitive_call, walk_statements
+from .analysis import list_names, primitive_call, walk_statements
 from .optimize import Broadcasts, mark_derivative
 from .reverse import bind, mark_broadcasts, runtime_ref
 from .errors import NoRuleError, SrcadSyntaxError
@@ -38,6 +38,7 @@ class _Forward:
         self.simplify = Broadcasts(shapes, self.np).visit
         self.rt = program.ref(runtime, "_srcad")
         self.ref = runtime_ref(program, self.rt)
+        self.lists = list_names(program.node, shapes)
         self.mutated = {t.value.id for s in walk_statements(program.node.body)
                         if isinstance(s, gast.Assign)
                         for t in s.targets if isinstance(t, gast.Subscript)}
@@ -154,6 +155,12 @@ class _Forward:
             elts = [self.tangent_of(e) for e in value.elts]
             return [_assign(self.tan(outs[0]), type(value)(elts=elts, ctx=gast.Load()))], \
                 {outs[0]}
+        if isinstance(value, gast.BinOp) and isinstance(value.op, gast.Add) and any(
+                isinstance(v, gast.Name) and v.id in self.lists for v in (value.left, value.right)):
+            # xs + ys concatenates lists: so do their tangents
+            return [_assign(self.tan(outs[0]), gast.BinOp(
+                left=self.tangent_of(value.left), op=gast.Add(),
+                right=self.tangent_of(value.right)))], {outs[0]}
         call = primitive_call(value)
         if call is None or call[0] is None:
             return [], set()

@@ -715,6 +715,9 @@ class _Normalizer:
         local = ident in scope.rename if scope.depth else ident in self.main_locals
         if not local:
             return UNRESOLVED
+        alias = self.local_function(scope, ident)
+        if alias is not UNRESOLVED:
+            return alias
         default = self.main_defaults.get(ident, UNRESOLVED) if not scope.depth else UNRESOLVED
         if default is not UNRESOLVED and callable(default) and ident not in self.main_rebound:
             self.callables[ident] = default
@@ -787,6 +790,28 @@ class _Normalizer:
                          keywords=keywords)
         call.srcad_callee = target
         return call
+
+    def local_function(self, scope, ident):
+        """The function a local bound once to a module-level function names
+        (``f = np.sin``), else UNRESOLVED."""
+        body = scope.src.node.body
+        stores = [n for stmt in body for n in gast.walk(stmt)
+                  if isinstance(n, gast.Name) and n.id == ident
+                  and not isinstance(n.ctx, gast.Load)]
+        bound = [stmt for stmt in body if isinstance(stmt, gast.Assign)
+                 and len(stmt.targets) == 1 and isinstance(stmt.targets[0], gast.Name)
+                 and stmt.targets[0].id == ident]
+        if len(stores) != 1 or len(bound) != 1 or ident in self.main_defaults and \
+                not scope.depth:
+            return UNRESOLVED
+        value = bound[0].value
+        if not isinstance(value, (gast.Name, gast.Attribute)) or not _is_global_ref(
+                scope, value, self):
+            return UNRESOLVED
+        obj = scope.namespace.resolve(value)
+        if obj is UNRESOLVED or not callable(obj) or isinstance(obj, type):
+            return UNRESOLVED
+        return obj
 
     def passed_function(self, scope, atom):
         """The function an argument atom names in the calling scope, else None."""
@@ -924,6 +949,15 @@ def _is_static_root(scope, node, norm) -> bool:
     value = scope.namespace.lookup(root.id)
     return isinstance(value, types.ModuleType) or (
         value is not UNRESOLVED and isinstance(value, type))
+
+
+def _is_global_ref(scope, node, norm) -> bool:
+    """Is this Name or Attribute chain rooted at a name that is not local?"""
+    root = node
+    while isinstance(root, gast.Attribute):
+        root = root.value
+    return isinstance(root, gast.Name) and root.id not in scope.rename and not (
+        scope.depth == 0 and root.id in norm.main_locals)
 
 
 def _dotted(node) -> str:

@@ -376,6 +376,9 @@ class _Reverse:
                                           ctx=gast.Load())
                     code.extend(self.contribute(e.id, item, state))
             return code
+        if isinstance(value, gast.BinOp) and isinstance(value.op, gast.Add) and any(
+                isinstance(v, gast.Name) and v.id in self.lists for v in (value.left, value.right)):
+            return self.unconcatenate(value, outputs[0], state)
         call = primitive_call(value)
         if call is None or call[0] is None:
             for o in outputs:
@@ -444,6 +447,20 @@ class _Reverse:
                                 n.ctx, gast.Load):
                             n.id = alias
         return pre + self.apply(body, state)
+
+    def unconcatenate(self, value, out, state) -> list:
+        """``y = a + b`` of Python lists: the first ``len(a)`` elements of d[y] are d[a]'s,
+        the rest d[b]'s."""
+        state.defined.discard(out)
+        n = _call(_name("len"), value.left)
+        parts = ((value.left, gast.Slice(lower=None, upper=n, step=None)),
+                 (value.right, gast.Slice(lower=copy.deepcopy(n), upper=None, step=None)))
+        code = []
+        for operand, part in parts:
+            if self.active(operand):
+                code.extend(self.contribute(operand.id, gast.Subscript(
+                    value=_name(out), slice=part, ctx=gast.Load()), state))
+        return code
 
     def apply(self, body, state) -> list:
         """Turn an instantiated adjoint template into code: contributions become assignments

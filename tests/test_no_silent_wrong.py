@@ -212,6 +212,9 @@ def test_an_index_object_with_constant_contents_stays_constant():
     "def f(x):\n    y = x[1:3]\n    return y[0] + y[1] * y[0]\n",
     "def f(x):\n    y = x[::2]\n    z = x[1:]\n    return y[0] * z[0] + y[1] + z[-1] * y[-1]\n",
     "def f(x):\n    y = x[::-1]\n    w = y\n    return w[0] * x[0] + w[1]\n",
+    # + concatenates lists, with constants too
+    "def f(x):\n    y = x[:2] + x[2:]\n    return y[0] * y[2] + y[1]\n",
+    "def f(x):\n    y = x[1:] + [2.0]\n    z = [x[0]] + y\n    return z[0] * z[3] + z[1] * z[-1]\n",
 ])
 @pytest.mark.parametrize("n", [3, 5])
 def test_list_slices(source, n):
@@ -230,8 +233,8 @@ def test_list_slices(source, n):
             np.testing.assert_allclose(jvp(list(xs), t), fd[i], rtol=1e-6, atol=1e-9)
 
 
-def test_list_concatenation_is_refused():
-    f = make_function("def f(x):\n    y = x[:2] + x[3:]\n    return y[0] * y[2]\n")
+def test_list_repetition_is_refused():
+    f = make_function("def f(x):\n    y = x[:2] * 2\n    return y[0] * y[2]\n")
     with pytest.raises(srcad.NoRuleError, match="Python list"):
         srcad.grad(f)([1.0, 2.0, 3.0, 4.0])
 
@@ -253,6 +256,12 @@ def uses_helper(x):
 
 def local_alias(x):
     f = np.sin
+    return f(x)
+
+def local_rebound(x, k):
+    f = np.sin
+    if k > 0:
+        f = np.cos
     return f(x)
 """
 
@@ -276,8 +285,14 @@ def test_a_helper_calls_the_function_it_was_passed():
     np.testing.assert_allclose(srcad.autodiff(f, mode="forward")(x, 1.0), expected)
 
 
-def test_a_local_callee_is_refused_not_read_as_the_global():
+def test_a_local_bound_once_to_a_function_is_that_function():
     f = make_function(_CALLEES, name="local_alias")
+    np.testing.assert_allclose(srcad.grad(f)(0.3), np.cos(0.3))
+    np.testing.assert_allclose(srcad.autodiff(f, mode="forward")(0.3, 1.0), np.cos(0.3))
+
+
+def test_a_local_callee_bound_twice_is_refused_not_read_as_the_global():
+    f = make_function(_CALLEES, name="local_rebound")
     with pytest.raises(srcad.NoRuleError, match="cannot call the local name `f`"):
         srcad.grad(f)
 
