@@ -599,7 +599,8 @@ _VIEWS = ("reshape", "transpose", "ravel", "swapaxes", "moveaxis", "squeeze", "e
 
 def aliased_writes(fdef, shapes=None):
     """The first write into memory that another variable shares and reads afterwards, as
-    ``(statement, name, how)``, else None. A write is ``x[i] = v``, or ``x += v`` on an
+    ``(statement, name, how)``, else None. A write is ``x[i] = v``, ``lst.append(v)``,
+    ``v = lst.pop()``, or ``x += v`` on an
     array (an ANF ``x = x + v`` marked ``srcad_inplace``; on a number it rebinds, so it is
     a write only where ``shapes`` does not prove ``x`` a scalar, and only when ``shapes`` is
     given: the generic derivative cannot tell). Names share memory after ``a = b`` and
@@ -654,7 +655,12 @@ class _Sharing:
                         break
                     env = merged
             elif isinstance(stmt, gast.Assign):
+                popped = getattr(stmt.value, "srcad_pop", None)
+                if popped is not None:
+                    self.write(stmt, popped, env)       # v = lst.pop() shortens lst
                 self.assign(stmt, env)
+            elif isinstance(stmt, gast.Expr):           # lst.append(v) lengthens lst
+                self.write(stmt, stmt.value.func.value.id, env)
         return env
 
     def assign(self, stmt, env):

@@ -87,6 +87,21 @@ def test_inplace_operator_through_an_alias_is_refused(op, alias):
             y[i] = 3.0 * y[i]
         return s
     """,
+    # lists: append and pop change the list every name for it sees
+    """
+    def f(x):
+        a = [x * 1.0]
+        b = a
+        b.append(x * 2.0)
+        return np.sum(a[-1] ** 2)
+    """,
+    """
+    def f(x):
+        a = [x * 1.0, x * 3.0]
+        b = a
+        v = b.pop()
+        return np.sum(a[-1] * v)
+    """,
 ])
 def test_write_into_memory_another_name_reads_is_refused(source):
     f = make_function(source)
