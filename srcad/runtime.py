@@ -145,8 +145,19 @@ def last_write_mask(buffer, index):
     return 1.0
 
 
+def _not_a_number(y):
+    """Refuse an output that is no number (None, a string, a boolean): no derivative."""
+    if y is None or isinstance(y, (str, bytes, bool, np.bool_)):
+        from .errors import NotDifferentiableError
+        raise NotDifferentiableError(f"the function returned {y!r}, not a number",
+                                     hint="Return the value to differentiate (a float or a "
+                                          "float array).")
+
+
 def scalar_seed(y):
     """The seed 1.0 of a gradient; ``grad`` needs a function with one scalar output."""
+    if type(y) is not float:
+        _not_a_number(y)
     if np.size(y) != 1 or isinstance(y, (list, tuple)):
         from .errors import ShapeMismatchError
         raise ShapeMismatchError(
@@ -159,6 +170,7 @@ def scalar_seed(y):
 def seed_like(seed, y):
     """The cotangent of output ``y``: ``seed`` checked against ``y``'s shape, or ones."""
     if seed is None:
+        _not_a_number(y)
         if isinstance(y, (list, tuple)):
             return type(y)(seed_like(None, v) for v in y)
         return np.ones_like(y) if isinstance(y, np.ndarray) else 1.0
@@ -169,6 +181,7 @@ def seed_like(seed, y):
                 f"the seed must be a tuple of {len(y)} cotangents, one per output",
                 hint="Pass seed=(s0, s1, ...) shaped like the function's outputs.")
         return type(y)(seed_like(s, v) for s, v in zip(seed, y))
+    _not_a_number(y)
     if np.shape(seed) != np.shape(y):
         from .errors import ShapeMismatchError
         raise ShapeMismatchError(
