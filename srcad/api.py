@@ -351,8 +351,8 @@ def _canonical(kinds):
         return 1 if n == 1 else symbols.setdefault(n, f"n{len(symbols)}")
 
     def canonical(k):
-        if type(k) is tuple:
-            return tuple(dim(n) for n in k[0])
+        if type(k) is tuple:      # an empty array (a 0 dimension): the generic derivative
+            return None if 0 in k[0] else tuple(dim(n) for n in k[0])
         return k if k is None or k == "floats" else ()
     return tuple(canonical(k) for k in kinds)
 

@@ -103,13 +103,27 @@ def sigmoid(t):
         return 1.0 / (1.0 + np.exp(-t))
 
 
-def reduced_count(x, axis):
-    """How many elements each output of a reduction over ``axis`` combines."""
+def _count(x, axis):
     shape = _shape(x)
     if axis is None:
         return math.prod(shape)
     axes = axis if isinstance(axis, tuple) else (axis,)
     return math.prod(shape[a] for a in axes)
+
+
+def reduced_count(x, axis):
+    """How many elements each output of a reduction over ``axis`` combines, or 1 if none:
+    the derivative of an empty group is empty whatever it is divided by (and a sum over it
+    0), so a mean over an empty axis has no ZeroDivisionError in its derivative."""
+    return max(_count(x, axis), 1)
+
+
+def dof_inverse(x, axis, ddof):
+    """``1 / (n - ddof)`` for the ``n`` elements each output of ``np.var``/``np.std`` over
+    ``axis`` combines: nan where ``n <= ddof`` (the value is nan or inf there, so is its
+    derivative), 0.0 for an empty group (its derivative is empty, a sum over it 0)."""
+    n = _count(x, axis)
+    return 1.0 / (n - ddof) if n > ddof else math.nan if n else 0.0
 
 
 def astype(x, dtype, **kwargs):

@@ -15,7 +15,8 @@ from srcad.runtime import (add_at, add_list, astype, broadcast_like, expand_redu
                            gather_sum, scalar_items, seed_like, spread, take_and_zero,
                            unbroadcast)
 
-nondiff(runtime.scalar_seed, runtime.zeros_like, runtime.reduced_count, runtime.stop_gradient,
+nondiff(runtime.scalar_seed, runtime.zeros_like, runtime.reduced_count, runtime.dof_inverse,
+        runtime.stop_gradient,
         runtime.last_write_mask, reversed, slice)
 # linear in the first argument: their tangent rules are derived (registry.linear)
 linear(unbroadcast, broadcast_like, expand_reduced, seed_like, spread, gather_sum, scalar_items)
