@@ -628,26 +628,28 @@ def jacobian(f, wrt=0, mode="auto"):
     index = index[0]
 
     def jac(*args):
-        x = np.asarray(args[index], dtype=float)
+        x = np.asarray(args[index])
         y = np.asarray(f(*args))
+        tx, ty = (a.dtype if a.dtype.kind in "fc" else np.dtype(float) for a in (x, y))
+        dtype = np.result_type(tx, ty)     # a float32 argument and output: float32
         use_forward = mode == "forward" or (mode == "auto" and x.size < y.size)
         if use_forward:
             cols = []
             for k in range(x.size):
-                e = np.zeros(x.size)
+                e = np.zeros(x.size, tx)
                 e[k] = 1.0
                 t = e.reshape(x.shape) if x.ndim else float(e[0])
-                cols.append(np.asarray(derivative("forward")(*args, t), dtype=float).reshape(-1))
-            out = np.stack(cols, axis=1) if cols else np.zeros((y.size, 0))
+                cols.append(np.asarray(derivative("forward")(*args, t), dtype=dtype).reshape(-1))
+            out = np.stack(cols, axis=1) if cols else np.zeros((y.size, 0), dtype)
         else:
             rows = []
             for k in range(y.size):
-                e = np.zeros(y.size)
+                e = np.zeros(y.size, ty)
                 e[k] = 1.0
                 s = e.reshape(y.shape) if y.ndim else 1.0
                 rows.append(np.asarray(derivative("reverse")(*args, seed=s),
-                                       dtype=float).reshape(-1))
-            out = np.stack(rows, axis=0) if rows else np.zeros((0, x.size))
+                                       dtype=dtype).reshape(-1))
+            out = np.stack(rows, axis=0) if rows else np.zeros((0, x.size), dtype)
         return out.reshape(y.shape + x.shape)
     return jac
 

@@ -86,7 +86,9 @@ def expand_reduced(g, x, axis, keepdims):
     """Broadcast the adjoint of a reduction back over x's shape."""
     shape = _shape(x)
     if axis is None and not keepdims and not isinstance(g, np.ndarray):
-        return np.full(shape, g)        # a scalar over every element: one cheap fill
+        # a scalar over every element: one cheap fill, in x's precision (a Python float g
+        # is weak: float32 x, float32 fill)
+        return np.full(shape, g, dtype=np.result_type(g, getattr(x, "dtype", np.float64)))
     if axis is not None and not keepdims:
         axes = axis if isinstance(axis, tuple) else (axis,)
         g = np.expand_dims(g, tuple(a % len(shape) for a in axes))
@@ -154,7 +156,7 @@ def last_write_mask(buffer, index):
         if len(np.unique(positions)) < len(positions):
             last = np.zeros(len(positions), dtype=bool)
             last[np.unique(positions[::-1], return_index=True)[1]] = True
-            mask = last[::-1].astype(float)
+            mask = last[::-1].astype(np.result_type(getattr(buffer, "dtype", float), 1.0))
             return mask.reshape((-1,) + (1,) * (np.ndim(buffer) - 1))
     return 1.0
 
@@ -202,6 +204,16 @@ def seed_like(seed, y):
             f"the seed has shape {np.shape(seed)} but the output has shape {np.shape(y)}",
             hint="Pass a seed (cotangent) with exactly the output's shape.")
     return seed
+
+
+def saved(value):
+    """``value`` as the tape keeps it: an array (or a list's arrays) copied, a number itself
+    (``np.copy`` would make a Python float a float64 array)."""
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    if isinstance(value, list):
+        return [saved(v) for v in value]
+    return value
 
 
 def stop_gradient(x):
@@ -335,8 +347,9 @@ def unpad(g, x, pad_width, mode="constant"):
         return g[tuple(slice(int(b), int(b) + n) for (b, _), n in zip(widths, shape))]
     size = int(np.prod(shape))
     source = np.pad(np.arange(size).reshape(shape), widths, mode=pad_mode(mode))
-    flat = np.bincount(np.ravel(source), weights=np.ravel(g), minlength=size)
-    return np.reshape(flat.astype(g.dtype, copy=False), shape)
+    flat = np.zeros(size, dtype=np.result_type(g, 1.0))    # g's precision (bincount: float64)
+    np.add.at(flat, np.ravel(source), np.ravel(g))
+    return np.reshape(flat, shape)
 
 
 def pad_border(x, pad_width):
@@ -564,7 +577,8 @@ def untrace(g, a, offset=0, axis1=0, axis2=1):
     shape = np.shape(a)
     n = len(shape)
     ax1, ax2 = axis1 % n, axis2 % n
-    eye = np.eye(shape[ax1], shape[ax2], k=offset, dtype=np.result_type(g))
+    g = np.asarray(g, dtype=np.result_type(g, a))     # a Python seed: a's precision
+    eye = np.eye(shape[ax1], shape[ax2], k=offset, dtype=g.dtype)
     if ax1 > ax2:
         eye = eye.T
     mask_shape = [1] * n
@@ -648,6 +662,8 @@ def einsum_operand_adjoint(g, subscripts, k, operands):
     present = "".join(c for c in unique if c in known)
     spec = ",".join([output] + others) + "->" + present
     rest = [op for j, op in enumerate(operands) if j != k]
+    if isinstance(g, (int, float)):    # a Python seed: einsum would make it a float64 array
+        g = np.asarray(g, dtype=np.result_type(g, *operands))
     r = np.einsum(spec, g, *rest, optimize=len(rest) > 1)
     sizes = dict(zip(term, np.shape(x)))
     r = np.reshape(r, [np.shape(r)[present.index(c)] if c in present else 1 for c in unique])

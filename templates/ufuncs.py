@@ -81,8 +81,11 @@ binary(np.float_power, "x2 * np.float_power(x1, x2 - 1)", "y * np.log(x1)")
 binary(math.pow, "x2 * math.pow(x1, x2 - 1)", "y * math.log(x1)")
 binary((np.maximum, np.fmax), "0.5 + 0.5 * np.sign(x1 - x2)", "0.5 - 0.5 * np.sign(x1 - x2)")
 binary((np.minimum, np.fmin), "0.5 - 0.5 * np.sign(x1 - x2)", "0.5 + 0.5 * np.sign(x1 - x2)")
-binary(max, "(x1 > x2) + 0.5 * (x1 == x2)", "(x2 > x1) + 0.5 * (x1 == x2)")  # max(a, b)
-binary(min, "(x1 < x2) + 0.5 * (x1 == x2)", "(x2 < x1) + 0.5 * (x1 == x2)")  # min(a, b)
+# max(a, b), min(a, b) of numbers: Python floats, so a float32 derivative stays float32
+binary(max, "1.0 if x1 > x2 else 0.5 if x1 == x2 else 0.0",
+       "1.0 if x2 > x1 else 0.5 if x1 == x2 else 0.0")
+binary(min, "1.0 if x1 < x2 else 0.5 if x1 == x2 else 0.0",
+       "1.0 if x2 < x1 else 0.5 if x1 == x2 else 0.0")
 # logaddexp: exp(x1 - y) written without y, so a gradient need not compute the (slow) y
 binary(np.logaddexp, "sigmoid(x1 - x2)", "sigmoid(x2 - x1)")
 binary(np.logaddexp2, "sigmoid((x1 - x2) * math.log(2.0))", "sigmoid((x2 - x1) * math.log(2.0))")
