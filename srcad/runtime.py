@@ -88,7 +88,10 @@ def expand_reduced(g, x, axis, keepdims):
     if axis is None and not keepdims and not isinstance(g, np.ndarray):
         # a scalar over every element: one cheap fill, in x's precision (a Python float g
         # is weak: float32 x, float32 fill)
-        return np.full(shape, g, dtype=np.result_type(g, getattr(x, "dtype", np.float64)))
+        dtype = getattr(x, "dtype", None)
+        if type(g) is not float or dtype is None or dtype.kind != "f":
+            dtype = np.result_type(g, np.float64 if dtype is None else dtype)
+        return np.full(shape, g, dtype=dtype)
     if axis is not None and not keepdims:
         axes = axis if isinstance(axis, tuple) else (axis,)
         g = np.expand_dims(g, tuple(a % len(shape) for a in axes))
