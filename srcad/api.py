@@ -91,8 +91,8 @@ def _wrt_indices(f, wrt):
                                  f"named {item!r} (parameters: {', '.join(params)})")
             item = params.index(item)
         if not isinstance(item, numbers.Integral) or isinstance(item, bool):
-            raise TypeError(f"wrt must be an int, a parameter name, or a tuple of those, "
-                            f"not {item!r}")
+            raise TypeError(f"wrt={wrt!r} for {getattr(f, '__name__', f)}: wrt must be an "
+                            f"int, a parameter name, or a tuple of those, not {item!r}")
         if params and not -len(params) <= item < len(params):
             raise ValueError(f"wrt={item}: {getattr(f, '__name__', f)} has only "
                              f"{len(params)} parameters")
@@ -109,6 +109,39 @@ def _header(src, spec, wrt_names) -> list[str]:
             f"{'' if spec.optimized else ', unoptimized'}"]
 
 
+def _ends_in_return(body) -> bool:
+    """Does running ``body`` always end at a ``return``?"""
+    last = body[-1] if body else None
+    if isinstance(last, gast.If):
+        return _ends_in_return(last.body) and _ends_in_return(last.orelse)
+    if isinstance(last, gast.While) and isinstance(last.test, gast.Constant) and \
+            last.test.value is True:       # `while True:` left by `return` only
+        return not any(isinstance(n, gast.Break) for n in gast.walk(last))
+    return isinstance(last, gast.Return)
+
+
+def _check_returns(src):
+    """Refuse a function that returns no number: a bare ``return``, ``return None``, a string,
+    bytes or boolean constant (or a returned tuple's item that is one), or a body whose end is
+    reached (Python then returns None). Its derivative would otherwise be silently zero."""
+    problems = []
+    for node in gast.walk(src.node):
+        if isinstance(node, gast.Return):
+            items = node.value.elts if isinstance(node.value, gast.Tuple) else [node.value]
+            for item in items:
+                value = None if item is None else getattr(item, "value", 0.0)
+                if (item is None or isinstance(item, gast.Constant)) and (
+                        value is None or isinstance(value, (str, bytes, bool))):
+                    problems.append((node, f"returns {value!r}, not a number"))
+    if not _ends_in_return(src.node.body):
+        problems.append((src.node.body[-1], "can reach the end of its body, where it returns "
+                                            "None"))
+    for node, what in problems[:1]:
+        raise NotDifferentiableError(
+            f"cannot differentiate {src.fn.__name__}: it {what}", src.location(node),
+            hint="Return the value to differentiate (a float or a float array) on every path.")
+
+
 def build(f, spec: Spec) -> Derivative:
     """Run the pipeline: parse -> normalize -> analyze -> transform -> optimize -> emit."""
     from .forward import forward
@@ -117,7 +150,8 @@ def build(f, spec: Spec) -> Derivative:
     from .reverse import reverse
 
     src = parse_function(f)
-    program = normalize(src)
+    program = normalize(src)          # refuses unsupported syntax first
+    _check_returns(src)
     verify = os.environ.get("SRCAD_VERIFY") == "1"
     if verify:                       # the stage invariants, named by the stage that broke them
         for stmt, what in anf_violations(program.node):
@@ -226,21 +260,30 @@ class _Arguments:
     """How a call's arguments map to the differentiated parameters (positional, by keyword,
     or defaulted), and the checks srcad makes on them."""
 
-    def __init__(self, f, indices):
+    def __init__(self, f, indices, name=None):
         self.f = f
+        self.name = name or f.__name__           # the function as the user passed it
         self.indices = indices
         self.signature = inspect.signature(f)
         self.names = list(self.signature.parameters)
         self.last = max(indices)
+        params = self.signature.parameters.values()
+        positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY,
+                                                       p.POSITIONAL_OR_KEYWORD)]
+        required = [p for p in params if p.default is p.empty]
+        # call lengths that bind positionally as they are, with no missing or extra argument
+        self.fast = range(max(self.last + 1, len(required)), len(positional) + 1) if \
+            len(required) <= len(positional) else range(0)
 
     def values(self, args, kwargs):
-        """The values of the wrt parameters in this call."""
-        if not kwargs and len(args) > self.last:
+        """The values of the wrt parameters in this call; a TypeError naming the function
+        for an argument it does not take (or one it misses)."""
+        if not kwargs and len(args) in self.fast:
             return [args[i] for i in self.indices]
         try:
             bound = self.signature.bind(*args, **kwargs)
         except TypeError as exc:
-            raise TypeError(f"{self.f.__name__}: {exc}") from None
+            raise TypeError(f"{self.name}: {exc}") from None
         bound.apply_defaults()
         return [bound.arguments[self.names[i]] for i in self.indices]
 
@@ -342,8 +385,8 @@ def _canonical(kinds):
         return 1 if n == 1 else symbols.setdefault(n, f"n{len(symbols)}")
 
     def canonical(k):
-        if type(k) is tuple:
-            return tuple(dim(n) for n in k[0])
+        if type(k) is tuple:      # an empty array (a 0 dimension): the generic derivative
+            return None if 0 in k[0] else tuple(dim(n) for n in k[0])
         return k if k is None or k == "floats" else ()
     return tuple(canonical(k) for k in kinds)
 
@@ -421,7 +464,7 @@ def _wrap(f, spec, kind):
         return entry
 
     current()   # build now: errors surface at srcad.grad(f), not at the first call
-    arguments = _Arguments(target, indices)
+    arguments = _Arguments(target, indices, getattr(f, "__name__", None))
 
     def finish(out, values, args):
         value, grads = out if spec.preserve_result else (None, out)
@@ -435,7 +478,9 @@ def _wrap(f, spec, kind):
         return (value, grads) if spec.preserve_result else grads
 
     if kind == "reverse":
-        def derivative(*args, seed=None, **kwargs):
+        def derivative(*args, **kwargs):
+            # a VJP takes seed=; grad does not (there, seed= is an argument f may not take)
+            seed = None if spec.grad_seed else kwargs.pop("seed", None)
             if bound_self:
                 args = bound_self + args
             values = arguments.values(args, kwargs)
@@ -448,15 +493,14 @@ def _wrap(f, spec, kind):
                 arguments.check(values)
             if entry.callables:
                 arguments.check_callables(entry, args, kwargs)
-            if spec.grad_seed:
-                out = entry.fn(*args, **kwargs)
-            else:
-                try:
-                    out = entry.fn(*args, **kwargs, **{entry.extra[0]: seed})
-                except ShapeMismatchError as exc:     # the seed does not fit the output
-                    if exc.location is None:
-                        exc.location = _def_location(target, returns=True)
-                    raise
+            try:
+                out = entry.fn(*args, **kwargs) if spec.grad_seed else \
+                    entry.fn(*args, **kwargs, **{entry.extra[0]: seed})
+            except (ShapeMismatchError, NotDifferentiableError) as exc:   # about the output
+                if exc.location is None:
+                    exc.location = _def_location(target, returns=True)
+                    exc.message = exc.message.replace("the function", target.__name__, 1)
+                raise
             return finish(out, values, args)
     else:
         checked: dict = {}           # kinds of arguments and tangents -> their derivative
@@ -512,6 +556,9 @@ def _decorator(factory):
 def _spec(f, mode, wrt, preserve_result, optimized, grad_seed):
     if mode not in _MODES:
         raise ValueError(f"mode must be 'reverse' or 'forward', not {mode!r}")
+    for name, flag in (("preserve_result", preserve_result), ("optimized", optimized)):
+        if not isinstance(flag, (bool, np.bool_, int)):
+            raise TypeError(f"{name} must be True or False, not {flag!r}")
     if isinstance(f, types.MethodType):     # a bound method: self is bound, not differentiated
         indices, single = _wrt_indices(f, wrt)
         indices = tuple(i + 1 for i in indices)
@@ -533,8 +580,9 @@ _WRAPPERS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 def _derivative(f, mode, wrt, preserve_result, optimized, grad_seed, verbose):
     """The derivative function for these options, memoized per function: asking again for
     the same derivative costs a dictionary lookup (staleness is checked at each call)."""
-    key = (mode, wrt if not isinstance(wrt, list) else tuple(wrt), bool(preserve_result),
-           bool(optimized), grad_seed)
+    # wrt items with their types: True == 1 and 1.0 == 1 must not find wrt=1's derivative
+    key = (mode, tuple((type(w), w) for w in wrt) if isinstance(wrt, (tuple, list)) else
+           (type(wrt), wrt), preserve_result, optimized, grad_seed)
     try:
         per_fn = _WRAPPERS.get(f)
         found = per_fn.get(key) if per_fn is not None else None
@@ -582,6 +630,10 @@ def jvp(f, primals, tangents, wrt=None):
     tangents = tuple(tangents)
     if wrt is None:
         wrt = tuple(range(len(primals)))
+    count = len(wrt) if isinstance(wrt, (tuple, list)) else 1
+    if len(tangents) != count:
+        raise TypeError(f"jvp of {getattr(f, '__name__', f)}: {len(tangents)} tangent(s) for "
+                        f"{count} wrt argument(s); pass one tangent per wrt argument")
     df = autodiff(f, mode="forward", wrt=tuple(wrt) if isinstance(wrt, (tuple, list)) else wrt,
                   preserve_result=True)
     return df(*primals, *tangents)
@@ -608,29 +660,34 @@ def jacobian(f, wrt=0, mode="auto"):
         return built[which]
 
     index, _ = _wrt_indices(_target(f), wrt)
+    if len(index) != 1:
+        raise TypeError(f"jacobian takes one argument in wrt, not {wrt!r}: build one "
+                        f"jacobian per argument")
     index = index[0]
 
     def jac(*args):
-        x = np.asarray(args[index], dtype=float)
+        x = np.asarray(args[index])
         y = np.asarray(f(*args))
+        tx, ty = (a.dtype if a.dtype.kind in "fc" else np.dtype(float) for a in (x, y))
+        dtype = np.result_type(tx, ty)     # a float32 argument and output: float32
         use_forward = mode == "forward" or (mode == "auto" and x.size < y.size)
         if use_forward:
             cols = []
             for k in range(x.size):
-                e = np.zeros(x.size)
+                e = np.zeros(x.size, tx)
                 e[k] = 1.0
                 t = e.reshape(x.shape) if x.ndim else float(e[0])
-                cols.append(np.asarray(derivative("forward")(*args, t), dtype=float).reshape(-1))
-            out = np.stack(cols, axis=1) if cols else np.zeros((y.size, 0))
+                cols.append(np.asarray(derivative("forward")(*args, t), dtype=dtype).reshape(-1))
+            out = np.stack(cols, axis=1) if cols else np.zeros((y.size, 0), dtype)
         else:
             rows = []
             for k in range(y.size):
-                e = np.zeros(y.size)
+                e = np.zeros(y.size, ty)
                 e[k] = 1.0
                 s = e.reshape(y.shape) if y.ndim else 1.0
                 rows.append(np.asarray(derivative("reverse")(*args, seed=s),
-                                       dtype=float).reshape(-1))
-            out = np.stack(rows, axis=0) if rows else np.zeros((0, x.size))
+                                       dtype=dtype).reshape(-1))
+            out = np.stack(rows, axis=0) if rows else np.zeros((0, x.size), dtype)
         return out.reshape(y.shape + x.shape)
     return jac
 

@@ -177,6 +177,8 @@ def _normalize_wrt(wrt, nargs):
         raise ValueError("check_grad: wrt must name at least one argument")
     out = []
     for i in indices:
+        if isinstance(i, (bool, np.bool_)):
+            raise TypeError(f"check_grad: wrt must be an int or a tuple of ints, not {i!r}")
         if not isinstance(i, numbers.Integral) or not -nargs <= i < nargs:
             raise ValueError(f"check_grad: wrt index {i!r} out of range for {nargs} argument(s)")
         out.append(int(i) % nargs)

@@ -611,7 +611,8 @@ def scalar_accumulators(fdef: gast.FunctionDef, shapes: dict, np_name: str):
                                                ctx=gast.Load()), op=gast.Mult(),
                                 right=call(name("len"), name(p)))
         body.insert(len(body) - 1, gast.Assign(
-            targets=[name(b, gast.Store())], value=call(attr(name(np_name), "array"), name(b)),
+            targets=[name(b, gast.Store())], value=call(attr(name(np_name), "array"), name(b),
+                                                        attr(name(p), "dtype")),
             type_comment=None))
     return fdef
 

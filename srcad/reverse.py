@@ -145,7 +145,7 @@ class _Reverse:
         stmt.srcad_saves[name] = record
         value = _name(name)
         if index is not None:
-            value = _call(_attr(_name(self.np), "copy"),
+            value = _call(_attr(_name(self.rt), "saved"),
                           gast.Subscript(value=_name(name), slice=copy.deepcopy(index),
                                          ctx=gast.Load()))
         if on_tape:

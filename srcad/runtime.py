@@ -86,7 +86,12 @@ def expand_reduced(g, x, axis, keepdims):
     """Broadcast the adjoint of a reduction back over x's shape."""
     shape = _shape(x)
     if axis is None and not keepdims and not isinstance(g, np.ndarray):
-        return np.full(shape, g)        # a scalar over every element: one cheap fill
+        # a scalar over every element: one cheap fill, in x's precision (a Python float g
+        # is weak: float32 x, float32 fill)
+        dtype = getattr(x, "dtype", None)
+        if type(g) is not float or dtype is None or dtype.kind != "f":
+            dtype = np.result_type(g, np.float64 if dtype is None else dtype)
+        return np.full(shape, g, dtype=dtype)
     if axis is not None and not keepdims:
         axes = axis if isinstance(axis, tuple) else (axis,)
         g = np.expand_dims(g, tuple(a % len(shape) for a in axes))
@@ -103,13 +108,27 @@ def sigmoid(t):
         return 1.0 / (1.0 + np.exp(-t))
 
 
-def reduced_count(x, axis):
-    """How many elements each output of a reduction over ``axis`` combines."""
+def _count(x, axis):
     shape = _shape(x)
     if axis is None:
         return math.prod(shape)
     axes = axis if isinstance(axis, tuple) else (axis,)
     return math.prod(shape[a] for a in axes)
+
+
+def reduced_count(x, axis):
+    """How many elements each output of a reduction over ``axis`` combines, or 1 if none:
+    the derivative of an empty group is empty whatever it is divided by (and a sum over it
+    0), so a mean over an empty axis has no ZeroDivisionError in its derivative."""
+    return max(_count(x, axis), 1)
+
+
+def dof_inverse(x, axis, ddof):
+    """``1 / (n - ddof)`` for the ``n`` elements each output of ``np.var``/``np.std`` over
+    ``axis`` combines: nan where ``n <= ddof`` (the value is nan or inf there, so is its
+    derivative), 0.0 for an empty group (its derivative is empty, a sum over it 0)."""
+    n = _count(x, axis)
+    return 1.0 / (n - ddof) if n > ddof else math.nan if n else 0.0
 
 
 def astype(x, dtype, **kwargs):
@@ -140,13 +159,24 @@ def last_write_mask(buffer, index):
         if len(np.unique(positions)) < len(positions):
             last = np.zeros(len(positions), dtype=bool)
             last[np.unique(positions[::-1], return_index=True)[1]] = True
-            mask = last[::-1].astype(float)
+            mask = last[::-1].astype(np.result_type(getattr(buffer, "dtype", float), 1.0))
             return mask.reshape((-1,) + (1,) * (np.ndim(buffer) - 1))
     return 1.0
 
 
+def _not_a_number(y):
+    """Refuse an output that is no number (None, a string, a boolean): no derivative."""
+    if y is None or isinstance(y, (str, bytes, bool, np.bool_)):
+        from .errors import NotDifferentiableError
+        raise NotDifferentiableError(f"the function returned {y!r}, not a number",
+                                     hint="Return the value to differentiate (a float or a "
+                                          "float array).")
+
+
 def scalar_seed(y):
     """The seed 1.0 of a gradient; ``grad`` needs a function with one scalar output."""
+    if type(y) is not float:
+        _not_a_number(y)
     if np.size(y) != 1 or isinstance(y, (list, tuple)):
         from .errors import ShapeMismatchError
         raise ShapeMismatchError(
@@ -159,6 +189,7 @@ def scalar_seed(y):
 def seed_like(seed, y):
     """The cotangent of output ``y``: ``seed`` checked against ``y``'s shape, or ones."""
     if seed is None:
+        _not_a_number(y)
         if isinstance(y, (list, tuple)):
             return type(y)(seed_like(None, v) for v in y)
         return np.ones_like(y) if isinstance(y, np.ndarray) else 1.0
@@ -169,12 +200,23 @@ def seed_like(seed, y):
                 f"the seed must be a tuple of {len(y)} cotangents, one per output",
                 hint="Pass seed=(s0, s1, ...) shaped like the function's outputs.")
         return type(y)(seed_like(s, v) for s, v in zip(seed, y))
+    _not_a_number(y)
     if np.shape(seed) != np.shape(y):
         from .errors import ShapeMismatchError
         raise ShapeMismatchError(
             f"the seed has shape {np.shape(seed)} but the output has shape {np.shape(y)}",
             hint="Pass a seed (cotangent) with exactly the output's shape.")
     return seed
+
+
+def saved(value):
+    """``value`` as the tape keeps it: an array (or a list's arrays) copied, a number itself
+    (``np.copy`` would make a Python float a float64 array)."""
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    if isinstance(value, list):
+        return [saved(v) for v in value]
+    return value
 
 
 def stop_gradient(x):
@@ -308,8 +350,9 @@ def unpad(g, x, pad_width, mode="constant"):
         return g[tuple(slice(int(b), int(b) + n) for (b, _), n in zip(widths, shape))]
     size = int(np.prod(shape))
     source = np.pad(np.arange(size).reshape(shape), widths, mode=pad_mode(mode))
-    flat = np.bincount(np.ravel(source), weights=np.ravel(g), minlength=size)
-    return np.reshape(flat.astype(g.dtype, copy=False), shape)
+    flat = np.zeros(size, dtype=np.result_type(g, 1.0))    # g's precision (bincount: float64)
+    np.add.at(flat, np.ravel(source), np.ravel(g))
+    return np.reshape(flat, shape)
 
 
 def pad_border(x, pad_width):
@@ -537,7 +580,8 @@ def untrace(g, a, offset=0, axis1=0, axis2=1):
     shape = np.shape(a)
     n = len(shape)
     ax1, ax2 = axis1 % n, axis2 % n
-    eye = np.eye(shape[ax1], shape[ax2], k=offset, dtype=np.result_type(g))
+    g = np.asarray(g, dtype=np.result_type(g, a))     # a Python seed: a's precision
+    eye = np.eye(shape[ax1], shape[ax2], k=offset, dtype=g.dtype)
     if ax1 > ax2:
         eye = eye.T
     mask_shape = [1] * n
@@ -621,6 +665,8 @@ def einsum_operand_adjoint(g, subscripts, k, operands):
     present = "".join(c for c in unique if c in known)
     spec = ",".join([output] + others) + "->" + present
     rest = [op for j, op in enumerate(operands) if j != k]
+    if isinstance(g, (int, float)):    # a Python seed: einsum would make it a float64 array
+        g = np.asarray(g, dtype=np.result_type(g, *operands))
     r = np.einsum(spec, g, *rest, optimize=len(rest) > 1)
     sizes = dict(zip(term, np.shape(x)))
     r = np.reshape(r, [np.shape(r)[present.index(c)] if c in present else 1 for c in unique])

@@ -23,7 +23,8 @@ Inside the body:
   fresh temporaries; global names (``np``, ``math``, runtime helpers) are resolved through the
   namespace of the generated function.
 * ``if`` statements and conditional expressions whose test is static after binding (for example
-  ``if axis is None:``) are folded away at instantiation, so the generated code has no branch.
+  ``if axis is None:``, or ``isinstance(x2, (int, float))`` for a literal ``x2``) are folded
+  away at instantiation, so the generated code has no branch.
 * A parameter used as a subscript (``a[index]``) is substituted in subscript form; anywhere
   else it is substituted as a value (``slice(1, None)``, ``Ellipsis``).
 """
@@ -305,9 +306,16 @@ def _fold_test(test):
             if any(v is True for v in values):
                 return True
             return False if all(v is False for v in values) else None
+        if isinstance(test, gast.Call) and isinstance(test.func, gast.Name) and \
+                test.func.id == "isinstance" and len(test.args) == 2 and is_static(test.args[0]):
+            kinds = test.args[1].elts if isinstance(test.args[1], gast.Tuple) else [test.args[1]]
+            return isinstance(static_value(test.args[0]), tuple(_TYPES[k.id] for k in kinds))
         return bool(static_value(test))
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, AttributeError):
         return None
+
+
+_TYPES = {"int": int, "float": float, "bool": bool, "complex": complex, "str": str}
 
 
 # -- parsing --------------------------------------------------------------------------------

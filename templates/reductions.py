@@ -21,8 +21,12 @@ Conventions:
   exact derivative with zeros in the input (several zeros in one group included). Second
   derivatives are exact too, except with two or more zeros in one group (or, for ``cumprod``,
   one line), where the mixed second derivatives between the zeros are dropped.
-* ``std`` and the Euclidean ``norm`` have a kink at a constant / zero input: ``std`` gives
-  inf/nan there (its derivative is unbounded), ``norm`` gives 0 (a subgradient).
+* ``std`` and the Euclidean ``norm`` have a kink at a constant / zero input: both give 0
+  there (a subgradient; ``std`` of a single element is constant, so 0 is its derivative).
+  ``var``/``std`` with ``n - ddof <= 0`` elements in a group are nan (or inf), and so is
+  their derivative (nan, with no warning of its own).
+* Empty input (an empty axis, a size-0 array): the adjoint is an empty array, the tangent 0
+  (the Jacobian has no columns), though the value is nan; no division by zero.
 * ``norm`` with ``ord`` None/'fro' (Euclidean) is written inline; every other ord (vector
   p-norms, +-inf, 0; matrix 'nuc', +-1, +-inf, +-2) goes through ``norm_direction`` in the
   runtime, which has no derivative rule of its own: second derivatives of those norms raise
@@ -40,8 +44,8 @@ import math
 import numpy as np
 
 from srcad.registry import adjoint, d, linear, nondiff, tangent
-from srcad.runtime import (average_weights_shape, broadcast_like, expand_reduced, group_weights,
-                           norm_direction, reduced_count, spread, unbroadcast)
+from srcad.runtime import (average_weights_shape, broadcast_like, dof_inverse, expand_reduced,
+                           group_weights, norm_direction, reduced_count, spread, unbroadcast)
 
 # Weights and shapes computed from comparisons and shapes are piecewise constant.
 nondiff(group_weights, average_weights_shape)
@@ -67,7 +71,7 @@ def mean_adjoint(y, a, axis=None, *, keepdims=False):
 
 @tangent(np.mean)
 def mean_tangent(y, a, axis=None, *, keepdims=False):
-    d[y] = np.mean(d[a], axis=axis, keepdims=keepdims)
+    d[y] = np.sum(d[a], axis=axis, keepdims=keepdims) / reduced_count(d[a], axis)  # 0: empty
 
 
 # -- nansum, nanmean: NaN elements are left out, so they get no derivative ----------------------
@@ -133,33 +137,35 @@ def max_tangent(y, a, axis=None, *, keepdims=False):
 
 
 # -- var, std: D = 2 (a - mean) / (n - ddof) for var, (a - mean) / ((n - ddof) std) for std --
+# 1 / (n - ddof) is dof_inverse: nan where n <= ddof (so is the value). Where std is 0 (a
+# constant group, a single element) D is 0, a subgradient (std of one element is constant).
 
 @adjoint(np.var)
 def var_adjoint(y, a, axis=None, *, ddof=0, keepdims=False):
     centered = a - np.mean(a, axis=axis, keepdims=True)
-    scale = 2.0 / (reduced_count(a, axis) - ddof)
+    scale = 2.0 * dof_inverse(a, axis, ddof)
     d[a] = expand_reduced(d[y], a, axis, keepdims) * centered * scale
 
 
 @tangent(np.var)
 def var_tangent(y, a, axis=None, *, ddof=0, keepdims=False):
     centered = a - np.mean(a, axis=axis, keepdims=True)
-    scale = 2.0 / (reduced_count(a, axis) - ddof)
+    scale = 2.0 * dof_inverse(a, axis, ddof)
     d[y] = np.sum(d[a] * centered, axis=axis, keepdims=keepdims) * scale
 
 
 @adjoint(np.std)
 def std_adjoint(y, a, axis=None, *, ddof=0, keepdims=False):
     centered = a - np.mean(a, axis=axis, keepdims=True)
-    d[a] = expand_reduced(d[y] / y, a, axis, keepdims) * centered / (
-        reduced_count(a, axis) - ddof)
+    d[a] = expand_reduced(d[y] / np.where(y > 0.0, y, 1.0), a, axis, keepdims) * centered * \
+        dof_inverse(a, axis, ddof)
 
 
 @tangent(np.std)
 def std_tangent(y, a, axis=None, *, ddof=0, keepdims=False):
     centered = a - np.mean(a, axis=axis, keepdims=True)
-    d[y] = np.sum(d[a] * centered, axis=axis, keepdims=keepdims) / (
-        (reduced_count(a, axis) - ddof) * y)
+    d[y] = np.sum(d[a] * centered, axis=axis, keepdims=keepdims) * dof_inverse(
+        a, axis, ddof) / np.where(y > 0.0, y, 1.0)
 
 
 # -- average(a, axis, weights): y = sum(a * w) / sum(w), w broadcast against a ----------------
@@ -183,7 +189,8 @@ def average_tangent(y, a, axis=None, weights=None, *, keepdims=False):
           np.reshape(weights, average_weights_shape(a, weights, axis)))
     total = (reduced_count(a, axis) if weights is None else
              np.sum(broadcast_like(wb, a), axis=axis, keepdims=True))
-    d[y] = (np.mean(d[a], axis=axis, keepdims=keepdims) if weights is None else
+    d[y] = (np.sum(d[a], axis=axis, keepdims=keepdims) / reduced_count(d[a], axis)
+            if weights is None else
             np.sum((d[a] * wb + (a - expand_reduced(y, a, axis, keepdims))
                     * np.reshape(d[weights], np.shape(wb))) / total,
                    axis=axis, keepdims=keepdims))

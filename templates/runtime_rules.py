@@ -12,15 +12,22 @@ import numpy as np
 from srcad import runtime
 from srcad.registry import adjoint, d, linear, nondiff, tangent, unary
 from srcad.runtime import (add_at, add_list, astype, broadcast_like, expand_reduced,
-                           gather_sum, scalar_items, seed_like, spread, take_and_zero,
+                           gather_sum, saved, scalar_items, seed_like, spread, take_and_zero,
                            unbroadcast)
 
-nondiff(runtime.scalar_seed, runtime.zeros_like, runtime.reduced_count, runtime.stop_gradient,
+nondiff(runtime.scalar_seed, runtime.zeros_like, runtime.reduced_count, runtime.dof_inverse,
+        runtime.stop_gradient,
         runtime.last_write_mask, reversed, slice)
 # linear in the first argument: their tangent rules are derived (registry.linear)
-linear(unbroadcast, broadcast_like, expand_reduced, seed_like, spread, gather_sum, scalar_items)
+linear(unbroadcast, broadcast_like, expand_reduced, seed_like, spread, gather_sum, scalar_items,
+       saved)
 linear(add_list, astype, list)
 unary(runtime.sigmoid, "y * (1.0 - y)")
+
+
+@adjoint(saved)
+def saved_adjoint(y, value):
+    d[value] = d[y]
 
 
 @adjoint(seed_like)

@@ -13,6 +13,12 @@ Conventions:
 * Constants in formulas are Python floats (``math.log(2.0)``, ``math.pi``), never NumPy
   scalars, so float32 arrays stay float32 (NumPy 2 treats Python scalars as weak).
 * ``math`` rules use ``math`` functions only, so scalar code stays plain float arithmetic.
+* Power at a zero base: ``x1 ** x2`` has dy/dx2 = 0 at ``x1 == 0`` (``0 ** y`` is constant for
+  ``y > 0``; JAX and autograd agree) and dy/dx1 = 0 where ``x2 == 0`` (``x ** 0`` is constant);
+  genuine infinities stay (``x ** 0.5``, ``sqrt``, ``log``, ``cbrt`` at 0 give inf). A
+  negative base has dy/dx2 = nan (``x1 ** x2`` is defined for integer ``x2`` only).
+* ``hypot`` at the origin has derivative 0 (like ``norm``); ``arctan2`` at the origin nan (it
+  is not continuous there), the same for the ``math`` twins.
 * Kinks: at ``x == 0`` the derivative of ``abs`` is 0 (``sign``); ``maximum``/``minimum``/
   ``fmax``/``fmin``/``max``/``min`` split a tie evenly (0.5 to each operand), like the
   reductions ``np.max``/``np.min`` do; ``clip`` gives a value equal to a bound to ``a``.
@@ -76,20 +82,36 @@ binary((np.add, operator.add), "1", "1")
 binary((np.subtract, operator.sub), "1", "-1")
 binary((np.multiply, operator.mul), "x2", "x1")
 binary((np.divide, operator.truediv), "1.0 / x2", "-y / x2")   # np.true_divide is np.divide
-binary((np.power, operator.pow, pow), "x2 * x1 ** (x2 - 1)", "y * np.log(x1)")
-binary(np.float_power, "x2 * np.float_power(x1, x2 - 1)", "y * np.log(x1)")
-binary(math.pow, "x2 * math.pow(x1, x2 - 1)", "y * math.log(x1)")
+# x1 ** x2 at x1 == 0 (see the module docstring): dy/dx1 is 0 where x2 == 0 (0 * inf), dy/dx2
+# is 0 (y log x1 = 0 * -inf). A literal operand folds its case away: x ** 2 is 2 * x ** (2 - 1)
+# and 2.0 ** x is y * math.log(2.0); only an array operand pays for a np.where.
+POWER_X2 = "(0.0 if x2 == 0 else x2 * {pow}) if isinstance(x2, (int, float)) else " \
+    "x2 * {where}"          # x2 * x1 ** 1 (= 0) where x2 == 0: no inf, no warning
+POWER_X1 = "y * (math.log(x1) if x1 > 0 else 0.0 if x1 == 0 else math.nan) if isinstance(" \
+    "x1, (int, float)) else y * np.log(np.where(x1 == 0, 1.0, x1))"
+binary((np.power, operator.pow, pow), POWER_X2.format(
+    pow="x1 ** (x2 - 1)", where="x1 ** np.where(x2 == 0, 1, x2 - 1)"), POWER_X1)
+binary(np.float_power, POWER_X2.format(
+    pow="np.float_power(x1, x2 - 1)", where="np.float_power(x1, np.where(x2 == 0, 1, x2 - 1))"),
+    POWER_X1)
+binary(math.pow, "0.0 if x2 == 0 else x2 * math.pow(x1, x2 - 1)",
+       "y * (math.log(x1) if x1 > 0 else 0.0 if x1 == 0 else math.nan)")
 binary((np.maximum, np.fmax), "0.5 + 0.5 * np.sign(x1 - x2)", "0.5 - 0.5 * np.sign(x1 - x2)")
 binary((np.minimum, np.fmin), "0.5 - 0.5 * np.sign(x1 - x2)", "0.5 + 0.5 * np.sign(x1 - x2)")
-binary(max, "(x1 > x2) + 0.5 * (x1 == x2)", "(x2 > x1) + 0.5 * (x1 == x2)")  # max(a, b)
-binary(min, "(x1 < x2) + 0.5 * (x1 == x2)", "(x2 < x1) + 0.5 * (x1 == x2)")  # min(a, b)
+# max(a, b), min(a, b) of numbers: Python floats, so a float32 derivative stays float32
+binary(max, "1.0 if x1 > x2 else 0.5 if x1 == x2 else 0.0",
+       "1.0 if x2 > x1 else 0.5 if x1 == x2 else 0.0")
+binary(min, "1.0 if x1 < x2 else 0.5 if x1 == x2 else 0.0",
+       "1.0 if x2 < x1 else 0.5 if x1 == x2 else 0.0")
 # logaddexp: exp(x1 - y) written without y, so a gradient need not compute the (slow) y
 binary(np.logaddexp, "sigmoid(x1 - x2)", "sigmoid(x2 - x1)")
 binary(np.logaddexp2, "sigmoid((x1 - x2) * math.log(2.0))", "sigmoid((x2 - x1) * math.log(2.0))")
-binary(np.hypot, "x1 / y", "x2 / y")
-binary(math.hypot, "x1 / y", "x2 / y")                         # the two-argument form
+# hypot at the origin: 0 (as norm); arctan2 at the origin: nan (it is not continuous there)
+binary(np.hypot, "x1 / np.where(y == 0.0, 1.0, y)", "x2 / np.where(y == 0.0, 1.0, y)")
+binary(math.hypot, "x1 / y if y else 0.0", "x2 / y if y else 0.0")    # the two-argument form
 binary(np.arctan2, "x2 / (x1 * x1 + x2 * x2)", "-x1 / (x1 * x1 + x2 * x2)")
-binary(math.atan2, "x2 / (x1 * x1 + x2 * x2)", "-x1 / (x1 * x1 + x2 * x2)")
+binary(math.atan2, "x2 / (x1 * x1 + x2 * x2) if x1 or x2 else math.nan",
+       "-x1 / (x1 * x1 + x2 * x2) if x1 or x2 else math.nan")
 binary((np.mod, operator.mod), "1", "-(x1 // x2)")             # np.remainder is np.mod
 binary(np.fmod, "1", "-np.trunc(x1 / x2)")
 binary(math.fmod, "1", "-float(math.trunc(x1 / x2))")

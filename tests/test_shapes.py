@@ -585,6 +585,6 @@ def _scalar_loop_reread(p, a):
 def test_scalar_loop_adjoints_accumulate_in_lists(f, args, wrt, in_list):
     _checked_grad(f, args, wrt)
     source = _specialized_source(f, args, wrt)
-    assert ("bp = [0.0] * len(p)" in source and "bp = np.array(bp)" in source) == in_list
+    assert ("bp = [0.0] * len(p)" in source and "bp = np.array(bp, p.dtype)" in source) == in_list
     for g, a in zip(srcad.grad(f, wrt=wrt)(*args), [args[i] for i in wrt]):
         assert type(g) is type(a) and np.shape(g) == np.shape(a)
