@@ -12,9 +12,9 @@ __all__ = ["Derivative", "lookup", "clear"]
 class Derivative:
     """A built derivative: the generated function plus what decides whether it is stale."""
 
-    __slots__ = ("fn", "source", "deps", "version", "code", "params", "extra")
+    __slots__ = ("fn", "source", "deps", "version", "code", "params", "extra", "complex")
 
-    def __init__(self, fn, source, deps, version, code, params, extra):
+    def __init__(self, fn, source, deps, version, code, params, extra, complex=None):
         self.fn = fn
         self.source = source
         self.deps = deps
@@ -22,6 +22,7 @@ class Derivative:
         self.code = code
         self.params = params
         self.extra = extra      # keyword-only parameters the transformer added (seed, tangents)
+        self.complex = complex  # a complex build: complex_values.Facts; a real one: None
 
     def fresh(self, f) -> bool:
         """Still valid for ``f``: same code and defaults, same rules, helpers and globals bound
