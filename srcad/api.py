@@ -135,6 +135,9 @@ def build(f, spec: Spec) -> Derivative:
     act = activity(program.node, wrt_names)
     act, complex_facts = complex_values.prepare(program, act, wrt_names, spec.mode,
                                                 spec.grad_seed, spec.complex_args)
+    if verify and complex_facts is not None:      # conversions inserted: still ANF
+        for stmt, what in anf_violations(program.node):
+            raise InternalError("complex values", what, src.location(stmt))
     known = shapes(program.node, dict(zip(params, spec.kinds or ())))
     stage = spec.mode
     try:

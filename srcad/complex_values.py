@@ -65,7 +65,7 @@ class Facts:
 
 
 def is_complex_value(v) -> bool:
-    """A complex number, array, type or dtype, or a list/tuple holding one."""
+    """A complex number, array, type or dtype, or a list, tuple or dict holding one."""
     if isinstance(v, (complex, np.complexfloating)):
         return True
     if isinstance(v, type):
@@ -74,18 +74,18 @@ def is_complex_value(v) -> bool:
         return v.kind == "c"
     if isinstance(v, np.ndarray):
         return v.dtype.kind == "c"
-    if isinstance(v, (list, tuple)):
-        return any(is_complex_value(item) for item in v)
+    if isinstance(v, (list, tuple, dict)):
+        return any(is_complex_value(item) for item in (v.values() if isinstance(v, dict) else v))
     return False
 
 
 def is_mixed(v) -> bool:
-    """A list or tuple holding both complex and real floating-point values."""
+    """A list, tuple or dict holding both complex and real floating-point values."""
     kinds = set()
 
     def visit(x):
-        if isinstance(x, (list, tuple)):
-            for item in x:
+        if isinstance(x, (list, tuple, dict)):
+            for item in (x.values() if isinstance(x, dict) else x):
                 visit(item)
         elif is_complex_value(x):
             kinds.add("c")
@@ -128,6 +128,7 @@ class _Complexity:
             n, gast.Name) and not isinstance(n.ctx, gast.Load)}
         self.names = set(complex_params) | _complex_defaults(program)
         self.stmts = list(walk_statements(fdef.body))
+        self.free: dict = {}          # global or closure name -> is its value complex
         self.update()
 
     def update(self):
@@ -159,10 +160,12 @@ class _Complexity:
         if isinstance(node, gast.Name):
             if node.id in self.locals:
                 return node.id in self.names
-            value = self.program.refs.get(node.id, UNRESOLVED)
-            if value is UNRESOLVED:
-                value = self.program.source.namespace.lookup(node.id)
-            return is_complex_value(value)
+            if node.id not in self.free:
+                value = self.program.refs.get(node.id, UNRESOLVED)
+                if value is UNRESOLVED:
+                    value = self.program.source.namespace.lookup(node.id)
+                self.free[node.id] = is_complex_value(value)
+            return self.free[node.id]
         if isinstance(node, gast.Constant):
             return isinstance(node.value, complex) or _complex_dtype_name(node.value, False)
         if isinstance(node, gast.Attribute):
@@ -177,8 +180,10 @@ class _Complexity:
         """May the right-hand side ``value`` be complex?"""
         if getattr(value, "srcad_pop", None) is not None:
             return value.srcad_pop in self.names
-        if getattr(value, "srcad_opaque", False) or isinstance(value, (gast.Compare,
-                                                                         gast.BoolOp)):
+        if getattr(value, "srcad_opaque", False):          # z.shape: real; z.dtype: z's
+            return isinstance(value, gast.Attribute) and value.attr == "dtype" and \
+                self.atom(value.value)
+        if isinstance(value, (gast.Compare, gast.BoolOp)):
             return False
         if isinstance(value, gast.BinOp):
             return self.atom(value.left) or self.atom(value.right)
@@ -277,7 +282,7 @@ class _Builder:
         return isinstance(node, gast.Name) and node.id not in self.c.names and \
             self.act.is_active(node.id)
 
-    # -- real values joining complex ones outside a rule: converted first --------------------
+    # -- real values joining complex ones outside a rule: converted ---------------------------
     def promote_block(self, stmts) -> list:
         out = []
         for stmt in stmts:
@@ -286,32 +291,63 @@ class _Builder:
                 stmt.orelse = self.promote_block(stmt.orelse)
                 out.append(stmt)
                 continue
-            for atom, put in self.joins(stmt):
-                if put is None:                          # y = x  ->  y = to_complex(x)
-                    stmt.value = self.converted(atom, stmt)
-                    continue
-                tmp = self.p.namer.fresh(atom.id.lstrip("_") + "_c")
-                new = gast.Assign(targets=[_name(tmp, gast.Store())],
-                                  value=self.converted(atom, stmt), type_comment=None)
-                for key in ("lineno", "srcad_source"):
-                    if hasattr(stmt, key):
-                        setattr(new, key, getattr(stmt, key))
-                out.append(new)
-                self.c.names.add(tmp)
-                self.c.stmts.append(new)
+            for atom, put in self.joins(stmt):       # [x, z]: [to_complex(x), z]
+                tmp = self.fresh(atom.id + "_c")
+                out.append(self.conversion(tmp, atom, stmt))
                 put(_name(tmp))
             out.append(stmt)
+            out.extend(self.complex_targets(stmt))
         return out
 
-    def converted(self, atom, stmt):
-        node = _call(_attr(_name(self.p.ref(runtime, "_srcad")), "to_complex"), _name(atom.id))
-        node.srcad_callee = runtime.to_complex
-        gast.copy_location(node, stmt)
-        return node
+    def fresh(self, base):
+        name = self.p.namer.fresh(base.lstrip("_"))
+        self.c.names.add(name)
+        return name
+
+    def conversion(self, target, atom, stmt):
+        """``target = _srcad.to_complex(atom)``, at ``stmt``'s line."""
+        call = _call(_attr(_name(self.p.ref(runtime, "_srcad")), "to_complex"),
+                     _name(atom.id))
+        call.srcad_callee = runtime.to_complex
+        gast.copy_location(call, stmt)
+        new = gast.Assign(targets=[_name(target, gast.Store())], value=call, type_comment=None)
+        for key in ("lineno", "srcad_source"):
+            if hasattr(stmt, key):
+                setattr(new, key, getattr(stmt, key))
+        self.c.stmts.append(new)
+        return new
+
+    def complex_targets(self, stmt) -> list:
+        """A name that may be complex always holds complex values (its cotangent buffers are
+        complex too): where ``stmt`` gives it a real value (``h = x`` before ``h = h * z``
+        in a loop), the value is converted. Returns the statements to put after ``stmt``."""
+        if not isinstance(stmt, gast.Assign) or isinstance(stmt.targets[0], gast.Subscript) \
+                or self.c.value(stmt.value):
+            return []
+        target = stmt.targets[0]
+        elts = target.elts if isinstance(target, gast.Tuple) else [target]
+        todo = [e for e in elts if e.id in self.c.names and e.id not in self.lists
+                and self.act.is_active(e.id)]
+        if not todo:
+            return []
+        value = stmt.value
+        if len(elts) == 1 and isinstance(value, gast.Constant) and type(value.value) in (
+                int, float):
+            value.value = complex(value.value)                  # acc = 0.0: acc = 0j
+            return []
+        if len(elts) == 1 and isinstance(value, gast.Name):     # h = x: to_complex(x)
+            stmt.value = self.conversion(target.id, value, stmt).value
+            return []
+        post = []
+        for e in todo:                       # h = f(x): _h = f(x); h = to_complex(_h)
+            real = self.p.namer.fresh(e.id.lstrip("_") + "_real")
+            post.append(self.conversion(e.id, _name(real), stmt))
+            e.id = real
+        return post
 
     def joins(self, stmt):
-        """Where in ``stmt`` an active real atom joins complex values outside a rule:
-        (the atom, a function putting another atom in its place, None for a copy)."""
+        """Where in ``stmt`` an active real atom joins complex values in a container
+        outside a rule: (the atom, a function putting another atom in its place)."""
         def item(seq, i):
             return seq[i], lambda new: seq.__setitem__(i, new)
 
@@ -336,9 +372,7 @@ class _Builder:
         names = [e.id for e in target.elts] if isinstance(target, gast.Tuple) else [target.id]
         if not any(n in self.c.names for n in names):
             return
-        if isinstance(value, gast.Name) and self.real_active(value):           # y = x
-            yield value, None
-        elif isinstance(value, (gast.List, gast.Tuple)):                       # [x, z]
+        if isinstance(value, (gast.List, gast.Tuple)):                         # [x, z]
             for i, e in enumerate(value.elts):
                 if self.real_active(e):
                     yield item(value.elts, i)

@@ -192,6 +192,9 @@ CORPUS = [
     ("setitem_loop", "def f(x, z):\n    out = np.zeros(3, dtype=complex)\n"
      "    for i in range(3):\n        out[i] = x[i] * z[i] + 1j\n"
      "    return np.sum(np.abs(out) ** 2)", [("r", "any"), ("c", "any")], [[(3,), (3,)]]),
+    ("buffer_of_its_dtype", "def f(z):\n    out = np.zeros(z.shape, dtype=z.dtype)\n"
+     "    out[1:] = z[:-1] * z[1:]\n    return np.sum(np.abs(out))", [("c", "any")],
+     [[(3,)], [(2, 3)]]),
     ("real_into_complex_array", "def f(x, z):\n    out = z * 2.0\n    out[0] = x[1]\n"
      "    return out", [("r", "any"), ("c", "any")], [[(3,), (3,)]]),
     ("copy_then_complex", "def f(x, z):\n    h = x\n    for i in range(2):\n"
@@ -321,6 +324,9 @@ def test_complex_keyword_and_default_arguments():
                                                 1.0), rtol=RTOL)
     with pytest.raises(NotDifferentiableError, match="both real and complex"):
         srcad.grad(items)([np.array([1.0, 2.0]), pair[1]])
+    named = make_function("def n(x, p):\n    return np.sum(np.abs(x * p['c']))")
+    np.testing.assert_allclose(srcad.grad(named)(x, {"c": np.array([1j, 2.0 + 1j])}),
+                               [1.0, -np.sqrt(5.0)])
 
 
 def test_real_and_complex_calls_share_no_derivative():
