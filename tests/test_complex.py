@@ -471,3 +471,58 @@ def test_outputs_of_both_kinds():
                                np.conj(z) / np.abs(z) + 2j)
     with pytest.raises(ShapeMismatchError, match="seed is complex"):
         df(z, seed=(np.ones(2) * 1j, np.ones(2)))
+
+
+# -- random programs ------------------------------------------------------------------------------
+
+_UNARY = ["np.exp({0})", "np.sin({0})", "np.tanh({0})", "np.abs({0})", "np.real({0})",
+          "np.imag({0})", "np.conj({0})", "({0}).real", "({0}) * 1j", "({0}) ** 2",
+          "np.angle({0} + 3.0)", "np.maximum({0}, 0.1)", "np.sort({0})", "np.cumsum({0})",
+          "({0})[::-1]", "np.concatenate([({0})[1:], ({0})[:1] * 0.5])", "-({0})",
+          "np.sum({0}) * ({0})",
+          "np.where(np.abs({0}) > 0.5, {0}, 0.3 * ({0}))", "np.sqrt(({0}) * ({0}) + 2.0)"]
+_BINARY = ["({0}) + ({1})", "({0}) - ({1})", "({0}) * ({1})", "({0}) / (({1}) * ({1}) + 2.0)"]
+_STATEMENTS = ["    w = {0}",
+               "    for i in range(2):\n        w = w * z * 0.5 + {0}",
+               "    out = np.zeros(4, dtype=complex)\n    out[1:] = ({0})[:3]\n    w = out + w",
+               "    if np.real(w[0]) > 0:\n        w = {0}\n    else:\n        w = w * x"]
+
+
+def _random_expression(r, depth):
+    if depth == 0 or r.random() < 0.2:
+        return r.choice(["x", "z", "w"])
+    if r.random() < 0.6:
+        return r.choice(_UNARY).format(_random_expression(r, depth - 1))
+    return r.choice(_BINARY).format(_random_expression(r, depth - 1),
+                                    _random_expression(r, depth - 1))
+
+
+def random_program(r):
+    """A function of a real ``x`` and a complex ``z``: elementwise chains, reductions,
+    slices, a loop, a branch, a complex buffer written in place; some use functions refused
+    for complex values."""
+    lines = ["def f(x, z):", "    w = x * 0.5"]
+    for _ in range(r.randint(1, 3)):
+        lines.append(r.choice(_STATEMENTS).format(_random_expression(r, 2)))
+    lines.append("    return " + r.choice(["np.sum(np.abs(w) ** 2)", "w",
+                                           "np.real(np.sum(w * np.conj(w)))"]))
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize("n", range(40))
+def test_random_programs(n):
+    """Each program is right in both modes, or refused with a complex-values error."""
+    import random
+    r = random.Random(n)
+    source = random_program(r)
+    f = make_function(source)
+    g = np.random.default_rng(n)
+    args = [draw(g, "r", (4,)), draw(g, "c", (4,))]
+    with np.errstate(all="ignore"):
+        out = f(*args)
+    if not np.all(np.isfinite(out)):
+        pytest.skip("the function itself overflows here")
+    try:
+        check(f, args, [0, 1], optimized=n % 3 != 0, seed=n)
+    except NoRuleError as err:
+        assert "with complex values" in str(err), source
