@@ -456,7 +456,7 @@ def _is_range(node, known) -> bool:
 def value_shape(value, known):
     """The shape of an ANF right-hand side, or None when unknown."""
     if isinstance(value, gast.Constant):
-        return () if type(value.value) in (int, float) else None
+        return () if type(value.value) in (int, float, complex) else None
     if isinstance(value, gast.Name):
         return known.get(value.id)
     if isinstance(value, gast.UnaryOp):

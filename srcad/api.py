@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import gast
 import numpy as np
 
-from . import cache, emit, registry, runtime
+from . import cache, complex_values, emit, registry, runtime
 from .cache import Derivative
 from .analysis import (activity, aliased_writes, anf_violations, list_names, shapes,
                        untracked_flows)
@@ -49,6 +49,7 @@ class Spec:
     preserve_result: bool = False
     optimized: bool = True
     kinds: tuple | None = None     # argument shapes it is specialized for (_canonical)
+    complex_args: tuple = ()       # parameters passed complex values (_complex_args)
 
 
 def clear_cache():
@@ -159,6 +160,11 @@ def build(f, spec: Spec) -> Derivative:
     params = program.params
     wrt_names = [params[i] for i in spec.wrt]
     act = activity(program.node, wrt_names)
+    act, complex_facts = complex_values.prepare(program, act, wrt_names, spec.mode,
+                                                spec.grad_seed, spec.complex_args)
+    if verify and complex_facts is not None:      # conversions inserted: still ANF
+        for stmt, what in anf_violations(program.node):
+            raise InternalError("complex values", what, src.location(stmt))
     known = shapes(program.node, dict(zip(params, spec.kinds or ())))
     untracked = untracked_flows(program.node, act, _local_names(program.node),
                                 list_names(program.node, known))
@@ -200,7 +206,7 @@ def build(f, spec: Spec) -> Derivative:
                 fdef = scalar_accumulators(fdef, known, program.ref(np, "np"))
             fdef = inline_temporaries(fdef, {n.id for n in gast.walk(src.node)
                                              if isinstance(n, gast.Name)})
-            if spec.kinds:
+            if spec.kinds and complex_facts is None:    # np.vdot: for real arrays only
                 fdef = shaped_rewrites(fdef, known, program.ref(np, "np"))
         if verify:                   # transformed and optimized code must still compile
             tree = gast.gast_to_ast(gast.Module(body=[clone(fdef)], type_ignores=[]))
@@ -224,6 +230,9 @@ def build(f, spec: Spec) -> Derivative:
                 namespace[name] = getattr(builtins, name)
                 program.deps.append((src.namespace, name, getattr(builtins, name)))
         fn = emit.compile_function(source, fdef.name, namespace)
+        # differentiated again (complex_values): the parameters it was built complex for
+        fn.__srcad_complex__ = frozenset(p for p in params if complex_facts is not None
+                                         and p in complex_facts.complex)
     except SrcadError:
         raise
     except Exception as exc:  # a bug in srcad, not in the user's code
@@ -238,7 +247,7 @@ def build(f, spec: Spec) -> Derivative:
             deps.append(dep)
     log.debug("built %s:\n%s", fdef.name, source)
     return Derivative(fn, source, tuple(deps), registry.version(), function_state(src.fn), params,
-                      tuple(fdef.srcad_extra), program.callables)
+                      tuple(fdef.srcad_extra), complex_facts, program.callables)
 
 
 def _local_names(fdef) -> set:
@@ -326,12 +335,22 @@ class _Arguments:
 
     def check_tangents(self, values, tangents):
         for i, a, t in zip(self.indices, values, tangents):
-            if not isinstance(a, (list, tuple)) and np.shape(t) != np.shape(a):
-                name = self.names[i] if i < len(self.names) else f"argument {i}"
+            if isinstance(a, (list, tuple)):
+                continue
+            name = self.names[i] if i < len(self.names) else f"argument {i}"
+            if np.shape(t) != np.shape(a):
                 raise ShapeMismatchError(
                     f"the tangent of {name} has shape {np.shape(t)} but {name} has shape "
                     f"{np.shape(a)}", _def_location(self.f, param=i),
                     hint="Pass one tangent per wrt argument, shaped like it.")
+            if _has_complex(t) != _has_complex(a):      # as jax.jvp: the same kind
+                kind = "complex" if _has_complex(a) else "real"
+                raise ShapeMismatchError(
+                    f"the tangent of {name} is {'real' if kind == 'complex' else 'complex'} "
+                    f"but {name} is {kind}", _def_location(self.f, param=i),
+                    hint=f"Pass a {kind} tangent" + (" (t + 0j)." if kind == "complex" else
+                                                     ": a real value moves along real "
+                                                     "directions only."))
 
 
 def _def_location(f, param=None, returns=False):
@@ -355,21 +374,105 @@ def _kinds(args) -> tuple:
     """What a call's positional arguments are, as far as derivative code and the argument
     checks depend on it: (shape, dtype) for an array, the type of a number, "floats" for a
     list of Python floats, None for anything else. A cheap key: ``_canonical`` turns it into
-    what the derivative is built for."""
+    the shapes the derivative is built for, ``_complex_args`` into its complex parameters (a
+    last entry ``("complex", index, ...)`` names the None ones that hold complex values)."""
     out = []
+    other = None
     for a in args:
         t = type(a)
         if t is np.ndarray:
             out.append((a.shape, a.dtype))
-        elif t is float or t is int or t is np.float64:
+        elif t is float or t is int or t is np.float64 or t is complex:
             out.append(t)
         elif t is list and {*map(type, a)} <= {float}:
             out.append("floats")        # a list of Python floats
         elif isinstance(a, np.generic) and not isinstance(a, np.bool_):
             out.append(t)
         else:
+            if complex_values.is_complex_value(a):     # a list or tuple of complex values
+                mixed = complex_values.is_mixed(a)     # with real ones: refused (current)
+                other = (other or (_COMPLEX,)) + ((_MIXED, len(out)) if mixed else len(out),)
             out.append(None)
+    if other is not None:
+        out.append(other)
     return tuple(out)
+
+
+_COMPLEX, _MIXED = "complex", "mixed"
+
+
+def _with_keywords(kinds, kwargs) -> tuple:
+    """``kinds`` with the keyword arguments holding complex values named in its last entry."""
+    names = tuple(k for k, v in kwargs.items() if complex_values.is_complex_value(v))
+    if not names:
+        return kinds
+    if kinds and type(kinds[-1]) is tuple and kinds[-1][0] == _COMPLEX:
+        return kinds[:-1] + (kinds[-1] + names,)
+    return kinds + ((_COMPLEX,) + names,)
+
+
+def _complex_args(kinds, names) -> tuple[tuple, tuple]:
+    """(``kinds`` without its complex entry, the names of the complex parameters)."""
+    if not kinds:
+        return kinds, ()
+    found = set()
+    if type(kinds[-1]) is tuple and kinds[-1][0] == _COMPLEX:
+        for k in kinds[-1][1:]:
+            if type(k) is tuple:
+                name = names[k[1]] if k[1] < len(names) else f"argument {k[1]}"
+                raise NotDifferentiableError(
+                    f"{name} holds both real and complex values", hint="srcad builds a "
+                    "derivative for real or for complex values: make every item complex "
+                    "(x + 0j), or pass the real ones apart.")
+            if type(k) is str or k < len(names):
+                found.add(names[k] if type(k) is int else k)
+        kinds = kinds[:-1]
+    for i, k in enumerate(kinds[:len(names)]):
+        if (type(k) is tuple and k[1].kind == "c") or (
+                isinstance(k, type) and issubclass(k, (complex, np.complexfloating))):
+            found.add(names[i])
+    return kinds, tuple(sorted(found))
+
+
+def _primal_kinds(kinds, n) -> tuple:
+    """The kinds of the first ``n`` arguments (the primals of a forward call), with the
+    complex entry (when there is one) kept for them."""
+    if kinds and type(kinds[-1]) is tuple and kinds[-1][0] == _COMPLEX:
+        mine = tuple(k for k in kinds[-1][1:] if type(k) is str or (
+            k[1] if type(k) is tuple else k) < n)
+        return kinds[:n] + (((_COMPLEX,) + mine,) if mine else ())
+    return kinds[:n]
+
+
+def _has_complex(x) -> bool:
+    """Is ``x`` (a seed: a number, an array or a tuple of those) complex?"""
+    dtype = getattr(x, "dtype", None)
+    if dtype is not None:
+        return dtype.kind == "c"
+    if isinstance(x, (list, tuple)):
+        return any(_has_complex(v) for v in x)
+    return isinstance(x, complex)
+
+
+def _complex_seed(seed, entry, f):
+    """The seed as the cotangent of the output: complex for an output that may be complex
+    (a real seed is converted), refused for a real one (its cotangent is real)."""
+    outputs = entry.complex.outputs if entry.complex is not None else None
+    if isinstance(seed, (list, tuple)):
+        return type(seed)(_complex_seed_item(s, outputs[i] if outputs and i < len(outputs)
+                                             else False, f) for i, s in enumerate(seed))
+    return _complex_seed_item(seed, bool(outputs and outputs[0]), f)
+
+
+def _complex_seed_item(seed, complex_output, f):
+    if complex_output:
+        return seed if _has_complex(seed) else seed + 0j
+    if _has_complex(seed):
+        raise ShapeMismatchError(
+            f"the seed is complex but the output of {f.__name__} is real: its cotangent is "
+            "real", _def_location(f, returns=True),
+            hint="Pass a real seed (np.real(seed)); the imaginary part pairs with nothing.")
+    return seed
 
 
 def _canonical(kinds):
@@ -391,23 +494,45 @@ def _canonical(kinds):
     return tuple(canonical(k) for k in kinds)
 
 
-def _like(g, a):
+def _like(g, a, entry=None):
     """A derivative with the type, shape and dtype of the argument it belongs to."""
     if isinstance(a, (list, tuple)):
         if isinstance(g, (list, tuple)):
-            return type(a)(_like(gi, ai) for gi, ai in zip(g, a))
+            return type(a)(_like(gi, ai, entry) for gi, ai in zip(g, a))
         return g
     if isinstance(a, float):
+        if type(g) is not np.float64 and _has_complex(g):
+            g = _real_part(g, a, entry)
         return float(g)
+    if type(a) is complex:
+        return complex(g)
     if isinstance(a, np.ndarray):
         if not isinstance(g, np.ndarray) or g.shape != a.shape:
             g = np.broadcast_to(g, a.shape).copy()
         if g.dtype != a.dtype:
+            if g.dtype.kind == "c" and a.dtype.kind != "c":
+                g = _real_part(g, a, entry)
             g = g.astype(a.dtype)
         return g
     if isinstance(a, np.generic):
+        if a.dtype.kind != "c" and _has_complex(g):
+            g = _real_part(g, a, entry)
         return a.dtype.type(g)
     return g
+
+
+def _real_part(g, a, entry):
+    """The cotangent of a real argument is real: in a complex build, the real part of
+    ``g`` (the rules keep it real; this is the last guard); in a real build a complex ``g``
+    means a complex value srcad did not know about, refused."""
+    if entry is not None and entry.complex is not None:
+        return np.real(g)
+    raise NotDifferentiableError(
+        f"a complex value reached the derivative of a real argument ({type(a).__name__}), "
+        "but the derivative was built for real values only",
+        hint="srcad knows a value is complex from complex arguments, complex literals (1j) "
+             "and dtypes (dtype=complex) in the code: pass the argument as complex, or "
+             "mention the dtype where the complex value is made.")
 
 
 _MAX_VARIANTS = 256     # argument-shape keys remembered per derivative function
@@ -428,7 +553,7 @@ def _unshared(derivatives: tuple, args) -> tuple:
     return tuple(out)
 
 
-def _own(g, a, taken: set):
+def _own(g, a, taken: set, entry=None):
     """The derivative ``g`` of the argument ``a`` as the caller gets it: shaped and typed
     like ``a`` (``_like``) and sharing no memory with the arrays whose ids are ``taken``
     (the arguments, the derivatives before it), to which it is added."""
@@ -438,7 +563,7 @@ def _own(g, a, taken: set):
         return g
     if type(g) is float and type(a) is float:
         return g
-    g = _like(g, a)
+    g = _like(g, a, entry)
     if type(g) is np.ndarray and (g.base is not None or id(g) in taken):
         g = g.copy()
     taken.add(id(g))
@@ -451,30 +576,36 @@ def _wrap(f, spec, kind):
     target = _target(f)
     indices = spec.wrt
     variants: dict = {}
+    try:
+        names = list(inspect.signature(target).parameters)
+    except (TypeError, ValueError):       # not a Python function: refused when built
+        names = []
 
     def current(kinds=None):
         """The derivative for arguments of these kinds (see ``_kinds``): shapes known at
-        call time let the build drop broadcasting that provably does nothing."""
+        call time let the build drop broadcasting that provably does nothing, dtypes say
+        which arguments are complex."""
         entry = variants.get(kinds)
         if entry is None or not entry.fresh(target):
             if len(variants) >= _MAX_VARIANTS:     # many sizes: forget the keys, not builds
                 variants.clear()
+            shaped, complex_args = _complex_args(kinds, names)
             entry = variants[kinds] = _get(target, dataclasses.replace(
-                spec, kinds=_canonical(kinds)))
+                spec, kinds=_canonical(shaped), complex_args=complex_args))
         return entry
 
     current()   # build now: errors surface at srcad.grad(f), not at the first call
     arguments = _Arguments(target, indices, getattr(f, "__name__", None))
 
-    def finish(out, values, args):
+    def finish(out, values, args, entry):
         value, grads = out if spec.preserve_result else (None, out)
         taken = {id(a) for a in args}
         if len(indices) == 1:        # generated code returns one derivative unpacked
-            grads = _own(grads, values[0], taken)
+            grads = _own(grads, values[0], taken, entry)
             if not spec.single:
                 grads = (grads,)
         else:
-            grads = tuple([_own(g, a, taken) for g, a in zip(grads, values)])
+            grads = tuple([_own(g, a, taken, entry) for g, a in zip(grads, values)])
         return (value, grads) if spec.preserve_result else grads
 
     if kind == "reverse":
@@ -485,6 +616,8 @@ def _wrap(f, spec, kind):
                 args = bound_self + args
             values = arguments.values(args, kwargs)
             kinds = _kinds(args)
+            if kwargs:
+                kinds = _with_keywords(kinds, kwargs)
             entry = variants.get(kinds)
             if entry is None or not entry.fresh(target):
                 arguments.check(values)
@@ -493,6 +626,9 @@ def _wrap(f, spec, kind):
                 arguments.check(values)
             if entry.callables:
                 arguments.check_callables(entry, args, kwargs)
+            if not spec.grad_seed and seed is not None and (
+                    entry.complex is not None or _has_complex(seed)):
+                seed = _complex_seed(seed, entry, target)
             try:
                 out = entry.fn(*args, **kwargs) if spec.grad_seed else \
                     entry.fn(*args, **kwargs, **{entry.extra[0]: seed})
@@ -501,7 +637,7 @@ def _wrap(f, spec, kind):
                     exc.location = _def_location(target, returns=True)
                     exc.message = exc.message.replace("the function", target.__name__, 1)
                 raise
-            return finish(out, values, args)
+            return finish(out, values, args, entry)
     else:
         checked: dict = {}           # kinds of arguments and tangents -> their derivative
 
@@ -512,12 +648,14 @@ def _wrap(f, spec, kind):
                                 f"wrt argument ({len(indices)})")
             primals, tangents = bound_self + args[:n], args[n:]
             kinds = _kinds(primals + tangents)
+            if kwargs:
+                kinds = _with_keywords(kinds, kwargs)
             entry = checked.get(kinds)
             if entry is None or not entry.fresh(target) or kwargs or None in kinds:
                 values = arguments.values(primals, kwargs)
                 arguments.check(values)
                 arguments.check_tangents(values, tangents)
-                entry = current(kinds[:len(primals)])
+                entry = current(_primal_kinds(kinds, len(primals)))
                 if not kwargs:           # these kinds of arguments and tangents passed
                     if len(checked) >= _MAX_VARIANTS:
                         checked.clear()
@@ -666,8 +804,13 @@ def jacobian(f, wrt=0, mode="auto"):
     index = index[0]
 
     def jac(*args):
-        x = np.asarray(args[index])
         y = np.asarray(f(*args))
+        if complex_values.is_complex_value(args[index]) or y.dtype.kind == "c":
+            raise NotDifferentiableError(
+                f"srcad.jacobian of complex values is not supported yet "
+                f"({getattr(f, '__name__', f)})", hint="Use srcad.jvp / srcad.vjp, one "
+                "direction (real and imaginary) or seed at a time.")
+        x = np.asarray(args[index])
         tx, ty = (a.dtype if a.dtype.kind in "fc" else np.dtype(float) for a in (x, y))
         dtype = np.result_type(tx, ty)     # a float32 argument and output: float32
         use_forward = mode == "forward" or (mode == "auto" and x.size < y.size)

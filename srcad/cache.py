@@ -12,9 +12,11 @@ __all__ = ["Derivative", "lookup", "clear"]
 class Derivative:
     """A built derivative: the generated function plus what decides whether it is stale."""
 
-    __slots__ = ("fn", "source", "deps", "version", "code", "params", "extra", "callables")
+    __slots__ = ("fn", "source", "deps", "version", "code", "params", "extra", "complex",
+                 "callables")
 
-    def __init__(self, fn, source, deps, version, code, params, extra, callables=None):
+    def __init__(self, fn, source, deps, version, code, params, extra, complex=None,
+                 callables=None):
         self.fn = fn
         self.source = source
         self.deps = deps
@@ -22,6 +24,7 @@ class Derivative:
         self.code = code
         self.params = params
         self.extra = extra      # keyword-only parameters the transformer added (seed, tangents)
+        self.complex = complex  # a complex build: complex_values.Facts; a real one: None
         self.callables = callables or {}    # parameter called as a function -> its default
 
     def fresh(self, f) -> bool:

@@ -168,7 +168,7 @@ class _Forward:
         if not any(self.active(a) or (isinstance(a, gast.Tuple) and any(
                 self.active(e) for e in a.elts)) for a in list(args) + list(kwargs.values())):
             return [], set()
-        rule = registry.lookup(prim)
+        rule = getattr(value, "srcad_rule", None) or registry.lookup(prim)  # complex_values
         if rule is not None and rule.nondiff:
             return [], set()
         if rule is None or rule.tangent is None:

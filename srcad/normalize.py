@@ -46,6 +46,7 @@ METHODS = {
     "swapaxes": np.swapaxes, "trace": np.trace, "diagonal": np.diagonal, "round": np.round,
     "argmax": np.argmax, "argmin": np.argmin, "argsort": np.argsort, "all": np.all,
     "any": np.any, "repeat": np.repeat, "take": np.take, "conj": np.conj,
+    "conjugate": np.conjugate,
 }
 _VARARG_SHAPE_METHODS = {"reshape", "transpose"}
 _OPAQUE_ATTRS = {"shape", "ndim", "size", "dtype", "itemsize", "nbytes", "flags"}
@@ -649,8 +650,10 @@ class _Normalizer:
             out = gast.Attribute(value=base, attr=node.attr, ctx=gast.Load())
             out.srcad_opaque = True
             return out
-        if node.attr in ("real",):
-            return base
+        if node.attr in ("real", "imag"):        # x.real is np.real(x): complex values
+            call = gast.Call(func=self.np_attr(node.attr), args=[base], keywords=[])
+            call.srcad_callee = getattr(np, node.attr)
+            return call
         raise _loc_error(scope.src, node, f"srcad does not differentiate the attribute "
                          f"`.{node.attr}`", "Use the equivalent NumPy function.")
 

@@ -154,7 +154,7 @@ def drop_empty(stmts, keep_targets=frozenset()) -> list:
 
 def _shape(node, shapes):
     if isinstance(node, gast.Constant):
-        return () if type(node.value) in (int, float) else None
+        return () if type(node.value) in (int, float, complex) else None
     if isinstance(node, gast.UnaryOp):
         return _shape(node.operand, shapes)
     if isinstance(node, gast.Name):
@@ -658,7 +658,7 @@ class _Shapes:
     def of(self, node):
         """The shape of an expression of derivative code, else None."""
         if isinstance(node, gast.Constant):
-            return () if type(node.value) in (int, float) else None
+            return () if type(node.value) in (int, float, complex) else None
         if isinstance(node, gast.Name):
             if node.id in self.primal:
                 return self.primal[node.id]

@@ -14,6 +14,20 @@ Template modules use::
   applied to the tangent (``dy = np.reshape(dx, shape)``); only the adjoint is written by hand.
 * ``nondiff(p, ...)``: integer/boolean-valued or constant functions (zeros, argmax, floor,
   comparisons...): their outputs carry no derivative.
+
+Complex values (JAX's convention: a cotangent pairs with a tangent as ``Re(ct * t)``, no
+conjugation). A rule meets complex values only when it is marked for them:
+
+* ``complex_ok(p, ...)``: the rules of ``p`` are right for complex values as written: a
+  holomorphic elementwise function (``d[y] * f'(x)``), or a map linear in its arguments
+  (sums, reshapes, indexing, products, which use transposes, never conjugates). For a
+  ``nondiff`` function the mark is implied (comparisons, shapes, rounding stay constant);
+  ``complex_ok(p, ok=False)`` says it is not (``np.sign(z)`` varies with ``z``).
+* ``@adjoint(p, complex=True)`` / ``@tangent(p, complex=True)``: the rule srcad uses where an
+  input of ``p`` may be complex (``np.abs``), the plain one staying for real inputs. It marks
+  ``p`` as ready for complex values: a mode without such a rule uses its plain one.
+* ``real_valued(p, ...)``: the output of ``p`` is real even for complex inputs (``np.abs``,
+  ``np.real``), which decides where a value may be complex.
 """
 from __future__ import annotations
 
@@ -30,6 +44,7 @@ import gast
 from .template import Template, d, formula_template, parse_template
 
 __all__ = ["adjoint", "tangent", "nondiff", "linear", "unary", "binary", "d", "Rule",
+           "complex_ok", "real_valued",
            "lookup", "load", "templates_digest", "version", "returns_list", "register_adjoint",
            "register_tangent", "primitive_name"]
 
@@ -44,6 +59,19 @@ class Rule:
     nondiff: bool = False
     linear: bool = False
     extra: dict = field(default_factory=dict)
+    complex_ok: bool | None = None        # None: True for nondiff rules, else False
+    real_valued: bool = False             # real outputs even for complex inputs
+    complex_adjoint: Template | None = None   # used where an input may be complex
+    complex_tangent: Template | None = None
+
+    def for_complex(self) -> Rule | None:
+        """The rule to apply where an input may be complex, or None if there is none."""
+        if self.complex_adjoint is None and self.complex_tangent is None:
+            ok = self.nondiff if self.complex_ok is None else self.complex_ok
+            return self if ok else None
+        return Rule(self.primitive, self.complex_adjoint or self.adjoint,
+                    self.complex_tangent or self.tangent, extra=self.extra, complex_ok=True,
+                    real_valued=self.real_valued)
 
 
 _RULES: dict[Any, Rule] = {}
@@ -93,24 +121,45 @@ def _note(template: Template):
         _digest.update(gast.dump(stmt).encode())
 
 
-def _registrar(kind: str, primitives, outputs: int):
+def _registrar(kind: str, primitives, outputs: int, complex: bool = False):
     def deco(fn):
         template = parse_template(fn, outputs)
         _note(template)
         for p in primitives:
-            setattr(_rule(p), kind, template)
+            setattr(_rule(p), f"complex_{kind}" if complex else kind, template)
         return fn
     return deco
 
 
-def adjoint(*primitives, outputs: int = 1):
-    """Register the decorated template as the adjoint of each primitive."""
-    return _registrar("adjoint", primitives, outputs)
+def adjoint(*primitives, outputs: int = 1, complex: bool = False):
+    """Register the decorated template as the adjoint of each primitive (``complex=True``:
+    the adjoint where an input may be complex)."""
+    return _registrar("adjoint", primitives, outputs, complex)
 
 
-def tangent(*primitives, outputs: int = 1):
-    """Register the decorated template as the tangent of each primitive."""
-    return _registrar("tangent", primitives, outputs)
+def tangent(*primitives, outputs: int = 1, complex: bool = False):
+    """Register the decorated template as the tangent of each primitive (``complex=True``:
+    the tangent where an input may be complex)."""
+    return _registrar("tangent", primitives, outputs, complex)
+
+
+def complex_ok(*primitives, ok: bool = True):
+    """Primitives whose rules are right for complex values as written (see the module
+    docstring); ``ok=False`` for a ``nondiff`` function that is not constant for them."""
+    _flag(primitives, "complex_ok", ok)
+
+
+def real_valued(*primitives):
+    """Primitives whose outputs are real even for complex inputs."""
+    _flag(primitives, "real_valued", True)
+
+
+def _flag(primitives, name: str, value):
+    global _version
+    _version += 1                  # derivatives built before may now be refused, or allowed
+    _digest.update(f"{name}={value}:{[primitive_name(p) for p in primitives]}".encode())
+    for p in primitives:
+        setattr(_rule(p), name, value)
 
 
 def nondiff(*primitives):
@@ -209,16 +258,16 @@ def binary(primitives, d1: str | None, d2: str | None):
         r.extra["elementwise"] = True
 
 
-def register_adjoint(*primitives, outputs: int = 1):
+def register_adjoint(*primitives, outputs: int = 1, complex: bool = False):
     """Public: ``@srcad.register_adjoint(myfn)`` over a template function (see srcad.template)."""
     load()
-    return adjoint(*primitives, outputs=outputs)
+    return adjoint(*primitives, outputs=outputs, complex=complex)
 
 
-def register_tangent(*primitives, outputs: int = 1):
+def register_tangent(*primitives, outputs: int = 1, complex: bool = False):
     """Public: ``@srcad.register_tangent(myfn)`` over a template function."""
     load()
-    return tangent(*primitives, outputs=outputs)
+    return tangent(*primitives, outputs=outputs, complex=complex)
 
 
 def load():

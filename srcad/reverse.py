@@ -385,7 +385,7 @@ class _Reverse:
                 state.defined.discard(o)
             return []
         prim, args, kwargs = call
-        rule = registry.lookup(prim)
+        rule = getattr(value, "srcad_rule", None) or registry.lookup(prim)  # complex_values
         if rule is not None and rule.nondiff:
             for o in outputs:
                 state.defined.discard(o)

@@ -46,7 +46,7 @@ def zeros_like(x):
     """A zero derivative shaped like x (a float for Python numbers, a list for lists)."""
     if isinstance(x, (list, tuple)):
         return [zeros_like(v) for v in x]
-    if x is None or isinstance(x, (float, int, range, slice, str)):
+    if x is None or isinstance(x, (float, int, complex, range, slice, str)):
         return 0.0        # numbers; None (not yet bound); ranges and slices carry no derivative
     return np.zeros_like(x, dtype=np.result_type(x, np.float32)
                          if np.issubdtype(np.result_type(x), np.inexact) else float)
@@ -222,6 +222,23 @@ def saved(value):
 def stop_gradient(x):
     """``x`` itself, with no derivative flowing through it (srcad.stop_gradient)."""
     return x
+
+
+# -- complex values (templates/complex.py) -----------------------------------------------------
+
+def to_complex(x):
+    """``x`` as a complex value: where a real value joins complex ones in a list, an array
+    or a variable, its adjoint takes the real part."""
+    return x + 0j
+
+
+def real_like(g, like):
+    """``g``, or its real part when ``like`` is real: the derivative of a value whose
+    dtype is known only at run time (``np.real_if_close``)."""
+    return g if np.iscomplexobj(like) else np.real(g)
+
+
+__all__ += ["to_complex", "real_like"]
 
 
 # -- shape and indexing rules (templates/shape.py, templates/indexing.py) ---------------------

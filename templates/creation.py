@@ -20,7 +20,7 @@ import math
 
 import numpy as np
 
-from srcad.registry import adjoint, d, nondiff, tangent
+from srcad.registry import adjoint, complex_ok, d, nondiff, real_valued, tangent
 from srcad.runtime import unbroadcast
 
 # -- array creation from shapes (values independent of every input) --------------------------
@@ -30,31 +30,41 @@ nondiff(
 )
 
 # -- shapes and sizes ------------------------------------------------------------------------
-nondiff(np.shape, np.size, np.ndim, np.isscalar, np.result_type, len, isinstance, range)
+_SHAPES = (np.shape, np.size, np.ndim, np.isscalar, len, isinstance, range)
+nondiff(*_SHAPES, np.result_type)
 
 # -- integer- and boolean-valued functions of array values --------------------------------------
-nondiff(
+_INTEGERS = (
     np.argmax, np.argmin, np.nanargmax, np.nanargmin, np.argsort, np.argwhere,
     np.nonzero, np.flatnonzero, np.searchsorted, np.digitize, np.count_nonzero,
     np.any, np.all,
 )
+nondiff(*_INTEGERS)
 
 # -- index construction ------------------------------------------------------------------------
-nondiff(
+_INDICES = (
     np.tril_indices, np.triu_indices, np.diag_indices,
     np.tril_indices_from, np.triu_indices_from, np.diag_indices_from,
     np.unravel_index, np.ravel_multi_index,
 )
+nondiff(*_INDICES)
 
 # -- integer arithmetic in math -----------------------------------------------------------------
 nondiff(math.factorial, math.comb, math.perm, math.gcd, math.isqrt)
 if hasattr(math, "lcm"):
     nondiff(math.lcm)
 
+# Integers and booleans even for complex inputs (the arrays created above are real unless a
+# complex dtype is asked for, which srcad sees in the call).
+real_valued(*_SHAPES, *_INTEGERS, *_INDICES)
+
 
 # -- full(shape, fill_value) / full_like(a, fill_value): linear in fill_value -------------------
 # fill_value may be a scalar or an array broadcast to the result's shape; ``a`` of full_like
 # only supplies a shape and a dtype, so it gets no contribution.
+
+complex_ok(np.full, np.full_like, np.linspace)       # linear in the fill value, endpoints
+
 
 @adjoint(np.full)
 def full_adjoint(y, shape, fill_value, dtype=None):

@@ -15,11 +15,15 @@ import operator
 
 import numpy as np
 
-from srcad.registry import adjoint, d, linear, nondiff, tangent
+from srcad.registry import adjoint, complex_ok, d, linear, nondiff, real_valued, tangent
 from srcad.runtime import along_axis_index, take_index
 
 linear(operator.getitem, np.take, np.take_along_axis)
 nondiff(take_index, along_axis_index)   # index builders, for derivatives of derivative code
+real_valued(take_index, along_axis_index)
+# Reading elements is linear: right for complex values. Not sort (it orders complex numbers
+# by their real parts first).
+complex_ok(operator.getitem, np.take, np.take_along_axis, np.compress, np.extract)
 
 
 @adjoint(operator.getitem)

@@ -11,7 +11,10 @@ Conventions and assumptions:
   transposes the last two; 1-D operands are promoted and the promotion undone.
 * ``np.dot``, ``np.inner`` are ``np.tensordot`` with the axes ``dot_axes``/``inner_axes``
   compute (a scalar operand makes them a plain product).
-* Real arrays only: ``vdot`` does not conjugate in its rules, eigh's vectors are real.
+* Complex values: products, ``einsum``, ``trace``, ``inv``, ``solve`` and ``det`` are
+  holomorphic (their adjoints use transposes, never conjugates, as JAX's convention asks)
+  and marked ``complex_ok``; ``vdot`` (it conjugates its first argument), ``slogdet``,
+  ``pinv``, ``cholesky`` and ``eigh`` (Hermitian, real-valued parts) are refused for them.
 * Stacked matrices (``(..., n, n)``) work for inv, solve, det, slogdet, cholesky, eigh, pinv.
   ``solve(a, b)`` follows NumPy 2: ``b`` is a vector only when it is 1-D.
 * ``slogdet``: the sign is piecewise constant (zero derivative); only ``logabsdet`` carries one.
@@ -37,7 +40,8 @@ import operator
 
 import numpy as np
 
-from srcad.registry import adjoint, d, linear, nondiff, returns_list, tangent
+from srcad.registry import (adjoint, complex_ok, d, linear, nondiff, real_valued, returns_list,
+                            tangent)
 from srcad.runtime import (as_columns, dot_axes, einsum_adjoints, einsum_adjoints_adjoint,
                            einsum_adjoints_tangent,
                            einsum_tangent,
@@ -54,6 +58,10 @@ _OUTER = (np.outer,) + ((np.linalg.outer,) if hasattr(np.linalg, "outer") else (
 
 
 # -- products ------------------------------------------------------------------------------
+
+complex_ok(*_MATMUL, np.dot, np.inner, *_TENSORDOT, *_OUTER, np.kron, np.einsum, np.trace,
+           np.linalg.inv, np.linalg.solve, np.linalg.det)
+
 
 @adjoint(*_MATMUL)
 def matmul_adjoint(y, x1, x2):
@@ -288,7 +296,11 @@ def eigh_tangent(w, v, a, UPLO="L"):
 # helper with the cotangent in the first operand's place.
 
 nondiff(dot_axes, inner_axes)
+real_valued(dot_axes, inner_axes)
 linear(untrace, as_columns, from_columns)
+complex_ok(matmul_adjoint_lhs, matmul_adjoint_rhs, tensordot_adjoint_lhs, tensordot_adjoint_rhs,
+           kron_adjoint_lhs, kron_adjoint_rhs, untrace, as_columns, from_columns,
+           einsum_adjoints, einsum_adjoints_tangent, einsum_adjoints_adjoint)
 
 
 @adjoint(matmul_adjoint_lhs)

@@ -43,13 +43,19 @@ import math
 
 import numpy as np
 
-from srcad.registry import adjoint, d, linear, nondiff, tangent
+from srcad.registry import adjoint, complex_ok, d, linear, nondiff, real_valued, tangent
 from srcad.runtime import (average_weights_shape, broadcast_like, dof_inverse, expand_reduced,
                            group_weights, norm_direction, reduced_count, spread, unbroadcast)
 
 # Weights and shapes computed from comparisons and shapes are piecewise constant.
 nondiff(group_weights, average_weights_shape)
+real_valued(group_weights, average_weights_shape, np.var, np.std, np.linalg.norm)
 linear(np.sum, np.mean, np.cumsum, sum, math.fsum)
+# Right for complex values: the linear ones, and prod, cumprod and average, whose formulas are
+# the complex derivative (no division by a zero element either). Not max/min (complex numbers
+# compare by their real parts first), var/std/norm (real-valued, not holomorphic).
+complex_ok(np.sum, np.mean, np.cumsum, sum, np.nansum, np.nanmean, np.prod, np.cumprod,
+           np.average)
 
 
 # -- sum, mean -------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ the normalizer spells it out as a read, a product and a write.
 import numpy as np
 
 from srcad import runtime
-from srcad.registry import adjoint, d, linear, nondiff, tangent, unary
+from srcad.registry import adjoint, complex_ok, d, linear, nondiff, real_valued, tangent, unary
 from srcad.runtime import (add_at, add_list, astype, broadcast_like, expand_reduced,
                            gather_sum, saved, scalar_items, seed_like, spread, take_and_zero,
                            unbroadcast)
@@ -22,6 +22,11 @@ nondiff(runtime.scalar_seed, runtime.zeros_like, runtime.reduced_count, runtime.
 linear(unbroadcast, broadcast_like, expand_reduced, seed_like, spread, gather_sum, scalar_items,
        saved)
 linear(add_list, astype, list)
+real_valued(runtime.reduced_count, runtime.last_write_mask)
+# Linear, so right for complex values; not scalar_items (its adjoint makes floats) and
+# astype (its rule for complex values is in complex.py).
+complex_ok(unbroadcast, broadcast_like, expand_reduced, seed_like, spread, gather_sum, add_list,
+           add_at, take_and_zero, list)
 unary(runtime.sigmoid, "y * (1.0 - y)")
 
 

@@ -23,20 +23,24 @@ Conventions:
 """
 import numpy as np
 
-from srcad.registry import adjoint, d, linear, nondiff, returns_list, tangent
+from srcad.registry import adjoint, complex_ok, d, linear, nondiff, returns_list, tangent
 from srcad.runtime import (join, pad_border, pad_mode, unbroadcast, unconcatenate, undiag,
                            undiagonal, unjoin, unpad, unrepeat, unstack_like, untile,
                            zeros_filled)
 
-linear(
+_REARRANGING = (
     np.reshape, np.ravel, np.transpose, np.swapaxes, np.moveaxis, np.squeeze, np.expand_dims,
     np.concatenate, np.stack, np.hstack, np.vstack, np.column_stack, np.dstack,
     np.split, np.array_split, np.hsplit, np.vsplit, np.dsplit,
     np.tile, np.repeat, np.broadcast_to, np.flip, np.fliplr, np.flipud, np.rot90, np.roll,
     np.diag, np.diagonal, np.tril, np.triu, np.atleast_1d, np.atleast_2d, np.atleast_3d,
     np.copy, np.array, np.asarray, np.asanyarray, np.ascontiguousarray, np.asfortranarray,
-    np.real,
-)  # not np.pad: its tangent is also linear in constant_values
+)
+linear(*_REARRANGING, np.real)  # not np.pad: its tangent is also linear in constant_values
+# Rearranging, copying and summing copies is linear: right for complex values (np.real has
+# its own rule for them in complex.py). Not np.pad: its copying modes sum with np.bincount,
+# which takes real weights only.
+complex_ok(*_REARRANGING)
 
 
 # -- reshaping: the adjoint reshapes back --------------------------------------------------
@@ -138,6 +142,7 @@ def moveaxis_tangent(y, a, source, destination):
 
 if hasattr(np, "matrix_transpose"):  # NumPy >= 2.0
     linear(np.matrix_transpose)
+    complex_ok(np.matrix_transpose)
 
     @adjoint(np.matrix_transpose)
     def matrix_transpose_adjoint(y, x):
@@ -468,6 +473,8 @@ def real_tangent(y, val):
 nondiff(pad_border, pad_mode)
 linear(zeros_filled, unstack_like, unconcatenate, unjoin, join, untile, unrepeat, unpad,
        undiag, undiagonal)
+complex_ok(zeros_filled, unstack_like, unconcatenate, unjoin, join, untile, unrepeat, undiag,
+           undiagonal)
 returns_list(zeros_filled, unconcatenate, unjoin)
 
 

@@ -23,13 +23,19 @@ Conventions:
   ``fmax``/``fmin``/``max``/``min`` split a tie evenly (0.5 to each operand), like the
   reductions ``np.max``/``np.min`` do; ``clip`` gives a value equal to a bound to ``a``.
 * ``mod``/``remainder``/``fmod`` have dy/dx1 = 1 and dy/dx2 = -(the integer quotient).
+* Complex values: the holomorphic functions are marked ``complex_ok`` (their formula is the
+  complex derivative, which JAX's convention pairs without conjugation); ``abs`` of a
+  complex value has its own rule in complex.py; everything else is refused for complex
+  inputs (``maximum`` compares complex numbers by their real parts first: not a function
+  srcad differentiates).
 """
 import math
 import operator
 
 import numpy as np
 
-from srcad.registry import adjoint, binary, d, linear, nondiff, tangent, unary
+from srcad.registry import (adjoint, binary, complex_ok, d, linear, nondiff, real_valued, tangent,
+                            unary)
 from srcad.runtime import broadcast_like, sigmoid, unbroadcast  # noqa: F401 (formulas)
 
 # -- unary: (numpy name, math name or None, dy/dx with {m} standing for np or math) --------
@@ -119,9 +125,21 @@ binary(math.remainder, "1", "-float(round(x1 / x2))")           # IEEE: ties to 
 binary(np.copysign, "np.sign(x1) * np.sign(y)", None)
 binary(math.copysign, "math.copysign(1.0, x1) * math.copysign(1.0, y)", None)
 
+# Holomorphic: the formulas above hold for complex values (principal branches, as NumPy's).
+# Not arccosh: its complex derivative is 1 / (sqrt(z - 1) sqrt(z + 1)), which is not
+# 1 / sqrt(z * z - 1) where Re z < 0.
+complex_ok(
+    np.exp, np.exp2, np.expm1, np.log, np.log2, np.log10, np.log1p, np.sqrt, np.square,
+    np.reciprocal, np.sin, np.cos, np.tan, np.arcsin, np.arccos, np.arctan, np.sinh, np.cosh,
+    np.tanh, np.arcsinh, np.arctanh, np.sinc,
+    np.add, operator.add, np.subtract, operator.sub, np.multiply, operator.mul,
+    np.divide, operator.truediv, np.power, operator.pow, pow, np.float_power,
+)
+
 
 # -- identities and sign flips: written out, so the code reads `bx = -by` ----------------------
 linear(np.negative, operator.neg, np.positive, operator.pos, float)
+complex_ok(np.negative, operator.neg, np.positive, operator.pos)
 
 
 @adjoint(np.negative, operator.neg)
@@ -198,6 +216,9 @@ def clip_tangent(y, a, a_min=None, a_max=None):
 
 # -- where(condition, x, y) -----------------------------------------------------------------
 
+complex_ok(np.where)                    # linear in x and y
+
+
 @adjoint(np.where)
 def where_adjoint(z, condition, x, y):
     d[x] = unbroadcast(np.where(condition, d[z], 0.0), x)
@@ -222,4 +243,14 @@ nondiff(
     operator.and_, operator.or_, operator.xor, operator.invert,
     math.floor, math.ceil, math.trunc, math.isnan, math.isinf, math.isfinite, math.isclose,
     round, int, bool,
+)
+complex_ok(np.sign, ok=False)           # sign(z) = z / |z|: not constant for complex z
+real_valued(                            # booleans and integers, whatever the input
+    np.signbit, np.greater, np.greater_equal, np.less, np.less_equal, np.equal, np.not_equal,
+    operator.gt, operator.ge, operator.lt, operator.le, operator.eq, operator.ne,
+    operator.not_, operator.truth,
+    np.isnan, np.isinf, np.isfinite, np.isclose, np.allclose, np.array_equal,
+    np.logical_and, np.logical_or, np.logical_not, np.logical_xor,
+    math.floor, math.ceil, math.trunc, math.isnan, math.isinf, math.isfinite, math.isclose,
+    int, bool,
 )
