@@ -531,8 +531,10 @@ class _Reverse:
             for b in sorted(missing):
                 code.append(self.zeros(self.primal_of[b]))
         state.defined = s_then.defined | s_else.defined
-        state.owned = (s_then.owned & s_else.owned) | (
-            (s_then.defined - s_else.defined) | (s_else.defined - s_then.defined))
+        # owned after the join: owned in both branches, zeros counting as owned in the
+        # branch that materialized them (the other branch's buffer may be shared)
+        state.owned = (s_then.owned | (s_else.defined - s_then.defined)) & (
+            s_else.owned | (s_then.defined - s_else.defined))
         if not body and not orelse:
             return []
         return [gast.If(test=copy.deepcopy(stmt.test), body=body or [gast.Pass()],
