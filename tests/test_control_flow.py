@@ -406,3 +406,35 @@ def test_jacobian_of_loop_outputs(case, jac_mode):
         cols.append((case.f(*up) - case.f(*down)) / (2 * h))
     fd = np.stack(cols, axis=-1).reshape(np.shape(case.f(*args)) + x.shape)
     np.testing.assert_allclose(jac, fd, rtol=1e-6, atol=1e-8)
+
+
+# -- saves of names a loop or a branch may have left unbound --------------------------------
+
+MAYBE_UNBOUND = {
+    "loop target of a loop that ran zero times": """
+        def f(x):
+            s = 0.0
+            for i in range(x.shape[0] - 1):
+                s = s + x[i]
+            for i in range(x.shape[0]):
+                s = s + x[i] * x[i]
+            return s
+        """,
+    "name bound in a branch not taken": """
+        def f(x):
+            s = 0.0
+            if np.sum(x) > 10.0:
+                y = x * 2.0
+                s = np.sum(y * y)
+            y = np.sin(x)
+            return s + np.sum(y)
+        """,
+}
+
+
+@pytest.mark.parametrize("kind", list(MAYBE_UNBOUND))
+def test_save_of_a_name_that_may_be_unbound(kind):
+    """Saving the old value of a name bound only in a loop that ran zero times, or in a
+    branch not taken, read an unbound local (UnboundLocalError)."""
+    f = make_function(MAYBE_UNBOUND[kind])
+    srcad.check_grad(f, np.array([0.7]), mode="both")
