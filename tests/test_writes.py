@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import srcad
+from agreement import assert_same, read_only
 from helpers import central_difference, make_function
 
 EARLY_RETURN_MEAN = """
@@ -34,3 +35,100 @@ def test_adjoint_defined_in_one_branch_is_not_owned(optimized, shape):
     x = np.arange(1.0, 1.0 + np.prod(shape)).reshape(shape)
     g = srcad.grad(f, optimized=optimized)(_read_only(x))
     np.testing.assert_allclose(g, central_difference(f, (x.copy(),), 0), atol=1e-7)
+
+
+PRIMAL_WRITES_ARGUMENT = """
+def f(x):
+    y = x ** 2.0
+    x[0] = y[1] * y[2]
+    return np.sum(x * y)
+"""
+
+
+def _gradient_of_case_1(x):
+    """By hand: f = x0^2 x1^2 x2^2 + x1^3 + x2^3 (x[0] becomes y[1] * y[2])."""
+    x0, x1, x2 = x
+    return np.array([2.0 * x0 * x1 ** 2 * x2 ** 2, 2.0 * x0 ** 2 * x1 * x2 ** 2 + 3.0 * x1 ** 2,
+                     2.0 * x0 ** 2 * x1 ** 2 * x2 + 3.0 * x2 ** 2])
+
+
+@pytest.mark.parametrize("optimized", [True, False])
+def test_adjoint_is_not_an_alias_of_a_written_array(optimized):
+    """Issue 11, case 1: the seed 1.0 made ``by = 1.0 * x`` and ``bx = 1.0 * y``; dropping
+    the ``1.0 *`` left adjoints that are the arrays themselves, so ``by[2] += ...`` wrote
+    into the caller's ``x`` and ``take_and_zero(bx, 0)`` zeroed ``y[0]``. The function
+    writes into its argument: the derivative works on a copy (the argument is read-only)."""
+    f = make_function(PRIMAL_WRITES_ARGUMENT)
+    x = np.array([1.0, 2.0, 3.0])
+    g = srcad.grad(f, optimized=optimized)(_read_only(x))
+    np.testing.assert_allclose(g, _gradient_of_case_1(x), rtol=1e-12)
+    t = np.array([0.3, -0.5, 0.7])
+    jv = srcad.autodiff(f, mode="forward", optimized=optimized)(_read_only(x), _read_only(t))
+    assert jv == pytest.approx(_gradient_of_case_1(x) @ t, rel=1e-12)
+
+
+TANGENT_COPY_WRITTEN = """
+def f(y):
+    t = y * 1.0
+    t[0] = 3.0 * t[0]
+    return np.sum(t) + np.sum(y)
+"""
+
+
+@pytest.mark.parametrize("copy", ["y * 1.0", "1.0 * y", "y / 1.0", "y - 0.0", "y + 0.0",
+                                  "-(-y)"])
+@pytest.mark.parametrize("optimized", [True, False])
+def test_identity_that_copies_is_kept_where_the_copy_is_written(copy, optimized):
+    """Issue 11, case 11: ``dt = dy * 1.0`` became ``dt = dy``, so ``dt[0] = ...`` wrote
+    into the caller's tangent (6.0 instead of 4.0, and the tangent became [3, 0, 0])."""
+    f = make_function(TANGENT_COPY_WRITTEN.replace("y * 1.0", copy))
+    y = np.array([1.0, 2.0, 3.0])
+    jv = srcad.autodiff(f, mode="forward", optimized=optimized)(
+        _read_only(y), _read_only([1.0, 0.0, 0.0]))
+    assert jv == pytest.approx(4.0)
+    g = srcad.grad(f, optimized=optimized)(_read_only(y))
+    np.testing.assert_allclose(g, [4.0, 2.0, 2.0])
+
+
+def _rewrite_regardless(stmt, rewrite, written, np_name):
+    stmt.value = rewrite(stmt.value)
+
+
+@pytest.mark.parametrize("source, mode", [(PRIMAL_WRITES_ARGUMENT, "reverse"),
+                                          (TANGENT_COPY_WRITTEN, "forward")])
+def test_a_write_into_memory_not_owned_is_refused_whatever_made_the_alias(
+        source, mode, monkeypatch):
+    """The last pass (``owned_writes``) does not trust the rewrites before it: with the
+    identities allowed to alias as before issue 11 (``by = x`` then ``by[2] += ...``;
+    ``dt = dy`` then ``dt[0] = ...``), the derivative is refused with an internal error
+    when it is built, never silently wrong."""
+    import srcad.optimize
+    monkeypatch.setattr(srcad.optimize, "_keep_copies", _rewrite_regardless)
+    f = make_function(source)
+    x = _read_only([1.0, 2.0, 3.0])
+    with pytest.raises(srcad.InternalError, match="writes into"):
+        if mode == "reverse":
+            srcad.grad(f)(x)
+        else:
+            srcad.autodiff(f, mode="forward")(x, _read_only([1.0, 0.0, 0.0]))
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_a_list_argument_appended_to_is_copied(mode):
+    """``xs.append(v)`` on a list the caller passed (through an alias too) changes a copy."""
+    f = make_function("""
+        def f(xs):
+            ys = xs
+            ys.append(xs[0] * 2.0)
+            return np.sum(ys[2] * xs[1])
+        """)
+    xs = [np.array([1.0, 2.0]), np.array([3.0, 4.0])]
+    given = read_only(xs)
+    if mode == "reverse":
+        g = srcad.grad(f)(given)
+        np.testing.assert_allclose(g[0], 2.0 * xs[1])
+        np.testing.assert_allclose(g[1], 2.0 * xs[0])
+    else:
+        srcad.autodiff(f, mode="forward")(given, read_only(xs))
+    assert_same(given, xs, "the list argument")
+
