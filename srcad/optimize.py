@@ -842,16 +842,19 @@ class _InPlace:
                 == self.known.of(value.left))
 
     def read_before_write(self, n, stmts, i, target) -> bool:
-        """After ``target = n`` (``stmts[i]``), is ``n`` read only in this block and only
-        before the next statement that writes ``target``? Then writing into ``target`` in
-        place changes nothing ``n`` is still read for."""
+        """After ``target = n`` (``stmts[i]``), is ``n`` read only in this block, only
+        before the next statement that writes ``target``, and only as an operand (never
+        bound to another name, ``c = n``, which would share the buffer)? Then writing into
+        ``target`` in place changes nothing ``n`` is still read for."""
         end = next((j for j in range(i + 1, len(stmts)) if target in _stores(stmts[j])),
                    len(stmts))
         if end < len(stmts) and isinstance(stmts[end], (gast.Assign, gast.AugAssign)):
             end += 1                  # that write reads its right-hand side first
         before = sum(_load_counts(s).get(n, 0) for s in stmts[:end])
+        between = stmts[i + 1:end]
         return before == self.loads.get(n, 0) and not any(
-            isinstance(s, (gast.For, gast.While, gast.If)) for s in stmts[i + 1:end])
+            isinstance(s, (gast.For, gast.While, gast.If)) or n in self.shared(
+                s if getattr(s, "value", None) is None else s.value) for s in between)
 
     def kept_through(self, loop, owned) -> set:
         """The owned names a loop or branch only accumulates into or reads as operands."""

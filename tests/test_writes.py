@@ -132,3 +132,24 @@ def test_a_list_argument_appended_to_is_copied(mode):
         srcad.autodiff(f, mode="forward")(given, read_only(xs))
     assert_same(given, xs, "the list argument")
 
+
+SHARED_ADJOINT = """
+def f(x, w):
+    a = x * 1.0
+    b = 1.0 * x
+    a[2] = w[1] * 3.0
+    c = b / 1.0
+    s = b + a
+    return np.sum(c * s)
+"""
+
+
+def test_in_place_accumulation_never_into_a_shared_adjoint():
+    """``bb = bs; ba = bs`` then ``bb = bb + s`` became ``bb += s``: the adjoint of ``b``
+    took over the buffer of ``bs`` although ``ba`` shared it too, so the sum went into
+    ``ba`` as well (found by random programs)."""
+    f = make_function(SHARED_ADJOINT)
+    x, w = np.array([1.0, 2.0, 3.0]), np.array([0.5, -1.0, 2.0])
+    gx, gw = srcad.grad(f, wrt=(0, 1))(_read_only(x), _read_only(w))
+    np.testing.assert_allclose(gx, central_difference(f, (x, w), 0), rtol=1e-7)
+    np.testing.assert_allclose(gw, central_difference(f, (x, w), 1), rtol=1e-7, atol=1e-9)
