@@ -6,16 +6,9 @@ import pytest
 
 import srcad
 from agreement import assert_same, read_only
+from control_flow_corpus import early_return_mean_after_write
+from corpus import copies_share_an_adjoint, writes_argument
 from helpers import central_difference, make_function
-
-EARLY_RETURN_MEAN = """
-def f(x):
-    y = x * 2.0
-    y[0] = 1.0
-    if np.sum(x) > 0.0:
-        return np.sum(np.mean(y, axis=0))
-    return np.sum(x)
-"""
 
 
 def _read_only(a):
@@ -31,18 +24,10 @@ def test_adjoint_defined_in_one_branch_is_not_owned(optimized, shape):
     where it is a read-only broadcast of the cotangent: after the branches meet it is not the
     sweep's own buffer, so the adjoint of ``y[0] = 1.0`` copies it before zeroing an element
     (it raised 'assignment destination is read-only' from take_and_zero)."""
-    f = make_function(EARLY_RETURN_MEAN)
+    f = early_return_mean_after_write
     x = np.arange(1.0, 1.0 + np.prod(shape)).reshape(shape)
     g = srcad.grad(f, optimized=optimized)(_read_only(x))
     np.testing.assert_allclose(g, central_difference(f, (x.copy(),), 0), atol=1e-7)
-
-
-PRIMAL_WRITES_ARGUMENT = """
-def f(x):
-    y = x ** 2.0
-    x[0] = y[1] * y[2]
-    return np.sum(x * y)
-"""
 
 
 def _gradient_of_case_1(x):
@@ -58,7 +43,7 @@ def test_adjoint_is_not_an_alias_of_a_written_array(optimized):
     the ``1.0 *`` left adjoints that are the arrays themselves, so ``by[2] += ...`` wrote
     into the caller's ``x`` and ``take_and_zero(bx, 0)`` zeroed ``y[0]``. The function
     writes into its argument: the derivative works on a copy (the argument is read-only)."""
-    f = make_function(PRIMAL_WRITES_ARGUMENT)
+    f = writes_argument
     x = np.array([1.0, 2.0, 3.0])
     g = srcad.grad(f, optimized=optimized)(_read_only(x))
     np.testing.assert_allclose(g, _gradient_of_case_1(x), rtol=1e-12)
@@ -90,21 +75,29 @@ def test_identity_that_copies_is_kept_where_the_copy_is_written(copy, optimized)
     np.testing.assert_allclose(g, [4.0, 2.0, 2.0])
 
 
-def _rewrite_regardless(stmt, rewrite, written, np_name):
-    stmt.value = rewrite(stmt.value)
+@pytest.fixture
+def careless_rewrites(monkeypatch):
+    """The rewrites as before issue 11: identities drop copies even where they are written
+    (the cache is emptied before and after, so nothing built so is reused)."""
+    import srcad.optimize
+
+    def rewrite_regardless(stmt, rewrite, written, np_name):
+        stmt.value = rewrite(stmt.value)
+    monkeypatch.setattr(srcad.optimize, "_keep_copies", rewrite_regardless)
+    srcad.clear_cache()
+    yield
+    srcad.clear_cache()
 
 
-@pytest.mark.parametrize("source, mode", [(PRIMAL_WRITES_ARGUMENT, "reverse"),
+@pytest.mark.parametrize("source, mode", [(writes_argument, "reverse"),
                                           (TANGENT_COPY_WRITTEN, "forward")])
 def test_a_write_into_memory_not_owned_is_refused_whatever_made_the_alias(
-        source, mode, monkeypatch):
+        source, mode, careless_rewrites):
     """The last pass (``owned_writes``) does not trust the rewrites before it: with the
-    identities allowed to alias as before issue 11 (``by = x`` then ``by[2] += ...``;
-    ``dt = dy`` then ``dt[0] = ...``), the derivative is refused with an internal error
-    when it is built, never silently wrong."""
-    import srcad.optimize
-    monkeypatch.setattr(srcad.optimize, "_keep_copies", _rewrite_regardless)
-    f = make_function(source)
+    identities allowed to alias (``by = x`` then ``by[2] += ...``; ``dt = dy`` then
+    ``dt[0] = ...``), the derivative is refused with an internal error when it is built,
+    never silently wrong."""
+    f = source if callable(source) else make_function(source)
     x = _read_only([1.0, 2.0, 3.0])
     with pytest.raises(srcad.InternalError, match="writes into"):
         if mode == "reverse":
@@ -133,22 +126,11 @@ def test_a_list_argument_appended_to_is_copied(mode):
     assert_same(given, xs, "the list argument")
 
 
-SHARED_ADJOINT = """
-def f(x, w):
-    a = x * 1.0
-    b = 1.0 * x
-    a[2] = w[1] * 3.0
-    c = b / 1.0
-    s = b + a
-    return np.sum(c * s)
-"""
-
-
 def test_in_place_accumulation_never_into_a_shared_adjoint():
     """``bb = bs; ba = bs`` then ``bb = bb + s`` became ``bb += s``: the adjoint of ``b``
     took over the buffer of ``bs`` although ``ba`` shared it too, so the sum went into
     ``ba`` as well (found by random programs)."""
-    f = make_function(SHARED_ADJOINT)
+    f = copies_share_an_adjoint
     x, w = np.array([1.0, 2.0, 3.0]), np.array([0.5, -1.0, 2.0])
     gx, gw = srcad.grad(f, wrt=(0, 1))(_read_only(x), _read_only(w))
     np.testing.assert_allclose(gx, central_difference(f, (x, w), 0), rtol=1e-7)
