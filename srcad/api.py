@@ -146,8 +146,8 @@ def _check_returns(src):
 def build(f, spec: Spec) -> Derivative:
     """Run the pipeline: parse -> normalize -> analyze -> transform -> optimize -> emit."""
     from .forward import forward
-    from .optimize import (inline_temporaries, optimize, scalar_accumulators, scalar_reads,
-                           shaped_rewrites, with_shapes)
+    from .optimize import (inline_temporaries, optimize, owned_writes, scalar_accumulators,
+                           scalar_reads, shaped_rewrites, with_shapes)
     from .reverse import reverse
 
     src = parse_function(f)
@@ -196,18 +196,20 @@ def build(f, spec: Spec) -> Derivative:
         default_nodes(program, fdef)
         stage = "optimize"
         if spec.optimized:
-            fdef = optimize(fdef)
+            fdef = optimize(fdef, program.ref(np, "np"))
             if spec.kinds:
                 if spec.mode == "forward":      # a tangent is shaped like its argument
                     known.update({program.namer.tangent(n): known[n] for n in wrt_names
                                   if n in known})
-                fdef = optimize(with_shapes(fdef, known, program.ref(np, "np")))
+                fdef = optimize(with_shapes(fdef, known, program.ref(np, "np")),
+                                program.ref(np, "np"))
                 fdef = scalar_reads(fdef, known, program.namer)
                 fdef = scalar_accumulators(fdef, known, program.ref(np, "np"))
             fdef = inline_temporaries(fdef, {n.id for n in gast.walk(src.node)
                                              if isinstance(n, gast.Name)})
             if spec.kinds and complex_facts is None:    # np.vdot: for real arrays only
                 fdef = shaped_rewrites(fdef, known, program.ref(np, "np"))
+        fdef = owned_writes(fdef, program.ref(np, "np"))      # never the caller's arrays
         if verify:                   # transformed and optimized code must still compile
             tree = gast.gast_to_ast(gast.Module(body=[clone(fdef)], type_ignores=[]))
             compile(ast.fix_missing_locations(tree), "<srcad verify>", "exec")

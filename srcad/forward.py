@@ -89,6 +89,7 @@ class _Forward:
             if self.act.is_active(lst):
                 out.append(gast.Expr(value=_call(_attr(_name(self.tan(lst)), "append"),
                                                  self.tangent_of(call.args[0]))))
+                mark_derivative(out[1:])
             return out
         if isinstance(stmt, gast.If):
             stmt.body = self.block(stmt.body) or [gast.Pass()]
@@ -109,6 +110,7 @@ class _Forward:
         tangent = _assign(gast.Subscript(value=_name(self.tan(name)),
                                          slice=copy.deepcopy(target.slice), ctx=gast.Store()),
                           value)
+        mark_derivative([tangent])
         return [stmt, tangent]
 
     def assign(self, stmt) -> list:
@@ -255,8 +257,10 @@ class _Forward:
                              "Return the value to differentiate at the end.", SrcadSyntaxError)
         body = self.block(fdef.body[:-1])
         # a parameter written in place: its tangent is written too, never the caller's array
-        body = [_assign(self.tan(n), _call(_attr(_name(self.np), "copy"), _name(self.tan(n))))
-                for n in self.wrt if n in self.mutated and self.act.is_active(n)] + body
+        copies = [_assign(self.tan(n), _call(_attr(_name(self.np), "copy"), _name(self.tan(n))))
+                  for n in self.wrt if n in self.mutated and self.act.is_active(n)]
+        mark_derivative(copies)
+        body = copies + body
         result = ret.value
         atoms = result.elts if isinstance(result, gast.Tuple) else [result]
         tangents = [self.tangent_of(a) for a in atoms]

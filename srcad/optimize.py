@@ -19,10 +19,11 @@ import gast
 
 from .analysis import (axes_of, broadcast, join_all, literal, matmul_shape, rank,
                        reduced_shape, walk, walk_statements)
-from .nodes import attr, call, name
+from .nodes import assign, attr, call, name
 
 __all__ = ["optimize", "drop_empty", "Broadcasts", "mark_derivative", "scalar_reads",
-           "scalar_accumulators", "with_shapes", "inline_temporaries", "shaped_rewrites"]
+           "scalar_accumulators", "with_shapes", "inline_temporaries", "shaped_rewrites",
+           "owned_writes"]
 
 _REDUCERS = {"sum", "mean", "prod", "max", "min", "amax", "amin", "var", "std", "nansum",
              "nanmean", "cumsum", "cumprod"}
@@ -374,14 +375,19 @@ def mark_derivative(stmts):
                 n.srcad_derivative = True
 
 
-def _identities(stmts):
-    for s in stmts:
-        if getattr(s, "srcad_derivative", False) and isinstance(s, gast.Assign):
-            s.value = Identities().visit(s.value)
-        for field in ("body", "orelse"):
-            inner = getattr(s, field, None)
-            if isinstance(inner, list):
-                _identities(inner)
+def _peepholes(fdef, np_name):
+    """``_Peephole`` on every statement, ``Identities`` on derivative assignments, neither
+    where it would leave a new name for an array written in place (``_keep_copies``)."""
+    written = _written(fdef, np_name)
+    for s in walk_statements(fdef.body):
+        if isinstance(s, (gast.If, gast.While)):
+            s.test = _Peephole().visit(s.test)
+        elif isinstance(s, gast.For):
+            s.iter = _Peephole().visit(s.iter)
+        elif getattr(s, "value", None) is not None:
+            _keep_copies(s, _Peephole().visit, written, np_name)
+            if getattr(s, "srcad_derivative", False) and isinstance(s, gast.Assign):
+                _keep_copies(s, Identities().visit, written, np_name)
 
 
 def _load_counts(tree) -> dict:
@@ -518,12 +524,11 @@ def _count_statements(stmts) -> int:
     return total
 
 
-def optimize(fdef: gast.FunctionDef) -> gast.FunctionDef:
+def optimize(fdef: gast.FunctionDef, np_name: str = "np") -> gast.FunctionDef:
     """Peepholes and copy propagation, then dead statements until nothing changes."""
     while True:
         fdef.body = _propagate_copies(fdef.body, _assign_counts(fdef), _load_counts(fdef))
-        _Peephole().visit(fdef)
-        _identities(fdef.body)
+        _peepholes(fdef, np_name)
         before = _count_statements(fdef.body)
         reads = set()
         for s in fdef.body:
@@ -775,9 +780,10 @@ def shaped_rewrites(fdef: gast.FunctionDef, shapes: dict, np_name: str):
     because no later rewrite may turn it into an alias: ``1.0 * w`` made a new array, ``w``
     would not)."""
     peephole = _ShapedPeephole(_Shapes(fdef, shapes, np_name))
+    written = _written(fdef, np_name)
     for s in walk_statements(fdef.body):
         if getattr(s, "srcad_derivative", False) and getattr(s, "value", None) is not None:
-            s.value = peephole.visit(s.value)
+            _keep_copies(s, peephole.visit, written, np_name)
     _InPlace(_Shapes(fdef, shapes, np_name), _load_counts(fdef)).block(fdef.body, set())
     return fdef
 
@@ -865,16 +871,19 @@ class _InPlace:
                 == self.known.of(value.left))
 
     def read_before_write(self, n, stmts, i, target) -> bool:
-        """After ``target = n`` (``stmts[i]``), is ``n`` read only in this block and only
-        before the next statement that writes ``target``? Then writing into ``target`` in
-        place changes nothing ``n`` is still read for."""
+        """After ``target = n`` (``stmts[i]``), is ``n`` read only in this block, only
+        before the next statement that writes ``target``, and only as an operand (never
+        bound to another name, ``c = n``, which would share the buffer)? Then writing into
+        ``target`` in place changes nothing ``n`` is still read for."""
         end = next((j for j in range(i + 1, len(stmts)) if target in _stores(stmts[j])),
                    len(stmts))
         if end < len(stmts) and isinstance(stmts[end], (gast.Assign, gast.AugAssign)):
             end += 1                  # that write reads its right-hand side first
         before = sum(_load_counts(s).get(n, 0) for s in stmts[:end])
+        between = stmts[i + 1:end]
         return before == self.loads.get(n, 0) and not any(
-            isinstance(s, (gast.For, gast.While, gast.If)) for s in stmts[i + 1:end])
+            isinstance(s, (gast.For, gast.While, gast.If)) or n in self.shared(
+                s if getattr(s, "value", None) is None else s.value) for s in between)
 
     def kept_through(self, loop, owned) -> set:
         """The owned names a loop or branch only accumulates into or reads as operands."""
@@ -1319,3 +1328,357 @@ def _receivers(value) -> set:
 def _parents(root) -> dict:
     """id(node) -> its parent, for every node below ``root``."""
     return {id(child): node for node in walk(root) for child in gast.iter_child_nodes(node)}
+
+
+# -- memory: what a value may share, what a statement writes into ------------------------------
+# Rewrites must not make a value that was a new array into one that shares an array written in
+# place (``dt = dy * 1.0`` -> ``dt = dy`` before ``dt[0] = ...`` wrote into the caller's
+# tangent), and generated code never writes into the memory of what the caller passed.
+
+_FRESH_NUMPY = frozenset({
+    "sum", "mean", "prod", "max", "min", "amax", "amin", "var", "std", "nansum", "nanmean",
+    "cumsum", "cumprod", "average", "median", "ptp", "any", "all", "argmax", "argmin", "argsort",
+    "sort", "dot", "vdot", "inner", "outer", "matmul", "tensordot", "kron", "trace", "cross",
+    "zeros", "ones", "full", "empty", "zeros_like", "ones_like", "full_like", "empty_like",
+    "eye", "identity", "arange", "linspace", "logspace", "array", "copy", "concatenate",
+    "stack", "hstack", "vstack", "dstack", "column_stack", "tile", "repeat", "pad", "where",
+    "take", "take_along_axis", "clip", "roll", "diff", "tril", "triu", "round", "around",
+    "shape", "ndim", "size", "count_nonzero", "bincount", "unique", "searchsorted", "interp",
+    "select", "nan_to_num", "append", "insert", "delete", "tri", "diagflat", "isclose",
+    "allclose", "array_equal"})
+_FRESH_METHODS = frozenset({
+    "copy", "astype", "sum", "mean", "prod", "max", "min", "std", "var", "dot", "tolist", "item",
+    "cumsum", "cumprod", "all", "any", "argmax", "argmin", "flatten", "round", "clip", "trace",
+    "index", "count"})
+_FRESH_BUILTINS = frozenset({"len", "float", "int", "bool", "abs", "range", "sum", "round",
+                             "str", "isinstance", "pow", "divmod", "any", "all"})
+_LIST_MUTATORS = frozenset({"append", "extend", "insert", "pop", "remove", "clear", "reverse"})
+_ARRAY_MUTATORS = frozenset({"sort", "fill", "resize", "put", "itemset", "partition"})
+_WRITING_HELPERS = frozenset({"take_and_zero", "add_at"})     # write into their first argument
+
+
+def _root(node):
+    """The name whose memory ``x``, ``x[i]``, ``x.T[i]``... is, else None."""
+    while isinstance(node, (gast.Subscript, gast.Attribute)):
+        node = node.value
+    return node.id if isinstance(node, gast.Name) else None
+
+
+def _shares(node, np_name) -> set:
+    """Names whose memory the value of ``node`` may share: the name itself, a view of it
+    (``x[1:]``, ``x.T``, ``np.reshape(x, s)``), an argument a call may hand back
+    (``unbroadcast(g, x)`` is ``g`` when nothing was broadcast); none for a value made anew
+    (arithmetic, a ufunc, a reduction, a copy)."""
+    if isinstance(node, gast.Name):
+        return {node.id}
+    if isinstance(node, (gast.Subscript, gast.Attribute, gast.Starred)):
+        return _shares(node.value, np_name)
+    if isinstance(node, (gast.Constant, gast.BinOp, gast.UnaryOp, gast.Compare)):
+        return set()
+    if isinstance(node, gast.Call):
+        passed = _passed_through(node, np_name)
+    else:                       # containers, ``a or b``, ``x if c else y``: what they hold
+        passed = [c for c in gast.iter_child_nodes(node) if isinstance(c, gast.expr)]
+    return set().union(*(_shares(a, np_name) for a in passed))
+
+
+def _passed_through(call, np_name) -> list:
+    """The operands of ``call`` its result may share memory with (its receiver included)."""
+    import numpy
+
+    from . import runtime
+    func = call.func
+    root, _, attribute = _dotted(func).rpartition(".")
+    operands = list(call.args) + [k.value for k in call.keywords]
+    if root == "_srcad" and attribute in runtime.SHARES:
+        return _operands(call, runtime.SHARES[attribute] + runtime.HOLDS.get(attribute, ()))
+    fresh = (root == np_name and (attribute in _FRESH_NUMPY or isinstance(
+        getattr(numpy, attribute, None), numpy.ufunc))) or root in (
+        np_name + ".linalg", np_name + ".random", "math") or (
+        isinstance(func, gast.Attribute) and attribute in _FRESH_METHODS) or (
+        isinstance(func, gast.Name) and func.id in _FRESH_BUILTINS)
+    if fresh and not any(k.arg in ("out", "copy") for k in call.keywords):
+        return []                 # (np.add(a, b, out=c) is c; np.array(a, copy=False) is a)
+    return operands + ([func.value] if isinstance(func, gast.Attribute) else [])
+
+
+def _operands(call, positions) -> list:
+    return [call.args[i] for i in sorted(set(positions)) if i < len(call.args)]
+
+
+def _writes(stmt):
+    """(arrays, lists, holders): the names whose memory the simple statement ``stmt`` writes
+    into in place (``x[i] = v``, ``b += e``, ``take_and_zero(b, i)``, ``np.add.at(b, i, v)``,
+    ``out=``), the lists it changes (``lst.append(v)``), and (list, what it now holds)."""
+    arrays, lists, holders = set(), set(), []
+    targets = stmt.targets if isinstance(stmt, gast.Assign) else [
+        stmt.target] if isinstance(stmt, gast.AugAssign) else []
+    for t in targets:
+        for e in t.elts if isinstance(t, gast.Tuple) else [t]:
+            if not isinstance(e, gast.Name) or isinstance(stmt, gast.AugAssign):
+                arrays.add(_root(e))
+    for n in walk(stmt):
+        if not isinstance(n, gast.Call):
+            continue
+        root, _, attribute = _dotted(n.func).rpartition(".")
+        if n.args and ((root == "_srcad" and attribute in _WRITING_HELPERS)
+                       or (attribute == "at" and root)):
+            arrays.add(_root(n.args[0]))
+        if isinstance(n.func, gast.Attribute):
+            if attribute in _ARRAY_MUTATORS:
+                arrays.add(_root(n.func.value))
+            elif attribute in _LIST_MUTATORS and _root(n.func.value) is not None:
+                lists.add(_root(n.func.value))
+                holders.append((_root(n.func.value), n.args))
+        arrays |= {_root(k.value) for k in n.keywords if k.arg == "out"}
+    return arrays - {None}, lists, holders
+
+
+class _Aliases:
+    """Flow-insensitively, which names may share memory (``a = b`` anywhere joins them, as it
+    joins a list and what it holds), and the statements that write into memory in place:
+    ``sites``, (statement, arrays, lists) as ``_writes`` finds them."""
+
+    def __init__(self, fdef, np_name):
+        self.group: dict = {}
+        self.sites = []
+        for s in walk_statements(fdef.body):
+            if isinstance(s, gast.For):
+                self.join([t for t in walk(s.target) if isinstance(t, gast.Name)], s.iter,
+                          np_name)
+            if isinstance(s, (gast.For, gast.If, gast.While)):
+                continue
+            arrays, lists, holders = _writes(s)
+            if arrays or lists:
+                self.sites.append((s, arrays, lists))
+            for lst, items in holders:
+                for item in items:
+                    self.join([name(lst)], item, np_name)
+            if isinstance(s, gast.Assign):
+                self.join([n for t in s.targets for n in walk(t) if isinstance(n, gast.Name)],
+                          s.value, np_name)
+
+    def find(self, n):
+        while self.group.get(n, n) != n:
+            n = self.group[n]
+        return n
+
+    def join(self, names, value, np_name):
+        for m in _shares(value, np_name):
+            for n in names:
+                self.group.setdefault(n.id, n.id)
+                self.group.setdefault(m, m)
+                self.group[self.find(n.id)] = self.find(m)
+
+    def written(self) -> set:
+        """The names that may share memory with an array some statement writes into."""
+        targets = {n for _, arrays, _ in self.sites for n in arrays}
+        roots = {self.find(n) for n in targets}
+        return targets | {n for n in self.group if self.find(n) in roots}
+
+
+def _written(fdef, np_name) -> set:
+    return _Aliases(fdef, np_name).written()
+
+
+def _keep_copies(stmt, rewrite, written, np_name):
+    """``stmt.value`` rewritten by ``rewrite``, unless the rewrite makes it share memory it did
+    not share with an array written in place (``1.0 * y`` copies ``y``; ``y`` would not)."""
+    value = stmt.value
+    if not written:
+        stmt.value = rewrite(value)
+        return
+    targets = {n.id for t in getattr(stmt, "targets", []) for n in walk(t)
+               if isinstance(n, gast.Name)}
+    risky = bool((targets | _loads(value)) & written)
+    before = copy.deepcopy(value) if risky else None
+    new = rewrite(value)
+    if risky:
+        added = _shares(new, np_name) - _shares(before, np_name)
+        if added and (added & written or targets & written):
+            new = before
+    stmt.value = new
+
+
+def owned_writes(fdef: gast.FunctionDef, np_name: str = "np") -> gast.FunctionDef:
+    """Generated code writes only into memory it owns, whatever the passes before did:
+
+    * a parameter whose memory the function writes into (the user's ``x[0] = ...`` and the
+      restore of the old element in the adjoint sweep, ``xs.append(v)`` on a list) is copied
+      first (``x = x.copy()``): the caller's array, tangent or seed is never written;
+    * derivative code that writes into memory that may be a parameter's or a primal value's
+      (an adjoint that became the array itself, ``bx = y`` ... ``take_and_zero(bx, 0)``) is
+      a bug of an earlier pass: an InternalError, never a silently wrong derivative.
+
+    A forward analysis follows which memory each name may hold: a parameter's (``("argument",
+    p)``), a primal value's (``_PRIMAL``) or derivative code's own (nothing)."""
+    params = [a.id for a in fdef.args.posonlyargs + fdef.args.args + fdef.args.kwonlyargs]
+    if not _may_write_unowned(fdef, params, np_name):
+        return fdef
+    flow = _MemoryFlow(fdef, params, np_name)
+    copied = [p for p in params if p in flow.primal_writes]
+    if copied:
+        fdef.body = [assign(p, call(attr(name(p), "copy"))) for p in copied] + fdef.body
+        flow = _MemoryFlow(fdef, params, np_name, copied)
+    if flow.unowned:
+        from .errors import InternalError
+        stmt, b = flow.unowned[0]
+        raise InternalError("optimize", f"derivative code (for line {getattr(stmt, 'lineno', '?')})"
+                            f" writes into {b!r}, which may be an argument's or a primal "
+                            f"value's memory")
+    return fdef
+
+
+def _may_write_unowned(fdef, params, np_name) -> bool:
+    """Flow-insensitively: may a statement write into a parameter's memory, or derivative code
+    into a primal value's? (When not, ``_MemoryFlow`` need not run.)"""
+    aliases = _Aliases(fdef, np_name)
+    if not aliases.sites:
+        return False
+    primal = {n.id for s in walk_statements(fdef.body) if not getattr(
+        s, "srcad_derivative", False) for t in getattr(s, "targets", []) for n in walk(t)
+        if isinstance(n, gast.Name)}
+    suspect = {aliases.find(p) for p in params}
+    derivative_suspect = suspect | {aliases.find(n) for n in primal}
+    for stmt, arrays, lists in aliases.sites:
+        derivative = getattr(stmt, "srcad_derivative", False) and getattr(
+            stmt, "srcad_restore", None) is None
+        if {aliases.find(n) for n in lists} & suspect or {aliases.find(n) for n in arrays} & (
+                derivative_suspect if derivative else suspect):
+            return True
+    return False
+
+
+class _MemoryFlow:
+    """Which memory each name may hold at each statement (joined over branches, iterated to
+    a fixed point over loops), and the writes into memory the writer does not own:
+    ``primal_writes``, the parameters primal code (or a restore) writes into; ``unowned``,
+    (statement, name) where derivative code writes into a parameter's or a primal value's
+    memory. A list holds its items' memory as ``("item", label)``: appending to a
+    list writes into the list, not into what it holds."""
+
+    def __init__(self, fdef, params, np_name, copied=()):
+        self.np = np_name
+        self.found: dict = {}
+        self.ever: dict = {}                # name -> all it was bound to so far
+        state = {p: frozenset({_PRIMAL if p in copied else ("argument", p)}) for p in params}
+        self.ever.update(state)
+        self.block(fdef.body, state)
+        self.primal_writes = set()
+        self.unowned = []
+        for stmt, arrays, lists in self.found.values():
+            restore = getattr(stmt, "srcad_restore", None) is not None or getattr(
+                stmt, "srcad_list_restore", None) is not None
+            if not getattr(stmt, "srcad_derivative", False) or restore:
+                self.primal_writes |= _arguments(*arrays.values(), *lists.values())
+                continue
+            self.primal_writes |= _arguments(*lists.values())
+            self.unowned += [(stmt, b) for b, held in sorted(arrays.items()) if _own(held)]
+
+    def held(self, node, state) -> frozenset:
+        """The memory the value of ``node`` may be (or, as items, hold)."""
+        if isinstance(node, gast.Name):
+            return state.get(node.id, frozenset())
+        if isinstance(node, (gast.Subscript, gast.Starred)):      # a view, or an item
+            return _items_out(self.held(node.value, state))
+        if isinstance(node, gast.Attribute):
+            return self.held(node.value, state)
+        if isinstance(node, (gast.List, gast.Tuple, gast.Set)):
+            return _items_in(self.union(node.elts, state))
+        if isinstance(node, gast.Call):
+            return self.call(node, state)
+        if isinstance(node, (gast.Constant, gast.BinOp, gast.UnaryOp, gast.Compare)):
+            return frozenset()
+        return self.union([c for c in gast.iter_child_nodes(node)
+                           if isinstance(c, gast.expr)], state)
+
+    def call(self, node, state) -> frozenset:
+        from . import runtime
+        root, _, helper = _dotted(node.func).rpartition(".")
+        if root == "_srcad" and helper in runtime.SHARES:      # what it is, what it holds
+            return self.union(_operands(node, runtime.SHARES[helper]), state) | _items_in(
+                self.union(_operands(node, runtime.HOLDS.get(helper, ())), state))
+        if isinstance(node.func, gast.Attribute) and node.func.attr == "pop":
+            return _items_out(self.held(node.func.value, state))
+        return self.union(_passed_through(node, self.np), state)
+
+    def union(self, nodes, state) -> frozenset:
+        return frozenset().union(*(self.held(n, state) for n in nodes))
+
+    def block(self, stmts, state):
+        for s in stmts:
+            if isinstance(s, gast.If):
+                other = dict(state)
+                self.block(s.body, state)
+                self.block(s.orelse, other)
+                _join(state, other)
+            elif isinstance(s, (gast.For, gast.While)):
+                while True:
+                    before = dict(state)
+                    if isinstance(s, gast.For):
+                        for t in walk(s.target):
+                            if isinstance(t, gast.Name):
+                                state[t.id] = _items_out(self.held(s.iter, state))
+                    self.block(s.body, state)
+                    _join(state, before)
+                    if state == before:
+                        break
+            else:
+                self.simple(s, state)
+
+    def simple(self, s, state):
+        arrays, lists, _ = _writes(s)
+        self.found[id(s)] = (s, {b: state.get(b, frozenset()) for b in arrays},
+                             {b: state.get(b, frozenset()) for b in lists})
+        for n in walk(s):                    # lst.append(v): the list holds v
+            if isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and \
+                    n.func.attr in _LIST_MUTATORS and _root(n.func.value) is not None:
+                b = _root(n.func.value)
+                state[b] = state.get(b, frozenset()) | _items_in(self.union(n.args, state))
+        if not isinstance(s, gast.Assign):
+            return
+        held = self.held(s.value, state)
+        if not getattr(s, "srcad_derivative", False):
+            held |= {_PRIMAL}
+        restore = getattr(s, "srcad_restore", None) is not None
+        for t in s.targets:
+            if isinstance(t, (gast.Name, gast.Tuple)):
+                for e in walk(t):
+                    if isinstance(e, gast.Name):       # a restore: a value it held before
+                        state[e.id] = self.ever.get(e.id, frozenset()) if restore else held
+                        self.ever[e.id] = self.ever.get(e.id, frozenset()) | state[e.id]
+            elif _root(t) is not None:         # lst[i] = v: the list holds v
+                state[_root(t)] = state.get(_root(t), frozenset()) | _items_in(held)
+
+
+_PRIMAL = ("primal",)
+
+
+def _items_in(held) -> frozenset:
+    """The labels of a container holding values that may be ``held`` (two levels deep, then
+    a list of lists of lists counts as a list of lists: more memory than it holds, never
+    less)."""
+    return frozenset(label if label[0] == "item" and label[1][0] == "item" else (
+        "item", label) for label in held)
+
+
+def _items_out(held) -> frozenset:
+    """The labels of a value read from what may be ``held`` (a view of an array is the
+    array's memory; an item of a list, the item's)."""
+    return frozenset(label[1] if label[0] == "item" else label for label in held)
+
+
+def _own(held) -> frozenset:
+    """The memory a value may itself be (not what it holds as items)."""
+    return frozenset(label for label in held if label[0] != "item")
+
+
+def _arguments(*held) -> set:
+    """The parameters whose memory is among the ``held`` labels (not as items)."""
+    return {label[1] for h in held for label in h if label[0] == "argument"}
+
+
+def _join(state, other):
+    """``state`` where either may hold what either held."""
+    for n, held in other.items():
+        state[n] = state.get(n, frozenset()) | held

@@ -73,6 +73,7 @@ class _Reverse:
         self.rt = program.ref(runtime, "_srcad")
         self.ref = runtime_ref(program, self.rt)
         self.none_init: set = set()
+        self.bound: set = set()   # names bound on every path so far (a loop may run 0 times)
         self.old: dict = {}       # during x = f(x): x -> the name holding its old value
         self.simplify = Broadcasts(shapes, self.np).visit
         self.shapes = shapes
@@ -122,6 +123,8 @@ class _Reverse:
                         if depth or in_branch or n.id in defined:
                             out.extend(self.save(stmt, n.id, depth, defined))
                     defined |= {n.id for n in names}
+                    if not depth and not in_branch:
+                        self.bound |= {n.id for n in names}
                 out.append(stmt)
             elif isinstance(stmt, gast.If):
                 new = copy.copy(stmt)       # the adjoint sweep walks the original
@@ -135,7 +138,7 @@ class _Reverse:
         return out
 
     def save(self, stmt, name, depth, defined, index=None) -> list:
-        if name not in defined and index is None:
+        if name not in self.bound and index is None:
             self.none_init.add(name)      # may be unbound when first saved
         on_tape = depth > 0
         local = None if on_tape else self.namer.fresh(name.lstrip("_") + "_prev")
@@ -548,8 +551,10 @@ class _Reverse:
             for b in sorted(missing):
                 code.append(self.zeros(self.primal_of[b]))
         state.defined = s_then.defined | s_else.defined
-        state.owned = (s_then.owned & s_else.owned) | (
-            (s_then.defined - s_else.defined) | (s_else.defined - s_then.defined))
+        # owned after the join: owned in both branches, zeros counting as owned in the
+        # branch that materialized them (the other branch's buffer may be shared)
+        state.owned = (s_then.owned | (s_else.defined - s_then.defined)) & (
+            s_else.owned | (s_then.defined - s_else.defined))
         if not body and not orelse:
             return []
         return [gast.If(test=copy.deepcopy(stmt.test), body=body or [gast.Pass()],
@@ -683,6 +688,7 @@ class _Reverse:
             raise self.error(ret, "the function must end with a return statement",
                              "Return the value to differentiate at the end.", SrcadSyntaxError)
         body = fdef.body[:-1]
+        self.bound = set(params)
         primal = self.primal(body, 0, False, set(params))
         result = ret.value
         result_atoms = result.elts if isinstance(result, gast.Tuple) else [result]

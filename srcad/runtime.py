@@ -10,6 +10,28 @@ __all__ = ["unbroadcast", "broadcast_like", "zeros_like", "add_at", "expand_redu
            "add_list"]
 
 
+# The memory each helper's result may share, for the optimizer, which keeps generated code
+# from writing into memory it does not own: SHARES, the arguments the result may be (or be a
+# view of); HOLDS, the arguments whose memory a new list it returns may hold as items. () for
+# a result made anew; a helper not listed may share any of its arguments.
+SHARES = {
+    "unbroadcast": (0,), "broadcast_like": (0,), "zeros_like": (), "add_at": (0,),
+    "add_list": (), "expand_reduced": (0,), "sigmoid": (), "reduced_count": (),
+    "astype": (0,), "take_and_zero": (), "last_write_mask": (), "scalar_seed": (),
+    "seed_like": (0,), "stop_gradient": (0,), "zeros_filled": (0,), "unstack_like": (0,),
+    "unconcatenate": (), "unjoin": (), "join": (), "untile": (), "unrepeat": (),
+    "unpad": (0,), "pad_mode": (), "pad_border": (), "undiagonal": (), "undiag": (),
+    "take_index": (1,), "along_axis_index": (1,), "group_weights": (),
+    "average_weights_shape": (), "norm_direction": (), "matmul_adjoint_lhs": (),
+    "matmul_adjoint_rhs": (), "tensordot_adjoint_lhs": (), "tensordot_adjoint_rhs": (),
+    "dot_axes": (), "inner_axes": (), "untrace": (), "kron_adjoint_lhs": (),
+    "kron_adjoint_rhs": (), "as_columns": (0,), "from_columns": (0,), "spread": (),
+    "gather_sum": (), "scalar_items": (0,), "einsum_tangent": (1, 2),
+}
+HOLDS = {"add_list": (0, 1), "zeros_filled": (0,), "unstack_like": (0,), "unconcatenate": (0,),
+         "unjoin": (0,), "spread": (0,), "seed_like": (0,)}
+
+
 def _shape(x):
     shape = getattr(x, "shape", None)
     return shape if shape is not None else np.shape(x)

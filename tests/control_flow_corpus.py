@@ -819,6 +819,14 @@ def inplace_on_argument(x):
     return np.sum(x * x)
 
 
+def early_return_mean_after_write(x):
+    y = x * 2.0
+    y[0] = 1.0
+    if np.sum(x) > 0.0:
+        return np.sum(np.mean(y, axis=0))
+    return np.sum(x)
+
+
 def view_write_through(x):
     buf = x.copy()
     v = buf[1:]
@@ -1660,6 +1668,8 @@ CASES = [
     _c(shrinking_loop, lambda: [vec(6)]),
     _c(slice_rebind_in_branch, lambda: [vec(5)], ref=slice_rebind_in_branch_ref),
     _c(inplace_on_argument, lambda: [vec(4)]),
+    _c(early_return_mean_after_write, lambda: [mat(3, 2, 0, 1.0) + 1.0], tag="taken"),
+    _c(early_return_mean_after_write, lambda: [mat(3, 2, 0, 1.0) - 1.0], tag="not_taken"),
     _c(view_write_through, lambda: [vec(4)], ref=view_write_through_ref),
     _c(loop_reversed_range, lambda: [vec(4)]),
     _c(loop_len_range, lambda: [vec(4)], ref=loop_len_range_ref),

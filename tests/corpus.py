@@ -561,6 +561,29 @@ def frobenius_penalty(W, X):
     return np.linalg.norm(X @ W) + 0.5 * np.linalg.norm(W) ** 2
 
 
+# -- writes into arrays (issue 11: derivatives never write into what the caller passed) -------
+
+def writes_argument(x):
+    y = x ** 2.0
+    x[0] = y[1] * y[2]
+    return np.sum(x * y)
+
+
+def copy_then_write(y):
+    t = y * 1.0
+    t[0] = 3.0 * t[0]
+    return np.sum(t) + np.sum(y)
+
+
+def copies_share_an_adjoint(x, w):
+    a = x * 1.0
+    b = 1.0 * x
+    a[2] = w[1] * 3.0
+    c = b / 1.0
+    s = b + a
+    return np.sum(c * s)
+
+
 # -- the table -------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -709,6 +732,9 @@ CASES = [
     Case(loss_and_logits, lambda g: (_n(g, 3), _n(g, 5, 3)), (0, 1), scalar=False),
     Case(prod_cumsum, lambda g: (_n(g, 5),)),
     Case(frobenius_penalty, lambda g: (_n(g, 3, 2), _n(g, 4, 3)), (0, 1)),
+    Case(writes_argument, lambda g: (_n(g, 3),)),
+    Case(copy_then_write, lambda g: (_n(g, 3),)),
+    Case(copies_share_an_adjoint, lambda g: (_n(g, 3), _n(g, 3)), (0, 1)),
 ]
 
 

@@ -1,6 +1,7 @@
 """The corpus (tests/corpus.py) through every mode: finite-difference checks in reverse and
-forward mode with forward/reverse agreement, grad vs value_and_grad, the unoptimized build,
-and deterministic generated source."""
+forward mode with forward/reverse agreement, grad vs value_and_grad, read-only arguments and
+the unoptimized build at the arguments' shapes and at derived shape patterns
+(tests/agreement.py), and deterministic generated source."""
 import inspect
 import numbers
 
@@ -8,6 +9,7 @@ import numpy as np
 import pytest
 
 import srcad
+from agreement import check_agreement, pattern_params, shape_patterns
 from corpus import CASES
 
 # Known srcad failures, reported to the lead. Key: (test, case name); test '*' means all
@@ -52,14 +54,6 @@ def _assert_tree_close(a, b, rtol=1e-12, atol=1e-12):
     np.testing.assert_allclose(a, b, rtol=rtol, atol=atol)
 
 
-def _ones_like(y):
-    if isinstance(y, tuple):
-        return tuple(_ones_like(v) for v in y)
-    if isinstance(y, np.ndarray):
-        return np.ones(y.shape)
-    return 1.0
-
-
 def test_corpus_is_large_and_named_uniquely():
     names = [case.name for case in CASES]
     assert len(names) >= 60
@@ -99,20 +93,27 @@ def test_grad_matches_value_and_grad(case):
         assert not isinstance(g, tuple)
 
 
-@pytest.mark.parametrize("case, mode", _params("unoptimized", modes=("reverse", "forward")))
-def test_unoptimized_build_agrees(case, mode):
-    args = case.make_args()
-    if mode == "reverse":
-        seed = _ones_like(case.fn(*args))
-        opt = srcad.autodiff(case.fn, mode=mode, wrt=case.wrt)(*args, seed=seed)
-        raw = srcad.autodiff(case.fn, mode=mode, wrt=case.wrt, optimized=False)(*args,
-                                                                                   seed=seed)
-    else:
-        wrt = case.wrt if isinstance(case.wrt, tuple) else (case.wrt,)
-        tangents = [_ones_like(args[i]) for i in wrt]
-        opt = srcad.autodiff(case.fn, mode=mode, wrt=wrt)(*args, *tangents)
-        raw = srcad.autodiff(case.fn, mode=mode, wrt=wrt, optimized=False)(*args, *tangents)
-    _assert_tree_close(opt, raw, rtol=1e-10, atol=1e-12)
+@pytest.mark.parametrize("case", _params("read_only"))
+def test_read_only_arguments_and_optimized_equals_unoptimized(case):
+    """Read-only arguments, seed and tangents (a write into one fails), left unchanged; the
+    optimized derivatives equal the unoptimized ones, forward agrees with reverse mode
+    (finite differences at these arguments: test_check_grad_both_modes)."""
+    check_agreement(case.fn, case.make_args(), case.wrt, fd=False)
+
+
+@pytest.mark.parametrize("case, label, args", pattern_params(
+    CASES, lambda c: c.name, lambda c: c.fn, lambda c: c.make_args()))
+def test_optimized_equals_unoptimized_at_other_shape_patterns(case, label, args):
+    """The same, and finite differences, at the shape patterns derived from the arguments
+    (size-1 axes, equal sizes, an argument broadcast, 0-d arrays for numbers): each builds
+    its own shape-specialized derivative, compared with the unoptimized one srcad builds
+    for any shapes."""
+    check_agreement(case.fn, args, case.wrt, label, seeded=False, generic=True)
+
+
+def test_shape_patterns_cover_the_corpus():
+    counts = [len(shape_patterns(c.fn, c.make_args(), c.wrt)) for c in CASES]
+    assert sum(counts) >= 2 * len(CASES) and sum(n > 0 for n in counts) >= 0.8 * len(CASES)
 
 
 @pytest.mark.parametrize("case, mode", _params("show", modes=("reverse", "forward")))

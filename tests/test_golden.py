@@ -18,6 +18,7 @@ import os
 import pytest
 
 import srcad
+from agreement import check_agreement, shape_patterns
 from gallery_functions import entry
 
 TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -72,6 +73,17 @@ def test_generated_source_matches_snapshot(name, mode):
     problem = compare_golden(derivative_source(entry(name), mode), path, update)
     if problem:
         pytest.fail(problem, pytrace=False)
+
+
+@pytest.mark.parametrize("name", GOLDEN_FUNCTIONS)
+def test_golden_functions_with_read_only_arguments(name):
+    """The pinned derivatives (and their specializations at other shape patterns) with
+    read-only arguments, seeds and tangents: they agree with the unoptimized derivatives
+    and with finite differences, and write into nothing the caller passed."""
+    e = entry(name)
+    check_agreement(e.func, e.args(), e.wrt, "the gallery's arguments")
+    for label, args in shape_patterns(e.func, e.args(), e.wrt):
+        check_agreement(e.func, args, e.wrt, label, seeded=False, generic=True)
 
 
 @pytest.mark.parametrize("name, mode", CASES)

@@ -1,13 +1,14 @@
 """Property-based tests (hypothesis, deterministic profile): random compositions of
 elementwise primitives, reductions and broadcasting, each checked against finite differences
-in both modes and for forward/reverse agreement."""
+in both modes, for forward/reverse agreement and optimized/unoptimized agreement, with
+read-only arguments."""
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import srcad
+from agreement import assert_same, check_agreement, read_only, shape_patterns
 from helpers import central_difference, make_function
-from srcad.check import check_grad
 
 settings.register_profile("srcad", derandomize=True, max_examples=40, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
@@ -36,10 +37,15 @@ def expressions(draw, depth=3):
 @given(expressions(), st.sampled_from(["np.sum({})", "np.mean({}, axis=0).sum()",
                                        "np.sum(np.max({}, axis=-1))"]))
 def test_random_compositions_match_finite_differences(expr, reduce):
+    """Both modes against finite differences, optimized against unoptimized, with read-only
+    arguments, seeds and tangents (tests/agreement.py), at x (3, 4) and y (4,) and at one
+    other shape pattern."""
     f = make_function(f"def f(x, y):\n    return {reduce.format(expr)}\n")
     g = np.random.default_rng(0)
     x, y = g.uniform(-1.0, 1.0, (3, 4)), g.uniform(-1.0, 1.0, 4)
-    check_grad(f, x, y, wrt=(0, 1))
+    check_agreement(f, (x, y), (0, 1))
+    for label, args in shape_patterns(f, (x, y), (0, 1), most=1):
+        check_agreement(f, args, (0, 1), label, seeded=False, generic=True)
 
 
 @given(expressions(), st.sampled_from(["np.sum({})", "np.mean({}, axis=0).sum()",
@@ -51,6 +57,8 @@ def test_random_gradients_match_finite_differences(expr, reduce):
     f = make_function(f"def f(x, y):\n    return {reduce.format(expr, expr)}\n")
     g = np.random.default_rng(1)
     x, y = g.uniform(-1.0, 1.0, (3, 4)), g.uniform(-1.0, 1.0, 4)
-    gx, gy = srcad.grad(f, wrt=(0, 1))(x, y)
+    given = read_only((x, y))
+    gx, gy = srcad.grad(f, wrt=(0, 1))(*given)
+    assert_same(given, (x, y), "an argument")
     np.testing.assert_allclose(gx, central_difference(f, (x, y), 0), rtol=1e-6, atol=1e-7)
     np.testing.assert_allclose(gy, central_difference(f, (x, y), 1), rtol=1e-6, atol=1e-7)
