@@ -779,9 +779,20 @@ def jvp(f, primals, tangents, wrt=None):
     return df(*primals, *tangents)
 
 
+def _copied(a):
+    """``a`` with its arrays and lists copied (tuples rebuilt around copies)."""
+    if isinstance(a, np.ndarray):
+        return a.copy()
+    if isinstance(a, (list, tuple)):
+        return type(a)(map(_copied, a))
+    return a
+
+
 def vjp(f, *primals, wrt=0):
-    """``(f(*primals), vjp_fn)`` where ``vjp_fn(seed)`` is the vector-Jacobian product."""
-    value = f(*primals)
+    """``(f(*primals), vjp_fn)`` where ``vjp_fn(seed)`` is the vector-Jacobian product (the
+    value is computed on copies: a function that writes into its arguments must not move the
+    point the product is taken at)."""
+    value = f(*map(_copied, primals))
     df = autodiff(f, mode="reverse", wrt=wrt)
     return value, lambda seed: df(*primals, seed=seed)
 

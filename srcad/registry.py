@@ -64,6 +64,9 @@ class Rule:
     complex_adjoint: Template | None = None   # used where an input may be complex
     complex_tangent: Template | None = None
 
+    def __deepcopy__(self, memo):
+        return self          # shared, never changed: a copied tree tagged with a rule keeps it
+
     def for_complex(self) -> Rule | None:
         """The rule to apply where an input may be complex, or None if there is none."""
         if self.complex_adjoint is None and self.complex_tangent is None:

@@ -26,7 +26,8 @@ SHARES = {
     "matmul_adjoint_rhs": (), "tensordot_adjoint_lhs": (), "tensordot_adjoint_rhs": (),
     "dot_axes": (), "inner_axes": (), "untrace": (), "kron_adjoint_lhs": (),
     "kron_adjoint_rhs": (), "as_columns": (0,), "from_columns": (0,), "spread": (),
-    "gather_sum": (), "scalar_items": (0,), "einsum_tangent": (1, 2),
+    "gather_sum": (), "scalar_items": (0,), "einsum_tangent": (1, 2), "to_complex": (),
+    "real_like": (0,), "saved": (),
 }
 HOLDS = {"add_list": (0, 1), "zeros_filled": (0,), "unstack_like": (0,), "unconcatenate": (0,),
          "unjoin": (0,), "spread": (0,), "seed_like": (0,)}

@@ -18,6 +18,7 @@ import pytest
 import srcad
 from srcad.errors import NoRuleError, NotDifferentiableError, ShapeMismatchError
 
+from agreement import read_only
 from helpers import make_function
 
 H = 1e-6
@@ -63,13 +64,6 @@ def fd_vjp(f, args, i, ct):
         im = np.real(np.sum(ct * fd_jvp(f, args, i, _unit(a, k, 1j)))) if complex_arg else 0.0
         out.flat[k] = re - 1j * im if complex_arg else re
     return out
-
-
-def read_only(x):
-    if isinstance(x, np.ndarray):
-        x = x.copy()
-        x.flags.writeable = False
-    return x
 
 
 def draw(g, kind, shape, domain="any"):

@@ -5,14 +5,8 @@ import numpy as np
 import pytest
 
 import srcad
+from agreement import read_only
 from helpers import make_function
-
-
-def _frozen(a):
-    if isinstance(a, np.ndarray):
-        a = a.copy()
-        a.flags.writeable = False
-    return a
 
 
 def _numeric_grad(f, x, h=1e-6):
@@ -30,14 +24,14 @@ def assert_right_both_modes(f, x):
     differences; ``x`` is passed read-only, and nothing the caller passed changes."""
     expected = _numeric_grad(lambda v: f(v.copy()) if isinstance(v, np.ndarray) else f(v), x)
     for optimized in (True, False):
-        xr = _frozen(np.array(x, dtype=float))
+        xr = read_only(np.array(x, dtype=float))
         g = srcad.grad(f, optimized=optimized)(xr)
         np.testing.assert_allclose(g, expected, rtol=1e-6, atol=1e-8)
         jvp = srcad.autodiff(f, mode="forward", optimized=optimized)
         for k in range(xr.size):
             t = np.zeros_like(xr)
             t.flat[k] = 1.0
-            t = _frozen(t)
+            t = read_only(t)
             np.testing.assert_allclose(jvp(xr, t), expected.flat[k], rtol=1e-6, atol=1e-8)
 
 
@@ -338,7 +332,7 @@ def test_einsum_sublist_form_in_both_modes(name):
     x, y = g.standard_normal((2, 3)), g.standard_normal((3, 4))
     if name == "transpose":
         y = g.standard_normal(2)
-    srcad.check_grad(f, _frozen(x), _frozen(y), wrt=(0, 1))
+    srcad.check_grad(f, read_only(x), read_only(y), wrt=(0, 1))
 
 
 def test_einsum_sublists_that_are_not_literals_are_refused():
