@@ -16,7 +16,7 @@ import numpy as np
 
 from . import registry, runtime
 from .analysis import list_names, primitive_call, walk_statements
-from .optimize import Broadcasts, mark_derivative
+from .optimize import Broadcasts, mark_derivative, shares
 from .reverse import bind, mark_broadcasts, runtime_ref
 from .errors import NoRuleError, SrcadSyntaxError
 from .template import is_zero, make_zero, simplify_zeros
@@ -135,9 +135,16 @@ class _Forward:
     def tangents(self, stmt, outs, value, old):
         """(statements, outputs whose tangent they define); other outputs get zeros."""
         def own(o, expr):
-            if o in self.mutated and isinstance(expr, gast.Name):
+            """``expr``, copied where the tangent would share memory that a write into an
+            array reaches while the primal value is an array of its own (``dv1 = dv0`` for
+            ``v1 = v0 + 0.0`` before ``v0[2] = ...``)."""
+            shared = shares(expr, self.np)
+            if (o in self.mutated and isinstance(expr, gast.Name)) or (shared and (
+                    o in self.mutated or shared & written) and not shares(value, self.np)):
                 expr = _call(_attr(_name(self.np), "copy"), expr)
             return expr
+
+        written = {self.tan(n) for n in self.mutated}
 
         popped = getattr(value, "srcad_pop", None)
         if popped is not None:                 # v = lst.pop()

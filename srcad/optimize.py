@@ -23,7 +23,7 @@ from .nodes import assign, attr, call, name
 
 __all__ = ["optimize", "drop_empty", "Broadcasts", "mark_derivative", "scalar_reads",
            "scalar_accumulators", "with_shapes", "inline_temporaries", "shaped_rewrites",
-           "owned_writes"]
+           "owned_writes", "shares"]
 
 _REDUCERS = {"sum", "mean", "prod", "max", "min", "amax", "amin", "var", "std", "nansum",
              "nanmean", "cumsum", "cumprod"}
@@ -1364,7 +1364,7 @@ def _root(node):
     return node.id if isinstance(node, gast.Name) else None
 
 
-def _shares(node, np_name) -> set:
+def shares(node, np_name) -> set:
     """Names whose memory the value of ``node`` may share: the name itself, a view of it
     (``x[1:]``, ``x.T``, ``np.reshape(x, s)``), an argument a call may hand back
     (``unbroadcast(g, x)`` is ``g`` when nothing was broadcast); none for a value made anew
@@ -1372,14 +1372,14 @@ def _shares(node, np_name) -> set:
     if isinstance(node, gast.Name):
         return {node.id}
     if isinstance(node, (gast.Subscript, gast.Attribute, gast.Starred)):
-        return _shares(node.value, np_name)
+        return shares(node.value, np_name)
     if isinstance(node, (gast.Constant, gast.BinOp, gast.UnaryOp, gast.Compare)):
         return set()
     if isinstance(node, gast.Call):
         passed = _passed_through(node, np_name)
     else:                       # containers, ``a or b``, ``x if c else y``: what they hold
         passed = [c for c in gast.iter_child_nodes(node) if isinstance(c, gast.expr)]
-    return set().union(*(_shares(a, np_name) for a in passed))
+    return set().union(*(shares(a, np_name) for a in passed))
 
 
 def _passed_through(call, np_name) -> list:
@@ -1464,7 +1464,7 @@ class _Aliases:
         return n
 
     def join(self, names, value, np_name):
-        for m in _shares(value, np_name):
+        for m in shares(value, np_name):
             for n in names:
                 self.group.setdefault(n.id, n.id)
                 self.group.setdefault(m, m)
@@ -1494,7 +1494,7 @@ def _keep_copies(stmt, rewrite, written, np_name):
     before = copy.deepcopy(value) if risky else None
     new = rewrite(value)
     if risky:
-        added = _shares(new, np_name) - _shares(before, np_name)
+        added = shares(new, np_name) - shares(before, np_name)
         if added and (added & written or targets & written):
             new = before
     stmt.value = new

@@ -778,11 +778,21 @@ class _Reverse:
         """Keep only the saves and restores of values the adjoint sweep reads: start from all
         of them and drop, until nothing changes, those whose variable no remaining adjoint
         statement reads (dropping restores can empty a branch, which then reads nothing)."""
-        from .optimize import drop_empty
+        from .optimize import drop_empty, shares
+        views = {}       # t -> the arrays t may be a view of (t = a[i], a.T): reading t reads a
+        for st in walk_statements(self.p.node.body):
+            if isinstance(st, gast.Assign) and isinstance(st.targets[0], gast.Name):
+                views[st.targets[0].id] = shares(st.value, self.np) - {st.targets[0].id}
         keep = set(self.saves)
         while True:
             code = drop_empty(_filter(adjoint, keep, "srcad_restore", None))
             reads = _adjoint_reads(code, set(self.tapes.values()))
+            todo = list(reads)
+            while todo:
+                for a in views.get(todo.pop(), ()):
+                    if a not in reads:
+                        reads.add(a)
+                        todo.append(a)
             new = {r for r in self.saves if r.self_read or r.name in reads}
             changed = True
             while changed:     # the index of a restored slice is read by the restore

@@ -827,6 +827,22 @@ def early_return_mean_after_write(x):
     return np.sum(x)
 
 
+def copy_then_loop_writes(x):
+    y = x * x
+    z = y - 0.0
+    for i in range(2):
+        y[i] = y[i + 1] * x[i]
+    return np.sum(z * y)
+
+
+def rows_read_then_overwritten(w):
+    v = w - 0.0
+    for i in range(2):
+        v[i] = v[i + 1] * v[i]
+    u = v / 1.0
+    return np.sum(u * w)
+
+
 def view_write_through(x):
     buf = x.copy()
     v = buf[1:]
@@ -1670,6 +1686,8 @@ CASES = [
     _c(inplace_on_argument, lambda: [vec(4)]),
     _c(early_return_mean_after_write, lambda: [mat(3, 2, 0, 1.0) + 1.0], tag="taken"),
     _c(early_return_mean_after_write, lambda: [mat(3, 2, 0, 1.0) - 1.0], tag="not_taken"),
+    _c(copy_then_loop_writes, lambda: [vec(3)]),
+    _c(rows_read_then_overwritten, lambda: [mat(3, 2)]),
     _c(view_write_through, lambda: [vec(4)], ref=view_write_through_ref),
     _c(loop_reversed_range, lambda: [vec(4)]),
     _c(loop_len_range, lambda: [vec(4)], ref=loop_len_range_ref),

@@ -584,6 +584,13 @@ def copies_share_an_adjoint(x, w):
     return np.sum(c * s)
 
 
+def copy_by_adding_zero(x, w):
+    v0 = x * x
+    v1 = v0 + 0.0
+    v0[2] = 2.0
+    return np.sum(w * v1) + np.mean(w)
+
+
 # -- the table -------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -735,6 +742,7 @@ CASES = [
     Case(writes_argument, lambda g: (_n(g, 3),)),
     Case(copy_then_write, lambda g: (_n(g, 3),)),
     Case(copies_share_an_adjoint, lambda g: (_n(g, 3), _n(g, 3)), (0, 1)),
+    Case(copy_by_adding_zero, lambda g: (_n(g, 3), _n(g, 3)), (0, 1)),
 ]
 
 
