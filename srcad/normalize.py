@@ -147,6 +147,7 @@ class _Scope:
         self.foreign = foreign        # globals differ from the main function's
         self.depth = depth
         self.callables: dict = {}     # helper parameter -> the function passed to it
+        self.source_names = names_in(src.node)    # any other name is srcad's own (g_v, _k)
 
 
 class _Normalizer:
@@ -188,7 +189,7 @@ class _Normalizer:
         ident = node.id
         if ident in scope.rename:
             return _name(scope.rename[ident], node.ctx)
-        if scope.depth and isinstance(node.ctx, gast.Load):
+        if scope.depth and isinstance(node.ctx, gast.Load) and ident in scope.source_names:
             value = scope.namespace.lookup(ident)
             if value is UNRESOLVED:
                 raise _loc_error(scope.src, node, f"name {ident!r} is not defined",
@@ -387,7 +388,8 @@ class _Normalizer:
         elif callee is enumerate and isinstance(target, gast.Tuple) and len(
                 target.elts) == 2 and 1 <= len(it.args) + len(it.keywords) <= 2 and all(
                 k.arg == "start" for k in it.keywords):
-            seq = self.atom(scope, it.args[0], pre, hint="seq")
+            seq = self._iterated(self.atom(scope, it.args[0], pre, hint="seq"), scope, stmt,
+                                 pre)
             start = it.args[1] if len(it.args) > 1 else (
                 it.keywords[0].value if it.keywords else None)
             loop_iter = self._index_range(seq, pre)
@@ -403,7 +405,8 @@ class _Normalizer:
                 value=seq, slice=index, ctx=gast.Load()))
         elif callee is zip and isinstance(target, gast.Tuple) and len(target.elts) == len(
                 it.args) and not it.keywords:
-            seqs = [self.atom(scope, a, pre, hint="seq") for a in it.args]
+            seqs = [self._iterated(self.atom(scope, a, pre, hint="seq"), scope, stmt, pre)
+                    for a in it.args]
             loop_target = _name(self.namer.fresh("_k"), gast.Store())
             loop_iter = self._index_range(seqs, pre)
             for t, seq in zip(target.elts, seqs):
@@ -413,7 +416,7 @@ class _Normalizer:
             if callee is reversed and len(it.args) == 1 and not it.keywords:
                 it = gast.Subscript(value=it.args[0], slice=gast.Slice(
                     lower=None, upper=None, step=constant_node(-1)), ctx=gast.Load())
-            seq = self.atom(scope, it, pre, hint="seq")
+            seq = self._iterated(self.atom(scope, it, pre, hint="seq"), scope, stmt, pre)
             loop_target = _name(self.namer.fresh("_k"), gast.Store())
             loop_iter = self._index_range(seq, pre)
             head = self._head(scope, target, gast.Subscript(
@@ -425,6 +428,21 @@ class _Normalizer:
                         type_comment=None)
         loop.srcad_breaks = breaks
         return [loop]
+
+    def _iterated(self, seq, scope, loop, pre):
+        """The sequence a ``for`` loop iterates over, held in a name of its own when the body
+        rebinds the name it was read from: Python iterates over the object it had at the
+        start (``for r in x: x = x - r``)."""
+        if not isinstance(seq, gast.Name):
+            return seq
+        original = {scope.rename.get(n.id, n.id) for stmt in loop.body for n in gast.walk(stmt)
+                    if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+        if seq.id not in original:
+            return seq
+        held = self.namer.fresh("_" + seq.id.lstrip("_") + "_iterated")
+        pre.append(gast.Assign(targets=[_name(held, gast.Store())], value=seq,
+                               type_comment=None))
+        return _name(held, gast.Load())
 
     def _head(self, scope, target, value) -> list:
         """Statements assigning ``value`` to a loop's (desugared) target."""

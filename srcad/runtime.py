@@ -174,17 +174,21 @@ def take_and_zero(buffer, index):
 
 
 def last_write_mask(buffer, index):
-    """1.0, or for a 1-D integer index with repeats, a mask keeping only the last of each
-    repeated position: ``x[[0, 0]] = v`` keeps the last write, the earlier get no derivative."""
-    if isinstance(index, (list, np.ndarray)) and np.ndim(index) == 1 and np.asarray(
-            index).dtype.kind in "iu":
-        positions = np.asarray(index) % np.shape(buffer)[0]
-        if len(np.unique(positions)) < len(positions):
-            last = np.zeros(len(positions), dtype=bool)
-            last[np.unique(positions[::-1], return_index=True)[1]] = True
-            mask = last[::-1].astype(np.result_type(getattr(buffer, "dtype", float), 1.0))
-            return mask.reshape((-1,) + (1,) * (np.ndim(buffer) - 1))
-    return 1.0
+    """1.0, or for an index that names some position more than once, a mask over
+    ``buffer[index]`` keeping only the last write to each position (``x[[0, 0]] = v`` and
+    ``a[[2, 2], 0] = v`` keep the last write; the earlier get no derivative)."""
+    if _is_basic(index) or isinstance(index, (list, np.ndarray)) and np.asarray(
+            index).dtype.kind == "b":
+        return 1.0                      # slices, integers, a mask: each position once
+    shape = np.shape(buffer)
+    positions = np.arange(math.prod(shape)).reshape(shape)[index]
+    flat = np.ravel(positions)
+    unique, first_from_end = np.unique(flat[::-1], return_index=True)
+    if len(unique) == len(flat):
+        return 1.0
+    last = np.zeros(len(flat), dtype=np.result_type(getattr(buffer, "dtype", float), 1.0))
+    last[len(flat) - 1 - first_from_end] = 1.0
+    return last.reshape(np.shape(positions))
 
 
 def _not_a_number(y):

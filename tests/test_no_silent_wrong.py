@@ -339,3 +339,39 @@ def test_einsum_sublists_that_are_not_literals_are_refused():
     f = make_function("def f(x, sub):\n    return np.sum(np.einsum(x, sub))\n")
     with pytest.raises(srcad.NoRuleError, match="literal sublists"):
         srcad.grad(f)(np.ones(3), [0])
+
+
+# -- found by the program fuzzer ------------------------------------------------------------------
+
+@pytest.mark.parametrize("source, x", [
+    # a[idx, j] = v with a repeated row: the last write wins, the earlier get no derivative
+    ("def f(x):\n    a = x * 1.0\n    a[np.array([2, 2]), 0] = x[0, 0]\n    return np.sum(a)\n",
+     np.array([[0.3], [-0.5], [0.8]])),
+    ("def f(x):\n    a = x * 1.0\n    a[[1, 1, 0]] = x[2] * np.array([2.0, 3.0, 4.0])\n"
+     "    return np.sum(a * a)\n", np.array([0.3, -0.5, 0.8])),
+    # Python iterates over the object the loop started with, whatever the body rebinds
+    ("def f(x):\n    for r in x:\n        x = x - r\n    return np.sum(x)\n",
+     np.array([0.3, -0.5, 0.8])),
+])
+def test_fuzzer_findings(source, x):
+    f = make_function(source)
+    srcad.check_grad(f, read_only(x))          # both modes against finite differences
+    for optimized in (True, False):
+        np.testing.assert_allclose(srcad.grad(f, optimized=optimized)(read_only(x)),
+                                   _numeric_grad(f, x), rtol=1e-6, atol=1e-8)
+
+
+def test_a_helper_loops_over_its_parameter():
+    f = make_function("""
+        def g(v):
+            s = 0.0
+            for r in v:
+                s = s + r
+            return s
+
+        def f(x):
+            return g(x * x)
+        """)
+    x = np.array([0.3, -0.5, 0.8])
+    np.testing.assert_allclose(srcad.grad(f)(x), 2.0 * x)
+    np.testing.assert_allclose(srcad.autodiff(f, mode="forward")(x, np.ones(3)), np.sum(2.0 * x))

@@ -1,0 +1,76 @@
+"""Run the program fuzzer (tests/fuzz_programs.py, tests/fuzz_check.py) over a range of seeds.
+
+    python scripts/fuzz.py --count 5000 --start 0          # seeds 0 to 4999
+    python scripts/fuzz.py --seed 17 --seed 40             # these programs only
+    python scripts/fuzz.py --count 1000 --quiet --jobs 2   # the summary only, 2 processes
+    python scripts/fuzz.py --seed 17 --shrink              # and a smaller program that fails
+
+Each program is checked in reverse and forward mode, optimized and not, against finite
+differences and each other (and through ``vjp`` and ``jvp`` for every ``--extra-every``-th
+seed). Every program that srcad refuses or gets wrong is printed with its seed, the
+problems found and its source; then a summary: programs checked, passed, refused, failed, and
+the number of programs in each category of problem, with the smallest program of each. The
+exit status is 1 if a program failed, else 0 (refusals count as reported, not as failures).
+"""
+from __future__ import annotations
+
+import argparse
+import collections
+import os
+import sys
+import time
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TESTS_DIR = os.path.join(REPO_ROOT, "tests")
+if TESTS_DIR not in sys.path:
+    sys.path.insert(0, TESTS_DIR)
+
+import fuzz_check  # noqa: E402
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--count", type=int, default=1000, help="how many programs (1000)")
+    parser.add_argument("--start", type=int, default=0, help="the first seed (0)")
+    parser.add_argument("--seed", type=int, action="append", help="check this seed (repeat)")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                        help="worker processes (all cores)")
+    parser.add_argument("--extra-every", type=int, default=1, metavar="N",
+                        help="check vjp and jvp for every N-th seed (1: all)")
+    parser.add_argument("--quiet", action="store_true", help="print the summary only")
+    parser.add_argument("--shrink", action="store_true",
+                        help="also print each program with a problem shrunk, by removing "
+                             "statements, to one that still has its main problem")
+    args = parser.parse_args(argv)
+    seeds = args.seed or range(args.start, args.start + args.count)
+
+    began = time.time()
+    status = collections.Counter()
+    categories = collections.Counter()
+    smallest = {}                          # category -> its shortest program's outcome
+    for outcome in fuzz_check.check_many(seeds, args.jobs, args.extra_every,
+                                         shrinking=args.shrink):
+        status[outcome.status] += 1
+        if outcome.status != "pass" and not args.quiet:
+            print(outcome.report(), flush=True)
+            if outcome.shrunk:
+                print(f"shrunk ({outcome.main_problem.kind}, {outcome.main_problem.what}):\n"
+                      f"{outcome.shrunk}", flush=True)
+            print("-" * 100, flush=True)
+        for category in outcome.categories:
+            categories[category] += 1
+            best = smallest.get(category)
+            if best is None or len(outcome.source) < len(best.source):
+                smallest[category] = outcome
+
+    print(f"{sum(status.values())} programs checked in {time.time() - began:.0f} s: "
+          f"{status['pass']} passed, {status['refused']} refused, {status['fail']} failed")
+    if categories:
+        print("programs by category (a program can be in several), with the shortest one:")
+        for category, n in categories.most_common():
+            print(f"  {n:5d}  {category}  [seed {smallest[category].seed}]")
+    return 1 if status["fail"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
