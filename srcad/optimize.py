@@ -8,8 +8,14 @@
 * ``scalar_reads``, ``scalar_accumulators``: scalar loops read rank-1 arrays through lists of
   floats, and accumulate into lists of floats;
 * ``inline_temporaries``: single-use temporaries nested into their use;
-* ``shaped_rewrites`` (last, specialized derivatives): sums of products, scalar factors
-  grouped, matmul adjoints inlined, ``b += e`` where ``b`` owns its buffer.
+* ``shaped_rewrites`` (specialized derivatives): sums of products, scalar factors
+  grouped, matmul adjoints inlined, ``b += e`` where ``b`` owns its buffer;
+* ``owned_writes`` (last, every variant): a parameter the function writes into is copied
+  first; derivative code writing into memory it does not own is an internal error.
+
+No rewrite turns a new array into one that shares memory with an array written in place
+(``_Guard``: ``dt = dy * 1.0`` stays a copy before ``dt[0] = ...``); ``shares`` says what
+memory a value may share.
 """
 from __future__ import annotations
 
