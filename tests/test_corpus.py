@@ -113,7 +113,7 @@ def test_optimized_equals_unoptimized_at_other_shape_patterns(case, label, args)
 
 def test_shape_patterns_cover_the_corpus():
     counts = [len(shape_patterns(c.fn, c.make_args(), c.wrt)) for c in CASES]
-    assert sum(counts) >= 2 * len(CASES) and sum(n > 0 for n in counts) >= 0.8 * len(CASES)
+    assert sum(counts) >= 1.5 * len(CASES) and sum(n > 0 for n in counts) >= 0.8 * len(CASES)
 
 
 @pytest.mark.parametrize("case, mode", _params("show", modes=("reverse", "forward")))
