@@ -8,8 +8,14 @@
 * ``scalar_reads``, ``scalar_accumulators``: scalar loops read rank-1 arrays through lists of
   floats, and accumulate into lists of floats;
 * ``inline_temporaries``: single-use temporaries nested into their use;
-* ``shaped_rewrites`` (last, specialized derivatives): sums of products, scalar factors
-  grouped, matmul adjoints inlined, ``b += e`` where ``b`` owns its buffer.
+* ``shaped_rewrites`` (specialized derivatives): sums of products, scalar factors
+  grouped, matmul adjoints inlined, ``b += e`` where ``b`` owns its buffer;
+* ``owned_writes`` (last, every variant): a parameter the function writes into is copied
+  first; derivative code writing into memory it does not own is an internal error.
+
+No rewrite turns a new array into one that shares memory with an array written in place
+(``_Guard``: ``dt = dy * 1.0`` stays a copy before ``dt[0] = ...``); ``shares`` says what
+memory a value may share.
 """
 from __future__ import annotations
 
@@ -273,6 +279,9 @@ class _Peephole(gast.NodeTransformer):
     ``a + e + e``); arithmetic on
     two float literals is folded (never ``x * 0.0``: that keeps ``x``'s shape)."""
 
+    def __init__(self, guard=None):
+        self.guard = guard or _unguarded
+
     def visit_BinOp(self, node):
         self.generic_visit(node)
         a, b = _number(node.left), _number(node.right)
@@ -321,7 +330,7 @@ class _Peephole(gast.NodeTransformer):
         inner = node.operand
         if isinstance(node.op, gast.USub) and isinstance(inner, gast.UnaryOp) and isinstance(
                 inner.op, gast.USub):
-            return inner.operand
+            return self.guard(node, inner.operand)
         return node
 
 
@@ -356,14 +365,17 @@ class Identities(gast.NodeTransformer):
     """``1.0 * e``, ``e * 1.0``, ``e / 1.0``, ``e - 0.0`` -> ``e``. Only for derivative code, whose
     values are floating point (in primal code ``1.0 * n`` may turn integers into floats)."""
 
+    def __init__(self, guard=None):
+        self.guard = guard or _unguarded
+
     def visit_BinOp(self, node):
         self.generic_visit(node)
         if isinstance(node.op, gast.Mult) and _number(node.left) == 1.0:
-            return node.right
+            return self.guard(node, node.right)
         if isinstance(node.op, (gast.Mult, gast.Div)) and _number(node.right) == 1.0:
-            return node.left
+            return self.guard(node, node.left)
         if isinstance(node.op, gast.Sub) and _number(node.right) == 0.0:
-            return node.left                                  # e - 0.0 is e, exactly
+            return self.guard(node, node.left)                # e - 0.0 is e, exactly
         return node
 
 
@@ -375,19 +387,19 @@ def mark_derivative(stmts):
                 n.srcad_derivative = True
 
 
-def _peepholes(fdef, np_name):
+def _peepholes(fdef, written, np_name):
     """``_Peephole`` on every statement, ``Identities`` on derivative assignments, neither
-    where it would leave a new name for an array written in place (``_keep_copies``)."""
-    written = _written(fdef, np_name)
+    where it would leave a new name for an array ``written`` in place (``_Guard``)."""
     for s in walk_statements(fdef.body):
         if isinstance(s, (gast.If, gast.While)):
             s.test = _Peephole().visit(s.test)
         elif isinstance(s, gast.For):
             s.iter = _Peephole().visit(s.iter)
         elif getattr(s, "value", None) is not None:
-            _keep_copies(s, _Peephole().visit, written, np_name)
+            guard = _Guard(s, written, np_name)
+            s.value = _Peephole(guard).visit(s.value)
             if getattr(s, "srcad_derivative", False) and isinstance(s, gast.Assign):
-                _keep_copies(s, Identities().visit, written, np_name)
+                s.value = Identities(guard).visit(s.value)
 
 
 def _load_counts(tree) -> dict:
@@ -526,9 +538,10 @@ def _count_statements(stmts) -> int:
 
 def optimize(fdef: gast.FunctionDef, np_name: str = "np") -> gast.FunctionDef:
     """Peepholes and copy propagation, then dead statements until nothing changes."""
+    written = _written(fdef, np_name)    # (copies propagated are already joined in it)
     while True:
         fdef.body = _propagate_copies(fdef.body, _assign_counts(fdef), _load_counts(fdef))
-        _peepholes(fdef, np_name)
+        _peepholes(fdef, written, np_name)
         before = _count_statements(fdef.body)
         reads = set()
         for s in fdef.body:
@@ -783,7 +796,8 @@ def shaped_rewrites(fdef: gast.FunctionDef, shapes: dict, np_name: str):
     written = _written(fdef, np_name)
     for s in walk_statements(fdef.body):
         if getattr(s, "srcad_derivative", False) and getattr(s, "value", None) is not None:
-            _keep_copies(s, peephole.visit, written, np_name)
+            peephole.guard = _Guard(s, written, np_name)
+            s.value = peephole.visit(s.value)
     _InPlace(_Shapes(fdef, shapes, np_name), _load_counts(fdef)).block(fdef.body, set())
     return fdef
 
@@ -928,15 +942,19 @@ class _ShapedPeephole(gast.NodeTransformer):
         self.known = known
         self.np = known.np
 
+    guard = staticmethod(lambda node, new: new)      # set per statement (_Guard)
+
     def visit_BinOp(self, node):
         self.generic_visit(node)
         if isinstance(node.op, (gast.Mult, gast.Div)):
-            return self.group_scalars(node) or node
+            return self.guard(node, self.group_scalars(node) or node)
         return node
 
     def visit_UnaryOp(self, node):
         self.generic_visit(node)
-        return self.group_scalars(node) or node if isinstance(node.op, gast.USub) else node
+        if isinstance(node.op, gast.USub):
+            return self.guard(node, self.group_scalars(node) or node)
+        return node
 
     def group_scalars(self, node):
         """A product of arrays and scalars (``dtau * (-z / tau)``) as one scalar times the
@@ -1369,17 +1387,24 @@ def shares(node, np_name) -> set:
     (``x[1:]``, ``x.T``, ``np.reshape(x, s)``), an argument a call may hand back
     (``unbroadcast(g, x)`` is ``g`` when nothing was broadcast); none for a value made anew
     (arithmetic, a ufunc, a reduction, a copy)."""
-    if isinstance(node, gast.Name):
-        return {node.id}
-    if isinstance(node, (gast.Subscript, gast.Attribute, gast.Starred)):
-        return shares(node.value, np_name)
-    if isinstance(node, (gast.Constant, gast.BinOp, gast.UnaryOp, gast.Compare)):
-        return set()
-    if isinstance(node, gast.Call):
-        passed = _passed_through(node, np_name)
-    else:                       # containers, ``a or b``, ``x if c else y``: what they hold
-        passed = [c for c in gast.iter_child_nodes(node) if isinstance(c, gast.expr)]
-    return set().union(*(shares(a, np_name) for a in passed))
+    return {n.id for n in _exposed(node, np_name) if isinstance(n, gast.Name)}
+
+
+def _exposed(node, np_name) -> list:
+    """The nodes whose value ``node``'s value may be: itself, a subscript's or attribute's
+    base, what a call hands back, a container's items, recursively."""
+    out, todo = [], [node]
+    while todo:
+        n = todo.pop()
+        out.append(n)
+        if isinstance(n, (gast.Subscript, gast.Attribute, gast.Starred)):
+            todo.append(n.value)
+        elif isinstance(n, gast.Call):
+            todo += _passed_through(n, np_name)
+        elif not isinstance(n, (gast.Name, gast.Constant, gast.BinOp, gast.UnaryOp,
+                                gast.Compare)):        # ``a or b``, ``x if c else y``, lists
+            todo += [c for c in gast.iter_child_nodes(n) if isinstance(c, gast.expr)]
+    return out
 
 
 def _passed_through(call, np_name) -> list:
@@ -1454,7 +1479,8 @@ class _Aliases:
             for lst, items in holders:
                 for item in items:
                     self.join([name(lst)], item, np_name)
-            if isinstance(s, gast.Assign):
+            if isinstance(s, gast.Assign) and getattr(s, "srcad_restore", None) is None:
+                # (a restore gives a name back a value it held: no new sharing)
                 self.join([n for t in s.targets for n in walk(t) if isinstance(n, gast.Name)],
                           s.value, np_name)
 
@@ -1478,26 +1504,52 @@ class _Aliases:
 
 
 def _written(fdef, np_name) -> set:
-    return _Aliases(fdef, np_name).written()
+    return _Aliases(fdef, np_name).written() if _writes_arrays(fdef) else set()
 
 
-def _keep_copies(stmt, rewrite, written, np_name):
-    """``stmt.value`` rewritten by ``rewrite``, unless the rewrite makes it share memory it did
-    not share with an array written in place (``1.0 * y`` copies ``y``; ``y`` would not)."""
-    value = stmt.value
-    if not written:
-        stmt.value = rewrite(value)
-        return
-    targets = {n.id for t in getattr(stmt, "targets", []) for n in walk(t)
-               if isinstance(n, gast.Name)}
-    risky = bool((targets | _loads(value)) & written)
-    before = copy.deepcopy(value) if risky else None
-    new = rewrite(value)
-    if risky:
-        added = shares(new, np_name) - shares(before, np_name)
-        if added and (added & written or targets & written):
-            new = before
-    stmt.value = new
+def _writes_arrays(fdef) -> bool:
+    """Might ``fdef`` write into an array in place (a quick look, before ``_Aliases``)?"""
+    for n in walk(fdef):
+        if isinstance(n, gast.AugAssign) or (isinstance(n, gast.Subscript) and isinstance(
+                n.ctx, gast.Store)):
+            return True
+        if isinstance(n, gast.Call) and (any(k.arg == "out" for k in n.keywords) or isinstance(
+                n.func, gast.Attribute) and n.func.attr in _WRITING_HELPERS | _ARRAY_MUTATORS
+                | {"at"}):
+            return True
+    return False
+
+
+def _unguarded(node, new):
+    return new
+
+
+class _Guard:
+    """Called as ``guard(node, new)`` by a rewrite about to replace ``node`` in ``stmt``'s
+    value by ``new``: ``node`` itself where ``new`` would share memory that ``node`` (a new
+    array) did not, and an array written in place is involved (``1.0 * y`` copies ``y``;
+    ``y`` would not: ``dt = dy * 1.0`` before ``dt[0] = ...``), else ``new``. Only a
+    node the statement's value can be (its root, or what a call there hands back) matters."""
+
+    def __init__(self, stmt, written, np_name):
+        self.stmt = stmt
+        self.written = written
+        self.np = np_name
+        self.exposed = None
+
+    def __call__(self, node, new):
+        if new is node or not self.written:
+            return new
+        added = shares(new, self.np) - shares(node, self.np)
+        if not added:
+            return new
+        if self.exposed is None:
+            self.exposed = {id(n) for n in _exposed(self.stmt.value, self.np)}
+        targets = {n.id for t in getattr(self.stmt, "targets", []) for n in walk(t)
+                   if isinstance(n, gast.Name)}
+        if id(node) in self.exposed and (added & self.written or targets & self.written):
+            return node
+        return new
 
 
 def owned_writes(fdef: gast.FunctionDef, np_name: str = "np") -> gast.FunctionDef:

@@ -265,13 +265,13 @@ def _generic(f, mode, wrt):
     return lambda *args: entry.fn(*args[:-count], **dict(zip(entry.extra, args[-count:])))
 
 
-def check_agreement(f, args, wrt, label="", fd=True, seeded=True, generic=False):
+def check_agreement(f, args, wrt, label="", fd=True, seeded=True, generic=True):
     """Reverse and forward mode, optimized and not, at ``args`` (read-only): the optimized
     results equal the unoptimized ones, forward agrees with reverse, and (``fd``) both with
     central finite differences. For a scalar output the optimized reverse mode is ``grad``'s
     (seed 1.0), and with ``seeded=False`` only that one (``autodiff`` with a seed argument
-    specializes the same code, but for the seed). ``generic``: the unoptimized derivative is
-    the one built for any shapes, not ``optimized=False`` specialized for these."""
+    specializes the same code, but for the seed). The unoptimized derivative is the one
+    built for any shapes (``generic``), or else ``optimized=False`` specialized for these."""
     p = _Point(f, args, wrt)
     at = f" ({label})" if label else ""
     vjp, jvp = {}, {}
