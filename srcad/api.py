@@ -24,7 +24,7 @@ from .analysis import (activity, aliased_writes, anf_violations, list_names, sha
                        untracked_flows)
 from .errors import (InternalError, NoRuleError, NotDifferentiableError, ShapeMismatchError,
                      SrcadError, SrcadSyntaxError)
-from .normalize import default_nodes, normalize
+from .normalize import assigned_names, default_nodes, normalize
 from .source import function_state, parse_function
 from .template import clone
 
@@ -166,7 +166,7 @@ def build(f, spec: Spec) -> Derivative:
         for stmt, what in anf_violations(program.node):
             raise InternalError("complex values", what, src.location(stmt))
     known = shapes(program.node, dict(zip(params, spec.kinds or ())))
-    untracked = untracked_flows(program.node, act, _local_names(program.node),
+    untracked = untracked_flows(program.node, act, assigned_names(program.node),
                                 list_names(program.node, known))
     if untracked is not None:
         stmt, node, what = untracked
@@ -250,15 +250,6 @@ def build(f, spec: Spec) -> Derivative:
     log.debug("built %s:\n%s", fdef.name, source)
     return Derivative(fn, source, tuple(deps), registry.version(), function_state(src.fn), params,
                       tuple(fdef.srcad_extra), complex_facts, program.callables)
-
-
-def _local_names(fdef) -> set:
-    """Parameters and every name the function assigns."""
-    a = fdef.args
-    out = {p.id for p in a.posonlyargs + a.args + a.kwonlyargs}
-    out |= {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name)
-            and isinstance(n.ctx, gast.Store)}
-    return out
 
 
 def _get(f, spec: Spec) -> Derivative:

@@ -865,7 +865,7 @@ class _Normalizer:
         self.deps.append((None, fn, function_state(fn)))
         mutated = _mutated_params(fdef, sig.parameters)
         _lower_returns(fdef, self.namer)        # early and multiple returns -> one at the end
-        local_names = _assigned(fdef) | set(sig.parameters)
+        local_names = assigned_names(fdef) | set(sig.parameters)
         rename = {n: self.namer.fresh(f"{fn.__name__}_{n}") for n in sorted(local_names)
                   if n not in mutated}
         for pname, stmt in mutated.items():
@@ -1088,7 +1088,7 @@ def _has(stmts, cls) -> bool:
     return False
 
 
-def _assigned(fdef) -> set:
+def assigned_names(fdef) -> set:
     """Names bound in ``fdef`` (a FunctionDef: its parameters too; or a list of statements)."""
     out = set()
     for stmt in fdef if isinstance(fdef, list) else [fdef]:
@@ -1198,8 +1198,8 @@ def normalize(src: Source) -> Program:
     namer = Namer(taken)
     norm = _Normalizer(src, namer)
     _lower_returns(fdef, namer)
-    norm.main_locals = _assigned(fdef)
-    norm.main_rebound = _assigned(fdef.body)
+    norm.main_locals = assigned_names(fdef)
+    norm.main_rebound = assigned_names(fdef.body)
     norm.main_defaults = _defaults(src.fn)
     scope = _Scope(src, src.namespace, {}, foreign=False, depth=0)
     fdef.body = norm.body(scope, fdef.body)
