@@ -24,13 +24,13 @@ import gast
 import numpy as np
 
 from . import registry, runtime
-from .emit import comment
-from .optimize import Broadcasts, mark_derivative
+from .instantiate import Broadcasts, bind, mark_broadcasts, mark_derivative, runtime_ref
 from .analysis import list_names, primitive_call, walk, walk_statements
 from .errors import NoRuleError, SrcadSyntaxError
-from .template import TemplateBindError, is_zero, make_zero, simplify_zeros
-from .nodes import (assign as _assign, attr as _attr, call as _call, loads as _loads,
-                    name as _name)
+from .template import is_zero, make_zero, simplify_zeros
+from .nodes import (assign as _assign, attr as _attr, call as _call, comment, drop_empty,
+                    loads as _loads, name as _name)
+from .sharing import shares
 
 __all__ = ["reverse"]
 
@@ -778,7 +778,6 @@ class _Reverse:
         """Keep only the saves and restores of values the adjoint sweep reads: start from all
         of them and drop, until nothing changes, those whose variable no remaining adjoint
         statement reads (dropping restores can empty a branch, which then reads nothing)."""
-        from .optimize import drop_empty, shares
         views = {}       # t -> the arrays t may be a view of (t = a[i], a.T): reading t reads a
         for st in walk_statements(self.p.node.body):
             if isinstance(st, gast.Assign) and isinstance(st.targets[0], gast.Name):
@@ -897,49 +896,6 @@ def _is_basic_index(index, shapes) -> bool:
 def _as_value(index):
     from .template import as_value
     return as_value(copy.deepcopy(index))
-
-
-def bind(transformer, stmt, prim, template, args, kwargs, outs) -> dict:
-    """Bind a rule's template to a call site: template parameter -> call-site atom; a call
-    that does not fit (arity, unknown keyword, outputs) is the user's located error."""
-    name = registry.primitive_name(prim)
-    if len(template.outputs) != len(outs):
-        raise transformer.error(stmt, f"{name} returns {len(template.outputs)} values here; "
-                                f"unpack them into {len(template.outputs)} names",
-                                "Unpack the result.", SrcadSyntaxError)
-    try:
-        return template.bind(args, kwargs, name)
-    except TemplateBindError as exc:
-        raise transformer.error(stmt, str(exc), "Call it with the parameters listed.",
-                                SrcadSyntaxError) from None
-
-
-def mark_broadcasts(body, prim, rule, operands, outs, active=(), renamed=None):
-    """Tag the ``unbroadcast``/``broadcast_like`` calls an elementwise rule instantiated with
-    the operands of its call site, so they can be dropped where they provably do nothing
-    (``renamed``: saved-value names -> the variable they hold an old value of)."""
-    if not (rule.extra.get("elementwise") or prim in (np.where, np.clip)):
-        return
-    for stmt in body:
-        for node in walk(stmt):
-            if isinstance(node, gast.Call) and len(node.args) == 2 and isinstance(
-                    node.args[1], gast.Name):
-                name = node.func.id if isinstance(node.func, gast.Name) else getattr(
-                    node.func, "attr", "")
-                kind = name.rsplit(".", 1)[-1]
-                if kind in ("unbroadcast", "broadcast_like"):
-                    like = node.args[1].id
-                    like = (renamed or {}).get(like, like)
-                    node.srcad_shapes = (kind, list(operands), list(active), like)
-
-
-def runtime_ref(program, rt):
-    """Template globals -> names: srcad's runtime helpers read as ``_srcad.helper``."""
-    def ref(obj, preferred):
-        if callable(obj) and getattr(obj, "__module__", None) == runtime.__name__:
-            return f"{rt}.{obj.__name__}"
-        return program.ref(obj, preferred)
-    return ref
 
 
 def reverse(program, wrt, act, grad_seed=True, preserve_result=False, shapes=None):
