@@ -47,7 +47,6 @@ class Resolver:
         self.main_rebound: set = set()    # main parameters assigned in the body
         self.callables: dict = {}         # main parameter called as a function -> default
 
-    # -- names and references -----------------------------------------------------------
     def ref(self, obj, preferred: str) -> str:
         """A name bound to ``obj`` in the generated function."""
         for name, value in self.refs.items():

@@ -23,7 +23,6 @@ from ..template import make_zero, simplify_zeros
 class AdjointStatements:
     """The adjoint of simple statements of ``_Reverse``."""
 
-    # -- adjoint sweep ------------------------------------------------------------------------
     def adjoint_block(self, stmts, state, depth, last=None) -> list:
         """The adjoint of a block, a comment before the code of each source line (``last``:
         the line whose comment already precedes the block)."""
@@ -58,7 +57,6 @@ class AdjointStatements:
             return self.adjoint_loop(stmt, state, depth)
         return []
 
-    # statements -----------------------------------------------------------------------------
     def adjoint_pop(self, stmt, state) -> list:
         """``v = lst.pop()``: the popped element's adjoint goes back on the list's adjoint,
         and the element goes back on the list."""

@@ -24,7 +24,6 @@ from .base import _State
 class WholeFunction:
     """The driver of ``_Reverse``: ``run`` builds the derivative."""
 
-    # -- the whole function -------------------------------------------------------------------
     def run(self):
         fdef = self.p.node
         self.primal_of = {self.adj(n): n for n in sorted(_all_names(fdef))}

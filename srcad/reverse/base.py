@@ -63,7 +63,6 @@ class _Base:
         self.shapes = shapes
         self.comments: dict = {}
 
-    # -- helpers -------------------------------------------------------------------------
     def adj(self, name: str) -> str:
         return self.namer.adjoint(name)
 

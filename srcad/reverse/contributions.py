@@ -17,7 +17,6 @@ from ..template import is_zero
 class Contributions:
     """The accumulation of adjoints of ``_Reverse``."""
 
-    # contributions ------------------------------------------------------------------------
     def contribute(self, name, value, state) -> list:
         """``d[name] += value`` honoring the state (first contribution assigns)."""
         if is_zero(value):

@@ -20,7 +20,6 @@ from .base import _Save
 class PrimalSweep:
     """The primal sweep of ``_Reverse``."""
 
-    # -- primal sweep: the function with saves before overwrites ----------------------------
     def primal(self, stmts, depth, in_branch, defined) -> list:
         out = []
         for stmt in stmts:
