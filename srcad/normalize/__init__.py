@@ -34,22 +34,22 @@ import gast
 
 from ..naming import Namer, names_in
 from ..source import Source
-from .anf import Expressions
-from .calls import METHODS, Calls
+from .calls import METHODS
 from .fence import fence
-from .inline import Inliner
 from .jumps import _lower_returns
 from .loops import Loops
 from .program import Program, _has, _loc_error, assigned_names, default_nodes
 from .rename import _rename_redefinitions
-from .scope import Resolver, _defaults, _Scope
-from .statements import Statements
+from .scope import _defaults, _Scope
 
 __all__ = ["normalize", "Program", "METHODS", "default_nodes", "assigned_names", "fence"]
 
 
-class _Normalizer(Statements, Loops, Expressions, Calls, Inliner, Resolver):
-    """One normalization: the main function and the helpers inlined into it."""
+class _Normalizer(Loops):
+    """One normalization: the main function and the helpers inlined into it. A class in
+    layers, each a module over the one before: ``scope.Resolver`` (state, names),
+    ``anf.Expressions``, ``inline.Inliner``, ``calls.Calls``, ``statements.Statements``,
+    ``loops.Loops``."""
 
 
 def normalize(src: Source) -> Program:

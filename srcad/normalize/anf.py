@@ -15,15 +15,15 @@ import numpy as np
 
 from ..source import UNRESOLVED
 from .program import _loc_error, _name
-from .scope import _is_static_root
+from .scope import Resolver, _is_static_root
 
 __all__ = ["Expressions"]
 
 _OPAQUE_ATTRS = {"shape", "ndim", "size", "dtype", "itemsize", "nbytes", "flags"}
 
 
-class Expressions:
-    """The expression methods of ``_Normalizer``."""
+class Expressions(Resolver):
+    """Expressions (the first layer above ``Resolver``)."""
 
     def atom(self, scope, node, pre, hint=None):
         """Reduce an expression to a Name or literal, emitting statements into ``pre``."""

@@ -17,6 +17,7 @@ import numpy as np
 from .. import registry, runtime
 from ..errors import NoRuleError
 from ..source import UNRESOLVED
+from .inline import Inliner
 from .program import _dotted, _loc_error, _name
 from .scope import _is_global_ref, _is_static_root, _is_user_function
 
@@ -36,8 +37,8 @@ METHODS = {
 _VARARG_SHAPE_METHODS = {"reshape", "transpose"}
 
 
-class Calls:
-    """The call methods of ``_Normalizer``."""
+class Calls(Inliner):
+    """Calls (the layer above ``Inliner``)."""
 
     def call(self, scope, node, pre, hint):
         func = node.func
@@ -192,18 +193,6 @@ class Calls:
         if obj is UNRESOLVED or not callable(obj) or isinstance(obj, type):
             return UNRESOLVED
         return obj
-
-    def passed_function(self, scope, atom):
-        """The function an argument atom names in the calling scope, else None."""
-        if isinstance(atom, gast.Name) and atom.id in self.refs:
-            return self.refs[atom.id]
-        if isinstance(atom, gast.Name) and (atom.id in scope.rename.values() or (
-                not scope.depth and atom.id in self.main_locals)):
-            return scope.callables.get(atom.id) or self.callables.get(atom.id)
-        if isinstance(atom, (gast.Name, gast.Attribute)):
-            obj = scope.namespace.resolve(atom)
-            return None if obj is UNRESOLVED else obj
-        return None
 
 
 def _einsum_subscripts(src, node):

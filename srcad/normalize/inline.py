@@ -11,7 +11,8 @@ import inspect
 
 import gast
 
-from ..source import Namespace, function_state, parse_function
+from ..source import UNRESOLVED, Namespace, function_state, parse_function
+from .anf import Expressions
 from .fence import fence
 from .jumps import _lower_returns
 from .program import TypeError_, _literal_or_ref, _loc_error, _name, assigned_names
@@ -22,8 +23,8 @@ __all__ = ["Inliner"]
 _MAX_INLINE_DEPTH = 20
 
 
-class Inliner:
-    """The inlining method of ``_Normalizer``."""
+class Inliner(Expressions):
+    """Inlining (the layer above ``Expressions``)."""
 
     def inline(self, scope, node, fn, args, keywords, pre, hint):
         """Inline a user helper from its own source; returns the atom holding its result."""
@@ -97,10 +98,22 @@ class Inliner:
         pre.extend(lines + out_lines + ret_pre)
         return result
 
+    def passed_function(self, scope, atom):
+        """The function an argument atom names in the calling scope, else None."""
+        if isinstance(atom, gast.Name) and atom.id in self.refs:
+            return self.refs[atom.id]
+        if isinstance(atom, gast.Name) and (atom.id in scope.rename.values() or (
+                not scope.depth and atom.id in self.main_locals)):
+            return scope.callables.get(atom.id) or self.callables.get(atom.id)
+        if isinstance(atom, (gast.Name, gast.Attribute)):
+            obj = scope.namespace.resolve(atom)
+            return None if obj is UNRESOLVED else obj
+        return None
+
 
 def _mutated_params(fdef, params) -> dict:
     """Parameters the function writes into (``p[i] = v``, ``p[i] += v``) -> the first write."""
-    out = {}
+    out: dict = {}
     for n in gast.walk(fdef):
         target = n.targets[0] if isinstance(n, gast.Assign) else getattr(n, "target", None)
         if (isinstance(n, (gast.Assign, gast.AugAssign)) and isinstance(target, gast.Subscript)

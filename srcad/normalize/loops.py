@@ -15,12 +15,13 @@ import gast
 from ..template import constant_node
 from .jumps import lower_jumps
 from .program import _loc_error, _name
+from .statements import Statements
 
 __all__ = ["Loops"]
 
 
-class Loops:
-    """The loop statements of ``_Normalizer``."""
+class Loops(Statements):
+    """Loops (the top layer, above ``Statements``)."""
 
     def stmt_For(self, scope, stmt, pre):
         """Loops over ``range(...)`` stay; any other iterable becomes an index loop

@@ -34,15 +34,16 @@ class _Scope:
 
 
 class Resolver:
-    """The state of one normalization and the resolution of names (the base of
-    ``_Normalizer``)."""
+    """The state of one normalization and the resolution of names: the base layer of
+    ``_Normalizer``. The language is recursive: an expression holds calls, a call of a helper
+    holds its body; the two methods below close that recursion in the layers above."""
 
     def __init__(self, src: Source, namer: Namer):
         self.main = src
         self.namer = namer
         self.refs: dict[str, object] = {}
         self.deps: list = []
-        self.main_locals = set()
+        self.main_locals: set = set()
         self.main_defaults: dict = {}     # main parameter -> its default
         self.main_rebound: set = set()    # main parameters assigned in the body
         self.callables: dict = {}         # main parameter called as a function -> default
@@ -84,6 +85,14 @@ class Resolver:
                 self.deps.append((scope.namespace, ident, value))
                 return _name(self.ref(value, ident), node.ctx)
         return _name(ident, node.ctx)
+
+    def call(self, scope: _Scope, node, pre: list, hint):
+        """A call as ANF (``Calls.call``)."""
+        raise NotImplementedError
+
+    def body(self, scope: _Scope, stmts: list) -> list:
+        """A body as ANF statements (``Statements.body``)."""
+        raise NotImplementedError
 
 
 def _is_user_function(obj) -> bool:

@@ -15,6 +15,7 @@ import gast
 
 from .. import registry
 from ..source import parse_function
+from .calls import Calls
 from .inline import _mutated_params
 from .program import _loc_error, _name
 from .scope import _Scope, _is_static_root, _is_user_function
@@ -22,8 +23,8 @@ from .scope import _Scope, _is_static_root, _is_user_function
 __all__ = ["Statements"]
 
 
-class Statements:
-    """The ``stmt_*`` methods of ``_Normalizer``, and its dispatch over a body."""
+class Statements(Calls):
+    """Statements, and the dispatch over a body (the layer above ``Calls``)."""
 
     def body(self, scope: _Scope, stmts: list) -> list:
         out = []

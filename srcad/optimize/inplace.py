@@ -7,6 +7,8 @@ array instead of allocating the sum. Decided last: no later rewrite may make ``b
 """
 from __future__ import annotations
 
+from typing import Any
+
 import gast
 
 from ..analysis import broadcast, walk
@@ -67,7 +69,7 @@ class _InPlace:
                 continue
             target = s.targets[0].id if isinstance(s, gast.Assign) and len(
                 s.targets) == 1 and isinstance(s.targets[0], gast.Name) else None
-            value = getattr(s, "value", None)
+            value: Any = getattr(s, "value", None)
             if target in owned and self.accumulates(s, target):
                 stmts[i] = gast.AugAssign(target=name(target, gast.Store()), op=value.op,
                                           value=value.right)

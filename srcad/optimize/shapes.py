@@ -107,8 +107,8 @@ def with_shapes(fdef: gast.FunctionDef, shapes: dict, np_name: str) -> gast.Func
       instead, so a primal value computed only for its shape becomes dead code.
     """
     params = [a.id for a in fdef.args.posonlyargs + fdef.args.args + fdef.args.kwonlyargs]
-    full = {}                              # a known shape -> the first parameter of it
-    sizes = {}                             # a dimension symbol -> (parameter, axis)
+    full: dict = {}                        # a known shape -> the first parameter of it
+    sizes: dict = {}                       # a dimension symbol -> (parameter, axis)
     for p in params:
         shape = shapes.get(p)
         if not isinstance(shape, tuple):

@@ -16,28 +16,20 @@ overwritten: in a local when the statement runs at most once, on the tape ``_tap
 ``append`` in the primal, ``pop`` in the adjoint) inside loops. Saves whose value the adjoint
 never reads are dropped (to-be-recorded analysis), so straight-line code has no tape.
 
-The modules: ``base`` (the state, names, tapes), ``primal`` (the primal sweep and its
-saves), ``adjoint`` (simple statements, rules applied through ``srcad.instantiate``),
-``contributions`` (adjoint accumulation), ``control`` (branches and loops), ``assemble``
-(the whole function, ``run``).
+The transformer is one class in layers, each module a layer over the one before: ``base``
+(the state, names, tapes), ``primal`` (the primal sweep and its saves), ``contributions``
+(adjoint accumulation), ``adjoint`` (simple statements, rules applied through
+``srcad.instantiate``), ``control`` (blocks, branches and loops), ``assemble`` (the whole
+function, ``run``).
 """
 from __future__ import annotations
 
-from .adjoint import AdjointStatements
 from .assemble import WholeFunction
-from .base import _Base
-from .contributions import Contributions
-from .control import ControlFlow
-from .primal import PrimalSweep
 
 __all__ = ["reverse"]
-
-
-class _Reverse(WholeFunction, ControlFlow, AdjointStatements, Contributions, PrimalSweep, _Base):
-    """One reverse-mode transformation."""
 
 
 def reverse(program, wrt, act, grad_seed=True, preserve_result=False, shapes=None):
     """Build the reverse-mode derivative FunctionDef of a normalized program (``shapes``:
     what is known of values' shapes, see ``analysis.shapes``)."""
-    return _Reverse(program, wrt, act, grad_seed, preserve_result, shapes or {}).run()
+    return WholeFunction(program, wrt, act, grad_seed, preserve_result, shapes or {}).run()

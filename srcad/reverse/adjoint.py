@@ -1,6 +1,5 @@
-"""The adjoint of the simple statements, last to first: assignments (a copy, a display, a call
-through its rule's adjoint template), writes into arrays (``x[i] = v``), list ``append`` and
-``pop``, each preceded by a comment naming the user's line.
+"""The adjoint of the simple statements: assignments (a copy, a display, a call through its
+rule's adjoint template), writes into arrays (``x[i] = v``), list ``append`` and ``pop``.
 
 Input: one ANF statement and the ``_State`` after it. Output: the statements of its adjoint
 (then the restore of what it overwrote), the state before it; a call with no adjoint rule is
@@ -15,47 +14,13 @@ import gast
 from .. import registry
 from ..analysis import primitive_call, walk
 from ..instantiate import bind, mark_broadcasts
-from ..nodes import assign as _assign, attr as _attr, call as _call, comment, loads as _loads, \
-    name as _name
+from ..nodes import assign as _assign, attr as _attr, call as _call, loads as _loads, name as _name
 from ..template import make_zero, simplify_zeros
+from .contributions import Contributions
 
 
-class AdjointStatements:
-    """The adjoint of simple statements of ``_Reverse``."""
-
-    def adjoint_block(self, stmts, state, depth, last=None) -> list:
-        """The adjoint of a block, a comment before the code of each source line (``last``:
-        the line whose comment already precedes the block)."""
-        out = []
-        for stmt in reversed(stmts):
-            code = self.adjoint_stmt(stmt, state, depth)
-            if code:
-                lineno = getattr(stmt, "lineno", None)
-                for s in code:
-                    if getattr(s, "lineno", None) is None:
-                        s.lineno = lineno
-                src = getattr(stmt, "srcad_source", None) or self.src
-                if (src, lineno) != last and lineno is not None and not isinstance(
-                        stmt, (gast.If, gast.For, gast.While)):
-                    where = "" if src is self.src else f"{src.fn.__name__}, "
-                    out.append(comment(f"{where}line {lineno}: {src.line_text(lineno)}"))
-                    last = (src, lineno)
-                out.extend(code)
-        return out
-
-    def adjoint_stmt(self, stmt, state, depth) -> list:
-        if isinstance(stmt, gast.Assign):
-            target = stmt.targets[0]
-            if isinstance(target, gast.Subscript):
-                return self.adjoint_setitem(stmt, state)
-            return self.adjoint_assign(stmt, state)
-        if isinstance(stmt, gast.Expr):
-            return self.adjoint_append(stmt, state)
-        if isinstance(stmt, gast.If):
-            return self.adjoint_if(stmt, state, depth)
-        if isinstance(stmt, (gast.For, gast.While)):
-            return self.adjoint_loop(stmt, state, depth)
-        return []
+class AdjointStatements(Contributions):
+    """The adjoint of simple statements (the layer above ``Contributions``)."""
 
     def adjoint_pop(self, stmt, state) -> list:
         """``v = lst.pop()``: the popped element's adjoint goes back on the list's adjoint,

@@ -19,10 +19,11 @@ from ..nodes import assign as _assign, attr as _attr, call as _call, comment, dr
     loads as _loads, name as _name
 from ..sharing import shares
 from .base import _State
+from .control import ControlFlow
 
 
-class WholeFunction:
-    """The driver of ``_Reverse``: ``run`` builds the derivative."""
+class WholeFunction(ControlFlow):
+    """The whole transformation (the top layer): ``run`` builds the derivative."""
 
     def run(self):
         fdef = self.p.node

@@ -31,6 +31,9 @@ class _State:
 class _Save:
     """A value saved before the primal sweep overwrites it (kept if the adjoint reads it)."""
 
+    index: object       # set by the save: the subscript of ``x[index] = v``, or None
+    tape: str           # set by a save on the tape: the tape's name
+
     def __init__(self, name, on_tape, local):
         self.name = name          # the overwritten variable
         self.on_tape = on_tape    # inside a loop: push/pop; else a local copy
@@ -39,7 +42,10 @@ class _Save:
 
 
 class _Base:
-    """What the parts of the reverse transformer share."""
+    """What the layers of the reverse transformer share."""
+
+    primal_of: dict     # set by ``run``: adjoint name -> the primal name it belongs to
+    saved_names: set    # set by ``prune_saves``: the variables whose saves are kept
 
     def __init__(self, program, wrt, act, grad_seed: bool, preserve_result: bool, shapes):
         self.p = program

@@ -12,10 +12,11 @@ import gast
 
 from ..nodes import assign as _assign, attr as _attr, call as _call, name as _name
 from ..template import is_zero
+from .primal import PrimalSweep
 
 
-class Contributions:
-    """The accumulation of adjoints of ``_Reverse``."""
+class Contributions(PrimalSweep):
+    """The accumulation of adjoints (the layer above ``PrimalSweep``)."""
 
     def contribute(self, name, value, state) -> list:
         """``d[name] += value`` honoring the state (first contribution assigns)."""

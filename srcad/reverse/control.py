@@ -1,10 +1,12 @@
-"""The adjoint of control flow: ``if`` (the state of both branches joined, the adjoints missing
-in one branch materialized as zeros there) and loops (run backwards: ``reversed`` over the
-same range, ``range(trips)`` for a ``while``; adjoints carried across iterations hold a value
-at every iteration boundary).
+"""The adjoint of blocks and control flow: a block's statements last to first, each source
+line's code preceded by a comment naming it; ``if`` (the state of both branches joined, the
+adjoints missing in one branch materialized as zeros there) and loops (run backwards:
+``reversed`` over the same range, ``range(trips)`` for a ``while``; adjoints carried across
+iterations hold a value at every iteration boundary).
 
-Input: an ``if``, ``for`` or ``while`` statement of the primal and the ``_State`` after it.
-Output: its adjoint statements (left out when they do nothing), the state before it.
+Input: a block, or an ``if``, ``for`` or ``while`` statement, of the primal and the
+``_State`` after it. Output: its adjoint statements (a branch or loop whose adjoint does
+nothing is left out), the state before it.
 """
 from __future__ import annotations
 
@@ -13,12 +15,47 @@ import copy
 import gast
 
 from ..analysis import walk, walk_statements
-from ..nodes import assign as _assign, attr as _attr, call as _call, loads as _loads, \
+from ..nodes import assign as _assign, attr as _attr, call as _call, comment, loads as _loads, \
     name as _name
+from .adjoint import AdjointStatements
 
 
-class ControlFlow:
-    """The adjoint of branches and loops of ``_Reverse``."""
+class ControlFlow(AdjointStatements):
+    """The adjoint of blocks, branches and loops (the layer above ``AdjointStatements``)."""
+
+    def adjoint_block(self, stmts, state, depth, last=None) -> list:
+        """The adjoint of a block, a comment before the code of each source line (``last``:
+        the line whose comment already precedes the block)."""
+        out = []
+        for stmt in reversed(stmts):
+            code = self.adjoint_stmt(stmt, state, depth)
+            if code:
+                lineno = getattr(stmt, "lineno", None)
+                for s in code:
+                    if getattr(s, "lineno", None) is None:
+                        s.lineno = lineno
+                src = getattr(stmt, "srcad_source", None) or self.src
+                if (src, lineno) != last and lineno is not None and not isinstance(
+                        stmt, (gast.If, gast.For, gast.While)):
+                    where = "" if src is self.src else f"{src.fn.__name__}, "
+                    out.append(comment(f"{where}line {lineno}: {src.line_text(lineno)}"))
+                    last = (src, lineno)
+                out.extend(code)
+        return out
+
+    def adjoint_stmt(self, stmt, state, depth) -> list:
+        if isinstance(stmt, gast.Assign):
+            target = stmt.targets[0]
+            if isinstance(target, gast.Subscript):
+                return self.adjoint_setitem(stmt, state)
+            return self.adjoint_assign(stmt, state)
+        if isinstance(stmt, gast.Expr):
+            return self.adjoint_append(stmt, state)
+        if isinstance(stmt, gast.If):
+            return self.adjoint_if(stmt, state, depth)
+        if isinstance(stmt, (gast.For, gast.While)):
+            return self.adjoint_loop(stmt, state, depth)
+        return []
 
     def adjoint_if(self, stmt, state, depth) -> list:
         s_then, s_else = state.copy(), state.copy()

@@ -14,11 +14,11 @@ import copy
 import gast
 
 from ..nodes import assign as _assign, attr as _attr, call as _call, name as _name
-from .base import _Save
+from .base import _Base, _Save
 
 
-class PrimalSweep:
-    """The primal sweep of ``_Reverse``."""
+class PrimalSweep(_Base):
+    """The primal sweep (the first layer above ``_Base``)."""
 
     def primal(self, stmts, depth, in_branch, defined) -> list:
         out = []
