@@ -179,12 +179,14 @@ def build(f, spec: Spec) -> Derivative:
     alias = None if src.generated else aliased_writes(    # generated code reads stale
         program.node, known if spec.kinds else None)      # views for their shapes only
     if alias is not None:
-        stmt, name, how = alias
+        stmt, name, other, how = alias
         src_of = getattr(stmt, "srcad_source", None) or src
+        written = program.describe(name)
         raise SrcadSyntaxError(
-            f"writing into {name!r}, which {how}", src_of.location(stmt),
+            f"writing into {written}, which shares memory with {program.describe(other)} "
+            f"({how}), which is read afterwards", src_of.location(stmt),
             f"srcad follows values, so this write would not reach the other array's "
-            f"derivative: make {name!r} its own array first ({name} = np.copy(...)).")
+            f"derivative: make {written} its own array first (copy it with np.copy(...)).")
     stage = spec.mode
     try:
         if spec.mode == "reverse":
@@ -209,7 +211,9 @@ def build(f, spec: Spec) -> Derivative:
                                              if isinstance(n, gast.Name)})
             if spec.kinds and complex_facts is None:    # np.vdot: for real arrays only
                 fdef = shaped_rewrites(fdef, known, program.ref(np, "np"))
-        fdef = owned_writes(fdef, program.ref(np, "np"))      # never the caller's arrays
+        tangents = {program.namer.tangent(n): n for n in wrt_names} if (
+            spec.mode == "forward") else {}
+        fdef = owned_writes(fdef, program.ref(np, "np"), tangents)  # never the caller's arrays
         if verify:                   # transformed and optimized code must still compile
             tree = gast.gast_to_ast(gast.Module(body=[clone(fdef)], type_ignores=[]))
             compile(ast.fix_missing_locations(tree), "<srcad verify>", "exec")
@@ -493,7 +497,7 @@ def _like(g, a, entry=None):
         if isinstance(g, (list, tuple)):
             return type(a)(_like(gi, ai, entry) for gi, ai in zip(g, a))
         return g
-    if isinstance(a, float):
+    if isinstance(a, float) and not isinstance(a, np.generic):     # np.float64 is a float
         if type(g) is not np.float64 and _has_complex(g):
             g = _real_part(g, a, entry)
         return float(g)
