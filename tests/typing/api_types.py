@@ -28,6 +28,8 @@ dloss(w, X, 1.0)  # type: ignore[call-arg]
 dloss("w", X)  # type: ignore[arg-type]
 srcad.grad(loss, wrt=(0, "X"))(w, X)
 srcad.grad(loss, wrt=1.5)  # type: ignore[call-overload]
+typed: srcad.DerivativeFunction[[np.ndarray, np.ndarray], Any] = dloss
+untyped: srcad.DerivativeFunction[[np.ndarray], Any] = dloss  # type: ignore[assignment]
 
 # preserve_result=True and value_and_grad give (f's value, the gradient).
 value, gradient = srcad.value_and_grad(loss)(w, X)
