@@ -872,7 +872,8 @@ def jacobian(f: Callable[..., Any], wrt: Wrt = 0,
         raise ValueError(f"mode must be 'auto', 'forward' or 'reverse', not {mode!r}")
     built: dict[str, DerivativeFunction[..., Any]] = {}
 
-    def derivative(which: Mode) -> DerivativeFunction[..., Any]:      # built on first use: a mode that is not used is not built
+    def derivative(which: Mode) -> DerivativeFunction[..., Any]:
+        # built on first use: a mode that is not used is not built
         if which not in built:
             built[which] = autodiff(f, mode=which, wrt=wrt)
         return built[which]

@@ -36,8 +36,8 @@ import importlib
 import inspect
 
 import sys
-from dataclasses import dataclass, field
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import gast

@@ -48,7 +48,7 @@ class _DerivativeMarker:
         raise RuntimeError("srcad templates are instantiated, not executed")
 
     def __setitem__(self, item: Any, value: Any) -> None:  # pragma: no cover - neither
-        self.__getitem__(item)
+        self.__getitem__(item)      # raises the same error
 
 
 d = _DerivativeMarker()

@@ -45,11 +45,15 @@ def test_top_level_templates_import_is_refused():
     assert "import them as 'srcad.templates'" in result.stderr
 
 
-def test_srcad_templates_is_a_link_to_the_top_level_directory():
+def test_srcad_templates_is_the_top_level_directory():
+    """A link in a checkout; in an unpacked sdist (it has PKG-INFO), a copy of the files."""
     link = os.path.join(ROOT, "srcad", "templates")
-    assert os.path.islink(link), "srcad/templates must stay a symbolic link to ../templates"
-    assert os.readlink(link) == "../templates"
-    assert os.path.samefile(link, TEMPLATES)
+    if not os.path.exists(os.path.join(ROOT, "PKG-INFO")):
+        assert os.path.islink(link), "srcad/templates must stay a symbolic link to ../templates"
+        assert os.readlink(link) == "../templates"
+    files = _template_files()
+    assert sorted(f for f in os.listdir(link) if f.endswith(".py")) == files
+    assert filecmp.cmpfiles(link, TEMPLATES, files, shallow=False)[0] == files
 
 
 def test_a_python_started_in_the_checkout_imports_the_checkout_with_its_templates():
@@ -61,7 +65,7 @@ def test_a_python_started_in_the_checkout_imports_the_checkout_with_its_template
                 "print(srcad.registry.lookup(numpy.exp) is not None)"], cwd=ROOT)
     package, templates, has_rules = out.split()
     assert package == os.path.join(ROOT, "srcad", "__init__.py")
-    assert os.path.samefile(templates, os.path.join(TEMPLATES, "__init__.py"))
+    assert templates == os.path.join(ROOT, "srcad", "templates", "__init__.py")
     assert has_rules == "True"
 
 
