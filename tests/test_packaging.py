@@ -99,9 +99,9 @@ def test_the_readme_names_paths_that_exist():
 
 
 def _checkout_files(top):
-    """Files under ``top`` (relative to the root), without caches."""
+    """Files under ``top`` (relative to the root, through links), without caches."""
     out = set()
-    for dirpath, dirnames, filenames in os.walk(os.path.join(ROOT, top)):
+    for dirpath, dirnames, filenames in os.walk(os.path.join(ROOT, top), followlinks=True):
         dirnames[:] = [d for d in dirnames if d not in ("__pycache__", ".hypothesis")]
         for name in filenames:
             if not name.endswith((".pyc", ".pyo")):
@@ -126,8 +126,8 @@ def test_wheel_holds_the_templates_and_works_outside_the_checkout(tmp_path):
     (wheel,) = os.listdir(wheels)
     names = zipfile.ZipFile(wheels / wheel).namelist()
     assert {f"srcad/templates/{f}" for f in _template_files()} <= set(names)
-    assert "srcad/py.typed" in names
-    assert not any(n.startswith("templates/") for n in names)
+    assert _checkout_files("srcad") <= set(names)      # every subpackage, py.typed
+    assert not any(n.startswith(("templates/", "tests/")) for n in names)
     assert any(n.endswith(".dist-info/entry_points.txt") for n in names)
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
 
@@ -156,10 +156,9 @@ def test_sdist_holds_what_the_readme_refers_to(tmp_path):
     with tarfile.open(tmp_path / sdist) as archive:
         prefix = sdist[:-len(".tar.gz")] + "/"
         names = {m.name[len(prefix):] for m in archive.getmembers() if m.isfile() or m.islnk()}
-    expected = {"LICENSE", "README.md", "pyproject.toml", "srcad/py.typed"}
-    for top in ("tests", "docs", "examples", "scripts", "benchmarks", "templates"):
+    expected = {"LICENSE", "README.md", "pyproject.toml"}
+    for top in ("srcad", "tests", "docs", "examples", "scripts", "benchmarks", "templates"):
         expected |= _checkout_files(top)
-    expected |= {f"srcad/templates/{f}" for f in _template_files()}
     assert expected <= names, sorted(expected - names)
     assert {p for p in _referenced_paths() if os.path.isfile(os.path.join(ROOT, p))} <= names
     with tarfile.open(tmp_path / sdist) as archive:
@@ -168,8 +167,7 @@ def test_sdist_holds_what_the_readme_refers_to(tmp_path):
     assert "Requires-Python: >=3.10" in metadata
 
     (wheel,) = [f for f in os.listdir(tmp_path) if f.endswith(".whl")]
-    names = zipfile.ZipFile(tmp_path / wheel).namelist()
-    assert {f"srcad/templates/{f}" for f in _template_files()} <= set(names)
+    assert _checkout_files("srcad") <= set(zipfile.ZipFile(tmp_path / wheel).namelist())
 
 
 @pytest.mark.packaging
