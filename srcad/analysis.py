@@ -10,6 +10,7 @@ never a wrong derivative.
 from __future__ import annotations
 
 import operator
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 import gast
@@ -151,7 +152,7 @@ def activity(fdef: gast.FunctionDef, wrt_names: list[str]) -> Activity:
     return Activity(varied=varied, useful=useful)
 
 
-def untracked_flows(fdef, act: Activity, local: set, lists: set = frozenset()):
+def untracked_flows(fdef, act: Activity, local: set, lists: AbstractSet[str] = frozenset()):
     """The first statement whose value depends on a varied input through something srcad
     has no derivative for, as ``(statement, node, what)``, else None: an object indexed
     with varied values (``np.r_[x, c]``: its ``__getitem__`` computes, it does not read

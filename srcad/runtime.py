@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import TypeVar
 
 import numpy as np
 
@@ -255,7 +256,10 @@ def saved(value):
     return value
 
 
-def stop_gradient(x):
+_T = TypeVar("_T")
+
+
+def stop_gradient(x: _T) -> _T:
     """``x`` itself, with no derivative flowing through it (srcad.stop_gradient)."""
     return x
 
