@@ -163,7 +163,7 @@ def test_sdist_holds_what_the_readme_refers_to(tmp_path):
     assert {p for p in _referenced_paths() if os.path.isfile(os.path.join(ROOT, p))} <= names
     with tarfile.open(tmp_path / sdist) as archive:
         metadata = archive.extractfile(prefix + "PKG-INFO").read().decode()
-    assert "License-Expression: MIT" in metadata
+    assert "License-Expression: Apache-2.0" in metadata
     assert "Requires-Python: >=3.10" in metadata
 
     (wheel,) = [f for f in os.listdir(tmp_path) if f.endswith(".whl")]
