@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import linecache
 import re
+from collections.abc import Sequence
 
 import builtins
 
@@ -22,9 +23,9 @@ __all__ = ["to_source", "compile_function", "GeneratedNamespace"]
 _MARK_RE = re.compile(r"^(\s*)" + COMMENT_MARK + r"(\d+)\s*$", re.M)
 
 
-def to_source(fdef: gast.FunctionDef, header: list[str] = ()) -> str:
+def to_source(fdef: gast.FunctionDef, header: Sequence[str] = ()) -> str:
     """The source text of a FunctionDef, with its comment markers written as comments."""
-    texts = []
+    texts: list[str] = []
     for node in gast.walk(fdef):
         text = getattr(node, "srcad_comment", None)
         if text is not None:

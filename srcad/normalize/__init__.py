@@ -72,6 +72,6 @@ def normalize(src: Source) -> Program:
     _rename_redefinitions(fdef, namer)
     for name in list(builtins.__dict__):
         namer.taken.add(name)
-    program = Program(src, fdef, namer, norm.refs, norm.deps, norm.ref)
+    program = Program(src, fdef, namer, norm.refs, norm.deps, norm.ref, norm.origins)
     program.callables = norm.callables
     return program

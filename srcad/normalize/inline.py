@@ -48,6 +48,7 @@ class Inliner(Expressions):
         local_names = assigned_names(fdef) | set(sig.parameters)
         rename = {n: self.namer.fresh(f"{fn.__name__}_{n}") for n in sorted(local_names)
                   if n not in mutated}
+        self.origins.update({new: f"{n!r} in helper {fn.__name__}" for n, new in rename.items()})
         for pname, stmt in mutated.items():
             # A helper writing into its argument writes into the caller's array: the
             # parameter becomes the caller's own name, as Python's sharing implies.

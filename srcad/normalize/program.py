@@ -24,13 +24,18 @@ class Program:
     callables: dict     # set by normalize: main parameter called as a function -> its default
 
     def __init__(self, source: Source, node: gast.FunctionDef, namer: Namer, refs: dict,
-                 deps: list, ref):
+                 deps: list, ref, origins: dict | None = None):
         self.source = source
         self.ref = ref        # (object, preferred name) -> name bound to it in generated code
         self.node = node
         self.namer = namer
         self.refs = refs      # generated-code name -> object it must be bound to
         self.deps = deps      # (namespace, name, object) resolved at build time
+        self.origins = origins or {}    # a helper's renamed local -> "'u' in helper g"
+
+    def describe(self, ident: str) -> str:
+        """``ident`` as the user wrote it, for messages (a helper's locals are renamed)."""
+        return self.origins.get(ident, repr(ident))
 
     @property
     def params(self) -> list[str]:

@@ -47,6 +47,7 @@ class Resolver:
         self.main_defaults: dict = {}     # main parameter -> its default
         self.main_rebound: set = set()    # main parameters assigned in the body
         self.callables: dict = {}         # main parameter called as a function -> default
+        self.origins: dict = {}           # a helper's renamed local -> how the user wrote it
 
     def ref(self, obj, preferred: str) -> str:
         """A name bound to ``obj`` in the generated function."""

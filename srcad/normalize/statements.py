@@ -48,8 +48,9 @@ class Statements(Calls):
                              "Rewrite it with assignments, if/for/while and return.")
         result = method(scope, stmt, pre)
         for s in pre:
-            s.lineno = stmt.lineno
-            s.col_offset = getattr(stmt, "col_offset", 0)
+            if getattr(s, "srcad_source", None) is None:    # not an inlined helper's line
+                s.lineno = stmt.lineno
+                s.col_offset = getattr(stmt, "col_offset", 0)
         return pre + result
 
     def stmt_Pass(self, scope, stmt, pre):
