@@ -260,7 +260,7 @@ def build(f, spec: Spec) -> Derivative:
             tree = gast.gast_to_ast(gast.Module(body=[clone(fdef)], type_ignores=[]))
             compile(ast.fix_missing_locations(tree), "<srcad verify>", "exec")
         stage = "emit"
-        name = f"d{src.fn.__name__}_" + "_".join(f"d{n}" for n in wrt_names)
+        name = f"d{src.node.name}_" + "_".join(f"d{n}" for n in wrt_names)
         if spec.mode == "forward":
             name += "_fwd"
         fdef.name = program.namer.fresh(name)

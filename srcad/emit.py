@@ -18,7 +18,7 @@ import gast
 
 from .nodes import COMMENT_MARK
 
-__all__ = ["to_source", "compile_function", "GeneratedNamespace"]
+__all__ = ["to_source", "compile_function", "GeneratedNamespace", "comment_text"]
 
 _MARK_RE = re.compile(r"^(\s*)" + COMMENT_MARK + r"(\d+)\s*$", re.M)
 
@@ -30,7 +30,7 @@ def to_source(fdef: gast.FunctionDef, header: Sequence[str] = ()) -> str:
         text = getattr(node, "srcad_comment", None)
         if text is not None:
             node.value.id = f"{COMMENT_MARK}{len(texts)}"
-            texts.append(text)
+            texts.append(comment_text(text))
         for field in ("body", "orelse"):
             block = getattr(node, field, None)
             if isinstance(block, list) and block and all(
@@ -39,8 +39,17 @@ def to_source(fdef: gast.FunctionDef, header: Sequence[str] = ()) -> str:
     module = gast.gast_to_ast(gast.Module(body=[fdef], type_ignores=[]))
     source = astor.to_source(module, indent_with="    ")
     source = _MARK_RE.sub(lambda m: f"{m.group(1)}# {texts[int(m.group(2))]}", source)
-    lines = [f"# {h}" for h in header]
+    lines = [f"# {comment_text(h)}" for h in header]
     return "\n".join(lines) + ("\n" if lines else "") + source
+
+
+def comment_text(text: str) -> str:
+    """``text`` as the body of one comment line: file names, qualnames and source lines come
+    from outside srcad, so any character that could end the line (``\\n``, ``\\r``,
+    ``\\x0c``, ``\\u2028``, ...) or is not printable is written as its escape."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
 
 
 class GeneratedNamespace(dict):

@@ -1,0 +1,128 @@
+"""Issue 17: nothing from outside is executed as generated code, first use from several
+threads, memory given back, derivatives that never go stale, deep stacks and expressions."""
+from __future__ import annotations
+
+import ast
+import builtins
+import gc
+import importlib.util
+import linecache
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import srcad
+from helpers import make_function
+
+# -- 1. data from outside never becomes code ------------------------------------------------------
+
+PAYLOAD = "\n__import__('builtins').__dict__.__setitem__('srcad_injected', 1)\n"
+
+
+@pytest.fixture
+def no_injection():
+    builtins.__dict__.pop("srcad_injected", None)
+    yield
+    injected = builtins.__dict__.pop("srcad_injected", None)
+    assert injected is None, "text from outside srcad ran as generated code"
+
+
+def _assert_clean(df, *args):
+    """The derivative builds, runs, and its source holds no line the payload made code."""
+    df(*args)
+    text = df.source()
+    calls = [node.func.id for node in ast.walk(ast.parse(text))
+             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)]
+    assert "__import__" not in calls, text
+    return text
+
+
+def _every_mode(f, *args):
+    for mode in ("reverse", "forward"):
+        for optimized in (True, False):
+            df = srcad.autodiff(f, mode=mode, optimized=optimized)
+            extra = (np.ones_like(args[0]),) if mode == "forward" else ()
+            _assert_clean(df, *args, *extra)
+    srcad.show(f)
+
+
+@pytest.mark.parametrize("attribute", ["__qualname__", "__name__"])
+def test_qualname_and_name_with_code(no_injection, attribute):
+    f = make_function("""
+        def f(x):
+            return np.sum(np.sin(x))
+    """)
+    setattr(f, attribute, "f" + PAYLOAD + "#")
+    _every_mode(f, np.ones(3))
+
+
+def test_helper_name_with_code(no_injection):
+    ns: dict = {}
+    h = make_function("""
+        def h(x):
+            return np.exp(x)
+    """, ns)
+    h.__name__ = "h" + PAYLOAD
+    h.__qualname__ = "h" + PAYLOAD
+    f = make_function("""
+        def f(x):
+            return np.sum(h(x) * 2.0)
+    """, ns)
+    _every_mode(f, np.ones(3))
+
+
+def _from_file(filename, text):
+    """A function compiled under ``filename`` (its lines registered in linecache)."""
+    linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
+    ns = {"np": np, "__name__": "evil"}
+    exec(compile(text, filename, "exec"), ns)
+    return ns["f"]
+
+
+def test_co_filename_with_code(no_injection):
+    f = _from_file("evil.py" + PAYLOAD + "#", "def f(x):\n    return np.sum(x * x)\n")
+    _every_mode(f, np.ones(3))
+
+
+def test_module_file_name_with_code(no_injection, tmp_path):
+    path = tmp_path / ("m" + PAYLOAD.replace("/", "") + ".py")
+    path.write_text("import numpy as np\n\n\ndef f(x):\n    return np.sum(np.cos(x))\n")
+    spec = importlib.util.spec_from_file_location("evil_module", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    _every_mode(module.f, np.ones(3))
+
+
+def test_docstring_and_string_constants_with_code(no_injection):
+    f = make_function('''
+        def f(x, how="a\\n__import__('builtins').__dict__.__setitem__('srcad_injected', 1)"):
+            """Doc.
+            __import__('builtins').__dict__.__setitem__('srcad_injected', 1)
+            """
+            y = np.sum(x * x)
+            label = "z\\n__import__('builtins').__dict__.__setitem__('srcad_injected', 1)"
+            return y
+    ''')
+    _every_mode(f, np.ones(3))
+
+
+def test_source_line_with_line_separator_in_comment(no_injection):
+    # \u2028 and \x0c split lines for str.splitlines (linecache) but not for Python
+    f = make_function(
+        "def f(x):\n"
+        "    y = x * 2.0  # a\u2028__import__('builtins').__dict__.__setitem__('srcad_injected', 1)\n"
+        "    return np.sum(y * x)\n")
+    _every_mode(f, np.ones(3))
+
+
+def test_parameter_and_local_names_stay_names(no_injection):
+    f = make_function("""
+        def f(ẋ, λ=2.0):
+            ä = ẋ * λ
+            return np.sum(ä)
+    """)
+    _every_mode(f, np.ones(3))
