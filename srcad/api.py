@@ -770,8 +770,8 @@ def _derivative(f, mode, wrt, preserve_result, optimized, grad_seed, verbose):
     if found is None:
         spec = _spec(f, mode, wrt, preserve_result, optimized, grad_seed)
         found = _wrap(f, spec, mode)
-        try:
-            _WRAPPERS.setdefault(f, {})[key] = found
+        try:        # two threads asking at once: both get the first one stored
+            found = _WRAPPERS.setdefault(f, {}).setdefault(key, found)
         except TypeError:
             pass
     return _show_verbose(found, verbose)

@@ -2,6 +2,7 @@
 used only while it is fresh (same code object, same helper bindings, same rule set)."""
 from __future__ import annotations
 
+import threading
 import weakref
 
 from . import registry
@@ -55,24 +56,35 @@ def _same_function(fn, state) -> bool:
 
 
 _CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+# Builds run one at a time (re-entrant: a derivative of a derivative builds the inner one
+# first): threads asking for the same derivative at once build it once and share it.
+_BUILD_LOCK = threading.RLock()
+
+
+def _cached(target, spec) -> Derivative | None:
+    try:
+        per_fn = _CACHE.get(target)
+    except TypeError:
+        return None
+    entry = per_fn.get(spec) if per_fn is not None else None
+    return entry if entry is not None and entry.fresh(target) else None
 
 
 def lookup(target, spec, build) -> Derivative:
     """The fresh cached derivative of ``target`` for ``spec``, else ``build(target, spec)``."""
-    try:
-        per_fn = _CACHE.get(target)
-    except TypeError:
-        per_fn = None
-    if per_fn is not None:
-        entry = per_fn.get(spec)
-        if entry is not None and entry.fresh(target):
+    entry = _cached(target, spec)
+    if entry is not None:
+        return entry
+    with _BUILD_LOCK:
+        entry = _cached(target, spec)      # built by another thread while this one waited
+        if entry is not None:
             return entry
-    entry = build(target, spec)
-    try:
-        _CACHE.setdefault(target, {})[spec] = entry
-    except TypeError:
-        pass
-    return entry
+        entry = build(target, spec)
+        try:
+            _CACHE.setdefault(target, {})[spec] = entry
+        except TypeError:
+            pass
+        return entry
 
 
 def clear():

@@ -126,3 +126,74 @@ def test_parameter_and_local_names_stay_names(no_injection):
             return np.sum(ä)
     """)
     _every_mode(f, np.ones(3))
+
+
+# -- 2. first use from several threads -------------------------------------------------------------
+
+_THREADS = '''
+import collections, sys, threading
+import numpy as np
+import srcad, srcad.api as api
+
+built = collections.Counter()
+real_build = api.build
+
+def counting(f, spec):
+    built[(f.__name__, spec)] += 1
+    return real_build(f, spec)
+
+api.build = counting
+
+def helper(v):
+    return np.tanh(v) * 2.0
+
+def loss(w, x):
+    return np.sum(helper(x @ w) ** 2) + np.sum(np.exp(w))
+
+def other(w):
+    return np.sum(np.sin(w) * np.cos(w))
+
+n = 8
+barrier = threading.Barrier(n)
+results, errors = [None] * n, []
+w, x = np.linspace(0.1, 0.5, 3), np.ones((4, 3))
+
+def work(i):
+    try:
+        barrier.wait()
+        g = srcad.grad(loss)(w, x) if i % 2 else srcad.grad(other)(w)
+        h = srcad.grad(loss)(w, np.ones((2, 3)))
+        t = srcad.autodiff(loss, mode="forward")(w, x, np.ones(3))
+        results[i] = (g, h, t, srcad.show(loss), srcad.grad(loss))
+    except BaseException as exc:
+        errors.append(f"{type(exc).__name__}: {exc}")
+
+threads = [threading.Thread(target=work, args=(i,)) for i in range(n)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+assert not errors, errors
+for i in range(2, n):
+    ref = results[i % 2]
+    assert all(np.array_equal(a, b) for a, b in zip(ref[:3], results[i][:3])), i
+    assert ref[3] == results[i][3] and ref[4] is results[i][4], i
+assert built and max(built.values()) == 1, built
+print("ok", sum(built.values()))
+'''
+
+
+def _script(tmp_path, text):
+    path = tmp_path / "script.py"
+    path.write_text(text)
+    return str(path)
+
+
+def test_first_use_from_eight_threads(tmp_path):
+    """A fresh process each time (the registry loads lazily); four runs at once."""
+    script = _script(tmp_path, _THREADS)
+    runs = [subprocess.Popen([sys.executable, script], stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True) for _ in range(4)]
+    for run in runs:
+        out, _ = run.communicate(timeout=120)
+        assert run.returncode == 0 and out.startswith("ok"), out
