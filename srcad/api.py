@@ -770,8 +770,9 @@ def _derivative(f, mode, wrt, preserve_result, optimized, grad_seed, verbose):
     if found is None:
         spec = _spec(f, mode, wrt, preserve_result, optimized, grad_seed)
         found = _wrap(f, spec, mode)
-        try:        # two threads asking at once: both get the first one stored
-            found = _WRAPPERS.setdefault(f, {}).setdefault(key, found)
+        try:        # two threads asking at once: both get the first one stored; held weakly
+            # (a derivative function refers to f: held strongly it would keep f alive)
+            found = _WRAPPERS.setdefault(f, weakref.WeakValueDictionary()).setdefault(key, found)
         except TypeError:
             pass
     return _show_verbose(found, verbose)

@@ -55,16 +55,56 @@ def _same_function(fn, state) -> bool:
     return fn.__code__ is code and fn.__defaults__ is defaults and (not kw or _same_kw(fn, kw))
 
 
-_CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+# Where a function's derivatives live: in its own ``__dict__`` (an entry refers to the
+# function's globals, which refer to the function: held from a module-level table, the
+# function would never die), else (a callable without one) in a weak-keyed table.
+_ATTR = "__srcad_derivatives__"
+_MAX_PER_FUNCTION = 512      # Specs (argument-shape patterns included) kept per function
+_FALLBACK: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_generation = 0              # clear() makes every stored table count as empty
 # Builds run one at a time (re-entrant: a derivative of a derivative builds the inner one
 # first): threads asking for the same derivative at once build it once and share it.
 _BUILD_LOCK = threading.RLock()
 
 
+class _Entries(dict):
+    """Spec -> Derivative for one function."""
+
+    __slots__ = ("owner", "generation")
+
+    def __reduce__(self):
+        return (_Entries, ())      # copied or pickled with the function: empty
+
+
+def _entries(target, create: bool) -> _Entries | None:
+    attrs = getattr(target, "__dict__", None)
+    if type(attrs) is dict:
+        per_fn = attrs.get(_ATTR)
+        if type(per_fn) is _Entries and getattr(per_fn, "generation", None) == _generation \
+                and per_fn.owner() is target:  # not a copy functools.wraps made of __dict__
+            return per_fn
+    else:
+        try:
+            per_fn = _FALLBACK.get(target)
+        except TypeError:
+            return None
+        if per_fn is not None and per_fn.generation == _generation:
+            return per_fn
+    if not create:
+        return None
+    per_fn = _Entries()
+    per_fn.owner, per_fn.generation = weakref.ref(target), _generation
+    if type(attrs) is dict:
+        attrs[_ATTR] = per_fn
+    else:
+        _FALLBACK[target] = per_fn
+    return per_fn
+
+
 def _cached(target, spec) -> Derivative | None:
     try:
-        per_fn = _CACHE.get(target)
-    except TypeError:
+        per_fn = _entries(target, False)
+    except TypeError:          # no weak reference to it: nothing is cached
         return None
     entry = per_fn.get(spec) if per_fn is not None else None
     return entry if entry is not None and entry.fresh(target) else None
@@ -81,11 +121,16 @@ def lookup(target, spec, build) -> Derivative:
             return entry
         entry = build(target, spec)
         try:
-            _CACHE.setdefault(target, {})[spec] = entry
+            per_fn = _entries(target, True)
         except TypeError:
-            pass
+            return entry
+        if len(per_fn) >= _MAX_PER_FUNCTION and spec not in per_fn:
+            del per_fn[next(iter(per_fn))]          # the oldest
+        per_fn[spec] = entry
         return entry
 
 
 def clear():
-    _CACHE.clear()
+    global _generation
+    _generation += 1
+    _FALLBACK.clear()

@@ -6,9 +6,12 @@ lines; the generated text is deterministic for a given input.
 """
 from __future__ import annotations
 
+import collections
 import hashlib
 import linecache
 import re
+import threading
+import weakref
 from collections.abc import Sequence
 
 import builtins
@@ -77,9 +80,47 @@ def compile_function(source: str, name: str, namespace: dict):
     """Compile generated source under a stable fake filename registered in linecache."""
     digest = hashlib.sha256(source.encode()).hexdigest()[:8]
     filename = f"<srcad {name} {digest}>"     # Source.generated recognizes this prefix
-    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     code = compile(source, filename, "exec")
     exec(code, namespace)
     fn = namespace[name]
     fn.__srcad_source__ = source
+    _register_lines(filename, source)
+    weakref.finalize(fn, _release_lines, filename)
     return fn
+
+
+# linecache entries of generated code, counted by the functions compiled under each filename
+# (the same source gives the same filename): an entry goes when its last function does.
+# Finalizers run whenever the garbage collector does, in any thread, even inside
+# _register_lines: they queue the filename, and whoever holds the lock next drains the queue.
+_LINES_LOCK = threading.Lock()
+_LINE_USERS: dict[str, int] = {}
+_RELEASED: collections.deque = collections.deque()
+
+
+def _register_lines(filename: str, source: str) -> None:
+    with _LINES_LOCK:
+        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+        _LINE_USERS[filename] = _LINE_USERS.get(filename, 0) + 1
+    _drain_released()
+
+
+def _release_lines(filename: str) -> None:
+    _RELEASED.append(filename)
+    _drain_released()
+
+
+def _drain_released() -> None:
+    if not _LINES_LOCK.acquire(blocking=False):
+        return                        # the holder drains the queue when it is done
+    try:
+        while _RELEASED:
+            filename = _RELEASED.popleft()
+            users = _LINE_USERS.get(filename, 0) - 1
+            if users > 0:
+                _LINE_USERS[filename] = users
+            else:
+                _LINE_USERS.pop(filename, None)
+                linecache.cache.pop(filename, None)
+    finally:
+        _LINES_LOCK.release()

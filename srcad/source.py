@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 import inspect
+import linecache
 import textwrap
 import types
 from dataclasses import dataclass, field
@@ -102,6 +103,11 @@ def parse_function(fn) -> Source:
                  "call it from a small Python function, or register a rule with "
                  "srcad.register_adjoint.")
     filename = getattr(fn, "__srcad_filename__", None) or fn.__code__.co_filename
+    generated = getattr(fn, "__srcad_source__", None)
+    if generated is not None and filename.startswith("<srcad ") and \
+            filename not in linecache.cache:      # linecache.clearcache() dropped its lines
+        linecache.cache[filename] = (len(generated), None, generated.splitlines(True),
+                                     filename)
     try:
         lines, first_line = inspect.getsourcelines(fn)
     except (OSError, TypeError) as exc:

@@ -197,3 +197,67 @@ def test_first_use_from_eight_threads(tmp_path):
     for run in runs:
         out, _ = run.communicate(timeout=120)
         assert run.returncode == 0 and out.startswith("ok"), out
+
+
+# -- 3. memory given back ------------------------------------------------------------------------
+
+def _generated_lines():
+    return {k for k in linecache.cache if k.startswith("<srcad ")}
+
+
+def test_dropped_functions_and_their_derivatives_are_freed():
+    import weakref
+    gc.collect()
+    before = _generated_lines()
+    refs = []
+
+    def make(k):
+        def f(x):
+            return np.sum(np.sin(x) * k)
+        return f
+
+    x = np.ones(3)
+    for i in range(20):
+        f = make(float(i))          # a closure: one code object, many functions
+        g = make_function(f"def g(x):\n    return np.sum(np.cos(x) * {i}.5)\n")  # own source
+        for fn in (f, g):
+            assert np.allclose(srcad.grad(fn)(x) @ x, srcad.autodiff(fn, mode="forward")(x, x))
+            srcad.hessian(fn)(x)
+            refs.append(weakref.ref(fn))
+        del f, g, fn
+    gc.collect()
+    assert [r for r in refs if r() is not None] == []
+    assert _generated_lines() <= before       # the linecache entries of their derivatives too
+
+
+def test_a_kept_derivative_keeps_its_lines_and_works_after_linecache_is_cleared():
+    f = make_function("def f(x):\n    return np.sum(np.tanh(x) ** 3)\n")
+    df = srcad.grad(f)
+    gc.collect()
+    assert any("tanh" in "".join(linecache.cache[k][2]) for k in _generated_lines())
+    for k in _generated_lines():
+        del linecache.cache[k]          # as linecache.clearcache() does
+    ddf = srcad.hessian(f)              # a derivative of generated code reads its text
+    x = np.linspace(0.1, 0.4, 3)
+    assert np.allclose(ddf(x), srcad.jacobian(df, mode="reverse")(x))
+
+
+def test_derivatives_kept_per_function_are_bounded(monkeypatch):
+    import srcad.cache as cache
+    monkeypatch.setattr(cache, "_MAX_PER_FUNCTION", 3)
+    f = make_function("def f(x):\n    return np.sum(x * x)\n")
+    df = srcad.grad(f)
+    for shape in [(2,), (2, 3), (2, 3, 4), (2, 3, 4, 5), (1, 2)]:
+        assert np.allclose(df(np.ones(shape)), 2.0)
+    assert len(getattr(f, cache._ATTR)) <= 3
+
+
+def test_a_copy_of_the_function_dict_does_not_share_derivatives():
+    import functools
+    f = make_function("def f(x):\n    return np.sum(x * x)\n")
+    srcad.grad(f)(np.ones(2))
+    g = make_function("def g(x):\n    return np.sum(x * x * x)\n")
+    functools.update_wrapper(g, f)       # copies f.__dict__ (its derivatives) into g's
+    del g.__wrapped__
+    assert np.allclose(srcad.grad(g)(np.ones(2)), 3.0)
+    assert np.allclose(srcad.grad(f)(np.ones(2)), 2.0)
