@@ -107,7 +107,8 @@ def _target(f):
     if current is not None:
         return current()
     while True:
-        inner = getattr(f, "__srcad_primal__", None) or getattr(f, "__wrapped__", None)
+        inner = getattr(f, "__srcad_primal__", None) or (
+            None if isinstance(f, types.FunctionType) else getattr(f, "__wrapped__", None))
         if inner is None:
             break
         f = inner
@@ -614,6 +615,7 @@ def _wrap(f, spec, kind):
     """The user-facing derivative function for ``f`` and ``spec``."""
     bound_self = (f.__self__,) if isinstance(f, types.MethodType) else ()
     target = _target(f)
+    of_derivative = getattr(f, "__srcad_current__", None) is not None
     indices = spec.wrt
     variants: dict = {}
     try:
@@ -625,6 +627,12 @@ def _wrap(f, spec, kind):
         """The derivative for arguments of these kinds (see ``_kinds``): shapes known at
         call time let the build drop broadcasting that provably does nothing, dtypes say
         which arguments are complex."""
+        nonlocal target
+        if of_derivative and (kinds not in variants or not variants[kinds].fresh(target)):
+            now = _target(f)         # the derivative differentiated was rebuilt: its code
+            if now is not target:
+                target = now
+                variants.clear()
         entry = variants.get(kinds)
         if entry is None or not entry.fresh(target):
             if len(variants) >= _MAX_VARIANTS:     # many sizes: forget the keys, not builds

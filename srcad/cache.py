@@ -3,9 +3,11 @@ used only while it is fresh (same code object, same helper bindings, same rule s
 from __future__ import annotations
 
 import threading
+import types
 import weakref
 
 from . import registry
+from .source import AttributeOf
 
 __all__ = ["Derivative", "lookup", "clear"]
 
@@ -39,9 +41,29 @@ class Derivative:
             if namespace is None:
                 if not _same_function(name, value):
                     return False
-            elif namespace.lookup(name) is not value:
-                return False
+            elif namespace is _PARENT:        # built from generated code: its derivative
+                parent = name()
+                if parent is None or not value.fresh(parent):
+                    return False
+            else:
+                now = getattr(namespace.obj, name, _MISSING) if type(namespace) is \
+                    AttributeOf else namespace.lookup(name)      # np.sin; a global, a cell
+                if now is not value and not _same_object(now, value):
+                    return False
         return True
+
+
+_MISSING = object()
+_PARENT = object()   # deps namespace of (weakref to a function, the Derivative built from it)
+
+
+def _same_object(now, then) -> bool:
+    """Is ``now`` what ``then`` was? A bound method (``model.predict``, ``rng.normal``) is a
+    new object at each attribute read: the same function bound to the same object."""
+    return type(now) is type(then) and isinstance(now, (types.MethodType,
+                                                        types.BuiltinMethodType)) and \
+        now.__self__ is then.__self__ and getattr(now, "__func__", now.__name__) is \
+        getattr(then, "__func__", then.__name__)
 
 
 def _same_kw(f, kw) -> bool:
@@ -120,6 +142,10 @@ def lookup(target, spec, build) -> Derivative:
         if entry is not None:
             return entry
         entry = build(target, spec)
+        parent = getattr(target, "__srcad_built__", None)
+        if parent is not None:     # generated code: stale when the derivative it is is stale
+            entry.deps += ((_PARENT, parent[0], parent[1]),)
+        entry.fn.__srcad_built__ = (weakref.ref(target), entry)
         try:
             per_fn = _entries(target, True)
         except TypeError:

@@ -261,3 +261,145 @@ def test_a_copy_of_the_function_dict_does_not_share_derivatives():
     del g.__wrapped__
     assert np.allclose(srcad.grad(g)(np.ones(2)), 3.0)
     assert np.allclose(srcad.grad(f)(np.ones(2)), 2.0)
+
+
+# -- 4. staleness ----------------------------------------------------------------------------------
+
+def _closure_helper(ns, k):
+    make = make_function("""
+        def make(k):
+            def h(x):
+                return x * k
+            return h
+    """, ns, name="make")
+    return make(k)
+
+
+def test_a_closure_helper_reads_its_own_cells():
+    ns: dict = {"k": 100.0}
+    ns["h"] = _closure_helper(ns, 3.0)
+    f = make_function("def f(x):\n    return np.sum(h(x))\n", ns)
+    x = np.ones(2)
+    for mode in ("reverse", "forward"):
+        df = srcad.autodiff(f, mode=mode)
+        out = df(x) if mode == "reverse" else df(x, np.array([1.0, 0.0]))
+        assert np.allclose(out, [3.0, 3.0] if mode == "reverse" else 3.0), (mode, out)
+    del ns["k"]                      # no such global at all: still the cell
+    assert np.allclose(srcad.grad(f)(x), 3.0)
+
+
+def test_a_change_of_a_helpers_cell_rebuilds_the_derivative():
+    ns: dict = {}
+    ns["h"] = _closure_helper(ns, 3.0)
+    f = make_function("def f(x):\n    return np.sum(h(x))\n", ns)
+    df = srcad.grad(f)
+    assert np.allclose(df(np.ones(2)), 3.0)
+    ns["h"].__closure__[0].cell_contents = 5.0
+    assert np.allclose(df(np.ones(2)), 5.0)
+    assert np.allclose(srcad.grad(f)(np.ones(2)), 5.0)
+
+
+def test_rebinding_an_attribute_read_through_rebuilds():
+    import types
+    helpers = types.ModuleType("helpers")          # `import helpers`
+    helpers.h = make_function("def h(x):\n    return x * 2.0\n")
+    fake_np = types.ModuleType("fake_np")
+    fake_np.sin, fake_np.sum, fake_np.cos = np.sin, np.sum, np.cos
+
+    class Model:
+        act = staticmethod(np.tanh)
+
+    ns = {"helpers": helpers, "np": fake_np, "Model": Model}
+    f = make_function("def f(x):\n    return np.sum(helpers.h(x) + np.sin(x) + Model.act(x))\n",
+                      ns)
+    x = np.array([0.3, 0.7])
+    df = srcad.grad(f)
+
+    def expected():
+        return (helpers.h(1.0 + 0 * x) + fake_np.cos(x) if fake_np.sin is np.sin else
+                helpers.h(1.0 + 0 * x) - np.sin(x)) + (
+            1 - np.tanh(x) ** 2 if Model.act is np.tanh else np.exp(x))
+
+    assert np.allclose(df(x), expected())
+    helpers.h = make_function("def h2(x):\n    return x * 7.0\n")
+    assert np.allclose(df(x), expected())
+    fake_np.sin = np.cos                   # as `np.sin = np.cos` would
+    assert np.allclose(df(x), expected())
+    Model.act = staticmethod(np.exp)
+    assert np.allclose(df(x), expected())
+    assert np.allclose(srcad.autodiff(f, mode="forward")(x, np.ones(2)), np.sum(expected()))
+
+
+def test_a_source_edited_without_reloading_is_refused(tmp_path):
+    path = tmp_path / "edited_mod.py"
+    path.write_text("import numpy as np\n\n\ndef f(x):\n    return np.sum(x * 2.0)\n")
+    spec = importlib.util.spec_from_file_location("edited_mod", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    path.write_text("import numpy as np\n\n\ndef f(x):\n    return np.sum(x * 300.0)\n")
+    os.utime(path, (1, 1))               # a new mtime for linecache's check
+    with pytest.raises(srcad.SourceUnavailableError, match="not the code that runs"):
+        srcad.grad(mod.f)
+    spec.loader.exec_module(mod)          # as importlib.reload: the new text runs now
+    assert np.allclose(srcad.grad(mod.f)(np.ones(2)), 300.0)
+
+
+def test_a_redefined_notebook_cell_is_refused():
+    f = make_function("def f(x):\n    return np.sum(x * 2.0)\n")
+    filename = f.__code__.co_filename
+    text = "def f(x):\n    return np.sum(x * 3.0)\n"   # the cell id reused for new text
+    linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
+    with pytest.raises(srcad.SourceUnavailableError, match="not the code that runs"):
+        srcad.grad(f)
+
+
+def test_a_python_wrapper_is_differentiated_not_what_it_wraps():
+    ns: dict = {}
+    deco = make_function("""
+        import functools
+        def twice(fn):
+            @functools.wraps(fn)
+            def wrapper(x):
+                return 2.0 * fn(x)
+            return wrapper
+    """, ns, name="twice")
+    f = deco(make_function("def f(x):\n    return np.sum(x * x)\n"))
+    assert np.allclose(srcad.grad(f)(np.ones(2)), 4.0)
+    generic = make_function("""
+        import functools
+        def logged(fn):
+            @functools.wraps(fn)
+            def wrapper(*args, **kwargs):
+                return 2.0 * fn(*args, **kwargs)
+            return wrapper
+    """, ns, name="logged")
+    g = generic(make_function("def g(x):\n    return np.sum(x * x)\n"))
+    with pytest.raises(srcad.SrcadSyntaxError, match="__wrapped__"):
+        srcad.grad(g)
+    import functools
+    cached = functools.lru_cache(make_function("def c(x):\n    return x * x\n"))
+    assert srcad.grad(cached)(3.0) == 6.0     # a C wrapper computing the same values
+
+
+def test_higher_order_derivatives_rebuilt_after_a_helper_is_rebound():
+    ns: dict = {}
+    ns["h"] = make_function("def h(x):\n    return x ** 3\n", ns)
+    f = make_function("def f(x):\n    return np.sum(h(x))\n", ns)
+    x = np.array([0.5, 2.0])
+    hess, hvp, gg = srcad.hessian(f), srcad.hvp(f), srcad.grad(srcad.grad(lambda_free(ns)))
+    assert np.allclose(hess(x), np.diag(6 * x))
+    assert np.allclose(hvp(x, np.ones(2)), 6 * x)
+    assert np.isclose(gg(2.0), 12.0)
+    ns["h"] = make_function("def h(x):\n    return x ** 4\n", ns)
+    assert np.allclose(hess(x), np.diag(12 * x ** 2))
+    assert np.allclose(srcad.hessian(f)(x), np.diag(12 * x ** 2))
+    assert np.allclose(hvp(x, np.ones(2)), 12 * x ** 2)
+    assert np.isclose(gg(2.0), 48.0)
+    assert np.isclose(srcad.grad(srcad.grad(lambda_free(ns)))(2.0), 48.0)
+
+
+def lambda_free(ns):
+    """A scalar function of a float calling the helper ``h`` of ``ns``."""
+    if "s" not in ns:
+        make_function("def s(x):\n    return h(x) * 1.0\n", ns)
+    return ns["s"]
