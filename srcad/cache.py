@@ -2,11 +2,14 @@
 used only while it is fresh (same code object, same helper bindings, same rule set)."""
 from __future__ import annotations
 
+import contextlib
+import sys
 import threading
 import types
 import weakref
 
 from . import registry
+from .errors import InternalError, Location, TooDeepError
 from .source import AttributeOf
 
 __all__ = ["Derivative", "lookup", "clear"]
@@ -137,11 +140,11 @@ def lookup(target, spec, build) -> Derivative:
     entry = _cached(target, spec)
     if entry is not None:
         return entry
-    with _BUILD_LOCK:
+    with _BUILD_LOCK if not getattr(_DELEGATE, "active", False) else _NO_LOCK:
         entry = _cached(target, spec)      # built by another thread while this one waited
         if entry is not None:
             return entry
-        entry = build(target, spec)
+        entry = _build(build, target, spec)
         parent = getattr(target, "__srcad_built__", None)
         if parent is not None:     # generated code: stale when the derivative it is is stale
             entry.deps += ((_PARENT, parent[0], parent[1]),)
@@ -154,6 +157,61 @@ def lookup(target, spec, build) -> Derivative:
             del per_fn[next(iter(per_fn))]          # the oldest
         per_fn[spec] = entry
         return entry
+
+
+# Deep user code (a 180-deep expression, thousands of statements) or a build asked for deep
+# in the caller's stack: the recursive passes hit the recursion limit. The build is retried
+# once in a thread of its own, with a large stack and a higher limit (Python's limit is
+# process-wide: raised only while that build runs); failing again, it is the user's located
+# TooDeepError. The waiting thread holds _BUILD_LOCK; the worker builds on its behalf.
+_DEEP_LIMIT = 30000
+_DEEP_STACK = 512 * 1024 * 1024
+_DELEGATE = threading.local()
+_NO_LOCK = contextlib.nullcontext()
+
+
+def _build(build, target, spec) -> Derivative:
+    try:
+        return build(target, spec)
+    except (RecursionError, InternalError) as exc:
+        if not isinstance(exc, RecursionError) and not isinstance(exc.__cause__,
+                                                                  RecursionError):
+            raise
+    outcome: dict = {}
+
+    def deep():
+        _DELEGATE.active = True
+        limit = sys.getrecursionlimit()
+        sys.setrecursionlimit(max(limit, _DEEP_LIMIT))
+        try:
+            outcome["entry"] = build(target, spec)
+        except BaseException as exc:            # handed to the waiting thread
+            outcome["error"] = exc
+        finally:
+            sys.setrecursionlimit(limit)
+    with _STACK_LOCK:
+        size = threading.stack_size(_DEEP_STACK)
+        try:
+            worker = threading.Thread(target=deep, name="srcad deep build")
+            worker.start()
+        finally:
+            threading.stack_size(size)
+    worker.join()
+    error = outcome.get("error")
+    if error is None:
+        return outcome["entry"]
+    if isinstance(error, RecursionError) or isinstance(error.__cause__, RecursionError):
+        code = getattr(target, "__code__", None)
+        raise TooDeepError(
+            f"{getattr(target, '__qualname__', target)} nests too deeply for srcad to build "
+            f"its derivative (even with a recursion limit of {_DEEP_LIMIT})",
+            Location(code.co_filename, code.co_firstlineno) if code else None,
+            "Split a deeply nested expression into named steps (t = np.sin(x); u = "
+            "np.sin(t)), and a very long function into helpers.") from None
+    raise error
+
+
+_STACK_LOCK = threading.Lock()
 
 
 def clear():

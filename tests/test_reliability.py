@@ -403,3 +403,63 @@ def lambda_free(ns):
     if "s" not in ns:
         make_function("def s(x):\n    return h(x) * 1.0\n", ns)
     return ns["s"]
+
+
+# -- 5. deep stacks and deep expressions ---------------------------------------------------------
+
+def _nested_sin(depth):
+    expr = "x"
+    for _ in range(depth):
+        expr = f"np.sin({expr})"
+    return make_function(f"def f(x):\n    return np.sum({expr})\n")
+
+
+def _sin_chain(x, depth):
+    value, slope = x, np.ones_like(x)
+    for _ in range(depth):
+        value, slope = np.sin(value), slope * np.cos(value)
+    return slope
+
+
+def test_a_deep_expression_builds():
+    f = _nested_sin(180)
+    x = np.array([0.3, 1.1])
+    assert np.allclose(srcad.grad(f)(x), _sin_chain(x, 180))
+    assert np.allclose(srcad.autodiff(f, mode="forward")(x, np.array([1.0, 0.0])),
+                       _sin_chain(x, 180)[0])
+
+
+def test_a_build_asked_for_deep_in_the_stack():
+    f = make_function("def f(x):\n    return np.sum(np.sin(x) * x)\n")
+    x = np.array([0.5, 2.0])
+
+    def down(n):
+        return srcad.grad(f)(x) if n <= 0 else down(n - 1)
+    import inspect
+    got = down(sys.getrecursionlimit() - len(inspect.stack(0)) - 40)
+    assert np.allclose(got, np.sin(x) + x * np.cos(x))
+
+
+def test_too_deep_even_on_a_fresh_stack_is_a_located_error(monkeypatch):
+    import srcad.cache as cache
+    monkeypatch.setattr(cache, "_DEEP_LIMIT", 1000)
+    limit = sys.getrecursionlimit()
+    f = _nested_sin(195)
+    with pytest.raises(srcad.TooDeepError, match="nests too deeply") as info:
+        srcad.grad(f)
+    assert info.value.location.filename == f.__code__.co_filename
+    assert isinstance(info.value, RecursionError) and "named steps" in str(info.value)
+    assert sys.getrecursionlimit() == limit
+
+
+@pytest.mark.skipif(not os.environ.get("SRCAD_DEEP"), reason="opt-in (SRCAD_DEEP=1): minutes")
+@pytest.mark.parametrize("what", ["sum", "statements"])
+def test_long_sums_and_bodies_build(what):
+    if what == "sum":          # 800 terms: about a minute, most of it in the optimizer
+        f = make_function("def f(x):\n    return np.sum(" + " + ".join(
+            f"x * {i}.0" for i in range(800)) + ")\n")
+        assert np.allclose(srcad.grad(f)(np.ones(2)), sum(range(800)))
+    else:                      # 3000 statements: about three minutes
+        body = "".join(f"    x = x * 1.0001 + {i % 7}.0\n" for i in range(3000))
+        f = make_function("def f(x):\n" + body + "    return np.sum(x)\n")
+        assert np.allclose(srcad.grad(f)(np.ones(2)), 1.0001 ** 3000)
