@@ -2,15 +2,16 @@
 used only while it is fresh (same code object, same helper bindings, same rule set)."""
 from __future__ import annotations
 
+import collections
 import contextlib
 import sys
 import threading
 import types
 import weakref
 
-from . import registry
+from . import emit, registry
 from .errors import InternalError, Location, TooDeepError
-from .source import AttributeOf
+from .source import AttributeOf, Namespace
 
 __all__ = ["Derivative", "lookup", "clear"]
 
@@ -144,10 +145,14 @@ def lookup(target, spec, build) -> Derivative:
         entry = _cached(target, spec)      # built by another thread while this one waited
         if entry is not None:
             return entry
-        entry = _build(build, target, spec)
-        parent = getattr(target, "__srcad_built__", None)
-        if parent is not None:     # generated code: stale when the derivative it is is stale
-            entry.deps += ((_PARENT, parent[0], parent[1]),)
+        entry = _shared(target, spec)
+        if entry is None:
+            entry = _build(build, target, spec)
+            parent = getattr(target, "__srcad_built__", None)
+            if parent is not None:     # generated code: stale when the derivative it is is
+                entry.deps += ((_PARENT, parent[0], parent[1]),)
+            else:
+                _share(target, spec, entry)
         entry.fn.__srcad_built__ = (weakref.ref(target), entry)
         try:
             per_fn = _entries(target, True)
@@ -157,6 +162,62 @@ def lookup(target, spec, build) -> Derivative:
             del per_fn[next(iter(per_fn))]          # the oldest
         per_fn[spec] = entry
         return entry
+
+
+# Closures made by one `def` (thousands of short-lived ones, `make(k)` in a loop) share one
+# build: the derivative of another function with the same code, globals and no defaults is
+# compiled again over the new function's closure cells, once every dependency the build read
+# through the first function's names resolves to the same object through the new one's.
+# Held strongly, so bounded; an entry keeps the code's globals and helpers, never the cells.
+_MAX_SHARED = 256
+_SHARED: collections.OrderedDict = collections.OrderedDict()
+
+
+def _main_namespace(target):
+    """``(globals, cells)`` a Namespace of ``target`` itself has."""
+    return target.__globals__, dict(zip(target.__code__.co_freevars, target.__closure__ or ()))
+
+
+def _share(target, spec, entry):
+    if not isinstance(target, types.FunctionType) or target.__defaults__ or \
+            target.__kwdefaults__ or not target.__closure__:
+        return
+    globals_, cells = _main_namespace(target)
+    mine = tuple(i for i, (namespace, _, _) in enumerate(entry.deps)
+                 if isinstance(namespace, Namespace) and namespace.globals is globals_
+                 and namespace.cells.keys() == cells.keys()
+                 and all(namespace.cells[k] is c for k, c in cells.items()))
+    if len(_SHARED) >= _MAX_SHARED:
+        _SHARED.popitem(last=False)
+    _SHARED[(target.__code__, spec)] = (entry, globals_, mine)
+
+
+def _shared(target, spec) -> Derivative | None:
+    if not isinstance(target, types.FunctionType) or target.__defaults__ or \
+            target.__kwdefaults__ or not target.__closure__:
+        return None
+    found = _SHARED.get((target.__code__, spec))
+    if found is None:
+        return None
+    entry, globals_, mine = found
+    if target.__globals__ is not globals_ or registry._version != entry.version:
+        return None
+    namespace = Namespace(target)
+    deps = list(entry.deps)
+    for i in mine:
+        _, name, value = deps[i]
+        now = namespace.lookup(name)
+        if now is not value and not _same_object(now, value):
+            return None
+        deps[i] = (namespace, name, value)
+    others = Derivative(entry.fn, entry.source, tuple(d for i, d in enumerate(deps)
+                                                      if i not in mine), entry.version,
+                        entry.code, entry.params, entry.extra)
+    if not others.fresh(target):
+        return None
+    fn = emit.rebind(entry.fn, namespace.cells, target.__globals__)
+    return Derivative(fn, entry.source, tuple(deps), entry.version, entry.code, entry.params,
+                      entry.extra, entry.complex, entry.callables)
 
 
 # Deep user code (a 180-deep expression, thousands of statements) or a build asked for deep

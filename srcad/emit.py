@@ -11,6 +11,7 @@ import hashlib
 import linecache
 import re
 import threading
+import types
 import weakref
 from collections.abc import Sequence
 
@@ -87,6 +88,22 @@ def compile_function(source: str, name: str, namespace: dict):
     _register_lines(filename, source)
     weakref.finalize(fn, _release_lines, filename)
     return fn
+
+
+def rebind(fn, cells: dict, user_globals: dict):
+    """``fn`` (compiled by ``compile_function``) over another function's closure cells: the
+    same code and srcad references, names read through ``cells`` and ``user_globals``."""
+    old = fn.__globals__
+    namespace = GeneratedNamespace({k: v for k, v in old.items() if k != fn.__name__},
+                                   cells, user_globals)
+    new = types.FunctionType(fn.__code__, namespace, fn.__name__, fn.__defaults__)
+    new.__kwdefaults__ = fn.__kwdefaults__
+    new.__dict__.update({k: v for k, v in fn.__dict__.items() if k != "__srcad_built__"})
+    namespace[fn.__name__] = new
+    filename = fn.__code__.co_filename
+    _register_lines(filename, fn.__srcad_source__)
+    weakref.finalize(new, _release_lines, filename)
+    return new
 
 
 # linecache entries of generated code, counted by the functions compiled under each filename
