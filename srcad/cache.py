@@ -189,7 +189,23 @@ def _share(target, spec, entry):
                  and all(namespace.cells[k] is c for k, c in cells.items()))
     if len(_SHARED) >= _MAX_SHARED:
         _SHARED.popitem(last=False)
-    _SHARED[(target.__code__, spec)] = (entry, globals_, mine)
+    _SHARED[(target.__code__, spec)] = (entry, globals_, mine, _cell_kinds(cells))
+
+
+def _cell_kinds(cells: dict) -> tuple:
+    """What a build may have read of closure cells besides the objects it resolved: the
+    types of their values (and dtypes, and those of a list's or tuple's items)."""
+    def kind(value):
+        if isinstance(value, (list, tuple)):
+            return type(value), tuple(map(kind, value[:64])), len(value) > 64
+        return type(value), getattr(value, "dtype", None)
+    out = []
+    for name, cell in sorted(cells.items()):
+        try:
+            out.append((name, kind(cell.cell_contents)))
+        except ValueError:                     # an empty cell
+            out.append((name, None))
+    return tuple(out)
 
 
 def _shared(target, spec) -> Derivative | None:
@@ -199,10 +215,12 @@ def _shared(target, spec) -> Derivative | None:
     found = _SHARED.get((target.__code__, spec))
     if found is None:
         return None
-    entry, globals_, mine = found
+    entry, globals_, mine, kinds = found
     if target.__globals__ is not globals_ or registry._version != entry.version:
         return None
     namespace = Namespace(target)
+    if _cell_kinds(namespace.cells) != kinds:   # a complex value where a real one was: the
+        return None                             # build looked at the values it reads
     deps = list(entry.deps)
     for i in mine:
         _, name, value = deps[i]

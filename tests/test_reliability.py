@@ -511,3 +511,13 @@ def test_closures_sharing_code_but_not_what_they_call_are_built_apart():
     assert np.allclose(srcad.grad(g)(x), 3 * x ** 2)
     f.__closure__[0].cell_contents = cube
     assert np.allclose(srcad.grad(f)(x), 3 * x ** 2)
+
+
+def test_closures_over_real_and_complex_values_are_built_apart():
+    def make(k):
+        def f(x):
+            return np.sum(np.real(x * k) ** 2)
+        return f
+    x = np.array([1.0, 2.0])
+    assert np.allclose(srcad.grad(make(2.0))(x), 8 * x)
+    assert np.allclose(srcad.grad(make(1j))(x), 0 * x)
