@@ -15,9 +15,19 @@ from .registry import register_adjoint, register_tangent
 
 __version__ = "0.1.0"
 
+_SUBMODULES = ("nn", "optim")       # imported on first use: `import srcad` stays cheap
+
+
+def __getattr__(name):
+    if name in _SUBMODULES:
+        import importlib
+        return importlib.import_module(f"srcad.{name}")
+    raise AttributeError(f"module 'srcad' has no attribute {name!r}")
+
 __all__ = [
     "grad", "value_and_grad", "autodiff", "jvp", "vjp", "jacobian", "hessian", "hvp", "show",
     "check_grad", "stop_gradient", "register_adjoint", "register_tangent", "clear_cache",
     "SrcadError", "SrcadSyntaxError", "NoRuleError", "SourceUnavailableError",
     "NotDifferentiableError", "ShapeMismatchError", "GradientCheckError", "InternalError",
+    "nn", "optim",
 ]

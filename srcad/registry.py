@@ -211,16 +211,23 @@ def _caller_origin(depth=2) -> tuple[dict, str]:
     return frame.f_globals, f"{frame.f_code.co_filename}:{frame.f_lineno}"
 
 
-def unary(primitives, derivative: str):
-    """Elementwise y = f(x) with dy/dx = ``derivative`` (an expression in x and y)."""
+def unary(primitives, derivative: str, prelude: str = "", **params):
+    """Elementwise y = f(x) with dy/dx = ``derivative`` (an expression in x and y), after the
+    statements ``prelude``; ``params`` are further parameters of f (not differentiated) with
+    their defaults, which the formula may read (``approximate="none"``)."""
     namespace, origin = _caller_origin()
     prims = primitives if isinstance(primitives, tuple) else (primitives,)
     name = getattr(prims[0], "__name__", "f")
-    adj = formula_template(name, ("y",), ["x"], f"d[x] = d[y] * ({derivative})",
+    names = ["x", *params]
+    adj = formula_template(name, ("y",), names, f"{prelude}\nd[x] = d[y] * ({derivative})",
                            namespace, origin)
-    tan = formula_template(name, ("y",), ["x"], f"d[y] = d[x] * ({derivative})",
+    tan = formula_template(name, ("y",), names, f"{prelude}\nd[y] = d[x] * ({derivative})",
                            namespace, origin)
     for t in (adj, tan):
+        if params:
+            t.signature = t.signature.replace(parameters=[
+                q if q.name == "x" else q.replace(default=params[q.name])
+                for q in t.signature.parameters.values()])
         _note(t)
     for p in prims:
         r = _rule(p)
