@@ -7,9 +7,9 @@ that calls ``srcad.nn.softmax(z)`` is one fused, stable expression (``y * (g - s
 not the derivative of the exponentials, sums and divisions softmax is made of. The rules
 themselves call only functions srcad has rules for, so derivatives of any order work.
 
-The others (``silu``'s friends are all fused; ``layer_norm``, ``group_norm``, ``conv1d``,
-``avg_pool2d``, ``dropout``, ``scaled_dot_product_attention``, ...) are short compositions of
-fused operators; srcad reads their source and differentiates through them.
+Every public operator has its rules, helpers included (``standardize_vjp``,
+``conv_transpose2d``, ``conv2d_weight_grad``, ``gather_windows``, ...), because srcad treats
+functions of the srcad package as primitives (it never reads their source).
 
 Conventions:
 
@@ -24,15 +24,21 @@ Conventions:
 """
 from __future__ import annotations
 
+import copy
 import math
 
 import numpy as np
+
+from .conv import (avg_pool2d, avg_pool2d_transpose, conv1d, conv2d, conv2d_weight_grad,  # noqa: F401
+                   conv_transpose2d, gather_windows, max_pool2d, scatter_windows, window_argmax)
 
 __all__ = [
     "sigmoid", "log_sigmoid", "softplus", "relu", "leaky_relu", "elu", "gelu", "silu", "tanh",
     "erf", "softmax", "log_softmax", "logsumexp",
     "cross_entropy", "binary_cross_entropy_with_logits", "focal_loss", "mse", "huber",
-    "one_hot",
+    "one_hot", "conv2d", "conv1d", "conv_transpose2d", "conv2d_weight_grad", "max_pool2d",
+    "avg_pool2d", "standardize", "standardize_vjp", "batch_norm", "batch_norm_inference", "running_stats",
+    "layer_norm", "group_norm", "instance_norm", "dropout", "scaled_dot_product_attention",
 ]
 
 tanh = np.tanh
@@ -214,7 +220,132 @@ def huber(pred, target, delta=1.0, reduction="mean"):
     return _reduce(np.where(a <= delta, 0.5 * r * r, delta * (a - 0.5 * delta)), reduction)
 
 
-# The operators srcad treats as primitives (their rules: srcad/templates/nn.py).
+# -- normalization: standardize over some axes, then scale and shift -------------------------------
+
+def standardize(x, axis, eps=1e-5):
+    """``(x - mean) / sqrt(var + eps)`` over ``axis`` (an int or a tuple), with the closed-form
+    adjoint ``standardize_vjp``."""
+    centered = x - np.mean(x, axis=axis, keepdims=True)
+    return centered / np.sqrt(np.mean(centered * centered, axis=axis, keepdims=True) + eps)
+
+
+def standardize_vjp(g, x, y, axis, eps=1e-5):
+    """The adjoint of ``y = standardize(x, axis, eps)`` for the output adjoint ``g``:
+    ``(g - mean(g) - y mean(g y)) / sqrt(var(x) + eps)``. Linear and self-adjoint in ``g``, so
+    it is the tangent map too."""
+    inv_std = 1.0 / np.sqrt(np.var(x, axis=axis, keepdims=True) + eps)
+    return inv_std * (g - np.mean(g, axis=axis, keepdims=True)
+                      - y * np.mean(g * y, axis=axis, keepdims=True))
+
+
+def channel_axes(x) -> tuple:
+    """The axes of ``x`` (N, C, ...) other than the channels: (0, 2, 3, ...)."""
+    return (0,) + tuple(range(2, np.ndim(x)))
+
+
+def channel_shape(x) -> tuple:
+    """The shape a per-channel parameter broadcasts in against ``x`` (N, C, ...)."""
+    return (1, np.shape(x)[1]) + (1,) * (np.ndim(x) - 2)
+
+
+def spatial_axes(x) -> tuple:
+    """The axes of ``x`` (N, C, ...) after the channels: (2, 3, ...)."""
+    return tuple(range(2, np.ndim(x)))
+
+
+def grouped_shape(x, groups) -> tuple:
+    """``x`` (N, C, ...) with the channels split into ``groups``: (N, groups, C / groups, ...)."""
+    shape = np.shape(x)
+    if shape[1] % groups:
+        raise ValueError(f"group_norm: {shape[1]} channels do not split into {groups} groups")
+    return (shape[0], groups, shape[1] // groups) + tuple(shape[2:])
+
+
+def batch_norm(x, gamma, beta, eps=1e-5):
+    """Batch normalization in training mode: each channel of ``x`` (N, C, ...) standardized
+    with the batch statistics, then ``* gamma + beta`` (per channel, shape (C,))."""
+    shape = channel_shape(x)
+    return standardize(x, channel_axes(x), eps) * np.reshape(gamma, shape) + np.reshape(beta,
+                                                                                     shape)
+
+
+def batch_norm_inference(x, gamma, beta, mean, var, eps=1e-5):
+    """Batch normalization with running statistics ``mean``, ``var`` (per channel)."""
+    shape = channel_shape(x)
+    scale = np.reshape(gamma, shape) / np.sqrt(np.reshape(var, shape) + eps)
+    return (x - np.reshape(mean, shape)) * scale + np.reshape(beta, shape)
+
+
+def running_stats(x, mean, var, momentum=0.1):
+    """The running statistics after the batch ``x``: ``(1 - momentum) * old + momentum *
+    batch``, with the unbiased batch variance. Not a differentiated function."""
+    axes = channel_axes(x)
+    count = np.prod([np.shape(x)[a] for a in axes])
+    batch_var = np.var(x, axis=axes) * (count / max(count - 1, 1))
+    return ((1.0 - momentum) * mean + momentum * np.mean(x, axis=axes),
+            (1.0 - momentum) * var + momentum * batch_var)
+
+
+def layer_norm(x, gamma, beta, axis=-1, eps=1e-5):
+    """Layer normalization: ``x`` standardized over ``axis`` (an int or a tuple, by default the
+    last), then ``* gamma + beta`` (broadcast against ``x``)."""
+    return standardize(x, axis, eps) * gamma + beta
+
+
+def instance_norm(x, gamma, beta, eps=1e-5):
+    """Instance normalization: each (sample, channel) of ``x`` (N, C, ...) standardized over
+    its spatial axes, then ``* gamma + beta`` per channel."""
+    shape = channel_shape(x)
+    return standardize(x, spatial_axes(x), eps) * np.reshape(gamma, shape) + np.reshape(beta,
+                                                                                        shape)
+
+
+def group_norm(x, groups, gamma, beta, eps=1e-5):
+    """Group normalization: the channels of ``x`` (N, C, ...) split into ``groups``, each
+    (sample, group) standardized, then ``* gamma + beta`` per channel."""
+    grouped = np.reshape(x, grouped_shape(x, groups))
+    xhat = np.reshape(standardize(grouped, spatial_axes(grouped), eps), np.shape(x))
+    shape = channel_shape(x)
+    return xhat * np.reshape(gamma, shape) + np.reshape(beta, shape)
+
+
+# -- dropout and attention ----------------------------------------------------------------------
+
+def dropout_mask(like, rate, key):
+    """The dropout multiplier for ``like``: 0 with probability ``rate``, ``1 / (1 - rate)``
+    otherwise, in ``like``'s dtype. ``key`` decides the mask: an int or a sequence of ints (a
+    seed), or a ``numpy.random.Generator``, whose current state is read and not advanced. The
+    same key gives the same mask."""
+    dtype = np.result_type(like, np.float32)
+    if rate == 0.0:
+        return np.ones(np.shape(like), dtype=dtype)
+    if isinstance(key, np.random.Generator):
+        key = np.random.Generator(copy.deepcopy(key.bit_generator))
+    keep = np.random.default_rng(key).random(np.shape(like)) >= rate
+    return keep.astype(dtype) * (1.0 / (1.0 - rate))
+
+
+def dropout(x, rate, key):
+    """``x`` with each element zeroed with probability ``rate`` and the rest scaled by
+    ``1 / (1 - rate)``, the mask decided by ``key`` (``dropout_mask``): the derivative draws
+    the same mask again. Give each call its own key (``(seed, step, layer)``)."""
+    return x * dropout_mask(x, rate, key)
+
+
+def scaled_dot_product_attention(q, k, v, mask=None):
+    """``softmax(q k^T / sqrt(d)) v`` over the last two axes (q (..., L, d), k (..., S, d),
+    v (..., S, e)); where the boolean ``mask`` (broadcast to (..., L, S)) is False the score
+    is -1e30 (no attention)."""
+    scores = (q @ np.swapaxes(k, -1, -2)) * (1.0 / math.sqrt(np.shape(q)[-1]))
+    if mask is not None:
+        scores = np.where(mask, scores, -1e30)
+    return softmax(scores, axis=-1) @ v
+
+
+# The operators srcad treats as primitives (their rules: srcad/templates/nn.py); the others
+# are compositions srcad reads.
 FUSED = (sigmoid, log_sigmoid, softplus, relu, leaky_relu, elu, erf, gelu, silu, softmax,
          log_softmax, logsumexp, cross_entropy, binary_cross_entropy_with_logits, focal_loss,
-         mse, huber)
+         mse, huber, standardize, standardize_vjp, batch_norm, batch_norm_inference, layer_norm,
+         instance_norm, group_norm, dropout, scaled_dot_product_attention, conv1d, conv2d, conv_transpose2d, conv2d_weight_grad, max_pool2d,
+         avg_pool2d, avg_pool2d_transpose, gather_windows, scatter_windows)

@@ -11,15 +11,21 @@ do ``elu`` and the max of ``softplus``'s evaluation (whose derivative is smooth 
 Reductions of the losses: a static ``reduction`` folds away; a variable one is decided at run
 time.
 """
+import linecache
 import math
 
 import numpy as np
 
-from srcad import nn
-from srcad.registry import adjoint, d, nondiff, tangent, unary
+from srcad import conv, nn
+from srcad.registry import adjoint, d, linear, nondiff, tangent, unary
 from srcad.runtime import broadcast_like, expand_reduced, unbroadcast
 
-nondiff(nn.is_labels, nn.one_hot, nn.samples, nn.elements)
+nondiff(nn.is_labels, nn.one_hot, nn.samples, nn.elements, nn.channel_axes, nn.channel_shape,
+        nn.spatial_axes, nn.grouped_shape, nn.dropout_mask, conv.window_argmax)
+# linear in the first argument (bilinear maps among them): a zero first operand is a zero
+linear(conv.conv2d, conv.conv_transpose2d, conv.conv2d_weight_grad, conv.gather_windows,
+       conv.scatter_windows, conv.avg_pool2d, conv.avg_pool2d_transpose, conv.conv1d,
+       nn.standardize_vjp)
 
 
 # -- activations: one formula in x and y gives both modes ----------------------------------------
@@ -220,3 +226,303 @@ def huber_tangent(y, pred, target, delta=1.0, reduction="mean"):
         * d[delta]
     d[y] = (np.sum(e) / nn.elements(pred, target) if reduction == "mean" else
             np.sum(e) if reduction == "sum" else broadcast_like(e, y))
+
+
+# -- normalization: standardize and its adjoint, standardize_vjp (self-adjoint in g) -----------------
+# With s = 1 / sqrt(var(x) + eps), y = standardize(x) and r = standardize_vjp(g, x, y):
+#   r = s (g - mean(g) - y mean(g y)); its derivative in y (as an argument) is
+#   -s (dy mean(g y) + y mean(g dy)), in x (through s) -s mean(y dx) r, in eps -s^2 / 2 r.
+
+@adjoint(nn.standardize)
+def standardize_adjoint(y, x, axis, eps=1e-5):
+    d[x] = nn.standardize_vjp(d[y], x, y, axis, eps)
+    d[eps] = -0.5 * np.sum(d[y] * y / (np.var(x, axis=axis, keepdims=True) + eps))
+
+
+@tangent(nn.standardize)
+def standardize_tangent(y, x, axis, eps=1e-5):
+    d[y] = nn.standardize_vjp(d[x], x, y, axis, eps) - 0.5 * y / (
+        np.var(x, axis=axis, keepdims=True) + eps) * d[eps]
+
+
+@adjoint(nn.standardize_vjp)
+def standardize_vjp_adjoint(r, g, x, y, axis, eps=1e-5):
+    inv_std = 1.0 / np.sqrt(np.var(x, axis=axis, keepdims=True) + eps)
+    d[g] = nn.standardize_vjp(d[r], x, y, axis, eps)
+    d[y] = -inv_std * (d[r] * np.mean(g * y, axis=axis, keepdims=True)
+                       + g * np.mean(d[r] * y, axis=axis, keepdims=True))
+    d[x] = -inv_std * np.mean(d[r] * r, axis=axis, keepdims=True) * y
+    d[eps] = -0.5 * np.sum(inv_std * inv_std * d[r] * r)
+
+
+@tangent(nn.standardize_vjp)
+def standardize_vjp_tangent(r, g, x, y, axis, eps=1e-5):
+    inv_std = 1.0 / np.sqrt(np.var(x, axis=axis, keepdims=True) + eps)
+    d[r] = nn.standardize_vjp(d[g], x, y, axis, eps) - inv_std * (
+        d[y] * np.mean(g * y, axis=axis, keepdims=True)
+        + y * np.mean(g * d[y], axis=axis, keepdims=True)) - (
+        inv_std * np.mean(y * d[x], axis=axis, keepdims=True)
+        + 0.5 * inv_std * inv_std * d[eps]) * r
+
+
+# batch and instance norm: xhat = standardize(x over the statistics' axes), y = xhat * gamma + beta
+# per channel. The adjoint of x is standardize_vjp of the scaled adjoint, those of the parameters
+# are per-channel sums; eps has a rule as every float parameter does. One text gives both
+# operators' rules (their statistics' axes differ), defined as the functions below.
+CHANNEL_NORM_RULES = """
+@adjoint(nn.{name})
+def {name}_adjoint(y, x, gamma, beta, eps=1e-5):
+    axes = nn.{axes}(x)
+    xhat = nn.standardize(x, axes, eps)
+    scaled = d[y] * np.reshape(gamma, nn.channel_shape(x))
+    d[x] = nn.standardize_vjp(scaled, x, xhat, axes, eps)
+    d[gamma] = np.reshape(np.sum(d[y] * xhat, axis=nn.channel_axes(x)), np.shape(gamma))
+    d[beta] = np.reshape(np.sum(d[y], axis=nn.channel_axes(x)), np.shape(beta))
+    d[eps] = -0.5 * np.sum(scaled * xhat / (np.var(x, axis=axes, keepdims=True) + eps))
+
+
+@tangent(nn.{name})
+def {name}_tangent(y, x, gamma, beta, eps=1e-5):
+    axes = nn.{axes}(x)
+    shape = nn.channel_shape(x)
+    xhat = nn.standardize(x, axes, eps)
+    dxhat = nn.standardize_vjp(d[x], x, xhat, axes, eps) - 0.5 * xhat / (
+        np.var(x, axis=axes, keepdims=True) + eps) * d[eps]
+    d[y] = dxhat * np.reshape(gamma, shape) + xhat * np.reshape(d[gamma], shape) + np.reshape(
+        d[beta], shape)
+"""
+
+
+def _define(source: str, filename: str):
+    """Run rule source text as if it were a part of this module, readable by inspect (so by
+    the template parser) under ``filename``."""
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    exec(compile(source, filename, "exec"), globals())
+
+
+for _name, _axes in (("batch_norm", "channel_axes"), ("instance_norm", "spatial_axes")):
+    _define(CHANNEL_NORM_RULES.format(name=_name, axes=_axes), f"<srcad.templates.nn {_name}>")
+
+
+@adjoint(nn.group_norm)
+def group_norm_adjoint(y, x, groups, gamma, beta, eps=1e-5):
+    grouped = np.reshape(x, nn.grouped_shape(x, groups))
+    axes = nn.spatial_axes(grouped)
+    ghat = nn.standardize(grouped, axes, eps)
+    scaled = np.reshape(d[y] * np.reshape(gamma, nn.channel_shape(x)), np.shape(grouped))
+    d[x] = np.reshape(nn.standardize_vjp(scaled, grouped, ghat, axes, eps), np.shape(x))
+    d[gamma] = np.reshape(np.sum(d[y] * np.reshape(ghat, np.shape(x)), axis=nn.channel_axes(x)),
+                          np.shape(gamma))
+    d[beta] = np.reshape(np.sum(d[y], axis=nn.channel_axes(x)), np.shape(beta))
+    d[eps] = -0.5 * np.sum(scaled * ghat / (np.var(grouped, axis=axes, keepdims=True) + eps))
+
+
+@tangent(nn.group_norm)
+def group_norm_tangent(y, x, groups, gamma, beta, eps=1e-5):
+    grouped = np.reshape(x, nn.grouped_shape(x, groups))
+    axes = nn.spatial_axes(grouped)
+    shape = nn.channel_shape(x)
+    ghat = nn.standardize(grouped, axes, eps)
+    dhat = nn.standardize_vjp(np.reshape(d[x], np.shape(grouped)), grouped, ghat, axes, eps) \
+        - 0.5 * ghat / (np.var(grouped, axis=axes, keepdims=True) + eps) * d[eps]
+    d[y] = np.reshape(dhat, np.shape(x)) * np.reshape(gamma, shape) + np.reshape(
+        ghat, np.shape(x)) * np.reshape(d[gamma], shape) + np.reshape(d[beta], shape)
+
+
+# layer norm: gamma and beta broadcast against x as they are
+@adjoint(nn.layer_norm)
+def layer_norm_adjoint(y, x, gamma, beta, axis=-1, eps=1e-5):
+    xhat = nn.standardize(x, axis, eps)
+    scaled = unbroadcast(d[y] * gamma, x)
+    d[x] = nn.standardize_vjp(scaled, x, xhat, axis, eps)
+    d[gamma] = unbroadcast(d[y] * xhat, gamma)
+    d[beta] = unbroadcast(d[y], beta)
+    d[eps] = -0.5 * np.sum(scaled * xhat / (np.var(x, axis=axis, keepdims=True) + eps))
+
+
+@tangent(nn.layer_norm)
+def layer_norm_tangent(y, x, gamma, beta, axis=-1, eps=1e-5):
+    xhat = nn.standardize(x, axis, eps)
+    dxhat = nn.standardize_vjp(d[x], x, xhat, axis, eps) - 0.5 * xhat / (
+        np.var(x, axis=axis, keepdims=True) + eps) * d[eps]
+    d[y] = broadcast_like(dxhat * gamma + xhat * d[gamma] + d[beta], y)
+
+
+# inference: an affine map per channel, y = (x - mean) * gamma / sqrt(var + eps) + beta
+@adjoint(nn.batch_norm_inference)
+def batch_norm_inference_adjoint(y, x, gamma, beta, mean, var, eps=1e-5):
+    shape = nn.channel_shape(x)
+    axes = nn.channel_axes(x)
+    inv_std = 1.0 / np.sqrt(np.reshape(var, shape) + eps)
+    xhat = (x - np.reshape(mean, shape)) * inv_std
+    scaled = d[y] * np.reshape(gamma, shape)
+    d[x] = scaled * inv_std
+    d[gamma] = np.reshape(np.sum(d[y] * xhat, axis=axes), np.shape(gamma))
+    d[beta] = np.reshape(np.sum(d[y], axis=axes), np.shape(beta))
+    d[mean] = -np.reshape(np.sum(scaled * inv_std, axis=axes), np.shape(mean))
+    d[var] = np.reshape(np.sum(-0.5 * scaled * xhat * inv_std * inv_std, axis=axes), np.shape(var))
+    d[eps] = np.sum(-0.5 * scaled * xhat * inv_std * inv_std)
+
+
+@tangent(nn.batch_norm_inference)
+def batch_norm_inference_tangent(y, x, gamma, beta, mean, var, eps=1e-5):
+    shape = nn.channel_shape(x)
+    inv_std = 1.0 / np.sqrt(np.reshape(var, shape) + eps)
+    xhat = (x - np.reshape(mean, shape)) * inv_std
+    dxhat = (d[x] - np.reshape(d[mean], shape)) * inv_std - 0.5 * xhat * inv_std * inv_std * (
+        np.reshape(d[var], shape) + d[eps])
+    d[y] = dxhat * np.reshape(gamma, shape) + xhat * np.reshape(d[gamma], shape) + np.reshape(
+        d[beta], shape)
+
+
+# -- dropout: the key decides the mask, so the rule draws the same one -------------------------------
+
+@adjoint(nn.dropout)
+def dropout_adjoint(y, x, rate, key):
+    d[x] = d[y] * nn.dropout_mask(x, rate, key)
+    d[rate] = np.sum(d[y] * y) / (1.0 - rate)         # the scale; the mask is piecewise constant
+
+
+@tangent(nn.dropout)
+def dropout_tangent(y, x, rate, key):
+    d[y] = d[x] * nn.dropout_mask(x, rate, key) + y * (d[rate] / (1.0 - rate))
+
+
+# -- attention: o = softmax(s) v, s = q k^T / sqrt(d) (masked to -1e30) ------------------------------
+
+@adjoint(nn.scaled_dot_product_attention)
+def attention_adjoint(y, q, k, v, mask=None):
+    scale = 1.0 / math.sqrt(np.shape(q)[-1])
+    scores = (q @ np.swapaxes(k, -1, -2)) * scale
+    p = nn.softmax(scores if mask is None else np.where(mask, scores, -1e30), axis=-1)
+    d[v] = unbroadcast(np.swapaxes(p, -1, -2) @ d[y], v)
+    gp = d[y] @ np.swapaxes(v, -1, -2)
+    gs = p * (gp - np.sum(gp * p, axis=-1, keepdims=True)) * scale    # 0 where masked (p == 0)
+    d[q] = unbroadcast(gs @ k, q)
+    d[k] = unbroadcast(np.swapaxes(gs, -1, -2) @ q, k)
+
+
+@tangent(nn.scaled_dot_product_attention)
+def attention_tangent(y, q, k, v, mask=None):
+    scale = 1.0 / math.sqrt(np.shape(q)[-1])
+    scores = (q @ np.swapaxes(k, -1, -2)) * scale
+    p = nn.softmax(scores if mask is None else np.where(mask, scores, -1e30), axis=-1)
+    ds = (d[q] @ np.swapaxes(k, -1, -2) + q @ np.swapaxes(d[k], -1, -2)) * scale
+    d[y] = (p * (ds - np.sum(ds * p, axis=-1, keepdims=True))) @ v + p @ d[v]
+
+
+# -- convolutions: three bilinear maps, each one's adjoints the other two ------------------------------
+# y = conv2d(x, w); conv_transpose2d is its adjoint in x, conv2d_weight_grad its adjoint in w.
+
+@adjoint(conv.conv2d)
+def conv2d_adjoint(y, x, w, stride=1, padding=0, dilation=1, groups=1, method="auto"):
+    d[x] = conv.conv_transpose2d(d[y], w, stride, padding, dilation, groups, method,
+                                 np.shape(x)[2:])
+    d[w] = conv.conv2d_weight_grad(x, d[y], np.shape(w)[2:], stride, padding, dilation, groups,
+                                   method)
+
+
+@tangent(conv.conv2d)
+def conv2d_tangent(y, x, w, stride=1, padding=0, dilation=1, groups=1, method="auto"):
+    d[y] = conv.conv2d(d[x], w, stride, padding, dilation, groups, method) + conv.conv2d(
+        x, d[w], stride, padding, dilation, groups, method)
+
+
+@adjoint(conv.conv_transpose2d)
+def conv_transpose2d_adjoint(r, g, w, stride=1, padding=0, dilation=1, groups=1, method="auto",
+                             output_size=None):
+    d[g] = conv.conv2d(d[r], w, stride, padding, dilation, groups, method)
+    d[w] = conv.conv2d_weight_grad(d[r], g, np.shape(w)[2:], stride, padding, dilation, groups,
+                                   method)
+
+
+@tangent(conv.conv_transpose2d)
+def conv_transpose2d_tangent(r, g, w, stride=1, padding=0, dilation=1, groups=1, method="auto",
+                             output_size=None):
+    d[r] = conv.conv_transpose2d(d[g], w, stride, padding, dilation, groups, method,
+                                 output_size) + conv.conv_transpose2d(
+        g, d[w], stride, padding, dilation, groups, method, output_size)
+
+
+@adjoint(conv.conv2d_weight_grad)
+def conv2d_weight_grad_adjoint(s, x, g, kernel_size, stride=1, padding=0, dilation=1, groups=1,
+                               method="auto"):
+    d[x] = conv.conv_transpose2d(g, d[s], stride, padding, dilation, groups, method,
+                                 np.shape(x)[2:])
+    d[g] = conv.conv2d(x, d[s], stride, padding, dilation, groups, method)
+
+
+@tangent(conv.conv2d_weight_grad)
+def conv2d_weight_grad_tangent(s, x, g, kernel_size, stride=1, padding=0, dilation=1, groups=1,
+                               method="auto"):
+    d[s] = conv.conv2d_weight_grad(d[x], g, kernel_size, stride, padding, dilation, groups,
+                                   method) + conv.conv2d_weight_grad(
+        x, d[g], kernel_size, stride, padding, dilation, groups, method)
+
+
+# conv1d: conv2d over a height of 1
+@adjoint(conv.conv1d)
+def conv1d_adjoint(y, x, w, stride=1, padding=0, dilation=1, groups=1, method="auto"):
+    d[x] = conv.conv_transpose2d(d[y][:, :, None, :], w[:, :, None, :], (1, stride), (0, padding),
+                                 (1, dilation), groups, method, (1, np.shape(x)[2]))[:, :, 0, :]
+    d[w] = conv.conv2d_weight_grad(x[:, :, None, :], d[y][:, :, None, :], (1, np.shape(w)[2]),
+                                   (1, stride), (0, padding), (1, dilation), groups,
+                                   method)[:, :, 0, :]
+
+
+@tangent(conv.conv1d)
+def conv1d_tangent(y, x, w, stride=1, padding=0, dilation=1, groups=1, method="auto"):
+    d[y] = conv.conv1d(d[x], w, stride, padding, dilation, groups, method) + conv.conv1d(
+        x, d[w], stride, padding, dilation, groups, method)
+
+
+# -- pooling: max sends each window's derivative to its (first) maximum; avg is linear --------------
+
+@adjoint(conv.max_pool2d)
+def max_pool2d_adjoint(y, x, kernel_size, stride=None, padding=0):
+    d[x] = conv.scatter_windows(d[y], conv.window_argmax(x, kernel_size, stride, padding), x)
+
+
+@tangent(conv.max_pool2d)
+def max_pool2d_tangent(y, x, kernel_size, stride=None, padding=0):
+    d[y] = conv.gather_windows(d[x], conv.window_argmax(x, kernel_size, stride, padding))
+
+
+@adjoint(conv.gather_windows)
+def gather_windows_adjoint(y, x, index):
+    d[x] = conv.scatter_windows(d[y], index, x)
+
+
+@tangent(conv.gather_windows)
+def gather_windows_tangent(y, x, index):
+    d[y] = conv.gather_windows(d[x], index)
+
+
+@adjoint(conv.scatter_windows)
+def scatter_windows_adjoint(y, g, index, like):
+    d[g] = conv.gather_windows(d[y], index)
+
+
+@tangent(conv.scatter_windows)
+def scatter_windows_tangent(y, g, index, like):
+    d[y] = conv.scatter_windows(d[g], index, like)
+
+
+@adjoint(conv.avg_pool2d)
+def avg_pool2d_adjoint(y, x, kernel_size, stride=None, padding=0):
+    d[x] = conv.avg_pool2d_transpose(d[y], x, kernel_size, stride, padding)
+
+
+@tangent(conv.avg_pool2d)
+def avg_pool2d_tangent(y, x, kernel_size, stride=None, padding=0):
+    d[y] = conv.avg_pool2d(d[x], kernel_size, stride, padding)
+
+
+@adjoint(conv.avg_pool2d_transpose)
+def avg_pool2d_transpose_adjoint(r, g, like, kernel_size, stride=None, padding=0):
+    d[g] = conv.avg_pool2d(d[r], kernel_size, stride, padding)
+
+
+@tangent(conv.avg_pool2d_transpose)
+def avg_pool2d_transpose_tangent(r, g, like, kernel_size, stride=None, padding=0):
+    d[r] = conv.avg_pool2d_transpose(d[g], like, kernel_size, stride, padding)

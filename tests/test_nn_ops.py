@@ -10,6 +10,7 @@ import pytest
 import srcad
 from srcad import nn
 from helpers import check_rule, make_function, random_args
+from nn_helpers import agree as _agree
 
 LABELS = {(1, 5): np.array([3]), (4, 3): np.array([0, 2, 1, 2]),  # (4, 3): hessians
           (2, 3, 5): np.array([[0, 4, 1], [2, 2, 3]])}
@@ -78,29 +79,6 @@ def _second_shape(kind, shape):
 def _domain(name):
     # huber's delta and elu's alpha positive; everything else standard normal
     return ["real", (0.3, 1.5)] if name in ("huber_delta", "elu_alpha") else "real"
-
-
-def _agree(fused, composed, shapes, domain, consts, hessian=True):
-    """Fused and composed: same value, gradient (every argument), JVP, and Hessian in x."""
-    args = random_args(shapes, domain, seed=3)
-    ns = {"np": np, **consts}
-    names = "xyzw"[:len(shapes)]
-    params = ", ".join(names)
-    weight = np.random.default_rng(9).standard_normal(np.shape(eval(fused, dict(ns), dict(zip(
-        names, args)))))
-    ff = make_function(f"def f({params}):\n    return np.sum(({fused}) * W)\n", {**ns, "W": weight})
-    fc = make_function(f"def f({params}):\n    return np.sum(({composed}) * W)\n",
-                       {**ns, "W": weight})
-    np.testing.assert_allclose(ff(*args), fc(*args), rtol=1e-10, atol=1e-12)
-    wrt = tuple(range(len(args)))
-    for a, b in zip(srcad.grad(ff, wrt=wrt)(*args), srcad.grad(fc, wrt=wrt)(*args)):
-        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
-    tangents = random_args(shapes, seed=5)
-    np.testing.assert_allclose(srcad.jvp(ff, args, tangents)[1], srcad.jvp(fc, args, tangents)[1],
-                               rtol=1e-9, atol=1e-12)
-    if hessian:
-        np.testing.assert_allclose(srcad.hessian(ff)(*args), srcad.hessian(fc)(*args),
-                                   rtol=1e-7, atol=1e-10)
 
 
 @pytest.mark.parametrize("shape", SHAPES, ids=str)
