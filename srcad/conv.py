@@ -98,6 +98,14 @@ def _direct(xp, w, stride, dilation, groups):
     return np.moveaxis(out, -1, 2).reshape(n, o, p, q)
 
 
+def _group_matmul(a, b):
+    """``a @ b`` for stacks (groups, m, k) @ (groups, k, n): one 2-D GEMM for one group (NumPy's
+    stacked matmul is much slower there)."""
+    if a.shape[0] == 1:
+        return (a[0] @ b[0])[None]
+    return a @ b
+
+
 def _im2col(xp, w, stride, dilation, groups):
     n, c, hp, wp = xp.shape
     o, cg, kh, kw = w.shape
@@ -106,10 +114,10 @@ def _im2col(xp, w, stride, dilation, groups):
     windows = sliding_window_view(xp, (_span(kh, dh), _span(kw, dw)), axis=(2, 3))
     windows = windows[:, :, ::sh, ::sw, ::dh, ::dw]                    # (n, c, p, q, kh, kw)
     p, q = windows.shape[2:4]
-    cols = windows.reshape(n, groups, cg, p, q, kh, kw).transpose(0, 1, 3, 4, 2, 5, 6)
-    cols = cols.reshape(n, groups, p * q, cg * kh * kw)
-    out = cols @ np.swapaxes(w.reshape(groups, og, cg * kh * kw), 1, 2)   # (n, g, pq, og)
-    return np.swapaxes(out, 2, 3).reshape(n, o, p, q)
+    cols = windows.reshape(n, groups, cg, p, q, kh, kw).transpose(1, 0, 3, 4, 2, 5, 6)
+    cols = cols.reshape(groups, n * p * q, cg * kh * kw)             # one copy: the columns
+    out = _group_matmul(cols, np.swapaxes(w.reshape(groups, og, cg * kh * kw), 1, 2))
+    return out.reshape(groups, n, p, q, og).transpose(1, 0, 4, 2, 3).reshape(n, o, p, q)
 
 
 def _fft(xp, w, stride, dilation, groups):
@@ -132,14 +140,36 @@ def _fft(xp, w, stride, dilation, groups):
 
 
 # Winograd F(2x2, 3x3): Y = A^T [(G g G^T) * (B^T d B)] A for 4x4 input tiles d, 2x2 outputs.
-_WINOGRAD_BT = np.array([[1.0, 0.0, -1.0, 0.0], [0.0, 1.0, 1.0, 0.0], [0.0, -1.0, 1.0, 0.0],
-                         [0.0, 1.0, 0.0, -1.0]])
+# B^T = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]], A^T = [[1, 1, 1, 0],
+# [0, 1, -1, -1]] are applied as additions (_input_transform, _output_transform); G has halves.
 _WINOGRAD_G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
-_WINOGRAD_AT = np.array([[1.0, 1.0, 1.0, 0.0], [0.0, 1.0, -1.0, -1.0]])
 
 
 def winograd_applies(w_shape, stride, dilation) -> bool:
     return tuple(w_shape[2:]) == (3, 3) and pair(stride) == (1, 1) and pair(dilation) == (1, 1)
+
+
+def _input_transform(tiles):
+    """``B^T d B`` of each 4x4 tile (axes 0 and 1 of ``tiles``), by additions only, into a new
+    contiguous array shaped like ``tiles``."""
+    rows = np.empty(tiles.shape, dtype=tiles.dtype)
+    np.subtract(tiles[0], tiles[2], out=rows[0])
+    np.add(tiles[1], tiles[2], out=rows[1])
+    np.subtract(tiles[2], tiles[1], out=rows[2])
+    np.subtract(tiles[1], tiles[3], out=rows[3])
+    v = np.empty(tiles.shape, dtype=tiles.dtype)
+    np.subtract(rows[:, 0], rows[:, 2], out=v[:, 0])
+    np.add(rows[:, 1], rows[:, 2], out=v[:, 1])
+    np.subtract(rows[:, 2], rows[:, 1], out=v[:, 2])
+    np.subtract(rows[:, 1], rows[:, 3], out=v[:, 3])
+    return v
+
+
+def _output_transform(m):
+    """``A^T m A`` of each 4x4 product (axes 0 and 1 of ``m``): the 2x2 output tiles."""
+    rows = np.stack([m[0] + m[1] + m[2], m[1] - m[2] - m[3]])
+    return np.stack([rows[:, 0] + rows[:, 1] + rows[:, 2], rows[:, 1] - rows[:, 2] - rows[:, 3]],
+                    axis=1)
 
 
 def _winograd(xp, w, stride, dilation, groups):
@@ -147,44 +177,60 @@ def _winograd(xp, w, stride, dilation, groups):
     o, cg = w.shape[:2]
     og = o // groups
     dtype = np.result_type(xp, w)
-    bt, gm, at = (m.astype(dtype) for m in (_WINOGRAD_BT, _WINOGRAD_G, _WINOGRAD_AT))
     p, q = hp - 2, wp - 2
     th, tw = -(-p // 2), -(-q // 2)
     xpp = np.pad(xp, ((0, 0), (0, 0), (0, 2 * th + 2 - hp), (0, 2 * tw + 2 - wp)))
-    tiles = sliding_window_view(xpp, (4, 4), axis=(2, 3))[:, :, ::2, ::2]   # (n, c, th, tw, 4, 4)
-    v = bt @ tiles @ bt.T
-    v = v.reshape(n, groups, cg, th, tw, 16).transpose(5, 1, 2, 0, 3, 4).reshape(
-        16, groups, cg, n * th * tw)
+    # 4x4 tiles overlapping by 2, as (4, 4, c, n, th, tw): the tile axes first, for the GEMM
+    tiles = sliding_window_view(xpp, (4, 4), axis=(2, 3))[:, :, ::2, ::2].transpose(4, 5, 1, 0,
+                                                                                  2, 3)
+    v = _input_transform(tiles).reshape(16, groups, cg, n * th * tw)
+    gm = _WINOGRAD_G.astype(dtype)
     u = (gm @ w.astype(dtype, copy=False) @ gm.T).reshape(groups, og, cg, 16).transpose(3, 0, 1, 2)
-    m = (u @ v).reshape(4, 4, groups, og, n, th, tw).transpose(4, 2, 3, 5, 6, 0, 1)
-    y = at @ m @ at.T                                                  # (n, g, og, th, tw, 2, 2)
-    y = y.transpose(0, 1, 2, 3, 5, 4, 6).reshape(n, o, 2 * th, 2 * tw)
+    m = (u @ v).reshape(4, 4, groups * og, n, th, tw)                  # 16 GEMMs over channels
+    y = _output_transform(m)                                          # (2, 2, o, n, th, tw)
+    y = y.transpose(3, 2, 4, 0, 5, 1).reshape(n, o, 2 * th, 2 * tw)
     return y[:, :, :p, :q]
 
 
 _ENGINES = {"direct": _direct, "im2col": _im2col, "fft": _fft, "winograd": _winograd}
 
-# Crossover points measured by benchmarks/conv_methods.py (2 cores, float64; see docs/nn.md):
-# FFT wins for large kernels, Winograd for 3x3 kernels with many channels, im2col otherwise.
-FFT_MIN_KERNEL = 49          # kernel offsets kh * kw (stride 1) from which FFT is faster
-WINOGRAD_MIN_CHANNELS = 16   # channel products cg * og (per group) from which Winograd wins
+# Crossover points measured by benchmarks/conv_methods.py (OPENBLAS_NUM_THREADS=1, float64,
+# batch 4; docs/nn.md has the table): FFT for large kernels on large images, Winograd for 3x3
+# kernels with many channels, the direct loop for small kernels with a few channels on large
+# outputs, im2col otherwise (small images, one channel).
+FFT_MIN_KERNEL = 49           # kernel offsets kh * kw (stride 1) ...
+FFT_MIN_OUTPUTS = 400         # ... and output positions p * q from which FFT is the fastest
+WINOGRAD_MIN_CHANNELS = 1024  # channel products cg * og per group from which Winograd wins
+DIRECT_MIN_CHANNELS = 64      # channel products from which the direct loop beats im2col ...
+DIRECT_MIN_OUTPUTS = 196      # ... on outputs of at least this many positions
+DIRECT_MAX_KERNEL = 25        # ... and kernels of at most this many offsets
 
 
 def choose_method(x_shape, w_shape, stride=1, dilation=1, groups=1) -> str:
-    """The method ``'auto'`` uses for these shapes."""
-    stride = pair(stride)
+    """The method ``'auto'`` uses for a correlation of the (padded) input ``x_shape``."""
+    stride, dilation = pair(stride), pair(dilation)
     kh, kw = w_shape[2:]
-    if min(kh * kw, _out(x_shape[2], kh, stride[0], pair(dilation)[0])
-           * _out(x_shape[3], kw, stride[1], pair(dilation)[1])) >= FFT_MIN_KERNEL and \
-            stride == (1, 1):
+    outputs = _out(x_shape[2], kh, stride[0], dilation[0]) * _out(x_shape[3], kw, stride[1],
+                                                                  dilation[1])
+    channels = w_shape[0] // groups * w_shape[1]
+    if stride == (1, 1) and kh * kw >= FFT_MIN_KERNEL and outputs >= FFT_MIN_OUTPUTS:
         return "fft"
-    if winograd_applies(w_shape, stride, dilation) and \
-            w_shape[0] // groups * w_shape[1] >= WINOGRAD_MIN_CHANNELS:
+    if winograd_applies(w_shape, stride, dilation) and channels >= WINOGRAD_MIN_CHANNELS and \
+            outputs >= DIRECT_MIN_OUTPUTS:
         return "winograd"
+    if channels >= DIRECT_MIN_CHANNELS and outputs >= DIRECT_MIN_OUTPUTS and \
+            kh * kw <= DIRECT_MAX_KERNEL:
+        return "direct"
     return "im2col"
 
 
 def _correlate(xp, w, stride, dilation, groups, method, strict=True):
+    if not np.any(w):
+        # an all-zero kernel (the zero tangent of an inactive operand, which srcad makes with
+        # zeros_like): the result is zero, without the work
+        p, q = (_out(n, k, s, dl) for n, k, s, dl in zip(xp.shape[2:], w.shape[2:], stride,
+                                                          dilation))
+        return np.zeros((xp.shape[0], w.shape[0], p, q), dtype=np.result_type(xp, w))
     if method not in _ENGINES:
         if method != "auto":
             raise ValueError(f"method must be one of {METHODS}, not {method!r}")

@@ -53,7 +53,8 @@ def sigmoid(x):
     """``1 / (1 + exp(-x))``, evaluated through ``exp(-|x|)``: no overflow for large ``|x|``
     of either sign, full relative precision where the value is tiny."""
     e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+    r = 1.0 / (1.0 + e)
+    return np.where(x >= 0, r, e * r)
 
 
 def log_sigmoid(x):
