@@ -15,7 +15,7 @@ from .registry import register_adjoint, register_tangent
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("nn", "optim")       # imported on first use: `import srcad` stays cheap
+_SUBMODULES = ("nn", "optim", "tree", "conv")     # imported on first use: `import srcad` stays cheap
 
 
 def __getattr__(name):

@@ -14,6 +14,8 @@ Template modules use::
   applied to the tangent (``dy = np.reshape(dx, shape)``); only the adjoint is written by hand.
 * ``nondiff(p, ...)``: integer/boolean-valued or constant functions (zeros, argmax, floor,
   comparisons...): their outputs carry no derivative.
+* ``elementwise(p, ...)``, ``shape_preserving(p, ...)``: shape facts for the shape analysis
+  (the output has the arguments' broadcast shape, or the first argument's shape).
 
 Complex values (JAX's convention: a cotangent pairs with a tangent as ``Re(ct * t)``, no
 conjugation). A rule meets complex values only when it is marked for them:
@@ -44,7 +46,7 @@ import gast
 from .template import Template, d, formula_template, parse_template
 
 __all__ = ["adjoint", "tangent", "nondiff", "linear", "unary", "binary", "d", "Rule",
-           "complex_ok", "real_valued",
+           "complex_ok", "real_valued", "elementwise", "shape_preserving",
            "lookup", "load", "templates_digest", "version", "returns_list", "register_adjoint",
            "register_tangent", "primitive_name"]
 
@@ -175,6 +177,20 @@ def returns_list(*primitives):
     """Primitives returning a Python list of arrays (np.split): their derivatives are lists."""
     for p in primitives:
         _rule(p).extra["returns_list"] = True
+
+
+def elementwise(*primitives):
+    """Primitives computed elementwise over their broadcast arguments (the ``unary`` and
+    ``binary`` tables mark theirs): the output has the broadcast shape of the arguments."""
+    for p in primitives:
+        _rule(p).extra["elementwise"] = True
+
+
+def shape_preserving(*primitives):
+    """Primitives whose output has the shape of their first argument (``softmax(x, axis)``),
+    which the shape analysis uses where it knows that argument's shape."""
+    for p in primitives:
+        _rule(p).extra["shape_preserving"] = True
 
 
 def version() -> int:

@@ -17,11 +17,15 @@ import math
 import numpy as np
 
 from srcad import conv, nn
-from srcad.registry import adjoint, d, linear, nondiff, tangent, unary
+from srcad.registry import (adjoint, d, elementwise, linear, nondiff, shape_preserving, tangent,
+                            unary)
 from srcad.runtime import broadcast_like, expand_reduced, unbroadcast
 
 nondiff(nn.is_labels, nn.one_hot, nn.samples, nn.elements, nn.channel_axes, nn.channel_shape,
         nn.spatial_axes, nn.grouped_shape, nn.dropout_mask, conv.window_argmax)
+elementwise(nn.relu, nn.leaky_relu, nn.elu)
+shape_preserving(nn.softmax, nn.log_softmax, nn.standardize, nn.standardize_vjp, nn.batch_norm,
+                 nn.batch_norm_inference, nn.instance_norm, nn.group_norm, nn.dropout)
 # linear in the first argument (bilinear maps among them): a zero first operand is a zero
 linear(conv.conv2d, conv.conv_transpose2d, conv.conv2d_weight_grad, conv.gather_windows,
        conv.scatter_windows, conv.avg_pool2d, conv.avg_pool2d_transpose, conv.conv1d,
