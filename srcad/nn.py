@@ -29,15 +29,17 @@ import math
 
 import numpy as np
 
-from .conv import (avg_pool2d, avg_pool2d_transpose, conv1d, conv2d, conv2d_weight_grad,  # noqa: F401
-                   conv_transpose2d, gather_windows, max_pool2d, scatter_windows, window_argmax)
+from .conv import (avg_pool2d, avg_pool2d_transpose, conv1d, conv2d,  # noqa: F401 (re-exported)
+                   conv2d_weight_grad, conv_transpose2d, gather_windows, max_pool2d,
+                   scatter_windows, window_argmax)
 
 __all__ = [
     "sigmoid", "log_sigmoid", "softplus", "relu", "leaky_relu", "elu", "gelu", "silu", "tanh",
     "erf", "softmax", "log_softmax", "logsumexp",
     "cross_entropy", "binary_cross_entropy_with_logits", "focal_loss", "mse", "huber",
     "one_hot", "conv2d", "conv1d", "conv_transpose2d", "conv2d_weight_grad", "max_pool2d",
-    "avg_pool2d", "standardize", "standardize_vjp", "batch_norm", "batch_norm_inference", "running_stats",
+    "avg_pool2d", "standardize", "standardize_vjp", "batch_norm", "batch_norm_inference",
+    "running_stats",
     "layer_norm", "group_norm", "instance_norm", "dropout", "scaled_dot_product_attention",
 ]
 
@@ -343,10 +345,11 @@ def scaled_dot_product_attention(q, k, v, mask=None):
     return softmax(scores, axis=-1) @ v
 
 
-# The operators srcad treats as primitives (their rules: srcad/templates/nn.py); the others
-# are compositions srcad reads.
+# The operators srcad treats as primitives, with their rules in srcad/templates/nn.py; the other
+# functions here (labels, shapes, masks, running statistics) carry no derivative.
 FUSED = (sigmoid, log_sigmoid, softplus, relu, leaky_relu, elu, erf, gelu, silu, softmax,
          log_softmax, logsumexp, cross_entropy, binary_cross_entropy_with_logits, focal_loss,
          mse, huber, standardize, standardize_vjp, batch_norm, batch_norm_inference, layer_norm,
-         instance_norm, group_norm, dropout, scaled_dot_product_attention, conv1d, conv2d, conv_transpose2d, conv2d_weight_grad, max_pool2d,
-         avg_pool2d, avg_pool2d_transpose, gather_windows, scatter_windows)
+         instance_norm, group_norm, dropout, scaled_dot_product_attention, conv1d, conv2d,
+         conv_transpose2d, conv2d_weight_grad, max_pool2d, avg_pool2d, avg_pool2d_transpose,
+         gather_windows, scatter_windows, as_probabilities)

@@ -232,7 +232,7 @@ def huber_tangent(y, pred, target, delta=1.0, reduction="mean"):
             np.sum(e) if reduction == "sum" else broadcast_like(e, y))
 
 
-# -- normalization: standardize and its adjoint, standardize_vjp (self-adjoint in g) -----------------
+# -- normalization: standardize and its adjoint, standardize_vjp (self-adjoint in g) ---------------
 # With s = 1 / sqrt(var(x) + eps), y = standardize(x) and r = standardize_vjp(g, x, y):
 #   r = s (g - mean(g) - y mean(g y)); its derivative in y (as an argument) is
 #   -s (dy mean(g y) + y mean(g dy)), in x (through s) -s mean(y dx) r, in eps -s^2 / 2 r.
@@ -379,7 +379,7 @@ def batch_norm_inference_tangent(y, x, gamma, beta, mean, var, eps=1e-5):
         d[beta], shape)
 
 
-# -- dropout: the key decides the mask, so the rule draws the same one -------------------------------
+# -- dropout: the key decides the mask, so the rule draws the same one -----------------------------
 
 @adjoint(nn.dropout)
 def dropout_adjoint(y, x, rate, key):
@@ -392,7 +392,7 @@ def dropout_tangent(y, x, rate, key):
     d[y] = d[x] * nn.dropout_mask(x, rate, key) + y * (d[rate] / (1.0 - rate))
 
 
-# -- attention: o = softmax(s) v, s = q k^T / sqrt(d) (masked to -1e30) ------------------------------
+# -- attention: o = softmax(s) v, s = q k^T / sqrt(d) (masked to -1e30) ----------------------------
 
 @adjoint(nn.scaled_dot_product_attention)
 def attention_adjoint(y, q, k, v, mask=None):
@@ -415,7 +415,7 @@ def attention_tangent(y, q, k, v, mask=None):
     d[y] = (p * (ds - np.sum(ds * p, axis=-1, keepdims=True))) @ v + p @ d[v]
 
 
-# -- convolutions: three bilinear maps, each one's adjoints the other two ------------------------------
+# -- convolutions: three bilinear maps, each one's adjoints the other two --------------------------
 # y = conv2d(x, w); conv_transpose2d is its adjoint in x, conv2d_weight_grad its adjoint in w.
 
 @adjoint(conv.conv2d)
@@ -480,7 +480,7 @@ def conv1d_tangent(y, x, w, stride=1, padding=0, dilation=1, groups=1, method="a
         x, d[w], stride, padding, dilation, groups, method)
 
 
-# -- pooling: max sends each window's derivative to its (first) maximum; avg is linear --------------
+# -- pooling: max sends each window's derivative to its (first) maximum; avg is linear -------------
 
 @adjoint(conv.max_pool2d)
 def max_pool2d_adjoint(y, x, kernel_size, stride=None, padding=0):

@@ -104,7 +104,7 @@ def test_conv_second_order_and_transposed_operators():
 
 
 def composed_conv(x, w):
-    """conv2d (stride 1, no padding) as a sum over the kernel offsets, for srcad to differentiate."""
+    """conv2d (stride 1, no padding) as a sum over the kernel offsets (srcad differentiates it)."""
     kh, kw = w.shape[2], w.shape[3]
     p, q = x.shape[2] - kh + 1, x.shape[3] - kw + 1
     y = np.einsum("nchw,oc->nohw", x[:, :, 0:p, 0:q], w[:, :, 0, 0])

@@ -35,7 +35,8 @@ UNARY = [
      "np.exp(x) / np.sum(np.exp(x), axis=0, keepdims=True)"),
     ("log_softmax", "nn.log_softmax(x)",
      "x - np.log(np.sum(np.exp(x), axis=-1, keepdims=True))"),
-    ("log_softmax1", "nn.log_softmax(x, 1)", "x - np.log(np.sum(np.exp(x), axis=1, keepdims=True))"),
+    ("log_softmax1", "nn.log_softmax(x, 1)",
+     "x - np.log(np.sum(np.exp(x), axis=1, keepdims=True))"),
     ("logsumexp", "nn.logsumexp(x)", "np.log(np.sum(np.exp(x)))"),
     ("logsumexp_axis", "nn.logsumexp(x, axis=-1)", "np.log(np.sum(np.exp(x), axis=-1))"),
     ("logsumexp_keep", "nn.logsumexp(x, axis=0, keepdims=True)",
@@ -125,6 +126,13 @@ def test_focal_loss_reduces_to_cross_entropy():
     x, t = random_args([(6,), (6,)], ["real", (0.0, 1.0)])
     np.testing.assert_allclose(nn.focal_loss(x, t, gamma=0.0, alpha=0.5),
                                0.5 * nn.binary_cross_entropy_with_logits(x, t), rtol=1e-12)
+
+
+def test_every_fused_operator_has_both_rules():
+    from srcad import registry
+    for fn in nn.FUSED:
+        rule = registry.lookup(fn)
+        assert rule is not None and rule.adjoint is not None and rule.tangent is not None, fn
 
 
 def test_fused_rules_are_used():
