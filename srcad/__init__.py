@@ -6,8 +6,8 @@ srcad reads a NumPy function's source and writes its derivative as plain, readab
     dloss = srcad.grad(loss)            # gradient with respect to the first argument
     print(srcad.show(loss))             # the generated code
 """
-from .api import (autodiff, clear_cache, grad, hessian, hvp, jacobian, jvp, show,
-                  stop_gradient, value_and_grad, vjp)
+from .api import (DerivativeFunction, Mode, Wrt, autodiff, clear_cache, grad, hessian, hvp,
+                  jacobian, jvp, show, stop_gradient, value_and_grad, vjp)
 from .check import check_grad
 from .errors import (GradientCheckError, InternalError, NoRuleError, NotDifferentiableError,
                      ShapeMismatchError, SourceUnavailableError, SrcadError, SrcadSyntaxError)
@@ -15,7 +15,8 @@ from .registry import register_adjoint, register_tangent
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("nn", "optim", "tree", "conv")     # imported on first use: `import srcad` stays cheap
+# imported on first use, so `import srcad` stays cheap
+_SUBMODULES = ("nn", "optim", "tree", "conv")
 
 
 def __getattr__(name):
@@ -24,10 +25,11 @@ def __getattr__(name):
         return importlib.import_module(f"srcad.{name}")
     raise AttributeError(f"module 'srcad' has no attribute {name!r}")
 
+
 __all__ = [
     "grad", "value_and_grad", "autodiff", "jvp", "vjp", "jacobian", "hessian", "hvp", "show",
     "check_grad", "stop_gradient", "register_adjoint", "register_tangent", "clear_cache",
     "SrcadError", "SrcadSyntaxError", "NoRuleError", "SourceUnavailableError",
     "NotDifferentiableError", "ShapeMismatchError", "GradientCheckError", "InternalError",
-    "nn", "optim",
+    "DerivativeFunction", "Mode", "Wrt", "nn", "optim",
 ]
