@@ -89,7 +89,8 @@ def erf(x):
     """The error function, elementwise (SciPy's when installed, else ``math.erf``), in the
     precision of ``x``."""
     try:
-        from scipy.special import erf as scipy_erf
+        from scipy.special import (  # type: ignore[import-untyped, import-not-found, unused-ignore]
+            erf as scipy_erf)
     except ImportError:            # pragma: no cover - exercised without SciPy
         scipy_erf = np.vectorize(math.erf, otypes=[np.float64])
     y = scipy_erf(x)

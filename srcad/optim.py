@@ -339,7 +339,7 @@ def minimize(f, x0, args=(), method="newton", **options) -> MinimizeResult:
     if method.lower() in _OWN_METHODS:
         return _OWN_METHODS[method.lower()](f, x0, args=args, **options)
     try:
-        import scipy.optimize
+        import scipy.optimize  # type: ignore[import-untyped, import-not-found, unused-ignore]
     except ImportError:            # pragma: no cover - exercised without SciPy
         raise ImportError(f"method={method!r} needs SciPy (pip install scipy); srcad's own "
                           f"methods are {sorted(_OWN_METHODS)}") from None
@@ -376,7 +376,7 @@ def _progress(total, enabled):
     if not enabled:
         return None
     try:
-        from tqdm.auto import tqdm
+        from tqdm.auto import tqdm  # type: ignore[import-untyped, import-not-found, unused-ignore]
     except ImportError:
         return None
     return tqdm(total=total, unit="step", leave=False)
