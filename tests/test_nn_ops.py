@@ -191,3 +191,12 @@ def test_kinks():
 def test_reduction_is_checked():
     with pytest.raises(ValueError, match="reduction"):
         nn.mse(np.ones(2), 0.0, reduction="avg")
+
+
+def test_import_srcad_stays_cheap():
+    """srcad.nn and srcad.optim load on first use (or when a derivative loads the rules)."""
+    import subprocess
+    import sys
+    code = ("import sys, srcad; assert 'srcad.nn' not in sys.modules and 'srcad.optim' not in "
+            "sys.modules; srcad.optim.adam; assert 'srcad.optim' in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)
