@@ -7,7 +7,9 @@ import ast
 import builtins
 import dataclasses
 import functools
+import importlib
 import inspect
+import json
 import logging
 import numbers
 import os
@@ -779,12 +781,33 @@ def _derivative(f, mode, wrt, preserve_result, optimized, grad_seed, verbose):
     if found is None:
         spec = _spec(f, mode, wrt, preserve_result, optimized, grad_seed)
         found = _wrap(f, spec, mode)
+        _pickled_by_reference(found, f, (mode, wrt, preserve_result, optimized, grad_seed))
         try:        # two threads asking at once: both get the first one stored; held weakly
             # (a derivative function refers to f: held strongly it would keep f alive)
             found = _WRAPPERS.setdefault(f, weakref.WeakValueDictionary()).setdefault(key, found)
         except TypeError:
             pass
     return _show_verbose(found, verbose)
+
+
+def _pickled_by_reference(derivative, f, options: tuple) -> None:
+    """Name ``derivative`` (``_derivative(f, *options)``) ``srcad.pickling.<key>``, where
+    pickle finds it again (``srcad/pickling.py``: by reference to ``f``, rebuilt on the other
+    side); a function pickle cannot find (a local, a lambda) is left as it is."""
+    module, qualname = getattr(f, "__module__", None), getattr(f, "__qualname__", "")
+    if module is None or "<" in qualname or type(options[1]) not in (int, str, tuple, list):
+        return
+    try:
+        found = importlib.import_module(module)
+        for part in qualname.split("."):
+            found = getattr(found, part)
+    except (ImportError, AttributeError):
+        return
+    if found is not f:
+        return
+    key = json.dumps([module, qualname, *options]).encode().hex()
+    derivative.__module__ = "srcad.pickling"
+    derivative.__qualname__ = f"derivative_{key}"     # pickling.PREFIX
 
 
 @overload

@@ -182,8 +182,10 @@ def _runs(code: types.CodeType, text: str) -> bool:
     """Does ``text`` (a def, dedented) compile to ``code``? Line numbers aside: the source
     linecache or the file gives may be newer than the function (an edited file, a reloaded
     module, a notebook cell id reused). Compiled inside a function binding the free
-    variables, so they compile as the closure cells they are."""
-    outer = "def __srcad_outer__():\n" + "".join(
+    variables, so they compile as the closure cells they are; the def binding a global (a
+    recursive call reads it)."""
+    own = "" if code.co_name in code.co_freevars else f"    global {code.co_name}\n"
+    outer = "def __srcad_outer__():\n" + own + "".join(
         f"    {name} = None\n" for name in code.co_freevars) + textwrap.indent(text, "    ")
     try:
         module = compile(outer, code.co_filename, "exec", flags=code.co_flags & _FUTURE_FLAGS,

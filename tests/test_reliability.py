@@ -521,3 +521,47 @@ def test_closures_over_real_and_complex_values_are_built_apart():
     x = np.array([1.0, 2.0])
     assert np.allclose(srcad.grad(make(2.0))(x), 8 * x)
     assert np.allclose(srcad.grad(make(1j))(x), 0 * x)
+
+
+# -- 6. pickling by reference ------------------------------------------------------------------------
+
+def test_derivative_functions_pickle_by_reference(tmp_path, monkeypatch):
+    import pickle
+    (tmp_path / "pickled_model.py").write_text(
+        "import numpy as np\n\n\ndef loss(w, x):\n    return np.sum(np.tanh(x @ w) ** 2)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import pickled_model
+    w, x = np.array([0.3, -0.2]), np.array([[1.0, 2.0], [0.5, -1.0]])
+    derivatives = [srcad.grad(pickled_model.loss), srcad.grad(pickled_model.loss, wrt=(0, "x")),
+                   srcad.value_and_grad(pickled_model.loss, wrt="x"),
+                   srcad.autodiff(pickled_model.loss, mode="forward")]
+    for df in derivatives:
+        assert pickle.loads(pickle.dumps(df)) is df
+    outer = make_function("def outer(w, x):\n    return np.sum(dl(w, x) ** 2)\n",
+                          {"dl": derivatives[0]})      # named srcad.pickling: still inlined
+    assert np.allclose(srcad.grad(outer)(w, x), srcad.jacobian(derivatives[0])(w, x).T @ (
+        2 * derivatives[0](w, x)))
+    data = pickle.dumps([derivatives, w, x])
+    worker = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent("""
+            import pickle, sys
+            import numpy as np
+            derivatives, w, x = pickle.loads(sys.stdin.buffer.read())
+            g, gwx, vg, fwd = derivatives
+            sys.stdout.buffer.write(pickle.dumps([g(w, x), gwx(w, x), vg(w, x),
+                                                  fwd(w, x, np.ones(2))]))
+        """)], input=data, capture_output=True, env={**os.environ, "PYTHONPATH": os.pathsep.join(
+            [str(tmp_path), os.environ.get("PYTHONPATH", "")])}, timeout=120)
+    assert worker.returncode == 0, worker.stderr.decode()
+    g, gwx, vg, fwd = pickle.loads(worker.stdout)
+    assert np.allclose(g, derivatives[0](w, x))
+    assert all(np.allclose(a, b) for a, b in zip(gwx, derivatives[1](w, x)))
+    assert np.isclose(vg[0], pickled_model.loss(w, x)) and np.allclose(vg[1], derivatives[2](
+        w, x)[1])
+    assert np.isclose(fwd, derivatives[3](w, x, np.ones(2)))
+
+
+def test_a_derivative_of_a_local_function_is_not_named_for_pickling():
+    f = make_function("def f(x):\n    return np.sum(x * x)\n")
+    df = srcad.grad(f)
+    assert df.__module__ != "srcad.pickling"

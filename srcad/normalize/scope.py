@@ -117,6 +117,8 @@ def _path(node) -> tuple:
 def _is_user_function(obj) -> bool:
     if not isinstance(obj, types.FunctionType):
         return False
+    if getattr(obj, "__srcad_current__", None) is not None:
+        return True           # a derivative srcad returned (srcad.pickling names it)
     mod = getattr(obj, "__module__", "") or ""
     return not (mod.startswith("numpy") or mod.startswith("srcad.")
                 or mod in ("math", "builtins"))
