@@ -845,3 +845,60 @@ def scalar_items(a):
     if type(a) is np.ndarray and a.ndim == 1 and a.dtype == np.float64:
         return a.tolist()
     return a
+
+
+# -- numpy.fft (templates/fft.py) --------------------------------------------------------------
+
+def fit_to(g, shape):
+    """``g`` cut or zero-padded at the end of each axis to ``shape``: what ``np.fft``'s ``n``/``s``
+    do to their input. Its transpose is itself, back to ``g``'s shape."""
+    shape = tuple(shape)
+    if _shape(g) == shape:
+        return g
+    g = g[tuple(slice(0, n) for n in shape)]
+    missing = [(0, n - m) for n, m in zip(shape, _shape(g))]
+    return np.pad(g, missing) if any(w for _, w in missing) else g
+
+
+def _fft_axes(ndim, s, axes):
+    if axes is not None:
+        return tuple(a % ndim for a in ((axes,) if np.ndim(axes) == 0 else axes))
+    if s is None:
+        return tuple(range(ndim))
+    return tuple(range(ndim - (1 if np.ndim(s) == 0 else len(s)), ndim))
+
+
+def fft_axes(a, s, axes):
+    """The axes an ``np.fft`` n-d transform of ``a`` works on (``axes``, else the last
+    ``len(s)`` axes, else all)."""
+    return _fft_axes(np.ndim(a), s, axes)
+
+
+def fft_shape(a, s, axes):
+    """The shape ``a`` takes inside an ``np.fft`` transform: its own, with the lengths ``s``
+    (an int for the 1-d transforms, ``n``) along ``axes`` (an int for those, ``axis``)."""
+    shape = list(_shape(a))
+    if s is None:
+        return tuple(shape)
+    for axis, n in zip(_fft_axes(len(shape), s, axes), np.atleast_1d(s)):
+        shape[axis] = int(n)
+    return tuple(shape)
+
+
+def irfft_weights(y, a, axes):
+    """How many times each input entry of ``np.fft.irfft``/``irfftn`` (output ``y``, input
+    ``a``) counts along the halved axis (the last of ``axes``, an int for irfft): 1 for the
+    zero frequency (and the Nyquist one of an even length), 2 for the others, whose
+    conjugates the transform implies; 0 for the entries past the half spectrum it reads.
+    Shaped to broadcast against ``a``, in ``y``'s dtype."""
+    ndim = np.ndim(a)
+    axis = _fft_axes(ndim, None, axes)[-1]
+    n = _shape(y)[axis]
+    k = np.arange(_shape(a)[axis])
+    weights = np.where((k == 0) | (2 * k == n), 1.0, np.where(2 * k < n, 2.0, 0.0))
+    return weights.astype(np.result_type(y, np.float32)).reshape(
+        (-1,) + (1,) * (ndim - 1 - axis))
+
+
+SHARES.update({"fit_to": (0,), "fft_axes": (), "fft_shape": (), "irfft_weights": ()})
+__all__ += ["fit_to", "fft_axes", "fft_shape", "irfft_weights"]
