@@ -902,3 +902,175 @@ def irfft_weights(y, a, axes):
 
 SHARES.update({"fit_to": (0,), "fft_axes": (), "fft_shape": (), "irfft_weights": ()})
 __all__ += ["fit_to", "fft_axes", "fft_shape", "irfft_weights"]
+
+
+# -- differences, integrals, convolutions, interpolation (templates/mathematical.py) ---------
+
+def axis_padding(x, before, after, axis):
+    """The ``pad_width`` of ``np.pad`` that adds ``before`` and ``after`` entries along
+    ``axis`` of ``x`` only."""
+    widths = [(0, 0)] * np.ndim(x)
+    widths[axis] = (before, after)
+    return widths
+
+
+def axis_slice(x, start, stop, axis):
+    """The index ``x[..., start:stop, ...]`` with the slice at ``axis``."""
+    return (slice(None),) * (axis % np.ndim(x)) + (slice(start, stop),)
+
+
+def undiff(g, n, axis):
+    """Adjoint of ``np.diff(x, n, axis)`` (in the input x, prepend and append joined): the
+    transpose of a difference is minus the difference of the zero-padded cotangent, so that of
+    n differences is ``(-1)**n`` times n differences of ``g`` padded with n zeros each side."""
+    if n == 0:
+        return g
+    padded = np.pad(g, axis_padding(g, n, n, axis))
+    return np.diff(padded, n, axis=axis) * (-1.0 if n % 2 else 1.0)
+
+
+def diff_part(g, a, prepend, axis, part):
+    """The index into the adjoint of ``np.diff``'s joined input (``undiff``) that belongs to
+    ``part``: 'prepend', 'a' or 'append'."""
+    before = 0 if prepend is None else 1 if np.ndim(prepend) == 0 else np.shape(prepend)[axis]
+    length = _shape(a)[axis]
+    bounds = {"prepend": (0, before), "a": (before, before + length),
+              "append": (before + length, None)}[part]
+    return axis_slice(g, *bounds, axis)
+
+
+def ediff1d_part(ary, to_begin, part):
+    """The slice of ``np.ediff1d(ary, to_end, to_begin)``'s output that ``part`` ('begin',
+    'ary' for the differences, 'end') makes."""
+    before = 0 if to_begin is None else np.size(to_begin)
+    length = max(np.size(ary) - 1, 0)
+    return {"begin": slice(0, before), "ary": slice(before, before + length),
+            "end": slice(before + length, None)}[part]
+
+
+def rollaxis_axes(a, axis, start=0):
+    """The permutation ``np.rollaxis(a, axis, start)`` applies (a transpose's ``axes``)."""
+    ndim = np.ndim(a)
+    axis %= ndim
+    start = start + ndim if start < 0 else start
+    if axis < start:
+        start -= 1
+    axes = [i for i in range(ndim) if i != axis]
+    axes.insert(start, axis)
+    return tuple(axes)
+
+
+def delete_index(arr, obj, axis=None):
+    """The index into ``arr`` of the elements ``np.delete(arr, obj, axis)`` keeps, shaped like
+    its result."""
+    shape = _shape(arr)
+    kept = np.delete(np.arange(math.prod(shape)).reshape(shape), obj, axis)
+    return np.unravel_index(kept, shape)
+
+
+def insert_sources(arr, obj, values, axis=None):
+    """Where each element of ``np.insert(arr, obj, values, axis)`` comes from: a mask of the
+    elements copied from ``arr`` and, for the others, the flat index into ``values`` each was
+    broadcast from."""
+    shape, vshape = _shape(arr), np.shape(values)
+    own = np.arange(1, math.prod(shape) + 1).reshape(shape)
+    inserted = -np.arange(1, math.prod(vshape) + 1).reshape(vshape)
+    source = np.insert(own, obj, inserted, axis)
+    return source > 0, -source[source < 0] - 1
+
+
+def scatter_flat(g, index, like):
+    """Zeros shaped like ``like`` with the entries of ``g`` added at the flat positions
+    ``index`` (repeated positions accumulate), in ``g``'s dtype."""
+    out = np.zeros(math.prod(np.shape(like)), dtype=np.result_type(g, np.float32))
+    np.add.at(out, index, np.ravel(g))
+    return out.reshape(np.shape(like))
+
+
+def convolve_padding(a, v, mode, correlate=False):
+    """The ``pad_width`` that places the output of ``np.convolve(a, v, mode)`` (or
+    ``np.correlate``) inside the full one: its offset and the entries it drops at the end."""
+    n, m = np.size(a), np.size(v)
+    full = n + m - 1
+    if mode == "full":
+        return (0, 0)
+    if mode == "valid":
+        start, length = min(n, m) - 1, max(n, m) - min(n, m) + 1
+    else:   # 'same': NumPy centres the two differently when v is the longer one
+        start = min(n, m) // 2 if correlate and n < m else (min(n, m) - 1) // 2
+        length = max(n, m)
+    return (start, full - start - length)
+
+
+def interp_segment(x, xp):
+    """The segment of ``xp`` each ``x`` lies in (``xp[i] <= x < xp[i + 1]``), clipped to the
+    first and last segments outside; at a knot, the segment to its right (the last one at
+    the end point)."""
+    i = np.searchsorted(xp, x, side="right") - 1
+    return np.clip(i, 0, len(xp) - 2)
+
+
+def interp_replaced(x, xp, left, right):
+    """Where ``np.interp`` returns ``left``/``right`` instead of interpolating ``fp``: outside
+    the range of ``xp``, on the sides where those values are given."""
+    outside = np.zeros(np.shape(x), dtype=bool)
+    if left is not None:
+        outside |= np.less(x, xp[0])
+    if right is not None:
+        outside |= np.greater(x, xp[-1])
+    return outside
+
+
+def polyval_powers(p, x):
+    """The powers ``len(p) - 1, ..., 1, 0`` of ``np.polyval(p, x)``, in ``x``'s float dtype."""
+    return np.arange(len(p) - 1, -1, -1, dtype=np.result_type(x, np.float32))
+
+
+def trapezoid_ends(y, axis):
+    """The weights ``0.5, 1, ..., 1, 0.5`` of the trapezoidal rule along ``axis`` of ``y``
+    (unit spacing), shaped to broadcast against it, in its dtype."""
+    n = _shape(y)[axis]
+    weights = np.ones(n, dtype=np.result_type(y, np.float32))
+    weights[[0, -1]] = 0.5 if n > 1 else 0.0
+    return weights.reshape((-1,) + (1,) * (np.ndim(y) - 1 - axis % np.ndim(y)))
+
+
+def along_axis_shape(y, v, axis):
+    """The shape that makes ``v`` broadcast against ``y``: its own, or for a 1-d ``v`` (and an
+    n-d ``y``) its length along ``axis`` and ones elsewhere."""
+    if np.ndim(v) == np.ndim(y):
+        return np.shape(v)
+    shape = [1] * np.ndim(y)
+    shape[axis] = np.size(v)
+    return tuple(shape)
+
+
+def select_masks(condlist, like):
+    """The masks of ``np.select(condlist, choices, default)`` (shaped like its output
+    ``like``): where each choice is taken (its condition is the first to hold), and where
+    the default is."""
+    taken = np.zeros(np.shape(like), dtype=bool)
+    masks = []
+    for cond in condlist:
+        mask = np.logical_and(cond, np.logical_not(taken))
+        masks.append(mask)
+        taken = taken | mask
+    return masks, np.logical_not(taken)
+
+
+def select_adjoints(g, masks, choicelist):
+    """The adjoints of ``np.select``'s choices: ``g`` where each is taken, summed over the
+    axes it was broadcast along."""
+    return [unbroadcast(np.where(mask, g, 0.0), choice) for mask, choice in zip(masks, choicelist)]
+
+
+SHARES.update({"axis_padding": (), "axis_slice": (), "undiff": (), "diff_part": (),
+               "ediff1d_part": (), "rollaxis_axes": (), "delete_index": (),
+               "insert_sources": (), "scatter_flat": (), "convolve_padding": (),
+               "interp_segment": (), "interp_replaced": (), "polyval_powers": (),
+               "trapezoid_ends": (), "along_axis_shape": (), "select_masks": (),
+               "select_adjoints": ()})
+__all__ += ["axis_padding", "axis_slice", "undiff", "diff_part", "ediff1d_part",
+            "rollaxis_axes", "delete_index", "insert_sources", "scatter_flat",
+            "convolve_padding", "interp_segment", "interp_replaced", "polyval_powers",
+            "trapezoid_ends", "along_axis_shape", "select_masks", "select_adjoints"]

@@ -1,0 +1,110 @@
+"""Derivative rules of the rest of NumPy (templates/mathematical.py, templates/statistics.py
+and the additions to shape.py and indexing.py): one line per primitive and case, each checked
+in reverse and forward mode against central differences (tests/helpers.py check_rule), then
+second derivatives of the smooth ones and exact checks where differences cannot look."""
+import numpy as np
+import pytest
+
+import srcad
+from helpers import check_rule, check_second_order, make_function, random_args
+
+S = (3, 4)
+S3 = (2, 3, 4)
+XP = np.array([-1.5, -0.4, 0.3, 1.1, 2.0])       # interp knots, for constant xp
+
+# (expression, argument shapes, domain, constants)
+CASES = [
+    # diff / ediff1d
+    ("np.diff(x)", [(5,)], "real", None),
+    ("np.diff(x, 2)", [(6,)], "real", None),
+    ("np.diff(x, n=3, axis=0)", [(5, 3)], "real", None),
+    ("np.diff(x, axis=1)", [S3], "real", None),
+    ("np.diff(x, 0)", [S], "real", None),
+    ("np.diff(x, prepend=y)", [(5,), ()], "real", None),
+    ("np.diff(x, 2, append=y)", [S, (3, 2)], "real", None),
+    ("np.diff(x, axis=0, prepend=y, append=z)", [S, (1, 4), ()], "real", None),
+    ("np.diff(x, prepend=0.0)", [S], "real", None),
+    ("np.ediff1d(x)", [S], "real", None),
+    ("np.ediff1d(x, to_end=y)", [(5,), (2,)], "real", None),
+    ("np.ediff1d(x, y, z)", [(4,), (), (3,)], "real", None),
+    ("np.ediff1d(x, to_begin=1.0)", [(4,)], "real", None),
+    # trapezoid
+    ("np.trapezoid(x)", [(5,)], "real", None),
+    ("np.trapezoid(x, dx=y)", [S, ()], "positive", None),
+    ("np.trapezoid(x, y)", [(5,), (5,)], "real", None),
+    ("np.trapezoid(x, y, axis=0)", [S, (3,)], "real", None),
+    ("np.trapezoid(x, y, axis=1)", [S3, S3], "real", None),
+    ("np.trapezoid(x, axis=-2)", [S3], "real", None),
+    # cumulative_sum / cumulative_prod (NumPy 2.1)
+    ("np.cumulative_sum(x)", [(5,)], "real", None),
+    ("np.cumulative_sum(x, axis=1, include_initial=True)", [S], "real", None),
+    ("np.cumulative_sum(x, axis=0)", [S3], "real", None),
+    ("np.cumulative_prod(x, axis=1)", [S], "real", None),
+    ("np.cumulative_prod(x)", [(4,)], "real", None),
+    # cross
+    ("np.cross(x, y)", [(3,), (3,)], "real", None),
+    ("np.cross(x, y)", [(4, 3), (3,)], "real", None),
+    ("np.cross(x, y, axis=0)", [(3, 4), (3, 1)], "real", None),
+    ("np.cross(x, y, axisa=0, axisb=1, axisc=0)", [(3, 2), (2, 3)], "real", None),
+    ("np.cross(x, y, axisb=0, axisc=1)", [(2, 4, 3), (3, 4)], "real", None),
+    ("np.linalg.cross(x, y)", [(2, 3), (2, 3)], "real", None),
+    ("np.linalg.cross(x, y, axis=0)", [(3, 2), (3, 2)], "real", None),
+    # convolve / correlate, every mode, both orders of lengths
+    ("np.convolve(x, y)", [(5,), (3,)], "real", None),
+    ("np.convolve(x, y, 'same')", [(5,), (3,)], "real", None),
+    ("np.convolve(x, y, 'same')", [(3,), (6,)], "real", None),
+    ("np.convolve(x, y, mode='valid')", [(6,), (4,)], "real", None),
+    ("np.convolve(x, y, mode='valid')", [(2,), (5,)], "real", None),
+    ("np.correlate(x, y)", [(6,), (3,)], "real", None),
+    ("np.correlate(x, y, 'full')", [(3,), (5,)], "real", None),
+    ("np.correlate(x, y, 'same')", [(5,), (3,)], "real", None),
+    ("np.correlate(x, y, 'same')", [(4,), (5,)], "real", None),
+    ("np.correlate(x, y, 'same')", [(3,), (6,)], "real", None),
+    ("np.correlate(x, y, 'valid')", [(2,), (5,)], "real", None),
+    # interp: x, xp, fp, left and right
+    ("np.interp(x, XP, y)", [(3, 4), (5,)], (-1.4, 1.9), {"XP": XP}),
+    ("np.interp(x, XP, y)", [(6,), (5,)], (-3.0, 3.0), {"XP": XP}),
+    ("np.interp(x, XP, y, left=z, right=w)", [(8,), (5,), (), ()], (-3.0, 3.0),
+     {"XP": XP}),
+    ("np.interp(x, np.sort(y), z)", [(4,), (5,), (5,)], (-1.0, 1.0), None),
+    ("np.interp(x, XP, y, 0.5)", [(), (5,)], (-2.0, 1.9), {"XP": XP}),
+    # nan_to_num (the non-finite elements: below)
+    ("np.nan_to_num(x)", [S], "real", None),
+    ("np.nan_to_num(np.where(np.isfinite(C), x, C), nan=y, posinf=z, neginf=w)", [(5,), (), (), ()], "real",
+     {"C": np.array([1.0, np.nan, np.inf, -np.inf, 2.0])}),
+    # polyval
+    ("np.polyval(x, y)", [(4,), S], "real", None),
+    ("np.polyval(x, y)", [(1,), (3,)], "real", None),
+    ("np.polyval(x, y)", [(3,), ()], "real", None),
+    ("np.polyval([1.5, x, -2.0], y)", [(), (5,)], "real", None),
+]
+
+
+@pytest.mark.parametrize("expr, shapes, domain, consts", CASES,
+                         ids=[f"{e} {s}" for e, s, _, _ in CASES])
+def test_rule(expr, shapes, domain, consts):
+    check_rule(expr, shapes, domain=domain, consts=consts)
+
+
+# Second derivatives: forward over reverse and reverse over reverse, against differences of
+# the gradient.
+SECOND_ORDER = [
+    ("np.sum(np.diff(x ** 3, 2, prepend=x[:1] ** 2))", [(5,)], None),
+    ("np.sum(np.ediff1d(x * x, to_begin=x[0]) ** 2)", [(4,)], None),
+    ("np.trapezoid(x ** 2, C)", [(5,)], {"C": np.array([0.0, 0.3, 1.0, 1.2, 2.0])}),
+    ("np.trapezoid(C * x, x ** 2)", [(5,)], {"C": np.arange(5.0)}),
+    ("np.sum(np.cumulative_sum(x ** 2, include_initial=True) ** 2)", [(4,)], None),
+    ("np.sum(np.cross(x, x ** 2) * C)", [(2, 3)], {"C": np.arange(6.0).reshape(2, 3)}),
+    ("np.sum(np.convolve(x, x ** 2, 'same') ** 2)", [(5,)], None),
+    ("np.sum(np.correlate(x, np.sin(x), 'full') ** 2)", [(4,)], None),
+    ("np.sum(np.interp(C, XP, x ** 3))", [(5,)], {"C": np.linspace(-2.0, 2.5, 7), "XP": XP}),
+    ("np.sum(np.interp(C, np.cumsum(np.exp(x)), np.sin(x)))", [(4,)],
+     {"C": np.linspace(1.0, 4.0, 6)}),
+    ("np.sum(np.nan_to_num(x ** 3))", [(4,)], None),
+    ("np.sum(np.polyval(x, x[1:]) ** 2)", [(4,)], None),
+]
+
+
+@pytest.mark.parametrize("expr, shapes, consts", SECOND_ORDER, ids=[e for e, _, _ in SECOND_ORDER])
+def test_second_order(expr, shapes, consts):
+    check_second_order(expr, shapes, consts={"XP": XP, **(consts or {})})
