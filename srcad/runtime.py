@@ -1074,3 +1074,59 @@ __all__ += ["axis_padding", "axis_slice", "undiff", "diff_part", "ediff1d_part",
             "rollaxis_axes", "delete_index", "insert_sources", "scatter_flat",
             "convolve_padding", "interp_segment", "interp_replaced", "polyval_powers",
             "trapezoid_ends", "along_axis_shape", "select_masks", "select_adjoints"]
+
+
+# -- block and meshgrid (templates/shape.py) ---------------------------------------------------
+
+def _block_depth(arrays):
+    return 1 + _block_depth(arrays[0]) if isinstance(arrays, list) else 0
+
+
+def _block_leaves(arrays):
+    if isinstance(arrays, list):
+        return [leaf for item in arrays for leaf in _block_leaves(item)]
+    return [arrays]
+
+
+def unblock(g, arrays):
+    """Adjoint of ``np.block(arrays)``: ``g`` cut into pieces nested like ``arrays``, each
+    shaped like its array. The lists at nesting level L (of depth D) join along axis L - D,
+    after every array is promoted to the result's number of dimensions."""
+    depth = _block_depth(arrays)
+    ndim = max([depth] + [np.ndim(leaf) for leaf in _block_leaves(arrays)])
+
+    def extent(item, level):
+        if not isinstance(item, list):
+            return (1,) * (ndim - np.ndim(item)) + tuple(np.shape(item))
+        shape = list(extent(item[0], level + 1))
+        shape[ndim - depth + level] = sum(extent(x, level + 1)[ndim - depth + level]
+                                          for x in item)
+        return tuple(shape)
+
+    def cut(g, item, level):
+        if not isinstance(item, list):
+            return np.reshape(g, np.shape(item))
+        axis = ndim - depth + level
+        sizes = [extent(x, level + 1)[axis] for x in item]
+        pieces = np.split(g, np.cumsum(sizes)[:-1], axis=axis)
+        return [cut(p, x, level + 1) for p, x in zip(pieces, item)]
+
+    return cut(g, arrays, 0)
+
+
+def unmeshgrid(gs, xi, indexing="xy", sparse=False):
+    """Adjoint of ``np.meshgrid(*xi, indexing=indexing, sparse=sparse)``: each output's
+    cotangent summed over every axis but its input's (axes 0 and 1 swap for 'xy'), shaped
+    like the input."""
+    n = len(xi)
+    adjoints = []
+    for k, (g, x) in enumerate(zip(gs, xi)):
+        axis = 1 - k if indexing == "xy" and n > 1 and k < 2 else k
+        others = tuple(i for i in range(np.ndim(g)) if i != axis)
+        adjoints.append(np.reshape(np.sum(g, axis=others), np.shape(x)))
+    return adjoints
+
+
+SHARES.update({"unblock": (), "unmeshgrid": ()})
+HOLDS.update({"unblock": (0,), "unmeshgrid": (0,)})
+__all__ += ["unblock", "unmeshgrid"]

@@ -1,5 +1,6 @@
 """Derivative rules of reading elements: ``x[index]`` (``operator.getitem``), ``np.take``,
-``np.take_along_axis``, ``np.compress``, ``np.extract`` and ``np.sort``.
+``np.take_along_axis``, ``np.compress``, ``np.extract``, ``np.sort``, ``np.partition``,
+``np.unique`` (its values), ``np.select`` and ``np.bincount`` (in its weights).
 
 Each reads some elements of its input (possibly the same element several times), so the
 tangent reads the same elements of the tangent and the adjoint is a sparse contribution,
@@ -15,8 +16,10 @@ import operator
 
 import numpy as np
 
-from srcad.registry import adjoint, complex_ok, d, linear, nondiff, real_valued, tangent
-from srcad.runtime import along_axis_index, take_index
+from srcad.registry import (adjoint, complex_ok, d, linear, nondiff, real_valued, returns_list,
+                            tangent)
+from srcad.runtime import (along_axis_index, astype, select_adjoints, select_masks, take_index,
+                           unbroadcast, zeros_filled)
 
 linear(operator.getitem, np.take, np.take_along_axis)
 nondiff(take_index, along_axis_index)   # index builders, for derivatives of derivative code
@@ -89,3 +92,61 @@ def sort_adjoint(y, a, axis=-1, kind=None):
 @tangent(np.sort)
 def sort_tangent(y, a, axis=-1, kind=None):
     d[y] = np.take_along_axis(d[a], np.argsort(a, axis=axis), axis=axis)
+
+
+# partition: a permutation too, read through np.argpartition with the same kth (ties as sort).
+@adjoint(np.partition)
+def partition_adjoint(y, a, kth, axis=-1, kind="introselect"):
+    d[a][along_axis_index(a, np.argpartition(a, kth, axis=axis), axis)] += d[y]
+
+
+@tangent(np.partition)
+def partition_tangent(y, a, kth, axis=-1, kind="introselect"):
+    d[y] = np.take_along_axis(d[a], np.argpartition(a, kth, axis=axis), axis=axis)
+
+
+# unique (values only): each value read from its first occurrence (a tie between equal
+# elements is a kink; the first one gets the whole derivative).
+@adjoint(np.unique)
+def unique_adjoint(y, ar):
+    d[ar][np.unravel_index(np.unique(ar, return_index=True)[1], np.shape(ar))] += d[y]
+
+
+@tangent(np.unique)
+def unique_tangent(y, ar):
+    d[y] = np.ravel(d[ar])[np.unique(ar, return_index=True)[1]]
+
+
+# select: each element is the choice whose condition holds first, else the default.
+linear(np.select, select_adjoints)
+complex_ok(np.select, select_adjoints)
+nondiff(select_masks)
+returns_list(select_adjoints)
+
+
+@adjoint(np.select)
+def select_adjoint(y, condlist, choicelist, default=0):
+    taken, rest = select_masks(condlist, y)
+    d[choicelist] = select_adjoints(d[y], taken, choicelist)
+    d[default] = unbroadcast(np.where(rest, d[y], 0.0), default)
+
+
+@tangent(np.select)
+def select_tangent(y, condlist, choicelist, default=0):
+    d[y] = np.select(condlist, d[choicelist], d[default])
+
+
+@adjoint(select_adjoints)
+def select_adjoints_adjoint(y, g, masks, choicelist):
+    d[g] = np.select(masks, zeros_filled(d[y], y), 0.0)
+
+
+# bincount(x, weights): integer counts (no derivative), linear in the weights.
+@adjoint(np.bincount)
+def bincount_adjoint(y, x, weights=None, minlength=0):
+    d[weights] = astype(d[y][x], np.result_type(weights))
+
+
+@tangent(np.bincount)
+def bincount_tangent(y, x, weights=None, minlength=0):
+    d[y] = np.bincount(x, d[weights], minlength)

@@ -24,9 +24,10 @@ Conventions:
 import numpy as np
 
 from srcad.registry import adjoint, complex_ok, d, linear, nondiff, returns_list, tangent
-from srcad.runtime import (join, pad_border, pad_mode, unbroadcast, unconcatenate, undiag,
-                           undiagonal, unjoin, unpad, unrepeat, unstack_like, untile,
-                           zeros_filled)
+from srcad.runtime import (delete_index, insert_sources, join, pad_border, pad_mode,
+                           rollaxis_axes, scatter_flat, unblock, unbroadcast, unconcatenate,
+                           undiag, undiagonal, unjoin, unmeshgrid, unpad, unrepeat,
+                           unstack_like, untile, zeros_filled)
 
 _REARRANGING = (
     np.reshape, np.ravel, np.transpose, np.swapaxes, np.moveaxis, np.squeeze, np.expand_dims,
@@ -237,12 +238,17 @@ def hstack_tangent(y, tup):
     d[y] = np.hstack(d[tup])
 
 
-@adjoint(np.vstack)
+_ROW_STACK = (np.row_stack,) if hasattr(np, "row_stack") else ()     # vstack's deprecated alias
+linear(*_ROW_STACK)
+complex_ok(*_ROW_STACK)
+
+
+@adjoint(np.vstack, *_ROW_STACK)
 def vstack_adjoint(y, tup):
     d[tup] = unjoin(d[y], tup, "vstack")
 
 
-@tangent(np.vstack)
+@tangent(np.vstack, *_ROW_STACK)
 def vstack_tangent(y, tup):
     d[y] = np.vstack(d[tup])
 
@@ -526,3 +532,101 @@ def undiag_adjoint(y, g, v, k=0):
 @adjoint(undiagonal)
 def undiagonal_adjoint(y, g, x, offset=0, axis1=0, axis2=1):
     d[g] = np.diagonal(d[y], offset, axis1, axis2)
+
+
+# -- rollaxis, append, delete, insert (linear in their arrays) --------------------------------
+# append/insert join an array and values; delete drops elements (they get no derivative).
+# insert's values are broadcast into the slots as NumPy does it: insert_sources says, for
+# each output element, whether it is a copy of arr or which element of values it came from.
+
+linear(np.rollaxis, np.append, np.delete, np.insert)
+complex_ok(np.rollaxis, np.append, np.delete, np.insert)
+nondiff(rollaxis_axes, delete_index, insert_sources)
+
+
+@adjoint(np.rollaxis)
+def rollaxis_adjoint(y, a, axis, start=0):
+    d[a] = np.transpose(d[y], np.argsort(rollaxis_axes(a, axis, start)))
+
+
+@tangent(np.rollaxis)
+def rollaxis_tangent(y, a, axis, start=0):
+    d[y] = np.rollaxis(d[a], axis, start)
+
+
+@adjoint(np.append)
+def append_adjoint(y, arr, values, axis=None):
+    pieces = unconcatenate(d[y], [arr, values], axis)
+    d[arr] = pieces[0]
+    d[values] = pieces[1]
+
+
+@tangent(np.append)
+def append_tangent(y, arr, values, axis=None):
+    d[y] = np.append(d[arr], d[values], axis=axis)
+
+
+@adjoint(np.delete)
+def delete_adjoint(y, arr, obj, axis=None):
+    d[arr][delete_index(arr, obj, axis)] += d[y]
+
+
+@tangent(np.delete)
+def delete_tangent(y, arr, obj, axis=None):
+    d[y] = np.delete(d[arr], obj, axis=axis)
+
+
+@adjoint(np.insert)
+def insert_adjoint(y, arr, obj, values, axis=None):
+    copied, origin = insert_sources(arr, obj, values, axis)
+    d[arr] = np.reshape(d[y][copied], np.shape(arr))
+    d[values] = scatter_flat(d[y][np.logical_not(copied)], origin, values)
+
+
+@tangent(np.insert)
+def insert_tangent(y, arr, obj, values, axis=None):
+    d[y] = np.insert(d[arr], obj, d[values], axis=axis)
+
+
+# -- block: nested lists joined along the last axes; its adjoint cuts the pieces back out ------
+
+linear(np.block, unblock)
+complex_ok(np.block, unblock)
+returns_list(unblock)
+
+
+@adjoint(np.block)
+def block_adjoint(y, arrays):
+    d[arrays] = unblock(d[y], arrays)
+
+
+@tangent(np.block)
+def block_tangent(y, arrays):
+    d[y] = np.block(d[arrays])
+
+
+@adjoint(unblock)
+def unblock_adjoint(y, g, arrays):
+    d[g] = np.block(zeros_filled(d[y], y))
+
+
+# -- meshgrid: every output is one input repeated along the other axes --------------------------
+
+linear(np.meshgrid, unmeshgrid)
+complex_ok(np.meshgrid, unmeshgrid)
+returns_list(np.meshgrid, unmeshgrid)
+
+
+@adjoint(np.meshgrid)
+def meshgrid_adjoint(y, *xi, copy=True, sparse=False, indexing="xy"):
+    d[xi] = unmeshgrid(zeros_filled(d[y], y), xi, indexing, sparse)
+
+
+@tangent(np.meshgrid)
+def meshgrid_tangent(y, *xi, copy=True, sparse=False, indexing="xy"):
+    d[y] = np.meshgrid(*d[xi], sparse=sparse, indexing=indexing)
+
+
+@adjoint(unmeshgrid)
+def unmeshgrid_adjoint(y, gs, xi, indexing="xy", sparse=False):
+    d[gs] = list(np.meshgrid(*zeros_filled(d[y], y), indexing=indexing, sparse=sparse))
