@@ -70,8 +70,8 @@ CASES = [
     ("np.interp(x, XP, y, 0.5)", [(), (5,)], (-2.0, 1.9), {"XP": XP}),
     # nan_to_num (the non-finite elements: below)
     ("np.nan_to_num(x)", [S], "real", None),
-    ("np.nan_to_num(np.where(np.isfinite(C), x, C), nan=y, posinf=z, neginf=w)", [(5,), (), (), ()], "real",
-     {"C": np.array([1.0, np.nan, np.inf, -np.inf, 2.0])}),
+    ("np.nan_to_num(np.where(np.isfinite(C), x, C), nan=y, posinf=z, neginf=w)",
+     [(5,), (), (), ()], "real", {"C": np.array([1.0, np.nan, np.inf, -np.inf, 2.0])}),
     # polyval
     ("np.polyval(x, y)", [(4,), S], "real", None),
     ("np.polyval(x, y)", [(1,), (3,)], "real", None),
@@ -149,7 +149,8 @@ SECOND_ORDER = [
     ("np.sum(np.append(x, x ** 2) ** 2)", [(3,)], None),
     ("np.sum(np.delete(x, 1) ** 3)", [(4,)], None),
     ("np.sum(np.insert(x, [0, 2], x[1] ** 2) ** 3)", [(4,)], None),
-    ("np.sum(np.block([x, x ** 2]) ** 3)", [(2, 2)], None),  # flat: reverse over reverse through a nested list is wrong in srcad (np.array([[x]]) too)
+    # flat: reverse over reverse through a nested list is wrong in srcad (np.array([[x]]) too)
+    ("np.sum(np.block([x, x ** 2]) ** 3)", [(2, 2)], None),
     ("np.sum(np.meshgrid(x, x ** 2)[1] ** 3)", [(3,)], None),
     ("np.sum(np.partition(x ** 3, 2)[:3] ** 2)", [(5,)], None),
     ("np.sum(np.select([x > 0.0], [x ** 3], x ** 2))", [(5,)], None),
