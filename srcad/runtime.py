@@ -1130,3 +1130,165 @@ def unmeshgrid(gs, xi, indexing="xy", sparse=False):
 SHARES.update({"unblock": (), "unmeshgrid": ()})
 HOLDS.update({"unblock": (0,), "unmeshgrid": (0,)})
 __all__ += ["unblock", "unmeshgrid"]
+
+
+# -- statistics (templates/statistics.py) ------------------------------------------------------
+# Quantiles are written in a layout with a's axes first and q's last: weights shaped
+# a.shape + q.shape, positions rho shaped keep + q.shape (keep: a's shape, 1 on reduced axes).
+
+_CONTINUOUS = {"linear": (1.0, 1.0), "hazen": (0.5, 0.5), "weibull": (0.0, 0.0),
+               "median_unbiased": (1 / 3, 1 / 3), "normal_unbiased": (3 / 8, 3 / 8),
+               "interpolated_inverted_cdf": (0.0, 1.0)}
+_DISCRETE = ("lower", "higher", "nearest", "midpoint", "inverted_cdf",
+             "averaged_inverted_cdf", "closest_observation")
+
+
+def _reduced_axes(a, axis):
+    ndim = np.ndim(a)
+    if axis is None:
+        return tuple(range(ndim))
+    return tuple(sorted(i % ndim for i in ((axis,) if np.ndim(axis) == 0 else axis)))
+
+
+def _group_sizes(a, axis, ignore_nan):
+    """The number of (non-NaN) elements of each group, shaped keep."""
+    axes = _reduced_axes(a, axis)
+    if ignore_nan:
+        return np.sum(np.logical_not(np.isnan(a)), axis=axes, keepdims=True)
+    keep = tuple(1 if i in axes else n for i, n in enumerate(np.shape(a)))
+    return np.full(keep, math.prod(np.shape(a)[i] for i in axes))
+
+
+def _raw_position(q, a, axis, method, ignore_nan):
+    if method not in _CONTINUOUS and method not in _DISCRETE:
+        raise ValueError(f"srcad differentiates np.quantile with a method in "
+                         f"{tuple(_CONTINUOUS) + _DISCRETE}, not {method!r}")
+    q = np.asarray(q)
+    n = _group_sizes(a, axis, ignore_nan)
+    n = n.reshape(n.shape + (1,) * q.ndim)
+    dtype = np.result_type(a, np.float32)
+    if method in _CONTINUOUS:
+        alpha, beta = _CONTINUOUS[method]
+        raw = q * (n + 1.0 - alpha - beta) + (alpha - 1.0)
+        return np.clip(raw, 0.0, np.maximum(n - 1.0, 0.0)).astype(dtype), raw, n
+    rho = np.zeros(np.broadcast_shapes(n.shape, q.shape), dtype=dtype)
+    for count in np.unique(n):
+        if count > 0:
+            at = np.broadcast_to(n == count, rho.shape)
+            value = np.quantile(np.arange(count, dtype=float), q, method=method)
+            rho[at] = np.broadcast_to(value, rho.shape)[at]
+    return rho, None, n
+
+
+def quantile_position(q, a, axis, method, ignore_nan=False):
+    """The sorted position (fractional: rho) each quantile ``q`` of ``np.quantile(a, q, axis,
+    method=method)`` interpolates at, in each group of ``a``, shaped keep + q.shape. The
+    continuous methods are piecewise linear in q; the discrete ones piecewise constant."""
+    return _raw_position(q, a, axis, method, ignore_nan)[0]
+
+
+def quantile_slope(q, a, axis, method, ignore_nan=False):
+    """d rho / d q for ``quantile_position`` (0 where it is clipped, and for the discrete
+    methods)."""
+    rho, raw, n = _raw_position(q, a, axis, method, ignore_nan)
+    if raw is None:
+        return np.zeros_like(rho)
+    alpha, beta = _CONTINUOUS[method]
+    inside = (raw >= 0.0) & (raw <= n - 1.0)
+    return np.where(inside, n + 1.0 - alpha - beta, 0.0).astype(rho.dtype)
+
+
+def order_statistics(a, rho, axis, ignore_nan=False):
+    """One-hot weights, shaped a.shape + q.shape, of the two sorted elements each quantile
+    interpolates between: at sorted position floor(rho), and the next one (the same at the
+    end). NaN sorts last; a group without numbers gets no weight."""
+    axes = _reduced_axes(a, axis)
+    shape = np.shape(a)
+    rest = [i for i in range(len(shape)) if i not in axes]
+    group = math.prod(shape[i] for i in axes)
+    moved = np.transpose(a, rest + list(axes)).reshape([shape[i] for i in rest] + [group])
+    order = np.argsort(moved, axis=-1, kind="stable")
+    q_shape = np.shape(rho)[len(shape):]
+    rho = np.reshape(np.transpose(rho, rest + list(axes) + list(
+        range(len(shape), np.ndim(rho)))), [shape[i] for i in rest] + [-1])
+    sizes = _group_sizes(a, axis, ignore_nan).reshape([shape[i] for i in rest] + [1])
+    low = np.floor(rho).astype(np.intp)
+    high = np.clip(np.minimum(low + 1, sizes - 1), 0, None)
+    dtype = np.result_type(a, np.float32)
+    perm = [rest.index(i) if i in rest else len(rest) + 1 + axes.index(i)
+            for i in range(len(shape))] + [len(rest)]
+
+    def one_hot(position):
+        source = np.take_along_axis(order, np.minimum(position, group - 1), axis=-1)
+        hot = (source[..., None] == np.arange(group)) & (sizes[..., None] > 0)
+        hot = hot.reshape(hot.shape[:-1] + tuple(shape[i] for i in axes))
+        return np.transpose(hot, perm).reshape(shape + q_shape).astype(dtype)
+
+    return one_hot(low), one_hot(high)
+
+
+def median_weights(a, axis, ignore_nan=False):
+    """dy/da of ``np.median(a, axis)`` (``nanmedian``): 1 at the middle element of each group,
+    0.5 at each of the two middle ones of an even count."""
+    rho = quantile_position(0.5, a, axis, "linear", ignore_nan)
+    low, high = order_statistics(a, rho, axis, ignore_nan)
+    return low + (rho - np.floor(rho)) * (high - low)
+
+
+def quantile_layout(a, q, axis):
+    """For the quantile rules: the reduced axes of ``a``; the shape that gives ``a`` room for
+    q's axes (a.shape + ones); where q's axes are in the output (first) and in the rules'
+    layout (last); the output's shape with every axis kept."""
+    axes = _reduced_axes(a, axis)
+    shape, nq = np.shape(a), np.ndim(q)
+    keep = tuple(1 if i in axes else n for i, n in enumerate(shape))
+    return (axes, shape + (1,) * nq, tuple(range(nq)),
+            tuple(range(len(shape), len(shape) + nq)), np.shape(q) + keep)
+
+
+def nan_dof_inverse(a, axis, ddof):
+    """``1 / (n - ddof)`` for the n non-NaN elements of each group of ``np.nanvar``/``nanstd``,
+    nan where ``n <= ddof`` (so is the value), shaped keep."""
+    n = _group_sizes(a, axis, True)
+    dtype = np.result_type(a, np.float32)
+    return np.where(n > ddof, 1.0 / np.where(n > ddof, n - ddof, 1), np.nan).astype(dtype)
+
+
+def cov_rows(m, y=None, rowvar=True):
+    """The variables of ``np.cov(m, y, rowvar)`` as rows: m (and y) at least 2-d, transposed
+    when ``rowvar`` is False (unless it is a single row), stacked."""
+    parts = [m] if y is None else [m, y]
+    rows = []
+    for part in parts:
+        part = np.atleast_2d(part)
+        rows.append(part.T if not rowvar and part.shape[0] != 1 else part)
+    return rows[0] if len(rows) == 1 else np.concatenate(rows, axis=0)
+
+
+def un_cov_rows(g, m, y=None, rowvar=True):
+    """Adjoint of ``cov_rows``: the rows of ``g`` given back to m and y, in their shapes (for
+    y None, 0.0)."""
+    rows = np.atleast_2d(m)
+    count = rows.shape[0] if rowvar or rows.shape[0] == 1 else rows.shape[1]
+    pieces = []
+    for part, piece in ((m, g[:count]), (y, g[count:])):
+        if part is None:
+            pieces.append(0.0)
+            continue
+        transposed = not rowvar and np.atleast_2d(part).shape[0] != 1
+        pieces.append(np.reshape(piece.T if transposed else piece, np.shape(part)))
+    return pieces
+
+
+def cov_scale(rows, bias=False, ddof=None):
+    """``1 / (N - ddof)`` of ``np.cov`` for ``rows`` (variables by observations)."""
+    ddof = (0 if bias else 1) if ddof is None else ddof
+    return 1.0 / (np.shape(rows)[1] - ddof)
+
+
+SHARES.update({"quantile_position": (), "quantile_slope": (), "order_statistics": (),
+               "median_weights": (), "quantile_layout": (), "nan_dof_inverse": (),
+               "cov_rows": (0, 1), "un_cov_rows": (), "cov_scale": ()})
+HOLDS.update({"un_cov_rows": (0,)})
+__all__ += ["quantile_position", "quantile_slope", "order_statistics", "median_weights",
+            "quantile_layout", "nan_dof_inverse", "cov_rows", "un_cov_rows", "cov_scale"]

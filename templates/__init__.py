@@ -11,4 +11,4 @@ if __name__ != "srcad.templates":
         "not as a top-level 'templates' package")
 
 MODULES = ("ufuncs", "reductions", "shape", "indexing", "linalg", "creation", "runtime_rules",
-           "complex", "fft", "mathematical")
+           "complex", "fft", "mathematical", "statistics")
