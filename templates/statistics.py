@@ -100,7 +100,8 @@ def percentile_adjoint(y, a, q, axis=None, method="linear", *, keepdims=False):
     g = np.moveaxis(np.reshape(d[y], kept), q_first, q_last)
     d[a] = np.sum(g * (low + (rho - np.floor(rho)) * (high - low)), axis=q_last)
     d[q] = unbroadcast(np.sum(g * np.reshape(a, room) * (high - low), axis=reduced,
-                              keepdims=True) * quantile_slope(q / 100.0, a, axis, method), q) / 100.0
+                              keepdims=True) * quantile_slope(q / 100.0, a, axis, method),
+                       q) / 100.0
 
 
 @tangent(np.percentile)
@@ -307,7 +308,7 @@ def corrcoef_tangent(r, x, y=None, rowvar=True):
         u[:, None] + u[None, :]), np.shape(r))
 
 
-# -- the rows helper and its transpose ---------------------------------------------------------------
+# -- the rows helper and its transpose -------------------------------------------------------
 
 @adjoint(cov_rows)
 def cov_rows_adjoint(rows, m, y=None, rowvar=True):
