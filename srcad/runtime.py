@@ -1292,3 +1292,94 @@ SHARES.update({"quantile_position": (), "quantile_slope": (), "order_statistics"
 HOLDS.update({"un_cov_rows": (0,)})
 __all__ += ["quantile_position", "quantile_slope", "order_statistics", "median_weights",
             "quantile_layout", "nan_dof_inverse", "cov_rows", "un_cov_rows", "cov_scale"]
+
+
+# -- gradient, broadcast_arrays, choose, trim_zeros, vander, polyder (batch two) -------------
+
+def _gradient_axes(f, axis):
+    ndim = np.ndim(f)
+    if axis is None:
+        return tuple(range(ndim))
+    return tuple(a % ndim for a in ((axis,) if np.ndim(axis) == 0 else axis))
+
+
+def ungradient(g, f, spacing, axis=None, edge_order=1):
+    """Adjoint of ``np.gradient(f, *spacing, axis=axis, edge_order=edge_order)`` in ``f``: for
+    each axis, the transpose of its difference matrix (built by ``np.gradient`` of the identity,
+    so the spacings and edge orders are NumPy's own) applied to that output's cotangent."""
+    axes = _gradient_axes(f, axis)
+    gs = g if isinstance(g, (list, tuple)) else [g]
+    if not spacing:
+        steps = (1.0,) * len(axes)
+    elif len(spacing) == 1:
+        steps = tuple(spacing) * len(axes)
+    else:
+        steps = tuple(spacing)
+    out = np.zeros(_shape(f), dtype=np.result_type(*gs, np.float32))
+    for gk, ax, step in zip(gs, axes, steps):
+        n = _shape(f)[ax]
+        matrix = np.gradient(np.eye(n, dtype=out.dtype), step, axis=0, edge_order=edge_order)
+        out += np.moveaxis(np.tensordot(matrix, np.moveaxis(gk, ax, 0), axes=([0], [0])), 0, ax)
+    return out
+
+
+def constant_spacing(spacings):
+    """0.0 when every entry is zero (the tangents of constant spacings of ``np.gradient``);
+    otherwise an error: srcad differentiates ``np.gradient`` in ``f`` with constant spacings."""
+    if all(np.all(np.equal(s, 0.0)) for s in spacings):
+        return 0.0
+    from .errors import NotDifferentiableError
+    raise NotDifferentiableError(
+        "srcad differentiates np.gradient(f, *varargs) in f only: its spacings or coordinates "
+        "depend on the variables", hint="Pass constant spacings, or write the differences "
+        "out (np.diff(f) / np.diff(x)).")
+
+
+def unbroadcast_all(gs, items):
+    """Adjoint of ``np.broadcast_arrays(*items)``: each cotangent summed back to its item."""
+    return [unbroadcast(g, item) for g, item in zip(gs, items)]
+
+
+def broadcast_all(hs, like):
+    """Transpose of ``unbroadcast_all``: each ``hs[k]`` broadcast to ``like[k]``'s shape."""
+    return [broadcast_like(h, item) for h, item in zip(hs, like)]
+
+
+def choose_masks(a, choices, like):
+    """Where ``np.choose(a, choices)`` (output ``like``) takes each choice, shaped like it."""
+    index = np.broadcast_to(a, np.shape(like))
+    return [index == k for k in range(len(choices))]
+
+
+def trim_index(filt, trim="fb"):
+    """The slice of ``filt`` that ``np.trim_zeros(filt, trim)`` keeps."""
+    nonzero = np.flatnonzero(np.asarray(filt) != 0)
+    if len(nonzero) == 0:
+        return slice(0, 0)
+    trim = trim.lower()
+    return slice(nonzero[0] if "f" in trim else 0, nonzero[-1] + 1 if "b" in trim else None)
+
+
+def vander_powers(x, N=None, increasing=False):
+    """The powers of ``np.vander(x, N, increasing)``'s columns, in ``x``'s float dtype."""
+    n = np.size(x) if N is None else N
+    powers = np.arange(n, dtype=np.result_type(x, np.float32))
+    return powers if increasing else powers[::-1]
+
+
+def polyder_weights(p, m=1):
+    """The factors ``np.polyder(p, m)`` multiplies the kept coefficients of ``p`` by."""
+    return np.polyder(np.ones(len(p), dtype=np.result_type(p, np.float32)), m)
+
+
+def polyint_weights(p, m=1):
+    """The factors ``np.polyint(p, m)`` (no constants) gives the coefficients of ``p``."""
+    return np.polyint(np.ones(len(p), dtype=np.result_type(p, np.float32)), m)[:len(p)]
+
+
+SHARES.update({"ungradient": (), "constant_spacing": (), "unbroadcast_all": (),
+               "broadcast_all": (), "choose_masks": (), "trim_index": (), "vander_powers": (),
+               "polyder_weights": (), "polyint_weights": ()})
+HOLDS.update({"unbroadcast_all": (0,), "broadcast_all": (0,)})
+__all__ += ["ungradient", "constant_spacing", "unbroadcast_all", "broadcast_all",
+            "choose_masks", "trim_index", "vander_powers", "polyder_weights", "polyint_weights"]

@@ -1,6 +1,7 @@
 """Derivative rules of reading elements: ``x[index]`` (``operator.getitem``), ``np.take``,
 ``np.take_along_axis``, ``np.compress``, ``np.extract``, ``np.sort``, ``np.partition``,
-``np.unique`` (its values), ``np.select`` and ``np.bincount`` (in its weights).
+``np.unique``/``np.unique_values`` (the values), ``np.select``, ``np.choose`` and
+``np.bincount`` (in its weights).
 
 Each reads some elements of its input (possibly the same element several times), so the
 tangent reads the same elements of the tangent and the adjoint is a sparse contribution,
@@ -18,8 +19,8 @@ import numpy as np
 
 from srcad.registry import (adjoint, complex_ok, d, linear, nondiff, real_valued, returns_list,
                             tangent)
-from srcad.runtime import (along_axis_index, astype, select_adjoints, select_masks, take_index,
-                           unbroadcast, zeros_filled)
+from srcad.runtime import (along_axis_index, astype, choose_masks, select_adjoints,
+                           select_masks, take_index, unbroadcast, zeros_filled)
 
 linear(operator.getitem, np.take, np.take_along_axis)
 nondiff(take_index, along_axis_index)   # index builders, for derivatives of derivative code
@@ -107,12 +108,15 @@ def partition_tangent(y, a, kth, axis=-1, kind="introselect"):
 
 # unique (values only): each value read from its first occurrence (a tie between equal
 # elements is a kink; the first one gets the whole derivative).
-@adjoint(np.unique)
+_UNIQUE = (np.unique,) + ((np.unique_values,) if hasattr(np, "unique_values") else ())
+
+
+@adjoint(*_UNIQUE)
 def unique_adjoint(y, ar):
     d[ar][np.unravel_index(np.unique(ar, return_index=True)[1], np.shape(ar))] += d[y]
 
 
-@tangent(np.unique)
+@tangent(*_UNIQUE)
 def unique_tangent(y, ar):
     d[y] = np.ravel(d[ar])[np.unique(ar, return_index=True)[1]]
 
@@ -150,3 +154,19 @@ def bincount_adjoint(y, x, weights=None, minlength=0):
 @tangent(np.bincount)
 def bincount_tangent(y, x, weights=None, minlength=0):
     d[y] = np.bincount(x, d[weights], minlength)
+
+
+# choose(a, choices): like select, with the masks a == k.
+linear(np.choose)
+complex_ok(np.choose)
+nondiff(choose_masks)
+
+
+@adjoint(np.choose)
+def choose_adjoint(y, a, choices, mode="raise"):
+    d[choices] = select_adjoints(d[y], choose_masks(a, choices, y), choices)
+
+
+@tangent(np.choose)
+def choose_tangent(y, a, choices, mode="raise"):
+    d[y] = np.choose(a, d[choices], mode=mode)

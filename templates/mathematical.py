@@ -2,9 +2,10 @@
 reductions: differences (``diff`` with ``n``/``prepend``/``append``, ``ediff1d``), the
 trapezoidal rule (``trapezoid``), ``cumulative_sum``, cross products (``np.cross`` with every
 ``axisa``/``axisb``/``axisc``/``axis`` form, ``np.linalg.cross``), convolutions (``convolve``,
-``correlate``, every ``mode``), ``interp``, ``nan_to_num`` and ``polyval``. (``gradient`` is in
-shape.py's neighbourhood of linear maps: see below.) Adjoint and tangent of each primitive sit
-side by side.
+``correlate``, every ``mode``), ``interp``, ``nan_to_num``, ``gradient``, ``divmod``, ``modf``,
+``frexp``, ``ldexp``, ``unwrap``, ``vander``, the polynomial functions (``polyval``, ``polyadd``,
+``polysub``, ``polymul``, ``polyder``, ``polyint``) and NumPy 2.2's ``matvec``, ``vecmat`` and
+``vecdot``. Adjoint and tangent of each primitive sit side by side.
 
 Conventions:
 
@@ -29,18 +30,33 @@ Conventions:
 * ``trapezoid(y, x, dx, axis)``: linear in ``y``; in the sample points ``x`` (1-d along
   ``axis``, or shaped like ``y``) the derivative of ``sum(diff(x) * mean of neighbours)``; in a
   scalar ``dx``, the integral with unit spacing.
+* ``gradient(f, *varargs, axis, edge_order)``: linear in ``f``; the adjoint applies the
+  transposed difference matrices, which ``np.gradient`` of the identity builds (so spacings,
+  coordinates and edge orders are NumPy's own). Spacings and coordinates must be constants:
+  a derivative in them is refused (``constant_spacing`` raises when the derivative runs).
+* ``divmod``, ``modf``, ``frexp``: the integer parts (quotient, integral part, exponent) are
+  piecewise constant; the rest carries the derivative (``x1 - quotient * x2`` for the
+  remainder, ``x / 2 ** exponent`` for the mantissa). ``unwrap`` adds a piecewise-constant
+  correction: its derivative is the identity.
+* ``polymul`` is ``convolve`` (its tangent too: ``polymul`` of a zero tangent would trim it to
+  ``[0.]``); a product whose leading coefficient is exactly 0 is trimmed by NumPy, and its
+  derivative is not.
+* ``polyint`` takes no integration constants ``k``; ``polyder`` assumes ``m < len(p)``.
 * ``cumulative_sum`` with ``include_initial`` drops the leading zero's cotangent;
   ``cumulative_prod`` uses ``cumprod``'s rules (reductions.py) and has no ``include_initial``.
 """
 import numpy as np
 
 from srcad.registry import adjoint, complex_ok, d, linear, nondiff, tangent
-from srcad.runtime import (along_axis_shape, axis_padding, axis_slice, convolve_padding,
-                           diff_part, ediff1d_part, interp_replaced, interp_segment,
-                           polyval_powers, scatter_flat, trapezoid_ends, unbroadcast, undiff)
+from srcad.runtime import (along_axis_shape, axis_padding, axis_slice, broadcast_like,
+                           constant_spacing, convolve_padding, diff_part, ediff1d_part,
+                           interp_replaced, interp_segment, polyder_weights, polyint_weights,
+                           polyval_powers, scatter_flat, trapezoid_ends, unbroadcast, undiff,
+                           ungradient, vander_powers, zeros_filled)
 
 nondiff(axis_padding, axis_slice, diff_part, ediff1d_part, convolve_padding, interp_segment,
-        interp_replaced, polyval_powers, trapezoid_ends, along_axis_shape)
+        interp_replaced, polyval_powers, trapezoid_ends, along_axis_shape, vander_powers,
+        polyder_weights, polyint_weights)
 linear(np.diff, np.ediff1d, undiff, scatter_flat)
 # Linear maps written with transposes (never conjugates): right for complex values.
 complex_ok(np.diff, np.ediff1d, undiff, scatter_flat, np.cross, np.nan_to_num)
@@ -247,3 +263,189 @@ def undiff_adjoint(y, g, n, axis):
 @adjoint(scatter_flat)
 def scatter_flat_adjoint(y, g, index, like):
     d[g] = np.reshape(np.ravel(d[y])[index], np.shape(g))
+
+
+# -- gradient(f, *varargs): central differences, linear in f (spacings: constants) ---------------
+# The adjoint applies the transposed difference matrices (ungradient); a spacing or coordinate
+# array that depends on the variables is refused when the derivative runs (constant_spacing).
+
+linear(np.gradient, ungradient)
+complex_ok(np.gradient, ungradient)
+nondiff(constant_spacing)
+
+
+@adjoint(np.gradient)
+def gradient_adjoint(y, f, *varargs, axis=None, edge_order=1):
+    d[f] = ungradient(zeros_filled(d[y], y), f, varargs, axis, edge_order)
+    d[varargs] = constant_spacing(varargs)
+
+
+@tangent(np.gradient)
+def gradient_tangent(y, f, *varargs, axis=None, edge_order=1):
+    d[y] = (np.gradient(d[f], axis=axis, edge_order=edge_order) if varargs == () else
+            np.gradient(d[f] + constant_spacing(d[varargs]), *varargs, axis=axis,
+                        edge_order=edge_order))
+
+
+@adjoint(ungradient)
+def ungradient_adjoint(y, g, f, spacing, axis=None, edge_order=1):
+    d[g] = np.gradient(d[y], *spacing, axis=axis, edge_order=edge_order)
+
+
+# -- divmod, modf, frexp, ldexp, unwrap: a step function plus a smooth part ----------------------
+
+@adjoint(np.divmod, divmod, outputs=2)
+def divmod_adjoint(quotient, remainder, x1, x2):
+    d[x1] = unbroadcast(d[remainder], x1)
+    d[x2] = unbroadcast(-d[remainder] * quotient, x2)
+
+
+@tangent(np.divmod, divmod, outputs=2)
+def divmod_tangent(quotient, remainder, x1, x2):
+    d[remainder] = broadcast_like(d[x1] - d[x2] * quotient, remainder)
+
+
+@adjoint(np.modf, outputs=2)
+def modf_adjoint(fractional, integral, x):
+    d[x] = d[fractional]
+
+
+@tangent(np.modf, outputs=2)
+def modf_tangent(fractional, integral, x):
+    d[fractional] = d[x]
+
+
+@adjoint(np.frexp, outputs=2)
+def frexp_adjoint(mantissa, exponent, x):
+    d[x] = d[mantissa] * np.ldexp(np.ones_like(mantissa), -exponent)
+
+
+@tangent(np.frexp, outputs=2)
+def frexp_tangent(mantissa, exponent, x):
+    d[mantissa] = d[x] * np.ldexp(np.ones_like(mantissa), -exponent)
+
+
+@adjoint(np.ldexp)
+def ldexp_adjoint(y, x1, x2):
+    d[x1] = unbroadcast(d[y] * np.ldexp(np.ones_like(y), x2), x1)
+
+
+@tangent(np.ldexp)
+def ldexp_tangent(y, x1, x2):
+    d[y] = broadcast_like(np.ldexp(d[x1], x2), y)
+
+
+@adjoint(np.unwrap)
+def unwrap_adjoint(y, p, discont=None, axis=-1, *, period=6.283185307179586):
+    d[p] = d[y]
+
+
+@tangent(np.unwrap)
+def unwrap_tangent(y, p, discont=None, axis=-1, *, period=6.283185307179586):
+    d[y] = d[p]
+
+
+# -- vander, and polynomial arithmetic on coefficient arrays (highest power first) ---------------
+
+@adjoint(np.vander)
+def vander_adjoint(y, x, N=None, increasing=False):
+    powers = vander_powers(x, N, increasing)
+    d[x] = np.sum(d[y] * np.where(powers > 0.0, powers * np.reshape(x, (-1, 1)) ** np.maximum(
+        powers - 1.0, 0.0), 0.0), axis=1)
+
+
+@tangent(np.vander)
+def vander_tangent(y, x, N=None, increasing=False):
+    powers = vander_powers(x, N, increasing)
+    d[y] = np.reshape(d[x], (-1, 1)) * np.where(
+        powers > 0.0, powers * np.reshape(x, (-1, 1)) ** np.maximum(powers - 1.0, 0.0), 0.0)
+
+
+linear(np.polyder, np.polyint)
+complex_ok(np.polyadd, np.polysub, np.polymul, np.polyder, np.polyint)
+
+
+@adjoint(np.polyadd)
+def polyadd_adjoint(y, a1, a2):
+    d[a1] = d[y][np.size(y) - np.size(a1):]
+    d[a2] = d[y][np.size(y) - np.size(a2):]
+
+
+@tangent(np.polyadd)
+def polyadd_tangent(y, a1, a2):
+    d[y] = np.polyadd(d[a1], d[a2])
+
+
+@adjoint(np.polysub)
+def polysub_adjoint(y, a1, a2):
+    d[a1] = d[y][np.size(y) - np.size(a1):]
+    d[a2] = -d[y][np.size(y) - np.size(a2):]
+
+
+@tangent(np.polysub)
+def polysub_tangent(y, a1, a2):
+    d[y] = np.polysub(d[a1], d[a2])
+
+
+@adjoint(np.polymul)
+def polymul_adjoint(y, a1, a2):
+    d[a1] = np.correlate(d[y], a2, "valid")
+    d[a2] = np.correlate(d[y], a1, "valid")
+
+
+@tangent(np.polymul)
+def polymul_tangent(y, a1, a2):
+    d[y] = np.convolve(d[a1], a2) + np.convolve(a1, d[a2])     # polymul trims leading zeros
+
+
+@adjoint(np.polyder)
+def polyder_adjoint(y, p, m=1):
+    d[p] = np.pad(d[y] * polyder_weights(p, m), (0, m))
+
+
+@tangent(np.polyder)
+def polyder_tangent(y, p, m=1):
+    d[y] = np.polyder(d[p], m)
+
+
+@adjoint(np.polyint)
+def polyint_adjoint(y, p, m=1):
+    d[p] = d[y][:np.size(p)] * polyint_weights(p, m)
+
+
+@tangent(np.polyint)
+def polyint_tangent(y, p, m=1):
+    d[y] = np.polyint(d[p], m)
+
+
+# -- matvec, vecmat, vecdot (NumPy 2.2 gufuncs; vecmat and vecdot conjugate x1, so real only) ---
+
+if hasattr(np, "matvec"):
+    complex_ok(np.matvec)
+
+    @adjoint(np.matvec)
+    def matvec_adjoint(y, x1, x2):
+        d[x1] = unbroadcast(d[y][..., :, None] * x2[..., None, :], x1)
+        d[x2] = unbroadcast(np.vecmat(d[y], x1), x2)
+
+    @tangent(np.matvec)
+    def matvec_tangent(y, x1, x2):
+        d[y] = np.matvec(d[x1], x2) + np.matvec(x1, d[x2])
+
+    @adjoint(np.vecmat)
+    def vecmat_adjoint(y, x1, x2):
+        d[x1] = unbroadcast(np.matvec(x2, d[y]), x1)
+        d[x2] = unbroadcast(x1[..., :, None] * d[y][..., None, :], x2)
+
+    @tangent(np.vecmat)
+    def vecmat_tangent(y, x1, x2):
+        d[y] = np.vecmat(d[x1], x2) + np.vecmat(x1, d[x2])
+
+    @adjoint(np.vecdot)
+    def vecdot_adjoint(y, x1, x2, axis=-1):
+        d[x1] = unbroadcast(np.expand_dims(d[y], axis) * x2, x1)
+        d[x2] = unbroadcast(np.expand_dims(d[y], axis) * x1, x2)
+
+    @tangent(np.vecdot)
+    def vecdot_tangent(y, x1, x2, axis=-1):
+        d[y] = np.vecdot(d[x1], x2, axis=axis) + np.vecdot(x1, d[x2], axis=axis)

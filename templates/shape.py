@@ -24,10 +24,11 @@ Conventions:
 import numpy as np
 
 from srcad.registry import adjoint, complex_ok, d, linear, nondiff, returns_list, tangent
-from srcad.runtime import (delete_index, insert_sources, join, pad_border, pad_mode,
-                           rollaxis_axes, scatter_flat, unblock, unbroadcast, unconcatenate,
-                           undiag, undiagonal, unjoin, unmeshgrid, unpad, unrepeat,
-                           unstack_like, untile, zeros_filled)
+from srcad.runtime import (astype, broadcast_all, delete_index, insert_sources, join,
+                           pad_border, pad_mode, rollaxis_axes, scatter_flat, trim_index,
+                           unblock, unbroadcast, unbroadcast_all, unconcatenate, undiag,
+                           undiagonal, unjoin, unmeshgrid, unpad, unrepeat, unstack_like,
+                           untile, zeros_filled)
 
 _REARRANGING = (
     np.reshape, np.ravel, np.transpose, np.swapaxes, np.moveaxis, np.squeeze, np.expand_dims,
@@ -630,3 +631,88 @@ def meshgrid_tangent(y, *xi, copy=True, sparse=False, indexing="xy"):
 @adjoint(unmeshgrid)
 def unmeshgrid_adjoint(y, gs, xi, indexing="xy", sparse=False):
     d[gs] = list(np.meshgrid(*zeros_filled(d[y], y), indexing=indexing, sparse=sparse))
+
+
+# -- broadcast_arrays, diagflat, resize, trim_zeros, unstack, np.astype -------------------------
+
+linear(np.broadcast_arrays, unbroadcast_all, broadcast_all, np.diagflat, np.resize,
+       np.trim_zeros)
+complex_ok(np.broadcast_arrays, unbroadcast_all, broadcast_all, np.diagflat, np.resize,
+           np.trim_zeros)
+returns_list(np.broadcast_arrays, unbroadcast_all, broadcast_all)
+nondiff(trim_index)
+
+
+@adjoint(np.broadcast_arrays)
+def broadcast_arrays_adjoint(y, *args):
+    d[args] = unbroadcast_all(zeros_filled(d[y], y), args)
+
+
+@tangent(np.broadcast_arrays)
+def broadcast_arrays_tangent(y, *args):
+    d[y] = np.broadcast_arrays(*d[args])
+
+
+@adjoint(unbroadcast_all)
+def unbroadcast_all_adjoint(y, gs, items):
+    d[gs] = broadcast_all(zeros_filled(d[y], y), gs)
+
+
+@adjoint(broadcast_all)
+def broadcast_all_adjoint(y, hs, like):
+    d[hs] = unbroadcast_all(zeros_filled(d[y], y), hs)
+
+
+@adjoint(np.diagflat)
+def diagflat_adjoint(y, v, k=0):
+    d[v] = np.reshape(np.diagonal(d[y], k), np.shape(v))
+
+
+@tangent(np.diagflat)
+def diagflat_tangent(y, v, k=0):
+    d[y] = np.diagflat(d[v], k)
+
+
+# resize repeats the flattened input cyclically: its adjoint sums the copies.
+@adjoint(np.resize)
+def resize_adjoint(y, a, new_shape):
+    d[a] = scatter_flat(d[y], np.arange(np.size(y)) % max(np.size(a), 1), a)
+
+
+@tangent(np.resize)
+def resize_tangent(y, a, new_shape):
+    d[y] = np.resize(d[a], new_shape)
+
+
+@adjoint(np.trim_zeros)
+def trim_zeros_adjoint(y, filt, trim="fb"):
+    d[filt][trim_index(filt, trim)] += d[y]
+
+
+@tangent(np.trim_zeros)
+def trim_zeros_tangent(y, filt, trim="fb"):
+    d[y] = d[filt][trim_index(filt, trim)]
+
+
+if hasattr(np, "unstack"):          # NumPy >= 2.1
+    linear(np.unstack)
+    complex_ok(np.unstack)
+    returns_list(np.unstack)
+
+    @adjoint(np.unstack)
+    def unstack_adjoint(y, x, axis=0):
+        d[x] = np.stack(zeros_filled(d[y], y), axis=axis)
+
+    @tangent(np.unstack)
+    def unstack_tangent(y, x, axis=0):
+        d[y] = np.unstack(d[x], axis=axis)
+
+
+if hasattr(np, "astype"):           # NumPy >= 2.0: the function form of x.astype(dtype)
+    @adjoint(np.astype)
+    def np_astype_adjoint(y, x, dtype, copy=True):
+        d[x] = astype(d[y], np.result_type(x))
+
+    @tangent(np.astype)
+    def np_astype_tangent(y, x, dtype, copy=True):
+        d[y] = astype(d[x], dtype)
