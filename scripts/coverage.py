@@ -42,16 +42,13 @@ NAMESPACES = {
 # Python callables, NumPy's in-place writers). Everything else is differentiable.
 KINDS = {
     "differentiable": "where",
-    "step": "ceil fix floor floor_divide heaviside rint round around sign trunc",
+    "step": "ceil fix floor floor_divide heaviside rint round around sign trunc spacing",
     "constant": """
-        arange empty empty_like eye full_like identity indices ones ones_like tri zeros
-        zeros_like array_repr array_str asarray_chkfinite broadcast_shapes can_cast
-        diag_indices diag_indices_from dtype finfo iinfo isdtype issubdtype mask_indices
-        ndim promote_types result_type shape size tril_indices tril_indices_from
-        triu_indices triu_indices_from unravel_index ravel_multi_index fftfreq rfftfreq
-        get_printoptions printoptions set_printoptions frombuffer fromfile fromfunction
-        fromiter fromstring load save savez from_dlpack iscomplexobj isrealobj isscalar
-        min_scalar_type common_type bartlett blackman hamming hanning kaiser iterable
+        arange empty empty_like eye identity indices ones ones_like tri zeros zeros_like
+        broadcast_shapes can_cast diag_indices diag_indices_from isdtype issubdtype
+        mask_indices ndim promote_types result_type shape size tril_indices
+        tril_indices_from triu_indices triu_indices_from unravel_index ravel_multi_index
+        iscomplexobj isrealobj isscalar min_scalar_type common_type bartlett blackman hamming hanning kaiser iterable
         hadamard helmert hilbert invhilbert invpascal pascal dft bernoulli
     """,
     "integer": """
@@ -60,7 +57,7 @@ KINDS = {
         gcd lcm bitwise_and bitwise_count bitwise_invert bitwise_left_shift bitwise_not
         bitwise_or bitwise_right_shift bitwise_xor invert left_shift right_shift packbits
         unpackbits unique_inverse unique_counts matrix_rank histogramdd histogram2d
-        histogram
+        histogram ix_
     """,
     "bool": """
         all any allclose array_equal array_equiv isclose iscomplex isfinite isin isinf
@@ -71,7 +68,9 @@ KINDS = {
         ndarray generic number integer signedinteger unsignedinteger inexact floating
         complexfloating bool_ character flexible object_ vectorize frompyfunc
         apply_along_axis apply_over_axes einsum_path ufunc fill_diagonal place put
-        put_along_axis copyto
+        put_along_axis copyto array_repr array_str dtype finfo iinfo get_printoptions
+        printoptions set_printoptions frombuffer fromfile fromfunction fromiter fromstring
+        load save savez from_dlpack
     """,
 }
 KIND = {name: kind for kind, names in KINDS.items() for name in names.split()}
