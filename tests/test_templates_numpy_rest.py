@@ -253,3 +253,55 @@ def test_two_outputs(body, shapes, domain):
 @pytest.mark.parametrize("expr, shapes, consts", SECOND_ORDER, ids=[e for e, _, _ in SECOND_ORDER])
 def test_second_order(expr, shapes, consts):
     check_second_order(expr, shapes, consts={"XP": XP, **(consts or {})})
+
+
+# -- the conventions of docs/conventions.md, checked exactly ------------------------------------
+
+def _grad(source, *args):
+    params = ", ".join(["x", "a", "b"][:len(args)])
+    return srcad.grad(make_function(f"def f({params}):\n    return {source}\n"))(*args)
+
+
+def test_convention_sort_ties_go_to_the_first_in_a_stable_sort():
+    x = np.array([2.0, 1.0, 2.0, 0.5])
+    np.testing.assert_array_equal(_grad("np.sort(x)[-2]", x), [1.0, 0.0, 0.0, 0.0])
+    np.testing.assert_array_equal(_grad("np.partition(x, 0)[0]", x), [0.0, 0.0, 0.0, 1.0])
+
+
+def test_convention_unique_reads_the_first_occurrence():
+    np.testing.assert_array_equal(_grad("np.sum(np.unique(x) * np.arange(2.0))",
+                                        np.array([3.0, 1.0, 3.0])), [1.0, 0.0, 0.0])
+
+
+def test_convention_interp_at_a_knot_takes_the_right_segment():
+    xp, fp = np.array([0.0, 1.0, 2.0]), np.array([0.0, 1.0, 3.0])
+    assert _grad("np.interp(x, a, b)", 1.0, xp, fp) == 2.0
+    assert _grad("np.interp(x, a, b)", 2.0, xp, fp) == 2.0
+    assert _grad("np.interp(x, a, b)", 2.5, xp, fp) == 0.0
+    np.testing.assert_array_equal(_grad("np.sum(np.interp(a, b, x))", fp,
+                                        np.array([-1.0, 5.0]), xp), [1.0, 0.0, 1.0])
+
+
+def test_convention_nan_to_num_replaced_elements_are_constant():
+    x = np.array([1.0, np.nan, np.inf, -np.inf])
+    np.testing.assert_array_equal(_grad("np.sum(np.nan_to_num(x) * 2.0)", x),
+                                  [2.0, 0.0, 0.0, 0.0])
+    assert _grad("np.sum(np.nan_to_num(a, nan=x))", 0.5, x) == 1.0
+
+
+def test_convention_steps_and_unwrap():
+    x = np.array([1.7, -0.6, 5.2])
+    f = make_function("def f(x):\n    q, r = np.divmod(x, 0.5)\n    return np.sum(q + r)\n")
+    np.testing.assert_array_equal(srcad.grad(f)(x), [1.0, 1.0, 1.0])
+    np.testing.assert_array_equal(_grad("np.sum(np.unwrap(x * 3.0))", x), [3.0, 3.0, 3.0])
+
+
+def test_convention_gradient_refuses_a_variable_spacing():
+    f = make_function("def f(x, h):\n    return np.sum(np.gradient(x, h))\n")
+    with pytest.raises(srcad.errors.NotDifferentiableError, match="spacing"):
+        srcad.grad(f, wrt=1)(np.arange(4.0) ** 2, 0.5)
+    with pytest.raises(srcad.errors.NotDifferentiableError, match="spacing"):
+        srcad.autodiff(f, mode="forward", wrt=(0, 1))(np.arange(4.0) ** 2, 0.5,
+                                                     np.ones(4), 1.0)
+    np.testing.assert_allclose(srcad.grad(f)(np.arange(4.0) ** 2, 0.5),
+                               np.gradient(np.eye(4), 0.5, axis=0).sum(axis=0))

@@ -118,3 +118,16 @@ def test_unsupported_keyword_is_an_error():
     f = make_function("def f(x):\n    return np.cov(x, fweights=np.ones(4, int)).sum()\n")
     with pytest.raises(Exception, match="fweights"):
         srcad.grad(f)(np.ones((2, 4)))
+
+
+def test_convention_quantile_weights_and_steps():
+    x = np.array([4.0, 1.0, 3.0, 2.0, 5.0])
+    g = srcad.grad(make_function("def f(x):\n    return np.quantile(x, 0.3)\n"))(x)
+    np.testing.assert_allclose(g, [0.0, 0.0, 0.2, 0.8, 0.0])    # position 1.2: 2.0 and 3.0
+    discrete = make_function("def f(q, x):\n    return np.quantile(x, q, method='nearest')\n")
+    assert srcad.grad(discrete)(0.3, x) == 0.0
+    clipped = make_function("def f(q, x):\n    return np.quantile(x, q, method='weibull')\n")
+    assert srcad.grad(clipped)(0.05, x) == 0.0          # position clipped to the minimum
+    ties = srcad.grad(make_function("def f(x):\n    return np.ptp(x)\n"))(
+        np.array([3.0, 1.0, 3.0, 1.0]))
+    np.testing.assert_array_equal(ties, [0.5, -0.5, 0.5, -0.5])
