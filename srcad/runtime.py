@@ -1383,3 +1383,18 @@ SHARES.update({"ungradient": (), "constant_spacing": (), "unbroadcast_all": (),
 HOLDS.update({"unbroadcast_all": (0,), "broadcast_all": (0,)})
 __all__ += ["ungradient", "constant_spacing", "unbroadcast_all", "broadcast_all",
             "choose_masks", "trim_index", "vander_powers", "polyder_weights", "polyint_weights"]
+
+
+def set_sources(kind, ar1, ar2):
+    """Where each value of ``np.<kind>(ar1, ar2)`` (union1d, intersect1d, setdiff1d,
+    setxor1d) is read from: its first occurrence in the flattened ``ar1`` then ``ar2``, as a
+    mask (in ar1) and a flat position in the two joined."""
+    joined = np.concatenate([np.ravel(ar1), np.ravel(ar2)])
+    values = getattr(np, kind)(ar1, ar2)
+    unique, first = np.unique(joined, return_index=True)
+    positions = first[np.searchsorted(unique, values)]
+    return positions < np.size(ar1), positions
+
+
+SHARES.update({"set_sources": ()})
+__all__ += ["set_sources"]

@@ -1,7 +1,8 @@
 """Derivative rules of reading elements: ``x[index]`` (``operator.getitem``), ``np.take``,
 ``np.take_along_axis``, ``np.compress``, ``np.extract``, ``np.sort``, ``np.partition``,
-``np.unique``/``np.unique_values`` (the values), ``np.select``, ``np.choose`` and
-``np.bincount`` (in its weights).
+``np.unique``/``np.unique_values`` (the values), the set operations (``union1d``,
+``intersect1d``, ``setdiff1d``, ``setxor1d``), ``np.select``, ``np.choose`` and ``np.bincount``
+(in its weights).
 
 Each reads some elements of its input (possibly the same element several times), so the
 tangent reads the same elements of the tangent and the adjoint is a sparse contribution,
@@ -19,8 +20,9 @@ import numpy as np
 
 from srcad.registry import (adjoint, complex_ok, d, linear, nondiff, real_valued, returns_list,
                             tangent)
-from srcad.runtime import (along_axis_index, astype, choose_masks, select_adjoints,
-                           select_masks, take_index, unbroadcast, zeros_filled)
+from srcad.runtime import (along_axis_index, astype, choose_masks, scatter_flat,
+                           select_adjoints, select_masks, set_sources, take_index, unbroadcast,
+                           zeros_filled)
 
 linear(operator.getitem, np.take, np.take_along_axis)
 nondiff(take_index, along_axis_index)   # index builders, for derivatives of derivative code
@@ -170,3 +172,58 @@ def choose_adjoint(y, a, choices, mode="raise"):
 @tangent(np.choose)
 def choose_tangent(y, a, choices, mode="raise"):
     d[y] = np.choose(a, d[choices], mode=mode)
+
+
+# Set operations: sorted unique values, each read from its first occurrence in ar1 then ar2
+# (a value in both arrays belongs to ar1's); membership in the other array is a step.
+_SETS = (np.union1d, np.intersect1d, np.setdiff1d, np.setxor1d)
+complex_ok(*_SETS)
+nondiff(set_sources)
+
+
+@adjoint(np.union1d)
+def union1d_adjoint(y, ar1, ar2):
+    first, index = set_sources("union1d", ar1, ar2)
+    d[ar1] = scatter_flat(d[y][first], index[first], ar1)
+    d[ar2] = scatter_flat(d[y][np.logical_not(first)], index[np.logical_not(first)] - np.size(
+        ar1), ar2)
+
+
+@tangent(np.union1d)
+def union1d_tangent(y, ar1, ar2):
+    d[y] = np.concatenate([np.ravel(d[ar1]), np.ravel(d[ar2])])[
+        set_sources("union1d", ar1, ar2)[1]]
+
+
+@adjoint(np.setxor1d)
+def setxor1d_adjoint(y, ar1, ar2, assume_unique=False):
+    first, index = set_sources("setxor1d", ar1, ar2)
+    d[ar1] = scatter_flat(d[y][first], index[first], ar1)
+    d[ar2] = scatter_flat(d[y][np.logical_not(first)], index[np.logical_not(first)] - np.size(
+        ar1), ar2)
+
+
+@tangent(np.setxor1d)
+def setxor1d_tangent(y, ar1, ar2, assume_unique=False):
+    d[y] = np.concatenate([np.ravel(d[ar1]), np.ravel(d[ar2])])[
+        set_sources("setxor1d", ar1, ar2)[1]]
+
+
+@adjoint(np.intersect1d)                   # the values come from ar1
+def intersect1d_adjoint(y, ar1, ar2, assume_unique=False):
+    d[ar1] = scatter_flat(d[y], set_sources("intersect1d", ar1, ar2)[1], ar1)
+
+
+@adjoint(np.setdiff1d)
+def setdiff1d_adjoint(y, ar1, ar2, assume_unique=False):
+    d[ar1] = scatter_flat(d[y], set_sources("setdiff1d", ar1, ar2)[1], ar1)
+
+
+@tangent(np.intersect1d)
+def intersect1d_tangent(y, ar1, ar2, assume_unique=False):
+    d[y] = np.ravel(d[ar1])[set_sources("intersect1d", ar1, ar2)[1]]
+
+
+@tangent(np.setdiff1d)
+def setdiff1d_tangent(y, ar1, ar2, assume_unique=False):
+    d[y] = np.ravel(d[ar1])[set_sources("setdiff1d", ar1, ar2)[1]]

@@ -5,7 +5,8 @@ trapezoidal rule (``trapezoid``), ``cumulative_sum``, cross products (``np.cross
 ``correlate``, every ``mode``), ``interp``, ``nan_to_num``, ``gradient``, ``divmod``, ``modf``,
 ``frexp``, ``ldexp``, ``unwrap``, ``vander``, the polynomial functions (``polyval``, ``polyadd``,
 ``polysub``, ``polymul``, ``polyder``, ``polyint``) and NumPy 2.2's ``matvec``, ``vecmat`` and
-``vecdot``. Adjoint and tangent of each primitive sit side by side.
+``vecdot``, ``nextafter``, ``polyfit`` and ``nancumprod``. Adjoint and tangent of each primitive
+sit side by side.
 
 Conventions:
 
@@ -41,13 +42,15 @@ Conventions:
 * ``polymul`` is ``convolve`` (its tangent too: ``polymul`` of a zero tangent would trim it to
   ``[0.]``); a product whose leading coefficient is exactly 0 is trimmed by NumPy, and its
   derivative is not.
+* ``polyfit(x, y, deg)``: the least-squares solution through the normal equations, assuming a
+  full-rank Vandermonde matrix; ``w``, ``rcond``, ``full`` and ``cov`` are not supported.
 * ``polyint`` takes no integration constants ``k``; ``polyder`` assumes ``m < len(p)``.
 * ``cumulative_sum`` with ``include_initial`` drops the leading zero's cotangent;
   ``cumulative_prod`` uses ``cumprod``'s rules (reductions.py) and has no ``include_initial``.
 """
 import numpy as np
 
-from srcad.registry import adjoint, complex_ok, d, linear, nondiff, tangent
+from srcad.registry import adjoint, binary, complex_ok, d, linear, nondiff, tangent
 from srcad.runtime import (along_axis_shape, axis_padding, axis_slice, broadcast_like,
                            constant_spacing, convolve_padding, diff_part, ediff1d_part,
                            interp_replaced, interp_segment, polyder_weights, polyint_weights,
@@ -449,3 +452,67 @@ if hasattr(np, "matvec"):
     @tangent(np.vecdot)
     def vecdot_tangent(y, x1, x2, axis=-1):
         d[y] = np.vecdot(d[x1], x2, axis=axis) + np.vecdot(x1, d[x2], axis=axis)
+
+
+# nextafter(x1, x2) = x1 moved by one ulp towards x2: 1 in x1, a step in x2.
+binary(np.nextafter, "1", None)
+
+
+# -- polyfit(x, y, deg): least squares c = argmin |V c - y|, V = vander(x, deg + 1) -------------
+# With A = V^T V, r = y - V c and u = A^-1 g: d[y] = V u, d[V] = r u^T - V u c^T (V full rank).
+
+@adjoint(np.polyfit)
+def polyfit_adjoint(coefficients, x, y, deg):
+    v = np.vander(x, len(coefficients))
+    fit = np.reshape(coefficients, (len(coefficients), -1))
+    u = np.linalg.solve(v.T @ v, np.reshape(d[coefficients], np.shape(fit)))
+    residual = np.reshape(y, (np.shape(v)[0], -1)) - v @ fit
+    powers = vander_powers(x, len(coefficients))
+    d[y] = np.reshape(v @ u, np.shape(y))
+    d[x] = np.sum((residual @ u.T - v @ u @ fit.T) * np.where(
+        powers > 0.0, powers * np.reshape(x, (-1, 1)) ** np.maximum(powers - 1.0, 0.0), 0.0),
+        axis=1)
+
+
+@tangent(np.polyfit)
+def polyfit_tangent(coefficients, x, y, deg):
+    v = np.vander(x, len(coefficients))
+    fit = np.reshape(coefficients, (len(coefficients), -1))
+    residual = np.reshape(y, (np.shape(v)[0], -1)) - v @ fit
+    powers = vander_powers(x, len(coefficients))
+    dv = np.reshape(d[x], (-1, 1)) * np.where(
+        powers > 0.0, powers * np.reshape(x, (-1, 1)) ** np.maximum(powers - 1.0, 0.0), 0.0)
+    d[coefficients] = np.reshape(np.linalg.solve(v.T @ v, dv.T @ residual + v.T @ (
+        np.reshape(d[y], np.shape(residual)) - dv @ fit)), np.shape(coefficients))
+
+
+# -- nancumprod: cumprod with NaNs as ones (cumprod's rule in reductions.py, zeros included) -----
+
+@adjoint(np.nancumprod)
+def nancumprod_adjoint(y, a, axis=None):
+    line = np.ravel(np.where(np.isnan(a), 1.0, a)) if axis is None else np.where(
+        np.isnan(a), 1.0, a)
+    ax = 0 if axis is None else axis
+    zero = np.equal(line, 0.0)
+    first = zero & (np.cumsum(zero, axis=ax) == 1)
+    y1 = np.cumprod(np.where(first, 1.0, line), axis=ax)
+    at_first = np.flip(np.cumsum(np.flip(d[y] * y1, ax), axis=ax), ax)
+    rest = np.flip(np.cumsum(np.flip(d[y] * y, ax), axis=ax), ax) / np.where(zero, 1.0, line)
+    grad = np.where(first, at_first, np.where(zero, 0.0, rest))
+    d[a] = np.where(np.isnan(a), 0.0, np.reshape(grad, np.shape(a)) if axis is None else grad)
+
+
+@tangent(np.nancumprod)
+def nancumprod_tangent(y, a, axis=None):
+    line = np.ravel(np.where(np.isnan(a), 1.0, a)) if axis is None else np.where(
+        np.isnan(a), 1.0, a)
+    dline = np.ravel(np.where(np.isnan(a), 0.0, d[a])) if axis is None else np.where(
+        np.isnan(a), 0.0, d[a])
+    ax = 0 if axis is None else axis
+    zero = np.equal(line, 0.0)
+    seen = np.cumsum(zero, axis=ax)
+    first = zero & (seen == 1)
+    y1 = np.cumprod(np.where(first, 1.0, line), axis=ax)
+    before = y * np.cumsum(np.where(zero, 0.0, dline / np.where(zero, 1.0, line)), axis=ax)
+    after = y1 * np.sum(np.where(first, dline, 0.0), axis=ax, keepdims=True)
+    d[y] = before + np.where(seen > 0, after, 0.0)

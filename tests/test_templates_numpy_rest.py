@@ -166,6 +166,19 @@ CASES = [
     ("np.unstack(x)[1]", [S], "real", None),
     ("np.unstack(x, axis=1)[2] * 2.0", [S3], "real", None),
     ("np.astype(x, np.float64) * 2.0", [S], "real", None),
+    # set operations, nextafter, polyfit, nancumprod
+    ("np.union1d(x, y)", [(4,), (2, 2)], "real", None),
+    ("np.union1d(x, np.concatenate([x[:2], y]))", [(3,), (2,)], "real", None),
+    ("np.intersect1d(x, np.concatenate([y, x[::2]]))", [(5,), (2,)], "real", None),
+    ("np.setdiff1d(x, x[1:3])", [(5,)], "real", None),
+    ("np.setxor1d(x, np.concatenate([y, x[:2]]))", [(4,), (3,)], "real", None),
+    ("np.nextafter(x, y)", [S, (4,)], "real", None),
+    ("np.polyfit(x, y, 2)", [(6,), (6,)], "real", None),
+    ("np.polyfit(x, y, 1)", [(5,), (5, 2)], "real", None),
+    ("np.nancumprod(np.where(np.isnan(C), C, x))", [S], "real",
+     {"C": np.array([[1.0, np.nan, 1.0, 1.0], [np.nan, 0.0, 1.0, 1.0], [1.0] * 4])}),
+    ("np.nancumprod(np.where(np.isnan(C), C, x), axis=1)", [S], "real",
+     {"C": np.array([[1.0, np.nan, 1.0, 1.0], [np.nan, 0.0, 1.0, 1.0], [1.0] * 4])}),
     # geomspace, logspace
     ("np.geomspace(x, y, 5)", [(), ()], "positive", None),
     ("np.geomspace(x, y, 4, endpoint=False)", [(2,), (2,)], "positive", None),
@@ -218,6 +231,10 @@ SECOND_ORDER = [
     ("np.sum(np.resize(x ** 2, 7) ** 2)", [(3,)], None),
     ("np.sum(np.choose(C, [x ** 3, x ** 2]))", [(4,)], {"C": np.array([0, 1, 1, 0])}),
     ("np.sum(np.geomspace(x[0], x[1], 4) ** 2)", [(2,)], None),
+    ("np.sum(np.union1d(x ** 3, x[:2]) ** 2)", [(3,)], None),
+    ("np.sum(np.polyfit(x, np.sin(x), 2) ** 2)", [(5,)], None),
+    ("np.sum(np.polyfit(C, x ** 2, 1) ** 2)", [(4,)], {"C": np.array([0.0, 0.5, 1.1, 2.0])}),
+    ("np.sum(np.nancumprod(x ** 2))", [(4,)], None),
 ]
 
 
