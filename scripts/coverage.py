@@ -202,14 +202,16 @@ def table(names: dict) -> str:
         "| namespace | differentiable names covered | |",
         "| --- | --- | --- |",
     ] + summary + [""]
-    tail = ["## Differentiated by srcad, not in these JAX namespaces", "",
+    tail = ["## NumPy and SciPy functions srcad differentiates that these JAX namespaces lack",
+            "",
             ", ".join(f"`{n}`" for n in extra), ""]
     return "\n".join(head + lines + tail)
 
 
 def _public(fn) -> bool:
-    module = getattr(fn, "__module__", "") or ""
-    return not module.startswith("srcad")
+    """A function of NumPy or SciPy (not Python's own, nor srcad's helpers, nor rules a
+    program registered for its functions)."""
+    return (getattr(fn, "__module__", None) or "").split(".")[0] in ("numpy", "scipy")
 
 
 def _percent(a, b) -> str:
