@@ -981,9 +981,9 @@ def insert_sources(arr, obj, values, axis=None):
 
 def scatter_flat(g, index, like):
     """Zeros shaped like ``like`` with the entries of ``g`` added at the flat positions
-    ``index`` (repeated positions accumulate), in ``g``'s dtype."""
+    ``index`` (shaped like ``g``; repeated positions accumulate), in ``g``'s dtype."""
     out = np.zeros(math.prod(np.shape(like)), dtype=np.result_type(g, np.float32))
-    np.add.at(out, index, np.ravel(g))
+    np.add.at(out, np.ravel(index), np.ravel(g))
     return out.reshape(np.shape(like))
 
 
@@ -1398,3 +1398,15 @@ def set_sources(kind, ar1, ar2):
 
 SHARES.update({"set_sources": ()})
 __all__ += ["set_sources"]
+
+
+def window_sources(x, window_shape, axis=None):
+    """The flat index into ``x`` of every element of
+    ``np.lib.stride_tricks.sliding_window_view(x, window_shape, axis)``."""
+    shape = _shape(x)
+    positions = np.arange(math.prod(shape)).reshape(shape)
+    return np.lib.stride_tricks.sliding_window_view(positions, window_shape, axis)
+
+
+SHARES.update({"window_sources": ()})
+__all__ += ["window_sources"]

@@ -1,5 +1,7 @@
 """Derivative rules of NumPy's shape functions: reshaping, transposing, joining, splitting,
-tiling, flipping, padding, diagonals and array conversion.
+tiling, flipping, padding, diagonals and array conversion; ``rollaxis``, ``append``,
+``delete``, ``insert``, ``block``, ``meshgrid``, ``broadcast_arrays``, ``diagflat``, ``resize``,
+``trim_zeros``, ``unstack``, ``np.astype`` and ``sliding_window_view``.
 
 Every function here is linear in its array argument(s), so each tangent is the function
 applied to the tangent, and each adjoint is the transposed map: the inverse reshape or
@@ -28,7 +30,7 @@ from srcad.runtime import (astype, broadcast_all, delete_index, insert_sources, 
                            pad_border, pad_mode, rollaxis_axes, scatter_flat, trim_index,
                            unblock, unbroadcast, unbroadcast_all, unconcatenate, undiag,
                            undiagonal, unjoin, unmeshgrid, unpad, unrepeat, unstack_like,
-                           untile, zeros_filled)
+                           untile, window_sources, zeros_filled)
 
 _REARRANGING = (
     np.reshape, np.ravel, np.transpose, np.swapaxes, np.moveaxis, np.squeeze, np.expand_dims,
@@ -36,7 +38,8 @@ _REARRANGING = (
     np.split, np.array_split, np.hsplit, np.vsplit, np.dsplit,
     np.tile, np.repeat, np.broadcast_to, np.flip, np.fliplr, np.flipud, np.rot90, np.roll,
     np.diag, np.diagonal, np.tril, np.triu, np.atleast_1d, np.atleast_2d, np.atleast_3d,
-    np.copy, np.array, np.asarray, np.asanyarray, np.ascontiguousarray, np.asfortranarray,
+    np.copy, np.array, np.asarray, np.asanyarray, np.asarray_chkfinite, np.ascontiguousarray,
+    np.asfortranarray,
 )
 linear(*_REARRANGING, np.real)  # not np.pad: its tangent is also linear in constant_values
 # Rearranging, copying and summing copies is linear: right for complex values (np.real has
@@ -434,7 +437,7 @@ def array_tangent(y, object, dtype=None, copy=True):
     d[y] = np.array(d[object]) if dtype is None else np.array(d[object], dtype=dtype)
 
 
-@adjoint(np.asarray, np.asanyarray)
+@adjoint(np.asarray, np.asanyarray, np.asarray_chkfinite)
 def asarray_adjoint(y, a, dtype=None):
     d[a] = unstack_like(d[y], a)
 
@@ -447,6 +450,11 @@ def asarray_tangent(y, a, dtype=None):
 @tangent(np.asanyarray)
 def asanyarray_tangent(y, a, dtype=None):
     d[y] = np.asanyarray(d[a]) if dtype is None else np.asanyarray(d[a], dtype=dtype)
+
+
+@tangent(np.asarray_chkfinite)
+def asarray_chkfinite_tangent(y, a, dtype=None):
+    d[y] = np.asarray(d[a]) if dtype is None else np.asarray(d[a], dtype=dtype)
 
 
 @adjoint(np.ascontiguousarray, np.asfortranarray)
@@ -716,3 +724,21 @@ if hasattr(np, "astype"):           # NumPy >= 2.0: the function form of x.astyp
     @tangent(np.astype)
     def np_astype_tangent(y, x, dtype, copy=True):
         d[y] = astype(d[x], dtype)
+
+
+# -- sliding_window_view: windows overlap, so the adjoint sums every window's copy -------------
+
+_WINDOWS = np.lib.stride_tricks.sliding_window_view
+linear(_WINDOWS)
+complex_ok(_WINDOWS)
+nondiff(window_sources)
+
+
+@adjoint(_WINDOWS)
+def sliding_window_view_adjoint(y, x, window_shape, axis=None):
+    d[x] = scatter_flat(d[y], window_sources(x, window_shape, axis), x)
+
+
+@tangent(_WINDOWS)
+def sliding_window_view_tangent(y, x, window_shape, axis=None):
+    d[y] = np.copy(np.lib.stride_tricks.sliding_window_view(d[x], window_shape, axis))

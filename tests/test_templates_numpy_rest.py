@@ -166,6 +166,10 @@ CASES = [
     ("np.unstack(x)[1]", [S], "real", None),
     ("np.unstack(x, axis=1)[2] * 2.0", [S3], "real", None),
     ("np.astype(x, np.float64) * 2.0", [S], "real", None),
+    ("np.asarray_chkfinite(x) * x", [S], "real", None),
+    ("np.lib.stride_tricks.sliding_window_view(x, 3)", [(6,)], "real", None),
+    ("np.lib.stride_tricks.sliding_window_view(x, (2, 2))", [S], "real", None),
+    ("np.lib.stride_tricks.sliding_window_view(x, 2, axis=0)", [S], "real", None),
     # set operations, nextafter, polyfit, nancumprod
     ("np.union1d(x, y)", [(4,), (2, 2)], "real", None),
     ("np.union1d(x, np.concatenate([x[:2], y]))", [(3,), (2,)], "real", None),
@@ -229,6 +233,7 @@ SECOND_ORDER = [
     ("np.sum(np.matvec(x, x[0] ** 2) ** 2)", [(3, 3)], None),
     ("np.sum(np.stack(np.broadcast_arrays(x, x[:, :1] ** 2)) ** 3)", [(2, 3)], None),
     ("np.sum(np.resize(x ** 2, 7) ** 2)", [(3,)], None),
+    ("np.sum(np.lib.stride_tricks.sliding_window_view(x ** 2, 2) ** 3)", [(4,)], None),
     ("np.sum(np.choose(C, [x ** 3, x ** 2]))", [(4,)], {"C": np.array([0, 1, 1, 0])}),
     ("np.sum(np.geomspace(x[0], x[1], 4) ** 2)", [(2,)], None),
     ("np.sum(np.union1d(x ** 3, x[:2]) ** 2)", [(3,)], None),
