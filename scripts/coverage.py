@@ -48,8 +48,8 @@ KINDS = {
         broadcast_shapes can_cast diag_indices diag_indices_from isdtype issubdtype
         mask_indices ndim promote_types result_type shape size tril_indices
         tril_indices_from triu_indices triu_indices_from unravel_index ravel_multi_index
-        iscomplexobj isrealobj isscalar min_scalar_type common_type bartlett blackman hamming hanning iterable
-        hadamard helmert hilbert invhilbert invpascal pascal dft bernoulli
+        iscomplexobj isrealobj isscalar min_scalar_type common_type bartlett blackman hamming
+        hanning iterable hadamard helmert hilbert invhilbert invpascal pascal dft bernoulli
     """,
     "integer": """
         argmax argmin argsort argwhere bincount count_nonzero digitize flatnonzero lexsort

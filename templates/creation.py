@@ -149,7 +149,8 @@ _MORE_INTEGERS = (
     np.unpackbits, np.bitwise_count, np.ix_, np.mask_indices, np.linalg.matrix_rank,
     np.iscomplex, np.isreal, np.isin, np.isposinf, np.isneginf, np.array_equiv, np.can_cast,
     np.promote_types, np.issubdtype, np.isdtype, np.iterable, np.min_scalar_type,
-    np.common_type, np.broadcast_shapes, np.spacing, np.bartlett, np.blackman, np.hamming, np.hanning,
+    np.common_type, np.broadcast_shapes, np.spacing, np.bartlett, np.blackman, np.hamming,
+    np.hanning,
 ) + tuple(getattr(np, name) for name in ("bitwise_left_shift", "bitwise_right_shift",
                                          "bitwise_invert", "bitwise_not")
           if hasattr(np, name))
