@@ -30,7 +30,7 @@ from srcad.runtime import (astype, broadcast_all, delete_index, insert_sources, 
                            pad_border, pad_mode, rollaxis_axes, scatter_flat, trim_index,
                            unblock, unbroadcast, unbroadcast_all, unconcatenate, undiag,
                            undiagonal, unjoin, unmeshgrid, unpad, unrepeat, unstack_like,
-                           untile, window_sources, zeros_filled)
+                           untile, window_sources, zero_if_discrete, zeros_filled)
 
 _REARRANGING = (
     np.reshape, np.ravel, np.transpose, np.swapaxes, np.moveaxis, np.squeeze, np.expand_dims,
@@ -429,47 +429,51 @@ def copy_tangent(y, a, order="K"):
 
 @adjoint(np.array)
 def array_adjoint(y, object, dtype=None, copy=True):
-    d[object] = unstack_like(d[y], object)
+    d[object] = unstack_like(zero_if_discrete(d[y], y), object)
 
 
 @tangent(np.array)
 def array_tangent(y, object, dtype=None, copy=True):
-    d[y] = np.array(d[object]) if dtype is None else np.array(d[object], dtype=dtype)
+    d[y] = np.array(d[object]) if dtype is None else zero_if_discrete(
+        np.array(d[object], dtype=dtype), y)
 
 
 @adjoint(np.asarray, np.asanyarray, np.asarray_chkfinite)
 def asarray_adjoint(y, a, dtype=None):
-    d[a] = unstack_like(d[y], a)
+    d[a] = unstack_like(zero_if_discrete(d[y], y), a)
 
 
 @tangent(np.asarray)
 def asarray_tangent(y, a, dtype=None):
-    d[y] = np.asarray(d[a]) if dtype is None else np.asarray(d[a], dtype=dtype)
+    d[y] = np.asarray(d[a]) if dtype is None else zero_if_discrete(
+        np.asarray(d[a], dtype=dtype), y)
 
 
 @tangent(np.asanyarray)
 def asanyarray_tangent(y, a, dtype=None):
-    d[y] = np.asanyarray(d[a]) if dtype is None else np.asanyarray(d[a], dtype=dtype)
+    d[y] = np.asanyarray(d[a]) if dtype is None else zero_if_discrete(
+        np.asanyarray(d[a], dtype=dtype), y)
 
 
 @tangent(np.asarray_chkfinite)
 def asarray_chkfinite_tangent(y, a, dtype=None):
-    d[y] = np.asarray(d[a]) if dtype is None else np.asarray(d[a], dtype=dtype)
+    d[y] = np.asarray(d[a]) if dtype is None else zero_if_discrete(
+        np.asarray(d[a], dtype=dtype), y)
 
 
 @adjoint(np.ascontiguousarray, np.asfortranarray)
 def ascontiguousarray_adjoint(y, a, dtype=None):      # 0-d inputs come out 1-d
-    d[a] = np.reshape(d[y], np.shape(a))
+    d[a] = np.reshape(zero_if_discrete(d[y], y), np.shape(a))
 
 
 @tangent(np.ascontiguousarray)
 def ascontiguousarray_tangent(y, a, dtype=None):
-    d[y] = np.ascontiguousarray(d[a], dtype=dtype)
+    d[y] = zero_if_discrete(np.ascontiguousarray(d[a], dtype=dtype), y)
 
 
 @tangent(np.asfortranarray)
 def asfortranarray_tangent(y, a, dtype=None):
-    d[y] = np.asfortranarray(d[a], dtype=dtype)
+    d[y] = zero_if_discrete(np.asfortranarray(d[a], dtype=dtype), y)
 
 
 @adjoint(np.real)
@@ -719,11 +723,11 @@ if hasattr(np, "unstack"):          # NumPy >= 2.1
 if hasattr(np, "astype"):           # NumPy >= 2.0: the function form of x.astype(dtype)
     @adjoint(np.astype)
     def np_astype_adjoint(y, x, dtype, copy=True):
-        d[x] = astype(d[y], np.result_type(x))
+        d[x] = astype(zero_if_discrete(d[y], y), np.result_type(x))
 
     @tangent(np.astype)
     def np_astype_tangent(y, x, dtype, copy=True):
-        d[y] = astype(d[x], dtype)
+        d[y] = zero_if_discrete(astype(d[x], dtype), y)
 
 
 # -- sliding_window_view: windows overlap, so the adjoint sums every window's copy -------------
