@@ -31,11 +31,12 @@ from .source import function_state, parse_function
 from .template import clone
 
 __all__ = ["Spec", "build", "grad", "value_and_grad", "autodiff", "show", "jvp", "vjp",
-           "jacobian", "hessian", "hvp", "stop_gradient", "clear_cache", "DerivativeFunction",
+           "jacobian", "hessian", "hvp", "stop_gradient", "hook", "clear_cache", "DerivativeFunction",
            "Mode", "Wrt"]
 
 log = logging.getLogger("srcad")
 stop_gradient = runtime.stop_gradient
+hook = runtime.hook
 registry.nondiff(stop_gradient)
 
 _MODES = ("reverse", "forward")
@@ -294,7 +295,7 @@ def build(f, spec: Spec) -> Derivative:
             seen.add(key)
             deps.append(dep)
     log.debug("built %s:\n%s", fdef.name, source)
-    callables = program.callables  # type: ignore[attr-defined]  # set by normalize()
+    callables = program.callables
     return Derivative(fn, source, tuple(deps), registry.version(), function_state(src.fn), params,
                       tuple(fdef.srcad_extra), complex_facts, callables)
 
