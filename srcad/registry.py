@@ -274,17 +274,23 @@ def register_tangent(*primitives, outputs: int = 1, complex: bool = False):
 
 
 def load():
-    """Import every template module once."""
+    """Import every template module once; an optional one (``templates.OPTIONAL``) only when
+    the package it needs imports."""
     global _loaded
     if _loaded:
         return
     _loaded = True
     pkg = importlib.import_module("srcad.templates")
-    for name in pkg.MODULES:
+    optional = getattr(pkg, "OPTIONAL", {})
+    for name in tuple(pkg.MODULES) + tuple(optional):
         try:
             importlib.import_module(f"srcad.templates.{name}")
         except ModuleNotFoundError as exc:
-            if exc.name != f"srcad.templates.{name}":
+            missing = exc.name or ""
+            dependency = optional.get(name)
+            if missing == f"srcad.templates.{name}":
+                continue
+            if dependency is None or missing.split(".")[0] != dependency:
                 raise
 
 

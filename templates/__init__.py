@@ -4,6 +4,8 @@ Each module mirrors a NumPy family: ``ufuncs`` (elementwise), ``reductions``, ``
 ``indexing``, ``linalg``, ``creation`` (non-differentiable functions), ``runtime_rules``
 (rules for srcad's own runtime helpers, so generated code can be differentiated again) and
 ``complex`` (the rules of complex values: real and imaginary parts, conj, angle, abs).
+``OPTIONAL`` modules hold the rules of optional dependencies (``scipy_special``,
+``scipy_linalg``, ``scipy_signal``): each is loaded only when its dependency imports.
 """
 if __name__ != "srcad.templates":
     raise ImportError(
@@ -12,3 +14,5 @@ if __name__ != "srcad.templates":
 
 MODULES = ("ufuncs", "reductions", "shape", "indexing", "linalg", "creation", "runtime_rules",
            "complex")
+# module -> the package it needs; skipped when that package is not installed
+OPTIONAL = {"scipy_special": "scipy", "scipy_linalg": "scipy", "scipy_signal": "scipy"}
