@@ -368,6 +368,7 @@ class _ZeroSimplifier(gast.NodeTransformer):
     def __init__(self, linear: Callable[[gast.expr], bool], materialize: Callable):
         self.linear = linear
         self.materialize = materialize
+        self.zero_locals: dict = {}       # template locals assigned a symbolic zero
 
     def visit_BinOp(self, node):
         self.generic_visit(node)
@@ -400,9 +401,15 @@ class _ZeroSimplifier(gast.NodeTransformer):
 
     def visit_Subscript(self, node):
         self.generic_visit(node)
-        if is_zero(node.value):           # 0[index] -> 0
-            return node.value
+        if is_zero(node.value):           # 0[index] -> 0, shaped like primal[index]
+            primal = node.value.zero_of
+            return make_zero(None if primal is None else gast.Subscript(
+                value=clone(primal), slice=clone(node.slice), ctx=gast.Load()))
         return node
+
+    def visit_Name(self, node):
+        zero = self.zero_locals.get(node.id) if isinstance(node.ctx, gast.Load) else None
+        return node if zero is None else make_zero(zero.zero_of)
 
     def visit_UnaryOp(self, node):
         self.generic_visit(node)
@@ -416,6 +423,11 @@ class _ZeroSimplifier(gast.NodeTransformer):
         self.generic_visit(node)
         if node.args and is_zero(node.args[0]) and self.linear(node.func):
             return node.args[0]
+        if node.args and is_zero(node.args[0]) and _rearranges(node.func):
+            primal = node.args[0].zero_of       # the zero keeps the shape of f(primal)
+            return make_zero(None if primal is None else gast.Call(
+                func=clone(node.func), args=[clone(primal)] + clone(node.args[1:]),
+                keywords=clone(node.keywords)))
         node.args = [self.materialize(a) if is_zero(a) else a for a in node.args]
         for kw in node.keywords:
             if is_zero(kw.value):
@@ -439,6 +451,17 @@ class _ZeroSimplifier(gast.NodeTransformer):
         return node
 
 
+# NumPy functions that rearrange their first argument (linear in it): np.f(0, ...) is 0.
+# Templates are srcad's own code, so ``np.<name>`` in instantiated rules is NumPy's.
+_REARRANGING = frozenset({"swapaxes", "transpose", "moveaxis", "reshape", "expand_dims",
+                          "squeeze", "diagonal", "tril", "triu", "ravel"})
+
+
+def _rearranges(func) -> bool:
+    return (isinstance(func, gast.Attribute) and func.attr in _REARRANGING
+            and isinstance(func.value, gast.Name) and func.value.id in ("np", "numpy"))
+
+
 def simplify_zeros(stmts: list, linear: Callable, materialize: Callable) -> list:
     """Simplify symbolic zeros in instantiated statements.
 
@@ -450,7 +473,21 @@ def simplify_zeros(stmts: list, linear: Callable, materialize: Callable) -> list
     for stmt in stmts:
         if isinstance(stmt, (gast.Assign, gast.AugAssign)):
             stmt.value = simplifier.visit(stmt.value)
+            target = stmt.targets[0] if isinstance(stmt, gast.Assign) else None
+            if _is_template_local(stmt, target):
+                # a local of the template that is zero: later reads of it are zero too
+                if is_zero(stmt.value):
+                    simplifier.zero_locals[target.id] = stmt.value
+                    continue
+                simplifier.zero_locals.pop(target.id, None)
         else:
+            simplifier.zero_locals.clear()      # a runtime branch: locals may be anything
             stmt = simplifier.visit(stmt)
         out.append(stmt)
     return out
+
+
+def _is_template_local(stmt, target) -> bool:
+    """Is ``stmt`` an assignment to a plain local (not a derivative or an output)?"""
+    return (isinstance(target, gast.Name) and len(stmt.targets) == 1
+            and not hasattr(stmt, "srcad_contrib") and not hasattr(target, "srcad_output"))

@@ -157,3 +157,22 @@ def count_builds(monkeypatch, what=lambda f, spec: f.__name__):
         return real(f, spec)
     monkeypatch.setattr(api, "build", counting)
     return calls
+
+
+def check_second_order(f, args, wrt=0, seed=7, rtol=1e-5, atol=1e-6, h=1e-5):
+    """The Hessian-vector product of ``f`` in argument ``wrt`` along a random direction, by
+    forward over reverse (``srcad.hvp``) and by reverse over reverse, against central
+    differences of srcad's gradient."""
+    import srcad
+
+    grad = srcad.grad(f, wrt=wrt)
+    v = rng(seed).standard_normal(np.shape(args[wrt]))
+
+    def at(t):
+        moved = list(args)
+        moved[wrt] = args[wrt] + t * v
+        return grad(*moved)
+    fd = (at(h) - at(-h)) / (2 * h)
+    np.testing.assert_allclose(srcad.hvp(f, wrt=wrt)(*args, v), fd, rtol=rtol, atol=atol)
+    rr = srcad.autodiff(grad, mode="reverse", wrt=wrt)(*args, seed=v)    # H^T v = H v
+    np.testing.assert_allclose(rr, fd, rtol=rtol, atol=atol)

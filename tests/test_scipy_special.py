@@ -10,7 +10,7 @@ sp = pytest.importorskip("scipy.special")
 import srcad  # noqa: E402
 from srcad import registry  # noqa: E402
 
-from helpers import check_rule, make_function, random_args  # noqa: E402
+from helpers import check_rule, check_second_order, make_function, random_args  # noqa: E402
 
 NS = {"sp": sp}
 POS = "positive"
@@ -101,13 +101,7 @@ def test_second_order(expr, shapes, domain):
     f = make_function(f"def f({params}):\n    return np.sum(np.sin({expr}))\n", dict(NS))
     args = random_args(shapes, domain, seed=5)
     args = [np.asarray(a) for a in args]
-    grad = srcad.grad(f, wrt=0)
-    v = np.random.default_rng(7).standard_normal(np.shape(args[0]))
-    h = 1e-5
-    fd = (grad(args[0] + h * v, *args[1:]) - grad(args[0] - h * v, *args[1:])) / (2 * h)
-    np.testing.assert_allclose(srcad.hvp(f, wrt=0)(*args, v), fd, rtol=1e-5, atol=1e-6)
-    rr = srcad.autodiff(grad, mode="reverse", wrt=0)(*args, seed=v)
-    np.testing.assert_allclose(rr, fd, rtol=1e-5, atol=1e-6)
+    check_second_order(f, args)
 
 
 def _grad(expr, *args):
