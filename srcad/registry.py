@@ -34,19 +34,19 @@ from __future__ import annotations
 import hashlib
 import importlib
 import inspect
-
 import sys
+import textwrap
 from dataclasses import dataclass, field
 from typing import Any
 
 import gast
 
-from .template import Template, d, formula_template, parse_template
+from .template import Template, clone, d, formula_template, parse_template
 
 __all__ = ["adjoint", "tangent", "nondiff", "linear", "unary", "binary", "d", "Rule",
            "complex_ok", "real_valued",
            "lookup", "load", "templates_digest", "version", "returns_list", "register_adjoint",
-           "register_tangent", "primitive_name"]
+           "register_tangent", "primitive_name", "derived"]
 
 
 @dataclass
@@ -259,6 +259,69 @@ def binary(primitives, d1: str | None, d2: str | None):
         r = _rule(p)
         r.adjoint, r.tangent = adj, tan
         r.extra["elementwise"] = True
+
+
+def derived(primitives, template_fn, signature: str, replace: dict | None = None,
+            kind: str | None = None):
+    """Register the rule ``template_fn`` (an adjoint or tangent template of another primitive,
+    ``kind`` read from its name's ``_adjoint``/``_tangent`` ending) for ``primitives`` whose
+    signature differs: ``signature`` is the new parameter list, outputs first, as Python
+    source; ``replace`` maps the original's parameters (or dotted globals, ``"sl.expm"``) to
+    expressions in the new ones (``{"upper": "not lower"}``). A twin such as ``scipy.linalg.cholesky`` then shares the
+    NumPy rule's body instead of a copy of it."""
+    kind = kind or ("adjoint" if template_fn.__name__.endswith("_adjoint") else "tangent")
+    original = parse_template(template_fn, _outputs_of(template_fn))
+    header = gast.parse(f"def _twin({signature}):\n    pass\n").body[0]
+    params = [a.id for a in header.args.posonlyargs + header.args.args]
+    outputs = tuple(params[:len(original.outputs)])
+    namespace = dict(template_fn.__globals__)
+    exec(compile(f"def _twin({signature}):\n    pass\n", "<srcad twin>", "exec"), namespace)
+    sig = inspect.signature(namespace.pop("_twin"))
+    inputs = inspect.Signature(list(sig.parameters.values())[len(outputs):])
+    substitutes = {old: gast.parse(new, mode="eval").body
+                   for old, new in (replace or {}).items()}
+    substitutes.update({old: gast.Name(id=new, ctx=gast.Load(), annotation=None,
+                                       type_comment=None)
+                        for old, new in zip(original.outputs, outputs) if old != new})
+
+    class _Rename(gast.NodeTransformer):
+        def visit_Name(self, node):
+            if node.id in substitutes and isinstance(node.ctx, gast.Load):
+                return gast.copy_location(clone(substitutes[node.id]), node)
+            return node
+
+        def visit_Attribute(self, node):          # a dotted global: "sl.expm"
+            dotted = _dotted(node)
+            if dotted in substitutes:
+                return gast.copy_location(clone(substitutes[dotted]), node)
+            return self.generic_visit(node)
+
+    body = [_Rename().visit(stmt) for stmt in clone(original.body)]
+    template = Template(name=original.name, outputs=outputs, signature=inputs, body=body,
+                        globals=template_fn.__globals__, origin=original.origin,
+                        local_names=original.local_names - set(sig.parameters))
+    _note(template)
+    for p in primitives if isinstance(primitives, tuple) else (primitives,):
+        setattr(_rule(p), kind, template)
+    return template
+
+
+def _dotted(node) -> str | None:
+    parts = []
+    while isinstance(node, gast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    return ".".join([node.id] + parts[::-1]) if isinstance(node, gast.Name) else None
+
+
+def _outputs_of(template_fn) -> int:
+    """The number of outputs a template was registered with (``outputs=`` of its decorator)."""
+    source = textwrap.dedent(inspect.getsource(template_fn))
+    for deco in gast.parse(source).body[0].decorator_list:
+        for kw in getattr(deco, "keywords", ()):
+            if kw.arg == "outputs":
+                return kw.value.value
+    return 1
 
 
 def register_adjoint(*primitives, outputs: int = 1, complex: bool = False):

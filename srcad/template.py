@@ -458,8 +458,17 @@ _REARRANGING = frozenset({"swapaxes", "transpose", "moveaxis", "reshape", "expan
 
 
 def _rearranges(func) -> bool:
-    return (isinstance(func, gast.Attribute) and func.attr in _REARRANGING
-            and isinstance(func.value, gast.Name) and func.value.id in ("np", "numpy"))
+    """``np.swapaxes``-like, or one of srcad's runtime helpers linear in their first argument
+    (read as ``_srcad.helper`` in instantiated rules)."""
+    if isinstance(func, gast.Attribute):
+        return (func.attr in _REARRANGING and isinstance(func.value, gast.Name)
+                and func.value.id in ("np", "numpy"))
+    if isinstance(func, gast.Name) and "." in func.id:
+        from . import registry, runtime
+        helper = getattr(runtime, func.id.rsplit(".", 1)[1], None)
+        rule = registry.lookup(helper) if callable(helper) else None
+        return rule is not None and rule.linear
+    return False
 
 
 def simplify_zeros(stmts: list, linear: Callable, materialize: Callable) -> list:

@@ -1,0 +1,162 @@
+"""Derivative rules of ``scipy.linalg``: solve (with ``assume_a``, ``lower``, ``transposed``),
+solve_triangular, inv, det, cholesky, eigh, eigvalsh, svd, svdvals, qr, expm, sqrtm, logm,
+block_diag and toeplitz. Loaded only when SciPy imports (``srcad[scipy]``).
+
+Where SciPy's function is NumPy's under another signature (cholesky, eigh, svd, qr, det...),
+the rule is NumPy's (templates/linalg.py), registered with ``registry.derived`` for SciPy's
+parameters: the conventions of linalg.py hold (one triangle read by cholesky/eigh, distinct
+eigen/singular values, gauge-invariant use of vectors, the extra columns of full SVD and QR).
+
+Conventions:
+
+* ``overwrite_a``/``overwrite_b`` are absent from the signatures (SciPy may destroy the input
+  the derivative reads): passing them is a clear error. ``check_finite`` is accepted.
+* ``solve`` and ``inv`` with ``assume_a``: the rule differentiates the matrix SciPy reads
+  (``runtime.structured_matrix``): all of ``a`` ('gen'), the triangle ``lower`` names,
+  mirrored ('sym', 'her', 'pos'), a triangle ('upper triangular', 'lower triangular') or the
+  diagonal; a perturbation of the elements SciPy ignores has derivative 0. 'banded' and
+  'tridiagonal' are refused at run time.
+* ``solve_triangular`` reads the triangle ``lower`` names (without its diagonal for
+  ``unit_diagonal=True``); ``trans`` 0/'N', 1/'T', 2/'C' (real matrices: 'C' is 'T').
+* ``scipy.linalg.qr``: ``mode`` 'full' and 'economic' (NumPy's 'complete' and 'reduced');
+  ``pivoting=True`` (three outputs) and modes 'r'/'raw' are refused.
+* ``eigh``: the standard problem only (``b`` is refused), ``eigvals_only=False`` (use
+  ``eigvalsh`` for the values alone); ``subset_by_*``, ``type`` and ``driver`` are refused.
+* ``expm``, ``sqrtm``, ``logm``: the Frechet derivative ``L_f(a, e)`` is the top-right block
+  of ``f([[a, e], [0, a]])`` (Higham, Functions of Matrices, thm. 3.6), and its adjoint
+  ``L_f(a^T, g)`` (these functions commute with transposition), so both modes are one call of
+  ``f`` on a matrix of twice the size and second derivatives follow from the same rule.
+  ``sqrtm``/``logm`` are differentiated where they are real and smooth: no eigenvalue on the
+  closed negative real axis (a complex result is refused by the complex analysis).
+"""
+import numpy as np
+import scipy.linalg as sl
+
+from srcad.registry import adjoint, complex_ok, d, derived, linear, tangent
+from srcad.runtime import (as_columns, from_columns, structured_matrix,
+                           structured_matrix_adjoint, unbroadcast)
+from srcad.templates import linalg as np_rules
+
+# -- NumPy's rules under SciPy's signatures --------------------------------------------------
+derived(sl.det, np_rules.det_adjoint, "y, a, *, check_finite=True")
+derived(sl.det, np_rules.det_tangent, "y, a, *, check_finite=True")
+for _rule in (np_rules.cholesky_adjoint, np_rules.cholesky_tangent):
+    derived(sl.cholesky, _rule, "c, a, lower=False, *, check_finite=True",
+            {"upper": "not lower"})
+for _rule in (np_rules.eigh_adjoint, np_rules.eigh_tangent):
+    derived(sl.eigh, _rule, "w, v, a, *, lower=True, eigvals_only=False, check_finite=True",
+            {"UPLO": "'L' if lower else 'U'"})
+for _rule in (np_rules.eigvalsh_adjoint, np_rules.eigvalsh_tangent):
+    derived(sl.eigvalsh, _rule, "w, a, *, lower=True, check_finite=True",
+            {"UPLO": "'L' if lower else 'U'"})
+for _rule in (np_rules.svd_adjoint, np_rules.svd_tangent):
+    derived(sl.svd, _rule, "u, s, vh, a, full_matrices=True, compute_uv=True, *, "
+            "check_finite=True, lapack_driver='gesdd'")
+for _rule in (np_rules.svdvals_adjoint, np_rules.svdvals_tangent):
+    derived(sl.svdvals, _rule, "s, a, *, check_finite=True", {"x": "a"})
+for _rule in (np_rules.qr_adjoint, np_rules.qr_tangent):
+    derived(sl.qr, _rule, "q, r, a, *, mode='full', check_finite=True",
+            {"mode": "'complete' if mode == 'full' else 'reduced' if mode == 'economic' "
+                     "else mode"})
+
+linear(structured_matrix, structured_matrix_adjoint)
+complex_ok(structured_matrix, structured_matrix_adjoint)
+
+
+# -- solve, inv: the matrix read is structured_matrix(a, assume_a, lower) -------------------
+
+@adjoint(sl.solve)
+def solve_adjoint(x, a, b, lower=False, *, check_finite=True, assume_a=None, transposed=False):
+    m = structured_matrix(a, assume_a, lower)
+    gb = np.linalg.solve(m if transposed else np.swapaxes(m, -1, -2), as_columns(d[x], b))
+    gm = -(gb @ np.swapaxes(as_columns(x, b), -1, -2))
+    d[a] = unbroadcast(structured_matrix_adjoint(
+        np.swapaxes(gm, -1, -2) if transposed else gm, assume_a, lower), a)
+    d[b] = unbroadcast(from_columns(gb, b), b)
+
+
+@tangent(sl.solve)
+def solve_tangent(x, a, b, lower=False, *, check_finite=True, assume_a=None, transposed=False):
+    m = structured_matrix(a, assume_a, lower)
+    dm = structured_matrix(d[a], assume_a, lower)
+    rhs = as_columns(d[b], b) - (np.swapaxes(dm, -1, -2) if transposed else dm) @ as_columns(
+        x, b)
+    d[x] = from_columns(np.linalg.solve(np.swapaxes(m, -1, -2) if transposed else m, rhs), b)
+
+
+@adjoint(sl.inv)
+def inv_adjoint(y, a, *, check_finite=True, assume_a=None, lower=False):
+    yt = np.swapaxes(y, -1, -2)
+    d[a] = structured_matrix_adjoint(-(yt @ d[y] @ yt), assume_a, lower)
+
+
+@tangent(sl.inv)
+def inv_tangent(y, a, *, check_finite=True, assume_a=None, lower=False):
+    d[y] = -(y @ structured_matrix(d[a], assume_a, lower) @ y)
+
+
+# -- solve_triangular: op(t) x = b, t the triangle read, op the transpose for trans 1/2 -------
+
+@adjoint(sl.solve_triangular)
+def solve_triangular_adjoint(x, a, b, trans=0, lower=False, unit_diagonal=False, *,
+                             check_finite=True):
+    gb = sl.solve_triangular(a, as_columns(d[x], b), trans=0 if trans != 0 and trans != "N"
+                             else 1, lower=lower, unit_diagonal=unit_diagonal)
+    gt = -(gb @ np.swapaxes(as_columns(x, b), -1, -2))
+    if trans != 0 and trans != "N":
+        gt = np.swapaxes(gt, -1, -2)
+    if lower:
+        d[a] = np.tril(gt, -1 if unit_diagonal else 0)
+    else:
+        d[a] = np.triu(gt, 1 if unit_diagonal else 0)
+    d[b] = from_columns(gb, b)
+
+
+@tangent(sl.solve_triangular)
+def solve_triangular_tangent(x, a, b, trans=0, lower=False, unit_diagonal=False, *,
+                             check_finite=True):
+    if lower:
+        dt = np.tril(d[a], -1 if unit_diagonal else 0)
+    else:
+        dt = np.triu(d[a], 1 if unit_diagonal else 0)
+    if trans != 0 and trans != "N":
+        dt = np.swapaxes(dt, -1, -2)
+    rhs = as_columns(d[b], b) - dt @ as_columns(x, b)
+    d[x] = from_columns(sl.solve_triangular(a, rhs, trans=trans, lower=lower,
+                                            unit_diagonal=unit_diagonal), b)
+
+
+# -- matrix functions: L_f(a, e) = f([[a, e], [0, a]])[top right] (see the module docstring) --
+
+@adjoint(sl.expm)
+def expm_adjoint(y, A):
+    n = np.shape(A)[-1]
+    at = np.swapaxes(A, -1, -2)
+    block = np.concatenate([np.concatenate([at, d[y]], axis=-1),
+                            np.concatenate([np.zeros_like(at), at], axis=-1)], axis=-2)
+    d[A] = sl.expm(block)[..., :n, n:]
+
+
+@tangent(sl.expm)
+def expm_tangent(y, A):
+    n = np.shape(A)[-1]
+    block = np.concatenate([np.concatenate([A, d[A]], axis=-1),
+                            np.concatenate([np.zeros_like(A), A], axis=-1)], axis=-2)
+    d[y] = sl.expm(block)[..., :n, n:]
+
+
+for _name in ("sqrtm", "logm"):
+    for _rule in (expm_adjoint, expm_tangent):
+        derived(getattr(sl, _name), _rule, "y, A", {"sl.expm": f"sl.{_name}"})
+
+
+# -- the rules of the helpers above (each is linear; the adjoint of one is the other) --------
+
+@adjoint(structured_matrix)
+def structured_matrix_adjoint_rule(y, a, assume_a, lower):
+    d[a] = structured_matrix_adjoint(d[y], assume_a, lower)
+
+
+@adjoint(structured_matrix_adjoint)
+def structured_matrix_adjoint_adjoint(y, g, assume_a, lower):
+    d[g] = structured_matrix(d[y], assume_a, lower)
