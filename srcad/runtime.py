@@ -952,3 +952,33 @@ def qr_columns(a, mode):
 
 __all__ += ["qr_columns"]
 SHARES.update({"qr_columns": ()})
+
+
+# -- scipy.signal's convolutions (templates/scipy_signal.py) -----------------------------------
+
+def _crop_slices(g_shape, in1, in2):
+    """Where an output of shape ``g_shape`` sits in the 'full' convolution of in1 and in2:
+    centered, as SciPy crops 'same' and 'valid' (start (full - out) // 2 on each axis)."""
+    full = [n + m - 1 for n, m in zip(_shape(in1), _shape(in2))]
+    return full, tuple(slice((f - o) // 2, (f - o) // 2 + o) for f, o in zip(full, g_shape))
+
+
+def uncrop(g, in1, in2):
+    """``g`` (a 'full', 'same' or 'valid' convolution's cotangent) placed in a zero array of
+    the 'full' shape."""
+    full, where = _crop_slices(_shape(g), in1, in2)
+    if list(_shape(g)) == full:
+        return g
+    out = np.zeros(full, dtype=np.result_type(g, 1.0))
+    out[where] = g
+    return out
+
+
+def crop(g, like, in1, in2):
+    """The transpose of ``uncrop``: the part of a 'full'-shaped ``g`` shaped like ``like``."""
+    full, where = _crop_slices(_shape(like), in1, in2)
+    return g if list(_shape(like)) == full else g[where]
+
+
+__all__ += ["uncrop", "crop"]
+SHARES.update({"uncrop": (0,), "crop": (0,)})
