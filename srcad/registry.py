@@ -262,13 +262,17 @@ def binary(primitives, d1: str | None, d2: str | None):
 
 
 def derived(primitives, template_fn, signature: str, replace: dict | None = None,
-            kind: str | None = None):
+            kind: str | None = None, d_reads: dict | None = None,
+            d_stores: dict | None = None, extra: str = ""):
     """Register the rule ``template_fn`` (an adjoint or tangent template of another primitive,
     ``kind`` read from its name's ``_adjoint``/``_tangent`` ending) for ``primitives`` whose
     signature differs: ``signature`` is the new parameter list, outputs first, as Python
     source; ``replace`` maps the original's parameters (or dotted globals, ``"sl.expm"``) to
-    expressions in the new ones (``{"upper": "not lower"}``). A twin such as ``scipy.linalg.cholesky`` then shares the
-    NumPy rule's body instead of a copy of it."""
+    expressions in the new ones (``{"upper": "not lower"}``). ``d_reads`` maps a parameter
+    ``p`` to the expression its reads ``d[p]`` become, ``d_stores`` to ``(q, expression)``:
+    ``d[p] = e`` becomes ``d[q] = expression`` with ``__value__`` standing for ``e``;
+    ``extra`` is source appended to the body. A twin such as ``scipy.linalg.cholesky`` then
+    shares the NumPy rule's body instead of a copy of it."""
     kind = kind or ("adjoint" if template_fn.__name__.endswith("_adjoint") else "tangent")
     original = parse_template(template_fn, _outputs_of(template_fn))
     header = gast.parse(f"def _twin({signature}):\n    pass\n").body[0]
@@ -278,13 +282,35 @@ def derived(primitives, template_fn, signature: str, replace: dict | None = None
     exec(compile(f"def _twin({signature}):\n    pass\n", "<srcad twin>", "exec"), namespace)
     sig = inspect.signature(namespace.pop("_twin"))
     inputs = inspect.Signature(list(sig.parameters.values())[len(outputs):])
-    substitutes = {old: gast.parse(new, mode="eval").body
-                   for old, new in (replace or {}).items()}
-    substitutes.update({old: gast.Name(id=new, ctx=gast.Load(), annotation=None,
-                                       type_comment=None)
-                        for old, new in zip(original.outputs, outputs) if old != new})
+    substitutes = {old: gast.Name(id=new, ctx=gast.Load(), annotation=None, type_comment=None)
+                   for old, new in zip(original.outputs, outputs) if old != new}
+    substitutes.update({old: gast.parse(new, mode="eval").body
+                        for old, new in (replace or {}).items()})
+
+    reads = {p: gast.parse(e, mode="eval").body for p, e in (d_reads or {}).items()}
+    stores = {p: (q, gast.parse(e, mode="eval").body) for p, (q, e) in (d_stores or {}).items()}
 
     class _Rename(gast.NodeTransformer):
+        def visit_Assign(self, node):
+            target = node.targets[0]
+            if _d_of(target) in stores:
+                new_param, wrap = stores[_d_of(target)]
+                target.slice = gast.Name(id=new_param, ctx=gast.Load(), annotation=None,
+                                         type_comment=None)
+                node.value = _Fill(self.visit(node.value)).visit(clone(wrap))
+                return node
+            return self.generic_visit(node)
+
+        def visit_Subscript(self, node):
+            if _d_of(node) in reads and isinstance(node.ctx, gast.Load):
+                return gast.copy_location(clone(reads[_d_of(node)]), node)
+            renamed = substitutes.get(_d_of(node))
+            if _d_of(node) is not None:         # d[p]: p names a derivative, maybe renamed
+                if isinstance(renamed, gast.Name):
+                    node.slice = clone(renamed)
+                return node
+            return self.generic_visit(node)
+
         def visit_Name(self, node):
             if node.id in substitutes and isinstance(node.ctx, gast.Load):
                 return gast.copy_location(clone(substitutes[node.id]), node)
@@ -297,13 +323,33 @@ def derived(primitives, template_fn, signature: str, replace: dict | None = None
             return self.generic_visit(node)
 
     body = [_Rename().visit(stmt) for stmt in clone(original.body)]
+    body += gast.parse(textwrap.dedent(extra)).body if extra else []
+    caller, _ = _caller_origin()       # names the replacements use, besides the original's
     template = Template(name=original.name, outputs=outputs, signature=inputs, body=body,
-                        globals=template_fn.__globals__, origin=original.origin,
+                        globals={**caller, **template_fn.__globals__}, origin=original.origin,
                         local_names=original.local_names - set(sig.parameters))
     _note(template)
     for p in primitives if isinstance(primitives, tuple) else (primitives,):
         setattr(_rule(p), kind, template)
     return template
+
+
+def _d_of(node) -> str | None:
+    """``p`` for the template expression ``d[p]``, else None."""
+    if (isinstance(node, gast.Subscript) and isinstance(node.value, gast.Name)
+            and node.value.id == "d" and isinstance(node.slice, gast.Name)):
+        return node.slice.id
+    return None
+
+
+class _Fill(gast.NodeTransformer):
+    """Put ``value`` in place of the name ``__value__``."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def visit_Name(self, node):
+        return clone(self.value) if node.id == "__value__" else node
 
 
 def _dotted(node) -> str | None:

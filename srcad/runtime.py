@@ -982,3 +982,32 @@ def crop(g, like, in1, in2):
 
 __all__ += ["uncrop", "crop"]
 SHARES.update({"uncrop": (0,), "crop": (0,)})
+
+
+def lu_rows(piv):
+    """The row order ``perm`` of ``scipy.linalg.lu_factor``'s pivots (LAPACK's: row i was
+    swapped with row piv[i], in turn): ``a[perm] = l @ u``."""
+    perm = np.arange(np.shape(piv)[-1])
+    for i, p in enumerate(np.asarray(piv)):
+        perm[i], perm[p] = perm[p], perm[i]
+    return perm
+
+
+__all__ += ["lu_rows"]
+SHARES.update({"lu_rows": ()})
+
+
+def lower_factor(c, lower):
+    """The lower-triangular factor ``l`` (``a = l l^T``) that ``scipy.linalg.cho_factor``'s
+    ``c`` holds: its lower triangle, or the transpose of its upper one (the other triangle of
+    ``c`` is not part of the factor)."""
+    return np.tril(c) if lower else _mT(np.triu(c))
+
+
+def lower_factor_adjoint(g, lower):
+    """The transpose of ``lower_factor``."""
+    return np.tril(g) if lower else np.triu(_mT(g))
+
+
+__all__ += ["lower_factor", "lower_factor_adjoint"]
+SHARES.update({"lower_factor": (), "lower_factor_adjoint": ()})

@@ -32,9 +32,10 @@ Conventions:
 import numpy as np
 import scipy.linalg as sl
 
-from srcad.registry import adjoint, complex_ok, d, derived, linear, tangent
-from srcad.runtime import (as_columns, from_columns, structured_matrix,
-                           structured_matrix_adjoint, unbroadcast)
+from srcad.registry import adjoint, complex_ok, d, derived, linear, nondiff, returns_list, tangent
+from srcad.runtime import (as_columns, from_columns, lower_factor, lower_factor_adjoint, lu_rows,
+                           structured_matrix, structured_matrix_adjoint, unbroadcast,
+                           zeros_filled)
 from srcad.templates import linalg as np_rules
 
 # -- NumPy's rules under SciPy's signatures --------------------------------------------------
@@ -160,3 +161,104 @@ def structured_matrix_adjoint_rule(y, a, assume_a, lower):
 @adjoint(structured_matrix_adjoint)
 def structured_matrix_adjoint_adjoint(y, g, assume_a, lower):
     d[g] = structured_matrix(d[y], assume_a, lower)
+
+
+# -- cho_factor / cho_solve, lu_factor / lu_solve ------------------------------------------
+# cho_factor and lu_factor return a pair, passed whole to cho_solve / lu_solve: they are rules
+# returning a list (``returns_list``), so ``c = cho_factor(a)``, ``cho_factor(a)[0]`` and
+# ``c, low = cho_factor(a)`` all work. cho_factor's c holds the factor in one triangle and a's
+# own elements in the other (SciPy leaves them), so that triangle's derivative is a's.
+
+returns_list(sl.cho_factor, sl.lu_factor)
+linear(lower_factor, lower_factor_adjoint)
+nondiff(lu_rows)
+_FACTOR = "np.tril(res[0]) if lower else np.triu(res[0])"
+_FACTOR_COTANGENT = "zeros_filled(d[res], res)[0]"
+derived(sl.cho_factor, np_rules.cholesky_adjoint, "res, a, lower=False, *, check_finite=True",
+        {"upper": "not lower", "c": _FACTOR},
+        d_reads={"c": f"np.tril({_FACTOR_COTANGENT}) if lower else np.triu({_FACTOR_COTANGENT})"},
+        extra=f"d[a] = (np.triu({_FACTOR_COTANGENT}, 1) if lower else "
+              f"np.tril({_FACTOR_COTANGENT}, -1))")
+derived(sl.cho_factor, np_rules.cholesky_tangent, "res, a, lower=False, *, check_finite=True",
+        {"upper": "not lower", "c": _FACTOR},
+        d_stores={"c": ("res", "(__value__ + (np.triu(d[a], 1) if lower else "
+                               "np.tril(d[a], -1)), 0.0)")})
+
+
+@adjoint(sl.cho_solve)
+def cho_solve_adjoint(x, c_and_lower, b, *, check_finite=True):
+    low = lower_factor(c_and_lower[0], c_and_lower[1])                 # a = low low^T
+    gb = sl.cho_solve(c_and_lower, as_columns(d[x], b))
+    ga = -(gb @ np.swapaxes(as_columns(x, b), -1, -2))
+    gl = (ga + np.swapaxes(ga, -1, -2)) @ low
+    d[c_and_lower] = [lower_factor_adjoint(gl, c_and_lower[1]), 0.0]
+    d[b] = from_columns(gb, b)
+
+
+@tangent(sl.cho_solve)
+def cho_solve_tangent(x, c_and_lower, b, *, check_finite=True):
+    low = lower_factor(c_and_lower[0], c_and_lower[1])
+    dlow = lower_factor(d[c_and_lower][0], c_and_lower[1])
+    da = dlow @ np.swapaxes(low, -1, -2) + low @ np.swapaxes(dlow, -1, -2)
+    d[x] = from_columns(sl.cho_solve(c_and_lower, as_columns(d[b], b) - da @ as_columns(x, b)),
+                        b)
+
+
+# lu_factor: a[perm] = l u (l unit lower, u upper, packed in lu). With f = l^-1 da[perm] u^-1,
+# dl = l tril(f, -1) and du = triu(f) u.
+@adjoint(sl.lu_factor)
+def lu_factor_adjoint(res, a, *, check_finite=True):
+    lu = res[0]
+    g = zeros_filled(d[res], res)[0]
+    l = np.tril(lu, -1) + np.eye(np.shape(lu)[-1], dtype=np.result_type(lu))
+    u = np.triu(lu)
+    m = np.tril(np.swapaxes(l, -1, -2) @ np.tril(g, -1), -1) + np.triu(
+        np.triu(g) @ np.swapaxes(u, -1, -2))
+    z = np.linalg.solve(np.swapaxes(l, -1, -2), m)                        # l^-T m
+    d[a][lu_rows(res[1])] += np.swapaxes(np.linalg.solve(u, np.swapaxes(z, -1, -2)), -1, -2)
+
+
+@tangent(sl.lu_factor)
+def lu_factor_tangent(res, a, *, check_finite=True):
+    lu = res[0]
+    l = np.tril(lu, -1) + np.eye(np.shape(lu)[-1], dtype=np.result_type(lu))
+    u = np.triu(lu)
+    y = np.linalg.solve(l, d[a][lu_rows(res[1])])
+    f = np.swapaxes(np.linalg.solve(np.swapaxes(u, -1, -2), np.swapaxes(y, -1, -2)), -1, -2)
+    d[res] = (l @ np.tril(f, -1) + np.triu(f) @ u, 0.0)
+
+
+# lu_solve: a = m[inverse perm] with m = l u; op(a) x = b, op the transpose for trans 1/2.
+@adjoint(sl.lu_solve)
+def lu_solve_adjoint(x, lu_and_piv, b, trans=0, *, check_finite=True):
+    lu = lu_and_piv[0]
+    l = np.tril(lu, -1) + np.eye(np.shape(lu)[-1], dtype=np.result_type(lu))
+    u = np.triu(lu)
+    gb = sl.lu_solve(lu_and_piv, as_columns(d[x], b), trans=1 if trans == 0 else 0)
+    gop = -(gb @ np.swapaxes(as_columns(x, b), -1, -2))
+    gm = (gop if trans == 0 else np.swapaxes(gop, -1, -2))[lu_rows(lu_and_piv[1])]
+    d[lu_and_piv] = [np.tril(gm @ np.swapaxes(u, -1, -2), -1)
+                     + np.triu(np.swapaxes(l, -1, -2) @ gm), 0.0]
+    d[b] = from_columns(gb, b)
+
+
+@tangent(sl.lu_solve)
+def lu_solve_tangent(x, lu_and_piv, b, trans=0, *, check_finite=True):
+    lu = lu_and_piv[0]
+    l = np.tril(lu, -1) + np.eye(np.shape(lu)[-1], dtype=np.result_type(lu))
+    u = np.triu(lu)
+    dlu = d[lu_and_piv][0]
+    da = (np.tril(dlu, -1) @ u + l @ np.triu(dlu))[np.argsort(lu_rows(lu_and_piv[1]))]
+    rhs = as_columns(d[b], b) - (da if trans == 0 else np.swapaxes(da, -1, -2)) @ as_columns(
+        x, b)
+    d[x] = from_columns(sl.lu_solve(lu_and_piv, rhs, trans=trans), b)
+
+
+@adjoint(lower_factor)
+def lower_factor_adjoint_rule(y, c, lower):
+    d[c] = lower_factor_adjoint(d[y], lower)
+
+
+@adjoint(lower_factor_adjoint)
+def lower_factor_adjoint_adjoint(y, g, lower):
+    d[g] = lower_factor(d[y], lower)

@@ -15,7 +15,7 @@ large as the other on every axis, as SciPy does.
 import numpy as np
 import scipy.signal as sig
 
-from srcad.registry import adjoint, d, linear, tangent
+from srcad.registry import adjoint, d, derived, linear, tangent
 from srcad.runtime import crop, uncrop
 
 linear(uncrop, crop)
@@ -33,16 +33,10 @@ def convolve_tangent(y, in1, in2, mode="full", method="auto"):
     d[y] = sig.convolve(d[in1], in2, mode=mode) + sig.convolve(in1, d[in2], mode=mode)
 
 
-@adjoint(sig.fftconvolve)
-def fftconvolve_adjoint(y, in1, in2, mode="full"):
-    g = uncrop(d[y], in1, in2)
-    d[in1] = sig.correlate(g, in2, mode="valid")
-    d[in2] = sig.correlate(g, in1, mode="valid")
-
-
-@tangent(sig.fftconvolve)
-def fftconvolve_tangent(y, in1, in2, mode="full"):
-    d[y] = sig.fftconvolve(d[in1], in2, mode=mode) + sig.fftconvolve(in1, d[in2], mode=mode)
+# fftconvolve computes the same function (no ``method``)
+derived(sig.fftconvolve, convolve_adjoint, "y, in1, in2, mode='full'")
+derived(sig.fftconvolve, convolve_tangent, "y, in1, in2, mode='full'",
+        {"sig.convolve": "sig.fftconvolve"})
 
 
 @adjoint(sig.correlate)

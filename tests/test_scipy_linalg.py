@@ -95,6 +95,26 @@ FUNCTIONS = {
             q, r = sl.qr(x)
             return np.sum(np.sin(q[:, :2])) + np.sum(r ** 3)
     """, [[(4, 2)]]),
+    # factor once, solve with the pair (cho_factor's other triangle holds a's elements)
+    "cho_factor_solve": ("""
+        def f(x, y):
+            c, low = sl.cho_factor(x @ x.T + 3.0 * np.eye(3))
+            return np.sum(np.sin(sl.cho_solve((c, low), y))) + np.sum(c * y[..., :1])
+    """, [[(3, 3), (3,)], [(3, 3), (3, 2)]]),
+    "cho_factor_lower_pair": ("""
+        def f(x, y):
+            factor = sl.cho_factor(x @ x.T + 3.0 * np.eye(3), lower=True)
+            return np.sum(np.sin(sl.cho_solve(factor, y))) + np.sum(factor[0] ** 2)
+    """, [[(3, 3), (3, 2)]]),
+    "lu_factor_solve": ("""
+        def f(x, y):
+            return np.sum(np.sin(sl.lu_solve(sl.lu_factor(x + 3.0 * np.eye(3)), y)))
+    """, [[(3, 3), (3,)], [(3, 3), (3, 2)]]),
+    "lu_factor_trans": ("""
+        def f(x, y):
+            lu, piv = sl.lu_factor(x + 3.0 * np.eye(3))
+            return np.sum(np.sin(sl.lu_solve((lu, piv), y, trans=1))) + np.sum(lu ** 2)
+    """, [[(3, 3), (3, 2)]]),
 }
 
 
@@ -104,9 +124,10 @@ def test_multi_output(name):
     f = make_function(source, dict(NS))
     for shapes in cases:
         args = random_args(shapes, seed=3)
+        wrt = tuple(range(len(args)))
         for mode in ("reverse", "forward", "both"):
-            check_grad(f, *args, mode=mode)
-        g = srcad.grad(f)(np.asarray(args[0], dtype=np.float32))
+            check_grad(f, *args, wrt=wrt if len(wrt) > 1 else 0, mode=mode)
+        g = srcad.grad(f)(*[np.asarray(a, dtype=np.float32) for a in args])
         assert g.dtype == np.float32
     check_second_order(f, random_args(cases[-1], seed=5))
 
