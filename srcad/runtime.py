@@ -1011,3 +1011,67 @@ def lower_factor_adjoint(g, lower):
 
 __all__ += ["lower_factor", "lower_factor_adjoint"]
 SHARES.update({"lower_factor": (), "lower_factor_adjoint": ()})
+
+
+def _as_block(x):
+    return np.reshape(x, (1, -1)) if np.ndim(x) < 2 else x      # block_diag's 2-D form
+
+
+def block_diag_of(items, like):
+    """``scipy.linalg.block_diag(*items)`` in NumPy, a placeholder item (no derivative) taken
+    as zeros shaped like the matching array of ``like``."""
+    blocks = [_as_block(item) for item in zeros_filled(items, like)]
+    rows = sum(np.shape(b)[0] for b in blocks)
+    cols = sum(np.shape(b)[1] for b in blocks)
+    out = np.zeros((rows, cols), dtype=np.result_type(*blocks, 1.0))
+    r = c = 0
+    for b in blocks:
+        out[r:r + np.shape(b)[0], c:c + np.shape(b)[1]] = b
+        r, c = r + np.shape(b)[0], c + np.shape(b)[1]
+    return out
+
+
+def unblock_diag(g, arrays):
+    """The transpose of ``block_diag_of``: the diagonal blocks of ``g``, each shaped like its
+    array."""
+    out, r, c = [], 0, 0
+    for a in arrays:
+        rows, cols = np.shape(_as_block(a))
+        out.append(np.reshape(g[r:r + rows, c:c + cols], np.shape(a)))
+        r, c = r + rows, c + cols
+    return out
+
+
+def _toeplitz_offsets(rows, cols):
+    return np.subtract.outer(np.arange(rows), np.arange(cols))       # i - j
+
+
+def toeplitz_of(v, part, symmetric, like):
+    """The part of ``scipy.linalg.toeplitz(c, r)`` (shaped like ``like``) that the vector ``v``
+    makes: for part 'c' the lower triangle (and, ``symmetric``: r is None, the upper one),
+    for part 'r' the strict upper triangle."""
+    k = _toeplitz_offsets(*np.shape(like))
+    v = np.asarray(v)
+    if part == "r":
+        return np.where(k < 0, v[np.clip(-k, 0, np.size(v) - 1)], 0.0)
+    lower = np.where(k >= 0, v[np.clip(k, 0, np.size(v) - 1)], 0.0)
+    return np.where(k >= 0, lower, v[np.clip(-k, 0, np.size(v) - 1)]) if symmetric else lower
+
+
+def toeplitz_adjoint(g, part, symmetric):
+    """The transpose of ``toeplitz_of``: the sums of ``g`` along the diagonals that ``v``
+    fills (one entry per element of c, or of r)."""
+    rows, cols = np.shape(g)
+    out = np.zeros(rows if part == "c" else cols, dtype=np.result_type(g, 1.0))
+    if part == "c":
+        for k in range(rows):
+            out[k] = np.trace(g, -k) + (np.trace(g, k) if symmetric and k else 0.0)
+    else:
+        for k in range(1, cols):
+            out[k] = np.trace(g, k)
+    return out
+
+
+__all__ += ["block_diag_of", "unblock_diag", "toeplitz_of", "toeplitz_adjoint"]
+SHARES.update({"block_diag_of": (), "unblock_diag": (), "toeplitz_of": (),
+               "toeplitz_adjoint": ()})

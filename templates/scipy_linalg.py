@@ -33,9 +33,10 @@ import numpy as np
 import scipy.linalg as sl
 
 from srcad.registry import adjoint, complex_ok, d, derived, linear, nondiff, returns_list, tangent
-from srcad.runtime import (as_columns, from_columns, lower_factor, lower_factor_adjoint, lu_rows,
-                           structured_matrix, structured_matrix_adjoint, unbroadcast,
-                           zeros_filled)
+from srcad.runtime import (as_columns, block_diag_of, from_columns, lower_factor,
+                           lower_factor_adjoint, lu_rows, structured_matrix,
+                           structured_matrix_adjoint, toeplitz_adjoint, toeplitz_of,
+                           unblock_diag, unbroadcast, zeros_filled)
 from srcad.templates import linalg as np_rules
 
 # -- NumPy's rules under SciPy's signatures --------------------------------------------------
@@ -262,3 +263,51 @@ def lower_factor_adjoint_rule(y, c, lower):
 @adjoint(lower_factor_adjoint)
 def lower_factor_adjoint_adjoint(y, g, lower):
     d[g] = lower_factor(d[y], lower)
+
+
+# -- block_diag, toeplitz: linear, their adjoints gather the blocks / sum the diagonals ----------
+
+linear(block_diag_of, unblock_diag, toeplitz_of, toeplitz_adjoint)
+returns_list(unblock_diag)
+complex_ok(sl.block_diag, block_diag_of, unblock_diag)
+
+
+@adjoint(sl.block_diag)
+def block_diag_adjoint(y, *arrs):
+    d[arrs] = unblock_diag(d[y], arrs)
+
+
+@tangent(sl.block_diag)
+def block_diag_tangent(y, *arrs):
+    d[y] = block_diag_of(d[arrs], arrs)
+
+
+@adjoint(block_diag_of)
+def block_diag_of_adjoint(y, items, like):
+    d[items] = unblock_diag(d[y], like)
+
+
+@adjoint(unblock_diag)
+def unblock_diag_adjoint(y, g, arrays):
+    d[g] = block_diag_of(d[y], arrays)
+
+
+@adjoint(sl.toeplitz)
+def toeplitz_adjoint_rule(y, c, r=None):
+    d[c] = toeplitz_adjoint(d[y], "c", r is None)
+    d[r] = toeplitz_adjoint(d[y], "r", False)
+
+
+@tangent(sl.toeplitz)
+def toeplitz_tangent(y, c, r=None):
+    d[y] = toeplitz_of(d[c], "c", r is None, y) + toeplitz_of(d[r], "r", False, y)
+
+
+@adjoint(toeplitz_of)
+def toeplitz_of_adjoint(y, v, part, symmetric, like):
+    d[v] = toeplitz_adjoint(d[y], part, symmetric)
+
+
+@adjoint(toeplitz_adjoint)
+def toeplitz_adjoint_adjoint(y, g, part, symmetric):
+    d[g] = toeplitz_of(d[y], part, symmetric, g)

@@ -53,6 +53,10 @@ CASES = [
     ("sqrtm", f"sl.sqrtm({SPD})", xs((3, 3),)),
     ("sqrtm", f"sl.sqrtm({SMALL})", xs((3, 3),)),
     ("logm", f"sl.logm({SMALL})", xs((3, 3),)),
+    ("block_diag", "sl.block_diag(x, y)", pairs(((2, 2), (1, 3)), ((3,), (2, 1)))),
+    ("block_diag", "sl.block_diag(x, np.ones((1, 1)), y, x)", pairs(((2, 3), ()),)),
+    ("toeplitz", "sl.toeplitz(x)", xs((3,),)),
+    ("toeplitz", "sl.toeplitz(x, y)", pairs(((3,), (4,)), ((4,), (2,)))),
 ]
 
 
