@@ -1,6 +1,8 @@
 """Derivative rules of products and linear algebra: ``@``/matmul, dot, inner, outer, vdot,
-tensordot, einsum, trace, kron, and ``np.linalg``'s inv, solve, det, slogdet, cholesky, eigh
-and pinv. Each primitive's adjoint and tangent sit side by side.
+vecdot, tensordot, einsum, trace, kron, and ``np.linalg``'s inv, solve, det, slogdet,
+cholesky, eigh, pinv, svd, svdvals, qr, eig, eigvals, eigvalsh, lstsq, matrix_power,
+multi_dot, vector_norm, matrix_norm, cond, tensorinv and tensorsolve. Each primitive's
+adjoint and tangent sit side by side.
 
 Conventions and assumptions:
 
@@ -31,6 +33,42 @@ Conventions and assumptions:
   only decide the rank, so the rule ignores them.
 * ``einsum`` takes a subscripts string (explicit ``->`` or implicit output, ``...``, repeated
   letters such as ``'ii->i'``); the sublist form is not supported.
+* ``svd`` (``u, s, vh = ...``, stacks, wide and tall): the derivative of the quantity NumPy
+  returns, assuming distinct nonzero singular values (``F_ij = 1 / (s_j^2 - s_i^2)`` divides
+  by their gaps). Each pair ``(u_i, v_i)`` is determined up to a common sign only, so a use of
+  the vectors should not depend on it (``u_i v_i^T``, ``u_i * u_i[0]``); the rules give the
+  derivative with the signs held. With ``full_matrices=True`` and a non-square matrix the
+  extra columns of ``u`` (rows of ``vh``) are determined only up to a rotation among
+  themselves: their derivative is the one that keeps them orthogonal to the others without
+  turning among themselves (``du2 = -u1 du1^T u2``), right for any use of their span
+  (``u2 u2^T``). ``compute_uv=False`` returns one value and is refused (the output count is
+  fixed per rule): use ``np.linalg.svdvals``; ``hermitian`` is refused.
+* ``qr`` (modes 'reduced' and 'complete'; 'r' and 'raw' are refused): Householder QR fixes the
+  signs, so ``q`` and ``r`` are differentiable as returned (tall, square, wide: for ``m < n``
+  the first ``m`` columns are factored and ``r2 = q^T a[:, m:]``); 'complete' treats ``q``'s
+  extra columns like svd's. ``a[:, :min(m, n)]`` must have full rank.
+* ``eig``/``eigvals``: real matrices with real, distinct eigenvalues; ``v``'s columns have
+  unit norm as NumPy's (its derivative keeps them so), and a use should not depend on each
+  column's sign. Complex eigenvalues are refused when the derivative runs
+  (``runtime.real_eigenvalues``); NumPy may return complex arrays, so code takes
+  ``np.real(w)`` for srcad's complex analysis to let ``grad`` through. ``eigvalsh`` reads one
+  triangle like ``eigh``.
+* ``lstsq``: ``x`` is ``pinv(a) b``, differentiated for ``a`` of full rank (``rcond`` only
+  decides the rank); ``residuals`` (empty unless ``m > n`` and full rank) and the singular
+  values ``s`` have their derivatives, ``rank`` none.
+* ``matrix_power(a, n)``: any integer ``n`` (negative: powers of the inverse); the
+  derivative is the top-right block of ``[[a, e], [0, a]] ** n`` (its adjoint the same with
+  ``a^T``), one power of a matrix of twice the size, differentiable again.
+* ``multi_dot`` is an einsum chain (1-D first and last arrays included) and uses its rules.
+* ``cond``: ``p`` None/2/-2 from the extreme singular pairs (distinct), any other ``p`` as
+  ``norm(x, p) * norm(inv(x), p)``. ``matrix_norm`` 'fro', 'nuc', 2, -2 are twice
+  differentiable (through the SVD); ±1, ±inf and the non-Euclidean ``vector_norm`` orders
+  use ``norm_direction`` (first derivatives only, as ``np.linalg.norm``'s).
+* ``vecdot`` of real arrays (NumPy conjugates ``x1``); ``tensorinv``, ``tensorsolve``
+  (``axes=None`` only) reshape to ``inv``/``solve``.
+* Indexing a multi-output result (``np.linalg.slogdet(a)[1]``, ``r = np.linalg.svd(a)``) is
+  refused: unpack it (``sign, logdet = ...``). srcad's normalizer binds a call to a rule with
+  N outputs only to N names.
 
 The end of the module gives the runtime helpers their own rules, so generated code stays
 differentiable (``grad(grad(f))``, Hessians). ``einsum_adjoints`` returns a lazy list (only
