@@ -767,12 +767,12 @@ def cond_adjoint(c, x, p=None):
         bt = np.swapaxes(b, -1, -2)
         nx = np.linalg.norm(x, p, axis=(-2, -1))
         nb = np.linalg.norm(b, p, axis=(-2, -1))
-        dx = (x / nx[..., None, None] if p == "fro" else
+        dx = (x / np.expand_dims(nx, (-2, -1)) if p == "fro" else
               norm_direction(x, nx, p, (-2, -1), False))
-        db = (b / nb[..., None, None] if p == "fro" else
+        db = (b / np.expand_dims(nb, (-2, -1)) if p == "fro" else
               norm_direction(b, nb, p, (-2, -1), False))
-        d[x] = np.expand_dims(d[c], (-2, -1)) * (dx * nb[..., None, None]
-                                                  - nx[..., None, None] * (bt @ db @ bt))
+        d[x] = np.expand_dims(d[c], (-2, -1)) * (
+            dx * np.expand_dims(nb, (-2, -1)) - np.expand_dims(nx, (-2, -1)) * (bt @ db @ bt))
 
 
 @tangent(np.linalg.cond)
@@ -789,9 +789,9 @@ def cond_tangent(c, x, p=None):
         b = np.linalg.inv(x)
         nx = np.linalg.norm(x, p, axis=(-2, -1))
         nb = np.linalg.norm(b, p, axis=(-2, -1))
-        dx = (x / nx[..., None, None] if p == "fro" else
+        dx = (x / np.expand_dims(nx, (-2, -1)) if p == "fro" else
               norm_direction(x, nx, p, (-2, -1), False))
-        db = (b / nb[..., None, None] if p == "fro" else
+        db = (b / np.expand_dims(nb, (-2, -1)) if p == "fro" else
               norm_direction(b, nb, p, (-2, -1), False))
         d[c] = (np.sum(d[x] * dx, axis=(-2, -1)) * nb
                 - nx * np.sum(db * (b @ d[x] @ b), axis=(-2, -1)))

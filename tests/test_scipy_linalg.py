@@ -27,29 +27,27 @@ def pairs(*cases):
 
 
 CASES = [
-    ("solve", f"sl.solve({WELL}, y)", pairs(((3, 3), (3,)), ((3, 3), (3, 2)),
-                                            ((2, 3, 3), (2, 3, 2)))),
+    ("solve", f"sl.solve({WELL}, y)", pairs(((3, 3), (3,)), ((2, 3, 3), (2, 3, 2)))),
     ("solve", f"sl.solve({WELL}, y, transposed=True)", pairs(((3, 3), (3, 2)),)),
     ("solve", f"sl.solve({WELL}, y, assume_a='sym')", pairs(((3, 3), (3,)),)),
     ("solve", f"sl.solve({WELL}, y, assume_a='pos', lower=True)", pairs(((3, 3), (3, 2)),)),
     ("solve", f"sl.solve({WELL}, y, assume_a='lower triangular')", pairs(((3, 3), (3,)),)),
     ("solve", f"sl.solve({WELL}, y, assume_a='diagonal')", pairs(((3, 3), (3,)),)),
-    ("solve_triangular", f"sl.solve_triangular({WELL}, y)", pairs(((3, 3), (3,)),
-                                                                  ((3, 3), (3, 2)))),
+    ("solve_triangular", f"sl.solve_triangular({WELL}, y)", pairs(((3, 3), (3,)),)),
     ("solve_triangular", f"sl.solve_triangular({WELL}, y, lower=True, trans='T')",
      pairs(((3, 3), (3, 2)),)),
     ("solve_triangular", f"sl.solve_triangular({WELL}, y, trans=1, unit_diagonal=True)",
      pairs(((3, 3), (3,)),)),
-    ("inv", f"sl.inv({WELL})", xs((3, 3), (2, 3, 3))),
+    ("inv", f"sl.inv({WELL})", xs((2, 3, 3),)),
     ("inv", f"sl.inv({WELL}, assume_a='sym', lower=True)", xs((3, 3),)),
-    ("det", "sl.det(x)", xs((3, 3), (2, 3, 3))),
-    ("cholesky", f"sl.cholesky({SPD})", xs((3, 3), (2, 3, 3))),
+    ("det", "sl.det(x)", xs((2, 3, 3),)),
+    ("cholesky", f"sl.cholesky({SPD})", xs((2, 3, 3),)),
     ("cholesky", f"sl.cholesky({SPD}, lower=True)", xs((3, 3),)),
     ("cholesky", "sl.cholesky(x + 6.0 * np.eye(3))", xs((3, 3),)),
     ("eigvalsh", "sl.eigvalsh(x)", xs((3, 3),)),
     ("eigvalsh", "sl.eigvalsh(x, lower=False)", xs((3, 3),)),
     ("svdvals", "sl.svdvals(x)", xs((3, 2), (2, 4))),
-    ("expm", "sl.expm(x)", xs((3, 3), (2, 2, 2))),
+    ("expm", "sl.expm(x)", xs((2, 2, 2),)),
     ("sqrtm", f"sl.sqrtm({SPD})", xs((3, 3),)),
     ("sqrtm", f"sl.sqrtm({SMALL})", xs((3, 3),)),
     ("logm", f"sl.logm({SMALL})", xs((3, 3),)),
@@ -104,7 +102,7 @@ FUNCTIONS = {
         def f(x, y):
             c, low = sl.cho_factor(x @ x.T + 3.0 * np.eye(3))
             return np.sum(np.sin(sl.cho_solve((c, low), y))) + np.sum(c * y[..., :1])
-    """, [[(3, 3), (3,)], [(3, 3), (3, 2)]]),
+    """, [[(3, 3), (3,)]]),
     "cho_factor_lower_pair": ("""
         def f(x, y):
             factor = sl.cho_factor(x @ x.T + 3.0 * np.eye(3), lower=True)
@@ -113,7 +111,7 @@ FUNCTIONS = {
     "lu_factor_solve": ("""
         def f(x, y):
             return np.sum(np.sin(sl.lu_solve(sl.lu_factor(x + 3.0 * np.eye(3)), y)))
-    """, [[(3, 3), (3,)], [(3, 3), (3, 2)]]),
+    """, [[(3, 3), (3,)]]),
     "lu_factor_trans": ("""
         def f(x, y):
             lu, piv = sl.lu_factor(x + 3.0 * np.eye(3))
@@ -136,7 +134,7 @@ def test_multi_output(name):
     check_second_order(f, random_args(cases[-1], seed=5))
 
 
-SECOND = [(expr, cases[-1]) for _, expr, cases in CASES]
+SECOND = list({name: (expr, cases[-1]) for name, expr, cases in reversed(CASES)}.values())
 
 
 @pytest.mark.parametrize("expr, shapes", SECOND, ids=[e for e, _ in SECOND])
