@@ -6,8 +6,8 @@ srcad reads a NumPy function's source and writes its derivative as plain, readab
     dloss = srcad.grad(loss)            # gradient with respect to the first argument
     print(srcad.show(loss))             # the generated code
 """
-from .api import (autodiff, clear_cache, grad, hessian, hvp, jacobian, jvp, show,
-                  stop_gradient, value_and_grad, vjp)
+from .api import (DerivativeFunction, Mode, Wrt, autodiff, clear_cache, grad, hessian, hvp,
+                  jacobian, jvp, show, stop_gradient, value_and_grad, vjp)
 from .check import check_grad
 from .errors import (GradientCheckError, InternalError, NoRuleError, NotDifferentiableError,
                      ShapeMismatchError, SourceUnavailableError, SrcadError, SrcadSyntaxError)
@@ -20,4 +20,5 @@ __all__ = [
     "check_grad", "stop_gradient", "register_adjoint", "register_tangent", "clear_cache",
     "SrcadError", "SrcadSyntaxError", "NoRuleError", "SourceUnavailableError",
     "NotDifferentiableError", "ShapeMismatchError", "GradientCheckError", "InternalError",
+    "DerivativeFunction", "Mode", "Wrt",
 ]

@@ -10,6 +10,7 @@ never a wrong derivative.
 from __future__ import annotations
 
 import operator
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 import gast
@@ -151,7 +152,7 @@ def activity(fdef: gast.FunctionDef, wrt_names: list[str]) -> Activity:
     return Activity(varied=varied, useful=useful)
 
 
-def untracked_flows(fdef, act: Activity, local: set, lists: set = frozenset()):
+def untracked_flows(fdef, act: Activity, local: set, lists: AbstractSet[str] = frozenset()):
     """The first statement whose value depends on a varied input through something srcad
     has no derivative for, as ``(statement, node, what)``, else None: an object indexed
     with varied values (``np.r_[x, c]``: its ``__getitem__`` computes, it does not read
@@ -372,7 +373,8 @@ def list_names(fdef, shapes=None) -> set:
 # A shape is a tuple of dimensions, () for Python and NumPy scalars. A dimension is 1, a
 # symbol (a string such as "n0": a size other than 1, equal to another dimension exactly when
 # the symbols are equal) or None (unknown, possibly 1). Besides tuples, "floats" marks a list
-# of Python floats and "range" a range. These facts decide where broadcasting provably does
+# of Python floats (a parameter), "numbers" a list display of numbers (which appends may
+# lengthen: only its np.array is known, as one axis) and "range" a range. These facts decide where broadcasting provably does
 # nothing, so they must be exact: anything not derived for certain is None or absent.
 
 _MISSING = object()
@@ -466,6 +468,9 @@ def value_shape(value, known):
     """The shape of an ANF right-hand side, or None when unknown."""
     if isinstance(value, gast.Constant):
         return () if type(value.value) in (int, float, complex) else None
+    if isinstance(value, gast.List) and value.elts and all(
+            value_shape(e, known) == () for e in value.elts):
+        return "numbers"                 # a list display of numbers (appends may follow)
     if isinstance(value, gast.Name):
         return known.get(value.id)
     if isinstance(value, gast.UnaryOp):
@@ -549,6 +554,10 @@ def _call_shape(call, known):
     shape = value_shape(args[0], known)
     if name == "transpose" and len(args) == 1 and not call.keywords:
         return shape[::-1] if isinstance(shape, tuple) else None
+    if name in _COPIES and len(args) == 1 and all(
+            k.arg in ("dtype", "order", "copy") for k in call.keywords):
+        # not () : a number made a 0-d array is written into as one (y[()] = v)
+        return (None,) if shape in ("floats", "numbers") else shape if rank(shape) else None
     if name in _REDUCTIONS:
         keywords = {k.arg: k.value for k in call.keywords}
         if name == "norm" and (keywords or len(args) > 1):
@@ -561,6 +570,9 @@ def _call_shape(call, known):
             return None
         return reduced_shape(shape, axis, bool(keep.value))
     return None
+
+
+_COPIES = ("copy", "array", "asarray", "asanyarray")        # the shape of their one argument
 
 
 def reduced_shape(shape, axis, keepdims):
@@ -608,7 +620,7 @@ _VIEWS = ("reshape", "transpose", "ravel", "swapaxes", "moveaxis", "squeeze", "e
 
 def aliased_writes(fdef, shapes=None):
     """The first write into memory that another variable shares and reads afterwards, as
-    ``(statement, name, how)``, else None. A write is ``x[i] = v``, ``lst.append(v)``,
+    ``(statement, name, other, how)``, else None. A write is ``x[i] = v``, ``lst.append(v)``,
     ``v = lst.pop()``, or ``x += v`` on an
     array (an ANF ``x = x + v`` marked ``srcad_inplace``; on a number it rebinds, so it is
     a write only where ``shapes`` does not prove ``x`` a scalar, and only when ``shapes`` is
@@ -689,8 +701,8 @@ class _Sharing:
             env[name] = env.setdefault(written, self.storage())
             return
         source = _shared_source(value)
-        if source is not None and isinstance(value, gast.Subscript) and self.scalar(value):
-            source = None                   # x[i, j] of a 2-d x: a number, not a view
+        if source is not None and isinstance(value, gast.Subscript) and self.unshared(value):
+            source = None                   # x[i, j] of a 2-d x, x[idx]: not a view
         if source is None:
             env[name] = self.storage()
         elif source != name:
@@ -699,17 +711,25 @@ class _Sharing:
             env[name] = env[source]
             self.how[name] = _sharing_kind(value)
 
-    def scalar(self, value) -> bool:
-        """Is ``a[i, j]`` (integer indices only) a number rather than a view? Yes unless
-        ``a`` is known to have more axes than indices (or a list: its element is shared)."""
+    def unshared(self, value) -> bool:
+        """Is ``a[...]`` certainly not a view of ``a``? With the shapes of a specialized
+        build: when an index is known to be an array (advanced indexing copies), or when
+        ``a`` is known to have as many axes as there are indices and each is known to be a
+        number (an element). Without them (the generic build made when ``srcad.grad(f)`` is
+        called, to report errors early): unless ``a`` is known to have more axes than
+        indices; each call builds a specialized derivative, which decides."""
         items = value.slice.elts if isinstance(value.slice, gast.Tuple) else [value.slice]
+        shapes = self.shapes or {}
+        if any(isinstance(i, gast.Name) and rank(shapes.get(i.id)) for i in items):
+            return True
         if not all(isinstance(i, gast.Name) or isinstance(i, gast.Constant) and isinstance(
                 i.value, int) and not isinstance(i.value, bool) for i in items):
             return False
-        shape = (self.shapes or {}).get(getattr(value.value, "id", None))
-        return not (isinstance(shape, tuple) and len(shape) > len(items)) and all(
-            not isinstance(i, gast.Name) or self.shapes is None or self.shapes.get(i.id) in (
-                (), None) for i in items)
+        shape = shapes.get(getattr(value.value, "id", None))
+        if self.shapes is None:
+            return not (isinstance(shape, tuple) and len(shape) > len(items))
+        return isinstance(shape, tuple) and len(shape) <= len(items) and all(
+            not isinstance(i, gast.Name) or shapes.get(i.id) == () for i in items)
 
     def maybe_array(self, name) -> bool:
         return self.shapes is not None and self.shapes.get(name) != ()
@@ -721,8 +741,7 @@ class _Sharing:
         for other in sorted(env):
             if other not in (name, also) and env[other] & mine and self.read_after(stmt, other):
                 kind = self.how.get(name) or self.how.get(other) or "the same array"
-                raise _Conflict(stmt, name, f"shares memory with {other!r} ({kind}), which "
-                                f"is read afterwards")
+                raise _Conflict(stmt, name, other, kind)
 
     def read_after(self, stmt, name) -> bool:
         """Is ``name`` read after ``stmt`` ran (in the rest of the function or the next

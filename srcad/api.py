@@ -13,7 +13,9 @@ import numbers
 import os
 import types
 import weakref
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any, Literal, ParamSpec, Protocol, TypeAlias, TypeVar, overload
 
 import gast
 import numpy as np
@@ -29,13 +31,53 @@ from .source import function_state, parse_function
 from .template import clone
 
 __all__ = ["Spec", "build", "grad", "value_and_grad", "autodiff", "show", "jvp", "vjp",
-           "jacobian", "hessian", "hvp", "stop_gradient", "clear_cache"]
+           "jacobian", "hessian", "hvp", "stop_gradient", "clear_cache", "DerivativeFunction",
+           "Mode", "Wrt"]
 
 log = logging.getLogger("srcad")
 stop_gradient = runtime.stop_gradient
 registry.nondiff(stop_gradient)
 
 _MODES = ("reverse", "forward")
+
+# -- the public types ---------------------------------------------------------------------------
+
+Mode: TypeAlias = Literal["reverse", "forward"]
+#: Which arguments to differentiate: an index, a parameter name, or a tuple (or list) of those.
+Wrt: TypeAlias = int | str | tuple[int | str, ...] | list[int | str]
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+_R_co = TypeVar("_R_co", covariant=True)
+
+
+class DerivativeFunction(Protocol[_P, _R_co]):
+    """What ``grad``, ``value_and_grad`` and ``autodiff`` return: a function called like the
+    one it differentiates (``grad``, ``value_and_grad``; ``autodiff`` adds a seed or the
+    tangents, so its parameters are ``...``), and ``source()``, the generated code."""
+
+    def __call__(self, *args: _P.args, **kwargs: _P.kwargs) -> _R_co: ...
+
+    def source(self) -> str: ...
+
+
+class _GradDecorator(Protocol):
+    """``@srcad.grad(wrt=...)``: turns ``f`` into its gradient."""
+
+    def __call__(self, f: Callable[_P, Any], /) -> DerivativeFunction[_P, Any]: ...
+
+
+class _ValueGradDecorator(Protocol):
+    """``@srcad.value_and_grad(...)``, ``@srcad.grad(preserve_result=True)``: turns ``f``
+    into ``(value, gradient)``."""
+
+    def __call__(self, f: Callable[_P, _R], /) -> DerivativeFunction[_P, tuple[_R, Any]]: ...
+
+
+class _AutodiffDecorator(Protocol):
+    """``@srcad.autodiff(mode=..., ...)``."""
+
+    def __call__(self, f: Callable[..., Any], /) -> DerivativeFunction[..., Any]: ...
 
 
 @dataclass(frozen=True)
@@ -52,7 +94,7 @@ class Spec:
     complex_args: tuple = ()       # parameters passed complex values (_complex_args)
 
 
-def clear_cache():
+def clear_cache() -> None:
     """Forget every built derivative (they are rebuilt on next use)."""
     cache.clear()
     _WRAPPERS.clear()
@@ -179,12 +221,14 @@ def build(f, spec: Spec) -> Derivative:
     alias = None if src.generated else aliased_writes(    # generated code reads stale
         program.node, known if spec.kinds else None)      # views for their shapes only
     if alias is not None:
-        stmt, name, how = alias
+        stmt, name, other, how = alias
         src_of = getattr(stmt, "srcad_source", None) or src
+        written = program.describe(name)
         raise SrcadSyntaxError(
-            f"writing into {name!r}, which {how}", src_of.location(stmt),
+            f"writing into {written}, which shares memory with {program.describe(other)} "
+            f"({how}), which is read afterwards", src_of.location(stmt),
             f"srcad follows values, so this write would not reach the other array's "
-            f"derivative: make {name!r} its own array first ({name} = np.copy(...)).")
+            f"derivative: make {written} its own array first (copy it with np.copy(...)).")
     stage = spec.mode
     try:
         if spec.mode == "reverse":
@@ -209,7 +253,9 @@ def build(f, spec: Spec) -> Derivative:
                                              if isinstance(n, gast.Name)})
             if spec.kinds and complex_facts is None:    # np.vdot: for real arrays only
                 fdef = shaped_rewrites(fdef, known, program.ref(np, "np"))
-        fdef = owned_writes(fdef, program.ref(np, "np"))      # never the caller's arrays
+        tangents = {program.namer.tangent(n): n for n in wrt_names} if (
+            spec.mode == "forward") else {}
+        fdef = owned_writes(fdef, program.ref(np, "np"), tangents)  # never the caller's arrays
         if verify:                   # transformed and optimized code must still compile
             tree = gast.gast_to_ast(gast.Module(body=[clone(fdef)], type_ignores=[]))
             compile(ast.fix_missing_locations(tree), "<srcad verify>", "exec")
@@ -248,8 +294,9 @@ def build(f, spec: Spec) -> Derivative:
             seen.add(key)
             deps.append(dep)
     log.debug("built %s:\n%s", fdef.name, source)
+    callables = program.callables  # type: ignore[attr-defined]  # set by normalize()
     return Derivative(fn, source, tuple(deps), registry.version(), function_state(src.fn), params,
-                      tuple(fdef.srcad_extra), complex_facts, program.callables)
+                      tuple(fdef.srcad_extra), complex_facts, callables)
 
 
 def _get(f, spec: Spec) -> Derivative:
@@ -369,8 +416,8 @@ def _kinds(args) -> tuple:
     list of Python floats, None for anything else. A cheap key: ``_canonical`` turns it into
     the shapes the derivative is built for, ``_complex_args`` into its complex parameters (a
     last entry ``("complex", index, ...)`` names the None ones that hold complex values)."""
-    out = []
-    other = None
+    out: list = []
+    other: tuple | None = None
     for a in args:
         t = type(a)
         if t is np.ndarray:
@@ -493,7 +540,7 @@ def _like(g, a, entry=None):
         if isinstance(g, (list, tuple)):
             return type(a)(_like(gi, ai, entry) for gi, ai in zip(g, a))
         return g
-    if isinstance(a, float):
+    if isinstance(a, float) and not isinstance(a, np.generic):     # np.float64 is a float
         if type(g) is not np.float64 and _has_complex(g):
             g = _real_part(g, a, entry)
         return float(g)
@@ -674,8 +721,9 @@ def _wrap(f, spec, kind):
 
 # -- public functions ---------------------------------------------------------------------------
 
-def _decorator(factory):
-    """Let ``factory(f, **options)`` also be used as ``@factory`` and ``@factory(**options)``."""
+def _decorator(factory: Callable[..., Any]) -> Callable[..., Any]:
+    """Let ``factory(f, **options)`` also be used as ``@factory`` and ``@factory(**options)``
+    (the overloads of each public function give the types of both forms)."""
     @functools.wraps(factory)
     def wrapper(f=None, *args, **kwargs):
         if f is None:
@@ -729,18 +777,47 @@ def _derivative(f, mode, wrt, preserve_result, optimized, grad_seed, verbose):
     return _show_verbose(found, verbose)
 
 
+@overload
+def grad(f: Callable[_P, _R], wrt: Wrt = 0, preserve_result: Literal[False] = False,
+         optimized: bool = True, verbose: int = 0) -> DerivativeFunction[_P, Any]: ...
+@overload
+def grad(f: Callable[_P, _R], wrt: Wrt = 0, *, preserve_result: Literal[True],
+         optimized: bool = True, verbose: int = 0) -> DerivativeFunction[_P, tuple[_R, Any]]: ...
+@overload
+def grad(f: Callable[_P, _R], wrt: Wrt = 0, preserve_result: bool = False,
+         optimized: bool = True, verbose: int = 0) -> DerivativeFunction[_P, Any]: ...
+@overload
+def grad(f: None = None, wrt: Wrt = 0, preserve_result: Literal[False] = False,
+         optimized: bool = True, verbose: int = 0) -> _GradDecorator: ...
+@overload
+def grad(f: None = None, wrt: Wrt = 0, *, preserve_result: Literal[True],
+         optimized: bool = True, verbose: int = 0) -> _ValueGradDecorator: ...
 @_decorator
 def grad(f, wrt=0, preserve_result=False, optimized=True, verbose=0):
     """The gradient of a scalar-valued ``f`` with respect to argument(s) ``wrt``."""
     return _derivative(f, "reverse", wrt, preserve_result, optimized, True, verbose)
 
 
+@overload
+def value_and_grad(f: Callable[_P, _R], wrt: Wrt = 0, optimized: bool = True,
+                   verbose: int = 0) -> DerivativeFunction[_P, tuple[_R, Any]]: ...
+@overload
+def value_and_grad(f: None = None, wrt: Wrt = 0, optimized: bool = True,
+                   verbose: int = 0) -> _ValueGradDecorator: ...
 @_decorator
 def value_and_grad(f, wrt=0, optimized=True, verbose=0):
     """``vg(*args) -> (f(*args), gradient)``: ready for scipy.optimize.minimize(jac=True)."""
     return _derivative(f, "reverse", wrt, True, optimized, True, verbose)
 
 
+@overload
+def autodiff(f: Callable[..., Any], mode: Mode = "reverse", wrt: Wrt = 0,
+             preserve_result: bool = False, optimized: bool = True,
+             verbose: int = 0) -> DerivativeFunction[..., Any]: ...
+@overload
+def autodiff(f: None = None, mode: Mode = "reverse", wrt: Wrt = 0,
+             preserve_result: bool = False, optimized: bool = True,
+             verbose: int = 0) -> _AutodiffDecorator: ...
 @_decorator
 def autodiff(f, mode="reverse", wrt=0, preserve_result=False, optimized=True, verbose=0):
     """A general derivative: ``mode='reverse'`` gives ``df(*args, seed=None)`` (a VJP; the
@@ -749,13 +826,15 @@ def autodiff(f, mode="reverse", wrt=0, preserve_result=False, optimized=True, ve
     return _derivative(f, mode, wrt, preserve_result, optimized, False, verbose)
 
 
-def show(f, mode="reverse", wrt=0, optimized=True, preserve_result=False) -> str:
+def show(f: Callable[..., Any], mode: Mode = "reverse", wrt: Wrt = 0, optimized: bool = True,
+         preserve_result: bool = False) -> str:
     """The generated source of ``f``'s derivative (reverse: the gradient function)."""
     spec = _spec(f, mode, wrt, preserve_result, optimized, True)
     return _get(_target(f), spec).source
 
 
-def jvp(f, primals, tangents, wrt=None):
+def jvp(f: Callable[..., _R], primals: Iterable[Any], tangents: Iterable[Any],
+        wrt: Wrt | None = None) -> tuple[_R, Any]:
     """``(f(*primals), J @ tangents)``: one tangent per argument in ``wrt`` (default all)."""
     primals = tuple(primals)
     tangents = tuple(tangents)
@@ -779,7 +858,7 @@ def _copied(a):
     return a
 
 
-def vjp(f, *primals, wrt=0):
+def vjp(f: Callable[..., _R], *primals: Any, wrt: Wrt = 0) -> tuple[_R, Callable[[Any], Any]]:
     """``(f(*primals), vjp_fn)`` where ``vjp_fn(seed)`` is the vector-Jacobian product (the
     value is computed on copies: a function that writes into its arguments must not move the
     point the product is taken at)."""
@@ -788,15 +867,17 @@ def vjp(f, *primals, wrt=0):
     return value, lambda seed: df(*primals, seed=seed)
 
 
-def jacobian(f, wrt=0, mode="auto"):
+def jacobian(f: Callable[..., Any], wrt: Wrt = 0,
+             mode: Literal["auto", "forward", "reverse"] = "auto") -> Callable[..., np.ndarray]:
     """``jac(*args)``: the Jacobian of ``f`` with respect to one argument, shaped
     ``output.shape + arg.shape``; 'auto' picks forward mode when the argument is smaller than
     the output, reverse otherwise."""
     if mode not in ("auto", "forward", "reverse"):
         raise ValueError(f"mode must be 'auto', 'forward' or 'reverse', not {mode!r}")
-    built = {}
+    built: dict[str, DerivativeFunction[..., Any]] = {}
 
-    def derivative(which):      # built on first use: a mode that is not used is not built
+    def derivative(which: Mode) -> DerivativeFunction[..., Any]:
+        # built on first use: a mode that is not used is not built
         if which not in built:
             built[which] = autodiff(f, mode=which, wrt=wrt)
         return built[which]
@@ -807,7 +888,7 @@ def jacobian(f, wrt=0, mode="auto"):
                         f"jacobian per argument")
     index = index[0]
 
-    def jac(*args):
+    def jac(*args: Any) -> np.ndarray:
         y = np.asarray(f(*args))
         if complex_values.is_complex_value(args[index]) or y.dtype.kind == "c":
             raise NotDifferentiableError(
@@ -839,13 +920,13 @@ def jacobian(f, wrt=0, mode="auto"):
     return jac
 
 
-def hessian(f, wrt=0):
+def hessian(f: Callable[..., Any], wrt: Wrt = 0) -> Callable[..., np.ndarray]:
     """``H(*args)``: the Hessian of scalar ``f`` in one argument (forward over reverse)."""
     g = grad(f, wrt=wrt)
     return jacobian(g, wrt=wrt, mode="forward")
 
 
-def hvp(f, wrt=0):
+def hvp(f: Callable[..., Any], wrt: Wrt = 0) -> Callable[..., Any]:
     """``hvp(*args, v)``: the Hessian-vector product of scalar ``f`` (forward over reverse)."""
     g = grad(f, wrt=wrt)
     dg = autodiff(g, mode="forward", wrt=wrt)

@@ -16,6 +16,8 @@ those. A disagreement raises :class:`srcad.errors.GradientCheckError` listing ev
 from __future__ import annotations
 
 import numbers
+from collections.abc import Callable
+from typing import Any, Literal
 
 import numpy as np
 
@@ -276,7 +278,9 @@ def _forward(api, f, args, wrt, position, v):
     return api.autodiff(f, mode="forward", wrt=wrt)(*args, *tangents)
 
 
-def check_grad(f, *args, wrt=0, mode="both", rtol=1e-6, atol=1e-8, eps=None, seed=0):
+def check_grad(f: Callable[..., Any], *args: Any, wrt: int | tuple[int, ...] = 0,
+               mode: Literal["both", "reverse", "forward"] = "both", rtol: float = 1e-6,
+               atol: float = 1e-8, eps: float | None = None, seed: int = 0) -> None:
     """Check srcad's derivatives of ``f`` at ``args`` against finite differences.
 
     Parameters
@@ -304,47 +308,47 @@ def check_grad(f, *args, wrt=0, mode="both", rtol=1e-6, atol=1e-8, eps=None, see
     wrt_arg = indices[0] if single else indices
     report = _Report(f)
 
-    args = list(_copy(a) for a in args)
+    point = [_copy(a) for a in args]   # the arguments checked: float64 copies
     for i in indices:
-        if not all(_is_float_leaf(leaf) for leaf in _leaves(args[i])):
+        if not all(_is_float_leaf(leaf) for leaf in _leaves(point[i])):
             raise NotDifferentiableError(
                 f"check_grad: {_param_name(f, i)} of {report.name} is not floating point "
-                f"({type(args[i]).__name__}); only float arguments can be checked")
-        args[i] = _map(_to_float64, args[i])
+                f"({type(point[i]).__name__}); only float arguments can be checked")
+        point[i] = _map(_to_float64, point[i])
 
     rng = np.random.default_rng(seed)
-    output = f(*_copy_args(args))
+    output = f(*_copy_args(point))
     u = _random_like(_map(_output_leaf, output), rng)
-    directions = [_random_like(args[i], rng) for i in indices]
-    fd = _FiniteDifference(f, args, u)
+    directions = [_random_like(point[i], rng) for i in indices]
+    fd = _FiniteDifference(f, point, u)
 
     vjps = jvps = None
     if mode in ("both", "reverse"):
-        vjps = _reverse(api, f, _copy_args(args), wrt_arg, single, u, report)
+        vjps = _reverse(api, f, _copy_args(point), wrt_arg, single, u, report)
         if vjps is not None:
             for i, v, g in zip(indices, directions, vjps):
                 name = _param_name(f, i)
-                if not _same_shapes(g, args[i]):
+                if not _same_shapes(g, point[i]):
                     report.fail(f"reverse mode, {name}: derivative has structure "
-                                f"{_structure(g)}, the argument {_structure(args[i])}")
+                                f"{_structure(g)}, the argument {_structure(point[i])}")
                     continue
                 _compare_fd(report, f"reverse mode, {name}: <J^T u, v>", _dot(g, v), fd,
-                            i, v, _steps(eps, args[i]), rtol, atol)
+                            i, v, _steps(eps, point[i]), rtol, atol)
     if mode in ("both", "forward"):
         jvps = []
         for position, (i, v) in enumerate(zip(indices, directions)):
             name = _param_name(f, i)
-            jv = _forward(api, f, _copy_args(args), wrt_arg, position, v)
+            jv = _forward(api, f, _copy_args(point), wrt_arg, position, v)
             jvps.append(jv)
             if not _same_shapes(jv, output):
                 report.fail(f"forward mode, {name}: tangent has structure {_structure(jv)}, "
                             f"the output {_structure(output)}")
                 continue
             _compare_fd(report, f"forward mode, {name}: <u, J v>", _dot(u, jv), fd,
-                        i, v, _steps(eps, args[i]), rtol, atol)
+                        i, v, _steps(eps, point[i]), rtol, atol)
     if mode == "both" and vjps is not None:
         for i, v, g, jv in zip(indices, directions, vjps, jvps):
-            if not (_same_shapes(g, args[i]) and _same_shapes(jv, output)):
+            if not (_same_shapes(g, point[i]) and _same_shapes(jv, output)):
                 continue
             rev, fwd = _dot(g, v), _dot(u, jv)
             size = max(abs(rev), abs(fwd), _abs_dot(g, v), _abs_dot(u, jv))

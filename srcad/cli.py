@@ -138,7 +138,7 @@ def _functions_in(obj) -> list[str]:
 
 def _lookup(module: types.ModuleType, attr: str, where: str):
     obj = module
-    walked = []
+    walked: list[str] = []
     for part in attr.split("."):
         if not part.isidentifier():
             raise UsageError(f"{attr!r} is not a function name (in {where}).")
@@ -173,7 +173,7 @@ def parse_wrt(text: str | None):
     """``'0,1'`` -> (0, 1); ``'w,b'`` -> ('w', 'b'); ``'1'`` -> 1; ``'w'`` -> 'w'."""
     if text is None:
         return 0
-    items = []
+    items: list[int | str] = []
     for raw in text.split(","):
         item = raw.strip()
         if not item:

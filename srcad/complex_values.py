@@ -384,7 +384,7 @@ class _Builder:
     def vararg(self, call, i) -> bool:
         """Is argument ``i`` of ``call`` bound to the ``*args`` parameter of its rule?"""
         rule = registry.lookup(getattr(call, "srcad_callee", None))
-        template = rule and (rule.adjoint or rule.tangent)
+        template = None if rule is None else rule.adjoint or rule.tangent
         if template is None:
             return False
         params = list(template.signature.parameters.values())

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import linecache
 import re
+from collections.abc import Sequence
 
 import builtins
 
@@ -29,9 +30,9 @@ def comment(text: str) -> gast.Expr:
     return node
 
 
-def to_source(fdef: gast.FunctionDef, header: list[str] = ()) -> str:
+def to_source(fdef: gast.FunctionDef, header: Sequence[str] = ()) -> str:
     """The source text of a FunctionDef, with its comment markers written as comments."""
-    texts = []
+    texts: list[str] = []
     for node in gast.walk(fdef):
         text = getattr(node, "srcad_comment", None)
         if text is not None:

@@ -57,13 +57,18 @@ class Program:
     """A normalized function plus what the later stages need to know about it."""
 
     def __init__(self, source: Source, node: gast.FunctionDef, namer: Namer, refs: dict,
-                 deps: list, ref):
+                 deps: list, ref, origins: dict | None = None):
         self.source = source
         self.ref = ref        # (object, preferred name) -> name bound to it in generated code
         self.node = node
         self.namer = namer
         self.refs = refs      # generated-code name -> object it must be bound to
         self.deps = deps      # (namespace, name, object) resolved at build time
+        self.origins = origins or {}    # a helper's renamed local -> "'u' in helper g"
+
+    def describe(self, ident: str) -> str:
+        """``ident`` as the user wrote it, for messages (a helper's locals are renamed)."""
+        return self.origins.get(ident, repr(ident))
 
     @property
     def params(self) -> list[str]:
@@ -160,6 +165,7 @@ class _Normalizer:
         self.main_defaults: dict = {}     # main parameter -> its default
         self.main_rebound: set = set()    # main parameters assigned in the body
         self.callables: dict = {}         # main parameter called as a function -> default
+        self.origins: dict = {}           # a helper's renamed local -> how the user wrote it
 
     # -- names and references -----------------------------------------------------------
     def ref(self, obj, preferred: str) -> str:
@@ -223,8 +229,9 @@ class _Normalizer:
                              "Rewrite it with assignments, if/for/while and return.")
         result = method(scope, stmt, pre)
         for s in pre:
-            s.lineno = stmt.lineno
-            s.col_offset = getattr(stmt, "col_offset", 0)
+            if getattr(s, "srcad_source", None) is None:    # not an inlined helper's line
+                s.lineno = stmt.lineno
+                s.col_offset = getattr(stmt, "col_offset", 0)
         return pre + result
 
     def stmt_Pass(self, scope, stmt, pre):
@@ -868,6 +875,7 @@ class _Normalizer:
         local_names = assigned_names(fdef) | set(sig.parameters)
         rename = {n: self.namer.fresh(f"{fn.__name__}_{n}") for n in sorted(local_names)
                   if n not in mutated}
+        self.origins.update({new: f"{n!r} in helper {fn.__name__}" for n, new in rename.items()})
         for pname, stmt in mutated.items():
             # A helper writing into its argument writes into the caller's array: the
             # parameter becomes the caller's own name, as Python's sharing implies.
@@ -1210,6 +1218,6 @@ def normalize(src: Source) -> Program:
     _rename_redefinitions(fdef, namer)
     for name in list(builtins.__dict__):
         namer.taken.add(name)
-    program = Program(src, fdef, namer, norm.refs, norm.deps, norm.ref)
+    program = Program(src, fdef, namer, norm.refs, norm.deps, norm.ref, norm.origins)
     program.callables = norm.callables
     return program

@@ -1552,15 +1552,20 @@ class _Guard:
         return new
 
 
-def owned_writes(fdef: gast.FunctionDef, np_name: str = "np") -> gast.FunctionDef:
+def owned_writes(fdef: gast.FunctionDef, np_name: str = "np",
+                 tangents: dict | None = None) -> gast.FunctionDef:
     """Generated code writes only into memory it owns, whatever the passes before did:
 
     * a parameter whose memory the function writes into (the user's ``x[0] = ...`` and the
       restore of the old element in the adjoint sweep, ``xs.append(v)`` on a list) is copied
       first (``x = x.copy()``): the caller's array, tangent or seed is never written;
-    * derivative code that writes into memory that may be a parameter's or a primal value's
-      (an adjoint that became the array itself, ``bx = y`` ... ``take_and_zero(bx, 0)``) is
-      a bug of an earlier pass: an InternalError, never a silently wrong derivative.
+    * the tangent of such a parameter, where derivative code writes into it (the tangent of
+      the user's write into a view of ``x``: ``dt = dx[1:]``, ``dt[0] = ...``), is copied
+      first too, as derivative code's own memory (``tangents``: tangent -> parameter);
+    * derivative code that writes into memory that may be a primal value's or a parameter's
+      the primal reads (an adjoint that became the array itself, ``bx = y`` ...
+      ``take_and_zero(bx, 0)``) is a bug of an earlier pass: an InternalError, never a
+      silently wrong derivative.
 
     A forward analysis follows which memory each name may hold: a parameter's (``("argument",
     p)``), a primal value's (``_PRIMAL``) or derivative code's own (nothing)."""
@@ -1569,9 +1574,13 @@ def owned_writes(fdef: gast.FunctionDef, np_name: str = "np") -> gast.FunctionDe
         return fdef
     flow = _MemoryFlow(fdef, params, np_name)
     copied = [p for p in params if p in flow.primal_writes]
-    if copied:
-        fdef.body = [assign(p, call(attr(name(p), "copy"))) for p in copied] + fdef.body
-        flow = _MemoryFlow(fdef, params, np_name, copied)
+    owned = [t for t, p in (tangents or {}).items() if p in copied
+             and t in flow.derivative_writes]
+    if copied or owned:
+        copies = [assign(p, call(attr(name(p), "copy"))) for p in copied + owned]
+        mark_derivative(copies[len(copied):])
+        fdef.body = copies + fdef.body
+        flow = _MemoryFlow(fdef, params, np_name, copied, owned)
     if flow.unowned:
         from .errors import InternalError
         stmt, b = flow.unowned[0]
@@ -1609,14 +1618,16 @@ class _MemoryFlow:
     memory. A list holds its items' memory as ``("item", label)``: appending to a
     list writes into the list, not into what it holds."""
 
-    def __init__(self, fdef, params, np_name, copied=()):
+    def __init__(self, fdef, params, np_name, copied=(), owned=()):
         self.np = np_name
         self.found: dict = {}
         self.ever: dict = {}                # name -> all it was bound to so far
-        state = {p: frozenset({_PRIMAL if p in copied else ("argument", p)}) for p in params}
+        state = {p: frozenset() if p in owned else frozenset(
+            {_PRIMAL if p in copied else ("argument", p)}) for p in params}
         self.ever.update(state)
         self.block(fdef.body, state)
         self.primal_writes = set()
+        self.derivative_writes = set()
         self.unowned = []
         for stmt, arrays, lists in self.found.values():
             restore = getattr(stmt, "srcad_restore", None) is not None or getattr(
@@ -1625,6 +1636,7 @@ class _MemoryFlow:
                 self.primal_writes |= _arguments(*arrays.values(), *lists.values())
                 continue
             self.primal_writes |= _arguments(*lists.values())
+            self.derivative_writes |= _arguments(*arrays.values())
             self.unowned += [(stmt, b) for b, held in sorted(arrays.items()) if _own(held)]
 
     def held(self, node, state) -> frozenset:

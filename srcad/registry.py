@@ -36,8 +36,9 @@ import importlib
 import inspect
 import sys
 import textwrap
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import gast
 
@@ -124,8 +125,12 @@ def _note(template: Template):
         _digest.update(gast.dump(stmt).encode())
 
 
-def _registrar(kind: str, primitives, outputs: int, complex: bool = False):
-    def deco(fn):
+_Template = TypeVar("_Template", bound=Callable[..., Any])
+
+
+def _registrar(kind: str, primitives, outputs: int,
+               complex: bool = False) -> Callable[[_Template], _Template]:
+    def deco(fn: _Template) -> _Template:
         template = parse_template(fn, outputs)
         _note(template)
         for p in primitives:
@@ -134,13 +139,15 @@ def _registrar(kind: str, primitives, outputs: int, complex: bool = False):
     return deco
 
 
-def adjoint(*primitives, outputs: int = 1, complex: bool = False):
+def adjoint(*primitives, outputs: int = 1,
+            complex: bool = False) -> Callable[[_Template], _Template]:
     """Register the decorated template as the adjoint of each primitive (``complex=True``:
     the adjoint where an input may be complex)."""
     return _registrar("adjoint", primitives, outputs, complex)
 
 
-def tangent(*primitives, outputs: int = 1, complex: bool = False):
+def tangent(*primitives, outputs: int = 1,
+            complex: bool = False) -> Callable[[_Template], _Template]:
     """Register the decorated template as the tangent of each primitive (``complex=True``:
     the tangent where an input may be complex)."""
     return _registrar("tangent", primitives, outputs, complex)
@@ -370,13 +377,15 @@ def _outputs_of(template_fn) -> int:
     return 1
 
 
-def register_adjoint(*primitives, outputs: int = 1, complex: bool = False):
+def register_adjoint(*primitives: Callable[..., Any], outputs: int = 1,
+                     complex: bool = False) -> Callable[[_Template], _Template]:
     """Public: ``@srcad.register_adjoint(myfn)`` over a template function (see srcad.template)."""
     load()
     return adjoint(*primitives, outputs=outputs, complex=complex)
 
 
-def register_tangent(*primitives, outputs: int = 1, complex: bool = False):
+def register_tangent(*primitives: Callable[..., Any], outputs: int = 1,
+                     complex: bool = False) -> Callable[[_Template], _Template]:
     """Public: ``@srcad.register_tangent(myfn)`` over a template function."""
     load()
     return tangent(*primitives, outputs=outputs, complex=complex)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import TypeVar
 
 import numpy as np
 
@@ -27,7 +28,7 @@ SHARES = {
     "dot_axes": (), "inner_axes": (), "untrace": (), "kron_adjoint_lhs": (),
     "kron_adjoint_rhs": (), "as_columns": (0,), "from_columns": (0,), "spread": (),
     "gather_sum": (), "scalar_items": (0,), "einsum_tangent": (1, 2), "to_complex": (),
-    "real_like": (0,), "saved": (),
+    "real_like": (0,), "saved": (), "zero_if_discrete": (0,),
 }
 HOLDS = {"add_list": (0, 1), "zeros_filled": (0,), "unstack_like": (0,), "unconcatenate": (0,),
          "unjoin": (0,), "spread": (0,), "seed_like": (0,)}
@@ -161,6 +162,15 @@ def astype(x, dtype, **kwargs):
     return np.asarray(x).astype(dtype, **kwargs)
 
 
+def zero_if_discrete(g, value):
+    """``g``, the derivative belonging to ``value``; zero (floats shaped like ``g``) when
+    ``value`` is integer or boolean: a cast to those (``x.astype(int)``,
+    ``np.asarray(x, dtype=int)``) is piecewise constant."""
+    if isinstance(value, float) or np.result_type(value).kind not in "biu":
+        return g
+    return zeros_like(g)
+
+
 def take_and_zero(buffer, index):
     """Read ``buffer[index]`` (a copy) and zero those elements: the adjoint sweep of
     ``x[index] = v`` hands the elements' adjoint to ``v``; the old elements get none."""
@@ -246,7 +256,10 @@ def saved(value):
     return value
 
 
-def stop_gradient(x):
+_T = TypeVar("_T")
+
+
+def stop_gradient(x: _T) -> _T:
     """``x`` itself, with no derivative flowing through it (srcad.stop_gradient)."""
     return x
 

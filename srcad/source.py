@@ -55,7 +55,7 @@ class Namespace:
 class Source:
     """A parsed function: its definition (gast, user line numbers) and where it came from."""
 
-    fn: object
+    fn: types.FunctionType
     node: gast.FunctionDef
     filename: str
     namespace: Namespace

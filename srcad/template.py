@@ -44,10 +44,11 @@ __all__ = ["d", "Template", "TemplateBindError", "parse_template", "formula_temp
 class _DerivativeMarker:
     """``d`` in templates: never evaluated, only read by the template parser."""
 
-    def __getitem__(self, item):  # pragma: no cover - templates are never executed
+    def __getitem__(self, item: Any) -> Any:  # pragma: no cover - templates are not executed
         raise RuntimeError("srcad templates are instantiated, not executed")
 
-    __setitem__ = __getitem__
+    def __setitem__(self, item: Any, value: Any) -> None:  # pragma: no cover - neither
+        self.__getitem__(item)      # raises the same error
 
 
 d = _DerivativeMarker()

@@ -21,7 +21,7 @@ import math
 import numpy as np
 
 from srcad.registry import adjoint, complex_ok, d, nondiff, real_valued, tangent
-from srcad.runtime import unbroadcast
+from srcad.runtime import unbroadcast, zero_if_discrete
 
 # -- array creation from shapes (values independent of every input) --------------------------
 nondiff(
@@ -68,22 +68,22 @@ complex_ok(np.full, np.full_like, np.linspace)       # linear in the fill value,
 
 @adjoint(np.full)
 def full_adjoint(y, shape, fill_value, dtype=None):
-    d[fill_value] = unbroadcast(d[y], fill_value)
+    d[fill_value] = unbroadcast(zero_if_discrete(d[y], y), fill_value)
 
 
 @tangent(np.full)
 def full_tangent(y, shape, fill_value, dtype=None):
-    d[y] = np.full_like(y, d[fill_value])
+    d[y] = zero_if_discrete(np.full_like(y, d[fill_value]), y)
 
 
 @adjoint(np.full_like)
 def full_like_adjoint(y, a, fill_value, dtype=None):
-    d[fill_value] = unbroadcast(d[y], fill_value)
+    d[fill_value] = unbroadcast(zero_if_discrete(d[y], y), fill_value)
 
 
 @tangent(np.full_like)
 def full_like_tangent(y, a, fill_value, dtype=None):
-    d[y] = np.full_like(y, d[fill_value])
+    d[y] = zero_if_discrete(np.full_like(y, d[fill_value]), y)
 
 
 # -- linspace(start, stop, num): y[k] = (1 - t[k]) * start + t[k] * stop ------------------------
@@ -92,13 +92,14 @@ def full_like_tangent(y, a, fill_value, dtype=None):
 
 @adjoint(np.linspace)
 def linspace_adjoint(y, start, stop, num=50, endpoint=True, dtype=None):
-    t = np.linspace(0.0, 1.0, num, endpoint=endpoint, dtype=np.result_type(y))
-    d[start] = unbroadcast(np.tensordot(1.0 - t, d[y], axes=1), start)
-    d[stop] = unbroadcast(np.tensordot(t, d[y], axes=1), stop)
+    t = np.linspace(0.0, 1.0, num, endpoint=endpoint, dtype=np.result_type(y, 0.0))
+    g = zero_if_discrete(d[y], y)
+    d[start] = unbroadcast(np.tensordot(1.0 - t, g, axes=1), start)
+    d[stop] = unbroadcast(np.tensordot(t, g, axes=1), stop)
 
 
 @tangent(np.linspace)
 def linspace_tangent(y, start, stop, num=50, endpoint=True, dtype=None):
-    t = np.reshape(np.linspace(0.0, 1.0, num, endpoint=endpoint, dtype=np.result_type(y)),
-                   (num,) + (1,) * (np.ndim(y) - 1))
-    d[y] = np.broadcast_to((1.0 - t) * d[start] + t * d[stop], np.shape(y))
+    t = np.reshape(np.linspace(0.0, 1.0, num, endpoint=endpoint,
+                               dtype=np.result_type(y, 0.0)), (num,) + (1,) * (np.ndim(y) - 1))
+    d[y] = zero_if_discrete(np.broadcast_to((1.0 - t) * d[start] + t * d[stop], np.shape(y)), y)

@@ -13,7 +13,7 @@ from srcad import runtime
 from srcad.registry import adjoint, complex_ok, d, linear, nondiff, real_valued, tangent, unary
 from srcad.runtime import (add_at, add_list, astype, broadcast_like, expand_reduced,
                            gather_sum, saved, scalar_items, seed_like, spread, take_and_zero,
-                           unbroadcast)
+                           unbroadcast, zero_if_discrete)
 
 nondiff(runtime.scalar_seed, runtime.zeros_like, runtime.reduced_count, runtime.dof_inverse,
         runtime.stop_gradient,
@@ -21,7 +21,7 @@ nondiff(runtime.scalar_seed, runtime.zeros_like, runtime.reduced_count, runtime.
 # linear in the first argument: their tangent rules are derived (registry.linear)
 linear(unbroadcast, broadcast_like, expand_reduced, seed_like, spread, gather_sum, scalar_items,
        saved)
-linear(add_list, astype, list)
+linear(add_list, astype, zero_if_discrete, list)
 real_valued(runtime.reduced_count, runtime.last_write_mask)
 # Linear, so right for complex values; not scalar_items (its adjoint makes floats) and
 # astype (its rule for complex values is in complex.py).
@@ -82,14 +82,20 @@ def take_and_zero_tangent(y, buffer, index):
     d[y] = take_and_zero(d[buffer], index)
 
 
+# A cast to integers or booleans is piecewise constant: its derivative is zero.
 @adjoint(astype)
 def astype_adjoint(y, x, dtype):
-    d[x] = astype(d[y], np.result_type(x))
+    d[x] = astype(zero_if_discrete(d[y], y), np.result_type(x))
 
 
 @tangent(astype)
 def astype_tangent(y, x, dtype):
-    d[y] = astype(d[x], dtype)
+    d[y] = zero_if_discrete(astype(d[x], dtype), y)
+
+
+@adjoint(zero_if_discrete)
+def zero_if_discrete_adjoint(y, g, value):
+    d[g] = zero_if_discrete(d[y], value)
 
 
 @adjoint(list)

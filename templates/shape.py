@@ -26,7 +26,7 @@ import numpy as np
 from srcad.registry import adjoint, complex_ok, d, linear, nondiff, returns_list, tangent
 from srcad.runtime import (join, pad_border, pad_mode, unbroadcast, unconcatenate, undiag,
                            undiagonal, unjoin, unpad, unrepeat, unstack_like, untile,
-                           zeros_filled)
+                           zero_if_discrete, zeros_filled)
 
 _REARRANGING = (
     np.reshape, np.ravel, np.transpose, np.swapaxes, np.moveaxis, np.squeeze, np.expand_dims,
@@ -419,42 +419,45 @@ def copy_tangent(y, a, order="K"):
 
 @adjoint(np.array)
 def array_adjoint(y, object, dtype=None, copy=True):
-    d[object] = unstack_like(d[y], object)
+    d[object] = unstack_like(zero_if_discrete(d[y], y), object)
 
 
 @tangent(np.array)
 def array_tangent(y, object, dtype=None, copy=True):
-    d[y] = np.array(d[object]) if dtype is None else np.array(d[object], dtype=dtype)
+    d[y] = np.array(d[object]) if dtype is None else zero_if_discrete(
+        np.array(d[object], dtype=dtype), y)
 
 
 @adjoint(np.asarray, np.asanyarray)
 def asarray_adjoint(y, a, dtype=None):
-    d[a] = unstack_like(d[y], a)
+    d[a] = unstack_like(zero_if_discrete(d[y], y), a)
 
 
 @tangent(np.asarray)
 def asarray_tangent(y, a, dtype=None):
-    d[y] = np.asarray(d[a]) if dtype is None else np.asarray(d[a], dtype=dtype)
+    d[y] = np.asarray(d[a]) if dtype is None else zero_if_discrete(
+        np.asarray(d[a], dtype=dtype), y)
 
 
 @tangent(np.asanyarray)
 def asanyarray_tangent(y, a, dtype=None):
-    d[y] = np.asanyarray(d[a]) if dtype is None else np.asanyarray(d[a], dtype=dtype)
+    d[y] = np.asanyarray(d[a]) if dtype is None else zero_if_discrete(
+        np.asanyarray(d[a], dtype=dtype), y)
 
 
 @adjoint(np.ascontiguousarray, np.asfortranarray)
 def ascontiguousarray_adjoint(y, a, dtype=None):      # 0-d inputs come out 1-d
-    d[a] = np.reshape(d[y], np.shape(a))
+    d[a] = np.reshape(zero_if_discrete(d[y], y), np.shape(a))
 
 
 @tangent(np.ascontiguousarray)
 def ascontiguousarray_tangent(y, a, dtype=None):
-    d[y] = np.ascontiguousarray(d[a], dtype=dtype)
+    d[y] = zero_if_discrete(np.ascontiguousarray(d[a], dtype=dtype), y)
 
 
 @tangent(np.asfortranarray)
 def asfortranarray_tangent(y, a, dtype=None):
-    d[y] = np.asfortranarray(d[a], dtype=dtype)
+    d[y] = zero_if_discrete(np.asfortranarray(d[a], dtype=dtype), y)
 
 
 @adjoint(np.real)

@@ -18,6 +18,9 @@ def pytest_addoption(parser):
     group.addoption("--fuzz-start", type=int, default=None, metavar="SEED",
                     help="the first seed of the --fuzz programs (default 100000, or "
                          "SRCAD_FUZZ_START)")
+    parser.addoption("--packaging", action="store_true", default=False,
+                     help="also run the tests marked `packaging` (they build the sdist and the "
+                          "wheel and type-check against the installed srcad: about 30 s)")
 
 
 def fuzz_count(config) -> int:
@@ -35,13 +38,16 @@ def pytest_generate_tests(metafunc):
 
 
 def pytest_collection_modifyitems(config, items):
-    """Without --fuzz N, the tests marked `fuzz` are deselected (other markers still work)."""
-    if fuzz_count(config):
-        return
-    dropped = [item for item in items if item.get_closest_marker("fuzz")]
+    """The opt-in tests are deselected unless asked for (other markers still work): those
+    marked `fuzz` without --fuzz N, those marked `packaging` without --packaging."""
+    opted_out = [marker for marker, wanted in (("fuzz", fuzz_count(config)),
+                                               ("packaging", config.getoption("--packaging")))
+                 if not wanted]
+    dropped = [item for item in items if any(item.get_closest_marker(m) for m in opted_out)]
     if dropped:
         config.hook.pytest_deselected(items=dropped)
-        items[:] = [item for item in items if not item.get_closest_marker("fuzz")]
+        dropped_ids = {id(item) for item in dropped}
+        items[:] = [item for item in items if id(item) not in dropped_ids]
 
 
 def pytest_terminal_summary(terminalreporter, config):

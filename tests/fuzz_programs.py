@@ -11,12 +11,17 @@ repeated fancy indices, and writes that read what they overwrite) into arrays th
 made itself, lists built with ``append`` and consumed by ``np.stack`` or ``sum``, helpers
 called with keyword and default arguments, loops whose values are unused, early returns.
 
+A few programs (``ALIASING``) also read a view, a loop's row or a list element after the
+array it shares memory with was written into: valid NumPy, where the read sees the write.
+
 Every program is run before it is returned (``validate``): it must run in plain NumPy
 without a floating-point error, give a finite, moderate scalar, vary slowly enough for
-finite differences to check it, and be differentiable at its arguments: each comparison on data (always ``<expr> > <float literal>`` or ``<``, while
-comparisons on counters use int literals) is at least ``MARGIN`` from its threshold, and every
-``np.max`` is at least ``MARGIN`` from a tie. A program that fails this is redrawn (the
-attempt number is part of the random stream), so a seed always gives the same program.
+finite differences to check it, and be differentiable at its arguments: each comparison on
+data (always ``<expr> > <float literal>`` or ``<``, while comparisons on counters use int
+literals) is at least ``MARGIN`` from its threshold, and every ``np.max`` is at least
+``MARGIN`` from a tie. A program that fails this is redrawn (the attempt number is part of
+the random stream), so a seed always gives the same program. The arguments are never
+written into (the checks pass them read-only).
 
 tests/fuzz_check.py runs the programs through srcad.
 """
@@ -142,6 +147,7 @@ class _Generator:
         self.helpers: list = []
         self.counter = itertools.count()
         self.frame: _Frame | None = None
+        self.keep_views = False       # a write now leaves the views of its array readable
 
     # -- randomness ---------------------------------------------------------------------------
 
@@ -218,7 +224,7 @@ class _Generator:
         """``name`` was rebound or its memory changed: its views are not read from here on,
         but for a few (``ALIASING``), which NumPy updates through the shared memory."""
         self.frame.writes.add(name)
-        if self.chance(ALIASING):
+        if self.chance(ALIASING) or self.keep_views:
             return
         for other, var in list(self.env.items()):
             if var.base == name:
@@ -514,7 +520,8 @@ class _Generator:
         self.bind(name, e)
 
     def stmt_rebind_view(self):
-        """An old name becomes a view of another array (later, not earlier, writes count)."""
+        """An old name becomes a view of another array (later, not earlier, writes count);
+        half the time the array is then written into, which NumPy shows through the view."""
         olds = [n for n in self.arrays(ndim_min=1) if not self.env[n].param
                 and n not in self.frame.fixed]
         sources = self.arrays(ndim_min=1)
@@ -528,6 +535,10 @@ class _Generator:
         self.emit(f"{name} = {text}")
         self.written(name)
         self.env[name] = view
+        if view.base in self.arrays(writable=True) and self.chance(0.5):
+            self.keep_views = True    # the write shows through the view, which is read later
+            self.write_into(view.base)
+            self.keep_views = False
 
     def stmt_own(self):
         """An array of the function's own, to write into."""
