@@ -400,7 +400,7 @@ def load():
     _loaded = True
     pkg = importlib.import_module("srcad.templates")
     optional = getattr(pkg, "OPTIONAL", {})
-    for name in tuple(pkg.MODULES) + tuple(optional):
+    for name in pkg.MODULES:
         try:
             importlib.import_module(f"srcad.templates.{name}")
         except ModuleNotFoundError as exc:

@@ -484,7 +484,7 @@ def simplify_zeros(stmts: list, linear: Callable, materialize: Callable) -> list
         if isinstance(stmt, (gast.Assign, gast.AugAssign)):
             stmt.value = simplifier.visit(stmt.value)
             target = stmt.targets[0] if isinstance(stmt, gast.Assign) else None
-            if _is_template_local(stmt, target):
+            if target is not None and _is_template_local(stmt, target):
                 # a local of the template that is zero: later reads of it are zero too
                 if is_zero(stmt.value):
                     simplifier.zero_locals[target.id] = stmt.value

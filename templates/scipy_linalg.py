@@ -30,7 +30,7 @@ Conventions:
   closed negative real axis (a complex result is refused by the complex analysis).
 """
 import numpy as np
-import scipy.linalg as sl
+import scipy.linalg as sl  # type: ignore[import-untyped, unused-ignore]
 
 from srcad.registry import adjoint, complex_ok, d, derived, linear, nondiff, returns_list, tangent
 from srcad.runtime import (as_columns, block_diag_of, from_columns, lower_factor,
@@ -40,26 +40,28 @@ from srcad.runtime import (as_columns, block_diag_of, from_columns, lower_factor
 from srcad.templates import linalg as np_rules
 
 # -- NumPy's rules under SciPy's signatures --------------------------------------------------
-derived(sl.det, np_rules.det_adjoint, "y, a, *, check_finite=True")
-derived(sl.det, np_rules.det_tangent, "y, a, *, check_finite=True")
-for _rule in (np_rules.cholesky_adjoint, np_rules.cholesky_tangent):
-    derived(sl.cholesky, _rule, "c, a, lower=False, *, check_finite=True",
-            {"upper": "not lower"})
-for _rule in (np_rules.eigh_adjoint, np_rules.eigh_tangent):
-    derived(sl.eigh, _rule, "w, v, a, *, lower=True, eigvals_only=False, check_finite=True",
-            {"UPLO": "'L' if lower else 'U'"})
-for _rule in (np_rules.eigvalsh_adjoint, np_rules.eigvalsh_tangent):
-    derived(sl.eigvalsh, _rule, "w, a, *, lower=True, check_finite=True",
-            {"UPLO": "'L' if lower else 'U'"})
-for _rule in (np_rules.svd_adjoint, np_rules.svd_tangent):
-    derived(sl.svd, _rule, "u, s, vh, a, full_matrices=True, compute_uv=True, *, "
-            "check_finite=True, lapack_driver='gesdd'")
-for _rule in (np_rules.svdvals_adjoint, np_rules.svdvals_tangent):
-    derived(sl.svdvals, _rule, "s, a, *, check_finite=True", {"x": "a"})
-for _rule in (np_rules.qr_adjoint, np_rules.qr_tangent):
-    derived(sl.qr, _rule, "q, r, a, *, mode='full', check_finite=True",
-            {"mode": "'complete' if mode == 'full' else 'reduced' if mode == 'economic' "
-                     "else mode"})
+def _twins(primitive, rules, signature, replace=None):
+    """Both rules (adjoint, tangent) of a NumPy function for its SciPy twin."""
+    for rule in rules:
+        derived(primitive, rule, signature, replace)
+
+
+_twins(sl.det, (np_rules.det_adjoint, np_rules.det_tangent), "y, a, *, check_finite=True")
+_twins(sl.cholesky, (np_rules.cholesky_adjoint, np_rules.cholesky_tangent),
+       "c, a, lower=False, *, check_finite=True", {"upper": "not lower"})
+_twins(sl.eigh, (np_rules.eigh_adjoint, np_rules.eigh_tangent),
+       "w, v, a, *, lower=True, eigvals_only=False, check_finite=True",
+       {"UPLO": "'L' if lower else 'U'"})
+_twins(sl.eigvalsh, (np_rules.eigvalsh_adjoint, np_rules.eigvalsh_tangent),
+       "w, a, *, lower=True, check_finite=True", {"UPLO": "'L' if lower else 'U'"})
+_twins(sl.svd, (np_rules.svd_adjoint, np_rules.svd_tangent),
+       "u, s, vh, a, full_matrices=True, compute_uv=True, *, check_finite=True, "
+       "lapack_driver='gesdd'")
+_twins(sl.svdvals, (np_rules.svdvals_adjoint, np_rules.svdvals_tangent),
+       "s, a, *, check_finite=True", {"x": "a"})
+_twins(sl.qr, (np_rules.qr_adjoint, np_rules.qr_tangent),
+       "q, r, a, *, mode='full', check_finite=True",
+       {"mode": "'complete' if mode == 'full' else 'reduced' if mode == 'economic' else mode"})
 
 linear(structured_matrix, structured_matrix_adjoint)
 complex_ok(structured_matrix, structured_matrix_adjoint)
@@ -147,9 +149,8 @@ def expm_tangent(y, A):
     d[y] = sl.expm(block)[..., :n, n:]
 
 
-for _name in ("sqrtm", "logm"):
-    for _rule in (expm_adjoint, expm_tangent):
-        derived(getattr(sl, _name), _rule, "y, A", {"sl.expm": f"sl.{_name}"})
+_twins(sl.sqrtm, (expm_adjoint, expm_tangent), "y, A", {"sl.expm": "sl.sqrtm"})
+_twins(sl.logm, (expm_adjoint, expm_tangent), "y, A", {"sl.expm": "sl.logm"})
 
 
 # -- the rules of the helpers above (each is linear; the adjoint of one is the other) --------

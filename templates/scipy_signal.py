@@ -13,7 +13,7 @@ Conventions: real arrays only (SciPy conjugates ``in2`` in ``correlate``); ``fft
 large as the other on every axis, as SciPy does.
 """
 import numpy as np
-import scipy.signal as sig
+import scipy.signal as sig  # type: ignore[import-untyped, unused-ignore]
 
 from srcad.registry import adjoint, d, derived, linear, tangent
 from srcad.runtime import crop, uncrop

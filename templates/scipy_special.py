@@ -31,7 +31,7 @@ Conventions:
 import math
 
 import numpy as np
-import scipy.special as sp
+import scipy.special as sp  # type: ignore[import-untyped, unused-ignore]
 
 from srcad.registry import adjoint, binary, d, tangent, unary
 from srcad.runtime import broadcast_like, expand_reduced, unbroadcast  # noqa: F401 (formulas)
