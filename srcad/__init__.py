@@ -15,10 +15,21 @@ from .registry import register_adjoint, register_tangent
 
 __version__ = "0.1.0"
 
+# imported on first use, so `import srcad` stays cheap
+_SUBMODULES = ("nn", "optim", "tree", "conv")
+
+
+def __getattr__(name):
+    if name in _SUBMODULES:
+        import importlib
+        return importlib.import_module(f"srcad.{name}")
+    raise AttributeError(f"module 'srcad' has no attribute {name!r}")
+
+
 __all__ = [
     "grad", "value_and_grad", "autodiff", "jvp", "vjp", "jacobian", "hessian", "hvp", "show",
     "check_grad", "stop_gradient", "register_adjoint", "register_tangent", "clear_cache",
     "SrcadError", "SrcadSyntaxError", "NoRuleError", "SourceUnavailableError",
     "NotDifferentiableError", "ShapeMismatchError", "GradientCheckError", "InternalError",
-    "DerivativeFunction", "Mode", "Wrt",
+    "DerivativeFunction", "Mode", "Wrt", "nn", "optim",
 ]

@@ -294,7 +294,7 @@ def build(f, spec: Spec) -> Derivative:
             seen.add(key)
             deps.append(dep)
     log.debug("built %s:\n%s", fdef.name, source)
-    callables = program.callables  # type: ignore[attr-defined]  # set by normalize()
+    callables = program.callables
     return Derivative(fn, source, tuple(deps), registry.version(), function_state(src.fn), params,
                       tuple(fdef.srcad_extra), complex_facts, callables)
 

@@ -16,18 +16,11 @@ import builtins
 import astor
 import gast
 
-__all__ = ["comment", "to_source", "compile_function", "GeneratedNamespace"]
+from .nodes import COMMENT_MARK
 
-_MARK = "__srcad_comment_"
-_MARK_RE = re.compile(r"^(\s*)" + _MARK + r"(\d+)\s*$", re.M)
+__all__ = ["to_source", "compile_function", "GeneratedNamespace"]
 
-
-def comment(text: str) -> gast.Expr:
-    """A statement that becomes the line ``# text``."""
-    node = gast.Expr(value=gast.Name(id=_MARK, ctx=gast.Load(), annotation=None,
-                                     type_comment=None))
-    node.srcad_comment = text
-    return node
+_MARK_RE = re.compile(r"^(\s*)" + COMMENT_MARK + r"(\d+)\s*$", re.M)
 
 
 def to_source(fdef: gast.FunctionDef, header: Sequence[str] = ()) -> str:
@@ -36,7 +29,7 @@ def to_source(fdef: gast.FunctionDef, header: Sequence[str] = ()) -> str:
     for node in gast.walk(fdef):
         text = getattr(node, "srcad_comment", None)
         if text is not None:
-            node.value.id = f"{_MARK}{len(texts)}"
+            node.value.id = f"{COMMENT_MARK}{len(texts)}"
             texts.append(text)
         for field in ("body", "orelse"):
             block = getattr(node, field, None)

@@ -16,12 +16,12 @@ import numpy as np
 
 from . import registry, runtime
 from .analysis import list_names, primitive_call, walk_statements
-from .optimize import Broadcasts, mark_derivative, shares
-from .reverse import bind, mark_broadcasts, runtime_ref
 from .errors import NoRuleError, SrcadSyntaxError
+from .instantiate import Broadcasts, bind, mark_broadcasts, mark_derivative, runtime_ref
 from .template import is_zero, make_zero, simplify_zeros
 from .nodes import (assign as _assign, attr as _attr, call as _call, loads as _loads,
                     name as _name)
+from .sharing import shares
 
 __all__ = ["forward"]
 

@@ -1,11 +1,14 @@
-"""gast node builders shared by the transformers (names, assignments, calls, attributes)."""
+"""gast node builders shared by the transformers and the optimizer (names, assignments, calls,
+attributes, comments) and ``drop_empty``, the clean-up of statements that do nothing."""
 from __future__ import annotations
 
 import gast
 
 from .analysis import walk
 
-__all__ = ["name", "assign", "call", "attr", "loads"]
+__all__ = ["name", "assign", "call", "attr", "loads", "comment", "COMMENT_MARK", "drop_empty"]
+
+COMMENT_MARK = "__srcad_comment_"     # emit writes ``COMMENT_MARK<i>`` as the comment line
 
 
 def name(ident, ctx=None):
@@ -31,3 +34,35 @@ def loads(node) -> set:
     """The names a tree reads."""
     return {n.id for n in walk(node) if isinstance(n, gast.Name)
             and isinstance(n.ctx, gast.Load)}
+
+
+def comment(text: str) -> gast.Expr:
+    """A statement that becomes the line ``# text``."""
+    node = gast.Expr(value=gast.Name(id=COMMENT_MARK, ctx=gast.Load(), annotation=None,
+                                     type_comment=None))
+    node.srcad_comment = text
+    return node
+
+
+def drop_empty(stmts, keep_targets=frozenset()) -> list:
+    """Without branches and loops that do nothing, and comments that precede nothing (a
+    loop whose target is in ``keep_targets`` still binds it, so it stays)."""
+    out = []
+    for s in stmts:
+        if isinstance(s, (gast.For, gast.If, gast.While)):
+            s.body = drop_empty(s.body, keep_targets)
+            s.orelse = drop_empty(s.orelse, keep_targets)
+            binds = isinstance(s, gast.For) and getattr(s.target, "id", None) in keep_targets
+            if not s.body and not s.orelse and not isinstance(s, gast.While) and not binds:
+                continue
+            if isinstance(s, gast.If) and not s.body:
+                s.test = gast.UnaryOp(op=gast.Not(), operand=s.test)
+                s.body, s.orelse = s.orelse, []
+            s.body = s.body or [gast.Pass()]
+        if not isinstance(s, gast.Pass):
+            out.append(s)
+    while out and getattr(out[-1], "srcad_comment", None) is not None:
+        out.pop()
+    return [s for i, s in enumerate(out) if getattr(s, "srcad_comment", None) is None
+            or not (getattr(out[i + 1], "srcad_comment", None) is not None
+                    or isinstance(out[i + 1], gast.Return))]

@@ -1,0 +1,77 @@
+"""Normalize: gast FunctionDef -> the same function in A-normal form, ready for the transformers.
+
+Stages, in order: the fence (reject what srcad does not support, with the user's location and
+what to write instead), desugaring (augmented and chained assignment, array methods and
+attributes to NumPy calls, helper functions inlined from their own source), ANF, and renaming
+of straight-line redefinitions so each value keeps its own name.
+
+ANF guarantees, for the returned FunctionDef body (recursively inside if/for/while):
+* every statement is one of
+  ``name = simple`` / ``a, b = call`` (multi-output primitive) / ``name[index] = atom`` /
+  ``lst.append(atom)`` / ``return atom-or-tuple-of-atoms`` / ``if atom:`` / ``for name in atom:``
+  / ``while atom:`` (the test is recomputed at the end of the body) / ``break`` / ``continue``;
+* ``simple`` is an atom, one call with atom arguments (``node.srcad_callee`` holds the resolved
+  callable), one binary/unary operator or comparison over atoms, ``atom[index]`` with an index
+  of atoms and slices, a list/tuple of atoms, or an opaque non-differentiable expression
+  (``x.shape``, ``a and b``) marked ``srcad_opaque``;
+* an atom is a Name, a literal, or a module attribute kept as written (``np.pi``);
+* every statement has ``lineno`` of the user's line it came from.
+
+With ``SRCAD_VERIFY=1`` these guarantees are checked (``analysis.anf_violations``).
+
+The modules, in the order a function meets them: ``fence`` (refusals), ``jumps``
+(``return``/``break``/``continue`` to flags), ``statements``, ``loops``, ``anf``
+(expressions), ``calls`` (callee resolution, methods), ``inline`` (user helpers), ``scope``
+(names and references), ``rename`` (straight-line redefinitions); ``program`` holds the
+result, ``Program``.
+"""
+from __future__ import annotations
+
+import builtins
+import copy
+
+import gast
+
+from ..naming import Namer, names_in
+from ..source import Source
+from .calls import METHODS
+from .fence import fence
+from .jumps import _lower_returns
+from .loops import Loops
+from .program import Program, _has, _loc_error, assigned_names, default_nodes
+from .rename import _rename_redefinitions
+from .scope import _defaults, _Scope
+
+__all__ = ["normalize", "Program", "METHODS", "default_nodes", "assigned_names", "fence"]
+
+
+class _Normalizer(Loops):
+    """One normalization: the main function and the helpers inlined into it. A class in
+    layers, each a module over the one before: ``scope.Resolver`` (state, names),
+    ``anf.Expressions``, ``inline.Inliner``, ``calls.Calls``, ``statements.Statements``,
+    ``loops.Loops``."""
+
+
+def normalize(src: Source) -> Program:
+    """Fence, desugar and convert ``src`` to ANF (see the module docstring)."""
+    fdef = copy.deepcopy(src.node)
+    fence(src, fdef)
+    taken = names_in(fdef) | set(src.namespace.cells)
+    namer = Namer(taken)
+    norm = _Normalizer(src, namer)
+    _lower_returns(fdef, namer)
+    norm.main_locals = assigned_names(fdef)
+    norm.main_rebound = assigned_names(fdef.body)
+    norm.main_defaults = _defaults(src.fn)
+    scope = _Scope(src, src.namespace, {}, foreign=False, depth=0)
+    fdef.body = norm.body(scope, fdef.body)
+    if not fdef.body or not isinstance(fdef.body[-1], (gast.Return, gast.If)):
+        if not _has(fdef.body, gast.Return):
+            raise _loc_error(src, src.node, f"{src.node.name} has no return statement",
+                             "Return the value to differentiate.")
+    _rename_redefinitions(fdef, namer)
+    for name in list(builtins.__dict__):
+        namer.taken.add(name)
+    program = Program(src, fdef, namer, norm.refs, norm.deps, norm.ref, norm.origins)
+    program.callables = norm.callables
+    return program

@@ -1,0 +1,149 @@
+"""A-normal form of expressions: every operand an atom (a name, a literal, a module
+attribute as written), each intermediate value in a temporary of its own.
+
+Input: an expression of the user's. Output: ``atom`` gives an atom, ``simple`` one operation
+over atoms (a call, an operator, a comparison, a subscript with an index of atoms, a
+list/tuple of atoms, or an opaque non-differentiable expression marked ``srcad_opaque``); the
+statements computing the operands are appended to ``pre``. Calls go through ``Calls.call``.
+"""
+from __future__ import annotations
+
+import copy
+
+import gast
+import numpy as np
+
+from ..source import UNRESOLVED
+from .program import _loc_error, _name
+from .scope import Resolver, _is_static_root
+
+__all__ = ["Expressions"]
+
+_OPAQUE_ATTRS = {"shape", "ndim", "size", "dtype", "itemsize", "nbytes", "flags"}
+
+
+class Expressions(Resolver):
+    """Expressions (the first layer above ``Resolver``)."""
+
+    def atom(self, scope, node, pre, hint=None):
+        """Reduce an expression to a Name or literal, emitting statements into ``pre``."""
+        if isinstance(node, gast.Name):
+            return self.name(scope, node)
+        if isinstance(node, gast.Constant):
+            return node
+        if (isinstance(node, gast.UnaryOp) and isinstance(node.op, (gast.USub, gast.UAdd))
+                and isinstance(node.operand, gast.Constant)):
+            return node
+        if isinstance(node, gast.Tuple) and all(
+                isinstance(e, gast.Constant) for e in node.elts):
+            return node
+        simple = self.simple(scope, node, pre, hint=hint)
+        if isinstance(simple, (gast.Name, gast.Constant)):
+            return simple
+        tmp = self.namer.temp_for(simple)
+        assign = gast.Assign(targets=[_name(tmp, gast.Store())], value=simple,
+                             type_comment=None)
+        pre.append(assign)
+        return _name(tmp, gast.Load())
+
+    def simple(self, scope, node, pre, hint=None):
+        """Reduce an expression to one operation over atoms."""
+        if isinstance(node, (gast.Name, gast.Constant)):
+            return self.atom(scope, node, pre)
+        if isinstance(node, gast.BinOp):
+            return gast.BinOp(left=self.atom(scope, node.left, pre), op=node.op,
+                              right=self.atom(scope, node.right, pre))
+        if isinstance(node, gast.UnaryOp):
+            if isinstance(node.operand, gast.Constant):
+                return node
+            return gast.UnaryOp(op=node.op, operand=self.atom(scope, node.operand, pre))
+        if isinstance(node, gast.Compare):
+            return gast.Compare(left=self.atom(scope, node.left, pre), ops=node.ops,
+                                comparators=[self.atom(scope, c, pre)
+                                             for c in node.comparators])
+        if isinstance(node, (gast.Tuple, gast.List)):
+            cls = type(node)
+            return cls(elts=[self.atom(scope, e, pre) for e in node.elts], ctx=gast.Load())
+        if isinstance(node, gast.Subscript):
+            value = self.atom(scope, node.value, pre)
+            return gast.Subscript(value=value, slice=self.index(scope, node.slice, pre),
+                                  ctx=gast.Load())
+        if isinstance(node, gast.Attribute):
+            return self.attribute(scope, node, pre)
+        if isinstance(node, gast.Call):
+            return self.call(scope, node, pre, hint)
+        if isinstance(node, gast.IfExp):
+            return self.ifexp(scope, node, pre, hint)
+        if isinstance(node, gast.BoolOp):
+            return self.opaque(scope, node)
+        raise _loc_error(scope.src, node,
+                         f"srcad does not differentiate `{type(node).__name__}` expressions",
+                         "Rewrite it with plain arithmetic and NumPy calls.")
+
+    def opaque(self, scope, node):
+        """A non-differentiable expression kept as written (names renamed)."""
+        node = copy.deepcopy(node)
+        for sub in gast.walk(node):
+            if isinstance(sub, gast.Name):
+                new = self.name(scope, sub)
+                sub.id = new.id
+        node.srcad_opaque = True
+        return node
+
+    def ifexp(self, scope, node, pre, hint):
+        test = self.atom(scope, node.test, pre, hint="cond")
+        tmp = self.namer.fresh("_" + (hint or "select").lstrip("_"))
+        body_pre, else_pre = [], []
+        a = self.atom(scope, node.body, body_pre)
+        b = self.atom(scope, node.orelse, else_pre)
+        lineno = getattr(node, "lineno", None)
+        stmt = gast.If(test=test,
+                       body=body_pre + [gast.Assign(targets=[_name(tmp, gast.Store())],
+                                                    value=a, type_comment=None)],
+                       orelse=else_pre + [gast.Assign(targets=[_name(tmp, gast.Store())],
+                                                      value=b, type_comment=None)])
+        for s in gast.walk(stmt):
+            if isinstance(s, gast.stmt):
+                s.lineno = lineno
+        pre.append(stmt)
+        return _name(tmp, gast.Load())
+
+    def index(self, scope, node, pre):
+        if isinstance(node, gast.Slice):
+            return gast.Slice(*[None if p is None else self.atom(scope, p, pre)
+                                for p in (node.lower, node.upper, node.step)])
+        if isinstance(node, gast.Tuple):
+            return gast.Tuple(elts=[self.index(scope, e, pre) for e in node.elts],
+                              ctx=gast.Load())
+        if isinstance(node, gast.Constant):
+            return node
+        if isinstance(node, gast.Attribute) and scope.namespace.resolve(node) is None:
+            return gast.Constant(value=None, kind=None)   # np.newaxis
+        return self.atom(scope, node, pre)
+
+    def attribute(self, scope, node, pre):
+        obj = self.resolve(scope, node)
+        if obj is not UNRESOLVED and _is_static_root(scope, node, self):
+            # a module-level constant like np.pi or np.newaxis: keep it as written
+            if scope.depth and scope.foreign:
+                return _name(self.ref(obj, node.attr), gast.Load())
+            return node
+        base = self.atom(scope, node.value, pre)
+        if node.attr == "T":
+            call = gast.Call(func=self.np_attr("transpose"), args=[base], keywords=[])
+            call.srcad_callee = np.transpose
+            return call
+        if node.attr in _OPAQUE_ATTRS:
+            out = gast.Attribute(value=base, attr=node.attr, ctx=gast.Load())
+            out.srcad_opaque = True
+            return out
+        if node.attr in ("real", "imag"):        # x.real is np.real(x): complex values
+            call = gast.Call(func=self.np_attr(node.attr), args=[base], keywords=[])
+            call.srcad_callee = getattr(np, node.attr)
+            return call
+        raise _loc_error(scope.src, node, f"srcad does not differentiate the attribute "
+                         f"`.{node.attr}`", "Use the equivalent NumPy function.")
+
+    def np_attr(self, attr):
+        return gast.Attribute(value=_name(self.ref(np, "np"), gast.Load()), attr=attr,
+                              ctx=gast.Load())

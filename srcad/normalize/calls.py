@@ -1,0 +1,228 @@
+"""Callee resolution: the function a call makes, as Python would resolve it, fixed when the
+derivative is built; array methods become NumPy calls (``x.sum()`` -> ``np.sum(x)``), and a
+few calls are spelled out (``max(a, b, c)``, ``np.einsum`` sublists, ``take_and_zero``).
+
+Input: a Call of the user's. Output: a Call with atom arguments whose ``srcad_callee`` is the
+resolved callable (one with a rule, or a builtin the analysis knows), or the atom holding an
+inlined helper's result (``Inliner.inline``); a callee that cannot be resolved is refused
+(``NoRuleError``), never treated as a constant.
+"""
+from __future__ import annotations
+
+import copy
+
+import gast
+import numpy as np
+
+from .. import registry, runtime
+from ..errors import NoRuleError
+from ..source import UNRESOLVED
+from .inline import Inliner
+from .program import _dotted, _loc_error, _name
+from .scope import _is_global_ref, _is_static_root, _is_user_function
+
+__all__ = ["Calls", "METHODS"]
+
+# Array methods mapped to the NumPy function that takes the array first.
+METHODS = {
+    "sum": np.sum, "mean": np.mean, "prod": np.prod, "max": np.max, "min": np.min,
+    "std": np.std, "var": np.var, "dot": np.dot, "reshape": np.reshape,
+    "transpose": np.transpose, "ravel": np.ravel, "flatten": np.ravel, "squeeze": np.squeeze,
+    "cumsum": np.cumsum, "cumprod": np.cumprod, "clip": np.clip, "copy": np.copy,
+    "swapaxes": np.swapaxes, "trace": np.trace, "diagonal": np.diagonal, "round": np.round,
+    "argmax": np.argmax, "argmin": np.argmin, "argsort": np.argsort, "all": np.all,
+    "any": np.any, "repeat": np.repeat, "take": np.take, "conj": np.conj,
+    "conjugate": np.conjugate,
+}
+_VARARG_SHAPE_METHODS = {"reshape", "transpose"}
+
+
+class Calls(Inliner):
+    """Calls (the layer above ``Inliner``)."""
+
+    def call(self, scope, node, pre, hint):
+        func = node.func
+        if any(isinstance(a, gast.Starred) for a in node.args) or any(
+                k.arg is None for k in node.keywords):
+            raise _loc_error(scope.src, node, "*args/**kwargs in calls are not supported",
+                             "Pass the arguments explicitly.")
+        # array methods: x.sum(axis=0) -> np.sum(x, axis=0)
+        if isinstance(func, gast.Attribute) and not _is_static_root(scope, func, self):
+            return self.method(scope, node, pre)
+        callee = self.local_callee(scope, func, node)
+        if callee is UNRESOLVED:
+            callee = self.resolve(scope, func)
+        if callee is UNRESOLVED:
+            raise _loc_error(scope.src, node, f"cannot resolve the function "
+                             f"`{_dotted(func)}`",
+                             "srcad resolves callees when it builds the derivative: call a "
+                             "module-level function or a NumPy function by name.", NoRuleError)
+        if callee is np.einsum and node.args and not (
+                isinstance(node.args[0], gast.Constant) and isinstance(node.args[0].value, str)):
+            node = _einsum_subscripts(scope.src, node)    # the sublist form, as a string
+        if callee is runtime.take_and_zero and len(node.args) == 2 and not node.keywords:
+            return self.take_and_zero(scope, node, pre)
+        if callee in (max, min) and len(node.args) > 2 and not node.keywords:
+            # max(a, b, c) -> max(max(a, b), c): the two-argument rule, applied in turn
+            nested = node.args[0]
+            for other in node.args[1:]:
+                nested = gast.Call(func=func, args=[nested, other], keywords=[])
+                gast.copy_location(nested, node)
+            return self.call(scope, nested, pre, hint)
+        args = [self.atom(scope, a, pre) for a in node.args]
+        keywords = [gast.keyword(arg=k.arg, value=self.atom(scope, k.value, pre))
+                    for k in node.keywords]
+        if registry.lookup(callee) is None and _is_user_function(callee):
+            return self.inline(scope, node, callee, args, keywords, pre, hint)
+        if scope.depth and scope.foreign:
+            func = _name(self.ref(callee, _dotted(func).split(".")[-1]), gast.Load())
+        elif isinstance(func, gast.Name):
+            func = self.name(scope, func)
+        call = gast.Call(func=func, args=args, keywords=keywords)
+        call.srcad_callee = callee
+        gast.copy_location(call, node)      # errors about the call point at it
+        return call
+
+    def local_callee(self, scope, func, node):
+        """The function a call through a local name makes, as Python resolves it (locals and
+        parameters before globals): a parameter's default (in a helper: the argument
+        passed), or UNRESOLVED when ``func`` is not a local. A main-function parameter
+        resolves to its default and the derivative refuses calls passing another function
+        (``Program.callables``); any other local callee is refused."""
+        if not isinstance(func, gast.Name):
+            return UNRESOLVED
+        ident = func.id
+        if ident in scope.callables:
+            return scope.callables[ident]
+        local = ident in scope.rename if scope.depth else ident in self.main_locals
+        if not local:
+            return UNRESOLVED
+        alias = self.local_function(scope, ident)
+        if alias is not UNRESOLVED:
+            return alias
+        default = self.main_defaults.get(ident, UNRESOLVED) if not scope.depth else UNRESOLVED
+        if default is not UNRESOLVED and callable(default) and ident not in self.main_rebound:
+            self.callables[ident] = default
+            return default
+        raise _loc_error(scope.src, node, f"cannot call the local name `{ident}`: srcad "
+                         "resolves the functions a derivative calls when it builds it",
+                         "Call the function by its module-level name, or give the parameter "
+                         "the function as its default (def f(x, act=np.tanh)).", NoRuleError)
+
+    def take_and_zero(self, scope, node, pre):
+        """Generated code's ``v = take_and_zero(b, i)`` (the adjoint of ``x[i] = v``) spelled
+        out as ``v = b[i] * last_write_mask(b, i); b[i] = 0.0`` (the product is a new array),
+        so differentiating it again sees the write."""
+        buf = self.atom(scope, node.args[0], pre)
+        index = self.atom(scope, node.args[1], pre)
+        part = self.namer.fresh("_part")
+        pre.append(gast.Assign(targets=[_name(part, gast.Store())], type_comment=None,
+                               value=gast.Subscript(value=buf, slice=index, ctx=gast.Load())))
+        mask_call = gast.Call(func=gast.Attribute(value=_name(self.ref(runtime, "_srcad"),
+                                                              gast.Load()),
+                                                  attr="last_write_mask", ctx=gast.Load()),
+                              args=[buf, index], keywords=[])
+        mask_call.srcad_callee = runtime.last_write_mask
+        mask = self.namer.fresh("_last")
+        pre.append(gast.Assign(targets=[_name(mask, gast.Store())], value=mask_call,
+                               type_comment=None))
+        cut = self.namer.fresh("_cut")
+        pre.append(gast.Assign(targets=[_name(cut, gast.Store())], type_comment=None,
+                               value=gast.BinOp(left=_name(part, gast.Load()), op=gast.Mult(),
+                                                right=_name(mask, gast.Load()))))
+        pre.append(gast.Assign(targets=[gast.Subscript(value=_name(buf.id, gast.Load()),
+                                                       slice=copy.deepcopy(index),
+                                                       ctx=gast.Store())],
+                               value=gast.Constant(value=0.0, kind=None), type_comment=None))
+        return _name(cut, gast.Load())
+
+    def method(self, scope, node, pre):
+        func = node.func
+        name = func.attr
+        base = self.atom(scope, func.value, pre)
+        args = [self.atom(scope, a, pre) for a in node.args]
+        keywords = [gast.keyword(arg=k.arg, value=self.atom(scope, k.value, pre))
+                    for k in node.keywords]
+        if name == "astype":
+            call = gast.Call(func=gast.Attribute(value=_name(self.ref(runtime, "_srcad"),
+                                                             gast.Load()),
+                                                 attr="astype", ctx=gast.Load()),
+                             args=[base] + args, keywords=keywords)
+            call.srcad_callee = runtime.astype
+            return call
+        if name == "pop" and not args and not keywords and isinstance(base, gast.Name):
+            call = gast.Call(func=gast.Attribute(value=base, attr="pop", ctx=gast.Load()),
+                             args=[], keywords=[])
+            call.srcad_pop = base.id        # v = lst.pop(): the last element, removed
+            return call
+        target = METHODS.get(name)
+        if target is None:
+            raise _loc_error(scope.src, node, f"srcad does not know the method `.{name}()`",
+                             "Call the NumPy function instead (np.<name>(x, ...)).",
+                             NoRuleError)
+        if name in _VARARG_SHAPE_METHODS and len(args) > 1:
+            args = [gast.Tuple(elts=args, ctx=gast.Load())]
+            if not all(isinstance(a, gast.Constant) for a in args[0].elts):
+                tmp = self.namer.fresh("_shape")
+                pre.append(gast.Assign(targets=[_name(tmp, gast.Store())], value=args[0],
+                                       type_comment=None))
+                args = [_name(tmp, gast.Load())]
+        call = gast.Call(func=self.np_attr(target.__name__), args=[base] + args,
+                         keywords=keywords)
+        call.srcad_callee = target
+        return call
+
+    def local_function(self, scope, ident):
+        """The function a local bound once to a module-level function names
+        (``f = np.sin``), else UNRESOLVED."""
+        body = scope.src.node.body
+        stores = [n for stmt in body for n in gast.walk(stmt)
+                  if isinstance(n, gast.Name) and n.id == ident
+                  and not isinstance(n.ctx, gast.Load)]
+        bound = [stmt for stmt in body if isinstance(stmt, gast.Assign)
+                 and len(stmt.targets) == 1 and isinstance(stmt.targets[0], gast.Name)
+                 and stmt.targets[0].id == ident]
+        if len(stores) != 1 or len(bound) != 1 or ident in self.main_defaults and \
+                not scope.depth:
+            return UNRESOLVED
+        value = bound[0].value
+        if not isinstance(value, (gast.Name, gast.Attribute)) or not _is_global_ref(
+                scope, value, self):
+            return UNRESOLVED
+        obj = scope.namespace.resolve(value)
+        if obj is UNRESOLVED or not callable(obj) or isinstance(obj, type):
+            return UNRESOLVED
+        return obj
+
+
+def _einsum_subscripts(src, node):
+    """``np.einsum(a, [0, 1], b, [1, 2], [0, 2])`` as ``np.einsum('ab,bc->ac', a, b)``; the
+    sublists must be literal lists or tuples of integers (and ``...``)."""
+    args = node.args
+    out = args[-1] if len(args) % 2 == 1 else None      # operand, sublist, ..., [output]
+    pairs = args[:-1] if out is not None else args
+    operands, subscripts = pairs[0::2], pairs[1::2]
+
+    def letters(sub):
+        if not isinstance(sub, (gast.List, gast.Tuple)):
+            raise _loc_error(src, node, "np.einsum's sublist form needs literal sublists",
+                             "Write the subscripts as a string: np.einsum('ij,jk->ik', a, b).",
+                             NoRuleError)
+        text = ""
+        for e in sub.elts:
+            if isinstance(e, gast.Constant) and e.value is Ellipsis or (
+                    isinstance(e, gast.Name) and e.id == "Ellipsis"):
+                text += "..."
+            elif isinstance(e, gast.Constant) and type(e.value) is int and 0 <= e.value < 52:
+                text += "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"[e.value]
+            else:
+                raise _loc_error(src, node, "np.einsum sublists hold integers 0..51 and ...",
+                                 "Write the subscripts as a string: "
+                                 "np.einsum('ij,jk->ik', a, b).", NoRuleError)
+        return text
+    spec = ",".join(letters(s) for s in subscripts)
+    if out is not None:
+        spec += "->" + letters(out)
+    new = gast.Call(func=node.func, args=[gast.Constant(value=spec, kind=None)] + operands,
+                    keywords=node.keywords)
+    return gast.copy_location(new, node)

@@ -1,0 +1,72 @@
+"""The fence: refuse the syntax srcad does not differentiate, before anything is rewritten.
+
+Input: a parsed FunctionDef (the user's function, or a helper about to be inlined). Output:
+nothing, or a ``SrcadSyntaxError`` at the first unsupported construct, with the user's
+location and what to write instead. Everything past the fence may assume none of ``_REJECT``
+occurs, loops have no ``else``, attributes are not assigned and no user name starts with
+``_srcad``.
+"""
+from __future__ import annotations
+
+import gast
+
+from ..source import Source
+from .program import _loc_error
+
+__all__ = ["fence"]
+
+_REJECT = {
+    gast.Try: ("try/except", "move error handling outside the differentiated function"),
+    gast.With: ("`with`", "move the context manager outside the differentiated function"),
+    gast.AsyncFunctionDef: ("async functions", "use a plain `def`"),
+    gast.AsyncFor: ("async for", "use a plain `for`"),
+    gast.AsyncWith: ("async with", "use plain code"),
+    gast.Await: ("await", "use plain code"),
+    gast.Yield: ("yield (generators)", "return the values (e.g. in a list) instead"),
+    gast.YieldFrom: ("yield from", "return the values instead"),
+    gast.Global: ("`global`", "pass the value in and return the new value instead"),
+    gast.Nonlocal: ("`nonlocal`", "pass the value in and return the new value instead"),
+    gast.ClassDef: ("class definitions", "define the class outside the function"),
+    gast.FunctionDef: ("nested function definitions",
+                       "define the helper at module level and call it"),
+    gast.Lambda: ("lambda", "define a module-level `def` helper and call it"),
+    gast.Delete: ("`del`", "leave the variable in place"),
+    gast.Import: ("import inside the function", "import at module level"),
+    gast.ImportFrom: ("import inside the function", "import at module level"),
+    gast.ListComp: ("list comprehensions", "write a for loop that appends to a list"),
+    gast.SetComp: ("set comprehensions", "write a for loop"),
+    gast.DictComp: ("dict comprehensions", "write a for loop"),
+    gast.GeneratorExp: ("generator expressions", "write a for loop that appends to a list"),
+    gast.Dict: ("dict literals", "pass arrays as separate arguments"),
+    gast.Set: ("set literals", "use a tuple"),
+    gast.Starred: ("*-unpacking", "pass the arguments explicitly"),
+    gast.NamedExpr: ("`:=` assignment expressions", "assign in a separate statement"),
+    gast.Raise: ("`raise`", "validate inputs before calling the derivative"),
+    gast.Assert: ("`assert`", "validate inputs before calling the derivative"),
+    gast.Match: ("`match`", "use if/elif"),
+    gast.JoinedStr: ("f-strings", "format strings outside the differentiated function"),
+}
+
+
+def fence(src: Source, fdef: gast.FunctionDef):
+    """Reject unsupported syntax with the user's location and what to write instead."""
+    args = fdef.args
+    if args.vararg or args.kwarg:
+        raise _loc_error(src, fdef, "*args/**kwargs parameters are not supported",
+                         "Name each parameter explicitly.")
+    for stmt in fdef.body:
+        for node in gast.walk(stmt):
+            kind = _REJECT.get(type(node))
+            if kind is not None:
+                raise _loc_error(src, node, f"srcad does not differentiate {kind[0]}",
+                                 f"Instead: {kind[1]}.")
+            if isinstance(node, (gast.For, gast.While)) and node.orelse:
+                raise _loc_error(src, node, "srcad does not support `else` on loops",
+                                 "Use a flag variable set before `break`.")
+            if isinstance(node, gast.Attribute) and isinstance(node.ctx, gast.Store):
+                raise _loc_error(src, node, "assignment to attributes is not supported",
+                                 "Assign to a local variable and return it.")
+            if isinstance(node, gast.Name) and node.id.startswith("_srcad") and not \
+                    src.generated:     # srcad's generated code may use them
+                raise _loc_error(src, node, f"the name {node.id!r} is reserved by srcad",
+                                 "Rename the variable.")

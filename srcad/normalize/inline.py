@@ -1,0 +1,123 @@
+"""Inlining: a call to a user helper (a Python function without a rule) is replaced by the
+helper's own body, normalized in a scope of its own (its locals renamed ``helper_name``).
+
+Input: a call of a user function, its arguments as atoms. Output: the statements of its body
+appended to ``pre`` (parameters bound to the arguments or to their defaults; a parameter it
+writes into is the caller's own array) and the atom holding its single returned value.
+"""
+from __future__ import annotations
+
+import inspect
+
+import gast
+
+from ..source import UNRESOLVED, Namespace, function_state, parse_function
+from .anf import Expressions
+from .fence import fence
+from .jumps import _lower_returns
+from .program import TypeError_, _literal_or_ref, _loc_error, _name, assigned_names
+from .scope import _Scope
+
+__all__ = ["Inliner"]
+
+_MAX_INLINE_DEPTH = 20
+
+
+class Inliner(Expressions):
+    """Inlining (the layer above ``Expressions``)."""
+
+    def inline(self, scope, node, fn, args, keywords, pre, hint):
+        """Inline a user helper from its own source; returns the atom holding its result."""
+        if scope.depth >= _MAX_INLINE_DEPTH:
+            raise _loc_error(scope.src, node, f"helper calls nest deeper than "
+                             f"{_MAX_INLINE_DEPTH} (recursion?)",
+                             "srcad inlines helpers; recursive functions are not supported.")
+        src = parse_function(fn)
+        fdef = src.node
+        fence(src, fdef)
+        sig = inspect.signature(fn)
+        try:
+            bound = sig.bind(*args, **{k.arg: k.value for k in keywords})
+        except TypeError as exc:
+            raise _loc_error(scope.src, node, f"bad call to {fn.__name__}: {exc}",
+                             "Fix the arguments.", TypeError_) from None
+        helper_ns = Namespace(fn)
+        self.deps.append((None, fn, function_state(fn)))
+        mutated = _mutated_params(fdef, sig.parameters)
+        _lower_returns(fdef, self.namer)        # early and multiple returns -> one at the end
+        local_names = assigned_names(fdef) | set(sig.parameters)
+        rename = {n: self.namer.fresh(f"{fn.__name__}_{n}") for n in sorted(local_names)
+                  if n not in mutated}
+        self.origins.update({new: f"{n!r} in helper {fn.__name__}" for n, new in rename.items()})
+        for pname, stmt in mutated.items():
+            # A helper writing into its argument writes into the caller's array: the
+            # parameter becomes the caller's own name, as Python's sharing implies.
+            value = bound.arguments.get(pname)
+            rebound = any(isinstance(n, gast.Name) and n.id == pname and isinstance(
+                n.ctx, gast.Store) for n in gast.walk(fdef))
+            if not isinstance(value, gast.Name) or rebound:
+                raise _loc_error(src, stmt, f"helper {fn.__name__} writes into its argument "
+                                 f"{pname!r}", "Pass a named array, and do not rebind the "
+                                 "parameter inside the helper (or copy it and return the copy).")
+            rename[pname] = value.id
+        inner = _Scope(src, helper_ns, rename, foreign=fn.__globals__ is not
+                       self.main.namespace.globals, depth=scope.depth + 1)
+        lines = []
+        written = sig.bind(*node.args, **{k.arg: k.value for k in node.keywords}).arguments
+        for pname, param in sig.parameters.items():
+            if pname in mutated:
+                continue
+            passed = written.get(pname)         # the argument as the caller wrote it
+            function = self.passed_function(scope, passed) if passed is not None else (
+                param.default if param.default is not param.empty else None)
+            if callable(function) and not isinstance(function, type):
+                inner.callables[pname] = function     # h(x, act=np.tanh): act() is np.tanh
+            if pname in bound.arguments:
+                value = bound.arguments[pname]
+            elif param.default is not param.empty:
+                value = _literal_or_ref(self, param.default, pname)
+            else:
+                raise _loc_error(scope.src, node, f"missing argument {pname!r} to "
+                                 f"{fn.__name__}", "Pass it.", TypeError_)
+            lines.append(gast.Assign(targets=[_name(rename[pname], gast.Store())],
+                                     value=value, type_comment=None))
+        body = fdef.body
+        returns = [n for n in gast.walk(fdef) if isinstance(n, gast.Return)]
+        if len(returns) != 1 or body[-1] is not returns[0] or returns[0].value is None:
+            raise _loc_error(src, returns[0] if returns else fdef,
+                             f"srcad inlines helper {fn.__name__}, which needs exactly one "
+                             "`return <value>` as its last statement",
+                             "Restructure the helper to compute the result and return it once "
+                             "at the end.")
+        out_lines = self.body(inner, body[:-1])
+        ret_pre: list = []
+        result = self.atom(inner, returns[0].value, ret_pre)
+        for s in ret_pre:
+            s.lineno = returns[0].lineno
+        for s in lines:
+            s.lineno = node.lineno if hasattr(node, "lineno") else None
+        pre.extend(lines + out_lines + ret_pre)
+        return result
+
+    def passed_function(self, scope, atom):
+        """The function an argument atom names in the calling scope, else None."""
+        if isinstance(atom, gast.Name) and atom.id in self.refs:
+            return self.refs[atom.id]
+        if isinstance(atom, gast.Name) and (atom.id in scope.rename.values() or (
+                not scope.depth and atom.id in self.main_locals)):
+            return scope.callables.get(atom.id) or self.callables.get(atom.id)
+        if isinstance(atom, (gast.Name, gast.Attribute)):
+            obj = scope.namespace.resolve(atom)
+            return None if obj is UNRESOLVED else obj
+        return None
+
+
+def _mutated_params(fdef, params) -> dict:
+    """Parameters the function writes into (``p[i] = v``, ``p[i] += v``) -> the first write."""
+    out: dict = {}
+    for n in gast.walk(fdef):
+        target = n.targets[0] if isinstance(n, gast.Assign) else getattr(n, "target", None)
+        if (isinstance(n, (gast.Assign, gast.AugAssign)) and isinstance(target, gast.Subscript)
+                and isinstance(target.value, gast.Name) and target.value.id in params):
+            out.setdefault(target.value.id, n)
+    return out

@@ -1,0 +1,111 @@
+"""The output of normalize, and the helpers its modules share.
+
+``Program``: a normalized FunctionDef (ANF, see ``srcad.normalize``) with what the later
+stages need: the namer, the objects generated code refers to (``refs``, ``ref``) and the
+dependencies the cache checks (``deps``). ``default_nodes`` gives a transformed function the
+default values of the user's. Input: nothing of its own; output: gast nodes and errors
+located at the user's source.
+"""
+from __future__ import annotations
+
+import gast
+
+from ..errors import SrcadSyntaxError
+from ..naming import Namer
+from ..source import Source
+from ..template import constant_node
+
+__all__ = ["Program", "default_nodes", "assigned_names"]
+
+
+class Program:
+    """A normalized function plus what the later stages need to know about it."""
+
+    callables: dict     # set by normalize: main parameter called as a function -> its default
+
+    def __init__(self, source: Source, node: gast.FunctionDef, namer: Namer, refs: dict,
+                 deps: list, ref, origins: dict | None = None):
+        self.source = source
+        self.ref = ref        # (object, preferred name) -> name bound to it in generated code
+        self.node = node
+        self.namer = namer
+        self.refs = refs      # generated-code name -> object it must be bound to
+        self.deps = deps      # (namespace, name, object) resolved at build time
+        self.origins = origins or {}    # a helper's renamed local -> "'u' in helper g"
+
+    def describe(self, ident: str) -> str:
+        """``ident`` as the user wrote it, for messages (a helper's locals are renamed)."""
+        return self.origins.get(ident, repr(ident))
+
+    @property
+    def params(self) -> list[str]:
+        a = self.node.args
+        return [p.id for p in a.posonlyargs + a.args + a.kwonlyargs]
+
+
+def default_nodes(program, fdef):
+    """Set ``fdef``'s defaults to the function's actual default values (literals, or names
+    bound to the values), so the generated function never re-evaluates default expressions
+    in a scope it does not have."""
+    fn = program.source.fn
+    values = fn.__defaults__ or ()
+    names = [a.id for a in fdef.args.args][-len(values):] if values else []
+    fdef.args.defaults = [_literal_or_ref(program, v, n) for v, n in zip(values, names)]
+    kw = fn.__kwdefaults__ or {}
+    fdef.args.kw_defaults = [
+        _literal_or_ref(program, kw[a.id], a.id) if a.id in kw else d
+        for a, d in zip(fdef.args.kwonlyargs, fdef.args.kw_defaults)]
+
+
+def _literal_or_ref(norm, value, pname):
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return constant_node(value)
+    if isinstance(value, tuple) and all(v is None or isinstance(v, (bool, int, float, str))
+                                        for v in value):
+        return constant_node(value)
+    return _name(norm.ref(value, pname + "_default"), gast.Load())
+
+
+def assigned_names(fdef) -> set:
+    """Names bound in ``fdef`` (a FunctionDef: its parameters too; or a list of statements)."""
+    out = set()
+    for stmt in fdef if isinstance(fdef, list) else [fdef]:
+        for n in gast.walk(stmt):
+            if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Param)):
+                out.add(n.id)
+    if not isinstance(fdef, list):
+        for a in fdef.args.args + fdef.args.kwonlyargs + fdef.args.posonlyargs:
+            out.add(a.id)
+    return out
+
+
+def _loc_error(src: Source, node, message: str, hint: str, cls=SrcadSyntaxError):
+    return cls(message, src.location(node), hint)
+
+
+class NameError_(SrcadSyntaxError):
+    pass
+
+
+class TypeError_(SrcadSyntaxError):
+    pass
+
+
+def _dotted(node) -> str:
+    if isinstance(node, gast.Name):
+        return node.id
+    if isinstance(node, gast.Attribute):
+        return _dotted(node.value) + "." + node.attr
+    return "<expr>"
+
+
+def _name(ident, ctx):
+    return gast.Name(id=ident, ctx=ctx, annotation=None, type_comment=None)
+
+
+def _has(stmts, cls) -> bool:
+    for s in stmts:
+        for n in gast.walk(s):
+            if isinstance(n, cls):
+                return True
+    return False

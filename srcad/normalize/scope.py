@@ -1,0 +1,136 @@
+"""Scopes and name resolution: which object a name or a dotted name denotes when the
+derivative is built, and the name it gets in the generated function.
+
+Input: names as the user (or an inlined helper) wrote them. Output: names of the generated
+function (locals renamed per helper, foreign globals routed through ``refs``), with every
+global read at build time recorded in ``deps`` (the cache rebuilds when one changes).
+"""
+from __future__ import annotations
+
+import inspect
+import types
+
+import gast
+
+from ..naming import Namer, names_in
+from ..source import UNRESOLVED, Namespace, Source
+from .program import NameError_, _loc_error, _name
+
+__all__ = ["Resolver"]
+
+
+class _Scope:
+    """One function body being normalized: the main function or an inlined helper."""
+
+    def __init__(self, src: Source, namespace: Namespace, rename: dict, foreign: bool,
+                 depth: int):
+        self.src = src
+        self.namespace = namespace
+        self.rename = rename          # local name -> name in the generated function
+        self.foreign = foreign        # globals differ from the main function's
+        self.depth = depth
+        self.callables: dict = {}     # helper parameter -> the function passed to it
+        self.source_names = names_in(src.node)    # any other name is srcad's own (g_v, _k)
+
+
+class Resolver:
+    """The state of one normalization and the resolution of names: the base layer of
+    ``_Normalizer``. The language is recursive: an expression holds calls, a call of a helper
+    holds its body; the two methods below close that recursion in the layers above."""
+
+    def __init__(self, src: Source, namer: Namer):
+        self.main = src
+        self.namer = namer
+        self.refs: dict[str, object] = {}
+        self.deps: list = []
+        self.main_locals: set = set()
+        self.main_defaults: dict = {}     # main parameter -> its default
+        self.main_rebound: set = set()    # main parameters assigned in the body
+        self.callables: dict = {}         # main parameter called as a function -> default
+        self.origins: dict = {}           # a helper's renamed local -> how the user wrote it
+
+    def ref(self, obj, preferred: str) -> str:
+        """A name bound to ``obj`` in the generated function."""
+        for name, value in self.refs.items():
+            if value is obj:
+                return name
+        g = self.main.namespace.globals
+        if g.get(preferred, UNRESOLVED) is obj and preferred not in self.main_locals:
+            return preferred
+        name = preferred if preferred not in self.namer.taken else self.namer.fresh(preferred)
+        self.namer.reserve(name)
+        self.refs[name] = obj
+        return name
+
+    def resolve(self, scope: _Scope, func) -> object:
+        obj = scope.namespace.resolve(func)
+        root = func
+        while isinstance(root, gast.Attribute):
+            root = root.value
+        if isinstance(root, gast.Name) and obj is not UNRESOLVED:
+            self.deps.append((scope.namespace, root.id, scope.namespace.lookup(root.id)))
+        return obj
+
+    def name(self, scope: _Scope, node: gast.Name) -> gast.Name:
+        """Rename a local; route a foreign global through a reference."""
+        ident = node.id
+        if ident in scope.rename:
+            return _name(scope.rename[ident], node.ctx)
+        if scope.depth and isinstance(node.ctx, gast.Load) and ident in scope.source_names:
+            value = scope.namespace.lookup(ident)
+            if value is UNRESOLVED:
+                raise _loc_error(scope.src, node, f"name {ident!r} is not defined",
+                                 "Define it before the call.", NameError_)
+            if (scope.foreign or ident in self.main_locals
+                    or ident in self.main.namespace.cells):
+                self.deps.append((scope.namespace, ident, value))
+                return _name(self.ref(value, ident), node.ctx)
+        return _name(ident, node.ctx)
+
+    def call(self, scope: _Scope, node, pre: list, hint):
+        """A call as ANF (``Calls.call``)."""
+        raise NotImplementedError
+
+    def body(self, scope: _Scope, stmts: list) -> list:
+        """A body as ANF statements (``Statements.body``)."""
+        raise NotImplementedError
+
+
+def _is_user_function(obj) -> bool:
+    if not isinstance(obj, types.FunctionType):
+        return False
+    mod = getattr(obj, "__module__", "") or ""
+    return not (mod.startswith("numpy") or mod.startswith("srcad.")
+                or mod in ("math", "builtins"))
+
+
+def _is_static_root(scope, node, norm) -> bool:
+    """Is this Attribute chain rooted at a module-level (non-local) name?"""
+    root = node
+    while isinstance(root, gast.Attribute):
+        root = root.value
+    if not isinstance(root, gast.Name):
+        return False
+    if root.id in scope.rename or (scope.depth == 0 and root.id in norm.main_locals):
+        return False
+    value = scope.namespace.lookup(root.id)
+    return isinstance(value, types.ModuleType) or (
+        value is not UNRESOLVED and isinstance(value, type))
+
+
+def _is_global_ref(scope, node, norm) -> bool:
+    """Is this Name or Attribute chain rooted at a name that is not local?"""
+    root = node
+    while isinstance(root, gast.Attribute):
+        root = root.value
+    return isinstance(root, gast.Name) and root.id not in scope.rename and not (
+        scope.depth == 0 and root.id in norm.main_locals)
+
+
+def _defaults(fn) -> dict:
+    """Parameter -> default value of a Python function."""
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return {}
+    return {p.name: p.default for p in params if p.default is not p.empty}

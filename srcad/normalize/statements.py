@@ -1,0 +1,208 @@
+"""Desugaring of statements: assignments (chained, tuple, augmented, into subscripts),
+expression statements, ``return``, ``if``, ``break`` and ``continue``.
+
+Input: the user's statements (past the fence). Output: ANF statements (see
+``srcad.normalize``): each ``stmt_X`` returns the statements replacing one ``X``, after the
+statements its operands needed (``pre``); every statement gets the ``lineno`` and the
+``srcad_source`` of the user's line it came from.
+"""
+from __future__ import annotations
+
+import copy
+import inspect
+
+import gast
+
+from .. import registry
+from ..source import parse_function
+from .calls import Calls
+from .inline import _mutated_params
+from .program import _loc_error, _name
+from .scope import _Scope, _is_static_root, _is_user_function
+
+__all__ = ["Statements"]
+
+
+class Statements(Calls):
+    """Statements, and the dispatch over a body (the layer above ``Calls``)."""
+
+    def body(self, scope: _Scope, stmts: list) -> list:
+        out = []
+        for stmt in stmts:
+            new = self.stmt(scope, stmt)
+            for s in new:
+                if getattr(s, "lineno", None) is None:
+                    s.lineno = stmt.lineno
+                    s.col_offset = getattr(stmt, "col_offset", 0)
+                if getattr(s, "srcad_source", None) is None:
+                    s.srcad_source = scope.src      # the file the line belongs to (helpers)
+            out.extend(new)
+        return out
+
+    def stmt(self, scope, stmt) -> list:
+        pre: list = []
+        method = getattr(self, "stmt_" + type(stmt).__name__, None)
+        if method is None:
+            raise _loc_error(scope.src, stmt,
+                             f"srcad does not differentiate `{type(stmt).__name__}` statements",
+                             "Rewrite it with assignments, if/for/while and return.")
+        result = method(scope, stmt, pre)
+        for s in pre:
+            if getattr(s, "srcad_source", None) is None:    # not an inlined helper's line
+                s.lineno = stmt.lineno
+                s.col_offset = getattr(stmt, "col_offset", 0)
+        return pre + result
+
+    def stmt_Pass(self, scope, stmt, pre):
+        return []
+
+    def stmt_Expr(self, scope, stmt, pre):
+        value = stmt.value
+        if isinstance(value, gast.Constant):
+            return []   # docstring or bare literal
+        if (isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute)
+                and value.func.attr == "append" and isinstance(value.func.value, gast.Name)
+                and len(value.args) == 1 and not value.keywords):
+            lst = self.name(scope, value.func.value)
+            item = self.atom(scope, value.args[0], pre)
+            call = gast.Call(func=gast.Attribute(value=lst, attr="append", ctx=gast.Load()),
+                             args=[item], keywords=[])
+            return [gast.Expr(value=call)]
+        if isinstance(value, gast.Call) and not isinstance(value.func, gast.Attribute) or (
+                isinstance(value, gast.Call) and _is_static_root(scope, value.func, self)):
+            callee = self.resolve(scope, value.func)
+            if registry.lookup(callee) is None and _is_user_function(callee) and \
+                    _mutated_params(parse_function(callee).node,
+                                    inspect.signature(callee).parameters):
+                # a helper called for what it writes into its arguments: inline it, drop
+                # the value it returns
+                self.simple(scope, value, pre)
+                return []
+        if scope.src.generated and isinstance(value, gast.Call):
+            # generated code calls helpers for their effect (lst.pop(), add_at): keep the value
+            tmp = self.namer.fresh("_effect")
+            return self.assign(scope, _name(tmp, gast.Store()), value, pre)
+        raise _loc_error(scope.src, stmt, "an expression statement has no effect on the result",
+                         "srcad differentiates values: assign the result to a variable, or "
+                         "move side effects (print, logging) outside the function.")
+
+    def stmt_Assign(self, scope, stmt, pre):
+        targets = stmt.targets
+        value = stmt.value
+        out = []
+        if len(targets) > 1:   # chained: a = b = value
+            first = self.assign(scope, targets[-1], value, pre)
+            for t in reversed(targets[:-1]):
+                src_name = _name(self._target_name(scope, targets[-1]), gast.Load())
+                out.extend(self.assign(scope, t, src_name, []))
+            return first + out
+        return self.assign(scope, targets[0], value, pre)
+
+    def _target_name(self, scope, target):
+        if isinstance(target, gast.Name):
+            return scope.rename.get(target.id, target.id)
+        raise _loc_error(scope.src, target, "chained assignment needs plain names",
+                         "Assign in separate statements.")
+
+    def assign(self, scope, target, value, pre) -> list:
+        if isinstance(target, gast.Name):
+            simple = self.simple(scope, value, pre, hint=target.id)
+            return [gast.Assign(targets=[self.name(scope, target)], value=simple,
+                                type_comment=None)]
+        if isinstance(target, (gast.Tuple, gast.List)):
+            if not all(isinstance(e, gast.Name) for e in target.elts):
+                raise _loc_error(scope.src, target, "nested or starred unpacking targets",
+                                 "Unpack into plain names, one level at a time.")
+            if isinstance(value, (gast.Tuple, gast.List)) and len(value.elts) == len(
+                    target.elts):
+                atoms = [self.atom(scope, e, pre) for e in value.elts]
+                # Evaluate all right-hand sides before assigning (a, b = b, a).
+                temps = []
+                for a in atoms:
+                    if isinstance(a, gast.Name):
+                        t = self.namer.fresh("_" + a.id.lstrip("_"))
+                        pre.append(gast.Assign(targets=[_name(t, gast.Store())], value=a,
+                                               type_comment=None))
+                        a = _name(t, gast.Load())
+                    temps.append(a)
+                return [gast.Assign(targets=[self.name(scope, e)], value=a, type_comment=None)
+                        for e, a in zip(target.elts, temps)]
+            simple = self.simple(scope, value, pre, hint="tuple")
+            callee = getattr(simple, "srcad_callee", None)
+            rule = registry.lookup(callee) if callee is not None else None
+            names = [self.name(scope, e) for e in target.elts]
+            if rule is not None and rule.adjoint is not None and len(
+                    rule.adjoint.outputs) == len(names):
+                return [gast.Assign(targets=[gast.Tuple(elts=names, ctx=gast.Store())],
+                                    value=simple, type_comment=None)]
+            tname = self.namer.fresh("_" + ("_".join(n.id.lstrip("_") for n in names)))
+            out = [gast.Assign(targets=[_name(tname, gast.Store())], value=simple,
+                               type_comment=None)]
+            for i, n in enumerate(names):
+                out.append(gast.Assign(
+                    targets=[n], type_comment=None,
+                    value=gast.Subscript(value=_name(tname, gast.Load()),
+                                         slice=gast.Constant(value=i, kind=None),
+                                         ctx=gast.Load())))
+            return out
+        if isinstance(target, gast.Subscript):
+            if not isinstance(target.value, gast.Name):
+                raise _loc_error(scope.src, target, "assignment into a nested subscript",
+                                 "Assign into a named array: `a = x[i]; a[j] = v`.")
+            base = self.name(scope, target.value)
+            index = self.index(scope, target.slice, pre)
+            atom = self.atom(scope, value, pre)
+            return [gast.Assign(targets=[gast.Subscript(value=_name(base.id, gast.Load()),
+                                                        slice=index, ctx=gast.Store())],
+                                value=atom, type_comment=None)]
+        raise _loc_error(scope.src, target, "unsupported assignment target",
+                         "Assign to names, tuples of names, or subscripts of named arrays.")
+
+    def stmt_AugAssign(self, scope, stmt, pre):
+        target = stmt.target
+        if isinstance(target, gast.Name):
+            load = gast.Name(id=target.id, ctx=gast.Load(), annotation=None, type_comment=None)
+            value = gast.BinOp(left=load, op=stmt.op, right=stmt.value)
+            out = self.assign(scope, target, value, pre)
+            out[-1].srcad_inplace = True        # on an array, x += v writes into x
+            return out
+        if isinstance(target, gast.Subscript) and isinstance(target.value, gast.Name):
+            base = self.name(scope, _name(target.value.id, gast.Load()))
+            index = self.index(scope, target.slice, pre)
+            old = self.namer.fresh("_" + base.id.lstrip("_") + "_item")
+            pre.append(gast.Assign(targets=[_name(old, gast.Store())], type_comment=None,
+                                   value=gast.Subscript(value=base, slice=index,
+                                                        ctx=gast.Load())))
+            rhs = self.atom(scope, stmt.value, pre)
+            new = self.namer.fresh("_" + base.id.lstrip("_") + "_new")
+            pre.append(gast.Assign(targets=[_name(new, gast.Store())], type_comment=None,
+                                   value=gast.BinOp(left=_name(old, gast.Load()), op=stmt.op,
+                                                    right=rhs)))
+            return [gast.Assign(targets=[gast.Subscript(value=_name(base.id, gast.Load()),
+                                                        slice=copy.deepcopy(index),
+                                                        ctx=gast.Store())],
+                                value=_name(new, gast.Load()), type_comment=None)]
+        raise _loc_error(scope.src, target, "unsupported augmented assignment target",
+                         "Use a name or a subscript of a named array.")
+
+    def stmt_Return(self, scope, stmt, pre):
+        if scope.depth:
+            raise AssertionError("helper returns are handled by inline()")
+        if stmt.value is None:
+            raise _loc_error(scope.src, stmt, "the function returns nothing",
+                             "Return the value to differentiate.")
+        if isinstance(stmt.value, gast.Tuple):
+            elts = [self.atom(scope, e, pre, hint="result") for e in stmt.value.elts]
+            return [gast.Return(value=gast.Tuple(elts=elts, ctx=gast.Load()))]
+        return [gast.Return(value=self.atom(scope, stmt.value, pre, hint="result"))]
+
+    def stmt_If(self, scope, stmt, pre):
+        test = self.atom(scope, stmt.test, pre, hint="cond")
+        return [gast.If(test=test, body=self.body(scope, stmt.body),
+                        orelse=self.body(scope, stmt.orelse))]
+
+    def stmt_Break(self, scope, stmt, pre):
+        return [gast.Break()]
+
+    def stmt_Continue(self, scope, stmt, pre):
+        return [gast.Continue()]

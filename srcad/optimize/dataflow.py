@@ -1,0 +1,244 @@
+"""The generic fixed point, ``optimize``: copy propagation, peepholes, dead code.
+
+Input: a FunctionDef that compiles (transformed, not yet specialized for shapes). Output: the
+same function computing the same values, where ``a = b`` copies used later in the same block
+are propagated (never past a rebinding of ``b``), ``b = e1; b = b + e2`` is one statement,
+every statement whose values nobody reads is gone (straight-line liveness, loops and branches
+whole) and the peepholes (``peephole``) ran on every statement, until nothing changes.
+"""
+from __future__ import annotations
+
+import gast
+
+from ..analysis import walk
+from ..nodes import drop_empty
+from .aliases import _written
+from .peephole import _peepholes, _replace_name
+from .tree import _assign_counts, _load_counts, _loads, _number, _pure
+
+__all__ = ["optimize"]
+
+
+def optimize(fdef: gast.FunctionDef, np_name: str = "np") -> gast.FunctionDef:
+    """Peepholes and copy propagation, then dead statements until nothing changes."""
+    written = _written(fdef, np_name)    # (copies propagated are already joined in it)
+    while True:
+        fdef.body = _propagate_copies(fdef.body, _assign_counts(fdef), _load_counts(fdef))
+        _peepholes(fdef, written, np_name)
+        before = _count_statements(fdef.body)
+        reads = set()
+        for s in fdef.body:
+            reads |= _loads(s)
+        fdef.body = _sweep(fdef.body, lambda n: n in reads)
+        fdef.body = _straight_line(fdef.body)
+        fdef.body = drop_empty(fdef.body, _read_outside_own_loops(fdef))
+        if _count_statements(fdef.body) == before:     # dead code removal found nothing
+            return fdef
+
+
+def _targets(stmt):
+    """Names a pure assignment defines, or None when the statement must stay (``n += e``
+    defines ``n`` too: a counter nobody reads is dead, and so is its initialization)."""
+    if isinstance(stmt, gast.AugAssign) and isinstance(stmt.target, gast.Name) and _pure(
+            stmt.value):
+        return [stmt.target.id]
+    if not isinstance(stmt, gast.Assign) or not _pure(stmt.value):
+        return None
+    out = []
+    for t in stmt.targets:
+        if isinstance(t, gast.Name):
+            out.append(t.id)
+        elif isinstance(t, gast.Tuple) and all(isinstance(e, gast.Name) for e in t.elts):
+            out.extend(e.id for e in t.elts)
+        else:
+            return None
+    return out
+
+
+def _is_self_assign(stmt) -> bool:
+    return (isinstance(stmt, gast.Assign) and len(stmt.targets) == 1
+            and isinstance(stmt.targets[0], gast.Name) and isinstance(stmt.value, gast.Name)
+            and stmt.targets[0].id == stmt.value.id)
+
+
+def _sweep(stmts, keep) -> list:
+    out = []
+    for s in stmts:
+        if _is_self_assign(s):
+            continue
+        names = _targets(s)
+        if names is not None and not any(keep(n) for n in names):
+            continue
+        for field in ("body", "orelse"):
+            inner = getattr(s, field, None)
+            if isinstance(inner, list) and inner and not isinstance(s, gast.FunctionDef):
+                new = _sweep(inner, keep)
+                setattr(s, field, new or ([gast.Pass()] if field == "body" else []))
+        out.append(s)
+    return out
+
+
+def _compound_targets(stmt):
+    """Names a loop or branch binds when it does nothing else (pure assignments, jumps and
+    comments only), or None: such a statement is dead when none of them is read after it."""
+    out = []
+    for n in walk(stmt):
+        if isinstance(n, (gast.For, gast.While, gast.If, gast.Break, gast.Continue,
+                          gast.Pass)) or getattr(n, "srcad_comment", None) is not None:
+            if isinstance(n, gast.For):
+                if not isinstance(n.target, gast.Name):
+                    return None
+                out.append(n.target.id)
+        elif isinstance(n, gast.stmt):
+            names = _targets(n)
+            if names is None:
+                return None
+            out.extend(names)
+    return out
+
+
+def _straight_line(stmts) -> list:
+    """Backward liveness over the top-level statements (a loop or branch is dropped whole
+    when it only binds names nobody reads after it, else kept whole)."""
+    live: set = set()
+    out = []
+    for s in reversed(stmts):
+        if isinstance(s, (gast.For, gast.While, gast.If)):
+            names = _compound_targets(s)
+            if names is not None and not any(n in live for n in names):
+                continue
+        names = _targets(s)
+        if names is not None and not any(n in live for n in names):
+            continue
+        if names is not None and not isinstance(s, gast.AugAssign):
+            live -= set(names)          # n += e reads n: it stays live
+        live |= _loads(s)
+        if isinstance(s, (gast.For, gast.While, gast.If)):
+            live |= {n.id for n in walk(s) if isinstance(n, gast.Name)}
+        out.append(s)
+    return out[::-1]
+
+
+def _summary(stmt, memo):
+    """(name -> number of occurrences, names bound) of a statement, memoized by identity."""
+    key = id(stmt)
+    if key not in memo:
+        found: dict = {}
+        stored = set()
+        for n in walk(stmt):
+            if isinstance(n, gast.Name):
+                found[n.id] = found.get(n.id, 0) + 1
+                if not isinstance(n.ctx, gast.Load):
+                    stored.add(n.id)
+            elif isinstance(n, gast.AugAssign) and isinstance(n.target, gast.Name):
+                stored.add(n.target.id)
+        memo[key] = (found, stored)
+    return memo[key]
+
+
+def _propagate_copies(stmts, stores, loads) -> list:
+    """Within one block, ``a = b`` followed by uses of ``a`` -> uses of ``b``, when ``a`` is
+    assigned only there, every use of ``a`` follows in the same block, and ``b`` is not
+    rebound after the copy in that block."""
+    out = list(stmts)
+    memo: dict = {}
+    i = 0
+    while i < len(out):
+        s = out[i]
+        for field in ("body", "orelse"):
+            inner = getattr(s, field, None)
+            if isinstance(inner, list) and inner:
+                setattr(s, field, _propagate_copies(inner, stores, loads))
+        nxt = out[i + 1] if i + 1 < len(out) else None
+        if (isinstance(s, gast.Assign) and isinstance(nxt, gast.Assign)
+                and len(s.targets) == len(nxt.targets) == 1
+                and isinstance(s.targets[0], gast.Name) and isinstance(nxt.targets[0], gast.Name)
+                and s.targets[0].id == nxt.targets[0].id and isinstance(nxt.value, gast.BinOp)
+                and isinstance(nxt.value.op, gast.Add) and isinstance(nxt.value.left, gast.Name)
+                and nxt.value.left.id == s.targets[0].id
+                and s.targets[0].id not in _loads(nxt.value.right)
+                and not getattr(s, "srcad_restore", None)):
+            # b = e1; b = b + e2  ->  b = e1 + e2
+            nxt.value.left = s.value
+            memo.pop(id(nxt), None)
+            stores[s.targets[0].id] -= 1
+            loads[s.targets[0].id] = loads.get(s.targets[0].id, 1) - 1
+            del out[i]
+            continue
+        constant = _number(s.value) is not None if isinstance(s, gast.Assign) else False
+        if (isinstance(s, gast.Assign) and len(s.targets) == 1
+                and isinstance(s.targets[0], gast.Name)
+                and (isinstance(s.value, gast.Name) or constant)
+                and stores.get(s.targets[0].id) == 1):
+            a = s.targets[0].id
+            b = s.value.id if isinstance(s.value, gast.Name) else None
+            rest = range(i + 1, len(out))
+            summaries = [_summary(out[j], memo) for j in rest]
+            count = sum(found.get(a, 0) for found, _ in summaries)
+            uses = [k for k, (found, _) in enumerate(summaries) if found.get(a)]
+            last = uses[-1] if uses else -1
+
+            def rebinds(k, j, stored):
+                """Does out[j] change b while a is still read (b = a keeps them equal; a
+                simple statement reads before it writes)?"""
+                compound = isinstance(out[j], (gast.For, gast.While, gast.If))
+                return b in stored and not _copies(out[j], b, a) and (
+                    k < last or (k == last and compound))
+            rebinds_b = b is not None and any(
+                rebinds(k, j, stored) for k, (j, (_, stored)) in enumerate(zip(rest, summaries)))
+            if not rebinds_b and count == loads.get(a, 0):
+                for j, (found, _) in zip(rest, summaries):
+                    if a not in found:
+                        continue
+                    memo.pop(id(out[j]), None)
+                    if b is None:                  # a = 2.0: the literal replaces a
+                        _replace_name(out[j], a, s.value)
+                    else:
+                        for n in walk(out[j]):
+                            if isinstance(n, gast.Name) and n.id == a:
+                                n.id = b
+                if b is not None:
+                    loads[b] = loads.get(b, 0) + count
+                loads[a] = 0
+                del out[i]
+                continue
+        i += 1
+    return out
+
+
+def _copies(stmt, target, source) -> bool:
+    """Is ``stmt`` exactly ``target = source``?"""
+    return (isinstance(stmt, gast.Assign) and len(stmt.targets) == 1
+            and isinstance(stmt.targets[0], gast.Name) and stmt.targets[0].id == target
+            and isinstance(stmt.value, gast.Name) and stmt.value.id == source)
+
+
+def _read_outside_own_loops(fdef) -> set:
+    """Loop targets read somewhere other than inside a loop that binds them itself."""
+    out = set()
+
+    def visit(stmts, bound):
+        for s in stmts:
+            if isinstance(s, gast.For):
+                out.update(_loads(s.iter) - bound)
+                visit(s.body, bound | {getattr(s.target, "id", None)})
+                visit(s.orelse, bound)
+            elif isinstance(s, (gast.If, gast.While)):
+                out.update(_loads(s.test) - bound)
+                visit(s.body, bound)
+                visit(s.orelse, bound)
+            else:
+                out.update(_loads(s) - bound)
+    visit(fdef.body, frozenset())
+    return out
+
+
+def _count_statements(stmts) -> int:
+    total = 0
+    for s in stmts:
+        total += 1
+        for field in ("body", "orelse"):
+            inner = getattr(s, field, None)
+            if isinstance(inner, list):
+                total += _count_statements(inner)
+    return total

@@ -1,0 +1,141 @@
+"""In-place accumulation: ``b = b + e`` -> ``b += e`` where ``b`` owns its buffer.
+
+Input: derivative code whose shapes ``_Shapes`` knows. Output: the same values, where an
+accumulation into an array made in this function (arithmetic, a NumPy function, zeros), that
+no other name, container or view shares and that ``b + e`` does not reshape, writes into that
+array instead of allocating the sum. Decided last: no later rewrite may make ``b`` an alias.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import gast
+
+from ..analysis import broadcast, walk
+from ..nodes import name
+from ..sharing import _dotted
+from .shapes import _Shapes
+from .tree import _helper_name, _load_counts, _loads, _np_call, _parents, _stores
+
+
+class _InPlace:
+    """``b = b + e`` -> ``b += e`` where ``b`` owns its buffer: it holds an array made in
+    this function (by arithmetic, a NumPy function or zeros) that no other name, container
+    or view shares, and ``b + e`` has ``b``'s shape. No array is allocated for the sum."""
+
+    _FRESH_HELPERS = ("zeros_like",)
+
+    def __init__(self, known: _Shapes, loads: dict):
+        self.known = known
+        self.loads = loads
+
+    def fresh(self, value) -> bool:
+        """Does ``value`` make a new array (never a view or an argument passed through)?"""
+        if not self.known.full(value):
+            return False
+        if isinstance(value, gast.BinOp) or isinstance(value, gast.UnaryOp) and isinstance(
+                value.op, gast.USub):
+            return True
+        return isinstance(value, gast.Call) and (
+            _helper_name(value) in self._FRESH_HELPERS or _np_call(value, self.known.np)
+            or _dotted(value.func) == self.known.np + ".sum")
+
+    def shared(self, node) -> set:
+        """Names ``node`` reads where the array may become shared: anything but an operand
+        of arithmetic or an argument of an elementwise NumPy function or np.sum."""
+        out = set()
+        parents = _parents(node)
+        for n in walk(node):
+            if not (isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)):
+                continue
+            parent = parents.get(id(n))
+            safe = isinstance(parent, (gast.BinOp, gast.UnaryOp, gast.Compare)) or (
+                isinstance(parent, gast.Call) and n in parent.args and (
+                    _np_call(parent, self.known.np)
+                    or _dotted(parent.func) in (self.known.np + ".sum", self.known.np + ".vdot")))
+            if not safe:
+                out.add(n.id)
+        return out
+
+    def block(self, stmts, owned: set):
+        for i, s in enumerate(stmts):
+            if getattr(s, "srcad_comment", None) is not None:
+                continue
+            if isinstance(s, (gast.For, gast.While, gast.If)):
+                inside = self.kept_through(s, owned)
+                self.block(s.body, set(inside))
+                self.block(s.orelse, set(inside))
+                owned.intersection_update(inside)
+                continue
+            target = s.targets[0].id if isinstance(s, gast.Assign) and len(
+                s.targets) == 1 and isinstance(s.targets[0], gast.Name) else None
+            value: Any = getattr(s, "value", None)
+            if target in owned and self.accumulates(s, target):
+                stmts[i] = gast.AugAssign(target=name(target, gast.Store()), op=value.op,
+                                          value=value.right)
+                self.loads[target] -= 1          # the target is no longer read as a name
+                owned -= self.shared(value.right)
+                continue
+            if target is not None and isinstance(value, gast.Name) and value.id in owned and \
+                    self.read_before_write(value.id, stmts, i, target):
+                owned.discard(value.id)          # the buffer moves to ``target``
+                owned.add(target)
+                continue
+            owned -= self.shared(s) if value is None else self.shared(value)
+            if target is None:
+                owned -= {n.id for n in walk(s) if isinstance(n, gast.Name)
+                          and not isinstance(n.ctx, gast.Load)}
+            elif self.fresh(value):
+                owned.add(target)
+            else:
+                owned.discard(target)
+                if isinstance(value, gast.Name):
+                    owned.discard(value.id)
+
+    def accumulates(self, s, target) -> bool:
+        value = s.value
+        return (isinstance(value, gast.BinOp) and isinstance(value.op, (gast.Add, gast.Sub))
+                and isinstance(value.left, gast.Name) and value.left.id == target
+                and target not in _loads(value.right) and self.known.full(value.left)
+                and broadcast([self.known.of(value.left), self.known.of(value.right)])
+                == self.known.of(value.left))
+
+    def read_before_write(self, n, stmts, i, target) -> bool:
+        """After ``target = n`` (``stmts[i]``), is ``n`` read only in this block, only
+        before the next statement that writes ``target``, and only as an operand (never
+        bound to another name, ``c = n``, which would share the buffer)? Then writing into
+        ``target`` in place changes nothing ``n`` is still read for."""
+        end = next((j for j in range(i + 1, len(stmts)) if target in _stores(stmts[j])),
+                   len(stmts))
+        if end < len(stmts) and isinstance(stmts[end], (gast.Assign, gast.AugAssign)):
+            end += 1                  # that write reads its right-hand side first
+        before = sum(_load_counts(s).get(n, 0) for s in stmts[:end])
+        between = stmts[i + 1:end]
+        return before == self.loads.get(n, 0) and not any(
+            isinstance(s, (gast.For, gast.While, gast.If)) or n in self.shared(
+                s if getattr(s, "value", None) is None else s.value) for s in between)
+
+    def kept_through(self, loop, owned) -> set:
+        """The owned names a loop or branch only accumulates into or reads as operands."""
+        kept = set()
+        for n in owned:
+            ok = True
+            for s in walk(loop):
+                if not isinstance(s, gast.stmt) or isinstance(s, (gast.For, gast.While,
+                                                                  gast.If)):
+                    continue
+                stores = {m.id for m in walk(s) if isinstance(m, gast.Name)
+                          and not isinstance(m.ctx, gast.Load)}
+                if n in stores and not self.accumulates(s, n):
+                    ok = False
+                value = getattr(s, "value", None)
+                if n in (self.shared(value) if value is not None else self.shared(s)):
+                    ok = False
+            header = [getattr(loop, "test", None), getattr(loop, "iter", None),
+                      getattr(loop, "target", None)]
+            if any(n in {m.id for m in walk(h) if isinstance(m, gast.Name)}
+                   for h in header if h is not None):
+                ok = False
+            if ok:
+                kept.add(n)
+        return kept

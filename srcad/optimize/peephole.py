@@ -1,0 +1,139 @@
+"""Peepholes on expressions, without shapes: ``a + -b`` -> ``a - b``, ``-(-a)`` -> ``a``,
+``e + e`` -> ``2.0 * e``, float literals folded, a reduction's default keywords dropped, and on
+derivative statements the identities ``1.0 * e``, ``e / 1.0``, ``e - 0.0`` -> ``e``.
+
+Input: the value of one statement. Output: an expression with the same value, never one
+that shares the memory of an array written in place where the old one was a new array
+(each rewrite asks the statement's ``_Guard``).
+"""
+from __future__ import annotations
+
+import copy
+
+import gast
+
+from ..analysis import walk_statements
+from .aliases import _Guard, _unguarded
+from .tree import _literal, _number, _pure
+
+_REDUCERS = {"sum", "mean", "prod", "max", "min", "amax", "amin", "var", "std", "nansum",
+             "nanmean", "cumsum", "cumprod"}
+
+_FOLD = {gast.Add: lambda a, b: a + b, gast.Sub: lambda a, b: a - b,
+         gast.Mult: lambda a, b: a * b, gast.Div: lambda a, b: a / b}
+
+
+def _default_keyword(k) -> bool:
+    """``axis=None`` or ``keepdims=False``: what a reduction does without them."""
+    if not isinstance(k.value, gast.Constant):
+        return False
+    return (k.arg == "axis" and k.value.value is None) or (
+        k.arg == "keepdims" and k.value.value is False)
+
+
+class _Peephole(gast.NodeTransformer):
+    """``a + -b`` -> ``a - b``; ``-(-a)`` -> ``a``; ``e + e`` -> ``2.0 * e`` (also in
+    ``a + e + e``); arithmetic on
+    two float literals is folded (never ``x * 0.0``: that keeps ``x``'s shape)."""
+
+    def __init__(self, guard=None):
+        self.guard = guard or _unguarded
+
+    def visit_BinOp(self, node):
+        self.generic_visit(node)
+        a, b = _number(node.left), _number(node.right)
+        if a is not None and b is not None and type(node.op) in _FOLD and not (
+                isinstance(node.op, gast.Div) and b == 0.0):
+            return _literal(_FOLD[type(node.op)](a, b))
+        if isinstance(node.op, gast.Add) and _pure(node.left) and gast.dump(
+                node.left) == gast.dump(node.right):
+            return gast.BinOp(left=gast.Constant(value=2.0, kind=None), op=gast.Mult(),
+                              right=node.left)
+        left = node.left
+        if isinstance(node.op, gast.Add) and isinstance(left, gast.BinOp) and isinstance(
+                left.op, gast.Add) and _pure(node.right) and gast.dump(
+                left.right) == gast.dump(node.right):       # (a + e) + e -> a + 2.0 * e
+            node.left, node.right = left.left, gast.BinOp(
+                left=gast.Constant(value=2.0, kind=None), op=gast.Mult(), right=node.right)
+            return node
+        right = node.right
+        if isinstance(right, gast.UnaryOp) and isinstance(right.op, gast.USub) and isinstance(
+                node.op, (gast.Add, gast.Sub)):
+            node.op = gast.Sub() if isinstance(node.op, gast.Add) else gast.Add()
+            node.right = right.operand
+        return node
+
+    def visit_Call(self, node):
+        """``np.sum(a, axis=None, keepdims=False)`` -> ``np.sum(a)``: a template's defaults
+        that the user did not write."""
+        self.generic_visit(node)
+        first = node.args[0] if node.args else None
+        func = node.func
+        called = func.attr if isinstance(func, gast.Attribute) else getattr(func, "id", "")
+        if (called.rsplit(".", 1)[-1] == "unbroadcast"
+                and isinstance(first, gast.UnaryOp) and isinstance(first.op, gast.USub)):
+            # unbroadcast is linear: negate the (smaller) sum, not the whole array
+            node.args[0] = first.operand
+            return gast.UnaryOp(op=gast.USub(), operand=node)
+        if isinstance(node.func, gast.Attribute) and node.func.attr in _REDUCERS:
+            node.keywords = [k for k in node.keywords if not _default_keyword(k)]
+        return node
+
+    def visit_UnaryOp(self, node):
+        self.generic_visit(node)
+        value = _number(node)
+        if value is not None and isinstance(node.operand, gast.UnaryOp):
+            return _literal(value)
+        inner = node.operand
+        if isinstance(node.op, gast.USub) and isinstance(inner, gast.UnaryOp) and isinstance(
+                inner.op, gast.USub):
+            return self.guard(node, inner.operand)
+        return node
+
+
+def _replace_name(tree, name, value):
+    """Replace every load of ``name`` in ``tree`` by a copy of the expression ``value``."""
+    class _Sub(gast.NodeTransformer):
+        def visit_Name(self, node):
+            if node.id == name and isinstance(node.ctx, gast.Load):
+                return copy.deepcopy(value)
+            return node
+    for field, old in gast.iter_fields(tree):
+        if isinstance(old, list):
+            setattr(tree, field, [_Sub().visit(x) if isinstance(x, gast.AST) else x
+                                  for x in old])
+        elif isinstance(old, gast.AST):
+            setattr(tree, field, _Sub().visit(old))
+
+
+class Identities(gast.NodeTransformer):
+    """``1.0 * e``, ``e * 1.0``, ``e / 1.0``, ``e - 0.0`` -> ``e``. Only for derivative code, whose
+    values are floating point (in primal code ``1.0 * n`` may turn integers into floats)."""
+
+    def __init__(self, guard=None):
+        self.guard = guard or _unguarded
+
+    def visit_BinOp(self, node):
+        self.generic_visit(node)
+        if isinstance(node.op, gast.Mult) and _number(node.left) == 1.0:
+            return self.guard(node, node.right)
+        if isinstance(node.op, (gast.Mult, gast.Div)) and _number(node.right) == 1.0:
+            return self.guard(node, node.left)
+        if isinstance(node.op, gast.Sub) and _number(node.right) == 0.0:
+            return self.guard(node, node.left)                # e - 0.0 is e, exactly
+        return node
+
+
+def _peepholes(fdef, written, np_name):
+    """``_Peephole`` on every statement, ``Identities`` on derivative assignments, neither
+    where it would leave a new name for an array ``written`` in place (``_Guard``)."""
+    for s in walk_statements(fdef.body):
+        if isinstance(s, (gast.If, gast.While)):
+            s.test = _Peephole().visit(s.test)
+        elif isinstance(s, gast.For):
+            s.iter = _Peephole().visit(s.iter)
+        elif getattr(s, "value", None) is not None:
+            guard = _Guard(s, written, np_name)
+            s.value = _Peephole(guard).visit(s.value)
+            if getattr(s, "srcad_derivative", False) and isinstance(s, gast.Assign):
+                s.value = Identities(guard).visit(s.value)

@@ -1,0 +1,243 @@
+"""``with_shapes`` (specialized derivatives): what the argument shapes prove, used on the
+derivative code; and ``_Shapes``, the shapes of its values, which the later shaped passes
+read.
+
+Input: an optimized FunctionDef and ``analysis.shapes`` of the primal values for the argument
+shapes the variant is built for. Output: the same values, where ``expand_reduced`` whose
+result broadcasts in an elementwise operation anyway is not expanded (or is
+``np.expand_dims``), ``reduced_count`` is a product of parameter dimensions
+(``X.shape[0]``), and helpers reading only a shape read a parameter of that shape.
+"""
+from __future__ import annotations
+
+import gast
+
+from ..analysis import (axes_of, broadcast, join_all, literal, matmul_shape, reduced_shape,
+                        walk, walk_statements)
+from ..nodes import attr, name
+from ..sharing import _dotted
+from .tree import _helper_name, _np_call, _parents, _replace_child, _set_child
+
+__all__ = ["with_shapes"]
+
+_SHAPE_ONLY = {"expand_reduced": 1, "reduced_count": 0, "unbroadcast": 1, "broadcast_like": 1}
+_LIKE = {"expand_reduced": 1, "unbroadcast": 1, "broadcast_like": 1, "zeros_like": 0,
+         "scalar_seed": 0, "matmul_adjoint_lhs": 1, "matmul_adjoint_rhs": 2}
+_ELEMENTWISE_OPS = (gast.Add, gast.Sub, gast.Mult, gast.Div)
+
+
+class _Shapes:
+    """Shapes of the values of derivative code: the primal values' from ``analysis.shapes``,
+    the others inferred from every assignment to them (joined, as there), through
+    elementwise operations, sums and the runtime helpers whose result is shaped like one of
+    their arguments. Only what is certain is known, as in ``analysis.shapes``."""
+
+    def __init__(self, fdef, primal: dict, np_name: str):
+        self.primal = primal
+        self.np = np_name
+        self.known: dict = {}
+        assigns = []
+        for s in walk_statements(fdef.body):        # in source order
+            if isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(
+                    s.targets[0], gast.Name):
+                assigns.append((s.targets[0].id, s.value))
+            elif isinstance(s, gast.AugAssign) and isinstance(s.target, gast.Name):
+                assigns.append((s.target.id, gast.BinOp(left=gast.Name(
+                    id=s.target.id, ctx=gast.Load(), annotation=None, type_comment=None),
+                    op=s.op, right=s.value)))
+        other = {n.id for n in walk(fdef) if isinstance(n, gast.Name) and isinstance(
+            n.ctx, gast.Store)} - {t for t, _ in assigns}    # loop targets, tuple targets
+        self.unknown = set(other)
+        join_all(lambda: ((t, self.of(v)) for t, v in assigns if t not in primal),
+                 self.known, self.unknown)
+
+    def full(self, node) -> bool:
+        """Is ``node`` an array (not a scalar) of a shape known to the last dimension?"""
+        shape = self.of(node)
+        return isinstance(shape, tuple) and len(shape) > 0 and None not in shape
+
+    def of(self, node):
+        """The shape of an expression of derivative code, else None."""
+        if isinstance(node, gast.Constant):
+            return () if type(node.value) in (int, float, complex) else None
+        if isinstance(node, gast.Name):
+            if node.id in self.primal:
+                return self.primal[node.id]
+            return None if node.id in self.unknown else self.known.get(node.id)
+        if isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.USub):
+            return self.of(node.operand)
+        if isinstance(node, gast.BinOp) and isinstance(node.op, _ELEMENTWISE_OPS):
+            return broadcast([self.of(node.left), self.of(node.right)])
+        if isinstance(node, gast.BinOp) and isinstance(node.op, gast.MatMult):
+            return matmul_shape(self.of(node.left), self.of(node.right))
+        if isinstance(node, gast.Attribute) and node.attr == "T":
+            shape = self.of(node.value)
+            return shape[::-1] if isinstance(shape, tuple) else None
+        if isinstance(node, gast.Subscript) and isinstance(node.value, gast.Attribute) and \
+                node.value.attr == "shape" and literal(node.slice) is not None:
+            return ()                                   # a size: X.shape[0]
+        if not isinstance(node, gast.Call):
+            return None
+        helper = _helper_name(node)
+        if helper in _LIKE and len(node.args) > _LIKE[helper]:
+            return self.of(node.args[_LIKE[helper]])
+        if helper == "reduced_count":
+            return ()
+        if _dotted(node.func) == self.np + ".expand_dims" and len(node.args) == 2:
+            return _expanded(self.of(node.args[0]), node.args[1])
+        if _np_call(node, self.np) and not node.keywords:
+            return broadcast([self.of(a) for a in node.args])
+        if _dotted(node.func) in (self.np + ".sum", self.np + ".mean") and len(node.args) == 1:
+            keywords = {k.arg: k.value for k in node.keywords}
+            keep = keywords.get("keepdims", gast.Constant(value=False, kind=None))
+            if set(keywords) <= {"axis", "keepdims"} and isinstance(keep, gast.Constant):
+                return reduced_shape(self.of(node.args[0]), keywords.get("axis"),
+                                     bool(keep.value))
+        return None
+
+
+def with_shapes(fdef: gast.FunctionDef, shapes: dict, np_name: str) -> gast.FunctionDef:
+    """Use what is known of the shapes of primal values (``analysis.shapes``):
+
+    * ``expand_reduced(g, x, ...)`` whose value meets a value of ``x``'s full shape in an
+      elementwise operation before it is stored, returned or passed on is not expanded:
+      ``g`` broadcasts in that operation, so no array of ``x``'s size is made
+      (``2.0 * (g * r)``, not ``np.full`` and two products);
+    * a runtime helper that reads only the shape of ``x`` reads a parameter of the same shape
+      instead, so a primal value computed only for its shape becomes dead code.
+    """
+    params = [a.id for a in fdef.args.posonlyargs + fdef.args.args + fdef.args.kwonlyargs]
+    full: dict = {}                        # a known shape -> the first parameter of it
+    sizes: dict = {}                       # a dimension symbol -> (parameter, axis)
+    for p in params:
+        shape = shapes.get(p)
+        if not isinstance(shape, tuple):
+            continue
+        if None not in shape:
+            full.setdefault(shape, p)
+        for i, d in enumerate(shape):
+            if isinstance(d, str):
+                sizes.setdefault(d, (p, i))
+    parents = _parents(fdef)
+    for site in list(walk(fdef)):
+        helper = _helper_name(site)
+        if helper in _SHAPE_ONLY and len(site.args) > _SHAPE_ONLY[helper]:
+            like = site.args[_SHAPE_ONLY[helper]]
+            shape = shapes.get(like.id) if isinstance(like, gast.Name) else None
+            count = _count(shape, site.args[1], sizes) if helper == "reduced_count" and len(
+                site.args) == 2 else None
+            if count is not None:
+                _replace_child(parents[id(site)], site, count)
+            elif shape in full and like.id not in params:
+                site.args[_SHAPE_ONLY[helper]] = name(full[shape])
+    rejected: set = set()
+    done: list = []
+    while True:
+        tree = _Tree(fdef)
+        parents = tree.parents
+        known = _Shapes(fdef, shapes, np_name)
+        if not all(_absorbed(node, shape, tree, known) for node, shape, _ in done):
+            undo = done.pop()                # the last one broke an earlier one: restore
+            parent, field, expand = undo[2]
+            _set_child(parent, field, undo[0], expand)
+            rejected.add(id(expand))
+            continue
+        candidates = [n for n in walk(fdef) if _helper_name(n) == "expand_reduced"
+                      and id(n) not in rejected and len(n.args) == 4]
+        for expand in candidates:
+            g, x, axis, keepdims = expand.args
+            shape = shapes.get(x.id) if isinstance(x, gast.Name) else None
+            if not (isinstance(shape, tuple) and None not in shape and isinstance(
+                    keepdims, gast.Constant) and _absorbed(expand, shape, tree, known)):
+                rejected.add(id(expand))
+                continue
+            if keepdims.value or isinstance(axis, gast.Constant) and axis.value is None or \
+                    known.of(g) == () or _leading(axis, len(shape)):
+                compact = g     # a scalar, kept or leading dimensions: broadcasts as it is
+            else:
+                compact = gast.Call(func=attr(name(np_name), "expand_dims"), args=[g, axis],
+                                    keywords=[])
+            parent = parents[id(expand)]
+            field = _replace_child(parent, expand, compact)
+            done.append((compact, shape, (parent, field, expand)))
+            break
+        else:
+            break
+    for compact, _, (parent, field, _) in done:     # np.expand_dims of what became a scalar
+        if _dotted(compact.func if isinstance(compact, gast.Call) else None).endswith(
+                ".expand_dims") and known.of(compact.args[0]) == ():
+            _set_child(parent, field, compact, compact.args[0])
+    return fdef
+
+
+def _count(shape, axis, sizes):
+    """``reduced_count(x, axis)`` for ``x`` of the known ``shape``, as the product of the
+    parameters' dimensions it counts (``X.shape[0]``), else None."""
+    axes = axes_of(axis, len(shape)) if isinstance(shape, tuple) and None not in shape else None
+    if axes is None:
+        return None
+    out = None
+    for d in (shape[a] for a in sorted(axes)):
+        if d == 1:
+            continue
+        if d not in sizes:
+            return None
+        p, i = sizes[d]
+        factor = gast.Subscript(value=attr(name(p), "shape"),
+                                slice=gast.Constant(value=i, kind=None), ctx=gast.Load())
+        out = factor if out is None else gast.BinOp(left=out, op=gast.Mult(), right=factor)
+    return out if out is not None else gast.Constant(value=1, kind=None)
+
+
+def _leading(axis, ndim) -> bool:
+    """Is the literal ``axis`` (an int or a tuple) the first dimensions of ``ndim``?"""
+    axes = axes_of(axis, ndim)
+    return axes is not None and axes == set(range(len(axes)))
+
+
+def _expanded(shape, axis):
+    """``shape`` after ``np.expand_dims`` over the literal ``axis`` (an int or a tuple)."""
+    count = len(axis.elts) if isinstance(axis, gast.Tuple) else 1
+    axes = axes_of(axis, len(shape) + count) if isinstance(shape, tuple) else None
+    if axes is None or len(axes) != count:
+        return None
+    rest = iter(shape)
+    return tuple(1 if i in axes else next(rest) for i in range(len(shape) + count))
+
+
+class _Tree:
+    """Parents, reads and writes of every name in a tree, gathered in one walk."""
+
+    def __init__(self, root):
+        self.parents = _parents(root)
+        self.uses: dict = {}
+        self.stores: dict = {}
+        for node in walk(root):
+            if isinstance(node, gast.Name):
+                table = self.uses if isinstance(node.ctx, gast.Load) else self.stores
+                table.setdefault(node.id, []).append(node)
+
+
+def _absorbed(node, shape, tree, known) -> bool:
+    """Does every value computed from ``node`` (a value that broadcasts to ``shape``) meet a
+    value of exactly ``shape`` in an elementwise operation before it is stored, returned or
+    passed to anything else?"""
+    parent = tree.parents.get(id(node))
+    if isinstance(parent, gast.UnaryOp) and isinstance(parent.op, gast.USub):
+        return _absorbed(parent, shape, tree, known)
+    if isinstance(parent, gast.BinOp) and isinstance(parent.op, _ELEMENTWISE_OPS):
+        other = known.of(parent.right if parent.left is node else parent.left)
+        if isinstance(other, tuple) and None not in other and other and broadcast(
+                [shape, other]) == other:
+            return True                        # the result is shaped like ``other``
+        return other == () and _absorbed(parent, shape, tree, known)
+    if isinstance(parent, gast.Call) and _dotted(parent.func).endswith(".expand_dims") and len(
+            parent.args) == 2 and parent.args[0] is node and literal(parent.args[1]) == -1:
+        return _absorbed(parent, shape + (1,), tree, known)
+    if isinstance(parent, gast.Assign) and parent.value is node and len(
+            parent.targets) == 1 and isinstance(parent.targets[0], gast.Name):
+        t = parent.targets[0].id
+        uses = tree.uses.get(t, [])
+        return len(tree.stores.get(t, [])) == 1 and bool(uses) and all(
+            _absorbed(n, shape, tree, known) for n in uses)
+    return False

@@ -1,0 +1,256 @@
+"""The adjoint of the simple statements: assignments (a copy, a display, a call through its
+rule's adjoint template), writes into arrays (``x[i] = v``), list ``append`` and ``pop``.
+
+Input: one ANF statement and the ``_State`` after it. Output: the statements of its adjoint
+(then the restore of what it overwrote), the state before it; a call with no adjoint rule is
+refused at the call (``NoRuleError``).
+"""
+from __future__ import annotations
+
+import copy
+
+import gast
+
+from .. import registry
+from ..analysis import primitive_call, walk
+from ..instantiate import bind, mark_broadcasts
+from ..nodes import assign as _assign, attr as _attr, call as _call, loads as _loads, name as _name
+from ..template import make_zero, simplify_zeros
+from .contributions import Contributions
+
+
+class AdjointStatements(Contributions):
+    """The adjoint of simple statements (the layer above ``Contributions``)."""
+
+    def adjoint_pop(self, stmt, state) -> list:
+        """``v = lst.pop()``: the popped element's adjoint goes back on the list's adjoint,
+        and the element goes back on the list."""
+        v, lst = stmt.targets[0].id, stmt.value.srcad_pop
+        bv, blst = self.adj(v), self.adj(lst)
+        code = []
+        live = bv in state.defined and self.act.is_active(v)
+        item = _name(bv) if live else _call(_attr(_name(self.rt), "zeros_like"), _name(v))
+        if blst not in state.defined and live:
+            code.append(_assign(blst, _call(_attr(_name(self.rt), "zeros_like"), _name(lst))))
+            state.defined.add(blst)
+        if blst in state.defined:
+            code.append(gast.Expr(value=_call(_attr(_name(blst), "append"), item)))
+        state.defined.discard(bv)
+        node = gast.Expr(value=_call(_attr(_name(lst), "append"), _name(v)))
+        node.srcad_list_restore = lst
+        code.append(node)
+        return code + self.restore(stmt, v)
+
+    def adjoint_assign(self, stmt, state) -> list:
+        target = stmt.targets[0]
+        if getattr(stmt.value, "srcad_pop", None) is not None:
+            return self.adjoint_pop(stmt, state)
+        outs = [e.id for e in target.elts] if isinstance(target, gast.Tuple) else [target.id]
+        live = [o for o in outs if self.adj(o) in state.defined]
+        value = stmt.value
+        code: list = []
+        if any(self.act.is_active(o) for o in live):
+            inputs = {n for n in _loads(value) if self.act.is_active(n)}
+            overwritten = [o for o in outs if o in _loads(value)]
+            old = {}
+            for o in overwritten:
+                record = stmt.srcad_saves.get(o)
+                if record is not None:
+                    old[o] = self.namer.fresh(o.lstrip("_") + "_prev") if record.on_tape \
+                        else record.local
+            body = []
+            if inputs:
+                self.old = old
+                body = self.contributions(stmt, outs, value, state, old)
+                self.old = {}
+            else:
+                for o in outs:
+                    state.defined.discard(self.adj(o))
+            read = set()
+            for s in body:
+                read |= _loads(s)
+            for o, name in old.items():       # the adjoint reads the old value of its target
+                record = stmt.srcad_saves[o]
+                if name in read:
+                    record.self_read = True
+                    if record.on_tape:
+                        code.append(_assign(name, self.saved_value(record)))
+            code.extend(body)
+            for o in outs:
+                if o in old and stmt.srcad_saves[o].self_read:
+                    node = _assign(o, _name(old[o]))
+                    node.srcad_restore = stmt.srcad_saves[o]
+                    node.srcad_keep = True
+                    code.append(node)
+                else:
+                    code.extend(self.restore(stmt, o))
+            return code
+        for o in outs:
+            state.defined.discard(self.adj(o))
+            code.extend(self.restore(stmt, o))
+        return code
+
+    def contributions(self, stmt, outs, value, state, old) -> list:
+        """Instantiate the adjoint of ``outs = value`` and apply its contributions."""
+        outputs = [self.adj(o) for o in outs]
+        if isinstance(value, gast.Name):                      # copy: y = x
+            out = outputs[0]
+            state.defined.discard(out)
+            return self.contribute(value.id, _name(out), state)
+        if isinstance(value, (gast.List, gast.Tuple)):        # display: y = [a, b]
+            out = outputs[0]
+            state.defined.discard(out)
+            code = []
+            for i, e in enumerate(value.elts):
+                if self.active(e):
+                    item = gast.Subscript(value=_name(out), slice=gast.Constant(value=i, kind=None),
+                                          ctx=gast.Load())
+                    code.extend(self.contribute(e.id, item, state))
+            return code
+        if isinstance(value, gast.BinOp) and isinstance(value.op, gast.Add) and any(
+                isinstance(v, gast.Name) and v.id in self.lists for v in (value.left, value.right)):
+            return self.unconcatenate(value, outputs[0], state)
+        call = primitive_call(value)
+        if call is None or call[0] is None:
+            for o in outputs:
+                state.defined.discard(o)
+            return []
+        prim, args, kwargs = call
+        rule = getattr(value, "srcad_rule", None) or registry.lookup(prim)  # complex_values
+        if rule is not None and rule.nondiff:
+            for o in outputs:
+                state.defined.discard(o)
+            return []
+        if rule is None or rule.adjoint is None:
+            name = registry.primitive_name(prim)
+            raise self.error(stmt, f"no adjoint (reverse-mode) rule for {name}",
+                             f"Register one: @srcad.register_adjoint({name}) over a template "
+                             "function (see docs/templates.md), or wrap the value in "
+                             "srcad.stop_gradient(...) if it needs no derivative.", node=value)
+        template = rule.adjoint
+        binding = bind(self, stmt, prim, template, args, kwargs, outs)
+        live_out = {}
+        for pname, o, b in zip(template.outputs, outs, outputs):
+            binding[pname] = _name(o)
+            live_out[pname] = _name(b) if b in state.defined else make_zero(_name(o))
+        # Inputs overwritten by this very statement are read from their saved value.
+        for pname, bound in list(binding.items()):
+            if pname not in live_out:
+                binding[pname] = _rename(bound, old)
+        inputs = {p: binding[p] for p in binding if p not in live_out}
+
+        def resolve_d(param, store):
+            if param in live_out:
+                return None if store else copy.deepcopy(live_out[param])
+            bound = inputs.get(param)
+            if not store:
+                return make_zero(bound)
+            if isinstance(bound, gast.Name) and self.act.is_active(
+                    _original(bound, old)):
+                node = _name(_original(bound, old))
+                node.srcad_input = True
+                return node
+            if isinstance(bound, gast.Tuple):
+                node = gast.Tuple(elts=[copy.deepcopy(e) for e in bound.elts], ctx=gast.Store())
+                node.srcad_input = True
+                return node
+            return None
+
+        body = template.instantiate(binding, resolve_d, self.namer.fresh, self.ref)
+        body = simplify_zeros(body, lambda f: False, self.materialize)
+        mark_broadcasts(body, prim, rule, list(args) + list(kwargs.values()), outs,
+                        renamed={v: k for k, v in old.items()})
+        body = [self.simplify(s) for s in body]
+        for o in outputs:
+            state.defined.discard(o)
+        # Contributions to an output of this statement (x = f(x)) go last: they read d[y].
+        mine = [s for s in body if _contrib_target(s) in outs]
+        body = [s for s in body if _contrib_target(s) not in outs] + mine
+        pre = []
+        if len(mine) > 1 or any(isinstance(s, gast.AugAssign) for s in mine):
+            # x = x * x, y = y[:k]: contributions to the old x read d[x] of the new one
+            for b in {self.adj(_contrib_target(s)) for s in mine}:
+                alias = self.namer.fresh(b + "_out")
+                pre.append(_assign(alias, _name(b)))
+                for s in body:
+                    for n in walk(s):
+                        if isinstance(n, gast.Name) and n.id == b and isinstance(
+                                n.ctx, gast.Load):
+                            n.id = alias
+        return pre + self.apply(body, state)
+
+    def unconcatenate(self, value, out, state) -> list:
+        """``y = a + b`` of Python lists: the first ``len(a)`` elements of d[y] are d[a]'s,
+        the rest d[b]'s."""
+        state.defined.discard(out)
+        n = _call(_name("len"), value.left)
+        parts = ((value.left, gast.Slice(lower=None, upper=n, step=None)),
+                 (value.right, gast.Slice(lower=copy.deepcopy(n), upper=None, step=None)))
+        code = []
+        for operand, part in parts:
+            if self.active(operand):
+                code.extend(self.contribute(operand.id, gast.Subscript(
+                    value=_name(out), slice=part, ctx=gast.Load()), state))
+        return code
+
+    def adjoint_setitem(self, stmt, state) -> list:
+        target = stmt.targets[0]
+        name = target.value.id
+        code = self.restore(stmt, name)
+        b = self.adj(name)
+        if b in state.defined and self.act.is_active(name):
+            code.extend(self.own(name, state))
+            part = _call(_attr(_name(self.rt), "take_and_zero"), _name(b),
+                         _as_value(target.slice))
+            if self.active(stmt.value):
+                v = stmt.value.id
+                value = _call(_attr(_name(self.rt), "unbroadcast"), part, _name(v))
+                code.extend(self.contribute(v, value, state))
+            else:
+                code.append(gast.Expr(value=part))
+        return code
+
+    def adjoint_append(self, stmt, state) -> list:
+        call = stmt.value
+        lst = call.func.value.id
+        item = call.args[0]
+        code = []
+        b = self.adj(lst)
+        if b in state.defined:
+            popped = _call(_attr(_name(b), "pop"))
+            if self.active(item):
+                code.extend(self.contribute(item.id, popped, state))
+            else:
+                code.append(gast.Expr(value=popped))
+        if self.act.is_active(lst):
+            node = gast.Expr(value=_call(_attr(_name(lst), "pop")))
+            node.srcad_list_restore = lst
+            code.append(node)
+        return code
+
+
+def _contrib_target(stmt):
+    if getattr(stmt, "srcad_contrib", None) is None:
+        return None
+    t = stmt.targets[0] if isinstance(stmt, gast.Assign) else stmt.target.value
+    return t.id if isinstance(t, gast.Name) else None
+
+
+def _rename(node, old):
+    if not old:
+        return node
+    node = copy.deepcopy(node)
+    for n in walk(node):
+        if isinstance(n, gast.Name) and n.id in old:
+            n.srcad_original = n.id
+            n.id = old[n.id]
+    return node
+
+
+def _original(node, old):
+    return getattr(node, "srcad_original", node.id)
+
+
+def _as_value(index):
+    from ..template import as_value
+    return as_value(copy.deepcopy(index))

@@ -1,0 +1,98 @@
+"""The layering docs/architecture.md states, checked on the code's own imports: no pipeline
+stage imports a later one, the two transformers import neither each other nor the optimizer,
+and every module of the stage packages opens with a docstring."""
+import ast
+import os
+
+import pytest
+
+SRCAD = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "srcad")
+
+# The pipeline, in order (a stage is a module or a package of srcad).
+STAGES = ["source", "normalize", "analysis", "complex_values", "reverse", "forward", "optimize",
+          "emit", "cache", "api"]
+TRANSFORMERS = {"reverse", "forward"}
+
+
+def _modules():
+    """(stage or top-level module name, path) of every module of srcad."""
+    for folder, _, files in os.walk(SRCAD):
+        for f in sorted(files):
+            if f.endswith(".py"):
+                path = os.path.join(folder, f)
+                rel = os.path.relpath(path, SRCAD)
+                yield rel.split(os.sep)[0].removesuffix(".py"), path
+
+
+def _imported(path, root=SRCAD):
+    """The top-level srcad modules and packages ``path`` imports, its own package left out
+    (at module level or inside functions)."""
+    rel = os.path.relpath(path, root).split(os.sep)
+    package = ["srcad"] + rel[:-1]
+    out = set()
+    for node in ast.walk(ast.parse(open(path, encoding="utf-8").read())):
+        if not isinstance(node, ast.ImportFrom):
+            continue
+        if node.level:
+            base = package[:len(package) - (node.level - 1)]
+        elif (node.module or "").split(".")[0] == "srcad":
+            base = []
+        else:
+            continue
+        targets = [node.module] if node.module else [a.name for a in node.names]
+        for target in targets:
+            full = base + target.split(".")
+            if len(full) > 1 and full[0] == "srcad" and full[1] != rel[0].removesuffix(".py"):
+                out.add(full[1])
+    return out
+
+
+MODULES = list(_modules())
+
+
+def test_the_walk_sees_the_stage_packages():
+    names = {name for name, _ in MODULES}
+    assert {"normalize", "optimize", "reverse", "instantiate", "sharing"} <= names
+    assert "normalize" in _imported(os.path.join(SRCAD, "api.py"))
+
+
+def test_an_import_up_the_pipeline_is_found(tmp_path):
+    """The layout before issue 12: a transformer taking helpers from the other and from the
+    optimizer."""
+    (tmp_path / "reverse").mkdir()
+    (tmp_path / "reverse" / "adjoint.py").write_text(
+        "from .base import x\nfrom ..optimize import drop_empty\n")
+    (tmp_path / "forward.py").write_text("def f():\n    from .reverse import bind\n")
+    adjoint = _imported(str(tmp_path / "reverse" / "adjoint.py"), str(tmp_path))
+    assert adjoint & _later("reverse") == {"optimize"}
+    assert _imported(str(tmp_path / "forward.py"), str(tmp_path)) & _later("forward") == {
+        "reverse"}
+
+
+LAYERED = [(n, p) for n, p in MODULES if n not in ("check", "cli", "__init__", "__main__")]
+
+
+def _later(name) -> set:
+    """The stages a module called ``name`` (a stage, or a shared module) must not import."""
+    if name in STAGES:
+        later = set(STAGES[STAGES.index(name) + 1:])
+    else:                  # shared modules (instantiate, sharing, nodes, registry, template...)
+        later = set(STAGES[STAGES.index("analysis") + 1:])       # sit below the transformers
+    if name in TRANSFORMERS:
+        later |= TRANSFORMERS - {name}
+    return later
+
+
+@pytest.mark.parametrize("name, path", LAYERED, ids=[os.path.relpath(p, SRCAD) for _, p in LAYERED])
+def test_no_stage_imports_a_later_one(name, path):        # (check, cli: above the api)
+    found = _imported(path) & _later(name)
+    assert not found, f"{os.path.relpath(path, SRCAD)} imports {sorted(found)}, a later stage"
+
+
+PACKAGED = [p for n, p in MODULES if n in ("normalize", "optimize", "reverse") and os.sep in
+            os.path.relpath(p, SRCAD)]
+
+
+@pytest.mark.parametrize("path", PACKAGED, ids=[os.path.relpath(p, SRCAD) for p in PACKAGED])
+def test_package_modules_state_their_purpose(path):
+    assert ast.get_docstring(ast.parse(open(path, encoding="utf-8").read())), path
