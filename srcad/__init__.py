@@ -6,8 +6,8 @@ srcad reads a NumPy function's source and writes its derivative as plain, readab
     dloss = srcad.grad(loss)            # gradient with respect to the first argument
     print(srcad.show(loss))             # the generated code
 """
-from .api import (DerivativeFunction, Mode, Wrt, autodiff, clear_cache, grad, hessian, hvp,
-                  jacobian, jvp, show, stop_gradient, value_and_grad, vjp)
+from .api import (DerivativeFunction, Mode, Wrt, autodiff, clear_cache, grad, hessian, hook,
+                  hvp, jacobian, jvp, show, stop_gradient, value_and_grad, vjp)
 from .check import check_grad
 from .errors import (GradientCheckError, InternalError, NoRuleError, NotDifferentiableError,
                      ShapeMismatchError, SourceUnavailableError, SrcadError, SrcadSyntaxError)
@@ -28,7 +28,7 @@ def __getattr__(name):
 
 __all__ = [
     "grad", "value_and_grad", "autodiff", "jvp", "vjp", "jacobian", "hessian", "hvp", "show",
-    "check_grad", "stop_gradient", "register_adjoint", "register_tangent", "clear_cache",
+    "check_grad", "stop_gradient", "hook", "register_adjoint", "register_tangent", "clear_cache",
     "SrcadError", "SrcadSyntaxError", "NoRuleError", "SourceUnavailableError",
     "NotDifferentiableError", "ShapeMismatchError", "GradientCheckError", "InternalError",
     "DerivativeFunction", "Mode", "Wrt", "nn", "optim",

@@ -134,6 +134,7 @@ def _registrar(kind: str, primitives, outputs: int,
                complex: bool = False) -> Callable[[_Template], _Template]:
     def deco(fn: _Template) -> _Template:
         template = parse_template(fn, outputs)
+        template.user = not getattr(fn, "__module__", "").startswith("srcad.")
         _note(template)
         for p in primitives:
             setattr(_rule(p), f"complex_{kind}" if complex else kind, template)
