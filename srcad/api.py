@@ -20,7 +20,7 @@ from typing import Any, Literal, ParamSpec, Protocol, TypeAlias, TypeVar, overlo
 import gast
 import numpy as np
 
-from . import cache, complex_values, emit, registry, runtime
+from . import cache, complex_values, emit, registry, runtime, trees
 from .cache import Derivative
 from .analysis import (activity, aliased_writes, anf_violations, list_names, shapes,
                        untracked_flows)
@@ -92,6 +92,7 @@ class Spec:
     optimized: bool = True
     kinds: tuple | None = None     # argument shapes it is specialized for (_canonical)
     complex_args: tuple = ()       # parameters passed complex values (_complex_args)
+    containers: tuple = ()         # (parameter, trees.structure) of container arguments
 
 
 def clear_cache() -> None:
@@ -193,7 +194,7 @@ def build(f, spec: Spec) -> Derivative:
     from .reverse import reverse
 
     src = parse_function(f)
-    program = normalize(src)          # refuses unsupported syntax first
+    program = normalize(src, dict(spec.containers))    # refuses unsupported syntax first
     _check_returns(src)
     verify = os.environ.get("SRCAD_VERIFY") == "1"
     if verify:                       # the stage invariants, named by the stage that broke them
@@ -349,8 +350,8 @@ class _Arguments:
                     f"{name}={getattr(value, '__name__', value)!s} is not supported: make it the "
                     f"default or call it from a module-level helper")
 
-    def check(self, values):
-        for i, a in zip(self.indices, values):
+    def check(self, values, indices=None):
+        for i, a in zip(self.indices if indices is None else indices, values):
             t = type(a)
             if t is float or (t is np.ndarray and a.dtype.kind == "f"):
                 continue                        # the common case, checked first
@@ -426,6 +427,8 @@ def _kinds(args) -> tuple:
             out.append(t)
         elif t is list and {*map(type, a)} <= {float}:
             out.append("floats")        # a list of Python floats
+        elif t is dict:
+            out.append(None)            # a container: its leaves have kinds (_Containers)
         elif isinstance(a, np.generic) and not isinstance(a, np.bool_):
             out.append(t)
         else:
@@ -610,6 +613,179 @@ def _own(g, a, taken: set, entry=None):
     return g
 
 
+def _has_container(args, kwargs) -> bool:
+    return any(map(trees.is_container, args)) or any(map(trees.is_container, kwargs.values()))
+
+
+def _reads_containers(f) -> bool:
+    """Does ``f`` read a parameter as only a container is read (``p['W']``, ``p.items()``,
+    ``p.W`` for an attribute arrays do not have)? Its generic derivative may then be refused
+    while the one built for each call's containers is not."""
+    try:
+        node = parse_function(f).node
+    except SrcadError:
+        return False
+    a = node.args
+    params = {p.id for p in a.posonlyargs + a.args + a.kwonlyargs}
+    for n in gast.walk(node):
+        if isinstance(n, gast.Subscript) and isinstance(n.value, gast.Name) and \
+                n.value.id in params and isinstance(n.slice, gast.Constant) and \
+                isinstance(n.slice.value, str):
+            return True
+        if isinstance(n, gast.Attribute) and isinstance(n.value, gast.Name) and \
+                n.value.id in params and not hasattr(np.ndarray, n.attr):
+            return True
+        if isinstance(n, gast.Assign) and isinstance(n.value, gast.Name) and \
+                n.value.id in params and isinstance(n.targets[0], (gast.Tuple, gast.List)):
+            return True          # W, (b, c) = params
+    return False
+
+
+class _Containers:
+    """Calls with container arguments (``srcad.trees``): the derivative built for their
+    structures takes their leaves as parameters; its derivatives are rebuilt with the
+    structure and types of the arguments they belong to. A call walks each argument once;
+    what depends only on the structures and kinds (the derivative, the wrt leaves) is kept
+    per (structures, kinds)."""
+
+    def __init__(self, target, spec, arguments):
+        self.target, self.spec, self.arguments = target, spec, arguments
+        self.signature = arguments.signature
+        parameters = list(self.signature.parameters.values())
+        self.simple = len(parameters) if all(
+            p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in parameters) else -1
+        self.plans: dict = {}
+        self.names: dict = {}          # structures -> the lowered function's parameters
+
+    def flatten(self, args, kwargs):
+        """(positional leaves, keyword leaves, structures, per parameter (value, first flat
+        index, leaves or None))."""
+        if kwargs or len(args) != self.simple:
+            try:
+                bound = self.signature.bind(*args, **kwargs)
+            except TypeError as exc:
+                raise TypeError(f"{self.arguments.name}: {exc}") from None
+            bound.apply_defaults()
+            pairs = [(p, bound.arguments[p.name]) for p in self.signature.parameters.values()]
+        else:
+            pairs = [(None, a) for a in args]
+        flat: list = []
+        keyword: list = []
+        structures = []
+        layout = []
+        for (p, value), name in zip(pairs, self.signature.parameters):
+            if p is not None and p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+                raise TypeError(f"{self.arguments.name}: srcad does not take containers "
+                                f"through *{p.name} parameters yet")
+            into = keyword if p is not None and p.kind is p.KEYWORD_ONLY else flat
+            start = len(flat) + len(keyword)
+            if trees.is_container(value):
+                leaves: list = []
+                structures.append((name, trees.flatten(value, leaves)))
+                into += leaves
+                layout.append((value, start, leaves))
+            else:
+                into.append(value)
+                layout.append((value, start, None))
+        return flat, keyword, tuple(structures), layout
+
+    def wrt(self, layout):
+        """The lowered wrt indices, and per wrt parameter the indices of its leaves."""
+        names = list(self.signature.parameters)
+        flat, groups = [], []
+        for i in self.spec.wrt:
+            value, start, leaves = layout[i]
+            if leaves is None:
+                self.arguments.check([value], (i,))
+                group = [start]
+            else:
+                group = [start + k for k, leaf in enumerate(leaves)
+                         if trees.differentiable(leaf)]
+                if not group:
+                    raise NotDifferentiableError(
+                        f"cannot differentiate {self.target.__name__} with respect to "
+                        f"{names[i]}: it holds no float arrays or floats",
+                        _def_location(self.target, param=i),
+                        hint="Differentiate a container of float arrays and floats.")
+            flat += group
+            groups.append(group)
+        return tuple(flat), groups
+
+    def plan(self, flat, keyword, structures, layout):
+        """(derivative, wrt leaves, their groups, keyword-only leaf names) for this call."""
+        kinds = _kinds(flat + keyword)
+        key = (structures, kinds)
+        plan = self.plans.get(key)
+        if plan is not None and plan[0].fresh(self.target) and None not in kinds:
+            return plan
+        wrt, groups = self.wrt(layout)
+        names = self.names.get(structures)
+        if names is None:
+            from .normalize.containers import param_names
+            names = self.names[structures] = param_names(parse_function(self.target).node,
+                                                         dict(structures))
+        if len(self.plans) >= _MAX_VARIANTS:
+            self.plans.clear()
+        shaped, complex_args = _complex_args(kinds, names)
+        entry = _get(self.target, dataclasses.replace(
+            self.spec, wrt=wrt, single=False, containers=structures,
+            kinds=_canonical(shaped[:len(flat)]), complex_args=complex_args))
+        plan = self.plans[key] = (entry, wrt, groups, names[len(flat):])
+        return plan
+
+    def regroup(self, grads, layout, groups, wrt, values, entry):
+        grads = grads if len(wrt) > 1 else (grads,)
+        taken = {id(v) for v in values}
+        owned = {i: _own(g, values[i], taken, entry) for i, g in zip(wrt, grads)}
+        out = []
+        for i in self.spec.wrt:
+            value, start, leaves = layout[i]
+            if leaves is None:
+                out.append(owned[start])
+            else:
+                out.append(trees.rebuild(value, iter(
+                    [owned.get(start + k) for k in range(len(leaves))])))
+        return out[0] if self.spec.single else tuple(out)
+
+    def reverse(self, args, kwargs, seed):
+        flat, keyword, structures, layout = self.flatten(args, kwargs)
+        entry, wrt, groups, kwnames = self.plan(flat, keyword, structures, layout)
+        named = dict(zip(kwnames, keyword))
+        if not self.spec.grad_seed:
+            named[entry.extra[0]] = seed
+        out = entry.fn(*flat, **named)
+        value, grads = out if self.spec.preserve_result else (None, out)
+        grads = self.regroup(grads, layout, groups, wrt, flat + keyword, entry)
+        return (value, grads) if self.spec.preserve_result else grads
+
+    def forward(self, primals, tangents, kwargs):
+        flat, keyword, structures, layout = self.flatten(primals, kwargs)
+        entry, wrt, groups, kwnames = self.plan(flat, keyword, structures, layout)
+        names = list(self.signature.parameters)
+        leaf_tangents = []
+        for i, t, group in zip(self.spec.wrt, tangents, groups):
+            value, start, leaves = layout[i]
+            if leaves is None:
+                leaf_tangents.append(t)
+                continue
+            tl: list = []
+            if trees.flatten(t, tl) != dict(structures)[names[i]]:
+                raise ShapeMismatchError(
+                    f"the tangent of {names[i]} does not have its structure",
+                    _def_location(self.target, param=i),
+                    hint=f"Pass a tangent shaped like {names[i]}: the same containers, keys "
+                         "and fields, an array of the same shape for each array.")
+            leaf_tangents += [tl[k - start] for k in group]
+        named = dict(zip(kwnames, keyword))
+        if entry.extra:
+            out = entry.fn(*flat, **named, **dict(zip(entry.extra, leaf_tangents)))
+        else:
+            out = entry.fn(*flat, *leaf_tangents, **named)
+        if self.spec.preserve_result:
+            return out[0], _unshared((out[1],), flat)[0]
+        return _unshared((out,), flat)[0]
+
+
 def _wrap(f, spec, kind):
     """The user-facing derivative function for ``f`` and ``spec``."""
     bound_self = (f.__self__,) if isinstance(f, types.MethodType) else ()
@@ -634,8 +810,10 @@ def _wrap(f, spec, kind):
                 spec, kinds=_canonical(shaped), complex_args=complex_args))
         return entry
 
-    current()   # build now: errors surface at srcad.grad(f), not at the first call
+    if not _reads_containers(target):    # else: built for the containers of each call
+        current()   # build now: errors surface at srcad.grad(f), not at the first call
     arguments = _Arguments(target, indices, getattr(f, "__name__", None))
+    boxed = _Containers(target, spec, arguments)
 
     def finish(out, values, args, entry):
         value, grads = out if spec.preserve_result else (None, out)
@@ -654,8 +832,10 @@ def _wrap(f, spec, kind):
             seed = None if spec.grad_seed else kwargs.pop("seed", None)
             if bound_self:
                 args = bound_self + args
-            values = arguments.values(args, kwargs)
             kinds = _kinds(args)
+            if (kwargs or None in kinds) and _has_container(args, kwargs):
+                return boxed.reverse(args, kwargs, seed)
+            values = arguments.values(args, kwargs)
             if kwargs:
                 kinds = _with_keywords(kinds, kwargs)
             entry = variants.get(kinds)
@@ -688,6 +868,8 @@ def _wrap(f, spec, kind):
                                 f"wrt argument ({len(indices)})")
             primals, tangents = bound_self + args[:n], args[n:]
             kinds = _kinds(primals + tangents)
+            if (kwargs or None in kinds) and _has_container(primals, kwargs):
+                return boxed.forward(primals, tangents, kwargs)
             if kwargs:
                 kinds = _with_keywords(kinds, kwargs)
             entry = checked.get(kinds)

@@ -37,7 +37,6 @@ _REJECT = {
     gast.SetComp: ("set comprehensions", "write a for loop"),
     gast.DictComp: ("dict comprehensions", "write a for loop"),
     gast.GeneratorExp: ("generator expressions", "write a for loop that appends to a list"),
-    gast.Dict: ("dict literals", "pass arrays as separate arguments"),
     gast.Set: ("set literals", "use a tuple"),
     gast.Starred: ("*-unpacking", "pass the arguments explicitly"),
     gast.NamedExpr: ("`:=` assignment expressions", "assign in a separate statement"),

@@ -1,0 +1,336 @@
+"""Containers (issue 13): dicts, lists, tuples, namedtuples and dataclasses of arrays and floats
+as arguments, nested, and containers made inside the function (dict literals, ``.items()``,
+``zip``, slices, ...). Each case: the gradient (reverse) and the JVP (forward) against central
+differences, optimized and not, on read-only arrays; the gradient has the argument's structure
+and types; wrong structures and unsupported uses are located errors."""
+from __future__ import annotations
+
+import copy
+import dataclasses
+from collections import OrderedDict, namedtuple
+
+import numpy as np
+import pytest
+
+import srcad
+from srcad import trees
+from srcad.errors import NotDifferentiableError, ShapeMismatchError, SrcadError
+from agreement import read_only
+from helpers import make_function, rng
+
+Pair = namedtuple("Pair", "W b")
+
+
+@dataclasses.dataclass
+class Linear:
+    W: np.ndarray
+    b: np.ndarray
+    scale: float = 2.0
+    name: str = "linear"
+
+
+@dataclasses.dataclass(frozen=True)
+class Frozen:
+    a: np.ndarray
+    c: float
+
+
+NS = {"Pair": Pair, "Linear": Linear, "Frozen": Frozen}
+
+
+def _readonly(value):
+    """``value`` with every array leaf read-only (a copy)."""
+    if trees.is_container(value):
+        return trees.rebuild(value, iter([read_only(v) for v in trees.leaves(value)]))
+    return read_only(value)
+
+
+def _leaves_fd(f, args, i, h=1e-6):
+    """Central differences of scalar ``f`` in each differentiable leaf of ``args[i]``."""
+    value = args[i]
+    leaves = trees.leaves(value) if trees.is_container(value) else [value]
+    out = []
+    for k, leaf in enumerate(leaves):
+        if not trees.differentiable(leaf):
+            out.append(None)
+            continue
+        arr = np.asarray(leaf, dtype=float)
+        grad = np.zeros(arr.shape)
+        for j in range(arr.size):
+            bumped = []
+            for sign in (1, -1):
+                moved = arr.copy()
+                moved.flat[j] += sign * h
+                moved = moved if isinstance(leaf, np.ndarray) else float(moved)
+                new = [moved if n == k else copy.deepcopy(v) for n, v in enumerate(leaves)]
+                arg = trees.rebuild(value, iter(new)) if trees.is_container(value) else new[0]
+                bumped.append(f(*args[:i], arg, *args[i + 1:]))
+            grad.flat[j] = (bumped[0] - bumped[1]) / (2 * h)
+        out.append(grad if isinstance(leaf, np.ndarray) else float(grad))
+    return out
+
+
+def _same_structure(g, a):
+    assert trees.structure(g) == trees.structure(a) or (
+        not trees.is_container(a) and not trees.is_container(g)), (g, a)
+    gl = trees.leaves(g) if trees.is_container(g) else [g]
+    al = trees.leaves(a) if trees.is_container(a) else [a]
+    for gi, ai in zip(gl, al):
+        if not trees.differentiable(ai):
+            assert gi is None
+            continue
+        assert type(gi) is type(ai), (type(gi), type(ai))
+        if isinstance(ai, np.ndarray):
+            assert gi.shape == ai.shape and gi.dtype == ai.dtype
+    return gl
+
+
+def check(f, *args, wrt=0):
+    """Reverse and forward, optimized and not, read-only, against central differences."""
+    args = list(args)
+    expected = _leaves_fd(f, args, wrt)
+    locked = [_readonly(a) for a in args]
+    for optimized in (True, False):
+        g = srcad.grad(f, wrt=wrt, optimized=optimized)(*locked)
+        got = _same_structure(g, args[wrt])
+        for gi, ei in zip(got, expected):
+            if ei is not None:
+                np.testing.assert_allclose(gi, ei, rtol=1e-5, atol=1e-6)
+        value, g2 = srcad.value_and_grad(f, wrt=wrt, optimized=optimized)(*locked)
+        assert np.isclose(value, f(*args))
+        # forward: the JVP along a random tangent of the same structure
+        a = args[wrt]
+        leaves = trees.leaves(a) if trees.is_container(a) else [a]
+        g_ = rng(3)
+        tangent_leaves = [g_.standard_normal(np.shape(v)) if isinstance(v, np.ndarray) else
+                          float(g_.standard_normal()) if trees.differentiable(v) else v
+                          for v in leaves]
+        tangent = trees.rebuild(a, iter(tangent_leaves)) if trees.is_container(a) else \
+            tangent_leaves[0]
+        df = srcad.autodiff(f, mode="forward", wrt=wrt, optimized=optimized)
+        jvp = df(*locked, _readonly(tangent))
+        want = sum(float(np.sum(e * t)) for e, t in zip(expected, tangent_leaves)
+                   if e is not None)
+        np.testing.assert_allclose(jvp, want, rtol=1e-5, atol=1e-6)
+    return g
+
+
+# -- the functions -----------------------------------------------------------------------------
+
+SOURCES = """
+def dict_mlp(params, X, y):
+    h = np.tanh(X @ params['W1'] + params['b1'])
+    out = h @ params['W2'] + params['b2']
+    return np.mean((out - y) ** 2)
+
+def nested_layers(params, X, y):
+    h = X
+    for layer in params['layers']:
+        h = np.tanh(h @ layer['W'] + layer['b'])
+    return np.sum((h @ params['out'] - y) ** 2) + params['reg'] * np.sum(params['out'] ** 2)
+
+def list_of_tuples(layers, X):
+    h = X
+    for W, b in layers:
+        h = np.sin(h @ W + b)
+    return np.sum(h * h)
+
+def named(p, X):
+    return np.sum(np.tanh(X @ p.W + p.b))
+
+def dataclass_model(m, X):
+    if m.name == "linear":
+        return m.scale * np.sum((X @ m.W + m.b) ** 2)
+    return np.sum(X)
+
+def frozen(f, x):
+    return np.sum(f.a * x) * f.c
+
+def items_loop(params, x):
+    total = 0.0
+    for key, value in params.items():
+        total = total + np.sum(np.cos(value * x))
+    for value in params.values():
+        total = total + np.sum(value) * len(params)
+    return total
+
+def literals(a, b):
+    d = {'u': a * 2.0, 'v': np.sin(b)}
+    e = dict(w=a + b, d=d)
+    pairs = [(a, b), (b, a)]
+    s = 0.0
+    for x, y in pairs:
+        s = s + np.sum(x * y)
+    return np.sum(e['d']['u'] * e['w']) + s + np.sum(d.get('v', 0.0)) + d.get('z', 1.0)
+
+def slices_zip(p, x):
+    ws = p['ws']
+    s = 0.0
+    for w, v in zip(ws[1:], ws[:-1]):
+        s = s + np.sum(w * v * x)
+    first = ws[1:][0]
+    return s + np.sum(first ** 2) + np.sum(ws[-1])
+
+def tuple_unpack(params, x):
+    W, (b, c) = params
+    return np.sum(np.tanh(W @ x + b)) * c
+
+def static_checks(params, x):
+    if isinstance(params, dict) and len(params) == 2:
+        return np.sum(params['a'] * x)
+    return np.sum(params['b'] * x)
+
+def enumerate_keys(params, x):
+    s = 0.0
+    for i, key in enumerate(params):
+        s = s + (i + 1.0) * np.sum(params[key] * x)
+    return s
+"""
+
+
+def _fn(name):
+    return make_function(SOURCES, dict(NS), name=name)
+
+
+G = rng(1)
+X = G.standard_normal((4, 3))
+Y = G.standard_normal(4)
+v3 = G.standard_normal(3)
+
+
+def test_dict_mlp_gradient_has_the_dict_structure():
+    params = {"W1": G.standard_normal((3, 5)), "b1": G.standard_normal(5),
+              "W2": G.standard_normal(5), "b2": 0.3}
+    g = check(_fn("dict_mlp"), params, X, Y)
+    assert list(g) == ["W1", "b1", "W2", "b2"] and type(g["b2"]) is float
+
+
+def test_nested_dicts_and_lists():
+    params = {"layers": [{"W": G.standard_normal((3, 4)), "b": G.standard_normal(4)},
+                         {"W": G.standard_normal((4, 2)), "b": G.standard_normal(2)}],
+              "out": G.standard_normal(2), "reg": 0.1}
+    check(_fn("nested_layers"), params, X, Y)
+
+
+def test_list_of_tuples_and_ordered_dict():
+    layers = [(G.standard_normal((3, 3)), G.standard_normal(3)),
+              (G.standard_normal((3, 2)), G.standard_normal(2))]
+    g = check(_fn("list_of_tuples"), layers, X)
+    assert type(g) is list and type(g[0]) is tuple
+    od = OrderedDict(a=G.standard_normal(3), b=G.standard_normal(3))
+    assert type(check(_fn("items_loop"), od, v3)) is OrderedDict
+
+
+def test_namedtuple_dataclass_and_frozen():
+    g = check(_fn("named"), Pair(G.standard_normal((3, 2)), G.standard_normal(2)), X)
+    assert type(g) is Pair
+    m = Linear(G.standard_normal((3, 2)), G.standard_normal(2), 1.5)
+    g = check(_fn("dataclass_model"), m, X)
+    assert type(g) is Linear and g.name is None and type(g.scale) is float
+    g = check(_fn("frozen"), Frozen(G.standard_normal(3), 0.7), v3)
+    assert type(g) is Frozen
+
+
+@pytest.mark.parametrize("name", ["items_loop", "enumerate_keys", "static_checks"])
+def test_dict_iteration_and_static_checks(name):
+    check(_fn(name), {"a": G.standard_normal(3), "b": G.standard_normal(3)}, v3)
+
+
+def test_literals_made_inside():
+    f = _fn("literals")
+    check(f, G.standard_normal(3), G.standard_normal(3))
+    check(f, G.standard_normal(3), G.standard_normal(3), wrt=1)
+
+
+def test_slices_and_zip():
+    ws = [G.standard_normal(3) for _ in range(4)]
+    check(_fn("slices_zip"), {"ws": ws}, v3)
+
+
+def test_tuple_unpacking_nested():
+    params = (G.standard_normal((2, 3)), (G.standard_normal(2), {"c": 0.5}))
+    f = make_function("""
+        def f(params, x):
+            W, (b, c) = params
+            return np.sum(np.tanh(W @ x + b)) * c['c']
+        """)
+    check(f, params, v3)
+
+
+def test_container_with_respect_to_another_argument_and_several():
+    params = {"W1": G.standard_normal((3, 5)), "b1": G.standard_normal(5),
+              "W2": G.standard_normal(5), "b2": 0.3}
+    f = _fn("dict_mlp")
+    g = srcad.grad(f, wrt=1)(params, X, Y)
+    np.testing.assert_allclose(g, _leaves_fd(f, [params, X, Y], 1)[0], rtol=1e-5, atol=1e-7)
+    gp, gx = srcad.grad(f, wrt=(0, "X"))(params, X, Y)
+    assert set(gp) == set(params) and gx.shape == X.shape
+    np.testing.assert_allclose(gx, g)
+
+
+def test_generated_code_names_the_leaves():
+    f = _fn("dict_mlp")
+    params = {"W1": np.ones((3, 5)), "b1": np.ones(5), "W2": np.ones(5), "b2": 0.3}
+    srcad.grad(f)(params, X, Y)
+    from srcad.api import Spec, _get
+    spec = Spec(wrt=(0, 1, 2, 3), single=False,
+                containers=(("params", trees.structure(params)),))
+    source = _get(f, spec).source
+    assert "(params_W1, params_b1, params_W2, params_b2, X, y):" in " ".join(source.split())
+    assert not [line for line in source.splitlines()
+                if "params[" in line and not line.lstrip().startswith("#")]
+
+
+def test_the_cache_keys_on_structure(monkeypatch):
+    from helpers import count_builds
+    f = _fn("named")
+    df = srcad.grad(f)
+    builds = count_builds(monkeypatch)
+    p = Pair(G.standard_normal((3, 2)), G.standard_normal(2))
+    df(p, X)
+    df(Pair(p.W + 1, p.b), X)
+    assert len(builds) == 1
+    df(Linear(p.W, p.b), X)       # another structure: another derivative
+    assert len(builds) == 2
+
+
+# -- errors ------------------------------------------------------------------------------------
+
+def test_wrong_tangent_structure_names_the_parameter():
+    f = _fn("named")
+    p = Pair(G.standard_normal((3, 2)), G.standard_normal(2))
+    with pytest.raises(ShapeMismatchError, match="tangent of p does not have its structure"):
+        srcad.autodiff(f, mode="forward")(p, X, {"W": p.W, "b": p.b})
+
+
+def test_missing_key_is_located():
+    f = _fn("dict_mlp")
+    with pytest.raises(SrcadError, match="no item 'b2'") as info:
+        srcad.grad(f)({"W1": np.ones((3, 5)), "b1": np.ones(5), "W2": np.ones(5)}, X, Y)
+    assert info.value.location.lineno == 3
+
+
+def test_container_without_floats():
+    f = make_function("""
+        def f(cfg, x):
+            return np.sum(x) * cfg['n']
+        """)
+    with pytest.raises(NotDifferentiableError, match="cfg: it holds no float arrays"):
+        srcad.grad(f)({"n": 2}, v3)
+    np.testing.assert_allclose(srcad.grad(f, wrt=1)({"n": 2}, v3), 2 * np.ones(3))
+
+
+@pytest.mark.parametrize("body, message", [
+    ("return helper(p, x)", "a dict used whole here"),
+    ("k = 'a'\n    k = 'b'\n    return np.sum(p[k] * x)", "not a constant"),
+    ("p['a'] = x\n    return np.sum(x)", "writing into a container"),
+    ("s = 0.0\n    for v in p.values():\n        if s > 1:\n            break\n"
+     "        s = s + np.sum(v)\n    return s", "break, continue or else"),
+    ("d = {'a': x}\n    d = {'a': 2 * x}\n    return np.sum(d['a'])", "assigned more than once"),
+])
+def test_refusals_are_located(body, message):
+    f = make_function("def helper(p, x):\n    return np.sum(p['a'] * x)\n\n\n"
+                      f"def f(p, x):\n    {body}\n", name="f")
+    with pytest.raises(SrcadError, match=message) as info:
+        srcad.grad(f)({"a": v3, "b": v3}, v3)
+    assert info.value.location is not None and info.value.location.lineno >= 5
