@@ -617,14 +617,16 @@ def _has_container(args, kwargs) -> bool:
     return any(map(trees.is_container, args)) or any(map(trees.is_container, kwargs.values()))
 
 
-def _reads_containers(f) -> bool:
+def _reads_containers(f, depth=0) -> bool:
     """Does ``f`` read a parameter as only a container is read (``p['W']``, ``p.items()``,
-    ``p.W`` for an attribute arrays do not have)? Its generic derivative may then be refused
-    while the one built for each call's containers is not."""
+    ``p.W`` for an attribute arrays do not have, or passes it to a helper that does)? Its
+    generic derivative may then be refused while the one built for each call's containers
+    is not."""
     try:
-        node = parse_function(f).node
+        src = parse_function(f)
     except SrcadError:
         return False
+    node = src.node
     a = node.args
     params = {p.id for p in a.posonlyargs + a.args + a.kwonlyargs}
     for n in gast.walk(node):
@@ -638,6 +640,13 @@ def _reads_containers(f) -> bool:
         if isinstance(n, gast.Assign) and isinstance(n.value, gast.Name) and \
                 n.value.id in params and isinstance(n.targets[0], (gast.Tuple, gast.List)):
             return True          # W, (b, c) = params
+        if isinstance(n, gast.Call) and depth < 4 and any(
+                isinstance(a, gast.Name) and a.id in params for a in n.args):
+            callee = src.namespace.resolve(n.func)
+            if isinstance(callee, types.FunctionType) and not (
+                    callee.__module__ or "").startswith(("numpy", "srcad")) and \
+                    _reads_containers(callee, depth + 1):
+                return True
     return False
 
 
@@ -758,15 +767,15 @@ class _Containers:
         grads = self.regroup(grads, layout, groups, wrt, flat + keyword, entry)
         return (value, grads) if self.spec.preserve_result else grads
 
-    def forward(self, primals, tangents, kwargs):
-        flat, keyword, structures, layout = self.flatten(primals, kwargs)
-        entry, wrt, groups, kwnames = self.plan(flat, keyword, structures, layout)
+    def leaf_tangents(self, tangents, layout, structures, groups) -> list:
+        """The tangents of the wrt leaves, each container tangent checked against the
+        structure of its argument."""
         names = list(self.signature.parameters)
-        leaf_tangents = []
+        out = []
         for i, t, group in zip(self.spec.wrt, tangents, groups):
             value, start, leaves = layout[i]
             if leaves is None:
-                leaf_tangents.append(t)
+                out.append(t)
                 continue
             tl: list = []
             if trees.flatten(t, tl) != dict(structures)[names[i]]:
@@ -775,19 +784,62 @@ class _Containers:
                     _def_location(self.target, param=i),
                     hint=f"Pass a tangent shaped like {names[i]}: the same containers, keys "
                          "and fields, an array of the same shape for each array.")
-            leaf_tangents += [tl[k - start] for k in group]
-        named = dict(zip(kwnames, keyword))
-        if entry.extra:
-            out = entry.fn(*flat, **named, **dict(zip(entry.extra, leaf_tangents)))
-        else:
-            out = entry.fn(*flat, *leaf_tangents, **named)
-        if self.spec.preserve_result:
-            return out[0], _unshared((out[1],), flat)[0]
-        return _unshared((out,), flat)[0]
+            out += [tl[k - start] for k in group]
+        return out
+
+    def forward(self, primals, tangents, kwargs):
+        flat, keyword, structures, layout = self.flatten(primals, kwargs)
+        entry, wrt, groups, kwnames = self.plan(flat, keyword, structures, layout)
+        return _call_forward(entry, flat, dict(zip(kwnames, keyword)), self.leaf_tangents(
+            tangents, layout, structures, groups), self.spec.preserve_result)
+
+    def over(self, spec):
+        """The derivative of this derivative (``spec``, forward mode: a Hessian-vector
+        product) for calls with containers: built per structure from the generated function
+        of this derivative for that structure, which takes the leaves."""
+        outer = _Containers(self.target, spec, self.arguments)
+        built: dict = {}
+
+        def derivative(*args, **kwargs):
+            n = len(args) - len(spec.wrt)
+            primals, tangents = args[:n], args[n:]
+            flat, keyword, structures, layout = self.flatten(primals, kwargs)
+            inner, iwrt, igroups, kwnames = self.plan(flat, keyword, structures, layout)
+            wrt, groups = outer.wrt(layout)
+            key = (inner.fn, wrt, _kinds(flat + keyword))
+            entry = built.get(key)
+            if entry is None or not entry.fresh(inner.fn):
+                shaped, complex_args = _complex_args(key[2], inner.params)
+                entry = built[key] = _get(inner.fn, dataclasses.replace(
+                    spec, wrt=wrt, single=False, kinds=_canonical(shaped[:len(flat)]),
+                    complex_args=complex_args))
+            out = _call_forward(entry, flat, dict(zip(kwnames, keyword)), outer.leaf_tangents(
+                tangents, layout, structures, groups), spec.preserve_result)
+
+            def shaped(leaves):         # shaped like this derivative's result
+                return self.regroup(leaves, layout, igroups, iwrt, flat + keyword, inner)
+            return (shaped(out[0]), shaped(out[1])) if spec.preserve_result else shaped(out)
+        return derivative
+
+
+def _call_forward(entry, flat, named, leaf_tangents, preserve_result):
+    if entry.extra:
+        out = entry.fn(*flat, **named, **dict(zip(entry.extra, leaf_tangents)))
+    else:
+        out = entry.fn(*flat, *leaf_tangents, **named)
+    if preserve_result:
+        return out[0], _unshared((out[1],), flat)[0]
+    return _unshared((out,), flat)[0]
 
 
 def _wrap(f, spec, kind):
     """The user-facing derivative function for ``f`` and ``spec``."""
+    inner = getattr(f, "__srcad_boxed__", None)
+    if inner is not None and kind == "forward" and _reads_containers(inner.target):
+        derivative = inner.over(spec)       # a derivative of a function taking containers
+        derivative.source = lambda: f"# built per container structure from {f.__name__}"
+        derivative.__srcad_spec__ = spec
+        return derivative
     bound_self = (f.__self__,) if isinstance(f, types.MethodType) else ()
     target = _target(f)
     indices = spec.wrt
@@ -898,6 +950,7 @@ def _wrap(f, spec, kind):
     derivative.__srcad_spec__ = spec
     derivative.__name__ = f"d{target.__name__}"
     derivative.source = lambda: current().source
+    derivative.__srcad_boxed__ = boxed
     return derivative
 
 
@@ -924,7 +977,9 @@ def _spec(f, mode, wrt, preserve_result, optimized, grad_seed):
         indices, single = _wrt_indices(f, wrt)
         indices = tuple(i + 1 for i in indices)
     else:
-        indices, single = _wrt_indices(_target(f), wrt)
+        boxed = getattr(f, "__srcad_boxed__", None)     # a derivative: its parameters are
+        indices, single = _wrt_indices(boxed.target if boxed is not None else  # the user's
+                                       _target(f), wrt)
     return Spec(mode=mode, wrt=indices, single=single, grad_seed=grad_seed,
                 preserve_result=bool(preserve_result), optimized=bool(optimized))
 

@@ -1,8 +1,8 @@
 """Containers of arrays (pytrees) passed as arguments: their structure, their leaves in order,
 and a derivative rebuilt with the argument's structure and types.
 
-A container is a dict, a namedtuple, a dataclass instance, or a list or tuple holding one of
-those (a flat list or tuple of arrays and floats is an ordinary argument, lists being
+A container is a dict, a namedtuple, a dataclass instance, an object of a user class (its
+attributes), or a list or tuple holding one of those (a flat list or tuple of arrays and floats is an ordinary argument, lists being
 supported by the transformers as they are). Everything else is a leaf. ``structure(value)``
 is a hashable description (the key of the derivative built for it, and what
 ``normalize/containers.py`` lowers ``params['W']`` with); ``leaves(value)`` lists the leaves
@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import numbers
+import types
 from collections import OrderedDict
 
 import numpy as np
@@ -21,6 +22,8 @@ __all__ = ["is_container", "structure", "flatten", "leaves", "paths", "rebuild",
            "describe_path"]
 
 DICT, LIST, TUPLE, NAMEDTUPLE, DATACLASS = "dict", "list", "tuple", "namedtuple", "dataclass"
+OBJECT = "object"      # an instance of a user class: its attributes (vars) are its items
+FIELDS = (NAMEDTUPLE, DATACLASS, OBJECT)     # items read as attributes
 
 
 _LEAF_TYPES = frozenset([np.ndarray, float, int, complex, np.float64, np.float32, str,
@@ -41,7 +44,23 @@ def _node(value):
         return DATACLASS, names, tuple(getattr(value, n) for n in names)
     if t is list or t is tuple:
         return (LIST if t is list else TUPLE), tuple(range(len(value))), tuple(value)
+    if _user_object(value):
+        fields = vars(value)
+        return OBJECT, tuple(fields), tuple(fields.values())
     return None
+
+
+_LIBRARIES = frozenset(["numpy", "scipy", "builtins", "srcad", "sklearn", "jax", "torch",
+                        "pandas", "functools", "collections", "types", "abc"])
+
+
+def _user_object(value) -> bool:
+    """An instance of a class of the user's (not a library's) with attributes of its own:
+    a model object, whose attributes are its items."""
+    t = type(value)
+    return isinstance(getattr(value, "__dict__", None), dict) and not isinstance(
+        value, (type, types.FunctionType, types.MethodType, types.ModuleType)) and \
+        (t.__module__ or "").split(".")[0] not in _LIBRARIES
 
 
 def flatten(value, out: list):
@@ -108,7 +127,7 @@ def describe_path(param: str, tree, path: tuple) -> str:
     text = param
     for key in path:
         kind = tree[0]
-        text += f".{key}" if kind in (NAMEDTUPLE, DATACLASS) else f"[{key!r}]"
+        text += f".{key}" if kind in FIELDS else f"[{key!r}]"
         tree = tree[3][tree[2].index(key)]
     return text
 
@@ -136,7 +155,7 @@ def rebuild(template, new_leaves):
         return cls(zip(keys, values)) if cls in (dict, OrderedDict) else dict(zip(keys, values))
     if kind == NAMEDTUPLE:
         return type(template)(*values)
-    if kind == DATACLASS:
+    if kind in (DATACLASS, OBJECT):
         out = copy.copy(template)
         for key, value in zip(keys, values):
             object.__setattr__(out, key, value)     # frozen dataclasses too

@@ -321,7 +321,8 @@ def test_container_without_floats():
 
 
 @pytest.mark.parametrize("body, message", [
-    ("return helper(p, x)", "a dict used whole here"),
+    ("return np.sum(p) * helper(p, x)", "a dict used whole here"),
+    ("return np.sum(p.a * x)", "a dict container has no attribute 'a'"),
     ("k = 'a'\n    k = 'b'\n    return np.sum(p[k] * x)", "not a constant"),
     ("p['a'] = x\n    return np.sum(x)", "writing into a container"),
     ("s = 0.0\n    for v in p.values():\n        if s > 1:\n            break\n"
@@ -334,3 +335,112 @@ def test_refusals_are_located(body, message):
     with pytest.raises(SrcadError, match=message) as info:
         srcad.grad(f)({"a": v3, "b": v3}, v3)
     assert info.value.location is not None and info.value.location.lineno >= 5
+
+
+# -- helpers, methods and objects -----------------------------------------------------------------
+
+OBJECTS = """
+def predict(params, X):
+    return np.tanh(X @ params['W'] + params['b'])
+
+def layer_out(layer, h):
+    return scaled(layer, h @ layer.W + layer.b)
+
+def scaled(layer, z):
+    return layer.scale * np.sin(z)
+
+def loss(params, X, y):
+    return np.sum((predict(params, X) - y) ** 2)
+
+def stack(model, X):
+    h = X
+    for layer in model['layers']:
+        h = layer_out(layer, h)
+    return np.sum(h ** 2)
+
+class Net:
+    def __init__(self, W, b):
+        self.W = W
+        self.b = b
+        self.act = "tanh"
+
+    def predict(self, X):
+        if self.act == "tanh":
+            return np.tanh(X @ self.W + self.b)
+        return X @ self.W + self.b
+
+    def loss(self, X, y):
+        return np.sum((self.predict(X) - y) ** 2)
+
+    def unused_self(self, x):
+        return np.sum(x ** 2)
+"""
+
+
+def _objects(name):
+    return make_function(OBJECTS, dict(NS), name=name)
+
+
+Y2 = G.standard_normal((4, 2))
+
+
+def test_helper_taking_a_dict():
+    p = {"W": G.standard_normal((3, 2)), "b": G.standard_normal(2)}
+    check(_objects("loss"), p, X, Y2)
+
+
+def test_helpers_taking_dataclasses_nested():
+    model = {"layers": [Linear(G.standard_normal((3, 3)), G.standard_normal(3), 0.5),
+                        Linear(G.standard_normal((3, 2)), G.standard_normal(2), 1.5)]}
+    g = check(_objects("stack"), model, X)
+    assert [type(layer) for layer in g["layers"]] == [Linear, Linear]
+
+
+def test_methods_unbound_and_bound():
+    Net = _objects("loss").__globals__["Net"]
+    net = Net(G.standard_normal((3, 2)), G.standard_normal(2))
+    g = check(Net.loss, net, X, Y2)
+    assert type(g) is Net and g.act is None
+    p = {"W": net.W, "b": net.b}
+    expected = srcad.grad(_objects("loss"))(p, X, Y2)
+    np.testing.assert_allclose(g.W, expected["W"])
+    # a bound method: wrt is its first explicit parameter; attributes read at each call
+    gx = srcad.grad(net.loss)(X, Y2)
+    np.testing.assert_allclose(gx, _leaves_fd(net.loss, [X, Y2], 0)[0], rtol=1e-5, atol=1e-7)
+    net.W = net.W * 2.0
+    np.testing.assert_allclose(srcad.grad(net.loss)(X, Y2),
+                               _leaves_fd(net.loss, [X, Y2], 0)[0], rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(srcad.grad(net.unused_self)(v3), 2 * v3)
+
+
+@pytest.mark.parametrize("optimized", [True, False])
+def test_hessian_vector_product_of_containers(optimized):
+    """Forward over reverse: the derivative of the gradient along a container tangent,
+    against central differences of the gradient."""
+    f = _objects("stack")
+    model = {"layers": [Linear(G.standard_normal((3, 3)), G.standard_normal(3), 0.5),
+                        Linear(G.standard_normal((3, 2)), G.standard_normal(2), 1.5)]}
+    tangent = {"layers": [Linear(G.standard_normal((3, 3)), G.standard_normal(3), 0.2),
+                          Linear(G.standard_normal((3, 2)), G.standard_normal(2), -0.3)]}
+    g = srcad.grad(f, optimized=optimized)
+    hv = srcad.autodiff(g, mode="forward", optimized=optimized)(
+        _readonly(model), _readonly(X), _readonly(tangent))
+    h = 1e-6
+    moved = [trees.rebuild(model, iter([
+        a + sign * h * t if trees.differentiable(a) else a
+        for a, t in zip(trees.leaves(model), trees.leaves(tangent))])) for sign in (1, -1)]
+    up, down = (trees.leaves(g(m, X)) for m in moved)
+    got = trees.leaves(hv)
+    assert trees.structure(hv) == trees.structure(model)
+    for gi, u, d in zip(got, up, down):
+        if u is None:
+            assert gi is None
+            continue
+        np.testing.assert_allclose(gi, (u - d) / (2 * h), rtol=1e-5, atol=1e-6)
+    p = {"W": G.standard_normal((3, 2)), "b": G.standard_normal(2)}
+    v = {"W": G.standard_normal((3, 2)), "b": G.standard_normal(2)}
+    hv = srcad.hvp(_objects("loss"))(p, X, Y2, v)
+    gl = srcad.grad(_objects("loss"))
+    up, down = (gl({k: p[k] + s * h * v[k] for k in p}, X, Y2) for s in (1, -1))
+    for k in p:
+        np.testing.assert_allclose(hv[k], (up[k] - down[k]) / (2 * h), rtol=1e-5, atol=1e-6)

@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import builtins
 import copy
+import inspect
 import re
+import types
 
 import gast
 
@@ -33,7 +35,7 @@ from ..source import Source
 from .. import trees
 from .program import _loc_error
 
-__all__ = ["lower_containers", "leaf_names", "param_names"]
+__all__ = ["lower_containers", "leaf_names", "param_names", "renamed"]
 
 
 class _Static:
@@ -164,7 +166,7 @@ class _Lowering:
             return item
         if isinstance(node, gast.Attribute):
             base = self.resolve(node.value, pre, hint)
-            if isinstance(base, _Static) and base.kind in (trees.NAMEDTUPLE, trees.DATACLASS):
+            if isinstance(base, _Static) and base.kind in trees.FIELDS:
                 item = base.item(node.attr)
                 if item is _MISSING:
                     raise self.error(node, f"{base.cls.__name__} has no field {node.attr!r}",
@@ -295,13 +297,13 @@ class _Lowering:
             cls = gast.List if found.kind == trees.LIST else gast.Tuple
             return gast.copy_location(cls(elts=[self.materialize(i, node) for i in found.items],
                                           ctx=gast.Load()), node)
-        what = {trees.DICT: "a dict", trees.NAMEDTUPLE: f"a {found.cls.__name__}",
-                trees.DATACLASS: f"a {found.cls.__name__}"}.get(found.kind, "a nested container")
+        what = "a dict" if found.kind == trees.DICT else f"a {found.cls.__name__}" if \
+            found.kind in trees.FIELDS else "a nested container"
         raise self.error(node, f"{what} used whole here: srcad lowers containers by their "
                          "constant keys when the derivative is built",
-                         "Read its items with constant keys (params['W'], model.W) or loop "
-                         "over it in this function; pass the arrays themselves to helpers "
-                         "(helpers taking containers are not supported yet).")
+                         "Read its items with constant keys (params['W'], model.W), loop "
+                         "over it, or pass it to a function of your own (inlined); a library "
+                         "function takes its arrays, not the container.")
 
     def expr(self, node, pre):
         """``node`` with every container it reads lowered."""
@@ -322,9 +324,85 @@ class _Lowering:
                                          "one.")
                 return self.generic(n)
 
-            visit_Name = visit_Attribute = visit_Call = visit_Dict = generic
+            def visit_Call(self, n):
+                found = lowering.helper_call(n, pre)
+                if found is not None:
+                    return found
+                return self.generic(n)
+
+            visit_Name = visit_Attribute = visit_Dict = generic
             visit_List = visit_Tuple = generic
         return Rewrite().visit(node)
+
+    def whole(self, node):
+        """The container ``node`` denotes when only a helper can take it whole (a dict, an
+        object, a container holding one), else None."""
+        if isinstance(node, gast.Starred):
+            return None
+        found = self.resolve(node, None, "")
+        if not isinstance(found, _Static):
+            return None
+        try:
+            self.materialize(found, node)
+        except SrcadSyntaxError:
+            return found
+        return None
+
+    def helper_call(self, node, pre):
+        """A call of a user function (or a method of a container's class) passing a
+        container whole: the call is marked ``srcad_inline = (function, {parameter:
+        container}, the callee as written)`` for the inliner, which lowers the helper with those containers bound;
+        the arguments it passes are placeholders. None for any other call."""
+        method = None
+        if isinstance(node.func, gast.Attribute):
+            base = self.resolve(node.func.value, None, "")
+            if isinstance(base, _Static) and base.kind in trees.FIELDS \
+                    and node.func.attr not in base.keys:
+                method = getattr(base.cls, node.func.attr, None)
+                if not isinstance(method, types.FunctionType):
+                    raise self.error(node, f"{base.cls.__name__}.{node.func.attr} is not a "
+                                     "method srcad can inline", "Call a plain method or a "
+                                     "module-level function.")
+        wholes = [self.whole(a) for a in node.args]
+        keywords = {k.arg: self.whole(k.value) for k in node.keywords}
+        if method is None and not any(wholes) and not any(keywords.values()):
+            return None
+        fn = method or self.src.namespace.resolve(node.func)
+        module = getattr(fn, "__module__", "") or ""
+        if not isinstance(fn, types.FunctionType) or module.startswith(("numpy", "srcad")):
+            return None         # refused where the container is used whole
+        placeholder = [object() for _ in node.args]
+        try:
+            bound = inspect.signature(fn).bind(
+                *([object()] if method else []), *placeholder,
+                **{k.arg: object() for k in node.keywords})
+        except TypeError as exc:
+            raise self.error(node, f"bad call to {fn.__name__}: {exc}", "Fix the arguments.")
+        names = {id(v): k for k, v in bound.arguments.items()}
+        views = {}
+        if method is not None:
+            views[next(iter(inspect.signature(fn).parameters))] = base
+        args = []
+        for a, whole, ph in zip(node.args, wholes, placeholder):
+            if whole is not None:
+                views[names[id(ph)]] = whole
+                args.append(gast.copy_location(gast.Constant(value=None, kind=None), a))
+            else:
+                args.append(self.expr(a, pre))
+        kw = []
+        for k in node.keywords:
+            if keywords[k.arg] is not None:
+                views[k.arg] = keywords[k.arg]
+                kw.append(gast.keyword(arg=k.arg, value=gast.Constant(value=None, kind=None)))
+            else:
+                kw.append(gast.keyword(arg=k.arg, value=self.expr(k.value, pre)))
+        if method is not None:
+            args.insert(0, gast.copy_location(gast.Constant(value=None, kind=None), node))
+        call = gast.copy_location(gast.Call(func=gast.Name(id=fn.__name__, ctx=gast.Load(),
+                                                           annotation=None, type_comment=None),
+                                            args=args, keywords=kw), node)
+        call.srcad_inline = (fn, views, None if method else node.func)
+        return call
 
     # -- statements -----------------------------------------------------------------------------
 
@@ -348,7 +426,7 @@ class _Lowering:
                 stmt))
             return
         if isinstance(target, (gast.Tuple, gast.List)) and isinstance(found, _Static) and \
-                found.kind != trees.DATACLASS:
+                found.kind in (trees.LIST, trees.TUPLE, trees.NAMEDTUPLE, trees.DICT):
             items = self.iterated(found)
             if len(items) != len(target.elts) or any(isinstance(e, gast.Starred)
                                                      for e in target.elts):
@@ -420,10 +498,13 @@ def _nested_display(node) -> bool:
         isinstance(e, gast.Starred) for e in node.elts)
 
 
-def lower_containers(src: Source, fdef, structures: dict) -> None:
+def lower_containers(src: Source, fdef, structures: dict, views: dict | None = None) -> None:
     """Lower ``fdef`` (in place) for container parameters of ``structures`` (parameter name
-    -> ``trees.structure``), and every container literal it makes."""
+    -> ``trees.structure``), and every container literal it makes; ``views`` (an inlined
+    helper's parameter -> the container its caller passed, see ``helper_call``) are bound
+    as they are."""
     lowering = _Lowering(src, fdef)
+    lowering.env.update(views or {})
     args = fdef.args
     kw_defaults = []
     for field in ("posonlyargs", "args", "kwonlyargs"):
@@ -444,9 +525,25 @@ def lower_containers(src: Source, fdef, structures: dict) -> None:
                 kw_defaults += [None] * len(leaves)
         setattr(args, field, new)
     args.kw_defaults = kw_defaults
-    if not _uses_containers(fdef) and not structures:
+    if not _uses_containers(fdef) and not structures and not views:
         return
     fdef.body = lowering.block(fdef.body)
+
+
+def renamed(views: dict, rename: dict) -> tuple[dict, set]:
+    """``views`` with their leaves' names as the caller's scope renames them, and those
+    names."""
+    found: set = set()
+
+    def walk(item):
+        if isinstance(item, _Leaf):
+            ident = rename.get(item.ident, item.ident)
+            found.add(ident)
+            return _Leaf(ident)
+        if isinstance(item, _Static):
+            return _Static(item.kind, item.cls, item.keys, [walk(i) for i in item.items])
+        return item
+    return {k: walk(v) for k, v in views.items()}, found
 
 
 def _uses_containers(fdef) -> bool:
