@@ -743,17 +743,20 @@ class _Containers:
         return plan
 
     def regroup(self, grads, layout, groups, wrt, values, entry):
-        grads = grads if len(wrt) > 1 else (grads,)
+        """The derivatives of the wrt leaves (``grads``, as the generated code returns them)
+        as the caller gets them: each wrt argument's derivative with its structure."""
+        found = iter(grads if len(wrt) > 1 else (grads,))
         taken = {id(v) for v in values}
-        owned = {i: _own(g, values[i], taken, entry) for i, g in zip(wrt, grads)}
         out = []
-        for i in self.spec.wrt:
+        for i, group in zip(self.spec.wrt, groups):
             value, start, leaves = layout[i]
             if leaves is None:
-                out.append(owned[start])
-            else:
-                out.append(trees.rebuild(value, iter(
-                    [owned.get(start + k) for k in range(len(leaves))])))
+                out.append(_own(next(found), value, taken, entry))
+                continue
+            new = [None] * len(leaves)
+            for k in group:
+                new[k - start] = _own(next(found), leaves[k - start], taken, entry)
+            out.append(trees.rebuild(value, iter(new)))
         return out[0] if self.spec.single else tuple(out)
 
     def reverse(self, args, kwargs, seed):

@@ -84,6 +84,8 @@ def is_container(value) -> bool:
     t = type(value)
     if t in _LEAF_TYPES:
         return False
+    if t is dict:
+        return True
     if t is list or t is tuple:
         return any(_node(v) is not None for v in value)
     return _node(value) is not None
@@ -149,7 +151,8 @@ def rebuild(template, new_leaves):
     if node is None:
         return next(new_leaves)
     kind, keys, children = node
-    values = [rebuild(c, new_leaves) for c in children]
+    values = [next(new_leaves) if type(c) in _LEAF_TYPES else rebuild(c, new_leaves)
+              for c in children]
     if kind == DICT:
         cls = type(template)
         return cls(zip(keys, values)) if cls in (dict, OrderedDict) else dict(zip(keys, values))

@@ -444,3 +444,15 @@ def test_hessian_vector_product_of_containers(optimized):
     up, down = (gl({k: p[k] + s * h * v[k] for k in p}, X, Y2) for s in (1, -1))
     for k in p:
         np.testing.assert_allclose(hv[k], (up[k] - down[k]) / (2 * h), rtol=1e-5, atol=1e-6)
+
+
+def test_star_unpacking_of_containers_in_calls():
+    f = make_function("""
+        def affine(W, b, x):
+            return W @ x + b
+
+        def f(params, x):
+            layer = (params['W'], params['b'])
+            return np.sum(np.tanh(affine(*layer, x))) + np.sum(affine(**params, x=x))
+        """)
+    check(f, {"W": G.standard_normal((2, 3)), "b": G.standard_normal(2)}, v3)

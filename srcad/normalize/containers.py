@@ -14,7 +14,8 @@ arguments of this call (``srcad.trees.structure``). Output: the same function wh
   containers too: each item is assigned once to a name of its own (``d_a = x``);
 * ``name = container`` and ``a, b = container`` bind names to containers (no statement);
 * ``for v in container:`` (over a container's items, keys, values, ``enumerate``, ``zip``)
-  is unrolled, one copy of the body per item.
+  is unrolled, one copy of the body per item;
+* ``f(*xs, **d)`` of containers passes their items one by one.
 A container used whole anywhere else is a flat list or tuple display of its leaves when it is
 one, else refused with its location (a dict passed to a helper, a container rebound or written
 into). Nothing after this pass sees a container.
@@ -189,9 +190,9 @@ class _Lowering:
             return _Static(trees.DICT, dict, keys, [self.item(v, pre, f"{hint}_{k}")
                                                       for k, v in zip(keys, node.values)])
         if isinstance(node, (gast.List, gast.Tuple)) and isinstance(node.ctx, gast.Load):
-            if pre is None or not any(isinstance(self.resolve(e, None, ""), _Static)
+            if pre is None or not any(self.resolve(e, None, "") is not None
                                       for e in node.elts if not isinstance(e, gast.Starred)):
-                return None
+                return None       # a display of ordinary values: an ordinary list
             kind = trees.LIST if isinstance(node, gast.List) else trees.TUPLE
             return _Static(kind, list if kind == trees.LIST else tuple, range(len(node.elts)),
                            [self.item(e, pre, f"{hint}_{i}") for i, e in enumerate(node.elts)])
@@ -325,6 +326,7 @@ class _Lowering:
                 return self.generic(n)
 
             def visit_Call(self, n):
+                lowering.unpack(n)
                 found = lowering.helper_call(n, pre)
                 if found is not None:
                     return found
@@ -333,6 +335,33 @@ class _Lowering:
             visit_Name = visit_Attribute = visit_Dict = generic
             visit_List = visit_Tuple = generic
         return Rewrite().visit(node)
+
+    def unpack(self, call):
+        """``f(*xs, **d)`` with ``xs`` and ``d`` containers: their items passed one by one
+        (an item that is a container through a name bound to it)."""
+        def node_of(item, where):
+            if isinstance(item, _Static):
+                name = self.fresh("item")
+                self.env[name] = item
+                return gast.copy_location(gast.Name(id=name, ctx=gast.Load(), annotation=None,
+                                                    type_comment=None), where)
+            return self.materialize(item, where)
+        args = []
+        for a in call.args:
+            found = self.resolve(a.value, None, "") if isinstance(a, gast.Starred) else None
+            if isinstance(found, _Static):
+                args += [node_of(i, a) for i in self.iterated(found)]
+            else:
+                args.append(a)
+        keywords = []
+        for k in call.keywords:
+            found = self.resolve(k.value, None, "") if k.arg is None else None
+            if isinstance(found, _Static) and found.kind == trees.DICT:
+                keywords += [gast.keyword(arg=key, value=node_of(i, k.value))
+                             for key, i in zip(found.keys, found.items)]
+            else:
+                keywords.append(k)
+        call.args, call.keywords = args, keywords
 
     def whole(self, node):
         """The container ``node`` denotes when only a helper can take it whole (a dict, an
@@ -559,7 +588,7 @@ def param_names(fdef, structures: dict) -> list[str]:
     """The parameters of ``fdef`` once lowered for ``structures`` (as ``lower_containers``
     names them), positional then keyword-only."""
     taken = names_in(fdef)
-    out = []
+    out: list[str] = []
     a = fdef.args
     for p in a.posonlyargs + a.args + a.kwonlyargs:
         tree = structures.get(p.id)
