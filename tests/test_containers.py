@@ -456,3 +456,44 @@ def test_star_unpacking_of_containers_in_calls():
             return np.sum(np.tanh(affine(*layer, x))) + np.sum(affine(**params, x=x))
         """)
     check(f, {"W": G.standard_normal((2, 3)), "b": G.standard_normal(2)}, v3)
+
+
+# -- comprehensions ------------------------------------------------------------------------------
+
+COMPREHENSIONS = """
+def masked_sum(w, x, mask):
+    n = len(x)
+    return sum(w[i] * x[i] for i in range(n) if mask[i])
+
+def nested(w, x):
+    ys = [np.tanh(w * v) for v in [x, 2 * x]]
+    zs = np.stack([[a * b for a in ys] for b in (1.0, 2.0)][1])
+    return np.sum(zs) + np.sum(np.stack([y ** 2 for y in ys])) + sum(list(np.sin(w)))
+
+def over_container(params, x):
+    return sum(np.sum(layer['W'] @ x) for layer in params['layers']) + np.sum(
+        np.stack([v * x for v in params['biases'].values()]))
+"""
+
+
+def test_comprehensions_and_sum_of_generators():
+    w, x = G.standard_normal(3), G.standard_normal(3)
+    f = make_function(COMPREHENSIONS, name="masked_sum")
+    check(f, w, x, np.array([True, False, True]))
+    check(make_function(COMPREHENSIONS, name="nested"), w, x)
+
+
+def test_comprehensions_over_containers():
+    params = {"layers": [{"W": G.standard_normal((2, 3))}, {"W": G.standard_normal((2, 3))}],
+              "biases": {"a": G.standard_normal(3), "b": 0.5}}
+    check(make_function(COMPREHENSIONS, name="over_container"), params, v3)
+
+
+def test_comprehension_variables_do_not_leak():
+    f = make_function("""
+        def f(x):
+            i = 2.0
+            s = sum(x[i] for i in range(3))
+            return s * i
+        """)
+    np.testing.assert_allclose(srcad.grad(f)(v3), 2.0 * np.ones(3))

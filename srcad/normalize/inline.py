@@ -13,6 +13,7 @@ import gast
 
 from ..source import UNRESOLVED, Namespace, function_state, parse_function
 from .anf import Expressions
+from .comprehensions import lower_comprehensions
 from .containers import lower_containers, renamed
 from .fence import fence
 from .jumps import _lower_returns
@@ -37,6 +38,7 @@ class Inliner(Expressions):
         src = parse_function(fn)
         fdef = src.node
         views, leaves = renamed(views or {}, scope.rename)
+        lower_comprehensions(src, fdef)
         lower_containers(src, fdef, {}, views)
         fence(src, fdef)
         sig = inspect.signature(src.fn)     # a srcad derivative: its generated function's
