@@ -1130,6 +1130,12 @@ def jacobian(f: Callable[..., Any], wrt: Wrt = 0,
     index = index[0]
 
     def jac(*args: Any) -> np.ndarray:
+        if index < len(args) and trees.is_container(args[index]):
+            raise NotDifferentiableError(
+                f"srcad.jacobian with respect to a container argument is not supported yet "
+                f"({getattr(f, '__name__', f)}, argument {index})",
+                hint="Use srcad.grad, srcad.vjp or srcad.hvp, which take containers, or pass "
+                     "the arrays as arguments of their own.")
         y = np.asarray(f(*args))
         if complex_values.is_complex_value(args[index]) or y.dtype.kind == "c":
             raise NotDifferentiableError(

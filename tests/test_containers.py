@@ -497,3 +497,30 @@ def test_comprehension_variables_do_not_leak():
             return s * i
         """)
     np.testing.assert_allclose(srcad.grad(f)(v3), 2.0 * np.ones(3))
+
+
+def test_keywords_vjp_forward_value_and_jacobian_refusal():
+    f = make_function("""
+        def loss(params, X, *, scale=1.0):
+            return scale * np.sum(np.tanh(X @ params['W'] + params['b']))
+
+        def vec(params, x):
+            return np.tanh(params['W'] @ x) * params['c']
+        """, name="loss")
+    vec = f.__globals__["vec"]
+    p = {"W": G.standard_normal((3, 2)), "b": G.standard_normal(2)}
+    g2 = srcad.grad(f)(params=p, X=X, scale=2.0)
+    np.testing.assert_allclose(g2["W"], 2 * srcad.grad(f)(p, X)["W"])
+    value, tangent = srcad.autodiff(f, mode="forward", preserve_result=True)(p, X, p)
+    assert np.isclose(value, f(p, X))
+    np.testing.assert_allclose(tangent, sum(np.sum(_leaves_fd(f, [p, X], 0)[k] * leaf)
+                                            for k, leaf in enumerate(p.values())), rtol=1e-6)
+    q = {"W": G.standard_normal((2, 3)), "c": 0.5}
+    seed = G.standard_normal(2)
+    value, vjp_fn = srcad.vjp(vec, q, v3)
+    got = vjp_fn(seed)
+    expected = _leaves_fd(lambda q, x: float(np.sum(vec(q, x) * seed)), [q, v3], 0)
+    np.testing.assert_allclose(got["W"], expected[0], rtol=1e-6, atol=1e-8)
+    assert np.isclose(got["c"], expected[1])
+    with pytest.raises(NotDifferentiableError, match="jacobian with respect to a container"):
+        srcad.jacobian(vec)(q, v3)
