@@ -666,6 +666,7 @@ class _Containers:
             p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in parameters) else -1
         self.plans: dict = {}
         self.names: dict = {}          # structures -> the lowered function's parameters
+        self.last: Derivative | None = None     # the derivative built last (its source)
 
     def flatten(self, args, kwargs):
         """(positional leaves, keyword leaves, structures, per parameter (value, first flat
@@ -741,6 +742,7 @@ class _Containers:
             self.spec, wrt=wrt, single=False, containers=structures,
             kinds=_canonical(shaped[:len(flat)]), complex_args=complex_args))
         plan = self.plans[key] = (entry, wrt, groups, names[len(flat):])
+        self.last = entry
         return plan
 
     def regroup(self, grads, layout, groups, wrt, values, entry):
@@ -953,7 +955,8 @@ def _wrap(f, spec, kind):
     del derivative.__wrapped__
     derivative.__srcad_spec__ = spec
     derivative.__name__ = f"d{target.__name__}"
-    derivative.source = lambda: current().source
+    # the code that ran last for containers, else the generic derivative
+    derivative.source = lambda: boxed.last.source if boxed.last else current().source
     derivative.__srcad_boxed__ = boxed
     return derivative
 
@@ -1071,7 +1074,15 @@ def show(f: Callable[..., Any], mode: Mode = "reverse", wrt: Wrt = 0, optimized:
          preserve_result: bool = False) -> str:
     """The generated source of ``f``'s derivative (reverse: the gradient function)."""
     spec = _spec(f, mode, wrt, preserve_result, optimized, True)
-    return _get(_target(f), spec).source
+    try:
+        return _get(_target(f), spec).source
+    except SrcadError as exc:
+        if _reads_containers(_target(f)):
+            exc.hint = (exc.hint or "") + (
+                f" ({_target(f).__name__} reads its arguments as containers, and its "
+                "derivative is built for each structure: call the derivative once, then "
+                "df.source() shows the code built for those arguments.)")
+        raise
 
 
 def jvp(f: Callable[..., _R], primals: Iterable[Any], tangents: Iterable[Any],

@@ -524,3 +524,12 @@ def test_keywords_vjp_forward_value_and_jacobian_refusal():
     assert np.isclose(got["c"], expected[1])
     with pytest.raises(NotDifferentiableError, match="jacobian with respect to a container"):
         srcad.jacobian(vec)(q, v3)
+
+
+def test_source_is_the_code_built_for_the_containers():
+    f = _fn("items_loop")
+    with pytest.raises(SrcadError, match="call the derivative once"):
+        srcad.show(f)
+    df = srcad.grad(f)
+    df({"a": v3, "b": v3}, v3)
+    assert "def ditems_loop_dparams_a_dparams_b(params_a, params_b, x):" in df.source()
