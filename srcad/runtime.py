@@ -91,9 +91,9 @@ def add_at(buffer, index, g):
     if isinstance(buffer, list):
         if isinstance(index, slice):
             for i, gi in zip(range(*index.indices(len(buffer))), g):
-                buffer[i] = gi if buffer[i] is None else buffer[i] + gi
+                buffer[i] = _plus(buffer[i], gi)
         else:
-            buffer[index] = g if buffer[index] is None else buffer[index] + g
+            buffer[index] = _plus(buffer[index], g)
         return buffer
     if _is_basic(index):
         buffer[index] += g
@@ -104,7 +104,19 @@ def add_at(buffer, index, g):
 
 def add_list(a, b):
     """Sum of two list adjoints (None is zero)."""
-    return [y if x is None else x if y is None else x + y for x, y in zip(a, b)]
+    return [_plus(x, y) for x, y in zip(a, b)]
+
+
+def _plus(x, y):
+    """The sum of two adjoints of list items: None is zero, and the adjoint of an item that is
+    itself a list or tuple is summed item by item (``+`` would concatenate)."""
+    if x is None:
+        return y
+    if y is None:
+        return x
+    if isinstance(x, (list, tuple)) and isinstance(y, (list, tuple)):
+        return [_plus(a, b) for a, b in zip(x, y)]
+    return x + y
 
 
 def expand_reduced(g, x, axis, keepdims):
