@@ -361,6 +361,10 @@ def list_names(fdef, shapes=None) -> set:
                     value, "srcad_callee", None) in _LIST_LIKE_FIRST and value.args and \
                     isinstance(value.args[0], gast.Name):
                 sources = {value.args[0].id}      # add_at(buffer, ...) of a list is a list
+            elif isinstance(value, gast.Call) and getattr(
+                    value, "srcad_callee", None) is runtime.unstack_like and len(
+                    value.args) == 2 and isinstance(value.args[1], gast.Name):
+                sources = {value.args[1].id}      # np.array's adjoint, like a list: a list
             else:
                 sources = set()
             if sources & out and target not in out:
