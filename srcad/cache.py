@@ -97,6 +97,8 @@ class _Entries(dict):
     """Spec -> Derivative for one function."""
 
     __slots__ = ("owner", "generation")
+    owner: weakref.ref
+    generation: int
 
     def __reduce__(self):
         return (_Entries, ())      # copied or pickled with the function: empty
@@ -157,6 +159,8 @@ def lookup(target, spec, build) -> Derivative:
         try:
             per_fn = _entries(target, True)
         except TypeError:
+            return entry
+        if per_fn is None:
             return entry
         if len(per_fn) >= _MAX_PER_FUNCTION and spec not in per_fn:
             del per_fn[next(iter(per_fn))]          # the oldest

@@ -158,10 +158,11 @@ def parse_function(fn) -> Source:
             "Reload the module (importlib.reload) or run the definition again, then ask for "
             "the derivative of the function it defines.")
     args = fdef.args
-    if getattr(fn, "__wrapped__", None) is not None and (args.vararg or args.kwarg):
+    wrapped = getattr(fn, "__wrapped__", None)
+    if wrapped is not None and (args.vararg or args.kwarg):
         raise SrcadSyntaxError(
             f"{fn.__qualname__} is a wrapper (its __wrapped__ is "
-            f"{getattr(fn.__wrapped__, '__qualname__', fn.__wrapped__)!s}) taking "
+            f"{getattr(wrapped, '__qualname__', wrapped)!s}) taking "
             "*args/**kwargs: srcad differentiates the code that runs, the wrapper's, and "
             "cannot follow values through *args", Location(filename, first_line),
             "If the decorator does not change values, differentiate f.__wrapped__; otherwise "
