@@ -543,6 +543,8 @@ def _call_shape(call, known):
     if not getattr(fn, "__module__", "").startswith("numpy") or not args:
         return None
     shape = value_shape(args[0], known)
+    if name in _PRODUCTS and len(args) == 2 and not call.keywords:
+        return _PRODUCTS[name](shape, value_shape(args[1], known))
     if name == "transpose" and len(args) == 1 and not call.keywords:
         return shape[::-1] if isinstance(shape, tuple) else None
     if name in _COPIES and len(args) == 1 and all(
@@ -564,6 +566,31 @@ def _call_shape(call, known):
 
 
 _COPIES = ("copy", "array", "asarray", "asanyarray")        # the shape of their one argument
+
+
+def dot_shape(a, b):
+    """The shape of ``np.dot(a, b)`` for operands of shapes ``a`` and ``b``, else None."""
+    if not (isinstance(a, tuple) and isinstance(b, tuple)):
+        return None
+    if not a or not b:
+        return broadcast([a, b])         # a 0-d operand multiplies
+    if len(b) == 1:
+        return a[:-1]                    # the last axis of a with the only one of b
+    return a[:-1] + b[:-2] + b[-1:]      # the last axis of a with the second-to-last of b
+
+
+def _outer_shape(a, b):
+    """``np.outer`` ravels its operands: its shape is known for 0-d and 1-d ones."""
+    dims = []
+    for s in (a, b):
+        if not isinstance(s, tuple) or len(s) > 1:
+            return None
+        dims.append(s[0] if s else 1)
+    return tuple(dims)
+
+
+_PRODUCTS = {"dot": dot_shape, "matmul": matmul_shape, "outer": _outer_shape,
+             "vdot": lambda a, b: () if rank(a) is not None and rank(b) is not None else None}
 
 
 def reduced_shape(shape, axis, keepdims):
