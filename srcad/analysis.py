@@ -535,6 +535,11 @@ def _call_shape(call, known):
         return ()
     rule = registry.lookup(fn) if fn is not None else None
     args = list(call.args)
+    like = _RUNTIME_LIKE.get(getattr(fn, "__name__", "")) if getattr(
+        fn, "__module__", None) == "srcad.runtime" else None
+    if like is not None and len(args) > like and not call.keywords:
+        shape = value_shape(args[like], known)      # (derivative code differentiated again)
+        return shape if isinstance(shape, tuple) else None
     if rule is not None and rule.extra.get("elementwise"):
         if call.keywords:
             return None
@@ -566,6 +571,11 @@ def _call_shape(call, known):
 
 
 _COPIES = ("copy", "array", "asarray", "asanyarray")        # the shape of their one argument
+# runtime helpers (in derivative code that is differentiated again) whose result has the shape
+# of their argument at this position, when that is an array or a number
+_RUNTIME_LIKE = {"unbroadcast": 1, "broadcast_like": 1, "expand_reduced": 1, "zeros_like": 0,
+                 "tangent_zeros": 0, "matmul_adjoint_lhs": 1, "matmul_adjoint_rhs": 2,
+                 "tensordot_adjoint_lhs": 1, "tensordot_adjoint_rhs": 2}
 
 
 def dot_shape(a, b):

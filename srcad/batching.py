@@ -49,6 +49,23 @@ class BatchingError(TypeError):
     """A batch of tangents met an operation that would treat it as one array or number."""
 
 
+def _elementwise(ufunc, inputs):
+    """An elementwise operation: the logical dimensions aligned from the right, the batch
+    axis first."""
+    rank = max(x.data.ndim - 1 if type(x) is Batched else np.ndim(x) for x in inputs)
+    return Batched(ufunc(*[_lift(x, rank) if type(x) is Batched else x for x in inputs]))
+
+
+def _operator(ufunc, reflected=False):
+    """``a + b`` and the other arithmetic of a batch with a number or an array, without
+    NumPy's search for an override (the batch is the only one)."""
+    def binary(self, other):
+        if not isinstance(other, (Batched, np.ndarray, numbers.Number)):
+            return NotImplemented
+        return _elementwise(ufunc, (other, self) if reflected else (self, other))
+    return binary
+
+
 class Batched(NDArrayOperatorsMixin):
     """``data[k]`` is the tangent along direction ``k`` of a value of shape ``data.shape[1:]``
     (the logical shape, which ``shape``, ``ndim``, ``np.shape`` give)."""
@@ -134,6 +151,14 @@ class Batched(NDArrayOperatorsMixin):
     def dot(self, other):
         return np.dot(self, other)
 
+    __add__, __radd__ = _operator(np.add), _operator(np.add, True)
+    __sub__, __rsub__ = _operator(np.subtract), _operator(np.subtract, True)
+    __mul__, __rmul__ = _operator(np.multiply), _operator(np.multiply, True)
+    __truediv__, __rtruediv__ = _operator(np.true_divide), _operator(np.true_divide, True)
+
+    def __neg__(self):
+        return Batched(-self.data)
+
     # -- indexing: the batch axis first, then the logical index -----------------------------
     def __getitem__(self, index):
         items = _index_items(index)
@@ -162,11 +187,7 @@ class Batched(NDArrayOperatorsMixin):
             if out is not None:
                 raise BatchingError(f"np.{ufunc.__name__}.{method} into a batch of tangents")
             return _each(lambda *a: getattr(ufunc, method)(*a, **kwargs), *inputs)
-        if ufunc is np.matmul:
-            result = _matmul(*inputs)
-        else:
-            rank = max(np.ndim(x) for x in inputs)
-            result = Batched(ufunc(*[_lift(x, rank) for x in inputs]))
+        result = _matmul(*inputs) if ufunc is np.matmul else _elementwise(ufunc, inputs)
         if out is None:
             return result
         out[0].data[...] = _lift(result, out[0].ndim)

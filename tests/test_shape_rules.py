@@ -153,3 +153,38 @@ def test_dot_with_a_stack_stays_generic():
     args = (rng(0).standard_normal((4, 3)), rng(1).standard_normal((2, 3, 5)))
     assert "tensordot_adjoint" in _specialized_source(f, args, wrt=(0, 1))
     _check(f, args, (0, 1))
+
+
+# -- runtime helpers in derivative code that is differentiated again ---------------------------
+
+def _runtime_cases():
+    g = rng(7)
+    a, b = g.standard_normal((4, 3)), g.standard_normal((3, 2))
+    row, col = g.standard_normal(3), g.standard_normal((4, 1))
+    return [
+        ("unbroadcast", (g.standard_normal((5, 4, 3)), col)), ("broadcast_like", (row, a)),
+        ("expand_reduced", (2.0, a, None, False)), ("expand_reduced", (row, a, 0, False)),
+        ("zeros_like", (a,)), ("tangent_zeros", (row,)), ("matmul_adjoint_lhs", (a @ b, a, b)),
+        ("matmul_adjoint_rhs", (a @ b, a, b)),
+        ("tensordot_adjoint_lhs", (a @ b, a, b, ([1], [0]))),
+        ("tensordot_adjoint_rhs", (a @ b, a, b, ([1], [0]))),
+    ]
+
+
+@pytest.mark.parametrize("helper, args", _runtime_cases(),
+                         ids=[f"{h}-{i}" for i, (h, _) in enumerate(_runtime_cases())])
+def test_runtime_helper_shapes_are_the_helpers(helper, args):
+    """``analysis.shapes`` of a runtime helper in differentiated derivative code is the shape
+    of the helper's result."""
+    from srcad import runtime
+    from srcad.analysis import _RUNTIME_LIKE
+
+    actual = np.shape(getattr(runtime, helper)(*args))
+    params = [f"p{i}" for i in range(len(args))]
+    source = (f"def f({', '.join(params)}):\n    y = rt.{helper}({', '.join(params)})\n"
+              "    return np.sum(y)\n")
+    program = normalize(parse_function(make_function(source, {"rt": runtime})))
+    kinds, sizes = _canonical(args)
+    inferred = shapes(program.node, dict(zip(program.params, kinds))).get("y")
+    assert inferred is not None and _RUNTIME_LIKE[helper] < len(args)
+    assert _agrees(inferred, actual, sizes), (helper, inferred, actual)
