@@ -247,7 +247,7 @@ def _has_batched(x) -> bool:
     return isinstance(x, (list, tuple)) and any(_has_batched(v) for v in x)
 
 
-def _count(values) -> int:
+def _count(values) -> int | None:
     for v in values:
         if isinstance(v, Batched):
             return v.data.shape[0]
@@ -260,7 +260,7 @@ def _count(values) -> int:
 
 def _each(func, *args, **kwargs):
     """``func`` applied to each direction, the results stacked (a tuple of results: each)."""
-    n = _count(list(args) + list(kwargs.values()))
+    n = _count(list(args) + list(kwargs.values())) or 0
     results = [func(*[_direction(a, k) for a in args],
                     **{key: _direction(v, k) for key, v in kwargs.items()}) for k in range(n)]
     if any(r is None for r in results):      # it wrote somewhere: not one value per direction

@@ -64,10 +64,10 @@ class _Forward:
             node.id not in self.zero)
 
     def zeros(self, name):
-        """A zero tangent for ``name``: one a batched sweep can write into where the code
-        writes into it (``tangent_zeros``)."""
-        helper = "tangent_zeros" if name in self.mutated else "zeros_like"
-        return _call(_attr(_name(self.rt), helper), _name(name))
+        """The zero tangent of the active value ``name``: ``tangent_zeros``, which a batched
+        sweep makes a batch of zeros, since the code may write or accumulate into it
+        (``dx[i] = ...``, ``dx += ...``)."""
+        return _call(_attr(_name(self.rt), "tangent_zeros"), _name(name))
 
     def tangent_of(self, atom):
         """The tangent of an atom as an expression (materialized zeros when inactive)."""

@@ -12,8 +12,8 @@ from .batching import Batched, active_count
 # what holds an array's memory in derivative code: an array, or a batch of tangents
 _ARRAYS = (np.ndarray, Batched)
 
-__all__ = ["unbroadcast", "broadcast_like", "zeros_like", "add_at", "expand_reduced",
-           "add_list"]
+__all__ = ["unbroadcast", "broadcast_like", "zeros_like", "tangent_zeros", "add_at",
+           "expand_reduced", "add_list"]
 
 
 # The memory each helper's result may share, for the optimizer, which keeps generated code

@@ -22,7 +22,7 @@ __all__ = ["with_shapes"]
 
 _SHAPE_ONLY = {"expand_reduced": 1, "reduced_count": 0, "unbroadcast": 1, "broadcast_like": 1}
 _LIKE = {"expand_reduced": 1, "unbroadcast": 1, "broadcast_like": 1, "zeros_like": 0,
-         "scalar_seed": 0, "matmul_adjoint_lhs": 1, "matmul_adjoint_rhs": 2}
+         "tangent_zeros": 0, "scalar_seed": 0, "matmul_adjoint_lhs": 1, "matmul_adjoint_rhs": 2}
 _ELEMENTWISE_OPS = (gast.Add, gast.Sub, gast.Mult, gast.Div)
 
 
