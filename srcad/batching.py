@@ -285,11 +285,11 @@ def _index_items(index):
         isinstance(item, (slice, numbers.Integral, type(Ellipsis))) or item is None)]
     if any(isinstance(items[i], Batched) for i in advanced):
         return None
+    if advanced:                     # beside an array, an integer is an advanced index too
+        advanced = sorted(advanced + [i for i, item in enumerate(items)
+                                      if isinstance(item, numbers.Integral)])
     if advanced and advanced[-1] - advanced[0] + 1 != len(advanced):
         return None                  # advanced indices apart: NumPy moves their axes first
-    if advanced and any(isinstance(items[i], numbers.Integral) for i in range(
-            advanced[0], advanced[-1] + 1)):
-        return None
     return items
 
 

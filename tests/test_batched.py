@@ -188,6 +188,8 @@ OPERATIONS = [
     ("integer then slice", lambda a, p: a[1, :2], (3, 4), None),
     ("fancy", lambda a, p: a[[0, 2, 2]], (3, 4), None),
     ("fancy apart", lambda a, p: a[[0, 1], :, [1, 0]], (2, 3, 2), None),
+    ("fancy beside integer", lambda a, p: a[[1, 0], 2], (2, 3, 2), None),
+    ("fancy apart from an integer", lambda a, p: a[0, :, [1, 0]], (2, 3, 2), None),
     ("mask", lambda a, p: a[p > 0], (4,), (4,)),
     ("newaxis", lambda a, p: a[:, None], (3,), None),
     ("cumsum (fallback)", lambda a, p: np.cumsum(a, axis=0), (3, 2), None),
