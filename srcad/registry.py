@@ -222,8 +222,9 @@ def _linear_tangent(fn) -> Template:
     params = list(inspect.signature(fn).parameters.values())
     first, rest = params[0].name, [q.name for q in params[1:]]
     call = f"{fn.__name__}(d[{first}]{''.join(', ' + r for r in rest)})"
-    template = formula_template(fn.__name__, ("y",), [q.name for q in params],
-                                f"d[y] = {call}", {fn.__name__: fn, "d": d},
+    out = next(n for n in ("y", "result", "out_") if n not in {q.name for q in params})
+    template = formula_template(fn.__name__, (out,), [q.name for q in params],
+                                f"d[{out}] = {call}", {fn.__name__: fn, "d": d},
                                 f"linear({fn.__module__}.{fn.__name__})")
     template.signature = inspect.Signature(
         [q.replace(kind=inspect.Parameter.POSITIONAL_OR_KEYWORD) for q in params])

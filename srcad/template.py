@@ -406,6 +406,12 @@ class _ZeroSimplifier(gast.NodeTransformer):
             return node.value
         return node
 
+    def visit_IfExp(self, node):
+        self.generic_visit(node)       # a zero branch of a choice made at run time is a value
+        node.body, node.orelse = [self.materialize(v) if is_zero(v) else v
+                                  for v in (node.body, node.orelse)]
+        return node
+
     def visit_UnaryOp(self, node):
         self.generic_visit(node)
         if is_zero(node.operand) and isinstance(node.op, (gast.USub, gast.UAdd)):

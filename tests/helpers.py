@@ -157,3 +157,25 @@ def count_builds(monkeypatch, what=lambda f, spec: f.__name__):
         return real(f, spec)
     monkeypatch.setattr(api, "build", counting)
     return calls
+
+
+def check_second_order(expr: str, arg_shapes, consts: dict | None = None, domain="real",
+                       seed=5, rtol=1e-5, atol=1e-7):
+    """Second derivatives of ``def f(x, ...): return <expr>`` (a scalar) in its first
+    argument: the Hessian-vector product (forward over reverse) and reverse over reverse,
+    both against central differences of the gradient along a random direction."""
+    import srcad
+
+    params = ", ".join(_ARG_NAMES[:len(arg_shapes)])
+    f = make_function(f"def f({params}):\n    return {expr}\n",
+                      {"np": np, "math": math, **(consts or {})})
+    args = random_args(arg_shapes, domain, seed)
+    grad = srcad.grad(f, wrt=0)
+    x = args[0]
+    v = rng(seed + 2).standard_normal(np.shape(x))
+    v = float(v) if isinstance(x, float) else v
+    h = 1e-5
+    fd = (grad(x + h * v, *args[1:]) - grad(x - h * v, *args[1:])) / (2 * h)
+    np.testing.assert_allclose(srcad.hvp(f, wrt=0)(*args, v), fd, rtol=rtol, atol=atol)
+    reverse = srcad.autodiff(grad, mode="reverse", wrt=0)(*args, seed=v)
+    np.testing.assert_allclose(reverse, fd, rtol=rtol, atol=atol)

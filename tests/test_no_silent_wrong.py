@@ -552,3 +552,10 @@ def test_a_srcad_derivative_called_in_a_differentiated_function_is_inlined():
     np.testing.assert_allclose(srcad.grad(_uses_a_derivative)(x), 36.0 * x ** 3)
     np.testing.assert_allclose(srcad.autodiff(_uses_a_derivative, mode="forward")(
         x, np.ones(3)), np.sum(36.0 * x ** 3))
+
+
+@pytest.mark.parametrize("index", ["x[:1 + 1]", "x[:0 + 1 + 1]"])
+def test_integer_sums_in_indices_stay_integers(index):
+    """``e + e`` became ``2.0 * e`` for integer literals too: a float slice bound."""
+    f = make_function(f"def f(x):\n    return np.sum({index} * 3.0)\n")
+    assert_right_both_modes(f, np.array([0.5, -1.0, 2.0]))
