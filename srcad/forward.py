@@ -276,14 +276,15 @@ class _Forward:
         code = finish(body)
         return code, defined
 
+    # runtime helpers linear in their first argument whose other arguments only give a shape,
+    # an axis or a dtype (cov_rows, linear in all its arrays, is not one of them)
+    _ZERO_PRESERVING = frozenset({"unbroadcast", "broadcast_like", "expand_reduced", "astype"})
+
     def linear_helper(self, func) -> bool:
-        """Is ``func`` a runtime helper linear in its first argument (``expand_reduced``,
-        ``unbroadcast``...), so that it maps a zero tangent to zero?"""
+        """Does ``func`` map a zero tangent to zero: a runtime helper linear in its first
+        argument, the others only shapes (``expand_reduced(0, x, ...)``)?"""
         root, _, helper = _dotted(func).rpartition(".")
-        if root != self.rt:
-            return False
-        rule = registry.lookup(getattr(runtime, helper, None))
-        return rule is not None and bool(getattr(rule, "linear", False))
+        return root == self.rt and helper in self._ZERO_PRESERVING
 
     def materialize(self, zero):
         return _call(_attr(_name(self.rt), "zeros_like"), zero.zero_of)
