@@ -10,7 +10,8 @@ from .api import (DerivativeFunction, Mode, Wrt, autodiff, clear_cache, grad, he
                   hvp, jacobian, jvp, show, stop_gradient, value_and_grad, vjp)
 from .check import check_grad
 from .errors import (GradientCheckError, InternalError, NoRuleError, NotDifferentiableError,
-                     ShapeMismatchError, SourceUnavailableError, SrcadError, SrcadSyntaxError)
+                     ShapeMismatchError, SourceUnavailableError, SrcadError, SrcadSyntaxError,
+                     TooDeepError)
 from .registry import register_adjoint, register_tangent
 
 __version__ = "0.1.0"
@@ -31,5 +32,6 @@ __all__ = [
     "check_grad", "stop_gradient", "hook", "register_adjoint", "register_tangent", "clear_cache",
     "SrcadError", "SrcadSyntaxError", "NoRuleError", "SourceUnavailableError",
     "NotDifferentiableError", "ShapeMismatchError", "GradientCheckError", "InternalError",
+    "TooDeepError",
     "DerivativeFunction", "Mode", "Wrt", "nn", "optim",
 ]

@@ -108,9 +108,9 @@ def add_at(buffer, index, g):
     if isinstance(buffer, list):
         if isinstance(index, slice):
             for i, gi in zip(range(*index.indices(len(buffer))), g):
-                buffer[i] = gi if buffer[i] is None else buffer[i] + gi
+                buffer[i] = _plus(buffer[i], gi)
         else:
-            buffer[index] = g if buffer[index] is None else buffer[index] + g
+            buffer[index] = _plus(buffer[index], g)
         return buffer
     if _is_basic(index):
         buffer[index] += g
@@ -121,7 +121,19 @@ def add_at(buffer, index, g):
 
 def add_list(a, b):
     """Sum of two list adjoints (None is zero)."""
-    return [y if x is None else x if y is None else x + y for x, y in zip(a, b)]
+    return [_plus(x, y) for x, y in zip(a, b)]
+
+
+def _plus(x, y):
+    """The sum of two adjoints of list items: None is zero, and the adjoint of an item that is
+    itself a list or tuple is summed item by item (``+`` would concatenate)."""
+    if x is None:
+        return y
+    if y is None:
+        return x
+    if isinstance(x, (list, tuple)) and isinstance(y, (list, tuple)):
+        return [_plus(a, b) for a, b in zip(x, y)]
+    return x + y
 
 
 def expand_reduced(g, x, axis, keepdims):
@@ -537,15 +549,9 @@ def norm_direction(x, y, ord, axis, keepdims):
     evenly), +-2 (largest/smallest singular pair, assumed distinct), 'nuc' (U V^T)."""
     axes = _norm_axes(x, axis)
     yk = y if keepdims else np.expand_dims(y, axes)
-    ax = np.abs(x)
     if len(axes) == 1:
-        if ord == np.inf or ord == -np.inf:
-            return np.sign(x) * group_weights(ax == yk, axes, x)
-        if ord == 0:
-            return np.zeros_like(ax)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = ax / np.where(yk == 0.0, 1.0, yk)
-            return np.sign(x) * np.where(ax == 0.0, 0.0, ratio ** (ord - 1))
+        return _vector_direction(x, yk, ord, axes)
+    ax = np.abs(x)
     rows, cols = axes
     if ord in (2, -2, "nuc"):
         u, _, vt = np.linalg.svd(np.moveaxis(x, axes, (-2, -1)), full_matrices=False)
@@ -1452,3 +1458,239 @@ def window_sources(x, window_shape, axis=None):
 
 SHARES.update({"window_sources": ()})
 __all__ += ["window_sources"]
+
+
+# -- more of np.linalg (templates/linalg.py) and scipy.linalg (templates/scipy_linalg.py) -----
+
+def multi_dot_subscripts(arrays):
+    """The einsum subscripts of ``np.linalg.multi_dot(arrays)``: a chain of matrix products,
+    the first operand a row vector if it is 1-D, the last a column vector if it is 1-D."""
+    count = len(arrays)
+    letters = [chr(ord("a") + k) for k in range(count + 1)]
+    terms = [letters[k] + letters[k + 1] for k in range(count)]
+    first, last = letters[0], letters[count]
+    if np.ndim(arrays[0]) == 1:
+        terms[0], first = terms[0][1], ""
+    if np.ndim(arrays[-1]) == 1:
+        terms[-1], last = terms[-1][0], ""
+    return ",".join(terms) + "->" + first + last
+
+
+def vector_norm_direction(x, y, ord, axis, keepdims):
+    """dy/dx for ``y = np.linalg.vector_norm(x, axis=axis, keepdims=keepdims, ord=ord)``
+    (the elements of each group over ``axis``, None: all, taken as one vector): p-norms
+    (0 where x == 0), +-inf (ties split evenly), 0 (constant)."""
+    axes = _norm_axes(x, axis)
+    return _vector_direction(x, y if keepdims else np.expand_dims(y, axes), ord, axes)
+
+
+def _vector_direction(x, yk, ord, axes):
+    """dy/dx of the vector norm ``yk`` (kept dims) of each group of x over ``axes``."""
+    ax = np.abs(x)
+    if ord == np.inf or ord == -np.inf:
+        return np.sign(x) * group_weights(ax == yk, axes, x)
+    if ord == 0:
+        return np.zeros_like(ax)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = ax / np.where(yk == 0.0, 1.0, yk)
+        return np.sign(x) * np.where(ax == 0.0, 0.0, ratio ** (ord - 1))
+
+
+def real_eigenvalues(w):
+    """``w``, checked to be real: np.linalg.eig's rules hold for real eigenvalues only."""
+    if np.iscomplexobj(w):
+        raise ValueError("srcad differentiates np.linalg.eig/eigvals of real matrices with "
+                         "real eigenvalues only; these eigenvalues are complex")
+    return w
+
+
+def residual_columns(g, like):
+    """The cotangent of ``np.linalg.lstsq``'s residuals (shape (k,), (1,) or (0,) when there
+    are none) as one entry per column of ``b`` (shaped like ``like``: ``b``'s shape without
+    its first axis); zeros when there are no residuals."""
+    if np.size(g) == 0:
+        return zeros_like(like)
+    return np.reshape(g, np.shape(like))
+
+
+def as_residuals(t, residuals):
+    """The transpose of ``residual_columns``: per-column values shaped like ``residuals``
+    (empty when ``residuals`` is)."""
+    return np.reshape(t, (-1,))[:np.size(residuals)]
+
+
+def structured_matrix(a, assume_a, lower):
+    """The matrix ``scipy.linalg.solve`` reads from ``a``: all of it ('gen'), or the triangle
+    named by ``lower`` mirrored ('sym', 'her', 'pos' and their long names), or a triangle
+    ('upper triangular', 'lower triangular'), or the diagonal ('diagonal')."""
+    kind = _SOLVE_KINDS.get(assume_a)
+    if kind is None:
+        raise ValueError(f"srcad does not differentiate scipy.linalg.solve with "
+                         f"assume_a={assume_a!r}: use 'gen', 'sym', 'pos', 'her', "
+                         f"'diagonal' or a triangular kind")
+    if kind == "gen":
+        return a
+    if kind == "sym":
+        tri = np.tril(a) if lower else np.triu(a)
+        return tri + _mT(np.tril(a, -1) if lower else np.triu(a, 1))
+    if kind == "diagonal":
+        return np.eye(np.shape(a)[-1], dtype=np.result_type(a, 1.0)) * a
+    return np.tril(a) if kind == "lower" else np.triu(a)
+
+
+def structured_matrix_adjoint(g, assume_a, lower):
+    """The transpose of ``structured_matrix`` (a gradient with respect to the matrix read,
+    folded onto the elements of ``a`` it reads)."""
+    kind = _SOLVE_KINDS.get(assume_a)
+    if kind == "sym":
+        tri = np.tril(g) if lower else np.triu(g)
+        return tri + (np.tril(_mT(g), -1) if lower else np.triu(_mT(g), 1))
+    return structured_matrix(g, assume_a, lower)
+
+
+_SOLVE_KINDS = {None: "gen", "gen": "gen", "general": "gen", "sym": "sym", "symmetric": "sym",
+                "her": "sym", "hermitian": "sym", "pos": "sym", "positive definite": "sym",
+                "diagonal": "diagonal", "upper triangular": "upper",
+                "lower triangular": "lower"}
+
+__all__ += ["multi_dot_subscripts", "vector_norm_direction", "real_eigenvalues",
+            "residual_columns", "as_residuals", "structured_matrix", "structured_matrix_adjoint"]
+SHARES.update({"multi_dot_subscripts": (), "vector_norm_direction": (),
+               "real_eigenvalues": (0,), "residual_columns": (0,), "as_residuals": (0,),
+               "structured_matrix": (0,), "structured_matrix_adjoint": (0,)})
+
+
+def qr_columns(a, mode):
+    """min(m, n) for ``np.linalg.qr(a, mode)``: the columns of Q that are determined by ``a``;
+    refuses the modes whose outputs the rules do not model ('raw', 'r', 'economic')."""
+    if mode not in ("reduced", "complete"):
+        raise NotImplementedError(f"srcad differentiates np.linalg.qr with mode 'reduced' or "
+                                  f"'complete', not {mode!r}")
+    return min(np.shape(a)[-2:])
+
+
+__all__ += ["qr_columns"]
+SHARES.update({"qr_columns": ()})
+
+
+# -- scipy.signal's convolutions (templates/scipy_signal.py) -----------------------------------
+
+def _crop_slices(g_shape, in1, in2):
+    """Where an output of shape ``g_shape`` sits in the 'full' convolution of in1 and in2:
+    centered, as SciPy crops 'same' and 'valid' (start (full - out) // 2 on each axis)."""
+    full = [n + m - 1 for n, m in zip(_shape(in1), _shape(in2))]
+    return full, tuple(slice((f - o) // 2, (f - o) // 2 + o) for f, o in zip(full, g_shape))
+
+
+def uncrop(g, in1, in2):
+    """``g`` (a 'full', 'same' or 'valid' convolution's cotangent) placed in a zero array of
+    the 'full' shape."""
+    full, where = _crop_slices(_shape(g), in1, in2)
+    if list(_shape(g)) == full:
+        return g
+    out = np.zeros(full, dtype=np.result_type(g, 1.0))
+    out[where] = g
+    return out
+
+
+def crop(g, like, in1, in2):
+    """The transpose of ``uncrop``: the part of a 'full'-shaped ``g`` shaped like ``like``."""
+    full, where = _crop_slices(_shape(like), in1, in2)
+    return g if list(_shape(like)) == full else g[where]
+
+
+__all__ += ["uncrop", "crop"]
+SHARES.update({"uncrop": (0,), "crop": (0,)})
+
+
+def lu_rows(piv):
+    """The row order ``perm`` of ``scipy.linalg.lu_factor``'s pivots (LAPACK's: row i was
+    swapped with row piv[i], in turn): ``a[perm] = l @ u``."""
+    perm = np.arange(np.shape(piv)[-1])
+    for i, p in enumerate(np.asarray(piv)):
+        perm[i], perm[p] = perm[p], perm[i]
+    return perm
+
+
+__all__ += ["lu_rows"]
+SHARES.update({"lu_rows": ()})
+
+
+def lower_factor(c, lower):
+    """The lower-triangular factor ``l`` (``a = l l^T``) that ``scipy.linalg.cho_factor``'s
+    ``c`` holds: its lower triangle, or the transpose of its upper one (the other triangle of
+    ``c`` is not part of the factor)."""
+    return np.tril(c) if lower else _mT(np.triu(c))
+
+
+def lower_factor_adjoint(g, lower):
+    """The transpose of ``lower_factor``."""
+    return np.tril(g) if lower else np.triu(_mT(g))
+
+
+__all__ += ["lower_factor", "lower_factor_adjoint"]
+SHARES.update({"lower_factor": (), "lower_factor_adjoint": ()})
+
+
+def _as_block(x):
+    return np.reshape(x, (1, -1)) if np.ndim(x) < 2 else x      # block_diag's 2-D form
+
+
+def block_diag_of(items, like):
+    """``scipy.linalg.block_diag(*items)`` in NumPy, a placeholder item (no derivative) taken
+    as zeros shaped like the matching array of ``like``."""
+    blocks = [_as_block(item) for item in zeros_filled(items, like)]
+    rows = sum(np.shape(b)[0] for b in blocks)
+    cols = sum(np.shape(b)[1] for b in blocks)
+    out = np.zeros((rows, cols), dtype=np.result_type(*blocks, 1.0))
+    r = c = 0
+    for b in blocks:
+        out[r:r + np.shape(b)[0], c:c + np.shape(b)[1]] = b
+        r, c = r + np.shape(b)[0], c + np.shape(b)[1]
+    return out
+
+
+def unblock_diag(g, arrays):
+    """The transpose of ``block_diag_of``: the diagonal blocks of ``g``, each shaped like its
+    array."""
+    out, r, c = [], 0, 0
+    for a in arrays:
+        rows, cols = np.shape(_as_block(a))
+        out.append(np.reshape(g[r:r + rows, c:c + cols], np.shape(a)))
+        r, c = r + rows, c + cols
+    return out
+
+
+def _toeplitz_offsets(rows, cols):
+    return np.subtract.outer(np.arange(rows), np.arange(cols))       # i - j
+
+
+def toeplitz_of(v, part, symmetric, like):
+    """The part of ``scipy.linalg.toeplitz(c, r)`` (shaped like ``like``) that the vector ``v``
+    makes: for part 'c' the lower triangle (and, ``symmetric``: r is None, the upper one),
+    for part 'r' the strict upper triangle."""
+    k = _toeplitz_offsets(*np.shape(like))
+    v = np.asarray(v)
+    if part == "r":
+        return np.where(k < 0, v[np.clip(-k, 0, np.size(v) - 1)], 0.0)
+    lower = np.where(k >= 0, v[np.clip(k, 0, np.size(v) - 1)], 0.0)
+    return np.where(k >= 0, lower, v[np.clip(-k, 0, np.size(v) - 1)]) if symmetric else lower
+
+
+def toeplitz_adjoint(g, part, symmetric):
+    """The transpose of ``toeplitz_of``: the sums of ``g`` along the diagonals that ``v``
+    fills (one entry per element of c, or of r)."""
+    rows, cols = np.shape(g)
+    out = np.zeros(rows if part == "c" else cols, dtype=np.result_type(g, 1.0))
+    if part == "c":
+        for k in range(rows):
+            out[k] = np.trace(g, -k) + (np.trace(g, k) if symmetric and k else 0.0)
+    else:
+        for k in range(1, cols):
+            out[k] = np.trace(g, k)
+    return out
+
+
+__all__ += ["block_diag_of", "unblock_diag", "toeplitz_of", "toeplitz_adjoint"]
+SHARES.update({"block_diag_of": (), "unblock_diag": (), "toeplitz_of": (),
+               "toeplitz_adjoint": ()})

@@ -40,7 +40,7 @@ from srcad.runtime import (cov_rows, cov_scale, expand_reduced, group_weights, m
 
 nondiff(quantile_slope, order_statistics, median_weights, quantile_layout, nan_dof_inverse,
         cov_scale)
-linear(np.nancumsum, cov_rows, un_cov_rows)
+linear(np.nancumsum, un_cov_rows)     # not cov_rows: it also stacks y (f(0, y) != 0)
 complex_ok(np.nancumsum, cov_rows, un_cov_rows)
 returns_list(un_cov_rows)
 

@@ -87,14 +87,14 @@ UNSUPPORTED = {
                 return v * 2.0
             return np.sum(inner(x))
         """, "def inner(v):", "nested function"),
-    "list comprehension": ("""
+    "dict comprehension": ("""
         def f(x):
-            ys = [v * 2.0 for v in x]
+            ys = {i: v * 2.0 for i, v in enumerate(x)}
             return sum(ys)
-        """, "[v * 2.0 for v in x]", "comprehension"),
+        """, "{i: v * 2.0 for i, v in enumerate(x)}", "comprehension"),
     "generator expression": ("""
         def f(x):
-            return sum(v * 2.0 for v in x)
+            return max(v * 2.0 for v in x)
         """, "(v * 2.0 for v in x)", "generator"),
 }
 
