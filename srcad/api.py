@@ -1118,8 +1118,10 @@ def show(f: Callable[..., Any], mode: Mode = "reverse", wrt: Wrt = 0, optimized:
 
 
 def jvp(f: Callable[..., _R], primals: Iterable[Any], tangents: Iterable[Any],
-        wrt: Wrt | None = None) -> tuple[_R, Any]:
-    """``(f(*primals), J @ tangents)``: one tangent per argument in ``wrt`` (default all)."""
+        wrt: Wrt | None = None, batched: bool = False) -> tuple[_R, Any]:
+    """``(f(*primals), J @ tangents)``: one tangent per argument in ``wrt`` (default all).
+    ``batched=True``: each tangent has a leading axis of directions (the same number for
+    all), and so has the result's tangent; one forward sweep computes them all."""
     primals = tuple(primals)
     tangents = tuple(tangents)
     if wrt is None:
@@ -1130,7 +1132,49 @@ def jvp(f: Callable[..., _R], primals: Iterable[Any], tangents: Iterable[Any],
                         f"{count} wrt argument(s); pass one tangent per wrt argument")
     df = autodiff(f, mode="forward", wrt=tuple(wrt) if isinstance(wrt, (tuple, list)) else wrt,
                   preserve_result=True)
-    return df(*primals, *tangents)
+    if not batched:
+        return df(*primals, *tangents)
+    sizes = {np.shape(t)[0] if np.ndim(t) else None for t in tangents}
+    if len(sizes) != 1 or None in sizes:
+        raise ShapeMismatchError(
+            f"jvp of {getattr(f, '__name__', f)} with batched=True: every tangent needs the "
+            f"same leading axis of directions, not shapes "
+            f"{', '.join(str(np.shape(t)) for t in tangents)}", None,
+            hint="Stack the directions of each wrt argument along a new first axis.")
+    return _batched_forward(df, primals, [np.asarray(t) for t in tangents], sizes.pop(),
+                            preserve_result=True)
+
+
+# -- batched tangents (srcad.batching): one forward sweep for many directions ---------------------
+
+def _batched_forward(df, primals, tangents, count, preserve_result=False):
+    """``df`` (a forward-mode derivative) along ``count`` directions at once: ``tangents``
+    has a leading axis of directions, so has the result. Code the batch cannot run through
+    (``BatchingError``: it would treat a batch of tangents as one array) is run once per
+    direction instead, which gives the same values."""
+    from .batching import Batched, BatchingError, directions, unbatched
+
+    def stacked(out):
+        if isinstance(out, tuple):
+            return tuple(unbatched(o, count) for o in out)
+        return unbatched(out, count)
+    try:
+        with directions(count):
+            out = df(*primals, *[Batched(t) for t in tangents])
+    except BatchingError:
+        outs = [df(*primals, *[t[k] for t in tangents]) for k in range(count)]
+        if preserve_result:
+            return outs[0][0] if outs else None, _stack([o[1] for o in outs])
+        return _stack(outs)
+    if preserve_result:
+        return out[0], stacked(out[1])
+    return stacked(out)
+
+
+def _stack(outs):
+    if outs and isinstance(outs[0], tuple):
+        return tuple(np.stack(o) for o in zip(*outs))
+    return np.stack(outs)
 
 
 def _copied(a):
@@ -1149,6 +1193,10 @@ def vjp(f: Callable[..., _R], *primals: Any, wrt: Wrt = 0) -> tuple[_R, Callable
     value = f(*map(_copied, primals))
     df = autodiff(f, mode="reverse", wrt=wrt)
     return value, lambda seed: df(*primals, seed=seed)
+
+
+_BATCH_ELEMENTS = 1 << 21      # directions per forward sweep of jacobian: about this many elements
+                               # per batched value of the argument's or output's size
 
 
 def jacobian(f: Callable[..., Any], wrt: Wrt = 0,
@@ -1189,14 +1237,18 @@ def jacobian(f: Callable[..., Any], wrt: Wrt = 0,
         tx, ty = (a.dtype if a.dtype.kind in "fc" else np.dtype(float) for a in (x, y))
         dtype = np.result_type(tx, ty)     # a float32 argument and output: float32
         use_forward = mode == "forward" or (mode == "auto" and x.size < y.size)
-        if use_forward:
+        if use_forward:         # the columns, a batch of directions per forward sweep
+            chunk = max(1, min(x.size, _BATCH_ELEMENTS // max(x.size, y.size, 1)))
             cols = []
-            for k in range(x.size):
-                e = np.zeros(x.size, tx)
-                e[k] = 1.0
-                t = e.reshape(x.shape) if x.ndim else float(e[0])
-                cols.append(np.asarray(derivative("forward")(*args, t), dtype=dtype).reshape(-1))
-            out = np.stack(cols, axis=1) if cols else np.zeros((y.size, 0), dtype)
+            for start in range(0, x.size, chunk):
+                stop = min(start + chunk, x.size)
+                directions = np.zeros((stop - start, x.size), tx)
+                directions[np.arange(stop - start), np.arange(start, stop)] = 1.0
+                tangents = directions.reshape((stop - start,) + x.shape)
+                cols.append(np.asarray(_batched_forward(
+                    derivative("forward"), args, [tangents], stop - start),
+                    dtype=dtype).reshape(stop - start, -1))
+            out = np.concatenate(cols).T if cols else np.zeros((y.size, 0), dtype)
         else:
             rows = []
             for k in range(y.size):

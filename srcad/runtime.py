@@ -8,8 +8,13 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-__all__ = ["unbroadcast", "broadcast_like", "zeros_like", "add_at", "expand_reduced",
-           "add_list"]
+from .batching import Batched, active_count
+
+# what holds an array's memory in derivative code: an array, or a batch of tangents
+_ARRAYS = (np.ndarray, Batched)
+
+__all__ = ["unbroadcast", "broadcast_like", "zeros_like", "tangent_zeros", "add_at",
+           "expand_reduced", "add_list"]
 
 
 # The memory each helper's result may share, for the optimizer, which keeps generated code
@@ -17,7 +22,8 @@ __all__ = ["unbroadcast", "broadcast_like", "zeros_like", "add_at", "expand_redu
 # view of); HOLDS, the arguments whose memory a new list it returns may hold as items. () for
 # a result made anew; a helper not listed may share any of its arguments.
 SHARES = {
-    "unbroadcast": (0,), "broadcast_like": (0,), "zeros_like": (), "add_at": (0,),
+    "unbroadcast": (0,), "broadcast_like": (0,), "zeros_like": (), "tangent_zeros": (),
+    "add_at": (0,),
     "add_list": (), "expand_reduced": (0,), "sigmoid": (), "reduced_count": (),
     "astype": (0,), "take_and_zero": (), "last_write_mask": (), "scalar_seed": (),
     "seed_like": (0,), "stop_gradient": (0,), "zeros_filled": (0,), "unstack_like": (0,),
@@ -77,6 +83,17 @@ def zeros_like(x):
                          if np.issubdtype(np.result_type(x), np.inexact) else float)
 
 
+def tangent_zeros(x):
+    """The zero tangent of ``x`` that forward-mode code then writes into (``dx[i] = ...``):
+    ``zeros_like(x)``, or during a batched sweep (``srcad.batching.directions``) a batch of
+    those, one per direction, so that the writes keep each direction's values."""
+    zero = zeros_like(x)
+    count = active_count()
+    if count is None or not isinstance(zero, np.ndarray):
+        return zero
+    return Batched(np.zeros((count,) + zero.shape, zero.dtype))
+
+
 def _is_basic(index) -> bool:
     items = index if isinstance(index, tuple) else (index,)
     for item in items:
@@ -122,7 +139,7 @@ def _plus(x, y):
 def expand_reduced(g, x, axis, keepdims):
     """Broadcast the adjoint of a reduction back over x's shape."""
     shape = _shape(x)
-    if axis is None and not keepdims and not isinstance(g, np.ndarray):
+    if axis is None and not keepdims and not isinstance(g, _ARRAYS):
         # a scalar over every element: one cheap fill, in x's precision (a Python float g
         # is weak: float32 x, float32 fill)
         dtype = getattr(x, "dtype", None)
@@ -188,7 +205,7 @@ def take_and_zero(buffer, index):
     """Read ``buffer[index]`` (a copy) and zero those elements: the adjoint sweep of
     ``x[index] = v`` hands the elements' adjoint to ``v``; the old elements get none."""
     part = buffer[index]
-    part = part.copy() if isinstance(part, np.ndarray) else part
+    part = part.copy() if isinstance(part, _ARRAYS) else part
     mask = last_write_mask(buffer, index)
     if isinstance(mask, np.ndarray):
         part *= mask
@@ -262,7 +279,7 @@ def seed_like(seed, y):
 def saved(value):
     """``value`` as the tape keeps it: an array (or a list's arrays) copied, a number itself
     (``np.copy`` would make a Python float a float64 array)."""
-    if isinstance(value, np.ndarray):
+    if isinstance(value, _ARRAYS):
         return value.copy()
     if isinstance(value, list):
         return [saved(v) for v in value]
