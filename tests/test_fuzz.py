@@ -32,7 +32,7 @@ import pytest
 import fuzz_check
 import fuzz_programs
 
-SEEDS = range(270)               # about 40 s on 2 cores
+SEEDS = range(120)               # about 20 s on 2 cores (more: --fuzz N, scripts/fuzz.py)
 EXTRA_EVERY = 3                  # vjp and jvp for every third seed (they cost two more builds)
 
 # Known srcad bugs the default seeds hit, one reproducer each beside its cause, as
