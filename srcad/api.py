@@ -484,6 +484,17 @@ def _primal_kinds(kinds, n) -> tuple:
     return kinds[:n]
 
 
+def _unknown_tangents(kinds, n, indices) -> tuple:
+    """``kinds`` with the primal of each tangent of unknown kind (a dask or cupy array)
+    unknown too: the variant is keyed on the primals, and a tangent must not be taken for a
+    NumPy array shaped like its primal (written into in place)."""
+    tangents = kinds[n:n + len(indices)]
+    if None not in tangents:
+        return kinds
+    unknown = {i for i, t in zip(indices, tangents) if t is None}
+    return tuple(None if i in unknown else k for i, k in enumerate(kinds))
+
+
 def _has_complex(x) -> bool:
     """Is ``x`` (a seed: a number, an array or a tuple of those) complex?"""
     dtype = getattr(x, "dtype", None)
@@ -695,7 +706,8 @@ def _wrap(f, spec, kind):
                 values = arguments.values(primals, kwargs)
                 arguments.check(values)
                 arguments.check_tangents(values, tangents)
-                entry = current(_primal_kinds(kinds, len(primals)))
+                entry = current(_primal_kinds(_unknown_tangents(kinds, len(primals), indices),
+                                              len(primals)))
                 if not kwargs:           # these kinds of arguments and tangents passed
                     if len(checked) >= _MAX_VARIANTS:
                         checked.clear()

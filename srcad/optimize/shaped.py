@@ -33,7 +33,7 @@ def shaped_rewrites(fdef: gast.FunctionDef, shapes: dict, np_name: str):
         if getattr(s, "srcad_derivative", False) and getattr(s, "value", None) is not None:
             peephole.guard = _Guard(s, written, np_name)
             s.value = peephole.visit(s.value)
-    _InPlace(_Shapes(fdef, shapes, np_name), _load_counts(fdef)).block(fdef.body, set())
+    _InPlace(_Shapes(fdef, shapes, np_name), _load_counts(fdef), fdef).block(fdef.body, set())
     return fdef
 
 
