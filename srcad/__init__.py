@@ -9,6 +9,7 @@ srcad reads a NumPy function's source and writes its derivative as plain, readab
 from .api import (DerivativeFunction, Mode, Wrt, autodiff, clear_cache, grad, hessian, hvp,
                   jacobian, jvp, show, stop_gradient, value_and_grad, vjp)
 from .check import check_grad
+from .export import export
 from .errors import (GradientCheckError, InternalError, NoRuleError, NotDifferentiableError,
                      ShapeMismatchError, SourceUnavailableError, SrcadError, SrcadSyntaxError)
 from .registry import register_adjoint, register_tangent
@@ -17,7 +18,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "grad", "value_and_grad", "autodiff", "jvp", "vjp", "jacobian", "hessian", "hvp", "show",
-    "check_grad", "stop_gradient", "register_adjoint", "register_tangent", "clear_cache",
+    "check_grad", "export", "stop_gradient", "register_adjoint", "register_tangent", "clear_cache",
     "SrcadError", "SrcadSyntaxError", "NoRuleError", "SourceUnavailableError",
     "NotDifferentiableError", "ShapeMismatchError", "GradientCheckError", "InternalError",
     "DerivativeFunction", "Mode", "Wrt",

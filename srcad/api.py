@@ -8,9 +8,11 @@ import builtins
 import dataclasses
 import functools
 import inspect
+import linecache
 import logging
 import numbers
 import os
+import traceback
 import types
 import weakref
 from collections.abc import Callable, Iterable
@@ -278,6 +280,7 @@ def build(f, spec: Spec) -> Derivative:
                 namespace[name] = getattr(builtins, name)
                 program.deps.append((src.namespace, name, getattr(builtins, name)))
         fn = emit.compile_function(source, fdef.name, namespace)
+        fn.__srcad_origins__ = emit.line_origins(fdef, source, src.filename)
         # differentiated again (complex_values): the parameters it was built complex for
         fn.__srcad_complex__ = frozenset(p for p in params if complex_facts is not None
                                          and p in complex_facts.complex)
@@ -621,6 +624,26 @@ def _own(g, a, taken: set, entry=None):
     return g
 
 
+def _note_origin(exc: BaseException, fn, target) -> None:
+    """Add to an exception raised inside generated code a note naming the generated line
+    (its text: a traceback printed by Python 3.11 and 3.12 shows none for generated code)
+    and the line of the user's code it differentiates."""
+    code = fn.__code__
+    frames = [fr for fr in traceback.extract_tb(exc.__traceback__)
+              if fr.filename == code.co_filename]
+    if not frames or isinstance(exc, SrcadError):
+        return
+    lineno = frames[-1].lineno or 0
+    text = linecache.getline(code.co_filename, lineno).strip()
+    note = (f"in {code.co_name}, the derivative srcad generated for {target.__qualname__} "
+            f"({code.co_filename}, line {lineno}): {text}")
+    origin = getattr(fn, "__srcad_origins__", {}).get(lineno)
+    if origin is not None:
+        user = linecache.getline(*origin).strip()
+        note += f"\n  from {origin[0]}:{origin[1]}: {user}"
+    exc.add_note(note)
+
+
 def _wrap(f, spec, kind):
     """The user-facing derivative function for ``f`` and ``spec``."""
     bound_self = (f.__self__,) if isinstance(f, types.MethodType) else ()
@@ -688,6 +711,9 @@ def _wrap(f, spec, kind):
                     exc.location = _def_location(target, returns=True)
                     exc.message = exc.message.replace("the function", target.__name__, 1)
                 raise
+            except Exception as exc:
+                _note_origin(exc, entry.fn, target)
+                raise
             return finish(out, values, args, entry)
     else:
         checked: dict = {}           # kinds of arguments and tangents -> their derivative
@@ -714,10 +740,14 @@ def _wrap(f, spec, kind):
                     checked[kinds] = entry
             if entry.callables:
                 arguments.check_callables(entry, primals, kwargs)
-            if entry.extra:         # tangents are keyword-only (the function has defaults)
-                out = entry.fn(*primals, **kwargs, **dict(zip(entry.extra, tangents)))
-            else:
-                out = entry.fn(*primals, *tangents, **kwargs)
+            try:
+                if entry.extra:     # tangents are keyword-only (the function has defaults)
+                    out = entry.fn(*primals, **kwargs, **dict(zip(entry.extra, tangents)))
+                else:
+                    out = entry.fn(*primals, *tangents, **kwargs)
+            except Exception as exc:
+                _note_origin(exc, entry.fn, target)
+                raise
             if spec.preserve_result:
                 return out[0], _unshared((out[1],), args)[0]
             return _unshared((out,), args)[0]
@@ -839,8 +869,15 @@ def autodiff(f, mode="reverse", wrt=0, preserve_result=False, optimized=True, ve
 
 
 def show(f: Callable[..., Any], mode: Mode = "reverse", wrt: Wrt = 0, optimized: bool = True,
-         preserve_result: bool = False) -> str:
-    """The generated source of ``f``'s derivative (reverse: the gradient function)."""
+         preserve_result: bool = False, standalone: bool = False) -> str:
+    """The generated source of ``f``'s derivative (reverse: the gradient function). It runs
+    where ``np`` is NumPy and ``_srcad`` is srcad's runtime (``import numpy as np``,
+    ``import srcad.runtime as _srcad``), beside the names of ``f``'s module; with
+    ``standalone=True``, the module ``srcad.export`` writes, which needs no srcad."""
+    if standalone:
+        from .export import export
+        return export(f, mode=mode, wrt=wrt, preserve_result=preserve_result,
+                      optimized=optimized)
     spec = _spec(f, mode, wrt, preserve_result, optimized, True)
     return _get(_target(f), spec).source
 

@@ -18,7 +18,7 @@ import gast
 
 from .nodes import COMMENT_MARK
 
-__all__ = ["to_source", "compile_function", "GeneratedNamespace"]
+__all__ = ["to_source", "compile_function", "GeneratedNamespace", "line_origins"]
 
 _MARK_RE = re.compile(r"^(\s*)" + COMMENT_MARK + r"(\d+)\s*$", re.M)
 
@@ -74,3 +74,32 @@ def compile_function(source: str, name: str, namespace: dict):
     fn = namespace[name]
     fn.__srcad_source__ = source
     return fn
+
+
+def _statements(body, comments: bool):
+    """The statements of ``body`` in source order, nested blocks included; comment markers
+    left out unless ``comments`` (in the emitted text they are comments, not statements)."""
+    for stmt in body:
+        if comments or getattr(stmt, "srcad_comment", None) is None:
+            yield stmt
+        for field in ("body", "orelse", "finalbody"):
+            yield from _statements(getattr(stmt, field, None) or [], comments)
+
+
+def line_origins(fdef: gast.FunctionDef, source: str, filename: str) -> dict:
+    """generated line -> (file, line) of the user's code its statement came from, for the
+    statements of ``fdef`` that carry one; ``source`` is ``to_source(fdef)``. Empty if the
+    two do not line up statement for statement (no origin is better than a wrong one)."""
+    import ast
+    emitted = list(_statements(ast.parse(source).body[0].body, True))
+    built = list(_statements(fdef.body, False))
+    if len(emitted) != len(built) or any(type(a).__name__ != type(b).__name__
+                                         for a, b in zip(emitted, built)):
+        return {}
+    out = {}
+    for text, node in zip(emitted, built):
+        lineno = getattr(node, "lineno", None)
+        if lineno is not None:
+            src = getattr(node, "srcad_source", None)
+            out[text.lineno] = (getattr(src, "filename", None) or filename, lineno)
+    return out

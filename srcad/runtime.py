@@ -852,6 +852,25 @@ def gather_sum(gs, like):
     return broadcast_like(total, like)
 
 
+def specialized_for(pattern, args):
+    """Refuse arguments that do not fit the shapes an exported shape-specialized derivative
+    was built for: in ``pattern`` (one entry per argument), ``()`` is a number, a tuple a
+    shape whose dimensions are 1 or a size symbol ("n0": equal symbols, equal sizes, other
+    symbols other sizes, never 1), None anything."""
+    sizes: dict = {}
+    for i, (want, a) in enumerate(zip(pattern, args)):
+        if not isinstance(want, tuple):
+            continue
+        shape = tuple(_shape(a))
+        fits = len(shape) == len(want) and all(
+            n == 1 if w == 1 else n not in (0, 1) and sizes.setdefault(w, n) == n
+            for w, n in zip(want, shape))
+        if not fits or len(set(sizes.values())) != len(sizes):
+            raise ValueError(f"argument {i} has shape {shape}: this derivative was exported "
+                             f"for the shapes {pattern} (export it without specialize_for "
+                             f"for any shapes)")
+
+
 def scalar_items(a):
     """A 1-D float64 array as a list of Python floats (read element by element in a loop,
     Python floats are several times faster than NumPy scalars); anything else unchanged."""
