@@ -23,6 +23,7 @@ import gast
 import numpy as np
 
 from . import cache, complex_values, emit, registry, runtime
+from .runtime import _is_array
 from .cache import Derivative
 from .analysis import (activity, aliased_writes, anf_violations, list_names, shapes,
                        untracked_flows)
@@ -254,7 +255,12 @@ def build(f, spec: Spec) -> Derivative:
             fdef = inline_temporaries(fdef, {n.id for n in gast.walk(src.node)
                                              if isinstance(n, gast.Name)})
             if spec.kinds and complex_facts is None:    # np.vdot: for real arrays only
-                fdef = shaped_rewrites(fdef, known, program.ref(np, "np"))
+                # keyword-only parameters (a VJP's seed included, not a forward tangent) hold
+                # NumPy values or numbers here: a call passing another array type by
+                # keyword gets the generic variant
+                fdef = shaped_rewrites(fdef, known, program.ref(np, "np"), tuple(
+                    p.id for p in fdef.args.kwonlyargs if spec.mode == "reverse"
+                    or p.id not in fdef.srcad_extra))
         tangents = {program.namer.tangent(n): n for n in wrt_names} if (
             spec.mode == "forward") else {}
         fdef = owned_writes(fdef, program.ref(np, "np"), tangents)  # never the caller's arrays
@@ -624,6 +630,31 @@ def _own(g, a, taken: set, entry=None):
     return g
 
 
+def _other_array(x) -> bool:
+    """Is ``x`` (or an item of a tuple or list ``x``) an array of a type other than NumPy's?"""
+    if isinstance(x, (list, tuple)):
+        return any(map(_other_array, x))
+    return _is_array(x) and type(x) is not np.ndarray
+
+
+def _refuse_array_api_only(target, args, kwargs) -> None:
+    """Refuse an argument that implements the array API standard but none of NumPy's
+    dispatch protocols: the generated code is NumPy code, which such an array does not
+    reach (NumPy would coerce it, or fail inside the derivative)."""
+    for i, a in enumerate((*args, *kwargs.values())):
+        if hasattr(a, "__array_namespace__") and not (
+                hasattr(a, "__array_function__") or hasattr(a, "__array_ufunc__")):
+            t = type(a)
+            raise NotDifferentiableError(
+                f"cannot differentiate {target.__name__} on argument {i}, a "
+                f"{t.__module__}.{t.__qualname__}: it implements the array API standard only "
+                f"(__array_namespace__), not NumPy's __array_function__/__array_ufunc__, "
+                f"which srcad's NumPy code runs through", _def_location(target, param=i),
+                hint="srcad works on NumPy arrays and on arrays that implement NumPy's "
+                     "protocols (dask, cupy; docs/arrays.md): convert it first "
+                     "(np.from_dlpack(x) or np.asarray(x)).")
+
+
 def _note_origin(exc: BaseException, fn, target) -> None:
     """Add to an exception raised inside generated code a note naming the generated line
     (its text: a traceback printed by Python 3.11 and 3.12 shows none for generated code)
@@ -692,12 +723,17 @@ def _wrap(f, spec, kind):
             kinds = _kinds(args)
             if kwargs:
                 kinds = _with_keywords(kinds, kwargs)
+            if seed is not None and _other_array(seed) or kwargs and _other_array(
+                    tuple(kwargs.values())):
+                kinds = None     # a dask or cupy seed: the generic variant (no in-place)
             entry = variants.get(kinds)
             if entry is None or not entry.fresh(target):
                 arguments.check(values)
                 entry = current(kinds)
-            elif kwargs or None in kinds:     # the key does not cover every check
+            elif kwargs or kinds is None or None in kinds:     # the key does not cover every check
                 arguments.check(values)
+            if kinds is None or None in kinds:
+                _refuse_array_api_only(target, args, kwargs)
             if entry.callables:
                 arguments.check_callables(entry, args, kwargs)
             if not spec.grad_seed and seed is not None and (
@@ -729,10 +765,12 @@ def _wrap(f, spec, kind):
                 kinds = _with_keywords(kinds, kwargs)
             entry = checked.get(kinds)
             if entry is None or not entry.fresh(target) or kwargs or None in kinds:
+                _refuse_array_api_only(target, args, kwargs)
                 values = arguments.values(primals, kwargs)
                 arguments.check(values)
                 arguments.check_tangents(values, tangents)
-                entry = current(_primal_kinds(_unknown_tangents(kinds, len(primals), indices),
+                entry = current(None if kwargs and _other_array(tuple(kwargs.values())) else
+                                _primal_kinds(_unknown_tangents(kinds, len(primals), indices),
                                               len(primals)))
                 if not kwargs:           # these kinds of arguments and tangents passed
                     if len(checked) >= _MAX_VARIANTS:

@@ -30,10 +30,11 @@ class _InPlace:
 
     _FRESH_HELPERS = ("zeros_like",)
 
-    def __init__(self, known: _Shapes, loads: dict, fdef: gast.FunctionDef):
+    def __init__(self, known: _Shapes, loads: dict, fdef: gast.FunctionDef,
+                 numpy_args: tuple = ()):
         self.known = known
         self.loads = loads
-        self.foreign = _foreign(fdef, known.primal)
+        self.foreign = _foreign(fdef, known.primal, numpy_args)
 
     def fresh(self, value) -> bool:
         """Does ``value`` make a new array (never a view or an argument passed through)?"""
@@ -148,12 +149,16 @@ class _InPlace:
         return kept
 
 
-def _foreign(fdef: gast.FunctionDef, primal: dict) -> set:
+def _foreign(fdef: gast.FunctionDef, primal: dict, numpy_args: tuple) -> set:
     """The names that may hold an array of a type other than NumPy's: the parameters whose
-    kind the variant does not know (absent from ``primal``), and every name assigned from
+    kind the variant does not know (absent from ``primal`` and ``numpy_args``: keyword-only
+    parameters and a VJP's seed are NumPy in a specialized variant, a call passing another
+    array type there gets the generic one),
+    and every name assigned from
     an expression reading one of them (to a fixed point, over every statement)."""
     a = fdef.args
-    foreign = {p.id for p in a.posonlyargs + a.args + a.kwonlyargs if p.id not in primal}
+    foreign = {p.id for p in a.posonlyargs + a.args + a.kwonlyargs
+               if p.id not in primal and p.id not in numpy_args}
     changed = True
     while changed:
         changed = False
