@@ -23,7 +23,7 @@ import gast
 import numpy as np
 
 from . import cache, complex_values, emit, registry, runtime
-from .runtime import _is_array
+from .runtime import _other_array as _other_array_type
 from .cache import Derivative
 from .analysis import (activity, aliased_writes, anf_violations, list_names, shapes,
                        untracked_flows)
@@ -634,7 +634,7 @@ def _other_array(x) -> bool:
     """Is ``x`` (or an item of a tuple or list ``x``) an array of a type other than NumPy's?"""
     if isinstance(x, (list, tuple)):
         return any(map(_other_array, x))
-    return _is_array(x) and type(x) is not np.ndarray
+    return _other_array_type(x)
 
 
 def _refuse_array_api_only(target, args, kwargs) -> None:

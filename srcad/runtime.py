@@ -47,6 +47,13 @@ def _sizes_known(shape) -> bool:
     return all(isinstance(n, (int, np.integer)) for n in shape)
 
 
+def _other_array(x) -> bool:
+    """An array of a type other than NumPy's (dask, cupy), which NumPy functions dispatch to
+    only when it is their argument."""
+    return not isinstance(x, np.ndarray) and hasattr(x, "__array_function__") and \
+        not isinstance(x, np.generic)
+
+
 def _fill_like(g, x, dtype=None):
     """``g`` broadcast over ``x``'s shape when its sizes are unknown (only the array, lazily,
     knows them): an array of x's type."""
@@ -77,7 +84,7 @@ def broadcast_like(t, like):
     shape = _shape(like)
     if _shape(t) == shape:
         return t
-    if not _sizes_known(shape):
+    if not _sizes_known(shape) or _other_array(like):
         return _fill_like(t, like)
     return np.broadcast_to(t, shape)
 
@@ -110,7 +117,7 @@ def add_at(buffer, index, g):
         else:
             buffer[index] = g if buffer[index] is None else buffer[index] + g
         return buffer
-    if not isinstance(buffer, np.ndarray) or _is_array(g) and not isinstance(g, np.ndarray):
+    if not isinstance(buffer, np.ndarray) or _other_array(g):
         # another array type (dask, cupy) on either side: the sum takes that type, out of
         # place (NumPy cannot write a dask array into its buffer; dask has no np.add.at)
         dtype = np.result_type(getattr(buffer, "dtype", float), getattr(g, "dtype", float))
@@ -148,19 +155,22 @@ def expand_reduced(g, x, axis, keepdims):
     """Broadcast the adjoint of a reduction back over x's shape."""
     shape = _shape(x)
     known = _sizes_known(shape)
+    other = _other_array(x)       # a dask or cupy x: its own functions make the result
     if axis is None and not keepdims and isinstance(g, (float, int, complex, np.generic)):
         # a scalar over every element: one cheap fill, in x's precision (a Python float g
         # is weak: float32 x, float32 fill)
         dtype = getattr(x, "dtype", None)
         if type(g) is not float or dtype is None or dtype.kind != "f":
             dtype = np.result_type(g, np.float64 if dtype is None else dtype)
+        if other:                 # np.full would make a NumPy array of x's size
+            return np.full_like(x, g, dtype=dtype)
         return np.full(shape, g, dtype=dtype) if known else _fill_like(g, x, dtype)
     if axis is not None and not keepdims:
         axes = axis if isinstance(axis, tuple) else (axis,)
         g = np.expand_dims(g, tuple(a % len(shape) for a in axes))
     elif axis is None and not keepdims:
         g = np.reshape(g, (1,) * len(shape))
-    return np.broadcast_to(g, shape) if known else _fill_like(g, x)
+    return np.broadcast_to(g, shape) if known and not other else _fill_like(g, x)
 
 
 def sigmoid(t):
@@ -301,8 +311,7 @@ def saved(value):
 def _is_array(x) -> bool:
     """A NumPy array, or an array of another type that NumPy dispatches to (dask, cupy),
     which may be written into (never a NumPy scalar: those are immutable)."""
-    return isinstance(x, np.ndarray) or (hasattr(x, "__array_function__")
-                                         and not isinstance(x, np.generic))
+    return isinstance(x, np.ndarray) or _other_array(x)
 
 
 _T = TypeVar("_T")
