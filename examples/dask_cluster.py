@@ -16,19 +16,8 @@ import time
 
 import numpy as np
 
-
-def logistic_loss(w, X, y):
-    z = X @ w
-    p = 1.0 / (1.0 + np.exp(-z))
-    return -np.mean(y * np.log(p) + (1.0 - y) * np.log(1.0 - p))
-
-
-def mlp_loss(W1, b1, W2, b2, X, Y):
-    h = np.tanh(X @ W1 + b1)
-    logits = h @ W2 + b2
-    shifted = logits - np.max(logits, axis=1, keepdims=True)
-    log_probs = shifted - np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
-    return -np.sum(Y * log_probs) / X.shape[0]
+from logistic import loss as logistic_loss      # examples/logistic.py, examples/mlp.py
+from mlp import loss as mlp_loss
 
 
 def _peak_rss_mib() -> float:

@@ -662,7 +662,8 @@ def _note_origin(exc: BaseException, fn, target) -> None:
     code = fn.__code__
     frames = [fr for fr in traceback.extract_tb(exc.__traceback__)
               if fr.filename == code.co_filename]
-    if not frames or isinstance(exc, SrcadError):
+    if not frames or isinstance(exc, SrcadError) or any(
+            n.startswith(f"in {code.co_name}, ") for n in getattr(exc, "__notes__", ())):
         return
     lineno = frames[-1].lineno or 0
     text = linecache.getline(code.co_filename, lineno).strip()
@@ -672,7 +673,9 @@ def _note_origin(exc: BaseException, fn, target) -> None:
     if origin is not None:
         user = linecache.getline(*origin).strip()
         note += f"\n  from {origin[0]}:{origin[1]}: {user}"
-    exc.add_note(note)
+    add_note = getattr(exc, "add_note", None)        # Python 3.11 and later
+    if add_note is not None:
+        add_note(note)
 
 
 def _wrap(f, spec, kind):

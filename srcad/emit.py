@@ -91,7 +91,9 @@ def line_origins(fdef: gast.FunctionDef, source: str, filename: str) -> dict:
     statements of ``fdef`` that carry one; ``source`` is ``to_source(fdef)``. Empty if the
     two do not line up statement for statement (no origin is better than a wrong one)."""
     import ast
-    emitted = list(_statements(ast.parse(source).body[0].body, True))
+    parsed = ast.parse(source).body[0]
+    assert isinstance(parsed, ast.FunctionDef)
+    emitted = list(_statements(parsed.body, True))
     built = list(_statements(fdef.body, False))
     if len(emitted) != len(built) or any(type(a).__name__ != type(b).__name__
                                          for a, b in zip(emitted, built)):

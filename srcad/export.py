@@ -164,16 +164,16 @@ def _global_line(name: str, value, where: str) -> str:
             f"import {module} as {name}"
     if _is_literal(value):
         return f"{name} = {value!r}"
-    if isinstance(value, np.ufunc) and getattr(np, value.__name__, None) is value:
-        return f"from numpy import {value.__name__}" + (
-            "" if value.__name__ == name else f" as {name}")
-    qualname = getattr(value, "__qualname__", None)
-    module = _origin_module(value) if qualname else None
-    if module is not None and "." not in qualname and "<" not in qualname:
-        if module.split(".")[0] == "srcad":
+    ufunc = str(getattr(value, "__name__", "")) if isinstance(value, np.ufunc) else ""
+    if ufunc and getattr(np, ufunc, None) is value:
+        return f"from numpy import {ufunc}" + ("" if ufunc == name else f" as {name}")
+    qualname = str(getattr(value, "__qualname__", "") or "")
+    origin = _origin_module(value) if qualname else None
+    if origin is not None and "." not in qualname and "<" not in qualname:
+        if origin.split(".")[0] == "srcad":
             raise SrcadError(f"cannot export: the derivative calls srcad's {qualname} as "
                              f"{name}", hint=where)
-        return f"from {module} import {qualname}" + ("" if qualname == name else f" as {name}")
+        return f"from {origin} import {qualname}" + ("" if qualname == name else f" as {name}")
     raise SrcadError(f"cannot export: the derivative reads the global {name!r}, a "
                      f"{type(value).__name__} that cannot be written into a module",
                      hint=f"{where}: make it a literal constant, a module-level function or "
