@@ -6,8 +6,8 @@ srcad reads a NumPy function's source and writes its derivative as plain, readab
     dloss = srcad.grad(loss)            # gradient with respect to the first argument
     print(srcad.show(loss))             # the generated code
 """
-from .api import (DerivativeFunction, Mode, Wrt, autodiff, clear_cache, grad, hessian, hvp,
-                  jacobian, jvp, show, stop_gradient, value_and_grad, vjp)
+from .api import (DerivativeFunction, Mode, Wrt, autodiff, clear_cache, grad, hessian, hook,
+                  hvp, jacobian, jvp, show, stop_gradient, value_and_grad, vjp)
 from .check import check_grad
 from .export import export
 from .errors import (GradientCheckError, InternalError, NoRuleError, NotDifferentiableError,
@@ -16,10 +16,22 @@ from .registry import register_adjoint, register_tangent
 
 __version__ = "0.1.0"
 
+# imported on first use, so `import srcad` stays cheap
+_SUBMODULES = ("nn", "optim", "tree", "conv")
+
+
+def __getattr__(name):
+    if name in _SUBMODULES:
+        import importlib
+        return importlib.import_module(f"srcad.{name}")
+    raise AttributeError(f"module 'srcad' has no attribute {name!r}")
+
+
 __all__ = [
     "grad", "value_and_grad", "autodiff", "jvp", "vjp", "jacobian", "hessian", "hvp", "show",
-    "check_grad", "export", "stop_gradient", "register_adjoint", "register_tangent", "clear_cache",
+    "check_grad", "export", "stop_gradient", "hook", "register_adjoint", "register_tangent",
+    "clear_cache",
     "SrcadError", "SrcadSyntaxError", "NoRuleError", "SourceUnavailableError",
     "NotDifferentiableError", "ShapeMismatchError", "GradientCheckError", "InternalError",
-    "DerivativeFunction", "Mode", "Wrt",
+    "DerivativeFunction", "Mode", "Wrt", "nn", "optim",
 ]

@@ -539,6 +539,8 @@ def _call_shape(call, known):
         if call.keywords:
             return None
         return broadcast([value_shape(a, known) for a in args]) if args else None
+    if rule is not None and rule.extra.get("shape_preserving"):
+        return value_shape(args[0], known) if args else None
     name = getattr(fn, "__name__", "")
     if not getattr(fn, "__module__", "").startswith("numpy") or not args:
         return None

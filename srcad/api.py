@@ -34,11 +34,12 @@ from .source import function_state, parse_function
 from .template import clone
 
 __all__ = ["Spec", "build", "grad", "value_and_grad", "autodiff", "show", "jvp", "vjp",
-           "jacobian", "hessian", "hvp", "stop_gradient", "clear_cache", "DerivativeFunction",
+           "jacobian", "hessian", "hvp", "stop_gradient", "hook", "clear_cache", "DerivativeFunction",
            "Mode", "Wrt"]
 
 log = logging.getLogger("srcad")
 stop_gradient = runtime.stop_gradient
+hook = runtime.hook
 registry.nondiff(stop_gradient)
 
 _MODES = ("reverse", "forward")

@@ -17,7 +17,8 @@ import numpy as np
 from . import registry, runtime
 from .analysis import list_names, primitive_call, walk_statements
 from .errors import NoRuleError, SrcadSyntaxError
-from .instantiate import Broadcasts, bind, mark_broadcasts, mark_derivative, runtime_ref
+from .instantiate import (Broadcasts, bind, check_coverage, mark_broadcasts, mark_derivative,
+                          runtime_ref)
 from .template import is_zero, make_zero, simplify_zeros
 from .nodes import (assign as _assign, attr as _attr, call as _call, loads as _loads,
                     name as _name)
@@ -203,6 +204,8 @@ class _Forward:
                         n.id = old[n.id]
                 binding[pname] = bound
 
+        covered = set()
+
         def resolve_d(param, store):
             if param in outputs:
                 o = outputs[param]
@@ -214,6 +217,7 @@ class _Forward:
             bound = inputs.get(param)
             if store:
                 return None
+            covered.add(param)
             if isinstance(bound, gast.Name) and self.act.is_active(bound.id):
                 return _name(self.tan(bound.id))
             if isinstance(bound, gast.Tuple) and any(self.active(e) for e in bound.elts):
@@ -222,6 +226,7 @@ class _Forward:
             return make_zero(binding.get(param, bound))
 
         body = template.instantiate(binding, resolve_d, self.namer.fresh, self.ref)
+        check_coverage(self, stmt, prim, template, inputs, covered, value, "tangent")
         body = simplify_zeros(body, lambda f: False, self.materialize)
         operands = list(args) + list(kwargs.values())
         mark_broadcasts(body, prim, rule, operands, outs,

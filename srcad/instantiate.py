@@ -164,3 +164,23 @@ class Broadcasts(gast.NodeTransformer):
             g, negate = g.operand, True          # negate the (smaller) sum
         out = gast.Call(func=attr(name(self.np), "sum"), args=[g], keywords=keywords)
         return gast.UnaryOp(op=gast.USub(), operand=out) if negate else out
+
+
+def check_coverage(transformer, stmt, prim, template, inputs, covered, value, kind):
+    """A rule a user registered must give every input that depends on the differentiated
+    arguments a derivative (``covered``: the parameters it does): one it leaves out would
+    silently count as a constant, so it is refused, located at the call."""
+    if not template.user:
+        return
+    missing = [p for p, bound in inputs.items() if p not in covered and isinstance(
+        bound, gast.Name) and transformer.act.is_active(bound.id)]
+    if missing:
+        name = registry.primitive_name(prim)
+        fix = (f"Add `d[{missing[0]}] = ...` to the rule" if kind == "adjoint" else
+               f"Use `d[{missing[0]}]` (its tangent) in the rule")
+        raise transformer.error(
+            stmt, f"the {kind} rule registered for {name} ({template.origin}) gives no "
+            f"derivative for its argument {missing[0]!r}, which here depends on the "
+            "differentiated input",
+            f"{fix}, or pass a constant (or srcad.stop_gradient(...)) for that argument.",
+            node=value)

@@ -14,6 +14,8 @@ Template modules use::
   applied to the tangent (``dy = np.reshape(dx, shape)``); only the adjoint is written by hand.
 * ``nondiff(p, ...)``: integer/boolean-valued or constant functions (zeros, argmax, floor,
   comparisons...): their outputs carry no derivative.
+* ``elementwise(p, ...)``, ``shape_preserving(p, ...)``: shape facts for the shape analysis
+  (the output has the arguments' broadcast shape, or the first argument's shape).
 
 Complex values (JAX's convention: a cotangent pairs with a tangent as ``Re(ct * t)``, no
 conjugation). A rule meets complex values only when it is marked for them:
@@ -45,7 +47,7 @@ import gast
 from .template import Template, d, formula_template, parse_template
 
 __all__ = ["adjoint", "tangent", "nondiff", "linear", "unary", "binary", "d", "Rule",
-           "complex_ok", "real_valued",
+           "complex_ok", "real_valued", "elementwise", "shape_preserving",
            "lookup", "load", "templates_digest", "version", "returns_list", "register_adjoint",
            "register_tangent", "primitive_name"]
 
@@ -132,6 +134,7 @@ def _registrar(kind: str, primitives, outputs: int,
                complex: bool = False) -> Callable[[_Template], _Template]:
     def deco(fn: _Template) -> _Template:
         template = parse_template(fn, outputs)
+        template.user = not getattr(fn, "__module__", "").startswith("srcad.")
         _note(template)
         for p in primitives:
             setattr(_rule(p), f"complex_{kind}" if complex else kind, template)
@@ -184,6 +187,20 @@ def returns_list(*primitives):
         _rule(p).extra["returns_list"] = True
 
 
+def elementwise(*primitives):
+    """Primitives computed elementwise over their broadcast arguments (the ``unary`` and
+    ``binary`` tables mark theirs): the output has the broadcast shape of the arguments."""
+    for p in primitives:
+        _rule(p).extra["elementwise"] = True
+
+
+def shape_preserving(*primitives):
+    """Primitives whose output has the shape of their first argument (``softmax(x, axis)``),
+    which the shape analysis uses where it knows that argument's shape."""
+    for p in primitives:
+        _rule(p).extra["shape_preserving"] = True
+
+
 def version() -> int:
     """Changes whenever a rule is registered (cached derivatives check it)."""
     load()
@@ -218,16 +235,23 @@ def _caller_origin(depth=2) -> tuple[dict, str]:
     return frame.f_globals, f"{frame.f_code.co_filename}:{frame.f_lineno}"
 
 
-def unary(primitives, derivative: str):
-    """Elementwise y = f(x) with dy/dx = ``derivative`` (an expression in x and y)."""
+def unary(primitives, derivative: str, prelude: str = "", **params):
+    """Elementwise y = f(x) with dy/dx = ``derivative`` (an expression in x and y), after the
+    statements ``prelude``; ``params`` are further parameters of f (not differentiated) with
+    their defaults, which the formula may read (``approximate="none"``)."""
     namespace, origin = _caller_origin()
     prims = primitives if isinstance(primitives, tuple) else (primitives,)
     name = getattr(prims[0], "__name__", "f")
-    adj = formula_template(name, ("y",), ["x"], f"d[x] = d[y] * ({derivative})",
+    names = ["x", *params]
+    adj = formula_template(name, ("y",), names, f"{prelude}\nd[x] = d[y] * ({derivative})",
                            namespace, origin)
-    tan = formula_template(name, ("y",), ["x"], f"d[y] = d[x] * ({derivative})",
+    tan = formula_template(name, ("y",), names, f"{prelude}\nd[y] = d[x] * ({derivative})",
                            namespace, origin)
     for t in (adj, tan):
+        if params:
+            t.signature = t.signature.replace(parameters=[
+                q if q.name == "x" else q.replace(default=params[q.name])
+                for q in t.signature.parameters.values()])
         _note(t)
     for p in prims:
         r = _rule(p)

@@ -6,7 +6,8 @@ and copes with shapes of unknown sizes (a dask array of unknown chunk sizes)."""
 from __future__ import annotations
 
 import math
-from typing import TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -31,7 +32,7 @@ SHARES = {
     "dot_axes": (), "inner_axes": (), "untrace": (), "kron_adjoint_lhs": (),
     "kron_adjoint_rhs": (), "as_columns": (0,), "from_columns": (0,), "spread": (),
     "gather_sum": (), "scalar_items": (0,), "einsum_tangent": (1, 2), "to_complex": (),
-    "real_like": (0,), "saved": (), "zero_if_discrete": (0,),
+    "real_like": (0,), "saved": (), "zero_if_discrete": (0,), "hook": (0,),
 }
 HOLDS = {"add_list": (0, 1), "zeros_filled": (0,), "unstack_like": (0,), "unconcatenate": (0,),
          "unjoin": (0,), "spread": (0,), "seed_like": (0,)}
@@ -319,6 +320,17 @@ _T = TypeVar("_T")
 
 def stop_gradient(x: _T) -> _T:
     """``x`` itself, with no derivative flowing through it (srcad.stop_gradient)."""
+    return x
+
+
+def hook(x: _T, fn: Callable[[Any], Any]) -> _T:
+    """``x`` itself; its derivative passes through ``fn`` (srcad.hook): in reverse mode
+    the gradient of ``x`` is ``fn(gradient of the result)``, in forward mode the tangent
+    of the result is ``fn(tangent of x)``. ``fn`` may observe it (record a norm) or change
+    it (clip it); it must return a value shaped like the one it was given."""
+    if not callable(fn):
+        raise TypeError(f"srcad.hook(x, fn): fn must be a function of the derivative, not "
+                        f"{type(fn).__name__}")
     return x
 
 

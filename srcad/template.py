@@ -111,6 +111,7 @@ class Template:
     globals: dict
     origin: str = "<template>"
     local_names: frozenset = field(default_factory=frozenset)
+    user: bool = False      # registered by a user: it must give every active input a derivative
 
     # -- binding ----------------------------------------------------------------------------
     def bind(self, args: list, keywords: dict, primitive_name: str) -> dict:

@@ -121,3 +121,15 @@ def gather_sum_adjoint(y, gs, like):
 @adjoint(scalar_items)
 def scalar_items_adjoint(y, a):
     d[a] = np.asarray(d[y], dtype=float)
+
+
+# -- srcad.hook(x, fn): the derivative passes through fn, at that point of the generated code --
+
+@adjoint(runtime.hook)
+def hook_adjoint(y, x, fn):
+    d[x] = fn(d[y])
+
+
+@tangent(runtime.hook)
+def hook_tangent(y, x, fn):
+    d[y] = fn(d[x])

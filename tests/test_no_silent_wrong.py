@@ -7,6 +7,7 @@ import pytest
 import srcad
 from agreement import read_only
 from helpers import make_function
+from srcad.registry import d
 
 
 def _numeric_grad(f, x, h=1e-6):
@@ -503,3 +504,51 @@ def test_an_element_read_before_a_write_into_its_array_is_right(made):
             return np.sum(np.sin(a)) + first
         """)
     assert_right_both_modes(f, np.array([0.3, -0.5, 0.8]))
+
+
+# -- a rule a user registers must cover every input that depends on the differentiated ones ---
+
+def scaled(x, a=1.0):
+    return a * x
+
+
+@srcad.register_adjoint(scaled)
+def _scaled_adjoint(y, x, a=1.0):
+    d[x] = d[y] * a
+
+
+@srcad.register_tangent(scaled)
+def _scaled_tangent(y, x, a=1.0):
+    d[y] = d[x] * a
+
+
+def uses_scaled(x, a):
+    return np.sum(scaled(x, a))
+
+
+def test_a_user_rule_that_leaves_out_an_active_input_is_refused_not_zero():
+    x = np.ones(3)
+    with pytest.raises(srcad.NoRuleError, match="gives no derivative for its argument 'a'"):
+        srcad.grad(uses_scaled, wrt=1)(x, 2.0)
+    with pytest.raises(srcad.NoRuleError, match="gives no derivative for its argument 'a'"):
+        srcad.autodiff(uses_scaled, mode="forward", wrt=1)(x, 2.0, 1.0)
+    np.testing.assert_allclose(srcad.grad(uses_scaled)(x, 2.0), [2.0, 2.0, 2.0])  # a constant
+
+
+def _cubes(x):
+    return np.sum(x ** 3)
+
+
+_grad_of_cubes = srcad.grad(_cubes)
+
+
+def _uses_a_derivative(x):
+    return np.sum(_grad_of_cubes(x) ** 2)
+
+
+def test_a_srcad_derivative_called_in_a_differentiated_function_is_inlined():
+    """It was refused with 'missing argument kwargs to df' (the wrapper's signature)."""
+    x = np.array([0.5, -1.0, 2.0])
+    np.testing.assert_allclose(srcad.grad(_uses_a_derivative)(x), 36.0 * x ** 3)
+    np.testing.assert_allclose(srcad.autodiff(_uses_a_derivative, mode="forward")(
+        x, np.ones(3)), np.sum(36.0 * x ** 3))

@@ -35,13 +35,13 @@ class Inliner(Expressions):
         src = parse_function(fn)
         fdef = src.node
         fence(src, fdef)
-        sig = inspect.signature(fn)
+        sig = inspect.signature(src.fn)     # a srcad derivative: its generated function's
         try:
             bound = sig.bind(*args, **{k.arg: k.value for k in keywords})
         except TypeError as exc:
             raise _loc_error(scope.src, node, f"bad call to {fn.__name__}: {exc}",
                              "Fix the arguments.", TypeError_) from None
-        helper_ns = Namespace(fn)
+        helper_ns = Namespace(src.fn)
         self.deps.append((None, fn, function_state(fn)))
         mutated = _mutated_params(fdef, sig.parameters)
         _lower_returns(fdef, self.namer)        # early and multiple returns -> one at the end
@@ -60,7 +60,7 @@ class Inliner(Expressions):
                                  f"{pname!r}", "Pass a named array, and do not rebind the "
                                  "parameter inside the helper (or copy it and return the copy).")
             rename[pname] = value.id
-        inner = _Scope(src, helper_ns, rename, foreign=fn.__globals__ is not
+        inner = _Scope(src, helper_ns, rename, foreign=src.fn.__globals__ is not
                        self.main.namespace.globals, depth=scope.depth + 1)
         lines = []
         written = sig.bind(*node.args, **{k.arg: k.value for k in node.keywords}).arguments

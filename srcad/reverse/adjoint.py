@@ -13,7 +13,7 @@ import gast
 
 from .. import registry
 from ..analysis import primitive_call, walk
-from ..instantiate import bind, mark_broadcasts
+from ..instantiate import bind, check_coverage, mark_broadcasts
 from ..nodes import assign as _assign, attr as _attr, call as _call, loads as _loads, name as _name
 from ..template import make_zero, simplify_zeros
 from .contributions import Contributions
@@ -138,6 +138,7 @@ class AdjointStatements(Contributions):
             if pname not in live_out:
                 binding[pname] = _rename(bound, old)
         inputs = {p: binding[p] for p in binding if p not in live_out}
+        covered = set()
 
         def resolve_d(param, store):
             if param in live_out:
@@ -145,6 +146,7 @@ class AdjointStatements(Contributions):
             bound = inputs.get(param)
             if not store:
                 return make_zero(bound)
+            covered.add(param)
             if isinstance(bound, gast.Name) and self.act.is_active(
                     _original(bound, old)):
                 node = _name(_original(bound, old))
@@ -157,6 +159,8 @@ class AdjointStatements(Contributions):
             return None
 
         body = template.instantiate(binding, resolve_d, self.namer.fresh, self.ref)
+        check_coverage(self, stmt, prim, template, {p: _name(_original(b, old)) if isinstance(
+            b, gast.Name) else b for p, b in inputs.items()}, covered, value, "adjoint")
         body = simplify_zeros(body, lambda f: False, self.materialize)
         mark_broadcasts(body, prim, rule, list(args) + list(kwargs.values()), outs,
                         renamed={v: k for k, v in old.items()})
