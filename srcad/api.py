@@ -643,8 +643,8 @@ def _refuse_array_api_only(target, args, kwargs) -> None:
     dispatch protocols: the generated code is NumPy code, which such an array does not
     reach (NumPy would coerce it, or fail inside the derivative)."""
     for i, a in enumerate((*args, *kwargs.values())):
-        if hasattr(a, "__array_namespace__") and not (
-                hasattr(a, "__array_function__") or hasattr(a, "__array_ufunc__")):
+        if hasattr(a, "__array_namespace__") and not isinstance(a, (np.ndarray, np.generic)) \
+                and not (hasattr(a, "__array_function__") or hasattr(a, "__array_ufunc__")):
             t = type(a)
             raise NotDifferentiableError(
                 f"cannot differentiate {target.__name__} on argument {i}, a "
