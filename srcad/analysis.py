@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import gast
 
-from . import registry
+from . import registry, runtime
 
 __all__ = ["walk", "Activity", "activity", "is_differentiable", "defines", "walk_statements",
            "primitive_call", "list_names", "shapes", "rank", "join", "join_all", "broadcast",
@@ -325,6 +325,11 @@ def primitive_call(value):
     return None
 
 
+# runtime helpers whose result is a list when their first argument is one (generated code
+# differentiated again: the adjoint buffers of list values)
+_LIST_LIKE_FIRST = (runtime.add_at, runtime.zeros_like, runtime.add_list, runtime.zeros_filled)
+
+
 def list_names(fdef, shapes=None) -> set:
     """Names that hold Python lists (or tuples) of values: their derivatives are lists too.
     Besides list displays and rules returning lists: parameters known to be lists of
@@ -352,6 +357,10 @@ def list_names(fdef, shapes=None) -> set:
                 sources = {value.value.id}
             elif isinstance(value, gast.BinOp) and isinstance(value.op, gast.Add):
                 sources = _names(value)           # xs + ys concatenates lists
+            elif isinstance(value, gast.Call) and getattr(
+                    value, "srcad_callee", None) in _LIST_LIKE_FIRST and value.args and \
+                    isinstance(value.args[0], gast.Name):
+                sources = {value.args[0].id}      # add_at(buffer, ...) of a list is a list
             else:
                 sources = set()
             if sources & out and target not in out:

@@ -22,7 +22,7 @@ from typing import Any, Literal, ParamSpec, Protocol, TypeAlias, TypeVar, overlo
 import gast
 import numpy as np
 
-from . import cache, complex_values, emit, registry, runtime
+from . import cache, complex_values, emit, registry, runtime, trees
 from .runtime import _other_array as _other_array_type
 from .cache import Derivative
 from .analysis import (activity, aliased_writes, anf_violations, list_names, shapes,
@@ -96,6 +96,7 @@ class Spec:
     optimized: bool = True
     kinds: tuple | None = None     # argument shapes it is specialized for (_canonical)
     complex_args: tuple = ()       # parameters passed complex values (_complex_args)
+    containers: tuple = ()         # (parameter, trees.structure) of container arguments
 
 
 def clear_cache() -> None:
@@ -197,7 +198,7 @@ def build(f, spec: Spec) -> Derivative:
     from .reverse import reverse
 
     src = parse_function(f)
-    program = normalize(src)          # refuses unsupported syntax first
+    program = normalize(src, dict(spec.containers))    # refuses unsupported syntax first
     _check_returns(src)
     verify = os.environ.get("SRCAD_VERIFY") == "1"
     if verify:                       # the stage invariants, named by the stage that broke them
@@ -359,8 +360,8 @@ class _Arguments:
                     f"{name}={getattr(value, '__name__', value)!s} is not supported: make it the "
                     f"default or call it from a module-level helper")
 
-    def check(self, values):
-        for i, a in zip(self.indices, values):
+    def check(self, values, indices=None):
+        for i, a in zip(self.indices if indices is None else indices, values):
             t = type(a)
             if t is float or (t is np.ndarray and a.dtype.kind == "f"):
                 continue                        # the common case, checked first
@@ -436,6 +437,8 @@ def _kinds(args) -> tuple:
             out.append(t)
         elif t is list and {*map(type, a)} <= {float}:
             out.append("floats")        # a list of Python floats
+        elif t is dict:
+            out.append(None)            # a container: its leaves have kinds (_Containers)
         elif isinstance(a, np.generic) and not isinstance(a, np.bool_):
             out.append(t)
         else:
@@ -679,8 +682,238 @@ def _note_origin(exc: BaseException, fn, target) -> None:
         add_note(note)
 
 
+def _has_container(args, kwargs) -> bool:
+    return any(map(trees.is_container, args)) or any(map(trees.is_container, kwargs.values()))
+
+
+def _reads_containers(f, depth=0) -> bool:
+    """Does ``f`` read a parameter as only a container is read (``p['W']``, ``p.items()``,
+    ``p.W`` for an attribute arrays do not have, or passes it to a helper that does)? Its
+    generic derivative may then be refused while the one built for each call's containers
+    is not."""
+    try:
+        src = parse_function(f)
+    except SrcadError:
+        return False
+    node = src.node
+    a = node.args
+    params = {p.id for p in a.posonlyargs + a.args + a.kwonlyargs}
+    for n in gast.walk(node):
+        if isinstance(n, gast.Subscript) and isinstance(n.value, gast.Name) and \
+                n.value.id in params and isinstance(n.slice, gast.Constant) and \
+                isinstance(n.slice.value, str):
+            return True
+        if isinstance(n, gast.Attribute) and isinstance(n.value, gast.Name) and \
+                n.value.id in params and not hasattr(np.ndarray, n.attr):
+            return True
+        if isinstance(n, gast.Assign) and isinstance(n.value, gast.Name) and \
+                n.value.id in params and isinstance(n.targets[0], (gast.Tuple, gast.List)):
+            return True          # W, (b, c) = params
+        if isinstance(n, gast.Call) and depth < 4 and any(
+                isinstance(a, gast.Name) and a.id in params for a in n.args):
+            callee = src.namespace.resolve(n.func)
+            if isinstance(callee, types.FunctionType) and not (
+                    callee.__module__ or "").startswith(("numpy", "srcad")) and \
+                    _reads_containers(callee, depth + 1):
+                return True
+    return False
+
+
+class _Containers:
+    """Calls with container arguments (``srcad.trees``): the derivative built for their
+    structures takes their leaves as parameters; its derivatives are rebuilt with the
+    structure and types of the arguments they belong to. A call walks each argument once;
+    what depends only on the structures and kinds (the derivative, the wrt leaves) is kept
+    per (structures, kinds)."""
+
+    def __init__(self, target, spec, arguments):
+        self.target, self.spec, self.arguments = target, spec, arguments
+        self.signature = arguments.signature
+        parameters = list(self.signature.parameters.values())
+        self.simple = len(parameters) if all(
+            p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in parameters) else -1
+        self.plans: dict = {}
+        self.names: dict = {}          # structures -> the lowered function's parameters
+        self.last: Derivative | None = None     # the derivative built last (its source)
+
+    def flatten(self, args, kwargs):
+        """(positional leaves, keyword leaves, structures, per parameter (value, first flat
+        index, leaves or None))."""
+        if kwargs or len(args) != self.simple:
+            try:
+                bound = self.signature.bind(*args, **kwargs)
+            except TypeError as exc:
+                raise TypeError(f"{self.arguments.name}: {exc}") from None
+            bound.apply_defaults()
+            pairs = [(p, bound.arguments[p.name]) for p in self.signature.parameters.values()]
+        else:
+            pairs = [(None, a) for a in args]
+        flat: list = []
+        keyword: list = []
+        structures = []
+        layout = []
+        for (p, value), name in zip(pairs, self.signature.parameters):
+            if p is not None and p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+                raise TypeError(f"{self.arguments.name}: srcad does not take containers "
+                                f"through *{p.name} parameters yet")
+            into = keyword if p is not None and p.kind is p.KEYWORD_ONLY else flat
+            start = len(flat) + len(keyword)
+            if trees.is_container(value):
+                leaves: list = []
+                structures.append((name, trees.flatten(value, leaves)))
+                into += leaves
+                layout.append((value, start, leaves))
+            else:
+                into.append(value)
+                layout.append((value, start, None))
+        return flat, keyword, tuple(structures), layout
+
+    def wrt(self, layout):
+        """The lowered wrt indices, and per wrt parameter the indices of its leaves."""
+        names = list(self.signature.parameters)
+        flat, groups = [], []
+        for i in self.spec.wrt:
+            value, start, leaves = layout[i]
+            if leaves is None:
+                self.arguments.check([value], (i,))
+                group = [start]
+            else:
+                group = [start + k for k, leaf in enumerate(leaves)
+                         if trees.differentiable(leaf)]
+                if not group:
+                    raise NotDifferentiableError(
+                        f"cannot differentiate {self.target.__name__} with respect to "
+                        f"{names[i]}: it holds no float arrays or floats",
+                        _def_location(self.target, param=i),
+                        hint="Differentiate a container of float arrays and floats.")
+            flat += group
+            groups.append(group)
+        return tuple(flat), groups
+
+    def plan(self, flat, keyword, structures, layout):
+        """(derivative, wrt leaves, their groups, keyword-only leaf names) for this call."""
+        kinds = _kinds(flat + keyword)
+        key = (structures, kinds)
+        plan = self.plans.get(key)
+        if plan is not None and plan[0].fresh(self.target) and None not in kinds:
+            return plan
+        wrt, groups = self.wrt(layout)
+        names = self.names.get(structures)
+        if names is None:
+            from .normalize.containers import param_names
+            names = self.names[structures] = param_names(parse_function(self.target).node,
+                                                         dict(structures))
+        if len(self.plans) >= _MAX_VARIANTS:
+            self.plans.clear()
+        shaped, complex_args = _complex_args(kinds, names)
+        entry = _get(self.target, dataclasses.replace(
+            self.spec, wrt=wrt, single=False, containers=structures,
+            kinds=_canonical(shaped[:len(flat)]), complex_args=complex_args))
+        plan = self.plans[key] = (entry, wrt, groups, names[len(flat):])
+        self.last = entry
+        return plan
+
+    def regroup(self, grads, layout, groups, wrt, values, entry):
+        """The derivatives of the wrt leaves (``grads``, as the generated code returns them)
+        as the caller gets them: each wrt argument's derivative with its structure."""
+        found = iter(grads if len(wrt) > 1 else (grads,))
+        taken = {id(v) for v in values}
+        out = []
+        for i, group in zip(self.spec.wrt, groups):
+            value, start, leaves = layout[i]
+            if leaves is None:
+                out.append(_own(next(found), value, taken, entry))
+                continue
+            new = [None] * len(leaves)
+            for k in group:
+                new[k - start] = _own(next(found), leaves[k - start], taken, entry)
+            out.append(trees.rebuild(value, iter(new)))
+        return out[0] if self.spec.single else tuple(out)
+
+    def reverse(self, args, kwargs, seed):
+        flat, keyword, structures, layout = self.flatten(args, kwargs)
+        entry, wrt, groups, kwnames = self.plan(flat, keyword, structures, layout)
+        named = dict(zip(kwnames, keyword))
+        if not self.spec.grad_seed:
+            named[entry.extra[0]] = seed
+        out = entry.fn(*flat, **named)
+        value, grads = out if self.spec.preserve_result else (None, out)
+        grads = self.regroup(grads, layout, groups, wrt, flat + keyword, entry)
+        return (value, grads) if self.spec.preserve_result else grads
+
+    def leaf_tangents(self, tangents, layout, structures, groups) -> list:
+        """The tangents of the wrt leaves, each container tangent checked against the
+        structure of its argument."""
+        names = list(self.signature.parameters)
+        out = []
+        for i, t, group in zip(self.spec.wrt, tangents, groups):
+            value, start, leaves = layout[i]
+            if leaves is None:
+                out.append(t)
+                continue
+            tl: list = []
+            if trees.flatten(t, tl) != dict(structures)[names[i]]:
+                raise ShapeMismatchError(
+                    f"the tangent of {names[i]} does not have its structure",
+                    _def_location(self.target, param=i),
+                    hint=f"Pass a tangent shaped like {names[i]}: the same containers, keys "
+                         "and fields, an array of the same shape for each array.")
+            out += [tl[k - start] for k in group]
+        return out
+
+    def forward(self, primals, tangents, kwargs):
+        flat, keyword, structures, layout = self.flatten(primals, kwargs)
+        entry, wrt, groups, kwnames = self.plan(flat, keyword, structures, layout)
+        return _call_forward(entry, flat, dict(zip(kwnames, keyword)), self.leaf_tangents(
+            tangents, layout, structures, groups), self.spec.preserve_result)
+
+    def over(self, spec):
+        """The derivative of this derivative (``spec``, forward mode: a Hessian-vector
+        product) for calls with containers: built per structure from the generated function
+        of this derivative for that structure, which takes the leaves."""
+        outer = _Containers(self.target, spec, self.arguments)
+        built: dict = {}
+
+        def derivative(*args, **kwargs):
+            n = len(args) - len(spec.wrt)
+            primals, tangents = args[:n], args[n:]
+            flat, keyword, structures, layout = self.flatten(primals, kwargs)
+            inner, iwrt, igroups, kwnames = self.plan(flat, keyword, structures, layout)
+            wrt, groups = outer.wrt(layout)
+            key = (inner.fn, wrt, _kinds(flat + keyword))
+            entry = built.get(key)
+            if entry is None or not entry.fresh(inner.fn):
+                shaped, complex_args = _complex_args(key[2], inner.params)
+                entry = built[key] = _get(inner.fn, dataclasses.replace(
+                    spec, wrt=wrt, single=False, kinds=_canonical(shaped[:len(flat)]),
+                    complex_args=complex_args))
+            out = _call_forward(entry, flat, dict(zip(kwnames, keyword)), outer.leaf_tangents(
+                tangents, layout, structures, groups), spec.preserve_result)
+
+            def shaped(leaves):         # shaped like this derivative's result
+                return self.regroup(leaves, layout, igroups, iwrt, flat + keyword, inner)
+            return (shaped(out[0]), shaped(out[1])) if spec.preserve_result else shaped(out)
+        return derivative
+
+
+def _call_forward(entry, flat, named, leaf_tangents, preserve_result):
+    if entry.extra:
+        out = entry.fn(*flat, **named, **dict(zip(entry.extra, leaf_tangents)))
+    else:
+        out = entry.fn(*flat, *leaf_tangents, **named)
+    if preserve_result:
+        return out[0], _unshared((out[1],), flat)[0]
+    return _unshared((out,), flat)[0]
+
+
 def _wrap(f, spec, kind):
     """The user-facing derivative function for ``f`` and ``spec``."""
+    inner = getattr(f, "__srcad_boxed__", None)
+    if inner is not None and kind == "forward" and _reads_containers(inner.target):
+        derivative = inner.over(spec)       # a derivative of a function taking containers
+        derivative.source = lambda: f"# built per container structure from {f.__name__}"
+        derivative.__srcad_spec__ = spec
+        return derivative
     bound_self = (f.__self__,) if isinstance(f, types.MethodType) else ()
     target = _target(f)
     indices = spec.wrt
@@ -703,8 +936,10 @@ def _wrap(f, spec, kind):
                 spec, kinds=_canonical(shaped), complex_args=complex_args))
         return entry
 
-    current()   # build now: errors surface at srcad.grad(f), not at the first call
+    if not _reads_containers(target):    # else: built for the containers of each call
+        current()   # build now: errors surface at srcad.grad(f), not at the first call
     arguments = _Arguments(target, indices, getattr(f, "__name__", None))
+    boxed = _Containers(target, spec, arguments)
 
     def finish(out, values, args, entry):
         value, grads = out if spec.preserve_result else (None, out)
@@ -723,8 +958,10 @@ def _wrap(f, spec, kind):
             seed = None if spec.grad_seed else kwargs.pop("seed", None)
             if bound_self:
                 args = bound_self + args
-            values = arguments.values(args, kwargs)
             kinds = _kinds(args)
+            if (kwargs or None in kinds) and _has_container(args, kwargs):
+                return boxed.reverse(args, kwargs, seed)
+            values = arguments.values(args, kwargs)
             if kwargs:
                 kinds = _with_keywords(kinds, kwargs)
             if seed is not None and _other_array(seed) or kwargs and _other_array(
@@ -765,6 +1002,8 @@ def _wrap(f, spec, kind):
                                 f"wrt argument ({len(indices)})")
             primals, tangents = bound_self + args[:n], args[n:]
             kinds = _kinds(primals + tangents)
+            if (kwargs or None in kinds) and _has_container(primals, kwargs):
+                return boxed.forward(primals, tangents, kwargs)
             if kwargs:
                 kinds = _with_keywords(kinds, kwargs)
             entry = checked.get(kinds)
@@ -799,7 +1038,9 @@ def _wrap(f, spec, kind):
     del derivative.__wrapped__
     derivative.__srcad_spec__ = spec
     derivative.__name__ = f"d{target.__name__}"
-    derivative.source = lambda: current().source
+    # the code that ran last for containers, else the generic derivative
+    derivative.source = lambda: boxed.last.source if boxed.last else current().source
+    derivative.__srcad_boxed__ = boxed
     return derivative
 
 
@@ -826,7 +1067,9 @@ def _spec(f, mode, wrt, preserve_result, optimized, grad_seed):
         indices, single = _wrt_indices(f, wrt)
         indices = tuple(i + 1 for i in indices)
     else:
-        indices, single = _wrt_indices(_target(f), wrt)
+        boxed = getattr(f, "__srcad_boxed__", None)     # a derivative: its parameters are
+        indices, single = _wrt_indices(boxed.target if boxed is not None else  # the user's
+                                       _target(f), wrt)
     return Spec(mode=mode, wrt=indices, single=single, grad_seed=grad_seed,
                 preserve_result=bool(preserve_result), optimized=bool(optimized))
 
@@ -921,7 +1164,15 @@ def show(f: Callable[..., Any], mode: Mode = "reverse", wrt: Wrt = 0, optimized:
         return export(f, mode=mode, wrt=wrt, preserve_result=preserve_result,
                       optimized=optimized)
     spec = _spec(f, mode, wrt, preserve_result, optimized, True)
-    return _get(_target(f), spec).source
+    try:
+        return _get(_target(f), spec).source
+    except SrcadError as exc:
+        if _reads_containers(_target(f)):
+            exc.hint = (exc.hint or "") + (
+                f" ({_target(f).__name__} reads its arguments as containers, and its "
+                "derivative is built for each structure: call the derivative once, then "
+                "df.source() shows the code built for those arguments.)")
+        raise
 
 
 def jvp(f: Callable[..., _R], primals: Iterable[Any], tangents: Iterable[Any],
@@ -980,6 +1231,12 @@ def jacobian(f: Callable[..., Any], wrt: Wrt = 0,
     index = index[0]
 
     def jac(*args: Any) -> np.ndarray:
+        if index < len(args) and trees.is_container(args[index]):
+            raise NotDifferentiableError(
+                f"srcad.jacobian with respect to a container argument is not supported yet "
+                f"({getattr(f, '__name__', f)}, argument {index})",
+                hint="Use srcad.grad, srcad.vjp or srcad.hvp, which take containers, or pass "
+                     "the arrays as arguments of their own.")
         y = np.asarray(f(*args))
         if complex_values.is_complex_value(args[index]) or y.dtype.kind == "c":
             raise NotDifferentiableError(

@@ -52,7 +52,8 @@ __all__ = ["Facts", "prepare", "is_complex_value", "is_mixed"]
 
 # NumPy functions whose results are complex for real inputs (besides np.fft and cmath).
 _PRODUCERS = (np.linalg.eig, np.linalg.eigvals, np.roots, runtime.to_complex)
-_NOT_PRODUCERS = ("fftfreq", "rfftfreq", "fftshift", "ifftshift")
+_NOT_PRODUCERS = ("fftfreq", "rfftfreq", "fftshift", "ifftshift", "irfft", "irfft2", "irfftn",
+                  "hfft")            # real outputs (fftshift: complex only for complex input)
 
 
 @dataclass

@@ -36,20 +36,20 @@ from __future__ import annotations
 import hashlib
 import importlib
 import inspect
-
 import sys
+import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import gast
 
-from .template import Template, d, formula_template, parse_template
+from .template import Template, clone, d, formula_template, parse_template
 
 __all__ = ["adjoint", "tangent", "nondiff", "linear", "unary", "binary", "d", "Rule",
            "complex_ok", "real_valued", "elementwise", "shape_preserving",
            "lookup", "load", "templates_digest", "version", "returns_list", "register_adjoint",
-           "register_tangent", "primitive_name"]
+           "register_tangent", "primitive_name", "derived"]
 
 
 @dataclass
@@ -222,8 +222,9 @@ def _linear_tangent(fn) -> Template:
     params = list(inspect.signature(fn).parameters.values())
     first, rest = params[0].name, [q.name for q in params[1:]]
     call = f"{fn.__name__}(d[{first}]{''.join(', ' + r for r in rest)})"
-    template = formula_template(fn.__name__, ("y",), [q.name for q in params],
-                                f"d[y] = {call}", {fn.__name__: fn, "d": d},
+    out = next(n for n in ("y", "result", "out_") if n not in {q.name for q in params})
+    template = formula_template(fn.__name__, (out,), [q.name for q in params],
+                                f"d[{out}] = {call}", {fn.__name__: fn, "d": d},
                                 f"linear({fn.__module__}.{fn.__name__})")
     template.signature = inspect.Signature(
         [q.replace(kind=inspect.Parameter.POSITIONAL_OR_KEYWORD) for q in params])
@@ -292,6 +293,115 @@ def binary(primitives, d1: str | None, d2: str | None):
         r.extra["elementwise"] = True
 
 
+def derived(primitives, template_fn, signature: str, replace: dict | None = None,
+            kind: str | None = None, d_reads: dict | None = None,
+            d_stores: dict | None = None, extra: str = ""):
+    """Register the rule ``template_fn`` (an adjoint or tangent template of another primitive,
+    ``kind`` read from its name's ``_adjoint``/``_tangent`` ending) for ``primitives`` whose
+    signature differs: ``signature`` is the new parameter list, outputs first, as Python
+    source; ``replace`` maps the original's parameters (or dotted globals, ``"sl.expm"``) to
+    expressions in the new ones (``{"upper": "not lower"}``). ``d_reads`` maps a parameter
+    ``p`` to the expression its reads ``d[p]`` become, ``d_stores`` to ``(q, expression)``:
+    ``d[p] = e`` becomes ``d[q] = expression`` with ``__value__`` standing for ``e``;
+    ``extra`` is source appended to the body. A twin such as ``scipy.linalg.cholesky`` then
+    shares the NumPy rule's body instead of a copy of it."""
+    kind = kind or ("adjoint" if template_fn.__name__.endswith("_adjoint") else "tangent")
+    original = parse_template(template_fn, _outputs_of(template_fn))
+    header = gast.parse(f"def _twin({signature}):\n    pass\n").body[0]
+    params = [a.id for a in header.args.posonlyargs + header.args.args]
+    outputs = tuple(params[:len(original.outputs)])
+    namespace = dict(template_fn.__globals__)
+    exec(compile(f"def _twin({signature}):\n    pass\n", "<srcad twin>", "exec"), namespace)
+    sig = inspect.signature(namespace.pop("_twin"))
+    inputs = inspect.Signature(list(sig.parameters.values())[len(outputs):])
+    substitutes = {old: gast.Name(id=new, ctx=gast.Load(), annotation=None, type_comment=None)
+                   for old, new in zip(original.outputs, outputs) if old != new}
+    substitutes.update({old: gast.parse(new, mode="eval").body
+                        for old, new in (replace or {}).items()})
+
+    reads = {p: gast.parse(e, mode="eval").body for p, e in (d_reads or {}).items()}
+    stores = {p: (q, gast.parse(e, mode="eval").body) for p, (q, e) in (d_stores or {}).items()}
+
+    class _Rename(gast.NodeTransformer):
+        def visit_Assign(self, node):
+            target = node.targets[0]
+            if _d_of(target) in stores:
+                new_param, wrap = stores[_d_of(target)]
+                target.slice = gast.Name(id=new_param, ctx=gast.Load(), annotation=None,
+                                         type_comment=None)
+                node.value = _Fill(self.visit(node.value)).visit(clone(wrap))
+                return node
+            return self.generic_visit(node)
+
+        def visit_Subscript(self, node):
+            if _d_of(node) in reads and isinstance(node.ctx, gast.Load):
+                return gast.copy_location(clone(reads[_d_of(node)]), node)
+            renamed = substitutes.get(_d_of(node))
+            if _d_of(node) is not None:         # d[p]: p names a derivative, maybe renamed
+                if isinstance(renamed, gast.Name):
+                    node.slice = clone(renamed)
+                return node
+            return self.generic_visit(node)
+
+        def visit_Name(self, node):
+            if node.id in substitutes and isinstance(node.ctx, gast.Load):
+                return gast.copy_location(clone(substitutes[node.id]), node)
+            return node
+
+        def visit_Attribute(self, node):          # a dotted global: "sl.expm"
+            dotted = _dotted(node)
+            if dotted in substitutes:
+                return gast.copy_location(clone(substitutes[dotted]), node)
+            return self.generic_visit(node)
+
+    body = [_Rename().visit(stmt) for stmt in clone(original.body)]
+    body += gast.parse(textwrap.dedent(extra)).body if extra else []
+    caller, _ = _caller_origin()       # names the replacements use, besides the original's
+    template = Template(name=original.name, outputs=outputs, signature=inputs, body=body,
+                        globals={**caller, **template_fn.__globals__}, origin=original.origin,
+                        local_names=original.local_names - set(sig.parameters))
+    _note(template)
+    for p in primitives if isinstance(primitives, tuple) else (primitives,):
+        setattr(_rule(p), kind, template)
+    return template
+
+
+def _d_of(node) -> str | None:
+    """``p`` for the template expression ``d[p]``, else None."""
+    if (isinstance(node, gast.Subscript) and isinstance(node.value, gast.Name)
+            and node.value.id == "d" and isinstance(node.slice, gast.Name)):
+        return node.slice.id
+    return None
+
+
+class _Fill(gast.NodeTransformer):
+    """Put ``value`` in place of the name ``__value__``."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def visit_Name(self, node):
+        return clone(self.value) if node.id == "__value__" else node
+
+
+def _dotted(node) -> str | None:
+    parts = []
+    while isinstance(node, gast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    return ".".join([node.id] + parts[::-1]) if isinstance(node, gast.Name) else None
+
+
+def _outputs_of(template_fn) -> int:
+    """The number of outputs a template was registered with (``outputs=`` of its decorator)."""
+    source = textwrap.dedent(inspect.getsource(template_fn))
+    for deco in gast.parse(source).body[0].decorator_list:
+        for kw in getattr(deco, "keywords", ()):
+            if kw.arg == "outputs":
+                return kw.value.value
+    return 1
+
+
 def register_adjoint(*primitives: Callable[..., Any], outputs: int = 1,
                      complex: bool = False) -> Callable[[_Template], _Template]:
     """Public: ``@srcad.register_adjoint(myfn)`` over a template function (see srcad.template)."""
@@ -307,17 +417,23 @@ def register_tangent(*primitives: Callable[..., Any], outputs: int = 1,
 
 
 def load():
-    """Import every template module once."""
+    """Import every template module once; an optional one (``templates.OPTIONAL``) only when
+    the package it needs imports."""
     global _loaded
     if _loaded:
         return
     _loaded = True
     pkg = importlib.import_module("srcad.templates")
+    optional = getattr(pkg, "OPTIONAL", {})
     for name in pkg.MODULES:
         try:
             importlib.import_module(f"srcad.templates.{name}")
         except ModuleNotFoundError as exc:
-            if exc.name != f"srcad.templates.{name}":
+            missing = exc.name or ""
+            dependency = optional.get(name)
+            if missing == f"srcad.templates.{name}":
+                continue
+            if dependency is None or missing.split(".")[0] != dependency:
                 raise
 
 

@@ -114,9 +114,9 @@ def add_at(buffer, index, g):
     if isinstance(buffer, list):
         if isinstance(index, slice):
             for i, gi in zip(range(*index.indices(len(buffer))), g):
-                buffer[i] = gi if buffer[i] is None else buffer[i] + gi
+                buffer[i] = _plus(buffer[i], gi)
         else:
-            buffer[index] = g if buffer[index] is None else buffer[index] + g
+            buffer[index] = _plus(buffer[index], g)
         return buffer
     if not isinstance(buffer, np.ndarray) or _other_array(g):
         # another array type (dask, cupy) on either side: the sum takes that type, out of
@@ -149,7 +149,19 @@ def _repeats_summed(g, buffer, index):
 
 def add_list(a, b):
     """Sum of two list adjoints (None is zero)."""
-    return [y if x is None else x if y is None else x + y for x, y in zip(a, b)]
+    return [_plus(x, y) for x, y in zip(a, b)]
+
+
+def _plus(x, y):
+    """The sum of two adjoints of list items: None is zero, and the adjoint of an item that is
+    itself a list or tuple is summed item by item (``+`` would concatenate)."""
+    if x is None:
+        return y
+    if y is None:
+        return x
+    if isinstance(x, (list, tuple)) and isinstance(y, (list, tuple)):
+        return [_plus(a, b) for a, b in zip(x, y)]
+    return x + y
 
 
 def expand_reduced(g, x, axis, keepdims):
@@ -578,15 +590,9 @@ def norm_direction(x, y, ord, axis, keepdims):
     evenly), +-2 (largest/smallest singular pair, assumed distinct), 'nuc' (U V^T)."""
     axes = _norm_axes(x, axis)
     yk = y if keepdims else np.expand_dims(y, axes)
-    ax = np.abs(x)
     if len(axes) == 1:
-        if ord == np.inf or ord == -np.inf:
-            return np.sign(x) * group_weights(ax == yk, axes, x)
-        if ord == 0:
-            return np.zeros_like(ax)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = ax / np.where(yk == 0.0, 1.0, yk)
-            return np.sign(x) * np.where(ax == 0.0, 0.0, ratio ** (ord - 1))
+        return _vector_direction(x, yk, ord, axes)
+    ax = np.abs(x)
     rows, cols = axes
     if ord in (2, -2, "nuc"):
         u, _, vt = np.linalg.svd(np.moveaxis(x, axes, (-2, -1)), full_matrices=False)
@@ -948,3 +954,804 @@ def scalar_items(a):
     if type(a) is np.ndarray and a.ndim == 1 and a.dtype == np.float64:
         return a.tolist()
     return a
+
+
+# -- numpy.fft (templates/fft.py) --------------------------------------------------------------
+
+def fit_to(g, shape):
+    """``g`` cut or zero-padded at the end of each axis to ``shape``: what ``np.fft``'s ``n``/``s``
+    do to their input. Its transpose is itself, back to ``g``'s shape."""
+    shape = tuple(shape)
+    if _shape(g) == shape:
+        return g
+    g = g[tuple(slice(0, n) for n in shape)]
+    missing = [(0, n - m) for n, m in zip(shape, _shape(g))]
+    return np.pad(g, missing) if any(w for _, w in missing) else g
+
+
+def _fft_axes(ndim, s, axes):
+    if axes is not None:
+        return tuple(a % ndim for a in ((axes,) if np.ndim(axes) == 0 else axes))
+    if s is None:
+        return tuple(range(ndim))
+    return tuple(range(ndim - (1 if np.ndim(s) == 0 else len(s)), ndim))
+
+
+def fft_axes(a, s, axes):
+    """The axes an ``np.fft`` n-d transform of ``a`` works on (``axes``, else the last
+    ``len(s)`` axes, else all)."""
+    return _fft_axes(np.ndim(a), s, axes)
+
+
+def fft_shape(a, s, axes):
+    """The shape ``a`` takes inside an ``np.fft`` transform: its own, with the lengths ``s``
+    (an int for the 1-d transforms, ``n``) along ``axes`` (an int for those, ``axis``)."""
+    shape = list(_shape(a))
+    if s is None:
+        return tuple(shape)
+    for axis, n in zip(_fft_axes(len(shape), s, axes), np.atleast_1d(s)):
+        shape[axis] = int(n)
+    return tuple(shape)
+
+
+def irfft_weights(y, a, axes):
+    """How many times each input entry of ``np.fft.irfft``/``irfftn`` (output ``y``, input
+    ``a``) counts along the halved axis (the last of ``axes``, an int for irfft): 1 for the
+    zero frequency (and the Nyquist one of an even length), 2 for the others, whose
+    conjugates the transform implies; 0 for the entries past the half spectrum it reads.
+    Shaped to broadcast against ``a``, in ``y``'s dtype."""
+    ndim = np.ndim(a)
+    axis = _fft_axes(ndim, None, axes)[-1]
+    n = _shape(y)[axis]
+    k = np.arange(_shape(a)[axis])
+    weights = np.where((k == 0) | (2 * k == n), 1.0, np.where(2 * k < n, 2.0, 0.0))
+    return weights.astype(np.result_type(y, np.float32)).reshape(
+        (-1,) + (1,) * (ndim - 1 - axis))
+
+
+SHARES.update({"fit_to": (0,), "fft_axes": (), "fft_shape": (), "irfft_weights": ()})
+__all__ += ["fit_to", "fft_axes", "fft_shape", "irfft_weights"]
+
+
+# -- differences, integrals, convolutions, interpolation (templates/mathematical.py) ---------
+
+def axis_padding(x, before, after, axis):
+    """The ``pad_width`` of ``np.pad`` that adds ``before`` and ``after`` entries along
+    ``axis`` of ``x`` only."""
+    widths = [(0, 0)] * np.ndim(x)
+    widths[axis] = (before, after)
+    return widths
+
+
+def axis_slice(x, start, stop, axis):
+    """The index ``x[..., start:stop, ...]`` with the slice at ``axis``."""
+    return (slice(None),) * (axis % np.ndim(x)) + (slice(start, stop),)
+
+
+def undiff(g, n, axis):
+    """Adjoint of ``np.diff(x, n, axis)`` (in the input x, prepend and append joined): the
+    transpose of a difference is minus the difference of the zero-padded cotangent, so that of
+    n differences is ``(-1)**n`` times n differences of ``g`` padded with n zeros each side."""
+    if n == 0:
+        return g
+    padded = np.pad(g, axis_padding(g, n, n, axis))
+    return np.diff(padded, n, axis=axis) * (-1.0 if n % 2 else 1.0)
+
+
+def diff_part(g, a, prepend, axis, part):
+    """The index into the adjoint of ``np.diff``'s joined input (``undiff``) that belongs to
+    ``part``: 'prepend', 'a' or 'append'."""
+    before = 0 if prepend is None else 1 if np.ndim(prepend) == 0 else np.shape(prepend)[axis]
+    length = _shape(a)[axis]
+    bounds = {"prepend": (0, before), "a": (before, before + length),
+              "append": (before + length, None)}[part]
+    return axis_slice(g, *bounds, axis)
+
+
+def ediff1d_part(ary, to_begin, part):
+    """The slice of ``np.ediff1d(ary, to_end, to_begin)``'s output that ``part`` ('begin',
+    'ary' for the differences, 'end') makes."""
+    before = 0 if to_begin is None else np.size(to_begin)
+    length = max(np.size(ary) - 1, 0)
+    return {"begin": slice(0, before), "ary": slice(before, before + length),
+            "end": slice(before + length, None)}[part]
+
+
+def rollaxis_axes(a, axis, start=0):
+    """The permutation ``np.rollaxis(a, axis, start)`` applies (a transpose's ``axes``)."""
+    ndim = np.ndim(a)
+    axis %= ndim
+    start = start + ndim if start < 0 else start
+    if axis < start:
+        start -= 1
+    axes = [i for i in range(ndim) if i != axis]
+    axes.insert(start, axis)
+    return tuple(axes)
+
+
+def delete_index(arr, obj, axis=None):
+    """The index into ``arr`` of the elements ``np.delete(arr, obj, axis)`` keeps, shaped like
+    its result."""
+    shape = _shape(arr)
+    kept = np.delete(np.arange(math.prod(shape)).reshape(shape), obj, axis)
+    return np.unravel_index(kept, shape)
+
+
+def insert_sources(arr, obj, values, axis=None):
+    """Where each element of ``np.insert(arr, obj, values, axis)`` comes from: a mask of the
+    elements copied from ``arr`` and, for the others, the flat index into ``values`` each was
+    broadcast from."""
+    shape, vshape = _shape(arr), np.shape(values)
+    own = np.arange(1, math.prod(shape) + 1).reshape(shape)
+    inserted = -np.arange(1, math.prod(vshape) + 1).reshape(vshape)
+    source = np.insert(own, obj, inserted, axis)
+    return source > 0, -source[source < 0] - 1
+
+
+def scatter_flat(g, index, like):
+    """Zeros shaped like ``like`` with the entries of ``g`` added at the flat positions
+    ``index`` (shaped like ``g``; repeated positions accumulate), in ``g``'s dtype."""
+    out = np.zeros(math.prod(np.shape(like)), dtype=np.result_type(g, np.float32))
+    np.add.at(out, np.ravel(index), np.ravel(g))
+    return out.reshape(np.shape(like))
+
+
+def convolve_padding(a, v, mode, correlate=False):
+    """The ``pad_width`` that places the output of ``np.convolve(a, v, mode)`` (or
+    ``np.correlate``) inside the full one: its offset and the entries it drops at the end."""
+    n, m = np.size(a), np.size(v)
+    full = n + m - 1
+    if mode == "full":
+        return (0, 0)
+    if mode == "valid":
+        start, length = min(n, m) - 1, max(n, m) - min(n, m) + 1
+    else:   # 'same': NumPy centres the two differently when v is the longer one
+        start = min(n, m) // 2 if correlate and n < m else (min(n, m) - 1) // 2
+        length = max(n, m)
+    return (start, full - start - length)
+
+
+def interp_segment(x, xp):
+    """The segment of ``xp`` each ``x`` lies in (``xp[i] <= x < xp[i + 1]``), clipped to the
+    first and last segments outside; at a knot, the segment to its right (the last one at
+    the end point)."""
+    i = np.searchsorted(xp, x, side="right") - 1
+    return np.clip(i, 0, len(xp) - 2)
+
+
+def interp_replaced(x, xp, left, right):
+    """Where ``np.interp`` returns ``left``/``right`` instead of interpolating ``fp``: outside
+    the range of ``xp``, on the sides where those values are given."""
+    outside = np.zeros(np.shape(x), dtype=bool)
+    if left is not None:
+        outside |= np.less(x, xp[0])
+    if right is not None:
+        outside |= np.greater(x, xp[-1])
+    return outside
+
+
+def polyval_powers(p, x):
+    """The powers ``len(p) - 1, ..., 1, 0`` of ``np.polyval(p, x)``, in ``x``'s float dtype."""
+    return np.arange(len(p) - 1, -1, -1, dtype=np.result_type(x, np.float32))
+
+
+def trapezoid_ends(y, axis):
+    """The weights ``0.5, 1, ..., 1, 0.5`` of the trapezoidal rule along ``axis`` of ``y``
+    (unit spacing), shaped to broadcast against it, in its dtype."""
+    n = _shape(y)[axis]
+    weights = np.ones(n, dtype=np.result_type(y, np.float32))
+    weights[[0, -1]] = 0.5 if n > 1 else 0.0
+    return weights.reshape((-1,) + (1,) * (np.ndim(y) - 1 - axis % np.ndim(y)))
+
+
+def along_axis_shape(y, v, axis):
+    """The shape that makes ``v`` broadcast against ``y``: its own, or for a 1-d ``v`` (and an
+    n-d ``y``) its length along ``axis`` and ones elsewhere."""
+    if np.ndim(v) == np.ndim(y):
+        return np.shape(v)
+    shape = [1] * np.ndim(y)
+    shape[axis] = np.size(v)
+    return tuple(shape)
+
+
+def select_masks(condlist, like):
+    """The masks of ``np.select(condlist, choices, default)`` (shaped like its output
+    ``like``): where each choice is taken (its condition is the first to hold), and where
+    the default is."""
+    taken = np.zeros(np.shape(like), dtype=bool)
+    masks = []
+    for cond in condlist:
+        mask = np.logical_and(cond, np.logical_not(taken))
+        masks.append(mask)
+        taken = taken | mask
+    return masks, np.logical_not(taken)
+
+
+def select_adjoints(g, masks, choicelist):
+    """The adjoints of ``np.select``'s choices: ``g`` where each is taken, summed over the
+    axes it was broadcast along."""
+    return [unbroadcast(np.where(mask, g, 0.0), choice) for mask, choice in zip(masks, choicelist)]
+
+
+SHARES.update({"axis_padding": (), "axis_slice": (), "undiff": (), "diff_part": (),
+               "ediff1d_part": (), "rollaxis_axes": (), "delete_index": (),
+               "insert_sources": (), "scatter_flat": (), "convolve_padding": (),
+               "interp_segment": (), "interp_replaced": (), "polyval_powers": (),
+               "trapezoid_ends": (), "along_axis_shape": (), "select_masks": (),
+               "select_adjoints": ()})
+__all__ += ["axis_padding", "axis_slice", "undiff", "diff_part", "ediff1d_part",
+            "rollaxis_axes", "delete_index", "insert_sources", "scatter_flat",
+            "convolve_padding", "interp_segment", "interp_replaced", "polyval_powers",
+            "trapezoid_ends", "along_axis_shape", "select_masks", "select_adjoints"]
+
+
+# -- block and meshgrid (templates/shape.py) ---------------------------------------------------
+
+def _block_depth(arrays):
+    return 1 + _block_depth(arrays[0]) if isinstance(arrays, list) else 0
+
+
+def _block_leaves(arrays):
+    if isinstance(arrays, list):
+        return [leaf for item in arrays for leaf in _block_leaves(item)]
+    return [arrays]
+
+
+def unblock(g, arrays):
+    """Adjoint of ``np.block(arrays)``: ``g`` cut into pieces nested like ``arrays``, each
+    shaped like its array. The lists at nesting level L (of depth D) join along axis L - D,
+    after every array is promoted to the result's number of dimensions."""
+    depth = _block_depth(arrays)
+    ndim = max([depth] + [np.ndim(leaf) for leaf in _block_leaves(arrays)])
+
+    def extent(item, level):
+        if not isinstance(item, list):
+            return (1,) * (ndim - np.ndim(item)) + tuple(np.shape(item))
+        shape = list(extent(item[0], level + 1))
+        shape[ndim - depth + level] = sum(extent(x, level + 1)[ndim - depth + level]
+                                          for x in item)
+        return tuple(shape)
+
+    def cut(g, item, level):
+        if not isinstance(item, list):
+            return np.reshape(g, np.shape(item))
+        axis = ndim - depth + level
+        sizes = [extent(x, level + 1)[axis] for x in item]
+        pieces = np.split(g, np.cumsum(sizes)[:-1], axis=axis)
+        return [cut(p, x, level + 1) for p, x in zip(pieces, item)]
+
+    return cut(g, arrays, 0)
+
+
+def unmeshgrid(gs, xi, indexing="xy", sparse=False):
+    """Adjoint of ``np.meshgrid(*xi, indexing=indexing, sparse=sparse)``: each output's
+    cotangent summed over every axis but its input's (axes 0 and 1 swap for 'xy'), shaped
+    like the input."""
+    n = len(xi)
+    adjoints = []
+    for k, (g, x) in enumerate(zip(gs, xi)):
+        axis = 1 - k if indexing == "xy" and n > 1 and k < 2 else k
+        others = tuple(i for i in range(np.ndim(g)) if i != axis)
+        adjoints.append(np.reshape(np.sum(g, axis=others), np.shape(x)))
+    return adjoints
+
+
+SHARES.update({"unblock": (), "unmeshgrid": ()})
+HOLDS.update({"unblock": (0,), "unmeshgrid": (0,)})
+__all__ += ["unblock", "unmeshgrid"]
+
+
+# -- statistics (templates/statistics.py) ------------------------------------------------------
+# Quantiles are written in a layout with a's axes first and q's last: weights shaped
+# a.shape + q.shape, positions rho shaped keep + q.shape (keep: a's shape, 1 on reduced axes).
+
+_CONTINUOUS = {"linear": (1.0, 1.0), "hazen": (0.5, 0.5), "weibull": (0.0, 0.0),
+               "median_unbiased": (1 / 3, 1 / 3), "normal_unbiased": (3 / 8, 3 / 8),
+               "interpolated_inverted_cdf": (0.0, 1.0)}
+_DISCRETE = ("lower", "higher", "nearest", "midpoint", "inverted_cdf",
+             "averaged_inverted_cdf", "closest_observation")
+
+
+def _reduced_axes(a, axis):
+    ndim = np.ndim(a)
+    if axis is None:
+        return tuple(range(ndim))
+    return tuple(sorted(i % ndim for i in ((axis,) if np.ndim(axis) == 0 else axis)))
+
+
+def _group_sizes(a, axis, ignore_nan):
+    """The number of (non-NaN) elements of each group, shaped keep."""
+    axes = _reduced_axes(a, axis)
+    if ignore_nan:
+        return np.sum(np.logical_not(np.isnan(a)), axis=axes, keepdims=True)
+    keep = tuple(1 if i in axes else n for i, n in enumerate(np.shape(a)))
+    return np.full(keep, math.prod(np.shape(a)[i] for i in axes))
+
+
+def _raw_position(q, a, axis, method, ignore_nan):
+    if method not in _CONTINUOUS and method not in _DISCRETE:
+        raise ValueError(f"srcad differentiates np.quantile with a method in "
+                         f"{tuple(_CONTINUOUS) + _DISCRETE}, not {method!r}")
+    q = np.asarray(q)
+    n = _group_sizes(a, axis, ignore_nan)
+    n = n.reshape(n.shape + (1,) * q.ndim)
+    dtype = np.result_type(a, np.float32)
+    if method in _CONTINUOUS:
+        alpha, beta = _CONTINUOUS[method]
+        raw = q * (n + 1.0 - alpha - beta) + (alpha - 1.0)
+        return np.clip(raw, 0.0, np.maximum(n - 1.0, 0.0)).astype(dtype), raw, n
+    rho = np.zeros(np.broadcast_shapes(n.shape, q.shape), dtype=dtype)
+    for count in np.unique(n):
+        if count > 0:
+            at = np.broadcast_to(n == count, rho.shape)
+            value = np.quantile(np.arange(count, dtype=float), q, method=method)
+            rho[at] = np.broadcast_to(value, rho.shape)[at]
+    return rho, None, n
+
+
+def quantile_position(q, a, axis, method, ignore_nan=False):
+    """The sorted position (fractional: rho) each quantile ``q`` of ``np.quantile(a, q, axis,
+    method=method)`` interpolates at, in each group of ``a``, shaped keep + q.shape. The
+    continuous methods are piecewise linear in q; the discrete ones piecewise constant."""
+    return _raw_position(q, a, axis, method, ignore_nan)[0]
+
+
+def quantile_slope(q, a, axis, method, ignore_nan=False):
+    """d rho / d q for ``quantile_position`` (0 where it is clipped, and for the discrete
+    methods)."""
+    rho, raw, n = _raw_position(q, a, axis, method, ignore_nan)
+    if raw is None:
+        return np.zeros_like(rho)
+    alpha, beta = _CONTINUOUS[method]
+    inside = (raw >= 0.0) & (raw <= n - 1.0)
+    return np.where(inside, n + 1.0 - alpha - beta, 0.0).astype(rho.dtype)
+
+
+def order_statistics(a, rho, axis, ignore_nan=False):
+    """One-hot weights, shaped a.shape + q.shape, of the two sorted elements each quantile
+    interpolates between: at sorted position floor(rho), and the next one (the same at the
+    end). NaN sorts last; a group without numbers gets no weight."""
+    axes = _reduced_axes(a, axis)
+    shape = np.shape(a)
+    rest = [i for i in range(len(shape)) if i not in axes]
+    group = math.prod(shape[i] for i in axes)
+    moved = np.transpose(a, rest + list(axes)).reshape([shape[i] for i in rest] + [group])
+    order = np.argsort(moved, axis=-1, kind="stable")
+    q_shape = np.shape(rho)[len(shape):]
+    rho = np.reshape(np.transpose(rho, rest + list(axes) + list(
+        range(len(shape), np.ndim(rho)))), [shape[i] for i in rest] + [-1])
+    sizes = _group_sizes(a, axis, ignore_nan).reshape([shape[i] for i in rest] + [1])
+    low = np.floor(rho).astype(np.intp)
+    high = np.clip(np.minimum(low + 1, sizes - 1), 0, None)
+    dtype = np.result_type(a, np.float32)
+    perm = [rest.index(i) if i in rest else len(rest) + 1 + axes.index(i)
+            for i in range(len(shape))] + [len(rest)]
+
+    def one_hot(position):
+        source = np.take_along_axis(order, np.minimum(position, group - 1), axis=-1)
+        hot = (source[..., None] == np.arange(group)) & (sizes[..., None] > 0)
+        hot = hot.reshape(hot.shape[:-1] + tuple(shape[i] for i in axes))
+        return np.transpose(hot, perm).reshape(shape + q_shape).astype(dtype)
+
+    return one_hot(low), one_hot(high)
+
+
+def median_weights(a, axis, ignore_nan=False):
+    """dy/da of ``np.median(a, axis)`` (``nanmedian``): 1 at the middle element of each group,
+    0.5 at each of the two middle ones of an even count."""
+    rho = quantile_position(0.5, a, axis, "linear", ignore_nan)
+    low, high = order_statistics(a, rho, axis, ignore_nan)
+    return low + (rho - np.floor(rho)) * (high - low)
+
+
+def quantile_layout(a, q, axis):
+    """For the quantile rules: the reduced axes of ``a``; the shape that gives ``a`` room for
+    q's axes (a.shape + ones); where q's axes are in the output (first) and in the rules'
+    layout (last); the output's shape with every axis kept."""
+    axes = _reduced_axes(a, axis)
+    shape, nq = np.shape(a), np.ndim(q)
+    keep = tuple(1 if i in axes else n for i, n in enumerate(shape))
+    return (axes, shape + (1,) * nq, tuple(range(nq)),
+            tuple(range(len(shape), len(shape) + nq)), np.shape(q) + keep)
+
+
+def nan_dof_inverse(a, axis, ddof):
+    """``1 / (n - ddof)`` for the n non-NaN elements of each group of ``np.nanvar``/``nanstd``,
+    nan where ``n <= ddof`` (so is the value), shaped keep."""
+    n = _group_sizes(a, axis, True)
+    dtype = np.result_type(a, np.float32)
+    return np.where(n > ddof, 1.0 / np.where(n > ddof, n - ddof, 1), np.nan).astype(dtype)
+
+
+def cov_rows(m, y=None, rowvar=True):
+    """The variables of ``np.cov(m, y, rowvar)`` as rows: m (and y) at least 2-d, transposed
+    when ``rowvar`` is False (unless it is a single row), stacked."""
+    parts = [m] if y is None else [m, y]
+    rows = []
+    for part in parts:
+        part = np.atleast_2d(part)
+        rows.append(part.T if not rowvar and part.shape[0] != 1 else part)
+    return rows[0] if len(rows) == 1 else np.concatenate(rows, axis=0)
+
+
+def un_cov_rows(g, m, y=None, rowvar=True):
+    """Adjoint of ``cov_rows``: the rows of ``g`` given back to m and y, in their shapes (for
+    y None, 0.0)."""
+    rows = np.atleast_2d(m)
+    count = rows.shape[0] if rowvar or rows.shape[0] == 1 else rows.shape[1]
+    pieces = []
+    for part, piece in ((m, g[:count]), (y, g[count:])):
+        if part is None:
+            pieces.append(0.0)
+            continue
+        transposed = not rowvar and np.atleast_2d(part).shape[0] != 1
+        pieces.append(np.reshape(piece.T if transposed else piece, np.shape(part)))
+    return pieces
+
+
+def cov_scale(rows, bias=False, ddof=None):
+    """``1 / (N - ddof)`` of ``np.cov`` for ``rows`` (variables by observations)."""
+    ddof = (0 if bias else 1) if ddof is None else ddof
+    return 1.0 / (np.shape(rows)[1] - ddof)
+
+
+SHARES.update({"quantile_position": (), "quantile_slope": (), "order_statistics": (),
+               "median_weights": (), "quantile_layout": (), "nan_dof_inverse": (),
+               "cov_rows": (0, 1), "un_cov_rows": (), "cov_scale": ()})
+HOLDS.update({"un_cov_rows": (0,)})
+__all__ += ["quantile_position", "quantile_slope", "order_statistics", "median_weights",
+            "quantile_layout", "nan_dof_inverse", "cov_rows", "un_cov_rows", "cov_scale"]
+
+
+# -- gradient, broadcast_arrays, choose, trim_zeros, vander, polyder (batch two) -------------
+
+def _gradient_axes(f, axis):
+    ndim = np.ndim(f)
+    if axis is None:
+        return tuple(range(ndim))
+    return tuple(a % ndim for a in ((axis,) if np.ndim(axis) == 0 else axis))
+
+
+def ungradient(g, f, spacing, axis=None, edge_order=1):
+    """Adjoint of ``np.gradient(f, *spacing, axis=axis, edge_order=edge_order)`` in ``f``: for
+    each axis, the transpose of its difference matrix (built by ``np.gradient`` of the identity,
+    so the spacings and edge orders are NumPy's own) applied to that output's cotangent."""
+    axes = _gradient_axes(f, axis)
+    gs = g if isinstance(g, (list, tuple)) else [g]
+    if not spacing:
+        steps = (1.0,) * len(axes)
+    elif len(spacing) == 1:
+        steps = tuple(spacing) * len(axes)
+    else:
+        steps = tuple(spacing)
+    out = np.zeros(_shape(f), dtype=np.result_type(*gs, np.float32))
+    for gk, ax, step in zip(gs, axes, steps):
+        n = _shape(f)[ax]
+        matrix = np.gradient(np.eye(n, dtype=out.dtype), step, axis=0, edge_order=edge_order)
+        out += np.moveaxis(np.tensordot(matrix, np.moveaxis(gk, ax, 0), axes=([0], [0])), 0, ax)
+    return out
+
+
+def constant_spacing(spacings):
+    """0.0 when every entry is zero (the tangents of constant spacings of ``np.gradient``);
+    otherwise an error: srcad differentiates ``np.gradient`` in ``f`` with constant spacings."""
+    if all(np.all(np.equal(s, 0.0)) for s in spacings):
+        return 0.0
+    from .errors import NotDifferentiableError
+    raise NotDifferentiableError(
+        "srcad differentiates np.gradient(f, *varargs) in f only: its spacings or coordinates "
+        "depend on the variables", hint="Pass constant spacings, or write the differences "
+        "out (np.diff(f) / np.diff(x)).")
+
+
+def unbroadcast_all(gs, items):
+    """Adjoint of ``np.broadcast_arrays(*items)``: each cotangent summed back to its item."""
+    return [unbroadcast(g, item) for g, item in zip(gs, items)]
+
+
+def broadcast_all(hs, like):
+    """Transpose of ``unbroadcast_all``: each ``hs[k]`` broadcast to ``like[k]``'s shape."""
+    return [broadcast_like(h, item) for h, item in zip(hs, like)]
+
+
+def choose_masks(a, choices, like):
+    """Where ``np.choose(a, choices)`` (output ``like``) takes each choice, shaped like it."""
+    index = np.broadcast_to(a, np.shape(like))
+    return [index == k for k in range(len(choices))]
+
+
+def trim_index(filt, trim="fb"):
+    """The slice of ``filt`` that ``np.trim_zeros(filt, trim)`` keeps."""
+    nonzero = np.flatnonzero(np.asarray(filt) != 0)
+    if len(nonzero) == 0:
+        return slice(0, 0)
+    trim = trim.lower()
+    return slice(nonzero[0] if "f" in trim else 0, nonzero[-1] + 1 if "b" in trim else None)
+
+
+def vander_powers(x, N=None, increasing=False):
+    """The powers of ``np.vander(x, N, increasing)``'s columns, in ``x``'s float dtype."""
+    n = np.size(x) if N is None else N
+    powers = np.arange(n, dtype=np.result_type(x, np.float32))
+    return powers if increasing else powers[::-1]
+
+
+def polyder_weights(p, m=1):
+    """The factors ``np.polyder(p, m)`` multiplies the kept coefficients of ``p`` by."""
+    return np.polyder(np.ones(len(p), dtype=np.result_type(p, np.float32)), m)
+
+
+def polyint_weights(p, m=1):
+    """The factors ``np.polyint(p, m)`` (no constants) gives the coefficients of ``p``."""
+    return np.polyint(np.ones(len(p), dtype=np.result_type(p, np.float32)), m)[:len(p)]
+
+
+SHARES.update({"ungradient": (), "constant_spacing": (), "unbroadcast_all": (),
+               "broadcast_all": (), "choose_masks": (), "trim_index": (), "vander_powers": (),
+               "polyder_weights": (), "polyint_weights": ()})
+HOLDS.update({"unbroadcast_all": (0,), "broadcast_all": (0,)})
+__all__ += ["ungradient", "constant_spacing", "unbroadcast_all", "broadcast_all",
+            "choose_masks", "trim_index", "vander_powers", "polyder_weights", "polyint_weights"]
+
+
+def set_sources(kind, ar1, ar2):
+    """Where each value of ``np.<kind>(ar1, ar2)`` (union1d, intersect1d, setdiff1d,
+    setxor1d) is read from: its first occurrence in the flattened ``ar1`` then ``ar2``, as a
+    mask (in ar1) and a flat position in the two joined."""
+    joined = np.concatenate([np.ravel(ar1), np.ravel(ar2)])
+    values = getattr(np, kind)(ar1, ar2)
+    unique, first = np.unique(joined, return_index=True)
+    positions = first[np.searchsorted(unique, values)]
+    return positions < np.size(ar1), positions
+
+
+SHARES.update({"set_sources": ()})
+__all__ += ["set_sources"]
+
+
+def window_sources(x, window_shape, axis=None):
+    """The flat index into ``x`` of every element of
+    ``np.lib.stride_tricks.sliding_window_view(x, window_shape, axis)``."""
+    shape = _shape(x)
+    positions = np.arange(math.prod(shape)).reshape(shape)
+    return np.lib.stride_tricks.sliding_window_view(positions, window_shape, axis)
+
+
+SHARES.update({"window_sources": ()})
+__all__ += ["window_sources"]
+
+
+# -- more of np.linalg (templates/linalg.py) and scipy.linalg (templates/scipy_linalg.py) -----
+
+def multi_dot_subscripts(arrays):
+    """The einsum subscripts of ``np.linalg.multi_dot(arrays)``: a chain of matrix products,
+    the first operand a row vector if it is 1-D, the last a column vector if it is 1-D."""
+    count = len(arrays)
+    letters = [chr(ord("a") + k) for k in range(count + 1)]
+    terms = [letters[k] + letters[k + 1] for k in range(count)]
+    first, last = letters[0], letters[count]
+    if np.ndim(arrays[0]) == 1:
+        terms[0], first = terms[0][1], ""
+    if np.ndim(arrays[-1]) == 1:
+        terms[-1], last = terms[-1][0], ""
+    return ",".join(terms) + "->" + first + last
+
+
+def vector_norm_direction(x, y, ord, axis, keepdims):
+    """dy/dx for ``y = np.linalg.vector_norm(x, axis=axis, keepdims=keepdims, ord=ord)``
+    (the elements of each group over ``axis``, None: all, taken as one vector): p-norms
+    (0 where x == 0), +-inf (ties split evenly), 0 (constant)."""
+    axes = _norm_axes(x, axis)
+    return _vector_direction(x, y if keepdims else np.expand_dims(y, axes), ord, axes)
+
+
+def _vector_direction(x, yk, ord, axes):
+    """dy/dx of the vector norm ``yk`` (kept dims) of each group of x over ``axes``."""
+    ax = np.abs(x)
+    if ord == np.inf or ord == -np.inf:
+        return np.sign(x) * group_weights(ax == yk, axes, x)
+    if ord == 0:
+        return np.zeros_like(ax)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = ax / np.where(yk == 0.0, 1.0, yk)
+        return np.sign(x) * np.where(ax == 0.0, 0.0, ratio ** (ord - 1))
+
+
+def real_eigenvalues(w):
+    """``w``, checked to be real: np.linalg.eig's rules hold for real eigenvalues only."""
+    if np.iscomplexobj(w):
+        raise ValueError("srcad differentiates np.linalg.eig/eigvals of real matrices with "
+                         "real eigenvalues only; these eigenvalues are complex")
+    return w
+
+
+def residual_columns(g, like):
+    """The cotangent of ``np.linalg.lstsq``'s residuals (shape (k,), (1,) or (0,) when there
+    are none) as one entry per column of ``b`` (shaped like ``like``: ``b``'s shape without
+    its first axis); zeros when there are no residuals."""
+    if np.size(g) == 0:
+        return zeros_like(like)
+    return np.reshape(g, np.shape(like))
+
+
+def as_residuals(t, residuals):
+    """The transpose of ``residual_columns``: per-column values shaped like ``residuals``
+    (empty when ``residuals`` is)."""
+    return np.reshape(t, (-1,))[:np.size(residuals)]
+
+
+def structured_matrix(a, assume_a, lower):
+    """The matrix ``scipy.linalg.solve`` reads from ``a``: all of it ('gen'), or the triangle
+    named by ``lower`` mirrored ('sym', 'her', 'pos' and their long names), or a triangle
+    ('upper triangular', 'lower triangular'), or the diagonal ('diagonal')."""
+    kind = _SOLVE_KINDS.get(assume_a)
+    if kind is None:
+        raise ValueError(f"srcad does not differentiate scipy.linalg.solve with "
+                         f"assume_a={assume_a!r}: use 'gen', 'sym', 'pos', 'her', "
+                         f"'diagonal' or a triangular kind")
+    if kind == "gen":
+        return a
+    if kind == "sym":
+        tri = np.tril(a) if lower else np.triu(a)
+        return tri + _mT(np.tril(a, -1) if lower else np.triu(a, 1))
+    if kind == "diagonal":
+        return np.eye(np.shape(a)[-1], dtype=np.result_type(a, 1.0)) * a
+    return np.tril(a) if kind == "lower" else np.triu(a)
+
+
+def structured_matrix_adjoint(g, assume_a, lower):
+    """The transpose of ``structured_matrix`` (a gradient with respect to the matrix read,
+    folded onto the elements of ``a`` it reads)."""
+    kind = _SOLVE_KINDS.get(assume_a)
+    if kind == "sym":
+        tri = np.tril(g) if lower else np.triu(g)
+        return tri + (np.tril(_mT(g), -1) if lower else np.triu(_mT(g), 1))
+    return structured_matrix(g, assume_a, lower)
+
+
+_SOLVE_KINDS = {None: "gen", "gen": "gen", "general": "gen", "sym": "sym", "symmetric": "sym",
+                "her": "sym", "hermitian": "sym", "pos": "sym", "positive definite": "sym",
+                "diagonal": "diagonal", "upper triangular": "upper",
+                "lower triangular": "lower"}
+
+__all__ += ["multi_dot_subscripts", "vector_norm_direction", "real_eigenvalues",
+            "residual_columns", "as_residuals", "structured_matrix", "structured_matrix_adjoint"]
+SHARES.update({"multi_dot_subscripts": (), "vector_norm_direction": (),
+               "real_eigenvalues": (0,), "residual_columns": (0,), "as_residuals": (0,),
+               "structured_matrix": (0,), "structured_matrix_adjoint": (0,)})
+
+
+def qr_columns(a, mode):
+    """min(m, n) for ``np.linalg.qr(a, mode)``: the columns of Q that are determined by ``a``;
+    refuses the modes whose outputs the rules do not model ('raw', 'r', 'economic')."""
+    if mode not in ("reduced", "complete"):
+        raise NotImplementedError(f"srcad differentiates np.linalg.qr with mode 'reduced' or "
+                                  f"'complete', not {mode!r}")
+    return min(np.shape(a)[-2:])
+
+
+__all__ += ["qr_columns"]
+SHARES.update({"qr_columns": ()})
+
+
+# -- scipy.signal's convolutions (templates/scipy_signal.py) -----------------------------------
+
+def _crop_slices(g_shape, in1, in2):
+    """Where an output of shape ``g_shape`` sits in the 'full' convolution of in1 and in2:
+    centered, as SciPy crops 'same' and 'valid' (start (full - out) // 2 on each axis)."""
+    full = [n + m - 1 for n, m in zip(_shape(in1), _shape(in2))]
+    return full, tuple(slice((f - o) // 2, (f - o) // 2 + o) for f, o in zip(full, g_shape))
+
+
+def uncrop(g, in1, in2):
+    """``g`` (a 'full', 'same' or 'valid' convolution's cotangent) placed in a zero array of
+    the 'full' shape."""
+    full, where = _crop_slices(_shape(g), in1, in2)
+    if list(_shape(g)) == full:
+        return g
+    out = np.zeros(full, dtype=np.result_type(g, 1.0))
+    out[where] = g
+    return out
+
+
+def crop(g, like, in1, in2):
+    """The transpose of ``uncrop``: the part of a 'full'-shaped ``g`` shaped like ``like``."""
+    full, where = _crop_slices(_shape(like), in1, in2)
+    return g if list(_shape(like)) == full else g[where]
+
+
+__all__ += ["uncrop", "crop"]
+SHARES.update({"uncrop": (0,), "crop": (0,)})
+
+
+def lu_rows(piv):
+    """The row order ``perm`` of ``scipy.linalg.lu_factor``'s pivots (LAPACK's: row i was
+    swapped with row piv[i], in turn): ``a[perm] = l @ u``."""
+    perm = np.arange(np.shape(piv)[-1])
+    for i, p in enumerate(np.asarray(piv)):
+        perm[i], perm[p] = perm[p], perm[i]
+    return perm
+
+
+__all__ += ["lu_rows"]
+SHARES.update({"lu_rows": ()})
+
+
+def lower_factor(c, lower):
+    """The lower-triangular factor ``l`` (``a = l l^T``) that ``scipy.linalg.cho_factor``'s
+    ``c`` holds: its lower triangle, or the transpose of its upper one (the other triangle of
+    ``c`` is not part of the factor)."""
+    return np.tril(c) if lower else _mT(np.triu(c))
+
+
+def lower_factor_adjoint(g, lower):
+    """The transpose of ``lower_factor``."""
+    return np.tril(g) if lower else np.triu(_mT(g))
+
+
+__all__ += ["lower_factor", "lower_factor_adjoint"]
+SHARES.update({"lower_factor": (), "lower_factor_adjoint": ()})
+
+
+def _as_block(x):
+    return np.reshape(x, (1, -1)) if np.ndim(x) < 2 else x      # block_diag's 2-D form
+
+
+def block_diag_of(items, like):
+    """``scipy.linalg.block_diag(*items)`` in NumPy, a placeholder item (no derivative) taken
+    as zeros shaped like the matching array of ``like``."""
+    blocks = [_as_block(item) for item in zeros_filled(items, like)]
+    rows = sum(np.shape(b)[0] for b in blocks)
+    cols = sum(np.shape(b)[1] for b in blocks)
+    out = np.zeros((rows, cols), dtype=np.result_type(*blocks, 1.0))
+    r = c = 0
+    for b in blocks:
+        out[r:r + np.shape(b)[0], c:c + np.shape(b)[1]] = b
+        r, c = r + np.shape(b)[0], c + np.shape(b)[1]
+    return out
+
+
+def unblock_diag(g, arrays):
+    """The transpose of ``block_diag_of``: the diagonal blocks of ``g``, each shaped like its
+    array."""
+    out, r, c = [], 0, 0
+    for a in arrays:
+        rows, cols = np.shape(_as_block(a))
+        out.append(np.reshape(g[r:r + rows, c:c + cols], np.shape(a)))
+        r, c = r + rows, c + cols
+    return out
+
+
+def _toeplitz_offsets(rows, cols):
+    return np.subtract.outer(np.arange(rows), np.arange(cols))       # i - j
+
+
+def toeplitz_of(v, part, symmetric, like):
+    """The part of ``scipy.linalg.toeplitz(c, r)`` (shaped like ``like``) that the vector ``v``
+    makes: for part 'c' the lower triangle (and, ``symmetric``: r is None, the upper one),
+    for part 'r' the strict upper triangle."""
+    k = _toeplitz_offsets(*np.shape(like))
+    v = np.asarray(v)
+    if part == "r":
+        return np.where(k < 0, v[np.clip(-k, 0, np.size(v) - 1)], 0.0)
+    lower = np.where(k >= 0, v[np.clip(k, 0, np.size(v) - 1)], 0.0)
+    return np.where(k >= 0, lower, v[np.clip(-k, 0, np.size(v) - 1)]) if symmetric else lower
+
+
+def toeplitz_adjoint(g, part, symmetric):
+    """The transpose of ``toeplitz_of``: the sums of ``g`` along the diagonals that ``v``
+    fills (one entry per element of c, or of r)."""
+    rows, cols = np.shape(g)
+    out = np.zeros(rows if part == "c" else cols, dtype=np.result_type(g, 1.0))
+    if part == "c":
+        for k in range(rows):
+            out[k] = np.trace(g, -k) + (np.trace(g, k) if symmetric and k else 0.0)
+    else:
+        for k in range(1, cols):
+            out[k] = np.trace(g, k)
+    return out
+
+
+__all__ += ["block_diag_of", "unblock_diag", "toeplitz_of", "toeplitz_adjoint"]
+SHARES.update({"block_diag_of": (), "unblock_diag": (), "toeplitz_of": (),
+               "toeplitz_adjoint": ()})

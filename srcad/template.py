@@ -370,6 +370,7 @@ class _ZeroSimplifier(gast.NodeTransformer):
     def __init__(self, linear: Callable[[gast.expr], bool], materialize: Callable):
         self.linear = linear
         self.materialize = materialize
+        self.zero_locals: dict = {}       # template locals assigned a symbolic zero
 
     def visit_BinOp(self, node):
         self.generic_visit(node)
@@ -402,9 +403,32 @@ class _ZeroSimplifier(gast.NodeTransformer):
 
     def visit_Subscript(self, node):
         self.generic_visit(node)
-        if is_zero(node.value):           # 0[index] -> 0
-            return node.value
+        if is_zero(node.value):           # 0[index] -> 0, shaped like primal[index]
+            primal = node.value.zero_of
+            return make_zero(None if primal is None else gast.Subscript(
+                value=clone(primal), slice=clone(node.slice), ctx=gast.Load()))
         return node
+
+    def visit_Attribute(self, node):
+        self.generic_visit(node)
+        if not is_zero(node.value):
+            return node
+        if node.attr in ("T", "mT"):      # 0.T -> 0, shaped like primal.T
+            primal = node.value.zero_of
+            return make_zero(None if primal is None else gast.Attribute(
+                value=clone(primal), attr=node.attr, ctx=gast.Load()))
+        node.value = self.materialize(node.value)       # 0.shape, 0.real: of an array
+        return node
+
+    def visit_IfExp(self, node):
+        self.generic_visit(node)       # a zero branch of a choice made at run time is a value
+        node.body, node.orelse = [self.materialize(v) if is_zero(v) else v
+                                  for v in (node.body, node.orelse)]
+        return node
+
+    def visit_Name(self, node):
+        zero = self.zero_locals.get(node.id) if isinstance(node.ctx, gast.Load) else None
+        return node if zero is None else make_zero(zero.zero_of)
 
     def visit_UnaryOp(self, node):
         self.generic_visit(node)
@@ -418,6 +442,11 @@ class _ZeroSimplifier(gast.NodeTransformer):
         self.generic_visit(node)
         if node.args and is_zero(node.args[0]) and self.linear(node.func):
             return node.args[0]
+        if node.args and is_zero(node.args[0]) and _rearranges(node.func):
+            primal = node.args[0].zero_of       # the zero keeps the shape of f(primal)
+            return make_zero(None if primal is None else gast.Call(
+                func=clone(node.func), args=[clone(primal)] + clone(node.args[1:]),
+                keywords=clone(node.keywords)))
         node.args = [self.materialize(a) if is_zero(a) else a for a in node.args]
         for kw in node.keywords:
             if is_zero(kw.value):
@@ -441,6 +470,26 @@ class _ZeroSimplifier(gast.NodeTransformer):
         return node
 
 
+# NumPy functions that rearrange their first argument (linear in it): np.f(0, ...) is 0.
+# Templates are srcad's own code, so ``np.<name>`` in instantiated rules is NumPy's.
+_REARRANGING = frozenset({"swapaxes", "transpose", "moveaxis", "reshape", "expand_dims",
+                          "squeeze", "diagonal", "tril", "triu", "ravel"})
+
+
+def _rearranges(func) -> bool:
+    """``np.swapaxes``-like, or one of srcad's runtime helpers linear in their first argument
+    (read as ``_srcad.helper`` in instantiated rules)."""
+    if isinstance(func, gast.Attribute):
+        return (func.attr in _REARRANGING and isinstance(func.value, gast.Name)
+                and func.value.id in ("np", "numpy"))
+    if isinstance(func, gast.Name) and "." in func.id:
+        from . import registry, runtime
+        helper = getattr(runtime, func.id.rsplit(".", 1)[1], None)
+        rule = registry.lookup(helper) if callable(helper) else None
+        return rule is not None and rule.linear
+    return False
+
+
 def simplify_zeros(stmts: list, linear: Callable, materialize: Callable) -> list:
     """Simplify symbolic zeros in instantiated statements.
 
@@ -452,7 +501,21 @@ def simplify_zeros(stmts: list, linear: Callable, materialize: Callable) -> list
     for stmt in stmts:
         if isinstance(stmt, (gast.Assign, gast.AugAssign)):
             stmt.value = simplifier.visit(stmt.value)
+            target = stmt.targets[0] if isinstance(stmt, gast.Assign) else None
+            if target is not None and _is_template_local(stmt, target):
+                # a local of the template that is zero: later reads of it are zero too
+                if is_zero(stmt.value):
+                    simplifier.zero_locals[target.id] = stmt.value
+                    continue
+                simplifier.zero_locals.pop(target.id, None)
         else:
+            simplifier.zero_locals.clear()      # a runtime branch: locals may be anything
             stmt = simplifier.visit(stmt)
         out.append(stmt)
     return out
+
+
+def _is_template_local(stmt, target) -> bool:
+    """Is ``stmt`` an assignment to a plain local (not a derivative or an output)?"""
+    return (isinstance(target, gast.Name) and len(stmt.targets) == 1
+            and not hasattr(stmt, "srcad_contrib") and not hasattr(target, "srcad_output"))

@@ -4,8 +4,9 @@ boolean results. (srcad's own constant-valued helpers are in runtime_rules.py.)
 ``nondiff(...)`` marks a primitive whose output is constant with respect to every input
 (activity analysis stops there, so no adjoint or tangent is ever built for it). Functions that
 create an array *from a value* are differentiable in that value and get real rules below:
-``np.full(shape, v)`` / ``np.full_like(a, v)`` in ``v`` and ``np.linspace(start, stop)`` in its
-endpoints; a silent zero gradient would be wrong there.
+``np.full(shape, v)`` / ``np.full_like(a, v)`` in ``v``, ``np.linspace(start, stop)``,
+``np.geomspace`` and ``np.logspace`` in their endpoints (and base); a silent zero gradient
+would be wrong there.
 
 Deliberately absent:
 
@@ -13,6 +14,10 @@ Deliberately absent:
 * ``enumerate`` and ``zip``: their items are the items of their arguments, which may be
   active (``for i, xi in enumerate(xs)``); marking them constant would silently drop the
   derivative of ``xi``. ``for`` loops over them are desugared to indexing by normalize;
+* ``np.histogram`` and its 2-d/n-d forms: the counts are integers, but the bin edges move
+  with the data (its minimum and maximum) and ``density=True`` divides by their widths; no
+  rule yet rather than a silent zero;
+* ``np.kaiser(M, beta)``: a window, but smooth in ``beta``;
 * ``np.random.*``: random draws are not functions of the program's inputs, but they are
   not pure either; leave them out until srcad has a story for random state.
 """
@@ -103,3 +108,53 @@ def linspace_tangent(y, start, stop, num=50, endpoint=True, dtype=None):
     t = np.reshape(np.linspace(0.0, 1.0, num, endpoint=endpoint,
                                dtype=np.result_type(y, 0.0)), (num,) + (1,) * (np.ndim(y) - 1))
     d[y] = zero_if_discrete(np.broadcast_to((1.0 - t) * d[start] + t * d[stop], np.shape(y)), y)
+
+
+# -- geomspace(start, stop, num) = start * (stop / start) ** t, logspace = base ** linspace -----
+# Along axis 0, as linspace above; geomspace's endpoints have the same sign.
+
+@adjoint(np.geomspace)
+def geomspace_adjoint(y, start, stop, num=50, endpoint=True, dtype=None):
+    t = np.linspace(0.0, 1.0, num, endpoint=endpoint, dtype=np.result_type(y))
+    d[start] = unbroadcast(np.tensordot(1.0 - t, d[y] * y, axes=1) / start, start)
+    d[stop] = unbroadcast(np.tensordot(t, d[y] * y, axes=1) / stop, stop)
+
+
+@tangent(np.geomspace)
+def geomspace_tangent(y, start, stop, num=50, endpoint=True, dtype=None):
+    t = np.reshape(np.linspace(0.0, 1.0, num, endpoint=endpoint, dtype=np.result_type(y)),
+                   (num,) + (1,) * (np.ndim(y) - 1))
+    d[y] = y * ((1.0 - t) * (d[start] / start) + t * (d[stop] / stop))
+
+
+@adjoint(np.logspace)
+def logspace_adjoint(y, start, stop, num=50, endpoint=True, base=10.0, dtype=None):
+    t = np.linspace(0.0, 1.0, num, endpoint=endpoint, dtype=np.result_type(y))
+    d[start] = unbroadcast(np.tensordot(1.0 - t, d[y] * y, axes=1) * np.log(base), start)
+    d[stop] = unbroadcast(np.tensordot(t, d[y] * y, axes=1) * np.log(base), stop)
+    d[base] = unbroadcast(d[y] * y * np.linspace(start, stop, num, endpoint=endpoint) / base,
+                          base)
+
+
+@tangent(np.logspace)
+def logspace_tangent(y, start, stop, num=50, endpoint=True, base=10.0, dtype=None):
+    t = np.reshape(np.linspace(0.0, 1.0, num, endpoint=endpoint, dtype=np.result_type(y)),
+                   (num,) + (1,) * (np.ndim(y) - 1))
+    d[y] = y * (np.log(base) * ((1.0 - t) * d[start] + t * d[stop])
+                + np.linspace(start, stop, num, endpoint=endpoint) * (d[base] / base))
+
+
+# -- more integer- and boolean-valued functions (no derivative flows through them) ---------------
+_MORE_INTEGERS = (
+    np.argpartition, np.lexsort, np.gcd, np.lcm, np.left_shift, np.right_shift, np.packbits,
+    np.unpackbits, np.bitwise_count, np.ix_, np.mask_indices, np.linalg.matrix_rank,
+    np.iscomplex, np.isreal, np.isin, np.isposinf, np.isneginf, np.array_equiv, np.can_cast,
+    np.promote_types, np.issubdtype, np.isdtype, np.iterable, np.min_scalar_type,
+    np.common_type, np.broadcast_shapes, np.spacing, np.bartlett, np.blackman, np.hamming,
+    np.hanning,
+) + tuple(getattr(np, name) for name in ("bitwise_left_shift", "bitwise_right_shift",
+                                         "bitwise_invert", "bitwise_not")
+          if hasattr(np, name))
+nondiff(*_MORE_INTEGERS)
+real_valued(*_MORE_INTEGERS)
+complex_ok(np.geomspace, np.logspace)

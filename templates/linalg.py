@@ -1,6 +1,8 @@
 """Derivative rules of products and linear algebra: ``@``/matmul, dot, inner, outer, vdot,
-tensordot, einsum, trace, kron, and ``np.linalg``'s inv, solve, det, slogdet, cholesky, eigh
-and pinv. Each primitive's adjoint and tangent sit side by side.
+vecdot, tensordot, einsum, trace, kron, and ``np.linalg``'s inv, solve, det, slogdet,
+cholesky, eigh, pinv, svd, svdvals, qr, eig, eigvals, eigvalsh, lstsq, matrix_power,
+multi_dot, vector_norm, matrix_norm, cond, tensorinv and tensorsolve. Each primitive's
+adjoint and tangent sit side by side.
 
 Conventions and assumptions:
 
@@ -31,23 +33,61 @@ Conventions and assumptions:
   only decide the rank, so the rule ignores them.
 * ``einsum`` takes a subscripts string (explicit ``->`` or implicit output, ``...``, repeated
   letters such as ``'ii->i'``); the sublist form is not supported.
+* ``svd`` (``u, s, vh = ...``, stacks, wide and tall): the derivative of the quantity NumPy
+  returns, assuming distinct nonzero singular values (``F_ij = 1 / (s_j^2 - s_i^2)`` divides
+  by their gaps). Each pair ``(u_i, v_i)`` is determined up to a common sign only, so a use of
+  the vectors should not depend on it (``u_i v_i^T``, ``u_i * u_i[0]``); the rules give the
+  derivative with the signs held. With ``full_matrices=True`` and a non-square matrix the
+  extra columns of ``u`` (rows of ``vh``) are determined only up to a rotation among
+  themselves: their derivative is the one that keeps them orthogonal to the others without
+  turning among themselves (``du2 = -u1 du1^T u2``), right for any use of their span
+  (``u2 u2^T``). ``compute_uv=False`` returns one value and is refused (the output count is
+  fixed per rule): use ``np.linalg.svdvals``; ``hermitian`` is refused.
+* ``qr`` (modes 'reduced' and 'complete'; 'r' and 'raw' are refused): Householder QR fixes the
+  signs, so ``q`` and ``r`` are differentiable as returned (tall, square, wide: for ``m < n``
+  the first ``m`` columns are factored and ``r2 = q^T a[:, m:]``); 'complete' treats ``q``'s
+  extra columns like svd's. ``a[:, :min(m, n)]`` must have full rank.
+* ``eig``/``eigvals``: real matrices with real, distinct eigenvalues; ``v``'s columns have
+  unit norm as NumPy's (its derivative keeps them so), and a use should not depend on each
+  column's sign. Complex eigenvalues are refused when the derivative runs
+  (``runtime.real_eigenvalues``); NumPy may return complex arrays, so code takes
+  ``np.real(w)`` for srcad's complex analysis to let ``grad`` through. ``eigvalsh`` reads one
+  triangle like ``eigh``.
+* ``lstsq``: ``x`` is ``pinv(a) b``, differentiated for ``a`` of full rank (``rcond`` only
+  decides the rank); ``residuals`` (empty unless ``m > n`` and full rank) and the singular
+  values ``s`` have their derivatives, ``rank`` none.
+* ``matrix_power(a, n)``: any integer ``n`` (negative: powers of the inverse); the
+  derivative is the top-right block of ``[[a, e], [0, a]] ** n`` (its adjoint the same with
+  ``a^T``), one power of a matrix of twice the size, differentiable again.
+* ``multi_dot`` is an einsum chain (1-D first and last arrays included) and uses its rules.
+* ``cond``: ``p`` None/2/-2 from the extreme singular pairs (distinct), any other ``p`` as
+  ``norm(x, p) * norm(inv(x), p)``. ``matrix_norm`` 'fro', 'nuc', 2, -2 are twice
+  differentiable (through the SVD); ±1, ±inf and the non-Euclidean ``vector_norm`` orders
+  use ``norm_direction`` (first derivatives only, as ``np.linalg.norm``'s).
+* ``vecdot`` of real arrays (NumPy conjugates ``x1``); ``tensorinv``, ``tensorsolve``
+  (``axes=None`` only) reshape to ``inv``/``solve``.
+* Indexing a multi-output result (``np.linalg.slogdet(a)[1]``, ``r = np.linalg.svd(a)``) is
+  refused: unpack it (``sign, logdet = ...``). srcad's normalizer binds a call to a rule with
+  N outputs only to N names.
 
 The end of the module gives the runtime helpers their own rules, so generated code stays
 differentiable (``grad(grad(f))``, Hessians). ``einsum_adjoints`` returns a lazy list (only
 the active operands' adjoints are computed), so its derivatives are lists too.
 """
+import math
 import operator
 
 import numpy as np
 
 from srcad.registry import (adjoint, complex_ok, d, linear, nondiff, real_valued, returns_list,
                             tangent)
-from srcad.runtime import (as_columns, dot_axes, einsum_adjoints, einsum_adjoints_adjoint,
-                           einsum_adjoints_tangent,
-                           einsum_tangent,
-                           from_columns, inner_axes, kron_adjoint_lhs, kron_adjoint_rhs,
-                           matmul_adjoint_lhs, matmul_adjoint_rhs, tensordot_adjoint_lhs,
-                           tensordot_adjoint_rhs, unbroadcast, untrace)
+from srcad.runtime import (as_columns, as_residuals, dot_axes, einsum_adjoints,
+                           einsum_adjoints_adjoint, einsum_adjoints_tangent, einsum_tangent,
+                           expand_reduced, from_columns, inner_axes, kron_adjoint_lhs,
+                           kron_adjoint_rhs, matmul_adjoint_lhs, matmul_adjoint_rhs,
+                           multi_dot_subscripts, norm_direction, qr_columns, real_eigenvalues,
+                           residual_columns, tensordot_adjoint_lhs, tensordot_adjoint_rhs,
+                           unbroadcast, untrace, vector_norm_direction)
 
 # NumPy 2's array-API twins with the same semantics (np.linalg.matmul only takes arrays).
 _MATMUL = (np.matmul, operator.matmul) + ((np.linalg.matmul,) if hasattr(np.linalg, "matmul")
@@ -412,3 +452,394 @@ def einsum_adjoints_adjoint_rule(r, g, subscripts, operands):
 @tangent(einsum_adjoints)
 def einsum_adjoints_tangent_rule(r, g, subscripts, operands):
     d[r] = einsum_adjoints_tangent(d[g], g, subscripts, operands, d[operands])
+
+
+
+# -- more of np.linalg: factorizations, spectra, least squares, powers, chains, norms ----------
+# (conventions in the module docstring). F_ij = 1 / (s_j^2 - s_i^2) for singular values,
+# 1 / (w_j - w_i) for eigenvalues, 0 on the diagonal.
+
+_SVDVALS = tuple(f for f in (getattr(np.linalg, "svdvals", None),) if f is not None)
+_VECDOT = tuple(f for f in (getattr(np, "vecdot", None), getattr(np.linalg, "vecdot", None))
+                if f is not None)
+_VECTOR_NORM = tuple(f for f in (getattr(np.linalg, "vector_norm", None),) if f is not None)
+_MATRIX_NORM = tuple(f for f in (getattr(np.linalg, "matrix_norm", None),) if f is not None)
+nondiff(multi_dot_subscripts, qr_columns, vector_norm_direction)
+real_valued(multi_dot_subscripts, qr_columns)
+linear(real_eigenvalues, residual_columns, as_residuals)
+complex_ok(np.linalg.multi_dot)
+# eig and eigvals may return complex values (complex_values.py knows them as producers); their
+# rules hold for real eigenvalues and refuse complex ones when they run (real_eigenvalues).
+complex_ok(np.linalg.eig, np.linalg.eigvals, real_eigenvalues)
+
+
+@adjoint(np.linalg.svd, outputs=3)
+def svd_adjoint(u, s, vh, a, full_matrices=True, compute_uv=True):
+    k = np.shape(s)[-1]
+    u1 = u[..., :, :k]
+    vh1 = vh[..., :k, :]
+    gu = d[u][..., :, :k]
+    gvh = d[vh][..., :k, :]
+    if full_matrices:            # the extra columns of u, rows of vh: see the module docstring
+        gu = gu - u[..., :, k:] @ (np.swapaxes(d[u][..., :, k:], -1, -2) @ u1)
+        gvh = gvh - (vh1 @ np.swapaxes(d[vh][..., k:, :], -1, -2)) @ vh[..., k:, :]
+    eye = np.eye(k, dtype=np.result_type(s))
+    s_row = np.expand_dims(s, -2)
+    s_col = np.expand_dims(s, -1)
+    f = 1.0 / (s_row * s_row - s_col * s_col + eye) - eye
+    j = np.swapaxes(u1, -1, -2) @ gu
+    m = vh1 @ np.swapaxes(gvh, -1, -2)
+    jf = f * j
+    mf = f * m
+    gp = ((jf + np.swapaxes(jf, -1, -2)) * s_row + s_col * (mf + np.swapaxes(mf, -1, -2))
+          + eye * np.expand_dims(d[s], -1) - j / s_row - np.swapaxes(m / s_row, -1, -2))
+    d[a] = (u1 @ gp + gu / s_row) @ vh1 + u1 @ (gvh / s_col)
+
+
+@tangent(np.linalg.svd, outputs=3)
+def svd_tangent(u, s, vh, a, full_matrices=True, compute_uv=True):
+    k = np.shape(s)[-1]
+    u1 = u[..., :, :k]
+    v1 = np.swapaxes(vh[..., :k, :], -1, -2)
+    eye = np.eye(k, dtype=np.result_type(s))
+    s_row = np.expand_dims(s, -2)
+    s_col = np.expand_dims(s, -1)
+    f = 1.0 / (s_row * s_row - s_col * s_col + eye) - eye
+    av = d[a] @ v1
+    p = np.swapaxes(u1, -1, -2) @ av                                   # u1^T da v1
+    pt = np.swapaxes(p, -1, -2)
+    du = u1 @ (f * (p * s_row + s_col * pt)) + (av - u1 @ p) / s_row
+    dv = (v1 @ (f * (s_col * p + pt * s_row))
+          + (np.swapaxes(d[a], -1, -2) @ u1 - v1 @ pt) / s_row)
+    d[s] = np.diagonal(p, axis1=-2, axis2=-1)
+    if full_matrices:
+        v2 = np.swapaxes(vh[..., k:, :], -1, -2)
+        d[u] = np.concatenate([du, -(u1 @ (np.swapaxes(du, -1, -2) @ u[..., :, k:]))], axis=-1)
+        d[vh] = np.swapaxes(np.concatenate([dv, -(v1 @ (np.swapaxes(dv, -1, -2) @ v2))],
+                                           axis=-1), -1, -2)
+    else:
+        d[u] = du
+        d[vh] = np.swapaxes(dv, -1, -2)
+
+
+@adjoint(*_SVDVALS)
+def svdvals_adjoint(s, x):
+    u, sv, vh = np.linalg.svd(x, full_matrices=False)
+    d[x] = (u * np.expand_dims(d[s], -2)) @ vh
+
+
+@tangent(*_SVDVALS)
+def svdvals_tangent(s, x):
+    u, sv, vh = np.linalg.svd(x, full_matrices=False)
+    d[s] = np.sum(u * (d[x] @ np.swapaxes(vh, -1, -2)), axis=-2)
+
+
+# qr: x = a[..., :k] = q1 r1 (k = min(m, n)), and r2 = q1^T a[..., k:] when m < n.
+@adjoint(np.linalg.qr, outputs=2)
+def qr_adjoint(q, r, a, mode="reduced"):
+    k = qr_columns(a, mode)
+    q1 = q[..., :, :k]
+    r1 = r[..., :k, :k]
+    gr1 = d[r][..., :k, :k]
+    gr2 = d[r][..., :k, k:]
+    gq = (d[q][..., :, :k] - q[..., :, k:] @ (np.swapaxes(d[q][..., :, k:], -1, -2) @ q1)
+          + a[..., :, k:] @ np.swapaxes(gr2, -1, -2))
+    m = r1 @ np.swapaxes(gr1, -1, -2) - np.swapaxes(gq, -1, -2) @ q1
+    c = gq + q1 @ (np.tril(m) + np.swapaxes(np.tril(m, -1), -1, -2))
+    gx = np.swapaxes(np.linalg.solve(r1, np.swapaxes(c, -1, -2)), -1, -2)     # c r1^-T
+    d[a] = np.concatenate([gx, q1 @ gr2], axis=-1)
+
+
+@tangent(np.linalg.qr, outputs=2)
+def qr_tangent(q, r, a, mode="reduced"):
+    k = qr_columns(a, mode)
+    q1 = q[..., :, :k]
+    r1 = r[..., :k, :k]
+    dx = d[a][..., :, :k]
+    dx_r = np.swapaxes(np.linalg.solve(np.swapaxes(r1, -1, -2), np.swapaxes(dx, -1, -2)), -1,
+                       -2)                                              # dx r1^-1
+    c = np.swapaxes(q1, -1, -2) @ dx_r
+    omega = np.tril(c, -1) - np.swapaxes(np.tril(c, -1), -1, -2)
+    dq1 = q1 @ (omega - c) + dx_r
+    dr = np.concatenate([(c - omega) @ r1, np.swapaxes(dq1, -1, -2) @ a[..., :, k:]
+                         + np.swapaxes(q1, -1, -2) @ d[a][..., :, k:]], axis=-1)
+    d[q] = np.concatenate([dq1, -(q1 @ (np.swapaxes(dq1, -1, -2) @ q[..., :, k:]))], axis=-1)
+    d[r] = np.concatenate([dr, np.zeros_like(r[..., k:, :])], axis=-2)
+
+
+# eig of a real matrix with real eigenvalues; v's columns have unit norm (as NumPy's).
+@adjoint(np.linalg.eig, outputs=2)
+def eig_adjoint(w, v, a):
+    real_w = real_eigenvalues(w)
+    eye = np.eye(np.shape(w)[-1], dtype=np.result_type(w))
+    f = 1.0 / (np.expand_dims(real_w, -2) - np.expand_dims(real_w, -1) + eye) - eye
+    gv = d[v] - v * np.sum(v * d[v], axis=-2, keepdims=True)
+    gp = eye * np.expand_dims(d[w], -1) + f * (np.swapaxes(v, -1, -2) @ gv)
+    d[a] = np.linalg.solve(np.swapaxes(v, -1, -2), gp @ np.swapaxes(v, -1, -2))
+
+
+@tangent(np.linalg.eig, outputs=2)
+def eig_tangent(w, v, a):
+    real_w = real_eigenvalues(w)
+    eye = np.eye(np.shape(w)[-1], dtype=np.result_type(w))
+    f = 1.0 / (np.expand_dims(real_w, -2) - np.expand_dims(real_w, -1) + eye) - eye
+    p = np.linalg.solve(v, d[a] @ v)                                    # v^-1 da v
+    d[w] = np.diagonal(p, axis1=-2, axis2=-1)
+    raw = v @ (f * p)
+    d[v] = raw - v * np.sum(v * raw, axis=-2, keepdims=True)
+
+
+@adjoint(np.linalg.eigvals)
+def eigvals_adjoint(w, a):
+    values, v = np.linalg.eig(a)
+    vt = np.swapaxes(real_eigenvalues(v), -1, -2)
+    d[a] = np.linalg.solve(vt, np.expand_dims(d[w], -1) * vt)
+
+
+@tangent(np.linalg.eigvals)
+def eigvals_tangent(w, a):
+    values, v = np.linalg.eig(a)
+    v = real_eigenvalues(v)
+    d[w] = np.diagonal(np.linalg.solve(v, d[a] @ v), axis1=-2, axis2=-1)
+
+
+@adjoint(np.linalg.eigvalsh)
+def eigvalsh_adjoint(w, a, UPLO="L"):
+    values, v = np.linalg.eigh(a, UPLO=UPLO)
+    m = (v * np.expand_dims(d[w], -2)) @ np.swapaxes(v, -1, -2)
+    sym = m + np.swapaxes(m, -1, -2)
+    if UPLO == "U":
+        d[a] = 0.5 * (np.triu(sym) + np.triu(sym, 1))
+    else:
+        d[a] = 0.5 * (np.tril(sym) + np.tril(sym, -1))
+
+
+@tangent(np.linalg.eigvalsh)
+def eigvalsh_tangent(w, a, UPLO="L"):
+    values, v = np.linalg.eigh(a, UPLO=UPLO)
+    if UPLO == "U":
+        sym = np.triu(d[a]) + np.swapaxes(np.triu(d[a], 1), -1, -2)
+    else:
+        sym = np.tril(d[a]) + np.swapaxes(np.tril(d[a], -1), -1, -2)
+    d[w] = np.sum(v * (sym @ v), axis=-2)
+
+
+# lstsq: x = pinv(a) b (full rank); residuals |b - a x|^2 per column (a^T r = 0 drops the
+# dx term); s: the singular values of a; rank: an integer.
+@adjoint(np.linalg.lstsq, outputs=4)
+def lstsq_adjoint(x, residuals, rank, s, a, b, rcond=None):
+    p = np.linalg.pinv(a)
+    pt = np.swapaxes(p, -1, -2)
+    gx = as_columns(d[x], b)
+    bc = as_columns(b, b)
+    gpt = bc @ np.swapaxes(gx, -1, -2)                                 # (gx b^T)^T
+    r = bc - a @ as_columns(x, b)
+    gr = 2.0 * r * residual_columns(d[residuals], b[0])
+    u, sv, vh = np.linalg.svd(a, full_matrices=False)
+    d[a] = ((gpt - a @ (p @ gpt)) @ (p @ pt) + (pt @ p) @ (gpt - (gpt @ p) @ a)
+            - pt @ np.swapaxes(gpt, -1, -2) @ pt)
+    d[a] = -(gr @ np.swapaxes(as_columns(x, b), -1, -2))
+    d[a] = (u * np.expand_dims(d[s], -2)) @ vh
+    d[b] = from_columns(pt @ gx, b)
+    d[b] = from_columns(gr, b)
+
+
+@tangent(np.linalg.lstsq, outputs=4)
+def lstsq_tangent(x, residuals, rank, s, a, b, rcond=None):
+    p = np.linalg.pinv(a)
+    pt = np.swapaxes(p, -1, -2)
+    dat = np.swapaxes(d[a], -1, -2)
+    dp = ((p @ pt) @ (dat - (dat @ a) @ p) + (dat - p @ (a @ dat)) @ (pt @ p)
+          - p @ d[a] @ p)
+    bc = as_columns(b, b)
+    xc = as_columns(x, b)
+    db = as_columns(d[b], b)
+    d[x] = from_columns(dp @ bc + p @ db, b)
+    d[residuals] = as_residuals(2.0 * np.sum((bc - a @ xc) * (db - d[a] @ xc), axis=0),
+                                residuals)
+    u, sv, vh = np.linalg.svd(a, full_matrices=False)
+    d[s] = np.sum(u * (d[a] @ np.swapaxes(vh, -1, -2)), axis=-2)
+
+
+# matrix_power: D(a^n)[e] is the top-right block of [[a, e], [0, a]]^n (any integer n), and
+# its adjoint D(a^T^n)[g] the same block of [[a^T, g], [0, a^T]]^n.
+@adjoint(np.linalg.matrix_power)
+def matrix_power_adjoint(y, a, n):
+    size = np.shape(a)[-1]
+    at = np.swapaxes(a, -1, -2)
+    block = np.concatenate([np.concatenate([at, d[y]], axis=-1),
+                            np.concatenate([np.zeros_like(at), at], axis=-1)], axis=-2)
+    d[a] = np.linalg.matrix_power(block, n)[..., :size, size:]
+
+
+@tangent(np.linalg.matrix_power)
+def matrix_power_tangent(y, a, n):
+    size = np.shape(a)[-1]
+    block = np.concatenate([np.concatenate([a, d[a]], axis=-1),
+                            np.concatenate([np.zeros_like(a), a], axis=-1)], axis=-2)
+    d[y] = np.linalg.matrix_power(block, n)[..., :size, size:]
+
+
+# multi_dot is an einsum chain: its rules are einsum's (lazy per-array adjoints)
+@adjoint(np.linalg.multi_dot)
+def multi_dot_adjoint(y, arrays):
+    d[arrays] = einsum_adjoints(d[y], multi_dot_subscripts(arrays), arrays)
+
+
+@tangent(np.linalg.multi_dot)
+def multi_dot_tangent(y, arrays):
+    d[y] = einsum_tangent(multi_dot_subscripts(arrays), arrays, d[arrays])
+
+
+@adjoint(*_VECDOT)
+def vecdot_adjoint(y, x1, x2, axis=-1):                 # real arrays (x1 is conjugated)
+    g = np.expand_dims(d[y], axis)
+    d[x1] = unbroadcast(g * x2, x1)
+    d[x2] = unbroadcast(g * x1, x2)
+
+
+@tangent(*_VECDOT)
+def vecdot_tangent(y, x1, x2, axis=-1):
+    d[y] = np.sum(d[x1] * x2 + x1 * d[x2], axis=axis)
+
+
+@adjoint(*_VECTOR_NORM)
+def vector_norm_adjoint(y, x, *, axis=None, keepdims=False, ord=2):
+    d[x] = (x * expand_reduced(d[y] / np.where(y == 0.0, 1.0, y), x, axis, keepdims)
+            if ord == 2 else
+            expand_reduced(d[y], x, axis, keepdims) * vector_norm_direction(x, y, ord, axis,
+                                                                            keepdims))
+
+
+@tangent(*_VECTOR_NORM)
+def vector_norm_tangent(y, x, *, axis=None, keepdims=False, ord=2):
+    d[y] = (np.sum(x * d[x], axis=axis, keepdims=keepdims) / np.where(y == 0.0, 1.0, y)
+            if ord == 2 else
+            np.sum(d[x] * vector_norm_direction(x, y, ord, axis, keepdims), axis=axis,
+                   keepdims=keepdims))
+
+
+# matrix_norm: 'fro', and 'nuc'/2/-2 through the SVD (so twice differentiable); +-1, +-inf
+# through norm_direction.
+@adjoint(*_MATRIX_NORM)
+def matrix_norm_adjoint(y, x, *, keepdims=False, ord="fro"):
+    if ord == "fro":
+        d[x] = x * expand_reduced(d[y] / np.where(y == 0.0, 1.0, y), x, (-2, -1), keepdims)
+    elif ord == "nuc" or ord == 2 or ord == -2:
+        u, s, vh = np.linalg.svd(x, full_matrices=False)
+        k = slice(None) if ord == "nuc" else slice(0, 1) if ord == 2 else slice(-1, None)
+        d[x] = expand_reduced(d[y], x, (-2, -1), keepdims) * (u[..., :, k] @ vh[..., k, :])
+    else:
+        d[x] = (expand_reduced(d[y], x, (-2, -1), keepdims)
+                * norm_direction(x, y, ord, (-2, -1), keepdims))
+
+
+@tangent(*_MATRIX_NORM)
+def matrix_norm_tangent(y, x, *, keepdims=False, ord="fro"):
+    if ord == "fro":
+        d[y] = (np.sum(x * d[x], axis=(-2, -1), keepdims=keepdims)
+                / np.where(y == 0.0, 1.0, y))
+    elif ord == "nuc" or ord == 2 or ord == -2:
+        u, s, vh = np.linalg.svd(x, full_matrices=False)
+        k = slice(None) if ord == "nuc" else slice(0, 1) if ord == 2 else slice(-1, None)
+        d[y] = np.sum(d[x] * (u[..., :, k] @ vh[..., k, :]), axis=(-2, -1), keepdims=keepdims)
+    else:
+        d[y] = np.sum(d[x] * norm_direction(x, y, ord, (-2, -1), keepdims), axis=(-2, -1),
+                      keepdims=keepdims)
+
+
+# cond: 2 / None / -2 from the extreme singular pairs; any other p as norm(x) norm(inv(x)),
+# with D norm(inv(x))[e] = <D_b, -b e b>.
+@adjoint(np.linalg.cond)
+def cond_adjoint(c, x, p=None):
+    if p is None or p == 2 or p == -2:
+        u, s, vh = np.linalg.svd(x, full_matrices=False)
+        hi = u[..., :, :1] @ vh[..., :1, :]             # d s_max / dx
+        lo = u[..., :, -1:] @ vh[..., -1:, :]           # d s_min / dx
+        cc = np.expand_dims(c, (-2, -1))
+        g = np.expand_dims(d[c], (-2, -1))
+        if p == -2:
+            d[x] = g * (lo - cc * hi) / s[..., :1, None]
+        else:
+            d[x] = g * (hi - cc * lo) / s[..., -1:, None]
+    else:
+        b = np.linalg.inv(x)
+        bt = np.swapaxes(b, -1, -2)
+        nx = np.linalg.norm(x, p, axis=(-2, -1))
+        nb = np.linalg.norm(b, p, axis=(-2, -1))
+        dx = (x / np.expand_dims(nx, (-2, -1)) if p == "fro" else
+              norm_direction(x, nx, p, (-2, -1), False))
+        db = (b / np.expand_dims(nb, (-2, -1)) if p == "fro" else
+              norm_direction(b, nb, p, (-2, -1), False))
+        d[x] = np.expand_dims(d[c], (-2, -1)) * (
+            dx * np.expand_dims(nb, (-2, -1)) - np.expand_dims(nx, (-2, -1)) * (bt @ db @ bt))
+
+
+@tangent(np.linalg.cond)
+def cond_tangent(c, x, p=None):
+    if p is None or p == 2 or p == -2:
+        u, s, vh = np.linalg.svd(x, full_matrices=False)
+        hi = np.sum(u[..., :, 0] * (d[x] @ vh[..., 0, :, None])[..., 0], axis=-1)
+        lo = np.sum(u[..., :, -1] * (d[x] @ vh[..., -1, :, None])[..., 0], axis=-1)
+        if p == -2:
+            d[c] = (lo - c * hi) / s[..., 0]
+        else:
+            d[c] = (hi - c * lo) / s[..., -1]
+    else:
+        b = np.linalg.inv(x)
+        nx = np.linalg.norm(x, p, axis=(-2, -1))
+        nb = np.linalg.norm(b, p, axis=(-2, -1))
+        dx = (x / np.expand_dims(nx, (-2, -1)) if p == "fro" else
+              norm_direction(x, nx, p, (-2, -1), False))
+        db = (b / np.expand_dims(nb, (-2, -1)) if p == "fro" else
+              norm_direction(b, nb, p, (-2, -1), False))
+        d[c] = (np.sum(d[x] * dx, axis=(-2, -1)) * nb
+                - nx * np.sum(db * (b @ d[x] @ b), axis=(-2, -1)))
+
+
+# tensorinv: inv of a reshaped to (prod(shape[:ind]), prod(shape[ind:])), reshaped back
+@adjoint(np.linalg.tensorinv)
+def tensorinv_adjoint(y, a, ind=2):
+    rows = math.prod(np.shape(a)[:ind])
+    ym = np.reshape(y, (-1, rows))
+    ymt = np.swapaxes(ym, -1, -2)
+    d[a] = np.reshape(-(ymt @ np.reshape(d[y], np.shape(ym)) @ ymt), np.shape(a))
+
+
+@tangent(np.linalg.tensorinv)
+def tensorinv_tangent(y, a, ind=2):
+    rows = math.prod(np.shape(a)[:ind])
+    ym = np.reshape(y, (-1, rows))
+    d[y] = np.reshape(-(ym @ np.reshape(d[a], (rows, -1)) @ ym), np.shape(y))
+
+
+# tensorsolve: solve(a reshaped to (size(b), size(x)), ravel(b)), reshaped to x's shape
+@adjoint(np.linalg.tensorsolve)
+def tensorsolve_adjoint(x, a, b):
+    am = np.reshape(a, (np.size(b), -1))
+    gb = np.linalg.solve(np.swapaxes(am, -1, -2), np.ravel(d[x]))
+    d[a] = np.reshape(-np.outer(gb, np.ravel(x)), np.shape(a))
+    d[b] = np.reshape(gb, np.shape(b))
+
+
+@tangent(np.linalg.tensorsolve)
+def tensorsolve_tangent(x, a, b):
+    am = np.reshape(a, (np.size(b), -1))
+    rhs = np.ravel(d[b]) - np.reshape(d[a], np.shape(am)) @ np.ravel(x)
+    d[x] = np.reshape(np.linalg.solve(am, rhs), np.shape(x))
+
+
+# the rules of the helpers above (generated code is differentiable again)
+@adjoint(real_eigenvalues)
+def real_eigenvalues_adjoint(y, w):
+    d[w] = d[y]
+
+
+@adjoint(residual_columns)
+def residual_columns_adjoint(y, g, like):
+    d[g] = as_residuals(d[y], g)
+
+
+@adjoint(as_residuals)
+def as_residuals_adjoint(y, t, residuals):
+    d[t] = residual_columns(d[y], t)

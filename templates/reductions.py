@@ -56,6 +56,9 @@ linear(np.sum, np.mean, np.cumsum, sum, math.fsum)
 # compare by their real parts first), var/std/norm (real-valued, not holomorphic).
 complex_ok(np.sum, np.mean, np.cumsum, sum, np.nansum, np.nanmean, np.prod, np.cumprod,
            np.average)
+# NumPy 2.1's cumulative_prod(x, axis) is cumprod without include_initial (unsupported: an error)
+_CUMPROD = (np.cumprod,) + ((np.cumulative_prod,) if hasattr(np, "cumulative_prod") else ())
+complex_ok(*_CUMPROD)
 
 
 # -- sum, mean -------------------------------------------------------------------------------
@@ -241,7 +244,7 @@ def cumsum_tangent(y, a, axis=None):
 #     adjoint_k0 = revcumsum(g * y1)_k0,        tangent_i += da_k0 * y1_i for i >= k0.
 # Later zeros get 0 (their products contain a_k0 = 0).
 
-@adjoint(np.cumprod)
+@adjoint(*_CUMPROD)
 def cumprod_adjoint(y, a, axis=None):
     line = np.ravel(a) if axis is None else a
     ax = 0 if axis is None else axis
@@ -254,7 +257,7 @@ def cumprod_adjoint(y, a, axis=None):
     d[a] = np.reshape(grad, np.shape(a)) if axis is None else grad
 
 
-@tangent(np.cumprod)
+@tangent(*_CUMPROD)
 def cumprod_tangent(y, a, axis=None):
     line = np.ravel(a) if axis is None else a
     dline = np.ravel(d[a]) if axis is None else d[a]

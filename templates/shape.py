@@ -1,5 +1,7 @@
 """Derivative rules of NumPy's shape functions: reshaping, transposing, joining, splitting,
-tiling, flipping, padding, diagonals and array conversion.
+tiling, flipping, padding, diagonals and array conversion; ``rollaxis``, ``append``,
+``delete``, ``insert``, ``block``, ``meshgrid``, ``broadcast_arrays``, ``diagflat``, ``resize``,
+``trim_zeros``, ``unstack``, ``np.astype`` and ``sliding_window_view``.
 
 Every function here is linear in its array argument(s), so each tangent is the function
 applied to the tangent, and each adjoint is the transposed map: the inverse reshape or
@@ -24,9 +26,11 @@ Conventions:
 import numpy as np
 
 from srcad.registry import adjoint, complex_ok, d, linear, nondiff, returns_list, tangent
-from srcad.runtime import (join, pad_border, pad_mode, unbroadcast, unconcatenate, undiag,
-                           undiagonal, unjoin, unpad, unrepeat, unstack_like, untile,
-                           zero_if_discrete, zeros_filled)
+from srcad.runtime import (astype, broadcast_all, delete_index, insert_sources, join,
+                           pad_border, pad_mode, rollaxis_axes, scatter_flat, trim_index,
+                           unblock, unbroadcast, unbroadcast_all, unconcatenate, undiag,
+                           undiagonal, unjoin, unmeshgrid, unpad, unrepeat, unstack_like,
+                           untile, window_sources, zero_if_discrete, zeros_filled)
 
 _REARRANGING = (
     np.reshape, np.ravel, np.transpose, np.swapaxes, np.moveaxis, np.squeeze, np.expand_dims,
@@ -34,7 +38,8 @@ _REARRANGING = (
     np.split, np.array_split, np.hsplit, np.vsplit, np.dsplit,
     np.tile, np.repeat, np.broadcast_to, np.flip, np.fliplr, np.flipud, np.rot90, np.roll,
     np.diag, np.diagonal, np.tril, np.triu, np.atleast_1d, np.atleast_2d, np.atleast_3d,
-    np.copy, np.array, np.asarray, np.asanyarray, np.ascontiguousarray, np.asfortranarray,
+    np.copy, np.array, np.asarray, np.asanyarray, np.asarray_chkfinite, np.ascontiguousarray,
+    np.asfortranarray,
 )
 linear(*_REARRANGING, np.real)  # not np.pad: its tangent is also linear in constant_values
 # Rearranging, copying and summing copies is linear: right for complex values (np.real has
@@ -237,12 +242,17 @@ def hstack_tangent(y, tup):
     d[y] = np.hstack(d[tup])
 
 
-@adjoint(np.vstack)
+_ROW_STACK = (np.row_stack,) if hasattr(np, "row_stack") else ()     # vstack's deprecated alias
+linear(*_ROW_STACK)
+complex_ok(*_ROW_STACK)
+
+
+@adjoint(np.vstack, *_ROW_STACK)
 def vstack_adjoint(y, tup):
     d[tup] = unjoin(d[y], tup, "vstack")
 
 
-@tangent(np.vstack)
+@tangent(np.vstack, *_ROW_STACK)
 def vstack_tangent(y, tup):
     d[y] = np.vstack(d[tup])
 
@@ -428,7 +438,7 @@ def array_tangent(y, object, dtype=None, copy=True):
         np.array(d[object], dtype=dtype), y)
 
 
-@adjoint(np.asarray, np.asanyarray)
+@adjoint(np.asarray, np.asanyarray, np.asarray_chkfinite)
 def asarray_adjoint(y, a, dtype=None):
     d[a] = unstack_like(zero_if_discrete(d[y], y), a)
 
@@ -443,6 +453,12 @@ def asarray_tangent(y, a, dtype=None):
 def asanyarray_tangent(y, a, dtype=None):
     d[y] = np.asanyarray(d[a]) if dtype is None else zero_if_discrete(
         np.asanyarray(d[a], dtype=dtype), y)
+
+
+@tangent(np.asarray_chkfinite)
+def asarray_chkfinite_tangent(y, a, dtype=None):
+    d[y] = np.asarray(d[a]) if dtype is None else zero_if_discrete(
+        np.asarray(d[a], dtype=dtype), y)
 
 
 @adjoint(np.ascontiguousarray, np.asfortranarray)
@@ -529,3 +545,204 @@ def undiag_adjoint(y, g, v, k=0):
 @adjoint(undiagonal)
 def undiagonal_adjoint(y, g, x, offset=0, axis1=0, axis2=1):
     d[g] = np.diagonal(d[y], offset, axis1, axis2)
+
+
+# -- rollaxis, append, delete, insert (linear in their arrays) --------------------------------
+# append/insert join an array and values; delete drops elements (they get no derivative).
+# insert's values are broadcast into the slots as NumPy does it: insert_sources says, for
+# each output element, whether it is a copy of arr or which element of values it came from.
+
+linear(np.rollaxis, np.append, np.delete, np.insert)
+complex_ok(np.rollaxis, np.append, np.delete, np.insert)
+nondiff(rollaxis_axes, delete_index, insert_sources)
+
+
+@adjoint(np.rollaxis)
+def rollaxis_adjoint(y, a, axis, start=0):
+    d[a] = np.transpose(d[y], np.argsort(rollaxis_axes(a, axis, start)))
+
+
+@tangent(np.rollaxis)
+def rollaxis_tangent(y, a, axis, start=0):
+    d[y] = np.rollaxis(d[a], axis, start)
+
+
+@adjoint(np.append)
+def append_adjoint(y, arr, values, axis=None):
+    pieces = unconcatenate(d[y], [arr, values], axis)
+    d[arr] = pieces[0]
+    d[values] = pieces[1]
+
+
+@tangent(np.append)
+def append_tangent(y, arr, values, axis=None):
+    d[y] = np.append(d[arr], d[values], axis=axis)
+
+
+@adjoint(np.delete)
+def delete_adjoint(y, arr, obj, axis=None):
+    d[arr][delete_index(arr, obj, axis)] += d[y]
+
+
+@tangent(np.delete)
+def delete_tangent(y, arr, obj, axis=None):
+    d[y] = np.delete(d[arr], obj, axis=axis)
+
+
+@adjoint(np.insert)
+def insert_adjoint(y, arr, obj, values, axis=None):
+    copied, origin = insert_sources(arr, obj, values, axis)
+    d[arr] = np.reshape(d[y][copied], np.shape(arr))
+    d[values] = scatter_flat(d[y][np.logical_not(copied)], origin, values)
+
+
+@tangent(np.insert)
+def insert_tangent(y, arr, obj, values, axis=None):
+    d[y] = np.insert(d[arr], obj, d[values], axis=axis)
+
+
+# -- block: nested lists joined along the last axes; its adjoint cuts the pieces back out ------
+
+linear(np.block, unblock)
+complex_ok(np.block, unblock)
+returns_list(unblock)
+
+
+@adjoint(np.block)
+def block_adjoint(y, arrays):
+    d[arrays] = unblock(d[y], arrays)
+
+
+@tangent(np.block)
+def block_tangent(y, arrays):
+    d[y] = np.block(d[arrays])
+
+
+@adjoint(unblock)
+def unblock_adjoint(y, g, arrays):
+    d[g] = np.block(zeros_filled(d[y], y))
+
+
+# -- meshgrid: every output is one input repeated along the other axes --------------------------
+
+linear(np.meshgrid, unmeshgrid)
+complex_ok(np.meshgrid, unmeshgrid)
+returns_list(np.meshgrid, unmeshgrid)
+
+
+@adjoint(np.meshgrid)
+def meshgrid_adjoint(y, *xi, copy=True, sparse=False, indexing="xy"):
+    d[xi] = unmeshgrid(zeros_filled(d[y], y), xi, indexing, sparse)
+
+
+@tangent(np.meshgrid)
+def meshgrid_tangent(y, *xi, copy=True, sparse=False, indexing="xy"):
+    d[y] = np.meshgrid(*d[xi], sparse=sparse, indexing=indexing)
+
+
+@adjoint(unmeshgrid)
+def unmeshgrid_adjoint(y, gs, xi, indexing="xy", sparse=False):
+    d[gs] = list(np.meshgrid(*zeros_filled(d[y], y), indexing=indexing, sparse=sparse))
+
+
+# -- broadcast_arrays, diagflat, resize, trim_zeros, unstack, np.astype -------------------------
+
+linear(np.broadcast_arrays, unbroadcast_all, broadcast_all, np.diagflat, np.resize,
+       np.trim_zeros)
+complex_ok(np.broadcast_arrays, unbroadcast_all, broadcast_all, np.diagflat, np.resize,
+           np.trim_zeros)
+returns_list(np.broadcast_arrays, unbroadcast_all, broadcast_all)
+nondiff(trim_index)
+
+
+@adjoint(np.broadcast_arrays)
+def broadcast_arrays_adjoint(y, *args):
+    d[args] = unbroadcast_all(zeros_filled(d[y], y), args)
+
+
+@tangent(np.broadcast_arrays)
+def broadcast_arrays_tangent(y, *args):
+    d[y] = np.broadcast_arrays(*d[args])
+
+
+@adjoint(unbroadcast_all)
+def unbroadcast_all_adjoint(y, gs, items):
+    d[gs] = broadcast_all(zeros_filled(d[y], y), gs)
+
+
+@adjoint(broadcast_all)
+def broadcast_all_adjoint(y, hs, like):
+    d[hs] = unbroadcast_all(zeros_filled(d[y], y), hs)
+
+
+@adjoint(np.diagflat)
+def diagflat_adjoint(y, v, k=0):
+    d[v] = np.reshape(np.diagonal(d[y], k), np.shape(v))
+
+
+@tangent(np.diagflat)
+def diagflat_tangent(y, v, k=0):
+    d[y] = np.diagflat(d[v], k)
+
+
+# resize repeats the flattened input cyclically: its adjoint sums the copies.
+@adjoint(np.resize)
+def resize_adjoint(y, a, new_shape):
+    d[a] = scatter_flat(d[y], np.arange(np.size(y)) % max(np.size(a), 1), a)
+
+
+@tangent(np.resize)
+def resize_tangent(y, a, new_shape):
+    d[y] = np.resize(d[a], new_shape)
+
+
+@adjoint(np.trim_zeros)
+def trim_zeros_adjoint(y, filt, trim="fb"):
+    d[filt][trim_index(filt, trim)] += d[y]
+
+
+@tangent(np.trim_zeros)
+def trim_zeros_tangent(y, filt, trim="fb"):
+    d[y] = d[filt][trim_index(filt, trim)]
+
+
+if hasattr(np, "unstack"):          # NumPy >= 2.1
+    linear(np.unstack)
+    complex_ok(np.unstack)
+    returns_list(np.unstack)
+
+    @adjoint(np.unstack)
+    def unstack_adjoint(y, x, axis=0):
+        d[x] = np.stack(zeros_filled(d[y], y), axis=axis)
+
+    @tangent(np.unstack)
+    def unstack_tangent(y, x, axis=0):
+        d[y] = np.unstack(d[x], axis=axis)
+
+
+if hasattr(np, "astype"):           # NumPy >= 2.0: the function form of x.astype(dtype)
+    @adjoint(np.astype)
+    def np_astype_adjoint(y, x, dtype, copy=True):
+        d[x] = astype(zero_if_discrete(d[y], y), np.result_type(x))
+
+    @tangent(np.astype)
+    def np_astype_tangent(y, x, dtype, copy=True):
+        d[y] = zero_if_discrete(astype(d[x], dtype), y)
+
+
+# -- sliding_window_view: windows overlap, so the adjoint sums every window's copy -------------
+
+_WINDOWS = np.lib.stride_tricks.sliding_window_view
+linear(_WINDOWS)
+complex_ok(_WINDOWS)
+nondiff(window_sources)
+
+
+@adjoint(_WINDOWS)
+def sliding_window_view_adjoint(y, x, window_shape, axis=None):
+    d[x] = scatter_flat(d[y], window_sources(x, window_shape, axis), x)
+
+
+@tangent(_WINDOWS)
+def sliding_window_view_tangent(y, x, window_shape, axis=None):
+    d[y] = np.copy(np.lib.stride_tricks.sliding_window_view(d[x], window_shape, axis))

@@ -157,3 +157,34 @@ def count_builds(monkeypatch, what=lambda f, spec: f.__name__):
         return real(f, spec)
     monkeypatch.setattr(api, "build", counting)
     return calls
+
+
+def check_second_order(expr: str, arg_shapes, consts: dict | None = None, domain="real",
+                       seed=5, rtol=1e-5, atol=1e-7):
+    """Second derivatives of ``def f(x, ...): return <expr>`` (a scalar) in its first
+    argument, with random arguments of ``arg_shapes`` (see ``check_second_order_of``)."""
+    params = ", ".join(_ARG_NAMES[:len(arg_shapes)])
+    f = make_function(f"def f({params}):\n    return {expr}\n",
+                      {"np": np, "math": math, **(consts or {})})
+    check_second_order_of(f, random_args(arg_shapes, domain, seed), seed=seed + 2, rtol=rtol,
+                          atol=atol)
+
+
+def check_second_order_of(f, args, wrt=0, seed=7, rtol=1e-5, atol=1e-6, h=1e-5):
+    """The Hessian-vector product of ``f`` in argument ``wrt`` along a random direction, by
+    forward over reverse (``srcad.hvp``) and by reverse over reverse, against central
+    differences of srcad's gradient."""
+    import srcad
+
+    grad = srcad.grad(f, wrt=wrt)
+    v = rng(seed).standard_normal(np.shape(args[wrt]))
+    v = float(v) if isinstance(args[wrt], float) else v
+
+    def at(t):
+        moved = list(args)
+        moved[wrt] = args[wrt] + t * v
+        return grad(*moved)
+    fd = (at(h) - at(-h)) / (2 * h)
+    np.testing.assert_allclose(srcad.hvp(f, wrt=wrt)(*args, v), fd, rtol=rtol, atol=atol)
+    rr = srcad.autodiff(grad, mode="reverse", wrt=wrt)(*args, seed=v)    # H^T v = H v
+    np.testing.assert_allclose(rr, fd, rtol=rtol, atol=atol)

@@ -183,11 +183,11 @@ UNSUPPORTED_IN_LOOP = {
                 s = s + g(x[i])
             return s
         """,
-    "listcomp": """
+    "dictcomp": """
         def f(x):
             s = 0.0
             for i in range(2):
-                s = s + sum([v * v for v in x])
+                s = s + sum({j: v * v for j, v in enumerate(x)})
             return s
         """,
     "raise": """
@@ -241,7 +241,7 @@ UNSUPPORTED_IN_LOOP = {
 }
 
 # The 1-based line (within the dedented source) of the offending construct.
-UNSUPPORTED_LINE = {"try": 4, "with": 4, "lambda": 4, "nested def": 4, "listcomp": 4,
+UNSUPPORTED_LINE = {"try": 4, "with": 4, "lambda": 4, "nested def": 4, "dictcomp": 4,
                     "raise": 5, "for-else": 3, "yield": 5, "global": 4, "helper with try": 2}
 
 

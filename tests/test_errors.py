@@ -87,14 +87,14 @@ UNSUPPORTED = {
                 return v * 2.0
             return np.sum(inner(x))
         """, "def inner(v):", "nested function"),
-    "list comprehension": ("""
+    "dict comprehension": ("""
         def f(x):
-            ys = [v * 2.0 for v in x]
+            ys = {i: v * 2.0 for i, v in enumerate(x)}
             return sum(ys)
-        """, "[v * 2.0 for v in x]", "comprehension"),
+        """, "{i: v * 2.0 for i, v in enumerate(x)}", "comprehension"),
     "generator expression": ("""
         def f(x):
-            return sum(v * 2.0 for v in x)
+            return max(v * 2.0 for v in x)
         """, "(v * 2.0 for v in x)", "generator"),
 }
 
@@ -152,28 +152,28 @@ def test_unsupported_syntax_in_an_inlined_helper_points_into_the_helper():
 
 # -- no derivative rule: NoRuleError -----------------------------------------------------------
 
-def spectrum_energy(x):
-    spectrum = np.fft.fft(x)
-    return np.sum(np.abs(spectrum) ** 2)
+def spectrum_energy(x):           # np.histogram_bin_edges has no rule (its edges move with x)
+    edges = np.histogram_bin_edges(x)
+    return np.sum(np.abs(edges) ** 2)
 
 
 @pytest.mark.parametrize("mode, word", [("reverse", "adjoint"), ("forward", "tangent")])
 def test_no_rule_for_a_c_function(mode, word):
-    lineno, line = line_of(spectrum_energy, "np.fft.fft(x)")
+    lineno, line = line_of(spectrum_energy, "np.histogram_bin_edges(x)")
     with pytest.raises(srcad.NoRuleError) as info:
         srcad.autodiff(spectrum_energy, mode=mode)
     err = info.value
-    assert "numpy.fft.fft" in err.message          # names the primitive
+    assert "numpy.histogram_bin_edges" in err.message    # names the primitive
     assert word in err.message and mode in err.message   # and the mode
     assert "register" in err.hint.lower()          # and how to register a rule
     assert_located(err, THIS_FILE, lineno, line)
 
 
 def test_no_rule_caret_points_at_the_call():
-    lineno, line = line_of(spectrum_energy, "np.fft.fft(x)")
+    lineno, line = line_of(spectrum_energy, "np.histogram_bin_edges(x)")
     with pytest.raises(srcad.NoRuleError) as info:
         srcad.grad(spectrum_energy)
-    assert_located(info.value, THIS_FILE, lineno, line, caret_at="np.fft.fft(x)")
+    assert_located(info.value, THIS_FILE, lineno, line, caret_at="np.histogram_bin_edges(x)")
 
 
 # -- source unavailable: SourceUnavailableError ------------------------------------------------

@@ -552,3 +552,28 @@ def test_a_srcad_derivative_called_in_a_differentiated_function_is_inlined():
     np.testing.assert_allclose(srcad.grad(_uses_a_derivative)(x), 36.0 * x ** 3)
     np.testing.assert_allclose(srcad.autodiff(_uses_a_derivative, mode="forward")(
         x, np.ones(3)), np.sum(36.0 * x ** 3))
+
+
+@pytest.mark.parametrize("index", ["x[:1 + 1]", "x[:0 + 1 + 1]"])
+def test_integer_sums_in_indices_stay_integers(index):
+    """``e + e`` became ``2.0 * e`` for integer literals too: a float slice bound."""
+    f = make_function(f"def f(x):\n    return np.sum({index} * 3.0)\n")
+    assert_right_both_modes(f, np.array([0.5, -1.0, 2.0]))
+
+
+@pytest.mark.parametrize("build", [
+    "pairs = []\n    pairs.append((a, b))\n    pairs.append((b, a))",
+    "pairs = []\n    pairs.append([a, b])\n    pairs.append([b, a * 2.0])",
+])
+def test_a_list_of_pairs_built_by_append(build):
+    """The adjoints of two list items that are pairs were concatenated, not summed (a zero
+    gradient)."""
+    f = make_function(f"def f(a, b):\n    {build}\n    s = 0.0\n    for x, y in pairs:\n"
+                      "        s = s + np.sum(x * y)\n    return s\n")
+    a, b = np.array([0.0, 1.0, 2.0]), np.array([1.0, 1.5, -1.0])
+    expected = _numeric_grad(lambda v: f(v, b), a)
+    for optimized in (True, False):
+        np.testing.assert_allclose(srcad.grad(f, optimized=optimized)(read_only(a), b), expected,
+                                   rtol=1e-6)
+        jvp = srcad.autodiff(f, mode="forward", optimized=optimized)
+        np.testing.assert_allclose(jvp(read_only(a), b, np.ones(3)), np.sum(expected), rtol=1e-6)

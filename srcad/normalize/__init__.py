@@ -19,7 +19,9 @@ ANF guarantees, for the returned FunctionDef body (recursively inside if/for/whi
 
 With ``SRCAD_VERIFY=1`` these guarantees are checked (``analysis.anf_violations``).
 
-The modules, in the order a function meets them: ``fence`` (refusals), ``jumps``
+The modules, in the order a function meets them: ``comprehensions`` (to loops),
+``containers`` (container parameters by
+their leaves, containers with constant keys to names), ``fence`` (refusals), ``jumps``
 (``return``/``break``/``continue`` to flags), ``statements``, ``loops``, ``anf``
 (expressions), ``calls`` (callee resolution, methods), ``inline`` (user helpers), ``scope``
 (names and references), ``rename`` (straight-line redefinitions); ``program`` holds the
@@ -35,6 +37,8 @@ import gast
 from ..naming import Namer, names_in
 from ..source import Source
 from .calls import METHODS
+from .comprehensions import lower_comprehensions
+from .containers import lower_containers
 from .fence import fence
 from .jumps import _lower_returns
 from .loops import Loops
@@ -52,9 +56,12 @@ class _Normalizer(Loops):
     ``loops.Loops``."""
 
 
-def normalize(src: Source) -> Program:
-    """Fence, desugar and convert ``src`` to ANF (see the module docstring)."""
+def normalize(src: Source, structures: dict | None = None) -> Program:
+    """Fence, desugar and convert ``src`` to ANF (see the module docstring); ``structures``
+    (parameter name -> ``trees.structure``) are the container arguments it is built for."""
     fdef = copy.deepcopy(src.node)
+    lower_comprehensions(src, fdef)
+    lower_containers(src, fdef, structures or {})
     fence(src, fdef)
     taken = names_in(fdef) | set(src.namespace.cells)
     namer = Namer(taken)

@@ -49,6 +49,14 @@ class Calls(Inliner):
         # array methods: x.sum(axis=0) -> np.sum(x, axis=0)
         if isinstance(func, gast.Attribute) and not _is_static_root(scope, func, self):
             return self.method(scope, node, pre)
+        marked = getattr(node, "srcad_inline", None)     # a helper taking containers
+        if marked is not None:
+            args = [self.atom(scope, a, pre) for a in node.args]
+            keywords = [gast.keyword(arg=k.arg, value=self.atom(scope, k.value, pre))
+                        for k in node.keywords]
+            if marked[2] is not None:           # rebinding the helper's name rebuilds
+                self.resolve(scope, marked[2])
+            return self.inline(scope, node, marked[0], args, keywords, pre, hint, marked[1])
         callee = self.local_callee(scope, func, node)
         if callee is UNRESOLVED:
             callee = self.resolve(scope, func)

@@ -13,6 +13,8 @@ import gast
 
 from ..source import UNRESOLVED, Namespace, function_state, parse_function
 from .anf import Expressions
+from .comprehensions import lower_comprehensions
+from .containers import lower_containers, renamed
 from .fence import fence
 from .jumps import _lower_returns
 from .program import TypeError_, _literal_or_ref, _loc_error, _name, assigned_names
@@ -26,14 +28,18 @@ _MAX_INLINE_DEPTH = 20
 class Inliner(Expressions):
     """Inlining (the layer above ``Expressions``)."""
 
-    def inline(self, scope, node, fn, args, keywords, pre, hint):
-        """Inline a user helper from its own source; returns the atom holding its result."""
+    def inline(self, scope, node, fn, args, keywords, pre, hint, views=None):
+        """Inline a user helper from its own source; returns the atom holding its result.
+        ``views``: its parameters passed containers (``containers.helper_call``)."""
         if scope.depth >= _MAX_INLINE_DEPTH:
             raise _loc_error(scope.src, node, f"helper calls nest deeper than "
                              f"{_MAX_INLINE_DEPTH} (recursion?)",
                              "srcad inlines helpers; recursive functions are not supported.")
         src = parse_function(fn)
         fdef = src.node
+        views, leaves = renamed(views or {}, scope.rename)
+        lower_comprehensions(src, fdef)
+        lower_containers(src, fdef, {}, views)
         fence(src, fdef)
         sig = inspect.signature(src.fn)     # a srcad derivative: its generated function's
         try:
@@ -47,7 +53,8 @@ class Inliner(Expressions):
         _lower_returns(fdef, self.namer)        # early and multiple returns -> one at the end
         local_names = assigned_names(fdef) | set(sig.parameters)
         rename = {n: self.namer.fresh(f"{fn.__name__}_{n}") for n in sorted(local_names)
-                  if n not in mutated}
+                  if n not in mutated and n not in views}
+        rename.update({n: n for n in leaves})     # the caller's names of container leaves
         self.origins.update({new: f"{n!r} in helper {fn.__name__}" for n, new in rename.items()})
         for pname, stmt in mutated.items():
             # A helper writing into its argument writes into the caller's array: the
@@ -65,7 +72,7 @@ class Inliner(Expressions):
         lines = []
         written = sig.bind(*node.args, **{k.arg: k.value for k in node.keywords}).arguments
         for pname, param in sig.parameters.items():
-            if pname in mutated:
+            if pname in mutated or pname in views:
                 continue
             passed = written.get(pname)         # the argument as the caller wrote it
             function = self.passed_function(scope, passed) if passed is not None else (

@@ -31,6 +31,11 @@ def _default_keyword(k) -> bool:
         k.arg == "keepdims" and k.value.value is False)
 
 
+def _int_literal(node) -> bool:
+    """``1`` (an index or a count: ``1 + 1`` must stay an int, not become ``2.0 * 1``)."""
+    return isinstance(node, gast.Constant) and type(node.value) is int
+
+
 class _Peephole(gast.NodeTransformer):
     """``a + -b`` -> ``a - b``; ``-(-a)`` -> ``a``; ``e + e`` -> ``2.0 * e`` (also in
     ``a + e + e``); arithmetic on
@@ -45,13 +50,14 @@ class _Peephole(gast.NodeTransformer):
         if a is not None and b is not None and type(node.op) in _FOLD and not (
                 isinstance(node.op, gast.Div) and b == 0.0):
             return _literal(_FOLD[type(node.op)](a, b))
-        if isinstance(node.op, gast.Add) and _pure(node.left) and gast.dump(
-                node.left) == gast.dump(node.right):
+        if isinstance(node.op, gast.Add) and _pure(node.left) and not _int_literal(
+                node.left) and gast.dump(node.left) == gast.dump(node.right):
             return gast.BinOp(left=gast.Constant(value=2.0, kind=None), op=gast.Mult(),
                               right=node.left)
         left = node.left
         if isinstance(node.op, gast.Add) and isinstance(left, gast.BinOp) and isinstance(
-                left.op, gast.Add) and _pure(node.right) and gast.dump(
+                left.op, gast.Add) and _pure(node.right) and not _int_literal(
+                node.right) and gast.dump(
                 left.right) == gast.dump(node.right):       # (a + e) + e -> a + 2.0 * e
             node.left, node.right = left.left, gast.BinOp(
                 left=gast.Constant(value=2.0, kind=None), op=gast.Mult(), right=node.right)

@@ -1,0 +1,162 @@
+"""Comprehensions lowered to the loops they stand for, before the fence.
+
+Input: a FunctionDef as parsed. Output: the same function where each list comprehension, and
+each generator expression passed to ``sum``, ``list`` or ``tuple``, is computed by statements
+placed before the statement holding it:
+
+    ys = [f(x) for x in xs if x > 0]      ->   ys = []
+                                               for x_1 in xs:
+                                                   if x_1 > 0:
+                                                       ys.append(f(x_1))
+    s = sum(w[i] * v[i] for i in range(n)) ->  s = 0
+                                               for i_1 in range(n):
+                                                   s = s + w[i_1] * v[i_1]
+
+Nested generators are nested loops; the loop variables get names of their own (a
+comprehension's variables do not leak into the function). A comprehension in a ``while``
+test (evaluated again at each iteration), a dict or set comprehension and a generator
+expression elsewhere are left to the fence, which refuses them with their location.
+"""
+from __future__ import annotations
+
+import builtins
+import copy
+
+import gast
+
+from ..naming import names_in
+from ..source import Source
+
+__all__ = ["lower_comprehensions"]
+
+_COLLECT = {"sum", "list", "tuple"}
+
+
+def _name(ident, ctx=None):
+    return gast.Name(id=ident, ctx=ctx or gast.Load(), annotation=None, type_comment=None)
+
+
+class _Lowering:
+    def __init__(self, src: Source, fdef):
+        self.src = src
+        self.taken = names_in(fdef)
+
+    def fresh(self, base):
+        name, i = f"{base}_1", 2
+        while name in self.taken:
+            name, i = f"{base}_{i}", i + 1
+        self.taken.add(name)
+        return name
+
+    def builtin(self, func, name) -> bool:
+        return isinstance(func, gast.Name) and func.id == name and \
+            self.src.namespace.lookup(name) is getattr(builtins, name)
+
+    def block(self, stmts) -> list:
+        out: list = []
+        for stmt in stmts:
+            out += self.stmt(stmt)
+        return out
+
+    def stmt(self, stmt) -> list:
+        pre: list = []
+        if isinstance(stmt, gast.While):
+            stmt.body = self.block(stmt.body)
+            stmt.orelse = self.block(stmt.orelse)
+            return [stmt]
+        if isinstance(stmt, (gast.If, gast.For)):
+            if isinstance(stmt, gast.If):
+                stmt.test = self.expr(stmt.test, pre, stmt)
+            else:
+                stmt.iter = self.expr(stmt.iter, pre, stmt)
+            stmt.body = self.block(stmt.body)
+            stmt.orelse = self.block(stmt.orelse)
+            return pre + [stmt]
+        if isinstance(stmt, (gast.FunctionDef, gast.ClassDef)):
+            return [stmt]                   # refused by the fence
+        hint = stmt.targets[0].id if isinstance(stmt, gast.Assign) and isinstance(
+            stmt.targets[0], gast.Name) else None
+        return pre + [self.expr(stmt, pre, stmt, hint)]
+
+    def expr(self, node, pre, stmt, hint=None):
+        lowering = self
+
+        class Rewrite(gast.NodeTransformer):
+            def visit_ListComp(self, n):
+                return lowering.collect(n, "list", pre, stmt, hint)
+
+            def visit_Call(self, n):
+                if len(n.args) == 1 and not n.keywords and isinstance(
+                        n.args[0], (gast.GeneratorExp, gast.ListComp)):
+                    for name in _COLLECT:
+                        if lowering.builtin(n.func, name):
+                            kind = "sum" if name == "sum" else "list"
+                            made = lowering.collect(n.args[0], kind, pre, stmt, hint)
+                            if name == "tuple":
+                                return gast.copy_location(gast.Call(
+                                    func=n.func, args=[made], keywords=[]), n)
+                            return made
+                return self.generic_visit(n)
+
+            def visit_Lambda(self, n):
+                return n                      # its own scope: refused by the fence
+
+            visit_DictComp = visit_SetComp = visit_GeneratorExp = visit_Lambda
+        return Rewrite().visit(node)
+
+    def collect(self, comp, kind, pre, stmt, hint):
+        """Statements computing ``comp`` into a new name (appended to ``pre``), and that
+        name."""
+        result = self.fresh(hint or ("_total" if kind == "sum" else "_items"))
+        rename: dict = {}
+        loops = []
+        for gen in comp.generators:
+            if gen.is_async:
+                return comp
+            gen = copy.deepcopy(gen)
+            gen.iter = _renamed(gen.iter, rename)
+            for n in gast.walk(gen.target):
+                if isinstance(n, gast.Name):
+                    rename[n.id] = self.fresh(n.id)
+            gen.target = _renamed(gen.target, rename)
+            gen.ifs = [_renamed(c, rename) for c in gen.ifs]
+            loops.append(gen)
+        elt = _renamed(copy.deepcopy(comp.elt), rename)
+        target = _name(result)
+        if kind == "sum":
+            inner = [gast.Assign(targets=[_name(result, gast.Store())], value=gast.BinOp(
+                left=target, op=gast.Add(), right=elt), type_comment=None)]
+            start = gast.Constant(value=0, kind=None)
+        else:
+            inner = [gast.Expr(value=gast.Call(func=gast.Attribute(
+                value=target, attr="append", ctx=gast.Load()), args=[elt], keywords=[]))]
+            start = gast.List(elts=[], ctx=gast.Load())
+        body = inner
+        for gen in reversed(loops):
+            for cond in reversed(gen.ifs):
+                body = [gast.If(test=cond, body=body, orelse=[])]
+            body = [gast.For(target=gen.target, iter=gen.iter, body=body, orelse=[],
+                             type_comment=None)]
+        made = [gast.Assign(targets=[_name(result, gast.Store())], value=start,
+                            type_comment=None)] + body
+        for s in made:
+            for n in gast.walk(s):
+                if hasattr(n, "lineno") or isinstance(n, (gast.stmt, gast.expr)):
+                    gast.copy_location(n, comp)
+        pre += self.block(made)             # comprehensions nested in it
+        return gast.copy_location(_name(result), comp)
+
+
+def _renamed(node, rename: dict):
+    class Rename(gast.NodeTransformer):
+        def visit_Name(self, n):
+            if n.id in rename:
+                return gast.copy_location(_name(rename[n.id], n.ctx), n)
+            return n
+    return Rename().visit(node) if rename else node
+
+
+def lower_comprehensions(src: Source, fdef) -> None:
+    """Lower ``fdef``'s comprehensions in place (see the module docstring)."""
+    if any(isinstance(n, (gast.ListComp, gast.GeneratorExp)) for n in gast.walk(fdef)):
+        fdef.body = _Lowering(src, fdef).block(fdef.body)

@@ -1,0 +1,596 @@
+"""Containers lowered when the derivative is built: a container parameter becomes one
+parameter per leaf, and every container the code makes or reads with constant keys becomes
+names.
+
+Input: the parsed FunctionDef (before the fence) and the structures of the container
+arguments of this call (``srcad.trees.structure``). Output: the same function where
+* a container parameter ``params`` is replaced, in place, by its leaves as parameters named
+  after their paths (``params['layers'][0]['W']`` -> ``params_layers_0_W``);
+* ``c[key]`` and ``c.field`` with constant keys, ``c.get(key, default)``, ``len(c)``,
+  ``c.keys()``/``.values()``/``.items()``, ``enumerate``/``zip``/``list``/``tuple``/``dict``
+  of containers, slices with constant bounds and ``isinstance(c, T)`` are resolved to the
+  leaf names (or constants) they denote;
+* dict literals with constant keys, and list or tuple displays holding containers, are
+  containers too: each item is assigned once to a name of its own (``d_a = x``);
+* ``name = container`` and ``a, b = container`` bind names to containers (no statement);
+* ``for v in container:`` (over a container's items, keys, values, ``enumerate``, ``zip``)
+  is unrolled, one copy of the body per item;
+* ``f(*xs, **d)`` of containers passes their items one by one.
+A container used whole anywhere else is a flat list or tuple display of its leaves when it is
+one, else refused with its location (a dict passed to a helper, a container rebound or written
+into). Nothing after this pass sees a container.
+"""
+from __future__ import annotations
+
+import builtins
+import copy
+import inspect
+import re
+import types
+
+import gast
+
+from ..errors import SrcadSyntaxError
+from ..naming import names_in
+from ..source import Source
+from .. import trees
+from .program import _loc_error
+
+__all__ = ["lower_containers", "leaf_names", "param_names", "renamed"]
+
+
+class _Static:
+    """A container known when the derivative is built: its kind, type, keys and items (each
+    a ``_Static``, a ``_Leaf`` or a ``_Const``)."""
+
+    def __init__(self, kind, cls, keys, items):
+        self.kind, self.cls, self.keys, self.items = kind, cls, tuple(keys), list(items)
+
+    def item(self, key):
+        if self.kind in (trees.LIST, trees.TUPLE, trees.NAMEDTUPLE) and type(key) is int:
+            key = key + len(self.items) if key < 0 else key
+        return self.items[self.keys.index(key)] if key in self.keys else _MISSING
+
+
+class _Leaf:
+    """An item that is a value: the name it is read from."""
+
+    def __init__(self, ident):
+        self.ident = ident
+
+
+class _Const:
+    def __init__(self, value):
+        self.value = value
+
+
+_MISSING = object()
+_SEQUENCE = (trees.LIST, trees.TUPLE, trees.NAMEDTUPLE)
+
+
+def _ident(text) -> str:
+    return re.sub(r"\W", "_", str(text)).strip("_") or "item"
+
+
+def leaf_names(param: str, tree, taken: set) -> list[str]:
+    """The parameter names of ``param``'s leaves, in ``trees.paths`` order."""
+    out = []
+    for path in trees.paths(tree):
+        base = "_".join([param] + [_ident(k) for k in path])
+        name, i = base, 2
+        while name in taken:
+            name, i = f"{base}_{i}", i + 1
+        taken.add(name)
+        out.append(name)
+    return out
+
+
+def _static_of(tree, names):
+    """The ``_Static`` of a parameter with structure ``tree`` whose leaves are ``names``."""
+    if tree is None:
+        return _Leaf(next(names))
+    kind, cls, keys, children = tree
+    return _Static(kind, cls, keys, [_static_of(c, names) for c in children])
+
+
+class _Lowering:
+    def __init__(self, src: Source, fdef):
+        self.src = src
+        self.taken = names_in(fdef)
+        self.env: dict = {}
+        counts: dict = {}
+        for node in gast.walk(fdef):
+            if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store):
+                counts[node.id] = counts.get(node.id, 0) + 1
+        self.counts = counts
+
+    # -- errors and names ---------------------------------------------------------------------
+
+    def error(self, node, message, hint):
+        return _loc_error(self.src, node, message, hint, SrcadSyntaxError)
+
+    def fresh(self, base):
+        base = _ident(base)
+        name, i = base, 2
+        while name in self.taken:
+            name, i = f"{base}_{i}", i + 1
+        self.taken.add(name)
+        return name
+
+    def builtin(self, func, name) -> bool:
+        return isinstance(func, gast.Name) and func.id == name and func.id not in self.env \
+            and func.id not in self.counts and \
+            self.src.namespace.lookup(name) is getattr(builtins, name)
+
+    # -- expressions ----------------------------------------------------------------------------
+
+    def constant(self, node):
+        if isinstance(node, gast.Constant):
+            return node.value
+        if isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.USub) and \
+                isinstance(node.operand, gast.Constant) and type(node.operand.value) is int:
+            return -node.operand.value
+        found = self.resolve(node, None, "")
+        if isinstance(found, _Const):
+            return found.value
+        return _MISSING
+
+    def resolve(self, node, pre, hint):
+        """The container (or leaf, or constant) ``node`` denotes when it is one built from
+        containers, else None. ``pre`` receives the assignments of items made here."""
+        if isinstance(node, gast.Name):
+            return self.env.get(node.id) if isinstance(node.ctx, gast.Load) else None
+        if isinstance(node, gast.Subscript):
+            base = self.resolve(node.value, pre, hint)
+            if not isinstance(base, _Static):
+                return None
+            if isinstance(node.slice, gast.Slice) and base.kind in _SEQUENCE:
+                bounds = [None if b is None else self.constant(b)
+                          for b in (node.slice.lower, node.slice.upper, node.slice.step)]
+                if _MISSING in bounds:
+                    raise self.error(node, "a slice of a container with bounds that are not "
+                                     "constants", "Slice containers with constant bounds.")
+                picked = list(range(len(base.items)))[slice(*bounds)]
+                kind = trees.LIST if base.kind == trees.LIST else trees.TUPLE
+                return _Static(kind, list if kind == trees.LIST else tuple, range(len(picked)),
+                               [base.items[i] for i in picked])
+            key = self.constant(node.slice)
+            if key is _MISSING:
+                raise self.error(node, "indexing a container with a key that is not a constant",
+                                 "srcad lowers containers when the derivative is built: use "
+                                 "constant keys (params['W'], layers[0]) or loop over "
+                                 "the container (for layer in layers:).")
+            item = base.item(key)
+            if item is _MISSING:
+                raise self.error(node, f"the container has no item {key!r} (it has "
+                                 f"{', '.join(map(repr, base.keys))})", "Use one of its keys.")
+            return item
+        if isinstance(node, gast.Attribute):
+            base = self.resolve(node.value, pre, hint)
+            if isinstance(base, _Static) and base.kind in trees.FIELDS:
+                item = base.item(node.attr)
+                if item is _MISSING:
+                    raise self.error(node, f"{base.cls.__name__} has no field {node.attr!r}",
+                                     "Read one of its fields.")
+                return item
+            if isinstance(base, _Static):
+                raise self.error(node, f"a {base.cls.__name__} container has no attribute "
+                                 f"{node.attr!r}", "Read its items with constant keys "
+                                 "(params['W']).")
+            return None
+        if isinstance(node, gast.Call):
+            return self.resolve_call(node, pre, hint)
+        if isinstance(node, gast.Dict):
+            keys = [self.constant(k) if k is not None else _MISSING for k in node.keys]
+            if _MISSING in keys:
+                raise self.error(node, "a dict literal with keys that are not constants "
+                                 "(or ** unpacking)", "Use constant keys: {'W': W, 'b': b}.")
+            if pre is None:
+                return None
+            return _Static(trees.DICT, dict, keys, [self.item(v, pre, f"{hint}_{k}")
+                                                      for k, v in zip(keys, node.values)])
+        if isinstance(node, (gast.List, gast.Tuple)) and isinstance(node.ctx, gast.Load):
+            if pre is None or not any(self.resolve(e, None, "") is not None
+                                      for e in node.elts if not isinstance(e, gast.Starred)):
+                return None       # a display of ordinary values: an ordinary list
+            kind = trees.LIST if isinstance(node, gast.List) else trees.TUPLE
+            return _Static(kind, list if kind == trees.LIST else tuple, range(len(node.elts)),
+                           [self.item(e, pre, f"{hint}_{i}") for i, e in enumerate(node.elts)])
+        return None
+
+    def display(self, node, pre, hint):
+        """A list or tuple display as a container, its displays containers too."""
+        kind = trees.LIST if isinstance(node, gast.List) else trees.TUPLE
+        return _Static(kind, list if kind == trees.LIST else tuple, range(len(node.elts)),
+                       [self.display(e, pre, f"{hint}_{i}") if _nested_display(e) or
+                        isinstance(e, (gast.List, gast.Tuple)) else
+                        self.item(e, pre, f"{hint}_{i}") for i, e in enumerate(node.elts)])
+
+    def item(self, node, pre, hint):
+        """An item of a container the code makes: a container, a constant, a name never
+        assigned, or a value assigned once to a name of its own."""
+        found = self.resolve(node, pre, hint)
+        if found is not None:
+            return found
+        if isinstance(node, gast.Constant):
+            return _Const(node.value)
+        if isinstance(node, gast.Name) and not self.counts.get(node.id):
+            return _Leaf(node.id)
+        name = self.fresh(hint or "item")
+        value = self.expr(node, pre)
+        pre.append(gast.copy_location(gast.Assign(
+            targets=[gast.Name(id=name, ctx=gast.Store(), annotation=None, type_comment=None)],
+            value=value, type_comment=None), node))
+        return _Leaf(name)
+
+    def resolve_call(self, node, pre, hint):
+        func, args = node.func, node.args
+        if isinstance(func, gast.Attribute) and func.attr in ("keys", "values", "items", "get"):
+            base = self.resolve(func.value, pre, hint)
+            if not isinstance(base, _Static) or base.kind != trees.DICT:
+                return None
+            if func.attr == "get":
+                key = self.constant(args[0]) if args else _MISSING
+                if key is _MISSING:
+                    raise self.error(node, "d.get with a key that is not a constant",
+                                     "Use a constant key.")
+                item = base.item(key)
+                if item is not _MISSING:
+                    return item
+                return self.item(args[1], pre, hint) if len(args) > 1 else _Const(None)
+            items = {"keys": [_Const(k) for k in base.keys], "values": base.items,
+                     "items": [_Static(trees.TUPLE, tuple, (0, 1), [_Const(k), v])
+                               for k, v in zip(base.keys, base.items)]}[func.attr]
+            return _Static(trees.TUPLE, tuple, range(len(items)), items)
+        statics = [self.resolve(a, pre, hint) for a in args]
+        if not any(isinstance(s, _Static) for s in statics):
+            if self.builtin(func, "dict") and node.keywords and not args and pre is not None:
+                return _Static(trees.DICT, dict, [k.arg for k in node.keywords],
+                               [self.item(k.value, pre, f"{hint}_{k.arg}")
+                                for k in node.keywords])
+            return None
+        first = statics[0] if statics else None
+        if self.builtin(func, "len") and isinstance(first, _Static):
+            return _Const(len(first.items))
+        if self.builtin(func, "isinstance") and isinstance(first, _Static):
+            cls = self.src.namespace.resolve(args[1]) if len(args) > 1 else None
+            if isinstance(cls, (type, tuple)):
+                return _Const(issubclass(first.cls, cls))
+            return None
+        if isinstance(first, _Static) and len(args) == 1 and not node.keywords:
+            if self.builtin(func, "list") or self.builtin(func, "tuple"):
+                kind = trees.LIST if func.id == "list" else trees.TUPLE
+                items = [_Const(k) for k in first.keys] if first.kind == trees.DICT \
+                    else first.items
+                return _Static(kind, list if kind == trees.LIST else tuple, range(len(items)),
+                               items)
+            if self.builtin(func, "dict") and first.kind == trees.DICT:
+                return _Static(trees.DICT, dict, first.keys, first.items)
+            if self.builtin(func, "enumerate"):
+                items = self.iterated(first)
+                return _Static(trees.TUPLE, tuple, range(len(items)), [
+                    _Static(trees.TUPLE, tuple, (0, 1), [_Const(i), v])
+                    for i, v in enumerate(items)])
+            if self.builtin(func, "reversed") and first.kind in _SEQUENCE:
+                return _Static(trees.TUPLE, tuple, range(len(first.items)), first.items[::-1])
+        if self.builtin(func, "zip") and all(isinstance(s, _Static) for s in statics) and \
+                not node.keywords:
+            rows = list(zip(*[self.iterated(s) for s in statics]))
+            return _Static(trees.TUPLE, tuple, range(len(rows)), [
+                _Static(trees.TUPLE, tuple, range(len(r)), r) for r in rows])
+        return None
+
+    @staticmethod
+    def iterated(static: _Static) -> list:
+        """What ``for v in static`` goes over: a dict's keys, a sequence's items."""
+        return [_Const(k) for k in static.keys] if static.kind == trees.DICT else static.items
+
+    def materialize(self, found, node):
+        """A container used as a value: a flat list or tuple display of its items."""
+        if isinstance(found, _Leaf):
+            return gast.copy_location(gast.Name(id=found.ident, ctx=gast.Load(),
+                                                annotation=None, type_comment=None), node)
+        if isinstance(found, _Const):
+            return gast.copy_location(gast.Constant(value=found.value, kind=None), node)
+        if found.kind in (trees.LIST, trees.TUPLE) and all(
+                not isinstance(i, _Static) or i.kind in (trees.LIST, trees.TUPLE)
+                for i in found.items):
+            cls = gast.List if found.kind == trees.LIST else gast.Tuple
+            return gast.copy_location(cls(elts=[self.materialize(i, node) for i in found.items],
+                                          ctx=gast.Load()), node)
+        what = "a dict" if found.kind == trees.DICT else f"a {found.cls.__name__}" if \
+            found.kind in trees.FIELDS else "a nested container"
+        raise self.error(node, f"{what} used whole here: srcad lowers containers by their "
+                         "constant keys when the derivative is built",
+                         "Read its items with constant keys (params['W'], model.W), loop "
+                         "over it, or pass it to a function of your own (inlined); a library "
+                         "function takes its arrays, not the container.")
+
+    def expr(self, node, pre):
+        """``node`` with every container it reads lowered."""
+        lowering = self
+
+        class Rewrite(gast.NodeTransformer):
+            def generic(self, n):
+                found = lowering.resolve(n, pre, "item")
+                if found is not None:
+                    return lowering.materialize(found, n)
+                return self.generic_visit(n)
+
+            def visit_Subscript(self, n):
+                if isinstance(n.ctx, gast.Store) and isinstance(
+                        lowering.resolve(n.value, None, ""), _Static):
+                    raise lowering.error(n, "writing into a container", "Build a new "
+                                         "container (a dict literal) instead of writing into "
+                                         "one.")
+                return self.generic(n)
+
+            def visit_Call(self, n):
+                lowering.unpack(n)
+                found = lowering.helper_call(n, pre)
+                if found is not None:
+                    return found
+                return self.generic(n)
+
+            visit_Name = visit_Attribute = visit_Dict = generic
+            visit_List = visit_Tuple = generic
+        return Rewrite().visit(node)
+
+    def unpack(self, call):
+        """``f(*xs, **d)`` with ``xs`` and ``d`` containers: their items passed one by one
+        (an item that is a container through a name bound to it)."""
+        def node_of(item, where):
+            if isinstance(item, _Static):
+                name = self.fresh("item")
+                self.env[name] = item
+                return gast.copy_location(gast.Name(id=name, ctx=gast.Load(), annotation=None,
+                                                    type_comment=None), where)
+            return self.materialize(item, where)
+        args = []
+        for a in call.args:
+            found = self.resolve(a.value, None, "") if isinstance(a, gast.Starred) else None
+            if isinstance(found, _Static):
+                args += [node_of(i, a) for i in self.iterated(found)]
+            else:
+                args.append(a)
+        keywords = []
+        for k in call.keywords:
+            found = self.resolve(k.value, None, "") if k.arg is None else None
+            if isinstance(found, _Static) and found.kind == trees.DICT:
+                keywords += [gast.keyword(arg=key, value=node_of(i, k.value))
+                             for key, i in zip(found.keys, found.items)]
+            else:
+                keywords.append(k)
+        call.args, call.keywords = args, keywords
+
+    def whole(self, node):
+        """The container ``node`` denotes when only a helper can take it whole (a dict, an
+        object, a container holding one), else None."""
+        if isinstance(node, gast.Starred):
+            return None
+        found = self.resolve(node, None, "")
+        if not isinstance(found, _Static):
+            return None
+        try:
+            self.materialize(found, node)
+        except SrcadSyntaxError:
+            return found
+        return None
+
+    def helper_call(self, node, pre):
+        """A call of a user function (or a method of a container's class) passing a
+        container whole: the call is marked ``srcad_inline = (function, {parameter:
+        container}, the callee as written)`` for the inliner, which lowers the helper with those containers bound;
+        the arguments it passes are placeholders. None for any other call."""
+        method = None
+        if isinstance(node.func, gast.Attribute):
+            base = self.resolve(node.func.value, None, "")
+            if isinstance(base, _Static) and base.kind in trees.FIELDS \
+                    and node.func.attr not in base.keys:
+                method = getattr(base.cls, node.func.attr, None)
+                if not isinstance(method, types.FunctionType):
+                    raise self.error(node, f"{base.cls.__name__}.{node.func.attr} is not a "
+                                     "method srcad can inline", "Call a plain method or a "
+                                     "module-level function.")
+        wholes = [self.whole(a) for a in node.args]
+        keywords = {k.arg: self.whole(k.value) for k in node.keywords}
+        if method is None and not any(wholes) and not any(keywords.values()):
+            return None
+        fn = method or self.src.namespace.resolve(node.func)
+        module = getattr(fn, "__module__", "") or ""
+        if not isinstance(fn, types.FunctionType) or module.startswith(("numpy", "srcad")):
+            return None         # refused where the container is used whole
+        placeholder = [object() for _ in node.args]
+        try:
+            bound = inspect.signature(fn).bind(
+                *([object()] if method else []), *placeholder,
+                **{k.arg: object() for k in node.keywords})
+        except TypeError as exc:
+            raise self.error(node, f"bad call to {fn.__name__}: {exc}", "Fix the arguments.")
+        names = {id(v): k for k, v in bound.arguments.items()}
+        views = {}
+        if method is not None:
+            views[next(iter(inspect.signature(fn).parameters))] = base
+        args = []
+        for a, whole, ph in zip(node.args, wholes, placeholder):
+            if whole is not None:
+                views[names[id(ph)]] = whole
+                args.append(gast.copy_location(gast.Constant(value=None, kind=None), a))
+            else:
+                args.append(self.expr(a, pre))
+        kw = []
+        for k in node.keywords:
+            if keywords[k.arg] is not None:
+                views[k.arg] = keywords[k.arg]
+                kw.append(gast.keyword(arg=k.arg, value=gast.Constant(value=None, kind=None)))
+            else:
+                kw.append(gast.keyword(arg=k.arg, value=self.expr(k.value, pre)))
+        if method is not None:
+            args.insert(0, gast.copy_location(gast.Constant(value=None, kind=None), node))
+        call = gast.copy_location(gast.Call(func=gast.Name(id=fn.__name__, ctx=gast.Load(),
+                                                           annotation=None, type_comment=None),
+                                            args=args, keywords=kw), node)
+        call.srcad_inline = (fn, views, None if method else node.func)
+        return call
+
+    # -- statements -----------------------------------------------------------------------------
+
+    def block(self, stmts) -> list:
+        out: list = []
+        for stmt in stmts:
+            out += self.stmt(stmt)
+        return out
+
+    def bind(self, target, found, stmt, pre):
+        """Bind ``target`` to ``found`` (a container, leaf or constant)."""
+        if isinstance(target, gast.Name):
+            if isinstance(found, (_Static, _Const)):
+                if self.counts.get(target.id, 0) > 1:
+                    raise self.error(stmt, f"{target.id!r} holds a container and is assigned "
+                                     "more than once", "Give each container its own name.")
+                self.env[target.id] = found
+                return
+            pre.append(gast.copy_location(gast.Assign(
+                targets=[target], value=self.materialize(found, stmt), type_comment=None),
+                stmt))
+            return
+        if isinstance(target, (gast.Tuple, gast.List)) and isinstance(found, _Static) and \
+                found.kind in (trees.LIST, trees.TUPLE, trees.NAMEDTUPLE, trees.DICT):
+            items = self.iterated(found)
+            if len(items) != len(target.elts) or any(isinstance(e, gast.Starred)
+                                                     for e in target.elts):
+                raise self.error(stmt, f"unpacking {len(items)} items into "
+                                 f"{len(target.elts)} names", "Unpack as many names as the "
+                                 "container has items.")
+            for t, item in zip(target.elts, items):
+                self.bind(t, item, stmt, pre)
+            return
+        raise self.error(stmt, "assigning a container there", "Assign containers to names.")
+
+    def stmt(self, stmt) -> list:
+        pre: list = []
+        if isinstance(stmt, gast.Assign) and len(stmt.targets) == 1:
+            hint = stmt.targets[0].id if isinstance(stmt.targets[0], gast.Name) else "item"
+            found = self.display(stmt.value, pre, hint) if isinstance(
+                stmt.targets[0], gast.Name) and _nested_display(stmt.value) else \
+                self.resolve(stmt.value, pre, hint)
+            if isinstance(found, _Static) or (found is not None and not isinstance(
+                    stmt.targets[0], gast.Name)):
+                self.bind(stmt.targets[0], found, stmt, pre)
+                return pre
+        if isinstance(stmt, gast.For):
+            found = self.resolve(stmt.iter, pre, "item")
+            if isinstance(found, _Static):
+                return pre + self.unroll(stmt, found)
+        if isinstance(stmt, (gast.If, gast.While)):
+            stmt.test = self.expr(stmt.test, pre)
+            stmt.body, stmt.orelse = self.block(stmt.body), self.block(stmt.orelse)
+            return pre + [stmt]
+        if isinstance(stmt, gast.For):
+            stmt.iter = self.expr(stmt.iter, pre)
+            stmt.body, stmt.orelse = self.block(stmt.body), self.block(stmt.orelse)
+            return pre + [stmt]
+        if isinstance(stmt, (gast.FunctionDef, gast.ClassDef, gast.With, gast.Try)):
+            return [stmt]            # refused by the fence
+        return pre + [self.expr(stmt, pre)]
+
+    def unroll(self, loop, found):
+        jumps = [n for n in gast.walk(loop) if isinstance(n, (gast.Break, gast.Continue))]
+        if jumps or loop.orelse:
+            raise self.error(jumps[0] if jumps else loop, "break, continue or else in a loop "
+                             "over a container (srcad unrolls it, one copy per item)",
+                             "Use an if around the body instead.")
+        out: list = []
+        targets = {n.id for n in gast.walk(loop.target) if isinstance(n, gast.Name)}
+        for item in self.iterated(found):
+            saved = {t: self.env.pop(t) for t in targets if t in self.env}
+            counts = {t: self.counts.get(t, 0) for t in targets}
+            for t in targets:        # bound once per copy
+                self.counts[t] = 1 if counts[t] == 1 else counts[t]
+            pre: list = []
+            self.bind(copy.deepcopy(loop.target), item, loop, pre)
+            out += pre + self.block(copy.deepcopy(loop.body))
+            self.counts.update(counts)
+            for t in targets:
+                self.env.pop(t, None)
+            self.env.update(saved)
+        if not out:
+            out = [gast.copy_location(gast.Pass(), loop)]
+        return out
+
+
+def _nested_display(node) -> bool:
+    """A list or tuple display holding displays (``pairs = [(a, b), (b, a)]``): a container,
+    so ``for a, b in pairs`` unrolls."""
+    return isinstance(node, (gast.List, gast.Tuple)) and any(
+        isinstance(e, (gast.List, gast.Tuple, gast.Dict)) for e in node.elts) and not any(
+        isinstance(e, gast.Starred) for e in node.elts)
+
+
+def lower_containers(src: Source, fdef, structures: dict, views: dict | None = None) -> None:
+    """Lower ``fdef`` (in place) for container parameters of ``structures`` (parameter name
+    -> ``trees.structure``), and every container literal it makes; ``views`` (an inlined
+    helper's parameter -> the container its caller passed, see ``helper_call``) are bound
+    as they are."""
+    lowering = _Lowering(src, fdef)
+    lowering.env.update(views or {})
+    args = fdef.args
+    kw_defaults = []
+    for field in ("posonlyargs", "args", "kwonlyargs"):
+        new = []
+        for i, a in enumerate(getattr(args, field)):
+            tree = structures.get(a.id)
+            if tree is None:
+                new.append(a)
+                if field == "kwonlyargs":
+                    kw_defaults.append(args.kw_defaults[i])
+                continue
+            names = leaf_names(a.id, tree, lowering.taken)
+            lowering.env[a.id] = _static_of(tree, iter(names))
+            leaves = [gast.Name(id=n, ctx=gast.Param(), annotation=None, type_comment=None)
+                      for n in names]
+            new += leaves
+            if field == "kwonlyargs":
+                kw_defaults += [None] * len(leaves)
+        setattr(args, field, new)
+    args.kw_defaults = kw_defaults
+    if not _uses_containers(fdef) and not structures and not views:
+        return
+    fdef.body = lowering.block(fdef.body)
+
+
+def renamed(views: dict, rename: dict) -> tuple[dict, set]:
+    """``views`` with their leaves' names as the caller's scope renames them, and those
+    names."""
+    found: set = set()
+
+    def walk(item):
+        if isinstance(item, _Leaf):
+            ident = rename.get(item.ident, item.ident)
+            found.add(ident)
+            return _Leaf(ident)
+        if isinstance(item, _Static):
+            return _Static(item.kind, item.cls, item.keys, [walk(i) for i in item.items])
+        return item
+    return {k: walk(v) for k, v in views.items()}, found
+
+
+def _uses_containers(fdef) -> bool:
+    """Does the body make a container srcad lowers (a dict literal, ``dict(...)``, a name
+    bound to a display of displays)?"""
+    return any(isinstance(n, gast.Dict) or (
+        isinstance(n, gast.Assign) and _nested_display(n.value)) or (
+        isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and n.func.id == "dict")
+        for n in gast.walk(fdef))
+
+
+def param_names(fdef, structures: dict) -> list[str]:
+    """The parameters of ``fdef`` once lowered for ``structures`` (as ``lower_containers``
+    names them), positional then keyword-only."""
+    taken = names_in(fdef)
+    out: list[str] = []
+    a = fdef.args
+    for p in a.posonlyargs + a.args + a.kwonlyargs:
+        tree = structures.get(p.id)
+        out += [p.id] if tree is None else leaf_names(p.id, tree, taken)
+    return out

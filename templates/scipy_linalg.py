@@ -1,0 +1,314 @@
+"""Derivative rules of ``scipy.linalg``: solve (with ``assume_a``, ``lower``, ``transposed``),
+solve_triangular, inv, det, cholesky, eigh, eigvalsh, svd, svdvals, qr, expm, sqrtm, logm,
+block_diag and toeplitz. Loaded only when SciPy imports (``srcad[scipy]``).
+
+Where SciPy's function is NumPy's under another signature (cholesky, eigh, svd, qr, det...),
+the rule is NumPy's (templates/linalg.py), registered with ``registry.derived`` for SciPy's
+parameters: the conventions of linalg.py hold (one triangle read by cholesky/eigh, distinct
+eigen/singular values, gauge-invariant use of vectors, the extra columns of full SVD and QR).
+
+Conventions:
+
+* ``overwrite_a``/``overwrite_b`` are absent from the signatures (SciPy may destroy the input
+  the derivative reads): passing them is a clear error. ``check_finite`` is accepted.
+* ``solve`` and ``inv`` with ``assume_a``: the rule differentiates the matrix SciPy reads
+  (``runtime.structured_matrix``): all of ``a`` ('gen'), the triangle ``lower`` names,
+  mirrored ('sym', 'her', 'pos'), a triangle ('upper triangular', 'lower triangular') or the
+  diagonal; a perturbation of the elements SciPy ignores has derivative 0. 'banded' and
+  'tridiagonal' are refused at run time.
+* ``solve_triangular`` reads the triangle ``lower`` names (without its diagonal for
+  ``unit_diagonal=True``); ``trans`` 0/'N', 1/'T', 2/'C' (real matrices: 'C' is 'T').
+* ``scipy.linalg.qr``: ``mode`` 'full' and 'economic' (NumPy's 'complete' and 'reduced');
+  ``pivoting=True`` (three outputs) and modes 'r'/'raw' are refused.
+* ``eigh``: the standard problem only (``b`` is refused), ``eigvals_only=False`` (use
+  ``eigvalsh`` for the values alone); ``subset_by_*``, ``type`` and ``driver`` are refused.
+* ``expm``, ``sqrtm``, ``logm``: the Frechet derivative ``L_f(a, e)`` is the top-right block
+  of ``f([[a, e], [0, a]])`` (Higham, Functions of Matrices, thm. 3.6), and its adjoint
+  ``L_f(a^T, g)`` (these functions commute with transposition), so both modes are one call of
+  ``f`` on a matrix of twice the size and second derivatives follow from the same rule.
+  ``sqrtm``/``logm`` are differentiated where they are real and smooth: no eigenvalue on the
+  closed negative real axis (a complex result is refused by the complex analysis).
+"""
+import numpy as np
+import scipy.linalg as sl  # type: ignore[import-untyped, unused-ignore]
+
+from srcad.registry import adjoint, complex_ok, d, derived, linear, nondiff, returns_list, tangent
+from srcad.runtime import (as_columns, block_diag_of, from_columns, lower_factor,
+                           lower_factor_adjoint, lu_rows, structured_matrix,
+                           structured_matrix_adjoint, toeplitz_adjoint, toeplitz_of,
+                           unblock_diag, unbroadcast, zeros_filled)
+from srcad.templates import linalg as np_rules
+
+# -- NumPy's rules under SciPy's signatures --------------------------------------------------
+def _twins(primitive, rules, signature, replace=None):
+    """Both rules (adjoint, tangent) of a NumPy function for its SciPy twin."""
+    for rule in rules:
+        derived(primitive, rule, signature, replace)
+
+
+_twins(sl.det, (np_rules.det_adjoint, np_rules.det_tangent), "y, a, *, check_finite=True")
+_twins(sl.cholesky, (np_rules.cholesky_adjoint, np_rules.cholesky_tangent),
+       "c, a, lower=False, *, check_finite=True", {"upper": "not lower"})
+_twins(sl.eigh, (np_rules.eigh_adjoint, np_rules.eigh_tangent),
+       "w, v, a, *, lower=True, eigvals_only=False, check_finite=True",
+       {"UPLO": "'L' if lower else 'U'"})
+_twins(sl.eigvalsh, (np_rules.eigvalsh_adjoint, np_rules.eigvalsh_tangent),
+       "w, a, *, lower=True, check_finite=True", {"UPLO": "'L' if lower else 'U'"})
+_twins(sl.svd, (np_rules.svd_adjoint, np_rules.svd_tangent),
+       "u, s, vh, a, full_matrices=True, compute_uv=True, *, check_finite=True, "
+       "lapack_driver='gesdd'")
+_twins(sl.svdvals, (np_rules.svdvals_adjoint, np_rules.svdvals_tangent),
+       "s, a, *, check_finite=True", {"x": "a"})
+_twins(sl.qr, (np_rules.qr_adjoint, np_rules.qr_tangent),
+       "q, r, a, *, mode='full', check_finite=True",
+       {"mode": "'complete' if mode == 'full' else 'reduced' if mode == 'economic' else mode"})
+
+linear(structured_matrix, structured_matrix_adjoint)
+complex_ok(structured_matrix, structured_matrix_adjoint)
+
+
+# -- solve, inv: the matrix read is structured_matrix(a, assume_a, lower) -------------------
+
+@adjoint(sl.solve)
+def solve_adjoint(x, a, b, lower=False, *, check_finite=True, assume_a=None, transposed=False):
+    m = structured_matrix(a, assume_a, lower)
+    gb = np.linalg.solve(m if transposed else np.swapaxes(m, -1, -2), as_columns(d[x], b))
+    gm = -(gb @ np.swapaxes(as_columns(x, b), -1, -2))
+    d[a] = unbroadcast(structured_matrix_adjoint(
+        np.swapaxes(gm, -1, -2) if transposed else gm, assume_a, lower), a)
+    d[b] = unbroadcast(from_columns(gb, b), b)
+
+
+@tangent(sl.solve)
+def solve_tangent(x, a, b, lower=False, *, check_finite=True, assume_a=None, transposed=False):
+    m = structured_matrix(a, assume_a, lower)
+    dm = structured_matrix(d[a], assume_a, lower)
+    rhs = as_columns(d[b], b) - (np.swapaxes(dm, -1, -2) if transposed else dm) @ as_columns(
+        x, b)
+    d[x] = from_columns(np.linalg.solve(np.swapaxes(m, -1, -2) if transposed else m, rhs), b)
+
+
+@adjoint(sl.inv)
+def inv_adjoint(y, a, *, check_finite=True, assume_a=None, lower=False):
+    yt = np.swapaxes(y, -1, -2)
+    d[a] = structured_matrix_adjoint(-(yt @ d[y] @ yt), assume_a, lower)
+
+
+@tangent(sl.inv)
+def inv_tangent(y, a, *, check_finite=True, assume_a=None, lower=False):
+    d[y] = -(y @ structured_matrix(d[a], assume_a, lower) @ y)
+
+
+# -- solve_triangular: op(t) x = b, t the triangle read, op the transpose for trans 1/2 -------
+
+@adjoint(sl.solve_triangular)
+def solve_triangular_adjoint(x, a, b, trans=0, lower=False, unit_diagonal=False, *,
+                             check_finite=True):
+    gb = sl.solve_triangular(a, as_columns(d[x], b), trans=0 if trans != 0 and trans != "N"
+                             else 1, lower=lower, unit_diagonal=unit_diagonal)
+    gt = -(gb @ np.swapaxes(as_columns(x, b), -1, -2))
+    if trans != 0 and trans != "N":
+        gt = np.swapaxes(gt, -1, -2)
+    if lower:
+        d[a] = np.tril(gt, -1 if unit_diagonal else 0)
+    else:
+        d[a] = np.triu(gt, 1 if unit_diagonal else 0)
+    d[b] = from_columns(gb, b)
+
+
+@tangent(sl.solve_triangular)
+def solve_triangular_tangent(x, a, b, trans=0, lower=False, unit_diagonal=False, *,
+                             check_finite=True):
+    if lower:
+        dt = np.tril(d[a], -1 if unit_diagonal else 0)
+    else:
+        dt = np.triu(d[a], 1 if unit_diagonal else 0)
+    if trans != 0 and trans != "N":
+        dt = np.swapaxes(dt, -1, -2)
+    rhs = as_columns(d[b], b) - dt @ as_columns(x, b)
+    d[x] = from_columns(sl.solve_triangular(a, rhs, trans=trans, lower=lower,
+                                            unit_diagonal=unit_diagonal), b)
+
+
+# -- matrix functions: L_f(a, e) = f([[a, e], [0, a]])[top right] (see the module docstring) --
+
+@adjoint(sl.expm)
+def expm_adjoint(y, A):
+    n = np.shape(A)[-1]
+    at = np.swapaxes(A, -1, -2)
+    block = np.concatenate([np.concatenate([at, d[y]], axis=-1),
+                            np.concatenate([np.zeros_like(at), at], axis=-1)], axis=-2)
+    d[A] = sl.expm(block)[..., :n, n:]
+
+
+@tangent(sl.expm)
+def expm_tangent(y, A):
+    n = np.shape(A)[-1]
+    block = np.concatenate([np.concatenate([A, d[A]], axis=-1),
+                            np.concatenate([np.zeros_like(A), A], axis=-1)], axis=-2)
+    d[y] = sl.expm(block)[..., :n, n:]
+
+
+_twins(sl.sqrtm, (expm_adjoint, expm_tangent), "y, A", {"sl.expm": "sl.sqrtm"})
+_twins(sl.logm, (expm_adjoint, expm_tangent), "y, A", {"sl.expm": "sl.logm"})
+
+
+# -- the rules of the helpers above (each is linear; the adjoint of one is the other) --------
+
+@adjoint(structured_matrix)
+def structured_matrix_adjoint_rule(y, a, assume_a, lower):
+    d[a] = structured_matrix_adjoint(d[y], assume_a, lower)
+
+
+@adjoint(structured_matrix_adjoint)
+def structured_matrix_adjoint_adjoint(y, g, assume_a, lower):
+    d[g] = structured_matrix(d[y], assume_a, lower)
+
+
+# -- cho_factor / cho_solve, lu_factor / lu_solve ------------------------------------------
+# cho_factor and lu_factor return a pair, passed whole to cho_solve / lu_solve: they are rules
+# returning a list (``returns_list``), so ``c = cho_factor(a)``, ``cho_factor(a)[0]`` and
+# ``c, low = cho_factor(a)`` all work. cho_factor's c holds the factor in one triangle and a's
+# own elements in the other (SciPy leaves them), so that triangle's derivative is a's.
+
+returns_list(sl.cho_factor, sl.lu_factor)
+linear(lower_factor, lower_factor_adjoint)
+nondiff(lu_rows)
+_FACTOR = "np.tril(res[0]) if lower else np.triu(res[0])"
+_FACTOR_COTANGENT = "zeros_filled(d[res], res)[0]"
+derived(sl.cho_factor, np_rules.cholesky_adjoint, "res, a, lower=False, *, check_finite=True",
+        {"upper": "not lower", "c": _FACTOR},
+        d_reads={"c": f"np.tril({_FACTOR_COTANGENT}) if lower else np.triu({_FACTOR_COTANGENT})"},
+        extra=f"d[a] = (np.triu({_FACTOR_COTANGENT}, 1) if lower else "
+              f"np.tril({_FACTOR_COTANGENT}, -1))")
+derived(sl.cho_factor, np_rules.cholesky_tangent, "res, a, lower=False, *, check_finite=True",
+        {"upper": "not lower", "c": _FACTOR},
+        d_stores={"c": ("res", "(__value__ + (np.triu(d[a], 1) if lower else "
+                               "np.tril(d[a], -1)), 0.0)")})
+
+
+@adjoint(sl.cho_solve)
+def cho_solve_adjoint(x, c_and_lower, b, *, check_finite=True):
+    low = lower_factor(c_and_lower[0], c_and_lower[1])                 # a = low low^T
+    gb = sl.cho_solve(c_and_lower, as_columns(d[x], b))
+    ga = -(gb @ np.swapaxes(as_columns(x, b), -1, -2))
+    gl = (ga + np.swapaxes(ga, -1, -2)) @ low
+    d[c_and_lower] = [lower_factor_adjoint(gl, c_and_lower[1]), 0.0]
+    d[b] = from_columns(gb, b)
+
+
+@tangent(sl.cho_solve)
+def cho_solve_tangent(x, c_and_lower, b, *, check_finite=True):
+    low = lower_factor(c_and_lower[0], c_and_lower[1])
+    dlow = lower_factor(d[c_and_lower][0], c_and_lower[1])
+    da = dlow @ np.swapaxes(low, -1, -2) + low @ np.swapaxes(dlow, -1, -2)
+    d[x] = from_columns(sl.cho_solve(c_and_lower, as_columns(d[b], b) - da @ as_columns(x, b)),
+                        b)
+
+
+# lu_factor: a[perm] = l u (l unit lower, u upper, packed in lu). With f = l^-1 da[perm] u^-1,
+# dl = l tril(f, -1) and du = triu(f) u.
+@adjoint(sl.lu_factor)
+def lu_factor_adjoint(res, a, *, check_finite=True):
+    lu = res[0]
+    g = zeros_filled(d[res], res)[0]
+    l = np.tril(lu, -1) + np.eye(np.shape(lu)[-1], dtype=np.result_type(lu))
+    u = np.triu(lu)
+    m = np.tril(np.swapaxes(l, -1, -2) @ np.tril(g, -1), -1) + np.triu(
+        np.triu(g) @ np.swapaxes(u, -1, -2))
+    z = np.linalg.solve(np.swapaxes(l, -1, -2), m)                        # l^-T m
+    d[a][lu_rows(res[1])] += np.swapaxes(np.linalg.solve(u, np.swapaxes(z, -1, -2)), -1, -2)
+
+
+@tangent(sl.lu_factor)
+def lu_factor_tangent(res, a, *, check_finite=True):
+    lu = res[0]
+    l = np.tril(lu, -1) + np.eye(np.shape(lu)[-1], dtype=np.result_type(lu))
+    u = np.triu(lu)
+    y = np.linalg.solve(l, d[a][lu_rows(res[1])])
+    f = np.swapaxes(np.linalg.solve(np.swapaxes(u, -1, -2), np.swapaxes(y, -1, -2)), -1, -2)
+    d[res] = (l @ np.tril(f, -1) + np.triu(f) @ u, 0.0)
+
+
+# lu_solve: a = m[inverse perm] with m = l u; op(a) x = b, op the transpose for trans 1/2.
+@adjoint(sl.lu_solve)
+def lu_solve_adjoint(x, lu_and_piv, b, trans=0, *, check_finite=True):
+    lu = lu_and_piv[0]
+    l = np.tril(lu, -1) + np.eye(np.shape(lu)[-1], dtype=np.result_type(lu))
+    u = np.triu(lu)
+    gb = sl.lu_solve(lu_and_piv, as_columns(d[x], b), trans=1 if trans == 0 else 0)
+    gop = -(gb @ np.swapaxes(as_columns(x, b), -1, -2))
+    gm = (gop if trans == 0 else np.swapaxes(gop, -1, -2))[lu_rows(lu_and_piv[1])]
+    d[lu_and_piv] = [np.tril(gm @ np.swapaxes(u, -1, -2), -1)
+                     + np.triu(np.swapaxes(l, -1, -2) @ gm), 0.0]
+    d[b] = from_columns(gb, b)
+
+
+@tangent(sl.lu_solve)
+def lu_solve_tangent(x, lu_and_piv, b, trans=0, *, check_finite=True):
+    lu = lu_and_piv[0]
+    l = np.tril(lu, -1) + np.eye(np.shape(lu)[-1], dtype=np.result_type(lu))
+    u = np.triu(lu)
+    dlu = d[lu_and_piv][0]
+    da = (np.tril(dlu, -1) @ u + l @ np.triu(dlu))[np.argsort(lu_rows(lu_and_piv[1]))]
+    rhs = as_columns(d[b], b) - (da if trans == 0 else np.swapaxes(da, -1, -2)) @ as_columns(
+        x, b)
+    d[x] = from_columns(sl.lu_solve(lu_and_piv, rhs, trans=trans), b)
+
+
+@adjoint(lower_factor)
+def lower_factor_adjoint_rule(y, c, lower):
+    d[c] = lower_factor_adjoint(d[y], lower)
+
+
+@adjoint(lower_factor_adjoint)
+def lower_factor_adjoint_adjoint(y, g, lower):
+    d[g] = lower_factor(d[y], lower)
+
+
+# -- block_diag, toeplitz: linear, their adjoints gather the blocks / sum the diagonals ----------
+
+linear(block_diag_of, unblock_diag, toeplitz_of, toeplitz_adjoint)
+returns_list(unblock_diag)
+complex_ok(sl.block_diag, block_diag_of, unblock_diag)
+
+
+@adjoint(sl.block_diag)
+def block_diag_adjoint(y, *arrs):
+    d[arrs] = unblock_diag(d[y], arrs)
+
+
+@tangent(sl.block_diag)
+def block_diag_tangent(y, *arrs):
+    d[y] = block_diag_of(d[arrs], arrs)
+
+
+@adjoint(block_diag_of)
+def block_diag_of_adjoint(y, items, like):
+    d[items] = unblock_diag(d[y], like)
+
+
+@adjoint(unblock_diag)
+def unblock_diag_adjoint(y, g, arrays):
+    d[g] = block_diag_of(d[y], arrays)
+
+
+@adjoint(sl.toeplitz)
+def toeplitz_adjoint_rule(y, c, r=None):
+    d[c] = toeplitz_adjoint(d[y], "c", r is None)
+    d[r] = toeplitz_adjoint(d[y], "r", False)
+
+
+@tangent(sl.toeplitz)
+def toeplitz_tangent(y, c, r=None):
+    d[y] = toeplitz_of(d[c], "c", r is None, y) + toeplitz_of(d[r], "r", False, y)
+
+
+@adjoint(toeplitz_of)
+def toeplitz_of_adjoint(y, v, part, symmetric, like):
+    d[v] = toeplitz_adjoint(d[y], part, symmetric)
+
+
+@adjoint(toeplitz_adjoint)
+def toeplitz_adjoint_adjoint(y, g, part, symmetric):
+    d[g] = toeplitz_of(d[y], part, symmetric, g)

@@ -1,0 +1,535 @@
+"""Containers (issue 13): dicts, lists, tuples, namedtuples and dataclasses of arrays and floats
+as arguments, nested, and containers made inside the function (dict literals, ``.items()``,
+``zip``, slices, ...). Each case: the gradient (reverse) and the JVP (forward) against central
+differences, optimized and not, on read-only arrays; the gradient has the argument's structure
+and types; wrong structures and unsupported uses are located errors."""
+from __future__ import annotations
+
+import copy
+import dataclasses
+from collections import OrderedDict, namedtuple
+
+import numpy as np
+import pytest
+
+import srcad
+from srcad import trees
+from srcad.errors import NotDifferentiableError, ShapeMismatchError, SrcadError
+from agreement import read_only
+from helpers import make_function, rng
+
+Pair = namedtuple("Pair", "W b")
+
+
+@dataclasses.dataclass
+class Linear:
+    W: np.ndarray
+    b: np.ndarray
+    scale: float = 2.0
+    name: str = "linear"
+
+
+@dataclasses.dataclass(frozen=True)
+class Frozen:
+    a: np.ndarray
+    c: float
+
+
+NS = {"Pair": Pair, "Linear": Linear, "Frozen": Frozen}
+
+
+def _readonly(value):
+    """``value`` with every array leaf read-only (a copy)."""
+    if trees.is_container(value):
+        return trees.rebuild(value, iter([read_only(v) for v in trees.leaves(value)]))
+    return read_only(value)
+
+
+def _leaves_fd(f, args, i, h=1e-6):
+    """Central differences of scalar ``f`` in each differentiable leaf of ``args[i]``."""
+    value = args[i]
+    leaves = trees.leaves(value) if trees.is_container(value) else [value]
+    out = []
+    for k, leaf in enumerate(leaves):
+        if not trees.differentiable(leaf):
+            out.append(None)
+            continue
+        arr = np.asarray(leaf, dtype=float)
+        grad = np.zeros(arr.shape)
+        for j in range(arr.size):
+            bumped = []
+            for sign in (1, -1):
+                moved = arr.copy()
+                moved.flat[j] += sign * h
+                moved = moved if isinstance(leaf, np.ndarray) else float(moved)
+                new = [moved if n == k else copy.deepcopy(v) for n, v in enumerate(leaves)]
+                arg = trees.rebuild(value, iter(new)) if trees.is_container(value) else new[0]
+                bumped.append(f(*args[:i], arg, *args[i + 1:]))
+            grad.flat[j] = (bumped[0] - bumped[1]) / (2 * h)
+        out.append(grad if isinstance(leaf, np.ndarray) else float(grad))
+    return out
+
+
+def _same_structure(g, a):
+    assert trees.structure(g) == trees.structure(a) or (
+        not trees.is_container(a) and not trees.is_container(g)), (g, a)
+    gl = trees.leaves(g) if trees.is_container(g) else [g]
+    al = trees.leaves(a) if trees.is_container(a) else [a]
+    for gi, ai in zip(gl, al):
+        if not trees.differentiable(ai):
+            assert gi is None
+            continue
+        assert type(gi) is type(ai), (type(gi), type(ai))
+        if isinstance(ai, np.ndarray):
+            assert gi.shape == ai.shape and gi.dtype == ai.dtype
+    return gl
+
+
+def check(f, *args, wrt=0):
+    """Reverse and forward, optimized and not, read-only, against central differences."""
+    args = list(args)
+    expected = _leaves_fd(f, args, wrt)
+    locked = [_readonly(a) for a in args]
+    for optimized in (True, False):
+        g = srcad.grad(f, wrt=wrt, optimized=optimized)(*locked)
+        got = _same_structure(g, args[wrt])
+        for gi, ei in zip(got, expected):
+            if ei is not None:
+                np.testing.assert_allclose(gi, ei, rtol=1e-5, atol=1e-6)
+        value, g2 = srcad.value_and_grad(f, wrt=wrt, optimized=optimized)(*locked)
+        assert np.isclose(value, f(*args))
+        # forward: the JVP along a random tangent of the same structure
+        a = args[wrt]
+        leaves = trees.leaves(a) if trees.is_container(a) else [a]
+        g_ = rng(3)
+        tangent_leaves = [g_.standard_normal(np.shape(v)) if isinstance(v, np.ndarray) else
+                          float(g_.standard_normal()) if trees.differentiable(v) else v
+                          for v in leaves]
+        tangent = trees.rebuild(a, iter(tangent_leaves)) if trees.is_container(a) else \
+            tangent_leaves[0]
+        df = srcad.autodiff(f, mode="forward", wrt=wrt, optimized=optimized)
+        jvp = df(*locked, _readonly(tangent))
+        want = sum(float(np.sum(e * t)) for e, t in zip(expected, tangent_leaves)
+                   if e is not None)
+        np.testing.assert_allclose(jvp, want, rtol=1e-5, atol=1e-6)
+    return g
+
+
+# -- the functions -----------------------------------------------------------------------------
+
+SOURCES = """
+def dict_mlp(params, X, y):
+    h = np.tanh(X @ params['W1'] + params['b1'])
+    out = h @ params['W2'] + params['b2']
+    return np.mean((out - y) ** 2)
+
+def nested_layers(params, X, y):
+    h = X
+    for layer in params['layers']:
+        h = np.tanh(h @ layer['W'] + layer['b'])
+    return np.sum((h @ params['out'] - y) ** 2) + params['reg'] * np.sum(params['out'] ** 2)
+
+def list_of_tuples(layers, X):
+    h = X
+    for W, b in layers:
+        h = np.sin(h @ W + b)
+    return np.sum(h * h)
+
+def named(p, X):
+    return np.sum(np.tanh(X @ p.W + p.b))
+
+def dataclass_model(m, X):
+    if m.name == "linear":
+        return m.scale * np.sum((X @ m.W + m.b) ** 2)
+    return np.sum(X)
+
+def frozen(f, x):
+    return np.sum(f.a * x) * f.c
+
+def items_loop(params, x):
+    total = 0.0
+    for key, value in params.items():
+        total = total + np.sum(np.cos(value * x))
+    for value in params.values():
+        total = total + np.sum(value) * len(params)
+    return total
+
+def literals(a, b):
+    d = {'u': a * 2.0, 'v': np.sin(b)}
+    e = dict(w=a + b, d=d)
+    pairs = [(a, b), (b, a)]
+    s = 0.0
+    for x, y in pairs:
+        s = s + np.sum(x * y)
+    return np.sum(e['d']['u'] * e['w']) + s + np.sum(d.get('v', 0.0)) + d.get('z', 1.0)
+
+def slices_zip(p, x):
+    ws = p['ws']
+    s = 0.0
+    for w, v in zip(ws[1:], ws[:-1]):
+        s = s + np.sum(w * v * x)
+    first = ws[1:][0]
+    return s + np.sum(first ** 2) + np.sum(ws[-1])
+
+def tuple_unpack(params, x):
+    W, (b, c) = params
+    return np.sum(np.tanh(W @ x + b)) * c
+
+def static_checks(params, x):
+    if isinstance(params, dict) and len(params) == 2:
+        return np.sum(params['a'] * x)
+    return np.sum(params['b'] * x)
+
+def enumerate_keys(params, x):
+    s = 0.0
+    for i, key in enumerate(params):
+        s = s + (i + 1.0) * np.sum(params[key] * x)
+    return s
+"""
+
+
+def _fn(name):
+    return make_function(SOURCES, dict(NS), name=name)
+
+
+G = rng(1)
+X = G.standard_normal((4, 3))
+Y = G.standard_normal(4)
+v3 = G.standard_normal(3)
+
+
+def test_dict_mlp_gradient_has_the_dict_structure():
+    params = {"W1": G.standard_normal((3, 5)), "b1": G.standard_normal(5),
+              "W2": G.standard_normal(5), "b2": 0.3}
+    g = check(_fn("dict_mlp"), params, X, Y)
+    assert list(g) == ["W1", "b1", "W2", "b2"] and type(g["b2"]) is float
+
+
+def test_nested_dicts_and_lists():
+    params = {"layers": [{"W": G.standard_normal((3, 4)), "b": G.standard_normal(4)},
+                         {"W": G.standard_normal((4, 2)), "b": G.standard_normal(2)}],
+              "out": G.standard_normal(2), "reg": 0.1}
+    check(_fn("nested_layers"), params, X, Y)
+
+
+def test_list_of_tuples_and_ordered_dict():
+    layers = [(G.standard_normal((3, 3)), G.standard_normal(3)),
+              (G.standard_normal((3, 2)), G.standard_normal(2))]
+    g = check(_fn("list_of_tuples"), layers, X)
+    assert type(g) is list and type(g[0]) is tuple
+    od = OrderedDict(a=G.standard_normal(3), b=G.standard_normal(3))
+    assert type(check(_fn("items_loop"), od, v3)) is OrderedDict
+
+
+def test_namedtuple_dataclass_and_frozen():
+    g = check(_fn("named"), Pair(G.standard_normal((3, 2)), G.standard_normal(2)), X)
+    assert type(g) is Pair
+    m = Linear(G.standard_normal((3, 2)), G.standard_normal(2), 1.5)
+    g = check(_fn("dataclass_model"), m, X)
+    assert type(g) is Linear and g.name is None and type(g.scale) is float
+    g = check(_fn("frozen"), Frozen(G.standard_normal(3), 0.7), v3)
+    assert type(g) is Frozen
+
+
+@pytest.mark.parametrize("name", ["items_loop", "enumerate_keys", "static_checks"])
+def test_dict_iteration_and_static_checks(name):
+    check(_fn(name), {"a": G.standard_normal(3), "b": G.standard_normal(3)}, v3)
+
+
+def test_literals_made_inside():
+    f = _fn("literals")
+    check(f, G.standard_normal(3), G.standard_normal(3))
+    check(f, G.standard_normal(3), G.standard_normal(3), wrt=1)
+
+
+def test_slices_and_zip():
+    ws = [G.standard_normal(3) for _ in range(4)]
+    check(_fn("slices_zip"), {"ws": ws}, v3)
+
+
+def test_tuple_unpacking_nested():
+    params = (G.standard_normal((2, 3)), (G.standard_normal(2), {"c": 0.5}))
+    f = make_function("""
+        def f(params, x):
+            W, (b, c) = params
+            return np.sum(np.tanh(W @ x + b)) * c['c']
+        """)
+    check(f, params, v3)
+
+
+def test_container_with_respect_to_another_argument_and_several():
+    params = {"W1": G.standard_normal((3, 5)), "b1": G.standard_normal(5),
+              "W2": G.standard_normal(5), "b2": 0.3}
+    f = _fn("dict_mlp")
+    g = srcad.grad(f, wrt=1)(params, X, Y)
+    np.testing.assert_allclose(g, _leaves_fd(f, [params, X, Y], 1)[0], rtol=1e-5, atol=1e-7)
+    gp, gx = srcad.grad(f, wrt=(0, "X"))(params, X, Y)
+    assert set(gp) == set(params) and gx.shape == X.shape
+    np.testing.assert_allclose(gx, g)
+
+
+def test_generated_code_names_the_leaves():
+    f = _fn("dict_mlp")
+    params = {"W1": np.ones((3, 5)), "b1": np.ones(5), "W2": np.ones(5), "b2": 0.3}
+    srcad.grad(f)(params, X, Y)
+    from srcad.api import Spec, _get
+    spec = Spec(wrt=(0, 1, 2, 3), single=False,
+                containers=(("params", trees.structure(params)),))
+    source = _get(f, spec).source
+    assert "(params_W1, params_b1, params_W2, params_b2, X, y):" in " ".join(source.split())
+    assert not [line for line in source.splitlines()
+                if "params[" in line and not line.lstrip().startswith("#")]
+
+
+def test_the_cache_keys_on_structure(monkeypatch):
+    from helpers import count_builds
+    f = _fn("named")
+    df = srcad.grad(f)
+    builds = count_builds(monkeypatch)
+    p = Pair(G.standard_normal((3, 2)), G.standard_normal(2))
+    df(p, X)
+    df(Pair(p.W + 1, p.b), X)
+    assert len(builds) == 1
+    df(Linear(p.W, p.b), X)       # another structure: another derivative
+    assert len(builds) == 2
+
+
+# -- errors ------------------------------------------------------------------------------------
+
+def test_wrong_tangent_structure_names_the_parameter():
+    f = _fn("named")
+    p = Pair(G.standard_normal((3, 2)), G.standard_normal(2))
+    with pytest.raises(ShapeMismatchError, match="tangent of p does not have its structure"):
+        srcad.autodiff(f, mode="forward")(p, X, {"W": p.W, "b": p.b})
+
+
+def test_missing_key_is_located():
+    f = _fn("dict_mlp")
+    with pytest.raises(SrcadError, match="no item 'b2'") as info:
+        srcad.grad(f)({"W1": np.ones((3, 5)), "b1": np.ones(5), "W2": np.ones(5)}, X, Y)
+    assert info.value.location.lineno == 3
+
+
+def test_container_without_floats():
+    f = make_function("""
+        def f(cfg, x):
+            return np.sum(x) * cfg['n']
+        """)
+    with pytest.raises(NotDifferentiableError, match="cfg: it holds no float arrays"):
+        srcad.grad(f)({"n": 2}, v3)
+    np.testing.assert_allclose(srcad.grad(f, wrt=1)({"n": 2}, v3), 2 * np.ones(3))
+
+
+@pytest.mark.parametrize("body, message", [
+    ("return np.sum(p) * helper(p, x)", "a dict used whole here"),
+    ("return np.sum(p.a * x)", "a dict container has no attribute 'a'"),
+    ("k = 'a'\n    k = 'b'\n    return np.sum(p[k] * x)", "not a constant"),
+    ("p['a'] = x\n    return np.sum(x)", "writing into a container"),
+    ("s = 0.0\n    for v in p.values():\n        if s > 1:\n            break\n"
+     "        s = s + np.sum(v)\n    return s", "break, continue or else"),
+    ("d = {'a': x}\n    d = {'a': 2 * x}\n    return np.sum(d['a'])", "assigned more than once"),
+])
+def test_refusals_are_located(body, message):
+    f = make_function("def helper(p, x):\n    return np.sum(p['a'] * x)\n\n\n"
+                      f"def f(p, x):\n    {body}\n", name="f")
+    with pytest.raises(SrcadError, match=message) as info:
+        srcad.grad(f)({"a": v3, "b": v3}, v3)
+    assert info.value.location is not None and info.value.location.lineno >= 5
+
+
+# -- helpers, methods and objects -----------------------------------------------------------------
+
+OBJECTS = """
+def predict(params, X):
+    return np.tanh(X @ params['W'] + params['b'])
+
+def layer_out(layer, h):
+    return scaled(layer, h @ layer.W + layer.b)
+
+def scaled(layer, z):
+    return layer.scale * np.sin(z)
+
+def loss(params, X, y):
+    return np.sum((predict(params, X) - y) ** 2)
+
+def stack(model, X):
+    h = X
+    for layer in model['layers']:
+        h = layer_out(layer, h)
+    return np.sum(h ** 2)
+
+class Net:
+    def __init__(self, W, b):
+        self.W = W
+        self.b = b
+        self.act = "tanh"
+
+    def predict(self, X):
+        if self.act == "tanh":
+            return np.tanh(X @ self.W + self.b)
+        return X @ self.W + self.b
+
+    def loss(self, X, y):
+        return np.sum((self.predict(X) - y) ** 2)
+
+    def unused_self(self, x):
+        return np.sum(x ** 2)
+"""
+
+
+def _objects(name):
+    return make_function(OBJECTS, dict(NS), name=name)
+
+
+Y2 = G.standard_normal((4, 2))
+
+
+def test_helper_taking_a_dict():
+    p = {"W": G.standard_normal((3, 2)), "b": G.standard_normal(2)}
+    check(_objects("loss"), p, X, Y2)
+
+
+def test_helpers_taking_dataclasses_nested():
+    model = {"layers": [Linear(G.standard_normal((3, 3)), G.standard_normal(3), 0.5),
+                        Linear(G.standard_normal((3, 2)), G.standard_normal(2), 1.5)]}
+    g = check(_objects("stack"), model, X)
+    assert [type(layer) for layer in g["layers"]] == [Linear, Linear]
+
+
+def test_methods_unbound_and_bound():
+    Net = _objects("loss").__globals__["Net"]
+    net = Net(G.standard_normal((3, 2)), G.standard_normal(2))
+    g = check(Net.loss, net, X, Y2)
+    assert type(g) is Net and g.act is None
+    p = {"W": net.W, "b": net.b}
+    expected = srcad.grad(_objects("loss"))(p, X, Y2)
+    np.testing.assert_allclose(g.W, expected["W"])
+    # a bound method: wrt is its first explicit parameter; attributes read at each call
+    gx = srcad.grad(net.loss)(X, Y2)
+    np.testing.assert_allclose(gx, _leaves_fd(net.loss, [X, Y2], 0)[0], rtol=1e-5, atol=1e-7)
+    net.W = net.W * 2.0
+    np.testing.assert_allclose(srcad.grad(net.loss)(X, Y2),
+                               _leaves_fd(net.loss, [X, Y2], 0)[0], rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(srcad.grad(net.unused_self)(v3), 2 * v3)
+
+
+@pytest.mark.parametrize("optimized", [True, False])
+def test_hessian_vector_product_of_containers(optimized):
+    """Forward over reverse: the derivative of the gradient along a container tangent,
+    against central differences of the gradient."""
+    f = _objects("stack")
+    model = {"layers": [Linear(G.standard_normal((3, 3)), G.standard_normal(3), 0.5),
+                        Linear(G.standard_normal((3, 2)), G.standard_normal(2), 1.5)]}
+    tangent = {"layers": [Linear(G.standard_normal((3, 3)), G.standard_normal(3), 0.2),
+                          Linear(G.standard_normal((3, 2)), G.standard_normal(2), -0.3)]}
+    g = srcad.grad(f, optimized=optimized)
+    hv = srcad.autodiff(g, mode="forward", optimized=optimized)(
+        _readonly(model), _readonly(X), _readonly(tangent))
+    h = 1e-6
+    moved = [trees.rebuild(model, iter([
+        a + sign * h * t if trees.differentiable(a) else a
+        for a, t in zip(trees.leaves(model), trees.leaves(tangent))])) for sign in (1, -1)]
+    up, down = (trees.leaves(g(m, X)) for m in moved)
+    got = trees.leaves(hv)
+    assert trees.structure(hv) == trees.structure(model)
+    for gi, u, d in zip(got, up, down):
+        if u is None:
+            assert gi is None
+            continue
+        np.testing.assert_allclose(gi, (u - d) / (2 * h), rtol=1e-5, atol=1e-6)
+    p = {"W": G.standard_normal((3, 2)), "b": G.standard_normal(2)}
+    v = {"W": G.standard_normal((3, 2)), "b": G.standard_normal(2)}
+    hv = srcad.hvp(_objects("loss"))(p, X, Y2, v)
+    gl = srcad.grad(_objects("loss"))
+    up, down = (gl({k: p[k] + s * h * v[k] for k in p}, X, Y2) for s in (1, -1))
+    for k in p:
+        np.testing.assert_allclose(hv[k], (up[k] - down[k]) / (2 * h), rtol=1e-5, atol=1e-6)
+
+
+def test_star_unpacking_of_containers_in_calls():
+    f = make_function("""
+        def affine(W, b, x):
+            return W @ x + b
+
+        def f(params, x):
+            layer = (params['W'], params['b'])
+            return np.sum(np.tanh(affine(*layer, x))) + np.sum(affine(**params, x=x))
+        """)
+    check(f, {"W": G.standard_normal((2, 3)), "b": G.standard_normal(2)}, v3)
+
+
+# -- comprehensions ------------------------------------------------------------------------------
+
+COMPREHENSIONS = """
+def masked_sum(w, x, mask):
+    n = len(x)
+    return sum(w[i] * x[i] for i in range(n) if mask[i])
+
+def nested(w, x):
+    ys = [np.tanh(w * v) for v in [x, 2 * x]]
+    zs = np.stack([[a * b for a in ys] for b in (1.0, 2.0)][1])
+    return np.sum(zs) + np.sum(np.stack([y ** 2 for y in ys])) + sum(list(np.sin(w)))
+
+def over_container(params, x):
+    return sum(np.sum(layer['W'] @ x) for layer in params['layers']) + np.sum(
+        np.stack([v * x for v in params['biases'].values()]))
+"""
+
+
+def test_comprehensions_and_sum_of_generators():
+    w, x = G.standard_normal(3), G.standard_normal(3)
+    f = make_function(COMPREHENSIONS, name="masked_sum")
+    check(f, w, x, np.array([True, False, True]))
+    check(make_function(COMPREHENSIONS, name="nested"), w, x)
+
+
+def test_comprehensions_over_containers():
+    params = {"layers": [{"W": G.standard_normal((2, 3))}, {"W": G.standard_normal((2, 3))}],
+              "biases": {"a": G.standard_normal(3), "b": 0.5}}
+    check(make_function(COMPREHENSIONS, name="over_container"), params, v3)
+
+
+def test_comprehension_variables_do_not_leak():
+    f = make_function("""
+        def f(x):
+            i = 2.0
+            s = sum(x[i] for i in range(3))
+            return s * i
+        """)
+    np.testing.assert_allclose(srcad.grad(f)(v3), 2.0 * np.ones(3))
+
+
+def test_keywords_vjp_forward_value_and_jacobian_refusal():
+    f = make_function("""
+        def loss(params, X, *, scale=1.0):
+            return scale * np.sum(np.tanh(X @ params['W'] + params['b']))
+
+        def vec(params, x):
+            return np.tanh(params['W'] @ x) * params['c']
+        """, name="loss")
+    vec = f.__globals__["vec"]
+    p = {"W": G.standard_normal((3, 2)), "b": G.standard_normal(2)}
+    g2 = srcad.grad(f)(params=p, X=X, scale=2.0)
+    np.testing.assert_allclose(g2["W"], 2 * srcad.grad(f)(p, X)["W"])
+    value, tangent = srcad.autodiff(f, mode="forward", preserve_result=True)(p, X, p)
+    assert np.isclose(value, f(p, X))
+    np.testing.assert_allclose(tangent, sum(np.sum(_leaves_fd(f, [p, X], 0)[k] * leaf)
+                                            for k, leaf in enumerate(p.values())), rtol=1e-6)
+    q = {"W": G.standard_normal((2, 3)), "c": 0.5}
+    seed = G.standard_normal(2)
+    value, vjp_fn = srcad.vjp(vec, q, v3)
+    got = vjp_fn(seed)
+    expected = _leaves_fd(lambda q, x: float(np.sum(vec(q, x) * seed)), [q, v3], 0)
+    np.testing.assert_allclose(got["W"], expected[0], rtol=1e-6, atol=1e-8)
+    assert np.isclose(got["c"], expected[1])
+    with pytest.raises(NotDifferentiableError, match="jacobian with respect to a container"):
+        srcad.jacobian(vec)(q, v3)
+
+
+def test_source_is_the_code_built_for_the_containers():
+    f = _fn("items_loop")
+    with pytest.raises(SrcadError, match="call the derivative once"):
+        srcad.show(f)
+    df = srcad.grad(f)
+    df({"a": v3, "b": v3}, v3)
+    assert "def ditems_loop_dparams_a_dparams_b(params_a, params_b, x):" in df.source()

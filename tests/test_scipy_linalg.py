@@ -1,0 +1,163 @@
+"""Rules of templates/scipy_linalg.py: reverse, forward, their agreement and float32
+preservation against central differences, batched stacks included, and a second-order check
+for each smooth rule. Vector outputs (svd, eigh) are checked through sign-invariant uses.
+Skipped without SciPy."""
+import numpy as np
+import pytest
+
+sl = pytest.importorskip("scipy.linalg")
+
+import srcad  # noqa: E402
+from srcad.check import check_grad  # noqa: E402
+
+from helpers import check_rule, check_second_order_of, make_function, random_args  # noqa: E402
+
+NS = {"sl": sl}
+SPD = "(x @ np.swapaxes(x, -1, -2) + 3.0 * np.eye(np.shape(x)[-1]))"
+WELL = "(x + 4.0 * np.eye(np.shape(x)[-1]))"          # well conditioned, not symmetric
+SMALL = "(0.3 * x + np.eye(np.shape(x)[-1]))"         # eigenvalues near 1: sqrtm, logm
+
+
+def xs(*shapes):
+    return [[shape] for shape in shapes]
+
+
+def pairs(*cases):
+    return [list(case) for case in cases]
+
+
+CASES = [
+    ("solve", f"sl.solve({WELL}, y)", pairs(((3, 3), (3,)), ((2, 3, 3), (2, 3, 2)))),
+    ("solve", f"sl.solve({WELL}, y, transposed=True)", pairs(((3, 3), (3, 2)),)),
+    ("solve", f"sl.solve({WELL}, y, assume_a='sym')", pairs(((3, 3), (3,)),)),
+    ("solve", f"sl.solve({WELL}, y, assume_a='pos', lower=True)", pairs(((3, 3), (3, 2)),)),
+    ("solve", f"sl.solve({WELL}, y, assume_a='lower triangular')", pairs(((3, 3), (3,)),)),
+    ("solve", f"sl.solve({WELL}, y, assume_a='diagonal')", pairs(((3, 3), (3,)),)),
+    ("solve_triangular", f"sl.solve_triangular({WELL}, y)", pairs(((3, 3), (3,)),)),
+    ("solve_triangular", f"sl.solve_triangular({WELL}, y, lower=True, trans='T')",
+     pairs(((3, 3), (3, 2)),)),
+    ("solve_triangular", f"sl.solve_triangular({WELL}, y, trans=1, unit_diagonal=True)",
+     pairs(((3, 3), (3,)),)),
+    ("inv", f"sl.inv({WELL})", xs((2, 3, 3),)),
+    ("inv", f"sl.inv({WELL}, assume_a='sym', lower=True)", xs((3, 3),)),
+    ("det", "sl.det(x)", xs((2, 3, 3),)),
+    ("cholesky", f"sl.cholesky({SPD})", xs((2, 3, 3),)),
+    ("cholesky", f"sl.cholesky({SPD}, lower=True)", xs((3, 3),)),
+    ("cholesky", "sl.cholesky(x + 6.0 * np.eye(3))", xs((3, 3),)),
+    ("eigvalsh", "sl.eigvalsh(x)", xs((3, 3),)),
+    ("eigvalsh", "sl.eigvalsh(x, lower=False)", xs((3, 3),)),
+    ("svdvals", "sl.svdvals(x)", xs((3, 2), (2, 4))),
+    ("expm", "sl.expm(x)", xs((2, 2, 2),)),
+    ("sqrtm", f"sl.sqrtm({SPD})", xs((3, 3),)),
+    ("sqrtm", f"sl.sqrtm({SMALL})", xs((3, 3),)),
+    ("logm", f"sl.logm({SMALL})", xs((3, 3),)),
+    ("block_diag", "sl.block_diag(x, y)", pairs(((2, 2), (1, 3)), ((3,), (2, 1)))),
+    ("block_diag", "sl.block_diag(x, np.ones((1, 1)), y, x)", pairs(((2, 3), ()),)),
+    ("toeplitz", "sl.toeplitz(x)", xs((3,),)),
+    ("toeplitz", "sl.toeplitz(x, y)", pairs(((3,), (4,)), ((4,), (2,)))),
+]
+
+
+@pytest.mark.parametrize("name, expr, cases", CASES, ids=[c[1] for c in CASES])
+def test_rule(name, expr, cases):
+    for shapes in cases:
+        check_rule(expr, shapes, consts=NS)
+
+
+FUNCTIONS = {
+    "eigh": ("""
+        def f(x):
+            w, v = sl.eigh(x + np.swapaxes(x, -1, -2))
+            return np.sum(np.sin(w)) + np.sum(v * v[..., 0:1, :] * np.arange(3.0))
+    """, [[(3, 3)], [(2, 3, 3)]]),
+    "eigh_upper": ("""
+        def f(x):
+            w, v = sl.eigh(x, lower=False)
+            return np.sum(w ** 2) + np.sum(v[..., 1:, :] * v[..., 0:1, :])
+    """, [[(3, 3)]]),
+    "svd": ("""
+        def f(x):
+            u, s, vh = sl.svd(x, full_matrices=False)
+            w = np.arange(1.0, 1.0 + np.shape(s)[-1])
+            return np.sum(s * w) + np.sum(np.sin((u * w) @ vh))
+    """, [[(4, 2)], [(2, 3)]]),
+    "svd_full": ("""
+        def f(x):
+            u, s, vh = sl.svd(x)
+            k = np.shape(s)[-1]
+            return np.sum(np.cos(u[:, k:] @ u[:, k:].T)) + np.sum(s ** 2)
+    """, [[(4, 2)]]),
+    "qr": ("""
+        def f(x):
+            q, r = sl.qr(x, mode='economic')
+            return np.sum(np.sin(q)) + np.sum(r ** 2)
+    """, [[(4, 3)], [(3, 3)]]),
+    "qr_full": ("""
+        def f(x):
+            q, r = sl.qr(x)
+            return np.sum(np.sin(q[:, :2])) + np.sum(r ** 3)
+    """, [[(4, 2)]]),
+    # factor once, solve with the pair (cho_factor's other triangle holds a's elements)
+    "cho_factor_solve": ("""
+        def f(x, y):
+            c, low = sl.cho_factor(x @ x.T + 3.0 * np.eye(3))
+            return np.sum(np.sin(sl.cho_solve((c, low), y))) + np.sum(c * y[..., :1])
+    """, [[(3, 3), (3,)]]),
+    "cho_factor_lower_pair": ("""
+        def f(x, y):
+            factor = sl.cho_factor(x @ x.T + 3.0 * np.eye(3), lower=True)
+            return np.sum(np.sin(sl.cho_solve(factor, y))) + np.sum(factor[0] ** 2)
+    """, [[(3, 3), (3, 2)]]),
+    "lu_factor_solve": ("""
+        def f(x, y):
+            return np.sum(np.sin(sl.lu_solve(sl.lu_factor(x + 3.0 * np.eye(3)), y)))
+    """, [[(3, 3), (3,)]]),
+    "lu_factor_trans": ("""
+        def f(x, y):
+            lu, piv = sl.lu_factor(x + 3.0 * np.eye(3))
+            return np.sum(np.sin(sl.lu_solve((lu, piv), y, trans=1))) + np.sum(lu ** 2)
+    """, [[(3, 3), (3, 2)]]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_multi_output(name):
+    source, cases = FUNCTIONS[name]
+    f = make_function(source, dict(NS))
+    for shapes in cases:
+        args = random_args(shapes, seed=3)
+        wrt = tuple(range(len(args)))
+        for mode in ("reverse", "forward", "both"):
+            check_grad(f, *args, wrt=wrt if len(wrt) > 1 else 0, mode=mode)
+        g = srcad.grad(f)(*[np.asarray(a, dtype=np.float32) for a in args])
+        assert g.dtype == np.float32
+    check_second_order_of(f, random_args(cases[-1], seed=5))
+
+
+SECOND = list({name: (expr, cases[-1]) for name, expr, cases in reversed(CASES)}.values())
+
+
+@pytest.mark.parametrize("expr, shapes", SECOND, ids=[e for e, _ in SECOND])
+def test_second_order(expr, shapes):
+    params = ", ".join("xyz"[:len(shapes)])
+    f = make_function(f"def f({params}):\n    return np.sum(np.sin({expr}))\n", dict(NS))
+    check_second_order_of(f, random_args(shapes, seed=5))
+
+
+def test_expm_frechet_of_commuting_direction():
+    # for e commuting with a, L_exp(a, e) = e exp(a)
+    f = make_function("def f(x, t):\n    return sl.expm(x + t * x @ x)\n", dict(NS))
+    a = random_args([(3, 3)], seed=2)[0]
+    tangent = srcad.autodiff(f, mode="forward", wrt=1)(a, 0.0, 1.0)
+    np.testing.assert_allclose(tangent, a @ a @ sl.expm(a), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("call", ["sl.solve(x, y, overwrite_a=True)",
+                                  "sl.solve(x, y, assume_a='banded')",
+                                  "sl.inv(x, overwrite_a=True)",
+                                  "sl.qr(x, pivoting=True)[0]",
+                                  "sl.eigh(x, x)[0]"])
+def test_unsupported_calls_are_refused(call):
+    f = make_function(f"def f(x, y):\n    return np.sum({call})\n", dict(NS))
+    with pytest.raises(Exception):
+        srcad.grad(f)(np.eye(3) * 2.0 + 0.1, np.ones(3))
