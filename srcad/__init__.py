@@ -11,7 +11,8 @@ from .api import (DerivativeFunction, Mode, Wrt, autodiff, clear_cache, grad, he
 from .check import check_grad
 from .export import export
 from .errors import (GradientCheckError, InternalError, NoRuleError, NotDifferentiableError,
-                     ShapeMismatchError, SourceUnavailableError, SrcadError, SrcadSyntaxError)
+                     ShapeMismatchError, SourceUnavailableError, SrcadError, SrcadSyntaxError,
+                     TooDeepError)
 from .registry import register_adjoint, register_tangent
 
 __version__ = "0.1.0"
@@ -33,5 +34,6 @@ __all__ = [
     "clear_cache",
     "SrcadError", "SrcadSyntaxError", "NoRuleError", "SourceUnavailableError",
     "NotDifferentiableError", "ShapeMismatchError", "GradientCheckError", "InternalError",
+    "TooDeepError",
     "DerivativeFunction", "Mode", "Wrt", "nn", "optim",
 ]

@@ -361,6 +361,10 @@ def list_names(fdef, shapes=None) -> set:
                     value, "srcad_callee", None) in _LIST_LIKE_FIRST and value.args and \
                     isinstance(value.args[0], gast.Name):
                 sources = {value.args[0].id}      # add_at(buffer, ...) of a list is a list
+            elif isinstance(value, gast.Call) and getattr(
+                    value, "srcad_callee", None) is runtime.unstack_like and len(
+                    value.args) == 2 and isinstance(value.args[1], gast.Name):
+                sources = {value.args[1].id}      # np.array's adjoint, like a list: a list
             else:
                 sources = set()
             if sources & out and target not in out:
@@ -544,6 +548,11 @@ def _call_shape(call, known):
         return ()
     rule = registry.lookup(fn) if fn is not None else None
     args = list(call.args)
+    like = _RUNTIME_LIKE.get(getattr(fn, "__name__", "")) if getattr(
+        fn, "__module__", None) == "srcad.runtime" else None
+    if like is not None and len(args) > like and not call.keywords:
+        shape = value_shape(args[like], known)      # (derivative code differentiated again)
+        return shape if isinstance(shape, tuple) else None
     if rule is not None and rule.extra.get("elementwise"):
         if call.keywords:
             return None
@@ -554,6 +563,8 @@ def _call_shape(call, known):
     if not getattr(fn, "__module__", "").startswith("numpy") or not args:
         return None
     shape = value_shape(args[0], known)
+    if name in _PRODUCTS and len(args) == 2 and not call.keywords:
+        return _PRODUCTS[name](shape, value_shape(args[1], known))
     if name == "transpose" and len(args) == 1 and not call.keywords:
         return shape[::-1] if isinstance(shape, tuple) else None
     if name in _COPIES and len(args) == 1 and all(
@@ -575,6 +586,36 @@ def _call_shape(call, known):
 
 
 _COPIES = ("copy", "array", "asarray", "asanyarray")        # the shape of their one argument
+# runtime helpers (in derivative code that is differentiated again) whose result has the shape
+# of their argument at this position, when that is an array or a number
+_RUNTIME_LIKE = {"unbroadcast": 1, "broadcast_like": 1, "expand_reduced": 1, "zeros_like": 0,
+                 "tangent_zeros": 0, "matmul_adjoint_lhs": 1, "matmul_adjoint_rhs": 2,
+                 "tensordot_adjoint_lhs": 1, "tensordot_adjoint_rhs": 2}
+
+
+def dot_shape(a, b):
+    """The shape of ``np.dot(a, b)`` for operands of shapes ``a`` and ``b``, else None."""
+    if not (isinstance(a, tuple) and isinstance(b, tuple)):
+        return None
+    if not a or not b:
+        return broadcast([a, b])         # a 0-d operand multiplies
+    if len(b) == 1:
+        return a[:-1]                    # the last axis of a with the only one of b
+    return a[:-1] + b[:-2] + b[-1:]      # the last axis of a with the second-to-last of b
+
+
+def _outer_shape(a, b):
+    """``np.outer`` ravels its operands: its shape is known for 0-d and 1-d ones."""
+    dims = []
+    for s in (a, b):
+        if not isinstance(s, tuple) or len(s) > 1:
+            return None
+        dims.append(s[0] if s else 1)
+    return tuple(dims)
+
+
+_PRODUCTS = {"dot": dot_shape, "matmul": matmul_shape, "outer": _outer_shape,
+             "vdot": lambda a, b: () if rank(a) is not None and rank(b) is not None else None}
 
 
 def reduced_shape(shape, axis, keepdims):

@@ -7,7 +7,9 @@ import ast
 import builtins
 import dataclasses
 import functools
+import importlib
 import inspect
+import json
 import linecache
 import logging
 import numbers
@@ -112,7 +114,8 @@ def _target(f):
     if current is not None:
         return current()
     while True:
-        inner = getattr(f, "__srcad_primal__", None) or getattr(f, "__wrapped__", None)
+        inner = getattr(f, "__srcad_primal__", None) or (
+            None if isinstance(f, types.FunctionType) else getattr(f, "__wrapped__", None))
         if inner is None:
             break
         f = inner
@@ -270,7 +273,7 @@ def build(f, spec: Spec) -> Derivative:
             tree = gast.gast_to_ast(gast.Module(body=[clone(fdef)], type_ignores=[]))
             compile(ast.fix_missing_locations(tree), "<srcad verify>", "exec")
         stage = "emit"
-        name = f"d{src.fn.__name__}_" + "_".join(f"d{n}" for n in wrt_names)
+        name = f"d{src.node.name}_" + "_".join(f"d{n}" for n in wrt_names)
         if spec.mode == "forward":
             name += "_fwd"
         fdef.name = program.namer.fresh(name)
@@ -693,7 +696,7 @@ def _reads_containers(f, depth=0) -> bool:
     is not."""
     try:
         src = parse_function(f)
-    except SrcadError:
+    except (SrcadError, RecursionError):     # too deep to parse here: the build retries
         return False
     node = src.node
     a = node.args
@@ -916,6 +919,7 @@ def _wrap(f, spec, kind):
         return derivative
     bound_self = (f.__self__,) if isinstance(f, types.MethodType) else ()
     target = _target(f)
+    of_derivative = getattr(f, "__srcad_current__", None) is not None
     indices = spec.wrt
     variants: dict = {}
     try:
@@ -927,6 +931,12 @@ def _wrap(f, spec, kind):
         """The derivative for arguments of these kinds (see ``_kinds``): shapes known at
         call time let the build drop broadcasting that provably does nothing, dtypes say
         which arguments are complex."""
+        nonlocal target
+        if of_derivative and (kinds not in variants or not variants[kinds].fresh(target)):
+            now = _target(f)         # the derivative differentiated was rebuilt: its code
+            if now is not target:
+                target = now
+                variants.clear()
         entry = variants.get(kinds)
         if entry is None or not entry.fresh(target):
             if len(variants) >= _MAX_VARIANTS:     # many sizes: forget the keys, not builds
@@ -1097,11 +1107,33 @@ def _derivative(f, mode, wrt, preserve_result, optimized, grad_seed, verbose):
     if found is None:
         spec = _spec(f, mode, wrt, preserve_result, optimized, grad_seed)
         found = _wrap(f, spec, mode)
-        try:
-            _WRAPPERS.setdefault(f, {})[key] = found
+        _pickled_by_reference(found, f, (mode, wrt, preserve_result, optimized, grad_seed))
+        try:        # two threads asking at once: both get the first one stored; held weakly
+            # (a derivative function refers to f: held strongly it would keep f alive)
+            found = _WRAPPERS.setdefault(f, weakref.WeakValueDictionary()).setdefault(key, found)
         except TypeError:
             pass
     return _show_verbose(found, verbose)
+
+
+def _pickled_by_reference(derivative, f, options: tuple) -> None:
+    """Name ``derivative`` (``_derivative(f, *options)``) ``srcad.pickling.<key>``, where
+    pickle finds it again (``srcad/pickling.py``: by reference to ``f``, rebuilt on the other
+    side); a function pickle cannot find (a local, a lambda) is left as it is."""
+    module, qualname = getattr(f, "__module__", None), getattr(f, "__qualname__", "")
+    if module is None or "<" in qualname or type(options[1]) not in (int, str, tuple, list):
+        return
+    try:
+        found = importlib.import_module(module)
+        for part in qualname.split("."):
+            found = getattr(found, part)
+    except (ImportError, AttributeError):
+        return
+    if found is not f:
+        return
+    key = json.dumps([module, qualname, *options]).encode().hex()
+    derivative.__module__ = "srcad.pickling"
+    derivative.__qualname__ = f"derivative_{key}"     # pickling.PREFIX
 
 
 @overload
@@ -1176,8 +1208,10 @@ def show(f: Callable[..., Any], mode: Mode = "reverse", wrt: Wrt = 0, optimized:
 
 
 def jvp(f: Callable[..., _R], primals: Iterable[Any], tangents: Iterable[Any],
-        wrt: Wrt | None = None) -> tuple[_R, Any]:
-    """``(f(*primals), J @ tangents)``: one tangent per argument in ``wrt`` (default all)."""
+        wrt: Wrt | None = None, batched: bool = False) -> tuple[_R, Any]:
+    """``(f(*primals), J @ tangents)``: one tangent per argument in ``wrt`` (default all).
+    ``batched=True``: each tangent has a leading axis of directions (the same number for
+    all), and so has the result's tangent; one forward sweep computes them all."""
     primals = tuple(primals)
     tangents = tuple(tangents)
     if wrt is None:
@@ -1188,7 +1222,49 @@ def jvp(f: Callable[..., _R], primals: Iterable[Any], tangents: Iterable[Any],
                         f"{count} wrt argument(s); pass one tangent per wrt argument")
     df = autodiff(f, mode="forward", wrt=tuple(wrt) if isinstance(wrt, (tuple, list)) else wrt,
                   preserve_result=True)
-    return df(*primals, *tangents)
+    if not batched:
+        return df(*primals, *tangents)
+    sizes = {np.shape(t)[0] if np.ndim(t) else None for t in tangents}
+    if len(sizes) != 1 or None in sizes:
+        raise ShapeMismatchError(
+            f"jvp of {getattr(f, '__name__', f)} with batched=True: every tangent needs the "
+            f"same leading axis of directions, not shapes "
+            f"{', '.join(str(np.shape(t)) for t in tangents)}", None,
+            hint="Stack the directions of each wrt argument along a new first axis.")
+    return _batched_forward(df, primals, [np.asarray(t) for t in tangents], sizes.pop(),
+                            preserve_result=True)
+
+
+# -- batched tangents (srcad.batching): one forward sweep for many directions ---------------------
+
+def _batched_forward(df, primals, tangents, count, preserve_result=False):
+    """``df`` (a forward-mode derivative) along ``count`` directions at once: ``tangents``
+    has a leading axis of directions, so has the result. Code the batch cannot run through
+    (``BatchingError``: it would treat a batch of tangents as one array) is run once per
+    direction instead, which gives the same values."""
+    from .batching import Batched, BatchingError, directions, unbatched
+
+    def stacked(out):
+        if isinstance(out, tuple):
+            return tuple(unbatched(o, count) for o in out)
+        return unbatched(out, count)
+    try:
+        with directions(count):
+            out = df(*primals, *[Batched(t) for t in tangents])
+    except BatchingError:
+        outs = [df(*primals, *[t[k] for t in tangents]) for k in range(count)]
+        if preserve_result:
+            return outs[0][0] if outs else None, _stack([o[1] for o in outs])
+        return _stack(outs)
+    if preserve_result:
+        return out[0], stacked(out[1])
+    return stacked(out)
+
+
+def _stack(outs):
+    if outs and isinstance(outs[0], tuple):
+        return tuple(np.stack(o) for o in zip(*outs))
+    return np.stack(outs)
 
 
 def _copied(a):
@@ -1207,6 +1283,10 @@ def vjp(f: Callable[..., _R], *primals: Any, wrt: Wrt = 0) -> tuple[_R, Callable
     value = f(*map(_copied, primals))
     df = autodiff(f, mode="reverse", wrt=wrt)
     return value, lambda seed: df(*primals, seed=seed)
+
+
+_BATCH_ELEMENTS = 1 << 21      # directions per forward sweep of jacobian: about this many elements
+                               # per batched value of the argument's or output's size
 
 
 def jacobian(f: Callable[..., Any], wrt: Wrt = 0,
@@ -1247,14 +1327,18 @@ def jacobian(f: Callable[..., Any], wrt: Wrt = 0,
         tx, ty = (a.dtype if a.dtype.kind in "fc" else np.dtype(float) for a in (x, y))
         dtype = np.result_type(tx, ty)     # a float32 argument and output: float32
         use_forward = mode == "forward" or (mode == "auto" and x.size < y.size)
-        if use_forward:
+        if use_forward:         # the columns, a batch of directions per forward sweep
+            chunk = max(1, min(x.size, _BATCH_ELEMENTS // max(x.size, y.size, 1)))
             cols = []
-            for k in range(x.size):
-                e = np.zeros(x.size, tx)
-                e[k] = 1.0
-                t = e.reshape(x.shape) if x.ndim else float(e[0])
-                cols.append(np.asarray(derivative("forward")(*args, t), dtype=dtype).reshape(-1))
-            out = np.stack(cols, axis=1) if cols else np.zeros((y.size, 0), dtype)
+            for start in range(0, x.size, chunk):
+                stop = min(start + chunk, x.size)
+                directions = np.zeros((stop - start, x.size), tx)
+                directions[np.arange(stop - start), np.arange(start, stop)] = 1.0
+                tangents = directions.reshape((stop - start,) + x.shape)
+                cols.append(np.asarray(_batched_forward(
+                    derivative("forward"), args, [tangents], stop - start),
+                    dtype=dtype).reshape(stop - start, -1))
+            out = np.concatenate(cols).T if cols else np.zeros((y.size, 0), dtype)
         else:
             rows = []
             for k in range(y.size):

@@ -6,9 +6,13 @@ lines; the generated text is deterministic for a given input.
 """
 from __future__ import annotations
 
+import collections
 import hashlib
 import linecache
 import re
+import threading
+import types
+import weakref
 from collections.abc import Sequence
 
 import builtins
@@ -18,7 +22,8 @@ import gast
 
 from .nodes import COMMENT_MARK
 
-__all__ = ["to_source", "compile_function", "GeneratedNamespace", "line_origins"]
+__all__ = ["to_source", "compile_function", "GeneratedNamespace", "comment_text",
+           "line_origins"]
 
 _MARK_RE = re.compile(r"^(\s*)" + COMMENT_MARK + r"(\d+)\s*$", re.M)
 
@@ -30,7 +35,7 @@ def to_source(fdef: gast.FunctionDef, header: Sequence[str] = ()) -> str:
         text = getattr(node, "srcad_comment", None)
         if text is not None:
             node.value.id = f"{COMMENT_MARK}{len(texts)}"
-            texts.append(text)
+            texts.append(comment_text(text))
         for field in ("body", "orelse"):
             block = getattr(node, field, None)
             if isinstance(block, list) and block and all(
@@ -39,8 +44,17 @@ def to_source(fdef: gast.FunctionDef, header: Sequence[str] = ()) -> str:
     module = gast.gast_to_ast(gast.Module(body=[fdef], type_ignores=[]))
     source = astor.to_source(module, indent_with="    ")
     source = _MARK_RE.sub(lambda m: f"{m.group(1)}# {texts[int(m.group(2))]}", source)
-    lines = [f"# {h}" for h in header]
+    lines = [f"# {comment_text(h)}" for h in header]
     return "\n".join(lines) + ("\n" if lines else "") + source
+
+
+def comment_text(text: str) -> str:
+    """``text`` as the body of one comment line: file names, qualnames and source lines come
+    from outside srcad, so any character that could end the line (``\\n``, ``\\r``,
+    ``\\x0c``, ``\\u2028``, ...) or is not printable is written as its escape."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
 
 
 class GeneratedNamespace(dict):
@@ -68,11 +82,12 @@ def compile_function(source: str, name: str, namespace: dict):
     """Compile generated source under a stable fake filename registered in linecache."""
     digest = hashlib.sha256(source.encode()).hexdigest()[:8]
     filename = f"<srcad {name} {digest}>"     # Source.generated recognizes this prefix
-    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     code = compile(source, filename, "exec")
     exec(code, namespace)
     fn = namespace[name]
     fn.__srcad_source__ = source
+    _register_lines(filename, source)
+    weakref.finalize(fn, _release_lines, filename)
     return fn
 
 
@@ -105,3 +120,56 @@ def line_origins(fdef: gast.FunctionDef, source: str, filename: str) -> dict:
             src = getattr(node, "srcad_source", None)
             out[text.lineno] = (getattr(src, "filename", None) or filename, lineno)
     return out
+
+
+def rebind(fn, cells: dict, user_globals: dict):
+    """``fn`` (compiled by ``compile_function``) over another function's closure cells: the
+    same code and srcad references, names read through ``cells`` and ``user_globals``."""
+    old = fn.__globals__
+    namespace = GeneratedNamespace({k: v for k, v in old.items() if k != fn.__name__},
+                                   cells, user_globals)
+    new = types.FunctionType(fn.__code__, namespace, fn.__name__, fn.__defaults__)
+    new.__kwdefaults__ = fn.__kwdefaults__
+    new.__dict__.update({k: v for k, v in fn.__dict__.items() if k != "__srcad_built__"})
+    namespace[fn.__name__] = new
+    filename = fn.__code__.co_filename
+    _register_lines(filename, fn.__srcad_source__)
+    weakref.finalize(new, _release_lines, filename)
+    return new
+
+
+# linecache entries of generated code, counted by the functions compiled under each filename
+# (the same source gives the same filename): an entry goes when its last function does.
+# Finalizers run whenever the garbage collector does, in any thread, even inside
+# _register_lines: they queue the filename, and whoever holds the lock next drains the queue.
+_LINES_LOCK = threading.Lock()
+_LINE_USERS: dict[str, int] = {}
+_RELEASED: collections.deque = collections.deque()
+
+
+def _register_lines(filename: str, source: str) -> None:
+    with _LINES_LOCK:
+        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+        _LINE_USERS[filename] = _LINE_USERS.get(filename, 0) + 1
+    _drain_released()
+
+
+def _release_lines(filename: str) -> None:
+    _RELEASED.append(filename)
+    _drain_released()
+
+
+def _drain_released() -> None:
+    if not _LINES_LOCK.acquire(blocking=False):
+        return                        # the holder drains the queue when it is done
+    try:
+        while _RELEASED:
+            filename = _RELEASED.popleft()
+            users = _LINE_USERS.get(filename, 0) - 1
+            if users > 0:
+                _LINE_USERS[filename] = users
+            else:
+                _LINE_USERS.pop(filename, None)
+                linecache.cache.pop(filename, None)
+    finally:
+        _LINES_LOCK.release()

@@ -98,6 +98,10 @@ class GradientCheckError(SrcadError, AssertionError):
     """check_grad found a derivative that disagrees with finite differences."""
 
 
+class TooDeepError(SrcadError, RecursionError):
+    """The function nests deeper than srcad can build (an expression, a long body)."""
+
+
 class InternalError(SrcadError):
     """A bug in srcad: names the pipeline stage that failed."""
 

@@ -22,7 +22,7 @@ from .instantiate import (Broadcasts, bind, check_coverage, mark_broadcasts, mar
 from .template import is_zero, make_zero, simplify_zeros
 from .nodes import (assign as _assign, attr as _attr, call as _call, loads as _loads,
                     name as _name)
-from .sharing import shares
+from .sharing import _dotted, shares
 
 __all__ = ["forward"]
 
@@ -40,18 +40,35 @@ class _Forward:
         self.rt = program.ref(runtime, "_srcad")
         self.ref = runtime_ref(program, self.rt)
         self.lists = list_names(program.node, shapes)
+        self.stores: dict = {}
+        for node in gast.walk(program.node):
+            if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store):
+                self.stores[node.id] = self.stores.get(node.id, 0) + 1
+        self.zero: set = set()             # names whose tangent is known to be zero
         self.mutated = {t.value.id for s in walk_statements(program.node.body)
                         if isinstance(s, gast.Assign)
                         for t in s.targets if isinstance(t, gast.Subscript)}
+
+    def known_zero(self, name, zero: bool):
+        """Record that the tangent of ``name`` is zero where it is defined; with one
+        definition in the whole function and no writes into it, that is everywhere, and its
+        readers see a symbolic zero (``db_add`` of a constant seed is zero, so is all that is computed from it)."""
+        if zero and self.stores.get(name) == 1 and name not in self.p.params and (
+                name not in self.mutated and name not in self.lists):    # (written into)
+            self.zero.add(name)
 
     def tan(self, name):
         return self.namer.tangent(name)
 
     def active(self, node) -> bool:
-        return isinstance(node, gast.Name) and self.act.is_active(node.id)
+        return isinstance(node, gast.Name) and self.act.is_active(node.id) and (
+            node.id not in self.zero)
 
     def zeros(self, name):
-        return _call(_attr(_name(self.rt), "zeros_like"), _name(name))
+        """The zero tangent of the active value ``name``: ``tangent_zeros``, which a batched
+        sweep makes a batch of zeros, since the code may write or accumulate into it
+        (``dx[i] = ...``, ``dx += ...``)."""
+        return _call(_attr(_name(self.rt), "tangent_zeros"), _name(name))
 
     def tangent_of(self, atom):
         """The tangent of an atom as an expression (materialized zeros when inactive)."""
@@ -129,6 +146,7 @@ class _Forward:
         code, defined = self.tangents(stmt, outs, value, old)
         for o in outs:
             if self.act.is_active(o) and o not in defined:
+                self.known_zero(o, True)
                 post.append(_assign(self.tan(o), self.zeros(o)))
         mark_derivative(code + post)
         return pre + [stmt] + code + post
@@ -218,7 +236,7 @@ class _Forward:
             if store:
                 return None
             covered.add(param)
-            if isinstance(bound, gast.Name) and self.act.is_active(bound.id):
+            if self.active(bound):
                 return _name(self.tan(bound.id))
             if isinstance(bound, gast.Tuple) and any(self.active(e) for e in bound.elts):
                 return gast.Tuple(elts=[self.tangent_of(e) for e in bound.elts],
@@ -227,7 +245,7 @@ class _Forward:
 
         body = template.instantiate(binding, resolve_d, self.namer.fresh, self.ref)
         check_coverage(self, stmt, prim, template, inputs, covered, value, "tangent")
-        body = simplify_zeros(body, lambda f: False, self.materialize)
+        body = simplify_zeros(body, self.linear_helper, self.materialize)
         operands = list(args) + list(kwargs.values())
         mark_broadcasts(body, prim, rule, operands, outs,
                         [a for a in operands if self.active(a)])
@@ -247,6 +265,7 @@ class _Forward:
                 if o is not None:
                     if not self.act.is_active(o):
                         continue
+                    self.known_zero(o, is_zero(st.value))
                     if is_zero(st.value):
                         st.value = self.zeros(o)
                     st.value = own(o, st.value)
@@ -256,6 +275,16 @@ class _Forward:
 
         code = finish(body)
         return code, defined
+
+    # runtime helpers linear in their first argument whose other arguments only give a shape,
+    # an axis or a dtype (cov_rows, linear in all its arrays, is not one of them)
+    _ZERO_PRESERVING = frozenset({"unbroadcast", "broadcast_like", "expand_reduced", "astype"})
+
+    def linear_helper(self, func) -> bool:
+        """Does ``func`` map a zero tangent to zero: a runtime helper linear in its first
+        argument, the others only shapes (``expand_reduced(0, x, ...)``)?"""
+        root, _, helper = _dotted(func).rpartition(".")
+        return root == self.rt and helper in self._ZERO_PRESERVING
 
     def materialize(self, zero):
         return _call(_attr(_name(self.rt), "zeros_like"), zero.zero_of)

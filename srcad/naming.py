@@ -2,6 +2,9 @@
 (temporaries named after their expression); never random, never clashing with user names."""
 from __future__ import annotations
 
+import keyword
+import re
+
 import gast
 
 _OP_NAMES = {
@@ -23,7 +26,7 @@ class Namer:
         return name
 
     def fresh(self, base: str) -> str:
-        base = base or "_t"
+        base = identifier(base)
         if base not in self.taken:
             return self.reserve(base)
         i = 2
@@ -47,6 +50,19 @@ class Namer:
     def temp_for(self, node) -> str:
         """A temporary named after the expression it holds."""
         return self.fresh("_" + describe(node))
+
+
+def identifier(base: str) -> str:
+    """``base`` as a Python identifier: names built from outside text (a function's
+    ``__name__``) are data, never code in the generated source."""
+    if base and base.isidentifier() and not keyword.iskeyword(base):
+        return base
+    base = re.sub(r"\W", "_", base or "")
+    if not base.isidentifier():
+        base = "_" + base
+    if keyword.iskeyword(base):
+        base += "_"
+    return base if base.isidentifier() else "_t"
 
 
 def describe(node) -> str:

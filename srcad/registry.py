@@ -38,6 +38,7 @@ import importlib
 import inspect
 import sys
 import textwrap
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -83,6 +84,8 @@ class Rule:
 _RULES: dict[Any, Rule] = {}
 _BY_ID: dict[int, Rule] = {}
 _loaded = False
+_loading = False
+_LOCK = threading.RLock()   # loading and registrations: other threads never see half a table
 _digest = hashlib.sha256()
 _version = 0      # bumped by every registration: built derivatives older than it are rebuilt
 
@@ -135,9 +138,10 @@ def _registrar(kind: str, primitives, outputs: int,
     def deco(fn: _Template) -> _Template:
         template = parse_template(fn, outputs)
         template.user = not getattr(fn, "__module__", "").startswith("srcad.")
-        _note(template)
-        for p in primitives:
-            setattr(_rule(p), f"complex_{kind}" if complex else kind, template)
+        with _LOCK:
+            _note(template)
+            for p in primitives:
+                setattr(_rule(p), f"complex_{kind}" if complex else kind, template)
         return fn
     return deco
 
@@ -169,10 +173,11 @@ def real_valued(*primitives):
 
 def _flag(primitives, name: str, value):
     global _version
-    _version += 1                  # derivatives built before may now be refused, or allowed
-    _digest.update(f"{name}={value}:{[primitive_name(p) for p in primitives]}".encode())
-    for p in primitives:
-        setattr(_rule(p), name, value)
+    with _LOCK:
+        _version += 1              # derivatives built before may now be refused, or allowed
+        _digest.update(f"{name}={value}:{[primitive_name(p) for p in primitives]}".encode())
+        for p in primitives:
+            setattr(_rule(p), name, value)
 
 
 def nondiff(*primitives):
@@ -418,23 +423,32 @@ def register_tangent(*primitives: Callable[..., Any], outputs: int = 1,
 
 def load():
     """Import every template module once; an optional one (``templates.OPTIONAL``) only when
-    the package it needs imports."""
-    global _loaded
+    the package it needs imports. Safe under concurrent first use: the tables count as loaded
+    only once every module has registered its rules, and other threads wait for that (a
+    template module registering rules of its own while loading is not waited for)."""
+    global _loaded, _loading
     if _loaded:
         return
-    _loaded = True
-    pkg = importlib.import_module("srcad.templates")
-    optional = getattr(pkg, "OPTIONAL", {})
-    for name in pkg.MODULES:
+    with _LOCK:
+        if _loaded or _loading:      # loaded meanwhile, or this thread is loading them
+            return
+        _loading = True
         try:
-            importlib.import_module(f"srcad.templates.{name}")
-        except ModuleNotFoundError as exc:
-            missing = exc.name or ""
-            dependency = optional.get(name)
-            if missing == f"srcad.templates.{name}":
-                continue
-            if dependency is None or missing.split(".")[0] != dependency:
-                raise
+            pkg = importlib.import_module("srcad.templates")
+            optional = getattr(pkg, "OPTIONAL", {})
+            for name in pkg.MODULES:
+                try:
+                    importlib.import_module(f"srcad.templates.{name}")
+                except ModuleNotFoundError as exc:
+                    missing = exc.name or ""
+                    dependency = optional.get(name)
+                    if missing == f"srcad.templates.{name}":
+                        continue
+                    if dependency is None or missing.split(".")[0] != dependency:
+                        raise
+            _loaded = True
+        finally:
+            _loading = False
 
 
 def templates_digest() -> str:

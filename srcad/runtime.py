@@ -11,8 +11,13 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-__all__ = ["unbroadcast", "broadcast_like", "zeros_like", "add_at", "expand_reduced",
-           "add_list"]
+from .batching import Batched, active_count
+
+# what holds an array's memory in derivative code: an array, or a batch of tangents
+_ARRAYS = (np.ndarray, Batched)
+
+__all__ = ["unbroadcast", "broadcast_like", "zeros_like", "tangent_zeros", "add_at",
+           "expand_reduced", "add_list"]
 
 
 # The memory each helper's result may share, for the optimizer, which keeps generated code
@@ -20,7 +25,8 @@ __all__ = ["unbroadcast", "broadcast_like", "zeros_like", "add_at", "expand_redu
 # view of); HOLDS, the arguments whose memory a new list it returns may hold as items. () for
 # a result made anew; a helper not listed may share any of its arguments.
 SHARES = {
-    "unbroadcast": (0,), "broadcast_like": (0,), "zeros_like": (), "add_at": (0,),
+    "unbroadcast": (0,), "broadcast_like": (0,), "zeros_like": (), "tangent_zeros": (),
+    "add_at": (0,),
     "add_list": (), "expand_reduced": (0,), "sigmoid": (), "reduced_count": (),
     "astype": (0,), "take_and_zero": (), "last_write_mask": (), "scalar_seed": (),
     "seed_like": (0,), "stop_gradient": (0,), "zeros_filled": (0,), "unstack_like": (0,),
@@ -51,7 +57,7 @@ def _sizes_known(shape) -> bool:
 def _other_array(x) -> bool:
     """An array of a type other than NumPy's (dask, cupy), which NumPy functions dispatch to
     only when it is their argument."""
-    return not isinstance(x, np.ndarray) and hasattr(x, "__array_function__") and \
+    return not isinstance(x, _ARRAYS) and hasattr(x, "__array_function__") and \
         not isinstance(x, np.generic)
 
 
@@ -100,6 +106,17 @@ def zeros_like(x):
                          if np.issubdtype(np.result_type(x), np.inexact) else float)
 
 
+def tangent_zeros(x):
+    """The zero tangent of ``x`` that forward-mode code then writes into (``dx[i] = ...``):
+    ``zeros_like(x)``, or during a batched sweep (``srcad.batching.directions``) a batch of
+    those, one per direction, so that the writes keep each direction's values."""
+    zero = zeros_like(x)
+    count = active_count()
+    if count is None or not isinstance(zero, np.ndarray):
+        return zero
+    return Batched(np.zeros((count,) + zero.shape, zero.dtype))
+
+
 def _is_basic(index) -> bool:
     items = index if isinstance(index, tuple) else (index,)
     for item in items:
@@ -118,7 +135,7 @@ def add_at(buffer, index, g):
         else:
             buffer[index] = _plus(buffer[index], g)
         return buffer
-    if not isinstance(buffer, np.ndarray) or _other_array(g):
+    if not isinstance(buffer, _ARRAYS) or _other_array(g):
         # another array type (dask, cupy) on either side: the sum takes that type, out of
         # place (NumPy cannot write a dask array into its buffer; dask has no np.add.at)
         dtype = np.result_type(getattr(buffer, "dtype", float), getattr(g, "dtype", float))
@@ -324,7 +341,7 @@ def saved(value):
 def _is_array(x) -> bool:
     """A NumPy array, or an array of another type that NumPy dispatches to (dask, cupy),
     which may be written into (never a NumPy scalar: those are immutable)."""
-    return isinstance(x, np.ndarray) or _other_array(x)
+    return isinstance(x, _ARRAYS) or _other_array(x)
 
 
 _T = TypeVar("_T")

@@ -3,7 +3,9 @@ the Namespace it resolves names in (globals, closure cells, builtins)."""
 from __future__ import annotations
 
 import builtins
+import dis
 import inspect
+import linecache
 import textwrap
 import types
 from dataclasses import dataclass, field
@@ -12,7 +14,7 @@ import gast
 
 from .errors import Location, SourceUnavailableError, SrcadSyntaxError
 
-__all__ = ["Source", "Namespace", "parse_function", "UNRESOLVED", "function_state"]
+__all__ = ["Source", "Namespace", "AttributeOf", "parse_function", "UNRESOLVED", "function_state"]
 
 UNRESOLVED = object()
 
@@ -51,6 +53,19 @@ class Namespace:
         return UNRESOLVED
 
 
+class AttributeOf:
+    """Names read as attributes of one object: where ``helpers.h`` or ``np.sin`` is looked
+    up again to see whether it was rebound (a dependency of a built derivative)."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj):
+        self.obj = obj
+
+    def lookup(self, name: str):
+        return getattr(self.obj, name, UNRESOLVED)
+
+
 @dataclass
 class Source:
     """A parsed function: its definition (gast, user line numbers) and where it came from."""
@@ -80,12 +95,16 @@ class Source:
 
 
 def _unwrap(fn):
+    """The function whose code runs: a derivative srcad returned gives its generated code; a
+    wrapper that is not a Python function (``functools.lru_cache``) what it wraps. A Python
+    wrapper is its own code (``functools.wraps`` sets ``__wrapped__`` on wrappers that
+    change values too: ``2.0 * fn(x)``)."""
     while True:
         current = getattr(fn, "__srcad_current__", None)
         if current is not None:
             return current()
         inner = getattr(fn, "__wrapped__", None)
-        if inner is None:
+        if inner is None or isinstance(fn, types.FunctionType):
             return fn
         fn = inner
 
@@ -102,8 +121,13 @@ def parse_function(fn) -> Source:
                  "call it from a small Python function, or register a rule with "
                  "srcad.register_adjoint.")
     filename = getattr(fn, "__srcad_filename__", None) or fn.__code__.co_filename
-    try:
-        lines, first_line = inspect.getsourcelines(fn)
+    generated = getattr(fn, "__srcad_source__", None)
+    if generated is not None and filename.startswith("<srcad ") and \
+            filename not in linecache.cache:      # linecache.clearcache() dropped its lines
+        linecache.cache[filename] = (len(generated), None, generated.splitlines(True),
+                                     filename)
+    try:    # of the code object: inspect would follow __wrapped__ from the function
+        lines, first_line = inspect.getsourcelines(fn.__code__)
     except (OSError, TypeError) as exc:
         raise SourceUnavailableError(
             f"cannot read the source of {fn.__qualname__} ({filename}): {exc}",
@@ -126,11 +150,95 @@ def parse_function(fn) -> Source:
     fdef = module.body[0]
     if not isinstance(fdef, gast.FunctionDef):
         raise SrcadSyntaxError("expected a function definition", Location(filename, first_line))
+    if not _runs(fn.__code__, text):
+        raise SourceUnavailableError(
+            f"the source of {fn.__qualname__} in {filename} is not the code that runs: the "
+            "file was edited (or the cell or module redefined) after the function was "
+            "defined", Location(filename, first_line),
+            "Reload the module (importlib.reload) or run the definition again, then ask for "
+            "the derivative of the function it defines.")
+    args = fdef.args
+    wrapped = getattr(fn, "__wrapped__", None)
+    if wrapped is not None and (args.vararg or args.kwarg):
+        raise SrcadSyntaxError(
+            f"{fn.__qualname__} is a wrapper (its __wrapped__ is "
+            f"{getattr(wrapped, '__qualname__', wrapped)!s}) taking "
+            "*args/**kwargs: srcad differentiates the code that runs, the wrapper's, and "
+            "cannot follow values through *args", Location(filename, first_line),
+            "If the decorator does not change values, differentiate f.__wrapped__; otherwise "
+            "give the wrapper explicit parameters (def wrapper(x): return 2.0 * fn(x)).")
     gast.increment_lineno(fdef, first_line - 1) if hasattr(gast, "increment_lineno") else \
         _shift_lines(fdef, first_line - 1)
     fdef.decorator_list = []
     return Source(fn=fn, node=fdef, filename=filename, namespace=Namespace(fn), text=text,
                   first_line=first_line, lines=lines)
+
+
+_FUTURE_FLAGS = 0
+for _feature in __import__("__future__").all_feature_names:
+    _FUTURE_FLAGS |= getattr(__import__("__future__"), _feature).compiler_flag
+
+
+def _runs(code: types.CodeType, text: str) -> bool:
+    """Does ``text`` (a def, dedented) compile to ``code``? Line numbers aside: the source
+    linecache or the file gives may be newer than the function (an edited file, a reloaded
+    module, a notebook cell id reused). Compiled inside a function binding the free
+    variables, so they compile as the closure cells they are; the def binding a global (a
+    recursive call reads it)."""
+    own = "" if code.co_name in code.co_freevars else f"    global {code.co_name}\n"
+    outer = "def __srcad_outer__():\n" + own + "".join(
+        f"    {name} = None\n" for name in code.co_freevars) + textwrap.indent(text, "    ")
+    try:
+        module = compile(outer, code.co_filename, "exec", flags=code.co_flags & _FUTURE_FLAGS,
+                         dont_inherit=True)
+    except SyntaxError:
+        return True                   # reported by the parse, with its location
+    candidates = [c for c in _codes(module) if c.co_name == code.co_name]
+    return any(_same_code(c, code) for c in candidates)
+
+
+def _codes(code):
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            yield const
+            yield from _codes(const)
+
+
+def _same_code(a: types.CodeType, b: types.CodeType) -> bool:
+    return (a.co_varnames == b.co_varnames and a.co_freevars == b.co_freevars
+            and a.co_argcount == b.co_argcount and a.co_kwonlyargcount == b.co_kwonlyargcount
+            and _instructions(a) == _instructions(b))
+
+
+# how a call of a module's attribute compiles depends on the module around it (CPython 3.11
+# loads `np.sum` with LOAD_ATTR when `np` was imported there): these are the same operation
+_SKIPPED = {"CACHE", "PUSH_NULL", "RESUME", "EXTENDED_ARG", "NOP"}
+_SAME_AS = {"LOAD_METHOD": "LOAD_ATTR"}
+
+
+def _instructions(code: types.CodeType) -> list:
+    """What ``code`` does, without line numbers, offsets or context-dependent variants:
+    (operation, argument) with jump targets as positions in this list, constants with their
+    types (1 and 1.0 differ) and code constants compared the same way."""
+    every = list(dis.get_instructions(code))
+    kept = [i for i in every if i.opname not in _SKIPPED]
+    index = {ins.offset: k for k, ins in enumerate(kept)}
+    position: dict = {}
+    following = len(kept)
+    for ins in reversed(every):      # a target that is skipped: the next kept instruction
+        following = index.get(ins.offset, following)
+        position[ins.offset] = following
+    out = []
+    for ins in kept:
+        arg = ins.argval
+        if ins.opcode in dis.hasjrel or ins.opcode in dis.hasjabs:
+            arg = ("jump", position.get(arg, arg))
+        elif isinstance(arg, types.CodeType):
+            arg = ("code", tuple(_instructions(arg)), arg.co_varnames, arg.co_freevars)
+        elif ins.opname == "LOAD_CONST":
+            arg = (type(arg), repr(arg))
+        out.append((_SAME_AS.get(ins.opname, ins.opname), arg))
+    return out
 
 
 def function_state(fn) -> tuple:

@@ -15,7 +15,7 @@ from srcad.runtime import (add_at, add_list, astype, broadcast_like, expand_redu
                            gather_sum, saved, scalar_items, seed_like, spread, take_and_zero,
                            unbroadcast, zero_if_discrete)
 
-nondiff(runtime.scalar_seed, runtime.zeros_like, runtime.reduced_count, runtime.dof_inverse,
+nondiff(runtime.scalar_seed, runtime.zeros_like, runtime.tangent_zeros, runtime.reduced_count, runtime.dof_inverse,
         runtime.stop_gradient,
         runtime.last_write_mask, reversed, slice)
 # linear in the first argument: their tangent rules are derived (registry.linear)

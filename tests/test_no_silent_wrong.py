@@ -577,3 +577,19 @@ def test_a_list_of_pairs_built_by_append(build):
                                    rtol=1e-6)
         jvp = srcad.autodiff(f, mode="forward", optimized=optimized)
         np.testing.assert_allclose(jvp(read_only(a), b, np.ones(3)), np.sum(expected), rtol=1e-6)
+
+
+@pytest.mark.parametrize("body", [
+    "np.sum(np.array([[x, x ** 2]]) ** 3)",
+    "np.sum(np.array([[x, x * 2.0], [x ** 2, x]]) ** 2)",
+])
+def test_reverse_over_reverse_through_an_array_of_nested_lists(body):
+    """The adjoint of an item of a list of lists was added with += (concatenating lists):
+    reverse over reverse gave a wrong Hessian-vector product where hvp was right."""
+    f = make_function(f"def f(x):\n    return {body}\n")
+    x, v = np.array([0.3, -0.5]), np.array([1.0, 0.5])
+    g = srcad.grad(f)
+    h = 1e-5
+    fd = (g(x + h * v) - g(x - h * v)) / (2 * h)
+    np.testing.assert_allclose(srcad.autodiff(g, mode="reverse")(x, seed=v), fd, rtol=1e-6)
+    np.testing.assert_allclose(srcad.hvp(f)(x, v), fd, rtol=1e-6)

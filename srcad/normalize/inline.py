@@ -52,7 +52,7 @@ class Inliner(Expressions):
         mutated = _mutated_params(fdef, sig.parameters)
         _lower_returns(fdef, self.namer)        # early and multiple returns -> one at the end
         local_names = assigned_names(fdef) | set(sig.parameters)
-        rename = {n: self.namer.fresh(f"{fn.__name__}_{n}") for n in sorted(local_names)
+        rename = {n: self.namer.fresh(f"{fdef.name}_{n}") for n in sorted(local_names)
                   if n not in mutated and n not in views}
         rename.update({n: n for n in leaves})     # the caller's names of container leaves
         self.origins.update({new: f"{n!r} in helper {fn.__name__}" for n, new in rename.items()})

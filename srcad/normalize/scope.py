@@ -13,7 +13,7 @@ import types
 import gast
 
 from ..naming import Namer, names_in
-from ..source import UNRESOLVED, Namespace, Source
+from ..source import UNRESOLVED, AttributeOf, Namespace, Source
 from .program import NameError_, _loc_error, _name
 
 __all__ = ["Resolver"]
@@ -43,6 +43,7 @@ class Resolver:
         self.namer = namer
         self.refs: dict[str, object] = {}
         self.deps: list = []
+        self.attributes: dict = {}        # id(object) -> its AttributeOf in deps
         self.main_locals: set = set()
         self.main_defaults: dict = {}     # main parameter -> its default
         self.main_rebound: set = set()    # main parameters assigned in the body
@@ -68,7 +69,14 @@ class Resolver:
         while isinstance(root, gast.Attribute):
             root = root.value
         if isinstance(root, gast.Name) and obj is not UNRESOLVED:
-            self.deps.append((scope.namespace, root.id, scope.namespace.lookup(root.id)))
+            value = scope.namespace.lookup(root.id)
+            self.deps.append((scope.namespace, root.id, value))
+            for attr in _path(func)[1:]:  # helpers.h, np.sin: rebinding the attribute counts
+                holder = self.attributes.get(id(value))
+                if holder is None or holder.obj is not value:
+                    holder = self.attributes[id(value)] = AttributeOf(value)
+                value = getattr(value, attr)
+                self.deps.append((holder, attr, value))
         return obj
 
     def name(self, scope: _Scope, node: gast.Name) -> gast.Name:
@@ -81,8 +89,8 @@ class Resolver:
             if value is UNRESOLVED:
                 raise _loc_error(scope.src, node, f"name {ident!r} is not defined",
                                  "Define it before the call.", NameError_)
-            if (scope.foreign or ident in self.main_locals
-                    or ident in self.main.namespace.cells):
+            if (scope.foreign or ident in self.main_locals or ident in scope.namespace.cells
+                    or ident in self.main.namespace.cells):    # a helper's own closure cell
                 self.deps.append((scope.namespace, ident, value))
                 return _name(self.ref(value, ident), node.ctx)
         return _name(ident, node.ctx)
@@ -96,9 +104,21 @@ class Resolver:
         raise NotImplementedError
 
 
+def _path(node) -> tuple:
+    """``a.b.c`` as ``("a", "b", "c")``."""
+    parts = []
+    while isinstance(node, gast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    parts.append(node.id)
+    return tuple(reversed(parts))
+
+
 def _is_user_function(obj) -> bool:
     if not isinstance(obj, types.FunctionType):
         return False
+    if getattr(obj, "__srcad_current__", None) is not None:
+        return True           # a derivative srcad returned (srcad.pickling names it)
     mod = getattr(obj, "__module__", "") or ""
     return not (mod.startswith("numpy") or mod.startswith("srcad.")
                 or mod in ("math", "builtins"))

@@ -28,7 +28,7 @@ class _InPlace:
     this function (by arithmetic, a NumPy function or zeros) that no other name, container
     or view shares, and ``b + e`` has ``b``'s shape. No array is allocated for the sum."""
 
-    _FRESH_HELPERS = ("zeros_like",)
+    _FRESH_HELPERS = ("zeros_like", "tangent_zeros")
 
     def __init__(self, known: _Shapes, loads: dict, fdef: gast.FunctionDef,
                  numpy_args: tuple = ()):

@@ -22,7 +22,7 @@ __all__ = ["with_shapes"]
 
 _SHAPE_ONLY = {"expand_reduced": 1, "reduced_count": 0, "unbroadcast": 1, "broadcast_like": 1}
 _LIKE = {"expand_reduced": 1, "unbroadcast": 1, "broadcast_like": 1, "zeros_like": 0,
-         "scalar_seed": 0, "matmul_adjoint_lhs": 1, "matmul_adjoint_rhs": 2}
+         "tangent_zeros": 0, "scalar_seed": 0, "matmul_adjoint_lhs": 1, "matmul_adjoint_rhs": 2}
 _ELEMENTWISE_OPS = (gast.Add, gast.Sub, gast.Mult, gast.Div)
 
 
@@ -104,7 +104,10 @@ def with_shapes(fdef: gast.FunctionDef, shapes: dict, np_name: str) -> gast.Func
       ``g`` broadcasts in that operation, so no array of ``x``'s size is made
       (``2.0 * (g * r)``, not ``np.full`` and two products);
     * a runtime helper that reads only the shape of ``x`` reads a parameter of the same shape
-      instead, so a primal value computed only for its shape becomes dead code.
+      instead, so a primal value computed only for its shape becomes dead code;
+    * the adjoints of ``np.dot(a, b)`` (``tensordot_adjoint_*`` over ``dot_axes``) are those
+      of ``a @ b`` where the ranks prove the two the same product, so that the later passes
+      write them as the products they compute (``g @ b.T``).
     """
     params = [a.id for a in fdef.args.posonlyargs + fdef.args.args + fdef.args.kwonlyargs]
     full: dict = {}                        # a known shape -> the first parameter of it
@@ -118,6 +121,7 @@ def with_shapes(fdef: gast.FunctionDef, shapes: dict, np_name: str) -> gast.Func
         for i, d in enumerate(shape):
             if isinstance(d, str):
                 sizes.setdefault(d, (p, i))
+    _dot_as_matmul(fdef, shapes)
     parents = _parents(fdef)
     for site in list(walk(fdef)):
         helper = _helper_name(site)
@@ -168,6 +172,34 @@ def with_shapes(fdef: gast.FunctionDef, shapes: dict, np_name: str) -> gast.Func
                 ".expand_dims") and known.of(compact.args[0]) == ():
             _set_child(parent, field, compact, compact.args[0])
     return fdef
+
+
+def _dot_as_matmul(fdef, shapes):
+    """``tensordot_adjoint_lhs(g, a, b, axes)`` (and ``_rhs``), ``axes`` the one value of
+    ``dot_axes(x, y)``, -> ``matmul_adjoint_lhs(g, a, b)`` where the ranks of ``a``, ``b``
+    (equal to ``x``'s, ``y``'s) are known and ``np.dot`` is ``@`` for them: both operands
+    arrays and ``b`` of rank 1 or 2 (``np.dot`` contracts ``b``'s first axis then, as
+    ``@`` does)."""
+    def rank(node):
+        shape = shapes.get(node.id) if isinstance(node, gast.Name) else None
+        return len(shape) if isinstance(shape, tuple) else None
+
+    tree = _Tree(fdef)
+    axes_ranks = {}                   # a name holding dot_axes(x, y) -> (rank x, rank y)
+    for node in walk(fdef):
+        if isinstance(node, gast.Assign) and _helper_name(node.value) == "dot_axes" and len(
+                node.targets) == 1 and isinstance(node.targets[0], gast.Name) and len(
+                node.value.args) == 2 and len(tree.stores.get(node.targets[0].id, ())) == 1:
+            axes_ranks[node.targets[0].id] = tuple(map(rank, node.value.args))
+    for site in walk(fdef):
+        helper = _helper_name(site)
+        if helper not in ("tensordot_adjoint_lhs", "tensordot_adjoint_rhs") or len(
+                site.args) != 4 or site.keywords or not isinstance(site.args[3], gast.Name):
+            continue
+        ranks = (rank(site.args[1]), rank(site.args[2]))
+        if axes_ranks.get(site.args[3].id) == ranks and ranks[0] and ranks[1] in (1, 2):
+            site.func = attr(name("_srcad"), helper.replace("tensordot", "matmul"))
+            del site.args[3]
 
 
 def _count(shape, axis, sizes):

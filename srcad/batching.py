@@ -1,0 +1,447 @@
+"""Batched tangents: ``Batched``, a batch of tangents of one value (a leading axis of
+directions), which the generated forward-mode code runs on unchanged.
+
+A tangent rule is written once (``d[y] = d[x] * np.cos(x)``); its batched form is the same
+code run on a ``Batched`` tangent, which NumPy hands to ``__array_ufunc__`` and
+``__array_function__``. There each operation gets the batched semantics of its unbatched one:
+elementwise operations align the logical dimensions (the batch axis never broadcasts against
+a primal's), reductions, reshapes, transposes, concatenations and indexing shift their axes by
+one, products contract the logical axes. Any other NumPy function is applied to each
+direction in turn and the results stacked: slower, never different. A ``Batched`` is never
+turned into a plain array (``np.asarray`` of it raises), so code that would treat it as one
+fails instead of computing something else.
+
+Linear in the tangents is all the rules are: ``Batched`` values meet primal values and each
+other only through the operations above.
+"""
+from __future__ import annotations
+
+import contextlib
+import numbers
+import threading
+
+import numpy as np
+from numpy.lib.mixins import NDArrayOperatorsMixin
+
+__all__ = ["Batched", "BatchingError", "active_count", "directions", "unbatched"]
+
+_SWEEP = threading.local()          # .count: the directions of the batched sweep under way
+
+
+@contextlib.contextmanager
+def directions(count: int):
+    """A batched forward sweep of ``count`` directions runs in this context: the zero
+    tangents forward-mode code writes into (``runtime.tangent_zeros``) are batches too."""
+    before = getattr(_SWEEP, "count", None)
+    _SWEEP.count = count
+    try:
+        yield
+    finally:
+        _SWEEP.count = before
+
+
+def active_count() -> int | None:
+    """The number of directions of the batched sweep under way in this thread, else None."""
+    return getattr(_SWEEP, "count", None)
+
+
+class BatchingError(TypeError):
+    """A batch of tangents met an operation that would treat it as one array or number."""
+
+
+def _elementwise(ufunc, inputs):
+    """An elementwise operation: the logical dimensions aligned from the right, the batch
+    axis first."""
+    rank = max(x.data.ndim - 1 if type(x) is Batched else np.ndim(x) for x in inputs)
+    return Batched(ufunc(*[_lift(x, rank) if type(x) is Batched else x for x in inputs]))
+
+
+def _operator(ufunc, reflected=False):
+    """``a + b`` and the other arithmetic of a batch with a number or an array, without
+    NumPy's search for an override (the batch is the only one)."""
+    def binary(self, other):
+        if not isinstance(other, (Batched, np.ndarray, numbers.Number)):
+            return NotImplemented
+        return _elementwise(ufunc, (other, self) if reflected else (self, other))
+    return binary
+
+
+class Batched(NDArrayOperatorsMixin):
+    """``data[k]`` is the tangent along direction ``k`` of a value of shape ``data.shape[1:]``
+    (the logical shape, which ``shape``, ``ndim``, ``np.shape`` give)."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data):
+        self.data = data
+
+    # -- the logical array -----------------------------------------------------------------
+    @property
+    def shape(self):
+        return self.data.shape[1:]
+
+    @property
+    def ndim(self):
+        return self.data.ndim - 1
+
+    @property
+    def size(self):
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
+    def T(self):
+        return self.transpose()
+
+    @property
+    def real(self):
+        return Batched(self.data.real)
+
+    @property
+    def imag(self):
+        return Batched(self.data.imag)
+
+    def __len__(self):
+        if not self.shape:
+            raise TypeError("len() of a 0-d tangent")
+        return self.shape[0]
+
+    def __repr__(self):
+        return f"Batched({self.data!r})"
+
+    def __array__(self, *args, **kwargs):
+        raise BatchingError("a batch of tangents is not an array: srcad's batched forward "
+                            "mode met an operation it cannot batch")
+
+    def __float__(self):
+        raise BatchingError("a batch of tangents is not a number")
+
+    def __bool__(self):
+        raise BatchingError("a batch of tangents has no truth value")
+
+    def copy(self):
+        return Batched(self.data.copy())
+
+    def astype(self, dtype, **kwargs):
+        return Batched(self.data.astype(dtype, **kwargs))
+
+    def conj(self):
+        return Batched(self.data.conj())
+
+    conjugate = conj
+
+    def reshape(self, *shape, **kwargs):
+        return np.reshape(self, shape[0] if len(shape) == 1 else shape, **kwargs)
+
+    def transpose(self, *axes):
+        return np.transpose(self, axes[0] if len(axes) == 1 else (axes or None))
+
+    def ravel(self):
+        return np.ravel(self)
+
+    def sum(self, *args, **kwargs):
+        return np.sum(self, *args, **kwargs)
+
+    def mean(self, *args, **kwargs):
+        return np.mean(self, *args, **kwargs)
+
+    def dot(self, other):
+        return np.dot(self, other)
+
+    __add__, __radd__ = _operator(np.add), _operator(np.add, True)
+    __sub__, __rsub__ = _operator(np.subtract), _operator(np.subtract, True)
+    __mul__, __rmul__ = _operator(np.multiply), _operator(np.multiply, True)
+    __truediv__, __rtruediv__ = _operator(np.true_divide), _operator(np.true_divide, True)
+
+    def __neg__(self):
+        return Batched(-self.data)
+
+    # -- indexing: the batch axis first, then the logical index -----------------------------
+    def __getitem__(self, index):
+        items = _index_items(index)
+        if items is None:
+            return _each(lambda x: x[index], self)
+        out = self.data[(slice(None),) + items]
+        # an element is a copy in NumPy (a scalar): so is a batch of elements
+        return Batched(out.copy() if out.ndim == 1 and out.base is not None else out)
+
+    def __setitem__(self, index, value):
+        items = _index_items(index)
+        if items is None:
+            for k in range(self.data.shape[0]):
+                self.data[k][index] = _direction(value, k)
+            return
+        target = self.data[(slice(None),) + items]
+        self.data[(slice(None),) + items] = _lift(value, target.ndim - 1)
+
+    # -- NumPy's protocols -------------------------------------------------------------------
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        out = kwargs.pop("out", None)
+        if out is not None and not all(isinstance(o, Batched) for o in out):
+            raise BatchingError(f"np.{ufunc.__name__} would write a batch of tangents into "
+                                "a plain array")
+        if method != "__call__" or kwargs or ufunc.nout != 1:
+            if out is not None:
+                raise BatchingError(f"np.{ufunc.__name__}.{method} into a batch of tangents")
+            return _each(lambda *a: getattr(ufunc, method)(*a, **kwargs), *inputs)
+        result = _matmul(*inputs) if ufunc is np.matmul else _elementwise(ufunc, inputs)
+        if out is None:
+            return result
+        out[0].data[...] = _lift(result, out[0].ndim)
+        return out[0]
+
+    def __array_function__(self, func, types, args, kwargs):
+        rule = _FUNCTIONS.get(func)
+        if rule is not None:
+            out = rule(*args, **kwargs)
+            if out is not NotImplemented:
+                return out
+        if func in _METADATA:
+            return func(*_plain_like(args), **kwargs)
+        return _each(func, *args, **kwargs)
+
+
+def unbatched(x, count: int) -> np.ndarray:
+    """The ``(count, *shape)`` array of a result that may be ``Batched`` or, where it does not
+    depend on the tangents, a plain value (the same for every direction)."""
+    if isinstance(x, Batched):
+        return x.data
+    x = np.asarray(x)
+    return np.broadcast_to(x, (count,) + x.shape).copy()
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+def _lift(x, rank):
+    """``x`` as an operand of a batched operation of logical rank ``rank``: a ``Batched``'s
+    data with size-1 axes after the batch axis up to ``rank`` (so that its logical axes meet
+    the others' from the right), anything else as it is."""
+    if not isinstance(x, Batched):
+        return x
+    missing = rank - x.ndim
+    if missing <= 0:
+        return x.data
+    d = x.data
+    return d.reshape(d.shape[:1] + (1,) * missing + d.shape[1:])
+
+
+def _direction(x, k):
+    """Direction ``k`` of ``x`` (lists and tuples entered), ``x`` itself when unbatched."""
+    if isinstance(x, Batched):
+        return x.data[k]
+    if isinstance(x, (list, tuple)) and any(_has_batched(v) for v in x):
+        return type(x)(_direction(v, k) for v in x)
+    return x
+
+
+def _data(x):
+    return x.data if isinstance(x, Batched) else x
+
+
+def _has_batched(x) -> bool:
+    if isinstance(x, Batched):
+        return True
+    return isinstance(x, (list, tuple)) and any(_has_batched(v) for v in x)
+
+
+def _count(values) -> int | None:
+    for v in values:
+        if isinstance(v, Batched):
+            return v.data.shape[0]
+        if isinstance(v, (list, tuple)):
+            n = _count(v)
+            if n is not None:
+                return n
+    return None
+
+
+def _each(func, *args, **kwargs):
+    """``func`` applied to each direction, the results stacked (a tuple of results: each)."""
+    n = _count(list(args) + list(kwargs.values())) or 0
+    results = [func(*[_direction(a, k) for a in args],
+                    **{key: _direction(v, k) for key, v in kwargs.items()}) for k in range(n)]
+    if any(r is None for r in results):      # it wrote somewhere: not one value per direction
+        raise BatchingError(f"{getattr(func, '__name__', func)} returns nothing to batch")
+    if results and isinstance(results[0], tuple):
+        return tuple(Batched(np.stack(r)) for r in zip(*results))
+    return Batched(np.stack(results))
+
+
+def _plain_like(args):
+    """Arguments with each ``Batched`` replaced by its first direction (for functions that
+    read only shapes and dtypes)."""
+    return [_direction(a, 0) for a in args]
+
+
+def _index_items(index):
+    """The logical index as a tuple that can follow the batch axis's ``slice(None)``, or None
+    when NumPy would move the result's axes (advanced indices apart, or a ``Batched``
+    index)."""
+    items = index if isinstance(index, tuple) else (index,)
+    advanced = [i for i, item in enumerate(items) if not (
+        isinstance(item, (slice, numbers.Integral, type(Ellipsis))) or item is None)]
+    if any(isinstance(items[i], Batched) for i in advanced):
+        return None
+    if advanced:                     # beside an array, an integer is an advanced index too
+        advanced = sorted(advanced + [i for i, item in enumerate(items)
+                                      if isinstance(item, numbers.Integral)])
+    if advanced and advanced[-1] - advanced[0] + 1 != len(advanced):
+        return None                  # advanced indices apart: NumPy moves their axes first
+    return items
+
+
+def _axis(axis, ndim):
+    """A logical axis (or tuple of them, or None) as an axis of the data."""
+    if axis is None:
+        return tuple(range(1, ndim + 1))
+    if isinstance(axis, tuple):
+        return tuple(_axis(a, ndim) for a in axis)
+    return int(axis) % max(ndim, 1) + 1 if ndim else axis + 1
+
+
+def _reduction(func):
+    def batched(a, axis=None, dtype=None, out=None, keepdims=False, **kwargs):
+        if not isinstance(a, Batched) or out is not None or kwargs:
+            return NotImplemented
+        if axis is not None and not isinstance(axis, (numbers.Integral, tuple)):
+            return NotImplemented
+        return Batched(func(a.data, axis=_axis(axis, a.ndim), dtype=dtype, keepdims=keepdims))
+    return batched
+
+
+def _reshape(a, newshape=None, order="C", shape=None, **kwargs):
+    newshape = shape if newshape is None else newshape
+    if not isinstance(a, Batched) or order != "C" or kwargs:
+        return NotImplemented
+    if isinstance(newshape, numbers.Integral):
+        newshape = (newshape,)
+    return Batched(a.data.reshape((a.data.shape[0],) + tuple(newshape)))
+
+
+def _transpose(a, axes=None):
+    if not isinstance(a, Batched):
+        return NotImplemented
+    order = range(a.ndim - 1, -1, -1) if axes is None else [int(x) % a.ndim for x in axes]
+    return Batched(a.data.transpose((0,) + tuple(x + 1 for x in order)))
+
+
+def _swapaxes(a, axis1, axis2):
+    if not isinstance(a, Batched):
+        return NotImplemented
+    return Batched(np.swapaxes(a.data, _axis(axis1, a.ndim), _axis(axis2, a.ndim)))
+
+
+def _expand_dims(a, axis):
+    if not isinstance(a, Batched):
+        return NotImplemented
+    count = len(axis) if isinstance(axis, tuple) else 1
+    out_ndim = a.ndim + count
+    return Batched(np.expand_dims(a.data, _axis(axis if isinstance(axis, tuple) else (axis,),
+                                                out_ndim)))
+
+
+def _squeeze(a, axis=None):
+    if not isinstance(a, Batched):
+        return NotImplemented
+    if axis is None:
+        axis = tuple(i for i, n in enumerate(a.shape) if n == 1)
+    return Batched(np.squeeze(a.data, _axis(axis if isinstance(axis, tuple) else (axis,),
+                                            a.ndim)))
+
+
+def _ravel(a, order="C"):
+    if not isinstance(a, Batched) or order != "C":
+        return NotImplemented
+    return Batched(a.data.reshape(a.data.shape[0], -1))
+
+
+def _joined(stack):
+    def batched(arrays, axis=0, **kwargs):
+        arrays = list(arrays)
+        if kwargs or not arrays or axis is None:
+            return NotImplemented
+        n = _count(arrays)
+        ndim = max(np.ndim(x) for x in arrays) + (1 if stack else 0)
+        datas = [x.data if isinstance(x, Batched) else np.broadcast_to(
+            x, (n,) + np.shape(x)) for x in arrays]
+        joiner = np.stack if stack else np.concatenate
+        return Batched(joiner(datas, axis=_axis(axis, ndim)))
+    return batched
+
+
+def _broadcast_to(a, shape, subok=False):
+    if not isinstance(a, Batched):
+        return NotImplemented
+    shape = (shape,) if isinstance(shape, numbers.Integral) else tuple(shape)
+    return Batched(np.broadcast_to(_lift(a, len(shape)), a.data.shape[:1] + shape))
+
+
+def _where(condition, x=None, y=None):
+    if x is None or y is None or isinstance(condition, Batched):
+        return NotImplemented
+    rank = max(np.ndim(condition), np.ndim(x), np.ndim(y))
+    return Batched(np.where(condition, _lift(x, rank), _lift(y, rank)))
+
+
+def _copy(a, order="K", subok=False):
+    if not isinstance(a, Batched) or order not in ("K", "C", "A"):
+        return NotImplemented
+    return Batched(a.data.copy())
+
+
+def _zeros_like(a, dtype=None, **kwargs):
+    if kwargs:
+        return NotImplemented
+    return Batched(np.zeros_like(a.data, dtype=dtype))
+
+
+def _matmul(a, b):
+    """``a @ b`` with a batch on either operand (both: direction by direction)."""
+    if isinstance(a, Batched) and isinstance(b, Batched):
+        return _each(np.matmul, a, b)
+    if isinstance(b, Batched):
+        if b.ndim == 1:               # a @ v: v's directions as columns
+            return Batched(np.matmul(a, b.data[..., None])[..., 0])
+        return Batched(np.matmul(a, _lift(b, max(np.ndim(a), b.ndim))))
+    if a.ndim == 1:                   # v @ b: each direction a row
+        return Batched(np.matmul(a.data, b))
+    return Batched(np.matmul(_lift(a, max(a.ndim, np.ndim(b))), b))
+
+
+def _dot(a, b, out=None):
+    if out is not None:
+        return NotImplemented
+    if np.ndim(a) == 0 or np.ndim(b) == 0:
+        return np.multiply(a, b)
+    if np.ndim(b) <= 2:               # np.dot is @ for these ranks
+        return _matmul(a, b)
+    return NotImplemented
+
+
+def _vdot(a, b):
+    if isinstance(a, Batched) and isinstance(b, Batched):
+        return NotImplemented
+    if isinstance(a, Batched):
+        return Batched(a.data.reshape(a.data.shape[0], -1).conj() @ np.ravel(b))
+    return Batched(b.data.reshape(b.data.shape[0], -1) @ np.conj(np.ravel(a)))
+
+
+_FUNCTIONS = {
+    np.sum: _reduction(np.sum), np.mean: _reduction(np.mean),
+    np.reshape: _reshape, np.transpose: _transpose, np.swapaxes: _swapaxes,
+    np.expand_dims: _expand_dims, np.squeeze: _squeeze, np.ravel: _ravel,
+    np.broadcast_to: _broadcast_to, np.concatenate: _joined(False), np.stack: _joined(True), np.where: _where,
+    np.copy: _copy,
+    np.may_share_memory: lambda a, b, **kw: np.may_share_memory(_data(a), _data(b), **kw),
+    np.shares_memory: lambda a, b, **kw: np.shares_memory(_data(a), _data(b), **kw),
+    np.zeros_like: _zeros_like, np.dot: _dot, np.vdot: _vdot,
+    np.shape: lambda a: a.shape if isinstance(a, Batched) else np.shape(a),
+    np.ndim: lambda a: a.ndim if isinstance(a, Batched) else np.ndim(a),
+    np.size: lambda a, axis=None: (a.size if axis is None else a.shape[axis]) if isinstance(
+        a, Batched) else np.size(a, axis),
+}
+# functions that read only shapes and dtypes: asked of the first direction
+_METADATA = {np.result_type, np.iscomplexobj, np.isrealobj}
