@@ -9,6 +9,7 @@ srcad reads a NumPy function's source and writes its derivative as plain, readab
 from .api import (DerivativeFunction, Mode, Wrt, autodiff, clear_cache, grad, hessian, hook,
                   hvp, jacobian, jvp, show, stop_gradient, value_and_grad, vjp)
 from .check import check_grad
+from .export import export
 from .errors import (GradientCheckError, InternalError, NoRuleError, NotDifferentiableError,
                      ShapeMismatchError, SourceUnavailableError, SrcadError, SrcadSyntaxError,
                      TooDeepError)
@@ -29,7 +30,8 @@ def __getattr__(name):
 
 __all__ = [
     "grad", "value_and_grad", "autodiff", "jvp", "vjp", "jacobian", "hessian", "hvp", "show",
-    "check_grad", "stop_gradient", "hook", "register_adjoint", "register_tangent", "clear_cache",
+    "check_grad", "export", "stop_gradient", "hook", "register_adjoint", "register_tangent",
+    "clear_cache",
     "SrcadError", "SrcadSyntaxError", "NoRuleError", "SourceUnavailableError",
     "NotDifferentiableError", "ShapeMismatchError", "GradientCheckError", "InternalError",
     "TooDeepError",

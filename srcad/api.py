@@ -10,9 +10,11 @@ import functools
 import importlib
 import inspect
 import json
+import linecache
 import logging
 import numbers
 import os
+import traceback
 import types
 import weakref
 from collections.abc import Callable, Iterable
@@ -23,6 +25,7 @@ import gast
 import numpy as np
 
 from . import cache, complex_values, emit, registry, runtime, trees
+from .runtime import _other_array as _other_array_type
 from .cache import Derivative
 from .analysis import (activity, aliased_writes, anf_violations, list_names, shapes,
                        untracked_flows)
@@ -257,7 +260,12 @@ def build(f, spec: Spec) -> Derivative:
             fdef = inline_temporaries(fdef, {n.id for n in gast.walk(src.node)
                                              if isinstance(n, gast.Name)})
             if spec.kinds and complex_facts is None:    # np.vdot: for real arrays only
-                fdef = shaped_rewrites(fdef, known, program.ref(np, "np"))
+                # keyword-only parameters (a VJP's seed included, not a forward tangent) hold
+                # NumPy values or numbers here: a call passing another array type by
+                # keyword gets the generic variant
+                fdef = shaped_rewrites(fdef, known, program.ref(np, "np"), tuple(
+                    p.id for p in fdef.args.kwonlyargs if spec.mode == "reverse"
+                    or p.id not in fdef.srcad_extra))
         tangents = {program.namer.tangent(n): n for n in wrt_names} if (
             spec.mode == "forward") else {}
         fdef = owned_writes(fdef, program.ref(np, "np"), tangents)  # never the caller's arrays
@@ -283,6 +291,7 @@ def build(f, spec: Spec) -> Derivative:
                 namespace[name] = getattr(builtins, name)
                 program.deps.append((src.namespace, name, getattr(builtins, name)))
         fn = emit.compile_function(source, fdef.name, namespace)
+        fn.__srcad_origins__ = emit.line_origins(fdef, source, src.filename)
         # differentiated again (complex_values): the parameters it was built complex for
         fn.__srcad_complex__ = frozenset(p for p in params if complex_facts is not None
                                          and p in complex_facts.complex)
@@ -491,6 +500,17 @@ def _primal_kinds(kinds, n) -> tuple:
     return kinds[:n]
 
 
+def _unknown_tangents(kinds, n, indices) -> tuple:
+    """``kinds`` with the primal of each tangent of unknown kind (a dask or cupy array)
+    unknown too: the variant is keyed on the primals, and a tangent must not be taken for a
+    NumPy array shaped like its primal (written into in place)."""
+    tangents = kinds[n:n + len(indices)]
+    if None not in tangents:
+        return kinds
+    unknown = {i for i, t in zip(indices, tangents) if t is None}
+    return tuple(None if i in unknown else k for i, k in enumerate(kinds))
+
+
 def _has_complex(x) -> bool:
     """Is ``x`` (a seed: a number, an array or a tuple of those) complex?"""
     dtype = getattr(x, "dtype", None)
@@ -615,6 +635,54 @@ def _own(g, a, taken: set, entry=None):
         g = g.copy()
     taken.add(id(g))
     return g
+
+
+def _other_array(x) -> bool:
+    """Is ``x`` (or an item of a tuple or list ``x``) an array of a type other than NumPy's?"""
+    if isinstance(x, (list, tuple)):
+        return any(map(_other_array, x))
+    return _other_array_type(x)
+
+
+def _refuse_array_api_only(target, args, kwargs) -> None:
+    """Refuse an argument that implements the array API standard but none of NumPy's
+    dispatch protocols: the generated code is NumPy code, which such an array does not
+    reach (NumPy would coerce it, or fail inside the derivative)."""
+    for i, a in enumerate((*args, *kwargs.values())):
+        if hasattr(a, "__array_namespace__") and not isinstance(a, (np.ndarray, np.generic)) \
+                and not (hasattr(a, "__array_function__") or hasattr(a, "__array_ufunc__")):
+            t = type(a)
+            raise NotDifferentiableError(
+                f"cannot differentiate {target.__name__} on argument {i}, a "
+                f"{t.__module__}.{t.__qualname__}: it implements the array API standard only "
+                f"(__array_namespace__), not NumPy's __array_function__/__array_ufunc__, "
+                f"which srcad's NumPy code runs through", _def_location(target, param=i),
+                hint="srcad works on NumPy arrays and on arrays that implement NumPy's "
+                     "protocols (dask, cupy; docs/arrays.md): convert it first "
+                     "(np.from_dlpack(x) or np.asarray(x)).")
+
+
+def _note_origin(exc: BaseException, fn, target) -> None:
+    """Add to an exception raised inside generated code a note naming the generated line
+    (its text: a traceback printed by Python 3.11 and 3.12 shows none for generated code)
+    and the line of the user's code it differentiates."""
+    code = fn.__code__
+    frames = [fr for fr in traceback.extract_tb(exc.__traceback__)
+              if fr.filename == code.co_filename]
+    if not frames or isinstance(exc, SrcadError) or any(
+            n.startswith(f"in {code.co_name}, ") for n in getattr(exc, "__notes__", ())):
+        return
+    lineno = frames[-1].lineno or 0
+    text = linecache.getline(code.co_filename, lineno).strip()
+    note = (f"in {code.co_name}, the derivative srcad generated for {target.__qualname__} "
+            f"({code.co_filename}, line {lineno}): {text}")
+    origin = getattr(fn, "__srcad_origins__", {}).get(lineno)
+    if origin is not None:
+        user = linecache.getline(*origin).strip()
+        note += f"\n  from {origin[0]}:{origin[1]}: {user}"
+    add_note = getattr(exc, "add_note", None)        # Python 3.11 and later
+    if add_note is not None:
+        add_note(note)
 
 
 def _has_container(args, kwargs) -> bool:
@@ -906,12 +974,17 @@ def _wrap(f, spec, kind):
             values = arguments.values(args, kwargs)
             if kwargs:
                 kinds = _with_keywords(kinds, kwargs)
+            if seed is not None and _other_array(seed) or kwargs and _other_array(
+                    tuple(kwargs.values())):
+                kinds = None     # a dask or cupy seed: the generic variant (no in-place)
             entry = variants.get(kinds)
             if entry is None or not entry.fresh(target):
                 arguments.check(values)
                 entry = current(kinds)
-            elif kwargs or None in kinds:     # the key does not cover every check
+            elif kwargs or kinds is None or None in kinds:     # the key does not cover every check
                 arguments.check(values)
+            if kinds is None or None in kinds:
+                _refuse_array_api_only(target, args, kwargs)
             if entry.callables:
                 arguments.check_callables(entry, args, kwargs)
             if not spec.grad_seed and seed is not None and (
@@ -924,6 +997,9 @@ def _wrap(f, spec, kind):
                 if exc.location is None:
                     exc.location = _def_location(target, returns=True)
                     exc.message = exc.message.replace("the function", target.__name__, 1)
+                raise
+            except Exception as exc:
+                _note_origin(exc, entry.fn, target)
                 raise
             return finish(out, values, args, entry)
     else:
@@ -942,20 +1018,27 @@ def _wrap(f, spec, kind):
                 kinds = _with_keywords(kinds, kwargs)
             entry = checked.get(kinds)
             if entry is None or not entry.fresh(target) or kwargs or None in kinds:
+                _refuse_array_api_only(target, args, kwargs)
                 values = arguments.values(primals, kwargs)
                 arguments.check(values)
                 arguments.check_tangents(values, tangents)
-                entry = current(_primal_kinds(kinds, len(primals)))
+                entry = current(None if kwargs and _other_array(tuple(kwargs.values())) else
+                                _primal_kinds(_unknown_tangents(kinds, len(primals), indices),
+                                              len(primals)))
                 if not kwargs:           # these kinds of arguments and tangents passed
                     if len(checked) >= _MAX_VARIANTS:
                         checked.clear()
                     checked[kinds] = entry
             if entry.callables:
                 arguments.check_callables(entry, primals, kwargs)
-            if entry.extra:         # tangents are keyword-only (the function has defaults)
-                out = entry.fn(*primals, **kwargs, **dict(zip(entry.extra, tangents)))
-            else:
-                out = entry.fn(*primals, *tangents, **kwargs)
+            try:
+                if entry.extra:     # tangents are keyword-only (the function has defaults)
+                    out = entry.fn(*primals, **kwargs, **dict(zip(entry.extra, tangents)))
+                else:
+                    out = entry.fn(*primals, *tangents, **kwargs)
+            except Exception as exc:
+                _note_origin(exc, entry.fn, target)
+                raise
             if spec.preserve_result:
                 return out[0], _unshared((out[1],), args)[0]
             return _unshared((out,), args)[0]
@@ -1103,8 +1186,15 @@ def autodiff(f, mode="reverse", wrt=0, preserve_result=False, optimized=True, ve
 
 
 def show(f: Callable[..., Any], mode: Mode = "reverse", wrt: Wrt = 0, optimized: bool = True,
-         preserve_result: bool = False) -> str:
-    """The generated source of ``f``'s derivative (reverse: the gradient function)."""
+         preserve_result: bool = False, standalone: bool = False) -> str:
+    """The generated source of ``f``'s derivative (reverse: the gradient function). It runs
+    where ``np`` is NumPy and ``_srcad`` is srcad's runtime (``import numpy as np``,
+    ``import srcad.runtime as _srcad``), beside the names of ``f``'s module; with
+    ``standalone=True``, the module ``srcad.export`` writes, which needs no srcad."""
+    if standalone:
+        from .export import export
+        return export(f, mode=mode, wrt=wrt, preserve_result=preserve_result,
+                      optimized=optimized)
     spec = _spec(f, mode, wrt, preserve_result, optimized, True)
     try:
         return _get(_target(f), spec).source

@@ -1,4 +1,5 @@
-"""The command line: ``srcad show TARGET`` prints the derivative srcad generates for a function.
+"""The command line: ``srcad show TARGET`` prints the derivative srcad generates for a function;
+``srcad export TARGET -o FILE.py`` writes it as a standalone module (``srcad.export``).
 
 TARGET names a function as ``path/to/file.py:func``, ``package.module:func`` or
 ``module:Class.method``. User errors (unknown file, module or function, or any
@@ -31,6 +32,8 @@ examples:
   srcad show mypackage.model:loss                   a function of an importable module
   srcad show mypackage.model:Model.loss             a static method (or function attribute)
   python -m srcad show examples/logistic.py:loss --no-optimize
+  srcad export examples/logistic.py:loss -o dloss.py   a module that runs without srcad
+  srcad export examples/logistic.py:loss -o dloss.py --specialize-for 3,100x3,100
 
 TARGET is FILE.py:FUNC, MODULE:FUNC or MODULE:CLASS.FUNC. A file is imported as a module
 (its directory is put on sys.path while it is imported, so sibling imports work); for
@@ -264,7 +267,32 @@ def _parser() -> argparse.ArgumentParser:
                       help="the derivative also returns the function's value")
     show.add_argument("--color", choices=("auto", "always", "never"), default="auto",
                       help="syntax colors (needs pygments); auto: only on a terminal")
+    show.add_argument("--standalone", action="store_true",
+                      help="print the standalone module `srcad export` writes (the generated "
+                           "code otherwise runs with `import srcad.runtime as _srcad`)")
     show.set_defaults(run=_cmd_show)
+    export = commands.add_parser(
+        "export", help="write the derivative of a function as a standalone module",
+        description="Write TARGET's derivative, with the srcad runtime helpers it calls, as a "
+                    "Python module that needs NumPy but not srcad.",
+        epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    export.add_argument("target", metavar="TARGET",
+                        help="FILE.py:FUNC, MODULE:FUNC or MODULE:CLASS.FUNC")
+    export.add_argument("-o", "--output", metavar="FILE.py", required=True,
+                        help="the module to write ('-': standard output)")
+    export.add_argument("--mode", choices=("reverse", "forward"), default="reverse",
+                        help="reverse: the gradient (default); forward: the JVP")
+    export.add_argument("--wrt", metavar="ARGS", default=None,
+                        help="arguments to differentiate with respect to (default: 0)")
+    export.add_argument("--specialize-for", metavar="SHAPES", default=None,
+                        help="the argument shapes to specialize for, comma separated: "
+                             "100x3 an array, scalar a float, ? any other argument; the "
+                             "module refuses arguments of another shape pattern")
+    export.add_argument("--no-optimize", dest="optimized", action="store_false",
+                        help="skip the optimization passes")
+    export.add_argument("--preserve-result", action="store_true",
+                        help="the derivative also returns the function's value")
+    export.set_defaults(run=_cmd_export)
     return parser
 
 
@@ -274,13 +302,39 @@ def _cmd_show(args) -> int:
     fn = load_target(args.target)
     _check_wrt(fn, wrt, args.target)
     source = srcad.show(fn, mode=args.mode, wrt=wrt, optimized=args.optimized,
-                        preserve_result=args.preserve_result)
+                        preserve_result=args.preserve_result, standalone=args.standalone)
     if not source.endswith("\n"):
         source += "\n"
     if _want_color(args.color, sys.stdout):
         source = _highlight(source)
     sys.stdout.write(source)
     sys.stdout.flush()
+    return EXIT_OK
+
+
+def _cmd_export(args) -> int:
+    import srcad
+    wrt = parse_wrt(args.wrt)
+    fn = load_target(args.target)
+    _check_wrt(fn, wrt, args.target)
+    shapes = None
+    if args.specialize_for is not None:
+        from .export import parse_shapes
+        try:
+            shapes = parse_shapes(args.specialize_for)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+    text = srcad.export(fn, mode=args.mode, wrt=wrt, optimized=args.optimized,
+                        preserve_result=args.preserve_result, specialize_for=shapes)
+    if args.output == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return EXIT_OK
+    try:
+        with open(args.output, "w", encoding="utf-8") as out:
+            out.write(text)
+    except OSError as exc:
+        raise UsageError(f"cannot write {args.output!r}: {exc.strerror}") from None
     return EXIT_OK
 
 

@@ -22,7 +22,8 @@ import gast
 
 from .nodes import COMMENT_MARK
 
-__all__ = ["to_source", "compile_function", "GeneratedNamespace", "comment_text"]
+__all__ = ["to_source", "compile_function", "GeneratedNamespace", "comment_text",
+           "line_origins"]
 
 _MARK_RE = re.compile(r"^(\s*)" + COMMENT_MARK + r"(\d+)\s*$", re.M)
 
@@ -88,6 +89,37 @@ def compile_function(source: str, name: str, namespace: dict):
     _register_lines(filename, source)
     weakref.finalize(fn, _release_lines, filename)
     return fn
+
+
+def _statements(body, comments: bool):
+    """The statements of ``body`` in source order, nested blocks included; comment markers
+    left out unless ``comments`` (in the emitted text they are comments, not statements)."""
+    for stmt in body:
+        if comments or getattr(stmt, "srcad_comment", None) is None:
+            yield stmt
+        for field in ("body", "orelse", "finalbody"):
+            yield from _statements(getattr(stmt, field, None) or [], comments)
+
+
+def line_origins(fdef: gast.FunctionDef, source: str, filename: str) -> dict:
+    """generated line -> (file, line) of the user's code its statement came from, for the
+    statements of ``fdef`` that carry one; ``source`` is ``to_source(fdef)``. Empty if the
+    two do not line up statement for statement (no origin is better than a wrong one)."""
+    import ast
+    parsed = ast.parse(source).body[0]
+    assert isinstance(parsed, ast.FunctionDef)
+    emitted = list(_statements(parsed.body, True))
+    built = list(_statements(fdef.body, False))
+    if len(emitted) != len(built) or any(type(a).__name__ != type(b).__name__
+                                         for a, b in zip(emitted, built)):
+        return {}
+    out = {}
+    for text, node in zip(emitted, built):
+        lineno = getattr(node, "lineno", None)
+        if lineno is not None:
+            src = getattr(node, "srcad_source", None)
+            out[text.lineno] = (getattr(src, "filename", None) or filename, lineno)
+    return out
 
 
 def rebind(fn, cells: dict, user_globals: dict):

@@ -1,5 +1,8 @@
-"""The few helpers generated code calls (bound to ``_srcad`` in it). NumPy only, never
-``np.asarray`` on user arrays, each small enough to read at a glance."""
+"""The few helpers generated code calls (bound to ``_srcad`` in it), each small enough to read
+at a glance. NumPy code that never coerces a user's array (no ``np.asarray``): it calls NumPy
+functions, which dispatch to another array type through ``__array_function__`` and
+``__array_ufunc__`` (dask, cupy: ``docs/arrays.md``), writes in place only into NumPy arrays,
+and copes with shapes of unknown sizes (a dask array of unknown chunk sizes)."""
 from __future__ import annotations
 
 import math
@@ -46,6 +49,24 @@ def _shape(x):
     return shape if shape is not None else np.shape(x)
 
 
+def _sizes_known(shape) -> bool:
+    """False for a shape with unknown sizes (nan: a dask array of unknown chunk sizes)."""
+    return all(isinstance(n, (int, np.integer)) for n in shape)
+
+
+def _other_array(x) -> bool:
+    """An array of a type other than NumPy's (dask, cupy), which NumPy functions dispatch to
+    only when it is their argument."""
+    return not isinstance(x, _ARRAYS) and hasattr(x, "__array_function__") and \
+        not isinstance(x, np.generic)
+
+
+def _fill_like(g, x, dtype=None):
+    """``g`` broadcast over ``x``'s shape when its sizes are unknown (only the array, lazily,
+    knows them): an array of x's type."""
+    return np.zeros_like(x, dtype=np.result_type(g) if dtype is None else dtype) + g
+
+
 def unbroadcast(g, like):
     """Sum ``g`` over the axes along which ``like`` was broadcast, to ``like``'s shape."""
     if isinstance(g, float):      # Python and NumPy float scalars: nothing was broadcast
@@ -70,6 +91,8 @@ def broadcast_like(t, like):
     shape = _shape(like)
     if _shape(t) == shape:
         return t
+    if not _sizes_known(shape) or _other_array(like):
+        return _fill_like(t, like)
     return np.broadcast_to(t, shape)
 
 
@@ -112,11 +135,33 @@ def add_at(buffer, index, g):
         else:
             buffer[index] = _plus(buffer[index], g)
         return buffer
+    if not isinstance(buffer, _ARRAYS) or _other_array(g):
+        # another array type (dask, cupy) on either side: the sum takes that type, out of
+        # place (NumPy cannot write a dask array into its buffer; dask has no np.add.at)
+        dtype = np.result_type(getattr(buffer, "dtype", float), getattr(g, "dtype", float))
+        total = np.zeros_like(g, shape=_shape(buffer), dtype=dtype) + buffer
+        total[index] = total[index] + (g if _is_basic(index) else
+                                       _repeats_summed(g, buffer, index))
+        return total
     if _is_basic(index):
         buffer[index] += g
     else:
         np.add.at(buffer, index, g)
     return buffer
+
+
+def _repeats_summed(g, buffer, index):
+    """``g`` (shaped like ``buffer[index]``) with the contributions to each position an
+    index names more than once summed into its last occurrence, the others zero: then
+    ``total[index] = total[index] + it`` adds each position's whole contribution once."""
+    mask = last_write_mask(buffer, index)
+    if not isinstance(mask, np.ndarray):
+        return g
+    shape = np.shape(buffer)
+    positions = np.ravel(np.arange(math.prod(shape)).reshape(shape)[index])
+    same = (positions[:, None] == positions[None, :]).astype(float)    # pairs of occurrences
+    flat = np.reshape(g, (len(positions), -1))
+    return np.reshape((same * np.ravel(mask)[:, None]) @ flat, np.shape(g))
 
 
 def add_list(a, b):
@@ -139,19 +184,23 @@ def _plus(x, y):
 def expand_reduced(g, x, axis, keepdims):
     """Broadcast the adjoint of a reduction back over x's shape."""
     shape = _shape(x)
-    if axis is None and not keepdims and not isinstance(g, _ARRAYS):
+    known = _sizes_known(shape)
+    other = _other_array(x)       # a dask or cupy x: its own functions make the result
+    if axis is None and not keepdims and isinstance(g, (float, int, complex, np.generic)):
         # a scalar over every element: one cheap fill, in x's precision (a Python float g
         # is weak: float32 x, float32 fill)
         dtype = getattr(x, "dtype", None)
         if type(g) is not float or dtype is None or dtype.kind != "f":
             dtype = np.result_type(g, np.float64 if dtype is None else dtype)
-        return np.full(shape, g, dtype=dtype)
+        if other:                 # np.full would make a NumPy array of x's size
+            return np.full_like(x, g, dtype=dtype)
+        return np.full(shape, g, dtype=dtype) if known else _fill_like(g, x, dtype)
     if axis is not None and not keepdims:
         axes = axis if isinstance(axis, tuple) else (axis,)
         g = np.expand_dims(g, tuple(a % len(shape) for a in axes))
     elif axis is None and not keepdims:
         g = np.reshape(g, (1,) * len(shape))
-    return np.broadcast_to(g, shape)
+    return np.broadcast_to(g, shape) if known and not other else _fill_like(g, x)
 
 
 def sigmoid(t):
@@ -174,7 +223,10 @@ def reduced_count(x, axis):
     """How many elements each output of a reduction over ``axis`` combines, or 1 if none:
     the derivative of an empty group is empty whatever it is divided by (and a sum over it
     0), so a mean over an empty axis has no ZeroDivisionError in its derivative."""
-    return max(_count(x, axis), 1)
+    count = _count(x, axis)
+    if count != count:            # nan: unknown sizes (dask); the array counts, lazily
+        return np.maximum(np.sum(np.ones_like(x, dtype=np.float64), axis=axis), 1.0)
+    return max(count, 1)
 
 
 def dof_inverse(x, axis, ddof):
@@ -205,7 +257,7 @@ def take_and_zero(buffer, index):
     """Read ``buffer[index]`` (a copy) and zero those elements: the adjoint sweep of
     ``x[index] = v`` hands the elements' adjoint to ``v``; the old elements get none."""
     part = buffer[index]
-    part = part.copy() if isinstance(part, _ARRAYS) else part
+    part = part.copy() if _is_array(part) else part
     mask = last_write_mask(buffer, index)
     if isinstance(mask, np.ndarray):
         part *= mask
@@ -279,11 +331,17 @@ def seed_like(seed, y):
 def saved(value):
     """``value`` as the tape keeps it: an array (or a list's arrays) copied, a number itself
     (``np.copy`` would make a Python float a float64 array)."""
-    if isinstance(value, _ARRAYS):
+    if _is_array(value):
         return value.copy()
     if isinstance(value, list):
         return [saved(v) for v in value]
     return value
+
+
+def _is_array(x) -> bool:
+    """A NumPy array, or an array of another type that NumPy dispatches to (dask, cupy),
+    which may be written into (never a NumPy scalar: those are immutable)."""
+    return isinstance(x, _ARRAYS) or _other_array(x)
 
 
 _T = TypeVar("_T")
@@ -672,7 +730,8 @@ def untrace(g, a, offset=0, axis1=0, axis2=1):
     shape = np.shape(a)
     n = len(shape)
     ax1, ax2 = axis1 % n, axis2 % n
-    g = np.asarray(g, dtype=np.result_type(g, a))     # a Python seed: a's precision
+    if isinstance(g, (int, float, complex)):
+        g = np.asarray(g, dtype=np.result_type(g, a))     # a Python seed: a's precision
     eye = np.eye(shape[ax1], shape[ax2], k=offset, dtype=g.dtype)
     if ax1 > ax2:
         eye = eye.T
@@ -885,6 +944,25 @@ def gather_sum(gs, like):
     for g in gs:
         total = total + g
     return broadcast_like(total, like)
+
+
+def specialized_for(pattern, args):
+    """Refuse arguments that do not fit the shapes an exported shape-specialized derivative
+    was built for: in ``pattern`` (one entry per argument), ``()`` is a number, a tuple a
+    shape whose dimensions are 1 or a size symbol ("n0": equal symbols, equal sizes, other
+    symbols other sizes, never 1), None anything."""
+    sizes: dict = {}
+    for i, (want, a) in enumerate(zip(pattern, args)):
+        if not isinstance(want, tuple):
+            continue
+        shape = tuple(_shape(a))
+        fits = len(shape) == len(want) and all(
+            n == 1 if w == 1 else n not in (0, 1) and sizes.setdefault(w, n) == n
+            for w, n in zip(want, shape))
+        if not fits or len(set(sizes.values())) != len(sizes):
+            raise ValueError(f"argument {i} has shape {shape}: this derivative was exported "
+                             f"for the shapes {pattern} (export it without specialize_for "
+                             f"for any shapes)")
 
 
 def scalar_items(a):

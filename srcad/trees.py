@@ -60,7 +60,9 @@ def _user_object(value) -> bool:
     t = type(value)
     return isinstance(getattr(value, "__dict__", None), dict) and not isinstance(
         value, (type, types.FunctionType, types.MethodType, types.ModuleType)) and \
-        (t.__module__ or "").split(".")[0] not in _LIBRARIES
+        (t.__module__ or "").split(".")[0] not in _LIBRARIES and not (
+            hasattr(value, "__array_function__") or hasattr(value, "__array_namespace__"))
+    # (an array of another library, dask or cupy: a leaf, docs/arrays.md)
 
 
 def flatten(value, out: list):

@@ -4,6 +4,11 @@ Input: derivative code whose shapes ``_Shapes`` knows. Output: the same values, 
 accumulation into an array made in this function (arithmetic, a NumPy function, zeros), that
 no other name, container or view shares and that ``b + e`` does not reshape, writes into that
 array instead of allocating the sum. Decided last: no later rewrite may make ``b`` an alias.
+
+Only NumPy arrays are written into: a value computed from a parameter the variant was not
+specialized for (a dask or cupy array, a VJP's seed) may be another array type, so an
+accumulation reading one stays ``b = b + e`` (``ndarray += dask_array`` raises, and the sum
+must keep the other type: a dask gradient stays lazy).
 """
 from __future__ import annotations
 
@@ -25,9 +30,11 @@ class _InPlace:
 
     _FRESH_HELPERS = ("zeros_like", "tangent_zeros")
 
-    def __init__(self, known: _Shapes, loads: dict):
+    def __init__(self, known: _Shapes, loads: dict, fdef: gast.FunctionDef,
+                 numpy_args: tuple = ()):
         self.known = known
         self.loads = loads
+        self.foreign = _foreign(fdef, known.primal, numpy_args)
 
     def fresh(self, value) -> bool:
         """Does ``value`` make a new array (never a view or an argument passed through)?"""
@@ -97,6 +104,7 @@ class _InPlace:
         return (isinstance(value, gast.BinOp) and isinstance(value.op, (gast.Add, gast.Sub))
                 and isinstance(value.left, gast.Name) and value.left.id == target
                 and target not in _loads(value.right) and self.known.full(value.left)
+                and not self.foreign & (_loads(value.right) | {target})
                 and broadcast([self.known.of(value.left), self.known.of(value.right)])
                 == self.known.of(value.left))
 
@@ -139,3 +147,32 @@ class _InPlace:
             if ok:
                 kept.add(n)
         return kept
+
+
+def _foreign(fdef: gast.FunctionDef, primal: dict, numpy_args: tuple) -> set:
+    """The names that may hold an array of a type other than NumPy's: the parameters whose
+    kind the variant does not know (absent from ``primal`` and ``numpy_args``: keyword-only
+    parameters and a VJP's seed are NumPy in a specialized variant, a call passing another
+    array type there gets the generic one),
+    and every name assigned from
+    an expression reading one of them (to a fixed point, over every statement)."""
+    a = fdef.args
+    foreign = {p.id for p in a.posonlyargs + a.args + a.kwonlyargs
+               if p.id not in primal and p.id not in numpy_args}
+    changed = True
+    while changed:
+        changed = False
+        for s in walk(fdef):
+            if isinstance(s, (gast.Assign, gast.AugAssign, gast.For)):
+                targets = [s.target] if isinstance(s, (gast.AugAssign, gast.For)) else s.targets
+                source = s.iter if isinstance(s, gast.For) else s.value
+            elif isinstance(s, gast.Expr) and isinstance(s.value, gast.Call) and isinstance(
+                    s.value.func, gast.Attribute):             # lst.append(value)
+                targets, source = [s.value.func.value], s.value
+            else:
+                continue
+            stored = {n.id for t in targets for n in walk(t) if isinstance(n, gast.Name)}
+            if stored - foreign and _loads(source) & foreign:
+                foreign |= stored        # x[i] = v: the array x may now hold v's type
+                changed = True
+    return foreign

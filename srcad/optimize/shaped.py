@@ -22,18 +22,21 @@ from .tree import _helper_name, _load_counts, _number
 __all__ = ["shaped_rewrites"]
 
 
-def shaped_rewrites(fdef: gast.FunctionDef, shapes: dict, np_name: str):
+def shaped_rewrites(fdef: gast.FunctionDef, shapes: dict, np_name: str,
+                    numpy_args: tuple = ()):
     """The last passes, on the final code: ``_ShapedPeephole`` on derivative statements,
     then ``b = b + e`` -> ``b += e`` where ``b`` owns its buffer (ownership is decided here
     because no later rewrite may turn it into an alias: ``1.0 * w`` made a new array, ``w``
-    would not)."""
+    would not). ``numpy_args``: parameters not in ``shapes`` that hold NumPy values (a VJP's
+    seed, when the caller passed a NumPy one)."""
     peephole = _ShapedPeephole(_Shapes(fdef, shapes, np_name))
     written = _written(fdef, np_name)
     for s in walk_statements(fdef.body):
         if getattr(s, "srcad_derivative", False) and getattr(s, "value", None) is not None:
             peephole.guard = _Guard(s, written, np_name)
             s.value = peephole.visit(s.value)
-    _InPlace(_Shapes(fdef, shapes, np_name), _load_counts(fdef)).block(fdef.body, set())
+    _InPlace(_Shapes(fdef, shapes, np_name), _load_counts(fdef), fdef,
+            numpy_args).block(fdef.body, set())
     return fdef
 
 
