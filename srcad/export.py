@@ -35,6 +35,26 @@ def _is_literal(value) -> bool:
     return type(value) in _LITERALS and (not isinstance(value, float) or math.isfinite(value))
 
 
+# What the runtime reads from srcad.batching (the batched sweeps of srcad.jacobian and
+# srcad.hessian), as it is outside srcad: no sweep is ever under way.
+_OUTSIDE_SRCAD = {
+    "active_count": "def active_count():\n    return None      # no batched sweep outside srcad\n",
+    "Batched": "Batched = tuple      # batched tangents exist only inside srcad (never built)\n",
+}
+
+
+def _types_text(value) -> str | None:
+    """A tuple of array types as exported source (``_ARRAYS``): NumPy's by name; srcad's own
+    (``Batched``, the batched tangents of ``srcad.jacobian``) left out, since exported code
+    never meets them. None for any other value."""
+    if not (isinstance(value, tuple) and value and all(isinstance(t, type) for t in value)):
+        return None
+    if any(t.__module__ != "numpy" and not t.__module__.startswith("srcad.") for t in value):
+        return None
+    kept = [f"np.{t.__name__}" for t in value if t.__module__ == "numpy"]
+    return "(" + ", ".join(kept) + ("," if len(kept) == 1 else "") + ")"
+
+
 def _free_names(tree: ast.AST) -> list[str]:
     """Names ``tree`` reads that it does not bind (its globals), in order of first use;
     annotations are skipped (a module with ``from __future__ import annotations`` never
@@ -90,8 +110,13 @@ class _Runtime:
         if isinstance(obj, types.ModuleType):
             self.imports.add(name)
             return
+        if name in _OUTSIDE_SRCAD:
+            self.order.append(name)
+            return
         if not isinstance(obj, (types.FunctionType, type)) or obj.__module__ != runtime.__name__:
-            if _is_literal(obj):
+            if _is_literal(obj) or _types_text(obj) is not None:
+                if _types_text(obj) is not None:
+                    self.imports.add("np")
                 self.order.append(name)
                 return
             raise SrcadError(f"cannot export: the runtime helper value {name} "
@@ -111,8 +136,14 @@ class _Runtime:
         parts = []
         for name in self.order:
             obj = getattr(runtime, name)
+            if name in _OUTSIDE_SRCAD:
+                parts.append(_OUTSIDE_SRCAD[name])
+                continue
             if _is_literal(obj):
                 parts.append(f"{name} = {obj!r}\n")
+                continue
+            if _types_text(obj) is not None:
+                parts.append(f"{name} = {_types_text(obj)}\n")
                 continue
             text = inspect.getsource(obj)
             lines = [line for line in text.splitlines(True)
