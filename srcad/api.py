@@ -1251,7 +1251,10 @@ def _batched_forward(df, primals, tangents, count, preserve_result=False):
     try:
         with directions(count):
             out = df(*primals, *[Batched(t) for t in tangents])
-    except BatchingError:
+    except (BatchingError, SrcadError):
+        # SrcadError: the batched build knows less of the primals (their tangents are no
+        # NumPy arrays) and refused what the per-direction build, knowing the shapes, decides
+        # (a write through what may be a view); a genuine error is raised again below
         outs = [df(*primals, *[t[k] for t in tangents]) for k in range(count)]
         if preserve_result:
             return outs[0][0] if outs else None, _stack([o[1] for o in outs])
