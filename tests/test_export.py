@@ -23,7 +23,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUNNER = textwrap.dedent("""\
     import importlib.util, json, sys
     sys.modules["srcad"] = None
-    sys.path[:] = [p for p in sys.path if not p.startswith(sys.argv[2])]
+    sys.path[:] = [p for p in sys.path if not p.startswith(sys.argv[2])   # the checkout,
+                   or "site-packages" in p]       # not a virtualenv made inside it (CI's)
     try:
         import srcad
     except ImportError:
