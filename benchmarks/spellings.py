@@ -19,7 +19,9 @@ import numpy as np
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, BENCH_DIR)
 from run import FULL_TARGET, QUICK_TARGET, interleaved_times, max_error, same  # noqa: E402
-from workloads import _one_hot, _rng  # noqa: E402
+from workloads import _one_hot, _rng, rnn_grad  # noqa: E402
+from workloads import softmax_xent_args as xent_args  # noqa: E402
+from workloads import softmax_xent_grad as xent_grad  # noqa: E402
 
 import srcad  # noqa: E402
 
@@ -126,21 +128,6 @@ def rnn_method_iter(Wh, Wx, xs, h0):
     return (h ** 2).sum()
 
 
-def rnn_grad(Wh, Wx, xs, h0):
-    hs = [h0]
-    for t in range(len(xs)):
-        hs.append(np.tanh(hs[-1] @ Wh + xs[t] @ Wx))
-    dWh = np.zeros_like(Wh)
-    dWx = np.zeros_like(Wx)
-    dh = 2.0 * hs[-1]
-    for t in range(len(xs) - 1, -1, -1):
-        da = dh * (1.0 - hs[t + 1] * hs[t + 1])
-        dWh += hs[t].T @ da
-        dWx += xs[t].T @ da
-        dh = da @ Wh.T
-    return dWh, dWx
-
-
 def rnn_args(size):
     steps, batch, hidden, n_in = {"small": (10, 4, 8, 4), "large": (50, 16, 64, 32)}[size]
     g = _rng(3)
@@ -170,22 +157,6 @@ def xent_probabilities(logits, b, tau, Y):
     e = np.exp(z - np.max(z, axis=1, keepdims=True))
     p = e / np.sum(e, axis=1, keepdims=True)
     return -(Y * np.log(p)).sum() / len(Y)
-
-
-def xent_grad(logits, b, tau, Y):
-    s = (logits + b) / tau
-    e = np.exp(s - s.max(axis=-1, keepdims=True))
-    p = e / e.sum(axis=-1, keepdims=True)
-    ds = (p * Y.sum(axis=-1, keepdims=True) - Y) / logits.shape[0]
-    dlogits = ds / tau
-    return dlogits, dlogits.sum(axis=0), -float(np.vdot(ds, s)) / tau
-
-
-def xent_args(size):
-    n, classes = {"small": (16, 10), "large": (512, 1000)}[size]
-    g = _rng(6)
-    return (g.standard_normal((n, classes)) * 3.0, g.standard_normal(classes), 1.5,
-            _one_hot(g.integers(0, classes, n), classes))
 
 
 FAMILIES = {
