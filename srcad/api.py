@@ -1187,9 +1187,9 @@ def autodiff(f, mode="reverse", wrt=0, preserve_result=False, optimized=True, ve
 
 def show(f: Callable[..., Any], mode: Mode = "reverse", wrt: Wrt = 0, optimized: bool = True,
          preserve_result: bool = False, standalone: bool = False) -> str:
-    """The generated source of ``f``'s derivative (reverse: the gradient function). It runs
-    where ``np`` is NumPy and ``_srcad`` is srcad's runtime (``import numpy as np``,
-    ``import srcad.runtime as _srcad``), beside the names of ``f``'s module; with
+    """The generated source of ``f``'s derivative (reverse: the gradient function), then
+    comment lines giving the imports it needs to run outside srcad (``import numpy as np``,
+    ``import srcad.runtime as _srcad``, the names it reads from ``f``'s module); with
     ``standalone=True``, the module ``srcad.export`` writes, which needs no srcad."""
     if standalone:
         from .export import export
@@ -1197,7 +1197,7 @@ def show(f: Callable[..., Any], mode: Mode = "reverse", wrt: Wrt = 0, optimized:
                       optimized=optimized)
     spec = _spec(f, mode, wrt, preserve_result, optimized, True)
     try:
-        return _get(_target(f), spec).source
+        built = _get(_target(f), spec)
     except SrcadError as exc:
         if _reads_containers(_target(f)):
             exc.hint = (exc.hint or "") + (
@@ -1205,6 +1205,9 @@ def show(f: Callable[..., Any], mode: Mode = "reverse", wrt: Wrt = 0, optimized:
                 "derivative is built for each structure: call the derivative once, then "
                 "df.source() shows the code built for those arguments.)")
         raise
+    note = emit.run_note(built.fn, getattr(_target(f), "__module__", None))
+    # after the code, so that its line numbers stay those of tracebacks and pdb
+    return built.source + "".join(f"# {line}\n" for line in note)
 
 
 def jvp(f: Callable[..., _R], primals: Iterable[Any], tangents: Iterable[Any],

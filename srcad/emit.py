@@ -10,6 +10,7 @@ import collections
 import hashlib
 import linecache
 import re
+import sys
 import threading
 import types
 import weakref
@@ -22,7 +23,7 @@ import gast
 
 from .nodes import COMMENT_MARK
 
-__all__ = ["to_source", "compile_function", "GeneratedNamespace", "comment_text",
+__all__ = ["to_source", "compile_function", "GeneratedNamespace", "comment_text", "run_note",
            "line_origins"]
 
 _MARK_RE = re.compile(r"^(\s*)" + COMMENT_MARK + r"(\d+)\s*$", re.M)
@@ -173,3 +174,65 @@ def _drain_released() -> None:
                 linecache.cache.pop(filename, None)
     finally:
         _LINES_LOCK.release()
+
+
+def run_note(fn, module: str | None) -> list[str]:
+    """Comment lines stating what the source of ``fn`` (compiled by ``compile_function``)
+    needs to run outside srcad's namespace: one import line per name it reads from outside,
+    ``module`` being the user function's module (its globals are read as ``from module
+    import name``; a closure variable is named as such)."""
+    import ast
+    tree = ast.parse(fn.__srcad_source__).body[0]
+    assert isinstance(tree, ast.FunctionDef)
+    bound = {a.arg for a in ast.walk(tree.args) if isinstance(a, ast.arg)}
+    bound |= {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)
+              and not isinstance(n.ctx, ast.Load)}
+    free = [n.id for n in ast.walk(tree) if isinstance(n, ast.Name)
+            and isinstance(n.ctx, ast.Load) and n.id not in bound]
+    namespace = fn.__globals__
+    lines, from_module, closure = [], [], []
+    for name in dict.fromkeys(free):
+        value = _lookup(namespace, name)
+        if value is _MISSING or getattr(builtins, name, _MISSING) is value:
+            continue
+        if isinstance(value, types.ModuleType):
+            lines.append(f"import {value.__name__}" if value.__name__ == name
+                         else f"import {value.__name__} as {name}")
+        elif name in dict.keys(namespace) and _importable(value):    # srcad's own reference
+            origin = value.__qualname__
+            lines.append(f"from {value.__module__} import {origin}"
+                         + ("" if origin == name else f" as {name}"))
+        elif name in getattr(namespace, "_cells", {}):
+            closure.append(name)
+        else:
+            from_module.append(name)
+    if from_module:
+        lines.append(f"from {module} import {', '.join(from_module)}" if module
+                     and module != "__main__" else
+                     f"and the globals {', '.join(from_module)} of the script it came from")
+    if closure:
+        lines.append(f"and the closure variables {', '.join(closure)} of the function")
+    if not lines:
+        return []
+    return (["To run this code outside srcad, it needs:"] + [f"    {line}" for line in lines]
+            + ["(`srcad export` or show(..., standalone=True) writes a module that needs no "
+               "srcad.)"])
+
+
+_MISSING = object()
+
+
+def _lookup(namespace, name):
+    try:
+        return namespace[name]
+    except (KeyError, NameError):
+        return _MISSING
+
+
+def _importable(value) -> bool:
+    """Is ``value`` found again as ``from value.__module__ import value.__qualname__``?"""
+    module, qualname = getattr(value, "__module__", None), getattr(value, "__qualname__", None)
+    if not isinstance(module, str) or not isinstance(qualname, str) or "." in qualname \
+            or module == "__main__":
+        return False
+    return getattr(sys.modules.get(module), qualname, None) is value

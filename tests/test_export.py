@@ -178,7 +178,8 @@ def test_parse_shapes():
 def test_show_standalone_is_the_exported_module():
     e = GALLERY[1]
     assert srcad.show(e.func, standalone=True) == srcad.export(e.func)
-    assert srcad.show(e.func) in srcad.export(e.func)
+    code = srcad.show(e.func).split("# To run this code outside srcad")[0]
+    assert code in srcad.export(e.func)
 
 
 # -- tracebacks ------------------------------------------------------------------------------
@@ -207,3 +208,54 @@ def test_traceback_names_the_generated_line_and_the_user_line():
     frames = traceback.extract_tb(info.value.__traceback__)
     generated = [fr for fr in frames if fr.filename.startswith("<srcad ")]
     assert generated and generated[-1].line            # linecache serves the text too
+
+
+SHOWN = textwrap.dedent("""\
+    import numpy as np
+    import numpy as xp
+    from numpy import tanh
+    K = 3.0
+    def h(x):
+        return x * K
+    def make(k):
+        def f(x):
+            return np.sum(tanh(x) * k + K * x)
+        return f
+    def g(x, W):
+        return xp.sum(h(x) ** 2 * len(W))
+    """)
+
+
+@pytest.mark.parametrize("optimized", [True, False])
+@pytest.mark.parametrize("which", ["logistic", "global", "closure"])
+def test_show_states_the_imports_it_needs(tmp_path, monkeypatch, which, optimized):
+    """``srcad.show`` begins with the import lines its code needs outside srcad: run with
+    exactly those lines (and a closure variable it names), it gives the live derivative."""
+    (tmp_path / "shown_mod.py").write_text(SHOWN)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.syspath_prepend(os.path.join(REPO, "examples"))
+    import importlib
+    shown_mod = importlib.import_module("shown_mod")
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(4)
+    if which == "logistic":
+        logistic = importlib.import_module("logistic")
+        f, args = logistic.loss, (x, rng.standard_normal((6, 4)), (rng.random(6) > 0.5) * 1.0)
+    elif which == "global":
+        f, args = shown_mod.g, (x, [1, 2])
+    else:
+        f, args = shown_mod.make(2.0), (x,)
+    text = srcad.show(f, optimized=optimized)
+    note = [line[2:].strip() for line in text.splitlines() if line.startswith("#     ")]
+    assert "import srcad.runtime as _srcad" in note
+    namespace: dict = {}
+    for line in note:
+        if line.startswith("and the closure variables"):
+            assert line.endswith(" k of the function")
+            namespace["k"] = 2.0
+        else:
+            exec(line, namespace)
+    exec(text, namespace)
+    name = [line.split()[1].split("(")[0] for line in text.splitlines()
+            if line.startswith("def ")][0]
+    np.testing.assert_allclose(namespace[name](*args), srcad.grad(f)(*args), rtol=1e-12)
