@@ -1267,6 +1267,27 @@ def _batched_forward(df, primals, tangents, count, preserve_result=False):
     return stacked(out)
 
 
+def _batched_reverse(df, primals, seeds):
+    """``df`` (a reverse-mode derivative) for a batch of seeds at once: ``seeds`` has a
+    leading axis of cotangents, so has the result. The adjoint sweep is linear in its seed,
+    so the ``Batched`` seed runs through it as batched tangents run through forward code;
+    code it cannot run through (``BatchingError``: it would treat the batch as one array;
+    any other failure alike) runs once per seed instead, which gives the same values and
+    raises a genuine error again."""
+    from .batching import Batched, BatchingError, unbatched
+
+    count = len(seeds)
+    try:
+        out = df(*primals, seed=Batched(seeds))
+        parts = out if isinstance(out, tuple) else (out,)
+        if any(not isinstance(o, Batched) and np.any(o) for o in parts):
+            raise BatchingError("a cotangent that does not depend on the seed is zero")
+        rows = tuple(unbatched(o, count) for o in parts)
+        return rows if isinstance(out, tuple) else rows[0]
+    except Exception:
+        return _stack([df(*primals, seed=seed) for seed in seeds])
+
+
 def _stack(outs):
     if outs and isinstance(outs[0], tuple):
         return tuple(np.stack(o) for o in zip(*outs))
@@ -1345,15 +1366,19 @@ def jacobian(f: Callable[..., Any], wrt: Wrt = 0,
                     derivative("forward"), args, [tangents], stop - start),
                     dtype=dtype).reshape(stop - start, -1))
             out = np.concatenate(cols).T if cols else np.zeros((y.size, 0), dtype)
-        else:
+        elif y.ndim == 0:
+            out = np.asarray(derivative("reverse")(*args, seed=1.0), dtype=dtype)
+        else:                   # the rows, a batch of cotangents per reverse sweep
+            chunk = max(1, min(y.size, _BATCH_ELEMENTS // max(x.size, y.size, 1)))
             rows = []
-            for k in range(y.size):
-                e = np.zeros(y.size, ty)
-                e[k] = 1.0
-                s = e.reshape(y.shape) if y.ndim else 1.0
-                rows.append(np.asarray(derivative("reverse")(*args, seed=s),
-                                       dtype=dtype).reshape(-1))
-            out = np.stack(rows, axis=0) if rows else np.zeros((0, x.size), dtype)
+            for start in range(0, y.size, chunk):
+                stop = min(start + chunk, y.size)
+                seeds = np.zeros((stop - start, y.size), ty)
+                seeds[np.arange(stop - start), np.arange(start, stop)] = 1.0
+                rows.append(np.asarray(_batched_reverse(
+                    derivative("reverse"), args, seeds.reshape((stop - start,) + y.shape)),
+                    dtype=dtype).reshape(stop - start, -1))
+            out = np.concatenate(rows) if rows else np.zeros((0, x.size), dtype)
         return out.reshape(y.shape + x.shape)
     return jac
 

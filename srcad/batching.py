@@ -52,8 +52,10 @@ class BatchingError(TypeError):
 def _elementwise(ufunc, inputs):
     """An elementwise operation: the logical dimensions aligned from the right, the batch
     axis first."""
-    rank = max(x.data.ndim - 1 if type(x) is Batched else np.ndim(x) for x in inputs)
-    return Batched(ufunc(*[_lift(x, rank) if type(x) is Batched else x for x in inputs]))
+    ranks = [x.data.ndim - 1 if type(x) is Batched else np.ndim(x) for x in inputs]
+    rank = max(ranks)
+    return Batched(ufunc(*[(x.data if r == rank else _lift(x, rank)) if type(x) is Batched
+                           else x for x, r in zip(inputs, ranks)]))
 
 
 def _operator(ufunc, reflected=False):
@@ -403,11 +405,18 @@ def _matmul(a, b):
     if isinstance(a, Batched) and isinstance(b, Batched):
         return _each(np.matmul, a, b)
     if isinstance(b, Batched):
-        if b.ndim == 1:               # a @ v: v's directions as columns
-            return Batched(np.matmul(a, b.data[..., None])[..., 0])
+        if b.ndim == 1:               # a @ v: v's directions as columns, one product
+            return Batched(np.moveaxis(np.matmul(a, b.data.T), -1, 0))
+        if np.ndim(a) == 2 and b.ndim == 2:     # A @ B_k for all k as one (m, n) @ (n, K p)
+            count, n, p = b.data.shape
+            wide = np.matmul(a, b.data.transpose(1, 0, 2).reshape(n, count * p))
+            return Batched(wide.reshape(-1, count, p).transpose(1, 0, 2))
         return Batched(np.matmul(a, _lift(b, max(np.ndim(a), b.ndim))))
     if a.ndim == 1:                   # v @ b: each direction a row
         return Batched(np.matmul(a.data, b))
+    if a.ndim == 2 and np.ndim(b) == 2:         # A_k @ B for all k as one (K m, n) @ (n, p)
+        count, m, n = a.data.shape
+        return Batched(np.matmul(a.data.reshape(count * m, n), b).reshape(count, m, -1))
     return Batched(np.matmul(_lift(a, max(a.ndim, np.ndim(b))), b))
 
 

@@ -15,7 +15,7 @@ from srcad import batching
 from srcad.batching import Batched, BatchingError
 import control_flow_corpus
 import corpus
-from helpers import rng
+from helpers import make_function, random_args, rng
 
 
 def _arrays_or_floats(args, wrt):
@@ -235,3 +235,127 @@ def test_a_batch_is_never_taken_for_one_array(use):
 def test_batched_jvp_needs_one_leading_axis():
     with pytest.raises(srcad.SrcadError):
         srcad.jvp(rosenbrock, (np.ones(4),), (np.ones(4),), batched=True)
+
+
+# -- batched cotangents: jacobian(mode='reverse') ------------------------------------------------
+
+def _vector_valued(points):
+    for name, f, args, wrt in points:
+        try:
+            y = f(*args)
+        except Exception:
+            continue
+        if isinstance(y, np.ndarray) and y.ndim and y.dtype.kind == "f":
+            yield name, f, args, wrt
+
+
+def _rule_points():
+    """The rule tables' expressions (NumPy's rest, statistics, reductions) as functions that
+    return the expression itself, most of them array-valued."""
+    import test_templates_numpy_rest
+    import test_templates_reductions
+    import test_templates_statistics
+    rows = [(e, shapes, dom, consts) for e, shapes, dom, consts in
+            test_templates_numpy_rest.CASES + test_templates_statistics.CASES]
+    rows += [(e, shapes, dom, None) for e, shapes, dom in test_templates_reductions.CASES]
+    for k, (expr, shapes, domain, consts) in enumerate(rows):
+        names = "xyzw"[:len(shapes)]
+        namespace = dict(consts or {})
+        f = make_function(f"def f({', '.join(names)}):\n    return {expr}\n", namespace)
+        args = tuple(random_args(shapes, domain, seed=k))
+        wrt = tuple(i for i, a in enumerate(args) if isinstance(a, np.ndarray))
+        if wrt:
+            yield f"{expr} {shapes}", f, args, wrt
+
+
+VECTOR_POINTS = list(_vector_valued(POINTS)) + list(_vector_valued(_rule_points()))
+
+
+def test_the_corpora_have_vector_valued_functions():
+    assert len(VECTOR_POINTS) >= 100
+
+
+@pytest.mark.parametrize("name, f, args, wrt", VECTOR_POINTS, ids=[p[0] for p in VECTOR_POINTS])
+def test_batched_vjp_equals_stacked_vjps(name, f, args, wrt):
+    """A batch of seeds through one reverse sweep (``api._batched_reverse``, which
+    ``jacobian(mode='reverse')`` uses) equals the reverse sweeps of each seed, stacked."""
+    from srcad import api
+
+    count = 3
+    seeds = rng(4).standard_normal((count,) + np.shape(f(*args)))
+    df = srcad.autodiff(f, mode="reverse", wrt=wrt)
+    try:
+        stacked = _stack_results([df(*args, seed=s) for s in seeds])
+    except srcad.SrcadError as refused:
+        with pytest.raises(type(refused)):
+            api._batched_reverse(df, args, seeds)
+        return
+    _close(api._batched_reverse(df, args, seeds), stacked, f"{name}: batched cotangents")
+
+
+def _stack_results(outs):
+    if isinstance(outs[0], tuple):
+        return tuple(np.stack([np.asarray(o) for o in t]) for t in zip(*outs))
+    return np.stack([np.asarray(o) for o in outs])
+
+
+def layer(x, W, c):
+    return np.tanh(W @ x) + c * x ** 2
+
+
+def softmax_rows(z):
+    e = np.exp(z - np.max(z, axis=1, keepdims=True))
+    return e / np.sum(e, axis=1, keepdims=True)
+
+
+def rnn_state(h0, Wh, xs):
+    h = h0
+    for t in range(xs.shape[0]):
+        h = np.tanh(np.dot(Wh, h) + xs[t])
+    return h
+
+
+VECTOR_MODELS = [
+    (layer, lambda g: (g.standard_normal(5), g.standard_normal((5, 5)), 0.5)),
+    (softmax_rows, lambda g: (g.standard_normal((3, 4)),)),
+    (rnn_state, lambda g: (g.standard_normal(4), 0.4 * g.standard_normal((4, 4)),
+                           g.standard_normal((3, 4)))),
+]
+# (A gradient's Jacobian, reverse over reverse, accumulates into buffers of its own and runs
+# one seed at a time: test_forward_jacobian_equals_reverse checks it.)
+
+
+@pytest.mark.parametrize("f, make", VECTOR_MODELS,
+                         ids=[getattr(m[0], "__name__", str(k)) for k, m in
+                              enumerate(VECTOR_MODELS)])
+def test_vector_models_run_reverse_batched_without_falling_back(f, make):
+    """The reverse sweep takes the batch of seeds itself (no fallback), and the reverse
+    Jacobian equals the forward one."""
+    args = make(rng(5))
+    y = np.asarray(f(*args))
+    df = srcad.autodiff(f, mode="reverse")
+    seeds = np.eye(y.size).reshape((y.size,) + y.shape)
+    out = df(*args, seed=Batched(seeds.copy()))
+    assert isinstance(out, Batched)
+    rows = np.stack([df(*args, seed=s) for s in seeds])
+    np.testing.assert_allclose(out.data, rows, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(srcad.jacobian(f, mode="reverse")(*args),
+                               srcad.jacobian(f, mode="forward")(*args), rtol=1e-9, atol=1e-11)
+
+
+def test_reverse_batch_falls_back_where_it_cannot_run():
+    """An adjoint sweep that accumulates into a buffer of its own (``np.add.at`` through a
+    repeated index) cannot take the batch; the seeds then run one by one, with the same
+    values."""
+    from srcad import api
+
+    def gather(x):
+        idx = np.array([0, 2, 0, 1])
+        return np.sin(x[idx]) * x[idx]
+
+    x = rng(6).standard_normal(3)
+    df = srcad.autodiff(gather, mode="reverse")
+    seeds = np.eye(4)
+    rows = np.stack([df(x, seed=s) for s in seeds])
+    np.testing.assert_allclose(api._batched_reverse(df, (x,), seeds), rows, rtol=1e-12)
+    np.testing.assert_allclose(srcad.jacobian(gather, mode="reverse")(x), rows, rtol=1e-12)
