@@ -359,3 +359,22 @@ def test_reverse_batch_falls_back_where_it_cannot_run():
     rows = np.stack([df(x, seed=s) for s in seeds])
     np.testing.assert_allclose(api._batched_reverse(df, (x,), seeds), rows, rtol=1e-12)
     np.testing.assert_allclose(srcad.jacobian(gather, mode="reverse")(x), rows, rtol=1e-12)
+
+
+@pytest.mark.parametrize("a_shape, b_shape, batched", [
+    ((4, 3), (3,), "b"), ((2, 4, 3), (3,), "b"), ((3,), (3,), "b"), ((4, 3), (3, 5), "b"),
+    ((2, 4, 3), (3, 5), "b"), ((4, 3), (2, 3, 5), "b"), ((3,), (3, 5), "a"),
+    ((4, 3), (3, 5), "a"), ((4, 3), (3,), "a"), ((2, 4, 3), (3, 5), "a"),
+    ((4, 3), (2, 3, 5), "a")])
+def test_batched_matmul_equals_each_direction(a_shape, b_shape, batched):
+    g = rng(7)
+    count = 3
+    a, b = g.standard_normal(a_shape), g.standard_normal(b_shape)
+    if batched == "a":
+        stack = g.standard_normal((count,) + a_shape)
+        out, want = Batched(stack) @ b, [s @ b for s in stack]
+    else:
+        stack = g.standard_normal((count,) + b_shape)
+        out, want = a @ Batched(stack), [a @ s for s in stack]
+    assert isinstance(out, Batched)
+    np.testing.assert_allclose(out.data, np.stack(want), rtol=1e-12, atol=1e-12)
