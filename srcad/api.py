@@ -1207,7 +1207,7 @@ def show(f: Callable[..., Any], mode: Mode = "reverse", wrt: Wrt = 0, optimized:
         raise
     note = emit.run_note(built.fn, getattr(_target(f), "__module__", None))
     # after the code, so that its line numbers stay those of tracebacks and pdb
-    return built.source + "".join(f"# {line}\n" for line in note)
+    return built.source + "".join(["\n"] * bool(note) + [f"# {line}\n" for line in note])
 
 
 def jvp(f: Callable[..., _R], primals: Iterable[Any], tangents: Iterable[Any],

@@ -178,7 +178,7 @@ def test_parse_shapes():
 def test_show_standalone_is_the_exported_module():
     e = GALLERY[1]
     assert srcad.show(e.func, standalone=True) == srcad.export(e.func)
-    code = srcad.show(e.func).split("# To run this code outside srcad")[0]
+    code = srcad.show(e.func).split("# To run this code outside srcad")[0].rstrip("\n")
     assert code in srcad.export(e.func)
 
 
