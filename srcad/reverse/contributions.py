@@ -57,7 +57,9 @@ class Contributions(PrimalSweep):
             return []
         code = self.own(name, state)
         b = self.adj(name)
-        if name not in self.lists and _is_basic_index(index, self.shapes):
+        # ``+=`` through an index is an array's: a list's would concatenate (``b[1:3] +=
+        # [g, h]``), so a buffer not known to be an array accumulates through ``add_at``
+        if isinstance(self.shapes.get(name), tuple) and _is_basic_index(index, self.shapes):
             code.append(gast.AugAssign(
                 target=gast.Subscript(value=_name(b), slice=index, ctx=gast.Store()),
                 op=gast.Add(), value=value))
