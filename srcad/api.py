@@ -691,29 +691,53 @@ def _has_container(args, kwargs) -> bool:
 
 def _reads_containers(f, depth=0) -> bool:
     """Does ``f`` read a parameter as only a container is read (``p['W']``, ``p.items()``,
-    ``p.W`` for an attribute arrays do not have, or passes it to a helper that does)? Its
-    generic derivative may then be refused while the one built for each call's containers
-    is not."""
+    ``p.W`` for an attribute arrays do not have, ``'W' in p``, or passes it to a helper that
+    does), directly or through what it takes out of one (``layers[0].W``, ``for layer in
+    layers: layer.W``, ``for k, v in p.items()``)? Its generic derivative may then be refused
+    while the one built for each call's containers is not."""
     try:
         src = parse_function(f)
     except (SrcadError, RecursionError):     # too deep to parse here: the build retries
         return False
     node = src.node
     a = node.args
-    params = {p.id for p in a.posonlyargs + a.args + a.kwonlyargs}
+    derived = {p.id for p in a.posonlyargs + a.args + a.kwonlyargs}
+
+    def rooted(n) -> bool:
+        """Is ``n`` a parameter, or an item, attribute or method result taken out of one?"""
+        while isinstance(n, (gast.Subscript, gast.Attribute, gast.Call)):
+            n = n.func if isinstance(n, gast.Call) else n.value
+        return isinstance(n, gast.Name) and n.id in derived
+
+    def bind(target):
+        for t in gast.walk(target):
+            if isinstance(t, gast.Name) and t.id not in derived:
+                derived.add(t.id)
+                return True
+        return False
+
+    changed = True
+    while changed:           # names bound to what is taken out of parameters, to a fixed point
+        changed = False
+        for n in gast.walk(node):
+            if isinstance(n, gast.For) and rooted(n.iter) or isinstance(n, gast.Assign) and \
+                    isinstance(n.value, (gast.Subscript, gast.Name)) and rooted(n.value):
+                targets = [n.target] if isinstance(n, gast.For) else n.targets
+                changed |= any([bind(t) for t in targets])
     for n in gast.walk(node):
-        if isinstance(n, gast.Subscript) and isinstance(n.value, gast.Name) and \
-                n.value.id in params and isinstance(n.slice, gast.Constant) and \
-                isinstance(n.slice.value, str):
+        if isinstance(n, gast.Subscript) and rooted(n.value) and \
+                isinstance(n.slice, gast.Constant) and isinstance(n.slice.value, str):
             return True
-        if isinstance(n, gast.Attribute) and isinstance(n.value, gast.Name) and \
-                n.value.id in params and not hasattr(np.ndarray, n.attr):
+        if isinstance(n, gast.Attribute) and rooted(n.value) and not hasattr(np.ndarray, n.attr):
             return True
+        if isinstance(n, gast.Compare) and any(isinstance(op, (gast.In, gast.NotIn))
+                                               for op in n.ops) and any(map(rooted, n.comparators)):
+            return True          # 'b' in params
         if isinstance(n, gast.Assign) and isinstance(n.value, gast.Name) and \
-                n.value.id in params and isinstance(n.targets[0], (gast.Tuple, gast.List)):
+                n.value.id in derived and isinstance(n.targets[0], (gast.Tuple, gast.List)):
             return True          # W, (b, c) = params
         if isinstance(n, gast.Call) and depth < 4 and any(
-                isinstance(a, gast.Name) and a.id in params for a in n.args):
+                isinstance(a, gast.Name) and a.id in derived for a in n.args):
             callee = src.namespace.resolve(n.func)
             if isinstance(callee, types.FunctionType) and not (
                     callee.__module__ or "").startswith(("numpy", "srcad")) and \

@@ -533,3 +533,75 @@ def test_source_is_the_code_built_for_the_containers():
     df = srcad.grad(f)
     df({"a": v3, "b": v3}, v3)
     assert "def ditems_loop_dparams_a_dparams_b(params_a, params_b, x):" in df.source()
+
+
+# -- read through what a container holds; decided by its structure (the user corpus) -----------
+
+STRUCTURE_SOURCES = """
+def loop_of_dataclasses(layers, X):
+    h = X
+    for layer in layers:
+        h = np.tanh(h @ layer.W + layer.b)
+    return np.mean(h ** 2)
+
+def item_attribute(layers, X):
+    first = layers[0]
+    return np.sum(np.tanh(X @ layers[0].W) * first.b) + np.sum(layers[1].W ** 2)
+
+def namedtuple_by_position(p, X):
+    return np.sum(np.tanh(X @ p[0] + p[-1]))
+
+def keys_filtered(params, x):
+    s = 0.0
+    for name, v in params.items():
+        if name.startswith("w") and not name.endswith("_frozen"):
+            s = s + np.sum(v ** 2 * x[:v.shape[0]])
+    return s
+
+def membership(params, x):
+    out = np.sum(params["W"] * x)
+    if "b" in params:
+        out = out + np.sum(params["b"] ** 2)
+    else:
+        out = out * params["c"]
+    if "scale" not in params:
+        out = 2.0 * out
+    return out
+"""
+
+
+def _structure_fn(name):
+    return make_function(STRUCTURE_SOURCES, dict(NS), name=name)
+
+
+def test_a_loop_over_a_list_of_dataclasses_and_their_attributes():
+    layers = [Linear(G.standard_normal((3, 4)), G.standard_normal(4)),
+              Linear(G.standard_normal((4, 2)), G.standard_normal(2))]
+    g = check(_structure_fn("loop_of_dataclasses"), layers, X)
+    assert type(g) is list and all(type(layer) is Linear for layer in g)
+    layers[1] = Linear(G.standard_normal((4, 4)), G.standard_normal(4))
+    check(_structure_fn("item_attribute"), layers, X)
+
+
+def test_a_namedtuple_read_by_position():
+    g = check(_structure_fn("namedtuple_by_position"),
+              Pair(G.standard_normal((3, 2)), G.standard_normal(2)), X)
+    assert type(g) is Pair
+
+
+def test_string_methods_of_keys_and_membership_decide_at_build_time():
+    params = {"w1": G.standard_normal(3), "b": G.standard_normal(2),
+              "w2_frozen": G.standard_normal(2), "w3": G.standard_normal(2)}
+    g = check(_structure_fn("keys_filtered"), params, v3)
+    assert np.all(g["b"] == 0) and np.all(g["w2_frozen"] == 0)
+    f = _structure_fn("membership")
+    check(f, {"W": G.standard_normal(3), "b": G.standard_normal(2)}, v3)
+    # the dead branch reads a key this structure lacks: it is not built
+    check(f, {"W": G.standard_normal(3), "c": 1.7, "scale": 0.0}, v3)
+
+
+def test_membership_derivatives_at_second_order():
+    f = _structure_fn("membership")
+    params = {"W": G.standard_normal(3), "b": G.standard_normal(2)}
+    hv = srcad.hvp(f)(params, v3, {"W": np.ones(3), "b": np.ones(2)})
+    assert np.allclose(hv["W"], 0) and np.allclose(hv["b"], 4.0)      # 2 * d2/db2 of b**2

@@ -49,6 +49,8 @@ class _Static:
     def item(self, key):
         if self.kind in (trees.LIST, trees.TUPLE, trees.NAMEDTUPLE) and type(key) is int:
             key = key + len(self.items) if key < 0 else key
+            if self.kind == trees.NAMEDTUPLE:        # p[0]: a namedtuple is a tuple too
+                return self.items[key] if 0 <= key < len(self.items) else _MISSING
         return self.items[self.keys.index(key)] if key in self.keys else _MISSING
 
 
@@ -66,6 +68,11 @@ class _Const:
 
 _MISSING = object()
 _SEQUENCE = (trees.LIST, trees.TUPLE, trees.NAMEDTUPLE)
+# methods of a key (a str) that a derivative's build evaluates: pure, and giving a constant
+_STR_METHODS = frozenset(["startswith", "endswith", "lower", "upper", "strip", "lstrip",
+                          "rstrip", "split", "rsplit", "replace", "isdigit", "isalpha",
+                          "isidentifier", "partition", "rpartition", "removeprefix",
+                          "removesuffix", "count", "find", "casefold"])
 
 
 def _ident(text) -> str:
@@ -180,6 +187,8 @@ class _Lowering:
             return None
         if isinstance(node, gast.Call):
             return self.resolve_call(node, pre, hint)
+        if isinstance(node, gast.Compare):
+            return self.compare(node)
         if isinstance(node, gast.Dict):
             keys = [self.constant(k) if k is not None else _MISSING for k in node.keys]
             if _MISSING in keys:
@@ -223,8 +232,43 @@ class _Lowering:
             value=value, type_comment=None), node))
         return _Leaf(name)
 
+    def compare(self, node):
+        """``key in container`` (its keys for a dict, its constant items for a sequence) and
+        comparisons of the constants containers give (``name == 'W'`` for a key): constants.
+        None when an operand is not known when the derivative is built."""
+        operands = [node.left] + list(node.comparators)
+        found = [self.resolve(n, None, "") for n in operands]
+        if not any(isinstance(f, (_Static, _Const)) for f in found):
+            return None
+        values = []
+        for n, f, right in zip(operands, found, [False] + [True] * len(node.ops)):
+            if isinstance(f, _Static):
+                if not right or f.kind != trees.DICT and not all(
+                        isinstance(i, _Const) for i in f.items):
+                    return None
+                values.append(f.keys if f.kind == trees.DICT else [i.value for i in f.items])
+            elif isinstance(f, _Const):
+                values.append(f.value)
+            elif isinstance(n, gast.Constant):
+                values.append(n.value)
+            else:
+                return None
+        ops = {gast.In: lambda a, b: a in b, gast.NotIn: lambda a, b: a not in b,
+               gast.Eq: lambda a, b: a == b, gast.NotEq: lambda a, b: a != b,
+               gast.Is: lambda a, b: a is b, gast.IsNot: lambda a, b: a is not b}
+        if not all(type(op) in ops for op in node.ops):
+            return None
+        return _Const(all(ops[type(op)](a, b) for op, a, b in
+                          zip(node.ops, values, values[1:])))
+
     def resolve_call(self, node, pre, hint):
         func, args = node.func, node.args
+        if isinstance(func, gast.Attribute) and func.attr in _STR_METHODS:
+            base = self.resolve(func.value, None, "")
+            consts = [self.constant(a) for a in args]
+            if isinstance(base, _Const) and isinstance(base.value, str) and \
+                    _MISSING not in consts and not node.keywords:
+                return _Const(getattr(base.value, func.attr)(*consts))   # name.startswith('W')
         if isinstance(func, gast.Attribute) and func.attr in ("keys", "values", "items", "get"):
             base = self.resolve(func.value, pre, hint)
             if not isinstance(base, _Static) or base.kind != trees.DICT:
@@ -332,7 +376,7 @@ class _Lowering:
                     return found
                 return self.generic(n)
 
-            visit_Name = visit_Attribute = visit_Dict = generic
+            visit_Name = visit_Attribute = visit_Dict = visit_Compare = generic
             visit_List = visit_Tuple = generic
         return Rewrite().visit(node)
 
@@ -482,6 +526,10 @@ class _Lowering:
             found = self.resolve(stmt.iter, pre, "item")
             if isinstance(found, _Static):
                 return pre + self.unroll(stmt, found)
+        if isinstance(stmt, gast.If):
+            test = self.resolve(stmt.test, None, "")
+            if isinstance(test, _Const):      # if 'b' in params: decided by the structure
+                return self.block(stmt.body if test.value else stmt.orelse)
         if isinstance(stmt, (gast.If, gast.While)):
             stmt.test = self.expr(stmt.test, pre)
             stmt.body, stmt.orelse = self.block(stmt.body), self.block(stmt.orelse)
