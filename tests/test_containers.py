@@ -605,3 +605,58 @@ def test_membership_derivatives_at_second_order():
     params = {"W": G.standard_normal(3), "b": G.standard_normal(2)}
     hv = srcad.hvp(f)(params, v3, {"W": np.ones(3), "b": np.ones(2)})
     assert np.allclose(hv["W"], 0) and np.allclose(hv["b"], 4.0)      # 2 * d2/db2 of b**2
+
+
+class CallableNet:
+    """A model object called like a function, with a property."""
+
+    def __init__(self, W, b):
+        self.W = W
+        self.b = b
+
+    @property
+    def Wt(self):
+        return self.W.T
+
+    def __call__(self, X):
+        return np.tanh(X @ self.W + self.b)
+
+    def loss(self, X, y):
+        return np.mean((self(X)[:, 0] - y) ** 2)
+
+    def loss_through_property(self, X):
+        return np.sum(np.tanh(self.Wt @ X.T) ** 2)
+
+
+class TwoLayers:
+    def __init__(self, first, second):
+        self.first = first
+        self.second = second
+
+    def loss(self, X):
+        return np.sum(self.second(self.first(X)) ** 2)
+
+
+def loss_of_a_callable_argument(net, X, y):
+    return np.mean((net(X) - y[:, None]) ** 2)
+
+
+def test_objects_called_like_functions_and_properties():
+    net = CallableNet(G.standard_normal((3, 2)), G.standard_normal(2))
+    g = check(CallableNet.loss, net, X, Y)
+    assert type(g) is CallableNet
+    check(loss_of_a_callable_argument, net, X, Y)
+    check(CallableNet.loss_through_property, net, X)
+    two = TwoLayers(CallableNet(G.standard_normal((3, 4)), G.standard_normal(4)),
+                    CallableNet(G.standard_normal((4, 2)), G.standard_normal(2)))
+    g = check(TwoLayers.loss, two, X)
+    assert type(g.first) is CallableNet
+    # the bound method: with respect to its first explicit parameter, self read at call time
+    want = _leaves_fd(lambda X_: net.loss(X_, Y), [X], 0)[0]
+    np.testing.assert_allclose(srcad.grad(net.loss)(X, Y), want, rtol=1e-5, atol=1e-6)
+
+
+def test_an_object_without_call_is_refused_where_it_is_called():
+    f = make_function("def f(p, x):\n    return np.sum(p(x))\n", dict(NS))
+    with pytest.raises(SrcadError, match="no __call__ method"):
+        srcad.grad(f)(Pair(G.standard_normal(3), G.standard_normal(3)), v3)

@@ -176,6 +176,8 @@ class _Lowering:
             base = self.resolve(node.value, pre, hint)
             if isinstance(base, _Static) and base.kind in trees.FIELDS:
                 item = base.item(node.attr)
+                if item is _MISSING and isinstance(getattr(base.cls, node.attr, None), property):
+                    return None          # read through its getter (``expr``: a method call)
                 if item is _MISSING:
                     raise self.error(node, f"{base.cls.__name__} has no field {node.attr!r}",
                                      "Read one of its fields.")
@@ -369,6 +371,17 @@ class _Lowering:
                                          "one.")
                 return self.generic(n)
 
+            def visit_Attribute(self, n):
+                base = lowering.resolve(n.value, None, "") if isinstance(n.ctx, gast.Load) \
+                    else None
+                if isinstance(base, _Static) and base.kind in trees.FIELDS and \
+                        base.item(n.attr) is _MISSING and \
+                        isinstance(getattr(base.cls, n.attr, None), property):
+                    call = gast.copy_location(gast.Call(func=n, args=[], keywords=[]), n)
+                    call.srcad_property = True
+                    return lowering.helper_call(call, pre)
+                return self.generic(n)
+
             def visit_Call(self, n):
                 lowering.unpack(n)
                 found = lowering.helper_call(n, pre)
@@ -376,7 +389,7 @@ class _Lowering:
                     return found
                 return self.generic(n)
 
-            visit_Name = visit_Attribute = visit_Dict = visit_Compare = generic
+            visit_Name = visit_Dict = visit_Compare = generic
             visit_List = visit_Tuple = generic
         return Rewrite().visit(node)
 
@@ -427,11 +440,27 @@ class _Lowering:
         container}, the callee as written)`` for the inliner, which lowers the helper with those containers bound;
         the arguments it passes are placeholders. None for any other call."""
         method = None
-        if isinstance(node.func, gast.Attribute):
+        called = None               # an object called: model(X), self.layer1(h)
+        if not isinstance(node.func, gast.Attribute):
+            called = self.resolve(node.func, None, "")
+        else:
+            owner = self.resolve(node.func.value, None, "")
+            if isinstance(owner, _Static) and owner.kind in trees.FIELDS and \
+                    node.func.attr in owner.keys:
+                called = owner.item(node.func.attr)
+        if isinstance(called, _Static) and called.kind in trees.FIELDS:    # model(X)
+            base, method = called, getattr(called.cls, "__call__", None)
+            if not isinstance(method, types.FunctionType):
+                raise self.error(node, f"a {called.cls.__name__} is called here, and its class "
+                                 "has no __call__ method srcad can inline", "Call one of its "
+                                 "methods, or give the class a plain __call__ method.")
+        elif isinstance(node.func, gast.Attribute):
             base = self.resolve(node.func.value, None, "")
             if isinstance(base, _Static) and base.kind in trees.FIELDS \
                     and node.func.attr not in base.keys:
                 method = getattr(base.cls, node.func.attr, None)
+                if isinstance(method, property) and getattr(node, "srcad_property", False):
+                    method = method.fget            # self.Wt of a @property: its getter
                 if not isinstance(method, types.FunctionType):
                     raise self.error(node, f"{base.cls.__name__}.{node.func.attr} is not a "
                                      "method srcad can inline", "Call a plain method or a "
