@@ -1357,7 +1357,8 @@ def jacobian(f: Callable[..., Any], wrt: Wrt = 0,
             built[which] = autodiff(f, mode=which, wrt=wrt)
         return built[which]
 
-    index, _ = _wrt_indices(_target(f), wrt)
+    boxed = getattr(f, "__srcad_boxed__", None)    # a derivative: its function's parameters
+    index, _ = _wrt_indices(boxed.target if boxed is not None else _target(f), wrt)
     if len(index) != 1:
         raise TypeError(f"jacobian takes one argument in wrt, not {wrt!r}: build one "
                         f"jacobian per argument")
@@ -1409,14 +1410,27 @@ def jacobian(f: Callable[..., Any], wrt: Wrt = 0,
     return jac
 
 
+def _unbound(f, wrt):
+    """A bound method as its function, ``wrt`` counted past ``self``, and ``self``: the
+    derivative of its derivative takes ``self`` as the argument it is (a container, say)."""
+    if isinstance(f, types.MethodType) and isinstance(f.__func__, types.FunctionType):
+        def shift(w):
+            return w + 1 if isinstance(w, numbers.Integral) and w >= 0 else w
+        wrt = tuple(map(shift, wrt)) if isinstance(wrt, (tuple, list)) else shift(wrt)
+        return f.__func__, wrt, (f.__self__,)
+    return f, wrt, ()
+
+
 def hessian(f: Callable[..., Any], wrt: Wrt = 0) -> Callable[..., np.ndarray]:
     """``H(*args)``: the Hessian of scalar ``f`` in one argument (forward over reverse)."""
-    g = grad(f, wrt=wrt)
-    return jacobian(g, wrt=wrt, mode="forward")
+    f, wrt, bound = _unbound(f, wrt)
+    h = jacobian(grad(f, wrt=wrt), wrt=wrt, mode="forward")
+    return (lambda *args: h(*bound, *args)) if bound else h
 
 
 def hvp(f: Callable[..., Any], wrt: Wrt = 0) -> Callable[..., Any]:
     """``hvp(*args, v)``: the Hessian-vector product of scalar ``f`` (forward over reverse)."""
+    f, wrt, bound = _unbound(f, wrt)
     g = grad(f, wrt=wrt)
     dg = autodiff(g, mode="forward", wrt=wrt)
-    return lambda *args: dg(*args)
+    return lambda *args: dg(*bound, *args)

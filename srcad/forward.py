@@ -287,7 +287,9 @@ class _Forward:
         return root == self.rt and helper in self._ZERO_PRESERVING
 
     def materialize(self, zero):
-        return _call(_attr(_name(self.rt), "zeros_like"), zero.zero_of)
+        # tangent_zeros: a rule may write into it (add_at's buffer), and in a batched sweep
+        # it must then be a batch of zeros
+        return _call(_attr(_name(self.rt), "tangent_zeros"), zero.zero_of)
 
     # -- the whole function ----------------------------------------------------------------------
     def run(self):

@@ -660,3 +660,26 @@ def test_an_object_without_call_is_refused_where_it_is_called():
     f = make_function("def f(p, x):\n    return np.sum(p(x))\n", dict(NS))
     with pytest.raises(SrcadError, match="no __call__ method"):
         srcad.grad(f)(Pair(G.standard_normal(3), G.standard_normal(3)), v3)
+
+
+@dataclasses.dataclass
+class Quadratic:
+    A: np.ndarray
+    c: float = 1.0
+
+    def energy(self, x):
+        return 0.5 * x @ self.A @ x + self.c * np.sum(np.cos(x))
+
+
+def test_second_derivatives_of_a_bound_method_and_beside_a_container():
+    """hvp and hessian of a bound method of a dataclass (self is a container argument of the
+    derivative's derivative), and with respect to an array beside a container argument."""
+    q = Quadratic(G.standard_normal((3, 3)), 0.5)
+    H = 0.5 * (q.A + q.A.T) - 0.5 * np.diag(np.cos(v3))
+    u = G.standard_normal(3)
+    np.testing.assert_allclose(srcad.hvp(q.energy)(v3, u), H @ u, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(srcad.hessian(q.energy)(v3), H, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(srcad.hessian(Quadratic.energy, wrt=1)(q, v3), H,
+                               rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(srcad.hvp(Quadratic.energy, wrt="x")(q, v3, u), H @ u,
+                               rtol=1e-10, atol=1e-12)
