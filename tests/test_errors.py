@@ -74,7 +74,8 @@ UNSUPPORTED = {
     "global": ("""
         def f(x):
             global counter
-            return np.sum(x)
+            counter = 1.0
+            return np.sum(x) * counter
         """, "global counter", "global"),
     "lambda": ("""
         def f(x):

@@ -19,7 +19,8 @@ ANF guarantees, for the returned FunctionDef body (recursively inside if/for/whi
 
 With ``SRCAD_VERIFY=1`` these guarantees are checked (``analysis.anf_violations``).
 
-The modules, in the order a function meets them: ``comprehensions`` (to loops),
+The modules, in the order a function meets them: ``sugar`` (``global`` reads, ``del``,
+``:=``, ``match`` on literals), ``comprehensions`` (to loops),
 ``containers`` (container parameters by
 their leaves, containers with constant keys to names), ``fence`` (refusals), ``jumps``
 (``return``/``break``/``continue`` to flags), ``statements``, ``loops``, ``anf``
@@ -45,6 +46,7 @@ from .loops import Loops
 from .program import Program, _has, _loc_error, assigned_names, default_nodes
 from .rename import _rename_redefinitions
 from .scope import _defaults, _Scope
+from .sugar import lower_sugar
 
 __all__ = ["normalize", "Program", "METHODS", "default_nodes", "assigned_names", "fence"]
 
@@ -60,6 +62,7 @@ def normalize(src: Source, structures: dict | None = None) -> Program:
     """Fence, desugar and convert ``src`` to ANF (see the module docstring); ``structures``
     (parameter name -> ``trees.structure``) are the container arguments it is built for."""
     fdef = copy.deepcopy(src.node)
+    lower_sugar(src, fdef)
     lower_comprehensions(src, fdef)
     lower_containers(src, fdef, structures or {})
     fence(src, fdef)

@@ -19,6 +19,7 @@ from .fence import fence
 from .jumps import _lower_returns
 from .program import TypeError_, _literal_or_ref, _loc_error, _name, assigned_names
 from .scope import _Scope
+from .sugar import lower_sugar
 
 __all__ = ["Inliner"]
 
@@ -38,6 +39,7 @@ class Inliner(Expressions):
         src = parse_function(fn)
         fdef = src.node
         views, leaves = renamed(views or {}, scope.rename)
+        lower_sugar(src, fdef)
         lower_comprehensions(src, fdef)
         lower_containers(src, fdef, {}, views)
         fence(src, fdef)
