@@ -683,3 +683,25 @@ def test_second_derivatives_of_a_bound_method_and_beside_a_container():
                                rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(srcad.hvp(Quadratic.energy, wrt="x")(q, v3, u), H @ u,
                                rtol=1e-10, atol=1e-12)
+
+
+class IndexedLayers:
+    """A method that picks its layer by an index its caller passes as a constant."""
+
+    def __init__(self, W1, W2):
+        self.layers = [W1, W2]
+
+    def layer(self, h, i):
+        return np.tanh(h @ self.layers[i]) * (i + 1)
+
+    def __call__(self, X):
+        return self.layer(self.layer(X, 0), 1)
+
+    def loss(self, X, y):
+        return np.mean((self(X)[:, 0] - y) ** 2)
+
+
+def test_a_constant_passed_to_a_method_indexes_its_containers():
+    net = IndexedLayers(G.standard_normal((3, 2)), G.standard_normal((2, 2)))
+    g = check(IndexedLayers.loss, net, X, Y)
+    assert type(g) is IndexedLayers and len(g.layers) == 2

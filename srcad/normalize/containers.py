@@ -490,6 +490,9 @@ class _Lowering:
                 views[names[id(ph)]] = whole
                 args.append(gast.copy_location(gast.Constant(value=None, kind=None), a))
             else:
+                key = self.constant(a)
+                if key is not _MISSING and type(key) in (int, str, bool):
+                    views[names[id(ph)]] = _Const(key)    # self.layers[i] with i = 0 passed
                 args.append(self.expr(a, pre))
         kw = []
         for k in node.keywords:
@@ -610,7 +613,10 @@ def lower_containers(src: Source, fdef, structures: dict, views: dict | None = N
     helper's parameter -> the container its caller passed, see ``helper_call``) are bound
     as they are."""
     lowering = _Lowering(src, fdef)
-    lowering.env.update(views or {})
+    rebound = {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name)
+               and isinstance(n.ctx, (gast.Store, gast.Del))}
+    lowering.env.update({k: v for k, v in (views or {}).items()     # a constant passed to a
+                         if not (isinstance(v, _Const) and k in rebound)})  # parameter kept
     args = fdef.args
     kw_defaults = []
     for field in ("posonlyargs", "args", "kwonlyargs"):
