@@ -1202,17 +1202,21 @@ def value_and_grad(f, wrt=0, optimized=True, verbose=0):
 @overload
 def autodiff(f: Callable[..., Any], mode: Mode = "reverse", wrt: Wrt = 0,
              preserve_result: bool = False, optimized: bool = True,
-             verbose: int = 0) -> DerivativeFunction[..., Any]: ...
+             verbose: int = 0, checkpoint: Checkpoint = False) -> DerivativeFunction[..., Any]: ...
 @overload
 def autodiff(f: None = None, mode: Mode = "reverse", wrt: Wrt = 0,
              preserve_result: bool = False, optimized: bool = True,
-             verbose: int = 0) -> _AutodiffDecorator: ...
+             verbose: int = 0, checkpoint: Checkpoint = False) -> _AutodiffDecorator: ...
 @_decorator
-def autodiff(f, mode="reverse", wrt=0, preserve_result=False, optimized=True, verbose=0):
+def autodiff(f, mode="reverse", wrt=0, preserve_result=False, optimized=True, verbose=0,
+             checkpoint=False):
     """A general derivative: ``mode='reverse'`` gives ``df(*args, seed=None)`` (a VJP; the
     seed defaults to ones shaped like the output), ``mode='forward'`` gives
-    ``df(*args, *tangents)`` (a JVP, one tangent per ``wrt`` argument)."""
-    return _derivative(f, mode, wrt, preserve_result, optimized, False, verbose)
+    ``df(*args, *tangents)`` (a JVP, one tangent per ``wrt`` argument). ``checkpoint``:
+    reverse mode only, as ``grad``'s."""
+    if checkpoint is not False and mode != "reverse":
+        raise ValueError("checkpoint= applies to mode='reverse' only")
+    return _derivative(f, mode, wrt, preserve_result, optimized, False, verbose, checkpoint)
 
 
 def show(f: Callable[..., Any], mode: Mode = "reverse", wrt: Wrt = 0, optimized: bool = True,

@@ -160,8 +160,17 @@ class WholeFunction(Checkpointed):
 def _adjoint_reads(stmts, tape) -> set:
     """Names whose values adjoint statements read (restores read only their slice index)."""
     reads = set()
+    replayed = set()    # a checkpoint's replay: reads what its loop body does not assign
     for s in stmts:
         for n in walk(s):
+            assigned = getattr(n, "srcad_replay", None)
+            if assigned is not None and id(n) not in replayed:
+                reads |= _loads(n.iter) | (_adjoint_reads(n.body, tape) - assigned)
+                replayed |= {id(m) for m in walk(n)}
+    for s in stmts:
+        for n in walk(s):
+            if id(n) in replayed:
+                continue
             if getattr(n, "srcad_restore", None) is not None and not getattr(
                     n, "srcad_keep", False):
                 if isinstance(n.targets[0], gast.Subscript):

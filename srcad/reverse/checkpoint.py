@@ -53,19 +53,19 @@ class Checkpointed(ControlFlow):
         self.none_init |= {n for n in state if n not in self.bound}
         entry = {n: self.namer.fresh(n.lstrip("_") + "_entry")
                  for n in sorted((assigned & at_entry) - set(state))}
-        every, snaps = self.namer.fresh("_every"), self.namer.fresh("_snapshots")
+        every = self.namer.fresh("_every")
+        snaps = {n: self.snapshot_list(self.act.is_active(n)) for n in state}
         steps = stmt.iter
         pre.append(_assign(every, _call(
             _attr(_name(self.rt), "checkpoint_every"),
             _call(_name("len"), copy.deepcopy(steps)),
             gast.Constant(value=self.checkpoint, kind=None))))
-        pre.append(_assign(snaps, gast.List(elts=[], ctx=gast.Load())))
         pre.extend(_assign(local, _name(n)) for n, local in entry.items())
         due = gast.Compare(left=gast.BinOp(left=_name(trips), op=gast.Mod(),
                                            right=_name(every)),
                            ops=[gast.Eq()], comparators=[gast.Constant(value=0, kind=None)])
         snapshot = gast.If(test=due, body=[gast.Expr(value=_call(
-            _attr(_name(snaps), "append"), _name(n))) for n in state] or [gast.Pass()],
+            _attr(_name(snaps[n]), "append"), _name(n))) for n in state] or [gast.Pass()],
             orelse=[])
         count = gast.AugAssign(target=_name(trips, gast.Store()), op=gast.Add(),
                                value=gast.Constant(value=1, kind=None))
@@ -95,9 +95,11 @@ class Checkpointed(ControlFlow):
         setup, adjoint = code[:-1], code[-1]
         body = [_assign(segment, _call(_attr(_name(self.rt), "segment"), copy.deepcopy(stmt.iter),
                                        _name(start), _name(every), _name(trips)))]
-        body += [_assign(n, _call(_attr(_name(snaps), "pop"))) for n in reversed(names)]
-        body.append(gast.For(target=_name(stmt.target.id, gast.Store()), iter=_name(segment),
-                             body=replay or [gast.Pass()], orelse=[], type_comment=None))
+        body += [_assign(n, _call(_attr(_name(snaps[n]), "pop"))) for n in reversed(names)]
+        again = gast.For(target=_name(stmt.target.id, gast.Store()), iter=_name(segment),
+                         body=replay or [gast.Pass()], orelse=[], type_comment=None)
+        again.srcad_replay = frozenset(_assigned(stmt.body) | {stmt.target.id})
+        body.append(again)
         body.append(adjoint)
         segments = gast.For(
             target=_name(start, gast.Store()),
@@ -107,6 +109,15 @@ class Checkpointed(ControlFlow):
         for s in body + [segments]:
             s.lineno = stmt.lineno
         return setup + [segments] + restores
+
+    def snapshot_list(self, active) -> str:
+        """The list holding snapshots of active values, or the one of inactive values (kept
+        apart, as the tapes are, so that differentiating this code again sees the loop's
+        counters and flags inactive)."""
+        kind = "_snapshots" if active else "_snapshots_control"
+        if kind not in self.tapes:
+            self.tapes[kind] = self.namer.fresh(kind)
+        return self.tapes[kind]
 
     def refuse_unreplayable(self, stmt):
         hint = ("Checkpointing replays top-level for loops over range: write the loop as a "
