@@ -1189,14 +1189,16 @@ def grad(f, wrt=0, preserve_result=False, optimized=True, verbose=0, checkpoint=
 
 @overload
 def value_and_grad(f: Callable[_P, _R], wrt: Wrt = 0, optimized: bool = True,
-                   verbose: int = 0) -> DerivativeFunction[_P, tuple[_R, Any]]: ...
+                   verbose: int = 0, checkpoint: Checkpoint = False
+                   ) -> DerivativeFunction[_P, tuple[_R, Any]]: ...
 @overload
 def value_and_grad(f: None = None, wrt: Wrt = 0, optimized: bool = True,
-                   verbose: int = 0) -> _ValueGradDecorator: ...
+                   verbose: int = 0, checkpoint: Checkpoint = False) -> _ValueGradDecorator: ...
 @_decorator
-def value_and_grad(f, wrt=0, optimized=True, verbose=0):
-    """``vg(*args) -> (f(*args), gradient)``: ready for scipy.optimize.minimize(jac=True)."""
-    return _derivative(f, "reverse", wrt, True, optimized, True, verbose)
+def value_and_grad(f, wrt=0, optimized=True, verbose=0, checkpoint=False):
+    """``vg(*args) -> (f(*args), gradient)``: ready for scipy.optimize.minimize(jac=True)
+    (``checkpoint``: as ``grad``'s)."""
+    return _derivative(f, "reverse", wrt, True, optimized, True, verbose, checkpoint)
 
 
 @overload

@@ -109,3 +109,51 @@ def test_unreplayable_loops_are_refused_at_their_line(body, where):
 def test_checkpoint_option_is_checked():
     with pytest.raises(ValueError, match="checkpoint"):
         srcad.grad(lambda x: x, checkpoint=0)
+
+
+def overwritten_before_the_loop(x):
+    y = x * 2.0
+    z = np.sum(y * x)           # its adjoint reads y as it was before the loop
+    s = 0.0
+    for i in range(7):
+        y = x * i
+        s = s + np.sum(y * y)
+    return s + z
+
+
+def while_inside_early_return(x):
+    s = x
+    for i in range(9):
+        n = 0
+        while n < 3:            # replayed inside its segment
+            s = np.sin(s) * 1.1
+            n = n + 1
+        if np.sum(s) > 100.0:
+            return np.sum(s)
+    return np.sum(s * s)
+
+
+def breaks_at(x, k):
+    s = x
+    for i in range(20):
+        s = s * 0.9 + np.cos(s)
+        if i >= k:
+            break
+    return np.sum(s)
+
+
+@pytest.mark.parametrize("checkpoint", [True, 1, 2, 5, 50])
+@pytest.mark.parametrize("f, extra", [(overwritten_before_the_loop, ()),
+                                      (while_inside_early_return, ()), (breaks_at, (6,)),
+                                      (breaks_at, (100,))])
+def test_checkpointed_loops_first_and_second_order(f, extra, checkpoint):
+    args = (np.linspace(0.1, 1.0, 4),) + extra
+    plain = srcad.grad(f)(*args)
+    np.testing.assert_allclose(srcad.grad(f, checkpoint=checkpoint)(*args), plain, rtol=1e-13)
+    value, got = srcad.value_and_grad(f, checkpoint=checkpoint)(*args)
+    np.testing.assert_allclose(got, plain, rtol=1e-13)
+    assert value == pytest.approx(f(*args))
+    v = np.ones(4)
+    np.testing.assert_allclose(srcad.hvp(f, checkpoint=checkpoint)(*args, v),
+                               srcad.hvp(f)(*args, v), rtol=1e-10)
+    srcad.check_grad(f, *args)
