@@ -1,18 +1,19 @@
 """Checkpointed loops (``srcad.grad(f, checkpoint=...)``): the adjoint of a long top-level
-``for`` loop keeps O(sqrt(T)) values instead of a tape of T iterations.
+loop keeps O(sqrt(T)) values instead of a tape of T iterations.
 
 The primal sweep runs the loop without saves, keeping a snapshot of its state (the names the
 body reads before assigning them) every ``_every`` iterations (``runtime.checkpoint_every``:
-about sqrt(T) by default, or T split into the number of snapshots asked for). The adjoint
+about sqrt(T) by default, or T split into the number of snapshots asked for; a ``while``
+loop first runs once plainly to count its T, then again from its entry values). The adjoint
 sweep takes the segments between snapshots last to first: it restores the snapshot, replays
 the segment with the ordinary taped primal sweep (saves on ``_tape``/``_control``, nested
 loops included), and runs the segment's adjoint, which pops what the replay pushed.
 
-Input: a top-level ``for`` loop of the ANF body (at most one segment's tape is alive at a
-time; loops nested in it are replayed inside their segment). Output: the plain loop with its
-snapshots in the primal sweep, the segment loop in the adjoint sweep. A ``while`` loop (its
-trip count unknown until it ends) and a body that writes into an array or a list (a replay
-would write twice) are refused with their location.
+Input: a top-level ``for`` or ``while`` loop of the ANF body (at most one segment's tape is
+alive at a time; loops nested in it are replayed inside their segment). Output: the plain
+loop with its snapshots in the primal sweep, the segment loop in the adjoint sweep. A body
+that writes into an array or a list (a replay would write twice) is refused with its
+location.
 """
 from __future__ import annotations
 
@@ -55,12 +56,24 @@ class Checkpointed(ControlFlow):
                  for n in sorted((assigned & at_entry) - set(state))}
         every = self.namer.fresh("_every")
         snaps = {n: self.snapshot_list(self.act.is_active(n)) for n in state}
-        steps = stmt.iter
-        pre.append(_assign(every, _call(
-            _attr(_name(self.rt), "checkpoint_every"),
-            _call(_name("len"), copy.deepcopy(steps)),
-            gast.Constant(value=self.checkpoint, kind=None))))
-        pre.extend(_assign(local, _name(n)) for n, local in entry.items())
+        if isinstance(stmt, gast.While):     # a first plain run counts the steps
+            steps, count_of = None, self.namer.fresh("_steps")
+            entry = {n: self.namer.fresh(n.lstrip("_") + "_entry")
+                     for n in sorted(assigned & at_entry)}
+            pre.append(_assign(count_of, gast.Constant(value=0, kind=None)))
+            pre.extend(_assign(local, _name(n)) for n, local in entry.items())
+            counting = gast.While(test=copy.deepcopy(stmt.test), body=[gast.AugAssign(
+                target=_name(count_of, gast.Store()), op=gast.Add(),
+                value=gast.Constant(value=1, kind=None))] + _clone(stmt.body), orelse=[])
+            pre.append(counting)
+            pre.extend(_assign(n, _name(local)) for n, local in entry.items())
+            length = _name(count_of)
+        else:
+            steps = stmt.iter
+            length = _call(_name("len"), copy.deepcopy(steps))
+            pre.extend(_assign(local, _name(n)) for n, local in entry.items())
+        pre.append(_assign(every, _call(_attr(_name(self.rt), "checkpoint_every"), length,
+                                        gast.Constant(value=self.checkpoint, kind=None))))
         due = gast.Compare(left=gast.BinOp(left=_name(trips), op=gast.Mod(),
                                            right=_name(every)),
                            ops=[gast.Eq()], comparators=[gast.Constant(value=0, kind=None)])
@@ -69,11 +82,16 @@ class Checkpointed(ControlFlow):
             orelse=[])
         count = gast.AugAssign(target=_name(trips, gast.Store()), op=gast.Add(),
                                value=gast.Constant(value=1, kind=None))
-        plain = gast.For(target=copy.deepcopy(stmt.target), iter=copy.deepcopy(steps),
-                         body=[snapshot, count] + _clone(stmt.body), orelse=[],
-                         type_comment=None)
-        for s in pre + [plain, snapshot, count]:
-            s.lineno = stmt.lineno
+        if steps is None:
+            plain = gast.While(test=copy.deepcopy(stmt.test),
+                               body=[snapshot, count] + _clone(stmt.body), orelse=[])
+        else:
+            plain = gast.For(target=copy.deepcopy(stmt.target), iter=copy.deepcopy(steps),
+                             body=[snapshot, count] + _clone(stmt.body), orelse=[],
+                             type_comment=None)
+        for s in walk_statements(pre + [plain, snapshot, count]):
+            if getattr(s, "lineno", None) is None:
+                s.lineno = stmt.lineno
         stmt.srcad_checkpoint = (trips, every, snaps, state, replay, entry)
         return pre + [plain]
 
@@ -84,21 +102,30 @@ class Checkpointed(ControlFlow):
         trips, every, snaps, names, replay, entry = info
         segment, start = self.namer.fresh("_segment"), self.namer.fresh("_start")
         inner = copy.copy(stmt)          # the adjoint of one segment, run backwards
-        inner.iter = _name(segment)
-        inner.srcad_trips = None
-        inner.srcad_saves = {}           # the loop target is restored after every segment
+        steps = _call(_name("range"), _name(trips))
+        pick = [_assign(segment, None)]
+        if isinstance(stmt, gast.For):
+            steps, target = copy.deepcopy(stmt.iter), stmt.target.id
+            inner.iter = _name(segment)
+            inner.srcad_trips = None
+            inner.srcad_saves = {}       # the loop target is restored after every segment
+            restores = self.restore(stmt, target)
+        else:
+            target, length = "_", self.namer.fresh("_length")
+            pick.append(_assign(length, _call(_name("len"), _name(segment))))
+            inner.srcad_trips = length
+            restores = []
+        pick[0].value = _call(_attr(_name(self.rt), "segment"), steps, _name(start),
+                              _name(every), _name(trips))
         code = super().adjoint_loop(inner, state, depth)
-        restores = self.restore(stmt, stmt.target.id) + [
-            _assign(n, _name(local)) for n, local in entry.items()]
+        restores += [_assign(n, _name(local)) for n, local in entry.items()]
         if not code or not isinstance(code[-1], gast.For):
             return code + restores
         setup, adjoint = code[:-1], code[-1]
-        body = [_assign(segment, _call(_attr(_name(self.rt), "segment"), copy.deepcopy(stmt.iter),
-                                       _name(start), _name(every), _name(trips)))]
-        body += [_assign(n, _call(_attr(_name(snaps[n]), "pop"))) for n in reversed(names)]
-        again = gast.For(target=_name(stmt.target.id, gast.Store()), iter=_name(segment),
+        body = pick + [_assign(n, _call(_attr(_name(snaps[n]), "pop"))) for n in reversed(names)]
+        again = gast.For(target=_name(target, gast.Store()), iter=_name(segment),
                          body=replay or [gast.Pass()], orelse=[], type_comment=None)
-        again.srcad_replay = frozenset(_assigned(stmt.body) | {stmt.target.id})
+        again.srcad_replay = frozenset(_assigned(stmt.body) | {target})
         body.append(again)
         body.append(adjoint)
         segments = gast.For(
@@ -120,12 +147,9 @@ class Checkpointed(ControlFlow):
         return self.tapes[kind]
 
     def refuse_unreplayable(self, stmt):
-        hint = ("Checkpointing replays top-level for loops over range: write the loop as a "
-                "for loop whose body assigns names (h = f(h)) and collects no list or array "
-                "items, or build the gradient without checkpoint=.")
-        if isinstance(stmt, gast.While):
-            raise self.error(stmt, "checkpoint= cannot replay a while loop (its number of "
-                             "steps is known only when it ends)", hint, NotDifferentiableError)
+        hint = ("Checkpointing replays top-level loops: write the loop with a body that "
+                "assigns names (h = f(h)) and collects no list or array items, or build the "
+                "gradient without checkpoint=.")
         for s in walk_statements(stmt.body):
             writes = isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Subscript)
             if writes or isinstance(s, gast.Expr) or (isinstance(s, gast.Assign) and any(
