@@ -51,6 +51,7 @@ _MODES = ("reverse", "forward")
 Mode: TypeAlias = Literal["reverse", "forward"]
 #: Which arguments to differentiate: an index, a parameter name, or a tuple (or list) of those.
 Wrt: TypeAlias = int | str | tuple[int | str, ...] | list[int | str]
+Checkpoint: TypeAlias = bool | int | str
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -99,6 +100,7 @@ class Spec:
     kinds: tuple | None = None     # argument shapes it is specialized for (_canonical)
     complex_args: tuple = ()       # parameters passed complex values (_complex_args)
     containers: tuple = ()         # (parameter, trees.structure) of container arguments
+    checkpoint: object = False     # reverse: top-level loops checkpointed (_checkpoint)
 
 
 def clear_cache() -> None:
@@ -245,7 +247,8 @@ def build(f, spec: Spec) -> Derivative:
     try:
         if spec.mode == "reverse":
             fdef = reverse(program, wrt_names, act, grad_seed=spec.grad_seed,
-                           preserve_result=spec.preserve_result, shapes=known)
+                           preserve_result=spec.preserve_result, shapes=known,
+                           checkpoint=spec.checkpoint)
         else:
             fdef = forward(program, wrt_names, act, preserve_result=spec.preserve_result,
                            shapes=known)
@@ -1123,21 +1126,39 @@ def _show_verbose(fn, verbose):
 _WRAPPERS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
-def _derivative(f, mode, wrt, preserve_result, optimized, grad_seed, verbose):
+def _checkpoint(checkpoint):
+    """``grad(checkpoint=...)``: False (a tape of every iteration), True or 'sqrt' (about
+    sqrt(T) snapshots per top-level loop: None) or a positive int (that many snapshots)."""
+    if checkpoint is False or checkpoint is None:
+        return False
+    if checkpoint is True or checkpoint == "sqrt":
+        return None
+    if isinstance(checkpoint, (int, np.integer)) and not isinstance(checkpoint, bool) and \
+            checkpoint > 0:
+        return int(checkpoint)
+    raise ValueError(f"checkpoint must be False, True, 'sqrt' or a number of snapshots > 0, "
+                     f"not {checkpoint!r}")
+
+
+def _derivative(f, mode, wrt, preserve_result, optimized, grad_seed, verbose,
+                checkpoint=False):
     """The derivative function for these options, memoized per function: asking again for
     the same derivative costs a dictionary lookup (staleness is checked at each call)."""
+    checkpoint = _checkpoint(checkpoint)
     # wrt items with their types: True == 1 and 1.0 == 1 must not find wrt=1's derivative
     key = (mode, tuple((type(w), w) for w in wrt) if isinstance(wrt, (tuple, list)) else
-           (type(wrt), wrt), preserve_result, optimized, grad_seed)
+           (type(wrt), wrt), preserve_result, optimized, grad_seed, checkpoint)
     try:
         per_fn = _WRAPPERS.get(f)
         found = per_fn.get(key) if per_fn is not None else None
     except TypeError:          # unhashable wrt or a callable that takes no weak reference
         per_fn = found = None
     if found is None:
-        spec = _spec(f, mode, wrt, preserve_result, optimized, grad_seed)
+        spec = dataclasses.replace(_spec(f, mode, wrt, preserve_result, optimized, grad_seed),
+                                   checkpoint=checkpoint)
         found = _wrap(f, spec, mode)
-        _pickled_by_reference(found, f, (mode, wrt, preserve_result, optimized, grad_seed))
+        if checkpoint is False:      # pickling.py rebuilds derivatives of the plain options
+            _pickled_by_reference(found, f, (mode, wrt, preserve_result, optimized, grad_seed))
         try:        # two threads asking at once: both get the first one stored; held weakly
             # (a derivative function refers to f: held strongly it would keep f alive)
             found = _WRAPPERS.setdefault(f, weakref.WeakValueDictionary()).setdefault(key, found)
@@ -1168,51 +1189,66 @@ def _pickled_by_reference(derivative, f, options: tuple) -> None:
 
 @overload
 def grad(f: Callable[_P, _R], wrt: Wrt = 0, preserve_result: Literal[False] = False,
-         optimized: bool = True, verbose: int = 0) -> DerivativeFunction[_P, Any]: ...
+         optimized: bool = True, verbose: int = 0,
+         checkpoint: Checkpoint = False) -> DerivativeFunction[_P, Any]: ...
 @overload
 def grad(f: Callable[_P, _R], wrt: Wrt = 0, *, preserve_result: Literal[True],
-         optimized: bool = True, verbose: int = 0) -> DerivativeFunction[_P, tuple[_R, Any]]: ...
+         optimized: bool = True, verbose: int = 0,
+         checkpoint: Checkpoint = False) -> DerivativeFunction[_P, tuple[_R, Any]]: ...
 @overload
 def grad(f: Callable[_P, _R], wrt: Wrt = 0, preserve_result: bool = False,
-         optimized: bool = True, verbose: int = 0) -> DerivativeFunction[_P, Any]: ...
+         optimized: bool = True, verbose: int = 0,
+         checkpoint: Checkpoint = False) -> DerivativeFunction[_P, Any]: ...
 @overload
 def grad(f: None = None, wrt: Wrt = 0, preserve_result: Literal[False] = False,
-         optimized: bool = True, verbose: int = 0) -> _GradDecorator: ...
+         optimized: bool = True, verbose: int = 0,
+         checkpoint: Checkpoint = False) -> _GradDecorator: ...
 @overload
 def grad(f: None = None, wrt: Wrt = 0, *, preserve_result: Literal[True],
-         optimized: bool = True, verbose: int = 0) -> _ValueGradDecorator: ...
+         optimized: bool = True, verbose: int = 0,
+         checkpoint: Checkpoint = False) -> _ValueGradDecorator: ...
 @_decorator
-def grad(f, wrt=0, preserve_result=False, optimized=True, verbose=0):
-    """The gradient of a scalar-valued ``f`` with respect to argument(s) ``wrt``."""
-    return _derivative(f, "reverse", wrt, preserve_result, optimized, True, verbose)
+def grad(f, wrt=0, preserve_result=False, optimized=True, verbose=0, checkpoint=False):
+    """The gradient of a scalar-valued ``f`` with respect to argument(s) ``wrt``.
+    ``checkpoint=True`` (or ``'sqrt'``, or a number of snapshots): each top-level ``for``
+    loop keeps about sqrt(T) snapshots of its state instead of a tape of T iterations, and
+    its adjoint replays one segment at a time (``docs/checkpointing.md``)."""
+    return _derivative(f, "reverse", wrt, preserve_result, optimized, True, verbose,
+                       checkpoint)
 
 
 @overload
 def value_and_grad(f: Callable[_P, _R], wrt: Wrt = 0, optimized: bool = True,
-                   verbose: int = 0) -> DerivativeFunction[_P, tuple[_R, Any]]: ...
+                   verbose: int = 0, checkpoint: Checkpoint = False
+                   ) -> DerivativeFunction[_P, tuple[_R, Any]]: ...
 @overload
 def value_and_grad(f: None = None, wrt: Wrt = 0, optimized: bool = True,
-                   verbose: int = 0) -> _ValueGradDecorator: ...
+                   verbose: int = 0, checkpoint: Checkpoint = False) -> _ValueGradDecorator: ...
 @_decorator
-def value_and_grad(f, wrt=0, optimized=True, verbose=0):
-    """``vg(*args) -> (f(*args), gradient)``: ready for scipy.optimize.minimize(jac=True)."""
-    return _derivative(f, "reverse", wrt, True, optimized, True, verbose)
+def value_and_grad(f, wrt=0, optimized=True, verbose=0, checkpoint=False):
+    """``vg(*args) -> (f(*args), gradient)``: ready for scipy.optimize.minimize(jac=True)
+    (``checkpoint``: as ``grad``'s)."""
+    return _derivative(f, "reverse", wrt, True, optimized, True, verbose, checkpoint)
 
 
 @overload
 def autodiff(f: Callable[..., Any], mode: Mode = "reverse", wrt: Wrt = 0,
              preserve_result: bool = False, optimized: bool = True,
-             verbose: int = 0) -> DerivativeFunction[..., Any]: ...
+             verbose: int = 0, checkpoint: Checkpoint = False) -> DerivativeFunction[..., Any]: ...
 @overload
 def autodiff(f: None = None, mode: Mode = "reverse", wrt: Wrt = 0,
              preserve_result: bool = False, optimized: bool = True,
-             verbose: int = 0) -> _AutodiffDecorator: ...
+             verbose: int = 0, checkpoint: Checkpoint = False) -> _AutodiffDecorator: ...
 @_decorator
-def autodiff(f, mode="reverse", wrt=0, preserve_result=False, optimized=True, verbose=0):
+def autodiff(f, mode="reverse", wrt=0, preserve_result=False, optimized=True, verbose=0,
+             checkpoint=False):
     """A general derivative: ``mode='reverse'`` gives ``df(*args, seed=None)`` (a VJP; the
     seed defaults to ones shaped like the output), ``mode='forward'`` gives
-    ``df(*args, *tangents)`` (a JVP, one tangent per ``wrt`` argument)."""
-    return _derivative(f, mode, wrt, preserve_result, optimized, False, verbose)
+    ``df(*args, *tangents)`` (a JVP, one tangent per ``wrt`` argument). ``checkpoint``:
+    reverse mode only, as ``grad``'s."""
+    if checkpoint is not False and mode != "reverse":
+        raise ValueError("checkpoint= applies to mode='reverse' only")
+    return _derivative(f, mode, wrt, preserve_result, optimized, False, verbose, checkpoint)
 
 
 def show(f: Callable[..., Any], mode: Mode = "reverse", wrt: Wrt = 0, optimized: bool = True,
@@ -1425,16 +1461,19 @@ def _unbound(f, wrt):
     return f, wrt, ()
 
 
-def hessian(f: Callable[..., Any], wrt: Wrt = 0) -> Callable[..., np.ndarray]:
-    """``H(*args)``: the Hessian of scalar ``f`` in one argument (forward over reverse)."""
+def hessian(f: Callable[..., Any], wrt: Wrt = 0,
+            checkpoint: Checkpoint = False) -> Callable[..., np.ndarray]:
+    """``H(*args)``: the Hessian of scalar ``f`` in one argument (forward over reverse;
+    ``checkpoint``: as ``grad``'s, for the reverse sweep)."""
     f, wrt, bound = _unbound(f, wrt)
-    h = jacobian(grad(f, wrt=wrt), wrt=wrt, mode="forward")
+    h = jacobian(grad(f, wrt=wrt, checkpoint=checkpoint), wrt=wrt, mode="forward")
     return (lambda *args: h(*bound, *args)) if bound else h
 
 
-def hvp(f: Callable[..., Any], wrt: Wrt = 0) -> Callable[..., Any]:
-    """``hvp(*args, v)``: the Hessian-vector product of scalar ``f`` (forward over reverse)."""
+def hvp(f: Callable[..., Any], wrt: Wrt = 0, checkpoint: Checkpoint = False) -> Callable[..., Any]:
+    """``hvp(*args, v)``: the Hessian-vector product of scalar ``f`` (forward over reverse;
+    ``checkpoint``: as ``grad``'s, for the reverse sweep)."""
     f, wrt, bound = _unbound(f, wrt)
-    g = grad(f, wrt=wrt)
+    g = grad(f, wrt=wrt, checkpoint=checkpoint)
     dg = autodiff(g, mode="forward", wrt=wrt)
     return lambda *args: dg(*bound, *args)

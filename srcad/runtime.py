@@ -39,6 +39,7 @@ SHARES = {
     "kron_adjoint_rhs": (), "as_columns": (0,), "from_columns": (0,), "spread": (),
     "gather_sum": (), "scalar_items": (0,), "einsum_tangent": (1, 2), "to_complex": (),
     "real_like": (0,), "saved": (), "zero_if_discrete": (0,), "hook": (0,),
+    "checkpoint_every": (), "segment": (),
 }
 HOLDS = {"add_list": (0, 1), "zeros_filled": (0,), "unstack_like": (0,), "unconcatenate": (0,),
          "unjoin": (0,), "spread": (0,), "seed_like": (0,)}
@@ -326,6 +327,21 @@ def seed_like(seed, y):
             f"the seed has shape {np.shape(seed)} but the output has shape {np.shape(y)}",
             hint="Pass a seed (cotangent) with exactly the output's shape.")
     return seed
+
+
+def checkpoint_every(steps, snapshots):
+    """The length of a checkpointed loop's segments (``reverse/checkpoint.py``): about
+    sqrt(steps) for ``snapshots=None``, else ``steps`` split into ``snapshots`` segments."""
+    steps = int(steps)
+    if snapshots is None:
+        return max(1, int(np.ceil(np.sqrt(steps))))
+    return max(1, -(-steps // int(snapshots)))
+
+
+def segment(steps, start, every, trips):
+    """The items of a checkpointed loop's ``steps`` that one segment replays: from ``start``,
+    ``every`` of them, not beyond the ``trips`` the loop ran (a loop that broke)."""
+    return steps[start:min(start + every, trips)]
 
 
 def saved(value):

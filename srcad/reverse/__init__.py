@@ -19,7 +19,7 @@ never reads are dropped (to-be-recorded analysis), so straight-line code has no 
 The transformer is one class in layers, each module a layer over the one before: ``base``
 (the state, names, tapes), ``primal`` (the primal sweep and its saves), ``contributions``
 (adjoint accumulation), ``adjoint`` (simple statements, rules applied through
-``srcad.instantiate``), ``control`` (blocks, branches and loops), ``assemble`` (the whole
+``srcad.instantiate``), ``control`` (blocks, branches and loops), ``checkpoint`` (checkpointed loops), ``assemble`` (the whole
 function, ``run``).
 """
 from __future__ import annotations
@@ -29,7 +29,12 @@ from .assemble import WholeFunction
 __all__ = ["reverse"]
 
 
-def reverse(program, wrt, act, grad_seed=True, preserve_result=False, shapes=None):
+def reverse(program, wrt, act, grad_seed=True, preserve_result=False, shapes=None,
+            checkpoint=False):
     """Build the reverse-mode derivative FunctionDef of a normalized program (``shapes``:
-    what is known of values' shapes, see ``analysis.shapes``)."""
-    return WholeFunction(program, wrt, act, grad_seed, preserve_result, shapes or {}).run()
+    what is known of values' shapes, see ``analysis.shapes``; ``checkpoint``: False, or
+    top-level loops checkpointed with about sqrt(T) snapshots (None) or that many (an int),
+    see ``checkpoint.py``)."""
+    transformer = WholeFunction(program, wrt, act, grad_seed, preserve_result, shapes or {})
+    transformer.checkpoint = checkpoint
+    return transformer.run()

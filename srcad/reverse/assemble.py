@@ -19,10 +19,10 @@ from ..nodes import assign as _assign, attr as _attr, call as _call, comment, dr
     loads as _loads, name as _name
 from ..sharing import shares
 from .base import _State
-from .control import ControlFlow
+from .checkpoint import Checkpointed
 
 
-class WholeFunction(ControlFlow):
+class WholeFunction(Checkpointed):
     """The whole transformation (the top layer): ``run`` builds the derivative."""
 
     def run(self):
@@ -82,7 +82,8 @@ class WholeFunction(ControlFlow):
         primal, adjoint = self.prune_saves(primal, adjoint)
         if self.none_init:
             inits = [_assign(n, gast.Constant(value=None, kind=None))
-                     for n in sorted(self.none_init & self.saved_names) if n not in params]
+                     for n in sorted(self.none_init & (self.saved_names | self.snapshot_names))
+                     if n not in params]
             primal = inits + primal
         used = self.used_names(primal + adjoint)
         for tape in sorted(self.tapes.values(), reverse=True):
@@ -151,6 +152,7 @@ class WholeFunction(ControlFlow):
                 break
             keep = new
         self.saved_names = {r.name for r in keep}
+        adjoint = _filter(adjoint, keep, "srcad_save", None)    # a checkpoint's replay
         return _filter(primal, keep, "srcad_save", None), _filter(adjoint, keep,
                                                                   "srcad_restore", reads)
 
@@ -158,12 +160,23 @@ class WholeFunction(ControlFlow):
 def _adjoint_reads(stmts, tape) -> set:
     """Names whose values adjoint statements read (restores read only their slice index)."""
     reads = set()
+    replayed = set()    # a checkpoint's replay: reads what its loop body does not assign
     for s in stmts:
         for n in walk(s):
+            assigned = getattr(n, "srcad_replay", None)
+            if assigned is not None and id(n) not in replayed:
+                reads |= _loads(n.iter) | (_adjoint_reads(n.body, tape) - assigned)
+                replayed |= {id(m) for m in walk(n)}
+    for s in stmts:
+        for n in walk(s):
+            if id(n) in replayed:
+                continue
             if getattr(n, "srcad_restore", None) is not None and not getattr(
                     n, "srcad_keep", False):
                 if isinstance(n.targets[0], gast.Subscript):
                     reads |= _loads(n.targets[0].slice)
+            elif getattr(n, "srcad_save", None) is not None:
+                continue        # a save in a checkpoint's replay reads for its own restore
             elif isinstance(n, (gast.If, gast.While)):
                 reads |= _loads(n.test)
             elif isinstance(n, gast.For):

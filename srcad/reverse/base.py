@@ -68,6 +68,8 @@ class _Base:
         self.simplify = Broadcasts(shapes, self.np).visit
         self.shapes = shapes
         self.comments: dict = {}
+        self.checkpoint: object = False     # reverse(checkpoint=...): see checkpoint.py
+        self.snapshot_names: set = set()    # names a checkpoint's snapshot reads
 
     def adj(self, name: str) -> str:
         return self.namer.adjoint(name)
