@@ -24,7 +24,7 @@ from typing import Any, Literal, ParamSpec, Protocol, TypeAlias, TypeVar, overlo
 import gast
 import numpy as np
 
-from . import cache, complex_values, emit, registry, runtime, trees
+from . import cache, complex_values, dispatch, emit, registry, runtime, trees
 from .runtime import _other_array as _other_array_type
 from .cache import Derivative
 from .analysis import (activity, aliased_writes, anf_violations, list_names, shapes,
@@ -962,8 +962,21 @@ def _wrap(f, spec, kind):
             grads = tuple([_own(g, a, taken, entry) for g, a in zip(grads, values)])
         return (value, grads) if spec.preserve_result else grads
 
+    def failed(exc, entry, args, kwargs):
+        """What the generated function raised, located: an error about the output at the
+        function's return, another exception with a note naming the generated line."""
+        if isinstance(exc, (ShapeMismatchError, NotDifferentiableError)) and kind == "reverse":
+            if exc.location is None:
+                exc.location = _def_location(target, returns=True)
+                exc.message = exc.message.replace("the function", target.__name__, 1)
+            return
+        _note_origin(exc, entry.fn, target)
+
+    # the fast path takes positional arguments of the kinds a call of the general path had
+    fast = not bound_self and not of_derivative and (kind == "forward" or spec.grad_seed)
+
     if kind == "reverse":
-        def derivative(*args, **kwargs):
+        def general(*args, **kwargs):
             # a VJP takes seed=; grad does not (there, seed= is an argument f may not take)
             seed = None if spec.grad_seed else kwargs.pop("seed", None)
             if bound_self:
@@ -993,19 +1006,17 @@ def _wrap(f, spec, kind):
             try:
                 out = entry.fn(*args, **kwargs) if spec.grad_seed else \
                     entry.fn(*args, **kwargs, **{entry.extra[0]: seed})
-            except (ShapeMismatchError, NotDifferentiableError) as exc:   # about the output
-                if exc.location is None:
-                    exc.location = _def_location(target, returns=True)
-                    exc.message = exc.message.replace("the function", target.__name__, 1)
-                raise
             except Exception as exc:
-                _note_origin(exc, entry.fn, target)
+                failed(exc, entry, args, kwargs)
                 raise
-            return finish(out, values, args, entry)
+            out = finish(out, values, args, entry)
+            if fast and not kwargs and not entry.callables:
+                dispatcher.offer(args, kinds, entry, target)
+            return out
     else:
         checked: dict = {}           # kinds of arguments and tangents -> their derivative
 
-        def derivative(*args, **kwargs):
+        def general(*args, **kwargs):
             n = len(args) - len(indices)
             if n < 0:
                 raise TypeError(f"{target.__name__}: pass the arguments, then one tangent per "
@@ -1037,12 +1048,21 @@ def _wrap(f, spec, kind):
                 else:
                     out = entry.fn(*primals, *tangents, **kwargs)
             except Exception as exc:
-                _note_origin(exc, entry.fn, target)
+                failed(exc, entry, args, kwargs)
                 raise
+            if fast and not kwargs and not entry.callables:
+                dispatcher.offer(args, kinds, entry, target)
             if spec.preserve_result:
                 return out[0], _unshared((out[1],), args)[0]
             return _unshared((out,), args)[0]
 
+    def finish_positional(out, args, entry):
+        return finish(out, arguments.values(args, {}), args, entry)
+
+    dispatcher = dispatch.Dispatcher(f"d{getattr(target, '__name__', 'f')}", spec, general,
+                                     finish_positional, failed)
+    derivative = dispatcher.function
+    derivative.__srcad_dispatcher__ = dispatcher
     functools.update_wrapper(derivative, target)
     derivative.__srcad_current__ = lambda: current().fn
     del derivative.__wrapped__
