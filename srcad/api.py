@@ -738,6 +738,7 @@ class _Containers:
         self.plans: dict = {}
         self.names: dict = {}          # structures -> the lowered function's parameters
         self.last: Derivative | None = None     # the derivative built last (its source)
+        self.dispatcher: dispatch.Dispatcher | None = None    # calls of flat dicts: fast path
 
     def flatten(self, args, kwargs):
         """(positional leaves, keyword leaves, structures, per parameter (value, first flat
@@ -840,9 +841,25 @@ class _Containers:
         if not self.spec.grad_seed:
             named[entry.extra[0]] = seed
         out = entry.fn(*flat, **named)
+        result = self.finish(out, layout, groups, wrt, flat + keyword, entry)
+        if self.dispatcher is not None and not named:
+            dicts = _flat_dicts(layout, structures, self.spec.wrt, groups)
+            if dicts is not None:
+                self.dispatcher.offer(args, _kinds(flat), entry, self.target, dicts,
+                                      self.finish_positional)
+        return result
+
+    def finish(self, out, layout, groups, wrt, values, entry):
         value, grads = out if self.spec.preserve_result else (None, out)
-        grads = self.regroup(grads, layout, groups, wrt, flat + keyword, entry)
+        grads = self.regroup(grads, layout, groups, wrt, values, entry)
         return (value, grads) if self.spec.preserve_result else grads
+
+    def finish_positional(self, out, args, entry):
+        """The result of the call ``args`` (no keywords), whose derivative returned ``out``
+        (the dispatcher's fast path, when the result needs more than it checks)."""
+        flat, keyword, structures, layout = self.flatten(args, {})
+        _, wrt, groups, _ = self.plan(flat, keyword, structures, layout)
+        return self.finish(out, layout, groups, wrt, flat + keyword, entry)
 
     def leaf_tangents(self, tangents, layout, structures, groups) -> list:
         """The tangents of the wrt leaves, each container tangent checked against the
@@ -897,6 +914,27 @@ class _Containers:
                 return self.regroup(leaves, layout, igroups, iwrt, flat + keyword, inner)
             return (shaped(out[0]), shaped(out[1])) if spec.preserve_result else shaped(out)
         return derivative
+
+
+def _flat_dicts(layout, structures, wrt, groups) -> tuple | None:
+    """Per argument None or the keys of the flat dict of leaves (string keys) it is, when
+    every container argument is one and every leaf of a wrt one is differentiated: the
+    calls ``dispatch`` takes on its fast path. Else None."""
+    shapes = iter(structure for _, structure in structures)
+    out: list = []
+    for value, _, leaves in layout:
+        if leaves is None:
+            out.append(None)
+            continue
+        kind, cls, keys, children = next(shapes)
+        if kind != trees.DICT or cls is not dict or any(c is not None for c in children) or \
+                not all(type(key) is str for key in keys):
+            return None
+        out.append(keys)
+    for i, group in zip(wrt, groups):
+        if layout[i][2] is not None and len(group) != len(layout[i][2]):
+            return None
+    return tuple(out)
 
 
 def _call_forward(entry, flat, named, leaf_tangents, preserve_result):
@@ -1063,6 +1101,8 @@ def _wrap(f, spec, kind):
                                      finish_positional, failed)
     derivative = dispatcher.function
     derivative.__srcad_dispatcher__ = dispatcher
+    if fast and kind == "reverse":
+        boxed.dispatcher = dispatcher
     functools.update_wrapper(derivative, target)
     derivative.__srcad_current__ = lambda: current().fn
     del derivative.__wrapped__

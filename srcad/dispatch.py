@@ -17,8 +17,9 @@ stays the one place that decides, diagnoses and refuses.
 Invariants: the fast path never returns what the general path would not; any exception
 while testing sends the call to the general path; an exception raised by the generated
 function is handed to ``api`` (``failed``), which can diagnose the call afterwards. The names
-a key's code reads (``_k3_shape0``) are set before that code is installed and never change,
-so a thread still running replaced code sees one consistent key.
+a key's code reads (``_k3_shape_a0``) are set before that code is installed and never
+rebound; its tests read them all into locals, so a thread still running replaced code whose
+names were removed goes to the general path.
 """
 from __future__ import annotations
 
@@ -59,6 +60,7 @@ class Dispatcher:
         self.lock = threading.Lock()
         self.last = None               # the Derivative the installed code runs
         self.sources: dict = {}        # code object -> its source (``source()``)
+        self.names: dict = {}          # key -> the names its code reads in ``ns``
         source = (f"def {self.name}(*args, **kwargs):\n"
                   f"    # no call yet: srcad's general call path\n"
                   f"    return _general(*args, **kwargs)\n")
@@ -71,27 +73,40 @@ class Dispatcher:
         self.sources[fn.__code__] = source
         return fn
 
-    def offer(self, args: tuple, kinds: tuple, entry, target) -> None:
-        """After the general path ran ``entry`` for positional ``args`` of these ``kinds``
-        (``api._kinds``): make the next calls with this key take the fast path."""
-        if len(kinds) != len(args) or not all(type(k) is tuple and type(k[0]) is tuple or
-                                               k in _SCALARS for k in kinds):
-            return                      # containers, lists, other objects: general path
+    def offer(self, args: tuple, kinds: tuple, entry, target, dicts=None, finish=None) -> None:
+        """After the general path ran ``entry`` for positional ``args``: make the next calls
+        with this key take the fast path. ``kinds`` (``api._kinds``) are those of the values
+        the generated function took: the arguments, or with ``dicts`` (per argument None or
+        the keys of a flat dict of leaves, in order) the arguments with each dict's leaves in
+        its place; ``finish(out, args, entry)`` then gives the result the general path would."""
+        if not all(type(k) is tuple and type(k[0]) is tuple or k in _SCALARS for k in kinds):
+            return                      # lists, other objects: general path
+        if len(kinds) != (len(args) if dicts is None else sum(
+                1 if keys is None else len(keys) for keys in dicts)):
+            return
         if any(namespace is cache._PARENT for namespace, _, _ in entry.deps):
             return                      # a derivative of generated code: checked in full
-        key = kinds
+        key = (dicts, kinds)
         found = self.codes.get(key)
         if found is not None and found[0] is entry:
             code = found[1]
         elif key in self.seen or found is not None:
             with self.lock:
+                # names of replaced code go (code still running it reads them all in its
+                # tests, and a missing one sends the call to the general path)
                 if len(self.codes) >= _MAX_CODES:
                     for name in [n for n in self.ns if n.startswith("_k")]:
-                        del self.ns[name]    # old code still running tests False: general
+                        del self.ns[name]
                     self.codes.clear()
+                    self.names.clear()
                     self.sources = {self.function.__code__: self.source()}
                     self.seen.clear()
-                code = self._generate(kinds, entry, target).__code__
+                elif found is not None:      # rebuilt: the stale entry's code goes
+                    for name in self.names.pop(key, ()):
+                        self.ns.pop(name, None)
+                    self.sources.pop(found[1], None)
+                code = self._generate(len(args), dicts, kinds, entry, target,
+                                      finish).__code__
                 self.codes[key] = (entry, code)
         else:
             if len(self.seen) >= 4 * _MAX_CODES:
@@ -108,7 +123,7 @@ class Dispatcher:
 
     # -- the generated code ------------------------------------------------------------------
 
-    def _generate(self, kinds, entry, target):
+    def _generate(self, count, dicts, kinds, entry, target, finish):
         self.count += 1
         k = f"_k{self.count}_"
         names: dict = {}
@@ -118,16 +133,30 @@ class Dispatcher:
             names[name] = value
             return name
 
-        params = [f"a{i}" for i in range(len(kinds))]
+        params = [f"a{i}" for i in range(count)]
         tests = ["not kwargs"]
+        unpack = []
+        flat: list = []          # the generated function's arguments, per parameter a group
+        for i, a in enumerate(params):
+            keys = dicts[i] if dicts is not None else None
+            if keys is None:
+                flat.append([a])
+                continue
+            leaves = [f"{a}_{j}" for j in range(len(keys))]
+            unpack.append(f"        {', '.join(leaves)}{',' if len(leaves) == 1 else ''} = "
+                          f"{a}.values() if type({a}) is dict else ()")
+            tests.append(f"type({a}) is dict and tuple({a}) == {bind('keys_' + a, keys)}")
+            flat.append(leaves)
+        values = [v for group in flat for v in group]
         described = []
-        for a, kind in zip(params, kinds):
+        for v, kind in zip(values, kinds):
             if type(kind) is tuple:
-                tests.append(f"type({a}) is _nd and {a}.shape == {bind('shape_' + a, kind[0])}"
-                             f" and {a}.dtype is {bind('dtype_' + a, kind[1])}")
+                tests.append(f"type({v}) is _nd and (shape_{v} := {v}.shape) == "
+                             f"{bind('shape_' + v, kind[0])} and (dtype_{v} := {v}.dtype) is "
+                             f"{bind('dtype_' + v, kind[1])}")
                 described.append(f"{kind[1]} {kind[0]}")
             else:
-                tests.append(f"type({a}) is {bind('type_' + a, kind)}")
+                tests.append(f"type({v}) is {bind('type_' + v, kind)}")
                 described.append(kind.__name__)
         code, defaults, kw = entry.code
         f = bind("function", target)
@@ -138,13 +167,27 @@ class Dispatcher:
         tests.append(f"_registry._version == {bind('version', entry.version)}")
         for i, dep in enumerate(entry.deps):
             tests.append(self._dep_test(dep, lambda what, value: bind(f"{what}{i}", value)))
-        call = self._call(params, entry)
-        out = self._outputs(params, kinds, entry)
+        fn = "fn"
+        bound = [("fn", bind("fn", entry.fn)), ("entry", bind("entry", entry))]
+        if self.spec.mode == "reverse":
+            bound.append(("finish", bind("finish", finish) if finish else "_finish"))
+        if self.spec.mode == "forward" and entry.extra:     # keyword-only tangents
+            n = len(values) - len(entry.extra)
+            call = f"{fn}({', '.join(values[:n] + [f'{t}={a}' for t, a in zip(entry.extra, values[n:])])})"
+        else:
+            call = f"{fn}({', '.join(values)})"
+        if self.spec.mode == "forward":
+            out = self._tangent_output(values)
+        else:
+            out = self._derivatives(flat, dicts, kinds, values)
         body = [f"def {self.name}(*args, **kwargs):",
                 f"    # srcad's call path for {comment_text(str(getattr(target, '__qualname__', '?')))}, "
                 f"generated for arguments ({', '.join(described)})",
                 "    try:",
-                f"        {', '.join(params)}{',' if len(params) == 1 else ''} = args",
+                f"        {', '.join(params)}{',' if len(params) == 1 else ''} = args"
+                if params else "        () = args",
+                *unpack,
+                f"        {', '.join(n for n, _ in bound)} = {', '.join(v for _, v in bound)}",
                 "        # the same kinds of arguments, and every dependency of the derivative "
                 "bound as it was",
                 "        hot = (" + "\n               and ".join(tests) + ")",
@@ -155,13 +198,63 @@ class Dispatcher:
                 "    try:",
                 f"        out = {call}",
                 "    except Exception as exc:",
-                f"        _failed(exc, {bind('entry', entry)}, args, kwargs)",
+                "        _failed(exc, entry, args, kwargs)",
                 "        raise",
                 *out]
-        if not params:
-            body[3] = "        () = args"
         self.ns.update(names)
+        self.names[(dicts, kinds)] = list(names)
         return self._compile("\n".join(body) + "\n", f"{self.count}")
+
+    def _tangent_output(self, values) -> list:
+        head = ["    value, o = out"] if self.spec.preserve_result else ["    o = out"]
+        distinct = " and ".join(f"o is not {a}" for a in values) or "True"
+        result = "(value, o)" if self.spec.preserve_result else "o"
+        return head + [
+            "    # a tangent sharing memory with an argument is copied",
+            f"    if type(o) is not _nd or (o.base is None and {distinct}):",
+            f"        return {result}",
+            "    o = o.copy()",
+            f"    return {result}"]
+
+    def _derivatives(self, flat, dicts, kinds, values) -> list:
+        spec = self.spec
+        kind_of = dict(zip(values, kinds))
+        grads: list = []
+        tests = []
+        parts = []
+        for i in spec.wrt:
+            part = []
+            for v in flat[i] if i < len(flat) else ():
+                g = f"g{len(grads)}"
+                kind = kind_of[v]
+                if type(kind) is tuple:
+                    apart = [f"{g} is not {a}" for a in values] + \
+                        [f"{g} is not {h}" for h in grads]
+                    tests.append(f"type({g}) is _nd and {g}.base is None and {g}.shape == "
+                                 f"shape_{v} and {g}.dtype is dtype_{v} and "
+                                 + " and ".join(apart))
+                elif kind is float:
+                    tests.append(f"type({g}) is float")
+                else:
+                    tests.append("False")
+                grads.append(g)
+                part.append(g)
+            keys = dicts[i] if dicts is not None and i < len(dicts) else None
+            parts.append(part[0] if keys is None else
+                         "{" + ", ".join(f"{key!r}: {g}" for key, g in zip(keys, part)) + "}")
+        unpacked = ", ".join(grads) if len(grads) > 1 else grads[0]
+        lines = [f"    value, {'(' + unpacked + ')' if len(grads) > 1 else unpacked} = out"
+                 if spec.preserve_result else f"    {unpacked} = out"]
+        result = ", ".join(parts)
+        if len(parts) > 1 or not spec.single:
+            result = f"({result}{',' if len(parts) == 1 else ''})"
+        if spec.preserve_result:
+            result = f"(value, {result})"
+        return lines + [
+            "    # derivatives shaped and typed like their arguments, each its own array",
+            "    if (" + "\n            and ".join(tests) + "):",
+            f"        return {result}",
+            "    return finish(out, args, entry)"]
 
     def _dep_test(self, dep, bind) -> str:
         """An expression true while ``dep`` is bound as it was (as ``cache.dep_fresh``)."""
@@ -186,60 +279,6 @@ class Dispatcher:
             return f"_dep_fresh({bind('dep', dep)})"
         v = bind("value", value)
         return f"_same_object({read}, {v})" if method else f"{read} is {v}"
-
-    def _call(self, params, entry) -> str:
-        fn = f"_k{self.count}_fn"
-        self.ns[fn] = entry.fn
-        if self.spec.mode == "forward" and entry.extra:     # keyword-only tangents
-            n = len(params) - len(entry.extra)
-            return f"{fn}({', '.join(params[:n] + [f'{t}={a}' for t, a in zip(entry.extra, params[n:])])})"
-        return f"{fn}({', '.join(params)})"
-
-    def _outputs(self, params, kinds, entry) -> list:
-        spec = self.spec
-        k = f"_k{self.count}_"
-        entry_name = f"{k}entry"
-        if spec.mode == "forward":
-            head = ["    value, o = out"] if spec.preserve_result else ["    o = out"]
-            distinct = " and ".join(f"o is not {a}" for a in params) or "True"
-            result = "(value, o)" if spec.preserve_result else "o"
-            return head + [
-                "    # a tangent sharing memory with an argument is copied",
-                f"    if type(o) is not _nd or (o.base is None and {distinct}):",
-                f"        return {result}",
-                "    o = o.copy()",
-                f"    return {result}"]
-        grads = [f"g{j}" for j in range(len(spec.wrt))]
-        lines = []
-        if spec.preserve_result:
-            lines.append(f"    value, {'(' if len(grads) > 1 else ''}{', '.join(grads)}"
-                         f"{')' if len(grads) > 1 else ''} = out")
-        else:
-            lines.append(f"    {', '.join(grads)} = out")
-        tests = []
-        for j, i in enumerate(spec.wrt):
-            kind = kinds[i] if i < len(kinds) else None
-            g = grads[j]
-            if type(kind) is tuple:
-                apart = [f"{g} is not {a}" for a in params] + \
-                    [f"{g} is not {h}" for h in grads[:j]]
-                tests.append(f"type({g}) is _nd and {g}.base is None and {g}.shape == "
-                             f"{k}shape_{params[i]} and {g}.dtype is {k}dtype_{params[i]} and "
-                             + " and ".join(apart))
-            elif kind is float:
-                tests.append(f"type({g}) is float")
-            else:
-                tests.append("False")
-        result = ", ".join(grads)
-        if len(grads) > 1 or not spec.single:
-            result = f"({result}{',' if len(grads) == 1 else ''})"
-        if spec.preserve_result:
-            result = f"(value, {result})"
-        return lines + [
-            "    # derivatives shaped and typed like their arguments, each its own array",
-            "    if (" + "\n            and ".join(tests) + "):",
-            f"        return {result}",
-            f"    return _finish(out, args, {entry_name})"]
 
 
 def generated(derivative):

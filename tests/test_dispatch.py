@@ -121,3 +121,59 @@ def test_an_error_inside_the_generated_code_on_the_fast_path_is_noted():
     notes = getattr(info.value, "__notes__", None)
     if notes is not None:                     # Python 3.11 and later
         assert any("the derivative srcad generated" in n for n in notes)
+
+
+def act(z):
+    return np.tanh(z)
+
+
+def mlp(params, x):
+    h = act(x @ params["W"] + params["b"])
+    return np.sum(h * h)
+
+
+def test_a_dict_of_parameters_on_the_fast_path(monkeypatch):
+    rng = np.random.default_rng(1)
+    params = {"W": rng.normal(size=(3, 2)), "b": rng.normal(size=2)}
+    x = rng.normal(size=(4, 3))
+    d = srcad.grad(mlp)
+    g = _hot(d, params, x)
+    assert list(g) == ["W", "b"] and g["W"] is not params["W"]
+    h = np.tanh(x @ params["W"] + params["b"])
+    bz = 2 * h * (1 - h * h)
+    np.testing.assert_allclose(g["W"], x.T @ bz)
+    np.testing.assert_allclose(g["b"], bz.sum(0))
+    reordered = d({"b": params["b"], "W": params["W"]}, x)       # another key order
+    assert list(reordered) == ["b", "W"]
+    np.testing.assert_allclose(reordered["W"], g["W"])
+    wider = d({"W": rng.normal(size=(3, 5)), "b": np.zeros(5)}, x)
+    assert wider["W"].shape == (3, 5)
+    monkeypatch.setitem(globals(), "act", linear)                    # a rebound helper
+    z = x @ params["W"] + params["b"]
+    np.testing.assert_allclose(d(params, x)["b"], (2 * z).sum(0))
+
+
+def linear(z):
+    return z
+
+
+def test_threads_calling_with_changing_shapes_and_keys_get_their_own_results(monkeypatch):
+    import threading
+    monkeypatch.setattr(dispatch, "_MAX_CODES", 3)       # keys forgotten while others run
+    d = srcad.grad(identity_sum, wrt=1)
+    failures = []
+
+    def work(seed):
+        rng = np.random.default_rng(seed)
+        for step in range(300):
+            n = 1 + (step + seed) % 7
+            w = rng.normal(size=n)
+            g = d(w, np.ones(n))
+            if g.shape != (n,) or not np.array_equal(g, w) or g is w:
+                failures.append((seed, step, n))
+    threads = [threading.Thread(target=work, args=(s,)) for s in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not failures
