@@ -277,8 +277,9 @@ class Dispatcher:
                 f"({name!r} not in {g} and _builtins_module.{name})"
         else:
             return f"_dep_fresh({bind('dep', dep)})"
-        v = bind("value", value)
-        return f"_same_object({read}, {v})" if method else f"{read} is {v}"
+        v = bind("value", value)     # a bound method is a new object at each read
+        return f"((now := {read}) is {v} or _same_object(now, {v}))" if method else \
+            f"{read} is {v}"
 
 
 def generated(derivative):

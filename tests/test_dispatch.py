@@ -177,3 +177,21 @@ def test_threads_calling_with_changing_shapes_and_keys_get_their_own_results(mon
     for t in threads:
         t.join()
     assert not failures
+
+
+class Ops:
+    @staticmethod
+    def act(z):
+        return 2.0 * z
+
+
+def through_a_class(x):
+    return np.sum(Ops.act(x))
+
+
+def test_an_attribute_of_a_class_rebound_after_the_fast_path(monkeypatch):
+    x = np.ones(3)
+    d = srcad.grad(through_a_class)
+    np.testing.assert_allclose(_hot(d, x), np.full(3, 2.0))
+    monkeypatch.setattr(Ops, "act", staticmethod(other))
+    np.testing.assert_allclose(d(x), np.full(3, 3.0))
