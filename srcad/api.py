@@ -24,7 +24,7 @@ from typing import Any, Literal, ParamSpec, Protocol, TypeAlias, TypeVar, overlo
 import gast
 import numpy as np
 
-from . import cache, complex_values, emit, registry, runtime, trees
+from . import cache, complex_values, dispatch, emit, registry, runtime, trees
 from .runtime import _other_array as _other_array_type
 from .cache import Derivative
 from .analysis import (activity, aliased_writes, anf_violations, list_names, shapes,
@@ -771,6 +771,7 @@ class _Containers:
         self.plans: dict = {}
         self.names: dict = {}          # structures -> the lowered function's parameters
         self.last: Derivative | None = None     # the derivative built last (its source)
+        self.dispatcher: dispatch.Dispatcher | None = None    # calls of flat dicts: fast path
 
     def flatten(self, args, kwargs):
         """(positional leaves, keyword leaves, structures, per parameter (value, first flat
@@ -873,9 +874,25 @@ class _Containers:
         if not self.spec.grad_seed:
             named[entry.extra[0]] = seed
         out = entry.fn(*flat, **named)
+        result = self.finish(out, layout, groups, wrt, flat + keyword, entry)
+        if self.dispatcher is not None and not named:
+            dicts = _flat_dicts(layout, structures, self.spec.wrt, groups)
+            if dicts is not None:
+                self.dispatcher.offer(args, _kinds(flat), entry, self.target, dicts,
+                                      self.finish_positional)
+        return result
+
+    def finish(self, out, layout, groups, wrt, values, entry):
         value, grads = out if self.spec.preserve_result else (None, out)
-        grads = self.regroup(grads, layout, groups, wrt, flat + keyword, entry)
+        grads = self.regroup(grads, layout, groups, wrt, values, entry)
         return (value, grads) if self.spec.preserve_result else grads
+
+    def finish_positional(self, out, args, entry):
+        """The result of the call ``args`` (no keywords), whose derivative returned ``out``
+        (the dispatcher's fast path, when the result needs more than it checks)."""
+        flat, keyword, structures, layout = self.flatten(args, {})
+        _, wrt, groups, _ = self.plan(flat, keyword, structures, layout)
+        return self.finish(out, layout, groups, wrt, flat + keyword, entry)
 
     def leaf_tangents(self, tangents, layout, structures, groups) -> list:
         """The tangents of the wrt leaves, each container tangent checked against the
@@ -930,6 +947,27 @@ class _Containers:
                 return self.regroup(leaves, layout, igroups, iwrt, flat + keyword, inner)
             return (shaped(out[0]), shaped(out[1])) if spec.preserve_result else shaped(out)
         return derivative
+
+
+def _flat_dicts(layout, structures, wrt, groups) -> tuple | None:
+    """Per argument None or the keys of the flat dict of leaves (string keys) it is, when
+    every container argument is one and every leaf of a wrt one is differentiated: the
+    calls ``dispatch`` takes on its fast path. Else None."""
+    shapes = iter(structure for _, structure in structures)
+    out: list = []
+    for value, _, leaves in layout:
+        if leaves is None:
+            out.append(None)
+            continue
+        kind, cls, keys, children = next(shapes)
+        if kind != trees.DICT or cls is not dict or any(c is not None for c in children) or \
+                not all(type(key) is str for key in keys):
+            return None
+        out.append(keys)
+    for i, group in zip(wrt, groups):
+        if layout[i][2] is not None and len(group) != len(layout[i][2]):
+            return None
+    return tuple(out)
 
 
 def _call_forward(entry, flat, named, leaf_tangents, preserve_result):
@@ -995,8 +1033,21 @@ def _wrap(f, spec, kind):
             grads = tuple([_own(g, a, taken, entry) for g, a in zip(grads, values)])
         return (value, grads) if spec.preserve_result else grads
 
+    def failed(exc, entry, args, kwargs):
+        """What the generated function raised, located: an error about the output at the
+        function's return, another exception with a note naming the generated line."""
+        if isinstance(exc, (ShapeMismatchError, NotDifferentiableError)) and kind == "reverse":
+            if exc.location is None:
+                exc.location = _def_location(target, returns=True)
+                exc.message = exc.message.replace("the function", target.__name__, 1)
+            return
+        _note_origin(exc, entry.fn, target)
+
+    # the fast path takes positional arguments of the kinds a call of the general path had
+    fast = not bound_self and not of_derivative and (kind == "forward" or spec.grad_seed)
+
     if kind == "reverse":
-        def derivative(*args, **kwargs):
+        def general(*args, **kwargs):
             # a VJP takes seed=; grad does not (there, seed= is an argument f may not take)
             seed = None if spec.grad_seed else kwargs.pop("seed", None)
             if bound_self:
@@ -1026,19 +1077,17 @@ def _wrap(f, spec, kind):
             try:
                 out = entry.fn(*args, **kwargs) if spec.grad_seed else \
                     entry.fn(*args, **kwargs, **{entry.extra[0]: seed})
-            except (ShapeMismatchError, NotDifferentiableError) as exc:   # about the output
-                if exc.location is None:
-                    exc.location = _def_location(target, returns=True)
-                    exc.message = exc.message.replace("the function", target.__name__, 1)
-                raise
             except Exception as exc:
-                _note_origin(exc, entry.fn, target)
+                failed(exc, entry, args, kwargs)
                 raise
-            return finish(out, values, args, entry)
+            out = finish(out, values, args, entry)
+            if fast and not kwargs and not entry.callables:
+                dispatcher.offer(args, kinds, entry, target)
+            return out
     else:
         checked: dict = {}           # kinds of arguments and tangents -> their derivative
 
-        def derivative(*args, **kwargs):
+        def general(*args, **kwargs):
             n = len(args) - len(indices)
             if n < 0:
                 raise TypeError(f"{target.__name__}: pass the arguments, then one tangent per "
@@ -1070,12 +1119,23 @@ def _wrap(f, spec, kind):
                 else:
                     out = entry.fn(*primals, *tangents, **kwargs)
             except Exception as exc:
-                _note_origin(exc, entry.fn, target)
+                failed(exc, entry, args, kwargs)
                 raise
+            if fast and not kwargs and not entry.callables:
+                dispatcher.offer(args, kinds, entry, target)
             if spec.preserve_result:
                 return out[0], _unshared((out[1],), args)[0]
             return _unshared((out,), args)[0]
 
+    def finish_positional(out, args, entry):
+        return finish(out, arguments.values(args, {}), args, entry)
+
+    dispatcher = dispatch.Dispatcher(f"d{getattr(target, '__name__', 'f')}", spec, general,
+                                     finish_positional, failed)
+    derivative = dispatcher.function
+    derivative.__srcad_dispatcher__ = dispatcher
+    if fast and kind == "reverse":
+        boxed.dispatcher = dispatcher
     functools.update_wrapper(derivative, target)
     derivative.__srcad_current__ = lambda: current().fn
     del derivative.__wrapped__

@@ -41,20 +41,20 @@ class Derivative:
         if (f.__code__ is not code or f.__defaults__ is not defaults
                 or registry._version != self.version or (kw and not _same_kw(f, kw))):
             return False
-        for namespace, name, value in self.deps:
-            if namespace is None:
-                if not _same_function(name, value):
-                    return False
-            elif namespace is _PARENT:        # built from generated code: its derivative
-                parent = name()
-                if parent is None or not value.fresh(parent):
-                    return False
-            else:
-                now = getattr(namespace.obj, name, _MISSING) if type(namespace) is \
-                    AttributeOf else namespace.lookup(name)      # np.sin; a global, a cell
-                if now is not value and not _same_object(now, value):
-                    return False
-        return True
+        return all(map(dep_fresh, self.deps))
+
+
+def dep_fresh(dep) -> bool:
+    """Is one dependency of a built derivative (``Derivative.deps``) bound as it was?"""
+    namespace, name, value = dep
+    if namespace is None:
+        return _same_function(name, value)
+    if namespace is _PARENT:        # built from generated code: its derivative
+        parent = name()
+        return parent is not None and value.fresh(parent)
+    now = getattr(namespace.obj, name, _MISSING) if type(namespace) is \
+        AttributeOf else namespace.lookup(name)      # np.sin; a global, a cell
+    return now is value or _same_object(now, value)
 
 
 _MISSING = object()

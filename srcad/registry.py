@@ -106,7 +106,7 @@ def _rule(primitive) -> Rule:
 
 def lookup(primitive) -> Rule | None:
     """The rule for a resolved callable, or None."""
-    load()
+    load(everything=False)
     try:
         return _RULES.get(primitive)
     except TypeError:
@@ -208,7 +208,7 @@ def shape_preserving(*primitives):
 
 def version() -> int:
     """Changes whenever a rule is registered (cached derivatives check it)."""
-    load()
+    load(everything=False)
     return _version
 
 
@@ -421,22 +421,34 @@ def register_tangent(*primitives: Callable[..., Any], outputs: int = 1,
     return tangent(*primitives, outputs=outputs, complex=complex)
 
 
-def load():
+def load(everything: bool = True):
     """Import every template module once; an optional one (``templates.OPTIONAL``) only when
-    the package it needs imports. Safe under concurrent first use: the tables count as loaded
-    only once every module has registered its rules, and other threads wait for that (a
-    template module registering rules of its own while loading is not waited for)."""
+    the package it needs imports. ``everything=False`` (what a build's lookups ask): an
+    optional module only once its package has been imported by someone (a user calling
+    ``scipy.special.erf`` has imported scipy), so a first gradient of NumPy code never imports
+    SciPy; loading one later bumps the rule version, so derivatives built before it are
+    rebuilt. Safe under concurrent first use: the tables count as loaded only once every
+    module has registered its rules, and other threads wait for that (a template module
+    registering rules of its own while loading is not waited for)."""
     global _loaded, _loading
-    if _loaded:
+    if _loaded and not (_pending and (everything or any(
+            sys.modules.get(OPTIONAL_NEEDS[name]) is not None for name in _pending))):
         return
     with _LOCK:
-        if _loaded or _loading:      # loaded meanwhile, or this thread is loading them
+        if _loading:                 # this thread is loading them
             return
         _loading = True
         try:
             pkg = importlib.import_module("srcad.templates")
             optional = getattr(pkg, "OPTIONAL", {})
-            for name in pkg.MODULES:
+            if not _loaded:
+                OPTIONAL_NEEDS.update(optional)
+                _pending.update(name for name in pkg.MODULES if name in optional)
+            for name in pkg.MODULES if not _loaded else sorted(_pending):
+                if name in optional and not everything and \
+                        sys.modules.get(optional[name]) is None:
+                    continue         # its package not imported yet: loaded when it is
+                _pending.discard(name)
                 try:
                     importlib.import_module(f"srcad.templates.{name}")
                 except ModuleNotFoundError as exc:
@@ -449,6 +461,10 @@ def load():
             _loaded = True
         finally:
             _loading = False
+
+
+_pending: set = set()                  # optional template modules not loaded yet
+OPTIONAL_NEEDS: dict = {}              # optional template module -> the package it needs
 
 
 def templates_digest() -> str:

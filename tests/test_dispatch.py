@@ -1,0 +1,197 @@
+"""The fast call path (srcad/dispatch.py): after a key was called twice, calls take generated
+code; these check it returns what the general path does and notices every staleness."""
+import numpy as np
+import pytest
+
+import srcad
+from srcad import dispatch
+
+
+def _hot(d, *args):
+    """Call ``d`` until its fast path is installed for ``args``; return the last result."""
+    for _ in range(3):
+        out = d(*args)
+    assert dispatch.generated(d) is not None, "the fast path was not installed"
+    assert "generated for arguments" in d.__srcad_dispatcher__.source()
+    return out
+
+
+def helper(x):
+    return np.sin(x)
+
+
+def other(x):
+    return 3.0 * x
+
+
+def uses_helper(x):
+    return np.sum(helper(x))
+
+
+def test_rebinding_a_helper_after_the_fast_path_was_installed(monkeypatch):
+    x = np.linspace(0.1, 1.0, 5)
+    d = srcad.grad(uses_helper)
+    np.testing.assert_allclose(_hot(d, x), np.cos(x))
+    monkeypatch.setitem(globals(), "helper", other)
+    np.testing.assert_allclose(d(x), np.full(5, 3.0))
+
+
+def sines(x):
+    return np.sum(np.sin(x))
+
+
+def test_np_sin_rebound_after_the_fast_path(monkeypatch):
+    x = np.linspace(0.1, 1.0, 4)
+    d = srcad.grad(sines)
+    np.testing.assert_allclose(_hot(d, x), np.cos(x))
+    monkeypatch.setattr(np, "sin", np.cos)
+    np.testing.assert_allclose(d(x), -np.sin(x))
+
+
+def test_a_closure_cell_changed_after_the_fast_path():
+    k = 2.0
+
+    def f(x):
+        return k * x * x
+    d = srcad.grad(f)
+    assert _hot(d, 3.0) == 12.0
+    k = 5.0                                   # noqa: F841 - read through f's cell
+    assert d(3.0) == 30.0
+
+
+def test_code_and_defaults_replaced_after_the_fast_path():
+    def f(x, c=2.0):
+        return c * x * x
+    d = srcad.grad(f)
+    assert _hot(d, 3.0) == 12.0
+    f.__defaults__ = (4.0,)
+    assert d(3.0) == 24.0
+
+    def g(x, c=2.0):
+        return c * x * x * x
+    f.__code__ = g.__code__
+    assert d(1.0) == 12.0
+
+
+def identity_sum(w, x):
+    return np.sum(w * x)
+
+
+def test_new_shapes_types_and_keywords_take_the_general_path():
+    w, x = np.ones(3), np.arange(3.0)
+    d = srcad.grad(identity_sum)
+    g = _hot(d, w, x)
+    np.testing.assert_array_equal(g, x)
+    assert g is not x                         # never the caller's array
+    g2 = d(np.ones(4), np.arange(4.0))
+    assert g2.shape == (4,)
+    np.testing.assert_array_equal(d(w, x=x), x)
+    assert d(np.float32(2.0) * np.ones(3, np.float32), x).dtype == np.float32
+    with pytest.raises(TypeError):
+        d(w)
+
+
+def test_value_and_grad_several_wrt_and_forward():
+    w, x = np.linspace(1, 2, 3), np.linspace(-1, 1, 3)
+    vg = srcad.value_and_grad(identity_sum, wrt=(0, 1))
+    value, (gw, gx) = _hot(vg, w, x)
+    assert value == pytest.approx(np.sum(w * x))
+    np.testing.assert_array_equal(gw, x)
+    np.testing.assert_array_equal(gx, w)
+    assert gw is not x and gx is not w
+    fwd = srcad.autodiff(identity_sum, mode="forward")
+    t = np.ones(3)
+    assert _hot(fwd, w, x, t) == pytest.approx(np.sum(x))
+
+
+def divides(x):
+    return np.sum(1.0 / x) + helper_raising(x)
+
+
+def helper_raising(x):
+    return np.sum(np.log(x))
+
+
+def test_an_error_inside_the_generated_code_on_the_fast_path_is_noted():
+    d = srcad.grad(divides)
+    x = np.ones(3)
+    _hot(d, x)
+    with np.errstate(divide="raise"), pytest.raises(FloatingPointError) as info:
+        d(np.zeros(3))
+    notes = getattr(info.value, "__notes__", None)
+    if notes is not None:                     # Python 3.11 and later
+        assert any("the derivative srcad generated" in n for n in notes)
+
+
+def act(z):
+    return np.tanh(z)
+
+
+def mlp(params, x):
+    h = act(x @ params["W"] + params["b"])
+    return np.sum(h * h)
+
+
+def test_a_dict_of_parameters_on_the_fast_path(monkeypatch):
+    rng = np.random.default_rng(1)
+    params = {"W": rng.normal(size=(3, 2)), "b": rng.normal(size=2)}
+    x = rng.normal(size=(4, 3))
+    d = srcad.grad(mlp)
+    g = _hot(d, params, x)
+    assert list(g) == ["W", "b"] and g["W"] is not params["W"]
+    h = np.tanh(x @ params["W"] + params["b"])
+    bz = 2 * h * (1 - h * h)
+    np.testing.assert_allclose(g["W"], x.T @ bz)
+    np.testing.assert_allclose(g["b"], bz.sum(0))
+    reordered = d({"b": params["b"], "W": params["W"]}, x)       # another key order
+    assert list(reordered) == ["b", "W"]
+    np.testing.assert_allclose(reordered["W"], g["W"])
+    wider = d({"W": rng.normal(size=(3, 5)), "b": np.zeros(5)}, x)
+    assert wider["W"].shape == (3, 5)
+    monkeypatch.setitem(globals(), "act", linear)                    # a rebound helper
+    z = x @ params["W"] + params["b"]
+    np.testing.assert_allclose(d(params, x)["b"], (2 * z).sum(0))
+
+
+def linear(z):
+    return z
+
+
+def test_threads_calling_with_changing_shapes_and_keys_get_their_own_results(monkeypatch):
+    import threading
+    monkeypatch.setattr(dispatch, "_MAX_CODES", 3)       # keys forgotten while others run
+    d = srcad.grad(identity_sum, wrt=1)
+    failures = []
+
+    def work(seed):
+        rng = np.random.default_rng(seed)
+        for step in range(300):
+            n = 1 + (step + seed) % 7
+            w = rng.normal(size=n)
+            g = d(w, np.ones(n))
+            if g.shape != (n,) or not np.array_equal(g, w) or g is w:
+                failures.append((seed, step, n))
+    threads = [threading.Thread(target=work, args=(s,)) for s in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not failures
+
+
+class Ops:
+    @staticmethod
+    def act(z):
+        return 2.0 * z
+
+
+def through_a_class(x):
+    return np.sum(Ops.act(x))
+
+
+def test_an_attribute_of_a_class_rebound_after_the_fast_path(monkeypatch):
+    x = np.ones(3)
+    d = srcad.grad(through_a_class)
+    np.testing.assert_allclose(_hot(d, x), np.full(3, 2.0))
+    monkeypatch.setattr(Ops, "act", staticmethod(other))
+    np.testing.assert_allclose(d(x), np.full(3, 3.0))
