@@ -126,6 +126,10 @@ def _note(template: Template):
     global _version
     _version += 1
     _digest.update(template.origin.encode())
+    fingerprint = getattr(template, "fingerprint", None)
+    if fingerprint is not None:          # parsed on first use: its code stands for its text
+        _digest.update(fingerprint())
+        return
     for stmt in template.body:
         _digest.update(gast.dump(stmt).encode())
 

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import inspect
 import textwrap
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -331,8 +332,48 @@ def _locals_of(body) -> frozenset:
     return frozenset(names)
 
 
+class _ParsedOnUse(Template):
+    """A template function's rule whose body is parsed the first time a build reads it (the
+    registry holds hundreds; a process uses a few): name, outputs, signature and origin are
+    known at once, ``body`` and ``local_names`` on first access."""
+
+    def __init__(self, fn: Callable, outputs: int):    # not the dataclass's: nothing parsed
+        sig = inspect.signature(fn)
+        params = list(sig.parameters.values())
+        if len(params) < outputs:
+            raise TypeError(f"template {fn.__qualname__} must name its {outputs} output(s) "
+                            "first")
+        self.name, self.globals, self.user = fn.__name__, fn.__globals__, False
+        self.outputs = tuple(p.name for p in params[:outputs])
+        self.signature = inspect.Signature(params[outputs:])
+        self.origin = f"{fn.__code__.co_filename}:{fn.__code__.co_firstlineno}"
+        self._fn = fn
+
+    def __getattr__(self, attr):
+        if attr not in ("body", "local_names"):
+            raise AttributeError(attr)
+        with _PARSING:
+            if "body" not in self.__dict__:
+                parsed = _parsed(self._fn, len(self.outputs))
+                self.__dict__.update(local_names=parsed.local_names, body=parsed.body)
+        return self.__dict__[attr]
+
+    def fingerprint(self) -> bytes:
+        """What identifies the template's text without parsing it (the rule tables' digest)."""
+        code = self._fn.__code__
+        return code.co_code + repr((code.co_consts, code.co_names)).encode()
+
+
+_PARSING = threading.Lock()
+
+
 def parse_template(fn: Callable, outputs: int = 1) -> Template:
-    """Parse a template function (once, when the registry loads)."""
+    """A template function's rule, parsed when a build first reads its body."""
+    return _ParsedOnUse(fn, outputs)
+
+
+def _parsed(fn: Callable, outputs: int = 1) -> Template:
+    """Parse a template function."""
     source = textwrap.dedent(inspect.getsource(fn))
     tree = gast.parse(source)
     fdef = tree.body[0]
