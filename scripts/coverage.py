@@ -42,7 +42,7 @@ NAMESPACES = {
 # Python callables, NumPy's in-place writers). Everything else is differentiable.
 KINDS = {
     "differentiable": "where",
-    "step": "ceil fix floor floor_divide heaviside rint round around sign trunc spacing",
+    "step": "ceil fix floor floor_divide heaviside rint round around sign trunc spacing gammasgn",
     "constant": """
         arange empty empty_like eye identity indices ones ones_like tri zeros zeros_like
         broadcast_shapes can_cast diag_indices diag_indices_from isdtype issubdtype

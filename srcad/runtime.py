@@ -1772,3 +1772,18 @@ def toeplitz_adjoint(g, part, symmetric):
 __all__ += ["block_diag_of", "unblock_diag", "toeplitz_of", "toeplitz_adjoint"]
 SHARES.update({"block_diag_of": (), "unblock_diag": (), "toeplitz_of": (),
                "toeplitz_adjoint": ()})
+
+
+def refused_derivative(value, message):
+    """Raise srcad's refusal of a derivative that has no rule (``message``: which function, in
+    which argument). Called by a rule only where that argument is active: the adjoint reads
+    it for an active input, the tangent multiplies it by the input's tangent (a symbolic zero
+    for an inactive input drops the call)."""
+    from .errors import NotDifferentiableError
+    raise NotDifferentiableError(
+        f"srcad has no derivative of {message}",
+        hint="Hold that argument constant (srcad.stop_gradient), or write the function out.")
+
+
+__all__ += ["refused_derivative"]
+SHARES.update({"refused_derivative": ()})
