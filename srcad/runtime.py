@@ -1787,3 +1787,25 @@ def refused_derivative(value, message):
 
 __all__ += ["refused_derivative"]
 SHARES.update({"refused_derivative": ()})
+
+
+def structure_basis(pattern, size, like):
+    """The 0/1 tensor (``pattern``'s shape + (size,)) of a structured matrix made from a vector
+    ``v`` of ``size`` elements: entry [i, j, k] is 1 where the matrix holds ``v[k]``, which
+    ``pattern`` (the matrix made from 1, 2, ..., size) marks with k + 1; dtype of ``like``."""
+    marks = np.arange(1, size + 1)
+    return (np.expand_dims(pattern, -1) == marks).astype(np.result_type(like, 1.0))
+
+
+def structure_of(v, basis):
+    """The structured matrix (or stack of them) that the vector(s) ``v`` make in ``basis``."""
+    return np.einsum("...k,ijk->...ij", v, basis)
+
+
+def structure_adjoint(g, basis):
+    """The transpose of ``structure_of``: each element's sum over the entries it fills."""
+    return np.einsum("...ij,ijk->...k", g, basis)
+
+
+__all__ += ["structure_basis", "structure_of", "structure_adjoint"]
+SHARES.update({"structure_basis": (), "structure_of": (), "structure_adjoint": ()})
