@@ -1,6 +1,9 @@
 """Derivative rules of ``scipy.linalg``: solve (with ``assume_a``, ``lower``, ``transposed``),
 solve_triangular, inv, det, cholesky, eigh, eigvalsh, svd, svdvals, qr, expm, sqrtm, logm,
-block_diag and toeplitz. Loaded only when SciPy imports (``srcad[scipy]``).
+block_diag, toeplitz, the structured matrices (circulant, hankel, leslie, convolution_matrix,
+companion, fiedler_companion, fiedler), solve_sylvester, expm_frechet, lu, polar and
+eigh_tridiagonal; the constant matrices (dft, hadamard, helmert, hilbert, invhilbert, pascal,
+invpascal) carry no derivative. Loaded only when SciPy imports (``srcad[scipy]``).
 
 Where SciPy's function is NumPy's under another signature (cholesky, eigh, svd, qr, det...),
 the rule is NumPy's (templates/linalg.py), registered with ``registry.derived`` for SciPy's
@@ -28,6 +31,11 @@ Conventions:
   ``f`` on a matrix of twice the size and second derivatives follow from the same rule.
   ``sqrtm``/``logm`` are differentiated where they are real and smooth: no eigenvalue on the
   closed negative real axis (a complex result is refused by the complex analysis).
+* ``lu``: square matrices (stacks too), ``permute_l`` and ``p_indices`` refused (not in the
+  signature); the permutation is piecewise constant. ``polar``: ``a`` of full rank (tall for
+  side 'right', wide for 'left'). ``fiedler``: at ties the derivative of ``|a_i - a_j|`` is 0.
+* ``expm_frechet`` with ``compute_expm=False`` (one output) is refused (the output count is
+  fixed per rule); so is ``eigh_tridiagonal`` with ``eigvals_only=True``: use ``eigvalsh``.
 """
 import numpy as np
 import scipy.linalg as sl  # type: ignore[import-untyped, unused-ignore]

@@ -1,8 +1,12 @@
 """Derivative rules of ``scipy.special``: the logistic family (``expit``, ``logit``,
 ``log_expit``), ``logsumexp``, ``softmax``, ``log_softmax``, the error functions, the gamma
 family, information-theory functions (``xlogy``, ``entr``, ``rel_entr``, ``kl_div``...), the
-Huber losses, the normal distribution (``ndtr``, ``log_ndtr``, ``ndtri``) and the modified
-Bessel functions of order 0 and 1. Loaded only when SciPy imports (``srcad[scipy]``).
+Huber losses, the normal distribution (``ndtr``, ``log_ndtr``, ``ndtri``), the modified
+Bessel functions of order 0 and 1 (and NumPy's ``np.i0``, whose derivative is SciPy's ``i1``),
+the incomplete gamma and beta functions, exponential integrals (``exp1``, ``expi``, ``expn``),
+``dawsn``, ``spence``, ``loggamma``, ``poch``, ``owens_t``, ``boxcox``/``boxcox1p``, ``comb``,
+``factorial``, the hypergeometric ``hyp1f1``/``hyp2f1``, Hurwitz's ``zeta`` and the pairs
+``sici``, ``fresnel``. Loaded only when SciPy imports (``srcad[scipy]``).
 
 Elementwise functions are lines of a formula table (``unary``/``binary``, as in ufuncs.py),
 written with functions that have rules of their own (``digamma`` in the derivative of
@@ -26,6 +30,17 @@ Conventions:
   ``np.sum`` takes (None, an int, a tuple), for ``softmax``/``log_softmax`` too.
 * ``multigammaln(a, d)``: the rule's parameter is ``dim`` (``d`` is the derivative marker of
   the template language), so pass ``d`` by position.
+* Derivatives without a closed form are refused when they run (``runtime.refused_derivative``,
+  a NotDifferentiableError naming the function and argument), as JAX's: ``gammainc``/
+  ``gammaincc`` and ``betainc`` in their parameters ``a``, ``b``; ``hyp1f1``/``hyp2f1`` in
+  ``a``, ``b``, ``c``; ``zeta(x, q)`` in ``x`` (in ``q``: ``-x zeta(x + 1, q)``).
+  ``comb(exact=True)`` and ``factorial`` with ``exact=True`` or ``extend='complex'`` too.
+* ``expn(n, x)``, ``polygamma``: integer orders carry no derivative. ``gammasgn`` is piecewise
+  constant (registered without a derivative).
+* ``factorial(n)`` and ``comb(N, k)`` are 0 (constant, derivative 0) outside their domain
+  (``n < 0``; ``k < 0``, ``k > N`` or ``N < 0``); inside, the gamma function's derivative.
+* ``boxcox(x, 0)`` is ``log(x)``: its derivative in ``lmbda`` there is ``log(x)^2 / 2``;
+  ``spence``'s derivative at 1 is its limit, -1.
 * float32 stays float32: constants are Python floats.
 """
 import math
