@@ -97,10 +97,12 @@ def broadcast_like(t, like):
 
 
 def zeros_like(x):
-    """A zero derivative shaped like x (a float for Python numbers, a list for lists)."""
+    """A zero derivative shaped like x (a float for Python numbers, a list for lists; a 0-d
+    array for NumPy scalars, np.float64 included, so that ``zero[..., None] += g`` works)."""
     if isinstance(x, (list, tuple)):
         return [zeros_like(v) for v in x]
-    if x is None or isinstance(x, (float, int, complex, range, slice, str)):
+    if x is None or isinstance(x, (float, int, complex, range, slice, str)) and not isinstance(
+            x, np.generic):
         return 0.0        # numbers; None (not yet bound); ranges and slices carry no derivative
     return np.zeros_like(x, dtype=np.result_type(x, np.float32)
                          if np.issubdtype(np.result_type(x), np.inexact) else float)
