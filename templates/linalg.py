@@ -66,9 +66,9 @@ Conventions and assumptions:
   use ``norm_direction`` (first derivatives only, as ``np.linalg.norm``'s).
 * ``vecdot`` of real arrays (NumPy conjugates ``x1``); ``tensorinv``, ``tensorsolve``
   (``axes=None`` only) reshape to ``inv``/``solve``.
-* Indexing a multi-output result (``np.linalg.slogdet(a)[1]``, ``r = np.linalg.svd(a)``) is
-  refused: unpack it (``sign, logdet = ...``). srcad's normalizer binds a call to a rule with
-  N outputs only to N names.
+* A multi-output result may be indexed or named whole (``np.linalg.slogdet(a)[1]``,
+  ``r = np.linalg.svd(a)``): srcad's normalizer binds the call to N names, then the tuple of
+  them (``normalize/anf.py``, ``Expressions.unpacked``), so a rule always meets its N outputs.
 
 The end of the module gives the runtime helpers their own rules, so generated code stays
 differentiable (``grad(grad(f))``, Hessians). ``einsum_adjoints`` returns a lazy list (only
