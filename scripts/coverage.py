@@ -42,7 +42,7 @@ NAMESPACES = {
 # Python callables, NumPy's in-place writers). Everything else is differentiable.
 KINDS = {
     "differentiable": "where",
-    "step": "ceil fix floor floor_divide heaviside rint round around sign trunc spacing",
+    "step": "ceil fix floor floor_divide heaviside rint round around sign trunc spacing gammasgn",
     "constant": """
         arange empty empty_like eye identity indices ones ones_like tri zeros zeros_like
         broadcast_shapes can_cast diag_indices diag_indices_from isdtype issubdtype
@@ -74,7 +74,7 @@ KINDS = {
 }
 KIND = {name: kind for kind, names in KINDS.items() for name in names.split()}
 
-# Why a name srcad does not cover is not covered (NumPy names; SciPy's are in their modules).
+# Why a name srcad does not cover is not covered (NumPy and SciPy names).
 NOTES = {
     "piecewise": "takes Python functions: needs the compiler to differentiate them",
     "histogram": "integer counts, but bin edges that move with the data: no rule rather "
@@ -87,6 +87,13 @@ NOTES = {
     "unique_all": "a named tuple of values (differentiable) and indices: not yet",
     "unique_counts": "as unique_all", "unique_inverse": "as unique_all",
     "poly": "not yet", "polydiv": "not yet", "roots": "complex eigenvalues: not yet",
+    "sph_harm_y": "a complex result from real angles: not yet",
+    "wofz": "complex valued (Faddeeva): not yet",
+    "funm": "takes a Python function of a matrix: not yet",
+    "hessenberg": "the derivative of the Householder reduction: not yet",
+    "schur": "the real Schur form's blocks are not unique at complex pairs: not yet",
+    "rsf2csf": "complex output: not yet",
+    "qr_multiply": "not yet (use qr and a product)",
 }
 
 

@@ -98,7 +98,8 @@ def _result_shape_is(operands, one, shapes) -> bool:
 
 class Broadcasts(gast.NodeTransformer):
     """Drop ``unbroadcast(g, x)`` / ``broadcast_like(t, y)`` where shapes provably agree,
-    and write the seed and zeros of scalars as the literals 1.0 and 0.0."""
+    and write the seed and zeros of scalars as the literals 1.0 and 0.0 (not the zeros of a
+    buffer written through an index, tagged ``srcad_buffer``: a 0-d array)."""
 
     def __init__(self, shapes, np_name):
         self.shapes = shapes
@@ -124,7 +125,7 @@ class Broadcasts(gast.NodeTransformer):
                 and _shape(node.args[0], self.shapes) == ()):
             if func.attr == "scalar_seed":
                 return gast.Constant(value=1.0, kind=None)
-            if func.attr == "zeros_like":
+            if func.attr == "zeros_like" and not getattr(node, "srcad_buffer", False):
                 return gast.Constant(value=0.0, kind=None)
         return node
 

@@ -98,10 +98,12 @@ def broadcast_like(t, like):
 
 
 def zeros_like(x):
-    """A zero derivative shaped like x (a float for Python numbers, a list for lists)."""
+    """A zero derivative shaped like x (a float for Python numbers, a list for lists; a 0-d
+    array for NumPy scalars, np.float64 included, so that ``zero[..., None] += g`` works)."""
     if isinstance(x, (list, tuple)):
         return [zeros_like(v) for v in x]
-    if x is None or isinstance(x, (float, int, complex, range, slice, str)):
+    if x is None or isinstance(x, (float, int, complex, range, slice, str)) and not isinstance(
+            x, np.generic):
         return 0.0        # numbers; None (not yet bound); ranges and slices carry no derivative
     return np.zeros_like(x, dtype=np.result_type(x, np.float32)
                          if np.issubdtype(np.result_type(x), np.inexact) else float)
@@ -1788,3 +1790,40 @@ def toeplitz_adjoint(g, part, symmetric):
 __all__ += ["block_diag_of", "unblock_diag", "toeplitz_of", "toeplitz_adjoint"]
 SHARES.update({"block_diag_of": (), "unblock_diag": (), "toeplitz_of": (),
                "toeplitz_adjoint": ()})
+
+
+def refused_derivative(value, message):
+    """Raise srcad's refusal of a derivative that has no rule (``message``: which function, in
+    which argument). Called by a rule only where that argument is active: the adjoint reads
+    it for an active input, the tangent multiplies it by the input's tangent (a symbolic zero
+    for an inactive input drops the call)."""
+    from .errors import NotDifferentiableError
+    raise NotDifferentiableError(
+        f"srcad has no derivative of {message}",
+        hint="Hold that argument constant (srcad.stop_gradient), or write the function out.")
+
+
+__all__ += ["refused_derivative"]
+SHARES.update({"refused_derivative": ()})
+
+
+def structure_basis(pattern, size, like):
+    """The 0/1 tensor (``pattern``'s shape + (size,)) of a structured matrix made from a vector
+    ``v`` of ``size`` elements: entry [i, j, k] is 1 where the matrix holds ``v[k]``, which
+    ``pattern`` (the matrix made from 1, 2, ..., size) marks with k + 1; dtype of ``like``."""
+    marks = np.arange(1, size + 1)
+    return (np.expand_dims(pattern, -1) == marks).astype(np.result_type(like, 1.0))
+
+
+def structure_of(v, basis):
+    """The structured matrix (or stack of them) that the vector(s) ``v`` make in ``basis``."""
+    return np.einsum("...k,ijk->...ij", v, basis)
+
+
+def structure_adjoint(g, basis):
+    """The transpose of ``structure_of``: each element's sum over the entries it fills."""
+    return np.einsum("...ij,ijk->...k", g, basis)
+
+
+__all__ += ["structure_basis", "structure_of", "structure_adjoint"]
+SHARES.update({"structure_basis": (), "structure_of": (), "structure_adjoint": ()})

@@ -66,9 +66,9 @@ Conventions and assumptions:
   use ``norm_direction`` (first derivatives only, as ``np.linalg.norm``'s).
 * ``vecdot`` of real arrays (NumPy conjugates ``x1``); ``tensorinv``, ``tensorsolve``
   (``axes=None`` only) reshape to ``inv``/``solve``.
-* Indexing a multi-output result (``np.linalg.slogdet(a)[1]``, ``r = np.linalg.svd(a)``) is
-  refused: unpack it (``sign, logdet = ...``). srcad's normalizer binds a call to a rule with
-  N outputs only to N names.
+* A multi-output result may be indexed or named whole (``np.linalg.slogdet(a)[1]``,
+  ``r = np.linalg.svd(a)``): srcad's normalizer binds the call to N names, then the tuple of
+  them (``normalize/anf.py``, ``Expressions.unpacked``), so a rule always meets its N outputs.
 
 The end of the module gives the runtime helpers their own rules, so generated code stays
 differentiable (``grad(grad(f))``, Hessians). ``einsum_adjoints`` returns a lazy list (only
@@ -87,7 +87,7 @@ from srcad.runtime import (as_columns, as_residuals, dot_axes, einsum_adjoints,
                            kron_adjoint_rhs, matmul_adjoint_lhs, matmul_adjoint_rhs,
                            multi_dot_subscripts, norm_direction, qr_columns, real_eigenvalues,
                            residual_columns, tensordot_adjoint_lhs, tensordot_adjoint_rhs,
-                           unbroadcast, untrace, vector_norm_direction)
+                           unbroadcast, undiagonal, untrace, vector_norm_direction)
 
 # NumPy 2's array-API twins with the same semantics (np.linalg.matmul only takes arrays).
 _MATMUL = (np.matmul, operator.matmul) + ((np.linalg.matmul,) if hasattr(np.linalg, "matmul")
@@ -843,3 +843,39 @@ def residual_columns_adjoint(y, g, like):
 @adjoint(as_residuals)
 def as_residuals_adjoint(y, t, residuals):
     d[t] = residual_columns(d[y], t)
+
+
+# -- NumPy 2's array-API spellings over the last two axes: linalg.diagonal, linalg.trace,
+# linalg.matrix_transpose (np.diagonal's, np.trace's and np.swapaxes's rules) --------------------
+
+complex_ok(np.linalg.diagonal, np.linalg.trace, np.linalg.matrix_transpose)
+
+
+@adjoint(np.linalg.diagonal)
+def linalg_diagonal_adjoint(y, x, *, offset=0):
+    d[x] = undiagonal(d[y], x, offset, -2, -1)
+
+
+@tangent(np.linalg.diagonal)
+def linalg_diagonal_tangent(y, x, *, offset=0):
+    d[y] = np.diagonal(d[x], offset, -2, -1)
+
+
+@adjoint(np.linalg.trace)
+def linalg_trace_adjoint(y, x, *, offset=0, dtype=None):
+    d[x] = untrace(d[y], x, offset, -2, -1)
+
+
+@tangent(np.linalg.trace)
+def linalg_trace_tangent(y, x, *, offset=0, dtype=None):
+    d[y] = np.trace(d[x], offset, -2, -1, dtype=dtype)
+
+
+@adjoint(np.linalg.matrix_transpose)
+def matrix_transpose_adjoint(y, x):
+    d[x] = np.swapaxes(d[y], -1, -2)
+
+
+@tangent(np.linalg.matrix_transpose)
+def matrix_transpose_tangent(y, x):
+    d[y] = np.swapaxes(d[x], -1, -2)

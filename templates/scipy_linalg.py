@@ -1,6 +1,9 @@
 """Derivative rules of ``scipy.linalg``: solve (with ``assume_a``, ``lower``, ``transposed``),
 solve_triangular, inv, det, cholesky, eigh, eigvalsh, svd, svdvals, qr, expm, sqrtm, logm,
-block_diag and toeplitz. Loaded only when SciPy imports (``srcad[scipy]``).
+block_diag, toeplitz, the structured matrices (circulant, hankel, leslie, convolution_matrix,
+companion, fiedler_companion, fiedler), solve_sylvester, expm_frechet, lu, polar and
+eigh_tridiagonal; the constant matrices (dft, hadamard, helmert, hilbert, invhilbert, pascal,
+invpascal) carry no derivative. Loaded only when SciPy imports (``srcad[scipy]``).
 
 Where SciPy's function is NumPy's under another signature (cholesky, eigh, svd, qr, det...),
 the rule is NumPy's (templates/linalg.py), registered with ``registry.derived`` for SciPy's
@@ -28,15 +31,21 @@ Conventions:
   ``f`` on a matrix of twice the size and second derivatives follow from the same rule.
   ``sqrtm``/``logm`` are differentiated where they are real and smooth: no eigenvalue on the
   closed negative real axis (a complex result is refused by the complex analysis).
+* ``lu``: square matrices (stacks too), ``permute_l`` and ``p_indices`` refused (not in the
+  signature); the permutation is piecewise constant. ``polar``: ``a`` of full rank (tall for
+  side 'right', wide for 'left'). ``fiedler``: at ties the derivative of ``|a_i - a_j|`` is 0.
+* ``expm_frechet`` with ``compute_expm=False`` (one output) is refused (the output count is
+  fixed per rule); so is ``eigh_tridiagonal`` with ``eigvals_only=True``: use ``eigvalsh``.
 """
 import numpy as np
 import scipy.linalg as sl  # type: ignore[import-untyped, unused-ignore]
 
 from srcad.registry import adjoint, complex_ok, d, derived, linear, nondiff, returns_list, tangent
 from srcad.runtime import (as_columns, block_diag_of, from_columns, lower_factor,
-                           lower_factor_adjoint, lu_rows, structured_matrix,
-                           structured_matrix_adjoint, toeplitz_adjoint, toeplitz_of,
-                           unblock_diag, unbroadcast, zeros_filled)
+                           lower_factor_adjoint, lu_rows, structure_adjoint, structure_basis,
+                           structure_of, structured_matrix, structured_matrix_adjoint,
+                           toeplitz_adjoint, toeplitz_of, unblock_diag, unbroadcast,
+                           zeros_filled)
 from srcad.templates import linalg as np_rules
 
 # -- NumPy's rules under SciPy's signatures --------------------------------------------------
@@ -312,3 +321,256 @@ def toeplitz_of_adjoint(y, v, part, symmetric, like):
 @adjoint(toeplitz_adjoint)
 def toeplitz_adjoint_adjoint(y, g, part, symmetric):
     d[g] = toeplitz_of(d[y], part, symmetric, g)
+
+
+# -- structured matrices made of a vector's elements: circulant, hankel, leslie,
+# convolution_matrix, companion, fiedler_companion. Each is linear in its vectors (companion's:
+# in b = -a[1:] / a[0]): structure_of(v, basis) with the 0/1 basis that SciPy's own function
+# draws from the vector 1, 2, ..., n (structure_basis), so the layout is SciPy's.
+
+linear(structure_of, structure_adjoint)
+nondiff(structure_basis)
+complex_ok(structure_of, structure_adjoint)
+nondiff(sl.dft, sl.hadamard, sl.helmert, sl.hilbert, sl.invhilbert, sl.invpascal, sl.pascal)
+
+
+@adjoint(structure_of)
+def structure_of_adjoint(y, v, basis):
+    d[v] = structure_adjoint(d[y], basis)
+
+
+@adjoint(structure_adjoint)
+def structure_adjoint_adjoint(y, g, basis):
+    d[g] = structure_of(d[y], basis)
+
+
+@adjoint(sl.circulant)
+def circulant_adjoint(y, c):
+    n = np.shape(c)[-1]
+    d[c] = structure_adjoint(d[y], structure_basis(sl.circulant(np.arange(1.0, n + 1.0)), n, y))
+
+
+@tangent(sl.circulant)
+def circulant_tangent(y, c):
+    n = np.shape(c)[-1]
+    d[y] = structure_of(d[c], structure_basis(sl.circulant(np.arange(1.0, n + 1.0)), n, y))
+
+
+# hankel(c, r): SciPy ravels c and r (r[0] is ignored; r=None: zeros)
+@adjoint(sl.hankel)
+def hankel_adjoint(y, c, r=None):
+    m = np.size(c)
+    n = m if r is None else np.size(r)
+    d[c] = np.reshape(structure_adjoint(d[y], structure_basis(
+        sl.hankel(np.arange(1.0, m + 1.0), np.zeros(n)), m, y)), np.shape(c))
+    d[r] = np.reshape(structure_adjoint(d[y], structure_basis(
+        sl.hankel(np.zeros(m), np.arange(1.0, n + 1.0)), n, y)), np.shape(r))
+
+
+@tangent(sl.hankel)
+def hankel_tangent(y, c, r=None):
+    m = np.size(c)
+    n = m if r is None else np.size(r)
+    d[y] = structure_of(np.ravel(d[c]), structure_basis(
+        sl.hankel(np.arange(1.0, m + 1.0), np.zeros(n)), m, y)) + structure_of(
+        np.ravel(d[r]), structure_basis(sl.hankel(np.zeros(m), np.arange(1.0, n + 1.0)), n, y))
+
+
+@adjoint(sl.leslie)
+def leslie_adjoint(y, f, s):
+    n = np.shape(f)[-1]
+    d[f] = unbroadcast(structure_adjoint(d[y], structure_basis(
+        sl.leslie(np.arange(1.0, n + 1.0), np.zeros(n - 1)), n, y)), f)
+    d[s] = unbroadcast(structure_adjoint(d[y], structure_basis(
+        sl.leslie(np.zeros(n), np.arange(1.0, n)), n - 1, y)), s)
+
+
+@tangent(sl.leslie)
+def leslie_tangent(y, f, s):
+    n = np.shape(f)[-1]
+    d[y] = structure_of(d[f], structure_basis(
+        sl.leslie(np.arange(1.0, n + 1.0), np.zeros(n - 1)), n, y)) + structure_of(
+        d[s], structure_basis(sl.leslie(np.zeros(n), np.arange(1.0, n)), n - 1, y))
+
+
+@adjoint(sl.convolution_matrix)
+def convolution_matrix_adjoint(y, a, n, mode="full"):
+    m = np.shape(a)[-1]
+    d[a] = structure_adjoint(d[y], structure_basis(
+        sl.convolution_matrix(np.arange(1.0, m + 1.0), n, mode), m, y))
+
+
+@tangent(sl.convolution_matrix)
+def convolution_matrix_tangent(y, a, n, mode="full"):
+    m = np.shape(a)[-1]
+    d[y] = structure_of(d[a], structure_basis(
+        sl.convolution_matrix(np.arange(1.0, m + 1.0), n, mode), m, y))
+
+
+# companion(a): b = -a[1:] / a[0] in the first row (ones below); the basis marks b's entries
+# (made from a = [-1, 2, ..., n]: b = [2, ..., n], so mark k + 2 is b[k]; ones are not marked)
+@adjoint(sl.companion)
+def companion_adjoint(y, a):
+    n = np.shape(a)[-1]
+    basis = structure_basis(sl.companion(np.concatenate([np.array([-1.0]), np.arange(
+        2.0, n + 1.0)])) - 1.0, n - 1, y)
+    gb = structure_adjoint(d[y], basis)
+    d[a] = np.concatenate([np.sum(gb * a[..., 1:], axis=-1, keepdims=True) / a[..., :1] ** 2,
+                           -gb / a[..., :1]], axis=-1)
+
+
+@tangent(sl.companion)
+def companion_tangent(y, a):
+    n = np.shape(a)[-1]
+    basis = structure_basis(sl.companion(np.concatenate([np.array([-1.0]), np.arange(
+        2.0, n + 1.0)])) - 1.0, n - 1, y)
+    d[y] = structure_of(-(d[a][..., 1:] - a[..., 1:] * d[a][..., :1] / a[..., :1])
+                        / a[..., :1], basis)
+
+
+_twins(sl.fiedler_companion, (companion_adjoint, companion_tangent), "y, a",
+       {"sl.companion": "sl.fiedler_companion"})
+
+
+# fiedler(a) = |a_i - a_j|: at ties (the diagonal included) the derivative of |.| is 0
+@adjoint(sl.fiedler)
+def fiedler_adjoint(y, a):
+    w = np.sign(np.expand_dims(a, -1) - np.expand_dims(a, -2)) * d[y]
+    d[a] = np.sum(w, axis=-1) - np.sum(w, axis=-2)
+
+
+@tangent(sl.fiedler)
+def fiedler_tangent(y, a):
+    d[y] = np.sign(np.expand_dims(a, -1) - np.expand_dims(a, -2)) * (
+        np.expand_dims(d[a], -1) - np.expand_dims(d[a], -2))
+
+
+# -- solve_sylvester(a, b, q): a x + x b = q, so a dx + dx b = dq - da x - x db; the adjoint
+# solves the transposed equation a^T z + z b^T = g.
+
+@adjoint(sl.solve_sylvester)
+def solve_sylvester_adjoint(x, a, b, q):
+    z = sl.solve_sylvester(np.swapaxes(a, -1, -2), np.swapaxes(b, -1, -2), d[x])
+    d[a] = unbroadcast(-(z @ np.swapaxes(x, -1, -2)), a)
+    d[b] = unbroadcast(-(np.swapaxes(x, -1, -2) @ z), b)
+    d[q] = unbroadcast(z, q)
+
+
+@tangent(sl.solve_sylvester)
+def solve_sylvester_tangent(x, a, b, q):
+    d[x] = sl.solve_sylvester(a, b, np.zeros_like(x) + d[q] - d[a] @ x - x @ d[b])
+
+
+# -- expm_frechet(A, E) = (expm(A), L(A, E)): both are blocks of expm(M), M = [[A, E], [0, A]],
+# so their derivatives are the Frechet derivative of expm at M (the expm rules above).
+
+@adjoint(sl.expm_frechet, outputs=2)
+def expm_frechet_adjoint(expm_a, frechet, A, E, method=None, compute_expm=True,
+                         check_finite=True):
+    n = np.shape(A)[-1]
+    at = np.swapaxes(A + np.zeros_like(E), -1, -2)                        # broadcast stacks
+    mt = np.concatenate([np.concatenate([at, np.zeros_like(at)], axis=-1), np.concatenate(
+        [np.swapaxes(E + np.zeros_like(A), -1, -2), at], axis=-1)], axis=-2)
+    gm = np.concatenate([np.concatenate([np.zeros_like(at) + d[expm_a], np.zeros_like(at)
+                                         + d[frechet]], axis=-1), np.zeros_like(mt[..., n:, :])],
+                        axis=-2)
+    block = np.concatenate([np.concatenate([mt, gm], axis=-1),
+                            np.concatenate([np.zeros_like(mt), mt], axis=-1)], axis=-2)
+    gin = sl.expm(block)[..., :2 * n, 2 * n:]
+    d[A] = unbroadcast(gin[..., :n, :n] + gin[..., n:, n:], A)
+    d[E] = unbroadcast(gin[..., :n, n:], E)
+
+
+@tangent(sl.expm_frechet, outputs=2)
+def expm_frechet_tangent(expm_a, frechet, A, E, method=None, compute_expm=True,
+                         check_finite=True):
+    n = np.shape(A)[-1]
+    a = A + np.zeros_like(E)                                              # broadcast stacks
+    m = np.concatenate([np.concatenate([a, E + np.zeros_like(A)], axis=-1), np.concatenate(
+        [np.zeros_like(a), a], axis=-1)], axis=-2)
+    da = np.zeros_like(a) + d[A]
+    dm = np.concatenate([np.concatenate([da, np.zeros_like(a) + d[E]], axis=-1),
+                         np.concatenate([np.zeros_like(a), da], axis=-1)], axis=-2)
+    block = np.concatenate([np.concatenate([m, dm], axis=-1),
+                            np.concatenate([np.zeros_like(m), m], axis=-1)], axis=-2)
+    dexpm_m = sl.expm(block)[..., :2 * n, 2 * n:]
+    d[expm_a] = dexpm_m[..., :n, :n]
+    d[frechet] = dexpm_m[..., :n, n:]
+
+
+# -- lu(a) = (p, l, u), a = p l u, square a: with f = l^-1 p^T da u^-1, dl = l tril(f, -1) and
+# du = triu(f) u (as lu_factor's); p is piecewise constant.
+
+@adjoint(sl.lu, outputs=3)
+def lu_adjoint(p, l, u, a, *, check_finite=True):
+    m = np.tril(np.swapaxes(l, -1, -2) @ d[l], -1) + np.triu(d[u] @ np.swapaxes(u, -1, -2))
+    z = np.linalg.solve(np.swapaxes(l, -1, -2), m)                        # l^-T m
+    d[a] = p @ np.swapaxes(np.linalg.solve(u, np.swapaxes(z, -1, -2)), -1, -2)
+
+
+@tangent(sl.lu, outputs=3)
+def lu_tangent(p, l, u, a, *, check_finite=True):
+    y = np.linalg.solve(l, np.swapaxes(p, -1, -2) @ d[a])
+    f = np.swapaxes(np.linalg.solve(np.swapaxes(u, -1, -2), np.swapaxes(y, -1, -2)), -1, -2)
+    d[l] = l @ np.tril(f, -1)
+    d[u] = np.triu(f) @ u
+
+
+# -- polar(a) = (u, p): a = u p (side 'right', p = (a^T a)^(1/2)) or a = p u ('left',
+# p = (a a^T)^(1/2)); p dp + dp p = d(a^T a) (or d(a a^T)) is a Sylvester equation, and
+# du = (da - u dp) p^-1 (or p^-1 (da - dp u)). a of full rank (p invertible).
+
+@adjoint(sl.polar, outputs=2)
+def polar_adjoint(u, p, a, side="right"):
+    gu = np.zeros_like(u) + d[u]
+    if side == "right":
+        gu_pinv = np.swapaxes(np.linalg.solve(p, np.swapaxes(gu, -1, -2)), -1, -2)   # gu p^-1
+        z = sl.solve_sylvester(p, p, d[p] - np.swapaxes(u, -1, -2) @ gu_pinv)
+        d[a] = gu_pinv + a @ (z + np.swapaxes(z, -1, -2))
+    else:
+        pinv_gu = np.linalg.solve(p, gu)                                              # p^-1 gu
+        z = sl.solve_sylvester(p, p, d[p] - pinv_gu @ np.swapaxes(u, -1, -2))
+        d[a] = pinv_gu + (z + np.swapaxes(z, -1, -2)) @ a
+
+
+@tangent(sl.polar, outputs=2)
+def polar_tangent(u, p, a, side="right"):
+    if side == "right":
+        gram = np.swapaxes(d[a], -1, -2) @ a
+        dp = sl.solve_sylvester(p, p, gram + np.swapaxes(gram, -1, -2))
+        d[u] = np.swapaxes(np.linalg.solve(p, np.swapaxes(d[a] - u @ dp, -1, -2)), -1, -2)
+    else:
+        gram = d[a] @ np.swapaxes(a, -1, -2)
+        dp = sl.solve_sylvester(p, p, gram + np.swapaxes(gram, -1, -2))
+        d[u] = np.linalg.solve(p, d[a] - dp @ u)
+    d[p] = dp
+
+
+# -- eigh_tridiagonal(d, e) = eigh of the symmetric tridiagonal t with diagonal d and off-
+# diagonal e: linalg.py's eigh rules, with dt = diag(dd) + diag(de, 1) + diag(de, -1) and the
+# adjoint of t read back from its diagonals. ``select`` (a subset of the values) is refused;
+# the rule's first parameter is ``diagonal`` (``d`` is the derivative marker): pass d by
+# position.
+
+@adjoint(sl.eigh_tridiagonal, outputs=2)
+def eigh_tridiagonal_adjoint(w, v, diagonal, e, eigvals_only=False, *, check_finite=True,
+                             tol=0.0, lapack_driver="auto"):
+    vt = np.swapaxes(v, -1, -2)
+    eye = np.eye(np.shape(w)[-1], dtype=np.result_type(w))
+    gaps = np.expand_dims(w, -2) - np.expand_dims(w, -1) + eye          # w_j - w_i, 1 on diag
+    m = (v * np.expand_dims(d[w], -2) + v @ ((1.0 / gaps - eye) * (vt @ d[v]))) @ vt
+    d[diagonal] = np.diagonal(m, axis1=-2, axis2=-1)
+    d[e] = np.diagonal(m, 1, axis1=-2, axis2=-1) + np.diagonal(m, -1, axis1=-2, axis2=-1)
+
+
+@tangent(sl.eigh_tridiagonal, outputs=2)
+def eigh_tridiagonal_tangent(w, v, diagonal, e, eigvals_only=False, *, check_finite=True,
+                             tol=0.0, lapack_driver="auto"):
+    vt = np.swapaxes(v, -1, -2)
+    upper = vt[..., :, :-1] @ (v[..., 1:, :] * np.expand_dims(np.zeros_like(e) + d[e], -1))
+    q = vt @ (v * np.expand_dims(np.zeros_like(diagonal) + d[diagonal], -1)) + upper + (
+        np.swapaxes(upper, -1, -2))                               # v^T dt v
+    eye = np.eye(np.shape(w)[-1], dtype=np.result_type(w))
+    gaps = np.expand_dims(w, -2) - np.expand_dims(w, -1) + eye
+    d[w] = np.diagonal(q, axis1=-2, axis2=-1)
+    d[v] = v @ ((1.0 / gaps - eye) * q)

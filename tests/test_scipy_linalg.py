@@ -55,6 +55,20 @@ CASES = [
     ("block_diag", "sl.block_diag(x, np.ones((1, 1)), y, x)", pairs(((2, 3), ()),)),
     ("toeplitz", "sl.toeplitz(x)", xs((3,),)),
     ("toeplitz", "sl.toeplitz(x, y)", pairs(((3,), (4,)), ((4,), (2,)))),
+    ("circulant", "sl.circulant(x)", xs((3,), (2, 4))),
+    ("hankel", "sl.hankel(x)", xs((3,),)),
+    ("hankel", "sl.hankel(x, y)", pairs(((3,), (4,)), ((4,), (2,)))),
+    ("leslie", "sl.leslie(x, y)", pairs(((3,), (2,)), ((2, 4), (3,)))),
+    ("convolution_matrix", "sl.convolution_matrix(x, 4)", xs((3,), (2, 2))),
+    ("convolution_matrix", "sl.convolution_matrix(x, 4, 'same')", xs((3,),)),
+    ("convolution_matrix", "sl.convolution_matrix(x, 5, mode='valid')", xs((3,),)),
+    ("companion", "sl.companion(x + np.array([3.0, 0.0, 0.0, 0.0]))", xs((4,), (2, 4))),
+    ("fiedler_companion", "sl.fiedler_companion(x + np.array([3.0, 0.0, 0.0, 0.0, 0.0]))",
+     xs((5,),)),
+    ("fiedler_companion", "sl.fiedler_companion(x + 3.0)", xs((2,),)),
+    ("fiedler", "sl.fiedler(x)", xs((3,), (2, 4))),
+    ("solve_sylvester", f"sl.solve_sylvester({WELL}, y + 3.0 * np.eye(2), z)",
+     [[(3, 3), (2, 2), (3, 2)], [(2, 3, 3), (2, 2, 2), (2, 3, 2)]]),
 ]
 
 
@@ -117,6 +131,36 @@ FUNCTIONS = {
             lu, piv = sl.lu_factor(x + 3.0 * np.eye(3))
             return np.sum(np.sin(sl.lu_solve((lu, piv), y, trans=1))) + np.sum(lu ** 2)
     """, [[(3, 3), (3, 2)]]),
+    "expm_frechet": ("""
+        def f(x, y):
+            expm_x, frechet = sl.expm_frechet(x, y)
+            return np.sum(np.sin(expm_x)) + np.sum(frechet ** 2)
+    """, [[(3, 3), (3, 3)], [(2, 2, 2), (2, 2)]]),
+    "expm_frechet_one": ("""
+        def f(x, y):
+            expm_x, frechet = sl.expm_frechet(x, y)
+            return np.sum(np.sin(frechet))
+    """, [[(2, 2), (2, 2)]]),
+    "lu": ("""
+        def f(x):
+            p, l, u = sl.lu(x)
+            return np.sum(np.sin(l)) + np.sum(u ** 2) + np.sum(p @ l @ u)
+    """, [[(3, 3)], [(2, 3, 3)]]),
+    "polar": ("""
+        def f(x):
+            u, p = sl.polar(x)
+            return np.sum(np.sin(u) * np.arange(np.shape(u)[-1])) + np.sum(p ** 3)
+    """, [[(3, 3)], [(4, 3)], [(2, 3, 3)]]),
+    "polar_left": ("""
+        def f(x):
+            u, p = sl.polar(x, side='left')
+            return np.sum(np.sin(u) * np.arange(np.shape(u)[-1])) + np.sum(np.cos(p))
+    """, [[(3, 3)], [(2, 4)]]),
+    "eigh_tridiagonal": ("""
+        def f(x, y):
+            w, v = sl.eigh_tridiagonal(x, y)
+            return np.sum(np.sin(w)) + np.sum(v * v[..., 0:1, :] * np.arange(4.0))
+    """, [[(4,), (3,)]]),
 }
 
 
@@ -144,6 +188,13 @@ def test_second_order(expr, shapes):
     check_second_order_of(f, random_args(shapes, seed=5))
 
 
+def test_structured_constants_are_registered():
+    from srcad import registry
+    for fn in (sl.dft, sl.hadamard, sl.helmert, sl.hilbert, sl.invhilbert, sl.invpascal,
+               sl.pascal):
+        assert registry.lookup(fn).nondiff
+
+
 def test_expm_frechet_of_commuting_direction():
     # for e commuting with a, L_exp(a, e) = e exp(a)
     f = make_function("def f(x, t):\n    return sl.expm(x + t * x @ x)\n", dict(NS))
@@ -156,7 +207,9 @@ def test_expm_frechet_of_commuting_direction():
                                   "sl.solve(x, y, assume_a='banded')",
                                   "sl.inv(x, overwrite_a=True)",
                                   "sl.qr(x, pivoting=True)[0]",
-                                  "sl.eigh(x, x)[0]"])
+                                  "sl.eigh(x, x)[0]",
+                                  "sl.lu(x, permute_l=True)[0]",
+                                  "sl.eigh_tridiagonal(x[0], x[1, :2], select='i')[0]"])
 def test_unsupported_calls_are_refused(call):
     f = make_function(f"def f(x, y):\n    return np.sum({call})\n", dict(NS))
     with pytest.raises(Exception):

@@ -8,6 +8,7 @@ import pytest
 sp = pytest.importorskip("scipy.special")
 
 import srcad  # noqa: E402
+from srcad.check import check_grad  # noqa: E402
 from srcad import registry  # noqa: E402
 
 from helpers import check_rule, check_second_order_of, make_function, random_args  # noqa: E402
@@ -77,6 +78,31 @@ CASES = [
     ("softmax", "sp.softmax(x, axis=(1, 2))", xs((2, 3, 2),), "real"),
     ("log_softmax", "sp.log_softmax(x)", xs((4,), (2, 3)), "real"),
     ("log_softmax", "sp.log_softmax(x, axis=-1)", xs((2, 3),), "real"),
+    ("i0", "np.i0(x)", SHAPES, "real"),
+    ("loggamma", "sp.loggamma(x)", SHAPES, POS),
+    ("dawsn", "sp.dawsn(x)", SHAPES, "real"),
+    ("exp1", "sp.exp1(x)", SHAPES, POS),
+    ("expi", "sp.expi(x)", SHAPES, "nonzero"),
+    ("spence", "sp.spence(x)", SHAPES, POS),
+    ("factorial", "sp.factorial(x)", SHAPES, POS),
+    ("factorial", "sp.factorial(x)", xs((3,)), (-2.0, -0.5)),    # 0 below 0
+    ("gammainc", "sp.gammainc(2.5, x)", SHAPES, POS),
+    ("gammainc", "sp.gammainc(np.array([0.5, 2.0, 3.0]), x)", xs((3,), (2, 3)), POS),
+    ("gammaincc", "sp.gammaincc(np.array([0.5, 2.0, 3.0]), x)", xs((), (2, 3)), POS),
+    ("expn", "sp.expn(np.array([0, 1, 3]), x)", xs((3,), (2, 3)), POS),
+    ("poch", "sp.poch(x, y)", pairs(((3,), (3,)), ((2, 3), (3,)), ((), (2,))), POS),
+    ("owens_t", "sp.owens_t(x, y)", pairs(((3,), (3,)), ((2, 3), ())), "real"),
+    ("boxcox", "sp.boxcox(x, y)", pairs(((3,), (3,)), ((2, 3), ())), [POS, "real"]),
+    ("boxcox1p", "sp.boxcox1p(x, y)", pairs(((3,), (3,)), ((), (2, 3))), [POS, "real"]),
+    ("comb", "sp.comb(x + 3.0, y)", pairs(((3,), (3,)), ((2, 3), (3,))), POS),
+    ("comb", "sp.comb(x + 3.0, y, repetition=True)", pairs(((3,), (3,)),), POS),
+    ("comb", "sp.comb(x, y + 3.0)", pairs(((3,), (3,)),), POS),        # k > N: 0
+    ("betainc", "sp.betainc(2.0, 3.0, x)", SHAPES, UNIT01),
+    ("betainc", "sp.betainc(np.array([0.5, 2.0, 3.0]), 2.5, x)", xs((2, 3),), UNIT01),
+    ("hyp1f1", "sp.hyp1f1(1.5, np.array([2.5, 3.0]), x)", xs((), (3, 2)), "real"),
+    ("hyp2f1", "sp.hyp2f1(0.5, 1.5, 2.5, x)", SHAPES, "unit"),
+    ("zeta", "sp.zeta(3.0, x)", SHAPES, POS),
+    ("zeta", "sp.zeta(np.array([2.0, 3.0, 4.5]), x)", xs((3,), (2, 3)), POS),
 ]
 
 
@@ -104,6 +130,49 @@ def test_second_order(expr, shapes, domain):
     check_second_order_of(f, args)
 
 
+# functions of two outputs, unpacked; both outputs used, and each alone
+MULTI = ["sici", "fresnel"]
+
+
+@pytest.mark.parametrize("name", MULTI)
+@pytest.mark.parametrize("use", ["a + 2.0 * b", "a", "b"])
+def test_two_outputs(name, use):
+    f = make_function(f"def f(x):\n    a, b = sp.{name}(x)\n    return np.sum(np.sin({use}))\n",
+                      dict(NS))
+    for shape in ((), (3,), (2, 3)):
+        x = random_args([shape], "nonzero", seed=2)[0]
+        for mode in ("reverse", "forward", "both"):
+            check_grad(f, x, mode=mode)
+    g = srcad.grad(f)(np.asarray(x, dtype=np.float32))
+    assert g.dtype == np.float32
+    check_second_order_of(f, [x])
+
+
+REFUSED = [  # (expression, argument): no rule in that argument: refused in both modes
+    ("sp.gammainc(x, y)", 0), ("sp.gammaincc(x, y)", 0), ("sp.betainc(x, 2.0, 0.5 * y)", 0),
+    ("sp.betainc(2.0, x, 0.5 * y)", 0), ("sp.hyp1f1(1.0, x, y)", 0),
+    ("sp.hyp2f1(1.0, 1.0, x, 0.5 * y)", 0), ("sp.zeta(x + 1.0, y)", 0),
+    ("sp.comb(x[0] + 2.5, y[0] + 0.5, exact=True)", 0),
+]
+
+
+@pytest.mark.parametrize("expr, wrt", REFUSED, ids=[e for e, _ in REFUSED])
+def test_refused_arguments(expr, wrt):
+    from srcad.errors import NotDifferentiableError
+    f = make_function(f"def f(x, y):\n    return np.sum({expr})\n", dict(NS))
+    x, y = np.array([2.5, 3.0]), np.array([0.5, 1.5])
+    with pytest.raises(NotDifferentiableError, match="no derivative of scipy.special"):
+        srcad.grad(f, wrt=wrt)(x, y)
+    with pytest.raises(NotDifferentiableError, match="no derivative of scipy.special"):
+        srcad.autodiff(f, mode="forward", wrt=wrt)(x, y, np.ones(2))
+
+
+def test_gammasgn_is_constant():
+    f = make_function("def f(x):\n    return np.sum(sp.gammasgn(x) * x)\n", dict(NS))
+    x = np.array([-1.5, -0.5, 0.5, 2.0])
+    np.testing.assert_array_equal(srcad.grad(f)(x), sp.gammasgn(x))
+
+
 def _grad(expr, *args):
     f = make_function(f"def f(x, y):\n    return np.sum({expr})\n", dict(NS))
     return (srcad.grad(f, wrt=(0, 1))(*args),
@@ -124,6 +193,8 @@ EDGES = [
     ("sp.huber(x, y)", -1.0, 1.0, 0.0, 0.0),
     ("sp.i1(y) + 0.0 * x", 1.0, 0.0, 0.0, 0.5),
     ("sp.i1e(y) + 0.0 * x", 1.0, 0.0, 0.0, 0.5),
+    ("sp.boxcox(x, y)", 2.0, 0.0, 0.5, 0.5 * np.log(2.0) ** 2),    # lambda == 0: log x
+    ("sp.spence(x) + 0.0 * y", 1.0, 1.0, -1.0, 0.0),
 ]
 
 

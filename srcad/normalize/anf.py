@@ -37,7 +37,7 @@ class Expressions(Resolver):
         if isinstance(node, gast.Tuple) and all(
                 isinstance(e, gast.Constant) for e in node.elts):
             return node
-        simple = self.simple(scope, node, pre, hint=hint)
+        simple = self.unpacked(self.simple(scope, node, pre, hint=hint), pre)
         if isinstance(simple, (gast.Name, gast.Constant)):
             return simple
         tmp = self.namer.temp_for(simple)
@@ -45,6 +45,22 @@ class Expressions(Resolver):
                              type_comment=None)
         pre.append(assign)
         return _name(tmp, gast.Load())
+
+    def unpacked(self, simple, pre):
+        """A call of a rule with N > 1 outputs used as one value (``slogdet(a)[1]``, ``r =
+        qr(a)``): its N values bound to N names in ``pre``, and the tuple of them in its
+        place, so that the rule always meets its N outputs."""
+        from .. import registry
+        callee = getattr(simple, "srcad_callee", None)
+        rule = registry.lookup(callee) if callee is not None else None
+        if rule is None or rule.adjoint is None or len(rule.adjoint.outputs) < 2 or \
+                rule.extra.get("returns_list"):
+            return simple
+        names = [self.namer.fresh("_" + out.lstrip("_")) for out in rule.adjoint.outputs]
+        pre.append(gast.Assign(targets=[gast.Tuple(elts=[_name(n, gast.Store()) for n in names],
+                                                   ctx=gast.Store())],
+                               value=simple, type_comment=None))
+        return gast.Tuple(elts=[_name(n, gast.Load()) for n in names], ctx=gast.Load())
 
     def simple(self, scope, node, pre, hint=None):
         """Reduce an expression to one operation over atoms."""

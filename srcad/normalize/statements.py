@@ -106,7 +106,7 @@ class Statements(Calls):
 
     def assign(self, scope, target, value, pre) -> list:
         if isinstance(target, gast.Name):
-            simple = self.simple(scope, value, pre, hint=target.id)
+            simple = self.unpacked(self.simple(scope, value, pre, hint=target.id), pre)
             return [gast.Assign(targets=[self.name(scope, target)], value=simple,
                                 type_comment=None)]
         if isinstance(target, (gast.Tuple, gast.List)):

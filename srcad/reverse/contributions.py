@@ -43,7 +43,9 @@ class Contributions(PrimalSweep):
         if b not in state.defined:
             state.defined.add(b)
             state.owned.add(b)
-            return [self.zeros(name)]
+            zeros = self.zeros(name)
+            zeros.value.srcad_buffer = True     # written through an index: an array, even 0-d
+            return [zeros]
         if b in state.owned:
             return []
         state.owned.add(b)
