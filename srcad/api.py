@@ -27,6 +27,7 @@ import numpy as np
 from . import cache, complex_values, emit, registry, runtime, trees
 from .runtime import _other_array as _other_array_type
 from .cache import Derivative
+from .backends import check_backend
 from .analysis import (activity, aliased_writes, anf_violations, list_names, shapes,
                        untracked_flows)
 from .errors import (InternalError, NoRuleError, NotDifferentiableError, ShapeMismatchError,
@@ -99,6 +100,7 @@ class Spec:
     kinds: tuple | None = None     # argument shapes it is specialized for (_canonical)
     complex_args: tuple = ()       # parameters passed complex values (_complex_args)
     containers: tuple = ()         # (parameter, trees.structure) of container arguments
+    backend: str = "python"        # what runs the specialized code (srcad/backends)
 
 
 def clear_cache() -> None:
@@ -291,6 +293,9 @@ def build(f, spec: Spec) -> Derivative:
                 namespace[name] = getattr(builtins, name)
                 program.deps.append((src.namespace, name, getattr(builtins, name)))
         fn = emit.compile_function(source, fdef.name, namespace)
+        if spec.backend == "numba" and spec.kinds:     # shapes and dtypes known: compiled
+            from .backends.numba import compiled
+            fn = compiled(fn, source, namespace)
         fn.__srcad_origins__ = emit.line_origins(fdef, source, src.filename)
         # differentiated again (complex_values): the parameters it was built complex for
         fn.__srcad_complex__ = frozenset(p for p in params if complex_facts is not None
@@ -1093,19 +1098,21 @@ def _show_verbose(fn, verbose):
 _WRAPPERS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
-def _derivative(f, mode, wrt, preserve_result, optimized, grad_seed, verbose):
+def _derivative(f, mode, wrt, preserve_result, optimized, grad_seed, verbose,
+                backend="python"):
     """The derivative function for these options, memoized per function: asking again for
     the same derivative costs a dictionary lookup (staleness is checked at each call)."""
     # wrt items with their types: True == 1 and 1.0 == 1 must not find wrt=1's derivative
     key = (mode, tuple((type(w), w) for w in wrt) if isinstance(wrt, (tuple, list)) else
-           (type(wrt), wrt), preserve_result, optimized, grad_seed)
+           (type(wrt), wrt), preserve_result, optimized, grad_seed, check_backend(backend))
     try:
         per_fn = _WRAPPERS.get(f)
         found = per_fn.get(key) if per_fn is not None else None
     except TypeError:          # unhashable wrt or a callable that takes no weak reference
         per_fn = found = None
     if found is None:
-        spec = _spec(f, mode, wrt, preserve_result, optimized, grad_seed)
+        spec = dataclasses.replace(_spec(f, mode, wrt, preserve_result, optimized, grad_seed),
+                                   backend=backend)
         found = _wrap(f, spec, mode)
         _pickled_by_reference(found, f, (mode, wrt, preserve_result, optimized, grad_seed))
         try:        # two threads asking at once: both get the first one stored; held weakly
@@ -1138,23 +1145,29 @@ def _pickled_by_reference(derivative, f, options: tuple) -> None:
 
 @overload
 def grad(f: Callable[_P, _R], wrt: Wrt = 0, preserve_result: Literal[False] = False,
-         optimized: bool = True, verbose: int = 0) -> DerivativeFunction[_P, Any]: ...
+         optimized: bool = True, verbose: int = 0,
+         backend: str = "python") -> DerivativeFunction[_P, Any]: ...
 @overload
 def grad(f: Callable[_P, _R], wrt: Wrt = 0, *, preserve_result: Literal[True],
-         optimized: bool = True, verbose: int = 0) -> DerivativeFunction[_P, tuple[_R, Any]]: ...
+         optimized: bool = True, verbose: int = 0,
+         backend: str = "python") -> DerivativeFunction[_P, tuple[_R, Any]]: ...
 @overload
 def grad(f: Callable[_P, _R], wrt: Wrt = 0, preserve_result: bool = False,
-         optimized: bool = True, verbose: int = 0) -> DerivativeFunction[_P, Any]: ...
+         optimized: bool = True, verbose: int = 0,
+         backend: str = "python") -> DerivativeFunction[_P, Any]: ...
 @overload
 def grad(f: None = None, wrt: Wrt = 0, preserve_result: Literal[False] = False,
-         optimized: bool = True, verbose: int = 0) -> _GradDecorator: ...
+         optimized: bool = True, verbose: int = 0,
+         backend: str = "python") -> _GradDecorator: ...
 @overload
 def grad(f: None = None, wrt: Wrt = 0, *, preserve_result: Literal[True],
-         optimized: bool = True, verbose: int = 0) -> _ValueGradDecorator: ...
+         optimized: bool = True, verbose: int = 0,
+         backend: str = "python") -> _ValueGradDecorator: ...
 @_decorator
-def grad(f, wrt=0, preserve_result=False, optimized=True, verbose=0):
-    """The gradient of a scalar-valued ``f`` with respect to argument(s) ``wrt``."""
-    return _derivative(f, "reverse", wrt, preserve_result, optimized, True, verbose)
+def grad(f, wrt=0, preserve_result=False, optimized=True, verbose=0, backend="python"):
+    """The gradient of a scalar-valued ``f`` with respect to argument(s) ``wrt``;
+    ``backend='numba'`` runs it compiled by numba where numba accepts it (srcad/backends)."""
+    return _derivative(f, "reverse", wrt, preserve_result, optimized, True, verbose, backend)
 
 
 @overload
