@@ -1,9 +1,13 @@
 """How srcad's build time grows with function length: generated straight-line functions of
-25, 50, 100 and 200 statements, and a 20-line function with loops, built in reverse and
-forward mode on a cold cache; the first call builds the variant specialized for the
-arguments' shapes, reported apart.
+100 to 2000 statements, a 20-line function with loops, built in reverse and forward mode on a
+cold cache (the first call builds the variant specialized for the arguments' shapes, reported
+apart); then the CPU time of ``srcad.grad`` plus its first call for an n-term sum expression
+and for helpers calling the helper below twice, ``depth`` levels deep (inlined, the work
+doubles per level: a depth is skipped once the one before took more than ``--budget``
+seconds).
 
-Usage: ``python benchmarks/build_curve.py [--lengths 25,50,100,200] [--repeat 3]``
+Usage: ``python benchmarks/build_curve.py [--lengths 100,200,500,1000,2000] [--repeat 3]
+[--terms 200,400,800] [--depths 4,6,8,10,12] [--budget 60]``
 """
 from __future__ import annotations
 
@@ -88,6 +92,39 @@ def make_loops():
     return namespace["loops20"]
 
 
+def make_sum(terms: int):
+    """``np.sum(x * 0.0 + x * 1.0 + ...)``: one expression of ``terms`` products."""
+    source = "def sum{0}(x):\n    return np.sum({1})\n".format(
+        terms, " + ".join(f"x * {i}.0" for i in range(terms)))
+    return _defined(source, f"sum{terms}", f"<srcad-build-curve-sum-{terms}>")
+
+
+def make_nested(depth: int):
+    """``nested(x) = np.sum(h{depth}(x))`` where ``h{k}(x) = h{k-1}(x) + h{k-1}(0.5 * x)``:
+    each helper calls the one below twice (inlined whole, 2**depth copies of ``h0``)."""
+    lines = ["def h0(x):", "    return np.sin(x) * x"]
+    for k in range(1, depth + 1):
+        lines += [f"def h{k}(x):", f"    return h{k - 1}(x) + h{k - 1}(0.5 * x)"]
+    lines += ["def nested(x):", f"    return np.sum(h{depth}(x))"]
+    return _defined("\n".join(lines) + "\n", "nested", f"<srcad-build-curve-nested-{depth}>")
+
+
+def _defined(source: str, name: str, filename: str):
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    namespace = {"np": np, "math": math, "__name__": filename}
+    exec(compile(source, filename, "exec"), namespace)
+    return namespace[name]
+
+
+def cpu_build(f) -> float:
+    """CPU seconds of ``srcad.grad(f)`` and its first call (cache cleared): CPU time, as the
+    shared machine's load stretches the wall clock."""
+    srcad.clear_cache()
+    start = time.process_time()
+    srcad.grad(f)(np.linspace(0.1, 0.9, 8))
+    return time.process_time() - start
+
+
 def cold_build(f, mode, repeat):
     """Best-of-``repeat`` seconds (build, first call) with an empty cache: ``srcad.autodiff``
     builds the generic derivative, the first call the one specialized for the arguments'
@@ -119,8 +156,11 @@ def cell(f, mode, repeat):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--lengths", default="25,50,100,200")
+    parser.add_argument("--lengths", default="100,200,500,1000,2000")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--terms", default="200,400,800")
+    parser.add_argument("--depths", default="4,6,8,10,12")
+    parser.add_argument("--budget", type=float, default=60.0)
     opts = parser.parse_args(argv)
     lengths = [int(n) for n in opts.lengths.split(",")]
     srcad.grad(make(3))   # load the templates outside the measurements
@@ -145,7 +185,20 @@ def main(argv=None):
             else:
                 cells += [build, "", ""]
         cells.append(str(generated))
-        print("| " + " | ".join(cells) + " |")
+        print("| " + " | ".join(cells) + " |", flush=True)
+
+    print()
+    print("| function | grad + first call, CPU s |")
+    print("|---|---|")
+    for terms in [int(n) for n in opts.terms.split(",") if n]:
+        print(f"| sum of {terms} terms | {cpu_build(make_sum(terms)):.2f} |", flush=True)
+    last = 0.0
+    for depth in [int(n) for n in opts.depths.split(",") if n]:
+        if last > opts.budget:
+            print(f"| helpers {depth} deep | not run (the depth before took {last:.0f} s) |")
+            continue
+        last = cpu_build(make_nested(depth))
+        print(f"| helpers {depth} deep | {last:.2f} |", flush=True)
 
 
 if __name__ == "__main__":

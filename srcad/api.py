@@ -27,6 +27,7 @@ import numpy as np
 from . import cache, complex_values, dispatch, emit, registry, runtime, trees
 from .runtime import _other_array as _other_array_type
 from .cache import Derivative
+from .backends import check_backend
 from .analysis import (activity, aliased_writes, anf_violations, list_names, shapes,
                        untracked_flows)
 from .errors import (InternalError, NoRuleError, NotDifferentiableError, ShapeMismatchError,
@@ -101,6 +102,7 @@ class Spec:
     complex_args: tuple = ()       # parameters passed complex values (_complex_args)
     containers: tuple = ()         # (parameter, trees.structure) of container arguments
     checkpoint: object = False     # reverse: top-level loops checkpointed (_checkpoint)
+    backend: str = "python"        # what runs the specialized code (srcad/backends)
 
 
 def clear_cache() -> None:
@@ -298,6 +300,9 @@ def build(f, spec: Spec) -> Derivative:
                 namespace[name] = getattr(builtins, name)
                 program.deps.append((src.namespace, name, getattr(builtins, name)))
         fn = emit.compile_function(source, fdef.name, namespace)
+        if spec.backend == "numba" and spec.kinds:     # shapes and dtypes known: compiled
+            from .backends.numba import compiled
+            fn = compiled(fn, source, namespace)
         fn.__srcad_origins__ = emit.line_origins(fdef, source, src.filename)
         # differentiated again (complex_values): the parameters it was built complex for
         fn.__srcad_complex__ = frozenset(p for p in params if complex_facts is not None
@@ -1201,13 +1206,14 @@ def _checkpoint(checkpoint):
 
 
 def _derivative(f, mode, wrt, preserve_result, optimized, grad_seed, verbose,
-                checkpoint=False):
+                checkpoint=False, backend="python"):
     """The derivative function for these options, memoized per function: asking again for
     the same derivative costs a dictionary lookup (staleness is checked at each call)."""
     checkpoint = _checkpoint(checkpoint)
     # wrt items with their types: True == 1 and 1.0 == 1 must not find wrt=1's derivative
     key = (mode, tuple((type(w), w) for w in wrt) if isinstance(wrt, (tuple, list)) else
-           (type(wrt), wrt), preserve_result, optimized, grad_seed, checkpoint)
+           (type(wrt), wrt), preserve_result, optimized, grad_seed, checkpoint,
+           check_backend(backend))
     try:
         per_fn = _WRAPPERS.get(f)
         found = per_fn.get(key) if per_fn is not None else None
@@ -1215,7 +1221,7 @@ def _derivative(f, mode, wrt, preserve_result, optimized, grad_seed, verbose,
         per_fn = found = None
     if found is None:
         spec = dataclasses.replace(_spec(f, mode, wrt, preserve_result, optimized, grad_seed),
-                                   checkpoint=checkpoint)
+                                   checkpoint=checkpoint, backend=backend)
         found = _wrap(f, spec, mode)
         if checkpoint is False:      # pickling.py rebuilds derivatives of the plain options
             _pickled_by_reference(found, f, (mode, wrt, preserve_result, optimized, grad_seed))
@@ -1250,31 +1256,33 @@ def _pickled_by_reference(derivative, f, options: tuple) -> None:
 @overload
 def grad(f: Callable[_P, _R], wrt: Wrt = 0, preserve_result: Literal[False] = False,
          optimized: bool = True, verbose: int = 0,
-         checkpoint: Checkpoint = False) -> DerivativeFunction[_P, Any]: ...
+         checkpoint: Checkpoint = False, backend: str = "python") -> DerivativeFunction[_P, Any]: ...
 @overload
 def grad(f: Callable[_P, _R], wrt: Wrt = 0, *, preserve_result: Literal[True],
          optimized: bool = True, verbose: int = 0,
-         checkpoint: Checkpoint = False) -> DerivativeFunction[_P, tuple[_R, Any]]: ...
+         checkpoint: Checkpoint = False, backend: str = "python") -> DerivativeFunction[_P, tuple[_R, Any]]: ...
 @overload
 def grad(f: Callable[_P, _R], wrt: Wrt = 0, preserve_result: bool = False,
          optimized: bool = True, verbose: int = 0,
-         checkpoint: Checkpoint = False) -> DerivativeFunction[_P, Any]: ...
+         checkpoint: Checkpoint = False, backend: str = "python") -> DerivativeFunction[_P, Any]: ...
 @overload
 def grad(f: None = None, wrt: Wrt = 0, preserve_result: Literal[False] = False,
          optimized: bool = True, verbose: int = 0,
-         checkpoint: Checkpoint = False) -> _GradDecorator: ...
+         checkpoint: Checkpoint = False, backend: str = "python") -> _GradDecorator: ...
 @overload
 def grad(f: None = None, wrt: Wrt = 0, *, preserve_result: Literal[True],
          optimized: bool = True, verbose: int = 0,
-         checkpoint: Checkpoint = False) -> _ValueGradDecorator: ...
+         checkpoint: Checkpoint = False, backend: str = "python") -> _ValueGradDecorator: ...
 @_decorator
-def grad(f, wrt=0, preserve_result=False, optimized=True, verbose=0, checkpoint=False):
+def grad(f, wrt=0, preserve_result=False, optimized=True, verbose=0, checkpoint=False,
+         backend="python"):
     """The gradient of a scalar-valued ``f`` with respect to argument(s) ``wrt``.
     ``checkpoint=True`` (or ``'sqrt'``, or a number of snapshots): each top-level ``for``
     loop keeps about sqrt(T) snapshots of its state instead of a tape of T iterations, and
-    its adjoint replays one segment at a time (``docs/checkpointing.md``)."""
+    its adjoint replays one segment at a time (``docs/checkpointing.md``).
+    ``backend='numba'`` runs it compiled by numba where numba accepts it (srcad/backends)."""
     return _derivative(f, "reverse", wrt, preserve_result, optimized, True, verbose,
-                       checkpoint)
+                       checkpoint, backend)
 
 
 @overload

@@ -172,11 +172,20 @@ def _propagate_copies(stmts, stores, loads) -> list:
                 and stores.get(s.targets[0].id) == 1):
             a = s.targets[0].id
             b = s.value.id if isinstance(s.value, gast.Name) else None
-            rest = range(i + 1, len(out))
-            summaries = [_summary(out[j], memo) for j in rest]
-            count = sum(found.get(a, 0) for found, _ in summaries)
-            uses = [k for k, (found, _) in enumerate(summaries) if found.get(a)]
-            last = uses[-1] if uses else -1
+            # the statements up to the last use of a (``loads`` counts every read of a in the
+            # function: once that many are found, none follows; what comes after cannot stop
+            # the copy), so each copy costs the length of its live range, not of the block
+            wanted = loads.get(a, 0)
+            count, last, j = 0, -1, i + 1
+            summaries = []
+            while count < wanted and j < len(out):
+                summaries.append(_summary(out[j], memo))
+                found = summaries[-1][0].get(a, 0)
+                if found:
+                    count += found
+                    last = j - i - 1
+                j += 1
+            rest = range(i + 1, j)
 
             def rebinds(k, j, stored):
                 """Does out[j] change b while a is still read (b = a keeps them equal; a

@@ -35,6 +35,18 @@ class _InPlace:
         self.known = known
         self.loads = loads
         self.foreign = _foreign(fdef, known.primal, numpy_args)
+        self._summaries: dict = {}     # id -> (statement, its load counts, its stores)
+
+    def summary(self, stmt) -> tuple:
+        """(name -> reads, names written) of ``stmt``; memoized for simple statements, which
+        this pass replaces rather than changes (a loop or branch, whose body it rewrites, is
+        read afresh), so each statement is walked once, not once per copy after it."""
+        if isinstance(stmt, (gast.For, gast.While, gast.If)):
+            return _load_counts(stmt), _stores(stmt)
+        found = self._summaries.get(id(stmt))
+        if found is None or found[0] is not stmt:
+            found = self._summaries[id(stmt)] = (stmt, _load_counts(stmt), _stores(stmt))
+        return found[1], found[2]
 
     def fresh(self, value) -> bool:
         """Does ``value`` make a new array (never a view or an argument passed through)?"""
@@ -113,15 +125,18 @@ class _InPlace:
         before the next statement that writes ``target``, and only as an operand (never
         bound to another name, ``c = n``, which would share the buffer)? Then writing into
         ``target`` in place changes nothing ``n`` is still read for."""
-        end = next((j for j in range(i + 1, len(stmts)) if target in _stores(stmts[j])),
+        end = next((j for j in range(i + 1, len(stmts)) if target in self.summary(stmts[j])[1]),
                    len(stmts))
         if end < len(stmts) and isinstance(stmts[end], (gast.Assign, gast.AugAssign)):
             end += 1                  # that write reads its right-hand side first
-        before = sum(_load_counts(s).get(n, 0) for s in stmts[:end])
+        before = sum(self.summary(s)[0].get(n, 0) for s in stmts[:end])
         between = stmts[i + 1:end]
+
+        def may_share(s) -> bool:      # a statement that does not read n cannot share it
+            return bool(self.summary(s)[0].get(n)) and n in self.shared(
+                s if getattr(s, "value", None) is None else s.value)
         return before == self.loads.get(n, 0) and not any(
-            isinstance(s, (gast.For, gast.While, gast.If)) or n in self.shared(
-                s if getattr(s, "value", None) is None else s.value) for s in between)
+            isinstance(s, (gast.For, gast.While, gast.If)) or may_share(s) for s in between)
 
     def kept_through(self, loop, owned) -> set:
         """The owned names a loop or branch only accumulates into or reads as operands."""

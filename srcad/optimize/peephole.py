@@ -36,6 +36,19 @@ def _int_literal(node) -> bool:
     return isinstance(node, gast.Constant) and type(node.value) is int
 
 
+def _same(a, b) -> bool:
+    """``gast.dump(a) == gast.dump(b)``, stopping at the first difference: in a chain
+    ``x0 + x1 + ... + xn`` each sum is compared with its last term at the cost of the smaller,
+    not dumped whole (which made a long sum quadratic)."""
+    if isinstance(a, gast.AST) or isinstance(b, gast.AST):
+        return type(a) is type(b) and all(
+            _same(getattr(a, f, None), getattr(b, f, None)) for f in a._fields)
+    if isinstance(a, list) or isinstance(b, list):
+        return isinstance(a, list) and isinstance(b, list) and len(a) == len(b) and all(
+            _same(x, y) for x, y in zip(a, b))
+    return repr(a) == repr(b)
+
+
 class _Peephole(gast.NodeTransformer):
     """``a + -b`` -> ``a - b``; ``-(-a)`` -> ``a``; ``e + e`` -> ``2.0 * e`` (also in
     ``a + e + e``); arithmetic on
@@ -50,15 +63,14 @@ class _Peephole(gast.NodeTransformer):
         if a is not None and b is not None and type(node.op) in _FOLD and not (
                 isinstance(node.op, gast.Div) and b == 0.0):
             return _literal(_FOLD[type(node.op)](a, b))
-        if isinstance(node.op, gast.Add) and _pure(node.left) and not _int_literal(
-                node.left) and gast.dump(node.left) == gast.dump(node.right):
+        if isinstance(node.op, gast.Add) and _same(node.left, node.right) and _pure(
+                node.left) and not _int_literal(node.left):
             return gast.BinOp(left=gast.Constant(value=2.0, kind=None), op=gast.Mult(),
                               right=node.left)
         left = node.left
         if isinstance(node.op, gast.Add) and isinstance(left, gast.BinOp) and isinstance(
                 left.op, gast.Add) and _pure(node.right) and not _int_literal(
-                node.right) and gast.dump(
-                left.right) == gast.dump(node.right):       # (a + e) + e -> a + 2.0 * e
+                node.right) and _same(left.right, node.right):   # (a + e) + e -> a + 2.0 * e
             node.left, node.right = left.left, gast.BinOp(
                 left=gast.Constant(value=2.0, kind=None), op=gast.Mult(), right=node.right)
             return node
