@@ -165,6 +165,10 @@ def _ends_in_return(body) -> bool:
     last = body[-1] if body else None
     if isinstance(last, gast.If):
         return _ends_in_return(last.body) and _ends_in_return(last.orelse)
+    if isinstance(last, gast.Match):    # every case returns, and the last takes any value
+        final = last.cases[-1]
+        return final.guard is None and isinstance(final.pattern, gast.MatchAs) and \
+            final.pattern.pattern is None and all(_ends_in_return(c.body) for c in last.cases)
     if isinstance(last, gast.While) and isinstance(last.test, gast.Constant) and \
             last.test.value is True:       # `while True:` left by `return` only
         return not any(isinstance(n, gast.Break) for n in gast.walk(last))

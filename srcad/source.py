@@ -20,14 +20,18 @@ UNRESOLVED = object()
 
 
 class Namespace:
-    """Where a function's free names live: its globals, closure cells and the builtins."""
+    """Where a function's free names live: its globals, closure cells and the builtins (and the
+    names its own ``import`` statements bind, ``normalize.sugar``)."""
 
     def __init__(self, fn):
         self.globals = fn.__globals__
         code = fn.__code__
         self.cells = dict(zip(code.co_freevars, fn.__closure__ or ()))
+        self.imports: dict = {}      # names the function's own import statements bind
 
     def lookup(self, name: str):
+        if name in self.imports:
+            return self.imports[name]
         if name in self.cells:
             try:
                 return self.cells[name].cell_contents

@@ -43,6 +43,7 @@ from .fence import fence
 from .jumps import _lower_returns
 from .loops import Loops
 from .program import Program, _has, _loc_error, assigned_names, default_nodes
+from .sugar import lower_sugar
 from .rename import _rename_redefinitions
 from .scope import _defaults, _Scope
 
@@ -60,12 +61,14 @@ def normalize(src: Source, structures: dict | None = None) -> Program:
     """Fence, desugar and convert ``src`` to ANF (see the module docstring); ``structures``
     (parameter name -> ``trees.structure``) are the container arguments it is built for."""
     fdef = copy.deepcopy(src.node)
+    lower_sugar(src, fdef)
     lower_comprehensions(src, fdef)
     lower_containers(src, fdef, structures or {})
     fence(src, fdef)
     taken = names_in(fdef) | set(src.namespace.cells)
     namer = Namer(taken)
     norm = _Normalizer(src, namer)
+    norm.refs.update(src.namespace.imports)      # `import numpy as jnp` in the function
     _lower_returns(fdef, namer)
     norm.main_locals = assigned_names(fdef)
     norm.main_rebound = assigned_names(fdef.body)

@@ -19,6 +19,7 @@ from .fence import fence
 from .jumps import _lower_returns
 from .program import TypeError_, _literal_or_ref, _loc_error, _name, assigned_names
 from .scope import _Scope
+from .sugar import lower_sugar
 
 __all__ = ["Inliner"]
 
@@ -38,6 +39,7 @@ class Inliner(Expressions):
         src = parse_function(fn)
         fdef = src.node
         views, leaves = renamed(views or {}, scope.rename)
+        lower_sugar(src, fdef)
         lower_comprehensions(src, fdef)
         lower_containers(src, fdef, {}, views)
         fence(src, fdef)
@@ -47,7 +49,7 @@ class Inliner(Expressions):
         except TypeError as exc:
             raise _loc_error(scope.src, node, f"bad call to {fn.__name__}: {exc}",
                              "Fix the arguments.", TypeError_) from None
-        helper_ns = Namespace(src.fn)
+        helper_ns = src.namespace
         self.deps.append((None, fn, function_state(fn)))
         mutated = _mutated_params(fdef, sig.parameters)
         _lower_returns(fdef, self.namer)        # early and multiple returns -> one at the end
@@ -68,7 +70,7 @@ class Inliner(Expressions):
                                  "parameter inside the helper (or copy it and return the copy).")
             rename[pname] = value.id
         inner = _Scope(src, helper_ns, rename, foreign=src.fn.__globals__ is not
-                       self.main.namespace.globals, depth=scope.depth + 1)
+                       self.main.namespace.globals or bool(helper_ns.imports), depth=scope.depth + 1)
         lines = []
         written = sig.bind(*node.args, **{k.arg: k.value for k in node.keywords}).arguments
         for pname, param in sig.parameters.items():
