@@ -37,6 +37,7 @@ import gast
 from ..naming import Namer, names_in
 from ..source import Source
 from .calls import METHODS
+from .closures import LocalFunction, local_functions
 from .comprehensions import lower_comprehensions
 from .containers import lower_containers
 from .fence import fence
@@ -61,6 +62,7 @@ def normalize(src: Source, structures: dict | None = None) -> Program:
     """Fence, desugar and convert ``src`` to ANF (see the module docstring); ``structures``
     (parameter name -> ``trees.structure``) are the container arguments it is built for."""
     fdef = copy.deepcopy(src.node)
+    own = local_functions(src, fdef)
     lower_sugar(src, fdef)
     lower_comprehensions(src, fdef)
     lower_containers(src, fdef, structures or {})
@@ -74,6 +76,7 @@ def normalize(src: Source, structures: dict | None = None) -> Program:
     norm.main_rebound = assigned_names(fdef.body)
     norm.main_defaults = _defaults(src.fn)
     scope = _Scope(src, src.namespace, {}, foreign=False, depth=0)
+    scope.local_functions = {n: LocalFunction(f, scope) for n, f in own.items()}
     fdef.body = norm.body(scope, fdef.body)
     if not fdef.body or not isinstance(fdef.body[-1], (gast.Return, gast.If)):
         if not _has(fdef.body, gast.Return):

@@ -26,9 +26,12 @@ _REJECT = {
     gast.YieldFrom: ("yield from", "return the values instead"),
     gast.Nonlocal: ("`nonlocal`", "pass the value in and return the new value instead"),
     gast.ClassDef: ("class definitions", "define the class outside the function"),
-    gast.FunctionDef: ("nested function definitions",
-                       "define the helper at module level and call it"),
-    gast.Lambda: ("lambda", "define a module-level `def` helper and call it"),
+    gast.FunctionDef: ("a nested function defined here (srcad inlines those defined at the "
+                       "top level of the function's body)",
+                       "define it at the top level of the body, or at module level"),
+    gast.Lambda: ("a lambda here (srcad inlines lambdas assigned to a name at the top level "
+                  "of the body, or passed as call arguments)",
+                  "assign it to a name first (act = lambda z: ...), or write a `def`"),
     gast.ListComp: ("a list comprehension here (in a `while` test)",
                     "compute it before the loop and again at the end of its body"),
     gast.SetComp: ("set comprehensions", "write a for loop"),
