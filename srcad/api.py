@@ -1100,6 +1100,8 @@ _WRAPPERS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 def _derivative(f, mode, wrt, preserve_result, optimized, grad_seed, verbose):
     """The derivative function for these options, memoized per function: asking again for
     the same derivative costs a dictionary lookup (staleness is checked at each call)."""
+    if isinstance(f, functools.partial):
+        return _partial_derivative(f, mode, wrt, preserve_result, optimized, grad_seed, verbose)
     # wrt items with their types: True == 1 and 1.0 == 1 must not find wrt=1's derivative
     key = (mode, tuple((type(w), w) for w in wrt) if isinstance(wrt, (tuple, list)) else
            (type(wrt), wrt), preserve_result, optimized, grad_seed)
@@ -1118,6 +1120,25 @@ def _derivative(f, mode, wrt, preserve_result, optimized, grad_seed, verbose):
         except TypeError:
             pass
     return _show_verbose(found, verbose)
+
+
+def _partial_derivative(f, mode, wrt, preserve_result, optimized, grad_seed, verbose):
+    """The derivative of ``functools.partial(g, *a, **k)``: ``g``'s, called with ``a`` and
+    ``k`` (``wrt`` indices count the partial's own parameters, after ``a``)."""
+    shift = len(f.args)
+
+    def moved(w):
+        return w + shift if isinstance(w, numbers.Integral) and not isinstance(w, bool) and \
+            w >= 0 else w
+    inner_wrt = type(wrt)(moved(w) for w in wrt) if isinstance(wrt, (tuple, list)) else \
+        moved(wrt)
+    inner = _derivative(f.func, mode, inner_wrt, preserve_result, optimized, grad_seed, verbose)
+
+    @functools.wraps(inner)
+    def derivative(*args, **kwargs):
+        return inner(*f.args, *args, **{**f.keywords, **kwargs})
+    derivative.source = inner.source        # type: ignore[attr-defined]
+    return derivative
 
 
 def _pickled_by_reference(derivative, f, options: tuple) -> None:

@@ -10,6 +10,7 @@ inlined helper's result (``Inliner.inline``); a callee that cannot be resolved i
 from __future__ import annotations
 
 import copy
+import functools
 
 import gast
 import numpy as np
@@ -19,7 +20,7 @@ from ..errors import NoRuleError
 from ..source import UNRESOLVED
 from .closures import LocalFunction
 from .inline import Inliner
-from .program import _dotted, _loc_error, _name
+from .program import _dotted, _literal_or_ref, _loc_error, _name
 from .scope import _is_global_ref, _is_static_root, _is_user_function
 
 __all__ = ["Calls", "METHODS"]
@@ -71,6 +72,18 @@ class Calls(Inliner):
                              f"`{_dotted(func)}`",
                              "srcad resolves callees when it builds the derivative: call a "
                              "module-level function or a NumPy function by name.", NoRuleError)
+        if isinstance(callee, functools.partial) and registry.lookup(callee) is None:
+            # P(x) with P = partial(f, a, k=v): f(a, x, k=v), a and v read at call time
+            bound = callee
+            callee = bound.func
+            func = _name(self.ref(callee, getattr(callee, "__name__", "partial_func")),
+                         gast.Load())
+            passed = {k.arg for k in node.keywords}
+            node = gast.copy_location(gast.Call(
+                func=func, args=[_literal_or_ref(self, v, "arg") for v in bound.args] + list(
+                    node.args), keywords=[gast.keyword(arg=k, value=_literal_or_ref(self, v, k))
+                                          for k, v in bound.keywords.items()
+                                          if k not in passed] + list(node.keywords)), node)
         if callee is np.einsum and node.args and not (
                 isinstance(node.args[0], gast.Constant) and isinstance(node.args[0].value, str)):
             node = _einsum_subscripts(scope.src, node)    # the sublist form, as a string
