@@ -1137,7 +1137,7 @@ def _partial_derivative(f, mode, wrt, preserve_result, optimized, grad_seed, ver
     @functools.wraps(inner)
     def derivative(*args, **kwargs):
         return inner(*f.args, *args, **{**f.keywords, **kwargs})
-    derivative.source = inner.source        # type: ignore[attr-defined]
+    derivative.source = inner.source
     return derivative
 
 

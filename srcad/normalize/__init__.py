@@ -19,7 +19,9 @@ ANF guarantees, for the returned FunctionDef body (recursively inside if/for/whi
 
 With ``SRCAD_VERIFY=1`` these guarantees are checked (``analysis.anf_violations``).
 
-The modules, in the order a function meets them: ``comprehensions`` (to loops),
+The modules, in the order a function meets them: ``closures`` (nested defs and lambdas as
+local functions, inlined where called), ``sugar`` (``match``, ``del``, ``global``, local
+imports, ``:=``), ``comprehensions`` (to loops),
 ``containers`` (container parameters by
 their leaves, containers with constant keys to names), ``fence`` (refusals), ``jumps``
 (``return``/``break``/``continue`` to flags), ``statements``, ``loops``, ``anf``
