@@ -149,6 +149,12 @@ def f(x):
     mask = [True, False, True, True]
     return sum(w[i] * x[i] ** 2 for i in range(n) if mask[i])
 """,
+    "dict comprehension over constants": """
+def f(x):
+    e = {k: np.sin(x) * (k + 1.0) for k in range(3)}
+    g = {name: x ** 2 for name in ('u', 'v')}
+    return np.sum(g['u'] + g['v'] * e[2] - e[0])
+""",
     "keyword-only parameter": """
 def f(x, *, a=2.0):
     return np.sum(np.sin(x) * a)
@@ -228,6 +234,10 @@ def test_partial_differentiated():
      "        case _:\n            return np.sum(x)\n", "match"),
     ("def f(x):\n    def g(z, k=np.ones(2)):\n        return z * k\n    return np.sum(g(x))\n",
      "not a constant"),
+    ("def f(x):\n    d = {i: v for i, v in enumerate(x)}\n    return d[0]\n",
+     "dict comprehensions"),
+    ("def f(x):\n    s = {i % 2 for i in range(4)}\n    return np.sum(x) * len(s)\n",
+     "set comprehensions"),
 ])
 def test_refused_with_location(source, message):
     f = make_function(source)

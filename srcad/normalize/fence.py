@@ -35,7 +35,8 @@ _REJECT = {
     gast.ListComp: ("a list comprehension here (in a `while` test)",
                     "compute it before the loop and again at the end of its body"),
     gast.SetComp: ("set comprehensions", "write a for loop"),
-    gast.DictComp: ("dict comprehensions", "write a for loop"),
+    gast.DictComp: ("dict comprehensions other than one loop over constants "
+                    "({k: f(k) for k in ('a', 'b')})", "write the dict literal or a for loop"),
     gast.GeneratorExp: ("generator expressions other than in sum(...), list(...) and "
                         "tuple(...)", "write a list comprehension or a loop"),
     gast.Set: ("set literals", "use a tuple"),
