@@ -169,10 +169,10 @@ def _ends_in_return(body) -> bool:
     last = body[-1] if body else None
     if isinstance(last, gast.If):
         return _ends_in_return(last.body) and _ends_in_return(last.orelse)
-    if isinstance(last, gast.Match):      # every case returns, and one matches anything
-        return any(isinstance(c.pattern, gast.MatchAs) and c.pattern.pattern is None
-                   and c.guard is None for c in last.cases) and all(
-            _ends_in_return(c.body) for c in last.cases)
+    if isinstance(last, gast.Match):    # every case returns, and the last takes any value
+        final = last.cases[-1]
+        return final.guard is None and isinstance(final.pattern, gast.MatchAs) and \
+            final.pattern.pattern is None and all(_ends_in_return(c.body) for c in last.cases)
     if isinstance(last, gast.While) and isinstance(last.test, gast.Constant) and \
             last.test.value is True:       # `while True:` left by `return` only
         return not any(isinstance(n, gast.Break) for n in gast.walk(last))
@@ -1210,6 +1210,8 @@ def _derivative(f, mode, wrt, preserve_result, optimized, grad_seed, verbose,
     """The derivative function for these options, memoized per function: asking again for
     the same derivative costs a dictionary lookup (staleness is checked at each call)."""
     checkpoint = _checkpoint(checkpoint)
+    if isinstance(f, functools.partial):
+        return _partial_derivative(f, mode, wrt, preserve_result, optimized, grad_seed, verbose)
     # wrt items with their types: True == 1 and 1.0 == 1 must not find wrt=1's derivative
     key = (mode, tuple((type(w), w) for w in wrt) if isinstance(wrt, (tuple, list)) else
            (type(wrt), wrt), preserve_result, optimized, grad_seed, checkpoint,
@@ -1231,6 +1233,25 @@ def _derivative(f, mode, wrt, preserve_result, optimized, grad_seed, verbose,
         except TypeError:
             pass
     return _show_verbose(found, verbose)
+
+
+def _partial_derivative(f, mode, wrt, preserve_result, optimized, grad_seed, verbose):
+    """The derivative of ``functools.partial(g, *a, **k)``: ``g``'s, called with ``a`` and
+    ``k`` (``wrt`` indices count the partial's own parameters, after ``a``)."""
+    shift = len(f.args)
+
+    def moved(w):
+        return w + shift if isinstance(w, numbers.Integral) and not isinstance(w, bool) and \
+            w >= 0 else w
+    inner_wrt = type(wrt)(moved(w) for w in wrt) if isinstance(wrt, (tuple, list)) else \
+        moved(wrt)
+    inner = _derivative(f.func, mode, inner_wrt, preserve_result, optimized, grad_seed, verbose)
+
+    @functools.wraps(inner)
+    def derivative(*args, **kwargs):
+        return inner(*f.args, *args, **{**f.keywords, **kwargs})
+    derivative.source = inner.source
+    return derivative
 
 
 def _pickled_by_reference(derivative, f, options: tuple) -> None:

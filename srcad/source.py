@@ -2,6 +2,7 @@
 the Namespace it resolves names in (globals, closure cells, builtins)."""
 from __future__ import annotations
 
+import ast
 import builtins
 import dis
 import inspect
@@ -20,14 +21,18 @@ UNRESOLVED = object()
 
 
 class Namespace:
-    """Where a function's free names live: its globals, closure cells and the builtins."""
+    """Where a function's free names live: its globals, closure cells and the builtins (and the
+    names its own ``import`` statements bind, ``normalize.sugar``)."""
 
     def __init__(self, fn):
         self.globals = fn.__globals__
         code = fn.__code__
         self.cells = dict(zip(code.co_freevars, fn.__closure__ or ()))
+        self.imports: dict = {}      # names the function's own import statements bind
 
     def lookup(self, name: str):
+        if name in self.imports:
+            return self.imports[name]
         if name in self.cells:
             try:
                 return self.cells[name].cell_contents
@@ -135,22 +140,19 @@ def parse_function(fn) -> Source:
                  "strings or the interactive prompt without a file).") from None
     text = textwrap.dedent("".join(lines))
     if fn.__name__ == "<lambda>":
-        line = lines[0] if lines else ""
-        column = line.find("lambda")
-        raise SrcadSyntaxError(
-            "srcad differentiates `def` functions, not lambdas",
-            Location(filename, first_line, column if column >= 0 else None),
-            "Write the lambda as a `def` function and pass that instead.")
-    try:
-        module = gast.parse(text)
-    except SyntaxError as exc:
-        raise SourceUnavailableError(
-            f"cannot parse the source of {fn.__qualname__}: {exc.msg}",
-            Location(filename, first_line), None) from None
-    fdef = module.body[0]
+        fdef = _lambda_def(fn, filename, lines, first_line)
+        text = "".join(lines)
+    else:
+        try:
+            module = gast.parse(text)
+        except SyntaxError as exc:
+            raise SourceUnavailableError(
+                f"cannot parse the source of {fn.__qualname__}: {exc.msg}",
+                Location(filename, first_line), None) from None
+        fdef = module.body[0]
     if not isinstance(fdef, gast.FunctionDef):
         raise SrcadSyntaxError("expected a function definition", Location(filename, first_line))
-    if not _runs(fn.__code__, text):
+    if fn.__name__ != "<lambda>" and not _runs(fn.__code__, text):
         raise SourceUnavailableError(
             f"the source of {fn.__qualname__} in {filename} is not the code that runs: the "
             "file was edited (or the cell or module redefined) after the function was "
@@ -172,6 +174,67 @@ def parse_function(fn) -> Source:
     fdef.decorator_list = []
     return Source(fn=fn, node=fdef, filename=filename, namespace=Namespace(fn), text=text,
                   first_line=first_line, lines=lines)
+
+
+def _lambda_def(fn, filename, lines, first_line):
+    """The lambda ``fn`` as a ``def lambda(...): return <body>`` (line numbers of its first
+    line): of the lambdas starting on its line, the one whose code is ``fn``'s."""
+    where = Location(filename, first_line, None)
+    code = fn.__code__
+    positions = [(p[0], p[2]) for p in code.co_positions() if p[0] is not None and p[2]]
+    found: list = []
+    for end in range(1, len(lines) + 1):
+        chunk = "".join(lines[:end])
+        for text, shift in ((textwrap.dedent(chunk), None), ("(" + chunk.strip() + ")", 0)):
+            try:
+                module = ast.parse(text)
+            except SyntaxError:
+                continue
+            indent = len(lines[0]) - len(lines[0].lstrip())
+            first = text.splitlines()[0] if text else ""
+            offset = indent - 1 if shift == 0 else indent - (len(first) - len(first.lstrip()))
+            for node in ast.walk(module):
+                if isinstance(node, ast.Lambda) and node.lineno == 1 and _lambda_runs(
+                        code, ast.get_source_segment(text, node) or ""):
+                    found.append((node, text, offset))
+            if found:
+                break
+        if found:
+            break
+    if len(found) > 1 and positions:     # the same code twice: the one holding fn's columns
+        line, col = positions[0]
+        found = [f for f in found if (f[0].body.lineno, f[0].body.col_offset + f[2]) <= (
+            line - first_line + 1, col) <= (f[0].body.end_lineno, f[0].body.end_col_offset + f[2])]
+    if len(found) != 1:
+        raise SrcadSyntaxError(
+            "srcad cannot tell which lambda of this line is the function" if found or
+            lines[0].count("lambda") > 1 else "srcad cannot find the lambda's source",
+            Location(filename, first_line, lines[0].find("lambda") if lines else None),
+            "Write the lambda as a `def` function (or give it a line of its own).")
+    node, text, offset = found[0]
+    tree = ast.parse("def lambda_(): pass").body[0]
+    tree.name = "lambda"
+    tree.args = node.args
+    tree.body = [ast.Return(value=node.body)]
+    ast.copy_location(tree.body[0], node.body)
+    ast.copy_location(tree, node)
+    for n in ast.walk(tree):
+        if hasattr(n, "col_offset"):
+            n.col_offset = max(0, n.col_offset + offset)
+            if getattr(n, "end_col_offset", None) is not None:
+                n.end_col_offset += offset
+    return gast.ast_to_gast(ast.fix_missing_locations(tree))
+
+
+def _lambda_runs(code, text: str) -> bool:
+    """Does the lambda expression ``text`` compile to ``code`` (its closure as cells)?"""
+    outer = "def __srcad_outer__():\n" + "".join(
+        f"    {name} = None\n" for name in code.co_freevars) + "    return (" + text + ")\n"
+    try:
+        module = compile(outer, code.co_filename, "exec", dont_inherit=True)
+    except SyntaxError:
+        return False
+    return any(_same_code(c, code) for c in _codes(module) if c.co_name == "<lambda>")
 
 
 _FUTURE_FLAGS = 0

@@ -212,7 +212,7 @@ UNSUPPORTED_IN_LOOP = {
             s = 0.0
             for i in range(3):
                 global counter
-                counter = s
+                counter = i
                 s = s + x[i]
             return s
         """,

@@ -19,8 +19,9 @@ ANF guarantees, for the returned FunctionDef body (recursively inside if/for/whi
 
 With ``SRCAD_VERIFY=1`` these guarantees are checked (``analysis.anf_violations``).
 
-The modules, in the order a function meets them: ``sugar`` (``global`` reads, ``del``,
-``:=``, ``match`` on literals), ``comprehensions`` (to loops),
+The modules, in the order a function meets them: ``closures`` (nested defs and lambdas as
+local functions, inlined where called), ``sugar`` (``match``, ``del``, ``global``, local
+imports, ``:=``), ``comprehensions`` (to loops),
 ``containers`` (container parameters by
 their leaves, containers with constant keys to names), ``fence`` (refusals), ``jumps``
 (``return``/``break``/``continue`` to flags), ``statements``, ``loops``, ``anf``
@@ -38,6 +39,7 @@ import gast
 from ..naming import Namer, names_in
 from ..source import Source
 from .calls import METHODS
+from .closures import LocalFunction, local_functions
 from .comprehensions import lower_comprehensions
 from .containers import lower_containers
 from .fence import fence
@@ -62,6 +64,7 @@ def normalize(src: Source, structures: dict | None = None) -> Program:
     """Fence, desugar and convert ``src`` to ANF (see the module docstring); ``structures``
     (parameter name -> ``trees.structure``) are the container arguments it is built for."""
     fdef = copy.deepcopy(src.node)
+    own = local_functions(src, fdef)
     lower_sugar(src, fdef)
     lower_comprehensions(src, fdef)
     lower_containers(src, fdef, structures or {})
@@ -69,11 +72,13 @@ def normalize(src: Source, structures: dict | None = None) -> Program:
     taken = names_in(fdef) | set(src.namespace.cells)
     namer = Namer(taken)
     norm = _Normalizer(src, namer)
+    norm.refs.update(src.namespace.imports)      # `import numpy as jnp` in the function
     _lower_returns(fdef, namer)
     norm.main_locals = assigned_names(fdef)
     norm.main_rebound = assigned_names(fdef.body)
     norm.main_defaults = _defaults(src.fn)
     scope = _Scope(src, src.namespace, {}, foreign=False, depth=0)
+    scope.local_functions = {n: LocalFunction(f, scope) for n, f in own.items()}
     fdef.body = norm.body(scope, fdef.body)
     if not fdef.body or not isinstance(fdef.body[-1], (gast.Return, gast.If)):
         if not _has(fdef.body, gast.Return):

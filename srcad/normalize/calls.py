@@ -10,6 +10,7 @@ inlined helper's result (``Inliner.inline``); a callee that cannot be resolved i
 from __future__ import annotations
 
 import copy
+import functools
 
 import gast
 import numpy as np
@@ -17,8 +18,9 @@ import numpy as np
 from .. import registry, runtime
 from ..errors import NoRuleError
 from ..source import UNRESOLVED
+from .closures import LocalFunction
 from .inline import Inliner
-from .program import _dotted, _loc_error, _name
+from .program import _dotted, _literal_or_ref, _loc_error, _name
 from .scope import _is_global_ref, _is_static_root, _is_user_function
 
 __all__ = ["Calls", "METHODS"]
@@ -58,6 +60,11 @@ class Calls(Inliner):
                 self.resolve(scope, marked[2])
             return self.inline(scope, node, marked[0], args, keywords, pre, hint, marked[1])
         callee = self.local_callee(scope, func, node)
+        if isinstance(callee, LocalFunction):
+            args = [self.argument(scope, a, pre) for a in node.args]
+            keywords = [gast.keyword(arg=k.arg, value=self.argument(scope, k.value, pre))
+                        for k in node.keywords]
+            return self.inline_local(scope, node, callee, args, keywords, pre, hint)
         if callee is UNRESOLVED:
             callee = self.resolve(scope, func)
         if callee is UNRESOLVED:
@@ -65,6 +72,18 @@ class Calls(Inliner):
                              f"`{_dotted(func)}`",
                              "srcad resolves callees when it builds the derivative: call a "
                              "module-level function or a NumPy function by name.", NoRuleError)
+        if isinstance(callee, functools.partial) and registry.lookup(callee) is None:
+            # P(x) with P = partial(f, a, k=v): f(a, x, k=v), a and v read at call time
+            bound = callee
+            callee = bound.func
+            func = _name(self.ref(callee, getattr(callee, "__name__", "partial_func")),
+                         gast.Load())
+            passed = {k.arg for k in node.keywords}
+            node = gast.copy_location(gast.Call(
+                func=func, args=[_literal_or_ref(self, v, "arg") for v in bound.args] + list(
+                    node.args), keywords=[gast.keyword(arg=k, value=_literal_or_ref(self, v, k))
+                                          for k, v in bound.keywords.items()
+                                          if k not in passed] + list(node.keywords)), node)
         if callee is np.einsum and node.args and not (
                 isinstance(node.args[0], gast.Constant) and isinstance(node.args[0].value, str)):
             node = _einsum_subscripts(scope.src, node)    # the sublist form, as a string
@@ -77,11 +96,17 @@ class Calls(Inliner):
                 nested = gast.Call(func=func, args=[nested, other], keywords=[])
                 gast.copy_location(nested, node)
             return self.call(scope, nested, pre, hint)
-        args = [self.atom(scope, a, pre) for a in node.args]
-        keywords = [gast.keyword(arg=k.arg, value=self.atom(scope, k.value, pre))
+        args = [self.argument(scope, a, pre) for a in node.args]
+        keywords = [gast.keyword(arg=k.arg, value=self.argument(scope, k.value, pre))
                     for k in node.keywords]
         if registry.lookup(callee) is None and _is_user_function(callee):
             return self.inline(scope, node, callee, args, keywords, pre, hint)
+        for a in args + [k.value for k in keywords]:
+            if isinstance(a, gast.Name) and a.id in scope.local_functions:
+                raise _loc_error(scope.src, a, f"a nested function or lambda passed to "
+                                 f"`{_dotted(func)}`, which srcad does not inline",
+                                 "Pass it to a helper of yours, or call it directly.",
+                                 NoRuleError)
         if scope.depth and scope.foreign:
             func = _name(self.ref(callee, _dotted(func).split(".")[-1]), gast.Load())
         elif isinstance(func, gast.Name):
@@ -90,6 +115,13 @@ class Calls(Inliner):
         call.srcad_callee = callee
         gast.copy_location(call, node)      # errors about the call point at it
         return call
+
+    def argument(self, scope, node, pre):
+        """A call's argument as an atom; a local function's name as it is (the callee
+        inlined receives it, any other refuses it)."""
+        if isinstance(node, gast.Name) and node.id in scope.local_functions:
+            return node
+        return self.atom(scope, node, pre)
 
     def local_callee(self, scope, func, node):
         """The function a call through a local name makes, as Python resolves it (locals and
@@ -102,13 +134,17 @@ class Calls(Inliner):
         ident = func.id
         if ident in scope.callables:
             return scope.callables[ident]
-        local = ident in scope.rename if scope.depth else ident in self.main_locals
+        if ident in scope.local_functions:
+            return scope.local_functions[ident]
+        local = ident in scope.rename or (not scope.depth and ident in self.main_locals)
         if not local:
             return UNRESOLVED
-        alias = self.local_function(scope, ident)
+        nested = not scope.depth and ident in scope.rename   # a local function's parameter
+        alias = self.local_function(scope, ident) if not nested else UNRESOLVED
         if alias is not UNRESOLVED:
             return alias
-        default = self.main_defaults.get(ident, UNRESOLVED) if not scope.depth else UNRESOLVED
+        default = self.main_defaults.get(ident, UNRESOLVED) if not scope.depth and \
+            not nested else UNRESOLVED
         if default is not UNRESOLVED and callable(default) and ident not in self.main_rebound:
             self.callables[ident] = default
             return default

@@ -14,8 +14,10 @@ placed before the statement holding it:
 
 Nested generators are nested loops; the loop variables get names of their own (a
 comprehension's variables do not leak into the function). A comprehension in a ``while``
-test (evaluated again at each iteration), a dict or set comprehension and a generator
-expression elsewhere are left to the fence, which refuses them with their location.
+test (evaluated again at each iteration), a set comprehension, a dict comprehension other than
+one loop over constants (``{k: f(k) for k in ('a', 'b')}`` is the dict literal
+``{'a': f('a'), 'b': f('b')}``, whose keys are static) and a generator expression elsewhere
+are left to the fence, which refuses them with their location.
 """
 from __future__ import annotations
 
@@ -101,8 +103,31 @@ class _Lowering:
             def visit_Lambda(self, n):
                 return n                      # its own scope: refused by the fence
 
-            visit_DictComp = visit_SetComp = visit_GeneratorExp = visit_Lambda
+            def visit_DictComp(self, n):
+                return lowering.unrolled_dict(n) or n
+
+            visit_SetComp = visit_GeneratorExp = visit_Lambda
         return Rewrite().visit(node)
+
+    def unrolled_dict(self, comp):
+        """``{k: f(k) for k in ('a', 'b')}`` (one loop over a literal of constants or a
+        ``range`` of constants, no condition) as the dict literal ``{'a': f('a'), ...}``, whose
+        keys are static (``containers``); else None (the fence refuses it)."""
+        if len(comp.generators) != 1:
+            return None
+        gen = comp.generators[0]
+        if gen.ifs or gen.is_async or not isinstance(gen.target, gast.Name):
+            return None
+        values = _constants(gen.iter) if not (isinstance(gen.iter, gast.Call) and self.builtin(
+            gen.iter.func, "range")) else _range(gen.iter)
+        if values is None:
+            return None
+        keys, items = [], []
+        for v in values:
+            bound = {gen.target.id: v}
+            keys.append(_substituted(copy.deepcopy(comp.key), bound))
+            items.append(_substituted(copy.deepcopy(comp.value), bound))
+        return gast.copy_location(gast.Dict(keys=keys, values=items), comp)
 
     def collect(self, comp, kind, pre, stmt, hint):
         """Statements computing ``comp`` into a new name (appended to ``pre``), and that
@@ -147,6 +172,37 @@ class _Lowering:
         return gast.copy_location(_name(result), comp)
 
 
+def _constants(node):
+    if isinstance(node, (gast.List, gast.Tuple)) and all(
+            isinstance(e, gast.Constant) for e in node.elts):
+        return [e.value for e in node.elts]
+    return None
+
+
+def _range(call):
+    bounds = _constants(gast.Tuple(elts=call.args, ctx=gast.Load()))
+    if call.keywords or bounds is None or not 1 <= len(bounds) <= 3 or not all(
+            type(b) is int for b in bounds):
+        return None
+    return list(range(*bounds))
+
+
+def _substituted(node, values: dict):
+    """``node`` with each read of a name of ``values`` replaced by its constant."""
+    class Substitute(gast.NodeTransformer):
+        def visit_Name(self, n):
+            if n.id in values and isinstance(n.ctx, gast.Load):
+                return gast.copy_location(gast.Constant(value=values[n.id], kind=None), n)
+            return n
+
+        def skip(self, n):
+            return n              # a name of the same spelling bound again inside
+
+        visit_ListComp = visit_SetComp = visit_DictComp = visit_GeneratorExp = skip
+        visit_Lambda = skip
+    return Substitute().visit(node)
+
+
 def _renamed(node, rename: dict):
     class Rename(gast.NodeTransformer):
         def visit_Name(self, n):
@@ -158,5 +214,6 @@ def _renamed(node, rename: dict):
 
 def lower_comprehensions(src: Source, fdef) -> None:
     """Lower ``fdef``'s comprehensions in place (see the module docstring)."""
-    if any(isinstance(n, (gast.ListComp, gast.GeneratorExp)) for n in gast.walk(fdef)):
+    if any(isinstance(n, (gast.ListComp, gast.GeneratorExp, gast.DictComp))
+           for n in gast.walk(fdef)):
         fdef.body = _Lowering(src, fdef).block(fdef.body)

@@ -110,6 +110,7 @@ class _Lowering:
             if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store):
                 counts[node.id] = counts.get(node.id, 0) + 1
         self.counts = counts
+        self.mutated = _mutated(fdef)
 
     # -- errors and names ---------------------------------------------------------------------
 
@@ -548,7 +549,8 @@ class _Lowering:
         if isinstance(stmt, gast.Assign) and len(stmt.targets) == 1:
             hint = stmt.targets[0].id if isinstance(stmt.targets[0], gast.Name) else "item"
             found = self.display(stmt.value, pre, hint) if isinstance(
-                stmt.targets[0], gast.Name) and _nested_display(stmt.value) else \
+                stmt.targets[0], gast.Name) and _nested_display(stmt.value) and \
+                stmt.targets[0].id not in self.mutated else \
                 self.resolve(stmt.value, pre, hint)
             if isinstance(found, _Static) or (found is not None and not isinstance(
                     stmt.targets[0], gast.Name)):
@@ -607,6 +609,26 @@ def _nested_display(node) -> bool:
         isinstance(e, gast.Starred) for e in node.elts)
 
 
+def _mutated(fdef) -> set:
+    """Names the code changes in place or binds again (``pairs.append(p)``,
+    ``pairs[0] = p``, ``pairs += [p]``, two assignments): a display of displays bound to one
+    stays an ordinary list."""
+    out: set = set()
+    stores: dict = {}
+    for n in gast.walk(fdef):
+        if isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and isinstance(
+                n.func.value, gast.Name):
+            out.add(n.func.value.id)
+        elif isinstance(n, gast.Subscript) and not isinstance(n.ctx, gast.Load) and \
+                isinstance(n.value, gast.Name):
+            out.add(n.value.id)
+        elif isinstance(n, gast.AugAssign) and isinstance(n.target, gast.Name):
+            out.add(n.target.id)
+        elif isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
+            stores[n.id] = stores.get(n.id, 0) + 1
+    return out | {name for name, count in stores.items() if count > 1}
+
+
 def lower_containers(src: Source, fdef, structures: dict, views: dict | None = None) -> None:
     """Lower ``fdef`` (in place) for container parameters of ``structures`` (parameter name
     -> ``trees.structure``), and every container literal it makes; ``views`` (an inlined
@@ -661,8 +683,10 @@ def renamed(views: dict, rename: dict) -> tuple[dict, set]:
 def _uses_containers(fdef) -> bool:
     """Does the body make a container srcad lowers (a dict literal, ``dict(...)``, a name
     bound to a display of displays)?"""
+    mutated = _mutated(fdef)
     return any(isinstance(n, gast.Dict) or (
-        isinstance(n, gast.Assign) and _nested_display(n.value)) or (
+        isinstance(n, gast.Assign) and _nested_display(n.value) and not (
+            isinstance(n.targets[0], gast.Name) and n.targets[0].id in mutated)) or (
         isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and n.func.id == "dict")
         for n in gast.walk(fdef))
 

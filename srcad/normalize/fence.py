@@ -24,27 +24,25 @@ _REJECT = {
     gast.Await: ("await", "use plain code"),
     gast.Yield: ("yield (generators)", "return the values (e.g. in a list) instead"),
     gast.YieldFrom: ("yield from", "return the values instead"),
-    gast.Global: ("`global`", "pass the value in and return the new value instead"),
     gast.Nonlocal: ("`nonlocal`", "pass the value in and return the new value instead"),
     gast.ClassDef: ("class definitions", "define the class outside the function"),
-    gast.FunctionDef: ("nested function definitions",
-                       "define the helper at module level and call it"),
-    gast.Lambda: ("lambda", "define a module-level `def` helper and call it"),
-    gast.Delete: ("`del`", "leave the variable in place"),
-    gast.Import: ("import inside the function", "import at module level"),
-    gast.ImportFrom: ("import inside the function", "import at module level"),
+    gast.FunctionDef: ("a nested function defined here (srcad inlines those defined at the "
+                       "top level of the function's body)",
+                       "define it at the top level of the body, or at module level"),
+    gast.Lambda: ("a lambda here (srcad inlines lambdas assigned to a name at the top level "
+                  "of the body, or passed as call arguments)",
+                  "assign it to a name first (act = lambda z: ...), or write a `def`"),
     gast.ListComp: ("a list comprehension here (in a `while` test)",
                     "compute it before the loop and again at the end of its body"),
     gast.SetComp: ("set comprehensions", "write a for loop"),
-    gast.DictComp: ("dict comprehensions", "write a for loop"),
+    gast.DictComp: ("dict comprehensions other than one loop over constants "
+                    "({k: f(k) for k in ('a', 'b')})", "write the dict literal or a for loop"),
     gast.GeneratorExp: ("generator expressions other than in sum(...), list(...) and "
                         "tuple(...)", "write a list comprehension or a loop"),
     gast.Set: ("set literals", "use a tuple"),
     gast.Starred: ("*-unpacking", "pass the arguments explicitly"),
-    gast.NamedExpr: ("`:=` assignment expressions", "assign in a separate statement"),
     gast.Raise: ("`raise`", "validate inputs before calling the derivative"),
     gast.Assert: ("`assert`", "validate inputs before calling the derivative"),
-    gast.Match: ("`match`", "use if/elif"),
     gast.JoinedStr: ("f-strings", "format strings outside the differentiated function"),
 }
 

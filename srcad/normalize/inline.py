@@ -7,12 +7,14 @@ writes into is the caller's own array) and the atom holding its single returned 
 """
 from __future__ import annotations
 
+import copy
 import inspect
 
 import gast
 
-from ..source import UNRESOLVED, Namespace, function_state, parse_function
+from ..source import UNRESOLVED, function_state, parse_function
 from .anf import Expressions
+from .closures import LocalFunction, local_functions
 from .comprehensions import lower_comprehensions
 from .containers import lower_containers, renamed
 from .fence import fence
@@ -39,6 +41,7 @@ class Inliner(Expressions):
         src = parse_function(fn)
         fdef = src.node
         views, leaves = renamed(views or {}, scope.rename)
+        own = local_functions(src, fdef)
         lower_sugar(src, fdef)
         lower_comprehensions(src, fdef)
         lower_containers(src, fdef, {}, views)
@@ -49,7 +52,7 @@ class Inliner(Expressions):
         except TypeError as exc:
             raise _loc_error(scope.src, node, f"bad call to {fn.__name__}: {exc}",
                              "Fix the arguments.", TypeError_) from None
-        helper_ns = Namespace(src.fn)
+        helper_ns = src.namespace
         self.deps.append((None, fn, function_state(fn)))
         mutated = _mutated_params(fdef, sig.parameters)
         _lower_returns(fdef, self.namer)        # early and multiple returns -> one at the end
@@ -70,15 +73,71 @@ class Inliner(Expressions):
                                  "parameter inside the helper (or copy it and return the copy).")
             rename[pname] = value.id
         inner = _Scope(src, helper_ns, rename, foreign=src.fn.__globals__ is not
-                       self.main.namespace.globals, depth=scope.depth + 1)
+                       self.main.namespace.globals or bool(helper_ns.imports),
+                       depth=scope.depth + 1)
+        inner.local_functions = {n: LocalFunction(f, inner) for n, f in own.items()}
+        skip = set(mutated) | set(views)
+        return self.inlined_body(scope, node, fn.__name__, fdef, sig, bound, skip, inner, pre)
+
+    def inline_local(self, scope, node, local, args, keywords, pre, hint):
+        """Inline a nested def or lambda (``closures.LocalFunction``) where it is called: its
+        parameters and locals get names of their own, its free names are those of the scope
+        that defined it."""
+        outer = local.scope
+        if local in self.active:
+            raise _loc_error(scope.src, node, f"the nested function {local.fdef.name} calls "
+                             "itself", "srcad inlines nested functions; recursion is not "
+                             "supported.")
+        src = outer.src
+        fdef = copy.deepcopy(local.fdef)
+        name = fdef.name
+        own = local_functions(src, fdef)
+        lower_sugar(src, fdef)
+        lower_comprehensions(src, fdef)
+        lower_containers(src, fdef, {})
+        fence(src, fdef)
+        sig = _signature(fdef)
+        try:
+            bound = sig.bind(*args, **{k.arg: k.value for k in keywords})
+        except TypeError as exc:
+            raise _loc_error(scope.src, node, f"bad call to {name}: {exc}",
+                             "Fix the arguments.", TypeError_) from None
+        mutated = _mutated_params(fdef, sig.parameters)
+        if mutated:
+            raise _loc_error(src, next(iter(mutated.values())), f"the nested function {name} "
+                             "writes into its argument", "Copy it first and return the copy.")
+        _lower_returns(fdef, self.namer)
+        local_names = assigned_names(fdef) | set(sig.parameters)
+        rename = {n: self.namer.fresh(f"{name}_{n}") for n in sorted(local_names)}
+        self.origins.update({new: f"{n!r} in {name}" for n, new in rename.items()})
+        inner = _Scope(src, outer.namespace, {**outer.rename, **rename}, foreign=outer.foreign,
+                       depth=outer.depth)
+        inner.callables = {k: v for k, v in outer.callables.items() if k not in rename}
+        inner.local_functions = {k: v for k, v in outer.local_functions.items()
+                                 if k not in rename}
+        inner.local_functions.update({n: LocalFunction(f, inner) for n, f in own.items()})
+        self.active.add(local)
+        try:
+            return self.inlined_body(scope, node, name, fdef, sig, bound, set(), inner, pre)
+        finally:
+            self.active.discard(local)
+
+    def inlined_body(self, scope, node, name, fdef, sig, bound, skip, inner, pre):
+        """The statements binding an inlined function's parameters, then its body, appended
+        to ``pre``; the atom of its returned value."""
+        src = inner.src
+        rename = inner.rename
         lines = []
         written = sig.bind(*node.args, **{k.arg: k.value for k in node.keywords}).arguments
         for pname, param in sig.parameters.items():
-            if pname in mutated or pname in views:
+            if pname in skip:
                 continue
             passed = written.get(pname)         # the argument as the caller wrote it
             function = self.passed_function(scope, passed) if passed is not None else (
                 param.default if param.default is not param.empty else None)
+            if isinstance(function, LocalFunction):
+                inner.callables[pname] = function     # h(lambda z: z ** 2, x)
+                continue
             if callable(function) and not isinstance(function, type):
                 inner.callables[pname] = function     # h(x, act=np.tanh): act() is np.tanh
             if pname in bound.arguments:
@@ -87,14 +146,14 @@ class Inliner(Expressions):
                 value = _literal_or_ref(self, param.default, pname)
             else:
                 raise _loc_error(scope.src, node, f"missing argument {pname!r} to "
-                                 f"{fn.__name__}", "Pass it.", TypeError_)
+                                 f"{name}", "Pass it.", TypeError_)
             lines.append(gast.Assign(targets=[_name(rename[pname], gast.Store())],
                                      value=value, type_comment=None))
         body = fdef.body
         returns = [n for n in gast.walk(fdef) if isinstance(n, gast.Return)]
         if len(returns) != 1 or body[-1] is not returns[0] or returns[0].value is None:
             raise _loc_error(src, returns[0] if returns else fdef,
-                             f"srcad inlines helper {fn.__name__}, which needs exactly one "
+                             f"srcad inlines helper {name}, which needs exactly one "
                              "`return <value>` as its last statement",
                              "Restructure the helper to compute the result and return it once "
                              "at the end.")
@@ -110,6 +169,8 @@ class Inliner(Expressions):
 
     def passed_function(self, scope, atom):
         """The function an argument atom names in the calling scope, else None."""
+        if isinstance(atom, gast.Name) and atom.id in scope.local_functions:
+            return scope.local_functions[atom.id]
         if isinstance(atom, gast.Name) and atom.id in self.refs:
             return self.refs[atom.id]
         if isinstance(atom, gast.Name) and (atom.id in scope.rename.values() or (
@@ -119,6 +180,26 @@ class Inliner(Expressions):
             obj = scope.namespace.resolve(atom)
             return None if obj is UNRESOLVED else obj
         return None
+
+
+def _signature(fdef) -> inspect.Signature:
+    """The signature of a nested def or lambda (its defaults are constants)."""
+    a = fdef.args
+    P = inspect.Parameter
+
+    def value(node):
+        if node is None:
+            return P.empty
+        if isinstance(node, gast.UnaryOp):
+            return -node.operand.value if isinstance(node.op, gast.USub) else node.operand.value
+        return node.value
+    positional = [(p, P.POSITIONAL_ONLY) for p in a.posonlyargs] + [
+        (p, P.POSITIONAL_OR_KEYWORD) for p in a.args]
+    defaults = [None] * (len(positional) - len(a.defaults)) + list(a.defaults)
+    params = [P(p.id, kind, default=value(d)) for (p, kind), d in zip(positional, defaults)]
+    params += [P(p.id, P.KEYWORD_ONLY, default=value(d))
+               for p, d in zip(a.kwonlyargs, a.kw_defaults)]
+    return inspect.Signature(params)
 
 
 def _mutated_params(fdef, params) -> dict:

@@ -30,6 +30,7 @@ class _Scope:
         self.foreign = foreign        # globals differ from the main function's
         self.depth = depth
         self.callables: dict = {}     # helper parameter -> the function passed to it
+        self.local_functions: dict = {}   # nested def or lambda -> closures.LocalFunction
         self.source_names = names_in(src.node)    # any other name is srcad's own (g_v, _k)
 
 
@@ -49,6 +50,7 @@ class Resolver:
         self.main_rebound: set = set()    # main parameters assigned in the body
         self.callables: dict = {}         # main parameter called as a function -> default
         self.origins: dict = {}           # a helper's renamed local -> how the user wrote it
+        self.active: set = set()          # local functions being inlined (recursion)
 
     def ref(self, obj, preferred: str) -> str:
         """A name bound to ``obj`` in the generated function."""
@@ -82,6 +84,10 @@ class Resolver:
     def name(self, scope: _Scope, node: gast.Name) -> gast.Name:
         """Rename a local; route a foreign global through a reference."""
         ident = node.id
+        if ident in scope.local_functions and isinstance(node.ctx, gast.Load):
+            raise _loc_error(scope.src, node, f"the local function {ident!r} used as a value",
+                             "srcad inlines nested functions and lambdas where they are "
+                             "called: call it, or pass it to a helper of yours.")
         if ident in scope.rename:
             return _name(scope.rename[ident], node.ctx)
         if scope.depth and isinstance(node.ctx, gast.Load) and ident in scope.source_names:

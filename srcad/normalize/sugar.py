@@ -1,194 +1,268 @@
-"""Python sugar lowered to the statements the fence accepts: ``global`` declarations of names
-only read, ``del`` of a name never read again, ``:=`` where it is evaluated exactly once and
-first, and ``match`` on literal values.
+"""Statement sugar lowered first, before comprehensions: ``match`` on values, ``del``,
+``global`` reads, local ``import`` statements and ``:=``.
 
-Input: a parsed FunctionDef (the user's function or a helper), before the fence. Output: the
-same function without those constructs where their meaning is kept exactly:
-* ``global g`` is dropped when the function never assigns ``g`` (a read resolves to the
-  module's ``g`` either way);
-* ``del x`` of a plain name is dropped when no statement after it reads ``x`` (deleting
-  changes nothing the function computes);
-* ``(n := expr)`` in a statement's expression becomes ``n = expr`` just before the statement
-  and ``n`` in its place, when it is not under a short-circuit (``and``/``or``, ``x if c else
-  y``), a comprehension or a lambda (which may evaluate it never or many times), not in a
-  ``while`` test (evaluated each iteration), and ``n`` is not read earlier in the statement;
-* ``match subject:`` whose cases are literal values (``case 1:``, ``case 'a' | 'b':``, a
-  final ``case _:``) becomes an ``if``/``elif`` chain comparing the subject, evaluated once.
-Anything else of these kinds is left for the fence to refuse with its location.
+Input: a FunctionDef as parsed (the user's function or a helper about to be inlined) and its
+``Source``. Output: the same function where
+* ``match s: case 'a': ... case _: ...`` is ``if``/``elif`` on ``s == 'a'`` (value patterns,
+  ``None``/``True``/``False`` by ``is``, ``|`` of those, ``_`` and a capture ``case v:``);
+* ``del name`` is dropped when nothing reads ``name`` after it;
+* ``global name`` is dropped when the function only reads ``name``;
+* ``import m as n`` / ``from m import a`` are dropped and their names bound in
+  ``src.namespace.imports`` (resolved when the derivative is built, as Python would);
+* ``(n := e)`` inside a statement is ``n = e`` placed before it, and ``n`` in its place.
+Anything else of these is refused with its location (a ``match`` on a structure, ``del`` of an
+item, a ``global`` written, ``:=`` where it would not be evaluated once, first).
 """
 from __future__ import annotations
 
+import importlib
+
 import gast
 
-from ..naming import names_in
+from ..errors import SrcadSyntaxError
 from ..source import Source
+from .program import _loc_error
 
 __all__ = ["lower_sugar"]
 
-
-def lower_sugar(src: Source, fdef: gast.FunctionDef) -> None:
-    """Lower the sugar of ``fdef`` in place (see the module docstring)."""
-    assigned = {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name)
-                and isinstance(n.ctx, (gast.Store, gast.Del))}
-    taken = names_in(fdef)
-    fdef.body = _block(fdef.body, assigned, taken, [])
+_SUGAR = (gast.Match, gast.Delete, gast.Global, gast.Import, gast.ImportFrom, gast.NamedExpr)
 
 
-def _block(stmts, assigned, taken, after) -> list:
-    """``stmts`` lowered; ``after``: the statements that run after this block (for ``del``)."""
-    out: list = []
-    for k, stmt in enumerate(stmts):
-        rest = stmts[k + 1:] + after
-        if isinstance(stmt, gast.Global) and not set(stmt.names) & assigned:
-            continue
-        if isinstance(stmt, gast.Delete) and all(
-                isinstance(t, gast.Name) and not _read_in(t.id, rest) for t in stmt.targets):
-            continue
-        if isinstance(stmt, gast.Match):
-            lowered = _match(stmt, taken)
-            if lowered is not None:
-                out.extend(_block(lowered, assigned, taken, rest))
-                continue
-        for field in ("body", "orelse", "finalbody"):
-            inner = getattr(stmt, field, None)
-            if inner:
-                setattr(stmt, field, _block(inner, assigned, taken,
-                                            (stmt.body if isinstance(stmt, (gast.For, gast.While))
-                                             else []) + rest))
-        out.extend(_walrus(stmt))
-        out.append(stmt)
-    return out
+def _name(ident, ctx=None):
+    return gast.Name(id=ident, ctx=ctx or gast.Load(), annotation=None, type_comment=None)
 
 
-def _read_in(name, stmts) -> bool:
-    return any(isinstance(n, gast.Name) and n.id == name and isinstance(n.ctx, gast.Load)
-               for s in stmts for n in gast.walk(s))
+def _position(node) -> tuple:
+    return (getattr(node, "lineno", 0) or 0, getattr(node, "col_offset", 0) or 0)
 
 
-# -- := ------------------------------------------------------------------------------------------
+class _Sugar:
+    def __init__(self, src: Source, fdef):
+        self.src = src
+        self.fdef = fdef
+        self.count = 0
+        self.loads: dict = {}           # name -> positions of its reads
+        self.stores: dict = {}
+        for n in gast.walk(fdef):
+            if isinstance(n, gast.Name):
+                table = self.loads if isinstance(n.ctx, gast.Load) else self.stores
+                table.setdefault(n.id, []).append(_position(n))
 
-_CONDITIONAL = (gast.BoolOp, gast.IfExp, gast.Lambda, gast.ListComp, gast.SetComp,
-                gast.DictComp, gast.GeneratorExp)
+    def error(self, node, message, hint):
+        return _loc_error(self.src, node, message, hint, SrcadSyntaxError)
 
-
-def _walrus(stmt) -> list:
-    """Assignments hoisted out of ``stmt``'s own expressions (not its nested blocks), in
-    evaluation order; each ``:=`` replaced by its name. Nothing when one cannot be hoisted
-    exactly (the fence then refuses it)."""
-    if isinstance(stmt, gast.While):
-        return []
-    exprs = [getattr(stmt, f) for f in ("value", "test", "iter", "targets") if
-             getattr(stmt, f, None) is not None]
-    exprs = [e for group in exprs for e in (group if isinstance(group, list) else [group])]
-    hoisted: list = []
-    for expr in exprs:
-        hoisted += _hoist(expr)
-    return hoisted
-
-
-def _hoist(expr) -> list:
-    found = []
-    seen_reads: set = set()
-    calls: list = []    # calls evaluated before: hoisting past them could reorder effects
-
-    def visit(node, conditional):
-        if isinstance(node, gast.NamedExpr):
-            before = len(calls)
-            visit(node.value, conditional)
-            if not conditional and not before and node.target.id not in seen_reads:
-                found.append(node)
-            return
-        if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load):
-            seen_reads.add(node.id)
-        for child in gast.iter_child_nodes(node):
-            visit(child, conditional or isinstance(node, _CONDITIONAL))
-        if isinstance(node, gast.Call):
-            calls.append(node)
-
-    visit(expr, False)
-    out = []
-    for named in found:
-        out.append(gast.copy_location(gast.Assign(
-            targets=[gast.Name(id=named.target.id, ctx=gast.Store(), annotation=None,
-                               type_comment=None)],
-            value=named.value, type_comment=None), named))
-        _replace(expr, named, gast.Name(id=named.target.id, ctx=gast.Load(), annotation=None,
-                                        type_comment=None))
-    return out
-
-
-def _replace(root, old, new) -> None:
-    for node in gast.walk(root):
-        for field, value in gast.iter_fields(node):
-            if value is old:
-                setattr(node, field, gast.copy_location(new, old))
-            elif isinstance(value, list):
-                for i, item in enumerate(value):
-                    if item is old:
-                        value[i] = gast.copy_location(new, old)
-
-
-# -- match -----------------------------------------------------------------------------------------
-
-def _match(stmt, taken):
-    """An ``if``/``elif`` chain for a ``match`` of literal values, or None."""
-    tests = []
-    for case in stmt.cases:
-        if case.guard is not None:
-            return None
-        values = _literals(case.pattern)
-        if values is None:
-            return None
-        tests.append((values, case.body))
-    subject = stmt.subject
-    pre = []
-    if not isinstance(subject, (gast.Name, gast.Constant)):
-        name = _fresh("_match_subject", taken)
-        pre.append(gast.copy_location(gast.Assign(
-            targets=[gast.Name(id=name, ctx=gast.Store(), annotation=None, type_comment=None)],
-            value=subject, type_comment=None), stmt))
-        subject = gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None)
-    chain: list = []
-    for values, body in reversed(tests):
-        if values == "wildcard":
-            chain = body
-            continue
-        compares = [gast.Compare(left=_copy(subject), ops=[gast.Eq()], comparators=[v])
-                    for v in values]
-        test = compares[0] if len(compares) == 1 else gast.BoolOp(op=gast.Or(),
-                                                                   values=compares)
-        chain = [gast.copy_location(gast.If(test=test, body=body, orelse=chain), stmt)]
-    return pre + (chain or [gast.copy_location(gast.Pass(), stmt)])
-
-
-def _literals(pattern):
-    """The literal values a pattern matches (a list of nodes), "wildcard" for ``case _``, or
-    None for any other pattern."""
-    if isinstance(pattern, gast.MatchAs) and pattern.pattern is None and pattern.name is None:
-        return "wildcard"
-    if isinstance(pattern, gast.MatchValue) and isinstance(pattern.value, gast.Constant):
-        return [pattern.value]
-    if isinstance(pattern, gast.MatchSingleton):
-        return [gast.Constant(value=pattern.value, kind=None)]
-    if isinstance(pattern, gast.MatchOr):
-        out = []
-        for p in pattern.patterns:
-            values = _literals(p)
-            if values is None or values == "wildcard":
-                return None
-            out += values
+    def block(self, stmts, loops=()) -> list:
+        out: list = []
+        for stmt in stmts:
+            out += self.stmt(stmt, loops)
         return out
-    return None
+
+    def stmt(self, stmt, loops) -> list:
+        if isinstance(stmt, gast.Match):
+            return self.match(stmt, loops)
+        if isinstance(stmt, gast.Delete):
+            return self.delete(stmt, loops)
+        if isinstance(stmt, gast.Global):
+            for ident in stmt.names:
+                if ident in self.stores:
+                    raise self.error(stmt, f"the function assigns the global {ident!r}",
+                                     "Pass the value in and return the new value instead.")
+            return []
+        if isinstance(stmt, (gast.Import, gast.ImportFrom)):
+            return self.imports(stmt)
+        if isinstance(stmt, gast.While):
+            self.refuse_walrus(stmt.test, "in a `while` test (evaluated at every iteration)")
+            stmt.body = self.block(stmt.body, loops + (stmt,))
+            stmt.orelse = self.block(stmt.orelse, loops)
+            return [stmt]
+        pre: list = []
+        if isinstance(stmt, gast.If):
+            stmt.test = self.walrus(stmt.test, pre)
+        elif isinstance(stmt, gast.For):
+            stmt.iter = self.walrus(stmt.iter, pre)
+        elif isinstance(stmt, (gast.FunctionDef, gast.ClassDef)):
+            return [stmt]                   # lowered (or refused) in their own turn
+        else:
+            return pre + [self.walrus(stmt, pre)] if self.has_walrus(stmt) else [stmt]
+        if isinstance(stmt, gast.For):
+            stmt.body = self.block(stmt.body, loops + (stmt,))
+        else:
+            stmt.body = self.block(stmt.body, loops)
+        stmt.orelse = self.block(stmt.orelse, loops)
+        return pre + [stmt]
+
+    # -- match ----------------------------------------------------------------------------------
+
+    def match(self, stmt, loops) -> list:
+        pre: list = []
+        subject = self.walrus(stmt.subject, pre)
+        if not isinstance(subject, (gast.Name, gast.Constant)):
+            self.count += 1
+            ident = f"_subject_{self.count}" if self.count > 1 else "_subject"
+            pre.append(gast.copy_location(gast.Assign(targets=[_name(ident, gast.Store())],
+                                                      value=subject, type_comment=None), stmt))
+            subject = _name(ident)
+        chain: list = []
+        tail = chain
+        for case in stmt.cases:
+            test, binds = self.pattern(case.pattern, subject)
+            body = [gast.copy_location(gast.Assign(targets=[_name(b, gast.Store())],
+                                                   value=_name(subject.id) if isinstance(
+                                                       subject, gast.Name) else subject,
+                                                   type_comment=None), case.pattern)
+                    for b in binds] + self.block(case.body, loops)
+            if case.guard is not None:
+                if binds:
+                    raise self.error(case.guard, "a `case` guard reading a captured name",
+                                     "Test the subject itself in the guard.")
+                self.refuse_walrus(case.guard, "in a `case` guard")
+                test = case.guard if test is None else gast.BoolOp(op=gast.And(),
+                                                                   values=[test, case.guard])
+            if test is None:                # `case _:` or `case v:`: always taken
+                tail.extend(body)
+                break
+            branch = gast.copy_location(gast.If(test=test, body=body, orelse=[]), case.pattern)
+            tail.append(branch)
+            tail = branch.orelse
+        for node in chain:
+            gast.copy_location(node, stmt) if not getattr(node, "lineno", None) else None
+        return pre + (chain or [gast.copy_location(gast.Pass(), stmt)])
+
+    def pattern(self, pat, subject):
+        """(test or None for always, names the pattern binds to the subject)."""
+        def subj():
+            return _name(subject.id) if isinstance(subject, gast.Name) else subject
+        if isinstance(pat, gast.MatchValue):
+            return gast.copy_location(gast.Compare(left=subj(), ops=[gast.Eq()],
+                                                   comparators=[pat.value]), pat), []
+        if isinstance(pat, gast.MatchSingleton):
+            return gast.copy_location(gast.Compare(left=subj(), ops=[gast.Is()],
+                                                   comparators=[gast.Constant(
+                                                       value=pat.value, kind=None)]), pat), []
+        if isinstance(pat, gast.MatchAs):
+            test, binds = (None, []) if pat.pattern is None else self.pattern(pat.pattern,
+                                                                              subject)
+            return test, binds + ([pat.name] if pat.name else [])
+        if isinstance(pat, gast.MatchOr):
+            tests = []
+            for p in pat.patterns:
+                test, binds = self.pattern(p, subject)
+                if binds:
+                    raise self.error(p, "a capture inside `|` patterns",
+                                     "Capture the whole subject: case 'a' | 'b' as v.")
+                if test is None:
+                    return None, []
+                tests.append(test)
+            return gast.copy_location(gast.BoolOp(op=gast.Or(), values=tests), pat), []
+        raise self.error(pat, "srcad lowers `match` on values only (literals, constants, `|`, "
+                         "`_`), not this pattern", "Use if/elif with explicit tests.")
+
+    # -- del, import ----------------------------------------------------------------------------
+
+    def delete(self, stmt, loops) -> list:
+        for target in stmt.targets:
+            if not isinstance(target, gast.Name):
+                raise self.error(target, "srcad does not differentiate `del` of an item or "
+                                 "attribute", "Build a new array or container without it.")
+            after = [p for p in self.loads.get(target.id, []) if p > _position(stmt)]
+            inside = [p for loop in loops for p in self.loads.get(target.id, [])
+                      if _position(loop) <= p <= (loop.end_lineno or 0, 1 << 30)]
+            if after or inside:
+                raise self.error(stmt, f"`del {target.id}` before a later read of "
+                                 f"{target.id!r}", "Leave the variable in place (srcad "
+                                 "drops `del name` only when nothing reads the name after it).")
+        return []
+
+    def imports(self, stmt) -> list:
+        if isinstance(stmt, gast.ImportFrom) and stmt.level:
+            raise self.error(stmt, "a relative import inside the function",
+                             "Import at module level.")
+        for alias in stmt.names:
+            if alias.name == "*":
+                raise self.error(stmt, "`from ... import *` inside the function",
+                                 "Import the names you use.")
+            try:
+                if isinstance(stmt, gast.Import):
+                    module = importlib.import_module(alias.name)
+                    ident = alias.asname or alias.name.split(".")[0]
+                    value = module if alias.asname else importlib.import_module(ident)
+                else:
+                    module = importlib.import_module(stmt.module)
+                    ident = alias.asname or alias.name
+                    value = getattr(module, alias.name)
+            except (ImportError, AttributeError) as exc:
+                raise self.error(stmt, f"the import fails: {exc}", "Fix the import.") from None
+            if len(self.stores.get(ident, [])) > 0:
+                raise self.error(stmt, f"{ident!r} is imported and assigned in the function",
+                                 "Give the imported module or function a name of its own.")
+            self.src.namespace.imports[ident] = value
+        return []
+
+    # -- := -------------------------------------------------------------------------------------
+
+    def has_walrus(self, node) -> bool:
+        return any(isinstance(n, gast.NamedExpr) for n in gast.walk(node))
+
+    def refuse_walrus(self, node, where):
+        for n in gast.walk(node):
+            if isinstance(n, gast.NamedExpr):
+                raise self.error(n, f"`:=` {where}", "Assign in a separate statement.")
+
+    def walrus(self, node, pre):
+        """``node`` with each ``(n := e)`` replaced by ``n``, ``n = e`` appended to ``pre``."""
+        if not self.has_walrus(node):
+            return node
+        sugar = self
+
+        class Hoist(gast.NodeTransformer):
+            def visit_NamedExpr(self, n):
+                value = self.visit(n.value)
+                target = n.target.id
+                early = [p for p in sugar.loads.get(target, []) if _position(node) <= p <
+                         _position(n) and not _within(p, n)]
+                if early:
+                    raise sugar.error(n, f"{target!r} is read before `{target} :=` in the "
+                                      "same statement", "Assign in a separate statement.")
+                pre.append(gast.copy_location(gast.Assign(targets=[_name(target,
+                                                                         gast.Store())],
+                                                          value=value, type_comment=None), n))
+                return gast.copy_location(_name(target), n)
+
+            def visit_BoolOp(self, n):
+                n.values[0] = self.visit(n.values[0])
+                for v in n.values[1:]:
+                    sugar.refuse_walrus(v, "in an operand of `and`/`or` (evaluated only "
+                                        "sometimes)")
+                return n
+
+            def visit_IfExp(self, n):
+                n.test = self.visit(n.test)
+                sugar.refuse_walrus(n.body, "in a branch of `if`/`else` (evaluated only "
+                                    "sometimes)")
+                sugar.refuse_walrus(n.orelse, "in a branch of `if`/`else` (evaluated only "
+                                    "sometimes)")
+                return n
+
+            def visit_Lambda(self, n):
+                sugar.refuse_walrus(n, "inside a lambda")
+                return n
+
+            def refuse(self, n):
+                sugar.refuse_walrus(n, "inside a comprehension")
+                return n
+
+            visit_ListComp = visit_SetComp = visit_DictComp = visit_GeneratorExp = refuse
+        return Hoist().visit(node)
 
 
-def _copy(node):
-    return gast.Name(id=node.id, ctx=gast.Load(), annotation=None, type_comment=None) if \
-        isinstance(node, gast.Name) else gast.Constant(value=node.value, kind=None)
+def _within(position, node) -> bool:
+    start = _position(node)
+    end = (getattr(node, "end_lineno", 0) or 0, getattr(node, "end_col_offset", 0) or 0)
+    return start <= position <= end
 
 
-def _fresh(base, taken) -> str:
-    name, i = base, 2
-    while name in taken:
-        name, i = f"{base}_{i}", i + 1
-    taken.add(name)
-    return name
+def lower_sugar(src: Source, fdef) -> None:
+    """Lower ``fdef``'s statement sugar in place (see the module docstring)."""
+    if any(isinstance(n, _SUGAR) for n in gast.walk(fdef)):
+        fdef.body = _Sugar(src, fdef).block(fdef.body) or [
+            gast.copy_location(gast.Pass(), fdef)]

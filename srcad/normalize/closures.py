@@ -1,0 +1,115 @@
+"""Nested ``def``s and lambdas of a function: taken out of its body as local functions, which
+``inline.Inliner.inline_local`` inlines at each call like a helper (a closure reads the
+enclosing function's names where it is called, as Python's late binding does).
+
+Input: a FunctionDef as parsed (first, before the sugar and the comprehensions). Output: the
+same function without
+* ``def g(...): ...`` statements at the top level of its body,
+* ``g = lambda ...: ...`` statements there,
+* lambdas passed as call arguments (``h(lambda z: z ** 2, x)``: named ``_lambda``),
+and the local functions they define, name -> a FunctionDef (a lambda as ``def`` returning its
+body). Each name is bound once and only called or passed to a call (``Calls`` refuses any
+other use); a parameter default of a local function is a constant. Any other nested ``def``
+or lambda is left to the fence, which refuses it with its location.
+"""
+from __future__ import annotations
+
+import gast
+
+from ..naming import names_in
+from ..source import Source
+from .program import _loc_error
+
+__all__ = ["local_functions", "LocalFunction"]
+
+
+class LocalFunction:
+    """A nested def or lambda, and the scope it was defined in (its free names resolve there)."""
+
+    def __init__(self, fdef, scope):
+        self.fdef = fdef
+        self.scope = scope
+
+
+def _as_def(lam, name):
+    ret = gast.copy_location(gast.Return(value=lam.body), lam.body)
+    fdef = gast.FunctionDef(name=name, args=lam.args, body=[ret], decorator_list=[],
+                            returns=None, type_comment=None, type_params=[])
+    return gast.copy_location(fdef, lam)
+
+
+def local_functions(src: Source, fdef) -> dict:
+    """Take ``fdef``'s local functions out of its body (see the module docstring)."""
+    if not any(isinstance(n, (gast.FunctionDef, gast.Lambda)) for stmt in fdef.body
+               for n in gast.walk(stmt)):
+        return {}
+    taken = names_in(fdef)
+    stores: dict = {}
+    for n in gast.walk(fdef):
+        if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load):
+            stores[n.id] = stores.get(n.id, 0) + 1
+    found: dict = {}
+    body = []
+    for stmt in fdef.body:
+        name, made = None, None
+        if isinstance(stmt, gast.FunctionDef) and not stmt.decorator_list:
+            name, made = stmt.name, stmt
+        elif isinstance(stmt, gast.Assign) and len(stmt.targets) == 1 and isinstance(
+                stmt.targets[0], gast.Name) and isinstance(stmt.value, gast.Lambda):
+            name = stmt.targets[0].id
+            made = _as_def(stmt.value, name)
+        if made is not None:
+            if name in found or stores.get(name, 0) > (0 if made is stmt else 1):
+                raise _loc_error(src, stmt, f"the local function {name!r} is bound more than "
+                                 "once", "Give each nested function its own name.")
+            _check_defaults(src, made)
+            found[name] = made
+            continue
+        body.append(_hoist_lambdas(src, stmt, found, taken))
+    fdef.body = body or [gast.copy_location(gast.Pass(), fdef)]
+    return found
+
+
+def _check_defaults(src, fdef):
+    for d in fdef.args.defaults + [d for d in fdef.args.kw_defaults if d is not None]:
+        if not isinstance(d, gast.Constant) and not (
+                isinstance(d, gast.UnaryOp) and isinstance(d.operand, gast.Constant)):
+            raise _loc_error(src, d, "a default of a nested function that is not a constant",
+                             "Pass the value as an argument, or let the function read it "
+                             "from the enclosing function.")
+
+
+def _hoist_lambdas(src, stmt, found, taken):
+    """``stmt`` with each lambda passed as a call argument named as a local function."""
+    def fresh():
+        name, i = "_lambda", 2
+        while name in taken:
+            name, i = f"_lambda_{i}", i + 1
+        taken.add(name)
+        return name
+
+    class Hoist(gast.NodeTransformer):
+        def visit_Call(self, n):
+            self.generic_visit(n)
+            for i, a in enumerate(n.args):
+                if isinstance(a, gast.Lambda):
+                    n.args[i] = self.named(a)
+            for k in n.keywords:
+                if isinstance(k.value, gast.Lambda):
+                    k.value = self.named(k.value)
+            return n
+
+        def named(self, lam):
+            name = fresh()
+            made = _as_def(lam, name)
+            _check_defaults(src, made)
+            found[name] = made
+            return gast.copy_location(gast.Name(id=name, ctx=gast.Load(), annotation=None,
+                                                type_comment=None), lam)
+
+        def skip(self, n):
+            return n        # a comprehension's lambda reads its variables: left to the fence
+
+        visit_ListComp = visit_SetComp = visit_DictComp = visit_GeneratorExp = skip
+        visit_FunctionDef = visit_Lambda = skip
+    return Hoist().visit(stmt)
