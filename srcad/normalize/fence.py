@@ -3,8 +3,8 @@
 Input: a parsed FunctionDef (the user's function, or a helper about to be inlined). Output:
 nothing, or a ``SrcadSyntaxError`` at the first unsupported construct, with the user's
 location and what to write instead. Everything past the fence may assume none of ``_REJECT``
-occurs, loops have no ``else``, attributes are not assigned and no user name starts with
-``_srcad``.
+occurs (f-strings only inside ``assert``, ``raise`` and expression statements), loops have no
+``else``, attributes are not assigned and no user name starts with ``_srcad``.
 """
 from __future__ import annotations
 
@@ -42,11 +42,11 @@ _REJECT = {
     gast.Set: ("set literals", "use a tuple"),
     gast.Starred: ("*-unpacking", "pass the arguments explicitly"),
     gast.NamedExpr: ("`:=` assignment expressions", "assign in a separate statement"),
-    gast.Raise: ("`raise`", "validate inputs before calling the derivative"),
-    gast.Assert: ("`assert`", "validate inputs before calling the derivative"),
     gast.Match: ("`match`", "use if/elif"),
-    gast.JoinedStr: ("f-strings", "format strings outside the differentiated function"),
+    gast.JoinedStr: ("f-strings here", "format strings only in messages: `assert`, `raise`, "
+                     "`print`, `logging` and `warnings.warn` (primal-only statements)"),
 }
+_MESSAGES = (gast.Assert, gast.Raise, gast.Expr)   # where f-strings may stand (their messages)
 
 
 def fence(src: Source, fdef: gast.FunctionDef):
@@ -56,9 +56,11 @@ def fence(src: Source, fdef: gast.FunctionDef):
         raise _loc_error(src, fdef, "*args/**kwargs parameters are not supported",
                          "Name each parameter explicitly.")
     for stmt in fdef.body:
+        messages = {id(n) for m in gast.walk(stmt) if isinstance(m, _MESSAGES)
+                    for n in gast.walk(m) if isinstance(n, gast.JoinedStr)}
         for node in gast.walk(stmt):
             kind = _REJECT.get(type(node))
-            if kind is not None:
+            if kind is not None and id(node) not in messages:
                 raise _loc_error(src, node, f"srcad does not differentiate {kind[0]}",
                                  f"Instead: {kind[1]}.")
             if isinstance(node, (gast.For, gast.While)) and node.orelse:

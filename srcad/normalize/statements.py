@@ -1,5 +1,7 @@
 """Desugaring of statements: assignments (chained, tuple, augmented, into subscripts),
-expression statements, ``return``, ``if``, ``break`` and ``continue``.
+expression statements, ``return``, ``if``, ``break`` and ``continue``; and the primal-only
+statements (``assert``, ``raise``, calls to ``print``, ``logging`` and ``warnings.warn``),
+kept as written (names renamed) for the primal alone: they have no derivative.
 
 Input: the user's statements (past the fence). Output: ANF statements (see
 ``srcad.normalize``): each ``stmt_X`` returns the statements replacing one ``X``, after the
@@ -8,8 +10,11 @@ statements its operands needed (``pre``); every statement gets the ``lineno`` an
 """
 from __future__ import annotations
 
+import builtins
 import copy
 import inspect
+import logging
+import warnings
 
 import gast
 
@@ -18,7 +23,7 @@ from ..source import parse_function
 from .calls import Calls
 from .inline import _mutated_params
 from .program import _loc_error, _name
-from .scope import _Scope, _is_static_root, _is_user_function
+from .scope import _Scope, _is_global_ref, _is_static_root, _is_user_function
 
 __all__ = ["Statements"]
 
@@ -56,10 +61,35 @@ class Statements(Calls):
     def stmt_Pass(self, scope, stmt, pre):
         return []
 
+    def primal_only(self, scope, stmt) -> list:
+        """``stmt`` as written, its names read as in the function (an inlined helper's locals
+        renamed, foreign globals through references): it runs once, in the primal."""
+        new = copy.deepcopy(stmt)
+        for node in gast.walk(new):
+            for field in node._fields:
+                value = getattr(node, field, None)
+                if isinstance(value, gast.Name) and isinstance(value.ctx, gast.Load):
+                    setattr(node, field, self.name(scope, value))
+                elif isinstance(value, list):
+                    value[:] = [self.name(scope, v) if isinstance(v, gast.Name) and isinstance(
+                        v.ctx, gast.Load) else v for v in value]
+        if isinstance(new, gast.Expr):
+            new.srcad_primal_only = True
+        return [new]
+
+    def stmt_Assert(self, scope, stmt, pre):
+        return self.primal_only(scope, stmt)
+
+    def stmt_Raise(self, scope, stmt, pre):
+        return self.primal_only(scope, stmt)
+
     def stmt_Expr(self, scope, stmt, pre):
         value = stmt.value
         if isinstance(value, gast.Constant):
             return []   # docstring or bare literal
+        if isinstance(value, gast.Call) and _is_global_ref(scope, value.func, self) and \
+                _is_effect(self.resolve(scope, value.func)):
+            return self.primal_only(scope, stmt)     # print(...), log.info(...)
         if (isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute)
                 and value.func.attr == "append" and isinstance(value.func.value, gast.Name)
                 and len(value.args) == 1 and not value.keywords):
@@ -206,3 +236,20 @@ class Statements(Calls):
 
     def stmt_Continue(self, scope, stmt, pre):
         return [gast.Continue()]
+
+
+_EFFECTS = {builtins.print, warnings.warn, warnings.warn_explicit}
+
+
+def _is_effect(callee) -> bool:
+    """Is ``callee`` called for an effect with no derivative: ``print``, ``warnings.warn``, a
+    function of ``logging`` or a method of a ``logging.Logger`` or ``LoggerAdapter``?"""
+    try:
+        if callee in _EFFECTS:
+            return True
+    except TypeError:                   # an unhashable callable
+        return False
+    owner = getattr(callee, "__self__", None)
+    if isinstance(owner, (logging.Logger, logging.LoggerAdapter)):
+        return True
+    return getattr(callee, "__module__", None) == "logging" and inspect.isfunction(callee)
