@@ -36,7 +36,7 @@ from .source import function_state, parse_function
 from .template import clone
 
 __all__ = ["Spec", "build", "grad", "value_and_grad", "autodiff", "show", "jvp", "vjp",
-           "jacobian", "hessian", "hvp", "stop_gradient", "hook", "clear_cache", "DerivativeFunction",
+           "jacobian", "jacfwd", "jacrev", "hessian", "hvp", "stop_gradient", "hook", "clear_cache", "DerivativeFunction",
            "Mode", "Wrt"]
 
 log = logging.getLogger("srcad")
@@ -909,6 +909,18 @@ def _call_forward(entry, flat, named, leaf_tangents, preserve_result):
     return _unshared((out,), flat)[0]
 
 
+def _positional_count(target) -> int | None:
+    """How many positional parameters ``target`` has (None: it takes ``*args``, or has no
+    signature), which says where a positional seed starts."""
+    try:
+        params = inspect.signature(target).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind is p.VAR_POSITIONAL for p in params):
+        return None
+    return sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params)
+
+
 def _wrap(f, spec, kind):
     """The user-facing derivative function for ``f`` and ``spec``."""
     inner = getattr(f, "__srcad_boxed__", None)
@@ -962,10 +974,17 @@ def _wrap(f, spec, kind):
             grads = tuple([_own(g, a, taken, entry) for g, a in zip(grads, values)])
         return (value, grads) if spec.preserve_result else grads
 
+    # Tangent's positional cotangent: one positional argument more than f's positional
+    # parameters is the seed (df(x, dy) is df(x, seed=dy)); None when f takes *args
+    seed_at = _positional_count(target) if kind == "reverse" and not spec.grad_seed else None
+
     if kind == "reverse":
         def derivative(*args, **kwargs):
             # a VJP takes seed=; grad does not (there, seed= is an argument f may not take)
             seed = None if spec.grad_seed else kwargs.pop("seed", None)
+            if seed_at is not None and len(args) + len(bound_self) == seed_at + 1 and \
+                    seed is None:
+                seed, args = args[-1], args[:-1]
             if bound_self:
                 args = bound_self + args
             kinds = _kinds(args)
@@ -1043,7 +1062,29 @@ def _wrap(f, spec, kind):
                 return out[0], _unshared((out[1],), args)[0]
             return _unshared((out,), args)[0]
 
+    def variant(args, kwargs):
+        """The built derivative a call with these arguments runs (``show(f, *args)``): the
+        variant for their shapes and dtypes (forward mode: tangents like the wrt arguments);
+        for containers, the one built for their structure."""
+        args = bound_self + tuple(args)
+        if _has_container(args, kwargs):
+            if kind == "reverse":
+                boxed.reverse(args, kwargs, None)
+            else:
+                wrt_values = arguments.values(args, kwargs)
+                boxed.forward(args, tuple(wrt_values), kwargs)
+            return boxed.last
+        values = arguments.values(args, kwargs)
+        arguments.check(values)
+        if kind == "forward":       # tangents like the wrt arguments, as derivative() keys
+            kinds = _kinds(args + tuple(values))
+            kinds = _primal_kinds(_unknown_tangents(kinds, len(args), indices), len(args))
+        else:
+            kinds = _kinds(args)
+        return current(_with_keywords(kinds, kwargs) if kwargs else kinds)
+
     functools.update_wrapper(derivative, target)
+    derivative.__srcad_variant__ = variant
     derivative.__srcad_current__ = lambda: current().fn
     del derivative.__wrapped__
     derivative.__srcad_spec__ = spec
@@ -1055,6 +1096,16 @@ def _wrap(f, spec, kind):
 
 
 # -- public functions ---------------------------------------------------------------------------
+
+def _argnums(wrt, argnums):
+    """``wrt``, or JAX's ``argnums`` that names the same arguments (not both, unless equal)."""
+    if argnums is None:
+        return wrt
+    if wrt != 0 and wrt != argnums:
+        raise TypeError(f"pass wrt={wrt!r} or argnums={argnums!r}, not both: argnums is "
+                        "JAX's name for wrt")
+    return argnums
+
 
 def _decorator(factory: Callable[..., Any]) -> Callable[..., Any]:
     """Let ``factory(f, **options)`` also be used as ``@factory`` and ``@factory(**options)``
@@ -1138,59 +1189,80 @@ def _pickled_by_reference(derivative, f, options: tuple) -> None:
 
 @overload
 def grad(f: Callable[_P, _R], wrt: Wrt = 0, preserve_result: Literal[False] = False,
-         optimized: bool = True, verbose: int = 0) -> DerivativeFunction[_P, Any]: ...
+         optimized: bool = True, verbose: int = 0,
+         argnums: Wrt | None = None) -> DerivativeFunction[_P, Any]: ...
 @overload
 def grad(f: Callable[_P, _R], wrt: Wrt = 0, *, preserve_result: Literal[True],
-         optimized: bool = True, verbose: int = 0) -> DerivativeFunction[_P, tuple[_R, Any]]: ...
+         optimized: bool = True, verbose: int = 0,
+         argnums: Wrt | None = None) -> DerivativeFunction[_P, tuple[_R, Any]]: ...
 @overload
 def grad(f: Callable[_P, _R], wrt: Wrt = 0, preserve_result: bool = False,
-         optimized: bool = True, verbose: int = 0) -> DerivativeFunction[_P, Any]: ...
+         optimized: bool = True, verbose: int = 0,
+         argnums: Wrt | None = None) -> DerivativeFunction[_P, Any]: ...
 @overload
 def grad(f: None = None, wrt: Wrt = 0, preserve_result: Literal[False] = False,
-         optimized: bool = True, verbose: int = 0) -> _GradDecorator: ...
+         optimized: bool = True, verbose: int = 0,
+         argnums: Wrt | None = None) -> _GradDecorator: ...
 @overload
 def grad(f: None = None, wrt: Wrt = 0, *, preserve_result: Literal[True],
-         optimized: bool = True, verbose: int = 0) -> _ValueGradDecorator: ...
+         optimized: bool = True, verbose: int = 0,
+         argnums: Wrt | None = None) -> _ValueGradDecorator: ...
 @_decorator
-def grad(f, wrt=0, preserve_result=False, optimized=True, verbose=0):
-    """The gradient of a scalar-valued ``f`` with respect to argument(s) ``wrt``."""
-    return _derivative(f, "reverse", wrt, preserve_result, optimized, True, verbose)
+def grad(f, wrt=0, preserve_result=False, optimized=True, verbose=0, argnums=None):
+    """The gradient of a scalar-valued ``f`` with respect to argument(s) ``wrt`` (``argnums``:
+    JAX's name for it)."""
+    return _derivative(f, "reverse", _argnums(wrt, argnums), preserve_result, optimized, True,
+                       verbose)
 
 
 @overload
 def value_and_grad(f: Callable[_P, _R], wrt: Wrt = 0, optimized: bool = True,
-                   verbose: int = 0) -> DerivativeFunction[_P, tuple[_R, Any]]: ...
+                   verbose: int = 0,
+                   argnums: Wrt | None = None) -> DerivativeFunction[_P, tuple[_R, Any]]: ...
 @overload
 def value_and_grad(f: None = None, wrt: Wrt = 0, optimized: bool = True,
-                   verbose: int = 0) -> _ValueGradDecorator: ...
+                   verbose: int = 0, argnums: Wrt | None = None) -> _ValueGradDecorator: ...
 @_decorator
-def value_and_grad(f, wrt=0, optimized=True, verbose=0):
+def value_and_grad(f, wrt=0, optimized=True, verbose=0, argnums=None):
     """``vg(*args) -> (f(*args), gradient)``: ready for scipy.optimize.minimize(jac=True)."""
-    return _derivative(f, "reverse", wrt, True, optimized, True, verbose)
+    return _derivative(f, "reverse", _argnums(wrt, argnums), True, optimized, True, verbose)
 
 
 @overload
 def autodiff(f: Callable[..., Any], mode: Mode = "reverse", wrt: Wrt = 0,
              preserve_result: bool = False, optimized: bool = True,
-             verbose: int = 0) -> DerivativeFunction[..., Any]: ...
+             verbose: int = 0, argnums: Wrt | None = None) -> DerivativeFunction[..., Any]: ...
 @overload
 def autodiff(f: None = None, mode: Mode = "reverse", wrt: Wrt = 0,
              preserve_result: bool = False, optimized: bool = True,
-             verbose: int = 0) -> _AutodiffDecorator: ...
+             verbose: int = 0, argnums: Wrt | None = None) -> _AutodiffDecorator: ...
 @_decorator
-def autodiff(f, mode="reverse", wrt=0, preserve_result=False, optimized=True, verbose=0):
+def autodiff(f, mode="reverse", wrt=0, preserve_result=False, optimized=True, verbose=0,
+             argnums=None):
     """A general derivative: ``mode='reverse'`` gives ``df(*args, seed=None)`` (a VJP; the
-    seed defaults to ones shaped like the output), ``mode='forward'`` gives
+    seed defaults to ones shaped like the output; one positional argument more than ``f``'s
+    positional parameters is the seed, as in Tangent), ``mode='forward'`` gives
     ``df(*args, *tangents)`` (a JVP, one tangent per ``wrt`` argument)."""
-    return _derivative(f, mode, wrt, preserve_result, optimized, False, verbose)
+    return _derivative(f, mode, _argnums(wrt, argnums), preserve_result, optimized, False,
+                       verbose)
 
 
-def show(f: Callable[..., Any], mode: Mode = "reverse", wrt: Wrt = 0, optimized: bool = True,
-         preserve_result: bool = False, standalone: bool = False) -> str:
+def show(f: Callable[..., Any], *example_args: Any, mode: Mode = "reverse", wrt: Wrt = 0,
+         optimized: bool = True, preserve_result: bool = False, standalone: bool = False,
+         argnums: Wrt | None = None, **example_kwargs: Any) -> str:
     """The generated source of ``f``'s derivative (reverse: the gradient function). It runs
     where ``np`` is NumPy and ``_srcad`` is srcad's runtime (``import numpy as np``,
     ``import srcad.runtime as _srcad``), beside the names of ``f``'s module; with
-    ``standalone=True``, the module ``srcad.export`` writes, which needs no srcad."""
+    ``standalone=True``, the module ``srcad.export`` writes, which needs no srcad. With
+    example arguments (``show(f, x, y)``), the variant specialized for their shapes, dtypes
+    and container structures: the code a call with them runs, and pdb steps into."""
+    wrt = _argnums(wrt, argnums)
+    if example_args or example_kwargs:
+        if standalone:
+            raise TypeError("show: standalone=True shows the generic module srcad.export "
+                            "writes; pass no example arguments with it")
+        derivative = _derivative(f, mode, wrt, preserve_result, optimized, mode == "reverse", 0)
+        return derivative.__srcad_variant__(example_args, example_kwargs).source
     if standalone:
         from .export import export
         return export(f, mode=mode, wrt=wrt, preserve_result=preserve_result,
@@ -1208,12 +1280,14 @@ def show(f: Callable[..., Any], mode: Mode = "reverse", wrt: Wrt = 0, optimized:
 
 
 def jvp(f: Callable[..., _R], primals: Iterable[Any], tangents: Iterable[Any],
-        wrt: Wrt | None = None, batched: bool = False) -> tuple[_R, Any]:
+        wrt: Wrt | None = None, batched: bool = False, optimized: bool = True,
+        verbose: int = 0, argnums: Wrt | None = None) -> tuple[_R, Any]:
     """``(f(*primals), J @ tangents)``: one tangent per argument in ``wrt`` (default all).
     ``batched=True``: each tangent has a leading axis of directions (the same number for
     all), and so has the result's tangent; one forward sweep computes them all."""
     primals = tuple(primals)
     tangents = tuple(tangents)
+    wrt = argnums if argnums is not None and wrt is None else _argnums(wrt, argnums)
     if wrt is None:
         wrt = tuple(range(len(primals)))
     count = len(wrt) if isinstance(wrt, (tuple, list)) else 1
@@ -1221,7 +1295,7 @@ def jvp(f: Callable[..., _R], primals: Iterable[Any], tangents: Iterable[Any],
         raise TypeError(f"jvp of {getattr(f, '__name__', f)}: {len(tangents)} tangent(s) for "
                         f"{count} wrt argument(s); pass one tangent per wrt argument")
     df = autodiff(f, mode="forward", wrt=tuple(wrt) if isinstance(wrt, (tuple, list)) else wrt,
-                  preserve_result=True)
+                  preserve_result=True, optimized=optimized, verbose=verbose)
     if not batched:
         return df(*primals, *tangents)
     sizes = {np.shape(t)[0] if np.ndim(t) else None for t in tangents}
@@ -1279,12 +1353,17 @@ def _copied(a):
     return a
 
 
-def vjp(f: Callable[..., _R], *primals: Any, wrt: Wrt = 0) -> tuple[_R, Callable[[Any], Any]]:
+def vjp(f: Callable[..., _R], *primals: Any, wrt: Wrt | None = 0, optimized: bool = True,
+        verbose: int = 0, argnums: Wrt | None = None) -> tuple[_R, Callable[[Any], Any]]:
     """``(f(*primals), vjp_fn)`` where ``vjp_fn(seed)`` is the vector-Jacobian product (the
     value is computed on copies: a function that writes into its arguments must not move the
-    point the product is taken at)."""
+    point the product is taken at). ``wrt=None``: JAX's convention, a tuple of one
+    cotangent per primal."""
+    wrt = _argnums(wrt, argnums)
+    if wrt is None:
+        wrt = tuple(range(len(primals)))
     value = f(*map(_copied, primals))
-    df = autodiff(f, mode="reverse", wrt=wrt)
+    df = autodiff(f, mode="reverse", wrt=wrt, optimized=optimized, verbose=verbose)
     return value, lambda seed: df(*primals, seed=seed)
 
 
@@ -1292,26 +1371,42 @@ _BATCH_ELEMENTS = 1 << 21      # directions per forward sweep of jacobian: about
                                # per batched value of the argument's or output's size
 
 
+@overload
+def jacobian(f: Callable[..., Any], wrt: int | str = 0,
+        mode: Literal["auto", "forward", "reverse"] = "auto", optimized: bool = True,
+        verbose: int = 0, argnums: int | str | None = None) -> Callable[..., np.ndarray]: ...
+@overload
+def jacobian(f: Callable[..., Any], wrt: tuple[int | str, ...] | list[int | str],
+        mode: Literal["auto", "forward", "reverse"] = "auto", optimized: bool = True,
+        verbose: int = 0, argnums: None = None) -> Callable[..., tuple[Any, ...]]: ...
+@overload
+def jacobian(f: Callable[..., Any], wrt: int = 0,
+        mode: Literal["auto", "forward", "reverse"] = "auto", optimized: bool = True,
+        verbose: int = 0, *, argnums: tuple[int | str, ...] | list[int | str]) -> Callable[..., tuple[Any, ...]]: ...
 def jacobian(f: Callable[..., Any], wrt: Wrt = 0,
-             mode: Literal["auto", "forward", "reverse"] = "auto") -> Callable[..., np.ndarray]:
+             mode: Literal["auto", "forward", "reverse"] = "auto", optimized: bool = True,
+             verbose: int = 0, argnums: Wrt | None = None) -> Callable[..., Any]:
     """``jac(*args)``: the Jacobian of ``f`` with respect to one argument, shaped
-    ``output.shape + arg.shape``; 'auto' picks forward mode when the argument is smaller than
-    the output, reverse otherwise."""
+    ``output.shape + arg.shape`` (a tuple of them, one per argument, for a tuple ``wrt``);
+    'auto' picks forward mode when the argument is smaller than the output, reverse
+    otherwise."""
     if mode not in ("auto", "forward", "reverse"):
         raise ValueError(f"mode must be 'auto', 'forward' or 'reverse', not {mode!r}")
+    wrt = _argnums(wrt, argnums)
+    if isinstance(wrt, (tuple, list)):      # one Jacobian per argument, as JAX's jacfwd
+        _wrt_indices(_target(f), wrt)       # refused whole, as grad refuses it
+        parts = [_jacobian(f, w, mode, optimized, verbose) for w in wrt]
+        return lambda *args: tuple(part(*args) for part in parts)
     built: dict[str, DerivativeFunction[..., Any]] = {}
 
     def derivative(which: Mode) -> DerivativeFunction[..., Any]:
         # built on first use: a mode that is not used is not built
         if which not in built:
-            built[which] = autodiff(f, mode=which, wrt=wrt)
+            built[which] = autodiff(f, mode=which, wrt=wrt, optimized=optimized,
+                                    verbose=verbose)
         return built[which]
 
-    index, _ = _wrt_indices(_target(f), wrt)
-    if len(index) != 1:
-        raise TypeError(f"jacobian takes one argument in wrt, not {wrt!r}: build one "
-                        f"jacobian per argument")
-    index = index[0]
+    index = _wrt_indices(_target(f), wrt)[0][0]
 
     def jac(*args: Any) -> np.ndarray:
         if index < len(args) and trees.is_container(args[index]):
@@ -1355,14 +1450,67 @@ def jacobian(f: Callable[..., Any], wrt: Wrt = 0,
     return jac
 
 
-def hessian(f: Callable[..., Any], wrt: Wrt = 0) -> Callable[..., np.ndarray]:
-    """``H(*args)``: the Hessian of scalar ``f`` in one argument (forward over reverse)."""
-    g = grad(f, wrt=wrt)
-    return jacobian(g, wrt=wrt, mode="forward")
+_jacobian: Callable[..., Any] = jacobian      # for a wrt of either kind (the overloads' union)
 
 
-def hvp(f: Callable[..., Any], wrt: Wrt = 0) -> Callable[..., Any]:
+@overload
+def jacfwd(f: Callable[..., Any], wrt: int | str = 0, optimized: bool = True,
+        verbose: int = 0, argnums: int | str | None = None) -> Callable[..., np.ndarray]: ...
+@overload
+def jacfwd(f: Callable[..., Any], wrt: tuple[int | str, ...] | list[int | str], optimized: bool = True,
+        verbose: int = 0, argnums: None = None) -> Callable[..., tuple[Any, ...]]: ...
+@overload
+def jacfwd(f: Callable[..., Any], wrt: int = 0, optimized: bool = True,
+        verbose: int = 0, *, argnums: tuple[int | str, ...] | list[int | str]) -> Callable[..., tuple[Any, ...]]: ...
+def jacfwd(f: Callable[..., Any], wrt: Wrt = 0, optimized: bool = True, verbose: int = 0,
+           argnums: Wrt | None = None) -> Callable[..., Any]:
+    """JAX's name: ``jacobian(f, wrt, mode='forward')``."""
+    return _jacobian(f, wrt, "forward", optimized, verbose, argnums)
+
+
+@overload
+def jacrev(f: Callable[..., Any], wrt: int | str = 0, optimized: bool = True,
+        verbose: int = 0, argnums: int | str | None = None) -> Callable[..., np.ndarray]: ...
+@overload
+def jacrev(f: Callable[..., Any], wrt: tuple[int | str, ...] | list[int | str], optimized: bool = True,
+        verbose: int = 0, argnums: None = None) -> Callable[..., tuple[Any, ...]]: ...
+@overload
+def jacrev(f: Callable[..., Any], wrt: int = 0, optimized: bool = True,
+        verbose: int = 0, *, argnums: tuple[int | str, ...] | list[int | str]) -> Callable[..., tuple[Any, ...]]: ...
+def jacrev(f: Callable[..., Any], wrt: Wrt = 0, optimized: bool = True, verbose: int = 0,
+           argnums: Wrt | None = None) -> Callable[..., Any]:
+    """JAX's name: ``jacobian(f, wrt, mode='reverse')``."""
+    return _jacobian(f, wrt, "reverse", optimized, verbose, argnums)
+
+
+@overload
+def hessian(f: Callable[..., Any], wrt: int | str = 0, optimized: bool = True,
+        verbose: int = 0, argnums: int | str | None = None) -> Callable[..., np.ndarray]: ...
+@overload
+def hessian(f: Callable[..., Any], wrt: tuple[int | str, ...] | list[int | str], optimized: bool = True,
+        verbose: int = 0, argnums: None = None) -> Callable[..., tuple[Any, ...]]: ...
+@overload
+def hessian(f: Callable[..., Any], wrt: int = 0, optimized: bool = True,
+        verbose: int = 0, *, argnums: tuple[int | str, ...] | list[int | str]) -> Callable[..., tuple[Any, ...]]: ...
+def hessian(f: Callable[..., Any], wrt: Wrt = 0, optimized: bool = True, verbose: int = 0,
+            argnums: Wrt | None = None) -> Callable[..., Any]:
+    """``H(*args)``: the Hessian of scalar ``f`` in one argument (forward over reverse); for a
+    tuple ``wrt``, the nested tuple of blocks ``H[i][j]`` (JAX's layout)."""
+    wrt = _argnums(wrt, argnums)
+    if isinstance(wrt, (tuple, list)):
+        _wrt_indices(_target(f), wrt)
+        rows = [[_jacobian(grad(f, wrt=wi, optimized=optimized, verbose=verbose), wrt=wj,
+                          mode="forward", optimized=optimized, verbose=verbose) for wj in wrt]
+                for wi in wrt]
+        return lambda *args: tuple(tuple(block(*args) for block in row) for row in rows)
+    g = grad(f, wrt=wrt, optimized=optimized, verbose=verbose)
+    return _jacobian(g, wrt, "forward", optimized, verbose)
+
+
+def hvp(f: Callable[..., Any], wrt: Wrt = 0, optimized: bool = True, verbose: int = 0,
+        argnums: Wrt | None = None) -> Callable[..., Any]:
     """``hvp(*args, v)``: the Hessian-vector product of scalar ``f`` (forward over reverse)."""
-    g = grad(f, wrt=wrt)
-    dg = autodiff(g, mode="forward", wrt=wrt)
+    wrt = _argnums(wrt, argnums)
+    g = grad(f, wrt=wrt, optimized=optimized, verbose=verbose)
+    dg = autodiff(g, mode="forward", wrt=wrt, optimized=optimized, verbose=verbose)
     return lambda *args: dg(*args)
