@@ -204,9 +204,8 @@ class _Forward:
         if rule is None or rule.tangent is None:
             name = registry.primitive_name(prim)
             raise self.error(stmt, f"no tangent (forward-mode) rule for {name}",
-                             f"Register one: @srcad.register_tangent({name}) over a template "
-                             "function (see docs/templates.md), or use mode='reverse'.",
-                             node=value)
+                             f"Register one: {registry.rule_recipe(prim, 'tangent')}; or use "
+                             "mode='reverse'.", node=value)
         template = rule.tangent
         binding = bind(self, stmt, prim, template, args, kwargs, outs)
         outputs = dict(zip(template.outputs, outs))

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import srcad
-from helpers import central_difference, rng
+from helpers import rng
 
 X = rng(1).standard_normal(4)
 Y = rng(2).standard_normal((3, 4))
@@ -211,3 +211,59 @@ def test_show_with_a_container_argument():
         return np.sum(p["a"] * x)
     text = srcad.show(f, {"a": np.ones(3)}, np.ones(3))
     assert "def " in text and "p_a" in text
+
+
+# -- functions of installed libraries are primitives -------------------------------------------
+
+scipy_special = pytest.importorskip("scipy.special")
+scipy_stats = pytest.importorskip("scipy.stats")
+scipy_ndimage = pytest.importorskip("scipy.ndimage")
+P = np.array([0.2, 0.5, 0.9])
+
+
+def with_logsumexp(x):
+    return scipy_special.logsumexp(x * 2.0)
+
+
+def with_spence(x):
+    return np.sum(scipy_special.spence(x))
+
+
+def with_entropy(x):
+    return scipy_stats.entropy(np.exp(x))
+
+
+def with_filter(x):
+    return np.sum(scipy_ndimage.gaussian_filter1d(x, 1.0) ** 2)
+
+
+def test_a_library_function_with_a_rule_is_a_primitive():
+    g = srcad.grad(with_logsumexp)(P)
+    np.testing.assert_allclose(g, fd_jacobian(with_logsumexp, [P], 0), rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+@pytest.mark.parametrize("f, public", [(with_spence, "scipy.special.spence"),
+                                       (with_entropy, "scipy.stats.entropy"),
+                                       (with_filter, "scipy.ndimage.gaussian_filter1d")])
+def test_a_library_function_without_a_rule_is_never_inlined(f, public, mode):
+    """scipy.stats.entropy and gaussian_filter1d are Python: srcad must not read their source
+    (it would refuse scipy's internals), but name them with the rule to register."""
+    with pytest.raises(srcad.NoRuleError) as info:     # at srcad.grad(f) or the first call
+        df = srcad.autodiff(f, mode=mode)
+        df(P) if mode == "reverse" else df(P, P)
+    kind = "adjoint" if mode == "reverse" else "tangent"
+    assert f"@srcad.register_{kind}({public}) then def " in str(info.value)
+    assert str(info.value).startswith(f"{__file__}:")      # located at the user's line
+
+
+def test_the_recipe_registers_a_working_rule(monkeypatch):
+    from srcad import registry
+    from srcad.registry import d
+    monkeypatch.setattr(registry, "_RULES", dict(registry._RULES))   # undone after the test
+
+    @srcad.register_adjoint(scipy_special.spence)
+    def spence_adjoint(y, x):
+        d[x] = d[y] * (np.log(x) / (1.0 - x))
+    np.testing.assert_allclose(srcad.grad(with_spence)(P), fd_jacobian(with_spence, [P], 0),
+                               rtol=1e-6, atol=1e-8)
