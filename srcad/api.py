@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import collections.abc
 import dataclasses
 import functools
 import importlib
@@ -722,6 +723,61 @@ def _reads_containers(f, depth=0) -> bool:
     return False
 
 
+def _container_reads(f) -> dict:
+    """The parameters ``f`` itself reads as containers: name -> ('key', k) for ``p['k']``,
+    ('attribute', a) for ``p.a`` (an attribute arrays do not have); the first read of each."""
+    try:
+        node = parse_function(f).node
+    except (SrcadError, RecursionError):
+        return {}
+    a = node.args
+    params = {p.id for p in a.posonlyargs + a.args + a.kwonlyargs}
+    found = []
+    for n in gast.walk(node):
+        if isinstance(n, gast.Subscript) and isinstance(n.value, gast.Name) and \
+                n.value.id in params and isinstance(n.slice, gast.Constant) and \
+                isinstance(n.slice.value, str):
+            found.append((n.lineno, n.col_offset, n.value.id, "key", n.slice.value))
+        elif isinstance(n, gast.Attribute) and isinstance(n.value, gast.Name) and \
+                n.value.id in params and not hasattr(np.ndarray, n.attr):
+            found.append((n.lineno, n.col_offset, n.value.id, "attribute", n.attr))
+    reads: dict = {}
+    for *_, name, how, item in sorted(found, reverse=True):     # the first in the source wins
+        reads[name] = (how, item)
+    return reads
+
+
+def _refuse_wrong_structure(target, args, kwargs) -> None:
+    """After a call failed inside generated code: if an argument is not the container
+    ``target`` reads it as (``p['W']`` of a list or an array, ``m.W`` of an object without
+    ``W``), raise an srcad error naming the parameter (else return: the error stands). Run
+    only on failure, so the call path pays nothing for it."""
+    reads = _container_reads(target)
+    if not reads:
+        return
+    try:
+        bound = inspect.signature(target).bind(*args, **kwargs)
+    except TypeError:
+        return
+    names = list(inspect.signature(target).parameters)
+    for name, (how, item) in reads.items():
+        if name not in bound.arguments:
+            continue
+        value = bound.arguments[name]
+        if how == "key":
+            ok = isinstance(value, collections.abc.Mapping) and item in value
+            read, wants = f"{name}[{item!r}]", f"a dict (or mapping) with the key {item!r}"
+        else:
+            ok = hasattr(value, item)
+            read, wants = f"{name}.{item}", f"an object with the attribute {item!r}"
+        if not ok:
+            raise NotDifferentiableError(
+                f"{target.__name__} reads {read}, but {name} is {type(value).__name__}"
+                f"{' without it' if isinstance(value, collections.abc.Mapping) else ''}",
+                _def_location(target, names.index(name)),
+                hint=f"Pass {wants} as {name}.")
+
+
 class _Containers:
     """Calls with container arguments (``srcad.trees``): the derivative built for their
     structures takes their leaves as parameters; its derivatives are rebuilt with the
@@ -1018,6 +1074,8 @@ def _wrap(f, spec, kind):
                     exc.message = exc.message.replace("the function", target.__name__, 1)
                 raise
             except Exception as exc:
+                if isinstance(exc, (TypeError, IndexError, KeyError, AttributeError)):
+                    _refuse_wrong_structure(target, args, kwargs)
                 _note_origin(exc, entry.fn, target)
                 raise
             return finish(out, values, args, entry)
@@ -1056,6 +1114,8 @@ def _wrap(f, spec, kind):
                 else:
                     out = entry.fn(*primals, *tangents, **kwargs)
             except Exception as exc:
+                if isinstance(exc, (TypeError, IndexError, KeyError, AttributeError)):
+                    _refuse_wrong_structure(target, primals, kwargs)
                 _note_origin(exc, entry.fn, target)
                 raise
             if spec.preserve_result:

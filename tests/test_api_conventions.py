@@ -267,3 +267,59 @@ def test_the_recipe_registers_a_working_rule(monkeypatch):
         d[x] = d[y] * (np.log(x) / (1.0 - x))
     np.testing.assert_allclose(srcad.grad(with_spence)(P), fd_jacobian(with_spence, [P], 0),
                                rtol=1e-6, atol=1e-8)
+
+
+# -- bad input on the container path: srcad errors naming the parameter ------------------------
+
+def params_loss(p, x):
+    return np.sum(p["W"] * x) + np.sum(p["b"])
+
+
+def attribute_loss(m, x):
+    return np.sum(m.W * x)
+
+
+class NoArrays:
+    name = "none"
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+@pytest.mark.parametrize("f, bad, read", [
+    (params_loss, [np.ones(3), np.ones(3)], "p['W'], but p is list"),
+    (params_loss, np.ones(3), "p['W'], but p is ndarray"),
+    (attribute_loss, np.ones(3), "the attribute `.W`"),     # refused when built, at m.W
+])
+def test_an_argument_of_the_wrong_structure_is_named(f, bad, read, mode):
+    x = np.ones(3)
+    with pytest.raises(srcad.SrcadError) as info:
+        if mode == "reverse":
+            srcad.autodiff(f, mode=mode, wrt=1)(bad, x, seed=1.0)
+        else:
+            srcad.autodiff(f, mode=mode, wrt=1)(bad, x, np.ones(3))
+    assert read in str(info.value)
+    assert str(info.value).startswith(f"{__file__}:")
+
+
+def test_an_object_without_arrays_is_named():
+    with pytest.raises(srcad.NotDifferentiableError, match="with respect to m: it holds no "
+                                                           "float arrays"):
+        srcad.grad(attribute_loss)(NoArrays(), np.ones(3))
+
+
+def test_a_seed_of_the_wrong_structure_is_refused():
+    def two(x):
+        return np.sin(x), np.cos(x)
+    dr = srcad.autodiff(two, mode="reverse")
+    for seed in ([np.ones(3)], (np.ones(3),), {"a": np.ones(3)}):
+        with pytest.raises(srcad.ShapeMismatchError, match="the seed must be a tuple of 2"):
+            dr(np.ones(3), seed=seed)
+        with pytest.raises(srcad.ShapeMismatchError, match="the seed must be a tuple of 2"):
+            dr(np.ones(3), seed)                # positionally, too
+
+
+def test_the_right_structure_still_runs_after_a_refusal():
+    x = np.ones(3)
+    g = srcad.grad(params_loss, wrt=1)
+    with pytest.raises(srcad.NotDifferentiableError):
+        g(np.ones(3), x)
+    np.testing.assert_allclose(g({"W": np.full(3, 2.0), "b": np.ones(3)}, x), np.full(3, 2.0))
