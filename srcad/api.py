@@ -1074,6 +1074,7 @@ def _wrap(f, spec, kind):
                     exc.message = exc.message.replace("the function", target.__name__, 1)
                 raise
             except Exception as exc:
+                runtime.errstate_reset()     # raised inside an np.errstate block: left it
                 if isinstance(exc, (TypeError, IndexError, KeyError, AttributeError)):
                     _refuse_wrong_structure(target, args, kwargs)
                 _note_origin(exc, entry.fn, target)
@@ -1114,6 +1115,7 @@ def _wrap(f, spec, kind):
                 else:
                     out = entry.fn(*primals, *tangents, **kwargs)
             except Exception as exc:
+                runtime.errstate_reset()
                 if isinstance(exc, (TypeError, IndexError, KeyError, AttributeError)):
                     _refuse_wrong_structure(target, primals, kwargs)
                 _note_origin(exc, entry.fn, target)

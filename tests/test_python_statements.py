@@ -165,3 +165,71 @@ def test_raise_in_a_loop(mode):
     df = srcad.autodiff(raise_in_loop, mode=mode)
     with pytest.raises(ValueError, match=r"x\[1\] is too small"):
         df(x) if mode == "reverse" else df(x, np.ones_like(x))
+
+
+# -- with np.errstate(...) ---------------------------------------------------------------------
+
+def guarded_log(x, w):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        y = np.log(x) * w
+        z = np.where(x > 0, y, 0.0)
+    return np.sum(z * x) + np.sum(w * w)
+
+
+def raising_log(x):
+    with np.errstate(divide="raise"):
+        y = np.log(x)
+    return np.sum(y)
+
+
+POSITIVE = [(np.abs(rng(10).standard_normal(4)) + 0.5, rng(11).standard_normal(4)),
+            (np.abs(rng(12).standard_normal(3)) + 0.5, 1.5)]
+
+
+@pytest.mark.parametrize("args", POSITIVE, ids=["vectors", "scalar w"])
+def test_errstate_body_agrees_with_finite_differences(args):
+    check_agreement(guarded_log, args, wrt=(0, 1))
+    check_second_order_of(guarded_log, list(args), wrt=0)
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+@pytest.mark.parametrize("optimized", [True, False])
+def test_errstate_holds_in_the_primal_and_the_adjoint(mode, optimized):
+    """At x = 0, log and its derivative 1/x divide by zero: the user asked to ignore that,
+    in the primal and (srcad's choice) in the adjoint of the block too. Warnings are errors
+    here, so one escaping the block fails the test."""
+    x, w = np.array([0.0, 1.0, 2.0]), np.ones(3)
+    before = np.geterr()
+    df = srcad.autodiff(guarded_log, mode=mode, wrt=0, optimized=optimized)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = df(x, w) if mode == "reverse" else df(x, w, np.ones(3))
+    finite = out[1:] if mode == "reverse" else out     # the adjoint at x = 0 is 0 * inf
+    assert np.all(np.isfinite(finite)) and np.geterr() == before
+    source = srcad.show(guarded_log, mode=mode, optimized=optimized)
+    expected = 4 if mode == "reverse" else 2     # the adjoint enters the block again
+    assert source.count("_srcad.errstate_") == expected
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_errstate_raise_raises_from_the_derivative_and_restores_the_state(mode):
+    before = np.geterr()
+    df = srcad.autodiff(raising_log, mode=mode)
+    x = np.array([0.0, 1.0])
+    with pytest.raises(FloatingPointError):
+        df(x) if mode == "reverse" else df(x, np.ones(2))
+    assert np.geterr() == before
+    np.testing.assert_allclose(df(x + 1.0) if mode == "reverse" else df(x + 1.0, np.ones(2)),
+                               [1.0, 0.5] if mode == "reverse" else 1.5)
+
+
+def other_context(x):
+    with open(__file__):
+        y = x * 2.0
+    return np.sum(y)
+
+
+def test_another_context_manager_is_refused_at_its_line():
+    with pytest.raises(srcad.SrcadSyntaxError, match="only over np.errstate") as info:
+        srcad.grad(other_context)
+    assert str(info.value).startswith(f"{__file__}:")

@@ -17,7 +17,6 @@ __all__ = ["fence"]
 
 _REJECT = {
     gast.Try: ("try/except", "move error handling outside the differentiated function"),
-    gast.With: ("`with`", "move the context manager outside the differentiated function"),
     gast.AsyncFunctionDef: ("async functions", "use a plain `def`"),
     gast.AsyncFor: ("async for", "use a plain `for`"),
     gast.AsyncWith: ("async with", "use plain code"),

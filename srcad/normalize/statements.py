@@ -17,8 +17,9 @@ import logging
 import warnings
 
 import gast
+import numpy as np
 
-from .. import registry
+from .. import registry, runtime
 from ..source import parse_function
 from .calls import Calls
 from .inline import _mutated_params
@@ -75,7 +76,33 @@ class Statements(Calls):
                         v.ctx, gast.Load) else v for v in value]
         if isinstance(new, gast.Expr):
             new.srcad_primal_only = True
+            func = new.value.func
+            mirror = {"errstate_enter": "exit", "errstate_exit": "enter"}.get(
+                getattr(func, "attr", "")) if isinstance(new.value, gast.Call) else None
+            if mirror is not None:      # generated code read again (a second derivative)
+                new.srcad_mirror = _runtime_effect(mirror, new.value.keywords)
         return [new]
+
+    def stmt_With(self, scope, stmt, pre):
+        """``with np.errstate(**kw): body`` -> the body between ``_srcad.errstate_enter(**kw)``
+        and ``_srcad.errstate_exit(**kw)``, primal-only statements the adjoint sweep mirrors
+        (the adjoint of the body runs under the same error state)."""
+        item = stmt.items[0]
+        call = item.context_expr
+        callee = self.resolve(scope, call.func) if isinstance(call, gast.Call) and \
+            _is_global_ref(scope, call.func, self) else None
+        if len(stmt.items) != 1 or item.optional_vars is not None or callee is not np.errstate:
+            raise _loc_error(scope.src, stmt, "srcad differentiates `with` only over "
+                             "np.errstate(...)", "Move this context manager outside the "
+                             "differentiated function.")
+        if call.args or any(k.arg in (None, "call") or not isinstance(k.value, gast.Constant)
+                            for k in call.keywords):
+            raise _loc_error(scope.src, call, "np.errstate takes constant keywords here",
+                             "Write np.errstate(divide='ignore', ...) with literal values.")
+        enter, leave = (_runtime_effect(which, call.keywords) for which in ("enter", "exit"))
+        enter.srcad_mirror, leave.srcad_mirror = _runtime_effect("exit", call.keywords), \
+            _runtime_effect("enter", call.keywords)
+        return [enter, *self.body(scope, stmt.body), leave]
 
     def stmt_Assert(self, scope, stmt, pre):
         return self.primal_only(scope, stmt)
@@ -238,7 +265,17 @@ class Statements(Calls):
         return [gast.Continue()]
 
 
-_EFFECTS = {builtins.print, warnings.warn, warnings.warn_explicit}
+_EFFECTS = {builtins.print, warnings.warn, warnings.warn_explicit, runtime.errstate_enter,
+            runtime.errstate_exit}
+
+
+def _runtime_effect(which: str, keywords) -> gast.Expr:
+    """``_srcad.errstate_<which>(**keywords)``, a primal-only statement."""
+    func = gast.Attribute(value=_name("_srcad", gast.Load()), attr=f"errstate_{which}",
+                          ctx=gast.Load())
+    stmt = gast.Expr(value=gast.Call(func=func, args=[], keywords=copy.deepcopy(keywords)))
+    stmt.srcad_primal_only = True
+    return stmt
 
 
 def _is_effect(callee) -> bool:

@@ -50,7 +50,8 @@ class ControlFlow(AdjointStatements):
                 return self.adjoint_setitem(stmt, state)
             return self.adjoint_assign(stmt, state)
         if is_primal_only(stmt):        # assert, raise, print: ran in the primal sweep
-            return []
+            mirror = getattr(stmt, "srcad_mirror", None)     # np.errstate: its adjoint too
+            return [copy.deepcopy(mirror)] if mirror is not None else []
         if isinstance(stmt, gast.Expr):
             return self.adjoint_append(stmt, state)
         if isinstance(stmt, gast.If):
