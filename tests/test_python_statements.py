@@ -233,3 +233,58 @@ def test_another_context_manager_is_refused_at_its_line():
     with pytest.raises(srcad.SrcadSyntaxError, match="only over np.errstate") as info:
         srcad.grad(other_context)
     assert str(info.value).startswith(f"{__file__}:")
+
+
+# -- try/except ----------------------------------------------------------------------------------
+
+def reraising(p, x):
+    try:
+        y = np.tanh(p["W"] * x) + sum([v * v for v in x])
+        assert np.all(np.isfinite(y))
+    except (ValueError, AssertionError):
+        raise
+    return np.sum(y * y)
+
+
+def reraising_flat(w, x):
+    try:
+        y = np.tanh(w * x) + sum([v * v for v in x])
+    except ValueError:
+        raise
+    return np.sum(y * y)
+
+
+def test_a_try_whose_handlers_re_raise_is_its_body():
+    w, x = rng(13).standard_normal(3), rng(14).standard_normal(3)
+    check_agreement(reraising_flat, (w, x), wrt=(0, 1))
+    check_second_order_of(reraising_flat, [w, x], wrt=0)
+    g = srcad.grad(reraising)({"W": w}, x)["W"]          # a container read inside the try
+    np.testing.assert_allclose(g, srcad.grad(reraising_flat)(w, x), rtol=1e-12)
+
+
+def returns_in_try(x):
+    s = 0.0
+    for i in range(3):
+        try:
+            if x[i] > 1.0:
+                return s + x[i] ** 3
+            s = s + x[i] ** 2
+        except ValueError:
+            raise
+    return s
+
+
+def handles(x):
+    try:
+        y = np.log(x)
+    except FloatingPointError:
+        y = x
+    return np.sum(y)
+
+
+@pytest.mark.parametrize("f, message", [(returns_in_try, "`return` inside `try`"),
+                                        (handles, "does not differentiate try/except")])
+def test_other_try_statements_are_refused_at_their_line(f, message):
+    with pytest.raises(srcad.SrcadSyntaxError, match=message) as info:
+        srcad.grad(f)
+    assert str(info.value).startswith(f"{__file__}:")

@@ -38,6 +38,7 @@ from ..naming import Namer, names_in
 from ..source import Source
 from .calls import METHODS
 from .comprehensions import lower_comprehensions
+from .trys import lower_reraising_try
 from .containers import lower_containers
 from .fence import fence
 from .jumps import _lower_returns
@@ -60,6 +61,7 @@ def normalize(src: Source, structures: dict | None = None) -> Program:
     """Fence, desugar and convert ``src`` to ANF (see the module docstring); ``structures``
     (parameter name -> ``trees.structure``) are the container arguments it is built for."""
     fdef = copy.deepcopy(src.node)
+    lower_reraising_try(src, fdef)
     lower_comprehensions(src, fdef)
     lower_containers(src, fdef, structures or {})
     fence(src, fdef)

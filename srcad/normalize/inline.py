@@ -14,6 +14,7 @@ import gast
 from ..source import UNRESOLVED, Namespace, function_state, parse_function
 from .anf import Expressions
 from .comprehensions import lower_comprehensions
+from .trys import lower_reraising_try
 from .containers import lower_containers, renamed
 from .fence import fence
 from .jumps import _lower_returns
@@ -38,6 +39,7 @@ class Inliner(Expressions):
         src = parse_function(fn)
         fdef = src.node
         views, leaves = renamed(views or {}, scope.rename)
+        lower_reraising_try(src, fdef)
         lower_comprehensions(src, fdef)
         lower_containers(src, fdef, {}, views)
         fence(src, fdef)
