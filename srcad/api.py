@@ -1470,14 +1470,17 @@ def jacobian(f: Callable[..., Any], wrt: Wrt = 0,
 
     index = _wrt_indices(_target(f), wrt)[0][0]
 
-    def jac(*args: Any) -> np.ndarray:
+    def jac(*args: Any) -> Any:        # an array, or a tuple of them for a tuple output
         if index < len(args) and trees.is_container(args[index]):
             raise NotDifferentiableError(
                 f"srcad.jacobian with respect to a container argument is not supported yet "
                 f"({getattr(f, '__name__', f)}, argument {index})",
                 hint="Use srcad.grad, srcad.vjp or srcad.hvp, which take containers, or pass "
                      "the arrays as arguments of their own.")
-        y = np.asarray(f(*args))
+        value = f(*args)
+        if isinstance(value, tuple):        # one Jacobian per output, as JAX's
+            return _tuple_jacobian(derivative("forward"), args, index, value)
+        y = np.asarray(value)
         if complex_values.is_complex_value(args[index]) or y.dtype.kind == "c":
             raise NotDifferentiableError(
                 f"srcad.jacobian of complex values is not supported yet "
@@ -1510,6 +1513,29 @@ def jacobian(f: Callable[..., Any], wrt: Wrt = 0,
             out = np.stack(rows, axis=0) if rows else np.zeros((0, x.size), dtype)
         return out.reshape(y.shape + x.shape)
     return jac
+
+
+def _tuple_jacobian(forward, args, index, outputs) -> tuple:
+    """The Jacobians of each output of a function returning a tuple of arrays, in argument
+    ``index``: columns by forward mode, a batch of directions per sweep."""
+    x = np.asarray(args[index])
+    ys = [np.asarray(o) for o in outputs]
+    if complex_values.is_complex_value(x) or any(y.dtype.kind == "c" for y in ys):
+        raise NotDifferentiableError("srcad.jacobian of complex values is not supported yet",
+                                     hint="Use srcad.jvp / srcad.vjp.")
+    tx = x.dtype if x.dtype.kind == "f" else np.dtype(float)
+    chunk = max(1, min(x.size, _BATCH_ELEMENTS // max(x.size, *(y.size for y in ys), 1)))
+    parts: list[list] = [[] for _ in ys]
+    for start in range(0, x.size, chunk):
+        stop = min(start + chunk, x.size)
+        directions = np.zeros((stop - start, x.size), tx)
+        directions[np.arange(stop - start), np.arange(start, stop)] = 1.0
+        columns = _batched_forward(forward, args, [directions.reshape((stop - start,) +
+                                                                      x.shape)], stop - start)
+        for part, column, y in zip(parts, columns, ys):
+            part.append(np.asarray(column).reshape(stop - start, -1))
+    return tuple((np.concatenate(part).T if part else np.zeros((y.size, 0))).reshape(
+        y.shape + x.shape) for part, y in zip(parts, ys))
 
 
 _jacobian: Callable[..., Any] = jacobian      # for a wrt of either kind (the overloads' union)

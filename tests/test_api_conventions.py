@@ -323,3 +323,28 @@ def test_the_right_structure_still_runs_after_a_refusal():
     with pytest.raises(srcad.NotDifferentiableError):
         g(np.ones(3), x)
     np.testing.assert_allclose(g({"W": np.full(3, 2.0), "b": np.ones(3)}, x), np.full(3, 2.0))
+
+
+# -- outputs that are tuples -----------------------------------------------------------------------
+
+def three_outputs(x, A):
+    return np.tanh(A @ x), np.sum(x ** 3), x[:2] * 2.0
+
+
+@pytest.mark.parametrize("mode", ["auto", "forward", "reverse"])
+def test_jacobian_of_a_tuple_output_is_a_tuple(mode):
+    """Was one stacked array (np.asarray of the outputs): wrong for outputs of other shapes."""
+    J = srcad.jacobian(three_outputs, mode=mode)(X[:3], Y[:2, :3])
+    assert isinstance(J, tuple) and len(J) == 3
+    for k in range(3):
+        expected = fd_jacobian(lambda x, A, k=k: three_outputs(x, A)[k], [X[:3], Y[:2, :3]], 0)
+        np.testing.assert_allclose(J[k], expected, rtol=1e-6, atol=1e-8)
+
+
+def test_vjp_seed_and_result_follow_a_tuple_output():
+    seeds = (rng(7).standard_normal(2), 0.5, rng(8).standard_normal(2))
+    value, pullback = srcad.vjp(three_outputs, X[:3], Y[:2, :3])
+    assert isinstance(value, tuple) and len(value) == 3
+    J = srcad.jacobian(three_outputs)(X[:3], Y[:2, :3])
+    np.testing.assert_allclose(pullback(seeds), sum(np.tensordot(s, j, axes=np.ndim(s))
+                                                    for s, j in zip(seeds, J)), rtol=1e-10)
