@@ -7,7 +7,7 @@ srcad reads a NumPy function's source and writes its derivative as plain, readab
     print(srcad.show(loss))             # the generated code
 """
 from .api import (DerivativeFunction, Mode, Wrt, autodiff, clear_cache, grad, hessian, hook,
-                  hvp, jacobian, jvp, show, stop_gradient, value_and_grad, vjp)
+                  hvp, jacfwd, jacobian, jacrev, jvp, show, stop_gradient, value_and_grad, vjp)
 from .check import check_grad
 from .export import export
 from .errors import (GradientCheckError, InternalError, NoRuleError, NotDifferentiableError,
@@ -29,7 +29,8 @@ def __getattr__(name):
 
 
 __all__ = [
-    "grad", "value_and_grad", "autodiff", "jvp", "vjp", "jacobian", "hessian", "hvp", "show",
+    "grad", "value_and_grad", "autodiff", "jvp", "vjp", "jacobian", "jacfwd", "jacrev",
+    "hessian", "hvp", "show",
     "check_grad", "export", "stop_gradient", "hook", "register_adjoint", "register_tangent",
     "clear_cache",
     "SrcadError", "SrcadSyntaxError", "NoRuleError", "SourceUnavailableError",

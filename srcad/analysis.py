@@ -17,7 +17,7 @@ import gast
 
 from . import registry, runtime
 
-__all__ = ["walk", "Activity", "activity", "is_differentiable", "defines", "walk_statements",
+__all__ = ["walk", "is_primal_only", "is_append", "Activity", "activity", "is_differentiable", "defines", "walk_statements",
            "primitive_call", "list_names", "shapes", "rank", "join", "join_all", "broadcast",
            "reduced_shape", "axes_of", "matmul_shape", "literal", "shift_invariant",
            "aliased_writes", "anf_violations", "untracked_flows"]
@@ -48,6 +48,20 @@ def walk_statements(body):
                 yield from walk_statements(inner)
 
 
+def is_primal_only(stmt) -> bool:
+    """Is ``stmt`` a primal-only statement: ``assert``, ``raise`` or a call run for its
+    effect (``print``, ``logging``, ``warnings.warn``), which runs once in the primal and has
+    no derivative (``normalize.statements`` marks the calls ``srcad_primal_only``)?"""
+    return isinstance(stmt, (gast.Assert, gast.Raise)) or (
+        isinstance(stmt, gast.Expr) and getattr(stmt, "srcad_primal_only", False))
+
+
+def is_append(stmt) -> bool:
+    """Is ``stmt`` the ANF ``lst.append(v)`` (the one other expression statement)?"""
+    return isinstance(stmt, gast.Expr) and isinstance(stmt.value, gast.Call) and \
+        not getattr(stmt, "srcad_primal_only", False)
+
+
 def _names(node) -> set:
     if node is None:
         return set()
@@ -70,7 +84,7 @@ def defines(stmt) -> set:
         if popped is not None:
             out.add(popped)                     # v = lst.pop() shortens lst
         return out
-    if isinstance(stmt, gast.Expr) and isinstance(stmt.value, gast.Call):
+    if is_append(stmt):
         return {stmt.value.func.value.id}       # lst.append(v)
     if isinstance(stmt, gast.For):
         return {stmt.target.id}
@@ -106,7 +120,7 @@ def _flow_sources(stmt) -> set:
             if isinstance(t, gast.Subscript):
                 out.add(t.value.id)
         return out
-    if isinstance(stmt, gast.Expr):
+    if is_append(stmt):
         return _names(stmt.value)
     return set()
 
@@ -723,7 +737,7 @@ class _Sharing:
                 if popped is not None:
                     self.write(stmt, popped, env)       # v = lst.pop() shortens lst
                 self.assign(stmt, env)
-            elif isinstance(stmt, gast.Expr):           # lst.append(v) lengthens lst
+            elif is_append(stmt):                       # lst.append(v) lengthens lst
                 self.write(stmt, stmt.value.func.value.id, env)
         return env
 

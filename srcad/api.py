@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import collections.abc
 import dataclasses
 import functools
 import importlib
@@ -37,7 +38,7 @@ from .source import function_state, parse_function
 from .template import clone
 
 __all__ = ["Spec", "build", "grad", "value_and_grad", "autodiff", "show", "jvp", "vjp",
-           "jacobian", "hessian", "hvp", "stop_gradient", "hook", "clear_cache", "DerivativeFunction",
+           "jacobian", "jacfwd", "jacrev", "hessian", "hvp", "stop_gradient", "hook", "clear_cache", "DerivativeFunction",
            "Mode", "Wrt"]
 
 log = logging.getLogger("srcad")
@@ -760,6 +761,61 @@ def _reads_containers(f, depth=0) -> bool:
     return False
 
 
+def _container_reads(f) -> dict:
+    """The parameters ``f`` itself reads as containers: name -> ('key', k) for ``p['k']``,
+    ('attribute', a) for ``p.a`` (an attribute arrays do not have); the first read of each."""
+    try:
+        node = parse_function(f).node
+    except (SrcadError, RecursionError):
+        return {}
+    a = node.args
+    params = {p.id for p in a.posonlyargs + a.args + a.kwonlyargs}
+    found = []
+    for n in gast.walk(node):
+        if isinstance(n, gast.Subscript) and isinstance(n.value, gast.Name) and \
+                n.value.id in params and isinstance(n.slice, gast.Constant) and \
+                isinstance(n.slice.value, str):
+            found.append((n.lineno, n.col_offset, n.value.id, "key", n.slice.value))
+        elif isinstance(n, gast.Attribute) and isinstance(n.value, gast.Name) and \
+                n.value.id in params and not hasattr(np.ndarray, n.attr):
+            found.append((n.lineno, n.col_offset, n.value.id, "attribute", n.attr))
+    reads: dict = {}
+    for *_, name, how, item in sorted(found, reverse=True):     # the first in the source wins
+        reads[name] = (how, item)
+    return reads
+
+
+def _refuse_wrong_structure(target, args, kwargs) -> None:
+    """After a call failed inside generated code: if an argument is not the container
+    ``target`` reads it as (``p['W']`` of a list or an array, ``m.W`` of an object without
+    ``W``), raise an srcad error naming the parameter (else return: the error stands). Run
+    only on failure, so the call path pays nothing for it."""
+    reads = _container_reads(target)
+    if not reads:
+        return
+    try:
+        bound = inspect.signature(target).bind(*args, **kwargs)
+    except TypeError:
+        return
+    names = list(inspect.signature(target).parameters)
+    for name, (how, item) in reads.items():
+        if name not in bound.arguments:
+            continue
+        value = bound.arguments[name]
+        if how == "key":
+            ok = isinstance(value, collections.abc.Mapping) and item in value
+            read, wants = f"{name}[{item!r}]", f"a dict (or mapping) with the key {item!r}"
+        else:
+            ok = hasattr(value, item)
+            read, wants = f"{name}.{item}", f"an object with the attribute {item!r}"
+        if not ok:
+            raise NotDifferentiableError(
+                f"{target.__name__} reads {read}, but {name} is {type(value).__name__}"
+                f"{' without it' if isinstance(value, collections.abc.Mapping) else ''}",
+                _def_location(target, names.index(name)),
+                hint=f"Pass {wants} as {name}.")
+
+
 class _Containers:
     """Calls with container arguments (``srcad.trees``): the derivative built for their
     structures takes their leaves as parameters; its derivatives are rebuilt with the
@@ -985,6 +1041,18 @@ def _call_forward(entry, flat, named, leaf_tangents, preserve_result):
     return _unshared((out,), flat)[0]
 
 
+def _positional_count(target) -> int | None:
+    """How many positional parameters ``target`` has (None: it takes ``*args``, or has no
+    signature), which says where a positional seed starts."""
+    try:
+        params = inspect.signature(target).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind is p.VAR_POSITIONAL for p in params):
+        return None
+    return sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params)
+
+
 def _wrap(f, spec, kind):
     """The user-facing derivative function for ``f`` and ``spec``."""
     inner = getattr(f, "__srcad_boxed__", None)
@@ -1041,20 +1109,31 @@ def _wrap(f, spec, kind):
     def failed(exc, entry, args, kwargs):
         """What the generated function raised, located: an error about the output at the
         function's return, another exception with a note naming the generated line."""
+        runtime.errstate_reset()     # raised inside an np.errstate block: left it
         if isinstance(exc, (ShapeMismatchError, NotDifferentiableError)) and kind == "reverse":
             if exc.location is None:
                 exc.location = _def_location(target, returns=True)
                 exc.message = exc.message.replace("the function", target.__name__, 1)
             return
+        if isinstance(exc, (TypeError, IndexError, KeyError, AttributeError)):
+            primals = args if kind == "reverse" else bound_self + args[:len(args) - len(indices)]
+            _refuse_wrong_structure(target, primals, kwargs)
         _note_origin(exc, entry.fn, target)
 
     # the fast path takes positional arguments of the kinds a call of the general path had
     fast = not bound_self and not of_derivative and (kind == "forward" or spec.grad_seed)
 
+    # Tangent's positional cotangent: one positional argument more than f's positional
+    # parameters is the seed (df(x, dy) is df(x, seed=dy)); None when f takes *args
+    seed_at = _positional_count(target) if kind == "reverse" and not spec.grad_seed else None
+
     if kind == "reverse":
         def general(*args, **kwargs):
             # a VJP takes seed=; grad does not (there, seed= is an argument f may not take)
             seed = None if spec.grad_seed else kwargs.pop("seed", None)
+            if seed_at is not None and len(args) + len(bound_self) == seed_at + 1 and \
+                    seed is None:
+                seed, args = args[-1], args[:-1]
             if bound_self:
                 args = bound_self + args
             kinds = _kinds(args)
@@ -1141,7 +1220,30 @@ def _wrap(f, spec, kind):
     derivative.__srcad_dispatcher__ = dispatcher
     if fast and kind == "reverse":
         boxed.dispatcher = dispatcher
+
+    def variant(args, kwargs):
+        """The built derivative a call with these arguments runs (``show(f, *args)``): the
+        variant for their shapes and dtypes (forward mode: tangents like the wrt arguments);
+        for containers, the one built for their structure."""
+        args = bound_self + tuple(args)
+        if _has_container(args, kwargs):
+            if kind == "reverse":
+                boxed.reverse(args, kwargs, None)
+            else:
+                wrt_values = arguments.values(args, kwargs)
+                boxed.forward(args, tuple(wrt_values), kwargs)
+            return boxed.last
+        values = arguments.values(args, kwargs)
+        arguments.check(values)
+        if kind == "forward":       # tangents like the wrt arguments, as derivative() keys
+            kinds = _kinds(args + tuple(values))
+            kinds = _primal_kinds(_unknown_tangents(kinds, len(args), indices), len(args))
+        else:
+            kinds = _kinds(args)
+        return current(_with_keywords(kinds, kwargs) if kwargs else kinds)
+
     functools.update_wrapper(derivative, target)
+    derivative.__srcad_variant__ = variant
     derivative.__srcad_current__ = lambda: current().fn
     del derivative.__wrapped__
     derivative.__srcad_spec__ = spec
@@ -1153,6 +1255,16 @@ def _wrap(f, spec, kind):
 
 
 # -- public functions ---------------------------------------------------------------------------
+
+def _argnums(wrt, argnums):
+    """``wrt``, or JAX's ``argnums`` that names the same arguments (not both, unless equal)."""
+    if argnums is None:
+        return wrt
+    if wrt != 0 and wrt != argnums:
+        raise TypeError(f"pass wrt={wrt!r} or argnums={argnums!r}, not both: argnums is "
+                        "JAX's name for wrt")
+    return argnums
+
 
 def _decorator(factory: Callable[..., Any]) -> Callable[..., Any]:
     """Let ``factory(f, **options)`` also be used as ``@factory`` and ``@factory(**options)``
@@ -1277,75 +1389,96 @@ def _pickled_by_reference(derivative, f, options: tuple) -> None:
 @overload
 def grad(f: Callable[_P, _R], wrt: Wrt = 0, preserve_result: Literal[False] = False,
          optimized: bool = True, verbose: int = 0,
+         argnums: Wrt | None = None,
          checkpoint: Checkpoint = False, backend: str = "python") -> DerivativeFunction[_P, Any]: ...
 @overload
 def grad(f: Callable[_P, _R], wrt: Wrt = 0, *, preserve_result: Literal[True],
          optimized: bool = True, verbose: int = 0,
+         argnums: Wrt | None = None,
          checkpoint: Checkpoint = False, backend: str = "python") -> DerivativeFunction[_P, tuple[_R, Any]]: ...
 @overload
 def grad(f: Callable[_P, _R], wrt: Wrt = 0, preserve_result: bool = False,
          optimized: bool = True, verbose: int = 0,
+         argnums: Wrt | None = None,
          checkpoint: Checkpoint = False, backend: str = "python") -> DerivativeFunction[_P, Any]: ...
 @overload
 def grad(f: None = None, wrt: Wrt = 0, preserve_result: Literal[False] = False,
          optimized: bool = True, verbose: int = 0,
+         argnums: Wrt | None = None,
          checkpoint: Checkpoint = False, backend: str = "python") -> _GradDecorator: ...
 @overload
 def grad(f: None = None, wrt: Wrt = 0, *, preserve_result: Literal[True],
          optimized: bool = True, verbose: int = 0,
+         argnums: Wrt | None = None,
          checkpoint: Checkpoint = False, backend: str = "python") -> _ValueGradDecorator: ...
 @_decorator
-def grad(f, wrt=0, preserve_result=False, optimized=True, verbose=0, checkpoint=False,
-         backend="python"):
-    """The gradient of a scalar-valued ``f`` with respect to argument(s) ``wrt``.
-    ``checkpoint=True`` (or ``'sqrt'``, or a number of snapshots): each top-level ``for``
-    loop keeps about sqrt(T) snapshots of its state instead of a tape of T iterations, and
-    its adjoint replays one segment at a time (``docs/checkpointing.md``).
+def grad(f, wrt=0, preserve_result=False, optimized=True, verbose=0, argnums=None,
+         checkpoint=False, backend="python"):
+    """The gradient of a scalar-valued ``f`` with respect to argument(s) ``wrt`` (``argnums``:
+    JAX's name for it). ``checkpoint=True`` (or ``'sqrt'``, or a number of snapshots): each
+    top-level ``for`` loop keeps about sqrt(T) snapshots of its state instead of a tape of T
+    iterations, and its adjoint replays one segment at a time (``docs/checkpointing.md``).
     ``backend='numba'`` runs it compiled by numba where numba accepts it (srcad/backends)."""
-    return _derivative(f, "reverse", wrt, preserve_result, optimized, True, verbose,
-                       checkpoint, backend)
+    return _derivative(f, "reverse", _argnums(wrt, argnums), preserve_result, optimized, True,
+                       verbose, checkpoint, backend)
 
 
 @overload
 def value_and_grad(f: Callable[_P, _R], wrt: Wrt = 0, optimized: bool = True,
-                   verbose: int = 0, checkpoint: Checkpoint = False
-                   ) -> DerivativeFunction[_P, tuple[_R, Any]]: ...
+                   verbose: int = 0, argnums: Wrt | None = None,
+                   checkpoint: Checkpoint = False) -> DerivativeFunction[_P, tuple[_R, Any]]: ...
 @overload
 def value_and_grad(f: None = None, wrt: Wrt = 0, optimized: bool = True,
-                   verbose: int = 0, checkpoint: Checkpoint = False) -> _ValueGradDecorator: ...
+                   verbose: int = 0, argnums: Wrt | None = None,
+                   checkpoint: Checkpoint = False) -> _ValueGradDecorator: ...
 @_decorator
-def value_and_grad(f, wrt=0, optimized=True, verbose=0, checkpoint=False):
+def value_and_grad(f, wrt=0, optimized=True, verbose=0, argnums=None, checkpoint=False):
     """``vg(*args) -> (f(*args), gradient)``: ready for scipy.optimize.minimize(jac=True)
     (``checkpoint``: as ``grad``'s)."""
-    return _derivative(f, "reverse", wrt, True, optimized, True, verbose, checkpoint)
+    return _derivative(f, "reverse", _argnums(wrt, argnums), True, optimized, True, verbose,
+                       checkpoint)
 
 
 @overload
 def autodiff(f: Callable[..., Any], mode: Mode = "reverse", wrt: Wrt = 0,
              preserve_result: bool = False, optimized: bool = True,
-             verbose: int = 0, checkpoint: Checkpoint = False) -> DerivativeFunction[..., Any]: ...
+             verbose: int = 0, argnums: Wrt | None = None,
+             checkpoint: Checkpoint = False) -> DerivativeFunction[..., Any]: ...
 @overload
 def autodiff(f: None = None, mode: Mode = "reverse", wrt: Wrt = 0,
              preserve_result: bool = False, optimized: bool = True,
-             verbose: int = 0, checkpoint: Checkpoint = False) -> _AutodiffDecorator: ...
+             verbose: int = 0, argnums: Wrt | None = None,
+             checkpoint: Checkpoint = False) -> _AutodiffDecorator: ...
 @_decorator
 def autodiff(f, mode="reverse", wrt=0, preserve_result=False, optimized=True, verbose=0,
-             checkpoint=False):
+             argnums=None, checkpoint=False):
     """A general derivative: ``mode='reverse'`` gives ``df(*args, seed=None)`` (a VJP; the
-    seed defaults to ones shaped like the output), ``mode='forward'`` gives
+    seed defaults to ones shaped like the output; one positional argument more than ``f``'s
+    positional parameters is the seed, as in Tangent), ``mode='forward'`` gives
     ``df(*args, *tangents)`` (a JVP, one tangent per ``wrt`` argument). ``checkpoint``:
     reverse mode only, as ``grad``'s."""
     if checkpoint is not False and mode != "reverse":
         raise ValueError("checkpoint= applies to mode='reverse' only")
-    return _derivative(f, mode, wrt, preserve_result, optimized, False, verbose, checkpoint)
+    return _derivative(f, mode, _argnums(wrt, argnums), preserve_result, optimized, False,
+                       verbose, checkpoint)
 
 
-def show(f: Callable[..., Any], mode: Mode = "reverse", wrt: Wrt = 0, optimized: bool = True,
-         preserve_result: bool = False, standalone: bool = False) -> str:
+def show(f: Callable[..., Any], *example_args: Any, mode: Mode = "reverse", wrt: Wrt = 0,
+         optimized: bool = True, preserve_result: bool = False, standalone: bool = False,
+         argnums: Wrt | None = None, **example_kwargs: Any) -> str:
     """The generated source of ``f``'s derivative (reverse: the gradient function), then
     comment lines giving the imports it needs to run outside srcad (``import numpy as np``,
     ``import srcad.runtime as _srcad``, the names it reads from ``f``'s module); with
-    ``standalone=True``, the module ``srcad.export`` writes, which needs no srcad."""
+    ``standalone=True``, the module ``srcad.export`` writes, which needs no srcad. With
+    example arguments (``show(f, x, y)``), the variant specialized for their shapes, dtypes
+    and container structures: the code a call with them runs, and pdb steps into."""
+    wrt = _argnums(wrt, argnums)
+    if example_args or example_kwargs:
+        if standalone:
+            raise TypeError("show: standalone=True shows the generic module srcad.export "
+                            "writes; pass no example arguments with it")
+        derivative = _derivative(f, mode, wrt, preserve_result, optimized, mode == "reverse", 0)
+        return derivative.__srcad_variant__(example_args, example_kwargs).source
     if standalone:
         from .export import export
         return export(f, mode=mode, wrt=wrt, preserve_result=preserve_result,
@@ -1366,12 +1499,14 @@ def show(f: Callable[..., Any], mode: Mode = "reverse", wrt: Wrt = 0, optimized:
 
 
 def jvp(f: Callable[..., _R], primals: Iterable[Any], tangents: Iterable[Any],
-        wrt: Wrt | None = None, batched: bool = False) -> tuple[_R, Any]:
+        wrt: Wrt | None = None, batched: bool = False, optimized: bool = True,
+        verbose: int = 0, argnums: Wrt | None = None) -> tuple[_R, Any]:
     """``(f(*primals), J @ tangents)``: one tangent per argument in ``wrt`` (default all).
     ``batched=True``: each tangent has a leading axis of directions (the same number for
     all), and so has the result's tangent; one forward sweep computes them all."""
     primals = tuple(primals)
     tangents = tuple(tangents)
+    wrt = argnums if argnums is not None and wrt is None else _argnums(wrt, argnums)
     if wrt is None:
         wrt = tuple(range(len(primals)))
     count = len(wrt) if isinstance(wrt, (tuple, list)) else 1
@@ -1379,7 +1514,7 @@ def jvp(f: Callable[..., _R], primals: Iterable[Any], tangents: Iterable[Any],
         raise TypeError(f"jvp of {getattr(f, '__name__', f)}: {len(tangents)} tangent(s) for "
                         f"{count} wrt argument(s); pass one tangent per wrt argument")
     df = autodiff(f, mode="forward", wrt=tuple(wrt) if isinstance(wrt, (tuple, list)) else wrt,
-                  preserve_result=True)
+                  preserve_result=True, optimized=optimized, verbose=verbose)
     if not batched:
         return df(*primals, *tangents)
     sizes = {np.shape(t)[0] if np.ndim(t) else None for t in tangents}
@@ -1458,12 +1593,17 @@ def _copied(a):
     return a
 
 
-def vjp(f: Callable[..., _R], *primals: Any, wrt: Wrt = 0) -> tuple[_R, Callable[[Any], Any]]:
+def vjp(f: Callable[..., _R], *primals: Any, wrt: Wrt | None = 0, optimized: bool = True,
+        verbose: int = 0, argnums: Wrt | None = None) -> tuple[_R, Callable[[Any], Any]]:
     """``(f(*primals), vjp_fn)`` where ``vjp_fn(seed)`` is the vector-Jacobian product (the
     value is computed on copies: a function that writes into its arguments must not move the
-    point the product is taken at)."""
+    point the product is taken at). ``wrt=None``: JAX's convention, a tuple of one
+    cotangent per primal."""
+    wrt = _argnums(wrt, argnums)
+    if wrt is None:
+        wrt = tuple(range(len(primals)))
     value = f(*map(_copied, primals))
-    df = autodiff(f, mode="reverse", wrt=wrt)
+    df = autodiff(f, mode="reverse", wrt=wrt, optimized=optimized, verbose=verbose)
     return value, lambda seed: df(*primals, seed=seed)
 
 
@@ -1471,36 +1611,55 @@ _BATCH_ELEMENTS = 1 << 21      # directions per forward sweep of jacobian: about
                                # per batched value of the argument's or output's size
 
 
+@overload
+def jacobian(f: Callable[..., Any], wrt: int | str = 0,
+        mode: Literal["auto", "forward", "reverse"] = "auto", optimized: bool = True,
+        verbose: int = 0, argnums: int | str | None = None) -> Callable[..., np.ndarray]: ...
+@overload
+def jacobian(f: Callable[..., Any], wrt: tuple[int | str, ...] | list[int | str],
+        mode: Literal["auto", "forward", "reverse"] = "auto", optimized: bool = True,
+        verbose: int = 0, argnums: None = None) -> Callable[..., tuple[Any, ...]]: ...
+@overload
+def jacobian(f: Callable[..., Any], wrt: int = 0,
+        mode: Literal["auto", "forward", "reverse"] = "auto", optimized: bool = True,
+        verbose: int = 0, *, argnums: tuple[int | str, ...] | list[int | str]) -> Callable[..., tuple[Any, ...]]: ...
 def jacobian(f: Callable[..., Any], wrt: Wrt = 0,
-             mode: Literal["auto", "forward", "reverse"] = "auto") -> Callable[..., np.ndarray]:
+             mode: Literal["auto", "forward", "reverse"] = "auto", optimized: bool = True,
+             verbose: int = 0, argnums: Wrt | None = None) -> Callable[..., Any]:
     """``jac(*args)``: the Jacobian of ``f`` with respect to one argument, shaped
-    ``output.shape + arg.shape``; 'auto' picks forward mode when the argument is smaller than
-    the output, reverse otherwise."""
+    ``output.shape + arg.shape`` (a tuple of them, one per argument, for a tuple ``wrt``);
+    'auto' picks forward mode when the argument is smaller than the output, reverse
+    otherwise."""
     if mode not in ("auto", "forward", "reverse"):
         raise ValueError(f"mode must be 'auto', 'forward' or 'reverse', not {mode!r}")
+    wrt = _argnums(wrt, argnums)
+    if isinstance(wrt, (tuple, list)):      # one Jacobian per argument, as JAX's jacfwd
+        _wrt_indices(_target(f), wrt)       # refused whole, as grad refuses it
+        parts = [_jacobian(f, w, mode, optimized, verbose) for w in wrt]
+        return lambda *args: tuple(part(*args) for part in parts)
     built: dict[str, DerivativeFunction[..., Any]] = {}
 
     def derivative(which: Mode) -> DerivativeFunction[..., Any]:
         # built on first use: a mode that is not used is not built
         if which not in built:
-            built[which] = autodiff(f, mode=which, wrt=wrt)
+            built[which] = autodiff(f, mode=which, wrt=wrt, optimized=optimized,
+                                    verbose=verbose)
         return built[which]
 
     boxed = getattr(f, "__srcad_boxed__", None)    # a derivative: its function's parameters
-    index, _ = _wrt_indices(boxed.target if boxed is not None else _target(f), wrt)
-    if len(index) != 1:
-        raise TypeError(f"jacobian takes one argument in wrt, not {wrt!r}: build one "
-                        f"jacobian per argument")
-    index = index[0]
+    index = _wrt_indices(boxed.target if boxed is not None else _target(f), wrt)[0][0]
 
-    def jac(*args: Any) -> np.ndarray:
+    def jac(*args: Any) -> Any:        # an array, or a tuple of them for a tuple output
         if index < len(args) and trees.is_container(args[index]):
             raise NotDifferentiableError(
                 f"srcad.jacobian with respect to a container argument is not supported yet "
                 f"({getattr(f, '__name__', f)}, argument {index})",
                 hint="Use srcad.grad, srcad.vjp or srcad.hvp, which take containers, or pass "
                      "the arrays as arguments of their own.")
-        y = np.asarray(f(*args))
+        value = f(*args)
+        if isinstance(value, tuple):        # one Jacobian per output, as JAX's
+            return _tuple_jacobian(derivative("forward"), args, index, value)
+        y = np.asarray(value)
         if complex_values.is_complex_value(args[index]) or y.dtype.kind == "c":
             raise NotDifferentiableError(
                 f"srcad.jacobian of complex values is not supported yet "
@@ -1550,19 +1709,100 @@ def _unbound(f, wrt):
     return f, wrt, ()
 
 
-def hessian(f: Callable[..., Any], wrt: Wrt = 0,
-            checkpoint: Checkpoint = False) -> Callable[..., np.ndarray]:
-    """``H(*args)``: the Hessian of scalar ``f`` in one argument (forward over reverse;
-    ``checkpoint``: as ``grad``'s, for the reverse sweep)."""
+def _tuple_jacobian(forward, args, index, outputs) -> tuple:
+    """The Jacobians of each output of a function returning a tuple of arrays, in argument
+    ``index``: columns by forward mode, a batch of directions per sweep."""
+    x = np.asarray(args[index])
+    ys = [np.asarray(o) for o in outputs]
+    if complex_values.is_complex_value(x) or any(y.dtype.kind == "c" for y in ys):
+        raise NotDifferentiableError("srcad.jacobian of complex values is not supported yet",
+                                     hint="Use srcad.jvp / srcad.vjp.")
+    tx = x.dtype if x.dtype.kind == "f" else np.dtype(float)
+    chunk = max(1, min(x.size, _BATCH_ELEMENTS // max(x.size, *(y.size for y in ys), 1)))
+    parts: list[list] = [[] for _ in ys]
+    for start in range(0, x.size, chunk):
+        stop = min(start + chunk, x.size)
+        directions = np.zeros((stop - start, x.size), tx)
+        directions[np.arange(stop - start), np.arange(start, stop)] = 1.0
+        columns = _batched_forward(forward, args, [directions.reshape((stop - start,) +
+                                                                      x.shape)], stop - start)
+        for part, column, y in zip(parts, columns, ys):
+            part.append(np.asarray(column).reshape(stop - start, -1))
+    return tuple((np.concatenate(part).T if part else np.zeros((y.size, 0))).reshape(
+        y.shape + x.shape) for part, y in zip(parts, ys))
+
+
+_jacobian: Callable[..., Any] = jacobian      # for a wrt of either kind (the overloads' union)
+
+
+@overload
+def jacfwd(f: Callable[..., Any], wrt: int | str = 0, optimized: bool = True,
+        verbose: int = 0, argnums: int | str | None = None) -> Callable[..., np.ndarray]: ...
+@overload
+def jacfwd(f: Callable[..., Any], wrt: tuple[int | str, ...] | list[int | str], optimized: bool = True,
+        verbose: int = 0, argnums: None = None) -> Callable[..., tuple[Any, ...]]: ...
+@overload
+def jacfwd(f: Callable[..., Any], wrt: int = 0, optimized: bool = True,
+        verbose: int = 0, *, argnums: tuple[int | str, ...] | list[int | str]) -> Callable[..., tuple[Any, ...]]: ...
+def jacfwd(f: Callable[..., Any], wrt: Wrt = 0, optimized: bool = True, verbose: int = 0,
+           argnums: Wrt | None = None) -> Callable[..., Any]:
+    """JAX's name: ``jacobian(f, wrt, mode='forward')``."""
+    return _jacobian(f, wrt, "forward", optimized, verbose, argnums)
+
+
+@overload
+def jacrev(f: Callable[..., Any], wrt: int | str = 0, optimized: bool = True,
+        verbose: int = 0, argnums: int | str | None = None) -> Callable[..., np.ndarray]: ...
+@overload
+def jacrev(f: Callable[..., Any], wrt: tuple[int | str, ...] | list[int | str], optimized: bool = True,
+        verbose: int = 0, argnums: None = None) -> Callable[..., tuple[Any, ...]]: ...
+@overload
+def jacrev(f: Callable[..., Any], wrt: int = 0, optimized: bool = True,
+        verbose: int = 0, *, argnums: tuple[int | str, ...] | list[int | str]) -> Callable[..., tuple[Any, ...]]: ...
+def jacrev(f: Callable[..., Any], wrt: Wrt = 0, optimized: bool = True, verbose: int = 0,
+           argnums: Wrt | None = None) -> Callable[..., Any]:
+    """JAX's name: ``jacobian(f, wrt, mode='reverse')``."""
+    return _jacobian(f, wrt, "reverse", optimized, verbose, argnums)
+
+
+@overload
+def hessian(f: Callable[..., Any], wrt: int | str = 0, optimized: bool = True,
+        verbose: int = 0, argnums: int | str | None = None,
+        checkpoint: Checkpoint = False) -> Callable[..., np.ndarray]: ...
+@overload
+def hessian(f: Callable[..., Any], wrt: tuple[int | str, ...] | list[int | str], optimized: bool = True,
+        verbose: int = 0, argnums: None = None,
+        checkpoint: Checkpoint = False) -> Callable[..., tuple[Any, ...]]: ...
+@overload
+def hessian(f: Callable[..., Any], wrt: int = 0, optimized: bool = True,
+        verbose: int = 0, *, argnums: tuple[int | str, ...] | list[int | str],
+        checkpoint: Checkpoint = False) -> Callable[..., tuple[Any, ...]]: ...
+def hessian(f: Callable[..., Any], wrt: Wrt = 0, optimized: bool = True, verbose: int = 0,
+            argnums: Wrt | None = None, checkpoint: Checkpoint = False) -> Callable[..., Any]:
+    """``H(*args)``: the Hessian of scalar ``f`` in one argument (forward over reverse); for a
+    tuple ``wrt``, the nested tuple of blocks ``H[i][j]`` (JAX's layout). ``checkpoint``: as
+    ``grad``'s, for the reverse sweep."""
+    wrt = _argnums(wrt, argnums)
     f, wrt, bound = _unbound(f, wrt)
-    h = jacobian(grad(f, wrt=wrt, checkpoint=checkpoint), wrt=wrt, mode="forward")
-    return (lambda *args: h(*bound, *args)) if bound else h
+    if bound:
+        h = hessian(f, wrt, optimized, verbose, checkpoint=checkpoint)
+        return lambda *args: h(*bound, *args)
+    if isinstance(wrt, (tuple, list)):
+        _wrt_indices(_target(f), wrt)
+        rows = [[_jacobian(grad(f, wrt=wi, optimized=optimized, verbose=verbose,
+                                checkpoint=checkpoint), wrt=wj,
+                          mode="forward", optimized=optimized, verbose=verbose) for wj in wrt]
+                for wi in wrt]
+        return lambda *args: tuple(tuple(block(*args) for block in row) for row in rows)
+    g = grad(f, wrt=wrt, optimized=optimized, verbose=verbose, checkpoint=checkpoint)
+    return _jacobian(g, wrt, "forward", optimized, verbose)
 
 
-def hvp(f: Callable[..., Any], wrt: Wrt = 0, checkpoint: Checkpoint = False) -> Callable[..., Any]:
+def hvp(f: Callable[..., Any], wrt: Wrt = 0, optimized: bool = True, verbose: int = 0,
+        argnums: Wrt | None = None, checkpoint: Checkpoint = False) -> Callable[..., Any]:
     """``hvp(*args, v)``: the Hessian-vector product of scalar ``f`` (forward over reverse;
     ``checkpoint``: as ``grad``'s, for the reverse sweep)."""
-    f, wrt, bound = _unbound(f, wrt)
-    g = grad(f, wrt=wrt, checkpoint=checkpoint)
-    dg = autodiff(g, mode="forward", wrt=wrt)
+    f, wrt, bound = _unbound(f, _argnums(wrt, argnums))
+    g = grad(f, wrt=wrt, optimized=optimized, verbose=verbose, checkpoint=checkpoint)
+    dg = autodiff(g, mode="forward", wrt=wrt, optimized=optimized, verbose=verbose)
     return lambda *args: dg(*bound, *args)

@@ -278,7 +278,7 @@ def _forward(api, f, args, wrt, position, v):
     return api.autodiff(f, mode="forward", wrt=wrt)(*args, *tangents)
 
 
-def check_grad(f: Callable[..., Any], *args: Any, wrt: int | tuple[int, ...] = 0,
+def check_grad(f: Callable[..., Any], *args: Any, wrt: int | str | tuple[int | str, ...] = 0,
                mode: Literal["both", "reverse", "forward"] = "both", rtol: float = 1e-6,
                atol: float = 1e-8, eps: float | None = None, seed: int = 0) -> None:
     """Check srcad's derivatives of ``f`` at ``args`` against finite differences.
@@ -287,7 +287,7 @@ def check_grad(f: Callable[..., Any], *args: Any, wrt: int | tuple[int, ...] = 0
     ----------
     f : a function srcad can differentiate (``def``, source available).
     *args : the point; floating arguments named in ``wrt`` are checked on float64 copies.
-    wrt : int or tuple of ints, the arguments to check (each one separately).
+    wrt : int, name, or tuple of them, the arguments to check (each one separately).
     mode : 'both' (default), 'reverse' or 'forward'. 'both' also requires forward and
         reverse mode to agree: ``<u, J v> == <J^T u, v>`` to about 1e-10 relative.
     rtol, atol : tolerance of the finite-difference comparison. An estimate of the
@@ -304,6 +304,10 @@ def check_grad(f: Callable[..., Any], *args: Any, wrt: int | tuple[int, ...] = 0
 
     if mode not in _MODES:
         raise ValueError(f"check_grad: mode must be one of {_MODES}, not {mode!r}")
+    if isinstance(wrt, str) or isinstance(wrt, (tuple, list)) and any(
+            isinstance(w, str) for w in wrt):      # by name, as grad takes it
+        named, one = api._wrt_indices(api._target(f), wrt)
+        wrt = named[0] if one else named
     single, indices = _normalize_wrt(wrt, len(args))
     wrt_arg = indices[0] if single else indices
     report = _Report(f)

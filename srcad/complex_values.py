@@ -42,7 +42,7 @@ import gast
 import numpy as np
 
 from . import registry, runtime
-from .analysis import activity, list_names, primitive_call, walk, walk_statements
+from .analysis import activity, is_append, list_names, primitive_call, walk, walk_statements
 from .errors import NoRuleError, NotDifferentiableError
 from .nodes import attr as _attr, call as _call, name as _name
 from .source import UNRESOLVED
@@ -150,8 +150,7 @@ class _Complexity:
             if self.value(stmt.value):
                 return [e.id for e in target.elts] if isinstance(target, gast.Tuple) \
                     else [target.id]
-        elif isinstance(stmt, gast.Expr) and isinstance(stmt.value, gast.Call) and \
-                self.atom(stmt.value.args[0]):                 # lst.append(v)
+        elif is_append(stmt) and self.atom(stmt.value.args[0]):                 # lst.append(v)
             return [stmt.value.func.value.id]
         elif isinstance(stmt, gast.For) and self.atom(stmt.iter):
             return [stmt.target.id]
@@ -352,7 +351,7 @@ class _Builder:
         def item(seq, i):
             return seq[i], lambda new: seq.__setitem__(i, new)
 
-        if isinstance(stmt, gast.Expr) and isinstance(stmt.value, gast.Call):   # append
+        if is_append(stmt):                                            # lst.append(v)
             call = stmt.value
             if call.func.value.id in self.c.names and self.real_active(call.args[0]):
                 yield item(call.args, 0)

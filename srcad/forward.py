@@ -15,7 +15,7 @@ import gast
 import numpy as np
 
 from . import registry, runtime
-from .analysis import list_names, primitive_call, walk_statements
+from .analysis import is_primal_only, list_names, primitive_call, walk_statements
 from .errors import NoRuleError, SrcadSyntaxError
 from .instantiate import (Broadcasts, bind, check_coverage, mark_broadcasts, mark_derivative,
                           runtime_ref)
@@ -100,6 +100,8 @@ class _Forward:
             if isinstance(target, gast.Subscript):
                 return self.setitem(stmt)
             return self.assign(stmt)
+        if is_primal_only(stmt):              # assert, raise, print: once, no tangent
+            return [stmt]
         if isinstance(stmt, gast.Expr):       # lst.append(v)
             call = stmt.value
             lst = call.func.value.id
@@ -202,9 +204,8 @@ class _Forward:
         if rule is None or rule.tangent is None:
             name = registry.primitive_name(prim)
             raise self.error(stmt, f"no tangent (forward-mode) rule for {name}",
-                             f"Register one: @srcad.register_tangent({name}) over a template "
-                             "function (see docs/templates.md), or use mode='reverse'.",
-                             node=value)
+                             f"Register one: {registry.rule_recipe(prim, 'tangent')}; or use "
+                             "mode='reverse'.", node=value)
         template = rule.tangent
         binding = bind(self, stmt, prim, template, args, kwargs, outs)
         outputs = dict(zip(template.outputs, outs))

@@ -44,13 +44,14 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import gast
+import numpy as np
 
 from .template import Template, clone, d, formula_template, parse_template
 
 __all__ = ["adjoint", "tangent", "nondiff", "linear", "unary", "binary", "d", "Rule",
            "complex_ok", "real_valued", "elementwise", "shape_preserving",
            "lookup", "load", "templates_digest", "version", "returns_list", "register_adjoint",
-           "register_tangent", "primitive_name", "derived"]
+           "register_tangent", "primitive_name", "public_name", "rule_recipe", "derived"]
 
 
 @dataclass
@@ -120,6 +121,48 @@ def primitive_name(fn) -> str:
                "numpy._core.umath", "numpy.core.umath") or mod.startswith("numpy._core"):
         mod = "numpy"
     return f"{mod}.{name}" if mod else name
+
+
+def public_name(fn) -> str:
+    """``fn`` as a user imports it: the shortest dotted path of public modules that holds it
+    (``scipy.stats.entropy``, not ``scipy.stats._entropy.entropy``); else ``primitive_name``."""
+    name = getattr(fn, "__name__", None)
+    if isinstance(fn, np.ufunc) and getattr(fn, "__module__", None) is None:
+        for home in ("numpy", "scipy.special"):         # ufuncs do not say where they live
+            if name and getattr(sys.modules.get(home), name, None) is fn:
+                return f"{home}.{name}"
+    parts = (getattr(fn, "__module__", None) or "").split(".")
+    if name and "." not in getattr(fn, "__qualname__", name):
+        for k in range(1, len(parts) + 1):
+            module = sys.modules.get(".".join(parts[:k]))
+            if any(p.startswith("_") for p in parts[:k]) or module is None:
+                break
+            try:
+                if getattr(module, name, None) is fn:
+                    return f"{module.__name__}.{name}"
+            except Exception:       # a module whose attributes compute (lazy loaders)
+                break
+    return primitive_name(fn)
+
+
+def rule_recipe(fn, mode: str) -> str:
+    """The one-line rule a user registers for ``fn`` (``mode``: 'adjoint' or 'tangent'), as
+    in docs/templates.md: outputs first, then ``fn``'s parameters."""
+    if isinstance(fn, np.ufunc):
+        params = ["x"] if fn.nin == 1 else [f"x{i + 1}" for i in range(fn.nin)]
+    else:
+        try:
+            params = [p.name for p in inspect.signature(fn).parameters.values()
+                      if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)][:3] or ["x"]
+        except (TypeError, ValueError):         # a builtin without a signature
+            params = ["x"]
+    first = params[0]
+    short = getattr(fn, "__name__", "fn")
+    rule = f"d[{first}] = d[y] * <dy/d{first}>" if mode == "adjoint" else \
+        f"d[y] = <dy/d{first}> * d[{first}]"
+    return (f"@srcad.register_{mode}({public_name(fn)}) then "
+            f"def {short}_{mode}(y, {', '.join(params)}): {rule}  (from srcad.registry "
+            "import d; docs/templates.md)")
 
 
 def _note(template: Template):

@@ -6,6 +6,7 @@ and copes with shapes of unknown sizes (a dask array of unknown chunk sizes)."""
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -1827,3 +1828,39 @@ def structure_adjoint(g, basis):
 
 __all__ += ["structure_basis", "structure_of", "structure_adjoint"]
 SHARES.update({"structure_basis": (), "structure_of": (), "structure_adjoint": ()})
+
+
+# -- np.errstate around differentiated code -----------------------------------------------------
+
+def _errstate_stack() -> list:
+    """The NumPy error states ``errstate_enter`` replaced in this thread, innermost last (on
+    the thread: NumPy's error state is per thread)."""
+    thread = threading.current_thread()
+    stack = getattr(thread, "_srcad_errstates", None)
+    if stack is None:
+        stack = []
+        setattr(thread, "_srcad_errstates", stack)
+    return stack
+
+
+def errstate_enter(**kwargs) -> None:
+    """Enter ``np.errstate(**kwargs)``: generated code calls this where the user's ``with``
+    block starts in the primal (and where its adjoint starts in the adjoint sweep)."""
+    _errstate_stack().append(np.seterr(**kwargs))
+
+
+def errstate_exit(**kwargs) -> None:
+    """Leave the ``np.errstate`` the matching ``errstate_enter`` entered (``kwargs``, the
+    same, let the adjoint sweep enter it again)."""
+    np.seterr(**_errstate_stack().pop())
+
+
+def errstate_reset() -> None:
+    """After a derivative raised inside an errstate block: the state before the outermost."""
+    stack = _errstate_stack()
+    if stack:
+        np.seterr(**stack[0])
+        stack.clear()
+
+
+__all__ += ["errstate_enter", "errstate_exit", "errstate_reset"]

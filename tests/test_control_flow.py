@@ -190,15 +190,6 @@ UNSUPPORTED_IN_LOOP = {
                 s = s + sum({j: v * v for j, v in enumerate(x)})
             return s
         """,
-    "raise": """
-        def f(x):
-            s = 0.0
-            for i in range(3):
-                if x[i] < -10.0:
-                    raise ValueError("too small")
-                s = s + x[i]
-            return s
-        """,
     "yield": """
         def f(x):
             s = 0.0
@@ -243,7 +234,7 @@ UNSUPPORTED_IN_LOOP = {
 
 # The 1-based line (within the dedented source) of the offending construct.
 UNSUPPORTED_LINE = {"try": 4, "with": 4, "lambda": 4, "nested def": 4, "dictcomp": 4,
-                    "raise": 5, "for-else": 3, "yield": 5, "global": 4, "helper with try": 2}
+                    "for-else": 3, "yield": 5, "global": 4, "helper with try": 2}
 
 
 @pytest.mark.parametrize("kind", list(UNSUPPORTED_IN_LOOP))

@@ -62,10 +62,10 @@ UNSUPPORTED = {
         """, "try:", "try"),
     "with": ("""
         def f(x):
-            with np.errstate(all='ignore'):
+            with open("/dev/null"):
                 y = np.log(x)
             return np.sum(y)
-        """, "with np.errstate", "with"),
+        """, "with open", "with"),
     "yield": ("""
         def f(x):
             y = x * 2.0

@@ -41,6 +41,7 @@ from ..source import Source
 from .calls import METHODS
 from .closures import LocalFunction, local_functions
 from .comprehensions import lower_comprehensions
+from .trys import lower_reraising_try
 from .containers import lower_containers
 from .fence import fence
 from .jumps import _lower_returns
@@ -64,6 +65,7 @@ def normalize(src: Source, structures: dict | None = None) -> Program:
     """Fence, desugar and convert ``src`` to ANF (see the module docstring); ``structures``
     (parameter name -> ``trees.structure``) are the container arguments it is built for."""
     fdef = copy.deepcopy(src.node)
+    lower_reraising_try(src, fdef)
     own = local_functions(src, fdef)
     lower_sugar(src, fdef)
     lower_comprehensions(src, fdef)

@@ -3,8 +3,8 @@
 Input: a parsed FunctionDef (the user's function, or a helper about to be inlined). Output:
 nothing, or a ``SrcadSyntaxError`` at the first unsupported construct, with the user's
 location and what to write instead. Everything past the fence may assume none of ``_REJECT``
-occurs, loops have no ``else``, attributes are not assigned and no user name starts with
-``_srcad``.
+occurs (f-strings only inside ``assert``, ``raise`` and expression statements), loops have no
+``else``, attributes are not assigned and no user name starts with ``_srcad``.
 """
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ __all__ = ["fence"]
 
 _REJECT = {
     gast.Try: ("try/except", "move error handling outside the differentiated function"),
-    gast.With: ("`with`", "move the context manager outside the differentiated function"),
     gast.AsyncFunctionDef: ("async functions", "use a plain `def`"),
     gast.AsyncFor: ("async for", "use a plain `for`"),
     gast.AsyncWith: ("async with", "use plain code"),
@@ -41,10 +40,10 @@ _REJECT = {
                         "tuple(...)", "write a list comprehension or a loop"),
     gast.Set: ("set literals", "use a tuple"),
     gast.Starred: ("*-unpacking", "pass the arguments explicitly"),
-    gast.Raise: ("`raise`", "validate inputs before calling the derivative"),
-    gast.Assert: ("`assert`", "validate inputs before calling the derivative"),
-    gast.JoinedStr: ("f-strings", "format strings outside the differentiated function"),
+    gast.JoinedStr: ("f-strings here", "format strings only in messages: `assert`, `raise`, "
+                     "`print`, `logging` and `warnings.warn` (primal-only statements)"),
 }
+_MESSAGES = (gast.Assert, gast.Raise, gast.Expr)   # where f-strings may stand (their messages)
 
 
 def fence(src: Source, fdef: gast.FunctionDef):
@@ -54,9 +53,11 @@ def fence(src: Source, fdef: gast.FunctionDef):
         raise _loc_error(src, fdef, "*args/**kwargs parameters are not supported",
                          "Name each parameter explicitly.")
     for stmt in fdef.body:
+        messages = {id(n) for m in gast.walk(stmt) if isinstance(m, _MESSAGES)
+                    for n in gast.walk(m) if isinstance(n, gast.JoinedStr)}
         for node in gast.walk(stmt):
             kind = _REJECT.get(type(node))
-            if kind is not None:
+            if kind is not None and id(node) not in messages:
                 raise _loc_error(src, node, f"srcad does not differentiate {kind[0]}",
                                  f"Instead: {kind[1]}.")
             if isinstance(node, (gast.For, gast.While)) and node.orelse:

@@ -16,6 +16,7 @@ from ..source import UNRESOLVED, function_state, parse_function
 from .anf import Expressions
 from .closures import LocalFunction, local_functions
 from .comprehensions import lower_comprehensions
+from .trys import lower_reraising_try
 from .containers import lower_containers, renamed
 from .fence import fence
 from .jumps import _lower_returns
@@ -41,6 +42,7 @@ class Inliner(Expressions):
         src = parse_function(fn)
         fdef = src.node
         views, leaves = renamed(views or {}, scope.rename)
+        lower_reraising_try(src, fdef)
         own = local_functions(src, fdef)
         lower_sugar(src, fdef)
         lower_comprehensions(src, fdef)

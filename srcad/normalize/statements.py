@@ -1,5 +1,7 @@
 """Desugaring of statements: assignments (chained, tuple, augmented, into subscripts),
-expression statements, ``return``, ``if``, ``break`` and ``continue``.
+expression statements, ``return``, ``if``, ``break`` and ``continue``; and the primal-only
+statements (``assert``, ``raise``, calls to ``print``, ``logging`` and ``warnings.warn``),
+kept as written (names renamed) for the primal alone: they have no derivative.
 
 Input: the user's statements (past the fence). Output: ANF statements (see
 ``srcad.normalize``): each ``stmt_X`` returns the statements replacing one ``X``, after the
@@ -8,17 +10,21 @@ statements its operands needed (``pre``); every statement gets the ``lineno`` an
 """
 from __future__ import annotations
 
+import builtins
 import copy
 import inspect
+import logging
+import warnings
 
 import gast
+import numpy as np
 
-from .. import registry
+from .. import registry, runtime
 from ..source import parse_function
 from .calls import Calls
 from .inline import _mutated_params
 from .program import _loc_error, _name
-from .scope import _Scope, _is_static_root, _is_user_function
+from .scope import _Scope, _is_global_ref, _is_static_root, _is_user_function
 
 __all__ = ["Statements"]
 
@@ -56,10 +62,61 @@ class Statements(Calls):
     def stmt_Pass(self, scope, stmt, pre):
         return []
 
+    def primal_only(self, scope, stmt) -> list:
+        """``stmt`` as written, its names read as in the function (an inlined helper's locals
+        renamed, foreign globals through references): it runs once, in the primal."""
+        new = copy.deepcopy(stmt)
+        for node in gast.walk(new):
+            for field in node._fields:
+                value = getattr(node, field, None)
+                if isinstance(value, gast.Name) and isinstance(value.ctx, gast.Load):
+                    setattr(node, field, self.name(scope, value))
+                elif isinstance(value, list):
+                    value[:] = [self.name(scope, v) if isinstance(v, gast.Name) and isinstance(
+                        v.ctx, gast.Load) else v for v in value]
+        if isinstance(new, gast.Expr):
+            new.srcad_primal_only = True
+            func = new.value.func
+            mirror = {"errstate_enter": "exit", "errstate_exit": "enter"}.get(
+                getattr(func, "attr", "")) if isinstance(new.value, gast.Call) else None
+            if mirror is not None:      # generated code read again (a second derivative)
+                new.srcad_mirror = _runtime_effect(mirror, new.value.keywords)
+        return [new]
+
+    def stmt_With(self, scope, stmt, pre):
+        """``with np.errstate(**kw): body`` -> the body between ``_srcad.errstate_enter(**kw)``
+        and ``_srcad.errstate_exit(**kw)``, primal-only statements the adjoint sweep mirrors
+        (the adjoint of the body runs under the same error state)."""
+        item = stmt.items[0]
+        call = item.context_expr
+        callee = self.resolve(scope, call.func) if isinstance(call, gast.Call) and \
+            _is_global_ref(scope, call.func, self) else None
+        if len(stmt.items) != 1 or item.optional_vars is not None or callee is not np.errstate:
+            raise _loc_error(scope.src, stmt, "srcad differentiates `with` only over "
+                             "np.errstate(...)", "Move this context manager outside the "
+                             "differentiated function.")
+        if call.args or any(k.arg in (None, "call") or not isinstance(k.value, gast.Constant)
+                            for k in call.keywords):
+            raise _loc_error(scope.src, call, "np.errstate takes constant keywords here",
+                             "Write np.errstate(divide='ignore', ...) with literal values.")
+        enter, leave = (_runtime_effect(which, call.keywords) for which in ("enter", "exit"))
+        enter.srcad_mirror, leave.srcad_mirror = _runtime_effect("exit", call.keywords), \
+            _runtime_effect("enter", call.keywords)
+        return [enter, *self.body(scope, stmt.body), leave]
+
+    def stmt_Assert(self, scope, stmt, pre):
+        return self.primal_only(scope, stmt)
+
+    def stmt_Raise(self, scope, stmt, pre):
+        return self.primal_only(scope, stmt)
+
     def stmt_Expr(self, scope, stmt, pre):
         value = stmt.value
         if isinstance(value, gast.Constant):
             return []   # docstring or bare literal
+        if isinstance(value, gast.Call) and _is_global_ref(scope, value.func, self) and \
+                _is_effect(self.resolve(scope, value.func)):
+            return self.primal_only(scope, stmt)     # print(...), log.info(...)
         if (isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute)
                 and value.func.attr == "append" and isinstance(value.func.value, gast.Name)
                 and len(value.args) == 1 and not value.keywords):
@@ -206,3 +263,30 @@ class Statements(Calls):
 
     def stmt_Continue(self, scope, stmt, pre):
         return [gast.Continue()]
+
+
+_EFFECTS = {builtins.print, warnings.warn, warnings.warn_explicit, runtime.errstate_enter,
+            runtime.errstate_exit}
+
+
+def _runtime_effect(which: str, keywords) -> gast.Expr:
+    """``_srcad.errstate_<which>(**keywords)``, a primal-only statement."""
+    func = gast.Attribute(value=_name("_srcad", gast.Load()), attr=f"errstate_{which}",
+                          ctx=gast.Load())
+    stmt = gast.Expr(value=gast.Call(func=func, args=[], keywords=copy.deepcopy(keywords)))
+    stmt.srcad_primal_only = True
+    return stmt
+
+
+def _is_effect(callee) -> bool:
+    """Is ``callee`` called for an effect with no derivative: ``print``, ``warnings.warn``, a
+    function of ``logging`` or a method of a ``logging.Logger`` or ``LoggerAdapter``?"""
+    try:
+        if callee in _EFFECTS:
+            return True
+    except TypeError:                   # an unhashable callable
+        return False
+    owner = getattr(callee, "__self__", None)
+    if isinstance(owner, (logging.Logger, logging.LoggerAdapter)):
+        return True
+    return getattr(callee, "__module__", None) == "logging" and inspect.isfunction(callee)

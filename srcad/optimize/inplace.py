@@ -16,7 +16,7 @@ from typing import Any
 
 import gast
 
-from ..analysis import broadcast, walk
+from ..analysis import broadcast, is_append, walk
 from ..nodes import name
 from ..sharing import _dotted
 from .shapes import _Shapes
@@ -181,8 +181,7 @@ def _foreign(fdef: gast.FunctionDef, primal: dict, numpy_args: tuple) -> set:
             if isinstance(s, (gast.Assign, gast.AugAssign, gast.For)):
                 targets = [s.target] if isinstance(s, (gast.AugAssign, gast.For)) else s.targets
                 source = s.iter if isinstance(s, gast.For) else s.value
-            elif isinstance(s, gast.Expr) and isinstance(s.value, gast.Call) and isinstance(
-                    s.value.func, gast.Attribute):             # lst.append(value)
+            elif is_append(s):                                 # lst.append(value)
                 targets, source = [s.value.func.value], s.value
             else:
                 continue

@@ -124,9 +124,9 @@ class AdjointStatements(Contributions):
         if rule is None or rule.adjoint is None:
             name = registry.primitive_name(prim)
             raise self.error(stmt, f"no adjoint (reverse-mode) rule for {name}",
-                             f"Register one: @srcad.register_adjoint({name}) over a template "
-                             "function (see docs/templates.md), or wrap the value in "
-                             "srcad.stop_gradient(...) if it needs no derivative.", node=value)
+                             f"Register one: {registry.rule_recipe(prim, 'adjoint')}; or wrap "
+                             "the value in srcad.stop_gradient(...) if it needs no derivative.",
+                             node=value)
         template = rule.adjoint
         binding = bind(self, stmt, prim, template, args, kwargs, outs)
         live_out = {}

@@ -14,7 +14,7 @@ import copy
 
 import gast
 
-from ..analysis import walk, walk_statements
+from ..analysis import is_primal_only, walk, walk_statements
 from ..nodes import assign as _assign, attr as _attr, call as _call, comment, loads as _loads, \
     name as _name
 from .adjoint import AdjointStatements
@@ -49,6 +49,9 @@ class ControlFlow(AdjointStatements):
             if isinstance(target, gast.Subscript):
                 return self.adjoint_setitem(stmt, state)
             return self.adjoint_assign(stmt, state)
+        if is_primal_only(stmt):        # assert, raise, print: ran in the primal sweep
+            mirror = getattr(stmt, "srcad_mirror", None)     # np.errstate: its adjoint too
+            return [copy.deepcopy(mirror)] if mirror is not None else []
         if isinstance(stmt, gast.Expr):
             return self.adjoint_append(stmt, state)
         if isinstance(stmt, gast.If):

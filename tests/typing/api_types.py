@@ -75,7 +75,7 @@ srcad.autodiff(mode="sideways")  # type: ignore[call-overload]
 assert_type(srcad.show(loss, mode="forward", wrt=(0, 1)), str)
 srcad.show(loss, mode="fwd")  # type: ignore[arg-type]
 srcad.jacobian(loss, mode="auto")
-srcad.jacobian(loss, mode="both")  # type: ignore[arg-type]
+srcad.jacobian(loss, mode="both")  # type: ignore[call-overload]
 srcad.check_grad(loss, w, X, wrt=(0, 1), mode="both")
 srcad.check_grad(loss, w, X, mode="all")  # type: ignore[arg-type]
 
