@@ -227,20 +227,9 @@ def _scalar(out):
     return float(np.asarray(out))
 
 
-def fd_gradient(f, args, i, rtol_eps=EPS):
-    """Central differences of the scalar f(*args) in args[i], shaped like args[i]."""
-    base = to_vector(args[i])
-    g = np.zeros_like(base)
-    for k in range(base.size):
-        vals = []
-        for s in (1.0, -1.0):
-            v = base.copy()
-            v[k] += s * rtol_eps
-            a = list(args)
-            a[i] = from_vector(args[i], v)
-            vals.append(_scalar(f(*a)))
-        g[k] = (vals[0] - vals[1]) / (2 * rtol_eps)
-    return g
+def fd_gradient(f, args, i):
+    """Central differences of the scalar f(*args) in args[i], as a flat vector."""
+    return _fd_jacobian_flat(lambda *a: _scalar(f(*a)), args, i)
 
 
 def fd_hessian(f, args, i):
@@ -435,7 +424,8 @@ def run_posseed(case, f, args, kwargs, rng):
     _check_vjp(got, case, f, args, kwargs, seed, "autodiff(x, dy)")
 
 
-def _fd_jacobian(f, args, i):
+def _fd_jacobian_flat(f, args, i):
+    """Central differences of f(*args) in args[i]: shape out.shape + (size of args[i],)."""
     base = to_vector(args[i])
     out = np.asarray(f(*args), dtype=float)
     J = np.zeros(out.shape + (base.size,))
@@ -448,7 +438,13 @@ def _fd_jacobian(f, args, i):
             a[i] = from_vector(args[i], v)
             cols.append(np.asarray(f(*a), dtype=float))
         J[..., k] = (cols[0] - cols[1]) / (2 * EPS)
-    return J.reshape(out.shape + np.shape(args[i]))
+    return J
+
+
+def _fd_jacobian(f, args, i):
+    """The Jacobian of f(*args) in the array args[i]: shape out.shape + args[i].shape."""
+    J = _fd_jacobian_flat(f, args, i)
+    return J.reshape(J.shape[:-1] + np.shape(args[i]))
 
 
 def _check_jacobian(J, f, args, i, what, errors):
@@ -644,8 +640,8 @@ def run_options(case, f, args, kwargs, rng):
         "autodiff(reverse)": lambda **o: srcad.autodiff(f, wrt=case.wrt, **o)(*args),
         "jacobian": lambda **o: srcad.jacobian(f, wrt=case.wrt, **o)(*args),
         "hessian": lambda **o: srcad.hessian(f, wrt=case.wrt, **o)(*args),
-        "hvp": lambda **o: srcad.hvp(f, wrt=case.wrt, **o)(*args, *(
-            [tuple(np.ones_like(args[i]) for i in idx)] if many else [np.ones_like(args[idx[0]])])),
+        "hvp": lambda **o: srcad.hvp(f, wrt=case.wrt, **o)(
+            *args, *[np.ones_like(args[i]) for i in idx]),
     }
     for name, call in calls.items():
         try:
