@@ -166,7 +166,8 @@ def _header(src, spec, wrt_names) -> list[str]:
 
 
 def _ends_in_return(body) -> bool:
-    """Does running ``body`` always end at a ``return``?"""
+    """Does running ``body`` always end at a ``return`` (or a ``raise``, which returns
+    nothing to differentiate)?"""
     last = body[-1] if body else None
     if isinstance(last, gast.If):
         return _ends_in_return(last.body) and _ends_in_return(last.orelse)
@@ -177,7 +178,7 @@ def _ends_in_return(body) -> bool:
     if isinstance(last, gast.While) and isinstance(last.test, gast.Constant) and \
             last.test.value is True:       # `while True:` left by `return` only
         return not any(isinstance(n, gast.Break) for n in gast.walk(last))
-    return isinstance(last, gast.Return)
+    return isinstance(last, (gast.Return, gast.Raise))
 
 
 def _check_returns(src):
