@@ -11,6 +11,21 @@ seed). Every program that srcad refuses or gets wrong is printed with its seed, 
 problems found and its source; then a summary: programs checked, passed, refused, failed, and
 the number of programs in each category of problem, with the smallest program of each. The
 exit status is 1 if a program failed, else 0 (refusals count as reported, not as failures).
+
+Scheduled-size runs (2026-12-02, 2 shared cores, OMP_NUM_THREADS=1):
+
+    python scripts/fuzz.py --count 300 --start 20000 --jobs 2 --extra-every 10
+        300 programs in 52 s: 299 passed, 1 refused, 0 failed. The refusal (seed 20091) is
+        srcad's documented one ("writing into 't4', which shares memory with 'row6' (a slice of
+        't4', a view), which is read afterwards": the program iterates the rows of t4 with
+        zip(y, t4) and writes into t4 in the loop); a generator that stays inside the
+        supported subset should not write into an array it is iterating over.
+    python scripts/fuzz.py --count 2200 --start 20300 --jobs 2 --extra-every 10
+        RESULT_2200
+
+The generator does not yet write containers (dict, namedtuple, dataclass parameters), list
+comprehensions, generator sums or methods on objects; thread-parallel builds are checked by
+tests/fuzz_check.check_threaded (tests/test_fuzz.py, 8 programs from 4 threads).
 """
 from __future__ import annotations
 

@@ -84,3 +84,24 @@ def test_an_error_the_users_code_raises_propagates_unchanged():
     with pytest.raises(np.linalg.LinAlgError) as info:
         g(-np.eye(2))                     # not positive definite: numpy's own error
     assert type(info.value) is np.linalg.LinAlgError
+
+
+class _ArrayAPIOnly:
+    """An array of the array API standard only: no NumPy protocol reaches the generated code."""
+
+    shape = (3,)
+    dtype = np.dtype(float)
+
+    def __array_namespace__(self, api_version=None):
+        return np
+
+
+def test_an_array_api_only_array_is_refused_naming_the_argument():
+    g = srcad.grad(sine_sum)
+    g(np.ones(3))
+    with pytest.raises(NotDifferentiableError, match="argument 0.*array API standard only"):
+        g(_ArrayAPIOnly())
+
+
+def sine_sum(x):
+    return np.sum(np.sin(x))
