@@ -10,7 +10,7 @@ from .api import (DerivativeFunction, Mode, Wrt, autodiff, clear_cache, grad, he
                   hvp, jacfwd, jacobian, jacrev, jvp, show, stop_gradient, value_and_grad, vjp)
 from .check import check_grad
 from .export import export
-from .errors import (GradientCheckError, InternalError, NoRuleError, NotDifferentiableError,
+from .errors import (ArgumentError, GradientCheckError, InternalError, NoRuleError, NotDifferentiableError,
                      ShapeMismatchError, SourceUnavailableError, SrcadError, SrcadSyntaxError,
                      TooDeepError)
 from .registry import register_adjoint, register_tangent
@@ -34,7 +34,7 @@ __all__ = [
     "check_grad", "export", "stop_gradient", "hook", "register_adjoint", "register_tangent",
     "clear_cache",
     "SrcadError", "SrcadSyntaxError", "NoRuleError", "SourceUnavailableError",
-    "NotDifferentiableError", "ShapeMismatchError", "GradientCheckError", "InternalError",
+    "NotDifferentiableError", "ArgumentError", "ShapeMismatchError", "GradientCheckError", "InternalError",
     "TooDeepError",
     "DerivativeFunction", "Mode", "Wrt", "nn", "optim",
 ]

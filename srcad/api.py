@@ -31,8 +31,8 @@ from .cache import Derivative
 from .backends import check_backend
 from .analysis import (activity, aliased_writes, anf_violations, list_names, shapes,
                        untracked_flows)
-from .errors import (InternalError, NoRuleError, NotDifferentiableError, ShapeMismatchError,
-                     SrcadError, SrcadSyntaxError)
+from .errors import (ArgumentError, InternalError, NoRuleError, NotDifferentiableError,
+                     ShapeMismatchError, SrcadError, SrcadSyntaxError)
 from .normalize import assigned_names, default_nodes, normalize
 from .source import function_state, parse_function
 from .template import clone
@@ -360,7 +360,8 @@ class _Arguments:
         try:
             bound = self.signature.bind(*args, **kwargs)
         except TypeError as exc:
-            raise TypeError(f"{self.name}: {exc}") from None
+            raise ArgumentError(f"{self.name}: {exc}", _def_location(self.f),
+                                hint=f"Call it as {self.name}{self.signature} is called.") from None
         bound.apply_defaults()
         return [bound.arguments[self.names[i]] for i in self.indices]
 
@@ -406,6 +407,12 @@ class _Arguments:
             if isinstance(a, (list, tuple)):
                 continue
             name = self.names[i] if i < len(self.names) else f"argument {i}"
+            if t is None or isinstance(t, (str, bytes, dict)):
+                raise ArgumentError(
+                    f"the tangent of {name} is not a number ({type(t).__name__}): expected an "
+                    f"array or float shaped like {name} {np.shape(a)}",
+                    _def_location(self.f, param=i),
+                    hint="Pass one tangent per wrt argument, shaped like it.")
             if np.shape(t) != np.shape(a):
                 raise ShapeMismatchError(
                     f"the tangent of {name} has shape {np.shape(t)} but {name} has shape "
@@ -1175,8 +1182,8 @@ def _wrap(f, spec, kind):
         def general(*args, **kwargs):
             n = len(args) - len(indices)
             if n < 0:
-                raise TypeError(f"{target.__name__}: pass the arguments, then one tangent per "
-                                f"wrt argument ({len(indices)})")
+                raise ArgumentError(f"{target.__name__}: pass the arguments, then one tangent "
+                                f"per wrt argument ({len(indices)})", _def_location(target))
             primals, tangents = bound_self + args[:n], args[n:]
             kinds = _kinds(primals + tangents)
             if (kwargs or None in kinds) and _has_container(primals, kwargs):

@@ -9,6 +9,8 @@ import threading
 import types
 import weakref
 
+import numpy as np
+
 from . import emit, registry
 from .errors import InternalError, Location, TooDeepError
 from .source import AttributeOf, Namespace
@@ -20,7 +22,7 @@ class Derivative:
     """A built derivative: the generated function plus what decides whether it is stale."""
 
     __slots__ = ("fn", "source", "deps", "version", "code", "params", "extra", "complex",
-                 "callables")
+                 "callables", "complex_cells")
 
     def __init__(self, fn, source, deps, version, code, params, extra, complex=None,
                  callables=None):
@@ -33,6 +35,7 @@ class Derivative:
         self.extra = extra      # keyword-only parameters the transformer added (seed, tangents)
         self.complex = complex  # a complex build: complex_values.Facts; a real one: None
         self.callables = callables or {}    # parameter called as a function -> its default
+        self.complex_cells: tuple = ()  # (index, complex?) of the numeric closure cells built for
 
     def fresh(self, f) -> bool:
         """Still valid for ``f``: same code and defaults, same rules, helpers and globals bound
@@ -41,6 +44,8 @@ class Derivative:
         if (f.__code__ is not code or f.__defaults__ is not defaults
                 or registry._version != self.version or (kw and not _same_kw(f, kw))):
             return False
+        if self.complex_cells and _numeric_cells(f) != self.complex_cells:
+            return False            # a cell went from real to complex (or back): rebuild
         return all(map(dep_fresh, self.deps))
 
 
@@ -156,6 +161,7 @@ def lookup(target, spec, build) -> Derivative:
             else:
                 _share(target, spec, entry)
         entry.fn.__srcad_built__ = (weakref.ref(target), entry)
+        entry.complex_cells = _numeric_cells(target)
         try:
             per_fn = _entries(target, True)
         except TypeError:
@@ -194,6 +200,22 @@ def _share(target, spec, entry):
     if len(_SHARED) >= _MAX_SHARED:
         _SHARED.popitem(last=False)
     _SHARED[(target.__code__, spec)] = (entry, globals_, mine, _cell_kinds(cells))
+
+
+def _numeric_cells(f) -> tuple:
+    """``(index, complex?)`` of the closure cells of ``f`` holding numbers or inexact arrays:
+    the build decided from them which values are complex, so a cell changing between real and
+    complex makes the derivative stale (its values alone are read at each call)."""
+    out = []
+    for i, cell in enumerate(getattr(f, "__closure__", None) or ()):
+        try:
+            value = cell.cell_contents
+        except ValueError:                     # an empty cell
+            continue
+        if isinstance(value, (float, complex, np.inexact)) or (
+                isinstance(value, np.ndarray) and value.dtype.kind in "fc"):
+            out.append((i, np.iscomplexobj(value)))
+    return tuple(out)
 
 
 def _cell_kinds(cells: dict) -> tuple:

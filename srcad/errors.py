@@ -90,6 +90,11 @@ class NotDifferentiableError(SrcadError, TypeError):
     """A derivative was asked for an integer, boolean or otherwise non-differentiable argument."""
 
 
+class ArgumentError(SrcadError, TypeError):
+    """A derivative was called with arguments its function does not take: too many or too few,
+    an unknown keyword, or a tangent or seed that is not a number."""
+
+
 class ShapeMismatchError(SrcadError, ValueError):
     """A seed or tangent does not match the shape of the value it belongs to."""
 

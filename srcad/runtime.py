@@ -325,7 +325,12 @@ def seed_like(seed, y):
         return type(y)(seed_like(s, v) for s, v in zip(seed, y))
     _not_a_number(y)
     if np.shape(seed) != np.shape(y):
-        from .errors import ShapeMismatchError
+        from .errors import ArgumentError, ShapeMismatchError
+        if isinstance(seed, (str, bytes, dict)):     # checked on the failing path only
+            raise ArgumentError(
+                f"the seed is not a number ({type(seed).__name__}): expected an array or float "
+                f"shaped like the output {np.shape(y)}",
+                hint="Pass a seed (cotangent) with exactly the output's shape.")
         raise ShapeMismatchError(
             f"the seed has shape {np.shape(seed)} but the output has shape {np.shape(y)}",
             hint="Pass a seed (cotangent) with exactly the output's shape.")

@@ -439,3 +439,59 @@ def shrink(source, args, problem: Problem, seed=0):
                     break
     source = "\n".join(lines) + "\n"
     return source
+
+
+def _flat(value) -> np.ndarray:
+    """The numbers of a derivative (an array, a float, or a tuple or list of them) in a row."""
+    if isinstance(value, (list, tuple)):
+        return np.concatenate([_flat(v) for v in value]) if value else np.zeros(0)
+    return np.ravel(np.asarray(value, dtype=complex))
+
+
+def check_threaded(seeds, threads: int = 4) -> list[str]:
+    """Build and call the reverse and forward derivatives of the programs of ``seeds`` from
+    ``threads`` threads at once (each program a fresh function, so every thread builds), and
+    compare each result with the one the same program gives built and called alone: the
+    problems found, as text (none: an empty list)."""
+    import concurrent.futures
+    import threading
+
+    import srcad
+    from helpers import make_function
+
+    programs = [generate(seed) for seed in seeds]
+
+    def run(source, args):
+        f = make_function(source, name="f")
+        ck = _Checker(f, args, 0)        # the arguments, tangents and wrt check_program uses
+        x, t = ck.values, ck.tangents
+        return (srcad.grad(f, wrt=ck.wrt)(*x),
+                srcad.autodiff(f, mode="forward", wrt=ck.wrt)(*x, *t))
+
+    def outcome(source, args):
+        try:
+            return run(source, args)
+        except Exception as exc:          # compared as its type and text
+            return f"{type(exc).__name__}: {exc.args[0] if exc.args else ''}".split(":", 2)[-1]
+
+    serial = [outcome(source, args) for source, args in programs]
+    start = threading.Barrier(threads)
+
+    def task(i):
+        if i < threads:
+            start.wait()                  # the first builds begin together
+        return outcome(*programs[i])
+
+    with concurrent.futures.ThreadPoolExecutor(threads) as pool:
+        parallel = list(pool.map(task, range(len(programs))))
+    problems = [] if not all(isinstance(o, str) for o in serial) else [
+        "every program failed alone: nothing was compared"]
+    for seed, alone, together in zip(seeds, serial, parallel):
+        if isinstance(alone, str) or isinstance(together, str):
+            if alone != together:
+                problems.append(f"seed {seed}: alone {alone!r}, in threads {together!r}")
+            continue
+        for name, a, b in zip(("grad", "forward"), alone, together):
+            if not np.array_equal(_flat(a), _flat(b), equal_nan=True):
+                problems.append(f"seed {seed}: {name} alone {a!r}, in threads {b!r}")
+    return problems

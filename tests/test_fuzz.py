@@ -9,6 +9,8 @@ checks more, only when asked: ``pytest tests/test_fuzz.py --fuzz 2000`` (seeds f
 ``--fuzz-start S`` to move them; or SRCAD_FUZZ=2000). ``python scripts/fuzz.py --count N``
 runs the same checks outside pytest, with a summary by category of problem, and ``--shrink``
 makes each failing program as small as it stays failing.
+``test_thread_parallel_builds_agree_with_serial`` builds and calls eight programs from four
+threads at once (``fuzz_check.check_threaded``) and compares them with the serial results.
 
 The programs are checked up front, in worker processes (``SRCAD_FUZZ_WORKERS``, default: the
 usable cores, at most 4), for the seeds selected; each test then reports its own program. A
@@ -142,3 +144,8 @@ def test_checker_catches_a_wrong_gradient_and_a_write_into_an_argument(monkeypat
     monkeypatch.setattr(srcad, "grad", writes)
     outcome = fuzz_check.check_program(_PROGRAM, _args(), calls=("reverse",))
     assert [p.kind for p in outcome.problems] == ["writes"], outcome.report()
+
+
+def test_thread_parallel_builds_agree_with_serial():
+    """Eight programs built and called from four threads at once give what each gives alone."""
+    assert fuzz_check.check_threaded(range(8), threads=4) == []

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import srcad
-from helpers import make_function
+from helpers import central_difference, make_function
 
 # -- 1. data from outside never becomes code ------------------------------------------------------
 
@@ -565,3 +565,23 @@ def test_a_derivative_of_a_local_function_is_not_named_for_pickling():
     f = make_function("def f(x):\n    return np.sum(x * x)\n")
     df = srcad.grad(f)
     assert df.__module__ != "srcad.pickling"
+
+
+def _scaled_energy(k):
+    def energy(x):
+        return np.sum(np.abs(x * k) ** 2)
+    return energy
+
+
+def test_closure_cell_turning_complex_after_the_build_rebuilds():
+    energy = _scaled_energy(2.0)
+    g = srcad.grad(energy)
+    x = np.array([0.5, -1.5, 2.0])
+    np.testing.assert_allclose(g(x), 8.0 * x)
+    energy.__closure__[0].cell_contents = 1.0 + 2.0j     # |k|^2 = 5: the real build is stale
+    got = g(x)
+    np.testing.assert_allclose(got, 10.0 * x)
+    np.testing.assert_allclose(got, central_difference(energy, (x,), 0), rtol=1e-6)
+    assert not np.iscomplexobj(got)
+    energy.__closure__[0].cell_contents = 3.0             # and back to real
+    np.testing.assert_allclose(g(x), 18.0 * x)

@@ -1,0 +1,107 @@
+"""Call-time errors: a derivative called with arguments of the wrong number, structure or type
+raises an srcad error naming the parameter and what was expected (docs/errors.md)."""
+import numpy as np
+import pytest
+
+import srcad
+from srcad import ArgumentError, NotDifferentiableError, ShapeMismatchError, SrcadError
+
+
+def two(x, y):
+    return np.sum(x * y)
+
+
+def sine(x):
+    return np.sin(x)
+
+
+def factor(a):
+    return np.sum(np.linalg.cholesky(a))
+
+
+def test_missing_argument_is_an_argument_error():
+    with pytest.raises(ArgumentError, match="missing a required argument: 'y'") as info:
+        srcad.grad(two)(np.ones(3))
+    assert isinstance(info.value, TypeError) and info.value.location is not None
+
+
+def test_unknown_keyword_is_an_argument_error():
+    with pytest.raises(ArgumentError, match="unexpected keyword argument 'z'"):
+        srcad.grad(two)(np.ones(3), np.ones(3), z=1.0)
+
+
+def test_forward_with_no_tangent_or_too_many():
+    df = srcad.autodiff(sine, mode="forward")
+    with pytest.raises(ArgumentError, match="one tangent per wrt argument"):
+        df()
+    with pytest.raises(ArgumentError, match="too many positional arguments"):
+        df(np.ones(3), np.ones(3), np.ones(3))
+
+
+@pytest.mark.parametrize("tangent", [None, "abc", {"a": 1.0}])
+def test_forward_tangent_not_a_number_names_the_parameter(tangent):
+    df = srcad.autodiff(sine, mode="forward")
+    with pytest.raises(ArgumentError, match=r"the tangent of x is not a number .*shaped like x"):
+        df(np.ones(3), tangent)
+
+
+def test_forward_tangent_of_the_wrong_shape():
+    with pytest.raises(ShapeMismatchError, match=r"tangent of x has shape \(4,\)"):
+        srcad.jvp(sine, (np.ones(3),), (np.ones(4),))
+
+
+@pytest.mark.parametrize("seed", ["abc", {"a": 1.0}])
+def test_reverse_seed_not_a_number(seed):
+    dv = srcad.autodiff(sine, mode="reverse")
+    with pytest.raises(ArgumentError, match="the seed is not a number"):
+        dv(np.ones(3), seed=seed)
+
+
+def test_reverse_seed_of_the_wrong_shape():
+    _, pullback = srcad.vjp(sine, np.ones(3))
+    with pytest.raises(ShapeMismatchError, match=r"seed has shape \(4,\)"):
+        pullback(np.ones(4))
+
+
+@pytest.mark.parametrize("bad, what", [("s", "not a number"), (None, "not a number"),
+                                       ([np.ones(3), "a"], "not a number"),
+                                       (np.arange(3), "an integer")])
+def test_wrt_argument_of_the_wrong_type_names_it(bad, what):
+    with pytest.raises(NotDifferentiableError, match=f"with respect to x: it is {what}"):
+        srcad.grad(two)(bad, np.ones(3))
+
+
+def test_dict_where_an_array_was_is_refused_with_an_srcad_error():
+    g = srcad.grad(two)
+    g(np.ones(3), np.ones(3))
+    with pytest.raises(SrcadError):
+        g({"a": np.ones(3)}, np.ones(3))
+
+
+def test_an_error_the_users_code_raises_propagates_unchanged():
+    g = srcad.grad(factor)
+    g(np.eye(2) * 2.0)
+    with pytest.raises(np.linalg.LinAlgError) as info:
+        g(-np.eye(2))                     # not positive definite: numpy's own error
+    assert type(info.value) is np.linalg.LinAlgError
+
+
+class _ArrayAPIOnly:
+    """An array of the array API standard only: no NumPy protocol reaches the generated code."""
+
+    shape = (3,)
+    dtype = np.dtype(float)
+
+    def __array_namespace__(self, api_version=None):
+        return np
+
+
+def test_an_array_api_only_array_is_refused_naming_the_argument():
+    g = srcad.grad(sine_sum)
+    g(np.ones(3))
+    with pytest.raises(NotDifferentiableError, match="argument 0.*array API standard only"):
+        g(_ArrayAPIOnly())
+
+
+def sine_sum(x):
+    return np.sum(np.sin(x))
