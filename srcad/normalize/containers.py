@@ -69,10 +69,10 @@ class _Const:
 _MISSING = object()
 _SEQUENCE = (trees.LIST, trees.TUPLE, trees.NAMEDTUPLE)
 # methods of a key (a str) that a derivative's build evaluates: pure, and giving a constant
+# (each gives a str, bool or int: a constant the generated code can hold as a literal)
 _STR_METHODS = frozenset(["startswith", "endswith", "lower", "upper", "strip", "lstrip",
-                          "rstrip", "split", "rsplit", "replace", "isdigit", "isalpha",
-                          "isidentifier", "partition", "rpartition", "removeprefix",
-                          "removesuffix", "count", "find", "casefold"])
+                          "rstrip", "replace", "isdigit", "isalpha", "isidentifier",
+                          "removeprefix", "removesuffix", "count", "find", "casefold"])
 
 
 def _ident(text) -> str:
