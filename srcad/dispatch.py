@@ -50,7 +50,8 @@ class Dispatcher:
     def __init__(self, name: str, spec, general, finish, failed):
         self.spec = spec
         self.name = name if name.isidentifier() else "derivative"
-        self.ns: dict = {"__builtins__": builtins, "_nd": np.ndarray, "_registry": registry,
+        self.ns: dict = {"__builtins__": builtins, "_nd": np.ndarray, "_f64": np.float64,
+                         "_registry": registry,
                          "_general": general, "_finish": finish, "_failed": failed,
                          "_same_object": cache._same_object, "_same_kw": cache._same_kw,
                          "_dep_fresh": cache.dep_fresh, "_builtins_module": builtins}
@@ -233,12 +234,12 @@ class Dispatcher:
                     tests.append(f"type({g}) is _nd and {g}.base is None and {g}.shape == "
                                  f"shape_{v} and {g}.dtype is dtype_{v} and "
                                  + " and ".join(apart))
-                elif kind is float:
-                    tests.append(f"type({g}) is float")
+                elif kind is float:      # a float argument's derivative is a float
+                    tests.append(f"(type({g}) is float or type({g}) is _f64)")
                 else:
                     tests.append("False")
                 grads.append(g)
-                part.append(g)
+                part.append(f"float({g})" if kind is float else g)
             keys = dicts[i] if dicts is not None and i < len(dicts) else None
             parts.append(part[0] if keys is None else
                          "{" + ", ".join(f"{key!r}: {g}" for key, g in zip(keys, part)) + "}")
