@@ -1486,7 +1486,7 @@ def show(f: Callable[..., Any], *example_args: Any, mode: Mode = "reverse", wrt:
             raise TypeError("show: standalone=True shows the generic module srcad.export "
                             "writes; pass no example arguments with it")
         derivative = _derivative(f, mode, wrt, preserve_result, optimized, mode == "reverse", 0)
-        return derivative.__srcad_variant__(example_args, example_kwargs).source
+        return _shown(derivative.__srcad_variant__(example_args, example_kwargs), f)
     if standalone:
         from .export import export
         return export(f, mode=mode, wrt=wrt, preserve_result=preserve_result,
@@ -1501,8 +1501,13 @@ def show(f: Callable[..., Any], *example_args: Any, mode: Mode = "reverse", wrt:
                 "derivative is built for each structure: call the derivative once, then "
                 "df.source() shows the code built for those arguments.)")
         raise
+    return _shown(built, f)
+
+
+def _shown(built: Derivative, f) -> str:
+    """A built derivative's source, then the imports it needs outside srcad (after the code,
+    so that its line numbers stay those of tracebacks and pdb)."""
     note = emit.run_note(built.fn, getattr(_target(f), "__module__", None))
-    # after the code, so that its line numbers stay those of tracebacks and pdb
     return built.source + "".join(["\n"] * bool(note) + [f"# {line}\n" for line in note])
 
 

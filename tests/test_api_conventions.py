@@ -201,6 +201,8 @@ def shaped(W, x):
 def test_show_with_example_arguments_prints_the_variant_that_runs(mode):
     W, x = rng(5).standard_normal((3, 2)), rng(6).standard_normal((5, 3))
     text = srcad.show(shaped, W, x, mode=mode)
+    assert "import numpy as np" in text.split("# To run this code outside srcad")[1]
+    text = text.split("# To run this code outside srcad")[0]      # the code, then its imports
     df = srcad.grad(shaped) if mode == "reverse" else srcad.autodiff(shaped, mode="forward")
     args = (W, x) if mode == "reverse" else (W, x, np.ones_like(W))
     assert text.strip() in _code_that_runs(df, *args)
