@@ -183,8 +183,13 @@ _Template = TypeVar("_Template", bound=Callable[..., Any])
 def _registrar(kind: str, primitives, outputs: int,
                complex: bool = False) -> Callable[[_Template], _Template]:
     def deco(fn: _Template) -> _Template:
-        template = parse_template(fn, outputs)
+        template = parse_template(fn, outputs, kind)
         template.user = not getattr(fn, "__module__", "").startswith("srcad.")
+        if template.user:         # parsed now: a user's rule is checked where it is registered
+            try:
+                template.body
+            except OSError:       # no source here: the build that reads it says so
+                pass
         with _LOCK:
             _note(template)
             for p in primitives:

@@ -18,7 +18,8 @@ Inside the body:
   and drops it when ``x`` is not active). ``d[x][index] += e`` contributes sparsely (into the
   elements ``index`` of a buffer shaped like ``x``). In a tangent template ``d[y] = e`` defines
   the tangent of output ``y``; reading ``d[x]`` of an input without a tangent yields a symbolic
-  zero that is simplified away (``0 * a -> 0``, ``a + 0 -> a``).
+  zero that is simplified away (``0 * a -> 0``, ``a + 0 -> a``). An adjoint template reads
+  ``d[...]`` only of outputs, a tangent template only of inputs (``check_derivative_reads``).
 * Parameters are replaced by the call site's atoms (names or constants); local names become
   fresh temporaries; global names (``np``, ``math``, runtime helpers) are resolved through the
   namespace of the generated function.
@@ -337,7 +338,8 @@ class _ParsedOnUse(Template):
     registry holds hundreds; a process uses a few): name, outputs, signature and origin are
     known at once, ``body`` and ``local_names`` on first access."""
 
-    def __init__(self, fn: Callable, outputs: int):    # not the dataclass's: nothing parsed
+    def __init__(self, fn: Callable, outputs: int,
+                 kind: str | None = None):    # not the dataclass's: nothing parsed
         sig = inspect.signature(fn)
         params = list(sig.parameters.values())
         if len(params) < outputs:
@@ -347,7 +349,7 @@ class _ParsedOnUse(Template):
         self.outputs = tuple(p.name for p in params[:outputs])
         self.signature = inspect.Signature(params[outputs:])
         self.origin = f"{fn.__code__.co_filename}:{fn.__code__.co_firstlineno}"
-        self._fn = fn
+        self._fn, self._kind = fn, kind
 
     def __getattr__(self, attr):
         if attr not in ("body", "local_names"):
@@ -355,6 +357,8 @@ class _ParsedOnUse(Template):
         with _PARSING:
             if "body" not in self.__dict__:
                 parsed = _parsed(self._fn, len(self.outputs))
+                if self._kind is not None:
+                    check_derivative_reads(parsed, self._kind, self._fn)
                 self.__dict__.update(local_names=parsed.local_names, body=parsed.body)
         return self.__dict__[attr]
 
@@ -367,9 +371,47 @@ class _ParsedOnUse(Template):
 _PARSING = threading.Lock()
 
 
-def parse_template(fn: Callable, outputs: int = 1) -> Template:
-    """A template function's rule, parsed when a build first reads its body."""
-    return _ParsedOnUse(fn, outputs)
+def parse_template(fn: Callable, outputs: int = 1, kind: str | None = None) -> Template:
+    """A template function's rule, parsed when a build first reads its body; ``kind``
+    (``"adjoint"`` or ``"tangent"``) has its reads of ``d[...]`` checked then."""
+    return _ParsedOnUse(fn, outputs, kind)
+
+
+def check_derivative_reads(template: Template, kind: str, fn: Callable) -> None:
+    """Refuse a rule that reads a derivative it does not receive. An adjoint template receives
+    the adjoints of its outputs: ``d[x] = e`` of an input only *contributes* ``e`` (the total is
+    summed elsewhere), so reading ``d[x]`` back is meaningless. A tangent template receives the
+    tangents of its inputs; reading ``d[y]`` of an output it has defined would be read as a zero
+    by the instantiation (a silent wrong answer), so it is refused with the line and the fix."""
+    outputs = set(template.outputs)
+    contributed = set()                 # ``d[x][i] += e``: its inner ``d[x]`` is a store
+    for node in gast.walk(gast.Module(body=template.body, type_ignores=[])):
+        if isinstance(node, gast.AugAssign) and isinstance(node.target, gast.Subscript):
+            contributed.add(id(node.target.value))
+    for node in gast.walk(gast.Module(body=template.body, type_ignores=[])):
+        if not (_is_d(node)
+                and isinstance(node.ctx, gast.Load)) or id(node) in contributed:
+            continue
+        param = _d_param(node)
+        wrong = param not in outputs if kind == "adjoint" else param in outputs
+        if not wrong:
+            continue
+        from .errors import Location, SrcadSyntaxError
+        code = fn.__code__
+        where = Location(code.co_filename, code.co_firstlineno + node.lineno - 1,
+                         node.col_offset)
+        if kind == "adjoint":
+            message = (f"adjoint template {template.name} reads d[{param}], the adjoint of its "
+                       f"input {param}")
+            hint = (f"An adjoint template reads only the adjoints of the outputs "
+                    f"({', '.join(template.outputs)}); `d[{param}] = e` contributes e to the "
+                    f"input's adjoint. Keep e in a local (g = e; d[{param}] = g) and read g.")
+        else:
+            message = (f"tangent template {template.name} reads d[{param}], the tangent of its "
+                       f"output {param}")
+            hint = (f"A tangent template reads only the tangents of its inputs. Keep the "
+                    f"tangent in a local (t = ...; d[{param}] = t) and read t.")
+        raise SrcadSyntaxError(message, where, hint)
 
 
 def _parsed(fn: Callable, outputs: int = 1) -> Template:
