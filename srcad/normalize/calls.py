@@ -126,9 +126,10 @@ class Calls(Inliner):
     def local_callee(self, scope, func, node):
         """The function a call through a local name makes, as Python resolves it (locals and
         parameters before globals): a parameter's default (in a helper: the argument
-        passed), or UNRESOLVED when ``func`` is not a local. A main-function parameter
-        resolves to its default and the derivative refuses calls passing another function
-        (``Program.callables``); any other local callee is refused."""
+        passed), or UNRESOLVED when ``func`` is not a local. A main-function parameter (or
+        a container's leaf: ``self.act``) resolves to the function the call passes (the
+        derivative is built for it: ``Spec.callables``), else to its default; any other
+        local callee is refused."""
         if not isinstance(func, gast.Name):
             return UNRESOLVED
         ident = func.id
@@ -136,6 +137,9 @@ class Calls(Inliner):
             return scope.callables[ident]
         if ident in scope.local_functions:
             return scope.local_functions[ident]
+        passed = self.passed_to_main(scope.rename.get(ident, None if scope.depth else ident))
+        if passed is not None:
+            return passed
         local = ident in scope.rename or (not scope.depth and ident in self.main_locals)
         if not local:
             return UNRESOLVED

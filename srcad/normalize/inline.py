@@ -177,7 +177,8 @@ class Inliner(Expressions):
             return self.refs[atom.id]
         if isinstance(atom, gast.Name) and (atom.id in scope.rename.values() or (
                 not scope.depth and atom.id in self.main_locals)):
-            return scope.callables.get(atom.id) or self.callables.get(atom.id)
+            return scope.callables.get(atom.id) or self.callables.get(atom.id) or \
+                self.passed_to_main(atom.id)
         if isinstance(atom, (gast.Name, gast.Attribute)):
             obj = scope.namespace.resolve(atom)
             return None if obj is UNRESOLVED else obj
