@@ -736,8 +736,12 @@ def _reads_containers(f, depth=0) -> bool:
     derived = {p.id for p in a.posonlyargs + a.args + a.kwonlyargs}
 
     def rooted(n) -> bool:
-        """Is ``n`` a parameter, or an item, attribute or method result taken out of one?"""
+        """Is ``n`` a parameter, or an item, attribute or method result taken out of one
+        (``zip(layers, acts)`` and the like go over their arguments)?"""
         while isinstance(n, (gast.Subscript, gast.Attribute, gast.Call)):
+            if isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and n.func.id in (
+                    "zip", "enumerate", "reversed", "list", "tuple"):
+                return any(map(rooted, n.args))
             n = n.func if isinstance(n, gast.Call) else n.value
         return isinstance(n, gast.Name) and n.id in derived
 

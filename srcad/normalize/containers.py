@@ -32,7 +32,7 @@ import gast
 
 from ..errors import SrcadSyntaxError
 from ..naming import names_in
-from ..source import Source
+from ..source import UNRESOLVED, Source
 from .. import trees
 from .program import _loc_error
 
@@ -64,6 +64,15 @@ class _Leaf:
 class _Const:
     def __init__(self, value):
         self.value = value
+
+
+class _Ref:
+    """An item that is a module-level function as written (``np.tanh``, ``relu`` in
+    ``(np.tanh, relu)``): read where the item is used, so a call of it is a call of that
+    function."""
+
+    def __init__(self, node):
+        self.node = node
 
 
 _MISSING = object()
@@ -111,6 +120,8 @@ class _Lowering:
                 counts[node.id] = counts.get(node.id, 0) + 1
         self.counts = counts
         self.mutated = _mutated(fdef)
+        a = fdef.args
+        self.params = {p.id for p in a.posonlyargs + a.args + a.kwonlyargs}
 
     # -- errors and names ---------------------------------------------------------------------
 
@@ -124,6 +135,19 @@ class _Lowering:
             name, i = f"{base}_{i}", i + 1
         self.taken.add(name)
         return name
+
+    def function_ref(self, node) -> bool:
+        """Is ``node`` a module-level function as written: a name the function neither
+        assigns nor takes as a parameter, or an attribute of one (``np.tanh``)?"""
+        root = node
+        while isinstance(root, gast.Attribute):
+            root = root.value
+        if not isinstance(root, gast.Name) or not isinstance(node, (gast.Name, gast.Attribute)) \
+                or root.id in self.counts or root.id in self.params or root.id in self.env:
+            return False
+        obj = self.src.namespace.resolve(node)
+        return obj is not UNRESOLVED and callable(obj) and not isinstance(obj, type) and \
+            not trees.is_container(obj)
 
     def builtin(self, func, name) -> bool:
         return isinstance(func, gast.Name) and func.id == name and func.id not in self.env \
@@ -202,8 +226,9 @@ class _Lowering:
             return _Static(trees.DICT, dict, keys, [self.item(v, pre, f"{hint}_{k}")
                                                       for k, v in zip(keys, node.values)])
         if isinstance(node, (gast.List, gast.Tuple)) and isinstance(node.ctx, gast.Load):
-            if pre is None or not any(self.resolve(e, None, "") is not None
-                                      for e in node.elts if not isinstance(e, gast.Starred)):
+            if pre is None or not any(self.resolve(e, None, "") is not None or
+                                      self.function_ref(e) for e in node.elts
+                                      if not isinstance(e, gast.Starred)):
                 return None       # a display of ordinary values: an ordinary list
             kind = trees.LIST if isinstance(node, gast.List) else trees.TUPLE
             return _Static(kind, list if kind == trees.LIST else tuple, range(len(node.elts)),
@@ -226,6 +251,8 @@ class _Lowering:
             return found
         if isinstance(node, gast.Constant):
             return _Const(node.value)
+        if self.function_ref(node):
+            return _Ref(node)
         if isinstance(node, gast.Name) and not self.counts.get(node.id):
             return _Leaf(node.id)
         name = self.fresh(hint or "item")
@@ -339,6 +366,8 @@ class _Lowering:
                                                 annotation=None, type_comment=None), node)
         if isinstance(found, _Const):
             return gast.copy_location(gast.Constant(value=found.value, kind=None), node)
+        if isinstance(found, _Ref):
+            return copy.deepcopy(found.node)
         if found.kind in (trees.LIST, trees.TUPLE) and all(
                 not isinstance(i, _Static) or i.kind in (trees.LIST, trees.TUPLE)
                 for i in found.items):
@@ -521,7 +550,7 @@ class _Lowering:
     def bind(self, target, found, stmt, pre):
         """Bind ``target`` to ``found`` (a container, leaf or constant)."""
         if isinstance(target, gast.Name):
-            if isinstance(found, (_Static, _Const)):
+            if isinstance(found, (_Static, _Const, _Ref)):
                 if self.counts.get(target.id, 0) > 1:
                     raise self.error(stmt, f"{target.id!r} holds a container and is assigned "
                                      "more than once", "Give each container its own name.")
@@ -659,7 +688,7 @@ def lower_containers(src: Source, fdef, structures: dict, views: dict | None = N
                 kw_defaults += [None] * len(leaves)
         setattr(args, field, new)
     args.kw_defaults = kw_defaults
-    if not _uses_containers(fdef) and not structures and not views:
+    if not _uses_containers(fdef, lowering) and not structures and not views:
         return
     fdef.body = lowering.block(fdef.body)
 
@@ -680,11 +709,12 @@ def renamed(views: dict, rename: dict) -> tuple[dict, set]:
     return {k: walk(v) for k, v in views.items()}, found
 
 
-def _uses_containers(fdef) -> bool:
+def _uses_containers(fdef, lowering) -> bool:
     """Does the body make a container srcad lowers (a dict literal, ``dict(...)``, a name
-    bound to a display of displays)?"""
+    bound to a display of displays, a display holding a function: ``(np.tanh, relu)``)?"""
     mutated = _mutated(fdef)
     return any(isinstance(n, gast.Dict) or (
+        isinstance(n, (gast.List, gast.Tuple)) and any(map(lowering.function_ref, n.elts))) or (
         isinstance(n, gast.Assign) and _nested_display(n.value) and not (
             isinstance(n.targets[0], gast.Name) and n.targets[0].id in mutated)) or (
         isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and n.func.id == "dict")
