@@ -384,11 +384,15 @@ class _Arguments:
             isinstance(item, numbers.Integral) or hasattr(item, "dtype") else \
             f"not a number ({item!r})"
         dtype = f" {item.dtype}" if hasattr(item, "dtype") else ""
+        hint = f"Pass a float (e.g. {name}=float(...) or .astype(float)), or leave " \
+            f"argument {i} out of wrt."
+        if _is_function(item):
+            kind = "a function"
+            hint = f"Leave argument {i} out of wrt: the derivative is built for the function " \
+                "passed, it has no derivative with respect to it."
         raise NotDifferentiableError(
             f"cannot differentiate {self.f.__name__} with respect to {name}: it is {kind} "
-            f"({type(item).__name__}{dtype})", _def_location(self.f, param=i),
-            hint=f"Pass a float (e.g. {name}=float(...) or .astype(float)), or leave "
-                 f"argument {i} out of wrt.")
+            f"({type(item).__name__}{dtype})", _def_location(self.f, param=i), hint=hint)
 
     def check_tangents(self, values, tangents):
         for i, a, t in zip(self.indices, values, tangents):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import types
 
 import gast
 import numpy as np
@@ -138,6 +139,11 @@ class Calls(Inliner):
         if ident in scope.local_functions:
             return scope.local_functions[ident]
         passed = self.passed_to_main(scope.rename.get(ident, None if scope.depth else ident))
+        if isinstance(passed, types.MethodType) and _is_user_function(passed.__func__):
+            raise _loc_error(scope.src, node, f"`{ident}` is the bound method "
+                             f"{passed.__qualname__} passed as a value, which srcad does not "
+                             "inline", "Pass the object and call its method "
+                             "(model.forward(x)), or pass a function.", NoRuleError)
         if passed is not None:
             return passed
         local = ident in scope.rename or (not scope.depth and ident in self.main_locals)
@@ -154,8 +160,10 @@ class Calls(Inliner):
             return default
         raise _loc_error(scope.src, node, f"cannot call the local name `{ident}`: srcad "
                          "resolves the functions a derivative calls when it builds it",
-                         "Call the function by its module-level name, or give the parameter "
-                         "the function as its default (def f(x, act=np.tanh)).", NoRuleError)
+                         "Call the function by its module-level name, pass it as an argument "
+                         "(def f(x, act): the derivative is built for the function passed), "
+                         "or take it from a tuple display (for act in (np.tanh, relu):).",
+                         NoRuleError)
 
     def take_and_zero(self, scope, node, pre):
         """Generated code's ``v = take_and_zero(b, i)`` (the adjoint of ``x[i] = v``) spelled
