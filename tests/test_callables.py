@@ -167,13 +167,13 @@ def scaled(W, cfg, x):
 
 def test_a_function_in_a_dict_argument_on_the_fast_path():
     W = M.T.copy()
-    x = X[:2] if False else np.linspace(0.2, 0.8, 3)
+    x = np.linspace(0.2, 0.8, 3)
     d = srcad.grad(scaled)
     for act in (np.tanh, np.sin, softplus):
         cfg = {"act": act, "scale": 2.0}
         want = central_difference(scaled, (W, cfg, x), 0)
-        for _ in range(3):
-            np.testing.assert_allclose(d(W, cfg, x), want, rtol=1e-6)
+        np.testing.assert_allclose(d(W, cfg, x), want, rtol=1e-6)
+        np.testing.assert_allclose(_hot(d, W, cfg, x), want, rtol=1e-6)
         cfg["act"] = np.cos             # the same dict, another function in it
         np.testing.assert_allclose(d(W, cfg, x), central_difference(scaled, (W, cfg, x), 0),
                                    rtol=1e-6)
@@ -183,6 +183,13 @@ def zipped(layers, x):
     h = x
     for layer, act in zip(layers, (np.tanh, softplus)):
         h = act(h @ layer["W"])
+    return np.sum(h ** 2)
+
+
+def zipped_flat(Ws, x):
+    h = x
+    for W, act in zip(Ws, (np.tanh, softplus)):
+        h = act(h @ W)
     return np.sum(h ** 2)
 
 
@@ -205,6 +212,15 @@ def test_functions_taken_from_a_tuple_display():
         np.testing.assert_allclose(g[i]["W"], fd, rtol=1e-6)
     _check(zipped, (layers, x), wrt=1)
     _check(looped, (X,))
+    Ws = [M.T @ M, M.T.copy(), np.eye(2)]
+    for n in (3, 2, 1):          # zip stops at the shortest: as many layers as Ws has, to 2
+        _check(zipped_flat, (Ws[:n], x), wrt=1)
+        g = srcad.grad(zipped_flat)(Ws[:n], x)
+        assert isinstance(g, list) and len(g) == n
+        for i in range(n):
+            fd = central_difference(lambda W: zipped_flat(Ws[:i] + [W] + Ws[i + 1:n], x),
+                                    (Ws[i],), 0)
+            np.testing.assert_allclose(g[i], fd, rtol=1e-6, atol=1e-9)
     text = srcad.show(looped, X)
     assert "np.tanh(x)" in text and "act" not in text.split("return")[0].split("def ")[-1]
 

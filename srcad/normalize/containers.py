@@ -75,6 +75,11 @@ class _Ref:
         self.node = node
 
 
+class _Item(_Ref):
+    """An item of a list that is no container (``xs[k]`` of ``zip(xs, (np.tanh, relu))``):
+    assigned to the name it is bound to, where it is bound."""
+
+
 _MISSING = object()
 _SEQUENCE = (trees.LIST, trees.TUPLE, trees.NAMEDTUPLE)
 # methods of a key (a str) that a derivative's build evaluates: pure, and giving a constant
@@ -367,7 +372,7 @@ class _Lowering:
         if isinstance(found, _Const):
             return gast.copy_location(gast.Constant(value=found.value, kind=None), node)
         if isinstance(found, _Ref):
-            return copy.deepcopy(found.node)
+            return gast.copy_location(copy.deepcopy(found.node), node)
         if found.kind in (trees.LIST, trees.TUPLE) and all(
                 not isinstance(i, _Static) or i.kind in (trees.LIST, trees.TUPLE)
                 for i in found.items):
@@ -550,7 +555,7 @@ class _Lowering:
     def bind(self, target, found, stmt, pre):
         """Bind ``target`` to ``found`` (a container, leaf or constant)."""
         if isinstance(target, gast.Name):
-            if isinstance(found, (_Static, _Const, _Ref)):
+            if isinstance(found, (_Static, _Const)) or type(found) is _Ref:
                 if self.counts.get(target.id, 0) > 1:
                     raise self.error(stmt, f"{target.id!r} holds a container and is assigned "
                                      "more than once", "Give each container its own name.")
@@ -586,6 +591,9 @@ class _Lowering:
                 self.bind(stmt.targets[0], found, stmt, pre)
                 return pre
         if isinstance(stmt, gast.For):
+            zipped = self.zip_with_lists(stmt.iter, pre)
+            if zipped is not None:
+                return pre + self.unroll(stmt, *zipped)
             found = self.resolve(stmt.iter, pre, "item")
             if isinstance(found, _Static):
                 return pre + self.unroll(stmt, found)
@@ -605,7 +613,49 @@ class _Lowering:
             return [stmt]            # refused by the fence
         return pre + [self.expr(stmt, pre)]
 
-    def unroll(self, loop, found):
+    def zip_with_lists(self, it, pre):
+        """``zip(xs, (np.tanh, relu))``, containers zipped with values that are not (a list
+        argument), as ``for`` goes over it: (its rows, one per item of the shortest
+        container, the value's items read ``xs[k]``; per row the test that every value has
+        that many items, as zip stops at the shortest). None for any other iterable."""
+        if not (isinstance(it, gast.Call) and self.builtin(it.func, "zip")) or it.keywords or \
+                any(isinstance(a, gast.Starred) for a in it.args) or \
+                self.src.namespace.lookup("len") is not builtins.len:
+            return None
+        known = [isinstance(a, (gast.List, gast.Tuple)) and any(map(self.function_ref, a.elts))
+                 or self.resolve(a, None, "") is not None for a in it.args]
+        if all(known) or not any(known):
+            return None
+        found = [self.resolve(a, pre, "item") if k else None for a, k in zip(it.args, known)]
+        if not all(isinstance(f, _Static) for f in found if f is not None):
+            return None         # a leaf or a constant zipped: refused where it is used
+        lists = {}
+        for i, (a, f) in enumerate(zip(it.args, found)):
+            if f is None:
+                name = a.id if isinstance(a, gast.Name) and not self.counts.get(a.id) else None
+                if name is None:          # evaluated once, before the loop
+                    name = self.fresh("items")
+                    pre.append(gast.copy_location(gast.Assign(
+                        targets=[_load(name, gast.Store())], value=self.expr(a, pre),
+                        type_comment=None), a))
+                lists[i] = name
+        n = min(len(self.iterated(f)) for f in found if f is not None)
+        rows, tests = [], []
+        for k in range(n):
+            row = [self.iterated(f)[k] if f is not None else _Item(gast.Subscript(
+                value=_load(lists[i]), slice=gast.Constant(value=k, kind=None),
+                ctx=gast.Load())) for i, f in enumerate(found)]
+            rows.append(_Static(trees.TUPLE, tuple, range(len(row)), row))
+            checks = [gast.Compare(left=gast.Call(func=_load("len"), args=[_load(name)],
+                                                  keywords=[]),
+                                   ops=[gast.Gt()], comparators=[gast.Constant(value=k,
+                                                                               kind=None)])
+                      for name in lists.values()]
+            tests.append(checks[0] if len(checks) == 1 else gast.BoolOp(op=gast.And(),
+                                                                         values=checks))
+        return _Static(trees.TUPLE, tuple, range(n), rows), tests
+
+    def unroll(self, loop, found, tests=None):
         jumps = [n for n in gast.walk(loop) if isinstance(n, (gast.Break, gast.Continue))]
         if jumps or loop.orelse:
             raise self.error(jumps[0] if jumps else loop, "break, continue or else in a loop "
@@ -613,14 +663,18 @@ class _Lowering:
                              "Use an if around the body instead.")
         out: list = []
         targets = {n.id for n in gast.walk(loop.target) if isinstance(n, gast.Name)}
-        for item in self.iterated(found):
+        for k, item in enumerate(self.iterated(found)):
             saved = {t: self.env.pop(t) for t in targets if t in self.env}
             counts = {t: self.counts.get(t, 0) for t in targets}
             for t in targets:        # bound once per copy
                 self.counts[t] = 1 if counts[t] == 1 else counts[t]
             pre: list = []
             self.bind(copy.deepcopy(loop.target), item, loop, pre)
-            out += pre + self.block(copy.deepcopy(loop.body))
+            body = pre + self.block(copy.deepcopy(loop.body))
+            if tests:               # zip stops at its shortest list
+                body = [gast.copy_location(gast.If(test=_located(tests[k], loop.iter),
+                                                   body=body, orelse=[]), loop)]
+            out += body
             self.counts.update(counts)
             for t in targets:
                 self.env.pop(t, None)
@@ -628,6 +682,17 @@ class _Lowering:
         if not out:
             out = [gast.copy_location(gast.Pass(), loop)]
         return out
+
+
+def _located(node, where):
+    """``node`` and every node in it at ``where``'s place in the source."""
+    for n in gast.walk(node):
+        gast.copy_location(n, where)
+    return node
+
+
+def _load(ident, ctx=None):
+    return gast.Name(id=ident, ctx=ctx or gast.Load(), annotation=None, type_comment=None)
 
 
 def _nested_display(node) -> bool:
