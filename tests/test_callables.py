@@ -114,6 +114,26 @@ def test_second_order_with_a_callable_argument():
                                    atol=1e-7)
 
 
+def doubled(x, act):
+    return act(x) * 2.0
+
+
+def test_the_api_family_with_a_callable_argument():
+    for act in (np.tanh, softplus):
+        J = central_difference(doubled, (X, act), 0)
+        for jac in (srcad.jacobian(doubled), srcad.jacobian(doubled, mode="forward"),
+                    srcad.jacfwd(doubled), srcad.jacrev(doubled)):
+            np.testing.assert_allclose(jac(X, act), J, rtol=1e-6, atol=1e-9)
+        value, pullback = srcad.vjp(doubled, X, act)
+        np.testing.assert_allclose(value, doubled(X, act))
+        np.testing.assert_allclose(pullback(np.ones(4)), np.ones(4) @ J, rtol=1e-6)
+        value, g = srcad.value_and_grad(act_loss)(X, act)
+        np.testing.assert_allclose(value, act_loss(X, act))
+        np.testing.assert_allclose(g, central_difference(act_loss, (X, act), 0), rtol=1e-6)
+        srcad.check_grad(act_loss, X, act)
+        assert "act(x)" in srcad.show(act_loss, X, act) or act is softplus
+
+
 # -- functions held by objects and containers ---------------------------------------------------
 
 class Net:
@@ -248,6 +268,21 @@ def test_a_bound_method_passed_as_a_value_is_refused_with_its_location():
     with pytest.raises(srcad.NoRuleError, match="bound method Net.layer") as info:
         srcad.grad(act_loss)(X[:3], net.layer)
     assert info.value.location.lineno == act_loss.__code__.co_firstlineno + 1
+
+
+class SelfBound(Net):
+    def __init__(self):
+        super().__init__(None)
+        self.act = self.relu            # a bound method held as a value
+
+    def relu(self, z):
+        return np.maximum(z, 0.0)
+
+
+def test_a_bound_method_held_by_self_is_refused_with_its_location():
+    with pytest.raises(srcad.NoRuleError, match="bound method SelfBound.relu") as info:
+        srcad.grad(SelfBound().loss)(X[:3])
+    assert info.value.location.lineno == Net.layer.__code__.co_firstlineno + 1
 
 
 def test_differentiating_with_respect_to_a_function_is_refused():

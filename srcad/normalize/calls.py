@@ -140,8 +140,8 @@ class Calls(Inliner):
             return scope.local_functions[ident]
         passed = self.passed_to_main(scope.rename.get(ident, None if scope.depth else ident))
         if isinstance(passed, types.MethodType) and _is_user_function(passed.__func__):
-            raise _loc_error(scope.src, node, f"`{ident}` is the bound method "
-                             f"{passed.__qualname__} passed as a value, which srcad does not "
+            raise _loc_error(scope.src, node, "the function called here is the bound method "
+                             f"{passed.__qualname__}, passed as a value, which srcad does not "
                              "inline", "Pass the object and call its method "
                              "(model.forward(x)), or pass a function.", NoRuleError)
         if passed is not None:
