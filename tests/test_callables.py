@@ -288,3 +288,10 @@ def test_a_bound_method_held_by_self_is_refused_with_its_location():
 def test_differentiating_with_respect_to_a_function_is_refused():
     with pytest.raises(srcad.NotDifferentiableError, match="act: it is a function"):
         srcad.grad(act_loss, wrt=1)(X, np.tanh)
+
+
+def test_no_function_passed_for_a_called_parameter_says_so():
+    with pytest.raises(srcad.NoRuleError, match="`act` is called as a function, and no "
+                       "function was passed"):
+        srcad.show(act_loss)          # the generic derivative: no call, no function
+    assert "def dact_loss" in srcad.show(act_loss, X, np.tanh)

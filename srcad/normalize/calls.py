@@ -158,6 +158,15 @@ class Calls(Inliner):
         if default is not UNRESOLVED and callable(default) and ident not in self.main_rebound:
             self.callables[ident] = default
             return default
+        a = self.main.node.args
+        if not scope.depth and not nested and ident not in self.main_rebound and ident in {
+                p.id for p in a.posonlyargs + a.args + a.kwonlyargs}:
+            raise _loc_error(scope.src, node, f"the parameter `{ident}` is called as a "
+                             "function, and no function was passed for it: srcad builds the "
+                             "derivative for the function a call passes",
+                             "Call the derivative with the function (srcad.grad(f)(x, "
+                             "np.tanh)), or show it for example arguments (srcad.show(f, x, "
+                             "np.tanh)).", NoRuleError)
         raise _loc_error(scope.src, node, f"cannot call the local name `{ident}`: srcad "
                          "resolves the functions a derivative calls when it builds it",
                          "Call the function by its module-level name, pass it as an argument "
