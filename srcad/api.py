@@ -773,7 +773,8 @@ def _reads_containers(f, depth=0) -> bool:
         if isinstance(n, gast.Compare) and any(isinstance(op, (gast.In, gast.NotIn))
                                                for op in n.ops) and any(map(rooted, n.comparators)):
             return True          # 'b' in params
-        if isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and n.func.id in derived:
+        if isinstance(n, gast.Call) and (isinstance(n.func, gast.Name) and n.func.id in derived
+                                         or isinstance(n.func, gast.Subscript) and rooted(n.func)):
             return True          # model(X): an object's __call__ (or a callable argument)
         if isinstance(n, gast.Assign) and isinstance(n.value, gast.Name) and \
                 n.value.id in derived and isinstance(n.targets[0], (gast.Tuple, gast.List)):

@@ -199,6 +199,30 @@ def test_a_function_in_a_dict_argument_on_the_fast_path():
                                    rtol=1e-6)
 
 
+def indexed(x, acts):
+    first = acts[0]
+    return np.sum(first(x) * acts[1](x))
+
+
+def chained(x, acts):
+    h = x
+    for act in acts:
+        h = act(h)
+    return np.sum(h)
+
+
+def test_functions_in_a_list_argument():
+    acts = [np.tanh, softplus]
+    for f in (indexed, chained):
+        d = srcad.grad(f)
+        for _ in range(2):
+            _check(f, (X, acts))
+            acts[1] = np.sin if acts[1] is softplus else softplus     # changed in place
+            np.testing.assert_allclose(d(X, acts), central_difference(f, (X, acts), 0),
+                                       rtol=1e-6)
+        _check(f, (X, (np.cos, cube)))
+
+
 def zipped(layers, x):
     h = x
     for layer, act in zip(layers, (np.tanh, softplus)):

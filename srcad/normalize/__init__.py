@@ -71,7 +71,7 @@ def normalize(src: Source, structures: dict | None = None,
     own = local_functions(src, fdef)
     lower_sugar(src, fdef)
     lower_comprehensions(src, fdef)
-    lower_containers(src, fdef, structures or {})
+    lower_containers(src, fdef, structures or {}, functions=frozenset(callables or ()))
     fence(src, fdef)
     taken = names_in(fdef) | set(src.namespace.cells)
     namer = Namer(taken)

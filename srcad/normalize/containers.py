@@ -125,6 +125,7 @@ class _Lowering:
                 counts[node.id] = counts.get(node.id, 0) + 1
         self.counts = counts
         self.mutated = _mutated(fdef)
+        self.functions: frozenset = frozenset()
         a = fdef.args
         self.params = {p.id for p in a.posonlyargs + a.args + a.kwonlyargs}
 
@@ -153,6 +154,13 @@ class _Lowering:
         obj = self.src.namespace.resolve(node)
         return obj is not UNRESOLVED and callable(obj) and not isinstance(obj, type) and \
             not trees.is_container(obj)
+
+    def function_item(self, found, target) -> bool:
+        """Is ``found`` an item holding a function (``_Ref``, a leaf in ``functions``) bound
+        to the name ``target`` assigned once, which then reads it where it is called?"""
+        return (type(found) is _Ref or isinstance(found, _Leaf) and found.ident in
+                self.functions) and isinstance(target, gast.Name) and \
+            self.counts.get(target.id, 0) <= 1
 
     def builtin(self, func, name) -> bool:
         return isinstance(func, gast.Name) and func.id == name and func.id not in self.env \
@@ -555,7 +563,7 @@ class _Lowering:
     def bind(self, target, found, stmt, pre):
         """Bind ``target`` to ``found`` (a container, leaf or constant)."""
         if isinstance(target, gast.Name):
-            if isinstance(found, (_Static, _Const)) or type(found) is _Ref:
+            if isinstance(found, (_Static, _Const)) or self.function_item(found, target):
                 if self.counts.get(target.id, 0) > 1:
                     raise self.error(stmt, f"{target.id!r} holds a container and is assigned "
                                      "more than once", "Give each container its own name.")
@@ -586,8 +594,8 @@ class _Lowering:
                 stmt.targets[0], gast.Name) and _nested_display(stmt.value) and \
                 stmt.targets[0].id not in self.mutated else \
                 self.resolve(stmt.value, pre, hint)
-            if isinstance(found, _Static) or (found is not None and not isinstance(
-                    stmt.targets[0], gast.Name)):
+            if isinstance(found, _Static) or self.function_item(found, stmt.targets[0]) or (
+                    found is not None and not isinstance(stmt.targets[0], gast.Name)):
                 self.bind(stmt.targets[0], found, stmt, pre)
                 return pre
         if isinstance(stmt, gast.For):
@@ -723,12 +731,15 @@ def _mutated(fdef) -> set:
     return out | {name for name, count in stores.items() if count > 1}
 
 
-def lower_containers(src: Source, fdef, structures: dict, views: dict | None = None) -> None:
+def lower_containers(src: Source, fdef, structures: dict, views: dict | None = None,
+                     functions: frozenset = frozenset()) -> None:
     """Lower ``fdef`` (in place) for container parameters of ``structures`` (parameter name
     -> ``trees.structure``), and every container literal it makes; ``views`` (an inlined
     helper's parameter -> the container its caller passed, see ``helper_call``) are bound
-    as they are."""
+    as they are; ``functions`` are the leaves holding functions (``acts_0`` of ``acts =
+    [np.tanh, relu]``), which a name bound to one reads where it is called."""
     lowering = _Lowering(src, fdef)
+    lowering.functions = functions
     rebound = {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name)
                and isinstance(n.ctx, (gast.Store, gast.Del))}
     lowering.env.update({k: v for k, v in (views or {}).items()     # a constant passed to a

@@ -46,7 +46,7 @@ class Inliner(Expressions):
         own = local_functions(src, fdef)
         lower_sugar(src, fdef)
         lower_comprehensions(src, fdef)
-        lower_containers(src, fdef, {}, views)
+        lower_containers(src, fdef, {}, views, frozenset(self.passed))
         fence(src, fdef)
         sig = inspect.signature(src.fn)     # a srcad derivative: its generated function's
         try:
@@ -96,7 +96,7 @@ class Inliner(Expressions):
         own = local_functions(src, fdef)
         lower_sugar(src, fdef)
         lower_comprehensions(src, fdef)
-        lower_containers(src, fdef, {})
+        lower_containers(src, fdef, {}, functions=frozenset(self.passed))
         fence(src, fdef)
         sig = _signature(fdef)
         try:
