@@ -1172,10 +1172,10 @@ def _wrap(f, spec, kind):
             kinds = _kinds(args)
             if (kwargs or None in kinds) and _has_container(args, kwargs):
                 return boxed.reverse(args, kwargs, seed)
-            if None in kinds:        # functions passed: the derivative is built for them
+            called = ()              # the functions passed: the derivative is built for them
+            if None in kinds or kwargs:
                 kinds = _keyed(kinds, args)
-            called = _called(kinds, names, kwargs) if kwargs or dispatch.Same in map(
-                type, kinds) else ()
+                called = _called(kinds, names, kwargs)
             values = arguments.values(args, kwargs)
             if kwargs:
                 kinds = _with_keywords(kinds, kwargs)
