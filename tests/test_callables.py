@@ -277,6 +277,22 @@ def test_a_closure_cell_holding_a_function():
     for act in (np.tanh, softplus):
         _check(make(act), (X,))
 
+    def rebindable():
+        act = np.tanh
+
+        def f(x):
+            return np.sum(act(x) * x)
+
+        def rebind(new):
+            nonlocal act
+            act = new
+        return f, rebind
+    f, rebind = rebindable()
+    d = srcad.grad(f)
+    np.testing.assert_allclose(_hot(d, X), central_difference(f, (X,), 0), rtol=1e-6)
+    rebind(np.sin)                   # the cell changes: the next call sees it
+    np.testing.assert_allclose(d(X), central_difference(f, (X,), 0), rtol=1e-6)
+
 
 # -- what srcad refuses ---------------------------------------------------------------------
 
