@@ -10,11 +10,13 @@ arguments of this call (``srcad.trees.structure``). Output: the same function wh
   ``c.keys()``/``.values()``/``.items()``, ``enumerate``/``zip``/``list``/``tuple``/``dict``
   of containers, slices with constant bounds and ``isinstance(c, T)`` are resolved to the
   leaf names (or constants) they denote;
-* dict literals with constant keys, and list or tuple displays holding containers, are
-  containers too: each item is assigned once to a name of its own (``d_a = x``);
+* dict literals with constant keys, and list or tuple displays holding containers or
+  module-level functions (``(np.tanh, relu)``, read where called), are containers too: each
+  item is assigned once to a name of its own (``d_a = x``);
 * ``name = container`` and ``a, b = container`` bind names to containers (no statement);
 * ``for v in container:`` (over a container's items, keys, values, ``enumerate``, ``zip``)
-  is unrolled, one copy of the body per item;
+  is unrolled, one copy of the body per item (``zip`` with a list that is no container:
+  copy k under ``if len(xs) > k:``);
 * ``f(*xs, **d)`` of containers passes their items one by one.
 A container used whole anywhere else is a flat list or tuple display of its leaves when it is
 one, else refused with its location (a dict passed to a helper, a container rebound or written
