@@ -104,6 +104,16 @@ def test_a_callable_default_overridden(mode):
         np.testing.assert_allclose(got, want, rtol=1e-6)
 
 
+def test_a_default_and_its_override_on_the_fast_path():
+    d = srcad.grad(reduce_default)
+    by_default = central_difference(reduce_default, (X,), 0)
+    mean = central_difference(lambda x: reduce_default(x, np.mean), (X,), 0)
+    np.testing.assert_allclose(_hot(d, X), by_default, rtol=1e-6)
+    np.testing.assert_allclose(_hot(d, X, np.mean), mean, rtol=1e-6)
+    np.testing.assert_allclose(d(X), by_default, rtol=1e-6)
+    np.testing.assert_allclose(d(X, np.sum), by_default, rtol=1e-6)
+
+
 def test_second_order_with_a_callable_argument():
     # the function passed is a static argument: the Hessian is in x only
     v = np.cos(np.arange(4.0))
