@@ -102,6 +102,7 @@ class Spec:
     kinds: tuple | None = None     # argument shapes it is specialized for (_canonical)
     complex_args: tuple = ()       # parameters passed complex values (_complex_args)
     containers: tuple = ()         # (parameter, trees.structure) of container arguments
+    callables: tuple = ()          # (parameter, dispatch.Same): the functions it calls there
     checkpoint: object = False     # reverse: top-level loops checkpointed (_checkpoint)
     backend: str = "python"        # what runs the specialized code (srcad/backends)
 
@@ -211,7 +212,8 @@ def build(f, spec: Spec) -> Derivative:
     from .reverse import reverse
 
     src = parse_function(f)
-    program = normalize(src, dict(spec.containers))    # refuses unsupported syntax first
+    program = normalize(src, dict(spec.containers),     # refuses unsupported syntax first
+                        {name: same.obj for name, same in spec.callables})
     _check_returns(src)
     verify = os.environ.get("SRCAD_VERIFY") == "1"
     if verify:                       # the stage invariants, named by the stage that broke them
@@ -322,9 +324,8 @@ def build(f, spec: Spec) -> Derivative:
             seen.add(key)
             deps.append(dep)
     log.debug("built %s:\n%s", fdef.name, source)
-    callables = program.callables
     return Derivative(fn, source, tuple(deps), registry.version(), function_state(src.fn), params,
-                      tuple(fdef.srcad_extra), complex_facts, callables)
+                      tuple(fdef.srcad_extra), complex_facts)
 
 
 def _get(f, spec: Spec) -> Derivative:
@@ -365,26 +366,13 @@ class _Arguments:
         bound.apply_defaults()
         return [bound.arguments[self.names[i]] for i in self.indices]
 
-    def check_callables(self, entry, args, kwargs):
-        """A parameter the function calls was resolved to its default when the derivative
-        was built: passing another function would silently differentiate the default."""
-        for name, default in entry.callables.items():
-            i = self.names.index(name)
-            value = kwargs[name] if name in kwargs else args[i] if i < len(args) else default
-            if value is not default:
-                raise TypeError(
-                    f"{self.f.__name__}: srcad built this derivative for {name}="
-                    f"{getattr(default, '__name__', default)!s} (the default it calls); passing "
-                    f"{name}={getattr(value, '__name__', value)!s} is not supported: make it the "
-                    f"default or call it from a module-level helper")
-
     def check(self, values, indices=None):
         for i, a in zip(self.indices if indices is None else indices, values):
             t = type(a)
             if t is float or (t is np.ndarray and a.dtype.kind == "f"):
                 continue                        # the common case, checked first
             for item in (a if isinstance(a, (list, tuple)) else (a,)):
-                if item is None or isinstance(item, str):
+                if item is None or isinstance(item, str) or _is_function(item):
                     self.not_differentiable(i, item)
                 if isinstance(item, (bool, np.bool_)) or isinstance(item, numbers.Integral) or (
                         hasattr(item, "dtype") and not np.issubdtype(item.dtype, np.inexact)):
@@ -396,11 +384,15 @@ class _Arguments:
             isinstance(item, numbers.Integral) or hasattr(item, "dtype") else \
             f"not a number ({item!r})"
         dtype = f" {item.dtype}" if hasattr(item, "dtype") else ""
+        hint = f"Pass a float (e.g. {name}=float(...) or .astype(float)), or leave " \
+            f"argument {i} out of wrt."
+        if _is_function(item):
+            kind = "a function"
+            hint = f"Leave argument {i} out of wrt: the derivative is built for the function " \
+                "passed, it has no derivative with respect to it."
         raise NotDifferentiableError(
             f"cannot differentiate {self.f.__name__} with respect to {name}: it is {kind} "
-            f"({type(item).__name__}{dtype})", _def_location(self.f, param=i),
-            hint=f"Pass a float (e.g. {name}=float(...) or .astype(float)), or leave "
-                 f"argument {i} out of wrt.")
+            f"({type(item).__name__}{dtype})", _def_location(self.f, param=i), hint=hint)
 
     def check_tangents(self, values, tangents):
         for i, a, t in zip(self.indices, values, tangents):
@@ -476,6 +468,29 @@ def _kinds(args) -> tuple:
 
 
 _COMPLEX, _MIXED = "complex", "mixed"
+
+
+def _is_function(value) -> bool:
+    """Is ``value`` a function a derivative calls (a callable that is neither a class nor a
+    container, which are passed by their leaves)? The derivative is built for it."""
+    return callable(value) and not isinstance(value, type) and not trees.is_container(value)
+
+
+def _keyed(kinds: tuple, values) -> tuple:
+    """``kinds`` of ``values`` (``_kinds``) with each function among them as ``Same``: the
+    derivative built for a callable argument is built for that function."""
+    return tuple(dispatch.Same(v) if k is None and _is_function(v) else k
+                 for k, v in zip(kinds, values)) + kinds[len(values):]
+
+
+def _called(kinds, names, kwargs=None) -> tuple:
+    """(parameter, ``Same``) of the functions passed (``_keyed`` kinds, keywords): a
+    ``Spec.callables``, what the build resolves calls of those parameters to."""
+    out = tuple((names[i], k) for i, k in enumerate((kinds or ())[:len(names)])
+                if type(k) is dispatch.Same)
+    if kwargs:
+        out += tuple((k, dispatch.Same(v)) for k, v in kwargs.items() if _is_function(v))
+    return out
 
 
 def _with_keywords(kinds, kwargs) -> tuple:
@@ -578,7 +593,7 @@ def _canonical(kinds):
     def canonical(k):
         if type(k) is tuple:      # an empty array (a 0 dimension): the generic derivative
             return None if 0 in k[0] else tuple(dim(n) for n in k[0])
-        return k if k is None or k == "floats" else ()
+        return k if k is None or k == "floats" else None if type(k) is dispatch.Same else ()
     return tuple(canonical(k) for k in kinds)
 
 
@@ -725,8 +740,12 @@ def _reads_containers(f, depth=0) -> bool:
     derived = {p.id for p in a.posonlyargs + a.args + a.kwonlyargs}
 
     def rooted(n) -> bool:
-        """Is ``n`` a parameter, or an item, attribute or method result taken out of one?"""
+        """Is ``n`` a parameter, or an item, attribute or method result taken out of one
+        (``zip(layers, acts)`` and the like go over their arguments)?"""
         while isinstance(n, (gast.Subscript, gast.Attribute, gast.Call)):
+            if isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and n.func.id in (
+                    "zip", "enumerate", "reversed", "list", "tuple"):
+                return any(map(rooted, n.args))
             n = n.func if isinstance(n, gast.Call) else n.value
         return isinstance(n, gast.Name) and n.id in derived
 
@@ -754,7 +773,8 @@ def _reads_containers(f, depth=0) -> bool:
         if isinstance(n, gast.Compare) and any(isinstance(op, (gast.In, gast.NotIn))
                                                for op in n.ops) and any(map(rooted, n.comparators)):
             return True          # 'b' in params
-        if isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and n.func.id in derived:
+        if isinstance(n, gast.Call) and (isinstance(n.func, gast.Name) and n.func.id in derived
+                                         or isinstance(n.func, gast.Subscript) and rooted(n.func)):
             return True          # model(X): an object's __call__ (or a callable argument)
         if isinstance(n, gast.Assign) and isinstance(n.value, gast.Name) and \
                 n.value.id in derived and isinstance(n.targets[0], (gast.Tuple, gast.List)):
@@ -899,6 +919,8 @@ class _Containers:
     def plan(self, flat, keyword, structures, layout):
         """(derivative, wrt leaves, their groups, keyword-only leaf names) for this call."""
         kinds = _kinds(flat + keyword)
+        if None in kinds:           # a function among the leaves (model.act): in the key
+            kinds = _keyed(kinds, flat + keyword)
         key = (structures, kinds)
         plan = self.plans.get(key)
         if plan is not None and plan[0].fresh(self.target) and None not in kinds:
@@ -914,7 +936,8 @@ class _Containers:
         shaped, complex_args = _complex_args(kinds, names)
         entry = _get(self.target, dataclasses.replace(
             self.spec, wrt=wrt, single=False, containers=structures,
-            kinds=_canonical(shaped[:len(flat)]), complex_args=complex_args))
+            kinds=_canonical(shaped[:len(flat)]), complex_args=complex_args,
+            callables=_called(shaped, names)))
         plan = self.plans[key] = (entry, wrt, groups, names[len(flat):])
         self.last = entry
         return plan
@@ -947,7 +970,7 @@ class _Containers:
         if self.dispatcher is not None and not named:
             dicts = _flat_dicts(layout, structures, self.spec.wrt, groups)
             if dicts is not None:
-                self.dispatcher.offer(args, _kinds(flat), entry, self.target, dicts,
+                self.dispatcher.offer(args, _keyed(_kinds(flat), flat), entry, self.target, dicts,
                                       self.finish_positional)
         return result
 
@@ -1002,13 +1025,13 @@ class _Containers:
             flat, keyword, structures, layout = self.flatten(primals, kwargs)
             inner, iwrt, igroups, kwnames = self.plan(flat, keyword, structures, layout)
             wrt, groups = outer.wrt(layout)
-            key = (inner.fn, wrt, _kinds(flat + keyword))
+            key = (inner.fn, wrt, _keyed(_kinds(flat + keyword), flat + keyword))
             entry = built.get(key)
             if entry is None or not entry.fresh(inner.fn):
                 shaped, complex_args = _complex_args(key[2], inner.params)
                 entry = built[key] = _get(inner.fn, dataclasses.replace(
                     spec, wrt=wrt, single=False, kinds=_canonical(shaped[:len(flat)]),
-                    complex_args=complex_args))
+                    complex_args=complex_args, callables=_called(shaped, inner.params)))
             out = _call_forward(entry, flat, dict(zip(kwnames, keyword)), outer.leaf_tangents(
                 tangents, layout, structures, groups), spec.preserve_result)
 
@@ -1079,23 +1102,25 @@ def _wrap(f, spec, kind):
     except (TypeError, ValueError):       # not a Python function: refused when built
         names = []
 
-    def current(kinds=None):
+    def current(kinds=None, called=()):
         """The derivative for arguments of these kinds (see ``_kinds``): shapes known at
         call time let the build drop broadcasting that provably does nothing, dtypes say
-        which arguments are complex."""
+        which arguments are complex; ``called`` (``_called``) the functions passed, which the
+        build calls where the parameter is called."""
         nonlocal target
-        if of_derivative and (kinds not in variants or not variants[kinds].fresh(target)):
+        key = (kinds, called) if called else kinds
+        if of_derivative and (key not in variants or not variants[key].fresh(target)):
             now = _target(f)         # the derivative differentiated was rebuilt: its code
             if now is not target:
                 target = now
                 variants.clear()
-        entry = variants.get(kinds)
+        entry = variants.get(key)
         if entry is None or not entry.fresh(target):
             if len(variants) >= _MAX_VARIANTS:     # many sizes: forget the keys, not builds
                 variants.clear()
             shaped, complex_args = _complex_args(kinds, names)
-            entry = variants[kinds] = _get(target, dataclasses.replace(
-                spec, kinds=_canonical(shaped), complex_args=complex_args))
+            entry = variants[key] = _get(target, dataclasses.replace(
+                spec, kinds=_canonical(shaped), complex_args=complex_args, callables=called))
         return entry
 
     if not _reads_containers(target):    # else: built for the containers of each call
@@ -1147,22 +1172,24 @@ def _wrap(f, spec, kind):
             kinds = _kinds(args)
             if (kwargs or None in kinds) and _has_container(args, kwargs):
                 return boxed.reverse(args, kwargs, seed)
+            called = ()              # the functions passed: the derivative is built for them
+            if None in kinds or kwargs:
+                kinds = _keyed(kinds, args)
+                called = _called(kinds, names, kwargs)
             values = arguments.values(args, kwargs)
             if kwargs:
                 kinds = _with_keywords(kinds, kwargs)
             if seed is not None and _other_array(seed) or kwargs and _other_array(
                     tuple(kwargs.values())):
                 kinds = None     # a dask or cupy seed: the generic variant (no in-place)
-            entry = variants.get(kinds)
+            entry = variants.get((kinds, called) if called else kinds)
             if entry is None or not entry.fresh(target):
                 arguments.check(values)
-                entry = current(kinds)
+                entry = current(kinds, called)
             elif kwargs or kinds is None or None in kinds:     # the key does not cover every check
                 arguments.check(values)
             if kinds is None or None in kinds:
                 _refuse_array_api_only(target, args, kwargs)
-            if entry.callables:
-                arguments.check_callables(entry, args, kwargs)
             if not spec.grad_seed and seed is not None and (
                     entry.complex is not None or _has_complex(seed)):
                 seed = _complex_seed(seed, entry, target)
@@ -1173,7 +1200,7 @@ def _wrap(f, spec, kind):
                 failed(exc, entry, args, kwargs)
                 raise
             out = finish(out, values, args, entry)
-            if fast and not kwargs and not entry.callables:
+            if fast and not kwargs:
                 dispatcher.offer(args, kinds, entry, target)
             return out
     else:
@@ -1188,6 +1215,8 @@ def _wrap(f, spec, kind):
             kinds = _kinds(primals + tangents)
             if (kwargs or None in kinds) and _has_container(primals, kwargs):
                 return boxed.forward(primals, tangents, kwargs)
+            if None in kinds:        # functions passed: the derivative is built for them
+                kinds = _keyed(kinds, primals + tangents)
             if kwargs:
                 kinds = _with_keywords(kinds, kwargs)
             entry = checked.get(kinds)
@@ -1196,15 +1225,14 @@ def _wrap(f, spec, kind):
                 values = arguments.values(primals, kwargs)
                 arguments.check(values)
                 arguments.check_tangents(values, tangents)
+                shaped = _primal_kinds(_unknown_tangents(kinds, len(primals), indices),
+                                       len(primals))
                 entry = current(None if kwargs and _other_array(tuple(kwargs.values())) else
-                                _primal_kinds(_unknown_tangents(kinds, len(primals), indices),
-                                              len(primals)))
+                                shaped, _called(shaped, names, kwargs))
                 if not kwargs:           # these kinds of arguments and tangents passed
                     if len(checked) >= _MAX_VARIANTS:
                         checked.clear()
                     checked[kinds] = entry
-            if entry.callables:
-                arguments.check_callables(entry, primals, kwargs)
             try:
                 if entry.extra:     # tangents are keyword-only (the function has defaults)
                     out = entry.fn(*primals, **kwargs, **dict(zip(entry.extra, tangents)))
@@ -1213,7 +1241,7 @@ def _wrap(f, spec, kind):
             except Exception as exc:
                 failed(exc, entry, args, kwargs)
                 raise
-            if fast and not kwargs and not entry.callables:
+            if fast and not kwargs:
                 dispatcher.offer(args, kinds, entry, target)
             if spec.preserve_result:
                 return out[0], _unshared((out[1],), args)[0]
@@ -1248,7 +1276,9 @@ def _wrap(f, spec, kind):
             kinds = _primal_kinds(_unknown_tangents(kinds, len(args), indices), len(args))
         else:
             kinds = _kinds(args)
-        return current(_with_keywords(kinds, kwargs) if kwargs else kinds)
+        kinds = _keyed(kinds, args)
+        return current(_with_keywords(kinds, kwargs) if kwargs else kinds,
+                       _called(kinds, names, kwargs))
 
     functools.update_wrapper(derivative, target)
     derivative.__srcad_variant__ = variant

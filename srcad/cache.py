@@ -22,10 +22,9 @@ class Derivative:
     """A built derivative: the generated function plus what decides whether it is stale."""
 
     __slots__ = ("fn", "source", "deps", "version", "code", "params", "extra", "complex",
-                 "callables", "complex_cells")
+                 "complex_cells")
 
-    def __init__(self, fn, source, deps, version, code, params, extra, complex=None,
-                 callables=None):
+    def __init__(self, fn, source, deps, version, code, params, extra, complex=None):
         self.fn = fn
         self.source = source
         self.deps = deps
@@ -34,7 +33,6 @@ class Derivative:
         self.params = params
         self.extra = extra      # keyword-only parameters the transformer added (seed, tangents)
         self.complex = complex  # a complex build: complex_values.Facts; a real one: None
-        self.callables = callables or {}    # parameter called as a function -> its default
         self.complex_cells: tuple = ()  # (index, complex?) of the numeric closure cells built for
 
     def fresh(self, f) -> bool:
@@ -261,7 +259,7 @@ def _shared(target, spec) -> Derivative | None:
         return None
     fn = emit.rebind(entry.fn, namespace.cells, target.__globals__)
     return Derivative(fn, entry.source, tuple(deps), entry.version, entry.code, entry.params,
-                      entry.extra, entry.complex, entry.callables)
+                      entry.extra, entry.complex)
 
 
 # Deep user code (a 180-deep expression, thousands of statements) or a build asked for deep

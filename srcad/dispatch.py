@@ -34,10 +34,30 @@ from . import cache, registry
 from .emit import comment_text
 from .source import UNRESOLVED, AttributeOf, Namespace
 
-__all__ = ["Dispatcher", "generated"]
+__all__ = ["Dispatcher", "Same", "generated"]
 
 _MAX_CODES = 64       # keys with generated code per derivative function (then forgotten)
 _SCALARS = (float, int, complex, np.float64, np.float32)
+
+
+class Same:
+    """A callable argument (``act=np.tanh``, ``model.act``) in a key: the derivative is built
+    for that function, so a key holds it by identity, equal only to a key holding the same
+    object (whatever the callable's own ``__eq__`` says)."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj):
+        self.obj = obj
+
+    def __eq__(self, other):
+        return type(other) is Same and other.obj is self.obj
+
+    def __hash__(self):
+        return id(self.obj)
+
+    def __repr__(self):
+        return f"Same({getattr(self.obj, '__name__', type(self.obj).__name__)})"
 
 
 def _attribute(name: str) -> bool:
@@ -80,7 +100,8 @@ class Dispatcher:
         the generated function took: the arguments, or with ``dicts`` (per argument None or
         the keys of a flat dict of leaves, in order) the arguments with each dict's leaves in
         its place; ``finish(out, args, entry)`` then gives the result the general path would."""
-        if not all(type(k) is tuple and type(k[0]) is tuple or k in _SCALARS for k in kinds):
+        if not all(type(k) is tuple and type(k[0]) is tuple or type(k) is Same or k in _SCALARS
+                   for k in kinds):
             return                      # lists, other objects: general path
         if len(kinds) != (len(args) if dicts is None else sum(
                 1 if keys is None else len(keys) for keys in dicts)):
@@ -156,6 +177,9 @@ class Dispatcher:
                              f"{bind('shape_' + v, kind[0])} and (dtype_{v} := {v}.dtype) is "
                              f"{bind('dtype_' + v, kind[1])}")
                 described.append(f"{kind[1]} {kind[0]}")
+            elif type(kind) is Same:     # the function the derivative was built for
+                tests.append(f"{v} is {bind('callable_' + v, kind.obj)}")
+                described.append(comment_text(str(getattr(kind.obj, "__name__", "callable"))))
             else:
                 tests.append(f"type({v}) is {bind('type_' + v, kind)}")
                 described.append(kind.__name__)

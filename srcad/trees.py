@@ -2,8 +2,9 @@
 and a derivative rebuilt with the argument's structure and types.
 
 A container is a dict, a namedtuple, a dataclass instance, an object of a user class (its
-attributes), or a list or tuple holding one of those (a flat list or tuple of arrays and floats is an ordinary argument, lists being
-supported by the transformers as they are). Everything else is a leaf. ``structure(value)``
+attributes), or a list or tuple holding one of those or a function (a flat list or tuple of
+arrays and floats is an ordinary argument, lists being supported by the transformers as they
+are). Everything else is a leaf. ``structure(value)``
 is a hashable description (the key of the derivative built for it, and what
 ``normalize/containers.py`` lowers ``params['W']`` with); ``leaves(value)`` lists the leaves
 depth first, in the order of ``structure``'s paths.
@@ -89,8 +90,14 @@ def is_container(value) -> bool:
     if t is dict:
         return True
     if t is list or t is tuple:
-        return any(_node(v) is not None for v in value)
+        return any(_node(v) is not None or _function(v) for v in value)
     return _node(value) is not None
+
+
+def _function(value) -> bool:
+    """A function held by a list or tuple (``acts = [np.tanh, relu]``): the list is a
+    container, so ``acts[0](x)`` is a call of that leaf, which the derivative is built for."""
+    return type(value) not in _LEAF_TYPES and callable(value) and not isinstance(value, type)
 
 
 def structure(value):

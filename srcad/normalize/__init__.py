@@ -61,15 +61,17 @@ class _Normalizer(Loops):
     ``loops.Loops``."""
 
 
-def normalize(src: Source, structures: dict | None = None) -> Program:
+def normalize(src: Source, structures: dict | None = None,
+              callables: dict | None = None) -> Program:
     """Fence, desugar and convert ``src`` to ANF (see the module docstring); ``structures``
-    (parameter name -> ``trees.structure``) are the container arguments it is built for."""
+    (parameter name -> ``trees.structure``) are the container arguments it is built for,
+    ``callables`` (parameter or leaf name -> a function) the functions passed that it calls."""
     fdef = copy.deepcopy(src.node)
     lower_reraising_try(src, fdef)
     own = local_functions(src, fdef)
     lower_sugar(src, fdef)
     lower_comprehensions(src, fdef)
-    lower_containers(src, fdef, structures or {})
+    lower_containers(src, fdef, structures or {}, functions=frozenset(callables or ()))
     fence(src, fdef)
     taken = names_in(fdef) | set(src.namespace.cells)
     namer = Namer(taken)
@@ -79,6 +81,7 @@ def normalize(src: Source, structures: dict | None = None) -> Program:
     norm.main_locals = assigned_names(fdef)
     norm.main_rebound = assigned_names(fdef.body)
     norm.main_defaults = _defaults(src.fn)
+    norm.passed = dict(callables or {})
     scope = _Scope(src, src.namespace, {}, foreign=False, depth=0)
     scope.local_functions = {n: LocalFunction(f, scope) for n, f in own.items()}
     fdef.body = norm.body(scope, fdef.body)
@@ -89,6 +92,4 @@ def normalize(src: Source, structures: dict | None = None) -> Program:
     _rename_redefinitions(fdef, namer)
     for name in list(builtins.__dict__):
         namer.taken.add(name)
-    program = Program(src, fdef, namer, norm.refs, norm.deps, norm.ref, norm.origins)
-    program.callables = norm.callables
-    return program
+    return Program(src, fdef, namer, norm.refs, norm.deps, norm.ref, norm.origins)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import types
 
 import gast
 import numpy as np
@@ -126,9 +127,10 @@ class Calls(Inliner):
     def local_callee(self, scope, func, node):
         """The function a call through a local name makes, as Python resolves it (locals and
         parameters before globals): a parameter's default (in a helper: the argument
-        passed), or UNRESOLVED when ``func`` is not a local. A main-function parameter
-        resolves to its default and the derivative refuses calls passing another function
-        (``Program.callables``); any other local callee is refused."""
+        passed), or UNRESOLVED when ``func`` is not a local. A main-function parameter (or
+        a container's leaf: ``self.act``) resolves to the function the call passes (the
+        derivative is built for it: ``Spec.callables``), else to its default; any other
+        local callee is refused."""
         if not isinstance(func, gast.Name):
             return UNRESOLVED
         ident = func.id
@@ -136,6 +138,14 @@ class Calls(Inliner):
             return scope.callables[ident]
         if ident in scope.local_functions:
             return scope.local_functions[ident]
+        passed = self.passed_to_main(scope.rename.get(ident, None if scope.depth else ident))
+        if isinstance(passed, types.MethodType) and _is_user_function(passed.__func__):
+            raise _loc_error(scope.src, node, "the function called here is the bound method "
+                             f"{passed.__qualname__}, passed as a value, which srcad does not "
+                             "inline", "Pass the object and call its method "
+                             "(model.forward(x)), or pass a function.", NoRuleError)
+        if passed is not None:
+            return passed
         local = ident in scope.rename or (not scope.depth and ident in self.main_locals)
         if not local:
             return UNRESOLVED
@@ -148,10 +158,21 @@ class Calls(Inliner):
         if default is not UNRESOLVED and callable(default) and ident not in self.main_rebound:
             self.callables[ident] = default
             return default
+        a = self.main.node.args
+        if not scope.depth and not nested and ident not in self.main_rebound and ident in {
+                p.id for p in a.posonlyargs + a.args + a.kwonlyargs}:
+            raise _loc_error(scope.src, node, f"the parameter `{ident}` is called as a "
+                             "function, and no function was passed for it: srcad builds the "
+                             "derivative for the function a call passes",
+                             "Call the derivative with the function (srcad.grad(f)(x, "
+                             "np.tanh)), or show it for example arguments (srcad.show(f, x, "
+                             "np.tanh)).", NoRuleError)
         raise _loc_error(scope.src, node, f"cannot call the local name `{ident}`: srcad "
                          "resolves the functions a derivative calls when it builds it",
-                         "Call the function by its module-level name, or give the parameter "
-                         "the function as its default (def f(x, act=np.tanh)).", NoRuleError)
+                         "Call the function by its module-level name, pass it as an argument "
+                         "(def f(x, act): the derivative is built for the function passed), "
+                         "or take it from a tuple display (for act in (np.tanh, relu):).",
+                         NoRuleError)
 
     def take_and_zero(self, scope, node, pre):
         """Generated code's ``v = take_and_zero(b, i)`` (the adjoint of ``x[i] = v``) spelled

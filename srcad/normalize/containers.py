@@ -10,11 +10,13 @@ arguments of this call (``srcad.trees.structure``). Output: the same function wh
   ``c.keys()``/``.values()``/``.items()``, ``enumerate``/``zip``/``list``/``tuple``/``dict``
   of containers, slices with constant bounds and ``isinstance(c, T)`` are resolved to the
   leaf names (or constants) they denote;
-* dict literals with constant keys, and list or tuple displays holding containers, are
-  containers too: each item is assigned once to a name of its own (``d_a = x``);
+* dict literals with constant keys, and list or tuple displays holding containers or
+  module-level functions (``(np.tanh, relu)``, read where called), are containers too: each
+  item is assigned once to a name of its own (``d_a = x``);
 * ``name = container`` and ``a, b = container`` bind names to containers (no statement);
 * ``for v in container:`` (over a container's items, keys, values, ``enumerate``, ``zip``)
-  is unrolled, one copy of the body per item;
+  is unrolled, one copy of the body per item (``zip`` with a list that is no container:
+  copy k under ``if len(xs) > k:``);
 * ``f(*xs, **d)`` of containers passes their items one by one.
 A container used whole anywhere else is a flat list or tuple display of its leaves when it is
 one, else refused with its location (a dict passed to a helper, a container rebound or written
@@ -32,7 +34,7 @@ import gast
 
 from ..errors import SrcadSyntaxError
 from ..naming import names_in
-from ..source import Source
+from ..source import UNRESOLVED, Source
 from .. import trees
 from .program import _loc_error
 
@@ -64,6 +66,20 @@ class _Leaf:
 class _Const:
     def __init__(self, value):
         self.value = value
+
+
+class _Ref:
+    """An item that is a module-level function as written (``np.tanh``, ``relu`` in
+    ``(np.tanh, relu)``): read where the item is used, so a call of it is a call of that
+    function."""
+
+    def __init__(self, node):
+        self.node = node
+
+
+class _Item(_Ref):
+    """An item of a list that is no container (``xs[k]`` of ``zip(xs, (np.tanh, relu))``):
+    assigned to the name it is bound to, where it is bound."""
 
 
 _MISSING = object()
@@ -111,6 +127,9 @@ class _Lowering:
                 counts[node.id] = counts.get(node.id, 0) + 1
         self.counts = counts
         self.mutated = _mutated(fdef)
+        self.functions: frozenset = frozenset()
+        a = fdef.args
+        self.params = {p.id for p in a.posonlyargs + a.args + a.kwonlyargs}
 
     # -- errors and names ---------------------------------------------------------------------
 
@@ -124,6 +143,26 @@ class _Lowering:
             name, i = f"{base}_{i}", i + 1
         self.taken.add(name)
         return name
+
+    def function_ref(self, node) -> bool:
+        """Is ``node`` a module-level function as written: a name the function neither
+        assigns nor takes as a parameter, or an attribute of one (``np.tanh``)?"""
+        root = node
+        while isinstance(root, gast.Attribute):
+            root = root.value
+        if not isinstance(root, gast.Name) or not isinstance(node, (gast.Name, gast.Attribute)) \
+                or root.id in self.counts or root.id in self.params or root.id in self.env:
+            return False
+        obj = self.src.namespace.resolve(node)
+        return obj is not UNRESOLVED and callable(obj) and not isinstance(obj, type) and \
+            not trees.is_container(obj)
+
+    def function_item(self, found, target) -> bool:
+        """Is ``found`` an item holding a function (``_Ref``, a leaf in ``functions``) bound
+        to the name ``target`` assigned once, which then reads it where it is called?"""
+        return (type(found) is _Ref or isinstance(found, _Leaf) and found.ident in
+                self.functions) and isinstance(target, gast.Name) and \
+            self.counts.get(target.id, 0) <= 1
 
     def builtin(self, func, name) -> bool:
         return isinstance(func, gast.Name) and func.id == name and func.id not in self.env \
@@ -202,8 +241,9 @@ class _Lowering:
             return _Static(trees.DICT, dict, keys, [self.item(v, pre, f"{hint}_{k}")
                                                       for k, v in zip(keys, node.values)])
         if isinstance(node, (gast.List, gast.Tuple)) and isinstance(node.ctx, gast.Load):
-            if pre is None or not any(self.resolve(e, None, "") is not None
-                                      for e in node.elts if not isinstance(e, gast.Starred)):
+            if pre is None or not any(self.resolve(e, None, "") is not None or
+                                      self.function_ref(e) for e in node.elts
+                                      if not isinstance(e, gast.Starred)):
                 return None       # a display of ordinary values: an ordinary list
             kind = trees.LIST if isinstance(node, gast.List) else trees.TUPLE
             return _Static(kind, list if kind == trees.LIST else tuple, range(len(node.elts)),
@@ -226,6 +266,8 @@ class _Lowering:
             return found
         if isinstance(node, gast.Constant):
             return _Const(node.value)
+        if self.function_ref(node):
+            return _Ref(node)
         if isinstance(node, gast.Name) and not self.counts.get(node.id):
             return _Leaf(node.id)
         name = self.fresh(hint or "item")
@@ -339,6 +381,8 @@ class _Lowering:
                                                 annotation=None, type_comment=None), node)
         if isinstance(found, _Const):
             return gast.copy_location(gast.Constant(value=found.value, kind=None), node)
+        if isinstance(found, _Ref):
+            return gast.copy_location(copy.deepcopy(found.node), node)
         if found.kind in (trees.LIST, trees.TUPLE) and all(
                 not isinstance(i, _Static) or i.kind in (trees.LIST, trees.TUPLE)
                 for i in found.items):
@@ -521,7 +565,7 @@ class _Lowering:
     def bind(self, target, found, stmt, pre):
         """Bind ``target`` to ``found`` (a container, leaf or constant)."""
         if isinstance(target, gast.Name):
-            if isinstance(found, (_Static, _Const)):
+            if isinstance(found, (_Static, _Const)) or self.function_item(found, target):
                 if self.counts.get(target.id, 0) > 1:
                     raise self.error(stmt, f"{target.id!r} holds a container and is assigned "
                                      "more than once", "Give each container its own name.")
@@ -552,11 +596,14 @@ class _Lowering:
                 stmt.targets[0], gast.Name) and _nested_display(stmt.value) and \
                 stmt.targets[0].id not in self.mutated else \
                 self.resolve(stmt.value, pre, hint)
-            if isinstance(found, _Static) or (found is not None and not isinstance(
-                    stmt.targets[0], gast.Name)):
+            if isinstance(found, _Static) or self.function_item(found, stmt.targets[0]) or (
+                    found is not None and not isinstance(stmt.targets[0], gast.Name)):
                 self.bind(stmt.targets[0], found, stmt, pre)
                 return pre
         if isinstance(stmt, gast.For):
+            zipped = self.zip_with_lists(stmt.iter, pre)
+            if zipped is not None:
+                return pre + self.unroll(stmt, *zipped)
             found = self.resolve(stmt.iter, pre, "item")
             if isinstance(found, _Static):
                 return pre + self.unroll(stmt, found)
@@ -576,7 +623,49 @@ class _Lowering:
             return [stmt]            # refused by the fence
         return pre + [self.expr(stmt, pre)]
 
-    def unroll(self, loop, found):
+    def zip_with_lists(self, it, pre):
+        """``zip(xs, (np.tanh, relu))``, containers zipped with values that are not (a list
+        argument), as ``for`` goes over it: (its rows, one per item of the shortest
+        container, the value's items read ``xs[k]``; per row the test that every value has
+        that many items, as zip stops at the shortest). None for any other iterable."""
+        if not (isinstance(it, gast.Call) and self.builtin(it.func, "zip")) or it.keywords or \
+                any(isinstance(a, gast.Starred) for a in it.args) or \
+                self.src.namespace.lookup("len") is not builtins.len:
+            return None
+        known = [isinstance(a, (gast.List, gast.Tuple)) and any(map(self.function_ref, a.elts))
+                 or self.resolve(a, None, "") is not None for a in it.args]
+        if all(known) or not any(known):
+            return None
+        found = [self.resolve(a, pre, "item") if k else None for a, k in zip(it.args, known)]
+        if not all(isinstance(f, _Static) for f in found if f is not None):
+            return None         # a leaf or a constant zipped: refused where it is used
+        lists = {}
+        for i, (a, f) in enumerate(zip(it.args, found)):
+            if f is None:
+                name = a.id if isinstance(a, gast.Name) and not self.counts.get(a.id) else None
+                if name is None:          # evaluated once, before the loop
+                    name = self.fresh("items")
+                    pre.append(gast.copy_location(gast.Assign(
+                        targets=[_load(name, gast.Store())], value=self.expr(a, pre),
+                        type_comment=None), a))
+                lists[i] = name
+        n = min(len(self.iterated(f)) for f in found if f is not None)
+        rows, tests = [], []
+        for k in range(n):
+            row = [self.iterated(f)[k] if f is not None else _Item(gast.Subscript(
+                value=_load(lists[i]), slice=gast.Constant(value=k, kind=None),
+                ctx=gast.Load())) for i, f in enumerate(found)]
+            rows.append(_Static(trees.TUPLE, tuple, range(len(row)), row))
+            checks = [gast.Compare(left=gast.Call(func=_load("len"), args=[_load(name)],
+                                                  keywords=[]),
+                                   ops=[gast.Gt()], comparators=[gast.Constant(value=k,
+                                                                               kind=None)])
+                      for name in lists.values()]
+            tests.append(checks[0] if len(checks) == 1 else gast.BoolOp(op=gast.And(),
+                                                                         values=checks))
+        return _Static(trees.TUPLE, tuple, range(n), rows), tests
+
+    def unroll(self, loop, found, tests=None):
         jumps = [n for n in gast.walk(loop) if isinstance(n, (gast.Break, gast.Continue))]
         if jumps or loop.orelse:
             raise self.error(jumps[0] if jumps else loop, "break, continue or else in a loop "
@@ -584,14 +673,18 @@ class _Lowering:
                              "Use an if around the body instead.")
         out: list = []
         targets = {n.id for n in gast.walk(loop.target) if isinstance(n, gast.Name)}
-        for item in self.iterated(found):
+        for k, item in enumerate(self.iterated(found)):
             saved = {t: self.env.pop(t) for t in targets if t in self.env}
             counts = {t: self.counts.get(t, 0) for t in targets}
             for t in targets:        # bound once per copy
                 self.counts[t] = 1 if counts[t] == 1 else counts[t]
             pre: list = []
             self.bind(copy.deepcopy(loop.target), item, loop, pre)
-            out += pre + self.block(copy.deepcopy(loop.body))
+            body = pre + self.block(copy.deepcopy(loop.body))
+            if tests:               # zip stops at its shortest list
+                body = [gast.copy_location(gast.If(test=_located(tests[k], loop.iter),
+                                                   body=body, orelse=[]), loop)]
+            out += body
             self.counts.update(counts)
             for t in targets:
                 self.env.pop(t, None)
@@ -599,6 +692,17 @@ class _Lowering:
         if not out:
             out = [gast.copy_location(gast.Pass(), loop)]
         return out
+
+
+def _located(node, where):
+    """``node`` and every node in it at ``where``'s place in the source."""
+    for n in gast.walk(node):
+        gast.copy_location(n, where)
+    return node
+
+
+def _load(ident, ctx=None):
+    return gast.Name(id=ident, ctx=ctx or gast.Load(), annotation=None, type_comment=None)
 
 
 def _nested_display(node) -> bool:
@@ -629,12 +733,15 @@ def _mutated(fdef) -> set:
     return out | {name for name, count in stores.items() if count > 1}
 
 
-def lower_containers(src: Source, fdef, structures: dict, views: dict | None = None) -> None:
+def lower_containers(src: Source, fdef, structures: dict, views: dict | None = None,
+                     functions: frozenset = frozenset()) -> None:
     """Lower ``fdef`` (in place) for container parameters of ``structures`` (parameter name
     -> ``trees.structure``), and every container literal it makes; ``views`` (an inlined
     helper's parameter -> the container its caller passed, see ``helper_call``) are bound
-    as they are."""
+    as they are; ``functions`` are the leaves holding functions (``acts_0`` of ``acts =
+    [np.tanh, relu]``), which a name bound to one reads where it is called."""
     lowering = _Lowering(src, fdef)
+    lowering.functions = functions
     rebound = {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name)
                and isinstance(n.ctx, (gast.Store, gast.Del))}
     lowering.env.update({k: v for k, v in (views or {}).items()     # a constant passed to a
@@ -659,7 +766,7 @@ def lower_containers(src: Source, fdef, structures: dict, views: dict | None = N
                 kw_defaults += [None] * len(leaves)
         setattr(args, field, new)
     args.kw_defaults = kw_defaults
-    if not _uses_containers(fdef) and not structures and not views:
+    if not _uses_containers(fdef, lowering) and not structures and not views:
         return
     fdef.body = lowering.block(fdef.body)
 
@@ -680,11 +787,12 @@ def renamed(views: dict, rename: dict) -> tuple[dict, set]:
     return {k: walk(v) for k, v in views.items()}, found
 
 
-def _uses_containers(fdef) -> bool:
+def _uses_containers(fdef, lowering) -> bool:
     """Does the body make a container srcad lowers (a dict literal, ``dict(...)``, a name
-    bound to a display of displays)?"""
+    bound to a display of displays, a display holding a function: ``(np.tanh, relu)``)?"""
     mutated = _mutated(fdef)
     return any(isinstance(n, gast.Dict) or (
+        isinstance(n, (gast.List, gast.Tuple)) and any(map(lowering.function_ref, n.elts))) or (
         isinstance(n, gast.Assign) and _nested_display(n.value) and not (
             isinstance(n.targets[0], gast.Name) and n.targets[0].id in mutated)) or (
         isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and n.func.id == "dict")

@@ -46,7 +46,7 @@ class Inliner(Expressions):
         own = local_functions(src, fdef)
         lower_sugar(src, fdef)
         lower_comprehensions(src, fdef)
-        lower_containers(src, fdef, {}, views)
+        lower_containers(src, fdef, {}, views, frozenset(self.passed))
         fence(src, fdef)
         sig = inspect.signature(src.fn)     # a srcad derivative: its generated function's
         try:
@@ -96,7 +96,7 @@ class Inliner(Expressions):
         own = local_functions(src, fdef)
         lower_sugar(src, fdef)
         lower_comprehensions(src, fdef)
-        lower_containers(src, fdef, {})
+        lower_containers(src, fdef, {}, functions=frozenset(self.passed))
         fence(src, fdef)
         sig = _signature(fdef)
         try:
@@ -177,7 +177,8 @@ class Inliner(Expressions):
             return self.refs[atom.id]
         if isinstance(atom, gast.Name) and (atom.id in scope.rename.values() or (
                 not scope.depth and atom.id in self.main_locals)):
-            return scope.callables.get(atom.id) or self.callables.get(atom.id)
+            return scope.callables.get(atom.id) or self.callables.get(atom.id) or \
+                self.passed_to_main(atom.id)
         if isinstance(atom, (gast.Name, gast.Attribute)):
             obj = scope.namespace.resolve(atom)
             return None if obj is UNRESOLVED else obj

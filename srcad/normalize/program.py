@@ -21,8 +21,6 @@ __all__ = ["Program", "default_nodes", "assigned_names"]
 class Program:
     """A normalized function plus what the later stages need to know about it."""
 
-    callables: dict     # set by normalize: main parameter called as a function -> its default
-
     def __init__(self, source: Source, node: gast.FunctionDef, namer: Namer, refs: dict,
                  deps: list, ref, origins: dict | None = None):
         self.source = source

@@ -52,6 +52,7 @@ class Resolver:
         self.main_defaults: dict = {}     # main parameter -> its default
         self.main_rebound: set = set()    # main parameters assigned in the body
         self.callables: dict = {}         # main parameter called as a function -> default
+        self.passed: dict = {}            # main parameter (or leaf) -> the function passed
         self.origins: dict = {}           # a helper's renamed local -> how the user wrote it
         self.active: set = set()          # local functions being inlined (recursion)
 
@@ -103,6 +104,11 @@ class Resolver:
                 self.deps.append((scope.namespace, ident, value))
                 return _name(self.ref(value, ident), node.ctx)
         return _name(ident, node.ctx)
+
+    def passed_to_main(self, ident):
+        """The function the call passes for the main function's parameter (or leaf)
+        ``ident``, a name of the generated function, unless the body rebinds it; else None."""
+        return self.passed.get(ident) if ident not in self.main_rebound else None
 
     def call(self, scope: _Scope, node, pre: list, hint):
         """A call as ANF (``Calls.call``)."""
