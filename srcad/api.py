@@ -103,6 +103,7 @@ class Spec:
     complex_args: tuple = ()       # parameters passed complex values (_complex_args)
     containers: tuple = ()         # (parameter, trees.structure) of container arguments
     checkpoint: object = False     # reverse: top-level loops checkpointed (_checkpoint)
+    has_aux: bool = False          # reverse: f returns (value, aux), value differentiated
     backend: str = "python"        # what runs the specialized code (srcad/backends)
 
 
@@ -219,7 +220,8 @@ def build(f, spec: Spec) -> Derivative:
             raise InternalError("normalize", what, src.location(stmt))
     params = program.params
     wrt_names = [params[i] for i in spec.wrt]
-    act = activity(program.node, wrt_names)
+    outputs = _aux_pair(src, program) if spec.has_aux else None
+    act = activity(program.node, wrt_names, outputs)
     act, complex_facts = complex_values.prepare(program, act, wrt_names, spec.mode,
                                                 spec.grad_seed, spec.complex_args)
     if verify and complex_facts is not None:      # conversions inserted: still ANF
@@ -251,8 +253,8 @@ def build(f, spec: Spec) -> Derivative:
     try:
         if spec.mode == "reverse":
             fdef = reverse(program, wrt_names, act, grad_seed=spec.grad_seed,
-                           preserve_result=spec.preserve_result, shapes=known,
-                           checkpoint=spec.checkpoint)
+                           preserve_result=spec.preserve_result or spec.has_aux, shapes=known,
+                           checkpoint=spec.checkpoint, has_aux=spec.has_aux)
         else:
             fdef = forward(program, wrt_names, act, preserve_result=spec.preserve_result,
                            shapes=known)
@@ -323,8 +325,31 @@ def build(f, spec: Spec) -> Derivative:
             deps.append(dep)
     log.debug("built %s:\n%s", fdef.name, source)
     callables = program.callables
-    return Derivative(fn, source, tuple(deps), registry.version(), function_state(src.fn), params,
-                      tuple(fdef.srcad_extra), complex_facts, callables)
+    built = Derivative(fn, source, tuple(deps), registry.version(), function_state(src.fn),
+                       params, tuple(fdef.srcad_extra), complex_facts, callables)
+    built.output = program.output
+    return built
+
+
+def _aux_pair(src, program):
+    """The value atom of a function differentiated with ``has_aux=True``, which must return
+    a pair ``(value, aux)`` (``aux``: anything, given back undifferentiated); else its
+    located error."""
+    ret = program.node.body[-1]
+    tree = program.output
+    atoms = ret.value.elts if isinstance(ret, gast.Return) and isinstance(
+        ret.value, gast.Tuple) else []
+    pair = len(atoms) == 2 if tree is None else (
+        tree[0] == trees.TUPLE and len(tree[3]) == 2 and tree[3][0] is None)
+    if not pair:
+        what = f"returns {trees.describe(tree)}" if tree is not None else \
+            f"returns a tuple of {len(atoms)}" if atoms else "returns one value"
+        raise NotDifferentiableError(
+            f"{src.fn.__name__} is differentiated with has_aux=True, so it must return a pair "
+            f"(value, aux), but it {what}", _def_location(src.fn, returns=True),
+            hint="Return the scalar to differentiate and the auxiliary data as two items: "
+                 "return loss, {'pred': pred} (or drop has_aux=True).")
+    return atoms[0]
 
 
 def _get(f, spec: Spec) -> Derivative:
@@ -641,6 +666,50 @@ def _unshared(derivatives: tuple, args) -> tuple:
     return tuple(out)
 
 
+def _output_seed(seed, entry, f) -> tuple:
+    """The seed of a function returning a container (``entry.output``) as the tuple of
+    leaves its generated code takes; an ``ArgumentError`` for a seed of another structure."""
+    leaves: list = []
+    found = trees.flatten(seed, leaves)
+    if found != entry.output:
+        raise ArgumentError(
+            f"the seed of {f.__name__} must have the structure of its output, "
+            f"{trees.describe(entry.output)}, not "
+            f"{trees.describe(found) if found is not None else type(seed).__name__}",
+            _def_location(f, returns=True),
+            hint="Pass a seed (cotangent) with the output's containers, keys and fields, and "
+                 "an array or float shaped like each of its values.")
+    return tuple(leaves)
+
+
+def _value(value, entry):
+    """The value of ``f`` as the generated code returned it, with the structure of ``f``'s
+    own output (a container's leaves come back as a tuple)."""
+    return value if entry.output is None else trees.build(entry.output, iter(value))
+
+
+def _tangent(out, entry, args):
+    """The output's tangent a forward derivative returned, as the caller gets it: with the
+    output's structure, sharing no memory with the arguments (and tangents) ``args``."""
+    if entry.output is None:
+        return _unshared((out,), args)[0]
+    return trees.build(entry.output, iter(_unshared(tuple(out), args)))
+
+
+def _result(out, spec, entry, derivatives):
+    """A reverse derivative's result from what its generated code returned (``out``): the
+    derivatives (``derivatives`` shapes them as the caller gets them), after the value with
+    ``preserve_result``; with ``has_aux``, ``(derivatives, aux)``, or ``((value, aux),
+    derivatives)`` with ``preserve_result`` (``value_and_grad``), as JAX's."""
+    if not (spec.preserve_result or spec.has_aux):
+        return derivatives(out)
+    value, grads = out
+    value, grads = _value(value, entry), derivatives(grads)
+    if spec.has_aux and not spec.preserve_result:
+        return grads, value[1]
+    return value, grads
+
+
 def _own(g, a, taken: set, entry=None):
     """The derivative ``g`` of the argument ``a`` as the caller gets it: shaped and typed
     like ``a`` (``_like``) and sharing no memory with the arrays whose ids are ``taken``
@@ -941,10 +1010,11 @@ class _Containers:
         entry, wrt, groups, kwnames = self.plan(flat, keyword, structures, layout)
         named = dict(zip(kwnames, keyword))
         if not self.spec.grad_seed:
-            named[entry.extra[0]] = seed
+            named[entry.extra[0]] = seed if seed is None or entry.output is None else \
+                _output_seed(seed, entry, self.target)
         out = entry.fn(*flat, **named)
         result = self.finish(out, layout, groups, wrt, flat + keyword, entry)
-        if self.dispatcher is not None and not named:
+        if self.dispatcher is not None and not named and entry.output is None:
             dicts = _flat_dicts(layout, structures, self.spec.wrt, groups)
             if dicts is not None:
                 self.dispatcher.offer(args, _kinds(flat), entry, self.target, dicts,
@@ -952,9 +1022,8 @@ class _Containers:
         return result
 
     def finish(self, out, layout, groups, wrt, values, entry):
-        value, grads = out if self.spec.preserve_result else (None, out)
-        grads = self.regroup(grads, layout, groups, wrt, values, entry)
-        return (value, grads) if self.spec.preserve_result else grads
+        return _result(out, self.spec, entry, lambda grads: self.regroup(
+            grads, layout, groups, wrt, values, entry))
 
     def finish_positional(self, out, args, entry):
         """The result of the call ``args`` (no keywords), whose derivative returned ``out``
@@ -1045,8 +1114,8 @@ def _call_forward(entry, flat, named, leaf_tangents, preserve_result):
     else:
         out = entry.fn(*flat, *leaf_tangents, **named)
     if preserve_result:
-        return out[0], _unshared((out[1],), flat)[0]
-    return _unshared((out,), flat)[0]
+        return _value(out[0], entry), _tangent(out[1], entry, flat + list(leaf_tangents))
+    return _tangent(out, entry, flat + list(leaf_tangents))
 
 
 def _positional_count(target) -> int | None:
@@ -1104,15 +1173,13 @@ def _wrap(f, spec, kind):
     boxed = _Containers(target, spec, arguments)
 
     def finish(out, values, args, entry):
-        value, grads = out if spec.preserve_result else (None, out)
-        taken = {id(a) for a in args}
-        if len(indices) == 1:        # generated code returns one derivative unpacked
-            grads = _own(grads, values[0], taken, entry)
-            if not spec.single:
-                grads = (grads,)
-        else:
-            grads = tuple([_own(g, a, taken, entry) for g, a in zip(grads, values)])
-        return (value, grads) if spec.preserve_result else grads
+        def owned(grads):
+            taken = {id(a) for a in args}
+            if len(indices) == 1:        # generated code returns one derivative unpacked
+                grads = _own(grads, values[0], taken, entry)
+                return grads if spec.single else (grads,)
+            return tuple([_own(g, a, taken, entry) for g, a in zip(grads, values)])
+        return _result(out, spec, entry, owned)
 
     def failed(exc, entry, args, kwargs):
         """What the generated function raised, located: an error about the output at the
@@ -1129,7 +1196,8 @@ def _wrap(f, spec, kind):
         _note_origin(exc, entry.fn, target)
 
     # the fast path takes positional arguments of the kinds a call of the general path had
-    fast = not bound_self and not of_derivative and (kind == "forward" or spec.grad_seed)
+    fast = not bound_self and not of_derivative and (kind == "forward" or spec.grad_seed) \
+        and not spec.has_aux
 
     # Tangent's positional cotangent: one positional argument more than f's positional
     # parameters is the seed (df(x, dy) is df(x, seed=dy)); None when f takes *args
@@ -1163,6 +1231,8 @@ def _wrap(f, spec, kind):
                 _refuse_array_api_only(target, args, kwargs)
             if entry.callables:
                 arguments.check_callables(entry, args, kwargs)
+            if not spec.grad_seed and seed is not None and entry.output is not None:
+                seed = _output_seed(seed, entry, target)
             if not spec.grad_seed and seed is not None and (
                     entry.complex is not None or _has_complex(seed)):
                 seed = _complex_seed(seed, entry, target)
@@ -1173,7 +1243,7 @@ def _wrap(f, spec, kind):
                 failed(exc, entry, args, kwargs)
                 raise
             out = finish(out, values, args, entry)
-            if fast and not kwargs and not entry.callables:
+            if fast and not kwargs and not entry.callables and entry.output is None:
                 dispatcher.offer(args, kinds, entry, target)
             return out
     else:
@@ -1213,11 +1283,11 @@ def _wrap(f, spec, kind):
             except Exception as exc:
                 failed(exc, entry, args, kwargs)
                 raise
-            if fast and not kwargs and not entry.callables:
+            if fast and not kwargs and not entry.callables and entry.output is None:
                 dispatcher.offer(args, kinds, entry, target)
             if spec.preserve_result:
-                return out[0], _unshared((out[1],), args)[0]
-            return _unshared((out,), args)[0]
+                return _value(out[0], entry), _tangent(out[1], entry, args)
+            return _tangent(out, entry, args)
 
     def finish_positional(out, args, entry):
         return finish(out, arguments.values(args, {}), args, entry)
@@ -1326,16 +1396,20 @@ def _checkpoint(checkpoint):
 
 
 def _derivative(f, mode, wrt, preserve_result, optimized, grad_seed, verbose,
-                checkpoint=False, backend="python"):
+                checkpoint=False, backend="python", has_aux=False):
     """The derivative function for these options, memoized per function: asking again for
     the same derivative costs a dictionary lookup (staleness is checked at each call)."""
     checkpoint = _checkpoint(checkpoint)
     if isinstance(f, functools.partial):
-        return _partial_derivative(f, mode, wrt, preserve_result, optimized, grad_seed, verbose)
+        return _partial_derivative(f, mode, wrt, preserve_result, optimized, grad_seed, verbose,
+                                   has_aux)
+    if not isinstance(has_aux, (bool, np.bool_)):
+        raise TypeError(f"has_aux must be True or False, not {has_aux!r}")
+    has_aux = bool(has_aux)
     # wrt items with their types: True == 1 and 1.0 == 1 must not find wrt=1's derivative
     key = (mode, tuple((type(w), w) for w in wrt) if isinstance(wrt, (tuple, list)) else
            (type(wrt), wrt), preserve_result, optimized, grad_seed, checkpoint,
-           check_backend(backend))
+           check_backend(backend), has_aux)
     try:
         per_fn = _WRAPPERS.get(f)
         found = per_fn.get(key) if per_fn is not None else None
@@ -1343,9 +1417,9 @@ def _derivative(f, mode, wrt, preserve_result, optimized, grad_seed, verbose,
         per_fn = found = None
     if found is None:
         spec = dataclasses.replace(_spec(f, mode, wrt, preserve_result, optimized, grad_seed),
-                                   checkpoint=checkpoint, backend=backend)
+                                   checkpoint=checkpoint, backend=backend, has_aux=has_aux)
         found = _wrap(f, spec, mode)
-        if checkpoint is False:      # pickling.py rebuilds derivatives of the plain options
+        if checkpoint is False and not has_aux:  # pickling.py rebuilds the plain options
             _pickled_by_reference(found, f, (mode, wrt, preserve_result, optimized, grad_seed))
         try:        # two threads asking at once: both get the first one stored; held weakly
             # (a derivative function refers to f: held strongly it would keep f alive)
@@ -1355,7 +1429,8 @@ def _derivative(f, mode, wrt, preserve_result, optimized, grad_seed, verbose,
     return _show_verbose(found, verbose)
 
 
-def _partial_derivative(f, mode, wrt, preserve_result, optimized, grad_seed, verbose):
+def _partial_derivative(f, mode, wrt, preserve_result, optimized, grad_seed, verbose,
+                        has_aux=False):
     """The derivative of ``functools.partial(g, *a, **k)``: ``g``'s, called with ``a`` and
     ``k`` (``wrt`` indices count the partial's own parameters, after ``a``)."""
     shift = len(f.args)
@@ -1365,7 +1440,8 @@ def _partial_derivative(f, mode, wrt, preserve_result, optimized, grad_seed, ver
             w >= 0 else w
     inner_wrt = type(wrt)(moved(w) for w in wrt) if isinstance(wrt, (tuple, list)) else \
         moved(wrt)
-    inner = _derivative(f.func, mode, inner_wrt, preserve_result, optimized, grad_seed, verbose)
+    inner = _derivative(f.func, mode, inner_wrt, preserve_result, optimized, grad_seed, verbose,
+                        has_aux=has_aux)
 
     @functools.wraps(inner)
     def derivative(*args, **kwargs):
@@ -1398,53 +1474,63 @@ def _pickled_by_reference(derivative, f, options: tuple) -> None:
 def grad(f: Callable[_P, _R], wrt: Wrt = 0, preserve_result: Literal[False] = False,
          optimized: bool = True, verbose: int = 0,
          argnums: Wrt | None = None,
-         checkpoint: Checkpoint = False, backend: str = "python") -> DerivativeFunction[_P, Any]: ...
+         checkpoint: Checkpoint = False, backend: str = "python",
+         has_aux: bool = False) -> DerivativeFunction[_P, Any]: ...
 @overload
 def grad(f: Callable[_P, _R], wrt: Wrt = 0, *, preserve_result: Literal[True],
          optimized: bool = True, verbose: int = 0,
          argnums: Wrt | None = None,
-         checkpoint: Checkpoint = False, backend: str = "python") -> DerivativeFunction[_P, tuple[_R, Any]]: ...
+         checkpoint: Checkpoint = False, backend: str = "python",
+         has_aux: bool = False) -> DerivativeFunction[_P, tuple[_R, Any]]: ...
 @overload
 def grad(f: Callable[_P, _R], wrt: Wrt = 0, preserve_result: bool = False,
          optimized: bool = True, verbose: int = 0,
          argnums: Wrt | None = None,
-         checkpoint: Checkpoint = False, backend: str = "python") -> DerivativeFunction[_P, Any]: ...
+         checkpoint: Checkpoint = False, backend: str = "python",
+         has_aux: bool = False) -> DerivativeFunction[_P, Any]: ...
 @overload
 def grad(f: None = None, wrt: Wrt = 0, preserve_result: Literal[False] = False,
          optimized: bool = True, verbose: int = 0,
          argnums: Wrt | None = None,
-         checkpoint: Checkpoint = False, backend: str = "python") -> _GradDecorator: ...
+         checkpoint: Checkpoint = False, backend: str = "python",
+         has_aux: bool = False) -> _GradDecorator: ...
 @overload
 def grad(f: None = None, wrt: Wrt = 0, *, preserve_result: Literal[True],
          optimized: bool = True, verbose: int = 0,
          argnums: Wrt | None = None,
-         checkpoint: Checkpoint = False, backend: str = "python") -> _ValueGradDecorator: ...
+         checkpoint: Checkpoint = False, backend: str = "python",
+         has_aux: bool = False) -> _ValueGradDecorator: ...
 @_decorator
 def grad(f, wrt=0, preserve_result=False, optimized=True, verbose=0, argnums=None,
-         checkpoint=False, backend="python"):
+         checkpoint=False, backend="python", has_aux=False):
     """The gradient of a scalar-valued ``f`` with respect to argument(s) ``wrt`` (``argnums``:
     JAX's name for it). ``checkpoint=True`` (or ``'sqrt'``, or a number of snapshots): each
     top-level ``for`` loop keeps about sqrt(T) snapshots of its state instead of a tape of T
     iterations, and its adjoint replays one segment at a time (``docs/checkpointing.md``).
-    ``backend='numba'`` runs it compiled by numba where numba accepts it (srcad/backends)."""
+    ``backend='numba'`` runs it compiled by numba where numba accepts it (srcad/backends).
+    ``has_aux=True`` (JAX's): ``f`` returns ``(value, aux)``, the gradient is of ``value``
+    and ``df(*args)`` returns ``(gradient, aux)``."""
     return _derivative(f, "reverse", _argnums(wrt, argnums), preserve_result, optimized, True,
-                       verbose, checkpoint, backend)
+                       verbose, checkpoint, backend, has_aux)
 
 
 @overload
 def value_and_grad(f: Callable[_P, _R], wrt: Wrt = 0, optimized: bool = True,
                    verbose: int = 0, argnums: Wrt | None = None,
-                   checkpoint: Checkpoint = False) -> DerivativeFunction[_P, tuple[_R, Any]]: ...
+                   checkpoint: Checkpoint = False,
+                   has_aux: bool = False) -> DerivativeFunction[_P, tuple[_R, Any]]: ...
 @overload
 def value_and_grad(f: None = None, wrt: Wrt = 0, optimized: bool = True,
                    verbose: int = 0, argnums: Wrt | None = None,
-                   checkpoint: Checkpoint = False) -> _ValueGradDecorator: ...
+                   checkpoint: Checkpoint = False, has_aux: bool = False) -> _ValueGradDecorator: ...
 @_decorator
-def value_and_grad(f, wrt=0, optimized=True, verbose=0, argnums=None, checkpoint=False):
+def value_and_grad(f, wrt=0, optimized=True, verbose=0, argnums=None, checkpoint=False,
+                   has_aux=False):
     """``vg(*args) -> (f(*args), gradient)``: ready for scipy.optimize.minimize(jac=True)
-    (``checkpoint``: as ``grad``'s)."""
+    (``checkpoint``: as ``grad``'s; ``has_aux=True``: ``f`` returns ``(value, aux)`` and
+    ``vg(*args)`` gives ``((value, aux), gradient)``, as JAX's)."""
     return _derivative(f, "reverse", _argnums(wrt, argnums), True, optimized, True, verbose,
-                       checkpoint)
+                       checkpoint, has_aux=has_aux)
 
 
 @overload
@@ -1551,9 +1637,9 @@ def _batched_forward(df, primals, tangents, count, preserve_result=False):
     from .batching import Batched, BatchingError, directions, unbatched
 
     def stacked(out):
-        if isinstance(out, tuple):
-            return tuple(unbatched(o, count) for o in out)
-        return unbatched(out, count)
+        leaves: list = []
+        tree = trees.flatten(out, leaves)       # a tuple or container output: per leaf
+        return trees.build(tree, iter([unbatched(o, count) for o in leaves]))
     try:
         with directions(count):
             out = df(*primals, *[Batched(t) for t in tangents])
@@ -1592,9 +1678,15 @@ def _batched_reverse(df, primals, seeds):
 
 
 def _stack(outs):
-    if outs and isinstance(outs[0], tuple):
-        return tuple(np.stack(o) for o in zip(*outs))
-    return np.stack(outs)
+    """Results of one direction (or seed) each, stacked leaf by leaf."""
+    if not outs:
+        return np.stack(outs)
+    rows = []
+    for out in outs:
+        leaves: list = []
+        tree = trees.flatten(out, leaves)
+        rows.append(leaves)
+    return trees.build(tree, iter([np.stack(leaf) for leaf in zip(*rows)]))
 
 
 def _copied(a):
@@ -1627,24 +1719,41 @@ _BATCH_ELEMENTS = 1 << 21      # directions per forward sweep of jacobian: about
 @overload
 def jacobian(f: Callable[..., Any], wrt: int | str = 0,
         mode: Literal["auto", "forward", "reverse"] = "auto", optimized: bool = True,
-        verbose: int = 0, argnums: int | str | None = None) -> Callable[..., np.ndarray]: ...
+        verbose: int = 0, argnums: int | str | None = None,
+        preserve_result: Literal[False] = False) -> Callable[..., np.ndarray]: ...
 @overload
 def jacobian(f: Callable[..., Any], wrt: tuple[int | str, ...] | list[int | str],
         mode: Literal["auto", "forward", "reverse"] = "auto", optimized: bool = True,
-        verbose: int = 0, argnums: None = None) -> Callable[..., tuple[Any, ...]]: ...
+        verbose: int = 0, argnums: None = None,
+        preserve_result: Literal[False] = False) -> Callable[..., tuple[Any, ...]]: ...
 @overload
 def jacobian(f: Callable[..., Any], wrt: int = 0,
         mode: Literal["auto", "forward", "reverse"] = "auto", optimized: bool = True,
-        verbose: int = 0, *, argnums: tuple[int | str, ...] | list[int | str]) -> Callable[..., tuple[Any, ...]]: ...
+        verbose: int = 0, *, argnums: tuple[int | str, ...] | list[int | str],
+        preserve_result: Literal[False] = False) -> Callable[..., tuple[Any, ...]]: ...
+@overload
+def jacobian(f: Callable[..., Any], wrt: Wrt = 0,
+        mode: Literal["auto", "forward", "reverse"] = "auto", optimized: bool = True,
+        verbose: int = 0, argnums: Wrt | None = None, *,
+        preserve_result: Literal[True]) -> Callable[..., tuple[Any, Any]]: ...
+@overload
+def jacobian(f: Callable[..., Any], wrt: Wrt = 0,
+        mode: Literal["auto", "forward", "reverse"] = "auto", optimized: bool = True,
+        verbose: int = 0, argnums: Wrt | None = None,
+        preserve_result: bool = False) -> Callable[..., Any]: ...
 def jacobian(f: Callable[..., Any], wrt: Wrt = 0,
              mode: Literal["auto", "forward", "reverse"] = "auto", optimized: bool = True,
-             verbose: int = 0, argnums: Wrt | None = None) -> Callable[..., Any]:
+             verbose: int = 0, argnums: Wrt | None = None,
+             preserve_result: bool = False) -> Callable[..., Any]:
     """``jac(*args)``: the Jacobian of ``f`` with respect to one argument, shaped
-    ``output.shape + arg.shape`` (a tuple of them, one per argument, for a tuple ``wrt``);
-    'auto' picks forward mode when the argument is smaller than the output, reverse
-    otherwise."""
+    ``output.shape + arg.shape`` (a tuple of them, one per argument, for a tuple ``wrt``;
+    for a function returning a tuple or a container, one per output leaf, in the output's
+    structure); 'auto' picks forward mode when the argument is smaller than the output,
+    reverse otherwise. ``preserve_result=True``: ``(f(*args), jacobian)``."""
     if mode not in ("auto", "forward", "reverse"):
         raise ValueError(f"mode must be 'auto', 'forward' or 'reverse', not {mode!r}")
+    if preserve_result:
+        return _with_value(f, jacobian(f, wrt, mode, optimized, verbose, argnums))
     wrt = _argnums(wrt, argnums)
     if isinstance(wrt, (tuple, list)):      # one Jacobian per argument, as JAX's jacfwd
         _wrt_indices(_target(f), wrt)       # refused whole, as grad refuses it
@@ -1670,8 +1779,11 @@ def jacobian(f: Callable[..., Any], wrt: Wrt = 0,
                 hint="Use srcad.grad, srcad.vjp or srcad.hvp, which take containers, or pass "
                      "the arrays as arguments of their own.")
         value = f(*args)
-        if isinstance(value, tuple):        # one Jacobian per output, as JAX's
-            return _tuple_jacobian(derivative("forward"), args, index, value)
+        if isinstance(value, tuple) or trees.is_container(value):
+            leaves: list = []               # one Jacobian per output, as JAX's
+            tree = trees.flatten(value, leaves)
+            return trees.build(tree, iter(_tuple_jacobian(derivative("forward"), args, index,
+                                                          leaves)))
         y = np.asarray(value)
         if complex_values.is_complex_value(args[index]) or y.dtype.kind == "c":
             raise NotDifferentiableError(
@@ -1711,6 +1823,14 @@ def jacobian(f: Callable[..., Any], wrt: Wrt = 0,
     return jac
 
 
+def _with_value(f, derivative, vectors=0):
+    """``derivative`` returning ``(f(*args), derivative(*args))`` (``preserve_result``): ``f``
+    runs on copies of the arguments but the last ``vectors`` (``hvp``'s)."""
+    def both(*args):
+        return f(*map(_copied, args[:len(args) - vectors])), derivative(*args)
+    return both
+
+
 def _unbound(f, wrt):
     """A bound method as its function, ``wrt`` counted past ``self``, and ``self``: the
     derivative of its derivative takes ``self`` as the argument it is (a container, say)."""
@@ -1737,8 +1857,9 @@ def _tuple_jacobian(forward, args, index, outputs) -> tuple:
         stop = min(start + chunk, x.size)
         directions = np.zeros((stop - start, x.size), tx)
         directions[np.arange(stop - start), np.arange(start, stop)] = 1.0
-        columns = _batched_forward(forward, args, [directions.reshape((stop - start,) +
-                                                                      x.shape)], stop - start)
+        columns: list = []
+        trees.flatten(_batched_forward(forward, args, [directions.reshape(
+            (stop - start,) + x.shape)], stop - start), columns)
         for part, column, y in zip(parts, columns, ys):
             part.append(np.asarray(column).reshape(stop - start, -1))
     return tuple((np.concatenate(part).T if part else np.zeros((y.size, 0))).reshape(
@@ -1750,51 +1871,85 @@ _jacobian: Callable[..., Any] = jacobian      # for a wrt of either kind (the ov
 
 @overload
 def jacfwd(f: Callable[..., Any], wrt: int | str = 0, optimized: bool = True,
-        verbose: int = 0, argnums: int | str | None = None) -> Callable[..., np.ndarray]: ...
+        verbose: int = 0, argnums: int | str | None = None,
+        preserve_result: Literal[False] = False) -> Callable[..., np.ndarray]: ...
 @overload
 def jacfwd(f: Callable[..., Any], wrt: tuple[int | str, ...] | list[int | str], optimized: bool = True,
-        verbose: int = 0, argnums: None = None) -> Callable[..., tuple[Any, ...]]: ...
+        verbose: int = 0, argnums: None = None,
+        preserve_result: Literal[False] = False) -> Callable[..., tuple[Any, ...]]: ...
 @overload
 def jacfwd(f: Callable[..., Any], wrt: int = 0, optimized: bool = True,
-        verbose: int = 0, *, argnums: tuple[int | str, ...] | list[int | str]) -> Callable[..., tuple[Any, ...]]: ...
+        verbose: int = 0, *, argnums: tuple[int | str, ...] | list[int | str],
+        preserve_result: Literal[False] = False) -> Callable[..., tuple[Any, ...]]: ...
+@overload
 def jacfwd(f: Callable[..., Any], wrt: Wrt = 0, optimized: bool = True, verbose: int = 0,
-           argnums: Wrt | None = None) -> Callable[..., Any]:
+        argnums: Wrt | None = None, *,
+        preserve_result: Literal[True]) -> Callable[..., tuple[Any, Any]]: ...
+@overload
+def jacfwd(f: Callable[..., Any], wrt: Wrt = 0, optimized: bool = True, verbose: int = 0,
+        argnums: Wrt | None = None, preserve_result: bool = False) -> Callable[..., Any]: ...
+def jacfwd(f: Callable[..., Any], wrt: Wrt = 0, optimized: bool = True, verbose: int = 0,
+           argnums: Wrt | None = None, preserve_result: bool = False) -> Callable[..., Any]:
     """JAX's name: ``jacobian(f, wrt, mode='forward')``."""
-    return _jacobian(f, wrt, "forward", optimized, verbose, argnums)
+    return _jacobian(f, wrt, "forward", optimized, verbose, argnums, preserve_result)
 
 
 @overload
 def jacrev(f: Callable[..., Any], wrt: int | str = 0, optimized: bool = True,
-        verbose: int = 0, argnums: int | str | None = None) -> Callable[..., np.ndarray]: ...
+        verbose: int = 0, argnums: int | str | None = None,
+        preserve_result: Literal[False] = False) -> Callable[..., np.ndarray]: ...
 @overload
 def jacrev(f: Callable[..., Any], wrt: tuple[int | str, ...] | list[int | str], optimized: bool = True,
-        verbose: int = 0, argnums: None = None) -> Callable[..., tuple[Any, ...]]: ...
+        verbose: int = 0, argnums: None = None,
+        preserve_result: Literal[False] = False) -> Callable[..., tuple[Any, ...]]: ...
 @overload
 def jacrev(f: Callable[..., Any], wrt: int = 0, optimized: bool = True,
-        verbose: int = 0, *, argnums: tuple[int | str, ...] | list[int | str]) -> Callable[..., tuple[Any, ...]]: ...
+        verbose: int = 0, *, argnums: tuple[int | str, ...] | list[int | str],
+        preserve_result: Literal[False] = False) -> Callable[..., tuple[Any, ...]]: ...
+@overload
 def jacrev(f: Callable[..., Any], wrt: Wrt = 0, optimized: bool = True, verbose: int = 0,
-           argnums: Wrt | None = None) -> Callable[..., Any]:
+        argnums: Wrt | None = None, *,
+        preserve_result: Literal[True]) -> Callable[..., tuple[Any, Any]]: ...
+@overload
+def jacrev(f: Callable[..., Any], wrt: Wrt = 0, optimized: bool = True, verbose: int = 0,
+        argnums: Wrt | None = None, preserve_result: bool = False) -> Callable[..., Any]: ...
+def jacrev(f: Callable[..., Any], wrt: Wrt = 0, optimized: bool = True, verbose: int = 0,
+           argnums: Wrt | None = None, preserve_result: bool = False) -> Callable[..., Any]:
     """JAX's name: ``jacobian(f, wrt, mode='reverse')``."""
-    return _jacobian(f, wrt, "reverse", optimized, verbose, argnums)
+    return _jacobian(f, wrt, "reverse", optimized, verbose, argnums, preserve_result)
 
 
 @overload
 def hessian(f: Callable[..., Any], wrt: int | str = 0, optimized: bool = True,
         verbose: int = 0, argnums: int | str | None = None,
-        checkpoint: Checkpoint = False) -> Callable[..., np.ndarray]: ...
+        checkpoint: Checkpoint = False,
+        preserve_result: Literal[False] = False) -> Callable[..., np.ndarray]: ...
 @overload
 def hessian(f: Callable[..., Any], wrt: tuple[int | str, ...] | list[int | str], optimized: bool = True,
         verbose: int = 0, argnums: None = None,
-        checkpoint: Checkpoint = False) -> Callable[..., tuple[Any, ...]]: ...
+        checkpoint: Checkpoint = False,
+        preserve_result: Literal[False] = False) -> Callable[..., tuple[Any, ...]]: ...
 @overload
 def hessian(f: Callable[..., Any], wrt: int = 0, optimized: bool = True,
         verbose: int = 0, *, argnums: tuple[int | str, ...] | list[int | str],
-        checkpoint: Checkpoint = False) -> Callable[..., tuple[Any, ...]]: ...
+        checkpoint: Checkpoint = False,
+        preserve_result: Literal[False] = False) -> Callable[..., tuple[Any, ...]]: ...
+@overload
 def hessian(f: Callable[..., Any], wrt: Wrt = 0, optimized: bool = True, verbose: int = 0,
-            argnums: Wrt | None = None, checkpoint: Checkpoint = False) -> Callable[..., Any]:
+        argnums: Wrt | None = None, checkpoint: Checkpoint = False, *,
+        preserve_result: Literal[True]) -> Callable[..., tuple[Any, Any]]: ...
+@overload
+def hessian(f: Callable[..., Any], wrt: Wrt = 0, optimized: bool = True, verbose: int = 0,
+        argnums: Wrt | None = None, checkpoint: Checkpoint = False,
+        preserve_result: bool = False) -> Callable[..., Any]: ...
+def hessian(f: Callable[..., Any], wrt: Wrt = 0, optimized: bool = True, verbose: int = 0,
+            argnums: Wrt | None = None, checkpoint: Checkpoint = False,
+            preserve_result: bool = False) -> Callable[..., Any]:
     """``H(*args)``: the Hessian of scalar ``f`` in one argument (forward over reverse); for a
     tuple ``wrt``, the nested tuple of blocks ``H[i][j]`` (JAX's layout). ``checkpoint``: as
-    ``grad``'s, for the reverse sweep."""
+    ``grad``'s, for the reverse sweep. ``preserve_result=True``: ``(f(*args), hessian)``."""
+    if preserve_result:
+        return _with_value(f, hessian(f, wrt, optimized, verbose, argnums, checkpoint))
     wrt = _argnums(wrt, argnums)
     f, wrt, bound = _unbound(f, wrt)
     if bound:
@@ -1812,9 +1967,15 @@ def hessian(f: Callable[..., Any], wrt: Wrt = 0, optimized: bool = True, verbose
 
 
 def hvp(f: Callable[..., Any], wrt: Wrt = 0, optimized: bool = True, verbose: int = 0,
-        argnums: Wrt | None = None, checkpoint: Checkpoint = False) -> Callable[..., Any]:
+        argnums: Wrt | None = None, checkpoint: Checkpoint = False,
+        preserve_result: bool = False) -> Callable[..., Any]:
     """``hvp(*args, v)``: the Hessian-vector product of scalar ``f`` (forward over reverse;
-    ``checkpoint``: as ``grad``'s, for the reverse sweep)."""
+    ``checkpoint``: as ``grad``'s, for the reverse sweep; ``preserve_result=True``:
+    ``(f(*args), hvp)``)."""
+    if preserve_result:
+        given = _argnums(wrt, argnums)
+        count = len(given) if isinstance(given, (tuple, list)) else 1
+        return _with_value(f, hvp(f, wrt, optimized, verbose, argnums, checkpoint), count)
     f, wrt, bound = _unbound(f, _argnums(wrt, argnums))
     g = grad(f, wrt=wrt, optimized=optimized, verbose=verbose, checkpoint=checkpoint)
     dg = autodiff(g, mode="forward", wrt=wrt, optimized=optimized, verbose=verbose)

@@ -69,12 +69,13 @@ def normalize(src: Source, structures: dict | None = None) -> Program:
     own = local_functions(src, fdef)
     lower_sugar(src, fdef)
     lower_comprehensions(src, fdef)
-    lower_containers(src, fdef, structures or {})
+    output = lower_containers(src, fdef, structures or {}, output=True)
     fence(src, fdef)
     taken = names_in(fdef) | set(src.namespace.cells)
     namer = Namer(taken)
     norm = _Normalizer(src, namer)
     norm.refs.update(src.namespace.imports)      # `import numpy as jnp` in the function
+    norm.deps += fdef.srcad_deps                 # classes whose calls made containers
     _lower_returns(fdef, namer)
     norm.main_locals = assigned_names(fdef)
     norm.main_rebound = assigned_names(fdef.body)
@@ -91,4 +92,5 @@ def normalize(src: Source, structures: dict | None = None) -> Program:
         namer.taken.add(name)
     program = Program(src, fdef, namer, norm.refs, norm.deps, norm.ref, norm.origins)
     program.callables = norm.callables
+    program.output = output
     return program

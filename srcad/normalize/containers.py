@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import builtins
 import copy
+import dataclasses
 import inspect
 import re
 import types
@@ -34,6 +35,7 @@ from ..errors import SrcadSyntaxError
 from ..naming import names_in
 from ..source import Source
 from .. import trees
+from .comprehensions import _constants, _range
 from .program import _loc_error
 
 __all__ = ["lower_containers", "leaf_names", "param_names", "renamed"]
@@ -101,8 +103,12 @@ def _static_of(tree, names):
 
 
 class _Lowering:
-    def __init__(self, src: Source, fdef):
+    def __init__(self, src: Source, fdef, output=False):
         self.src = src
+        self.output = output        # the main function: a returned container is its leaves
+        self.tree = _MISSING        # the structure its returns give (trees.structure's form)
+        self.plain: list = []       # its returns of one value (or of a flat tuple)
+        self.deps: list = []        # (namespace, name, class) of the classes constructed
         self.taken = names_in(fdef)
         self.env: dict = {}
         counts: dict = {}
@@ -201,6 +207,8 @@ class _Lowering:
                 return None
             return _Static(trees.DICT, dict, keys, [self.item(v, pre, f"{hint}_{k}")
                                                       for k, v in zip(keys, node.values)])
+        if isinstance(node, gast.DictComp) and pre is not None:
+            return self.dict_comprehension(node, pre, hint)
         if isinstance(node, (gast.List, gast.Tuple)) and isinstance(node.ctx, gast.Load):
             if pre is None or not any(self.resolve(e, None, "") is not None
                                       for e in node.elts if not isinstance(e, gast.Starred)):
@@ -264,8 +272,127 @@ class _Lowering:
         return _Const(all(ops[type(op)](a, b) for op, a, b in
                           zip(node.ops, values, values[1:])))
 
+    def container_class(self, func):
+        """The namedtuple class or plain dataclass (no ``__post_init__``, every field set by
+        ``__init__``) ``func`` names, whose call makes a container; else None."""
+        root = func
+        while isinstance(root, gast.Attribute):
+            root = root.value
+        if not isinstance(root, gast.Name) or root.id in self.env or root.id in self.counts:
+            return None
+        cls = self.src.namespace.resolve(func)
+        if not isinstance(cls, type):
+            return None
+        if issubclass(cls, tuple) and hasattr(cls, "_fields") and hasattr(cls, "_make"):
+            pass
+        elif not dataclasses.is_dataclass(cls) or hasattr(cls, "__post_init__") or not all(
+                f.init for f in dataclasses.fields(cls)):
+            return None
+        self.deps.append((self.src.namespace, root.id, self.src.namespace.lookup(root.id)))
+        return cls
+
+    def construct(self, cls, node, pre, hint):
+        """``Stats(total=t, scaled=s)``: a container of ``cls`` (a namedtuple or a dataclass)
+        whose items are the arguments, or the fields' defaults when they are constants."""
+        if any(isinstance(a, gast.Starred) for a in node.args) or any(
+                k.arg is None for k in node.keywords):
+            raise self.error(node, f"a {cls.__name__} made with * or ** arguments",
+                             f"Pass each field of {cls.__name__} by position or by name.")
+        if dataclasses.is_dataclass(cls):
+            fields = [f.name for f in dataclasses.fields(cls)]
+            defaults = {f.name: f.default for f in dataclasses.fields(cls)
+                        if f.default is not dataclasses.MISSING}
+        else:
+            fields, defaults = list(cls._fields), dict(cls._field_defaults)
+        given = dict(zip(fields, node.args))
+        given.update({k.arg: k.value for k in node.keywords})
+        if len(node.args) > len(fields) or set(given) - set(fields):
+            raise self.error(node, f"{cls.__name__} takes the fields {', '.join(fields)}",
+                             f"Pass only fields of {cls.__name__}.")
+        items = []
+        for name in fields:
+            if name in given:
+                items.append(self.item(given[name], pre, f"{hint}_{name}"))
+            elif name in defaults and (defaults[name] is None or type(defaults[name]) in (
+                    bool, int, float, str)):
+                items.append(_Const(defaults[name]))
+            else:
+                raise self.error(node, f"{cls.__name__} made without its field {name!r}"
+                                 + (" (its default is not a constant)" if name in defaults
+                                    else ""), f"Pass {name}= explicitly.")
+        kind = trees.DATACLASS if dataclasses.is_dataclass(cls) else trees.NAMEDTUPLE
+        return _Static(kind, cls, fields, items)
+
+    def dict_comprehension(self, comp, pre, hint):
+        """``{k: 2.0 * v for k, v in params.items()}`` over containers (and constants): the
+        dict it makes, one item per iteration, its keys and conditions decided when the
+        derivative is built."""
+        keys: list = []
+        items: list = []
+        targets = {n.id for g in comp.generators for n in gast.walk(g.target)
+                   if isinstance(n, gast.Name)}
+        saved = {t: self.env.pop(t) for t in targets if t in self.env}
+
+        def run(depth):
+            if depth == len(comp.generators):
+                key = self.constant(comp.key)
+                if key is _MISSING or not isinstance(key, (str, int, bool, float, tuple)):
+                    raise self.error(comp.key, "a dict comprehension whose key is not known "
+                                     "when the derivative is built", "Make the keys from a "
+                                     "container's keys or from constants.")
+                value = self.item(copy.deepcopy(comp.value), pre, f"{hint}_{key}")
+                if key in keys:                    # as Python: the last value wins
+                    items[keys.index(key)] = value
+                else:
+                    keys.append(key)
+                    items.append(value)
+                return
+            gen = comp.generators[depth]
+            found = self.resolve(gen.iter, pre, hint)
+            if not isinstance(found, _Static):
+                values = _range(gen.iter) if isinstance(gen.iter, gast.Call) and \
+                    self.builtin(gen.iter.func, "range") else _constants(gen.iter)
+                if values is None or gen.is_async:
+                    raise self.error(comp, "a dict comprehension over values not known "
+                                     "when the derivative is built", "Iterate over a "
+                                     "container (params.items(), zip(names, layers)), a tuple "
+                                     "of constants or a range of constants.")
+                found = _Static(trees.TUPLE, tuple, range(len(values)),
+                                [_Const(v) for v in values])
+            for item in self.iterated(found):
+                self.bind_static(gen.target, item, gen)
+                tests = [self.constant(c) for c in gen.ifs]
+                if _MISSING in tests:
+                    raise self.error(gen.ifs[tests.index(_MISSING)], "a condition in a dict "
+                                     "comprehension that is not known when the derivative is "
+                                     "built", "Test the keys (k != 'b', k.startswith('W')) or "
+                                     "constants only; compute the values with np.where.")
+                if all(tests):
+                    run(depth + 1)
+        run(0)
+        for t in targets:
+            self.env.pop(t, None)
+        self.env.update(saved)
+        return _Static(trees.DICT, dict, keys, items)
+
+    def bind_static(self, target, item, where):
+        """A comprehension's variable(s) bound to ``item`` (names of its own scope)."""
+        if isinstance(target, gast.Name):
+            self.env[target.id] = item
+            return
+        if isinstance(target, (gast.Tuple, gast.List)) and isinstance(item, _Static) and \
+                len(self.iterated(item)) == len(target.elts):
+            for t, i in zip(target.elts, self.iterated(item)):
+                self.bind_static(t, i, where)
+            return
+        raise self.error(where, "unpacking an item of a different length in a dict "
+                         "comprehension", "Unpack as many names as each item has.")
+
     def resolve_call(self, node, pre, hint):
         func, args = node.func, node.args
+        cls = self.container_class(func)
+        if cls is not None:
+            return self.construct(cls, node, pre, hint) if pre is not None else None
         if isinstance(func, gast.Attribute) and func.attr in _STR_METHODS:
             base = self.resolve(func.value, None, "")
             consts = [self.constant(a) for a in args]
@@ -546,6 +673,23 @@ class _Lowering:
 
     def stmt(self, stmt) -> list:
         pre: list = []
+        if isinstance(stmt, gast.Return) and self.output and stmt.value is not None:
+            found = self.display(stmt.value, pre, "out") if _nested_display(stmt.value) \
+                else self.resolve(stmt.value, pre, "out")
+            if isinstance(found, _Static) and self.whole_output(found, stmt.value):
+                leaves: list = []
+                tree = self.output_tree(found, leaves, stmt.value)
+                if self.tree is not _MISSING and tree != self.tree:
+                    raise self.error(stmt, f"this return gives {trees.describe(tree)}, another "
+                                     f"gives {trees.describe(self.tree)}", "Return containers "
+                                     "of one structure (the same keys and types) on every "
+                                     "path.")
+                self.tree = tree
+                stmt.value = gast.copy_location(gast.Tuple(elts=leaves, ctx=gast.Load()),
+                                                stmt.value)
+                return pre + [stmt]
+            self.plain.append(stmt)
+            pre = []           # the value is lowered as any other (below)
         if isinstance(stmt, gast.Assign) and len(stmt.targets) == 1:
             hint = stmt.targets[0].id if isinstance(stmt.targets[0], gast.Name) else "item"
             found = self.display(stmt.value, pre, hint) if isinstance(
@@ -575,6 +719,27 @@ class _Lowering:
         if isinstance(stmt, (gast.FunctionDef, gast.ClassDef, gast.With, gast.Try)):
             return [stmt]            # refused by the fence
         return pre + [self.expr(stmt, pre)]
+
+    def whole_output(self, found, node) -> bool:
+        """Does the returned container hold a dict, a namedtuple or a dataclass (given back
+        by its leaves), rather than being a flat list or tuple (returned as it is)?"""
+        try:
+            self.materialize(found, node)
+        except SrcadSyntaxError:
+            return True
+        return False
+
+    def output_tree(self, found, leaves: list, node):
+        """The structure of a returned container (``trees.structure``'s form), its leaves
+        appended to ``leaves`` as the atoms the function returns instead."""
+        if not isinstance(found, _Static):
+            leaves.append(self.materialize(found, node))
+            return None
+        if not found.items:
+            raise self.error(node, f"returning an empty {found.cls.__name__}",
+                             "Return the values to differentiate.")
+        return (found.kind, found.cls, tuple(found.keys),
+                tuple(self.output_tree(i, leaves, node) for i in found.items))
 
     def unroll(self, loop, found):
         jumps = [n for n in gast.walk(loop) if isinstance(n, (gast.Break, gast.Continue))]
@@ -629,12 +794,17 @@ def _mutated(fdef) -> set:
     return out | {name for name, count in stores.items() if count > 1}
 
 
-def lower_containers(src: Source, fdef, structures: dict, views: dict | None = None) -> None:
+def lower_containers(src: Source, fdef, structures: dict, views: dict | None = None,
+                     output: bool = False):
     """Lower ``fdef`` (in place) for container parameters of ``structures`` (parameter name
     -> ``trees.structure``), and every container literal it makes; ``views`` (an inlined
     helper's parameter -> the container its caller passed, see ``helper_call``) are bound
-    as they are."""
-    lowering = _Lowering(src, fdef)
+    as they are. ``output`` (the function differentiated, not a helper): a returned dict,
+    namedtuple or dataclass (or a tuple or list holding one) is returned as the tuple of its
+    leaves, and its structure is the result (else None). ``fdef.srcad_deps`` lists the
+    classes whose calls were made containers (for the cache)."""
+    lowering = _Lowering(src, fdef, output)
+    fdef.srcad_deps = lowering.deps
     rebound = {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name)
                and isinstance(n.ctx, (gast.Store, gast.Del))}
     lowering.env.update({k: v for k, v in (views or {}).items()     # a constant passed to a
@@ -659,9 +829,18 @@ def lower_containers(src: Source, fdef, structures: dict, views: dict | None = N
                 kw_defaults += [None] * len(leaves)
         setattr(args, field, new)
     args.kw_defaults = kw_defaults
-    if not _uses_containers(fdef) and not structures and not views:
-        return
+    if not _uses_containers(fdef) and not structures and not views and not any(
+            isinstance(n, gast.Call) and lowering.container_class(n.func) is not None
+            for n in gast.walk(fdef)):
+        return None
     fdef.body = lowering.block(fdef.body)
+    if lowering.tree is _MISSING:
+        return None
+    if lowering.plain:
+        raise lowering.error(lowering.plain[0], f"this return gives one value, another gives "
+                             f"{trees.describe(lowering.tree)}", "Return containers of one "
+                             "structure (the same keys and types) on every path.")
+    return lowering.tree
 
 
 def renamed(views: dict, rename: dict) -> tuple[dict, set]:
@@ -684,7 +863,7 @@ def _uses_containers(fdef) -> bool:
     """Does the body make a container srcad lowers (a dict literal, ``dict(...)``, a name
     bound to a display of displays)?"""
     mutated = _mutated(fdef)
-    return any(isinstance(n, gast.Dict) or (
+    return any(isinstance(n, (gast.Dict, gast.DictComp)) or (
         isinstance(n, gast.Assign) and _nested_display(n.value) and not (
             isinstance(n.targets[0], gast.Name) and n.targets[0].id in mutated)) or (
         isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and n.func.id == "dict")

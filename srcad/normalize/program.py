@@ -22,6 +22,8 @@ class Program:
     """A normalized function plus what the later stages need to know about it."""
 
     callables: dict     # set by normalize: main parameter called as a function -> its default
+    output = None       # set by normalize: the structure of a returned container (its leaves
+    #                     are returned as a tuple; trees.structure's form), else None
 
     def __init__(self, source: Source, node: gast.FunctionDef, namer: Namer, refs: dict,
                  deps: list, ref, origins: dict | None = None):
