@@ -1772,13 +1772,9 @@ def jacobian(f: Callable[..., Any], wrt: Wrt = 0,
     index = _wrt_indices(boxed.target if boxed is not None else _target(f), wrt)[0][0]
 
     def jac(*args: Any) -> Any:        # an array, or a tuple of them for a tuple output
-        if index < len(args) and trees.is_container(args[index]):
-            raise NotDifferentiableError(
-                f"srcad.jacobian with respect to a container argument is not supported yet "
-                f"({getattr(f, '__name__', f)}, argument {index})",
-                hint="Use srcad.grad, srcad.vjp or srcad.hvp, which take containers, or pass "
-                     "the arrays as arguments of their own.")
         value = f(*args)
+        if index < len(args) and trees.is_container(args[index]):
+            return _container_jacobian(derivative("forward"), args, index, value)
         if isinstance(value, tuple) or trees.is_container(value):
             leaves: list = []               # one Jacobian per output, as JAX's
             tree = trees.flatten(value, leaves)
@@ -1840,6 +1836,42 @@ def _unbound(f, wrt):
         wrt = tuple(map(shift, wrt)) if isinstance(wrt, (tuple, list)) else shift(wrt)
         return f.__func__, wrt, (f.__self__,)
     return f, wrt, ()
+
+
+def _container_jacobian(forward, args, index, value):
+    """The Jacobian of ``f`` (of value ``value``) in a container argument, in JAX's layout:
+    in the output's structure, per output leaf a container of the argument's structure
+    holding per leaf the block ``output.shape + leaf.shape`` (None for a leaf that is not a
+    float). Columns by forward mode, one direction per sweep."""
+    leaves: list = []
+    trees.flatten(args[index], leaves)
+    outputs: list = []
+    tree = trees.flatten(value, outputs)
+    if any(complex_values.is_complex_value(v) for v in leaves + outputs):
+        raise NotDifferentiableError("srcad.jacobian of complex values is not supported yet",
+                                     hint="Use srcad.jvp / srcad.vjp.")
+    zeros = [0.0 if type(v) is float else np.zeros(np.shape(v)) for v in leaves]
+    blocks: list = []          # per leaf of the argument: its block per output leaf, or None
+    for k, leaf in enumerate(leaves):
+        if not trees.differentiable(leaf):
+            blocks.append(None)
+            continue
+        size = np.size(leaf)
+        columns = []
+        for i in range(size):
+            unit = np.zeros(size)
+            unit[i] = 1.0
+            tangent = list(zeros)
+            tangent[k] = 1.0 if type(leaf) is float else unit.reshape(np.shape(leaf))
+            out: list = []
+            trees.flatten(forward(*args[:index], args[index], *args[index + 1:],
+                                  trees.rebuild(args[index], iter(tangent))), out)
+            columns.append([np.ravel(np.asarray(o, dtype=float)) for o in out])
+        blocks.append([(np.stack([c[m] for c in columns], axis=-1) if columns else
+                        np.zeros((np.size(y), 0))).reshape(np.shape(y) + np.shape(leaf))
+                       for m, y in enumerate(outputs)])
+    return trees.build(tree, iter([trees.rebuild(args[index], iter(
+        [None if b is None else b[m] for b in blocks])) for m in range(len(outputs))]))
 
 
 def _tuple_jacobian(forward, args, index, outputs) -> tuple:

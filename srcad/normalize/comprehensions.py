@@ -198,17 +198,26 @@ def _range(call):
 def _substituted(node, values: dict):
     """``node`` with each read of a name of ``values`` replaced by its constant."""
     class Substitute(gast.NodeTransformer):
+        def __init__(self, values):
+            self.values = values
+
         def visit_Name(self, n):
-            if n.id in values and isinstance(n.ctx, gast.Load):
-                return gast.copy_location(gast.Constant(value=values[n.id], kind=None), n)
+            if n.id in self.values and isinstance(n.ctx, gast.Load):
+                return gast.copy_location(gast.Constant(value=self.values[n.id], kind=None), n)
             return n
+
+        def nested(self, n):      # the names it binds again are its own inside
+            bound = {t.id for g in n.generators for t in gast.walk(g.target)
+                     if isinstance(t, gast.Name)}
+            rest = {k: v for k, v in self.values.items() if k not in bound}
+            return Substitute(rest).generic_visit(n) if rest else n
 
         def skip(self, n):
             return n              # a name of the same spelling bound again inside
 
-        visit_ListComp = visit_SetComp = visit_DictComp = visit_GeneratorExp = skip
+        visit_ListComp = visit_SetComp = visit_DictComp = visit_GeneratorExp = nested
         visit_Lambda = skip
-    return Substitute().visit(node)
+    return Substitute(values).visit(node)
 
 
 def _renamed(node, rename: dict):

@@ -144,6 +144,23 @@ class _Lowering:
         if isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.USub) and \
                 isinstance(node.operand, gast.Constant) and type(node.operand.value) is int:
             return -node.operand.value
+        if isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.Not):
+            value = self.constant(node.operand)
+            return _MISSING if value is _MISSING else not value
+        if isinstance(node, gast.BoolOp):           # k != 'b' and not k.startswith('s')
+            values = [self.constant(v) for v in node.values]
+            if _MISSING in values:
+                return _MISSING
+            return all(values) if isinstance(node.op, gast.And) else any(values)
+        if isinstance(node, gast.JoinedStr):        # f"{name}_{i}" of constants: a key
+            parts = [self.constant(v.value) if isinstance(v, gast.FormattedValue) and
+                     v.conversion == -1 and v.format_spec is None else self.constant(v)
+                     for v in node.values]
+            return _MISSING if _MISSING in parts else "".join(map(str, parts))
+        if isinstance(node, gast.Call) and self.builtin(node.func, "str") and \
+                len(node.args) == 1 and not node.keywords:
+            value = self.constant(node.args[0])
+            return _MISSING if value is _MISSING else str(value)
         found = self.resolve(node, None, "")
         if isinstance(found, _Const):
             return found.value
@@ -354,9 +371,10 @@ class _Lowering:
                     self.builtin(gen.iter.func, "range") else _constants(gen.iter)
                 if values is None or gen.is_async:
                     raise self.error(comp, "a dict comprehension over values not known "
-                                     "when the derivative is built", "Iterate over a "
-                                     "container (params.items(), zip(names, layers)), a tuple "
-                                     "of constants or a range of constants.")
+                                     "when the derivative is built", "Iterate over a dict "
+                                     "(params.items(), .keys(), .values()), a container "
+                                     "argument, zip of those, a tuple of constants or a range "
+                                     "of constants.")
                 found = _Static(trees.TUPLE, tuple, range(len(values)),
                                 [_Const(v) for v in values])
             for item in self.iterated(found):
@@ -447,6 +465,10 @@ class _Lowering:
                     for i, v in enumerate(items)])
             if self.builtin(func, "reversed") and first.kind in _SEQUENCE:
                 return _Static(trees.TUPLE, tuple, range(len(first.items)), first.items[::-1])
+        if self.builtin(func, "zip") and not node.keywords:     # with tuples of constants
+            statics = [s if s is not None or _constants(a) is None else _Static(
+                trees.TUPLE, tuple, range(len(a.elts)), [_Const(v) for v in _constants(a)])
+                for s, a in zip(statics, args)]
         if self.builtin(func, "zip") and all(isinstance(s, _Static) for s in statics) and \
                 not node.keywords:
             rows = list(zip(*[self.iterated(s) for s in statics]))
@@ -517,7 +539,7 @@ class _Lowering:
                     return found
                 return self.generic(n)
 
-            visit_Name = visit_Dict = visit_Compare = generic
+            visit_Name = visit_Dict = visit_DictComp = visit_Compare = generic
             visit_List = visit_Tuple = generic
         return Rewrite().visit(node)
 
@@ -674,19 +696,18 @@ class _Lowering:
     def stmt(self, stmt) -> list:
         pre: list = []
         if isinstance(stmt, gast.Return) and self.output and stmt.value is not None:
-            found = self.display(stmt.value, pre, "out") if _nested_display(stmt.value) \
-                else self.resolve(stmt.value, pre, "out")
-            if isinstance(found, _Static) and self.whole_output(found, stmt.value):
+            value = copy.deepcopy(stmt.value)      # lowered below if not a container
+            found = self.returned(value, pre, "out")
+            if isinstance(found, _Static) and self.whole_output(found, value):
                 leaves: list = []
-                tree = self.output_tree(found, leaves, stmt.value)
+                tree = self.output_tree(found, leaves, value)
                 if self.tree is not _MISSING and tree != self.tree:
                     raise self.error(stmt, f"this return gives {trees.describe(tree)}, another "
                                      f"gives {trees.describe(self.tree)}", "Return containers "
                                      "of one structure (the same keys and types) on every "
                                      "path.")
                 self.tree = tree
-                stmt.value = gast.copy_location(gast.Tuple(elts=leaves, ctx=gast.Load()),
-                                                stmt.value)
+                stmt.value = gast.copy_location(gast.Tuple(elts=leaves, ctx=gast.Load()), value)
                 return pre + [stmt]
             self.plain.append(stmt)
             pre = []           # the value is lowered as any other (below)
@@ -719,6 +740,22 @@ class _Lowering:
         if isinstance(stmt, (gast.FunctionDef, gast.ClassDef, gast.With, gast.Try)):
             return [stmt]            # refused by the fence
         return pre + [self.expr(stmt, pre)]
+
+    def returned(self, node, pre, hint):
+        """What a ``return`` gives: a container for a dict literal, a display (holding
+        displays too) or any container expression, else a leaf or None."""
+        if isinstance(node, gast.Dict) and None not in node.keys:
+            keys = [self.constant(k) for k in node.keys]
+            if _MISSING not in keys:
+                return _Static(trees.DICT, dict, keys, [self.returned(v, pre, f"{hint}_{k}")
+                                                          for k, v in zip(keys, node.values)])
+        if isinstance(node, (gast.List, gast.Tuple)) and not any(
+                isinstance(e, gast.Starred) for e in node.elts):
+            kind = trees.LIST if isinstance(node, gast.List) else trees.TUPLE
+            return _Static(kind, list if kind == trees.LIST else tuple, range(len(node.elts)),
+                           [self.returned(e, pre, f"{hint}_{i}")
+                            for i, e in enumerate(node.elts)])
+        return self.item(node, pre, hint)
 
     def whole_output(self, found, node) -> bool:
         """Does the returned container hold a dict, a namedtuple or a dataclass (given back
