@@ -15,7 +15,12 @@ arguments of this call (``srcad.trees.structure``). Output: the same function wh
 * ``name = container`` and ``a, b = container`` bind names to containers (no statement);
 * ``for v in container:`` (over a container's items, keys, values, ``enumerate``, ``zip``)
   is unrolled, one copy of the body per item;
-* ``f(*xs, **d)`` of containers passes their items one by one.
+* ``f(*xs, **d)`` of containers passes their items one by one;
+* a dict comprehension over containers (or constants) is unrolled into a dict of static keys,
+  and a call of a namedtuple class or a plain dataclass makes a container of its fields;
+* with ``output``, the function's ``return`` of a container (a dict, namedtuple or dataclass,
+  or a tuple or list holding one) returns the tuple of its leaves, and its structure is the
+  pass's result (``Program.output``).
 A container used whole anywhere else is a flat list or tuple display of its leaves when it is
 one, else refused with its location (a dict passed to a helper, a container rebound or written
 into). Nothing after this pass sees a container.
