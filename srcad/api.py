@@ -221,6 +221,13 @@ def build(f, spec: Spec) -> Derivative:
     params = program.params
     wrt_names = [params[i] for i in spec.wrt]
     outputs = _aux_pair(src, program) if spec.has_aux else None
+    if spec.mode == "reverse" and spec.grad_seed and not spec.has_aux and program.output:
+        raise ShapeMismatchError(
+            f"srcad.grad needs a function that returns a scalar, {src.fn.__name__} returns "
+            f"{trees.describe(program.output)}", _def_location(src.fn, returns=True),
+            hint="Differentiate a scalar (np.sum of an item), use srcad.vjp or "
+                 "srcad.autodiff(f) for a cotangent of the whole output, or has_aux=True "
+                 "for (value, aux).")
     act = activity(program.node, wrt_names, outputs)
     act, complex_facts = complex_values.prepare(program, act, wrt_names, spec.mode,
                                                 spec.grad_seed, spec.complex_args)
@@ -691,8 +698,8 @@ def _value(value, entry):
 def _tangent(out, entry, args):
     """The output's tangent a forward derivative returned, as the caller gets it: with the
     output's structure, sharing no memory with the arguments (and tangents) ``args``."""
-    if entry.output is None:
-        return _unshared((out,), args)[0]
+    if entry.output is None:          # one tangent, or a tuple of them
+        return tuple(_unshared(out, args)) if type(out) is tuple else _unshared((out,), args)[0]
     return trees.build(entry.output, iter(_unshared(tuple(out), args)))
 
 
@@ -1283,8 +1290,9 @@ def _wrap(f, spec, kind):
             except Exception as exc:
                 failed(exc, entry, args, kwargs)
                 raise
-            if fast and not kwargs and not entry.callables and entry.output is None:
-                dispatcher.offer(args, kinds, entry, target)
+            if fast and not kwargs and not entry.callables and entry.output is None and \
+                    type(out[1] if spec.preserve_result else out) is not tuple:
+                dispatcher.offer(args, kinds, entry, target)   # (a tuple: unshared here)
             if spec.preserve_result:
                 return _value(out[0], entry), _tangent(out[1], entry, args)
             return _tangent(out, entry, args)

@@ -305,3 +305,18 @@ def test_preserve_result_on_the_derivative_family(name):
         x, w, *extra)
     assert value == scalar_two_args(x, w)
     np.testing.assert_array_equal(got, plain)
+
+
+def test_a_tuple_of_tangents_never_holds_the_callers_array():
+    def pair(x):
+        return x, 2.0 * x
+    df = srcad.autodiff(pair, mode="forward")
+    t = np.ones(3)
+    for _ in range(3):                   # the general path, then what later calls run
+        first, second = df(X, t)
+        assert not np.shares_memory(first, t) and np.array_equal(second, 2.0 * t)
+
+
+def test_grad_of_a_container_output_names_its_structure():
+    with pytest.raises(srcad.ShapeMismatchError, match=r"stats_dict returns \{'mean': ., 'sq': .\}"):
+        srcad.grad(stats_dict)
