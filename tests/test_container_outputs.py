@@ -320,3 +320,37 @@ def test_a_tuple_of_tangents_never_holds_the_callers_array():
 def test_grad_of_a_container_output_names_its_structure():
     with pytest.raises(srcad.ShapeMismatchError, match=r"stats_dict returns \{'mean': ., 'sq': .\}"):
         srcad.grad(stats_dict)
+
+
+@dataclasses.dataclass
+class Doubled:
+    y: np.ndarray
+
+    def __init__(self, y):                 # not the generated __init__: not a plain container
+        self.y = 2.0 * y
+
+
+class Tripled(Stats):
+    def __new__(cls, total, scaled):
+        return super().__new__(cls, total, 3.0 * scaled)
+
+
+def test_a_class_with_its_own_constructor_is_not_taken_for_a_container():
+    def doubled(x):
+        return Doubled(y=x ** 2)
+
+    def tripled(x):
+        return Tripled(np.sum(x), x)
+    for f in (doubled, tripled):              # never its fields without its constructor
+        with pytest.raises(NoRuleError):
+            srcad.autodiff(f, mode="forward")
+
+
+def test_a_namedtuple_made_with_a_default_field():
+    Point = namedtuple("Point", ["a", "b"], defaults=[1.5])
+
+    def f(x):
+        return Point(a=np.sin(x))
+    value, tangent = srcad.jvp(f, (X,), (np.ones(3),))
+    assert type(value) is Point and value.b == 1.5 and tangent.b == 0.0
+    np.testing.assert_allclose(tangent.a, np.cos(X))

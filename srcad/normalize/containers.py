@@ -306,9 +306,13 @@ class _Lowering:
         if not isinstance(cls, type):
             return None
         if issubclass(cls, tuple) and hasattr(cls, "_fields") and hasattr(cls, "_make"):
-            pass
+            made = cls.__new__            # namedtuple's own, not one of the user's
         elif not dataclasses.is_dataclass(cls) or hasattr(cls, "__post_init__") or not all(
                 f.init for f in dataclasses.fields(cls)):
+            return None
+        else:
+            made = cls.__init__           # the generated one, not one of the user's
+        if getattr(getattr(made, "__code__", None), "co_filename", None) != "<string>":
             return None
         self.deps.append((self.src.namespace, root.id, self.src.namespace.lookup(root.id)))
         return cls
