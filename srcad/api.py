@@ -1209,8 +1209,7 @@ def _wrap(f, spec, kind):
         _note_origin(exc, entry.fn, target)
 
     # the fast path takes positional arguments of the kinds a call of the general path had
-    fast = not bound_self and not of_derivative and (kind == "forward" or spec.grad_seed) \
-        and not spec.has_aux
+    fast = not bound_self and not of_derivative and (kind == "forward" or spec.grad_seed)
 
     # Tangent's positional cotangent: one positional argument more than f's positional
     # parameters is the seed (df(x, dy) is df(x, seed=dy)); None when f takes *args

@@ -354,3 +354,24 @@ def test_a_namedtuple_made_with_a_default_field():
     value, tangent = srcad.jvp(f, (X,), (np.ones(3),))
     assert type(value) is Point and value.b == 1.5 and tangent.b == 0.0
     np.testing.assert_allclose(tangent.a, np.cos(X))
+
+
+def test_has_aux_calls_on_the_fast_path_give_what_the_first_gave():
+    from srcad.dispatch import generated
+
+    def model(w, X):
+        pred = X @ w
+        return np.sum(pred ** 2), pred
+    w, Xs = np.array([0.5, -1.0]), np.arange(6.0).reshape(3, 2)
+    for make in (srcad.grad, srcad.value_and_grad):
+        d = make(model, has_aux=True)
+        first = d(w, Xs)
+        for _ in range(3):
+            again = d(w, Xs)
+            assert type(again) is tuple and len(again) == 2
+            for a, b in zip(trees.leaves(first), trees.leaves(again)):
+                np.testing.assert_array_equal(a, b)
+        assert generated(d) is not None         # the dispatcher's code ran the later calls
+    g, pred = srcad.grad(model, has_aux=True)(w, Xs)
+    np.testing.assert_allclose(g, 2 * Xs.T @ (Xs @ w))
+    np.testing.assert_array_equal(pred, Xs @ w)
