@@ -833,6 +833,8 @@ def _reads_containers(f, depth=0) -> bool:
             return True
         if isinstance(n, gast.Attribute) and rooted(n.value) and not hasattr(np.ndarray, n.attr):
             return True
+        if isinstance(n, gast.DictComp) and any(rooted(g.iter) for g in n.generators):
+            return True          # {k: p[k] for k in p}
         if isinstance(n, gast.Compare) and any(isinstance(op, (gast.In, gast.NotIn))
                                                for op in n.ops) and any(map(rooted, n.comparators)):
             return True          # 'b' in params

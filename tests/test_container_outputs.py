@@ -375,3 +375,13 @@ def test_has_aux_calls_on_the_fast_path_give_what_the_first_gave():
     g, pred = srcad.grad(model, has_aux=True)(w, Xs)
     np.testing.assert_allclose(g, 2 * Xs.T @ (Xs @ w))
     np.testing.assert_array_equal(pred, Xs @ w)
+
+
+def test_a_dict_comprehension_over_a_parameter_is_built_for_its_structure():
+    def double(p):
+        return {k: 2.0 * p[k] for k in p}
+    df = srcad.autodiff(double, mode="forward")     # no structure yet: built at the call
+    p = {"a": np.array([1.0, 2.0]), "b": 0.5}
+    tangent = df(p, {"a": np.ones(2), "b": 1.0})
+    assert list(tangent) == ["a", "b"] and tangent["b"] == 2.0
+    np.testing.assert_allclose(tangent["a"], [2.0, 2.0])
