@@ -138,7 +138,10 @@ class Activity:
         return name in self.varied and name in self.useful
 
 
-def activity(fdef: gast.FunctionDef, wrt_names: list[str]) -> Activity:
+def activity(fdef: gast.FunctionDef, wrt_names: list[str], outputs=None) -> Activity:
+    """Which names vary with ``wrt_names`` and are useful (reach an output: what the
+    function returns, or the atoms ``outputs`` when given, as ``has_aux`` gives the value
+    alone)."""
     stmts = [s for s in walk_statements(fdef.body)
              if isinstance(s, (gast.Assign, gast.Expr))]
     shifts = shift_invariant(fdef)
@@ -155,7 +158,7 @@ def activity(fdef: gast.FunctionDef, wrt_names: list[str]) -> Activity:
     useful = set()
     for s in walk_statements(fdef.body):
         if isinstance(s, gast.Return):
-            useful |= _names(s.value)
+            useful |= _names(s.value) if outputs is None else _names(outputs)
     changed = True
     while changed:
         changed = False
@@ -193,6 +196,10 @@ def untracked_flows(fdef, act: Activity, local: set, lists: AbstractSet[str] = f
                                             for v in (value.left, value.right)):
             return stmt, value, "an arithmetic operator on a Python list (`*` repeats a " \
                                 "list)"
+        if isinstance(value, gast.Call) and getattr(value, "srcad_callee", None) in (
+                set, frozenset) and _names(value) & act.varied:
+            return stmt, value, "a set of values that depend on the differentiated input " \
+                                "(sets hold indices and keys, not values to differentiate)"
         if isinstance(value, gast.BoolOp) and _names(value) & act.varied:
             return stmt, value, "`and`/`or` over values that depend on the differentiated " \
                                 "input (the result is one of the operands)"

@@ -22,7 +22,7 @@ class Derivative:
     """A built derivative: the generated function plus what decides whether it is stale."""
 
     __slots__ = ("fn", "source", "deps", "version", "code", "params", "extra", "complex",
-                 "complex_cells")
+                 "complex_cells", "output")
 
     def __init__(self, fn, source, deps, version, code, params, extra, complex=None):
         self.fn = fn
@@ -34,6 +34,7 @@ class Derivative:
         self.extra = extra      # keyword-only parameters the transformer added (seed, tangents)
         self.complex = complex  # a complex build: complex_values.Facts; a real one: None
         self.complex_cells: tuple = ()  # (index, complex?) of the numeric closure cells built for
+        self.output = None      # a returned container: its structure (the code returns its leaves)
 
     def fresh(self, f) -> bool:
         """Still valid for ``f``: same code and defaults, same rules, helpers and globals bound
@@ -258,8 +259,10 @@ def _shared(target, spec) -> Derivative | None:
     if not others.fresh(target):
         return None
     fn = emit.rebind(entry.fn, namespace.cells, target.__globals__)
-    return Derivative(fn, entry.source, tuple(deps), entry.version, entry.code, entry.params,
-                      entry.extra, entry.complex)
+    shared = Derivative(fn, entry.source, tuple(deps), entry.version, entry.code, entry.params,
+                        entry.extra, entry.complex)
+    shared.output = entry.output
+    return shared
 
 
 # Deep user code (a 180-deep expression, thousands of statements) or a build asked for deep

@@ -268,12 +268,15 @@ class Dispatcher:
             parts.append(part[0] if keys is None else
                          "{" + ", ".join(f"{key!r}: {g}" for key, g in zip(keys, part)) + "}")
         unpacked = ", ".join(grads) if len(grads) > 1 else grads[0]
+        valued = spec.preserve_result or spec.has_aux      # the code returns the value first
         lines = [f"    value, {'(' + unpacked + ')' if len(grads) > 1 else unpacked} = out"
-                 if spec.preserve_result else f"    {unpacked} = out"]
+                 if valued else f"    {unpacked} = out"]
         result = ", ".join(parts)
         if len(parts) > 1 or not spec.single:
             result = f"({result}{',' if len(parts) == 1 else ''})"
-        if spec.preserve_result:
+        if spec.has_aux and not spec.preserve_result:     # grad(has_aux=True): (g, aux)
+            result = f"({result}, value[1])"
+        elif valued:
             result = f"(value, {result})"
         return lines + [
             "    # derivatives shaped and typed like their arguments, each its own array",

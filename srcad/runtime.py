@@ -300,11 +300,12 @@ def scalar_seed(y):
     """The seed 1.0 of a gradient; ``grad`` needs a function with one scalar output."""
     if type(y) is not float:
         _not_a_number(y)
-    if np.size(y) != 1 or isinstance(y, (list, tuple)):
+    if isinstance(y, (list, tuple)) or np.size(y) != 1:
         from .errors import ShapeMismatchError
         raise ShapeMismatchError(
-            f"srcad.grad needs a function that returns a scalar, this one returned shape "
-            f"{np.shape(y)}", hint="Reduce the output (np.sum, np.mean), or use "
+            "srcad.grad needs a function that returns a scalar, this one returned " + (
+                f"a {type(y).__name__} of {len(y)} values" if isinstance(y, (list, tuple))
+                else f"shape {np.shape(y)}"), hint="Reduce the output (np.sum, np.mean), or use "
             "srcad.autodiff(f, mode='reverse') / srcad.vjp for a vector-Jacobian product.")
     return np.ones_like(y) if isinstance(y, np.ndarray) else 1.0
 

@@ -20,7 +20,7 @@ from collections import OrderedDict
 import numpy as np
 
 __all__ = ["is_container", "structure", "flatten", "leaves", "paths", "rebuild", "differentiable",
-           "describe_path"]
+           "describe_path", "build", "describe"]
 
 DICT, LIST, TUPLE, NAMEDTUPLE, DATACLASS = "dict", "list", "tuple", "namedtuple", "dataclass"
 OBJECT = "object"      # an instance of a user class: its attributes (vars) are its items
@@ -173,3 +173,38 @@ def rebuild(template, new_leaves):
             object.__setattr__(out, key, value)     # frozen dataclasses too
         return out
     return values if kind == LIST else tuple(values)
+
+
+def build(tree, new_leaves):
+    """A container of structure ``tree`` (``structure``'s form, as ``normalize/containers.py``
+    records a function's output) holding the items of ``new_leaves`` (an iterator)."""
+    if tree is None:
+        return next(new_leaves)
+    kind, cls, keys, children = tree
+    values = [build(c, new_leaves) for c in children]
+    if kind == DICT:
+        return cls(zip(keys, values)) if cls in (dict, OrderedDict) else dict(zip(keys, values))
+    if kind == NAMEDTUPLE:
+        return cls(*values)
+    if kind in (DATACLASS, OBJECT):
+        out = cls.__new__(cls)
+        for key, value in zip(keys, values):
+            object.__setattr__(out, key, value)     # frozen dataclasses too
+        return out
+    return values if kind == LIST else tuple(values)
+
+
+def describe(tree) -> str:
+    """``{'mean': ., 'sq': .}``, ``Stats(total=., scaled=.)``: a structure as messages show
+    it (``.`` for a leaf)."""
+    if tree is None:
+        return "."
+    kind, cls, keys, children = tree
+    items = [describe(c) for c in children]
+    if kind == DICT:
+        return "{" + ", ".join(f"{k!r}: {v}" for k, v in zip(keys, items)) + "}"
+    if kind in FIELDS:
+        return f"{cls.__name__}(" + ", ".join(f"{k}={v}" for k, v in zip(keys, items)) + ")"
+    if kind == LIST:
+        return "[" + ", ".join(items) + "]"
+    return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"

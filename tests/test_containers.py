@@ -499,7 +499,7 @@ def test_comprehension_variables_do_not_leak():
     np.testing.assert_allclose(srcad.grad(f)(v3), 2.0 * np.ones(3))
 
 
-def test_keywords_vjp_forward_value_and_jacobian_refusal():
+def test_keywords_vjp_forward_value_and_jacobian():
     f = make_function("""
         def loss(params, X, *, scale=1.0):
             return scale * np.sum(np.tanh(X @ params['W'] + params['b']))
@@ -522,8 +522,12 @@ def test_keywords_vjp_forward_value_and_jacobian_refusal():
     expected = _leaves_fd(lambda q, x: float(np.sum(vec(q, x) * seed)), [q, v3], 0)
     np.testing.assert_allclose(got["W"], expected[0], rtol=1e-6, atol=1e-8)
     assert np.isclose(got["c"], expected[1])
-    with pytest.raises(NotDifferentiableError, match="jacobian with respect to a container"):
-        srcad.jacobian(vec)(q, v3)
+    J = srcad.jacobian(vec)(q, v3)       # JAX's layout: the argument's structure, per leaf
+    assert list(J) == ["W", "c"] and J["W"].shape == (2, 2, 3) and J["c"].shape == (2,)
+    for i in range(2):
+        row = _leaves_fd(lambda q, x: float(vec(q, x)[i]), [q, v3], 0)
+        np.testing.assert_allclose(J["W"][i], row[0], rtol=1e-6, atol=1e-8)
+        assert np.isclose(J["c"][i], row[1])
 
 
 def test_source_is_the_code_built_for_the_containers():

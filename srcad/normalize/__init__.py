@@ -71,12 +71,14 @@ def normalize(src: Source, structures: dict | None = None,
     own = local_functions(src, fdef)
     lower_sugar(src, fdef)
     lower_comprehensions(src, fdef)
-    lower_containers(src, fdef, structures or {}, functions=frozenset(callables or ()))
+    output = lower_containers(src, fdef, structures or {}, output=True,
+                              functions=frozenset(callables or ()))
     fence(src, fdef)
     taken = names_in(fdef) | set(src.namespace.cells)
     namer = Namer(taken)
     norm = _Normalizer(src, namer)
     norm.refs.update(src.namespace.imports)      # `import numpy as jnp` in the function
+    norm.deps += fdef.srcad_deps                 # classes whose calls made containers
     _lower_returns(fdef, namer)
     norm.main_locals = assigned_names(fdef)
     norm.main_rebound = assigned_names(fdef.body)
@@ -92,4 +94,6 @@ def normalize(src: Source, structures: dict | None = None,
     _rename_redefinitions(fdef, namer)
     for name in list(builtins.__dict__):
         namer.taken.add(name)
-    return Program(src, fdef, namer, norm.refs, norm.deps, norm.ref, norm.origins)
+    program = Program(src, fdef, namer, norm.refs, norm.deps, norm.ref, norm.origins)
+    program.output = output
+    return program

@@ -2,7 +2,7 @@
 
 Input: a FunctionDef as parsed. Output: the same function where each list comprehension, and
 each generator expression passed to ``sum``, ``list`` or ``tuple``, is computed by statements
-placed before the statement holding it:
+placed before the statement holding it (a set comprehension is ``set`` of that list):
 
     ys = [f(x) for x in xs if x > 0]      ->   ys = []
                                                for x_1 in xs:
@@ -14,10 +14,11 @@ placed before the statement holding it:
 
 Nested generators are nested loops; the loop variables get names of their own (a
 comprehension's variables do not leak into the function). A comprehension in a ``while``
-test (evaluated again at each iteration), a set comprehension, a dict comprehension other than
-one loop over constants (``{k: f(k) for k in ('a', 'b')}`` is the dict literal
-``{'a': f('a'), 'b': f('b')}``, whose keys are static) and a generator expression elsewhere
-are left to the fence, which refuses them with their location.
+test (evaluated again at each iteration) and a generator expression elsewhere are left to the
+fence, which refuses them with their location. A dict comprehension of one loop over
+constants (``{k: f(k) for k in ('a', 'b')}``) is the dict literal ``{'a': f('a'), 'b':
+f('b')}``, whose keys are static; any other is left to ``containers``, which unrolls one
+over containers.
 """
 from __future__ import annotations
 
@@ -106,7 +107,14 @@ class _Lowering:
             def visit_DictComp(self, n):
                 return lowering.unrolled_dict(n) or n
 
-            visit_SetComp = visit_GeneratorExp = visit_Lambda
+            def visit_SetComp(self, n):     # the set of a list built by the loops
+                if not lowering.builtin(_name("set"), "set"):
+                    return n
+                made = lowering.collect(n, "list", pre, stmt, hint)
+                return gast.copy_location(gast.Call(func=_name("set"), args=[made],
+                                                    keywords=[]), n)
+
+            visit_GeneratorExp = visit_Lambda
         return Rewrite().visit(node)
 
     def unrolled_dict(self, comp):
@@ -190,17 +198,26 @@ def _range(call):
 def _substituted(node, values: dict):
     """``node`` with each read of a name of ``values`` replaced by its constant."""
     class Substitute(gast.NodeTransformer):
+        def __init__(self, values):
+            self.values = values
+
         def visit_Name(self, n):
-            if n.id in values and isinstance(n.ctx, gast.Load):
-                return gast.copy_location(gast.Constant(value=values[n.id], kind=None), n)
+            if n.id in self.values and isinstance(n.ctx, gast.Load):
+                return gast.copy_location(gast.Constant(value=self.values[n.id], kind=None), n)
             return n
+
+        def nested(self, n):      # the names it binds again are its own inside
+            bound = {t.id for g in n.generators for t in gast.walk(g.target)
+                     if isinstance(t, gast.Name)}
+            rest = {k: v for k, v in self.values.items() if k not in bound}
+            return Substitute(rest).generic_visit(n) if rest else n
 
         def skip(self, n):
             return n              # a name of the same spelling bound again inside
 
-        visit_ListComp = visit_SetComp = visit_DictComp = visit_GeneratorExp = skip
+        visit_ListComp = visit_SetComp = visit_DictComp = visit_GeneratorExp = nested
         visit_Lambda = skip
-    return Substitute().visit(node)
+    return Substitute(values).visit(node)
 
 
 def _renamed(node, rename: dict):
@@ -214,6 +231,6 @@ def _renamed(node, rename: dict):
 
 def lower_comprehensions(src: Source, fdef) -> None:
     """Lower ``fdef``'s comprehensions in place (see the module docstring)."""
-    if any(isinstance(n, (gast.ListComp, gast.GeneratorExp, gast.DictComp))
+    if any(isinstance(n, (gast.ListComp, gast.GeneratorExp, gast.DictComp, gast.SetComp))
            for n in gast.walk(fdef)):
         fdef.body = _Lowering(src, fdef).block(fdef.body)

@@ -17,7 +17,12 @@ arguments of this call (``srcad.trees.structure``). Output: the same function wh
 * ``for v in container:`` (over a container's items, keys, values, ``enumerate``, ``zip``)
   is unrolled, one copy of the body per item (``zip`` with a list that is no container:
   copy k under ``if len(xs) > k:``);
-* ``f(*xs, **d)`` of containers passes their items one by one.
+* ``f(*xs, **d)`` of containers passes their items one by one;
+* a dict comprehension over containers (or constants) is unrolled into a dict of static keys,
+  and a call of a namedtuple class or a plain dataclass makes a container of its fields;
+* with ``output``, the function's ``return`` of a container (a dict, namedtuple or dataclass,
+  or a tuple or list holding one) returns the tuple of its leaves, and its structure is the
+  pass's result (``Program.output``).
 A container used whole anywhere else is a flat list or tuple display of its leaves when it is
 one, else refused with its location (a dict passed to a helper, a container rebound or written
 into). Nothing after this pass sees a container.
@@ -26,6 +31,7 @@ from __future__ import annotations
 
 import builtins
 import copy
+import dataclasses
 import inspect
 import re
 import types
@@ -36,6 +42,7 @@ from ..errors import SrcadSyntaxError
 from ..naming import names_in
 from ..source import UNRESOLVED, Source
 from .. import trees
+from .comprehensions import _constants, _range
 from .program import _loc_error
 
 __all__ = ["lower_containers", "leaf_names", "param_names", "renamed"]
@@ -117,8 +124,12 @@ def _static_of(tree, names):
 
 
 class _Lowering:
-    def __init__(self, src: Source, fdef):
+    def __init__(self, src: Source, fdef, output=False):
         self.src = src
+        self.output = output        # the main function: a returned container is its leaves
+        self.tree = _MISSING        # the structure its returns give (trees.structure's form)
+        self.plain: list = []       # its returns of one value (or of a flat tuple)
+        self.deps: list = []        # (namespace, name, class) of the classes constructed
         self.taken = names_in(fdef)
         self.env: dict = {}
         counts: dict = {}
@@ -177,6 +188,23 @@ class _Lowering:
         if isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.USub) and \
                 isinstance(node.operand, gast.Constant) and type(node.operand.value) is int:
             return -node.operand.value
+        if isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.Not):
+            value = self.constant(node.operand)
+            return _MISSING if value is _MISSING else not value
+        if isinstance(node, gast.BoolOp):           # k != 'b' and not k.startswith('s')
+            values = [self.constant(v) for v in node.values]
+            if _MISSING in values:
+                return _MISSING
+            return all(values) if isinstance(node.op, gast.And) else any(values)
+        if isinstance(node, gast.JoinedStr):        # f"{name}_{i}" of constants: a key
+            parts = [self.constant(v.value) if isinstance(v, gast.FormattedValue) and
+                     v.conversion == -1 and v.format_spec is None else self.constant(v)
+                     for v in node.values]
+            return _MISSING if _MISSING in parts else "".join(map(str, parts))
+        if isinstance(node, gast.Call) and self.builtin(node.func, "str") and \
+                len(node.args) == 1 and not node.keywords:
+            value = self.constant(node.args[0])
+            return _MISSING if value is _MISSING else str(value)
         found = self.resolve(node, None, "")
         if isinstance(found, _Const):
             return found.value
@@ -240,6 +268,8 @@ class _Lowering:
                 return None
             return _Static(trees.DICT, dict, keys, [self.item(v, pre, f"{hint}_{k}")
                                                       for k, v in zip(keys, node.values)])
+        if isinstance(node, gast.DictComp) and pre is not None:
+            return self.dict_comprehension(node, pre, hint)
         if isinstance(node, (gast.List, gast.Tuple)) and isinstance(node.ctx, gast.Load):
             if pre is None or not any(self.resolve(e, None, "") is not None or
                                       self.function_ref(e) for e in node.elts
@@ -306,8 +336,132 @@ class _Lowering:
         return _Const(all(ops[type(op)](a, b) for op, a, b in
                           zip(node.ops, values, values[1:])))
 
+    def container_class(self, func):
+        """The namedtuple class or plain dataclass (no ``__post_init__``, every field set by
+        ``__init__``) ``func`` names, whose call makes a container; else None."""
+        root = func
+        while isinstance(root, gast.Attribute):
+            root = root.value
+        if not isinstance(root, gast.Name) or root.id in self.env or root.id in self.counts:
+            return None
+        cls = self.src.namespace.resolve(func)
+        if not isinstance(cls, type):
+            return None
+        if issubclass(cls, tuple) and hasattr(cls, "_fields") and hasattr(cls, "_make"):
+            made = cls.__new__            # namedtuple's own, not one of the user's
+        elif not dataclasses.is_dataclass(cls) or hasattr(cls, "__post_init__") or not all(
+                f.init for f in dataclasses.fields(cls)):
+            return None
+        else:
+            made = cls.__init__           # the generated one, not one of the user's
+        if getattr(getattr(made, "__code__", None), "co_filename", None) != "<string>":
+            return None
+        self.deps.append((self.src.namespace, root.id, self.src.namespace.lookup(root.id)))
+        return cls
+
+    def construct(self, cls, node, pre, hint):
+        """``Stats(total=t, scaled=s)``: a container of ``cls`` (a namedtuple or a dataclass)
+        whose items are the arguments, or the fields' defaults when they are constants."""
+        if any(isinstance(a, gast.Starred) for a in node.args) or any(
+                k.arg is None for k in node.keywords):
+            raise self.error(node, f"a {cls.__name__} made with * or ** arguments",
+                             f"Pass each field of {cls.__name__} by position or by name.")
+        if dataclasses.is_dataclass(cls):
+            fields = [f.name for f in dataclasses.fields(cls)]
+            defaults = {f.name: f.default for f in dataclasses.fields(cls)
+                        if f.default is not dataclasses.MISSING}
+        else:
+            fields, defaults = list(cls._fields), dict(cls._field_defaults)
+        given = dict(zip(fields, node.args))
+        given.update({k.arg: k.value for k in node.keywords})
+        if len(node.args) > len(fields) or set(given) - set(fields):
+            raise self.error(node, f"{cls.__name__} takes the fields {', '.join(fields)}",
+                             f"Pass only fields of {cls.__name__}.")
+        items = []
+        for name in fields:
+            if name in given:
+                items.append(self.item(given[name], pre, f"{hint}_{name}"))
+            elif name in defaults and (defaults[name] is None or type(defaults[name]) in (
+                    bool, int, float, str)):
+                items.append(_Const(defaults[name]))
+            else:
+                raise self.error(node, f"{cls.__name__} made without its field {name!r}"
+                                 + (" (its default is not a constant)" if name in defaults
+                                    else ""), f"Pass {name}= explicitly.")
+        kind = trees.DATACLASS if dataclasses.is_dataclass(cls) else trees.NAMEDTUPLE
+        return _Static(kind, cls, fields, items)
+
+    def dict_comprehension(self, comp, pre, hint):
+        """``{k: 2.0 * v for k, v in params.items()}`` over containers (and constants): the
+        dict it makes, one item per iteration, its keys and conditions decided when the
+        derivative is built."""
+        keys: list = []
+        items: list = []
+        targets = {n.id for g in comp.generators for n in gast.walk(g.target)
+                   if isinstance(n, gast.Name)}
+        saved = {t: self.env.pop(t) for t in targets if t in self.env}
+
+        def run(depth):
+            if depth == len(comp.generators):
+                key = self.constant(comp.key)
+                if key is _MISSING or not isinstance(key, (str, int, bool, float, tuple)):
+                    raise self.error(comp.key, "a dict comprehension whose key is not known "
+                                     "when the derivative is built", "Make the keys from a "
+                                     "container's keys or from constants.")
+                value = self.item(copy.deepcopy(comp.value), pre, f"{hint}_{key}")
+                if key in keys:                    # as Python: the last value wins
+                    items[keys.index(key)] = value
+                else:
+                    keys.append(key)
+                    items.append(value)
+                return
+            gen = comp.generators[depth]
+            found = self.resolve(gen.iter, pre, hint)
+            if not isinstance(found, _Static):
+                values = _range(gen.iter) if isinstance(gen.iter, gast.Call) and \
+                    self.builtin(gen.iter.func, "range") else _constants(gen.iter)
+                if values is None or gen.is_async:
+                    raise self.error(comp, "a dict comprehension over values not known "
+                                     "when the derivative is built", "Iterate over a dict "
+                                     "(params.items(), .keys(), .values()), a container "
+                                     "argument, zip of those, a tuple of constants or a range "
+                                     "of constants.")
+                found = _Static(trees.TUPLE, tuple, range(len(values)),
+                                [_Const(v) for v in values])
+            for item in self.iterated(found):
+                self.bind_static(gen.target, item, gen)
+                tests = [self.constant(c) for c in gen.ifs]
+                if _MISSING in tests:
+                    raise self.error(gen.ifs[tests.index(_MISSING)], "a condition in a dict "
+                                     "comprehension that is not known when the derivative is "
+                                     "built", "Test the keys (k != 'b', k.startswith('W')) or "
+                                     "constants only; compute the values with np.where.")
+                if all(tests):
+                    run(depth + 1)
+        run(0)
+        for t in targets:
+            self.env.pop(t, None)
+        self.env.update(saved)
+        return _Static(trees.DICT, dict, keys, items)
+
+    def bind_static(self, target, item, where):
+        """A comprehension's variable(s) bound to ``item`` (names of its own scope)."""
+        if isinstance(target, gast.Name):
+            self.env[target.id] = item
+            return
+        if isinstance(target, (gast.Tuple, gast.List)) and isinstance(item, _Static) and \
+                len(self.iterated(item)) == len(target.elts):
+            for t, i in zip(target.elts, self.iterated(item)):
+                self.bind_static(t, i, where)
+            return
+        raise self.error(where, "unpacking an item of a different length in a dict "
+                         "comprehension", "Unpack as many names as each item has.")
+
     def resolve_call(self, node, pre, hint):
         func, args = node.func, node.args
+        cls = self.container_class(func)
+        if cls is not None:
+            return self.construct(cls, node, pre, hint) if pre is not None else None
         if isinstance(func, gast.Attribute) and func.attr in _STR_METHODS:
             base = self.resolve(func.value, None, "")
             consts = [self.constant(a) for a in args]
@@ -362,6 +516,10 @@ class _Lowering:
                     for i, v in enumerate(items)])
             if self.builtin(func, "reversed") and first.kind in _SEQUENCE:
                 return _Static(trees.TUPLE, tuple, range(len(first.items)), first.items[::-1])
+        if self.builtin(func, "zip") and not node.keywords:     # with tuples of constants
+            statics = [s if s is not None or _constants(a) is None else _Static(
+                trees.TUPLE, tuple, range(len(a.elts)), [_Const(v) for v in _constants(a)])
+                for s, a in zip(statics, args)]
         if self.builtin(func, "zip") and all(isinstance(s, _Static) for s in statics) and \
                 not node.keywords:
             rows = list(zip(*[self.iterated(s) for s in statics]))
@@ -434,7 +592,7 @@ class _Lowering:
                     return found
                 return self.generic(n)
 
-            visit_Name = visit_Dict = visit_Compare = generic
+            visit_Name = visit_Dict = visit_DictComp = visit_Compare = generic
             visit_List = visit_Tuple = generic
         return Rewrite().visit(node)
 
@@ -590,6 +748,22 @@ class _Lowering:
 
     def stmt(self, stmt) -> list:
         pre: list = []
+        if isinstance(stmt, gast.Return) and self.output and stmt.value is not None:
+            value = copy.deepcopy(stmt.value)      # lowered below if not a container
+            found = self.returned(value, pre, "out")
+            if isinstance(found, _Static) and self.whole_output(found, value):
+                leaves: list = []
+                tree = self.output_tree(found, leaves, value)
+                if self.tree is not _MISSING and tree != self.tree:
+                    raise self.error(stmt, f"this return gives {trees.describe(tree)}, another "
+                                     f"gives {trees.describe(self.tree)}", "Return containers "
+                                     "of one structure (the same keys and types) on every "
+                                     "path.")
+                self.tree = tree
+                stmt.value = gast.copy_location(gast.Tuple(elts=leaves, ctx=gast.Load()), value)
+                return pre + [stmt]
+            self.plain.append(stmt)
+            pre = []           # the value is lowered as any other (below)
         if isinstance(stmt, gast.Assign) and len(stmt.targets) == 1:
             hint = stmt.targets[0].id if isinstance(stmt.targets[0], gast.Name) else "item"
             found = self.display(stmt.value, pre, hint) if isinstance(
@@ -665,6 +839,43 @@ class _Lowering:
                                                                          values=checks))
         return _Static(trees.TUPLE, tuple, range(n), rows), tests
 
+    def returned(self, node, pre, hint):
+        """What a ``return`` gives: a container for a dict literal, a display (holding
+        displays too) or any container expression, else a leaf or None."""
+        if isinstance(node, gast.Dict) and None not in node.keys:
+            keys = [self.constant(k) for k in node.keys]
+            if _MISSING not in keys:
+                return _Static(trees.DICT, dict, keys, [self.returned(v, pre, f"{hint}_{k}")
+                                                          for k, v in zip(keys, node.values)])
+        if isinstance(node, (gast.List, gast.Tuple)) and not any(
+                isinstance(e, gast.Starred) for e in node.elts):
+            kind = trees.LIST if isinstance(node, gast.List) else trees.TUPLE
+            return _Static(kind, list if kind == trees.LIST else tuple, range(len(node.elts)),
+                           [self.returned(e, pre, f"{hint}_{i}")
+                            for i, e in enumerate(node.elts)])
+        return self.item(node, pre, hint)
+
+    def whole_output(self, found, node) -> bool:
+        """Does the returned container hold a dict, a namedtuple or a dataclass (given back
+        by its leaves), rather than being a flat list or tuple (returned as it is)?"""
+        try:
+            self.materialize(found, node)
+        except SrcadSyntaxError:
+            return True
+        return False
+
+    def output_tree(self, found, leaves: list, node):
+        """The structure of a returned container (``trees.structure``'s form), its leaves
+        appended to ``leaves`` as the atoms the function returns instead."""
+        if not isinstance(found, _Static):
+            leaves.append(self.materialize(found, node))
+            return None
+        if not found.items:
+            raise self.error(node, f"returning an empty {found.cls.__name__}",
+                             "Return the values to differentiate.")
+        return (found.kind, found.cls, tuple(found.keys),
+                tuple(self.output_tree(i, leaves, node) for i in found.items))
+
     def unroll(self, loop, found, tests=None):
         jumps = [n for n in gast.walk(loop) if isinstance(n, (gast.Break, gast.Continue))]
         if jumps or loop.orelse:
@@ -734,14 +945,19 @@ def _mutated(fdef) -> set:
 
 
 def lower_containers(src: Source, fdef, structures: dict, views: dict | None = None,
-                     functions: frozenset = frozenset()) -> None:
+                     functions: frozenset = frozenset(), output: bool = False):
     """Lower ``fdef`` (in place) for container parameters of ``structures`` (parameter name
     -> ``trees.structure``), and every container literal it makes; ``views`` (an inlined
     helper's parameter -> the container its caller passed, see ``helper_call``) are bound
     as they are; ``functions`` are the leaves holding functions (``acts_0`` of ``acts =
-    [np.tanh, relu]``), which a name bound to one reads where it is called."""
-    lowering = _Lowering(src, fdef)
+    [np.tanh, relu]``), which a name bound to one reads where it is called. ``output`` (the
+    function differentiated, not a helper): a returned dict, namedtuple or dataclass (or a
+    tuple or list holding one) is returned as the tuple of its leaves, and its structure is
+    the result (else None). ``fdef.srcad_deps`` lists the classes whose calls were made
+    containers (for the cache)."""
+    lowering = _Lowering(src, fdef, output)
     lowering.functions = functions
+    fdef.srcad_deps = lowering.deps
     rebound = {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name)
                and isinstance(n.ctx, (gast.Store, gast.Del))}
     lowering.env.update({k: v for k, v in (views or {}).items()     # a constant passed to a
@@ -766,9 +982,18 @@ def lower_containers(src: Source, fdef, structures: dict, views: dict | None = N
                 kw_defaults += [None] * len(leaves)
         setattr(args, field, new)
     args.kw_defaults = kw_defaults
-    if not _uses_containers(fdef, lowering) and not structures and not views:
-        return
+    if not _uses_containers(fdef, lowering) and not structures and not views and not any(
+            isinstance(n, gast.Call) and lowering.container_class(n.func) is not None
+            for n in gast.walk(fdef)):
+        return None
     fdef.body = lowering.block(fdef.body)
+    if lowering.tree is _MISSING:
+        return None
+    if lowering.plain:
+        raise lowering.error(lowering.plain[0], f"this return gives one value, another gives "
+                             f"{trees.describe(lowering.tree)}", "Return containers of one "
+                             "structure (the same keys and types) on every path.")
+    return lowering.tree
 
 
 def renamed(views: dict, rename: dict) -> tuple[dict, set]:
@@ -791,7 +1016,7 @@ def _uses_containers(fdef, lowering) -> bool:
     """Does the body make a container srcad lowers (a dict literal, ``dict(...)``, a name
     bound to a display of displays, a display holding a function: ``(np.tanh, relu)``)?"""
     mutated = _mutated(fdef)
-    return any(isinstance(n, gast.Dict) or (
+    return any(isinstance(n, (gast.Dict, gast.DictComp)) or (
         isinstance(n, (gast.List, gast.Tuple)) and any(map(lowering.function_ref, n.elts))) or (
         isinstance(n, gast.Assign) and _nested_display(n.value) and not (
             isinstance(n.targets[0], gast.Name) and n.targets[0].id in mutated)) or (

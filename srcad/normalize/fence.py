@@ -33,9 +33,11 @@ _REJECT = {
                   "assign it to a name first (act = lambda z: ...), or write a `def`"),
     gast.ListComp: ("a list comprehension here (in a `while` test)",
                     "compute it before the loop and again at the end of its body"),
-    gast.SetComp: ("set comprehensions", "write a for loop"),
-    gast.DictComp: ("dict comprehensions other than one loop over constants "
-                    "({k: f(k) for k in ('a', 'b')})", "write the dict literal or a for loop"),
+    gast.SetComp: ("a set comprehension here (in a `while` test, or with `set` rebound)",
+                   "compute it before the loop, or write a for loop"),
+    gast.DictComp: ("a dict comprehension here (srcad unrolls those over containers and "
+                    "constants when the derivative is built)", "iterate over a dict's items, "
+                    "keys or values, a container argument or constants, or write a for loop"),
     gast.GeneratorExp: ("generator expressions other than in sum(...), list(...) and "
                         "tuple(...)", "write a list comprehension or a loop"),
     gast.Set: ("set literals", "use a tuple"),

@@ -47,6 +47,7 @@ class Inliner(Expressions):
         lower_sugar(src, fdef)
         lower_comprehensions(src, fdef)
         lower_containers(src, fdef, {}, views, frozenset(self.passed))
+        self.deps += fdef.srcad_deps
         fence(src, fdef)
         sig = inspect.signature(src.fn)     # a srcad derivative: its generated function's
         try:
@@ -97,6 +98,7 @@ class Inliner(Expressions):
         lower_sugar(src, fdef)
         lower_comprehensions(src, fdef)
         lower_containers(src, fdef, {}, functions=frozenset(self.passed))
+        self.deps += fdef.srcad_deps
         fence(src, fdef)
         sig = _signature(fdef)
         try:

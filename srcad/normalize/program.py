@@ -21,6 +21,9 @@ __all__ = ["Program", "default_nodes", "assigned_names"]
 class Program:
     """A normalized function plus what the later stages need to know about it."""
 
+    output = None       # set by normalize: the structure of a returned container (its leaves
+    #                     are returned as a tuple; trees.structure's form), else None
+
     def __init__(self, source: Source, node: gast.FunctionDef, namer: Namer, refs: dict,
                  deps: list, ref, origins: dict | None = None):
         self.source = source

@@ -30,11 +30,13 @@ __all__ = ["reverse"]
 
 
 def reverse(program, wrt, act, grad_seed=True, preserve_result=False, shapes=None,
-            checkpoint=False):
+            checkpoint=False, has_aux=False):
     """Build the reverse-mode derivative FunctionDef of a normalized program (``shapes``:
     what is known of values' shapes, see ``analysis.shapes``; ``checkpoint``: False, or
     top-level loops checkpointed with about sqrt(T) snapshots (None) or that many (an int),
-    see ``checkpoint.py``)."""
+    see ``checkpoint.py``; ``has_aux``: the function returns ``(value, aux...)`` and only
+    ``value`` is differentiated)."""
     transformer = WholeFunction(program, wrt, act, grad_seed, preserve_result, shapes or {})
     transformer.checkpoint = checkpoint
+    transformer.has_aux = has_aux
     return transformer.run()

@@ -25,6 +25,8 @@ from .checkpoint import Checkpointed
 class WholeFunction(Checkpointed):
     """The whole transformation (the top layer): ``run`` builds the derivative."""
 
+    has_aux = False     # the return is (value, aux...): value alone is seeded
+
     def run(self):
         fdef = self.p.node
         self.primal_of = {self.adj(n): n for n in sorted(_all_names(fdef))}
@@ -36,7 +38,8 @@ class WholeFunction(Checkpointed):
         body = fdef.body[:-1]
         self.bound = set(params)
         primal = self.primal(body, 0, False, set(params))
-        result = ret.value
+        returned = ret.value
+        result = returned.elts[0] if self.has_aux else returned     # what is differentiated
         result_atoms = result.elts if isinstance(result, gast.Tuple) else [result]
         state = _State()
         seed_code = []
@@ -94,13 +97,14 @@ class WholeFunction(Checkpointed):
             value = self.namer.fresh("value")
             mutated = {t.value.id for st in walk_statements(fdef.body) if isinstance(
                 st, gast.Assign) for t in st.targets if isinstance(t, gast.Subscript)}
-            kept = [copy.deepcopy(a) for a in result_atoms]
+            kept = [copy.deepcopy(a) for a in (
+                returned.elts if isinstance(returned, gast.Tuple) else [returned])]
             for i, a in enumerate(kept):
                 if isinstance(a, gast.Name) and a.id in self.lists:
                     kept[i] = _call(_name("list"), a)
                 elif isinstance(a, gast.Name) and a.id in mutated:
                     kept[i] = _call(_attr(_name(self.np), "copy"), a)
-            primal.append(_assign(value, kept[0] if not isinstance(result, gast.Tuple) else
+            primal.append(_assign(value, kept[0] if not isinstance(returned, gast.Tuple) else
                                   gast.Tuple(elts=kept, ctx=gast.Load())))
             out = gast.Tuple(elts=[_name(value), out], ctx=gast.Load())
         new = copy.copy(fdef)
