@@ -25,7 +25,7 @@ from typing import Any, Literal, ParamSpec, Protocol, TypeAlias, TypeVar, overlo
 import gast
 import numpy as np
 
-from . import cache, complex_values, dispatch, emit, registry, runtime, trees
+from . import cache, complex_values, diskcache, dispatch, emit, registry, runtime, trees
 from .runtime import _other_array as _other_array_type
 from .cache import Derivative
 from .backends import check_backend
@@ -205,6 +205,9 @@ def _check_returns(src):
 
 def build(f, spec: Spec) -> Derivative:
     """Run the pipeline: parse -> normalize -> analyze -> transform -> optimize -> emit."""
+    stored = diskcache.load(f, spec)
+    if stored is not None:
+        return stored
     from .forward import forward
     from .optimize import (inline_temporaries, optimize, owned_writes, scalar_accumulators,
                            scalar_reads, shaped_rewrites, with_shapes)
@@ -323,12 +326,27 @@ def build(f, spec: Spec) -> Derivative:
             deps.append(dep)
     log.debug("built %s:\n%s", fdef.name, source)
     callables = program.callables
-    return Derivative(fn, source, tuple(deps), registry.version(), function_state(src.fn), params,
-                      tuple(fdef.srcad_extra), complex_facts, callables)
+    entry = Derivative(fn, source, tuple(deps), registry.version(), function_state(src.fn),
+                       params, tuple(fdef.srcad_extra), complex_facts, callables)
+    diskcache.store(f, spec, src, program, entry,
+                    {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name)})
+    return entry
 
 
-def _get(f, spec: Spec) -> Derivative:
-    return cache.lookup(_target(f), spec, build)
+def _get(f, spec: Spec, builder=build) -> Derivative:
+    return cache.lookup(_target(f), spec, builder)
+
+
+class _NotStored(Exception):
+    """No derivative in the disk cache (``_stored``)."""
+
+
+def _stored(f, spec: Spec) -> Derivative:
+    """The derivative from the disk cache, else ``_NotStored``: never a build."""
+    entry = diskcache.load(f, spec)
+    if entry is None:
+        raise _NotStored
+    return entry
 
 
 # -- argument and result conventions -----------------------------------------------------------
@@ -1079,7 +1097,7 @@ def _wrap(f, spec, kind):
     except (TypeError, ValueError):       # not a Python function: refused when built
         names = []
 
-    def current(kinds=None):
+    def current(kinds=None, builder=build):
         """The derivative for arguments of these kinds (see ``_kinds``): shapes known at
         call time let the build drop broadcasting that provably does nothing, dtypes say
         which arguments are complex."""
@@ -1095,11 +1113,14 @@ def _wrap(f, spec, kind):
                 variants.clear()
             shaped, complex_args = _complex_args(kinds, names)
             entry = variants[kinds] = _get(target, dataclasses.replace(
-                spec, kinds=_canonical(shaped), complex_args=complex_args))
+                spec, kinds=_canonical(shaped), complex_args=complex_args), builder)
         return entry
 
-    if not _reads_containers(target):    # else: built for the containers of each call
-        current()   # build now: errors surface at srcad.grad(f), not at the first call
+    try:             # a generic derivative built before (in memory or on disk) is used now
+        current(builder=_stored)
+    except _NotStored:
+        if not _reads_containers(target):    # else: built for the containers of each call
+            current()   # build now: errors surface at srcad.grad(f), not at the first call
     arguments = _Arguments(target, indices, getattr(f, "__name__", None))
     boxed = _Containers(target, spec, arguments)
 
