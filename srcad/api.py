@@ -329,24 +329,12 @@ def build(f, spec: Spec) -> Derivative:
     entry = Derivative(fn, source, tuple(deps), registry.version(), function_state(src.fn),
                        params, tuple(fdef.srcad_extra), complex_facts, callables)
     diskcache.store(f, spec, src, program, entry,
-                    {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name)})
+                    {n.id.split(".")[0] for n in gast.walk(fdef) if isinstance(n, gast.Name)})
     return entry
 
 
-def _get(f, spec: Spec, builder=build) -> Derivative:
-    return cache.lookup(_target(f), spec, builder)
-
-
-class _NotStored(Exception):
-    """No derivative in the disk cache (``_stored``)."""
-
-
-def _stored(f, spec: Spec) -> Derivative:
-    """The derivative from the disk cache, else ``_NotStored``: never a build."""
-    entry = diskcache.load(f, spec)
-    if entry is None:
-        raise _NotStored
-    return entry
+def _get(f, spec: Spec) -> Derivative:
+    return cache.lookup(_target(f), spec, build)
 
 
 # -- argument and result conventions -----------------------------------------------------------
@@ -1097,7 +1085,7 @@ def _wrap(f, spec, kind):
     except (TypeError, ValueError):       # not a Python function: refused when built
         names = []
 
-    def current(kinds=None, builder=build):
+    def current(kinds=None):
         """The derivative for arguments of these kinds (see ``_kinds``): shapes known at
         call time let the build drop broadcasting that provably does nothing, dtypes say
         which arguments are complex."""
@@ -1113,14 +1101,21 @@ def _wrap(f, spec, kind):
                 variants.clear()
             shaped, complex_args = _complex_args(kinds, names)
             entry = variants[kinds] = _get(target, dataclasses.replace(
-                spec, kinds=_canonical(shaped), complex_args=complex_args), builder)
+                spec, kinds=_canonical(shaped), complex_args=complex_args))
         return entry
 
-    try:             # a generic derivative built before (in memory or on disk) is used now
-        current(builder=_stored)
-    except _NotStored:
-        if not _reads_containers(target):    # else: built for the containers of each call
-            current()   # build now: errors surface at srcad.grad(f), not at the first call
+    # build now: errors surface at srcad.grad(f), not at the first call; but not for a
+    # function reading its parameters as containers (built for the containers of each
+    # call), unless its generic derivative was built before (the disk cache has it: reading
+    # the source to tell would cost more than loading it)
+    if diskcache.stored(target, dataclasses.replace(spec, kinds=None, complex_args=())):
+        try:
+            current()
+        except SrcadError:
+            if not _reads_containers(target):
+                raise
+    elif not _reads_containers(target):
+        current()
     arguments = _Arguments(target, indices, getattr(f, "__name__", None))
     boxed = _Containers(target, spec, arguments)
 

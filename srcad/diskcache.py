@@ -54,7 +54,7 @@ from .complex_values import is_complex_value
 from .normalize.scope import _is_user_function
 from .source import UNRESOLVED, AttributeOf, Namespace, function_state
 
-__all__ = ["enabled", "directory", "load", "store"]
+__all__ = ["enabled", "directory", "load", "store", "stored"]
 
 log = logging.getLogger("srcad")
 
@@ -520,6 +520,18 @@ def load(fn, spec) -> Derivative | None:
     except Exception:            # a damaged entry: rebuilt (and overwritten)
         log.debug("srcad: disk cache entry %s unusable", key, exc_info=True)
         return None
+
+
+def stored(fn, spec) -> bool:
+    """Is there an entry for ``fn`` and ``spec`` (perhaps stale: ``load`` checks it)?"""
+    if not enabled() or not _storable_target(fn, spec):
+        return False
+    try:
+        path = _private_dir(create=False)
+        return path is not None and os.path.isfile(os.path.join(
+            path, _key(fn, spec, _source_lines(fn)) + ".json"))
+    except Exception:
+        return False
 
 
 def _read(key: str) -> dict | None:
