@@ -95,6 +95,7 @@ def directory() -> str:
 
 
 _warned: set = set()
+_getuid = os.getuid
 
 
 def _private_dir(create: bool) -> str | None:
@@ -107,7 +108,7 @@ def _private_dir(create: bool) -> str | None:
         st = os.lstat(path)
     except OSError:
         return None
-    if stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and not st.st_mode & 0o077:
+    if stat.S_ISDIR(st.st_mode) and st.st_uid == _getuid() and not st.st_mode & 0o077:
         return path
     if path not in _warned:
         _warned.add(path)
@@ -177,6 +178,7 @@ def _source_lines(fn) -> list:
     would see changes the key, and no entry has a text that does not compile to its code
     (a build refuses those). Read through linecache, as the build reads them."""
     code = fn.__code__
+    linecache.checkcache(code.co_filename)     # as inspect does: an edited file is read anew
     lines = linecache.getlines(code.co_filename, fn.__globals__)
     if not lines:
         raise _Unstorable("no source")
@@ -545,7 +547,7 @@ def _read(key: str) -> dict | None:
         return None
     try:
         st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode) or st.st_uid != os.getuid() or \
+        if not stat.S_ISREG(st.st_mode) or st.st_uid != _getuid() or \
                 st.st_mode & 0o077 or st.st_size > _MAX_ENTRY:
             return None          # not a file srcad wrote for this user
         with os.fdopen(fd, "rb") as f:
@@ -675,9 +677,26 @@ def _resolve_ref(ref, deps):
 
 def _checked_names(source: str, name: str) -> set:
     """The names the stored text reads, once it is known to be one plain ``def name(...)``
-    (no decorator, no other statement)."""
+    whose definition runs nothing: no decorator, no annotation, defaults that are literals
+    or names, no other statement."""
     tree = ast.parse(source)
-    if len(tree.body) != 1 or not isinstance(tree.body[0], ast.FunctionDef) or \
-            tree.body[0].name != name or tree.body[0].decorator_list:
+    fdef = tree.body[0] if len(tree.body) == 1 else None
+    if not isinstance(fdef, ast.FunctionDef) or fdef.name != name or fdef.decorator_list \
+            or fdef.returns is not None:
         raise _Mismatch("not a generated function")
+    a = fdef.args
+    for arg in a.posonlyargs + a.args + a.kwonlyargs + [a.vararg, a.kwarg]:
+        if arg is not None and arg.annotation is not None:
+            raise _Mismatch("an annotation")
+    for default in a.defaults + [d for d in a.kw_defaults if d is not None]:
+        if not _inert(default):
+            raise _Mismatch("a default that runs code")
     return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+
+
+def _inert(node) -> bool:
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        node = node.operand
+    if isinstance(node, ast.Tuple):
+        return all(map(_inert, node.elts))
+    return isinstance(node, (ast.Constant, ast.Name))
