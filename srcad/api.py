@@ -107,8 +107,10 @@ class Spec:
 
 
 def clear_cache() -> None:
-    """Forget every built derivative (they are rebuilt on next use)."""
+    """Forget every built derivative (they are rebuilt on next use; the disk cache's entries
+    too, for this process: each is overwritten by its rebuild)."""
     cache.clear()
+    diskcache.forget()
     _WRAPPERS.clear()
 
 

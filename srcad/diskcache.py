@@ -54,7 +54,7 @@ from .complex_values import is_complex_value
 from .normalize.scope import _is_user_function
 from .source import UNRESOLVED, AttributeOf, Namespace, function_state
 
-__all__ = ["enabled", "directory", "load", "store", "stored"]
+__all__ = ["enabled", "directory", "load", "store", "stored", "forget"]
 
 log = logging.getLogger("srcad")
 
@@ -96,6 +96,15 @@ def directory() -> str:
 
 _warned: set = set()
 _getuid = os.getuid
+# after srcad.clear_cache(): the keys this process has written since, the only ones it reads
+_written_since_clear: set | None = None
+
+
+def forget() -> None:
+    """``srcad.clear_cache()``: entries written before now are not read by this process
+    (each is rebuilt, and overwritten, on its next use)."""
+    global _written_since_clear
+    _written_since_clear = set()
 
 
 def _private_dir(create: bool) -> str | None:
@@ -491,6 +500,8 @@ def _write(key: str, body: dict) -> None:
         with os.fdopen(fd, "wb") as out:          # mkstemp: mode 0600, ours
             out.write(blob)
         os.replace(tmp, os.path.join(path, key + ".json"))
+        if _written_since_clear is not None:
+            _written_since_clear.add(key)
     except OSError:
         try:
             os.unlink(tmp)
@@ -530,7 +541,8 @@ def stored(fn, spec) -> bool:
         return False
     try:
         path = _private_dir(create=False)
-        return path is not None and os.path.isfile(os.path.join(
+        return path is not None and (_written_since_clear is None or key in
+                                     _written_since_clear) and os.path.isfile(os.path.join(
             path, _key(fn, spec, _source_lines(fn)) + ".json"))
     except Exception:
         return False
@@ -538,7 +550,8 @@ def stored(fn, spec) -> bool:
 
 def _read(key: str) -> dict | None:
     path = _private_dir(create=False)
-    if path is None:
+    if path is None or (_written_since_clear is not None and key not in
+                        _written_since_clear):
         return None
     try:
         fd = os.open(os.path.join(path, key + ".json"), os.O_RDONLY | getattr(
