@@ -307,7 +307,7 @@ def _static_digest() -> str:
         h = hashlib.sha256(repr((_FORMAT, __version__, sys.version, sys.implementation.name,
                                  np.__version__)).encode())
         root = os.path.dirname(os.path.abspath(__file__))
-        for folder, dirs, files in os.walk(root):
+        for folder, dirs, files in os.walk(root, followlinks=True):   # templates: a link
             dirs[:] = sorted(d for d in dirs if d != "__pycache__")
             for name in sorted(files):
                 if name.endswith(".py"):
@@ -480,9 +480,8 @@ def _const_value(item):
         return tuple(_const_value(v) for v in value)
     if kind == "NoneType":
         return None
-    if kind in ("bool", "int", "str") and type(value).__name__ == ("int" if kind == "bool"
-                                                                      else kind):
-        return bool(value) if kind == "bool" else value
+    if kind in ("bool", "int", "str") and type(value).__name__ == kind:
+        return value
     raise _Mismatch("a constant of no known kind")
 
 

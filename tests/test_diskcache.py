@@ -479,3 +479,11 @@ def test_the_cache_directory_defaults_to_the_users_cache_dir(monkeypatch):
     monkeypatch.delenv("XDG_CACHE_HOME")
     assert diskcache.directory() == os.path.join(os.path.expanduser("~"), ".cache", "srcad")
 
+
+
+@pytest.mark.parametrize("value", [True, False, 3, -2, 1.5, float("inf"), "s", None, 2j,
+                                   (1, 2.0, "a", None, True)])
+def test_constants_come_back_as_they_were(value):
+    kind, item = diskcache._describe_ref(value, ())
+    back = diskcache._const_value(json.loads(json.dumps(item)))
+    assert kind == "const" and type(back) is type(value) and repr(back) == repr(value)
