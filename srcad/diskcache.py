@@ -199,7 +199,10 @@ def _source_lines(fn) -> list:
 
 def _last_line(code: types.CodeType) -> int:
     last = code.co_firstlineno
-    for _, end, _, _ in code.co_positions():
+    positions = getattr(code, "co_positions", None)     # Python 3.11: with end lines
+    ends = (p[1] for p in positions()) if positions is not None else \
+        (line for _, _, line in code.co_lines())
+    for end in ends:
         if end is not None and end > last:
             last = end
     for const in code.co_consts:
@@ -390,6 +393,7 @@ def _describe(fn, spec, src, program, entry, names) -> dict:
     def namespace(ns) -> int:
         if id(ns) in ns_index:
             return ns_index[id(ns)]
+        where: list
         if ns is src.namespace:
             where = ["main"]
         else:
@@ -407,7 +411,7 @@ def _describe(fn, spec, src, program, entry, names) -> dict:
         namespaces.append(where + [imports])
         return ns_index[id(ns)]
 
-    described = []
+    described: list = []
     for ns, name, value in deps:
         if ns is None:
             described.append([["state", value_index(name)], None, None])
@@ -540,9 +544,11 @@ def stored(fn, spec) -> bool:
         return False
     try:
         path = _private_dir(create=False)
-        return path is not None and (_written_since_clear is None or key in
-                                     _written_since_clear) and os.path.isfile(os.path.join(
-            path, _key(fn, spec, _source_lines(fn)) + ".json"))
+        if path is None:
+            return False
+        key = _key(fn, spec, _source_lines(fn))
+        return (_written_since_clear is None or key in _written_since_clear) and \
+            os.path.isfile(os.path.join(path, key + ".json"))
     except Exception:
         return False
 
@@ -601,6 +607,7 @@ def _restore(fn, body) -> Derivative:
             raise _Mismatch("a dependency cycle")
         visiting.add(i)
         where, name, fp = described[i]
+        out: tuple
         if where[0] == "state":
             target = dep(where[1])[2]
             if type(target) is not types.FunctionType:

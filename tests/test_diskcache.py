@@ -278,8 +278,22 @@ def test_entries_are_private_and_reused(cache_dir, monkeypatch):
     assert all(e.stat().st_mode & 0o777 == 0o600 for e in entries)
     assert not [p for p in cache_dir.iterdir() if p.name.startswith(".tmp")]
     found = _loads(monkeypatch)
+    read = _source_reads(monkeypatch)
     np.testing.assert_array_equal(_fresh_grad(f, X), first)
     assert found == [True, True]
+    assert read == []            # the entry's existence stands for reading the source
+
+
+def _source_reads(monkeypatch):
+    """The functions whose source ``srcad.grad`` reads to see if they take containers."""
+    read = []
+    real = api._reads_containers
+
+    def spy(f, depth=0):
+        read.append(f)
+        return real(f, depth)
+    monkeypatch.setattr(api, "_reads_containers", spy)
+    return read
 
 
 def _damage_each(cache_dir, monkeypatch, damage):
@@ -407,8 +421,9 @@ def test_clear_cache_stops_this_process_reading_older_entries(cache_dir, monkeyp
     np.testing.assert_allclose(srcad.grad(f)(X), expected)
     assert found == [False, False]       # rebuilt, and written again
     found.clear()
+    read = _source_reads(monkeypatch)
     np.testing.assert_allclose(_fresh_grad(f, X), expected)
-    assert found == [True, True]
+    assert found == [True, True] and read == []
 
 
 def test_off_with_srcad_cache_0(cache_dir, monkeypatch):
