@@ -73,6 +73,15 @@ def f_ho(x):
 
 def f_scalar(t):
     return helpers.h(t) * t
+
+def f_numpy(x):
+    return np.sum(np.sin(x) * x)
+
+def prim(v):
+    return np.tanh(v)
+
+def f_rule(x):
+    return np.sum(prim(x) * x)
 '''
 
 EDITED_PY = '''
@@ -122,6 +131,11 @@ def run(case, compute):
         out[case] = type(exc).__name__
 
 after = phase == "after"
+write("rules.py", (                    # a rule registered otherwise
+    "import srcad, model\nfrom srcad.registry import d\n\n"
+    "@srcad.register_adjoint(model.prim)\ndef prim_adjoint(y, v):\n"
+    f"    d[v] = d[y] * (1.0 - y * y) * {3.0 if after else 1.0}\n"))
+import rules
 if after:
     helpers.h = helpers.h2                     # attribute rebound through a module
     model.g = helpers.h2                       # helper rebound by name
@@ -136,6 +150,7 @@ run("hessian", lambda: srcad.hessian(model.f_ho)(x))
 run("hvp", lambda: srcad.hvp(model.f_ho)(x, np.array([1.0, 2.0, -1.0])))
 run("grad_grad", lambda: srcad.grad(srcad.grad(model.f_scalar))(0.4))
 run("forward", lambda: srcad.autodiff(model.f_attr, mode="forward")(x, np.ones(3)))
+run("user_rule", lambda: srcad.grad(model.f_rule)(x))
 if after:
     write("edited.py", EDITED_NEW)             # edited, not reloaded: refused
 run("edited", lambda: srcad.grad(edited.f)(x))
@@ -145,6 +160,9 @@ write("reloaded.py", EDITED_NEW)
 importlib.reload(reloaded)
 run("reloaded", lambda: srcad.grad(reloaded.f)(x))
 run("old_after_reload", lambda: srcad.grad(old)(x))
+if after:
+    np.sin = np.cos                            # an attribute of numpy rebound
+run("numpy_attribute", lambda: srcad.grad(model.f_numpy)(x))
 out["hits"] = sum(hits)
 print(json.dumps(out))
 '''
@@ -183,7 +201,7 @@ def runs(tmp_path_factory):
 
 
 CASES = ["attribute", "helper", "cell", "cell_function", "hessian", "hvp", "grad_grad",
-         "forward"]
+         "forward", "user_rule", "numpy_attribute"]
 
 
 def test_a_populated_cache_serves_the_same_derivatives(runs):
