@@ -27,7 +27,8 @@ Invariants:
   unwritable by others, holding a SHA-256 of its body; a directory or entry not meeting this
   is ignored (never read, never written into). Writes go to a temporary file in the same
   directory, then ``os.replace``: concurrent writers from several processes each leave a
-  whole entry, and a reader sees a whole entry or none.
+  whole entry, and a reader sees a whole entry or none. Past 4096 entries the least
+  recently used (a load touches its entry) quarter is removed.
 * ``SRCAD_CACHE=0`` turns it off; any failure inside it is a miss, never an error of the
   user's call.
 """
@@ -44,6 +45,7 @@ import os
 import stat
 import sys
 import tempfile
+import time
 import types
 
 import numpy as np
@@ -495,8 +497,9 @@ def _write(key: str, body: dict) -> None:
         return
     data = json.dumps(body, sort_keys=True).encode()
     blob = _MAGIC + b" " + hashlib.sha256(data).hexdigest().encode() + b"\n" + data
+    _prune_now(path)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=path)
+        fd, tmp = tempfile.mkstemp(prefix=_TMP, suffix=".tmp", dir=path)
     except OSError:
         return
     try:
@@ -506,10 +509,53 @@ def _write(key: str, body: dict) -> None:
         if _written_since_clear is not None:
             _written_since_clear.add(key)
     except OSError:
+        _unlink(tmp)
+
+
+_TMP = ".tmp-"
+_MAX_ENTRIES = 4096          # past this, the least recently used quarter goes
+_PRUNE_EVERY = 64            # writes of a process between two looks (the first write looks)
+_writes = 0
+
+
+def _prune_now(path: str) -> None:
+    global _writes
+    _writes += 1
+    if _writes % _PRUNE_EVERY == 1 or _PRUNE_EVERY == 1:
         try:
-            os.unlink(tmp)
+            _prune(path)
         except OSError:
             pass
+
+
+def _prune(path: str) -> None:
+    """Keep the directory bounded: past ``_MAX_ENTRIES`` entries the least recently used
+    (their modification time: a load touches it) go, down to three quarters; so do
+    temporary files a writer that crashed left (an hour old)."""
+    now = time.time()
+    entries = []
+    with os.scandir(path) as found:
+        for item in found:
+            try:
+                st = item.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            if item.name.startswith(_TMP):
+                if now - st.st_mtime > 3600:
+                    _unlink(item.path)
+            elif item.name.endswith(".json"):
+                entries.append((st.st_mtime, item.path))
+    if len(entries) > _MAX_ENTRIES:
+        entries.sort()
+        for _, old in entries[:len(entries) - _MAX_ENTRIES * 3 // 4]:
+            _unlink(old)
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
 
 
 # -- load -----------------------------------------------------------------------------------
@@ -568,6 +614,8 @@ def _read(key: str) -> dict | None:
         if not stat.S_ISREG(st.st_mode) or st.st_uid != _getuid() or \
                 st.st_mode & 0o077 or st.st_size > _MAX_ENTRY:
             return None          # not a file srcad wrote for this user
+        if os.utime in os.supports_fd:
+            os.utime(fd)               # used now: the last to be pruned
         with os.fdopen(fd, "rb") as f:
             fd = -1
             blob = f.read(_MAX_ENTRY + 1)

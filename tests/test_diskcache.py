@@ -444,6 +444,26 @@ def test_clear_cache_stops_this_process_reading_older_entries(cache_dir, monkeyp
     assert found == [True, True] and read == []
 
 
+def test_the_directory_is_pruned_of_the_least_recently_used(cache_dir, monkeypatch):
+    f = make_function(SOURCE)
+    _fresh_grad(f, X)
+    used = _entries(cache_dir)
+    for i in range(10):                   # older entries, and a writer's leftover
+        old = cache_dir / f"{i:064x}.json"
+        old.write_bytes(b"x")
+        os.utime(old, (1e9 + i, 1e9 + i))
+    leftover = cache_dir / ".tmp-crashed.tmp"
+    leftover.write_bytes(b"x")
+    os.utime(leftover, (1e9, 1e9))
+    monkeypatch.setattr(diskcache, "_MAX_ENTRIES", 8)
+    monkeypatch.setattr(diskcache, "_PRUNE_EVERY", 1)
+    _fresh_grad(f, X)                     # loads touch the entries they use
+    _fresh_grad(make_function(SOURCE.replace("np.sin", "np.cos")), X)     # two writes
+    left = _entries(cache_dir)
+    assert set(used) <= set(left) and len(left) <= 8 and not leftover.exists()
+    assert not (cache_dir / f"{0:064x}.json").exists()      # the least recently used
+
+
 def test_off_with_srcad_cache_0(cache_dir, monkeypatch):
     monkeypatch.setenv("SRCAD_CACHE", "0")
     _fresh_grad(make_function(SOURCE), X)
