@@ -53,7 +53,7 @@ import numpy as np
 from . import emit, registry
 from .cache import Derivative
 from .complex_values import is_complex_value
-from .normalize.scope import _is_user_function
+from .normalize.scope import _LIBRARY_ROOTS, _is_user_function
 from .source import UNRESOLVED, AttributeOf, Namespace, function_state
 
 __all__ = ["enabled", "directory", "load", "store", "stored", "forget"]
@@ -282,21 +282,24 @@ def _fp(value, depth: int = 0) -> list:
     if t is functools.partial:
         return ["p", _fp(value.func, depth + 1), _fp(value.args, depth + 1),
                 _fp(sorted(value.keywords.items()), depth + 1)]
-    if isinstance(value, type) and value.__module__ not in ("builtins",) and \
-            not _is_library_object(value):
-        raise _Unstorable("a user class")      # its attributes are read, not all are deps
-    path = _path_of(value)
-    if path is None:
+    path = _library_path(value)
+    if path is None:        # an object of the user's (its attributes may have been read)
         raise _Unstorable(f"an object of type {t.__qualname__}")
     return ["o", t.__module__, t.__qualname__, *path]
 
 
-def _is_library_object(value) -> bool:
-    module = sys.modules.get(getattr(value, "__module__", "") or "")
-    filename = getattr(module, "__file__", None) or ""
-    from .normalize.scope import _LIBRARY_ROOTS
-    return module is not None and (not filename or os.path.realpath(filename).startswith(
-        _LIBRARY_ROOTS))
+def _library_path(value) -> tuple[str, str] | None:
+    """``_path_of(value)`` if that is in srcad, a builtin module, the standard library or
+    an installed one (what srcad never reads the source of), else None."""
+    path = _path_of(value)
+    if path is None:
+        return None
+    module = path[0]
+    if module == "srcad" or module.startswith("srcad."):
+        return path
+    filename = getattr(sys.modules.get(module), "__file__", None)
+    return path if not filename or os.path.realpath(filename).startswith(_LIBRARY_ROOTS) \
+        else None
 
 
 # -- the first-level key --------------------------------------------------------------------
@@ -461,9 +464,8 @@ def _describe_ref(value, deps) -> list:
         return ["const", ["tuple", [_const_json(v) for v in value]]]
     if isinstance(value, types.ModuleType) and sys.modules.get(value.__name__) is value:
         return ["module", value.__name__]
-    path = _path_of(value)
-    if path is not None and not (type(value) is types.FunctionType and
-                                 _is_user_function(value)):
+    path = _library_path(value)
+    if path is not None:
         return ["path", *path]
     raise _Unstorable(f"a reference to an object of type {type(value).__qualname__}")
 

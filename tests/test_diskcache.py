@@ -540,3 +540,20 @@ def test_constants_come_back_as_they_were(value):
     kind, item = diskcache._describe_ref(value, ())
     back = diskcache._const_value(json.loads(json.dumps(item)))
     assert kind == "const" and type(back) is type(value) and repr(back) == repr(value)
+
+
+def test_a_build_reading_a_class_of_the_users_is_not_stored(cache_dir):
+    """``Ops.double`` through a class of the user's: found again by its name in another
+    process it would be another class, whose other attributes the build may have read."""
+    namespace: dict = {}
+    make_function("""
+        class Ops:
+            def double(v):
+                return v * 2.0
+    """, namespace, name="Ops")
+    f = make_function("""
+        def loss(x):
+            return np.sum(Ops.double(x) * x)
+    """, namespace)
+    np.testing.assert_allclose(_fresh_grad(f, X), 4.0 * X)
+    assert not cache_dir.exists() or _entries(cache_dir) == []
