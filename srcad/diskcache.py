@@ -47,6 +47,7 @@ import sys
 import tempfile
 import time
 import types
+from collections.abc import Callable
 
 import numpy as np
 
@@ -97,7 +98,8 @@ def directory() -> str:
 
 
 _warned: set = set()
-_getuid = os.getuid
+# None where there is no owner to check (Windows): no cache there
+_getuid: Callable[[], int] | None = getattr(os, "getuid", None)
 # after srcad.clear_cache(): the keys this process has written since, the only ones it reads
 _written_since_clear: set | None = None
 
@@ -113,6 +115,8 @@ def _private_dir(create: bool) -> str | None:
     """The cache directory if it is the user's own and private (created 0700 if asked),
     else None (and a warning, once per directory)."""
     path = directory()
+    if _getuid is None:
+        return None
     try:
         if create and not os.path.isdir(path):
             os.makedirs(path, mode=0o700, exist_ok=True)
@@ -613,7 +617,7 @@ def _read(key: str) -> dict | None:
         return None
     try:
         st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode) or st.st_uid != _getuid() or \
+        if _getuid is None or not stat.S_ISREG(st.st_mode) or st.st_uid != _getuid() or \
                 st.st_mode & 0o077 or st.st_size > _MAX_ENTRY:
             return None          # not a file srcad wrote for this user
         if os.utime in os.supports_fd:
