@@ -511,7 +511,11 @@ def _write(key: str, body: dict) -> None:
     try:
         with os.fdopen(fd, "wb") as out:          # mkstemp: mode 0600, ours
             out.write(blob)
-        os.replace(tmp, os.path.join(path, key + ".json"))
+        target = os.path.join(path, key + ".json")
+        # the old entry goes first: ext4 flushes a file renamed over another (8 ms), and a
+        # reader in between finds no entry (a miss), never part of one
+        _unlink(target)
+        os.replace(tmp, target)
         if _written_since_clear is not None:
             _written_since_clear.add(key)
     except OSError:
