@@ -709,7 +709,8 @@ def _restore(fn, body) -> Derivative:
     for name, ref in body["refs"].items():
         namespace_dict[name] = _resolve_ref(ref, deps)
     source, name = body["source"], body["name"]
-    loaded = _checked_names(source, name)
+    tree = ast.parse(source)
+    loaded = _checked_names(tree, name)
     generated = emit.GeneratedNamespace(namespace_dict, main.cells, main.globals)
     for key, value in main.globals.items():
         if isinstance(value, types.ModuleType):
@@ -718,7 +719,7 @@ def _restore(fn, body) -> Derivative:
         if (ident not in generated and ident not in main.cells
                 and ident not in main.globals and hasattr(builtins, ident)):
             generated[ident] = getattr(builtins, ident)
-    fn_out = emit.compile_function(source, name, generated)
+    fn_out = emit.compile_function(source, name, generated, tree)
     fn_out.__srcad_origins__ = {int(k): (f, int(n)) for k, f, n in body["origins"]}
     fn_out.__srcad_complex__ = frozenset()
     return Derivative(fn_out, source, deps, registry._version, function_state(fn),
@@ -752,11 +753,10 @@ def _resolve_ref(ref, deps):
     raise _Mismatch("an unknown reference")
 
 
-def _checked_names(source: str, name: str) -> set:
-    """The names the stored text reads, once it is known to be one plain ``def name(...)``
-    whose definition runs nothing: no decorator, no annotation, defaults that are literals
-    or names, no other statement."""
-    tree = ast.parse(source)
+def _checked_names(tree: ast.Module, name: str) -> set:
+    """The names the stored text (parsed) reads, once it is known to be one plain
+    ``def name(...)`` whose definition runs nothing: no decorator, no annotation, defaults
+    that are literals or names, no other statement."""
     fdef = tree.body[0] if len(tree.body) == 1 else None
     if not isinstance(fdef, ast.FunctionDef) or fdef.name != name or fdef.decorator_list \
             or fdef.returns is not None:
