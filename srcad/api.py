@@ -330,8 +330,9 @@ def build(f, spec: Spec) -> Derivative:
     callables = program.callables
     entry = Derivative(fn, source, tuple(deps), registry.version(), function_state(src.fn),
                        params, tuple(fdef.srcad_extra), complex_facts, callables)
-    diskcache.store(f, spec, src, program, entry,
-                    {n.id.split(".")[0] for n in gast.walk(fdef) if isinstance(n, gast.Name)})
+    if diskcache.enabled():
+        diskcache.store(f, spec, src, program, entry, {
+            n.id.split(".")[0] for n in gast.walk(fdef) if isinstance(n, gast.Name)})
     return entry
 
 
