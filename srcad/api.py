@@ -25,7 +25,7 @@ from typing import Any, Literal, ParamSpec, Protocol, TypeAlias, TypeVar, overlo
 import gast
 import numpy as np
 
-from . import cache, complex_values, dispatch, emit, registry, runtime, trees
+from . import cache, complex_values, diskcache, dispatch, emit, registry, runtime, trees
 from .runtime import _other_array as _other_array_type
 from .cache import Derivative
 from .backends import check_backend
@@ -109,8 +109,10 @@ class Spec:
 
 
 def clear_cache() -> None:
-    """Forget every built derivative (they are rebuilt on next use)."""
+    """Forget every built derivative (they are rebuilt on next use; the disk cache's entries
+    too, for this process: each is overwritten by its rebuild)."""
     cache.clear()
+    diskcache.forget()
     _WRAPPERS.clear()
 
 
@@ -213,6 +215,9 @@ def _check_returns(src):
 
 def build(f, spec: Spec) -> Derivative:
     """Run the pipeline: parse -> normalize -> analyze -> transform -> optimize -> emit."""
+    stored = diskcache.load(f, spec)
+    if stored is not None:
+        return stored
     from .forward import forward
     from .optimize import (inline_temporaries, optimize, owned_writes, scalar_accumulators,
                            scalar_reads, shaped_rewrites, with_shapes)
@@ -342,6 +347,9 @@ def build(f, spec: Spec) -> Derivative:
     built = Derivative(fn, source, tuple(deps), registry.version(), function_state(src.fn),
                        params, tuple(fdef.srcad_extra), complex_facts)
     built.output = program.output
+    if diskcache.enabled() and built.output is None:   # (a container output is not stored)
+        diskcache.store(f, spec, src, program, built, {
+            n.id.split(".")[0] for n in gast.walk(fdef) if isinstance(n, gast.Name)})
     return built
 
 
@@ -1207,8 +1215,18 @@ def _wrap(f, spec, kind):
                 spec, kinds=_canonical(shaped), complex_args=complex_args, callables=called))
         return entry
 
-    if not _reads_containers(target):    # else: built for the containers of each call
-        current()   # build now: errors surface at srcad.grad(f), not at the first call
+    # build now: errors surface at srcad.grad(f), not at the first call; but not for a
+    # function reading its parameters as containers (built for the containers of each
+    # call), unless its generic derivative was built before (the disk cache has it: reading
+    # the source to tell would cost more than loading it)
+    if diskcache.stored(target, dataclasses.replace(spec, kinds=None, complex_args=())):
+        try:
+            current()
+        except SrcadError:
+            if not _reads_containers(target):
+                raise
+    elif not _reads_containers(target):
+        current()
     arguments = _Arguments(target, indices, getattr(f, "__name__", None))
     boxed = _Containers(target, spec, arguments)
 

@@ -79,11 +79,12 @@ class GeneratedNamespace(dict):
         return self._user[key]
 
 
-def compile_function(source: str, name: str, namespace: dict):
-    """Compile generated source under a stable fake filename registered in linecache."""
+def compile_function(source: str, name: str, namespace: dict, tree=None):
+    """Compile generated source (``tree``: already parsed) under a stable fake filename
+    registered in linecache."""
     digest = hashlib.sha256(source.encode()).hexdigest()[:8]
     filename = f"<srcad {name} {digest}>"     # Source.generated recognizes this prefix
-    code = compile(source, filename, "exec")
+    code = compile(source if tree is None else tree, filename, "exec")
     exec(code, namespace)
     fn = namespace[name]
     fn.__srcad_source__ = source

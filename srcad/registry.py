@@ -89,6 +89,8 @@ _loading = False
 _LOCK = threading.RLock()   # loading and registrations: other threads never see half a table
 _digest = hashlib.sha256()
 _version = 0      # bumped by every registration: built derivatives older than it are rebuilt
+_user_digest = hashlib.sha256()   # the rules the user registered (srcad's own: its files)
+_user_rules = 0
 
 
 def _rule(primitive) -> Rule:
@@ -192,6 +194,8 @@ def _registrar(kind: str, primitives, outputs: int,
                 pass
         with _LOCK:
             _note(template)
+            if template.user:
+                _note_user(kind, complex, template, primitives)
             for p in primitives:
                 setattr(_rule(p), f"complex_{kind}" if complex else kind, template)
         return fn
@@ -517,6 +521,21 @@ def load(everything: bool = True):
 
 _pending: set = set()                  # optional template modules not loaded yet
 OPTIONAL_NEEDS: dict = {}              # optional template module -> the package it needs
+
+
+def _note_user(kind: str, complex: bool, template: Template, primitives) -> None:
+    global _user_rules
+    _user_rules += 1
+    _user_digest.update(f"{kind}:{complex}:{[primitive_name(p) for p in primitives]}:"
+                        f"{template.origin}".encode())
+    for stmt in template.body:
+        _user_digest.update(gast.dump(stmt).encode())
+
+
+def user_digest() -> str:
+    """A digest of the rules the user registered ('' when none), without loading srcad's
+    own (the disk cache keys on srcad's files for those)."""
+    return _user_digest.hexdigest() if _user_rules else ""
 
 
 def templates_digest() -> str:

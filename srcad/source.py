@@ -9,6 +9,7 @@ import inspect
 import linecache
 import textwrap
 import types
+import weakref
 from dataclasses import dataclass, field
 
 import gast
@@ -29,6 +30,10 @@ class Namespace:
         code = fn.__code__
         self.cells = dict(zip(code.co_freevars, fn.__closure__ or ()))
         self.imports: dict = {}      # names the function's own import statements bind
+        try:                         # the function itself (the disk cache finds it again)
+            self.owner: weakref.ref | None = weakref.ref(fn)
+        except TypeError:
+            self.owner = None
 
     def lookup(self, name: str):
         if name in self.imports:

@@ -1,7 +1,15 @@
 """Shared pytest setup: makes tests/ importable, so test modules can ``import helpers`` and
-``import corpus`` whatever pytest's import mode."""
+``import corpus`` whatever pytest's import mode; points srcad's disk cache at a directory of
+this session's own (never the user's cache), which the subprocesses tests start inherit."""
+import atexit
 import os
+import shutil
 import sys
+import tempfile
+
+_CACHE_DIR = tempfile.mkdtemp(prefix="srcad-test-cache-")
+os.environ["SRCAD_CACHE_DIR"] = os.path.join(_CACHE_DIR, "cache")
+atexit.register(shutil.rmtree, _CACHE_DIR, True)
 
 TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
 if TESTS_DIR not in sys.path:

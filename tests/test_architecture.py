@@ -10,7 +10,7 @@ SRCAD = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # The pipeline, in order (a stage is a module or a package of srcad).
 STAGES = ["source", "normalize", "analysis", "complex_values", "reverse", "forward", "optimize",
-          "emit", "cache", "dispatch", "api"]
+          "emit", "cache", "diskcache", "dispatch", "api"]
 TRANSFORMERS = {"reverse", "forward"}
 
 
