@@ -1205,6 +1205,9 @@ def _wrap(f, spec, kind):
                     checked[kinds] = entry
             if entry.callables:
                 arguments.check_callables(entry, primals, kwargs)
+            if kwargs and not entry.extra:   # positional tangents: keywords naming positional
+                bound = arguments.signature.bind(*primals, **kwargs)   # parameters (a
+                primals, kwargs = bound.args, bound.kwargs     # partial's) go before them
             try:
                 if entry.extra:     # tangents are keyword-only (the function has defaults)
                     out = entry.fn(*primals, **kwargs, **dict(zip(entry.extra, tangents)))

@@ -730,7 +730,6 @@ KNOWN = {
     "callable_object_argument-fwd": "calling a function held in an object's attribute (net.act): refused",
     "zip_layers_activations-grad": "calling functions zipped from a tuple display: refused",
     "zip_layers_activations-fwd": "calling functions zipped from a tuple display: refused",
-    "partial_keyword-fwd": "BUG: forward mode of a partial binding a keyword raises a raw TypeError",
     "callable_default_overridden-grad": "a callable default overridden at call time: refused (TypeError naming it)",
     "callable_default_overridden-fwd": "a callable default overridden at call time: refused (TypeError naming it)",
     "callable_arg_ufunc-grad": "a callable passed as an argument without a default: refused",
