@@ -1,8 +1,11 @@
 """Comprehensions lowered to the loops they stand for, before the fence.
 
 Input: a FunctionDef as parsed. Output: the same function where each list comprehension, and
-each generator expression passed to ``sum``, ``list`` or ``tuple``, is computed by statements
-placed before the statement holding it:
+each generator expression passed to ``sum``, ``list``, ``tuple`` (computed as the list, which
+reads as the tuple does; a returned one stays ``tuple(list)``, an output the transformers
+refuse rather than change its type), ``all`` or ``any`` (a flag, set by the first item deciding it; the
+items after it are not evaluated), is computed by statements placed before the statement
+holding it:
 
     ys = [f(x) for x in xs if x > 0]      ->   ys = []
                                                for x_1 in xs:
@@ -32,6 +35,7 @@ from ..source import Source
 __all__ = ["lower_comprehensions"]
 
 _COLLECT = {"sum", "list", "tuple"}
+_TESTS = ("all", "any")
 
 
 def _name(ident, ctx=None):
@@ -42,6 +46,9 @@ class _Lowering:
     def __init__(self, src: Source, fdef):
         self.src = src
         self.taken = names_in(fdef)
+        self.outputs = {n.id for r in gast.walk(fdef) if isinstance(r, gast.Return)
+                        for n in ([r.value] + getattr(r.value, "elts", []))
+                        if isinstance(n, gast.Name)}      # returned, or items of the result
 
     def fresh(self, base):
         name, i = f"{base}_1", 2
@@ -53,6 +60,11 @@ class _Lowering:
     def builtin(self, func, name) -> bool:
         return isinstance(func, gast.Name) and func.id == name and \
             self.src.namespace.lookup(name) is getattr(builtins, name)
+
+    def returned(self, stmt, name) -> bool:
+        """Is ``stmt`` a return, or ``name`` (what it assigns) returned (or an item of the
+        returned tuple)?"""
+        return isinstance(stmt, gast.Return) or name is not None and name in self.outputs
 
     def block(self, stmts) -> list:
         out: list = []
@@ -94,10 +106,13 @@ class _Lowering:
                         if lowering.builtin(n.func, name):
                             kind = "sum" if name == "sum" else "list"
                             made = lowering.collect(n.args[0], kind, pre, stmt, hint)
-                            if name == "tuple":
-                                return gast.copy_location(gast.Call(
-                                    func=n.func, args=[made], keywords=[]), n)
-                            return made
+                            if name == "tuple" and lowering.returned(stmt, hint):
+                                return gast.copy_location(gast.Call(   # an output: its
+                                    func=n.func, args=[made], keywords=[]), n)   # type
+                            return made      # else the list, which reads as the tuple does
+                    for name in _TESTS:
+                        if lowering.builtin(n.func, name):
+                            return lowering.collect(n.args[0], name, pre, stmt, hint)
                 return self.generic_visit(n)
 
             def visit_Lambda(self, n):
@@ -132,7 +147,8 @@ class _Lowering:
     def collect(self, comp, kind, pre, stmt, hint):
         """Statements computing ``comp`` into a new name (appended to ``pre``), and that
         name."""
-        result = self.fresh(hint or ("_total" if kind == "sum" else "_items"))
+        result = self.fresh(hint if kind not in _TESTS and hint else
+                            {"sum": "_total", "all": "_all", "any": "_any"}.get(kind, "_items"))
         rename: dict = {}
         loops = []
         for gen in comp.generators:
@@ -152,6 +168,16 @@ class _Lowering:
             inner = [gast.Assign(targets=[_name(result, gast.Store())], value=gast.BinOp(
                 left=target, op=gast.Add(), right=elt), type_comment=None)]
             start = gast.Constant(value=0, kind=None)
+        elif kind in _TESTS:
+            # all: while still true, a false item makes it false (any: the converse); the
+            # items after the deciding one are not evaluated, as Python does not
+            decided = gast.Constant(value=kind == "any", kind=None)
+            test = elt if kind == "any" else gast.UnaryOp(op=gast.Not(), operand=elt)
+            still = target if kind == "all" else gast.UnaryOp(op=gast.Not(), operand=target)
+            inner = [gast.If(test=still, body=[gast.If(test=test, body=[gast.Assign(
+                targets=[_name(result, gast.Store())], value=decided, type_comment=None)],
+                orelse=[])], orelse=[])]
+            start = gast.Constant(value=kind == "all", kind=None)
         else:
             inner = [gast.Expr(value=gast.Call(func=gast.Attribute(
                 value=target, attr="append", ctx=gast.Load()), args=[elt], keywords=[]))]

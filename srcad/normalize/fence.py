@@ -36,8 +36,9 @@ _REJECT = {
     gast.SetComp: ("set comprehensions", "write a for loop"),
     gast.DictComp: ("dict comprehensions other than one loop over constants "
                     "({k: f(k) for k in ('a', 'b')})", "write the dict literal or a for loop"),
-    gast.GeneratorExp: ("generator expressions other than in sum(...), list(...) and "
-                        "tuple(...)", "write a list comprehension or a loop"),
+    gast.GeneratorExp: ("generator expressions other than in sum(...), list(...), "
+                        "tuple(...), all(...) and any(...)",
+                        "write a list comprehension or a loop"),
     gast.Set: ("set literals", "use a tuple"),
     gast.Starred: ("*-unpacking", "pass the arguments explicitly"),
     gast.JoinedStr: ("f-strings here", "format strings only in messages: `assert`, `raise`, "
