@@ -71,6 +71,24 @@ class AttributeOf:
         return getattr(self.obj, name, UNRESOLVED)
 
 
+class KeysOf:
+    """The keys of a dict a call unpacks as it stands when the derivative is built
+    (``f(x, **opts)`` of a global ``opts``: one keyword per key, its value read at call
+    time): a dependency, stale once the keys change (``lookup`` is then UNRESOLVED)."""
+
+    __slots__ = ("obj", "keys")
+
+    def __init__(self, obj: dict):
+        self.obj = obj
+        self.keys = tuple(obj)
+
+    def lookup(self, name: str):
+        return self.keys if tuple(self.obj) == self.keys else UNRESOLVED
+
+    def __deepcopy__(self, memo):       # held by a node that is copied: the same dict
+        return self
+
+
 @dataclass
 class Source:
     """A parsed function: its definition (gast, user line numbers) and where it came from."""

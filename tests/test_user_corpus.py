@@ -716,8 +716,6 @@ KNOWN = {
     "has_aux_grad-vg_aux": "has_aux=True: not implemented",
     "tuple_wrt_second_order-options": "preserve_result= on jacobian/hessian/hvp: not accepted",
     "check_grad_by_name-options": "preserve_result= on jacobian/hessian/hvp: not accepted",
-    "star_unpack_call-grad": "*-unpacking of a list argument in a call: refused",
-    "star_unpack_call-fwd": "*-unpacking of a list argument in a call: refused",
     "method_calls_methods_bound-grad": "calling a function held in an object's attribute (self.act): refused",
     "method_calls_methods_bound-fwd": "calling a function held in an object's attribute (self.act): refused",
     "method_calls_methods_bound-live": "calling a function held in an object's attribute (self.act): refused",
@@ -732,12 +730,6 @@ KNOWN = {
     "callable_arg_ufunc-fwd": "a callable passed as an argument without a default: refused",
     "callable_arg_user_fn-grad": "a callable passed as an argument without a default: refused",
     "callable_arg_user_fn-fwd": "a callable passed as an argument without a default: refused",
-    "star_args-grad": "*args parameters: refused",
-    "star_args-jvp": "*args parameters: refused",
-    "star_kwargs-grad": "**kwargs parameters: refused",
-    "star_kwargs-fwd": "**kwargs parameters: refused",
-    "args_and_kwargs-grad": "*args/**kwargs parameters: refused",
-    "args_and_kwargs-jvp": "*args/**kwargs parameters: refused",
 }
 
 

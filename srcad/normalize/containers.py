@@ -15,7 +15,11 @@ arguments of this call (``srcad.trees.structure``). Output: the same function wh
 * ``name = container`` and ``a, b = container`` bind names to containers (no statement);
 * ``for v in container:`` (over a container's items, keys, values, ``enumerate``, ``zip``)
   is unrolled, one copy of the body per item;
-* ``f(*xs, **d)`` of containers passes their items one by one.
+* ``f(*xs, **d)`` of containers passes their items one by one (``**d`` of a global dict:
+  one keyword per key, ``d['k']``, the keys a dependency of the derivative, ``KeysOf``);
+* ``*args`` and ``**kwargs`` parameters given a structure are leaves like any container
+  parameter (positional, keyword-only); a helper's, bound to its call's items (``views``),
+  are dropped from its signature.
 A container used whole anywhere else is a flat list or tuple display of its leaves when it is
 one, else refused with its location (a dict passed to a helper, a container rebound or written
 into). Nothing after this pass sees a container.
@@ -32,11 +36,11 @@ import gast
 
 from ..errors import SrcadSyntaxError
 from ..naming import names_in
-from ..source import Source
+from ..source import KeysOf, Source
 from .. import trees
 from .program import _loc_error
 
-__all__ = ["lower_containers", "leaf_names", "param_names", "renamed"]
+__all__ = ["lower_containers", "leaf_names", "param_names", "renamed", "star_view"]
 
 
 class _Static:
@@ -414,12 +418,29 @@ class _Lowering:
         keywords = []
         for k in call.keywords:
             found = self.resolve(k.value, None, "") if k.arg is None else None
+            held = self.global_dict(k.value) if k.arg is None else None
             if isinstance(found, _Static) and found.kind == trees.DICT:
                 keywords += [gast.keyword(arg=key, value=node_of(i, k.value))
                              for key, i in zip(found.keys, found.items)]
+            elif held is not None:      # f(**opts) of a global dict: opts['k'] read per call
+                keywords += [gast.keyword(arg=key, value=gast.copy_location(gast.Subscript(
+                    value=copy.deepcopy(k.value), slice=gast.Constant(value=key, kind=None),
+                    ctx=gast.Load()), k.value)) for key in held.keys]
+                call.srcad_keys = getattr(call, "srcad_keys", ()) + (held,)
             else:
                 keywords.append(k)
         call.args, call.keywords = args, keywords
+
+    def global_dict(self, node):
+        """``KeysOf`` the dict a global (or closure) name holds, when its keys are names;
+        else None."""
+        if not isinstance(node, gast.Name) or node.id in self.env or self.counts.get(node.id):
+            return None
+        value = self.src.namespace.resolve(node)
+        if type(value) is not dict or not all(type(k) is str and k.isidentifier()
+                                              for k in value):
+            return None
+        return KeysOf(value)
 
     def whole(self, node):
         """The container ``node`` denotes when only a helper can take it whole (a dict, an
@@ -508,6 +529,8 @@ class _Lowering:
                                                            annotation=None, type_comment=None),
                                             args=args, keywords=kw), node)
         call.srcad_inline = (fn, views, None if method else node.func)
+        if hasattr(node, "srcad_keys"):
+            call.srcad_keys = node.srcad_keys
         return call
 
     # -- statements -----------------------------------------------------------------------------
@@ -643,7 +666,14 @@ def lower_containers(src: Source, fdef, structures: dict, views: dict | None = N
     kw_defaults = []
     for field in ("posonlyargs", "args", "kwonlyargs"):
         new = []
-        for i, a in enumerate(getattr(args, field)):
+        star = "vararg" if field == "args" else "kwarg" if field == "kwonlyargs" else None
+        given = getattr(args, star) if star else None
+        if given is not None and (given.id in structures or given.id in lowering.env):
+            setattr(args, star, None)   # *args as positional leaves, **kwargs as keyword-only
+        else:                           # ones (a helper's: its call's items, in ``views``)
+            given = None
+        for i, a in enumerate(getattr(args, field) + [given] * (given is not None and (
+                given.id in structures))):
             tree = structures.get(a.id)
             if tree is None:
                 new.append(a)
@@ -662,6 +692,16 @@ def lower_containers(src: Source, fdef, structures: dict, views: dict | None = N
     if not _uses_containers(fdef) and not structures and not views:
         return
     fdef.body = lowering.block(fdef.body)
+
+
+def star_view(passed):
+    """The container a helper's ``*args`` (a tuple of atoms) or ``**kwargs`` (a dict of them)
+    holds for one call: its items the caller's names and constants."""
+    def item(atom):
+        return _Leaf(atom.id) if isinstance(atom, gast.Name) else _Const(atom.value)
+    if isinstance(passed, dict):
+        return _Static(trees.DICT, dict, list(passed), [item(a) for a in passed.values()])
+    return _Static(trees.TUPLE, tuple, range(len(passed)), [item(a) for a in passed])
 
 
 def renamed(views: dict, rename: dict) -> tuple[dict, set]:
@@ -693,11 +733,12 @@ def _uses_containers(fdef) -> bool:
 
 def param_names(fdef, structures: dict) -> list[str]:
     """The parameters of ``fdef`` once lowered for ``structures`` (as ``lower_containers``
-    names them), positional then keyword-only."""
+    names them), positional (``*args`` last) then keyword-only (``**kwargs`` last)."""
     taken = names_in(fdef)
     out: list[str] = []
     a = fdef.args
-    for p in a.posonlyargs + a.args + a.kwonlyargs:
+    for p in a.posonlyargs + a.args + [a.vararg] * bool(a.vararg) + a.kwonlyargs + [
+            a.kwarg] * bool(a.kwarg):
         tree = structures.get(p.id)
         out += [p.id] if tree is None else leaf_names(p.id, tree, taken)
     return out

@@ -17,7 +17,7 @@ from .anf import Expressions
 from .closures import LocalFunction, local_functions
 from .comprehensions import lower_comprehensions
 from .trys import lower_reraising_try
-from .containers import lower_containers, renamed
+from .containers import lower_containers, renamed, star_view
 from .fence import fence
 from .jumps import _lower_returns
 from .program import TypeError_, _literal_or_ref, _loc_error, _name, assigned_names
@@ -42,18 +42,31 @@ class Inliner(Expressions):
         src = parse_function(fn)
         fdef = src.node
         views, leaves = renamed(views or {}, scope.rename)
+        sig = inspect.signature(src.fn)     # a srcad derivative: its generated function's
+        star = any(p.kind is p.VAR_POSITIONAL for p in sig.parameters.values())
+        args = [self.named(a, pre, fdef.name) if star and not isinstance(a, gast.Constant)
+                else a for a in args]
+        try:
+            bound = sig.bind(*args, **{k.arg: k.value for k in keywords})
+        except TypeError as exc:
+            raise _loc_error(scope.src, node, f"bad call to {fn.__name__}: {exc}",
+                             "Fix the arguments.", TypeError_) from None
+        for pname, param in sig.parameters.items():    # *args, **kwargs: this call's items
+            if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD) and pname not in views:
+                passed = bound.arguments.get(pname, {} if param.kind is param.VAR_KEYWORD
+                                             else ())
+                if isinstance(passed, dict):
+                    passed = {k: v if isinstance(v, gast.Constant) else
+                              self.named(v, pre, fdef.name) for k, v in passed.items()}
+                views[pname] = star_view(passed)
+                leaves |= {a.id for a in (passed.values() if isinstance(passed, dict)
+                                          else passed) if isinstance(a, gast.Name)}
         lower_reraising_try(src, fdef)
         own = local_functions(src, fdef)
         lower_sugar(src, fdef)
         lower_comprehensions(src, fdef)
         lower_containers(src, fdef, {}, views)
         fence(src, fdef)
-        sig = inspect.signature(src.fn)     # a srcad derivative: its generated function's
-        try:
-            bound = sig.bind(*args, **{k.arg: k.value for k in keywords})
-        except TypeError as exc:
-            raise _loc_error(scope.src, node, f"bad call to {fn.__name__}: {exc}",
-                             "Fix the arguments.", TypeError_) from None
         helper_ns = src.namespace
         self.deps.append((None, fn, function_state(fn)))
         mutated = _mutated_params(fdef, sig.parameters)
@@ -80,6 +93,14 @@ class Inliner(Expressions):
         inner.local_functions = {n: LocalFunction(f, inner) for n, f in own.items()}
         skip = set(mutated) | set(views)
         return self.inlined_body(scope, node, fn.__name__, fdef, sig, bound, skip, inner, pre)
+
+    def named(self, atom, pre, helper):
+        """``atom`` bound to a name of its own (an item of a helper's ``*args``, which the
+        helper's locals, renamed apart from it, cannot rebind)."""
+        name = self.namer.fresh(f"{helper}_arg")
+        pre.append(gast.Assign(targets=[_name(name, gast.Store())], value=atom,
+                               type_comment=None))
+        return _name(name, gast.Load())
 
     def inline_local(self, scope, node, local, args, keywords, pre, hint):
         """Inline a nested def or lambda (``closures.LocalFunction``) where it is called: its
