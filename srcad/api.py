@@ -384,7 +384,8 @@ class _Arguments:
         if i[1] >= len(passed):
             raise ArgumentError(
                 f"{self.name}: wrt={i[0] + i[1]} is positional argument {i[0] + i[1]}, but the "
-                f"call passes {i[0] + len(passed)}", _def_location(self.f, param=i),
+                f"call passes {i[0] + len(passed)} positional arguments",
+                _def_location(self.f, param=i),
                 hint="Differentiate an argument the call passes.")
         return passed[i[1]]
 

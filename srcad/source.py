@@ -72,20 +72,21 @@ class AttributeOf:
 
 
 class KeysOf:
-    """The keys of a dict a call unpacks as it stands when the derivative is built
-    (``f(x, **opts)`` of a global ``opts``: one keyword per key, its value read at call
-    time): a dependency, stale once the keys change (``lookup`` is then UNRESOLVED)."""
+    """The keys of the dict a name holds, as they were when the derivative was built
+    (``f(x, **opts)`` of a global or closure ``opts``: one keyword per key, its value read at
+    call time): a dependency, stale once the name holds a dict of other keys (``lookup`` is
+    then UNRESOLVED)."""
 
-    __slots__ = ("obj", "keys")
+    __slots__ = ("namespace", "name", "keys")
 
-    def __init__(self, obj: dict):
-        self.obj = obj
-        self.keys = tuple(obj)
+    def __init__(self, namespace, name: str, keys: tuple):
+        self.namespace, self.name, self.keys = namespace, name, keys
 
     def lookup(self, name: str):
-        return self.keys if tuple(self.obj) == self.keys else UNRESOLVED
+        now = self.namespace.lookup(self.name)
+        return self.keys if type(now) is dict and tuple(now) == self.keys else UNRESOLVED
 
-    def __deepcopy__(self, memo):       # held by a node that is copied: the same dict
+    def __deepcopy__(self, memo):       # held by a node that is copied: the same namespace
         return self
 
 

@@ -75,3 +75,139 @@ def test_returned_tuple_genexp_refused_not_retyped():
     with pytest.raises(srcad.NoRuleError, match="builtins.tuple") as info:
         srcad.autodiff(f, mode="forward")(np.ones(2), np.ones(2))
     assert info.value.location is not None and info.value.location.lineno == 2
+
+
+# -- *args / **kwargs parameters, f(*xs, **d) calls ---------------------------------------------
+
+def _bil(a, b, scale=1.0):
+    return np.sum(np.sin(a) * b) * scale
+
+
+def _stars(w, *args, **kwargs):
+    total = np.sum(w ** 2)
+    for i, a in enumerate(args):
+        total = total + np.sum(np.tanh(a * w)) * (i + 1)
+    if kwargs.get("mode", "sum") == "sum":
+        total = total * kwargs.get("weight", 1.0)
+    return total + _helper(w, *args, scale=2.0)
+
+
+def _helper(*xs, **kw):
+    x = xs[0] ** 2                      # a local named like the caller's argument
+    return np.sum(x * xs[-1]) * kw["scale"] + len(xs)
+
+
+def _fd(f, args, i, kwargs=None):
+    return central_difference(lambda *a: f(*a, **(kwargs or {})), list(args), i)
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"weight": 0.5}, {"weight": 0.5, "mode": "mean"}])
+def test_star_args_and_kwargs(kwargs):
+    g = rng(3)
+    w, a, b = g.normal(size=3), g.normal(size=3), g.normal(size=(2, 3))
+    args = (w, a, b)
+    for wrt in (0, 1, 2, (0, 2)):
+        got = srcad.grad(_stars, wrt=wrt)(*args, **kwargs)
+        items = wrt if isinstance(wrt, tuple) else (wrt,)
+        want = tuple(_fd(_stars, args, i, kwargs) for i in items)
+        for gi, wi in zip(got if isinstance(wrt, tuple) else (got,), want):
+            np.testing.assert_allclose(gi, wi, rtol=1e-6, atol=1e-9)
+    # the *args parameter by name: a tuple like it; forward mode with a tuple tangent
+    got = srcad.grad(_stars, wrt="args")(*args, **kwargs)
+    assert type(got) is tuple and len(got) == 2
+    np.testing.assert_allclose(got[1], _fd(_stars, args, 2, kwargs), rtol=1e-6, atol=1e-9)
+    t = (g.normal(size=3), g.normal(size=(2, 3)))
+    want = np.sum(_fd(_stars, args, 1, kwargs) * t[0]) + np.sum(_fd(_stars, args, 2, kwargs) * t[1])
+    got = srcad.autodiff(_stars, mode="forward", wrt="args")(*args, t, **kwargs)
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+    np.testing.assert_allclose(srcad.jvp(lambda *p: _stars(*p, **kwargs), args, (t[0],), wrt=1)[1],
+                               np.sum(_fd(_stars, args, 1, kwargs) * t[0]), rtol=1e-6)
+    # second order: forward over reverse (reverse over reverse takes no containers yet)
+    v, h = g.normal(size=3), 1e-5
+    grad = srcad.grad(_stars, wrt=1)
+    want = (grad(w, a + h * v, b, **kwargs) - grad(w, a - h * v, b, **kwargs)) / (2 * h)
+    hv = srcad.autodiff(grad, mode="forward", wrt=1)(*args, v, **kwargs)
+    np.testing.assert_allclose(hv, want, rtol=1e-5, atol=1e-7)
+    if not kwargs:
+        np.testing.assert_allclose(srcad.hvp(_stars, wrt=1)(*args, v), want, rtol=1e-5,
+                                   atol=1e-7)
+
+
+def test_closures_unpacking_dicts_of_other_keys_do_not_share_a_build():
+    # closures of one lambda share a build when their cells resolve alike; the keys of the
+    # dict they unpack are read too (a build for {} once served {'weight': 0.5})
+    def bind(kwargs):
+        return lambda *p: _stars(*p, **kwargs)
+    x = rng(7).normal(size=3)
+    for kwargs in ({}, {"weight": 0.5}, {"weight": 0.25, "mode": "mean"}):
+        f = bind(kwargs)
+        np.testing.assert_allclose(srcad.grad(f)(x, x), _fd(f, [x, x], 0), rtol=1e-6)
+
+
+def test_star_kwargs_by_name_is_a_dict():
+    f = make_function("def f(x, **opts):\n    return np.sum(np.sin(x) * opts['a']) * opts['b']\n")
+    g = rng(4)
+    x, a = g.normal(size=3), g.normal(size=3)
+    got = srcad.grad(f, wrt="opts")(x, a=a, b=1.5)
+    assert type(got) is dict and list(got) == ["a", "b"] and isinstance(got["b"], float)
+    np.testing.assert_allclose(got["a"], np.sin(x) * 1.5)
+    np.testing.assert_allclose(got["b"], np.sum(np.sin(x) * a))
+    np.testing.assert_allclose(srcad.grad(f)(x, b=1.5, a=a), np.cos(x) * a * 1.5)
+
+
+@pytest.mark.parametrize("body", [
+    "xs = [x * 2.0, y]\n    return _bil(*xs)",
+    "return _bil(*(x, y), scale=3.0)",
+    "return _bil(x, **{'b': y, 'scale': 2.0})",
+    "d = {'b': y, 'scale': 2.0}\n    return _bil(x, **d)",
+    "xs = (x, y)\n    return np.sum(np.multiply(*xs))",
+    "return _bil(*pair) + np.sum(x * pair[0] ** 2)",
+    "return _bil(x, **OPTS)",
+])
+def test_unpacking_in_calls(body):
+    ns = {"_bil": _bil, "OPTS": {"b": np.linspace(0, 1, 3), "scale": 0.5}}
+    f = make_function(f"def f(x, y, pair):\n    {body}\n", ns)
+    g = rng(5)
+    args = [g.normal(size=3), g.normal(size=3), (g.normal(size=3), g.normal(size=3))]
+    for wrt in (0, 1):
+        want = central_difference(f, args, wrt)
+        np.testing.assert_allclose(srcad.grad(f, wrt=wrt)(*args), want, rtol=1e-6, atol=1e-9)
+        t = g.normal(size=3)
+        np.testing.assert_allclose(srcad.autodiff(f, mode="forward", wrt=wrt)(*args, t),
+                                   np.sum(want * t), rtol=1e-6, atol=1e-9)
+    got = srcad.grad(f, wrt=2)(*args)           # the unpacked tuple: a tuple derivative
+    assert type(got) is tuple and len(got) == 2
+
+
+def test_global_dict_unpacked_keys_are_a_dependency():
+    ns = {"_bil": _bil, "OPTS": {"b": np.ones(3)}}
+    f = make_function("def f(x):\n    return _bil(x, **OPTS)\n", ns)
+    x = rng(6).normal(size=3)
+    df = srcad.grad(f)
+    np.testing.assert_allclose(df(x), np.cos(x))
+    np.testing.assert_allclose(df(x), np.cos(x))        # the fast path, too
+    ns["OPTS"]["scale"] = 3.0                          # the same dict, a key more
+    np.testing.assert_allclose(df(x), 3.0 * np.cos(x))
+    ns["OPTS"]["b"] = 2.0 * np.ones(3)                  # values are read per call
+    np.testing.assert_allclose(df(x), 6.0 * np.cos(x))
+
+
+@pytest.mark.parametrize("source, wrt, call, error, message", [
+    ("def f(*xs):\n    return np.sum(xs[0])\n", 2, (np.ones(2),), srcad.ArgumentError,
+     "is positional argument 2, but the call passes 1"),
+    ("def f(*xs):\n    return np.sum(xs[0])\n", -1, (np.ones(2),), ValueError,
+     "count its positional arguments from 0"),
+    ("def f(*xs):\n    return np.sum(xs[1]) * xs[0]\n", 0, (3, np.ones(2)),
+     srcad.NotDifferentiableError, r"with respect to xs\[0\]: it is an integer"),
+    ("def f(x, xs):\n    return np.sum(np.add(*xs))\n", 0, (np.ones(2), np.ones((2, 2))),
+     srcad.SrcadSyntaxError, "does not differentiate \\*-unpacking"),
+    ("def f(x, n):\n    ys = []\n    for i in range(n):\n        ys.append(x * i)\n"
+     "    return np.sum(np.add(*ys))\n", 0, (np.ones(2), 2), srcad.SrcadSyntaxError,
+     "does not differentiate \\*-unpacking"),
+])
+def test_star_refusals_are_located(source, wrt, call, error, message):
+    f = make_function(source)
+    with pytest.raises(error, match=message) as info:
+        srcad.grad(f, wrt=wrt)(*call)
+    if error is not ValueError:
+        assert info.value.location is not None

@@ -115,6 +115,8 @@ class _Lowering:
                 counts[node.id] = counts.get(node.id, 0) + 1
         self.counts = counts
         self.mutated = _mutated(fdef)
+        self.unpacked = {n.value.id for n in gast.walk(fdef) if isinstance(n, gast.Starred)
+                         and isinstance(n.value, gast.Name)}     # f(*xs)
 
     # -- errors and names ---------------------------------------------------------------------
 
@@ -413,13 +415,20 @@ class _Lowering:
             found = self.resolve(a.value, None, "") if isinstance(a, gast.Starred) else None
             if isinstance(found, _Static):
                 args += [node_of(i, a) for i in self.iterated(found)]
+            elif isinstance(a, gast.Starred) and _flat_display(a.value):
+                args += a.value.elts          # f(*(a, b)): f(a, b)
             else:
                 args.append(a)
         keywords = []
         for k in call.keywords:
             found = self.resolve(k.value, None, "") if k.arg is None else None
             held = self.global_dict(k.value) if k.arg is None else None
-            if isinstance(found, _Static) and found.kind == trees.DICT:
+            if k.arg is None and isinstance(k.value, gast.Dict) and all(
+                    isinstance(key, gast.Constant) and type(key.value) is str
+                    for key in k.value.keys):       # f(**{'b': y}): f(b=y)
+                keywords += [gast.keyword(arg=key.value, value=v)
+                             for key, v in zip(k.value.keys, k.value.values)]
+            elif isinstance(found, _Static) and found.kind == trees.DICT:
                 keywords += [gast.keyword(arg=key, value=node_of(i, k.value))
                              for key, i in zip(found.keys, found.items)]
             elif held is not None:      # f(**opts) of a global dict: opts['k'] read per call
@@ -440,7 +449,7 @@ class _Lowering:
         if type(value) is not dict or not all(type(k) is str and k.isidentifier()
                                               for k in value):
             return None
-        return KeysOf(value)
+        return KeysOf(self.src.namespace, node.id, tuple(value))
 
     def whole(self, node):
         """The container ``node`` denotes when only a helper can take it whole (a dict, an
@@ -571,8 +580,10 @@ class _Lowering:
         pre: list = []
         if isinstance(stmt, gast.Assign) and len(stmt.targets) == 1:
             hint = stmt.targets[0].id if isinstance(stmt.targets[0], gast.Name) else "item"
+            # a display of displays, or one a call unpacks (xs = [a, b]; f(*xs)): a container
             found = self.display(stmt.value, pre, hint) if isinstance(
-                stmt.targets[0], gast.Name) and _nested_display(stmt.value) and \
+                stmt.targets[0], gast.Name) and (_nested_display(stmt.value) or (
+                    _flat_display(stmt.value) and hint in self.unpacked)) and \
                 stmt.targets[0].id not in self.mutated else \
                 self.resolve(stmt.value, pre, hint)
             if isinstance(found, _Static) or (found is not None and not isinstance(
@@ -622,6 +633,12 @@ class _Lowering:
         if not out:
             out = [gast.copy_location(gast.Pass(), loop)]
         return out
+
+
+def _flat_display(node) -> bool:
+    """A list or tuple display with no ``*`` item."""
+    return isinstance(node, (gast.List, gast.Tuple)) and isinstance(node.ctx, gast.Load) and \
+        not any(isinstance(e, gast.Starred) for e in node.elts)
 
 
 def _nested_display(node) -> bool:
@@ -722,9 +739,10 @@ def renamed(views: dict, rename: dict) -> tuple[dict, set]:
 
 def _uses_containers(fdef) -> bool:
     """Does the body make a container srcad lowers (a dict literal, ``dict(...)``, a name
-    bound to a display of displays)?"""
+    bound to a display of displays), or unpack one in a call (``f(*xs, **d)``)?"""
     mutated = _mutated(fdef)
-    return any(isinstance(n, gast.Dict) or (
+    return any(isinstance(n, (gast.Dict, gast.Starred)) or (
+        isinstance(n, gast.keyword) and n.arg is None) or (
         isinstance(n, gast.Assign) and _nested_display(n.value) and not (
             isinstance(n.targets[0], gast.Name) and n.targets[0].id in mutated)) or (
         isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and n.func.id == "dict")
