@@ -1013,7 +1013,7 @@ class _Containers:
         named = dict(zip(kwnames, keyword))
         if not self.spec.grad_seed:
             named[entry.extra[0]] = seed
-        out = entry.fn(*flat, **named)
+        out = _call(entry.fn, flat, named)
         result = self.finish(out, layout, groups, wrt, flat + keyword, entry)
         if self.dispatcher is not None and not named and not self.star:
             dicts = _flat_dicts(layout, structures, self.spec.wrt, groups)
@@ -1110,11 +1110,22 @@ def _flat_dicts(layout, structures, wrt, groups) -> tuple | None:
     return tuple(out)
 
 
+def _call(fn, args, kwargs):
+    """``fn(*args, **kwargs)`` of generated code for container arguments: raising, the
+    blocks it was in are left (``np.errstate``, a user's ``with``)."""
+    try:
+        return fn(*args, **kwargs)
+    except Exception as exc:
+        runtime.errstate_reset()
+        runtime.context_unwind(exc)
+        raise
+
+
 def _call_forward(entry, flat, named, leaf_tangents, preserve_result):
     if entry.extra:
-        out = entry.fn(*flat, **named, **dict(zip(entry.extra, leaf_tangents)))
+        out = _call(entry.fn, flat, {**named, **dict(zip(entry.extra, leaf_tangents))})
     else:
-        out = entry.fn(*flat, *leaf_tangents, **named)
+        out = _call(entry.fn, [*flat, *leaf_tangents], named)
     if preserve_result:
         return out[0], _unshared((out[1],), flat)[0]
     return _unshared((out,), flat)[0]
@@ -1189,6 +1200,7 @@ def _wrap(f, spec, kind):
         """What the generated function raised, located: an error about the output at the
         function's return, another exception with a note naming the generated line."""
         runtime.errstate_reset()     # raised inside an np.errstate block: left it
+        runtime.context_unwind(exc)  # inside a user's with: its __exit__ gets it
         if isinstance(exc, (ShapeMismatchError, NotDifferentiableError)) and kind == "reverse":
             if exc.location is None:
                 exc.location = _def_location(target, returns=True)

@@ -211,3 +211,86 @@ def test_star_refusals_are_located(source, wrt, call, error, message):
         srcad.grad(f, wrt=wrt)(*call)
     if error is not ValueError:
         assert info.value.location is not None
+
+
+# -- with over a user's context manager --------------------------------------------------------
+
+class _Recorder:
+    """A context manager that logs its enter and exit (the exception it saw)."""
+    log: list = []
+
+    def __init__(self, name, swallow=False):
+        self.name, self.swallow = name, swallow
+
+    def __enter__(self):
+        self.log.append(("enter", self.name))
+        return self
+
+    def __exit__(self, kind, exc, tb):
+        self.log.append(("exit", self.name, kind))
+        return self.swallow
+
+
+_LOCK = __import__("threading").Lock()
+_WITH = make_function("""
+def with_blocks(x, p):
+    with Rec("a"), LOCK:
+        y = np.sin(x) * p["w"]
+        z = sum(np.cos(v) for v in y)
+    with np.errstate(divide="ignore"), Rec("b") as unused:
+        w = np.log(np.abs(y) + 1.0)
+    return np.sum(y * y) + z + np.sum(w * x)
+""", {"Rec": _Recorder, "LOCK": _LOCK})
+
+
+def test_user_context_manager_runs_once_in_the_primal():
+    g = rng(8)
+    x, p, t = g.normal(size=3), {"w": g.normal(size=3)}, g.normal(size=3)
+    want = central_difference(lambda x: _WITH(x, p), [x], 0)
+    for mode in ("reverse", "forward"):
+        _Recorder.log.clear()
+        d = srcad.autodiff(_WITH, mode=mode)
+        got = d(x, p) if mode == "reverse" else d(x, p, t)
+        np.testing.assert_allclose(got, want if mode == "reverse" else want @ t, rtol=1e-6)
+        assert _Recorder.log == [("enter", "a"), ("exit", "a", None), ("enter", "b"),
+                                 ("exit", "b", None)], mode
+        assert not _LOCK.locked()
+    v, h = g.normal(size=3), 1e-5
+    grad = srcad.grad(_WITH)
+    fd = (grad(x + h * v, p) - grad(x - h * v, p)) / (2 * h)
+    np.testing.assert_allclose(srcad.hvp(_WITH)(x, p, v), fd, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("swallow", [False, True])
+def test_exception_in_a_with_block_reaches_exit(swallow):
+    f = make_function("""
+def f(x):
+    with Rec("c", SWALLOW):
+        y = np.sqrt(x)
+        assert np.all(x > 0), "negative"
+    return np.sum(y)
+""", {"Rec": _Recorder, "SWALLOW": swallow})
+    _Recorder.log.clear()
+    with pytest.raises(srcad.NotDifferentiableError if swallow else AssertionError,
+                       match="suppressed AssertionError" if swallow else "negative"):
+        with np.errstate(invalid="ignore"):
+            srcad.grad(f)(-np.ones(2))
+    assert _Recorder.log == [("enter", "c"), ("exit", "c", AssertionError)]
+    np.testing.assert_allclose(srcad.grad(f)(np.full(2, 4.0)), [0.25, 0.25])
+
+
+@pytest.mark.parametrize("body, message", [
+    ("with Rec('d') as r:\n        y = x * len(r.name)\n    return np.sum(y)",
+     "the value `with ... as` binds is read"),
+    ("with contextlib.suppress(ValueError):\n        y = x\n    return np.sum(y)",
+     "contextlib.suppress"),
+    ("with Rec('e'):\n        return np.sum(x)", "`return` inside `with`"),
+    ("s = 0.0\n    for i in range(2):\n        with Rec('f'):\n            if i:\n"
+     "                break\n            s = s + np.sum(x)\n    return s", "`break` inside `with`"),
+])
+def test_with_refusals_are_located(body, message):
+    import contextlib
+    f = make_function(f"def f(x):\n    {body}\n", {"Rec": _Recorder, "contextlib": contextlib})
+    with pytest.raises(srcad.SrcadSyntaxError, match=message) as info:
+        srcad.grad(f)(np.ones(2))
+    assert info.value.location is not None and info.value.location.lineno >= 2

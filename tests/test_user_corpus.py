@@ -708,8 +708,6 @@ KNOWN = {
     "namedtuple_output-fwd": "functions returning a namedtuple: refused (container outputs not done)",
     "dict_in_dict_out-vjp": "dict comprehension over .items(): refused",
     "dict_in_dict_out-fwd": "dict comprehension over .items(): refused",
-    "user_context_manager-grad": "with over a user context manager: refused (only np.errstate)",
-    "user_context_manager-fwd": "with over a user context manager: refused (only np.errstate)",
     "try_keyerror_static-grad": "try/except that does not only re-raise: refused",
     "try_keyerror_static-fwd": "try/except that does not only re-raise: refused",
     "has_aux_grad-has_aux": "has_aux=True: not implemented",

@@ -86,6 +86,11 @@ class _Lowering:
             stmt.body = self.block(stmt.body)
             stmt.orelse = self.block(stmt.orelse)
             return pre + [stmt]
+        if isinstance(stmt, gast.With):     # computed inside the block, as written
+            for item in stmt.items:
+                item.context_expr = self.expr(item.context_expr, pre, stmt)
+            stmt.body = self.block(stmt.body)
+            return pre + [stmt]
         if isinstance(stmt, (gast.FunctionDef, gast.ClassDef)):
             return [stmt]                   # refused by the fence
         hint = stmt.targets[0].id if isinstance(stmt, gast.Assign) and isinstance(

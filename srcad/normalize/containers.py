@@ -606,7 +606,12 @@ class _Lowering:
             stmt.iter = self.expr(stmt.iter, pre)
             stmt.body, stmt.orelse = self.block(stmt.body), self.block(stmt.orelse)
             return pre + [stmt]
-        if isinstance(stmt, (gast.FunctionDef, gast.ClassDef, gast.With, gast.Try)):
+        if isinstance(stmt, gast.With):         # the block is lowered as the function is
+            for item in stmt.items:
+                item.context_expr = self.expr(item.context_expr, pre)
+            stmt.body = self.block(stmt.body)
+            return pre + [stmt]
+        if isinstance(stmt, (gast.FunctionDef, gast.ClassDef, gast.Try)):
             return [stmt]            # refused by the fence
         return pre + [self.expr(stmt, pre)]
 
