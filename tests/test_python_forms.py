@@ -294,3 +294,70 @@ def test_with_refusals_are_located(body, message):
     with pytest.raises(srcad.SrcadSyntaxError, match=message) as info:
         srcad.grad(f)(np.ones(2))
     assert info.value.location is not None and info.value.location.lineno >= 2
+
+
+# -- try/except decided when the derivative is built ----------------------------------------------
+
+_TRY = make_function("""
+def with_try(p, x):
+    try:
+        b = p["b"]
+    except KeyError:
+        return np.sum(np.sin(x) ** 2) * p["w"][0]       # a return in the handler
+    else:
+        c = b * 2.0
+    finally:
+        s = np.sum(p["w"] * x)
+    try:
+        first = p["layers"][3]
+    except (IndexError, KeyError):
+        first = p["layers"][1]
+    try:
+        from math import not_a_name
+    except ImportError:
+        not_a_name = 3.0
+    try:
+        import math
+    except ImportError:
+        math = None
+    return np.sum(x * c * first) + s * not_a_name * math.pi
+""")
+
+
+@pytest.mark.parametrize("keys", [("w", "b", "layers"), ("w", "layers")])
+def test_try_decided_when_built(keys):
+    g = rng(9)
+    full = {"w": g.normal(size=3), "b": g.normal(size=3), "layers": [1.5, 2.5]}
+    p = {k: full[k] for k in keys}
+    x, t = g.normal(size=3), g.normal(size=3)
+    want = central_difference(lambda x: _TRY(p, x), [x], 0)
+    np.testing.assert_allclose(srcad.grad(_TRY, wrt=1)(p, x), want, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(srcad.autodiff(_TRY, mode="forward", wrt=1)(p, x, t), want @ t,
+                               rtol=1e-6, atol=1e-9)
+    gp = srcad.grad(_TRY)(p, x)
+    assert list(gp) == list(p)
+    np.testing.assert_allclose(gp["w"], central_difference(lambda w: _TRY({**p, "w": w}, x),
+                                                           [p["w"]], 0), rtol=1e-6, atol=1e-9)
+    v, h = g.normal(size=3), 1e-5
+    grad = srcad.grad(_TRY, wrt=1)
+    fd = (grad(p, x + h * v) - grad(p, x - h * v)) / (2 * h)
+    np.testing.assert_allclose(srcad.hvp(_TRY, wrt=1)(p, x, v), fd, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("body, message", [
+    ("try:\n        v = x[5]\n    except IndexError:\n        v = 0.0\n    return np.sum(v * x)",
+     "try/except here"),
+    ("try:\n        v = np.log(x)\n    except FloatingPointError:\n        v = x\n"
+     "    return np.sum(v)", "try/except here"),
+    ("try:\n        v = p['zz']\n    except ValueError:\n        v = 0.0\n    return np.sum(v * x)",
+     "the container has no item 'zz'"),
+    ("try:\n        v = p['zz']\n    except KeyError as e:\n        v = 0.0\n"
+     "    return np.sum(v * x)", "except ... as e"),
+    ("try:\n        import not_a_module_anywhere\n    except ValueError:\n        pass\n"
+     "    return np.sum(x)", "the import fails"),
+])
+def test_try_refusals_are_located(body, message):
+    f = make_function(f"def f(p, x):\n    {body}\n")
+    with pytest.raises(srcad.SrcadSyntaxError, match=message) as info:
+        srcad.grad(f, wrt=1)({"w": np.ones(3)}, np.ones(3))
+    assert info.value.location is not None and info.value.location.lineno >= 2

@@ -708,8 +708,6 @@ KNOWN = {
     "namedtuple_output-fwd": "functions returning a namedtuple: refused (container outputs not done)",
     "dict_in_dict_out-vjp": "dict comprehension over .items(): refused",
     "dict_in_dict_out-fwd": "dict comprehension over .items(): refused",
-    "try_keyerror_static-grad": "try/except that does not only re-raise: refused",
-    "try_keyerror_static-fwd": "try/except that does not only re-raise: refused",
     "has_aux_grad-has_aux": "has_aux=True: not implemented",
     "has_aux_grad-vg_aux": "has_aux=True: not implemented",
     "tuple_wrt_second_order-options": "preserve_result= on jacobian/hessian/hvp: not accepted",

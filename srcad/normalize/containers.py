@@ -39,6 +39,7 @@ from ..naming import names_in
 from ..source import KeysOf, Source
 from .. import trees
 from .program import _loc_error
+from .trys import handler_for
 
 __all__ = ["lower_containers", "leaf_names", "param_names", "renamed", "star_view"]
 
@@ -611,9 +612,65 @@ class _Lowering:
                 item.context_expr = self.expr(item.context_expr, pre)
             stmt.body = self.block(stmt.body)
             return pre + [stmt]
-        if isinstance(stmt, (gast.FunctionDef, gast.ClassDef, gast.Try)):
+        if isinstance(stmt, gast.Try):
+            return self.decided(stmt)
+        if isinstance(stmt, (gast.FunctionDef, gast.ClassDef)):
             return [stmt]            # refused by the fence
         return pre + [self.expr(stmt, pre)]
+
+    def decided(self, stmt) -> list:
+        """A ``try`` whose body only reads containers with constant keys (``b =
+        params['b']``), decided when the derivative is built as Python would run it: the
+        body, ``else`` and ``finally``; or, where a read finds no item, the statements before
+        it, the handler catching its error and ``finally``. Any other ``try`` is left to the
+        fence."""
+        outcomes = [self.read_outcome(s) for s in stmt.body]
+        if not stmt.body or None in outcomes:
+            return [stmt]
+        out: list = []
+        for s, missing in zip(stmt.body, outcomes):
+            if missing is not False:
+                handler = handler_for(self.src, stmt, missing)
+                if handler is None:
+                    self.resolve(s.value, None, "")     # raises the located error
+                return out + self.block(handler.body) + self.block(stmt.finalbody)
+            out += self.stmt(s)
+        return out + self.block(stmt.orelse) + self.block(stmt.finalbody)
+
+    def read_outcome(self, stmt):
+        """For ``name = c[k]...`` reading containers with constant keys and fields only: the
+        exception class Python raises running it, or False; None for any other statement."""
+        if not (isinstance(stmt, gast.Assign) and len(stmt.targets) == 1 and
+                isinstance(stmt.targets[0], gast.Name)):
+            return None
+        chain = []
+        node = stmt.value
+        while isinstance(node, (gast.Subscript, gast.Attribute)):
+            chain.append(node)
+            node = node.value
+        if not chain:
+            return None
+        current = self.resolve(node, None, "")
+        for link in reversed(chain):
+            if not isinstance(current, _Static):
+                return None              # a read of an array, a number: known at run time
+            if isinstance(link, gast.Attribute):
+                current = current.item(link.attr) if current.kind in trees.FIELDS else _MISSING
+                if current is _MISSING:
+                    return AttributeError
+                continue
+            key = _MISSING if isinstance(link.slice, gast.Slice) else self.constant(link.slice)
+            if key is _MISSING:
+                return None
+            if current.kind == trees.DICT:
+                if key not in current.keys:
+                    return KeyError
+            elif current.kind not in _SEQUENCE or type(key) is not int:
+                return TypeError
+            elif not -len(current.items) <= key < len(current.items):
+                return IndexError
+            current = current.item(key)
+        return False
 
     def unroll(self, loop, found):
         jumps = [n for n in gast.walk(loop) if isinstance(n, (gast.Break, gast.Continue))]

@@ -16,7 +16,11 @@ from .program import _loc_error
 __all__ = ["fence"]
 
 _REJECT = {
-    gast.Try: ("try/except", "move error handling outside the differentiated function"),
+    gast.Try: ("try/except here (srcad makes exact a try whose handlers only re-raise, one "
+               "around imports, and one around reads of container arguments with constant "
+               "keys, decided when it builds the derivative)",
+               "move error handling outside the differentiated function, or test for the "
+               "case (if 'b' in params: ...)"),
     gast.AsyncFunctionDef: ("async functions", "use a plain `def`"),
     gast.AsyncFor: ("async for", "use a plain `for`"),
     gast.AsyncWith: ("async with", "use plain code"),
