@@ -745,7 +745,7 @@ def lower_containers(src: Source, fdef, structures: dict, views: dict | None = N
     kw_defaults = []
     for field in ("posonlyargs", "args", "kwonlyargs"):
         new = []
-        star = "vararg" if field == "args" else "kwarg" if field == "kwonlyargs" else None
+        star = "vararg" if field == "args" else "kwarg" if field == "kwonlyargs" else ""
         given = getattr(args, star) if star else None
         if given is not None and (given.id in structures or given.id in lowering.env):
             setattr(args, star, None)   # *args as positional leaves, **kwargs as keyword-only
