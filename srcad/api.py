@@ -1746,10 +1746,13 @@ def jacobian(f: Callable[..., Any], wrt: Wrt = 0,
         return built[which]
 
     boxed = getattr(f, "__srcad_boxed__", None)    # a derivative: its function's parameters
-    index = _wrt_indices(boxed.target if boxed is not None else _target(f), wrt)[0][0]
+    target = boxed.target if boxed is not None else _target(f)
+    index = _wrt_indices(target, wrt)[0][0]
+    whole = type(index) is int and _is_star(target, index)       # all of *args, **kwargs
+    index = index[0] + index[1] if type(index) is tuple else index     # the call's position
 
     def jac(*args: Any) -> Any:        # an array, or a tuple of them for a tuple output
-        if index < len(args) and trees.is_container(args[index]):
+        if whole or index < len(args) and trees.is_container(args[index]):
             raise NotDifferentiableError(
                 f"srcad.jacobian with respect to a container argument is not supported yet "
                 f"({getattr(f, '__name__', f)}, argument {index})",
@@ -1795,6 +1798,16 @@ def jacobian(f: Callable[..., Any], wrt: Wrt = 0,
             out = np.concatenate(rows) if rows else np.zeros((0, x.size), dtype)
         return out.reshape(y.shape + x.shape)
     return jac
+
+
+def _is_star(f, index: int) -> bool:
+    """Is parameter ``index`` of ``f`` its ``*args`` or ``**kwargs``?"""
+    try:
+        params = list(inspect.signature(f).parameters.values())
+    except (TypeError, ValueError):
+        return False
+    return index < len(params) and params[index].kind in (params[index].VAR_POSITIONAL,
+                                                          params[index].VAR_KEYWORD)
 
 
 def _unbound(f, wrt):

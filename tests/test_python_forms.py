@@ -361,3 +361,18 @@ def test_try_refusals_are_located(body, message):
     with pytest.raises(srcad.SrcadSyntaxError, match=message) as info:
         srcad.grad(f, wrt=1)({"w": np.ones(3)}, np.ones(3))
     assert info.value.location is not None and info.value.location.lineno >= 2
+
+
+def test_jacobian_and_hessian_of_star_args():
+    f = make_function("def f(*xs):\n    return np.sum(np.sin(xs[0]) * xs[1] ** 2)\n")
+    g = make_function("def g(*xs):\n    return np.sin(xs[0]) * xs[1] ** 2\n")
+    x, y = rng(10).normal(size=3), rng(11).normal(size=3)
+    for wrt in (0, 1):
+        np.testing.assert_allclose(srcad.jacobian(g, wrt=wrt)(x, y),
+                                   central_difference(g, [x, y], wrt), rtol=1e-6, atol=1e-9)
+    H = srcad.hessian(f, wrt=(0, 1))(x, y)
+    np.testing.assert_allclose(H[0][0], np.diag(-np.sin(x) * y ** 2), atol=1e-12)
+    np.testing.assert_allclose(H[0][1], np.diag(2 * y * np.cos(x)), atol=1e-12)
+    np.testing.assert_allclose(H[1][1], np.diag(2 * np.sin(x)), atol=1e-12)
+    with pytest.raises(srcad.NotDifferentiableError, match="container argument"):
+        srcad.jacobian(g, wrt="xs")(x, y)
