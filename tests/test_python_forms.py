@@ -58,7 +58,8 @@ def test_all_any_tuple_genexp(big):
                                rtol=1e-6)
     # second order of the guards (items of a list read by constant index are left out:
     # hvp through them is wrong before this change too, see the session report)
-    check_second_order_of(_GUARDED, [x, vs])
+    if not big:
+        check_second_order_of(_GUARDED, [x, vs])
 
 
 _GUARDED = make_function("""
@@ -376,3 +377,19 @@ def test_jacobian_and_hessian_of_star_args():
     np.testing.assert_allclose(H[1][1], np.diag(2 * np.sin(x)), atol=1e-12)
     with pytest.raises(srcad.NotDifferentiableError, match="container argument"):
         srcad.jacobian(g, wrt="xs")(x, y)
+
+
+def test_comprehension_in_a_handler_runs_only_there():
+    # lowered to a loop before the whole try, it read p['extra'] when 'b' was there
+    f = make_function("""
+def f(p, x):
+    try:
+        b = p["b"]
+    except KeyError:
+        b = sum(v * x for v in p["extra"])
+    return np.sum(b * x)
+""")
+    x = rng(12).normal(size=3)
+    for p in ({"b": np.full(3, 2.0)}, {"extra": [np.ones(3), np.full(3, 2.0)]}):
+        np.testing.assert_allclose(srcad.grad(f, wrt=1)(p, x),
+                                   central_difference(lambda x: f(p, x), [x], 0), rtol=1e-6)

@@ -86,6 +86,12 @@ class _Lowering:
             stmt.body = self.block(stmt.body)
             stmt.orelse = self.block(stmt.orelse)
             return pre + [stmt]
+        if isinstance(stmt, gast.Try):      # each block's, inside it
+            stmt.body, stmt.orelse = self.block(stmt.body), self.block(stmt.orelse)
+            stmt.finalbody = self.block(stmt.finalbody)
+            for handler in stmt.handlers:
+                handler.body = self.block(handler.body)
+            return [stmt]
         if isinstance(stmt, gast.With):     # computed inside the block, as written
             for item in stmt.items:
                 item.context_expr = self.expr(item.context_expr, pre, stmt)
