@@ -393,3 +393,20 @@ def f(p, x):
     for p in ({"b": np.full(3, 2.0)}, {"extra": [np.ones(3), np.full(3, 2.0)]}):
         np.testing.assert_allclose(srcad.grad(f, wrt=1)(p, x),
                                    central_difference(lambda x: f(p, x), [x], 0), rtol=1e-6)
+
+
+def test_helper_local_named_like_a_callers_leaf():
+    # the helper's `params_W = ...` once rebound the caller's leaf params_W (silently wrong)
+    f = make_function("""
+def helper(p):
+    params_W = p["W"] * 2.0
+    return np.sum(params_W * p["W"])
+
+def f(params, x):
+    return helper(params) + np.sum(params["W"] * x)
+""")
+    x, w = rng(13).normal(size=3), rng(14).normal(size=3)
+    value, gx = srcad.value_and_grad(f, wrt=1)({"W": w}, x)
+    np.testing.assert_allclose(value, f({"W": w}, x))
+    np.testing.assert_allclose(gx, w)
+    np.testing.assert_allclose(srcad.grad(f)({"W": w}, x)["W"], 4.0 * w + x)

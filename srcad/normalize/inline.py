@@ -61,6 +61,12 @@ class Inliner(Expressions):
                 views[pname] = star_view(passed)
                 leaves |= {a.id for a in (passed.values() if isinstance(passed, dict)
                                           else passed) if isinstance(a, gast.Name)}
+        clash = (assigned_names(fdef) | set(sig.parameters)) & leaves
+        if clash:       # a leaf named like a local of the helper: read through a name of its
+            alias = {n: self.named(_name(n, gast.Load()), pre, fdef.name).id  # own, which
+                     for n in sorted(clash)}        # the helper's assignments cannot rebind
+            views = renamed(views, alias)[0]
+            leaves = (leaves - clash) | set(alias.values())
         lower_reraising_try(src, fdef)
         own = local_functions(src, fdef)
         lower_sugar(src, fdef)
