@@ -410,3 +410,19 @@ def f(params, x):
     np.testing.assert_allclose(value, f({"W": w}, x))
     np.testing.assert_allclose(gx, w)
     np.testing.assert_allclose(srcad.grad(f)({"W": w}, x)["W"], 4.0 * w + x)
+
+
+def test_verify_takes_a_helper_defined_below(monkeypatch):
+    # SRCAD_VERIFY compiled the optimized tree with the line ranges of the helper's lines
+    # inside the caller's: an InternalError for any helper defined after its caller
+    monkeypatch.setenv("SRCAD_VERIFY", "1")
+    f = make_function("""
+def f(w, a):
+    return np.sum(w ** 2) + h(w, a)
+
+def h(a, b):
+    x = a ** 2
+    return np.sum(x * b)
+""", name="f")
+    w, a = rng(15).normal(size=3), rng(16).normal(size=3)
+    np.testing.assert_allclose(srcad.grad(f)(w, a), 2 * w + 2 * w * a)

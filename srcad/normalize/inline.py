@@ -104,6 +104,9 @@ class Inliner(Expressions):
         """``atom`` bound to a name of its own (an item of a helper's ``*args``, which the
         helper's locals, renamed apart from it, cannot rebind)."""
         name = self.namer.fresh(f"{helper}_arg")
+        # the caller's name anew: copied on, its own line range would not be the line of
+        # the statement it lands in
+        atom = _name(atom.id, gast.Load()) if isinstance(atom, gast.Name) else atom
         pre.append(gast.Assign(targets=[_name(name, gast.Store())], value=atom,
                                type_comment=None))
         return _name(name, gast.Load())
