@@ -295,8 +295,8 @@ def build(f, spec: Spec) -> Derivative:
             tree = gast.gast_to_ast(gast.Module(body=[clone(fdef)], type_ignores=[]))
             for node in ast.walk(tree):     # statements of helpers from other lines: line
                 if getattr(node, "lineno", None) is not None:   # ranges are no concern here
-                    node.end_lineno = node.lineno
-                    node.end_col_offset = getattr(node, "col_offset", None)
+                    setattr(node, "end_lineno", getattr(node, "lineno"))
+                    setattr(node, "end_col_offset", getattr(node, "col_offset", None))
             compile(ast.fix_missing_locations(tree), "<srcad verify>", "exec")
         stage = "emit"
         name = f"d{src.node.name}_" + "_".join(f"d{n}" for n in wrt_names)
