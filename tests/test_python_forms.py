@@ -56,10 +56,22 @@ def test_all_any_tuple_genexp(big):
     t = g.normal(size=3)
     np.testing.assert_allclose(srcad.autodiff(_GUARDS, mode="forward")(x, vs, t), want @ t,
                                rtol=1e-6)
-    # second order of the guards (items of a list read by constant index are left out:
-    # hvp through them is wrong before this change too, see the session report)
     if not big:
         check_second_order_of(_GUARDED, [x, vs])
+        check_second_order_of(_GUARDS, [x, vs])
+
+
+def test_second_order_through_list_items_read_by_index():
+    # renaming bt -> bt_2 (bt = add_at(bt, 0, ba) in the gradient) left `bt.pop()` marked
+    # as popping bt: the Hessian-vector product was silently zero
+    f = make_function("""
+def f(x, vs):
+    t = [np.sum(v * x) for v in vs]
+    return t[0] * t[1]
+""")
+    g = rng(17)
+    x, vs = g.normal(size=3), [g.normal(size=3), g.normal(size=3)]
+    check_second_order_of(f, [x, vs])
 
 
 _GUARDED = make_function("""
