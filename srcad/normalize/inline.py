@@ -2,8 +2,10 @@
 helper's own body, normalized in a scope of its own (its locals renamed ``helper_name``).
 
 Input: a call of a user function, its arguments as atoms. Output: the statements of its body
-appended to ``pre`` (parameters bound to the arguments or to their defaults; a parameter it
-writes into is the caller's own array) and the atom holding its single returned value.
+appended to ``pre`` (parameters bound to the arguments or to their defaults; ``*args`` and
+``**kwargs`` to containers of the call's items, each read through a name of its own; a
+parameter it writes into is the caller's own array) and the atom holding its single returned
+value.
 """
 from __future__ import annotations
 

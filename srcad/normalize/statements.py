@@ -1,5 +1,6 @@
 """Desugaring of statements: assignments (chained, tuple, augmented, into subscripts),
-expression statements, ``return``, ``if``, ``break`` and ``continue``; and the primal-only
+expression statements, ``return``, ``if``, ``break``, ``continue`` and ``with`` (its block
+between primal-only statements entering and leaving it); and the primal-only
 statements (``assert``, ``raise``, calls to ``print``, ``logging`` and ``warnings.warn``),
 kept as written (names renamed) for the primal alone: they have no derivative.
 
