@@ -319,6 +319,10 @@ def with_try(p, x):
         return np.sum(np.sin(x) ** 2) * p["w"][0]       # a return in the handler
     else:
         c = b * 2.0
+    try:
+        w = p["w"]
+    except KeyError:
+        w = 1.0
     finally:
         s = np.sum(p["w"] * x)
     try:
@@ -333,7 +337,7 @@ def with_try(p, x):
         import math
     except ImportError:
         math = None
-    return np.sum(x * c * first) + s * not_a_name * math.pi
+    return np.sum(x * c * first * w) + s * not_a_name * math.pi
 """)
 
 
@@ -368,6 +372,10 @@ def test_try_decided_when_built(keys):
      "    return np.sum(v * x)", "except ... as e"),
     ("try:\n        import not_a_module_anywhere\n    except ValueError:\n        pass\n"
      "    return np.sum(x)", "the import fails"),
+    ("try:\n        v = p['zz']\n    except KeyError:\n        return np.sum(x)\n"
+     "    finally:\n        v = 2.0\n    return np.sum(v * x)", "`return` in a try with `finally`"),
+    ("try:\n        v = p['w']\n    finally:\n        return np.sum(x)\n", "`return` in a try "
+     "with `finally`"),
 ])
 def test_try_refusals_are_located(body, message):
     f = make_function(f"def f(p, x):\n    {body}\n")

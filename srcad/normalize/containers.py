@@ -39,7 +39,7 @@ from ..naming import names_in
 from ..source import KeysOf, Source
 from .. import trees
 from .program import _loc_error
-from .trys import handler_for
+from .trys import handler_for, then_finally
 
 __all__ = ["lower_containers", "leaf_names", "param_names", "renamed", "star_view"]
 
@@ -633,9 +633,9 @@ class _Lowering:
                 handler = handler_for(self.src, stmt, missing)
                 if handler is None:
                     self.resolve(s.value, None, "")     # raises the located error
-                return out + self.block(handler.body) + self.block(stmt.finalbody)
+                return out + self.block(then_finally(self.src, stmt, handler.body))
             out += self.stmt(s)
-        return out + self.block(stmt.orelse) + self.block(stmt.finalbody)
+        return out + self.block(then_finally(self.src, stmt, stmt.orelse))
 
     def read_outcome(self, stmt):
         """For ``name = c[k]...`` reading containers with constant keys and fields only: the

@@ -25,7 +25,7 @@ from .. import registry, runtime
 from ..source import parse_function
 from .calls import Calls
 from .inline import _mutated_params
-from .program import _loc_error, _name
+from .program import _jump_in, _loc_error, _name
 from .scope import _Scope, _is_global_ref, _is_static_root, _is_user_function
 
 __all__ = ["Statements"]
@@ -318,23 +318,6 @@ class Statements(Calls):
 
 _EFFECTS = {builtins.print, warnings.warn, warnings.warn_explicit, runtime.errstate_enter,
             runtime.errstate_exit, runtime.context_enter, runtime.context_exit}
-
-
-def _jump_in(body):
-    """A ``return`` in ``body``, or a ``break``/``continue`` of a loop around it; else None."""
-    for stmt in body:
-        for node in gast.walk(stmt):
-            if isinstance(node, gast.Return):
-                return node
-        if isinstance(stmt, (gast.Break, gast.Continue)):
-            return stmt
-        if isinstance(stmt, (gast.If, gast.With, gast.Try)):
-            found = _jump_in(stmt.body + getattr(stmt, "orelse", []) + getattr(
-                stmt, "finalbody", []) + [s for h in getattr(stmt, "handlers", []) for s in
-                                          h.body])
-            if found is not None:
-                return found
-    return None
 
 
 def _runtime_effect(which: str, keywords) -> gast.Expr:

@@ -18,9 +18,9 @@ import importlib
 import gast
 
 from ..source import UNRESOLVED, Source
-from .program import _loc_error
+from .program import _jump_in, _loc_error
 
-__all__ = ["lower_reraising_try", "handler_for"]
+__all__ = ["lower_reraising_try", "handler_for", "then_finally"]
 
 
 def lower_reraising_try(src: Source, fdef: gast.FunctionDef) -> None:
@@ -78,9 +78,9 @@ def _imports_decided(src, stmt) -> list:
                 if handler is None:
                     raise _loc_error(src, s, f"the import fails: {exc}", "Fix the import, or "
                                      "catch ImportError.") from None
-                return ran + handler.body + stmt.finalbody
+                return ran + then_finally(src, stmt, handler.body)
         ran.append(s)
-    return ran + stmt.orelse + stmt.finalbody
+    return ran + then_finally(src, stmt, stmt.orelse)
 
 
 def _import(stmt, alias) -> None:
@@ -94,6 +94,18 @@ def _import(stmt, alias) -> None:
         except ImportError:
             raise ImportError(f"cannot import name {alias.name!r} from {stmt.module!r}") \
                 from None
+
+
+def then_finally(src, stmt, chosen: list) -> list:
+    """``chosen`` (the handler or ``else`` a decided ``try`` runs), then its ``finally``: in
+    sequence, which is Python's order unless a jump leaves ``chosen`` (``finally`` then runs
+    first) or ``finally`` jumps itself (its ``return`` wins): those are refused."""
+    jump = _jump_in(stmt.finalbody) or (_jump_in(chosen) if stmt.finalbody else None)
+    if jump is not None:
+        raise _loc_error(src, jump, f"`{type(jump).__name__.lower()}` in a try with "
+                         "`finally` that srcad decides when it builds the derivative",
+                         "Move the return, break or continue after the try statement.")
+    return chosen + stmt.finalbody
 
 
 def handler_for(src, stmt, kind: type):
