@@ -289,7 +289,14 @@ def f(x):
         with np.errstate(invalid="ignore"):
             srcad.grad(f)(-np.ones(2))
     assert _Recorder.log == [("enter", "c"), ("exit", "c", AssertionError)]
-    np.testing.assert_allclose(srcad.grad(f)(np.full(2, 4.0)), [0.25, 0.25])
+    d = srcad.grad(f)
+    for _ in range(3):          # the dispatcher's fast path, too
+        np.testing.assert_allclose(d(np.full(2, 4.0)), [0.25, 0.25])
+    _Recorder.log.clear()
+    with pytest.raises(srcad.NotDifferentiableError if swallow else AssertionError):
+        with np.errstate(invalid="ignore"):
+            d(-np.ones(2))
+    assert _Recorder.log == [("enter", "c"), ("exit", "c", AssertionError)]
 
 
 @pytest.mark.parametrize("body, message", [
