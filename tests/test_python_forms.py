@@ -83,8 +83,16 @@ def guarded(x, vs):
 """)
 
 
-def test_returned_tuple_genexp_refused_not_retyped():
-    f = make_function("def f(x):\n    return tuple(np.sin(x) * i for i in range(2))\n")
+@pytest.mark.parametrize("body", [
+    "return tuple(np.sin(x) * i for i in range(2))",
+    "t = tuple(np.sin(x) * i for i in range(2))\n    return np.sum(t[1]) if isinstance(t, tuple) "
+    "else 0.0",
+    "t = tuple(np.sin(x) * i for i in range(2)) + (x,)\n    return np.sum(t[2])",
+])
+def test_tuple_genexp_where_a_list_would_differ_is_refused(body):
+    # computed as a list, the tuple would be returned as a list, fail isinstance(t, tuple)
+    # or fail to concatenate with a tuple: these stay tuple(...), which has no rule
+    f = make_function(f"def f(x):\n    {body}\n")
     with pytest.raises(srcad.NoRuleError, match="builtins.tuple") as info:
         srcad.autodiff(f, mode="forward")(np.ones(2), np.ones(2))
     assert info.value.location is not None and info.value.location.lineno == 2

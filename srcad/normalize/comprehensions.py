@@ -2,8 +2,8 @@
 
 Input: a FunctionDef as parsed. Output: the same function where each list comprehension, and
 each generator expression passed to ``sum``, ``list``, ``tuple`` (computed as the list, which
-reads as the tuple does; a returned one stays ``tuple(list)``, an output the transformers
-refuse rather than change its type), ``all`` or ``any`` (a flag, set by the first item deciding it; the
+reads as the tuple does; one returned, or read as an operand or by ``isinstance``, stays
+``tuple(list)``, which the transformers refuse rather than change its type), ``all`` or ``any`` (a flag, set by the first item deciding it; the
 items after it are not evaluated), is computed by statements placed before the statement
 holding it:
 
@@ -49,6 +49,13 @@ class _Lowering:
         self.outputs = {n.id for r in gast.walk(fdef) if isinstance(r, gast.Return)
                         for n in ([r.value] + getattr(r.value, "elts", []))
                         if isinstance(n, gast.Name)}      # returned, or items of the result
+        # names a list would not stand for as a tuple: operands (t + (x,), t == ()), and
+        # what isinstance and type look at
+        self.outputs |= {n.id for node in gast.walk(fdef) for n in (
+            [node.left, node.right] if isinstance(node, gast.BinOp) else
+            [node.left, *node.comparators] if isinstance(node, gast.Compare) else
+            node.args if isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and
+            node.func.id in ("isinstance", "type") else []) if isinstance(n, gast.Name)}
 
     def fresh(self, base):
         name, i = f"{base}_1", 2
@@ -63,7 +70,7 @@ class _Lowering:
 
     def returned(self, stmt, name) -> bool:
         """Is ``stmt`` a return, or ``name`` (what it assigns) returned (or an item of the
-        returned tuple)?"""
+        returned tuple), or read where a list is not the tuple (an operand, isinstance)?"""
         return isinstance(stmt, gast.Return) or name is not None and name in self.outputs
 
     def block(self, stmts) -> list:
@@ -117,7 +124,8 @@ class _Lowering:
                         if lowering.builtin(n.func, name):
                             kind = "sum" if name == "sum" else "list"
                             made = lowering.collect(n.args[0], kind, pre, stmt, hint)
-                            if name == "tuple" and lowering.returned(stmt, hint):
+                            if name == "tuple" and (lowering.returned(stmt, hint) or getattr(
+                                    n, "srcad_operand", False)):
                                 return gast.copy_location(gast.Call(   # an output: its
                                     func=n.func, args=[made], keywords=[]), n)   # type
                             return made      # else the list, which reads as the tuple does
@@ -125,6 +133,15 @@ class _Lowering:
                         if lowering.builtin(n.func, name):
                             return lowering.collect(n.args[0], name, pre, stmt, hint)
                 return self.generic_visit(n)
+
+            def visit_BinOp(self, n):
+                for operand in [getattr(n, "left", None), getattr(n, "right", None),
+                                *getattr(n, "comparators", [])]:
+                    if isinstance(operand, gast.Call):
+                        operand.srcad_operand = True      # tuple(...) + (x,): a tuple
+                return self.generic_visit(n)
+
+            visit_Compare = visit_BinOp
 
             def visit_Lambda(self, n):
                 return n                      # its own scope: refused by the fence
