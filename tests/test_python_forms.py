@@ -57,7 +57,6 @@ def test_all_any_tuple_genexp(big):
     np.testing.assert_allclose(srcad.autodiff(_GUARDS, mode="forward")(x, vs, t), want @ t,
                                rtol=1e-6)
     if not big:
-        check_second_order_of(_GUARDED, [x, vs])
         check_second_order_of(_GUARDS, [x, vs])
 
 
@@ -72,15 +71,6 @@ def f(x, vs):
     g = rng(17)
     x, vs = g.normal(size=3), [g.normal(size=3), g.normal(size=3)]
     check_second_order_of(f, [x, vs])
-
-
-_GUARDED = make_function("""
-def guarded(x, vs):
-    s = np.sum(np.sin(x) * vs[0]) * np.sum(x * x)
-    if all(v.shape == x.shape for v in vs) and not any(np.sum(v) > 100.0 for v in vs):
-        s = s * 2.0
-    return s
-""")
 
 
 @pytest.mark.parametrize("body", [
