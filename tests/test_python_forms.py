@@ -451,3 +451,14 @@ def h(a, b):
 """, name="f")
     w, a = rng(15).normal(size=3), rng(16).normal(size=3)
     np.testing.assert_allclose(srcad.grad(f)(w, a), 2 * w + 2 * w * a)
+
+
+def test_star_parameters_refused_where_no_call_gives_them():
+    f = make_function("def f(*xs):\n    return np.sum(xs[0] * xs[1])\n")
+    with pytest.raises(srcad.SrcadSyntaxError, match="each call's length and keys"):
+        srcad.show(f)
+    assert "def df_dxs_0(xs_0, xs_1):" in srcad.show(f, np.ones(2), np.ones(2))
+    g = make_function("def g(x):\n    h = lambda *a: a[0] * 2\n    return np.sum(h(x))\n")
+    with pytest.raises(srcad.SrcadSyntaxError, match="of a nested function or lambda") as info:
+        srcad.grad(g)(np.ones(2))
+    assert info.value.location.lineno == 2

@@ -55,8 +55,14 @@ def fence(src: Source, fdef: gast.FunctionDef):
     """Reject unsupported syntax with the user's location and what to write instead."""
     args = fdef.args
     if args.vararg or args.kwarg:
-        raise _loc_error(src, fdef, "*args/**kwargs parameters are not supported",
-                         "Name each parameter explicitly.")
+        if fdef.name != src.node.name or fdef.lineno != src.node.lineno:
+            raise _loc_error(src, fdef, "*args/**kwargs parameters of a nested function or "
+                             "lambda", "Name its parameters (srcad takes *args/**kwargs of "
+                             "the function and of module-level helpers).")
+        raise _loc_error(src, fdef, "*args/**kwargs parameters without the arguments of a "
+                         "call: srcad builds their derivative for each call's length and keys",
+                         "Call the derivative, or show it for example arguments: "
+                         "srcad.show(f, *args).")
     for stmt in fdef.body:
         messages = {id(n) for m in gast.walk(stmt) if isinstance(m, _MESSAGES)
                     for n in gast.walk(m) if isinstance(n, gast.JoinedStr)}
