@@ -134,11 +134,16 @@ def _target(f):
 
 
 def _wrt_indices(f, wrt):
-    """Normalize ``wrt`` (int, name, or tuple of those) to (indices, single)."""
+    """Normalize ``wrt`` (int, name, or tuple of those) to (indices, single). An int counts
+    the call's positional arguments (JAX's argnums): for ``f(w, *args)``, ``wrt=2`` is
+    ``args[1]``, the index ``(1, 1)`` (the ``*args`` parameter, the item); its name, or the
+    name of ``**kwargs``, is the whole tuple or dict."""
     try:
         params = list(inspect.signature(f).parameters)
+        star = next((k for k, p in enumerate(inspect.signature(f).parameters.values())
+                     if p.kind is p.VAR_POSITIONAL), None)
     except (TypeError, ValueError):
-        params = []
+        params, star = [], None
     single = not isinstance(wrt, (tuple, list))
     items = [wrt] if single else list(wrt)
     if not items:
@@ -150,14 +155,20 @@ def _wrt_indices(f, wrt):
                 raise ValueError(f"wrt={item!r}: {getattr(f, '__name__', f)} has no parameter "
                                  f"named {item!r} (parameters: {', '.join(params)})")
             item = params.index(item)
-        if not isinstance(item, numbers.Integral) or isinstance(item, bool):
+        elif not isinstance(item, numbers.Integral) or isinstance(item, bool):
             raise TypeError(f"wrt={wrt!r} for {getattr(f, '__name__', f)}: wrt must be an "
                             f"int, a parameter name, or a tuple of those, not {item!r}")
+        elif star is not None and item >= star:       # a positional argument in *args
+            out.append((star, int(item) - star))
+            continue
+        elif star is not None and item < 0:
+            raise ValueError(f"wrt={item}: {getattr(f, '__name__', f)} takes *"
+                             f"{params[star]}: count its positional arguments from 0")
         if params and not -len(params) <= item < len(params):
             raise ValueError(f"wrt={item}: {getattr(f, '__name__', f)} has only "
                              f"{len(params)} parameters")
         out.append(item % len(params) if params else item)
-    if len(set(out)) != len(out):
+    if len(set(out)) != len(out) or any(type(i) is tuple and i[0] in out for i in out):
         raise ValueError(f"wrt={wrt!r} names an argument twice")
     return tuple(out), single
 
@@ -304,6 +315,10 @@ def build(f, spec: Spec) -> Derivative:
         fdef = owned_writes(fdef, program.ref(np, "np"), tangents)  # never the caller's arrays
         if verify:                   # transformed and optimized code must still compile
             tree = gast.gast_to_ast(gast.Module(body=[clone(fdef)], type_ignores=[]))
+            for node in ast.walk(tree):     # statements of helpers from other lines: line
+                if getattr(node, "lineno", None) is not None:   # ranges are no concern here
+                    setattr(node, "end_lineno", getattr(node, "lineno"))
+                    setattr(node, "end_col_offset", getattr(node, "col_offset", None))
             compile(ast.fix_missing_locations(tree), "<srcad verify>", "exec")
         stage = "emit"
         name = f"d{src.node.name}_" + "_".join(f"d{n}" for n in wrt_names)
@@ -390,7 +405,7 @@ class _Arguments:
         self.indices = indices
         self.signature = inspect.signature(f)
         self.names = list(self.signature.parameters)
-        self.last = max(indices)
+        self.last = max(i if type(i) is int else i[0] for i in indices)
         params = self.signature.parameters.values()
         positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY,
                                                        p.POSITIONAL_OR_KEYWORD)]
@@ -410,7 +425,26 @@ class _Arguments:
             raise ArgumentError(f"{self.name}: {exc}", _def_location(self.f),
                                 hint=f"Call it as {self.name}{self.signature} is called.") from None
         bound.apply_defaults()
-        return [bound.arguments[self.names[i]] for i in self.indices]
+        return [self.item(bound.arguments, i) for i in self.indices]
+
+    def item(self, arguments, i):
+        """The value of wrt index ``i`` (a parameter's index, or (``*args``, item))."""
+        if type(i) is not tuple:
+            return arguments[self.names[i]]
+        passed = arguments[self.names[i[0]]]
+        if i[1] >= len(passed):
+            raise ArgumentError(
+                f"{self.name}: wrt={i[0] + i[1]} is positional argument {i[0] + i[1]}, but the "
+                f"call passes {i[0] + len(passed)} positional arguments",
+                _def_location(self.f, param=i),
+                hint="Differentiate an argument the call passes.")
+        return passed[i[1]]
+
+    def describe(self, i) -> str:
+        """How the user names wrt index ``i``: ``w``, ``args[1]``."""
+        if type(i) is tuple:
+            return f"{self.names[i[0]]}[{i[1]}]"
+        return self.names[i] if i < len(self.names) else f"argument {i}"
 
     def check(self, values, indices=None):
         for i, a in zip(self.indices if indices is None else indices, values):
@@ -425,16 +459,16 @@ class _Arguments:
                     self.not_differentiable(i, item)
 
     def not_differentiable(self, i, item):
-        name = self.names[i] if i < len(self.names) else f"argument {i}"
+        name = self.describe(i)
         kind = "a boolean" if isinstance(item, (bool, np.bool_)) else "an integer" if \
             isinstance(item, numbers.Integral) or hasattr(item, "dtype") else \
             f"not a number ({item!r})"
         dtype = f" {item.dtype}" if hasattr(item, "dtype") else ""
         hint = f"Pass a float (e.g. {name}=float(...) or .astype(float)), or leave " \
-            f"argument {i} out of wrt."
+            f"{name} out of wrt."
         if _is_function(item):
             kind = "a function"
-            hint = f"Leave argument {i} out of wrt: the derivative is built for the function " \
+            hint = f"Leave {name} out of wrt: the derivative is built for the function " \
                 "passed, it has no derivative with respect to it."
         raise NotDifferentiableError(
             f"cannot differentiate {self.f.__name__} with respect to {name}: it is {kind} "
@@ -444,7 +478,7 @@ class _Arguments:
         for i, a, t in zip(self.indices, values, tangents):
             if isinstance(a, (list, tuple)):
                 continue
-            name = self.names[i] if i < len(self.names) else f"argument {i}"
+            name = self.describe(i)
             if t is None or isinstance(t, (str, bytes, dict)):
                 raise ArgumentError(
                     f"the tangent of {name} is not a number ({type(t).__name__}): expected an "
@@ -476,7 +510,10 @@ def _def_location(f, param=None, returns=False):
         code = getattr(f, "__code__", None)
         return Location(code.co_filename, code.co_firstlineno, None) if code else None
     a = src.node.args
-    params = a.posonlyargs + a.args + a.kwonlyargs
+    params = a.posonlyargs + a.args + [a.vararg] * bool(a.vararg) + a.kwonlyargs + [
+        a.kwarg] * bool(a.kwarg)        # in the signature's order
+    if type(param) is tuple:            # an item of *args
+        param = param[0]
     if param is not None and param < len(params):
         return src.location(params[param])
     found = [n for n in gast.walk(src.node) if isinstance(n, gast.Return)] if returns else []
@@ -827,6 +864,8 @@ def _reads_containers(f, depth=0) -> bool:
         return False
     node = src.node
     a = node.args
+    if a.vararg or a.kwarg or _star_unpacked(node):
+        return True             # *args, **kwargs, f(*xs): per call, their lengths and keys
     derived = {p.id for p in a.posonlyargs + a.args + a.kwonlyargs}
 
     def rooted(n) -> bool:
@@ -879,6 +918,18 @@ def _reads_containers(f, depth=0) -> bool:
                     _reads_containers(callee, depth + 1):
                 return True
     return False
+
+
+def _star_unpacked(node) -> set:
+    """The parameters of ``node`` (a FunctionDef) that a call unpacks: ``g(*xs)``,
+    ``g(**d)``; their lengths and keys are those of each call's arguments."""
+    a = node.args
+    params = {p.id for p in a.posonlyargs + a.args + a.kwonlyargs}
+    found = {n.value.id for n in gast.walk(node) if isinstance(n, gast.Starred)
+             and isinstance(n.value, gast.Name)}
+    found |= {k.value.id for n in gast.walk(node) if isinstance(n, gast.Call)
+              for k in n.keywords if k.arg is None and isinstance(k.value, gast.Name)}
+    return found & params
 
 
 def _container_reads(f) -> dict:
@@ -949,6 +1000,19 @@ class _Containers:
         parameters = list(self.signature.parameters.values())
         self.simple = len(parameters) if all(
             p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in parameters) else -1
+        # *args, **kwargs and the parameters f(*xs) unpacks: containers in every call
+        self.star = {p.name for p in parameters if p.kind in (p.VAR_POSITIONAL,
+                                                               p.VAR_KEYWORD)}
+        if any(p.kind is p.VAR_POSITIONAL or p.kind is p.VAR_KEYWORD for p in parameters) or \
+                not isinstance(target, types.FunctionType):
+            unpacked: set = set()
+        else:
+            try:
+                unpacked = _star_unpacked(parse_function(target).node)
+            except (SrcadError, RecursionError):
+                unpacked = set()
+        self.star |= unpacked
+        self.unpacked = unpacked
         self.plans: dict = {}
         self.names: dict = {}          # structures -> the lowered function's parameters
         self.last: Derivative | None = None     # the derivative built last (its source)
@@ -971,12 +1035,12 @@ class _Containers:
         structures = []
         layout = []
         for (p, value), name in zip(pairs, self.signature.parameters):
-            if p is not None and p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
-                raise TypeError(f"{self.arguments.name}: srcad does not take containers "
-                                f"through *{p.name} parameters yet")
-            into = keyword if p is not None and p.kind is p.KEYWORD_ONLY else flat
+            into = keyword if p is not None and p.kind in (p.KEYWORD_ONLY, p.VAR_KEYWORD) \
+                else flat
             start = len(flat) + len(keyword)
-            if trees.is_container(value):
+            if trees.is_container(value) or name in self.star and (
+                    type(value) in (list, tuple) or p is not None and p.kind in (
+                        p.VAR_POSITIONAL, p.VAR_KEYWORD)):
                 leaves: list = []
                 structures.append((name, trees.flatten(value, leaves)))
                 into += leaves
@@ -986,12 +1050,23 @@ class _Containers:
                 layout.append((value, start, None))
         return flat, keyword, tuple(structures), layout
 
+    def part(self, layout, i):
+        """(value, first flat index, leaves or None) of wrt index ``i``: a parameter's
+        (``layout[i]``), or an item of ``*args``, ``(parameter, item)``."""
+        if type(i) is not tuple:
+            return layout[i]
+        value, start, leaves = layout[i[0]]
+        item = self.arguments.item({self.arguments.names[i[0]]: value}, i)
+        before = sum(len(trees.leaves(v)) for v in value[:i[1]])
+        if not trees.is_container(item) and type(item) not in (list, tuple):
+            return item, start + before, None
+        return item, start + before, leaves[before:before + len(trees.leaves(item))]
+
     def wrt(self, layout):
         """The lowered wrt indices, and per wrt parameter the indices of its leaves."""
-        names = list(self.signature.parameters)
         flat, groups = [], []
         for i in self.spec.wrt:
-            value, start, leaves = layout[i]
+            value, start, leaves = self.part(layout, i)
             if leaves is None:
                 self.arguments.check([value], (i,))
                 group = [start]
@@ -1001,7 +1076,7 @@ class _Containers:
                 if not group:
                     raise NotDifferentiableError(
                         f"cannot differentiate {self.target.__name__} with respect to "
-                        f"{names[i]}: it holds no float arrays or floats",
+                        f"{self.arguments.describe(i)}: it holds no float arrays or floats",
                         _def_location(self.target, param=i),
                         hint="Differentiate a container of float arrays and floats.")
             flat += group
@@ -1041,7 +1116,7 @@ class _Containers:
         taken = {id(v) for v in values}
         out = []
         for i, group in zip(self.spec.wrt, groups):
-            value, start, leaves = layout[i]
+            value, start, leaves = self.part(layout, i)
             if leaves is None:
                 out.append(_own(next(found), value, taken, entry))
                 continue
@@ -1058,9 +1133,10 @@ class _Containers:
         if not self.spec.grad_seed:
             named[entry.extra[0]] = seed if seed is None or entry.output is None else \
                 _output_seed(seed, entry, self.target)
-        out = entry.fn(*flat, **named)
+        out = _call(entry.fn, flat, named)
         result = self.finish(out, layout, groups, wrt, flat + keyword, entry)
-        if self.dispatcher is not None and not named and entry.output is None:
+        if self.dispatcher is not None and not named and entry.output is None and \
+                not self.star:
             dicts = _flat_dicts(layout, structures, self.spec.wrt, groups)
             if dicts is not None:
                 self.dispatcher.offer(args, _keyed(_kinds(flat), flat), entry, self.target, dicts,
@@ -1081,19 +1157,19 @@ class _Containers:
     def leaf_tangents(self, tangents, layout, structures, groups) -> list:
         """The tangents of the wrt leaves, each container tangent checked against the
         structure of its argument."""
-        names = list(self.signature.parameters)
         out = []
         for i, t, group in zip(self.spec.wrt, tangents, groups):
-            value, start, leaves = layout[i]
+            value, start, leaves = self.part(layout, i)
             if leaves is None:
                 out.append(t)
                 continue
             tl: list = []
-            if trees.flatten(t, tl) != dict(structures)[names[i]]:
+            name = self.arguments.describe(i)
+            if trees.flatten(t, tl) != trees.flatten(value, []):
                 raise ShapeMismatchError(
-                    f"the tangent of {names[i]} does not have its structure",
+                    f"the tangent of {name} does not have its structure",
                     _def_location(self.target, param=i),
-                    hint=f"Pass a tangent shaped like {names[i]}: the same containers, keys "
+                    hint=f"Pass a tangent shaped like {name}: the same containers, keys "
                          "and fields, an array of the same shape for each array.")
             out += [tl[k - start] for k in group]
         return out
@@ -1154,11 +1230,22 @@ def _flat_dicts(layout, structures, wrt, groups) -> tuple | None:
     return tuple(out)
 
 
+def _call(fn, args, kwargs):
+    """``fn(*args, **kwargs)`` of generated code for container arguments: raising, the
+    blocks it was in are left (``np.errstate``, a user's ``with``)."""
+    try:
+        return fn(*args, **kwargs)
+    except Exception as exc:
+        runtime.errstate_reset()
+        runtime.context_unwind(exc)
+        raise
+
+
 def _call_forward(entry, flat, named, leaf_tangents, preserve_result):
     if entry.extra:
-        out = entry.fn(*flat, **named, **dict(zip(entry.extra, leaf_tangents)))
+        out = _call(entry.fn, flat, {**named, **dict(zip(entry.extra, leaf_tangents))})
     else:
-        out = entry.fn(*flat, *leaf_tangents, **named)
+        out = _call(entry.fn, [*flat, *leaf_tangents], named)
     if preserve_result:
         return _value(out[0], entry), _tangent(out[1], entry, flat + list(leaf_tangents))
     return _tangent(out, entry, flat + list(leaf_tangents))
@@ -1243,6 +1330,7 @@ def _wrap(f, spec, kind):
         """What the generated function raised, located: an error about the output at the
         function's return, another exception with a note naming the generated line."""
         runtime.errstate_reset()     # raised inside an np.errstate block: left it
+        runtime.context_unwind(exc)  # inside a user's with: its __exit__ gets it
         if isinstance(exc, (ShapeMismatchError, NotDifferentiableError)) and kind == "reverse":
             if exc.location is None:
                 exc.location = _def_location(target, returns=True)
@@ -1270,7 +1358,7 @@ def _wrap(f, spec, kind):
             if bound_self:
                 args = bound_self + args
             kinds = _kinds(args)
-            if (kwargs or None in kinds) and _has_container(args, kwargs):
+            if boxed.star or (kwargs or None in kinds) and _has_container(args, kwargs):
                 return boxed.reverse(args, kwargs, seed)
             called = ()              # the functions passed: the derivative is built for them
             if None in kinds or kwargs:
@@ -1315,7 +1403,7 @@ def _wrap(f, spec, kind):
                                 f"per wrt argument ({len(indices)})", _def_location(target))
             primals, tangents = bound_self + args[:n], args[n:]
             kinds = _kinds(primals + tangents)
-            if (kwargs or None in kinds) and _has_container(primals, kwargs):
+            if boxed.star or (kwargs or None in kinds) and _has_container(primals, kwargs):
                 return boxed.forward(primals, tangents, kwargs)
             if None in kinds:        # functions passed: the derivative is built for them
                 kinds = _keyed(kinds, primals + tangents)
@@ -1335,6 +1423,9 @@ def _wrap(f, spec, kind):
                     if len(checked) >= _MAX_VARIANTS:
                         checked.clear()
                     checked[kinds] = entry
+            if kwargs and not entry.extra:   # positional tangents: keywords naming positional
+                bound = arguments.signature.bind(*primals, **kwargs)   # parameters (a
+                primals, kwargs = bound.args, bound.kwargs     # partial's) go before them
             try:
                 if entry.extra:     # tangents are keyword-only (the function has defaults)
                     out = entry.fn(*primals, **kwargs, **dict(zip(entry.extra, tangents)))
@@ -1365,7 +1456,7 @@ def _wrap(f, spec, kind):
         variant for their shapes and dtypes (forward mode: tangents like the wrt arguments);
         for containers, the one built for their structure."""
         args = bound_self + tuple(args)
-        if _has_container(args, kwargs):
+        if boxed.star or _has_container(args, kwargs):
             if kind == "reverse":
                 boxed.reverse(args, kwargs, None)
             else:
@@ -1426,7 +1517,7 @@ def _spec(f, mode, wrt, preserve_result, optimized, grad_seed):
             raise TypeError(f"{name} must be True or False, not {flag!r}")
     if isinstance(f, types.MethodType):     # a bound method: self is bound, not differentiated
         indices, single = _wrt_indices(f, wrt)
-        indices = tuple(i + 1 for i in indices)
+        indices = tuple(i + 1 if type(i) is int else (i[0] + 1, i[1]) for i in indices)
     else:
         boxed = getattr(f, "__srcad_boxed__", None)     # a derivative: its parameters are
         indices, single = _wrt_indices(boxed.target if boxed is not None else  # the user's
@@ -1832,9 +1923,18 @@ def jacobian(f: Callable[..., Any], wrt: Wrt = 0,
         return built[which]
 
     boxed = getattr(f, "__srcad_boxed__", None)    # a derivative: its function's parameters
-    index = _wrt_indices(boxed.target if boxed is not None else _target(f), wrt)[0][0]
+    target = boxed.target if boxed is not None else _target(f)
+    index = _wrt_indices(target, wrt)[0][0]
+    whole = type(index) is int and _is_star(target, index)       # all of *args, **kwargs
+    index = index[0] + index[1] if type(index) is tuple else index     # the call's position
 
     def jac(*args: Any) -> Any:        # an array, or a tuple of them for a tuple output
+        if whole:
+            raise NotDifferentiableError(
+                f"srcad.jacobian with respect to all of a *args or **kwargs parameter is not "
+                f"supported ({getattr(f, '__name__', f)}, argument {index})",
+                hint="Differentiate one of its items (an int wrt counts the call's positional "
+                     "arguments), or use srcad.grad, srcad.vjp or srcad.hvp.")
         value = f(*args)
         if index < len(args) and trees.is_container(args[index]):
             return _container_jacobian(derivative("forward"), args, index, value)
@@ -1888,6 +1988,16 @@ def _with_value(f, derivative, vectors=0):
     def both(*args):
         return f(*map(_copied, args[:len(args) - vectors])), derivative(*args)
     return both
+
+
+def _is_star(f, index: int) -> bool:
+    """Is parameter ``index`` of ``f`` its ``*args`` or ``**kwargs``?"""
+    try:
+        params = list(inspect.signature(f).parameters.values())
+    except (TypeError, ValueError):
+        return False
+    return index < len(params) and params[index].kind in (params[index].VAR_POSITIONAL,
+                                                          params[index].VAR_KEYWORD)
 
 
 def _unbound(f, wrt):

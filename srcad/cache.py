@@ -13,7 +13,7 @@ import numpy as np
 
 from . import emit, registry
 from .errors import InternalError, Location, TooDeepError
-from .source import AttributeOf, Namespace
+from .source import AttributeOf, KeysOf, Namespace
 
 __all__ = ["Derivative", "lookup", "clear"]
 
@@ -241,8 +241,9 @@ def _shared(target, spec) -> Derivative | None:
     if found is None:
         return None
     entry, globals_, mine, kinds = found
-    if target.__globals__ is not globals_ or registry._version != entry.version:
-        return None
+    if target.__globals__ is not globals_ or registry._version != entry.version or any(
+            type(namespace) is KeysOf for namespace, _, _ in entry.deps):
+        return None             # keys read through the other closure's cells: built anew
     namespace = Namespace(target)
     if _cell_kinds(namespace.cells) != kinds:   # a complex value where a real one was: the
         return None                             # build looked at the values it reads

@@ -1870,3 +1870,52 @@ def errstate_reset() -> None:
 
 
 __all__ += ["errstate_enter", "errstate_exit", "errstate_reset"]
+
+
+# -- with over a user's context manager ------------------------------------------------------
+
+def _context_stack() -> list:
+    """The context managers ``context_enter`` entered in this thread and not yet left."""
+    thread = threading.current_thread()
+    stack = getattr(thread, "_srcad_contexts", None)
+    if stack is None:
+        stack = []
+        setattr(thread, "_srcad_contexts", stack)
+    return stack
+
+
+def context_enter(manager) -> None:
+    """``with manager:`` starts, in the primal only: ``__enter__`` runs as Python runs it
+    (its value is not used: srcad refuses a ``with ... as name`` that reads ``name``)."""
+    cls = type(manager)
+    leave = cls.__exit__
+    cls.__enter__(manager)
+    _context_stack().append((manager, leave))
+
+
+def context_exit() -> None:
+    """The block of the innermost ``context_enter`` ended: its ``__exit__(None, None, None)``."""
+    manager, leave = _context_stack().pop()
+    leave(manager, None, None, None)
+
+
+def context_unwind(exc: BaseException) -> None:
+    """A derivative raised ``exc`` inside ``with`` blocks: each manager's ``__exit__`` gets
+    the exception, innermost first, as Python gives it. One that suppresses it would resume
+    after its block, which the derivative cannot: that is refused (from ``exc``)."""
+    stack = _context_stack()
+    suppressed = None
+    while stack:
+        manager, leave = stack.pop()
+        if leave(manager, type(exc), exc, exc.__traceback__):
+            suppressed = suppressed or manager
+    if suppressed is not None:
+        from .errors import NotDifferentiableError
+        raise NotDifferentiableError(
+            f"the context manager {type(suppressed).__name__} suppressed "
+            f"{type(exc).__name__}: {exc} (raised in its block)", None,
+            hint="srcad cannot resume the derivative after a suppressed exception: handle "
+                 "it outside the differentiated function.") from exc
+
+
+__all__ += ["context_enter", "context_exit", "context_unwind"]

@@ -76,6 +76,25 @@ class AttributeOf:
         return getattr(self.obj, name, UNRESOLVED)
 
 
+class KeysOf:
+    """The keys of the dict a name holds, as they were when the derivative was built
+    (``f(x, **opts)`` of a global or closure ``opts``: one keyword per key, its value read at
+    call time): a dependency, stale once the name holds a dict of other keys (``lookup`` is
+    then UNRESOLVED)."""
+
+    __slots__ = ("namespace", "name", "keys")
+
+    def __init__(self, namespace, name: str, keys: tuple):
+        self.namespace, self.name, self.keys = namespace, name, keys
+
+    def lookup(self, name: str):
+        now = self.namespace.lookup(self.name)
+        return self.keys if type(now) is dict and tuple(now) == self.keys else UNRESOLVED
+
+    def __deepcopy__(self, memo):       # held by a node that is copied: the same namespace
+        return self
+
+
 @dataclass
 class Source:
     """A parsed function: its definition (gast, user line numbers) and where it came from."""

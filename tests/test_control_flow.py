@@ -162,8 +162,8 @@ UNSUPPORTED_IN_LOOP = {
         def f(x):
             s = 0.0
             while s < 1.0:
-                with open("/dev/null"):
-                    s = s + x
+                with open("/dev/null") as fh:
+                    s = s + x * len(fh.name)
             return s
         """,
     "lambda": """

@@ -63,9 +63,8 @@ UNSUPPORTED = {
     "with": ("""
         def f(x):
             with open("/dev/null"):
-                y = np.log(x)
-            return np.sum(y)
-        """, "with open", "with"),
+                return np.sum(np.log(x))
+        """, "return np.sum", "with"),
     "yield": ("""
         def f(x):
             y = x * 2.0
@@ -92,9 +91,9 @@ UNSUPPORTED = {
         """, "def inner(v):", "nested function"),
     "dict comprehension": ("""
         def f(x):
-            ys = {i: v * 2.0 for i, v in enumerate(x)}
+            ys = {i: x[i] * 2.0 for i in range(len(x))}
             return sum(ys)
-        """, "{i: v * 2.0 for i, v in enumerate(x)}", "comprehension"),
+        """, "{i: x[i] * 2.0 for i in range(len(x))}", "comprehension"),
     "generator expression": ("""
         def f(x):
             return max(v * 2.0 for v in x)

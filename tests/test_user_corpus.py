@@ -696,23 +696,6 @@ def run(case_id: str, check: str) -> None:
 # corpus was written from the issue text alone). strict: a check that starts passing
 # fails the suite until it is taken out of this table.
 KNOWN = {
-    "all_guard_genexp-grad": "generator expression in all(...): refused",
-    "all_guard_genexp-fwd": "generator expression in all(...): refused",
-    "tuple_genexp-grad": "tuple(generator) of array values: no rule for builtins.tuple",
-    "tuple_genexp-fwd": "tuple(generator) of array values: no rule for builtins.tuple",
-    "user_context_manager-grad": "with over a user context manager: refused (only np.errstate)",
-    "user_context_manager-fwd": "with over a user context manager: refused (only np.errstate)",
-    "try_keyerror_static-grad": "try/except that does not only re-raise: refused",
-    "try_keyerror_static-fwd": "try/except that does not only re-raise: refused",
-    "star_unpack_call-grad": "*-unpacking of a list argument in a call: refused",
-    "star_unpack_call-fwd": "*-unpacking of a list argument in a call: refused",
-    "partial_keyword-fwd": "BUG: forward mode of a partial binding a keyword raises a raw TypeError",
-    "star_args-grad": "*args parameters: refused",
-    "star_args-jvp": "*args parameters: refused",
-    "star_kwargs-grad": "**kwargs parameters: refused",
-    "star_kwargs-fwd": "**kwargs parameters: refused",
-    "args_and_kwargs-grad": "*args/**kwargs parameters: refused",
-    "args_and_kwargs-jvp": "*args/**kwargs parameters: refused",
 }
 
 

@@ -45,6 +45,8 @@ class Calls(Inliner):
 
     def call(self, scope, node, pre, hint):
         func = node.func
+        for held in getattr(node, "srcad_keys", ()):      # f(**opts): stale if its keys change
+            self.deps.append((held, "keys", held.keys))
         if any(isinstance(a, gast.Starred) for a in node.args) or any(
                 k.arg is None for k in node.keywords):
             raise _loc_error(scope.src, node, "*args/**kwargs in calls are not supported",

@@ -1,8 +1,11 @@
 """Comprehensions lowered to the loops they stand for, before the fence.
 
 Input: a FunctionDef as parsed. Output: the same function where each list comprehension, and
-each generator expression passed to ``sum``, ``list`` or ``tuple``, is computed by statements
-placed before the statement holding it (a set comprehension is ``set`` of that list):
+each generator expression passed to ``sum``, ``list``, ``tuple`` (computed as the list, which
+reads as the tuple does; one returned, or read as an operand or by ``isinstance``, stays
+``tuple(list)``, which the transformers refuse rather than change its type), ``all`` or ``any`` (a flag, set by the first item deciding it; the
+items after it are not evaluated), is computed by statements placed before the statement
+holding it (a set comprehension is ``set`` of that list):
 
     ys = [f(x) for x in xs if x > 0]      ->   ys = []
                                                for x_1 in xs:
@@ -33,6 +36,7 @@ from ..source import Source
 __all__ = ["lower_comprehensions"]
 
 _COLLECT = {"sum", "list", "tuple"}
+_TESTS = ("all", "any")
 
 
 def _name(ident, ctx=None):
@@ -43,6 +47,16 @@ class _Lowering:
     def __init__(self, src: Source, fdef):
         self.src = src
         self.taken = names_in(fdef)
+        self.outputs = {n.id for r in gast.walk(fdef) if isinstance(r, gast.Return)
+                        for n in ([r.value] + getattr(r.value, "elts", []))
+                        if isinstance(n, gast.Name)}      # returned, or items of the result
+        # names a list would not stand for as a tuple: operands (t + (x,), t == ()), and
+        # what isinstance and type look at
+        self.outputs |= {n.id for node in gast.walk(fdef) for n in (
+            [node.left, node.right] if isinstance(node, gast.BinOp) else
+            [node.left, *node.comparators] if isinstance(node, gast.Compare) else
+            node.args if isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and
+            node.func.id in ("isinstance", "type") else []) if isinstance(n, gast.Name)}
 
     def fresh(self, base):
         name, i = f"{base}_1", 2
@@ -54,6 +68,11 @@ class _Lowering:
     def builtin(self, func, name) -> bool:
         return isinstance(func, gast.Name) and func.id == name and \
             self.src.namespace.lookup(name) is getattr(builtins, name)
+
+    def returned(self, stmt, name) -> bool:
+        """Is ``stmt`` a return, or ``name`` (what it assigns) returned (or an item of the
+        returned tuple), or read where a list is not the tuple (an operand, isinstance)?"""
+        return isinstance(stmt, gast.Return) or name is not None and name in self.outputs
 
     def block(self, stmts) -> list:
         out: list = []
@@ -75,6 +94,17 @@ class _Lowering:
             stmt.body = self.block(stmt.body)
             stmt.orelse = self.block(stmt.orelse)
             return pre + [stmt]
+        if isinstance(stmt, gast.Try):      # each block's, inside it
+            stmt.body, stmt.orelse = self.block(stmt.body), self.block(stmt.orelse)
+            stmt.finalbody = self.block(stmt.finalbody)
+            for handler in stmt.handlers:
+                handler.body = self.block(handler.body)
+            return [stmt]
+        if isinstance(stmt, gast.With):     # computed inside the block, as written
+            for item in stmt.items:
+                item.context_expr = self.expr(item.context_expr, pre, stmt)
+            stmt.body = self.block(stmt.body)
+            return pre + [stmt]
         if isinstance(stmt, (gast.FunctionDef, gast.ClassDef)):
             return [stmt]                   # refused by the fence
         hint = stmt.targets[0].id if isinstance(stmt, gast.Assign) and isinstance(
@@ -95,11 +125,24 @@ class _Lowering:
                         if lowering.builtin(n.func, name):
                             kind = "sum" if name == "sum" else "list"
                             made = lowering.collect(n.args[0], kind, pre, stmt, hint)
-                            if name == "tuple":
-                                return gast.copy_location(gast.Call(
-                                    func=n.func, args=[made], keywords=[]), n)
-                            return made
+                            if name == "tuple" and (lowering.returned(stmt, hint) or getattr(
+                                    n, "srcad_operand", False)):
+                                return gast.copy_location(gast.Call(   # an output: its
+                                    func=n.func, args=[made], keywords=[]), n)   # type
+                            return made      # else the list, which reads as the tuple does
+                    for name in _TESTS:
+                        if lowering.builtin(n.func, name):
+                            return lowering.collect(n.args[0], name, pre, stmt, hint)
                 return self.generic_visit(n)
+
+            def visit_BinOp(self, n):
+                for operand in [getattr(n, "left", None), getattr(n, "right", None),
+                                *getattr(n, "comparators", [])]:
+                    if isinstance(operand, gast.Call):
+                        operand.srcad_operand = True      # tuple(...) + (x,): a tuple
+                return self.generic_visit(n)
+
+            visit_Compare = visit_BinOp
 
             def visit_Lambda(self, n):
                 return n                      # its own scope: refused by the fence
@@ -140,7 +183,8 @@ class _Lowering:
     def collect(self, comp, kind, pre, stmt, hint):
         """Statements computing ``comp`` into a new name (appended to ``pre``), and that
         name."""
-        result = self.fresh(hint or ("_total" if kind == "sum" else "_items"))
+        result = self.fresh(hint if kind not in _TESTS and hint else
+                            {"sum": "_total", "all": "_all", "any": "_any"}.get(kind, "_items"))
         rename: dict = {}
         loops = []
         for gen in comp.generators:
@@ -160,6 +204,16 @@ class _Lowering:
             inner = [gast.Assign(targets=[_name(result, gast.Store())], value=gast.BinOp(
                 left=target, op=gast.Add(), right=elt), type_comment=None)]
             start = gast.Constant(value=0, kind=None)
+        elif kind in _TESTS:
+            # all: while still true, a false item makes it false (any: the converse); the
+            # items after the deciding one are not evaluated, as Python does not
+            decided = gast.Constant(value=kind == "any", kind=None)
+            test = elt if kind == "any" else gast.UnaryOp(op=gast.Not(), operand=elt)
+            still = target if kind == "all" else gast.UnaryOp(op=gast.Not(), operand=target)
+            inner = [gast.If(test=still, body=[gast.If(test=test, body=[gast.Assign(
+                targets=[_name(result, gast.Store())], value=decided, type_comment=None)],
+                orelse=[])], orelse=[])]
+            start = gast.Constant(value=kind == "all", kind=None)
         else:
             inner = [gast.Expr(value=gast.Call(func=gast.Attribute(
                 value=target, attr="append", ctx=gast.Load()), args=[elt], keywords=[]))]

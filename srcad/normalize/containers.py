@@ -17,7 +17,11 @@ arguments of this call (``srcad.trees.structure``). Output: the same function wh
 * ``for v in container:`` (over a container's items, keys, values, ``enumerate``, ``zip``)
   is unrolled, one copy of the body per item (``zip`` with a list that is no container:
   copy k under ``if len(xs) > k:``);
-* ``f(*xs, **d)`` of containers passes their items one by one;
+* ``f(*xs, **d)`` of containers passes their items one by one (``**d`` of a global dict:
+  one keyword per key, ``d['k']``, the keys a dependency of the derivative, ``KeysOf``);
+* ``*args`` and ``**kwargs`` parameters given a structure are leaves like any container
+  parameter (positional, keyword-only); a helper's, bound to its call's items (``views``),
+  are dropped from its signature;
 * a dict comprehension over containers (or constants) is unrolled into a dict of static keys,
   and a call of a namedtuple class or a plain dataclass makes a container of its fields;
 * with ``output``, the function's ``return`` of a container (a dict, namedtuple or dataclass,
@@ -40,12 +44,13 @@ import gast
 
 from ..errors import SrcadSyntaxError
 from ..naming import names_in
-from ..source import UNRESOLVED, Source
+from ..source import UNRESOLVED, KeysOf, Source
 from .. import trees
 from .comprehensions import _constants, _range
 from .program import _loc_error
+from .trys import handler_for, then_finally
 
-__all__ = ["lower_containers", "leaf_names", "param_names", "renamed"]
+__all__ = ["lower_containers", "leaf_names", "param_names", "renamed", "star_view"]
 
 
 class _Static:
@@ -141,6 +146,8 @@ class _Lowering:
         self.functions: frozenset = frozenset()
         a = fdef.args
         self.params = {p.id for p in a.posonlyargs + a.args + a.kwonlyargs}
+        self.unpacked = {n.value.id for n in gast.walk(fdef) if isinstance(n, gast.Starred)
+                         and isinstance(n.value, gast.Name)}     # f(*xs)
 
     # -- errors and names ---------------------------------------------------------------------
 
@@ -611,17 +618,41 @@ class _Lowering:
             found = self.resolve(a.value, None, "") if isinstance(a, gast.Starred) else None
             if isinstance(found, _Static):
                 args += [node_of(i, a) for i in self.iterated(found)]
+            elif isinstance(a, gast.Starred) and _flat_display(a.value):
+                args += a.value.elts          # f(*(a, b)): f(a, b)
             else:
                 args.append(a)
         keywords = []
         for k in call.keywords:
             found = self.resolve(k.value, None, "") if k.arg is None else None
-            if isinstance(found, _Static) and found.kind == trees.DICT:
+            held = self.global_dict(k.value) if k.arg is None else None
+            if k.arg is None and isinstance(k.value, gast.Dict) and all(
+                    isinstance(key, gast.Constant) and type(key.value) is str
+                    for key in k.value.keys):       # f(**{'b': y}): f(b=y)
+                keywords += [gast.keyword(arg=key.value, value=v)
+                             for key, v in zip(k.value.keys, k.value.values)]
+            elif isinstance(found, _Static) and found.kind == trees.DICT:
                 keywords += [gast.keyword(arg=key, value=node_of(i, k.value))
                              for key, i in zip(found.keys, found.items)]
+            elif held is not None:      # f(**opts) of a global dict: opts['k'] read per call
+                keywords += [gast.keyword(arg=key, value=gast.copy_location(gast.Subscript(
+                    value=copy.deepcopy(k.value), slice=gast.Constant(value=key, kind=None),
+                    ctx=gast.Load()), k.value)) for key in held.keys]
+                call.srcad_keys = getattr(call, "srcad_keys", ()) + (held,)
             else:
                 keywords.append(k)
         call.args, call.keywords = args, keywords
+
+    def global_dict(self, node):
+        """``KeysOf`` the dict a global (or closure) name holds, when its keys are names;
+        else None."""
+        if not isinstance(node, gast.Name) or node.id in self.env or self.counts.get(node.id):
+            return None
+        value = self.src.namespace.resolve(node)
+        if type(value) is not dict or not all(type(k) is str and k.isidentifier()
+                                              for k in value):
+            return None
+        return KeysOf(self.src.namespace, node.id, tuple(value))
 
     def whole(self, node):
         """The container ``node`` denotes when only a helper can take it whole (a dict, an
@@ -710,6 +741,8 @@ class _Lowering:
                                                            annotation=None, type_comment=None),
                                             args=args, keywords=kw), node)
         call.srcad_inline = (fn, views, None if method else node.func)
+        if hasattr(node, "srcad_keys"):
+            call.srcad_keys = node.srcad_keys
         return call
 
     # -- statements -----------------------------------------------------------------------------
@@ -766,8 +799,10 @@ class _Lowering:
             pre = []           # the value is lowered as any other (below)
         if isinstance(stmt, gast.Assign) and len(stmt.targets) == 1:
             hint = stmt.targets[0].id if isinstance(stmt.targets[0], gast.Name) else "item"
+            # a display of displays, or one a call unpacks (xs = [a, b]; f(*xs)): a container
             found = self.display(stmt.value, pre, hint) if isinstance(
-                stmt.targets[0], gast.Name) and _nested_display(stmt.value) and \
+                stmt.targets[0], gast.Name) and (_nested_display(stmt.value) or (
+                    _flat_display(stmt.value) and hint in self.unpacked)) and \
                 stmt.targets[0].id not in self.mutated else \
                 self.resolve(stmt.value, pre, hint)
             if isinstance(found, _Static) or self.function_item(found, stmt.targets[0]) or (
@@ -793,7 +828,14 @@ class _Lowering:
             stmt.iter = self.expr(stmt.iter, pre)
             stmt.body, stmt.orelse = self.block(stmt.body), self.block(stmt.orelse)
             return pre + [stmt]
-        if isinstance(stmt, (gast.FunctionDef, gast.ClassDef, gast.With, gast.Try)):
+        if isinstance(stmt, gast.With):         # the block is lowered as the function is
+            for item in stmt.items:
+                item.context_expr = self.expr(item.context_expr, pre)
+            stmt.body = self.block(stmt.body)
+            return pre + [stmt]
+        if isinstance(stmt, gast.Try):
+            return self.decided(stmt)
+        if isinstance(stmt, (gast.FunctionDef, gast.ClassDef)):
             return [stmt]            # refused by the fence
         return pre + [self.expr(stmt, pre)]
 
@@ -876,6 +918,60 @@ class _Lowering:
         return (found.kind, found.cls, tuple(found.keys),
                 tuple(self.output_tree(i, leaves, node) for i in found.items))
 
+    def decided(self, stmt) -> list:
+        """A ``try`` whose body only reads containers with constant keys (``b =
+        params['b']``), decided when the derivative is built as Python would run it: the
+        body, ``else`` and ``finally``; or, where a read finds no item, the statements before
+        it, the handler catching its error and ``finally``. Any other ``try`` is left to the
+        fence."""
+        outcomes = [self.read_outcome(s) for s in stmt.body]
+        if not stmt.body or None in outcomes:
+            return [stmt]
+        out: list = []
+        for s, missing in zip(stmt.body, outcomes):
+            if missing is not False:
+                handler = handler_for(self.src, stmt, missing)
+                if handler is None:
+                    self.resolve(s.value, None, "")     # raises the located error
+                return out + self.block(then_finally(self.src, stmt, handler.body))
+            out += self.stmt(s)
+        return out + self.block(then_finally(self.src, stmt, stmt.orelse))
+
+    def read_outcome(self, stmt):
+        """For ``name = c[k]...`` reading containers with constant keys and fields only: the
+        exception class Python raises running it, or False; None for any other statement."""
+        if not (isinstance(stmt, gast.Assign) and len(stmt.targets) == 1 and
+                isinstance(stmt.targets[0], gast.Name)):
+            return None
+        chain = []
+        node = stmt.value
+        while isinstance(node, (gast.Subscript, gast.Attribute)):
+            chain.append(node)
+            node = node.value
+        if not chain:
+            return None
+        current = self.resolve(node, None, "")
+        for link in reversed(chain):
+            if not isinstance(current, _Static):
+                return None              # a read of an array, a number: known at run time
+            if isinstance(link, gast.Attribute):
+                current = current.item(link.attr) if current.kind in trees.FIELDS else _MISSING
+                if current is _MISSING:
+                    return AttributeError
+                continue
+            key = _MISSING if isinstance(link.slice, gast.Slice) else self.constant(link.slice)
+            if key is _MISSING:
+                return None
+            if current.kind == trees.DICT:
+                if key not in current.keys:
+                    return KeyError
+            elif current.kind not in _SEQUENCE or type(key) is not int:
+                return TypeError
+            elif not -len(current.items) <= key < len(current.items):
+                return IndexError
+            current = current.item(key)
+        return False
+
     def unroll(self, loop, found, tests=None):
         jumps = [n for n in gast.walk(loop) if isinstance(n, (gast.Break, gast.Continue))]
         if jumps or loop.orelse:
@@ -914,6 +1010,12 @@ def _located(node, where):
 
 def _load(ident, ctx=None):
     return gast.Name(id=ident, ctx=ctx or gast.Load(), annotation=None, type_comment=None)
+
+
+def _flat_display(node) -> bool:
+    """A list or tuple display with no ``*`` item."""
+    return isinstance(node, (gast.List, gast.Tuple)) and isinstance(node.ctx, gast.Load) and \
+        not any(isinstance(e, gast.Starred) for e in node.elts)
 
 
 def _nested_display(node) -> bool:
@@ -966,7 +1068,14 @@ def lower_containers(src: Source, fdef, structures: dict, views: dict | None = N
     kw_defaults = []
     for field in ("posonlyargs", "args", "kwonlyargs"):
         new = []
-        for i, a in enumerate(getattr(args, field)):
+        star = "vararg" if field == "args" else "kwarg" if field == "kwonlyargs" else ""
+        given = getattr(args, star) if star else None
+        if given is not None and (given.id in structures or given.id in lowering.env):
+            setattr(args, star, None)   # *args as positional leaves, **kwargs as keyword-only
+        else:                           # ones (a helper's: its call's items, in ``views``)
+            given = None
+        for i, a in enumerate(getattr(args, field) + [given] * (given is not None and (
+                given.id in structures))):
             tree = structures.get(a.id)
             if tree is None:
                 new.append(a)
@@ -996,6 +1105,16 @@ def lower_containers(src: Source, fdef, structures: dict, views: dict | None = N
     return lowering.tree
 
 
+def star_view(passed):
+    """The container a helper's ``*args`` (a tuple of atoms) or ``**kwargs`` (a dict of them)
+    holds for one call: its items the caller's names and constants."""
+    def item(atom):
+        return _Leaf(atom.id) if isinstance(atom, gast.Name) else _Const(atom.value)
+    if isinstance(passed, dict):
+        return _Static(trees.DICT, dict, list(passed), [item(a) for a in passed.values()])
+    return _Static(trees.TUPLE, tuple, range(len(passed)), [item(a) for a in passed])
+
+
 def renamed(views: dict, rename: dict) -> tuple[dict, set]:
     """``views`` with their leaves' names as the caller's scope renames them, and those
     names."""
@@ -1014,9 +1133,11 @@ def renamed(views: dict, rename: dict) -> tuple[dict, set]:
 
 def _uses_containers(fdef, lowering) -> bool:
     """Does the body make a container srcad lowers (a dict literal, ``dict(...)``, a name
-    bound to a display of displays, a display holding a function: ``(np.tanh, relu)``)?"""
+    bound to a display of displays, a display holding a function: ``(np.tanh, relu)``), or
+    unpack one in a call (``f(*xs, **d)``)?"""
     mutated = _mutated(fdef)
-    return any(isinstance(n, (gast.Dict, gast.DictComp)) or (
+    return any(isinstance(n, (gast.Dict, gast.DictComp, gast.Starred)) or (
+        isinstance(n, gast.keyword) and n.arg is None) or (
         isinstance(n, (gast.List, gast.Tuple)) and any(map(lowering.function_ref, n.elts))) or (
         isinstance(n, gast.Assign) and _nested_display(n.value) and not (
             isinstance(n.targets[0], gast.Name) and n.targets[0].id in mutated)) or (
@@ -1026,11 +1147,12 @@ def _uses_containers(fdef, lowering) -> bool:
 
 def param_names(fdef, structures: dict) -> list[str]:
     """The parameters of ``fdef`` once lowered for ``structures`` (as ``lower_containers``
-    names them), positional then keyword-only."""
+    names them), positional (``*args`` last) then keyword-only (``**kwargs`` last)."""
     taken = names_in(fdef)
     out: list[str] = []
     a = fdef.args
-    for p in a.posonlyargs + a.args + a.kwonlyargs:
+    for p in a.posonlyargs + a.args + [a.vararg] * bool(a.vararg) + a.kwonlyargs + [
+            a.kwarg] * bool(a.kwarg):
         tree = structures.get(p.id)
         out += [p.id] if tree is None else leaf_names(p.id, tree, taken)
     return out

@@ -16,7 +16,11 @@ from .program import _loc_error
 __all__ = ["fence"]
 
 _REJECT = {
-    gast.Try: ("try/except", "move error handling outside the differentiated function"),
+    gast.Try: ("try/except here (srcad makes exact a try whose handlers only re-raise, one "
+               "around imports, and one around reads of container arguments with constant "
+               "keys, decided when it builds the derivative)",
+               "move error handling outside the differentiated function, or test for the "
+               "case (if 'b' in params: ...)"),
     gast.AsyncFunctionDef: ("async functions", "use a plain `def`"),
     gast.AsyncFor: ("async for", "use a plain `for`"),
     gast.AsyncWith: ("async with", "use plain code"),
@@ -38,8 +42,9 @@ _REJECT = {
     gast.DictComp: ("a dict comprehension here (srcad unrolls those over containers and "
                     "constants when the derivative is built)", "iterate over a dict's items, "
                     "keys or values, a container argument or constants, or write a for loop"),
-    gast.GeneratorExp: ("generator expressions other than in sum(...), list(...) and "
-                        "tuple(...)", "write a list comprehension or a loop"),
+    gast.GeneratorExp: ("generator expressions other than in sum(...), list(...), "
+                        "tuple(...), all(...) and any(...)",
+                        "write a list comprehension or a loop"),
     gast.Set: ("set literals", "use a tuple"),
     gast.Starred: ("*-unpacking", "pass the arguments explicitly"),
     gast.JoinedStr: ("f-strings here", "format strings only in messages: `assert`, `raise`, "
@@ -52,8 +57,14 @@ def fence(src: Source, fdef: gast.FunctionDef):
     """Reject unsupported syntax with the user's location and what to write instead."""
     args = fdef.args
     if args.vararg or args.kwarg:
-        raise _loc_error(src, fdef, "*args/**kwargs parameters are not supported",
-                         "Name each parameter explicitly.")
+        if fdef.name != src.node.name or fdef.lineno != src.node.lineno:
+            raise _loc_error(src, fdef, "*args/**kwargs parameters of a nested function or "
+                             "lambda", "Name its parameters (srcad takes *args/**kwargs of "
+                             "the function and of module-level helpers).")
+        raise _loc_error(src, fdef, "*args/**kwargs parameters without the arguments of a "
+                         "call: srcad builds their derivative for each call's length and keys",
+                         "Call the derivative, or show it for example arguments: "
+                         "srcad.show(f, *args).")
     for stmt in fdef.body:
         messages = {id(n) for m in gast.walk(stmt) if isinstance(m, _MESSAGES)
                     for n in gast.walk(m) if isinstance(n, gast.JoinedStr)}

@@ -2,8 +2,10 @@
 helper's own body, normalized in a scope of its own (its locals renamed ``helper_name``).
 
 Input: a call of a user function, its arguments as atoms. Output: the statements of its body
-appended to ``pre`` (parameters bound to the arguments or to their defaults; a parameter it
-writes into is the caller's own array) and the atom holding its single returned value.
+appended to ``pre`` (parameters bound to the arguments or to their defaults; ``*args`` and
+``**kwargs`` to containers of the call's items, each read through a name of its own; a
+parameter it writes into is the caller's own array) and the atom holding its single returned
+value.
 """
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from .anf import Expressions
 from .closures import LocalFunction, local_functions
 from .comprehensions import lower_comprehensions
 from .trys import lower_reraising_try
-from .containers import lower_containers, renamed
+from .containers import lower_containers, renamed, star_view
 from .fence import fence
 from .jumps import _lower_returns
 from .program import TypeError_, _literal_or_ref, _loc_error, _name, assigned_names
@@ -42,6 +44,31 @@ class Inliner(Expressions):
         src = parse_function(fn)
         fdef = src.node
         views, leaves = renamed(views or {}, scope.rename)
+        sig = inspect.signature(src.fn)     # a srcad derivative: its generated function's
+        star = any(p.kind is p.VAR_POSITIONAL for p in sig.parameters.values())
+        args = [self.named(a, pre, fdef.name) if star and not isinstance(a, gast.Constant)
+                else a for a in args]
+        try:
+            bound = sig.bind(*args, **{k.arg: k.value for k in keywords})
+        except TypeError as exc:
+            raise _loc_error(scope.src, node, f"bad call to {fn.__name__}: {exc}",
+                             "Fix the arguments.", TypeError_) from None
+        for pname, param in sig.parameters.items():    # *args, **kwargs: this call's items
+            if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD) and pname not in views:
+                passed = bound.arguments.get(pname, {} if param.kind is param.VAR_KEYWORD
+                                             else ())
+                if isinstance(passed, dict):
+                    passed = {k: v if isinstance(v, gast.Constant) else
+                              self.named(v, pre, fdef.name) for k, v in passed.items()}
+                views[pname] = star_view(passed)
+                leaves |= {a.id for a in (passed.values() if isinstance(passed, dict)
+                                          else passed) if isinstance(a, gast.Name)}
+        clash = (assigned_names(fdef) | set(sig.parameters)) & leaves
+        if clash:       # a leaf named like a local of the helper: read through a name of its
+            alias = {n: self.named(_name(n, gast.Load()), pre, fdef.name).id  # own, which
+                     for n in sorted(clash)}        # the helper's assignments cannot rebind
+            views = renamed(views, alias)[0]
+            leaves = (leaves - clash) | set(alias.values())
         lower_reraising_try(src, fdef)
         own = local_functions(src, fdef)
         lower_sugar(src, fdef)
@@ -49,12 +76,6 @@ class Inliner(Expressions):
         lower_containers(src, fdef, {}, views, frozenset(self.passed))
         self.deps += fdef.srcad_deps
         fence(src, fdef)
-        sig = inspect.signature(src.fn)     # a srcad derivative: its generated function's
-        try:
-            bound = sig.bind(*args, **{k.arg: k.value for k in keywords})
-        except TypeError as exc:
-            raise _loc_error(scope.src, node, f"bad call to {fn.__name__}: {exc}",
-                             "Fix the arguments.", TypeError_) from None
         helper_ns = src.namespace
         self.deps.append((None, fn, function_state(fn)))
         mutated = _mutated_params(fdef, sig.parameters)
@@ -81,6 +102,17 @@ class Inliner(Expressions):
         inner.local_functions = {n: LocalFunction(f, inner) for n, f in own.items()}
         skip = set(mutated) | set(views)
         return self.inlined_body(scope, node, fn.__name__, fdef, sig, bound, skip, inner, pre)
+
+    def named(self, atom, pre, helper):
+        """``atom`` bound to a name of its own (an item of a helper's ``*args``, which the
+        helper's locals, renamed apart from it, cannot rebind)."""
+        name = self.namer.fresh(f"{helper}_arg")
+        # the caller's name anew: copied on, its own line range would not be the line of
+        # the statement it lands in
+        atom = _name(atom.id, gast.Load()) if isinstance(atom, gast.Name) else atom
+        pre.append(gast.Assign(targets=[_name(name, gast.Store())], value=atom,
+                               type_comment=None))
+        return _name(name, gast.Load())
 
     def inline_local(self, scope, node, local, args, keywords, pre, hint):
         """Inline a nested def or lambda (``closures.LocalFunction``) where it is called: its

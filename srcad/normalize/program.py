@@ -110,3 +110,20 @@ def _has(stmts, cls) -> bool:
             if isinstance(n, cls):
                 return True
     return False
+
+
+def _jump_in(body):
+    """A ``return`` in ``body``, or a ``break``/``continue`` of a loop around it; else None."""
+    for stmt in body:
+        for node in gast.walk(stmt):
+            if isinstance(node, gast.Return):
+                return node
+        if isinstance(stmt, (gast.Break, gast.Continue)):
+            return stmt
+        if isinstance(stmt, (gast.If, gast.With, gast.Try)):
+            found = _jump_in(stmt.body + getattr(stmt, "orelse", []) + getattr(
+                stmt, "finalbody", []) + [s for h in getattr(stmt, "handlers", []) for s in
+                                          h.body])
+            if found is not None:
+                return found
+    return None

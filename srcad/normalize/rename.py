@@ -35,6 +35,9 @@ def _rename_redefinitions(fdef: gast.FunctionDef, namer: Namer):
         for n in gast.walk(node):
             if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and n.id in current:
                 n.id = current[n.id]
+            popped = getattr(n, "srcad_pop", None)      # v = lst.pop(): the list it shortens
+            if popped in current:
+                n.srcad_pop = current[popped]
 
     for stmt in fdef.body:
         if isinstance(stmt, gast.Assign):

@@ -1,5 +1,6 @@
 """Desugaring of statements: assignments (chained, tuple, augmented, into subscripts),
-expression statements, ``return``, ``if``, ``break`` and ``continue``; and the primal-only
+expression statements, ``return``, ``if``, ``break``, ``continue`` and ``with`` (its block
+between primal-only statements entering and leaving it); and the primal-only
 statements (``assert``, ``raise``, calls to ``print``, ``logging`` and ``warnings.warn``),
 kept as written (names renamed) for the primal alone: they have no derivative.
 
@@ -11,6 +12,7 @@ statements its operands needed (``pre``); every statement gets the ``lineno`` an
 from __future__ import annotations
 
 import builtins
+import contextlib
 import copy
 import inspect
 import logging
@@ -23,7 +25,7 @@ from .. import registry, runtime
 from ..source import parse_function
 from .calls import Calls
 from .inline import _mutated_params
-from .program import _loc_error, _name
+from .program import _jump_in, _loc_error, _name
 from .scope import _Scope, _is_global_ref, _is_static_root, _is_user_function
 
 __all__ = ["Statements"]
@@ -76,7 +78,7 @@ class Statements(Calls):
                         v.ctx, gast.Load) else v for v in value]
         if isinstance(new, gast.Expr):
             new.srcad_primal_only = True
-            func = new.value.func
+            func = getattr(new.value, "func", None)
             mirror = {"errstate_enter": "exit", "errstate_exit": "enter"}.get(
                 getattr(func, "attr", "")) if isinstance(new.value, gast.Call) else None
             if mirror is not None:      # generated code read again (a second derivative)
@@ -86,15 +88,34 @@ class Statements(Calls):
     def stmt_With(self, scope, stmt, pre):
         """``with np.errstate(**kw): body`` -> the body between ``_srcad.errstate_enter(**kw)``
         and ``_srcad.errstate_exit(**kw)``, primal-only statements the adjoint sweep mirrors
-        (the adjoint of the body runs under the same error state)."""
-        item = stmt.items[0]
+        (the adjoint of the body runs under the same error state). ``with manager: body``
+        (a user's context manager: a timer, a lock, a logging context) -> the body between
+        ``_srcad.context_enter(manager)`` and ``_srcad.context_exit()``: ``__enter__`` and
+        ``__exit__`` run in the primal as written, the body is differentiated as usual
+        (``api`` gives ``__exit__`` an exception raised in the block)."""
+        jump = _jump_in(stmt.body)
+        if jump is not None:
+            raise _loc_error(scope.src, jump, f"`{type(jump).__name__.lower()}` inside `with`",
+                             "Move the return, break or continue after the with statement "
+                             "(srcad runs __exit__ where the block ends).")
+        enters, leaves = [], []
+        for item in stmt.items:
+            call = item.context_expr
+            callee = self.resolve(scope, call.func) if isinstance(call, gast.Call) and \
+                _is_global_ref(scope, call.func, self) else None
+            if callee is np.errstate:
+                enter, leave = self.errstate(scope, item)
+            else:
+                enter, leave = self.context(scope, stmt, item, callee)
+            enters.append(enter)
+            leaves.insert(0, leave)
+        return [*enters, *self.body(scope, stmt.body), *leaves]
+
+    def errstate(self, scope, item):
         call = item.context_expr
-        callee = self.resolve(scope, call.func) if isinstance(call, gast.Call) and \
-            _is_global_ref(scope, call.func, self) else None
-        if len(stmt.items) != 1 or item.optional_vars is not None or callee is not np.errstate:
-            raise _loc_error(scope.src, stmt, "srcad differentiates `with` only over "
-                             "np.errstate(...)", "Move this context manager outside the "
-                             "differentiated function.")
+        if item.optional_vars is not None:
+            raise _loc_error(scope.src, item.optional_vars, "`with np.errstate(...) as name`",
+                             "Drop `as name`: srcad enters the error state, not its object.")
         if call.args or any(k.arg in (None, "call") or not isinstance(k.value, gast.Constant)
                             for k in call.keywords):
             raise _loc_error(scope.src, call, "np.errstate takes constant keywords here",
@@ -102,7 +123,37 @@ class Statements(Calls):
         enter, leave = (_runtime_effect(which, call.keywords) for which in ("enter", "exit"))
         enter.srcad_mirror, leave.srcad_mirror = _runtime_effect("exit", call.keywords), \
             _runtime_effect("enter", call.keywords)
-        return [enter, *self.body(scope, stmt.body), leave]
+        return enter, leave
+
+    def context(self, scope, stmt, item, callee):
+        """The primal-only statements entering and leaving a user's context manager."""
+        if callee is contextlib.suppress:
+            raise _loc_error(scope.src, item.context_expr, "contextlib.suppress around "
+                             "differentiated code", "srcad cannot resume a derivative after "
+                             "a suppressed exception: handle it outside the function.")
+        target = item.optional_vars
+        if target is not None:
+            names = {n.id for n in gast.walk(target) if isinstance(n, gast.Name)}
+            if not isinstance(target, gast.Name) or any(
+                    isinstance(n, gast.Name) and n.id in names and isinstance(n.ctx, gast.Load)
+                    for n in gast.walk(scope.src.node)):
+                raise _loc_error(scope.src, target, "the value `with ... as` binds is read "
+                                 "(srcad runs __enter__ in the primal only, and does not "
+                                 "follow the value it returns)",
+                                 "Drop `as name`, or compute what you need from it outside "
+                                 "the differentiated function.")
+        manager = self.primal_only(scope, gast.copy_location(
+            gast.Expr(value=item.context_expr), stmt))[0]
+        runtime_ref = _name(self.ref(runtime, "_srcad"), gast.Load())
+        manager.value = gast.Call(func=gast.Attribute(value=runtime_ref, attr="context_enter",
+                                                      ctx=gast.Load()),
+                                  args=[manager.value], keywords=[])
+        leave = gast.Expr(value=gast.Call(func=gast.Attribute(
+            value=copy.deepcopy(runtime_ref), attr="context_exit", ctx=gast.Load()), args=[],
+            keywords=[]))
+        leave.srcad_primal_only = True
+        leave.lineno = getattr(stmt.body[-1], "end_lineno", None) or stmt.body[-1].lineno
+        return manager, leave
 
     def stmt_Assert(self, scope, stmt, pre):
         return self.primal_only(scope, stmt)
@@ -266,7 +317,7 @@ class Statements(Calls):
 
 
 _EFFECTS = {builtins.print, warnings.warn, warnings.warn_explicit, runtime.errstate_enter,
-            runtime.errstate_exit}
+            runtime.errstate_exit, runtime.context_enter, runtime.context_exit}
 
 
 def _runtime_effect(which: str, keywords) -> gast.Expr:
