@@ -8,11 +8,13 @@ writes into is the caller's own array) and the atom holding its single returned 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import inspect
 
 import gast
 
 from ..source import UNRESOLVED, function_state, parse_function
+from ..template import clone
 from .anf import Expressions
 from .closures import LocalFunction, local_functions
 from .comprehensions import lower_comprehensions
@@ -39,15 +41,9 @@ class Inliner(Expressions):
             raise _loc_error(scope.src, node, f"helper calls nest deeper than "
                              f"{_MAX_INLINE_DEPTH} (recursion?)",
                              "srcad inlines helpers; recursive functions are not supported.")
-        src = parse_function(fn)
-        fdef = src.node
         views, leaves = renamed(views or {}, scope.rename)
-        lower_reraising_try(src, fdef)
-        own = local_functions(src, fdef)
-        lower_sugar(src, fdef)
-        lower_comprehensions(src, fdef)
-        lower_containers(src, fdef, {}, views)
-        fence(src, fdef)
+        src, own = self.lowered_helper(fn, views)
+        fdef = src.node
         sig = inspect.signature(src.fn)     # a srcad derivative: its generated function's
         try:
             bound = sig.bind(*args, **{k.arg: k.value for k in keywords})
@@ -80,6 +76,27 @@ class Inliner(Expressions):
         inner.local_functions = {n: LocalFunction(f, inner) for n, f in own.items()}
         skip = set(mutated) | set(views)
         return self.inlined_body(scope, node, fn.__name__, fdef, sig, bound, skip, inner, pre)
+
+    def lowered_helper(self, fn, views):
+        """``(Source, its local functions)`` of helper ``fn`` parsed and lowered up to the
+        fence, the Source's node a copy of its own: a helper called at many sites (and
+        helpers calling helpers) is read and lowered once per build, not once per call
+        (one passed containers, ``views``, at each call)."""
+        if not views and fn in self.helpers:
+            src, own = self.helpers[fn]
+            return dataclasses.replace(src, node=clone(src.node)), own
+        src = parse_function(fn)
+        fdef = src.node
+        lower_reraising_try(src, fdef)
+        own = local_functions(src, fdef)
+        lower_sugar(src, fdef)
+        lower_comprehensions(src, fdef)
+        lower_containers(src, fdef, {}, views)
+        fence(src, fdef)
+        if views:
+            return src, own
+        self.helpers[fn] = (src, own)
+        return dataclasses.replace(src, node=clone(fdef)), own
 
     def inline_local(self, scope, node, local, args, keywords, pre, hint):
         """Inline a nested def or lambda (``closures.LocalFunction``) where it is called: its

@@ -54,6 +54,7 @@ class Resolver:
         self.callables: dict = {}         # main parameter called as a function -> default
         self.origins: dict = {}           # a helper's renamed local -> how the user wrote it
         self.active: set = set()          # local functions being inlined (recursion)
+        self.helpers: dict = {}           # helper -> its lowered Source (inline)
 
     def ref(self, obj, preferred: str) -> str:
         """A name bound to ``obj`` in the generated function."""
