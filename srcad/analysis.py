@@ -298,10 +298,15 @@ def _invariant(m, start, stmt, uses, blocks, known) -> bool:
     coefficient 0)? The statements after ``m``'s in its block are followed in order; any
     other reader of a value with a law (a later block, the next iteration, a return, a test)
     means it depends."""
-    operand = stmt.value.args[0] if stmt.value.args else None
-    frame_names = {operand.id} if isinstance(operand, gast.Name) and uses.assigned.get(
-        operand.id, stmt) is not None else set()
     body, index = blocks[id(stmt)]
+    operand = stmt.value.args[0] if stmt.value.args else None
+    frame_names = set()              # m's operand, of the rank m keeps: never reassigned after
+    if isinstance(operand, gast.Name):
+        where = uses.assigned.get(operand.id)
+        place = blocks.get(id(where)) if where is not None else None
+        if operand.id not in uses.assigned or place is not None and place[0] is body and \
+                place[1] < index:
+            frame_names.add(operand.id)
     laws = {m: start}
     followed = set()
     for reader in body[index + 1:]:
