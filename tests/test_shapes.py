@@ -673,3 +673,17 @@ def test_scalar_loop_adjoints_accumulate_in_lists(f, args, wrt, in_list):
     assert ("bp = [0.0] * len(p)" in source and "bp = np.array(bp, p.dtype)" in source) == in_list
     for g, a in zip(srcad.grad(f, wrt=wrt)(*args), [args[i] for i in wrt]):
         assert type(g) is type(a) and np.shape(g) == np.shape(a)
+
+
+def test_a_count_is_a_number_to_the_shaped_rewrites():
+    # len(y) is a number: the cotangent 1.0 / len(y) * y has y's shape, so the log's adjoint
+    # is one division (b / x), not a reciprocal array and a product
+    f = make_function("""
+        def f(x, y):
+            return np.sum(y * np.log(x)) / len(y)
+    """)
+    args = [np.abs(_draw((4, 3), 26)) + 0.5, _draw((4, 3), 27)]
+    _checked_grad(f, args, wrt=(0, 1))
+    code = "\n".join(line for line in _specialized_source(f, args).splitlines()
+                     if not line.lstrip().startswith("#"))
+    assert "1.0 / x" not in code and "/ x" in code, code

@@ -82,8 +82,10 @@ class _Shapes:
         helper = _helper_name(node)
         if helper in _LIKE and len(node.args) > _LIKE[helper]:
             return self.of(node.args[_LIKE[helper]])
-        if helper == "reduced_count":
-            return ()
+        callee = getattr(node, "srcad_callee", None)
+        if helper == "reduced_count" or callee in (len, int, float) or getattr(
+                callee, "__module__", None) == "math":
+            return ()                                   # a number: len(Y), math.exp(t)
         if _dotted(node.func) == self.np + ".expand_dims" and len(node.args) == 2:
             return _expanded(self.of(node.args[0]), node.args[1])
         if (_np_call(node, self.np) or _binary_ufunc(node, self.np)) and not node.keywords:
