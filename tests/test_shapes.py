@@ -25,7 +25,8 @@ from srcad import api
 from srcad.analysis import broadcast, join, matmul_shape, shapes
 from srcad.normalize import normalize
 from srcad.source import parse_function
-from helpers import central_difference, count_builds, make_function, rng
+from helpers import (central_difference, check_second_order_of, count_builds, make_function,
+                     rng)
 
 
 # -- helpers ----------------------------------------------------------------------------------
@@ -430,6 +431,8 @@ def test_shift_laws_drop_only_a_max_the_value_does_not_depend_on(case, ties):
     Y = np.abs(_draw((4, 3), 23))
     _checked_grad(f, [a, Y], wrt=(0, 1))
     srcad.check_grad(f, a, Y, wrt=(0, 1))
+    if not ties:            # smooth there: second order, both ways, against differences
+        check_second_order_of(f, [a, Y], wrt=0)
     for code in (srcad.show(f), _specialized_source(f, [a, Y])):
         assert ("group_weights" not in code) == free, code
 
