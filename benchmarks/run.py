@@ -8,6 +8,9 @@ Per workload and size: srcad's gradient time over the hand-written gradient's (b
 several timeit repeats), the build time of the first ``srcad.grad(f)`` (cache cleared), the
 time of a cache-hit ``srcad.grad(f)``, the peak memory of one gradient call over the
 hand-written one (tracemalloc), and one forward-mode JVP over the hand-written gradient.
+Peers are optional (each skipped when not importable); for ``jax-jit`` the first call
+(tracing and XLA compilation, plus one run) is reported on its own, as ``jax-jit compile ms``,
+and the ratio is the compiled function's steady state.
 srcad's gradient is checked against the hand-written one (np.allclose) before it is timed;
 what srcad cannot build or run is reported as ``unsupported: <first line of the error>``.
 """
@@ -230,6 +233,9 @@ def peer_jax_jit(f, wrt):
     return run, _jax_args
 
 
+COMPILED_PEERS = ("jax-jit",)   # their first call (trace, compile) is reported on its own
+
+
 def peer_tangent(f, wrt):
     import tangent
     g = tangent.grad(f, wrt=(wrt,) if isinstance(wrt, int) else wrt, verbose=0)
@@ -297,11 +303,13 @@ def measure(workload, size, peers, target, repeat, srcad_too=True):
             timed["fwd JVP"] = lambda: jvp(*args, *tangents)
 
     for name in peers:
-        run = prepare_peer(name, f, wrt, args, expected)
+        run, first = prepare_peer(name, f, wrt, args, expected)
         if isinstance(run, str):
             row[f"{name}/hand"] = run
         else:
             timed[name] = run
+            if name in COMPILED_PEERS:    # trace + compile + one run, timed on its own
+                row[f"{name} compile ms"] = f"{first * 1e3:.0f}"
 
     times = interleaved_times(timed, target, repeat)
     t_hand = times.pop("hand")
@@ -332,7 +340,7 @@ def measure_in_child(name, size, peers, quick):
     row = _child_row(name, size, [], quick)
     if peers and not row.get("srcad/hand", "").startswith("benchmark failed"):
         row.update({k: v for k, v in _child_row(name, size, peers, quick).items()
-                    if k.endswith("/hand") and k.split("/")[0] in peers})
+                    if k.split("/")[0].split(" ")[0] in peers})
     return row
 
 
@@ -348,20 +356,23 @@ def _child_row(name, size, peers, quick):
 
 
 def prepare_peer(name, f, wrt, args, expected):
-    """A checked zero-argument callable running the peer's gradient, or a table cell saying
-    why there is none."""
+    """``(run, first)``: a checked zero-argument callable running the peer's gradient and
+    the seconds its first call took (tracing and compiling, for jit), or a table cell saying
+    why there is none and None."""
     try:
         run, convert = PEERS[name][1](f, wrt)
         peer_args = convert(args)
+        start = time.perf_counter()
         got = run(*peer_args)      # also compiles, for jit
+        first = time.perf_counter() - start
     except PeerSkipped as exc:
-        return f"skipped: {exc}"
+        return f"skipped: {exc}", None
     except Exception as exc:
-        return unsupported(exc)
+        return unsupported(exc), None
     got = tuple(np.asarray(g) for g in as_tuple(got, wrt))
     if not same(got if not isinstance(wrt, int) else got[0], expected, wrt):
-        return "WRONG"
-    return lambda: run(*peer_args)
+        return "WRONG", None
+    return (lambda: run(*peer_args)), first
 
 
 # -- report -------------------------------------------------------------------------------------
@@ -467,6 +478,7 @@ def main(argv=None):
     columns = ["workload", "size", "srcad/hand", "hand µs", "srcad µs", "build ms",
                "cache hit µs", "peak mem srcad/hand", "fwd JVP/hand"]
     columns += [f"{p}/hand" for p in peers]
+    columns += [f"{p} compile ms" for p in peers if p in COMPILED_PEERS]
     print(info)
     print(f"- peers: {', '.join(peers) if peers else 'none installed'}; "
           f"first srcad.grad in the process (loads templates): {first_build * 1e3:.0f} ms")

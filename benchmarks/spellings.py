@@ -2,11 +2,14 @@
 it, every spelling's srcad gradient timed against one hand-written NumPy gradient in the same
 process (interleaved repeats), at a small and a large size.
 
-Usage: ``python benchmarks/spellings.py [--quick] [--only NAME] [--size small|large]``
+Usage: ``python benchmarks/spellings.py [--quick] [--only NAME] [--size small|large]
+[--peers jax-jit|none]``
 
 Every spelling computes the same function of the same arguments, so one hand-written gradient
 serves them all; each srcad gradient is checked against it (np.allclose) before it is timed.
-The last column of the summary is the worst spelling's ratio, the figure issue 16 targets.
+The "worst" column is the worst spelling's ratio, the figure issue 16 targets. When JAX is
+installed (an optional peer, as in ``run.py``), ``jax.jit`` of ``jax.grad`` of each spelling
+is timed in the same interleaved run, its first call (trace and compile) reported apart.
 """
 from __future__ import annotations
 
@@ -18,7 +21,8 @@ import numpy as np
 
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, BENCH_DIR)
-from run import FULL_TARGET, QUICK_TARGET, interleaved_times, max_error, same  # noqa: E402
+from run import (FULL_TARGET, QUICK_TARGET, available_peers, interleaved_times,  # noqa: E402
+                 max_error, prepare_peer, same)
 from workloads import _one_hot, _rng, rnn_grad  # noqa: E402
 from workloads import softmax_xent_args as xent_args  # noqa: E402
 from workloads import softmax_xent_grad as xent_grad  # noqa: E402
@@ -169,13 +173,23 @@ FAMILIES = {
 }
 
 
-def measure(name, size, target, repeat):
-    """spelling -> its gradient's time over the hand-written gradient's (or a string)."""
+def measure(name, size, target, repeat, peers=()):
+    """(spelling -> its gradient's time over the hand-written gradient's (or a string), the
+    hand-written gradient's time, peer -> spelling -> (ratio or string, first call seconds))."""
     spellings, hand, make_args, wrt = FAMILIES[name]
     args = make_args(size)
     expected = hand(*args)
     fns = {"hand": lambda: hand(*args)}
     out = {}
+    firsts = {}
+    for peer in peers:
+        for f in spellings:
+            run, first = prepare_peer(peer, f, wrt, args, expected)
+            key = f"{peer}:{f.__name__}"
+            if isinstance(run, str):
+                out[key] = run
+            else:
+                fns[key], firsts[key] = run, first
     for f in spellings:
         try:
             df = srcad.grad(f, wrt=wrt)
@@ -191,7 +205,10 @@ def measure(name, size, target, repeat):
     for key, t in times.items():
         if key != "hand":
             out[key] = t / times["hand"]
-    return {f.__name__: out[f.__name__] for f in spellings}, times["hand"]
+    by_peer = {peer: {f.__name__: (out[f"{peer}:{f.__name__}"],
+                                   firsts.get(f"{peer}:{f.__name__}")) for f in spellings}
+               for peer in peers}
+    return {f.__name__: out[f.__name__] for f in spellings}, times["hand"], by_peer
 
 
 def main():
@@ -199,18 +216,35 @@ def main():
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--only", choices=sorted(FAMILIES))
     parser.add_argument("--size", choices=("small", "large"))
+    parser.add_argument("--peers", default="jax-jit", help="'jax-jit' (the default, when "
+                        "JAX is installed) or 'none'")
     opts = parser.parse_args()
     target, repeat = (QUICK_TARGET, 3) if opts.quick else (FULL_TARGET, 7)
-    print("| workload | size | hand µs | spelling: ratio to hand-written | worst |")
-    print("|---|---|---|---|---|")
+    peers = [p for p in available_peers() if p in opts.peers.split(",") and p == "jax-jit"]
+    header = "| workload | size | hand µs | spelling: ratio to hand-written | worst |"
+    header += "".join(f" {p}: ratio to hand-written (first call ms) | {p} worst |" for p in peers)
+    print(header)
+    print("|---" * header.count(" |") + "|")
     for name in [opts.only] if opts.only else FAMILIES:
         for size in [opts.size] if opts.size else ("small", "large"):
-            ratios, hand = measure(name, size, target, repeat)
-            cells = ", ".join(f"{k} {v:.2f}x" if isinstance(v, float) else f"{k} {v}"
-                              for k, v in ratios.items())
-            numbers = [v for v in ratios.values() if isinstance(v, float)]
-            worst = f"{max(numbers):.2f}x" if len(numbers) == len(ratios) else "n/a"
-            print(f"| {name} | {size} | {hand * 1e6:.1f} | {cells} | {worst} |", flush=True)
+            ratios, hand, by_peer = measure(name, size, target, repeat, peers)
+            line = f"| {name} | {size} | {hand * 1e6:.1f} | " + _cells(ratios)
+            for peer in peers:
+                line += " | " + _cells({k: v for k, (v, _) in by_peer[peer].items()}, {
+                    k: first for k, (_, first) in by_peer[peer].items()})
+            print(line + " |", flush=True)
+
+
+def _cells(ratios, firsts=None):
+    """``name ratio (first ms), ... | worst``: one table row's cells for one runner."""
+    firsts = firsts or {}
+    cells = ", ".join(
+        (f"{k} {v:.2f}x" if isinstance(v, float) else f"{k} {v}")
+        + (f" ({firsts[k] * 1e3:.0f} ms)" if firsts.get(k) is not None else "")
+        for k, v in ratios.items())
+    numbers = [v for v in ratios.values() if isinstance(v, float)]
+    worst = f"{max(numbers):.2f}x" if len(numbers) == len(ratios) else "n/a"
+    return f"{cells} | {worst}"
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """Analysis of ANF code: which statements are differentiable, what each defines and uses, and
 the one activity analysis (varied: depends on a wrt input; useful: the output depends on it;
-no derivative flows into a shift a softmax ignores), and the shapes of values when the
-arguments' shapes are known.
+no derivative flows into a reduction the output provably does not depend on, such as the max
+a softmax subtracts: ``shift_free``), and the shapes of values when the arguments' shapes are
+known.
 
 Flow-insensitive over the whole function (loop-carried dependences are covered by iterating to
 a fixed point), which is conservative: a variable marked active that is not is only extra work,
@@ -12,14 +13,16 @@ from __future__ import annotations
 import operator
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
+from fractions import Fraction
 
 import gast
+import numpy as np
 
 from . import registry, runtime
 
 __all__ = ["walk", "is_primal_only", "is_append", "Activity", "activity", "is_differentiable", "defines", "walk_statements",
            "primitive_call", "list_names", "shapes", "rank", "join", "join_all", "broadcast",
-           "reduced_shape", "axes_of", "matmul_shape", "literal", "shift_invariant",
+           "reduced_shape", "axes_of", "matmul_shape", "literal", "shift_free",
            "aliased_writes", "anf_violations", "untracked_flows"]
 
 
@@ -138,15 +141,16 @@ class Activity:
         return name in self.varied and name in self.useful
 
 
-def activity(fdef: gast.FunctionDef, wrt_names: list[str], outputs=None) -> Activity:
+def activity(fdef: gast.FunctionDef, wrt_names: list[str], outputs=None,
+             shapes: dict | None = None) -> Activity:
     """Which names vary with ``wrt_names`` and are useful (reach an output: what the
     function returns, or the atoms ``outputs`` when given, as ``has_aux`` gives the value
-    alone)."""
+    alone). ``shapes``: ``analysis.shapes`` of the values, when known (``shift_free`` reads
+    ranks from them)."""
     stmts = [s for s in walk_statements(fdef.body)
              if isinstance(s, (gast.Assign, gast.Expr))]
-    shifts = shift_invariant(fdef)
-    flows = [(defines(s), _names(s.value.left) if s in shifts else _flow_sources(s))
-             for s in stmts]
+    cuts = shift_free(fdef, shapes)
+    flows = [(defines(s), _flow_sources(s) - cuts.get(id(s), set())) for s in stmts]
     varied = set(wrt_names)
     changed = True
     while changed:
@@ -212,34 +216,252 @@ def _dotted_name(node) -> str:
     return getattr(node, "id", "<expr>")
 
 
-# -- shift invariance: softmax and log-softmax ignore what is subtracted along their axis ------
+# -- shift invariance: values the output does not depend on, proved by how they enter it -------
+#
+# A reduction ``m`` (the max subtracted before ``exp`` to keep it from overflowing) that the
+# output provably does not depend on gets no derivative: adding any ``c`` (of ``m``'s shape) to
+# ``m`` changes each value computed from it by a known law, and every value through which ``m``
+# reaches anything else is unchanged. The laws (``_Law``): ``v + k c`` (additive, coefficient
+# ``k``) or ``v * exp(k c)`` (multiplicative), with ``c`` constant along some axes; ``m`` itself
+# is ``m + c``. ``-``, ``+`` and products by number literals combine additive laws, ``exp`` makes
+# one multiplicative, products and quotients combine those, ``log`` makes one additive, and
+# reductions along axes where ``c`` is constant keep them (``sum``/``mean`` a multiplicative
+# one, ``max``/``min``/``mean`` an additive one). A value whose coefficient is 0 does not depend
+# on ``m`` at all: ``m + log(sum(exp(z - m)))`` (1 - 1), ``z - m - log(sum(exp(z - m)))``,
+# ``exp(z - m) / sum(exp(z - m))``. The derivative through ``m`` is then zero exactly (not to
+# rounding: the function does not depend on ``m``), and computing it would cost the
+# tie-splitting adjoint of ``max``.
 
 _SHIFTS = ("max", "amax", "min", "amin", "mean", "sum", "median")
+_ADD, _MUL = "add", "mul"
+_UNIFORM = "uniform"             # a perturbation constant along every axis (a scalar m)
+_FRAME = "frame"                 # the rank of m's operand, not known as a number
 
 
-def shift_invariant(fdef) -> list:
-    """The statements ``z = a - m`` through which no derivative reaches ``m``: ``m`` is a
-    ``keepdims=True`` reduction along the axis of a softmax or log-softmax of ``z``, the only
-    use of ``m`` and ``z``, so the result does not depend on ``m`` at all (the usual
-    ``z = a - np.max(a, axis, keepdims=True)`` that keeps ``exp`` from overflowing). The
-    derivative through ``m`` is zero exactly; computing it would cost the tie-splitting
-    adjoint of ``max`` and round to nearly zero."""
+@dataclass(frozen=True)
+class _Law:
+    """How a value changes when ``c`` is added to ``m``: ``kind`` ``_ADD`` (``v + k c``) or
+    ``_MUL`` (``v * exp(k c)``), ``k`` a Fraction; ``c`` broadcast to the value's shape is
+    constant along ``ones``. ``rank``: the value's rank (an int: ``ones`` are negative axes),
+    ``_FRAME`` (the rank of m's operand: ``ones`` are the axes as m's keepdims reduction named
+    them) or ``_UNIFORM`` (``c`` constant everywhere)."""
+    kind: str
+    k: Fraction
+    rank: object
+    ones: frozenset = frozenset()
+
+
+def shift_free(fdef, shapes: dict | None = None) -> dict:
+    """id(statement) -> the names whose derivative does not flow through it: the reductions
+    the output provably does not depend on (see above), cut from every statement reading them.
+    ``shapes`` (``analysis.shapes``, when the argument shapes are known) gives ranks; without
+    them, axes are matched as written against the rank of the reduction's operand."""
     uses = _Uses(fdef)
-    found = []
+    blocks: dict = {}                               # id(stmt) -> (its body list, index)
+    for body in [fdef.body] + [getattr(s, f) for s in walk_statements(fdef.body)
+                               for f in ("body", "orelse") if isinstance(getattr(s, f, None), list)]:
+        for i, s in enumerate(body):
+            blocks[id(s)] = (body, i)
+    known = shapes or {}
+    cuts: dict = {}
     for stmt in walk_statements(fdef.body):
-        if not (isinstance(stmt, gast.Assign) and isinstance(stmt.value, gast.BinOp)
-                and isinstance(stmt.value.op, gast.Sub) and isinstance(stmt.targets[0], gast.Name)
-                and isinstance(stmt.value.right, gast.Name)):
+        if not isinstance(stmt, gast.Assign) or not isinstance(stmt.targets[0], gast.Name) or \
+                not _numpy_call(stmt.value, _SHIFTS):
             continue
-        z, m = stmt.targets[0].id, stmt.value.right.id
-        m_value = uses.value(m)
-        if uses.assigned.get(z) is not stmt or not _numpy_call(m_value, _SHIFTS) or \
-                not uses.only_by(m, stmt):
+        m, call = stmt.targets[0].id, stmt.value
+        if uses.assigned.get(m) is not stmt:
             continue
-        axis = _keepdims_axis(m_value)
-        if axis is not None and _softmax_of(z, axis, uses):
-            found.append(stmt)
-    return found
+        start = _initial_law(call, known.get(m))
+        if start is not None and _invariant(m, start, stmt, uses, blocks, known):
+            for reader in uses.of(m):
+                cuts.setdefault(id(reader), set()).add(m)
+    return cuts
+
+
+def _initial_law(call, shape):
+    """m's own law (``m + c``), from its known shape or its reduction's axis and keepdims."""
+    one = Fraction(1)
+    if isinstance(shape, tuple):
+        if not shape or all(d == 1 for d in shape):
+            return _Law(_ADD, one, _UNIFORM)
+        return _Law(_ADD, one, len(shape), frozenset(
+            i - len(shape) for i, d in enumerate(shape) if d == 1))
+    keywords = {k.arg: k.value for k in call.keywords}
+    axis = keywords.get("axis", call.args[1] if len(call.args) > 1 else None)
+    keep = keywords.get("keepdims")
+    keep = keep.value if isinstance(keep, gast.Constant) else False if keep is None else None
+    if len(call.args) > 2 or set(keywords) - {"axis", "keepdims"} or keep is None:
+        return None
+    if axis is None or isinstance(axis, gast.Constant) and axis.value is None:
+        return _Law(_ADD, one, _UNIFORM)               # a scalar, or ones everywhere
+    axes = [literal(a) for a in (axis.elts if isinstance(axis, gast.Tuple) else [axis])]
+    if not keep or None in axes:
+        return None
+    return _Law(_ADD, one, _FRAME, frozenset(axes))
+
+
+def _invariant(m, start, stmt, uses, blocks, known) -> bool:
+    """Does nothing that depends on ``m`` reach anything but values with laws (or of
+    coefficient 0)? The statements after ``m``'s in its block are followed in order; any
+    other reader of a value with a law (a later block, the next iteration, a return, a test)
+    means it depends."""
+    body, index = blocks[id(stmt)]
+    operand = stmt.value.args[0] if stmt.value.args else None
+    frame_names = set()              # m's operand, of the rank m keeps: never reassigned after
+    if isinstance(operand, gast.Name):
+        where = uses.assigned.get(operand.id)
+        place = blocks.get(id(where)) if where is not None else None
+        if operand.id not in uses.assigned or place is not None and place[0] is body and \
+                place[1] < index:
+            frame_names.add(operand.id)
+    laws = {m: start}
+    followed = set()
+    for reader in body[index + 1:]:
+        if isinstance(reader, (gast.For, gast.While, gast.If)) or not _names(reader) & set(laws):
+            continue
+        if not isinstance(reader, gast.Assign) or not isinstance(reader.targets[0], gast.Name):
+            return False                         # written into, returned: depends on m
+        target = reader.targets[0].id
+        law = _law_of(reader.value, laws, known, frame_names)
+        if law is None or uses.assigned.get(target) is not reader:
+            return False
+        followed.add(id(reader))
+        if law.k != 0:
+            laws[target] = law
+    return all(id(r) in followed for n in laws for r in uses.of(n))
+
+
+def _law_of(value, laws, known, frame_names):
+    """The law of an ANF value reading names that have laws, else None (unknown)."""
+    if isinstance(value, gast.Name):
+        return laws.get(value.id)
+    prim = primitive_call(value)
+    if prim is None:
+        return None
+    fn, args, kwargs = prim
+    if any(not isinstance(a, (gast.Name, gast.Constant)) for a in args):
+        return None
+    if fn in (operator.neg, np.negative, operator.pos, np.positive) and len(args) == 1:
+        law = laws.get(getattr(args[0], "id", None))
+        if law is None or kwargs:
+            return None
+        neg = fn in (operator.neg, np.negative) and law.kind == _ADD
+        return _Law(law.kind, -law.k, law.rank, law.ones) if neg else law
+    if fn in (np.exp, np.log) and len(args) == 1 and not kwargs:
+        law = laws.get(getattr(args[0], "id", None))
+        if law is None or law.kind != (_ADD if fn is np.exp else _MUL):
+            return None
+        return _Law(_MUL if fn is np.exp else _ADD, law.k, law.rank, law.ones)
+    if fn in _ARITHMETIC and len(args) == 2 and not kwargs:
+        return _combine(_ARITHMETIC[fn], args, laws, known, frame_names)
+    name_ = getattr(fn, "__name__", None)
+    if name_ in _SHIFTS and getattr(fn, "__module__", "").startswith("numpy") and len(args) == 1:
+        law = laws.get(getattr(args[0], "id", None))
+        if law is None or set(kwargs) - {"axis", "keepdims"}:
+            return None
+        keep = kwargs.get("keepdims", gast.Constant(value=False, kind=None))
+        if not isinstance(keep, gast.Constant) or not isinstance(keep.value, bool):
+            return None
+        kinds = {"sum": (_MUL,), "mean": (_ADD, _MUL), "median": (_ADD,)}.get(name_, (_ADD, _MUL))
+        return _reduced(law, kwargs.get("axis"), keep.value) if law.kind in kinds else None
+    return None
+
+
+_ARITHMETIC = {operator.add: "+", np.add: "+", operator.sub: "-", np.subtract: "-",
+               operator.mul: "*", np.multiply: "*", operator.truediv: "/", np.divide: "/"}
+
+
+def _combine(op, args, laws, known, frame_names):
+    """The law of ``a op b``, at least one of them with a law."""
+    a, b = (laws.get(getattr(x, "id", None)) for x in args)
+    if a is not None and b is not None:
+        rank, ones = _meet(a, b)
+        if rank is None:
+            return None
+        if a.kind == b.kind == _ADD and op in "+-":
+            return _Law(_ADD, a.k + b.k if op == "+" else a.k - b.k, rank, ones)
+        if a.kind == b.kind == _MUL and op in "*/":
+            return _Law(_MUL, a.k + b.k if op == "*" else a.k - b.k, rank, ones)
+        return None
+    if a is None and b is None:
+        return None
+    law, other = (a, args[1]) if a is not None else (b, args[0])
+    rank, ones = _broadcast_law(law, other, known, frame_names)
+    if rank is None:
+        return None
+    if law.kind == _ADD and op in "+-":
+        return _Law(_ADD, -law.k if op == "-" and law is b else law.k, rank, ones)
+    if law.kind == _MUL and (op == "*" or op == "/" and law is a):
+        return _Law(_MUL, law.k, rank, ones)
+    if law.kind == _MUL and op == "/":                # c / v
+        return _Law(_MUL, -law.k, rank, ones)
+    number = other.value if isinstance(other, gast.Constant) and type(other.value) in (
+        int, float) else None
+    if law.kind == _ADD and number is not None and (op == "*" or op == "/" and law is a
+                                                     and number != 0):
+        factor = Fraction(number)
+        return _Law(_ADD, law.k * factor if op == "*" else law.k / factor, rank, ones)
+    return None
+
+
+def _leading(law, rank):
+    """``law.ones`` for a value broadcast to ``rank`` dimensions (the new axes constant)."""
+    return law.ones | frozenset(range(-rank, -law.rank))
+
+
+def _meet(a, b):
+    """(rank, ones) of an elementwise operation of two values with laws, else (None, None)."""
+    if a.rank == _UNIFORM or b.rank == _UNIFORM:
+        other = b if a.rank == _UNIFORM else a
+        return other.rank, other.ones
+    if a.rank == b.rank == _FRAME:
+        return _FRAME, a.ones & b.ones
+    if isinstance(a.rank, int) and isinstance(b.rank, int):
+        rank = max(a.rank, b.rank)
+        return rank, _leading(a, rank) & _leading(b, rank)
+    return None, None
+
+
+def _broadcast_law(law, other, known, frame_names):
+    """(rank, ones) of an elementwise operation of a value with a law and ``other`` (which
+    does not depend on m), else (None, None)."""
+    if law.rank == _UNIFORM:
+        return _UNIFORM, frozenset()
+    if isinstance(other, gast.Constant):
+        rank = 0 if type(other.value) in (int, float) else None
+    else:
+        shape = known.get(other.id)
+        rank = len(shape) if isinstance(shape, tuple) else _FRAME if (
+            other.id in frame_names) else None
+    if law.rank == _FRAME:
+        return (_FRAME, law.ones) if rank in (0, _FRAME) else (None, None)
+    if isinstance(rank, int):
+        total = max(rank, law.rank)
+        return total, _leading(law, total)
+    return None, None
+
+
+def _reduced(law, axis, keepdims):
+    """The law of a reduction over the literal ``axis`` of a value with ``law``, where ``c``
+    is constant along those axes, else None."""
+    if law.rank == _UNIFORM:
+        return law
+    whole = axis is None or isinstance(axis, gast.Constant) and axis.value is None
+    if law.rank == _FRAME:
+        axes = None if whole else [literal(a) for a in (
+            axis.elts if isinstance(axis, gast.Tuple) else [axis])]
+        ok = axes is not None and None not in axes and set(axes) <= law.ones
+        return law if ok and keepdims else None
+    axes = axes_of(axis, law.rank)
+    if axes is None or any(a - law.rank not in law.ones for a in axes):
+        return None
+    if keepdims:
+        return law
+    if whole:
+        return _Law(law.kind, law.k, _UNIFORM)
+    dropped = sorted(a - law.rank for a in axes)
+    ones = frozenset(i + sum(1 for d in dropped if d > i) for i in law.ones if i not in dropped)
+    return _Law(law.kind, law.k, law.rank - len(axes), ones)
 
 
 class _Uses:
@@ -274,52 +496,6 @@ def _numpy_call(node, names) -> bool:
     fn = getattr(node, "srcad_callee", None)
     return isinstance(node, gast.Call) and getattr(fn, "__name__", None) in names and \
         getattr(fn, "__module__", "").startswith("numpy")
-
-
-def _keepdims_axis(call):
-    """The literal axis of a ``keepdims=True`` reduction, else None."""
-    keywords = {k.arg: k.value for k in call.keywords}
-    keep = keywords.get("keepdims")
-    axis = keywords.get("axis", call.args[1] if len(call.args) > 1 else None)
-    if len(call.args) > 2 or set(keywords) - {"axis", "keepdims"} or not (
-            isinstance(keep, gast.Constant) and keep.value is True):
-        return None
-    return literal(axis) if axis is not None else None
-
-
-def _softmax_of(z, axis, uses: _Uses) -> bool:
-    """Is every use of ``z`` inside ``exp(z) / sum(exp(z), axis, keepdims=True)`` or
-    ``z - log(sum(exp(z), axis, keepdims=True))``, each intermediate used there only?"""
-    exps = [s for s in uses.of(z) if isinstance(s, gast.Assign) and _numpy_call(
-        s.value, ("exp",))]
-    if len(exps) != 1:
-        return False
-    e = exps[0].targets[0].id
-    sums = [s for s in uses.of(e) if isinstance(s, gast.Assign) and _numpy_call(
-        s.value, ("sum",)) and _is_name(s.value.args[0], e) and _keepdims_axis(s.value) == axis]
-    if len(sums) != 1:
-        return False
-    total = sums[0].targets[0].id
-    if len(uses.of(total)) != 1 or not isinstance(uses.of(total)[0], gast.Assign):
-        return False
-    user = uses.of(total)[0]
-    v = user.value
-    if isinstance(v, gast.BinOp) and isinstance(v.op, gast.Div) and _is_name(
-            v.left, e) and _is_name(v.right, total):                    # softmax
-        return uses.only_by(z, exps[0]) and uses.only_by(e, sums[0], user)
-    if _numpy_call(v, ("log",)) and len(v.args) == 1 and not v.keywords:   # log-softmax
-        out = uses.of(user.targets[0].id)
-        if len(out) != 1 or not isinstance(out[0], gast.Assign):
-            return False
-        d = out[0].value
-        return (isinstance(d, gast.BinOp) and isinstance(d.op, gast.Sub)
-                and _is_name(d.left, z) and _is_name(d.right, user.targets[0].id)
-                and uses.only_by(z, exps[0], out[0]) and uses.only_by(e, sums[0]))
-    return False
-
-
-def _is_name(node, name) -> bool:
-    return isinstance(node, gast.Name) and node.id == name
 
 
 _BINOPS = {gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.mul,

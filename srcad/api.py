@@ -252,13 +252,15 @@ def build(f, spec: Spec) -> Derivative:
             hint="Differentiate a scalar (np.sum of an item), use srcad.vjp or "
                  "srcad.autodiff(f) for a cotangent of the whole output, or has_aux=True "
                  "for (value, aux).")
-    act = activity(program.node, wrt_names, outputs)
+    known = shapes(program.node, dict(zip(params, spec.kinds or ())))
+    act = activity(program.node, wrt_names, outputs, known)
     act, complex_facts = complex_values.prepare(program, act, wrt_names, spec.mode,
                                                 spec.grad_seed, spec.complex_args)
-    if verify and complex_facts is not None:      # conversions inserted: still ANF
-        for stmt, what in anf_violations(program.node):
-            raise InternalError("complex values", what, src.location(stmt))
-    known = shapes(program.node, dict(zip(params, spec.kinds or ())))
+    if complex_facts is not None:                 # conversions inserted: shapes again
+        if verify:                                # still ANF
+            for stmt, what in anf_violations(program.node):
+                raise InternalError("complex values", what, src.location(stmt))
+        known = shapes(program.node, dict(zip(params, spec.kinds or ())))
     untracked = untracked_flows(program.node, act, assigned_names(program.node),
                                 list_names(program.node, known))
     if untracked is not None:

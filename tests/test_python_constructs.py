@@ -267,3 +267,29 @@ def f(x):
 """, ns)
     x = rng(6).standard_normal(3)
     np.testing.assert_allclose(srcad.grad(f)(x), np.cos(x))
+
+
+def _leaf(x):
+    return np.sin(x) * x
+
+
+def _twice(x):
+    return _leaf(x) + _leaf(0.5 * x)
+
+
+def _helpers_in_helpers(x):
+    return np.sum(_twice(x) * _twice(2.0 * x))
+
+
+def test_a_helper_called_at_many_sites_is_read_once_per_build(monkeypatch):
+    # _leaf is inlined at four sites: its source is read and lowered once per build (as
+    # _twice's is), each site getting a copy, and the derivative is the same
+    from srcad.normalize import inline
+    reads = []
+    real = inline.parse_function
+    monkeypatch.setattr(inline, "parse_function", lambda fn: reads.append(fn) or real(fn))
+    x = rng(40).standard_normal(5)
+    got = srcad.grad(_helpers_in_helpers)(x)
+    assert reads and reads.count(_leaf) == reads.count(_twice), reads
+    check_agreement(_helpers_in_helpers, [x], 0)
+    np.testing.assert_allclose(got, srcad.grad(_helpers_in_helpers)(x), rtol=0, atol=0)

@@ -25,7 +25,8 @@ from srcad import api
 from srcad.analysis import broadcast, join, matmul_shape, shapes
 from srcad.normalize import normalize
 from srcad.source import parse_function
-from helpers import central_difference, count_builds, make_function, rng
+from helpers import (central_difference, check_second_order_of, count_builds, make_function,
+                     rng)
 
 
 # -- helpers ----------------------------------------------------------------------------------
@@ -371,11 +372,69 @@ def test_shift_invariance_inside_a_loop():
 
 
 @pytest.mark.parametrize("ties", [False, True])
-def test_logsumexp_keeps_the_max_used_twice(ties):
+def test_logsumexp_written_out_drops_the_max_adjoint(ties):
+    # m + log(sum(exp(a - m))) does not depend on m (coefficient 1 - 1): no derivative
+    # reaches it, and the gradient is still exact
     a = _with_ties((4, 3), 16) if ties else _draw((4, 3), 16)
     (ga,) = _checked_grad(LOGSUMEXP, [a], wrt=(0,))
     np.testing.assert_allclose(ga, _softmax(a), rtol=1e-12, atol=1e-14)
     srcad.check_grad(LOGSUMEXP, a)
+    assert "group_weights" not in srcad.show(LOGSUMEXP)
+    assert "group_weights" not in _specialized_source(LOGSUMEXP, [a])
+
+
+# Spellings whose value does not depend on the subtracted reduction (each ``True``) and ones
+# that do (``False``): the max's adjoint is dropped exactly for the first.
+SHIFTED = [
+    ("""
+def f(a, Y):
+    m = a.max(axis=1, keepdims=True)
+    lse = m + np.log(np.exp(a - m).sum(axis=1, keepdims=True))
+    return np.sum(Y * (lse - a)) / a.shape[0]
+""", True),
+    ("""
+def f(a, Y):
+    m = np.max(a)
+    return m + np.log(np.sum(np.exp(a - m))) + np.sum(Y * a)
+""", True),
+    ("""
+def f(a, Y):
+    m = np.amax(a, axis=-1, keepdims=True)
+    z = (a - m) / 2.0
+    return np.sum(Y * (m * 0.5 + np.log(np.mean(np.exp(z), axis=-1, keepdims=True))))
+""", True),
+    ("""
+def f(a, Y):
+    m = np.max(a, axis=1, keepdims=True)
+    return np.sum(Y * (2.0 * m + np.log(np.sum(np.exp(a - m), axis=1, keepdims=True))))
+""", False),
+    ("""
+def f(a, Y):
+    m = np.max(a, axis=0, keepdims=True)
+    return np.sum(Y * (m + np.log(np.sum(np.exp(a - m), axis=1, keepdims=True))))
+""", False),
+    ("""
+def f(a, Y):
+    m = np.max(a, axis=1, keepdims=True)
+    lse = m + np.log(np.sum(np.exp(a - m), axis=1, keepdims=True))
+    return np.sum(Y * (lse - a)) + np.sum(m)
+""", False),
+]
+
+
+@pytest.mark.parametrize("ties", [False, True])
+@pytest.mark.parametrize("case", range(len(SHIFTED)))
+def test_shift_laws_drop_only_a_max_the_value_does_not_depend_on(case, ties):
+    source, free = SHIFTED[case]
+    f = make_function(source)
+    a = _with_ties((4, 3), 22) if ties else _draw((4, 3), 22)
+    Y = np.abs(_draw((4, 3), 23))
+    _checked_grad(f, [a, Y], wrt=(0, 1))
+    srcad.check_grad(f, a, Y, wrt=(0, 1))
+    if not ties:            # smooth there: second order, both ways, against differences
+        check_second_order_of(f, [a, Y], wrt=0)
+    for code in (srcad.show(f), _specialized_source(f, [a, Y])):
+        assert ("group_weights" not in code) == free, code
 
 
 def test_max_along_another_axis_is_differentiated():
@@ -417,7 +476,36 @@ REDUCTION_CASES = [
     ("np.sum(np.mean(x, axis=1, keepdims=True) * y * x)", [(4, 3), (4, 1)]),
     ("np.sum((x - np.mean(x, axis=1, keepdims=True)) ** 2 * y)", [(4, 3), (4, 1)]),
     ("np.sum((x - np.mean(x, axis=1, keepdims=True)) ** 2 * y)", [(3, 3), (3, 1)]),
+    # a mean of row sums: the rows' adjoint is a scalar that meets y through expand_dims
+    ("-np.mean(np.sum(y * np.sin(x), axis=1))", [(4, 3), (4, 3)]),
+    ("-np.mean(np.sum(y * np.sin(x), axis=1))", [(3, 3), (3, 3)]),
+    ("np.sum(np.mean(np.sum(y * x, axis=2), axis=0))", [(2, 3, 4), (2, 3, 4)]),
+    ("np.sum(np.sum(x * x, axis=1) * y)", [(4, 3), (4,)]),
+    # the max's adjoint: np.equal and group_weights meet the kept max
+    ("np.sum(y * (x - np.max(x, axis=-1, keepdims=True)))", [(4, 3), (4, 3)]),
+    ("np.sum(y * (x - np.max(x, axis=0, keepdims=True)))", [(3, 3), (3, 3)]),
 ]
+
+
+def test_values_computed_only_for_their_shape_are_not_computed():
+    # the mean's adjoint is a scalar over the row sums: with the shapes known neither the
+    # row sums nor the log-probabilities they sum are computed for their shape
+    f = make_function('''
+        def f(x, y):
+            logp = x - np.log(np.sum(np.exp(x), axis=1, keepdims=True))
+            return -np.mean(np.sum(y * logp, axis=1))
+    ''')
+    args = [_draw((4, 3), 24), _draw((4, 3), 25)]
+    _checked_grad(f, args, wrt=(0, 1))
+    code = "\n".join(line for line in _specialized_source(f, args).splitlines()
+                     if not line.lstrip().startswith("#"))
+    assert "expand_reduced" not in code and "y * logp" not in code, code
+    g = make_function('''
+        def g(x, y):
+            return np.sum(y * (x - np.max(x, axis=-1, keepdims=True)))
+    ''')
+    _checked_grad(g, args, wrt=(0, 1))
+    assert "expand_reduced" not in _specialized_source(g, args)
 
 
 @pytest.mark.parametrize("body, arg_shapes", REDUCTION_CASES,
@@ -588,3 +676,17 @@ def test_scalar_loop_adjoints_accumulate_in_lists(f, args, wrt, in_list):
     assert ("bp = [0.0] * len(p)" in source and "bp = np.array(bp, p.dtype)" in source) == in_list
     for g, a in zip(srcad.grad(f, wrt=wrt)(*args), [args[i] for i in wrt]):
         assert type(g) is type(a) and np.shape(g) == np.shape(a)
+
+
+def test_a_count_is_a_number_to_the_shaped_rewrites():
+    # len(y) is a number: the cotangent 1.0 / len(y) * y has y's shape, so the log's adjoint
+    # is one division (b / x), not a reciprocal array and a product
+    f = make_function("""
+        def f(x, y):
+            return np.sum(y * np.log(x)) / len(y)
+    """)
+    args = [np.abs(_draw((4, 3), 26)) + 0.5, _draw((4, 3), 27)]
+    _checked_grad(f, args, wrt=(0, 1))
+    code = "\n".join(line for line in _specialized_source(f, args).splitlines()
+                     if not line.lstrip().startswith("#"))
+    assert "1.0 / x" not in code and "/ x" in code, code

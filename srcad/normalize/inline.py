@@ -10,11 +10,13 @@ value.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import inspect
 
 import gast
 
 from ..source import UNRESOLVED, function_state, parse_function
+from ..template import clone
 from .anf import Expressions
 from .closures import LocalFunction, local_functions
 from .comprehensions import lower_comprehensions
@@ -41,9 +43,9 @@ class Inliner(Expressions):
             raise _loc_error(scope.src, node, f"helper calls nest deeper than "
                              f"{_MAX_INLINE_DEPTH} (recursion?)",
                              "srcad inlines helpers; recursive functions are not supported.")
-        src = parse_function(fn)
-        fdef = src.node
         views, leaves = renamed(views or {}, scope.rename)
+        src = self.parsed_helper(fn)
+        fdef = src.node
         sig = inspect.signature(src.fn)     # a srcad derivative: its generated function's
         star = any(p.kind is p.VAR_POSITIONAL for p in sig.parameters.values())
         args = [self.named(a, pre, fdef.name) if star and not isinstance(a, gast.Constant)
@@ -69,13 +71,8 @@ class Inliner(Expressions):
                      for n in sorted(clash)}        # the helper's assignments cannot rebind
             views = renamed(views, alias)[0]
             leaves = (leaves - clash) | set(alias.values())
-        lower_reraising_try(src, fdef)
-        own = local_functions(src, fdef)
-        lower_sugar(src, fdef)
-        lower_comprehensions(src, fdef)
-        lower_containers(src, fdef, {}, views, frozenset(self.passed))
-        self.deps += fdef.srcad_deps
-        fence(src, fdef)
+        src, own = self.lowered_helper(fn, src, views)
+        fdef = src.node
         helper_ns = src.namespace
         self.deps.append((None, fn, function_state(fn)))
         mutated = _mutated_params(fdef, sig.parameters)
@@ -113,6 +110,35 @@ class Inliner(Expressions):
         pre.append(gast.Assign(targets=[_name(name, gast.Store())], value=atom,
                                type_comment=None))
         return _name(name, gast.Load())
+
+    def parsed_helper(self, fn):
+        """Helper ``fn``'s Source, its node a copy of its own: read and parsed once per build,
+        not once per call (a helper called at many sites, helpers calling helpers)."""
+        if fn not in self.parsed:
+            self.parsed[fn] = parse_function(fn)
+        src = self.parsed[fn]
+        return dataclasses.replace(src, node=clone(src.node))
+
+    def lowered_helper(self, fn, src, views):
+        """``(Source, its local functions)`` of helper ``fn`` (parsed: ``src``) lowered up to
+        the fence: once per build for a helper passed no containers (a copy at each call),
+        anew for one passed containers or ``*args``/``**kwargs`` items (``views``)."""
+        if not views and fn in self.helpers:
+            lowered, own, deps = self.helpers[fn]
+            self.deps += deps
+            return dataclasses.replace(lowered, node=clone(lowered.node)), own
+        fdef = src.node
+        lower_reraising_try(src, fdef)
+        own = local_functions(src, fdef)
+        lower_sugar(src, fdef)
+        lower_comprehensions(src, fdef)
+        lower_containers(src, fdef, {}, views, frozenset(self.passed))
+        self.deps += fdef.srcad_deps
+        fence(src, fdef)
+        if views:
+            return src, own
+        self.helpers[fn] = (src, own, list(fdef.srcad_deps))
+        return dataclasses.replace(src, node=clone(fdef)), own
 
     def inline_local(self, scope, node, local, args, keywords, pre, hint):
         """Inline a nested def or lambda (``closures.LocalFunction``) where it is called: its

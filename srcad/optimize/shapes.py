@@ -22,6 +22,7 @@ __all__ = ["with_shapes"]
 
 _SHAPE_ONLY = {"expand_reduced": 1, "reduced_count": 0, "unbroadcast": 1, "broadcast_like": 1}
 _LIKE = {"expand_reduced": 1, "unbroadcast": 1, "broadcast_like": 1, "zeros_like": 0,
+         "group_weights": 0,
          "tangent_zeros": 0, "scalar_seed": 0, "matmul_adjoint_lhs": 1, "matmul_adjoint_rhs": 2}
 _ELEMENTWISE_OPS = (gast.Add, gast.Sub, gast.Mult, gast.Div)
 
@@ -81,11 +82,13 @@ class _Shapes:
         helper = _helper_name(node)
         if helper in _LIKE and len(node.args) > _LIKE[helper]:
             return self.of(node.args[_LIKE[helper]])
-        if helper == "reduced_count":
-            return ()
+        callee = getattr(node, "srcad_callee", None)
+        if helper == "reduced_count" or callee in (len, int, float) or getattr(
+                callee, "__module__", None) == "math":
+            return ()                                   # a number: len(Y), math.exp(t)
         if _dotted(node.func) == self.np + ".expand_dims" and len(node.args) == 2:
             return _expanded(self.of(node.args[0]), node.args[1])
-        if _np_call(node, self.np) and not node.keywords:
+        if (_np_call(node, self.np) or _binary_ufunc(node, self.np)) and not node.keywords:
             return broadcast([self.of(a) for a in node.args])
         if _dotted(node.func) in (self.np + ".sum", self.np + ".mean") and len(node.args) == 1:
             keywords = {k.arg: k.value for k in node.keywords}
@@ -100,9 +103,12 @@ def with_shapes(fdef: gast.FunctionDef, shapes: dict, np_name: str) -> gast.Func
     """Use what is known of the shapes of primal values (``analysis.shapes``):
 
     * ``expand_reduced(g, x, ...)`` whose value meets a value of ``x``'s full shape in an
-      elementwise operation before it is stored, returned or passed on is not expanded:
-      ``g`` broadcasts in that operation, so no array of ``x``'s size is made
-      (``2.0 * (g * r)``, not ``np.full`` and two products);
+      elementwise operation (an operator or a NumPy ufunc: ``np.equal(x, m)``) before it is
+      stored, returned or passed on is not expanded: ``g`` broadcasts in that operation, so
+      no array of ``x``'s size is made (``2.0 * (g * r)``, not ``np.full`` and two
+      products); through ``np.expand_dims(v, -1)`` (a new last axis, also written ``k`` for
+      ``v`` of rank ``k``), so a mean of row sums gives a scalar, and the row sums, computed
+      only for their shape, become dead code;
     * a runtime helper that reads only the shape of ``x`` reads a parameter of the same shape
       instead, so a primal value computed only for its shape becomes dead code;
     * the adjoints of ``np.dot(a, b)`` (``tensordot_adjoint_*`` over ``dot_axes``) are those
@@ -122,6 +128,7 @@ def with_shapes(fdef: gast.FunctionDef, shapes: dict, np_name: str) -> gast.Func
             if isinstance(d, str):
                 sizes.setdefault(d, (p, i))
     _dot_as_matmul(fdef, shapes)
+    _last_axis(fdef, _Shapes(fdef, shapes, np_name))
     parents = _parents(fdef)
     for site in list(walk(fdef)):
         helper = _helper_name(site)
@@ -134,7 +141,8 @@ def with_shapes(fdef: gast.FunctionDef, shapes: dict, np_name: str) -> gast.Func
                 _replace_child(parents[id(site)], site, count)
             elif shape in full and like.id not in params:
                 site.args[_SHAPE_ONLY[helper]] = name(full[shape])
-    rejected: set = set()
+    rejected: set = set()                  # broke an earlier one: never again
+    tried: set = set()                     # not absorbed (yet: tried again after a change)
     done: list = []
     while True:
         tree = _Tree(fdef)
@@ -147,20 +155,23 @@ def with_shapes(fdef: gast.FunctionDef, shapes: dict, np_name: str) -> gast.Func
             rejected.add(id(expand))
             continue
         candidates = [n for n in walk(fdef) if _helper_name(n) == "expand_reduced"
-                      and id(n) not in rejected and len(n.args) == 4]
+                      and id(n) not in rejected | tried and len(n.args) == 4]
         for expand in candidates:
             g, x, axis, keepdims = expand.args
             shape = shapes.get(x.id) if isinstance(x, gast.Name) else None
             if not (isinstance(shape, tuple) and None not in shape and isinstance(
                     keepdims, gast.Constant) and _absorbed(expand, shape, tree, known)):
-                rejected.add(id(expand))
+                tried.add(id(expand))
                 continue
             if keepdims.value or isinstance(axis, gast.Constant) and axis.value is None or \
                     known.of(g) == () or _leading(axis, len(shape)):
                 compact = g     # a scalar, kept or leading dimensions: broadcasts as it is
-            else:
-                compact = gast.Call(func=attr(name(np_name), "expand_dims"), args=[g, axis],
-                                    keywords=[])
+            else:               # the last axis as -1, which _absorbed follows
+                last = literal(axis) == len(shape) - 1
+                compact = gast.Call(func=attr(name(np_name), "expand_dims"), args=[
+                    g, gast.UnaryOp(op=gast.USub(), operand=gast.Constant(value=1, kind=None))
+                    if last else axis], keywords=[])
+            tried.clear()
             parent = parents[id(expand)]
             field = _replace_child(parent, expand, compact)
             done.append((compact, shape, (parent, field, expand)))
@@ -200,6 +211,19 @@ def _dot_as_matmul(fdef, shapes):
         if axes_ranks.get(site.args[3].id) == ranks and ranks[0] and ranks[1] in (1, 2):
             site.func = attr(name("_srcad"), helper.replace("tensordot", "matmul"))
             del site.args[3]
+
+
+def _last_axis(fdef, known):
+    """``np.expand_dims(v, k)`` with ``k`` the rank of ``v`` -> ``np.expand_dims(v, -1)``: the
+    same new last axis, written so that it stays the last one where ``v`` becomes a value of
+    lower rank that broadcasts the same (``_absorbed`` follows ``-1`` only)."""
+    for node in walk(fdef):
+        if isinstance(node, gast.Call) and _dotted(node.func) == known.np + ".expand_dims" and len(
+                node.args) == 2 and not node.keywords:
+            shape = known.of(node.args[0])
+            if isinstance(shape, tuple) and literal(node.args[1]) == len(shape):
+                node.args[1] = gast.UnaryOp(op=gast.USub(), operand=gast.Constant(value=1,
+                                                                                 kind=None))
 
 
 def _count(shape, axis, sizes):
@@ -250,6 +274,16 @@ class _Tree:
                 table.setdefault(node.id, []).append(node)
 
 
+def _binary_ufunc(call, np_name) -> bool:
+    """Is ``call`` ``np.f(...)`` for an elementwise NumPy ufunc of two operands
+    (``np.equal``; not a generalized one, ``np.matmul``, whose shape is no broadcast)?"""
+    import numpy
+
+    root, _, attribute = _dotted(call.func).rpartition(".")
+    fn = getattr(numpy, attribute, None) if root == np_name else None
+    return isinstance(fn, numpy.ufunc) and fn.nin == 2 and fn.signature is None
+
+
 def _absorbed(node, shape, tree, known) -> bool:
     """Does every value computed from ``node`` (a value that broadcasts to ``shape``) meet a
     value of exactly ``shape`` in an elementwise operation before it is stored, returned or
@@ -266,6 +300,11 @@ def _absorbed(node, shape, tree, known) -> bool:
     if isinstance(parent, gast.Call) and _dotted(parent.func).endswith(".expand_dims") and len(
             parent.args) == 2 and parent.args[0] is node and literal(parent.args[1]) == -1:
         return _absorbed(parent, shape + (1,), tree, known)
+    if isinstance(parent, gast.Call) and _binary_ufunc(parent, known.np) and len(
+            parent.args) == 2 and not parent.keywords:
+        other = known.of(parent.args[1] if parent.args[0] is node else parent.args[0])
+        return isinstance(other, tuple) and None not in other and bool(other) and broadcast(
+            [shape, other]) == other       # np.equal(x, m): shaped like the full operand
     if isinstance(parent, gast.Assign) and parent.value is node and len(
             parent.targets) == 1 and isinstance(parent.targets[0], gast.Name):
         t = parent.targets[0].id
