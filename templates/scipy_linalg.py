@@ -23,8 +23,12 @@ Conventions:
   ``unit_diagonal=True``); ``trans`` 0/'N', 1/'T', 2/'C' (real matrices: 'C' is 'T').
 * ``scipy.linalg.qr``: ``mode`` 'full' and 'economic' (NumPy's 'complete' and 'reduced');
   ``pivoting=True`` (three outputs) and modes 'r'/'raw' are refused.
-* ``eigh``: the standard problem only (``b`` is refused), ``eigvals_only=False`` (use
-  ``eigvalsh`` for the values alone); ``subset_by_*``, ``type`` and ``driver`` are refused.
+* ``eigh``: the standard problem only (``b`` is refused); ``eigvals_only=True`` has
+  ``eigvalsh``'s rules; ``subset_by_*``, ``type`` and ``driver`` are refused.
+* Keywords that decide how many values are returned (``eigh``'s ``eigvals_only``, ``svd``'s
+  ``compute_uv``, ``expm_frechet``'s ``compute_expm``) must be literals: each value is a
+  primitive of its own (``registry.variant``), and one known only at run time is refused at
+  the user's line.
 * ``expm``, ``sqrtm``, ``logm``: the Frechet derivative ``L_f(a, e)`` is the top-right block
   of ``f([[a, e], [0, a]])`` (Higham, Functions of Matrices, thm. 3.6), and its adjoint
   ``L_f(a^T, g)`` (these functions commute with transposition), so both modes are one call of
@@ -34,13 +38,15 @@ Conventions:
 * ``lu``: square matrices (stacks too), ``permute_l`` and ``p_indices`` refused (not in the
   signature); the permutation is piecewise constant. ``polar``: ``a`` of full rank (tall for
   side 'right', wide for 'left'). ``fiedler``: at ties the derivative of ``|a_i - a_j|`` is 0.
-* ``expm_frechet`` with ``compute_expm=False`` (one output) is refused (the output count is
-  fixed per rule); so is ``eigh_tridiagonal`` with ``eigvals_only=True``: use ``eigvalsh``.
+* ``expm_frechet`` with ``compute_expm=False`` returns the Frechet derivative alone (the
+  two-output rules with a zero cotangent for ``expm(A)``). ``eigh_tridiagonal`` with
+  ``eigvals_only=True`` is refused: use ``eigvalsh``.
 """
 import numpy as np
 import scipy.linalg as sl  # type: ignore[import-untyped, unused-ignore]
 
-from srcad.registry import adjoint, complex_ok, d, derived, linear, nondiff, returns_list, tangent
+from srcad.registry import (adjoint, complex_ok, d, derived, linear, nondiff, returns_list,
+                            tangent, variant)
 from srcad.runtime import (as_columns, block_diag_of, from_columns, lower_factor,
                            lower_factor_adjoint, lu_rows, structure_adjoint, structure_basis,
                            structure_of, structured_matrix, structured_matrix_adjoint,
@@ -71,6 +77,17 @@ _twins(sl.svdvals, (np_rules.svdvals_adjoint, np_rules.svdvals_tangent),
 _twins(sl.qr, (np_rules.qr_adjoint, np_rules.qr_tangent),
        "q, r, a, *, mode='full', check_finite=True",
        {"mode": "'complete' if mode == 'full' else 'reduced' if mode == 'economic' else mode"})
+
+# outputs decided by a keyword's constant (registry.variant): eigh(a, eigvals_only=True) -> w,
+# svd(a, compute_uv=False) -> s (the rules of eigvalsh and svdvals)
+_EIGH_VALUES = variant(sl.eigh, "eigvals_only", True)
+_SVD_VALUES = variant(sl.svd, "compute_uv", False)
+_twins(_EIGH_VALUES, (np_rules.eigvalsh_adjoint, np_rules.eigvalsh_tangent),
+       "w, a, *, lower=True, eigvals_only=True, check_finite=True",
+       {"UPLO": "'L' if lower else 'U'"})
+_twins(_SVD_VALUES, (np_rules.svdvals_adjoint, np_rules.svdvals_tangent),
+       "s, a, full_matrices=True, compute_uv=False, *, check_finite=True, "
+       "lapack_driver='gesdd'", {"x": "a"})
 
 linear(structured_matrix, structured_matrix_adjoint)
 complex_ok(structured_matrix, structured_matrix_adjoint)
@@ -496,6 +513,16 @@ def expm_frechet_tangent(expm_a, frechet, A, E, method=None, compute_expm=True,
     dexpm_m = sl.expm(block)[..., :2 * n, 2 * n:]
     d[expm_a] = dexpm_m[..., :n, :n]
     d[frechet] = dexpm_m[..., :n, n:]
+
+
+# expm_frechet(A, E, compute_expm=False) -> the Frechet derivative alone: the rules above, the
+# cotangent of expm(A) zero and its tangent not computed.
+_FRECHET_ONLY = variant(sl.expm_frechet, "compute_expm", False)
+_FRECHET_ONLY_SIGNATURE = "frechet, A, E, method=None, compute_expm=False, check_finite=True"
+derived(_FRECHET_ONLY, expm_frechet_adjoint, _FRECHET_ONLY_SIGNATURE, d_reads={"expm_a": "0.0"},
+        n_outputs=1)
+derived(_FRECHET_ONLY, expm_frechet_tangent, _FRECHET_ONLY_SIGNATURE, d_stores={"expm_a": None},
+        n_outputs=1)
 
 
 # -- lu(a) = (p, l, u), a = p l u, square a: with f = l^-1 p^T da u^-1, dl = l tril(f, -1) and

@@ -18,6 +18,7 @@ import numpy as np
 from .. import registry, runtime
 from ..errors import NoRuleError
 from ..source import UNRESOLVED
+from ..template import static_value
 from .closures import LocalFunction
 from .inline import Inliner
 from .program import _dotted, _literal_or_ref, _loc_error, _name
@@ -112,9 +113,33 @@ class Calls(Inliner):
         elif isinstance(func, gast.Name):
             func = self.name(scope, func)
         call = gast.Call(func=func, args=args, keywords=keywords)
-        call.srcad_callee = callee
+        call.srcad_callee = self.keyword_variant(scope, node, callee, args, keywords)
         gast.copy_location(call, node)      # errors about the call point at it
         return call
+
+    def keyword_variant(self, scope, node, callee, args, keywords):
+        """``callee``, or its ``registry.Variant`` for the constant value of a keyword that
+        decides how many values it returns (``np.linalg.svd(a, compute_uv=False)``); such a
+        keyword passed a value known only at run time is the user's located error."""
+        for keyword, (position, choices) in registry.variants_of(callee).items():
+            given = next((k.value for k in keywords if k.arg == keyword), None)
+            if given is None and position is not None and len(args) > position:
+                given = args[position]
+            if given is None:
+                continue
+            try:
+                value = static_value(given)
+            except ValueError:
+                name = registry.public_name(callee)
+                raise _loc_error(scope.src, node, f"`{keyword}` of {name} decides how many "
+                                 "values it returns, and srcad must know it when it builds the "
+                                 "derivative: here it is not a constant",
+                                 f"Pass a literal ({keyword}={choices[0][0]!r}), or call "
+                                 f"{name} in each branch of an `if` on the value.") from None
+            for key, chosen in choices:
+                if value == key and isinstance(value, str) == isinstance(key, str):
+                    return chosen
+        return callee
 
     def argument(self, scope, node, pre):
         """A call's argument as an atom; a local function's name as it is (the callee
