@@ -1675,6 +1675,24 @@ __all__ += ["qr_columns"]
 SHARES.update({"qr_columns": ()})
 
 
+def c_piece(x):
+    """A piece of ``np.c_[...]`` as np.c_ joins it: at least 2-D, a 1-D array (or a scalar) as
+    a column ``(n, 1)``; normalize/anf.py writes ``np.c_[a, b]`` as the concatenation of
+    these along the last axis."""
+    x = np.asarray(x)
+    return x if x.ndim >= 2 else np.reshape(x, (-1, 1))
+
+
+def r_scalar(value, *pieces):
+    """A literal piece of ``np.r_[...]``/``np.c_[...]`` as a 1-element array of the type NumPy
+    gives it beside the other ``pieces`` (a Python float keeps float32 arrays float32)."""
+    return np.array([value], dtype=np.result_type(*pieces, value))
+
+
+__all__ += ["c_piece", "r_scalar"]
+SHARES.update({"c_piece": (0,), "r_scalar": ()})
+
+
 # -- scipy.signal's convolutions (templates/scipy_signal.py) -----------------------------------
 
 def _crop_slices(g_shape, in1, in2):
