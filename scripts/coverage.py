@@ -74,9 +74,14 @@ KINDS = {
 }
 KIND = {name: kind for kind, names in KINDS.items() for name in names.split()}
 
+# Names the compiler differentiates itself, not through a rule, and how.
+COMPILED = {
+    "piecewise": "written as y[c] = f(x[c]) per piece, the functions inlined "
+                 "(normalize/calls.py)",
+}
+
 # Why a name srcad does not cover is not covered (NumPy and SciPy names).
 NOTES = {
-    "piecewise": "takes Python functions: needs the compiler to differentiate them",
     "histogram": "integer counts, but bin edges that move with the data: no rule rather "
                  "than a silent zero",
     "histogram2d": "as histogram", "histogramdd": "as histogram",
@@ -188,7 +193,7 @@ def table(names: dict) -> str:
                 rows.append((name, kind, "-", "no NumPy/SciPy counterpart"))
                 continue
             seen.add(id(fn))
-            ok, status = _status(fn, kind)
+            ok, status = (True, COMPILED[name]) if name in COMPILED else _status(fn, kind)
             status = status if ok or name not in NOTES else f"{status}: {NOTES[name]}"
             if kind in ("differentiable", "step"):
                 ns_total += 1

@@ -6,7 +6,11 @@ trapezoidal rule (``trapezoid``), ``cumulative_sum``, cross products (``np.cross
 ``frexp``, ``ldexp``, ``unwrap``, ``vander``, the polynomial functions (``polyval``, ``polyadd``,
 ``polysub``, ``polymul``, ``polyder``, ``polyint``) and NumPy 2.2's ``matvec``, ``vecmat`` and
 ``vecdot``, ``nextafter``, ``polyfit`` and ``nancumprod``. Adjoint and tangent of each primitive
-sit side by side.
+sit side by side. ``np.piecewise`` has no rule: the compiler writes it as NumPy computes it
+(``y = zeros_like(x)``, then ``y[c] = f(x[c])`` per condition, later conditions overriding
+earlier ones, an extra function for where none holds; normalize/calls.py), so its functions
+are differentiated where they are evaluated and a value piece is constant (or the value's own
+derivative). ``condlist`` and ``funclist`` must be lists written in the call.
 
 Conventions:
 
