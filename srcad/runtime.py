@@ -645,7 +645,15 @@ def norm_direction(x, y, ord, axis, keepdims):
     return np.sign(x) * group_weights(sums == yk, cols, x)
 
 
-__all__ += ["group_weights", "average_weights_shape", "norm_direction"]
+def matrix_norm_axes(x, axis):
+    """The two axes ``np.linalg.norm(x, ord, axis)`` takes a matrix norm over (``x`` 2-D and
+    ``axis`` None, or a pair of axes), as non-negative ints; None for a vector norm."""
+    axes = _norm_axes(x, axis)
+    return axes if len(axes) == 2 else None
+
+
+__all__ += ["group_weights", "average_weights_shape", "norm_direction", "matrix_norm_axes"]
+SHARES.update({"matrix_norm_axes": ()})
 
 
 # -- linear algebra (templates/linalg.py) -----------------------------------------------------

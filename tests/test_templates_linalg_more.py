@@ -84,6 +84,10 @@ if NUMPY2:
         ("norm", "np.linalg.norm(x, 'nuc') + np.linalg.norm(x, 2) + np.linalg.norm(x, -2)",
          xs((3, 3), (4, 2))),
         ("norm", "np.linalg.norm(x, 2, axis=(1, 2))", xs((2, 3, 2),)),
+        ("norm", "np.linalg.norm(x, 'nuc', axis=(0, 2), keepdims=True)", xs((3, 2, 2),)),
+        ("norm", "np.linalg.norm(x, -2, axis=(2, 0))", xs((3, 2, 4),)),
+        ("norm", "np.linalg.norm(x, 2) + np.linalg.norm(x, -2) + np.linalg.norm(x, 2, axis=0)",
+         xs((4,), (3, 2))),
     ]
 
 
@@ -181,7 +185,14 @@ SECOND_ORDER = list({name: (expr, cases[-1]) for name, expr, cases in reversed(C
                      if not any(part in expr for part in FIRST_ORDER_ONLY)}.values())
 SECOND_ORDER += [("np.linalg.cond(x + 3.0 * np.eye(3), 'fro')", [(3, 3)]),    # one per family
                  ("np.linalg.matrix_norm(x, ord=-2)", [(3, 2)]),
-                 ("np.linalg.matrix_norm(x, ord='nuc')", [(2, 3)])]
+                 ("np.linalg.matrix_norm(x, ord='nuc')", [(2, 3)]),
+                 # np.linalg.norm's matrix orders 'nuc', 2, -2 (and 2, -2 of vectors)
+                 ("np.linalg.norm(x, 'nuc')", [(3, 2)]), ("np.linalg.norm(x, 2)", [(3, 3)]),
+                 ("np.linalg.norm(x, -2)", [(2, 4)]),
+                 ("np.linalg.norm(x, 'nuc', axis=(0, 2), keepdims=True)", [(3, 2, 2)]),
+                 ("np.linalg.norm(x, -2, axis=(2, 0))", [(3, 2, 4)]),
+                 ("np.linalg.norm(x, 2) + np.linalg.norm(x, -2, axis=-1)", [(2, 4)]),
+                 ("np.linalg.norm(x, 2) * np.linalg.norm(x, -2)", [(4,)])]
 
 
 @pytest.mark.parametrize("expr, shapes", SECOND_ORDER, ids=[e for e, _ in SECOND_ORDER])
