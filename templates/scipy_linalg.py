@@ -35,8 +35,9 @@ Conventions:
   ``f`` on a matrix of twice the size and second derivatives follow from the same rule.
   ``sqrtm``/``logm`` are differentiated where they are real and smooth: no eigenvalue on the
   closed negative real axis (a complex result is refused by the complex analysis).
-* ``lu``: square matrices (stacks too), ``permute_l`` and ``p_indices`` refused (not in the
-  signature); the permutation is piecewise constant. ``polar``: ``a`` of full rank (tall for
+* ``lu``: square, wide and tall matrices (stacks too; the leading ``k x k`` block of the
+  pivoted matrix nonsingular, ``k = min(m, n)``), ``permute_l`` and ``p_indices`` refused
+  (not in the signature); the permutation is piecewise constant. ``polar``: ``a`` of full rank (tall for
   side 'right', wide for 'left'). ``fiedler``: at ties the derivative of ``|a_i - a_j|`` is 0.
 * ``expm_frechet`` with ``compute_expm=False`` returns the Frechet derivative alone (the
   two-output rules with a zero cotangent for ``expm(A)``). ``eigh_tridiagonal`` with
@@ -525,22 +526,39 @@ derived(_FRECHET_ONLY, expm_frechet_tangent, _FRECHET_ONLY_SIGNATURE, d_stores={
         n_outputs=1)
 
 
-# -- lu(a) = (p, l, u), a = p l u, square a: with f = l^-1 p^T da u^-1, dl = l tril(f, -1) and
-# du = triu(f) u (as lu_factor's); p is piecewise constant.
+# -- lu(a) = (p, l, u), a = p l u, a (m, n), k = min(m, n): l (m, k) unit lower, u (k, n)
+# upper. Padded to square factors, lp = [l, e[:, k:]] (m, m) and up = [u; e[k:, :]] (n, n),
+# x = lp^-1 p^T da up^-1 gives dl = (lp tril(x, -1))[:, :k] and du = (triu(x) up)[:k, :]
+# (the square case is lu_factor's; the padding extends it to wide and tall a, as in JAX's
+# lu_jvp). p is piecewise constant; the leading k x k block of p^T a must be nonsingular.
 
 @adjoint(sl.lu, outputs=3)
 def lu_adjoint(p, l, u, a, *, check_finite=True):
-    m = np.tril(np.swapaxes(l, -1, -2) @ d[l], -1) + np.triu(d[u] @ np.swapaxes(u, -1, -2))
-    z = np.linalg.solve(np.swapaxes(l, -1, -2), m)                        # l^-T m
-    d[a] = p @ np.swapaxes(np.linalg.solve(u, np.swapaxes(z, -1, -2)), -1, -2)
+    m, n = np.shape(a)[-2:]
+    k = min(m, n)
+    dtype = np.result_type(u)
+    lp = np.concatenate([l, np.zeros_like(p[..., :, k:]) + np.eye(m, dtype=dtype)[:, k:]], -1)
+    up = np.concatenate([u, np.zeros(np.shape(u)[:-2] + (n - k, n), dtype=dtype)
+                         + np.eye(n, dtype=dtype)[k:, :]], -2)
+    gl = np.concatenate([np.zeros_like(l) + d[l], np.zeros_like(a[..., :, k:])], -1)
+    gu = np.concatenate([np.zeros_like(u) + d[u], np.zeros_like(a[..., k:, :])], -2)
+    gx = np.tril(np.swapaxes(lp, -1, -2) @ gl, -1) + np.triu(gu @ np.swapaxes(up, -1, -2))
+    z = np.linalg.solve(np.swapaxes(lp, -1, -2), gx)                       # lp^-T gx
+    d[a] = p @ np.swapaxes(np.linalg.solve(up, np.swapaxes(z, -1, -2)), -1, -2)
 
 
 @tangent(sl.lu, outputs=3)
 def lu_tangent(p, l, u, a, *, check_finite=True):
-    y = np.linalg.solve(l, np.swapaxes(p, -1, -2) @ d[a])
-    f = np.swapaxes(np.linalg.solve(np.swapaxes(u, -1, -2), np.swapaxes(y, -1, -2)), -1, -2)
-    d[l] = l @ np.tril(f, -1)
-    d[u] = np.triu(f) @ u
+    m, n = np.shape(a)[-2:]
+    k = min(m, n)
+    dtype = np.result_type(u)
+    lp = np.concatenate([l, np.zeros_like(p[..., :, k:]) + np.eye(m, dtype=dtype)[:, k:]], -1)
+    up = np.concatenate([u, np.zeros(np.shape(u)[:-2] + (n - k, n), dtype=dtype)
+                         + np.eye(n, dtype=dtype)[k:, :]], -2)
+    y = np.linalg.solve(lp, np.swapaxes(p, -1, -2) @ d[a])
+    x = np.swapaxes(np.linalg.solve(np.swapaxes(up, -1, -2), np.swapaxes(y, -1, -2)), -1, -2)
+    d[l] = (lp @ np.tril(x, -1))[..., :, :k]
+    d[u] = (np.triu(x) @ up)[..., :k, :]
 
 
 # -- polar(a) = (u, p): a = u p (side 'right', p = (a^T a)^(1/2)) or a = p u ('left',

@@ -154,6 +154,13 @@ FUNCTIONS = {
             p, l, u = sl.lu(x)
             return np.sum(np.sin(l)) + np.sum(u ** 2) + np.sum(p @ l @ u)
     """, [[(3, 3)], [(2, 3, 3)]]),
+    # wide and tall: l (m, k), u (k, n), k = min(m, n)
+    "lu_rectangular": ("""
+        def f(x):
+            p, l, u = sl.lu(x)
+            w = np.arange(np.size(l)).reshape(np.shape(l))
+            return np.sum(np.sin(l) * w) + np.sum(u ** 3) + np.sum(np.cos(p @ l @ u))
+    """, [[(3, 4)], [(4, 2)], [(2, 3, 5)], [(2, 4, 3)]]),
     "polar": ("""
         def f(x):
             u, p = sl.polar(x)
