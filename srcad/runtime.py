@@ -1697,8 +1697,26 @@ def r_scalar(value, *pieces):
     return np.array([value], dtype=np.result_type(*pieces, value))
 
 
-__all__ += ["c_piece", "r_scalar"]
-SHARES.update({"c_piece": (0,), "r_scalar": ()})
+def kaiser_radii(m):
+    """``sqrt(1 - ((n - a) / a) ** 2)`` for ``n = 0..m-1``, ``a = (m - 1) / 2``: np.kaiser(m,
+    beta) is ``i0(beta * radii) / i0(beta)``; ``[1.0]`` for ``m == 1`` (a window of ones)."""
+    if m == 1:
+        return np.ones(1)
+    alpha = (m - 1) / 2.0
+    return np.sqrt(1.0 - ((np.arange(0, m) - alpha) / alpha) ** 2)
+
+
+def poly_roots(seq_of_zeros):
+    """The roots ``np.poly`` reads, as given: a 1-D sequence (a matrix, whose characteristic
+    polynomial np.poly would give, is refused). Linear, the identity."""
+    if np.ndim(seq_of_zeros) > 1:
+        raise NotImplementedError("srcad differentiates np.poly of a 1-D sequence of roots, "
+                                  "not of a matrix (its characteristic polynomial)")
+    return np.atleast_1d(seq_of_zeros)
+
+
+__all__ += ["c_piece", "r_scalar", "kaiser_radii", "poly_roots"]
+SHARES.update({"c_piece": (0,), "r_scalar": (), "kaiser_radii": (), "poly_roots": (0,)})
 
 
 # -- scipy.signal's convolutions (templates/scipy_signal.py) -----------------------------------

@@ -4,7 +4,7 @@ trapezoidal rule (``trapezoid``), ``cumulative_sum``, cross products (``np.cross
 ``axisa``/``axisb``/``axisc``/``axis`` form, ``np.linalg.cross``), convolutions (``convolve``,
 ``correlate``, every ``mode``), ``interp``, ``nan_to_num``, ``gradient``, ``divmod``, ``modf``,
 ``frexp``, ``ldexp``, ``unwrap``, ``vander``, the polynomial functions (``polyval``, ``polyadd``,
-``polysub``, ``polymul``, ``polyder``, ``polyint``) and NumPy 2.2's ``matvec``, ``vecmat`` and
+``polysub``, ``polymul``, ``polyder``, ``polyint``, ``poly`` of 1-D roots) and NumPy 2.2's ``matvec``, ``vecmat`` and
 ``vecdot``, ``nextafter``, ``polyfit`` and ``nancumprod``. Adjoint and tangent of each primitive
 sit side by side. ``np.piecewise`` has no rule: the compiler writes it as NumPy computes it
 (``y = zeros_like(x)``, then ``y[c] = f(x[c])`` per condition, later conditions overriding
@@ -58,8 +58,8 @@ from srcad.registry import adjoint, binary, complex_ok, d, linear, nondiff, tang
 from srcad.runtime import (along_axis_shape, axis_padding, axis_slice, broadcast_like,
                            constant_spacing, convolve_padding, diff_part, ediff1d_part,
                            interp_replaced, interp_segment, polyder_weights, polyint_weights,
-                           polyval_powers, scatter_flat, trapezoid_ends, unbroadcast, undiff,
-                           ungradient, vander_powers, zeros_filled)
+                           poly_roots, polyval_powers, scatter_flat, trapezoid_ends,
+                           unbroadcast, undiff, ungradient, vander_powers, zeros_filled)
 
 nondiff(axis_padding, axis_slice, diff_part, ediff1d_part, convolve_padding, interp_segment,
         interp_replaced, polyval_powers, trapezoid_ends, along_axis_shape, vander_powers,
@@ -403,6 +403,34 @@ def polymul_adjoint(y, a1, a2):
 @tangent(np.polymul)
 def polymul_tangent(y, a1, a2):
     d[y] = np.convolve(d[a1], a2) + np.convolve(a1, d[a2])     # polymul trims leading zeros
+
+
+# poly(r): c = prod (x - r_i), so dc/dr_i = -[0, q_i] with q_i = c / (x - r_i), row i of
+# q = (r_i ** m)_(i, m) @ toeplitz(c) (synthetic division, exact at a root; repeated roots too).
+linear(poly_roots)
+
+
+@adjoint(poly_roots)
+def poly_roots_adjoint(y, seq_of_zeros):
+    d[seq_of_zeros] = np.reshape(d[y], np.shape(seq_of_zeros))
+
+
+@adjoint(np.poly)
+def poly_adjoint(c, seq_of_zeros):
+    r = poly_roots(seq_of_zeros)
+    n = np.shape(r)[-1]
+    shift = np.arange(n)[None, :] - np.arange(n)[:, None]
+    q = (r[:, None] ** np.arange(n)) @ np.where(shift >= 0, c[np.maximum(shift, 0)], 0.0)
+    d[seq_of_zeros] = np.reshape(-(q @ d[c][1:]), np.shape(seq_of_zeros))
+
+
+@tangent(np.poly)
+def poly_tangent(c, seq_of_zeros):
+    r = poly_roots(seq_of_zeros)
+    n = np.shape(r)[-1]
+    shift = np.arange(n)[None, :] - np.arange(n)[:, None]
+    q = (r[:, None] ** np.arange(n)) @ np.where(shift >= 0, c[np.maximum(shift, 0)], 0.0)
+    d[c] = np.concatenate([np.zeros_like(c[:1]), -(np.ravel(d[seq_of_zeros]) @ q)])
 
 
 @adjoint(np.polyder)

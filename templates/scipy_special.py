@@ -2,7 +2,8 @@
 ``log_expit``), ``logsumexp``, ``softmax``, ``log_softmax``, the error functions, the gamma
 family, information-theory functions (``xlogy``, ``entr``, ``rel_entr``, ``kl_div``...), the
 Huber losses, the normal distribution (``ndtr``, ``log_ndtr``, ``ndtri``), the modified
-Bessel functions of order 0 and 1 (and NumPy's ``np.i0``, whose derivative is SciPy's ``i1``),
+Bessel functions of order 0 and 1 (and NumPy's ``np.i0``, whose derivative is SciPy's ``i1``,
+and ``np.kaiser``, smooth in ``beta`` through them),
 the incomplete gamma and beta functions, exponential integrals (``exp1``, ``expi``, ``expn``),
 ``dawsn``, ``spence``, ``loggamma``, ``poch``, ``owens_t``, ``boxcox``/``boxcox1p``, ``comb``,
 ``factorial``, the hypergeometric ``hyp1f1``/``hyp2f1``, Hurwitz's ``zeta`` and the pairs
@@ -50,8 +51,8 @@ import numpy as np
 import scipy.special as sp  # type: ignore[import-untyped, unused-ignore]
 
 from srcad.registry import adjoint, binary, d, nondiff, tangent, unary, variant
-from srcad.runtime import (broadcast_like, expand_reduced, refused_derivative,  # noqa: F401
-                           unbroadcast)
+from srcad.runtime import (broadcast_like, expand_reduced, kaiser_radii,  # noqa: F401
+                           refused_derivative, unbroadcast)
 
 _SQRT_PI = math.sqrt(math.pi)
 _SQRT_2PI = math.sqrt(2.0 * math.pi)
@@ -312,6 +313,23 @@ def logsumexp_tangent(y, a, axis=None, b=None, keepdims=False):
         d[y] = np.sum(ratio * d[a], axis=axis, keepdims=keepdims)
     else:
         d[y] = np.sum(ratio * (b * d[a] + d[b]), axis=axis, keepdims=keepdims)
+
+
+# np.kaiser(M, beta) = i0(beta r) / i0(beta), r = kaiser_radii(M): smooth in beta, through I1
+# (SciPy's, hence here); M is an integer.
+nondiff(kaiser_radii)
+
+
+@adjoint(np.kaiser)
+def kaiser_adjoint(w, M, beta):
+    r = kaiser_radii(M)
+    d[beta] = np.sum(d[w] * (r * sp.i1(beta * r) - w * sp.i1(beta))) / sp.i0(beta)
+
+
+@tangent(np.kaiser)
+def kaiser_tangent(w, M, beta):
+    r = kaiser_radii(M)
+    d[w] = d[beta] * (r * sp.i1(beta * r) - w * sp.i1(beta)) / sp.i0(beta)
 
 
 # logsumexp(..., return_sign=True) -> (y, sgn): y = log|s|, sgn = sign(s) for s = sum(b exp(a)),

@@ -73,6 +73,8 @@ CASES = [
     ("logsumexp", "sp.logsumexp(x, axis=-1, b=y)", pairs(((2, 3), (2, 3)), ((2, 3), (3,))),
      [("real"), POS]),
     ("logsumexp", "sp.logsumexp(x, b=y, keepdims=True)", pairs(((3,), ()),), ["real", POS]),
+    ("kaiser", "np.kaiser(5, x)", xs((),), "real"),
+    ("kaiser", "np.kaiser(1, x) + np.kaiser(4, 2.0 * x)", xs((),), "real"),
     # return_sign=True: two values (registry.variant); a negative sum has sign -1
     ("logsumexp_sign", "sp.logsumexp(x, return_sign=True)[0]", xs((4,), (2, 3)), "real"),
     ("logsumexp_sign", "sp.logsumexp(x, 1, y, False, True)[0]", pairs(((2, 3), (2, 3)),), "real"),

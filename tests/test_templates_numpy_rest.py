@@ -122,6 +122,19 @@ CASES = [
     ("np.sort(x, axis=None)[-2:]", [S], "real", None),
     ("np.select([x > 0.0, x < -0.5], [x * y, y], z)", [S, S, ()], "real", None),
     ("np.select([x > 0.0], [y])", [S, (4,)], "real", None),
+    # poly of 1-D roots (repeated ones too), sort_complex, NumPy 2's unique_* tuples
+    ("np.poly(x)", [(3,)], "real", None),
+    ("np.poly(x)", [(1,)], "real", None),
+    ("np.poly(np.r_[x, x[:1]])", [(3,)], "real", None),
+    ("np.real(np.sort_complex(x)) * np.arange(4)", [S], "real", None),
+    ("np.abs(np.sort_complex(x + 1j * y)) ** 2", [(4,), (4,)], "real", None),
+    ("np.imag(np.sort_complex(np.round(x) + 1j * y))", [(5,), (5,)], "real", None),
+    ("np.unique_counts(x[C])[0] * np.unique_counts(x[C])[1]", [(4,)], "real",
+     {"C": np.array([[1, 0, 1], [2, 0, 3]])}),
+    ("np.unique_inverse(x[C])[0][np.unique_inverse(x[C])[1]]", [(4,)], "real",
+     {"C": np.array([[1, 0, 1], [2, 0, 3]])}),
+    ("np.unique_all(x[C] ** 2)[0] * np.unique_all(x[C] ** 2)[3]", [(4,)], "real",
+     {"C": np.array([1, 0, 1, 3, 3])}),
     # piecewise: y[c] = f(x[c]) per condition (normalize/calls.py), functions inlined
     ("np.piecewise(x, [x < 0, x >= 0], [lambda v: v ** 2, lambda v: np.sin(v)])", [(5,)],
      "real", None),
@@ -258,6 +271,10 @@ SECOND_ORDER = [
     ("np.sum(np.nancumprod(x ** 2))", [(4,)], None),
     ("np.sum(np.piecewise(x, [x < -0.3, x > 0.5], [lambda v: v ** 3, 1.5, np.sin]) ** 2)",
      [S], None),
+    ("np.sum(np.sin(np.poly(x)))", [(3,)], None),
+    ("np.sum(np.poly(np.r_[x, x[:1] ** 2]) ** 2)", [(2,)], None),
+    ("np.sum(np.sin(np.real(np.sort_complex(x ** 3))))", [(5,)], None),
+    ("np.sum(np.unique_all(x[C] ** 3)[0] ** 2)", [(4,)], {"C": np.array([1, 0, 1, 3, 3])}),
     # several axes, each output alone and together (the issue's note: reverse over reverse of
     # np.gradient(x)[0] failed; it works now)
     ("np.sum(np.sin(np.gradient(x ** 2)[0]))", [(3, 4)], None),
@@ -338,6 +355,12 @@ def test_convention_steps_and_unwrap():
     f = make_function("def f(x):\n    q, r = np.divmod(x, 0.5)\n    return np.sum(q + r)\n")
     np.testing.assert_array_equal(srcad.grad(f)(x), [1.0, 1.0, 1.0])
     np.testing.assert_array_equal(_grad("np.sum(np.unwrap(x * 3.0))", x), [3.0, 3.0, 3.0])
+
+
+def test_poly_of_a_matrix_is_refused():
+    f = make_function("def f(x):\n    return np.sum(np.poly(x))\n")
+    with pytest.raises(NotImplementedError, match="1-D sequence of roots"):
+        srcad.grad(f)(np.eye(2) + 0.5)
 
 
 def test_piecewise_values_are_numpy_s():
