@@ -85,7 +85,6 @@ NOTES = {
     "histogram": "integer counts, but bin edges that move with the data: no rule rather "
                  "than a silent zero",
     "histogram2d": "as histogram", "histogramdd": "as histogram",
-    "histogram_bin_edges": "the edges move with the data's minimum and maximum: not yet",
     "i0": "its derivative, I1, has no NumPy function (scipy.special.i1)",
     "kaiser": "its rules (smooth in beta through I1) are scipy.special's: SciPy not installed",
     "polydiv": "the remainder's length depends on its values (NumPy trims leading zeros): "

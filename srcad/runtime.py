@@ -6,6 +6,7 @@ and copes with shapes of unknown sizes (a dask array of unknown chunk sizes)."""
 from __future__ import annotations
 
 import math
+import operator
 import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -1715,8 +1716,19 @@ def poly_roots(seq_of_zeros):
     return np.atleast_1d(seq_of_zeros)
 
 
-__all__ += ["c_piece", "r_scalar", "kaiser_radii", "poly_roots"]
-SHARES.update({"c_piece": (0,), "r_scalar": (), "kaiser_radii": (), "poly_roots": (0,)})
+def histogram_bin_count(bins):
+    """The number of bins of ``np.histogram_bin_edges(a, bins)`` srcad differentiates: an
+    integer (evenly spaced edges from min(a) to max(a)); a string (edges chosen from the
+    data's spread) or an array of edges is refused."""
+    if isinstance(bins, (str, bytes)) or np.ndim(bins) != 0:
+        raise NotImplementedError("srcad differentiates np.histogram_bin_edges with an integer "
+                                  f"bins and no range, not bins={bins!r}")
+    return operator.index(bins)
+
+
+__all__ += ["c_piece", "r_scalar", "kaiser_radii", "poly_roots", "histogram_bin_count"]
+SHARES.update({"c_piece": (0,), "r_scalar": (), "kaiser_radii": (), "poly_roots": (0,),
+               "histogram_bin_count": ()})
 
 
 # -- scipy.signal's convolutions (templates/scipy_signal.py) -----------------------------------
