@@ -1726,9 +1726,45 @@ def histogram_bin_count(bins):
     return operator.index(bins)
 
 
-__all__ += ["c_piece", "r_scalar", "kaiser_radii", "poly_roots", "histogram_bin_count"]
+def upper_toeplitz(c, n):
+    """The n x n upper-triangular Toeplitz matrix of ``c``: ``t[m, k] = c[k - m]`` for
+    ``k >= m`` (np.poly's rules: row i of ``(r_i ** m) @ t`` is ``c / (x - r_i)``). Linear in
+    ``c``."""
+    shift = np.arange(n)[None, :] - np.arange(n)[:, None]
+    return np.where(shift >= 0, np.asarray(c)[..., np.maximum(shift, 0)], 0.0)
+
+
+def upper_toeplitz_adjoint(g, c):
+    """The adjoint of ``upper_toeplitz(c, n)`` for the cotangent ``g`` (n x n): entry j sums
+    the j-th upper diagonal of ``g``; the entries of ``c`` past n - 1 get 0."""
+    n = np.shape(g)[-1]
+    sums = np.array([np.trace(g, offset=j) for j in range(n)], dtype=np.result_type(g))
+    return np.concatenate([sums, np.zeros(np.shape(c)[-1] - n, dtype=sums.dtype)])
+
+
+def pad_identity(x, n, axis, fill=1.0):
+    """A unit-triangular factor made square: ``x`` (..., m, k) with the columns k..n-1 of the
+    n x n identity (times ``fill``) appended (``axis=-1``), or ``x`` (..., k, n) with its rows
+    k..n-1 (``axis=-2``); scipy.linalg.lu's rules of wide and tall matrices. Linear in ``x``
+    for ``fill=0.0`` (the derivative's padding)."""
+    k = np.shape(x)[axis]
+    eye = np.eye(n, dtype=np.result_type(x)) * fill
+    extra = eye[:, k:] if axis == -1 else eye[k:, :]
+    return np.concatenate([x, np.broadcast_to(extra, np.shape(x)[:-2] + np.shape(extra))],
+                          axis=axis)
+
+
+def unpad_identity(g, x, axis):
+    """The adjoint of ``pad_identity(x, n, axis)`` for ``g``: the part of ``g`` over ``x``."""
+    k = np.shape(x)[axis]
+    return g[..., :, :k] if axis == -1 else g[..., :k, :]
+
+
+__all__ += ["c_piece", "r_scalar", "kaiser_radii", "poly_roots", "histogram_bin_count",
+            "upper_toeplitz", "upper_toeplitz_adjoint", "pad_identity", "unpad_identity"]
 SHARES.update({"c_piece": (0,), "r_scalar": (), "kaiser_radii": (), "poly_roots": (0,),
-               "histogram_bin_count": ()})
+               "histogram_bin_count": (), "upper_toeplitz": (), "upper_toeplitz_adjoint": (),
+               "pad_identity": (), "unpad_identity": (0,)})
 
 
 # -- scipy.signal's convolutions (templates/scipy_signal.py) -----------------------------------

@@ -59,7 +59,8 @@ from srcad.runtime import (along_axis_shape, axis_padding, axis_slice, broadcast
                            constant_spacing, convolve_padding, diff_part, ediff1d_part,
                            interp_replaced, interp_segment, polyder_weights, polyint_weights,
                            poly_roots, polyval_powers, scatter_flat, trapezoid_ends,
-                           unbroadcast, undiff, ungradient, vander_powers, zeros_filled)
+                           unbroadcast, undiff, ungradient, upper_toeplitz,
+                           upper_toeplitz_adjoint, vander_powers, zeros_filled)
 
 nondiff(axis_padding, axis_slice, diff_part, ediff1d_part, convolve_padding, interp_segment,
         interp_replaced, polyval_powers, trapezoid_ends, along_axis_shape, vander_powers,
@@ -406,8 +407,9 @@ def polymul_tangent(y, a1, a2):
 
 
 # poly(r): c = prod (x - r_i), so dc/dr_i = -[0, q_i] with q_i = c / (x - r_i), row i of
-# q = (r_i ** m)_(i, m) @ toeplitz(c) (synthetic division, exact at a root; repeated roots too).
-linear(poly_roots)
+# q = (r_i ** m)_(i, m) @ upper_toeplitz(c) (synthetic division, exact at a root; repeated
+# roots too). poly_roots (the identity, refusing a matrix) and upper_toeplitz are linear.
+linear(poly_roots, upper_toeplitz, upper_toeplitz_adjoint)
 
 
 @adjoint(poly_roots)
@@ -415,21 +417,27 @@ def poly_roots_adjoint(y, seq_of_zeros):
     d[seq_of_zeros] = np.reshape(d[y], np.shape(seq_of_zeros))
 
 
+@adjoint(upper_toeplitz)
+def upper_toeplitz_adjoint_rule(t, c, n):
+    d[c] = upper_toeplitz_adjoint(d[t], c)
+
+
+@adjoint(upper_toeplitz_adjoint)
+def upper_toeplitz_adjoint_adjoint(y, g, c):
+    d[g] = upper_toeplitz(d[y], np.shape(g)[-1])
+
+
 @adjoint(np.poly)
 def poly_adjoint(c, seq_of_zeros):
     r = poly_roots(seq_of_zeros)
-    n = np.shape(r)[-1]
-    shift = np.arange(n)[None, :] - np.arange(n)[:, None]
-    q = (r[:, None] ** np.arange(n)) @ np.where(shift >= 0, c[np.maximum(shift, 0)], 0.0)
+    q = (r[:, None] ** np.arange(np.size(r))) @ upper_toeplitz(c, np.size(r))
     d[seq_of_zeros] = np.reshape(-(q @ d[c][1:]), np.shape(seq_of_zeros))
 
 
 @tangent(np.poly)
 def poly_tangent(c, seq_of_zeros):
     r = poly_roots(seq_of_zeros)
-    n = np.shape(r)[-1]
-    shift = np.arange(n)[None, :] - np.arange(n)[:, None]
-    q = (r[:, None] ** np.arange(n)) @ np.where(shift >= 0, c[np.maximum(shift, 0)], 0.0)
+    q = (r[:, None] ** np.arange(np.size(r))) @ upper_toeplitz(c, np.size(r))
     d[c] = np.concatenate([np.zeros_like(c[:1]), -(np.ravel(d[seq_of_zeros]) @ q)])
 
 

@@ -49,10 +49,10 @@ import scipy.linalg as sl  # type: ignore[import-untyped, unused-ignore]
 from srcad.registry import (adjoint, complex_ok, d, derived, linear, nondiff, returns_list,
                             tangent, variant)
 from srcad.runtime import (as_columns, block_diag_of, from_columns, lower_factor,
-                           lower_factor_adjoint, lu_rows, structure_adjoint, structure_basis,
-                           structure_of, structured_matrix, structured_matrix_adjoint,
-                           toeplitz_adjoint, toeplitz_of, unblock_diag, unbroadcast,
-                           zeros_filled)
+                           lower_factor_adjoint, lu_rows, pad_identity, structure_adjoint,
+                           structure_basis, structure_of, structured_matrix,
+                           structured_matrix_adjoint, toeplitz_adjoint, toeplitz_of,
+                           unblock_diag, unbroadcast, unpad_identity, zeros_filled)
 from srcad.templates import linalg as np_rules
 
 # -- NumPy's rules under SciPy's signatures --------------------------------------------------
@@ -532,14 +532,30 @@ derived(_FRECHET_ONLY, expm_frechet_tangent, _FRECHET_ONLY_SIGNATURE, d_stores={
 # (the square case is lu_factor's; the padding extends it to wide and tall a, as in JAX's
 # lu_jvp). p is piecewise constant; the leading k x k block of p^T a must be nonsingular.
 
+linear(unpad_identity)       # pad_identity is affine: its tangent pads with zeros (fill 0)
+
+
+@adjoint(pad_identity)
+def pad_identity_adjoint(y, x, n, axis, fill=1.0):
+    d[x] = unpad_identity(d[y], x, axis)
+
+
+@tangent(pad_identity)
+def pad_identity_tangent(y, x, n, axis, fill=1.0):
+    d[y] = pad_identity(d[x], n, axis, 0.0)
+
+
+@adjoint(unpad_identity)
+def unpad_identity_adjoint(y, g, x, axis):
+    d[g] = pad_identity(d[y], np.shape(g)[axis], axis, 0.0)
+
+
 @adjoint(sl.lu, outputs=3)
 def lu_adjoint(p, l, u, a, *, check_finite=True):
     m, n = np.shape(a)[-2:]
     k = min(m, n)
-    dtype = np.result_type(u)
-    lp = np.concatenate([l, np.zeros_like(p[..., :, k:]) + np.eye(m, dtype=dtype)[:, k:]], -1)
-    up = np.concatenate([u, np.zeros(np.shape(u)[:-2] + (n - k, n), dtype=dtype)
-                         + np.eye(n, dtype=dtype)[k:, :]], -2)
+    lp = pad_identity(l, m, -1)
+    up = pad_identity(u, n, -2)
     gl = np.concatenate([np.zeros_like(l) + d[l], np.zeros_like(a[..., :, k:])], -1)
     gu = np.concatenate([np.zeros_like(u) + d[u], np.zeros_like(a[..., k:, :])], -2)
     gx = np.tril(np.swapaxes(lp, -1, -2) @ gl, -1) + np.triu(gu @ np.swapaxes(up, -1, -2))
@@ -549,12 +565,9 @@ def lu_adjoint(p, l, u, a, *, check_finite=True):
 
 @tangent(sl.lu, outputs=3)
 def lu_tangent(p, l, u, a, *, check_finite=True):
-    m, n = np.shape(a)[-2:]
-    k = min(m, n)
-    dtype = np.result_type(u)
-    lp = np.concatenate([l, np.zeros_like(p[..., :, k:]) + np.eye(m, dtype=dtype)[:, k:]], -1)
-    up = np.concatenate([u, np.zeros(np.shape(u)[:-2] + (n - k, n), dtype=dtype)
-                         + np.eye(n, dtype=dtype)[k:, :]], -2)
+    k = min(np.shape(a)[-2:])
+    lp = pad_identity(l, np.shape(a)[-2], -1)
+    up = pad_identity(u, np.shape(a)[-1], -2)
     y = np.linalg.solve(lp, np.swapaxes(p, -1, -2) @ d[a])
     x = np.swapaxes(np.linalg.solve(np.swapaxes(up, -1, -2), np.swapaxes(y, -1, -2)), -1, -2)
     d[l] = (lp @ np.tril(x, -1))[..., :, :k]
