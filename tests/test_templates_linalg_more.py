@@ -58,6 +58,7 @@ CASES = [
     ("svd_values", "np.linalg.svd(x, compute_uv=False)", xs((3, 3), (4, 2), (2, 5))),
     ("svd_values", "np.linalg.svd(x, full_matrices=False, compute_uv=False)", xs((3, 2),)),
     ("svd_values", "np.linalg.svd(x, True, False)", xs((2, 3, 4),)),
+    ("svd_values", "np.linalg.svd(x, compute_uv=0)", xs((3, 2),)),      # NumPy's falsy
     ("qr_r", "np.linalg.qr(x, mode='r')", xs((3, 3), (4, 2), (2, 4))),
     ("qr_r", "np.linalg.qr(x, 'r')", xs((2, 4, 3),)),
 ]

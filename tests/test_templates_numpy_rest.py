@@ -372,6 +372,19 @@ def test_piecewise_values_are_numpy_s():
     np.testing.assert_allclose(grad, np.where(x < 0, 2 * x, np.where(x > 1.0, 0.0, np.cos(x))))
 
 
+def test_piecewise_pieces_may_be_local_values_and_functions():
+    from srcad.check import check_grad
+    f = make_function("""
+        def f(x, y):
+            a = y[0] * 2.0
+            g = np.sin
+            return np.sum(np.piecewise(x, [x < 0, x > 0.5], [a, g, y[1]]))
+    """)
+    args = random_args([(6,), (2,)], seed=1)
+    for mode in ("reverse", "forward"):
+        check_grad(f, *args, wrt=(0, 1), mode=mode)
+
+
 def test_piecewise_lists_must_be_written_in_the_call():
     f = make_function("def f(x):\n    fs = [np.sin, np.cos]\n"
                       "    return np.sum(np.piecewise(x, [x < 0, x >= 0], fs))\n")

@@ -16,7 +16,7 @@ import gast
 import numpy as np
 
 from .. import registry, runtime
-from ..errors import NoRuleError
+from ..errors import NoRuleError, SrcadError
 from ..source import UNRESOLVED
 from ..template import static_value
 from .closures import LocalFunction
@@ -168,7 +168,12 @@ class Calls(Inliner):
 
     def piece_value(self, scope, node, fn, x, mask, extra, extra_kw, pre, hint):
         """The value of one piece of np.piecewise: ``fn(x[mask], ...)``, or ``fn`` itself."""
-        local = self.local_callee(scope, fn, node) if isinstance(fn, gast.Name) else UNRESOLVED
+        local = UNRESOLVED
+        if isinstance(fn, gast.Name):
+            try:
+                local = self.local_callee(scope, fn, node)
+            except SrcadError:          # a local value, not a function: the piece's value
+                return self.atom(scope, fn, pre)
         callee = local if local is not UNRESOLVED else (
             self.resolve(scope, fn) if isinstance(fn, (gast.Name, gast.Attribute))
             and _is_global_ref(scope, fn, self) else UNRESOLVED)
@@ -227,6 +232,8 @@ class Calls(Inliner):
                                  f"Pass a literal ({keyword}={choices[0][0]!r}), or call "
                                  f"{name} in each branch of an `if` on the value.") from None
             for key, chosen in choices:
+                if isinstance(key, bool) and not isinstance(value, str):
+                    value = bool(value)          # compute_uv=0 or None: NumPy's falsy
                 if value == key and isinstance(value, str) == isinstance(key, str):
                     return chosen
         return callee
