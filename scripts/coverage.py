@@ -89,7 +89,6 @@ NOTES = {
     "kaiser": "its rules (smooth in beta through I1) are scipy.special's: SciPy not installed",
     "polydiv": "the remainder's length depends on its values (NumPy trims leading zeros): "
                "not yet",
-    "roots": "complex roots in general (eigenvalues of the companion matrix): not yet",
     "sph_harm_y": "a complex result from real angles: not yet",
     "wofz": "complex valued (Faddeeva): not yet",
     "funm": "takes a Python function of a matrix: not yet",

@@ -4,7 +4,7 @@ trapezoidal rule (``trapezoid``), ``cumulative_sum``, cross products (``np.cross
 ``axisa``/``axisb``/``axisc``/``axis`` form, ``np.linalg.cross``), convolutions (``convolve``,
 ``correlate``, every ``mode``), ``interp``, ``nan_to_num``, ``gradient``, ``divmod``, ``modf``,
 ``frexp``, ``ldexp``, ``unwrap``, ``vander``, the polynomial functions (``polyval``, ``polyadd``,
-``polysub``, ``polymul``, ``polyder``, ``polyint``, ``poly`` of 1-D roots) and NumPy 2.2's ``matvec``, ``vecmat`` and
+``polysub``, ``polymul``, ``polyder``, ``polyint``, ``poly`` of 1-D roots, ``roots``) and NumPy 2.2's ``matvec``, ``vecmat`` and
 ``vecdot``, ``nextafter``, ``polyfit`` and ``nancumprod``. Adjoint and tangent of each primitive
 sit side by side. ``np.piecewise`` has no rule: the compiler writes it as NumPy computes it
 (``y = zeros_like(x)``, then ``y[c] = f(x[c])`` per condition, later conditions overriding
@@ -370,7 +370,7 @@ def vander_tangent(y, x, N=None, increasing=False):
 
 
 linear(np.polyder, np.polyint)
-complex_ok(np.polyadd, np.polysub, np.polymul, np.polyder, np.polyint)
+complex_ok(np.polyadd, np.polysub, np.polymul, np.polyder, np.polyint, np.polyval)  # holomorphic
 
 
 @adjoint(np.polyadd)
@@ -439,6 +439,23 @@ def poly_tangent(c, seq_of_zeros):
     r = poly_roots(seq_of_zeros)
     q = (r[:, None] ** np.arange(np.size(r))) @ upper_toeplitz(c, np.size(r))
     d[c] = np.concatenate([np.zeros_like(c[:1]), -(np.ravel(d[seq_of_zeros]) @ q)])
+
+
+# roots(p): p(r_i) = 0, so dr_i = -(sum_k dp_k r_i ** (n - k)) / p'(r_i) (simple roots), a
+# map linear in dp and holomorphic in r: right for complex roots too (JAX's convention).
+complex_ok(np.roots)
+
+
+@adjoint(np.roots)
+def roots_adjoint(r, p):
+    powers = np.expand_dims(r, -1) ** np.arange(np.size(p) - 1, -1, -1)
+    d[p] = -((d[r] / np.polyval(np.polyder(p), r)) @ powers)
+
+
+@tangent(np.roots)
+def roots_tangent(r, p):
+    powers = np.expand_dims(r, -1) ** np.arange(np.size(p) - 1, -1, -1)
+    d[r] = -(powers @ d[p]) / np.polyval(np.polyder(p), r)
 
 
 @adjoint(np.polyder)

@@ -124,6 +124,12 @@ CASES = [
     ("np.select([x > 0.0], [y])", [S, (4,)], "real", None),
     # poly of 1-D roots (repeated ones too), sort_complex, NumPy 2's unique_* tuples
     ("np.poly(x)", [(3,)], "real", None),
+    # roots: simple roots, real or complex (the rule is holomorphic); polyval of complex values
+    ("np.real(np.roots(P + 0.1 * x))", [(4,)], "real", {"P": np.poly([1.0, -2.0, 0.5])}),
+    ("np.abs(np.roots(x + np.array([1.0, 0.0, 2.0])))", [(3,)], "real", None),
+    ("np.real(np.roots(np.r_[P + 0.1 * x, 0.0]))", [(4,)], "real",
+     {"P": np.poly([1.0, -2.0, 0.5])}),
+    ("np.abs(np.polyval(x + 1j * y, z + 0.5j)) ** 2", [(3,), (3,), (2,)], "real", None),
     ("np.poly(x)", [(1,)], "real", None),
     ("np.poly(np.r_[x, x[:1]])", [(3,)], "real", None),
     ("np.real(np.sort_complex(x)) * np.arange(4)", [S], "real", None),
@@ -272,6 +278,9 @@ SECOND_ORDER = [
     ("np.sum(np.piecewise(x, [x < -0.3, x > 0.5], [lambda v: v ** 3, 1.5, np.sin]) ** 2)",
      [S], None),
     ("np.sum(np.sin(np.poly(x)))", [(3,)], None),
+    ("np.sum(np.sin(np.real(np.roots(P + 0.1 * x))))", [(4,)],
+     {"P": np.poly([1.0, -2.0, 0.5])}),
+    ("np.sum(np.abs(np.roots(x + np.array([1.0, 0.0, 2.0]))) ** 3)", [(3,)], None),
     ("np.sum(np.poly(np.r_[x, x[:1] ** 2]) ** 2)", [(2,)], None),
     ("np.sum(np.sin(np.real(np.sort_complex(x ** 3))))", [(5,)], None),
     ("np.sum(np.unique_all(x[C] ** 3)[0] ** 2)", [(4,)], {"C": np.array([1, 0, 1, 3, 3])}),
