@@ -74,19 +74,21 @@ KINDS = {
 }
 KIND = {name: kind for kind, names in KINDS.items() for name in names.split()}
 
+# Names the compiler differentiates itself, not through a rule, and how.
+COMPILED = {
+    "piecewise": "written as y[c] = f(x[c]) per piece, the functions inlined "
+                 "(normalize/calls.py)",
+}
+
 # Why a name srcad does not cover is not covered (NumPy and SciPy names).
 NOTES = {
-    "piecewise": "takes Python functions: needs the compiler to differentiate them",
     "histogram": "integer counts, but bin edges that move with the data: no rule rather "
                  "than a silent zero",
     "histogram2d": "as histogram", "histogramdd": "as histogram",
-    "histogram_bin_edges": "the edges move with the data's minimum and maximum: not yet",
     "i0": "its derivative, I1, has no NumPy function (scipy.special.i1)",
-    "kaiser": "smooth in beta through I0 and I1: not yet",
-    "sort_complex": "a complex result from real input srcad does not know about: not yet",
-    "unique_all": "a named tuple of values (differentiable) and indices: not yet",
-    "unique_counts": "as unique_all", "unique_inverse": "as unique_all",
-    "poly": "not yet", "polydiv": "not yet", "roots": "complex eigenvalues: not yet",
+    "kaiser": "its rules (smooth in beta through I1) are scipy.special's: SciPy not installed",
+    "polydiv": "the remainder's length depends on its values (NumPy trims leading zeros): "
+               "not yet",
     "sph_harm_y": "a complex result from real angles: not yet",
     "wofz": "complex valued (Faddeeva): not yet",
     "funm": "takes a Python function of a matrix: not yet",
@@ -188,7 +190,7 @@ def table(names: dict) -> str:
                 rows.append((name, kind, "-", "no NumPy/SciPy counterpart"))
                 continue
             seen.add(id(fn))
-            ok, status = _status(fn, kind)
+            ok, status = (True, COMPILED[name]) if name in COMPILED else _status(fn, kind)
             status = status if ok or name not in NOTES else f"{status}: {NOTES[name]}"
             if kind in ("differentiable", "step"):
                 ns_total += 1
@@ -206,6 +208,7 @@ def table(names: dict) -> str:
         lines += [f"| `{n}` | {k} | {c} | {s} |" for n, k, c, s in rows] + [""]
     extra = sorted(registry.primitive_name(r.primitive) for r in registry.all_rules()
                    if id(r.primitive) not in seen and _public(r.primitive)
+                   and not isinstance(r.primitive, registry.Variant)   # a keyword's form
                    and r.adjoint is not None and r.tangent is not None)
     head = [
         "# Coverage of JAX's differentiable API",

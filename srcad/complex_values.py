@@ -51,7 +51,7 @@ from .template import Template, TemplateBindError, clone
 __all__ = ["Facts", "prepare", "is_complex_value", "is_mixed"]
 
 # NumPy functions whose results are complex for real inputs (besides np.fft and cmath).
-_PRODUCERS = (np.linalg.eig, np.linalg.eigvals, np.roots, runtime.to_complex)
+_PRODUCERS = (np.linalg.eig, np.linalg.eigvals, np.roots, np.sort_complex, runtime.to_complex)
 _NOT_PRODUCERS = ("fftfreq", "rfftfreq", "fftshift", "ifftshift", "irfft", "irfft2", "irfftn",
                   "hfft")            # real outputs (fftshift: complex only for complex input)
 

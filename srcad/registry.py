@@ -51,7 +51,8 @@ from .template import Template, clone, d, formula_template, parse_template
 __all__ = ["adjoint", "tangent", "nondiff", "linear", "unary", "binary", "d", "Rule",
            "complex_ok", "real_valued", "elementwise", "shape_preserving",
            "lookup", "load", "templates_digest", "version", "returns_list", "register_adjoint",
-           "register_tangent", "primitive_name", "public_name", "rule_recipe", "derived"]
+           "register_tangent", "primitive_name", "public_name", "rule_recipe", "derived",
+           "Variant", "variant", "variants_of"]
 
 
 @dataclass
@@ -262,6 +263,57 @@ def shape_preserving(*primitives):
         _rule(p).extra["shape_preserving"] = True
 
 
+class Variant:
+    """``primitive`` called with a keyword whose constant value changes how many values it
+    returns (``np.linalg.svd(a, compute_uv=False)``: one, not three): a primitive of its own
+    with rules of its own. ``normalize/calls.py`` picks it at build time from the keyword's
+    literal; the generated code still calls ``primitive`` as the user wrote it."""
+
+    def __init__(self, primitive, keyword: str, value):
+        self.primitive, self.keyword, self.value = primitive, keyword, value
+        self.__name__ = getattr(primitive, "__name__", "f")
+        self.__qualname__ = f"{getattr(primitive, '__qualname__', self.__name__)}" \
+                            f"({keyword}={value!r})"
+        self.__module__ = getattr(primitive, "__module__", None) or ""
+
+    def __call__(self, *args, **kwargs):
+        return self.primitive(*args, **kwargs)
+
+    def __repr__(self):
+        return f"<srcad variant {primitive_name(self)}>"
+
+
+# primitive -> keyword -> (its position, or None if keyword-only; [(value, Variant)])
+_VARIANTS: dict[Any, dict[str, tuple[int | None, list]]] = {}
+
+
+def variant(primitive, keyword: str, value) -> Variant:
+    """The primitive ``primitive(..., keyword=value)``, for a keyword that changes the number
+    of values returned; register its rules with ``@adjoint(v)`` / ``@tangent(v)``."""
+    position = None
+    try:
+        params = list(inspect.signature(primitive).parameters.values())
+        found = [i for i, q in enumerate(params) if q.name == keyword]
+        if found and params[found[0]].kind is inspect.Parameter.POSITIONAL_OR_KEYWORD:
+            position = found[0]
+    except (TypeError, ValueError):          # no signature: keyword only
+        pass
+    v = Variant(primitive, keyword, value)
+    with _LOCK:
+        _VARIANTS.setdefault(primitive, {}).setdefault(keyword, (position, []))[1].append(
+            (value, v))
+    return v
+
+
+def variants_of(primitive) -> dict[str, tuple[int | None, list]]:
+    """keyword -> (position, [(value, Variant)]) for a primitive with variants, else {}."""
+    load(everything=False)
+    try:
+        return _VARIANTS.get(primitive, {})
+    except TypeError:          # unhashable callables have none
+        return {}
+
+
 def version() -> int:
     """Changes whenever a rule is registered (cached derivatives check it)."""
     load(everything=False)
@@ -356,7 +408,7 @@ def binary(primitives, d1: str | None, d2: str | None):
 
 def derived(primitives, template_fn, signature: str, replace: dict | None = None,
             kind: str | None = None, d_reads: dict | None = None,
-            d_stores: dict | None = None, extra: str = ""):
+            d_stores: dict | None = None, extra: str = "", n_outputs: int | None = None):
     """Register the rule ``template_fn`` (an adjoint or tangent template of another primitive,
     ``kind`` read from its name's ``_adjoint``/``_tangent`` ending) for ``primitives`` whose
     signature differs: ``signature`` is the new parameter list, outputs first, as Python
@@ -365,28 +417,35 @@ def derived(primitives, template_fn, signature: str, replace: dict | None = None
     ``p`` to the expression its reads ``d[p]`` become, ``d_stores`` to ``(q, expression)``:
     ``d[p] = e`` becomes ``d[q] = expression`` with ``__value__`` standing for ``e``;
     ``extra`` is source appended to the body. A twin such as ``scipy.linalg.cholesky`` then
-    shares the NumPy rule's body instead of a copy of it."""
+    shares the NumPy rule's body instead of a copy of it. ``n_outputs``: how many of the new
+    parameters are outputs, when the twin returns fewer values (a ``Variant``: outputs keep
+    their names, the reads ``d[p]`` of a dropped one come from ``d_reads``, its stores are
+    dropped by ``d_stores={p: None}``)."""
     kind = kind or ("adjoint" if template_fn.__name__.endswith("_adjoint") else "tangent")
     original = parse_template(template_fn, _outputs_of(template_fn))
     header = gast.parse(f"def _twin({signature}):\n    pass\n").body[0]
     params = [a.id for a in header.args.posonlyargs + header.args.args]
-    outputs = tuple(params[:len(original.outputs)])
+    outputs = tuple(params[:len(original.outputs) if n_outputs is None else n_outputs])
     namespace = dict(template_fn.__globals__)
     exec(compile(f"def _twin({signature}):\n    pass\n", "<srcad twin>", "exec"), namespace)
     sig = inspect.signature(namespace.pop("_twin"))
     inputs = inspect.Signature(list(sig.parameters.values())[len(outputs):])
     substitutes = {old: gast.Name(id=new, ctx=gast.Load(), annotation=None, type_comment=None)
-                   for old, new in zip(original.outputs, outputs) if old != new}
+                   for old, new in zip(original.outputs, outputs) if old != new
+                   and len(outputs) == len(original.outputs)}
     substitutes.update({old: gast.parse(new, mode="eval").body
                         for old, new in (replace or {}).items()})
 
     reads = {p: gast.parse(e, mode="eval").body for p, e in (d_reads or {}).items()}
-    stores = {p: (q, gast.parse(e, mode="eval").body) for p, (q, e) in (d_stores or {}).items()}
+    stores = {p: None if how is None else (how[0], gast.parse(how[1], mode="eval").body)
+              for p, how in (d_stores or {}).items()}
 
     class _Rename(gast.NodeTransformer):
         def visit_Assign(self, node):
             target = node.targets[0]
             if _d_of(target) in stores:
+                if stores[_d_of(target)] is None:
+                    return None                 # the derivative of an output not returned
                 new_param, wrap = stores[_d_of(target)]
                 target.slice = gast.Name(id=new_param, ctx=gast.Load(), annotation=None,
                                          type_comment=None)
@@ -415,7 +474,7 @@ def derived(primitives, template_fn, signature: str, replace: dict | None = None
                 return gast.copy_location(clone(substitutes[dotted]), node)
             return self.generic_visit(node)
 
-    body = [_Rename().visit(stmt) for stmt in clone(original.body)]
+    body = [s for s in (_Rename().visit(stmt) for stmt in clone(original.body)) if s is not None]
     body += gast.parse(textwrap.dedent(extra)).body if extra else []
     caller, _ = _caller_origin()       # names the replacements use, besides the original's
     template = Template(name=original.name, outputs=outputs, signature=inputs, body=body,

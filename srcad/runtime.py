@@ -6,6 +6,7 @@ and copes with shapes of unknown sizes (a dask array of unknown chunk sizes)."""
 from __future__ import annotations
 
 import math
+import operator
 import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -646,7 +647,15 @@ def norm_direction(x, y, ord, axis, keepdims):
     return np.sign(x) * group_weights(sums == yk, cols, x)
 
 
-__all__ += ["group_weights", "average_weights_shape", "norm_direction"]
+def matrix_norm_axes(x, axis):
+    """The two axes ``np.linalg.norm(x, ord, axis)`` takes a matrix norm over (``x`` 2-D and
+    ``axis`` None, or a pair of axes), as non-negative ints; None for a vector norm."""
+    axes = _norm_axes(x, axis)
+    return axes if len(axes) == 2 else None
+
+
+__all__ += ["group_weights", "average_weights_shape", "norm_direction", "matrix_norm_axes"]
+SHARES.update({"matrix_norm_axes": ()})
 
 
 # -- linear algebra (templates/linalg.py) -----------------------------------------------------
@@ -1674,6 +1683,89 @@ def qr_columns(a, mode):
 
 __all__ += ["qr_columns"]
 SHARES.update({"qr_columns": ()})
+
+
+def c_piece(x):
+    """A piece of ``np.c_[...]`` as np.c_ joins it: at least 2-D, a 1-D array (or a scalar) as
+    a column ``(n, 1)``; normalize/anf.py writes ``np.c_[a, b]`` as the concatenation of
+    these along the last axis."""
+    x = np.asarray(x)
+    return x if x.ndim >= 2 else np.reshape(x, (-1, 1))
+
+
+def r_scalar(value, *pieces):
+    """A literal piece of ``np.r_[...]``/``np.c_[...]`` as a 1-element array of the type NumPy
+    gives it beside the other ``pieces`` (a Python float keeps float32 arrays float32)."""
+    return np.array([value], dtype=np.result_type(*pieces, value))
+
+
+def kaiser_radii(m):
+    """``sqrt(1 - ((n - a) / a) ** 2)`` for ``n = 0..m-1``, ``a = (m - 1) / 2``: np.kaiser(m,
+    beta) is ``i0(beta * radii) / i0(beta)``; ``[1.0]`` for ``m == 1`` (a window of ones)."""
+    if m == 1:
+        return np.ones(1)
+    alpha = (m - 1) / 2.0
+    return np.sqrt(1.0 - ((np.arange(0, m) - alpha) / alpha) ** 2)
+
+
+def poly_roots(seq_of_zeros):
+    """The roots ``np.poly`` reads, as given: a 1-D sequence (a matrix, whose characteristic
+    polynomial np.poly would give, is refused). Linear, the identity."""
+    if np.ndim(seq_of_zeros) > 1:
+        raise NotImplementedError("srcad differentiates np.poly of a 1-D sequence of roots, "
+                                  "not of a matrix (its characteristic polynomial)")
+    return np.atleast_1d(seq_of_zeros)
+
+
+def histogram_bin_count(bins):
+    """The number of bins of ``np.histogram_bin_edges(a, bins)`` srcad differentiates: an
+    integer (evenly spaced edges from min(a) to max(a)); a string (edges chosen from the
+    data's spread) or an array of edges is refused."""
+    if isinstance(bins, (str, bytes)) or np.ndim(bins) != 0:
+        raise NotImplementedError("srcad differentiates np.histogram_bin_edges with an integer "
+                                  f"bins and no range, not bins={bins!r}")
+    return operator.index(bins)
+
+
+def upper_toeplitz(c, n):
+    """The n x n upper-triangular Toeplitz matrix of ``c``: ``t[m, k] = c[k - m]`` for
+    ``k >= m`` (np.poly's rules: row i of ``(r_i ** m) @ t`` is ``c / (x - r_i)``). Linear in
+    ``c``."""
+    shift = np.arange(n)[None, :] - np.arange(n)[:, None]
+    return np.where(shift >= 0, np.asarray(c)[..., np.maximum(shift, 0)], 0.0)
+
+
+def upper_toeplitz_adjoint(g, c):
+    """The adjoint of ``upper_toeplitz(c, n)`` for the cotangent ``g`` (n x n): entry j sums
+    the j-th upper diagonal of ``g``; the entries of ``c`` past n - 1 get 0."""
+    n = np.shape(g)[-1]
+    sums = np.array([np.trace(g, offset=j) for j in range(n)], dtype=np.result_type(g))
+    return np.concatenate([sums, np.zeros(np.shape(c)[-1] - n, dtype=sums.dtype)])
+
+
+def pad_identity(x, n, axis, fill=1.0):
+    """A unit-triangular factor made square: ``x`` (..., m, k) with the columns k..n-1 of the
+    n x n identity (times ``fill``) appended (``axis=-1``), or ``x`` (..., k, n) with its rows
+    k..n-1 (``axis=-2``); scipy.linalg.lu's rules of wide and tall matrices. Linear in ``x``
+    for ``fill=0.0`` (the derivative's padding)."""
+    k = np.shape(x)[axis]
+    eye = np.eye(n, dtype=np.result_type(x)) * fill
+    extra = eye[:, k:] if axis == -1 else eye[k:, :]
+    return np.concatenate([x, np.broadcast_to(extra, np.shape(x)[:-2] + np.shape(extra))],
+                          axis=axis)
+
+
+def unpad_identity(g, x, axis):
+    """The adjoint of ``pad_identity(x, n, axis)`` for ``g``: the part of ``g`` over ``x``."""
+    k = np.shape(x)[axis]
+    return g[..., :, :k] if axis == -1 else g[..., :k, :]
+
+
+__all__ += ["c_piece", "r_scalar", "kaiser_radii", "poly_roots", "histogram_bin_count",
+            "upper_toeplitz", "upper_toeplitz_adjoint", "pad_identity", "unpad_identity"]
+SHARES.update({"c_piece": (0,), "r_scalar": (), "kaiser_radii": (), "poly_roots": (0,),
+               "histogram_bin_count": (), "upper_toeplitz": (), "upper_toeplitz_adjoint": (),
+               "pad_identity": (), "unpad_identity": (0,)})
 
 
 # -- scipy.signal's convolutions (templates/scipy_signal.py) -----------------------------------

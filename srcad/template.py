@@ -470,7 +470,13 @@ class _ZeroSimplifier(gast.NodeTransformer):
                 return node.left
             if lz:
                 return gast.UnaryOp(op=gast.USub(), operand=node.right)
-        elif isinstance(node.op, (gast.Mult, gast.MatMult)):
+        elif isinstance(node.op, gast.MatMult) and (lz or rz):
+            # a @ 0 is a zero shaped like a @ primal, not like the primal of the zero
+            left = node.left.zero_of if lz else node.left
+            right = node.right.zero_of if rz else node.right
+            return make_zero(None if left is None or right is None else gast.BinOp(
+                left=clone(left), op=gast.MatMult(), right=clone(right)))
+        elif isinstance(node.op, gast.Mult):
             if lz:
                 return node.left
             if rz:

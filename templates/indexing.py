@@ -18,8 +18,8 @@ import operator
 
 import numpy as np
 
-from srcad.registry import (adjoint, complex_ok, d, linear, nondiff, real_valued, returns_list,
-                            tangent)
+from srcad.registry import (adjoint, complex_ok, d, derived, linear, nondiff, real_valued,
+                            returns_list, tangent)
 from srcad.runtime import (along_axis_index, astype, choose_masks, scatter_flat,
                            select_adjoints, select_masks, set_sources, take_index, unbroadcast,
                            zeros_filled)
@@ -97,6 +97,13 @@ def sort_tangent(y, a, axis=-1, kind=None):
     d[y] = np.take_along_axis(d[a], np.argsort(a, axis=axis), axis=axis)
 
 
+# sort_complex: np.sort along the last axis (complex order: real parts, then imaginary ones),
+# as a complex array even for real input (srcad takes the real part of a real input's adjoint).
+derived(np.sort_complex, sort_adjoint, "y, a", {"axis": "-1", "kind": "None"})
+derived(np.sort_complex, sort_tangent, "y, a", {"axis": "-1", "kind": "None"})
+complex_ok(np.sort_complex)
+
+
 # partition: a permutation too, read through np.argpartition with the same kth (ties as sort).
 @adjoint(np.partition)
 def partition_adjoint(y, a, kth, axis=-1, kind="introselect"):
@@ -172,6 +179,17 @@ def choose_adjoint(y, a, choices, mode="raise"):
 @tangent(np.choose)
 def choose_tangent(y, a, choices, mode="raise"):
     d[y] = np.choose(a, d[choices], mode=mode)
+
+
+# NumPy 2's unique_counts / unique_inverse / unique_all: named tuples whose first item holds
+# the values (unique's rules); the indices and counts carry no derivative.
+_UNIQUE_TUPLES = {"unique_counts": "y, counts, x", "unique_inverse": "y, inverse_indices, x",
+                  "unique_all": "y, indices, inverse_indices, counts, x"}
+for _name, _signature in _UNIQUE_TUPLES.items():
+    if hasattr(np, _name):
+        _count = _signature.count(",")
+        derived(getattr(np, _name), unique_adjoint, _signature, {"ar": "x"}, n_outputs=_count)
+        derived(getattr(np, _name), unique_tangent, _signature, {"ar": "x"}, n_outputs=_count)
 
 
 # Set operations: sorted unique values, each read from its first occurrence in ar1 then ar2

@@ -41,9 +41,13 @@ Conventions and assumptions:
   extra columns of ``u`` (rows of ``vh``) are determined only up to a rotation among
   themselves: their derivative is the one that keeps them orthogonal to the others without
   turning among themselves (``du2 = -u1 du1^T u2``), right for any use of their span
-  (``u2 u2^T``). ``compute_uv=False`` returns one value and is refused (the output count is
-  fixed per rule): use ``np.linalg.svdvals``; ``hermitian`` is refused.
-* ``qr`` (modes 'reduced' and 'complete'; 'r' and 'raw' are refused): Householder QR fixes the
+  (``u2 u2^T``). ``hermitian`` is refused.
+* Keywords that decide how many values a call returns (``svd(a, compute_uv=False)`` gives
+  ``s`` alone, ``qr(a, mode='r')`` gives ``r`` alone) must be constants: each value is a
+  primitive of its own (``registry.variant``) picked when the derivative is built, and a
+  value known only at run time is refused at the user's line. ``compute_uv=False`` has
+  ``svdvals``' rules; ``mode='r'`` has ``qr``'s with a zero cotangent for ``q`` (recomputed).
+* ``qr`` (modes 'reduced', 'complete' and 'r'; 'raw' is refused): Householder QR fixes the
   signs, so ``q`` and ``r`` are differentiable as returned (tall, square, wide: for ``m < n``
   the first ``m`` columns are factored and ``r2 = q^T a[:, m:]``); 'complete' treats ``q``'s
   extra columns like svd's. ``a[:, :min(m, n)]`` must have full rank.
@@ -79,8 +83,8 @@ import operator
 
 import numpy as np
 
-from srcad.registry import (adjoint, complex_ok, d, linear, nondiff, real_valued, returns_list,
-                            tangent)
+from srcad.registry import (adjoint, complex_ok, d, derived, linear, nondiff, real_valued,
+                            returns_list, tangent, variant)
 from srcad.runtime import (as_columns, as_residuals, dot_axes, einsum_adjoints,
                            einsum_adjoints_adjoint, einsum_adjoints_tangent, einsum_tangent,
                            expand_reduced, from_columns, inner_axes, kron_adjoint_lhs,
@@ -565,6 +569,41 @@ def qr_tangent(q, r, a, mode="reduced"):
                          + np.swapaxes(q1, -1, -2) @ d[a][..., :, k:]], axis=-1)
     d[q] = np.concatenate([dq1, -(q1 @ (np.swapaxes(dq1, -1, -2) @ q[..., :, k:]))], axis=-1)
     d[r] = np.concatenate([dr, np.zeros_like(r[..., k:, :])], axis=-2)
+
+
+# -- outputs decided by a keyword's constant (registry.variant, the module docstring) --------
+# svd(a, compute_uv=False) -> s: svdvals' rules; qr(a, mode='r') -> r: qr's with d[q] = 0.
+SVD_VALUES = variant(np.linalg.svd, "compute_uv", False)
+QR_R = variant(np.linalg.qr, "mode", "r")
+derived(SVD_VALUES, svdvals_adjoint, "s, a, full_matrices=True, compute_uv=False", {"x": "a"})
+derived(SVD_VALUES, svdvals_tangent, "s, a, full_matrices=True, compute_uv=False", {"x": "a"})
+
+
+@adjoint(QR_R)
+def qr_r_adjoint(r, a, mode="r"):
+    q1, r_again = np.linalg.qr(a)
+    k = min(np.shape(a)[-2:])
+    r1 = r[..., :k, :k]
+    gr2 = d[r][..., :k, k:]
+    gq = a[..., :, k:] @ np.swapaxes(gr2, -1, -2)
+    m = r1 @ np.swapaxes(d[r][..., :k, :k], -1, -2) - np.swapaxes(gq, -1, -2) @ q1
+    c = gq + q1 @ (np.tril(m) + np.swapaxes(np.tril(m, -1), -1, -2))
+    d[a] = np.concatenate([np.swapaxes(np.linalg.solve(r1, np.swapaxes(c, -1, -2)), -1, -2),
+                           q1 @ gr2], axis=-1)
+
+
+@tangent(QR_R)
+def qr_r_tangent(r, a, mode="r"):
+    q1, r_again = np.linalg.qr(a)
+    k = min(np.shape(a)[-2:])
+    r1 = r[..., :k, :k]
+    dx_r = np.swapaxes(np.linalg.solve(np.swapaxes(r1, -1, -2),
+                                       np.swapaxes(d[a][..., :, :k], -1, -2)), -1, -2)
+    c = np.swapaxes(q1, -1, -2) @ dx_r
+    omega = np.tril(c, -1) - np.swapaxes(np.tril(c, -1), -1, -2)
+    dq1 = q1 @ (omega - c) + dx_r
+    d[r] = np.concatenate([(c - omega) @ r1, np.swapaxes(dq1, -1, -2) @ a[..., :, k:]
+                           + np.swapaxes(q1, -1, -2) @ d[a][..., :, k:]], axis=-1)
 
 
 # eig of a real matrix with real eigenvalues; v's columns have unit norm (as NumPy's).

@@ -4,9 +4,13 @@ trapezoidal rule (``trapezoid``), ``cumulative_sum``, cross products (``np.cross
 ``axisa``/``axisb``/``axisc``/``axis`` form, ``np.linalg.cross``), convolutions (``convolve``,
 ``correlate``, every ``mode``), ``interp``, ``nan_to_num``, ``gradient``, ``divmod``, ``modf``,
 ``frexp``, ``ldexp``, ``unwrap``, ``vander``, the polynomial functions (``polyval``, ``polyadd``,
-``polysub``, ``polymul``, ``polyder``, ``polyint``) and NumPy 2.2's ``matvec``, ``vecmat`` and
+``polysub``, ``polymul``, ``polyder``, ``polyint``, ``poly`` of 1-D roots, ``roots``) and NumPy 2.2's ``matvec``, ``vecmat`` and
 ``vecdot``, ``nextafter``, ``polyfit`` and ``nancumprod``. Adjoint and tangent of each primitive
-sit side by side.
+sit side by side. ``np.piecewise`` has no rule: the compiler writes it as NumPy computes it
+(``y = zeros_like(x)``, then ``y[c] = f(x[c])`` per condition, later conditions overriding
+earlier ones, an extra function for where none holds; normalize/calls.py), so its functions
+are differentiated where they are evaluated and a value piece is constant (or the value's own
+derivative). ``condlist`` and ``funclist`` must be lists written in the call.
 
 Conventions:
 
@@ -54,8 +58,9 @@ from srcad.registry import adjoint, binary, complex_ok, d, linear, nondiff, tang
 from srcad.runtime import (along_axis_shape, axis_padding, axis_slice, broadcast_like,
                            constant_spacing, convolve_padding, diff_part, ediff1d_part,
                            interp_replaced, interp_segment, polyder_weights, polyint_weights,
-                           polyval_powers, scatter_flat, trapezoid_ends, unbroadcast, undiff,
-                           ungradient, vander_powers, zeros_filled)
+                           poly_roots, polyval_powers, scatter_flat, trapezoid_ends,
+                           unbroadcast, undiff, ungradient, upper_toeplitz,
+                           upper_toeplitz_adjoint, vander_powers, zeros_filled)
 
 nondiff(axis_padding, axis_slice, diff_part, ediff1d_part, convolve_padding, interp_segment,
         interp_replaced, polyval_powers, trapezoid_ends, along_axis_shape, vander_powers,
@@ -365,7 +370,7 @@ def vander_tangent(y, x, N=None, increasing=False):
 
 
 linear(np.polyder, np.polyint)
-complex_ok(np.polyadd, np.polysub, np.polymul, np.polyder, np.polyint)
+complex_ok(np.polyadd, np.polysub, np.polymul, np.polyder, np.polyint, np.polyval)  # holomorphic
 
 
 @adjoint(np.polyadd)
@@ -399,6 +404,58 @@ def polymul_adjoint(y, a1, a2):
 @tangent(np.polymul)
 def polymul_tangent(y, a1, a2):
     d[y] = np.convolve(d[a1], a2) + np.convolve(a1, d[a2])     # polymul trims leading zeros
+
+
+# poly(r): c = prod (x - r_i), so dc/dr_i = -[0, q_i] with q_i = c / (x - r_i), row i of
+# q = (r_i ** m)_(i, m) @ upper_toeplitz(c) (synthetic division, exact at a root; repeated
+# roots too). poly_roots (the identity, refusing a matrix) and upper_toeplitz are linear.
+linear(poly_roots, upper_toeplitz, upper_toeplitz_adjoint)
+
+
+@adjoint(poly_roots)
+def poly_roots_adjoint(y, seq_of_zeros):
+    d[seq_of_zeros] = np.reshape(d[y], np.shape(seq_of_zeros))
+
+
+@adjoint(upper_toeplitz)
+def upper_toeplitz_adjoint_rule(t, c, n):
+    d[c] = upper_toeplitz_adjoint(d[t], c)
+
+
+@adjoint(upper_toeplitz_adjoint)
+def upper_toeplitz_adjoint_adjoint(y, g, c):
+    d[g] = upper_toeplitz(d[y], np.shape(g)[-1])
+
+
+@adjoint(np.poly)
+def poly_adjoint(c, seq_of_zeros):
+    r = poly_roots(seq_of_zeros)
+    q = (r[:, None] ** np.arange(np.size(r))) @ upper_toeplitz(c, np.size(r))
+    d[seq_of_zeros] = np.reshape(-(q @ d[c][1:]), np.shape(seq_of_zeros))
+
+
+@tangent(np.poly)
+def poly_tangent(c, seq_of_zeros):
+    r = poly_roots(seq_of_zeros)
+    q = (r[:, None] ** np.arange(np.size(r))) @ upper_toeplitz(c, np.size(r))
+    d[c] = np.concatenate([np.zeros_like(c[:1]), -(np.ravel(d[seq_of_zeros]) @ q)])
+
+
+# roots(p): p(r_i) = 0, so dr_i = -(sum_k dp_k r_i ** (n - k)) / p'(r_i) (simple roots), a
+# map linear in dp and holomorphic in r: right for complex roots too (JAX's convention).
+complex_ok(np.roots)
+
+
+@adjoint(np.roots)
+def roots_adjoint(r, p):
+    powers = np.expand_dims(r, -1) ** np.arange(np.size(p) - 1, -1, -1)
+    d[p] = -((d[r] / np.polyval(np.polyder(p), r)) @ powers)
+
+
+@tangent(np.roots)
+def roots_tangent(r, p):
+    powers = np.expand_dims(r, -1) ** np.arange(np.size(p) - 1, -1, -1)
+    d[r] = -(powers @ d[p]) / np.polyval(np.polyder(p), r)
 
 
 @adjoint(np.polyder)

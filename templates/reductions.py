@@ -27,10 +27,13 @@ Conventions:
   their derivative (nan, with no warning of its own).
 * Empty input (an empty axis, a size-0 array): the adjoint is an empty array, the tangent 0
   (the Jacobian has no columns), though the value is nan; no division by zero.
-* ``norm`` with ``ord`` None/'fro' (Euclidean) is written inline; every other ord (vector
-  p-norms, +-inf, 0; matrix 'nuc', +-1, +-inf, +-2) goes through ``norm_direction`` in the
-  runtime, which has no derivative rule of its own: second derivatives of those norms raise
-  srcad's no-rule error instead of being silently wrong.
+* ``norm`` with ``ord`` None/'fro' (Euclidean) is written inline, and so are 'nuc', 2 and -2
+  (a literal ``ord``): over a matrix (``x`` 2-D, or a pair of axes) through the SVD (``U V^T``,
+  the largest or the smallest singular pair, assumed distinct), over a vector as ``x / y``
+  (2) and ``(y / x) ** 3`` (-2; 0 where an element is 0, where the norm is 0), so they are
+  twice differentiable. Every other ord (vector p-norms, +-inf, 0; matrix +-1, +-inf) goes
+  through ``norm_direction`` in the runtime, which has no derivative rule of its own: second
+  derivatives of those norms raise srcad's no-rule error instead of being silently wrong.
 * Choices on parameters are conditional expressions, not ``if`` statements: they fold away
   when the parameter is a literal, and stay correct (a runtime choice inside one statement)
   when it is a variable (``ord=np.inf``, ``weights=w``, ``axis=k``).
@@ -45,10 +48,11 @@ import numpy as np
 
 from srcad.registry import adjoint, complex_ok, d, linear, nondiff, real_valued, tangent
 from srcad.runtime import (average_weights_shape, broadcast_like, dof_inverse, expand_reduced,
-                           group_weights, norm_direction, reduced_count, spread, unbroadcast)
+                           group_weights, matrix_norm_axes, norm_direction, reduced_count,
+                           spread, unbroadcast)
 
 # Weights and shapes computed from comparisons and shapes are piecewise constant.
-nondiff(group_weights, average_weights_shape)
+nondiff(group_weights, average_weights_shape, matrix_norm_axes)
 real_valued(group_weights, average_weights_shape, np.var, np.std, np.linalg.norm)
 linear(np.sum, np.mean, np.cumsum, sum, math.fsum)
 # Right for complex values: the linear ones, and prod, cumprod and average, whose formulas are
@@ -206,21 +210,47 @@ def average_tangent(y, a, axis=None, weights=None, *, keepdims=False):
 
 
 # -- norm -----------------------------------------------------------------------------------
-# Euclidean (ord None / 'fro'): D = x / y (0 where y == 0). Other orders (the nuclear norm,
-# D = U V^T, included): runtime.norm_direction (see the module docstring).
+# Euclidean (ord None / 'fro'): D = x / y (0 where y == 0); 'nuc', 2, -2 written out (matrix:
+# D = U_k V_k^T through the SVD); other orders: runtime.norm_direction (the module docstring).
 
 @adjoint(np.linalg.norm)
 def norm_adjoint(y, x, ord=None, axis=None, keepdims=False):
-    d[x] = (x * expand_reduced(d[y] / np.where(y == 0.0, 1.0, y), x, axis, keepdims)
-            if ord is None or ord == "fro" else
-            expand_reduced(d[y], x, axis, keepdims) * norm_direction(x, y, ord, axis, keepdims))
+    if ord == "nuc" or ord == 2 or ord == -2:     # a literal ord: decided at instantiation
+        axes = matrix_norm_axes(x, axis)
+        if ord != "nuc" and axes is None:         # a vector norm (see the module docstring)
+            direction = (x / expand_reduced(np.where(y == 0.0, 1.0, y), x, axis, keepdims)
+                         if ord == 2 else (expand_reduced(y, x, axis, keepdims)
+                                           / np.where(x == 0.0, 1.0, x)) ** 3)
+        else:                                     # the singular pairs: twice differentiable
+            u, s, vh = np.linalg.svd(np.moveaxis(x, axes, (-2, -1)), full_matrices=False)
+            k = slice(None) if ord == "nuc" else slice(0, 1) if ord == 2 else slice(-1, None)
+            direction = np.moveaxis(u[..., :, k] @ vh[..., k, :], (-2, -1), axes)
+        d[x] = expand_reduced(d[y], x, axis, keepdims) * direction
+    else:
+        d[x] = (x * expand_reduced(d[y] / np.where(y == 0.0, 1.0, y), x, axis, keepdims)
+                if ord is None or ord == "fro" else
+                expand_reduced(d[y], x, axis, keepdims) * norm_direction(x, y, ord, axis,
+                                                                         keepdims))
 
 
 @tangent(np.linalg.norm)
 def norm_tangent(y, x, ord=None, axis=None, keepdims=False):
-    d[y] = (np.sum(np.multiply(x, d[x]), axis=axis, keepdims=keepdims) / np.where(y == 0.0, 1.0, y)
-            if ord is None or ord == "fro" else
-            np.sum(d[x] * norm_direction(x, y, ord, axis, keepdims), axis=axis, keepdims=keepdims))
+    if ord == "nuc" or ord == 2 or ord == -2:
+        axes = matrix_norm_axes(x, axis)
+        if ord != "nuc" and axes is None:
+            direction = (x / expand_reduced(np.where(y == 0.0, 1.0, y), x, axis, keepdims)
+                         if ord == 2 else (expand_reduced(y, x, axis, keepdims)
+                                           / np.where(x == 0.0, 1.0, x)) ** 3)
+        else:
+            u, s, vh = np.linalg.svd(np.moveaxis(x, axes, (-2, -1)), full_matrices=False)
+            k = slice(None) if ord == "nuc" else slice(0, 1) if ord == 2 else slice(-1, None)
+            direction = np.moveaxis(u[..., :, k] @ vh[..., k, :], (-2, -1), axes)
+        d[y] = np.sum(d[x] * direction, axis=axis, keepdims=keepdims)
+    else:
+        d[y] = (np.sum(np.multiply(x, d[x]), axis=axis, keepdims=keepdims)
+                / np.where(y == 0.0, 1.0, y) if ord is None or ord == "fro" else
+                np.sum(d[x] * norm_direction(x, y, ord, axis, keepdims), axis=axis,
+                       keepdims=keepdims))
 
 
 # -- cumsum: the adjoint is a reversed cumulative sum -------------------------------------------

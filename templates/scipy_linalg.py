@@ -23,29 +23,36 @@ Conventions:
   ``unit_diagonal=True``); ``trans`` 0/'N', 1/'T', 2/'C' (real matrices: 'C' is 'T').
 * ``scipy.linalg.qr``: ``mode`` 'full' and 'economic' (NumPy's 'complete' and 'reduced');
   ``pivoting=True`` (three outputs) and modes 'r'/'raw' are refused.
-* ``eigh``: the standard problem only (``b`` is refused), ``eigvals_only=False`` (use
-  ``eigvalsh`` for the values alone); ``subset_by_*``, ``type`` and ``driver`` are refused.
+* ``eigh``: the standard problem only (``b`` is refused); ``eigvals_only=True`` has
+  ``eigvalsh``'s rules; ``subset_by_*``, ``type`` and ``driver`` are refused.
+* Keywords that decide how many values are returned (``eigh``'s ``eigvals_only``, ``svd``'s
+  ``compute_uv``, ``expm_frechet``'s ``compute_expm``) must be literals: each value is a
+  primitive of its own (``registry.variant``), and one known only at run time is refused at
+  the user's line.
 * ``expm``, ``sqrtm``, ``logm``: the Frechet derivative ``L_f(a, e)`` is the top-right block
   of ``f([[a, e], [0, a]])`` (Higham, Functions of Matrices, thm. 3.6), and its adjoint
   ``L_f(a^T, g)`` (these functions commute with transposition), so both modes are one call of
   ``f`` on a matrix of twice the size and second derivatives follow from the same rule.
   ``sqrtm``/``logm`` are differentiated where they are real and smooth: no eigenvalue on the
   closed negative real axis (a complex result is refused by the complex analysis).
-* ``lu``: square matrices (stacks too), ``permute_l`` and ``p_indices`` refused (not in the
-  signature); the permutation is piecewise constant. ``polar``: ``a`` of full rank (tall for
+* ``lu``: square, wide and tall matrices (stacks too; the leading ``k x k`` block of the
+  pivoted matrix nonsingular, ``k = min(m, n)``), ``permute_l`` and ``p_indices`` refused
+  (not in the signature); the permutation is piecewise constant. ``polar``: ``a`` of full rank (tall for
   side 'right', wide for 'left'). ``fiedler``: at ties the derivative of ``|a_i - a_j|`` is 0.
-* ``expm_frechet`` with ``compute_expm=False`` (one output) is refused (the output count is
-  fixed per rule); so is ``eigh_tridiagonal`` with ``eigvals_only=True``: use ``eigvalsh``.
+* ``expm_frechet`` with ``compute_expm=False`` returns the Frechet derivative alone (the
+  two-output rules with a zero cotangent for ``expm(A)``). ``eigh_tridiagonal`` with
+  ``eigvals_only=True`` is refused: use ``eigvalsh``.
 """
 import numpy as np
 import scipy.linalg as sl  # type: ignore[import-untyped, unused-ignore]
 
-from srcad.registry import adjoint, complex_ok, d, derived, linear, nondiff, returns_list, tangent
+from srcad.registry import (adjoint, complex_ok, d, derived, linear, nondiff, returns_list,
+                            tangent, variant)
 from srcad.runtime import (as_columns, block_diag_of, from_columns, lower_factor,
-                           lower_factor_adjoint, lu_rows, structure_adjoint, structure_basis,
-                           structure_of, structured_matrix, structured_matrix_adjoint,
-                           toeplitz_adjoint, toeplitz_of, unblock_diag, unbroadcast,
-                           zeros_filled)
+                           lower_factor_adjoint, lu_rows, pad_identity, structure_adjoint,
+                           structure_basis, structure_of, structured_matrix,
+                           structured_matrix_adjoint, toeplitz_adjoint, toeplitz_of,
+                           unblock_diag, unbroadcast, unpad_identity, zeros_filled)
 from srcad.templates import linalg as np_rules
 
 # -- NumPy's rules under SciPy's signatures --------------------------------------------------
@@ -71,6 +78,17 @@ _twins(sl.svdvals, (np_rules.svdvals_adjoint, np_rules.svdvals_tangent),
 _twins(sl.qr, (np_rules.qr_adjoint, np_rules.qr_tangent),
        "q, r, a, *, mode='full', check_finite=True",
        {"mode": "'complete' if mode == 'full' else 'reduced' if mode == 'economic' else mode"})
+
+# outputs decided by a keyword's constant (registry.variant): eigh(a, eigvals_only=True) -> w,
+# svd(a, compute_uv=False) -> s (the rules of eigvalsh and svdvals)
+_EIGH_VALUES = variant(sl.eigh, "eigvals_only", True)
+_SVD_VALUES = variant(sl.svd, "compute_uv", False)
+_twins(_EIGH_VALUES, (np_rules.eigvalsh_adjoint, np_rules.eigvalsh_tangent),
+       "w, a, *, lower=True, eigvals_only=True, check_finite=True",
+       {"UPLO": "'L' if lower else 'U'"})
+_twins(_SVD_VALUES, (np_rules.svdvals_adjoint, np_rules.svdvals_tangent),
+       "s, a, full_matrices=True, compute_uv=False, *, check_finite=True, "
+       "lapack_driver='gesdd'", {"x": "a"})
 
 linear(structured_matrix, structured_matrix_adjoint)
 complex_ok(structured_matrix, structured_matrix_adjoint)
@@ -498,22 +516,62 @@ def expm_frechet_tangent(expm_a, frechet, A, E, method=None, compute_expm=True,
     d[frechet] = dexpm_m[..., :n, n:]
 
 
-# -- lu(a) = (p, l, u), a = p l u, square a: with f = l^-1 p^T da u^-1, dl = l tril(f, -1) and
-# du = triu(f) u (as lu_factor's); p is piecewise constant.
+# expm_frechet(A, E, compute_expm=False) -> the Frechet derivative alone: the rules above, the
+# cotangent of expm(A) zero and its tangent not computed.
+_FRECHET_ONLY = variant(sl.expm_frechet, "compute_expm", False)
+_FRECHET_ONLY_SIGNATURE = "frechet, A, E, method=None, compute_expm=False, check_finite=True"
+derived(_FRECHET_ONLY, expm_frechet_adjoint, _FRECHET_ONLY_SIGNATURE, d_reads={"expm_a": "0.0"},
+        n_outputs=1)
+derived(_FRECHET_ONLY, expm_frechet_tangent, _FRECHET_ONLY_SIGNATURE, d_stores={"expm_a": None},
+        n_outputs=1)
+
+
+# -- lu(a) = (p, l, u), a = p l u, a (m, n), k = min(m, n): l (m, k) unit lower, u (k, n)
+# upper. Padded to square factors, lp = [l, e[:, k:]] (m, m) and up = [u; e[k:, :]] (n, n),
+# x = lp^-1 p^T da up^-1 gives dl = (lp tril(x, -1))[:, :k] and du = (triu(x) up)[:k, :]
+# (the square case is lu_factor's; the padding extends it to wide and tall a, as in JAX's
+# lu_jvp). p is piecewise constant; the leading k x k block of p^T a must be nonsingular.
+
+linear(unpad_identity)       # pad_identity is affine: its tangent pads with zeros (fill 0)
+
+
+@adjoint(pad_identity)
+def pad_identity_adjoint(y, x, n, axis, fill=1.0):
+    d[x] = unpad_identity(d[y], x, axis)
+
+
+@tangent(pad_identity)
+def pad_identity_tangent(y, x, n, axis, fill=1.0):
+    d[y] = pad_identity(d[x], n, axis, 0.0)
+
+
+@adjoint(unpad_identity)
+def unpad_identity_adjoint(y, g, x, axis):
+    d[g] = pad_identity(d[y], np.shape(g)[axis], axis, 0.0)
+
 
 @adjoint(sl.lu, outputs=3)
 def lu_adjoint(p, l, u, a, *, check_finite=True):
-    m = np.tril(np.swapaxes(l, -1, -2) @ d[l], -1) + np.triu(d[u] @ np.swapaxes(u, -1, -2))
-    z = np.linalg.solve(np.swapaxes(l, -1, -2), m)                        # l^-T m
-    d[a] = p @ np.swapaxes(np.linalg.solve(u, np.swapaxes(z, -1, -2)), -1, -2)
+    m, n = np.shape(a)[-2:]
+    k = min(m, n)
+    lp = pad_identity(l, m, -1)
+    up = pad_identity(u, n, -2)
+    gl = np.concatenate([np.zeros_like(l) + d[l], np.zeros_like(a[..., :, k:])], -1)
+    gu = np.concatenate([np.zeros_like(u) + d[u], np.zeros_like(a[..., k:, :])], -2)
+    gx = np.tril(np.swapaxes(lp, -1, -2) @ gl, -1) + np.triu(gu @ np.swapaxes(up, -1, -2))
+    z = np.linalg.solve(np.swapaxes(lp, -1, -2), gx)                       # lp^-T gx
+    d[a] = p @ np.swapaxes(np.linalg.solve(up, np.swapaxes(z, -1, -2)), -1, -2)
 
 
 @tangent(sl.lu, outputs=3)
 def lu_tangent(p, l, u, a, *, check_finite=True):
-    y = np.linalg.solve(l, np.swapaxes(p, -1, -2) @ d[a])
-    f = np.swapaxes(np.linalg.solve(np.swapaxes(u, -1, -2), np.swapaxes(y, -1, -2)), -1, -2)
-    d[l] = l @ np.tril(f, -1)
-    d[u] = np.triu(f) @ u
+    k = min(np.shape(a)[-2:])
+    lp = pad_identity(l, np.shape(a)[-2], -1)
+    up = pad_identity(u, np.shape(a)[-1], -2)
+    y = np.linalg.solve(lp, np.swapaxes(p, -1, -2) @ d[a])
+    x = np.swapaxes(np.linalg.solve(np.swapaxes(up, -1, -2), np.swapaxes(y, -1, -2)), -1, -2)
+    d[l] = (lp @ np.tril(x, -1))[..., :, :k]
+    d[u] = (np.triu(x) @ up)[..., :k, :]
 
 
 # -- polar(a) = (u, p): a = u p (side 'right', p = (a^T a)^(1/2)) or a = p u ('left',

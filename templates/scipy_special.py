@@ -2,7 +2,8 @@
 ``log_expit``), ``logsumexp``, ``softmax``, ``log_softmax``, the error functions, the gamma
 family, information-theory functions (``xlogy``, ``entr``, ``rel_entr``, ``kl_div``...), the
 Huber losses, the normal distribution (``ndtr``, ``log_ndtr``, ``ndtri``), the modified
-Bessel functions of order 0 and 1 (and NumPy's ``np.i0``, whose derivative is SciPy's ``i1``),
+Bessel functions of order 0 and 1 (and NumPy's ``np.i0``, whose derivative is SciPy's ``i1``,
+and ``np.kaiser``, smooth in ``beta`` through them),
 the incomplete gamma and beta functions, exponential integrals (``exp1``, ``expi``, ``expn``),
 ``dawsn``, ``spence``, ``loggamma``, ``poch``, ``owens_t``, ``boxcox``/``boxcox1p``, ``comb``,
 ``factorial``, the hypergeometric ``hyp1f1``/``hyp2f1``, Hurwitz's ``zeta`` and the pairs
@@ -25,8 +26,9 @@ Conventions:
 * ``huber(delta, r)`` has a kink at ``|r| == delta``: the quadratic piece's derivative (``r``
   in ``r``, 0 in ``delta``) is used there. ``delta < 0`` gives ``inf``, derivative 0.
 * ``logsumexp`` with ``b``: the weights ``b * exp(a - y)`` may be negative; where the sum is
-  not positive the value is nan and so is the derivative. ``return_sign=True`` (two values)
-  is refused: the keyword is not in the rule's signature. ``axis`` may be anything
+  not positive the value is nan and so is the derivative. ``return_sign=True`` (a literal:
+  the number of values returned is decided at build time) gives ``(log|s|, sign(s))``:
+  negative sums are fine, the sign is piecewise constant. ``axis`` may be anything
   ``np.sum`` takes (None, an int, a tuple), for ``softmax``/``log_softmax`` too.
 * ``multigammaln(a, d)``: the rule's parameter is ``dim`` (``d`` is the derivative marker of
   the template language), so pass ``d`` by position.
@@ -48,9 +50,9 @@ import math
 import numpy as np
 import scipy.special as sp  # type: ignore[import-untyped, unused-ignore]
 
-from srcad.registry import adjoint, binary, d, nondiff, tangent, unary
-from srcad.runtime import (broadcast_like, expand_reduced, refused_derivative,  # noqa: F401
-                           unbroadcast)
+from srcad.registry import adjoint, binary, d, nondiff, tangent, unary, variant
+from srcad.runtime import (broadcast_like, expand_reduced, kaiser_radii,  # noqa: F401
+                           refused_derivative, unbroadcast)
 
 _SQRT_PI = math.sqrt(math.pi)
 _SQRT_2PI = math.sqrt(2.0 * math.pi)
@@ -311,6 +313,48 @@ def logsumexp_tangent(y, a, axis=None, b=None, keepdims=False):
         d[y] = np.sum(ratio * d[a], axis=axis, keepdims=keepdims)
     else:
         d[y] = np.sum(ratio * (b * d[a] + d[b]), axis=axis, keepdims=keepdims)
+
+
+# np.kaiser(M, beta) = i0(beta r) / i0(beta), r = kaiser_radii(M): smooth in beta, through I1
+# (SciPy's, hence here); M is an integer.
+nondiff(kaiser_radii)
+
+
+@adjoint(np.kaiser)
+def kaiser_adjoint(w, M, beta):
+    r = kaiser_radii(M)
+    d[beta] = np.sum(d[w] * (r * sp.i1(beta * r) - w * sp.i1(beta))) / sp.i0(beta)
+
+
+@tangent(np.kaiser)
+def kaiser_tangent(w, M, beta):
+    r = kaiser_radii(M)
+    d[w] = d[beta] * (r * sp.i1(beta * r) - w * sp.i1(beta)) / sp.i0(beta)
+
+
+# logsumexp(..., return_sign=True) -> (y, sgn): y = log|s|, sgn = sign(s) for s = sum(b exp(a)),
+# so dy/da = sgn b exp(a - y), dy/db = sgn exp(a - y); sgn is piecewise constant.
+LOGSUMEXP_SIGN = variant(sp.logsumexp, "return_sign", True)
+
+
+@adjoint(LOGSUMEXP_SIGN, outputs=2)
+def logsumexp_sign_adjoint(y, sgn, a, axis=None, b=None, keepdims=False, return_sign=True):
+    g = expand_reduced(d[y] * sgn, a, axis, keepdims) * np.exp(a - expand_reduced(
+        y, a, axis, keepdims))
+    if b is None:
+        d[a] = g
+    else:
+        d[a] = unbroadcast(g * b, a)
+        d[b] = unbroadcast(g, b)
+
+
+@tangent(LOGSUMEXP_SIGN, outputs=2)
+def logsumexp_sign_tangent(y, sgn, a, axis=None, b=None, keepdims=False, return_sign=True):
+    ratio = np.exp(a - expand_reduced(y, a, axis, keepdims))
+    if b is None:
+        d[y] = sgn * np.sum(ratio * d[a], axis=axis, keepdims=keepdims)
+    else:
+        d[y] = sgn * np.sum(ratio * (b * d[a] + d[b]), axis=axis, keepdims=keepdims)
 
 
 @adjoint(sp.softmax)

@@ -26,9 +26,9 @@ Conventions:
 import numpy as np
 
 from srcad.registry import adjoint, complex_ok, d, linear, nondiff, returns_list, tangent
-from srcad.runtime import (astype, broadcast_all, delete_index, insert_sources, join,
-                           pad_border, pad_mode, rollaxis_axes, scatter_flat, trim_index,
-                           unblock, unbroadcast, unbroadcast_all, unconcatenate, undiag,
+from srcad.runtime import (astype, broadcast_all, c_piece, delete_index, insert_sources, join,
+                           pad_border, pad_mode, r_scalar, rollaxis_axes, scatter_flat,
+                           trim_index, unblock, unbroadcast, unbroadcast_all, unconcatenate, undiag,
                            undiagonal, unjoin, unmeshgrid, unpad, unrepeat, unstack_like,
                            untile, window_sources, zero_if_discrete, zeros_filled)
 
@@ -92,7 +92,7 @@ def expand_dims_tangent(y, a, axis):
     d[y] = np.expand_dims(d[a], axis)
 
 
-@adjoint(np.atleast_1d, np.atleast_2d, np.atleast_3d)
+@adjoint(np.atleast_1d, np.atleast_2d, np.atleast_3d, c_piece)     # c_piece: np.c_'s pieces
 def atleast_adjoint(y, a):          # one argument only (several return a list)
     d[a] = np.reshape(d[y], np.shape(a))
 
@@ -489,8 +489,8 @@ def real_tangent(y, val):
 # -- the runtime helpers the rules above emit, so derivative code can be differentiated again --
 # Each helper is linear in its first argument: its tangent rule is derived (registry.linear),
 # and its adjoint is the shape function it undoes.
-nondiff(pad_border, pad_mode)
-linear(zeros_filled, unstack_like, unconcatenate, unjoin, join, untile, unrepeat, unpad,
+nondiff(pad_border, pad_mode, r_scalar)
+linear(c_piece, zeros_filled, unstack_like, unconcatenate, unjoin, join, untile, unrepeat, unpad,
        undiag, undiagonal)
 complex_ok(zeros_filled, unstack_like, unconcatenate, unjoin, join, untile, unrepeat, undiag,
            undiagonal)

@@ -1,6 +1,6 @@
 """Derivative rules of NumPy's order statistics and moments not in reductions.py: ``median``,
 ``quantile``, ``percentile`` and their NaN-ignoring twins (``nanmedian``, ``nanquantile``,
-``nanpercentile``), ``ptp``, ``nanvar``, ``nanstd``, ``nanprod``, ``nancumsum``, ``cov`` and
+``nanpercentile``), ``ptp``, ``histogram_bin_edges`` (integer ``bins``), ``nanvar``, ``nanstd``, ``nanprod``, ``nancumsum``, ``cov`` and
 ``corrcoef``. Adjoint and tangent of each primitive sit side by side.
 
 Conventions:
@@ -33,7 +33,8 @@ Conventions:
 import numpy as np
 
 from srcad.registry import adjoint, complex_ok, d, linear, nondiff, returns_list, tangent
-from srcad.runtime import (cov_rows, cov_scale, expand_reduced, group_weights, median_weights,
+from srcad.runtime import (cov_rows, cov_scale, expand_reduced, group_weights,
+                           histogram_bin_count, median_weights,
                            nan_dof_inverse, order_statistics, quantile_layout,
                            quantile_position, quantile_slope, un_cov_rows, unbroadcast,
                            zeros_filled)
@@ -172,6 +173,26 @@ def quantile_position_adjoint(rho, q, a, axis, method, ignore_nan=False):
 @tangent(quantile_position)
 def quantile_position_tangent(rho, q, a, axis, method, ignore_nan=False):
     d[rho] = d[q] * quantile_slope(q, a, axis, method, ignore_nan)
+
+
+# -- histogram_bin_edges(a, bins): bins + 1 evenly spaced edges from lo = min(a) to hi = max(a)
+# (lo - 0.5 to hi + 0.5 when they are equal), e_k = lo + (hi - lo) k / bins: linear in lo and
+# hi, whose derivatives are max's and min's (ties split evenly). An integer bins, no range.
+nondiff(histogram_bin_count)
+
+
+@adjoint(np.histogram_bin_edges)
+def histogram_bin_edges_adjoint(edges, a, bins=10):
+    k = np.linspace(0.0, 1.0, histogram_bin_count(bins) + 1, dtype=np.result_type(edges))
+    d[a] = (np.sum(d[edges] * (1.0 - k)) * group_weights(np.equal(a, np.min(a)), None, a)
+            + np.sum(d[edges] * k) * group_weights(np.equal(a, np.max(a)), None, a))
+
+
+@tangent(np.histogram_bin_edges)
+def histogram_bin_edges_tangent(edges, a, bins=10):
+    k = np.linspace(0.0, 1.0, histogram_bin_count(bins) + 1, dtype=np.result_type(edges))
+    d[edges] = (np.sum(d[a] * group_weights(np.equal(a, np.min(a)), None, a)) * (1.0 - k)
+                + np.sum(d[a] * group_weights(np.equal(a, np.max(a)), None, a)) * k)
 
 
 # -- ptp = max - min -------------------------------------------------------------------------------

@@ -47,6 +47,14 @@ CASES = [
     ("eigvalsh", "sl.eigvalsh(x)", xs((3, 3),)),
     ("eigvalsh", "sl.eigvalsh(x, lower=False)", xs((3, 3),)),
     ("svdvals", "sl.svdvals(x)", xs((3, 2), (2, 4))),
+    # outputs decided by a keyword's constant (registry.variant)
+    ("eigh_values", "sl.eigh(x + np.swapaxes(x, -1, -2), eigvals_only=True)", xs((3, 3), (2, 3, 3))),
+    ("eigh_values", "sl.eigh(x, eigvals_only=True, lower=False)", xs((3, 3),)),
+    ("svd_values", "sl.svd(x, compute_uv=False)", xs((3, 2), (2, 4))),
+    ("svd_values", "sl.svd(x, False, False)", xs((3, 3),)),
+    ("expm_frechet_only", "sl.expm_frechet(x, y, compute_expm=False)",
+     pairs(((3, 3), (3, 3)),)),
+    ("expm_frechet_only", "sl.expm_frechet(0.5 * x, y, 'SPS', False)", pairs(((2, 2, 2), (2, 2)),)),
     ("expm", "sl.expm(x)", xs((2, 2, 2),)),
     ("sqrtm", f"sl.sqrtm({SPD})", xs((3, 3),)),
     ("sqrtm", f"sl.sqrtm({SMALL})", xs((3, 3),)),
@@ -146,6 +154,13 @@ FUNCTIONS = {
             p, l, u = sl.lu(x)
             return np.sum(np.sin(l)) + np.sum(u ** 2) + np.sum(p @ l @ u)
     """, [[(3, 3)], [(2, 3, 3)]]),
+    # wide and tall: l (m, k), u (k, n), k = min(m, n)
+    "lu_rectangular": ("""
+        def f(x):
+            p, l, u = sl.lu(x)
+            w = np.arange(np.size(l)).reshape(np.shape(l))
+            return np.sum(np.sin(l) * w) + np.sum(u ** 3) + np.sum(np.cos(p @ l @ u))
+    """, [[(3, 4)], [(4, 2)], [(2, 3, 5)], [(2, 4, 3)]]),
     "polar": ("""
         def f(x):
             u, p = sl.polar(x)

@@ -73,6 +73,16 @@ CASES = [
     ("logsumexp", "sp.logsumexp(x, axis=-1, b=y)", pairs(((2, 3), (2, 3)), ((2, 3), (3,))),
      [("real"), POS]),
     ("logsumexp", "sp.logsumexp(x, b=y, keepdims=True)", pairs(((3,), ()),), ["real", POS]),
+    ("kaiser", "np.kaiser(5, x)", xs((),), "real"),
+    ("kaiser", "np.kaiser(1, x) + np.kaiser(4, 2.0 * x)", xs((),), "real"),
+    # return_sign=True: two values (registry.variant); a negative sum has sign -1
+    ("logsumexp_sign", "sp.logsumexp(x, return_sign=True)[0]", xs((4,), (2, 3)), "real"),
+    ("logsumexp_sign", "sp.logsumexp(x, 1, y, False, True)[0]", pairs(((2, 3), (2, 3)),), "real"),
+    ("logsumexp_sign", "sp.logsumexp(x, axis=-1, b=y, return_sign=True)[0]",
+     pairs(((2, 3), (3,)), ((2, 2, 3), (1, 3))), "real"),
+    ("logsumexp_sign", "sp.logsumexp(x, axis=0, b=y, keepdims=True, return_sign=True)[0] * "
+     "sp.logsumexp(x, axis=0, b=y, keepdims=True, return_sign=True)[1]",
+     pairs(((3, 2), (3, 2)),), "real"),
     ("softmax", "sp.softmax(x)", xs((4,), (2, 3)), "real"),
     ("softmax", "sp.softmax(x, axis=0)", xs((2, 3),), "real"),
     ("softmax", "sp.softmax(x, axis=(1, 2))", xs((2, 3, 2),), "real"),
@@ -209,10 +219,23 @@ def test_edges(expr, x, y, dx, dy):
             assert forward(x, y, 0.0, 1.0) == dy
 
 
-def test_return_sign_is_refused():
-    f = make_function("def f(x):\n    return sp.logsumexp(x, return_sign=True)[0]\n", dict(NS))
-    with pytest.raises(Exception, match="return_sign"):
-        srcad.grad(f)(np.ones(3))
+def test_return_sign_must_be_constant():
+    f = make_function("def f(x, flag):\n    return sp.logsumexp(x, return_sign=flag)[0]\n",
+                      dict(NS))
+    with pytest.raises(srcad.SrcadError, match="`return_sign` of scipy.special.logsumexp "
+                                               "decides how many values"):
+        srcad.grad(f)(np.ones(3), True)
+
+
+def test_return_sign_unpacked():
+    f = make_function("""
+        def f(x, y):
+            value, sign = sp.logsumexp(x, b=y, return_sign=True)
+            return value * sign
+    """, dict(NS))
+    args = random_args([(4,), (4,)], seed=2)
+    for mode in ("reverse", "forward"):
+        check_grad(f, *args, wrt=(0, 1), mode=mode)
 
 
 def test_every_rule_has_both_modes():

@@ -12,6 +12,12 @@ S = (3, 4)
 S3 = (2, 3, 4)
 XP = np.array([-1.5, -0.4, 0.3, 1.1, 2.0])       # interp knots, for constant xp
 
+
+def scaled(v, k=2.0):
+    """A function of np.piecewise's funclist, inlined by srcad."""
+    return np.exp(v) * k
+
+
 # (expression, argument shapes, domain, constants)
 CASES = [
     # diff / ediff1d
@@ -116,6 +122,35 @@ CASES = [
     ("np.sort(x, axis=None)[-2:]", [S], "real", None),
     ("np.select([x > 0.0, x < -0.5], [x * y, y], z)", [S, S, ()], "real", None),
     ("np.select([x > 0.0], [y])", [S, (4,)], "real", None),
+    # poly of 1-D roots (repeated ones too), sort_complex, NumPy 2's unique_* tuples
+    ("np.poly(x)", [(3,)], "real", None),
+    # roots: simple roots, real or complex (the rule is holomorphic); polyval of complex values
+    ("np.real(np.roots(P + 0.1 * x))", [(4,)], "real", {"P": np.poly([1.0, -2.0, 0.5])}),
+    ("np.abs(np.roots(x + np.array([1.0, 0.0, 2.0])))", [(3,)], "real", None),
+    ("np.real(np.roots(np.r_[P + 0.1 * x, 0.0]))", [(4,)], "real",
+     {"P": np.poly([1.0, -2.0, 0.5])}),
+    ("np.abs(np.polyval(x + 1j * y, z + 0.5j)) ** 2", [(3,), (3,), (2,)], "real", None),
+    ("np.poly(x)", [(1,)], "real", None),
+    ("np.poly(np.r_[x, x[:1]])", [(3,)], "real", None),
+    ("np.real(np.sort_complex(x)) * np.arange(4)", [S], "real", None),
+    ("np.abs(np.sort_complex(x + 1j * y)) ** 2", [(4,), (4,)], "real", None),
+    ("np.imag(np.sort_complex(np.round(x) + 1j * y))", [(5,), (5,)], "real", None),
+    ("np.unique_counts(x[C])[0] * np.unique_counts(x[C])[1]", [(4,)], "real",
+     {"C": np.array([[1, 0, 1], [2, 0, 3]])}),
+    ("np.unique_inverse(x[C])[0][np.unique_inverse(x[C])[1]]", [(4,)], "real",
+     {"C": np.array([[1, 0, 1], [2, 0, 3]])}),
+    ("np.unique_all(x[C] ** 2)[0] * np.unique_all(x[C] ** 2)[3]", [(4,)], "real",
+     {"C": np.array([1, 0, 1, 3, 3])}),
+    # piecewise: y[c] = f(x[c]) per condition (normalize/calls.py), functions inlined
+    ("np.piecewise(x, [x < 0, x >= 0], [lambda v: v ** 2, lambda v: np.sin(v)])", [(5,)],
+     "real", None),
+    ("np.piecewise(x, [x < -0.3, x > 0.5], [lambda v: v ** 3, 1.5, np.cos])", [S], "real",
+     None),
+    ("np.piecewise(x, (x < 0,), (y[1], np.tanh))", [S3, (2,)], "real", None),
+    ("np.piecewise(x, [x < 0, x > 0.2], [SCALED, SCALED, SCALED], k=y)", [(6,), ()], "real",
+     {"SCALED": scaled}),
+    ("np.piecewise(x, [x < 0], [SCALED, lambda v, k: v * k], 3.0)", [S], "real",
+     {"SCALED": scaled}),
     ("np.select([C, x > 0.5], [x, 2.0 * x], default=y)", [(5,), (5,)], "real",
      {"C": np.array([True, False, False, True, False])}),
     ("np.bincount(C, x)", [(6,)], "real", {"C": np.array([0, 2, 2, 1, 4, 2])}),
@@ -240,6 +275,19 @@ SECOND_ORDER = [
     ("np.sum(np.polyfit(x, np.sin(x), 2) ** 2)", [(5,)], None),
     ("np.sum(np.polyfit(C, x ** 2, 1) ** 2)", [(4,)], {"C": np.array([0.0, 0.5, 1.1, 2.0])}),
     ("np.sum(np.nancumprod(x ** 2))", [(4,)], None),
+    ("np.sum(np.piecewise(x, [x < -0.3, x > 0.5], [lambda v: v ** 3, 1.5, np.sin]) ** 2)",
+     [S], None),
+    ("np.sum(np.sin(np.poly(x)))", [(3,)], None),
+    ("np.sum(np.sin(np.real(np.roots(P + 0.1 * x))))", [(4,)],
+     {"P": np.poly([1.0, -2.0, 0.5])}),
+    ("np.sum(np.abs(np.roots(x + np.array([1.0, 0.0, 2.0]))) ** 3)", [(3,)], None),
+    ("np.sum(np.poly(np.r_[x, x[:1] ** 2]) ** 2)", [(2,)], None),
+    ("np.sum(np.sin(np.real(np.sort_complex(x ** 3))))", [(5,)], None),
+    ("np.sum(np.unique_all(x[C] ** 3)[0] ** 2)", [(4,)], {"C": np.array([1, 0, 1, 3, 3])}),
+    # several axes, each output alone and together (the issue's note: reverse over reverse of
+    # np.gradient(x)[0] failed; it works now)
+    ("np.sum(np.sin(np.gradient(x ** 2)[0]))", [(3, 4)], None),
+    ("np.sum(np.gradient(x ** 2)[0] * np.gradient(x)[1])", [(3, 4)], None),
 ]
 
 
@@ -316,6 +364,42 @@ def test_convention_steps_and_unwrap():
     f = make_function("def f(x):\n    q, r = np.divmod(x, 0.5)\n    return np.sum(q + r)\n")
     np.testing.assert_array_equal(srcad.grad(f)(x), [1.0, 1.0, 1.0])
     np.testing.assert_array_equal(_grad("np.sum(np.unwrap(x * 3.0))", x), [3.0, 3.0, 3.0])
+
+
+def test_poly_of_a_matrix_is_refused():
+    f = make_function("def f(x):\n    return np.sum(np.poly(x))\n")
+    with pytest.raises(NotImplementedError, match="1-D sequence of roots"):
+        srcad.grad(f)(np.eye(2) + 0.5)
+
+
+def test_piecewise_values_are_numpy_s():
+    f = make_function("def f(x):\n    return np.piecewise(x, [x < 0, x > 1.0], "
+                      "[lambda v: v ** 2, 7.0, np.sin])\n")
+    x = np.linspace(-2.0, 2.0, 9)
+    value, grad = srcad.autodiff(f, preserve_result=True)(x, np.ones(9))
+    np.testing.assert_array_equal(value, f(x))
+    np.testing.assert_allclose(grad, np.where(x < 0, 2 * x, np.where(x > 1.0, 0.0, np.cos(x))))
+
+
+def test_piecewise_pieces_may_be_local_values_and_functions():
+    from srcad.check import check_grad
+    f = make_function("""
+        def f(x, y):
+            a = y[0] * 2.0
+            g = np.sin
+            return np.sum(np.piecewise(x, [x < 0, x > 0.5], [a, g, y[1]]))
+    """)
+    args = random_args([(6,), (2,)], seed=1)
+    for mode in ("reverse", "forward"):
+        check_grad(f, *args, wrt=(0, 1), mode=mode)
+
+
+def test_piecewise_lists_must_be_written_in_the_call():
+    f = make_function("def f(x):\n    fs = [np.sin, np.cos]\n"
+                      "    return np.sum(np.piecewise(x, [x < 0, x >= 0], fs))\n")
+    with pytest.raises(srcad.SrcadError, match="piecewise") as info:
+        srcad.grad(f)(np.ones(3))
+    assert info.value.location.lineno == 3
 
 
 def test_convention_gradient_refuses_a_variable_spacing():

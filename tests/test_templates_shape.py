@@ -136,6 +136,12 @@ CASES = [
     ("asfortranarray", "np.asfortranarray(x)", xs((2, 3)), {}),
     ("real", "np.real(x)", xs((), (3,)), {}),
     ("real", "x.real * y", [[(3,), (3,)]], {}),
+    # np.r_ / np.c_: normalize/anf.py writes them as np.concatenate of their pieces
+    ("r_", "np.r_[x, 0.0, y[1:]]", [[(3,), (4,)], [(), (2,)]], {}),
+    ("r_", "np.r_[x, y]", [[(2, 3), (1, 3)]], {}),
+    ("r_", "np.r_[x[0], 0:3, y, 1:2:3j, -2]", [[(3,), (2,)]], {}),
+    ("c_", "np.c_[x, y]", [[(3,), (3,)], [(3, 2), (3,)], [(2, 2, 1), (2, 2, 3)]], {}),
+    ("c_", "np.c_[x, y ** 2, x]", [[(2, 2), (2, 3)]], {}),
 ]
 
 
@@ -256,7 +262,28 @@ SECOND_ORDER = [
     ("np.transpose(x, (1, 0))", (3, 2)),
     ("np.roll(x, 1)", (4,)),
     ("np.broadcast_to(x, (2, 3))", (3,)),
+    ("np.r_[x, 0.0, x[1:] ** 2, 0:2]", (3,)),
+    ("np.c_[x, x ** 2]", (3,)),
+    ("np.c_[x, x[:, :1] ** 2]", (3, 2)),
 ]
+
+
+def test_r_c_keep_numpy_values_and_dtypes():
+    """np.r_/np.c_ give NumPy's values and dtypes (a Python float beside float32 arrays stays
+    float32, a constant slice is the np.arange it stands for)."""
+    f = make_function("def f(x):\n    return np.r_[x, 0.0, 0:2] * 1.0 + np.sum(np.c_[x, x])\n")
+    x = np.arange(3.0, dtype=np.float32)
+    value, gradient = srcad.autodiff(f, preserve_result=True)(x, np.ones(6, np.float32))
+    np.testing.assert_array_equal(value, f(x))
+    assert value.dtype == f(x).dtype and gradient.dtype == np.float32
+    np.testing.assert_array_equal(gradient, [13.0, 13.0, 13.0])     # 1 + 6 seeds * 2 columns
+
+
+def test_r_directive_string_is_refused():
+    f = make_function("def f(x):\n    return np.sum(np.r_['0,2', x, x])\n")
+    with pytest.raises(srcad.SrcadError, match="directive string") as info:
+        srcad.grad(f)(np.ones(3))
+    assert info.value.location.lineno == 2
 
 
 @pytest.mark.parametrize("expr, shape", SECOND_ORDER, ids=[e for e, _ in SECOND_ORDER])

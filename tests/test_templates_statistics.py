@@ -48,6 +48,10 @@ CASES = [
     ("np.ptp(x)", [S], "real", None),
     ("np.ptp(x, axis=1, keepdims=True)", [S3], "real", None),
     ("np.ptp(x, axis=(0, 2))", [S3], "real", None),
+    # histogram_bin_edges: evenly spaced from min to max (an integer bins)
+    ("np.histogram_bin_edges(x)", [(5,)], "real", None),
+    ("np.histogram_bin_edges(x, 3)", [S], "real", None),
+    ("np.histogram_bin_edges(x * 0.0 + x[0], bins=4)", [(3,)], "real", None),   # lo == hi
     # nanvar / nanstd / nanprod / nancumsum
     ("np.nanvar(np.where(np.isnan(C), C, x), axis=1)", [S], "real", {"C": NANS}),
     ("np.nanvar(np.where(np.isnan(C), C, x), ddof=1)", [S], "real", {"C": NANS}),
@@ -87,6 +91,7 @@ SECOND_ORDER = [
     ("np.sum(np.nanquantile(np.where(np.isnan(C), C, x ** 3), 0.4, axis=1) ** 2)", [S],
      {"C": NANS}),
     ("np.sum(np.ptp(x ** 3, axis=1) ** 2)", [S], None),
+    ("np.sum(np.histogram_bin_edges(x ** 3, 4) ** 2)", [S], None),
     ("np.sum(np.nanvar(np.where(np.isnan(C), C, x ** 2), axis=1))", [S], {"C": NANS}),
     ("np.sum(np.nanstd(np.where(np.isnan(C), C, x ** 2), axis=0))", [S], {"C": NANS}),
     ("np.sum(np.nanprod(np.where(np.isnan(C), C, x), axis=1) ** 2)", [S], {"C": NANS}),
@@ -112,6 +117,12 @@ def test_nan_elements_get_no_derivative():
     f = make_function("def f(x):\n    return np.nanmedian(x) + np.nanvar(x) + np.nanprod(x)\n")
     g = srcad.grad(f)(np.array([2.0, np.nan, 1.0, 3.0]))
     assert g[1] == 0.0 and np.all(np.isfinite(g))
+
+
+def test_histogram_bin_edges_from_the_spread_are_refused():
+    f = make_function("def f(x):\n    return np.sum(np.histogram_bin_edges(x, 'auto'))\n")
+    with pytest.raises(NotImplementedError, match="integer bins"):
+        srcad.grad(f)(np.arange(5.0))
 
 
 def test_unsupported_keyword_is_an_error():

@@ -81,6 +81,9 @@ class Expressions(Resolver):
             cls = type(node)
             return cls(elts=[self.atom(scope, e, pre) for e in node.elts], ctx=gast.Load())
         if isinstance(node, gast.Subscript):
+            trick = self.index_trick(scope, node.value)
+            if trick is not None:
+                return self.concatenation(scope, node, trick, pre)
             value = self.atom(scope, node.value, pre)
             return gast.Subscript(value=value, slice=self.index(scope, node.slice, pre),
                                   ctx=gast.Load())
@@ -159,6 +162,86 @@ class Expressions(Resolver):
             return call
         raise _loc_error(scope.src, node, f"srcad does not differentiate the attribute "
                          f"`.{node.attr}`", "Use the equivalent NumPy function.")
+
+    def index_trick(self, scope, value):
+        """``np.r_`` or ``np.c_`` (as 'r_'/'c_') when ``value`` names one, else None."""
+        if not isinstance(value, (gast.Name, gast.Attribute)) or (
+                isinstance(value, gast.Name) and (value.id in scope.rename or (
+                    not scope.depth and value.id in self.main_locals))):
+            return None
+        obj = scope.namespace.resolve(value)
+        return "r_" if obj is np.r_ else "c_" if obj is np.c_ else None
+
+    def concatenation(self, scope, node, trick, pre):
+        """``np.r_[x, 0.0, y[1:], 0:3]`` as ``np.concatenate`` of its pieces (each at least
+        1-D; a slice is the ``np.arange``/``np.linspace`` it stands for, a literal has the
+        dtype NumPy gives it, ``runtime.r_scalar``), ``np.c_[a, b]`` along the last axis of
+        pieces made at least 2-D (1-D ones as columns, ``runtime.c_piece``). A directive
+        string is refused."""
+        from .. import runtime
+        items = node.slice.elts if isinstance(node.slice, gast.Tuple) else [node.slice]
+        atoms = {id(item): self.atom(scope, item, pre) for item in items
+                 if not isinstance(item, gast.Slice)}
+        others = [a for a in atoms.values() if isinstance(a, gast.Name)]
+        pieces = []
+        for item in items:
+            if isinstance(item, gast.Constant) and isinstance(item.value, str):
+                raise _loc_error(scope.src, item, f"np.{trick} with a directive string",
+                                 "Write np.concatenate, np.stack or np.column_stack "
+                                 "with the axis you mean.")
+            if isinstance(item, gast.Slice):
+                pieces.append(self.range_piece(scope, item, pre))
+                continue
+            atom = atoms[id(item)]
+            if not isinstance(atom, gast.Name):     # a literal: NumPy's weak scalar dtype
+                literal = gast.Call(func=self.runtime_attr("r_scalar"), keywords=[],
+                                    args=[atom] + [copy.deepcopy(a) for a in others])
+                literal.srcad_callee = runtime.r_scalar
+                atom = self.bound(literal, "_scalar", pre)
+            wrap = np.atleast_1d if trick == "r_" else runtime.c_piece
+            call = gast.Call(func=self.np_attr("atleast_1d") if trick == "r_" else
+                             self.runtime_attr("c_piece"), args=[atom], keywords=[])
+            call.srcad_callee = wrap
+            pieces.append(self.bound(call, "_piece", pre))
+        joined = self.bound(gast.List(elts=pieces, ctx=gast.Load()), "_pieces", pre)
+        axis = gast.Constant(value=0, kind=None) if trick == "r_" else gast.UnaryOp(
+            op=gast.USub(), operand=gast.Constant(value=1, kind=None))
+        call = gast.Call(func=self.np_attr("concatenate"), args=[joined],
+                         keywords=[gast.keyword(arg="axis", value=axis)])
+        call.srcad_callee = np.concatenate
+        return gast.copy_location(call, node)
+
+    def range_piece(self, scope, item, pre):
+        """The piece a slice of ``np.r_`` stands for: ``np.arange(start, stop, step)``, or
+        ``np.linspace(start, stop, n)`` for an imaginary step ``nj`` (a literal)."""
+        start, stop, step = (None if p is None else self.atom(scope, p, pre)
+                             for p in (item.lower, item.upper, item.step))
+        start = start or gast.Constant(value=0, kind=None)
+        if stop is None:
+            raise _loc_error(scope.src, item, "a slice without an end in np.r_ / np.c_",
+                             "Give the end: np.r_[0:n].")
+        if isinstance(step, gast.Constant) and isinstance(step.value, complex):
+            count = gast.Constant(value=int(abs(step.value)), kind=None)
+            call = gast.Call(func=self.np_attr("linspace"), args=[start, stop, count],
+                             keywords=[])
+            call.srcad_callee = np.linspace
+        else:
+            call = gast.Call(func=self.np_attr("arange"), keywords=[], args=[start, stop] + (
+                [] if step is None else [step]))
+            call.srcad_callee = np.arange
+        return self.bound(call, "_range", pre)
+
+    def bound(self, value, hint, pre):
+        """``value`` assigned to a fresh temporary in ``pre``; the temporary's name."""
+        tmp = self.namer.fresh(hint)
+        pre.append(gast.Assign(targets=[_name(tmp, gast.Store())], value=value,
+                               type_comment=None))
+        return _name(tmp, gast.Load())
+
+    def runtime_attr(self, attr):
+        from .. import runtime
+        return gast.Attribute(value=_name(self.ref(runtime, "_srcad"), gast.Load()), attr=attr,
+                              ctx=gast.Load())
 
     def np_attr(self, attr):
         return gast.Attribute(value=_name(self.ref(np, "np"), gast.Load()), attr=attr,

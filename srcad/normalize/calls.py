@@ -17,8 +17,9 @@ import gast
 import numpy as np
 
 from .. import registry, runtime
-from ..errors import NoRuleError
+from ..errors import NoRuleError, SrcadError
 from ..source import UNRESOLVED
+from ..template import static_value
 from .closures import LocalFunction
 from .inline import Inliner
 from .program import _dotted, _literal_or_ref, _loc_error, _name
@@ -99,9 +100,16 @@ class Calls(Inliner):
                 nested = gast.Call(func=func, args=[nested, other], keywords=[])
                 gast.copy_location(nested, node)
             return self.call(scope, nested, pre, hint)
+        if callee is np.piecewise:
+            return self.piecewise(scope, node, pre, hint)
         args = [self.argument(scope, a, pre) for a in node.args]
         keywords = [gast.keyword(arg=k.arg, value=self.argument(scope, k.value, pre))
                     for k in node.keywords]
+        return self.resolved_call(scope, node, func, callee, args, keywords, pre, hint)
+
+    def resolved_call(self, scope, node, func, callee, args, keywords, pre, hint):
+        """The call of ``callee`` (written ``func``) with atom arguments: a user function
+        inlined, anything else a Call marked with its callee."""
         if registry.lookup(callee) is None and _is_user_function(callee):
             return self.inline(scope, node, callee, args, keywords, pre, hint)
         for a in args + [k.value for k in keywords]:
@@ -115,9 +123,123 @@ class Calls(Inliner):
         elif isinstance(func, gast.Name):
             func = self.name(scope, func)
         call = gast.Call(func=func, args=args, keywords=keywords)
-        call.srcad_callee = callee
+        call.srcad_callee = self.keyword_variant(scope, node, callee, args, keywords)
         gast.copy_location(call, node)      # errors about the call point at it
         return call
+
+    def piecewise(self, scope, node, pre, hint):
+        """``np.piecewise(x, [c1, c2], [f1, f2, f3], *args, **kw)`` as NumPy computes it:
+        ``y = zeros_like(x)``, then for each condition in turn ``y[c] = f(x[c], *args,
+        **kw)`` (a function: a lambda, a nested or global function, inlined or a primitive)
+        or ``y[c] = v`` (a value); an extra function is the ``otherwise`` piece, for where no
+        condition holds. ``condlist`` and ``funclist`` must be list or tuple displays."""
+        if len(node.args) < 3 or node.keywords and any(
+                k.arg in ("x", "condlist", "funclist") for k in node.keywords):
+            raise _loc_error(scope.src, node, "np.piecewise without x, condlist and funclist "
+                             "passed by position", "Call np.piecewise(x, [conditions], "
+                             "[functions or values]).")
+        x_node, cond_node, func_node = node.args[:3]
+        if not all(isinstance(n, (gast.List, gast.Tuple)) for n in (cond_node, func_node)):
+            raise _loc_error(scope.src, node, "np.piecewise with a condlist or funclist that "
+                             "is not a list written in the call", "Write both lists in the "
+                             "call: np.piecewise(x, [x < 0, x >= 0], [f, g]).")
+        conds, funcs = cond_node.elts, func_node.elts
+        if len(funcs) not in (len(conds), len(conds) + 1):
+            raise _loc_error(scope.src, node, f"np.piecewise with {len(conds)} conditions and "
+                             f"{len(funcs)} functions", "Give one function per condition, "
+                             "and at most one more for where none holds.")
+        x = self.atom(scope, x_node, pre)
+        extra = [self.atom(scope, a, pre) for a in node.args[3:]]
+        extra_kw = [gast.keyword(arg=k.arg, value=self.atom(scope, k.value, pre))
+                    for k in node.keywords]
+        masks = [self.numpy_call("asarray", [self.atom(scope, c, pre)], pre, "_cond",
+                                 [gast.keyword(arg="dtype", value=_name(self.ref(
+                                     bool, "bool"), gast.Load()))]) for c in conds]
+        if len(funcs) > len(conds):                  # the otherwise piece: no condition holds
+            listed = self.bound(gast.List(elts=[copy.deepcopy(m) for m in masks],
+                                          ctx=gast.Load()), "_conds", pre)
+            held = self.numpy_call("any", [listed], pre, "_any", [gast.keyword(
+                arg="axis", value=gast.Constant(value=0, kind=None))])
+            masks.append(self.numpy_call("logical_not", [held], pre, "_otherwise"))
+        out = self.numpy_call("zeros_like", [x], pre, "_piecewise")
+        for mask, fn in zip(masks, funcs):
+            value = self.piece_value(scope, node, fn, x, mask, extra, extra_kw, pre, hint)
+            pre.append(gast.Assign(targets=[gast.Subscript(
+                value=_name(out.id, gast.Load()), slice=copy.deepcopy(mask),
+                ctx=gast.Store())], value=value, type_comment=None))
+        return out
+
+    def piece_value(self, scope, node, fn, x, mask, extra, extra_kw, pre, hint):
+        """The value of one piece of np.piecewise: ``fn(x[mask], ...)``, or ``fn`` itself."""
+        local = UNRESOLVED
+        if isinstance(fn, gast.Name):
+            try:
+                local = self.local_callee(scope, fn, node)
+            except SrcadError:          # a local value, not a function: the piece's value
+                return self.atom(scope, fn, pre)
+        callee = local if local is not UNRESOLVED else (
+            self.resolve(scope, fn) if isinstance(fn, (gast.Name, gast.Attribute))
+            and _is_global_ref(scope, fn, self) else UNRESOLVED)
+        if not (isinstance(callee, LocalFunction) or (callee is not UNRESOLVED and callable(
+                callee))):
+            return self.atom(scope, fn, pre)                     # a value
+        part = self.bound(gast.Subscript(value=copy.deepcopy(x), slice=copy.deepcopy(mask),
+                                         ctx=gast.Load()), "_part", pre)
+        args = [part] + [copy.deepcopy(a) for a in extra]
+        keywords = copy.deepcopy(extra_kw)
+        site = gast.copy_location(gast.Call(func=fn, args=args, keywords=keywords), node)
+        if isinstance(callee, LocalFunction):
+            return self.atom_of(self.inline_local(scope, site, callee, args, keywords, pre,
+                                                  hint), pre)
+        func = fn
+        if scope.depth and scope.foreign:
+            func = _name(self.ref(callee, _dotted(fn).split(".")[-1]), gast.Load())
+        elif isinstance(fn, gast.Name):
+            func = self.name(scope, fn)
+        return self.atom_of(self.resolved_call(scope, site, func, callee, args, keywords, pre,
+                                               hint), pre)
+
+    def atom_of(self, simple, pre):
+        """``simple`` as an atom (a call's result in a temporary of its own)."""
+        simple = self.unpacked(simple, pre)
+        if isinstance(simple, (gast.Name, gast.Constant)):
+            return simple
+        tmp = self.namer.temp_for(simple)
+        pre.append(gast.Assign(targets=[_name(tmp, gast.Store())], value=simple,
+                               type_comment=None))
+        return _name(tmp, gast.Load())
+
+    def numpy_call(self, attr, args, pre, hint, keywords=()):
+        """``np.<attr>(*args, **keywords)`` in a fresh temporary, marked with its callee."""
+        call = gast.Call(func=self.np_attr(attr), args=args, keywords=list(keywords))
+        call.srcad_callee = getattr(np, attr)
+        return self.bound(call, hint, pre)
+
+    def keyword_variant(self, scope, node, callee, args, keywords):
+        """``callee``, or its ``registry.Variant`` for the constant value of a keyword that
+        decides how many values it returns (``np.linalg.svd(a, compute_uv=False)``); such a
+        keyword passed a value known only at run time is the user's located error."""
+        for keyword, (position, choices) in registry.variants_of(callee).items():
+            given = next((k.value for k in keywords if k.arg == keyword), None)
+            if given is None and position is not None and len(args) > position:
+                given = args[position]
+            if given is None:
+                continue
+            try:
+                value = static_value(given)
+            except ValueError:
+                name = registry.public_name(callee)
+                raise _loc_error(scope.src, node, f"`{keyword}` of {name} decides how many "
+                                 "values it returns, and srcad must know it when it builds the "
+                                 "derivative: here it is not a constant",
+                                 f"Pass a literal ({keyword}={choices[0][0]!r}), or call "
+                                 f"{name} in each branch of an `if` on the value.") from None
+            for key, chosen in choices:
+                if isinstance(key, bool) and not isinstance(value, str):
+                    value = bool(value)          # compute_uv=0 or None: NumPy's falsy
+                if value == key and isinstance(value, str) == isinstance(key, str):
+                    return chosen
+        return callee
 
     def argument(self, scope, node, pre):
         """A call's argument as an atom; a local function's name as it is (the callee

@@ -6,7 +6,8 @@ Input: a FunctionDef as parsed (first, before the sugar and the comprehensions).
 same function without
 * ``def g(...): ...`` statements at the top level of its body,
 * ``g = lambda ...: ...`` statements there,
-* lambdas passed as call arguments (``h(lambda z: z ** 2, x)``: named ``_lambda``),
+* lambdas passed as call arguments (``h(lambda z: z ** 2, x)``: named ``_lambda``), or as
+  items of a list or tuple display passed as one (``np.piecewise(x, c, [lambda v: v, 0.0])``),
 and the local functions they define, name -> a FunctionDef (a lambda as ``def`` returning its
 body). Each name is bound once and only called or passed to a call (``Calls`` refuses any
 other use); a parameter default of a local function is a constant. Any other nested ``def``
@@ -94,6 +95,9 @@ def _hoist_lambdas(src, stmt, found, taken):
             for i, a in enumerate(n.args):
                 if isinstance(a, gast.Lambda):
                     n.args[i] = self.named(a)
+                elif isinstance(a, (gast.List, gast.Tuple)):    # np.piecewise's funclist
+                    a.elts = [self.named(e) if isinstance(e, gast.Lambda) else e
+                              for e in a.elts]
             for k in n.keywords:
                 if isinstance(k.value, gast.Lambda):
                     k.value = self.named(k.value)
