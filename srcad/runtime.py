@@ -2011,3 +2011,20 @@ def context_unwind(exc: BaseException) -> None:
 
 
 __all__ += ["context_enter", "context_exit", "context_unwind"]
+
+
+def check_unpack(value, n: int) -> None:
+    """``a, b = value`` of a value srcad reads by index (``value[0]``, ``value[1]``): raise
+    what Python raises when ``value`` does not hold exactly ``n`` items (an array of three
+    rows unpacked into two names is an error, not its first two rows). Primal only."""
+    try:
+        count = len(value)
+    except TypeError:
+        raise TypeError(f"cannot unpack non-iterable {type(value).__name__} object") from None
+    if count > n:
+        raise ValueError(f"too many values to unpack (expected {n})")
+    if count < n:
+        raise ValueError(f"not enough values to unpack (expected {n}, got {count})")
+
+
+__all__ += ["check_unpack"]

@@ -638,3 +638,27 @@ def test_a_slice_of_a_list_argument(body):
         got = srcad.grad(f, optimized=optimized)(xs)
         assert len(got) == len(xs)
         np.testing.assert_allclose(flat(got), expected, rtol=1e-6, atol=1e-9)
+
+
+def _unpack_rows(x):
+    a, b = x * 2.0
+    return np.sum(a * b)
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_unpacking_an_array_of_the_wrong_length_raises_as_python_does(mode):
+    """``a, b = x * 2.0`` of three rows: Python raises; srcad read rows 0 and 1 by index and
+    gave a gradient of the first two rows (found by the issue-14 helper)."""
+    x = np.arange(6.0).reshape(3, 2)
+    with pytest.raises(ValueError, match="too many values to unpack"):
+        _unpack_rows(x)
+    with pytest.raises(ValueError, match="too many values to unpack"):
+        if mode == "reverse":
+            srcad.grad(_unpack_rows)(x)
+        else:
+            srcad.autodiff(_unpack_rows, mode="forward")(x, np.ones_like(x))
+    x2 = np.arange(4.0).reshape(2, 2)           # two rows: unpacked, differentiated
+    expected = np.stack([4.0 * x2[1], 4.0 * x2[0]])
+    np.testing.assert_allclose(srcad.grad(_unpack_rows)(x2), expected)
+    np.testing.assert_allclose(
+        srcad.autodiff(_unpack_rows, mode="forward")(x2, np.ones_like(x2)), expected.sum())

@@ -243,9 +243,24 @@ class Statements(Calls):
                     rule.adjoint.outputs) == len(names):
                 return [gast.Assign(targets=[gast.Tuple(elts=names, ctx=gast.Store())],
                                     value=simple, type_comment=None)]
+            if isinstance(simple, (gast.Tuple, gast.List)):   # a helper's returned tuple
+                if len(simple.elts) != len(names):
+                    raise _loc_error(scope.src, target, f"unpacking {len(simple.elts)} values "
+                                     f"into {len(names)} names", "Unpack as many names as "
+                                     "the value holds.")
+                return [gast.Assign(targets=[n], value=e, type_comment=None)
+                        for n, e in zip(names, simple.elts)]
             tname = self.namer.fresh("_" + ("_".join(n.id.lstrip("_") for n in names)))
+            # Python raises unless the value holds exactly len(names) items: so does the
+            # generated code, which reads them by index (primal only)
+            check = gast.Expr(value=gast.Call(
+                func=gast.Attribute(value=_name(self.ref(runtime, "_srcad"), gast.Load()),
+                                    attr="check_unpack", ctx=gast.Load()),
+                args=[_name(tname, gast.Load()), gast.Constant(value=len(names), kind=None)],
+                keywords=[]))
+            check.srcad_primal_only = True
             out = [gast.Assign(targets=[_name(tname, gast.Store())], value=simple,
-                               type_comment=None)]
+                               type_comment=None), check]
             for i, n in enumerate(names):
                 out.append(gast.Assign(
                     targets=[n], type_comment=None,
@@ -317,7 +332,8 @@ class Statements(Calls):
 
 
 _EFFECTS = {builtins.print, warnings.warn, warnings.warn_explicit, runtime.errstate_enter,
-            runtime.errstate_exit, runtime.context_enter, runtime.context_exit}
+            runtime.errstate_exit, runtime.context_enter, runtime.context_exit,
+            runtime.check_unpack}
 
 
 def _runtime_effect(which: str, keywords) -> gast.Expr:
