@@ -415,8 +415,17 @@ def check_derivative_reads(template: Template, kind: str, fn: Callable) -> None:
 
 
 def _parsed(fn: Callable, outputs: int = 1) -> Template:
-    """Parse a template function."""
+    """Parse a template function, refusing source text that is not the code that runs (a
+    rules file edited, or srcad upgraded in place, after it was imported: the lines read
+    would be another rule's)."""
     source = textwrap.dedent(inspect.getsource(fn))
+    from .source import _runs
+    if not _runs(fn.__code__, source):
+        from .errors import Location, SrcadError
+        raise SrcadError(f"the rule {fn.__qualname__} on file is not the code that runs (its "
+                         "file changed after it was imported)",
+                         Location(fn.__code__.co_filename, fn.__code__.co_firstlineno),
+                         "Restart Python (srcad reads a rule's text when it first uses it).")
     tree = gast.parse(source)
     fdef = tree.body[0]
     sig = inspect.signature(fn)

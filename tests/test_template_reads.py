@@ -76,3 +76,25 @@ def test_every_builtin_rule_passes_the_check():
                 template.body                 # parses and checks; raises on a bad read
                 checked += 1
     assert checked > 400
+
+
+def test_a_rule_whose_file_changed_after_import_is_refused(tmp_path, monkeypatch):
+    """Rules are parsed when first used, from their file: one edited (or srcad upgraded in
+    place) after the import would give another rule's lines. Refused instead."""
+    import importlib
+    import linecache
+    from srcad.errors import SrcadError
+    from srcad.template import parse_template
+    path = tmp_path / "edited_rules.py"
+    path.write_text("from srcad.registry import d\n\n"
+                    "def sq_adjoint(y, x):\n    d[x] = 2.0 * x * d[y]\n\n"
+                    "def cube_adjoint(y, x):\n    d[x] = 3.0 * x * x * d[y]\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = importlib.import_module("edited_rules")
+    rule = parse_template(module.cube_adjoint, 1, "adjoint")
+    path.write_text("from srcad.registry import d\n\n"
+                    "def cube_adjoint(y, x):\n    d[x] = 3.0 * x * x * d[y]\n\n"
+                    "def sq_adjoint(y, x):\n    d[x] = 2.0 * x * d[y]\n")
+    linecache.checkcache(str(path))
+    with pytest.raises(SrcadError, match="not the code that runs"):
+        rule.body
