@@ -22,7 +22,7 @@ from .instantiate import (Broadcasts, bind, check_coverage, mark_broadcasts, mar
 from .template import is_zero, make_zero, simplify_zeros
 from .nodes import (assign as _assign, attr as _attr, call as _call, loads as _loads,
                     name as _name)
-from .sharing import _dotted, shares
+from .sharing import _dotted, may_broadcast, shares
 
 __all__ = ["forward"]
 
@@ -158,9 +158,11 @@ class _Forward:
         def own(o, expr):
             """``expr``, copied where the tangent would share memory that a write into an
             array reaches while the primal value is an array of its own (``dv1 = dv0`` for
-            ``v1 = v0 + 0.0`` before ``v0[2] = ...``)."""
+            ``v1 = v0 + 0.0`` before ``v0[2] = ...``), or where a tangent written into may
+            be a read-only broadcast view (``broadcast_like(-dx, a1)`` for ``a1 -= -x``)."""
             shared = shares(expr, self.np)
-            if (o in self.mutated and isinstance(expr, gast.Name)) or (shared and (
+            if (o in self.mutated and (isinstance(expr, gast.Name) or may_broadcast(
+                    expr, self.np))) or (shared and (
                     o in self.mutated or shared & written) and not shares(value, self.np)):
                 expr = _call(_attr(_name(self.np), "copy"), expr)
             return expr

@@ -362,6 +362,28 @@ def test_fuzzer_findings(source, x):
                                    _numeric_grad(f, x), rtol=1e-6, atol=1e-8)
 
 
+@pytest.mark.parametrize("write", [
+    "a[1:] = a[:-1] * 0.5", "a[0] += 2.0 * a[1]", "a[np.array([0, 2, 0])] = a[1] * 3.0",
+    "a[1:] *= a[:-1]"])
+@pytest.mark.parametrize("x", [0.6, np.float64(0.6), np.array(0.6), np.array([[0.6], [-0.3], [0.2]]),
+                               np.array([0.6])])
+def test_a_write_into_a_tangent_broadcast_from_a_smaller_value(write, x):
+    """Fuzz seed 21406: ``a -= -x`` (x a float, a (3, 1)) made a's tangent
+    ``broadcast_like(-dx, a)``, a read-only broadcast view, and forward mode then raised
+    "assignment destination is read-only" at the write into a."""
+    f = make_function(f"def f(x):\n    a = np.zeros((3, 1))\n    a -= -x\n    {write}\n"
+                      "    return np.sum(a * a)\n")
+    x = read_only(x)
+    t = read_only(np.ones_like(x)) if isinstance(x, np.ndarray) else type(x)(1.0)
+    h = 1e-6
+    expected = (f(x + h * t) - f(x - h * t)) / (2 * h)
+    for optimized in (True, False):
+        jvp = srcad.autodiff(f, mode="forward", optimized=optimized)(x, t)
+        np.testing.assert_allclose(jvp, expected, rtol=1e-6)
+        np.testing.assert_allclose(np.sum(srcad.grad(f, optimized=optimized)(x) * t), expected,
+                                   rtol=1e-6)
+
+
 def test_a_helper_loops_over_its_parameter():
     f = make_function("""
         def g(v):
