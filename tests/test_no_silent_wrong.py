@@ -384,6 +384,36 @@ def test_a_write_into_a_tangent_broadcast_from_a_smaller_value(write, x):
                                    rtol=1e-6)
 
 
+@pytest.mark.parametrize("body", [
+    "return np.sum([np.sum(x[i] ** 2.0) for i in range(3)])",
+    "return np.max([np.sum(x[i] ** 2.0) for i in range(3)])",
+    "lst = [x[0] * 2.0]\n    lst.append(np.sin(x[1]))\n    return np.mean(lst)",
+    "lst = []\n    for r in x:\n        lst.append(r * r)\n    return np.sum(np.sin(lst))",
+])
+def test_a_numpy_function_of_a_list_built_in_a_loop(body):
+    """The adjoint of ``np.sum(lst)`` is an array; the loop that appended to ``lst`` popped
+    it as a list ("'numpy.ndarray' object has no attribute 'pop'")."""
+    f = make_function(f"def f(x):\n    {body}\n")
+    assert_right_both_modes(f, np.array([[0.3, -0.5], [0.8, 0.1], [-0.2, 0.4]]))
+
+
+@pytest.mark.parametrize("body", ["np.sum(xs)", "np.sum(np.sin(xs) * np.array(xs))",
+                                  "np.mean([np.sum(v) for v in xs])"])
+def test_the_gradient_of_a_list_taken_as_an_array_is_a_list(body):
+    """``np.sum(xs)`` for a list argument ``xs``: its gradient is a list like ``xs`` (it was
+    the 2-D array of the rows)."""
+    f = make_function(f"def f(xs):\n    return {body}\n")
+    xs = [np.array([0.3, -0.5, 0.8]), np.array([0.1, 0.2, -0.4])]
+    for optimized in (True, False):
+        g = srcad.grad(f, optimized=optimized)(xs)
+        assert type(g) is list and len(g) == 2, g
+        for k in range(2):
+            expected = _numeric_grad(lambda v: f([v if j == k else xs[j] for j in range(2)]),
+                                     xs[k])
+            np.testing.assert_allclose(g[k], expected, rtol=1e-6, atol=1e-8)
+    srcad.check_grad(f, xs)
+
+
 def test_a_helper_loops_over_its_parameter():
     f = make_function("""
         def g(v):
