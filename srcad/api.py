@@ -448,7 +448,7 @@ def _def_location(f, param=None, returns=False):
 def _kinds(args) -> tuple:
     """What a call's positional arguments are, as far as derivative code and the argument
     checks depend on it: (shape, dtype) for an array, the type of a number, "floats" for a
-    list of Python floats, None for anything else. A cheap key: ``_canonical`` turns it into
+    list of Python floats, "arrays" for a list or tuple of real arrays, None for anything else. A cheap key: ``_canonical`` turns it into
     the shapes the derivative is built for, ``_complex_args`` into its complex parameters (a
     last entry ``("complex", index, ...)`` names the None ones that hold complex values)."""
     out: list = []
@@ -461,6 +461,9 @@ def _kinds(args) -> tuple:
             out.append(t)
         elif t is list and {*map(type, a)} <= {float}:
             out.append("floats")        # a list of Python floats
+        elif (t is list or t is tuple) and a and {*map(type, a)} == {np.ndarray} and not any(
+                v.dtype.kind == "c" for v in a):
+            out.append("arrays")        # a list or tuple of NumPy arrays: its adjoint is one
         elif t is dict:
             out.append(None)            # a container: its leaves have kinds (_Containers)
         elif isinstance(a, np.generic) and not isinstance(a, np.bool_):
@@ -578,7 +581,7 @@ def _canonical(kinds):
     def canonical(k):
         if type(k) is tuple:      # an empty array (a 0 dimension): the generic derivative
             return None if 0 in k[0] else tuple(dim(n) for n in k[0])
-        return k if k is None or k == "floats" else ()
+        return k if k is None or k in ("floats", "arrays") else ()
     return tuple(canonical(k) for k in kinds)
 
 

@@ -705,3 +705,21 @@ def test_a_constant_passed_to_a_method_indexes_its_containers():
     net = IndexedLayers(G.standard_normal((3, 2)), G.standard_normal((2, 2)))
     g = check(IndexedLayers.loss, net, X, Y)
     assert type(g) is IndexedLayers and len(g.layers) == 2
+
+
+@pytest.mark.parametrize("body", [
+    "t = x * 1.0\n    t[np.array([1, 0, 1])] = p['b']\n    t[2:] = p['W']\n    return np.sum(t * t)",
+    "t = x * 1.0\n    t[0] = m.b\n    t[1:3] += m.W[::-1]\n    return np.sum(np.sin(t))",
+])
+def test_a_leaf_written_into_an_array(body):
+    """``t[i] = p['b']``, ``t[idx] = m.b``: a leaf of a container written into an array of
+    the function's own (the fuzzer, seed 20: refused as "assigning a container there")."""
+    name = "p" if "p[" in body else "m"
+    f = make_function(f"def f({name}, x):\n    {body}\n", dict(NS))
+    arg = {"W": G.standard_normal(2), "b": 0.7} if name == "p" else Linear(
+        G.standard_normal(2), G.standard_normal(2), 0.7)
+    if name == "m":
+        arg.b = 0.7
+    x = G.standard_normal(4)
+    check(f, arg, x, wrt=0)
+    check(f, arg, x, wrt=1)

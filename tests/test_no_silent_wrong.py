@@ -414,6 +414,30 @@ def test_the_gradient_of_a_list_taken_as_an_array_is_a_list(body):
     srcad.check_grad(f, xs)
 
 
+@pytest.mark.parametrize("container", [list, tuple])
+def test_a_list_argument_read_directly_and_through_a_helper(container):
+    """Fuzz seed 56 (new generator): ``ws`` read as ``ws[0]`` in f and passed whole to a
+    helper; its two adjoint buffers (lists) were added with ``+``, which concatenated them,
+    and the gradient kept the first two items: ws[0] lost the helper's part (silently)."""
+    f = make_function("""
+        def h(vs):
+            return vs[0] * 2.0
+
+        def f(ws):
+            t = h(ws)
+            t[1:] += ws[0][2]
+            return np.sum(t * t)
+        """, name="f")
+    ws = container([read_only(np.array([0.1, 0.2, 0.3, 0.4])), read_only(np.ones(4))])
+    for optimized in (True, False):
+        g = srcad.grad(f, optimized=optimized)(ws)
+        assert type(g) is container and len(g) == 2
+        np.testing.assert_allclose(g[0], _numeric_grad(lambda v: f([v, ws[1]]), ws[0]),
+                                   rtol=1e-6, atol=1e-8)
+        np.testing.assert_allclose(g[1], np.zeros(4))
+    srcad.check_grad(f, ws)
+
+
 def test_a_helper_loops_over_its_parameter():
     f = make_function("""
         def g(v):

@@ -552,10 +552,10 @@ class _Lowering:
                 stmt.targets[0], gast.Name) and _nested_display(stmt.value) and \
                 stmt.targets[0].id not in self.mutated else \
                 self.resolve(stmt.value, pre, hint)
-            if isinstance(found, _Static) or (found is not None and not isinstance(
-                    stmt.targets[0], gast.Name)):
+            if isinstance(found, _Static) or (found is not None and isinstance(
+                    stmt.targets[0], (gast.Tuple, gast.List))):
                 self.bind(stmt.targets[0], found, stmt, pre)
-                return pre
+                return pre          # (a leaf written into an array, a[i] = m.b: an expression)
         if isinstance(stmt, gast.For):
             found = self.resolve(stmt.iter, pre, "item")
             if isinstance(found, _Static):
