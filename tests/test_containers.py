@@ -723,3 +723,21 @@ def test_a_leaf_written_into_an_array(body):
     x = G.standard_normal(4)
     check(f, arg, x, wrt=0)
     check(f, arg, x, wrt=1)
+
+
+def _scaled(q, s=1.0):
+    return q["W"] * q["b"] * s
+
+
+@pytest.mark.parametrize("body", [
+    "return np.sum(_scaled({'W': x * 2.0, 'b': np.sin(x)}))",
+    "return np.sum(_scaled(dict(W=x, b=x[0]), s=2.0))",
+    "t = sum(_scaled({'W': x, 'b': x[i]}) for i in range(2))\n    return np.sum(t * t)",
+    "t = 0.0\n    for i in range(2):\n        t = t + _scaled({'W': x, 'b': 0.5})\n    return np.sum(t)",
+])
+def test_a_dict_display_passed_to_a_helper(body):
+    """``h({'W': ..., 'b': ...})``: a dict built in the call and passed whole to a helper of
+    the user's (the fuzzer, seed 94: refused as "a dict used whole here", whose hint says to
+    do just that)."""
+    f = make_function(f"def f(x):\n    {body}\n", {**NS, "_scaled": _scaled})
+    check(f, G.standard_normal(3))

@@ -421,12 +421,15 @@ class _Lowering:
                 keywords.append(k)
         call.args, call.keywords = args, keywords
 
-    def whole(self, node):
+    def whole(self, node, pre):
         """The container ``node`` denotes when only a helper can take it whole (a dict, an
-        object, a container holding one), else None."""
+        object, a container holding one), else None. A dict display (``h({'W': x})``,
+        ``h(dict(W=x))``) is one, its values assigned in ``pre``."""
         if isinstance(node, gast.Starred):
             return None
-        found = self.resolve(node, None, "")
+        display = isinstance(node, gast.Dict) or (
+            isinstance(node, gast.Call) and self.builtin(node.func, "dict"))
+        found = self.resolve(node, pre if display else None, "item")
         if not isinstance(found, _Static):
             return None
         try:
@@ -466,8 +469,8 @@ class _Lowering:
                     raise self.error(node, f"{base.cls.__name__}.{node.func.attr} is not a "
                                      "method srcad can inline", "Call a plain method or a "
                                      "module-level function.")
-        wholes = [self.whole(a) for a in node.args]
-        keywords = {k.arg: self.whole(k.value) for k in node.keywords}
+        wholes = [self.whole(a, pre) for a in node.args]
+        keywords = {k.arg: self.whole(k.value, pre) for k in node.keywords}
         if method is None and not any(wholes) and not any(keywords.values()):
             return None
         fn = method or self.src.namespace.resolve(node.func)
