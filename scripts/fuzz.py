@@ -40,9 +40,11 @@ Scheduled-size runs (2026-12-02, 2 shared cores, OMP_NUM_THREADS=1):
         the tangent of a1 is probably a read-only broadcast of x's float tangent, written into
         by a1[1:] = ...; reproduce with: python scripts/fuzz.py --seed 21406 --shrink
 
-The generator does not yet write containers (dict, namedtuple, dataclass parameters), list
-comprehensions, generator sums or methods on objects; thread-parallel builds are checked by
-tests/fuzz_check.check_threaded (tests/test_fuzz.py, 8 programs from 4 threads).
+Since then the generator also writes containers (dict, list and object arguments, a
+dataclass among them, with methods), comprehensions, generator sums, lambdas and guards
+(tests/fuzz_programs.py); the seed 21406 failure is fixed (tests/test_no_silent_wrong.py,
+test_a_write_into_a_tangent_broadcast_from_a_smaller_value). Thread-parallel builds are
+checked by tests/fuzz_check.check_threaded (tests/test_fuzz.py, 8 programs from 4 threads).
 """
 from __future__ import annotations
 
