@@ -741,3 +741,23 @@ def test_a_dict_display_passed_to_a_helper(body):
     do just that)."""
     f = make_function(f"def f(x):\n    {body}\n", {**NS, "_scaled": _scaled})
     check(f, G.standard_normal(3))
+
+
+def _through_a_lambda(q, x):
+    act = lambda z: q["W"] * z
+    return np.sum(act(x) ** 2)
+
+
+@pytest.mark.parametrize("body", [
+    "act = lambda z: p['c'] - z * p['W']\n    return np.sum(np.cos(act(x)))",
+    "def g(z):\n        return np.sum(z * p['W'])\n    return g(x) + p['c']",
+    "return _through_a_lambda(p, x)",
+])
+def test_a_closure_reads_a_container_of_the_enclosing_function(body):
+    """A lambda or nested def reading ``p['W']`` of the function that defines it (the
+    fuzzer, seeds 30782 and 31063: NameError: name 'p' is not defined, in the derivative)."""
+    f = make_function(f"def f(p, x):\n    {body}\n", {**NS, "_through_a_lambda": _through_a_lambda})
+    p = {"W": G.standard_normal(3), "c": 0.4}
+    x = G.standard_normal(3)
+    check(f, p, x, wrt=0)
+    check(f, p, x, wrt=1)

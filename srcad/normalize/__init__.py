@@ -69,7 +69,7 @@ def normalize(src: Source, structures: dict | None = None) -> Program:
     own = local_functions(src, fdef)
     lower_sugar(src, fdef)
     lower_comprehensions(src, fdef)
-    lower_containers(src, fdef, structures or {})
+    containers = lower_containers(src, fdef, structures or {})
     fence(src, fdef)
     taken = names_in(fdef) | set(src.namespace.cells)
     namer = Namer(taken)
@@ -80,6 +80,7 @@ def normalize(src: Source, structures: dict | None = None) -> Program:
     norm.main_rebound = assigned_names(fdef.body)
     norm.main_defaults = _defaults(src.fn)
     scope = _Scope(src, src.namespace, {}, foreign=False, depth=0)
+    scope.containers = containers
     scope.local_functions = {n: LocalFunction(f, scope) for n, f in own.items()}
     fdef.body = norm.body(scope, fdef.body)
     if not fdef.body or not isinstance(fdef.body[-1], (gast.Return, gast.If)):

@@ -632,11 +632,13 @@ def _mutated(fdef) -> set:
     return out | {name for name, count in stores.items() if count > 1}
 
 
-def lower_containers(src: Source, fdef, structures: dict, views: dict | None = None) -> None:
+def lower_containers(src: Source, fdef, structures: dict, views: dict | None = None) -> dict:
     """Lower ``fdef`` (in place) for container parameters of ``structures`` (parameter name
     -> ``trees.structure``), and every container literal it makes; ``views`` (an inlined
-    helper's parameter -> the container its caller passed, see ``helper_call``) are bound
-    as they are."""
+    helper's parameter -> the container its caller passed, see ``helper_call``; the
+    enclosing function's containers a closure reads) are bound as they are. Returns the
+    names bound to containers in ``fdef``, which its nested functions and lambdas read as
+    their ``views``."""
     lowering = _Lowering(src, fdef)
     rebound = {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name)
                and isinstance(n.ctx, (gast.Store, gast.Del))}
@@ -663,8 +665,9 @@ def lower_containers(src: Source, fdef, structures: dict, views: dict | None = N
         setattr(args, field, new)
     args.kw_defaults = kw_defaults
     if not _uses_containers(fdef) and not structures and not views:
-        return
+        return {}
     fdef.body = lowering.block(fdef.body)
+    return {k: v for k, v in lowering.env.items() if isinstance(v, _Static)}
 
 
 def renamed(views: dict, rename: dict) -> tuple[dict, set]:

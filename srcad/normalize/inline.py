@@ -46,7 +46,7 @@ class Inliner(Expressions):
         own = local_functions(src, fdef)
         lower_sugar(src, fdef)
         lower_comprehensions(src, fdef)
-        lower_containers(src, fdef, {}, views)
+        containers = lower_containers(src, fdef, {}, views)
         fence(src, fdef)
         sig = inspect.signature(src.fn)     # a srcad derivative: its generated function's
         try:
@@ -78,6 +78,7 @@ class Inliner(Expressions):
                        self.main.namespace.globals or bool(helper_ns.imports),
                        depth=scope.depth + 1)
         inner.local_functions = {n: LocalFunction(f, inner) for n, f in own.items()}
+        inner.containers = containers
         skip = set(mutated) | set(views)
         return self.inlined_body(scope, node, fn.__name__, fdef, sig, bound, skip, inner, pre)
 
@@ -96,7 +97,13 @@ class Inliner(Expressions):
         own = local_functions(src, fdef)
         lower_sugar(src, fdef)
         lower_comprehensions(src, fdef)
-        lower_containers(src, fdef, {})
+        params = fdef.args
+        bound_here = assigned_names(fdef) | {a.id for a in params.posonlyargs + params.args +
+                                             params.kwonlyargs + [params.vararg, params.kwarg]
+                                             if a}
+        # the enclosing function's containers it reads (a closure: p['W'] of the caller)
+        containers = lower_containers(src, fdef, {}, {
+            k: v for k, v in outer.containers.items() if k not in bound_here})
         fence(src, fdef)
         sig = _signature(fdef)
         try:
@@ -118,6 +125,7 @@ class Inliner(Expressions):
         inner.local_functions = {k: v for k, v in outer.local_functions.items()
                                  if k not in rename}
         inner.local_functions.update({n: LocalFunction(f, inner) for n, f in own.items()})
+        inner.containers = {**outer.containers, **containers}
         self.active.add(local)
         try:
             return self.inlined_body(scope, node, name, fdef, sig, bound, set(), inner, pre)
