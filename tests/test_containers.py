@@ -761,3 +761,29 @@ def test_a_closure_reads_a_container_of_the_enclosing_function(body):
     x = G.standard_normal(3)
     check(f, p, x, wrt=0)
     check(f, p, x, wrt=1)
+
+
+class _Scaler:
+    def __init__(self, a):
+        self.a = a
+
+    def __call__(self, u):
+        return u * self.a
+
+    def energy(self, u):
+        return np.sum(u ** 2)
+
+
+@pytest.mark.parametrize("call", ["np.sum(m(x))", "m.energy(x)"])
+def test_a_method_of_a_global_object_is_refused_with_what_to_do(call):
+    """A module-level object's method (found by the fuzzer's first object programs): refused
+    at its call, saying to pass the object as an argument (it was 'no adjoint rule for
+    <..._Scaler object at 0x...>' with a recipe registering a rule for that object, or
+    'does not know the method .energy()', hinting at a NumPy function)."""
+    f = make_function(f"def f(x):\n    return {call}\n", {"m": _Scaler(1.5)})
+    for mode in ("reverse", "forward"):
+        with pytest.raises(srcad.NoRuleError, match=r"method of the global _Scaler object "
+                           r"'m'(.|\n)*Pass m to the function as an argument"):
+            srcad.autodiff(f, mode=mode)
+    g = make_function(f"def f(m, x):\n    return {call}\n")
+    check(g, _Scaler(1.5), G.standard_normal(3), wrt=1)
