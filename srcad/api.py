@@ -589,7 +589,8 @@ def _like(g, a, entry=None):
     """A derivative with the type, shape and dtype of the argument it belongs to."""
     if isinstance(a, (list, tuple)):
         if isinstance(g, (list, tuple)) or (          # an array for a list a NumPy function
-                isinstance(g, np.ndarray) and g.ndim and len(g) == len(a)):  # took whole
+                type(a) in (list, tuple) and isinstance(g, np.ndarray) and g.ndim and
+                len(g) == len(a)):                    # took whole
             return type(a)(_like(gi, ai, entry) for gi, ai in zip(g, a))
         return g
     if isinstance(a, float) and not isinstance(a, np.generic):     # np.float64 is a float
