@@ -391,9 +391,10 @@ def list_names(fdef, shapes=None) -> set:
 # A shape is a tuple of dimensions, () for Python and NumPy scalars. A dimension is 1, a
 # symbol (a string such as "n0": a size other than 1, equal to another dimension exactly when
 # the symbols are equal) or None (unknown, possibly 1). Besides tuples, "floats" marks a list
-# of Python floats (a parameter), "arrays" a list or tuple of arrays (a parameter), "numbers" a list display of numbers (which appends may
-# lengthen: only its np.array is known, as one axis) and "range" a range. These facts decide where broadcasting provably does
-# nothing, so they must be exact: anything not derived for certain is None or absent.
+# of Python floats (a parameter), "arrays" a list or tuple of arrays (a parameter),
+# "numbers" a list display of numbers (which appends may lengthen: only its np.array is
+# known, as one axis) and "range" a range. These facts decide where broadcasting provably
+# does nothing, so they must be exact: anything not derived for certain is None or absent.
 
 _MISSING = object()
 _REDUCTIONS = ("sum", "mean", "prod", "max", "min", "amax", "amin", "var", "std", "nansum",

@@ -708,7 +708,8 @@ def test_a_constant_passed_to_a_method_indexes_its_containers():
 
 
 @pytest.mark.parametrize("body", [
-    "t = x * 1.0\n    t[np.array([1, 0, 1])] = p['b']\n    t[2:] = p['W']\n    return np.sum(t * t)",
+    "t = x * 1.0\n    t[np.array([1, 0, 1])] = p['b']\n    t[2:] = p['W']\n"
+    "    return np.sum(t * t)",
     "t = x * 1.0\n    t[0] = m.b\n    t[1:3] += m.W[::-1]\n    return np.sum(np.sin(t))",
 ])
 def test_a_leaf_written_into_an_array(body):
@@ -733,7 +734,8 @@ def _scaled(q, s=1.0):
     "return np.sum(_scaled({'W': x * 2.0, 'b': np.sin(x)}))",
     "return np.sum(_scaled(dict(W=x, b=x[0]), s=2.0))",
     "t = sum(_scaled({'W': x, 'b': x[i]}) for i in range(2))\n    return np.sum(t * t)",
-    "t = 0.0\n    for i in range(2):\n        t = t + _scaled({'W': x, 'b': 0.5})\n    return np.sum(t)",
+    "t = 0.0\n    for i in range(2):\n        t = t + _scaled({'W': x, 'b': 0.5})\n"
+    "    return np.sum(t)",
 ])
 def test_a_dict_display_passed_to_a_helper(body):
     """``h({'W': ..., 'b': ...})``: a dict built in the call and passed whole to a helper of

@@ -365,8 +365,8 @@ def test_fuzzer_findings(source, x):
 @pytest.mark.parametrize("write", [
     "a[1:] = a[:-1] * 0.5", "a[0] += 2.0 * a[1]", "a[np.array([0, 2, 0])] = a[1] * 3.0",
     "a[1:] *= a[:-1]"])
-@pytest.mark.parametrize("x", [0.6, np.float64(0.6), np.array(0.6), np.array([[0.6], [-0.3], [0.2]]),
-                               np.array([0.6])])
+@pytest.mark.parametrize("x", [0.6, np.float64(0.6), np.array(0.6),
+                               np.array([[0.6], [-0.3], [0.2]]), np.array([0.6])])
 def test_a_write_into_a_tangent_broadcast_from_a_smaller_value(write, x):
     """Fuzz seed 21406: ``a -= -x`` (x a float, a (3, 1)) made a's tangent
     ``broadcast_like(-dx, a)``, a read-only broadcast view, and forward mode then raised
