@@ -445,10 +445,14 @@ def _def_location(f, param=None, returns=False):
     return src.location(found[-1] if found else src.node)
 
 
+_ITEMS = frozenset({np.ndarray, float, np.float64, np.float32})   # of an "arrays" list
+
+
 def _kinds(args) -> tuple:
     """What a call's positional arguments are, as far as derivative code and the argument
     checks depend on it: (shape, dtype) for an array, the type of a number, "floats" for a
-    list of Python floats, "arrays" for a list or tuple of real arrays, None for anything else. A cheap key: ``_canonical`` turns it into
+    list of Python floats, "arrays" for a list or tuple of real arrays (and numbers), None for
+    anything else. A cheap key: ``_canonical`` turns it into
     the shapes the derivative is built for, ``_complex_args`` into its complex parameters (a
     last entry ``("complex", index, ...)`` names the None ones that hold complex values)."""
     out: list = []
@@ -461,9 +465,10 @@ def _kinds(args) -> tuple:
             out.append(t)
         elif t is list and {*map(type, a)} <= {float}:
             out.append("floats")        # a list of Python floats
-        elif (t is list or t is tuple) and a and {*map(type, a)} == {np.ndarray} and not any(
-                v.dtype.kind == "c" for v in a):
-            out.append("arrays")        # a list or tuple of NumPy arrays: its adjoint is one
+        elif (t is list or t is tuple) and np.ndarray in {*map(type, a)} <= _ITEMS and not any(
+                type(v) is np.ndarray and v.dtype.kind == "c" for v in a):
+            out.append("arrays")        # a list or tuple of real arrays (and numbers): its
+            # adjoint is a list, whose parts add item by item
         elif t is dict:
             out.append(None)            # a container: its leaves have kinds (_Containers)
         elif isinstance(a, np.generic) and not isinstance(a, np.bool_):

@@ -438,6 +438,32 @@ def test_a_list_argument_read_directly_and_through_a_helper(container):
     srcad.check_grad(f, ws)
 
 
+@pytest.mark.parametrize("ws", [[np.array([0.1, 0.2, 0.3]), 0.5],
+                                (np.array([0.1, 0.2, 0.3]), np.float64(0.5)),
+                                [np.array([0.1, 0.2, 0.3]), np.array([0.5]), 0.25]])
+def test_a_list_of_an_array_and_numbers_read_directly_and_through_a_helper(ws):
+    """As above with numbers among the items (such a list took the generic derivative,
+    whose two list adjoints ``+`` concatenated: the helper's part was dropped silently)."""
+    f = make_function("""
+        def h(vs):
+            return vs[0] * vs[1]
+
+        def f(ws):
+            t = h(ws)
+            return np.sum(t * t) + np.sum(ws[1] * ws[0])
+        """, name="f")
+    ws = type(ws)(read_only(v) if isinstance(v, np.ndarray) else v for v in ws)
+    for optimized in (True, False):
+        g = srcad.grad(f, optimized=optimized)(ws)
+        assert type(g) is type(ws) and len(g) == len(ws)
+        for k in (0, 1):
+            def moved(v, k=k):
+                return f(type(ws)(v if j == k else w for j, w in enumerate(ws)))
+            expected = _numeric_grad(moved, ws[k])
+            np.testing.assert_allclose(np.reshape(g[k], np.shape(expected)), expected,
+                                       rtol=1e-6, atol=1e-8)
+
+
 def test_a_helper_loops_over_its_parameter():
     f = make_function("""
         def g(v):
