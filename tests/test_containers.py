@@ -789,3 +789,33 @@ def test_a_method_of_a_global_object_is_refused_with_what_to_do(call):
             srcad.autodiff(f, mode=mode)
     g = make_function(f"def f(m, x):\n    return {call}\n")
     check(g, _Scaler(1.5), G.standard_normal(3), wrt=1)
+
+
+@pytest.mark.parametrize("second", ["for key, v in p.items():",
+                                    "for key in p:\n                v = p[key]"])
+def test_two_loops_over_a_dict_with_the_same_key_name(second):
+    """``for key, v in p.items()`` twice in a function (the fuzzer, seeds 32394 and 32503:
+    refused as "'key' holds a container and is assigned more than once")."""
+    f = make_function(f"""
+        def f(p):
+            t = 0.0
+            for key, v in p.items():
+                t = t + np.sum(v * v)
+            {second}
+                t = t + np.sum(np.sin(v))
+            return t
+        """)
+    check(f, {"W": G.standard_normal(3), "b": G.standard_normal(2)})
+
+
+def test_a_key_rebound_in_the_loop_over_a_dict_is_still_refused():
+    f = make_function("""
+        def f(p):
+            t = 0.0
+            for key, v in p.items():
+                key = 'W'
+                t = t + np.sum(p[key] * v)
+            return t
+        """)
+    with pytest.raises(SrcadError, match="assigned more than once"):
+        srcad.grad(f)({"W": G.standard_normal(3), "b": G.standard_normal(3)})

@@ -587,11 +587,13 @@ class _Lowering:
                              "Use an if around the body instead.")
         out: list = []
         targets = {n.id for n in gast.walk(loop.target) if isinstance(n, gast.Name)}
+        rebound = {n.id for s in loop.body for n in gast.walk(s)
+                   if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load)}
         for item in self.iterated(found):
             saved = {t: self.env.pop(t) for t in targets if t in self.env}
             counts = {t: self.counts.get(t, 0) for t in targets}
-            for t in targets:        # bound once per copy
-                self.counts[t] = 1 if counts[t] == 1 else counts[t]
+            for t in targets:        # bound once per copy (also a name two loops bind)
+                self.counts[t] = 1 if counts[t] == 1 or t not in rebound else counts[t]
             pre: list = []
             self.bind(copy.deepcopy(loop.target), item, loop, pre)
             out += pre + self.block(copy.deepcopy(loop.body))
