@@ -730,3 +730,18 @@ def test_a_slice_of_a_list_argument(body):
         got = srcad.grad(f, optimized=optimized)(xs)
         assert len(got) == len(xs)
         np.testing.assert_allclose(flat(got), expected, rtol=1e-6, atol=1e-9)
+
+
+def test_a_write_into_the_array_a_loop_iterates_names_it_as_the_user_wrote_it():
+    """Fuzz seeds 33457, 33915: the refusal named srcad's own '_a0_iterated'."""
+    f = make_function("""
+        def f(x):
+            a0 = x * 1.0
+            for row in a0:
+                a0 *= 2.0
+            return np.sum(a0)
+        """)
+    with pytest.raises(srcad.SrcadError) as caught:
+        srcad.grad(f)(np.ones(3))
+    assert "shares memory with 'a0' as the for loop over it began" in str(caught.value)
+    assert "_iterated" not in str(caught.value)
