@@ -1024,7 +1024,7 @@ class _Generator:
                                                top_level_return=False)
         self.frame.indent = 2
         try:
-            self.frame.fixed |= _fixed(env)
+            self.frame.fixed |= _fixed(env) | {"u"}      # the result reads u as it came
             if self.frame.budget:
                 self.statements(self.frame.budget)
             shape = _broadcast(u, self.env["self.w"].shape)
