@@ -745,3 +745,20 @@ def test_a_write_into_the_array_a_loop_iterates_names_it_as_the_user_wrote_it():
         srcad.grad(f)(np.ones(3))
     assert "shares memory with 'a0' as the for loop over it began" in str(caught.value)
     assert "_iterated" not in str(caught.value)
+
+
+def test_a_view_read_by_an_augmented_write_is_named_as_written():
+    """Fuzz seeds 30703, 31116: the refusal named srcad's own '_a1_item' for ``a1[0:]``."""
+    f = make_function("""
+        def h(u):
+            u[0] -= 0.5
+            return u * 2.0
+
+        def f(y):
+            a1 = y * 1.0
+            a1[0:] += -h(a1)
+            return np.sum(a1)
+        """, name="f")
+    with pytest.raises(srcad.SrcadError) as caught:
+        srcad.grad(f)(np.ones(3))
+    assert "shares memory with 'a1[0:]' (a slice of 'a1', a view)" in str(caught.value)
