@@ -762,3 +762,13 @@ def test_a_view_read_by_an_augmented_write_is_named_as_written():
     with pytest.raises(srcad.SrcadError) as caught:
         srcad.grad(f)(np.ones(3))
     assert "shares memory with 'a1[0:]' (a slice of 'a1', a view)" in str(caught.value)
+
+
+@pytest.mark.parametrize("made", ["t1[2:3] + 1.0", "t1[2] * 1.0", "t1[1:2] * 3.0"])
+def test_a_tangent_that_is_a_view_of_one_written_later(made):
+    """Fuzz seed 34760: ``t3 = t1[2:3] + 1.0`` (a new array) had the tangent ``dt1[2:3]``, a
+    view of dt1, which ``t1[1:] += ...`` then wrote into: the JVP read t3's tangent changed
+    (silently wrong in forward mode)."""
+    f = make_function(f"def f(x):\n    t1 = x * 2.0\n    t3 = {made}\n"
+                      "    t1[1:] += np.cos(t3)\n    return np.sum(t3 * t3) + np.sum(t1)\n")
+    assert_right_both_modes(f, np.array([0.1, 0.5, 0.9]))
