@@ -64,7 +64,8 @@ the one before; every fix has a regression test that fails before it):
         1000 programs in 429 s: 997 passed, 2 refused, 1 failed. Failed: 34760, a SILENTLY
         WRONG forward derivative: t3 = t1[2:3] + 1.0 got the tangent dt1[2:3], a view of
         dt1, which t1[1:] += ... then wrote into (fixed: test_no_silent_wrong.py,
-        test_a_tangent_that_is_a_view_of_one_written_later). Not re-run after that fix.
+        test_a_tangent_that_is_a_view_of_one_written_later). After it, --count 300 --start
+        34700: 300 programs in 53 s, 300 passed.
 
 Before them, the first 100 programs of the new generator found a silently wrong gradient (a
 list argument read directly and through a helper: its two list adjoints were concatenated
