@@ -40,9 +40,42 @@ Scheduled-size runs (2026-12-02, 2 shared cores, OMP_NUM_THREADS=1):
         the tangent of a1 is probably a read-only broadcast of x's float tangent, written into
         by a1[1:] = ...; reproduce with: python scripts/fuzz.py --seed 21406 --shrink
 
-The generator does not yet write containers (dict, namedtuple, dataclass parameters), list
-comprehensions, generator sums or methods on objects; thread-parallel builds are checked by
-tests/fuzz_check.check_threaded (tests/test_fuzz.py, 8 programs from 4 threads).
+Seed 21406 is fixed (tests/test_no_silent_wrong.py,
+test_a_write_into_a_tangent_broadcast_from_a_smaller_value). Since then the generator also
+writes the Python around the numerics: dict, list and object arguments (a dataclass among
+them, with a generated method called bound), helpers taking containers, comprehensions,
+generator sums, loops over .values()/.items(), lambdas and guards (tests/fuzz_programs.py).
+Runs with those (2026-12-02 evening, 2 shared cores, load 2 to 11; each after the fixes of
+the one before; every fix has a regression test that fails before it):
+
+    python scripts/fuzz.py --count 1500 --start 30000 --jobs 2 --extra-every 10
+        1500 programs in 934 s: 1492 passed, 6 refused, 2 failed. Failed: 30782 and 31063,
+        a lambda reading p['c'] of the function defining it (NameError in the derivative;
+        fixed: tests/test_containers.py, test_a_closure_reads_a_container_...).
+    python scripts/fuzz.py --count 1500 --start 31500 --jobs 2 --extra-every 10
+        1500 programs in 635 s: 1495 passed, 5 refused, 0 failed. Two refusals were wrong:
+        32394 and 32503, two loops `for key, v in p.items()` ("'key' holds a container and
+        is assigned more than once"; fixed: test_two_loops_over_a_dict_with_the_same_key_name).
+    python scripts/fuzz.py --count 1500 --start 33000 --jobs 2 --extra-every 10
+        1500 programs in 431 s: 1496 passed, 3 refused, 1 failed. Failed: 34348, a generator
+        bug (a method rebinding its parameter; fixed). Two refusals named srcad's own
+        '_a0_iterated' (fixed: the message names 'a0' as the for loop over it began).
+    python scripts/fuzz.py --count 1000 --start 34500 --jobs 2 --extra-every 10
+        1000 programs in 429 s: 997 passed, 2 refused, 1 failed. Failed: 34760, a SILENTLY
+        WRONG forward derivative: t3 = t1[2:3] + 1.0 got the tangent dt1[2:3], a view of
+        dt1, which t1[1:] += ... then wrote into (fixed: test_no_silent_wrong.py,
+        test_a_tangent_that_is_a_view_of_one_written_later). After it, --count 300 --start
+        34700: 300 programs in 53 s, 300 passed.
+
+Before them, the first 100 programs of the new generator found a silently wrong gradient (a
+list argument read directly and through a helper: its two list adjoints were concatenated
+by +; test_a_list_argument_read_directly_and_through_a_helper) and two wrong refusals (t[i] =
+m.b; a dict display passed to a helper), all fixed. Every other refusal in these runs is
+srcad's documented one, located at the write: a write into an array while a view or another
+name of it (a loop's rows, a slice read before the write, the same array passed to a helper
+as a second argument) is read afterwards; generated programs do that on purpose
+(fuzz_programs.ALIASING). Thread-parallel builds are checked by fuzz_check.check_threaded
+(tests/test_fuzz.py, 8 programs from 4 threads).
 """
 from __future__ import annotations
 

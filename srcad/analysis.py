@@ -530,8 +530,8 @@ _LIST_LIKE_FIRST = (runtime.add_at, runtime.zeros_like, runtime.add_list, runtim
 def list_names(fdef, shapes=None) -> set:
     """Names that hold Python lists (or tuples) of values: their derivatives are lists too.
     Besides list displays and rules returning lists: parameters known to be lists of
-    floats (``shapes``), and copies and slices of list names (``y = xs[1:3]``)."""
-    out = {name for name, shape in (shapes or {}).items() if shape == "floats"}
+    floats or of arrays (``shapes``), and copies and slices of list names (``y = xs[1:3]``)."""
+    out = {name for name, shape in (shapes or {}).items() if shape in ("floats", "arrays")}
     stmts = [s for s in walk_statements(fdef.body)
              if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)]
     for stmt in stmts:
@@ -574,9 +574,10 @@ def list_names(fdef, shapes=None) -> set:
 # A shape is a tuple of dimensions, () for Python and NumPy scalars. A dimension is 1, a
 # symbol (a string such as "n0": a size other than 1, equal to another dimension exactly when
 # the symbols are equal) or None (unknown, possibly 1). Besides tuples, "floats" marks a list
-# of Python floats (a parameter), "numbers" a list display of numbers (which appends may
-# lengthen: only its np.array is known, as one axis) and "range" a range. These facts decide where broadcasting provably does
-# nothing, so they must be exact: anything not derived for certain is None or absent.
+# of Python floats (a parameter), "arrays" a list or tuple of arrays (a parameter),
+# "numbers" a list display of numbers (which appends may lengthen: only its np.array is
+# known, as one axis) and "range" a range. These facts decide where broadcasting provably
+# does nothing, so they must be exact: anything not derived for certain is None or absent.
 
 _MISSING = object()
 _REDUCTIONS = ("sum", "mean", "prod", "max", "min", "amax", "amin", "var", "std", "nansum",

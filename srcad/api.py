@@ -522,10 +522,14 @@ def _def_location(f, param=None, returns=False):
     return src.location(found[-1] if found else src.node)
 
 
+_ITEMS = frozenset({np.ndarray, float, np.float64, np.float32})   # of an "arrays" list
+
+
 def _kinds(args) -> tuple:
     """What a call's positional arguments are, as far as derivative code and the argument
     checks depend on it: (shape, dtype) for an array, the type of a number, "floats" for a
-    list of Python floats, None for anything else. A cheap key: ``_canonical`` turns it into
+    list of Python floats, "arrays" for a list or tuple of real arrays (and numbers), None for
+    anything else. A cheap key: ``_canonical`` turns it into
     the shapes the derivative is built for, ``_complex_args`` into its complex parameters (a
     last entry ``("complex", index, ...)`` names the None ones that hold complex values)."""
     out: list = []
@@ -538,6 +542,10 @@ def _kinds(args) -> tuple:
             out.append(t)
         elif t is list and {*map(type, a)} <= {float}:
             out.append("floats")        # a list of Python floats
+        elif (t is list or t is tuple) and np.ndarray in {*map(type, a)} <= _ITEMS and not any(
+                type(v) is np.ndarray and v.dtype.kind == "c" for v in a):
+            out.append("arrays")        # a list or tuple of real arrays (and numbers): its
+            # adjoint is a list, whose parts add item by item
         elif t is dict:
             out.append(None)            # a container: its leaves have kinds (_Containers)
         elif isinstance(a, np.generic) and not isinstance(a, np.bool_):
@@ -678,14 +686,17 @@ def _canonical(kinds):
     def canonical(k):
         if type(k) is tuple:      # an empty array (a 0 dimension): the generic derivative
             return None if 0 in k[0] else tuple(dim(n) for n in k[0])
-        return k if k is None or k == "floats" else None if type(k) is dispatch.Same else ()
+        return k if k is None or k in ("floats", "arrays") else None if \
+            type(k) is dispatch.Same else ()
     return tuple(canonical(k) for k in kinds)
 
 
 def _like(g, a, entry=None):
     """A derivative with the type, shape and dtype of the argument it belongs to."""
     if isinstance(a, (list, tuple)):
-        if isinstance(g, (list, tuple)):
+        if isinstance(g, (list, tuple)) or (          # an array for a list a NumPy function
+                type(a) in (list, tuple) and isinstance(g, np.ndarray) and g.ndim and
+                len(g) == len(a)):                    # took whole
             return type(a)(_like(gi, ai, entry) for gi, ai in zip(g, a))
         return g
     if isinstance(a, float) and not isinstance(a, np.generic):     # np.float64 is a float

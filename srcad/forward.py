@@ -22,7 +22,7 @@ from .instantiate import (Broadcasts, bind, check_coverage, mark_broadcasts, mar
 from .template import is_zero, make_zero, simplify_zeros
 from .nodes import (assign as _assign, attr as _attr, call as _call, loads as _loads,
                     name as _name)
-from .sharing import _dotted, shares
+from .sharing import _dotted, may_broadcast, shares
 
 __all__ = ["forward"]
 
@@ -45,6 +45,7 @@ class _Forward:
             if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store):
                 self.stores[node.id] = self.stores.get(node.id, 0) + 1
         self.zero: set = set()             # names whose tangent is known to be zero
+        self.views: dict = {}              # a tangent -> the tangents its value may share
         self.mutated = {t.value.id for s in walk_statements(program.node.body)
                         if isinstance(s, gast.Assign)
                         for t in s.targets if isinstance(t, gast.Subscript)}
@@ -158,11 +159,20 @@ class _Forward:
         def own(o, expr):
             """``expr``, copied where the tangent would share memory that a write into an
             array reaches while the primal value is an array of its own (``dv1 = dv0`` for
-            ``v1 = v0 + 0.0`` before ``v0[2] = ...``)."""
+            ``v1 = v0 + 0.0`` before ``v0[2] = ...``), or where a tangent written into may
+            be a read-only broadcast view (``broadcast_like(-dx, a1)`` for ``a1 -= -x``)."""
             shared = shares(expr, self.np)
-            if (o in self.mutated and isinstance(expr, gast.Name)) or (shared and (
-                    o in self.mutated or shared & written) and not shares(value, self.np)):
+            reached, todo = set(), list(shared)     # and what those tangents are views of
+            while todo:
+                n = todo.pop()
+                if n not in reached:
+                    reached.add(n)
+                    todo += self.views.get(n, ())
+            if (o in self.mutated and (isinstance(expr, gast.Name) or may_broadcast(
+                    expr, self.np))) or (shared and (
+                    o in self.mutated or reached & written) and not shares(value, self.np)):
                 expr = _call(_attr(_name(self.np), "copy"), expr)
+            self.views[self.tan(o)] = shares(expr, self.np)
             return expr
 
         written = {self.tan(n) for n in self.mutated}

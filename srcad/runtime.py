@@ -45,6 +45,9 @@ SHARES = {
 }
 HOLDS = {"add_list": (0, 1), "zeros_filled": (0,), "unstack_like": (0,), "unconcatenate": (0,),
          "unjoin": (0,), "spread": (0,), "seed_like": (0,)}
+# The helpers whose result may be a read-only broadcast view (``np.broadcast_to``: one element
+# seen at many places), which generated code copies before it writes into it.
+BROADCAST_VIEWS = frozenset({"broadcast_like", "expand_reduced", "einsum_operand_adjoint"})
 
 
 def _shape(x):

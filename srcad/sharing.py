@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import gast
 
-__all__ = ["shares"]
+__all__ = ["shares", "may_broadcast"]
 
 # Rewrites must not make a value that was a new array into one that shares an array written in
 # place (``dt = dy * 1.0`` -> ``dt = dy`` before ``dt[0] = ...`` wrote into the caller's
@@ -48,6 +48,20 @@ def shares(node, np_name) -> set:
     (``unbroadcast(g, x)`` is ``g`` when nothing was broadcast); none for a value made anew
     (arithmetic, a ufunc, a reduction, a copy)."""
     return {n.id for n in _exposed(node, np_name) if isinstance(n, gast.Name)}
+
+
+def may_broadcast(node, np_name) -> bool:
+    """May the value of ``node`` be a read-only broadcast view (``np.broadcast_to``, a runtime
+    helper in ``runtime.BROADCAST_VIEWS``), which cannot be written into, even when it
+    shares no variable's memory (``broadcast_like(-dx, a)``)?"""
+    from . import runtime
+    for n in _exposed(node, np_name):
+        if isinstance(n, gast.Call):
+            root, _, attribute = _dotted(n.func).rpartition(".")
+            if (root == "_srcad" and attribute in runtime.BROADCAST_VIEWS) or (
+                    root == np_name and attribute in ("broadcast_to", "broadcast_arrays")):
+                return True
+    return False
 
 
 def _exposed(node, np_name) -> list:

@@ -23,7 +23,8 @@ import traceback
 
 import numpy as np
 
-from fuzz_programs import generate, read_only, validate
+from fuzz_programs import (from_vector, generate, item, items, leaves, load, map_leaves,
+                           materialize, read_only, to_vector, validate)
 
 __all__ = ["CALLS", "Problem", "Outcome", "check", "check_program", "check_many", "shrink"]
 
@@ -106,33 +107,58 @@ def _kind(value):
 def _describe(value):
     if isinstance(value, np.ndarray):
         return f"array{value.shape}"
+    pairs = items(value)
+    if pairs is not None:
+        inside = ", ".join(f"{k}={_describe(v)}" for k, v in pairs)
+        return f"{getattr(value, 'cls', type(value).__name__)}({inside})"
     return f"{type(value).__name__}({value!r})"
 
 
+def _mismatch(g, a):
+    """How the derivative ``g`` is not shaped and typed like its argument ``a`` (in a
+    container: the first leaf or key that differs), else None."""
+    pairs = items(a)
+    if type(g) is not type(a) or (pairs is None and (np.shape(g) != np.shape(a) or (
+            isinstance(a, np.ndarray) and g.dtype != a.dtype))):
+        return f"the derivative of a {_kind(a)} argument is a {_kind(g)}", _describe(g)
+    if pairs is None:
+        return None
+    keys = [k for k, _ in items(g)]
+    if sorted(map(str, keys)) != sorted(str(k) for k, _ in pairs):
+        return f"the derivative of a {_kind(a)} argument has the keys {keys}", _describe(g)
+    for key, part in pairs:
+        found = _mismatch(item(g, key), part)
+        if found is not None:
+            return f"[{key!r}]: {found[0]}", found[1]
+    return None
+
+
 def _like(value, rng):
-    if isinstance(value, np.ndarray):
-        return read_only(rng.standard_normal(value.shape))
-    return type(value)(rng.standard_normal())
+    """A random read-only tangent of ``value``'s structure and types."""
+    def leaf(v):
+        if isinstance(v, np.ndarray):
+            return read_only(rng.standard_normal(v.shape))
+        return type(v)(rng.standard_normal())
+    return map_leaves(leaf, value)
 
 
 def _vector(values) -> np.ndarray:
-    return np.concatenate([np.ravel(np.asarray(v, dtype=float)) for v in values])
+    return to_vector(values)
 
 
 def _finite_differences(f, values, wrt, order, h):
-    """The gradient of ``f`` in each wrt argument, one float64 vector of all of them:
-    central differences (``order`` 2) or the 4th-order five-point stencil."""
+    """The gradient of ``f`` in each wrt argument (the leaves of a container), one float64
+    vector of all of them: central differences (``order`` 2) or the 4th-order stencil."""
     out = []
     for i in wrt:
-        x = np.asarray(values[i], dtype=float)
+        x = to_vector([values[i]])
         column = np.zeros(x.size)
         for k in range(x.size):
             def at(step):
                 e = np.zeros(x.size)
                 e[k] = step
                 moved = list(values)
-                moved[i] = type(values[i])((x.reshape(-1) + e)[0]) if not isinstance(
-                    values[i], np.ndarray) else (x.reshape(-1) + e).reshape(x.shape)
+                moved[i] = from_vector(values[i], x + e)
                 return float(f(*moved))
             if order == 2:
                 column[k] = (at(h) - at(-h)) / (2 * h)
@@ -150,9 +176,10 @@ class _Checker:
         self.args = args
         self.wrt = tuple(i for i, a in enumerate(args) if a.differentiable)
         rng = np.random.default_rng([seed, 1])
+        values = [read_only(materialize(a.value, f.__globals__)) for a in args]
         self.inputs = {         # what a derivative is called with, all read-only
-            "argument": [read_only(a.value) for a in args],
-            "tangent": [_like(args[i].value, rng) for i in self.wrt],
+            "argument": values,
+            "tangent": [_like(values[i], rng) for i in self.wrt],
             "cotangent": [read_only(np.array(rng.uniform(0.5, 2.0)))],
         }
         self.values, self.tangents = self.inputs["argument"], self.inputs["tangent"]
@@ -164,7 +191,7 @@ class _Checker:
         """``call(arguments, tangents, cotangent)`` on the read-only inputs, with any
         exception, and any write into the inputs, as a problem."""
         import srcad
-        saved = {k: [np.copy(v) for v in vs] for k, vs in self.inputs.items()}
+        saved = {k: [_vector([v]) for v in vs] for k, vs in self.inputs.items()}
         try:
             result = call(self.values, self.tangents, self.cotangent)
         except srcad.InternalError as exc:
@@ -183,22 +210,22 @@ class _Checker:
             return self.problem("error", what, text)
         for kind, values in self.inputs.items():
             for k, (v, before) in enumerate(zip(values, saved[kind])):
-                if not np.array_equal(v, before):
+                if not np.array_equal(_vector([v]), before):
                     self.problem("writes", what, f"changed the caller's {kind} {k}")
         return result
 
     def writable_run(self, call) -> str | None:
         """Which inputs ``call`` writes into when they are writable copies; None if it fails
         then too (the read-only error was not about the caller's memory)."""
-        copies = {k: [np.copy(v) if isinstance(v, np.ndarray) else v for v in vs]
-                  for k, vs in self.inputs.items()}
+        copies = {k: [map_leaves(lambda v: np.copy(v) if isinstance(v, np.ndarray) else v, v)
+                      for v in vs] for k, vs in self.inputs.items()}
         try:
             call(copies["argument"], copies["tangent"], copies["cotangent"][0])
         except Exception:               # noqa: BLE001
             return None
         changed = [f"{kind} {k}" for kind, values in copies.items()
                    for k, (v, before) in enumerate(zip(values, self.inputs[kind]))
-                   if not np.array_equal(v, before)]
+                   if not np.array_equal(_vector([v]), _vector([before]))]
         return ", ".join(changed) or "read-only inputs (it works when they are writable)"
 
     def problem(self, kind, what, message, detail=""):
@@ -211,12 +238,11 @@ class _Checker:
             return self.problem("type", what, f"expected a tuple of {len(self.wrt)} "
                                 f"derivatives, got {type(grads).__name__}")
         for i, g in zip(self.wrt, grads):
-            a = self.values[i]
-            if type(g) is not type(a) or np.shape(g) != np.shape(a) or (
-                    isinstance(a, np.ndarray) and g.dtype != a.dtype):
-                return self.problem("type", what, f"the derivative of a {_kind(a)} argument is "
-                                    f"a {_kind(g)}", f"{self.args[i].name}: {_describe(g)}")
-        vector = _vector(grads)
+            found = _mismatch(g, self.values[i])
+            if found is not None:
+                return self.problem("type", what, found[0], f"{self.args[i].name}: {found[1]}")
+        vector = to_vector([leaf for i, g in zip(self.wrt, grads)
+                            for leaf in leaves(g, self.values[i])])
         if not np.all(np.isfinite(vector)):
             return self.problem("wrong", what, "a derivative is not finite")
         return vector
@@ -266,9 +292,8 @@ def check_program(source, args, seed=0, calls=CALLS) -> Outcome:
     """``check`` for a given program, making only the ``calls`` named (``seed`` draws the
     tangents and the cotangent)."""
     import srcad
-    from helpers import make_function
 
-    f = make_function(source, name="f")
+    f = load(source)
     ck = _Checker(f, args, seed)
     direction = _vector(ck.tangents)
     wrt = ck.wrt
@@ -442,10 +467,9 @@ def shrink(source, args, problem: Problem, seed=0):
 
 
 def _flat(value) -> np.ndarray:
-    """The numbers of a derivative (an array, a float, or a tuple or list of them) in a row."""
-    if isinstance(value, (list, tuple)):
-        return np.concatenate([_flat(v) for v in value]) if value else np.zeros(0)
-    return np.ravel(np.asarray(value, dtype=complex))
+    """The numbers of a derivative (an array, a float, or a container of them) in a row."""
+    parts = [np.ravel(np.asarray(leaf, dtype=complex)) for leaf in leaves(value)]
+    return np.concatenate(parts) if parts else np.zeros(0)
 
 
 def check_threaded(seeds, threads: int = 4) -> list[str]:
@@ -457,12 +481,11 @@ def check_threaded(seeds, threads: int = 4) -> list[str]:
     import threading
 
     import srcad
-    from helpers import make_function
 
     programs = [generate(seed) for seed in seeds]
 
     def run(source, args):
-        f = make_function(source, name="f")
+        f = load(source)
         ck = _Checker(f, args, 0)        # the arguments, tangents and wrt check_program uses
         x, t = ck.values, ck.tangents
         return (srcad.grad(f, wrt=ck.wrt)(*x),

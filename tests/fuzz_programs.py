@@ -11,6 +11,18 @@ repeated fancy indices, and writes that read what they overwrite) into arrays th
 made itself, lists built with ``append`` and consumed by ``np.stack`` or ``sum``, helpers
 called with keyword and default arguments, loops whose values are unused, early returns.
 
+And the Python around the numerics (README, "Containers, models and methods" and "The Python
+around the numerics"): a container argument (``CONTAINERS`` of the programs): a dict of
+arrays and floats (``p['W']``), a list of arrays (``ws[0]``, ``for w in ws``,
+``np.mean(ws, axis=0)``) or an object of a class the program defines, plain or a dataclass,
+whose method (``m.apply(u)``, ``m(u)``: a bound method, its body generated) f calls; helpers
+taking a container (a dict or list argument, or a display built in the call); loops over
+``p.values()``/``p.items()``; list comprehensions (over ranges, with a filter, or over
+rows) consumed by ``np.stack``, ``sum`` or a reduction, generator sums
+(``sum(w[i] * x[i] for i in range(n))``), dict comprehensions over constant keys; lambdas
+assigned and called (``act = lambda z: ...``, a closure over a container's leaves); and
+primal-only guards (``assert``, ``if ...: raise``) that never fail.
+
 A few programs (``ALIASING``) also read a view, a loop's row or a list element after the
 array it shares memory with was written into: valid NumPy, where the read sees the write.
 
@@ -35,12 +47,15 @@ from contextlib import contextmanager
 
 import numpy as np
 
-__all__ = ["Arg", "generate", "validate", "read_only", "MARGIN", "SHAPES"]
+__all__ = ["Arg", "Instance", "generate", "validate", "read_only", "load", "materialize",
+           "items", "item", "leaves", "rebuild", "map_leaves", "to_vector", "from_vector",
+           "MARGIN", "SHAPES"]
 
 SHAPES = ((3, 4), (4,), (3, 1), (3,), (1, 4), (1,), (1, 1), ())
 MARGIN = 1e-2            # distance of every data condition from its threshold, of a max from a tie
 MAX_VALUE = 1e5          # |f| above this is redrawn (finite differences lose their digits)
 ALIASING = 0.15          # how often a view, loop row or list element outlives a write to its base
+CONTAINERS = 0.35        # how often an argument is a container (a dict, a list, an object)
 _ATTEMPTS = 200
 
 _ARG_SHAPES = ((3, 4), (3, 4), (3, 4), (4,), (4,), (3, 1), (3,), ())
@@ -56,11 +71,125 @@ _REDUCTIONS = ("np.sum", "np.sum", "np.mean", "np.max")
 @dataclasses.dataclass(frozen=True)
 class Arg:
     """One argument of a generated ``f``: a float64 array, a float (Python, NumPy scalar or 0-d
-    array), or an int (``differentiable=False``: a trip count)."""
+    array), a container of them (a dict, a list, an :class:`Instance` of a class the program
+    defines), or an int (``differentiable=False``: a trip count)."""
 
     name: str
     value: object
     differentiable: bool = True
+
+
+@dataclasses.dataclass(frozen=True)
+class Instance:
+    """An argument that is an object of a class the program defines (``cls``), with these
+    attributes: ``materialize`` builds it in the module the program runs in."""
+
+    cls: str
+    fields: tuple                 # ((attribute, value), ...)
+
+
+def materialize(value, namespace):
+    """``value`` with each :class:`Instance` built from the class in ``namespace``."""
+    if isinstance(value, Instance):
+        return namespace[value.cls](**{k: materialize(v, namespace) for k, v in value.fields})
+    if isinstance(value, dict):
+        return {k: materialize(v, namespace) for k, v in value.items()}
+    if isinstance(value, list):
+        return [materialize(v, namespace) for v in value]
+    return value
+
+
+def items(value):
+    """(key, item) of a container (a dict, list, tuple or object of the program's), else None."""
+    if isinstance(value, dict):
+        return list(value.items())
+    if isinstance(value, (list, tuple)):
+        return list(enumerate(value))
+    if isinstance(value, Instance):
+        return list(value.fields)
+    if hasattr(value, "__dict__") and not isinstance(value, np.generic):
+        return list(vars(value).items())
+    return None
+
+
+def leaves(value, like=None) -> list:
+    """The numbers and arrays of ``value``, in the order of ``like``'s keys (default: its own)."""
+    pairs = items(value if like is None else like)
+    if pairs is None:
+        return [value]
+    out = []
+    for key, part in pairs:
+        out += leaves(item(value, key), part if like is not None else None)
+    return out
+
+
+def item(value, key):
+    """The item ``key`` of a container (an attribute of an object)."""
+    if isinstance(value, (dict, list, tuple)):
+        return value[key]
+    return getattr(value, key)
+
+
+def rebuild(value, new_leaves):
+    """``value`` with its leaves replaced, in order, by the items of the iterator
+    ``new_leaves`` (a new container; an object of the program's is copied)."""
+    pairs = items(value)
+    if pairs is None:
+        return next(new_leaves)
+    parts = [(key, rebuild(part, new_leaves)) for key, part in pairs]
+    if isinstance(value, dict):
+        return dict(parts)
+    if isinstance(value, (list, tuple)):
+        return type(value)(v for _, v in parts)
+    if isinstance(value, Instance):
+        return Instance(value.cls, tuple(parts))
+    out = object.__new__(type(value))
+    out.__dict__.update(parts)
+    return out
+
+
+def map_leaves(fn, value):
+    return rebuild(value, iter([fn(leaf) for leaf in leaves(value)]))
+
+
+def to_vector(values) -> np.ndarray:
+    """The leaves of ``values`` (a list of arguments) as one float64 vector."""
+    parts = [np.ravel(np.asarray(leaf, dtype=float)) for v in values for leaf in leaves(v)]
+    return np.concatenate(parts) if parts else np.zeros(0)
+
+
+def from_vector(value, vector):
+    """``value`` with its leaves read from ``vector`` (``to_vector``'s layout), each typed as
+    before (a float, a NumPy scalar, an array)."""
+    position = 0
+    out = []
+    for leaf in leaves(value):
+        size = int(np.size(leaf))
+        part = vector[position:position + size]
+        position += size
+        out.append(part.reshape(np.shape(leaf)) if isinstance(leaf, np.ndarray) else
+                   type(leaf)(part[0]))
+    return rebuild(value, iter(out))
+
+
+_modules = itertools.count()
+
+
+def load(source, namespace=None, name="f"):
+    """The function ``name`` of ``source``, run as a module registered in ``sys.modules``
+    (a dataclass needs its module), with its arguments' :class:`Instance` classes in it."""
+    import sys
+    import types
+
+    from helpers import make_function
+
+    module = types.ModuleType(f"fuzz_program_{next(_modules)}")
+    module.__dict__.update(namespace or {})
+    sys.modules[module.__name__] = module
+    try:
+        return make_function(source, module.__dict__, name=name)
+    finally:
+        del sys.modules[module.__name__]
 
 
 def _fits(shape, target) -> bool:
@@ -93,7 +222,8 @@ def _reduced(shape, axis, keepdims):
 class _Var:
     """What the generator knows of a variable."""
 
-    kind: str                     # 'array' (any float value), 'int', 'list', 'index'
+    kind: str                     # 'array' (any float value), 'int', 'list', 'index', and
+                                  # containers: 'dict', 'plist' (a list of arrays), 'object'
     shape: tuple = ()             # arrays; a list's elements
     owned: bool = False           # a fresh array of the function's own: may be written in place
     param: bool = False           # an argument (never written in place)
@@ -103,6 +233,7 @@ class _Var:
     length: int | None = None     # lists (None: not known), index arrays
     values: tuple = ()            # index arrays
     active: bool = True           # may depend on an argument
+    keys: tuple = ()              # containers: their kind (see ``container_env``)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -147,6 +278,9 @@ class _Generator:
         self.helpers: list = []
         self.counter = itertools.count()
         self.frame: _Frame | None = None
+        self.main: _Frame | None = None   # f's frame
+        self.locals: list = []        # f's lambdas and its arguments' methods: called in f only
+        self.containers: list = []    # (name, kind) of the container arguments
         self.keep_views = False       # a write now leaves the views of its array readable
 
     # -- randomness ---------------------------------------------------------------------------
@@ -293,6 +427,9 @@ class _Generator:
             elif var.kind == "list" and _fits(var.shape, target):
                 options.append((0.7, _Expr(f"{name}[{self.pick((0, -1))}]", var.shape,
                                            view=name)))
+            elif var.kind == "plist" and _fits(var.shape, target):   # the list as an array
+                options.append((0.5, _Expr(f"np.{self.pick(('sum', 'mean'))}({name}, axis=0)",
+                                           var.shape)))
         if not options or self.chance(0.12):
             return _Expr(self.pick(_CONSTANTS), (), active=False)
         weights = np.array([w for w, _ in options])
@@ -303,7 +440,7 @@ class _Generator:
         if depth <= 0 or self.chance(0.25):
             return self.leaf(target)
         kind = self.weighted({"unary": 3, "binary": 5, "reduce": 1.5, "constant": 1.0,
-                              "call": 1.5 if self.helpers else 0})
+                              "call": 1.5 if self.callable_here() else 0})
         if kind == "unary":
             a = self.expr(depth - 1, target)
             template = self.pick(_UNARY)
@@ -403,11 +540,18 @@ class _Generator:
             params.append((pname, "float", self.pick(_CONSTANTS)))
         if self.chance(0.25):
             params.append(("n", "int", str(int(self.rng.integers(1, 3)))))
+        passable = [k for _, k in self.containers if k[0] in ("dict", "plist")]
+        if passable and self.chance(0.6):           # a container parameter: q['W'] inside
+            kind = self.pick(passable)
+            params.insert(len(params) - sum(d is not None for _, _, d in params),
+                          ("q" if kind[0] == "dict" else "vs", kind, None))
         mutates = bool(u) and self.chance(0.2)
         env = {}
         for pname, kind, _ in params:
             if kind == "int":
                 env[pname] = _Var("int", param=True)
+            elif _is_container(kind):
+                env.update(container_env(pname, kind))
             else:
                 env[pname] = _Var("array", () if kind == "float" else kind, param=True,
                                   active=kind != "float")
@@ -416,6 +560,7 @@ class _Generator:
         budget = int(self.rng.integers(0, 3))
         outer, self.frame = self.frame, _Frame(env, budget, top_level_return=False)
         try:
+            self.frame.fixed |= _fixed(env)
             if mutates:
                 self.frame.fixed.add("u")
             if budget:
@@ -431,11 +576,18 @@ class _Generator:
         self.helpers.append(_Helper(name, tuple(params), result.shape, mutates))
         return [f"def {name}({signature}):"] + lines
 
-    def call(self, target) -> _Expr | None:
+    def callable_here(self) -> list:
+        return self.helpers + (self.locals if self.frame is self.main else [])
+
+    def call(self, target, pool=None) -> _Expr | None:
+        """A call of a helper (or of one of ``pool``) whose result fits ``target`` (None:
+        any result)."""
         shapes = {n: v.shape for n, v in self.env.items() if v.kind == "array"}
         writable = {n: self.env[n].shape for n in self.arrays(writable=True)}
-        fitting = [h for h in self.helpers if _fits(h.result, target) and all(
-            kind in ("float", "int") or kind in shapes.values() for _, kind, _ in h.params)
+        fitting = [h for h in pool or self.callable_here() if (
+            target is None or _fits(h.result, target)) and all(
+            kind in ("float", "int") or kind in shapes.values() or _is_container(kind)
+            for _, kind, _ in h.params)
             and (not h.mutates or h.params[0][1] in writable.values())]
         if not fitting:
             return None
@@ -449,6 +601,8 @@ class _Generator:
                 value = str(int(self.rng.integers(1, 4)))
             elif kind == "float":
                 value = self.pick(_CONSTANTS) if self.chance(0.6) else self.scalar(1).text
+            elif _is_container(kind):
+                value = self.container_value(kind)
             else:
                 value = self.exact(kind, depth=0).text if self.chance(0.5) else self.pick(
                     [n for n, s in shapes.items() if s == kind])
@@ -485,6 +639,13 @@ class _Generator:
             "unused": 0.6 if nested else 0, "rebind_view": 0.3 if frame.depth == 0 else 0,
             "index": 0.3 if frame.depth == 0 else 0,
             "early_return": 0.4 if frame.early_return and frame.depth == 0 else 0,
+            # the Python around the numerics
+            "gensum": 0.5, "listcomp": 0.5 if nested else 0,
+            "dictcomp": 0.5 if self.of_kind("dict") else 0,
+            "container_loop": 0.7 if nested and self.of_kind("dict", "plist") else 0,
+            "lambda": 0.4 if frame is self.main and frame.depth == 0 else 0,
+            "guard": 0.3 if frame.depth == 0 else 0,
+            "call_local": 1.0 if self.locals and frame is self.main else 0,
         })
         getattr(self, f"stmt_{kind}")()
 
@@ -613,7 +774,7 @@ class _Generator:
     def stmt_augment(self):
         names = [n for n in self.arrays() if not self.env[n].param and not self.env[n].base
                  and (self.env[n].owned or self.env[n].shape == ())
-                 and n not in self.frame.frozen]
+                 and n not in self.frame.frozen and n not in self.frame.fixed]
         if not names:
             return self.stmt_assign()
         name = self.pick(names)
@@ -823,6 +984,272 @@ class _Generator:
             terms[0] = f"np.sum({terms[0]})"
         return " + ".join(terms)
 
+    # -- the Python around the numerics: containers, comprehensions, methods, lambdas ------
+
+    def of_kind(self, *kinds) -> list:
+        return [n for n, v in self.env.items() if v.kind in kinds]
+
+    def container_value(self, kind) -> str:
+        """An argument for a helper's container parameter of ``kind``: a container of the
+        caller's with that structure, or a dict or list display built in the call."""
+        same = [n for n, v in self.env.items() if v.kind == kind[0] and v.keys == kind]
+        if same and self.chance(0.7):
+            return self.pick(same)
+        if kind[0] == "dict":
+            return "{" + ", ".join(f"{k!r}: {self.exact(shape, depth=0).text}"
+                                   for k, shape in kind[1]) + "}"
+        return "[" + ", ".join(self.exact(kind[1], depth=0).text for _ in range(kind[2])) + "]"
+
+    def klass(self, arg, kind):
+        """The class of the object argument ``arg`` (a plain class or a dataclass) with a
+        method (``apply`` or ``__call__``) the generator writes, called in f on ``arg``."""
+        _, cls, fields = kind
+        dataclass = self.chance(0.5)
+        lines = ["@dataclasses.dataclass", f"class {cls}:"] if dataclass else [f"class {cls}:"]
+        if dataclass:
+            lines += [f"    {k}: {'float' if shape == () else 'np.ndarray'}"
+                      for k, shape in fields] + [""]
+        else:
+            lines += [f"    def __init__(self, {', '.join(k for k, _ in fields)}):"]
+            lines += [f"        self.{k} = {k}" for k, _ in fields] + [""]
+        shapes = [shape for _, shape in fields]
+        u = self.pick([s for s in _ARG_SHAPES if all(_broadcast(s, t) for t in shapes)] or [()])
+        params = [("u", u, None)] + ([("scale", "float", self.pick(_CONSTANTS))]
+                                     if self.chance(0.5) else [])
+        method = self.pick(("apply", "apply", "__call__"))
+        env = {pname: _Var("array", () if k == "float" else k, param=True,
+                           active=k != "float") for pname, k, _ in params}
+        env.update(container_env("self", kind))
+        outer, self.frame = self.frame, _Frame(env, int(self.rng.integers(0, 3)),
+                                               top_level_return=False)
+        self.frame.indent = 2
+        try:
+            self.frame.fixed |= _fixed(env) | {"u"}      # the result reads u as it came
+            if self.frame.budget:
+                self.statements(self.frame.budget)
+            shape = _broadcast(u, self.env["self.w"].shape)
+            e = self.expr(2, shape)
+            result = _Expr(self.pick((f"u * {e.p}", f"u + {e.p}", f"np.tanh(u) * {e.p}",
+                                      f"{e.p} - u * self.b")), _broadcast(u, e.shape))
+            self.emit(f"return {result.text}")
+            body = self.frame.lines
+        finally:
+            self.frame = outer
+        signature = ", ".join(["self"] + [p if d is None else f"{p}={d}" for p, _, d in params])
+        self.locals.append(_Helper(arg if method == "__call__" else f"{arg}.{method}",
+                                   tuple(params), result.shape))
+        return lines + [f"    def {method}({signature}):"] + body
+
+    def stmt_call_local(self):
+        """``t = m.apply(...)``, ``t = m(...)`` or ``t = act(...)``: a method of an argument or
+        a lambda of f's, called."""
+        e = self.call(None, self.locals)
+        if e is None:
+            return self.stmt_assign()
+        name = self.fresh("t")
+        self.emit(f"{name} = {e.text}")
+        self.written(name)
+        self.bind(name, e)
+
+    def stmt_lambda(self):
+        """``act = lambda z: ...`` (reading z, and maybe a container argument's leaves: a
+        closure over names never rebound), called later in f like a helper."""
+        shape = self.target()
+        name = self.fresh("act")
+        env = {"z": _Var("array", shape, param=True)}
+        env.update({n: v for n, v in self.env.items() if v.kind == "array" and "[" in n
+                    and n in self.frame.fixed and self.chance(0.3)})
+        outer, self.frame = self.frame, _Frame(env, 0, top_level_return=False)
+        try:
+            body = self.exact(shape, depth=2)
+        finally:
+            self.frame = outer
+        self.emit(f"{name} = lambda z: {body.text}")
+        self.locals.append(_Helper(name, (("z", shape, None),), body.shape))
+
+    def comprehension_loop(self):
+        """A loop variable and the ``for`` of a comprehension: over a range (its int variable
+        in scope) or over the rows of an array; (variable, clause, element count or None)."""
+        arrays = self.arrays(ndim_min=1)
+        if arrays and self.chance(0.3):
+            a = self.pick(arrays)
+            row = self.fresh("r")
+            self.env[row] = _Var("array", self.env[a].shape[1:], active=self.env[a].active)
+            return f"for {row} in {a}", self.env[a].shape[0]
+        i = self.pick([v for v in ("i", "j") if v not in self.env] or [self.fresh("i")])
+        n = int(self.rng.integers(1, 5))
+        self.env[i] = _Var("int", lo=0, hi=n - 1)
+        if n > 1 and self.chance(0.3):
+            skip = int(self.rng.integers(0, n))
+            return f"for {i} in range({n}) if {i} != {skip}", n - 1
+        return f"for {i} in range({n})", n
+
+    def stmt_gensum(self):
+        """``t = sum(<expr of i> for i in range(n))`` (or over rows of an array, or the
+        elements of a list argument)."""
+        name = self.fresh("t")
+        target = self.target()
+        plists = [n for n in self.of_kind("plist") if _fits(self.env[n].shape, target)]
+        with self.block():
+            if plists and self.chance(0.4):
+                lst = self.pick(plists)
+                w = self.fresh("w")
+                self.env[w] = _Var("array", self.env[lst].shape, param=True)
+                clause = f"for {w} in {lst}"
+            else:
+                clause, _ = self.comprehension_loop()
+            e = self.expr(2, target)
+        self.emit(f"{name} = sum({e.text} {clause})")
+        self.written(name)
+        self.env[name] = _Var("array", e.shape, owned=True, active=e.active)
+
+    def stmt_listcomp(self):
+        """``lst = [<expr> for ...]``, then ``np.stack``, ``sum`` or a NumPy reduction of it."""
+        lst, name = self.fresh("lst"), self.fresh("t")
+        element = self.pick([s for s in SHAPES if s in ((), (3,), (4,)) or self.chance(0.2)])
+        with self.block():
+            clause, n = self.comprehension_loop()
+            item = self.exact(element, depth=2)
+        self.emit(f"{lst} = [{item.text} {clause}]")
+        forms = [(f"sum({lst})", element), (f"np.sum({lst}, axis=0)", element),
+                 (f"np.mean({lst}, axis=0)", element)]
+        if (n,) + element in SHAPES:
+            forms.append((f"np.stack({lst})", (n,) + element))
+        if not element:
+            forms.append((f"np.max({lst})" if n == 1 else f"np.sum({lst})", ()))
+        text, shape = self.pick(forms)
+        self.emit(f"{name} = {text}")
+        self.written(name)
+        self.env[name] = _Var("array", shape, owned=True, active=item.active)
+        self.env[lst] = _Var("list", element, length=n, active=item.active)
+
+    def stmt_dictcomp(self):
+        """``q = {key: <elementwise>(p[key]) for key in (...)}`` over some of a dict's keys;
+        ``q['W']`` is then read like an array."""
+        d = self.pick(self.of_kind("dict"))
+        kind = self.env[d].keys
+        keys = kind[1] if len(kind[1]) == 1 or self.chance(0.5) else kind[1][:-1]
+        template = self.pick(("np.sin({})", "{} * 0.5", "np.tanh({}) + 1.0", "{} ** 2.0",
+                              "np.exp(-{} ** 2.0)"))
+        name = self.fresh("q")
+        names = tuple(k for k, _ in keys)
+        self.emit(f"{name} = {{key: {template.format(f'{d}[key]')} for key in {names!r}}}")
+        self.env.update(container_env(name, ("dict", tuple(keys)), param=False))
+        self.frame.fixed |= _fixed(container_env(name, ("dict", tuple(keys))))
+
+    def stmt_container_loop(self):
+        """A loop over a container: ``for v in p.values()`` / ``for key, v in p.items()``
+        summing a function of each value, or ``for w in ws`` with a body of statements (no
+        break or continue: srcad refuses them in loops over containers)."""
+        names = self.of_kind("dict", "plist")
+        c = self.pick(names)
+        if self.env[c].kind == "dict":
+            acc = self.fresh("t")
+            v = self.fresh("v")
+            header = self.pick((f"for {v} in {c}.values():", f"for key, {v} in {c}.items():"))
+            term = self.pick((f"np.sum(np.sin({v}))", f"np.sum({v} * {v})",
+                              f"np.mean(np.tanh({v}))", f"0.5 * np.sum({v})"))
+            self.emit(f"{acc} = 0.0")
+            self.emit(header)
+            self.emit(f"    {acc} = {acc} + {term}")
+            self.written(acc)
+            self.env[acc] = _Var("array", (), active=True)
+            return
+        frame = self.frame
+        early, frame.early_return = frame.early_return, False
+        with self.block():
+            w = self.fresh("w")
+            self.frame.indent -= 1
+            self.emit(f"for {w} in {c}:")
+            self.frame.indent += 1
+            self.env[w] = _Var("array", self.env[c].shape, param=True)
+            frame.fixed.add(w)
+            self.statements(int(self.rng.integers(1, 3)))
+        frame.early_return = early
+
+    def stmt_guard(self):
+        """A primal-only check: ``assert`` or ``if ...: raise`` on shapes, on a container's
+        structure or on the data (never failing: ``validate`` redraws a program whose guard
+        fails)."""
+        forms = []
+        for name, var in self.env.items():
+            if var.kind == "array":
+                forms += [[f"assert np.shape({name}) == {var.shape!r}, 'guard'"],
+                          [f"if np.ndim({name}) != {len(var.shape)}:",
+                           f"    raise ValueError({'guard: ' + name + ' has the wrong rank'!r})"]]
+            elif var.kind == "dict":
+                forms.append([f"assert {self.pick(var.keys[1])[0]!r} in {name}, 'guard'"])
+                forms.append([f"if not isinstance({name}, dict):",
+                              "    raise TypeError('guard: a dict of arrays')"])
+            elif var.kind == "plist":
+                forms.append([f"assert len({name}) == {var.length}, 'guard'"])
+        arrays = self.arrays()
+        if arrays:
+            a = self.pick(arrays)
+            forms.append([f"if np.sum({a} * {a}) > 1000000.0:",
+                          "    raise ValueError('guard: too large')"])
+        if not forms:
+            return self.stmt_assign()
+        for line in self.pick(forms):
+            self.emit(line)
+
+
+def _is_container(kind) -> bool:
+    """Is a helper parameter's kind a container's (``container_env``)?"""
+    return isinstance(kind, tuple) and bool(kind) and isinstance(kind[0], str)
+
+
+def _container_kind(value, cls=None):
+    """The kind of a container argument: ('dict', ((key, shape), ...)), ('plist', element
+    shape, length) or ('object', class name, ((attribute, shape), ...))."""
+    if isinstance(value, dict):
+        return ("dict", tuple((k, np.shape(v)) for k, v in value.items()))
+    if isinstance(value, list):
+        return ("plist", np.shape(value[0]), len(value))
+    return ("object", value.cls, tuple((k, np.shape(v)) for k, v in value.fields))
+
+
+def container_env(name, kind, param=True) -> dict:
+    """The variables of a container ``name`` of ``kind``: its leaves (``p['W']``, ``ws[0]``,
+    ``self.w``), arrays never rebound or written into (``_fixed``), and the container."""
+    env = {}
+    if kind[0] == "dict":
+        for k, shape in kind[1]:
+            env[f"{name}[{k!r}]"] = _Var("array", shape, param=param)
+    elif kind[0] == "plist":
+        for i in range(kind[2]):
+            env[f"{name}[{i}]"] = _Var("array", kind[1], param=param)
+    else:
+        for k, shape in kind[2]:
+            env[f"{name}.{k}"] = _Var("array", shape, param=param)
+    env[name] = _Var(kind[0], kind[1] if kind[0] == "plist" else (), param=param,
+                     length=kind[2] if kind[0] == "plist" else None, keys=kind)
+    return env
+
+
+def _fixed(env) -> set:
+    """The names of ``env`` never rebound: containers and their leaves."""
+    return {n for n, v in env.items() if v.kind in ("dict", "plist", "object")
+            or "[" in n or "." in n}
+
+
+def _container(gen, name):
+    """A container argument: a dict of arrays and floats, a list of arrays of one shape, or
+    an object of a class of the program's."""
+    g = gen.rng
+
+    def leaf(shape):
+        return g.standard_normal(shape) if shape else float(g.standard_normal())
+    kind = gen.weighted({"dict": 3, "list": 2, "object": 2})
+    if kind == "dict":
+        keys = [k for k in ("W", "b", "c") if gen.chance(0.7)] or ["W"]
+        return Arg(name or "p", {k: leaf(gen.pick(_ARG_SHAPES)) for k in keys})
+    if kind == "list":
+        shape = gen.pick(((4,), (3, 4), (3,), (3, 1)))
+        return Arg(name or "ws", [leaf(shape) for _ in range(int(g.integers(2, 4)))])
+    shape = gen.pick(((4,), (3, 4), (3, 1), (4,)))
+    return Arg(name or "m", Instance(gen.fresh("Layer"), (("w", leaf(shape)), ("b", leaf(())))))
+
 
 def _draw_args(gen):
     g = gen.rng
@@ -837,6 +1264,8 @@ def _draw_args(gen):
             kind = gen.weighted({"float": 6, "0-d": 3, "float64": 1})
             args.append(Arg(name, value if kind == "float" else np.array(value)
                             if kind == "0-d" else np.float64(value)))
+    if gen.chance(CONTAINERS):
+        args.insert(int(g.integers(0, len(args) + 1)), _container(gen, None))
     if gen.chance(0.15):
         args.append(Arg("n", int(g.integers(1, 4)), differentiable=False))
     return args
@@ -847,20 +1276,29 @@ def _program(rng):
     args = _draw_args(gen)
     env = {}
     for a in args:
-        if a.differentiable:
-            env[a.name] = _Var("array", np.shape(a.value), param=True)
-        else:
+        if not a.differentiable:
             env[a.name] = _Var("int", param=True, lo=a.value, hi=a.value)
-    shapes = [np.shape(a.value) for a in args if a.differentiable]
+        elif isinstance(a.value, (dict, list, Instance)):
+            gen.containers.append((a.name, _container_kind(a.value)))
+            env.update(container_env(a.name, gen.containers[-1][1]))
+        else:
+            env[a.name] = _Var("array", np.shape(a.value), param=True)
+    shapes = [v.shape for v in env.values() if v.kind == "array"]
     helpers = []
     for _ in range(gen.weighted({0: 3, 1: 3, 2: 1})):
         helpers += gen.helper(shapes) + ["", ""]
+    for name, kind in gen.containers:
+        if kind[0] == "object":
+            helpers += gen.klass(name, kind) + ["", ""]
     budget = int(gen.rng.integers(2, 10))
-    gen.frame = _Frame(env, budget)
+    gen.frame = gen.main = _Frame(env, budget)
+    gen.frame.fixed |= _fixed(env)
     gen.statements(budget)
     gen.emit(f"return {gen.result()}")
     header = f"def f({', '.join(a.name for a in args)}):"
-    source = "\n".join(["import numpy as np", "", ""] + helpers + [header] + gen.frame.lines)
+    imports = ["import dataclasses"] if "@dataclasses" in "\n".join(helpers) else []
+    source = "\n".join(imports + ["import numpy as np", "", ""] + helpers + [header] +
+                       gen.frame.lines)
     return source + "\n", args
 
 
@@ -902,16 +1340,19 @@ class _Instrument(ast.NodeTransformer):
         return node
 
 
-def read_only(value):
+def _read_only_leaf(value):
     if isinstance(value, np.ndarray):
         value = value.copy()
         value.flags.writeable = False
     return value
 
 
-def validate(source, args) -> bool:
-    from helpers import make_function
+def read_only(value):
+    """A copy of ``value`` whose arrays (in containers too) are read-only."""
+    return map_leaves(_read_only_leaf, value)
 
+
+def validate(source, args) -> bool:
     margins, gaps = [], []
 
     def margin(left, right, op):
@@ -922,34 +1363,37 @@ def validate(source, args) -> bool:
 
     tree = _Instrument().visit(ast.parse(source))
     probed = ast.unparse(ast.fix_missing_locations(tree))
-    namespace = {"_margin": margin}
-    f = make_function(probed, namespace, name="f")
-    namespace["np"] = _Probe(gaps)            # after the module's own `import numpy as np`
-    values = [read_only(a.value) for a in args]
+    f = load(probed, {"_margin": margin})
+    f.__globals__["np"] = _Probe(gaps)        # after the module's own `import numpy as np`
+    values = [read_only(materialize(a.value, f.__globals__)) for a in args]
     with np.errstate(over="raise", invalid="raise", divide="raise"):
         try:
             out = f(*values)
         except FloatingPointError:
             return False
+        except (AssertionError, ValueError, TypeError) as exc:
+            if str(exc).startswith("guard"):       # a guard that fails: redrawn
+                return False
+            raise
     if np.ndim(out) != 0 or not np.isfinite(out) or abs(out) > MAX_VALUE:
         return False
     if min(margins + gaps, default=1.0) < MARGIN:
         return False
-    return _conditioned(f, args)
+    return _conditioned(f, args, values)
 
 
-def _conditioned(f, args) -> bool:
+def _conditioned(f, args, values) -> bool:
     """Can finite differences check ``f``'s derivative? Along a fixed random direction,
     central differences with steps 1e-6 and 1e-7 agree to 1e-4 (a program that amplifies
     its inputs chaotically, with derivatives of 1e4 and more, has no good step)."""
     rng = np.random.default_rng(0)
-    directions = [rng.standard_normal(np.shape(a.value)) if a.differentiable else 0
-                  for a in args]
+    points = [to_vector([v]) for v in values]
+    directions = [rng.standard_normal(p.size) for p in points]
 
     def slope(h):
         def at(t):
-            return float(f(*[a.value + t * d if a.differentiable else a.value
-                             for a, d in zip(args, directions)]))
+            return float(f(*[from_vector(v, p + t * d) if a.differentiable else v
+                             for a, v, p, d in zip(args, values, points, directions)]))
         return (at(h) - at(-h)) / (2 * h)
     with np.errstate(over="raise", invalid="raise", divide="raise"):
         try:

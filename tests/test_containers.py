@@ -709,3 +709,117 @@ def test_a_constant_passed_to_a_method_indexes_its_containers():
     net = IndexedLayers(G.standard_normal((3, 2)), G.standard_normal((2, 2)))
     g = check(IndexedLayers.loss, net, X, Y)
     assert type(g) is IndexedLayers and len(g.layers) == 2
+
+
+@pytest.mark.parametrize("body", [
+    "t = x * 1.0\n    t[np.array([1, 0, 1])] = p['b']\n    t[2:] = p['W']\n"
+    "    return np.sum(t * t)",
+    "t = x * 1.0\n    t[0] = m.b\n    t[1:3] += m.W[::-1]\n    return np.sum(np.sin(t))",
+])
+def test_a_leaf_written_into_an_array(body):
+    """``t[i] = p['b']``, ``t[idx] = m.b``: a leaf of a container written into an array of
+    the function's own (the fuzzer, seed 20: refused as "assigning a container there")."""
+    name = "p" if "p[" in body else "m"
+    f = make_function(f"def f({name}, x):\n    {body}\n", dict(NS))
+    arg = {"W": G.standard_normal(2), "b": 0.7} if name == "p" else Linear(
+        G.standard_normal(2), G.standard_normal(2), 0.7)
+    if name == "m":
+        arg.b = 0.7
+    x = G.standard_normal(4)
+    check(f, arg, x, wrt=0)
+    check(f, arg, x, wrt=1)
+
+
+def _scaled(q, s=1.0):
+    return q["W"] * q["b"] * s
+
+
+@pytest.mark.parametrize("body", [
+    "return np.sum(_scaled({'W': x * 2.0, 'b': np.sin(x)}))",
+    "return np.sum(_scaled(dict(W=x, b=x[0]), s=2.0))",
+    "t = sum(_scaled({'W': x, 'b': x[i]}) for i in range(2))\n    return np.sum(t * t)",
+    "t = 0.0\n    for i in range(2):\n        t = t + _scaled({'W': x, 'b': 0.5})\n"
+    "    return np.sum(t)",
+])
+def test_a_dict_display_passed_to_a_helper(body):
+    """``h({'W': ..., 'b': ...})``: a dict built in the call and passed whole to a helper of
+    the user's (the fuzzer, seed 94: refused as "a dict used whole here", whose hint says to
+    do just that)."""
+    f = make_function(f"def f(x):\n    {body}\n", {**NS, "_scaled": _scaled})
+    check(f, G.standard_normal(3))
+
+
+def _through_a_lambda(q, x):
+    act = lambda z: q["W"] * z
+    return np.sum(act(x) ** 2)
+
+
+@pytest.mark.parametrize("body", [
+    "act = lambda z: p['c'] - z * p['W']\n    return np.sum(np.cos(act(x)))",
+    "def g(z):\n        return np.sum(z * p['W'])\n    return g(x) + p['c']",
+    "return _through_a_lambda(p, x)",
+])
+def test_a_closure_reads_a_container_of_the_enclosing_function(body):
+    """A lambda or nested def reading ``p['W']`` of the function that defines it (the
+    fuzzer, seeds 30782 and 31063: NameError: name 'p' is not defined, in the derivative)."""
+    f = make_function(f"def f(p, x):\n    {body}\n", {**NS, "_through_a_lambda": _through_a_lambda})
+    p = {"W": G.standard_normal(3), "c": 0.4}
+    x = G.standard_normal(3)
+    check(f, p, x, wrt=0)
+    check(f, p, x, wrt=1)
+
+
+class _Scaler:
+    def __init__(self, a):
+        self.a = a
+
+    def __call__(self, u):
+        return u * self.a
+
+    def energy(self, u):
+        return np.sum(u ** 2)
+
+
+@pytest.mark.parametrize("call", ["np.sum(m(x))", "m.energy(x)"])
+def test_a_method_of_a_global_object_is_refused_with_what_to_do(call):
+    """A module-level object's method (found by the fuzzer's first object programs): refused
+    at its call, saying to pass the object as an argument (it was 'no adjoint rule for
+    <..._Scaler object at 0x...>' with a recipe registering a rule for that object, or
+    'does not know the method .energy()', hinting at a NumPy function)."""
+    f = make_function(f"def f(x):\n    return {call}\n", {"m": _Scaler(1.5)})
+    for mode in ("reverse", "forward"):
+        with pytest.raises(srcad.NoRuleError, match=r"method of the global _Scaler object "
+                           r"'m'(.|\n)*Pass m to the function as an argument"):
+            srcad.autodiff(f, mode=mode)
+    g = make_function(f"def f(m, x):\n    return {call}\n")
+    check(g, _Scaler(1.5), G.standard_normal(3), wrt=1)
+
+
+@pytest.mark.parametrize("second", ["for key, v in p.items():",
+                                    "for key in p:\n                v = p[key]"])
+def test_two_loops_over_a_dict_with_the_same_key_name(second):
+    """``for key, v in p.items()`` twice in a function (the fuzzer, seeds 32394 and 32503:
+    refused as "'key' holds a container and is assigned more than once")."""
+    f = make_function(f"""
+        def f(p):
+            t = 0.0
+            for key, v in p.items():
+                t = t + np.sum(v * v)
+            {second}
+                t = t + np.sum(np.sin(v))
+            return t
+        """)
+    check(f, {"W": G.standard_normal(3), "b": G.standard_normal(2)})
+
+
+def test_a_key_rebound_in_the_loop_over_a_dict_is_still_refused():
+    f = make_function("""
+        def f(p):
+            t = 0.0
+            for key, v in p.items():
+                key = 'W'
+                t = t + np.sum(p[key] * v)
+            return t
+        """)
+    with pytest.raises(SrcadError, match="assigned more than once"):
+        srcad.grad(f)({"W": G.standard_normal(3), "b": G.standard_normal(3)})

@@ -1,4 +1,5 @@
-"""The program fuzzer in the suite: random valid NumPy programs (tests/fuzz_programs.py), each
+"""The program fuzzer in the suite: random valid NumPy programs (tests/fuzz_programs.py; with
+dict, list and object arguments, comprehensions, generator sums, lambdas, methods, guards), each
 differentiated in reverse mode (``grad``; ``vjp`` for every third seed) and forward mode
 (``autodiff(mode='forward')``; ``jvp`` for every third seed), optimized and not, and compared
 with central finite differences and with each other, with read-only arguments, tangents and
@@ -91,6 +92,28 @@ def _check(outcome):
 @pytest.mark.parametrize("seed", _params(SEEDS))
 def test_program(seed, outcome):
     _check(outcome(seed))
+
+
+# the constructs of the Python around the numerics, each written in some default program
+CONSTRUCTS = {
+    "a dict argument": r"\bp\['\w'\]", "a list argument": r"\bws\[\d\]",
+    "an object argument's method": r"def (apply|__call__)\(self",
+    "a dataclass": r"@dataclasses\.dataclass", "a helper taking a container": r"\((q|vs)\b",
+    "a generator sum": r"= sum\(.+ for ", "a list comprehension": r"= \[.+ for ",
+    "a dict comprehension": r"\{key: ", "a loop over .values() or .items()":
+    r"\.(values|items)\(\):", "a lambda": r"= lambda z: ", "an assert": r"\bassert ",
+    "a raise": r"\braise ",
+}
+
+
+def test_the_default_programs_write_the_python_around_the_numerics(outcome):
+    """Each construct of ``CONSTRUCTS`` is in at least one program of ``SEEDS`` (so the
+    default run checks it; the programs are those the tests above check)."""
+    import re
+    sources = [outcome(seed).source for seed in SEEDS]
+    missing = [what for what, pattern in CONSTRUCTS.items()
+               if not any(re.search(pattern, s) for s in sources)]
+    assert not missing, missing
 
 
 @pytest.mark.fuzz

@@ -372,6 +372,108 @@ def test_fuzzer_findings(source, x):
                                    _numeric_grad(f, x), rtol=1e-6, atol=1e-8)
 
 
+@pytest.mark.parametrize("write", [
+    "a[1:] = a[:-1] * 0.5", "a[0] += 2.0 * a[1]", "a[np.array([0, 2, 0])] = a[1] * 3.0",
+    "a[1:] *= a[:-1]"])
+@pytest.mark.parametrize("x", [0.6, np.float64(0.6), np.array(0.6),
+                               np.array([[0.6], [-0.3], [0.2]]), np.array([0.6])])
+def test_a_write_into_a_tangent_broadcast_from_a_smaller_value(write, x):
+    """Fuzz seed 21406: ``a -= -x`` (x a float, a (3, 1)) made a's tangent
+    ``broadcast_like(-dx, a)``, a read-only broadcast view, and forward mode then raised
+    "assignment destination is read-only" at the write into a."""
+    f = make_function(f"def f(x):\n    a = np.zeros((3, 1))\n    a -= -x\n    {write}\n"
+                      "    return np.sum(a * a)\n")
+    x = read_only(x)
+    t = read_only(np.ones_like(x)) if isinstance(x, np.ndarray) else type(x)(1.0)
+    h = 1e-6
+    expected = (f(x + h * t) - f(x - h * t)) / (2 * h)
+    for optimized in (True, False):
+        jvp = srcad.autodiff(f, mode="forward", optimized=optimized)(x, t)
+        np.testing.assert_allclose(jvp, expected, rtol=1e-6)
+        np.testing.assert_allclose(np.sum(srcad.grad(f, optimized=optimized)(x) * t), expected,
+                                   rtol=1e-6)
+
+
+@pytest.mark.parametrize("body", [
+    "return np.sum([np.sum(x[i] ** 2.0) for i in range(3)])",
+    "return np.max([np.sum(x[i] ** 2.0) for i in range(3)])",
+    "lst = [x[0] * 2.0]\n    lst.append(np.sin(x[1]))\n    return np.mean(lst)",
+    "lst = []\n    for r in x:\n        lst.append(r * r)\n    return np.sum(np.sin(lst))",
+])
+def test_a_numpy_function_of_a_list_built_in_a_loop(body):
+    """The adjoint of ``np.sum(lst)`` is an array; the loop that appended to ``lst`` popped
+    it as a list ("'numpy.ndarray' object has no attribute 'pop'")."""
+    f = make_function(f"def f(x):\n    {body}\n")
+    assert_right_both_modes(f, np.array([[0.3, -0.5], [0.8, 0.1], [-0.2, 0.4]]))
+
+
+@pytest.mark.parametrize("body", ["np.sum(xs)", "np.sum(np.sin(xs) * np.array(xs))",
+                                  "np.mean([np.sum(v) for v in xs])"])
+def test_the_gradient_of_a_list_taken_as_an_array_is_a_list(body):
+    """``np.sum(xs)`` for a list argument ``xs``: its gradient is a list like ``xs`` (it was
+    the 2-D array of the rows)."""
+    f = make_function(f"def f(xs):\n    return {body}\n")
+    xs = [np.array([0.3, -0.5, 0.8]), np.array([0.1, 0.2, -0.4])]
+    for optimized in (True, False):
+        g = srcad.grad(f, optimized=optimized)(xs)
+        assert type(g) is list and len(g) == 2, g
+        for k in range(2):
+            expected = _numeric_grad(lambda v: f([v if j == k else xs[j] for j in range(2)]),
+                                     xs[k])
+            np.testing.assert_allclose(g[k], expected, rtol=1e-6, atol=1e-8)
+    srcad.check_grad(f, xs)
+
+
+@pytest.mark.parametrize("container", [list, tuple])
+def test_a_list_argument_read_directly_and_through_a_helper(container):
+    """Fuzz seed 56 (new generator): ``ws`` read as ``ws[0]`` in f and passed whole to a
+    helper; its two adjoint buffers (lists) were added with ``+``, which concatenated them,
+    and the gradient kept the first two items: ws[0] lost the helper's part (silently)."""
+    f = make_function("""
+        def h(vs):
+            return vs[0] * 2.0
+
+        def f(ws):
+            t = h(ws)
+            t[1:] += ws[0][2]
+            return np.sum(t * t)
+        """, name="f")
+    ws = container([read_only(np.array([0.1, 0.2, 0.3, 0.4])), read_only(np.ones(4))])
+    for optimized in (True, False):
+        g = srcad.grad(f, optimized=optimized)(ws)
+        assert type(g) is container and len(g) == 2
+        np.testing.assert_allclose(g[0], _numeric_grad(lambda v: f([v, ws[1]]), ws[0]),
+                                   rtol=1e-6, atol=1e-8)
+        np.testing.assert_allclose(g[1], np.zeros(4))
+    srcad.check_grad(f, ws)
+
+
+@pytest.mark.parametrize("ws", [[np.array([0.1, 0.2, 0.3]), 0.5],
+                                (np.array([0.1, 0.2, 0.3]), np.float64(0.5)),
+                                [np.array([0.1, 0.2, 0.3]), np.array([0.5]), 0.25]])
+def test_a_list_of_an_array_and_numbers_read_directly_and_through_a_helper(ws):
+    """As above with numbers among the items (such a list took the generic derivative,
+    whose two list adjoints ``+`` concatenated: the helper's part was dropped silently)."""
+    f = make_function("""
+        def h(vs):
+            return vs[0] * vs[1]
+
+        def f(ws):
+            t = h(ws)
+            return np.sum(t * t) + np.sum(ws[1] * ws[0])
+        """, name="f")
+    ws = type(ws)(read_only(v) if isinstance(v, np.ndarray) else v for v in ws)
+    for optimized in (True, False):
+        g = srcad.grad(f, optimized=optimized)(ws)
+        assert type(g) is type(ws) and len(g) == len(ws)
+        for k in (0, 1):
+            def moved(v, k=k):
+                return f(type(ws)(v if j == k else w for j, w in enumerate(ws)))
+            expected = _numeric_grad(moved, ws[k])
+            np.testing.assert_allclose(np.reshape(g[k], np.shape(expected)), expected,
+                                       rtol=1e-6, atol=1e-8)
+
+
 def test_a_helper_loops_over_its_parameter():
     f = make_function("""
         def g(v):
@@ -662,3 +764,45 @@ def test_unpacking_an_array_of_the_wrong_length_raises_as_python_does(mode):
     np.testing.assert_allclose(srcad.grad(_unpack_rows)(x2), expected)
     np.testing.assert_allclose(
         srcad.autodiff(_unpack_rows, mode="forward")(x2, np.ones_like(x2)), expected.sum())
+
+
+def test_a_write_into_the_array_a_loop_iterates_names_it_as_the_user_wrote_it():
+    """Fuzz seeds 33457, 33915: the refusal named srcad's own '_a0_iterated'."""
+    f = make_function("""
+        def f(x):
+            a0 = x * 1.0
+            for row in a0:
+                a0 *= 2.0
+            return np.sum(a0)
+        """)
+    with pytest.raises(srcad.SrcadError) as caught:
+        srcad.grad(f)(np.ones(3))
+    assert "shares memory with 'a0' as the for loop over it began" in str(caught.value)
+    assert "_iterated" not in str(caught.value)
+
+
+def test_a_view_read_by_an_augmented_write_is_named_as_written():
+    """Fuzz seeds 30703, 31116: the refusal named srcad's own '_a1_item' for ``a1[0:]``."""
+    f = make_function("""
+        def h(u):
+            u[0] -= 0.5
+            return u * 2.0
+
+        def f(y):
+            a1 = y * 1.0
+            a1[0:] += -h(a1)
+            return np.sum(a1)
+        """, name="f")
+    with pytest.raises(srcad.SrcadError) as caught:
+        srcad.grad(f)(np.ones(3))
+    assert "shares memory with 'a1[0:]' (a slice of 'a1', a view)" in str(caught.value)
+
+
+@pytest.mark.parametrize("made", ["t1[2:3] + 1.0", "t1[2] * 1.0", "t1[1:2] * 3.0"])
+def test_a_tangent_that_is_a_view_of_one_written_later(made):
+    """Fuzz seed 34760: ``t3 = t1[2:3] + 1.0`` (a new array) had the tangent ``dt1[2:3]``, a
+    view of dt1, which ``t1[1:] += ...`` then wrote into: the JVP read t3's tangent changed
+    (silently wrong in forward mode)."""
+    f = make_function(f"def f(x):\n    t1 = x * 2.0\n    t3 = {made}\n"
+                      "    t1[1:] += np.cos(t3)\n    return np.sum(t3 * t3) + np.sum(t1)\n")
+    assert_right_both_modes(f, np.array([0.1, 0.5, 0.9]))

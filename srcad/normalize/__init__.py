@@ -73,6 +73,7 @@ def normalize(src: Source, structures: dict | None = None,
     lower_comprehensions(src, fdef)
     output = lower_containers(src, fdef, structures or {}, output=True,
                               functions=frozenset(callables or ()))
+    containers = fdef.srcad_containers
     fence(src, fdef)
     taken = names_in(fdef) | set(src.namespace.cells)
     namer = Namer(taken)
@@ -85,6 +86,7 @@ def normalize(src: Source, structures: dict | None = None,
     norm.main_defaults = _defaults(src.fn)
     norm.passed = dict(callables or {})
     scope = _Scope(src, src.namespace, {}, foreign=False, depth=0)
+    scope.containers = containers
     scope.local_functions = {n: LocalFunction(f, scope) for n, f in own.items()}
     fdef.body = norm.body(scope, fdef.body)
     if not fdef.body or not isinstance(fdef.body[-1], (gast.Return, gast.If)):

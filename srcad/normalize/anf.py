@@ -14,7 +14,7 @@ import gast
 import numpy as np
 
 from ..source import UNRESOLVED
-from .program import _loc_error, _name
+from .program import _as_written, _loc_error, _name
 from .scope import Resolver, _is_static_root
 
 __all__ = ["Expressions"]
@@ -44,6 +44,8 @@ class Expressions(Resolver):
         assign = gast.Assign(targets=[_name(tmp, gast.Store())], value=simple,
                              type_comment=None)
         pre.append(assign)
+        if isinstance(node, gast.Subscript) and not scope.depth:     # a view, in messages:
+            self.origins[tmp] = _as_written(node)                # as written
         return _name(tmp, gast.Load())
 
     def unpacked(self, simple, pre):

@@ -41,6 +41,29 @@ METHODS = {
 _VARARG_SHAPE_METHODS = {"reshape", "transpose"}
 
 
+def _user_method(obj, name) -> bool:
+    """Is ``obj`` an object of a user class (not a function, class or module) whose class
+    defines the method ``name`` in Python?"""
+    import types
+    if obj is UNRESOLVED or isinstance(obj, (type, types.ModuleType, types.FunctionType,
+                                             types.BuiltinFunctionType, functools.partial)):
+        return False
+    module = getattr(type(obj), "__module__", "") or ""
+    return not module.startswith(("numpy", "srcad", "scipy", "builtins")) and isinstance(
+        getattr(type(obj), name, None), types.FunctionType)
+
+
+def _global_object(scope, node, name, obj, method):
+    """The refusal of a method called on an object that is not an argument (a global)."""
+    cls = type(obj).__name__
+    call = f"{name}(...)" if method == "__call__" else f"{name}.{method}(...)"
+    return _loc_error(scope.src, node, f"{call} calls a method of the global {cls} object "
+                      f"{name!r}: srcad inlines the methods of the function's arguments and of "
+                      "self, not of other objects", f"Pass {name} to the function as an "
+                      f"argument (def f({name}, x): ... {call}), or call a module-level "
+                      "function.", NoRuleError)
+
+
 class Calls(Inliner):
     """Calls (the layer above ``Inliner``)."""
 
@@ -76,6 +99,8 @@ class Calls(Inliner):
                              f"`{_dotted(func)}`",
                              "srcad resolves callees when it builds the derivative: call a "
                              "module-level function or a NumPy function by name.", NoRuleError)
+        if registry.lookup(callee) is None and _user_method(callee, "__call__"):
+            raise _global_object(scope, node, _dotted(func), callee, "__call__")
         if isinstance(callee, functools.partial) and registry.lookup(callee) is None:
             # P(x) with P = partial(f, a, k=v): f(a, x, k=v), a and v read at call time
             bound = callee
@@ -345,6 +370,12 @@ class Calls(Inliner):
             call.srcad_pop = base.id        # v = lst.pop(): the last element, removed
             return call
         target = METHODS.get(name)
+        if target is None and isinstance(func.value, gast.Name):
+            ident = func.value.id
+            local = ident in scope.rename or (not scope.depth and ident in self.main_locals)
+            owner = UNRESOLVED if local else scope.namespace.lookup(ident)
+            if _user_method(owner, name):
+                raise _global_object(scope, node, func.value.id, owner, name)
         if target is None:
             raise _loc_error(scope.src, node, f"srcad does not know the method `.{name}()`",
                              "Call the NumPy function instead (np.<name>(x, ...)).",

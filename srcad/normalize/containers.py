@@ -654,12 +654,15 @@ class _Lowering:
             return None
         return KeysOf(self.src.namespace, node.id, tuple(value))
 
-    def whole(self, node):
+    def whole(self, node, pre):
         """The container ``node`` denotes when only a helper can take it whole (a dict, an
-        object, a container holding one), else None."""
+        object, a container holding one), else None. A dict display (``h({'W': x})``,
+        ``h(dict(W=x))``) is one, its values assigned in ``pre``."""
         if isinstance(node, gast.Starred):
             return None
-        found = self.resolve(node, None, "")
+        display = isinstance(node, gast.Dict) or (
+            isinstance(node, gast.Call) and self.builtin(node.func, "dict"))
+        found = self.resolve(node, pre if display else None, "item")
         if not isinstance(found, _Static):
             return None
         try:
@@ -699,8 +702,8 @@ class _Lowering:
                     raise self.error(node, f"{base.cls.__name__}.{node.func.attr} is not a "
                                      "method srcad can inline", "Call a plain method or a "
                                      "module-level function.")
-        wholes = [self.whole(a) for a in node.args]
-        keywords = {k.arg: self.whole(k.value) for k in node.keywords}
+        wholes = [self.whole(a, pre) for a in node.args]
+        keywords = {k.arg: self.whole(k.value, pre) for k in node.keywords}
         if method is None and not any(wholes) and not any(keywords.values()):
             return None
         fn = method or self.src.namespace.resolve(node.func)
@@ -806,9 +809,9 @@ class _Lowering:
                 stmt.targets[0].id not in self.mutated else \
                 self.resolve(stmt.value, pre, hint)
             if isinstance(found, _Static) or self.function_item(found, stmt.targets[0]) or (
-                    found is not None and not isinstance(stmt.targets[0], gast.Name)):
+                    found is not None and isinstance(stmt.targets[0], (gast.Tuple, gast.List))):
                 self.bind(stmt.targets[0], found, stmt, pre)
-                return pre
+                return pre          # (a leaf written into an array, a[i] = m.b: an expression)
         if isinstance(stmt, gast.For):
             zipped = self.zip_with_lists(stmt.iter, pre)
             if zipped is not None:
@@ -980,11 +983,13 @@ class _Lowering:
                              "Use an if around the body instead.")
         out: list = []
         targets = {n.id for n in gast.walk(loop.target) if isinstance(n, gast.Name)}
+        rebound = {n.id for s in loop.body for n in gast.walk(s)
+                   if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load)}
         for k, item in enumerate(self.iterated(found)):
             saved = {t: self.env.pop(t) for t in targets if t in self.env}
             counts = {t: self.counts.get(t, 0) for t in targets}
-            for t in targets:        # bound once per copy
-                self.counts[t] = 1 if counts[t] == 1 else counts[t]
+            for t in targets:        # bound once per copy (also a name two loops bind)
+                self.counts[t] = 1 if counts[t] == 1 or t not in rebound else counts[t]
             pre: list = []
             self.bind(copy.deepcopy(loop.target), item, loop, pre)
             body = pre + self.block(copy.deepcopy(loop.body))
@@ -1056,10 +1061,12 @@ def lower_containers(src: Source, fdef, structures: dict, views: dict | None = N
     function differentiated, not a helper): a returned dict, namedtuple or dataclass (or a
     tuple or list holding one) is returned as the tuple of its leaves, and its structure is
     the result (else None). ``fdef.srcad_deps`` lists the classes whose calls were made
-    containers (for the cache)."""
+    containers (for the cache); ``fdef.srcad_containers`` the names bound to containers in
+    ``fdef``, which its nested functions and lambdas read as their ``views``."""
     lowering = _Lowering(src, fdef, output)
     lowering.functions = functions
     fdef.srcad_deps = lowering.deps
+    fdef.srcad_containers = {}
     rebound = {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name)
                and isinstance(n.ctx, (gast.Store, gast.Del))}
     lowering.env.update({k: v for k, v in (views or {}).items()     # a constant passed to a
@@ -1096,6 +1103,7 @@ def lower_containers(src: Source, fdef, structures: dict, views: dict | None = N
             for n in gast.walk(fdef)):
         return None
     fdef.body = lowering.block(fdef.body)
+    fdef.srcad_containers = {k: v for k, v in lowering.env.items() if isinstance(v, _Static)}
     if lowering.tree is _MISSING:
         return None
     if lowering.plain:

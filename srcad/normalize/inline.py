@@ -73,6 +73,7 @@ class Inliner(Expressions):
             leaves = (leaves - clash) | set(alias.values())
         src, own = self.lowered_helper(fn, src, views)
         fdef = src.node
+        containers = fdef.srcad_containers
         helper_ns = src.namespace
         self.deps.append((None, fn, function_state(fn)))
         mutated = _mutated_params(fdef, sig.parameters)
@@ -97,6 +98,7 @@ class Inliner(Expressions):
                        self.main.namespace.globals or bool(helper_ns.imports),
                        depth=scope.depth + 1)
         inner.local_functions = {n: LocalFunction(f, inner) for n, f in own.items()}
+        inner.containers = containers
         skip = set(mutated) | set(views)
         return self.inlined_body(scope, node, fn.__name__, fdef, sig, bound, skip, inner, pre)
 
@@ -126,7 +128,9 @@ class Inliner(Expressions):
         if not views and fn in self.helpers:
             lowered, own, deps = self.helpers[fn]
             self.deps += deps
-            return dataclasses.replace(lowered, node=clone(lowered.node)), own
+            node = clone(lowered.node)
+            node.srcad_containers = lowered.node.srcad_containers
+            return dataclasses.replace(lowered, node=node), own
         fdef = src.node
         lower_reraising_try(src, fdef)
         own = local_functions(src, fdef)
@@ -155,7 +159,15 @@ class Inliner(Expressions):
         own = local_functions(src, fdef)
         lower_sugar(src, fdef)
         lower_comprehensions(src, fdef)
-        lower_containers(src, fdef, {}, functions=frozenset(self.passed))
+        params = fdef.args
+        bound_here = assigned_names(fdef) | {a.id for a in params.posonlyargs + params.args +
+                                             params.kwonlyargs + [params.vararg, params.kwarg]
+                                             if a}
+        # the enclosing function's containers it reads (a closure: p['W'] of the caller)
+        lower_containers(src, fdef, {}, {
+            k: v for k, v in outer.containers.items() if k not in bound_here},
+            functions=frozenset(self.passed))
+        containers = fdef.srcad_containers
         self.deps += fdef.srcad_deps
         fence(src, fdef)
         sig = _signature(fdef)
@@ -178,6 +190,7 @@ class Inliner(Expressions):
         inner.local_functions = {k: v for k, v in outer.local_functions.items()
                                  if k not in rename}
         inner.local_functions.update({n: LocalFunction(f, inner) for n, f in own.items()})
+        inner.containers = {**outer.containers, **containers}
         self.active.add(local)
         try:
             return self.inlined_body(scope, node, name, fdef, sig, bound, set(), inner, pre)

@@ -88,6 +88,8 @@ class Loops(Statements):
         if seq.id not in original:
             return seq
         held = self.namer.fresh("_" + seq.id.lstrip("_") + "_iterated")
+        self.origins[held] = f"{self.origins.get(seq.id, repr(seq.id))} as the for loop over " \
+            "it began"                          # (for messages: the user's name)
         pre.append(gast.Assign(targets=[_name(held, gast.Store())], value=seq,
                                type_comment=None))
         return _name(held, gast.Load())

@@ -8,6 +8,8 @@ located at the user's source.
 """
 from __future__ import annotations
 
+import copy
+
 import gast
 
 from ..errors import SrcadSyntaxError
@@ -98,6 +100,12 @@ def _dotted(node) -> str:
     if isinstance(node, gast.Attribute):
         return _dotted(node.value) + "." + node.attr
     return "<expr>"
+
+
+def _as_written(node) -> str:
+    """A user's expression as its source writes it, quoted (for messages)."""
+    import ast
+    return repr(ast.unparse(gast.gast_to_ast(copy.deepcopy(node))))
 
 
 def _name(ident, ctx):

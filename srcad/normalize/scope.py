@@ -34,6 +34,8 @@ class _Scope:
         self.depth = depth
         self.callables: dict = {}     # helper parameter -> the function passed to it
         self.local_functions: dict = {}   # nested def or lambda -> closures.LocalFunction
+        self.containers: dict = {}    # names bound to containers (lower_containers), which
+        # the nested functions (closures) read too
         self.source_names = names_in(src.node)    # any other name is srcad's own (g_v, _k)
 
 

@@ -25,7 +25,7 @@ from .. import registry, runtime
 from ..source import parse_function
 from .calls import Calls
 from .inline import _mutated_params
-from .program import _jump_in, _loc_error, _name
+from .program import _as_written, _jump_in, _loc_error, _name
 from .scope import _Scope, _is_global_ref, _is_static_root, _is_user_function
 
 __all__ = ["Statements"]
@@ -293,6 +293,8 @@ class Statements(Calls):
             base = self.name(scope, _name(target.value.id, gast.Load()))
             index = self.index(scope, target.slice, pre)
             old = self.namer.fresh("_" + base.id.lstrip("_") + "_item")
+            if not scope.depth:                 # in messages: the view as written
+                self.origins[old] = _as_written(target)
             pre.append(gast.Assign(targets=[_name(old, gast.Store())], type_comment=None,
                                    value=gast.Subscript(value=base, slice=index,
                                                         ctx=gast.Load())))

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import gast
 
+from .. import runtime
 from ..nodes import assign as _assign, attr as _attr, call as _call, name as _name
+from ..sharing import _dotted
 from ..template import is_zero
 from .primal import PrimalSweep
 
@@ -23,6 +25,8 @@ class Contributions(PrimalSweep):
         if is_zero(value):
             return []
         b = self.adj(name)
+        if name in self.lists:
+            value = self.as_list(value, name)
         if b not in state.defined:
             state.defined.add(b)
             if isinstance(value, (gast.BinOp, gast.UnaryOp)):     # a new array
@@ -36,6 +40,16 @@ class Contributions(PrimalSweep):
         if name in self.lists:
             return [_assign(b, _call(_attr(_name(self.rt), "add_list"), _name(b), value))]
         return [_assign(b, gast.BinOp(left=_name(b), op=gast.Add(), right=value))]
+
+    def as_list(self, value, name):
+        """The adjoint ``value`` of the list ``name`` as a list: a NumPy function that took
+        the list as an array (``np.sum(lst)``) gives an array, whose rows are the elements'
+        adjoints (``unstack_like``; the loop that appended to ``lst`` pops them)."""
+        if isinstance(value, (gast.Name, gast.Subscript, gast.List, gast.Tuple)) or (
+                isinstance(value, gast.Call) and _dotted(value.func).rpartition(".")[::2] in
+                {(self.rt, helper) for helper in runtime.HOLDS}):
+            return value                  # a list adjoint, an item of one, a helper's list
+        return _call(_attr(_name(self.rt), "unstack_like"), value, _name(name))
 
     def own(self, name, state) -> list:
         """Make the adjoint buffer of ``name`` exist and be ours to update in place."""
