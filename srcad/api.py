@@ -34,7 +34,7 @@ from .analysis import (activity, aliased_writes, anf_violations, list_names, sha
 from .errors import (ArgumentError, InternalError, NoRuleError, NotDifferentiableError,
                      ShapeMismatchError, SrcadError, SrcadSyntaxError)
 from .normalize import assigned_names, default_nodes, normalize
-from .source import function_state, parse_function
+from .source import Namespace, function_state, parse_function
 from .template import clone
 
 __all__ = ["Spec", "build", "grad", "value_and_grad", "autodiff", "show", "jvp", "vjp",
@@ -224,8 +224,9 @@ def _check_returns(src):
             hint="Return the value to differentiate (a float or a float array) on every path.")
 
 
-def build(f, spec: Spec) -> Derivative:
-    """Run the pipeline: parse -> normalize -> analyze -> transform -> optimize -> emit."""
+def build(f, spec: Spec, src=None) -> Derivative:
+    """Run the pipeline: parse -> normalize -> analyze -> transform -> optimize -> emit.
+    ``src``: ``f``'s Source when the caller has just parsed it (not parsed again)."""
     stored = diskcache.load(f, spec)
     if stored is not None:
         return stored
@@ -234,7 +235,7 @@ def build(f, spec: Spec) -> Derivative:
                            scalar_reads, shaped_rewrites, with_shapes)
     from .reverse import reverse
 
-    src = parse_function(f)
+    src = src if src is not None else parse_function(f)
     program = normalize(src, dict(spec.containers),     # refuses unsupported syntax first
                         {name: same.obj for name, same in spec.callables})
     _check_returns(src)
@@ -391,8 +392,11 @@ def _aux_pair(src, program):
     return atoms[0]
 
 
-def _get(f, spec: Spec) -> Derivative:
-    return cache.lookup(_target(f), spec, build)
+def _get(f, spec: Spec, src=None) -> Derivative:
+    """The derivative of ``f`` for ``spec``, cached or built (from ``src``, ``f``'s Source
+    just parsed, if given)."""
+    return cache.lookup(_target(f), spec, build if src is None else
+                        lambda target, spec: build(target, spec, src))
 
 
 # -- argument and result conventions -----------------------------------------------------------
@@ -854,15 +858,23 @@ def _has_container(args, kwargs) -> bool:
     return any(map(trees.is_container, args)) or any(map(trees.is_container, kwargs.values()))
 
 
-def _reads_containers(f, depth=0) -> bool:
+def _parsed(f):
+    """``f``'s Source, or None when it cannot be read (the build says why)."""
+    try:
+        return parse_function(f)
+    except (SrcadError, RecursionError):     # too deep to parse here: the build retries
+        return None
+
+
+def _reads_containers(f, depth=0, src=None) -> bool:
     """Does ``f`` read a parameter as only a container is read (``p['W']``, ``p.items()``,
     ``p.W`` for an attribute arrays do not have, ``'W' in p``, or passes it to a helper that
     does), directly or through what it takes out of one (``layers[0].W``, ``for layer in
     layers: layer.W``, ``for k, v in p.items()``)? Its generic derivative may then be refused
-    while the one built for each call's containers is not."""
-    try:
-        src = parse_function(f)
-    except (SrcadError, RecursionError):     # too deep to parse here: the build retries
+    while the one built for each call's containers is not. ``src``: ``f``'s Source, if the
+    caller has parsed it."""
+    src = src if src is not None else _parsed(f)
+    if src is None:
         return False
     node = src.node
     a = node.args
@@ -1283,6 +1295,8 @@ def _wrap(f, spec, kind):
     except (TypeError, ValueError):       # not a Python function: refused when built
         names = []
 
+    parsed: list = []     # (Source, code) read at srcad.grad, for builds up to the first call's
+
     def current(kinds=None, called=()):
         """The derivative for arguments of these kinds (see ``_kinds``): shapes known at
         call time let the build drop broadcasting that provably does nothing, dtypes say
@@ -1300,8 +1314,14 @@ def _wrap(f, spec, kind):
             if len(variants) >= _MAX_VARIANTS:     # many sizes: forget the keys, not builds
                 variants.clear()
             shaped, complex_args = _complex_args(kinds, names)
+            src = None
+            if parsed and parsed[0][0].fn is target and parsed[0][1] is target.__code__:
+                src = dataclasses.replace(parsed[0][0], namespace=Namespace(target))
+            if kinds is not None:       # the first call's build: the source is not kept
+                parsed.clear()
             entry = variants[key] = _get(target, dataclasses.replace(
-                spec, kinds=_canonical(shaped), complex_args=complex_args, callables=called))
+                spec, kinds=_canonical(shaped), complex_args=complex_args, callables=called),
+                src)
         return entry
 
     # build now: errors surface at srcad.grad(f), not at the first call; but not for a
@@ -1314,8 +1334,14 @@ def _wrap(f, spec, kind):
         except SrcadError:
             if not _reads_containers(target):
                 raise
-    elif not _reads_containers(target):
-        current()
+    else:      # the source parsed once, for the container check and the build
+        src = _parsed(target)
+        if src is not None:
+            parsed.append((src, target.__code__))
+        if not _reads_containers(target, src=src):
+            current()
+        else:                   # built for each call's containers, parsed then
+            parsed.clear()
     arguments = _Arguments(target, indices, getattr(f, "__name__", None))
     boxed = _Containers(target, spec, arguments)
 
