@@ -25,17 +25,13 @@ from typing import Any, Literal, ParamSpec, Protocol, TypeAlias, TypeVar, overlo
 import gast
 import numpy as np
 
-from . import cache, complex_values, diskcache, dispatch, emit, registry, runtime, trees
+from . import cache, diskcache, dispatch, emit, registry, runtime, trees
 from .runtime import _other_array as _other_array_type
 from .cache import Derivative
 from .backends import check_backend
-from .analysis import (activity, aliased_writes, anf_violations, list_names, shapes,
-                       untracked_flows)
 from .errors import (ArgumentError, InternalError, NoRuleError, NotDifferentiableError,
                      ShapeMismatchError, SrcadError, SrcadSyntaxError)
-from .normalize import assigned_names, default_nodes, normalize
 from .source import Namespace, function_state, parse_function
-from .template import clone
 
 __all__ = ["Spec", "build", "grad", "value_and_grad", "autodiff", "show", "jvp", "vjp",
            "jacobian", "jacfwd", "jacrev", "hessian", "hvp", "stop_gradient", "hook", "clear_cache", "DerivativeFunction",
@@ -230,10 +226,17 @@ def build(f, spec: Spec, src=None) -> Derivative:
     stored = diskcache.load(f, spec)
     if stored is not None:
         return stored
+    # the compiler, imported when a build happens: a process whose derivatives all come from
+    # the disk cache never loads it
+    from . import complex_values
+    from .analysis import (activity, aliased_writes, anf_violations, list_names, shapes,
+                           untracked_flows)
     from .forward import forward
+    from .normalize import assigned_names, default_nodes, normalize
     from .optimize import (inline_temporaries, optimize, owned_writes, scalar_accumulators,
                            scalar_reads, shaped_rewrites, with_shapes)
     from .reverse import reverse
+    from .template import clone
 
     src = src if src is not None else parse_function(f)
     program = normalize(src, dict(spec.containers),     # refuses unsupported syntax first
@@ -547,8 +550,8 @@ def _kinds(args) -> tuple:
         elif isinstance(a, np.generic) and not isinstance(a, np.bool_):
             out.append(t)
         else:
-            if complex_values.is_complex_value(a):     # a list or tuple of complex values
-                mixed = complex_values.is_mixed(a)     # with real ones: refused (current)
+            if trees.is_complex_value(a):     # a list or tuple of complex values
+                mixed = trees.is_mixed(a)     # with real ones: refused (current)
                 other = (other or (_COMPLEX,)) + ((_MIXED, len(out)) if mixed else len(out),)
             out.append(None)
     if other is not None:
@@ -584,7 +587,7 @@ def _called(kinds, names, kwargs=None) -> tuple:
 
 def _with_keywords(kinds, kwargs) -> tuple:
     """``kinds`` with the keyword arguments holding complex values named in its last entry."""
-    names = tuple(k for k, v in kwargs.items() if complex_values.is_complex_value(v))
+    names = tuple(k for k, v in kwargs.items() if trees.is_complex_value(v))
     if not names:
         return kinds
     if kinds and type(kinds[-1]) is tuple and kinds[-1][0] == _COMPLEX:
@@ -1972,7 +1975,7 @@ def jacobian(f: Callable[..., Any], wrt: Wrt = 0,
             return trees.build(tree, iter(_tuple_jacobian(derivative("forward"), args, index,
                                                           leaves)))
         y = np.asarray(value)
-        if complex_values.is_complex_value(args[index]) or y.dtype.kind == "c":
+        if trees.is_complex_value(args[index]) or y.dtype.kind == "c":
             raise NotDifferentiableError(
                 f"srcad.jacobian of complex values is not supported yet "
                 f"({getattr(f, '__name__', f)})", hint="Use srcad.jvp / srcad.vjp, one "
@@ -2048,7 +2051,7 @@ def _container_jacobian(forward, args, index, value):
     trees.flatten(args[index], leaves)
     outputs: list = []
     tree = trees.flatten(value, outputs)
-    if any(complex_values.is_complex_value(v) for v in leaves + outputs):
+    if any(trees.is_complex_value(v) for v in leaves + outputs):
         raise NotDifferentiableError("srcad.jacobian of complex values is not supported yet",
                                      hint="Use srcad.jvp / srcad.vjp.")
     zeros = [0.0 if type(v) is float else np.zeros(np.shape(v)) for v in leaves]
@@ -2080,7 +2083,7 @@ def _tuple_jacobian(forward, args, index, outputs) -> tuple:
     ``index``: columns by forward mode, a batch of directions per sweep."""
     x = np.asarray(args[index])
     ys = [np.asarray(o) for o in outputs]
-    if complex_values.is_complex_value(x) or any(y.dtype.kind == "c" for y in ys):
+    if trees.is_complex_value(x) or any(y.dtype.kind == "c" for y in ys):
         raise NotDifferentiableError("srcad.jacobian of complex values is not supported yet",
                                      hint="Use srcad.jvp / srcad.vjp.")
     tx = x.dtype if x.dtype.kind == "f" else np.dtype(float)
