@@ -1011,7 +1011,7 @@ class _Containers:
     what depends only on the structures and kinds (the derivative, the wrt leaves) is kept
     per (structures, kinds)."""
 
-    def __init__(self, target, spec, arguments):
+    def __init__(self, target, spec, arguments, src=None):     # src: target's, if parsed
         self.target, self.spec, self.arguments = target, spec, arguments
         self.signature = arguments.signature
         parameters = list(self.signature.parameters.values())
@@ -1025,7 +1025,7 @@ class _Containers:
             unpacked: set = set()
         else:
             try:
-                unpacked = _star_unpacked(parse_function(target).node)
+                unpacked = _star_unpacked((src or parse_function(target)).node)
             except (SrcadError, RecursionError):
                 unpacked = set()
         self.star |= unpacked
@@ -1331,6 +1331,7 @@ def _wrap(f, spec, kind):
     # function reading its parameters as containers (built for the containers of each
     # call), unless its generic derivative was built before (the disk cache has it: reading
     # the source to tell would cost more than loading it)
+    src = None
     if diskcache.stored(target, dataclasses.replace(spec, kinds=None, complex_args=())):
         try:
             current()
@@ -1346,7 +1347,7 @@ def _wrap(f, spec, kind):
         else:                   # built for each call's containers, parsed then
             parsed.clear()
     arguments = _Arguments(target, indices, getattr(f, "__name__", None))
-    boxed = _Containers(target, spec, arguments)
+    boxed = _Containers(target, spec, arguments, src)
 
     def finish(out, values, args, entry):
         def owned(grads):
