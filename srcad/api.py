@@ -25,17 +25,13 @@ from typing import Any, Literal, ParamSpec, Protocol, TypeAlias, TypeVar, overlo
 import gast
 import numpy as np
 
-from . import cache, complex_values, diskcache, dispatch, emit, registry, runtime, trees
+from . import cache, diskcache, dispatch, emit, registry, runtime, trees
 from .runtime import _other_array as _other_array_type
 from .cache import Derivative
 from .backends import check_backend
-from .analysis import (activity, aliased_writes, anf_violations, list_names, shapes,
-                       untracked_flows)
 from .errors import (ArgumentError, InternalError, NoRuleError, NotDifferentiableError,
                      ShapeMismatchError, SrcadError, SrcadSyntaxError)
-from .normalize import assigned_names, default_nodes, normalize
-from .source import function_state, parse_function
-from .template import clone
+from .source import Namespace, function_state, parse_function
 
 __all__ = ["Spec", "build", "grad", "value_and_grad", "autodiff", "show", "jvp", "vjp",
            "jacobian", "jacfwd", "jacrev", "hessian", "hvp", "stop_gradient", "hook", "clear_cache", "DerivativeFunction",
@@ -224,17 +220,25 @@ def _check_returns(src):
             hint="Return the value to differentiate (a float or a float array) on every path.")
 
 
-def build(f, spec: Spec) -> Derivative:
-    """Run the pipeline: parse -> normalize -> analyze -> transform -> optimize -> emit."""
+def build(f, spec: Spec, src=None) -> Derivative:
+    """Run the pipeline: parse -> normalize -> analyze -> transform -> optimize -> emit.
+    ``src``: ``f``'s Source when the caller has just parsed it (not parsed again)."""
     stored = diskcache.load(f, spec)
     if stored is not None:
         return stored
+    # the compiler, imported when a build happens: a process whose derivatives all come from
+    # the disk cache never loads it
+    from . import complex_values
+    from .analysis import (activity, aliased_writes, anf_violations, list_names, shapes,
+                           untracked_flows)
     from .forward import forward
+    from .normalize import assigned_names, default_nodes, normalize
     from .optimize import (inline_temporaries, optimize, owned_writes, scalar_accumulators,
                            scalar_reads, shaped_rewrites, with_shapes)
     from .reverse import reverse
+    from .template import clone
 
-    src = parse_function(f)
+    src = src if src is not None else parse_function(f)
     program = normalize(src, dict(spec.containers),     # refuses unsupported syntax first
                         {name: same.obj for name, same in spec.callables})
     _check_returns(src)
@@ -391,8 +395,11 @@ def _aux_pair(src, program):
     return atoms[0]
 
 
-def _get(f, spec: Spec) -> Derivative:
-    return cache.lookup(_target(f), spec, build)
+def _get(f, spec: Spec, src=None) -> Derivative:
+    """The derivative of ``f`` for ``spec``, cached or built (from ``src``, ``f``'s Source
+    just parsed, if given)."""
+    return cache.lookup(_target(f), spec, build if src is None else
+                        lambda target, spec: build(target, spec, src))
 
 
 # -- argument and result conventions -----------------------------------------------------------
@@ -551,8 +558,8 @@ def _kinds(args) -> tuple:
         elif isinstance(a, np.generic) and not isinstance(a, np.bool_):
             out.append(t)
         else:
-            if complex_values.is_complex_value(a):     # a list or tuple of complex values
-                mixed = complex_values.is_mixed(a)     # with real ones: refused (current)
+            if trees.is_complex_value(a):     # a list or tuple of complex values
+                mixed = trees.is_mixed(a)     # with real ones: refused (current)
                 other = (other or (_COMPLEX,)) + ((_MIXED, len(out)) if mixed else len(out),)
             out.append(None)
     if other is not None:
@@ -588,7 +595,7 @@ def _called(kinds, names, kwargs=None) -> tuple:
 
 def _with_keywords(kinds, kwargs) -> tuple:
     """``kinds`` with the keyword arguments holding complex values named in its last entry."""
-    names = tuple(k for k, v in kwargs.items() if complex_values.is_complex_value(v))
+    names = tuple(k for k, v in kwargs.items() if trees.is_complex_value(v))
     if not names:
         return kinds
     if kinds and type(kinds[-1]) is tuple and kinds[-1][0] == _COMPLEX:
@@ -865,15 +872,23 @@ def _has_container(args, kwargs) -> bool:
     return any(map(trees.is_container, args)) or any(map(trees.is_container, kwargs.values()))
 
 
-def _reads_containers(f, depth=0) -> bool:
+def _parsed(f):
+    """``f``'s Source, or None when it cannot be read (the build says why)."""
+    try:
+        return parse_function(f)
+    except (SrcadError, RecursionError):     # too deep to parse here: the build retries
+        return None
+
+
+def _reads_containers(f, depth=0, src=None) -> bool:
     """Does ``f`` read a parameter as only a container is read (``p['W']``, ``p.items()``,
     ``p.W`` for an attribute arrays do not have, ``'W' in p``, or passes it to a helper that
     does), directly or through what it takes out of one (``layers[0].W``, ``for layer in
     layers: layer.W``, ``for k, v in p.items()``)? Its generic derivative may then be refused
-    while the one built for each call's containers is not."""
-    try:
-        src = parse_function(f)
-    except (SrcadError, RecursionError):     # too deep to parse here: the build retries
+    while the one built for each call's containers is not. ``src``: ``f``'s Source, if the
+    caller has parsed it."""
+    src = src if src is not None else _parsed(f)
+    if src is None:
         return False
     node = src.node
     a = node.args
@@ -1007,7 +1022,7 @@ class _Containers:
     what depends only on the structures and kinds (the derivative, the wrt leaves) is kept
     per (structures, kinds)."""
 
-    def __init__(self, target, spec, arguments):
+    def __init__(self, target, spec, arguments, src=None):     # src: target's, if parsed
         self.target, self.spec, self.arguments = target, spec, arguments
         self.signature = arguments.signature
         parameters = list(self.signature.parameters.values())
@@ -1021,7 +1036,7 @@ class _Containers:
             unpacked: set = set()
         else:
             try:
-                unpacked = _star_unpacked(parse_function(target).node)
+                unpacked = _star_unpacked((src or parse_function(target)).node)
             except (SrcadError, RecursionError):
                 unpacked = set()
         self.star |= unpacked
@@ -1294,6 +1309,8 @@ def _wrap(f, spec, kind):
     except (TypeError, ValueError):       # not a Python function: refused when built
         names = []
 
+    parsed: list = []     # (Source, code) read at srcad.grad, for builds up to the first call's
+
     def current(kinds=None, called=()):
         """The derivative for arguments of these kinds (see ``_kinds``): shapes known at
         call time let the build drop broadcasting that provably does nothing, dtypes say
@@ -1311,24 +1328,37 @@ def _wrap(f, spec, kind):
             if len(variants) >= _MAX_VARIANTS:     # many sizes: forget the keys, not builds
                 variants.clear()
             shaped, complex_args = _complex_args(kinds, names)
+            src = None
+            if parsed and parsed[0][0].fn is target and parsed[0][1] is target.__code__:
+                src = dataclasses.replace(parsed[0][0], namespace=Namespace(target))
+            if kinds is not None:       # the first call's build: the source is not kept
+                parsed.clear()
             entry = variants[key] = _get(target, dataclasses.replace(
-                spec, kinds=_canonical(shaped), complex_args=complex_args, callables=called))
+                spec, kinds=_canonical(shaped), complex_args=complex_args, callables=called),
+                src)
         return entry
 
     # build now: errors surface at srcad.grad(f), not at the first call; but not for a
     # function reading its parameters as containers (built for the containers of each
     # call), unless its generic derivative was built before (the disk cache has it: reading
     # the source to tell would cost more than loading it)
+    src = None
     if diskcache.stored(target, dataclasses.replace(spec, kinds=None, complex_args=())):
         try:
             current()
         except SrcadError:
             if not _reads_containers(target):
                 raise
-    elif not _reads_containers(target):
-        current()
+    else:      # the source parsed once, for the container check and the build
+        src = _parsed(target)
+        if src is not None:
+            parsed.append((src, target.__code__))
+        if not _reads_containers(target, src=src):
+            current()
+        else:                   # built for each call's containers, parsed then
+            parsed.clear()
     arguments = _Arguments(target, indices, getattr(f, "__name__", None))
-    boxed = _Containers(target, spec, arguments)
+    boxed = _Containers(target, spec, arguments, src)
 
     def finish(out, values, args, entry):
         def owned(grads):
@@ -1957,7 +1987,7 @@ def jacobian(f: Callable[..., Any], wrt: Wrt = 0,
             return trees.build(tree, iter(_tuple_jacobian(derivative("forward"), args, index,
                                                           leaves)))
         y = np.asarray(value)
-        if complex_values.is_complex_value(args[index]) or y.dtype.kind == "c":
+        if trees.is_complex_value(args[index]) or y.dtype.kind == "c":
             raise NotDifferentiableError(
                 f"srcad.jacobian of complex values is not supported yet "
                 f"({getattr(f, '__name__', f)})", hint="Use srcad.jvp / srcad.vjp, one "
@@ -2033,7 +2063,7 @@ def _container_jacobian(forward, args, index, value):
     trees.flatten(args[index], leaves)
     outputs: list = []
     tree = trees.flatten(value, outputs)
-    if any(complex_values.is_complex_value(v) for v in leaves + outputs):
+    if any(trees.is_complex_value(v) for v in leaves + outputs):
         raise NotDifferentiableError("srcad.jacobian of complex values is not supported yet",
                                      hint="Use srcad.jvp / srcad.vjp.")
     zeros = [0.0 if type(v) is float else np.zeros(np.shape(v)) for v in leaves]
@@ -2065,7 +2095,7 @@ def _tuple_jacobian(forward, args, index, outputs) -> tuple:
     ``index``: columns by forward mode, a batch of directions per sweep."""
     x = np.asarray(args[index])
     ys = [np.asarray(o) for o in outputs]
-    if complex_values.is_complex_value(x) or any(y.dtype.kind == "c" for y in ys):
+    if trees.is_complex_value(x) or any(y.dtype.kind == "c" for y in ys):
         raise NotDifferentiableError("srcad.jacobian of complex values is not supported yet",
                                      hint="Use srcad.jvp / srcad.vjp.")
     tx = x.dtype if x.dtype.kind == "f" else np.dtype(float)

@@ -46,9 +46,10 @@ from .analysis import activity, is_append, list_names, primitive_call, walk, wal
 from .errors import NoRuleError, NotDifferentiableError
 from .nodes import attr as _attr, call as _call, name as _name
 from .source import UNRESOLVED
+from .trees import is_complex_value
 from .template import Template, TemplateBindError, clone
 
-__all__ = ["Facts", "prepare", "is_complex_value", "is_mixed"]
+__all__ = ["Facts", "prepare"]
 
 # NumPy functions whose results are complex for real inputs (besides np.fft and cmath).
 _PRODUCERS = (np.linalg.eig, np.linalg.eigvals, np.roots, np.sort_complex, runtime.to_complex)
@@ -63,38 +64,6 @@ class Facts:
 
     complex: set
     outputs: tuple
-
-
-def is_complex_value(v) -> bool:
-    """A complex number, array, type or dtype, or a list, tuple or dict holding one."""
-    if isinstance(v, (complex, np.complexfloating)):
-        return True
-    if isinstance(v, type):
-        return issubclass(v, (complex, np.complexfloating))
-    if isinstance(v, np.dtype):
-        return v.kind == "c"
-    if isinstance(v, np.ndarray):
-        return v.dtype.kind == "c"
-    if isinstance(v, (list, tuple, dict)):
-        return any(is_complex_value(item) for item in (v.values() if isinstance(v, dict) else v))
-    return False
-
-
-def is_mixed(v) -> bool:
-    """A list, tuple or dict holding both complex and real floating-point values."""
-    kinds = set()
-
-    def visit(x):
-        if isinstance(x, (list, tuple, dict)):
-            for item in (x.values() if isinstance(x, dict) else x):
-                visit(item)
-        elif is_complex_value(x):
-            kinds.add("c")
-        elif isinstance(x, (float, np.floating)) or (isinstance(x, np.ndarray)
-                                                      and x.dtype.kind == "f"):
-            kinds.add("r")
-    visit(v)
-    return len(kinds) == 2
 
 
 def _complex_dtype_name(s, strict: bool) -> bool:

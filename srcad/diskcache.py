@@ -53,9 +53,9 @@ import numpy as np
 
 from . import emit, registry
 from .cache import Derivative
-from .complex_values import is_complex_value
-from .normalize.scope import _LIBRARY_ROOTS, _is_user_function
-from .source import UNRESOLVED, AttributeOf, Namespace, function_state
+from .source import (_LIBRARY_ROOTS, UNRESOLVED, AttributeOf, Namespace, _is_user_function,
+                     function_state)
+from .trees import is_complex_value
 
 __all__ = ["enabled", "directory", "load", "store", "stored", "forget"]
 

@@ -18,10 +18,9 @@ from collections.abc import Sequence
 
 import builtins
 
-import astor
 import gast
 
-from .nodes import COMMENT_MARK
+from .naming import COMMENT_MARK
 
 __all__ = ["to_source", "compile_function", "GeneratedNamespace", "comment_text", "run_note",
            "line_origins"]
@@ -31,6 +30,7 @@ _MARK_RE = re.compile(r"^(\s*)" + COMMENT_MARK + r"(\d+)\s*$", re.M)
 
 def to_source(fdef: gast.FunctionDef, header: Sequence[str] = ()) -> str:
     """The source text of a FunctionDef, with its comment markers written as comments."""
+    import astor        # the writer, loaded by the first build (a cached derivative needs none)
     texts: list[str] = []
     for node in gast.walk(fdef):
         text = getattr(node, "srcad_comment", None)

@@ -7,6 +7,8 @@ import re
 
 import gast
 
+COMMENT_MARK = "__srcad_comment_"     # emit writes ``COMMENT_MARK<i>`` as the comment line
+
 _OP_NAMES = {
     gast.Add: "add", gast.Sub: "sub", gast.Mult: "mul", gast.Div: "div", gast.Pow: "pow",
     gast.MatMult: "matmul", gast.FloorDiv: "floordiv", gast.Mod: "mod",

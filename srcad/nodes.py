@@ -5,10 +5,9 @@ from __future__ import annotations
 import gast
 
 from .analysis import walk
+from .naming import COMMENT_MARK
 
 __all__ = ["name", "assign", "call", "attr", "loads", "comment", "COMMENT_MARK", "drop_empty"]
-
-COMMENT_MARK = "__srcad_comment_"     # emit writes ``COMMENT_MARK<i>`` as the comment line
 
 
 def name(ident, ctx=None):

@@ -333,10 +333,30 @@ def _locals_of(body) -> frozenset:
     return frozenset(names)
 
 
-class _ParsedOnUse(Template):
-    """A template function's rule whose body is parsed the first time a build reads it (the
-    registry holds hundreds; a process uses a few): name, outputs, signature and origin are
-    known at once, ``body`` and ``local_names`` on first access."""
+class _OnUse(Template):
+    """A rule whose body is parsed the first time a build reads it (the registry holds
+    hundreds; a process uses a few): name, outputs, signature and origin are known at once,
+    ``body`` and ``local_names`` on first access (``_parse``)."""
+
+    def __getattr__(self, attr):
+        if attr not in ("body", "local_names"):
+            raise AttributeError(attr)
+        with _PARSING:
+            if "body" not in self.__dict__:
+                parsed = self._parse()
+                self.__dict__.update(local_names=parsed.local_names, body=parsed.body)
+        return self.__dict__[attr]
+
+    def _parse(self) -> Template:
+        raise NotImplementedError
+
+    def fingerprint(self) -> bytes:
+        """What identifies the template's text without parsing it (the rule tables' digest)."""
+        raise NotImplementedError
+
+
+class _ParsedOnUse(_OnUse):
+    """A template function's rule, parsed on first use."""
 
     def __init__(self, fn: Callable, outputs: int,
                  kind: str | None = None):    # not the dataclass's: nothing parsed
@@ -351,21 +371,36 @@ class _ParsedOnUse(Template):
         self.origin = f"{fn.__code__.co_filename}:{fn.__code__.co_firstlineno}"
         self._fn, self._kind = fn, kind
 
-    def __getattr__(self, attr):
-        if attr not in ("body", "local_names"):
-            raise AttributeError(attr)
-        with _PARSING:
-            if "body" not in self.__dict__:
-                parsed = _parsed(self._fn, len(self.outputs))
-                if self._kind is not None:
-                    check_derivative_reads(parsed, self._kind, self._fn)
-                self.__dict__.update(local_names=parsed.local_names, body=parsed.body)
-        return self.__dict__[attr]
+    def _parse(self) -> Template:
+        parsed = _parsed(self._fn, len(self.outputs))
+        if self._kind is not None:
+            check_derivative_reads(parsed, self._kind, self._fn)
+        return parsed
 
     def fingerprint(self) -> bytes:
-        """What identifies the template's text without parsing it (the rule tables' digest)."""
         code = self._fn.__code__
         return code.co_code + repr((code.co_consts, code.co_names)).encode()
+
+
+class _FormulaOnUse(_OnUse):
+    """A rule from source text (the elementwise formula tables), parsed on first use."""
+
+    def __init__(self, name: str, outputs: tuple, params: list, statements: str,
+                 namespace: dict, origin: str):
+        self.name, self.globals, self.user, self.origin = name, namespace, False, origin
+        self.outputs = tuple(outputs)
+        self.signature = inspect.Signature([
+            inspect.Parameter(p, inspect.Parameter.POSITIONAL_OR_KEYWORD) for p in params])
+        self._params, self._text = tuple(params), textwrap.dedent(statements)
+
+    def _parse(self) -> Template:
+        body = gast.parse(self._text).body
+        return Template(name=self.name, outputs=self.outputs, signature=self.signature,
+                        body=body, globals=self.globals, origin=self.origin,
+                        local_names=_locals_of(body) - set(self._params) - set(self.outputs))
+
+    def fingerprint(self) -> bytes:
+        return repr((self.name, self.outputs, self._params, self._text)).encode()
 
 
 _PARSING = threading.Lock()
@@ -445,13 +480,9 @@ def _parsed(fn: Callable, outputs: int = 1) -> Template:
 
 def formula_template(name: str, outputs: tuple, params: list, statements: str,
                      namespace: dict, origin: str) -> Template:
-    """A template from source text (used by the elementwise formula tables)."""
-    body = gast.parse(textwrap.dedent(statements)).body
-    sig = inspect.Signature([inspect.Parameter(p, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-                             for p in params])
-    return Template(name=name, outputs=tuple(outputs), signature=sig, body=body,
-                    globals=namespace, origin=origin,
-                    local_names=_locals_of(body) - set(params) - set(outputs))
+    """A template from source text (used by the elementwise formula tables), parsed when a
+    build first reads its body."""
+    return _FormulaOnUse(name, outputs, params, statements, namespace, origin)
 
 
 # -- symbolic zeros -------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from collections import OrderedDict
 import numpy as np
 
 __all__ = ["is_container", "structure", "flatten", "leaves", "paths", "rebuild", "differentiable",
-           "describe_path", "build", "describe"]
+           "describe_path", "build", "describe", "is_complex_value", "is_mixed"]
 
 DICT, LIST, TUPLE, NAMEDTUPLE, DATACLASS = "dict", "list", "tuple", "namedtuple", "dataclass"
 OBJECT = "object"      # an instance of a user class: its attributes (vars) are its items
@@ -208,3 +208,37 @@ def describe(tree) -> str:
     if kind == LIST:
         return "[" + ", ".join(items) + "]"
     return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
+
+
+# -- complex values among the arguments --------------------------------------------------
+
+def is_complex_value(v) -> bool:
+    """A complex number, array, type or dtype, or a list, tuple or dict holding one."""
+    if isinstance(v, (complex, np.complexfloating)):
+        return True
+    if isinstance(v, type):
+        return issubclass(v, (complex, np.complexfloating))
+    if isinstance(v, np.dtype):
+        return v.kind == "c"
+    if isinstance(v, np.ndarray):
+        return v.dtype.kind == "c"
+    if isinstance(v, (list, tuple, dict)):
+        return any(is_complex_value(item) for item in (v.values() if isinstance(v, dict) else v))
+    return False
+
+
+def is_mixed(v) -> bool:
+    """A list, tuple or dict holding both complex and real floating-point values."""
+    kinds = set()
+
+    def visit(x):
+        if isinstance(x, (list, tuple, dict)):
+            for item in (x.values() if isinstance(x, dict) else x):
+                visit(item)
+        elif is_complex_value(x):
+            kinds.add("c")
+        elif isinstance(x, (float, np.floating)) or (isinstance(x, np.ndarray)
+                                                      and x.dtype.kind == "f"):
+            kinds.add("r")
+    visit(v)
+    return len(kinds) == 2

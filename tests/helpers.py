@@ -152,9 +152,9 @@ def count_builds(monkeypatch, what=lambda f, spec: f.__name__):
     calls = []
     real = api.build
 
-    def counting(f, spec):
+    def counting(f, spec, *src):      # src: the Source srcad.grad parsed, if passed
         calls.append(what(f, spec))
-        return real(f, spec)
+        return real(f, spec, *src)
     monkeypatch.setattr(api, "build", counting)
     return calls
 

@@ -97,3 +97,44 @@ PACKAGED = [p for n, p in MODULES if n in ("normalize", "optimize", "reverse") a
 @pytest.mark.parametrize("path", PACKAGED, ids=[os.path.relpath(p, SRCAD) for p in PACKAGED])
 def test_package_modules_state_their_purpose(path):
     assert ast.get_docstring(ast.parse(open(path, encoding="utf-8").read())), path
+
+
+_COMPILER = ("srcad.normalize", "srcad.analysis", "srcad.complex_values", "srcad.reverse",
+             "srcad.forward", "srcad.optimize", "srcad.templates", "astor", "scipy")
+
+_CHILD = """
+import sys
+sys.path[:0] = [{root!r}, {here!r}]
+import srcad
+loaded = lambda: sorted(m for m in {compiler!r} if m in sys.modules)
+print(loaded())
+if {call!r}:
+    import numpy as np, model
+    print(srcad.grad(model.loss)(np.array([0.5, -1.0, 2.0])).tolist())
+    print(loaded())
+"""
+
+
+def _child(tmp_path, call):
+    import json
+    import subprocess
+    import sys
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env.update(SRCAD_CACHE="1", SRCAD_CACHE_DIR=str(tmp_path / "cache"))
+    code = _CHILD.format(root=os.path.dirname(SRCAD), here=str(tmp_path),
+                         compiler=_COMPILER, call=call)
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True, check=True).stdout
+    return [json.loads(line.replace("'", '"')) for line in out.splitlines()]
+
+
+def test_import_and_a_cached_derivative_load_no_compiler(tmp_path):
+    """`import srcad` loads none of the compiler (nor SciPy); the first build does; a new
+    process whose derivative comes from the disk cache never does."""
+    (tmp_path / "model.py").write_text(
+        "import numpy as np\n\ndef loss(w):\n    return np.sum(np.tanh(w) * w)\n")
+    assert _child(tmp_path, call=False) == [[]]
+    before, cold, built = _child(tmp_path, call=True)
+    assert before == [] and {"srcad.normalize", "srcad.reverse", "astor"} <= set(built)
+    before, warm, loaded = _child(tmp_path, call=True)
+    assert before == [] and loaded == [] and warm == cold

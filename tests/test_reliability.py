@@ -138,9 +138,9 @@ import srcad, srcad.api as api
 built = collections.Counter()
 real_build = api.build
 
-def counting(f, spec):
+def counting(f, spec, *src):
     built[(f.__name__, spec)] += 1
-    return real_build(f, spec)
+    return real_build(f, spec, *src)
 
 api.build = counting
 

@@ -18,12 +18,12 @@ import numpy as np
 
 from .. import registry, runtime
 from ..errors import NoRuleError, SrcadError
-from ..source import UNRESOLVED
+from ..source import UNRESOLVED, _is_user_function
 from ..template import static_value
 from .closures import LocalFunction
 from .inline import Inliner
 from .program import _dotted, _literal_or_ref, _loc_error, _name
-from .scope import _is_global_ref, _is_static_root, _is_user_function
+from .scope import _is_global_ref, _is_static_root
 
 __all__ = ["Calls", "METHODS"]
 

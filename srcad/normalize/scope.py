@@ -8,9 +8,6 @@ global read at build time recorded in ``deps`` (the cache rebuilds when one chan
 from __future__ import annotations
 
 import inspect
-import os
-import site
-import sysconfig
 import types
 
 import gast
@@ -131,39 +128,6 @@ def _path(node) -> tuple:
         node = node.value
     parts.append(node.id)
     return tuple(reversed(parts))
-
-
-def _library_roots() -> tuple:
-    """The directories installed libraries and the standard library live in."""
-    roots = {sysconfig.get_paths()[k] for k in ("purelib", "platlib", "stdlib", "platstdlib")}
-    try:
-        roots |= {*site.getsitepackages(), site.getusersitepackages()}
-    except AttributeError:      # a virtualenv's old site module
-        pass
-    return tuple(os.path.join(os.path.realpath(r), "") for r in roots if r)
-
-
-_LIBRARY_ROOTS = _library_roots()
-
-
-def _is_library(fn: types.FunctionType) -> bool:
-    """Is ``fn`` defined in an installed library (site-packages, the standard library), not in
-    the user's own code? srcad never inlines those: they are primitives (a rule or a
-    NoRuleError), never source to differentiate (scipy's internals use what srcad refuses)."""
-    filename = fn.__code__.co_filename
-    if filename.startswith("<"):
-        return False                # exec'd or generated code: the user's
-    return os.path.realpath(filename).startswith(_LIBRARY_ROOTS)
-
-
-def _is_user_function(obj) -> bool:
-    if not isinstance(obj, types.FunctionType):
-        return False
-    if getattr(obj, "__srcad_current__", None) is not None:
-        return True           # a derivative srcad returned (srcad.pickling names it)
-    mod = getattr(obj, "__module__", "") or ""
-    return not (mod.startswith("numpy") or mod.startswith("srcad.")
-                or mod in ("math", "builtins") or _is_library(obj))
 
 
 def _is_static_root(scope, node, norm) -> bool:

@@ -22,11 +22,11 @@ import gast
 import numpy as np
 
 from .. import registry, runtime
-from ..source import parse_function
+from ..source import _is_user_function, parse_function
 from .calls import Calls
 from .inline import _mutated_params
 from .program import _as_written, _jump_in, _loc_error, _name
-from .scope import _Scope, _is_global_ref, _is_static_root, _is_user_function
+from .scope import _Scope, _is_global_ref, _is_static_root
 
 __all__ = ["Statements"]
 
