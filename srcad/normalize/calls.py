@@ -61,7 +61,8 @@ class Calls(Inliner):
                         for k in node.keywords]
             if marked[2] is not None:           # rebinding the helper's name rebuilds
                 self.resolve(scope, marked[2])
-            return self.inline(scope, node, marked[0], args, keywords, pre, hint, marked[1])
+            return self.inline(scope, node, marked[0], args, keywords, pre, hint, marked[1],
+                               marked[3])
         callee = self.local_callee(scope, func, node)
         if isinstance(callee, LocalFunction):
             args = [self.argument(scope, a, pre) for a in node.args]

@@ -144,6 +144,8 @@ class _Lowering:
         self.counts = counts
         self.mutated = _mutated(fdef)
         self.functions: frozenset = frozenset()
+        self.outputs = None         # (helper, views) -> the structure it returns, or None
+        self.returns: dict = {}     # id(call) -> (call, the container of its leaves)
         a = fdef.args
         self.params = {p.id for p in a.posonlyargs + a.args + a.kwonlyargs}
         self.unpacked = {n.value.id for n in gast.walk(fdef) if isinstance(n, gast.Starred)
@@ -469,6 +471,9 @@ class _Lowering:
         cls = self.container_class(func)
         if cls is not None:
             return self.construct(cls, node, pre, hint) if pre is not None else None
+        returned = self.helper_output(node, pre, hint)
+        if returned is not None:
+            return returned
         if isinstance(func, gast.Attribute) and func.attr in _STR_METHODS:
             base = self.resolve(func.value, None, "")
             consts = [self.constant(a) for a in args]
@@ -668,12 +673,11 @@ class _Lowering:
             return found
         return None
 
-    def helper_call(self, node, pre):
-        """A call of a user function (or a method of a container's class) passing a
-        container whole: the call is marked ``srcad_inline = (function, {parameter:
-        container}, the callee as written)`` for the inliner, which lowers the helper with those containers bound;
-        the arguments it passes are placeholders. None for any other call."""
-        method = None
+    def inlined(self, node, any_helper=False):
+        """``(function, {parameter: container}, method's object or None)`` of a call of a
+        user function (or a method of a container's class) passing a container whole, or
+        with ``any_helper`` of any module-level function as written; else None."""
+        method = base = None
         called = None               # an object called: model(X), self.layer1(h)
         if not isinstance(node.func, gast.Attribute):
             called = self.resolve(node.func, None, "")
@@ -701,49 +705,99 @@ class _Lowering:
                                      "module-level function.")
         wholes = [self.whole(a) for a in node.args]
         keywords = {k.arg: self.whole(k.value) for k in node.keywords}
-        if method is None and not any(wholes) and not any(keywords.values()):
+        if method is None and not any(wholes) and not any(keywords.values()) and not (
+                any_helper and self.function_ref(node.func)):
             return None
         fn = method or self.src.namespace.resolve(node.func)
         module = getattr(fn, "__module__", "") or ""
         if not isinstance(fn, types.FunctionType) or module.startswith(("numpy", "srcad")):
             return None         # refused where the container is used whole
-        placeholder = [object() for _ in node.args]
         try:
-            bound = inspect.signature(fn).bind(
-                *([object()] if method else []), *placeholder,
-                **{k.arg: object() for k in node.keywords})
+            params = self.parameters(node, fn, method)
         except TypeError as exc:
             raise self.error(node, f"bad call to {fn.__name__}: {exc}", "Fix the arguments.")
-        names = {id(v): k for k, v in bound.arguments.items()}
         views = {}
         if method is not None:
             views[next(iter(inspect.signature(fn).parameters))] = base
-        args = []
-        for a, whole, ph in zip(node.args, wholes, placeholder):
+        for a, whole, name in zip(node.args, wholes, params):
+            key = self.constant(a) if whole is None else _MISSING
             if whole is not None:
-                views[names[id(ph)]] = whole
-                args.append(gast.copy_location(gast.Constant(value=None, kind=None), a))
-            else:
-                key = self.constant(a)
-                if key is not _MISSING and type(key) in (int, str, bool):
-                    views[names[id(ph)]] = _Const(key)    # self.layers[i] with i = 0 passed
-                args.append(self.expr(a, pre))
-        kw = []
-        for k in node.keywords:
-            if keywords[k.arg] is not None:
-                views[k.arg] = keywords[k.arg]
-                kw.append(gast.keyword(arg=k.arg, value=gast.Constant(value=None, kind=None)))
-            else:
-                kw.append(gast.keyword(arg=k.arg, value=self.expr(k.value, pre)))
+                views[name] = whole
+            elif key is not _MISSING and type(key) in (int, str, bool):
+                views[name] = _Const(key)    # self.layers[i] with i = 0 passed
+        views.update({k.arg: keywords[k.arg] for k in node.keywords
+                      if keywords[k.arg] is not None})
+        return fn, views, method
+
+    def helper_call(self, node, pre):
+        """A call of a user function (or a method of a container's class) passing a
+        container whole: the call is marked ``srcad_inline = (function, {parameter:
+        container}, the callee as written, the structure it returns)`` for the inliner, which
+        lowers the helper with those containers bound; the arguments it passes are
+        placeholders. None for any other call."""
+        found = self.inlined(node)
+        if found is None:
+            return None
+        returned = self.helper_output(node, pre, "item", found)
+        if returned is not None:        # used whole: a flat tuple of its leaves, or refused
+            return self.materialize(returned, node)
+        return self.marked(node, pre, *found)
+
+    def marked(self, node, pre, fn, views, method, tree=None):
+        """The call of helper ``fn`` the inliner inlines with ``views`` bound."""
+        args = [gast.copy_location(gast.Constant(value=None, kind=None), a)
+                if isinstance(views.get(name), _Static) else self.expr(a, pre)
+                for a, name in zip(node.args, self.parameters(node, fn, method))]
+        kw = [gast.keyword(arg=k.arg, value=gast.Constant(value=None, kind=None)
+                           if isinstance(views.get(k.arg), _Static) else self.expr(k.value, pre))
+              for k in node.keywords]
         if method is not None:
             args.insert(0, gast.copy_location(gast.Constant(value=None, kind=None), node))
         call = gast.copy_location(gast.Call(func=gast.Name(id=fn.__name__, ctx=gast.Load(),
                                                            annotation=None, type_comment=None),
                                             args=args, keywords=kw), node)
-        call.srcad_inline = (fn, views, None if method else node.func)
+        call.srcad_inline = (fn, views, None if method else node.func, tree)
         if hasattr(node, "srcad_keys"):
             call.srcad_keys = node.srcad_keys
         return call
+
+    @staticmethod
+    def parameters(node, fn, method) -> list:
+        """The parameter of ``fn`` each positional argument of ``node`` binds."""
+        placeholder = [object() for _ in node.args]
+        bound = inspect.signature(fn).bind(*([object()] if method else []), *placeholder,
+                                           **{k.arg: object() for k in node.keywords})
+        names = {id(v): k for k, v in bound.arguments.items()}
+        return [names[id(ph)] for ph in placeholder]
+
+    def returns_container(self, node) -> bool:
+        """Is ``node`` a call of a user helper returning a container?"""
+        found = None if self.outputs is None else self.inlined(node, any_helper=True)
+        return found is not None and self.outputs(found[0], found[1]) is not None
+
+    def helper_output(self, node, pre, hint, found=None):
+        """A call of a user helper returning a container (``r = forward(p, x)`` of ``return
+        {'h': h, 'out': out}``): its leaves assigned to names of their own (``r_h, r_out =
+        forward(p, x)``, the helper returning the tuple of its leaves), and the container of
+        them. None for a helper returning one value, or any other call."""
+        if pre is None or self.outputs is None:
+            return None
+        done = self.returns.get(id(node))
+        if done is not None:
+            return done[1]
+        found = found or self.inlined(node, any_helper=True)
+        tree = None if found is None else self.outputs(found[0], found[1])
+        if tree is None:
+            return None
+        call = self.marked(node, pre, *found, tree=tree)
+        names = leaf_names(hint or "item", tree, self.taken)
+        pre.append(gast.copy_location(gast.Assign(
+            targets=[gast.copy_location(gast.Tuple(elts=[_load(n, gast.Store()) for n in names],
+                                                   ctx=gast.Store()), node)],
+            value=call, type_comment=None), node))
+        static = _static_of(tree, iter(names))
+        self.returns[id(node)] = (node, static)
+        return static
 
     # -- statements -----------------------------------------------------------------------------
 
@@ -1047,7 +1101,8 @@ def _mutated(fdef) -> set:
 
 
 def lower_containers(src: Source, fdef, structures: dict, views: dict | None = None,
-                     functions: frozenset = frozenset(), output: bool = False):
+                     functions: frozenset = frozenset(), output: bool = False,
+                     outputs=None):
     """Lower ``fdef`` (in place) for container parameters of ``structures`` (parameter name
     -> ``trees.structure``), and every container literal it makes; ``views`` (an inlined
     helper's parameter -> the container its caller passed, see ``helper_call``) are bound
@@ -1055,10 +1110,13 @@ def lower_containers(src: Source, fdef, structures: dict, views: dict | None = N
     [np.tanh, relu]``), which a name bound to one reads where it is called. ``output`` (the
     function differentiated, not a helper): a returned dict, namedtuple or dataclass (or a
     tuple or list holding one) is returned as the tuple of its leaves, and its structure is
-    the result (else None). ``fdef.srcad_deps`` lists the classes whose calls were made
-    containers (for the cache)."""
+    the result (else None). ``outputs(helper, views)``: the structure of the container a
+    call of a user helper returns (else None), whose leaves its caller then reads by name.
+    ``fdef.srcad_deps`` lists the classes whose calls were made containers (for the
+    cache)."""
     lowering = _Lowering(src, fdef, output)
     lowering.functions = functions
+    lowering.outputs = outputs
     fdef.srcad_deps = lowering.deps
     rebound = {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name)
                and isinstance(n.ctx, (gast.Store, gast.Del))}
@@ -1092,7 +1150,8 @@ def lower_containers(src: Source, fdef, structures: dict, views: dict | None = N
         setattr(args, field, new)
     args.kw_defaults = kw_defaults
     if not _uses_containers(fdef, lowering) and not structures and not views and not any(
-            isinstance(n, gast.Call) and lowering.container_class(n.func) is not None
+            isinstance(n, gast.Call) and (lowering.container_class(n.func) is not None or
+                                          lowering.returns_container(n))
             for n in gast.walk(fdef)):
         return None
     fdef.body = lowering.block(fdef.body)

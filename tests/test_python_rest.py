@@ -1,0 +1,195 @@
+"""What was left of issue 13: a user helper returning a container to its caller, a bound
+method passed as a value, a loop over constants around a try decided at build time,
+``has_aux`` on the rest of the family, reverse over reverse of functions taking containers.
+Every derivative is checked against central differences in float64, in both modes."""
+from __future__ import annotations
+
+import dataclasses
+from collections import namedtuple
+
+import numpy as np
+import pytest
+
+import srcad
+from srcad import trees
+from srcad.errors import SrcadSyntaxError
+
+H = 1e-6
+X = np.array([0.3, -0.5, 1.2])
+P = {"W": np.array([[0.2, -0.4, 0.1], [0.5, 0.3, -0.2]]), "b": np.array([0.1, -0.3])}
+Pair = namedtuple("Pair", ["h", "out"])
+
+
+@dataclasses.dataclass
+class Layer:
+    h: np.ndarray
+    out: np.ndarray
+
+
+def _flat(tree) -> np.ndarray:
+    return np.concatenate([np.ravel(np.asarray(v, dtype=float)) for v in trees.leaves(tree)])
+
+
+def _like(tree, vector):
+    out, i = [], 0
+    for leaf in trees.leaves(tree):
+        n = np.size(leaf)
+        out.append(vector[i:i + n].reshape(np.shape(leaf)) if isinstance(leaf, np.ndarray)
+                   else float(vector[i]))
+        i += n
+    return trees.rebuild(tree, iter(out))
+
+
+def fd_grad(f, args, wrt=0):
+    """Central differences of scalar ``f`` in argument ``wrt`` (any container), flat."""
+    base = _flat(args[wrt])
+    out = np.zeros_like(base)
+    for k in range(base.size):
+        e = np.zeros_like(base)
+        e[k] = H
+        up, down = list(args), list(args)
+        up[wrt], down[wrt] = _like(args[wrt], base + e), _like(args[wrt], base - e)
+        out[k] = (f(*up) - f(*down)) / (2 * H)
+    return out
+
+
+def check_both(f, args, wrt=0):
+    """grad (reverse) and a JVP (forward) against central differences."""
+    fd = fd_grad(f, args, wrt)
+    g = srcad.grad(f, wrt=wrt)(*args)
+    assert trees.structure(g) == trees.structure(args[wrt])
+    np.testing.assert_allclose(_flat(g), fd, rtol=1e-6, atol=1e-8)
+    t = np.cos(np.arange(fd.size) + 1.0)
+    tangent = _like(args[wrt], t)
+    jvp = srcad.autodiff(f, mode="forward", wrt=wrt)(*args, tangent)
+    np.testing.assert_allclose(jvp, fd @ t, rtol=1e-6, atol=1e-8)
+    return fd
+
+
+# -- 1. a helper returning a container ----------------------------------------------------------
+
+def forward_dict(p, x):
+    h = np.tanh(p * x)
+    return {"h": h, "out": h * 2.0 + x}
+
+
+def uses_dict(p, x):
+    r = forward_dict(p, x)
+    return np.sum(r["out"] ** 2) + np.sum(np.sin(r["h"]))
+
+
+def forward_pair(p, x):
+    h = np.sin(p) * x
+    return Pair(h=h, out=np.exp(h))
+
+
+def uses_namedtuple(p, x):
+    r = forward_pair(p, x)
+    return np.sum(r.out * r.h) + np.sum(r[0])
+
+
+def forward_layer(p, x):
+    h = p ** 2 * x
+    return Layer(h=h, out=np.cos(h))
+
+
+def uses_dataclass(p, x):
+    layer = forward_layer(p, x)
+    return np.sum(layer.out * p) + np.sum(layer.h)
+
+
+def forward_tuple_of_dicts(p, x):
+    a = p * x
+    return {"v": a}, {"v": a ** 2, "w": np.sum(a)}
+
+
+def uses_tuple_of_dicts(p, x):
+    first, second = forward_tuple_of_dicts(p, x)
+    return np.sum(first["v"] * second["v"]) + second["w"] ** 2
+
+
+def uses_in_expression(p, x):
+    return np.sum(forward_dict(p, x)["out"] ** 3) + np.sum(forward_dict(x, p)["h"])
+
+
+def branchy(p, x):
+    if np.sum(p) > 0:
+        return {"h": p * x, "out": np.sin(p)}
+    return {"h": -p, "out": np.cos(p * x)}
+
+
+def uses_branchy(p, x):
+    r = branchy(p, x)
+    return np.sum(r["h"] * r["out"])
+
+
+def nested_helpers(p, x):
+    r = forward_dict(p, x)
+    return {"r": r, "s": np.sum(r["out"])}
+
+
+def uses_nested(p, x):
+    q = nested_helpers(p, x)
+    return q["s"] ** 2 + np.sum(q["r"]["h"])
+
+
+def mlp(params, x):
+    z = params["W"] @ x + params["b"]
+    return {"z": z, "a": np.tanh(z)}
+
+
+def mlp_loss(params, x):
+    r = mlp(params, x)
+    return np.sum(r["a"] ** 2) + 0.1 * np.sum(r["z"])
+
+
+def scaled(params, s):
+    return {k: s * v for k, v in params.items()}
+
+
+def uses_scaled(params, x):
+    q = scaled(params, 2.0)
+    return np.sum(np.tanh(q["W"] @ x + q["b"]))
+
+
+def in_loop(p, x):
+    total = 0.0
+    for i in range(3):
+        r = forward_dict(p, x * i)
+        total = total + np.sum(r["out"] * r["h"])
+    return total
+
+
+@pytest.mark.parametrize("f", [uses_dict, uses_namedtuple, uses_dataclass,
+                               uses_tuple_of_dicts, uses_in_expression, uses_branchy,
+                               uses_nested, in_loop])
+def test_a_helper_returning_a_container(f):
+    check_both(f, (X * 0.7 + 0.2, X))
+    check_both(f, (X * 0.7 + 0.2, X), wrt=1)
+
+
+@pytest.mark.parametrize("f", [mlp_loss, uses_scaled])
+def test_a_helper_taking_and_returning_containers(f):
+    check_both(f, (P, X))
+    check_both(f, (P, X), wrt=1)
+
+
+def test_a_helper_returning_a_container_second_order():
+    p = X * 0.7 + 0.2
+    v = np.array([0.4, -0.1, 0.7])
+    g = srcad.grad(uses_dict)
+    fd = (g(p + H * v, X) - g(p - H * v, X)) / (2 * H)
+    np.testing.assert_allclose(srcad.hvp(uses_dict)(p, X, v), fd, rtol=1e-5, atol=1e-7)
+    rr = srcad.autodiff(g, mode="reverse")(p, X, seed=v)
+    np.testing.assert_allclose(rr, fd, rtol=1e-5, atol=1e-7)
+
+
+def whole_dict(p, x):
+    return np.sum(forward_dict(p, x))
+
+
+def test_a_returned_dict_used_whole_is_refused_where_it_is_used():
+    with pytest.raises(SrcadSyntaxError, match="a dict used whole") as info:
+        srcad.grad(whole_dict)(X, X)
+    assert "test_python_rest.py" in str(info.value)
+    assert "np.sum(forward_dict(p, x))" in str(info.value)
