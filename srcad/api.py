@@ -895,9 +895,14 @@ def _reads_containers(f, depth=0) -> bool:
                     isinstance(n.value, (gast.Subscript, gast.Name)) and rooted(n.value):
                 targets = [n.target] if isinstance(n, gast.For) else n.targets
                 changed |= any([bind(t) for t in targets])
+    keys = {n.target.id for n in gast.walk(node) if isinstance(n, gast.For) and isinstance(
+        n.target, gast.Name) and isinstance(n.iter, (gast.Tuple, gast.List)) and n.iter.elts
+        and all(isinstance(e, gast.Constant) and isinstance(e.value, str)
+                for e in n.iter.elts)}      # for k in ('a', 'b'): p[k]
     for n in gast.walk(node):
-        if isinstance(n, gast.Subscript) and rooted(n.value) and \
-                isinstance(n.slice, gast.Constant) and isinstance(n.slice.value, str):
+        if isinstance(n, gast.Subscript) and rooted(n.value) and (
+                isinstance(n.slice, gast.Constant) and isinstance(n.slice.value, str) or
+                isinstance(n.slice, gast.Name) and n.slice.id in keys):
             return True
         if isinstance(n, gast.Attribute) and rooted(n.value) and not hasattr(np.ndarray, n.attr):
             return True

@@ -193,3 +193,45 @@ def test_a_returned_dict_used_whole_is_refused_where_it_is_used():
         srcad.grad(whole_dict)(X, X)
     assert "test_python_rest.py" in str(info.value)
     assert "np.sum(forward_dict(p, x))" in str(info.value)
+
+
+# -- 3. a loop over constants around a try decided at build time ----------------------------------
+
+def optional_keys(p, x):
+    total = 0.0
+    for k in ("a", "b", "c"):
+        try:
+            v = p[k]
+        except KeyError:
+            v = 0.5
+        total = total + np.sum(np.sin(v) * x)
+    return total
+
+
+def optional_layers(layers, x):
+    h = x
+    for i in range(3):
+        try:
+            w = layers[i]["w"]
+        except IndexError:
+            w = 1.0
+        h = np.tanh(w * h)
+    return np.sum(h ** 2)
+
+
+def keys_without_try(p, x):
+    total = 0.0
+    for k in ("c", "a"):
+        total = total + np.sum(p[k] * x)
+    return total
+
+
+@pytest.mark.parametrize("f, p", [
+    (optional_keys, {"a": X * 2.0, "c": X + 1.0}),
+    (optional_keys, {"a": X * 2.0, "b": X - 0.3, "c": 0.7}),
+    (optional_layers, [{"w": X + 0.5}, {"w": X * 0.3}]),
+    (keys_without_try, {"a": X * 2.0, "c": X + 1.0}),
+], ids=["missing-key", "all-keys", "missing-index", "no-try"])
+def test_a_loop_over_constants_unrolled_for_its_reads(f, p):
+    check_both(f, (p, X))
+    check_both(f, (p, X), wrt=1)

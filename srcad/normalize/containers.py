@@ -705,16 +705,21 @@ class _Lowering:
                                      "module-level function.")
         wholes = [self.whole(a) for a in node.args]
         keywords = {k.arg: self.whole(k.value) for k in node.keywords}
-        if method is None and not any(wholes) and not any(keywords.values()) and not (
-                any_helper and self.function_ref(node.func)):
+        probed = method is None and not any(wholes) and not any(keywords.values())
+        if probed and not (any_helper and self.function_ref(node.func)):
             return None
         fn = method or self.src.namespace.resolve(node.func)
         module = getattr(fn, "__module__", "") or ""
         if not isinstance(fn, types.FunctionType) or module.startswith(("numpy", "srcad")):
             return None         # refused where the container is used whole
+        if any_helper and (any(isinstance(a, gast.Starred) for a in node.args) or
+                           any(k.arg is None for k in node.keywords)):
+            return None         # f(*xs): probed once its items are spelled out
         try:
             params = self.parameters(node, fn, method)
         except TypeError as exc:
+            if probed:
+                return None     # refused where it is inlined
             raise self.error(node, f"bad call to {fn.__name__}: {exc}", "Fix the arguments.")
         views = {}
         if method is not None:
@@ -870,6 +875,10 @@ class _Lowering:
             found = self.resolve(stmt.iter, pre, "item")
             if isinstance(found, _Static):
                 return pre + self.unroll(stmt, found)
+            keys = self.constant_keys(stmt)
+            if keys is not None:
+                return pre + self.unroll(stmt, _Static(trees.TUPLE, tuple, range(len(keys)),
+                                                       [_Const(k) for k in keys]))
         if isinstance(stmt, gast.If):
             test = self.resolve(stmt.test, None, "")
             if isinstance(test, _Const):      # if 'b' in params: decided by the structure
@@ -892,6 +901,30 @@ class _Lowering:
         if isinstance(stmt, (gast.FunctionDef, gast.ClassDef)):
             return [stmt]            # refused by the fence
         return pre + [self.expr(stmt, pre)]
+
+    def constant_keys(self, loop):
+        """The constants ``for k in ('a', 'b'):`` (or a ``range`` of constants) goes over,
+        when its body reads a container with ``k`` or holds a ``try`` (which its reads may
+        decide): unrolled, one copy per constant; else None (an ordinary loop)."""
+        it = loop.iter
+        values = _range(it) if isinstance(it, gast.Call) and self.builtin(it.func, "range") \
+            else _constants(it)
+        if values is None or not isinstance(loop.target, gast.Name) or loop.orelse:
+            return None
+        target = loop.target.id
+        for n in (n for s in loop.body for n in gast.walk(s)):
+            if isinstance(n, gast.Try):
+                return values
+            key = n.slice if isinstance(n, gast.Subscript) else n.args[0] if isinstance(
+                n, gast.Call) and isinstance(n.func, gast.Attribute) and \
+                n.func.attr == "get" and n.args else None
+            base = n.value if isinstance(n, gast.Subscript) else \
+                n.func.value if key is not None else None
+            if key is not None and any(isinstance(m, gast.Name) and m.id == target
+                                       for m in gast.walk(key)) and \
+                    isinstance(self.resolve(base, None, ""), _Static):
+                return values
+        return None
 
     def zip_with_lists(self, it, pre):
         """``zip(xs, (np.tanh, relu))``, containers zipped with values that are not (a list
