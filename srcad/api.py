@@ -1138,8 +1138,8 @@ class _Containers:
         entry, wrt, groups, kwnames = self.plan(flat, keyword, structures, layout)
         named = dict(zip(kwnames, keyword))
         if not self.spec.grad_seed:
-            named[entry.extra[0]] = seed if seed is None or entry.output is None else \
-                _output_seed(seed, entry, self.target)
+            named[entry.extra[0]] = seed if seed is None or entry.output is None or \
+                self.spec.has_aux else _output_seed(seed, entry, self.target)
         out = _call(entry.fn, flat, named)
         result = self.finish(out, layout, groups, wrt, flat + keyword, entry)
         if self.dispatcher is not None and not named and entry.output is None and \
@@ -1385,7 +1385,8 @@ def _wrap(f, spec, kind):
                 arguments.check(values)
             if kinds is None or None in kinds:
                 _refuse_array_api_only(target, args, kwargs)
-            if not spec.grad_seed and seed is not None and entry.output is not None:
+            if not spec.grad_seed and not spec.has_aux and seed is not None and \
+                    entry.output is not None:   # (with has_aux the seed is the value's)
                 seed = _output_seed(seed, entry, target)
             if not spec.grad_seed and seed is not None and (
                     entry.complex is not None or _has_complex(seed)):
@@ -1760,10 +1761,16 @@ def _shown(built: Derivative, f) -> str:
 
 def jvp(f: Callable[..., _R], primals: Iterable[Any], tangents: Iterable[Any],
         wrt: Wrt | None = None, batched: bool = False, optimized: bool = True,
-        verbose: int = 0, argnums: Wrt | None = None) -> tuple[_R, Any]:
+        verbose: int = 0, argnums: Wrt | None = None, has_aux: bool = False) -> tuple[Any, ...]:
     """``(f(*primals), J @ tangents)``: one tangent per argument in ``wrt`` (default all).
     ``batched=True``: each tangent has a leading axis of directions (the same number for
-    all), and so has the result's tangent; one forward sweep computes them all."""
+    all), and so has the result's tangent; one forward sweep computes them all.
+    ``has_aux=True`` (JAX's): ``f`` returns ``(value, aux)``; ``(value, J @ tangents, aux)``,
+    the tangent of ``value`` alone."""
+    if has_aux:
+        (value, aux), (tangent, _) = jvp(f, primals, tangents, wrt, batched, optimized,
+                                         verbose, argnums)
+        return value, tangent, aux
     primals = tuple(primals)
     tangents = tuple(tangents)
     wrt = argnums if argnums is not None and wrt is None else _argnums(wrt, argnums)
@@ -1860,15 +1867,20 @@ def _copied(a):
 
 
 def vjp(f: Callable[..., _R], *primals: Any, wrt: Wrt | None = 0, optimized: bool = True,
-        verbose: int = 0, argnums: Wrt | None = None) -> tuple[_R, Callable[[Any], Any]]:
+        verbose: int = 0, argnums: Wrt | None = None, has_aux: bool = False) -> tuple[Any, ...]:
     """``(f(*primals), vjp_fn)`` where ``vjp_fn(seed)`` is the vector-Jacobian product (the
     value is computed on copies: a function that writes into its arguments must not move the
     point the product is taken at). ``wrt=None``: JAX's convention, a tuple of one
-    cotangent per primal."""
+    cotangent per primal. ``has_aux=True`` (JAX's): ``f`` returns ``(value, aux)``;
+    ``(value, vjp_fn, aux)``, ``vjp_fn`` seeding ``value`` alone."""
     wrt = _argnums(wrt, argnums)
     if wrt is None:
         wrt = tuple(range(len(primals)))
     value = f(*map(_copied, primals))
+    if has_aux:
+        value, aux = _aux_of(f, value)
+        dfa = _derivative(f, "reverse", wrt, False, optimized, False, verbose, has_aux=True)
+        return value, lambda seed: dfa(*primals, seed=seed)[0], aux
     df = autodiff(f, mode="reverse", wrt=wrt, optimized=optimized, verbose=verbose)
     return value, lambda seed: df(*primals, seed=seed)
 
@@ -1881,52 +1893,65 @@ _BATCH_ELEMENTS = 1 << 21      # directions per forward sweep of jacobian: about
 def jacobian(f: Callable[..., Any], wrt: int | str = 0,
         mode: Literal["auto", "forward", "reverse"] = "auto", optimized: bool = True,
         verbose: int = 0, argnums: int | str | None = None,
-        preserve_result: Literal[False] = False) -> Callable[..., np.ndarray]: ...
+        preserve_result: Literal[False] = False, has_aux: bool = False) -> Callable[..., np.ndarray]: ...
 @overload
 def jacobian(f: Callable[..., Any], wrt: tuple[int | str, ...] | list[int | str],
         mode: Literal["auto", "forward", "reverse"] = "auto", optimized: bool = True,
         verbose: int = 0, argnums: None = None,
-        preserve_result: Literal[False] = False) -> Callable[..., tuple[Any, ...]]: ...
+        preserve_result: Literal[False] = False, has_aux: bool = False) -> Callable[..., tuple[Any, ...]]: ...
 @overload
 def jacobian(f: Callable[..., Any], wrt: int = 0,
         mode: Literal["auto", "forward", "reverse"] = "auto", optimized: bool = True,
         verbose: int = 0, *, argnums: tuple[int | str, ...] | list[int | str],
-        preserve_result: Literal[False] = False) -> Callable[..., tuple[Any, ...]]: ...
+        preserve_result: Literal[False] = False, has_aux: bool = False) -> Callable[..., tuple[Any, ...]]: ...
 @overload
 def jacobian(f: Callable[..., Any], wrt: Wrt = 0,
         mode: Literal["auto", "forward", "reverse"] = "auto", optimized: bool = True,
         verbose: int = 0, argnums: Wrt | None = None, *,
-        preserve_result: Literal[True]) -> Callable[..., tuple[Any, Any]]: ...
+        preserve_result: Literal[True], has_aux: bool = False) -> Callable[..., tuple[Any, Any]]: ...
 @overload
 def jacobian(f: Callable[..., Any], wrt: Wrt = 0,
         mode: Literal["auto", "forward", "reverse"] = "auto", optimized: bool = True,
         verbose: int = 0, argnums: Wrt | None = None,
-        preserve_result: bool = False) -> Callable[..., Any]: ...
+        preserve_result: bool = False, has_aux: bool = False) -> Callable[..., Any]: ...
 def jacobian(f: Callable[..., Any], wrt: Wrt = 0,
              mode: Literal["auto", "forward", "reverse"] = "auto", optimized: bool = True,
              verbose: int = 0, argnums: Wrt | None = None,
-             preserve_result: bool = False) -> Callable[..., Any]:
+             preserve_result: bool = False, has_aux: bool = False) -> Callable[..., Any]:
     """``jac(*args)``: the Jacobian of ``f`` with respect to one argument, shaped
     ``output.shape + arg.shape`` (a tuple of them, one per argument, for a tuple ``wrt``;
     for a function returning a tuple or a container, one per output leaf, in the output's
     structure); 'auto' picks forward mode when the argument is smaller than the output,
-    reverse otherwise. ``preserve_result=True``: ``(f(*args), jacobian)``."""
+    reverse otherwise. ``preserve_result=True``: ``(f(*args), jacobian)``. ``has_aux=True``
+    (JAX's): ``f`` returns ``(value, aux)``, the Jacobian is of ``value``, and ``jac`` returns
+    ``(jacobian, aux)``."""
     if mode not in ("auto", "forward", "reverse"):
         raise ValueError(f"mode must be 'auto', 'forward' or 'reverse', not {mode!r}")
     if preserve_result:
-        return _with_value(f, jacobian(f, wrt, mode, optimized, verbose, argnums))
+        with_value = _with_value(f, jacobian(f, wrt, mode, optimized, verbose, argnums,
+                                             has_aux=has_aux))
+        return (lambda *args: (lambda v, ja: (v, ja[0]))(*with_value(*args))) if has_aux \
+            else with_value
     wrt = _argnums(wrt, argnums)
     if isinstance(wrt, (tuple, list)):      # one Jacobian per argument, as JAX's jacfwd
         _wrt_indices(_target(f), wrt)       # refused whole, as grad refuses it
-        parts = [_jacobian(f, w, mode, optimized, verbose) for w in wrt]
+        parts = [_jacobian(f, w, mode, optimized, verbose, has_aux=has_aux) for w in wrt]
+        if has_aux:         # (one Jacobian per argument, aux)
+            return lambda *args: (lambda pairs: (tuple(p[0] for p in pairs), pairs[0][1]))(
+                [part(*args) for part in parts])
         return lambda *args: tuple(part(*args) for part in parts)
-    built: dict[str, DerivativeFunction[..., Any]] = {}
+    built: dict[str, Callable[..., Any]] = {}
 
-    def derivative(which: Mode) -> DerivativeFunction[..., Any]:
-        # built on first use: a mode that is not used is not built
+    def derivative(which: Mode) -> Callable[..., Any]:
+        # built on first use: a mode that is not used is not built; with has_aux, the
+        # derivative of the value alone (forward: the first of the pair's tangents)
         if which not in built:
-            built[which] = autodiff(f, mode=which, wrt=wrt, optimized=optimized,
-                                    verbose=verbose)
+            made: Callable[..., Any] = _derivative(
+                f, which, wrt, False, optimized, False, verbose, has_aux=True) \
+                if has_aux and which == "reverse" else autodiff(
+                    f, mode=which, wrt=wrt, optimized=optimized, verbose=verbose)
+            built[which] = made if not has_aux else (
+                lambda *args, **kwargs: made(*args, **kwargs)[0])
         return built[which]
 
     boxed = getattr(f, "__srcad_boxed__", None)    # a derivative: its function's parameters
@@ -1935,14 +1960,20 @@ def jacobian(f: Callable[..., Any], wrt: Wrt = 0,
     whole = type(index) is int and _is_star(target, index)       # all of *args, **kwargs
     index = index[0] + index[1] if type(index) is tuple else index     # the call's position
 
-    def jac(*args: Any) -> Any:        # an array, or a tuple of them for a tuple output
+    def jac(*args: Any) -> Any:
+        value = f(*args)
+        if not has_aux:
+            return at(args, value)
+        value, aux = _aux_of(f, value)
+        return at(args, value), aux
+
+    def at(args: tuple, value: Any) -> Any:   # an array, or a tuple of them for a tuple output
         if whole:
             raise NotDifferentiableError(
                 f"srcad.jacobian with respect to all of a *args or **kwargs parameter is not "
                 f"supported ({getattr(f, '__name__', f)}, argument {index})",
                 hint="Differentiate one of its items (an int wrt counts the call's positional "
                      "arguments), or use srcad.grad, srcad.vjp or srcad.hvp.")
-        value = f(*args)
         if index < len(args) and trees.is_container(args[index]):
             return _container_jacobian(derivative("forward"), args, index, value)
         if isinstance(value, tuple) or trees.is_container(value):
@@ -1987,6 +2018,19 @@ def jacobian(f: Callable[..., Any], wrt: Wrt = 0,
             out = np.concatenate(rows) if rows else np.zeros((0, x.size), dtype)
         return out.reshape(y.shape + x.shape)
     return jac
+
+
+def _aux_of(f, out) -> tuple:
+    """``(value, aux)`` of what ``f`` differentiated with ``has_aux=True`` returned, which
+    must be a pair."""
+    if type(out) is not tuple or len(out) != 2:
+        what = f"a tuple of {len(out)}" if type(out) is tuple else type(out).__name__
+        raise NotDifferentiableError(
+            f"{getattr(f, '__name__', f)} is differentiated with has_aux=True, so it must "
+            f"return a pair (value, aux), but it returned {what}",
+            _def_location(_target(f), returns=True), hint="Return the value to differentiate "
+            "and the auxiliary data as two items (or drop has_aux=True).")
+    return out
 
 
 def _with_value(f, derivative, vectors=0):
@@ -2084,51 +2128,53 @@ _jacobian: Callable[..., Any] = jacobian      # for a wrt of either kind (the ov
 @overload
 def jacfwd(f: Callable[..., Any], wrt: int | str = 0, optimized: bool = True,
         verbose: int = 0, argnums: int | str | None = None,
-        preserve_result: Literal[False] = False) -> Callable[..., np.ndarray]: ...
+        preserve_result: Literal[False] = False, has_aux: bool = False) -> Callable[..., np.ndarray]: ...
 @overload
 def jacfwd(f: Callable[..., Any], wrt: tuple[int | str, ...] | list[int | str], optimized: bool = True,
         verbose: int = 0, argnums: None = None,
-        preserve_result: Literal[False] = False) -> Callable[..., tuple[Any, ...]]: ...
+        preserve_result: Literal[False] = False, has_aux: bool = False) -> Callable[..., tuple[Any, ...]]: ...
 @overload
 def jacfwd(f: Callable[..., Any], wrt: int = 0, optimized: bool = True,
         verbose: int = 0, *, argnums: tuple[int | str, ...] | list[int | str],
-        preserve_result: Literal[False] = False) -> Callable[..., tuple[Any, ...]]: ...
+        preserve_result: Literal[False] = False, has_aux: bool = False) -> Callable[..., tuple[Any, ...]]: ...
 @overload
 def jacfwd(f: Callable[..., Any], wrt: Wrt = 0, optimized: bool = True, verbose: int = 0,
         argnums: Wrt | None = None, *,
-        preserve_result: Literal[True]) -> Callable[..., tuple[Any, Any]]: ...
+        preserve_result: Literal[True], has_aux: bool = False) -> Callable[..., tuple[Any, Any]]: ...
 @overload
 def jacfwd(f: Callable[..., Any], wrt: Wrt = 0, optimized: bool = True, verbose: int = 0,
-        argnums: Wrt | None = None, preserve_result: bool = False) -> Callable[..., Any]: ...
+        argnums: Wrt | None = None, preserve_result: bool = False, has_aux: bool = False) -> Callable[..., Any]: ...
 def jacfwd(f: Callable[..., Any], wrt: Wrt = 0, optimized: bool = True, verbose: int = 0,
-           argnums: Wrt | None = None, preserve_result: bool = False) -> Callable[..., Any]:
-    """JAX's name: ``jacobian(f, wrt, mode='forward')``."""
-    return _jacobian(f, wrt, "forward", optimized, verbose, argnums, preserve_result)
+           argnums: Wrt | None = None, preserve_result: bool = False,
+           has_aux: bool = False) -> Callable[..., Any]:
+    """JAX's name: ``jacobian(f, wrt, mode='forward')`` (``has_aux``: as ``jacobian``'s)."""
+    return _jacobian(f, wrt, "forward", optimized, verbose, argnums, preserve_result, has_aux)
 
 
 @overload
 def jacrev(f: Callable[..., Any], wrt: int | str = 0, optimized: bool = True,
         verbose: int = 0, argnums: int | str | None = None,
-        preserve_result: Literal[False] = False) -> Callable[..., np.ndarray]: ...
+        preserve_result: Literal[False] = False, has_aux: bool = False) -> Callable[..., np.ndarray]: ...
 @overload
 def jacrev(f: Callable[..., Any], wrt: tuple[int | str, ...] | list[int | str], optimized: bool = True,
         verbose: int = 0, argnums: None = None,
-        preserve_result: Literal[False] = False) -> Callable[..., tuple[Any, ...]]: ...
+        preserve_result: Literal[False] = False, has_aux: bool = False) -> Callable[..., tuple[Any, ...]]: ...
 @overload
 def jacrev(f: Callable[..., Any], wrt: int = 0, optimized: bool = True,
         verbose: int = 0, *, argnums: tuple[int | str, ...] | list[int | str],
-        preserve_result: Literal[False] = False) -> Callable[..., tuple[Any, ...]]: ...
+        preserve_result: Literal[False] = False, has_aux: bool = False) -> Callable[..., tuple[Any, ...]]: ...
 @overload
 def jacrev(f: Callable[..., Any], wrt: Wrt = 0, optimized: bool = True, verbose: int = 0,
         argnums: Wrt | None = None, *,
-        preserve_result: Literal[True]) -> Callable[..., tuple[Any, Any]]: ...
+        preserve_result: Literal[True], has_aux: bool = False) -> Callable[..., tuple[Any, Any]]: ...
 @overload
 def jacrev(f: Callable[..., Any], wrt: Wrt = 0, optimized: bool = True, verbose: int = 0,
-        argnums: Wrt | None = None, preserve_result: bool = False) -> Callable[..., Any]: ...
+        argnums: Wrt | None = None, preserve_result: bool = False, has_aux: bool = False) -> Callable[..., Any]: ...
 def jacrev(f: Callable[..., Any], wrt: Wrt = 0, optimized: bool = True, verbose: int = 0,
-           argnums: Wrt | None = None, preserve_result: bool = False) -> Callable[..., Any]:
-    """JAX's name: ``jacobian(f, wrt, mode='reverse')``."""
-    return _jacobian(f, wrt, "reverse", optimized, verbose, argnums, preserve_result)
+           argnums: Wrt | None = None, preserve_result: bool = False,
+           has_aux: bool = False) -> Callable[..., Any]:
+    """JAX's name: ``jacobian(f, wrt, mode='reverse')`` (``has_aux``: as ``jacobian``'s)."""
+    return _jacobian(f, wrt, "reverse", optimized, verbose, argnums, preserve_result, has_aux)
 
 
 @overload
