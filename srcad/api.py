@@ -1768,9 +1768,10 @@ def jvp(f: Callable[..., _R], primals: Iterable[Any], tangents: Iterable[Any],
     ``has_aux=True`` (JAX's): ``f`` returns ``(value, aux)``; ``(value, J @ tangents, aux)``,
     the tangent of ``value`` alone."""
     if has_aux:
-        (value, aux), (tangent, _) = jvp(f, primals, tangents, wrt, batched, optimized,
-                                         verbose, argnums)
-        return value, tangent, aux
+        pair, tangents_out = jvp(f, primals, tangents, wrt, batched, optimized, verbose,
+                                 argnums)
+        value, aux = _aux_of(f, pair)
+        return value, tangents_out[0], aux
     primals = tuple(primals)
     tangents = tuple(tangents)
     wrt = argnums if argnums is not None and wrt is None else _argnums(wrt, argnums)

@@ -235,3 +235,94 @@ def keys_without_try(p, x):
 def test_a_loop_over_constants_unrolled_for_its_reads(f, p):
     check_both(f, (p, X))
     check_both(f, (p, X), wrt=1)
+
+
+# -- 4. has_aux on vjp, jvp, jacfwd, jacrev (JAX's conventions) ------------------------------------
+
+def with_aux(x, y):
+    v = np.sin(x) * y
+    return v, {"count": 3, "pred": np.cos(x) + y}
+
+
+def _jac_fd(f, args, wrt):
+    """d f(*args)[0] / d args[wrt] by central differences: (output size, argument size)."""
+    x = args[wrt]
+    cols = []
+    for k in range(x.size):
+        e = np.zeros_like(x)
+        e.flat[k] = H
+        up, down = list(args), list(args)
+        up[wrt], down[wrt] = x + e, x - e
+        cols.append((np.ravel(f(*up)[0]) - np.ravel(f(*down)[0])) / (2 * H))
+    return np.stack(cols, axis=-1)
+
+
+def _same_aux(aux, args):
+    expected = with_aux(*args)[1]
+    assert aux["count"] == 3
+    np.testing.assert_array_equal(aux["pred"], expected["pred"])
+
+
+Y = np.array([1.0, 2.0, 0.5])
+
+
+def test_vjp_with_aux():
+    out, vjp_fn, aux = srcad.vjp(with_aux, X, Y, has_aux=True)
+    np.testing.assert_array_equal(out, with_aux(X, Y)[0])
+    _same_aux(aux, (X, Y))
+    seed = np.array([0.5, -1.0, 2.0])
+    np.testing.assert_allclose(vjp_fn(seed), seed @ _jac_fd(with_aux, (X, Y), 0), rtol=1e-6)
+    out, vjp_fn, aux = srcad.vjp(with_aux, X, Y, wrt=None, has_aux=True)
+    cotangents = vjp_fn(seed)
+    assert len(cotangents) == 2
+    for k in range(2):
+        np.testing.assert_allclose(cotangents[k], seed @ _jac_fd(with_aux, (X, Y), k),
+                                   rtol=1e-6, atol=1e-10)
+
+
+def test_jvp_with_aux():
+    t = np.array([0.3, 1.0, -0.7])
+    out, tangent, aux = srcad.jvp(with_aux, (X, Y), (t, np.zeros(3)), has_aux=True)
+    np.testing.assert_array_equal(out, with_aux(X, Y)[0])
+    np.testing.assert_allclose(tangent, _jac_fd(with_aux, (X, Y), 0) @ t, rtol=1e-6)
+    _same_aux(aux, (X, Y))
+    out, tangent, aux = srcad.jvp(with_aux, (X, Y), (np.stack([t, 2 * t]), np.zeros((2, 3))),
+                                  batched=True, has_aux=True)
+    np.testing.assert_allclose(tangent[1], 2 * _jac_fd(with_aux, (X, Y), 0) @ t, rtol=1e-6)
+
+
+@pytest.mark.parametrize("jac", [srcad.jacfwd, srcad.jacrev, srcad.jacobian])
+def test_jacobians_with_aux(jac):
+    for wrt in (0, 1):
+        J, aux = jac(with_aux, wrt, has_aux=True)(X, Y)
+        np.testing.assert_allclose(J, _jac_fd(with_aux, (X, Y), wrt), rtol=1e-6, atol=1e-10)
+        _same_aux(aux, (X, Y))
+    (J0, J1), aux = jac(with_aux, (0, 1), has_aux=True)(X, Y)
+    np.testing.assert_allclose(J1, _jac_fd(with_aux, (X, Y), 1), rtol=1e-6, atol=1e-10)
+    _same_aux(aux, (X, Y))
+
+
+def scalar_with_aux(x):
+    return np.sum(np.sin(x) ** 2), x * 2.0
+
+
+def test_jacrev_of_a_scalar_with_aux():
+    g, aux = srcad.jacrev(scalar_with_aux, has_aux=True)(X)
+    np.testing.assert_allclose(g, srcad.grad(lambda x: np.sum(np.sin(x) ** 2))(X))
+    np.testing.assert_array_equal(aux, 2.0 * X)
+
+
+def no_pair(x):
+    return np.sin(x)
+
+
+@pytest.mark.parametrize("call", [
+    lambda: srcad.jacfwd(no_pair, has_aux=True)(X),
+    lambda: srcad.jacrev(no_pair, has_aux=True)(X),
+    lambda: srcad.vjp(no_pair, X, has_aux=True),
+    lambda: srcad.jvp(no_pair, (X,), (X,), has_aux=True),
+], ids=["jacfwd", "jacrev", "vjp", "jvp"])
+def test_has_aux_without_a_pair_is_located(call):
+    with pytest.raises(srcad.SrcadError, match="has_aux=True") as info:
+        call()
+    assert "test_python_rest.py" in str(info.value)

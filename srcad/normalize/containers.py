@@ -726,6 +726,8 @@ class _Lowering:
             views[next(iter(inspect.signature(fn).parameters))] = base
         for a, whole, name in zip(node.args, wholes, params):
             key = self.constant(a) if whole is None else _MISSING
+            if name is None:
+                continue        # an item of its *args: bound by the inliner (star_view)
             if whole is not None:
                 views[name] = whole
             elif key is not _MISSING and type(key) in (int, str, bool):
@@ -768,12 +770,13 @@ class _Lowering:
 
     @staticmethod
     def parameters(node, fn, method) -> list:
-        """The parameter of ``fn`` each positional argument of ``node`` binds."""
+        """The parameter of ``fn`` each positional argument of ``node`` binds (None for an
+        item of its ``*args``)."""
         placeholder = [object() for _ in node.args]
         bound = inspect.signature(fn).bind(*([object()] if method else []), *placeholder,
                                            **{k.arg: object() for k in node.keywords})
         names = {id(v): k for k, v in bound.arguments.items()}
-        return [names[id(ph)] for ph in placeholder]
+        return [names.get(id(ph)) for ph in placeholder]
 
     def returns_container(self, node) -> bool:
         """Is ``node`` a call of a user helper returning a container?"""
