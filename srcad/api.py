@@ -1216,6 +1216,64 @@ class _Containers:
         return derivative
 
 
+    def under(self, spec):
+        """The reverse-mode derivative of this derivative (``spec``: reverse over reverse,
+        seeded with a cotangent of this derivative's result, or ``grad`` of it when that is
+        one float) for calls with containers: built per structure from the generated
+        function of this derivative for that structure, which takes the leaves and returns
+        the wrt leaves' derivatives; the seed is taken apart as ``regroup`` builds them."""
+        outer = _Containers(self.target, spec, self.arguments)
+        built: dict = {}
+
+        def derivative(*args, seed=None, **kwargs):
+            flat, keyword, structures, layout = self.flatten(args, kwargs)
+            inner, iwrt, igroups, kwnames = self.plan(flat, keyword, structures, layout)
+            wrt, groups = outer.wrt(layout)
+            key = (inner.fn, wrt, _keyed(_kinds(flat + keyword), flat + keyword))
+            entry = built.get(key)
+            if entry is None or not entry.fresh(inner.fn):
+                shaped, complex_args = _complex_args(key[2], inner.params)
+                entry = built[key] = _get(inner.fn, dataclasses.replace(
+                    spec, wrt=wrt, single=False, kinds=_canonical(shaped[:len(flat)]),
+                    complex_args=complex_args, callables=_called(shaped, inner.params)))
+            named = dict(zip(kwnames, keyword))
+            if not spec.grad_seed:
+                leaves = self.seed_leaves(seed, layout, igroups)
+                named[entry.extra[0]] = leaves if len(iwrt) > 1 else leaves[0]
+            out = _call(entry.fn, flat, named)
+            return outer.finish(out, layout, groups, wrt, flat + keyword, entry)
+        return derivative
+
+    def seed_leaves(self, seed, layout, groups) -> list:
+        """A cotangent of this derivative's result (shaped as ``regroup`` gives it) as the
+        leaves its generated function returns, in order; an ``ArgumentError`` for a seed of
+        another structure."""
+        parts = (seed,) if self.spec.single else seed
+        out: list = []
+        if seed is None or type(parts) is not tuple or len(parts) != len(groups):
+            raise ArgumentError(f"the seed of the derivative of {self.target.__name__}'s "
+                                "derivative must have the structure of that derivative's "
+                                f"result, not {type(seed).__name__}",
+                                _def_location(self.target),
+                                hint="Pass a seed shaped like the gradient (the same "
+                                     "containers and keys).")
+        for i, group, part in zip(self.spec.wrt, groups, parts):
+            value, start, leaves = self.part(layout, i)
+            if leaves is None:
+                out.append(part)
+                continue
+            given: list = []
+            if trees.flatten(part, given) != trees.structure(value):
+                raise ArgumentError(f"the seed of the derivative of {self.target.__name__}'s "
+                                    f"derivative for {self.arguments.describe(i)} must have "
+                                    f"its structure, {trees.describe(trees.structure(value))}",
+                                    _def_location(self.target, param=i),
+                                    hint="Pass a seed shaped like the gradient (the same "
+                                         "containers and keys).")
+            out += [given[k - start] for k in group]
+        return out
+
+
 def _flat_dicts(layout, structures, wrt, groups) -> tuple | None:
     """Per argument None or the keys of the flat dict of leaves (string keys) it is, when
     every container argument is one and every leaf of a wrt one is differentiated: the
@@ -1273,8 +1331,11 @@ def _positional_count(target) -> int | None:
 def _wrap(f, spec, kind):
     """The user-facing derivative function for ``f`` and ``spec``."""
     inner = getattr(f, "__srcad_boxed__", None)
-    if inner is not None and kind == "forward" and _reads_containers(inner.target):
-        derivative = inner.over(spec)       # a derivative of a function taking containers
+    if inner is not None and _reads_containers(inner.target) and (
+            kind == "forward" or inner.spec.grad_seed and not inner.spec.preserve_result and
+            not inner.spec.has_aux and not spec.preserve_result and not spec.has_aux):
+        # a derivative of a function taking containers
+        derivative = inner.over(spec) if kind == "forward" else inner.under(spec)
         derivative.source = lambda: f"# built per container structure from {f.__name__}"
         derivative.__srcad_spec__ = spec
         return derivative

@@ -326,3 +326,50 @@ def test_has_aux_without_a_pair_is_located(call):
     with pytest.raises(srcad.SrcadError, match="has_aux=True") as info:
         call()
     assert "test_python_rest.py" in str(info.value)
+
+
+# -- 5. reverse over reverse of functions taking containers -----------------------------------------
+
+def net_loss(p, x):
+    return np.sum(np.tanh(p["W"] @ x + p["b"]) ** 2) * x[0]
+
+
+def scaled_loss(p, s):
+    return np.sum(np.sin(p["W"] * s)) + s ** 2 * np.sum(p["b"] ** 3)
+
+
+V = {"W": np.linspace(-1.0, 1.0, 6).reshape(2, 3), "b": np.array([1.0, -2.0])}
+
+
+def _moved(p, v, t):
+    return {k: p[k] + t * v[k] for k in p}
+
+
+def test_reverse_over_reverse_with_a_container():
+    g = srcad.grad(net_loss)
+    fd = {k: (g(_moved(P, V, H), X)[k] - g(_moved(P, V, -H), X)[k]) / (2 * H) for k in P}
+    rr = srcad.autodiff(g, mode="reverse")(P, X, seed=V)       # H v (H symmetric)
+    for k in P:
+        np.testing.assert_allclose(rr[k], fd[k], rtol=1e-5, atol=1e-8)
+        np.testing.assert_allclose(srcad.hvp(net_loss)(P, X, V)[k], fd[k], rtol=1e-5, atol=1e-8)
+    # the mixed block: d/dx of <grad_p f, V>, against differences in x
+    mixed = srcad.autodiff(g, mode="reverse", wrt=1)(P, X, seed=V)
+
+    def along(x):
+        gp = g(P, x)
+        return sum(np.sum(gp[k] * V[k]) for k in P)
+    np.testing.assert_allclose(mixed, fd_grad(along, (X,)), rtol=1e-5, atol=1e-8)
+
+
+def test_grad_of_a_float_gradient_with_respect_to_a_container():
+    s = 0.7
+    inner = srcad.grad(scaled_loss, wrt=1)                # a float
+    outer = srcad.grad(inner, wrt=0)                      # a dict, like p
+    np.testing.assert_allclose(_flat(outer(P, s)), fd_grad(lambda p: inner(p, s), (P,)),
+                               rtol=1e-5, atol=1e-8)
+
+
+def test_reverse_over_reverse_seed_of_another_structure_is_refused():
+    g = srcad.grad(net_loss)
+    with pytest.raises(srcad.SrcadError, match="structure"):
+        srcad.autodiff(g, mode="reverse")(P, X, seed={"W": V["W"]})
