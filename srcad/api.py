@@ -236,8 +236,7 @@ def build(f, spec: Spec) -> Derivative:
 
     src = parse_function(f)
     program = normalize(src, dict(spec.containers),     # refuses unsupported syntax first
-                        {name: functools.partial(same.obj.__func__, same.obj.__self__)
-                         if same.free else same.obj for name, same in spec.callables})
+                        {name: same.obj for name, same in spec.callables})
     _check_returns(src)
     verify = os.environ.get("SRCAD_VERIFY") == "1"
     if verify:                       # the stage invariants, named by the stage that broke them
@@ -565,21 +564,8 @@ def _is_function(value) -> bool:
 def _keyed(kinds: tuple, values) -> tuple:
     """``kinds`` of ``values`` (``_kinds``) with each function among them as ``Same``: the
     derivative built for a callable argument is built for that function."""
-    return tuple(dispatch.Same(v, _free_method(v, values)) if k is None and _is_function(v)
-                 else k for k, v in zip(kinds, values)) + kinds[len(values):]
-
-
-def _free_method(f, values) -> bool:
-    """Is ``f`` a bound method of a user function whose object (``model`` of
-    ``model.forward``) holds no array or float that is one of ``values`` (the call's
-    arguments, or their leaves)? Its object is then no argument: the derivative reads its
-    attributes where the method reads them and does not differentiate them."""
-    if not isinstance(f, types.MethodType) or not isinstance(f.__func__, types.FunctionType):
-        return False
-    obj = f.__self__
-    held = trees.leaves(obj) if trees.is_container(obj) else [obj]
-    ids = {id(v) for v in values}
-    return not any(id(v) in ids for v in held if not isinstance(v, (str, int, type(None))))
+    return tuple(dispatch.Same(v) if k is None and _is_function(v) else k
+                 for k, v in zip(kinds, values)) + kinds[len(values):]
 
 
 def _called(kinds, names, kwargs=None) -> tuple:

@@ -43,25 +43,18 @@ _SCALARS = (float, int, complex, np.float64, np.float32)
 class Same:
     """A callable argument (``act=np.tanh``, ``model.act``) in a key: the derivative is built
     for that function, so a key holds it by identity, equal only to a key holding the same
-    object (whatever the callable's own ``__eq__`` says); a bound method (a new object at
-    each read) is the same function bound to the same object. ``free``: a bound method
-    whose object shares no value with the call's arguments (``api._keyed``), whose
-    attributes the derivative may then read as values it does not differentiate."""
+    object (whatever the callable's own ``__eq__`` says)."""
 
-    __slots__ = ("obj", "free")
+    __slots__ = ("obj",)
 
-    def __init__(self, obj, free=False):
+    def __init__(self, obj):
         self.obj = obj
-        self.free = free
 
     def __eq__(self, other):
-        return type(other) is Same and (other.obj is self.obj or cache._same_object(
-            other.obj, self.obj)) and other.free == self.free
+        return type(other) is Same and other.obj is self.obj
 
     def __hash__(self):
-        obj = self.obj
-        return hash((id(obj.__self__), id(obj.__func__))) if isinstance(
-            obj, types.MethodType) else id(obj)
+        return id(self.obj)
 
     def __repr__(self):
         return f"Same({getattr(self.obj, '__name__', type(self.obj).__name__)})"
