@@ -1820,7 +1820,17 @@ def _shown(built: Derivative, f) -> str:
     return built.source + "".join(["\n"] * bool(note) + [f"# {line}\n" for line in note])
 
 
+@overload
 def jvp(f: Callable[..., _R], primals: Iterable[Any], tangents: Iterable[Any],
+        wrt: Wrt | None = None, batched: bool = False, optimized: bool = True,
+        verbose: int = 0, argnums: Wrt | None = None,
+        has_aux: Literal[False] = False) -> tuple[_R, Any]: ...
+@overload
+def jvp(f: Callable[..., Any], primals: Iterable[Any], tangents: Iterable[Any],
+        wrt: Wrt | None = None, batched: bool = False, optimized: bool = True,
+        verbose: int = 0, argnums: Wrt | None = None, *,
+        has_aux: Literal[True]) -> tuple[Any, Any, Any]: ...
+def jvp(f: Callable[..., Any], primals: Iterable[Any], tangents: Iterable[Any],
         wrt: Wrt | None = None, batched: bool = False, optimized: bool = True,
         verbose: int = 0, argnums: Wrt | None = None, has_aux: bool = False) -> tuple[Any, ...]:
     """``(f(*primals), J @ tangents)``: one tangent per argument in ``wrt`` (default all).
@@ -1928,7 +1938,15 @@ def _copied(a):
     return a
 
 
+@overload
 def vjp(f: Callable[..., _R], *primals: Any, wrt: Wrt | None = 0, optimized: bool = True,
+        verbose: int = 0, argnums: Wrt | None = None,
+        has_aux: Literal[False] = False) -> tuple[_R, Callable[[Any], Any]]: ...
+@overload
+def vjp(f: Callable[..., Any], *primals: Any, wrt: Wrt | None = 0, optimized: bool = True,
+        verbose: int = 0, argnums: Wrt | None = None,
+        has_aux: Literal[True]) -> tuple[Any, Callable[[Any], Any], Any]: ...
+def vjp(f: Callable[..., Any], *primals: Any, wrt: Wrt | None = 0, optimized: bool = True,
         verbose: int = 0, argnums: Wrt | None = None, has_aux: bool = False) -> tuple[Any, ...]:
     """``(f(*primals), vjp_fn)`` where ``vjp_fn(seed)`` is the vector-Jacobian product (the
     value is computed on copies: a function that writes into its arguments must not move the
