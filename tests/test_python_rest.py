@@ -168,6 +168,46 @@ def test_a_helper_returning_a_container(f):
     check_both(f, (X * 0.7 + 0.2, X), wrt=1)
 
 
+@dataclasses.dataclass
+class Model:
+    W: np.ndarray
+
+    def forward(self, x):
+        h = np.tanh(self.W * x)
+        return {"h": h, "o": np.sum(h ** 2)}
+
+    def loss(self, x):
+        r = self.forward(x)
+        return r["o"] + np.sum(r["h"])
+
+
+def model_loss(m, x):
+    return m.loss(x)
+
+
+def test_a_method_returning_a_container():
+    m = Model(X * 0.5 + 1.0)
+    check_both(model_loss, (m, X))
+    check_both(model_loss, (m, X), wrt=1)
+    np.testing.assert_allclose(srcad.grad(m.loss)(X), fd_grad(m.loss, (X,)), rtol=1e-6)
+
+
+def main_returns_helpers(p, x):
+    return forward_dict(p, x)
+
+
+def test_the_differentiated_function_returning_a_helpers_container():
+    p, t = X * 0.7 + 0.2, np.array([0.5, -1.0, 2.0])
+    jvp = srcad.autodiff(main_returns_helpers, mode="forward")(p, X, t)
+    for k in ("h", "out"):
+        fd = (forward_dict(p + H * t, X)[k] - forward_dict(p - H * t, X)[k]) / (2 * H)
+        np.testing.assert_allclose(jvp[k], fd, rtol=1e-6, atol=1e-9)
+    seed = {"h": np.ones(3), "out": t}
+    vjp = srcad.vjp(main_returns_helpers, p, X)[1](seed)
+    np.testing.assert_allclose(vjp, fd_grad(lambda q: np.sum(forward_dict(q, X)["h"]) + np.sum(
+        forward_dict(q, X)["out"] * t), (p,)), rtol=1e-6, atol=1e-9)
+
+
 @pytest.mark.parametrize("f", [mlp_loss, uses_scaled])
 def test_a_helper_taking_and_returning_containers(f):
     check_both(f, (P, X))
