@@ -413,3 +413,55 @@ def test_reverse_over_reverse_seed_of_another_structure_is_refused():
     g = srcad.grad(net_loss)
     with pytest.raises(srcad.SrcadError, match="structure"):
         srcad.autodiff(g, mode="reverse")(P, X, seed={"W": V["W"]})
+
+
+# -- 2. a bound method passed as a value ------------------------------------------------------------
+
+class Scaler:
+    def __init__(self, W, c):
+        self.W, self.c = W, c
+
+    def forward(self, z):
+        return np.tanh(self.W * z) + self.c
+
+    def twice(self, z):
+        return self.forward(z) * 2.0
+
+
+def calls_fn(x, fn):
+    return np.sum(fn(x) ** 2)
+
+
+def hands_on(x, fn):
+    return calls_fn(np.sin(x), fn)
+
+
+@pytest.mark.parametrize("f", [calls_fn, hands_on])
+@pytest.mark.parametrize("method", ["forward", "twice"])
+def test_a_bound_method_passed_as_a_value(f, method):
+    m = Scaler(np.array([1.0, 2.0, -0.5]), 0.3)
+    fn = getattr(m, method)
+    check_both(f, (X, fn))
+    g = srcad.grad(f)
+    v = np.array([0.2, -0.4, 0.9])
+    fd = (g(X + H * v, fn) - g(X - H * v, fn)) / (2 * H)
+    np.testing.assert_allclose(srcad.hvp(f)(X, fn, v), fd, rtol=1e-5, atol=1e-7)
+    m.W = np.array([0.5, -1.0, 2.0])        # read at call time, never frozen
+    np.testing.assert_allclose(g(X, m.forward if method == "forward" else m.twice),
+                               fd_grad(f, (X, fn)), rtol=1e-6, atol=1e-8)
+
+
+class Looping:
+    def __init__(self, W):
+        self.W = W
+        self.act = self.relu
+
+    def relu(self, z):
+        return np.maximum(z, 0.0) * self.W
+
+
+def test_a_method_bound_to_its_own_holder_is_refused_where_called():
+    m = Looping(X)
+    with pytest.raises(srcad.SrcadError, match="bound method Looping.relu") as info:
+        srcad.grad(calls_fn)(X, m.relu)
+    assert "test_python_rest.py" in str(info.value) and "fn(x)" in str(info.value)

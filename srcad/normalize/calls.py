@@ -144,9 +144,11 @@ class Calls(Inliner):
         passed = self.passed_to_main(scope.rename.get(ident, None if scope.depth else ident))
         if isinstance(passed, types.MethodType) and _is_user_function(passed.__func__):
             raise _loc_error(scope.src, node, "the function called here is the bound method "
-                             f"{passed.__qualname__}, passed as a value, which srcad does not "
-                             "inline", "Pass the object and call its method "
-                             "(model.forward(x)), or pass a function.", NoRuleError)
+                             f"{passed.__qualname__}, passed as a value, whose object holds a "
+                             "method bound to itself (self.act = self.relu) or is no "
+                             "container of arrays: srcad does not inline it",
+                             "Pass the object and call its method (model.forward(x)), or "
+                             "pass a function.", NoRuleError)
         if passed is not None:
             return passed
         local = ident in scope.rename or (not scope.depth and ident in self.main_locals)

@@ -686,7 +686,10 @@ class _Lowering:
             if isinstance(owner, _Static) and owner.kind in trees.FIELDS and \
                     node.func.attr in owner.keys:
                 called = owner.item(node.func.attr)
-        if isinstance(called, _Static) and called.kind in trees.FIELDS:    # model(X)
+        if isinstance(called, _Static) and called.kind == trees.METHOD:   # act(z), act =
+            base = called.items[0]                                        # model.forward
+            method = getattr(base.cls, called.keys[0], None)
+        elif isinstance(called, _Static) and called.kind in trees.FIELDS:    # model(X)
             base, method = called, getattr(called.cls, "__call__", None)
             if not isinstance(method, types.FunctionType):
                 raise self.error(node, f"a {called.cls.__name__} is called here, and its class "
