@@ -2,7 +2,7 @@
 and a derivative rebuilt with the argument's structure and types.
 
 A container is a dict, a namedtuple, a dataclass instance, an object of a user class (its
-attributes), or a list or tuple holding one of those or a function (a flat list or tuple of
+attributes), a bound method of a user class on a container (its object), or a list or tuple holding one of those or a function (a flat list or tuple of
 arrays and floats is an ordinary argument, lists being supported by the transformers as they
 are). Everything else is a leaf. ``structure(value)``
 is a hashable description (the key of the derivative built for it, and what
