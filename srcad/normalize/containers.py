@@ -26,7 +26,12 @@ arguments of this call (``srcad.trees.structure``). Output: the same function wh
   and a call of a namedtuple class or a plain dataclass makes a container of its fields;
 * with ``output``, the function's ``return`` of a container (a dict, namedtuple or dataclass,
   or a tuple or list holding one) returns the tuple of its leaves, and its structure is the
-  pass's result (``Program.output``).
+  pass's result (``Program.output``); a call of a user helper returning one (``outputs``)
+  is ``r_h, r_out = forward(p, x)``, ``r`` bound to the container of those names;
+* ``for k in ('a', 'b'):`` over constants (or a ``range`` of them) whose body reads a
+  container with ``k`` or holds a ``try`` is unrolled, so the reads and the ``try`` are
+  decided per copy;
+* a bound method of a container (``trees.METHOD``) called is its method on that object.
 A container used whole anywhere else is a flat list or tuple display of its leaves when it is
 one, else refused with its location (a dict passed to a helper, a container rebound or written
 into). Nothing after this pass sees a container.
@@ -95,6 +100,7 @@ class _Item(_Ref):
 
 
 _MISSING = object()
+_MAX_UNROLLED = 100     # items of a loop over constants unrolled for the reads in its body
 _SEQUENCE = (trees.LIST, trees.TUPLE, trees.NAMEDTUPLE)
 # methods of a key (a str) that a derivative's build evaluates: pure, and giving a constant
 # (each gives a str, bool or int: a constant the generated code can hold as a literal)
@@ -686,8 +692,8 @@ class _Lowering:
             if isinstance(owner, _Static) and owner.kind in trees.FIELDS and \
                     node.func.attr in owner.keys:
                 called = owner.item(node.func.attr)
-        if isinstance(called, _Static) and called.kind == trees.METHOD:   # act(z), act =
-            base = called.items[0]                                        # model.forward
+        if isinstance(called, _Static) and called.kind == trees.METHOD:
+            base = called.items[0]          # fn(z) of fn = model.forward: the method on it
             method = getattr(base.cls, called.keys[0], None)
         elif isinstance(called, _Static) and called.kind in trees.FIELDS:    # model(X)
             base, method = called, getattr(called.cls, "__call__", None)
@@ -915,7 +921,8 @@ class _Lowering:
         it = loop.iter
         values = _range(it) if isinstance(it, gast.Call) and self.builtin(it.func, "range") \
             else _constants(it)
-        if values is None or not isinstance(loop.target, gast.Name) or loop.orelse:
+        if values is None or len(values) > _MAX_UNROLLED or not isinstance(
+                loop.target, gast.Name) or loop.orelse:
             return None
         target = loop.target.id
         for n in (n for s in loop.body for n in gast.walk(s)):

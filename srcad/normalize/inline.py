@@ -5,7 +5,8 @@ Input: a call of a user function, its arguments as atoms. Output: the statements
 appended to ``pre`` (parameters bound to the arguments or to their defaults; ``*args`` and
 ``**kwargs`` to containers of the call's items, each read through a name of its own; a
 parameter it writes into is the caller's own array) and the atom holding its single returned
-value.
+value (for a helper returning a container, the tuple of its leaves: ``helper_output`` finds
+its structure for the caller, ``containers.helper_output``).
 """
 from __future__ import annotations
 
