@@ -1839,6 +1839,7 @@ def jvp(f: Callable[..., Any], primals: Iterable[Any], tangents: Iterable[Any],
     ``has_aux=True`` (JAX's): ``f`` returns ``(value, aux)``; ``(value, J @ tangents, aux)``,
     the tangent of ``value`` alone."""
     if has_aux:
+        _refuse_aux_of_aux(f)
         pair, tangents_out = jvp(f, primals, tangents, wrt, batched, optimized, verbose,
                                  argnums)
         value, aux = _aux_of(f, pair)
@@ -1958,6 +1959,7 @@ def vjp(f: Callable[..., Any], *primals: Any, wrt: Wrt | None = 0, optimized: bo
         wrt = tuple(range(len(primals)))
     value = f(*map(_copied, primals))
     if has_aux:
+        _refuse_aux_of_aux(f)
         value, aux = _aux_of(f, value)
         dfa = _derivative(f, "reverse", wrt, False, optimized, False, verbose, has_aux=True)
         return value, lambda seed: dfa(*primals, seed=seed)[0], aux
@@ -2007,6 +2009,8 @@ def jacobian(f: Callable[..., Any], wrt: Wrt = 0,
     ``(jacobian, aux)``."""
     if mode not in ("auto", "forward", "reverse"):
         raise ValueError(f"mode must be 'auto', 'forward' or 'reverse', not {mode!r}")
+    if has_aux:
+        _refuse_aux_of_aux(f)
     if preserve_result:
         with_value = _with_value(f, jacobian(f, wrt, mode, optimized, verbose, argnums,
                                              has_aux=has_aux))
@@ -2098,6 +2102,17 @@ def jacobian(f: Callable[..., Any], wrt: Wrt = 0,
             out = np.concatenate(rows) if rows else np.zeros((0, x.size), dtype)
         return out.reshape(y.shape + x.shape)
     return jac
+
+
+def _refuse_aux_of_aux(f) -> None:
+    """``vjp``, ``jvp`` or a Jacobian with ``has_aux=True`` of a derivative built with
+    ``has_aux=True`` (whose generated code returns ``((value, aux), gradient)``, not what its
+    caller gets): refused, not differentiated through that layout."""
+    if getattr(getattr(f, "__srcad_spec__", None), "has_aux", False):
+        raise NotDifferentiableError(
+            f"has_aux=True on a derivative of {getattr(f, '__name__', f)} that was itself built "
+            "with has_aux=True is not supported", hint="Differentiate the gradient without "
+            "has_aux (srcad.grad(f)), or compute the aux apart.")
 
 
 def _aux_of(f, out) -> tuple:

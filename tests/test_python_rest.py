@@ -465,3 +465,12 @@ def test_a_method_bound_to_its_own_holder_is_refused_where_called():
     with pytest.raises(srcad.SrcadError, match="bound method Looping.relu") as info:
         srcad.grad(calls_fn)(X, m.relu)
     assert "test_python_rest.py" in str(info.value) and "fn(x)" in str(info.value)
+
+
+def test_has_aux_on_a_derivative_built_with_has_aux_is_refused():
+    g = srcad.grad(lambda x: (np.sum(np.sin(x)), x * 2.0), has_aux=True)
+    for call in (lambda: srcad.jacfwd(g, has_aux=True)(X), lambda: srcad.jacrev(g, has_aux=True)(X),
+                 lambda: srcad.jvp(g, (X,), (X,), has_aux=True),
+                 lambda: srcad.vjp(g, X, has_aux=True)):
+        with pytest.raises(srcad.NotDifferentiableError, match="itself built with has_aux"):
+            call()
