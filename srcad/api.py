@@ -921,9 +921,14 @@ def _reads_containers(f, depth=0, src=None) -> bool:
                     isinstance(n.value, (gast.Subscript, gast.Name)) and rooted(n.value):
                 targets = [n.target] if isinstance(n, gast.For) else n.targets
                 changed |= any([bind(t) for t in targets])
+    keys = {n.target.id for n in gast.walk(node) if isinstance(n, gast.For) and isinstance(
+        n.target, gast.Name) and isinstance(n.iter, (gast.Tuple, gast.List)) and n.iter.elts
+        and all(isinstance(e, gast.Constant) and isinstance(e.value, str)
+                for e in n.iter.elts)}      # for k in ('a', 'b'): p[k]
     for n in gast.walk(node):
-        if isinstance(n, gast.Subscript) and rooted(n.value) and \
-                isinstance(n.slice, gast.Constant) and isinstance(n.slice.value, str):
+        if isinstance(n, gast.Subscript) and rooted(n.value) and (
+                isinstance(n.slice, gast.Constant) and isinstance(n.slice.value, str) or
+                isinstance(n.slice, gast.Name) and n.slice.id in keys):
             return True
         if isinstance(n, gast.Attribute) and rooted(n.value) and not hasattr(np.ndarray, n.attr):
             return True
@@ -1159,8 +1164,8 @@ class _Containers:
         entry, wrt, groups, kwnames = self.plan(flat, keyword, structures, layout)
         named = dict(zip(kwnames, keyword))
         if not self.spec.grad_seed:
-            named[entry.extra[0]] = seed if seed is None or entry.output is None else \
-                _output_seed(seed, entry, self.target)
+            named[entry.extra[0]] = seed if seed is None or entry.output is None or \
+                self.spec.has_aux else _output_seed(seed, entry, self.target)
         out = _call(entry.fn, flat, named)
         result = self.finish(out, layout, groups, wrt, flat + keyword, entry)
         if self.dispatcher is not None and not named and entry.output is None and \
@@ -1237,6 +1242,64 @@ class _Containers:
         return derivative
 
 
+    def under(self, spec):
+        """The reverse-mode derivative of this derivative (``spec``: reverse over reverse,
+        seeded with a cotangent of this derivative's result, or ``grad`` of it when that is
+        one float) for calls with containers: built per structure from the generated
+        function of this derivative for that structure, which takes the leaves and returns
+        the wrt leaves' derivatives; the seed is taken apart as ``regroup`` builds them."""
+        outer = _Containers(self.target, spec, self.arguments)
+        built: dict = {}
+
+        def derivative(*args, seed=None, **kwargs):
+            flat, keyword, structures, layout = self.flatten(args, kwargs)
+            inner, iwrt, igroups, kwnames = self.plan(flat, keyword, structures, layout)
+            wrt, groups = outer.wrt(layout)
+            key = (inner.fn, wrt, _keyed(_kinds(flat + keyword), flat + keyword))
+            entry = built.get(key)
+            if entry is None or not entry.fresh(inner.fn):
+                shaped, complex_args = _complex_args(key[2], inner.params)
+                entry = built[key] = _get(inner.fn, dataclasses.replace(
+                    spec, wrt=wrt, single=False, kinds=_canonical(shaped[:len(flat)]),
+                    complex_args=complex_args, callables=_called(shaped, inner.params)))
+            named = dict(zip(kwnames, keyword))
+            if not spec.grad_seed:
+                leaves = self.seed_leaves(seed, layout, igroups)
+                named[entry.extra[0]] = leaves if len(iwrt) > 1 else leaves[0]
+            out = _call(entry.fn, flat, named)
+            return outer.finish(out, layout, groups, wrt, flat + keyword, entry)
+        return derivative
+
+    def seed_leaves(self, seed, layout, groups) -> list:
+        """A cotangent of this derivative's result (shaped as ``regroup`` gives it) as the
+        leaves its generated function returns, in order; an ``ArgumentError`` for a seed of
+        another structure."""
+        parts = (seed,) if self.spec.single else seed
+        out: list = []
+        if seed is None or type(parts) is not tuple or len(parts) != len(groups):
+            raise ArgumentError(f"the seed of the derivative of {self.target.__name__}'s "
+                                "derivative must have the structure of that derivative's "
+                                f"result, not {type(seed).__name__}",
+                                _def_location(self.target),
+                                hint="Pass a seed shaped like the gradient (the same "
+                                     "containers and keys).")
+        for i, group, part in zip(self.spec.wrt, groups, parts):
+            value, start, leaves = self.part(layout, i)
+            if leaves is None:
+                out.append(part)
+                continue
+            given: list = []
+            if trees.flatten(part, given) != trees.structure(value):
+                raise ArgumentError(f"the seed of the derivative of {self.target.__name__}'s "
+                                    f"derivative for {self.arguments.describe(i)} must have "
+                                    f"its structure, {trees.describe(trees.structure(value))}",
+                                    _def_location(self.target, param=i),
+                                    hint="Pass a seed shaped like the gradient (the same "
+                                         "containers and keys).")
+            out += [given[k - start] for k in group]
+        return out
+
+
 def _flat_dicts(layout, structures, wrt, groups) -> tuple | None:
     """Per argument None or the keys of the flat dict of leaves (string keys) it is, when
     every container argument is one and every leaf of a wrt one is differentiated: the
@@ -1294,8 +1357,11 @@ def _positional_count(target) -> int | None:
 def _wrap(f, spec, kind):
     """The user-facing derivative function for ``f`` and ``spec``."""
     inner = getattr(f, "__srcad_boxed__", None)
-    if inner is not None and kind == "forward" and _reads_containers(inner.target):
-        derivative = inner.over(spec)       # a derivative of a function taking containers
+    if inner is not None and _reads_containers(inner.target) and (
+            kind == "forward" or inner.spec.grad_seed and not inner.spec.preserve_result and
+            not inner.spec.has_aux and not spec.preserve_result and not spec.has_aux):
+        # a derivative of a function taking containers
+        derivative = inner.over(spec) if kind == "forward" else inner.under(spec)
         derivative.source = lambda: f"# built per container structure from {f.__name__}"
         derivative.__srcad_spec__ = spec
         return derivative
@@ -1421,7 +1487,8 @@ def _wrap(f, spec, kind):
                 arguments.check(values)
             if kinds is None or None in kinds:
                 _refuse_array_api_only(target, args, kwargs)
-            if not spec.grad_seed and seed is not None and entry.output is not None:
+            if not spec.grad_seed and not spec.has_aux and seed is not None and \
+                    entry.output is not None:   # (with has_aux the seed is the value's)
                 seed = _output_seed(seed, entry, target)
             if not spec.grad_seed and seed is not None and (
                     entry.complex is not None or _has_complex(seed)):
@@ -1794,12 +1861,30 @@ def _shown(built: Derivative, f) -> str:
     return built.source + "".join(["\n"] * bool(note) + [f"# {line}\n" for line in note])
 
 
+@overload
 def jvp(f: Callable[..., _R], primals: Iterable[Any], tangents: Iterable[Any],
         wrt: Wrt | None = None, batched: bool = False, optimized: bool = True,
-        verbose: int = 0, argnums: Wrt | None = None) -> tuple[_R, Any]:
+        verbose: int = 0, argnums: Wrt | None = None,
+        has_aux: Literal[False] = False) -> tuple[_R, Any]: ...
+@overload
+def jvp(f: Callable[..., Any], primals: Iterable[Any], tangents: Iterable[Any],
+        wrt: Wrt | None = None, batched: bool = False, optimized: bool = True,
+        verbose: int = 0, argnums: Wrt | None = None, *,
+        has_aux: Literal[True]) -> tuple[Any, Any, Any]: ...
+def jvp(f: Callable[..., Any], primals: Iterable[Any], tangents: Iterable[Any],
+        wrt: Wrt | None = None, batched: bool = False, optimized: bool = True,
+        verbose: int = 0, argnums: Wrt | None = None, has_aux: bool = False) -> tuple[Any, ...]:
     """``(f(*primals), J @ tangents)``: one tangent per argument in ``wrt`` (default all).
     ``batched=True``: each tangent has a leading axis of directions (the same number for
-    all), and so has the result's tangent; one forward sweep computes them all."""
+    all), and so has the result's tangent; one forward sweep computes them all.
+    ``has_aux=True`` (JAX's): ``f`` returns ``(value, aux)``; ``(value, J @ tangents, aux)``,
+    the tangent of ``value`` alone."""
+    if has_aux:
+        _refuse_aux_of_aux(f)
+        pair, tangents_out = jvp(f, primals, tangents, wrt, batched, optimized, verbose,
+                                 argnums)
+        value, aux = _aux_of(f, pair)
+        return value, tangents_out[0], aux
     primals = tuple(primals)
     tangents = tuple(tangents)
     wrt = argnums if argnums is not None and wrt is None else _argnums(wrt, argnums)
@@ -1895,16 +1980,30 @@ def _copied(a):
     return a
 
 
+@overload
 def vjp(f: Callable[..., _R], *primals: Any, wrt: Wrt | None = 0, optimized: bool = True,
-        verbose: int = 0, argnums: Wrt | None = None) -> tuple[_R, Callable[[Any], Any]]:
+        verbose: int = 0, argnums: Wrt | None = None,
+        has_aux: Literal[False] = False) -> tuple[_R, Callable[[Any], Any]]: ...
+@overload
+def vjp(f: Callable[..., Any], *primals: Any, wrt: Wrt | None = 0, optimized: bool = True,
+        verbose: int = 0, argnums: Wrt | None = None,
+        has_aux: Literal[True]) -> tuple[Any, Callable[[Any], Any], Any]: ...
+def vjp(f: Callable[..., Any], *primals: Any, wrt: Wrt | None = 0, optimized: bool = True,
+        verbose: int = 0, argnums: Wrt | None = None, has_aux: bool = False) -> tuple[Any, ...]:
     """``(f(*primals), vjp_fn)`` where ``vjp_fn(seed)`` is the vector-Jacobian product (the
     value is computed on copies: a function that writes into its arguments must not move the
     point the product is taken at). ``wrt=None``: JAX's convention, a tuple of one
-    cotangent per primal."""
+    cotangent per primal. ``has_aux=True`` (JAX's): ``f`` returns ``(value, aux)``;
+    ``(value, vjp_fn, aux)``, ``vjp_fn`` seeding ``value`` alone."""
     wrt = _argnums(wrt, argnums)
     if wrt is None:
         wrt = tuple(range(len(primals)))
     value = f(*map(_copied, primals))
+    if has_aux:
+        _refuse_aux_of_aux(f)
+        value, aux = _aux_of(f, value)
+        dfa = _derivative(f, "reverse", wrt, False, optimized, False, verbose, has_aux=True)
+        return value, lambda seed: dfa(*primals, seed=seed)[0], aux
     df = autodiff(f, mode="reverse", wrt=wrt, optimized=optimized, verbose=verbose)
     return value, lambda seed: df(*primals, seed=seed)
 
@@ -1917,52 +2016,67 @@ _BATCH_ELEMENTS = 1 << 21      # directions per forward sweep of jacobian: about
 def jacobian(f: Callable[..., Any], wrt: int | str = 0,
         mode: Literal["auto", "forward", "reverse"] = "auto", optimized: bool = True,
         verbose: int = 0, argnums: int | str | None = None,
-        preserve_result: Literal[False] = False) -> Callable[..., np.ndarray]: ...
+        preserve_result: Literal[False] = False, has_aux: bool = False) -> Callable[..., np.ndarray]: ...
 @overload
 def jacobian(f: Callable[..., Any], wrt: tuple[int | str, ...] | list[int | str],
         mode: Literal["auto", "forward", "reverse"] = "auto", optimized: bool = True,
         verbose: int = 0, argnums: None = None,
-        preserve_result: Literal[False] = False) -> Callable[..., tuple[Any, ...]]: ...
+        preserve_result: Literal[False] = False, has_aux: bool = False) -> Callable[..., tuple[Any, ...]]: ...
 @overload
 def jacobian(f: Callable[..., Any], wrt: int = 0,
         mode: Literal["auto", "forward", "reverse"] = "auto", optimized: bool = True,
         verbose: int = 0, *, argnums: tuple[int | str, ...] | list[int | str],
-        preserve_result: Literal[False] = False) -> Callable[..., tuple[Any, ...]]: ...
+        preserve_result: Literal[False] = False, has_aux: bool = False) -> Callable[..., tuple[Any, ...]]: ...
 @overload
 def jacobian(f: Callable[..., Any], wrt: Wrt = 0,
         mode: Literal["auto", "forward", "reverse"] = "auto", optimized: bool = True,
         verbose: int = 0, argnums: Wrt | None = None, *,
-        preserve_result: Literal[True]) -> Callable[..., tuple[Any, Any]]: ...
+        preserve_result: Literal[True], has_aux: bool = False) -> Callable[..., tuple[Any, Any]]: ...
 @overload
 def jacobian(f: Callable[..., Any], wrt: Wrt = 0,
         mode: Literal["auto", "forward", "reverse"] = "auto", optimized: bool = True,
         verbose: int = 0, argnums: Wrt | None = None,
-        preserve_result: bool = False) -> Callable[..., Any]: ...
+        preserve_result: bool = False, has_aux: bool = False) -> Callable[..., Any]: ...
 def jacobian(f: Callable[..., Any], wrt: Wrt = 0,
              mode: Literal["auto", "forward", "reverse"] = "auto", optimized: bool = True,
              verbose: int = 0, argnums: Wrt | None = None,
-             preserve_result: bool = False) -> Callable[..., Any]:
+             preserve_result: bool = False, has_aux: bool = False) -> Callable[..., Any]:
     """``jac(*args)``: the Jacobian of ``f`` with respect to one argument, shaped
     ``output.shape + arg.shape`` (a tuple of them, one per argument, for a tuple ``wrt``;
     for a function returning a tuple or a container, one per output leaf, in the output's
     structure); 'auto' picks forward mode when the argument is smaller than the output,
-    reverse otherwise. ``preserve_result=True``: ``(f(*args), jacobian)``."""
+    reverse otherwise. ``preserve_result=True``: ``(f(*args), jacobian)``. ``has_aux=True``
+    (JAX's): ``f`` returns ``(value, aux)``, the Jacobian is of ``value``, and ``jac`` returns
+    ``(jacobian, aux)``."""
     if mode not in ("auto", "forward", "reverse"):
         raise ValueError(f"mode must be 'auto', 'forward' or 'reverse', not {mode!r}")
+    if has_aux:
+        _refuse_aux_of_aux(f)
     if preserve_result:
-        return _with_value(f, jacobian(f, wrt, mode, optimized, verbose, argnums))
+        with_value = _with_value(f, jacobian(f, wrt, mode, optimized, verbose, argnums,
+                                             has_aux=has_aux))
+        return (lambda *args: (lambda v, ja: (v, ja[0]))(*with_value(*args))) if has_aux \
+            else with_value
     wrt = _argnums(wrt, argnums)
     if isinstance(wrt, (tuple, list)):      # one Jacobian per argument, as JAX's jacfwd
         _wrt_indices(_target(f), wrt)       # refused whole, as grad refuses it
-        parts = [_jacobian(f, w, mode, optimized, verbose) for w in wrt]
+        parts = [_jacobian(f, w, mode, optimized, verbose, has_aux=has_aux) for w in wrt]
+        if has_aux:         # (one Jacobian per argument, aux)
+            return lambda *args: (lambda pairs: (tuple(p[0] for p in pairs), pairs[0][1]))(
+                [part(*args) for part in parts])
         return lambda *args: tuple(part(*args) for part in parts)
-    built: dict[str, DerivativeFunction[..., Any]] = {}
+    built: dict[str, Callable[..., Any]] = {}
 
-    def derivative(which: Mode) -> DerivativeFunction[..., Any]:
-        # built on first use: a mode that is not used is not built
+    def derivative(which: Mode) -> Callable[..., Any]:
+        # built on first use: a mode that is not used is not built; with has_aux, the
+        # derivative of the value alone (forward: the first of the pair's tangents)
         if which not in built:
-            built[which] = autodiff(f, mode=which, wrt=wrt, optimized=optimized,
-                                    verbose=verbose)
+            made: Callable[..., Any] = _derivative(
+                f, which, wrt, False, optimized, False, verbose, has_aux=True) \
+                if has_aux and which == "reverse" else autodiff(
+                    f, mode=which, wrt=wrt, optimized=optimized, verbose=verbose)
+            built[which] = made if not has_aux else (
+                lambda *args, **kwargs: made(*args, **kwargs)[0])
         return built[which]
 
     boxed = getattr(f, "__srcad_boxed__", None)    # a derivative: its function's parameters
@@ -1971,14 +2085,20 @@ def jacobian(f: Callable[..., Any], wrt: Wrt = 0,
     whole = type(index) is int and _is_star(target, index)       # all of *args, **kwargs
     index = index[0] + index[1] if type(index) is tuple else index     # the call's position
 
-    def jac(*args: Any) -> Any:        # an array, or a tuple of them for a tuple output
+    def jac(*args: Any) -> Any:
+        value = f(*args)
+        if not has_aux:
+            return at(args, value)
+        value, aux = _aux_of(f, value)
+        return at(args, value), aux
+
+    def at(args: tuple, value: Any) -> Any:   # an array, or a tuple of them for a tuple output
         if whole:
             raise NotDifferentiableError(
                 f"srcad.jacobian with respect to all of a *args or **kwargs parameter is not "
                 f"supported ({getattr(f, '__name__', f)}, argument {index})",
                 hint="Differentiate one of its items (an int wrt counts the call's positional "
                      "arguments), or use srcad.grad, srcad.vjp or srcad.hvp.")
-        value = f(*args)
         if index < len(args) and trees.is_container(args[index]):
             return _container_jacobian(derivative("forward"), args, index, value)
         if isinstance(value, tuple) or trees.is_container(value):
@@ -2023,6 +2143,30 @@ def jacobian(f: Callable[..., Any], wrt: Wrt = 0,
             out = np.concatenate(rows) if rows else np.zeros((0, x.size), dtype)
         return out.reshape(y.shape + x.shape)
     return jac
+
+
+def _refuse_aux_of_aux(f) -> None:
+    """``vjp``, ``jvp`` or a Jacobian with ``has_aux=True`` of a derivative built with
+    ``has_aux=True`` (whose generated code returns ``((value, aux), gradient)``, not what its
+    caller gets): refused, not differentiated through that layout."""
+    if getattr(getattr(f, "__srcad_spec__", None), "has_aux", False):
+        raise NotDifferentiableError(
+            f"has_aux=True on a derivative of {getattr(f, '__name__', f)} that was itself built "
+            "with has_aux=True is not supported", hint="Differentiate the gradient without "
+            "has_aux (srcad.grad(f)), or compute the aux apart.")
+
+
+def _aux_of(f, out) -> tuple:
+    """``(value, aux)`` of what ``f`` differentiated with ``has_aux=True`` returned, which
+    must be a pair."""
+    if type(out) is not tuple or len(out) != 2:
+        what = f"a tuple of {len(out)}" if type(out) is tuple else type(out).__name__
+        raise NotDifferentiableError(
+            f"{getattr(f, '__name__', f)} is differentiated with has_aux=True, so it must "
+            f"return a pair (value, aux), but it returned {what}",
+            _def_location(_target(f), returns=True), hint="Return the value to differentiate "
+            "and the auxiliary data as two items (or drop has_aux=True).")
+    return out
 
 
 def _with_value(f, derivative, vectors=0):
@@ -2120,51 +2264,53 @@ _jacobian: Callable[..., Any] = jacobian      # for a wrt of either kind (the ov
 @overload
 def jacfwd(f: Callable[..., Any], wrt: int | str = 0, optimized: bool = True,
         verbose: int = 0, argnums: int | str | None = None,
-        preserve_result: Literal[False] = False) -> Callable[..., np.ndarray]: ...
+        preserve_result: Literal[False] = False, has_aux: bool = False) -> Callable[..., np.ndarray]: ...
 @overload
 def jacfwd(f: Callable[..., Any], wrt: tuple[int | str, ...] | list[int | str], optimized: bool = True,
         verbose: int = 0, argnums: None = None,
-        preserve_result: Literal[False] = False) -> Callable[..., tuple[Any, ...]]: ...
+        preserve_result: Literal[False] = False, has_aux: bool = False) -> Callable[..., tuple[Any, ...]]: ...
 @overload
 def jacfwd(f: Callable[..., Any], wrt: int = 0, optimized: bool = True,
         verbose: int = 0, *, argnums: tuple[int | str, ...] | list[int | str],
-        preserve_result: Literal[False] = False) -> Callable[..., tuple[Any, ...]]: ...
+        preserve_result: Literal[False] = False, has_aux: bool = False) -> Callable[..., tuple[Any, ...]]: ...
 @overload
 def jacfwd(f: Callable[..., Any], wrt: Wrt = 0, optimized: bool = True, verbose: int = 0,
         argnums: Wrt | None = None, *,
-        preserve_result: Literal[True]) -> Callable[..., tuple[Any, Any]]: ...
+        preserve_result: Literal[True], has_aux: bool = False) -> Callable[..., tuple[Any, Any]]: ...
 @overload
 def jacfwd(f: Callable[..., Any], wrt: Wrt = 0, optimized: bool = True, verbose: int = 0,
-        argnums: Wrt | None = None, preserve_result: bool = False) -> Callable[..., Any]: ...
+        argnums: Wrt | None = None, preserve_result: bool = False, has_aux: bool = False) -> Callable[..., Any]: ...
 def jacfwd(f: Callable[..., Any], wrt: Wrt = 0, optimized: bool = True, verbose: int = 0,
-           argnums: Wrt | None = None, preserve_result: bool = False) -> Callable[..., Any]:
-    """JAX's name: ``jacobian(f, wrt, mode='forward')``."""
-    return _jacobian(f, wrt, "forward", optimized, verbose, argnums, preserve_result)
+           argnums: Wrt | None = None, preserve_result: bool = False,
+           has_aux: bool = False) -> Callable[..., Any]:
+    """JAX's name: ``jacobian(f, wrt, mode='forward')`` (``has_aux``: as ``jacobian``'s)."""
+    return _jacobian(f, wrt, "forward", optimized, verbose, argnums, preserve_result, has_aux)
 
 
 @overload
 def jacrev(f: Callable[..., Any], wrt: int | str = 0, optimized: bool = True,
         verbose: int = 0, argnums: int | str | None = None,
-        preserve_result: Literal[False] = False) -> Callable[..., np.ndarray]: ...
+        preserve_result: Literal[False] = False, has_aux: bool = False) -> Callable[..., np.ndarray]: ...
 @overload
 def jacrev(f: Callable[..., Any], wrt: tuple[int | str, ...] | list[int | str], optimized: bool = True,
         verbose: int = 0, argnums: None = None,
-        preserve_result: Literal[False] = False) -> Callable[..., tuple[Any, ...]]: ...
+        preserve_result: Literal[False] = False, has_aux: bool = False) -> Callable[..., tuple[Any, ...]]: ...
 @overload
 def jacrev(f: Callable[..., Any], wrt: int = 0, optimized: bool = True,
         verbose: int = 0, *, argnums: tuple[int | str, ...] | list[int | str],
-        preserve_result: Literal[False] = False) -> Callable[..., tuple[Any, ...]]: ...
+        preserve_result: Literal[False] = False, has_aux: bool = False) -> Callable[..., tuple[Any, ...]]: ...
 @overload
 def jacrev(f: Callable[..., Any], wrt: Wrt = 0, optimized: bool = True, verbose: int = 0,
         argnums: Wrt | None = None, *,
-        preserve_result: Literal[True]) -> Callable[..., tuple[Any, Any]]: ...
+        preserve_result: Literal[True], has_aux: bool = False) -> Callable[..., tuple[Any, Any]]: ...
 @overload
 def jacrev(f: Callable[..., Any], wrt: Wrt = 0, optimized: bool = True, verbose: int = 0,
-        argnums: Wrt | None = None, preserve_result: bool = False) -> Callable[..., Any]: ...
+        argnums: Wrt | None = None, preserve_result: bool = False, has_aux: bool = False) -> Callable[..., Any]: ...
 def jacrev(f: Callable[..., Any], wrt: Wrt = 0, optimized: bool = True, verbose: int = 0,
-           argnums: Wrt | None = None, preserve_result: bool = False) -> Callable[..., Any]:
-    """JAX's name: ``jacobian(f, wrt, mode='reverse')``."""
-    return _jacobian(f, wrt, "reverse", optimized, verbose, argnums, preserve_result)
+           argnums: Wrt | None = None, preserve_result: bool = False,
+           has_aux: bool = False) -> Callable[..., Any]:
+    """JAX's name: ``jacobian(f, wrt, mode='reverse')`` (``has_aux``: as ``jacobian``'s)."""
+    return _jacobian(f, wrt, "reverse", optimized, verbose, argnums, preserve_result, has_aux)
 
 
 @overload

@@ -2,7 +2,7 @@
 and a derivative rebuilt with the argument's structure and types.
 
 A container is a dict, a namedtuple, a dataclass instance, an object of a user class (its
-attributes), or a list or tuple holding one of those or a function (a flat list or tuple of
+attributes), a bound method of a user class on a container (its object), or a list or tuple holding one of those or a function (a flat list or tuple of
 arrays and floats is an ordinary argument, lists being supported by the transformers as they
 are). Everything else is a leaf. ``structure(value)``
 is a hashable description (the key of the derivative built for it, and what
@@ -24,6 +24,7 @@ __all__ = ["is_container", "structure", "flatten", "leaves", "paths", "rebuild",
 
 DICT, LIST, TUPLE, NAMEDTUPLE, DATACLASS = "dict", "list", "tuple", "namedtuple", "dataclass"
 OBJECT = "object"      # an instance of a user class: its attributes (vars) are its items
+METHOD = "method"      # a bound method of a user class on a container: its object, one item
 FIELDS = (NAMEDTUPLE, DATACLASS, OBJECT)     # items read as attributes
 
 
@@ -48,7 +49,43 @@ def _node(value):
     if _user_object(value):
         fields = vars(value)
         return OBJECT, tuple(fields), tuple(fields.values())
+    if _bound_method(value):
+        return METHOD, (value.__func__.__name__,), (value.__self__,)
     return None
+
+
+def _bound_method(value) -> bool:
+    """``model.forward`` passed as a value: a method of the object's class (a user function)
+    bound to a container holding no method bound to it (a cycle), whose leaves are then the
+    object's, as a call of the method reads them."""
+    if not isinstance(value, types.MethodType) or not isinstance(value.__func__,
+                                                                  types.FunctionType):
+        return False
+    obj = value.__self__
+    if getattr(type(obj), value.__func__.__name__, None) is not value.__func__:
+        return False
+    return _node(obj) is not None and not _reaches(obj, obj, set())
+
+
+def _reaches(value, obj, seen: set) -> bool:
+    """Does ``value`` hold, at any depth, a method bound to ``obj`` (or a cycle)?"""
+    if type(value) in _LEAF_TYPES or isinstance(value, (types.FunctionType, type, np.ndarray)):
+        return False
+    if id(value) in seen:
+        return True
+    seen.add(id(value))
+    if isinstance(value, types.MethodType):
+        return value.__self__ is obj or _reaches(value.__self__, obj, seen)
+    if isinstance(value, dict):
+        children = tuple(value.values())
+    elif isinstance(value, (list, tuple)):
+        children = tuple(value)
+    elif dataclasses.is_dataclass(value) or _user_object(value):
+        children = tuple(vars(value).values()) if hasattr(value, "__dict__") else tuple(
+            getattr(value, f.name) for f in dataclasses.fields(value))
+    else:
+        return False
+    return any(_reaches(c, obj, seen) for c in children)
 
 
 _LIBRARIES = frozenset(["numpy", "scipy", "builtins", "srcad", "sklearn", "jax", "torch",
@@ -172,6 +209,8 @@ def rebuild(template, new_leaves):
         for key, value in zip(keys, values):
             object.__setattr__(out, key, value)     # frozen dataclasses too
         return out
+    if kind == METHOD:
+        return types.MethodType(template.__func__, values[0])
     return values if kind == LIST else tuple(values)
 
 
@@ -205,6 +244,8 @@ def describe(tree) -> str:
         return "{" + ", ".join(f"{k!r}: {v}" for k, v in zip(keys, items)) + "}"
     if kind in FIELDS:
         return f"{cls.__name__}(" + ", ".join(f"{k}={v}" for k, v in zip(keys, items)) + ")"
+    if kind == METHOD:
+        return f"{items[0]}.{keys[0]}"
     if kind == LIST:
         return "[" + ", ".join(items) + "]"
     return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"

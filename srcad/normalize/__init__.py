@@ -71,20 +71,22 @@ def normalize(src: Source, structures: dict | None = None,
     own = local_functions(src, fdef)
     lower_sugar(src, fdef)
     lower_comprehensions(src, fdef)
+    norm = _Normalizer(src, Namer(set()))       # its namer once the names are known
+    norm.passed = dict(callables or {})
     output = lower_containers(src, fdef, structures or {}, output=True,
-                              functions=frozenset(callables or ()))
+                              functions=frozenset(callables or ()),
+                              outputs=norm.helper_output)
     containers = fdef.srcad_containers
     fence(src, fdef)
     taken = names_in(fdef) | set(src.namespace.cells)
     namer = Namer(taken)
-    norm = _Normalizer(src, namer)
+    norm.namer = namer
     norm.refs.update(src.namespace.imports)      # `import numpy as jnp` in the function
     norm.deps += fdef.srcad_deps                 # classes whose calls made containers
     _lower_returns(fdef, namer)
     norm.main_locals = assigned_names(fdef)
     norm.main_rebound = assigned_names(fdef.body)
     norm.main_defaults = _defaults(src.fn)
-    norm.passed = dict(callables or {})
     scope = _Scope(src, src.namespace, {}, foreign=False, depth=0)
     scope.containers = containers
     scope.local_functions = {n: LocalFunction(f, scope) for n, f in own.items()}

@@ -85,7 +85,8 @@ class Calls(Inliner):
                         for k in node.keywords]
             if marked[2] is not None:           # rebinding the helper's name rebuilds
                 self.resolve(scope, marked[2])
-            return self.inline(scope, node, marked[0], args, keywords, pre, hint, marked[1])
+            return self.inline(scope, node, marked[0], args, keywords, pre, hint, marked[1],
+                               marked[3])
         callee = self.local_callee(scope, func, node)
         if isinstance(callee, LocalFunction):
             args = [self.argument(scope, a, pre) for a in node.args]
@@ -290,9 +291,11 @@ class Calls(Inliner):
         passed = self.passed_to_main(scope.rename.get(ident, None if scope.depth else ident))
         if isinstance(passed, types.MethodType) and _is_user_function(passed.__func__):
             raise _loc_error(scope.src, node, "the function called here is the bound method "
-                             f"{passed.__qualname__}, passed as a value, which srcad does not "
-                             "inline", "Pass the object and call its method "
-                             "(model.forward(x)), or pass a function.", NoRuleError)
+                             f"{passed.__qualname__}, passed as a value, whose object holds a "
+                             "method bound to itself (self.act = self.relu) or is no "
+                             "container of arrays: srcad does not inline it",
+                             "Pass the object and call its method (model.forward(x)), or "
+                             "pass a function.", NoRuleError)
         if passed is not None:
             return passed
         local = ident in scope.rename or (not scope.depth and ident in self.main_locals)

@@ -26,7 +26,12 @@ arguments of this call (``srcad.trees.structure``). Output: the same function wh
   and a call of a namedtuple class or a plain dataclass makes a container of its fields;
 * with ``output``, the function's ``return`` of a container (a dict, namedtuple or dataclass,
   or a tuple or list holding one) returns the tuple of its leaves, and its structure is the
-  pass's result (``Program.output``).
+  pass's result (``Program.output``); a call of a user helper returning one (``outputs``)
+  is ``r_h, r_out = forward(p, x)``, ``r`` bound to the container of those names;
+* ``for k in ('a', 'b'):`` over constants (or a ``range`` of them) whose body reads a
+  container with ``k`` or holds a ``try`` is unrolled, so the reads and the ``try`` are
+  decided per copy;
+* a bound method of a container (``trees.METHOD``) called is its method on that object.
 A container used whole anywhere else is a flat list or tuple display of its leaves when it is
 one, else refused with its location (a dict passed to a helper, a container rebound or written
 into). Nothing after this pass sees a container.
@@ -95,6 +100,7 @@ class _Item(_Ref):
 
 
 _MISSING = object()
+_MAX_UNROLLED = 100     # items of a loop over constants unrolled for the reads in its body
 _SEQUENCE = (trees.LIST, trees.TUPLE, trees.NAMEDTUPLE)
 # methods of a key (a str) that a derivative's build evaluates: pure, and giving a constant
 # (each gives a str, bool or int: a constant the generated code can hold as a literal)
@@ -144,6 +150,8 @@ class _Lowering:
         self.counts = counts
         self.mutated = _mutated(fdef)
         self.functions: frozenset = frozenset()
+        self.outputs = None         # (helper, views) -> the structure it returns, or None
+        self.returns: dict = {}     # id(call) -> (call, the container of its leaves)
         a = fdef.args
         self.params = {p.id for p in a.posonlyargs + a.args + a.kwonlyargs}
         self.unpacked = {n.value.id for n in gast.walk(fdef) if isinstance(n, gast.Starred)
@@ -469,6 +477,9 @@ class _Lowering:
         cls = self.container_class(func)
         if cls is not None:
             return self.construct(cls, node, pre, hint) if pre is not None else None
+        returned = self.helper_output(node, pre, hint)
+        if returned is not None:
+            return returned
         if isinstance(func, gast.Attribute) and func.attr in _STR_METHODS:
             base = self.resolve(func.value, None, "")
             consts = [self.constant(a) for a in args]
@@ -671,12 +682,12 @@ class _Lowering:
             return found
         return None
 
-    def helper_call(self, node, pre):
-        """A call of a user function (or a method of a container's class) passing a
-        container whole: the call is marked ``srcad_inline = (function, {parameter:
-        container}, the callee as written)`` for the inliner, which lowers the helper with those containers bound;
-        the arguments it passes are placeholders. None for any other call."""
-        method = None
+    def inlined(self, node, any_helper=False, pre=None):
+        """``(function, {parameter: container}, method's object or None)`` of a call of a
+        user function (or a method of a container's class) passing a container whole, or
+        with ``any_helper`` of any module-level function as written; else None. ``pre``: where
+        the values of a dict display passed whole are assigned (None: only probed)."""
+        method = base = None
         called = None               # an object called: model(X), self.layer1(h)
         if not isinstance(node.func, gast.Attribute):
             called = self.resolve(node.func, None, "")
@@ -685,7 +696,10 @@ class _Lowering:
             if isinstance(owner, _Static) and owner.kind in trees.FIELDS and \
                     node.func.attr in owner.keys:
                 called = owner.item(node.func.attr)
-        if isinstance(called, _Static) and called.kind in trees.FIELDS:    # model(X)
+        if isinstance(called, _Static) and called.kind == trees.METHOD:
+            base = called.items[0]          # fn(z) of fn = model.forward: the method on it
+            method = getattr(base.cls, called.keys[0], None)
+        elif isinstance(called, _Static) and called.kind in trees.FIELDS:    # model(X)
             base, method = called, getattr(called.cls, "__call__", None)
             if not isinstance(method, types.FunctionType):
                 raise self.error(node, f"a {called.cls.__name__} is called here, and its class "
@@ -704,49 +718,107 @@ class _Lowering:
                                      "module-level function.")
         wholes = [self.whole(a, pre) for a in node.args]
         keywords = {k.arg: self.whole(k.value, pre) for k in node.keywords}
-        if method is None and not any(wholes) and not any(keywords.values()):
+        probed = method is None and not any(wholes) and not any(keywords.values())
+        if probed and not (any_helper and self.function_ref(node.func)):
             return None
         fn = method or self.src.namespace.resolve(node.func)
         module = getattr(fn, "__module__", "") or ""
         if not isinstance(fn, types.FunctionType) or module.startswith(("numpy", "srcad")):
             return None         # refused where the container is used whole
-        placeholder = [object() for _ in node.args]
+        if any_helper and (any(isinstance(a, gast.Starred) for a in node.args) or
+                           any(k.arg is None for k in node.keywords)):
+            return None         # f(*xs): probed once its items are spelled out
         try:
-            bound = inspect.signature(fn).bind(
-                *([object()] if method else []), *placeholder,
-                **{k.arg: object() for k in node.keywords})
+            params = self.parameters(node, fn, method)
         except TypeError as exc:
+            if probed:
+                return None     # refused where it is inlined
             raise self.error(node, f"bad call to {fn.__name__}: {exc}", "Fix the arguments.")
-        names = {id(v): k for k, v in bound.arguments.items()}
         views = {}
         if method is not None:
             views[next(iter(inspect.signature(fn).parameters))] = base
-        args = []
-        for a, whole, ph in zip(node.args, wholes, placeholder):
+        for a, whole, name in zip(node.args, wholes, params):
+            key = self.constant(a) if whole is None else _MISSING
+            if name is None:
+                continue        # an item of its *args: bound by the inliner (star_view)
             if whole is not None:
-                views[names[id(ph)]] = whole
-                args.append(gast.copy_location(gast.Constant(value=None, kind=None), a))
-            else:
-                key = self.constant(a)
-                if key is not _MISSING and type(key) in (int, str, bool):
-                    views[names[id(ph)]] = _Const(key)    # self.layers[i] with i = 0 passed
-                args.append(self.expr(a, pre))
-        kw = []
-        for k in node.keywords:
-            if keywords[k.arg] is not None:
-                views[k.arg] = keywords[k.arg]
-                kw.append(gast.keyword(arg=k.arg, value=gast.Constant(value=None, kind=None)))
-            else:
-                kw.append(gast.keyword(arg=k.arg, value=self.expr(k.value, pre)))
+                views[name] = whole
+            elif key is not _MISSING and type(key) in (int, str, bool):
+                views[name] = _Const(key)    # self.layers[i] with i = 0 passed
+        views.update({k.arg: keywords[k.arg] for k in node.keywords
+                      if keywords[k.arg] is not None})
+        return fn, views, method
+
+    def helper_call(self, node, pre):
+        """A call of a user function (or a method of a container's class) passing a
+        container whole: the call is marked ``srcad_inline = (function, {parameter:
+        container}, the callee as written, the structure it returns)`` for the inliner, which
+        lowers the helper with those containers bound; the arguments it passes are
+        placeholders. None for any other call."""
+        found = self.inlined(node, pre=pre)
+        if found is None:
+            return None
+        returned = self.helper_output(node, pre, "item", found)
+        if returned is not None:        # used whole: a flat tuple of its leaves, or refused
+            return self.materialize(returned, node)
+        return self.marked(node, pre, *found)
+
+    def marked(self, node, pre, fn, views, method, tree=None):
+        """The call of helper ``fn`` the inliner inlines with ``views`` bound."""
+        args = [gast.copy_location(gast.Constant(value=None, kind=None), a)
+                if isinstance(views.get(name), _Static) else self.expr(a, pre)
+                for a, name in zip(node.args, self.parameters(node, fn, method))]
+        kw = [gast.keyword(arg=k.arg, value=gast.Constant(value=None, kind=None)
+                           if isinstance(views.get(k.arg), _Static) else self.expr(k.value, pre))
+              for k in node.keywords]
         if method is not None:
             args.insert(0, gast.copy_location(gast.Constant(value=None, kind=None), node))
         call = gast.copy_location(gast.Call(func=gast.Name(id=fn.__name__, ctx=gast.Load(),
                                                            annotation=None, type_comment=None),
                                             args=args, keywords=kw), node)
-        call.srcad_inline = (fn, views, None if method else node.func)
+        call.srcad_inline = (fn, views, None if method else node.func, tree)
         if hasattr(node, "srcad_keys"):
             call.srcad_keys = node.srcad_keys
         return call
+
+    @staticmethod
+    def parameters(node, fn, method) -> list:
+        """The parameter of ``fn`` each positional argument of ``node`` binds (None for an
+        item of its ``*args``)."""
+        placeholder = [object() for _ in node.args]
+        bound = inspect.signature(fn).bind(*([object()] if method else []), *placeholder,
+                                           **{k.arg: object() for k in node.keywords})
+        names = {id(v): k for k, v in bound.arguments.items()}
+        return [names.get(id(ph)) for ph in placeholder]
+
+    def returns_container(self, node) -> bool:
+        """Is ``node`` a call of a user helper returning a container?"""
+        found = None if self.outputs is None else self.inlined(node, any_helper=True)
+        return found is not None and self.outputs(found[0], found[1]) is not None
+
+    def helper_output(self, node, pre, hint, found=None):
+        """A call of a user helper returning a container (``r = forward(p, x)`` of ``return
+        {'h': h, 'out': out}``): its leaves assigned to names of their own (``r_h, r_out =
+        forward(p, x)``, the helper returning the tuple of its leaves), and the container of
+        them. None for a helper returning one value, or any other call."""
+        if pre is None or self.outputs is None:
+            return None
+        done = self.returns.get(id(node))
+        if done is not None:
+            return done[1]
+        found = found or self.inlined(node, any_helper=True, pre=pre)
+        tree = None if found is None else self.outputs(found[0], found[1])
+        if tree is None:
+            return None
+        call = self.marked(node, pre, *found, tree=tree)
+        names = leaf_names(hint or "item", tree, self.taken)
+        pre.append(gast.copy_location(gast.Assign(
+            targets=[gast.copy_location(gast.Tuple(elts=[_load(n, gast.Store()) for n in names],
+                                                   ctx=gast.Store()), node)],
+            value=call, type_comment=None), node))
+        static = _static_of(tree, iter(names))
+        self.returns[id(node)] = (node, static)
+        return static
 
     # -- statements -----------------------------------------------------------------------------
 
@@ -819,6 +891,10 @@ class _Lowering:
             found = self.resolve(stmt.iter, pre, "item")
             if isinstance(found, _Static):
                 return pre + self.unroll(stmt, found)
+            keys = self.constant_keys(stmt)
+            if keys is not None:
+                return pre + self.unroll(stmt, _Static(trees.TUPLE, tuple, range(len(keys)),
+                                                       [_Const(k) for k in keys]))
         if isinstance(stmt, gast.If):
             test = self.resolve(stmt.test, None, "")
             if isinstance(test, _Const):      # if 'b' in params: decided by the structure
@@ -841,6 +917,31 @@ class _Lowering:
         if isinstance(stmt, (gast.FunctionDef, gast.ClassDef)):
             return [stmt]            # refused by the fence
         return pre + [self.expr(stmt, pre)]
+
+    def constant_keys(self, loop):
+        """The constants ``for k in ('a', 'b'):`` (or a ``range`` of constants) goes over,
+        when its body reads a container with ``k`` or holds a ``try`` (which its reads may
+        decide): unrolled, one copy per constant; else None (an ordinary loop)."""
+        it = loop.iter
+        values = _range(it) if isinstance(it, gast.Call) and self.builtin(it.func, "range") \
+            else _constants(it)
+        if values is None or len(values) > _MAX_UNROLLED or not isinstance(
+                loop.target, gast.Name) or loop.orelse:
+            return None
+        target = loop.target.id
+        for n in (n for s in loop.body for n in gast.walk(s)):
+            if isinstance(n, gast.Try):
+                return values
+            key = n.slice if isinstance(n, gast.Subscript) else n.args[0] if isinstance(
+                n, gast.Call) and isinstance(n.func, gast.Attribute) and \
+                n.func.attr == "get" and n.args else None
+            base = n.value if isinstance(n, gast.Subscript) else \
+                n.func.value if key is not None else None
+            if key is not None and any(isinstance(m, gast.Name) and m.id == target
+                                       for m in gast.walk(key)) and \
+                    isinstance(self.resolve(base, None, ""), _Static):
+                return values
+        return None
 
     def zip_with_lists(self, it, pre):
         """``zip(xs, (np.tanh, relu))``, containers zipped with values that are not (a list
@@ -1052,7 +1153,8 @@ def _mutated(fdef) -> set:
 
 
 def lower_containers(src: Source, fdef, structures: dict, views: dict | None = None,
-                     functions: frozenset = frozenset(), output: bool = False):
+                     functions: frozenset = frozenset(), output: bool = False,
+                     outputs=None):
     """Lower ``fdef`` (in place) for container parameters of ``structures`` (parameter name
     -> ``trees.structure``), and every container literal it makes; ``views`` (an inlined
     helper's parameter -> the container its caller passed, see ``helper_call``) are bound
@@ -1060,11 +1162,14 @@ def lower_containers(src: Source, fdef, structures: dict, views: dict | None = N
     [np.tanh, relu]``), which a name bound to one reads where it is called. ``output`` (the
     function differentiated, not a helper): a returned dict, namedtuple or dataclass (or a
     tuple or list holding one) is returned as the tuple of its leaves, and its structure is
-    the result (else None). ``fdef.srcad_deps`` lists the classes whose calls were made
-    containers (for the cache); ``fdef.srcad_containers`` the names bound to containers in
-    ``fdef``, which its nested functions and lambdas read as their ``views``."""
+    the result (else None). ``outputs(helper, views)``: the structure of the container a
+    call of a user helper returns (else None), whose leaves its caller then reads by name.
+    ``fdef.srcad_deps`` lists the classes whose calls were made containers (for the
+    cache); ``fdef.srcad_containers`` the names bound to containers in ``fdef``, which its
+    nested functions and lambdas read as their ``views``."""
     lowering = _Lowering(src, fdef, output)
     lowering.functions = functions
+    lowering.outputs = outputs
     fdef.srcad_deps = lowering.deps
     fdef.srcad_containers = {}
     rebound = {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name)
@@ -1099,7 +1204,8 @@ def lower_containers(src: Source, fdef, structures: dict, views: dict | None = N
         setattr(args, field, new)
     args.kw_defaults = kw_defaults
     if not _uses_containers(fdef, lowering) and not structures and not views and not any(
-            isinstance(n, gast.Call) and lowering.container_class(n.func) is not None
+            isinstance(n, gast.Call) and (lowering.container_class(n.func) is not None or
+                                          lowering.returns_container(n))
             for n in gast.walk(fdef)):
         return None
     fdef.body = lowering.block(fdef.body)

@@ -5,7 +5,8 @@ Input: a call of a user function, its arguments as atoms. Output: the statements
 appended to ``pre`` (parameters bound to the arguments or to their defaults; ``*args`` and
 ``**kwargs`` to containers of the call's items, each read through a name of its own; a
 parameter it writes into is the caller's own array) and the atom holding its single returned
-value.
+value (for a helper returning a container, the tuple of its leaves: ``helper_output`` finds
+its structure for the caller, ``containers.helper_output``).
 """
 from __future__ import annotations
 
@@ -15,7 +16,9 @@ import inspect
 
 import gast
 
-from ..source import UNRESOLVED, function_state, parse_function
+from .. import registry, trees
+from ..errors import InternalError, SrcadError
+from ..source import UNRESOLVED, _is_user_function, function_state, parse_function
 from ..template import clone
 from .anf import Expressions
 from .closures import LocalFunction, local_functions
@@ -36,9 +39,11 @@ _MAX_INLINE_DEPTH = 20
 class Inliner(Expressions):
     """Inlining (the layer above ``Expressions``)."""
 
-    def inline(self, scope, node, fn, args, keywords, pre, hint, views=None):
+    def inline(self, scope, node, fn, args, keywords, pre, hint, views=None, tree=None):
         """Inline a user helper from its own source; returns the atom holding its result.
-        ``views``: its parameters passed containers (``containers.helper_call``)."""
+        ``views``: its parameters passed containers (``containers.helper_call``); ``tree``:
+        the structure of the container it returns, given back as the tuple of its leaves
+        (``containers.helper_output``)."""
         if scope.depth >= _MAX_INLINE_DEPTH:
             raise _loc_error(scope.src, node, f"helper calls nest deeper than "
                              f"{_MAX_INLINE_DEPTH} (recursion?)",
@@ -71,7 +76,10 @@ class Inliner(Expressions):
                      for n in sorted(clash)}        # the helper's assignments cannot rebind
             views = renamed(views, alias)[0]
             leaves = (leaves - clash) | set(alias.values())
-        src, own = self.lowered_helper(fn, src, views)
+        src, own, returned = self.lowered_helper(fn, src, views, output=tree is not None)
+        if returned != tree:
+            raise InternalError(f"helper {fn.__name__} returns {trees.describe(returned)} "
+                                f"where its caller was lowered for {trees.describe(tree)}")
         fdef = src.node
         containers = fdef.srcad_containers
         helper_ns = src.namespace
@@ -121,28 +129,48 @@ class Inliner(Expressions):
         src = self.parsed[fn]
         return dataclasses.replace(src, node=clone(src.node))
 
-    def lowered_helper(self, fn, src, views):
-        """``(Source, its local functions)`` of helper ``fn`` (parsed: ``src``) lowered up to
-        the fence: once per build for a helper passed no containers (a copy at each call),
-        anew for one passed containers or ``*args``/``**kwargs`` items (``views``)."""
-        if not views and fn in self.helpers:
-            lowered, own, deps = self.helpers[fn]
+    def lowered_helper(self, fn, src, views, output=False):
+        """``(Source, its local functions, the structure of the container it returns)`` of
+        helper ``fn`` (parsed: ``src``) lowered up to the fence: once per build for a helper
+        passed no containers (a copy at each call), anew for one passed containers or
+        ``*args``/``**kwargs`` items (``views``). ``output``: a returned container is
+        returned as the tuple of its leaves."""
+        if not views and (fn, output) in self.helpers:
+            lowered, own, deps, tree = self.helpers[fn, output]
             self.deps += deps
             node = clone(lowered.node)
             node.srcad_containers = lowered.node.srcad_containers
-            return dataclasses.replace(lowered, node=node), own
+            return dataclasses.replace(lowered, node=node), own, tree
         fdef = src.node
         lower_reraising_try(src, fdef)
         own = local_functions(src, fdef)
         lower_sugar(src, fdef)
         lower_comprehensions(src, fdef)
-        lower_containers(src, fdef, {}, views, frozenset(self.passed))
+        tree = lower_containers(src, fdef, {}, views, frozenset(self.passed), output=output,
+                                outputs=self.helper_output)
         self.deps += fdef.srcad_deps
         fence(src, fdef)
         if views:
-            return src, own
-        self.helpers[fn] = (src, own, list(fdef.srcad_deps))
-        return dataclasses.replace(src, node=clone(fdef)), own
+            return src, own, tree
+        self.helpers[fn, output] = (src, own, list(fdef.srcad_deps), tree)
+        if tree is None:        # lowered as it is lowered returning one value
+            self.helpers[fn, False] = self.helpers[fn, output]
+        return dataclasses.replace(src, node=clone(fdef)), own, tree
+
+    def helper_output(self, fn, views):
+        """The structure of the container a call of user helper ``fn`` passed ``views``
+        returns (``containers.lower_containers``'s ``outputs``), else None (one value, a
+        function with a rule or from a library, a helper srcad refuses where it inlines it,
+        one calling itself)."""
+        if registry.lookup(fn) is not None or not _is_user_function(fn) or fn in self.probing:
+            return None
+        self.probing.add(fn)
+        try:
+            return self.lowered_helper(fn, self.parsed_helper(fn), dict(views), output=True)[2]
+        except SrcadError:
+            return None         # refused where it is inlined
+        finally:
+            self.probing.discard(fn)
 
     def inline_local(self, scope, node, local, args, keywords, pre, hint):
         """Inline a nested def or lambda (``closures.LocalFunction``) where it is called: its
@@ -166,7 +194,7 @@ class Inliner(Expressions):
         # the enclosing function's containers it reads (a closure: p['W'] of the caller)
         lower_containers(src, fdef, {}, {
             k: v for k, v in outer.containers.items() if k not in bound_here},
-            functions=frozenset(self.passed))
+            functions=frozenset(self.passed), outputs=self.helper_output)
         containers = fdef.srcad_containers
         self.deps += fdef.srcad_deps
         fence(src, fdef)

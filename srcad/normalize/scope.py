@@ -54,7 +54,8 @@ class Resolver:
         self.passed: dict = {}            # main parameter (or leaf) -> the function passed
         self.origins: dict = {}           # a helper's renamed local -> how the user wrote it
         self.active: set = set()          # local functions being inlined (recursion)
-        self.helpers: dict = {}           # helper -> its lowered Source (inline)
+        self.helpers: dict = {}           # (helper, output) -> its lowered Source (inline)
+        self.probing: set = set()         # helpers whose returned structure is being found
         self.parsed: dict = {}            # helper -> its parsed Source (inline)
 
     def ref(self, obj, preferred: str) -> str:
