@@ -57,6 +57,7 @@ class Resolver:
         self.active: set = set()          # local functions being inlined (recursion)
         self.helpers: dict = {}           # helper -> its lowered Source (inline)
         self.parsed: dict = {}            # helper -> its parsed Source (inline)
+        self.sizes: dict = {}             # helper -> statements its first inlining made, or -1
 
     def ref(self, obj, preferred: str) -> str:
         """A name bound to ``obj`` in the generated function."""
