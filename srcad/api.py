@@ -25,7 +25,7 @@ from typing import Any, Literal, ParamSpec, Protocol, TypeAlias, TypeVar, overlo
 import gast
 import numpy as np
 
-from . import cache, diskcache, dispatch, emit, registry, runtime, trees
+from . import cache, called_helpers, diskcache, dispatch, emit, registry, runtime, trees
 from .runtime import _other_array as _other_array_type
 from .cache import Derivative
 from .backends import check_backend
@@ -2374,3 +2374,6 @@ def hvp(f: Callable[..., Any], wrt: Wrt = 0, optimized: bool = True, verbose: in
     g = grad(f, wrt=wrt, optimized=optimized, verbose=verbose, checkpoint=checkpoint)
     dg = autodiff(g, mode="forward", wrt=wrt, optimized=optimized, verbose=verbose)
     return lambda *args: dg(*bound, *args)
+
+
+called_helpers.derivative = autodiff     # the rules of helpers built once call it

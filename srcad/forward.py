@@ -18,7 +18,7 @@ from . import registry, runtime
 from .analysis import is_primal_only, list_names, primitive_call, walk_statements
 from .errors import NoRuleError, SrcadSyntaxError
 from .instantiate import (Broadcasts, bind, check_coverage, mark_broadcasts, mark_derivative,
-                          runtime_ref)
+                          runtime_ref, template_for)
 from .template import is_zero, make_zero, simplify_zeros
 from .nodes import (assign as _assign, attr as _attr, call as _call, loads as _loads,
                     name as _name)
@@ -216,7 +216,7 @@ class _Forward:
             raise self.error(stmt, f"no tangent (forward-mode) rule for {name}",
                              f"Register one: {registry.rule_recipe(prim, 'tangent')}; or use "
                              "mode='reverse'.", node=value)
-        template = rule.tangent
+        template = template_for(rule, "tangent", [self.active(a) for a in args])
         binding = bind(self, stmt, prim, template, args, kwargs, outs)
         outputs = dict(zip(template.outputs, outs))
         for pname, o in outputs.items():

@@ -19,7 +19,7 @@ from .errors import SrcadSyntaxError
 from .nodes import attr, name
 from .template import TemplateBindError
 
-__all__ = ["bind", "runtime_ref", "mark_broadcasts", "Broadcasts", "mark_derivative"]
+__all__ = ["bind", "template_for", "runtime_ref", "mark_broadcasts", "Broadcasts", "mark_derivative"]
 
 
 def bind(transformer, stmt, prim, template, args, kwargs, outs) -> dict:
@@ -35,6 +35,17 @@ def bind(transformer, stmt, prim, template, args, kwargs, outs) -> dict:
     except TemplateBindError as exc:
         raise transformer.error(stmt, str(exc), "Call it with the parameters listed.",
                                 SrcadSyntaxError) from None
+
+
+def template_for(rule, kind: str, active: list):
+    """The ``kind`` ('adjoint' or 'tangent') template of ``rule`` where the call's positional
+    arguments' activity is ``active``: a called helper's (``called_helpers``) with respect to
+    its active parameters, any other rule's own."""
+    helper = rule.extra.get("helper")
+    template = getattr(rule, kind)
+    if helper is None or template is None:
+        return template
+    return helper.template(kind, tuple(i for i, a in enumerate(active) if a))
 
 
 def mark_broadcasts(body, prim, rule, operands, outs, active=(), renamed=None):

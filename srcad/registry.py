@@ -117,6 +117,13 @@ def lookup(primitive) -> Rule | None:
         return _BY_ID.get(id(primitive))
 
 
+def attach(rule: Rule) -> None:
+    """Enter ``rule`` for a primitive srcad made itself (``called_helpers``): a new object,
+    which no derivative built before reads, so the rule version stays."""
+    with _LOCK:
+        _RULES[rule.primitive] = rule
+
+
 def primitive_name(fn) -> str:
     mod = getattr(fn, "__module__", None) or ""
     name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)

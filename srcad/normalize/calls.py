@@ -137,7 +137,12 @@ class Calls(Inliner):
         """The call of ``callee`` (written ``func``) with atom arguments: a user function
         inlined, anything else a Call marked with its callee."""
         if registry.lookup(callee) is None and _is_user_function(callee):
-            return self.inline(scope, node, callee, args, keywords, pre, hint)
+            built = self.built_once(scope, callee, args, keywords)
+            if built is None:
+                return self.inline(scope, node, callee, args, keywords, pre, hint)
+            call = self.called_helper(scope, func, callee, built[1])
+            call.srcad_callee = built[0]
+            return gast.copy_location(call, node)
         for a in args + [k.value for k in keywords]:
             if isinstance(a, gast.Name) and a.id in scope.local_functions:
                 raise _loc_error(scope.src, a, f"a nested function or lambda passed to "
@@ -266,6 +271,15 @@ class Calls(Inliner):
                 if value == key and isinstance(value, str) == isinstance(key, str):
                     return chosen
         return callee
+
+    def called_helper(self, scope, func, fn, args):
+        """The call of helper ``fn`` that ``Inliner.built_once`` keeps: by its name, or by a
+        reference to it from a helper of another module."""
+        if scope.depth and scope.foreign:
+            func = _name(self.ref(fn, fn.__name__), gast.Load())
+        elif isinstance(func, gast.Name):
+            func = self.name(scope, func)
+        return gast.Call(func=func, args=args, keywords=[])
 
     def argument(self, scope, node, pre):
         """A call's argument as an atom; a local function's name as it is (the callee

@@ -15,9 +15,12 @@ import dataclasses
 import inspect
 
 import gast
+import numpy as np
 
-from .. import registry, trees
+from .. import registry, runtime, trees
+from ..called_helpers import HelperPrimitive, helper_primitive
 from ..errors import InternalError, SrcadError
+from ..sharing import shares
 from ..source import UNRESOLVED, _is_user_function, function_state, parse_function
 from ..template import clone
 from .anf import Expressions
@@ -34,6 +37,10 @@ from .sugar import lower_sugar
 __all__ = ["Inliner"]
 
 _MAX_INLINE_DEPTH = 20
+
+# A helper whose first inlining in a build produced more statements than this is called at
+# its later call sites (``Inliner.built_once``), not inlined again.
+INLINE_LIMIT = 200
 
 
 class Inliner(Expressions):
@@ -108,7 +115,36 @@ class Inliner(Expressions):
         inner.local_functions = {n: LocalFunction(f, inner) for n, f in own.items()}
         inner.containers = containers
         skip = set(mutated) | set(views)
-        return self.inlined_body(scope, node, fn.__name__, fdef, sig, bound, skip, inner, pre)
+        if fn in self.sizes or views or src.generated:
+            return self.inlined_body(scope, node, fn.__name__, fdef, sig, bound, skip, inner,
+                                     pre)
+        before = len(pre)
+        result = self.inlined_body(scope, node, fn.__name__, fdef, sig, bound, skip, inner, pre)
+        plain = not (mutated or own or keywords or getattr(src.fn, "__closure__", None)) and all(
+            p.kind is p.POSITIONAL_OR_KEYWORD for p in sig.parameters.values()) and isinstance(
+            result, gast.Name)
+        made = [n for s in pre[before:] for n in gast.walk(s)]
+        self.sizes[fn] = sum(isinstance(n, gast.stmt) for n in made) if plain and all(
+            _repeatable(n) for n in made) and _made_anew(pre[before:], result) else -1
+        return result
+
+    def built_once(self, scope, fn, args, keywords):
+        """The primitive (``called_helpers.HelperPrimitive``) a call of helper ``fn`` is, in
+        place of inlining it again: for a helper whose first inlining in this build passed
+        ``INLINE_LIMIT`` statements, that takes positional parameters only, writes into none,
+        has no closure cells or nested functions and returned a single value, called with
+        positional arguments only (the defaults of the others passed) and no function among
+        them: ``(primitive, arguments)``; else None."""
+        params = list(inspect.signature(fn).parameters.values())
+        if self.sizes.get(fn, -1) <= INLINE_LIMIT or keywords or len(args) > len(params) or \
+                any(p.default is p.empty for p in params[len(args):]):
+            return None
+        args = list(args) + [_literal_or_ref(self, p.default, p.name)
+                             for p in params[len(args):]]
+        if any(self.passed_function(scope, a) is not None for a in args):
+            return None
+        self.deps.append((None, fn, function_state(fn)))
+        return helper_primitive(fn), args
 
     def named(self, atom, pre, helper):
         """``atom`` bound to a name of its own (an item of a helper's ``*args``, which the
@@ -304,6 +340,34 @@ def _signature(fdef) -> inspect.Signature:
     params += [P(p.id, P.KEYWORD_ONLY, default=value(d))
                for p, d in zip(a.kwonlyargs, a.kw_defaults)]
     return inspect.Signature(params)
+
+
+def _repeatable(node) -> bool:
+    """Can ``node`` of an inlined helper run again to the same effect (the VJP of a helper
+    built once recomputes its primal)? Not a statement run for its effect (``print``, a
+    context manager's enter), not a call of a function srcad has no rule for, nor of a
+    random number generator."""
+    if isinstance(node, gast.Expr) and getattr(node, "srcad_primal_only", False):
+        return False
+    if not isinstance(node, gast.Call):
+        return True
+    callee = getattr(node, "srcad_callee", None)
+    if callee is None or callee is runtime.context_enter or (
+            registry.lookup(callee) is None and not isinstance(callee, HelperPrimitive)):
+        return False
+    owner = getattr(callee, "__self__", None)
+    return "random" not in (getattr(callee, "__module__", None) or "") and not isinstance(
+        owner, (np.random.Generator, np.random.RandomState, np.random.BitGenerator))
+
+
+def _made_anew(stmts, result) -> bool:
+    """Is ``result`` (a name) assigned among ``stmts`` (branches and loops included) only
+    values that share no memory (arithmetic, a ufunc, a reduction...)? A called helper's value
+    is taken as new, so a helper handing back a view of its argument (``return x[1:]``)
+    stays inlined."""
+    values = [n.value for s in stmts for n in gast.walk(s) if isinstance(n, gast.Assign) and any(
+        isinstance(t, gast.Name) and t.id == result.id for t in n.targets)]
+    return bool(values) and not any(shares(v, "np") for v in values)
 
 
 def _mutated_params(fdef, params) -> dict:

@@ -57,6 +57,7 @@ class Resolver:
         self.helpers: dict = {}           # (helper, output) -> its lowered Source (inline)
         self.probing: set = set()         # helpers whose returned structure is being found
         self.parsed: dict = {}            # helper -> its parsed Source (inline)
+        self.sizes: dict = {}             # helper -> statements its first inlining made, or -1
 
     def ref(self, obj, preferred: str) -> str:
         """A name bound to ``obj`` in the generated function."""

@@ -13,7 +13,7 @@ import gast
 
 from .. import registry
 from ..analysis import primitive_call, walk
-from ..instantiate import bind, check_coverage, mark_broadcasts
+from ..instantiate import bind, check_coverage, mark_broadcasts, template_for
 from ..nodes import assign as _assign, attr as _attr, call as _call, loads as _loads, name as _name
 from ..template import make_zero, simplify_zeros
 from .contributions import Contributions
@@ -127,7 +127,7 @@ class AdjointStatements(Contributions):
                              f"Register one: {registry.rule_recipe(prim, 'adjoint')}; or wrap "
                              "the value in srcad.stop_gradient(...) if it needs no derivative.",
                              node=value)
-        template = rule.adjoint
+        template = template_for(rule, "adjoint", [self.active(a) for a in args])
         binding = bind(self, stmt, prim, template, args, kwargs, outs)
         live_out = {}
         for pname, o, b in zip(template.outputs, outs, outputs):
