@@ -40,6 +40,7 @@ class Program:
     aux: bool = False         # f returns (loss, aux) (has_aux=True)
     out: str = "scalar"       # 'scalar', 'array' (jacobian) or 'tree' (container output)
     kwargs: dict = dataclasses.field(default_factory=dict)  # keyword arguments, not differentiated
+    gradgrad: bool = False    # also check jacfwd(grad(f)) and grad of a scalar derivative
 
 
 CORPUS: dict[str, Program] = {}
@@ -70,7 +71,7 @@ def smoothness_penalty(x):
     return np.sum(dx ** 2) + 0.1 * np.sum(x ** 2)
 
 
-add(smoothness_penalty, "np", lambda: (np.sin(np.linspace(0, 3, 7)),))
+add(smoothness_penalty, "np", lambda: (np.sin(np.linspace(0, 3, 7)),), gradgrad=True)
 
 
 def image_total_variation(U):
@@ -1009,7 +1010,7 @@ add(lambda_assigned_inside, "py", lambda: (rng(215).standard_normal(4),))
 
 lambda_direct = lambda w: np.sum(np.tanh(w) ** 2) + np.sum(w) * 0.5
 
-add(lambda_direct, "py", lambda: (rng(216).standard_normal(4),), name="lambda_direct")
+add(lambda_direct, "py", lambda: (rng(216).standard_normal(4),), name="lambda_direct", gradgrad=True)
 
 
 def list_comprehension_l2(params, X):
@@ -1186,6 +1187,33 @@ def scaled_cubic(c, w):
 
 add(functools.partial(scaled_cubic, 0.5), "py", lambda: (rng(270).standard_normal(3),),
     name="partial_positional")
+
+
+def kwonly_penalty(w, *, lam=1.0, power=3):
+    return lam * np.sum(np.abs(w) ** power) + np.sum(np.cos(w))
+
+
+add(functools.partial(kwonly_penalty, lam=0.25), "py", lambda: (rng(273).uniform(0.2, 1.5, 3),),
+    name="partial_keyword_only", gradgrad=True)
+
+
+def scalar_energy(x, k=1.0):
+    return k * x ** 4 + math.sin(x)
+
+
+add(functools.partial(scalar_energy, k=0.5), "py", lambda: (0.7,), name="partial_scalar", gradgrad=True)
+
+
+def model_energy(x, stiffness=1.0):
+    return scalar_energy_sum(x, stiffness)
+
+
+def scalar_energy_sum(x, k):
+    return k * np.sum(x ** 4)
+
+
+add(functools.partial(model_energy, stiffness=2.0), "py", lambda: (rng(274).standard_normal(3),),
+    name="partial_through_helper", gradgrad=True)
 
 
 def argnums_alias(w, b, x):
@@ -1648,3 +1676,519 @@ def generator_function_used(x):
 
 
 refuse(generator_function_used, lambda: (np.ones(3),), "SrcadError")
+
+
+# =====================================================================================
+# issue 14: the keyword arguments and shapes of the same functions (category "kw")
+# =====================================================================================
+
+def kw_gradient_edge_order(x):
+    return np.sum(np.gradient(x, 0.3, edge_order=2) ** 2)
+
+
+add(kw_gradient_edge_order, "kw", lambda: (rng(500).standard_normal(6),), hess=False)
+
+
+def kw_gradient_coordinates(U):
+    t = np.array([0.0, 0.5, 1.5, 1.75, 3.0])
+    return np.sum(np.gradient(U, t, axis=0) * np.sin(U))
+
+
+add(kw_gradient_coordinates, "kw", lambda: (rng(501).standard_normal((5, 2)),), hess=False)
+
+
+def kw_diff_append_array(X):
+    return np.sum(np.diff(X, n=2, axis=1, prepend=np.zeros((3, 1)), append=X[:, :1]) ** 2)
+
+
+add(kw_diff_append_array, "kw", lambda: (rng(502).standard_normal((3, 4)),), hess=False)
+
+
+def kw_cross_2d_vectors(a, b):
+    return np.sum(np.cross(a, b) ** 2)
+
+
+add(kw_cross_2d_vectors, "kw", lambda: (rng(503).standard_normal((4, 2)), rng(504).standard_normal((4, 2))),
+    wrt=(0, 1), hess=False)
+
+
+def kw_cross_broadcast(a, b):
+    return np.sum(np.cross(a, b) * np.arange(12.0).reshape(4, 3))
+
+
+add(kw_cross_broadcast, "kw", lambda: (rng(505).standard_normal(3), rng(506).standard_normal((4, 3))),
+    wrt=(0, 1), hess=False)
+
+
+def kw_median_axis_keepdims(X):
+    m = np.median(X, axis=0, keepdims=True)
+    return np.sum((X - m) ** 2 * np.arange(1.0, 4.0))
+
+
+add(kw_median_axis_keepdims, "kw", lambda: (rng(507).standard_normal((4, 3)),), hess=False)
+
+
+def kw_quantile_methods(x):
+    return (np.quantile(x, 0.3, method="midpoint") + np.quantile(x, 0.6, method="nearest")
+            + 2.0 * np.quantile(x, 0.45, method="hazen") + np.quantile(x, 0.7, method="lower"))
+
+
+add(kw_quantile_methods, "kw", lambda: (np.array([0.3, -1.2, 2.2, 0.9, -0.4, 1.6, 0.05]),), hess=False)
+
+
+def kw_quantile_in_q(q, x):
+    return np.sum(np.quantile(x, q) ** 2)
+
+
+add(kw_quantile_in_q, "kw", lambda: (np.array([0.33, 0.71]), np.array([0.3, -1.2, 2.2, 0.9, -0.4, 1.6])),
+    wrt=(0, 1), hess=False)
+
+
+def kw_percentile_axis1(X):
+    return np.sum(np.percentile(X, np.array([10.0, 90.0]), axis=1) ** 2)
+
+
+add(kw_percentile_axis1, "kw", lambda: (rng(508).standard_normal((2, 5)),), hess=False)
+
+
+def kw_nanmedian_axis(X):
+    Y = np.where(X > 1.2, np.nan, X)
+    return np.sum(np.nanmedian(Y, axis=1) ** 2) + np.sum(np.nanmean(Y, axis=0))
+
+
+add(kw_nanmedian_axis, "kw", lambda: (rng(509).standard_normal((3, 5)),), hess=False)
+
+
+def kw_nanstd_ddof(X):
+    Y = np.where(X < -1.0, np.nan, X)
+    return np.sum(np.nanstd(Y, axis=0, ddof=1)) + np.nanvar(Y, ddof=1) + np.nanmax(Y) + np.nanmin(Y)
+
+
+add(kw_nanstd_ddof, "kw", lambda: (rng(510).standard_normal((4, 3)),), hess=False)
+
+
+def kw_interp_left_right(fp, t):
+    xp = np.array([0.0, 0.5, 1.0, 2.0])
+    return np.sum(np.interp(t, xp, fp, left=-1.0, right=fp[0]) ** 2)
+
+
+add(kw_interp_left_right, "kw",
+    lambda: (np.array([0.2, 1.0, -0.5, 0.7]), np.array([-0.5, 0.2, 0.8, 1.4, 2.5])), wrt=(0, 1), hess=False)
+
+
+def kw_interp_period(fp):
+    xp = np.array([0.0, 1.0, 2.0, 3.0])
+    return np.sum(np.interp(np.array([-0.5, 2.5, 3.7, 5.2]), xp, fp, period=4.0) ** 2)
+
+
+add(kw_interp_period, "kw", lambda: (np.array([0.2, 1.0, -0.5, 0.7]),), hess=False)
+
+
+def kw_convolve_full_long_kernel(x, k):
+    return np.sum(np.convolve(x, k) ** 2) + np.sum(np.convolve(x, k, mode="valid") ** 2)
+
+
+add(kw_convolve_full_long_kernel, "kw", lambda: (rng(511).standard_normal(3), rng(512).standard_normal(5)),
+    wrt=(0, 1), hess=False)
+
+
+def kw_correlate_same(x, k):
+    return np.sum(np.correlate(x, k, mode="same") * np.arange(5.0))
+
+
+add(kw_correlate_same, "kw", lambda: (rng(513).standard_normal(5), rng(514).standard_normal(4)),
+    wrt=(0, 1), hess=False)
+
+
+def kw_polyval_matrix_x(c, X):
+    return np.sum(np.polyval(c, X) ** 2)
+
+
+add(kw_polyval_matrix_x, "kw", lambda: (rng(515).standard_normal(3), rng(516).standard_normal((2, 3))),
+    wrt=(0, 1), hess=False)
+
+
+def kw_polyfit_weighted(y, x):
+    c = np.polyfit(x, y, 1, w=np.array([1.0, 2.0, 0.5, 1.0, 3.0]))
+    return np.sum(c ** 2)
+
+
+add(kw_polyfit_weighted, "kw", lambda: (rng(517).standard_normal(5), np.linspace(0, 1, 5)),
+    wrt=(0, 1), hess=False)
+
+
+def kw_polyfit_2d_y(Y, x):
+    return np.sum(np.polyfit(x, Y, 2) ** 2)
+
+
+add(kw_polyfit_2d_y, "kw", lambda: (rng(518).standard_normal((6, 2)), np.linspace(0, 1, 6)), hess=False)
+
+
+def kw_cov_ddof_bias(X):
+    return np.sum(np.cov(X, ddof=0) ** 2) + np.sum(np.cov(X, bias=True)) + np.sum(np.cov(X[0], X[1]))
+
+
+add(kw_cov_ddof_bias, "kw", lambda: (rng(519).standard_normal((2, 5)),), hess=False)
+
+
+def kw_cov_fweights(X):
+    return np.sum(np.cov(X, fweights=np.array([1, 2, 1, 3])) ** 2)
+
+
+add(kw_cov_fweights, "kw", lambda: (rng(520).standard_normal((2, 4)),), hess=False)
+
+
+def kw_corrcoef_matrix(X):
+    R = np.corrcoef(X)
+    return np.sum(np.triu(R, 1) ** 2)
+
+
+add(kw_corrcoef_matrix, "kw", lambda: (rng(521).standard_normal((3, 6)),), hess=False)
+
+
+def kw_einsum_ellipsis_trace(A, B):
+    return (np.sum(np.einsum("...ij,...jk->...ik", A, B) ** 2) + np.einsum("ii->", A[0])
+            + np.sum(np.einsum("ij->j", A[1]) * np.einsum("bii->bi", A)[0]))
+
+
+add(kw_einsum_ellipsis_trace, "kw", lambda: (rng(522).standard_normal((2, 3, 3)), rng(523).standard_normal((2, 3, 2))),
+    wrt=(0, 1), hess=False)
+
+
+def kw_einsum_repeated_operand(x):
+    return np.einsum("i,i,i->", x, x, x) + np.einsum("i,j->", x, x)
+
+
+add(kw_einsum_repeated_operand, "kw", lambda: (rng(524).standard_normal(4),), hess=False)
+
+
+def kw_svd_batched(A):
+    s = np.linalg.svd(A, compute_uv=False)
+    return np.sum(s ** 2 * np.array([1.0, 3.0])) + np.sum(s[:, 0])
+
+
+add(kw_svd_batched, "kw", lambda: (rng(525).standard_normal((2, 3, 2)),), hess=False)
+
+
+def kw_svd_tall_vectors(A):
+    U, s, Vt = np.linalg.svd(A, full_matrices=False)
+    return np.sum((U * s) @ Vt * np.arange(8.0).reshape(4, 2)) + np.sum(np.abs(Vt[0]))
+
+
+add(kw_svd_tall_vectors, "kw", lambda: (rng(526).standard_normal((4, 2)),), hess=False)
+
+
+def kw_qr_complete(A):
+    Q, R = np.linalg.qr(A, mode="complete")
+    return np.sum(R ** 2 * 0.5) + np.sum((Q @ R - A) ** 2) + np.sum(np.abs(R[0]))
+
+
+add(kw_qr_complete, "kw", lambda: (rng(527).standard_normal((4, 3)),), hess=False)
+
+
+def kw_qr_reduced_wide(A):
+    Q, R = np.linalg.qr(A)
+    return np.sum(R[0] * np.arange(1.0, 5.0)) * np.sign(R[0, 0])
+
+
+add(kw_qr_reduced_wide, "kw", lambda: (rng(528).standard_normal((3, 4)),), hess=False)
+
+
+def kw_eigh_upper(A):
+    w, V = np.linalg.eigh(A, UPLO="U")
+    return np.sum(w * np.array([1.0, -1.0, 2.0]))
+
+
+add(kw_eigh_upper, "kw", lambda: (rng(529).standard_normal((3, 3)),), hess=False)
+
+
+def kw_eigh_batched_vectors(A):
+    S = A + np.swapaxes(A, -1, -2)
+    w, V = np.linalg.eigh(S)
+    return np.sum(w[:, -1]) + np.sum(V[..., 0] ** 2 * np.array([1.0, 2.0, 3.0]))
+
+
+add(kw_eigh_batched_vectors, "kw", lambda: (rng(530).standard_normal((2, 3, 3)),), hess=False)
+
+
+def kw_eig_real(A):
+    w = np.linalg.eigvals(A @ A.T + np.diag([1.0, 2.0, 3.0]))
+    return np.sum(np.real(w) ** 2)
+
+
+add(kw_eig_real, "kw", lambda: (rng(531).standard_normal((3, 3)),), hess=False)
+
+
+def kw_lstsq_matrix_rhs(X, Y):
+    B = np.linalg.lstsq(X, Y, rcond=None)[0]
+    return np.sum(B ** 2)
+
+
+add(kw_lstsq_matrix_rhs, "kw", lambda: (rng(532).standard_normal((5, 2)), rng(533).standard_normal((5, 3))),
+    wrt=(0, 1), hess=False)
+
+
+def kw_lstsq_underdetermined(X, y):
+    return np.sum(np.linalg.lstsq(X, y, rcond=None)[0] ** 2)
+
+
+add(kw_lstsq_underdetermined, "kw", lambda: (rng(534).standard_normal((2, 4)), rng(535).standard_normal(2)),
+    wrt=(0, 1), hess=False)
+
+
+def kw_matrix_power_neg(A):
+    return np.sum(np.linalg.matrix_power(A, -2)) + np.sum(np.linalg.matrix_power(A, 0)) + np.sum(
+        np.linalg.matrix_power(A, 1))
+
+
+add(kw_matrix_power_neg, "kw", lambda: (spd(3, 536),), hess=False)
+
+
+def kw_norm_negative_ords(A):
+    return (np.linalg.norm(A, -2) + np.linalg.norm(A, 1) + np.linalg.norm(A, -1)
+            + np.linalg.norm(A, np.inf) + np.linalg.norm(A, -np.inf))
+
+
+add(kw_norm_negative_ords, "kw", lambda: (rng(537).standard_normal((3, 3)) + np.diag([3.0, 1.0, -2.0]),), hess=False)
+
+
+def kw_norm_batched_axes(A):
+    return np.sum(np.linalg.norm(A, "nuc", axis=(1, 2))) + np.sum(np.linalg.norm(A, 2, axis=(1, 2))) + np.sum(
+        np.linalg.norm(A, axis=(0, 2)))
+
+
+add(kw_norm_batched_axes, "kw", lambda: (rng(538).standard_normal((2, 3, 2)),), hess=False)
+
+
+def kw_vector_norm_ords(x):
+    return np.linalg.norm(x, -1) + np.linalg.norm(x, 0.5) + np.linalg.norm(x, -np.inf) + np.linalg.norm(x, ord=4)
+
+
+add(kw_vector_norm_ords, "kw", lambda: (np.array([0.4, -1.3, 2.0, 0.8]),), hess=False)
+
+
+def kw_slogdet_batched(A):
+    sign, logdet = np.linalg.slogdet(A)
+    return np.sum(logdet * np.array([1.0, 2.0])) + np.sum(np.linalg.det(A))
+
+
+add(kw_slogdet_batched, "kw", lambda: (np.stack([spd(3, 539), -spd(3, 540)]),), hess=False)
+
+
+def kw_fft_family(x):
+    a = np.sum(np.abs(np.fft.rfft(x, n=6, norm="forward")) ** 2)
+    b = np.sum(np.fft.irfft(np.fft.rfft(x), n=9) ** 2)
+    c = np.sum(np.fft.hfft(x[:4]) ** 2) + np.sum(np.abs(np.fft.ihfft(x)) ** 2)
+    d = np.sum(np.real(np.fft.ifftshift(np.fft.fft(x, norm="ortho"))) * np.arange(x.size))
+    return a + b + c + d
+
+
+add(kw_fft_family, "kw", lambda: (rng(541).standard_normal(7),), hess=False)
+
+
+def kw_fftn_axes(U):
+    F = np.fft.fftn(U, s=(4, 3), axes=(0, 2), norm="ortho")
+    G = np.fft.rfftn(U, axes=(1, 2))
+    H2 = np.fft.irfftn(G, s=U.shape[1:], axes=(1, 2))
+    return np.sum(np.abs(F) ** 2) + np.sum(H2 * U) + np.sum(np.abs(np.fft.ifft2(U[0])))
+
+
+add(kw_fftn_axes, "kw", lambda: (rng(542).standard_normal((3, 2, 4)),), hess=False)
+
+
+def kw_r_constants(x):
+    return np.sum(np.r_[0.0, np.array([1.0, 2.0])] * x[:3]) + np.sum(np.r_[x, x] ** 2)
+
+
+add(kw_r_constants, "kw", lambda: (rng(543).standard_normal(3),), hess=False)
+
+
+def kw_piecewise_scalars(x):
+    y = np.piecewise(x, [x < 0.0, x > 1.0], [0.0, 1.0, lambda v: v ** 2])
+    return np.sum(y * x)
+
+
+add(kw_piecewise_scalars, "kw", lambda: (np.array([-0.5, 0.3, 0.7, 1.4, 2.0]),), hess=False)
+
+
+def kw_logsumexp_b_broadcast(Z):
+    return np.sum(logsumexp(Z, axis=0, b=np.array([1.0, 0.5, 2.0]))) + logsumexp(Z, b=0.3)
+
+
+add(kw_logsumexp_b_broadcast, "kw", lambda: (rng(544).standard_normal((2, 3)),), hess=False)
+
+
+def kw_logsumexp_b_wrt(Z, B):
+    return np.sum(logsumexp(Z, axis=1, b=B, keepdims=True) ** 2)
+
+
+add(kw_logsumexp_b_wrt, "kw", lambda: (rng(545).standard_normal((2, 3)), rng(546).uniform(0.5, 2, (2, 3))),
+    wrt=(0, 1), hess=False)
+
+
+def kw_softmax_axes(Z):
+    return (np.sum(scipy.special.softmax(Z, axis=0) * np.arange(6.0).reshape(2, 3))
+            + np.sum(scipy.special.log_softmax(Z) * np.arange(6.0).reshape(2, 3))
+            + np.sum(scipy.special.softmax(Z) ** 2))
+
+
+add(kw_softmax_axes, "kw", lambda: (rng(547).standard_normal((2, 3)),), hess=False)
+
+
+def kw_solve_triangular_trans(U, B):
+    R = np.triu(U) + 3.0 * np.eye(3)
+    X1 = scipy.linalg.solve_triangular(R, B, trans="T")
+    X2 = scipy.linalg.solve_triangular(R, B, lower=False, unit_diagonal=True)
+    X3 = scipy.linalg.solve_triangular(R.T, B, lower=True, trans=1)
+    return np.sum(X1 ** 2) + np.sum(X2 * X3)
+
+
+add(kw_solve_triangular_trans, "kw", lambda: (rng(548).standard_normal((3, 3)), rng(549).standard_normal((3, 2))),
+    wrt=(0, 1), hess=False)
+
+
+def kw_cho_upper(A, b):
+    c, low = scipy.linalg.cho_factor(A @ A.T + np.eye(3))
+    return np.sum(scipy.linalg.cho_solve((c, low), b) ** 2)
+
+
+add(kw_cho_upper, "kw", lambda: (rng(550).standard_normal((3, 3)), rng(551).standard_normal(3)),
+    wrt=(0, 1), hess=False)
+
+
+def kw_lu_solve_trans(A, b):
+    lu_piv = scipy.linalg.lu_factor(A)
+    return np.sum(scipy.linalg.lu_solve(lu_piv, b, trans=1) ** 2) + np.sum(scipy.linalg.lu_solve(lu_piv, b, trans=0))
+
+
+add(kw_lu_solve_trans, "kw", lambda: (rng(552).standard_normal((3, 3)) + 2 * np.eye(3), rng(553).standard_normal(3)),
+    wrt=(0, 1), hess=False)
+
+
+def kw_expm_large(A):
+    return np.sum(scipy.linalg.expm(A) * np.arange(9.0).reshape(3, 3))
+
+
+add(kw_expm_large, "kw", lambda: (rng(554).standard_normal((3, 3)) * 2.0,), hess=False)
+
+
+def kw_eigh_generalized(A, B):
+    w = scipy.linalg.eigh(A @ A.T + np.eye(3), B @ B.T + np.eye(3), eigvals_only=True)
+    return np.sum(w * np.array([1.0, 2.0, 3.0]))
+
+
+add(kw_eigh_generalized, "kw", lambda: (rng(555).standard_normal((3, 3)), rng(556).standard_normal((3, 3))),
+    wrt=(0, 1), hess=False)
+
+
+def kw_block_diag_shapes(a, B, c):
+    M = scipy.linalg.block_diag(a, B, c)
+    return np.sum(M * np.arange(M.size).reshape(M.shape))
+
+
+add(kw_block_diag_shapes, "kw",
+    lambda: (rng(557).standard_normal((1, 2)), rng(558).standard_normal((2, 3)), 1.7), wrt=(0, 1, 2), hess=False)
+
+
+def kw_toeplitz_c_r(c, r):
+    T = scipy.linalg.toeplitz(c, r)
+    return np.sum(T * np.arange(12.0).reshape(3, 4))
+
+
+add(kw_toeplitz_c_r, "kw", lambda: (rng(559).standard_normal(3), rng(560).standard_normal(4)),
+    wrt=(0, 1), hess=False)
+
+
+def kw_signal_modes(x, k):
+    return (np.sum(scipy.signal.convolve(x, k) ** 2) + np.sum(scipy.signal.convolve(x, k, mode="valid"))
+            + np.sum(scipy.signal.correlate(x, k, mode="same") * np.arange(4.0).reshape(2, 2))
+            + np.sum(scipy.signal.fftconvolve(x, k, mode="same") ** 2))
+
+
+add(kw_signal_modes, "kw", lambda: (rng(561).standard_normal((2, 2)), rng(562).standard_normal((2, 3))),
+    wrt=(0, 1), hess=False)
+
+
+def kw_special_two_args(a, x):
+    return (np.sum(scipy.special.xlogy(a, x)) + np.sum(scipy.special.betaln(a, x))
+            + np.sum(scipy.special.gammaln(a * x)) + np.sum(scipy.special.polygamma(1, x)))
+
+
+add(kw_special_two_args, "kw", lambda: (np.array([0.5, 1.5, 2.5]), np.array([0.7, 1.1, 3.0])),
+    wrt=(0, 1), hess=False)
+
+
+def kw_special_more(x):
+    return (np.sum(scipy.special.erfinv(x * 0.5)) + np.sum(scipy.special.erfcx(x)) + np.sum(scipy.special.ndtri(
+        0.5 + 0.3 * x)) + np.sum(scipy.special.i0(x)) + np.sum(scipy.special.i1e(x))
+        + np.sum(scipy.special.multigammaln(x + 3.0, 2)) + np.sum(scipy.special.gamma(x + 1.5))
+        + np.sum(scipy.special.erfcinv(1.0 + 0.5 * x)))
+
+
+add(kw_special_more, "kw", lambda: (np.array([0.3, -0.6, 0.9]),), hess=False)
+
+
+def kw_average_axis_returned(X, w):
+    avg, wsum = np.average(X, axis=1, weights=w, returned=True)
+    return np.sum(avg ** 2) + np.sum(wsum)
+
+
+add(kw_average_axis_returned, "kw", lambda: (rng(563).standard_normal((2, 3)), rng(564).uniform(0.5, 2, 3)),
+    wrt=(0, 1), hess=False)
+
+
+def kw_trapezoid_dx_axis(Y):
+    return np.sum(np.trapezoid(Y, dx=0.3, axis=0) ** 2)
+
+
+add(kw_trapezoid_dx_axis, "kw", lambda: (rng(565).standard_normal((4, 2)),), hess=False)
+
+
+def kw_insert_delete_arrays(x, v):
+    y = np.insert(x, [1, 3], v)
+    z = np.delete(y, 0)
+    return np.sum(z ** 2 * np.arange(z.size))
+
+
+add(kw_insert_delete_arrays, "kw", lambda: (rng(566).standard_normal(4), rng(567).standard_normal(2)),
+    wrt=(0, 1), hess=False)
+
+
+def kw_append_axis(A, b):
+    return np.sum(np.append(A, b[None, :], axis=0) ** 2 * np.arange(9.0).reshape(3, 3))
+
+
+add(kw_append_axis, "kw", lambda: (rng(568).standard_normal((2, 3)), rng(569).standard_normal(3)),
+    wrt=(0, 1), hess=False)
+
+
+def kw_cumulative_prod_axis(X):
+    return np.sum(np.cumulative_prod(X, axis=1)) + np.sum(np.cumulative_sum(X, axis=0, include_initial=True) ** 2)
+
+
+add(kw_cumulative_prod_axis, "kw", lambda: (rng(570).standard_normal((2, 3)),), hess=False)
+
+
+def kw_multi_dot_vectors(a, B, c):
+    return np.linalg.multi_dot([a, B, B.T, c])
+
+
+add(kw_multi_dot_vectors, "kw", lambda: (rng(571).standard_normal(3), rng(572).standard_normal((3, 2)),
+                                         rng(573).standard_normal(3)), wrt=(0, 1, 2), hess=False)
+
+
+def kw_tensorsolve_inv(A, b):
+    Ai = np.linalg.tensorinv(A.reshape(2, 2, 4), ind=2)
+    return np.sum(Ai ** 2) + np.sum(np.linalg.tensorsolve(A.reshape(4, 2, 2), b.reshape(4)))
+
+
+add(kw_tensorsolve_inv, "kw", lambda: (spd(4, 574), rng(575).standard_normal(4)), wrt=(0, 1), hess=False)
+
+
+def kw_matrix_norm_vecdot_axis(A, B):
+    return (np.sum(np.linalg.matrix_norm(A, ord="nuc")) + np.sum(np.linalg.vecdot(A, B, axis=0))
+            + np.sum(np.linalg.vector_norm(A, ord=1, axis=(0, 1))) + np.sum(np.linalg.matmul(A, B.T)))
+
+
+add(kw_matrix_norm_vecdot_axis, "kw", lambda: (rng(576).standard_normal((3, 2)), rng(577).standard_normal((3, 2))),
+    wrt=(0, 1), hess=False)
