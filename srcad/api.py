@@ -1664,6 +1664,8 @@ def _derivative(f, mode, wrt, preserve_result, optimized, grad_seed, verbose,
     """The derivative function for these options, memoized per function: asking again for
     the same derivative costs a dictionary lookup (staleness is checked at each call)."""
     checkpoint = _checkpoint(checkpoint)
+    if getattr(f, "__srcad_partial__", None) is not None:
+        _refuse_partial_again(f)
     if isinstance(f, functools.partial):
         return _partial_derivative(f, mode, wrt, preserve_result, optimized, grad_seed, verbose,
                                    has_aux)
@@ -1707,11 +1709,30 @@ def _partial_derivative(f, mode, wrt, preserve_result, optimized, grad_seed, ver
     inner = _derivative(f.func, mode, inner_wrt, preserve_result, optimized, grad_seed, verbose,
                         has_aux=has_aux)
 
-    @functools.wraps(inner)
     def derivative(*args, **kwargs):
         return inner(*f.args, *args, **{**f.keywords, **kwargs})
+    # not functools.wraps: its __dict__ (the derivative's build, __srcad_boxed__) made a
+    # second derivative of this one differentiate f.func without the bound arguments
+    derivative.__name__ = derivative.__qualname__ = getattr(inner, "__name__", "derivative")
+    derivative.__doc__ = inner.__doc__
     derivative.source = inner.source
+    derivative.__srcad_partial__ = f           # type: ignore[attr-defined]
     return derivative
+
+
+def _refuse_partial_again(f):
+    """A derivative of a ``functools.partial`` differentiated again (``grad(grad(p))``,
+    ``hessian``/``hvp``/``jacobian`` of a partial binding keywords): refused, located at the
+    partial's function, rather than differentiated without the partial's bound values."""
+    partial = getattr(f, "__srcad_partial__", None) or f
+    fn = partial.func
+    raise NotDifferentiableError(
+        f"srcad does not differentiate a derivative of {partial!r} again (its bound "
+        f"arguments would be lost)", _def_location(fn) if isinstance(
+            fn, types.FunctionType) else None,
+        hint=f"Write the partial as a function of your own: def g(x): return "
+             f"{getattr(fn, '__name__', 'f')}(x, ...) with the bound values, and "
+             f"differentiate that.")
 
 
 def _pickled_by_reference(derivative, f, options: tuple) -> None:
@@ -2195,6 +2216,13 @@ def _unbound(f, wrt):
             return w + 1 if isinstance(w, numbers.Integral) and w >= 0 else w
         wrt = tuple(map(shift, wrt)) if isinstance(wrt, (tuple, list)) else shift(wrt)
         return f.__func__, wrt, (f.__self__,)
+    if isinstance(f, functools.partial):       # the function, called with the bound values
+        if f.keywords or not isinstance(f.func, types.FunctionType):
+            _refuse_partial_again(f)
+        def moved(w):
+            return w + len(f.args) if isinstance(w, numbers.Integral) and w >= 0 else w
+        wrt = tuple(map(moved, wrt)) if isinstance(wrt, (tuple, list)) else moved(wrt)
+        return f.func, wrt, tuple(f.args)
     return f, wrt, ()
 
 
