@@ -395,11 +395,20 @@ def test_piecewise_pieces_may_be_local_values_and_functions():
 
 
 def test_piecewise_lists_must_be_written_in_the_call():
+    f = make_function("def f(x, c):\n"
+                      "    return np.sum(np.piecewise(x, c, [np.sin, np.cos]))\n")
+    with pytest.raises(srcad.SrcadError, match="piecewise") as info:
+        srcad.grad(f)(np.ones(3), [np.ones(3) < 0, np.ones(3) >= 0])
+    assert info.value.location.lineno == 2
+
+
+def test_piecewise_funclist_bound_to_a_name_of_functions():
+    """A list display of functions bound once is a container (issue 13): it is read where
+    np.piecewise is called, as if written there."""
     f = make_function("def f(x):\n    fs = [np.sin, np.cos]\n"
                       "    return np.sum(np.piecewise(x, [x < 0, x >= 0], fs))\n")
-    with pytest.raises(srcad.SrcadError, match="piecewise") as info:
-        srcad.grad(f)(np.ones(3))
-    assert info.value.location.lineno == 3
+    x = np.array([-0.5, 0.3, 1.0])
+    np.testing.assert_allclose(srcad.grad(f)(x), np.where(x < 0, np.cos(x), -np.sin(x)))
 
 
 def test_convention_gradient_refuses_a_variable_spacing():

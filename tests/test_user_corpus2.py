@@ -24,6 +24,8 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import srcad  # noqa: E402
+
+pytest.importorskip("scipy", reason="the corpus calls scipy (the [scipy] extra; CI's [test] has it)")
 import user_corpus2 as C  # noqa: E402
 
 H = 1e-4          # finite-difference step (with Richardson extrapolation)

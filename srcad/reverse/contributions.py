@@ -47,7 +47,7 @@ class Contributions(PrimalSweep):
         adjoints (``unstack_like``; the loop that appended to ``lst`` pops them)."""
         if isinstance(value, (gast.Name, gast.Subscript, gast.List, gast.Tuple)) or (
                 isinstance(value, gast.Call) and _dotted(value.func).rpartition(".")[::2] in
-                {(self.rt, helper) for helper in runtime.HOLDS}):
+                {(self.rt, helper) for helper in (*runtime.HOLDS, "einsum_adjoints")}):
             return value                  # a list adjoint, an item of one, a helper's list
         return _call(_attr(_name(self.rt), "unstack_like"), value, _name(name))
 
