@@ -1716,7 +1716,7 @@ def _partial_derivative(f, mode, wrt, preserve_result, optimized, grad_seed, ver
     derivative.__name__ = derivative.__qualname__ = getattr(inner, "__name__", "derivative")
     derivative.__doc__ = inner.__doc__
     derivative.source = inner.source
-    derivative.__srcad_partial__ = f           # type: ignore[attr-defined]
+    derivative.__srcad_partial__ = f
     return derivative
 
 
