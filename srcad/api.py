@@ -1226,13 +1226,7 @@ class _Containers:
             flat, keyword, structures, layout = self.flatten(primals, kwargs)
             inner, iwrt, igroups, kwnames = self.plan(flat, keyword, structures, layout)
             wrt, groups = outer.wrt(layout)
-            key = (inner.fn, wrt, _keyed(_kinds(flat + keyword), flat + keyword))
-            entry = built.get(key)
-            if entry is None or not entry.fresh(inner.fn):
-                shaped, complex_args = _complex_args(key[2], inner.params)
-                entry = built[key] = _get(inner.fn, dataclasses.replace(
-                    spec, wrt=wrt, single=False, kinds=_canonical(shaped[:len(flat)]),
-                    complex_args=complex_args, callables=_called(shaped, inner.params)))
+            entry = _inner_variant(built, inner, wrt, flat, keyword, spec)
             out = _call_forward(entry, flat, dict(zip(kwnames, keyword)), outer.leaf_tangents(
                 tangents, layout, structures, groups), spec.preserve_result)
 
@@ -1255,13 +1249,7 @@ class _Containers:
             flat, keyword, structures, layout = self.flatten(args, kwargs)
             inner, iwrt, igroups, kwnames = self.plan(flat, keyword, structures, layout)
             wrt, groups = outer.wrt(layout)
-            key = (inner.fn, wrt, _keyed(_kinds(flat + keyword), flat + keyword))
-            entry = built.get(key)
-            if entry is None or not entry.fresh(inner.fn):
-                shaped, complex_args = _complex_args(key[2], inner.params)
-                entry = built[key] = _get(inner.fn, dataclasses.replace(
-                    spec, wrt=wrt, single=False, kinds=_canonical(shaped[:len(flat)]),
-                    complex_args=complex_args, callables=_called(shaped, inner.params)))
+            entry = _inner_variant(built, inner, wrt, flat, keyword, spec)
             named = dict(zip(kwnames, keyword))
             if not spec.grad_seed:
                 leaves = self.seed_leaves(seed, layout, igroups)
@@ -1298,6 +1286,20 @@ class _Containers:
                                          "containers and keys).")
             out += [given[k - start] for k in group]
         return out
+
+
+def _inner_variant(built: dict, inner, wrt, flat, keyword, spec) -> Derivative:
+    """The derivative (``spec``, with respect to ``wrt``) of ``inner.fn``, the generated
+    function of a derivative for one container structure, for these leaves: built once per
+    key into ``built`` (``_Containers.over``/``under``, the derivatives of a derivative)."""
+    key = (inner.fn, wrt, _keyed(_kinds(flat + keyword), flat + keyword))
+    entry = built.get(key)
+    if entry is None or not entry.fresh(inner.fn):
+        shaped, complex_args = _complex_args(key[2], inner.params)
+        entry = built[key] = _get(inner.fn, dataclasses.replace(
+            spec, wrt=wrt, single=False, kinds=_canonical(shaped[:len(flat)]),
+            complex_args=complex_args, callables=_called(shaped, inner.params)))
+    return entry
 
 
 def _flat_dicts(layout, structures, wrt, groups) -> tuple | None:
