@@ -1933,15 +1933,20 @@ SHARES.update({"structure_basis": (), "structure_of": (), "structure_adjoint": (
 
 # -- np.errstate around differentiated code -----------------------------------------------------
 
+def _thread_stack(attribute: str) -> list:
+    """A stack kept on the current thread under ``attribute`` (made empty on first use)."""
+    thread = threading.current_thread()
+    stack = getattr(thread, attribute, None)
+    if stack is None:
+        stack = []
+        setattr(thread, attribute, stack)
+    return stack
+
+
 def _errstate_stack() -> list:
     """The NumPy error states ``errstate_enter`` replaced in this thread, innermost last (on
     the thread: NumPy's error state is per thread)."""
-    thread = threading.current_thread()
-    stack = getattr(thread, "_srcad_errstates", None)
-    if stack is None:
-        stack = []
-        setattr(thread, "_srcad_errstates", stack)
-    return stack
+    return _thread_stack("_srcad_errstates")
 
 
 def errstate_enter(**kwargs) -> None:
@@ -1971,12 +1976,7 @@ __all__ += ["errstate_enter", "errstate_exit", "errstate_reset"]
 
 def _context_stack() -> list:
     """The context managers ``context_enter`` entered in this thread and not yet left."""
-    thread = threading.current_thread()
-    stack = getattr(thread, "_srcad_contexts", None)
-    if stack is None:
-        stack = []
-        setattr(thread, "_srcad_contexts", stack)
-    return stack
+    return _thread_stack("_srcad_contexts")
 
 
 def context_enter(manager) -> None:

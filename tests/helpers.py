@@ -188,3 +188,23 @@ def check_second_order_of(f, args, wrt=0, seed=7, rtol=1e-5, atol=1e-6, h=1e-5):
     np.testing.assert_allclose(srcad.hvp(f, wrt=wrt)(*args, v), fd, rtol=rtol, atol=atol)
     rr = srcad.autodiff(grad, mode="reverse", wrt=wrt)(*args, seed=v)    # H^T v = H v
     np.testing.assert_allclose(rr, fd, rtol=rtol, atol=atol)
+
+
+def flat_leaves(tree) -> np.ndarray:
+    """The leaves of a container (``srcad.trees``' order) as one float vector."""
+    from srcad import trees
+    return np.concatenate([np.ravel(np.asarray(v, dtype=float)) for v in trees.leaves(tree)])
+
+
+def tree_like(tree, vector):
+    """``tree`` with its leaves read from ``vector`` (arrays keep their shapes, floats stay
+    floats): the inverse of ``flat_leaves``."""
+    from srcad import trees
+    out, i = [], 0
+    for leaf in trees.leaves(tree):
+        n = np.size(leaf)
+        piece = vector[i:i + n]
+        i += n
+        out.append(piece.reshape(np.shape(leaf)) if isinstance(leaf, np.ndarray) else
+                   float(piece[0]))
+    return trees.rebuild(tree, iter(out))

@@ -18,6 +18,7 @@ import pytest
 
 import srcad
 from srcad import trees
+from helpers import flat_leaves as _flat, tree_like as _like
 from srcad.errors import ArgumentError, NoRuleError, NotDifferentiableError, SrcadSyntaxError
 
 H = 1e-6
@@ -58,22 +59,6 @@ def sgd_update(params, lr=0.1):
 
 OUTPUT_FUNCTIONS = [stats_dict, stats_namedtuple, stats_dataclass, nested, branches]
 X = np.array([0.3, -0.5, 1.2])
-
-
-def _flat(tree) -> np.ndarray:
-    return np.concatenate([np.ravel(np.asarray(v, dtype=float)) for v in trees.leaves(tree)])
-
-
-def _like(tree, vector):
-    """``tree`` with its leaves read from ``vector`` (arrays keep their shapes)."""
-    out, i = [], 0
-    for leaf in trees.leaves(tree):
-        n = np.size(leaf)
-        piece = vector[i:i + n]
-        i += n
-        out.append(piece.reshape(np.shape(leaf)) if isinstance(leaf, np.ndarray) else
-                   float(piece[0]))
-    return trees.rebuild(tree, iter(out))
 
 
 def fd_jacobian(f, arg):

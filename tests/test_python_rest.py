@@ -12,6 +12,7 @@ import pytest
 
 import srcad
 from srcad import trees
+from helpers import flat_leaves as _flat, tree_like as _like
 from srcad.errors import SrcadSyntaxError
 
 H = 1e-6
@@ -24,20 +25,6 @@ Pair = namedtuple("Pair", ["h", "out"])
 class Layer:
     h: np.ndarray
     out: np.ndarray
-
-
-def _flat(tree) -> np.ndarray:
-    return np.concatenate([np.ravel(np.asarray(v, dtype=float)) for v in trees.leaves(tree)])
-
-
-def _like(tree, vector):
-    out, i = [], 0
-    for leaf in trees.leaves(tree):
-        n = np.size(leaf)
-        out.append(vector[i:i + n].reshape(np.shape(leaf)) if isinstance(leaf, np.ndarray)
-                   else float(vector[i]))
-        i += n
-    return trees.rebuild(tree, iter(out))
 
 
 def fd_grad(f, args, wrt=0):
