@@ -542,6 +542,12 @@ def list_names(fdef, shapes=None) -> set:
             rule = registry.lookup(getattr(value, "srcad_callee", None))
             if rule is not None and rule.extra.get("returns_list"):
                 out.add(stmt.targets[0].id)
+    return _lists_flowing(stmts, out)
+
+
+def _lists_flowing(stmts, out: set) -> set:
+    """``out`` grown by the names assigned from its names as only lists are: copies, slices,
+    ``xs + ys``, runtime helpers of list buffers."""
     changed = True
     while changed:
         changed = False
@@ -568,6 +574,50 @@ def list_names(fdef, shapes=None) -> set:
                 out.add(target)
                 changed = True
     return out
+
+
+def maybe_list_names(fdef, shapes, lists: AbstractSet[str]) -> set:
+    """Names that may hold Python lists or tuples though nothing says so: parameters of
+    unknown kind (the generic derivative's), with the copies, slices and sums made of them,
+    when one of those is read as a container may be (an item ``xs[0]``, a loop ``for x in
+    xs``, ``len(xs)``) and none as only an array or a number may be (an operand of
+    arithmetic other than ``xs + ys`` of such names, an attribute, a comparison). Adjoints of these names add with
+    ``runtime.plus`` (item by item for lists, where ``+`` would concatenate)."""
+    a = fdef.args
+    unknown = {p.id for p in a.posonlyargs + a.args + a.kwonlyargs} - set(shapes or ()) - \
+        set(lists)
+    if not unknown:
+        return set()
+    containers: set = set()
+    arrays: set = set()
+    for node in gast.walk(fdef):
+        if isinstance(node, gast.Subscript) and isinstance(node.value, gast.Name):
+            containers.add(node.value.id)
+        elif isinstance(node, gast.For) and isinstance(node.iter, gast.Name):
+            containers.add(node.iter.id)
+        elif isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and \
+                node.func.id in ("len", "zip", "enumerate", "reversed"):
+            containers.update(n.id for n in node.args if isinstance(n, gast.Name))
+        elif isinstance(node, gast.BinOp):
+            pair = [v for v in (node.left, node.right) if isinstance(v, gast.Name)]
+            if not (isinstance(node.op, gast.Add) and len(pair) == 2 and
+                    all(v.id in unknown | set(lists) for v in pair)):
+                arrays.update(v.id for v in pair)
+        elif isinstance(node, gast.UnaryOp) and isinstance(node.operand, gast.Name):
+            arrays.add(node.operand.id)
+        elif isinstance(node, gast.Attribute) and isinstance(node.value, gast.Name):
+            arrays.add(node.value.id)
+        elif isinstance(node, gast.Compare):
+            arrays.update(v.id for v in [node.left, *node.comparators]
+                          if isinstance(v, gast.Name))
+    stmts = [s for s in walk_statements(fdef.body)
+             if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)]
+    out: set = set()
+    for p in sorted(unknown - arrays):
+        flow = _lists_flowing(stmts, {p})     # p and what is copied, sliced or summed from it
+        if flow & containers and not flow & arrays:
+            out |= flow
+    return out - set(lists)
 
 
 # -- shapes: what is known of each value's shape ---------------------------------------------

@@ -41,10 +41,12 @@ SHARES = {
     "kron_adjoint_rhs": (), "as_columns": (0,), "from_columns": (0,), "spread": (),
     "gather_sum": (), "scalar_items": (0,), "einsum_tangent": (1, 2), "to_complex": (),
     "real_like": (0,), "saved": (), "zero_if_discrete": (0,), "hook": (0,),
-    "checkpoint_every": (), "segment": (),
+    "checkpoint_every": (), "segment": (), "plus": (0, 1), "sum_part": (0,),
+    "unsum_part": (0,),
 }
 HOLDS = {"add_list": (0, 1), "zeros_filled": (0,), "unstack_like": (0,), "unconcatenate": (0,),
-         "unjoin": (0,), "spread": (0,), "seed_like": (0,)}
+         "unjoin": (0,), "spread": (0,), "seed_like": (0,), "plus": (0, 1), "sum_part": (0,),
+         "unsum_part": (0,)}
 # The helpers whose result may be a read-only broadcast view (``np.broadcast_to``: one element
 # seen at many places), which generated code copies before it writes into it.
 BROADCAST_VIEWS = frozenset({"broadcast_like", "expand_reduced", "einsum_operand_adjoint"})
@@ -139,9 +141,9 @@ def add_at(buffer, index, g):
     if isinstance(buffer, list):
         if isinstance(index, slice):
             for i, gi in zip(range(*index.indices(len(buffer))), g):
-                buffer[i] = _plus(buffer[i], gi)
+                buffer[i] = plus(buffer[i], gi)
         else:
-            buffer[index] = _plus(buffer[index], g)
+            buffer[index] = plus(buffer[index], g)
         return buffer
     if not isinstance(buffer, _ARRAYS) or _other_array(g):
         # another array type (dask, cupy) on either side: the sum takes that type, out of
@@ -174,19 +176,40 @@ def _repeats_summed(g, buffer, index):
 
 def add_list(a, b):
     """Sum of two list adjoints (None is zero)."""
-    return [_plus(x, y) for x, y in zip(a, b)]
+    return [plus(x, y) for x, y in zip(a, b)]
 
 
-def _plus(x, y):
-    """The sum of two adjoints of list items: None is zero, and the adjoint of an item that is
-    itself a list or tuple is summed item by item (``+`` would concatenate)."""
-    if x is None:
-        return y
-    if y is None:
-        return x
-    if isinstance(x, (list, tuple)) and isinstance(y, (list, tuple)):
-        return [_plus(a, b) for a, b in zip(x, y)]
-    return x + y
+def plus(a, b):
+    """The sum of two adjoints: None is zero, and the adjoint of a list or tuple is summed
+    item by item (``+`` would concatenate), also against an array whose rows are the items'
+    (what a NumPy function taking the list whole gives)."""
+    if a is None:
+        return b
+    if b is None:
+        return a
+    if isinstance(a, (list, tuple)) or isinstance(b, (list, tuple)):
+        return [plus(x, y) for x, y in zip(a, b)]
+    return a + b
+
+
+def sum_part(g, a, b, which):
+    """The adjoint of ``a`` (``which`` 0) or ``b`` (1) in ``a + b`` from the sum's adjoint
+    ``g``, for operands of unknown kind: a slice of ``g`` when both are lists or tuples (the
+    sum concatenated them), else ``g`` summed over what broadcasting added."""
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return g[:len(a)] if which == 0 else g[len(a):]
+    return unbroadcast(g, b if which else a)
+
+
+def unsum_part(t, g, a, b, which):
+    """The transpose of ``sum_part``: ``t`` put back where ``sum_part(g, a, b, which)`` took
+    it from ``g``, zeros elsewhere (its second derivatives)."""
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        zero = zeros_like(g)
+        start = 0 if which == 0 else len(a)
+        return [t[i - start] if start <= i < start + len(t) else zero[i]
+                for i in range(len(g))]
+    return broadcast_like(t, g)
 
 
 def expand_reduced(g, x, axis, keepdims):

@@ -2,7 +2,7 @@
 again (``grad(grad(f))``, Hessians as forward over reverse, reverse over reverse).
 
 Most helpers are linear in their first argument (``unbroadcast``, ``broadcast_like``,
-``expand_reduced``, ``add_list``): the tangent applies the helper to the tangent and the
+``expand_reduced``, ``add_list``, ``sum_part``): the tangent applies the helper to the tangent and the
 adjoint applies its transpose. ``take_and_zero`` (the adjoint of ``x[i] = v``) writes into its
 buffer: forward mode follows it with its tangent rule; reverse mode never sees it, because
 the normalizer spells it out as a read, a product and a write.
@@ -12,8 +12,8 @@ import numpy as np
 from srcad import runtime
 from srcad.registry import adjoint, complex_ok, d, linear, nondiff, real_valued, tangent, unary
 from srcad.runtime import (add_at, add_list, astype, broadcast_like, expand_reduced,
-                           gather_sum, saved, scalar_items, seed_like, spread, take_and_zero,
-                           unbroadcast, zero_if_discrete)
+                           gather_sum, plus, saved, scalar_items, seed_like, spread, sum_part,
+                           take_and_zero, unbroadcast, unsum_part, zero_if_discrete)
 
 nondiff(runtime.scalar_seed, runtime.zeros_like, runtime.tangent_zeros, runtime.reduced_count, runtime.dof_inverse,
         runtime.stop_gradient,
@@ -21,12 +21,12 @@ nondiff(runtime.scalar_seed, runtime.zeros_like, runtime.tangent_zeros, runtime.
 # linear in the first argument: their tangent rules are derived (registry.linear)
 linear(unbroadcast, broadcast_like, expand_reduced, seed_like, spread, gather_sum, scalar_items,
        saved)
-linear(add_list, astype, zero_if_discrete, list)
+linear(add_list, astype, zero_if_discrete, list, sum_part, unsum_part)
 real_valued(runtime.reduced_count, runtime.last_write_mask)
 # Linear, so right for complex values; not scalar_items (its adjoint makes floats) and
 # astype (its rule for complex values is in complex.py).
 complex_ok(unbroadcast, broadcast_like, expand_reduced, seed_like, spread, gather_sum, add_list,
-           add_at, take_and_zero, list)
+           add_at, take_and_zero, list, plus, sum_part, unsum_part)
 unary(runtime.sigmoid, "y * (1.0 - y)")
 
 
@@ -64,6 +64,28 @@ def add_list_adjoint(y, a, b):
 @tangent(add_list)
 def add_list_tangent(y, a, b):
     d[y] = add_list(d[a], d[b])
+
+
+# plus and sum_part: the additions of adjoints that may be lists (generic variants)
+@adjoint(plus)
+def plus_adjoint(y, a, b):
+    d[a] = d[y]
+    d[b] = d[y]
+
+
+@tangent(plus)
+def plus_tangent(y, a, b):
+    d[y] = plus(d[a], d[b])
+
+
+@adjoint(sum_part)
+def sum_part_adjoint(y, g, a, b, which):
+    d[g] = unsum_part(d[y], g, a, b, which)
+
+
+@adjoint(unsum_part)
+def unsum_part_adjoint(y, t, g, a, b, which):
+    d[t] = sum_part(d[y], a, b, which)
 
 
 @adjoint(add_at)

@@ -448,6 +448,108 @@ def test_a_list_argument_read_directly_and_through_a_helper(container):
     srcad.check_grad(f, ws)
 
 
+_GENERIC_LIST_PROGRAMS = {
+    "helper_and_direct": """
+        def h(vs):
+            return vs[0] * 2.0
+
+        def f(ws, us):
+            t = h(ws)
+            t[1:] += ws[0][2]
+            return np.sum(t * t) + np.sum(us[1])
+        """,
+    "two_helpers": """
+        def h(vs):
+            return vs[0] * vs[1]
+
+        def g(vs):
+            return np.sum(vs[1] ** 2)
+
+        def f(ws, us):
+            return np.sum(h(ws)) + g(ws) + np.sum(ws[0] * us[0])
+        """,
+    "copy": """
+        def f(ws, us):
+            vs = ws
+            return np.sum(vs[0] * ws[1]) + np.sum(vs[1] * us[1])
+        """,
+    "stack_and_item": """
+        def f(ws, us):
+            a = np.stack(ws)
+            return np.sum(a ** 2) + np.sum(ws[1] * us[0])
+        """,
+    "concatenated": """
+        def f(ws, us):
+            zs = ws + us
+            return np.sum(zs[0] * zs[3]) + np.sum(us[1])
+        """,
+    "helper_loop": """
+        def h(vs):
+            s = 0.0
+            for v in vs:
+                s = s + np.sum(v * v)
+            return s
+
+        def f(ws, us):
+            return h(ws) + np.sum(ws[0] * ws[1] * us[1])
+        """,
+}
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+@pytest.mark.parametrize("container", [list, tuple])
+@pytest.mark.parametrize("program", sorted(_GENERIC_LIST_PROGRAMS))
+def test_the_generic_derivative_of_list_arguments(program, container, mode):
+    """The generic derivative (``srcad.export(f)``, ``show(f)`` without example arguments)
+    does not know a parameter is a list: two adjoints of one were added with ``+``, which
+    concatenated them (``bws = bws + bh_vs``: the gradient kept the first buffer's items),
+    and ``ws + us`` was unbroadcast as arrays. Such parameters now add with
+    ``runtime.plus``/``runtime.sum_part``, which decide at the call."""
+    f = make_function(_GENERIC_LIST_PROGRAMS[program], name="f")
+    rng = np.random.default_rng(3)
+    args = [container(read_only(rng.normal(size=3)) for _ in range(2)) for _ in range(2)]
+    namespace: dict = {}
+    exec(compile(srcad.export(f, mode=mode, wrt=(0, 1)), "<exported>", "exec"), namespace)
+    df = next(v for k, v in namespace.items() if k.startswith("df") and callable(v))
+
+    def moved(i, j, v):
+        new = [list(a) for a in args]
+        new[i][j] = v
+        return f(*new)
+    expected = [[_numeric_grad(lambda v, i=i, j=j: moved(i, j, v), args[i][j])
+                 for j in range(2)] for i in range(2)]
+    if mode == "reverse":
+        got = df(*args)
+        for i in range(2):
+            assert len(got[i]) == 2
+            for j in range(2):
+                np.testing.assert_allclose(got[i][j], expected[i][j], rtol=1e-6, atol=1e-8)
+    else:
+        tangents = [container(read_only(rng.normal(size=3)) for _ in range(2)) for _ in range(2)]
+        want = sum(np.dot(expected[i][j], tangents[i][j]) for i in range(2) for j in range(2))
+        np.testing.assert_allclose(df(*args, *tangents), want, rtol=1e-6, atol=1e-8)
+
+
+def _list_helpers_user(x):
+    from srcad.runtime import plus, sum_part, unsum_part
+    ws, us = [x[0] * x[1], x[1] ** 2], [x[2] * x[0]]
+    zs = ws + us
+    t = plus(ws, [sum_part(zs, ws, us, 0)[1], x[2]])
+    back = unsum_part(sum_part(zs, ws, us, 1), zs, ws, us, 1)
+    a = plus(x * 2.0, x[0] * x)
+    return np.sum(t[0] * t[1]) + np.sum(back[2] ** 3) + np.sum(sum_part(a, x, x[0], 1) * a)
+
+
+def test_the_rules_of_the_list_or_array_additions():
+    """``runtime.plus``, ``sum_part`` and ``unsum_part`` appear in generic derivatives, which
+    are differentiated again: their rules, both modes, against central differences."""
+    x = np.array([0.3, -0.7, 1.1])
+    assert_right_both_modes(_list_helpers_user, x)
+    np.testing.assert_allclose(srcad.hessian(_list_helpers_user)(x), np.stack(
+        [_numeric_grad(lambda v, k=k: srcad.grad(_list_helpers_user)(v)[k], x)
+         for k in range(3)]), rtol=1e-5, atol=1e-7)
+
+
 @pytest.mark.parametrize("ws", [[np.array([0.1, 0.2, 0.3]), 0.5],
                                 (np.array([0.1, 0.2, 0.3]), np.float64(0.5)),
                                 [np.array([0.1, 0.2, 0.3]), np.array([0.5]), 0.25]])

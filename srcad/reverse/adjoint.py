@@ -110,6 +110,10 @@ class AdjointStatements(Contributions):
         if isinstance(value, gast.BinOp) and isinstance(value.op, gast.Add) and any(
                 isinstance(v, gast.Name) and v.id in self.lists for v in (value.left, value.right)):
             return self.unconcatenate(value, outputs[0], state)
+        if isinstance(value, gast.BinOp) and isinstance(value.op, gast.Add) and all(
+                isinstance(v, gast.Name) and v.id in self.maybe_lists
+                for v in (value.left, value.right)):
+            return self.sum_of_unknown(value, outputs[0], state)
         call = primitive_call(value)
         if call is None or call[0] is None:
             for o in outputs:
@@ -195,6 +199,18 @@ class AdjointStatements(Contributions):
             if self.active(operand):
                 code.extend(self.contribute(operand.id, gast.Subscript(
                     value=_name(out), slice=part, ctx=gast.Load()), state))
+        return code
+
+    def sum_of_unknown(self, value, out, state) -> list:
+        """``y = a + b`` of operands that may be lists or arrays (parameters of unknown kind):
+        the call decides between unconcatenating and unbroadcasting (``runtime.sum_part``)."""
+        state.defined.discard(out)
+        code = []
+        for which, operand in enumerate((value.left, value.right)):
+            if self.active(operand):
+                code.extend(self.contribute(operand.id, _call(
+                    _attr(_name(self.rt), "sum_part"), _name(out), value.left,
+                    value.right, gast.Constant(value=which, kind=None)), state))
         return code
 
     def adjoint_setitem(self, stmt, state) -> list:

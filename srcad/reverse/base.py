@@ -11,7 +11,7 @@ import gast
 import numpy as np
 
 from .. import runtime
-from ..analysis import list_names
+from ..analysis import list_names, maybe_list_names
 from ..errors import NoRuleError
 from ..instantiate import Broadcasts, runtime_ref
 from ..nodes import assign as _assign, attr as _attr, call as _call, name as _name
@@ -56,6 +56,7 @@ class _Base:
         self.grad_seed = grad_seed
         self.preserve_result = preserve_result
         self.lists = list_names(program.node, shapes)
+        self.maybe_lists = maybe_list_names(program.node, shapes, self.lists)
         self.saves: list[_Save] = []
         self.tapes: dict = {}     # "_tape": values derivatives flow through; "_control":
         #                           loop ranges, trip counts, conditions (never active)
