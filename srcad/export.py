@@ -314,8 +314,8 @@ def export(f, path: str | os.PathLike | None = None, *, mode: str = "reverse", w
 
 def _module(target, fdef, generated, lines, helpers, guard, spec, path) -> str:
     from . import __version__
-    imports = sorted({"import math" if "math" in helpers.imports else "",
-                      "import numpy as np" if "np" in helpers.imports else ""} - {""})
+    imports = sorted(_global_line(name, getattr(runtime, name), "")
+                     for name in helpers.imports)
     user = [line for line in dict.fromkeys(lines) if line not in imports]
     body = generated.splitlines(True)
     if guard:

@@ -105,10 +105,13 @@ def broadcast_like(t, like):
 
 
 def zeros_like(x):
-    """A zero derivative shaped like x (a float for Python numbers, a list for lists; a 0-d
+    """A zero derivative shaped like x (a float for Python numbers, a list for lists, a dict
+    for dicts; a 0-d
     array for NumPy scalars, np.float64 included, so that ``zero[..., None] += g`` works)."""
     if isinstance(x, (list, tuple)):
         return [zeros_like(v) for v in x]
+    if isinstance(x, dict):
+        return {k: zeros_like(v) for k, v in x.items()}
     if x is None or isinstance(x, (float, int, complex, range, slice, str)) and not isinstance(
             x, np.generic):
         return 0.0        # numbers; None (not yet bound); ranges and slices carry no derivative
@@ -137,7 +140,11 @@ def _is_basic(index) -> bool:
 
 
 def add_at(buffer, index, g):
-    """``buffer[index] += g`` that also accumulates repeated fancy indices."""
+    """``buffer[index] += g`` that also accumulates repeated fancy indices (into a list or a
+    dict buffer: item by item)."""
+    if isinstance(buffer, dict):
+        buffer[index] = plus(buffer[index], g)
+        return buffer
     if isinstance(buffer, list):
         if isinstance(index, slice):
             for i, gi in zip(range(*index.indices(len(buffer))), g):
@@ -189,6 +196,8 @@ def plus(a, b):
         return a
     if isinstance(a, (list, tuple)) or isinstance(b, (list, tuple)):
         return [plus(x, y) for x, y in zip(a, b)]
+    if isinstance(a, dict) and isinstance(b, dict):
+        return {k: plus(a[k], b[k]) for k in a}
     return a + b
 
 

@@ -154,6 +154,43 @@ def test_export_writes_constants_and_imports(tmp_path):
     np.testing.assert_allclose(ns["df_dx"](x), srcad.grad(usermod_export.f)(x), rtol=1e-14)
 
 
+def test_export_imports_the_modules_its_runtime_helpers_read(tmp_path):
+    """An np.errstate block's helpers read ``threading``: the exported module imported only
+    NumPy and math, and failed with a NameError when run."""
+    mod = _user_module(tmp_path, "usermod_errstate", """\
+        import numpy as np
+        def f(x):
+            with np.errstate(divide="ignore"):
+                y = np.log(x)
+            return np.sum(y * x)
+        """)
+    text = srcad.export(mod.f)
+    assert "import threading" in text
+    ns: dict = {}
+    exec(compile(text, "d.py", "exec"), ns)
+    x = np.linspace(0.1, 1.0, 4)
+    np.testing.assert_allclose(ns["df_dx"](x), srcad.grad(mod.f)(x), rtol=1e-14)
+
+
+def test_export_of_a_dict_parameter_read_with_constant_keys(tmp_path):
+    """The generic derivative's zero adjoint of a dict was np.zeros_like(dict): a raw
+    "entry not a 2- or 3- tuple" when the exported module ran."""
+    mod = _user_module(tmp_path, "usermod_dict", """\
+        import numpy as np
+        def f(params, X):
+            h = np.tanh(X @ params["W"] + params["b"])
+            return np.sum(h) * params["gain"]
+        """)
+    ns: dict = {}
+    exec(compile(srcad.export(mod.f), "d.py", "exec"), ns)
+    rng = np.random.default_rng(0)
+    params = {"W": rng.normal(size=(3, 2)), "b": rng.normal(size=2), "gain": 1.5, "tag": "x"}
+    X = rng.normal(size=(4, 3))
+    got, want = ns["df_dparams"](params, X), srcad.grad(mod.f)(params, X)
+    for k in ("W", "b", "gain"):
+        np.testing.assert_allclose(got[k], want[k], rtol=1e-14)
+
+
 def test_cli_export_writes_a_module(tmp_path):
     out = tmp_path / "dloss.py"
     result = subprocess.run([sys.executable, "-m", "srcad", "export", "examples/logistic.py:loss",
