@@ -460,6 +460,13 @@ class _Arguments:
             t = type(a)
             if t is float or (t is np.ndarray and a.dtype.kind == "f"):
                 continue                        # the common case, checked first
+            if isinstance(a, (set, frozenset)):
+                name = self.describe(i)
+                raise NotDifferentiableError(
+                    f"cannot differentiate {self.f.__name__} with respect to {name}: it is a "
+                    f"{t.__name__}, whose items have no order (a derivative has one place "
+                    f"for each item)", _def_location(self.f, param=i),
+                    hint=f"Pass a list, a tuple or an array instead (e.g. sorted({name})).")
             for item in (a if isinstance(a, (list, tuple)) else (a,)):
                 if item is None or isinstance(item, str) or _is_function(item):
                     self.not_differentiable(i, item)

@@ -71,6 +71,25 @@ def test_wrt_argument_of_the_wrong_type_names_it(bad, what):
         srcad.grad(two)(bad, np.ones(3))
 
 
+def sum_of_squares(s):
+    return sum(v ** 2 for v in s)
+
+
+@pytest.mark.parametrize("make", [set, frozenset])
+@pytest.mark.parametrize("entry", ["grad", "forward", "hessian"])
+def test_a_set_as_the_differentiated_argument_is_refused_naming_it(make, entry):
+    """A set has no order, so its derivative has nowhere to put each item: it was a raw
+    TypeError ('set' object is not subscriptable) from inside the generated code."""
+    s = make({1.5, 2.5})
+    run = {"grad": lambda: srcad.grad(sum_of_squares)(s),
+           "forward": lambda: srcad.autodiff(sum_of_squares, mode="forward")(s, [1.0, 0.0]),
+           "hessian": lambda: srcad.hessian(sum_of_squares)(s)}
+    with pytest.raises(NotDifferentiableError, match=f"with respect to s: it is a {make.__name__}"
+                       ) as info:
+        run[entry]()
+    assert "sorted(s)" in str(info.value) and "test_call_errors.py" in str(info.value)
+
+
 def test_dict_where_an_array_was_is_refused_with_an_srcad_error():
     g = srcad.grad(two)
     g(np.ones(3), np.ones(3))

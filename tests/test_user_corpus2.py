@@ -627,8 +627,6 @@ KNOWN: dict[tuple[str, str], str] = {
         'SrcadSyntaxError: user_corpus2.py:2132: srcad differentiates numpy.average(a, axis=None, weights=None, keepdims=False); this call does not fit: got...',
     ('kw_average_axis_returned', 'nomut'):
         'SrcadSyntaxError: user_corpus2.py:2132: srcad differentiates numpy.average(a, axis=None, weights=None, keepdims=False); this call does not fit: got...',
-    ('takes_a_set', 'refuse'):
-        "AssertionError: a raw TypeError, not an srcad error: 'set' object is not subscriptable",
 }
 
 
