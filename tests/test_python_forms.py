@@ -462,3 +462,84 @@ def test_star_parameters_refused_where_no_call_gives_them():
     with pytest.raises(srcad.SrcadSyntaxError, match="of a nested function or lambda") as info:
         srcad.grad(g)(np.ones(2))
     assert info.value.location.lineno == 2
+
+
+# -- nested unpacking targets -------------------------------------------------------------------
+
+_NESTED = make_function("""
+def layers_unpacked(layers, x):
+    (W1, b1), rest = layers[0], layers[1:]
+    h = np.tanh(W1 @ x + b1)
+    for W, b in rest:
+        h = np.tanh(W @ h + b)
+    return np.sum(h)
+
+def deep(x):
+    ((a, b), c), d = ((x[0], x[1] * 2.0), np.sin(x[2])), x[3]
+    u, (v, w) = x * 2.0, (np.cos(x), x[0])
+    return a * b * c - d + np.sum(u * v) * w
+
+def loops(pairs, cs, x):
+    s = 0.0
+    for i, ((a, b), c) in enumerate(zip(pairs, cs)):
+        s = s + np.sum(a * b * x) * c * (i + 1.0)
+    for (a, b), c in zip(pairs, cs):
+        s = s + np.sum(a * x) * b[0] * c
+    for i, (a, b) in enumerate(pairs, 2):
+        s = s + i * np.sum(a * b * x)
+    return s
+""", name=None)
+
+
+def _nested(name):
+    return _NESTED.__globals__[name]
+
+
+@pytest.mark.parametrize("wrt", [0, 1])
+def test_nested_unpacking_of_a_list_of_layers(wrt):
+    g = rng(11)
+    layers = [(g.normal(size=(3, 2)), g.normal(size=3)), (g.normal(size=(3, 3)), g.normal(size=3))]
+    args = [layers, g.normal(size=2)]
+    srcad.check_grad(_nested("layers_unpacked"), *args, wrt=wrt)
+
+
+def test_nested_unpacking_targets_any_depth():
+    x = rng(12).normal(size=4)
+    srcad.check_grad(_nested("deep"), x)
+    check_second_order_of(_nested("deep"), [x])
+
+
+@pytest.mark.parametrize("wrt", [0, 1, 2])
+def test_loops_with_nested_targets_over_enumerate_and_zip(wrt):
+    g = rng(13)
+    pairs = [(g.normal(size=3), g.normal(size=3)) for _ in range(3)]
+    args = [pairs, g.normal(size=3), g.normal(size=3)]
+    srcad.check_grad(_nested("loops"), *args, wrt=wrt)
+
+
+@pytest.mark.parametrize("body, error", [
+    ("(a, b), c = (x, x, x), 1.0", "too many values to unpack"),
+    ("(a, b), c = x[:1], 1.0", "not enough values to unpack"),
+])
+def test_a_nested_target_of_the_wrong_length_raises_as_python_does(body, error):
+    f = make_function(f"""
+        def f(x):
+            {body}
+            return np.sum(a * b) * c
+        """)
+    x = np.ones(3)
+    with pytest.raises(ValueError, match=error):
+        f(x)
+    with pytest.raises(ValueError, match=error):
+        srcad.grad(f)(x)
+
+
+def test_a_starred_target_is_refused_with_what_to_write():
+    f = make_function("""
+        def f(xs):
+            first, *rest = xs
+            return np.sum(first)
+        """)
+    with pytest.raises(srcad.SrcadSyntaxError, match="starred unpacking targets") as info:
+        srcad.grad(f)([np.ones(2), np.ones(2)])
+    assert "xs[0], list(xs[1:])" in str(info.value)

@@ -569,14 +569,8 @@ KNOWN: dict[tuple[str, str], str] = {
         'NoRuleError: user_corpus2.py:1229: cannot call the local name `f`: srcad resolves the functions a derivative calls when it builds it',
     ('partial_inside', 'nomut'):
         'NoRuleError: user_corpus2.py:1229: cannot call the local name `f`: srcad resolves the functions a derivative calls when it builds it',
-    ('container_slicing_unpack', 'grad'):
-        'SrcadSyntaxError: user_corpus2.py:1319: nested or starred unpacking targets',
-    ('container_slicing_unpack', 'fwd'):
-        'SrcadSyntaxError: user_corpus2.py:1319: nested or starred unpacking targets',
     ('container_slicing_unpack', 'hess'):
-        'SrcadSyntaxError: user_corpus2.py:1319: nested or starred unpacking targets',
-    ('container_slicing_unpack', 'nomut'):
-        'SrcadSyntaxError: user_corpus2.py:1319: nested or starred unpacking targets',
+        'SrcadSyntaxError: <srcad dcontainer_slicing_unpack_dlayers a23af18f>:19: indexing a container with a key that is not a constant',
     ('activation_from_table', 'grad'):
         'SrcadSyntaxError: user_corpus2.py:1369: d.get with a key that is not a constant',
     ('activation_from_table', 'fwd'):

@@ -148,6 +148,7 @@ class _Lowering:
             if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store):
                 counts[node.id] = counts.get(node.id, 0) + 1
         self.counts = counts
+        self.ranges: dict = {}      # a name bound once to a range of constants -> its values
         self.mutated = _mutated(fdef)
         self.functions: frozenset = frozenset()
         self.outputs = None         # (helper, views) -> the structure it returns, or None
@@ -916,7 +917,14 @@ class _Lowering:
             return self.decided(stmt)
         if isinstance(stmt, (gast.FunctionDef, gast.ClassDef)):
             return [stmt]            # refused by the fence
-        return pre + [self.expr(stmt, pre)]
+        stmt = self.expr(stmt, pre)
+        if isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name) and \
+                isinstance(stmt.value, gast.Call) and self.builtin(stmt.value.func, "range") \
+                and self.counts.get(stmt.targets[0].id) == 1:
+            # r = range(len(xs)) bound once (a derivative's own loops): for k in r: is a loop
+            # over constants, unrolled when its body reads a container with k
+            self.ranges[stmt.targets[0].id] = _range(stmt.value)
+        return pre + [stmt]
 
     def constant_keys(self, loop):
         """The constants ``for k in ('a', 'b'):`` (or a ``range`` of constants) goes over,
@@ -924,7 +932,7 @@ class _Lowering:
         decide): unrolled, one copy per constant; else None (an ordinary loop)."""
         it = loop.iter
         values = _range(it) if isinstance(it, gast.Call) and self.builtin(it.func, "range") \
-            else _constants(it)
+            else self.ranges.get(it.id) if isinstance(it, gast.Name) else _constants(it)
         if values is None or len(values) > _MAX_UNROLLED or not isinstance(
                 loop.target, gast.Name) or loop.orelse:
             return None

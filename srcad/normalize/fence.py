@@ -69,6 +69,10 @@ def fence(src: Source, fdef: gast.FunctionDef):
         messages = {id(n) for m in gast.walk(stmt) if isinstance(m, _MESSAGES)
                     for n in gast.walk(m) if isinstance(n, gast.JoinedStr)}
         for node in gast.walk(stmt):
+            if isinstance(node, gast.Starred) and isinstance(node.ctx, gast.Store):
+                raise _loc_error(src, node, "srcad does not differentiate starred unpacking "
+                                 "targets (`first, *rest = xs`)", "Instead: index and slice, "
+                                 "`first, rest = xs[0], list(xs[1:])`.")
             kind = _REJECT.get(type(node))
             if kind is not None and id(node) not in messages:
                 raise _loc_error(src, node, f"srcad does not differentiate {kind[0]}",

@@ -36,11 +36,16 @@ class Loops(Statements):
         elif callee is enumerate and isinstance(target, gast.Tuple) and len(
                 target.elts) == 2 and 1 <= len(it.args) + len(it.keywords) <= 2 and all(
                 k.arg == "start" for k in it.keywords):
-            seq = self._iterated(self.atom(scope, it.args[0], pre, hint="seq"), scope, stmt,
-                                 pre)
+            inner = it.args[0]
+            zipped = isinstance(inner, gast.Call) and self.resolve(scope, inner.func) is zip \
+                and not inner.keywords and isinstance(target.elts[1], (gast.Tuple, gast.List)) \
+                and len(target.elts[1].elts) == len(inner.args)     # enumerate(zip(a, b))
+            seqs = [self._iterated(self.atom(scope, a, pre, hint="seq"), scope, stmt, pre)
+                    for a in (inner.args if zipped else [inner])]
+            seq = seqs[0]
             start = it.args[1] if len(it.args) > 1 else (
                 it.keywords[0].value if it.keywords else None)
-            loop_iter = self._index_range(seq, pre)
+            loop_iter = self._index_range(seqs if zipped else seq, pre)
             if start is None:
                 loop_target = self._loop_name(scope, target.elts[0])
                 index = _name(loop_target.id, gast.Load())
@@ -49,8 +54,10 @@ class Loops(Statements):
                 index = _name(loop_target.id, gast.Load())
                 head = self._head(scope, target.elts[0], gast.BinOp(
                     left=index, op=gast.Add(), right=start))
-            head += self._head(scope, target.elts[1], gast.Subscript(
-                value=seq, slice=index, ctx=gast.Load()))
+            for t, seq in (zip(target.elts[1].elts, seqs) if zipped else
+                           [(target.elts[1], seq)]):
+                head += self._head(scope, t, gast.Subscript(
+                    value=seq, slice=copy.deepcopy(index), ctx=gast.Load()))
         elif callee is zip and isinstance(target, gast.Tuple) and len(target.elts) == len(
                 it.args) and not it.keywords:
             seqs = [self._iterated(self.atom(scope, a, pre, hint="seq"), scope, stmt, pre)

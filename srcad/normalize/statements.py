@@ -218,9 +218,25 @@ class Statements(Calls):
             return [gast.Assign(targets=[self.name(scope, target)], value=simple,
                                 type_comment=None)]
         if isinstance(target, (gast.Tuple, gast.List)):
+            if any(isinstance(e, gast.Starred) for e in target.elts) or not all(
+                    isinstance(e, (gast.Name, gast.Tuple, gast.List)) for e in target.elts):
+                raise _loc_error(scope.src, target, "starred unpacking targets or targets "
+                                 "that are not names", "Unpack into names (`first, rest = "
+                                 "xs[0], xs[1:]` for `first, *rest = xs`).")
             if not all(isinstance(e, gast.Name) for e in target.elts):
-                raise _loc_error(scope.src, target, "nested or starred unpacking targets",
-                                 "Unpack into plain names, one level at a time.")
+                # a loop's nested target: one level at a time, left to right as Python does
+                flat, inner = [], []
+                for e in target.elts:
+                    if isinstance(e, gast.Name):
+                        flat.append(e)
+                        continue
+                    held = _name(self.namer.fresh("_unpack"), gast.Store())
+                    flat.append(held)
+                    inner.append((e, _name(held.id, gast.Load())))
+                out = self.assign(scope, gast.Tuple(elts=flat, ctx=gast.Store()), value, pre)
+                for e, held_value in inner:
+                    out += self.assign(scope, e, held_value, out)
+                return out
             if isinstance(value, (gast.Tuple, gast.List)) and len(value.elts) == len(
                     target.elts):
                 atoms = [self.atom(scope, e, pre) for e in value.elts]

@@ -1,5 +1,5 @@
 """Statement sugar lowered first, before comprehensions: ``match`` on values, ``del``,
-``global`` reads, local ``import`` statements and ``:=``.
+``global`` reads, local ``import`` statements, ``:=`` and nested unpacking targets.
 
 Input: a FunctionDef as parsed (the user's function or a helper about to be inlined) and its
 ``Source``. Output: the same function where
@@ -9,7 +9,11 @@ Input: a FunctionDef as parsed (the user's function or a helper about to be inli
 * ``global name`` is dropped when the function only reads ``name``;
 * ``import m as n`` / ``from m import a`` are dropped and their names bound in
   ``src.namespace.imports`` (resolved when the derivative is built, as Python would);
-* ``(n := e)`` inside a statement is ``n = e`` placed before it, and ``n`` in its place.
+* ``(n := e)`` inside a statement is ``n = e`` placed before it, and ``n`` in its place;
+* a nested unpacking target, ``(a, b), c = v``, unpacks one level at a time into fresh
+  names, left to right as Python assigns (``_unpack, c = v`` then ``a, b = _unpack``), so
+  each level is a flat unpacking whose length is checked as Python checks it (a loop's
+  nested target is unpacked so by ``statements.assign``).
 Anything else of these is refused with its location (a ``match`` on a structure, ``del`` of an
 item, a ``global`` written, ``:=`` where it would not be evaluated once, first).
 """
@@ -26,6 +30,12 @@ from .program import _loc_error
 __all__ = ["lower_sugar"]
 
 _SUGAR = (gast.Match, gast.Delete, gast.Global, gast.Import, gast.ImportFrom, gast.NamedExpr)
+
+
+def _nested(target) -> bool:
+    """Is ``target`` an unpacking target with a tuple or list inside?"""
+    return isinstance(target, (gast.Tuple, gast.List)) and any(
+        isinstance(e, (gast.Tuple, gast.List)) for e in target.elts)
 
 
 def _name(ident, ctx=None):
@@ -76,6 +86,13 @@ class _Sugar:
             stmt.orelse = self.block(stmt.orelse, loops)
             return [stmt]
         pre: list = []
+        if isinstance(stmt, gast.Assign) and len(stmt.targets) == 1 and _nested(
+                stmt.targets[0]):
+            inner = self.flat_target(stmt.targets[0])
+            value = self.walrus(stmt.value, pre)
+            return pre + [gast.copy_location(gast.Assign(
+                targets=[stmt.targets[0]], value=value, type_comment=None), stmt)] + \
+                self.block(inner, loops)
         if isinstance(stmt, gast.If):
             stmt.test = self.walrus(stmt.test, pre)
         elif isinstance(stmt, gast.For):
@@ -90,6 +107,25 @@ class _Sugar:
             stmt.body = self.block(stmt.body, loops)
         stmt.orelse = self.block(stmt.orelse, loops)
         return pre + [stmt]
+
+    # -- nested unpacking -------------------------------------------------------------------------
+
+    def flat_target(self, target) -> list:
+        """Replace each tuple or list inside the unpacking ``target`` by a fresh name (in
+        place); return the assignments that unpack those names, in Python's order."""
+        inner = []
+        for i, e in enumerate(target.elts):
+            if isinstance(e, (gast.Tuple, gast.List)):
+                self.count += 1
+                ident = f"_unpack_{self.count}" if self.count > 1 else "_unpack"
+                while ident in self.loads or ident in self.stores:
+                    self.count += 1
+                    ident = f"_unpack_{self.count}"
+                target.elts[i] = gast.copy_location(_name(ident, gast.Store()), e)
+                inner.append(gast.copy_location(gast.Assign(
+                    targets=[e], value=gast.copy_location(_name(ident), e),
+                    type_comment=None), e))
+        return inner
 
     # -- match ----------------------------------------------------------------------------------
 
@@ -263,6 +299,7 @@ def _within(position, node) -> bool:
 
 def lower_sugar(src: Source, fdef) -> None:
     """Lower ``fdef``'s statement sugar in place (see the module docstring)."""
-    if any(isinstance(n, _SUGAR) for n in gast.walk(fdef)):
+    if any(isinstance(n, _SUGAR) or isinstance(n, gast.Assign) and len(n.targets) == 1 and
+           _nested(n.targets[0]) for n in gast.walk(fdef)):
         fdef.body = _Sugar(src, fdef).block(fdef.body) or [
             gast.copy_location(gast.Pass(), fdef)]
