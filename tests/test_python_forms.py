@@ -543,3 +543,30 @@ def test_a_starred_target_is_refused_with_what_to_write():
     with pytest.raises(srcad.SrcadSyntaxError, match="starred unpacking targets") as info:
         srcad.grad(f)([np.ones(2), np.ones(2)])
     assert "xs[0], list(xs[1:])" in str(info.value)
+
+
+# -- a list built in the function, *-unpacked by a helper ---------------------------------------
+
+_STAR_HELPER = make_function("""
+def total(*vals):
+    s = 0.0
+    for v in vals:
+        s = s + v
+    return s
+
+def star_call(parts, scale=1.0):
+    return scale * total(*parts) ** 2
+
+def star_call_list(x):
+    pieces = [np.sum(x), np.sum(x ** 2), np.sum(np.cos(x))]
+    return star_call(pieces) + star_call((x[0], x[1] * 3.0), scale=0.5)
+""")
+
+
+def test_a_helper_unpacking_a_list_the_function_built():
+    """``h(pieces)`` with ``def h(parts): return total(*parts)``: refused ("*-unpacking")
+    because the list reached the helper as a value of unknown length (corpus2
+    star_call_list)."""
+    x = rng(14).normal(size=3)
+    srcad.check_grad(_STAR_HELPER, x)
+    check_second_order_of(_STAR_HELPER, [x])

@@ -537,14 +537,6 @@ KNOWN: dict[tuple[str, str], str] = {
         'SrcadSyntaxError: user_corpus2.py:1038: a dict comprehension over values not known when the derivative is built',
     ('tuple_genexp_stack', 'hess'):
         'structure: at [0]: list where the argument has tuple',
-    ('star_call_list', 'grad'):
-        'SrcadSyntaxError: user_corpus2.py:1102: srcad does not differentiate *-unpacking',
-    ('star_call_list', 'fwd'):
-        'SrcadSyntaxError: user_corpus2.py:1102: srcad does not differentiate *-unpacking',
-    ('star_call_list', 'hess'):
-        'SrcadSyntaxError: user_corpus2.py:1102: srcad does not differentiate *-unpacking',
-    ('star_call_list', 'nomut'):
-        'SrcadSyntaxError: user_corpus2.py:1102: srcad does not differentiate *-unpacking',
     ('kwargs_main', 'hess'):
         "TypeError: jacobian.<locals>.jac() got an unexpected keyword argument 'lam'",
     ('partial_with_keywords', 'hess'):

@@ -157,6 +157,36 @@ class _Lowering:
         self.params = {p.id for p in a.posonlyargs + a.args + a.kwonlyargs}
         self.unpacked = {n.value.id for n in gast.walk(fdef) if isinstance(n, gast.Starred)
                          and isinstance(n.value, gast.Name)}     # f(*xs)
+        self.star_displays: set = set()     # ids of displays passed so: h((a, b))
+        self.star_passed = self.unpacked_by_helpers(fdef)        # h(xs), h unpacking it
+        self.unpacked |= self.star_passed
+
+    def unpacked_by_helpers(self, fdef) -> set:
+        """Names passed to a user helper's parameter that the helper ``*``-unpacks into a
+        call (``h(xs)`` with ``def h(parts): return g(*parts)``): the helper needs their
+        items, so a display bound to one is a container, as one the function unpacks."""
+        from ..source import _is_user_function, parse_function
+        out: set = set()
+        for call in gast.walk(fdef):
+            if not isinstance(call, gast.Call) or not any(
+                    isinstance(a, gast.Name) or _flat_display(a) for a in call.args):
+                continue
+            fn = self.src.namespace.resolve(call.func)
+            if not isinstance(fn, types.FunctionType) or not _is_user_function(fn):
+                continue
+            try:
+                node = parse_function(fn).node
+            except Exception:      # noqa: BLE001 - no source: the inliner says so itself
+                continue
+            starred = {n.value.id for n in gast.walk(node) if isinstance(n, gast.Starred)
+                       and isinstance(n.value, gast.Name)}
+            params = [p.id for p in node.args.posonlyargs + node.args.args]
+            for a, p in zip(call.args, params):
+                if p in starred and isinstance(a, gast.Name):
+                    out.add(a.id)
+                elif p in starred and _flat_display(a):
+                    self.star_displays.add(id(a))
+        return out
 
     # -- errors and names ---------------------------------------------------------------------
 
@@ -672,11 +702,15 @@ class _Lowering:
         ``h(dict(W=x))``) is one, its values assigned in ``pre``."""
         if isinstance(node, gast.Starred):
             return None
+        if id(node) in self.star_displays:      # h((a, b)), h *-unpacking it
+            return self.display(node, [] if pre is None else pre, "item")
         display = isinstance(node, gast.Dict) or (
             isinstance(node, gast.Call) and self.builtin(node.func, "dict"))
         found = self.resolve(node, pre if display else None, "item")
         if not isinstance(found, _Static):
             return None
+        if isinstance(node, gast.Name) and node.id in self.star_passed:
+            return found          # the helper *-unpacks it: it needs the items one by one
         try:
             self.materialize(found, node)
         except SrcadSyntaxError:
@@ -1256,9 +1290,10 @@ def renamed(views: dict, rename: dict) -> tuple[dict, set]:
 def _uses_containers(fdef, lowering) -> bool:
     """Does the body make a container srcad lowers (a dict literal, ``dict(...)``, a name
     bound to a display of displays, a display holding a function: ``(np.tanh, relu)``), or
-    unpack one in a call (``f(*xs, **d)``)?"""
+    unpack one in a call (``f(*xs, **d)``, or ``h(xs)`` of a helper unpacking it)?"""
     mutated = _mutated(fdef)
-    return any(isinstance(n, (gast.Dict, gast.DictComp, gast.Starred)) or (
+    return bool(lowering.star_passed or lowering.star_displays) or any(
+        isinstance(n, (gast.Dict, gast.DictComp, gast.Starred)) or (
         isinstance(n, gast.keyword) and n.arg is None) or (
         isinstance(n, (gast.List, gast.Tuple)) and any(map(lowering.function_ref, n.elts))) or (
         isinstance(n, gast.Assign) and _nested_display(n.value) and not (
