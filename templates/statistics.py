@@ -96,23 +96,23 @@ def quantile_tangent(y, a, q, axis=None, method="linear", *, keepdims=False):
 @adjoint(np.percentile)
 def percentile_adjoint(y, a, q, axis=None, method="linear", *, keepdims=False):
     reduced, room, q_first, q_last, kept = quantile_layout(a, q, axis)
-    rho = quantile_position(q / 100.0, a, axis, method)
+    rho = quantile_position(np.divide(q, 100.0), a, axis, method)
     low, high = order_statistics(a, rho, axis)
     g = np.moveaxis(np.reshape(d[y], kept), q_first, q_last)
     d[a] = np.sum(g * (low + (rho - np.floor(rho)) * (high - low)), axis=q_last)
     d[q] = unbroadcast(np.sum(g * np.reshape(a, room) * (high - low), axis=reduced,
-                              keepdims=True) * quantile_slope(q / 100.0, a, axis, method),
+                              keepdims=True) * quantile_slope(np.divide(q, 100.0), a, axis, method),
                        q) / 100.0
 
 
 @tangent(np.percentile)
 def percentile_tangent(y, a, q, axis=None, method="linear", *, keepdims=False):
     reduced, room, q_first, q_last, kept = quantile_layout(a, q, axis)
-    rho = quantile_position(q / 100.0, a, axis, method)
+    rho = quantile_position(np.divide(q, 100.0), a, axis, method)
     low, high = order_statistics(a, rho, axis)
     t = np.sum(np.reshape(d[a], room) * (low + (rho - np.floor(rho)) * (high - low))
                + np.reshape(a, room) * (high - low) * d[q] * quantile_slope(
-                   q / 100.0, a, axis, method) / 100.0, axis=reduced, keepdims=True)
+                   np.divide(q, 100.0), a, axis, method) / 100.0, axis=reduced, keepdims=True)
     d[y] = np.reshape(np.moveaxis(t, q_last, q_first), np.shape(y))
 
 
@@ -143,23 +143,23 @@ def nanquantile_tangent(y, a, q, axis=None, method="linear", *, keepdims=False):
 @adjoint(np.nanpercentile)
 def nanpercentile_adjoint(y, a, q, axis=None, method="linear", *, keepdims=False):
     reduced, room, q_first, q_last, kept = quantile_layout(a, q, axis)
-    rho = quantile_position(q / 100.0, a, axis, method, True)
+    rho = quantile_position(np.divide(q, 100.0), a, axis, method, True)
     low, high = order_statistics(a, rho, axis, True)
     g = np.moveaxis(np.reshape(d[y], kept), q_first, q_last)
     d[a] = np.sum(g * (low + (rho - np.floor(rho)) * (high - low)), axis=q_last)
     d[q] = unbroadcast(np.sum(g * np.reshape(np.where(np.isnan(a), 0.0, a), room) * (
         high - low), axis=reduced, keepdims=True) * quantile_slope(
-            q / 100.0, a, axis, method, True), q) / 100.0
+            np.divide(q, 100.0), a, axis, method, True), q) / 100.0
 
 
 @tangent(np.nanpercentile)
 def nanpercentile_tangent(y, a, q, axis=None, method="linear", *, keepdims=False):
     reduced, room, q_first, q_last, kept = quantile_layout(a, q, axis)
-    rho = quantile_position(q / 100.0, a, axis, method, True)
+    rho = quantile_position(np.divide(q, 100.0), a, axis, method, True)
     low, high = order_statistics(a, rho, axis, True)
     t = np.sum(np.reshape(d[a], room) * (low + (rho - np.floor(rho)) * (high - low))
                + np.reshape(np.where(np.isnan(a), 0.0, a), room) * (high - low) * d[q]
-               * quantile_slope(q / 100.0, a, axis, method, True) / 100.0,
+               * quantile_slope(np.divide(q, 100.0), a, axis, method, True) / 100.0,
                axis=reduced, keepdims=True)
     d[y] = np.reshape(np.moveaxis(t, q_last, q_first), np.shape(y))
 

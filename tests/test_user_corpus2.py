@@ -507,12 +507,6 @@ def first_line(err):
 # Checks failing today (strict xfails): the error's first line. "WRONG:" marks a silent wrong
 # answer (no error, a wrong number).
 KNOWN: dict[tuple[str, str], str] = {
-    ('interquartile_range', 'grad'):
-        "TypeError: unsupported operand type(s) for /: 'list' and 'float'",
-    ('interquartile_range', 'fwd'):
-        "TypeError: unsupported operand type(s) for /: 'list' and 'float'",
-    ('interquartile_range', 'nomut'):
-        "TypeError: unsupported operand type(s) for /: 'list' and 'float'",
     ('cov_with_aweights', 'grad'):
         'SrcadSyntaxError: user_corpus2.py:272: srcad differentiates numpy.cov(m, y=None, rowvar=True, bias=False, ddof=None); this call does not fit: got a...',
     ('cov_with_aweights', 'fwd'):
