@@ -2031,3 +2031,49 @@ def check_unpack(value, n: int) -> None:
 
 
 __all__ += ["check_unpack"]
+
+
+# -- cross products of 2-vectors (np.cross: a 2-vector is a 3-vector with z = 0) ------------------
+
+def cross_vectors(v, axis):
+    """The vectors of ``v`` as ``np.cross`` takes them: its vector axis moved last, a 2-vector
+    given a zero z component."""
+    v = np.moveaxis(v, axis, -1)
+    if _shape(v)[-1] == 3:
+        return v
+    return np.concatenate([v, np.zeros_like(v[..., :1])], axis=-1)
+
+
+def uncross_vectors(t, v, axis):
+    """Adjoint of ``cross_vectors`` for ``v``: the first components of the 3-vectors ``t``,
+    summed over the axes ``v`` was broadcast along, its vector axis moved back."""
+    moved = np.moveaxis(v, axis, -1)
+    return np.moveaxis(unbroadcast(t[..., :_shape(moved)[-1]], moved), -1, axis)
+
+
+def _plane_cross(a, b, axisa, axisb) -> bool:
+    """Whether ``np.cross(a, b)`` crosses 2-vectors only: its value is the z component."""
+    return _shape(a)[axisa] == 2 and _shape(b)[axisb] == 2
+
+
+def cross_cotangent(g, a, b, axisa, axisb, axisc):
+    """A cotangent of ``np.cross(a, b, axisa, axisb, axisc)`` as 3-vectors along the last axis:
+    ``(0, 0, g)`` for a cross of 2-vectors (a value without vector axis), else ``g`` with axis
+    ``axisc`` moved last."""
+    if _plane_cross(a, b, axisa, axisb):
+        zero = np.zeros_like(g)
+        return np.stack([zero, zero, g], axis=-1)
+    return np.moveaxis(g, axisc, -1)
+
+
+def cross_output(t, a, b, axisa, axisb, axisc):
+    """Adjoint of ``cross_cotangent``: ``np.cross``'s value from the cross of 3-vectors ``t``
+    (the z component for 2-vectors, else the vector axis moved to ``axisc``)."""
+    if _plane_cross(a, b, axisa, axisb):
+        return t[..., 2]
+    return np.moveaxis(t, -1, axisc)
+
+
+SHARES.update({"cross_vectors": (0,), "uncross_vectors": (0,), "cross_cotangent": (0,),
+               "cross_output": (0,)})
+__all__ += ["cross_vectors", "uncross_vectors", "cross_cotangent", "cross_output"]

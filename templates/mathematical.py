@@ -18,8 +18,11 @@ Conventions:
   the zero-padded cotangent (``undiff``), cut into the pieces of the joined input (``prepend``,
   ``a``, ``append``; a scalar ``prepend`` gets the sum of its broadcast copies).
 * ``cross`` is bilinear: ``<g, a x b> = <a, b x g> = <b, g x a>``, each computed with the vector
-  axis last and moved back; broadcast axes are summed. Only 3-vectors (NumPy 2 deprecates
-  2-vectors).
+  axis last and moved back; broadcast axes are summed. 2-vectors are 3-vectors with a zero z
+  component, as NumPy computes them (``cross_vectors``): the cross of two 2-vectors is its z
+  component (a scalar per pair, ``axisc`` unused), of a 2- and a 3-vector a 3-vector. NumPy 2
+  deprecates 2-vectors but still computes them (a ``DeprecationWarning``, which the tangent,
+  an ``np.cross`` of the same vectors, gives again); ``np.linalg.cross`` refuses them.
 * ``convolve``/``correlate`` take 1-d real inputs; the adjoint places the cotangent inside the
   full output (``convolve_padding``: NumPy centres 'same' differently for ``correlate`` when
   ``v`` is the longer input) and correlates it with the other operand.
@@ -56,18 +59,21 @@ import numpy as np
 
 from srcad.registry import adjoint, binary, complex_ok, d, linear, nondiff, tangent
 from srcad.runtime import (along_axis_shape, axis_padding, axis_slice, broadcast_like,
-                           constant_spacing, convolve_padding, diff_part, ediff1d_part,
+                           constant_spacing, convolve_padding, cross_cotangent, cross_output,
+                           cross_vectors, diff_part, ediff1d_part,
                            interp_replaced, interp_segment, polyder_weights, polyint_weights,
                            poly_roots, polyval_powers, scatter_flat, trapezoid_ends,
-                           unbroadcast, undiff, ungradient, upper_toeplitz,
+                           unbroadcast, uncross_vectors, undiff, ungradient, upper_toeplitz,
                            upper_toeplitz_adjoint, vander_powers, zeros_filled)
 
 nondiff(axis_padding, axis_slice, diff_part, ediff1d_part, convolve_padding, interp_segment,
         interp_replaced, polyval_powers, trapezoid_ends, along_axis_shape, vander_powers,
         polyder_weights, polyint_weights)
-linear(np.diff, np.ediff1d, undiff, scatter_flat)
+linear(np.diff, np.ediff1d, undiff, scatter_flat, cross_vectors, uncross_vectors,
+       cross_cotangent, cross_output)
 # Linear maps written with transposes (never conjugates): right for complex values.
-complex_ok(np.diff, np.ediff1d, undiff, scatter_flat, np.cross, np.nan_to_num)
+complex_ok(np.diff, np.ediff1d, undiff, scatter_flat, np.cross, np.nan_to_num, cross_vectors,
+           uncross_vectors, cross_cotangent, cross_output)
 _CROSS = (np.cross,) + ((np.linalg.cross,) if hasattr(np.linalg, "cross") else ())
 if hasattr(np, "cumulative_sum"):       # NumPy >= 2.1
     linear(np.cumulative_sum)
@@ -150,23 +156,42 @@ if hasattr(np, "cumulative_sum"):
         d[y] = np.cumulative_sum(d[x], axis=axis, include_initial=include_initial)
 
 
-# -- cross products: <g, a x b> = <a, b x g> = <b, g x a>, vector axes moved last ---------------
+# -- cross products: <g, a x b> = <a, b x g> = <b, g x a>, as 3-vectors along the last axis ------
 
 @adjoint(*_CROSS)
 def cross_adjoint(y, a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
-    g = np.moveaxis(d[y], axisc if axis is None else axis, -1)
-    a_last = np.moveaxis(a, axisa if axis is None else axis, -1)
-    b_last = np.moveaxis(b, axisb if axis is None else axis, -1)
-    d[a] = np.moveaxis(unbroadcast(np.cross(b_last, g), a_last), -1,
-                       axisa if axis is None else axis)
-    d[b] = np.moveaxis(unbroadcast(np.cross(g, a_last), b_last), -1,
-                       axisb if axis is None else axis)
+    g = cross_cotangent(d[y], a, b, axisa if axis is None else axis,
+                        axisb if axis is None else axis, axisc if axis is None else axis)
+    d[a] = uncross_vectors(np.cross(cross_vectors(b, axisb if axis is None else axis), g), a,
+                           axisa if axis is None else axis)
+    d[b] = uncross_vectors(np.cross(g, cross_vectors(a, axisa if axis is None else axis)), b,
+                           axisb if axis is None else axis)
 
 
 @tangent(np.cross)
 def cross_tangent(y, a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
     d[y] = (np.cross(d[a], b, axisa, axisb, axisc, axis)
             + np.cross(a, d[b], axisa, axisb, axisc, axis))
+
+
+@adjoint(cross_vectors)
+def cross_vectors_adjoint(t, v, axis):
+    d[v] = uncross_vectors(d[t], v, axis)
+
+
+@adjoint(uncross_vectors)
+def uncross_vectors_adjoint(u, t, v, axis):
+    d[t] = broadcast_like(cross_vectors(d[u], axis), t)
+
+
+@adjoint(cross_cotangent)
+def cross_cotangent_adjoint(t, g, a, b, axisa, axisb, axisc):
+    d[g] = cross_output(d[t], a, b, axisa, axisb, axisc)
+
+
+@adjoint(cross_output)
+def cross_output_adjoint(y, t, a, b, axisa, axisb, axisc):
+    d[t] = cross_cotangent(d[y], a, b, axisa, axisb, axisc)
 
 
 if hasattr(np.linalg, "cross"):      # NumPy >= 2.0: axis only (the adjoint is cross's)

@@ -8,6 +8,9 @@ import pytest
 import srcad
 from helpers import check_rule, check_second_order, make_function, random_args
 
+# the cross products of 2-vectors below: NumPy 2 warns that they are deprecated (and computes them)
+pytestmark = pytest.mark.filterwarnings("ignore:Arrays of 2-dimensional vectors:DeprecationWarning")
+
 S = (3, 4)
 S3 = (2, 3, 4)
 XP = np.array([-1.5, -0.4, 0.3, 1.1, 2.0])       # interp knots, for constant xp
@@ -53,6 +56,12 @@ CASES = [
     ("np.cross(x, y, axis=0)", [(3, 4), (3, 1)], "real", None),
     ("np.cross(x, y, axisa=0, axisb=1, axisc=0)", [(3, 2), (2, 3)], "real", None),
     ("np.cross(x, y, axisb=0, axisc=1)", [(2, 4, 3), (3, 4)], "real", None),
+    # 2-vectors (deprecated by NumPy 2, still computed): a z component, or a 3-vector
+    ("np.cross(x, y)", [(4, 2), (4, 2)], "real", None),
+    ("np.cross(x, y)", [(2,), (5, 2)], "real", None),
+    ("np.cross(x, y, axisa=0)", [(2, 4), (4, 3)], "real", None),
+    ("np.cross(x, y, axisb=0, axisc=0)", [(4, 3), (2, 1)], "real", None),
+    ("np.cross(x, y, axis=0)", [(2, 3, 1), (2, 1, 4)], "real", None),
     ("np.linalg.cross(x, y)", [(2, 3), (2, 3)], "real", None),
     ("np.linalg.cross(x, y, axis=0)", [(3, 2), (3, 2)], "real", None),
     # convolve / correlate, every mode, both orders of lengths
@@ -241,6 +250,9 @@ SECOND_ORDER = [
     ("np.trapezoid(C * x, x ** 2)", [(5,)], {"C": np.arange(5.0)}),
     ("np.sum(np.cumulative_sum(x ** 2, include_initial=True) ** 2)", [(4,)], None),
     ("np.sum(np.cross(x, x ** 2) * C)", [(2, 3)], {"C": np.arange(6.0).reshape(2, 3)}),
+    ("np.sum(np.cross(x, x[::-1] ** 2) ** 2)", [(3, 2)], None),
+    ("np.sum(np.cross(x[:, :2], x ** 2, axisc=0) * C)", [(2, 3)],
+     {"C": np.arange(6.0).reshape(3, 2)}),
     ("np.sum(np.convolve(x, x ** 2, 'same') ** 2)", [(5,)], None),
     ("np.sum(np.correlate(x, np.sin(x), 'full') ** 2)", [(4,)], None),
     ("np.sum(np.interp(C, XP, x ** 3))", [(5,)], {"C": np.linspace(-2.0, 2.5, 7), "XP": XP}),

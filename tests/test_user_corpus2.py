@@ -587,10 +587,6 @@ KNOWN: dict[tuple[str, str], str] = {
         'NoRuleError: user_corpus2.py:1444: cannot call the local name `act`: srcad resolves the functions a derivative calls when it builds it',
     ('mlp_helper_layers', 'spell'):
         'NoRuleError: user_corpus2.py:1444: cannot call the local name `act`: srcad resolves the functions a derivative calls when it builds it',
-    ('kw_cross_2d_vectors', 'grad'):
-        'ValueError: incompatible dimensions for cross product',
-    ('kw_cross_2d_vectors', 'nomut'):
-        'ValueError: incompatible dimensions for cross product',
     ('kw_interp_period', 'grad'):
         'SrcadSyntaxError: user_corpus2.py:1781: srcad differentiates numpy.interp(x, xp, fp, left=None, right=None); this call does not fit: got an unexpec...',
     ('kw_interp_period', 'fwd'):
