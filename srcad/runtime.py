@@ -1449,6 +1449,21 @@ def cov_scale(rows, bias=False, ddof=None):
     return 1.0 / (np.shape(rows)[1] - ddof)
 
 
+def cov_weights(aweights, fweights, rows):
+    """The observation weights of ``np.cov``: ``fweights * aweights`` (a weight left out is 1)
+    in the float dtype of ``rows``, one per column of ``rows``. Linear in ``aweights``."""
+    dtype = np.result_type(rows, np.float32)
+    w = np.ones(_shape(rows)[1], dtype=dtype) if aweights is None else aweights
+    return w if fweights is None else w * np.asarray(fweights, dtype=dtype)
+
+
+def cov_ddof(bias=False, ddof=None):
+    """The ``ddof`` of ``np.cov``: 1, 0 with ``bias``, or the one given."""
+    return (0 if bias else 1) if ddof is None else ddof
+
+
+SHARES.update({"cov_weights": (0,), "cov_ddof": ()})
+__all__ += ["cov_weights", "cov_ddof"]
 SHARES.update({"quantile_position": (), "quantile_slope": (), "order_statistics": (),
                "median_weights": (), "quantile_layout": (), "nan_dof_inverse": (),
                "cov_rows": (0, 1), "un_cov_rows": (), "cov_scale": ()})

@@ -77,6 +77,14 @@ CASES = [
     ("np.cov(x, y)", [S, (2, 4)], "real", None),
     ("np.cov(x, y, rowvar=False, bias=True)", [(4, 2), (4,)], "real", None),
     ("np.cov(x, ddof=0)", [S], "real", None),
+    # weights: aweights differentiated, fweights integer counts
+    ("np.cov(x, aweights=y)", [S, (4,)], [(-2.0, 2.0), (0.5, 2.0)], None),
+    ("np.cov(x, fweights=C)", [S], "real", {"C": np.array([1, 2, 1, 3])}),
+    ("np.cov(x, fweights=C, aweights=y, ddof=2)", [S, (4,)], [(-2.0, 2.0), (0.5, 2.0)],
+     {"C": np.array([1, 2, 1, 3])}),
+    ("np.cov(x, z, rowvar=False, aweights=y, bias=True)", [(5, 2), (5,), (5,)],
+     [(-2.0, 2.0), (0.5, 2.0), (-2.0, 2.0)], None),
+    ("np.cov(x, aweights=y, ddof=0)", [(6,), (6,)], [(-2.0, 2.0), (0.5, 2.0)], None),
     ("np.corrcoef(x)", [S], "real", None),
     ("np.corrcoef(x, y)", [(5,), (5,)], "real", None),
     ("np.corrcoef(x, rowvar=False)", [(5, 3)], "real", None),
@@ -106,6 +114,9 @@ SECOND_ORDER = [
     ("np.sum(np.nancumsum(np.where(np.isnan(C), C, x ** 2)) ** 2)", [S], {"C": NANS}),
     ("np.sum(np.cov(x ** 2) ** 2)", [S], None),
     ("np.sum(np.cov(x, x[:1] ** 2, rowvar=True) ** 2)", [S], None),
+    ("np.sum(np.cov(x[:2] ** 2, aweights=1.0 + x[2] ** 2) ** 2)", [S], None),
+    ("np.sum(np.cov(x ** 2, fweights=C, aweights=np.exp(x[0]), ddof=1) ** 2)", [S],
+     {"C": np.array([1, 2, 1, 3])}),
     ("np.sum(np.corrcoef(x) * C)", [S], {"C": np.arange(9.0).reshape(3, 3)}),
 ]
 
@@ -134,8 +145,8 @@ def test_histogram_bin_edges_from_the_spread_are_refused():
 
 
 def test_unsupported_keyword_is_an_error():
-    f = make_function("def f(x):\n    return np.cov(x, fweights=np.ones(4, int)).sum()\n")
-    with pytest.raises(Exception, match="fweights"):
+    f = make_function("def f(x):\n    return np.cov(x, dtype=np.float64).sum()\n")
+    with pytest.raises(Exception, match="dtype"):
         srcad.grad(f)(np.ones((2, 4)))
 
 

@@ -507,14 +507,6 @@ def first_line(err):
 # Checks failing today (strict xfails): the error's first line. "WRONG:" marks a silent wrong
 # answer (no error, a wrong number).
 KNOWN: dict[tuple[str, str], str] = {
-    ('cov_with_aweights', 'grad'):
-        'SrcadSyntaxError: user_corpus2.py:272: srcad differentiates numpy.cov(m, y=None, rowvar=True, bias=False, ddof=None); this call does not fit: got a...',
-    ('cov_with_aweights', 'fwd'):
-        'SrcadSyntaxError: user_corpus2.py:272: srcad differentiates numpy.cov(m, y=None, rowvar=True, bias=False, ddof=None); this call does not fit: got a...',
-    ('cov_with_aweights', 'hess'):
-        'SrcadSyntaxError: user_corpus2.py:272: srcad differentiates numpy.cov(m, y=None, rowvar=True, bias=False, ddof=None); this call does not fit: got a...',
-    ('cov_with_aweights', 'nomut'):
-        'SrcadSyntaxError: user_corpus2.py:272: srcad differentiates numpy.cov(m, y=None, rowvar=True, bias=False, ddof=None); this call does not fit: got a...',
     ('svd_wide_top', 'hess'):
         'ValueError: cannot reshape array of size 0 into shape (15,0)',
     ('qr_r_logdet', 'hess'):
@@ -599,12 +591,6 @@ KNOWN: dict[tuple[str, str], str] = {
         "SrcadSyntaxError: user_corpus2.py:1812: srcad differentiates numpy.polyfit(x, y, deg); this call does not fit: got an unexpected keyword argument 'w'",
     ('kw_polyfit_weighted', 'nomut'):
         "SrcadSyntaxError: user_corpus2.py:1812: srcad differentiates numpy.polyfit(x, y, deg); this call does not fit: got an unexpected keyword argument 'w'",
-    ('kw_cov_fweights', 'grad'):
-        'SrcadSyntaxError: user_corpus2.py:1835: srcad differentiates numpy.cov(m, y=None, rowvar=True, bias=False, ddof=None); this call does not fit: got ...',
-    ('kw_cov_fweights', 'fwd'):
-        'SrcadSyntaxError: user_corpus2.py:1835: srcad differentiates numpy.cov(m, y=None, rowvar=True, bias=False, ddof=None); this call does not fit: got ...',
-    ('kw_cov_fweights', 'nomut'):
-        'SrcadSyntaxError: user_corpus2.py:1835: srcad differentiates numpy.cov(m, y=None, rowvar=True, bias=False, ddof=None); this call does not fit: got ...',
     ('kw_eigh_generalized', 'grad'):
         'SrcadSyntaxError: user_corpus2.py:2076: srcad differentiates scipy.linalg._decomp.eigh(eigvals_only=True)(a, lower=True, eigvals_only=True, check_f...',
     ('kw_eigh_generalized', 'fwd'):
