@@ -623,6 +623,16 @@ def average_weights_shape(a, weights, axis):
     return np.shape(weights) + (1,) * (ndim - 1 - axis % ndim)
 
 
+def group_sum(t, like, axis, keepdims):
+    """``t`` broadcast like ``like`` and summed over ``axis``: the sum of ``np.average``'s
+    weights per group (its ``returned`` value). Linear in ``t``."""
+    return np.sum(broadcast_like(t, like), axis=axis, keepdims=keepdims)
+
+
+SHARES.update({"group_sum": ()})
+__all__ += ["group_sum"]
+
+
 def _norm_axes(x, axis):
     ndim = np.ndim(x)
     axes = tuple(range(ndim)) if axis is None else axis if isinstance(axis, tuple) else (axis,)

@@ -597,12 +597,6 @@ KNOWN: dict[tuple[str, str], str] = {
         'SrcadSyntaxError: user_corpus2.py:2076: srcad differentiates scipy.linalg._decomp.eigh(eigvals_only=True)(a, lower=True, eigvals_only=True, check_f...',
     ('kw_eigh_generalized', 'nomut'):
         'SrcadSyntaxError: user_corpus2.py:2076: srcad differentiates scipy.linalg._decomp.eigh(eigvals_only=True)(a, lower=True, eigvals_only=True, check_f...',
-    ('kw_average_axis_returned', 'grad'):
-        'SrcadSyntaxError: user_corpus2.py:2132: srcad differentiates numpy.average(a, axis=None, weights=None, keepdims=False); this call does not fit: got...',
-    ('kw_average_axis_returned', 'fwd'):
-        'SrcadSyntaxError: user_corpus2.py:2132: srcad differentiates numpy.average(a, axis=None, weights=None, keepdims=False); this call does not fit: got...',
-    ('kw_average_axis_returned', 'nomut'):
-        'SrcadSyntaxError: user_corpus2.py:2132: srcad differentiates numpy.average(a, axis=None, weights=None, keepdims=False); this call does not fit: got...',
     ('takes_a_set', 'refuse'):
         "AssertionError: a raw TypeError, not an srcad error: 'set' object is not subscriptable",
 }
