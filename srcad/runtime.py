@@ -1199,6 +1199,12 @@ def polyval_powers(p, x):
     return np.arange(len(p) - 1, -1, -1, dtype=np.result_type(x, np.float32))
 
 
+def polyfit_weight(w, x):
+    """The weights of ``np.polyfit(x, y, deg, w=w)`` as a column that multiplies the rows of
+    the Vandermonde matrix (1.0 without ``w``). Linear in ``w``."""
+    return 1.0 if w is None else np.reshape(w, (_shape(x)[0], 1))
+
+
 def trapezoid_ends(y, axis):
     """The weights ``0.5, 1, ..., 1, 0.5`` of the trapezoidal rule along ``axis`` of ``y``
     (unit spacing), shaped to broadcast against it, in its dtype."""
@@ -1241,12 +1247,12 @@ SHARES.update({"axis_padding": (), "axis_slice": (), "undiff": (), "diff_part": 
                "ediff1d_part": (), "rollaxis_axes": (), "delete_index": (),
                "insert_sources": (), "scatter_flat": (), "convolve_padding": (),
                "interp_segment": (), "interp_replaced": (), "polyval_powers": (),
-               "trapezoid_ends": (), "along_axis_shape": (), "select_masks": (),
+               "polyfit_weight": (0,), "trapezoid_ends": (), "along_axis_shape": (), "select_masks": (),
                "select_adjoints": ()})
 __all__ += ["axis_padding", "axis_slice", "undiff", "diff_part", "ediff1d_part",
             "rollaxis_axes", "delete_index", "insert_sources", "scatter_flat",
             "convolve_padding", "interp_segment", "interp_replaced", "polyval_powers",
-            "trapezoid_ends", "along_axis_shape", "select_masks", "select_adjoints"]
+            "polyfit_weight", "trapezoid_ends", "along_axis_shape", "select_masks", "select_adjoints"]
 
 
 # -- block and meshgrid (templates/shape.py) ---------------------------------------------------

@@ -49,8 +49,10 @@ Conventions:
 * ``polymul`` is ``convolve`` (its tangent too: ``polymul`` of a zero tangent would trim it to
   ``[0.]``); a product whose leading coefficient is exactly 0 is trimmed by NumPy, and its
   derivative is not.
-* ``polyfit(x, y, deg)``: the least-squares solution through the normal equations, assuming a
-  full-rank Vandermonde matrix; ``w``, ``rcond``, ``full`` and ``cov`` are not supported.
+* ``polyfit(x, y, deg, w)``: the least-squares solution through the normal equations, assuming
+  a full-rank Vandermonde matrix; the weights ``w`` multiply the rows (NumPy's convention:
+  ``1/sigma``, not ``1/sigma**2``) and are differentiated too. ``rcond``, ``full`` and ``cov``
+  (which return the rank, singular values or covariance) are not supported: a clear error.
 * ``polyint`` takes no integration constants ``k``; ``polyder`` assumes ``m < len(p)``.
 * ``cumulative_sum`` with ``include_initial`` drops the leading zero's cotangent;
   ``cumulative_prod`` uses ``cumprod``'s rules (reductions.py) and has no ``include_initial``.
@@ -62,7 +64,7 @@ from srcad.runtime import (along_axis_shape, axis_padding, axis_slice, broadcast
                            constant_spacing, convolve_padding, cross_cotangent, cross_output,
                            cross_vectors, diff_part, ediff1d_part,
                            interp_replaced, interp_segment, polyder_weights, polyint_weights,
-                           poly_roots, polyval_powers, scatter_flat, trapezoid_ends,
+                           poly_roots, polyfit_weight, polyval_powers, scatter_flat, trapezoid_ends,
                            unbroadcast, uncross_vectors, undiff, ungradient, upper_toeplitz,
                            upper_toeplitz_adjoint, vander_powers, zeros_filled)
 
@@ -540,32 +542,52 @@ if hasattr(np, "matvec"):
 binary(np.nextafter, "1", None)
 
 
-# -- polyfit(x, y, deg): least squares c = argmin |V c - y|, V = vander(x, deg + 1) -------------
-# With A = V^T V, r = y - V c and u = A^-1 g: d[y] = V u, d[V] = r u^T - V u c^T (V full rank).
+# -- polyfit(x, y, deg, w): least squares c = argmin |W (V c - y)|, V = vander(x, deg + 1) -------
+# With v = W V, r = W y - v c, A = v^T v and u = A^-1 g: d[W y] = v u, d[v] = r u^T - v u c^T
+# (v full rank); W = diag(w) (polyfit_weight: a column, 1.0 without w).
 
 @adjoint(np.polyfit)
-def polyfit_adjoint(coefficients, x, y, deg):
-    v = np.vander(x, len(coefficients))
+def polyfit_adjoint(coefficients, x, y, deg, w=None):
+    weight = polyfit_weight(w, x)
+    vander = np.vander(x, len(coefficients))
+    v = weight * vander
     fit = np.reshape(coefficients, (len(coefficients), -1))
     u = np.linalg.solve(v.T @ v, np.reshape(d[coefficients], np.shape(fit)))
-    residual = np.reshape(y, (np.shape(v)[0], -1)) - v @ fit
+    observed = np.reshape(y, (np.shape(v)[0], -1))
+    residual = weight * observed - v @ fit
     powers = vander_powers(x, len(coefficients))
-    d[y] = np.reshape(v @ u, np.shape(y))
-    d[x] = np.sum((residual @ u.T - v @ u @ fit.T) * np.where(
+    d[y] = np.reshape(weight * (v @ u), np.shape(y))
+    d[x] = np.sum(weight * (residual @ u.T - v @ u @ fit.T) * np.where(
         powers > 0.0, powers * np.reshape(x, (-1, 1)) ** np.maximum(powers - 1.0, 0.0), 0.0),
         axis=1)
+    d[w] = np.sum((residual @ u.T - v @ u @ fit.T) * vander, axis=1) + np.sum(
+        (v @ u) * observed, axis=1)
 
 
 @tangent(np.polyfit)
-def polyfit_tangent(coefficients, x, y, deg):
-    v = np.vander(x, len(coefficients))
+def polyfit_tangent(coefficients, x, y, deg, w=None):
+    weight = polyfit_weight(w, x)
+    vander = np.vander(x, len(coefficients))
+    v = weight * vander
     fit = np.reshape(coefficients, (len(coefficients), -1))
-    residual = np.reshape(y, (np.shape(v)[0], -1)) - v @ fit
+    observed = np.reshape(y, (np.shape(v)[0], -1))
+    residual = weight * observed - v @ fit
     powers = vander_powers(x, len(coefficients))
-    dv = np.reshape(d[x], (-1, 1)) * np.where(
-        powers > 0.0, powers * np.reshape(x, (-1, 1)) ** np.maximum(powers - 1.0, 0.0), 0.0)
+    dweight = polyfit_weight(d[w], x)
+    dv = weight * np.reshape(d[x], (-1, 1)) * np.where(
+        powers > 0.0, powers * np.reshape(x, (-1, 1)) ** np.maximum(powers - 1.0, 0.0), 0.0
+    ) + dweight * vander
     d[coefficients] = np.reshape(np.linalg.solve(v.T @ v, dv.T @ residual + v.T @ (
-        np.reshape(d[y], np.shape(residual)) - dv @ fit)), np.shape(coefficients))
+        weight * np.reshape(d[y], np.shape(residual)) + dweight * observed - dv @ fit)),
+        np.shape(coefficients))
+
+
+linear(polyfit_weight)
+
+
+@adjoint(polyfit_weight)
+def polyfit_weight_adjoint(weight, w, x):
+    d[w] = np.reshape(d[weight], np.shape(w))
 
 
 # -- nancumprod: cumprod with NaNs as ones (cumprod's rule in reductions.py, zeros included) -----

@@ -1,6 +1,6 @@
 """Derivative rules of reductions: sums, means, products, extrema, moments, norms, cumulative
-sums and products, ``np.average`` (with ``returned=True``: the sum of the weights too), the NaN-ignoring variants, the builtin ``sum`` and
-``math.fsum``.
+sums and products, ``np.average`` (with ``returned=True``: the sum of the weights too), the
+NaN-ignoring variants, the builtin ``sum`` and ``math.fsum``.
 
 Every reduction ``y = reduce(a, axis, keepdims)`` here has a per-element derivative ``D``
 (``dy/da`` for the group each element belongs to, shaped like ``a``), so its two rules read

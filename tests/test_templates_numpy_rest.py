@@ -223,6 +223,10 @@ CASES = [
     ("np.nextafter(x, y)", [S, (4,)], "real", None),
     ("np.polyfit(x, y, 2)", [(6,), (6,)], "real", None),
     ("np.polyfit(x, y, 1)", [(5,), (5, 2)], "real", None),
+    ("np.polyfit(x, y, 1, w=z)", [(5,), (5,), (5,)], ["real", "real", "positive"], None),
+    ("np.polyfit(x, y, 2, w=z)", [(6,), (6, 3), (6,)], ["real", "real", "positive"], None),
+    ("np.polyfit(C, x, 1, w=y)", [(5,), (5,)], ["real", "positive"],
+     {"C": np.linspace(0.0, 1.0, 5)}),
     ("np.nancumprod(np.where(np.isnan(C), C, x))", [S], "real",
      {"C": np.array([[1.0, np.nan, 1.0, 1.0], [np.nan, 0.0, 1.0, 1.0], [1.0] * 4])}),
     ("np.nancumprod(np.where(np.isnan(C), C, x), axis=1)", [S], "real",
@@ -286,6 +290,7 @@ SECOND_ORDER = [
     ("np.sum(np.union1d(x ** 3, x[:2]) ** 2)", [(3,)], None),
     ("np.sum(np.polyfit(x, np.sin(x), 2) ** 2)", [(5,)], None),
     ("np.sum(np.polyfit(C, x ** 2, 1) ** 2)", [(4,)], {"C": np.array([0.0, 0.5, 1.1, 2.0])}),
+    ("np.sum(np.polyfit(x, np.sin(x), 2, w=np.exp(x)) ** 2)", [(5,)], None),
     ("np.sum(np.nancumprod(x ** 2))", [(4,)], None),
     ("np.sum(np.piecewise(x, [x < -0.3, x > 0.5], [lambda v: v ** 3, 1.5, np.sin]) ** 2)",
      [S], None),
@@ -353,6 +358,13 @@ def test_convention_sort_ties_go_to_the_first_in_a_stable_sort():
 def test_convention_unique_reads_the_first_occurrence():
     np.testing.assert_array_equal(_grad("np.sum(np.unique(x) * np.arange(2.0))",
                                         np.array([3.0, 1.0, 3.0])), [1.0, 0.0, 0.0])
+
+
+@pytest.mark.parametrize("keyword", ["full=True", "cov=True", "rcond=1e-3"])
+def test_polyfit_keywords_without_rules_are_refused(keyword):
+    f = make_function(f"def f(x):\n    return np.sum(np.polyfit(x, x ** 2, 1, {keyword})[0])\n")
+    with pytest.raises(srcad.SrcadError, match=keyword.split("=")[0]):
+        srcad.grad(f)(np.linspace(0.0, 1.0, 5))
 
 
 def test_convention_interp_at_a_knot_takes_the_right_segment():

@@ -585,12 +585,6 @@ KNOWN: dict[tuple[str, str], str] = {
         'SrcadSyntaxError: user_corpus2.py:1781: srcad differentiates numpy.interp(x, xp, fp, left=None, right=None); this call does not fit: got an unexpec...',
     ('kw_interp_period', 'nomut'):
         'SrcadSyntaxError: user_corpus2.py:1781: srcad differentiates numpy.interp(x, xp, fp, left=None, right=None); this call does not fit: got an unexpec...',
-    ('kw_polyfit_weighted', 'grad'):
-        "SrcadSyntaxError: user_corpus2.py:1812: srcad differentiates numpy.polyfit(x, y, deg); this call does not fit: got an unexpected keyword argument 'w'",
-    ('kw_polyfit_weighted', 'fwd'):
-        "SrcadSyntaxError: user_corpus2.py:1812: srcad differentiates numpy.polyfit(x, y, deg); this call does not fit: got an unexpected keyword argument 'w'",
-    ('kw_polyfit_weighted', 'nomut'):
-        "SrcadSyntaxError: user_corpus2.py:1812: srcad differentiates numpy.polyfit(x, y, deg); this call does not fit: got an unexpected keyword argument 'w'",
     ('kw_eigh_generalized', 'grad'):
         'SrcadSyntaxError: user_corpus2.py:2076: srcad differentiates scipy.linalg._decomp.eigh(eigvals_only=True)(a, lower=True, eigvals_only=True, check_f...',
     ('kw_eigh_generalized', 'fwd'):
