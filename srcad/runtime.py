@@ -1194,6 +1194,25 @@ def interp_replaced(x, xp, left, right):
     return outside
 
 
+def interp_order(xp, period):
+    """The knots of ``np.interp(..., period=period)``, as indices into ``xp``: sorted by
+    ``xp % period``, with the last one first and the first one last (the wrapped ends)."""
+    order = np.argsort(np.mod(xp, abs(period)), kind="stable")
+    return np.concatenate([order[-1:], order, order[:1]])
+
+
+def interp_shift(v, k, period):
+    """What ``np.interp`` adds to ``v[k]`` (``v`` without ``k``) under ``period``: the
+    ``% period`` reduction, and for the knots (``k`` given) one period less at the first
+    (wrapped) knot and one more at the last. Piecewise constant."""
+    taken = v if k is None else v[k]
+    shift = np.mod(taken, abs(period)) - taken
+    if k is not None:
+        shift[0] -= abs(period)
+        shift[-1] += abs(period)
+    return shift
+
+
 def polyval_powers(p, x):
     """The powers ``len(p) - 1, ..., 1, 0`` of ``np.polyval(p, x)``, in ``x``'s float dtype."""
     return np.arange(len(p) - 1, -1, -1, dtype=np.result_type(x, np.float32))
@@ -1246,12 +1265,14 @@ def select_adjoints(g, masks, choicelist):
 SHARES.update({"axis_padding": (), "axis_slice": (), "undiff": (), "diff_part": (),
                "ediff1d_part": (), "rollaxis_axes": (), "delete_index": (),
                "insert_sources": (), "scatter_flat": (), "convolve_padding": (),
-               "interp_segment": (), "interp_replaced": (), "polyval_powers": (),
+               "interp_segment": (), "interp_replaced": (),
+               "interp_order": (), "interp_shift": (), "polyval_powers": (),
                "polyfit_weight": (0,), "trapezoid_ends": (), "along_axis_shape": (), "select_masks": (),
                "select_adjoints": ()})
 __all__ += ["axis_padding", "axis_slice", "undiff", "diff_part", "ediff1d_part",
             "rollaxis_axes", "delete_index", "insert_sources", "scatter_flat",
-            "convolve_padding", "interp_segment", "interp_replaced", "polyval_powers",
+            "convolve_padding", "interp_segment", "interp_replaced", "interp_order",
+            "interp_shift", "polyval_powers",
             "polyfit_weight", "trapezoid_ends", "along_axis_shape", "select_masks", "select_adjoints"]
 
 

@@ -30,7 +30,10 @@ Conventions:
   knot the derivative in ``x`` is the slope of the segment to its right (of the last segment
   at ``xp[-1]``); outside ``[xp[0], xp[-1]]`` it is 0, and the value (``fp[0]``/``fp[-1]``, or
   ``left``/``right`` when given) gets the derivative. ``xp`` must be increasing, as NumPy
-  asks; ``period`` is not supported (a clear error).
+  asks. With ``period``, NumPy interpolates ``x % period`` on the knots ``xp % period``, sorted
+  and wrapped by one knot at each end (``interp_order``, ``interp_shift``; ``xp`` need not be
+  sorted), ignoring ``left``/``right``; the rules do the same, and refuse a derivative in
+  ``period`` itself (``refused_derivative``) when it is active.
 * ``nan_to_num``: 1 at finite elements, 0 at the replaced ones, whose derivative goes to
   ``nan``/``posinf``/``neginf`` when those are variables.
 * ``polyval(p, x)``: the derivative in ``x`` is ``polyval`` of the derivative polynomial (written
@@ -62,14 +65,15 @@ import numpy as np
 from srcad.registry import adjoint, binary, complex_ok, d, linear, nondiff, tangent
 from srcad.runtime import (along_axis_shape, axis_padding, axis_slice, broadcast_like,
                            constant_spacing, convolve_padding, cross_cotangent, cross_output,
-                           cross_vectors, diff_part, ediff1d_part,
-                           interp_replaced, interp_segment, polyder_weights, polyint_weights,
-                           poly_roots, polyfit_weight, polyval_powers, scatter_flat, trapezoid_ends,
-                           unbroadcast, uncross_vectors, undiff, ungradient, upper_toeplitz,
+                           cross_vectors, diff_part, ediff1d_part, interp_order,
+                           interp_replaced, interp_segment, interp_shift, polyder_weights,
+                           polyint_weights, poly_roots, polyfit_weight, polyval_powers,
+                           refused_derivative, scatter_flat, trapezoid_ends, unbroadcast,
+                           uncross_vectors, undiff, ungradient, upper_toeplitz,
                            upper_toeplitz_adjoint, vander_powers, zeros_filled)
 
 nondiff(axis_padding, axis_slice, diff_part, ediff1d_part, convolve_padding, interp_segment,
-        interp_replaced, polyval_powers, trapezoid_ends, along_axis_shape, vander_powers,
+        interp_replaced, interp_order, interp_shift, polyval_powers, trapezoid_ends, along_axis_shape, vander_powers,
         polyder_weights, polyint_weights)
 linear(np.diff, np.ediff1d, undiff, scatter_flat, cross_vectors, uncross_vectors,
        cross_cotangent, cross_output)
@@ -230,32 +234,48 @@ def correlate_tangent(y, a, v, mode="valid"):
 
 # -- interp: y = (1 - t) fp[i] + t fp[i + 1] on the segment i of x, t clipped to [0, 1] ----------
 
+# With period: the point is x % period on the knots xp % period sorted (interp_order) and
+# wrapped one knot each way (interp_shift: piecewise constant); left and right are ignored.
 @adjoint(np.interp)
-def interp_adjoint(y, x, xp, fp, left=None, right=None):
-    i = interp_segment(x, xp)
-    width = xp[i + 1] - xp[i]
-    t = np.clip((x - xp[i]) / width, 0.0, 1.0)
-    slope = np.where((x >= xp[0]) & (x <= xp[-1]), (fp[i + 1] - fp[i]) / width, 0.0)
-    replaced = interp_replaced(x, xp, left, right)
+def interp_adjoint(y, x, xp, fp, left=None, right=None, period=None):
+    k = None if period is None else interp_order(xp, period)
+    point = x if period is None else x + interp_shift(x, None, period)
+    knots = xp if period is None else xp[k] + interp_shift(xp, k, period)
+    values = fp if period is None else fp[k]
+    i = interp_segment(point, knots)
+    width = knots[i + 1] - knots[i]
+    t = np.clip((point - knots[i]) / width, 0.0, 1.0)
+    slope = np.where((point >= knots[0]) & (point <= knots[-1]),
+                     (values[i + 1] - values[i]) / width, 0.0)
+    replaced = interp_replaced(point, knots, left, right)
     d[x] = d[y] * slope
-    d[fp][i] += np.logical_not(replaced) * d[y] * (1.0 - t)
-    d[fp][i + 1] += np.logical_not(replaced) * d[y] * t
-    d[xp][i] += -d[y] * slope * (1.0 - t)
-    d[xp][i + 1] += -d[y] * slope * t
-    d[left] = unbroadcast(np.where(np.less(x, xp[0]), d[y], 0.0), left)
-    d[right] = unbroadcast(np.where(np.greater(x, xp[-1]), d[y], 0.0), right)
+    d[fp][i if period is None else k[i]] += np.logical_not(replaced) * d[y] * (1.0 - t)
+    d[fp][i + 1 if period is None else k[i + 1]] += np.logical_not(replaced) * d[y] * t
+    d[xp][i if period is None else k[i]] += -d[y] * slope * (1.0 - t)
+    d[xp][i + 1 if period is None else k[i + 1]] += -d[y] * slope * t
+    d[left] = unbroadcast(np.where(np.less(point, knots[0]), d[y], 0.0), left)
+    d[right] = unbroadcast(np.where(np.greater(point, knots[-1]), d[y], 0.0), right)
+    d[period] = refused_derivative(period, "numpy.interp in period")
 
 
 @tangent(np.interp)
-def interp_tangent(y, x, xp, fp, left=None, right=None):
-    i = interp_segment(x, xp)
-    width = xp[i + 1] - xp[i]
-    t = np.clip((x - xp[i]) / width, 0.0, 1.0)
-    slope = np.where((x >= xp[0]) & (x <= xp[-1]), (fp[i + 1] - fp[i]) / width, 0.0)
-    replaced = interp_replaced(x, xp, left, right)
-    d[y] = (slope * (d[x] - (1.0 - t) * d[xp][i] - t * d[xp][i + 1])
-            + np.logical_not(replaced) * ((1.0 - t) * d[fp][i] + t * d[fp][i + 1])
-            + np.less(x, xp[0]) * d[left] + np.greater(x, xp[-1]) * d[right])
+def interp_tangent(y, x, xp, fp, left=None, right=None, period=None):
+    k = None if period is None else interp_order(xp, period)
+    point = x if period is None else x + interp_shift(x, None, period)
+    knots = xp if period is None else xp[k] + interp_shift(xp, k, period)
+    values = fp if period is None else fp[k]
+    i = interp_segment(point, knots)
+    width = knots[i + 1] - knots[i]
+    t = np.clip((point - knots[i]) / width, 0.0, 1.0)
+    slope = np.where((point >= knots[0]) & (point <= knots[-1]),
+                     (values[i + 1] - values[i]) / width, 0.0)
+    replaced = interp_replaced(point, knots, left, right)
+    d[y] = (slope * (d[x] - (1.0 - t) * d[xp][i if period is None else k[i]]
+                     - t * d[xp][i + 1 if period is None else k[i + 1]])
+            + np.logical_not(replaced) * ((1.0 - t) * d[fp][i if period is None else k[i]]
+                                          + t * d[fp][i + 1 if period is None else k[i + 1]])
+            + np.less(point, knots[0]) * d[left] + np.greater(point, knots[-1]) * d[right]
+            + d[period] * refused_derivative(period, "numpy.interp in period"))
 
 
 # -- nan_to_num: the finite elements pass, the replaced ones take the replacement's derivative --

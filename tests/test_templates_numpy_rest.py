@@ -83,6 +83,11 @@ CASES = [
      {"XP": XP}),
     ("np.interp(x, np.sort(y), z)", [(4,), (5,), (5,)], (-1.0, 1.0), None),
     ("np.interp(x, XP, y, 0.5)", [(), (5,)], (-2.0, 1.9), {"XP": XP}),
+    # period: x % period on the knots xp % period, sorted and wrapped (xp need not be sorted)
+    ("np.interp(x, XP, y, period=4.0)", [(3, 4), (5,)], (-7.0, 7.0), {"XP": XP}),
+    ("np.interp(x, y, z, period=2.5)", [(6,), (4,), (4,)], (-1.0, 1.0), None),
+    ("np.interp(x, XP[::-1], y, left=0.0, period=3.0)", [(5,), (5,)], (-4.0, 4.0),
+     {"XP": XP}),
     # nan_to_num (the non-finite elements: below)
     ("np.nan_to_num(x)", [S], "real", None),
     ("np.nan_to_num(np.where(np.isfinite(C), x, C), nan=y, posinf=z, neginf=w)",
@@ -260,6 +265,8 @@ SECOND_ORDER = [
     ("np.sum(np.convolve(x, x ** 2, 'same') ** 2)", [(5,)], None),
     ("np.sum(np.correlate(x, np.sin(x), 'full') ** 2)", [(4,)], None),
     ("np.sum(np.interp(C, XP, x ** 3))", [(5,)], {"C": np.linspace(-2.0, 2.5, 7), "XP": XP}),
+    ("np.sum(np.interp(C, XP, x ** 3, period=3.0) ** 2)", [(5,)],
+     {"C": np.linspace(-4.0, 4.5, 7), "XP": XP}),
     ("np.sum(np.interp(C, np.cumsum(np.exp(x)), np.sin(x)))", [(4,)],
      {"C": np.linspace(1.0, 4.0, 6)}),
     ("np.sum(np.nan_to_num(x ** 3))", [(4,)], None),
@@ -365,6 +372,13 @@ def test_polyfit_keywords_without_rules_are_refused(keyword):
     f = make_function(f"def f(x):\n    return np.sum(np.polyfit(x, x ** 2, 1, {keyword})[0])\n")
     with pytest.raises(srcad.SrcadError, match=keyword.split("=")[0]):
         srcad.grad(f)(np.linspace(0.0, 1.0, 5))
+
+
+def test_interp_derivative_in_period_is_refused():
+    f = make_function("def f(p):\n    return np.interp(0.3, [0.0, 1.0, 2.0], [1.0, 2.0, 0.0], "
+                      "period=p)\n")
+    with pytest.raises(srcad.NotDifferentiableError, match="period"):
+        srcad.grad(f)(2.5)
 
 
 def test_convention_interp_at_a_knot_takes_the_right_segment():

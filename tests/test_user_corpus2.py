@@ -579,12 +579,6 @@ KNOWN: dict[tuple[str, str], str] = {
         'NoRuleError: user_corpus2.py:1444: cannot call the local name `act`: srcad resolves the functions a derivative calls when it builds it',
     ('mlp_helper_layers', 'spell'):
         'NoRuleError: user_corpus2.py:1444: cannot call the local name `act`: srcad resolves the functions a derivative calls when it builds it',
-    ('kw_interp_period', 'grad'):
-        'SrcadSyntaxError: user_corpus2.py:1781: srcad differentiates numpy.interp(x, xp, fp, left=None, right=None); this call does not fit: got an unexpec...',
-    ('kw_interp_period', 'fwd'):
-        'SrcadSyntaxError: user_corpus2.py:1781: srcad differentiates numpy.interp(x, xp, fp, left=None, right=None); this call does not fit: got an unexpec...',
-    ('kw_interp_period', 'nomut'):
-        'SrcadSyntaxError: user_corpus2.py:1781: srcad differentiates numpy.interp(x, xp, fp, left=None, right=None); this call does not fit: got an unexpec...',
     ('kw_eigh_generalized', 'grad'):
         'SrcadSyntaxError: user_corpus2.py:2076: srcad differentiates scipy.linalg._decomp.eigh(eigvals_only=True)(a, lower=True, eigvals_only=True, check_f...',
     ('kw_eigh_generalized', 'fwd'):
