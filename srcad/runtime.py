@@ -2129,3 +2129,25 @@ def cross_output(t, a, b, axisa, axisb, axisc):
 SHARES.update({"cross_vectors": (0,), "uncross_vectors": (0,), "cross_cotangent": (0,),
                "cross_output": (0,)})
 __all__ += ["cross_vectors", "uncross_vectors", "cross_cotangent", "cross_output"]
+
+
+# -- the triangle a symmetric eigensolver reads (scipy.linalg.eigh's lower) -----------------------
+
+def triangle_symmetric(t, lower=True):
+    """The symmetric matrix a solver sees in ``t`` when it reads one triangle: the ``lower``
+    (else upper) triangle and its mirror. Linear in ``t``."""
+    if lower:
+        return np.tril(t) + np.swapaxes(np.tril(t, -1), -1, -2)
+    return np.triu(t) + np.swapaxes(np.triu(t, 1), -1, -2)
+
+
+def triangle_read(sym, lower=True):
+    """Adjoint of ``triangle_symmetric`` for a symmetric cotangent ``sym`` (given doubled, as
+    ``m + m^T``): half of it on the diagonal, all of it below (``lower``) or above it."""
+    if lower:
+        return 0.5 * (np.tril(sym) + np.tril(sym, -1))
+    return 0.5 * (np.triu(sym) + np.triu(sym, 1))
+
+
+SHARES.update({"triangle_symmetric": (), "triangle_read": ()})
+__all__ += ["triangle_symmetric", "triangle_read"]

@@ -579,12 +579,6 @@ KNOWN: dict[tuple[str, str], str] = {
         'NoRuleError: user_corpus2.py:1444: cannot call the local name `act`: srcad resolves the functions a derivative calls when it builds it',
     ('mlp_helper_layers', 'spell'):
         'NoRuleError: user_corpus2.py:1444: cannot call the local name `act`: srcad resolves the functions a derivative calls when it builds it',
-    ('kw_eigh_generalized', 'grad'):
-        'SrcadSyntaxError: user_corpus2.py:2076: srcad differentiates scipy.linalg._decomp.eigh(eigvals_only=True)(a, lower=True, eigvals_only=True, check_f...',
-    ('kw_eigh_generalized', 'fwd'):
-        'SrcadSyntaxError: user_corpus2.py:2076: srcad differentiates scipy.linalg._decomp.eigh(eigvals_only=True)(a, lower=True, eigvals_only=True, check_f...',
-    ('kw_eigh_generalized', 'nomut'):
-        'SrcadSyntaxError: user_corpus2.py:2076: srcad differentiates scipy.linalg._decomp.eigh(eigvals_only=True)(a, lower=True, eigvals_only=True, check_f...',
     ('takes_a_set', 'refuse'):
         "AssertionError: a raw TypeError, not an srcad error: 'set' object is not subscriptable",
 }
