@@ -507,12 +507,6 @@ def first_line(err):
 # Checks failing today (strict xfails): the error's first line. "WRONG:" marks a silent wrong
 # answer (no error, a wrong number).
 KNOWN: dict[tuple[str, str], str] = {
-    ('svd_wide_top', 'hess'):
-        'ValueError: cannot reshape array of size 0 into shape (15,0)',
-    ('qr_r_logdet', 'hess'):
-        'ValueError: cannot reshape array of size 0 into shape (16,0)',
-    ('r_concat_bias', 'hess'):
-        'ValueError: setting an array element with a sequence. The requested array has an inhomogeneous shape after 1 dimensions. The detected shape was (2,...',
     ('dict_comprehension_constant_keys', 'grad'):
         'SrcadSyntaxError: user_corpus2.py:1038: a dict comprehension over values not known when the derivative is built',
     ('dict_comprehension_constant_keys', 'fwd'):
