@@ -567,7 +567,7 @@ binary(np.nextafter, "1", None)
 # (v full rank); W = diag(w) (polyfit_weight: a column, 1.0 without w).
 
 @adjoint(np.polyfit)
-def polyfit_adjoint(coefficients, x, y, deg, w=None):
+def polyfit_adjoint(coefficients, x, y, deg, *, w=None):
     weight = polyfit_weight(w, x)
     vander = np.vander(x, len(coefficients))
     v = weight * vander
@@ -585,7 +585,7 @@ def polyfit_adjoint(coefficients, x, y, deg, w=None):
 
 
 @tangent(np.polyfit)
-def polyfit_tangent(coefficients, x, y, deg, w=None):
+def polyfit_tangent(coefficients, x, y, deg, *, w=None):
     weight = polyfit_weight(w, x)
     vander = np.vander(x, len(coefficients))
     v = weight * vander
