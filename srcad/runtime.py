@@ -1267,13 +1267,13 @@ SHARES.update({"axis_padding": (), "axis_slice": (), "undiff": (), "diff_part": 
                "insert_sources": (), "scatter_flat": (), "convolve_padding": (),
                "interp_segment": (), "interp_replaced": (),
                "interp_order": (), "interp_shift": (), "polyval_powers": (),
-               "polyfit_weight": (0,), "trapezoid_ends": (), "along_axis_shape": (), "select_masks": (),
-               "select_adjoints": ()})
+               "polyfit_weight": (0,), "trapezoid_ends": (), "along_axis_shape": (),
+               "select_masks": (), "select_adjoints": ()})
 __all__ += ["axis_padding", "axis_slice", "undiff", "diff_part", "ediff1d_part",
             "rollaxis_axes", "delete_index", "insert_sources", "scatter_flat",
             "convolve_padding", "interp_segment", "interp_replaced", "interp_order",
-            "interp_shift", "polyval_powers",
-            "polyfit_weight", "trapezoid_ends", "along_axis_shape", "select_masks", "select_adjoints"]
+            "interp_shift", "polyval_powers", "polyfit_weight", "trapezoid_ends",
+            "along_axis_shape", "select_masks", "select_adjoints"]
 
 
 # -- block and meshgrid (templates/shape.py) ---------------------------------------------------

@@ -73,8 +73,8 @@ from srcad.runtime import (along_axis_shape, axis_padding, axis_slice, broadcast
                            upper_toeplitz_adjoint, vander_powers, zeros_filled)
 
 nondiff(axis_padding, axis_slice, diff_part, ediff1d_part, convolve_padding, interp_segment,
-        interp_replaced, interp_order, interp_shift, polyval_powers, trapezoid_ends, along_axis_shape, vander_powers,
-        polyder_weights, polyint_weights)
+        interp_replaced, interp_order, interp_shift, polyval_powers, trapezoid_ends,
+        along_axis_shape, vander_powers, polyder_weights, polyint_weights)
 linear(np.diff, np.ediff1d, undiff, scatter_flat, cross_vectors, uncross_vectors,
        cross_cotangent, cross_output)
 # Linear maps written with transposes (never conjugates): right for complex values.

@@ -49,8 +49,8 @@ import numpy as np
 from srcad.registry import (adjoint, complex_ok, d, linear, nondiff, real_valued, tangent,
                             variant)
 from srcad.runtime import (average_weights_shape, broadcast_like, dof_inverse, expand_reduced,
-                           group_sum, group_weights, matrix_norm_axes, norm_direction, reduced_count,
-                           spread, unbroadcast)
+                           group_sum, group_weights, matrix_norm_axes, norm_direction,
+                           reduced_count, spread, unbroadcast)
 
 # Weights and shapes computed from comparisons and shapes are piecewise constant.
 nondiff(group_weights, average_weights_shape, matrix_norm_axes)

@@ -5,6 +5,7 @@
 
 Conventions:
 
+* ``q`` is a number, a list or an array of them (``np.percentile(X, [25, 75], axis=0)``).
 * A quantile interpolates between two sorted elements of its group, at sorted positions
   ``floor(rho)`` and the next, ``rho`` being the position NumPy's ``method`` gives for ``q``
   (``quantile_position``); its derivative is ``1 - frac(rho)`` at the first and ``frac(rho)``
@@ -28,8 +29,8 @@ Conventions:
   ``w = fweights * aweights`` (``cov_weights``; integer ``fweights`` are counts, not
   differentiated), the mean is weighted and the divisor is NumPy's
   ``sum(w) - ddof * sum(w * aweights) / sum(w)``, whose derivative in ``aweights`` the rules
-  include; ``dtype`` is not supported (a clear error). ``corrcoef`` assumes no variable is constant (its correlations divide by the
-  standard deviations).
+  include; ``dtype`` is not supported (a clear error). ``corrcoef`` assumes no variable is
+  constant (its correlations divide by the standard deviations).
 * Keywords srcad does not differentiate (``out``, ``overwrite_input``, ``dtype``,
   ``weights`` of the quantiles) are absent from the signatures: using them is an error.
 """

@@ -51,7 +51,8 @@ CASES = [
     ("eigh_values", "sl.eigh(x + np.swapaxes(x, -1, -2), eigvals_only=True)", xs((3, 3), (2, 3, 3))),
     ("eigh_values", "sl.eigh(x, eigvals_only=True, lower=False)", xs((3, 3),)),
     # the generalized problem a v = w b v, in a and b
-    ("eigh_general_values", "sl.eigh(x + x.T, y @ np.swapaxes(y, -1, -2) + 3.0 * np.eye(3), eigvals_only=True)",
+    ("eigh_general_values",
+     "sl.eigh(x + x.T, y @ np.swapaxes(y, -1, -2) + 3.0 * np.eye(3), eigvals_only=True)",
      pairs(((3, 3), (3, 3)),)),
     ("eigh_general_values", f"sl.eigh(x, y + 4.0 * np.eye(3), lower=False, eigvals_only=True)",
      pairs(((3, 3), (3, 3)),)),
