@@ -230,8 +230,6 @@ CASES = [
     ("np.polyfit(x, y, 1)", [(5,), (5, 2)], "real", None),
     ("np.polyfit(x, y, 1, w=z)", [(5,), (5,), (5,)], ["real", "real", "positive"], None),
     ("np.polyfit(x, y, 2, w=z)", [(6,), (6, 3), (6,)], ["real", "real", "positive"], None),
-    ("np.polyfit(C, x, 1, w=y)", [(5,), (5,)], ["real", "positive"],
-     {"C": np.linspace(0.0, 1.0, 5)}),
     ("np.nancumprod(np.where(np.isnan(C), C, x))", [S], "real",
      {"C": np.array([[1.0, np.nan, 1.0, 1.0], [np.nan, 0.0, 1.0, 1.0], [1.0] * 4])}),
     ("np.nancumprod(np.where(np.isnan(C), C, x), axis=1)", [S], "real",
