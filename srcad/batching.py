@@ -267,8 +267,8 @@ def _each(func, *args, **kwargs):
                     **{key: _direction(v, k) for key, v in kwargs.items()}) for k in range(n)]
     if any(r is None for r in results):      # it wrote somewhere: not one value per direction
         raise BatchingError(f"{getattr(func, '__name__', func)} returns nothing to batch")
-    if results and isinstance(results[0], tuple):
-        return tuple(Batched(np.stack(r)) for r in zip(*results))
+    if results and isinstance(results[0], (tuple, list)):     # several values (unconcatenate)
+        return type(results[0])(Batched(np.stack(r)) for r in zip(*results))
     return Batched(np.stack(results))
 
 
@@ -410,13 +410,14 @@ def _matmul(a, b):
         if np.ndim(a) == 2 and b.ndim == 2:     # A @ B_k for all k as one (m, n) @ (n, K p)
             count, n, p = b.data.shape
             wide = np.matmul(a, b.data.transpose(1, 0, 2).reshape(n, count * p))
-            return Batched(wide.reshape(-1, count, p).transpose(1, 0, 2))
+            return Batched(wide.reshape(np.shape(a)[0], count, p).transpose(1, 0, 2))
         return Batched(np.matmul(a, _lift(b, max(np.ndim(a), b.ndim))))
     if a.ndim == 1:                   # v @ b: each direction a row
         return Batched(np.matmul(a.data, b))
     if a.ndim == 2 and np.ndim(b) == 2:         # A_k @ B for all k as one (K m, n) @ (n, p)
         count, m, n = a.data.shape
-        return Batched(np.matmul(a.data.reshape(count * m, n), b).reshape(count, m, -1))
+        return Batched(np.matmul(a.data.reshape(count * m, n), b).reshape(
+            count, m, np.shape(b)[-1]))
     return Batched(np.matmul(_lift(a, max(a.ndim, np.ndim(b))), b))
 
 

@@ -655,6 +655,16 @@ def average_weights_shape(a, weights, axis):
     return np.shape(weights) + (1,) * (ndim - 1 - axis % ndim)
 
 
+def group_sum(t, like, axis, keepdims):
+    """``t`` broadcast like ``like`` and summed over ``axis``: the sum of ``np.average``'s
+    weights per group (its ``returned`` value). Linear in ``t``."""
+    return np.sum(broadcast_like(t, like), axis=axis, keepdims=keepdims)
+
+
+SHARES.update({"group_sum": ()})
+__all__ += ["group_sum"]
+
+
 def _norm_axes(x, axis):
     ndim = np.ndim(x)
     axes = tuple(range(ndim)) if axis is None else axis if isinstance(axis, tuple) else (axis,)
@@ -1216,9 +1226,34 @@ def interp_replaced(x, xp, left, right):
     return outside
 
 
+def interp_order(xp, period):
+    """The knots of ``np.interp(..., period=period)``, as indices into ``xp``: sorted by
+    ``xp % period``, with the last one first and the first one last (the wrapped ends)."""
+    order = np.argsort(np.mod(xp, abs(period)), kind="stable")
+    return np.concatenate([order[-1:], order, order[:1]])
+
+
+def interp_shift(v, k, period):
+    """What ``np.interp`` adds to ``v[k]`` (``v`` without ``k``) under ``period``: the
+    ``% period`` reduction, and for the knots (``k`` given) one period less at the first
+    (wrapped) knot and one more at the last. Piecewise constant."""
+    taken = v if k is None else v[k]
+    shift = np.mod(taken, abs(period)) - taken
+    if k is not None:
+        shift[0] -= abs(period)
+        shift[-1] += abs(period)
+    return shift
+
+
 def polyval_powers(p, x):
     """The powers ``len(p) - 1, ..., 1, 0`` of ``np.polyval(p, x)``, in ``x``'s float dtype."""
     return np.arange(len(p) - 1, -1, -1, dtype=np.result_type(x, np.float32))
+
+
+def polyfit_weight(w, x):
+    """The weights of ``np.polyfit(x, y, deg, w=w)`` as a column that multiplies the rows of
+    the Vandermonde matrix (1.0 without ``w``). Linear in ``w``."""
+    return 1.0 if w is None else np.reshape(w, (_shape(x)[0], 1))
 
 
 def trapezoid_ends(y, axis):
@@ -1262,13 +1297,15 @@ def select_adjoints(g, masks, choicelist):
 SHARES.update({"axis_padding": (), "axis_slice": (), "undiff": (), "diff_part": (),
                "ediff1d_part": (), "rollaxis_axes": (), "delete_index": (),
                "insert_sources": (), "scatter_flat": (), "convolve_padding": (),
-               "interp_segment": (), "interp_replaced": (), "polyval_powers": (),
-               "trapezoid_ends": (), "along_axis_shape": (), "select_masks": (),
-               "select_adjoints": ()})
+               "interp_segment": (), "interp_replaced": (),
+               "interp_order": (), "interp_shift": (), "polyval_powers": (),
+               "polyfit_weight": (0,), "trapezoid_ends": (), "along_axis_shape": (),
+               "select_masks": (), "select_adjoints": ()})
 __all__ += ["axis_padding", "axis_slice", "undiff", "diff_part", "ediff1d_part",
             "rollaxis_axes", "delete_index", "insert_sources", "scatter_flat",
-            "convolve_padding", "interp_segment", "interp_replaced", "polyval_powers",
-            "trapezoid_ends", "along_axis_shape", "select_masks", "select_adjoints"]
+            "convolve_padding", "interp_segment", "interp_replaced", "interp_order",
+            "interp_shift", "polyval_powers", "polyfit_weight", "trapezoid_ends",
+            "along_axis_shape", "select_masks", "select_adjoints"]
 
 
 # -- block and meshgrid (templates/shape.py) ---------------------------------------------------
@@ -1481,6 +1518,21 @@ def cov_scale(rows, bias=False, ddof=None):
     return 1.0 / (np.shape(rows)[1] - ddof)
 
 
+def cov_weights(aweights, fweights, rows):
+    """The observation weights of ``np.cov``: ``fweights * aweights`` (a weight left out is 1)
+    in the float dtype of ``rows``, one per column of ``rows``. Linear in ``aweights``."""
+    dtype = np.result_type(rows, np.float32)
+    w = np.ones(_shape(rows)[1], dtype=dtype) if aweights is None else aweights
+    return w if fweights is None else w * np.asarray(fweights, dtype=dtype)
+
+
+def cov_ddof(bias=False, ddof=None):
+    """The ``ddof`` of ``np.cov``: 1, 0 with ``bias``, or the one given."""
+    return (0 if bias else 1) if ddof is None else ddof
+
+
+SHARES.update({"cov_weights": (0,), "cov_ddof": ()})
+__all__ += ["cov_weights", "cov_ddof"]
 SHARES.update({"quantile_position": (), "quantile_slope": (), "order_statistics": (),
                "median_weights": (), "quantile_layout": (), "nan_dof_inverse": (),
                "cov_rows": (0, 1), "un_cov_rows": (), "cov_scale": ()})
@@ -2063,3 +2115,71 @@ def check_unpack(value, n: int) -> None:
 
 
 __all__ += ["check_unpack"]
+
+
+# -- cross products of 2-vectors (np.cross: a 2-vector is a 3-vector with z = 0) ------------------
+
+def cross_vectors(v, axis):
+    """The vectors of ``v`` as ``np.cross`` takes them: its vector axis moved last, a 2-vector
+    given a zero z component."""
+    v = np.moveaxis(v, axis, -1)
+    if _shape(v)[-1] == 3:
+        return v
+    return np.concatenate([v, np.zeros_like(v[..., :1])], axis=-1)
+
+
+def uncross_vectors(t, v, axis):
+    """Adjoint of ``cross_vectors`` for ``v``: the first components of the 3-vectors ``t``,
+    summed over the axes ``v`` was broadcast along, its vector axis moved back."""
+    moved = np.moveaxis(v, axis, -1)
+    return np.moveaxis(unbroadcast(t[..., :_shape(moved)[-1]], moved), -1, axis)
+
+
+def _plane_cross(a, b, axisa, axisb) -> bool:
+    """Whether ``np.cross(a, b)`` crosses 2-vectors only: its value is the z component."""
+    return _shape(a)[axisa] == 2 and _shape(b)[axisb] == 2
+
+
+def cross_cotangent(g, a, b, axisa, axisb, axisc):
+    """A cotangent of ``np.cross(a, b, axisa, axisb, axisc)`` as 3-vectors along the last axis:
+    ``(0, 0, g)`` for a cross of 2-vectors (a value without vector axis), else ``g`` with axis
+    ``axisc`` moved last."""
+    if _plane_cross(a, b, axisa, axisb):
+        zero = np.zeros_like(g)
+        return np.stack([zero, zero, g], axis=-1)
+    return np.moveaxis(g, axisc, -1)
+
+
+def cross_output(t, a, b, axisa, axisb, axisc):
+    """Adjoint of ``cross_cotangent``: ``np.cross``'s value from the cross of 3-vectors ``t``
+    (the z component for 2-vectors, else the vector axis moved to ``axisc``)."""
+    if _plane_cross(a, b, axisa, axisb):
+        return t[..., 2]
+    return np.moveaxis(t, -1, axisc)
+
+
+SHARES.update({"cross_vectors": (0,), "uncross_vectors": (0,), "cross_cotangent": (0,),
+               "cross_output": (0,)})
+__all__ += ["cross_vectors", "uncross_vectors", "cross_cotangent", "cross_output"]
+
+
+# -- the triangle a symmetric eigensolver reads (scipy.linalg.eigh's lower) -----------------------
+
+def triangle_symmetric(t, lower=True):
+    """The symmetric matrix a solver sees in ``t`` when it reads one triangle: the ``lower``
+    (else upper) triangle and its mirror. Linear in ``t``."""
+    if lower:
+        return np.tril(t) + np.swapaxes(np.tril(t, -1), -1, -2)
+    return np.triu(t) + np.swapaxes(np.triu(t, 1), -1, -2)
+
+
+def triangle_read(sym, lower=True):
+    """Adjoint of ``triangle_symmetric`` for a symmetric cotangent ``sym`` (given doubled, as
+    ``m + m^T``): half of it on the diagonal, all of it below (``lower``) or above it."""
+    if lower:
+        return 0.5 * (np.tril(sym) + np.tril(sym, -1))
+    return 0.5 * (np.triu(sym) + np.triu(sym, 1))
+
+
+SHARES.update({"triangle_symmetric": (), "triangle_read": ()})
+__all__ += ["triangle_symmetric", "triangle_read"]

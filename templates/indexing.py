@@ -88,12 +88,12 @@ def extract_tangent(y, condition, arr):
 # sort: a permutation of its input, read through the sorting indices (ties: any order is a
 # valid derivative, the tied values being equal).
 @adjoint(np.sort)
-def sort_adjoint(y, a, axis=-1, kind=None):
+def sort_adjoint(y, a, axis=-1, kind=None, *, stable=None):
     d[a][along_axis_index(a, np.argsort(a, axis=axis), axis)] += d[y]
 
 
 @tangent(np.sort)
-def sort_tangent(y, a, axis=-1, kind=None):
+def sort_tangent(y, a, axis=-1, kind=None, *, stable=None):
     d[y] = np.take_along_axis(d[a], np.argsort(a, axis=axis), axis=axis)
 
 

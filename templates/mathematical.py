@@ -18,8 +18,11 @@ Conventions:
   the zero-padded cotangent (``undiff``), cut into the pieces of the joined input (``prepend``,
   ``a``, ``append``; a scalar ``prepend`` gets the sum of its broadcast copies).
 * ``cross`` is bilinear: ``<g, a x b> = <a, b x g> = <b, g x a>``, each computed with the vector
-  axis last and moved back; broadcast axes are summed. Only 3-vectors (NumPy 2 deprecates
-  2-vectors).
+  axis last and moved back; broadcast axes are summed. 2-vectors are 3-vectors with a zero z
+  component, as NumPy computes them (``cross_vectors``): the cross of two 2-vectors is its z
+  component (a scalar per pair, ``axisc`` unused), of a 2- and a 3-vector a 3-vector. NumPy 2
+  deprecates 2-vectors but still computes them (a ``DeprecationWarning``, which the tangent,
+  an ``np.cross`` of the same vectors, gives again); ``np.linalg.cross`` refuses them.
 * ``convolve``/``correlate`` take 1-d real inputs; the adjoint places the cotangent inside the
   full output (``convolve_padding``: NumPy centres 'same' differently for ``correlate`` when
   ``v`` is the longer input) and correlates it with the other operand.
@@ -27,7 +30,10 @@ Conventions:
   knot the derivative in ``x`` is the slope of the segment to its right (of the last segment
   at ``xp[-1]``); outside ``[xp[0], xp[-1]]`` it is 0, and the value (``fp[0]``/``fp[-1]``, or
   ``left``/``right`` when given) gets the derivative. ``xp`` must be increasing, as NumPy
-  asks; ``period`` is not supported (a clear error).
+  asks. With ``period``, NumPy interpolates ``x % period`` on the knots ``xp % period``, sorted
+  and wrapped by one knot at each end (``interp_order``, ``interp_shift``; ``xp`` need not be
+  sorted), ignoring ``left``/``right``; the rules do the same, and refuse a derivative in
+  ``period`` itself (``refused_derivative``) when it is active.
 * ``nan_to_num``: 1 at finite elements, 0 at the replaced ones, whose derivative goes to
   ``nan``/``posinf``/``neginf`` when those are variables.
 * ``polyval(p, x)``: the derivative in ``x`` is ``polyval`` of the derivative polynomial (written
@@ -46,8 +52,10 @@ Conventions:
 * ``polymul`` is ``convolve`` (its tangent too: ``polymul`` of a zero tangent would trim it to
   ``[0.]``); a product whose leading coefficient is exactly 0 is trimmed by NumPy, and its
   derivative is not.
-* ``polyfit(x, y, deg)``: the least-squares solution through the normal equations, assuming a
-  full-rank Vandermonde matrix; ``w``, ``rcond``, ``full`` and ``cov`` are not supported.
+* ``polyfit(x, y, deg, w)``: the least-squares solution through the normal equations, assuming
+  a full-rank Vandermonde matrix; the weights ``w`` multiply the rows (NumPy's convention:
+  ``1/sigma``, not ``1/sigma**2``) and are differentiated too. ``rcond``, ``full`` and ``cov``
+  (which return the rank, singular values or covariance) are not supported: a clear error.
 * ``polyint`` takes no integration constants ``k``; ``polyder`` assumes ``m < len(p)``.
 * ``cumulative_sum`` with ``include_initial`` drops the leading zero's cotangent;
   ``cumulative_prod`` uses ``cumprod``'s rules (reductions.py) and has no ``include_initial``.
@@ -56,18 +64,22 @@ import numpy as np
 
 from srcad.registry import adjoint, binary, complex_ok, d, linear, nondiff, tangent
 from srcad.runtime import (along_axis_shape, axis_padding, axis_slice, broadcast_like,
-                           constant_spacing, convolve_padding, diff_part, ediff1d_part,
-                           interp_replaced, interp_segment, polyder_weights, polyint_weights,
-                           poly_roots, polyval_powers, scatter_flat, trapezoid_ends,
-                           unbroadcast, undiff, ungradient, upper_toeplitz,
+                           constant_spacing, convolve_padding, cross_cotangent, cross_output,
+                           cross_vectors, diff_part, ediff1d_part, interp_order,
+                           interp_replaced, interp_segment, interp_shift, polyder_weights,
+                           polyint_weights, poly_roots, polyfit_weight, polyval_powers,
+                           refused_derivative, scatter_flat, trapezoid_ends, unbroadcast,
+                           uncross_vectors, undiff, ungradient, upper_toeplitz,
                            upper_toeplitz_adjoint, vander_powers, zeros_filled)
 
 nondiff(axis_padding, axis_slice, diff_part, ediff1d_part, convolve_padding, interp_segment,
-        interp_replaced, polyval_powers, trapezoid_ends, along_axis_shape, vander_powers,
-        polyder_weights, polyint_weights)
-linear(np.diff, np.ediff1d, undiff, scatter_flat)
+        interp_replaced, interp_order, interp_shift, polyval_powers, trapezoid_ends,
+        along_axis_shape, vander_powers, polyder_weights, polyint_weights)
+linear(np.diff, np.ediff1d, undiff, scatter_flat, cross_vectors, uncross_vectors,
+       cross_cotangent, cross_output)
 # Linear maps written with transposes (never conjugates): right for complex values.
-complex_ok(np.diff, np.ediff1d, undiff, scatter_flat, np.cross, np.nan_to_num)
+complex_ok(np.diff, np.ediff1d, undiff, scatter_flat, np.cross, np.nan_to_num, cross_vectors,
+           uncross_vectors, cross_cotangent, cross_output)
 _CROSS = (np.cross,) + ((np.linalg.cross,) if hasattr(np.linalg, "cross") else ())
 if hasattr(np, "cumulative_sum"):       # NumPy >= 2.1
     linear(np.cumulative_sum)
@@ -150,23 +162,42 @@ if hasattr(np, "cumulative_sum"):
         d[y] = np.cumulative_sum(d[x], axis=axis, include_initial=include_initial)
 
 
-# -- cross products: <g, a x b> = <a, b x g> = <b, g x a>, vector axes moved last ---------------
+# -- cross products: <g, a x b> = <a, b x g> = <b, g x a>, as 3-vectors along the last axis ------
 
 @adjoint(*_CROSS)
 def cross_adjoint(y, a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
-    g = np.moveaxis(d[y], axisc if axis is None else axis, -1)
-    a_last = np.moveaxis(a, axisa if axis is None else axis, -1)
-    b_last = np.moveaxis(b, axisb if axis is None else axis, -1)
-    d[a] = np.moveaxis(unbroadcast(np.cross(b_last, g), a_last), -1,
-                       axisa if axis is None else axis)
-    d[b] = np.moveaxis(unbroadcast(np.cross(g, a_last), b_last), -1,
-                       axisb if axis is None else axis)
+    g = cross_cotangent(d[y], a, b, axisa if axis is None else axis,
+                        axisb if axis is None else axis, axisc if axis is None else axis)
+    d[a] = uncross_vectors(np.cross(cross_vectors(b, axisb if axis is None else axis), g), a,
+                           axisa if axis is None else axis)
+    d[b] = uncross_vectors(np.cross(g, cross_vectors(a, axisa if axis is None else axis)), b,
+                           axisb if axis is None else axis)
 
 
 @tangent(np.cross)
 def cross_tangent(y, a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
     d[y] = (np.cross(d[a], b, axisa, axisb, axisc, axis)
             + np.cross(a, d[b], axisa, axisb, axisc, axis))
+
+
+@adjoint(cross_vectors)
+def cross_vectors_adjoint(t, v, axis):
+    d[v] = uncross_vectors(d[t], v, axis)
+
+
+@adjoint(uncross_vectors)
+def uncross_vectors_adjoint(u, t, v, axis):
+    d[t] = broadcast_like(cross_vectors(d[u], axis), t)
+
+
+@adjoint(cross_cotangent)
+def cross_cotangent_adjoint(t, g, a, b, axisa, axisb, axisc):
+    d[g] = cross_output(d[t], a, b, axisa, axisb, axisc)
+
+
+@adjoint(cross_output)
+def cross_output_adjoint(y, t, a, b, axisa, axisb, axisc):
+    d[t] = cross_cotangent(d[y], a, b, axisa, axisb, axisc)
 
 
 if hasattr(np.linalg, "cross"):      # NumPy >= 2.0: axis only (the adjoint is cross's)
@@ -203,32 +234,48 @@ def correlate_tangent(y, a, v, mode="valid"):
 
 # -- interp: y = (1 - t) fp[i] + t fp[i + 1] on the segment i of x, t clipped to [0, 1] ----------
 
+# With period: the point is x % period on the knots xp % period sorted (interp_order) and
+# wrapped one knot each way (interp_shift: piecewise constant); left and right are ignored.
 @adjoint(np.interp)
-def interp_adjoint(y, x, xp, fp, left=None, right=None):
-    i = interp_segment(x, xp)
-    width = xp[i + 1] - xp[i]
-    t = np.clip((x - xp[i]) / width, 0.0, 1.0)
-    slope = np.where((x >= xp[0]) & (x <= xp[-1]), (fp[i + 1] - fp[i]) / width, 0.0)
-    replaced = interp_replaced(x, xp, left, right)
+def interp_adjoint(y, x, xp, fp, left=None, right=None, period=None):
+    k = None if period is None else interp_order(xp, period)
+    point = x if period is None else x + interp_shift(x, None, period)
+    knots = xp if period is None else xp[k] + interp_shift(xp, k, period)
+    values = fp if period is None else fp[k]
+    i = interp_segment(point, knots)
+    width = knots[i + 1] - knots[i]
+    t = np.clip((point - knots[i]) / width, 0.0, 1.0)
+    slope = np.where((point >= knots[0]) & (point <= knots[-1]),
+                     (values[i + 1] - values[i]) / width, 0.0)
+    replaced = interp_replaced(point, knots, left, right)
     d[x] = d[y] * slope
-    d[fp][i] += np.logical_not(replaced) * d[y] * (1.0 - t)
-    d[fp][i + 1] += np.logical_not(replaced) * d[y] * t
-    d[xp][i] += -d[y] * slope * (1.0 - t)
-    d[xp][i + 1] += -d[y] * slope * t
-    d[left] = unbroadcast(np.where(np.less(x, xp[0]), d[y], 0.0), left)
-    d[right] = unbroadcast(np.where(np.greater(x, xp[-1]), d[y], 0.0), right)
+    d[fp][i if period is None else k[i]] += np.logical_not(replaced) * d[y] * (1.0 - t)
+    d[fp][i + 1 if period is None else k[i + 1]] += np.logical_not(replaced) * d[y] * t
+    d[xp][i if period is None else k[i]] += -d[y] * slope * (1.0 - t)
+    d[xp][i + 1 if period is None else k[i + 1]] += -d[y] * slope * t
+    d[left] = unbroadcast(np.where(np.less(point, knots[0]), d[y], 0.0), left)
+    d[right] = unbroadcast(np.where(np.greater(point, knots[-1]), d[y], 0.0), right)
+    d[period] = refused_derivative(period, "numpy.interp in period")
 
 
 @tangent(np.interp)
-def interp_tangent(y, x, xp, fp, left=None, right=None):
-    i = interp_segment(x, xp)
-    width = xp[i + 1] - xp[i]
-    t = np.clip((x - xp[i]) / width, 0.0, 1.0)
-    slope = np.where((x >= xp[0]) & (x <= xp[-1]), (fp[i + 1] - fp[i]) / width, 0.0)
-    replaced = interp_replaced(x, xp, left, right)
-    d[y] = (slope * (d[x] - (1.0 - t) * d[xp][i] - t * d[xp][i + 1])
-            + np.logical_not(replaced) * ((1.0 - t) * d[fp][i] + t * d[fp][i + 1])
-            + np.less(x, xp[0]) * d[left] + np.greater(x, xp[-1]) * d[right])
+def interp_tangent(y, x, xp, fp, left=None, right=None, period=None):
+    k = None if period is None else interp_order(xp, period)
+    point = x if period is None else x + interp_shift(x, None, period)
+    knots = xp if period is None else xp[k] + interp_shift(xp, k, period)
+    values = fp if period is None else fp[k]
+    i = interp_segment(point, knots)
+    width = knots[i + 1] - knots[i]
+    t = np.clip((point - knots[i]) / width, 0.0, 1.0)
+    slope = np.where((point >= knots[0]) & (point <= knots[-1]),
+                     (values[i + 1] - values[i]) / width, 0.0)
+    replaced = interp_replaced(point, knots, left, right)
+    d[y] = (slope * (d[x] - (1.0 - t) * d[xp][i if period is None else k[i]]
+                     - t * d[xp][i + 1 if period is None else k[i + 1]])
+            + np.logical_not(replaced) * ((1.0 - t) * d[fp][i if period is None else k[i]]
+                                          + t * d[fp][i + 1 if period is None else k[i + 1]])
+            + np.less(point, knots[0]) * d[left] + np.greater(point, knots[-1]) * d[right]
+            + d[period] * refused_derivative(period, "numpy.interp in period"))
 
 
 # -- nan_to_num: the finite elements pass, the replaced ones take the replacement's derivative --
@@ -515,32 +562,52 @@ if hasattr(np, "matvec"):
 binary(np.nextafter, "1", None)
 
 
-# -- polyfit(x, y, deg): least squares c = argmin |V c - y|, V = vander(x, deg + 1) -------------
-# With A = V^T V, r = y - V c and u = A^-1 g: d[y] = V u, d[V] = r u^T - V u c^T (V full rank).
+# -- polyfit(x, y, deg, w): least squares c = argmin |W (V c - y)|, V = vander(x, deg + 1) -------
+# With v = W V, r = W y - v c, A = v^T v and u = A^-1 g: d[W y] = v u, d[v] = r u^T - v u c^T
+# (v full rank); W = diag(w) (polyfit_weight: a column, 1.0 without w).
 
 @adjoint(np.polyfit)
-def polyfit_adjoint(coefficients, x, y, deg):
-    v = np.vander(x, len(coefficients))
+def polyfit_adjoint(coefficients, x, y, deg, *, w=None):
+    weight = polyfit_weight(w, x)
+    vander = np.vander(x, len(coefficients))
+    v = weight * vander
     fit = np.reshape(coefficients, (len(coefficients), -1))
     u = np.linalg.solve(v.T @ v, np.reshape(d[coefficients], np.shape(fit)))
-    residual = np.reshape(y, (np.shape(v)[0], -1)) - v @ fit
+    observed = np.reshape(y, (np.shape(v)[0], -1))
+    residual = weight * observed - v @ fit
     powers = vander_powers(x, len(coefficients))
-    d[y] = np.reshape(v @ u, np.shape(y))
-    d[x] = np.sum((residual @ u.T - v @ u @ fit.T) * np.where(
+    d[y] = np.reshape(weight * (v @ u), np.shape(y))
+    d[x] = np.sum(weight * (residual @ u.T - v @ u @ fit.T) * np.where(
         powers > 0.0, powers * np.reshape(x, (-1, 1)) ** np.maximum(powers - 1.0, 0.0), 0.0),
         axis=1)
+    d[w] = np.sum((residual @ u.T - v @ u @ fit.T) * vander, axis=1) + np.sum(
+        (v @ u) * observed, axis=1)
 
 
 @tangent(np.polyfit)
-def polyfit_tangent(coefficients, x, y, deg):
-    v = np.vander(x, len(coefficients))
+def polyfit_tangent(coefficients, x, y, deg, *, w=None):
+    weight = polyfit_weight(w, x)
+    vander = np.vander(x, len(coefficients))
+    v = weight * vander
     fit = np.reshape(coefficients, (len(coefficients), -1))
-    residual = np.reshape(y, (np.shape(v)[0], -1)) - v @ fit
+    observed = np.reshape(y, (np.shape(v)[0], -1))
+    residual = weight * observed - v @ fit
     powers = vander_powers(x, len(coefficients))
-    dv = np.reshape(d[x], (-1, 1)) * np.where(
-        powers > 0.0, powers * np.reshape(x, (-1, 1)) ** np.maximum(powers - 1.0, 0.0), 0.0)
+    dweight = polyfit_weight(d[w], x)
+    dv = weight * np.reshape(d[x], (-1, 1)) * np.where(
+        powers > 0.0, powers * np.reshape(x, (-1, 1)) ** np.maximum(powers - 1.0, 0.0), 0.0
+    ) + dweight * vander
     d[coefficients] = np.reshape(np.linalg.solve(v.T @ v, dv.T @ residual + v.T @ (
-        np.reshape(d[y], np.shape(residual)) - dv @ fit)), np.shape(coefficients))
+        weight * np.reshape(d[y], np.shape(residual)) + dweight * observed - dv @ fit)),
+        np.shape(coefficients))
+
+
+linear(polyfit_weight)
+
+
+@adjoint(polyfit_weight)
+def polyfit_weight_adjoint(weight, w, x):
+    d[w] = np.reshape(d[weight], np.shape(w))
 
 
 # -- nancumprod: cumprod with NaNs as ones (cumprod's rule in reductions.py, zeros included) -----

@@ -1,6 +1,6 @@
 """Derivative rules of reductions: sums, means, products, extrema, moments, norms, cumulative
-sums and products, ``np.average``, the NaN-ignoring variants, the builtin ``sum`` and
-``math.fsum``.
+sums and products, ``np.average`` (with ``returned=True``: the sum of the weights too), the
+NaN-ignoring variants, the builtin ``sum`` and ``math.fsum``.
 
 Every reduction ``y = reduce(a, axis, keepdims)`` here has a per-element derivative ``D``
 (``dy/da`` for the group each element belongs to, shaped like ``a``), so its two rules read
@@ -46,10 +46,11 @@ import math
 
 import numpy as np
 
-from srcad.registry import adjoint, complex_ok, d, linear, nondiff, real_valued, tangent
+from srcad.registry import (adjoint, complex_ok, d, linear, nondiff, real_valued, tangent,
+                            variant)
 from srcad.runtime import (average_weights_shape, broadcast_like, dof_inverse, expand_reduced,
-                           group_weights, matrix_norm_axes, norm_direction, reduced_count,
-                           spread, unbroadcast)
+                           group_sum, group_weights, matrix_norm_axes, norm_direction,
+                           reduced_count, spread, unbroadcast)
 
 # Weights and shapes computed from comparisons and shapes are piecewise constant.
 nondiff(group_weights, average_weights_shape, matrix_norm_axes)
@@ -207,6 +208,48 @@ def average_tangent(y, a, axis=None, weights=None, *, keepdims=False):
             np.sum((d[a] * wb + (a - expand_reduced(y, a, axis, keepdims))
                     * np.reshape(d[weights], np.shape(wb))) / total,
                    axis=axis, keepdims=keepdims))
+
+
+# average(..., returned=True) -> (y, total): total = sum(w) over the group (the count without
+# weights, a constant), broadcast like y; its adjoint in w spreads d[total] over the group.
+AVERAGE_RETURNED = variant(np.average, "returned", True)
+
+
+@adjoint(AVERAGE_RETURNED, outputs=2)
+def average_returned_adjoint(y, total, a, axis=None, weights=None, returned=True, *,
+                             keepdims=False):
+    wb = (None if weights is None else
+          np.reshape(weights, average_weights_shape(a, weights, axis)))
+    scaled = expand_reduced(d[y], a, axis, keepdims) / (
+        reduced_count(a, axis) if weights is None else
+        np.sum(broadcast_like(wb, a), axis=axis, keepdims=True))
+    d[a] = scaled if weights is None else scaled * wb
+    d[weights] = np.reshape(unbroadcast(scaled * (a - expand_reduced(y, a, axis, keepdims))
+                                        + expand_reduced(d[total], a, axis, keepdims), wb),
+                            np.shape(weights))
+
+
+@tangent(AVERAGE_RETURNED, outputs=2)
+def average_returned_tangent(y, total, a, axis=None, weights=None, returned=True, *,
+                             keepdims=False):
+    wb = (None if weights is None else
+          np.reshape(weights, average_weights_shape(a, weights, axis)))
+    d[y] = (np.sum(d[a], axis=axis, keepdims=keepdims) / reduced_count(d[a], axis)
+            if weights is None else
+            np.sum((d[a] * wb + (a - expand_reduced(y, a, axis, keepdims))
+                    * np.reshape(d[weights], np.shape(wb))) / np.sum(
+                        broadcast_like(wb, a), axis=axis, keepdims=True),
+                   axis=axis, keepdims=keepdims))
+    d[total] = broadcast_like(group_sum(np.reshape(d[weights], np.shape(wb)), a, axis,
+                                        keepdims), y)
+
+
+linear(group_sum)
+
+
+@adjoint(group_sum)
+def group_sum_adjoint(s, t, like, axis, keepdims):
+    d[t] = unbroadcast(expand_reduced(d[s], like, axis, keepdims), t)
 
 
 # -- norm -----------------------------------------------------------------------------------

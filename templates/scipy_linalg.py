@@ -23,8 +23,11 @@ Conventions:
   ``unit_diagonal=True``); ``trans`` 0/'N', 1/'T', 2/'C' (real matrices: 'C' is 'T').
 * ``scipy.linalg.qr``: ``mode`` 'full' and 'economic' (NumPy's 'complete' and 'reduced');
   ``pivoting=True`` (three outputs) and modes 'r'/'raw' are refused.
-* ``eigh``: the standard problem only (``b`` is refused); ``eigvals_only=True`` has
-  ``eigvalsh``'s rules; ``subset_by_*``, ``type`` and ``driver`` are refused.
+* ``eigh(a, b)``: the standard problem and the generalized one ``a v = w b v`` (``type=1``,
+  eigenvectors normalized by ``v^T b v = I``, as SciPy returns them), in ``a`` and ``b``, each
+  read from the triangle ``lower`` names; distinct eigenvalues assumed (the vectors'
+  derivative divides by their gaps); ``eigvals_only=True`` is a primitive of its own with the
+  eigenvalues' rules; ``subset_by_*``, ``type`` and ``driver`` are refused.
 * Keywords that decide how many values are returned (``eigh``'s ``eigvals_only``, ``svd``'s
   ``compute_uv``, ``expm_frechet``'s ``compute_expm``) must be literals: each value is a
   primitive of its own (``registry.variant``), and one known only at run time is refused at
@@ -52,6 +55,7 @@ from srcad.runtime import (as_columns, block_diag_of, from_columns, lower_factor
                            lower_factor_adjoint, lu_rows, pad_identity, structure_adjoint,
                            structure_basis, structure_of, structured_matrix,
                            structured_matrix_adjoint, toeplitz_adjoint, toeplitz_of,
+                           triangle_read, triangle_symmetric,
                            unblock_diag, unbroadcast, unpad_identity, zeros_filled)
 from srcad.templates import linalg as np_rules
 
@@ -65,9 +69,6 @@ def _twins(primitive, rules, signature, replace=None):
 _twins(sl.det, (np_rules.det_adjoint, np_rules.det_tangent), "y, a, *, check_finite=True")
 _twins(sl.cholesky, (np_rules.cholesky_adjoint, np_rules.cholesky_tangent),
        "c, a, lower=False, *, check_finite=True", {"upper": "not lower"})
-_twins(sl.eigh, (np_rules.eigh_adjoint, np_rules.eigh_tangent),
-       "w, v, a, *, lower=True, eigvals_only=False, check_finite=True",
-       {"UPLO": "'L' if lower else 'U'"})
 _twins(sl.eigvalsh, (np_rules.eigvalsh_adjoint, np_rules.eigvalsh_tangent),
        "w, a, *, lower=True, check_finite=True", {"UPLO": "'L' if lower else 'U'"})
 _twins(sl.svd, (np_rules.svd_adjoint, np_rules.svd_tangent),
@@ -83,12 +84,69 @@ _twins(sl.qr, (np_rules.qr_adjoint, np_rules.qr_tangent),
 # svd(a, compute_uv=False) -> s (the rules of eigvalsh and svdvals)
 _EIGH_VALUES = variant(sl.eigh, "eigvals_only", True)
 _SVD_VALUES = variant(sl.svd, "compute_uv", False)
-_twins(_EIGH_VALUES, (np_rules.eigvalsh_adjoint, np_rules.eigvalsh_tangent),
-       "w, a, *, lower=True, eigvals_only=True, check_finite=True",
-       {"UPLO": "'L' if lower else 'U'"})
 _twins(_SVD_VALUES, (np_rules.svdvals_adjoint, np_rules.svdvals_tangent),
        "s, a, full_matrices=True, compute_uv=False, *, check_finite=True, "
        "lapack_driver='gesdd'", {"x": "a"})
+
+# -- eigh(a, b): a v = w b v with v^T b v = I (b = I without b), of the triangle ``lower`` names
+# P = v^T da v, Q = v^T db v, F = 1 / (w_j - w_i) off the diagonal:
+#   dw = diag(P) - w diag(Q),  dv = v C,  C = F * (P - Q w_j) - diag(Q) / 2.
+# The adjoint: with H = v^T gv, d[a] = v (diag(gw) + F * H) v^T, d[b] = -v (diag(gw w)
+# + (F * H) w_j + diag(H) / 2) v^T, each given to the triangle read.
+
+@adjoint(sl.eigh, outputs=2)
+def eigh_adjoint(w, v, a, b=None, *, lower=True, eigvals_only=False, check_finite=True):
+    vt = np.swapaxes(v, -1, -2)
+    eye = np.eye(np.shape(w)[-1], dtype=np.result_type(w))
+    spread = (1.0 / (np.expand_dims(w, -2) - np.expand_dims(w, -1) + eye) - eye) * (vt @ d[v])
+    m = (v * np.expand_dims(d[w], -2) + v @ spread) @ vt
+    d[a] = triangle_read(m + np.swapaxes(m, -1, -2), lower)
+    mb = -(v * np.expand_dims(d[w] * w, -2) + v @ (spread * np.expand_dims(w, -2) + 0.5 * (
+        eye * (vt @ d[v])))) @ vt
+    d[b] = triangle_read(mb + np.swapaxes(mb, -1, -2), lower)
+
+
+@tangent(sl.eigh, outputs=2)
+def eigh_tangent(w, v, a, b=None, *, lower=True, eigvals_only=False, check_finite=True):
+    vt = np.swapaxes(v, -1, -2)
+    p = vt @ triangle_symmetric(d[a], lower) @ v
+    q = vt @ triangle_symmetric(d[b], lower) @ v
+    eye = np.eye(np.shape(w)[-1], dtype=np.result_type(w))
+    d[w] = np.diagonal(p, axis1=-2, axis2=-1) - w * np.diagonal(q, axis1=-2, axis2=-1)
+    d[v] = v @ ((1.0 / (np.expand_dims(w, -2) - np.expand_dims(w, -1) + eye) - eye) * (
+        p - q * np.expand_dims(w, -2)) - 0.5 * eye * q)
+
+
+@adjoint(_EIGH_VALUES)
+def eigh_values_adjoint(w, a, b=None, *, lower=True, eigvals_only=True, check_finite=True):
+    values, v = sl.eigh(a, b, lower=lower)
+    vt = np.swapaxes(v, -1, -2)
+    m = (v * np.expand_dims(d[w], -2)) @ vt
+    d[a] = triangle_read(m + np.swapaxes(m, -1, -2), lower)
+    mb = -(v * np.expand_dims(d[w] * w, -2)) @ vt
+    d[b] = triangle_read(mb + np.swapaxes(mb, -1, -2), lower)
+
+
+@tangent(_EIGH_VALUES)
+def eigh_values_tangent(w, a, b=None, *, lower=True, eigvals_only=True, check_finite=True):
+    values, v = sl.eigh(a, b, lower=lower)
+    d[w] = np.sum(v * (triangle_symmetric(d[a], lower) @ v), axis=-2) - w * np.diagonal(
+        np.swapaxes(v, -1, -2) @ triangle_symmetric(d[b], lower) @ v, axis1=-2, axis2=-1)
+
+
+linear(triangle_read, triangle_symmetric)
+complex_ok(triangle_read, triangle_symmetric)
+
+
+@adjoint(triangle_read)            # a mask (1/2 on the diagonal): its own transpose
+def triangle_read_adjoint(t, sym, lower):
+    d[sym] = triangle_read(d[t], lower)
+
+
+@adjoint(triangle_symmetric)
+def triangle_symmetric_adjoint(sym, t, lower):
+    d[t] = triangle_read(d[sym] + np.swapaxes(d[sym], -1, -2), lower)
+
 
 linear(structured_matrix, structured_matrix_adjoint)
 complex_ok(structured_matrix, structured_matrix_adjoint)

@@ -224,7 +224,8 @@ def concatenate_tangent(y, arrays, axis=0):
 
 @adjoint(np.stack)
 def stack_adjoint(y, arrays, axis=0):
-    d[arrays] = list(d[y]) if axis == 0 else list(np.moveaxis(d[y], axis, 0))
+    # a list of arrays gets a list of slices, an array (stacked along its first axis) an array
+    d[arrays] = unstack_like(d[y] if axis == 0 else np.moveaxis(d[y], axis, 0), arrays)
 
 
 @tangent(np.stack)

@@ -5,6 +5,7 @@
 
 Conventions:
 
+* ``q`` is a number, a list or an array of them (``np.percentile(X, [25, 75], axis=0)``).
 * A quantile interpolates between two sorted elements of its group, at sorted positions
   ``floor(rho)`` and the next, ``rho`` being the position NumPy's ``method`` gives for ``q``
   (``quantile_position``); its derivative is ``1 - frac(rho)`` at the first and ``frac(rho)``
@@ -23,25 +24,28 @@ Conventions:
   ``nanvar``/``nanstd`` count the non-NaN elements per group; with ``n - ddof <= 0`` of them
   the value and the derivative are nan.
 * ``ptp`` is ``max - min``: ties split evenly, as for ``max``; a constant group gets 0.
-* ``cov(m, y, rowvar, bias, ddof)`` and ``corrcoef(x, y, rowvar)``: the variables are the rows
-  of ``cov_rows(m, y, rowvar)``; ``fweights``/``aweights``/``dtype`` are not supported (a clear
-  error). ``corrcoef`` assumes no variable is constant (its correlations divide by the
-  standard deviations).
+* ``cov(m, y, rowvar, bias, ddof, fweights, aweights)`` and ``corrcoef(x, y, rowvar)``: the
+  variables are the rows of ``cov_rows(m, y, rowvar)``; the observation weights are
+  ``w = fweights * aweights`` (``cov_weights``; integer ``fweights`` are counts, not
+  differentiated), the mean is weighted and the divisor is NumPy's
+  ``sum(w) - ddof * sum(w * aweights) / sum(w)``, whose derivative in ``aweights`` the rules
+  include; ``dtype`` is not supported (a clear error). ``corrcoef`` assumes no variable is
+  constant (its correlations divide by the standard deviations).
 * Keywords srcad does not differentiate (``out``, ``overwrite_input``, ``dtype``,
   ``weights`` of the quantiles) are absent from the signatures: using them is an error.
 """
 import numpy as np
 
 from srcad.registry import adjoint, complex_ok, d, linear, nondiff, returns_list, tangent
-from srcad.runtime import (cov_rows, cov_scale, expand_reduced, group_weights,
-                           histogram_bin_count, median_weights,
+from srcad.runtime import (cov_ddof, cov_rows, cov_scale, cov_weights, expand_reduced,
+                           group_weights, histogram_bin_count, median_weights,
                            nan_dof_inverse, order_statistics, quantile_layout,
                            quantile_position, quantile_slope, un_cov_rows, unbroadcast,
                            zeros_filled)
 
 nondiff(quantile_slope, order_statistics, median_weights, quantile_layout, nan_dof_inverse,
-        cov_scale)
-linear(np.nancumsum, un_cov_rows)     # not cov_rows: it also stacks y (f(0, y) != 0)
+        cov_scale, cov_ddof)
+linear(np.nancumsum, un_cov_rows, cov_weights)     # not cov_rows: it also stacks y (f(0, y) != 0)
 complex_ok(np.nancumsum, cov_rows, un_cov_rows)
 returns_list(un_cov_rows)
 
@@ -96,23 +100,23 @@ def quantile_tangent(y, a, q, axis=None, method="linear", *, keepdims=False):
 @adjoint(np.percentile)
 def percentile_adjoint(y, a, q, axis=None, method="linear", *, keepdims=False):
     reduced, room, q_first, q_last, kept = quantile_layout(a, q, axis)
-    rho = quantile_position(q / 100.0, a, axis, method)
+    rho = quantile_position(np.divide(q, 100.0), a, axis, method)
     low, high = order_statistics(a, rho, axis)
     g = np.moveaxis(np.reshape(d[y], kept), q_first, q_last)
     d[a] = np.sum(g * (low + (rho - np.floor(rho)) * (high - low)), axis=q_last)
     d[q] = unbroadcast(np.sum(g * np.reshape(a, room) * (high - low), axis=reduced,
-                              keepdims=True) * quantile_slope(q / 100.0, a, axis, method),
+                              keepdims=True) * quantile_slope(np.divide(q, 100.0), a, axis, method),
                        q) / 100.0
 
 
 @tangent(np.percentile)
 def percentile_tangent(y, a, q, axis=None, method="linear", *, keepdims=False):
     reduced, room, q_first, q_last, kept = quantile_layout(a, q, axis)
-    rho = quantile_position(q / 100.0, a, axis, method)
+    rho = quantile_position(np.divide(q, 100.0), a, axis, method)
     low, high = order_statistics(a, rho, axis)
     t = np.sum(np.reshape(d[a], room) * (low + (rho - np.floor(rho)) * (high - low))
                + np.reshape(a, room) * (high - low) * d[q] * quantile_slope(
-                   q / 100.0, a, axis, method) / 100.0, axis=reduced, keepdims=True)
+                   np.divide(q, 100.0), a, axis, method) / 100.0, axis=reduced, keepdims=True)
     d[y] = np.reshape(np.moveaxis(t, q_last, q_first), np.shape(y))
 
 
@@ -143,23 +147,23 @@ def nanquantile_tangent(y, a, q, axis=None, method="linear", *, keepdims=False):
 @adjoint(np.nanpercentile)
 def nanpercentile_adjoint(y, a, q, axis=None, method="linear", *, keepdims=False):
     reduced, room, q_first, q_last, kept = quantile_layout(a, q, axis)
-    rho = quantile_position(q / 100.0, a, axis, method, True)
+    rho = quantile_position(np.divide(q, 100.0), a, axis, method, True)
     low, high = order_statistics(a, rho, axis, True)
     g = np.moveaxis(np.reshape(d[y], kept), q_first, q_last)
     d[a] = np.sum(g * (low + (rho - np.floor(rho)) * (high - low)), axis=q_last)
     d[q] = unbroadcast(np.sum(g * np.reshape(np.where(np.isnan(a), 0.0, a), room) * (
         high - low), axis=reduced, keepdims=True) * quantile_slope(
-            q / 100.0, a, axis, method, True), q) / 100.0
+            np.divide(q, 100.0), a, axis, method, True), q) / 100.0
 
 
 @tangent(np.nanpercentile)
 def nanpercentile_tangent(y, a, q, axis=None, method="linear", *, keepdims=False):
     reduced, room, q_first, q_last, kept = quantile_layout(a, q, axis)
-    rho = quantile_position(q / 100.0, a, axis, method, True)
+    rho = quantile_position(np.divide(q, 100.0), a, axis, method, True)
     low, high = order_statistics(a, rho, axis, True)
     t = np.sum(np.reshape(d[a], room) * (low + (rho - np.floor(rho)) * (high - low))
                + np.reshape(np.where(np.isnan(a), 0.0, a), room) * (high - low) * d[q]
-               * quantile_slope(q / 100.0, a, axis, method, True) / 100.0,
+               * quantile_slope(np.divide(q, 100.0), a, axis, method, True) / 100.0,
                axis=reduced, keepdims=True)
     d[y] = np.reshape(np.moveaxis(t, q_last, q_first), np.shape(y))
 
@@ -281,22 +285,38 @@ def nancumsum_tangent(y, a, axis=None):
 # -- cov: C = X_c X_c^T / (N - ddof) over the rows X of cov_rows; corrcoef: C / (s s^T) --------
 
 @adjoint(np.cov)
-def cov_adjoint(c, m, y=None, rowvar=True, bias=False, ddof=None):
+def cov_adjoint(c, m, y=None, rowvar=True, bias=False, ddof=None, fweights=None,
+                aweights=None):
     rows = cov_rows(m, y, rowvar)
-    centered = rows - np.mean(rows, axis=1, keepdims=True)
+    w = cov_weights(aweights, fweights, rows)
+    a = cov_weights(aweights, None, rows)
+    total = np.sum(w)
+    fact = total - cov_ddof(bias, ddof) * np.sum(w * a) / total
+    centered = rows - np.sum(rows * w, axis=1, keepdims=True) / total
     g = np.reshape(d[c], (np.shape(rows)[0],) * 2)
-    pieces = un_cov_rows((g + g.T) @ centered * cov_scale(rows, bias, ddof), m, y, rowvar)
+    pieces = un_cov_rows((g + g.T) @ centered * (w / fact), m, y, rowvar)
     d[m] = pieces[0]
     d[y] = pieces[1]
+    paired = np.sum(g * ((centered * w) @ centered.T)) / (fact * fact)
+    d[aweights] = cov_weights(np.sum(centered * (g @ centered), axis=0) / fact - paired * (
+        1.0 - cov_ddof(bias, ddof) * (2.0 * a - np.sum(w * a) / total) / total), fweights, rows)
 
 
 @tangent(np.cov)
-def cov_tangent(c, m, y=None, rowvar=True, bias=False, ddof=None):
+def cov_tangent(c, m, y=None, rowvar=True, bias=False, ddof=None, fweights=None,
+                aweights=None):
     rows = cov_rows(m, y, rowvar)
-    centered = rows - np.mean(rows, axis=1, keepdims=True)
+    w = cov_weights(aweights, fweights, rows)
+    a = cov_weights(aweights, None, rows)
+    total = np.sum(w)
+    fact = total - cov_ddof(bias, ddof) * np.sum(w * a) / total
+    centered = rows - np.sum(rows * w, axis=1, keepdims=True) / total
     moved = cov_rows(d[m], None if y is None else d[y], rowvar)
-    moved = moved - np.mean(moved, axis=1, keepdims=True)
-    d[c] = np.reshape((moved @ centered.T + centered @ moved.T) * cov_scale(rows, bias, ddof),
+    dw = cov_weights(d[aweights], fweights, rows)
+    d[c] = np.reshape(((moved * w) @ centered.T + (centered * w) @ moved.T
+                       + (centered * dw) @ centered.T) / fact
+                      - (centered * w) @ centered.T * np.sum(dw * (1.0 - cov_ddof(bias, ddof) * (
+                          2.0 * a - np.sum(w * a) / total) / total)) / (fact * fact),
                       np.shape(c))
 
 
@@ -341,6 +361,11 @@ def cov_rows_adjoint(rows, m, y=None, rowvar=True):
 @tangent(cov_rows)
 def cov_rows_tangent(rows, m, y=None, rowvar=True):
     d[rows] = cov_rows(d[m], None if y is None else d[y], rowvar)
+
+
+@adjoint(cov_weights)
+def cov_weights_adjoint(w, aweights, fweights, rows):
+    d[aweights] = cov_weights(d[w], fweights, rows)
 
 
 @adjoint(un_cov_rows)

@@ -209,6 +209,15 @@ def test_each_operation_is_its_unbatched_one(name, op, tshape, pshape):
     np.testing.assert_allclose(got.data, expected, rtol=1e-12, atol=1e-14)
 
 
+def test_an_operation_returning_a_list_is_batched_item_by_item():
+    # runtime.unconcatenate returns a list of pieces: each piece gets its own batch
+    from srcad import runtime
+    a = Batched(rng(5).standard_normal((3, 5)))
+    pieces = runtime.unconcatenate(a, [np.zeros(2), np.zeros(3)], 0)
+    assert isinstance(pieces, list) and [p.data.shape for p in pieces] == [(3, 2), (3, 3)]
+    np.testing.assert_array_equal(pieces[1].data, a.data[:, 2:])
+
+
 def test_setitem_and_in_place_operations():
     g = rng(5)
     a = Batched(g.standard_normal((3, 4, 2)))
@@ -365,7 +374,8 @@ def test_reverse_batch_falls_back_where_it_cannot_run():
     ((4, 3), (3,), "b"), ((2, 4, 3), (3,), "b"), ((3,), (3,), "b"), ((4, 3), (3, 5), "b"),
     ((2, 4, 3), (3, 5), "b"), ((4, 3), (2, 3, 5), "b"), ((3,), (3, 5), "a"),
     ((4, 3), (3, 5), "a"), ((4, 3), (3,), "a"), ((2, 4, 3), (3, 5), "a"),
-    ((4, 3), (2, 3, 5), "a")])
+    ((4, 3), (2, 3, 5), "a"),
+    ((4, 3), (3, 0), "b"), ((4, 3), (3, 0), "a"), ((0, 3), (3, 2), "a")])   # empty blocks
 def test_batched_matmul_equals_each_direction(a_shape, b_shape, batched):
     g = rng(7)
     count = 3
@@ -378,3 +388,27 @@ def test_batched_matmul_equals_each_direction(a_shape, b_shape, batched):
         out, want = a @ Batched(stack), [a @ s for s in stack]
     assert isinstance(out, Batched)
     np.testing.assert_allclose(out.data, np.stack(want), rtol=1e-12, atol=1e-12)
+
+
+# Hessians run forward over reverse on a batch of directions: products with an empty block
+# (the unused columns of a wide svd's u-derivative, of qr's r), pieces of a concatenation
+HESSIAN_SOURCES = {
+    "svd of a wide matrix": ("def f(a):\n    u, s, vt = np.linalg.svd(a)\n"
+                             "    return s[0] + np.sum(u[:, 0] ** 2 * np.arange(1.0, 4.0))\n",
+                             (3, 5)),
+    "qr mode r": ("def f(a):\n    r = np.linalg.qr(a, mode='r')\n"
+                  "    return np.sum(np.log(np.abs(np.diag(r))))\n", (4, 4)),
+    "r_ with a bias": ("def f(w):\n"
+                       "    return np.sum(np.tanh(np.r_[w, 1.0] * np.r_[w ** 2, 1.0]))\n", (3,)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(HESSIAN_SOURCES))
+def test_batched_hessian_equals_hvp_columns(name):
+    source, shape = HESSIAN_SOURCES[name]
+    f = make_function(source)
+    x = rng(8).standard_normal(shape)
+    hess = np.reshape(srcad.hessian(f)(x), (x.size, x.size))
+    hvp = srcad.hvp(f)
+    cols = np.stack([np.ravel(hvp(x, e.reshape(shape))) for e in np.eye(x.size)], axis=1)
+    np.testing.assert_allclose(hess, cols, rtol=1e-10, atol=1e-10)

@@ -50,6 +50,12 @@ CASES = [
     # outputs decided by a keyword's constant (registry.variant)
     ("eigh_values", "sl.eigh(x + np.swapaxes(x, -1, -2), eigvals_only=True)", xs((3, 3), (2, 3, 3))),
     ("eigh_values", "sl.eigh(x, eigvals_only=True, lower=False)", xs((3, 3),)),
+    # the generalized problem a v = w b v, in a and b
+    ("eigh_general_values",
+     "sl.eigh(x + x.T, y @ np.swapaxes(y, -1, -2) + 3.0 * np.eye(3), eigvals_only=True)",
+     pairs(((3, 3), (3, 3)),)),
+    ("eigh_general_values", f"sl.eigh(x, y + 4.0 * np.eye(3), lower=False, eigvals_only=True)",
+     pairs(((3, 3), (3, 3)),)),
     ("svd_values", "sl.svd(x, compute_uv=False)", xs((3, 2), (2, 4))),
     ("svd_values", "sl.svd(x, False, False)", xs((3, 3),)),
     ("expm_frechet_only", "sl.expm_frechet(x, y, compute_expm=False)",
@@ -171,6 +177,16 @@ FUNCTIONS = {
             u, p = sl.polar(x, side='left')
             return np.sum(np.sin(u) * np.arange(np.shape(u)[-1])) + np.sum(np.cos(p))
     """, [[(3, 3)], [(2, 4)]]),
+    "eigh_generalized": ("""
+        def f(x, y):
+            w, v = sl.eigh(x + x.T, y @ y.T + 3.0 * np.eye(3))
+            return np.sum(np.sin(w)) + np.sum(v * v[..., 0:1, :] * np.arange(3.0))
+    """, [[(3, 3), (3, 3)]]),
+    "eigh_generalized_upper": ("""
+        def f(x, y):
+            w, v = sl.eigh(x, y + 4.0 * np.eye(4), lower=False)
+            return np.sum(w ** 2) + np.sum(v[..., 1:, :] * v[..., 0:1, :])
+    """, [[(4, 4), (4, 4)]]),
     "eigh_tridiagonal": ("""
         def f(x, y):
             w, v = sl.eigh_tridiagonal(x, y)
@@ -222,7 +238,7 @@ def test_expm_frechet_of_commuting_direction():
                                   "sl.solve(x, y, assume_a='banded')",
                                   "sl.inv(x, overwrite_a=True)",
                                   "sl.qr(x, pivoting=True)[0]",
-                                  "sl.eigh(x, x)[0]",
+                                  "sl.eigh(x, x, type=2)[0]",
                                   "sl.lu(x, permute_l=True)[0]",
                                   "sl.eigh_tridiagonal(x[0], x[1, :2], select='i')[0]"])
 def test_unsupported_calls_are_refused(call):

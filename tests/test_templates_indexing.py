@@ -97,6 +97,7 @@ CASES = [
     ("sort", "np.sort(x)", xs((5,), (3, 4)), {}),
     ("sort", "np.sort(x, axis=0)", xs((3, 4)), {}),
     ("sort", "np.sort(x.T, axis=None)", xs((3, 4)), {}),
+    ("sort", "np.sort(x, axis=1, stable=True)", xs((3, 4)), {}),             # NumPy 2
 ]
 
 

@@ -8,6 +8,9 @@ import pytest
 import srcad
 from helpers import check_rule, check_second_order, make_function, random_args
 
+# the cross products of 2-vectors below: NumPy 2 warns that they are deprecated (and computes them)
+pytestmark = pytest.mark.filterwarnings("ignore:Arrays of 2-dimensional vectors:DeprecationWarning")
+
 S = (3, 4)
 S3 = (2, 3, 4)
 XP = np.array([-1.5, -0.4, 0.3, 1.1, 2.0])       # interp knots, for constant xp
@@ -53,6 +56,12 @@ CASES = [
     ("np.cross(x, y, axis=0)", [(3, 4), (3, 1)], "real", None),
     ("np.cross(x, y, axisa=0, axisb=1, axisc=0)", [(3, 2), (2, 3)], "real", None),
     ("np.cross(x, y, axisb=0, axisc=1)", [(2, 4, 3), (3, 4)], "real", None),
+    # 2-vectors (deprecated by NumPy 2, still computed): a z component, or a 3-vector
+    ("np.cross(x, y)", [(4, 2), (4, 2)], "real", None),
+    ("np.cross(x, y)", [(2,), (5, 2)], "real", None),
+    ("np.cross(x, y, axisa=0)", [(2, 4), (4, 3)], "real", None),
+    ("np.cross(x, y, axisb=0, axisc=0)", [(4, 3), (2, 1)], "real", None),
+    ("np.cross(x, y, axis=0)", [(2, 3, 1), (2, 1, 4)], "real", None),
     ("np.linalg.cross(x, y)", [(2, 3), (2, 3)], "real", None),
     ("np.linalg.cross(x, y, axis=0)", [(3, 2), (3, 2)], "real", None),
     # convolve / correlate, every mode, both orders of lengths
@@ -74,6 +83,11 @@ CASES = [
      {"XP": XP}),
     ("np.interp(x, np.sort(y), z)", [(4,), (5,), (5,)], (-1.0, 1.0), None),
     ("np.interp(x, XP, y, 0.5)", [(), (5,)], (-2.0, 1.9), {"XP": XP}),
+    # period: x % period on the knots xp % period, sorted and wrapped (xp need not be sorted)
+    ("np.interp(x, XP, y, period=4.0)", [(3, 4), (5,)], (-7.0, 7.0), {"XP": XP}),
+    ("np.interp(x, y, z, period=2.5)", [(6,), (4,), (4,)], (-1.0, 1.0), None),
+    ("np.interp(x, XP[::-1], y, left=0.0, period=3.0)", [(5,), (5,)], (-4.0, 4.0),
+     {"XP": XP}),
     # nan_to_num (the non-finite elements: below)
     ("np.nan_to_num(x)", [S], "real", None),
     ("np.nan_to_num(np.where(np.isfinite(C), x, C), nan=y, posinf=z, neginf=w)",
@@ -214,6 +228,8 @@ CASES = [
     ("np.nextafter(x, y)", [S, (4,)], "real", None),
     ("np.polyfit(x, y, 2)", [(6,), (6,)], "real", None),
     ("np.polyfit(x, y, 1)", [(5,), (5, 2)], "real", None),
+    ("np.polyfit(x, y, 1, w=z)", [(5,), (5,), (5,)], ["real", "real", "positive"], None),
+    ("np.polyfit(x, y, 2, w=z)", [(6,), (6, 3), (6,)], ["real", "real", "positive"], None),
     ("np.nancumprod(np.where(np.isnan(C), C, x))", [S], "real",
      {"C": np.array([[1.0, np.nan, 1.0, 1.0], [np.nan, 0.0, 1.0, 1.0], [1.0] * 4])}),
     ("np.nancumprod(np.where(np.isnan(C), C, x), axis=1)", [S], "real",
@@ -241,9 +257,14 @@ SECOND_ORDER = [
     ("np.trapezoid(C * x, x ** 2)", [(5,)], {"C": np.arange(5.0)}),
     ("np.sum(np.cumulative_sum(x ** 2, include_initial=True) ** 2)", [(4,)], None),
     ("np.sum(np.cross(x, x ** 2) * C)", [(2, 3)], {"C": np.arange(6.0).reshape(2, 3)}),
+    ("np.sum(np.cross(x, x[::-1] ** 2) ** 2)", [(3, 2)], None),
+    ("np.sum(np.cross(x[:, :2], x ** 2, axisc=0) * C)", [(2, 3)],
+     {"C": np.arange(6.0).reshape(3, 2)}),
     ("np.sum(np.convolve(x, x ** 2, 'same') ** 2)", [(5,)], None),
     ("np.sum(np.correlate(x, np.sin(x), 'full') ** 2)", [(4,)], None),
     ("np.sum(np.interp(C, XP, x ** 3))", [(5,)], {"C": np.linspace(-2.0, 2.5, 7), "XP": XP}),
+    ("np.sum(np.interp(C, XP, x ** 3, period=3.0) ** 2)", [(5,)],
+     {"C": np.linspace(-4.0, 4.5, 7), "XP": XP}),
     ("np.sum(np.interp(C, np.cumsum(np.exp(x)), np.sin(x)))", [(4,)],
      {"C": np.linspace(1.0, 4.0, 6)}),
     ("np.sum(np.nan_to_num(x ** 3))", [(4,)], None),
@@ -274,6 +295,7 @@ SECOND_ORDER = [
     ("np.sum(np.union1d(x ** 3, x[:2]) ** 2)", [(3,)], None),
     ("np.sum(np.polyfit(x, np.sin(x), 2) ** 2)", [(5,)], None),
     ("np.sum(np.polyfit(C, x ** 2, 1) ** 2)", [(4,)], {"C": np.array([0.0, 0.5, 1.1, 2.0])}),
+    ("np.sum(np.polyfit(x, np.sin(x), 2, w=np.exp(x)) ** 2)", [(5,)], None),
     ("np.sum(np.nancumprod(x ** 2))", [(4,)], None),
     ("np.sum(np.piecewise(x, [x < -0.3, x > 0.5], [lambda v: v ** 3, 1.5, np.sin]) ** 2)",
      [S], None),
@@ -341,6 +363,22 @@ def test_convention_sort_ties_go_to_the_first_in_a_stable_sort():
 def test_convention_unique_reads_the_first_occurrence():
     np.testing.assert_array_equal(_grad("np.sum(np.unique(x) * np.arange(2.0))",
                                         np.array([3.0, 1.0, 3.0])), [1.0, 0.0, 0.0])
+
+
+@pytest.mark.parametrize("keyword", ["full=True", "cov=True", "rcond=1e-3", "1e-3"])
+def test_polyfit_keywords_without_rules_are_refused(keyword):
+    f = make_function(f"def f(x):\n    return np.sum(np.polyfit(x, x ** 2, 1, {keyword})[0])\n")
+    # a positional rcond is not taken for w (keyword-only in the rules)
+    with pytest.raises(srcad.SrcadError, match=keyword.split("=")[0] if "=" in keyword
+                       else "positional"):
+        srcad.grad(f)(np.linspace(0.0, 1.0, 5))
+
+
+def test_interp_derivative_in_period_is_refused():
+    f = make_function("def f(p):\n    return np.interp(0.3, [0.0, 1.0, 2.0], [1.0, 2.0, 0.0], "
+                      "period=p)\n")
+    with pytest.raises(srcad.NotDifferentiableError, match="period"):
+        srcad.grad(f)(2.5)
 
 
 def test_convention_interp_at_a_knot_takes_the_right_segment():

@@ -137,6 +137,14 @@ CASES = [
     ("np.average(x, axis=1, weights=y)", [S3, (3,)], ["real", "positive"]),
     ("np.average(x, axis=-1, weights=y, keepdims=True)", [S3, (4,)], ["real", "positive"]),
     ("np.average(x, 0, y)", [S, (3,)], ["real", "positive"]),
+    # average(returned=True): (average, sum of the weights), stacked here
+    ("np.stack(np.average(x, axis=1, weights=y, returned=True))", [S, (4,)],
+     ["real", "positive"]),
+    ("np.stack(np.average(x, axis=(0, 2), weights=y, returned=True, keepdims=True))",
+     [S3, S3], ["real", "positive"]),
+    ("np.average(x, weights=y, returned=True)[1] * np.average(x, weights=y, returned=True)[0]",
+     [S, S], ["real", "positive"]),
+    ("np.stack(np.average(x, axis=0, returned=True))", [S], "real"),
     # nansum / nanmean (with NaNs: below)
     ("np.nansum(x)", [S], "real"),
     ("np.nansum(x, axis=1, keepdims=True)", [S3], "real"),
@@ -321,6 +329,8 @@ HESSIAN_CASES = [
     ("np.max(x) * np.sum(x)", (4,)),
     ("np.sum(np.min(x, axis=1) * np.mean(x, axis=1))", (2, 3)),
     ("np.average(x, weights=np.exp(x))", (4,)),
+    ("np.sum(np.stack(np.average(x, axis=1, weights=np.exp(x), returned=True)) ** 2)",
+     (2, 3)),
 ]
 
 

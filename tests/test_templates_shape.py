@@ -76,6 +76,9 @@ CASES = [
     ("stack", "np.stack([x, y])", [[(3,), (3,)], [(2, 3), (2, 3)]], {}),
     ("stack", "np.stack([x, y, x], axis=1)", [[(2, 3), (2, 3)]], {}),
     ("stack", "np.stack((x, y), axis=-1)", [[(), ()], [(3,), (3,)]], {}),
+    # an array is a sequence of its rows: its cotangent is an array, not a list of rows
+    ("stack", "np.stack(x * 2.0)", [[(3, 2)]], {}),
+    ("stack", "np.stack(np.sin(x), axis=2)", [[(3, 2, 4)]], {}),
     ("hstack", "np.hstack([x, y])", [[(2,), (3,)], [(2, 3), (2, 1)], [(), (2,)]], {}),
     ("vstack", "np.vstack([x, y])", [[(3,), (2, 3)], [(), ()], [(2, 2, 2), (1, 2, 2)]], {}),
     ("column_stack", "np.column_stack([x, y])", [[(3,), (3, 2)], [(3,), (3,)]], {}),
@@ -244,6 +247,7 @@ SECOND_ORDER = [
     ("np.concatenate([x, x[::-1] * 2.0], axis=1)", (3, 2)),
     ("np.concatenate([x, x], axis=None)", (3, 2)),
     ("np.stack([x, x * x], axis=1)", (3, 2)),
+    ("np.stack(x * x, axis=1)", (3, 2)),
     ("np.hstack([x, x])", (3, 2)),
     ("np.vstack([x, x])", (3,)),
     ("np.column_stack([x, x])", (3,)),

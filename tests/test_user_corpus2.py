@@ -507,26 +507,6 @@ def first_line(err):
 # Checks failing today (strict xfails): the error's first line. "WRONG:" marks a silent wrong
 # answer (no error, a wrong number).
 KNOWN: dict[tuple[str, str], str] = {
-    ('interquartile_range', 'grad'):
-        "TypeError: unsupported operand type(s) for /: 'list' and 'float'",
-    ('interquartile_range', 'fwd'):
-        "TypeError: unsupported operand type(s) for /: 'list' and 'float'",
-    ('interquartile_range', 'nomut'):
-        "TypeError: unsupported operand type(s) for /: 'list' and 'float'",
-    ('cov_with_aweights', 'grad'):
-        'SrcadSyntaxError: user_corpus2.py:272: srcad differentiates numpy.cov(m, y=None, rowvar=True, bias=False, ddof=None); this call does not fit: got a...',
-    ('cov_with_aweights', 'fwd'):
-        'SrcadSyntaxError: user_corpus2.py:272: srcad differentiates numpy.cov(m, y=None, rowvar=True, bias=False, ddof=None); this call does not fit: got a...',
-    ('cov_with_aweights', 'hess'):
-        'SrcadSyntaxError: user_corpus2.py:272: srcad differentiates numpy.cov(m, y=None, rowvar=True, bias=False, ddof=None); this call does not fit: got a...',
-    ('cov_with_aweights', 'nomut'):
-        'SrcadSyntaxError: user_corpus2.py:272: srcad differentiates numpy.cov(m, y=None, rowvar=True, bias=False, ddof=None); this call does not fit: got a...',
-    ('svd_wide_top', 'hess'):
-        'ValueError: cannot reshape array of size 0 into shape (15,0)',
-    ('qr_r_logdet', 'hess'):
-        'ValueError: cannot reshape array of size 0 into shape (16,0)',
-    ('r_concat_bias', 'hess'):
-        'ValueError: setting an array element with a sequence. The requested array has an inhomogeneous shape after 1 dimensions. The detected shape was (2,...',
     ('dict_comprehension_constant_keys', 'grad'):
         'SrcadSyntaxError: user_corpus2.py:1038: a dict comprehension over values not known when the derivative is built',
     ('dict_comprehension_constant_keys', 'fwd'):
@@ -579,40 +559,6 @@ KNOWN: dict[tuple[str, str], str] = {
         'NoRuleError: user_corpus2.py:1444: cannot call the local name `act`: srcad resolves the functions a derivative calls when it builds it',
     ('mlp_helper_layers', 'spell'):
         'NoRuleError: user_corpus2.py:1444: cannot call the local name `act`: srcad resolves the functions a derivative calls when it builds it',
-    ('kw_cross_2d_vectors', 'grad'):
-        'ValueError: incompatible dimensions for cross product',
-    ('kw_cross_2d_vectors', 'nomut'):
-        'ValueError: incompatible dimensions for cross product',
-    ('kw_interp_period', 'grad'):
-        'SrcadSyntaxError: user_corpus2.py:1781: srcad differentiates numpy.interp(x, xp, fp, left=None, right=None); this call does not fit: got an unexpec...',
-    ('kw_interp_period', 'fwd'):
-        'SrcadSyntaxError: user_corpus2.py:1781: srcad differentiates numpy.interp(x, xp, fp, left=None, right=None); this call does not fit: got an unexpec...',
-    ('kw_interp_period', 'nomut'):
-        'SrcadSyntaxError: user_corpus2.py:1781: srcad differentiates numpy.interp(x, xp, fp, left=None, right=None); this call does not fit: got an unexpec...',
-    ('kw_polyfit_weighted', 'grad'):
-        "SrcadSyntaxError: user_corpus2.py:1812: srcad differentiates numpy.polyfit(x, y, deg); this call does not fit: got an unexpected keyword argument 'w'",
-    ('kw_polyfit_weighted', 'fwd'):
-        "SrcadSyntaxError: user_corpus2.py:1812: srcad differentiates numpy.polyfit(x, y, deg); this call does not fit: got an unexpected keyword argument 'w'",
-    ('kw_polyfit_weighted', 'nomut'):
-        "SrcadSyntaxError: user_corpus2.py:1812: srcad differentiates numpy.polyfit(x, y, deg); this call does not fit: got an unexpected keyword argument 'w'",
-    ('kw_cov_fweights', 'grad'):
-        'SrcadSyntaxError: user_corpus2.py:1835: srcad differentiates numpy.cov(m, y=None, rowvar=True, bias=False, ddof=None); this call does not fit: got ...',
-    ('kw_cov_fweights', 'fwd'):
-        'SrcadSyntaxError: user_corpus2.py:1835: srcad differentiates numpy.cov(m, y=None, rowvar=True, bias=False, ddof=None); this call does not fit: got ...',
-    ('kw_cov_fweights', 'nomut'):
-        'SrcadSyntaxError: user_corpus2.py:1835: srcad differentiates numpy.cov(m, y=None, rowvar=True, bias=False, ddof=None); this call does not fit: got ...',
-    ('kw_eigh_generalized', 'grad'):
-        'SrcadSyntaxError: user_corpus2.py:2076: srcad differentiates scipy.linalg._decomp.eigh(eigvals_only=True)(a, lower=True, eigvals_only=True, check_f...',
-    ('kw_eigh_generalized', 'fwd'):
-        'SrcadSyntaxError: user_corpus2.py:2076: srcad differentiates scipy.linalg._decomp.eigh(eigvals_only=True)(a, lower=True, eigvals_only=True, check_f...',
-    ('kw_eigh_generalized', 'nomut'):
-        'SrcadSyntaxError: user_corpus2.py:2076: srcad differentiates scipy.linalg._decomp.eigh(eigvals_only=True)(a, lower=True, eigvals_only=True, check_f...',
-    ('kw_average_axis_returned', 'grad'):
-        'SrcadSyntaxError: user_corpus2.py:2132: srcad differentiates numpy.average(a, axis=None, weights=None, keepdims=False); this call does not fit: got...',
-    ('kw_average_axis_returned', 'fwd'):
-        'SrcadSyntaxError: user_corpus2.py:2132: srcad differentiates numpy.average(a, axis=None, weights=None, keepdims=False); this call does not fit: got...',
-    ('kw_average_axis_returned', 'nomut'):
-        'SrcadSyntaxError: user_corpus2.py:2132: srcad differentiates numpy.average(a, axis=None, weights=None, keepdims=False); this call does not fit: got...',
 }
 
 
