@@ -42,11 +42,11 @@ SHARES = {
     "gather_sum": (), "scalar_items": (0,), "einsum_tangent": (1, 2), "to_complex": (),
     "real_like": (0,), "saved": (), "zero_if_discrete": (0,), "hook": (0,),
     "checkpoint_every": (), "segment": (), "plus": (0, 1), "sum_part": (0,),
-    "unsum_part": (0,),
+    "unsum_part": (0,), "rows_like": (0,),
 }
 HOLDS = {"add_list": (0, 1), "zeros_filled": (0,), "unstack_like": (0,), "unconcatenate": (0,),
          "unjoin": (0,), "spread": (0,), "seed_like": (0,), "plus": (0, 1), "sum_part": (0,),
-         "unsum_part": (0,)}
+         "unsum_part": (0,), "rows_like": (0,)}
 # The helpers whose result may be a read-only broadcast view (``np.broadcast_to``: one element
 # seen at many places), which generated code copies before it writes into it.
 BROADCAST_VIEWS = frozenset({"broadcast_like", "expand_reduced", "einsum_operand_adjoint"})
@@ -1013,8 +1013,20 @@ __all__ += ["einsum_tangent"]
 
 
 def spread(g, items):
-    """``[unbroadcast(g, item) for item in items]``: the adjoint of ``sum(items)``."""
-    return [unbroadcast(g, item) for item in items]
+    """``[unbroadcast(g, item) for item in items]``: the adjoint of ``sum(items)``, an array
+    when ``items`` is an array (summed over its rows)."""
+    return rows_like([unbroadcast(g, item) for item in items], items)
+
+
+def rows_like(parts, like):
+    """The derivatives ``parts`` of the rows of ``like`` (the adjoint of ``list(like)``) in
+    ``like``'s own type: one array of them when ``like`` is an array, so the derivative of an
+    array argument is an array at every order; ``parts`` itself for a list or tuple."""
+    if not _is_array(like) or _is_placeholder(parts, like):
+        return parts
+    if len(like) == 0:
+        return zeros_like(like)
+    return np.stack(zeros_filled(list(parts), list(like)))
 
 
 def gather_sum(gs, like):

@@ -23,7 +23,7 @@ import math
 import numpy as np
 
 from srcad.registry import adjoint, complex_ok, d, linear, nondiff, real_valued, tangent
-from srcad.runtime import astype, to_complex
+from srcad.runtime import astype, real_like, to_complex
 
 real_valued(np.real, np.imag, np.absolute, abs, np.angle, np.iscomplexobj, np.isrealobj)
 nondiff(np.iscomplexobj, np.isrealobj)
@@ -107,12 +107,13 @@ def angle_tangent_complex(y, z, deg=False):
 
 @adjoint(np.real_if_close)
 def real_if_close_adjoint(y, a, tol=100):
-    d[a] = d[y] if np.iscomplexobj(y) else np.real(d[y]) + 0j
+    d[a] = real_like(d[y], y) if np.iscomplexobj(y) or not np.iscomplexobj(a) else \
+        np.real(d[y]) + 0j
 
 
 @tangent(np.real_if_close)
 def real_if_close_tangent(y, a, tol=100):
-    d[y] = d[a] if np.iscomplexobj(y) else np.real(d[a])
+    d[y] = real_like(d[a], y)
 
 
 # -- making complex values from real ones ------------------------------------------------------

@@ -12,8 +12,9 @@ import numpy as np
 from srcad import runtime
 from srcad.registry import adjoint, complex_ok, d, linear, nondiff, real_valued, tangent, unary
 from srcad.runtime import (add_at, add_list, astype, broadcast_like, expand_reduced,
-                           gather_sum, plus, saved, scalar_items, seed_like, spread, sum_part,
-                           take_and_zero, unbroadcast, unsum_part, zero_if_discrete)
+                           gather_sum, plus, rows_like, saved, scalar_items, seed_like, spread, sum_part,
+                           take_and_zero, unbroadcast, unstack_like, unsum_part,
+                           zero_if_discrete)
 
 nondiff(runtime.scalar_seed, runtime.zeros_like, runtime.tangent_zeros, runtime.reduced_count, runtime.dof_inverse,
         runtime.stop_gradient,
@@ -21,12 +22,12 @@ nondiff(runtime.scalar_seed, runtime.zeros_like, runtime.tangent_zeros, runtime.
 # linear in the first argument: their tangent rules are derived (registry.linear)
 linear(unbroadcast, broadcast_like, expand_reduced, seed_like, spread, gather_sum, scalar_items,
        saved)
-linear(add_list, astype, zero_if_discrete, list, sum_part, unsum_part)
+linear(add_list, astype, zero_if_discrete, list, sum_part, unsum_part, rows_like)
 real_valued(runtime.reduced_count, runtime.last_write_mask)
 # Linear, so right for complex values; not scalar_items (its adjoint makes floats) and
 # astype (its rule for complex values is in complex.py).
 complex_ok(unbroadcast, broadcast_like, expand_reduced, seed_like, spread, gather_sum, add_list,
-           add_at, take_and_zero, list, plus, sum_part, unsum_part)
+           add_at, take_and_zero, list, plus, sum_part, unsum_part, rows_like)
 unary(runtime.sigmoid, "y * (1.0 - y)")
 
 
@@ -122,7 +123,12 @@ def zero_if_discrete_adjoint(y, g, value):
 
 @adjoint(list)
 def list_adjoint(y, x):
-    d[x] = d[y]
+    d[x] = rows_like(d[y], x)      # an array's derivative stays an array (rows stacked)
+
+
+@adjoint(rows_like)
+def rows_like_adjoint(y, parts, like):
+    d[parts] = unstack_like(d[y], parts)
 
 
 @tangent(list)
