@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import builtins
 import collections.abc
+import copy
 import dataclasses
 import functools
 import importlib
@@ -1951,7 +1952,8 @@ def _batched_forward(df, primals, tangents, count, preserve_result=False):
     def stacked(out):
         leaves: list = []
         tree = trees.flatten(out, leaves)       # a tuple or container output: per leaf
-        return trees.build(tree, iter([unbatched(o, count) for o in leaves]))
+        return trees.build(tree, iter([_not_of(unbatched(o, count), tangents)
+                                       for o in leaves]))
     try:
         with directions(count):
             out = df(*primals, *[Batched(t) for t in tangents])
@@ -1966,6 +1968,15 @@ def _batched_forward(df, primals, tangents, count, preserve_result=False):
     if preserve_result:
         return out[0], stacked(out[1])
     return stacked(out)
+
+
+def _not_of(result, given: list):
+    """``result``, copied if it is (a view of) one of the arrays the caller ``given``: a
+    derivative never hands back the caller's own tangent or seed to be written into."""
+    if isinstance(result, np.ndarray) and any(
+            isinstance(g, np.ndarray) and np.shares_memory(result, g) for g in given):
+        return result.copy()
+    return result
 
 
 def _batched_reverse(df, primals, seeds):
@@ -1983,7 +1994,7 @@ def _batched_reverse(df, primals, seeds):
         parts = out if isinstance(out, tuple) else (out,)
         if any(not isinstance(o, Batched) and np.any(o) for o in parts):
             raise BatchingError("a cotangent that does not depend on the seed is zero")
-        rows = tuple(unbatched(o, count) for o in parts)
+        rows = tuple(_not_of(unbatched(o, count), [seeds]) for o in parts)
         return rows if isinstance(out, tuple) else rows[0]
     except Exception:
         return _stack([df(*primals, seed=seed) for seed in seeds])
@@ -2116,7 +2127,7 @@ def jacobian(f: Callable[..., Any], wrt: Wrt = 0,
     index = index[0] + index[1] if type(index) is tuple else index     # the call's position
 
     def jac(*args: Any) -> Any:
-        value = f(*args)
+        value = f(*_private_copies(args))   # f may write into its arguments: never the caller's
         if not has_aux:
             return at(args, value)
         value, aux = _aux_of(f, value)
@@ -2173,6 +2184,14 @@ def jacobian(f: Callable[..., Any], wrt: Wrt = 0,
             out = np.concatenate(rows) if rows else np.zeros((0, x.size), dtype)
         return out.reshape(y.shape + x.shape)
     return jac
+
+
+def _private_copies(args: tuple) -> tuple:
+    """``args`` with every array and container copied, for a call of the user's function whose
+    only purpose is its output (a function that writes into its argument must not change the
+    caller's array, nor the point the derivative is then taken at)."""
+    return tuple(copy.deepcopy(a) if isinstance(a, np.ndarray) or trees.is_container(a) else a
+                 for a in args)
 
 
 def _refuse_aux_of_aux(f) -> None:

@@ -974,3 +974,26 @@ def test_real_if_close_of_a_real_array_is_differentiable():
     np.testing.assert_allclose(srcad.grad(f)(x), _numeric_grad(f, x), rtol=1e-6)
     _, tangent = srcad.jvp(f, (x,), (np.ones(3),))
     np.testing.assert_allclose(tangent, np.sum(8.0 * x), rtol=1e-12)
+
+
+@pytest.mark.parametrize("jac", ["jacobian", "jacfwd", "jacrev"])
+def test_a_jacobian_of_a_function_that_writes_into_its_argument(jac):
+    """The Jacobian called the user's function on the caller's own array to learn the output's
+    shape: a function that scales its argument in place changed the caller's array and the
+    Jacobian was taken at the scaled point (diag(6x) instead of diag(2x))."""
+    f = make_function("def f(x):\n    y = x ** 2\n    x *= 3.0\n    return y\n")
+    x = np.array([1.0, -2.0, 0.5])
+    jacobian = getattr(srcad, jac)(f)(x)
+    np.testing.assert_array_equal(x, [1.0, -2.0, 0.5])
+    np.testing.assert_allclose(jacobian, np.diag(2.0 * x), rtol=1e-12)
+
+
+@pytest.mark.parametrize("body", ["x", "x * 1.0", "+x"])
+def test_a_batched_jvp_never_returns_the_callers_tangents(body):
+    """The batched jvp of an identity-like function handed back the caller's own array of
+    tangents: writing into the result changed the caller's directions."""
+    f = make_function(f"def f(x):\n    return {body}\n")
+    x, directions = np.ones(3), np.eye(3)
+    _, tangents = srcad.jvp(f, (x,), (directions,), batched=True)
+    np.testing.assert_array_equal(tangents, np.eye(3))
+    assert not np.shares_memory(tangents, directions)
