@@ -127,6 +127,14 @@ def _target(f):
         f = inner
     if isinstance(f, types.MethodType):
         f = f.__func__
+    if getattr(getattr(f, "__code__", None), "co_filename", None) == __file__:
+        raise NotDifferentiableError(
+            "this function was made by srcad (srcad.jacobian, jacfwd, jacrev, hessian or hvp "
+            "of a bound call): it runs several derivative sweeps, so it has no generated "
+            "source to show or differentiate",
+            hint="Show or differentiate what it is built from: srcad.show(f, mode='forward') "
+                 "is the sweep a forward Jacobian batches, srcad.show(f) the reverse one, "
+                 "srcad.show(srcad.grad(f), mode='forward') the one a Hessian batches.")
     return f
 
 

@@ -124,3 +124,14 @@ def test_an_array_api_only_array_is_refused_naming_the_argument():
 
 def sine_sum(x):
     return np.sum(np.sin(x))
+
+
+@pytest.mark.parametrize("made", ["jacobian", "jacfwd", "jacrev", "hessian"])
+def test_showing_a_function_srcad_made_says_what_to_show(made):
+    """show(srcad.jacobian(f)) read srcad's own api.py and refused it as a user function with
+    *args; it says that the Jacobian has no single generated function and what to show."""
+    def f(x):
+        return np.sin(x) * 2.0
+    with pytest.raises(srcad.NotDifferentiableError, match="made by srcad") as info:
+        srcad.show(getattr(srcad, made)(f))
+    assert "srcad.show(f, mode='forward')" in info.value.hint
