@@ -2111,12 +2111,13 @@ def jacobian(f: Callable[..., Any], wrt: Wrt = 0,
         _wrt_indices(_target(f), wrt)       # refused whole, as grad refuses it
         parts = [_jacobian(f, w, mode, optimized, verbose, has_aux=has_aux) for w in wrt]
         if has_aux:         # (one Jacobian per argument, aux)
-            return lambda *args: (lambda pairs: (tuple(p[0] for p in pairs), pairs[0][1]))(
-                [part(*args) for part in parts])
-        return lambda *args: tuple(part(*args) for part in parts)
+            return lambda *args, **kw: (lambda pairs: (tuple(p[0] for p in pairs),
+                                                       pairs[0][1]))(
+                [part(*args, **kw) for part in parts])
+        return lambda *args, **kw: tuple(part(*args, **kw) for part in parts)
     built: dict[str, Callable[..., Any]] = {}
 
-    def derivative(which: Mode) -> Callable[..., Any]:
+    def sweep(which: Mode) -> Callable[..., Any]:
         # built on first use: a mode that is not used is not built; with has_aux, the
         # derivative of the value alone (forward: the first of the pair's tangents)
         if which not in built:
@@ -2134,14 +2135,18 @@ def jacobian(f: Callable[..., Any], wrt: Wrt = 0,
     whole = type(index) is int and _is_star(target, index)       # all of *args, **kwargs
     index = index[0] + index[1] if type(index) is tuple else index     # the call's position
 
-    def jac(*args: Any) -> Any:
-        value = f(*_private_copies(args))   # f may write into its arguments: never the caller's
+    def jac(*args: Any, **kwargs: Any) -> Any:
+        # f may write into its arguments: called on copies, never the caller's
+        value = f(*_private_copies(args), **dict(zip(kwargs, _private_copies(
+            tuple(kwargs.values())))))
         if not has_aux:
-            return at(args, value)
+            return at(args, value, kwargs)
         value, aux = _aux_of(f, value)
-        return at(args, value), aux
+        return at(args, value, kwargs), aux
 
-    def at(args: tuple, value: Any) -> Any:   # an array, or a tuple of them for a tuple output
+    def at(args: tuple, value: Any, kwargs: dict) -> Any:  # an array, or a tuple of arrays
+        def derivative(which: Mode) -> Callable[..., Any]:      # keywords passed on
+            return functools.partial(sweep(which), **kwargs) if kwargs else sweep(which)
         if whole:
             raise NotDifferentiableError(
                 f"srcad.jacobian with respect to all of a *args or **kwargs parameter is not "
@@ -2412,14 +2417,15 @@ def hessian(f: Callable[..., Any], wrt: Wrt = 0, optimized: bool = True, verbose
     f, wrt, bound = _unbound(f, wrt)
     if bound:
         h = hessian(f, wrt, optimized, verbose, checkpoint=checkpoint)
-        return lambda *args: h(*bound, *args)
+        return lambda *args, **kw: h(*bound, *args, **kw)
     if isinstance(wrt, (tuple, list)):
         _wrt_indices(_target(f), wrt)
         rows = [[_jacobian(grad(f, wrt=wi, optimized=optimized, verbose=verbose,
                                 checkpoint=checkpoint), wrt=wj,
                           mode="forward", optimized=optimized, verbose=verbose) for wj in wrt]
                 for wi in wrt]
-        return lambda *args: tuple(tuple(block(*args) for block in row) for row in rows)
+        return lambda *args, **kw: tuple(tuple(block(*args, **kw) for block in row)
+                                         for row in rows)
     g = grad(f, wrt=wrt, optimized=optimized, verbose=verbose, checkpoint=checkpoint)
     return _jacobian(g, wrt, "forward", optimized, verbose)
 

@@ -570,3 +570,27 @@ def test_a_helper_unpacking_a_list_the_function_built():
     x = rng(14).normal(size=3)
     srcad.check_grad(_STAR_HELPER, x)
     check_second_order_of(_STAR_HELPER, [x])
+
+
+def _weighted(w, lam=1.0, *, scale=2.0):
+    return np.sum(np.sin(w) ** 2) * scale + lam * np.sum(w ** 4)
+
+
+def _mapped(w, lam=1.0):
+    return np.sin(w) * lam + w ** 3
+
+
+@pytest.mark.parametrize("wrt", [0, (0,)])
+def test_keyword_arguments_reach_jacobians_and_hessians(wrt):
+    """hessian(f)(w, lam=...) and jacobian(f)(w, lam=...) were TypeErrors: the keywords of the
+    call now reach every sweep, keyword-only parameters included."""
+    w = np.array([0.3, -0.7, 1.1])
+    hessian = srcad.hessian(_weighted, wrt=wrt)(w, lam=0.5, scale=3.0)
+    hessian = hessian[0][0] if wrt == (0,) else hessian
+    np.testing.assert_allclose(hessian, np.diag(6.0 * np.cos(2 * w) + 6.0 * w ** 2),
+                               rtol=1e-12, atol=1e-12)
+    for jac in (srcad.jacobian, srcad.jacfwd, srcad.jacrev):
+        jacobian = jac(_mapped, wrt=wrt)(w, lam=0.25)
+        jacobian = jacobian[0] if wrt == (0,) else jacobian
+        np.testing.assert_allclose(jacobian, np.diag(0.25 * np.cos(w) + 3.0 * w ** 2),
+                                   rtol=1e-12)
