@@ -135,3 +135,22 @@ def test_showing_a_function_srcad_made_says_what_to_show(made):
     with pytest.raises(srcad.NotDifferentiableError, match="made by srcad") as info:
         srcad.show(getattr(srcad, made)(f))
     assert "srcad.show(f, mode='forward')" in info.value.hint
+
+
+@pytest.mark.parametrize("body, says, hint", [
+    ("y = np.zeros(3)\n    np.add.at(y, [0, 0, 2], x)\n    return np.sum(y ** 2)",
+     "np.add.at changes its first argument in place", "np.bincount"),
+    ("y = x * 2.0\n    y.sort()\n    return np.sum(y[:2])",
+     r"\.sort\(\) changes its array in place", "y = np.sort(y)"),
+    ("out = [0.0]\n    def inner():\n        nonlocal out\n        out = [x * 2.0]\n    inner()\n"
+     "    return np.sum(out[0])", "a call whose result is dropped", "assign it"),
+])
+def test_a_call_made_for_its_effect_is_named_as_such(body, says, hint):
+    """These were refused as 'an expression statement has no effect on the result', which is
+    false: each changes something srcad does not follow; the message says which, and what to
+    write instead (the hints' spellings differentiate)."""
+    from helpers import make_function
+    f = make_function(f"def f(x):\n    {body}\n")
+    with pytest.raises(srcad.SrcadSyntaxError, match=says) as info:
+        srcad.grad(f)(np.array([1.0, 3.0, 2.0]))
+    assert hint in info.value.hint and info.value.location.lineno > 1

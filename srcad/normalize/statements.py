@@ -190,9 +190,7 @@ class Statements(Calls):
             # generated code calls helpers for their effect (lst.pop(), add_at): keep the value
             tmp = self.namer.fresh("_effect")
             return self.assign(scope, _name(tmp, gast.Store()), value, pre)
-        raise _loc_error(scope.src, stmt, "an expression statement has no effect on the result",
-                         "srcad differentiates values: assign the result to a variable, or "
-                         "move side effects (print, logging) outside the function.")
+        raise _loc_error(scope.src, stmt, *_dropped_value(value))
 
     def stmt_Assign(self, scope, stmt, pre):
         targets = stmt.targets
@@ -375,3 +373,35 @@ def _is_effect(callee) -> bool:
     if isinstance(owner, (logging.Logger, logging.LoggerAdapter)):
         return True
     return getattr(callee, "__module__", None) == "logging" and inspect.isfunction(callee)
+
+
+def _dropped_value(value) -> tuple[str, str]:
+    """The message and hint refusing the expression statement ``value``: a call made for an
+    effect srcad does not follow (an in-place method, ``np.ufunc.at``, a nested function's
+    writes) is named as such, with what to write instead."""
+    if isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute):
+        method = value.func.attr
+        if method == "at" and isinstance(value.func.value, gast.Attribute):
+            ufunc = value.func.value.attr
+            return (f"np.{ufunc}.at changes its first argument in place, which srcad does not "
+                    f"follow", "Write the update as a value: for np.add.at(y, i, v), "
+                    "y = y + np.bincount(i, weights=v, minlength=len(y)) for 1-D y, or "
+                    "a loop over the indices: for k in range(len(i)): y[i[k]] += v[k].")
+        if method in _IN_PLACE_METHODS:
+            return (f".{method}() changes its array in place, which srcad does not follow",
+                    f"Assign the function's result instead: y = np.{method}(y)"
+                    + ("" if method in ("sort", "partition") else " (or the NumPy function "
+                       "that returns the changed array)") + ".")
+    if isinstance(value, gast.Call):
+        return ("a call whose result is dropped: srcad does not follow what it changes "
+                "(a nested function's nonlocal or global writes, an object's state)",
+                "Return the value from the function and assign it: x = helper(...). print "
+                "and logging calls are kept as they are.")
+    return ("an expression statement has no effect on the result",
+            "srcad differentiates values: assign the result to a variable, or move side "
+            "effects (print, logging) outside the function.")
+
+
+# ndarray methods that change the array in place and return None.
+_IN_PLACE_METHODS = frozenset({"sort", "partition", "fill", "put", "itemset", "resize",
+                               "setfield"})
