@@ -594,3 +594,36 @@ def test_keyword_arguments_reach_jacobians_and_hessians(wrt):
         jacobian = jacobian[0] if wrt == (0,) else jacobian
         np.testing.assert_allclose(jacobian, np.diag(0.25 * np.cos(w) + 3.0 * w ** 2),
                                    rtol=1e-12)
+
+
+def _cubic_pair(x, y):
+    return np.sum(x ** 3 * y)
+
+
+@pytest.mark.parametrize("body", [
+    "return np.sum(srcad.grad(h, wrt=1)(x, x * 2.0) ** 2)",
+    "v, g = srcad.value_and_grad(h)(x, x)\n    return v + np.sum(g ** 2)",
+    "return np.sum(srcad.autodiff(h, mode='forward')(x, x, x) * x)",
+])
+def test_a_derivative_made_in_the_call_is_differentiated(body):
+    """``srcad.grad(h)(x)`` inside a differentiated function was refused ('cannot resolve the
+    function <expr>'): a derivative made in the call from a module-level function and literal
+    options is made when the derivative is built, then differentiated as ``dh(x)`` is."""
+    f = make_function(f"def f(x):\n    {body}\n",
+                      {"np": np, "srcad": srcad, "h": _cubic_pair})
+    x, t = np.array([0.5, -1.0]), np.array([1.0, 0.3])
+    h = 1e-6
+    fd = (f(x + h * t) - f(x - h * t)) / (2 * h)
+    np.testing.assert_allclose(srcad.grad(f)(x) @ t, fd, rtol=1e-6)
+    np.testing.assert_allclose(srcad.jvp(f, (x,), (t,))[1], fd, rtol=1e-6)
+    g = srcad.grad(f)
+    np.testing.assert_allclose(srcad.hvp(f)(x, t), (g(x + h * t) - g(x - h * t)) / (2 * h),
+                               rtol=1e-5, atol=1e-8)
+
+
+def test_a_derivative_made_in_the_call_from_a_parameter_is_refused():
+    f = make_function("def f(x, k):\n    return np.sum(srcad.grad(h, wrt=k)(x, x))\n",
+                      {"np": np, "srcad": srcad, "h": _cubic_pair})
+    with pytest.raises(srcad.NoRuleError, match="module-level name or a literal") as info:
+        srcad.grad(f)(np.ones(2), 1)
+    assert info.value.location.lineno == 2

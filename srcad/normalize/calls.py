@@ -95,6 +95,13 @@ class Calls(Inliner):
             return self.inline_local(scope, node, callee, args, keywords, pre, hint)
         if callee is UNRESOLVED:
             callee = self.resolve(scope, func)
+        if callee is UNRESOLVED and isinstance(func, gast.Call):
+            callee = self.made_derivative(scope, func)      # srcad.grad(h)(x)
+            if callee is not UNRESOLVED:
+                func = _name(self.ref(callee, getattr(callee, "__name__", "derivative")),
+                             gast.Load())
+                node = gast.copy_location(gast.Call(func=func, args=node.args,
+                                                    keywords=node.keywords), node)
         if callee is UNRESOLVED:
             raise _loc_error(scope.src, node, f"cannot resolve the function "
                              f"`{_dotted(func)}`",
@@ -132,6 +139,29 @@ class Calls(Inliner):
         keywords = [gast.keyword(arg=k.arg, value=self.argument(scope, k.value, pre))
                     for k in node.keywords]
         return self.resolved_call(scope, node, func, callee, args, keywords, pre, hint)
+
+    def made_derivative(self, scope, call):
+        """The derivative ``srcad.grad(h, wrt=...)`` (or ``value_and_grad``, ``autodiff``)
+        written in a call, made when the derivative is built: the function and options must
+        be module-level names and literals; else UNRESOLVED."""
+        from .. import api
+        factory = self.resolve(scope, call.func)
+        if factory not in (api.grad, api.value_and_grad, api.autodiff):
+            return UNRESOLVED
+        def static(arg):
+            try:
+                return static_value(arg)
+            except ValueError:
+                return self.resolve(scope, arg) if isinstance(
+                    arg, (gast.Name, gast.Attribute)) else UNRESOLVED
+        args = [static(a) for a in call.args]
+        keywords = {k.arg: static(k.value) for k in call.keywords}
+        if any(v is UNRESOLVED for v in [*args, *keywords.values()]) or None in keywords:
+            raise _loc_error(scope.src, call, f"`{_dotted(call.func)}` called with a function "
+                             "or option that is not a module-level name or a literal",
+                             "Make the derivative at module level (dh = srcad.grad(h)) and "
+                             "call it, or pass the function and options by name.", NoRuleError)
+        return factory(*args, **keywords)
 
     def resolved_call(self, scope, node, func, callee, args, keywords, pre, hint):
         """The call of ``callee`` (written ``func``) with atom arguments: a user function
