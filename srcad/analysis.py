@@ -808,7 +808,7 @@ def _call_shape(call, known):
     if rule is not None and rule.extra.get("shape_preserving"):
         return value_shape(args[0], known) if args else None
     name = getattr(fn, "__name__", "")
-    if not getattr(fn, "__module__", "").startswith("numpy") or not args:
+    if not (getattr(fn, "__module__", None) or "").startswith("numpy") or not args:
         return None
     shape = value_shape(args[0], known)
     if name in _PRODUCTS and len(args) == 2 and not call.keywords:

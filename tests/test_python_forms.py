@@ -627,3 +627,32 @@ def test_a_derivative_made_in_the_call_from_a_parameter_is_refused():
     with pytest.raises(srcad.NoRuleError, match="module-level name or a literal") as info:
         srcad.grad(f)(np.ones(2), 1)
     assert info.value.location.lineno == 2
+
+
+@pytest.mark.parametrize("expr", [
+    "np.sum(np.add.reduce(x ** 2) ** 2)",
+    "np.sum(np.multiply.reduce(x, 1) + np.add.accumulate(x, axis=1)[:, -1] ** 2)",
+    "np.sum(np.multiply.accumulate(x) * np.maximum.reduce(x))",
+])
+def test_ufunc_methods_that_are_numpy_functions(expr):
+    """np.add.reduce and friends raised an AttributeError from inside srcad (a ufunc method's
+    __module__ is None); they are np.sum, np.prod, np.cumsum... with the method's axis 0."""
+    f = make_function(f"def f(x):\n    return {expr}\n")
+    x = np.array([[1.0, 3.0, 2.0], [0.5, -1.0, 2.5]])
+    g = srcad.grad(f)(x)
+    e = np.zeros_like(x)
+    fd = np.zeros_like(x)
+    for i in range(x.size):
+        e.flat[:] = 0.0
+        e.flat[i] = 1e-6
+        fd.flat[i] = (f(x + e) - f(x - e)) / 2e-6
+    np.testing.assert_allclose(g, fd, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(srcad.jvp(f, (x,), (x,))[1], np.sum(g * x), rtol=1e-10)
+
+
+@pytest.mark.parametrize("expr", ["np.maximum.accumulate(x)", "np.multiply.outer(x, x)"])
+def test_other_ufunc_methods_are_refused_with_what_to_write(expr):
+    f = make_function(f"def f(x):\n    return np.sum({expr})\n")
+    with pytest.raises(srcad.NoRuleError, match="a method of a ufunc") as info:
+        srcad.grad(f)(np.ones(3))
+    assert info.value.location.lineno == 2 and "np.sum(a, axis=0)" in info.value.hint

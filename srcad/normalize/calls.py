@@ -64,6 +64,34 @@ def _global_object(scope, node, name, obj, method):
                       "function.", NoRuleError)
 
 
+# np.<ufunc>.<method> calls that are NumPy functions, with the method's default axis 0.
+_UFUNC_METHODS = {("add", "reduce"): np.sum, ("multiply", "reduce"): np.prod,
+                  ("maximum", "reduce"): np.max, ("minimum", "reduce"): np.min,
+                  ("fmax", "reduce"): np.nanmax, ("fmin", "reduce"): np.nanmin,
+                  ("add", "accumulate"): np.cumsum, ("multiply", "accumulate"): np.cumprod}
+
+
+def _ufunc_method(calls, scope, node, method):
+    """``np.add.reduce(a, ...)`` as ``np.sum(a, axis=0, ...)`` (the ufunc methods that are
+    NumPy functions); any other ufunc method is refused naming what to write."""
+    ufunc, name = method.__self__.__name__, method.__name__
+    function = _UFUNC_METHODS.get((ufunc, name))
+    if function is None:
+        outer = f" For np.{ufunc}.outer(a, b) of vectors, write np.{ufunc}(a[:, None], " \
+            "b[None, :])." if name == "outer" else ""
+        raise _loc_error(scope.src, node, f"np.{ufunc}.{name} (a method of a ufunc) has no "
+                         "derivative rule", "Write it with NumPy functions: np.add.reduce is "
+                         "np.sum(a, axis=0), np.multiply.accumulate is np.cumprod(a, axis=0), "
+                         "np.maximum.accumulate has no derivative rule yet." + outer,
+                         NoRuleError)
+    keywords = list(node.keywords)
+    if len(node.args) < 2 and not any(k.arg == "axis" for k in keywords):
+        keywords.append(gast.keyword(arg="axis", value=gast.Constant(value=0, kind=None)))
+    func = _name(calls.ref(function, function.__name__), gast.Load())
+    return function, gast.copy_location(gast.Call(func=func, args=list(node.args),
+                                                  keywords=keywords), node)
+
+
 class Calls(Inliner):
     """Calls (the layer above ``Inliner``)."""
 
@@ -107,6 +135,10 @@ class Calls(Inliner):
                              f"`{_dotted(func)}`",
                              "srcad resolves callees when it builds the derivative: call a "
                              "module-level function or a NumPy function by name.", NoRuleError)
+        if isinstance(getattr(callee, "__self__", None), np.ufunc) and \
+                registry.lookup(callee) is None:
+            callee, node = _ufunc_method(self, scope, node, callee)
+            func = node.func
         if registry.lookup(callee) is None and _user_method(callee, "__call__"):
             raise _global_object(scope, node, _dotted(func), callee, "__call__")
         if isinstance(callee, functools.partial) and registry.lookup(callee) is None:
