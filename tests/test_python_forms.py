@@ -572,7 +572,7 @@ def test_a_helper_unpacking_a_list_the_function_built():
     check_second_order_of(_STAR_HELPER, [x])
 
 
-def _weighted(w, lam=1.0, *, scale=2.0):
+def _weighted_quartic(w, lam=1.0, *, scale=2.0):
     return np.sum(np.sin(w) ** 2) * scale + lam * np.sum(w ** 4)
 
 
@@ -585,7 +585,7 @@ def test_keyword_arguments_reach_jacobians_and_hessians(wrt):
     """hessian(f)(w, lam=...) and jacobian(f)(w, lam=...) were TypeErrors: the keywords of the
     call now reach every sweep, keyword-only parameters included."""
     w = np.array([0.3, -0.7, 1.1])
-    hessian = srcad.hessian(_weighted, wrt=wrt)(w, lam=0.5, scale=3.0)
+    hessian = srcad.hessian(_weighted_quartic, wrt=wrt)(w, lam=0.5, scale=3.0)
     hessian = hessian[0][0] if wrt == (0,) else hessian
     np.testing.assert_allclose(hessian, np.diag(6.0 * np.cos(2 * w) + 6.0 * w ** 2),
                                rtol=1e-12, atol=1e-12)
@@ -656,3 +656,21 @@ def test_other_ufunc_methods_are_refused_with_what_to_write(expr):
     with pytest.raises(srcad.NoRuleError, match="a method of a ufunc") as info:
         srcad.grad(f)(np.ones(3))
     assert info.value.location.lineno == 2 and "np.sum(a, axis=0)" in info.value.hint
+
+
+@pytest.mark.parametrize("body", [
+    "g = functools.partial(h, a=3.0)\n    return g(x)",
+    "dh = srcad.grad(h)\n    return np.sum(dh(x, 2.0) ** 2)",
+])
+def test_a_local_bound_once_to_a_partial_or_a_derivative(body):
+    """g = functools.partial(h, a=3.0) (or dh = srcad.grad(h)) inside the function, then
+    g(x): was refused ('cannot call the local name g')."""
+    def h(x, a):
+        return np.sum(np.sin(x) * a)
+    f = make_function(f"def f(x):\n    {body}\n",
+                      {"np": np, "srcad": srcad, "functools": functools, "h": h})
+    x, t = np.array([0.5, -1.0]), np.array([1.0, 0.3])
+    e = 1e-6
+    fd = (f(x + e * t) - f(x - e * t)) / (2 * e)
+    np.testing.assert_allclose(srcad.grad(f)(x) @ t, fd, rtol=1e-6)
+    np.testing.assert_allclose(srcad.jvp(f, (x,), (t,))[1], fd, rtol=1e-6)

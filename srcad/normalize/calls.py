@@ -173,12 +173,13 @@ class Calls(Inliner):
         return self.resolved_call(scope, node, func, callee, args, keywords, pre, hint)
 
     def made_derivative(self, scope, call):
-        """The derivative ``srcad.grad(h, wrt=...)`` (or ``value_and_grad``, ``autodiff``)
-        written in a call, made when the derivative is built: the function and options must
-        be module-level names and literals; else UNRESOLVED."""
+        """The derivative ``srcad.grad(h, wrt=...)`` (or ``value_and_grad``, ``autodiff``,
+        or ``functools.partial(h, a=3.0)``) written in a call, made when the derivative is
+        built: the function and options must be module-level names and literals; else
+        UNRESOLVED."""
         from .. import api
         factory = self.resolve(scope, call.func)
-        if factory not in (api.grad, api.value_and_grad, api.autodiff):
+        if factory not in (api.grad, api.value_and_grad, api.autodiff, functools.partial):
             return UNRESOLVED
         def static(arg):
             try:
@@ -191,8 +192,9 @@ class Calls(Inliner):
         if any(v is UNRESOLVED for v in [*args, *keywords.values()]) or None in keywords:
             raise _loc_error(scope.src, call, f"`{_dotted(call.func)}` called with a function "
                              "or option that is not a module-level name or a literal",
-                             "Make the derivative at module level (dh = srcad.grad(h)) and "
-                             "call it, or pass the function and options by name.", NoRuleError)
+                             "Make it at module level (dh = srcad.grad(h), g = functools."
+                             "partial(h, a=3.0)) and call that, or call the function with the "
+                             "values directly (h(x, a=lam)).", NoRuleError)
         return factory(*args, **keywords)
 
     def resolved_call(self, scope, node, func, callee, args, keywords, pre, hint):
@@ -485,6 +487,8 @@ class Calls(Inliner):
                 not scope.depth:
             return UNRESOLVED
         value = bound[0].value
+        if isinstance(value, gast.Call) and not scope.depth:     # g = srcad.grad(h)
+            return self.made_derivative(scope, value)
         if not isinstance(value, (gast.Name, gast.Attribute)) or not _is_global_ref(
                 scope, value, self):
             return UNRESOLVED
