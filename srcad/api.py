@@ -127,10 +127,10 @@ def _target(f):
         f = inner
     if isinstance(f, types.MethodType):
         f = f.__func__
-    if getattr(getattr(f, "__code__", None), "co_filename", None) == __file__:
+    if getattr(f, "__srcad_sweeps__", False):
         raise NotDifferentiableError(
-            "this function was made by srcad (srcad.jacobian, jacfwd, jacrev, hessian or hvp "
-            "of a bound call): it runs several derivative sweeps, so it has no generated "
+            "this function was made by srcad (srcad.jacobian, jacfwd, jacrev or hessian): it "
+            "runs several derivative sweeps, so it has no generated "
             "source to show or differentiate",
             hint="Show or differentiate what it is built from: srcad.show(f, mode='forward') "
                  "is the sweep a forward Jacobian batches, srcad.show(f) the reverse one, "
@@ -1634,6 +1634,8 @@ def _decorator(factory: Callable[..., Any]) -> Callable[..., Any]:
         if f is None:
             return lambda g: factory(g, *args, **kwargs)
         return factory(f, *args, **kwargs)
+    # the normalizer makes a derivative written in differentiated code (srcad.grad(h)(x))
+    wrapper.__srcad_makes_derivatives__ = True      # type: ignore[attr-defined]
     return wrapper
 
 
@@ -2196,6 +2198,7 @@ def jacobian(f: Callable[..., Any], wrt: Wrt = 0,
                     dtype=dtype).reshape(stop - start, -1))
             out = np.concatenate(rows) if rows else np.zeros((0, x.size), dtype)
         return out.reshape(y.shape + x.shape)
+    jac.__srcad_sweeps__ = True     # type: ignore[attr-defined]  # no generated source: _target
     return jac
 
 

@@ -517,8 +517,6 @@ KNOWN: dict[tuple[str, str], str] = {
         'SrcadSyntaxError: user_corpus2.py:1038: a dict comprehension over values not known when the derivative is built',
     ('tuple_genexp_stack', 'hess'):
         'structure: at [0]: list where the argument has tuple',
-    ('kwargs_main', 'hess'):
-        "TypeError: jacobian.<locals>.jac() got an unexpected keyword argument 'lam'",
     ('partial_with_keywords', 'hess'):
         'NotDifferentiableError: user_corpus2.py:1175: srcad does not differentiate a derivative of functools.partial(<function penalized at 0x7fd73903ce00>...',
     ('partial_keyword_only', 'hess'):
@@ -533,14 +531,6 @@ KNOWN: dict[tuple[str, str], str] = {
         'NotDifferentiableError: user_corpus2.py:1207: srcad does not differentiate a derivative of functools.partial(<function model_energy at 0x7fd73903d3...',
     ('partial_through_helper', 'gradgrad'):
         'NotDifferentiableError: user_corpus2.py:1207: srcad does not differentiate a derivative of functools.partial(<function model_energy at 0x7fd73903d3...',
-    ('partial_inside', 'grad'):
-        'NoRuleError: user_corpus2.py:1229: cannot call the local name `f`: srcad resolves the functions a derivative calls when it builds it',
-    ('partial_inside', 'fwd'):
-        'NoRuleError: user_corpus2.py:1229: cannot call the local name `f`: srcad resolves the functions a derivative calls when it builds it',
-    ('partial_inside', 'hess'):
-        'NoRuleError: user_corpus2.py:1229: cannot call the local name `f`: srcad resolves the functions a derivative calls when it builds it',
-    ('partial_inside', 'nomut'):
-        'NoRuleError: user_corpus2.py:1229: cannot call the local name `f`: srcad resolves the functions a derivative calls when it builds it',
     ('container_slicing_unpack', 'hess'):
         'SrcadSyntaxError: <srcad dcontainer_slicing_unpack_dlayers a23af18f>:19: indexing a container with a key that is not a constant',
     ('activation_from_table', 'grad'):

@@ -177,9 +177,9 @@ class Calls(Inliner):
         or ``functools.partial(h, a=3.0)``) written in a call, made when the derivative is
         built: the function and options must be module-level names and literals; else
         UNRESOLVED."""
-        from .. import api
-        factory = self.resolve(scope, call.func)
-        if factory not in (api.grad, api.value_and_grad, api.autodiff, functools.partial):
+        factory = self.resolve(scope, call.func)    # srcad's factories carry the marker
+        if not getattr(factory, "__srcad_makes_derivatives__", False) and \
+                factory is not functools.partial:
             return UNRESOLVED
         def static(arg):
             try:
