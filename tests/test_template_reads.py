@@ -71,7 +71,10 @@ def test_every_builtin_rule_passes_the_check():
     for rule in registry.all_rules():
         for kind in ("adjoint", "tangent", "complex_adjoint", "complex_tangent"):
             template = getattr(rule, kind, None)
-            if isinstance(template, _ParsedOnUse):
+            # built-in: from srcad's own modules (a test's rules, registered in the same
+            # process by other test files, may have had their fake source dropped since)
+            if isinstance(template, _ParsedOnUse) and template._fn.__module__.startswith(
+                    "srcad."):
                 assert template._kind in ("adjoint", "tangent"), template.name
                 template.body                 # parses and checks; raises on a bad read
                 checked += 1
