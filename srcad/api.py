@@ -2446,7 +2446,7 @@ def hvp(f: Callable[..., Any], wrt: Wrt = 0, optimized: bool = True, verbose: in
     f, wrt, bound = _unbound(f, _argnums(wrt, argnums))
     g = grad(f, wrt=wrt, optimized=optimized, verbose=verbose, checkpoint=checkpoint)
     dg = autodiff(g, mode="forward", wrt=wrt, optimized=optimized, verbose=verbose)
-    return lambda *args: dg(*bound, *args)
+    return lambda *args, **kwargs: dg(*bound, *args, **kwargs)
 
 
 called_helpers.derivative = autodiff     # the rules of helpers built once call it

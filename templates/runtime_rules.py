@@ -10,7 +10,8 @@ the normalizer spells it out as a read, a product and a write.
 import numpy as np
 
 from srcad import runtime
-from srcad.registry import adjoint, complex_ok, d, linear, nondiff, real_valued, tangent, unary
+from srcad.registry import (adjoint, complex_ok, d, linear, nondiff, real_valued,
+                            returns_list, tangent, unary)
 from srcad.runtime import (add_at, add_list, astype, broadcast_like, expand_reduced,
                            gather_sum, plus, rows_like, saved, scalar_items, seed_like, spread, sum_part,
                            take_and_zero, unbroadcast, unstack_like, unsum_part,
@@ -119,6 +120,9 @@ def astype_tangent(y, x, dtype):
 @adjoint(zero_if_discrete)
 def zero_if_discrete_adjoint(y, g, value):
     d[g] = zero_if_discrete(d[y], value)
+
+
+returns_list(list)      # its adjoints add item by item (add_list), where + would concatenate
 
 
 @adjoint(list)

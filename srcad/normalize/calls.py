@@ -185,8 +185,12 @@ class Calls(Inliner):
             try:
                 return static_value(arg)
             except ValueError:
-                return self.resolve(scope, arg) if isinstance(
-                    arg, (gast.Name, gast.Attribute)) else UNRESOLVED
+                root = arg
+                while isinstance(root, gast.Attribute):
+                    root = root.value
+                if not isinstance(root, gast.Name) or self.is_local(scope, root.id):
+                    return UNRESOLVED    # a local (also one shadowing a global): run time
+                return self.resolve(scope, arg)
         args = [static(a) for a in call.args]
         keywords = {k.arg: static(k.value) for k in call.keywords}
         if any(v is UNRESOLVED for v in [*args, *keywords.values()]) or None in keywords:
@@ -196,6 +200,16 @@ class Calls(Inliner):
                              "partial(h, a=3.0)) and call that, or call the function with the "
                              "values directly (h(x, a=lam)).", NoRuleError)
         return factory(*args, **keywords)
+
+    def is_local(self, scope, ident) -> bool:
+        """``ident`` names a local of the function being lowered (a parameter, an assigned
+        name, a local function), as Python resolves it before a global of the same name."""
+        if ident in scope.local_functions or ident in scope.callables or ident in scope.rename:
+            return True
+        a = self.main.node.args
+        return not scope.depth and (ident in self.main_locals or ident in {
+            p.id for p in a.posonlyargs + a.args + a.kwonlyargs} | {
+            p.id for p in (a.vararg, a.kwarg) if p is not None})
 
     def resolved_call(self, scope, node, func, callee, args, keywords, pre, hint):
         """The call of ``callee`` (written ``func``) with atom arguments: a user function
