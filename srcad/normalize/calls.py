@@ -199,6 +199,11 @@ class Calls(Inliner):
                              "Make it at module level (dh = srcad.grad(h), g = functools."
                              "partial(h, a=3.0)) and call that, or call the function with the "
                              "values directly (h(x, a=lam)).", NoRuleError)
+        if factory is not functools.partial and args and isinstance(args[0], functools.partial):
+            raise _loc_error(scope.src, call, f"`{_dotted(call.func)}` of a functools.partial "
+                             "inside a differentiated function", "Differentiate the partial's "
+                             "function and pass the bound values (srcad.grad(h)(x, y=0.5)).",
+                             NoRuleError)
         return factory(*args, **keywords)
 
     def is_local(self, scope, ident) -> bool:
