@@ -1962,8 +1962,8 @@ def _batched_forward(df, primals, tangents, count, preserve_result=False):
     def stacked(out):
         leaves: list = []
         tree = trees.flatten(out, leaves)       # a tuple or container output: per leaf
-        return trees.build(tree, iter([_not_of(unbatched(o, count), tangents)
-                                       for o in leaves]))
+        return trees.build(tree, iter(_unshared(tuple(unbatched(o, count) for o in leaves),
+                                                tangents)))
     try:
         with directions(count):
             out = df(*primals, *[Batched(t) for t in tangents])
@@ -1978,15 +1978,6 @@ def _batched_forward(df, primals, tangents, count, preserve_result=False):
     if preserve_result:
         return out[0], stacked(out[1])
     return stacked(out)
-
-
-def _not_of(result, given: list):
-    """``result``, copied if it is (a view of) one of the arrays the caller ``given``: a
-    derivative never hands back the caller's own tangent or seed to be written into."""
-    if isinstance(result, np.ndarray) and any(
-            isinstance(g, np.ndarray) and np.shares_memory(result, g) for g in given):
-        return result.copy()
-    return result
 
 
 def _batched_reverse(df, primals, seeds):
@@ -2004,7 +1995,7 @@ def _batched_reverse(df, primals, seeds):
         parts = out if isinstance(out, tuple) else (out,)
         if any(not isinstance(o, Batched) and np.any(o) for o in parts):
             raise BatchingError("a cotangent that does not depend on the seed is zero")
-        rows = tuple(_not_of(unbatched(o, count), [seeds]) for o in parts)
+        rows = _unshared(tuple(unbatched(o, count) for o in parts), [seeds])
         return rows if isinstance(out, tuple) else rows[0]
     except Exception:
         return _stack([df(*primals, seed=seed) for seed in seeds])
@@ -2139,8 +2130,7 @@ def jacobian(f: Callable[..., Any], wrt: Wrt = 0,
 
     def jac(*args: Any, **kwargs: Any) -> Any:
         # f may write into its arguments: called on copies, never the caller's
-        value = f(*_private_copies(args), **dict(zip(kwargs, _private_copies(
-            tuple(kwargs.values())))))
+        value = f(*map(_private_copy, args), **{k: _private_copy(v) for k, v in kwargs.items()})
         if not has_aux:
             return at(args, value, kwargs)
         value, aux = _aux_of(f, value)
@@ -2202,12 +2192,11 @@ def jacobian(f: Callable[..., Any], wrt: Wrt = 0,
     return jac
 
 
-def _private_copies(args: tuple) -> tuple:
-    """``args`` with every array and container copied, for a call of the user's function whose
+def _private_copy(a: Any) -> Any:
+    """``a``, copied if it is an array or a container, for a call of the user's function whose
     only purpose is its output (a function that writes into its argument must not change the
     caller's array, nor the point the derivative is then taken at)."""
-    return tuple(copy.deepcopy(a) if isinstance(a, np.ndarray) or trees.is_container(a) else a
-                 for a in args)
+    return copy.deepcopy(a) if isinstance(a, np.ndarray) or trees.is_container(a) else a
 
 
 def _refuse_aux_of_aux(f) -> None:
