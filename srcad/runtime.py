@@ -433,9 +433,12 @@ def to_complex(x):
 
 
 def real_like(g, like):
-    """``g``, or its real part when ``like`` is real: the derivative of a value whose
-    dtype is known only at run time (``np.real_if_close``)."""
-    return g if np.iscomplexobj(like) else np.real(g)
+    """``g`` of ``like``'s kind: its real part when ``like`` is real, complex when ``like``
+    is: the derivative of a value whose dtype is known only at run time
+    (``np.real_if_close``)."""
+    if not np.iscomplexobj(like):
+        return np.real(g)
+    return g if np.iscomplexobj(g) else g + 0j
 
 
 __all__ += ["to_complex", "real_like"]

@@ -107,8 +107,7 @@ def angle_tangent_complex(y, z, deg=False):
 
 @adjoint(np.real_if_close)
 def real_if_close_adjoint(y, a, tol=100):
-    d[a] = real_like(d[y], y) if np.iscomplexobj(y) or not np.iscomplexobj(a) else \
-        np.real(d[y]) + 0j
+    d[a] = real_like(d[y], a)
 
 
 @tangent(np.real_if_close)

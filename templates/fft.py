@@ -239,8 +239,8 @@ def fftfreq_tangent(y, n, d=1.0):
     d[y] = y * (-d[d] / d)
 
 
-# -- the runtime helpers of the rules above: fit_to is its own transpose; real_like (the real
-# part for a real input) takes a real cotangent whole --------------------------------------------
+# -- the runtime helpers of the rules above: fit_to is its own transpose; real_like's cotangent
+# is given its input's kind (the real part for a real input) ---------------------------------------
 
 @adjoint(fit_to)
 def fit_to_adjoint(y, g, shape):
@@ -249,4 +249,4 @@ def fit_to_adjoint(y, g, shape):
 
 @adjoint(real_like)
 def real_like_adjoint(y, g, like):
-    d[g] = d[y]
+    d[g] = real_like(d[y], g)

@@ -1,6 +1,8 @@
 """Issue 11, no silent wrong answers: each reproducer is differentiated correctly in both
 modes (optimized or not, against central differences, inputs read-only) or refused with a
 located srcad error. Every test here failed (a wrong number or a crash) before its fix."""
+import warnings
+
 import numpy as np
 import pytest
 
@@ -974,6 +976,33 @@ def test_real_if_close_of_a_real_array_is_differentiable():
     np.testing.assert_allclose(srcad.grad(f)(x), _numeric_grad(f, x), rtol=1e-6)
     _, tangent = srcad.jvp(f, (x,), (np.ones(3),))
     np.testing.assert_allclose(tangent, np.sum(8.0 * x), rtol=1e-12)
+
+
+def test_second_derivatives_through_real_if_close_of_a_real_array_are_real():
+    """The adjoint of np.real_if_close was an expression with ``+ 0j`` in a branch never taken
+    for a real input, so the gradient's own derivative was taken as maybe complex: hvp
+    returned complex values ([6+0j, ...]) and hessian warned ComplexWarning while casting."""
+    f = make_function("def f(x):\n    return np.sum(np.real_if_close(x) ** 3)\n")
+    x, v = np.array([1.0, 2.0, -0.5]), np.array([0.3, -1.0, 2.0])
+    hv = srcad.hvp(f)(x, v)
+    assert hv.dtype == np.float64
+    np.testing.assert_allclose(hv, 6.0 * x * v, rtol=1e-12)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        hessian = srcad.hessian(f)(x)
+    assert hessian.dtype == np.float64
+    np.testing.assert_allclose(hessian, np.diag(6.0 * x), rtol=1e-12)
+
+
+@pytest.mark.parametrize("imag", [0.0, 1e-20, 0.7])
+def test_real_if_close_of_a_complex_array_keeps_a_complex_gradient(imag):
+    """A complex input whose imaginary part np.real_if_close drops (or keeps) gets a complex
+    gradient: d/dx - i d/dy of sum(real(real_if_close(z)) ** 2) is 2 Re(z)."""
+    f = make_function("def f(z):\n    return np.sum(np.real(np.real_if_close(z)) ** 2)\n")
+    z = np.array([1.0, -2.0]) + 1j * imag
+    g = srcad.grad(f)(z)
+    assert np.iscomplexobj(g)
+    np.testing.assert_allclose(g, 2.0 * z.real + 0j, rtol=1e-12)
 
 
 @pytest.mark.parametrize("jac", ["jacobian", "jacfwd", "jacrev"])
