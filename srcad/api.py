@@ -1737,6 +1737,10 @@ def _partial_derivative(f, mode, wrt, preserve_result, optimized, grad_seed, ver
     derivative.__doc__ = inner.__doc__
     derivative.source = inner.source
     derivative.__srcad_partial__ = f
+    variant = getattr(inner, "__srcad_variant__", None)
+    if variant is not None:         # show(partial, *example_args): with the bound values
+        derivative.__srcad_variant__ = lambda args, kwargs: variant(
+            (*f.args, *args), {**f.keywords, **kwargs})
     return derivative
 
 
@@ -2435,7 +2439,10 @@ def hvp(f: Callable[..., Any], wrt: Wrt = 0, optimized: bool = True, verbose: in
     f, wrt, bound = _unbound(f, _argnums(wrt, argnums))
     g = grad(f, wrt=wrt, optimized=optimized, verbose=verbose, checkpoint=checkpoint)
     dg = autodiff(g, mode="forward", wrt=wrt, optimized=optimized, verbose=verbose)
-    return lambda *args, **kwargs: dg(*bound, *args, **kwargs)
+    return functools.partial(dg, *bound) if bound else dg     # shown and differentiated as dg
+
+
+hvp.__srcad_makes_derivatives__ = True      # type: ignore[attr-defined]  # hvp(h)(x, v) inside
 
 
 called_helpers.derivative = autodiff     # the rules of helpers built once call it

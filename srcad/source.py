@@ -212,7 +212,7 @@ def parse_function(fn) -> Source:
         fdef = module.body[0]
     if not isinstance(fdef, gast.FunctionDef):
         raise SrcadSyntaxError("expected a function definition", Location(filename, first_line))
-    if fn.__name__ != "<lambda>" and not _runs(fn.__code__, text):
+    if fn.__name__ != "<lambda>" and not _runs(fn.__code__, text, fn.__globals__.get("__loader__")):
         raise SourceUnavailableError(
             f"the source of {fn.__qualname__} in {filename} is not the code that runs: the "
             "file was edited (or the cell or module redefined) after the function was "
@@ -302,7 +302,21 @@ for _feature in __import__("__future__").all_feature_names:
     _FUTURE_FLAGS |= getattr(__import__("__future__"), _feature).compiler_flag
 
 
-def _runs(code: types.CodeType, text: str) -> bool:
+def _as_loaded(text: str, filename: str, loader):
+    """``text`` as the module's loader compiles it: pytest's loader of test modules rewrites
+    their ``assert`` statements (a function of a test file has that bytecode)."""
+    if type(loader).__name__ != "AssertionRewritingHook":
+        return text
+    try:
+        from _pytest.assertion.rewrite import rewrite_asserts
+        tree = ast.parse(text)
+        rewrite_asserts(tree, text.encode(), filename, getattr(loader, "config", None))
+        return tree
+    except Exception:       # another pytest: compare with the plain compilation
+        return text
+
+
+def _runs(code: types.CodeType, text: str, loader=None) -> bool:
     """Does ``text`` (a def, dedented) compile to ``code``? Line numbers aside: the source
     linecache or the file gives may be newer than the function (an edited file, a reloaded
     module, a notebook cell id reused). Compiled inside a function binding the free
@@ -312,8 +326,8 @@ def _runs(code: types.CodeType, text: str) -> bool:
     outer = "def __srcad_outer__():\n" + own + "".join(
         f"    {name} = None\n" for name in code.co_freevars) + textwrap.indent(text, "    ")
     try:
-        module = compile(outer, code.co_filename, "exec", flags=code.co_flags & _FUTURE_FLAGS,
-                         dont_inherit=True)
+        module = compile(_as_loaded(outer, code.co_filename, loader), code.co_filename,
+                         "exec", flags=code.co_flags & _FUTURE_FLAGS, dont_inherit=True)
     except SyntaxError:
         return True                   # reported by the parse, with its location
     candidates = [c for c in _codes(module) if c.co_name == code.co_name]

@@ -3,8 +3,9 @@
 sweep; the derivative is the function's, checked against finite differences in both modes,
 optimized and not, and at second order.
 
-PYTEST_DONT_REWRITE: pytest's assertion rewriting changes the code of this module's
-``assert`` statements, which srcad then refuses as source that is not the code that runs.
+pytest rewrites the ``assert`` statements of this module, as it does in a user's test files:
+srcad compares the source with the code that runs compiled the way pytest's loader compiles it
+(before, every function here with an ``assert`` was refused as an edited file).
 """
 import logging
 import warnings
@@ -289,3 +290,16 @@ def test_other_try_statements_are_refused_at_their_line(f, message):
     with pytest.raises(srcad.SrcadSyntaxError, match=message) as info:
         srcad.grad(f)
     assert str(info.value).startswith(f"{__file__}:")
+
+
+def _asserting_loss(w, X):
+    assert X.ndim == 2, "X must be 2-D"
+    return np.sum(np.tanh(X @ w) ** 2)
+
+
+def test_a_function_of_a_test_module_whose_asserts_pytest_rewrote():
+    """srcad refused a function with an ``assert`` defined in a pytest test file ("the file
+    was edited"): the bytecode pytest's loader makes differs from a plain compilation."""
+    assert type(globals()["__loader__"]).__name__ == "AssertionRewritingHook"
+    w, X = np.array([0.1, -0.2, 0.3]), rng(4).standard_normal((2, 3))
+    check_agreement(_asserting_loss, (w, X), wrt=0)
