@@ -1795,6 +1795,34 @@ def c_piece(x):
     return x if x.ndim >= 2 else np.reshape(x, (-1, 1))
 
 
+def _r_axes(ndim, ndmin, trans1d):
+    """The transposition ``np.r_``'s directive gives a piece of rank ``ndim`` made
+    ``ndmin``-D (its leading new axes moved so its own axes start at ``trans1d``), or None."""
+    if trans1d == -1 or ndim >= ndmin:
+        return None
+    new = ndmin - ndim
+    start = trans1d if trans1d >= 0 else trans1d + new + 1
+    axes = list(range(ndmin))
+    return axes[:start] + axes[new:] + axes[start:new]
+
+
+def r_piece(x, ndmin, trans1d):
+    """A piece of ``np.r_['axis,ndmin,trans1d', ...]`` as NumPy makes it: at least
+    ``ndmin``-D, new axes in front, then transposed so its own axes start at ``trans1d``
+    (-1: stay last)."""
+    x = np.asarray(x)
+    y = np.reshape(x, (1,) * (ndmin - x.ndim) + x.shape) if x.ndim < ndmin else x
+    axes = _r_axes(x.ndim, ndmin, trans1d)
+    return y if axes is None else np.transpose(y, axes)
+
+
+def unr_piece(g, x, ndmin, trans1d):
+    """The cotangent of ``x`` from that of ``r_piece(x, ndmin, trans1d)``: transposed back
+    and reshaped to ``x``'s shape (the transpose of r_piece)."""
+    axes = _r_axes(np.ndim(x), ndmin, trans1d)
+    return np.reshape(g if axes is None else np.transpose(g, np.argsort(axes)), np.shape(x))
+
+
 def r_scalar(value, *pieces):
     """A literal piece of ``np.r_[...]``/``np.c_[...]`` as a 1-element array of the type NumPy
     gives it beside the other ``pieces`` (a Python float keeps float32 arrays float32)."""
@@ -1863,9 +1891,9 @@ def unpad_identity(g, x, axis):
     return g[..., :, :k] if axis == -1 else g[..., :k, :]
 
 
-__all__ += ["c_piece", "r_scalar", "kaiser_radii", "poly_roots", "histogram_bin_count",
+__all__ += ["c_piece", "r_piece", "unr_piece", "r_scalar", "kaiser_radii", "poly_roots", "histogram_bin_count",
             "upper_toeplitz", "upper_toeplitz_adjoint", "pad_identity", "unpad_identity"]
-SHARES.update({"c_piece": (0,), "r_scalar": (), "kaiser_radii": (), "poly_roots": (0,),
+SHARES.update({"c_piece": (0,), "r_piece": (0,), "unr_piece": (0,), "r_scalar": (), "kaiser_radii": (), "poly_roots": (0,),
                "histogram_bin_count": (), "upper_toeplitz": (), "upper_toeplitz_adjoint": (),
                "pad_identity": (), "unpad_identity": (0,)})
 

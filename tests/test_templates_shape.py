@@ -145,6 +145,14 @@ CASES = [
     ("r_", "np.r_[x[0], 0:3, y, 1:2:3j, -2]", [[(3,), (2,)]], {}),
     ("c_", "np.c_[x, y]", [[(3,), (3,)], [(3, 2), (3,)], [(2, 2, 1), (2, 2, 3)]], {}),
     ("c_", "np.c_[x, y ** 2, x]", [[(2, 2), (2, 3)]], {}),
+    # directive strings: axis, the pieces' least rank, where a smaller piece's axes go
+    ("r_", "np.r_['0,2', x, y]", [[(3,), (3,)], [(2, 3), (3,)]], {}),
+    ("r_", "np.r_['1,2', x, y]", [[(3,), (2,)]], {}),
+    ("r_", "np.r_['0,2,0', x, y]", [[(3,), (2,)], [(3, 1), (2,)]], {}),
+    ("r_", "np.r_['-1,3,1', x, y]", [[(3,), (3,)], [(3, 2), (3,)]], {}),
+    ("r_", "np.r_['1', x, y]", [[(2, 3), (2, 1)]], {}),
+    ("c_", "np.c_['0', x, y]", [[(3,), (2,)]], {}),
+    ("c_", "np.c_['1,3', x, y]", [[(2, 3), (2, 3)]], {}),
 ]
 
 
@@ -268,6 +276,7 @@ SECOND_ORDER = [
     ("np.broadcast_to(x, (2, 3))", (3,)),
     ("np.r_[x, 0.0, x[1:] ** 2, 0:2]", (3,)),
     ("np.c_[x, x ** 2]", (3,)),
+    ("np.r_['0,2,0', x, x ** 2]", (3,)),
     ("np.c_[x, x[:, :1] ** 2]", (3, 2)),
 ]
 
@@ -283,8 +292,9 @@ def test_r_c_keep_numpy_values_and_dtypes():
     np.testing.assert_array_equal(gradient, [13.0, 13.0, 13.0])     # 1 + 6 seeds * 2 columns
 
 
-def test_r_directive_string_is_refused():
-    f = make_function("def f(x):\n    return np.sum(np.r_['0,2', x, x])\n")
+@pytest.mark.parametrize("directive", ["r", "c", "0,2,0,1", "x"])
+def test_an_r_matrix_or_unknown_directive_string_is_refused(directive):
+    f = make_function(f"def f(x):\n    return np.sum(np.r_['{directive}', x, x])\n")
     with pytest.raises(srcad.SrcadError, match="directive string") as info:
         srcad.grad(f)(np.ones(3))
     assert info.value.location.lineno == 2

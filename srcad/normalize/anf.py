@@ -179,18 +179,23 @@ class Expressions(Resolver):
         1-D; a slice is the ``np.arange``/``np.linspace`` it stands for, a literal has the
         dtype NumPy gives it, ``runtime.r_scalar``), ``np.c_[a, b]`` along the last axis of
         pieces made at least 2-D (1-D ones as columns, ``runtime.c_piece``). A directive
-        string is refused."""
+        string first (``np.r_['0,2,0', a, b]``: axis, the pieces' least rank and where a
+        smaller piece's axes go) makes every piece ``runtime.r_piece(x, ndmin, trans1d)``
+        and joins them along its axis."""
         from .. import runtime
         items = node.slice.elts if isinstance(node.slice, gast.Tuple) else [node.slice]
+        directive = None
+        if items and isinstance(items[0], gast.Constant) and isinstance(items[0].value, str):
+            directive = self.r_directive(scope, items[0], trick)
+            items = items[1:]
         atoms = {id(item): self.atom(scope, item, pre) for item in items
                  if not isinstance(item, gast.Slice)}
         others = [a for a in atoms.values() if isinstance(a, gast.Name)]
         pieces = []
         for item in items:
             if isinstance(item, gast.Constant) and isinstance(item.value, str):
-                raise _loc_error(scope.src, item, f"np.{trick} with a directive string",
-                                 "Write np.concatenate, np.stack or np.column_stack "
-                                 "with the axis you mean.")
+                raise _loc_error(scope.src, item, f"np.{trick} with a string after its first "
+                                 "item", "Give the directive first: np.r_['0,2', a, b].")
             if isinstance(item, gast.Slice):
                 pieces.append(self.range_piece(scope, item, pre))
                 continue
@@ -200,18 +205,39 @@ class Expressions(Resolver):
                                     args=[atom] + [copy.deepcopy(a) for a in others])
                 literal.srcad_callee = runtime.r_scalar
                 atom = self.bound(literal, "_scalar", pre)
-            wrap = np.atleast_1d if trick == "r_" else runtime.c_piece
-            call = gast.Call(func=self.np_attr("atleast_1d") if trick == "r_" else
-                             self.runtime_attr("c_piece"), args=[atom], keywords=[])
-            call.srcad_callee = wrap
+            if directive is not None:
+                call = gast.Call(func=self.runtime_attr("r_piece"), keywords=[], args=[atom] + [
+                    gast.Constant(value=v, kind=None) for v in directive[1:]])
+                call.srcad_callee = runtime.r_piece
+            else:
+                call = gast.Call(func=self.np_attr("atleast_1d") if trick == "r_" else
+                                 self.runtime_attr("c_piece"), args=[atom], keywords=[])
+                call.srcad_callee = np.atleast_1d if trick == "r_" else runtime.c_piece
             pieces.append(self.bound(call, "_piece", pre))
         joined = self.bound(gast.List(elts=pieces, ctx=gast.Load()), "_pieces", pre)
-        axis = gast.Constant(value=0, kind=None) if trick == "r_" else gast.UnaryOp(
-            op=gast.USub(), operand=gast.Constant(value=1, kind=None))
+        first = directive[0] if directive is not None else 0 if trick == "r_" else -1
+        axis = gast.Constant(value=first, kind=None) if first >= 0 else gast.UnaryOp(
+            op=gast.USub(), operand=gast.Constant(value=-first, kind=None))
         call = gast.Call(func=self.np_attr("concatenate"), args=[joined],
                          keywords=[gast.keyword(arg="axis", value=axis)])
         call.srcad_callee = np.concatenate
         return gast.copy_location(call, node)
+
+    def r_directive(self, scope, item, trick):
+        """``(axis, ndmin, trans1d)`` of ``np.r_``'s directive string (``'1'``, ``'0,2'``,
+        ``'-1,2,0'``, as NumPy reads it); the matrix directives ``'r'``/``'c'`` are refused."""
+        fields = item.value.split(",")
+        try:
+            numbers = [int(f) for f in fields]
+        except ValueError:
+            numbers = []
+        if not 1 <= len(numbers) <= 3:
+            raise _loc_error(scope.src, item, f"np.{trick} with the directive string "
+                             f"{item.value!r}", "srcad reads 'axis', 'axis,ndmin' and "
+                             "'axis,ndmin,trans1d' directives (np.r_['0,2', a, b]); for a "
+                             "matrix ('r', 'c') write np.concatenate or np.stack with the axis.")
+        defaults = [1, -1] if trick == "r_" else [2, 0]      # np.c_ is np.r_['-1,2,0', ...]
+        return (numbers + defaults[len(numbers) - 1:])[:3]
 
     def range_piece(self, scope, item, pre):
         """The piece a slice of ``np.r_`` stands for: ``np.arange(start, stop, step)``, or
