@@ -1900,17 +1900,22 @@ SHARES.update({"c_piece": (0,), "r_piece": (0,), "unr_piece": (0,), "r_scalar": 
 
 # -- scipy.signal's convolutions (templates/scipy_signal.py) -----------------------------------
 
-def _crop_slices(g_shape, in1, in2):
-    """Where an output of shape ``g_shape`` sits in the 'full' convolution of in1 and in2:
-    centered, as SciPy crops 'same' and 'valid' (start (full - out) // 2 on each axis)."""
-    full = [n + m - 1 for n, m in zip(_shape(in1), _shape(in2))]
+def _crop_slices(g_shape, in1, in2, axes=None):
+    """Where an output of shape ``g_shape`` sits in the 'full' convolution of in1 and in2
+    along ``axes`` (None: all; elsewhere the operands broadcast): centered, as SciPy crops
+    'same' and 'valid' (start (full - out) // 2 on each axis; 'same' crops a broadcast axis
+    to in1's size too)."""
+    ndim = len(g_shape)
+    along = range(ndim) if axes is None else {a % ndim for a in np.atleast_1d(axes).tolist()}
+    full = [n + m - 1 if i in along else max(n, m)
+            for i, (n, m) in enumerate(zip(_shape(in1), _shape(in2)))]
     return full, tuple(slice((f - o) // 2, (f - o) // 2 + o) for f, o in zip(full, g_shape))
 
 
-def uncrop(g, in1, in2):
+def uncrop(g, in1, in2, axes=None):
     """``g`` (a 'full', 'same' or 'valid' convolution's cotangent) placed in a zero array of
     the 'full' shape."""
-    full, where = _crop_slices(_shape(g), in1, in2)
+    full, where = _crop_slices(_shape(g), in1, in2, axes)
     if list(_shape(g)) == full:
         return g
     out = np.zeros(full, dtype=np.result_type(g, 1.0))
@@ -1918,9 +1923,9 @@ def uncrop(g, in1, in2):
     return out
 
 
-def crop(g, like, in1, in2):
+def crop(g, like, in1, in2, axes=None):
     """The transpose of ``uncrop``: the part of a 'full'-shaped ``g`` shaped like ``like``."""
-    full, where = _crop_slices(_shape(like), in1, in2)
+    full, where = _crop_slices(_shape(like), in1, in2, axes)
     return g if list(_shape(like)) == full else g[where]
 
 

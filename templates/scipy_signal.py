@@ -9,14 +9,15 @@ crops of it) and correlates it with the other operand ('valid'): for ``y = in1 *
 is ``convolve(a, flip(b))`` for real arrays, so its rules are those with ``in2`` flipped.
 
 Conventions: real arrays only (SciPy conjugates ``in2`` in ``correlate``); ``fftconvolve``'s
-``axes`` (a convolution along some axes only) is refused; 'valid' needs one input at least as
-large as the other on every axis, as SciPy does.
+``axes`` convolves along those axes only, the operands broadcasting along the others (their
+cotangents summed back there); 'valid' needs one input at least as large as the other on every
+convolved axis, as SciPy does.
 """
 import numpy as np
 import scipy.signal as sig  # type: ignore[import-untyped, unused-ignore]
 
-from srcad.registry import adjoint, d, derived, linear, tangent
-from srcad.runtime import crop, uncrop
+from srcad.registry import adjoint, d, linear, tangent
+from srcad.runtime import crop, unbroadcast, uncrop
 
 linear(uncrop, crop)
 
@@ -33,10 +34,19 @@ def convolve_tangent(y, in1, in2, mode="full", method="auto"):
     d[y] = sig.convolve(d[in1], in2, mode=mode) + sig.convolve(in1, d[in2], mode=mode)
 
 
-# fftconvolve computes the same function (no ``method``)
-derived(sig.fftconvolve, convolve_adjoint, "y, in1, in2, mode='full'")
-derived(sig.fftconvolve, convolve_tangent, "y, in1, in2, mode='full'",
-        {"sig.convolve": "sig.fftconvolve"})
+# fftconvolve: the same function along ``axes`` (all by default); along the other axes the
+# operands broadcast, so each cotangent is summed back to its operand's shape there
+@adjoint(sig.fftconvolve)
+def fftconvolve_adjoint(y, in1, in2, mode="full", axes=None):
+    g = uncrop(d[y], in1, in2, axes)
+    d[in1] = unbroadcast(sig.fftconvolve(g, np.flip(in2, axes), mode="valid", axes=axes), in1)
+    d[in2] = unbroadcast(sig.fftconvolve(g, np.flip(in1, axes), mode="valid", axes=axes), in2)
+
+
+@tangent(sig.fftconvolve)
+def fftconvolve_tangent(y, in1, in2, mode="full", axes=None):
+    d[y] = sig.fftconvolve(d[in1], in2, mode=mode, axes=axes) + \
+        sig.fftconvolve(in1, d[in2], mode=mode, axes=axes)
 
 
 @adjoint(sig.correlate)
@@ -52,10 +62,10 @@ def correlate_tangent(y, in1, in2, mode="full", method="auto"):
 
 
 @adjoint(uncrop)
-def uncrop_adjoint(y, g, in1, in2):
-    d[g] = crop(d[y], g, in1, in2)
+def uncrop_adjoint(y, g, in1, in2, axes=None):
+    d[g] = crop(d[y], g, in1, in2, axes)
 
 
 @adjoint(crop)
-def crop_adjoint(y, g, like, in1, in2):
-    d[g] = uncrop(d[y], in1, in2)
+def crop_adjoint(y, g, like, in1, in2, axes=None):
+    d[g] = uncrop(d[y], in1, in2, axes)

@@ -13,6 +13,11 @@ MODES = [("", [(5,), (3,)]), (", 'same'", [(3,), (5,)]), (", mode='valid'", [(3,
          (", mode='valid'", [(4, 3), (2, 2)]), (", mode='same'", [(4, 3), (2, 2)])]
 CASES = [(f"sig.{name}(x, y{mode})", shapes)
          for name in ("convolve", "correlate", "fftconvolve") for mode, shapes in MODES]
+# fftconvolve along some axes: the operands broadcast along the others
+CASES += [(f"sig.fftconvolve(x, y{mode}, axes={axes})", shapes) for mode, axes, shapes in [
+    ("", "1", [(3, 5), (3, 2)]), (", 'same'", "-1", [(2, 4), (1, 3)]),
+    (", mode='valid'", "[0]", [(5, 2), (2, 1)]), (", 'full'", "(0, 2)", [(3, 2, 4), (2, 2, 2)]),
+    (", 'same'", "1", [(1, 6), (3, 2)])]]
 CASES += [("sig.convolve(x, y, method='direct')", [(4,), (2,)]),
           ("sig.correlate(x, y, mode='full', method='fft')", [(3, 4), (2, 3)])]
 
@@ -28,3 +33,10 @@ def test_second_order(name):
                       dict(NS))
     check_second_order_of(f, random_args([(5,), (3,)], seed=5))
     check_second_order_of(f, random_args([(5,), (3,)], seed=5), wrt=1)
+
+
+def test_second_order_of_fftconvolve_along_some_axes():
+    f = make_function("def f(x, y):\n    return np.sum(np.sin(sig.fftconvolve(x, y, 'same', "
+                      "axes=1)))\n", dict(NS))
+    check_second_order_of(f, random_args([(2, 5), (1, 3)], seed=6))
+    check_second_order_of(f, random_args([(2, 5), (1, 3)], seed=6), wrt=1)
