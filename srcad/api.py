@@ -1684,8 +1684,10 @@ def _derivative(f, mode, wrt, preserve_result, optimized, grad_seed, verbose,
     """The derivative function for these options, memoized per function: asking again for
     the same derivative costs a dictionary lookup (staleness is checked at each call)."""
     checkpoint = _checkpoint(checkpoint)
-    if getattr(f, "__srcad_partial__", None) is not None:
-        _refuse_partial_again(f)
+    partial = getattr(f, "__srcad_partial__", None)
+    if partial is not None:       # a partial's derivative, differentiated again: the partial
+        f, given = functools.partial(f.__srcad_inner__, *partial.args, **partial.keywords), f
+        f.__srcad_positional__ = given.__srcad_positional__   # type: ignore[attr-defined]
     if isinstance(f, functools.partial):
         return _partial_derivative(f, mode, wrt, preserve_result, optimized, grad_seed, verbose,
                                    has_aux)
@@ -1715,21 +1717,30 @@ def _derivative(f, mode, wrt, preserve_result, optimized, grad_seed, verbose,
     return _show_verbose(found, verbose)
 
 
+def _partial_wrt(f: functools.partial, wrt):
+    """``wrt`` of the partial ``f`` as its function counts them (past the bound positional
+    values; names stay)."""
+    def moved(w):
+        return w + len(f.args) if isinstance(w, numbers.Integral) and not isinstance(
+            w, bool) and w >= 0 else w
+    return type(wrt)(moved(w) for w in wrt) if isinstance(wrt, (tuple, list)) else moved(wrt)
+
+
 def _partial_derivative(f, mode, wrt, preserve_result, optimized, grad_seed, verbose,
                         has_aux=False):
     """The derivative of ``functools.partial(g, *a, **k)``: ``g``'s, called with ``a`` and
     ``k`` (``wrt`` indices count the partial's own parameters, after ``a``)."""
-    shift = len(f.args)
+    inner = _derivative(f.func, mode, _partial_wrt(f, wrt), preserve_result, optimized,
+                        grad_seed, verbose, has_aux=has_aux)
 
-    def moved(w):
-        return w + shift if isinstance(w, numbers.Integral) and not isinstance(w, bool) and \
-            w >= 0 else w
-    inner_wrt = type(wrt)(moved(w) for w in wrt) if isinstance(wrt, (tuple, list)) else \
-        moved(wrt)
-    inner = _derivative(f.func, mode, inner_wrt, preserve_result, optimized, grad_seed, verbose,
-                        has_aux=has_aux)
+    # the positional cotangent counts the partial's own positional parameters (a keyword it
+    # binds is keyword-only in it), not its function's
+    positional = getattr(f, "__srcad_positional__", None) or [_positional_count(f)]
+    seed_at = positional[0] if mode == "reverse" and not grad_seed else None
 
     def derivative(*args, **kwargs):
+        if seed_at is not None and len(args) == seed_at + 1 and "seed" not in kwargs:
+            args, kwargs = args[:-1], {**kwargs, "seed": args[-1]}
         return inner(*f.args, *args, **{**f.keywords, **kwargs})
     # not functools.wraps: its __dict__ (the derivative's build, __srcad_boxed__) made a
     # second derivative of this one differentiate f.func without the bound arguments
@@ -1737,26 +1748,13 @@ def _partial_derivative(f, mode, wrt, preserve_result, optimized, grad_seed, ver
     derivative.__doc__ = inner.__doc__
     derivative.source = inner.source
     derivative.__srcad_partial__ = f
+    derivative.__srcad_inner__ = inner    # of f.func: differentiated again with f's values
+    derivative.__srcad_positional__ = positional    # the user's partial's, at every order
     variant = getattr(inner, "__srcad_variant__", None)
     if variant is not None:         # show(partial, *example_args): with the bound values
         derivative.__srcad_variant__ = lambda args, kwargs: variant(
             (*f.args, *args), {**f.keywords, **kwargs})
     return derivative
-
-
-def _refuse_partial_again(f):
-    """A derivative of a ``functools.partial`` differentiated again (``grad(grad(p))``,
-    ``hessian``/``hvp``/``jacobian`` of a partial binding keywords): refused, located at the
-    partial's function, rather than differentiated without the partial's bound values."""
-    partial = getattr(f, "__srcad_partial__", None) or f
-    fn = partial.func
-    raise NotDifferentiableError(
-        f"srcad does not differentiate a derivative of {partial!r} again (its bound "
-        f"arguments would be lost)", _def_location(fn) if isinstance(
-            fn, types.FunctionType) else None,
-        hint=f"Write the partial as a function of your own: def g(x): return "
-             f"{getattr(fn, '__name__', 'f')}(x, ...) with the bound values, and "
-             f"differentiate that.")
 
 
 def _pickled_by_reference(derivative, f, options: tuple) -> None:
@@ -1886,6 +1884,8 @@ def show(f: Callable[..., Any], *example_args: Any, mode: Mode = "reverse", wrt:
         from .export import export
         return export(f, mode=mode, wrt=wrt, preserve_result=preserve_result,
                       optimized=optimized)
+    if isinstance(f, functools.partial):   # its function's derivative, which it calls
+        f, wrt = f.func, _partial_wrt(f, wrt)
     spec = _spec(f, mode, wrt, preserve_result, optimized, True)
     try:
         built = _get(_target(f), spec)
@@ -2255,7 +2255,7 @@ def _unbound(f, wrt):
         return f.__func__, wrt, (f.__self__,)
     if isinstance(f, functools.partial):       # the function, called with the bound values
         if f.keywords or not isinstance(f.func, types.FunctionType):
-            _refuse_partial_again(f)
+            return f, wrt, ()                  # _derivative differentiates it at any order
         def moved(w):
             return w + len(f.args) if isinstance(w, numbers.Integral) and w >= 0 else w
         wrt = tuple(map(moved, wrt)) if isinstance(wrt, (tuple, list)) else moved(wrt)

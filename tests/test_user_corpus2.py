@@ -517,20 +517,6 @@ KNOWN: dict[tuple[str, str], str] = {
         'SrcadSyntaxError: user_corpus2.py:1038: a dict comprehension over values not known when the derivative is built',
     ('tuple_genexp_stack', 'hess'):
         'structure: at [0]: list where the argument has tuple',
-    ('partial_with_keywords', 'hess'):
-        'NotDifferentiableError: user_corpus2.py:1175: srcad does not differentiate a derivative of functools.partial(<function penalized at 0x7fd73903ce00>...',
-    ('partial_keyword_only', 'hess'):
-        'NotDifferentiableError: user_corpus2.py:1192: srcad does not differentiate a derivative of functools.partial(<function kwonly_penalty at 0x7fd73903...',
-    ('partial_keyword_only', 'gradgrad'):
-        'NotDifferentiableError: user_corpus2.py:1192: srcad does not differentiate a derivative of functools.partial(<function kwonly_penalty at 0x7fd73903...',
-    ('partial_scalar', 'hess'):
-        'NotDifferentiableError: user_corpus2.py:1200: srcad does not differentiate a derivative of functools.partial(<function scalar_energy at 0x7fd73903d...',
-    ('partial_scalar', 'gradgrad'):
-        'NotDifferentiableError: user_corpus2.py:1200: srcad does not differentiate a derivative of functools.partial(<function scalar_energy at 0x7fd73903d...',
-    ('partial_through_helper', 'hess'):
-        'NotDifferentiableError: user_corpus2.py:1207: srcad does not differentiate a derivative of functools.partial(<function model_energy at 0x7fd73903d3...',
-    ('partial_through_helper', 'gradgrad'):
-        'NotDifferentiableError: user_corpus2.py:1207: srcad does not differentiate a derivative of functools.partial(<function model_energy at 0x7fd73903d3...',
     ('container_slicing_unpack', 'hess'):
         'SrcadSyntaxError: <srcad dcontainer_slicing_unpack_dlayers a23af18f>:19: indexing a container with a key that is not a constant',
     ('activation_from_table', 'grad'):
