@@ -1687,7 +1687,7 @@ def _derivative(f, mode, wrt, preserve_result, optimized, grad_seed, verbose,
     partial = getattr(f, "__srcad_partial__", None)
     if partial is not None:       # a partial's derivative, differentiated again: the partial
         f, given = functools.partial(f.__srcad_inner__, *partial.args, **partial.keywords), f
-        f.__srcad_positional__ = given.__srcad_positional__   # type: ignore[attr-defined]
+        f.__srcad_positional__ = given.__srcad_positional__
     if isinstance(f, functools.partial):
         return _partial_derivative(f, mode, wrt, preserve_result, optimized, grad_seed, verbose,
                                    has_aux)
@@ -1717,7 +1717,7 @@ def _derivative(f, mode, wrt, preserve_result, optimized, grad_seed, verbose,
     return _show_verbose(found, verbose)
 
 
-def _partial_wrt(f: functools.partial, wrt):
+def _partial_wrt(f, wrt):
     """``wrt`` of the partial ``f`` as its function counts them (past the bound positional
     values; names stay)."""
     def moved(w):
