@@ -1,0 +1,675 @@
+"""An outside tester's corpus (session 7): about 200 programs written the way NumPy users
+write them, from the README and docs/ only (tests/user_corpus_s7.py holds them). Each one is
+checked against central finite differences in float64 computed here: the reverse-mode
+gradient (its container structure and types too), the forward mode (a JVP along a random
+tangent), and where it makes sense the Hessian-vector product (against finite differences
+of the gradient); the arguments must not be mutated. Documented refusals must be srcad
+errors naming this corpus's file."""
+import copy
+import dataclasses
+import inspect
+import math
+
+import numpy as np
+import pytest
+
+import srcad
+import user_corpus_s7 as U
+
+EPS = 1e-6
+RTOL = 1e-5
+ATOL = 1e-7
+CORPUS_FILE = "user_corpus_s7.py"
+
+
+# -- pytrees, written here (not srcad's) ---------------------------------------------------------
+
+def _is_float_leaf(v):
+    if isinstance(v, np.ndarray):
+        return v.dtype.kind == 'f'
+    return isinstance(v, (float, np.floating)) and not isinstance(v, bool)
+
+
+def _is_obj(v):
+    return hasattr(v, '__dict__') and not isinstance(v, type) and not callable(v) \
+        and not dataclasses.is_dataclass(v)
+
+
+def _is_obj_callable_model(v):
+    # objects of user classes with __call__ are containers too
+    return hasattr(v, '__dict__') and type(v).__module__ == U.__name__ \
+        and not dataclasses.is_dataclass(v) and not isinstance(v, type) \
+        and not inspect.isfunction(v) and not inspect.ismethod(v)
+
+
+def children(v):
+    """[(key, child)] of a container, or None for a leaf."""
+    if isinstance(v, dict):
+        return list(v.items())
+    if isinstance(v, tuple) and hasattr(v, '_fields'):
+        return [(f, getattr(v, f)) for f in v._fields]
+    if isinstance(v, (list, tuple)):
+        return list(enumerate(v))
+    if dataclasses.is_dataclass(v) and not isinstance(v, type):
+        return [(f.name, getattr(v, f.name)) for f in dataclasses.fields(v)]
+    if _is_obj_callable_model(v):
+        return list(vars(v).items())
+    return None
+
+
+def rebuild(v, items):
+    """A container like v with the children items (a list of values in children's order)."""
+    if isinstance(v, dict):
+        return type(v)(zip(v.keys(), items))
+    if isinstance(v, tuple) and hasattr(v, '_fields'):
+        return type(v)(*items)
+    if isinstance(v, list):
+        return list(items)
+    if isinstance(v, tuple):
+        return tuple(items)
+    if dataclasses.is_dataclass(v):
+        return dataclasses.replace(v, **{f.name: x for f, x in zip(dataclasses.fields(v), items)})
+    new = copy.copy(v)
+    for (k, _), x in zip(vars(v).items(), items):
+        setattr(new, k, x)
+    return new
+
+
+def tree_map(fn, v):
+    ch = children(v)
+    if ch is None:
+        return fn(v)
+    return rebuild(v, [tree_map(fn, c) for _, c in ch])
+
+
+def leaves(v, path=()):
+    ch = children(v)
+    if ch is None:
+        return [(path, v)]
+    out = []
+    for k, c in ch:
+        out.extend(leaves(c, path + (k,)))
+    return out
+
+
+def set_leaf(v, path, new):
+    if not path:
+        return new
+    ch = children(v)
+    return rebuild(v, [set_leaf(c, path[1:], new) if k == path[0] else c for k, c in ch])
+
+
+def get_leaf(v, path):
+    for k in path:
+        v = dict(children(v))[k]
+    return v
+
+
+def tree_equal(a, b):
+    ca, cb = children(a), children(b)
+    if ca is None or cb is None:
+        if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+            return isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.shape == b.shape \
+                and a.dtype == b.dtype and np.array_equal(a, b)
+        if callable(a):
+            return a is b
+        return type(a) is type(b) and a == b
+    return type(a) is type(b) and [k for k, _ in ca] == [k for k, _ in cb] and all(
+        tree_equal(x, y) for (_, x), (_, y) in zip(ca, cb))
+
+
+def tree_vdot(a, b):
+    s = 0.0
+    for (pa, x), (pb, y) in zip(leaves(a), leaves(b)):
+        if _is_float_leaf(x):
+            s += float(np.sum(np.asarray(x) * np.asarray(y)))
+    return s
+
+
+def random_like(v, rng):
+    def one(x):
+        if isinstance(x, np.ndarray) and x.dtype.kind == 'f':
+            return rng.standard_normal(x.shape)
+        if _is_float_leaf(x):
+            return float(rng.standard_normal())
+        return None
+    return tree_map(one, v)
+
+
+def _axpy(v, t, a):
+    """v + a * t, leaf by leaf (non-float leaves kept)."""
+    ch = children(v)
+    if ch is None:
+        if _is_float_leaf(v):
+            return v + a * t if isinstance(v, np.ndarray) else float(v + a * t)
+        return v
+    ct = children(t)
+    return rebuild(v, [_axpy(cv, tv, a) for (_, cv), (_, tv) in zip(ch, ct)])
+
+
+# -- the finite-difference reference ----------------------------------------------------------
+
+def param_index(fn, name):
+    params = list(inspect.signature(fn).parameters)
+    return params.index(name)
+
+
+def get_wrt(fn, args, kw, w):
+    """(getter, setter) for wrt item w (an int counting positional args, or a name)."""
+    if isinstance(w, str):
+        sig = inspect.signature(fn).parameters
+        p = sig[w]
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and list(sig).index(w) < len(args):
+            w = list(sig).index(w)
+        else:
+            return (lambda a, k: k[w]), (lambda a, k, v: (a, {**k, w: v}))
+    i = w
+    return (lambda a, k: a[i]), (lambda a, k, v: (a[:i] + (v,) + a[i + 1:], k))
+
+
+def call_scalar(fn, args, kw):
+    val = fn(*copy.deepcopy(args), **copy.deepcopy(kw))
+    return float(val)
+
+
+def fd_grad(fn, args, kw, w, eps=EPS):
+    get, put = get_wrt(fn, args, kw, w)
+    x = get(args, kw)
+
+    def grad_leaf(path, leaf):
+        if not _is_float_leaf(leaf):
+            return None
+        if isinstance(leaf, np.ndarray):
+            g = np.zeros(leaf.shape)
+            for idx in np.ndindex(leaf.shape):
+                vals = []
+                for s in (1.0, -1.0):
+                    nl = leaf.astype(np.float64).copy()
+                    nl[idx] += s * eps
+                    a2, k2 = put(args, kw, set_leaf(x, path, nl))
+                    vals.append(call_scalar(fn, a2, k2))
+                g[idx] = (vals[0] - vals[1]) / (2 * eps)
+            return g
+        vals = []
+        for s in (1.0, -1.0):
+            a2, k2 = put(args, kw, set_leaf(x, path, float(leaf) + s * eps))
+            vals.append(call_scalar(fn, a2, k2))
+        return (vals[0] - vals[1]) / (2 * eps)
+
+    ls = leaves(x)
+    grads = {p: grad_leaf(p, l) for p, l in ls}
+    out = x
+    for p, _ in ls:
+        out = set_leaf(out, p, grads[p])
+    return out
+
+
+def assert_tree_close(got, want, x, what, rtol=RTOL, atol=ATOL):
+    """got (srcad's) has x's structure and types and want's values."""
+    cg, cx = children(got), children(x)
+    if cx is not None:
+        assert cg is not None, f"{what}: a leaf {type(got).__name__} where the argument has a {type(x).__name__}"
+        assert type(got) is type(x), f"{what}: type {type(got).__name__}, argument is {type(x).__name__}"
+        kg, kx = [k for k, _ in cg], [k for k, _ in cx]
+        assert kg == kx, f"{what}: keys {kg} != {kx}"
+        cw = children(want)
+        for (k, g), (_, w), (_, xx) in zip(cg, cw, cx):
+            assert_tree_close(g, w, xx, f"{what}[{k!r}]", rtol, atol)
+        return
+    if not _is_float_leaf(x):
+        if callable(x):
+            return
+        assert got is None, f"{what}: a non-float leaf ({type(x).__name__}) got {got!r}, not None"
+        return
+    if isinstance(x, np.ndarray):
+        assert isinstance(got, np.ndarray), f"{what}: {type(got).__name__} for an ndarray argument"
+        assert got.shape == x.shape, f"{what}: shape {got.shape} != {x.shape}"
+        assert got.dtype == x.dtype, f"{what}: dtype {got.dtype} != {x.dtype}"
+    else:
+        assert isinstance(got, (float, np.floating)) and np.ndim(got) == 0, \
+            f"{what}: {type(got).__name__} for a float argument"
+    np.testing.assert_allclose(np.asarray(got, dtype=float), np.asarray(want, dtype=float),
+                               rtol=rtol, atol=atol, err_msg=what)
+
+
+# -- the cases ---------------------------------------------------------------------------------
+
+@dataclasses.dataclass
+class Case:
+    id: str
+    fn: object
+    args: object                    # rng -> tuple of positional arguments
+    wrt: object = 0
+    kw: object = None               # rng -> dict of keyword arguments
+    fwd: bool = True
+    hvp: bool = True
+    mark: object = None
+
+    def param(self):
+        marks = [self.mark] if self.mark is not None else []
+        return pytest.param(self, id=self.id, marks=marks)
+
+
+def N(*shape):
+    return lambda rng: rng.standard_normal(shape)
+
+
+def silent(reason):
+    return pytest.mark.xfail(strict=True, reason='silent wrong: ' + reason)
+
+
+def refused(reason):
+    return pytest.mark.xfail(strict=True, reason='refused: ' + reason)
+
+
+def internal(reason):
+    return pytest.mark.xfail(strict=True, reason='internal error: ' + reason)
+
+
+def r(rng, *shape, scale=1.0):
+    return scale * rng.standard_normal(shape)
+
+
+def data(rng, n=6, d=3):
+    return r(rng, n, d), r(rng, n)
+
+
+def mlp_params(rng, d=3, h=4):
+    return {'W1': r(rng, d, h, scale=0.5), 'b1': r(rng, h), 'W2': r(rng, h, scale=0.5), 'b2': 0.3}
+
+
+def _mlp(rng):
+    return U.MLP(r(rng, 3, 4, scale=0.5), r(rng, 4), r(rng, 4, scale=0.5))
+
+
+CASES = []
+
+
+def case(id, fn, args, **opts):
+    CASES.append(Case(id, fn, args, **opts))
+
+
+# A. params dicts
+case('mlp2', U.mlp2, lambda g: (mlp_params(g),) + data(g))
+case('mlp2_dot', U.mlp2_dot, lambda g: (mlp_params(g),) + data(g))
+case('mlp2_wrt_X', U.mlp2, lambda g: (mlp_params(g),) + data(g), wrt=1)
+case('mlp2_wrt_tuple', U.mlp2, lambda g: (mlp_params(g),) + data(g), wrt=(0, 1), hvp=False)
+case('mlp_layers', U.mlp_layers, lambda g: ({
+    'W1': r(g, 3, 4, scale=0.5), 'b1': r(g, 4),
+    'layers': [{'W': r(g, 4, 4, scale=0.5), 'b': r(g, 4)}, {'W': r(g, 4, 2, scale=0.5), 'b': r(g, 2)}],
+    'out': r(g, 2)},) + data(g))
+case('mlp_layers_empty', U.mlp_layers, lambda g: ({
+    'W1': r(g, 3, 4, scale=0.5), 'b1': r(g, 4), 'layers': [], 'out': r(g, 4)},) + data(g))
+case('logreg_dict', U.logreg_dict, lambda g: ({'w': r(g, 3), 'b': 0.2}, r(g, 8, 3),
+                                              (g.random(8) > 0.5).astype(float)))
+case('logreg_dict_array_b', U.logreg_dict, lambda g: ({'w': r(g, 3), 'b': r(g, 1)}, r(g, 8, 3),
+                                                      (g.random(8) > 0.5).astype(float)))
+case('logreg_softplus', U.logreg_softplus, lambda g: ({'w': r(g, 3), 'b': -0.1}, r(g, 8, 3),
+                                                      (g.random(8) > 0.5).astype(float)))
+case('ridge_dict', U.ridge_dict, lambda g: ({'w': r(g, 3), 'b': 0.5},) + data(g))
+case('ridge_dict_lam_kw', U.ridge_dict, lambda g: ({'w': r(g, 3), 'b': 0.5},) + data(g),
+     kw=lambda g: {'lam': 0.7})
+case('ridge_wrt_lam', U.ridge_dict, lambda g: ({'w': r(g, 3), 'b': 0.5},) + data(g) + (0.3,), wrt=3)
+case('get_default_missing', U.mlp_get_default, lambda g: ({'W': r(g, 3, 2)}, r(g, 5, 3)))
+case('get_default_present', U.mlp_get_default, lambda g: ({'W': r(g, 3, 2), 'b': r(g, 2), 'c': 1.5},
+                                                          r(g, 5, 3)))
+case('in_check_absent', U.mlp_in_check, lambda g: ({'W': r(g, 3, 2)}, r(g, 5, 3)))
+case('in_check_present', U.mlp_in_check, lambda g: ({'W': r(g, 3, 2), 'b': r(g, 2)}, r(g, 5, 3)))
+case('dict_literal_inside', U.dict_literal_inside, lambda g: ({'a': r(g, 4), 'b': r(g, 4)}, r(g, 4)))
+case('dict_call_inside', U.dict_call_inside, lambda g: ({'a': r(g, 4), 'b': 0.7}, r(g, 4)))
+case('nested_dict', U.nested_dict, lambda g: ({'enc': {'W': r(g, 3, 4), 'b': r(g, 4)},
+                                               'dec': {'W': r(g, 4, 2), 'b': 0.1}}, r(g, 5, 3)))
+case('deep_nested', U.deep_nested, lambda g: ({'a': {'b': {'c': r(g, 3)}, 'd': (0.5, {'e': 1.5})}},
+                                              r(g, 3)))
+case('softmax_xent', U.softmax_xent, lambda g: ({'W': r(g, 3, 4), 'b': r(g, 4)}, r(g, 6, 3),
+                                                g.integers(0, 4, 6)))
+case('float_bias', U.float_bias, lambda g: ({'w': r(g, 3), 'b': 0.3}, r(g, 5, 3)))
+case('array_bias', U.float_bias, lambda g: ({'w': r(g, 3), 'b': r(g, 5)}, r(g, 5, 3)))
+case('mean_vs_sum', U.mean_vs_sum, lambda g: ({'w': r(g, 3)}, r(g, 5, 3)))
+case('int_leaf', U.int_leaf, lambda g: ({'w': r(g, 3), 'n': 3}, r(g, 3)))
+case('str_leaf_sq', U.str_leaf, lambda g: ({'w': r(g, 3), 'kind': 'sq'}, r(g, 3)))
+case('str_leaf_lin', U.str_leaf, lambda g: ({'w': r(g, 3), 'kind': 'lin'}, r(g, 3)))
+case('rnn_dict', U.rnn_dict, lambda g: ({'Wh': r(g, 3, 3, scale=0.5), 'Wx': r(g, 3, 2), 'b': r(g, 3)},
+                                        r(g, 5, 2)))
+case('rnn_list_outputs', U.rnn_list_outputs, lambda g: ({'Wh': r(g, 3, 3, scale=0.5), 'Wx': r(g, 3, 2),
+                                                         'v': r(g, 3)}, r(g, 4, 2)))
+case('gru_like', U.gru_like, lambda g: ({k: r(g, 3, 2 if k[0] == 'W' else 3, scale=0.5)
+                                         for k in ('Wz', 'Uz', 'Wc', 'Uc')}, r(g, 4, 2)))
+case('weight_decay_items', U.weight_decay_items, lambda g: ({'w': r(g, 3), 'b': 0.4},) + data(g))
+case('params_values_sum', U.params_values_sum, lambda g: ({'a': r(g, 3), 'b': r(g, 2, 2), 'c': 0.3},))
+case('params_keys', U.params_keys, lambda g: ({'a': r(g, 3), 'b': r(g, 3)}, r(g, 3)))
+case('key_filter', U.key_filter, lambda g: ({'w1': r(g, 3), 'bias': r(g, 3), 'w2': r(g, 3)}, r(g, 3)))
+case('batchnorm_dict', U.batchnorm_dict, lambda g: ({'gamma': r(g, 3), 'beta': r(g, 3)}, r(g, 6, 3)))
+case('batchnorm_wrt_X', U.batchnorm_dict, lambda g: ({'gamma': r(g, 3), 'beta': r(g, 3)}, r(g, 6, 3)),
+     wrt=1)
+case('layernorm_params', U.layernorm_params, lambda g: ({'g': r(g, 4), 'b': r(g, 4)}, r(g, 3, 4)))
+case('layernorm_wrt_X', U.layernorm_params, lambda g: ({'g': r(g, 4), 'b': r(g, 4)}, r(g, 3, 4)), wrt=1)
+
+# B. lists and tuples
+case('list_of_tuples', U.list_of_tuples, lambda g: ([(r(g, 3, 4), r(g, 4)), (r(g, 4, 2), 0.1)],
+                                                    r(g, 5, 3)))
+case('list_of_dicts', U.list_of_dicts, lambda g: ([{'W': r(g, 3, 3), 'b': r(g, 3)},
+                                                   {'W': r(g, 3, 2), 'b': 0.5}], r(g, 4, 3)))
+case('list_index_layers', U.list_index_layers, lambda g: ([r(g, 3, 4), r(g, 4, 2)], r(g, 5, 3)))
+case('list_neg_index', U.list_neg_index, lambda g: ([r(g, 3, 2), r(g, 3, 3), r(g, 3, 4)], r(g, 5, 3)))
+case('list_slice_layers', U.list_slice_layers, lambda g: ([r(g, 2), r(g, 3, 3), r(g, 3, 2)], r(g, 4, 3)))
+case('list_slice_index', U.list_slice_index, lambda g: ([r(g, 3), r(g, 3), r(g, 3), r(g, 3)],))
+case('tuple_unpack', U.tuple_unpack, lambda g: ((r(g, 3, 2), r(g, 2)), r(g, 4, 3)))
+case('tuple_of_floats', U.tuple_of_floats, lambda g: ((0.5, -1.2, 2.0), r(g, 4)))
+case('list_len_loop', U.list_len_loop, lambda g: ([r(g, 3) for _ in range(3)], r(g, 3)))
+case('enumerate_layers', U.enumerate_layers, lambda g: ([r(g, 3) for _ in range(3)], r(g, 3)))
+case('zip_layers', U.zip_layers, lambda g: ([r(g, 3), r(g, 3)], [0.1, r(g, 3)], r(g, 3)))
+case('zip_layers_wrt_bs', U.zip_layers, lambda g: ([r(g, 3), r(g, 3)], [0.1, r(g, 3)], r(g, 3)), wrt=1)
+case('zip_two_lists', U.zip_two_lists, lambda g: ([r(g, 3), r(g, 2)], [r(g, 3), r(g, 2)]))
+case('list_plus_concat', U.list_plus_concat, lambda g: ([r(g, 3)], [r(g, 2), r(g, 2)]))
+case('list_plus_concat_wrt1', U.list_plus_concat, lambda g: ([r(g, 3)], [r(g, 2), r(g, 2)]), wrt=1)
+case('list_builtin_of_tuple', U.list_builtin, lambda g: ((r(g, 3), r(g, 3)), r(g, 3)))
+case('tuple_builtin_of_list', U.tuple_builtin, lambda g: ([r(g, 3), r(g, 3)], r(g, 3)))
+case('isinstance_dict', U.isinstance_check, lambda g: ({'w': r(g, 3)}, r(g, 3)))
+case('isinstance_list', U.isinstance_check, lambda g: ([r(g, 3)], r(g, 3)))
+case('isinstance_float_leaf', U.isinstance_float_leaf, lambda g: ([0.5, r(g, 3), 1.5], r(g, 3)))
+case('stack_list_arg', U.stack_list_arg, lambda g: ([r(g, 3), r(g, 3), r(g, 3)],))
+case('list_star_call', U.list_star_call, lambda g: ([r(g, 3), r(g, 2)],))
+case('star_into_helper', U.star_into_helper, lambda g: ((r(g, 3), r(g, 3), 0.5),))
+case('nested_list_tuples', U.nested_list_tuples, lambda g: ([(r(g, 3), r(g, 3)), (r(g, 3),)], r(g, 3)))
+
+# C. namedtuples and dataclasses
+case('nt_linear', U.nt_linear, lambda g: (U.Linear(r(g, 3, 2), r(g, 2)), r(g, 4, 3)))
+case('nt_index', U.nt_index, lambda g: (U.Linear(r(g, 3, 2), 0.5), r(g, 4, 3)))
+case('nt_unpack', U.nt_unpack, lambda g: (U.Linear(r(g, 3, 2), r(g, 2)), r(g, 4, 3)))
+case('nt_floats', U.nt_floats, lambda g: (U.Params3(0.5, -0.3, 1.1), r(g, 4)))
+case('nt_list', U.nt_list, lambda g: ([U.Linear(r(g, 3, 3), r(g, 3)), U.Linear(r(g, 3, 2), r(g, 2))],
+                                      r(g, 4, 3)))
+case('nt_in_dict', U.nt_in_dict, lambda g: ({'l1': U.Linear(r(g, 3, 3), r(g, 3)),
+                                             'l2': U.Linear(r(g, 3, 2), r(g, 2))}, r(g, 4, 3)))
+case('dc_linear', U.dc_linear, lambda g: (U.DLinear(r(g, 3, 2), r(g, 2)), r(g, 4, 3)))
+case('dc_config', U.dc_config, lambda g: (U.Config(0.3, 1.0, 'c'), r(g, 4)))
+case('dc_net', U.dc_net, lambda g: (U.Net([U.DLinear(r(g, 3, 3), r(g, 3)), U.DLinear(r(g, 3, 2), r(g, 2))],
+                                          r(g, 2)), r(g, 4, 3)))
+case('dc_in_list', U.dc_in_list, lambda g: ([U.DLinear(r(g, 3), r(g, 3)), U.DLinear(r(g, 3), 0.2)],
+                                            r(g, 3)))
+case('dc_cfg_not_wrt', U.dc_cfg_not_wrt, lambda g: (r(g, 4), U.Config(0.3, 1.0)))
+case('dc_cfg_wrt1', U.dc_cfg_not_wrt, lambda g: (r(g, 4), U.Config(0.3, 1.0)), wrt=1)
+case('nt_fields_loop', U.nt_fields_loop, lambda g: (U.Params3(0.5, -0.3, 1.1), r(g, 4)))
+case('make_nt_inside', U.make_nt_inside, lambda g: (r(g, 3), r(g, 3)))
+case('make_dc_inside', U.make_dc_inside, lambda g: (r(g, 3),))
+
+# D. methods and classes
+case('bound_loss', lambda *a: None, None)  # placeholder replaced below
+CASES.pop()
+_M = _mlp(np.random.default_rng(1))
+case('bound_method_loss', _M.loss, lambda g: data(g, 6, 3))
+case('unbound_method_loss', U.MLP.loss, lambda g: (_mlp(g),) + data(g, 6, 3))
+case('unbound_reg_loss', U.MLP.reg_loss, lambda g: (_mlp(g),) + data(g, 6, 3))
+case('method_via_helper', U.method_via_helper, lambda g: (_mlp(g),) + data(g, 6, 3))
+case('call_model_object', U.call_model_object, lambda g: (_mlp(g), r(g, 5, 3)))
+case('property_use', U.property_use, lambda g: (_mlp(g), r(g, 5, 3)))
+case('scaler_bound', U.Scaler(1.7).energy, lambda g: (r(g, 4),))
+case('scaler_unbound', U.Scaler.energy, lambda g: (U.Scaler(1.3), r(g, 4)))
+case('scaler_unbound_wrt_x', U.Scaler.energy, lambda g: (U.Scaler(1.3), r(g, 4)), wrt=1)
+case('scaler_array_attr', U.Scaler.energy, lambda g: (U.Scaler(r(g, 4)), r(g, 4)))
+case('poly_bound', U.Poly([0.5, -1.0, 0.3]).value, lambda g: (r(g, 4),))
+case('poly_unbound', U.Poly.value, lambda g: (U.Poly([0.5, -1.0, 0.3]), r(g, 4)))
+case('obj_attr_read_x', U.obj_attr_read_x, lambda g: (r(g, 4), U.Scaler(0.8)))
+case('obj_attr_read_obj', U.obj_attr_read_x, lambda g: (r(g, 4), U.Scaler(0.8)), wrt=1)
+case('bound_reg_loss_kw', _M.reg_loss, lambda g: data(g, 6, 3), kw=lambda g: {'lam': 0.5})
+
+# E. lambdas and nested defs
+case('lambda_direct', lambda x: np.sum(np.sin(x) * x ** 2), lambda g: (r(g, 4),))
+case('lambda_local', U.lambda_local, lambda g: (r(g, 4),))
+case('lambda_to_helper', U.lambda_to_helper, lambda g: (r(g, 4),))
+case('lambda_closure', U.lambda_closure, lambda g: (r(g, 4), 0.7))
+case('lambda_closure_wrt_a', U.lambda_closure, lambda g: (r(g, 4), 0.7), wrt=1)
+case('lambda_two_args', U.lambda_two_args, lambda g: (r(g, 4), r(g, 4)))
+case('nested_def', U.nested_def, lambda g: (r(g, 4),))
+case('nested_def_closure', U.nested_def_closure, lambda g: (r(g, 4), r(g, 4)))
+case('nested_def_closure_w', U.nested_def_closure, lambda g: (r(g, 4), r(g, 4)), wrt=1)
+case('nested_def_late_binding', U.nested_def_late_binding, lambda g: (r(g, 4),))
+case('nested_def_default', U.nested_def_default, lambda g: (np.abs(r(g, 4)) + 0.5,))
+case('lambda_in_loop_use', U.lambda_in_loop_use, lambda g: (r(g, 4),))
+case('lambda_default_arg', U.lambda_default_arg_helper, lambda g: (r(g, 4),))
+case('lambda_default_passed', U.lambda_default_arg_helper, lambda g: (r(g, 4), np.cosh))
+case('nested_calls_nested', U.nested_calls_nested, lambda g: (r(g, 4),))
+case('closure_over_dict', U.closure_over_dict, lambda g: ({'W': r(g, 3, 2), 'b': r(g, 2)}, r(g, 4, 3)))
+
+# F. comprehensions and generators
+case('gen_masked_sum', U.gen_masked_sum, lambda g: (r(g, 5), r(g, 5), np.array([1, 0, 1, 1, 0], bool)))
+case('gen_masked_sum_wrt_x', U.gen_masked_sum,
+     lambda g: (r(g, 5), r(g, 5), np.array([1, 0, 1, 1, 0], bool)), wrt=1)
+case('listcomp_powers', U.listcomp_powers, lambda g: (r(g, 4),))
+case('listcomp_cond', U.listcomp_cond, lambda g: (r(g, 5),))
+case('listcomp_nested', U.listcomp_nested, lambda g: (r(g, 3, 3),))
+case('listcomp_over_list', U.listcomp_over_list, lambda g: ([r(g, 3), r(g, 3)], r(g, 3)))
+case('dictcomp_items', U.dictcomp_items, lambda g: ({'a': r(g, 3), 'b': r(g, 2)},))
+case('dictcomp_cond', U.dictcomp_cond, lambda g: ({'a': r(g, 3), 'skip_b': r(g, 2), 'c': 0.4},))
+case('dictcomp_range', U.dictcomp_range, lambda g: (r(g, 3),))
+case('setcomp_indices', U.setcomp_indices, lambda g: (r(g, 3),))
+case('gen_tuple', U.gen_tuple, lambda g: (r(g, 3),))
+case('gen_list_builtin', U.gen_list_builtin, lambda g: (r(g, 3),))
+case('gen_all_any', U.gen_all_any, lambda g: ([r(g, 3), r(g, 2)],))
+case('gen_all_any_2d', U.gen_all_any, lambda g: ([r(g, 3), r(g, 2, 2)],))
+case('gen_over_items', U.gen_over_items, lambda g: ({'a': r(g, 3), 'frozen': r(g, 3), 'c': r(g, 3)},
+                                                    r(g, 3)))
+case('gen_enumerate', U.gen_enumerate, lambda g: ([r(g, 3), r(g, 3), r(g, 3)], r(g, 3)))
+case('listcomp_zip', U.listcomp_zip, lambda g: ([r(g, 3), r(g, 3)], [r(g, 3), 0.2], r(g, 3)))
+case('listcomp_masked_vals', U.listcomp_masked_vals, lambda g: (r(g, 5), np.array([1., 0., 1., 0., 1.])))
+case('nested_gen_cond', U.nested_gen_cond, lambda g: (r(g, 3, 3),))
+case('listcomp_stack_rows', U.listcomp_stack_rows, lambda g: (r(g, 4, 3), r(g, 3)))
+case('listcomp_stack_rows_w', U.listcomp_stack_rows, lambda g: (r(g, 4, 3), r(g, 3)), wrt=1)
+case('gen_sum_helper', U.gen_sum_helper, lambda g: (r(g, 4),))
+case('gen_with_walrus_outside', U.gen_with_walrus_outside, lambda g: (r(g, 4),))
+
+# G. callables, defaults, partial
+case('reduce_default', U.reduce_default, lambda g: (r(g, 4),))
+case('reduce_passed_mean', U.reduce_default, lambda g: (r(g, 4), np.mean))
+case('act_arg_sin', U.act_arg, lambda g: (r(g, 4), np.sin))
+case('act_arg_user', U.act_arg, lambda g: (r(g, 4), U.softplus))
+case('act_arg_lambda', U.act_arg, lambda g: (r(g, 4), lambda z: z ** 3))
+case('act_default', U.act_default, lambda g: (r(g, 4), r(g, 4)))
+case('act_default_kw', U.act_default, lambda g: (r(g, 4), r(g, 4)), kw=lambda g: {'act': U.sigmoid})
+case('helper_takes_fn', U.helper_takes_fn, lambda g: (r(g, 4),))
+case('cfg_act', U.cfg_act, lambda g: ({'act': np.tanh, 'w': r(g, 4)}, r(g, 4)))
+case('cfg_act_wrt_x', U.cfg_act, lambda g: ({'act': np.tanh, 'w': r(g, 4)}, r(g, 4)), wrt=1)
+case('acts_tuple', U.acts_tuple, lambda g: (r(g, 4),))
+case('zip_acts', U.zip_acts, lambda g: ([r(g, 4), r(g, 4)], r(g, 4)))
+case('partial_module', U.partial_loss, lambda g: (r(g, 4),))
+case('partial_direct', __import__('functools').partial(U._loss_c, c=-1.0), lambda g: (r(g, 4),))
+case('partial_inside', U.partial_inside, lambda g: (r(g, 4),))
+case('functools_partial_inside', U.functools_partial_inside, lambda g: (r(g, 4),))
+case('bound_method_value', U.bound_method_value, lambda g: (r(g, 4), U.Scaler(1.2)))
+case('func_in_list_arg', U.func_in_list_arg, lambda g: ([np.sin, np.cos], r(g, 4)), wrt=1)
+case('loop_over_fn_list', U.loop_over_fn_list, lambda g: ([np.sin, U.softplus, np.tanh], r(g, 4)), wrt=1)
+case('ufunc_reduce', U.ufunc_reduce, lambda g: (r(g, 4),))
+
+# H. primal-only statements, errstate, context managers, try
+case('with_errstate', U.with_errstate, lambda g: (np.abs(r(g, 4)) + 0.5,))
+case('with_errstate_raise', U.with_errstate_raise, lambda g: (np.abs(r(g, 4)) + 0.5,))
+case('with_timer', U.with_timer, lambda g: (r(g, 4),))
+case('asserts', U.asserts, lambda g: (r(g, 4), r(g, 4)))
+case('raise_in_branch_sum', U.raise_in_branch, lambda g: (r(g, 4),))
+case('raise_in_branch_mean', U.raise_in_branch, lambda g: (r(g, 4), 'mean'))
+case('raise_on_shape', U.raise_on_shape, lambda g: (r(g, 4, 3), r(g, 3)), wrt=1)
+case('prints', U.prints, lambda g: (r(g, 4),))
+case('logs', U.logs, lambda g: (r(g, 4),))
+case('warns', U.warns, lambda g: (r(g, 4),))
+case('fstring_not_used', U.fstring_not_used, lambda g: (r(g, 4),))
+case('raise_in_loop', U.raise_in_loop, lambda g: (r(g, 4),))
+case('try_keyerror_absent', U.try_keyerror, lambda g: ({'w': r(g, 3)}, r(g, 3)))
+case('try_keyerror_present', U.try_keyerror, lambda g: ({'w': r(g, 3), 'b': 0.3}, r(g, 3)))
+case('try_loop_keys', U.try_loop_keys, lambda g: ({'a': r(g, 3), 'c': 0.5}, r(g, 3)))
+case('try_reraise', U.try_reraise, lambda g: (r(g, 4),))
+case('try_import', U.try_import, lambda g: (r(g, 4),))
+
+# I. items, zip, enumerate, slicing
+case('items_weighted', U.items_weighted, lambda g: ({'a': r(g, 3), 'b': r(g, 3)}, {'a': 0.5, 'b': 2.0},
+                                                    r(g, 3)))
+case('items_weighted_wrt1', U.items_weighted, lambda g: ({'a': r(g, 3), 'b': r(g, 3)},
+                                                         {'a': 0.5, 'b': 2.0}, r(g, 3)), wrt=1)
+case('zip_items', U.zip_items, lambda g: ({'a': r(g, 3), 'b': r(g, 2)}, {'x': r(g, 3), 'y': r(g, 2)}))
+case('enumerate_rows', U.enumerate_rows, lambda g: (r(g, 4, 3), r(g, 3)))
+case('enumerate_rows_w', U.enumerate_rows, lambda g: (r(g, 4, 3), r(g, 3)), wrt=1)
+case('zip_arrays', U.zip_arrays, lambda g: (r(g, 4), r(g, 4)))
+case('zip_arrays_wrt1', U.zip_arrays, lambda g: (r(g, 4), r(g, 4)), wrt=1)
+case('array_slices', U.array_slices, lambda g: (r(g, 6),))
+case('fancy_index', U.fancy_index, lambda g: (r(g, 6), np.array([0, 2, 2, 5])))
+case('reversed_loop', U.reversed_loop, lambda g: (r(g, 5),))
+case('range_step_loop', U.range_step_loop, lambda g: (r(g, 6),))
+case('nested_loops_matrix', U.nested_loops_matrix, lambda g: (r(g, 3, 3), r(g, 3)))
+case('nested_loops_matrix_v', U.nested_loops_matrix, lambda g: (r(g, 3, 3), r(g, 3)), wrt=1)
+case('column_loop', U.column_loop, lambda g: (r(g, 3, 4),))
+
+# J. Python forms
+case('walrus_big', U.walrus, lambda g: (r(g, 4) + 1.0,))
+case('walrus_small', U.walrus, lambda g: (0.1 * r(g, 4),))
+case('walrus_expr', U.walrus_expr, lambda g: (r(g, 4),))
+case('match_l2', U.match_penalty, lambda g: (r(g, 4),))
+case('match_l1', U.match_penalty, lambda g: (r(g, 4), 'l1'))
+case('match_abs_kw', U.match_penalty, lambda g: (r(g, 4),), kw=lambda g: {'kind': 'abs'})
+case('match_default', U.match_penalty, lambda g: (r(g, 4), 'none'))
+case('match_int_1', U.match_int, lambda g: (r(g, 4), 1))
+case('match_int_2', U.match_int, lambda g: (r(g, 4),))
+case('match_int_3', U.match_int, lambda g: (r(g, 4), 7))
+case('star_args', U.star_args, lambda g: (r(g, 3), r(g, 3), r(g, 3)))
+case('star_args_none', U.star_args, lambda g: (r(g, 3),))
+case('star_args_wrt2', U.star_args, lambda g: (r(g, 3), r(g, 3), r(g, 3)), wrt=2)
+case('star_args_wrt_name', U.star_args, lambda g: (r(g, 3), r(g, 3), 0.5), wrt='args', fwd=False,
+     hvp=False)
+case('star_args_index', U.star_args_index, lambda g: (r(g, 3), r(g, 3), r(g, 3)))
+case('star_kwargs', U.star_kwargs, lambda g: (r(g, 3),), kw=lambda g: {'a': 0.5, 'b': 2.0})
+case('kwargs_get_absent', U.kwargs_get, lambda g: (r(g, 3),))
+case('kwargs_get_present', U.kwargs_get, lambda g: (r(g, 3),), kw=lambda g: {'scale': 3.0})
+case('kwonly', U.kwonly, lambda g: (r(g, 3), r(g, 3)))
+case('kwonly_given', U.kwonly, lambda g: (r(g, 3), r(g, 3)), kw=lambda g: {'lam': 0.5, 'power': 4})
+case('kwonly_wrt_lam', U.kwonly, lambda g: (r(g, 3), r(g, 3)), kw=lambda g: {'lam': 0.5}, wrt='lam')
+case('kwonly_required', U.kwonly_required, lambda g: (r(g, 3),), kw=lambda g: {'x': r(g, 3)})
+case('kwonly_required_wrt_x', U.kwonly_required, lambda g: (r(g, 3),), kw=lambda g: {'x': r(g, 3)},
+     wrt='x')
+case('forward_kwargs', U.forward_kwargs, lambda g: (r(g, 3),), kw=lambda g: {'a': 2.0, 'b': -1.0})
+case('star_call_tuple', U.star_call_tuple, lambda g: (r(g, 3),))
+case('chained_cmp', U.chained_cmp, lambda g: (np.array([-1.7, -0.4, 0.3, 0.8, 1.6]),))
+case('del_name', U.del_name, lambda g: (r(g, 3),))
+case('global_read', U.global_read, lambda g: (r(g, 3),))
+case('global_tuple', U.global_tuple, lambda g: (r(g, 3),))
+case('global_dict', U.global_dict, lambda g: (r(g, 3),))
+case('local_import', U.local_import, lambda g: (r(g, 3),))
+case('math_scalar', U.math_scalar, lambda g: (0.7, -1.3))
+case('math_scalar_wrt_b', U.math_scalar, lambda g: (0.7, -1.3), wrt=1)
+case('ternary', U.ternary, lambda g: (r(g, 3),))
+case('ternary_flip', U.ternary, lambda g: (r(g, 3), True))
+case('ternary_on_data_pos', U.ternary_on_data, lambda g: (np.array([0.5, 1.0, -0.2]),))
+case('ternary_on_data_neg', U.ternary_on_data, lambda g: (np.array([-0.5, 1.0, -0.9]),))
+case('augmented_scalars', U.augmented_scalars, lambda g: (r(g, 3),))
+case('int_arg_unused', U.int_arg_unused, lambda g: (r(g, 3), 3))
+case('early_return_loop', U.early_return_loop, lambda g: (r(g, 4),))
+case('early_return_loop_taken', U.early_return_loop, lambda g: (np.array([1.0, 11.0, 2.0]),))
+
+# K. while/break, in-place, spellings
+case('while_break', U.while_break, lambda g: (r(g, 4),))
+case('while_cond', U.while_cond, lambda g: (r(g, 4),))
+case('while_data_cond', U.while_data_cond, lambda g: (r(g, 4),))
+case('for_continue', U.for_continue, lambda g: (r(g, 4),))
+case('inplace_index', U.inplace_index, lambda g: (r(g, 4),))
+case('inplace_plus', U.inplace_plus, lambda g: (r(g, 4), r(g, 4)))
+case('inplace_plus_w', U.inplace_plus, lambda g: (r(g, 4), r(g, 4)), wrt=1)
+case('inplace_col', U.inplace_col, lambda g: (r(g, 3, 3),))
+case('inplace_copy_arg', U.inplace_copy_arg, lambda g: (r(g, 4),))
+case('mutate_own_arg', U.mutate_own_arg, lambda g: (r(g, 4),))
+case('append_then_array', U.append_then_array, lambda g: (r(g, 3),))
+case('matmul_spellings', U.matmul_spellings, lambda g: (r(g, 3, 3), r(g, 3)))
+case('matmul_spellings_x', U.matmul_spellings, lambda g: (r(g, 3, 3), r(g, 3)), wrt=1)
+case('einsum_quad', U.einsum_quad, lambda g: (r(g, 3, 3), r(g, 3)), wrt=(0, 1), hvp=False)
+case('outer_trace', U.outer_trace, lambda g: (r(g, 3), r(g, 3)))
+case('where_clip', U.where_clip, lambda g: (np.array([-1.3, -0.2, 0.3, 0.9, 1.4]),))
+case('maximum_relu', U.maximum_relu, lambda g: (np.array([-1.3, -0.2, 0.3, 0.9]), np.array([1.0, 2.0, 0.5, 1.5])))
+case('norm_loss', U.norm_loss, lambda g: (r(g, 4),))
+case('solve_loss', U.solve_loss, lambda g: (np.eye(3) * 3.0 + r(g, 3, 3) * 0.3, r(g, 3)))
+case('solve_loss_b', U.solve_loss, lambda g: (np.eye(3) * 3.0 + r(g, 3, 3) * 0.3, r(g, 3)), wrt=1)
+case('logsumexp_manual', U.logsumexp_manual, lambda g: (r(g, 5),))
+case('reshape_T', U.reshape_T, lambda g: (r(g, 6),))
+case('cumsum_diff', U.cumsum_diff, lambda g: (r(g, 5),))
+case('concat_stack', U.concat_stack, lambda g: (r(g, 3), r(g, 2)), wrt=(0, 1), hvp=False)
+case('scipy_special', U.scipy_special, lambda g: (r(g, 4),))
+case('float_args', U.float_args, lambda g: (0.7, 1.3))
+case('float_args_wrt_both', U.float_args, lambda g: (0.7, 1.3), wrt=(0, 1), hvp=False)
+case('float_and_array', U.float_and_array, lambda g: (0.4, r(g, 4)))
+case('np_float_scalar', U.np_float_scalar, lambda g: (np.float64(0.4), r(g, 4)))
+case('mean_axis', U.mean_axis, lambda g: (r(g, 3, 4),))
+case('std_var', U.std_var, lambda g: (r(g, 5),))
+case('prod_loss', U.prod_loss, lambda g: (r(g, 5),))
+case('sort_loss', U.sort_loss, lambda g: (r(g, 5),))
+case('abs_loss', U.abs_loss, lambda g: (np.array([-1.2, 0.4, 0.9, -0.3]),))
+case('max_scalar', U.max_scalar, lambda g: (0.7, -0.4))
+case('max_scalar_b', U.max_scalar, lambda g: (0.7, -0.4), wrt=1)
+case('power_array_exponent', U.power_array_exponent, lambda g: (np.abs(r(g, 4)) + 0.5, r(g, 4)),
+     wrt=(0, 1), hvp=False)
+case('broadcasting', U.broadcasting, lambda g: (r(g, 3, 2), r(g, 2)), wrt=(0, 1), hvp=False)
+case('astype_int', U.astype_int, lambda g: (np.array([0.3, 1.6, 2.2, -1.4]),))
+case('stop_grad', U.stop_grad, lambda g: (r(g, 4),))
+case('recursion_py', U.recursion_py, lambda g: (r(g, 4),))
+case('simulate_ode', U.simulate_ode, lambda g: (2.0, 1.0))
+case('simulate_ode_x0', U.simulate_ode, lambda g: (2.0, 1.0), wrt=1)
+case('gauss_newton_like', U.gauss_newton_like, lambda g: (np.array([1.5, 0.7]), np.linspace(0, 2, 6),
+                                                          r(g, 6)))
+
+# helper-returned containers
+case('helper_returns_dict', U.helper_returns_dict, lambda g: ({'W': r(g, 3, 2), 'v': r(g, 2)}, r(g, 4, 3)))
+case('helper_returns_nt', U.helper_returns_nt, lambda g: (r(g, 4),))
+case('helper_returns_tuple', U.helper_returns_tuple, lambda g: (r(g, 4),))
+
+
+def _wrt_items(w):
+    return w if isinstance(w, tuple) else (w,)
+
+
+@pytest.mark.parametrize('c', [c.param() for c in CASES])
+def test_program(c):
+    rng = np.random.default_rng(abs(hash(c.id)) % (2 ** 32))
+    args = tuple(c.args(rng))
+    kw = c.kw(rng) if c.kw else {}
+    before_args, before_kw = copy.deepcopy(args), copy.deepcopy(kw)
+    items = _wrt_items(c.wrt)
+    fds = [fd_grad(c.fn, args, kw, w) for w in items]
+    xs = [get_wrt(c.fn, args, kw, w)[0](args, kw) for w in items]
+
+    # reverse mode
+    g = srcad.grad(c.fn, wrt=c.wrt)(*args, **kw)
+    assert tree_equal(args, before_args) and tree_equal(kw, before_kw), "grad mutated its arguments"
+    gs = g if isinstance(c.wrt, tuple) else (g,)
+    assert isinstance(gs, tuple) and len(gs) == len(items)
+    for gi, fd, x, w in zip(gs, fds, xs, items):
+        assert_tree_close(gi, fd, x, f"grad wrt {w!r}")
+
+    # forward mode: <fd, t>
+    if c.fwd:
+        ts = [random_like(x, rng) for x in xs]
+        jv = srcad.autodiff(c.fn, mode='forward', wrt=c.wrt)(*args, *ts, **kw)
+        assert tree_equal(args, before_args), "forward mode mutated its arguments"
+        want = sum(tree_vdot(fd, t) for fd, t in zip(fds, ts))
+        np.testing.assert_allclose(float(jv), want, rtol=RTOL, atol=ATOL, err_msg="forward JVP")
+
+    # second order: hvp against finite differences of the gradient
+    if c.hvp and not isinstance(c.wrt, tuple):
+        x = xs[0]
+        v = random_like(x, rng)
+        get, put = get_wrt(c.fn, args, kw, c.wrt)
+        hv = srcad.hvp(c.fn, wrt=c.wrt)(*args, v, **kw)
+        assert tree_equal(args, before_args), "hvp mutated its arguments"
+        df = srcad.grad(c.fn, wrt=c.wrt)
+        e = 1e-5
+        ap, kp = put(args, kw, _axpy(x, v, e))
+        am, km = put(args, kw, _axpy(x, v, -e))
+        gp = df(*copy.deepcopy(ap), **copy.deepcopy(kp))
+        gm = df(*copy.deepcopy(am), **copy.deepcopy(km))
+        fdh = _combine(gp, gm, e, x)
+        assert_tree_close(hv, fdh, x, "hvp", rtol=1e-5, atol=1e-6)
+
+
+def _combine(gp, gm, e, x):
+    ch = children(x)
+    if ch is None:
+        if not _is_float_leaf(x):
+            return None
+        return (np.asarray(gp, float) - np.asarray(gm, float)) / (2 * e) if isinstance(x, np.ndarray) \
+            else float((gp - gm) / (2 * e))
+    cp, cm = children(gp), children(gm)
+    return rebuild(x, [_combine(a, b, e, xx) for (_, a), (_, b), (_, xx) in zip(cp, cm, ch)])
