@@ -1521,3 +1521,270 @@ def bad_loop_else(x):
     else:
         s = s * 2.0
     return s
+
+
+# --------------------------------------------------------------------------------------------
+# O. scoping and evaluation-order traps
+# --------------------------------------------------------------------------------------------
+
+def comp_var_no_leak(x):
+    i = 0
+    s = sum(x[i] ** 2 for i in range(1, 3))
+    return s * x[i]
+
+
+def listcomp_var_no_leak(x):
+    k = 0
+    ys = [x[k] * 2.0 for k in range(1, 3)]
+    return sum(ys) * x[k]
+
+
+def lambda_param_shadows(x):
+    z = x * 2.0
+    f = lambda z: z ** 2
+    return np.sum(f(x)) + np.sum(z)
+
+
+def nested_def_local_shadows(x):
+    h = np.sin(x)
+
+    def g(z):
+        h = z * 3.0
+        return h
+    u = g(x)
+    return np.sum(h * u)
+
+
+def _helper_with_locals(x):
+    h = x * 5.0
+    out = np.cos(h)
+    return out
+
+
+def helper_locals_shadow(x):
+    h = x ** 2
+    out = _helper_with_locals(x)
+    return np.sum(h * out)
+
+
+def parallel_assign(x, y):
+    for _ in range(2):
+        x, y = y * 2.0, x * 3.0 + y
+    return np.sum(x * y)
+
+
+def swap(x, y):
+    a, b = x, y
+    a, b = b, a
+    return np.sum(a * np.sin(b))
+
+
+def repeated_index_add(x):
+    y = np.zeros(3)
+    y[np.array([0, 0, 1])] += x
+    return np.sum(y * np.array([1.0, 2.0, 3.0]))
+
+
+def mask_assign(x):
+    y = np.zeros_like(x)
+    m = x > 0.0
+    y[m] = x[m] ** 2
+    return np.sum(y)
+
+
+def neg_step(x):
+    return np.sum(x[::-1] * x) + np.sum(x[-2::-2] ** 2)
+
+
+def float_cast(x):
+    s = float(np.sum(x ** 2))
+    return s * np.sum(x)
+
+
+def mod_floordiv(x):
+    return np.sum(x % 1.0 + (x // 1.0) * x)
+
+
+def item_method(x):
+    return x.sum().item() * 2.0 + x[0].item() ** 2
+
+
+def methods_spelling(X):
+    return X.sum() + X.mean(axis=0).sum() + (X.T @ X).trace() + X.max() + X.prod()
+
+
+def sum_with_start(x):
+    return sum((x[i] ** 2 for i in range(3)), 10.0) + sum([x, x ** 2], np.zeros(3)).sum()
+
+
+def np_sum_of_list(x, y):
+    return np.sum([np.sum(x ** 2), np.sum(y)]) + np.mean(np.array([x, y]) ** 2)
+
+
+def builtin_abs_pow_round(x):
+    s = 0.0
+    for v in x:
+        s = s + abs(v) * pow(v, 2) + round(3.0) * v
+    return s
+
+
+def builtin_max_gen(x):
+    return max(x[i] ** 2 for i in range(3)) + min([x[0], x[1]])
+
+
+def enumerate_zip_unpack(Ws, bs, x):
+    h = x
+    for i, (W, b) in enumerate(zip(Ws, bs)):
+        h = np.tanh(W @ h + b) * (i + 1.0)
+    return np.sum(h)
+
+
+def reversed_layers(ws, x):
+    h = x
+    for w in reversed(ws):
+        h = np.sin(w * h)
+    return np.sum(h)
+
+
+def sorted_keys(p, x):
+    s = 0.0
+    for i, k in enumerate(sorted(p)):
+        s = s + (i + 1.0) * np.sum(p[k] * x)
+    return s
+
+
+def default_from_global(x, c=SCALE):
+    return np.sum(c * x ** 2)
+
+
+def helper_twice_dict(p, x):
+    r1 = _forward(p, x)
+    r2 = _forward(p, 2.0 * x)
+    return np.sum(r1['out'] * r2['out']) + np.sum(r1['h'] - r2['h'])
+
+
+def shape_branch(x):
+    if x.ndim == 2 and x.shape[0] > 1:
+        return np.sum(x[0] * x[1])
+    return np.sum(x ** 2)
+
+
+def loop_carried_list(x):
+    hs = [x]
+    for _ in range(3):
+        hs.append(np.sin(hs[-1]) + hs[0])
+    return np.sum(hs[-1] * hs[1])
+
+
+def inplace_loop_prev(x):
+    a = np.copy(x)
+    for i in range(1, a.shape[0]):
+        a[i] += a[i - 1] * 0.5
+    return np.sum(a ** 2)
+
+
+def where_scalar(x):
+    return np.sum(np.where(x > 0, x, 0.1) * x)
+
+
+def norm_axis(X):
+    return np.sum(np.linalg.norm(X, axis=1) ** 3)
+
+
+def sum_where(x):
+    return np.sum(x ** 2, where=x > 0.0) + np.mean(x, keepdims=True)[0]
+
+
+def asarray_copy(x):
+    y = np.asarray(x)
+    z = np.array(x)
+    w = x.copy()
+    return np.sum(y * z * w.astype(np.float64))
+
+
+def loop_over_array_rows_append(X):
+    out = []
+    for row in X:
+        out.append(np.dot(row, row))
+    return sum(out)
+
+
+def zip_star(pairs):
+    ws, bs = zip(*pairs)
+    return np.sum(ws[0] * bs[1]) + np.sum(ws[1] * bs[0])
+
+
+def two_returns_dict_vs_loop(p, x):
+    s = 0.0
+    for k in ('w', 'v'):
+        s = s + np.sum(p[k] * x)
+    return s ** 2
+
+
+def dict_of_lists(p, x):
+    s = 0.0
+    for w in p['ws']:
+        s = s + np.sum(w * x)
+    return s * p['scale']
+
+
+def update_same_name(x):
+    x = x * 2.0
+    x = np.sin(x) + x
+    return np.sum(x)
+
+
+def closure_loop_var(x):
+    s = 0.0
+    for k in range(3):
+        f = lambda z: z * k
+        s = s + np.sum(f(x))
+    return s
+
+
+def generator_cond_on_values(x):
+    return sum(v ** 2 for v in x if v > 0.0)
+
+
+def nested_helper_default_callable(x):
+    return _outer_helper(x)
+
+
+def _outer_helper(x, reduce=np.mean, act=softplus):
+    return reduce(act(x)) * 2.0
+
+
+def conditional_accum_dict(p, x):
+    acc = {'a': 0.0, 'b': 0.0}
+    a = acc['a'] + np.sum(p['w'] * x)
+    b = acc['b'] + np.sum(p['w'] ** 2)
+    return a * b
+
+
+def int_float_mix(x, n):
+    return np.sum(x ** 2) / n + n * np.sum(x)
+
+
+def parallel_assign_once(x, y):
+    x, y = y * 2.0, x * 3.0 + y
+    return np.sum(x * y)
+
+
+def parallel_assign_loop_fwd(x, y):
+    for _ in range(2):
+        x, y = y * 2.0, x * 3.0 + y
+    return np.sum(x * y)
+
+
+def loop_swap_roles(x, y):
+    for _ in range(2):
+        x, y = y, x
+    return np.sum(x * np.sin(y))
+
+
+def loop_nonwrt_becomes_active(x, y):
+    for _ in range(2):
+        t = y
+        y = x * 2.0
+        x = t
+    return np.sum(x * y)
