@@ -246,6 +246,7 @@ class Case:
     fwd: bool = True
     hvp: bool = True
     mark: object = None
+    opts: object = None             # options of srcad.grad and srcad.hvp (checkpoint=...)
 
     def param(self):
         marks = [self.mark] if self.mark is not None else []
@@ -685,6 +686,31 @@ case('attr_assign_in_function', U.bad_attr_assign, lambda g: (_mlp(g), r(g, 3)))
 case('yield_in_unused_nested_def', U.bad_yield_gen, lambda g: (r(g, 3),))
 case('float32_array', U.nested_def, lambda g: (r(g, 3).astype(np.float32),), fwd=False, hvp=False)
 
+# P. srcad's derivatives inside the function, checkpointing, hooks
+case('grad_norm_penalty', U.grad_norm_penalty, lambda g: (r(g, 3),))
+case('grad_wrt1_inside', U.grad_wrt1_inside, lambda g: (r(g, 3), r(g, 3)))
+case('grad_wrt1_inside_y', U.grad_wrt1_inside, lambda g: (r(g, 3), r(g, 3)), wrt=1)
+case('value_and_grad_inside', U.value_and_grad_inside, lambda g: (r(g, 3),))
+case('gradient_descent_unrolled', U.gradient_descent_unrolled, lambda g: (r(g, 3), 0.1))
+case('gradient_descent_unrolled_lr', U.gradient_descent_unrolled, lambda g: (r(g, 3), 0.1), wrt=1)
+case('two_returns_dict_vs_loop', U.two_returns_dict_vs_loop, lambda g: ({'w': r(g, 3), 'v': r(g, 3)}, r(g, 3)))
+_CK = {'checkpoint': True}
+case('ck_rnn_dict', U.rnn_dict, lambda g: ({'Wh': r(g, 3, 3, scale=0.5), 'Wx': r(g, 3, 2), 'b': r(g, 3)},
+                                           r(g, 7, 2)), opts=_CK)
+case('ck_rnn_dict_xs', U.rnn_dict, lambda g: ({'Wh': r(g, 3, 3, scale=0.5), 'Wx': r(g, 3, 2), 'b': r(g, 3)},
+                                              r(g, 7, 2)), wrt=1, opts={'checkpoint': 3})
+case('ck_simulate_ode', U.simulate_ode, lambda g: (2.0, 1.0), opts=_CK)
+case('ck_while_break', U.while_break, lambda g: (r(g, 5),), opts=_CK)
+case('ck_while_data_cond', U.while_data_cond, lambda g: (5.0 * r(g, 4),), opts=_CK)
+case('ck_gru_like', U.gru_like, lambda g: ({k: r(g, 3, 2 if k[0] == 'W' else 3, scale=0.5)
+                                            for k in ('Wz', 'Uz', 'Wc', 'Uc')}, r(g, 6, 2)), opts=_CK)
+case('ck_parallel_assign', U.parallel_assign, lambda g: (r(g, 3), r(g, 3)), fwd=False, hvp=False, opts=_CK)
+case('ck_mlp_layers', U.mlp_layers, lambda g: ({
+    'W1': r(g, 3, 4, scale=0.5), 'b1': r(g, 4),
+    'layers': [{'W': r(g, 4, 4, scale=0.5), 'b': r(g, 4)} for _ in range(3)], 'out': r(g, 4)},) + data(g),
+    opts=_CK)
+case('ck_for_continue', U.for_continue, lambda g: (r(g, 5),), opts={'checkpoint': 2})
+
 
 def _wrt_items(w):
     return w if isinstance(w, tuple) else (w,)
@@ -701,7 +727,8 @@ def test_program(c):
     xs = [get_wrt(c.fn, args, kw, w)[0](args, kw) for w in items]
 
     # reverse mode
-    g = srcad.grad(c.fn, wrt=c.wrt)(*args, **kw)
+    opts = c.opts or {}
+    g = srcad.grad(c.fn, wrt=c.wrt, **opts)(*args, **kw)
     assert tree_equal(args, before_args) and tree_equal(kw, before_kw), "grad mutated its arguments"
     gs = g if isinstance(c.wrt, tuple) else (g,)
     assert isinstance(gs, tuple) and len(gs) == len(items)
@@ -721,7 +748,7 @@ def test_program(c):
         x = xs[0]
         v = random_like(x, rng)
         get, put = get_wrt(c.fn, args, kw, c.wrt)
-        hv = srcad.hvp(c.fn, wrt=c.wrt)(*args, v, **kw)
+        hv = srcad.hvp(c.fn, wrt=c.wrt, **opts)(*args, v, **kw)
         assert tree_equal(args, before_args), "hvp mutated its arguments"
         df = srcad.grad(c.fn, wrt=c.wrt)
         e = 1e-5
@@ -1212,6 +1239,7 @@ BUILD_REFUSALS = [
     ('max_of_generator', U.builtin_max_gen),
     ('sum_where_kw', U.sum_where),
     ('item_method', U.item_method),
+    ('functools_reduce_lambda', U.reduce_functools),
 ]
 
 
@@ -1248,3 +1276,69 @@ def test_refused_at_call_with_location(name, fn, make):
     with pytest.raises(srcad.SrcadError) as err:
         srcad.grad(fn)(*make())
     assert CORPUS_FILE in str(err.value), str(err.value)
+
+
+def test_hook_doubles_the_gradient():
+    x = np.array([0.3, -0.5, 1.2])
+    np.testing.assert_allclose(srcad.grad(U.hooked)(x), 4.0 * x, rtol=RTOL)
+
+
+def test_hessian_of_a_dict_argument():
+    """JAX's layout H[key_i][key_j], against finite differences of the gradient."""
+    rng = np.random.default_rng(8)
+    p = {'w': r(rng, 3), 'b': 0.4}
+    X, y = data(rng)
+    f = U.logreg_softplus
+    H = srcad.hessian(f)(p, X, y)
+    df = srcad.grad(f)
+    e = 1e-5
+    for kj in p:
+        for idx in np.ndindex(np.shape(p[kj])):
+            pp, pm = dict(p), dict(p)
+            if isinstance(p[kj], np.ndarray):
+                pp[kj], pm[kj] = p[kj].copy(), p[kj].copy()
+                pp[kj][idx] += e
+                pm[kj][idx] -= e
+            else:
+                pp[kj], pm[kj] = p[kj] + e, p[kj] - e
+            gp, gm = df(pp, X, y), df(pm, X, y)
+            for ki in p:
+                col = (np.asarray(gp[ki]) - np.asarray(gm[ki])) / (2 * e)
+                blk = np.asarray(H[ki][kj])
+                assert blk.shape == np.shape(p[ki]) + np.shape(p[kj])
+                np.testing.assert_allclose(blk[(Ellipsis,) + idx], col, rtol=1e-5, atol=1e-7)
+
+
+def test_container_arguments_through_the_family():
+    rng = np.random.default_rng(9)
+    p = mlp_params(rng)
+    X, y = data(rng)
+    fds = [fd_grad(U.mlp2, (p, X, y), {}, i) for i in range(3)]
+    v, g = srcad.value_and_grad(U.mlp2)(p, X, y)
+    assert_tree_close(g, fds[0], p, 'value_and_grad')
+    _, pull = srcad.vjp(U.mlp2, p, X, y, wrt=None)
+    for ct, fd, a in zip(pull(1.0), fds, (p, X, y)):
+        assert_tree_close(ct, fd, a, 'vjp wrt=None')
+    ts = (random_like(p, rng), r(rng, *X.shape), r(rng, *y.shape))
+    _, jt = srcad.jvp(U.mlp2, (p, X, y), ts)
+    np.testing.assert_allclose(jt, sum(tree_vdot(fd, t) for fd, t in zip(fds, ts)), rtol=RTOL, atol=ATOL)
+    vv = random_like(p, rng)
+    rr = srcad.autodiff(srcad.grad(U.mlp2), mode='reverse')(p, X, y, seed=vv)
+    assert_tree_close(rr, srcad.hvp(U.mlp2)(p, X, y, vv), p, 'reverse over reverse', rtol=1e-9, atol=1e-10)
+    q = {'w': r(rng, 3), 'b': 0.3}
+    gq, aux = srcad.grad(U.aux_dict_loss, has_aux=True)(q, X, y)
+    assert_tree_close(gq, fd_grad(lambda q, X, y: U.aux_dict_loss(q, X, y)[0], (q, X, y), {}, 0), q, 'aux')
+    assert aux['n'] == X.shape[0]
+
+
+@pytest.mark.xfail(strict=True, reason="refused: jvp(batched=True) of a dict argument with stacked "
+                   "leaves: ShapeMismatchError 'every tangent needs the same leading axis of "
+                   "directions, not shapes ()'")
+def test_jvp_batched_dict_tangents():
+    rng = np.random.default_rng(10)
+    p = {'w': r(rng, 3), 'b': r(rng, 2)}
+    T_ = {'w': r(rng, 4, 3), 'b': r(rng, 4, 2)}
+    _, jt = srcad.jvp(U.params_values_sum, (p,), (T_,), batched=True)
+    fd = fd_grad(U.params_values_sum, (p,), {}, 0)
+    want = [tree_vdot(fd, {'w': T_['w'][i], 'b': T_['b'][i]}) for i in range(4)]
+    np.testing.assert_allclose(jt, want, rtol=RTOL, atol=ATOL)

@@ -1788,3 +1788,56 @@ def loop_nonwrt_becomes_active(x, y):
         y = x * 2.0
         x = t
     return np.sum(x * y)
+
+
+
+# --------------------------------------------------------------------------------------------
+# P. srcad's own derivatives called inside a differentiated function
+# --------------------------------------------------------------------------------------------
+
+def _energy(x):
+    return np.sum(np.sin(x) * x ** 2)
+
+
+def _pair_energy(x, y):
+    return np.sum(np.exp(0.3 * x * y))
+
+
+def grad_norm_penalty(x):
+    import srcad
+    g = srcad.grad(_energy)(x)
+    return _energy(x) + 0.5 * np.sum(g ** 2)
+
+
+def grad_wrt1_inside(x, y):
+    import srcad
+    gy = srcad.grad(_pair_energy, wrt=1)(x, y)
+    return np.sum(gy * x)
+
+
+def value_and_grad_inside(x):
+    import srcad
+    v, g = srcad.value_and_grad(_energy)(x)
+    return v * np.sum(g)
+
+
+def gradient_descent_unrolled(x0, lr):
+    import srcad
+    x = x0
+    for _ in range(3):
+        x = x - lr * srcad.grad(_energy)(x)
+    return _energy(x)
+
+
+def _double(g):
+    return g * 2.0
+
+
+def hooked(x):
+    import srcad
+    return np.sum(srcad.hook(x, _double) ** 2)
+
+
+def aux_dict_loss(p, X, y):
+    r = X @ p['w'] + p['b'] - y
+    return np.mean(r ** 2), {'resid': r, 'n': X.shape[0]}
