@@ -288,7 +288,11 @@ def _mlp(rng):
 CASES = []
 
 
+_SECOND_ORDER = [True]     # sections of primal-only statements and Python forms skip the hvp
+
+
 def case(id, fn, args, **opts):
+    opts.setdefault('hvp', _SECOND_ORDER[0])
     CASES.append(Case(id, fn, args, **opts))
 
 
@@ -416,16 +420,17 @@ case('obj_attr_read_x', U.obj_attr_read_x, lambda g: (r(g, 4), U.Scaler(0.8)))
 case('obj_attr_read_obj', U.obj_attr_read_x, lambda g: (r(g, 4), U.Scaler(0.8)), wrt=1)
 case('bound_reg_loss_kw', _M.reg_loss, lambda g: data(g, 6, 3), kw=lambda g: {'lam': 0.5})
 
-# E. lambdas and nested defs
+# E. lambdas and nested defs (first order, but for a few)
+_SECOND_ORDER[0] = False
 case('lambda_direct', lambda x: np.sum(np.sin(x) * x ** 2), lambda g: (r(g, 4),))
-case('lambda_local', U.lambda_local, lambda g: (r(g, 4),))
+case('lambda_local', U.lambda_local, lambda g: (r(g, 4),), hvp=True)
 case('lambda_to_helper', U.lambda_to_helper, lambda g: (r(g, 4),))
-case('lambda_closure', U.lambda_closure, lambda g: (r(g, 4), 0.7))
-case('lambda_closure_wrt_a', U.lambda_closure, mark=silent('type only: hvp wrt a float argument the function is linear in returns array(0.), not a float'), args= lambda g: (r(g, 4), 0.7), wrt=1)
+case('lambda_closure', U.lambda_closure, lambda g: (r(g, 4), 0.7), hvp=True)
+case('lambda_closure_wrt_a', U.lambda_closure, mark=silent('type only: hvp wrt a float argument the function is linear in returns array(0.), not a float'), args= lambda g: (r(g, 4), 0.7), wrt=1, hvp=True)
 case('lambda_two_args', U.lambda_two_args, lambda g: (r(g, 4), r(g, 4)))
 case('nested_def', U.nested_def, lambda g: (r(g, 4),))
-case('nested_def_closure', U.nested_def_closure, lambda g: (r(g, 4), r(g, 4)))
-case('nested_def_closure_w', U.nested_def_closure, lambda g: (r(g, 4), r(g, 4)), wrt=1)
+case('nested_def_closure', U.nested_def_closure, lambda g: (r(g, 4), r(g, 4)), hvp=True)
+case('nested_def_closure_w', U.nested_def_closure, lambda g: (r(g, 4), r(g, 4)), wrt=1, hvp=True)
 case('nested_def_late_binding', U.nested_def_late_binding, lambda g: (r(g, 4),))
 case('nested_def_default', U.nested_def_default, lambda g: (np.abs(r(g, 4)) + 0.5,))
 case('lambda_in_loop_use', U.lambda_in_loop_use, lambda g: (r(g, 4),))
@@ -435,14 +440,14 @@ case('nested_calls_nested', U.nested_calls_nested, lambda g: (r(g, 4),))
 case('closure_over_dict', U.closure_over_dict, lambda g: ({'W': r(g, 3, 2), 'b': r(g, 2)}, r(g, 4, 3)))
 
 # F. comprehensions and generators
-case('gen_masked_sum', U.gen_masked_sum, lambda g: (r(g, 5), r(g, 5), np.array([1, 0, 1, 1, 0], bool)))
+case('gen_masked_sum', U.gen_masked_sum, lambda g: (r(g, 5), r(g, 5), np.array([1, 0, 1, 1, 0], bool)), hvp=True)
 case('gen_masked_sum_wrt_x', U.gen_masked_sum,
      lambda g: (r(g, 5), r(g, 5), np.array([1, 0, 1, 1, 0], bool)), wrt=1)
 case('listcomp_powers', U.listcomp_powers, lambda g: (r(g, 4),))
 case('listcomp_cond', U.listcomp_cond, lambda g: (r(g, 5),))
-case('listcomp_nested', U.listcomp_nested, lambda g: (r(g, 3, 3),))
-case('listcomp_over_list', U.listcomp_over_list, lambda g: ([r(g, 3), r(g, 3)], r(g, 3)))
-case('dictcomp_items', U.dictcomp_items, lambda g: ({'a': r(g, 3), 'b': r(g, 2)},))
+case('listcomp_nested', U.listcomp_nested, lambda g: (r(g, 3, 3),), hvp=True)
+case('listcomp_over_list', U.listcomp_over_list, lambda g: ([r(g, 3), r(g, 3)], r(g, 3)), hvp=True)
+case('dictcomp_items', U.dictcomp_items, lambda g: ({'a': r(g, 3), 'b': r(g, 2)},), hvp=True)
 case('dictcomp_cond', U.dictcomp_cond, lambda g: ({'a': r(g, 3), 'skip_b': r(g, 2), 'c': 0.4},))
 case('dictcomp_range', U.dictcomp_range, lambda g: (r(g, 3),))
 case('setcomp_indices', U.setcomp_indices, lambda g: (r(g, 3),))
@@ -451,7 +456,7 @@ case('gen_list_builtin', U.gen_list_builtin, lambda g: (r(g, 3),))
 case('gen_all_any', U.gen_all_any, lambda g: ([r(g, 3), r(g, 2)],))
 case('gen_all_any_2d', U.gen_all_any, lambda g: ([r(g, 3), r(g, 2, 2)],))
 case('gen_over_items', U.gen_over_items, lambda g: ({'a': r(g, 3), 'frozen': r(g, 3), 'c': r(g, 3)},
-                                                    r(g, 3)))
+                                                    r(g, 3)), hvp=True)
 case('gen_enumerate', U.gen_enumerate, lambda g: ([r(g, 3), r(g, 3), r(g, 3)], r(g, 3)))
 case('listcomp_zip', U.listcomp_zip, lambda g: ([r(g, 3), r(g, 3)], [r(g, 3), 0.2], r(g, 3)))
 case('listcomp_masked_vals', U.listcomp_masked_vals, lambda g: (r(g, 5), np.array([1., 0., 1., 0., 1.])))
@@ -462,6 +467,7 @@ case('gen_sum_helper', U.gen_sum_helper, lambda g: (r(g, 4),))
 case('gen_with_walrus_outside', U.gen_with_walrus_outside, lambda g: (r(g, 4),))
 
 # G. callables, defaults, partial
+_SECOND_ORDER[0] = True
 case('reduce_default', U.reduce_default, lambda g: (r(g, 4),))
 case('reduce_passed_mean', U.reduce_default, lambda g: (r(g, 4), np.mean))
 case('act_arg_sin', U.act_arg, lambda g: (r(g, 4), np.sin))
@@ -486,8 +492,9 @@ case('func_in_list_arg', U.func_in_list_arg, lambda g: ([np.sin, np.cos], r(g, 4
 case('loop_over_fn_list', U.loop_over_fn_list, lambda g: ([np.sin, U.softplus, np.tanh], r(g, 4)), wrt=1)
 case('ufunc_reduce', U.ufunc_reduce, lambda g: (r(g, 4),))
 
-# H. primal-only statements, errstate, context managers, try
-case('with_errstate', U.with_errstate, lambda g: (np.abs(r(g, 4)) + 0.5,))
+# H. primal-only statements, errstate, context managers, try (first order: they run in the primal)
+_SECOND_ORDER[0] = False
+case('with_errstate', U.with_errstate, lambda g: (np.abs(r(g, 4)) + 0.5,), hvp=True)
 case('with_errstate_raise', U.with_errstate_raise, lambda g: (np.abs(r(g, 4)) + 0.5,))
 case('with_timer', U.with_timer, lambda g: (r(g, 4),))
 case('asserts', U.asserts, lambda g: (r(g, 4), r(g, 4)))
@@ -500,12 +507,13 @@ case('warns', U.warns, lambda g: (r(g, 4),))
 case('fstring_not_used', U.fstring_not_used, lambda g: (r(g, 4),))
 case('raise_in_loop', U.raise_in_loop, lambda g: (r(g, 4),))
 case('try_keyerror_absent', U.try_keyerror, lambda g: ({'w': r(g, 3)}, r(g, 3)))
-case('try_keyerror_present', U.try_keyerror, lambda g: ({'w': r(g, 3), 'b': 0.3}, r(g, 3)))
+case('try_keyerror_present', U.try_keyerror, lambda g: ({'w': r(g, 3), 'b': 0.3}, r(g, 3)), hvp=True)
 case('try_loop_keys', U.try_loop_keys, lambda g: ({'a': r(g, 3), 'c': 0.5}, r(g, 3)))
 case('try_reraise', U.try_reraise, lambda g: (r(g, 4),))
 case('try_import', U.try_import, lambda g: (r(g, 4),))
 
 # I. items, zip, enumerate, slicing
+_SECOND_ORDER[0] = True
 case('items_weighted', U.items_weighted, lambda g: ({'a': r(g, 3), 'b': r(g, 3)}, {'a': 0.5, 'b': 2.0},
                                                     r(g, 3)))
 case('items_weighted_wrt1', U.items_weighted, lambda g: ({'a': r(g, 3), 'b': r(g, 3)},
@@ -523,30 +531,31 @@ case('nested_loops_matrix', U.nested_loops_matrix, lambda g: (r(g, 3, 3), r(g, 3
 case('nested_loops_matrix_v', U.nested_loops_matrix, lambda g: (r(g, 3, 3), r(g, 3)), wrt=1)
 case('column_loop', U.column_loop, lambda g: (r(g, 3, 4),))
 
-# J. Python forms
-case('walrus_big', U.walrus, lambda g: (r(g, 4) + 1.0,))
+# J. Python forms (first order, but for a few)
+_SECOND_ORDER[0] = False
+case('walrus_big', U.walrus, lambda g: (r(g, 4) + 1.0,), hvp=True)
 case('walrus_small', U.walrus, lambda g: (0.1 * r(g, 4),))
 case('walrus_expr', U.walrus_expr, lambda g: (r(g, 4),))
-case('match_l2', U.match_penalty, lambda g: (r(g, 4),))
+case('match_l2', U.match_penalty, lambda g: (r(g, 4),), hvp=True)
 case('match_l1', U.match_penalty, lambda g: (r(g, 4), 'l1'))
 case('match_abs_kw', U.match_penalty, lambda g: (r(g, 4),), kw=lambda g: {'kind': 'abs'})
 case('match_default', U.match_penalty, lambda g: (r(g, 4), 'none'))
 case('match_int_1', U.match_int, lambda g: (r(g, 4), 1))
 case('match_int_2', U.match_int, lambda g: (r(g, 4),))
 case('match_int_3', U.match_int, lambda g: (r(g, 4), 7))
-case('star_args', U.star_args, lambda g: (r(g, 3), r(g, 3), r(g, 3)))
+case('star_args', U.star_args, lambda g: (r(g, 3), r(g, 3), r(g, 3)), hvp=True)
 case('star_args_none', U.star_args, lambda g: (r(g, 3),))
 case('star_args_wrt2', U.star_args, lambda g: (r(g, 3), r(g, 3), r(g, 3)), wrt=2)
 case('star_args_index', U.star_args_index, lambda g: (r(g, 3), r(g, 3), r(g, 3)))
 case('star_kwargs', U.star_kwargs, lambda g: (r(g, 3),), kw=lambda g: {'a': 0.5, 'b': 2.0})
 case('kwargs_get_absent', U.kwargs_get, lambda g: (r(g, 3),))
 case('kwargs_get_present', U.kwargs_get, lambda g: (r(g, 3),), kw=lambda g: {'scale': 3.0})
-case('kwonly', U.kwonly, lambda g: (r(g, 3), r(g, 3)))
+case('kwonly', U.kwonly, lambda g: (r(g, 3), r(g, 3)), hvp=True)
 case('kwonly_given', U.kwonly, lambda g: (r(g, 3), r(g, 3)), kw=lambda g: {'lam': 0.5, 'power': 4})
-case('kwonly_wrt_lam', U.kwonly, mark=silent('type only: hvp wrt the float keyword lam (f linear in it) returns array(0.), not a float'), args= lambda g: (r(g, 3), r(g, 3)), kw=lambda g: {'lam': 0.5}, wrt='lam')
+case('kwonly_wrt_lam', U.kwonly, mark=silent('type only: hvp wrt the float keyword lam (f linear in it) returns array(0.), not a float'), args= lambda g: (r(g, 3), r(g, 3)), kw=lambda g: {'lam': 0.5}, wrt='lam', hvp=True)
 case('kwonly_required', U.kwonly_required, lambda g: (r(g, 3),), kw=lambda g: {'x': r(g, 3)})
 case('kwonly_required_wrt_x', U.kwonly_required, lambda g: (r(g, 3),), kw=lambda g: {'x': r(g, 3)},
-     wrt='x')
+     wrt='x', hvp=True)
 case('forward_kwargs', U.forward_kwargs, lambda g: (r(g, 3),), kw=lambda g: {'a': 2.0, 'b': -1.0})
 case('star_call_tuple', U.star_call_tuple, lambda g: (r(g, 3),))
 case('chained_cmp', U.chained_cmp, lambda g: (np.array([-1.7, -0.4, 0.3, 0.8, 1.6]),))
@@ -555,7 +564,7 @@ case('global_read', U.global_read, lambda g: (r(g, 3),))
 case('global_tuple', U.global_tuple, lambda g: (r(g, 3),))
 case('global_dict', U.global_dict, lambda g: (r(g, 3),))
 case('local_import', U.local_import, lambda g: (r(g, 3),))
-case('math_scalar', U.math_scalar, lambda g: (0.7, -1.3))
+case('math_scalar', U.math_scalar, lambda g: (0.7, -1.3), hvp=True)
 case('math_scalar_wrt_b', U.math_scalar, lambda g: (0.7, -1.3), wrt=1)
 case('ternary', U.ternary, lambda g: (r(g, 3),))
 case('ternary_flip', U.ternary, lambda g: (r(g, 3), True))
@@ -567,6 +576,7 @@ case('early_return_loop', U.early_return_loop, lambda g: (r(g, 4),))
 case('early_return_loop_taken', U.early_return_loop, lambda g: (np.array([1.0, 11.0, 2.0]),))
 
 # K. while/break, in-place, spellings
+_SECOND_ORDER[0] = True
 case('while_break', U.while_break, lambda g: (r(g, 4),))
 case('while_cond', U.while_cond, lambda g: (r(g, 4),))
 case('while_data_cond', U.while_data_cond, lambda g: (r(g, 4),))
