@@ -721,6 +721,24 @@ case('ck_mlp_layers', U.mlp_layers, lambda g: ({
     opts=_CK)
 case('ck_for_continue', U.for_continue, lambda g: (r(g, 5),), opts={'checkpoint': 2})
 
+# Q. a non-wrt argument (an initial state) that a loop makes active
+_UNB = "forward mode of a loop whose non-wrt argument becomes active: UnboundLocalError: " \
+    "cannot access local variable '{}'"
+_rnn_args = lambda g: (r(g, 3, 3, scale=0.5), r(g, 3), r(g, 4, 3))
+case('rnn_h0_rev', U.rnn_h0, _rnn_args, fwd=False, hvp=False)
+case('rnn_h0_fwd', U.rnn_h0, _rnn_args, hvp=False, mark=internal(_UNB.format('dh')))
+case('rnn_h0_hvp', U.rnn_h0, _rnn_args, fwd=False, mark=internal(_UNB.format('dh') + ' (hvp)'))
+case('rnn_h0_wrt_h', U.rnn_h0, _rnn_args, wrt=1)
+case('rnn_h0_wrt_both', U.rnn_h0, _rnn_args, wrt=(0, 1))
+case('accumulate_into_arg_rev', U.accumulate_into_arg, lambda g: (r(g, 3), r(g, 3)), fwd=False, hvp=False)
+case('accumulate_into_arg_fwd', U.accumulate_into_arg, lambda g: (r(g, 3), r(g, 3)),
+     mark=internal(_UNB.format('dacc')))
+case('power_iteration_rev', U.power_iteration_like, lambda g: (np.diag([3.0, 1.0, 0.5]) + r(g, 3, 3, scale=0.1),
+                                                               r(g, 3)), fwd=False, hvp=False)
+case('power_iteration_hvp', U.power_iteration_like, lambda g: (np.diag([3.0, 1.0, 0.5]) + r(g, 3, 3, scale=0.1),
+                                                               r(g, 3)), fwd=False,
+     mark=internal(_UNB.format('dv') + ' (hvp)'))
+
 
 def _wrt_items(w):
     return w if isinstance(w, tuple) else (w,)
@@ -1352,3 +1370,13 @@ def test_jvp_batched_dict_tangents():
     fd = fd_grad(U.params_values_sum, (p,), {}, 0)
     want = [tree_vdot(fd, {'w': T_['w'][i], 'b': T_['b'][i]}) for i in range(4)]
     np.testing.assert_allclose(jt, want, rtol=RTOL, atol=ATOL)
+
+
+@pytest.mark.xfail(strict=True, reason="internal error: srcad.hessian and srcad.check_grad of an RNN "
+                   "whose initial state is a non-wrt argument: UnboundLocalError 'dh'")
+def test_hessian_and_check_grad_of_rnn_with_initial_state():
+    rng = np.random.default_rng(12)
+    W, h, xs = r(rng, 3, 3, scale=0.5), r(rng, 3), r(rng, 4, 3)
+    srcad.check_grad(U.rnn_h0, W, h, xs)
+    H = srcad.hessian(U.rnn_h0)(W, h, xs)
+    assert H.shape == (3, 3, 3, 3)

@@ -1841,3 +1841,26 @@ def hooked(x):
 def aux_dict_loss(p, X, y):
     r = X @ p['w'] + p['b'] - y
     return np.mean(r ** 2), {'resid': r, 'n': X.shape[0]}
+
+
+# --------------------------------------------------------------------------------------------
+# Q. a non-differentiated argument that becomes active in a loop (an initial state)
+# --------------------------------------------------------------------------------------------
+
+def rnn_h0(W, h, xs):
+    for t in range(xs.shape[0]):
+        h = np.tanh(W @ h + xs[t])
+    return np.sum(h ** 2)
+
+
+def accumulate_into_arg(x, acc):
+    for _ in range(3):
+        acc = acc + np.sin(x)
+    return np.sum(acc ** 2)
+
+
+def power_iteration_like(A, v):
+    for _ in range(3):
+        v = A @ v
+        v = v / np.linalg.norm(v)
+    return v @ A @ v
