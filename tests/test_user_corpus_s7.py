@@ -739,6 +739,26 @@ case('power_iteration_hvp', U.power_iteration_like, lambda g: (np.diag([3.0, 1.0
                                                                r(g, 3)), fwd=False,
      mark=internal(_UNB.format('dv') + ' (hvp)'))
 
+# R. randomness, nested objects, array defaults
+case('dropout_seeded', U.dropout_seeded, lambda g: (r(g, 4),),
+     mark=refused("rng = np.random.default_rng(seed); rng.random(x.shape): NoRuleError 'srcad does not "
+                  "know the method .random()' (hint: call the NumPy function instead)"))
+case('noise_seeded', U.noise_seeded, lambda g: (r(g, 4),),
+     mark=refused("rng.standard_normal(x.shape): NoRuleError 'srcad does not know the method "
+                  ".standard_normal()'"))
+case('randn_star_shape', U.legacy_random, lambda g: (r(g, 4),),
+     mark=refused("np.random.randn(*x.shape): 'srcad does not differentiate *-unpacking' (x.shape "
+                  "is a tuple of static length)"))
+case('array_default', U.array_default, lambda g: (r(g, 3),))
+case('array_default_passed_wrt', U.array_default, lambda g: (r(g, 3), r(g, 3)), wrt=1)
+_l1 = lambda g: U.Layer(r(g, 3, 4, scale=0.5), r(g, 4))
+case('nested_objects', U.twolayer_loss, lambda g: (U.TwoLayer(_l1(g), U.Layer(r(g, 4, 1), 0.2)),) + data(g))
+case('nested_objects_X', U.twolayer_loss, lambda g: (U.TwoLayer(_l1(g), U.Layer(r(g, 4, 1), 0.2)),) + data(g),
+     wrt=1)
+case('object_list_call', U.stack_loss, lambda g: (U.Stack([_l1(g), U.Layer(r(g, 4, 2), r(g, 2))]), r(g, 5, 3)))
+case('object_list_call_X', U.stack_loss, lambda g: (U.Stack([_l1(g), U.Layer(r(g, 4, 2), r(g, 2))]),
+                                                    r(g, 5, 3)), wrt=1)
+
 
 def _wrt_items(w):
     return w if isinstance(w, tuple) else (w,)
@@ -1380,3 +1400,18 @@ def test_hessian_and_check_grad_of_rnn_with_initial_state():
     srcad.check_grad(U.rnn_h0, W, h, xs)
     H = srcad.hessian(U.rnn_h0)(W, h, xs)
     assert H.shape == (3, 3, 3, 3)
+
+
+def test_gradient_wrt_a_default_argument_left_out():
+    x = np.array([0.3, -0.5, 1.2])
+    w = np.array([0.5, -1.0, 2.0])
+    np.testing.assert_allclose(srcad.grad(U.array_default, wrt=1)(x), x * np.cos(w * x), rtol=RTOL)
+    np.testing.assert_allclose(srcad.grad(U.array_default, wrt='w')(x), x * np.cos(w * x), rtol=RTOL)
+
+
+def test_all_keyword_call():
+    w, x = _wx()
+    np.testing.assert_allclose(srcad.grad(U.two_arg)(w=w, x=x), fd_grad(U.two_arg, (w, x), {}, 0),
+                               rtol=RTOL, atol=ATOL)
+    np.testing.assert_allclose(srcad.grad(U.two_arg, wrt='x')(w, x=x), fd_grad(U.two_arg, (w, x), {}, 1),
+                               rtol=RTOL, atol=ATOL)

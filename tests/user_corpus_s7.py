@@ -1864,3 +1864,70 @@ def power_iteration_like(A, v):
         v = A @ v
         v = v / np.linalg.norm(v)
     return v @ A @ v
+
+
+# --------------------------------------------------------------------------------------------
+# R. randomness, nested objects, defaults that are arrays, keyword calls
+# --------------------------------------------------------------------------------------------
+
+def dropout_seeded(x, seed=0):
+    rng = np.random.default_rng(seed)
+    mask = rng.random(x.shape) > 0.5
+    return np.sum(np.sin(x) * mask) + np.sum(x ** 2)
+
+
+def noise_seeded(x, seed=1):
+    rng = np.random.default_rng(seed)
+    eps = rng.standard_normal(x.shape)
+    return np.sum((x + 0.1 * eps) ** 2)
+
+
+def legacy_random(x):
+    np.random.seed(3)
+    e = np.random.randn(*x.shape)
+    return np.sum(x * e)
+
+
+def array_default(x, w=np.array([0.5, -1.0, 2.0])):
+    return np.sum(np.sin(w * x))
+
+
+class Layer:
+    def __init__(self, W, b):
+        self.W = W
+        self.b = b
+
+    def __call__(self, h):
+        return np.tanh(h @ self.W + self.b)
+
+
+class TwoLayer:
+    def __init__(self, l1, l2):
+        self.layer1 = l1
+        self.layer2 = l2
+        self.scale = 0.5
+
+    def forward(self, X):
+        return self.layer2(self.layer1(X)) * self.scale
+
+    def loss(self, X, y):
+        return np.mean((self.forward(X)[:, 0] - y) ** 2)
+
+
+class Stack:
+    def __init__(self, layers):
+        self.layers = layers
+
+    def __call__(self, X):
+        h = X
+        for lay in self.layers:
+            h = lay(h)
+        return h
+
+
+def stack_loss(net, X):
+    return np.sum(net(X) ** 2)
+
+
+def twolayer_loss(model, X, y):
+    return model.loss(X, y)
