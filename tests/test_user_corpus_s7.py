@@ -759,6 +759,16 @@ case('object_list_call', U.stack_loss, lambda g: (U.Stack([_l1(g), U.Layer(r(g, 
 case('object_list_call_X', U.stack_loss, lambda g: (U.Stack([_l1(g), U.Layer(r(g, 4, 2), r(g, 2))]),
                                                     r(g, 5, 3)), wrt=1)
 
+case('ignores_params', U.ignores_params, lambda g: ({'a': r(g, 2), 'b': 0.5}, r(g, 2)), fwd=True,
+     mark=internal("hvp of a dict argument the function does not read: 'a dict used whole here' at "
+                   "bp = _srcad.zeros_like(p), in srcad's generated code"))
+case('ignores_params_first_order', U.ignores_params, lambda g: ({'a': r(g, 2), 'b': 0.5}, r(g, 2)), hvp=False)
+case('ignores_list_param', U.ignores_params, lambda g: ([r(g, 2), r(g, 2)], r(g, 2)))
+case('ternary_in_check_absent', U.ternary_in_check, lambda g: ({'a': r(g, 2), 'b': 0.5}, r(g, 2)),
+     mark=refused("x if 'c' in p else 0.0 (a conditional expression) lowers p['c'] for a p without 'c': "
+                  "the container has no item 'c' (an if statement works)"))
+case('ternary_in_check_present', U.ternary_in_check, lambda g: ({'a': r(g, 2), 'c': r(g, 2)}, r(g, 2)))
+
 
 def _wrt_items(w):
     return w if isinstance(w, tuple) else (w,)
