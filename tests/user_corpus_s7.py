@@ -1939,3 +1939,19 @@ def ignores_params(p, x):
 
 def ternary_in_check(p, x):
     return np.sum(p['a'] * x) + (np.sum(p['c'] * x) if 'c' in p else 0.0)
+
+
+def bias_broadcast(b, X):
+    return np.sum(np.tanh(X + b) ** 2)
+
+
+def outer_broadcast(u, v):
+    return np.sum(np.sin(u[:, None] * v[None, :]))
+
+
+def keepdims_norm(X):
+    return np.sum(X / np.sum(X ** 2, axis=1, keepdims=True))
+
+
+def mean_rows(X, w):
+    return np.mean((X @ w) ** 2) + np.mean(X, axis=0) @ w
