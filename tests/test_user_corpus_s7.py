@@ -769,6 +769,22 @@ case('ternary_in_check_absent', U.ternary_in_check, lambda g: ({'a': r(g, 2), 'b
                   "the container has no item 'c' (an if statement works)"))
 case('ternary_in_check_present', U.ternary_in_check, lambda g: ({'a': r(g, 2), 'c': r(g, 2)}, r(g, 2)))
 
+# S. classes: inheritance, class attributes, static methods, dataclass methods
+_W32 = lambda g: r(g, 3, 2, scale=0.5)
+case('class_attribute', U.Base.loss, lambda g: (U.Base(_W32(g)), r(g, 4, 3)),
+     mark=refused("self.gain where gain is a class attribute: 'Base has no field 'gain''"))
+case('super_call', U.SubSuper.loss, lambda g: (U.SubSuper(_W32(g)), r(g, 4, 3)), wrt=1,
+     mark=refused("super().forward(x): NoRuleError 'srcad does not know the method .forward()'"))
+case('staticmethod_via_self', U.WithStatic.loss, lambda g: (U.WithStatic(r(g, 3)), r(g, 3)),
+     mark=refused("self.sq(z) of a @staticmethod: 'bad call to sq: too many positional arguments' "
+                  "(hint: Fix the arguments), though the call is valid Python"))
+case('classmethod_via_self', U.WithClassmethod.loss, lambda g: (U.WithClassmethod(r(g, 3)), r(g, 3)))
+case('inherited_method_base', U.Base2.loss, lambda g: (U.Base2(_W32(g)), r(g, 4, 3)))
+case('inherited_method_sub', U.Base2.loss, lambda g: (U.Sub2(_W32(g)), r(g, 4, 3)))
+case('inherited_method_sub_x', U.base2_helper, lambda g: (U.Sub2(_W32(g)), r(g, 4, 3)), wrt=1)
+case('dataclass_call_property', U.dlin_loss, lambda g: (U.DLin(_W32(g), 0.3), r(g, 4, 3)))
+case('dataclass_call_property_x', U.dlin_loss, lambda g: (U.DLin(_W32(g), 0.3), r(g, 4, 3)), wrt=1)
+
 
 def _wrt_items(w):
     return w if isinstance(w, tuple) else (w,)
@@ -1477,3 +1493,13 @@ def test_export_reverse_and_forward(fn, make, tmp_path):
     g = getattr(rev, 'd' + fn.__name__ + '_d' + list(inspect.signature(fn).parameters)[0])(*args)
     for (pa, a), (_, b) in zip(leaves(g), leaves(fd)):
         np.testing.assert_allclose(a, b, rtol=RTOL, atol=ATOL, err_msg=str(pa))
+
+
+def test_one_derivative_base_then_subclass():
+    """Base2.loss calls self.act: a Sub2 object overriding act gets its own derivative."""
+    rng = np.random.default_rng(14)
+    W, x = r(rng, 3, 2, scale=0.5), r(rng, 4, 3)
+    d = srcad.grad(U.Base2.loss, wrt=1)
+    for cls in (U.Base2, U.Sub2, U.Base2):
+        m = cls(W)
+        assert_tree_close(d(m, x), fd_grad(U.Base2.loss, (m, x), {}, 1), x, cls.__name__)

@@ -1955,3 +1955,104 @@ def keepdims_norm(X):
 
 def mean_rows(X, w):
     return np.mean((X @ w) ** 2) + np.mean(X, axis=0) @ w
+
+
+# --------------------------------------------------------------------------------------------
+# S. classes: inheritance, class attributes, static methods, dataclass methods
+# --------------------------------------------------------------------------------------------
+
+class Base:
+    gain = 2.0
+
+    def __init__(self, W):
+        self.W = W
+
+    def act(self, z):
+        return np.tanh(z)
+
+    def forward(self, x):
+        return self.act(x @ self.W) * self.gain
+
+    def loss(self, x):
+        return np.sum(self.forward(x) ** 2)
+
+
+class Sub(Base):
+    gain = 0.5
+
+    def act(self, z):
+        return np.sin(z)
+
+
+class SubSuper(Base):
+    def forward(self, x):
+        return super().forward(x) + x @ self.W
+
+
+class WithStatic:
+    def __init__(self, w):
+        self.w = w
+
+    @staticmethod
+    def sq(z):
+        return z * z
+
+    @classmethod
+    def factor(cls):
+        return 3.0
+
+    def loss(self, x):
+        return np.sum(self.sq(x * self.w)) * self.factor()
+
+
+@dataclass
+class DLin:
+    W: np.ndarray
+    b: float = 0.0
+
+    def __call__(self, x):
+        return x @ self.W + self.b
+
+    @property
+    def norm2(self):
+        return np.sum(self.W ** 2)
+
+
+def dlin_loss(lin, x):
+    return np.sum(np.tanh(lin(x))) + 0.1 * lin.norm2
+
+
+def base_loss_helper(model, x):
+    return model.loss(x)
+
+
+class Base2:
+    def __init__(self, W):
+        self.W = W
+
+    def act(self, z):
+        return np.tanh(z)
+
+    def loss(self, x):
+        return np.sum(self.act(x @ self.W) ** 2)
+
+
+class Sub2(Base2):
+    def act(self, z):
+        return np.sin(z) * 3.0
+
+
+def base2_helper(model, x):
+    return model.loss(x)
+
+
+class WithClassmethod:
+    def __init__(self, w):
+        self.w = w
+
+    @classmethod
+    def factor(cls):
+        return 3.0
+
+    def loss(self, x):
+        return np.sum((x * self.w) ** 2) * self.factor()
