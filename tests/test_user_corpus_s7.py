@@ -778,7 +778,8 @@ case('super_call', U.SubSuper.loss, lambda g: (U.SubSuper(_W32(g)), r(g, 4, 3)),
 case('staticmethod_via_self', U.WithStatic.loss, lambda g: (U.WithStatic(r(g, 3)), r(g, 3)),
      mark=refused("self.sq(z) of a @staticmethod: 'bad call to sq: too many positional arguments' "
                   "(hint: Fix the arguments), though the call is valid Python"))
-case('classmethod_via_self', U.WithClassmethod.loss, lambda g: (U.WithClassmethod(r(g, 3)), r(g, 3)))
+case('classmethod_via_self', U.WithClassmethod.loss, lambda g: (U.WithClassmethod(r(g, 3)), r(g, 3)),
+     mark=refused("self.factor() of a @classmethod: 'WithClassmethod.factor is not a method srcad can inline'"))
 case('inherited_method_base', U.Base2.loss, lambda g: (U.Base2(_W32(g)), r(g, 4, 3)))
 case('inherited_method_sub', U.Base2.loss, lambda g: (U.Sub2(_W32(g)), r(g, 4, 3)))
 case('inherited_method_sub_x', U.base2_helper, lambda g: (U.Sub2(_W32(g)), r(g, 4, 3)), wrt=1)
