@@ -2056,3 +2056,116 @@ class WithClassmethod:
 
     def loss(self, x):
         return np.sum((x * self.w) ** 2) * self.factor()
+
+
+# --------------------------------------------------------------------------------------------
+# T. library functions users reach for
+# --------------------------------------------------------------------------------------------
+
+def lib_prod_zero(x):
+    return np.prod(x) + np.sum(np.cumprod(x))
+
+
+def lib_det(A):
+    return np.linalg.det(A)
+
+
+def lib_slogdet(A):
+    sign, logdet = np.linalg.slogdet(A)
+    return logdet * sign
+
+
+def lib_inv_trace(A):
+    return np.trace(np.linalg.inv(A) @ A.T)
+
+
+def lib_eigh(A):
+    w, V = np.linalg.eigh(A + A.T)
+    return np.sum(w ** 3) + np.sum((V[:, 0] * V[0, 0]) ** 2)
+
+
+def lib_svd(A):
+    s = np.linalg.svd(A, compute_uv=False)
+    return np.sum(s ** 2) + s[0]
+
+
+def lib_qr(A):
+    Q, R = np.linalg.qr(A)
+    return np.sum(R ** 2) + np.sum(np.abs(np.diag(R)))
+
+
+def lib_lstsq(A, b):
+    x, *_ = np.linalg.lstsq(A, b, rcond=None)
+    return np.sum(x ** 2)
+
+
+def lib_norms(A):
+    return np.linalg.norm(A, ord=1) + np.linalg.norm(A, 'fro') + np.sum(np.linalg.norm(A, axis=0))
+
+
+def lib_shapes(x):
+    M = x.reshape(2, 3)
+    return (np.sum(np.roll(M, 1, axis=1) * M) + np.sum(np.flip(M) * M) + np.sum(np.tile(x, 2) ** 2)
+            + np.sum(np.repeat(x, 2) * np.arange(12.0)) + np.sum(np.pad(M, 1) ** 3)
+            + np.sum(np.kron(M, M)) + np.sum(np.tril(M.T @ M)))
+
+
+def lib_take_along(X):
+    idx = np.argsort(X, axis=1)
+    return np.sum(np.take_along_axis(X, idx, axis=1) * np.arange(3.0))
+
+
+def lib_average(x, w):
+    return np.average(x ** 2, weights=w) + np.var(x, ddof=1) + np.std(x * w)
+
+
+def lib_special(x, y):
+    return np.sum(np.logaddexp(x, y) + np.hypot(x, y) + np.arctan2(x, y + 3.0) + np.expm1(x) * np.log1p(y ** 2))
+
+
+def lib_scipy(x):
+    from scipy.special import logsumexp, softmax, erf, gammaln
+    X = x.reshape(2, 3)
+    return np.sum(logsumexp(X, axis=1)) + np.sum(softmax(X, axis=0) * X) + np.sum(erf(x)) + np.sum(gammaln(x ** 2 + 1.0))
+
+
+def lib_max_axis(X):
+    return np.sum(np.max(X, axis=0) ** 2) + np.sum(np.min(X, axis=1, keepdims=True) * X)
+
+
+def lib_einsum_batch(A, B):
+    return np.sum(np.einsum('bij,bjk->bik', A, B) ** 2) + np.einsum('bii->', A)
+
+
+def lib_solve_triangular(A, b):
+    from scipy.linalg import solve_triangular, cho_factor, cho_solve
+    L = np.tril(A) + 3.0 * np.eye(3)
+    x = solve_triangular(L, b, lower=True)
+    S = L @ L.T
+    c = cho_factor(S)
+    return np.sum(x ** 2) + np.sum(cho_solve(c, b))
+
+
+def lib_expm(A):
+    from scipy.linalg import expm
+    return np.sum(expm(0.3 * A))
+
+
+def lib_interp_sort_median(x):
+    return np.median(x) + np.sum(np.sort(x)[:2]) + np.interp(0.1, np.sort(x), x ** 2)
+
+
+def lib_prod(x):
+    return np.prod(x)
+
+
+def lib_cumprod(x):
+    return np.sum(np.cumprod(x))
+
+
+def lib_norm1(A):
+    return np.linalg.norm(A, ord=1)
+
+
+def lib_prod_axis(X):
+    return np.sum(np.prod(X, axis=1) ** 2)
