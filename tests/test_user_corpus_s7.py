@@ -352,34 +352,41 @@ case('batchnorm_wrt_X', U.batchnorm_dict, lambda g: ({'gamma': r(g, 3), 'beta': 
 case('layernorm_params', U.layernorm_params, lambda g: ({'g': r(g, 4), 'b': r(g, 4)}, r(g, 3, 4)))
 case('layernorm_wrt_X', U.layernorm_params, lambda g: ({'g': r(g, 4), 'b': r(g, 4)}, r(g, 3, 4)), wrt=1)
 
-# B. lists and tuples
-case('list_of_tuples', U.list_of_tuples, mark=refused("for W, b in layers over a list of tuples: '_W_b' holds a container and is assigned more than once, located in srcad's generated code"), args= lambda g: ([(r(g, 3, 4), r(g, 4)), (r(g, 4, 2), 0.1)],
-                                                    r(g, 5, 3)))
+# B. lists and tuples (first order, but for a few)
+_SECOND_ORDER[0] = False
+case('list_of_tuples', U.list_of_tuples, lambda g: ([(r(g, 3, 4), r(g, 4)), (r(g, 4, 2), 0.1)], r(g, 5, 3)))
+case('list_of_tuples_hvp', U.list_of_tuples, lambda g: ([(r(g, 3, 4), r(g, 4)), (r(g, 4, 2), 0.1)], r(g, 5, 3)),
+     fwd=False, hvp=True, mark=internal("hvp of for W, b in layers (a list of tuples): '_W_b' holds a container "
+                                       "and is assigned more than once, located in srcad's generated gradient"))
 case('list_of_dicts', U.list_of_dicts, lambda g: ([{'W': r(g, 3, 3), 'b': r(g, 3)},
-                                                   {'W': r(g, 3, 2), 'b': 0.5}], r(g, 4, 3)))
+                                                   {'W': r(g, 3, 2), 'b': 0.5}], r(g, 4, 3)), hvp=True)
 case('list_index_layers', U.list_index_layers, lambda g: ([r(g, 3, 4), r(g, 4, 2)], r(g, 5, 3)))
 case('list_neg_index', U.list_neg_index, lambda g: ([r(g, 3, 2), r(g, 3, 3), r(g, 3, 4)], r(g, 5, 3)))
-case('list_slice_layers', U.list_slice_layers, lambda g: ([r(g, 2), r(g, 3, 3), r(g, 3, 2)], r(g, 4, 3)))
+case('list_slice_layers', U.list_slice_layers, lambda g: ([r(g, 2), r(g, 3, 3), r(g, 3, 2)], r(g, 4, 3)), hvp=True)
 case('list_slice_index', U.list_slice_index, lambda g: ([r(g, 3), r(g, 3), r(g, 3), r(g, 3)],))
-case('tuple_unpack', U.tuple_unpack, lambda g: ((r(g, 3, 2), r(g, 2)), r(g, 4, 3)))
-case('tuple_of_floats', U.tuple_of_floats, lambda g: ((0.5, -1.2, 2.0), r(g, 4)))
+case('tuple_unpack', U.tuple_unpack, lambda g: ((r(g, 3, 2), r(g, 2)), r(g, 4, 3)), hvp=True)
+case('tuple_of_floats', U.tuple_of_floats, lambda g: ((0.5, -1.2, 2.0), r(g, 4)), hvp=True)
 case('list_len_loop', U.list_len_loop, lambda g: ([r(g, 3) for _ in range(3)], r(g, 3)))
 case('enumerate_layers', U.enumerate_layers, lambda g: ([r(g, 3) for _ in range(3)], r(g, 3)))
-case('zip_layers', U.zip_layers, lambda g: ([r(g, 3), r(g, 3)], [0.1, r(g, 3)], r(g, 3)))
+case('zip_layers', U.zip_layers, lambda g: ([r(g, 3), r(g, 3)], [0.1, r(g, 3)], r(g, 3)), hvp=True)
 case('zip_layers_wrt_bs', U.zip_layers, lambda g: ([r(g, 3), r(g, 3)], [0.1, r(g, 3)], r(g, 3)), wrt=1)
 case('zip_two_lists', U.zip_two_lists, lambda g: ([r(g, 3), r(g, 2)], [r(g, 3), r(g, 2)]))
 case('list_plus_concat', U.list_plus_concat, lambda g: ([r(g, 3)], [r(g, 2), r(g, 2)]))
 case('list_plus_concat_wrt1', U.list_plus_concat, lambda g: ([r(g, 3)], [r(g, 2), r(g, 2)]), wrt=1)
-case('list_builtin_of_tuple', U.list_builtin, mark=silent('type only: hvp of a function linear in a tuple argument returns a list of zeros, not a tuple'), args= lambda g: ((r(g, 3), r(g, 3)), r(g, 3)))
+case('list_builtin_of_tuple', U.list_builtin, mark=silent('type only: hvp of a function linear in a tuple argument returns a list of zeros, not a tuple'), args= lambda g: ((r(g, 3), r(g, 3)), r(g, 3)), hvp=True)
 case('tuple_builtin_of_list', U.tuple_builtin, mark=refused('no adjoint (reverse-mode) rule for builtins.tuple at t = tuple(ls)'), args= lambda g: ([r(g, 3), r(g, 3)], r(g, 3)))
 case('isinstance_dict', U.isinstance_check, mark=refused('code after if isinstance(p, dict): return ... is still lowered: the container has no item 0'), args= lambda g: ({'w': r(g, 3)}, r(g, 3)))
 case('isinstance_list', U.isinstance_check, lambda g: ([r(g, 3)], r(g, 3)))
 case('isinstance_float_leaf', U.isinstance_float_leaf, lambda g: ([0.5, r(g, 3), 1.5], r(g, 3)))
 case('stack_list_arg', U.stack_list_arg, lambda g: ([r(g, 3), r(g, 3), r(g, 3)],))
 case('star_into_helper', U.star_into_helper, lambda g: ((r(g, 3), r(g, 3), 0.5),))
-case('nested_list_tuples', U.nested_list_tuples, mark=refused("nested for over a list of tuples: 'group' holds a container and is assigned more than once, located in srcad's generated code"), args= lambda g: ([(r(g, 3), r(g, 3)), (r(g, 3),)], r(g, 3)))
+case('nested_list_tuples', U.nested_list_tuples, lambda g: ([(r(g, 3), r(g, 3)), (r(g, 3),)], r(g, 3)))
+case('nested_list_tuples_hvp', U.nested_list_tuples, lambda g: ([(r(g, 3), r(g, 3)), (r(g, 3),)], r(g, 3)),
+     fwd=False, hvp=True, mark=internal("hvp of a nested for over a list of tuples: 'group' holds a container "
+                                       "and is assigned more than once, located in srcad's generated gradient"))
 
 # C. namedtuples and dataclasses
+_SECOND_ORDER[0] = True
 case('nt_linear', U.nt_linear, lambda g: (U.Linear(r(g, 3, 2), r(g, 2)), r(g, 4, 3)))
 case('nt_index', U.nt_index, mark=internal("lin[0] of a namedtuple: 'a Linear used whole here' at _srcad.zeros_like(lin), in srcad's generated code"), args= lambda g: (U.Linear(r(g, 3, 2), 0.5), r(g, 4, 3)))
 case('nt_unpack', U.nt_unpack, lambda g: (U.Linear(r(g, 3, 2), r(g, 2)), r(g, 4, 3)))
@@ -589,7 +596,7 @@ case('inplace_copy_arg', U.inplace_copy_arg, lambda g: (r(g, 4),))
 case('mutate_own_arg', U.mutate_own_arg, lambda g: (r(g, 4),))
 case('append_then_array', U.append_then_array, lambda g: (r(g, 3),))
 case('matmul_spellings', U.matmul_spellings, lambda g: (r(g, 3, 3), r(g, 3)))
-case('matmul_spellings_x', U.matmul_spellings, lambda g: (r(g, 3, 3), r(g, 3)), wrt=1)
+case('matmul_spellings_x', U.matmul_spellings, lambda g: (r(g, 3, 3), r(g, 3)), wrt=1, hvp=False)
 case('einsum_quad', U.einsum_quad, lambda g: (r(g, 3, 3), r(g, 3)), wrt=(0, 1), hvp=False)
 case('outer_trace', U.outer_trace, lambda g: (r(g, 3), r(g, 3)))
 case('where_clip', U.where_clip, lambda g: (np.array([-1.3, -0.2, 0.3, 0.9, 1.4]),))
@@ -618,7 +625,7 @@ case('power_array_exponent', U.power_array_exponent, lambda g: (np.abs(r(g, 4)) 
 case('broadcasting', U.broadcasting, lambda g: (r(g, 3, 2), r(g, 2)), wrt=(0, 1), hvp=False)
 case('astype_int', U.astype_int, lambda g: (np.array([0.3, 1.6, 2.2, -1.4]),))
 case('simulate_ode', U.simulate_ode, lambda g: (2.0, 1.0))
-case('simulate_ode_x0', U.simulate_ode, lambda g: (2.0, 1.0), wrt=1)
+case('simulate_ode_x0', U.simulate_ode, lambda g: (2.0, 1.0), wrt=1, hvp=False)
 case('gauss_newton_like', U.gauss_newton_like, lambda g: (np.array([1.5, 0.7]), np.linspace(0, 2, 6),
                                                           r(g, 6)))
 
@@ -659,15 +666,15 @@ case('mod_floordiv', U.mod_floordiv, lambda g: (np.array([0.35, -0.45, 1.25]),))
 case('methods_spelling', U.methods_spelling, lambda g: (np.array([[0.3, -0.5], [1.2, 0.7], [0.4, -0.9]]),))
 case('np_sum_of_list', U.np_sum_of_list, lambda g: (r(g, 3), r(g, 3)))
 case('builtin_abs_pow_round', U.builtin_abs_pow_round, lambda g: (np.array([0.3, -0.5, 1.2]),))
-case('enumerate_zip_unpack', U.enumerate_zip_unpack, lambda g: (_W2(g), [r(g, 3), 0.2], r(g, 3)), hvp=True)
+case('enumerate_zip_unpack', U.enumerate_zip_unpack, lambda g: (_W2(g), [r(g, 3), 0.2], r(g, 3)), hvp=False)
 case('enumerate_zip_unpack_bs', U.enumerate_zip_unpack, lambda g: (_W2(g), [r(g, 3), 0.2], r(g, 3)), wrt=1)
 case('reversed_layers', U.reversed_layers, lambda g: ([r(g, 3), r(g, 3), r(g, 3)], r(g, 3)))
 case('default_from_global', U.default_from_global, lambda g: (r(g, 3),))
-case('helper_twice_dict', U.helper_twice_dict, lambda g: ({'W': r(g, 3, 2), 'v': r(g, 2)}, r(g, 4, 3)), hvp=True)
+case('helper_twice_dict', U.helper_twice_dict, lambda g: ({'W': r(g, 3, 2), 'v': r(g, 2)}, r(g, 4, 3)), hvp=False)
 case('shape_branch_2d', U.shape_branch, lambda g: (r(g, 2, 3),))
 case('shape_branch_1d', U.shape_branch, lambda g: (r(g, 3),))
 case('loop_carried_list', U.loop_carried_list, lambda g: (r(g, 3),), hvp=True)
-case('inplace_loop_prev', U.inplace_loop_prev, lambda g: (r(g, 4),), hvp=True)
+case('inplace_loop_prev', U.inplace_loop_prev, lambda g: (r(g, 4),), hvp=False)
 case('where_scalar', U.where_scalar, lambda g: (np.array([0.3, -0.5, 1.2]),))
 case('norm_axis', U.norm_axis, lambda g: (r(g, 3, 2),), hvp=True)
 case('asarray_copy', U.asarray_copy, lambda g: (r(g, 3),))
@@ -701,28 +708,27 @@ case('float32_array', U.nested_def, lambda g: (r(g, 3).astype(np.float32),), fwd
 _SECOND_ORDER[0] = True
 case('grad_norm_penalty', U.grad_norm_penalty, lambda g: (r(g, 3),))
 case('grad_wrt1_inside', U.grad_wrt1_inside, lambda g: (r(g, 3), r(g, 3)))
-case('grad_wrt1_inside_y', U.grad_wrt1_inside, lambda g: (r(g, 3), r(g, 3)), wrt=1)
-case('value_and_grad_inside', U.value_and_grad_inside, lambda g: (r(g, 3),))
-case('gradient_descent_unrolled', U.gradient_descent_unrolled, lambda g: (r(g, 3), 0.1))
-case('gradient_descent_unrolled_lr', U.gradient_descent_unrolled, lambda g: (r(g, 3), 0.1), wrt=1)
+case('grad_wrt1_inside_y', U.grad_wrt1_inside, lambda g: (r(g, 3), r(g, 3)), wrt=1, hvp=False)
+case('value_and_grad_inside', U.value_and_grad_inside, lambda g: (r(g, 3),), hvp=False)
+case('gradient_descent_unrolled', U.gradient_descent_unrolled, lambda g: (r(g, 3), 0.1), hvp=False)
+case('gradient_descent_unrolled_lr', U.gradient_descent_unrolled, lambda g: (r(g, 3), 0.1), wrt=1, hvp=False)
 case('two_returns_dict_vs_loop', U.two_returns_dict_vs_loop, lambda g: ({'w': r(g, 3), 'v': r(g, 3)}, r(g, 3)))
 _CK = {'checkpoint': True}
 case('ck_rnn_dict', U.rnn_dict, lambda g: ({'Wh': r(g, 3, 3, scale=0.5), 'Wx': r(g, 3, 2), 'b': r(g, 3)},
                                            r(g, 7, 2)), opts=_CK)
 case('ck_rnn_dict_xs', U.rnn_dict, lambda g: ({'Wh': r(g, 3, 3, scale=0.5), 'Wx': r(g, 3, 2), 'b': r(g, 3)},
-                                              r(g, 7, 2)), wrt=1, opts={'checkpoint': 3})
-case('ck_simulate_ode', U.simulate_ode, lambda g: (2.0, 1.0), opts=_CK)
-case('ck_while_break', U.while_break, lambda g: (r(g, 5),), opts=_CK)
-case('ck_while_data_cond', U.while_data_cond, lambda g: (5.0 * r(g, 4),), opts=_CK)
+                                              r(g, 7, 2)), wrt=1, opts={'checkpoint': 3}, hvp=False)
+case('ck_simulate_ode', U.simulate_ode, lambda g: (2.0, 1.0), opts=_CK, hvp=False)
+case('ck_while_break', U.while_break, lambda g: (r(g, 5),), opts=_CK, hvp=False)
+case('ck_while_data_cond', U.while_data_cond, lambda g: (5.0 * r(g, 4),), opts=_CK, hvp=False)
 case('ck_gru_like', U.gru_like, lambda g: ({k: r(g, 3, 2 if k[0] == 'W' else 3, scale=0.5)
-                                            for k in ('Wz', 'Uz', 'Wc', 'Uc')}, r(g, 6, 2)), opts=_CK)
+                                            for k in ('Wz', 'Uz', 'Wc', 'Uc')}, r(g, 6, 2)), opts=_CK, hvp=False)
 case('ck_parallel_assign', U.parallel_assign, lambda g: (r(g, 3), r(g, 3)), fwd=False, hvp=False, opts=_CK)
 case('ck_mlp_layers', U.mlp_layers, lambda g: ({
     'W1': r(g, 3, 4, scale=0.5), 'b1': r(g, 4),
     'layers': [{'W': r(g, 4, 4, scale=0.5), 'b': r(g, 4)} for _ in range(3)], 'out': r(g, 4)},) + data(g),
-    opts=_CK)
-case('ck_for_continue', U.for_continue, lambda g: (r(g, 5),), opts={'checkpoint': 2})
-
+    opts=_CK, hvp=False)
+case('ck_for_continue', U.for_continue, lambda g: (r(g, 5),), opts={'checkpoint': 2}, hvp=False)
 # Q. a non-wrt argument (an initial state) that a loop makes active
 _UNB = "forward mode of a loop whose non-wrt argument becomes active: UnboundLocalError: " \
     "cannot access local variable '{}'"
@@ -788,43 +794,44 @@ case('inherited_method_sub_x', U.base2_helper, lambda g: (U.Sub2(_W32(g)), r(g, 
 case('dataclass_call_property', U.dlin_loss, lambda g: (U.DLin(_W32(g), 0.3), r(g, 4, 3)))
 case('dataclass_call_property_x', U.dlin_loss, lambda g: (U.DLin(_W32(g), 0.3), r(g, 4, 3)), wrt=1)
 
-# T. library functions users reach for
+# T. library functions users reach for (second order for a few)
+_SECOND_ORDER[0] = False
 _A3 = lambda g: r(g, 3, 3) + 2.0 * np.eye(3)
-case('lib_prod_cumprod', U.lib_prod_zero, lambda g: (np.array([0.5, -1.5, 2.0, 0.7]),))
-case('lib_prod_one_zero', U.lib_prod_zero, lambda g: (np.array([0.5, 0.0, 2.0, 0.7]),))
+case('lib_prod_cumprod', U.lib_prod_zero, lambda g: (np.array([0.5, -1.5, 2.0, 0.7]),), hvp=True)
+case('lib_prod_one_zero', U.lib_prod_zero, lambda g: (np.array([0.5, 0.0, 2.0, 0.7]),), hvp=True)
 case('lib_prod_two_zeros_first_order', U.lib_prod, lambda g: (np.array([0.5, 0.0, 2.0, 0.0]),), hvp=False)
 case('lib_prod_two_zeros_hvp', U.lib_prod, lambda g: (np.array([0.5, 0.0, 2.0, 0.0]),),
      mark=silent("np.prod(x) at x = [0.5, 0, 2, 0] (two zeros): hvp and hessian are all zeros, but "
-                 "d2/dx1dx3 = 0.5 * 2 = 1"))
+                 "d2/dx1dx3 = 0.5 * 2 = 1"), hvp=True)
 case('lib_cumprod_two_zeros_first_order', U.lib_cumprod, lambda g: (np.array([0.5, 0.0, 2.0, 0.0]),),
      hvp=False)
 case('lib_cumprod_two_zeros_hvp', U.lib_cumprod, lambda g: (np.array([0.5, 0.0, 2.0, 0.0]),),
      mark=silent("np.sum(np.cumprod(x)) at x = [0.5, 0, 2, 0]: the hessian's row 3 is zeros, though "
-                 "d2/dx3dx1 = x0 x2 = 1 (and H[1, 3] = 1: the Hessian srcad returns is not symmetric)"))
-case('lib_det', U.lib_det, lambda g: (_A3(g),))
+                 "d2/dx3dx1 = x0 x2 = 1 (and H[1, 3] = 1: the Hessian srcad returns is not symmetric)"), hvp=True)
+case('lib_det', U.lib_det, lambda g: (_A3(g),), hvp=True)
 case('lib_slogdet', U.lib_slogdet, lambda g: (_A3(g),))
 case('lib_inv_trace', U.lib_inv_trace, lambda g: (_A3(g),))
-case('lib_eigh', U.lib_eigh, lambda g: (_A3(g),))
-case('lib_svd', U.lib_svd, lambda g: (r(g, 4, 3),))
-case('lib_qr', U.lib_qr, lambda g: (r(g, 4, 3),))
+case('lib_eigh', U.lib_eigh, lambda g: (_A3(g),), hvp=True)
+case('lib_svd', U.lib_svd, lambda g: (r(g, 4, 3),), hvp=True)
+case('lib_qr', U.lib_qr, lambda g: (r(g, 4, 3),), hvp=False)
 case('lib_lstsq_star_target', U.lib_lstsq, lambda g: (r(g, 5, 3), r(g, 5)),
      mark=refused("x, *_ = np.linalg.lstsq(A, b, rcond=None): 'srcad does not differentiate starred "
                   "unpacking targets'"))
 case('lib_norms_first_order', U.lib_norms, lambda g: (r(g, 3, 4),), hvp=False)
 case('lib_norm1_hvp', U.lib_norm1, lambda g: (r(g, 3, 4),), fwd=False,
      mark=internal("hvp of np.linalg.norm(A, ord=1): NoRuleError 'no tangent (forward-mode) rule for "
-                   "srcad.runtime.norm_direction', located in srcad's generated code"))
-case('lib_shapes', U.lib_shapes, lambda g: (r(g, 6),))
+                   "srcad.runtime.norm_direction', located in srcad's generated code"), hvp=True)
+case('lib_shapes', U.lib_shapes, lambda g: (r(g, 6),), hvp=False)
 case('lib_take_along', U.lib_take_along, lambda g: (r(g, 4, 3),))
 case('lib_average', U.lib_average, lambda g: (r(g, 5), g.random(5) + 0.5))
-case('lib_average_w', U.lib_average, lambda g: (r(g, 5), g.random(5) + 0.5), wrt=1)
+case('lib_average_w', U.lib_average, lambda g: (r(g, 5), g.random(5) + 0.5), wrt=1, hvp=False)
 case('lib_special', U.lib_special, lambda g: (r(g, 4), r(g, 4)), wrt=(0, 1))
-case('lib_scipy', U.lib_scipy, lambda g: (g.random(6) + 0.5,))
+case('lib_scipy', U.lib_scipy, lambda g: (g.random(6) + 0.5,), hvp=True)
 case('lib_max_axis', U.lib_max_axis, lambda g: (r(g, 3, 4),))
 case('lib_einsum_batch', U.lib_einsum_batch, lambda g: (r(g, 2, 3, 3), r(g, 2, 3, 2)), wrt=(0, 1))
-case('lib_solve_triangular', U.lib_solve_triangular, lambda g: (r(g, 3, 3), r(g, 3)))
-case('lib_expm', U.lib_expm, lambda g: (r(g, 3, 3),))
-case('lib_interp_sort_median', U.lib_interp_sort_median, lambda g: (np.array([0.5, -0.3, 0.9, 0.2, -0.8]),))
+case('lib_solve_triangular', U.lib_solve_triangular, lambda g: (r(g, 3, 3), r(g, 3)), hvp=False)
+case('lib_expm', U.lib_expm, lambda g: (r(g, 3, 3),), hvp=False)
+case('lib_interp_sort_median', U.lib_interp_sort_median, lambda g: (np.array([0.5, -0.3, 0.9, 0.2, -0.8]),), hvp=False)
 
 
 def _wrt_items(w):
