@@ -388,7 +388,10 @@ case('nested_list_tuples_hvp', U.nested_list_tuples, lambda g: ([(r(g, 3), r(g, 
 # C. namedtuples and dataclasses
 _SECOND_ORDER[0] = True
 case('nt_linear', U.nt_linear, lambda g: (U.Linear(r(g, 3, 2), r(g, 2)), r(g, 4, 3)))
-case('nt_index', U.nt_index, mark=internal("lin[0] of a namedtuple: 'a Linear used whole here' at _srcad.zeros_like(lin), in srcad's generated code"), args= lambda g: (U.Linear(r(g, 3, 2), 0.5), r(g, 4, 3)))
+case('nt_index', U.nt_index, lambda g: (U.Linear(r(g, 3, 2), 0.5), r(g, 4, 3)), hvp=False)
+case('nt_index_hvp', U.nt_index, lambda g: (U.Linear(r(g, 3, 2), 0.5), r(g, 4, 3)), fwd=False,
+     mark=internal("hvp of lin[0] of a namedtuple: 'a Linear used whole here' at _srcad.zeros_like(lin), "
+                   "in srcad's generated gradient"))
 case('nt_unpack', U.nt_unpack, lambda g: (U.Linear(r(g, 3, 2), r(g, 2)), r(g, 4, 3)))
 case('nt_floats', U.nt_floats, lambda g: (U.Params3(0.5, -0.3, 1.1), r(g, 4)))
 case('nt_list', U.nt_list, lambda g: ([U.Linear(r(g, 3, 3), r(g, 3)), U.Linear(r(g, 3, 2), r(g, 2))],
@@ -403,7 +406,10 @@ case('dc_in_list', U.dc_in_list, mark=refused('sum(np.sum(l.W ...) for l in ls) 
                                             r(g, 3)))
 case('dc_cfg_not_wrt', U.dc_cfg_not_wrt, lambda g: (r(g, 4), U.Config(0.3, 1.0)))
 case('dc_cfg_wrt1', U.dc_cfg_not_wrt, lambda g: (r(g, 4), U.Config(0.3, 1.0)), wrt=1)
-case('nt_fields_loop', U.nt_fields_loop, mark=internal("for v in p over a namedtuple: 'a Params3 used whole here' at _srcad.zeros_like(p), in srcad's generated code"), args= lambda g: (U.Params3(0.5, -0.3, 1.1), r(g, 4)))
+case('nt_fields_loop', U.nt_fields_loop, lambda g: (U.Params3(0.5, -0.3, 1.1), r(g, 4)), hvp=False)
+case('nt_fields_loop_hvp', U.nt_fields_loop, lambda g: (U.Params3(0.5, -0.3, 1.1), r(g, 4)), fwd=False,
+     mark=internal("hvp of for v in p over a namedtuple: 'a Params3 used whole here' at "
+                   "_srcad.zeros_like(p), in srcad's generated gradient"))
 case('make_nt_inside', U.make_nt_inside, lambda g: (r(g, 3), r(g, 3)))
 case('make_dc_inside', U.make_dc_inside, lambda g: (r(g, 3),))
 
