@@ -30,11 +30,6 @@ def _is_float_leaf(v):
     return isinstance(v, (float, np.floating)) and not isinstance(v, bool)
 
 
-def _is_obj(v):
-    return hasattr(v, '__dict__') and not isinstance(v, type) and not callable(v) \
-        and not dataclasses.is_dataclass(v)
-
-
 def _is_obj_callable_model(v):
     # objects of user classes with __call__ are containers too
     return hasattr(v, '__dict__') and type(v).__module__ == U.__name__ \
@@ -150,11 +145,6 @@ def _axpy(v, t, a):
 
 
 # -- the finite-difference reference ----------------------------------------------------------
-
-def param_index(fn, name):
-    params = list(inspect.signature(fn).parameters)
-    return params.index(name)
-
 
 def get_wrt(fn, args, kw, w):
     """(getter, setter) for wrt item w (an int counting positional args, or a name)."""
@@ -373,9 +363,15 @@ case('zip_layers_wrt_bs', U.zip_layers, lambda g: ([r(g, 3), r(g, 3)], [0.1, r(g
 case('zip_two_lists', U.zip_two_lists, lambda g: ([r(g, 3), r(g, 2)], [r(g, 3), r(g, 2)]))
 case('list_plus_concat', U.list_plus_concat, lambda g: ([r(g, 3)], [r(g, 2), r(g, 2)]))
 case('list_plus_concat_wrt1', U.list_plus_concat, lambda g: ([r(g, 3)], [r(g, 2), r(g, 2)]), wrt=1)
-case('list_builtin_of_tuple', U.list_builtin, mark=silent('type only: hvp of a function linear in a tuple argument returns a list of zeros, not a tuple'), args= lambda g: ((r(g, 3), r(g, 3)), r(g, 3)), hvp=True)
-case('tuple_builtin_of_list', U.tuple_builtin, mark=refused('no adjoint (reverse-mode) rule for builtins.tuple at t = tuple(ls)'), args= lambda g: ([r(g, 3), r(g, 3)], r(g, 3)))
-case('isinstance_dict', U.isinstance_check, mark=refused('code after if isinstance(p, dict): return ... is still lowered: the container has no item 0'), args= lambda g: ({'w': r(g, 3)}, r(g, 3)))
+case('list_builtin_of_tuple', U.list_builtin,
+     args=lambda g: ((r(g, 3), r(g, 3)), r(g, 3)), hvp=True,
+     mark=silent('type only: hvp of a function linear in a tuple argument returns a list of zeros, not a tuple'))
+case('tuple_builtin_of_list', U.tuple_builtin,
+     args=lambda g: ([r(g, 3), r(g, 3)], r(g, 3)),
+     mark=refused('no adjoint (reverse-mode) rule for builtins.tuple at t = tuple(ls)'))
+case('isinstance_dict', U.isinstance_check,
+     args=lambda g: ({'w': r(g, 3)}, r(g, 3)),
+     mark=refused('code after if isinstance(p, dict): return ... is still lowered: the container has no item 0'))
 case('isinstance_list', U.isinstance_check, lambda g: ([r(g, 3)], r(g, 3)))
 case('isinstance_float_leaf', U.isinstance_float_leaf, lambda g: ([0.5, r(g, 3), 1.5], r(g, 3)))
 case('stack_list_arg', U.stack_list_arg, lambda g: ([r(g, 3), r(g, 3), r(g, 3)],))
@@ -402,8 +398,10 @@ case('dc_linear', U.dc_linear, lambda g: (U.DLinear(r(g, 3, 2), r(g, 2)), r(g, 4
 case('dc_config', U.dc_config, lambda g: (U.Config(0.3, 1.0, 'c'), r(g, 4)))
 case('dc_net', U.dc_net, lambda g: (U.Net([U.DLinear(r(g, 3, 3), r(g, 3)), U.DLinear(r(g, 3, 2), r(g, 2))],
                                           r(g, 2)), r(g, 4, 3)))
-case('dc_in_list', U.dc_in_list, mark=refused('sum(np.sum(l.W ...) for l in ls) over dataclasses: srcad does not differentiate the attribute .W'), args= lambda g: ([U.DLinear(r(g, 3), r(g, 3)), U.DLinear(r(g, 3), 0.2)],
-                                            r(g, 3)))
+case('dc_in_list', U.dc_in_list,
+     args=lambda g: ([U.DLinear(r(g, 3), r(g, 3)), U.DLinear(r(g, 3), 0.2)], r(g, 3)),
+     mark=refused('sum(np.sum(l.W ...) for l in ls) over dataclasses: srcad does not differentiate '
+                  'the attribute .W'))
 case('dc_cfg_not_wrt', U.dc_cfg_not_wrt, lambda g: (r(g, 4), U.Config(0.3, 1.0)))
 case('dc_cfg_wrt1', U.dc_cfg_not_wrt, lambda g: (r(g, 4), U.Config(0.3, 1.0)), wrt=1)
 case('nt_fields_loop', U.nt_fields_loop, lambda g: (U.Params3(0.5, -0.3, 1.1), r(g, 4)), hvp=False)
@@ -439,7 +437,9 @@ case('lambda_direct', lambda x: np.sum(np.sin(x) * x ** 2), lambda g: (r(g, 4),)
 case('lambda_local', U.lambda_local, lambda g: (r(g, 4),), hvp=True)
 case('lambda_to_helper', U.lambda_to_helper, lambda g: (r(g, 4),))
 case('lambda_closure', U.lambda_closure, lambda g: (r(g, 4), 0.7), hvp=True)
-case('lambda_closure_wrt_a', U.lambda_closure, mark=silent('type only: hvp wrt a float argument the function is linear in returns array(0.), not a float'), args= lambda g: (r(g, 4), 0.7), wrt=1, hvp=True)
+case('lambda_closure_wrt_a', U.lambda_closure,
+     args=lambda g: (r(g, 4), 0.7), wrt=1, hvp=True,
+     mark=silent('type only: hvp wrt a float argument the function is linear in returns array(0.), not a float'))
 case('lambda_two_args', U.lambda_two_args, lambda g: (r(g, 4), r(g, 4)))
 case('nested_def', U.nested_def, lambda g: (r(g, 4),))
 case('nested_def_closure', U.nested_def_closure, lambda g: (r(g, 4), r(g, 4)), hvp=True)
@@ -496,11 +496,14 @@ case('cfg_act_wrt_x', U.cfg_act, lambda g: ({'act': np.tanh, 'w': r(g, 4)}, r(g,
 case('acts_tuple', U.acts_tuple, lambda g: (r(g, 4),))
 case('zip_acts', U.zip_acts, lambda g: ([r(g, 4), r(g, 4)], r(g, 4)))
 case('partial_module', U.partial_loss, lambda g: (r(g, 4),), hvp=False)
-case('partial_module_hvp', U.partial_loss, lambda g: (r(g, 4),), mark=refused('hvp of a functools.partial: srcad does not differentiate a derivative of functools.partial(...) again'))
+case('partial_module_hvp', U.partial_loss, lambda g: (r(g, 4),),
+     mark=refused('hvp of a functools.partial: srcad does not differentiate a derivative of functools.partial(...) again'))
 case('partial_direct', __import__('functools').partial(U._loss_c, c=-1.0), lambda g: (r(g, 4),), hvp=False)
 case('partial_inside', U.partial_inside, lambda g: (r(g, 4),))
 case('functools_partial_inside', U.functools_partial_inside, lambda g: (r(g, 4),))
-case('bound_method_value', U.bound_method_value, mark=refused("_apply_fn(model.apply, x) of an object argument: Scaler has no field 'apply'"), args= lambda g: (r(g, 4), U.Scaler(1.2)))
+case('bound_method_value', U.bound_method_value,
+     args=lambda g: (r(g, 4), U.Scaler(1.2)),
+     mark=refused("_apply_fn(model.apply, x) of an object argument: Scaler has no field 'apply'"))
 case('func_in_list_arg', U.func_in_list_arg, lambda g: ([np.sin, np.cos], r(g, 4)), wrt=1)
 case('loop_over_fn_list', U.loop_over_fn_list, lambda g: ([np.sin, U.softplus, np.tanh], r(g, 4)), wrt=1)
 case('ufunc_reduce', U.ufunc_reduce, lambda g: (r(g, 4),))
@@ -565,7 +568,9 @@ case('kwargs_get_absent', U.kwargs_get, lambda g: (r(g, 3),))
 case('kwargs_get_present', U.kwargs_get, lambda g: (r(g, 3),), kw=lambda g: {'scale': 3.0})
 case('kwonly', U.kwonly, lambda g: (r(g, 3), r(g, 3)), hvp=True)
 case('kwonly_given', U.kwonly, lambda g: (r(g, 3), r(g, 3)), kw=lambda g: {'lam': 0.5, 'power': 4})
-case('kwonly_wrt_lam', U.kwonly, mark=silent('type only: hvp wrt the float keyword lam (f linear in it) returns array(0.), not a float'), args= lambda g: (r(g, 3), r(g, 3)), kw=lambda g: {'lam': 0.5}, wrt='lam', hvp=True)
+case('kwonly_wrt_lam', U.kwonly,
+     args=lambda g: (r(g, 3), r(g, 3)), kw=lambda g: {'lam': 0.5}, wrt='lam', hvp=True,
+     mark=silent('type only: hvp wrt the float keyword lam (f linear in it) returns array(0.), not a float'))
 case('kwonly_required', U.kwonly_required, lambda g: (r(g, 3),), kw=lambda g: {'x': r(g, 3)})
 case('kwonly_required_wrt_x', U.kwonly_required, lambda g: (r(g, 3),), kw=lambda g: {'x': r(g, 3)},
      wrt='x', hvp=True)
@@ -1222,7 +1227,7 @@ def test_jacobian_family():
     np.testing.assert_allclose(Jx, np.diag(w * np.cos(w * xx)), rtol=RTOL, atol=ATOL)
 
 
-lambda_two = U.lambda_two_args.__globals__['np'] and (lambda w, x: np.sin(w * x))
+lambda_two = lambda w, x: np.sin(w * x)     # noqa: E731 (a lambda differentiated)
 
 
 def test_hessian_tuple_wrt_blocks():

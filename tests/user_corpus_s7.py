@@ -1770,12 +1770,6 @@ def parallel_assign_once(x, y):
     return np.sum(x * y)
 
 
-def parallel_assign_loop_fwd(x, y):
-    for _ in range(2):
-        x, y = y * 2.0, x * 3.0 + y
-    return np.sum(x * y)
-
-
 def loop_swap_roles(x, y):
     for _ in range(2):
         x, y = y, x
