@@ -1579,3 +1579,46 @@ def test_hessian_of_cumprod_with_two_zeros():
     H = srcad.hessian(U.lib_cumprod)(x)
     want = np.array([[0.0, 3.0, 0.0, 0.0], [3.0, 0.0, 0.5, 1.0], [0.0, 0.5, 0.0, 0.0], [0.0, 1.0, 0.0, 0.0]])
     np.testing.assert_allclose(H, want, atol=1e-12)
+
+
+def _adjugate(A):
+    n = A.shape[0]
+    C = np.zeros_like(A)
+    for i in range(n):
+        for j in range(n):
+            C[i, j] = (-1) ** (i + j) * np.linalg.det(np.delete(np.delete(A, i, 0), j, 1))
+    return C
+
+
+def test_det_gradient_is_the_adjugate():
+    A = np.array([[2.0, 1.0, 0.0], [1.0, 3.0, 1.0], [0.0, 1.0, 4.0]])
+    np.testing.assert_allclose(srcad.grad(U.lib_det_only)(A), _adjugate(A), rtol=1e-10)
+
+
+@pytest.mark.xfail(strict=True, reason="internal error: the gradient of np.linalg.det at a singular "
+                   "matrix of rank n - 1 (where det is a polynomial with gradient adj(A) != 0) raises "
+                   "NumPy's raw LinAlgError 'Singular matrix'")
+def test_det_gradient_at_a_singular_matrix():
+    A = np.array([[1.0, 2.0, 3.0], [2.0, 4.0, 6.0], [1.0, 0.0, 1.0]])
+    np.testing.assert_allclose(srcad.grad(U.lib_det_only)(A), _adjugate(A), atol=1e-10)
+
+
+def test_polynomials_first_and_second_order():
+    for fn, args in [(U.lib_polyval, (np.array([1.0, -2.0, 0.5]), np.array([0.3, 1.5]))),
+                     (U.lib_matrix_power, (np.array([[0.5, 1.0], [0.0, 0.3]]),))]:
+        x = args[0]
+        assert_tree_close(srcad.grad(fn)(*args), fd_grad(fn, args, {}, 0), x, fn.__name__)
+        t = np.ones_like(x)
+        d = srcad.grad(fn)
+        fdh = (d(x + 1e-5 * t, *args[1:]) - d(x - 1e-5 * t, *args[1:])) / 2e-5
+        np.testing.assert_allclose(srcad.hvp(fn)(*args, t), fdh, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.xfail(strict=True, reason="silent wrong: hvp of np.multiply.reduce(x) at two zeros "
+                   "(the np.prod Hessian bug through the ufunc method)")
+def test_multiply_reduce_hvp_with_two_zeros():
+    x = np.array([0.0, 2.0, 0.0, 3.0])
+    t = np.ones(4)
+    d = srcad.grad(U.lib_prod_reduce)
+    fdh = (d(x + 1e-5 * t) - d(x - 1e-5 * t)) / 2e-5
+    np.testing.assert_allclose(srcad.hvp(U.lib_prod_reduce)(x, t), fdh, rtol=1e-5, atol=1e-6)

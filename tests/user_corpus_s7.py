@@ -2163,3 +2163,19 @@ def lib_norm1(A):
 
 def lib_prod_axis(X):
     return np.sum(np.prod(X, axis=1) ** 2)
+
+
+def lib_det_only(A):
+    return np.linalg.det(A)
+
+
+def lib_polyval(c, x):
+    return np.sum(np.polyval(c, x))
+
+
+def lib_matrix_power(A):
+    return np.sum(np.linalg.matrix_power(A, 3))
+
+
+def lib_prod_reduce(x):
+    return np.multiply.reduce(x) + np.prod(x.reshape(2, 2), axis=0).sum()
