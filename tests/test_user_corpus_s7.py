@@ -1622,3 +1622,23 @@ def test_multiply_reduce_hvp_with_two_zeros():
     d = srcad.grad(U.lib_prod_reduce)
     fdh = (d(x + 1e-5 * t) - d(x - 1e-5 * t)) / 2e-5
     np.testing.assert_allclose(srcad.hvp(U.lib_prod_reduce)(x, t), fdh, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize('mode', ['forward', 'reverse'])
+def test_jacobian_of_nested_container_outputs(mode):
+    x = np.array([0.3, -0.5, 1.2])
+    J = srcad.jacobian(U.nested_out, mode=mode)(x)
+    assert type(J) is dict and type(J['pair']) is tuple and type(J['list']) is list
+    np.testing.assert_allclose(J['pair'][0], 2 * np.eye(3), atol=1e-12)
+    np.testing.assert_allclose(J['pair'][1], np.diag(-np.sin(x)), rtol=1e-12)
+    np.testing.assert_allclose(J['list'][0], np.ones(3), rtol=1e-12)
+    np.testing.assert_allclose(J['list'][1], np.diag(2 * x), rtol=1e-12)
+    Jd = srcad.jacobian(U.out_dc, mode=mode)(x)
+    assert type(Jd) is U.Out
+    np.testing.assert_allclose(Jd.a, np.diag(np.cos(x)), rtol=1e-12)
+    np.testing.assert_allclose(Jd.b, np.full(3, 2.0), rtol=1e-12)
+    p = {'W': x, 'b': 0.5}
+    Js = srcad.jacobian(U.sgd_step, mode=mode)(p)
+    np.testing.assert_allclose(Js['W']['W'], np.diag(1 - 0.1 * np.cos(x)), rtol=1e-12)
+    np.testing.assert_allclose(Js['b']['b'], 1 - 0.1 * np.cos(0.5), rtol=1e-12)
+    np.testing.assert_allclose(Js['W']['b'], np.zeros(3), atol=1e-12)
