@@ -2179,3 +2179,30 @@ def lib_matrix_power(A):
 
 def lib_prod_reduce(x):
     return np.multiply.reduce(x) + np.prod(x.reshape(2, 2), axis=0).sum()
+
+
+def lib_power_array(x, p):
+    return np.sum(x ** p)
+
+
+def lib_np_power(x):
+    return np.sum(np.power(x, 2.0) + np.float_power(x, 3.0))
+
+
+def lib_sinc(x):
+    return np.sum(np.sinc(x))
+
+
+def lib_xlogy(x, y):
+    from scipy.special import xlogy
+    return np.sum(xlogy(x, y) + x ** 2)
+
+
+def lib_logsumexp_masked(x):
+    z = np.where(np.array([True, True, False, True]), x, -np.inf)
+    m = np.max(z)
+    return m + np.log(np.sum(np.exp(z - m)))
+
+
+def lib_sqrt_shift(x):
+    return np.sum(np.sqrt(x ** 2 + 1.0) * np.cbrt(x + 3.0))
