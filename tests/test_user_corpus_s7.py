@@ -1674,3 +1674,22 @@ def test_sinc_hessian_at_zero():
     assert abs(H[0, 0] + np.pi ** 2 / 3) < 1e-8
     np.testing.assert_allclose(srcad.hvp(U.lib_sinc)(x, np.array([1.0, 0.0, 0.0]))[0], -np.pi ** 2 / 3,
                                rtol=1e-8)
+
+
+def test_has_aux_across_the_family():
+    w, x = _wx(4)
+    f0 = lambda w, x: U.with_aux(w, x)[0]     # noqa: E731 (the reference only)
+    fd0, fd1 = fd_grad(f0, (w, x), {}, 0), fd_grad(f0, (w, x), {}, 1)
+    v, pull, aux = srcad.vjp(U.with_aux, w, x, has_aux=True)
+    np.testing.assert_allclose(pull(1.0), fd0, rtol=RTOL, atol=ATOL)
+    assert aux['n'] == 3
+    t = np.array([0.5, -1.0, 2.0])
+    _, jt, aux = srcad.jvp(U.with_aux, (w, x), (t,), wrt=0, has_aux=True)
+    np.testing.assert_allclose(jt, fd0 @ t, rtol=RTOL, atol=ATOL)
+    for jac in (srcad.jacobian, srcad.jacrev, srcad.jacfwd):
+        J, aux = jac(U.with_aux, has_aux=True)(w, x)
+        np.testing.assert_allclose(J, fd0, rtol=RTOL, atol=ATOL)
+    (J0, J1), _ = srcad.jacobian(U.with_aux, wrt=(0, 1), has_aux=True)(w, x)
+    np.testing.assert_allclose(J1, fd1, rtol=RTOL, atol=ATOL)
+    g = srcad.grad(U.two_arg, wrt=(0, 'x'))(w, x)
+    np.testing.assert_allclose(g[1], fd_grad(U.two_arg, (w, x), {}, 1), rtol=RTOL, atol=ATOL)
