@@ -496,8 +496,7 @@ case('cfg_act_wrt_x', U.cfg_act, lambda g: ({'act': np.tanh, 'w': r(g, 4)}, r(g,
 case('acts_tuple', U.acts_tuple, lambda g: (r(g, 4),))
 case('zip_acts', U.zip_acts, lambda g: ([r(g, 4), r(g, 4)], r(g, 4)))
 case('partial_module', U.partial_loss, lambda g: (r(g, 4),), hvp=False)
-case('partial_module_hvp', U.partial_loss, lambda g: (r(g, 4),),
-     mark=refused('hvp of a functools.partial: srcad does not differentiate a derivative of functools.partial(...) again'))
+case('partial_module_hvp', U.partial_loss, lambda g: (r(g, 4),))
 case('partial_direct', __import__('functools').partial(U._loss_c, c=-1.0), lambda g: (r(g, 4),), hvp=False)
 case('partial_inside', U.partial_inside, lambda g: (r(g, 4),))
 case('functools_partial_inside', U.functools_partial_inside, lambda g: (r(g, 4),))
