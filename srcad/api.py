@@ -28,6 +28,7 @@ import numpy as np
 
 from . import cache, called_helpers, diskcache, dispatch, emit, registry, runtime, trees
 from .runtime import _other_array as _other_array_type
+from .batching import Batched
 from .cache import Derivative
 from .backends import check_backend
 from .errors import (ArgumentError, InternalError, NoRuleError, NotDifferentiableError,
@@ -573,6 +574,8 @@ def _kinds(args) -> tuple:
             out.append(None)            # a container: its leaves have kinds (_Containers)
         elif isinstance(a, np.generic) and not isinstance(a, np.bool_):
             out.append(t)
+        elif t is Batched:
+            out.append(_BatchedKind(a.shape, a.dtype))
         else:
             if trees.is_complex_value(a):     # a list or tuple of complex values
                 mixed = trees.is_mixed(a)     # with real ones: refused (current)
@@ -584,6 +587,27 @@ def _kinds(args) -> tuple:
 
 
 _COMPLEX, _MIXED = "complex", "mixed"
+
+
+class _BatchedKind:
+    """The kind of a batch of tangents (``batching.Batched``, a tangent of the batched
+    sweeps): its logical shape and dtype, which decide the tangent checks. Its primal is
+    unknown to the build (``_unknown_tangents``), and the fast path never takes it."""
+
+    __slots__ = ("shape", "dtype")
+
+    def __init__(self, shape, dtype):
+        self.shape, self.dtype = shape, dtype
+
+    def __eq__(self, other):
+        return type(other) is _BatchedKind and other.shape == self.shape and \
+            other.dtype == self.dtype
+
+    def __hash__(self):
+        return hash((self.shape, self.dtype))
+
+    def __repr__(self):
+        return f"Batched{self.shape}"
 
 
 def _is_function(value) -> bool:
@@ -657,9 +681,9 @@ def _unknown_tangents(kinds, n, indices) -> tuple:
     unknown too: the variant is keyed on the primals, and a tangent must not be taken for a
     NumPy array shaped like its primal (written into in place)."""
     tangents = kinds[n:n + len(indices)]
-    if None not in tangents:
+    if not any(t is None or type(t) is _BatchedKind for t in tangents):
         return kinds
-    unknown = {i for i, t in zip(indices, tangents) if t is None}
+    unknown = {i for i, t in zip(indices, tangents) if t is None or type(t) is _BatchedKind}
     return tuple(None if i in unknown else k for i, k in enumerate(kinds))
 
 
@@ -710,7 +734,7 @@ def _canonical(kinds):
         if type(k) is tuple:      # an empty array (a 0 dimension): the generic derivative
             return None if 0 in k[0] else tuple(dim(n) for n in k[0])
         return k if k is None or k in ("floats", "arrays") else None if \
-            type(k) is dispatch.Same else ()
+            type(k) is dispatch.Same or type(k) is _BatchedKind else ()
     return tuple(canonical(k) for k in kinds)
 
 
@@ -729,6 +753,8 @@ def _like(g, a, entry=None):
     if type(a) is complex:
         return complex(g)
     if isinstance(a, np.ndarray):
+        if type(g) is Batched and g.shape == a.shape and g.dtype == a.dtype:
+            return g            # a batch of cotangents (the batched sweeps own it)
         if not isinstance(g, np.ndarray) or g.shape != a.shape:
             g = np.broadcast_to(g, a.shape).copy()
         if g.dtype != a.dtype:
@@ -1954,9 +1980,10 @@ def jvp(f: Callable[..., Any], primals: Iterable[Any], tangents: Iterable[Any],
 
 def _batched_forward(df, primals, tangents, count, preserve_result=False):
     """``df`` (a forward-mode derivative) along ``count`` directions at once: ``tangents``
-    has a leading axis of directions, so has the result. Code the batch cannot run through
-    (``BatchingError``: it would treat a batch of tangents as one array) is run once per
-    direction instead, which gives the same values."""
+    has a leading axis of directions (an array, or a ``Batched``: ``Batched.basis``), so has
+    the result. Code the batch cannot run through (``BatchingError``: it would treat a batch
+    of tangents as one array) is run once per direction instead, which gives the same
+    values."""
     from .batching import Batched, BatchingError, directions, unbatched
 
     def stacked(out):
@@ -1966,12 +1993,14 @@ def _batched_forward(df, primals, tangents, count, preserve_result=False):
                                                 tangents)))
     try:
         with directions(count):
-            out = df(*primals, *[Batched(t) for t in tangents])
+            out = df(*primals, *[t if isinstance(t, Batched) else Batched(t)
+                                 for t in tangents])
     except (BatchingError, SrcadError):
         # SrcadError: the batched build knows less of the primals (their tangents are no
         # NumPy arrays) and refused what the per-direction build, knowing the shapes, decides
         # (a write through what may be a view); a genuine error is raised again below
-        outs = [df(*primals, *[t[k] for t in tangents]) for k in range(count)]
+        dense = [t.data if isinstance(t, Batched) else t for t in tangents]
+        outs = [df(*primals, *[t[k] for t in dense]) for k in range(count)]
         if preserve_result:
             return outs[0][0] if outs else None, _stack([o[1] for o in outs])
         return _stack(outs)
@@ -1982,23 +2011,25 @@ def _batched_forward(df, primals, tangents, count, preserve_result=False):
 
 def _batched_reverse(df, primals, seeds):
     """``df`` (a reverse-mode derivative) for a batch of seeds at once: ``seeds`` has a
-    leading axis of cotangents, so has the result. The adjoint sweep is linear in its seed,
-    so the ``Batched`` seed runs through it as batched tangents run through forward code;
-    code it cannot run through (``BatchingError``: it would treat the batch as one array;
-    any other failure alike) runs once per seed instead, which gives the same values and
-    raises a genuine error again."""
+    leading axis of cotangents (an array, or a ``Batched``), so has the result. The adjoint
+    sweep is linear in its seed, so the ``Batched`` seed runs through it as batched tangents
+    run through forward code; code it cannot run through (``BatchingError``: it would treat
+    the batch as one array; any other failure alike) runs once per seed instead, which gives
+    the same values and raises a genuine error again."""
     from .batching import Batched, BatchingError, unbatched
 
-    count = len(seeds)
+    batch = seeds if isinstance(seeds, Batched) else Batched(seeds)
+    count = batch.count
     try:
-        out = df(*primals, seed=Batched(seeds))
+        out = df(*primals, seed=batch)
         parts = out if isinstance(out, tuple) else (out,)
         if any(not isinstance(o, Batched) and np.any(o) for o in parts):
             raise BatchingError("a cotangent that does not depend on the seed is zero")
         rows = _unshared(tuple(unbatched(o, count) for o in parts), [seeds])
         return rows if isinstance(out, tuple) else rows[0]
     except Exception:
-        return _stack([df(*primals, seed=seed) for seed in seeds])
+        dense = seeds.data if isinstance(seeds, Batched) else seeds
+        return _stack([df(*primals, seed=seed) for seed in dense])
 
 
 def _stack(outs):
@@ -2167,13 +2198,11 @@ def jacobian(f: Callable[..., Any], wrt: Wrt = 0,
             cols = []
             for start in range(0, x.size, chunk):
                 stop = min(start + chunk, x.size)
-                directions = np.zeros((stop - start, x.size), tx)
-                directions[np.arange(stop - start), np.arange(start, stop)] = 1.0
-                tangents = directions.reshape((stop - start,) + x.shape)
                 cols.append(np.asarray(_batched_forward(
-                    derivative("forward"), args, [tangents], stop - start),
-                    dtype=dtype).reshape(stop - start, -1))
-            out = np.concatenate(cols).T if cols else np.zeros((y.size, 0), dtype)
+                    derivative("forward"), args, [_unit_directions(x.shape, tx, start, stop)],
+                    stop - start), dtype=dtype).reshape(stop - start, -1))
+            out = (cols[0] if len(cols) == 1 else np.concatenate(cols)).T if cols else \
+                np.zeros((y.size, 0), dtype)
         elif y.ndim == 0:
             out = np.asarray(derivative("reverse")(*args, seed=1.0), dtype=dtype)
         else:                   # the rows, a batch of cotangents per reverse sweep
@@ -2181,21 +2210,36 @@ def jacobian(f: Callable[..., Any], wrt: Wrt = 0,
             rows = []
             for start in range(0, y.size, chunk):
                 stop = min(start + chunk, y.size)
-                seeds = np.zeros((stop - start, y.size), ty)
-                seeds[np.arange(stop - start), np.arange(start, stop)] = 1.0
                 rows.append(np.asarray(_batched_reverse(
-                    derivative("reverse"), args, seeds.reshape((stop - start,) + y.shape)),
+                    derivative("reverse"), args, _unit_directions(y.shape, ty, start, stop)),
                     dtype=dtype).reshape(stop - start, -1))
-            out = np.concatenate(rows) if rows else np.zeros((0, x.size), dtype)
+            out = (rows[0] if len(rows) == 1 else np.concatenate(rows)) if rows else \
+                np.zeros((0, x.size), dtype)
         return out.reshape(y.shape + x.shape)
     jac.__srcad_sweeps__ = True     # type: ignore[attr-defined]  # no generated source: _target
     return jac
+
+
+def _unit_directions(shape: tuple, dtype: Any, start: int, stop: int) -> Any:
+    """Unit directions ``start`` to ``stop`` of arrays of ``shape`` (C order), a leading axis
+    of them: all of them as the structured identity basis (``batching.Batched.basis``), a
+    part of them as a dense array."""
+    from .batching import Batched
+
+    size = int(np.prod(shape, dtype=np.int64))
+    if start == 0 and stop == size:
+        return Batched.basis(shape, dtype)
+    units = np.zeros((stop - start, size), dtype)
+    units[np.arange(stop - start), np.arange(start, stop)] = 1.0
+    return units.reshape((stop - start,) + tuple(shape))
 
 
 def _private_copy(a: Any) -> Any:
     """``a``, copied if it is an array or a container, for a call of the user's function whose
     only purpose is its output (a function that writes into its argument must not change the
     caller's array, nor the point the derivative is then taken at)."""
+    if type(a) is np.ndarray and a.dtype.kind != "O":
+        return a.copy()
     return copy.deepcopy(a) if isinstance(a, np.ndarray) or trees.is_container(a) else a
 
 
@@ -2308,11 +2352,9 @@ def _tuple_jacobian(forward, args, index, outputs) -> tuple:
     parts: list[list] = [[] for _ in ys]
     for start in range(0, x.size, chunk):
         stop = min(start + chunk, x.size)
-        directions = np.zeros((stop - start, x.size), tx)
-        directions[np.arange(stop - start), np.arange(start, stop)] = 1.0
         columns: list = []
-        trees.flatten(_batched_forward(forward, args, [directions.reshape(
-            (stop - start,) + x.shape)], stop - start), columns)
+        trees.flatten(_batched_forward(forward, args, [_unit_directions(
+            x.shape, tx, start, stop)], stop - start), columns)
         for part, column, y in zip(parts, columns, ys):
             part.append(np.asarray(column).reshape(stop - start, -1))
     return tuple((np.concatenate(part).T if part else np.zeros((y.size, 0))).reshape(

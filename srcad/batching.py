@@ -13,10 +13,22 @@ fails instead of computing something else.
 
 Linear in the tangents is all the rules are: ``Batched`` values meet primal values and each
 other only through the operations above.
+
+A structured batch (``Batched.basis``, the identity seed of ``srcad.jacobian``) is kept as
+its diagonal: direction ``k`` is ``diag.flat[k]`` times the ``k``-th unit array, one
+direction per element. The operations that keep that structure (products and quotients with
+a finite primal of the logical shape, sums and differences of two diagonals, negation,
+reshapes, copies, ``@`` of a vector, whole sums) work on the diagonal alone, in the time of
+one direction; ``A @ basis`` becomes a scaling of ``A``'s columns. Anything else reads
+``data``, which materializes the dense batch once (the batch is then dense for good), so an
+operation either keeps the structure or computes what the dense batch would: the off-diagonal
+zeros are exact, and an operation whose dense form would turn them into something else (a
+product with ``inf`` or ``nan``, a quotient by 0) is done densely.
 """
 from __future__ import annotations
 
 import contextlib
+import math
 import numbers
 import threading
 
@@ -52,6 +64,12 @@ class BatchingError(TypeError):
 def _elementwise(ufunc, inputs):
     """An elementwise operation: the logical dimensions aligned from the right, the batch
     axis first."""
+    for x in inputs:
+        if type(x) is Batched and x.diag is not None:
+            out = _diagonal_elementwise(ufunc, inputs)
+            if out is not None:
+                return out
+            break
     ranks = [x.data.ndim - 1 if type(x) is Batched else np.ndim(x) for x in inputs]
     rank = max(ranks)
     return Batched(ufunc(*[(x.data if r == rank else _lift(x, rank)) if type(x) is Batched
@@ -72,19 +90,39 @@ class Batched(NDArrayOperatorsMixin):
     """``data[k]`` is the tangent along direction ``k`` of a value of shape ``data.shape[1:]``
     (the logical shape, which ``shape``, ``ndim``, ``np.shape`` give)."""
 
-    __slots__ = ("data",)
+    __slots__ = ("_data", "diag")
 
-    def __init__(self, data):
-        self.data = data
+    def __init__(self, data, diag=None):
+        self._data = data
+        self.diag = diag        # structured: direction k is diag.flat[k] * the k-th unit array
+
+    @classmethod
+    def basis(cls, shape, dtype=float):
+        """The identity basis of arrays of ``shape``: one unit direction per element, in
+        C order (``np.eye(size).reshape((size,) + shape)``), kept structured."""
+        return cls(None, np.ones(shape, dtype))
+
+    @property
+    def data(self):
+        """The ``(count, *shape)`` array of the directions (a structured batch is made dense
+        here, once)."""
+        if self.diag is not None:
+            self._data, self.diag = _dense(self.diag), None
+        return self._data
+
+    @property
+    def count(self):
+        """The number of directions."""
+        return self.diag.size if self.diag is not None else self._data.shape[0]
 
     # -- the logical array -----------------------------------------------------------------
     @property
     def shape(self):
-        return self.data.shape[1:]
+        return self.diag.shape if self.diag is not None else self._data.shape[1:]
 
     @property
     def ndim(self):
-        return self.data.ndim - 1
+        return self.diag.ndim if self.diag is not None else self._data.ndim - 1
 
     @property
     def size(self):
@@ -92,7 +130,7 @@ class Batched(NDArrayOperatorsMixin):
 
     @property
     def dtype(self):
-        return self.data.dtype
+        return self.diag.dtype if self.diag is not None else self._data.dtype
 
     @property
     def T(self):
@@ -100,10 +138,14 @@ class Batched(NDArrayOperatorsMixin):
 
     @property
     def real(self):
+        if self.diag is not None:
+            return Batched(None, self.diag.real)
         return Batched(self.data.real)
 
     @property
     def imag(self):
+        if self.diag is not None:
+            return Batched(None, self.diag.imag)
         return Batched(self.data.imag)
 
     def __len__(self):
@@ -112,6 +154,8 @@ class Batched(NDArrayOperatorsMixin):
         return self.shape[0]
 
     def __repr__(self):
+        if self.diag is not None:
+            return f"Batched(diag={self.diag!r})"
         return f"Batched({self.data!r})"
 
     def __array__(self, *args, **kwargs):
@@ -125,12 +169,18 @@ class Batched(NDArrayOperatorsMixin):
         raise BatchingError("a batch of tangents has no truth value")
 
     def copy(self):
+        if self.diag is not None:
+            return Batched(None, self.diag.copy())
         return Batched(self.data.copy())
 
     def astype(self, dtype, **kwargs):
+        if self.diag is not None and not kwargs:
+            return Batched(None, self.diag.astype(dtype))
         return Batched(self.data.astype(dtype, **kwargs))
 
     def conj(self):
+        if self.diag is not None:
+            return Batched(None, self.diag.conj())
         return Batched(self.data.conj())
 
     conjugate = conj
@@ -159,6 +209,8 @@ class Batched(NDArrayOperatorsMixin):
     __truediv__, __rtruediv__ = _operator(np.true_divide), _operator(np.true_divide, True)
 
     def __neg__(self):
+        if self.diag is not None:
+            return Batched(None, -self.diag)
         return Batched(-self.data)
 
     # -- indexing: the batch axis first, then the logical index -----------------------------
@@ -173,7 +225,7 @@ class Batched(NDArrayOperatorsMixin):
     def __setitem__(self, index, value):
         items = _index_items(index)
         if items is None:
-            for k in range(self.data.shape[0]):
+            for k in range(self.count):
                 self.data[k][index] = _direction(value, k)
             return
         target = self.data[(slice(None),) + items]
@@ -217,6 +269,86 @@ def unbatched(x, count: int) -> np.ndarray:
 
 # -- helpers ----------------------------------------------------------------------------------
 
+def _dense(diag):
+    """The dense ``(size, *shape)`` batch of a structured one: ``diag.flat[k]`` at element
+    ``k`` of direction ``k``, exact zeros elsewhere."""
+    n = diag.size
+    out = np.zeros((n,) + diag.shape, diag.dtype)
+    if n:
+        out.reshape(n * n)[::n + 1] = diag.reshape(n)
+    return out
+
+
+def _finite(r) -> bool:
+    """Is every element of the array ``r`` finite? Its sum is (a sum that overflows answers
+    no, which only costs the dense path)."""
+    kind = r.dtype.kind
+    if kind not in "fciub":
+        return False
+    total = r.sum()
+    return math.isfinite(total) if kind != "c" else bool(np.isfinite(total))
+
+
+def _diagonal_add(dense, d, sign):
+    """``dense + sign * D`` of a dense batch and the structured batch of diagonal ``d`` of the
+    same logical shape (``sign`` -1 with ``D`` first: ``D - dense``)."""
+    n = d.size
+    dtype = np.result_type(dense.dtype, d.dtype)
+    out = np.negative(dense, dtype=dtype) if sign < 0 else dense.astype(dtype, copy=True)
+    if out.flags.c_contiguous:
+        step = out.reshape(n * n)[::n + 1]
+    elif out.ndim == 2 and out.flags.f_contiguous:      # its transpose has the same diagonal
+        step = out.T.reshape(n * n)[::n + 1]
+    else:
+        out = np.ascontiguousarray(out)
+        step = out.reshape(n * n)[::n + 1]
+    if sign == 0:                   # dense - D
+        step -= d.reshape(n)
+    else:
+        step += d.reshape(n)
+    return Batched(out)
+
+
+def _diagonal_elementwise(ufunc, inputs):
+    """``ufunc`` of operands at least one of which is a structured batch, as a structured
+    batch where the dense one would be diagonal with these values (or as the dense sum of a
+    diagonal and a dense batch); None otherwise (the dense path then computes it)."""
+    if len(inputs) == 1:
+        if ufunc is np.negative or ufunc is np.positive or ufunc is np.conjugate:
+            return Batched(None, ufunc(inputs[0].diag))
+        return None
+    if len(inputs) != 2:
+        return None
+    a, b = inputs
+    da = a.diag if type(a) is Batched else None
+    db = b.diag if type(b) is Batched else None
+    if ufunc is np.add or ufunc is np.subtract:
+        if da is not None and db is not None:
+            return Batched(None, ufunc(da, db)) if da.shape == db.shape else None
+        other, d = (b, da) if da is not None else (a, db)
+        if type(other) is not Batched or other._data.shape != (d.size,) + d.shape:
+            return None
+        return _diagonal_add(other._data, d, 1 if ufunc is np.add else (-1 if da is not None
+                                                                           else 0))
+    if type(a) is Batched and type(b) is Batched:
+        return None
+    if ufunc is np.multiply:    # direction k times p: s_k p_k at element k, 0 * p elsewhere
+        d = da if da is not None else db
+        out = ufunc(d, b) if da is not None else ufunc(a, d)
+    elif ufunc is np.true_divide and da is not None:     # 0 / p elsewhere
+        d = da
+        out = ufunc(d, b)
+    else:
+        return None
+    # the primal must not broadcast the logical shape further, and 0 * p, 0 / p must be 0:
+    # p finite, neither 0 nor nan (then the values are finite)
+    if type(out) is not np.ndarray:
+        out = np.asarray(out)
+    if out.shape != d.shape or not _finite(out):
+        return None
+    return Batched(None, out)
+
+
 def _lift(x, rank):
     """``x`` as an operand of a batched operation of logical rank ``rank``: a ``Batched``'s
     data with size-1 axes after the batch axis up to ``rank`` (so that its logical axes meet
@@ -240,7 +372,10 @@ def _direction(x, k):
 
 
 def _data(x):
-    return x.data if isinstance(x, Batched) else x
+    """The memory of ``x`` (of a structured batch: its diagonal's)."""
+    if isinstance(x, Batched):
+        return x.diag if x.diag is not None else x.data
+    return x
 
 
 def _has_batched(x) -> bool:
@@ -252,7 +387,7 @@ def _has_batched(x) -> bool:
 def _count(values) -> int | None:
     for v in values:
         if isinstance(v, Batched):
-            return v.data.shape[0]
+            return v.count
         if isinstance(v, (list, tuple)):
             n = _count(v)
             if n is not None:
@@ -275,7 +410,8 @@ def _each(func, *args, **kwargs):
 def _plain_like(args):
     """Arguments with each ``Batched`` replaced by its first direction (for functions that
     read only shapes and dtypes)."""
-    return [_direction(a, 0) for a in args]
+    return [a.diag if isinstance(a, Batched) and a.diag is not None else _direction(a, 0)
+            for a in args]
 
 
 def _index_items(index):
@@ -310,6 +446,9 @@ def _reduction(func):
             return NotImplemented
         if axis is not None and not isinstance(axis, (numbers.Integral, tuple)):
             return NotImplemented
+        if a.diag is not None and axis is None and func is np.sum:    # direction k: diag.flat[k]
+            d = a.diag.reshape((a.diag.size,) + (1,) * (a.diag.ndim if keepdims else 0))
+            return Batched(np.sum(d, axis=tuple(range(1, d.ndim)), dtype=dtype, keepdims=True))
         return Batched(func(a.data, axis=_axis(axis, a.ndim), dtype=dtype, keepdims=keepdims))
     return batched
 
@@ -320,12 +459,16 @@ def _reshape(a, newshape=None, order="C", shape=None, **kwargs):
         return NotImplemented
     if isinstance(newshape, numbers.Integral):
         newshape = (newshape,)
+    if a.diag is not None:      # the same elements in the same order: the same directions
+        return Batched(None, a.diag.reshape(newshape))
     return Batched(a.data.reshape((a.data.shape[0],) + tuple(newshape)))
 
 
 def _transpose(a, axes=None):
     if not isinstance(a, Batched):
         return NotImplemented
+    if a.diag is not None and a.ndim <= 1:
+        return Batched(None, a.diag)
     order = range(a.ndim - 1, -1, -1) if axes is None else [int(x) % a.ndim for x in axes]
     return Batched(a.data.transpose((0,) + tuple(x + 1 for x in order)))
 
@@ -357,6 +500,8 @@ def _squeeze(a, axis=None):
 def _ravel(a, order="C"):
     if not isinstance(a, Batched) or order != "C":
         return NotImplemented
+    if a.diag is not None:
+        return Batched(None, a.diag.ravel())
     return Batched(a.data.reshape(a.data.shape[0], -1))
 
 
@@ -391,12 +536,16 @@ def _where(condition, x=None, y=None):
 def _copy(a, order="K", subok=False):
     if not isinstance(a, Batched) or order not in ("K", "C", "A"):
         return NotImplemented
+    if a.diag is not None:
+        return Batched(None, a.diag.copy())
     return Batched(a.data.copy())
 
 
 def _zeros_like(a, dtype=None, **kwargs):
     if kwargs:
         return NotImplemented
+    if a.diag is not None:
+        return Batched(np.zeros((a.count,) + a.shape, a.dtype if dtype is None else dtype))
     return Batched(np.zeros_like(a.data, dtype=dtype))
 
 
@@ -404,6 +553,16 @@ def _matmul(a, b):
     """``a @ b`` with a batch on either operand (both: direction by direction)."""
     if isinstance(a, Batched) and isinstance(b, Batched):
         return _each(np.matmul, a, b)
+    if isinstance(b, Batched) and b.diag is not None and b.ndim == 1 and np.ndim(a) >= 1 \
+            and np.shape(a)[-1] == b.count:     # a @ (s_k e_k) = s_k a[..., k]: a's columns scaled
+        out = np.multiply(a, b.diag)
+        if _finite(out):            # else a holds inf or nan, which 0 times is not 0
+            return Batched(out.T if out.ndim == 2 else np.moveaxis(out, -1, 0))
+    if isinstance(a, Batched) and a.diag is not None and a.ndim == 1 and np.ndim(b) >= 1 \
+            and np.shape(b)[-2 if np.ndim(b) > 1 else 0] == a.count:    # (s_k e_k) @ b = s_k b[..., k, :]
+        out = np.multiply(a.diag, b) if np.ndim(b) == 1 else np.multiply(a.diag[:, None], b)
+        if _finite(out):
+            return Batched(out if out.ndim <= 2 else np.moveaxis(out, -2, 0))
     if isinstance(b, Batched):
         if b.ndim == 1:               # a @ v: v's directions as columns, one product
             return Batched(np.moveaxis(np.matmul(a, b.data.T), -1, 0))
@@ -412,8 +571,9 @@ def _matmul(a, b):
             wide = np.matmul(a, b.data.transpose(1, 0, 2).reshape(n, count * p))
             return Batched(wide.reshape(np.shape(a)[0], count, p).transpose(1, 0, 2))
         return Batched(np.matmul(a, _lift(b, max(np.ndim(a), b.ndim))))
-    if a.ndim == 1:                   # v @ b: each direction a row
-        return Batched(np.matmul(a.data, b))
+    if a.ndim == 1:                   # v @ b: each direction a row (of each matrix of a stack b)
+        out = np.matmul(a.data, b)
+        return Batched(out if out.ndim <= 2 else np.moveaxis(out, -2, 0))
     if a.ndim == 2 and np.ndim(b) == 2:         # A_k @ B for all k as one (K m, n) @ (n, p)
         count, m, n = a.data.shape
         return Batched(np.matmul(a.data.reshape(count * m, n), b).reshape(

@@ -1,0 +1,268 @@
+"""The structured identity basis of the batched sweeps (``srcad.batching.Batched.basis``, the
+seed ``srcad.jacobian`` and ``srcad.hessian`` start from): a batch kept as its diagonal while
+the operations allow, made dense where they do not.
+
+Checked: each operation on a structured batch gives what the same operation gives on its
+dense form (exactly the values, the nan and inf of the dense path included), and where the
+structure is meant to survive it does (a regression there is a slowdown, not a wrong value,
+but it is what the structure is for); the Jacobians and Hessians that start from the basis
+equal the per-direction ones (one ``jvp``/``vjp``/``hvp`` per unit direction) and central
+finite differences, in both modes.
+"""
+import numpy as np
+import pytest
+
+import srcad
+from srcad import api
+from srcad.batching import Batched
+from helpers import central_difference, make_function, rng
+
+
+def _structured(shape, seed=0):
+    """A structured batch with a random diagonal, and its dense form."""
+    d = rng(seed).uniform(0.5, 2.0, shape)
+    return Batched(None, d.copy()), Batched(np.eye(d.size).reshape((d.size,) + shape)
+                                            * d.reshape((d.size,) + (1,) * len(shape)))
+
+
+def _dense(x):
+    return x.data if isinstance(x, Batched) else np.asarray(x)
+
+
+INF = np.array([1.0, np.inf, 2.0])
+NAN = np.array([1.0, 2.0, np.nan])
+ZERO = np.array([1.0, 0.0, 2.0])
+
+# (name, operation of (batch, primal p), logical shape, p's shape or an array, structured after)
+OPERATIONS = [
+    ("a * p", lambda a, p: a * p, (3,), (3,), True),
+    ("p * a", lambda a, p: p * a, (2, 3), (3,), True),           # p of lower rank
+    ("a * p grows", lambda a, p: a * p, (3,), (4, 3), False),    # p broadcasts the shape further
+    ("a * scalar", lambda a, p: a * 2.5, (2, 2), None, True),
+    ("np.multiply", lambda a, p: np.multiply(p, a), (3,), (3,), True),
+    ("a * inf", lambda a, p: a * INF, (3,), None, False),        # 0 * inf is nan, densely
+    ("a * nan", lambda a, p: a * NAN, (3,), None, False),
+    ("a / p", lambda a, p: a / p, (3,), (3,), True),
+    ("a / 0", lambda a, p: a / ZERO, (3,), None, False),         # 0 / 0 is nan, densely
+    ("a / nan", lambda a, p: a / NAN, (3,), None, False),
+    ("a / inf", lambda a, p: a / INF, (3,), None, True),         # 0 / inf is 0
+    ("p / a", lambda a, p: p / a, (3,), (3,), False),
+    ("-a", lambda a, p: -a, (2, 3), None, True),
+    ("a + a", lambda a, p: a + a * p, (3,), (3,), True),
+    ("a - a", lambda a, p: a - 2.0 * a, (2, 2), None, True),
+    ("a + dense", lambda a, p: a + (p @ a), (3,), (3, 3), False),
+    ("dense + a", lambda a, p: (p @ a) + a, (3,), (3, 3), False),
+    ("dense - a", lambda a, p: (p @ a) - a, (3,), (3, 3), False),
+    ("a - dense", lambda a, p: a - (p @ a), (3,), (3, 3), False),
+    ("a + dense transposed", lambda a, p: a + (a * 2.0).T, (2, 2), None, False),
+    ("a + p", lambda a, p: a + p, (3,), (3,), False),            # not linear: densely
+    ("A @ a", lambda a, p: p @ a, (3,), (4, 3), False),
+    ("A @ a, A a stack", lambda a, p: p @ a, (3,), (2, 4, 3), False),
+    ("v @ a", lambda a, p: p @ a, (3,), (3,), False),
+    ("a @ B", lambda a, p: a @ p, (3,), (3, 4), False),
+    ("a @ v", lambda a, p: a @ p, (3,), (3,), False),
+    ("a @ B stack", lambda a, p: a @ p, (3,), (2, 3, 4), False),
+    ("A with inf @ a", lambda a, p: np.array([[1.0, np.inf, 0.0], [2.0, 1.0, 3.0]]) @ a,
+     (3,), None, False),
+    ("A with nan @ a", lambda a, p: np.array([[1.0, 0.0, 0.0], [2.0, np.nan, 3.0]]) @ a,
+     (3,), None, False),
+    ("a @ B with inf", lambda a, p: a @ np.array([[1.0, 0.0], [np.inf, 1.0], [0.0, 2.0]]),
+     (3,), None, False),
+    ("A @ a 2-d (dense)", lambda a, p: p @ a, (3, 2), (4, 3), False),
+    ("np.dot", lambda a, p: np.dot(p, a), (3,), (4, 3), False),
+    ("sum", lambda a, p: np.sum(a), (2, 3), None, False),
+    ("sum keepdims", lambda a, p: np.sum(a, keepdims=True), (2, 3), None, False),
+    ("sum axis", lambda a, p: np.sum(a, axis=0), (2, 3), None, False),
+    ("mean", lambda a, p: a.mean(), (2, 3), None, False),
+    ("reshape", lambda a, p: a.reshape(3, 2), (2, 3), None, True),
+    ("reshape -1", lambda a, p: np.reshape(a, -1), (2, 3), None, True),
+    ("ravel", lambda a, p: np.ravel(a), (2, 3), None, True),
+    ("transpose 1-d", lambda a, p: a.T, (3,), None, True),
+    ("transpose 2-d", lambda a, p: a.T, (2, 3), None, False),
+    ("copy", lambda a, p: np.copy(a), (3,), None, True),
+    ("astype", lambda a, p: a.astype(np.float32), (3,), None, True),
+    ("zeros_like", lambda a, p: np.zeros_like(a), (3,), None, False),
+    ("slice", lambda a, p: a[1:], (4,), None, False),
+    ("integer", lambda a, p: a[2], (4,), None, False),
+    ("fancy", lambda a, p: a[[0, 2, 2]], (4,), None, False),
+    ("where", lambda a, p: np.where(p > 1.0, a, 0.0 * a), (3,), (3,), False),
+    ("concatenate", lambda a, p: np.concatenate([a, a * 2.0]), (3,), None, False),
+    ("cumsum (per direction)", lambda a, p: np.cumsum(a), (3,), None, False),
+]
+
+
+@pytest.mark.parametrize("name, op, shape, pshape, structured", OPERATIONS,
+                         ids=[o[0] for o in OPERATIONS])
+def test_each_operation_on_the_structured_batch_is_the_dense_one(name, op, shape, pshape,
+                                                                 structured):
+    a, dense = _structured(shape)
+    p = None if pshape is None else rng(1).uniform(0.5, 2.0, pshape)
+    with np.errstate(all="ignore"):
+        got = op(a, p)
+        want = op(dense, p)
+    assert isinstance(got, Batched) and isinstance(want, Batched)
+    assert dense.diag is None
+    assert (got.diag is not None) == structured, name
+    assert got.shape == want.shape and got.dtype == want.dtype, name
+    np.testing.assert_array_equal(got.data, want.data, err_msg=name)     # nan where nan
+
+
+def test_a_write_makes_the_batch_dense_and_keeps_the_values():
+    a, dense = _structured((4,))
+    b = a * 3.0                             # shares nothing a write could reach
+    a[1] = 0.0
+    dense[1] = 0.0
+    assert a.diag is None
+    np.testing.assert_array_equal(a.data, dense.data)
+    np.testing.assert_array_equal(b.data, np.diag(3.0 * np.diag(_structured((4,))[1].data)))
+    c, dense_c = _structured((2, 2))
+    c += 1.5 * c                            # ufunc with out=: the dense form written into
+    dense_c += 1.5 * dense_c
+    np.testing.assert_array_equal(c.data, dense_c.data)
+
+
+def test_the_basis_is_the_identity():
+    for shape in [(), (1,), (5,), (2, 3)]:
+        size = int(np.prod(shape))
+        basis = Batched.basis(shape)
+        assert basis.count == size and basis.shape == shape
+        np.testing.assert_array_equal(basis.data, np.eye(size).reshape((size,) + shape))
+        units = api._unit_directions(shape, np.float64, 0, size)
+        assert isinstance(units, Batched) and units.diag is not None
+    part = api._unit_directions((2, 3), np.float64, 2, 5)
+    np.testing.assert_array_equal(part, np.eye(6)[2:5].reshape(3, 2, 3))
+
+
+# -- Jacobians and Hessians from the basis ------------------------------------------------------
+
+JACOBIANS = {
+    "elementwise": ("def f(x):\n    return np.sin(x) * x + 3.0 * x\n", [(4,)]),
+    "broadcasting": ("def f(x, p):\n    return np.exp(x * p) - x / p\n", [(2, 3), (3,)]),
+    "outer broadcast": ("def f(x):\n    return x[:, None] * np.arange(1.0, 4.0)\n", [(3,)]),
+    "matmul layer": ("def f(x, W, c):\n    return np.tanh(W @ x) + c * x ** 2\n",
+                     [(5,), (5, 5), ()]),
+    "wide layer": ("def f(x, W):\n    return np.tanh(W @ x) * np.sum(x)\n", [(5,), (4, 5)]),
+    "vector times a stack": ("def f(x, B):\n    return np.sin(x @ B)\n", [(3,), (2, 3, 4)]),
+    "square layer": ("def f(x, W):\n    return np.tanh(W @ x) + x ** 2\n", [(5,), (5, 5)]),
+    "vector times matrix": ("def f(x, W):\n    return np.cos(x @ W) * 2.0\n", [(3,), (3, 4)]),
+    "matrix argument": ("def f(X, v):\n    return np.tanh(X @ v) + np.sum(X ** 2)\n",
+                        [(3, 2), (2,)]),
+    "reductions": ("def f(x):\n    return np.sum(x ** 2, axis=0) + np.mean(x) * np.max(x)\n",
+                   [(3, 4)]),
+    "whole sum": ("def f(x):\n    return np.sum(np.sin(x)) * x\n", [(4,)]),
+    "indexing": ("def f(x):\n    return x[1:] * x[:-1] + x[[0, 2, 2, 1]] ** 2\n", [(5,)]),
+    "reshape": ("def f(x, M):\n    return np.tanh(x.reshape(2, 3) @ M).ravel()\n",
+                [(6,), (3, 2)]),
+    "quotient": ("def f(x):\n    return 1.0 / x + x / (1.0 + x ** 2)\n", [(4,)]),
+    "identity": ("def f(x):\n    return x\n", [(3,)]),
+    "linear": ("def f(x, W):\n    return W @ x - 2.0 * x\n", [(3,), (3, 3)]),
+    "written into": ("def f(x):\n    y = np.zeros(4)\n    y[1:] = np.sin(x[:3])\n"
+                     "    y[0] = x[3] * x[0]\n    return y\n", [(4,)]),
+    "cumulative": ("def f(x):\n    return np.cumsum(x ** 2)\n", [(4,)]),
+    "stacked": ("def f(x):\n    return np.concatenate([x ** 2, np.sin(x)])\n", [(3,)]),
+}
+
+
+def _args(shapes, seed=3):
+    g = rng(seed)
+    return tuple(float(g.uniform(0.5, 1.5)) if s == () else g.uniform(0.5, 1.5, s)
+                 for s in shapes)
+
+
+def _per_direction_forward(f, args):
+    x = args[0]
+    cols = [np.asarray(srcad.jvp(f, args, (e.reshape(x.shape),), wrt=0)[1])
+            for e in np.eye(x.size)]
+    return np.stack(cols, axis=-1).reshape(np.shape(cols[0]) + x.shape)
+
+
+def _per_direction_reverse(f, args):
+    y = np.asarray(f(*args))
+    value, pullback = srcad.vjp(f, *args)
+    rows = [np.asarray(pullback(e.reshape(y.shape))) for e in np.eye(y.size)]
+    return np.stack(rows).reshape(y.shape + np.shape(args[0]))
+
+
+@pytest.mark.parametrize("mode", ["forward", "reverse"])
+@pytest.mark.parametrize("name", sorted(JACOBIANS))
+def test_jacobian_from_the_basis_equals_each_direction_and_differences(name, mode):
+    source, shapes = JACOBIANS[name]
+    f = make_function(source)
+    args = _args(shapes)
+    jac = srcad.jacobian(f, mode=mode)
+    got = jac(*args)
+    again = jac(*args)                  # a repeat call (cached variants) gives the same
+    np.testing.assert_array_equal(again, got)
+    each = _per_direction_forward(f, args) if mode == "forward" else \
+        _per_direction_reverse(f, args)
+    assert got.shape == each.shape
+    np.testing.assert_allclose(got, each, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(got, central_difference(f, args, 0), rtol=1e-6, atol=1e-8)
+    got[...] = 7.0                      # the caller's own array: shares nothing
+    np.testing.assert_array_equal(jac(*args), again)
+
+
+@pytest.mark.parametrize("mode", ["forward", "reverse"])
+def test_jacobian_keeps_the_nan_of_each_direction(mode):
+    """A matrix holding inf: each direction's product has nan where 0 times inf meets it;
+    the structured product must not turn those into zeros."""
+    f = make_function("def f(x, W):\n    return W @ x + x ** 2\n")
+    x = np.array([1.0, 2.0, 3.0])
+    W = np.array([[1.0, np.inf, 0.0], [0.0, 1.0, 0.0], [2.0, 0.0, 1.0]])
+    with np.errstate(all="ignore"):
+        got = srcad.jacobian(f, mode=mode)(x, W)
+        each = _per_direction_forward(f, (x, W)) if mode == "forward" else \
+            _per_direction_reverse(f, (x, W))
+    assert np.isnan(each).any()
+    np.testing.assert_array_equal(got, each)
+
+
+@pytest.mark.parametrize("mode", ["forward", "reverse"])
+def test_jacobian_of_float32(mode):
+    f = make_function("def f(x, W):\n    return np.tanh(W @ x) * x\n")
+    x = rng(4).uniform(0.5, 1.5, 4).astype(np.float32)
+    W = rng(5).uniform(-1, 1, (4, 4)).astype(np.float32)
+    got = srcad.jacobian(f, mode=mode)(x, W)
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, _per_direction_forward(f, (x, W)), rtol=1e-5, atol=1e-6)
+
+
+HESSIANS = {
+    "rosenbrock": ("def f(x):\n    return np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 "
+                   "+ (1.0 - x[:-1]) ** 2)\n", (6,)),
+    "quadratic form": ("def f(x, A):\n    return 0.5 * x @ (A @ x) + np.sum(np.sin(x))\n",
+                       (4,)),
+    "matrix argument": ("def f(X):\n    return np.sum(np.tanh(X) ** 2) * np.sum(X)\n", (2, 3)),
+    "log-sum-exp": ("def f(x):\n    m = np.max(x)\n    return m + np.log(np.sum(np.exp(x - m)))\n",
+                    (5,)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(HESSIANS))
+def test_hessian_from_the_basis_equals_hvp_columns_and_differences(name):
+    source, shape = HESSIANS[name]
+    f = make_function(source)
+    x = rng(6).uniform(-1.0, 1.0, shape)
+    args = (x, rng(7).uniform(-1, 1, (4, 4))) if name == "quadratic form" else (x,)
+    h = np.reshape(srcad.hessian(f)(*args), (x.size, x.size))
+    hvp = srcad.hvp(f)
+    cols = np.stack([np.ravel(hvp(*args, e.reshape(shape))) for e in np.eye(x.size)], axis=1)
+    np.testing.assert_allclose(h, cols, rtol=1e-12, atol=1e-12)
+    g = srcad.grad(f)
+    fd = central_difference(lambda *a: np.ravel(g(*a)), args, 0, h=1e-5).reshape(h.shape)
+    np.testing.assert_allclose(h, fd, rtol=1e-6, atol=1e-6)
+
+
+def test_a_batch_of_vectors_times_a_stack_of_matrices():
+    """``v @ B`` of a batch of vectors and a stack of matrices ``B`` (s, n, p): each direction
+    gives (s, p). The dense batch's product used to put the stack axis first, taken for the
+    directions: with as many matrices as directions, the Jacobian's axes came out swapped
+    (forward mode, batched ``jvp``), silently."""
+    f = make_function("def f(x, B):\n    return np.sin(x @ B)\n")
+    x, B = np.array([0.5, 1.5]), np.arange(12.0).reshape(2, 2, 3) / 12
+    directions = np.array([[1.0, 0.0], [0.3, -2.0]])
+    _, batched = srcad.jvp(f, (x, B), (directions,), wrt=0, batched=True)
+    each = np.stack([srcad.jvp(f, (x, B), (d,), wrt=0)[1] for d in directions])
+    np.testing.assert_allclose(batched, each, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(srcad.jacobian(f, mode="forward")(x, B),
+                               central_difference(f, (x, B), 0), rtol=1e-6, atol=1e-8)
