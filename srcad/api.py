@@ -14,6 +14,7 @@ import inspect
 import json
 import linecache
 import logging
+import math
 import numbers
 import os
 import traceback
@@ -575,7 +576,7 @@ def _kinds(args) -> tuple:
         elif isinstance(a, np.generic) and not isinstance(a, np.bool_):
             out.append(t)
         elif t is Batched:
-            out.append(_BatchedKind(a.shape, a.dtype))
+            out.append(_BatchedKind(("batched", a.shape, a.dtype)))
         else:
             if trees.is_complex_value(a):     # a list or tuple of complex values
                 mixed = trees.is_mixed(a)     # with real ones: refused (current)
@@ -589,25 +590,14 @@ def _kinds(args) -> tuple:
 _COMPLEX, _MIXED = "complex", "mixed"
 
 
-class _BatchedKind:
+class _BatchedKind(tuple):
     """The kind of a batch of tangents (``batching.Batched``, a tangent of the batched
-    sweeps): its logical shape and dtype, which decide the tangent checks. Its primal is
-    unknown to the build (``_unknown_tangents``), and the fast path never takes it."""
+    sweeps): ``("batched", logical shape, dtype)``, which decide the tangent checks; never
+    equal to an array's kind ``(shape, dtype)`` (nor of type ``tuple``, which the kinds of
+    arrays are). Its primal is unknown to the build (``_unknown_tangents``), and the fast path
+    never takes it."""
 
-    __slots__ = ("shape", "dtype")
-
-    def __init__(self, shape, dtype):
-        self.shape, self.dtype = shape, dtype
-
-    def __eq__(self, other):
-        return type(other) is _BatchedKind and other.shape == self.shape and \
-            other.dtype == self.dtype
-
-    def __hash__(self):
-        return hash((self.shape, self.dtype))
-
-    def __repr__(self):
-        return f"Batched{self.shape}"
+    __slots__ = ()
 
 
 def _is_function(value) -> bool:
@@ -1589,7 +1579,7 @@ def _wrap(f, spec, kind):
                 failed(exc, entry, args, kwargs)
                 raise
             if fast and not kwargs and entry.output is None and \
-                    type(out[1] if spec.preserve_result else out) is not tuple:
+                    type(out[1] if spec.preserve_result else out) not in (tuple, Batched):
                 dispatcher.offer(args, kinds, entry, target)   # (a tuple: unshared here)
             if spec.preserve_result:
                 return _value(out[0], entry), _tangent(out[1], entry, args)
@@ -1984,29 +1974,30 @@ def _batched_forward(df, primals, tangents, count, preserve_result=False):
     the result. Code the batch cannot run through (``BatchingError``: it would treat a batch
     of tangents as one array) is run once per direction instead, which gives the same
     values."""
-    from .batching import Batched, BatchingError, directions, unbatched
+    from .batching import BatchingError, directions, unbatched
 
-    def stacked(out):
-        leaves: list = []
-        tree = trees.flatten(out, leaves)       # a tuple or container output: per leaf
-        return trees.build(tree, iter(_unshared(tuple(unbatched(o, count) for o in leaves),
-                                                tangents)))
+    batches = [t if type(t) is Batched else Batched(t) for t in tangents]
     try:
         with directions(count):
-            out = df(*primals, *[t if isinstance(t, Batched) else Batched(t)
-                                 for t in tangents])
+            out = df(*primals, *batches)
     except (BatchingError, SrcadError):
         # SrcadError: the batched build knows less of the primals (their tangents are no
         # NumPy arrays) and refused what the per-direction build, knowing the shapes, decides
         # (a write through what may be a view); a genuine error is raised again below
-        dense = [t.data if isinstance(t, Batched) else t for t in tangents]
+        dense = [t.data if type(t) is Batched else t for t in tangents]
         outs = [df(*primals, *[t[k] for t in dense]) for k in range(count)]
         if preserve_result:
             return outs[0][0] if outs else None, _stack([o[1] for o in outs])
         return _stack(outs)
-    if preserve_result:
-        return out[0], stacked(out[1])
-    return stacked(out)
+    value, out = out if preserve_result else (None, out)
+    if type(out) is Batched:            # one output
+        result = _unshared((out.data,), tangents)[0]
+    else:                               # a tuple or container output: per leaf
+        leaves: list = []
+        tree = trees.flatten(out, leaves)
+        result = trees.build(tree, iter(_unshared(tuple(unbatched(o, count) for o in leaves),
+                                                  tangents)))
+    return (value, result) if preserve_result else result
 
 
 def _batched_reverse(df, primals, seeds):
@@ -2159,7 +2150,20 @@ def jacobian(f: Callable[..., Any], wrt: Wrt = 0,
     whole = type(index) is int and _is_star(target, index)       # all of *args, **kwargs
     index = index[0] + index[1] if type(index) is tuple else index     # the call's position
 
+    # per kinds of the arguments (``_kinds``: types, shapes, dtypes), what the last call with
+    # them found of the output, an array: a repeat call runs the one sweep without calling f
+    # for the output's shape (``planned``)
+    plans: dict = {}
+
     def jac(*args: Any, **kwargs: Any) -> Any:
+        if plans and not kwargs:
+            key = _kinds(args)
+            plan = plans.get(key)
+            if plan is not None:
+                out = planned(args, plan)
+                if out is not None:
+                    return out
+                del plans[key]
         # f may write into its arguments: called on copies, never the caller's
         value = f(*map(_private_copy, args), **{k: _private_copy(v) for k, v in kwargs.items()})
         if not has_aux:
@@ -2193,6 +2197,12 @@ def jacobian(f: Callable[..., Any], wrt: Wrt = 0,
         tx, ty = (a.dtype if a.dtype.kind in "fc" else np.dtype(float) for a in (x, y))
         dtype = np.result_type(tx, ty)     # a float32 argument and output: float32
         use_forward = mode == "forward" or (mode == "auto" and x.size < y.size)
+        if not has_aux and not kwargs and max(x.size, y.size) ** 2 <= _BATCH_ELEMENTS and \
+                y.size and x.size and (use_forward or y.ndim) and all(
+                    type(k) is tuple or type(k) is type for k in _kinds(args)):
+            # one sweep of the whole basis: the next call with arguments of these kinds runs
+            # it without calling f first
+            plans[_kinds(args)] = (use_forward, x.shape, tx, y.shape, ty, dtype)
         if use_forward:         # the columns, a batch of directions per forward sweep
             chunk = max(1, min(x.size, _BATCH_ELEMENTS // max(x.size, y.size, 1)))
             cols = []
@@ -2216,6 +2226,27 @@ def jacobian(f: Callable[..., Any], wrt: Wrt = 0,
             out = (rows[0] if len(rows) == 1 else np.concatenate(rows)) if rows else \
                 np.zeros((0, x.size), dtype)
         return out.reshape(y.shape + x.shape)
+
+    def planned(args: tuple, plan: tuple) -> Any:
+        """The Jacobian by the one sweep of ``plan`` (found by a call with arguments of the
+        same kinds), or None when this call's output is not what the plan expects (its shape
+        and dtype depend on the values): the caller then takes the whole path."""
+        use_forward, x_shape, tx, y_shape, ty, dtype = plan
+        size, count = math.prod(y_shape), math.prod(x_shape)
+        if use_forward:
+            out = _batched_forward(sweep("forward"), args, [Batched.basis(x_shape, tx)], count)
+            if type(out) is not np.ndarray or out.shape != (count,) + y_shape or \
+                    np.result_type(out.dtype, dtype) != dtype:
+                return None
+            return np.asarray(out, dtype=dtype).reshape(count, size).T.reshape(
+                y_shape + x_shape)
+        try:        # seeds shaped unlike this output are refused by the sweep
+            out = _batched_reverse(sweep("reverse"), args, Batched.basis(y_shape, ty))
+        except Exception:
+            return None
+        if type(out) is not np.ndarray or out.shape != (size,) + x_shape:
+            return None
+        return np.asarray(out, dtype=dtype).reshape(y_shape + x_shape)
     jac.__srcad_sweeps__ = True     # type: ignore[attr-defined]  # no generated source: _target
     return jac
 
@@ -2226,7 +2257,7 @@ def _unit_directions(shape: tuple, dtype: Any, start: int, stop: int) -> Any:
     part of them as a dense array."""
     from .batching import Batched
 
-    size = int(np.prod(shape, dtype=np.int64))
+    size = math.prod(shape)
     if start == 0 and stop == size:
         return Batched.basis(shape, dtype)
     units = np.zeros((stop - start, size), dtype)

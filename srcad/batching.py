@@ -27,7 +27,6 @@ product with ``inf`` or ``nan``, a quotient by 0) is done densely.
 """
 from __future__ import annotations
 
-import contextlib
 import math
 import numbers
 import threading
@@ -40,16 +39,23 @@ __all__ = ["Batched", "BatchingError", "active_count", "directions", "unbatched"
 _SWEEP = threading.local()          # .count: the directions of the batched sweep under way
 
 
-@contextlib.contextmanager
-def directions(count: int):
+class directions:
     """A batched forward sweep of ``count`` directions runs in this context: the zero
     tangents forward-mode code writes into (``runtime.tangent_zeros``) are batches too."""
-    before = getattr(_SWEEP, "count", None)
-    _SWEEP.count = count
-    try:
-        yield
-    finally:
-        _SWEEP.count = before
+
+    __slots__ = ("count", "before")
+
+    def __init__(self, count: int):
+        self.count = count
+
+    def __enter__(self):
+        self.before = getattr(_SWEEP, "count", None)
+        _SWEEP.count = self.count
+        return self
+
+    def __exit__(self, *exc):
+        _SWEEP.count = self.before
+        return False
 
 
 def active_count() -> int | None:
@@ -126,7 +132,7 @@ class Batched(NDArrayOperatorsMixin):
 
     @property
     def size(self):
-        return int(np.prod(self.shape, dtype=np.int64))
+        return math.prod(self.shape)
 
     @property
     def dtype(self):
@@ -280,13 +286,16 @@ def _dense(diag):
 
 
 def _finite(r) -> bool:
-    """Is every element of the array ``r`` finite? Its sum is (a sum that overflows answers
-    no, which only costs the dense path)."""
+    """Is every element of the array ``r`` finite? Its sum of squares is (one that
+    overflows answers no, which only costs the dense path)."""
     kind = r.dtype.kind
-    if kind not in "fciub":
+    if kind in "iub":
+        return True
+    if kind not in "fc":
         return False
-    total = r.sum()
-    return math.isfinite(total) if kind != "c" else bool(np.isfinite(total))
+    flat = r.ravel("K")
+    total = np.vdot(flat, flat) if kind == "c" else np.dot(flat, flat)
+    return math.isfinite(total.real)
 
 
 def _diagonal_add(dense, d, sign):

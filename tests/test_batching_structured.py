@@ -244,7 +244,9 @@ def test_hessian_from_the_basis_equals_hvp_columns_and_differences(name):
     f = make_function(source)
     x = rng(6).uniform(-1.0, 1.0, shape)
     args = (x, rng(7).uniform(-1, 1, (4, 4))) if name == "quadratic form" else (x,)
-    h = np.reshape(srcad.hessian(f)(*args), (x.size, x.size))
+    hessian = srcad.hessian(f)
+    hessian(*((x + 0.25,) + args[1:]))      # a call at another point first: the plan is reused
+    h = np.reshape(hessian(*args), (x.size, x.size))
     hvp = srcad.hvp(f)
     cols = np.stack([np.ravel(hvp(*args, e.reshape(shape))) for e in np.eye(x.size)], axis=1)
     np.testing.assert_allclose(h, cols, rtol=1e-12, atol=1e-12)
@@ -266,3 +268,22 @@ def test_a_batch_of_vectors_times_a_stack_of_matrices():
     np.testing.assert_allclose(batched, each, rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(srcad.jacobian(f, mode="forward")(x, B),
                                central_difference(f, (x, B), 0), rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("mode", ["forward", "reverse"])
+def test_repeat_calls_whose_output_shape_depends_on_the_values(mode):
+    """A repeat call with arguments of the same kinds runs the one sweep the last call
+    planned without calling ``f`` for the output: an output whose shape depends on the values
+    (an int argument, a mask) must still get its own Jacobian."""
+    head = make_function("def f(x, k):\n    return np.sin(x[:k]) * x[0]\n")
+    positive = make_function("def f(x):\n    return x[x > 0] ** 3\n")
+    x = np.array([0.5, -1.0, 1.5, 2.0])
+    jac_head, jac_positive = srcad.jacobian(head, mode=mode), srcad.jacobian(positive, mode=mode)
+    for k in (2, 3, 2, 4):
+        np.testing.assert_allclose(jac_head(x, k), central_difference(head, (x, k), 0),
+                                   rtol=1e-6, atol=1e-8)
+    for point in (x, -x, x, np.abs(x)):
+        got = jac_positive(point)
+        assert got.shape == (int(np.sum(point > 0)), 4)
+        np.testing.assert_allclose(got, central_difference(positive, (point,), 0), rtol=1e-6,
+                                   atol=1e-8)
