@@ -76,10 +76,36 @@ def _elementwise(ufunc, inputs):
             if out is not None:
                 return out
             break
-    ranks = [x.data.ndim - 1 if type(x) is Batched else np.ndim(x) for x in inputs]
+    if len(inputs) == 2:            # the common case, without the lists
+        a, b = inputs
+        if type(a) is Batched:
+            a = a.data
+            if type(b) is Batched:
+                b = b.data
+                if a.ndim != b.ndim:
+                    rank = max(a.ndim, b.ndim) - 1
+                    a, b = _lift(inputs[0], rank), _lift(inputs[1], rank)
+            elif a.ndim - 1 < _rank(b):
+                a = _lift(inputs[0], _rank(b))
+        elif type(b) is Batched:
+            b = b.data
+            if b.ndim - 1 < _rank(a):
+                b = _lift(inputs[1], _rank(a))
+        return Batched(ufunc(a, b))
+    ranks = [x.data.ndim - 1 if type(x) is Batched else _rank(x) for x in inputs]
     rank = max(ranks)
     return Batched(ufunc(*[(x.data if r == rank else _lift(x, rank)) if type(x) is Batched
                            else x for x, r in zip(inputs, ranks)]))
+
+
+def _rank(x) -> int:
+    """The number of dimensions of an operand that is not a batch."""
+    t = type(x)
+    if t is np.ndarray:
+        return x.ndim
+    if t is float or t is int:
+        return 0
+    return np.ndim(x)
 
 
 def _operator(ufunc, reflected=False):
