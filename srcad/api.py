@@ -817,6 +817,8 @@ def _tangent(out, entry, args):
     """The output's tangent a forward derivative returned, as the caller gets it: with the
     output's structure, sharing no memory with the arguments (and tangents) ``args``."""
     if entry.output is None:          # one tangent, or a tuple of them
+        if type(out) is Batched:      # a batch of tangents: the batched sweep's own
+            return out
         return tuple(_unshared(out, args)) if type(out) is tuple else _unshared((out,), args)[0]
     return trees.build(entry.output, iter(_unshared(tuple(out), args)))
 
@@ -2163,7 +2165,7 @@ def jacobian(f: Callable[..., Any], wrt: Wrt = 0,
                 out = planned(args, plan)
                 if out is not None:
                     return out
-                del plans[key]
+                plans.pop(key, None)
         # f may write into its arguments: called on copies, never the caller's
         value = f(*map(_private_copy, args), **{k: _private_copy(v) for k, v in kwargs.items()})
         if not has_aux:
@@ -2202,6 +2204,8 @@ def jacobian(f: Callable[..., Any], wrt: Wrt = 0,
                     type(k) is tuple or type(k) is type for k in _kinds(args)):
             # one sweep of the whole basis: the next call with arguments of these kinds runs
             # it without calling f first
+            if len(plans) >= _MAX_VARIANTS:
+                plans.clear()
             plans[_kinds(args)] = (use_forward, x.shape, tx, y.shape, ty, dtype)
         if use_forward:         # the columns, a batch of directions per forward sweep
             chunk = max(1, min(x.size, _BATCH_ELEMENTS // max(x.size, y.size, 1)))
