@@ -367,6 +367,9 @@ def _diagonal_elementwise(ufunc, inputs):
                                                                            else 0))
     if type(a) is Batched and type(b) is Batched:
         return None
+    p = b if da is not None else a
+    if not (type(p) is np.ndarray or isinstance(p, (numbers.Number, np.generic))):
+        return None                 # lists, other array types: the dense path
     if ufunc is np.multiply:    # direction k times p: s_k p_k at element k, 0 * p elsewhere
         d = da if da is not None else db
         out = ufunc(d, b) if da is not None else ufunc(a, d)
@@ -588,13 +591,13 @@ def _matmul(a, b):
     """``a @ b`` with a batch on either operand (both: direction by direction)."""
     if isinstance(a, Batched) and isinstance(b, Batched):
         return _each(np.matmul, a, b)
-    if isinstance(b, Batched) and b.diag is not None and b.ndim == 1 and np.ndim(a) >= 1 \
-            and np.shape(a)[-1] == b.count:     # a @ (s_k e_k) = s_k a[..., k]: a's columns scaled
+    if isinstance(b, Batched) and b.diag is not None and b.ndim == 1 and \
+            type(a) is np.ndarray and a.ndim >= 1 and a.shape[-1] == b.count:     # a @ (s_k e_k) = s_k a[..., k]: a's columns scaled
         out = np.multiply(a, b.diag)
         if _finite(out):            # else a holds inf or nan, which 0 times is not 0
             return Batched(out.T if out.ndim == 2 else np.moveaxis(out, -1, 0))
-    if isinstance(a, Batched) and a.diag is not None and a.ndim == 1 and np.ndim(b) >= 1 \
-            and np.shape(b)[-2 if np.ndim(b) > 1 else 0] == a.count:    # (s_k e_k) @ b = s_k b[..., k, :]
+    if isinstance(a, Batched) and a.diag is not None and a.ndim == 1 and \
+            type(b) is np.ndarray and b.ndim >= 1 and b.shape[-2 if b.ndim > 1 else 0] == a.count:    # (s_k e_k) @ b = s_k b[..., k, :]
         out = np.multiply(a.diag, b) if np.ndim(b) == 1 else np.multiply(a.diag[:, None], b)
         if _finite(out):
             return Batched(out if out.ndim <= 2 else np.moveaxis(out, -2, 0))

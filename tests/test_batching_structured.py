@@ -287,3 +287,44 @@ def test_repeat_calls_whose_output_shape_depends_on_the_values(mode):
         assert got.shape == (int(np.sum(point > 0)), 4)
         np.testing.assert_allclose(got, central_difference(positive, (point,), 0), rtol=1e-6,
                                    atol=1e-8)
+
+
+# steps of a random chain: each takes the batch so far and a generator, and returns the next
+# batch; the chain runs on the structured batch and on its dense form side by side
+STEPS = [
+    lambda a, g: a * g.uniform(-2, 2, a.shape),
+    lambda a, g: g.uniform(-2, 2, a.shape[-1:]) * a,
+    lambda a, g: a * float(g.uniform(-2, 2)),
+    lambda a, g: a / g.uniform(0.5, 2, a.shape),
+    lambda a, g: -a,
+    lambda a, g: a + a * 2.0,
+    lambda a, g: a - 0.5 * a,
+    lambda a, g: a.reshape(a.shape[::-1]),
+    lambda a, g: np.ravel(a).reshape(a.shape),
+    lambda a, g: np.copy(a),
+    lambda a, g: a * np.where(g.uniform(size=a.shape) < 0.3, 0.0, 1.0),    # zeros in p
+    lambda a, g: a * np.where(g.uniform(size=a.shape) < 0.2, np.inf, 1.0),  # inf in p
+    lambda a, g: a / np.where(g.uniform(size=a.shape) < 0.2, 0.0, 2.0),     # 0 in p
+]
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_random_chains_on_the_structured_batch_are_the_dense_ones(seed):
+    g = rng(100 + seed)
+    shape = [(3,), (4,), (2, 3), (1,), ()][seed % 5]
+    a, dense = _structured(shape, seed)
+    with np.errstate(all="ignore"):
+        for _ in range(6):
+            step = STEPS[int(g.integers(len(STEPS)))]
+            state = g.bit_generator.state
+            a = step(a, g)
+            g.bit_generator.state = state           # the same draws for the dense side
+            dense = step(dense, g)
+            assert a.shape == dense.shape and a.dtype == dense.dtype
+        # end with an operation of the sweeps: a product with a matrix, or a sum
+        if a.ndim == 1:
+            m = g.uniform(-1, 1, (2,) + a.shape)
+            a, dense = m @ a, m @ dense
+        else:
+            a, dense = np.sum(a), np.sum(dense)
+        np.testing.assert_array_equal(a.data, dense.data)
