@@ -1,6 +1,6 @@
 """The structured identity basis of the batched sweeps (``srcad.batching.Batched.basis``, the
-seed ``srcad.jacobian`` and ``srcad.hessian`` start from): a batch kept as its diagonal while
-the operations allow, made dense where they do not.
+seed ``srcad.jacobian`` and ``srcad.hessian`` start from): a batch kept as bands (its
+diagonal, shifted by slices) while the operations allow, made dense where they do not.
 
 Checked: each operation on a structured batch gives what the same operation gives on its
 dense form (exactly the values, the nan and inf of the dense path included), and where the
@@ -21,7 +21,7 @@ from helpers import central_difference, make_function, rng
 def _structured(shape, seed=0):
     """A structured batch with a random diagonal, and its dense form."""
     d = rng(seed).uniform(0.5, 2.0, shape)
-    return Batched(None, d.copy()), Batched(np.eye(d.size).reshape((d.size,) + shape)
+    return Batched.diagonal(d), Batched(np.eye(d.size).reshape((d.size,) + shape)
                                             * d.reshape((d.size,) + (1,) * len(shape)))
 
 
@@ -82,12 +82,45 @@ OPERATIONS = [
     ("copy", lambda a, p: np.copy(a), (3,), None, True),
     ("astype", lambda a, p: a.astype(np.float32), (3,), None, True),
     ("zeros_like", lambda a, p: np.zeros_like(a), (3,), None, False),
-    ("slice", lambda a, p: a[1:], (4,), None, False),
+    ("slice", lambda a, p: a[1:], (4,), None, True),
     ("integer", lambda a, p: a[2], (4,), None, False),
     ("fancy", lambda a, p: a[[0, 2, 2]], (4,), None, False),
     ("where", lambda a, p: np.where(p > 1.0, a, 0.0 * a), (3,), (3,), False),
     ("concatenate", lambda a, p: np.concatenate([a, a * 2.0]), (3,), None, False),
     ("cumsum (per direction)", lambda a, p: np.cumsum(a), (3,), None, False),
+    # bands: slices of a vector shift the diagonal
+    ("slice from 1", lambda a, p: a[1:], (4,), None, True),
+    ("slice to -1", lambda a, p: a[:-1], (4,), None, True),
+    ("slice middle", lambda a, p: a[1:3], (5,), None, True),
+    ("slice of a slice", lambda a, p: a[1:][1:], (5,), None, True),
+    ("slice with a step", lambda a, p: a[::2], (4,), None, False),
+    ("slice of a matrix", lambda a, p: a[1:], (3, 2), None, False),
+    ("two bands", lambda a, p: a[1:] - a[:-1], (4,), None, True),
+    ("three bands", lambda a, p: a[2:] + a[1:-1] * 2.0 - a[:-2], (5,), None, True),
+    ("bands times p", lambda a, p: (a[1:] - a[:-1]) * p, (4,), (3,), True),
+    ("bands over p", lambda a, p: (a[1:] + a[:-1]) / p, (4,), (3,), True),
+    ("p times bands", lambda a, p: p * a[1:], (4,), (3,), True),
+    ("bands times inf", lambda a, p: a[1:] * np.array([1.0, np.inf, 2.0]), (4,), None, False),
+    ("bands over 0", lambda a, p: a[:-1] / np.array([1.0, 0.0, 2.0]), (4,), None, False),
+    ("bands over nan", lambda a, p: a[:-1] / np.array([1.0, np.nan, 2.0]), (4,), None,
+     False),
+    ("bands over inf", lambda a, p: a[:-1] / np.array([1.0, np.inf, 2.0]), (4,), None, True),
+    ("bands times scalar", lambda a, p: -(a[1:] * 3.0), (4,), None, True),
+    ("bands times 0-d inf", lambda a, p: a[1:] * np.float64(np.inf), (4,), None, False),
+    ("sum of one band", lambda a, p: np.sum(a[1:]), (4,), None, False),
+    ("sum of the head", lambda a, p: np.sum(a[:-1]), (4,), None, False),
+    ("sum of a middle", lambda a, p: np.sum(a[1:3] * p), (5,), (2,), False),
+    ("sum of two middles", lambda a, p: np.sum(a[1:3] - a[2:4]), (5,), None, False),
+    ("sum of two bands", lambda a, p: np.sum(a[1:] - a[:-1] * p), (4,), (3,), False),
+    ("sum of three bands", lambda a, p: np.sum(a[2:] + a[1:-1] + a[:-2]), (5,), None, False),
+    ("bands + dense", lambda a, p: (a[1:] - a[:-1]) + p @ a, (4,), (3, 4), False),
+    ("dense - bands", lambda a, p: p @ a - (a[1:] - a[:-1]), (4,), (3, 4), False),
+    ("bands - dense", lambda a, p: a[:-1] - p @ a, (4,), (3, 4), False),
+    ("bands @ (dense)", lambda a, p: p @ a[1:], (4,), (2, 3), False),
+    ("element of bands", lambda a, p: (a[1:] - a[:-1])[1], (4,), None, False),
+    ("last element", lambda a, p: a[1:][-1], (4,), None, False),
+    ("reshape bands", lambda a, p: (a[1:] - a[:-1]).reshape(1, 3), (4,), None, True),
+    ("bands mismatch", lambda a, p: a[1:] + a[:-1][None, :], (4,), None, False),
 ]
 
 
@@ -101,8 +134,8 @@ def test_each_operation_on_the_structured_batch_is_the_dense_one(name, op, shape
         got = op(a, p)
         want = op(dense, p)
     assert isinstance(got, Batched) and isinstance(want, Batched)
-    assert dense.diag is None
-    assert (got.diag is not None) == structured, name
+    assert dense.bands is None
+    assert (got.bands is not None) == structured, name
     assert got.shape == want.shape and got.dtype == want.dtype, name
     np.testing.assert_array_equal(got.data, want.data, err_msg=name)     # nan where nan
 
@@ -112,7 +145,7 @@ def test_a_write_makes_the_batch_dense_and_keeps_the_values():
     b = a * 3.0                             # shares nothing a write could reach
     a[1] = 0.0
     dense[1] = 0.0
-    assert a.diag is None
+    assert a.bands is None
     np.testing.assert_array_equal(a.data, dense.data)
     np.testing.assert_array_equal(b.data, np.diag(3.0 * np.diag(_structured((4,))[1].data)))
     c, dense_c = _structured((2, 2))
@@ -128,7 +161,7 @@ def test_the_basis_is_the_identity():
         assert basis.count == size and basis.shape == shape
         np.testing.assert_array_equal(basis.data, np.eye(size).reshape((size,) + shape))
         units = api._unit_directions(shape, np.float64, 0, size)
-        assert isinstance(units, Batched) and units.diag is not None
+        assert isinstance(units, Batched) and units.bands is not None
     part = api._unit_directions((2, 3), np.float64, 2, 5)
     np.testing.assert_array_equal(part, np.eye(6)[2:5].reshape(3, 2, 3))
 
@@ -235,6 +268,9 @@ HESSIANS = {
     "matrix argument": ("def f(X):\n    return np.sum(np.tanh(X) ** 2) * np.sum(X)\n", (2, 3)),
     "log-sum-exp": ("def f(x):\n    m = np.max(x)\n    return m + np.log(np.sum(np.exp(x - m)))\n",
                     (5,)),
+    "second differences": ("def f(x):\n    d = x[2:] - 2.0 * x[1:-1] + x[:-2]\n"
+                           "    return np.sum(d ** 2 * x[1:-1]) + np.sum(x[:-1] * x[1:]) "
+                           "+ x[3] * x[0]\n", (7,)),
 }
 
 
@@ -292,6 +328,8 @@ def test_repeat_calls_whose_output_shape_depends_on_the_values(mode):
 # steps of a random chain: each takes the batch so far and a generator, and returns the next
 # batch; the chain runs on the structured batch and on its dense form side by side
 STEPS = [
+    lambda a, g: a[1:] if a.ndim == 1 and a.shape[0] > 1 else a,
+    lambda a, g: a[:-1] + 0.5 * a[1:] if a.ndim == 1 and a.shape[0] > 1 else a,
     lambda a, g: a * g.uniform(-2, 2, a.shape),
     lambda a, g: g.uniform(-2, 2, a.shape[-1:]) * a,
     lambda a, g: a * float(g.uniform(-2, 2)),
@@ -328,3 +366,29 @@ def test_random_chains_on_the_structured_batch_are_the_dense_ones(seed):
         else:
             a, dense = np.sum(a), np.sum(dense)
         np.testing.assert_array_equal(a.data, dense.data)
+
+
+def test_bands_added_in_place_into_a_dense_batch():
+    """``buffer[index] += g`` of a structured ``g`` (the adjoint of a slice, accumulated by
+    ``runtime.add_at``) adds the bands into the dense buffer in place: the same values as the
+    dense ``g``, through a view of the buffer too."""
+    from srcad import runtime
+    a, dense = _structured((5,))
+    g, g_dense = a[1:] - 2.0 * a[:-1], dense[1:] - 2.0 * dense[:-1]
+    assert g.bands is not None
+    start = rng(9).standard_normal((5, 6))
+    buffer, want = Batched(start.copy()), Batched(start.copy())
+    runtime.add_at(buffer, slice(1, 5), g)
+    runtime.add_at(want, slice(1, 5), g_dense)
+    np.testing.assert_array_equal(buffer.data, want.data)
+    view = buffer[2:6]
+    view -= g
+    want_view = want[2:6]
+    want_view -= g_dense
+    np.testing.assert_array_equal(buffer.data, want.data)
+    small = Batched(np.zeros((5, 4), np.float32))    # float64 bands: cast as NumPy casts
+    small += g
+    want_small = Batched(np.zeros((5, 4), np.float32))
+    want_small += g_dense
+    assert small.dtype == np.float32
+    np.testing.assert_array_equal(small.data, want_small.data)
