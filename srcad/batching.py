@@ -320,19 +320,6 @@ def unbatched(x, count: int) -> np.ndarray:
 
 # -- helpers ----------------------------------------------------------------------------------
 
-def _finite(r) -> bool:
-    """Is every element of the array ``r`` finite? Its sum of squares is (one that
-    overflows answers no, which only costs the dense path)."""
-    kind = r.dtype.kind
-    if kind in "iub":
-        return True
-    if kind not in "fc":
-        return False
-    flat = r.ravel("K")
-    total = np.vdot(flat, flat) if kind == "c" else np.dot(flat, flat)
-    return math.isfinite(total.real)
-
-
 class _Bands:
     """A structured batch of ``count`` directions of arrays of ``shape`` (``size`` elements):
     direction ``k`` holds ``vals[i][k]`` at the flat (C-order) element ``k + offsets[i]``
