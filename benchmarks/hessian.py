@@ -2,11 +2,13 @@
 generated gradient per column) against a hand-written Hessian and a central finite-difference
 Hessian of the hand-written gradient, measured in one process.
 
-Usage: ``python benchmarks/hessian.py [--n 100]``
+Usage: ``python benchmarks/hessian.py [--n 100] [--cpu]`` (the three timed interleaved, best
+of 7 rounds; ``--cpu``: CPU time of the process instead of the wall clock)
 """
 from __future__ import annotations
 
 import argparse
+import time
 import timeit
 
 import numpy as np
@@ -50,18 +52,38 @@ def best(fn, repeat=5):
     return min(timeit.repeat(fn, number=number, repeat=repeat)) / number
 
 
+def interleaved(fns, rounds=7, cpu=False):
+    """The best time per call of each of ``fns`` (name -> function), in ``rounds`` rounds
+    that time each function once in turn, so that a change of load on the shared machine
+    moves them alike. ``cpu``: this process's CPU time (``time.process_time``: what the code
+    costs while other processes share the cores; it counts every thread, so a multithreaded
+    BLAS call counts its helper threads too) instead of the wall clock."""
+    timer = time.process_time if cpu else time.perf_counter
+    numbers = {k: max(1, timeit.Timer(fn, timer=timer).autorange()[0] // 4)
+               for k, fn in fns.items()}
+    times: dict = {k: [] for k in fns}
+    for _ in range(rounds):
+        for k, fn in fns.items():
+            times[k].append(timeit.Timer(fn, timer=timer).timeit(numbers[k]) / numbers[k])
+    return {k: min(v) for k, v in times.items()}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=100)
-    n = parser.parse_args().n
+    parser.add_argument("--cpu", action="store_true",
+                        help="time this process's CPU time, not the wall clock")
+    options = parser.parse_args()
+    n = options.n
     x = np.random.default_rng(0).uniform(-1.0, 1.0, n)
     hess = srcad.hessian(rosenbrock)
     ours = hess(x)
     np.testing.assert_allclose(ours, rosenbrock_hessian(x), rtol=1e-10, atol=1e-10)
-    t_srcad = best(lambda: hess(x))
-    t_hand = best(lambda: rosenbrock_hessian(x))
-    t_fd = best(lambda: fd_hessian(rosenbrock_grad, x))
-    print(f"Hessian of the {n}-parameter Rosenbrock function")
+    times = interleaved({"srcad": lambda: hess(x), "hand": lambda: rosenbrock_hessian(x),
+                         "fd": lambda: fd_hessian(rosenbrock_grad, x)}, cpu=options.cpu)
+    t_srcad, t_hand, t_fd = times["srcad"], times["hand"], times["fd"]
+    print(f"Hessian of the {n}-parameter Rosenbrock function"
+          f"{' (CPU time)' if options.cpu else ''}")
     print("| method | ms | ratio to srcad |")
     print("|---|---|---|")
     for name, t in (("srcad.hessian (forward over reverse)", t_srcad),

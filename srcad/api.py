@@ -14,6 +14,7 @@ import inspect
 import json
 import linecache
 import logging
+import math
 import numbers
 import os
 import traceback
@@ -28,6 +29,7 @@ import numpy as np
 
 from . import cache, called_helpers, diskcache, dispatch, emit, registry, runtime, trees
 from .runtime import _other_array as _other_array_type
+from .batching import Batched
 from .cache import Derivative
 from .backends import check_backend
 from .errors import (ArgumentError, InternalError, NoRuleError, NotDifferentiableError,
@@ -573,6 +575,8 @@ def _kinds(args) -> tuple:
             out.append(None)            # a container: its leaves have kinds (_Containers)
         elif isinstance(a, np.generic) and not isinstance(a, np.bool_):
             out.append(t)
+        elif t is Batched:
+            out.append(_BatchedKind(("batched", a.shape, a.dtype)))
         else:
             if trees.is_complex_value(a):     # a list or tuple of complex values
                 mixed = trees.is_mixed(a)     # with real ones: refused (current)
@@ -584,6 +588,16 @@ def _kinds(args) -> tuple:
 
 
 _COMPLEX, _MIXED = "complex", "mixed"
+
+
+class _BatchedKind(tuple):
+    """The kind of a batch of tangents (``batching.Batched``, a tangent of the batched
+    sweeps): ``("batched", logical shape, dtype)``, which decide the tangent checks; never
+    equal to an array's kind ``(shape, dtype)`` (nor of type ``tuple``, which the kinds of
+    arrays are). Its primal is unknown to the build (``_unknown_tangents``), and the fast path
+    never takes it."""
+
+    __slots__ = ()
 
 
 def _is_function(value) -> bool:
@@ -657,9 +671,9 @@ def _unknown_tangents(kinds, n, indices) -> tuple:
     unknown too: the variant is keyed on the primals, and a tangent must not be taken for a
     NumPy array shaped like its primal (written into in place)."""
     tangents = kinds[n:n + len(indices)]
-    if None not in tangents:
+    if not any(t is None or type(t) is _BatchedKind for t in tangents):
         return kinds
-    unknown = {i for i, t in zip(indices, tangents) if t is None}
+    unknown = {i for i, t in zip(indices, tangents) if t is None or type(t) is _BatchedKind}
     return tuple(None if i in unknown else k for i, k in enumerate(kinds))
 
 
@@ -710,7 +724,7 @@ def _canonical(kinds):
         if type(k) is tuple:      # an empty array (a 0 dimension): the generic derivative
             return None if 0 in k[0] else tuple(dim(n) for n in k[0])
         return k if k is None or k in ("floats", "arrays") else None if \
-            type(k) is dispatch.Same else ()
+            type(k) is dispatch.Same or type(k) is _BatchedKind else ()
     return tuple(canonical(k) for k in kinds)
 
 
@@ -729,6 +743,8 @@ def _like(g, a, entry=None):
     if type(a) is complex:
         return complex(g)
     if isinstance(a, np.ndarray):
+        if type(g) is Batched and g.shape == a.shape and g.dtype == a.dtype:
+            return g            # a batch of cotangents (the batched sweeps own it)
         if not isinstance(g, np.ndarray) or g.shape != a.shape:
             g = np.broadcast_to(g, a.shape).copy()
         if g.dtype != a.dtype:
@@ -801,6 +817,8 @@ def _tangent(out, entry, args):
     """The output's tangent a forward derivative returned, as the caller gets it: with the
     output's structure, sharing no memory with the arguments (and tangents) ``args``."""
     if entry.output is None:          # one tangent, or a tuple of them
+        if type(out) is Batched:      # a batch of tangents: the batched sweep's own
+            return out
         return tuple(_unshared(out, args)) if type(out) is tuple else _unshared((out,), args)[0]
     return trees.build(entry.output, iter(_unshared(tuple(out), args)))
 
@@ -1563,7 +1581,7 @@ def _wrap(f, spec, kind):
                 failed(exc, entry, args, kwargs)
                 raise
             if fast and not kwargs and entry.output is None and \
-                    type(out[1] if spec.preserve_result else out) is not tuple:
+                    type(out[1] if spec.preserve_result else out) not in (tuple, Batched):
                 dispatcher.offer(args, kinds, entry, target)   # (a tuple: unshared here)
             if spec.preserve_result:
                 return _value(out[0], entry), _tangent(out[1], entry, args)
@@ -1958,51 +1976,57 @@ def jvp(f: Callable[..., Any], primals: Iterable[Any], tangents: Iterable[Any],
 
 def _batched_forward(df, primals, tangents, count, preserve_result=False):
     """``df`` (a forward-mode derivative) along ``count`` directions at once: ``tangents``
-    has a leading axis of directions, so has the result. Code the batch cannot run through
-    (``BatchingError``: it would treat a batch of tangents as one array) is run once per
-    direction instead, which gives the same values."""
-    from .batching import Batched, BatchingError, directions, unbatched
+    has a leading axis of directions (an array, or a ``Batched``: ``Batched.basis``), so has
+    the result. Code the batch cannot run through (``BatchingError``: it would treat a batch
+    of tangents as one array) is run once per direction instead, which gives the same
+    values."""
+    from .batching import BatchingError, directions, unbatched
 
-    def stacked(out):
-        leaves: list = []
-        tree = trees.flatten(out, leaves)       # a tuple or container output: per leaf
-        return trees.build(tree, iter(_unshared(tuple(unbatched(o, count) for o in leaves),
-                                                tangents)))
+    batches = [t if type(t) is Batched else Batched(t) for t in tangents]
     try:
         with directions(count):
-            out = df(*primals, *[Batched(t) for t in tangents])
+            out = df(*primals, *batches)
     except (BatchingError, SrcadError):
         # SrcadError: the batched build knows less of the primals (their tangents are no
         # NumPy arrays) and refused what the per-direction build, knowing the shapes, decides
         # (a write through what may be a view); a genuine error is raised again below
-        outs = [df(*primals, *[t[k] for t in tangents]) for k in range(count)]
+        dense = [t.data if type(t) is Batched else t for t in tangents]
+        outs = [df(*primals, *[t[k] for t in dense]) for k in range(count)]
         if preserve_result:
             return outs[0][0] if outs else None, _stack([o[1] for o in outs])
         return _stack(outs)
-    if preserve_result:
-        return out[0], stacked(out[1])
-    return stacked(out)
+    value, out = out if preserve_result else (None, out)
+    if type(out) is Batched:            # one output
+        result = _unshared((out.data,), tangents)[0]
+    else:                               # a tuple or container output: per leaf
+        leaves: list = []
+        tree = trees.flatten(out, leaves)
+        result = trees.build(tree, iter(_unshared(tuple(unbatched(o, count) for o in leaves),
+                                                  tangents)))
+    return (value, result) if preserve_result else result
 
 
 def _batched_reverse(df, primals, seeds):
     """``df`` (a reverse-mode derivative) for a batch of seeds at once: ``seeds`` has a
-    leading axis of cotangents, so has the result. The adjoint sweep is linear in its seed,
-    so the ``Batched`` seed runs through it as batched tangents run through forward code;
-    code it cannot run through (``BatchingError``: it would treat the batch as one array;
-    any other failure alike) runs once per seed instead, which gives the same values and
-    raises a genuine error again."""
+    leading axis of cotangents (an array, or a ``Batched``), so has the result. The adjoint
+    sweep is linear in its seed, so the ``Batched`` seed runs through it as batched tangents
+    run through forward code; code it cannot run through (``BatchingError``: it would treat
+    the batch as one array; any other failure alike) runs once per seed instead, which gives
+    the same values and raises a genuine error again."""
     from .batching import Batched, BatchingError, unbatched
 
-    count = len(seeds)
+    batch = seeds if isinstance(seeds, Batched) else Batched(seeds)
+    count = batch.count
     try:
-        out = df(*primals, seed=Batched(seeds))
+        out = df(*primals, seed=batch)
         parts = out if isinstance(out, tuple) else (out,)
         if any(not isinstance(o, Batched) and np.any(o) for o in parts):
             raise BatchingError("a cotangent that does not depend on the seed is zero")
         rows = _unshared(tuple(unbatched(o, count) for o in parts), [seeds])
         return rows if isinstance(out, tuple) else rows[0]
     except Exception:
-        return _stack([df(*primals, seed=seed) for seed in seeds])
+        dense = seeds.data if isinstance(seeds, Batched) else seeds
+        return _stack([df(*primals, seed=seed) for seed in dense])
 
 
 def _stack(outs):
@@ -2132,7 +2156,20 @@ def jacobian(f: Callable[..., Any], wrt: Wrt = 0,
     whole = type(index) is int and _is_star(target, index)       # all of *args, **kwargs
     index = index[0] + index[1] if type(index) is tuple else index     # the call's position
 
+    # per kinds of the arguments (``_kinds``: types, shapes, dtypes), what the last call with
+    # them found of the output, an array: a repeat call runs the one sweep without calling f
+    # for the output's shape (``planned``)
+    plans: dict = {}
+
     def jac(*args: Any, **kwargs: Any) -> Any:
+        if plans and not kwargs:
+            key = _kinds(args)
+            plan = plans.get(key)
+            if plan is not None:
+                out = planned(args, plan)
+                if out is not None:
+                    return out
+                plans.pop(key, None)
         # f may write into its arguments: called on copies, never the caller's
         value = f(*map(_private_copy, args), **{k: _private_copy(v) for k, v in kwargs.items()})
         if not has_aux:
@@ -2166,18 +2203,24 @@ def jacobian(f: Callable[..., Any], wrt: Wrt = 0,
         tx, ty = (a.dtype if a.dtype.kind in "fc" else np.dtype(float) for a in (x, y))
         dtype = np.result_type(tx, ty)     # a float32 argument and output: float32
         use_forward = mode == "forward" or (mode == "auto" and x.size < y.size)
+        if not has_aux and not kwargs and max(x.size, y.size) ** 2 <= _BATCH_ELEMENTS and \
+                y.size and x.size and (use_forward or y.ndim) and all(
+                    type(k) is tuple or type(k) is type for k in _kinds(args)):
+            # one sweep of the whole basis: the next call with arguments of these kinds runs
+            # it without calling f first
+            if len(plans) >= _MAX_VARIANTS:
+                plans.clear()
+            plans[_kinds(args)] = (use_forward, x.shape, tx, y.shape, ty, dtype)
         if use_forward:         # the columns, a batch of directions per forward sweep
             chunk = max(1, min(x.size, _BATCH_ELEMENTS // max(x.size, y.size, 1)))
             cols = []
             for start in range(0, x.size, chunk):
                 stop = min(start + chunk, x.size)
-                directions = np.zeros((stop - start, x.size), tx)
-                directions[np.arange(stop - start), np.arange(start, stop)] = 1.0
-                tangents = directions.reshape((stop - start,) + x.shape)
                 cols.append(np.asarray(_batched_forward(
-                    derivative("forward"), args, [tangents], stop - start),
-                    dtype=dtype).reshape(stop - start, -1))
-            out = np.concatenate(cols).T if cols else np.zeros((y.size, 0), dtype)
+                    derivative("forward"), args, [_unit_directions(x.shape, tx, start, stop)],
+                    stop - start), dtype=dtype).reshape(stop - start, -1))
+            out = (cols[0] if len(cols) == 1 else np.concatenate(cols)).T if cols else \
+                np.zeros((y.size, 0), dtype)
         elif y.ndim == 0:
             out = np.asarray(derivative("reverse")(*args, seed=1.0), dtype=dtype)
         else:                   # the rows, a batch of cotangents per reverse sweep
@@ -2185,21 +2228,57 @@ def jacobian(f: Callable[..., Any], wrt: Wrt = 0,
             rows = []
             for start in range(0, y.size, chunk):
                 stop = min(start + chunk, y.size)
-                seeds = np.zeros((stop - start, y.size), ty)
-                seeds[np.arange(stop - start), np.arange(start, stop)] = 1.0
                 rows.append(np.asarray(_batched_reverse(
-                    derivative("reverse"), args, seeds.reshape((stop - start,) + y.shape)),
+                    derivative("reverse"), args, _unit_directions(y.shape, ty, start, stop)),
                     dtype=dtype).reshape(stop - start, -1))
-            out = np.concatenate(rows) if rows else np.zeros((0, x.size), dtype)
+            out = (rows[0] if len(rows) == 1 else np.concatenate(rows)) if rows else \
+                np.zeros((0, x.size), dtype)
         return out.reshape(y.shape + x.shape)
+
+    def planned(args: tuple, plan: tuple) -> Any:
+        """The Jacobian by the one sweep of ``plan`` (found by a call with arguments of the
+        same kinds), or None when this call's output is not what the plan expects (its shape
+        and dtype depend on the values): the caller then takes the whole path."""
+        use_forward, x_shape, tx, y_shape, ty, dtype = plan
+        size, count = math.prod(y_shape), math.prod(x_shape)
+        if use_forward:
+            out = _batched_forward(sweep("forward"), args, [Batched.basis(x_shape, tx)], count)
+            if type(out) is not np.ndarray or out.shape != (count,) + y_shape or \
+                    np.result_type(out.dtype, dtype) != dtype:
+                return None
+            return np.asarray(out, dtype=dtype).reshape(count, size).T.reshape(
+                y_shape + x_shape)
+        try:        # seeds shaped unlike this output are refused by the sweep
+            out = _batched_reverse(sweep("reverse"), args, Batched.basis(y_shape, ty))
+        except Exception:
+            return None
+        if type(out) is not np.ndarray or out.shape != (size,) + x_shape:
+            return None
+        return np.asarray(out, dtype=dtype).reshape(y_shape + x_shape)
     jac.__srcad_sweeps__ = True     # type: ignore[attr-defined]  # no generated source: _target
     return jac
+
+
+def _unit_directions(shape: tuple, dtype: Any, start: int, stop: int) -> Any:
+    """Unit directions ``start`` to ``stop`` of arrays of ``shape`` (C order), a leading axis
+    of them: all of them as the structured identity basis (``batching.Batched.basis``), a
+    part of them as a dense array."""
+    from .batching import Batched
+
+    size = math.prod(shape)
+    if start == 0 and stop == size:
+        return Batched.basis(shape, dtype)
+    units = np.zeros((stop - start, size), dtype)
+    units[np.arange(stop - start), np.arange(start, stop)] = 1.0
+    return units.reshape((stop - start,) + tuple(shape))
 
 
 def _private_copy(a: Any) -> Any:
     """``a``, copied if it is an array or a container, for a call of the user's function whose
     only purpose is its output (a function that writes into its argument must not change the
     caller's array, nor the point the derivative is then taken at)."""
+    if type(a) is np.ndarray and a.dtype.kind != "O":
+        return a.copy()
     return copy.deepcopy(a) if isinstance(a, np.ndarray) or trees.is_container(a) else a
 
 
@@ -2312,11 +2391,9 @@ def _tuple_jacobian(forward, args, index, outputs) -> tuple:
     parts: list[list] = [[] for _ in ys]
     for start in range(0, x.size, chunk):
         stop = min(start + chunk, x.size)
-        directions = np.zeros((stop - start, x.size), tx)
-        directions[np.arange(stop - start), np.arange(start, stop)] = 1.0
         columns: list = []
-        trees.flatten(_batched_forward(forward, args, [directions.reshape(
-            (stop - start,) + x.shape)], stop - start), columns)
+        trees.flatten(_batched_forward(forward, args, [_unit_directions(
+            x.shape, tx, start, stop)], stop - start), columns)
         for part, column, y in zip(parts, columns, ys):
             part.append(np.asarray(column).reshape(stop - start, -1))
     return tuple((np.concatenate(part).T if part else np.zeros((y.size, 0))).reshape(
