@@ -313,9 +313,11 @@ class _Forward:
         # a parameter written in place: its tangent is written too, never the caller's array
         copies = [_assign(self.tan(n), _call(_attr(_name(self.np), "copy"), _name(self.tan(n))))
                   for n in self.wrt if n in self.mutated and self.act.is_active(n)]
-        # a parameter outside wrt that an active value is written into: its tangent starts 0
+        # a parameter outside wrt that becomes active (an active value written into it, or
+        # assigned to it in a loop, where its first read is still the argument): its tangent
+        # starts 0
         copies += [_assign(self.tan(n), self.zeros(n)) for n in self.p.params
-                   if n not in self.wrt and n in self.mutated and self.act.is_active(n)]
+                   if n not in self.wrt and self.act.is_active(n)]
         mark_derivative(copies)
         body = copies + body
         result = ret.value

@@ -415,12 +415,8 @@ CORPUS = [(name, f, args, i) for name, f, args, wrt in _corpus_points()
           if (i := _array_point(args, wrt)) is not None]
 
 
-# forward mode of fibonacci_swap in its first argument alone reads the tangent of the second
-# before it is assigned (UnboundLocalError in the generated code; before this change too)
-KNOWN = {("fibonacci_swap", "forward")}
-CORPUS_MODES = [pytest.param(*c, mode, id=f"{c[0]}-{mode}", marks=[pytest.mark.xfail(
-    strict=True, raises=UnboundLocalError, reason="a forward-mode bug, reported apart")]
-    if (c[0], mode) in KNOWN else []) for c in CORPUS for mode in ("forward", "reverse")]
+CORPUS_MODES = [pytest.param(*c, mode, id=f"{c[0]}-{mode}") for c in CORPUS
+                for mode in ("forward", "reverse")]
 
 
 @pytest.mark.parametrize("name, f, args, i, mode", CORPUS_MODES)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import srcad
-from agreement import read_only
+from agreement import check_agreement, read_only
 from helpers import make_function
 from srcad.registry import d
 
@@ -1023,3 +1023,21 @@ def test_a_batched_jvp_never_returns_the_callers_tangents(body):
     _, tangents = srcad.jvp(f, (x,), (directions,), batched=True)
     np.testing.assert_array_equal(tangents, np.eye(3))
     assert not np.shares_memory(tangents, directions)
+
+
+@pytest.mark.parametrize("source, args", [
+    ("def f(W, h, xs):\n    for t in range(xs.shape[0]):\n        h = np.tanh(W @ h + xs[t])\n"
+     "    return np.sum(h ** 2)\n", ((3, 3), (3,), (4, 3))),
+    ("def f(a, b):\n    for _ in range(4):\n        a, b = b, a + b * a\n    return np.sum(b)\n",
+     ((2,), (2,))),
+    ("def f(x, y):\n    for _ in range(3):\n        y = y + np.sin(x)\n    return np.sum(y ** 2)\n",
+     ((3,), (3,))),
+])
+def test_a_parameter_outside_wrt_that_a_loop_makes_active(source, args):
+    """Forward mode read the tangent of a parameter outside wrt (the RNN's initial state h)
+    in the first iteration of the loop that makes it active, before any assignment:
+    UnboundLocalError: cannot access local variable 'dh' (jvp, hvp, hessian, jacfwd)."""
+    f = make_function(source)
+    g = np.random.default_rng(3)
+    values = tuple(0.5 * g.standard_normal(s) for s in args)
+    check_agreement(f, values, wrt=0)
