@@ -27,18 +27,45 @@ __all__ = ["walk", "is_primal_only", "is_append", "Activity", "activity", "is_di
 
 
 def walk(node):
-    """Every node of a gast tree (a faster ``gast.walk``: the optimizer walks a lot)."""
+    """Every node of a gast tree (a faster ``gast.walk``: the optimizer walks a lot; the
+    fields that only ever hold a string or a literal are not looked into, ``_CHILD_FIELDS``)."""
     stack = [node]
+    pop, push = stack.pop, stack.append
     AST = gast.AST
+    table = _CHILD_FIELDS
     while stack:
-        n = stack.pop()
+        n = pop()
         yield n
-        for field in n._fields:
+        fields = table.get(n.__class__)
+        if fields is None:
+            fields = _child_fields(n.__class__)
+        for field in fields:
             value = getattr(n, field, None)
-            if isinstance(value, list):
-                stack.extend(v for v in value if isinstance(v, AST))
+            if value is None:
+                continue
+            if value.__class__ is list:
+                for v in value:
+                    if isinstance(v, AST):
+                        push(v)
             elif isinstance(value, AST):
-                stack.append(value)
+                push(value)
+
+
+# fields gast declares as a string, an identifier or a literal value (never a node)
+_SCALAR_FIELDS = {gast.Name: {"id", "type_comment"}, gast.Attribute: {"attr"},
+                  gast.keyword: {"arg"}, gast.Constant: {"value", "kind"},
+                  gast.FunctionDef: {"name", "type_comment"},
+                  gast.AsyncFunctionDef: {"name", "type_comment"},
+                  gast.Assign: {"type_comment"}, gast.For: {"type_comment"},
+                  gast.alias: {"name", "asname"}, gast.ImportFrom: {"module", "level"}}
+_CHILD_FIELDS: dict = {}
+
+
+def _child_fields(cls) -> tuple:
+    skip = _SCALAR_FIELDS.get(cls, ())
+    fields = tuple(f for f in cls._fields if f not in skip)
+    _CHILD_FIELDS[cls] = fields
+    return fields
 
 
 def walk_statements(body):

@@ -103,6 +103,8 @@ class Spec:
     checkpoint: object = False     # reverse: top-level loops checkpointed (_checkpoint)
     has_aux: bool = False          # reverse: f returns (value, aux), value differentiated
     backend: str = "python"        # what runs the specialized code (srcad/backends)
+    called: tuple = ()             # (helper, size): helpers called at every site, not inlined
+    #                                (a called helper's derivative: called_helpers)
 
 
 def clear_cache() -> None:
@@ -249,7 +251,7 @@ def build(f, spec: Spec, src=None) -> Derivative:
 
     src = src if src is not None else parse_function(f)
     program = normalize(src, dict(spec.containers),     # refuses unsupported syntax first
-                        {name: same.obj for name, same in spec.callables})
+                        {name: same.obj for name, same in spec.callables}, dict(spec.called))
     _check_returns(src)
     verify = os.environ.get("SRCAD_VERIFY") == "1"
     if verify:                       # the stage invariants, named by the stage that broke them
@@ -1680,7 +1682,7 @@ def _checkpoint(checkpoint):
 
 
 def _derivative(f, mode, wrt, preserve_result, optimized, grad_seed, verbose,
-                checkpoint=False, backend="python", has_aux=False):
+                checkpoint=False, backend="python", has_aux=False, called=()):
     """The derivative function for these options, memoized per function: asking again for
     the same derivative costs a dictionary lookup (staleness is checked at each call)."""
     checkpoint = _checkpoint(checkpoint)
@@ -1695,7 +1697,7 @@ def _derivative(f, mode, wrt, preserve_result, optimized, grad_seed, verbose,
     # wrt items with their types: True == 1 and 1.0 == 1 must not find wrt=1's derivative
     key = (mode, tuple((type(w), w) for w in wrt) if isinstance(wrt, (tuple, list)) else
            (type(wrt), wrt), preserve_result, optimized, grad_seed, checkpoint,
-           check_backend(backend), has_aux)
+           check_backend(backend), has_aux, called)
     try:
         per_fn = _WRAPPERS.get(f)
         found = per_fn.get(key) if per_fn is not None else None
@@ -1703,9 +1705,11 @@ def _derivative(f, mode, wrt, preserve_result, optimized, grad_seed, verbose,
         per_fn = found = None
     if found is None:
         spec = dataclasses.replace(_spec(f, mode, wrt, preserve_result, optimized, grad_seed),
-                                   checkpoint=checkpoint, backend=backend, has_aux=has_aux)
+                                   checkpoint=checkpoint, backend=backend, has_aux=has_aux,
+                                   called=called)
         found = _wrap(f, spec, mode)
-        if checkpoint is False and not has_aux:  # pickling.py rebuilds the plain options
+        if checkpoint is False and not has_aux and not called:  # pickling.py rebuilds the
+            # plain options
             _pickled_by_reference(found, f, (mode, wrt, preserve_result, optimized, grad_seed))
         try:        # two threads asking at once: both get the first one stored; held weakly
             # (a derivative function refers to f: held strongly it would keep f alive)
@@ -2438,4 +2442,10 @@ def hvp(f: Callable[..., Any], wrt: Wrt = 0, optimized: bool = True, verbose: in
     return lambda *args, **kwargs: dg(*bound, *args, **kwargs)
 
 
-called_helpers.derivative = autodiff     # the rules of helpers built once call it
+def _helper_derivative(f, mode, wrt, called):
+    """``autodiff(f, mode, wrt)`` built calling the helpers ``called`` ((helper, size) pairs)
+    at every site: the derivative a called helper's rule calls (``called_helpers``)."""
+    return _derivative(f, mode, wrt, False, True, False, 0, called=called)
+
+
+called_helpers.derivative = _helper_derivative   # the rules of helpers built once call it

@@ -144,7 +144,12 @@ class Inliner(Expressions):
         if any(self.passed_function(scope, a) is not None for a in args):
             return None
         self.deps.append((None, fn, function_state(fn)))
-        return helper_primitive(fn), args
+        primitive = helper_primitive(fn)
+        # what this build measured: the build of fn's derivative calls these helpers at their
+        # first site too (fn calling one twice, 12 levels deep, is 12 small builds, not a
+        # copy of the levels below in each)
+        primitive.note_called({g: n for g, n in self.sizes.items() if n > INLINE_LIMIT})
+        return primitive, args
 
     def named(self, atom, pre, helper):
         """``atom`` bound to a name of its own (an item of a helper's ``*args``, which the

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import gast
 
-from ..analysis import literal, walk
+from ..analysis import _CHILD_FIELDS, _child_fields, literal, walk
 from ..sharing import _dotted
 
 _EFFECTS = {"pop", "append", "add_at", "take_and_zero", "extend", "insert"}
@@ -82,8 +82,31 @@ def _set_child(parent, field, old, new):
 
 
 def _parents(root) -> dict:
-    """id(node) -> its parent, for every node below ``root``."""
-    return {id(child): node for node in walk(root) for child in gast.iter_child_nodes(node)}
+    """id(node) -> its parent, for every node below ``root`` (one walk, as ``walk`` reads
+    the fields that may hold nodes)."""
+    out: dict = {}
+    stack = [root]
+    pop, push = stack.pop, stack.append
+    AST = gast.AST
+    table = _CHILD_FIELDS
+    while stack:
+        n = pop()
+        fields = table.get(n.__class__)
+        if fields is None:
+            fields = _child_fields(n.__class__)
+        for field in fields:
+            value = getattr(n, field, None)
+            if value is None:
+                continue
+            if value.__class__ is list:
+                for v in value:
+                    if isinstance(v, AST):
+                        out[id(v)] = n
+                        push(v)
+            elif isinstance(value, AST):
+                out[id(value)] = n
+                push(value)
+    return out
 
 
 def _stores(stmt) -> set:
@@ -118,9 +141,16 @@ _COMPOUND = (gast.For, gast.If, gast.While)
 
 
 def _is_simple(stmt) -> bool:
-    """A statement holding no statements (its facts depend on its own nodes only)."""
-    return not any(isinstance(getattr(stmt, f, None), list)
-                   for f in ("body", "orelse", "handlers", "finalbody"))
+    """A statement holding no statements (its facts depend on its own nodes only): one whose
+    class has no field of statements."""
+    simple = _SIMPLE.get(stmt.__class__)
+    if simple is None:
+        simple = _SIMPLE[stmt.__class__] = not {"body", "orelse", "handlers", "finalbody"} & set(
+            stmt._fields)
+    return simple
+
+
+_SIMPLE: dict = {}
 
 
 class Facts:
