@@ -31,9 +31,9 @@ def optimize(fdef: gast.FunctionDef, np_name: str = "np") -> gast.FunctionDef:
         fdef.body = _propagate_copies(fdef.body, stores, loads, facts)
         _peepholes(fdef, written, np_name, facts)
         before = _count_statements(fdef.body)
-        reads = set()
+        reads: set = set()
         for s in fdef.body:
-            reads |= facts.loads(s)
+            reads.update(facts.loads(s))
         fdef.body = _sweep(fdef.body, lambda n: n in reads, facts)
         fdef.body = _straight_line(fdef.body, facts)
         fdef.body = drop_empty(fdef.body, _read_outside_own_loops(fdef, facts))
@@ -117,7 +117,7 @@ def _straight_line(stmts, facts) -> list:
             continue
         if names is not None and not isinstance(s, gast.AugAssign):
             live -= set(names)          # n += e reads n: it stays live
-        live |= facts.loads(s)
+        live.update(facts.loads(s))
         if isinstance(s, (gast.For, gast.While, gast.If)):
             live |= facts.names(s)
         out.append(s)
@@ -236,7 +236,7 @@ def _read_outside_own_loops(fdef, facts) -> set:
                 visit(s.body, bound)
                 visit(s.orelse, bound)
             else:
-                out.update(facts.loads(s) - bound)
+                out.update(n for n in facts.loads(s) if n not in bound)
     visit(fdef.body, frozenset())
     return out
 

@@ -211,18 +211,19 @@ class Facts:
         header = [stmt.target, stmt.iter] if isinstance(stmt, gast.For) else [stmt.test]
         return header, list(stmt.body) + list(stmt.orelse)
 
-    def loads(self, stmt) -> set:
-        """``_loads(stmt)``."""
+    def loads(self, stmt):
+        """``_loads(stmt)``, as a set or (a simple statement's, not to be changed) the keys
+        of its load counts."""
         if not isinstance(stmt, _COMPOUND):
             if _is_simple(stmt):
-                return set(self._simple(stmt)[1])
+                return self._simple(stmt)[1].keys()
             return _loads(stmt)
         header, inner = self._parts(stmt)
         out: set = set()
         for node in header:
             out |= _loads(node)
         for s in inner:
-            out |= self.loads(s)
+            out.update(self.loads(s))
         return out
 
     def summary(self, stmt):
