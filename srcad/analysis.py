@@ -26,9 +26,10 @@ __all__ = ["walk", "is_primal_only", "is_append", "Activity", "activity", "is_di
            "aliased_writes", "anf_violations", "untracked_flows"]
 
 
-def walk(node):
+def walk(node, parents: dict | None = None):
     """Every node of a gast tree (a faster ``gast.walk``: the optimizer walks a lot; the
-    fields that only ever hold a string or a literal are not looked into, ``_CHILD_FIELDS``)."""
+    fields that only ever hold a string or a literal are not looked into, ``_CHILD_FIELDS``);
+    ``parents``, when given, gets id(node) -> its parent for every node below ``node``."""
     stack = [node]
     pop, push = stack.pop, stack.append
     AST = gast.AST
@@ -47,8 +48,12 @@ def walk(node):
                 for v in value:
                     if isinstance(v, AST):
                         push(v)
+                        if parents is not None:
+                            parents[id(v)] = n
             elif isinstance(value, AST):
                 push(value)
+                if parents is not None:
+                    parents[id(value)] = n
 
 
 # fields gast declares as a string, an identifier or a literal value (never a node)

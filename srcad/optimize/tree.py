@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import gast
 
-from ..analysis import _CHILD_FIELDS, _child_fields, literal, walk
+from ..analysis import literal, walk
 from ..sharing import _dotted
 
 _EFFECTS = {"pop", "append", "add_at", "take_and_zero", "extend", "insert"}
@@ -82,30 +82,10 @@ def _set_child(parent, field, old, new):
 
 
 def _parents(root) -> dict:
-    """id(node) -> its parent, for every node below ``root`` (one walk, as ``walk`` reads
-    the fields that may hold nodes)."""
+    """id(node) -> its parent, for every node below ``root``."""
     out: dict = {}
-    stack = [root]
-    pop, push = stack.pop, stack.append
-    AST = gast.AST
-    table = _CHILD_FIELDS
-    while stack:
-        n = pop()
-        fields = table.get(n.__class__)
-        if fields is None:
-            fields = _child_fields(n.__class__)
-        for field in fields:
-            value = getattr(n, field, None)
-            if value is None:
-                continue
-            if value.__class__ is list:
-                for v in value:
-                    if isinstance(v, AST):
-                        out[id(v)] = n
-                        push(v)
-            elif isinstance(value, AST):
-                out[id(value)] = n
-                push(value)
+    for _ in walk(root, out):
+        pass
     return out
 
 
