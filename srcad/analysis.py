@@ -19,58 +19,12 @@ import gast
 import numpy as np
 
 from . import registry, runtime
+from .nodes import walk
 
 __all__ = ["walk", "is_primal_only", "is_append", "Activity", "activity", "is_differentiable", "defines", "walk_statements",
            "primitive_call", "list_names", "shapes", "rank", "join", "join_all", "broadcast",
            "reduced_shape", "axes_of", "matmul_shape", "literal", "shift_free",
            "aliased_writes", "anf_violations", "untracked_flows"]
-
-
-def walk(node, parents: dict | None = None):
-    """Every node of a gast tree (a faster ``gast.walk``: the optimizer walks a lot; the
-    fields that only ever hold a string or a literal are not looked into, ``_CHILD_FIELDS``);
-    ``parents``, when given, gets id(node) -> its parent for every node below ``node``."""
-    stack = [node]
-    pop, push = stack.pop, stack.append
-    AST = gast.AST
-    table = _CHILD_FIELDS
-    while stack:
-        n = pop()
-        yield n
-        fields = table.get(n.__class__)
-        if fields is None:
-            fields = _child_fields(n.__class__)
-        for field in fields:
-            value = getattr(n, field, None)
-            if value is None:
-                continue
-            if value.__class__ is list:
-                for v in value:
-                    if isinstance(v, AST):
-                        push(v)
-                        if parents is not None:
-                            parents[id(v)] = n
-            elif isinstance(value, AST):
-                push(value)
-                if parents is not None:
-                    parents[id(value)] = n
-
-
-# fields gast declares as a string, an identifier or a literal value (never a node)
-_SCALAR_FIELDS = {gast.Name: {"id", "type_comment"}, gast.Attribute: {"attr"},
-                  gast.keyword: {"arg"}, gast.Constant: {"value", "kind"},
-                  gast.FunctionDef: {"name", "type_comment"},
-                  gast.AsyncFunctionDef: {"name", "type_comment"},
-                  gast.Assign: {"type_comment"}, gast.For: {"type_comment"},
-                  gast.alias: {"name", "asname"}, gast.ImportFrom: {"module", "level"}}
-_CHILD_FIELDS: dict = {}
-
-
-def _child_fields(cls) -> tuple:
-    skip = _SCALAR_FIELDS.get(cls, ())
-    fields = tuple(f for f in cls._fields if f not in skip)
-    _CHILD_FIELDS[cls] = fields
-    return fields
 
 
 def walk_statements(body):

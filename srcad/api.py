@@ -242,6 +242,7 @@ def build(f, spec: Spec, src=None) -> Derivative:
     from . import complex_values
     from .analysis import (activity, aliased_writes, anf_violations, list_names, shapes,
                            untracked_flows)
+    from .nodes import walk
     from .forward import forward
     from .normalize import assigned_names, default_nodes, normalize
     from .optimize import (inline_temporaries, optimize, owned_writes, scalar_accumulators,
@@ -318,7 +319,7 @@ def build(f, spec: Spec, src=None) -> Derivative:
                                 program.ref(np, "np"))
                 fdef = scalar_reads(fdef, known, program.namer)
                 fdef = scalar_accumulators(fdef, known, program.ref(np, "np"))
-            fdef = inline_temporaries(fdef, {n.id for n in gast.walk(src.node)
+            fdef = inline_temporaries(fdef, {n.id for n in walk(src.node)
                                              if isinstance(n, gast.Name)})
             if spec.kinds and complex_facts is None:    # np.vdot: for real arrays only
                 # keyword-only parameters (a VJP's seed included, not a forward tangent) hold
@@ -348,7 +349,7 @@ def build(f, spec: Spec, src=None) -> Derivative:
         for key, value in src.namespace.globals.items():
             if isinstance(value, types.ModuleType):
                 namespace.setdefault(key, value)     # modules are not rebound: skip lookups
-        for name in sorted({n.id for n in gast.walk(fdef) if isinstance(n, gast.Name)}):
+        for name in sorted({n.id for n in walk(fdef) if isinstance(n, gast.Name)}):
             # builtins the code calls (len, range): bound directly, no lookup per call; a
             # later global of the same name makes the derivative stale (deps below)
             if (name not in namespace and name not in src.namespace.cells
@@ -381,7 +382,7 @@ def build(f, spec: Spec, src=None) -> Derivative:
     built.output = program.output
     if diskcache.enabled() and built.output is None:   # (a container output is not stored)
         diskcache.store(f, spec, src, program, built, {
-            n.id.split(".")[0] for n in gast.walk(fdef) if isinstance(n, gast.Name)})
+            n.id.split(".")[0] for n in walk(fdef) if isinstance(n, gast.Name)})
     return built
 
 
