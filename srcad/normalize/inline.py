@@ -6,7 +6,9 @@ appended to ``pre`` (parameters bound to the arguments or to their defaults; ``*
 ``**kwargs`` to containers of the call's items, each read through a name of its own; a
 parameter it writes into is the caller's own array) and the atom holding its single returned
 value (for a helper returning a container, the tuple of its leaves: ``helper_output`` finds
-its structure for the caller, ``containers.helper_output``).
+its structure for the caller, ``containers.helper_output``). A helper whose first inlining
+passed ``INLINE_LIMIT`` statements is a call at its later sites (``built_once``), and at every
+site in the build of a called helper's derivative that knows it (``normalize(called=)``).
 """
 from __future__ import annotations
 
