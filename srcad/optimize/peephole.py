@@ -109,6 +109,11 @@ class _Peephole(gast.NodeTransformer):
                 self.changed = True
         return node
 
+    def visit_Name(self, node):        # nothing to rewrite below a name or a literal
+        return node
+
+    visit_Constant = visit_Name
+
     def visit_UnaryOp(self, node):
         self.generic_visit(node)
         out = self._unaryop(node)
@@ -148,6 +153,11 @@ class Identities(gast.NodeTransformer):
     def __init__(self, guard=None):
         self.guard = guard or _unguarded
         self.changed = False
+
+    def visit_Name(self, node):
+        return node
+
+    visit_Constant = visit_Name
 
     def visit_BinOp(self, node):
         self.generic_visit(node)
