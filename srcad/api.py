@@ -9,6 +9,7 @@ import collections.abc
 import copy
 import dataclasses
 import functools
+import gc
 import importlib
 import inspect
 import json
@@ -105,6 +106,8 @@ class Spec:
     checkpoint: object = False     # reverse: top-level loops checkpointed (_checkpoint)
     has_aux: bool = False          # reverse: f returns (value, aux), value differentiated
     backend: str = "python"        # what runs the specialized code (srcad/backends)
+    called: tuple = ()             # (helper, size): helpers called at every site, not inlined
+    #                                (a called helper's derivative: called_helpers)
 
 
 def clear_cache() -> None:
@@ -233,7 +236,22 @@ def _check_returns(src):
 
 def build(f, spec: Spec, src=None) -> Derivative:
     """Run the pipeline: parse -> normalize -> analyze -> transform -> optimize -> emit.
-    ``src``: ``f``'s Source when the caller has just parsed it (not parsed again)."""
+    ``src``: ``f``'s Source when the caller has just parsed it (not parsed again). Python's
+    cyclic garbage collector is paused meanwhile (if it was on): a build makes many small
+    objects, nearly all freed by their counts, and the collector's passes over the trees
+    alive cost a quarter of a 1000-statement build, more than linear in its size."""
+    collecting = gc.isenabled()
+    if collecting:
+        gc.disable()
+    try:
+        return _build(f, spec, src)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _build(f, spec: Spec, src=None) -> Derivative:
+    """``build`` (the collector paused)."""
     stored = diskcache.load(f, spec)
     if stored is not None:
         return stored
@@ -242,6 +260,7 @@ def build(f, spec: Spec, src=None) -> Derivative:
     from . import complex_values
     from .analysis import (activity, aliased_writes, anf_violations, list_names, shapes,
                            untracked_flows)
+    from .nodes import walk
     from .forward import forward
     from .normalize import assigned_names, default_nodes, normalize
     from .optimize import (inline_temporaries, optimize, owned_writes, scalar_accumulators,
@@ -251,7 +270,7 @@ def build(f, spec: Spec, src=None) -> Derivative:
 
     src = src if src is not None else parse_function(f)
     program = normalize(src, dict(spec.containers),     # refuses unsupported syntax first
-                        {name: same.obj for name, same in spec.callables})
+                        {name: same.obj for name, same in spec.callables}, dict(spec.called))
     _check_returns(src)
     verify = os.environ.get("SRCAD_VERIFY") == "1"
     if verify:                       # the stage invariants, named by the stage that broke them
@@ -318,7 +337,7 @@ def build(f, spec: Spec, src=None) -> Derivative:
                                 program.ref(np, "np"))
                 fdef = scalar_reads(fdef, known, program.namer)
                 fdef = scalar_accumulators(fdef, known, program.ref(np, "np"))
-            fdef = inline_temporaries(fdef, {n.id for n in gast.walk(src.node)
+            fdef = inline_temporaries(fdef, {n.id for n in walk(src.node)
                                              if isinstance(n, gast.Name)})
             if spec.kinds and complex_facts is None:    # np.vdot: for real arrays only
                 # keyword-only parameters (a VJP's seed included, not a forward tangent) hold
@@ -348,7 +367,7 @@ def build(f, spec: Spec, src=None) -> Derivative:
         for key, value in src.namespace.globals.items():
             if isinstance(value, types.ModuleType):
                 namespace.setdefault(key, value)     # modules are not rebound: skip lookups
-        for name in sorted({n.id for n in gast.walk(fdef) if isinstance(n, gast.Name)}):
+        for name in sorted({n.id for n in walk(fdef) if isinstance(n, gast.Name)}):
             # builtins the code calls (len, range): bound directly, no lookup per call; a
             # later global of the same name makes the derivative stale (deps below)
             if (name not in namespace and name not in src.namespace.cells
@@ -381,7 +400,7 @@ def build(f, spec: Spec, src=None) -> Derivative:
     built.output = program.output
     if diskcache.enabled() and built.output is None:   # (a container output is not stored)
         diskcache.store(f, spec, src, program, built, {
-            n.id.split(".")[0] for n in gast.walk(fdef) if isinstance(n, gast.Name)})
+            n.id.split(".")[0] for n in walk(fdef) if isinstance(n, gast.Name)})
     return built
 
 
@@ -1698,7 +1717,7 @@ def _checkpoint(checkpoint):
 
 
 def _derivative(f, mode, wrt, preserve_result, optimized, grad_seed, verbose,
-                checkpoint=False, backend="python", has_aux=False):
+                checkpoint=False, backend="python", has_aux=False, called=()):
     """The derivative function for these options, memoized per function: asking again for
     the same derivative costs a dictionary lookup (staleness is checked at each call)."""
     checkpoint = _checkpoint(checkpoint)
@@ -1715,7 +1734,7 @@ def _derivative(f, mode, wrt, preserve_result, optimized, grad_seed, verbose,
     # wrt items with their types: True == 1 and 1.0 == 1 must not find wrt=1's derivative
     key = (mode, tuple((type(w), w) for w in wrt) if isinstance(wrt, (tuple, list)) else
            (type(wrt), wrt), preserve_result, optimized, grad_seed, checkpoint,
-           check_backend(backend), has_aux)
+           check_backend(backend), has_aux, called)
     try:
         per_fn = _WRAPPERS.get(f)
         found = per_fn.get(key) if per_fn is not None else None
@@ -1723,9 +1742,11 @@ def _derivative(f, mode, wrt, preserve_result, optimized, grad_seed, verbose,
         per_fn = found = None
     if found is None:
         spec = dataclasses.replace(_spec(f, mode, wrt, preserve_result, optimized, grad_seed),
-                                   checkpoint=checkpoint, backend=backend, has_aux=has_aux)
+                                   checkpoint=checkpoint, backend=backend, has_aux=has_aux,
+                                   called=called)
         found = _wrap(f, spec, mode)
-        if checkpoint is False and not has_aux:  # pickling.py rebuilds the plain options
+        if checkpoint is False and not has_aux and not called:  # pickling.py rebuilds the
+            # plain options
             _pickled_by_reference(found, f, (mode, wrt, preserve_result, optimized, grad_seed))
         try:        # two threads asking at once: both get the first one stored; held weakly
             # (a derivative function refers to f: held strongly it would keep f alive)
@@ -2522,4 +2543,10 @@ def hvp(f: Callable[..., Any], wrt: Wrt = 0, optimized: bool = True, verbose: in
 hvp.__srcad_makes_derivatives__ = True      # type: ignore[attr-defined]  # hvp(h)(x, v) inside
 
 
-called_helpers.derivative = autodiff     # the rules of helpers built once call it
+def _helper_derivative(f, mode, wrt, called):
+    """``autodiff(f, mode, wrt)`` built calling the helpers ``called`` ((helper, size) pairs)
+    at every site: the derivative a called helper's rule calls (``called_helpers``)."""
+    return _derivative(f, mode, wrt, False, True, False, 0, called=called)
+
+
+called_helpers.derivative = _helper_derivative   # the rules of helpers built once call it

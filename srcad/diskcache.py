@@ -375,7 +375,8 @@ def store(fn, spec, src, program, entry: Derivative, names) -> None:
     """Write ``entry`` (just built from ``src`` and ``program`` for ``fn``) to the cache, if
     everything it depends on can be described; ``names``: the names its code reads."""
     if not enabled() or not _storable_target(fn, spec) or src.fn is not fn or \
-            entry.complex is not None or entry.output is not None or spec.callables:
+            entry.complex is not None or entry.output is not None or spec.callables or \
+            spec.called:
         return                  # (functions passed as values are keyed by identity)
     try:
         body = _describe(fn, spec, src, program, entry, names)

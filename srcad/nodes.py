@@ -1,13 +1,61 @@
 """gast node builders shared by the transformers and the optimizer (names, assignments, calls,
-attributes, comments) and ``drop_empty``, the clean-up of statements that do nothing."""
+attributes, comments), ``drop_empty``, the clean-up of statements that do nothing, and
+``walk``, the fast walk of a tree every stage uses (``analysis.walk`` is this one)."""
 from __future__ import annotations
 
 import gast
 
-from .analysis import walk
 from .naming import COMMENT_MARK
 
-__all__ = ["name", "assign", "call", "attr", "loads", "comment", "COMMENT_MARK", "drop_empty"]
+__all__ = ["walk", "name", "assign", "call", "attr", "loads", "comment", "COMMENT_MARK",
+           "drop_empty"]
+
+
+def walk(node, parents: dict | None = None):
+    """Every node of a gast tree (a faster ``gast.walk``: the optimizer walks a lot; the
+    fields that only ever hold a string or a literal are not looked into, ``_CHILD_FIELDS``);
+    ``parents``, when given, gets id(node) -> its parent for every node below ``node``."""
+    stack = [node]
+    pop, push = stack.pop, stack.append
+    AST = gast.AST
+    table = _CHILD_FIELDS
+    while stack:
+        n = pop()
+        yield n
+        fields = table.get(n.__class__)
+        if fields is None:
+            fields = _child_fields(n.__class__)
+        for field in fields:
+            value = getattr(n, field, None)
+            if value is None:
+                continue
+            if value.__class__ is list:
+                for v in value:
+                    if isinstance(v, AST):
+                        push(v)
+                        if parents is not None:
+                            parents[id(v)] = n
+            elif isinstance(value, AST):
+                push(value)
+                if parents is not None:
+                    parents[id(value)] = n
+
+
+# fields gast declares as a string, an identifier or a literal value (never a node)
+_SCALAR_FIELDS = {gast.Name: {"id", "type_comment"}, gast.Attribute: {"attr"},
+                  gast.keyword: {"arg"}, gast.Constant: {"value", "kind"},
+                  gast.FunctionDef: {"name", "type_comment"},
+                  gast.AsyncFunctionDef: {"name", "type_comment"},
+                  gast.Assign: {"type_comment"}, gast.For: {"type_comment"},
+                  gast.alias: {"name", "asname"}, gast.ImportFrom: {"module", "level"}}
+_CHILD_FIELDS: dict = {}
+
+
+def _child_fields(cls) -> tuple:
+    skip = _SCALAR_FIELDS.get(cls, ())
+    fields = tuple(f for f in cls._fields if f not in skip)
+    _CHILD_FIELDS[cls] = fields
+    return fields
 
 
 def name(ident, ctx=None):

@@ -83,6 +83,36 @@ def test_called_helpers_show_their_derivative_by_name():
     assert "dh2_dx(" not in srcad.show(f, X)        # the default limit inlines small helpers
 
 
+def test_a_called_helpers_derivative_calls_the_helpers_measured_before_at_every_site():
+    # h4 = h3(x) + h3(0.5 x): the main build inlines h4's first h3 and measures it, so the
+    # derivatives of h3 (called at its second site) and below call their helper at both
+    # sites, each a build of a few lines, not a copy of every level below (2**k copies of
+    # h0 inlined at level k); the derivatives still equal the inlined ones at second order
+    import srcad.api as api
+    f = make_nested(5)
+    built = []
+    build = api.build
+
+    def logged(fn, spec, src=None):
+        made = build(fn, spec, src)
+        built.append((fn.__name__, spec.kinds is not None, made.source))
+        return made
+
+    def everything():
+        return [srcad.grad(f)(X), srcad.hvp(f)(X, V), srcad.jvp(f, (X,), (V,))[1]]
+    api.build = logged
+    try:
+        inlined, called = both(everything)
+    finally:
+        api.build = build
+    assert_same(inlined, called)
+    helpers = {(name, shaped): text for name, shaped, text in built[len(built) // 2:]
+               if name in ("h1", "h2", "h3", "h4")}
+    assert ("h3", False) in helpers and ("h3", True) in helpers
+    for text in helpers.values():
+        assert "np.sin" not in text and "dh" in text, text
+
+
 def test_corpus_cases_with_called_helpers_equal_inlined():
     cases = [c for c in CASES if c.name == "lstm_cell"]
     branch = cases_by_id()

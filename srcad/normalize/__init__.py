@@ -62,10 +62,12 @@ class _Normalizer(Loops):
 
 
 def normalize(src: Source, structures: dict | None = None,
-              callables: dict | None = None) -> Program:
+              callables: dict | None = None, called: dict | None = None) -> Program:
     """Fence, desugar and convert ``src`` to ANF (see the module docstring); ``structures``
     (parameter name -> ``trees.structure``) are the container arguments it is built for,
-    ``callables`` (parameter or leaf name -> a function) the functions passed that it calls."""
+    ``callables`` (parameter or leaf name -> a function) the functions passed that it calls,
+    ``called`` (helper -> statements its first inlining made, past ``INLINE_LIMIT``) the
+    helpers it calls at every site (``Inliner.built_once``), not inlined first."""
     fdef = copy.deepcopy(src.node)
     lower_reraising_try(src, fdef)
     own = local_functions(src, fdef)
@@ -73,6 +75,7 @@ def normalize(src: Source, structures: dict | None = None,
     lower_comprehensions(src, fdef)
     norm = _Normalizer(src, Namer(set()))       # its namer once the names are known
     norm.passed = dict(callables or {})
+    norm.sizes.update(called or {})
     output = lower_containers(src, fdef, structures or {}, output=True,
                               functions=frozenset(callables or ()),
                               outputs=norm.helper_output)

@@ -49,6 +49,7 @@ import gast
 
 from ..errors import SrcadSyntaxError
 from ..naming import names_in
+from ..nodes import walk
 from ..source import UNRESOLVED, KeysOf, Source
 from .. import trees
 from .comprehensions import _constants, _range
@@ -144,7 +145,7 @@ class _Lowering:
         self.taken = names_in(fdef)
         self.env: dict = {}
         counts: dict = {}
-        for node in gast.walk(fdef):
+        for node in walk(fdef):
             if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store):
                 counts[node.id] = counts.get(node.id, 0) + 1
         self.counts = counts
@@ -155,7 +156,7 @@ class _Lowering:
         self.returns: dict = {}     # id(call) -> (call, the container of its leaves)
         a = fdef.args
         self.params = {p.id for p in a.posonlyargs + a.args + a.kwonlyargs}
-        self.unpacked = {n.value.id for n in gast.walk(fdef) if isinstance(n, gast.Starred)
+        self.unpacked = {n.value.id for n in walk(fdef) if isinstance(n, gast.Starred)
                          and isinstance(n.value, gast.Name)}     # f(*xs)
         self.star_displays: set = set()     # ids of displays passed so: h((a, b))
         self.star_passed = self.unpacked_by_helpers(fdef)        # h(xs), h unpacking it
@@ -167,7 +168,7 @@ class _Lowering:
         items, so a display bound to one is a container, as one the function unpacks."""
         from ..source import _is_user_function, parse_function
         out: set = set()
-        for call in gast.walk(fdef):
+        for call in walk(fdef):
             if not isinstance(call, gast.Call) or not any(
                     isinstance(a, gast.Name) or _flat_display(a) for a in call.args):
                 continue
@@ -1180,7 +1181,7 @@ def _mutated(fdef) -> set:
     stays an ordinary list."""
     out: set = set()
     stores: dict = {}
-    for n in gast.walk(fdef):
+    for n in walk(fdef):
         if isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute) and isinstance(
                 n.func.value, gast.Name):
             out.add(n.func.value.id)
@@ -1214,7 +1215,7 @@ def lower_containers(src: Source, fdef, structures: dict, views: dict | None = N
     lowering.outputs = outputs
     fdef.srcad_deps = lowering.deps
     fdef.srcad_containers = {}
-    rebound = {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name)
+    rebound = {n.id for n in walk(fdef) if isinstance(n, gast.Name)
                and isinstance(n.ctx, (gast.Store, gast.Del))}
     lowering.env.update({k: v for k, v in (views or {}).items()     # a constant passed to a
                          if not (isinstance(v, _Const) and k in rebound)})  # parameter kept
@@ -1248,7 +1249,7 @@ def lower_containers(src: Source, fdef, structures: dict, views: dict | None = N
     if not _uses_containers(fdef, lowering) and not structures and not views and not any(
             isinstance(n, gast.Call) and (lowering.container_class(n.func) is not None or
                                           lowering.returns_container(n))
-            for n in gast.walk(fdef)):
+            for n in walk(fdef)):
         return None
     fdef.body = lowering.block(fdef.body)
     fdef.srcad_containers = {k: v for k, v in lowering.env.items() if isinstance(v, _Static)}
@@ -1299,7 +1300,7 @@ def _uses_containers(fdef, lowering) -> bool:
         isinstance(n, gast.Assign) and _nested_display(n.value) and not (
             isinstance(n.targets[0], gast.Name) and n.targets[0].id in mutated)) or (
         isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and n.func.id == "dict")
-        for n in gast.walk(fdef))
+        for n in walk(fdef))
 
 
 def param_names(fdef, structures: dict) -> list[str]:

@@ -6,7 +6,9 @@ appended to ``pre`` (parameters bound to the arguments or to their defaults; ``*
 ``**kwargs`` to containers of the call's items, each read through a name of its own; a
 parameter it writes into is the caller's own array) and the atom holding its single returned
 value (for a helper returning a container, the tuple of its leaves: ``helper_output`` finds
-its structure for the caller, ``containers.helper_output``).
+its structure for the caller, ``containers.helper_output``). A helper whose first inlining
+passed ``INLINE_LIMIT`` statements is a call at its later sites (``built_once``), and at every
+site in the build of a called helper's derivative that knows it (``normalize(called=)``).
 """
 from __future__ import annotations
 
@@ -144,7 +146,12 @@ class Inliner(Expressions):
         if any(self.passed_function(scope, a) is not None for a in args):
             return None
         self.deps.append((None, fn, function_state(fn)))
-        return helper_primitive(fn), args
+        primitive = helper_primitive(fn)
+        # what this build measured: the build of fn's derivative calls these helpers at their
+        # first site too (fn calling one twice, 12 levels deep, is 12 small builds, not a
+        # copy of the levels below in each)
+        primitive.note_called({g: n for g, n in self.sizes.items() if n > INLINE_LIMIT})
+        return primitive, args
 
     def named(self, atom, pre, helper):
         """``atom`` bound to a name of its own (an item of a helper's ``*args``, which the

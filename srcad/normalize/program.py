@@ -14,6 +14,7 @@ import gast
 
 from ..errors import SrcadSyntaxError
 from ..naming import Namer
+from ..nodes import walk
 from ..source import Source
 from ..template import constant_node
 
@@ -73,7 +74,7 @@ def assigned_names(fdef) -> set:
     """Names bound in ``fdef`` (a FunctionDef: its parameters too; or a list of statements)."""
     out = set()
     for stmt in fdef if isinstance(fdef, list) else [fdef]:
-        for n in gast.walk(stmt):
+        for n in walk(stmt):
             if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Param)):
                 out.add(n.id)
     if not isinstance(fdef, list):

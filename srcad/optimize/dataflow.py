@@ -14,24 +14,29 @@ from ..analysis import walk
 from ..nodes import drop_empty
 from .aliases import _written
 from .peephole import _peepholes, _replace_name
-from .tree import _assign_counts, _load_counts, _loads, _number, _pure
+from .tree import Facts, _loads, _number, _pure, _statements_in
 
 __all__ = ["optimize"]
 
 
 def optimize(fdef: gast.FunctionDef, np_name: str = "np") -> gast.FunctionDef:
-    """Peepholes and copy propagation, then dead statements until nothing changes."""
+    """Peepholes and copy propagation, then dead statements until nothing changes. Each
+    round asks ``facts`` what the statements read and bind: a statement is walked again only
+    after a rewrite changed it (``Facts.forget``), and the peepholes skip statements they
+    found nothing in since."""
     written = _written(fdef, np_name)    # (copies propagated are already joined in it)
+    facts = Facts()
     while True:
-        fdef.body = _propagate_copies(fdef.body, _assign_counts(fdef), _load_counts(fdef))
-        _peepholes(fdef, written, np_name)
+        stores, loads = facts.counts(fdef)
+        fdef.body = _propagate_copies(fdef.body, stores, loads, facts)
+        _peepholes(fdef, written, np_name, facts)
         before = _count_statements(fdef.body)
-        reads = set()
+        reads: set = set()
         for s in fdef.body:
-            reads |= _loads(s)
-        fdef.body = _sweep(fdef.body, lambda n: n in reads)
-        fdef.body = _straight_line(fdef.body)
-        fdef.body = drop_empty(fdef.body, _read_outside_own_loops(fdef))
+            reads.update(facts.loads(s))
+        fdef.body = _sweep(fdef.body, lambda n: n in reads, facts)
+        fdef.body = _straight_line(fdef.body, facts)
+        fdef.body = drop_empty(fdef.body, _read_outside_own_loops(fdef, facts))
         if _count_statements(fdef.body) == before:     # dead code removal found nothing
             return fdef
 
@@ -61,82 +66,74 @@ def _is_self_assign(stmt) -> bool:
             and stmt.targets[0].id == stmt.value.id)
 
 
-def _sweep(stmts, keep) -> list:
+def _sweep(stmts, keep, facts) -> list:
     out = []
     for s in stmts:
         if _is_self_assign(s):
             continue
-        names = _targets(s)
+        names = facts.targets(s, _targets)
         if names is not None and not any(keep(n) for n in names):
             continue
         for field in ("body", "orelse"):
             inner = getattr(s, field, None)
             if isinstance(inner, list) and inner and not isinstance(s, gast.FunctionDef):
-                new = _sweep(inner, keep)
+                new = _sweep(inner, keep, facts)
                 setattr(s, field, new or ([gast.Pass()] if field == "body" else []))
         out.append(s)
     return out
 
 
-def _compound_targets(stmt):
+def _compound_targets(stmt, facts):
     """Names a loop or branch binds when it does nothing else (pure assignments, jumps and
     comments only), or None: such a statement is dead when none of them is read after it."""
     out = []
-    for n in walk(stmt):
+    for n in _statements_in(stmt):
         if isinstance(n, (gast.For, gast.While, gast.If, gast.Break, gast.Continue,
                           gast.Pass)) or getattr(n, "srcad_comment", None) is not None:
             if isinstance(n, gast.For):
                 if not isinstance(n.target, gast.Name):
                     return None
                 out.append(n.target.id)
-        elif isinstance(n, gast.stmt):
-            names = _targets(n)
+        else:
+            names = facts.targets(n, _targets)
             if names is None:
                 return None
             out.extend(names)
     return out
 
 
-def _straight_line(stmts) -> list:
+def _straight_line(stmts, facts) -> list:
     """Backward liveness over the top-level statements (a loop or branch is dropped whole
     when it only binds names nobody reads after it, else kept whole)."""
     live: set = set()
     out = []
     for s in reversed(stmts):
         if isinstance(s, (gast.For, gast.While, gast.If)):
-            names = _compound_targets(s)
+            names = _compound_targets(s, facts)
             if names is not None and not any(n in live for n in names):
                 continue
-        names = _targets(s)
+        names = facts.targets(s, _targets)
         if names is not None and not any(n in live for n in names):
             continue
         if names is not None and not isinstance(s, gast.AugAssign):
             live -= set(names)          # n += e reads n: it stays live
-        live |= _loads(s)
+        live.update(facts.loads(s))
         if isinstance(s, (gast.For, gast.While, gast.If)):
-            live |= {n.id for n in walk(s) if isinstance(n, gast.Name)}
+            live |= facts.names(s)
         out.append(s)
     return out[::-1]
 
 
-def _summary(stmt, memo):
-    """(name -> number of occurrences, names bound) of a statement, memoized by identity."""
+def _summary(stmt, memo, facts):
+    """(name -> number of occurrences, names bound) of a statement, memoized by identity
+    (a simple statement in ``facts``, a loop or branch in this block's ``memo``)."""
     key = id(stmt)
     if key not in memo:
-        found: dict = {}
-        stored = set()
-        for n in walk(stmt):
-            if isinstance(n, gast.Name):
-                found[n.id] = found.get(n.id, 0) + 1
-                if not isinstance(n.ctx, gast.Load):
-                    stored.add(n.id)
-            elif isinstance(n, gast.AugAssign) and isinstance(n.target, gast.Name):
-                stored.add(n.target.id)
-        memo[key] = (found, stored)
+        memo[key] = facts.summary(stmt)
     return memo[key]
 
 
-def _propagate_copies(stmts, stores, loads) -> list:
+def _propagate_copies(stmts, stores, loads, facts) -> list:
     """Within one block, ``a = b`` followed by uses of ``a`` -> uses of ``b``, when ``a`` is
     assigned only there, every use of ``a`` follows in the same block, and ``b`` is not
     rebound after the copy in that block."""
@@ -148,7 +145,7 @@ def _propagate_copies(stmts, stores, loads) -> list:
         for field in ("body", "orelse"):
             inner = getattr(s, field, None)
             if isinstance(inner, list) and inner:
-                setattr(s, field, _propagate_copies(inner, stores, loads))
+                setattr(s, field, _propagate_copies(inner, stores, loads, facts))
         nxt = out[i + 1] if i + 1 < len(out) else None
         if (isinstance(s, gast.Assign) and isinstance(nxt, gast.Assign)
                 and len(s.targets) == len(nxt.targets) == 1
@@ -161,6 +158,7 @@ def _propagate_copies(stmts, stores, loads) -> list:
             # b = e1; b = b + e2  ->  b = e1 + e2
             nxt.value.left = s.value
             memo.pop(id(nxt), None)
+            facts.forget(nxt)
             stores[s.targets[0].id] -= 1
             loads[s.targets[0].id] = loads.get(s.targets[0].id, 1) - 1
             del out[i]
@@ -179,7 +177,7 @@ def _propagate_copies(stmts, stores, loads) -> list:
             count, last, j = 0, -1, i + 1
             summaries = []
             while count < wanted and j < len(out):
-                summaries.append(_summary(out[j], memo))
+                summaries.append(_summary(out[j], memo, facts))
                 found = summaries[-1][0].get(a, 0)
                 if found:
                     count += found
@@ -200,6 +198,7 @@ def _propagate_copies(stmts, stores, loads) -> list:
                     if a not in found:
                         continue
                     memo.pop(id(out[j]), None)
+                    facts.forget(out[j])
                     if b is None:                  # a = 2.0: the literal replaces a
                         _replace_name(out[j], a, s.value)
                     else:
@@ -222,7 +221,7 @@ def _copies(stmt, target, source) -> bool:
             and isinstance(stmt.value, gast.Name) and stmt.value.id == source)
 
 
-def _read_outside_own_loops(fdef) -> set:
+def _read_outside_own_loops(fdef, facts) -> set:
     """Loop targets read somewhere other than inside a loop that binds them itself."""
     out = set()
 
@@ -237,7 +236,7 @@ def _read_outside_own_loops(fdef) -> set:
                 visit(s.body, bound)
                 visit(s.orelse, bound)
             else:
-                out.update(_loads(s) - bound)
+                out.update(n for n in facts.loads(s) if n not in bound)
     visit(fdef.body, frozenset())
     return out
 

@@ -77,39 +77,47 @@ class _InPlace:
         return out
 
     def block(self, stmts, owned: set):
-        for i, s in enumerate(stmts):
-            if getattr(s, "srcad_comment", None) is not None:
-                continue
-            if isinstance(s, (gast.For, gast.While, gast.If)):
-                inside = self.kept_through(s, owned)
-                self.block(s.body, set(inside))
-                self.block(s.orelse, set(inside))
-                owned.intersection_update(inside)
-                continue
-            target = s.targets[0].id if isinstance(s, gast.Assign) and len(
-                s.targets) == 1 and isinstance(s.targets[0], gast.Name) else None
-            value: Any = getattr(s, "value", None)
-            if target in owned and self.accumulates(s, target):
-                stmts[i] = gast.AugAssign(target=name(target, gast.Store()), op=value.op,
-                                          value=value.right)
-                self.loads[target] -= 1          # the target is no longer read as a name
-                owned -= self.shared(value.right)
-                continue
-            if target is not None and isinstance(value, gast.Name) and value.id in owned and \
-                    self.read_before_write(value.id, stmts, i, target):
-                owned.discard(value.id)          # the buffer moves to ``target``
-                owned.add(target)
-                continue
-            owned -= self.shared(s) if value is None else self.shared(value)
-            if target is None:
-                owned -= {n.id for n in walk(s) if isinstance(n, gast.Name)
-                          and not isinstance(n.ctx, gast.Load)}
-            elif self.fresh(value):
-                owned.add(target)
-            else:
-                owned.discard(target)
-                if isinstance(value, gast.Name):
-                    owned.discard(value.id)
+        seen: dict = {}      # name -> reads in stmts[:i], as they stand (rewritten) when i comes
+        for i in range(len(stmts)):
+            self.statement(stmts, i, owned, seen)
+            for key, count in self.summary(stmts[i])[0].items():
+                seen[key] = seen.get(key, 0) + count
+
+    def statement(self, stmts, i, owned: set, seen: dict):
+        """``block``'s rewrite of ``stmts[i]``; ``seen``: the reads of the statements before."""
+        s = stmts[i]
+        if getattr(s, "srcad_comment", None) is not None:
+            return
+        if isinstance(s, (gast.For, gast.While, gast.If)):
+            inside = self.kept_through(s, owned)
+            self.block(s.body, set(inside))
+            self.block(s.orelse, set(inside))
+            owned.intersection_update(inside)
+            return
+        target = s.targets[0].id if isinstance(s, gast.Assign) and len(
+            s.targets) == 1 and isinstance(s.targets[0], gast.Name) else None
+        value: Any = getattr(s, "value", None)
+        if target in owned and self.accumulates(s, target):
+            stmts[i] = gast.AugAssign(target=name(target, gast.Store()), op=value.op,
+                                      value=value.right)
+            self.loads[target] -= 1          # the target is no longer read as a name
+            owned -= self.shared(value.right)
+            return
+        if target is not None and isinstance(value, gast.Name) and value.id in owned and \
+                self.read_before_write(value.id, stmts, i, target, seen):
+            owned.discard(value.id)          # the buffer moves to ``target``
+            owned.add(target)
+            return
+        owned -= self.shared(s) if value is None else self.shared(value)
+        if target is None:
+            owned -= {n.id for n in walk(s) if isinstance(n, gast.Name)
+                      and not isinstance(n.ctx, gast.Load)}
+        elif self.fresh(value):
+            owned.add(target)
+        else:
+            owned.discard(target)
+            if isinstance(value, gast.Name):
+                owned.discard(value.id)
 
     def accumulates(self, s, target) -> bool:
         value = s.value
@@ -120,7 +128,7 @@ class _InPlace:
                 and broadcast([self.known.of(value.left), self.known.of(value.right)])
                 == self.known.of(value.left))
 
-    def read_before_write(self, n, stmts, i, target) -> bool:
+    def read_before_write(self, n, stmts, i, target, seen) -> bool:
         """After ``target = n`` (``stmts[i]``), is ``n`` read only in this block, only
         before the next statement that writes ``target``, and only as an operand (never
         bound to another name, ``c = n``, which would share the buffer)? Then writing into
@@ -129,7 +137,7 @@ class _InPlace:
                    len(stmts))
         if end < len(stmts) and isinstance(stmts[end], (gast.Assign, gast.AugAssign)):
             end += 1                  # that write reads its right-hand side first
-        before = sum(self.summary(s)[0].get(n, 0) for s in stmts[:end])
+        before = seen.get(n, 0) + sum(self.summary(s)[0].get(n, 0) for s in stmts[i:end])
         between = stmts[i + 1:end]
 
         def may_share(s) -> bool:      # a statement that does not read n cannot share it

@@ -56,9 +56,15 @@ class _Peephole(gast.NodeTransformer):
 
     def __init__(self, guard=None):
         self.guard = guard or _unguarded
+        self.changed = False        # did a rewrite fire (``Facts``: the statement changed)
 
     def visit_BinOp(self, node):
         self.generic_visit(node)
+        out = self._binop(node)
+        self.changed = self.changed or out is not node
+        return out
+
+    def _binop(self, node):
         a, b = _number(node.left), _number(node.right)
         if a is not None and b is not None and type(node.op) in _FOLD and not (
                 isinstance(node.op, gast.Div) and b == 0.0):
@@ -73,12 +79,14 @@ class _Peephole(gast.NodeTransformer):
                 node.right) and _same(left.right, node.right):   # (a + e) + e -> a + 2.0 * e
             node.left, node.right = left.left, gast.BinOp(
                 left=gast.Constant(value=2.0, kind=None), op=gast.Mult(), right=node.right)
+            self.changed = True
             return node
         right = node.right
         if isinstance(right, gast.UnaryOp) and isinstance(right.op, gast.USub) and isinstance(
                 node.op, (gast.Add, gast.Sub)):
             node.op = gast.Sub() if isinstance(node.op, gast.Add) else gast.Add()
             node.right = right.operand
+            self.changed = True
         return node
 
     def visit_Call(self, node):
@@ -92,13 +100,27 @@ class _Peephole(gast.NodeTransformer):
                 and isinstance(first, gast.UnaryOp) and isinstance(first.op, gast.USub)):
             # unbroadcast is linear: negate the (smaller) sum, not the whole array
             node.args[0] = first.operand
+            self.changed = True
             return gast.UnaryOp(op=gast.USub(), operand=node)
         if isinstance(node.func, gast.Attribute) and node.func.attr in _REDUCERS:
-            node.keywords = [k for k in node.keywords if not _default_keyword(k)]
+            keywords = [k for k in node.keywords if not _default_keyword(k)]
+            if len(keywords) != len(node.keywords):
+                node.keywords = keywords
+                self.changed = True
         return node
+
+    def visit_Name(self, node):        # nothing to rewrite below a name or a literal
+        return node
+
+    visit_Constant = visit_Name
 
     def visit_UnaryOp(self, node):
         self.generic_visit(node)
+        out = self._unaryop(node)
+        self.changed = self.changed or out is not node
+        return out
+
+    def _unaryop(self, node):
         value = _number(node)
         if value is not None and isinstance(node.operand, gast.UnaryOp):
             return _literal(value)
@@ -130,9 +152,20 @@ class Identities(gast.NodeTransformer):
 
     def __init__(self, guard=None):
         self.guard = guard or _unguarded
+        self.changed = False
+
+    def visit_Name(self, node):
+        return node
+
+    visit_Constant = visit_Name
 
     def visit_BinOp(self, node):
         self.generic_visit(node)
+        out = self._binop(node)
+        self.changed = self.changed or out is not node
+        return out
+
+    def _binop(self, node):
         if isinstance(node.op, gast.Mult) and _number(node.left) == 1.0:
             return self.guard(node, node.right)
         if isinstance(node.op, (gast.Mult, gast.Div)) and _number(node.right) == 1.0:
@@ -142,16 +175,32 @@ class Identities(gast.NodeTransformer):
         return node
 
 
-def _peepholes(fdef, written, np_name):
+def _peepholes(fdef, written, np_name, facts=None):
     """``_Peephole`` on every statement, ``Identities`` on derivative assignments, neither
-    where it would leave a new name for an array ``written`` in place (``_Guard``)."""
+    where it would leave a new name for an array ``written`` in place (``_Guard``). With
+    ``facts`` (``tree.Facts``), a simple statement they rewrote is forgotten there, one they
+    left as it was is marked clean and skipped until something changes it (the rewrites read
+    the statement alone: unchanged, they find nothing again)."""
     for s in walk_statements(fdef.body):
         if isinstance(s, (gast.If, gast.While)):
             s.test = _Peephole().visit(s.test)
         elif isinstance(s, gast.For):
             s.iter = _Peephole().visit(s.iter)
         elif getattr(s, "value", None) is not None:
+            if facts is not None and facts.is_clean(s):
+                continue
             guard = _Guard(s, written, np_name)
-            s.value = _Peephole(guard).visit(s.value)
+            peephole = _Peephole(guard)
+            value = peephole.visit(s.value)
+            changed = peephole.changed or value is not s.value
             if getattr(s, "srcad_derivative", False) and isinstance(s, gast.Assign):
-                s.value = Identities(guard).visit(s.value)
+                identities = Identities(guard)
+                new = identities.visit(value)
+                changed = changed or identities.changed or new is not value
+                value = new
+            s.value = value
+            if facts is not None:
+                if changed:
+                    facts.forget(s)
+                else:
+                    facts.mark_clean(s)

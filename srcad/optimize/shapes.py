@@ -195,12 +195,15 @@ def _dot_as_matmul(fdef, shapes):
         shape = shapes.get(node.id) if isinstance(node, gast.Name) else None
         return len(shape) if isinstance(shape, tuple) else None
 
+    candidates = [node for node in walk(fdef) if isinstance(node, gast.Assign) and _helper_name(
+        node.value) == "dot_axes" and len(node.targets) == 1 and isinstance(
+        node.targets[0], gast.Name) and len(node.value.args) == 2]
+    if not candidates:
+        return                        # (no axes to match: the tree is not gathered)
     tree = _Tree(fdef)
     axes_ranks = {}                   # a name holding dot_axes(x, y) -> (rank x, rank y)
-    for node in walk(fdef):
-        if isinstance(node, gast.Assign) and _helper_name(node.value) == "dot_axes" and len(
-                node.targets) == 1 and isinstance(node.targets[0], gast.Name) and len(
-                node.value.args) == 2 and len(tree.stores.get(node.targets[0].id, ())) == 1:
+    for node in candidates:
+        if len(tree.stores.get(node.targets[0].id, ())) == 1:
             axes_ranks[node.targets[0].id] = tuple(map(rank, node.value.args))
     for site in walk(fdef):
         helper = _helper_name(site)

@@ -83,7 +83,10 @@ def _set_child(parent, field, old, new):
 
 def _parents(root) -> dict:
     """id(node) -> its parent, for every node below ``root``."""
-    return {id(child): node for node in walk(root) for child in gast.iter_child_nodes(node)}
+    out: dict = {}
+    for _ in walk(root, out):
+        pass
+    return out
 
 
 def _stores(stmt) -> set:
@@ -112,3 +115,198 @@ def _np_call(call, np_name) -> bool:
     module = numpy if root == np_name else runtime if root == "_srcad" else None
     rule = registry.lookup(getattr(module, attribute, None)) if module is not None else None
     return rule is not None and bool(rule.extra.get("elementwise"))
+
+
+_COMPOUND = (gast.For, gast.If, gast.While)
+
+
+def _is_simple(stmt) -> bool:
+    """A statement holding no statements (its facts depend on its own nodes only): one whose
+    class has no field of statements."""
+    simple = _SIMPLE.get(stmt.__class__)
+    if simple is None:
+        simple = _SIMPLE[stmt.__class__] = not {"body", "orelse", "handlers", "finalbody"} & set(
+            stmt._fields)
+    return simple
+
+
+_SIMPLE: dict = {}
+
+
+class Facts:
+    """What the passes of one ``optimize`` ask of each statement, computed once per statement
+    and kept while nobody changes it: its load counts, the names it binds (``_assign_counts``'s
+    way of counting), every name it holds, and its pure targets (``dataflow._targets``).
+
+    Only simple statements are memoized (by identity, the node kept so its id is not reused);
+    a loop or branch is its header plus its statements', recomputed from their memos, so
+    removing statements from a body needs no bookkeeping. A pass that changes a statement in
+    place calls ``forget(stmt)`` (which forgets every statement inside it too); one that
+    replaces a statement by a new node needs nothing. ``peephole._peepholes`` records here the
+    statements it found nothing to rewrite in (``clean``), so the next round skips them until
+    they are forgotten.
+    """
+
+    def __init__(self):
+        self._memo: dict = {}
+        self._clean: dict = {}
+
+    def forget(self, stmt) -> None:
+        for s in _statements_in(stmt):
+            self._memo.pop(id(s), None)
+            self._clean.pop(id(s), None)
+
+    def is_clean(self, stmt) -> bool:
+        return self._clean.get(id(stmt)) is stmt
+
+    def mark_clean(self, stmt) -> None:
+        self._clean[id(stmt)] = stmt
+
+    def _simple(self, stmt):
+        entry = self._memo.get(id(stmt))
+        if entry is not None and entry[0] is stmt:
+            return entry
+        loads: dict = {}
+        binds: dict = {}
+        found: dict = {}
+        stored: set = set()
+        for n in walk(stmt):
+            if isinstance(n, gast.Name):
+                found[n.id] = found.get(n.id, 0) + 1
+                if isinstance(n.ctx, gast.Load):
+                    loads[n.id] = loads.get(n.id, 0) + 1
+                else:
+                    stored.add(n.id)
+                    if isinstance(n.ctx, (gast.Store, gast.Param)):
+                        binds[n.id] = binds.get(n.id, 0) + 1
+            elif isinstance(n, gast.AugAssign) and isinstance(n.target, gast.Name):
+                stored.add(n.target.id)
+                binds[n.target.id] = binds.get(n.target.id, 0) + 1
+        entry = (stmt, loads, binds, found, stored, [False, None])
+        self._memo[id(stmt)] = entry
+        return entry
+
+    def _parts(self, stmt):
+        """(header nodes, inner statements) of a loop or branch."""
+        header = [stmt.target, stmt.iter] if isinstance(stmt, gast.For) else [stmt.test]
+        return header, list(stmt.body) + list(stmt.orelse)
+
+    def loads(self, stmt):
+        """``_loads(stmt)``, as a set or (a simple statement's, not to be changed) the keys
+        of its load counts."""
+        if not isinstance(stmt, _COMPOUND):
+            if _is_simple(stmt):
+                return self._simple(stmt)[1].keys()
+            return _loads(stmt)
+        header, inner = self._parts(stmt)
+        out: set = set()
+        for node in header:
+            out |= _loads(node)
+        for s in inner:
+            out.update(self.loads(s))
+        return out
+
+    def summary(self, stmt):
+        """(name -> occurrences, names bound or written), as ``dataflow._summary``; fresh
+        dicts for a loop or branch."""
+        if not isinstance(stmt, _COMPOUND):
+            if _is_simple(stmt):
+                entry = self._simple(stmt)
+                return entry[3], entry[4]
+            return _summary_of(stmt)
+        header, inner = self._parts(stmt)
+        found: dict = {}
+        stored: set = set()
+        for part in [_summary_of(node) for node in header] + [self.summary(s) for s in inner]:
+            for key, count in part[0].items():
+                found[key] = found.get(key, 0) + count
+            stored |= part[1]
+        return found, stored
+
+    def names(self, stmt) -> set:
+        """Every name ``stmt`` holds, read or bound."""
+        return set(self.summary(stmt)[0])
+
+    def targets(self, stmt, compute):
+        """``compute(stmt)`` (``dataflow._targets``: it reads the statement only), memoized
+        for a simple statement."""
+        if not isinstance(stmt, (gast.Assign, gast.AugAssign)):
+            return compute(stmt)
+        memo = self._simple(stmt)[5]
+        if not memo[0]:
+            memo[0], memo[1] = True, compute(stmt)
+        return memo[1]
+
+    def counts(self, fdef):
+        """(``_assign_counts(fdef)``, ``_load_counts(fdef)``), from the statements' memos."""
+        binds: dict = {}
+        loads: dict = {}
+
+        def add(target, part):
+            for key, count in part.items():
+                target[key] = target.get(key, 0) + count
+
+        def whole(node):
+            """Counts of a part that is not memoized."""
+            for n in walk(node):
+                if isinstance(n, gast.Name):
+                    if isinstance(n.ctx, gast.Load):
+                        loads[n.id] = loads.get(n.id, 0) + 1
+                    elif isinstance(n.ctx, (gast.Store, gast.Param)):
+                        binds[n.id] = binds.get(n.id, 0) + 1
+                elif isinstance(n, gast.AugAssign) and isinstance(n.target, gast.Name):
+                    binds[n.target.id] = binds.get(n.target.id, 0) + 1
+
+        def block(stmts):
+            for s in stmts:
+                if isinstance(s, _COMPOUND):
+                    header, inner = self._parts(s)
+                    for node in header:
+                        whole(node)
+                    block(inner)
+                elif _is_simple(s):
+                    entry = self._simple(s)
+                    add(loads, entry[1])
+                    add(binds, entry[2])
+                else:
+                    whole(s)
+
+        for field, value in gast.iter_fields(fdef):
+            if field == "body":
+                block(value)
+            elif isinstance(value, list):
+                for v in value:
+                    if isinstance(v, gast.AST):
+                        whole(v)
+            elif isinstance(value, gast.AST):
+                whole(value)
+        for a in fdef.args.args + fdef.args.kwonlyargs + fdef.args.posonlyargs:
+            binds[a.id] = binds.get(a.id, 0) + 1
+        return binds, loads
+
+
+def _summary_of(node):
+    found: dict = {}
+    stored: set = set()
+    for n in walk(node):
+        if isinstance(n, gast.Name):
+            found[n.id] = found.get(n.id, 0) + 1
+            if not isinstance(n.ctx, gast.Load):
+                stored.add(n.id)
+        elif isinstance(n, gast.AugAssign) and isinstance(n.target, gast.Name):
+            stored.add(n.target.id)
+    return found, stored
+
+
+def _statements_in(stmt):
+    """``stmt`` and every statement inside it."""
+    stack = [stmt]
+    while stack:
+        s = stack.pop()
+        yield s
+        for field in ("body", "orelse", "finalbody"):
+            inner = getattr(s, field, None)
+            if isinstance(inner, list):
+                stack.extend(x for x in inner if isinstance(x, gast.stmt))
+        for h in getattr(s, "handlers", None) or []:
+            stack.extend(x for x in h.body if isinstance(x, gast.stmt))
