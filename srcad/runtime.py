@@ -251,6 +251,67 @@ def sigmoid(t):
         return 1.0 / (1.0 + np.exp(-t))
 
 
+# -- the derivatives of np.sinc and np.prod, exact at their special points at every order a
+# rule is given for (templates/ufuncs.py, reductions.py) --------------------------------------
+
+_PI2 = math.pi * math.pi
+
+
+def sinc_slope(x):
+    """``d sinc(x) / dx = (cos(pi x) - sinc(x)) / x``: its Taylor series where ``|x| < 0.01``
+    (the quotient cancels there, and is 0 / 0 at 0)."""
+    small = np.abs(x) < 0.01
+    safe = np.where(small, 1.0, x)
+    series = x * (-_PI2 / 3.0 + _PI2 * _PI2 / 30.0 * x * x - _PI2 ** 3 / 840.0 * x ** 4)
+    return np.where(small, series, (np.cos(math.pi * safe) - np.sinc(safe)) / safe)
+
+
+def sinc_curvature(x):
+    """The second derivative of ``sinc``: ``-(pi sin(pi x) + 2 sinc'(x)) / x``, its Taylor
+    series where ``|x| < 0.01`` (``-pi ** 2 / 3`` at 0)."""
+    small = np.abs(x) < 0.01
+    safe = np.where(small, 1.0, x)
+    series = -_PI2 / 3.0 + _PI2 * _PI2 / 10.0 * x * x - _PI2 ** 3 / 168.0 * x ** 4
+    return np.where(small, series, -(math.pi * np.sin(math.pi * safe) +
+                                     2.0 * sinc_slope(safe)) / safe)
+
+
+def _prod_parts(a, axis):
+    zero = np.equal(a, 0.0)
+    rest = np.where(zero, 1.0, a)
+    return (zero, rest, np.prod(rest, axis=axis, keepdims=True),
+            np.sum(zero, axis=axis, keepdims=True))
+
+
+def prod_others(a, axis=None):
+    """For each entry of ``a``, the product of the other entries of its line along ``axis``
+    (``d np.prod(a, axis) / da``), never dividing by a zero entry."""
+    zero, rest, product, count = _prod_parts(a, axis)
+    return np.where(zero, np.where(count == 1, product, 0.0),
+                    np.where(count == 0, product / rest, 0.0))
+
+
+def prod_others_tangent(a, da, axis=None):
+    """The tangent of ``prod_others(a, axis)`` along ``da``: ``H @ da`` with ``H[i, j]`` the
+    product of the entries other than ``i`` and ``j`` (``np.prod``'s Hessian, symmetric, so
+    this is also the adjoint). By the number of zeros in the line: none, ``P / (a_i a_j)``;
+    one, at ``p``, ``P / a_j`` in row and column ``p`` and 0 elsewhere; two, ``P`` at their
+    pair; more, 0 (``P``: the product of the nonzero entries)."""
+    zero, rest, product, count = _prod_parts(a, axis)
+    inverse = np.where(zero, 0.0, 1.0 / rest)
+    scaled = np.sum(da * inverse, axis=axis, keepdims=True)
+    at_zeros = np.sum(np.where(zero, da, 0.0), axis=axis, keepdims=True)
+    none = product * inverse * (scaled - da * inverse)
+    one = np.where(zero, product * scaled, product * inverse * at_zeros)
+    two = np.where(zero, product * (at_zeros - da), 0.0)
+    return np.where(count == 0, none, np.where(count == 1, one, np.where(count == 2, two, 0.0)))
+
+
+__all__ += ["sinc_slope", "sinc_curvature", "prod_others", "prod_others_tangent"]
+SHARES.update({"sinc_slope": (), "sinc_curvature": (), "prod_others": (),
+               "prod_others_tangent": ()})
+
+
 def _count(x, axis):
     shape = _shape(x)
     if axis is None:

@@ -50,7 +50,7 @@ from srcad.registry import (adjoint, complex_ok, d, linear, nondiff, real_valued
                             variant)
 from srcad.runtime import (average_weights_shape, broadcast_like, dof_inverse, expand_reduced,
                            group_sum, group_weights, matrix_norm_axes, norm_direction,
-                           reduced_count, spread, unbroadcast)
+                           prod_others, prod_others_tangent, reduced_count, spread, unbroadcast)
 
 # Weights and shapes computed from comparisons and shapes are piecewise constant.
 nondiff(group_weights, average_weights_shape, matrix_norm_axes)
@@ -60,7 +60,7 @@ linear(np.sum, np.mean, np.cumsum, sum, math.fsum)
 # the complex derivative (no division by a zero element either). Not max/min (complex numbers
 # compare by their real parts first), var/std/norm (real-valued, not holomorphic).
 complex_ok(np.sum, np.mean, np.cumsum, sum, np.nansum, np.nanmean, np.prod, np.cumprod,
-           np.average)
+           np.average, prod_others)
 # NumPy 2.1's cumulative_prod(x, axis) is cumprod without include_initial (unsupported: an error)
 _CUMPROD = (np.cumprod,) + ((np.cumulative_prod,) if hasattr(np, "cumulative_prod") else ())
 complex_ok(*_CUMPROD)
@@ -118,22 +118,24 @@ def nanmean_tangent(y, a, axis=None, *, keepdims=False):
 
 @adjoint(np.prod)
 def prod_adjoint(y, a, axis=None, *, keepdims=False):
-    zero = np.equal(a, 0.0)
-    nonzero_prod = np.prod(np.where(zero, 1.0, a), axis=axis, keepdims=True)
-    single = np.sum(zero, axis=axis, keepdims=True) == 1
-    others = np.where(zero, np.where(single, nonzero_prod, 0.0),
-                      expand_reduced(y, a, axis, keepdims) / np.where(zero, 1.0, a))
-    d[a] = expand_reduced(d[y], a, axis, keepdims) * others
+    d[a] = expand_reduced(d[y], a, axis, keepdims) * prod_others(a, axis)
 
 
 @tangent(np.prod)
 def prod_tangent(y, a, axis=None, *, keepdims=False):
-    zero = np.equal(a, 0.0)
-    nonzero_prod = np.prod(np.where(zero, 1.0, a), axis=axis, keepdims=True)
-    single = np.sum(zero, axis=axis, keepdims=True) == 1
-    others = np.where(zero, np.where(single, nonzero_prod, 0.0),
-                      expand_reduced(y, a, axis, keepdims) / np.where(zero, 1.0, a))
-    d[y] = np.sum(d[a] * others, axis=axis, keepdims=keepdims)
+    d[y] = np.sum(d[a] * prod_others(a, axis), axis=axis, keepdims=keepdims)
+
+
+# prod_others (the other entries' product, no division by a zero): its derivative is prod's
+# Hessian times a direction, symmetric, so its tangent and adjoint are one function
+@adjoint(prod_others)
+def prod_others_adjoint(y, a, axis=None):
+    d[a] = prod_others_tangent(a, d[y], axis)
+
+
+@tangent(prod_others)
+def prod_others_tangent_rule(y, a, axis=None):
+    d[y] = prod_others_tangent(a, d[a], axis)
 
 
 # -- max, min (and the NaN-ignoring ones: a NaN never equals the result): ties split evenly ---

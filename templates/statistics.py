@@ -39,7 +39,7 @@ import numpy as np
 from srcad.registry import adjoint, complex_ok, d, linear, nondiff, returns_list, tangent
 from srcad.runtime import (cov_ddof, cov_rows, cov_scale, cov_weights, expand_reduced,
                            group_weights, histogram_bin_count, median_weights,
-                           nan_dof_inverse, order_statistics, quantile_layout,
+                           nan_dof_inverse, order_statistics, prod_others, quantile_layout,
                            quantile_position, quantile_slope, un_cov_rows, unbroadcast,
                            zeros_filled)
 
@@ -249,24 +249,16 @@ def nanstd_tangent(y, a, axis=None, *, ddof=0, keepdims=False):
 
 @adjoint(np.nanprod)
 def nanprod_adjoint(y, a, axis=None, *, keepdims=False):
-    numbers = np.where(np.isnan(a), 1.0, a)
-    zero = np.equal(numbers, 0.0)
-    single = np.sum(zero, axis=axis, keepdims=True) == 1
-    others = np.where(zero, np.where(single, np.prod(np.where(zero, 1.0, numbers), axis=axis,
-                                                     keepdims=True), 0.0),
-                      expand_reduced(y, a, axis, keepdims) / np.where(zero, 1.0, numbers))
-    d[a] = np.where(np.isnan(a), 0.0, expand_reduced(d[y], a, axis, keepdims) * others)
+    nan = np.isnan(a)
+    d[a] = np.where(nan, 0.0, expand_reduced(d[y], a, axis, keepdims) *
+                    prod_others(np.where(nan, 1.0, a), axis))
 
 
 @tangent(np.nanprod)
 def nanprod_tangent(y, a, axis=None, *, keepdims=False):
-    numbers = np.where(np.isnan(a), 1.0, a)
-    zero = np.equal(numbers, 0.0)
-    single = np.sum(zero, axis=axis, keepdims=True) == 1
-    others = np.where(zero, np.where(single, np.prod(np.where(zero, 1.0, numbers), axis=axis,
-                                                     keepdims=True), 0.0),
-                      expand_reduced(y, a, axis, keepdims) / np.where(zero, 1.0, numbers))
-    d[y] = np.sum(np.where(np.isnan(a), 0.0, d[a]) * others, axis=axis, keepdims=keepdims)
+    nan = np.isnan(a)
+    d[y] = np.sum(np.where(nan, 0.0, d[a]) * prod_others(np.where(nan, 1.0, a), axis),
+                  axis=axis, keepdims=keepdims)
 
 
 # -- nancumsum: cumsum with NaNs as zeros ---------------------------------------------------------

@@ -36,7 +36,8 @@ import numpy as np
 
 from srcad.registry import (adjoint, binary, complex_ok, d, linear, nondiff, real_valued, tangent,
                             unary)
-from srcad.runtime import broadcast_like, sigmoid, unbroadcast  # noqa: F401 (formulas)
+from srcad.runtime import (broadcast_like, sigmoid, sinc_curvature, sinc_slope,  # noqa: F401
+                           unbroadcast)  # (the formulas read them)
 
 # -- unary: (numpy name, math name or None, dy/dx with {m} standing for np or math) --------
 UNARY = [
@@ -67,7 +68,7 @@ UNARY = [
     ("radians", None, "math.pi / 180.0"),
     ("rad2deg", "degrees", "180.0 / math.pi"),
     ("degrees", None, "180.0 / math.pi"),
-    ("sinc", None, "(np.cos(math.pi * x) - y) / np.where(x == 0, 1.0, x)"),  # 0 at x == 0
+    ("sinc", None, "sinc_slope(x)"),               # its series near 0: exact there too
     ("absolute", None, "np.sign(x)"),              # np.abs is np.absolute
     ("fabs", "fabs", "{m}.sign(x)"),
 ]
@@ -80,6 +81,7 @@ for np_name, math_name, formula in UNARY:
               formula.format(m="math").replace("math.sign(x)", "(float(x > 0) - float(x < 0))"))
 
 unary(abs, "np.sign(x)")  # builtin abs: arrays and numbers alike
+unary(sinc_slope, "sinc_curvature(x)")   # sinc's second derivative (a third: no rule)
 unary((math.erf,), "2.0 / math.sqrt(math.pi) * math.exp(-x * x)")
 unary((math.erfc,), "-2.0 / math.sqrt(math.pi) * math.exp(-x * x)")
 

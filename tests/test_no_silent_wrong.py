@@ -1041,3 +1041,48 @@ def test_a_parameter_outside_wrt_that_a_loop_makes_active(source, args):
     g = np.random.default_rng(3)
     values = tuple(0.5 * g.standard_normal(s) for s in args)
     check_agreement(f, values, wrt=0)
+
+
+def _gradient_differences(f, x, v, h=1e-5):
+    g = srcad.grad(f)
+    return (g(x + h * v) - g(x - h * v)) / (2 * h)
+
+
+PROD_POINTS = [np.array([0.5, 0.0, 2.0, 0.0]), np.array([0.5, 0.0, 2.0, 3.0]),
+               np.array([0.0, 0.0, 0.0, 1.5]), np.array([0.5, -1.0, 2.0, 3.0]),
+               np.array([[0.0, 1.0, 0.0], [2.0, 0.0, 3.0]])]
+
+
+@pytest.mark.parametrize("body", ["np.prod(x)", "np.multiply.reduce(np.ravel(x))",
+                                  "np.sum(np.prod(x, axis=-1) ** 2)",
+                                  "np.sum(np.prod(x, axis=0, keepdims=True) * 1.5)",
+                                  "np.nanprod(x)"])
+@pytest.mark.parametrize("point", range(len(PROD_POINTS)))
+def test_second_derivatives_of_prod_at_zeros(body, point):
+    """The Hessian of np.prod at two zeros was all zeros (H[1, 3] is the product of the other
+    entries, 1.0 at [0.5, 0, 2, 0]; found by the third independent corpus): prod's adjoint
+    branched on the number of zeros, and the branches' derivative is not prod's."""
+    f = make_function(f"def f(x):\n    return {body}\n")
+    x = PROD_POINTS[point]
+    v = np.random.default_rng(point).standard_normal(x.shape)
+    want = _gradient_differences(f, x, v)
+    np.testing.assert_allclose(srcad.hvp(f)(x, v), want, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(np.tensordot(srcad.hessian(f)(x), v, v.ndim), want,
+                               rtol=1e-6, atol=1e-8)
+    reverse_over_reverse = srcad.grad(make_function(
+        f"def g(x, v):\n    return np.sum(srcad.grad(f)(x) * v)\n",
+        {"np": np, "srcad": srcad, "f": f}))
+    np.testing.assert_allclose(reverse_over_reverse(x, v), want, rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("x", [0.0, 1e-3, -0.004, 0.02, 0.7])
+def test_the_second_derivative_of_sinc_near_zero(x):
+    """srcad.hessian(np.sum(np.sinc(x))) at 0 was 0 (it is -pi**2 / 3): the derivative's
+    np.where(x == 0, 1.0, x) made its own derivative 0 there."""
+    f = make_function("def f(x):\n    return np.sum(np.sinc(x))\n")
+    point = np.array([x, 0.3])
+    expected = [-np.pi ** 2 / 3 + np.pi ** 4 / 10 * x ** 2 - np.pi ** 6 / 168 * x ** 4
+                if abs(x) < 0.05 else float(_gradient_differences(f, point, np.eye(2)[0])[0])]
+    np.testing.assert_allclose(srcad.hessian(f)(point)[0, :1], expected, rtol=1e-7)
+    np.testing.assert_allclose(srcad.grad(f)(point)[0], np.cos(np.pi * x) / x - np.sinc(x) / x
+                               if x else 0.0, rtol=1e-6, atol=1e-12)

@@ -1553,7 +1553,6 @@ def test_one_derivative_base_then_subclass():
         assert_tree_close(d(m, x), fd_grad(U.Base2.loss, (m, x), {}, 1), x, cls.__name__)
 
 
-@pytest.mark.xfail(strict=True, reason="silent wrong: srcad.hessian(np.prod) at [0.5, 0, 2, 0] is all zeros")
 def test_hessian_of_prod_with_two_zeros():
     x = np.array([0.5, 0.0, 2.0, 0.0])
     want = np.zeros((4, 4))
@@ -1603,8 +1602,6 @@ def test_polynomials_first_and_second_order():
         np.testing.assert_allclose(srcad.hvp(fn)(*args, t), fdh, rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.xfail(strict=True, reason="silent wrong: hvp of np.multiply.reduce(x) at two zeros "
-                   "(the np.prod Hessian bug through the ufunc method)")
 def test_multiply_reduce_hvp_with_two_zeros():
     x = np.array([0.0, 2.0, 0.0, 3.0])
     t = np.ones(4)
@@ -1655,8 +1652,6 @@ def test_hessians_at_special_points(fn, x):
     np.testing.assert_allclose(srcad.hessian(fn)(x), _fd_hessian(fn, x), rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.xfail(strict=True, reason="silent wrong: srcad.hessian(np.sum(np.sinc(x))) at x = 0 is 0; "
-                   "sinc is smooth there and d2 sinc/dx2 (0) = -pi**2 / 3")
 def test_sinc_hessian_at_zero():
     x = np.array([0.0, 0.5, -1.3])
     H = srcad.hessian(U.lib_sinc)(x)
