@@ -297,12 +297,12 @@ def export(f, path: str | os.PathLike | None = None, *, mode: str = "reverse", w
         lines.append(_global_line(free, value, where))
     for helper in _helper_calls(tree):
         helpers.need(helper, where)
-    guard = ""
+    guard = _built_for_defaults(fdef, namespace, target)
     if spec.kinds is not None:
         helpers.need("specialized_for", where)
         params = [a.arg for a in fdef.args.args[:len(spec.kinds)]]
-        guard = (f"    _srcad.specialized_for({spec.kinds!r}, ({', '.join(params)}"
-                 f"{',' if len(params) == 1 else ''}))\n")
+        guard += (f"    _srcad.specialized_for({spec.kinds!r}, ({', '.join(params)}"
+                  f"{',' if len(params) == 1 else ''}))\n")
     clash = set(_free_names(tree)) & (set(helpers.order) | {"_srcad"} | helpers.imports)
     clash -= {n for n in clash if namespace.get(n) is getattr(runtime, n, None)}
     clash.discard("_srcad") if namespace.get("_srcad") is runtime else None
@@ -310,6 +310,29 @@ def export(f, path: str | os.PathLike | None = None, *, mode: str = "reverse", w
         raise SrcadError(f"cannot export: the derivative reads {sorted(clash)[0]!r}, the name "
                          f"of a runtime helper the module copies in", hint=where)
     return _module(target, fdef, generated, lines, helpers, guard, spec, path)
+
+
+def _built_for_defaults(fdef: ast.FunctionDef, namespace: dict, target) -> str:
+    """Statements refusing a call that passes another function for a parameter whose default
+    is a function: the derivative was built for the default (a call through srcad builds one
+    for the function passed; an exported module cannot)."""
+    from .api import _is_function
+    args = fdef.args
+    positional = args.posonlyargs + args.args
+    pairs = list(zip(positional[len(positional) - len(args.defaults):], args.defaults)) + [
+        (a, v) for a, v in zip(args.kwonlyargs, args.kw_defaults) if v is not None]
+    lines = []
+    for param, default in pairs:
+        value = namespace.get(default.id) if isinstance(default, ast.Name) else None
+        if value is not None and _is_function(value):
+            shown = ".".join(filter(None, (getattr(value, "__module__", None),
+                                           getattr(value, "__qualname__", default.id))))
+            told = f"{fdef.name} was exported for {param.arg}={shown}, the default of " \
+                   f"{target.__qualname__}: export the derivative of a function that passes " \
+                   f"the one you mean"
+            lines.append(f"    if {param.arg} is not {default.id}:\n"
+                         f"        raise TypeError({told!r})\n")
+    return "".join(lines)
 
 
 def _module(target, fdef, generated, lines, helpers, guard, spec, path) -> str:
@@ -339,7 +362,8 @@ def _module(target, fdef, generated, lines, helpers, guard, spec, path) -> str:
         parts.append(copied)
         parts.append("\n\nclass _srcad:\n    \"\"\"The helpers above, as the derivative "
                      "calls them (_srcad.helper).\"\"\"\n\n")
-        for name in _helper_calls(ast.parse(generated)) + (["specialized_for"] if guard else []):
+        for name in _helper_calls(ast.parse(generated)) + (
+                ["specialized_for"] if spec.kinds is not None else []):
             parts.append(f"    {name} = staticmethod({name})\n")
     parts.append("\n\n" + "".join(body))
     text = "".join(parts)
