@@ -323,14 +323,15 @@ def _built_for_defaults(fdef: ast.FunctionDef, namespace: dict, target) -> str:
         (a, v) for a, v in zip(args.kwonlyargs, args.kw_defaults) if v is not None]
     lines = []
     for param, default in pairs:
-        value = namespace.get(default.id) if isinstance(default, ast.Name) else None
+        ref = default.id if isinstance(default, ast.Name) else None
+        value = namespace.get(ref) if ref is not None else None
         if value is not None and _is_function(value):
             shown = ".".join(filter(None, (getattr(value, "__module__", None),
-                                           getattr(value, "__qualname__", default.id))))
+                                           getattr(value, "__qualname__", ref))))
             told = f"{fdef.name} was exported for {param.arg}={shown}, the default of " \
                    f"{target.__qualname__}: export the derivative of a function that passes " \
                    f"the one you mean"
-            lines.append(f"    if {param.arg} is not {default.id}:\n"
+            lines.append(f"    if {param.arg} is not {ref}:\n"
                          f"        raise TypeError({told!r})\n")
     return "".join(lines)
 
