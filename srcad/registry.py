@@ -46,7 +46,7 @@ from typing import Any, TypeVar
 import gast
 import numpy as np
 
-from .template import Template, clone, d, formula_template, parse_template
+from .template import Template, _OnUse, clone, d, formula_template, parse_template
 
 __all__ = ["adjoint", "tangent", "nondiff", "linear", "unary", "binary", "d", "Rule",
            "complex_ok", "real_valued", "elementwise", "shape_preserving",
@@ -199,6 +199,7 @@ def _registrar(kind: str, primitives, outputs: int,
                complex: bool = False) -> Callable[[_Template], _Template]:
     def deco(fn: _Template) -> _Template:
         template = parse_template(fn, outputs, kind)
+        _OUTPUTS[fn] = outputs
         template.user = not getattr(fn, "__module__", "").startswith("srcad.")
         if template.user:         # parsed now: a user's rule is checked where it is registered
             try:
@@ -439,14 +440,54 @@ def derived(primitives, template_fn, signature: str, replace: dict | None = None
     their names, the reads ``d[p]`` of a dropped one come from ``d_reads``, its stores are
     dropped by ``d_stores={p: None}``)."""
     kind = kind or ("adjoint" if template_fn.__name__.endswith("_adjoint") else "tangent")
-    original = parse_template(template_fn, _outputs_of(template_fn))
-    header = gast.parse(f"def _twin({signature}):\n    pass\n").body[0]
-    params = [a.id for a in header.args.posonlyargs + header.args.args]
-    outputs = tuple(params[:len(original.outputs) if n_outputs is None else n_outputs])
-    namespace = dict(template_fn.__globals__)
-    exec(compile(f"def _twin({signature}):\n    pass\n", "<srcad twin>", "exec"), namespace)
-    sig = inspect.signature(namespace.pop("_twin"))
-    inputs = inspect.Signature(list(sig.parameters.values())[len(outputs):])
+    caller, _ = _caller_origin()       # names the replacements use, besides the original's
+    template = _Derived(template_fn, signature, replace, d_reads, d_stores, extra, n_outputs,
+                        {**caller, **template_fn.__globals__})
+    _note(template)
+    for p in primitives if isinstance(primitives, tuple) else (primitives,):
+        setattr(_rule(p), kind, template)
+    return template
+
+
+_OUTPUTS: dict = {}      # a template function -> the outputs= it was registered with
+
+
+class _Derived(_OnUse):
+    """``derived``'s rule: name, outputs, signature known at once, the body rewritten from
+    the original's on first use."""
+
+    def __init__(self, template_fn, signature: str, replace, d_reads, d_stores, extra: str,
+                 n_outputs, namespace: dict):
+        original = parse_template(template_fn, _outputs_of(template_fn))
+        scratch = dict(template_fn.__globals__)
+        exec(compile(f"def _twin({signature}):\n    pass\n", "<srcad twin>", "exec"), scratch)
+        sig = inspect.signature(scratch.pop("_twin"))
+        params = [q.name for q in sig.parameters.values()
+                  if q.kind in (q.POSITIONAL_ONLY, q.POSITIONAL_OR_KEYWORD)]
+        self.outputs = tuple(params[:len(original.outputs) if n_outputs is None else n_outputs])
+        self.signature = inspect.Signature(list(sig.parameters.values())[len(self.outputs):])
+        self.name, self.origin, self.globals, self.user = (original.name, original.origin,
+                                                           namespace, False)
+        self._original, self._params = original, set(sig.parameters)
+        self._how = (replace, d_reads, d_stores, extra, n_outputs)
+        self._text = repr((signature, replace, d_reads, d_stores, extra, n_outputs))
+
+    def fingerprint(self) -> bytes:
+        return self._original.fingerprint() + self._text.encode()
+
+    def _parse(self) -> Template:
+        replace, d_reads, d_stores, extra, n_outputs = self._how
+        original, outputs = self._original, self.outputs
+        return Template(name=self.name, outputs=outputs, signature=self.signature,
+                        body=_derived_body(original, outputs, replace, d_reads, d_stores,
+                                           extra),
+                        globals=self.globals, origin=self.origin,
+                        local_names=original.local_names - self._params)
+
+
+def _derived_body(original: Template, outputs: tuple, replace, d_reads, d_stores,
+                  extra: str) -> list:
+    """The original rule's body with ``derived``'s renames and replacements."""
     substitutes = {old: gast.Name(id=new, ctx=gast.Load(), annotation=None, type_comment=None)
                    for old, new in zip(original.outputs, outputs) if old != new
                    and len(outputs) == len(original.outputs)}
@@ -492,15 +533,7 @@ def derived(primitives, template_fn, signature: str, replace: dict | None = None
             return self.generic_visit(node)
 
     body = [s for s in (_Rename().visit(stmt) for stmt in clone(original.body)) if s is not None]
-    body += gast.parse(textwrap.dedent(extra)).body if extra else []
-    caller, _ = _caller_origin()       # names the replacements use, besides the original's
-    template = Template(name=original.name, outputs=outputs, signature=inputs, body=body,
-                        globals={**caller, **template_fn.__globals__}, origin=original.origin,
-                        local_names=original.local_names - set(sig.parameters))
-    _note(template)
-    for p in primitives if isinstance(primitives, tuple) else (primitives,):
-        setattr(_rule(p), kind, template)
-    return template
+    return body + (gast.parse(textwrap.dedent(extra)).body if extra else [])
 
 
 def _d_of(node) -> str | None:
@@ -531,6 +564,8 @@ def _dotted(node) -> str | None:
 
 def _outputs_of(template_fn) -> int:
     """The number of outputs a template was registered with (``outputs=`` of its decorator)."""
+    if template_fn in _OUTPUTS:
+        return _OUTPUTS[template_fn]
     source = textwrap.dedent(inspect.getsource(template_fn))
     for deco in gast.parse(source).body[0].decorator_list:
         for kw in getattr(deco, "keywords", ()):
