@@ -470,10 +470,11 @@ class _Derived(_OnUse):
                                                            namespace, False)
         self._original, self._params = original, set(sig.parameters)
         self._how = (replace, d_reads, d_stores, extra, n_outputs)
-        self._text = repr((signature, replace, d_reads, d_stores, extra, n_outputs))
+        self._text = (original.fingerprint() if isinstance(original, _OnUse) else b"") + repr(
+            (signature, replace, d_reads, d_stores, extra, n_outputs)).encode()
 
     def fingerprint(self) -> bytes:
-        return self._original.fingerprint() + self._text.encode()
+        return self._text
 
     def _parse(self) -> Template:
         replace, d_reads, d_stores, extra, n_outputs = self._how
