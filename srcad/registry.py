@@ -99,6 +99,8 @@ _touched: set | None = None   # scripts/template_index.py: the keys a template m
 def _rule(primitive) -> Rule:
     if _touched is not None:
         _touched.add(primitive_name(primitive))
+    if not _loaded and _by_user():
+        _load_for(primitive)     # a user's mark or rule: srcad's own first, then the user's
     try:
         rule = _RULES.get(primitive)
     except TypeError:  # unhashable callables
@@ -110,6 +112,17 @@ def _rule(primitive) -> Rule:
         except TypeError:
             _BY_ID[id(primitive)] = rule
     return rule
+
+
+def _by_user() -> bool:
+    """Is the registration under way made by code outside srcad (a user marking or giving a
+    rule to a primitive), not by a template module? The first caller outside this module
+    decides."""
+    frame = sys._getframe(2)
+    while frame is not None and frame.f_globals is globals():
+        frame = frame.f_back
+    name = frame.f_globals.get("__name__") or "" if frame is not None else ""
+    return not (name == "srcad" or name.startswith("srcad."))
 
 
 def lookup(primitive) -> Rule | None:
@@ -315,6 +328,8 @@ def variant(primitive, keyword: str, value) -> Variant:
     v = Variant(primitive, keyword, value)
     if _touched is not None:
         _touched.add(primitive_name(primitive))
+    if not _loaded and _by_user():
+        _load_for(primitive)
     with _LOCK:
         _VARIANTS.setdefault(primitive, {}).setdefault(keyword, (position, []))[1].append(
             (value, v))

@@ -120,6 +120,7 @@ def test_a_user_rule_wins_over_families_loaded_before_and_after_it(tmp_path):
         from srcad import registry
         from srcad.registry import d
 
+        registry.complex_ok(np.sign)                 # a user's mark, before its family loads
         registry.lookup(np.sin)                      # ufuncs loaded before the user's rules
 
         @srcad.register_adjoint(np.sin)
@@ -136,12 +137,14 @@ def test_a_user_rule_wins_over_families_loaded_before_and_after_it(tmp_path):
         print(registry.lookup(np.fft.rfft).tangent is not None)
         x = np.array([0.3, 0.5])
         print(srcad.grad(lambda x: np.sum(np.sin(x)))(x).tolist())
+        print(registry.lookup(np.sign).complex_ok)   # srcad's own says False
     """, tmp_path).splitlines()
     assert out[0].split()[0] == "my_sin_adjoint"
     assert out[0].split()[1] != "my_sin_adjoint"     # the built-in tangent stays
     assert out[1] == "my_rfft_adjoint"
     assert out[2] == "True"
     assert out[3] == "[2.0, 2.0]"
+    assert out[4] == "True"
 
 
 def test_an_index_that_does_not_match_the_templates_is_not_used(tmp_path):
