@@ -39,6 +39,7 @@ import inspect
 import sys
 import textwrap
 import threading
+import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -118,7 +119,7 @@ def _by_user() -> bool:
     """Is the registration under way made by code outside srcad (a user marking or giving a
     rule to a primitive), not by a template module? The first caller outside this module
     decides."""
-    frame = sys._getframe(2)
+    frame: types.FrameType | None = sys._getframe(2)
     while frame is not None and frame.f_globals is globals():
         frame = frame.f_back
     name = frame.f_globals.get("__name__") or "" if frame is not None else ""
