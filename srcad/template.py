@@ -418,7 +418,7 @@ class _FormulaOnUse(_OnUse):
         return repr((self.name, self.outputs, self._params, self._text)).encode()
 
 
-_PARSING = threading.Lock()
+_PARSING = threading.RLock()    # re-entered: a derived rule parses its original
 
 
 def parse_template(fn: Callable, outputs: int = 1, kind: str | None = None) -> Template:

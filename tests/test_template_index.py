@@ -40,7 +40,7 @@ def run(code: str, tmp_path) -> str:
     script.write_text(textwrap.dedent(STATE) + textwrap.dedent(code))
     env = dict(os.environ, PYTHONPATH=ROOT, SRCAD_CACHE="0")
     out = subprocess.run([sys.executable, str(script)], env=env, cwd=ROOT,
-                         capture_output=True, text=True)
+                         capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     return out.stdout
 
@@ -159,3 +159,20 @@ def test_an_index_that_does_not_match_the_templates_is_not_used(tmp_path):
         print("srcad.templates.fft" in sys.modules, registry._loaded)
     """, tmp_path).split()
     assert out == ["True", "True", "True"]
+
+
+def test_a_derived_rule_is_rewritten_from_its_original_on_first_use(tmp_path):
+    # registry.derived's rule parses the original rule inside its own first parse (that
+    # nested parse once waited forever on the parsing lock)
+    out = run("""
+        import numpy as np
+        import srcad
+        from srcad import registry
+        rule = registry.lookup(np.sort_complex)
+        print(len(rule.adjoint.body) > 0, rule.adjoint.outputs, list(rule.adjoint.signature.parameters))
+        x = np.array([0.3, -1.2, 0.5])
+        f = lambda x: np.sum(np.sort_complex(x).real * np.arange(3.0))
+        print(srcad.grad(f)(x).tolist())
+    """, tmp_path).splitlines()
+    assert out[0] == "True ('y',) ['a']"
+    assert out[1] == "[1.0, 0.0, 2.0]"

@@ -32,12 +32,12 @@ result, ``Program``.
 from __future__ import annotations
 
 import builtins
-import copy
 
 import gast
 
 from ..naming import Namer, names_in
 from ..source import Source
+from ..template import clone
 from .calls import METHODS
 from .closures import LocalFunction, local_functions
 from .comprehensions import lower_comprehensions
@@ -66,7 +66,7 @@ def normalize(src: Source, structures: dict | None = None,
     """Fence, desugar and convert ``src`` to ANF (see the module docstring); ``structures``
     (parameter name -> ``trees.structure``) are the container arguments it is built for,
     ``callables`` (parameter or leaf name -> a function) the functions passed that it calls."""
-    fdef = copy.deepcopy(src.node)
+    fdef = clone(src.node)       # the parse is shared by the builds (api._wrap): a copy
     lower_reraising_try(src, fdef)
     own = local_functions(src, fdef)
     lower_sugar(src, fdef)
