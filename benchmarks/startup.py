@@ -5,8 +5,9 @@ write) or warm (filled by an earlier process: load).
 
     OMP_NUM_THREADS=1 python benchmarks/startup.py [--runs 5] [--size small] [--cache warm]
 
-Each figure is the median over ``--runs`` new processes. The children run with bytecode
-cached (``PYTHONDONTWRITEBYTECODE`` removed, ``PYTHONPYCACHEPREFIX`` a directory of this run's
+Each figure is the median over ``--runs`` new processes; the ``CPU`` columns are the process
+time of the same spans (steadier than wall time on a shared machine). The children run with
+bytecode cached (``PYTHONDONTWRITEBYTECODE`` removed, ``PYTHONPYCACHEPREFIX`` a directory of this run's
 unless set), as an installed package has it.
 """
 import argparse
@@ -28,12 +29,12 @@ sys.path.insert(0, {here!r})
 from workloads import BY_NAME
 w = BY_NAME[{name!r}]
 args = w.args({size!r})
-t2 = time.perf_counter()
+t2, c2 = time.perf_counter(), time.process_time()
 import srcad
-t3 = time.perf_counter()
+t3, c3 = time.perf_counter(), time.process_time()
 srcad.grad(w.f, wrt=w.wrt)(*args)
-t4 = time.perf_counter()
-print(t1 - t0, t3 - t2, t4 - t3)
+t4, c4 = time.perf_counter(), time.process_time()
+print(t1 - t0, t3 - t2, t4 - t3, c3 - c2, c4 - c3)
 """
 
 
@@ -52,7 +53,7 @@ def main():
     print(f"disk cache {opts.cache}, bytecode cached in {env['PYTHONPYCACHEPREFIX']}, "
           f"median of {opts.runs} new processes")
     print(f"{'workload':<14} {'import numpy':>13} {'import srcad':>13} {'first gradient':>15} "
-          f"{'srcad total':>12}")
+          f"{'srcad total':>12} {'CPU: import srcad':>18} {'first gradient':>15}")
     try:
         for w in WORKLOADS:
             if opts.only and w.name not in opts.only:
@@ -69,11 +70,11 @@ def main():
                 out = subprocess.run(child, env=env, capture_output=True, text=True,
                                      check=True).stdout.split()
                 figures.append([float(v) * 1e3 for v in out])
-            numpy_, srcad_, first = (statistics.median(f[i] for f in figures)
-                                     for i in range(3))
+            numpy_, srcad_, first, cpu_srcad, cpu_first = (
+                statistics.median(f[i] for f in figures) for i in range(5))
             total = statistics.median(f[1] + f[2] for f in figures)
             print(f"{w.name:<14} {numpy_:>10.1f} ms {srcad_:>10.1f} ms {first:>12.1f} ms "
-                  f"{total:>9.1f} ms")
+                  f"{total:>9.1f} ms {cpu_srcad:>15.1f} ms {cpu_first:>12.1f} ms")
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 

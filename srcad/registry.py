@@ -39,6 +39,7 @@ import inspect
 import sys
 import textwrap
 import threading
+import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -46,7 +47,7 @@ from typing import Any, TypeVar
 import gast
 import numpy as np
 
-from .template import Template, clone, d, formula_template, parse_template
+from .template import Template, _OnUse, clone, d, formula_template, parse_template
 
 __all__ = ["adjoint", "tangent", "nondiff", "linear", "unary", "binary", "d", "Rule",
            "complex_ok", "real_valued", "elementwise", "shape_preserving",
@@ -92,9 +93,15 @@ _digest = hashlib.sha256()
 _version = 0      # bumped by every registration: built derivatives older than it are rebuilt
 _user_digest = hashlib.sha256()   # the rules the user registered (srcad's own: its files)
 _user_rules = 0
+_quiet = False    # a built-in family loading through the index: no answer given before changes
+_touched: set | None = None   # scripts/template_index.py: the keys a template module touches
 
 
 def _rule(primitive) -> Rule:
+    if _touched is not None:
+        _touched.add(primitive_name(primitive))
+    if not _loaded and _by_user():
+        _load_for(primitive)     # a user's mark or rule: srcad's own first, then the user's
     try:
         rule = _RULES.get(primitive)
     except TypeError:  # unhashable callables
@@ -108,9 +115,20 @@ def _rule(primitive) -> Rule:
     return rule
 
 
+def _by_user() -> bool:
+    """Is the registration under way made by code outside srcad (a user marking or giving a
+    rule to a primitive), not by a template module? The first caller outside this module
+    decides."""
+    frame: types.FrameType | None = sys._getframe(2)
+    while frame is not None and frame.f_globals is globals():
+        frame = frame.f_back
+    name = frame.f_globals.get("__name__") or "" if frame is not None else ""
+    return not (name == "srcad" or name.startswith("srcad."))
+
+
 def lookup(primitive) -> Rule | None:
     """The rule for a resolved callable, or None."""
-    load(everything=False)
+    _load_for(primitive)
     try:
         return _RULES.get(primitive)
     except TypeError:
@@ -177,7 +195,8 @@ def rule_recipe(fn, mode: str) -> str:
 
 def _note(template: Template):
     global _version
-    _version += 1
+    if not _quiet:
+        _version += 1
     _digest.update(template.origin.encode())
     fingerprint = getattr(template, "fingerprint", None)
     if fingerprint is not None:          # parsed on first use: its code stands for its text
@@ -194,6 +213,7 @@ def _registrar(kind: str, primitives, outputs: int,
                complex: bool = False) -> Callable[[_Template], _Template]:
     def deco(fn: _Template) -> _Template:
         template = parse_template(fn, outputs, kind)
+        _OUTPUTS[fn] = outputs
         template.user = not getattr(fn, "__module__", "").startswith("srcad.")
         if template.user:         # parsed now: a user's rule is checked where it is registered
             try:
@@ -238,7 +258,8 @@ def real_valued(*primitives):
 def _flag(primitives, name: str, value):
     global _version
     with _LOCK:
-        _version += 1              # derivatives built before may now be refused, or allowed
+        if not _quiet:
+            _version += 1          # derivatives built before may now be refused, or allowed
         _digest.update(f"{name}={value}:{[primitive_name(p) for p in primitives]}".encode())
         for p in primitives:
             setattr(_rule(p), name, value)
@@ -306,6 +327,10 @@ def variant(primitive, keyword: str, value) -> Variant:
     except (TypeError, ValueError):          # no signature: keyword only
         pass
     v = Variant(primitive, keyword, value)
+    if _touched is not None:
+        _touched.add(primitive_name(primitive))
+    if not _loaded and _by_user():
+        _load_for(primitive)
     with _LOCK:
         _VARIANTS.setdefault(primitive, {}).setdefault(keyword, (position, []))[1].append(
             (value, v))
@@ -314,7 +339,7 @@ def variant(primitive, keyword: str, value) -> Variant:
 
 def variants_of(primitive) -> dict[str, tuple[int | None, list]]:
     """keyword -> (position, [(value, Variant)]) for a primitive with variants, else {}."""
-    load(everything=False)
+    _load_for(primitive)
     try:
         return _VARIANTS.get(primitive, {})
     except TypeError:          # unhashable callables have none
@@ -322,8 +347,10 @@ def variants_of(primitive) -> dict[str, tuple[int | None, list]]:
 
 
 def version() -> int:
-    """Changes whenever a rule is registered (cached derivatives check it)."""
-    load(everything=False)
+    """Changes whenever a rule is registered that may change a derivative built before (a
+    user's rule, an optional module loaded late; not a built-in family loaded through the
+    index, which changes no lookup answered before). Cached derivatives check it."""
+    _load_optional()
     return _version
 
 
@@ -429,14 +456,55 @@ def derived(primitives, template_fn, signature: str, replace: dict | None = None
     their names, the reads ``d[p]`` of a dropped one come from ``d_reads``, its stores are
     dropped by ``d_stores={p: None}``)."""
     kind = kind or ("adjoint" if template_fn.__name__.endswith("_adjoint") else "tangent")
-    original = parse_template(template_fn, _outputs_of(template_fn))
-    header = gast.parse(f"def _twin({signature}):\n    pass\n").body[0]
-    params = [a.id for a in header.args.posonlyargs + header.args.args]
-    outputs = tuple(params[:len(original.outputs) if n_outputs is None else n_outputs])
-    namespace = dict(template_fn.__globals__)
-    exec(compile(f"def _twin({signature}):\n    pass\n", "<srcad twin>", "exec"), namespace)
-    sig = inspect.signature(namespace.pop("_twin"))
-    inputs = inspect.Signature(list(sig.parameters.values())[len(outputs):])
+    caller, _ = _caller_origin()       # names the replacements use, besides the original's
+    template = _Derived(template_fn, signature, replace, d_reads, d_stores, extra, n_outputs,
+                        {**caller, **template_fn.__globals__})
+    _note(template)
+    for p in primitives if isinstance(primitives, tuple) else (primitives,):
+        setattr(_rule(p), kind, template)
+    return template
+
+
+_OUTPUTS: dict = {}      # a template function -> the outputs= it was registered with
+
+
+class _Derived(_OnUse):
+    """``derived``'s rule: name, outputs, signature known at once, the body rewritten from
+    the original's on first use."""
+
+    def __init__(self, template_fn, signature: str, replace, d_reads, d_stores, extra: str,
+                 n_outputs, namespace: dict):
+        original = parse_template(template_fn, _outputs_of(template_fn))
+        scratch = dict(template_fn.__globals__)
+        exec(compile(f"def _twin({signature}):\n    pass\n", "<srcad twin>", "exec"), scratch)
+        sig = inspect.signature(scratch.pop("_twin"))
+        params = [q.name for q in sig.parameters.values()
+                  if q.kind in (q.POSITIONAL_ONLY, q.POSITIONAL_OR_KEYWORD)]
+        self.outputs = tuple(params[:len(original.outputs) if n_outputs is None else n_outputs])
+        self.signature = inspect.Signature(list(sig.parameters.values())[len(self.outputs):])
+        self.name, self.origin, self.globals, self.user = (original.name, original.origin,
+                                                           namespace, False)
+        self._original, self._params = original, set(sig.parameters)
+        self._how = (replace, d_reads, d_stores, extra, n_outputs)
+        self._text = (original.fingerprint() if isinstance(original, _OnUse) else b"") + repr(
+            (signature, replace, d_reads, d_stores, extra, n_outputs)).encode()
+
+    def fingerprint(self) -> bytes:
+        return self._text
+
+    def _parse(self) -> Template:
+        replace, d_reads, d_stores, extra, n_outputs = self._how
+        original, outputs = self._original, self.outputs
+        return Template(name=self.name, outputs=outputs, signature=self.signature,
+                        body=_derived_body(original, outputs, replace, d_reads, d_stores,
+                                           extra),
+                        globals=self.globals, origin=self.origin,
+                        local_names=original.local_names - self._params)
+
+
+def _derived_body(original: Template, outputs: tuple, replace, d_reads, d_stores,
+                  extra: str) -> list:
+    """The original rule's body with ``derived``'s renames and replacements."""
     substitutes = {old: gast.Name(id=new, ctx=gast.Load(), annotation=None, type_comment=None)
                    for old, new in zip(original.outputs, outputs) if old != new
                    and len(outputs) == len(original.outputs)}
@@ -482,15 +550,7 @@ def derived(primitives, template_fn, signature: str, replace: dict | None = None
             return self.generic_visit(node)
 
     body = [s for s in (_Rename().visit(stmt) for stmt in clone(original.body)) if s is not None]
-    body += gast.parse(textwrap.dedent(extra)).body if extra else []
-    caller, _ = _caller_origin()       # names the replacements use, besides the original's
-    template = Template(name=original.name, outputs=outputs, signature=inputs, body=body,
-                        globals={**caller, **template_fn.__globals__}, origin=original.origin,
-                        local_names=original.local_names - set(sig.parameters))
-    _note(template)
-    for p in primitives if isinstance(primitives, tuple) else (primitives,):
-        setattr(_rule(p), kind, template)
-    return template
+    return body + (gast.parse(textwrap.dedent(extra)).body if extra else [])
 
 
 def _d_of(node) -> str | None:
@@ -521,6 +581,8 @@ def _dotted(node) -> str | None:
 
 def _outputs_of(template_fn) -> int:
     """The number of outputs a template was registered with (``outputs=`` of its decorator)."""
+    if template_fn in _OUTPUTS:
+        return _OUTPUTS[template_fn]
     source = textwrap.dedent(inspect.getsource(template_fn))
     for deco in gast.parse(source).body[0].decorator_list:
         for kw in getattr(deco, "keywords", ()):
@@ -532,61 +594,160 @@ def _outputs_of(template_fn) -> int:
 def register_adjoint(*primitives: Callable[..., Any], outputs: int = 1,
                      complex: bool = False) -> Callable[[_Template], _Template]:
     """Public: ``@srcad.register_adjoint(myfn)`` over a template function (see srcad.template)."""
-    load()
+    _load_for(*primitives)     # srcad's rules for them first: the user's then replace them
     return adjoint(*primitives, outputs=outputs, complex=complex)
 
 
 def register_tangent(*primitives: Callable[..., Any], outputs: int = 1,
                      complex: bool = False) -> Callable[[_Template], _Template]:
     """Public: ``@srcad.register_tangent(myfn)`` over a template function."""
-    load()
+    _load_for(*primitives)
     return tangent(*primitives, outputs=outputs, complex=complex)
 
 
 def load(everything: bool = True):
     """Import every template module once; an optional one (``templates.OPTIONAL``) only when
-    the package it needs imports. ``everything=False`` (what a build's lookups ask): an
-    optional module only once its package has been imported by someone (a user calling
-    ``scipy.special.erf`` has imported scipy), so a first gradient of NumPy code never imports
-    SciPy; loading one later bumps the rule version, so derivatives built before it are
-    rebuilt. Safe under concurrent first use: the tables count as loaded only once every
-    module has registered its rules, and other threads wait for that (a template module
-    registering rules of its own while loading is not waited for)."""
-    global _loaded, _loading
-    if _loaded and not (_pending and (everything or any(
-            sys.modules.get(OPTIONAL_NEEDS[name]) is not None for name in _pending))):
+    the package it needs imports. ``everything=False``: an optional module only once its
+    package has been imported by someone (a user calling ``scipy.special.erf`` has imported
+    scipy), so a first gradient of NumPy code never imports SciPy; loading one later bumps the
+    rule version, so derivatives built before it are rebuilt. A build's lookups do not call
+    this: they load the families of the primitive looked up (``_load_for``). Safe under
+    concurrent first use: a module counts as loaded only once it has registered its rules,
+    and other threads wait for that (a template module registering rules of its own while
+    loading is not waited for)."""
+    global _loaded
+    if not _loaded:
+        pkg = _package()
+        _import_modules([n for n in pkg.MODULES if n not in OPTIONAL_NEEDS],
+                        quiet=_template_index() is not None)
+        with _LOCK:
+            if not _loading:
+                _loaded = True
+    _load_optional(everything)
+
+
+_pending: set = set()                  # optional template modules not loaded yet
+OPTIONAL_NEEDS: dict = {}              # optional template module -> the package it needs
+_imported: frozenset = frozenset()     # template modules whose rules are all registered
+_index_state: list = []                # [the template index, or None] once read
+
+
+def _package():
+    """``srcad.templates``; the first time, the optional modules noted as pending."""
+    pkg = sys.modules.get("srcad.templates")
+    if pkg is None or not OPTIONAL_NEEDS:
+        pkg = importlib.import_module("srcad.templates")
+        with _LOCK:
+            if not OPTIONAL_NEEDS:
+                optional = getattr(pkg, "OPTIONAL", {})
+                _pending.update(name for name in pkg.MODULES if name in optional)
+                OPTIONAL_NEEDS.update(optional)
+    return pkg
+
+
+def _load_optional(everything: bool = False) -> None:
+    """Load the pending optional template modules whose package has been imported (all of
+    them with ``everything``, importing the package where it is installed)."""
+    if not OPTIONAL_NEEDS:
+        _package()
+    if not _pending or not everything and not any(
+            sys.modules.get(OPTIONAL_NEEDS[name]) is not None for name in _pending):
         return
+    _import_modules(sorted(name for name in _pending if everything or sys.modules.get(
+        OPTIONAL_NEEDS[name]) is not None), quiet=False)
+
+
+def _load_for(*primitives) -> None:
+    """Load the built-in rules of ``primitives``: with a current template index
+    (``srcad/templates/_index.py``), only the template modules that register anything for
+    them (no answer to an earlier lookup changes, so the rule version stays); without one,
+    every module. Then the optional modules whose package has been imported."""
+    _load_optional()
+    if _loaded:
+        return
+    index = _template_index()
+    if index is None:
+        load(everything=False)
+        return
+    names: set = set()
+    for p in primitives:
+        names.update(index.get(primitive_name(p), ()))
+    if not names <= _imported:
+        _import_modules(sorted(names - _imported), quiet=True)
+
+
+def _import_modules(names, quiet: bool) -> None:
+    """Import the template modules ``names`` (in ``MODULES`` order), each registering its
+    rules; ``quiet``: their registrations do not bump the rule version."""
+    global _loading, _quiet, _imported
     with _LOCK:
         if _loading:                 # this thread is loading them
             return
-        _loading = True
+        _loading, was = True, _quiet
+        _quiet = quiet
         try:
-            pkg = importlib.import_module("srcad.templates")
-            optional = getattr(pkg, "OPTIONAL", {})
-            if not _loaded:
-                OPTIONAL_NEEDS.update(optional)
-                _pending.update(name for name in pkg.MODULES if name in optional)
-            for name in pkg.MODULES if not _loaded else sorted(_pending):
-                if name in optional and not everything and \
-                        sys.modules.get(optional[name]) is None:
-                    continue         # its package not imported yet: loaded when it is
+            pkg = _package()
+            for name in pkg.MODULES:
+                if name not in names or name in _imported:
+                    continue
                 _pending.discard(name)
                 try:
                     importlib.import_module(f"srcad.templates.{name}")
                 except ModuleNotFoundError as exc:
                     missing = exc.name or ""
-                    dependency = optional.get(name)
+                    dependency = OPTIONAL_NEEDS.get(name)
                     if missing == f"srcad.templates.{name}":
                         continue
                     if dependency is None or missing.split(".")[0] != dependency:
                         raise
-            _loaded = True
+                    continue
+                _imported = _imported | {name} | {     # and what it imported of its own
+                    n for n in pkg.MODULES if _complete(f"srcad.templates.{n}")}
         finally:
-            _loading = False
+            _quiet, _loading = was, False
 
 
-_pending: set = set()                  # optional template modules not loaded yet
-OPTIONAL_NEEDS: dict = {}              # optional template module -> the package it needs
+def _complete(module_name: str) -> bool:
+    module = sys.modules.get(module_name)
+    spec = getattr(module, "__spec__", None)
+    return module is not None and not getattr(spec, "_initializing", False)
+
+
+def _template_index() -> dict | None:
+    """primitive name -> the built-in template modules registering anything for it, read
+    from ``srcad/templates/_index.py`` (``python scripts/template_index.py`` writes it) when
+    it was generated from these template files for this NumPy and Python; else None (a
+    lookup then loads every module)."""
+    if _index_state:
+        return _index_state[0]
+    index = None
+    try:
+        from .templates import _index as generated
+        if generated.NUMPY == np.__version__ and \
+                tuple(generated.PYTHON) == tuple(sys.version_info[:2]) and \
+                generated.DIGEST == sources_digest():
+            index = generated.MODULES
+    except (ImportError, AttributeError, OSError):
+        index = None
+    with _LOCK:
+        if not _index_state:
+            _index_state.append(index)
+    return _index_state[0]
+
+
+def sources_digest() -> str:
+    """A digest of the text of srcad's rule modules and of this module (which names the
+    primitives): what the template index was generated from."""
+    import os
+    here = os.path.dirname(os.path.abspath(__file__))
+    folder = os.path.join(here, "templates")
+    h = hashlib.sha256()
+    for path in [os.path.join(here, "registry.py")] + sorted(
+            os.path.join(folder, f) for f in os.listdir(folder)
+            if f.endswith(".py") and f != "_index.py"):
+        with open(path, "rb") as fh:
+            h.update(os.path.basename(path).encode() + b"\0" + fh.read())
+    return h.hexdigest()
 
 
 def _note_user(kind: str, complex: bool, template: Template, primitives) -> None:

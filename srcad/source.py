@@ -10,6 +10,7 @@ import linecache
 import os
 import site
 import sysconfig
+import sys
 import textwrap
 import types
 import weakref
@@ -191,8 +192,12 @@ def parse_function(fn) -> Source:
             filename not in linecache.cache:      # linecache.clearcache() dropped its lines
         linecache.cache[filename] = (len(generated), None, generated.splitlines(True),
                                      filename)
-    try:    # of the code object: inspect would follow __wrapped__ from the function
-        lines, first_line = inspect.getsourcelines(fn.__code__)
+    try:    # of the code object where inspect would follow __wrapped__ from the function;
+        # else of the function, whose module inspect finds by its __module__ (for a code
+        # object it scans every loaded module's file the first time, milliseconds)
+        lines, first_line = inspect.getsourcelines(
+            fn.__code__ if hasattr(fn, "__wrapped__") or fn.__module__ not in sys.modules
+            else fn)
     except (OSError, TypeError) as exc:
         raise SourceUnavailableError(
             f"cannot read the source of {fn.__qualname__} ({filename}): {exc}",

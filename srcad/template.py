@@ -336,9 +336,13 @@ def _locals_of(body) -> frozenset:
 class _OnUse(Template):
     """A rule whose body is parsed the first time a build reads it (the registry holds
     hundreds; a process uses a few): name, outputs, signature and origin are known at once,
-    ``body`` and ``local_names`` on first access (``_parse``)."""
+    ``body`` and ``local_names`` on first access (``_parse``); a subclass may leave
+    ``signature`` to ``_signature``, taken on first access too."""
 
     def __getattr__(self, attr):
+        if attr == "signature":
+            self.__dict__["signature"] = self._signature()
+            return self.__dict__["signature"]
         if attr not in ("body", "local_names"):
             raise AttributeError(attr)
         with _PARSING:
@@ -346,6 +350,9 @@ class _OnUse(Template):
                 parsed = self._parse()
                 self.__dict__.update(local_names=parsed.local_names, body=parsed.body)
         return self.__dict__[attr]
+
+    def _signature(self) -> inspect.Signature:
+        raise AttributeError("signature")
 
     def _parse(self) -> Template:
         raise NotImplementedError
@@ -360,16 +367,24 @@ class _ParsedOnUse(_OnUse):
 
     def __init__(self, fn: Callable, outputs: int,
                  kind: str | None = None):    # not the dataclass's: nothing parsed
-        sig = inspect.signature(fn)
-        params = list(sig.parameters.values())
-        if len(params) < outputs:
-            raise TypeError(f"template {fn.__qualname__} must name its {outputs} output(s) "
-                            "first")
+        code = getattr(fn, "__code__", None)
+        if code is not None and outputs <= code.co_argcount and \
+                getattr(fn, "__signature__", None) is None and \
+                getattr(fn, "__wrapped__", None) is None:
+            self.outputs = code.co_varnames[:outputs]    # the first positional parameters
+        else:                                            # as inspect.signature names them
+            params = list(inspect.signature(fn).parameters.values())
+            if len(params) < outputs:
+                raise TypeError(f"template {fn.__qualname__} must name its {outputs} "
+                                "output(s) first")
+            self.outputs = tuple(p.name for p in params[:outputs])
         self.name, self.globals, self.user = fn.__name__, fn.__globals__, False
-        self.outputs = tuple(p.name for p in params[:outputs])
-        self.signature = inspect.Signature(params[outputs:])
         self.origin = f"{fn.__code__.co_filename}:{fn.__code__.co_firstlineno}"
         self._fn, self._kind = fn, kind
+
+    def _signature(self) -> inspect.Signature:
+        params = list(inspect.signature(self._fn).parameters.values())
+        return inspect.Signature(params[len(self.outputs):])
 
     def _parse(self) -> Template:
         parsed = _parsed(self._fn, len(self.outputs))
@@ -403,7 +418,7 @@ class _FormulaOnUse(_OnUse):
         return repr((self.name, self.outputs, self._params, self._text)).encode()
 
 
-_PARSING = threading.Lock()
+_PARSING = threading.RLock()    # re-entered: a derived rule parses its original
 
 
 def parse_template(fn: Callable, outputs: int = 1, kind: str | None = None) -> Template:

@@ -464,8 +464,10 @@ def einsum_adjoints_tangent_rule(r, g, subscripts, operands):
 # 1 / (w_j - w_i) for eigenvalues, 0 on the diagonal.
 
 _SVDVALS = tuple(f for f in (getattr(np.linalg, "svdvals", None),) if f is not None)
-_VECDOT = tuple(f for f in (getattr(np, "vecdot", None), getattr(np.linalg, "vecdot", None))
-                if f is not None)
+# np.vecdot's own rules are mathematical.py's where NumPy has the gufuncs matvec and vecmat
+# beside it (one module per primitive: registry._load_for loads a primitive's modules only)
+_VECDOT = tuple(f for f in (None if hasattr(np, "matvec") else getattr(np, "vecdot", None),
+                            getattr(np.linalg, "vecdot", None)) if f is not None)
 _VECTOR_NORM = tuple(f for f in (getattr(np.linalg, "vector_norm", None),) if f is not None)
 _MATRIX_NORM = tuple(f for f in (getattr(np.linalg, "matrix_norm", None),) if f is not None)
 nondiff(multi_dot_subscripts, qr_columns, vector_norm_direction)

@@ -32,12 +32,12 @@ result, ``Program``.
 from __future__ import annotations
 
 import builtins
-import copy
 
 import gast
 
 from ..naming import Namer, names_in
 from ..source import Source
+from ..template import clone
 from .calls import METHODS
 from .closures import LocalFunction, local_functions
 from .comprehensions import lower_comprehensions
@@ -68,7 +68,7 @@ def normalize(src: Source, structures: dict | None = None,
     ``callables`` (parameter or leaf name -> a function) the functions passed that it calls,
     ``called`` (helper -> statements its first inlining made, past ``INLINE_LIMIT``) the
     helpers it calls at every site (``Inliner.built_once``), not inlined first."""
-    fdef = copy.deepcopy(src.node)
+    fdef = clone(src.node)       # the parse is shared by the builds (api._wrap): a copy
     lower_reraising_try(src, fdef)
     own = local_functions(src, fdef)
     lower_sugar(src, fdef)
