@@ -307,7 +307,108 @@ def prod_others_tangent(a, da, axis=None):
     return np.where(count == 0, none, np.where(count == 1, one, np.where(count == 2, two, 0.0)))
 
 
-__all__ += ["sinc_slope", "sinc_curvature", "prod_others", "prod_others_tangent"]
+def _line(x, axis):
+    """``x`` as np.cumprod reads it: flattened for ``axis=None``; and the axis."""
+    return (np.ravel(x), 0) if axis is None else (x, axis)
+
+
+def _reverse_cumsum(x, axis):
+    return np.flip(np.cumsum(np.flip(x, axis), axis=axis), axis)
+
+
+def cumprod_jvp(a, da, axis=None):
+    """The tangent of ``np.cumprod(a, axis)`` along ``da``, without dividing by a zero: before
+    the first zero of a line ``y * cumsum(da / a)``; from the first zero ``k0`` on, ``da_k0``
+    times the products with ``a_k0`` replaced by 1; later zeros contribute nothing."""
+    line, ax = _line(a, axis)
+    dline, _ = _line(da, axis)
+    zero = np.equal(line, 0.0)
+    seen = np.cumsum(zero, axis=ax)
+    first = zero & (seen == 1)
+    y1 = np.cumprod(np.where(first, 1.0, line), axis=ax)
+    before = np.cumprod(line, axis=ax) * np.cumsum(
+        np.where(zero, 0.0, dline / np.where(zero, 1.0, line)), axis=ax)
+    after = y1 * np.sum(np.where(first, dline, 0.0), axis=ax, keepdims=True)
+    return before + np.where(seen > 0, after, 0.0)
+
+
+def cumprod_vjp(a, g, axis=None):
+    """The cotangent of ``a`` from ``g``, that of ``np.cumprod(a, axis)`` (the transpose of
+    ``cumprod_jvp``): ``revcumsum(g * y) / a`` at nonzero entries, ``revcumsum(g * y1)`` at a
+    line's first zero (``y1``: the products with it replaced by 1), 0 at later zeros."""
+    line, ax = _line(a, axis)
+    zero = np.equal(line, 0.0)
+    first = zero & (np.cumsum(zero, axis=ax) == 1)
+    y1 = np.cumprod(np.where(first, 1.0, line), axis=ax)
+    at_first = _reverse_cumsum(g * y1, ax)
+    rest = _reverse_cumsum(g * np.cumprod(line, axis=ax), ax) / np.where(zero, 1.0, line)
+    grad = np.where(first, at_first, np.where(zero, 0.0, rest))
+    return np.reshape(grad, np.shape(a)) if axis is None else grad
+
+
+def _scan(a, b, axis):
+    """``x`` with ``x_i = x_(i-1) * a_i + b_i`` along ``axis`` (``x_(-1) = 0``), exact at zeros
+    of ``a``: ``x_i = R_i * sum(b_j / R_j for j from the last zero of a at or before i)``,
+    ``R`` the cumulative product of a's nonzero entries."""
+    zero = np.equal(a, 0.0)
+    prefix = np.cumprod(np.where(zero, 1.0, a), axis=axis)
+    total = np.cumsum(b / prefix, axis=axis)
+    n = np.shape(a)[axis]
+    where = np.reshape(np.arange(n), [n if k == axis % np.ndim(a) else 1
+                                      for k in range(np.ndim(a))])
+    last = np.maximum.accumulate(np.where(zero, where, 0), axis=axis)
+    padded = np.concatenate([np.zeros_like(np.take(total, [0], axis=axis)), total], axis=axis)
+    return prefix * (total - np.take_along_axis(padded, last, axis=axis))
+
+
+def _shifted(x, axis, forward, fill):
+    """``x`` moved one place along ``axis`` (``forward``: ``out_i = x_(i-1)``, else
+    ``x_(i+1)``), ``fill`` where nothing moves in."""
+    edge = np.full_like(np.take(x, [0], axis=axis), fill)
+    n = np.shape(x)[axis]
+    if forward:
+        return np.concatenate([edge, np.take(x, range(n - 1), axis=axis)], axis=axis)
+    return np.concatenate([np.take(x, range(1, n), axis=axis), edge], axis=axis)
+
+
+def _reverse_scan(a, b, axis):
+    """``y_j = b_j + a_(j+1) * y_(j+1)`` along ``axis`` (from the end), exact at zeros."""
+    nxt = _shifted(a, axis, False, 1.0)
+    return np.flip(_scan(np.flip(nxt, axis), np.flip(b, axis), axis), axis)
+
+
+def cumprod_second(a, u, v, axis=None):
+    """The second derivative of ``np.cumprod(a, axis)`` along ``u`` and ``v`` (symmetric), by
+    the recurrences ``c_i = c_(i-1) a_i``, ``p_i = p_(i-1) a_i + c_(i-1) u_i`` (q along v),
+    ``s_i = s_(i-1) a_i + p_(i-1) v_i + q_(i-1) u_i``: exact at zeros."""
+    line, ax = _line(a, axis)
+    (uline, _), (vline, _) = _line(u, axis), _line(v, axis)
+    before = _shifted(np.cumprod(line, axis=ax), ax, True, 1.0)
+    p = _scan(line, before * uline, ax)
+    q = _scan(line, before * vline, ax)
+    return _scan(line, _shifted(p, ax, True, 0.0) * vline + _shifted(q, ax, True, 0.0) * uline,
+                 ax)
+
+
+def cumprod_vjp_tangent(a, g, u, axis=None):
+    """The tangent of ``cumprod_vjp(a, g, axis)`` along ``u`` in ``a`` (also the cotangent of
+    ``a`` in ``<g, cumprod_jvp(a, u)>``). ``cumprod_vjp`` is ``c_(j-1) * r_j`` with ``r`` the
+    reverse scan of ``g``; the tangent is ``p_(j-1) r_j + c_(j-1) dr_j``, ``dr`` the reverse
+    scan of ``u_(j+1) r_(j+1)``: exact at zeros."""
+    line, ax = _line(a, axis)
+    uline, _ = _line(u, axis)
+    before = _shifted(np.cumprod(line, axis=ax), ax, True, 1.0)
+    r = _reverse_scan(line, g, ax)
+    p = _scan(line, before * uline, ax)
+    dr = _reverse_scan(line, _shifted(uline * r, ax, False, 0.0), ax)
+    out = _shifted(p, ax, True, 0.0) * r + before * dr
+    return np.reshape(out, np.shape(a)) if axis is None else out
+
+
+__all__ += ["sinc_slope", "sinc_curvature", "prod_others", "prod_others_tangent",
+            "cumprod_jvp", "cumprod_vjp", "cumprod_second", "cumprod_vjp_tangent"]
+SHARES.update({"cumprod_jvp": (), "cumprod_vjp": (), "cumprod_second": (),
+               "cumprod_vjp_tangent": ()})
 SHARES.update({"sinc_slope": (), "sinc_curvature": (), "prod_others": (),
                "prod_others_tangent": ()})
 

@@ -48,7 +48,8 @@ import numpy as np
 
 from srcad.registry import (adjoint, complex_ok, d, linear, nondiff, real_valued, tangent,
                             variant)
-from srcad.runtime import (average_weights_shape, broadcast_like, dof_inverse, expand_reduced,
+from srcad.runtime import (average_weights_shape, broadcast_like, cumprod_jvp, cumprod_second,
+                           cumprod_vjp, cumprod_vjp_tangent, dof_inverse, expand_reduced,
                            group_sum, group_weights, matrix_norm_axes, norm_direction,
                            prod_others, prod_others_tangent, reduced_count, spread, unbroadcast)
 
@@ -60,7 +61,7 @@ linear(np.sum, np.mean, np.cumsum, sum, math.fsum)
 # the complex derivative (no division by a zero element either). Not max/min (complex numbers
 # compare by their real parts first), var/std/norm (real-valued, not holomorphic).
 complex_ok(np.sum, np.mean, np.cumsum, sum, np.nansum, np.nanmean, np.prod, np.cumprod,
-           np.average, prod_others)
+           np.average, prod_others, cumprod_jvp, cumprod_vjp)
 # NumPy 2.1's cumulative_prod(x, axis) is cumprod without include_initial (unsupported: an error)
 _CUMPROD = (np.cumprod,) + ((np.cumulative_prod,) if hasattr(np, "cumulative_prod") else ())
 complex_ok(*_CUMPROD)
@@ -312,38 +313,41 @@ def cumsum_tangent(y, a, axis=None):
     d[y] = np.cumsum(d[a], axis=axis)
 
 
-# -- cumprod: y_i = prod_{j <= i} a_j, without dividing by zero ---------------------------------
-# Before the first zero of a line (and at nonzero elements anywhere):
-#     adjoint_k = revcumsum(g * y)_k / a_k,     tangent_i = y_i * cumsum(da / a)_i.
-# At the first zero k0, its derivative is that of the products with a_k0 replaced by 1 (y1):
-#     adjoint_k0 = revcumsum(g * y1)_k0,        tangent_i += da_k0 * y1_i for i >= k0.
-# Later zeros get 0 (their products contain a_k0 = 0).
+# -- cumprod: y_i = prod_{j <= i} a_j, without dividing by zero (runtime.cumprod_jvp and
+# cumprod_vjp, exact at zeros). Their own derivatives (second order: runtime.cumprod_second,
+# cumprod_vjp_tangent) are computed by linear recurrences, exact at zeros too; a third
+# derivative is refused (no rule).
 
 @adjoint(*_CUMPROD)
 def cumprod_adjoint(y, a, axis=None):
-    line = np.ravel(a) if axis is None else a
-    ax = 0 if axis is None else axis
-    zero = np.equal(line, 0.0)
-    first = zero & (np.cumsum(zero, axis=ax) == 1)
-    y1 = np.cumprod(np.where(first, 1.0, line), axis=ax)
-    at_first = np.flip(np.cumsum(np.flip(d[y] * y1, ax), axis=ax), ax)
-    rest = np.flip(np.cumsum(np.flip(d[y] * y, ax), axis=ax), ax) / np.where(zero, 1.0, line)
-    grad = np.where(first, at_first, np.where(zero, 0.0, rest))
-    d[a] = np.reshape(grad, np.shape(a)) if axis is None else grad
+    d[a] = cumprod_vjp(a, d[y], axis)
 
 
 @tangent(*_CUMPROD)
 def cumprod_tangent(y, a, axis=None):
-    line = np.ravel(a) if axis is None else a
-    dline = np.ravel(d[a]) if axis is None else d[a]
-    ax = 0 if axis is None else axis
-    zero = np.equal(line, 0.0)
-    seen = np.cumsum(zero, axis=ax)
-    first = zero & (seen == 1)
-    y1 = np.cumprod(np.where(first, 1.0, line), axis=ax)
-    before = y * np.cumsum(np.where(zero, 0.0, dline / np.where(zero, 1.0, line)), axis=ax)
-    after = y1 * np.sum(np.where(first, dline, 0.0), axis=ax, keepdims=True)
-    d[y] = before + np.where(seen > 0, after, 0.0)
+    d[y] = cumprod_jvp(a, d[a], axis)
+
+
+@adjoint(cumprod_jvp)
+def cumprod_jvp_adjoint(y, a, da, axis=None):
+    d[da] = cumprod_vjp(a, d[y], axis)
+    d[a] = cumprod_vjp_tangent(a, d[y], da, axis)
+
+
+@tangent(cumprod_jvp)
+def cumprod_jvp_tangent(y, a, da, axis=None):
+    d[y] = cumprod_jvp(a, d[da], axis) + cumprod_second(a, da, d[a], axis)
+
+
+@adjoint(cumprod_vjp)
+def cumprod_vjp_adjoint(y, a, g, axis=None):
+    d[g] = cumprod_jvp(a, d[y], axis)
+    d[a] = cumprod_vjp_tangent(a, g, d[y], axis)
+
+
+@tangent(cumprod_vjp)
+def cumprod_vjp_tangent_rule(y, a, g, axis=None):
+    d[y] = cumprod_vjp(a, d[g], axis) + cumprod_vjp_tangent(a, g, d[a], axis)
 
 
 # -- builtin sum(iterable, start=0) over a list of numbers or (broadcasting) arrays -------------

@@ -1086,3 +1086,28 @@ def test_the_second_derivative_of_sinc_near_zero(x):
     np.testing.assert_allclose(srcad.hessian(f)(point)[0, :1], expected, rtol=1e-7)
     np.testing.assert_allclose(srcad.grad(f)(point)[0], np.cos(np.pi * x) / x - np.sinc(x) / x
                                if x else 0.0, rtol=1e-6, atol=1e-12)
+
+
+@pytest.mark.parametrize("body, x", [
+    ("np.sum(np.cumprod(x) * W)", np.array([0.5, 1.5, 2.0, -0.7])),
+    ("np.sum(np.cumprod(x, axis=1) ** 2)", np.array([[0.5, 1.5, 2.0], [-0.7, 1.1, 0.9]])),
+    ("np.sum(np.cumprod(x, axis=0) * 1.5)", np.array([[0.5, 1.5], [2.0, -0.7], [1.1, 0.9]])),
+    ("np.sum(np.cumprod(x.T) ** 3)", np.array([[0.5, 1.5], [2.0, -0.7]])),
+])
+def test_second_derivatives_of_cumprod(body, x):
+    """The Hessian of np.sum(np.cumprod(x)) at two zeros was not symmetric (H[3, 1] = 0,
+    H[1, 3] = 1; found by the third independent corpus): the derivative of cumprod's
+    zero-handling branches is not cumprod's. Its second derivatives come from linear
+    recurrences, exact with any number of zeros (forward over reverse, reverse over
+    reverse; the gradient is a polynomial, so its differences are accurate)."""
+    f = make_function(f"def f(x):\n    return {body}\n", {"np": np, "W": np.array([1.0, -2.0, 0.5, 3.0])})
+    v = np.random.default_rng(1).standard_normal(x.shape)
+    reverse_over_reverse = srcad.grad(make_function(
+        "def g(x, v):\n    return np.sum(srcad.grad(f)(x) * v)\n",
+        {"np": np, "srcad": srcad, "f": f}))
+    for zeros in ([], [1], [1, 3], [0, 1, 2]):
+        point = x.copy()
+        point.flat[zeros] = 0.0
+        want = _gradient_differences(f, point, v)
+        np.testing.assert_allclose(srcad.hvp(f)(point, v), want, rtol=1e-6, atol=1e-8)
+        np.testing.assert_allclose(reverse_over_reverse(point, v), want, rtol=1e-6, atol=1e-8)
