@@ -405,6 +405,19 @@ def cumprod_vjp_tangent(a, g, u, axis=None):
     return np.reshape(out, np.shape(a)) if axis is None else out
 
 
+def cofactor(a):
+    """The cofactor matrix of ``a`` (``det(a) * inv(a).T``: the derivative of ``np.linalg.det``),
+    also where ``a`` is singular: from the SVD ``a = U S Vh``, ``det(U) det(Vh) conj(U)
+    diag(p) conj(Vh)`` with ``p_i`` the product of the other singular values."""
+    u, s, vh = np.linalg.svd(a)
+    sign = np.linalg.det(u) * np.linalg.det(vh)
+    return sign[..., None, None] * (np.conj(u) * prod_others(s, -1)[..., None, :]) @ np.conj(vh)
+
+
+__all__ += ["cofactor"]
+SHARES.update({"cofactor": ()})
+
+
 __all__ += ["sinc_slope", "sinc_curvature", "prod_others", "prod_others_tangent",
             "cumprod_jvp", "cumprod_vjp", "cumprod_second", "cumprod_vjp_tangent"]
 SHARES.update({"cumprod_jvp": (), "cumprod_vjp": (), "cumprod_second": (),

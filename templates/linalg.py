@@ -91,6 +91,7 @@ from srcad.runtime import (as_columns, as_residuals, dot_axes, einsum_adjoints,
                            kron_adjoint_rhs, matmul_adjoint_lhs, matmul_adjoint_rhs,
                            multi_dot_subscripts, norm_direction, qr_columns, real_eigenvalues,
                            residual_columns, tensordot_adjoint_lhs, tensordot_adjoint_rhs,
+                           cofactor,
                            unbroadcast, undiagonal, untrace, vector_norm_direction)
 
 # NumPy 2's array-API twins with the same semantics (np.linalg.matmul only takes arrays).
@@ -104,7 +105,7 @@ _OUTER = (np.outer,) + ((np.linalg.outer,) if hasattr(np.linalg, "outer") else (
 # -- products ------------------------------------------------------------------------------
 
 complex_ok(*_MATMUL, np.dot, np.inner, *_TENSORDOT, *_OUTER, np.kron, np.einsum, np.trace,
-           np.linalg.inv, np.linalg.solve, np.linalg.det)
+           np.linalg.inv, np.linalg.solve, np.linalg.det, cofactor)
 
 
 @adjoint(*_MATMUL)
@@ -232,14 +233,29 @@ def solve_tangent(x, a, b):
     d[x] = from_columns(np.linalg.solve(a, as_columns(d[b], b) - d[a] @ as_columns(x, b)), b)
 
 
+# det's derivative is the cofactor matrix (runtime.cofactor: from the SVD, so also at a
+# singular matrix); the cofactor's own derivative (second order) needs an invertible matrix
 @adjoint(np.linalg.det)
 def det_adjoint(y, a):
-    d[a] = np.expand_dims(d[y] * y, (-2, -1)) * np.swapaxes(np.linalg.inv(a), -1, -2)
+    d[a] = np.expand_dims(d[y], (-2, -1)) * cofactor(a)
 
 
 @tangent(np.linalg.det)
 def det_tangent(y, a):
-    d[y] = y * np.trace(np.linalg.solve(a, d[a]), axis1=-2, axis2=-1)
+    d[y] = np.sum(cofactor(a) * d[a], axis=(-2, -1))
+
+
+@adjoint(cofactor)
+def cofactor_adjoint(y, a):
+    d[a] = np.linalg.solve(np.swapaxes(a, -1, -2), np.expand_dims(np.sum(
+        d[y] * y, axis=(-2, -1)), (-2, -1)) * np.eye(np.shape(a)[-1]) - np.swapaxes(
+        d[y], -1, -2) @ y)
+
+
+@tangent(cofactor)
+def cofactor_tangent(y, a):
+    d[y] = y * np.expand_dims(np.trace(np.linalg.solve(a, d[a]), axis1=-2, axis2=-1),
+                              (-2, -1)) - y @ np.swapaxes(np.linalg.solve(a, d[a]), -1, -2)
 
 
 @adjoint(np.linalg.slogdet, outputs=2)

@@ -1111,3 +1111,26 @@ def test_second_derivatives_of_cumprod(body, x):
         want = _gradient_differences(f, point, v)
         np.testing.assert_allclose(srcad.hvp(f)(point, v), want, rtol=1e-6, atol=1e-8)
         np.testing.assert_allclose(reverse_over_reverse(point, v), want, rtol=1e-6, atol=1e-8)
+
+
+def _cofactors(a):
+    n = a.shape[-1]
+    return np.array([[(-1) ** (i + j) * np.linalg.det(np.delete(np.delete(a, i, 0), j, 1))
+                      for j in range(n)] for i in range(n)])
+
+
+@pytest.mark.parametrize("a", [np.array([[1.0, 2.0, 3.0], [2.0, 4.0, 6.0], [1.0, 0.0, 1.0]]),
+                               np.array([[1.0, 2.0, 3.0], [2.0, 4.0, 6.0], [3.0, 6.0, 9.0]]),
+                               np.array([[0.5, -1.0, 2.0], [1.5, 0.3, -0.7], [2.0, 1.0, 0.1]])])
+def test_the_derivative_of_det_at_a_singular_matrix(a):
+    """The gradient of np.linalg.det at a singular matrix (rank n - 1, where it is the nonzero
+    cofactor matrix) raised NumPy's LinAlgError from np.linalg.inv inside the adjoint."""
+    f = make_function("def f(a):\n    return np.linalg.det(a) * 2.0\n")
+    np.testing.assert_allclose(srcad.grad(f)(a), 2.0 * _cofactors(a), atol=1e-12)
+    v = np.random.default_rng(2).standard_normal(a.shape)
+    np.testing.assert_allclose(srcad.jvp(f, (a,), (v,))[1], 2.0 * np.sum(_cofactors(a) * v),
+                               atol=1e-12)
+    stacked = make_function("def g(a):\n    return np.sum(np.linalg.det(a) ** 2)\n")
+    batch = np.stack([a, a.T + 1.0])
+    want = np.stack([2.0 * np.linalg.det(m) * _cofactors(m) for m in batch])
+    np.testing.assert_allclose(srcad.grad(stacked)(batch), want, atol=1e-10)
