@@ -1134,3 +1134,16 @@ def test_the_derivative_of_det_at_a_singular_matrix(a):
     batch = np.stack([a, a.T + 1.0])
     want = np.stack([2.0 * np.linalg.det(m) * _cofactors(m) for m in batch])
     np.testing.assert_allclose(srcad.grad(stacked)(batch), want, atol=1e-10)
+
+
+def test_second_derivatives_with_a_container_argument_the_function_never_reads():
+    """The gradient gives an unread dict argument its zeros with runtime.zeros_like(p), and
+    differentiating that gradient again refused it ('a dict used whole here', located in
+    srcad's generated code): zeros_like of a container is lowered leaf by leaf."""
+    f = make_function("def f(p, x):\n    return np.sum(x ** 3)\n")
+    p, x, v = {"w": np.ones(2), "b": 0.5}, np.array([0.3, -0.4]), np.array([1.0, 2.0])
+    assert srcad.hvp(f, wrt=1)(p, x, v).tolist() == (6.0 * x * v).tolist()
+    zero = srcad.hvp(f)(p, x, {"w": np.ones(2), "b": 1.0})
+    assert set(zero) == {"w", "b"} and not np.any(zero["w"]) and zero["b"] == 0.0
+    block = srcad.hessian(f)(p, x)
+    assert not np.any(block["w"]["w"]) and block["w"]["w"].shape == (2, 2)

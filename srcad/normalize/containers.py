@@ -551,6 +551,8 @@ class _Lowering:
                 return _Const(issubclass(first.cls, cls))
             return None
         if isinstance(first, _Static) and len(args) == 1 and not node.keywords:
+            if pre is not None and self.zeros_like(func):    # a zero derivative of a container
+                return self.zeros_of(first, node, pre, hint)
             if self.builtin(func, "list") or self.builtin(func, "tuple"):
                 kind = trees.LIST if func.id == "list" else trees.TUPLE
                 items = [_Const(k) for k in first.keys] if first.kind == trees.DICT \
@@ -576,6 +578,34 @@ class _Lowering:
             return _Static(trees.TUPLE, tuple, range(len(rows)), [
                 _Static(trees.TUPLE, tuple, range(len(r)), r) for r in rows])
         return None
+
+    def zeros_like(self, func) -> bool:
+        """Is ``func`` srcad's ``runtime.zeros_like`` (the zero derivative generated code
+        gives an argument it never reads, a container too)?"""
+        from .. import runtime
+        if not isinstance(func, gast.Attribute) or func.attr != "zeros_like":
+            return False
+        try:
+            return self.src.namespace.resolve(func) is runtime.zeros_like
+        except Exception:       # not a resolvable module attribute
+            return False
+
+    def zeros_of(self, static: _Static, node, pre, hint) -> _Static:
+        """``zeros_like(container)`` (the call ``node``) as the container of its leaves'
+        zeros."""
+        items: list = []
+        for key, item in zip(static.keys, static.items):
+            if isinstance(item, _Static):
+                items.append(self.zeros_of(item, node, pre, f"{hint}_{key}"))
+            elif isinstance(item, _Leaf):
+                call = gast.copy_location(gast.Call(func=copy.deepcopy(node.func), keywords=[],
+                                                    args=[gast.Name(id=item.ident, ctx=gast.Load(),
+                                                                    annotation=None,
+                                                                    type_comment=None)]), node)
+                items.append(self.item(call, pre, f"{hint}_{key}"))
+            else:
+                items.append(_Const(0.0))
+        return _Static(static.kind, static.cls, static.keys, items)
 
     @staticmethod
     def iterated(static: _Static) -> list:
