@@ -583,12 +583,8 @@ class _Lowering:
         """Is ``func`` srcad's ``runtime.zeros_like`` (the zero derivative generated code
         gives an argument it never reads, a container too)?"""
         from .. import runtime
-        if not isinstance(func, gast.Attribute) or func.attr != "zeros_like":
-            return False
-        try:
-            return self.src.namespace.resolve(func) is runtime.zeros_like
-        except Exception:       # not a resolvable module attribute
-            return False
+        return isinstance(func, gast.Attribute) and func.attr == "zeros_like" and \
+            self.src.namespace.resolve(func) is runtime.zeros_like
 
     def zeros_of(self, static: _Static, node, pre, hint) -> _Static:
         """``zeros_like(container)`` (the call ``node``) as the container of its leaves'
