@@ -1147,3 +1147,31 @@ def test_second_derivatives_with_a_container_argument_the_function_never_reads()
     assert set(zero) == {"w", "b"} and not np.any(zero["w"]) and zero["b"] == 0.0
     block = srcad.hessian(f)(p, x)
     assert not np.any(block["w"]["w"]) and block["w"]["w"].shape == (2, 2)
+
+
+def _dense(x, W, b=0.0, act=None):
+    z = x @ W + b
+    if act is not None:
+        z = act(z)
+    return z
+
+
+def _dense_none_first(x, W, act=None):
+    if act is None:
+        z = x @ W
+    else:
+        z = act(x @ W)
+    return z
+
+
+def test_a_helper_called_with_none_for_a_function_parameter():
+    """A helper `def dense(x, W, b=0.0, act=None)` with `if act is not None: z = act(z)`
+    called without act was refused ('cannot call the local name act'): the test on a helper
+    parameter given None (or a function) is decided when the helper is inlined."""
+    f = make_function("def f(W1, W2, X):\n    H = dense(X, W1, act=np.tanh)\n"
+                      "    return np.sum(dense(H, W2) ** 2) + np.sum(first(X, W1, None))\n",
+                      {"np": np, "dense": _dense, "first": _dense_none_first})
+    g = np.random.default_rng(5)
+    args = (0.5 * g.standard_normal((3, 3)), 0.5 * g.standard_normal((3, 2)),
+            g.standard_normal((4, 3)))
+    check_agreement(f, args, wrt=(0, 1))

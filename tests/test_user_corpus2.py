@@ -527,14 +527,6 @@ KNOWN: dict[tuple[str, str], str] = {
         'SrcadSyntaxError: user_corpus2.py:1369: d.get with a key that is not a constant',
     ('activation_from_table', 'nomut'):
         'SrcadSyntaxError: user_corpus2.py:1369: d.get with a key that is not a constant',
-    ('mlp_helper_layers', 'grad'):
-        'NoRuleError: user_corpus2.py:1444: cannot call the local name `act`: srcad resolves the functions a derivative calls when it builds it',
-    ('mlp_helper_layers', 'fwd'):
-        'NoRuleError: user_corpus2.py:1444: cannot call the local name `act`: srcad resolves the functions a derivative calls when it builds it',
-    ('mlp_helper_layers', 'nomut'):
-        'NoRuleError: user_corpus2.py:1444: cannot call the local name `act`: srcad resolves the functions a derivative calls when it builds it',
-    ('mlp_helper_layers', 'spell'):
-        'NoRuleError: user_corpus2.py:1444: cannot call the local name `act`: srcad resolves the functions a derivative calls when it builds it',
 }
 
 

@@ -293,6 +293,9 @@ class Inliner(Expressions):
             else:
                 raise _loc_error(scope.src, node, f"missing argument {pname!r} to "
                                  f"{name}", "Pass it.", TypeError_)
+            if isinstance(value, gast.Constant) and value.value is None and \
+                    pname not in assigned_names(fdef.body):
+                inner.nones.add(pname)                # `if act is not None:` is decided here
             lines.append(gast.Assign(targets=[_name(rename[pname], gast.Store())],
                                      value=value, type_comment=None))
         body = fdef.body

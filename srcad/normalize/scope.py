@@ -30,6 +30,7 @@ class _Scope:
         self.foreign = foreign        # globals differ from the main function's
         self.depth = depth
         self.callables: dict = {}     # helper parameter -> the function passed to it
+        self.nones: set = set()       # helper parameters bound to None, never rebound
         self.local_functions: dict = {}   # nested def or lambda -> closures.LocalFunction
         self.containers: dict = {}    # names bound to containers (lower_containers), which
         # the nested functions (closures) read too

@@ -336,6 +336,9 @@ class Statements(Calls):
         return [gast.Return(value=self.atom(scope, stmt.value, pre, hint="result"))]
 
     def stmt_If(self, scope, stmt, pre):
+        known = _none_test(scope, stmt.test)
+        if known is not None:       # a helper's `act is None` for the argument it was given
+            return self.body(scope, stmt.body if known else stmt.orelse)
         test = self.atom(scope, stmt.test, pre, hint="cond")
         return [gast.If(test=test, body=self.body(scope, stmt.body),
                         orelse=self.body(scope, stmt.orelse))]
@@ -345,6 +348,26 @@ class Statements(Calls):
 
     def stmt_Continue(self, scope, stmt, pre):
         return [gast.Continue()]
+
+
+def _none_test(scope, test) -> bool | None:
+    """The value of ``p is None`` / ``p is not None`` for a helper parameter ``p`` given
+    None or a function (``scope.nones``, ``scope.callables``), known when it is inlined; else
+    None. The branch not taken is dropped unlowered, so a call of ``p`` in it (``p(z)`` when
+    ``p`` is None) is never resolved."""
+    if not (isinstance(test, gast.Compare) and len(test.ops) == 1 and
+            isinstance(test.ops[0], (gast.Is, gast.IsNot)) and
+            isinstance(test.left, gast.Name) and isinstance(test.comparators[0], gast.Constant)
+            and test.comparators[0].value is None):
+        return None
+    name = test.left.id
+    if name in scope.nones:
+        is_none = True
+    elif name in scope.callables:
+        is_none = False
+    else:
+        return None
+    return is_none if isinstance(test.ops[0], gast.Is) else not is_none
 
 
 _EFFECTS = {builtins.print, warnings.warn, warnings.warn_explicit, runtime.errstate_enter,
