@@ -74,6 +74,12 @@ class _Static:
         return self.items[self.keys.index(key)] if key in self.keys else _MISSING
 
 
+def _displayable(found) -> bool:
+    """Can ``found`` be used as a value, a flat list or tuple display (``materialize``)?"""
+    return not isinstance(found, _Static) or found.kind in (trees.LIST, trees.TUPLE) and all(
+        not isinstance(i, _Static) or i.kind in (trees.LIST, trees.TUPLE) for i in found.items)
+
+
 class _Leaf:
     """An item that is a value: the name it is read from."""
 
@@ -551,8 +557,8 @@ class _Lowering:
                 return _Const(issubclass(first.cls, cls))
             return None
         if isinstance(first, _Static) and len(args) == 1 and not node.keywords:
-            if pre is not None and self.zeros_like(func):    # a zero derivative of a container
-                return self.zeros_of(first, node, pre, hint)
+            if pre is not None and not _displayable(first) and self.zeros_like(func):
+                return self.zeros_of(first, node, pre, hint)  # zeros of a dict, a namedtuple
             if self.builtin(func, "list") or self.builtin(func, "tuple"):
                 kind = trees.LIST if func.id == "list" else trees.TUPLE
                 items = [_Const(k) for k in first.keys] if first.kind == trees.DICT \
@@ -617,9 +623,7 @@ class _Lowering:
             return gast.copy_location(gast.Constant(value=found.value, kind=None), node)
         if isinstance(found, _Ref):
             return gast.copy_location(copy.deepcopy(found.node), node)
-        if found.kind in (trees.LIST, trees.TUPLE) and all(
-                not isinstance(i, _Static) or i.kind in (trees.LIST, trees.TUPLE)
-                for i in found.items):
+        if _displayable(found):
             cls = gast.List if found.kind == trees.LIST else gast.Tuple
             return gast.copy_location(cls(elts=[self.materialize(i, node) for i in found.items],
                                           ctx=gast.Load()), node)
