@@ -1774,8 +1774,9 @@ def _partial_derivative(f, mode, wrt, preserve_result, optimized, grad_seed, ver
 
     # the positional cotangent counts the partial's own positional parameters (a keyword it
     # binds is keyword-only in it), not its function's
-    positional = getattr(f, "__srcad_positional__", None) or [_positional_count(f)]
-    seed_at = positional[0] if mode == "reverse" and not grad_seed else None
+    positional = f.__srcad_positional__ if hasattr(f, "__srcad_positional__") else \
+        _positional_count(f)
+    seed_at = positional if mode == "reverse" and not grad_seed else None
 
     def derivative(*args, **kwargs):
         if seed_at is not None and len(args) == seed_at + 1 and "seed" not in kwargs:
