@@ -316,32 +316,37 @@ def _reverse_cumsum(x, axis):
     return np.flip(np.cumsum(np.flip(x, axis), axis=axis), axis)
 
 
-def cumprod_jvp(a, da, axis=None):
-    """The tangent of ``np.cumprod(a, axis)`` along ``da``, without dividing by a zero: before
-    the first zero of a line ``y * cumsum(da / a)``; from the first zero ``k0`` on, ``da_k0``
-    times the products with ``a_k0`` replaced by 1; later zeros contribute nothing."""
+def cumprod_jvp(a, da, axis=None, product=None):
+    """The tangent of ``y = np.cumprod(a, axis)`` along ``da``, without dividing by a zero:
+    before the first zero of a line ``y * cumsum(da / a)``; from the first zero ``k0`` on,
+    ``da_k0`` times the products with ``a_k0`` replaced by 1; later zeros contribute nothing.
+    ``product``, when given, is ``y`` (the primal's, not computed again); the rules of this
+    function count its derivative in ``a``'s."""
     line, ax = _line(a, axis)
     dline, _ = _line(da, axis)
     zero = np.equal(line, 0.0)
     seen = np.cumsum(zero, axis=ax)
     first = zero & (seen == 1)
     y1 = np.cumprod(np.where(first, 1.0, line), axis=ax)
-    before = np.cumprod(line, axis=ax) * np.cumsum(
+    before = (np.cumprod(line, axis=ax) if product is None else product) * np.cumsum(
         np.where(zero, 0.0, dline / np.where(zero, 1.0, line)), axis=ax)
     after = y1 * np.sum(np.where(first, dline, 0.0), axis=ax, keepdims=True)
     return before + np.where(seen > 0, after, 0.0)
 
 
-def cumprod_vjp(a, g, axis=None):
-    """The cotangent of ``a`` from ``g``, that of ``np.cumprod(a, axis)`` (the transpose of
+def cumprod_vjp(a, g, axis=None, product=None):
+    """The cotangent of ``a`` from ``g``, that of ``y = np.cumprod(a, axis)`` (the transpose of
     ``cumprod_jvp``): ``revcumsum(g * y) / a`` at nonzero entries, ``revcumsum(g * y1)`` at a
-    line's first zero (``y1``: the products with it replaced by 1), 0 at later zeros."""
+    line's first zero (``y1``: the products with it replaced by 1), 0 at later zeros.
+    ``product`` as in ``cumprod_jvp``."""
     line, ax = _line(a, axis)
     zero = np.equal(line, 0.0)
     first = zero & (np.cumsum(zero, axis=ax) == 1)
     y1 = np.cumprod(np.where(first, 1.0, line), axis=ax)
     at_first = _reverse_cumsum(g * y1, ax)
-    rest = _reverse_cumsum(g * np.cumprod(line, axis=ax), ax) / np.where(zero, 1.0, line)
+    rest = _reverse_cumsum(g * (np.cumprod(line, axis=ax) if product is None else product),
+                           ax) / \
+        np.where(zero, 1.0, line)
     grad = np.where(first, at_first, np.where(zero, 0.0, rest))
     return np.reshape(grad, np.shape(a)) if axis is None else grad
 

@@ -320,34 +320,36 @@ def cumsum_tangent(y, a, axis=None):
 
 @adjoint(*_CUMPROD)
 def cumprod_adjoint(y, a, axis=None):
-    d[a] = cumprod_vjp(a, d[y], axis)
+    d[a] = cumprod_vjp(a, d[y], axis, y)
 
 
 @tangent(*_CUMPROD)
 def cumprod_tangent(y, a, axis=None):
-    d[y] = cumprod_jvp(a, d[a], axis)
+    d[y] = cumprod_jvp(a, d[a], axis, y)
 
 
+# `product` (cumprod(a), passed so as not to compute it again) gets no derivative of its own:
+# the rules below give `a` the whole of it
 @adjoint(cumprod_jvp)
-def cumprod_jvp_adjoint(y, a, da, axis=None):
-    d[da] = cumprod_vjp(a, d[y], axis)
-    d[a] = cumprod_vjp_tangent(a, d[y], da, axis)
+def cumprod_jvp_adjoint(out, a, da, axis=None, product=None):
+    d[da] = cumprod_vjp(a, d[out], axis, product)
+    d[a] = cumprod_vjp_tangent(a, d[out], da, axis)
 
 
 @tangent(cumprod_jvp)
-def cumprod_jvp_tangent(y, a, da, axis=None):
-    d[y] = cumprod_jvp(a, d[da], axis) + cumprod_second(a, da, d[a], axis)
+def cumprod_jvp_tangent(out, a, da, axis=None, product=None):
+    d[out] = cumprod_jvp(a, d[da], axis, product) + cumprod_second(a, da, d[a], axis)
 
 
 @adjoint(cumprod_vjp)
-def cumprod_vjp_adjoint(y, a, g, axis=None):
-    d[g] = cumprod_jvp(a, d[y], axis)
-    d[a] = cumprod_vjp_tangent(a, g, d[y], axis)
+def cumprod_vjp_adjoint(out, a, g, axis=None, product=None):
+    d[g] = cumprod_jvp(a, d[out], axis, product)
+    d[a] = cumprod_vjp_tangent(a, g, d[out], axis)
 
 
 @tangent(cumprod_vjp)
-def cumprod_vjp_tangent_rule(y, a, g, axis=None):
-    d[y] = cumprod_vjp(a, d[g], axis) + cumprod_vjp_tangent(a, g, d[a], axis)
+def cumprod_vjp_tangent_rule(out, a, g, axis=None, product=None):
+    d[out] = cumprod_vjp(a, d[g], axis, product) + cumprod_vjp_tangent(a, g, d[a], axis)
 
 
 # -- builtin sum(iterable, start=0) over a list of numbers or (broadcasting) arrays -------------
