@@ -1967,14 +1967,6 @@ __all__ += ["qr_columns"]
 SHARES.update({"qr_columns": ()})
 
 
-def c_piece(x):
-    """A piece of ``np.c_[...]`` as np.c_ joins it: at least 2-D, a 1-D array (or a scalar) as
-    a column ``(n, 1)``; normalize/anf.py writes ``np.c_[a, b]`` as the concatenation of
-    these along the last axis."""
-    x = np.asarray(x)
-    return x if x.ndim >= 2 else np.reshape(x, (-1, 1))
-
-
 def _r_axes(ndim, ndmin, trans1d):
     """The transposition ``np.r_``'s directive gives a piece of rank ``ndim`` made
     ``ndmin``-D (its leading new axes moved so its own axes start at ``trans1d``), or None."""
@@ -2071,10 +2063,11 @@ def unpad_identity(g, x, axis):
     return g[..., :, :k] if axis == -1 else g[..., :k, :]
 
 
-__all__ += ["c_piece", "r_piece", "unr_piece", "r_scalar", "kaiser_radii", "poly_roots", "histogram_bin_count",
-            "upper_toeplitz", "upper_toeplitz_adjoint", "pad_identity", "unpad_identity"]
-SHARES.update({"c_piece": (0,), "r_piece": (0,), "unr_piece": (0,), "r_scalar": (), "kaiser_radii": (), "poly_roots": (0,),
-               "histogram_bin_count": (), "upper_toeplitz": (), "upper_toeplitz_adjoint": (),
+__all__ += ["r_piece", "unr_piece", "r_scalar", "kaiser_radii", "poly_roots",
+            "histogram_bin_count", "upper_toeplitz", "upper_toeplitz_adjoint", "pad_identity",
+            "unpad_identity"]
+SHARES.update({"r_piece": (0,), "unr_piece": (0,), "r_scalar": (), "kaiser_radii": (),
+               "poly_roots": (0,), "histogram_bin_count": (), "upper_toeplitz": (), "upper_toeplitz_adjoint": (),
                "pad_identity": (), "unpad_identity": (0,)})
 
 

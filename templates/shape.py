@@ -26,7 +26,7 @@ Conventions:
 import numpy as np
 
 from srcad.registry import adjoint, complex_ok, d, linear, nondiff, returns_list, tangent
-from srcad.runtime import (astype, broadcast_all, c_piece, delete_index, insert_sources, join,
+from srcad.runtime import (astype, broadcast_all, delete_index, insert_sources, join,
                            pad_border, pad_mode, r_piece, r_scalar, rollaxis_axes, scatter_flat,
                            trim_index, unblock, unbroadcast, unbroadcast_all, unconcatenate,
                            undiag, undiagonal, unjoin, unmeshgrid, unpad, unr_piece, unrepeat,
@@ -92,12 +92,12 @@ def expand_dims_tangent(y, a, axis):
     d[y] = np.expand_dims(d[a], axis)
 
 
-@adjoint(np.atleast_1d, np.atleast_2d, np.atleast_3d, c_piece)     # c_piece: np.c_'s pieces
+@adjoint(np.atleast_1d, np.atleast_2d, np.atleast_3d)
 def atleast_adjoint(y, a):          # one argument only (several return a list)
     d[a] = np.reshape(d[y], np.shape(a))
 
 
-@adjoint(r_piece)                   # np.r_['axis,ndmin,trans1d', ...]'s pieces
+@adjoint(r_piece)          # the pieces of np.c_ and of np.r_['axis,ndmin,trans1d', ...]
 def r_piece_adjoint(y, x, ndmin, trans1d):
     d[x] = unr_piece(d[y], x, ndmin, trans1d)
 
@@ -501,8 +501,8 @@ def real_tangent(y, val):
 # Each helper is linear in its first argument: its tangent rule is derived (registry.linear),
 # and its adjoint is the shape function it undoes.
 nondiff(pad_border, pad_mode, r_scalar)
-linear(c_piece, r_piece, unr_piece, zeros_filled, unstack_like, unconcatenate, unjoin, join, untile, unrepeat, unpad,
-       undiag, undiagonal)
+linear(r_piece, unr_piece, zeros_filled, unstack_like, unconcatenate, unjoin, join, untile,
+       unrepeat, unpad, undiag, undiagonal)
 complex_ok(zeros_filled, unstack_like, unconcatenate, unjoin, join, untile, unrepeat, undiag,
            undiagonal)
 returns_list(zeros_filled, unconcatenate, unjoin)

@@ -177,17 +177,18 @@ class Expressions(Resolver):
     def concatenation(self, scope, node, trick, pre):
         """``np.r_[x, 0.0, y[1:], 0:3]`` as ``np.concatenate`` of its pieces (each at least
         1-D; a slice is the ``np.arange``/``np.linspace`` it stands for, a literal has the
-        dtype NumPy gives it, ``runtime.r_scalar``), ``np.c_[a, b]`` along the last axis of
-        pieces made at least 2-D (1-D ones as columns, ``runtime.c_piece``). A directive
-        string first (``np.r_['0,2,0', a, b]``: axis, the pieces' least rank and where a
-        smaller piece's axes go) makes every piece ``runtime.r_piece(x, ndmin, trans1d)``
-        and joins them along its axis."""
+        dtype NumPy gives it, ``runtime.r_scalar``). A directive string first
+        (``np.r_['0,2,0', a, b]``: axis, the pieces' least rank and where a smaller piece's
+        axes go) makes every piece ``runtime.r_piece(x, ndmin, trans1d)`` and joins them
+        along its axis; ``np.c_`` is ``np.r_['-1,2,0', ...]`` (1-D pieces as columns)."""
         from .. import runtime
         items = node.slice.elts if isinstance(node.slice, gast.Tuple) else [node.slice]
         directive = None
         if items and isinstance(items[0], gast.Constant) and isinstance(items[0].value, str):
             directive = self.r_directive(scope, items[0], trick)
             items = items[1:]
+        elif trick == "c_":
+            directive = (-1, 2, 0)
         atoms = {id(item): self.atom(scope, item, pre) for item in items
                  if not isinstance(item, gast.Slice)}
         others = [a for a in atoms.values() if isinstance(a, gast.Name)]
@@ -210,12 +211,11 @@ class Expressions(Resolver):
                     gast.Constant(value=v, kind=None) for v in directive[1:]])
                 call.srcad_callee = runtime.r_piece
             else:
-                call = gast.Call(func=self.np_attr("atleast_1d") if trick == "r_" else
-                                 self.runtime_attr("c_piece"), args=[atom], keywords=[])
-                call.srcad_callee = np.atleast_1d if trick == "r_" else runtime.c_piece
+                call = gast.Call(func=self.np_attr("atleast_1d"), args=[atom], keywords=[])
+                call.srcad_callee = np.atleast_1d
             pieces.append(self.bound(call, "_piece", pre))
         joined = self.bound(gast.List(elts=pieces, ctx=gast.Load()), "_pieces", pre)
-        first = directive[0] if directive is not None else 0 if trick == "r_" else -1
+        first = directive[0] if directive is not None else 0
         axis = gast.Constant(value=first, kind=None) if first >= 0 else gast.UnaryOp(
             op=gast.USub(), operand=gast.Constant(value=-first, kind=None))
         call = gast.Call(func=self.np_attr("concatenate"), args=[joined],
