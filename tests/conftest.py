@@ -26,6 +26,9 @@ def pytest_addoption(parser):
     group.addoption("--fuzz-start", type=int, default=None, metavar="SEED",
                     help="the first seed of the --fuzz programs (default 100000, or "
                          "SRCAD_FUZZ_START)")
+    parser.addoption("--sweeps", action="store_true", default=False,
+                     help="also run the points of the long corpus sweeps that the default suite "
+                          "samples (the tests marked `sweep`; or SRCAD_SWEEPS=1)")
     parser.addoption("--packaging", action="store_true", default=False,
                      help="also run the tests marked `packaging` (they build the sdist and the "
                           "wheel and type-check against the installed srcad: about 30 s)")
@@ -47,10 +50,12 @@ def pytest_generate_tests(metafunc):
 
 def pytest_collection_modifyitems(config, items):
     """The opt-in tests are deselected unless asked for (other markers still work): those
-    marked `fuzz` without --fuzz N, those marked `packaging` without --packaging."""
-    opted_out = [marker for marker, wanted in (("fuzz", fuzz_count(config)),
-                                               ("packaging", config.getoption("--packaging")))
-                 if not wanted]
+    marked `fuzz` without --fuzz N, those marked `packaging` without --packaging, those
+    marked `sweep` without --sweeps."""
+    opted_out = [marker for marker, wanted in (
+        ("fuzz", fuzz_count(config)), ("packaging", config.getoption("--packaging")),
+        ("sweep", config.getoption("--sweeps") or os.environ.get("SRCAD_SWEEPS") == "1"))
+        if not wanted]
     dropped = [item for item in items if any(item.get_closest_marker(m) for m in opted_out)]
     if dropped:
         config.hook.pytest_deselected(items=dropped)

@@ -5,7 +5,9 @@ Input: the final optimized, nested FunctionDef of real values and the primal sha
 the same values with fewer passes over arrays: ``np.sum(a * (-b / s))`` ->
 ``-(np.vdot(a, b) / s)``, scalar factors grouped (``s1 * (-a / s2)`` -> ``-(s1 / s2) * a``),
 the runtime matmul adjoints of 1-D and 2-D operands as the product they compute
-(``g @ b.T``), and ``b = b + e`` -> ``b += e`` where ``b`` owns its buffer.
+(``g @ b.T``), ``b = b + e`` -> ``b += e`` where ``b`` owns its buffer, and NumPy's
+Python-level wrappers of array methods called as the method (``np.sum(a, axis=1)`` ->
+``a.sum(axis=1)``) where ``a`` is certainly an array.
 """
 from __future__ import annotations
 
@@ -37,7 +39,54 @@ def shaped_rewrites(fdef: gast.FunctionDef, shapes: dict, np_name: str,
             s.value = peephole.visit(s.value)
     _InPlace(_Shapes(fdef, shapes, np_name), _load_counts(fdef), fdef,
             numpy_args).block(fdef.body, set())
-    return fdef
+    return _MethodForms(_Shapes(fdef, shapes, np_name)).visit(fdef)
+
+
+# NumPy functions that are Python wrappers of the ndarray method of the same name, taking the
+# same positional parameters after the array: per function, the method, how many positional
+# arguments it may be given after the array, and the keywords it shares with the method. For
+# an ndarray the wrapper calls the method (the same reduction, the same result to the bit),
+# after a few microseconds of Python that a small array's derivative pays at every call.
+_METHODS = {
+    "sum": ("sum", 5, {"axis", "dtype", "out", "keepdims", "initial", "where"}),
+    "prod": ("prod", 5, {"axis", "dtype", "out", "keepdims", "initial", "where"}),
+    "mean": ("mean", 4, {"axis", "dtype", "out", "keepdims", "where"}),
+    "max": ("max", 4, {"axis", "out", "keepdims", "initial", "where"}),
+    "amax": ("max", 4, {"axis", "out", "keepdims", "initial", "where"}),
+    "min": ("min", 4, {"axis", "out", "keepdims", "initial", "where"}),
+    "amin": ("min", 4, {"axis", "out", "keepdims", "initial", "where"}),
+    "cumsum": ("cumsum", 3, {"axis", "dtype", "out"}),
+    "cumprod": ("cumprod", 3, {"axis", "dtype", "out"}),
+    "reshape": ("reshape", 1, {"order"}),
+    "transpose": ("transpose", 1, set()),
+    "swapaxes": ("swapaxes", 2, set()),
+    "squeeze": ("squeeze", 1, {"axis"}),
+    "ravel": ("ravel", 1, {"order"}),
+}
+
+
+class _MethodForms(gast.NodeTransformer):
+    """``np.sum(a, axis=1)`` -> ``a.sum(axis=1)`` (and the other wrappers in ``_METHODS``)
+    where ``a`` is certainly an array of one dimension or more (a known shape: a NumPy array,
+    never a list or a number). ``sharing`` treats both forms alike: a reduction is a new
+    array, ``reshape`` may be a view of ``a``."""
+
+    def __init__(self, known: _Shapes):
+        self.known = known
+
+    def visit_Call(self, node):
+        self.generic_visit(node)
+        root, _, function = _dotted(node.func).rpartition(".")
+        form = _METHODS.get(function) if root == self.known.np else None
+        if form is None or not node.args or any(isinstance(a, gast.Starred) for a in node.args):
+            return node
+        method, positional, keywords = form
+        shape = self.known.of(node.args[0])
+        if not isinstance(shape, tuple) or not shape or len(node.args) - 1 > positional or \
+                any(k.arg not in keywords for k in node.keywords):
+            return node
+        return gast.Call(func=attr(node.args[0], method), args=node.args[1:],
+                         keywords=node.keywords)
 
 
 class _ShapedPeephole(gast.NodeTransformer):

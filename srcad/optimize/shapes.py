@@ -25,6 +25,8 @@ _LIKE = {"expand_reduced": 1, "unbroadcast": 1, "broadcast_like": 1, "zeros_like
          "group_weights": 0,
          "tangent_zeros": 0, "scalar_seed": 0, "matmul_adjoint_lhs": 1, "matmul_adjoint_rhs": 2}
 _ELEMENTWISE_OPS = (gast.Add, gast.Sub, gast.Mult, gast.Div)
+_REDUCTIONS = frozenset({"sum", "mean", "max", "min", "amax", "amin", "prod"})
+_ARRANGED = _REDUCTIONS | {"transpose", "swapaxes", "flip", "cumsum", "cumprod"}
 
 
 class _Shapes:
@@ -67,7 +69,7 @@ class _Shapes:
             return None if node.id in self.unknown else self.known.get(node.id)
         if isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.USub):
             return self.of(node.operand)
-        if isinstance(node, gast.BinOp) and isinstance(node.op, _ELEMENTWISE_OPS):
+        if isinstance(node, gast.BinOp) and isinstance(node.op, _ELEMENTWISE_OPS + (gast.Pow,)):
             return broadcast([self.of(node.left), self.of(node.right)])
         if isinstance(node, gast.BinOp) and isinstance(node.op, gast.MatMult):
             return matmul_shape(self.of(node.left), self.of(node.right))
@@ -90,13 +92,51 @@ class _Shapes:
             return _expanded(self.of(node.args[0]), node.args[1])
         if (_np_call(node, self.np) or _binary_ufunc(node, self.np)) and not node.keywords:
             return broadcast([self.of(a) for a in node.args])
-        if _dotted(node.func) in (self.np + ".sum", self.np + ".mean") and len(node.args) == 1:
-            keywords = {k.arg: k.value for k in node.keywords}
+        return self.arranged(node)
+
+    def arranged(self, node: gast.Call):
+        """The shape of a reduction (``np.sum(a, axis=1)``, ``a.max(0)``), a transpose, an
+        axis swap, a flip or a cumulative sum of an array of known shape, written as the NumPy
+        function or as the array's method; else None."""
+        root, _, function = _dotted(node.func).rpartition(".")
+        if root == self.np and node.args:
+            array, args = node.args[0], node.args[1:]
+        elif isinstance(node.func, gast.Attribute) and function in _ARRANGED and \
+                self.of(node.func.value) not in (None, ()):
+            array, args = node.func.value, node.args
+        else:
+            return None
+        keywords = {k.arg: k.value for k in node.keywords}
+        shape = self.of(array)
+        if function in _REDUCTIONS:
+            if len(args) > 1 or args and "axis" in keywords or set(keywords) - {
+                    "axis", "keepdims"}:
+                return None
             keep = keywords.get("keepdims", gast.Constant(value=False, kind=None))
-            if set(keywords) <= {"axis", "keepdims"} and isinstance(keep, gast.Constant):
-                return reduced_shape(self.of(node.args[0]), keywords.get("axis"),
-                                     bool(keep.value))
-        return None
+            if not isinstance(keep, gast.Constant):
+                return None
+            return reduced_shape(shape, args[0] if args else keywords.get("axis"),
+                                 bool(keep.value))
+        if not isinstance(shape, tuple) or function not in _ARRANGED or keywords and (
+                function not in ("flip", "cumsum", "cumprod") or set(keywords) != {"axis"}):
+            return None
+        if function == "transpose":
+            return shape[::-1] if not args else None
+        if function == "swapaxes":
+            axes = [literal(a) for a in args]
+            if len(axes) != 2 or None in axes or any(not -len(shape) <= a < len(shape)
+                                                      for a in axes):
+                return None
+            i, j = (a % len(shape) for a in axes)
+            swapped = list(shape)
+            swapped[i], swapped[j] = shape[j], shape[i]
+            return tuple(swapped)
+        if function == "flip":
+            return shape if len(args) <= 1 else None
+        # cumsum, cumprod: the shape of the array along a given axis (flattened without one)
+        axis = args[0] if args else keywords.get("axis")
+        return shape if len(args) <= 1 and axis is not None and axes_of(
+            axis, len(shape)) is not None and literal(axis) is not None else None
 
 
 def with_shapes(fdef: gast.FunctionDef, shapes: dict, np_name: str) -> gast.FunctionDef:
