@@ -12,7 +12,7 @@ the same values (to rounding: sums may be reordered).
 3. ``inline_temporaries`` (``nesting``): single-use temporaries nested into their use;
 4. for a specialized variant of real values: ``shaped_rewrites`` (``shaped``, ``inplace``):
    sums of products, scalar factors grouped, matmul adjoints inlined, ``b += e`` where ``b``
-   owns its buffer;
+   owns its buffer, ``np.sum(a)`` as ``a.sum()`` where ``a`` is certainly an array;
 5. ``owned_writes`` (``owned``; last, every variant, optimized or not): a parameter the
    function writes into is copied first; derivative code writing into memory it does not
    own is an internal error.
