@@ -56,6 +56,7 @@ from .cache import Derivative
 from .source import (_LIBRARY_ROOTS, UNRESOLVED, AttributeOf, Namespace, _is_user_function,
                      function_state)
 from .trees import is_complex_value
+from . import parsing
 
 __all__ = ["enabled", "directory", "load", "store", "stored", "forget"]
 
@@ -710,7 +711,7 @@ def _restore(fn, body) -> Derivative:
     for name, ref in body["refs"].items():
         namespace_dict[name] = _resolve_ref(ref, deps)
     source, name = body["source"], body["name"]
-    tree = ast.parse(source)
+    tree = parsing.parse(source)
     loaded = _checked_names(tree, name)
     generated = emit.GeneratedNamespace(namespace_dict, main.cells, main.globals)
     for key, value in main.globals.items():

@@ -21,6 +21,7 @@ import builtins
 import gast
 
 from .naming import COMMENT_MARK
+from . import parsing
 
 __all__ = ["to_source", "compile_function", "GeneratedNamespace", "comment_text", "run_note",
            "line_origins"]
@@ -108,7 +109,7 @@ def line_origins(fdef: gast.FunctionDef, source: str, filename: str) -> dict:
     statements of ``fdef`` that carry one; ``source`` is ``to_source(fdef)``. Empty if the
     two do not line up statement for statement (no origin is better than a wrong one)."""
     import ast
-    parsed = ast.parse(source).body[0]
+    parsed = parsing.parse(source).body[0]
     assert isinstance(parsed, ast.FunctionDef)
     emitted = list(_statements(parsed.body, True))
     built = list(_statements(fdef.body, False))
@@ -183,7 +184,7 @@ def run_note(fn, module: str | None) -> list[str]:
     ``module`` being the user function's module (its globals are read as ``from module
     import name``; a closure variable is named as such)."""
     import ast
-    tree = ast.parse(fn.__srcad_source__).body[0]
+    tree = parsing.parse(fn.__srcad_source__).body[0]
     assert isinstance(tree, ast.FunctionDef)
     bound = {a.arg for a in ast.walk(tree.args) if isinstance(a, ast.arg)}
     bound |= {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)

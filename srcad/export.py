@@ -23,6 +23,7 @@ import numpy as np
 
 from . import runtime
 from .errors import SrcadError
+from . import parsing
 
 __all__ = ["export", "parse_shapes"]
 
@@ -121,7 +122,7 @@ class _Runtime:
                 return
             raise SrcadError(f"cannot export: the runtime helper value {name} "
                              f"({type(obj).__name__}) has no source", hint=location)
-        tree = ast.parse(inspect.getsource(obj))
+        tree = parsing.parse(inspect.getsource(obj))
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module == "errors":
                 self.errors.extend(n.name for n in node.names if n.name not in self.errors)
@@ -275,7 +276,7 @@ def export(f, path: str | os.PathLike | None = None, *, mode: str = "reverse", w
         spec = dataclasses.replace(spec, kinds=_canonical(shaped), complex_args=complex_args)
     built = _get(target, spec)
     generated = built.source
-    tree = ast.parse(generated)
+    tree = parsing.parse(generated)
     fdef = tree.body[0]
     where = f"{getattr(target, '__code__', None) and target.__code__.co_filename}:" \
             f"{getattr(getattr(target, '__code__', None), 'co_firstlineno', '?')}"
@@ -363,7 +364,7 @@ def _module(target, fdef, generated, lines, helpers, guard, spec, path) -> str:
         parts.append(copied)
         parts.append("\n\nclass _srcad:\n    \"\"\"The helpers above, as the derivative "
                      "calls them (_srcad.helper).\"\"\"\n\n")
-        for name in _helper_calls(ast.parse(generated)) + (
+        for name in _helper_calls(parsing.parse(generated)) + (
                 ["specialized_for"] if spec.kinds is not None else []):
             parts.append(f"    {name} = staticmethod({name})\n")
     parts.append("\n\n" + "".join(body))

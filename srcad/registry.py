@@ -48,6 +48,7 @@ import gast
 import numpy as np
 
 from .template import Template, _OnUse, clone, d, formula_template, parse_template
+from . import parsing
 
 __all__ = ["adjoint", "tangent", "nondiff", "linear", "unary", "binary", "d", "Rule",
            "complex_ok", "real_valued", "elementwise", "shape_preserving",
@@ -508,11 +509,11 @@ def _derived_body(original: Template, outputs: tuple, replace, d_reads, d_stores
     substitutes = {old: gast.Name(id=new, ctx=gast.Load(), annotation=None, type_comment=None)
                    for old, new in zip(original.outputs, outputs) if old != new
                    and len(outputs) == len(original.outputs)}
-    substitutes.update({old: gast.parse(new, mode="eval").body
+    substitutes.update({old: parsing.parse_gast(new, mode="eval").body
                         for old, new in (replace or {}).items()})
 
-    reads = {p: gast.parse(e, mode="eval").body for p, e in (d_reads or {}).items()}
-    stores = {p: None if how is None else (how[0], gast.parse(how[1], mode="eval").body)
+    reads = {p: parsing.parse_gast(e, mode="eval").body for p, e in (d_reads or {}).items()}
+    stores = {p: None if how is None else (how[0], parsing.parse_gast(how[1], mode="eval").body)
               for p, how in (d_stores or {}).items()}
 
     class _Rename(gast.NodeTransformer):
@@ -550,7 +551,7 @@ def _derived_body(original: Template, outputs: tuple, replace, d_reads, d_stores
             return self.generic_visit(node)
 
     body = [s for s in (_Rename().visit(stmt) for stmt in clone(original.body)) if s is not None]
-    return body + (gast.parse(textwrap.dedent(extra)).body if extra else [])
+    return body + (parsing.parse_gast(textwrap.dedent(extra)).body if extra else [])
 
 
 def _d_of(node) -> str | None:
@@ -584,7 +585,7 @@ def _outputs_of(template_fn) -> int:
     if template_fn in _OUTPUTS:
         return _OUTPUTS[template_fn]
     source = textwrap.dedent(inspect.getsource(template_fn))
-    for deco in gast.parse(source).body[0].decorator_list:
+    for deco in parsing.parse_gast(source).body[0].decorator_list:
         for kw in getattr(deco, "keywords", ()):
             if kw.arg == "outputs":
                 return kw.value.value

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import gast
 
 from .errors import Location, SourceUnavailableError, SrcadSyntaxError
+from . import parsing
 
 __all__ = ["Source", "Namespace", "AttributeOf", "parse_function", "UNRESOLVED", "function_state"]
 
@@ -209,7 +210,7 @@ def parse_function(fn) -> Source:
         text = "".join(lines)
     else:
         try:
-            module = gast.parse(text)
+            module = parsing.parse_gast(text)
         except SyntaxError as exc:
             raise SourceUnavailableError(
                 f"cannot parse the source of {fn.__qualname__}: {exc.msg}",
@@ -252,7 +253,7 @@ def _lambda_def(fn, filename, lines, first_line):
         chunk = "".join(lines[:end])
         for text, shift in ((textwrap.dedent(chunk), None), ("(" + chunk.strip() + ")", 0)):
             try:
-                module = ast.parse(text)
+                module = parsing.parse(text)
             except SyntaxError:
                 continue
             indent = len(lines[0]) - len(lines[0].lstrip())
@@ -277,7 +278,7 @@ def _lambda_def(fn, filename, lines, first_line):
             Location(filename, first_line, lines[0].find("lambda") if lines else None),
             "Write the lambda as a `def` function (or give it a line of its own).")
     node, text, offset = found[0]
-    tree = ast.parse("def lambda_(): pass").body[0]
+    tree = parsing.parse("def lambda_(): pass").body[0]
     tree.name = "lambda"
     tree.args = node.args
     tree.body = [ast.Return(value=node.body)]
@@ -314,7 +315,7 @@ def _as_loaded(text: str, filename: str, loader):
         return text
     try:
         from _pytest.assertion.rewrite import rewrite_asserts
-        tree = ast.parse(text)
+        tree = parsing.parse(text)
         rewrite_asserts(tree, text.encode(), filename, getattr(loader, "config", None))
         return tree
     except Exception:       # another pytest: compare with the plain compilation

@@ -39,6 +39,8 @@ from typing import Any, Callable
 
 import gast
 
+from . import parsing
+
 __all__ = ["d", "Template", "TemplateBindError", "parse_template", "formula_template",
            "ZERO", "is_zero", "make_zero", "simplify_zeros", "constant_node", "is_static"]
 
@@ -409,7 +411,7 @@ class _FormulaOnUse(_OnUse):
         self._params, self._text = tuple(params), textwrap.dedent(statements)
 
     def _parse(self) -> Template:
-        body = gast.parse(self._text).body
+        body = parsing.parse_gast(self._text).body
         return Template(name=self.name, outputs=self.outputs, signature=self.signature,
                         body=body, globals=self.globals, origin=self.origin,
                         local_names=_locals_of(body) - set(self._params) - set(self.outputs))
@@ -476,7 +478,7 @@ def _parsed(fn: Callable, outputs: int = 1) -> Template:
                          "file changed after it was imported)",
                          Location(fn.__code__.co_filename, fn.__code__.co_firstlineno),
                          "Restart Python (srcad reads a rule's text when it first uses it).")
-    tree = gast.parse(source)
+    tree = parsing.parse_gast(source)
     fdef = tree.body[0]
     sig = inspect.signature(fn)
     params = list(sig.parameters.values())

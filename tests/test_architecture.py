@@ -138,3 +138,56 @@ def test_import_and_a_cached_derivative_load_no_compiler(tmp_path):
     assert before == [] and {"srcad.normalize", "srcad.reverse", "astor"} <= set(built)
     before, warm, loaded = _child(tmp_path, call=True)
     assert before == [] and loaded == [] and warm == cold
+
+
+def _parse_calls(path):
+    """The ``ast.parse`` / ``gast.parse`` calls in the file at ``path``, as (line, text)."""
+    found = []
+    for node in ast.walk(ast.parse(open(path, encoding="utf-8").read())):
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "parse" and isinstance(node.func.value, ast.Name)
+                and node.func.value.id in ("ast", "gast")):
+            found.append((node.lineno, f"{node.func.value.id}.parse"))
+    return found
+
+
+def test_srcad_parses_text_only_through_the_locked_parser():
+    """CPython 3.11 trips 'AST constructor recursion depth mismatch' when two threads parse at
+    once, so every parse in srcad goes through srcad.parsing, which holds one lock."""
+    calls = {os.path.relpath(p, SRCAD): _parse_calls(p) for _, p in MODULES
+             if os.path.relpath(p, SRCAD) != "parsing.py"}
+    assert {path: found for path, found in calls.items() if found} == {}
+
+
+def test_the_locked_parser_survives_threads_that_parse_at_once():
+    """Four threads parse while finalizers run Python code mid-parse (which lets another
+    thread in): with one lock none of them sees a SystemError."""
+    import threading
+
+    from srcad import parsing
+
+    text = "\n".join(f"def f{i}(x):\n    return [((x + {i}) * x) ** 2 for _ in range(3)]"
+                     for i in range(200))
+    errors = []
+
+    class Finalized:
+        def __del__(self):
+            sum(range(10))
+
+    def work():
+        for _ in range(15):
+            cycle = [Finalized() for _ in range(50)]
+            for item in cycle:
+                item.me = item               # collected by the cycle collector, mid-parse
+            del cycle
+            try:
+                parsing.parse(text)
+                parsing.parse_gast(text)
+            except SystemError as exc:
+                errors.append(str(exc))
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []

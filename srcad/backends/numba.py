@@ -18,6 +18,8 @@ import logging
 import re
 from typing import Any, Callable
 
+from .. import parsing
+
 log = logging.getLogger("srcad")
 
 __all__ = ["available", "lower", "compiled"]
@@ -50,7 +52,7 @@ class _Lower(ast.NodeTransformer):
         if (isinstance(func, ast.Name) and func.id == "reversed" and len(node.args) == 1
                 and isinstance(node.args[0], ast.Name)):
             r = node.args[0].id        # a range (else numba refuses .start): its reversal
-            return ast.copy_location(ast.parse(
+            return ast.copy_location(parsing.parse(
                 f"range({r}.start + (len({r}) - 1) * {r}.step, {r}.start - {r}.step, "
                 f"-{r}.step)", mode="eval").body, node)
         if (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)
@@ -70,14 +72,14 @@ class _Lower(ast.NodeTransformer):
               and value.left.elts[0].value == 0.0 and len(node.targets) == 1
               and isinstance(node.targets[0], ast.Name)):
             self.zeroed.add(node.targets[0].id)
-            node.value = ast.copy_location(ast.parse(
+            node.value = ast.copy_location(parsing.parse(
                 f"np.zeros({ast.unparse(value.right)})", mode="eval").body, value)
         return node
 
 
 def lower(source: str) -> str:
     """The generated ``source`` rewritten for numba (module docstring)."""
-    tree = _Lower().visit(ast.parse(source))
+    tree = _Lower().visit(parsing.parse(source))
     return ast.unparse(ast.fix_missing_locations(tree))
 
 
@@ -107,7 +109,7 @@ def compiled(fn: Callable, source: str, namespace: dict) -> Callable:
     try:
         lowered = lower(source)
         scope: dict = {}
-        for node in ast.walk(ast.parse(lowered)):     # the globals it reads, looked up now
+        for node in ast.walk(parsing.parse(lowered)):     # the globals it reads, looked up now
             if isinstance(node, ast.Name) and node.id not in scope:
                 try:
                     scope[node.id] = namespace[node.id]
