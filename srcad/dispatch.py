@@ -5,8 +5,8 @@ generated derivative itself.
 Input: ``api``'s general call path (which binds the arguments, picks or builds the variant,
 checks the arguments and finishes the result) and, after each call of it that succeeded, the
 arguments and the ``cache.Derivative`` it ran. Output: ``Dispatcher.function``, whose code is
-swapped for code generated for one key: the arguments' types, exact shapes and dtypes. That
-code tests, inline, that the call has that key and that the derivative is still fresh (the
+swapped for code generated for one key: the arguments' types, exact shapes and dtypes (and
+lists of Python floats). That code tests, inline, that the call has that key and that the derivative is still fresh (the
 identity of the function's code and defaults, the rule set's version and every dependency
 ``Derivative.deps`` lists, each at the depth it was read: ``np.sin`` is read as ``np.sin``),
 calls the generated function and returns its derivatives when they are already what the
@@ -71,6 +71,7 @@ class Dispatcher:
         self.spec = spec
         self.name = name if name.isidentifier() else "derivative"
         self.ns: dict = {"__builtins__": builtins, "_nd": np.ndarray, "_f64": np.float64,
+                         "_floats": frozenset({float}),
                          "_registry": registry,
                          "_general": general, "_finish": finish, "_failed": failed,
                          "_same_object": cache._same_object, "_same_kw": cache._same_kw,
@@ -101,8 +102,8 @@ class Dispatcher:
         the keys of a flat dict of leaves, in order) the arguments with each dict's leaves in
         its place; ``finish(out, args, entry)`` then gives the result the general path would."""
         if not all(type(k) is tuple and type(k[0]) is tuple or type(k) is Same or k in _SCALARS
-                   for k in kinds):
-            return                      # lists, other objects: general path
+                   or k == "floats" for k in kinds):
+            return                      # lists of arrays, other objects: general path
         if len(kinds) != (len(args) if dicts is None else sum(
                 1 if keys is None else len(keys) for keys in dicts)):
             return
@@ -177,6 +178,9 @@ class Dispatcher:
                              f"{bind('shape_' + v, kind[0])} and (dtype_{v} := {v}.dtype) is "
                              f"{bind('dtype_' + v, kind[1])}")
                 described.append(f"{kind[1]} {kind[0]}")
+            elif kind == "floats":       # a list of Python floats, of any length
+                tests.append(f"type({v}) is list and {{*map(type, {v})}} <= _floats")
+                described.append("list of floats")
             elif type(kind) is Same:     # the function the derivative was built for
                 tests.append(f"{v} is {bind('callable_' + v, kind.obj)}")
                 described.append(comment_text(str(getattr(kind.obj, "__name__", "callable"))))
@@ -258,6 +262,11 @@ class Dispatcher:
                     tests.append(f"type({g}) is _nd and {g}.base is None and {g}.shape == "
                                  f"shape_{v} and {g}.dtype is dtype_{v} and "
                                  + " and ".join(apart))
+                elif kind == "floats":   # a list of floats: a new list of floats as long
+                    apart = [f"{g} is not {a}" for a in values] + \
+                        [f"{g} is not {h}" for h in grads]
+                    tests.append(f"type({g}) is list and len({g}) == len({v}) and "
+                                 f"{{*map(type, {g})}} <= _floats and " + " and ".join(apart))
                 elif kind is float:      # a float argument's derivative is a float
                     tests.append(f"(type({g}) is float or type({g}) is _f64)")
                 else:

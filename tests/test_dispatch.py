@@ -226,3 +226,44 @@ def test_a_float_leaf_takes_the_fast_path_and_gets_a_float():
     assert again["shift"] == 8.0
     np.testing.assert_allclose(again["scale"], np.sum(np.tanh(x @ params["W"])))
     np.testing.assert_allclose(again["W"], g["W"])
+
+
+def horner(x, coeffs):
+    p = 0.0
+    for c in coeffs:
+        p = p * x + c
+    return p
+
+
+def horner_slope(x, coeffs):
+    p = dp = 0.0
+    for c in coeffs:
+        dp, p = dp * x + p, p * x + c
+    return dp
+
+
+def weighted(w, x):
+    return sum(wi * np.sin(x) for wi in w)
+
+
+def test_a_list_of_floats_takes_the_fast_path():
+    """A list of Python floats (the coefficients of a scalar loop) is a key the fast path
+    tests itself (was: every call through the general path, about 7 us of a 10 us gradient);
+    a list holding anything but floats, and a derivative with respect to the list, still
+    give exactly what the general path gives."""
+    coeffs = [0.5, -1.0, 2.0, 0.25]
+    d = srcad.grad(horner)
+    g = _hot(d, 0.7, coeffs)
+    assert "list of floats" in d.__srcad_dispatcher__.source()
+    expected = horner_slope(0.7, coeffs)
+    assert type(g) is float and g == pytest.approx(expected, rel=1e-12)
+    longer = coeffs + [1.0]                     # another length: the same key
+    assert d(0.7, longer) == pytest.approx(horner_slope(0.7, longer), rel=1e-12)
+    mixed = d(0.7, [0.5, -1.0, np.float64(2.0), 0.25])     # not a list of floats: general
+    assert mixed == pytest.approx(expected, rel=1e-12)
+    assert d(0.7, []) == 0.0
+    dw = srcad.grad(weighted)
+    w = [0.5, 2.0]
+    gw = _hot(dw, w, 0.3)
+    assert type(gw) is list and gw is not w and all(type(v) is float for v in gw)
+    assert gw == pytest.approx([np.sin(0.3), np.sin(0.3)])
