@@ -9,9 +9,10 @@ swapped for code generated for one key: the arguments' types, exact shapes and d
 lists of Python floats). That code tests, inline, that the call has that key and that the
 derivative is still fresh (the identity of the function's code and defaults, the rule set's
 version and every dependency ``Derivative.deps`` lists, each at the depth it was read:
-``np.sin`` is read as ``np.sin``), calls the generated function and returns its derivatives when they are already what the
-general path would return (arrays of the argument's shape and dtype that share no memory with
-an argument or another derivative; floats); anything else goes to the general path, which
+``np.sin`` is read as ``np.sin``), calls the generated function and returns its derivatives
+when they are already what the general path would return (arrays of the argument's shape and
+dtype that share no memory with an argument or another derivative; floats; new lists of
+floats); anything else goes to the general path, which
 stays the one place that decides, diagnoses and refuses.
 
 Invariants: the fast path never returns what the general path would not; any exception
