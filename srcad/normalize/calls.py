@@ -40,6 +40,15 @@ METHODS = {
 }
 _VARARG_SHAPE_METHODS = {"reshape", "transpose"}
 
+# The methods of NumPy's random number generators that draw values (rng.random(shape),
+# rng.standard_normal(shape), legacy RandomState.randn...), by name: the unbound method
+# (its rules: none; a draw from inactive arguments is an inactive value, drawn once in the
+# primal; passed an active argument, rng.normal(x) is refused for want of a rule).
+_DRAW_METHODS = {name: getattr(cls, name) for cls in (np.random.RandomState, np.random.Generator)
+                 for name in dir(cls) if not name.startswith("_") and name not in (
+                     "bit_generator", "spawn", "get_state", "set_state", "seed", "shuffle")
+                 and callable(getattr(cls, name))}
+
 
 def _user_method(obj, name) -> bool:
     """Is ``obj`` an object of a user class (not a function, class or module) whose class
@@ -476,6 +485,11 @@ class Calls(Inliner):
             owner = UNRESOLVED if local else scope.namespace.lookup(ident)
             if _user_method(owner, name):
                 raise _global_object(scope, node, func.value.id, owner, name)
+        if target is None and name in _DRAW_METHODS:
+            call = gast.Call(func=gast.Attribute(value=base, attr=name, ctx=gast.Load()),
+                             args=args, keywords=keywords)
+            call.srcad_callee = _DRAW_METHODS[name]  # rng.normal(...): a draw, kept as it is
+            return call
         if target is None:
             raise _loc_error(scope.src, node, f"srcad does not know the method `.{name}()`",
                              "Call the NumPy function instead (np.<name>(x, ...)).",

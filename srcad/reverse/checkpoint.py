@@ -21,7 +21,7 @@ import copy
 
 import gast
 
-from ..analysis import walk, walk_statements
+from ..analysis import is_random_draw, walk, walk_statements
 from ..errors import NotDifferentiableError
 from ..nodes import assign as _assign, attr as _attr, call as _call, name as _name
 from .control import ControlFlow
@@ -156,6 +156,15 @@ class Checkpointed(ControlFlow):
                     isinstance(n, gast.Attribute) and n.attr == "pop" for n in walk(s.value))):
                 raise self.error(s, "checkpoint= cannot replay a loop that writes into an "
                                  "array or a list (a replay would write twice)", hint,
+                                 NotDifferentiableError)
+            draws = [n for n in walk(s) if isinstance(n, gast.Call) and is_random_draw(
+                getattr(n, "srcad_callee", None))] if isinstance(s, gast.Assign) else []
+            if draws:
+                raise self.error(s, "checkpoint= cannot replay a loop that draws random "
+                                 "numbers (a replay would draw other values than the primal "
+                                 "did)", "Draw the values before the loop (noise = rng."
+                                 "standard_normal((T, n)), then noise[t] in the body), or "
+                                 "build the gradient without checkpoint=.",
                                  NotDifferentiableError)
 
 
