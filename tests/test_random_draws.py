@@ -163,3 +163,30 @@ def f(x):
 """)
     with pytest.raises(srcad.errors.NoRuleError, match="Generator.normal"):
         srcad.grad(f)(np.ones(3))
+
+
+def test_seeded_legacy_draw_with_star_shape():
+    # np.random.seed(s) runs once in the primal; *x.shape passes the shape to a function
+    # without a derivative rule
+    f = make_function("""
+def f(X):
+    np.random.seed(3)
+    e = np.random.randn(*X.shape) + np.random.rand(*X.shape, 1)[..., 0]
+    return np.sum(np.sin(X) * e)
+""")
+    X = np.linspace(-1.0, 1.0, 6).reshape(2, 3)
+    np.random.seed(3)
+    e = np.random.randn(2, 3) + np.random.rand(2, 3, 1)[..., 0]
+    np.testing.assert_allclose(srcad.grad(f)(X), np.cos(X) * e, rtol=1e-12)
+    check_agreement(f, (X,), 0)
+    check_second_order_of(f, (X,))
+
+
+@pytest.mark.parametrize("source", [
+    "def f(x):\n    return np.sum(np.add(*x.shape) * x)\n",
+    "def f(x):\n    return np.sum(x.reshape(*x.shape))\n",
+])
+def test_star_in_a_call_with_a_rule_is_refused(source):
+    f = make_function(source)
+    with pytest.raises(srcad.SrcadSyntaxError, match="not differentiate \\*-unpacking here"):
+        srcad.grad(f)(np.ones(3))
