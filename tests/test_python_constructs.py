@@ -167,6 +167,23 @@ def f(x, reduce=np.sum):
 def f(x):
     return P(x) + Q(x)
 """,
+    "starred target of a rule's outputs": """
+def f(x):
+    A = np.stack([x, x ** 2, np.ones(4)], axis=1)
+    w, *_ = np.linalg.lstsq(A, np.sin(x), rcond=None)
+    return np.sum(w ** 2)
+""",
+    "starred target in the middle of a tuple display": """
+def f(x):
+    a, *mid, b = (x, 2.0 * x, np.sin(x), x ** 2)
+    return np.sum(a * b) + np.sum(mid[0] * mid[1])
+""",
+    "starred shape passed to functions without a derivative rule": """
+def f(x):
+    np.random.seed(0)
+    z = np.zeros(*x.shape) + np.random.randn(*x.shape)
+    return np.sum(np.sin(x) * z) + np.sum(x * np.random.rand(*x.shape))
+""",
 }
 NS = {"P": functools.partial(_scaled_loss, c=3.0), "Q": functools.partial(np.sum, axis=0)}
 

@@ -70,6 +70,9 @@ def fence(src: Source, fdef: gast.FunctionDef):
                     for n in gast.walk(m) if isinstance(n, gast.JoinedStr)}
         passed = {id(a) for n in gast.walk(stmt) if isinstance(n, gast.Call)
                   for a in n.args if isinstance(a, gast.Starred)}     # calls decide (calls.py)
+        passed |= {id(e) for n in gast.walk(stmt) if isinstance(n, gast.Assign)
+                   for t in n.targets if isinstance(t, (gast.Tuple, gast.List))
+                   for e in t.elts if isinstance(e, gast.Starred)}   # statements.py decides
         for node in gast.walk(stmt):
             if id(node) in passed:
                 continue
