@@ -167,6 +167,11 @@ def f(x, reduce=np.sum):
 def f(x):
     return P(x) + Q(x)
 """,
+    "tuple of an array's rows": """
+def f(x):
+    t = tuple(x ** 2)
+    return t[0] * t[1] + np.sum(np.sin(x)) * t[3]
+""",
     "starred target of a rule's outputs": """
 def f(x):
     A = np.stack([x, x ** 2, np.ones(4)], axis=1)
@@ -310,3 +315,17 @@ def test_a_helper_called_at_many_sites_is_read_once_per_build(monkeypatch):
     assert reads and reads.count(_leaf) == reads.count(_twice), reads
     check_agreement(_helpers_in_helpers, [x], 0)
     np.testing.assert_allclose(got, srcad.grad(_helpers_in_helpers)(x), rtol=0, atol=0)
+
+
+def test_tuple_of_a_list_argument():
+    """``t = tuple(ls)`` of a list of arrays srcad keeps as a value had no rule for
+    ``builtins.tuple`` (corpus s7 tuple_builtin_of_list)."""
+    f = make_function("""
+def f(ls, x):
+    t = tuple(ls)
+    return np.sum(t[0] * t[1] * np.sin(x)) + np.sum(t[1] ** 2 * x)
+""")
+    args = [[rng(3).normal(size=3), rng(4).normal(size=3)], rng(5).normal(size=3)]
+    for wrt in (0, 1):
+        check_agreement(f, args, wrt, f"wrt={wrt}")
+    check_second_order_of(f, args, wrt=1)
