@@ -42,7 +42,7 @@ SHARES = {
     "gather_sum": (), "scalar_items": (0,), "einsum_tangent": (1, 2), "to_complex": (),
     "real_like": (0,), "saved": (), "zero_if_discrete": (0,), "hook": (0,),
     "checkpoint_every": (), "segment": (), "plus": (0, 1), "sum_part": (0,),
-    "unsum_part": (0,), "rows_like": (0,),
+    "unsum_part": (0,), "rows_like": (),
 }
 HOLDS = {"add_list": (0, 1), "zeros_filled": (0,), "unstack_like": (0,), "unconcatenate": (0,),
          "unjoin": (0,), "spread": (0,), "seed_like": (0,), "plus": (0, 1), "sum_part": (0,),
@@ -1204,9 +1204,12 @@ def spread(g, items):
 def rows_like(parts, like):
     """The derivatives ``parts`` of the rows of ``like`` (the adjoint of ``list(like)``) in
     ``like``'s own type: one array of them when ``like`` is an array, so the derivative of an
-    array argument is an array at every order; ``parts`` itself for a list or tuple."""
-    if not _is_array(like) or _is_placeholder(parts, like):
+    array argument is an array at every order; a list of ``parts`` for a list or tuple (a
+    list of its own: the adjoint sweep pops it, and ``parts`` may be the caller's seed)."""
+    if _is_placeholder(parts, like):
         return parts
+    if not _is_array(like):
+        return list(parts)
     if len(like) == 0:
         return zeros_like(like)
     return np.stack(zeros_filled(list(parts), list(like)))

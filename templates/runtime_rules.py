@@ -147,7 +147,7 @@ def tuple_adjoint(y, x):
 
 @tangent(tuple)
 def tuple_tangent(y, x):
-    d[y] = list(d[x])
+    d[y] = tuple(d[x])
 
 
 @adjoint(spread)

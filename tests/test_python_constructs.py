@@ -329,3 +329,36 @@ def f(ls, x):
     for wrt in (0, 1):
         check_agreement(f, args, wrt, f"wrt={wrt}")
     check_second_order_of(f, args, wrt=1)
+
+
+def test_int_items_of_list_and_tuple_arguments_are_structure():
+    """An int in a list or tuple wrt argument was refused for the whole argument; it is
+    structure, as an int leaf of a dict: its gradient is None, its tangent may be None (corpus
+    s7 tuple_int_leaf, list_int_leaf)."""
+    f = make_function("""
+def f(t, x):
+    a, b, c = t
+    return np.sum(a * x ** 2 + b * np.sin(x) + c * b * x)
+""")
+    x = rng(6).normal(size=3)
+    g = srcad.grad(f)((1, 2.0, 3), x)
+    assert type(g) is tuple and g[0] is None and g[2] is None
+    np.testing.assert_allclose(g[1], np.sum(np.sin(x) + 3 * x), rtol=1e-12)
+    forward = srcad.autodiff(f, mode="forward")((1, 2.0, 3), x, (None, 0.5, None))
+    np.testing.assert_allclose(forward, 0.5 * g[1], rtol=1e-12)
+    hv = srcad.hvp(f)((1, 2.0, 3), x, (None, 0.5, None))
+    assert hv[0] is None and hv[1] == 0.0 and hv[2] is None
+    h = make_function("""
+def h(p, x):
+    s = 0.0
+    for v in p:
+        s = s + np.sum(v * np.sin(x))
+    return s
+""")
+    gl = srcad.grad(h)([0.5, x, 2], x)
+    assert type(gl) is list and gl[2] is None
+    np.testing.assert_allclose(gl[0], np.sum(np.sin(x)), rtol=1e-12)
+    np.testing.assert_allclose(gl[1], np.sin(x), rtol=1e-12)
+    check_agreement(h, [[0.5, x, 2.0], x], 1)
+    with pytest.raises(srcad.NotDifferentiableError, match="it is an integer"):
+        srcad.grad(f)(3, x)

@@ -691,11 +691,8 @@ case('generator_cond_on_values', U.generator_cond_on_values, lambda g: (np.array
 case('nested_helper_default_callable', U.nested_helper_default_callable, lambda g: (r(g, 3),))
 case('conditional_accum_dict', U.conditional_accum_dict, lambda g: ({'w': r(g, 3)}, r(g, 3)))
 case('int_float_mix', U.int_float_mix, lambda g: (r(g, 3), 3))
-case('tuple_int_leaf', U.tuple_of_floats, lambda g: ((1, 2.0, 3), r(g, 3)),
-     mark=refused("an int in a tuple argument: 'cannot differentiate tuple_of_floats with respect to t: "
-                  "it is an integer (int)' (a dict, namedtuple or dataclass with an int leaf works)"))
-case('list_int_leaf', U.isinstance_float_leaf, lambda g: ([0.5, r(g, 3), 2], r(g, 3)),
-     mark=refused("an int in a list argument: 'with respect to p: it is an integer (int)'"))
+case('tuple_int_leaf', U.tuple_of_floats, lambda g: ((1, 2.0, 3), r(g, 3)))
+case('list_int_leaf', U.isinstance_float_leaf, lambda g: ([0.5, r(g, 3), 2], r(g, 3)))
 case('nt_int_leaf', U.nt_floats, lambda g: (U.Params3(1, 2.0, 0.5), r(g, 3)))
 case('dc_int_leaf', U.dc_config, lambda g: (U.Config(1, 0.5), r(g, 3)))
 # documented as refused (docs/errors.md, README), but differentiated, and right:
