@@ -25,6 +25,11 @@ from helpers import check_second_order_of, make_function, rng
     ("np.sum(np.linalg.norm(x, ord=3, axis=0))", (3, 4)),
     ("np.sum(np.linalg.norm(x, ord=4, axis=1, keepdims=True) ** 2)", (3, 4)),
     ("np.linalg.norm(np.sin(x), ord=3) * np.sum(x)", (4,)),
+    # np.linalg.vector_norm's direction was nondiff: the hvp of a 3-norm was silently 0
+    ("np.linalg.vector_norm(x, ord=3)", (4,)),
+    ("np.sum(np.linalg.vector_norm(x, ord=1.5, axis=1) ** 2)", (3, 4)),
+    ("np.linalg.vector_norm(x, ord=np.inf) + np.linalg.vector_norm(x, ord=1)", (3, 4)),
+    ("np.linalg.vector_norm(x, ord=3, axis=(0, 1), keepdims=True)[0, 0]", (3, 4)),
 ])
 def test_norm_hessian_vector_products(call, shape):
     f = make_function(f"def f(x):\n    return {call}\n")
