@@ -129,28 +129,18 @@ def test_generator_passed_in_draws_once():
     np.testing.assert_allclose(hv, (-np.sin(x) * mask + 6 * x) * e * v, rtol=1e-12)
 
 
-@pytest.mark.parametrize("draw", ["random(x.shape)", "standard_normal(x.shape)",
-                                  "uniform(-1.0, 2.0, size=x.shape)", "normal(0.5, size=4)"])
-def test_generator_methods_agree(draw):
+@pytest.mark.parametrize("make, draw", [
+    ("default_rng", "random(x.shape)"), ("default_rng", "standard_normal(x.shape)"),
+    ("default_rng", "uniform(-1.0, 2.0, size=x.shape)"), ("default_rng", "normal(0.5, size=4)"),
+    ("RandomState", "randn(4) + rng.rand(4)")])
+def test_generator_methods_agree(make, draw):
     f = make_function(f"""
 def f(x, seed=3):
-    rng = np.random.default_rng(seed)
+    rng = np.random.{make}(seed)
     e = rng.{draw}
     return np.sum(np.tanh(x * e) ** 2)
 """)
     x = np.linspace(-0.7, 0.9, 4)
-    check_agreement(f, (x,), 0)
-    check_second_order_of(f, (x,))
-
-
-def test_legacy_random_state_method():
-    f = make_function("""
-def f(x):
-    rs = np.random.RandomState(1)
-    e = rs.randn(3) + rs.rand(3)
-    return np.sum(np.sin(x) * e)
-""")
-    x = np.linspace(-0.7, 0.9, 3)
     check_agreement(f, (x,), 0)
     check_second_order_of(f, (x,))
 

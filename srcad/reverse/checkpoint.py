@@ -12,8 +12,8 @@ loops included), and runs the segment's adjoint, which pops what the replay push
 Input: a top-level ``for`` or ``while`` loop of the ANF body (at most one segment's tape is
 alive at a time; loops nested in it are replayed inside their segment). Output: the plain
 loop with its snapshots in the primal sweep, the segment loop in the adjoint sweep. A body
-that writes into an array or a list (a replay would write twice) is refused with its
-location.
+that writes into an array or a list (a replay would write twice) or draws random numbers (a
+replay would draw other values) is refused with its location.
 """
 from __future__ import annotations
 
