@@ -21,7 +21,7 @@ import numpy as np
 from . import registry, runtime
 from .nodes import walk
 
-__all__ = ["walk", "is_primal_only", "is_append", "is_random_draw", "Activity", "activity", "is_differentiable", "defines", "walk_statements",
+__all__ = ["walk", "is_primal_only", "is_append", "Activity", "activity", "is_differentiable", "defines", "walk_statements",
            "primitive_call", "list_names", "shapes", "rank", "join", "join_all", "broadcast",
            "reduced_shape", "axes_of", "matmul_shape", "literal", "shift_free",
            "aliased_writes", "anf_violations", "untracked_flows"]
@@ -43,15 +43,6 @@ def is_primal_only(stmt) -> bool:
     no derivative (``normalize.statements`` marks the calls ``srcad_primal_only``)?"""
     return isinstance(stmt, (gast.Assert, gast.Raise)) or (
         isinstance(stmt, gast.Expr) and getattr(stmt, "srcad_primal_only", False))
-
-
-def is_random_draw(callee) -> bool:
-    """Is ``callee`` a function of ``numpy.random`` or a method of a random number generator
-    (``np.random.randn``, ``rng.standard_normal``)? Its value differs on every call: the
-    primal draws it once, and code that runs the primal again would draw other values."""
-    owner = getattr(callee, "__self__", None)
-    return "random" in (getattr(callee, "__module__", None) or "") or isinstance(
-        owner, (np.random.Generator, np.random.RandomState, np.random.BitGenerator))
 
 
 def is_append(stmt) -> bool:

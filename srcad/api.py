@@ -761,7 +761,8 @@ def _int_item_tangents(primals, tangents, indices) -> tuple:
     out = list(tangents)
     for k, (i, t) in enumerate(zip(indices, tangents)):
         a = primals[i] if type(i) is int and i < len(primals) else None
-        if type(a) in (list, tuple) and type(t) in (list, tuple) and len(t) == len(
+        if isinstance(a, (list, tuple)) and type(a) in (list, tuple) and type(t) in (
+                list, tuple) and len(t) == len(
                 a) and any(ti is None and _is_number(ai) for ai, ti in zip(a, t)):
             out[k] = type(t)(0.0 if ti is None and _is_number(ai) else ti
                              for ai, ti in zip(a, t))

@@ -19,7 +19,7 @@ import inspect
 import gast
 
 from .. import registry, runtime, trees
-from ..analysis import is_random_draw
+from ..registry import is_random_draw
 from ..called_helpers import HelperPrimitive, helper_primitive
 from ..errors import InternalError, SrcadError
 from ..sharing import shares

@@ -21,9 +21,10 @@ import copy
 
 import gast
 
-from ..analysis import is_random_draw, walk, walk_statements
+from ..analysis import walk, walk_statements
 from ..errors import NotDifferentiableError
 from ..nodes import assign as _assign, attr as _attr, call as _call, name as _name
+from ..registry import is_random_draw
 from .control import ControlFlow
 
 _OFF = False
