@@ -502,7 +502,8 @@ class _Arguments:
                     self.not_differentiable(i, item)
                 if isinstance(item, (bool, np.bool_)) or isinstance(item, numbers.Integral) or (
                         hasattr(item, "dtype") and not np.issubdtype(item.dtype, np.inexact)):
-                    self.not_differentiable(i, item)
+                    if item is a or not _is_number(item):
+                        self.not_differentiable(i, item)   # an int item: a None leaf
 
     def not_differentiable(self, i, item):
         name = self.describe(i)
@@ -747,8 +748,32 @@ def _canonical(kinds):
     return tuple(canonical(k) for k in kinds)
 
 
+def _is_number(item) -> bool:
+    """Is ``item`` a Python or NumPy int or bool (a leaf of a container argument that is
+    structure, not a value: its derivative is None, as for dicts)?"""
+    return isinstance(item, (numbers.Integral, np.bool_)) and not isinstance(item, np.ndarray)
+
+
+def _int_item_tangents(primals, tangents, indices) -> tuple:
+    """``tangents`` with a zero for each None given for an int or bool item of a list or
+    tuple argument (structure, whose gradient is None: ``random_like`` tangents carry None
+    there too)."""
+    out = list(tangents)
+    for k, (i, t) in enumerate(zip(indices, tangents)):
+        a = primals[i] if type(i) is int and i < len(primals) else None
+        if isinstance(a, (list, tuple)) and type(a) in (list, tuple) and type(t) in (
+                list, tuple) and len(t) == len(
+                a) and any(ti is None and _is_number(ai) for ai, ti in zip(a, t)):
+            out[k] = type(t)(0.0 if ti is None and _is_number(ai) else ti
+                             for ai, ti in zip(a, t))
+    return tuple(out)
+
+
 def _like(g, a, entry=None):
-    """A derivative with the type, shape and dtype of the argument it belongs to."""
+    """A derivative with the type, shape and dtype of the argument it belongs to (None for
+    an int or bool item of a list or tuple)."""
+    if _is_number(a):
+        return None
     if isinstance(a, (list, tuple)):
         if isinstance(g, (list, tuple)) or (          # an array for a list a NumPy function
                 type(a) in (list, tuple) and isinstance(g, np.ndarray) and g.ndim and
@@ -1261,6 +1286,7 @@ class _Containers:
         return out
 
     def forward(self, primals, tangents, kwargs):
+        tangents = _int_item_tangents(primals, tangents, self.spec.wrt)
         flat, keyword, structures, layout = self.flatten(primals, kwargs)
         entry, wrt, groups, kwnames = self.plan(flat, keyword, structures, layout)
         return _call_forward(entry, flat, dict(zip(kwnames, keyword)), self.leaf_tangents(
@@ -1275,7 +1301,7 @@ class _Containers:
 
         def derivative(*args, **kwargs):
             n = len(args) - len(spec.wrt)
-            primals, tangents = args[:n], args[n:]
+            primals, tangents = args[:n], _int_item_tangents(args[:n], args[n:], spec.wrt)
             flat, keyword, structures, layout = self.flatten(primals, kwargs)
             inner, iwrt, igroups, kwnames = self.plan(flat, keyword, structures, layout)
             wrt, groups = outer.wrt(layout)
@@ -1566,7 +1592,8 @@ def _wrap(f, spec, kind):
             if n < 0:
                 raise ArgumentError(f"{target.__name__}: pass the arguments, then one tangent "
                                 f"per wrt argument ({len(indices)})", _def_location(target))
-            primals, tangents = bound_self + args[:n], args[n:]
+            primals, tangents = bound_self + args[:n], _int_item_tangents(
+                bound_self + args[:n], args[n:], indices)
             kinds = _kinds(primals + tangents)
             if boxed.star or (kwargs or None in kinds) and _has_container(primals, kwargs):
                 return boxed.forward(primals, tangents, kwargs)

@@ -127,6 +127,16 @@ def _by_user() -> bool:
     return not (name == "srcad" or name.startswith("srcad."))
 
 
+def is_random_draw(callee) -> bool:
+    """Is ``callee`` a function of ``numpy.random`` (or Python's ``random``) or a method of a
+    random number generator (``np.random.randn``, ``rng.standard_normal``)? Its value differs
+    on every call: the primal draws it once, and code that runs the primal again (a
+    checkpointed loop's replay, a helper's VJP) would draw other values."""
+    owner = getattr(callee, "__self__", None)
+    return "random" in (getattr(callee, "__module__", None) or "") or isinstance(
+        owner, (np.random.Generator, np.random.RandomState, np.random.BitGenerator))
+
+
 def lookup(primitive) -> Rule | None:
     """The rule for a resolved callable, or None."""
     _load_for(primitive)

@@ -42,7 +42,7 @@ SHARES = {
     "gather_sum": (), "scalar_items": (0,), "einsum_tangent": (1, 2), "to_complex": (),
     "real_like": (0,), "saved": (), "zero_if_discrete": (0,), "hook": (0,),
     "checkpoint_every": (), "segment": (), "plus": (0, 1), "sum_part": (0,),
-    "unsum_part": (0,), "rows_like": (0,),
+    "unsum_part": (0,), "rows_like": (),
 }
 HOLDS = {"add_list": (0, 1), "zeros_filled": (0,), "unstack_like": (0,), "unconcatenate": (0,),
          "unjoin": (0,), "spread": (0,), "seed_like": (0,), "plus": (0, 1), "sum_part": (0,),
@@ -1204,9 +1204,12 @@ def spread(g, items):
 def rows_like(parts, like):
     """The derivatives ``parts`` of the rows of ``like`` (the adjoint of ``list(like)``) in
     ``like``'s own type: one array of them when ``like`` is an array, so the derivative of an
-    array argument is an array at every order; ``parts`` itself for a list or tuple."""
-    if not _is_array(like) or _is_placeholder(parts, like):
+    array argument is an array at every order; a list of ``parts`` for a list or tuple (a
+    list of its own: the adjoint sweep pops it, and ``parts`` may be the caller's seed)."""
+    if _is_placeholder(parts, like):
         return parts
+    if not _is_array(like):
+        return list(parts)
     if len(like) == 0:
         return zeros_like(like)
     return np.stack(zeros_filled(list(parts), list(like)))
@@ -1888,6 +1891,66 @@ def _vector_direction(x, yk, ord, axes):
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = ax / np.where(yk == 0.0, 1.0, yk)
         return np.sign(x) * np.where(ax == 0.0, 0.0, ratio ** (ord - 1))
+
+
+def _direction_slope(x, y, ord, axis, keepdims, vector):
+    """What the derivatives of ``norm_direction`` (``vector_norm_direction`` when
+    ``vector``) need: None where the direction is piecewise constant (its derivative is 0
+    almost everywhere: vector norms 0 and +-inf, matrix norms +-1 and +-inf; vector 1 is
+    sign(x), whose slope below is 0 too), else (axes, |x|, the norm with kept dims, |x| / it)
+    for a vector p-norm, whose direction sign(x) (|x| / y) ** (p - 1) is smooth where x != 0."""
+    axes = _norm_axes(x, axis)
+    if not vector and len(axes) == 2:
+        if ord in (1, -1, np.inf, -np.inf):
+            return None
+        raise NotImplementedError(f"srcad has no second derivative of np.linalg.norm with "
+                                  f"ord={ord!r} chosen at run time: pass ord as a literal")
+    if ord == 0 or ord == np.inf or ord == -np.inf:
+        return None
+    yk = y if keepdims else np.expand_dims(y, axes)
+    ax = np.abs(x)
+    safe = np.where(yk == 0.0, 1.0, yk)
+    return axes, ax, safe, ax / safe
+
+
+def norm_direction_dx(x, y, ord, axis, keepdims, dx, vector=False):
+    """The derivative of ``norm_direction(x, y, ...)`` in ``x`` (y held), applied to ``dx``:
+    elementwise, (p - 1) (|x| / y) ** (p - 2) / y (0 where x == 0); its own transpose."""
+    slope = _direction_slope(x, y, ord, axis, keepdims, vector)
+    if slope is None:
+        return np.zeros(np.shape(x))
+    _, ax, safe, ratio = slope
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (ord - 1) * np.where(ax == 0.0, 0.0, ratio ** (ord - 2)) / safe * dx
+
+
+def _direction_y_slope(x, slope, ord):
+    _, ax, safe, ratio = slope
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (1 - ord) * np.sign(x) * np.where(ax == 0.0, 0.0, ratio ** (ord - 1)) / safe
+
+
+def norm_direction_dy(x, y, ord, axis, keepdims, dy, vector=False):
+    """The derivative of ``norm_direction(x, y, ...)`` in the norm ``y``, applied to ``dy``
+    (shaped like y): (1 - p) sign(x) (|x| / y) ** (p - 1) / y times dy."""
+    slope = _direction_slope(x, y, ord, axis, keepdims, vector)
+    if slope is None:
+        return np.zeros(np.shape(x))
+    return _direction_y_slope(x, slope, ord) * (dy if keepdims else np.expand_dims(
+        dy, slope[0]))
+
+
+def norm_direction_dy_adjoint(x, y, ord, axis, keepdims, g, vector=False):
+    """The transpose of ``norm_direction_dy``: ``g`` (shaped like x) to the norm's shape."""
+    slope = _direction_slope(x, y, ord, axis, keepdims, vector)
+    if slope is None:
+        return np.zeros(np.shape(y))
+    return np.sum(_direction_y_slope(x, slope, ord) * g, axis=slope[0], keepdims=keepdims)
+
+
+__all__ += ["norm_direction_dx", "norm_direction_dy", "norm_direction_dy_adjoint"]
+SHARES.update({"norm_direction_dx": (), "norm_direction_dy": (),
+               "norm_direction_dy_adjoint": ()})
 
 
 def real_eigenvalues(w):

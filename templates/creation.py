@@ -18,8 +18,10 @@ Deliberately absent:
   with the data (its minimum and maximum) and ``density=True`` divides by their widths; no
   rule yet rather than a silent zero;
 * ``np.kaiser(M, beta)``: a window, but smooth in ``beta``;
-* ``np.random.*``: random draws are not functions of the program's inputs, but they are
-  not pure either; leave them out until srcad has a story for random state.
+* ``np.random.*`` (and generator methods): random draws are not functions of the program's
+  inputs, nor pure: no rule, so a draw from inactive arguments is an inactive value drawn
+  once in the primal, one from an active argument is refused; code that runs the primal
+  again (a checkpointed loop, a helper's VJP) must not draw (``analysis.is_random_draw``).
 """
 import math
 

@@ -89,7 +89,9 @@ from srcad.runtime import (as_columns, as_residuals, dot_axes, einsum_adjoints,
                            einsum_adjoints_adjoint, einsum_adjoints_tangent, einsum_tangent,
                            expand_reduced, from_columns, inner_axes, kron_adjoint_lhs,
                            kron_adjoint_rhs, matmul_adjoint_lhs, matmul_adjoint_rhs,
-                           multi_dot_subscripts, norm_direction, qr_columns, real_eigenvalues,
+                           multi_dot_subscripts, norm_direction, norm_direction_dx,
+                           norm_direction_dy, norm_direction_dy_adjoint, qr_columns,
+                           real_eigenvalues,
                            residual_columns, tensordot_adjoint_lhs, tensordot_adjoint_rhs,
                            cofactor,
                            unbroadcast, undiagonal, untrace, vector_norm_direction)
@@ -486,7 +488,7 @@ _VECDOT = tuple(f for f in (None if hasattr(np, "matvec") else getattr(np, "vecd
                             getattr(np.linalg, "vecdot", None)) if f is not None)
 _VECTOR_NORM = tuple(f for f in (getattr(np.linalg, "vector_norm", None),) if f is not None)
 _MATRIX_NORM = tuple(f for f in (getattr(np.linalg, "matrix_norm", None),) if f is not None)
-nondiff(multi_dot_subscripts, qr_columns, vector_norm_direction)
+nondiff(multi_dot_subscripts, qr_columns)
 real_valued(multi_dot_subscripts, qr_columns)
 linear(real_eigenvalues, residual_columns, as_residuals)
 complex_ok(np.linalg.multi_dot)
@@ -774,6 +776,21 @@ def vector_norm_tangent(y, x, *, axis=None, keepdims=False, ord=2):
             if ord == 2 else
             np.sum(d[x] * vector_norm_direction(x, y, ord, axis, keepdims), axis=axis,
                    keepdims=keepdims))
+
+
+# vector_norm_direction's rules are norm_direction's (reductions.py) for a vector: 0 where it
+# is piecewise constant (ord 0, 1, +-inf), a p-norm's smooth slope otherwise (it was nondiff:
+# the hvp of a 3-norm was silently 0)
+@tangent(vector_norm_direction)
+def vector_norm_direction_tangent(out, x, y, ord, axis, keepdims):
+    d[out] = (norm_direction_dx(x, y, ord, axis, keepdims, d[x], True)
+              + norm_direction_dy(x, y, ord, axis, keepdims, d[y], True))
+
+
+@adjoint(vector_norm_direction)
+def vector_norm_direction_adjoint(out, x, y, ord, axis, keepdims):
+    d[x] = norm_direction_dx(x, y, ord, axis, keepdims, d[out], True)
+    d[y] = norm_direction_dy_adjoint(x, y, ord, axis, keepdims, d[out], True)
 
 
 # matrix_norm: 'fro', and 'nuc'/2/-2 through the SVD (so twice differentiable); +-1, +-inf

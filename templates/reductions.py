@@ -32,8 +32,11 @@ Conventions:
   the largest or the smallest singular pair, assumed distinct), over a vector as ``x / y``
   (2) and ``(y / x) ** 3`` (-2; 0 where an element is 0, where the norm is 0), so they are
   twice differentiable. Every other ord (vector p-norms, +-inf, 0; matrix +-1, +-inf) goes
-  through ``norm_direction`` in the runtime, which has no derivative rule of its own: second
-  derivatives of those norms raise srcad's no-rule error instead of being silently wrong.
+  through ``norm_direction`` in the runtime, whose own rules are the second derivatives:
+  0 where the direction is piecewise constant (vector 0, 1 and +-inf, matrix +-1 and
+  +-inf: zero almost everywhere), the smooth slope of a vector p-norm's
+  sign(x) (|x| / y) ** (p - 1) (``norm_direction_dx``, ``norm_direction_dy``); matrix 2, -2
+  and 'nuc' chosen at run time have none (an error); third derivatives: no rule.
 * Choices on parameters are conditional expressions, not ``if`` statements: they fold away
   when the parameter is a literal, and stay correct (a runtime choice inside one statement)
   when it is a variable (``ord=np.inf``, ``weights=w``, ``axis=k``).
@@ -51,6 +54,7 @@ from srcad.registry import (adjoint, complex_ok, d, linear, nondiff, real_valued
 from srcad.runtime import (average_weights_shape, broadcast_like, cumprod_jvp, cumprod_second,
                            cumprod_vjp, cumprod_vjp_tangent, dof_inverse, expand_reduced,
                            group_sum, group_weights, matrix_norm_axes, norm_direction,
+                           norm_direction_dx, norm_direction_dy, norm_direction_dy_adjoint,
                            prod_others, prod_others_tangent, reduced_count, spread, unbroadcast)
 
 # Weights and shapes computed from comparisons and shapes are piecewise constant.
@@ -297,6 +301,18 @@ def norm_tangent(y, x, ord=None, axis=None, keepdims=False):
                 / np.where(y == 0.0, 1.0, y) if ord is None or ord == "fro" else
                 np.sum(d[x] * norm_direction(x, y, ord, axis, keepdims), axis=axis,
                        keepdims=keepdims))
+
+
+@tangent(norm_direction)
+def norm_direction_tangent(out, x, y, ord, axis, keepdims):
+    d[out] = (norm_direction_dx(x, y, ord, axis, keepdims, d[x])
+              + norm_direction_dy(x, y, ord, axis, keepdims, d[y]))
+
+
+@adjoint(norm_direction)
+def norm_direction_adjoint(out, x, y, ord, axis, keepdims):
+    d[x] = norm_direction_dx(x, y, ord, axis, keepdims, d[out])
+    d[y] = norm_direction_dy_adjoint(x, y, ord, axis, keepdims, d[out])
 
 
 # -- cumsum: the adjoint is a reversed cumulative sum -------------------------------------------

@@ -122,7 +122,7 @@ def zero_if_discrete_adjoint(y, g, value):
     d[g] = zero_if_discrete(d[y], value)
 
 
-returns_list(list)      # its adjoints add item by item (add_list), where + would concatenate
+returns_list(list, tuple)   # their adjoints add item by item (add_list), not concatenate
 
 
 @adjoint(list)
@@ -138,6 +138,16 @@ def rows_like_adjoint(y, parts, like):
 @tangent(list)
 def list_tangent(y, x):
     d[y] = list(d[x])
+
+
+@adjoint(tuple)
+def tuple_adjoint(y, x):
+    d[x] = rows_like(d[y], x)      # tuple(ls) of a list srcad keeps as a value: as list(ls)
+
+
+@tangent(tuple)
+def tuple_tangent(y, x):
+    d[y] = tuple(d[x])
 
 
 @adjoint(spread)

@@ -167,6 +167,28 @@ def f(x, reduce=np.sum):
 def f(x):
     return P(x) + Q(x)
 """,
+    "tuple of an array's rows": """
+def f(x):
+    t = tuple(x ** 2)
+    return t[0] * t[1] + np.sum(np.sin(x)) * t[3]
+""",
+    "starred target of a rule's outputs": """
+def f(x):
+    A = np.stack([x, x ** 2, np.ones(4)], axis=1)
+    w, *_ = np.linalg.lstsq(A, np.sin(x), rcond=None)
+    return np.sum(w ** 2)
+""",
+    "starred target in the middle of a tuple display": """
+def f(x):
+    a, *mid, b = (x, 2.0 * x, np.sin(x), x ** 2)
+    return np.sum(a * b) + np.sum(mid[0] * mid[1])
+""",
+    "starred shape passed to functions without a derivative rule": """
+def f(x):
+    np.random.seed(0)
+    z = np.zeros(*x.shape) + np.random.randn(*x.shape)
+    return np.sum(np.sin(x) * z) + np.sum(x * np.random.rand(*x.shape))
+""",
 }
 NS = {"P": functools.partial(_scaled_loss, c=3.0), "Q": functools.partial(np.sum, axis=0)}
 
@@ -293,3 +315,50 @@ def test_a_helper_called_at_many_sites_is_read_once_per_build(monkeypatch):
     assert reads and reads.count(_leaf) == reads.count(_twice), reads
     check_agreement(_helpers_in_helpers, [x], 0)
     np.testing.assert_allclose(got, srcad.grad(_helpers_in_helpers)(x), rtol=0, atol=0)
+
+
+def test_tuple_of_a_list_argument():
+    """``t = tuple(ls)`` of a list of arrays srcad keeps as a value had no rule for
+    ``builtins.tuple`` (corpus s7 tuple_builtin_of_list)."""
+    f = make_function("""
+def f(ls, x):
+    t = tuple(ls)
+    return np.sum(t[0] * t[1] * np.sin(x)) + np.sum(t[1] ** 2 * x)
+""")
+    args = [[rng(3).normal(size=3), rng(4).normal(size=3)], rng(5).normal(size=3)]
+    for wrt in (0, 1):
+        check_agreement(f, args, wrt, f"wrt={wrt}")
+    check_second_order_of(f, args, wrt=1)
+
+
+def test_int_items_of_list_and_tuple_arguments_are_structure():
+    """An int in a list or tuple wrt argument was refused for the whole argument; it is
+    structure, as an int leaf of a dict: its gradient is None, its tangent may be None (corpus
+    s7 tuple_int_leaf, list_int_leaf)."""
+    f = make_function("""
+def f(t, x):
+    a, b, c = t
+    return np.sum(a * x ** 2 + b * np.sin(x) + c * b * x)
+""")
+    x = rng(6).normal(size=3)
+    g = srcad.grad(f)((1, 2.0, 3), x)
+    assert type(g) is tuple and g[0] is None and g[2] is None
+    np.testing.assert_allclose(g[1], np.sum(np.sin(x) + 3 * x), rtol=1e-12)
+    forward = srcad.autodiff(f, mode="forward")((1, 2.0, 3), x, (None, 0.5, None))
+    np.testing.assert_allclose(forward, 0.5 * g[1], rtol=1e-12)
+    hv = srcad.hvp(f)((1, 2.0, 3), x, (None, 0.5, None))
+    assert hv[0] is None and hv[1] == 0.0 and hv[2] is None
+    h = make_function("""
+def h(p, x):
+    s = 0.0
+    for v in p:
+        s = s + np.sum(v * np.sin(x))
+    return s
+""")
+    gl = srcad.grad(h)([0.5, x, 2], x)
+    assert type(gl) is list and gl[2] is None
+    np.testing.assert_allclose(gl[0], np.sum(np.sin(x)), rtol=1e-12)
+    np.testing.assert_allclose(gl[1], np.sin(x), rtol=1e-12)
+    check_agreement(h, [[0.5, x, 2.0], x], 1)
+    with pytest.raises(srcad.NotDifferentiableError, match="it is an integer"):
+        srcad.grad(f)(3, x)

@@ -179,8 +179,7 @@ def test_multi_output(name):
         _check_function(source, shapes)
 
 
-# Orders that go through runtime.norm_direction (no rule of its own: a second derivative is
-# refused, see templates/reductions.py) have first derivatives only.
+# Orders that go through runtime.norm_direction (its second derivatives: tests/test_norm_second_order.py)
 FIRST_ORDER_ONLY = ("ord=1", "ord=3", "np.inf", "cond(x, 1)", "'nuc')", "np.linalg.norm(")
 SECOND_ORDER = list({name: (expr, cases[-1]) for name, expr, cases in reversed(CASES)
                      if not any(part in expr for part in FIRST_ORDER_ONLY)}.values())

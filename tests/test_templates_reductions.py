@@ -346,11 +346,15 @@ def test_second_derivative(expr, shape):
     assert np.allclose(hess, fd.T, rtol=1e-5, atol=1e-6)
 
 
-def test_second_derivative_of_other_norms_is_a_clear_error():
-    # norm_direction (every ord but None/'fro') has no rule of its own: say so, do not guess.
+def test_second_derivative_of_other_norms():
+    # norm_direction (every ord but None/'fro') had no rule of its own (a no-rule error); its
+    # rules now give a p-norm's Hessian (tests/test_norm_second_order.py: the other orders)
     f = make_function("def f(x):\n    return np.linalg.norm(x, 3)\n")
-    with pytest.raises(srcad.NoRuleError, match="norm_direction"):
-        srcad.hessian(f)(np.arange(1.0, 4.0))
+    x = np.arange(1.0, 4.0)
+    grad = srcad.grad(f)
+    h = 1e-5
+    fd = np.stack([(grad(x + h * e) - grad(x - h * e)) / (2 * h) for e in np.eye(3)])
+    np.testing.assert_allclose(srcad.hessian(f)(x), fd, rtol=1e-6, atol=1e-8)
 
 
 @pytest.mark.parametrize("expr", ["np.prod(x)", "np.sum(np.cumprod(x) * W)"])

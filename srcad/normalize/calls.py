@@ -40,6 +40,15 @@ METHODS = {
 }
 _VARARG_SHAPE_METHODS = {"reshape", "transpose"}
 
+# The methods of NumPy's random number generators that draw values (rng.random(shape),
+# rng.standard_normal(shape), legacy RandomState.randn...), by name: the unbound method
+# (its rules: none; a draw from inactive arguments is an inactive value, drawn once in the
+# primal; passed an active argument, rng.normal(x) is refused for want of a rule).
+_DRAW_METHODS = {name: getattr(cls, name) for cls in (np.random.RandomState, np.random.Generator)
+                 for name in dir(cls) if not name.startswith("_") and name not in (
+                     "bit_generator", "spawn", "get_state", "set_state", "seed", "shuffle")
+                 and callable(getattr(cls, name))}
+
 
 def _user_method(obj, name) -> bool:
     """Is ``obj`` an object of a user class (not a function, class or module) whose class
@@ -99,14 +108,17 @@ class Calls(Inliner):
         func = node.func
         for held in getattr(node, "srcad_keys", ()):      # f(**opts): stale if its keys change
             self.deps.append((held, "keys", held.keys))
-        if any(isinstance(a, gast.Starred) for a in node.args) or any(
-                k.arg is None for k in node.keywords):
-            raise _loc_error(scope.src, node, "*args/**kwargs in calls are not supported",
-                             "Pass the arguments explicitly.")
+        starred = any(isinstance(a, gast.Starred) for a in node.args)
+        if any(k.arg is None for k in node.keywords):
+            raise _star_error(scope, node)
         # array methods: x.sum(axis=0) -> np.sum(x, axis=0)
         if isinstance(func, gast.Attribute) and not _is_static_root(scope, func, self):
+            if starred:
+                raise _star_error(scope, node)
             return self.method(scope, node, pre)
         marked = getattr(node, "srcad_inline", None)     # a helper taking containers
+        if starred and marked is not None:
+            raise _star_error(scope, node)
         if marked is not None:
             args = [self.atom(scope, a, pre) for a in node.args]
             keywords = [gast.keyword(arg=k.arg, value=self.atom(scope, k.value, pre))
@@ -117,6 +129,8 @@ class Calls(Inliner):
                                marked[3])
         callee = self.local_callee(scope, func, node)
         if isinstance(callee, LocalFunction):
+            if starred:
+                raise _star_error(scope, node)
             args = [self.argument(scope, a, pre) for a in node.args]
             keywords = [gast.keyword(arg=k.arg, value=self.argument(scope, k.value, pre))
                         for k in node.keywords]
@@ -167,7 +181,15 @@ class Calls(Inliner):
             return self.call(scope, nested, pre, hint)
         if callee is np.piecewise:
             return self.piecewise(scope, node, pre, hint)
-        args = [self.argument(scope, a, pre) for a in node.args]
+        if starred:          # np.random.randn(*x.shape): a call srcad has no rule for
+            rule = registry.lookup(callee)
+            if _is_user_function(callee) or rule is not None and not rule.nondiff:
+                raise _star_error(scope, node)
+            args = [gast.Starred(value=self.atom(scope, a.value, pre), ctx=gast.Load())
+                    if isinstance(a, gast.Starred) else self.argument(scope, a, pre)
+                    for a in node.args]
+        else:
+            args = [self.argument(scope, a, pre) for a in node.args]
         keywords = [gast.keyword(arg=k.arg, value=self.argument(scope, k.value, pre))
                     for k in node.keywords]
         return self.resolved_call(scope, node, func, callee, args, keywords, pre, hint)
@@ -476,6 +498,11 @@ class Calls(Inliner):
             owner = UNRESOLVED if local else scope.namespace.lookup(ident)
             if _user_method(owner, name):
                 raise _global_object(scope, node, func.value.id, owner, name)
+        if target is None and name in _DRAW_METHODS:
+            call = gast.Call(func=gast.Attribute(value=base, attr=name, ctx=gast.Load()),
+                             args=args, keywords=keywords)
+            call.srcad_callee = _DRAW_METHODS[name]  # rng.normal(...): a draw, kept as it is
+            return call
         if target is None:
             raise _loc_error(scope.src, node, f"srcad does not know the method `.{name}()`",
                              "Call the NumPy function instead (np.<name>(x, ...)).",
@@ -515,6 +542,15 @@ class Calls(Inliner):
         if obj is UNRESOLVED or not callable(obj) or isinstance(obj, type):
             return UNRESOLVED
         return obj
+
+
+def _star_error(scope, node):
+    """The refusal of ``*``/``**`` in a call srcad does not take them in: of a function
+    with a derivative rule, a helper, a method."""
+    return _loc_error(scope.src, node, "srcad does not differentiate *-unpacking here (only "
+                      "of a container srcad knows, or in a call of a function without a "
+                      "derivative rule: np.random.randn(*x.shape))",
+                      "Pass the arguments explicitly.")
 
 
 def _einsum_subscripts(src, node):

@@ -68,7 +68,14 @@ def fence(src: Source, fdef: gast.FunctionDef):
     for stmt in fdef.body:
         messages = {id(n) for m in gast.walk(stmt) if isinstance(m, _MESSAGES)
                     for n in gast.walk(m) if isinstance(n, gast.JoinedStr)}
+        passed = {id(a) for n in gast.walk(stmt) if isinstance(n, gast.Call)
+                  for a in n.args if isinstance(a, gast.Starred)}     # calls decide (calls.py)
+        passed |= {id(e) for n in gast.walk(stmt) if isinstance(n, gast.Assign)
+                   for t in n.targets if isinstance(t, (gast.Tuple, gast.List))
+                   for e in t.elts if isinstance(e, gast.Starred)}   # statements.py decides
         for node in gast.walk(stmt):
+            if id(node) in passed:
+                continue
             if isinstance(node, gast.Starred) and isinstance(node.ctx, gast.Store):
                 raise _loc_error(src, node, "srcad does not differentiate starred unpacking "
                                  "targets (`first, *rest = xs`)", "Instead: index and slice, "

@@ -17,9 +17,9 @@ import dataclasses
 import inspect
 
 import gast
-import numpy as np
 
 from .. import registry, runtime, trees
+from ..registry import is_random_draw
 from ..called_helpers import HelperPrimitive, helper_primitive
 from ..errors import InternalError, SrcadError
 from ..sharing import shares
@@ -365,9 +365,7 @@ def _repeatable(node) -> bool:
     if callee is None or callee is runtime.context_enter or (
             registry.lookup(callee) is None and not isinstance(callee, HelperPrimitive)):
         return False
-    owner = getattr(callee, "__self__", None)
-    return "random" not in (getattr(callee, "__module__", None) or "") and not isinstance(
-        owner, (np.random.Generator, np.random.RandomState, np.random.BitGenerator))
+    return not is_random_draw(callee)
 
 
 def _made_anew(stmts, result) -> bool:

@@ -204,6 +204,80 @@ class Statements(Calls):
             return first + out
         return self.assign(scope, targets[0], value, pre)
 
+    def starred_assign(self, scope, target, value, pre) -> list:
+        """``first, *rest = value`` of a value whose length srcad knows when it builds the
+        derivative (a tuple display, a helper's returned tuple, a rule's outputs:
+        ``x, *_ = np.linalg.lstsq(A, b)``): the starred name is bound to a list of the
+        items it takes, as Python binds it."""
+        at = next(i for i, e in enumerate(target.elts) if isinstance(e, gast.Starred))
+        if isinstance(value, (gast.Tuple, gast.List)):
+            simple = value
+        else:
+            simple = self.simple(scope, value, pre, hint="tuple")
+        rule = registry.lookup(getattr(simple, "srcad_callee", None))
+        if isinstance(simple, (gast.Tuple, gast.List)):
+            length = len(simple.elts)
+        elif rule is not None and rule.adjoint is not None and len(rule.adjoint.outputs) > 1:
+            length = len(rule.adjoint.outputs)
+        else:
+            raise _loc_error(scope.src, target, "srcad does not differentiate starred "
+                             "unpacking targets of a value whose length it does not know "
+                             "when it builds the derivative (a rule's outputs or a tuple "
+                             "display it does)", "Instead: index and slice, `first, rest = "
+                             "xs[0], list(xs[1:])`.")
+        taken = length - len(target.elts) + 1
+        if taken < 0:
+            raise _loc_error(scope.src, target, f"unpacking {length} values into "
+                             f"{len(target.elts) - 1} names and a starred one", "Unpack as "
+                             "many names as the value holds.")
+        star = target.elts[at].value.id
+        held = [_name(self.namer.fresh(f"_{star.lstrip('_') or 'rest'}"), gast.Store())
+                for _ in range(taken)]
+        flat = gast.Tuple(elts=target.elts[:at] + held + target.elts[at + 1:],
+                          ctx=gast.Store())
+        if simple is value:
+            out = self.assign(scope, flat, value, pre)
+        else:
+            out = self.unpack(scope, target, [self.name(scope, e) for e in flat.elts], simple)
+        rest = gast.List(elts=[_name(h.id, gast.Load()) for h in held], ctx=gast.Load())
+        out += self.assign(scope, _name(star, gast.Store()), rest, out)
+        return out
+
+    def unpack(self, scope, target, names, simple) -> list:
+        """``names = simple`` (the names of a flat tuple target, ``simple`` normalized):
+        a rule's outputs, a helper's returned tuple, or a value read by index."""
+        callee = getattr(simple, "srcad_callee", None)
+        rule = registry.lookup(callee) if callee is not None else None
+        if rule is not None and rule.adjoint is not None and len(
+                rule.adjoint.outputs) == len(names):
+            return [gast.Assign(targets=[gast.Tuple(elts=names, ctx=gast.Store())],
+                                value=simple, type_comment=None)]
+        if isinstance(simple, (gast.Tuple, gast.List)):   # a helper's returned tuple
+            if len(simple.elts) != len(names):
+                raise _loc_error(scope.src, target, f"unpacking {len(simple.elts)} values "
+                                 f"into {len(names)} names", "Unpack as many names as "
+                                 "the value holds.")
+            return [gast.Assign(targets=[n], value=e, type_comment=None)
+                    for n, e in zip(names, simple.elts)]
+        tname = self.namer.fresh("_" + ("_".join(n.id.lstrip("_") for n in names)))
+        # Python raises unless the value holds exactly len(names) items: so does the
+        # generated code, which reads them by index (primal only)
+        check = gast.Expr(value=gast.Call(
+            func=gast.Attribute(value=_name(self.ref(runtime, "_srcad"), gast.Load()),
+                                attr="check_unpack", ctx=gast.Load()),
+            args=[_name(tname, gast.Load()), gast.Constant(value=len(names), kind=None)],
+            keywords=[]))
+        check.srcad_primal_only = True
+        out = [gast.Assign(targets=[_name(tname, gast.Store())], value=simple,
+                           type_comment=None), check]
+        for i, n in enumerate(names):
+            out.append(gast.Assign(
+                targets=[n], type_comment=None,
+                value=gast.Subscript(value=_name(tname, gast.Load()),
+                                     slice=gast.Constant(value=i, kind=None),
+                                     ctx=gast.Load())))
+        return out
+
     def _target_name(self, scope, target):
         if isinstance(target, gast.Name):
             return scope.rename.get(target.id, target.id)
@@ -216,7 +290,11 @@ class Statements(Calls):
             return [gast.Assign(targets=[self.name(scope, target)], value=simple,
                                 type_comment=None)]
         if isinstance(target, (gast.Tuple, gast.List)):
-            if any(isinstance(e, gast.Starred) for e in target.elts) or not all(
+            stars = [e for e in target.elts if isinstance(e, gast.Starred)]
+            if len(stars) == 1 and isinstance(stars[0].value, gast.Name) and all(
+                    isinstance(e, gast.Name) for e in target.elts if e is not stars[0]):
+                return self.starred_assign(scope, target, value, pre)
+            if stars or not all(
                     isinstance(e, (gast.Name, gast.Tuple, gast.List)) for e in target.elts):
                 raise _loc_error(scope.src, target, "starred unpacking targets or targets "
                                  "that are not names", "Unpack into names (`first, rest = "
@@ -250,38 +328,8 @@ class Statements(Calls):
                 return [gast.Assign(targets=[self.name(scope, e)], value=a, type_comment=None)
                         for e, a in zip(target.elts, temps)]
             simple = self.simple(scope, value, pre, hint="tuple")
-            callee = getattr(simple, "srcad_callee", None)
-            rule = registry.lookup(callee) if callee is not None else None
-            names = [self.name(scope, e) for e in target.elts]
-            if rule is not None and rule.adjoint is not None and len(
-                    rule.adjoint.outputs) == len(names):
-                return [gast.Assign(targets=[gast.Tuple(elts=names, ctx=gast.Store())],
-                                    value=simple, type_comment=None)]
-            if isinstance(simple, (gast.Tuple, gast.List)):   # a helper's returned tuple
-                if len(simple.elts) != len(names):
-                    raise _loc_error(scope.src, target, f"unpacking {len(simple.elts)} values "
-                                     f"into {len(names)} names", "Unpack as many names as "
-                                     "the value holds.")
-                return [gast.Assign(targets=[n], value=e, type_comment=None)
-                        for n, e in zip(names, simple.elts)]
-            tname = self.namer.fresh("_" + ("_".join(n.id.lstrip("_") for n in names)))
-            # Python raises unless the value holds exactly len(names) items: so does the
-            # generated code, which reads them by index (primal only)
-            check = gast.Expr(value=gast.Call(
-                func=gast.Attribute(value=_name(self.ref(runtime, "_srcad"), gast.Load()),
-                                    attr="check_unpack", ctx=gast.Load()),
-                args=[_name(tname, gast.Load()), gast.Constant(value=len(names), kind=None)],
-                keywords=[]))
-            check.srcad_primal_only = True
-            out = [gast.Assign(targets=[_name(tname, gast.Store())], value=simple,
-                               type_comment=None), check]
-            for i, n in enumerate(names):
-                out.append(gast.Assign(
-                    targets=[n], type_comment=None,
-                    value=gast.Subscript(value=_name(tname, gast.Load()),
-                                         slice=gast.Constant(value=i, kind=None),
-                                         ctx=gast.Load())))
-            return out
+            return self.unpack(scope, target, [self.name(scope, e) for e in target.elts],
+                               simple)
         if isinstance(target, gast.Subscript):
             if not isinstance(target.value, gast.Name):
                 raise _loc_error(scope.src, target, "assignment into a nested subscript",
@@ -372,7 +420,7 @@ def _none_test(scope, test) -> bool | None:
 
 _EFFECTS = {builtins.print, warnings.warn, warnings.warn_explicit, runtime.errstate_enter,
             runtime.errstate_exit, runtime.context_enter, runtime.context_exit,
-            runtime.check_unpack}
+            runtime.check_unpack, np.random.seed}
 
 
 def _runtime_effect(which: str, keywords) -> gast.Expr:

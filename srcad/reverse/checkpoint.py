@@ -12,8 +12,8 @@ loops included), and runs the segment's adjoint, which pops what the replay push
 Input: a top-level ``for`` or ``while`` loop of the ANF body (at most one segment's tape is
 alive at a time; loops nested in it are replayed inside their segment). Output: the plain
 loop with its snapshots in the primal sweep, the segment loop in the adjoint sweep. A body
-that writes into an array or a list (a replay would write twice) is refused with its
-location.
+that writes into an array or a list (a replay would write twice) or draws random numbers (a
+replay would draw other values) is refused with its location.
 """
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ import gast
 from ..analysis import walk, walk_statements
 from ..errors import NotDifferentiableError
 from ..nodes import assign as _assign, attr as _attr, call as _call, name as _name
+from ..registry import is_random_draw
 from .control import ControlFlow
 
 _OFF = False
@@ -156,6 +157,15 @@ class Checkpointed(ControlFlow):
                     isinstance(n, gast.Attribute) and n.attr == "pop" for n in walk(s.value))):
                 raise self.error(s, "checkpoint= cannot replay a loop that writes into an "
                                  "array or a list (a replay would write twice)", hint,
+                                 NotDifferentiableError)
+            draws = [n for n in walk(s) if isinstance(n, gast.Call) and is_random_draw(
+                getattr(n, "srcad_callee", None))] if isinstance(s, gast.Assign) else []
+            if draws:
+                raise self.error(s, "checkpoint= cannot replay a loop that draws random "
+                                 "numbers (a replay would draw other values than the primal "
+                                 "did)", "Draw the values before the loop (noise = rng."
+                                 "standard_normal((T, n)), then noise[t] in the body), or "
+                                 "build the gradient without checkpoint=.",
                                  NotDifferentiableError)
 
 
