@@ -1397,6 +1397,23 @@ def _call_forward(entry, flat, named, leaf_tangents, preserve_result):
     return _tangent(out, entry, flat + list(leaf_tangents))
 
 
+def _typed_like_wrt(out, inner, primals, kwargs, preserve_result):
+    """What a forward derivative of ``inner`` (``grad(g)``'s) returned (``out``: the
+    gradient's tangent, after the gradient with ``preserve_result``), typed like ``g``'s wrt
+    arguments as the gradient is (a tuple stays a tuple, a float a Python float); batches of
+    tangents as they are."""
+    values = inner.arguments.values(primals, kwargs)
+    like = values[0] if inner.spec.single else tuple(values)
+
+    def typed(g):
+        return g if _batched(g) else _like(g, like)
+    return (typed(out[0]), typed(out[1])) if preserve_result else typed(out)
+
+
+def _batched(g) -> bool:
+    return type(g) is Batched or isinstance(g, (list, tuple)) and any(map(_batched, g))
+
+
 def _positional_count(target) -> int | None:
     """How many positional parameters ``target`` has (None: it takes ``*args``, or has no
     signature), which says where a positional seed starts."""
@@ -1412,14 +1429,22 @@ def _positional_count(target) -> int | None:
 def _wrap(f, spec, kind):
     """The user-facing derivative function for ``f`` and ``spec``."""
     inner = getattr(f, "__srcad_boxed__", None)
-    if inner is not None and _reads_containers(inner.target) and (
+    per_structure: list = []     # a derivative of f's code for each call's containers
+    if inner is not None and (
             kind == "forward" or inner.spec.grad_seed and not inner.spec.preserve_result and
             not inner.spec.has_aux and not spec.preserve_result and not spec.has_aux):
-        # a derivative of a function taking containers
+        # a derivative of a function taking containers: built from f's code for each call's
+        # structure; f's generic code rebinds names to containers (for W, b in layers)
         derivative = inner.over(spec) if kind == "forward" else inner.under(spec)
-        derivative.source = lambda: f"# built per container structure from {f.__name__}"
-        derivative.__srcad_spec__ = spec
-        return derivative
+        if _reads_containers(inner.target):
+            derivative.source = lambda: f"# built per container structure from {f.__name__}"
+            derivative.__srcad_spec__ = spec
+            return derivative
+        per_structure.append(derivative)      # for calls with containers; others: generic
+    # the result of a forward derivative of grad(g) is typed like g's wrt arguments
+    like_wrt = inner if inner is not None and kind == "forward" and \
+        inner.spec.grad_seed and not inner.spec.preserve_result and \
+        not inner.spec.has_aux else None
     bound_self = (f.__self__,) if isinstance(f, types.MethodType) else ()
     target = _target(f)
     of_derivative = getattr(f, "__srcad_current__", None) is not None
@@ -1523,6 +1548,8 @@ def _wrap(f, spec, kind):
                 args = bound_self + args
             kinds = _kinds(args)
             if boxed.star or (kwargs or None in kinds) and _has_container(args, kwargs):
+                if per_structure:
+                    return per_structure[0](*args, seed=seed, **kwargs)
                 return boxed.reverse(args, kwargs, seed)
             called = ()              # the functions passed: the derivative is built for them
             if None in kinds or kwargs:
@@ -1569,6 +1596,8 @@ def _wrap(f, spec, kind):
             primals, tangents = bound_self + args[:n], args[n:]
             kinds = _kinds(primals + tangents)
             if boxed.star or (kwargs or None in kinds) and _has_container(primals, kwargs):
+                if per_structure:
+                    return per_structure[0](*args, **kwargs)
                 return boxed.forward(primals, tangents, kwargs)
             if None in kinds:        # functions passed: the derivative is built for them
                 kinds = _keyed(kinds, primals + tangents)
@@ -1602,6 +1631,8 @@ def _wrap(f, spec, kind):
             if fast and not kwargs and entry.output is None and \
                     type(out[1] if spec.preserve_result else out) not in (tuple, Batched):
                 dispatcher.offer(args, kinds, entry, target)   # (a tuple: unshared here)
+            if like_wrt is not None:
+                out = _typed_like_wrt(out, like_wrt, primals, kwargs, spec.preserve_result)
             if spec.preserve_result:
                 return _value(out[0], entry), _tangent(out[1], entry, args)
             return _tangent(out, entry, args)
