@@ -2095,9 +2095,11 @@ def _stack(outs):
 
 
 def _copied(a):
-    """``a`` with its arrays and lists copied (tuples rebuilt around copies)."""
+    """``a`` with its arrays and lists copied (tuples, namedtuples rebuilt around copies)."""
     if isinstance(a, np.ndarray):
         return a.copy()
+    if isinstance(a, tuple) and hasattr(type(a), "_fields"):       # a namedtuple
+        return type(a)(*map(_copied, a))
     if isinstance(a, (list, tuple)):
         return type(a)(map(_copied, a))
     return a
