@@ -2241,7 +2241,9 @@ def jacobian(f: Callable[..., Any], wrt: Wrt = 0,
                 f"supported ({getattr(f, '__name__', f)}, argument {index})",
                 hint="Differentiate one of its items (an int wrt counts the call's positional "
                      "arguments), or use srcad.grad, srcad.vjp or srcad.hvp.")
-        if index < len(args) and trees.is_container(args[index]):
+        if index < len(args) and (trees.is_container(args[index]) or type(args[index]) in (
+                list, tuple) and len({np.shape(a) for a in args[index]}) > 1):
+            # (a tuple of leaves of several shapes, (x, 0.5), is not one array)
             return _container_jacobian(derivative("forward"), args, index, value)
         if isinstance(value, tuple) or trees.is_container(value):
             leaves: list = []               # one Jacobian per output, as JAX's
@@ -2288,6 +2290,8 @@ def jacobian(f: Callable[..., Any], wrt: Wrt = 0,
                     dtype=dtype).reshape(stop - start, -1))
             out = (rows[0] if len(rows) == 1 else np.concatenate(rows)) if rows else \
                 np.zeros((0, x.size), dtype)
+        if type(value) is float and type(args[index]) is float:
+            return float(out.reshape(()))       # of a float in a float: a float
         return out.reshape(y.shape + x.shape)
 
     def planned(args: tuple, plan: tuple) -> Any:
@@ -2426,11 +2430,19 @@ def _container_jacobian(forward, args, index, value):
             trees.flatten(forward(*args[:index], args[index], *args[index + 1:],
                                   trees.rebuild(args[index], iter(tangent))), out)
             columns.append([np.ravel(np.asarray(o, dtype=float)) for o in out])
-        blocks.append([(np.stack([c[m] for c in columns], axis=-1) if columns else
-                        np.zeros((np.size(y), 0))).reshape(np.shape(y) + np.shape(leaf))
+        blocks.append([_block(np.stack([c[m] for c in columns], axis=-1) if columns else
+                              np.zeros((np.size(y), 0)), y, leaf)
                        for m, y in enumerate(outputs)])
     return trees.build(tree, iter([trees.rebuild(args[index], iter(
         [None if b is None else b[m] for b in blocks])) for m in range(len(outputs))]))
+
+
+def _block(columns, y, leaf):
+    """A block of a Jacobian, output ``y``'s leaf in argument leaf ``leaf``: shaped
+    ``y.shape + leaf.shape``; of a float in a float, a float."""
+    if type(y) is float and type(leaf) is float:
+        return float(columns.reshape(()))
+    return columns.reshape(np.shape(y) + np.shape(leaf))
 
 
 def _tuple_jacobian(forward, args, index, outputs) -> tuple:

@@ -931,3 +931,42 @@ def test_hvp_is_typed_like_the_argument():
     both = srcad.hvp(g, wrt=(0, 1))(x, 0.7, x, 1.0)
     assert type(both) is tuple and type(both[0]) is np.ndarray and type(both[1]) is float
     np.testing.assert_allclose(both[1], np.sum(np.cos(x) * x), rtol=1e-12)
+
+
+def test_hessian_of_a_tuple_of_an_array_and_a_float():
+    """The Hessian in a tuple ``(x, 0.5)`` (leaves of several shapes) was an unlocated
+    ValueError ('inhomogeneous shape', np.asarray of the tuple in _tuple_jacobian); now JAX's
+    layout: per gradient leaf, per argument leaf, a block; the float-float block a float."""
+    f = make_function("""
+        def f(t):
+            return np.sum(t[0] ** 2 * t[1]) + t[1] ** 3 + np.sum(np.sin(t[0]))
+        """)
+    x = G.standard_normal(3)
+    H = srcad.hessian(f)((x, 0.5))
+    np.testing.assert_allclose(H[0][0], np.diag(1.0 - np.sin(x)), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(H[0][1], 2 * x, rtol=1e-12)
+    np.testing.assert_allclose(H[1][0], 2 * x, rtol=1e-12)
+    assert type(H[1][1]) is float and np.isclose(H[1][1], 3.0, rtol=1e-12)
+    h = 1e-5            # each block against central differences of the gradient
+    for k, v in enumerate([(np.eye(3)[j], 0.0) for j in range(3)] + [(np.zeros(3), 1.0)]):
+        up, down = (srcad.grad(f)((x + s * h * v[0], 0.5 + s * h * v[1])) for s in (1, -1))
+        col = [(u - d) / (2 * h) for u, d in zip(up, down)]
+        if k < 3:
+            np.testing.assert_allclose(col[0], H[0][0][:, k], rtol=1e-6, atol=1e-8)
+            np.testing.assert_allclose(col[1], H[1][0][k], rtol=1e-6, atol=1e-8)
+        else:
+            np.testing.assert_allclose(col[0], H[0][1], rtol=1e-6, atol=1e-8)
+            np.testing.assert_allclose(col[1], H[1][1], rtol=1e-6, atol=1e-8)
+
+
+def test_the_float_float_block_of_a_hessian_is_a_float():
+    f = make_function("""
+        def f(x, a):
+            return np.sum(x ** 2) * a ** 2
+        """)
+    x = G.standard_normal(3)
+    H = srcad.hessian(f, wrt=(0, 1))(x, 0.5)
+    assert type(H[1][1]) is float and np.isclose(H[1][1], 2 * np.sum(x ** 2), rtol=1e-12)
+    assert type(H[0][1]) is np.ndarray and H[0][1].shape == (3,)
+    h = srcad.hessian(f, wrt=1)(x, 0.5)
+    assert type(h) is float and np.isclose(h, 2 * np.sum(x ** 2), rtol=1e-12)
