@@ -970,3 +970,37 @@ def test_the_float_float_block_of_a_hessian_is_a_float():
     assert type(H[0][1]) is np.ndarray and H[0][1].shape == (3,)
     h = srcad.hessian(f, wrt=1)(x, 0.5)
     assert type(h) is float and np.isclose(h, 2 * np.sum(x ** 2), rtol=1e-12)
+
+
+def test_grad_called_inside_differentiated_code_over_a_list():
+    """``srcad.grad(h)(layers, x)`` inside a differentiated function, ``h`` looping over the
+    list ``layers``: the inlined gradient's own loop index ``_k`` was taken for the index of
+    the loop desugared around it, so ``_W = _range[_k]`` read the renamed ``_k`` (None): an
+    unlocated TypeError 'range indices must be integers or slices, not NoneType'."""
+    inner = make_function("""
+        def inner(layers, x):
+            for W in layers:
+                x = np.tanh(W * x)
+            return np.sum(x)
+        """)
+    outer = make_function("""
+        def outer(layers, x):
+            return np.sum(srcad.grad(inner)(layers, x)[0] ** 2)
+        """, {"inner": inner, "srcad": srcad})
+    x = G.standard_normal(3)
+    layers = [x * 0.5, x + 1.0]
+    h = 1e-6
+    for optimized in (True, False):
+        got = srcad.grad(outer, optimized=optimized)(layers, x)
+        assert type(got) is list and len(got) == 2
+        gx = srcad.grad(outer, wrt=1, optimized=optimized)(layers, x)
+        for k in range(3):
+            for i in range(2):
+                up, down = [a.copy() for a in layers], [a.copy() for a in layers]
+                up[i][k] += h
+                down[i][k] -= h
+                fd = (outer(up, x) - outer(down, x)) / (2 * h)
+                np.testing.assert_allclose(got[i][k], fd, rtol=1e-6, atol=1e-9)
+            e = np.eye(3)[k] * h
+            fd = (outer(layers, x + e) - outer(layers, x - e)) / (2 * h)
+            np.testing.assert_allclose(gx[k], fd, rtol=1e-6, atol=1e-9)
