@@ -1423,6 +1423,23 @@ def _call_forward(entry, flat, named, leaf_tangents, preserve_result):
     return _tangent(out, entry, flat + list(leaf_tangents))
 
 
+def _typed_like_wrt(out, inner, primals, kwargs, preserve_result):
+    """What a forward derivative of ``inner`` (``grad(g)``'s) returned (``out``: the
+    gradient's tangent, after the gradient with ``preserve_result``), typed like ``g``'s wrt
+    arguments as the gradient is (a tuple stays a tuple, a float a Python float); batches of
+    tangents as they are."""
+    values = inner.arguments.values(primals, kwargs)
+    like = values[0] if inner.spec.single else tuple(values)
+
+    def typed(g):
+        return g if _batched(g) else _like(g, like)
+    return (typed(out[0]), typed(out[1])) if preserve_result else typed(out)
+
+
+def _batched(g) -> bool:
+    return type(g) is Batched or isinstance(g, (list, tuple)) and any(map(_batched, g))
+
+
 def _positional_count(target) -> int | None:
     """How many positional parameters ``target`` has (None: it takes ``*args``, or has no
     signature), which says where a positional seed starts."""
@@ -1438,14 +1455,22 @@ def _positional_count(target) -> int | None:
 def _wrap(f, spec, kind):
     """The user-facing derivative function for ``f`` and ``spec``."""
     inner = getattr(f, "__srcad_boxed__", None)
-    if inner is not None and _reads_containers(inner.target) and (
+    per_structure: list = []     # a derivative of f's code for each call's containers
+    if inner is not None and (
             kind == "forward" or inner.spec.grad_seed and not inner.spec.preserve_result and
             not inner.spec.has_aux and not spec.preserve_result and not spec.has_aux):
-        # a derivative of a function taking containers
+        # a derivative of a function taking containers: built from f's code for each call's
+        # structure; f's generic code rebinds names to containers (for W, b in layers)
         derivative = inner.over(spec) if kind == "forward" else inner.under(spec)
-        derivative.source = lambda: f"# built per container structure from {f.__name__}"
-        derivative.__srcad_spec__ = spec
-        return derivative
+        if _reads_containers(inner.target):
+            derivative.source = lambda: f"# built per container structure from {f.__name__}"
+            derivative.__srcad_spec__ = spec
+            return derivative
+        per_structure.append(derivative)      # for calls with containers; others: generic
+    # the result of a forward derivative of grad(g) is typed like g's wrt arguments
+    like_wrt = inner if inner is not None and kind == "forward" and \
+        inner.spec.grad_seed and not inner.spec.preserve_result and \
+        not inner.spec.has_aux else None
     bound_self = (f.__self__,) if isinstance(f, types.MethodType) else ()
     target = _target(f)
     of_derivative = getattr(f, "__srcad_current__", None) is not None
@@ -1549,6 +1574,8 @@ def _wrap(f, spec, kind):
                 args = bound_self + args
             kinds = _kinds(args)
             if boxed.star or (kwargs or None in kinds) and _has_container(args, kwargs):
+                if per_structure:
+                    return per_structure[0](*args, seed=seed, **kwargs)
                 return boxed.reverse(args, kwargs, seed)
             called = ()              # the functions passed: the derivative is built for them
             if None in kinds or kwargs:
@@ -1596,6 +1623,8 @@ def _wrap(f, spec, kind):
                 bound_self + args[:n], args[n:], indices)
             kinds = _kinds(primals + tangents)
             if boxed.star or (kwargs or None in kinds) and _has_container(primals, kwargs):
+                if per_structure:
+                    return per_structure[0](*args, **kwargs)
                 return boxed.forward(primals, tangents, kwargs)
             if None in kinds:        # functions passed: the derivative is built for them
                 kinds = _keyed(kinds, primals + tangents)
@@ -1629,6 +1658,8 @@ def _wrap(f, spec, kind):
             if fast and not kwargs and entry.output is None and \
                     type(out[1] if spec.preserve_result else out) not in (tuple, Batched):
                 dispatcher.offer(args, kinds, entry, target)   # (a tuple: unshared here)
+            if like_wrt is not None:
+                out = _typed_like_wrt(out, like_wrt, primals, kwargs, spec.preserve_result)
             if spec.preserve_result:
                 return _value(out[0], entry), _tangent(out[1], entry, args)
             return _tangent(out, entry, args)
@@ -2091,9 +2122,11 @@ def _stack(outs):
 
 
 def _copied(a):
-    """``a`` with its arrays and lists copied (tuples rebuilt around copies)."""
+    """``a`` with its arrays and lists copied (tuples, namedtuples rebuilt around copies)."""
     if isinstance(a, np.ndarray):
         return a.copy()
+    if isinstance(a, tuple) and hasattr(type(a), "_fields"):       # a namedtuple
+        return type(a)(*map(_copied, a))
     if isinstance(a, (list, tuple)):
         return type(a)(map(_copied, a))
     return a
@@ -2235,7 +2268,9 @@ def jacobian(f: Callable[..., Any], wrt: Wrt = 0,
                 f"supported ({getattr(f, '__name__', f)}, argument {index})",
                 hint="Differentiate one of its items (an int wrt counts the call's positional "
                      "arguments), or use srcad.grad, srcad.vjp or srcad.hvp.")
-        if index < len(args) and trees.is_container(args[index]):
+        if index < len(args) and (trees.is_container(args[index]) or type(args[index]) in (
+                list, tuple) and len({np.shape(a) for a in args[index]}) > 1):
+            # (a tuple of leaves of several shapes, (x, 0.5), is not one array)
             return _container_jacobian(derivative("forward"), args, index, value)
         if isinstance(value, tuple) or trees.is_container(value):
             leaves: list = []               # one Jacobian per output, as JAX's
@@ -2282,6 +2317,8 @@ def jacobian(f: Callable[..., Any], wrt: Wrt = 0,
                     dtype=dtype).reshape(stop - start, -1))
             out = (rows[0] if len(rows) == 1 else np.concatenate(rows)) if rows else \
                 np.zeros((0, x.size), dtype)
+        if type(value) is float and type(args[index]) is float:
+            return float(out.reshape(()))       # of a float in a float: a float
         return out.reshape(y.shape + x.shape)
 
     def planned(args: tuple, plan: tuple) -> Any:
@@ -2420,11 +2457,19 @@ def _container_jacobian(forward, args, index, value):
             trees.flatten(forward(*args[:index], args[index], *args[index + 1:],
                                   trees.rebuild(args[index], iter(tangent))), out)
             columns.append([np.ravel(np.asarray(o, dtype=float)) for o in out])
-        blocks.append([(np.stack([c[m] for c in columns], axis=-1) if columns else
-                        np.zeros((np.size(y), 0))).reshape(np.shape(y) + np.shape(leaf))
+        blocks.append([_block(np.stack([c[m] for c in columns], axis=-1) if columns else
+                              np.zeros((np.size(y), 0)), y, leaf)
                        for m, y in enumerate(outputs)])
     return trees.build(tree, iter([trees.rebuild(args[index], iter(
         [None if b is None else b[m] for b in blocks])) for m in range(len(outputs))]))
+
+
+def _block(columns, y, leaf):
+    """A block of a Jacobian, output ``y``'s leaf in argument leaf ``leaf``: shaped
+    ``y.shape + leaf.shape``; of a float in a float, a float."""
+    if type(y) is float and type(leaf) is float:
+        return float(columns.reshape(()))
+    return columns.reshape(np.shape(y) + np.shape(leaf))
 
 
 def _tuple_jacobian(forward, args, index, outputs) -> tuple:

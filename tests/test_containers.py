@@ -823,3 +823,184 @@ def test_a_key_rebound_in_the_loop_over_a_dict_is_still_refused():
         """)
     with pytest.raises(SrcadError, match="assigned more than once"):
         srcad.grad(f)({"W": G.standard_normal(3), "b": G.standard_normal(3)})
+
+
+# -- second order of functions reading containers only by position (issue 13) -----------------
+
+def _moved(a, v, h):
+    """``a + h * v`` leaf by leaf (a container, or one array or float)."""
+    if not trees.is_container(a):
+        return a + h * v
+    return trees.rebuild(a, iter([x + h * t for x, t in zip(trees.leaves(a), trees.leaves(v))]))
+
+
+def _hvp_fd(f, args, v, wrt=0, h=1e-5):
+    """Central differences of the gradient along ``v``: the leaves of H v."""
+    grads = []
+    for sign in (1, -1):
+        moved = list(args)
+        moved[wrt] = _moved(args[wrt], v, sign * h)
+        g = srcad.grad(f, wrt=wrt)(*moved)
+        grads.append(trees.leaves(g) if trees.is_container(g) else [g])
+    return [(p - m) / (2 * h) for p, m in zip(*grads)]
+
+
+def _positional_cases():
+    G2 = rng(11)
+    r = G2.standard_normal
+    layers = [(r((3, 4)), r(4)), (r((4, 2)), 0.1)]
+    return {
+        "for W, b in layers": (make_function("""
+            def f(layers, X):
+                h = X
+                for W, b in layers:
+                    h = np.tanh(h @ W + b)
+                return np.sum(h ** 2)
+            """), (layers, r((5, 3))), [(r((3, 4)), r(4)), (r((4, 2)), 0.3)]),
+        "for w in group in p": (make_function("""
+            def f(p, x):
+                s = 0.0
+                for group in p:
+                    for w in group:
+                        s = s + np.sum(w * x)
+                return s ** 2
+            """), ([(r(3), r(3)), (r(3),)], r(3)), [(r(3), r(3)), (r(3),)]),
+        "lin[0] of a namedtuple": (make_function("""
+            def f(lin, X):
+                return np.sum((X @ lin[0] + lin[1]) ** 2)
+            """), (Pair(r((3, 2)), 0.5), r((4, 3))), Pair(r((3, 2)), 0.7)),
+        "for v in a namedtuple": (make_function("""
+            def f(p, x):
+                s = 0.0
+                for v in p:
+                    s = s + v * np.sum(np.sin(x)) * v
+                return s
+            """), (Pair(0.5, -0.3), r(4)), Pair(0.2, 1.1)),
+    }
+
+
+@pytest.mark.parametrize("case", list(_positional_cases()))
+def test_hvp_of_a_function_reading_containers_by_position(case):
+    """hvp of ``for W, b in layers``, ``lin[0]``, ``for v in nt``: it differentiated the
+    generic gradient, which rebinds names to containers ("'_W_b' holds a container and is
+    assigned more than once"); now the gradient built for the argument's structure. The
+    result has the argument's structure and types."""
+    f, args, v = _positional_cases()[case]
+    want = _hvp_fd(f, args, v)
+    for optimized in (True, False):
+        hv = srcad.hvp(f, optimized=optimized)(*map(_readonly, args), _readonly(v))
+        got = _same_structure(hv, args[0])
+        for gi, ei in zip(got, want):
+            np.testing.assert_allclose(gi, ei, rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("case", list(_positional_cases()))
+def test_reverse_over_reverse_of_a_function_reading_containers_by_position(case):
+    """The VJP of the gradient (reverse over reverse) along ``v`` is H v (H is symmetric)."""
+    f, args, v = _positional_cases()[case]
+    want = _hvp_fd(f, args, v)
+    got = srcad.autodiff(srcad.grad(f), mode="reverse")(*args, seed=v)
+    for gi, ei in zip(_same_structure(got, args[0]), want):
+        np.testing.assert_allclose(gi, ei, rtol=1e-6, atol=1e-8)
+    _, pullback = srcad.vjp(srcad.grad(f), *args)
+    for gi, ei in zip(_same_structure(pullback(v), args[0]), want):
+        np.testing.assert_allclose(gi, ei, rtol=1e-6, atol=1e-8)
+
+
+def test_hvp_is_typed_like_the_argument():
+    """hvp with respect to a tuple of arrays the function is linear in was a list of zeros;
+    with respect to a float (positional or keyword-only), a 0-d array."""
+    f = make_function("""
+        def f(t, x, *, lam=0.1):
+            ls = list(t)
+            return np.sum(ls[0] * x) + lam * np.sum(ls[1] * x ** 2) + lam * np.sum(x)
+        """)
+    t, x = (G.standard_normal(3), G.standard_normal(3)), G.standard_normal(3)
+    hv = srcad.hvp(f)(t, x, t)
+    assert type(hv) is tuple and all(type(h) is np.ndarray for h in hv)
+    np.testing.assert_array_equal(hv[0], 0.0)
+    hl = srcad.hvp(f, wrt="lam")(t, x, 1.0, lam=0.5)
+    assert type(hl) is float and hl == 0.0
+    g = make_function("""
+        def g(x, a):
+            h = lambda z: a * np.sin(z)
+            return np.sum(h(x))
+        """)
+    ha = srcad.hvp(g, wrt=1)(x, 0.7, 1.0)
+    assert type(ha) is float and ha == 0.0
+    both = srcad.hvp(g, wrt=(0, 1))(x, 0.7, x, 1.0)
+    assert type(both) is tuple and type(both[0]) is np.ndarray and type(both[1]) is float
+    np.testing.assert_allclose(both[1], np.sum(np.cos(x) * x), rtol=1e-12)
+
+
+def test_hessian_of_a_tuple_of_an_array_and_a_float():
+    """The Hessian in a tuple ``(x, 0.5)`` (leaves of several shapes) was an unlocated
+    ValueError ('inhomogeneous shape', np.asarray of the tuple in _tuple_jacobian); now JAX's
+    layout: per gradient leaf, per argument leaf, a block; the float-float block a float."""
+    f = make_function("""
+        def f(t):
+            return np.sum(t[0] ** 2 * t[1]) + t[1] ** 3 + np.sum(np.sin(t[0]))
+        """)
+    x = G.standard_normal(3)
+    H = srcad.hessian(f)((x, 0.5))
+    np.testing.assert_allclose(H[0][0], np.diag(1.0 - np.sin(x)), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(H[0][1], 2 * x, rtol=1e-12)
+    np.testing.assert_allclose(H[1][0], 2 * x, rtol=1e-12)
+    assert type(H[1][1]) is float and np.isclose(H[1][1], 3.0, rtol=1e-12)
+    h = 1e-5            # each block against central differences of the gradient
+    for k, v in enumerate([(np.eye(3)[j], 0.0) for j in range(3)] + [(np.zeros(3), 1.0)]):
+        up, down = (srcad.grad(f)((x + s * h * v[0], 0.5 + s * h * v[1])) for s in (1, -1))
+        col = [(u - d) / (2 * h) for u, d in zip(up, down)]
+        if k < 3:
+            np.testing.assert_allclose(col[0], H[0][0][:, k], rtol=1e-6, atol=1e-8)
+            np.testing.assert_allclose(col[1], H[1][0][k], rtol=1e-6, atol=1e-8)
+        else:
+            np.testing.assert_allclose(col[0], H[0][1], rtol=1e-6, atol=1e-8)
+            np.testing.assert_allclose(col[1], H[1][1], rtol=1e-6, atol=1e-8)
+
+
+def test_the_float_float_block_of_a_hessian_is_a_float():
+    f = make_function("""
+        def f(x, a):
+            return np.sum(x ** 2) * a ** 2
+        """)
+    x = G.standard_normal(3)
+    H = srcad.hessian(f, wrt=(0, 1))(x, 0.5)
+    assert type(H[1][1]) is float and np.isclose(H[1][1], 2 * np.sum(x ** 2), rtol=1e-12)
+    assert type(H[0][1]) is np.ndarray and H[0][1].shape == (3,)
+    h = srcad.hessian(f, wrt=1)(x, 0.5)
+    assert type(h) is float and np.isclose(h, 2 * np.sum(x ** 2), rtol=1e-12)
+
+
+def test_grad_called_inside_differentiated_code_over_a_list():
+    """``srcad.grad(h)(layers, x)`` inside a differentiated function, ``h`` looping over the
+    list ``layers``: the inlined gradient's own loop index ``_k`` was taken for the index of
+    the loop desugared around it, so ``_W = _range[_k]`` read the renamed ``_k`` (None): an
+    unlocated TypeError 'range indices must be integers or slices, not NoneType'."""
+    inner = make_function("""
+        def inner(layers, x):
+            for W in layers:
+                x = np.tanh(W * x)
+            return np.sum(x)
+        """)
+    outer = make_function("""
+        def outer(layers, x):
+            return np.sum(srcad.grad(inner)(layers, x)[0] ** 2)
+        """, {"inner": inner, "srcad": srcad})
+    x = G.standard_normal(3)
+    layers = [x * 0.5, x + 1.0]
+    h = 1e-6
+    for optimized in (True, False):
+        got = srcad.grad(outer, optimized=optimized)(layers, x)
+        assert type(got) is list and len(got) == 2
+        gx = srcad.grad(outer, wrt=1, optimized=optimized)(layers, x)
+        for k in range(3):
+            for i in range(2):
+                up, down = [a.copy() for a in layers], [a.copy() for a in layers]
+                up[i][k] += h
+                down[i][k] -= h
+                fd = (outer(up, x) - outer(down, x)) / (2 * h)
+                np.testing.assert_allclose(got[i][k], fd, rtol=1e-6, atol=1e-9)
+            e = np.eye(3)[k] * h
+            fd = (outer(layers, x + e) - outer(layers, x - e)) / (2 * h)
+            np.testing.assert_allclose(gx[k], fd, rtol=1e-6, atol=1e-9)

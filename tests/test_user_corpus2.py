@@ -515,10 +515,6 @@ KNOWN: dict[tuple[str, str], str] = {
         'SrcadSyntaxError: user_corpus2.py:1038: a dict comprehension over values not known when the derivative is built',
     ('dict_comprehension_constant_keys', 'nomut'):
         'SrcadSyntaxError: user_corpus2.py:1038: a dict comprehension over values not known when the derivative is built',
-    ('tuple_genexp_stack', 'hess'):
-        'structure: at [0]: list where the argument has tuple',
-    ('container_slicing_unpack', 'hess'):
-        'SrcadSyntaxError: <srcad dcontainer_slicing_unpack_dlayers a23af18f>:19: indexing a container with a key that is not a constant',
     ('activation_from_table', 'grad'):
         'SrcadSyntaxError: user_corpus2.py:1369: d.get with a key that is not a constant',
     ('activation_from_table', 'fwd'):

@@ -50,7 +50,7 @@ class Loops(Statements):
                 loop_target = self._loop_name(scope, target.elts[0])
                 index = _name(loop_target.id, gast.Load())
             else:                       # enumerate(seq, start): count = position + start
-                loop_target = _name(self.namer.fresh("_k"), gast.Store())
+                loop_target = _name(self._index_name(scope), gast.Store())
                 index = _name(loop_target.id, gast.Load())
                 head = self._head(scope, target.elts[0], gast.BinOp(
                     left=index, op=gast.Add(), right=start))
@@ -62,7 +62,7 @@ class Loops(Statements):
                 it.args) and not it.keywords:
             seqs = [self._iterated(self.atom(scope, a, pre, hint="seq"), scope, stmt, pre)
                     for a in it.args]
-            loop_target = _name(self.namer.fresh("_k"), gast.Store())
+            loop_target = _name(self._index_name(scope), gast.Store())
             loop_iter = self._index_range(seqs, pre)
             for t, seq in zip(target.elts, seqs):
                 head += self._head(scope, t, gast.Subscript(
@@ -72,7 +72,7 @@ class Loops(Statements):
                 it = gast.Subscript(value=it.args[0], slice=gast.Slice(
                     lower=None, upper=None, step=constant_node(-1)), ctx=gast.Load())
             seq = self._iterated(self.atom(scope, it, pre, hint="seq"), scope, stmt, pre)
-            loop_target = _name(self.namer.fresh("_k"), gast.Store())
+            loop_target = _name(self._index_name(scope), gast.Store())
             loop_iter = self._index_range(seq, pre)
             head = self._head(scope, target, gast.Subscript(
                 value=seq, slice=_name(loop_target.id, gast.Load()), ctx=gast.Load()))
@@ -83,6 +83,15 @@ class Loops(Statements):
                         type_comment=None)
         loop.srcad_breaks = breaks
         return [loop]
+
+    def _index_name(self, scope) -> str:
+        """A fresh name for a desugared loop's index, which the loop's head reads through
+        ``scope``'s renames: never a name of an inlined function's own (an inlined generated
+        derivative has its own ``_k``, renamed; reading ``seq[_k]`` read that one)."""
+        name = self.namer.fresh("_k")
+        while name in scope.rename:
+            name = self.namer.fresh("_k")
+        return name
 
     def _iterated(self, seq, scope, loop, pre):
         """The sequence a ``for`` loop iterates over, held in a name of its own when the body
