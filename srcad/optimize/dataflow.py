@@ -24,8 +24,8 @@ def optimize(fdef: gast.FunctionDef, np_name: str = "np") -> gast.FunctionDef:
     round asks ``facts`` what the statements read and bind: a statement is walked again only
     after a rewrite changed it (``Facts.forget``), and the peepholes skip statements they
     found nothing in since."""
-    written = _written(fdef, np_name)    # (copies propagated are already joined in it)
     facts = Facts()
+    written = _written(fdef, np_name, facts)    # (copies propagated are already joined in it)
     while True:
         stores, loads = facts.counts(fdef)
         fdef.body = _propagate_copies(fdef.body, stores, loads, facts)
