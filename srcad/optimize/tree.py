@@ -18,6 +18,9 @@ WRITING_HELPERS = frozenset({"take_and_zero", "add_at"})     # write into their 
 _WRITING_ATTRIBUTES = WRITING_HELPERS | ARRAY_MUTATORS | {"at"}
 
 
+_MAY_WRITE = (gast.AugAssign, gast.Subscript, gast.Call)     # the nodes _writes_in_place takes
+
+
 def _writes_in_place(n) -> bool:
     """Might the node ``n`` itself write into an array in place (``b += e``, ``x[i] = v``,
     ``out=``, a writing method or runtime helper, ``np.add.at``)? A quick look, before
@@ -194,8 +197,6 @@ class Facts:
         stored: set = set()
         writes = False
         for n in walk(stmt):
-            if not writes and _writes_in_place(n):
-                writes = True
             if isinstance(n, gast.Name):
                 found[n.id] = found.get(n.id, 0) + 1
                 if isinstance(n.ctx, gast.Load):
@@ -204,9 +205,12 @@ class Facts:
                     stored.add(n.id)
                     if isinstance(n.ctx, (gast.Store, gast.Param)):
                         binds[n.id] = binds.get(n.id, 0) + 1
-            elif isinstance(n, gast.AugAssign) and isinstance(n.target, gast.Name):
+                continue
+            if isinstance(n, gast.AugAssign) and isinstance(n.target, gast.Name):
                 stored.add(n.target.id)
                 binds[n.target.id] = binds.get(n.target.id, 0) + 1
+            if not writes and isinstance(n, _MAY_WRITE) and _writes_in_place(n):
+                writes = True
         entry = (stmt, loads, binds, found, stored, [False, None], writes)
         self._memo[id(stmt)] = entry
         return entry
