@@ -41,13 +41,15 @@ def optimize(fdef: gast.FunctionDef, np_name: str = "np") -> gast.FunctionDef:
             return fdef
 
 
-def _targets(stmt):
+def _targets(stmt, pure=None):
     """Names a pure assignment defines, or None when the statement must stay (``n += e``
-    defines ``n`` too: a counter nobody reads is dead, and so is its initialization)."""
-    if isinstance(stmt, gast.AugAssign) and isinstance(stmt.target, gast.Name) and _pure(
-            stmt.value):
+    defines ``n`` too: a counter nobody reads is dead, and so is its initialization).
+    ``pure``: is the whole statement ``_pure``, when known (``Facts``): where the answer is
+    not None its targets are names, which call nothing, so it is its value's purity."""
+    if isinstance(stmt, gast.AugAssign) and isinstance(stmt.target, gast.Name) and (
+            _pure(stmt.value) if pure is None else pure):
         return [stmt.target.id]
-    if not isinstance(stmt, gast.Assign) or not _pure(stmt.value):
+    if not isinstance(stmt, gast.Assign) or not (_pure(stmt.value) if pure is None else pure):
         return None
     out = []
     for t in stmt.targets:

@@ -40,12 +40,15 @@ def _loads(node) -> set:
 def _pure(value) -> bool:
     """Evaluating ``value`` changes nothing (no tape or list operations, no in-place helper)."""
     for n in walk(value):
-        if isinstance(n, gast.Call):
-            func = n.func
-            name = func.attr if isinstance(func, gast.Attribute) else getattr(func, "id", "")
-            if name in _EFFECTS:
-                return False
+        if isinstance(n, gast.Call) and _effect(n):
+            return False
     return True
+
+
+def _effect(call) -> bool:
+    """Is ``call`` one ``_pure`` refuses (a tape or list operation, an in-place helper)?"""
+    func = call.func
+    return (func.attr if isinstance(func, gast.Attribute) else getattr(func, "id", "")) in _EFFECTS
 
 
 def _name_counts(fdef) -> tuple:
@@ -160,8 +163,9 @@ _SIMPLE: dict = {}
 class Facts:
     """What the passes of one ``optimize`` ask of each statement, computed once per statement
     and kept while nobody changes it: its load counts, the names it binds (``_name_counts``'s
-    way of counting), every name it holds, its pure targets (``dataflow._targets``) and
-    whether it may write into an array in place (``_writes_in_place``).
+    way of counting), every name it holds, its pure targets (``dataflow._targets``, given
+    whether the statement is ``_pure``) and whether it may write into an array in place
+    (``_writes_in_place``).
 
     Only simple statements are memoized (by identity, the node kept so its id is not reused);
     a loop or branch is its header plus its statements', recomputed from their memos, so
@@ -196,6 +200,7 @@ class Facts:
         found: dict = {}
         stored: set = set()
         writes = False
+        pure = True
         for n in walk(stmt):
             if isinstance(n, gast.Name):
                 found[n.id] = found.get(n.id, 0) + 1
@@ -211,7 +216,9 @@ class Facts:
                 binds[n.target.id] = binds.get(n.target.id, 0) + 1
             if not writes and isinstance(n, _MAY_WRITE) and _writes_in_place(n):
                 writes = True
-        entry = (stmt, loads, binds, found, stored, [False, None], writes)
+            if pure and isinstance(n, gast.Call) and _effect(n):
+                pure = False
+        entry = (stmt, loads, binds, found, stored, [False, None], writes, pure)
         self._memo[id(stmt)] = entry
         return entry
 
@@ -258,12 +265,13 @@ class Facts:
 
     def targets(self, stmt, compute):
         """``compute(stmt)`` (``dataflow._targets``: it reads the statement only), memoized
-        for a simple statement."""
+        for a simple statement, given its purity there: ``compute(stmt, pure)``."""
         if not isinstance(stmt, (gast.Assign, gast.AugAssign)):
             return compute(stmt)
-        memo = self._simple(stmt)[5]
+        entry = self._simple(stmt)
+        memo = entry[5]
         if not memo[0]:
-            memo[0], memo[1] = True, compute(stmt)
+            memo[0], memo[1] = True, compute(stmt, entry[7])
         return memo[1]
 
     def _pieces(self, fdef):
