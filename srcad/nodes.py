@@ -1,20 +1,26 @@
 """gast node builders shared by the transformers and the optimizer (names, assignments, calls,
 attributes, comments), ``drop_empty``, the clean-up of statements that do nothing, and
-``walk``, the fast walk of a tree every stage uses (``analysis.walk`` is this one)."""
+``walk``, the fast walk of a tree every stage uses (``analysis.walk`` is this one), and
+``Transformer``, a faster ``gast.NodeTransformer`` that skips the same leaves."""
 from __future__ import annotations
 
 import gast
 
 from .naming import COMMENT_MARK
 
-__all__ = ["walk", "name", "assign", "call", "attr", "loads", "comment", "COMMENT_MARK",
+__all__ = ["walk", "Transformer", "name", "assign", "call", "attr", "loads", "comment", "COMMENT_MARK",
            "drop_empty"]
 
 
 def walk(node, parents: dict | None = None):
-    """Every node of a gast tree (a faster ``gast.walk``: the optimizer walks a lot; the
-    fields that only ever hold a string or a literal are not looked into, ``_CHILD_FIELDS``);
-    ``parents``, when given, gets id(node) -> its parent for every node below ``node``."""
+    """Every node of a gast tree but the expression contexts and operators (a faster
+    ``gast.walk``: every stage walks a lot). Not looked into (``_CHILD_FIELDS``): the fields
+    that only ever hold a string or a literal, and those that only ever hold a context or
+    an operator (``ctx``, ``op``, ``ops``: ``Load()``, ``Add()``, ``Lt()``, leaves a third
+    of a tree's nodes, which callers read through their parent, ``n.ctx``, ``n.op``, and
+    never look for). The other nodes come in the order ``gast.walk`` gives them.
+    ``parents``, when given, gets id(node) -> its parent for every node yielded below
+    ``node``."""
     stack = [node]
     pop, push = stack.pop, stack.append
     AST = gast.AST
@@ -41,7 +47,9 @@ def walk(node, parents: dict | None = None):
                     parents[id(value)] = n
 
 
-# fields gast declares as a string, an identifier or a literal value (never a node)
+# fields gast declares as a string, an identifier or a literal value (never a node), and
+# those holding only an expression context or operators (nodes without children)
+_LEAF_FIELDS = frozenset({"ctx", "op", "ops"})
 _SCALAR_FIELDS = {gast.Name: {"id", "type_comment"}, gast.Attribute: {"attr"},
                   gast.keyword: {"arg"}, gast.Constant: {"value", "kind"},
                   gast.FunctionDef: {"name", "type_comment"},
@@ -52,10 +60,58 @@ _CHILD_FIELDS: dict = {}
 
 
 def _child_fields(cls) -> tuple:
-    skip = _SCALAR_FIELDS.get(cls, ())
+    skip = _SCALAR_FIELDS.get(cls, frozenset()) | _LEAF_FIELDS
     fields = tuple(f for f in cls._fields if f not in skip)
     _CHILD_FIELDS[cls] = fields
     return fields
+
+
+class Transformer(gast.NodeTransformer):
+    """``gast.NodeTransformer`` with the same results, faster: ``visit`` finds a node class's
+    ``visit_<Class>`` method once per transformer class (cached on that class), and
+    ``generic_visit`` goes into the fields ``walk`` goes into only (a context or an operator
+    is a leaf no transformer rewrites: a subclass must not define ``visit_Load``,
+    ``visit_Add``, ...). As there, a visit returning None drops the node (from a list, or
+    deletes the field) and one returning a list splices it into a list."""
+
+    def visit(self, node):
+        cls = self.__class__
+        table = cls.__dict__.get("_srcad_visitors")
+        if table is None:
+            table = {}
+            setattr(cls, "_srcad_visitors", table)
+        method = table.get(node.__class__)
+        if method is None:
+            method = table[node.__class__] = getattr(
+                cls, "visit_" + node.__class__.__name__, cls.generic_visit)
+        return method(self, node)
+
+    def generic_visit(self, node):
+        fields = _CHILD_FIELDS.get(node.__class__)
+        if fields is None:
+            fields = _child_fields(node.__class__)
+        AST = gast.AST
+        for field in fields:
+            old = getattr(node, field, None)
+            if isinstance(old, list):
+                new_values = []
+                for value in old:
+                    if isinstance(value, AST):
+                        value = self.visit(value)
+                        if value is None:
+                            continue
+                        if not isinstance(value, AST):
+                            new_values.extend(value)
+                            continue
+                    new_values.append(value)
+                old[:] = new_values
+            elif isinstance(old, AST):
+                new = self.visit(old)
+                if new is None:
+                    delattr(node, field)
+                else:
+                    setattr(node, field, new)
+        return node
 
 
 def name(ident, ctx=None):

@@ -9,7 +9,8 @@ import numpy as np
 
 from srcad.emit import to_source
 from srcad.optimize import optimize
-from srcad.optimize.tree import Facts, _assign_counts, _load_counts, _loads
+from srcad.optimize.aliases import _writes_arrays
+from srcad.optimize.tree import Facts, _load_counts, _loads, _name_counts
 
 
 def _parsed(text):
@@ -35,12 +36,14 @@ def test_counts_are_the_whole_function_queries():
             return a
         """)
     facts = Facts()
-    assert facts.counts(fdef) == (_assign_counts(fdef), _load_counts(fdef))
+    assert facts.counts(fdef) == _name_counts(fdef)
+    assert _name_counts(fdef)[1] == _load_counts(fdef)
     loop = fdef.body[1]
     inner = loop.body[0]
     inner.value.left.id = "x"          # a rewrite in place, then forgotten
     facts.forget(loop)
-    assert facts.counts(fdef) == (_assign_counts(fdef), _load_counts(fdef))
+    assert facts.counts(fdef) == _name_counts(fdef)
+    assert _name_counts(fdef)[1] == _load_counts(fdef)
     assert facts.loads(loop) == _loads(loop) and "x" in facts.loads(loop)
 
 
@@ -76,3 +79,19 @@ def test_a_statement_changed_after_its_peepholes_ran_is_visited_again():
     optimized = optimize(fdef)
     assert "2.0 * b" in to_source(optimized), to_source(optimized)
     np.testing.assert_allclose(_run(optimized, np.arange(3.0)), 2.0 * np.sin(np.arange(3.0)))
+
+
+def test_writes_arrays_is_the_whole_function_query():
+    # Facts.writes_arrays answers from the statements' memos what aliases._writes_arrays
+    # finds in one walk: a write in place anywhere (inside a loop, a branch's test, a
+    # default value), or none
+    for text, writes in [
+            ("def f(x):\n    a = x * 2.0\n    return np.sum(a)\n", False),
+            ("def f(x):\n    for i in range(3):\n        x[i] = 1.0\n    return x\n", True),
+            ("def f(x):\n    a = x * 1.0\n    if a.sort() is None:\n        a = x\n"
+             "    return a\n", True),
+            ("def f(x, y=np.add(1.0, 2.0, out=None)):\n    return x\n", True),
+            ("def f(x):\n    while x[0] < 1.0:\n        x = x + 1.0\n    return x\n", False)]:
+        fdef = _parsed(text)
+        assert _writes_arrays(fdef) is writes, text
+        assert Facts().writes_arrays(fdef) is writes, text

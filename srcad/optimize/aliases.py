@@ -13,10 +13,11 @@ import gast
 from ..analysis import walk, walk_statements
 from ..nodes import name
 from ..sharing import _dotted, _exposed, _root, shares
+from .tree import ARRAY_MUTATORS as _ARRAY_MUTATORS
+from .tree import WRITING_HELPERS as _WRITING_HELPERS
+from .tree import _writes_in_place
 
 _LIST_MUTATORS = frozenset({"append", "extend", "insert", "pop", "remove", "clear", "reverse"})
-_ARRAY_MUTATORS = frozenset({"sort", "fill", "resize", "put", "itemset", "partition"})
-_WRITING_HELPERS = frozenset({"take_and_zero", "add_at"})     # write into their first argument
 
 
 def _writes(stmt):
@@ -91,19 +92,27 @@ class _Aliases:
         return targets | {n for n in self.group if self.find(n) in roots}
 
 
-def _written(fdef, np_name) -> set:
-    return _Aliases(fdef, np_name).written() if _writes_arrays(fdef) else set()
+def _written(fdef, np_name, facts=None) -> set:
+    """``_Aliases(fdef).written()``, or nothing where ``fdef`` writes into no array in place
+    (asked of ``facts``, ``tree.Facts``, when given: its statements' memos)."""
+    writes = facts.writes_arrays(fdef) if facts is not None else _writes_arrays(fdef)
+    return _Aliases(fdef, np_name).written() if writes else set()
 
 
 def _writes_arrays(fdef) -> bool:
     """Might ``fdef`` write into an array in place (a quick look, before ``_Aliases``)?"""
+    return any(map(_writes_in_place, walk(fdef)))
+
+
+def _may_mutate(fdef) -> bool:
+    """Might a statement of ``fdef`` write into memory in place, an array's or a list's (a
+    quick look: where not, ``_Aliases(fdef).sites`` is empty)? A superset of what ``_writes``
+    finds: an in-place write (``_writes_in_place``), an attribute assigned (``x.a = v``), a
+    list changed (``lst.append(v)``)."""
     for n in walk(fdef):
-        if isinstance(n, gast.AugAssign) or (isinstance(n, gast.Subscript) and isinstance(
-                n.ctx, gast.Store)):
-            return True
-        if isinstance(n, gast.Call) and (any(k.arg == "out" for k in n.keywords) or isinstance(
-                n.func, gast.Attribute) and n.func.attr in _WRITING_HELPERS | _ARRAY_MUTATORS
-                | {"at"}):
+        if _writes_in_place(n) or isinstance(n, gast.Attribute) and isinstance(
+                n.ctx, gast.Store) or isinstance(n, gast.Call) and isinstance(
+                n.func, gast.Attribute) and n.func.attr in _LIST_MUTATORS:
             return True
     return False
 

@@ -24,8 +24,8 @@ def optimize(fdef: gast.FunctionDef, np_name: str = "np") -> gast.FunctionDef:
     round asks ``facts`` what the statements read and bind: a statement is walked again only
     after a rewrite changed it (``Facts.forget``), and the peepholes skip statements they
     found nothing in since."""
-    written = _written(fdef, np_name)    # (copies propagated are already joined in it)
     facts = Facts()
+    written = _written(fdef, np_name, facts)    # (copies propagated are already joined in it)
     while True:
         stores, loads = facts.counts(fdef)
         fdef.body = _propagate_copies(fdef.body, stores, loads, facts)
@@ -41,13 +41,15 @@ def optimize(fdef: gast.FunctionDef, np_name: str = "np") -> gast.FunctionDef:
             return fdef
 
 
-def _targets(stmt):
+def _targets(stmt, pure=None):
     """Names a pure assignment defines, or None when the statement must stay (``n += e``
-    defines ``n`` too: a counter nobody reads is dead, and so is its initialization)."""
-    if isinstance(stmt, gast.AugAssign) and isinstance(stmt.target, gast.Name) and _pure(
-            stmt.value):
+    defines ``n`` too: a counter nobody reads is dead, and so is its initialization).
+    ``pure``: is the whole statement ``_pure``, when known (``Facts``): where the answer is
+    not None its targets are names, which call nothing, so it is its value's purity."""
+    if isinstance(stmt, gast.AugAssign) and isinstance(stmt.target, gast.Name) and (
+            _pure(stmt.value) if pure is None else pure):
         return [stmt.target.id]
-    if not isinstance(stmt, gast.Assign) or not _pure(stmt.value):
+    if not isinstance(stmt, gast.Assign) or not (_pure(stmt.value) if pure is None else pure):
         return None
     out = []
     for t in stmt.targets:

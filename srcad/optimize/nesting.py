@@ -12,8 +12,7 @@ from __future__ import annotations
 import gast
 
 from ..analysis import walk
-from .tree import (_assign_counts, _helper_name, _load_counts, _loads, _parents, _pure,
-                   _replace_child)
+from .tree import _helper_name, _loads, _name_counts, _parents, _pure, _replace_child
 
 __all__ = ["inline_temporaries"]
 
@@ -28,8 +27,7 @@ def inline_temporaries(fdef: gast.FunctionDef, user_names: set) -> gast.Function
     gradient, instead of living until the function returns. Only srcad's own temporaries
     (``_``-names the user did not write) are nested, only straight-line code is crossed, only
     pure expressions are moved, and past nothing that rebinds or mutates what they read."""
-    stores = _assign_counts(fdef)
-    loads = _load_counts(fdef)
+    stores, loads = _name_counts(fdef)
 
     def temporary(s):
         if not (isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(

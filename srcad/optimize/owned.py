@@ -16,7 +16,7 @@ from ..analysis import walk, walk_statements
 from ..instantiate import mark_derivative
 from ..nodes import assign, attr, call, name
 from ..sharing import _dotted, _operands, _passed_through, _root
-from .aliases import _LIST_MUTATORS, _Aliases, _writes
+from .aliases import _LIST_MUTATORS, _Aliases, _may_mutate, _writes
 
 __all__ = ["owned_writes"]
 
@@ -62,6 +62,8 @@ def owned_writes(fdef: gast.FunctionDef, np_name: str = "np",
 def _may_write_unowned(fdef, params, np_name) -> bool:
     """Flow-insensitively: may a statement write into a parameter's memory, or derivative code
     into a primal value's? (When not, ``_MemoryFlow`` need not run.)"""
+    if not _may_mutate(fdef):
+        return False                  # (no statement writes: ``_Aliases`` finds no site)
     aliases = _Aliases(fdef, np_name)
     if not aliases.sites:
         return False

@@ -13,6 +13,7 @@ import copy
 import gast
 
 from ..analysis import walk_statements
+from ..nodes import Transformer
 from .aliases import _Guard, _unguarded
 from .tree import _literal, _number, _pure
 
@@ -49,7 +50,7 @@ def _same(a, b) -> bool:
     return repr(a) == repr(b)
 
 
-class _Peephole(gast.NodeTransformer):
+class _Peephole(Transformer):
     """``a + -b`` -> ``a - b``; ``-(-a)`` -> ``a``; ``e + e`` -> ``2.0 * e`` (also in
     ``a + e + e``); arithmetic on
     two float literals is folded (never ``x * 0.0``: that keeps ``x``'s shape)."""
@@ -146,7 +147,7 @@ def _replace_name(tree, name, value):
             setattr(tree, field, _Sub().visit(old))
 
 
-class Identities(gast.NodeTransformer):
+class Identities(Transformer):
     """``1.0 * e``, ``e * 1.0``, ``e / 1.0``, ``e - 0.0`` -> ``e``. Only for derivative code, whose
     values are floating point (in primal code ``1.0 * n`` may turn integers into floats)."""
 

@@ -13,7 +13,7 @@ import gast
 
 from ..analysis import rank, walk
 from ..nodes import attr, call, name
-from .tree import _helper_name, _parents
+from .tree import _helper_name
 
 __all__ = ["scalar_reads", "scalar_accumulators"]
 
@@ -22,18 +22,23 @@ def scalar_reads(fdef: gast.FunctionDef, shapes: dict, namer) -> gast.FunctionDe
     """In loops, read a rank-1 parameter that is never written through a list of Python
     floats: ``T[k]`` -> ``T_items[k]`` with ``T_items = _srcad.scalar_items(T)`` (a list for
     float64 arrays, the array itself otherwise)."""
+    loops = [s for s in walk(fdef) if isinstance(s, (gast.For, gast.While))]
+    if not loops:
+        return fdef                     # (nothing is read in a loop)
     params = [a.id for a in fdef.args.posonlyargs + fdef.args.args + fdef.args.kwonlyargs]
-    written = {n.value.id for n in walk(fdef) if isinstance(n, gast.Subscript)
-               and not isinstance(n.ctx, gast.Load) and isinstance(n.value, gast.Name)}
-    written |= {n.id for n in walk(fdef) if isinstance(n, gast.Name)
-                and isinstance(n.ctx, gast.Store)}
+    written = set()
+    for n in walk(fdef):
+        if isinstance(n, gast.Subscript) and not isinstance(n.ctx, gast.Load) and isinstance(
+                n.value, gast.Name):
+            written.add(n.value.id)
+        elif isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
+            written.add(n.id)
 
     def scalar_read(n, p):
         return (isinstance(n, gast.Subscript) and isinstance(n.ctx, gast.Load)
                 and isinstance(n.value, gast.Name) and n.value.id == p
                 and isinstance(n.slice, gast.Name) and shapes.get(n.slice.id) == ())
 
-    loops = [s for s in walk(fdef) if isinstance(s, (gast.For, gast.While))]
     prologue = []
     for p in params:
         if rank(shapes.get(p)) != 1 or p in written:
@@ -66,10 +71,10 @@ def scalar_accumulators(fdef: gast.FunctionDef, shapes: dict, np_name: str):
     if ret is None:
         return fdef
     returned = {n.id for n in walk(ret) if isinstance(n, gast.Name)}
-    parents = _parents(fdef)
-    in_loop = {id(n) for loop in walk(fdef) if isinstance(loop, (gast.For, gast.While))
-               for n in walk(loop)}
-    in_return = {id(n) for n in walk(ret)}
+    parents: dict = {}
+    in_loop: set = set()
+    in_return: set = set()
+    gathered = False       # the three above, gathered at the first candidate, before any change
     for stmt in list(body):
         if not (isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name)
                 and _helper_name(stmt.value) == "zeros_like" and len(stmt.value.args) == 1
@@ -78,6 +83,12 @@ def scalar_accumulators(fdef: gast.FunctionDef, shapes: dict, np_name: str):
         b, p = stmt.targets[0].id, stmt.value.args[0].id
         if rank(shapes.get(p)) != 1 or b not in returned:
             continue
+        if not gathered:
+            gathered = True
+            for n in walk(fdef, parents):
+                if isinstance(n, (gast.For, gast.While)):
+                    in_loop.update(id(m) for m in walk(n))
+            in_return = {id(n) for n in walk(ret)}
         uses = [n for n in walk(fdef) if isinstance(n, gast.Name) and n.id == b
                 and n is not stmt.targets[0]]
 

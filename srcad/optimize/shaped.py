@@ -14,7 +14,7 @@ from __future__ import annotations
 import gast
 
 from ..analysis import axes_of, walk_statements
-from ..nodes import attr, call, name
+from ..nodes import Transformer, attr, call, name
 from ..sharing import _dotted
 from .aliases import _Guard, _written
 from .inplace import _InPlace
@@ -37,9 +37,10 @@ def shaped_rewrites(fdef: gast.FunctionDef, shapes: dict, np_name: str,
         if getattr(s, "srcad_derivative", False) and getattr(s, "value", None) is not None:
             peephole.guard = _Guard(s, written, np_name)
             s.value = peephole.visit(s.value)
-    _InPlace(_Shapes(fdef, shapes, np_name), _load_counts(fdef), fdef,
-            numpy_args).block(fdef.body, set())
-    return _MethodForms(_Shapes(fdef, shapes, np_name)).visit(fdef)
+    known = _Shapes(fdef, shapes, np_name)
+    _InPlace(known, _load_counts(fdef), fdef, numpy_args).block(fdef.body, set())
+    # (``b = b + e`` -> ``b += e`` binds the same names to the same shapes: ``known`` holds)
+    return _MethodForms(known).visit(fdef)
 
 
 # NumPy functions that are Python wrappers of the ndarray method of the same name, taking the
@@ -65,7 +66,7 @@ _METHODS = {
 }
 
 
-class _MethodForms(gast.NodeTransformer):
+class _MethodForms(Transformer):
     """``np.sum(a, axis=1)`` -> ``a.sum(axis=1)`` (and the other wrappers in ``_METHODS``)
     where ``a`` is certainly an array of one dimension or more (a known shape: a NumPy array,
     never a list or a number). ``sharing`` treats both forms alike: a reduction is a new
@@ -89,7 +90,7 @@ class _MethodForms(gast.NodeTransformer):
                          keywords=node.keywords)
 
 
-class _ShapedPeephole(gast.NodeTransformer):
+class _ShapedPeephole(Transformer):
     """Rewrites of derivative code that need shapes: ``np.sum(a * (-b / s))`` ->
     ``-(np.vdot(a, b) / s)`` (one pass, no temporaries); ``s1 * (-a / s2)`` ->
     ``-(s1 / s2) * a`` (one pass over ``a``, not three); the runtime matmul adjoints of 1-D

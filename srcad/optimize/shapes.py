@@ -16,7 +16,7 @@ from ..analysis import (axes_of, broadcast, join_all, literal, matmul_shape, red
                         walk, walk_statements)
 from ..nodes import attr, name
 from ..sharing import _dotted
-from .tree import _helper_name, _np_call, _parents, _replace_child, _set_child
+from .tree import _helper_name, _np_call, _replace_child, _set_child
 
 __all__ = ["with_shapes"]
 
@@ -33,9 +33,13 @@ class _Shapes:
     """Shapes of the values of derivative code: the primal values' from ``analysis.shapes``,
     the others inferred from every assignment to them (joined, as there), through
     elementwise operations, sums and the runtime helpers whose result is shaped like one of
-    their arguments. Only what is certain is known, as in ``analysis.shapes``."""
+    their arguments. Only what is certain is known, as in ``analysis.shapes``.
 
-    def __init__(self, fdef, primal: dict, np_name: str):
+    ``stored``: the names ``fdef`` binds (``Name`` nodes in a store context), when the caller
+    has them from its own walk of ``fdef`` as it stands (``_Tree.bound``); else gathered
+    here."""
+
+    def __init__(self, fdef, primal: dict, np_name: str, stored: set | None = None):
         self.primal = primal
         self.np = np_name
         self.known: dict = {}
@@ -48,8 +52,10 @@ class _Shapes:
                 assigns.append((s.target.id, gast.BinOp(left=gast.Name(
                     id=s.target.id, ctx=gast.Load(), annotation=None, type_comment=None),
                     op=s.op, right=s.value)))
-        other = {n.id for n in walk(fdef) if isinstance(n, gast.Name) and isinstance(
-            n.ctx, gast.Store)} - {t for t, _ in assigns}    # loop targets, tuple targets
+        if stored is None:
+            stored = {n.id for n in walk(fdef) if isinstance(n, gast.Name) and isinstance(
+                n.ctx, gast.Store)}
+        other = stored - {t for t, _ in assigns}    # loop targets, tuple targets
         self.unknown = set(other)
         join_all(lambda: ((t, self.of(v)) for t, v in assigns if t not in primal),
                  self.known, self.unknown)
@@ -169,8 +175,8 @@ def with_shapes(fdef: gast.FunctionDef, shapes: dict, np_name: str) -> gast.Func
                 sizes.setdefault(d, (p, i))
     _dot_as_matmul(fdef, shapes)
     _last_axis(fdef, _Shapes(fdef, shapes, np_name))
-    parents = _parents(fdef)
-    for site in list(walk(fdef)):
+    parents: dict = {}
+    for site in list(walk(fdef, parents)):
         helper = _helper_name(site)
         if helper in _SHAPE_ONLY and len(site.args) > _SHAPE_ONLY[helper]:
             like = site.args[_SHAPE_ONLY[helper]]
@@ -187,14 +193,14 @@ def with_shapes(fdef: gast.FunctionDef, shapes: dict, np_name: str) -> gast.Func
     while True:
         tree = _Tree(fdef)
         parents = tree.parents
-        known = _Shapes(fdef, shapes, np_name)
+        known = _Shapes(fdef, shapes, np_name, tree.bound)
         if not all(_absorbed(node, shape, tree, known) for node, shape, _ in done):
             undo = done.pop()                # the last one broke an earlier one: restore
             parent, field, expand = undo[2]
             _set_child(parent, field, undo[0], expand)
             rejected.add(id(expand))
             continue
-        candidates = [n for n in walk(fdef) if _helper_name(n) == "expand_reduced"
+        candidates = [n for n in tree.calls if _helper_name(n) == "expand_reduced"
                       and id(n) not in rejected | tried and len(n.args) == 4]
         for expand in candidates:
             g, x, axis, keepdims = expand.args
@@ -305,16 +311,26 @@ def _expanded(shape, axis):
 
 
 class _Tree:
-    """Parents, reads and writes of every name in a tree, gathered in one walk."""
+    """Parents, reads and writes of every name in a tree, the names it binds (``bound``: in
+    a store context, as ``_Shapes`` wants them) and its calls in ``walk``'s order, gathered
+    in one walk: valid until the tree changes."""
 
     def __init__(self, root):
-        self.parents = _parents(root)
+        self.parents: dict = {}
         self.uses: dict = {}
         self.stores: dict = {}
-        for node in walk(root):
+        self.bound: set = set()
+        self.calls: list = []
+        for node in walk(root, self.parents):
             if isinstance(node, gast.Name):
-                table = self.uses if isinstance(node.ctx, gast.Load) else self.stores
-                table.setdefault(node.id, []).append(node)
+                if isinstance(node.ctx, gast.Load):
+                    self.uses.setdefault(node.id, []).append(node)
+                else:
+                    self.stores.setdefault(node.id, []).append(node)
+                    if isinstance(node.ctx, gast.Store):
+                        self.bound.add(node.id)
+            elif isinstance(node, gast.Call):
+                self.calls.append(node)
 
 
 def _binary_ufunc(call, np_name) -> bool:

@@ -13,6 +13,23 @@ from ..analysis import literal, walk
 from ..sharing import _dotted
 
 _EFFECTS = {"pop", "append", "add_at", "take_and_zero", "extend", "insert"}
+ARRAY_MUTATORS = frozenset({"sort", "fill", "resize", "put", "itemset", "partition"})
+WRITING_HELPERS = frozenset({"take_and_zero", "add_at"})     # write into their first argument
+_WRITING_ATTRIBUTES = WRITING_HELPERS | ARRAY_MUTATORS | {"at"}
+
+
+_MAY_WRITE = (gast.AugAssign, gast.Subscript, gast.Call)     # the nodes _writes_in_place takes
+
+
+def _writes_in_place(n) -> bool:
+    """Might the node ``n`` itself write into an array in place (``b += e``, ``x[i] = v``,
+    ``out=``, a writing method or runtime helper, ``np.add.at``)? A quick look, before
+    ``aliases._Aliases`` looks closer."""
+    if isinstance(n, gast.AugAssign) or (isinstance(n, gast.Subscript) and isinstance(
+            n.ctx, gast.Store)):
+        return True
+    return isinstance(n, gast.Call) and (any(k.arg == "out" for k in n.keywords) or isinstance(
+        n.func, gast.Attribute) and n.func.attr in _WRITING_ATTRIBUTES)
 
 
 def _loads(node) -> set:
@@ -23,24 +40,34 @@ def _loads(node) -> set:
 def _pure(value) -> bool:
     """Evaluating ``value`` changes nothing (no tape or list operations, no in-place helper)."""
     for n in walk(value):
-        if isinstance(n, gast.Call):
-            func = n.func
-            name = func.attr if isinstance(func, gast.Attribute) else getattr(func, "id", "")
-            if name in _EFFECTS:
-                return False
+        if isinstance(n, gast.Call) and _effect(n):
+            return False
     return True
 
 
-def _assign_counts(fdef) -> dict:
-    counts: dict = {}
+def _effect(call) -> bool:
+    """Is ``call`` one ``_pure`` refuses (a tape or list operation, an in-place helper)?"""
+    func = call.func
+    return (func.attr if isinstance(func, gast.Attribute) else getattr(func, "id", "")) in _EFFECTS
+
+
+def _name_counts(fdef) -> tuple:
+    """(name -> how many times ``fdef`` binds it, name -> how many times it reads it), in one
+    walk: a bind is a name in a store context or a parameter, the target of ``n += e``, and
+    (once more) each parameter of ``fdef``."""
+    binds: dict = {}
+    loads: dict = {}
     for n in walk(fdef):
-        if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Param)):
-            counts[n.id] = counts.get(n.id, 0) + 1
+        if isinstance(n, gast.Name):
+            if isinstance(n.ctx, gast.Load):
+                loads[n.id] = loads.get(n.id, 0) + 1
+            elif isinstance(n.ctx, (gast.Store, gast.Param)):
+                binds[n.id] = binds.get(n.id, 0) + 1
         elif isinstance(n, gast.AugAssign) and isinstance(n.target, gast.Name):
-            counts[n.target.id] = counts.get(n.target.id, 0) + 1
+            binds[n.target.id] = binds.get(n.target.id, 0) + 1
     for a in fdef.args.args + fdef.args.kwonlyargs + fdef.args.posonlyargs:
-        counts[a.id] = counts.get(a.id, 0) + 1
-    return counts
+        binds[a.id] = binds.get(a.id, 0) + 1
+    return binds, loads
 
 
 def _load_counts(tree) -> dict:
@@ -135,8 +162,10 @@ _SIMPLE: dict = {}
 
 class Facts:
     """What the passes of one ``optimize`` ask of each statement, computed once per statement
-    and kept while nobody changes it: its load counts, the names it binds (``_assign_counts``'s
-    way of counting), every name it holds, and its pure targets (``dataflow._targets``).
+    and kept while nobody changes it: its load counts, the names it binds (``_name_counts``'s
+    way of counting), every name it holds, its pure targets (``dataflow._targets``, given
+    whether the statement is ``_pure``) and whether it may write into an array in place
+    (``_writes_in_place``).
 
     Only simple statements are memoized (by identity, the node kept so its id is not reused);
     a loop or branch is its header plus its statements', recomputed from their memos, so
@@ -170,6 +199,8 @@ class Facts:
         binds: dict = {}
         found: dict = {}
         stored: set = set()
+        writes = False
+        pure = True
         for n in walk(stmt):
             if isinstance(n, gast.Name):
                 found[n.id] = found.get(n.id, 0) + 1
@@ -179,10 +210,15 @@ class Facts:
                     stored.add(n.id)
                     if isinstance(n.ctx, (gast.Store, gast.Param)):
                         binds[n.id] = binds.get(n.id, 0) + 1
-            elif isinstance(n, gast.AugAssign) and isinstance(n.target, gast.Name):
+                continue
+            if isinstance(n, gast.AugAssign) and isinstance(n.target, gast.Name):
                 stored.add(n.target.id)
                 binds[n.target.id] = binds.get(n.target.id, 0) + 1
-        entry = (stmt, loads, binds, found, stored, [False, None])
+            if not writes and isinstance(n, _MAY_WRITE) and _writes_in_place(n):
+                writes = True
+            if pure and isinstance(n, gast.Call) and _effect(n):
+                pure = False
+        entry = (stmt, loads, binds, found, stored, [False, None], writes, pure)
         self._memo[id(stmt)] = entry
         return entry
 
@@ -229,16 +265,43 @@ class Facts:
 
     def targets(self, stmt, compute):
         """``compute(stmt)`` (``dataflow._targets``: it reads the statement only), memoized
-        for a simple statement."""
+        for a simple statement, given its purity there: ``compute(stmt, pure)``."""
         if not isinstance(stmt, (gast.Assign, gast.AugAssign)):
             return compute(stmt)
-        memo = self._simple(stmt)[5]
+        entry = self._simple(stmt)
+        memo = entry[5]
         if not memo[0]:
-            memo[0], memo[1] = True, compute(stmt)
+            memo[0], memo[1] = True, compute(stmt, entry[7])
         return memo[1]
 
+    def _pieces(self, fdef):
+        """Every node of ``fdef`` but itself, once: (memo entry, None) for each simple
+        statement, (None, node) for the rest (the headers of loops and branches, other
+        statements, the fields of ``fdef`` but its body)."""
+        def block(stmts):
+            for s in stmts:
+                if isinstance(s, _COMPOUND):
+                    header, inner = self._parts(s)
+                    for node in header:
+                        yield None, node
+                    yield from block(inner)
+                elif _is_simple(s):
+                    yield self._simple(s), None
+                else:
+                    yield None, s
+
+        for field, value in gast.iter_fields(fdef):
+            if field == "body":
+                yield from block(value)
+            elif isinstance(value, list):
+                for v in value:
+                    if isinstance(v, gast.AST):
+                        yield None, v
+            elif isinstance(value, gast.AST):
+                yield None, value
+
     def counts(self, fdef):
-        """(``_assign_counts(fdef)``, ``_load_counts(fdef)``), from the statements' memos."""
+        """``_name_counts(fdef)``, from the statements' memos."""
         binds: dict = {}
         loads: dict = {}
 
@@ -246,9 +309,12 @@ class Facts:
             for key, count in part.items():
                 target[key] = target.get(key, 0) + count
 
-        def whole(node):
-            """Counts of a part that is not memoized."""
-            for n in walk(node):
+        for entry, node in self._pieces(fdef):
+            if entry is not None:
+                add(loads, entry[1])
+                add(binds, entry[2])
+                continue
+            for n in walk(node):           # a part that is not memoized
                 if isinstance(n, gast.Name):
                     if isinstance(n.ctx, gast.Load):
                         loads[n.id] = loads.get(n.id, 0) + 1
@@ -256,33 +322,15 @@ class Facts:
                         binds[n.id] = binds.get(n.id, 0) + 1
                 elif isinstance(n, gast.AugAssign) and isinstance(n.target, gast.Name):
                     binds[n.target.id] = binds.get(n.target.id, 0) + 1
-
-        def block(stmts):
-            for s in stmts:
-                if isinstance(s, _COMPOUND):
-                    header, inner = self._parts(s)
-                    for node in header:
-                        whole(node)
-                    block(inner)
-                elif _is_simple(s):
-                    entry = self._simple(s)
-                    add(loads, entry[1])
-                    add(binds, entry[2])
-                else:
-                    whole(s)
-
-        for field, value in gast.iter_fields(fdef):
-            if field == "body":
-                block(value)
-            elif isinstance(value, list):
-                for v in value:
-                    if isinstance(v, gast.AST):
-                        whole(v)
-            elif isinstance(value, gast.AST):
-                whole(value)
         for a in fdef.args.args + fdef.args.kwonlyargs + fdef.args.posonlyargs:
             binds[a.id] = binds.get(a.id, 0) + 1
         return binds, loads
+
+    def writes_arrays(self, fdef) -> bool:
+        """``aliases._writes_arrays(fdef)`` (might ``fdef`` write into an array in place?),
+        from the statements' memos."""
+        return any(entry[6] if entry is not None else any(map(_writes_in_place, walk(node)))
+                   for entry, node in self._pieces(fdef))
 
 
 def _summary_of(node):
