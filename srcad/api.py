@@ -196,6 +196,24 @@ def _header(src, spec, wrt_names, output=None) -> list[str]:
     return lines
 
 
+def _one_tangent(spec: Spec, program, known: dict, complex_facts) -> bool:
+    """Is this gradient built in forward mode? ``grad`` of a function of one real number
+    whose value is a number (its shape known to be ()): one tangent sweep, seeded 1.0, gives
+    the whole derivative, with no tape and no second loop, where reverse mode would store
+    each step's values and run the loop again backwards (a scalar loop then runs at about
+    the speed of the hand-written forward-mode gradient: issue 16's scalar polynomial).
+    Reverse mode stays for anything else, and for checkpointing, aux values, containers,
+    complex values and functions whose argument or value is not known to be a number."""
+    if not (spec.mode == "reverse" and spec.grad_seed and spec.kinds and spec.optimized
+            and len(spec.wrt) == 1 and spec.wrt[0] < len(spec.kinds) and not spec.has_aux
+            and not spec.checkpoint and not spec.complex_args and not spec.containers
+            and complex_facts is None and program.output is None):
+        return False
+    ret = program.node.body[-1]
+    return (spec.kinds[spec.wrt[0]] == () and isinstance(ret, gast.Return)
+            and isinstance(ret.value, gast.Name) and known.get(ret.value.id) == ())
+
+
 def _ends_in_return(body) -> bool:
     """Does running ``body`` always end at a ``return`` (or a ``raise``, which returns
     nothing to differentiate)?"""
@@ -316,21 +334,22 @@ def _build(f, spec: Spec, src=None) -> Derivative:
             f"({how}), which is read afterwards", src_of.location(stmt),
             f"srcad follows values, so this write would not reach the other array's "
             f"derivative: make {written} its own array first (copy it with np.copy(...)).")
-    stage = spec.mode
+    one_tangent = _one_tangent(spec, program, known, complex_facts)
+    stage = "forward" if one_tangent else spec.mode
     try:
-        if spec.mode == "reverse":
+        if spec.mode == "reverse" and not one_tangent:
             fdef = reverse(program, wrt_names, act, grad_seed=spec.grad_seed,
                            preserve_result=spec.preserve_result or spec.has_aux, shapes=known,
                            checkpoint=spec.checkpoint, has_aux=spec.has_aux)
         else:
             fdef = forward(program, wrt_names, act, preserve_result=spec.preserve_result,
-                           shapes=known)
+                           shapes=known, seeded=one_tangent)
         default_nodes(program, fdef)
         stage = "optimize"
         if spec.optimized:
             fdef = optimize(fdef, program.ref(np, "np"))
             if spec.kinds:
-                if spec.mode == "forward":      # a tangent is shaped like its argument
+                if spec.mode == "forward" or one_tangent:   # tangents: like their arguments
                     known.update({program.namer.tangent(n): known[n] for n in wrt_names
                                   if n in known})
                 fdef = optimize(with_shapes(fdef, known, program.ref(np, "np")),
@@ -361,7 +380,11 @@ def _build(f, spec: Spec, src=None) -> Derivative:
         if spec.mode == "forward":
             name += "_fwd"
         fdef.name = program.namer.fresh(name)
-        source = emit.to_source(fdef, _header(src, spec, wrt_names, program.output))
+        header = _header(src, spec, wrt_names, program.output)
+        if one_tangent:
+            header.append(f"{wrt_names[0]} is one number: its derivative is computed forward, "
+                          f"with the tangent d{wrt_names[0]} = 1.0 (no tape)")
+        source = emit.to_source(fdef, header)
         namespace = emit.GeneratedNamespace(program.refs, src.namespace.cells,
                                             src.namespace.globals)
         for key, value in src.namespace.globals.items():

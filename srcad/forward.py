@@ -28,8 +28,9 @@ __all__ = ["forward"]
 
 
 class _Forward:
-    def __init__(self, program, wrt, act, preserve_result, shapes):
+    def __init__(self, program, wrt, act, preserve_result, shapes, seeded=False):
         self.p = program
+        self.seeded = seeded
         self.src = program.source
         self.namer = program.namer
         self.act = act
@@ -318,6 +319,9 @@ class _Forward:
         # starts 0
         copies += [_assign(self.tan(n), self.zeros(n)) for n in self.p.params
                    if n not in self.wrt and self.act.is_active(n)]
+        if self.seeded:           # grad of a function of one number: its tangent is 1.0
+            copies = [_assign(self.tan(n), gast.Constant(value=1.0, kind=None))
+                      for n in self.wrt] + copies
         mark_derivative(copies)
         body = copies + body
         result = ret.value
@@ -331,8 +335,9 @@ class _Forward:
         new.args = copy.deepcopy(fdef.args)
         # def dloss_dw_fwd(w, X, y, dw): one tangent per wrt argument after the arguments
         # (keyword-only when the function has defaults or keyword-only parameters)
-        tangent_params = [_name(self.tan(n), gast.Param()) for n in self.wrt]
-        if new.args.defaults or new.args.kwonlyargs:
+        tangent_params = [] if self.seeded else [_name(self.tan(n), gast.Param())
+                                                 for n in self.wrt]
+        if tangent_params and (new.args.defaults or new.args.kwonlyargs):
             new.args.kwonlyargs = list(new.args.kwonlyargs) + tangent_params
             new.args.kw_defaults = list(new.args.kw_defaults) + [None] * len(tangent_params)
             new.srcad_extra = [p.id for p in tangent_params]
@@ -346,6 +351,8 @@ class _Forward:
         return new
 
 
-def forward(program, wrt, act, preserve_result=False, shapes=None):
-    """Build the forward-mode (JVP) FunctionDef of a normalized program."""
-    return _Forward(program, wrt, act, preserve_result, shapes or {}).run()
+def forward(program, wrt, act, preserve_result=False, shapes=None, seeded=False):
+    """Build the forward-mode (JVP) FunctionDef of a normalized program: one tangent
+    parameter per ``wrt`` argument, after the arguments; ``seeded``: none, each tangent is
+    1.0 (the derivative of a function of one number, ``api._one_tangent``)."""
+    return _Forward(program, wrt, act, preserve_result, shapes or {}, seeded).run()

@@ -154,3 +154,60 @@ def test_reverse_over_reverse_through_in_place_updates(fn):
     vjp_of_grad = srcad.autodiff(srcad.grad(fn), mode="reverse")(x, seed=v)
     np.testing.assert_allclose(vjp_of_grad, central_difference(srcad.grad(fn), (x,), 0) @ v,
                                rtol=1e-6, atol=1e-8)
+
+
+# -- grad of a function of one number: one tangent sweep (api._one_tangent) -------------------
+
+def _horner(x, coeffs):
+    p = 0.0
+    for c in coeffs:
+        p = p * x + c
+    return p
+
+
+def _sum_sin(x, W, a=2.0):
+    return np.sum(np.sin(a * x * W)) + x ** 3
+
+
+def _central(f, x, h=1e-6):
+    return (f(x + h) - f(x - h)) / (2 * h)
+
+
+def test_grad_of_a_function_of_one_number_is_one_tangent_sweep():
+    """grad of a function of one float whose value is a number runs forward mode seeded 1.0
+    (no tape, no second loop); its derivative, value_and_grad, defaults, arrays inside and
+    the second derivative agree with finite differences and with the reverse-mode code
+    (the generic variant, built without shapes)."""
+    coeffs = [0.3, -1.2, 0.5, 2.0, -0.7]
+    d = srcad.grad(_horner)
+    shown = srcad.show(_horner, 0.8, coeffs)
+    assert "computed forward" in shown and "_tape" not in shown
+    g = d(0.8, coeffs)
+    assert type(g) is float
+    assert g == pytest.approx(_central(lambda x: _horner(x, coeffs), 0.8), rel=1e-8)
+    generic = srcad.show(_horner)                     # no shapes known: reverse mode
+    assert "_tape" in generic and "computed forward" not in generic
+    value, slope = srcad.value_and_grad(_horner)(0.8, coeffs)
+    assert value == pytest.approx(_horner(0.8, coeffs)) and slope == pytest.approx(g)
+    curvature = srcad.grad(srcad.grad(_horner))(0.8, coeffs)
+    assert curvature == pytest.approx(_central(lambda x: d(x, coeffs), 0.8), rel=1e-6)
+    W = np.linspace(-1.0, 1.0, 6).reshape(2, 3)
+    W0 = W.copy()
+    for x in (0.4, np.float64(0.4)):
+        gw = srcad.grad(_sum_sin)(x, W)
+        assert type(gw) is type(x)
+        assert gw == pytest.approx(_central(lambda t: _sum_sin(t, W), 0.4), rel=1e-8)
+        assert srcad.grad(_sum_sin)(x, W, a=0.5) == pytest.approx(
+            _central(lambda t: _sum_sin(t, W, 0.5), 0.4), rel=1e-8)
+    np.testing.assert_array_equal(W, W0)
+    assert "computed forward" in srcad.show(_sum_sin, 0.4, W)
+
+
+def test_grad_of_one_number_with_a_value_that_is_not_a_number_stays_reverse():
+    """An array-valued function of one float is still refused by grad (reverse mode's
+    check), and a function of an array is not built forward."""
+    def vector(x):
+        return np.sin(x * np.arange(3.0))
+    with pytest.raises(srcad.ShapeMismatchError, match="returns a scalar"):
+        srcad.grad(vector)(0.5)
+    assert "computed forward" not in srcad.show(_sum_sin, np.ones(3), np.ones(3))
