@@ -892,8 +892,7 @@ _SW = 'SILENT WRONG: rs = list(X) read whole (stack/sum/concatenate) more than o
     pytest.param(l3_array_twice, X34),
     pytest.param(l3_stack_named_then_again, X34),
     (l3_comp_twice, X34), (l3_display_twice, X34), (l3_index_then_stack, X34), (l3_two_lists, X34),
-    pytest.param(l3_tuple, X34, marks=pytest.mark.xfail(strict=True, reason=(
-        'REFUSED: tuple(X) of an array is a NoRuleError for builtins.tuple (list(X) works)'))),
+    (l3_tuple, X34),           # tuple(X) of an array: builtins.tuple has rules (session 9)
 ])
 def test_l3_list_read_twice(f, X):
     check_scalar(f, X.copy())
