@@ -1004,3 +1004,84 @@ def test_grad_called_inside_differentiated_code_over_a_list():
             e = np.eye(3)[k] * h
             fd = (outer(layers, x + e) - outer(layers, x - e)) / (2 * h)
             np.testing.assert_allclose(gx[k], fd, rtol=1e-6, atol=1e-9)
+
+
+def _object_fd(f, m, x, h=1e-6):
+    out = np.zeros_like(m.w)
+    for k in range(m.w.size):
+        up, down = copy.deepcopy(m), copy.deepcopy(m)
+        up.w[k] += h
+        down.w[k] -= h
+        out[k] = (f(up, x) - f(down, x)) / (2 * h)
+    return out
+
+
+class _Rebound:
+    def __init__(self, w):
+        self.w = w
+
+    def act(self, z):
+        return np.tanh(z)
+
+    def loss(self, x):
+        return np.sum(self.act(x * self.w))
+
+
+def _rebound_loss(m, x):
+    return m.loss(x)
+
+
+def _act_square(self, z):
+    return z ** 2
+
+
+def _act_sin(self, z):
+    return np.sin(z) * 3.0
+
+
+def test_rebinding_a_method_rebuilds_the_derivative():
+    """Every class looked at when a derivative is built is a dependency: after
+    ``M.act = other`` the derivative was built again, not the old one returned (a silent wrong
+    answer: the gradient of tanh for a class whose act squares)."""
+    m, x = _Rebound(np.array([0.3, -0.2])), np.array([1.0, 2.0])
+    old = _Rebound.act
+    try:
+        for act in (old, _act_square, _act_sin, old):
+            _Rebound.act = act
+            got = srcad.grad(_rebound_loss)(m, x)
+            np.testing.assert_allclose(got.w, _object_fd(_rebound_loss, m, x), rtol=1e-6)
+            _, jv = srcad.jvp(_rebound_loss, (m, x), (_Rebound(np.array([1.0, 0.5])), np.zeros(2)))
+            np.testing.assert_allclose(jv, got.w @ [1.0, 0.5], rtol=1e-6)
+    finally:
+        _Rebound.act = old
+
+
+class _Gained:
+    gain = 2.0
+
+    def __init__(self, w):
+        self.w = w
+
+    def loss(self, x):
+        return np.sum((x * self.w) ** 2) * self.gain
+
+
+class _Gained2(_Gained):
+    gain = 0.5
+
+
+def test_class_attribute_read_through_self_at_each_call():
+    """``self.gain`` of a class attribute is ``type(self).gain`` when called: a constant of
+    the object's own class, never differentiated; rebinding it rebuilds the derivative."""
+    x = np.array([1.0, 2.0])
+    f = _rebound_loss
+    try:
+        for cls, gain in ((_Gained, 2.0), (_Gained2, 0.5), (_Gained, 5.0)):
+            cls.gain = gain
+            m = cls(np.array([0.3, -0.2]))
+            got = srcad.grad(f)(m, x)
+            assert type(got) is cls and set(vars(got)) == {"w"}
+            np.testing.assert_allclose(got.w, 2 * gain * x ** 2 * m.w, rtol=1e-12)
+            np.testing.assert_allclose(got.w, _object_fd(f, m, x), rtol=1e-6)
+    finally:
+        _Gained.gain = 2.0

@@ -760,15 +760,12 @@ case('ternary_in_check_present', U.ternary_in_check, lambda g: ({'a': r(g, 2), '
 
 # S. classes: inheritance, class attributes, static methods, dataclass methods
 _W32 = lambda g: r(g, 3, 2, scale=0.5)
-case('class_attribute', U.Base.loss, lambda g: (U.Base(_W32(g)), r(g, 4, 3)),
-     mark=refused("self.gain where gain is a class attribute: 'Base has no field 'gain''"))
+case('class_attribute', U.Base.loss, lambda g: (U.Base(_W32(g)), r(g, 4, 3)))
+case('class_attribute_sub', U.Base.loss, lambda g: (U.Sub(_W32(g)), r(g, 4, 3)))
 case('super_call', U.SubSuper.loss, lambda g: (U.SubSuper(_W32(g)), r(g, 4, 3)), wrt=1,
      mark=refused("super().forward(x): NoRuleError 'srcad does not know the method .forward()'"))
-case('staticmethod_via_self', U.WithStatic.loss, lambda g: (U.WithStatic(r(g, 3)), r(g, 3)),
-     mark=refused("self.sq(z) of a @staticmethod: 'bad call to sq: too many positional arguments' "
-                  "(hint: Fix the arguments), though the call is valid Python"))
-case('classmethod_via_self', U.WithClassmethod.loss, lambda g: (U.WithClassmethod(r(g, 3)), r(g, 3)),
-     mark=refused("self.factor() of a @classmethod: 'WithClassmethod.factor is not a method srcad can inline'"))
+case('staticmethod_via_self', U.WithStatic.loss, lambda g: (U.WithStatic(r(g, 3)), r(g, 3)))
+case('classmethod_via_self', U.WithClassmethod.loss, lambda g: (U.WithClassmethod(r(g, 3)), r(g, 3)))
 case('inherited_method_base', U.Base2.loss, lambda g: (U.Base2(_W32(g)), r(g, 4, 3)))
 case('inherited_method_sub', U.Base2.loss, lambda g: (U.Sub2(_W32(g)), r(g, 4, 3)))
 case('inherited_method_sub_x', U.base2_helper, lambda g: (U.Sub2(_W32(g)), r(g, 4, 3)), wrt=1)

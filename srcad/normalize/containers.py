@@ -50,7 +50,7 @@ import gast
 from ..errors import SrcadSyntaxError
 from ..naming import names_in
 from ..nodes import walk
-from ..source import UNRESOLVED, KeysOf, Source
+from ..source import UNRESOLVED, AttributeOf, KeysOf, Source
 from .. import trees
 from .comprehensions import _constants, _range
 from .program import _loc_error
@@ -72,6 +72,10 @@ class _Static:
             if self.kind == trees.NAMEDTUPLE:        # p[0]: a namedtuple is a tuple too
                 return self.items[key] if 0 <= key < len(self.items) else _MISSING
         return self.items[self.keys.index(key)] if key in self.keys else _MISSING
+
+
+def _is_method(found) -> bool:
+    return isinstance(found, (types.FunctionType, staticmethod, classmethod))
 
 
 def _displayable(found) -> bool:
@@ -297,12 +301,20 @@ class _Lowering:
             base = self.resolve(node.value, pre, hint)
             if isinstance(base, _Static) and base.kind in trees.FIELDS:
                 item = base.item(node.attr)
-                if item is _MISSING and isinstance(getattr(base.cls, node.attr, None), property):
+                if item is not _MISSING:
+                    return item
+                found = self.class_attribute(base.cls, node.attr)
+                if isinstance(found, property) or _is_method(found):
                     return None          # read through its getter (``expr``: a method call)
-                if item is _MISSING:
+                if found is _MISSING:
                     raise self.error(node, f"{base.cls.__name__} has no field {node.attr!r}",
                                      "Read one of its fields.")
-                return item
+                if type(found) in (int, float, bool, str, complex) or found is None:
+                    return _Const(found)     # a class attribute: a constant, not differentiated
+                raise self.error(node, f"{base.cls.__name__}.{node.attr} is a class attribute "
+                                 f"that is a {type(found).__name__}, not a number or str",
+                                 "Make it an instance attribute (self.x = ... in __init__) or "
+                                 "a module-level global.")
             if isinstance(base, _Static):
                 raise self.error(node, f"a {base.cls.__name__} container has no attribute "
                                  f"{node.attr!r}", "Read its items with constant keys "
@@ -748,6 +760,34 @@ class _Lowering:
             return found
         return None
 
+    def class_attribute(self, cls, attr):
+        """``attr`` of class ``cls`` as its MRO gives it (the descriptor itself: a
+        staticmethod, classmethod, property or function), or _MISSING. The class read is a
+        dependency of the derivative: rebinding ``Cls.attr`` (here or in a base) rebuilds it."""
+        self.deps.append((AttributeOf(cls), attr, getattr(cls, attr, UNRESOLVED)))
+        for klass in getattr(cls, "__mro__", (cls,)):
+            if attr in vars(klass):
+                return vars(klass)[attr]
+        return _MISSING
+
+    def method_of(self, base, attr, node):
+        """The method ``base.attr`` calls, found in the class bodies of the object's MRO, and
+        what its first parameter is bound to: a plain method (or a property's getter) the
+        object, a classmethod the object's class (a container of no fields: its class
+        attributes only), a staticmethod nothing (returned as the staticmethod)."""
+        found = self.class_attribute(base.cls, attr)
+        if isinstance(found, property) and getattr(node, "srcad_property", False):
+            found = found.fget            # self.Wt of a @property: its getter
+        if isinstance(found, classmethod) and isinstance(found.__func__, types.FunctionType):
+            return found.__func__, _Static(base.kind, base.cls, (), ())
+        if isinstance(found, staticmethod) and isinstance(found.__func__, types.FunctionType):
+            return found, None
+        if not isinstance(found, types.FunctionType):
+            raise self.error(node, f"{base.cls.__name__}.{attr} is not a method srcad can "
+                             "inline", "Call a plain method, a classmethod, a staticmethod or "
+                             "a module-level function.")
+        return found, base
+
     def inlined(self, node, any_helper=False, pre=None):
         """``(function, {parameter: container}, method's object or None)`` of a call of a
         user function (or a method of a container's class) passing a container whole, or
@@ -764,7 +804,7 @@ class _Lowering:
                 called = owner.item(node.func.attr)
         if isinstance(called, _Static) and called.kind == trees.METHOD:
             base = called.items[0]          # fn(z) of fn = model.forward: the method on it
-            method = getattr(base.cls, called.keys[0], None)
+            method, base = self.method_of(base, called.keys[0], node)
         elif isinstance(called, _Static) and called.kind in trees.FIELDS:    # model(X)
             base, method = called, getattr(called.cls, "__call__", None)
             if not isinstance(method, types.FunctionType):
@@ -775,19 +815,14 @@ class _Lowering:
             base = self.resolve(node.func.value, None, "")
             if isinstance(base, _Static) and base.kind in trees.FIELDS \
                     and node.func.attr not in base.keys:
-                method = getattr(base.cls, node.func.attr, None)
-                if isinstance(method, property) and getattr(node, "srcad_property", False):
-                    method = method.fget            # self.Wt of a @property: its getter
-                if not isinstance(method, types.FunctionType):
-                    raise self.error(node, f"{base.cls.__name__}.{node.func.attr} is not a "
-                                     "method srcad can inline", "Call a plain method or a "
-                                     "module-level function.")
+                method, base = self.method_of(base, node.func.attr, node)
         wholes = [self.whole(a, pre) for a in node.args]
         keywords = {k.arg: self.whole(k.value, pre) for k in node.keywords}
         probed = method is None and not any(wholes) and not any(keywords.values())
         if probed and not (any_helper and self.function_ref(node.func)):
             return None
-        fn = method or self.src.namespace.resolve(node.func)
+        fn = method.__func__ if isinstance(method, staticmethod) else \
+            method or self.src.namespace.resolve(node.func)
         module = getattr(fn, "__module__", "") or ""
         if not isinstance(fn, types.FunctionType) or module.startswith(("numpy", "srcad")):
             return None         # refused where the container is used whole
@@ -801,7 +836,7 @@ class _Lowering:
                 return None     # refused where it is inlined
             raise self.error(node, f"bad call to {fn.__name__}: {exc}", "Fix the arguments.")
         views = {}
-        if method is not None:
+        if method is not None and not isinstance(method, staticmethod):
             views[next(iter(inspect.signature(fn).parameters))] = base
         for a, whole, name in zip(node.args, wholes, params):
             key = self.constant(a) if whole is None else _MISSING
@@ -837,7 +872,7 @@ class _Lowering:
         kw = [gast.keyword(arg=k.arg, value=gast.Constant(value=None, kind=None)
                            if isinstance(views.get(k.arg), _Static) else self.expr(k.value, pre))
               for k in node.keywords]
-        if method is not None:
+        if method is not None and not isinstance(method, staticmethod):
             args.insert(0, gast.copy_location(gast.Constant(value=None, kind=None), node))
         call = gast.copy_location(gast.Call(func=gast.Name(id=fn.__name__, ctx=gast.Load(),
                                                            annotation=None, type_comment=None),
@@ -852,7 +887,9 @@ class _Lowering:
         """The parameter of ``fn`` each positional argument of ``node`` binds (None for an
         item of its ``*args``)."""
         placeholder = [object() for _ in node.args]
-        bound = inspect.signature(fn).bind(*([object()] if method else []), *placeholder,
+        bound = inspect.signature(fn).bind(*([object()] if method is not None and not
+                                             isinstance(method, staticmethod) else []),
+                                           *placeholder,
                                            **{k.arg: object() for k in node.keywords})
         names = {id(v): k for k, v in bound.arguments.items()}
         return [names.get(id(ph)) for ph in placeholder]
