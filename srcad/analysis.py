@@ -917,6 +917,7 @@ class _Sharing:
         self.shapes = shapes
         self.where: dict = {}           # id(statement) -> (its block, the statement owning it)
         self.how: dict = {}             # name -> how it came to share memory
+        self.held: dict = {}            # a list display's storage -> its items' storages
         self._nest(fdef.body, None)
         self.fresh = 0
         self.fdef = fdef
@@ -977,6 +978,17 @@ class _Sharing:
             self.write(stmt, written, env, also=name)
             env[name] = env.setdefault(written, self.storage())
             return
+        if isinstance(value, (gast.List, gast.Tuple)):     # a new list holding its items
+            env[name] = self.storage()
+            self.held[next(iter(env[name]))] = frozenset().union(*(
+                env.setdefault(e.id, self.storage()) for e in value.elts
+                if isinstance(e, gast.Name)))
+            return
+        items = self.items_of(value, env)
+        if items:                                          # lst[i]: an item's own memory
+            env[name] = items
+            self.how[name] = f"an item of {value.value.id!r}"
+            return
         source = _shared_source(value)
         if source is not None and isinstance(value, gast.Subscript) and self.unshared(value):
             source = None                   # x[i, j] of a 2-d x, x[idx]: not a view
@@ -1008,6 +1020,18 @@ class _Sharing:
         return isinstance(shape, tuple) and len(shape) <= len(items) and all(
             not isinstance(i, gast.Name) or shapes.get(i.id) == () for i in items)
 
+    def items_of(self, value, env) -> frozenset:
+        """The memory of the items ``value`` (``lst[i]``) may be, when it indexes a list
+        display (a list holds its items by reference), else nothing."""
+        if not (isinstance(value, gast.Subscript) and isinstance(value.value, gast.Name)):
+            return frozenset()
+        return frozenset().union(*(self.held.get(s, frozenset())
+                                   for s in env.get(value.value.id, ())))
+
+    def reach(self, storages) -> frozenset:
+        """``storages`` and the memory of the items the lists among them hold."""
+        return storages.union(*(self.held.get(s, frozenset()) for s in storages))
+
     def maybe_array(self, name) -> bool:
         return self.shapes is not None and self.shapes.get(name) != ()
 
@@ -1015,8 +1039,9 @@ class _Sharing:
         mine = env.get(name)
         if not mine:
             return
-        for other in sorted(env):
-            if other not in (name, also) and env[other] & mine and self.read_after(stmt, other):
+        for other in sorted(env):       # a list read afterwards reads its items
+            if other not in (name, also) and self.reach(env[other]) & mine and \
+                    self.read_after(stmt, other):
                 kind = self.how.get(name) or self.how.get(other) or "the same array"
                 raise _Conflict(stmt, name, other, kind)
 

@@ -2099,15 +2099,25 @@ def jvp(f: Callable[..., Any], primals: Iterable[Any], tangents: Iterable[Any],
                   preserve_result=True, optimized=optimized, verbose=verbose)
     if not batched:
         return df(*primals, *tangents)
-    sizes = {np.shape(t)[0] if np.ndim(t) else None for t in tangents}
+    structures, leaves = [], []        # a container's tangent: its leaves batched
+    for t in tangents:
+        leaves.append([])
+        structures.append(trees.flatten(t, leaves[-1]) if trees.is_container(t) else None)
+        if structures[-1] is None:
+            leaves[-1] = [t]
+    shapes = [np.shape(leaf) for part in leaves for leaf in part]
+    sizes = {shape[0] if shape else None for shape in shapes}
     if len(sizes) != 1 or None in sizes:
         raise ShapeMismatchError(
             f"jvp of {getattr(f, '__name__', f)} with batched=True: every tangent needs the "
             f"same leading axis of directions, not shapes "
-            f"{', '.join(str(np.shape(t)) for t in tangents)}", None,
-            hint="Stack the directions of each wrt argument along a new first axis.")
-    return _batched_forward(df, primals, [np.asarray(t) for t in tangents], sizes.pop(),
-                            preserve_result=True)
+            f"{', '.join(str(shape) for shape in shapes)}", None,
+            hint="Stack the directions of each wrt argument (of each leaf of a container) "
+                 "along a new first axis.")
+    batches = [Batched(np.asarray(part[0])) if tree is None else trees.build(
+        tree, iter([Batched(np.asarray(leaf)) for leaf in part]))
+        for tree, part in zip(structures, leaves)]
+    return _batched_forward(df, primals, batches, sizes.pop(), preserve_result=True)
 
 
 # -- batched tangents (srcad.batching): one forward sweep for many directions ---------------------
@@ -2120,7 +2130,8 @@ def _batched_forward(df, primals, tangents, count, preserve_result=False):
     values."""
     from .batching import BatchingError, directions, unbatched
 
-    batches = [t if type(t) is Batched else Batched(t) for t in tangents]
+    batches = [t if type(t) is Batched or trees.is_container(t) else Batched(t)
+               for t in tangents]
     try:
         with directions(count):
             out = df(*primals, *batches)
@@ -2128,20 +2139,33 @@ def _batched_forward(df, primals, tangents, count, preserve_result=False):
         # SrcadError: the batched build knows less of the primals (their tangents are no
         # NumPy arrays) and refused what the per-direction build, knowing the shapes, decides
         # (a write through what may be a view); a genuine error is raised again below
-        dense = [t.data if type(t) is Batched else t for t in tangents]
-        outs = [df(*primals, *[t[k] for t in dense]) for k in range(count)]
+        outs = [df(*primals, *[_direction(t, k) for t in batches]) for k in range(count)]
         if preserve_result:
             return outs[0][0] if outs else None, _stack([o[1] for o in outs])
         return _stack(outs)
     value, out = out if preserve_result else (None, out)
+    given: list = []                    # the caller's arrays of directions
+    for t in tangents:
+        trees.flatten(t, given)
+    given = [t.data if type(t) is Batched else t for t in given]
     if type(out) is Batched:            # one output
-        result = _unshared((out.data,), tangents)[0]
+        result = _unshared((out.data,), given)[0]
     else:                               # a tuple or container output: per leaf
         leaves: list = []
         tree = trees.flatten(out, leaves)
         result = trees.build(tree, iter(_unshared(tuple(unbatched(o, count) for o in leaves),
-                                                  tangents)))
+                                                  given)))
     return (value, result) if preserve_result else result
+
+
+def _direction(tangent, k):
+    """Direction ``k`` of a batch of tangents (an array, a ``Batched``, or a container of
+    them, its structure kept)."""
+    if trees.is_container(tangent):
+        leaves: list = []
+        tree = trees.flatten(tangent, leaves)
+        return trees.build(tree, iter([_direction(leaf, k) for leaf in leaves]))
+    return (tangent.data if type(tangent) is Batched else tangent)[k]
 
 
 def _batched_reverse(df, primals, seeds):
