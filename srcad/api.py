@@ -2099,7 +2099,8 @@ def jvp(f: Callable[..., Any], primals: Iterable[Any], tangents: Iterable[Any],
                   preserve_result=True, optimized=optimized, verbose=verbose)
     if not batched:
         return df(*primals, *tangents)
-    structures, leaves = [], []        # a container's tangent: its leaves batched
+    structures: list = []
+    leaves: list = []        # a container's tangent: its leaves batched
     for t in tangents:
         leaves.append([])
         structures.append(trees.flatten(t, leaves[-1]) if trees.is_container(t) else None)
