@@ -281,8 +281,9 @@ def _build(f, spec: Spec, src=None) -> Derivative:
     from .nodes import walk
     from .forward import forward
     from .normalize import assigned_names, default_nodes, normalize
-    from .optimize import (inline_temporaries, optimize, owned_writes, scalar_accumulators,
-                           scalar_reads, shaped_rewrites, with_shapes)
+    from .optimize import (carried_copies, inline_temporaries, item_loops, optimize,
+                           owned_writes, scalar_accumulators, scalar_reads, shaped_rewrites,
+                           with_shapes)
     from .reverse import reverse
     from .template import clone
 
@@ -356,6 +357,7 @@ def _build(f, spec: Spec, src=None) -> Derivative:
                 fdef = scalar_accumulators(fdef, known, program.ref(np, "np"))
             fdef = inline_temporaries(fdef, {n.id for n in walk(src.node)
                                              if isinstance(n, gast.Name)})
+            fdef = carried_copies(item_loops(fdef))
             if spec.kinds and complex_facts is None:    # np.vdot: for real arrays only
                 # keyword-only parameters (a VJP's seed included, not a forward tangent) hold
                 # NumPy values or numbers here: a call passing another array type by

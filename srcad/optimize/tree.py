@@ -108,6 +108,16 @@ def _set_child(parent, field, old, new):
         setattr(parent, field, new)
 
 
+def _blocks(stmts):
+    """Each block of statements in ``stmts`` (itself included), inner blocks first."""
+    for s in stmts:
+        for field in ("body", "orelse"):
+            inner = getattr(s, field, None)
+            if isinstance(inner, list) and inner:
+                yield from _blocks(inner)
+    yield stmts
+
+
 def _parents(root) -> dict:
     """id(node) -> its parent, for every node below ``root``."""
     out: dict = {}
