@@ -98,7 +98,8 @@ def where_taken(g, condition, taken=True):
     is 0 * inf or 0 * nan where the branch is not taken. A condition with more axes than
     ``g`` (``g`` was broadcast into the branch) is reduced to ``g``'s shape: a position of
     ``g`` counts as taken if it reaches any taken position."""
-    mask = condition if hasattr(condition, "shape") else np.asarray(condition, dtype=bool)
+    mask = condition.astype(bool) if hasattr(condition, "astype") else np.asarray(
+        condition, dtype=bool)              # a condition of numbers: nonzero is taken
     if not taken:
         mask = ~mask
     shape = _shape(g)

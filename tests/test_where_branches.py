@@ -64,6 +64,11 @@ CASES = {
         def f(m, s):
             return np.sum(np.where(m > 0, np.log(s - 1.0), m))
         """, (M, np.array([[2.0], [3.0]]))),
+    "a condition of numbers, not booleans": ("""
+        def f(x):
+            m = np.array([0.0, 0.0, 1.0, 1.0])
+            return np.sum(np.where(m, x, np.log(x)) + np.where(m * 2.0, x, np.sqrt(x)))
+        """, (-X,)),
     "inside_a_loop": ("""
         def f(x):
             total = 0.0
