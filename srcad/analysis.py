@@ -959,7 +959,14 @@ class _Sharing:
                     self.write(stmt, popped, env)       # v = lst.pop() shortens lst
                 self.assign(stmt, env)
             elif is_append(stmt):                       # lst.append(v) lengthens lst
-                self.write(stmt, stmt.value.func.value.id, env)
+                lst = stmt.value.func.value.id
+                self.write(stmt, lst, env)
+                item = stmt.value.args[0] if stmt.value.args else None
+                if isinstance(item, gast.Name):         # and holds v itself
+                    for s in env.setdefault(lst, self.storage()):
+                        self.held[s] = self.held.get(s, frozenset()) | env.setdefault(
+                            item.id, self.storage())
+                    self.how.setdefault(lst, f"a list holding {item.id!r}")
         return env
 
     def assign(self, stmt, env):
@@ -980,9 +987,17 @@ class _Sharing:
             return
         if isinstance(value, (gast.List, gast.Tuple)):     # a new list holding its items
             env[name] = self.storage()
+            held = [e.id for e in value.elts if isinstance(e, gast.Name)]
             self.held[next(iter(env[name]))] = frozenset().union(*(
-                env.setdefault(e.id, self.storage()) for e in value.elts
-                if isinstance(e, gast.Name)))
+                env.setdefault(e, self.storage()) for e in held))
+            if held:
+                self.how.setdefault(name, f"a list holding {held[0]!r}")
+            return
+        parts = _parts_of(value)
+        if parts is not None:                    # np.split(c, 2): a list of views of c
+            env[name] = self.storage()
+            self.held[next(iter(env[name]))] = env.setdefault(parts, self.storage())
+            self.how[name] = f"the views of {parts!r} that {value.srcad_callee.__name__} returns"
             return
         items = self.items_of(value, env)
         if items:                                          # lst[i]: an item's own memory
@@ -1101,6 +1116,19 @@ def _reads(stmt) -> set:
     if isinstance(stmt, (gast.If, gast.While)):
         return _names(stmt.test)
     return _names(stmt)
+
+
+_PARTS = ("split", "array_split", "hsplit", "vsplit", "dsplit", "unstack", "broadcast_arrays")
+
+
+def _parts_of(value):
+    """The name whose memory the items of a multi-output call share (``np.split(c, 2)``,
+    views of ``c``), else None."""
+    if isinstance(value, gast.Call) and getattr(getattr(value, "srcad_callee", None),
+                                                "__name__", "") in _PARTS and value.args \
+            and isinstance(value.args[0], gast.Name):
+        return value.args[0].id
+    return None
 
 
 def _shared_source(value):
