@@ -40,6 +40,7 @@ from typing import Any, Callable
 import gast
 
 from . import parsing
+from .nodes import Transformer, _CHILD_FIELDS, _child_fields
 
 __all__ = ["d", "Template", "TemplateBindError", "parse_template", "formula_template",
            "ZERO", "is_zero", "make_zero", "simplify_zeros", "constant_node", "is_static"]
@@ -158,7 +159,7 @@ class Template:
         return out
 
 
-class _Instantiator(gast.NodeTransformer):
+class _Instantiator(Transformer):
     def __init__(self, template, binding, resolve_d, renames, ref):
         self.t = template
         self.binding = binding
@@ -504,7 +505,7 @@ def formula_template(name: str, outputs: tuple, params: list, statements: str,
 
 # -- symbolic zeros -------------------------------------------------------------------------
 
-class _ZeroSimplifier(gast.NodeTransformer):
+class _ZeroSimplifier(Transformer):
     """Propagate symbolic zeros: a * 0 -> 0, a + 0 -> a, f_linear(0, ...) -> 0."""
 
     def __init__(self, linear: Callable[[gast.expr], bool], materialize: Callable):
@@ -600,7 +601,11 @@ class _ZeroSimplifier(gast.NodeTransformer):
         return node
 
     def generic_visit(self, node):
-        for fieldname, old in gast.iter_fields(node):
+        fields = _CHILD_FIELDS.get(node.__class__)
+        if fields is None:
+            fields = _child_fields(node.__class__)
+        for fieldname in fields:
+            old = getattr(node, fieldname, None)
             if isinstance(old, list):
                 new = []
                 for item in old:
