@@ -576,7 +576,7 @@ def maybe_list_names(fdef, shapes, lists: AbstractSet[str]) -> set:
         return set()
     containers: set = set()
     arrays: set = set()
-    for node in gast.walk(fdef):
+    for node in walk(fdef):
         if isinstance(node, gast.Subscript) and isinstance(node.value, gast.Name):
             containers.add(node.value.id)
         elif isinstance(node, gast.For) and isinstance(node.iter, gast.Name):

@@ -102,4 +102,5 @@ def describe(node) -> str:
 
 def names_in(node) -> set:
     """Every identifier appearing in a tree."""
-    return {n.id for n in gast.walk(node) if isinstance(n, gast.Name)}
+    from .nodes import walk      # (nodes imports this module)
+    return {n.id for n in walk(node) if isinstance(n, gast.Name)}

@@ -18,7 +18,8 @@ def walk(node, parents: dict | None = None):
     that only ever hold a string or a literal, and those that only ever hold a context or
     an operator (``ctx``, ``op``, ``ops``: ``Load()``, ``Add()``, ``Lt()``, leaves a third
     of a tree's nodes, which callers read through their parent, ``n.ctx``, ``n.op``, and
-    never look for). The other nodes come in the order ``gast.walk`` gives them.
+    never look for). The order is not ``gast.walk``'s (a stack, not a queue): a caller
+    whose result depends on the order (the first match) walks with ``gast.walk``.
     ``parents``, when given, gets id(node) -> its parent for every node yielded below
     ``node``."""
     stack = [node]
