@@ -151,9 +151,9 @@ def activity(fdef: gast.FunctionDef, wrt_names: list[str], outputs=None,
         if isinstance(s, gast.Return):
             useful |= _names(s.value) if outputs is None else _names(outputs)
     changed = True
-    while changed:
-        changed = False
-        for targets, sources in flows:
+    while changed:             # (last to first: a value is useful through later ones, so a
+        changed = False        # straight line settles in one pass, not one per statement)
+        for targets, sources in reversed(flows):
             if targets & useful and not sources <= useful:
                 useful |= sources
                 changed = True
