@@ -41,21 +41,26 @@ def inline_temporaries(fdef: gast.FunctionDef, user_names: set) -> gast.Function
         return t if _pure(s.value) and _movable(s.value) and not getattr(
             s, "srcad_restore", None) else None
 
-    def visit(stmts):
-        for s in stmts:
-            for field in ("body", "orelse"):
-                inner = getattr(s, field, None)
-                if isinstance(inner, list) and inner:
-                    visit(inner)
-        i = 0
-        while i < len(stmts):
-            t = temporary(stmts[i])
-            if t is not None and _nest(stmts, i, t):
-                del stmts[i]
-                continue
-            i += 1
-    visit(fdef.body)
+    _nest_block(fdef.body, temporary)
     return fdef
+
+
+def _nest_block(stmts, temporary) -> None:
+    """``inline_temporaries`` in a block, inner blocks first (a function of its own: a
+    closure calling itself is a reference cycle, which kept the tree alive until the garbage
+    collector ran)."""
+    for s in stmts:
+        for field in ("body", "orelse"):
+            inner = getattr(s, field, None)
+            if isinstance(inner, list) and inner:
+                _nest_block(inner, temporary)
+    i = 0
+    while i < len(stmts):
+        t = temporary(stmts[i])
+        if t is not None and _nest(stmts, i, t):
+            del stmts[i]
+            continue
+        i += 1
 
 
 def _movable(value) -> bool:
