@@ -95,17 +95,7 @@ class Transformer(gast.NodeTransformer):
         for field in fields:
             old = getattr(node, field, None)
             if isinstance(old, list):
-                new_values = []
-                for value in old:
-                    if isinstance(value, AST):
-                        value = self.visit(value)
-                        if value is None:
-                            continue
-                        if not isinstance(value, AST):
-                            new_values.extend(value)
-                            continue
-                    new_values.append(value)
-                old[:] = new_values
+                old[:] = self.visit_list(old)
             elif isinstance(old, AST):
                 new = self.visit(old)
                 if new is None:
@@ -113,6 +103,22 @@ class Transformer(gast.NodeTransformer):
                 else:
                     setattr(node, field, new)
         return node
+
+    def visit_list(self, values: list) -> list:
+        """The items of a list field, visited: a visit returning None drops its item, one
+        returning a list splices it in (items that are not nodes are kept)."""
+        out = []
+        AST = gast.AST
+        for value in values:
+            if isinstance(value, AST):
+                value = self.visit(value)
+                if value is None:
+                    continue
+                if not isinstance(value, AST):
+                    out.extend(value)
+                    continue
+            out.append(value)
+        return out
 
 
 def name(ident, ctx=None):

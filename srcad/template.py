@@ -221,17 +221,7 @@ class _Instantiator(Transformer):
         for field in fields:
             old = getattr(node, field, None)
             if isinstance(old, list):
-                values = []
-                for value in old:
-                    if isinstance(value, AST):
-                        value = self.visit(value)
-                        if value is None:
-                            continue
-                        if not isinstance(value, AST):
-                            values.extend(value)
-                            continue
-                    values.append(value)
-                new.__dict__[field] = values
+                new.__dict__[field] = self.visit_list(old)
             elif isinstance(old, AST):
                 value = self.visit(old)
                 if value is None:
