@@ -22,7 +22,8 @@ from . import registry, runtime
 from .nodes import walk
 
 __all__ = ["walk", "is_primal_only", "is_append", "Activity", "activity", "is_differentiable", "defines", "walk_statements",
-           "primitive_call", "list_names", "shapes", "rank", "join", "join_all", "broadcast",
+           "primitive_call", "list_names", "shapes", "rank", "join", "join_all", "join_tracked",
+           "broadcast",
            "reduced_shape", "axes_of", "matmul_shape", "literal", "shift_free",
            "aliased_writes", "anf_violations", "untracked_flows"]
 
@@ -150,9 +151,9 @@ def activity(fdef: gast.FunctionDef, wrt_names: list[str], outputs=None,
         if isinstance(s, gast.Return):
             useful |= _names(s.value) if outputs is None else _names(outputs)
     changed = True
-    while changed:
-        changed = False
-        for targets, sources in flows:
+    while changed:             # (last to first: a value is useful through later ones, so a
+        changed = False        # straight line settles in one pass, not one per statement)
+        for targets, sources in reversed(flows):
             if targets & useful and not sources <= useful:
                 useful |= sources
                 changed = True
@@ -576,7 +577,7 @@ def maybe_list_names(fdef, shapes, lists: AbstractSet[str]) -> set:
         return set()
     containers: set = set()
     arrays: set = set()
-    for node in gast.walk(fdef):
+    for node in walk(fdef):
         if isinstance(node, gast.Subscript) and isinstance(node.value, gast.Name):
             containers.add(node.value.id)
         elif isinstance(node, gast.For) and isinstance(node.iter, gast.Name):
@@ -641,17 +642,48 @@ def join_all(assignments, known: dict, unknown: set):
     while changed:
         changed = False
         for name, shape in assignments():
-            if name in unknown:
+            if name not in unknown and _join_into(name, shape, known, unknown):
+                changed = True
+
+
+def join_tracked(assigns: list, shape_of, known: dict, unknown: set) -> None:
+    """``join_all`` over ``assigns``, (name, value) pairs: ``shape_of(value)`` gives the
+    value's shape from ``known`` as it is then and the set of names whose facts it read. A
+    value is computed again only once one of those names has changed since it was last
+    computed; otherwise it would give the same shape, which its name's joined shape already
+    holds (a join with it changes nothing). So each step is join_all's, without the last
+    round recomputing every value to find nothing changed."""
+    reads: list = [None] * len(assigns)
+    computed = [0] * len(assigns)        # the count of changes when last computed
+    changed_at: dict = {}                 # name -> the count of changes after its last one
+    count = 0
+    changed = True
+    while changed:
+        changed = False
+        for i, (name, value) in enumerate(assigns):
+            if name in unknown or reads[i] is not None and not any(
+                    changed_at.get(r, 0) > computed[i] for r in reads[i]):
                 continue
-            old = known.get(name, _MISSING)
-            new = shape if old is _MISSING else join(old, shape)
-            if new is None:
-                unknown.add(name)
-                known.pop(name, None)
+            computed[i] = count
+            shape, reads[i] = shape_of(value)
+            if _join_into(name, shape, known, unknown):
+                count += 1
+                changed_at[name] = count
                 changed = True
-            elif new != old:
-                known[name] = new
-                changed = True
+
+
+def _join_into(name, shape, known: dict, unknown: set) -> bool:
+    """Join ``shape`` into the facts of ``name`` (not in ``unknown``): did they change?"""
+    old = known.get(name, _MISSING)
+    new = shape if old is _MISSING else join(old, shape)
+    if new is None:
+        unknown.add(name)
+        known.pop(name, None)
+        return True
+    if new != old:
+        known[name] = new
+        return True
+    return False
 
 
 def rank(shape):

@@ -35,6 +35,7 @@ from .cache import Derivative
 from .backends import check_backend
 from .errors import (ArgumentError, InternalError, NoRuleError, NotDifferentiableError,
                      ShapeMismatchError, SrcadError, SrcadSyntaxError)
+from .nodes import walk
 from .source import Namespace, function_state, parse_function
 
 __all__ = ["Spec", "build", "grad", "value_and_grad", "autodiff", "show", "jvp", "vjp",
@@ -278,7 +279,6 @@ def _build(f, spec: Spec, src=None) -> Derivative:
     from . import complex_values
     from .analysis import (activity, aliased_writes, anf_violations, list_names, shapes,
                            untracked_flows)
-    from .nodes import walk
     from .forward import forward
     from .normalize import assigned_names, default_nodes, normalize
     from .optimize import (carried_copies, inline_temporaries, item_loops, optimize,
@@ -1045,7 +1045,7 @@ def _reads_containers(f, depth=0, src=None) -> bool:
         return isinstance(n, gast.Name) and n.id in derived
 
     def bind(target):
-        for t in gast.walk(target):
+        for t in walk(target):
             if isinstance(t, gast.Name) and t.id not in derived:
                 derived.add(t.id)
                 return True
@@ -1054,16 +1054,16 @@ def _reads_containers(f, depth=0, src=None) -> bool:
     changed = True
     while changed:           # names bound to what is taken out of parameters, to a fixed point
         changed = False
-        for n in gast.walk(node):
+        for n in walk(node):
             if isinstance(n, gast.For) and rooted(n.iter) or isinstance(n, gast.Assign) and \
                     isinstance(n.value, (gast.Subscript, gast.Name)) and rooted(n.value):
                 targets = [n.target] if isinstance(n, gast.For) else n.targets
                 changed |= any([bind(t) for t in targets])
-    keys = {n.target.id for n in gast.walk(node) if isinstance(n, gast.For) and isinstance(
+    keys = {n.target.id for n in walk(node) if isinstance(n, gast.For) and isinstance(
         n.target, gast.Name) and isinstance(n.iter, (gast.Tuple, gast.List)) and n.iter.elts
         and all(isinstance(e, gast.Constant) and isinstance(e.value, str)
                 for e in n.iter.elts)}      # for k in ('a', 'b'): p[k]
-    for n in gast.walk(node):
+    for n in walk(node):
         if isinstance(n, gast.Subscript) and rooted(n.value) and (
                 isinstance(n.slice, gast.Constant) and isinstance(n.slice.value, str) or
                 isinstance(n.slice, gast.Name) and n.slice.id in keys):
@@ -1096,9 +1096,9 @@ def _star_unpacked(node) -> set:
     ``g(**d)``; their lengths and keys are those of each call's arguments."""
     a = node.args
     params = {p.id for p in a.posonlyargs + a.args + a.kwonlyargs}
-    found = {n.value.id for n in gast.walk(node) if isinstance(n, gast.Starred)
+    found = {n.value.id for n in walk(node) if isinstance(n, gast.Starred)
              and isinstance(n.value, gast.Name)}
-    found |= {k.value.id for n in gast.walk(node) if isinstance(n, gast.Call)
+    found |= {k.value.id for n in walk(node) if isinstance(n, gast.Call)
               for k in n.keywords if k.arg is None and isinstance(k.value, gast.Name)}
     return found & params
 
