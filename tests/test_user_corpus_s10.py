@@ -1,0 +1,1223 @@
+"""User corpus s10: small numeric programs written as people write them, hunting for silent
+wrong derivatives. Focus: in-place updates and aliasing (copies, views, np.add.at, masks,
+overlapping slice updates), np.where/select/clip/maximum with nan or inf in the branch not
+taken, integer/boolean/fancy indexing with repeats, broadcasting of every kind, loops with
+break/continue/while, containers of parameters, methods, lambdas and comprehensions; and the
+API family (grad with wrt tuples and names, value_and_grad, jvp, vjp, jacobian in both modes,
+hessian, hvp, batched jvp, checkpoint=True).
+
+Written from README.md and docs/ only. Every program is checked against this file's own
+central finite differences (float64): the reverse gradient, a forward JVP along a random
+direction, a Hessian-vector product where the function is smooth, and that the derivative
+leaves its arguments unchanged."""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import math
+from collections import namedtuple
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+import srcad
+
+# ---------------------------------------------------------------------------------------------
+# structure walking (arguments may be dicts, lists, tuples, namedtuples, dataclasses, objects)
+# ---------------------------------------------------------------------------------------------
+
+
+def _floaty(v):
+    if isinstance(v, bool):
+        return False
+    if isinstance(v, (float, np.floating)):
+        return True
+    return isinstance(v, np.ndarray) and v.dtype.kind == "f"
+
+
+def _parts(v):
+    """Ordered (key, child) pairs of a container; None when v is a leaf."""
+    if isinstance(v, dict):
+        return list(v.items())
+    if isinstance(v, tuple) and hasattr(type(v), "_fields"):
+        return [(k, getattr(v, k)) for k in type(v)._fields]
+    if isinstance(v, (list, tuple)):
+        return list(enumerate(v))
+    if dataclasses.is_dataclass(v) and not isinstance(v, type):
+        return [(fl.name, getattr(v, fl.name)) for fl in dataclasses.fields(v)]
+    if isinstance(v, Params):
+        return sorted(vars(v).items())
+    return None
+
+
+def leaves(template, v=None):
+    """The float leaves of v (default: template), walked in template's structure."""
+    v = template if v is None else v
+    out = []
+
+    def walk(t, x):
+        kids = _parts(t)
+        if kids is None:
+            if _floaty(t):
+                out.append(np.asarray(x, dtype=float).ravel())
+            return
+        for key, child in kids:
+            if isinstance(x, dict) or (isinstance(x, (list, tuple))
+                                       and not hasattr(type(x), "_fields")):
+                walk(child, x[key])
+            else:
+                walk(child, getattr(x, key))
+    walk(template, v)
+    return np.concatenate(out) if out else np.zeros(0)
+
+
+def rebuild(template, vec):
+    """A structure like template whose float leaves are taken from vec in order."""
+    pos = [0]
+
+    def go(t):
+        kids = _parts(t)
+        if kids is None:
+            if not _floaty(t):
+                return t
+            n = int(np.size(t))
+            chunk = vec[pos[0]:pos[0] + n]
+            pos[0] += n
+            if isinstance(t, np.ndarray):
+                return chunk.reshape(t.shape).astype(t.dtype)
+            return float(chunk[0])
+        vals = [go(child) for _, child in kids]
+        if isinstance(t, dict):
+            return dict(zip(t.keys(), vals))
+        if isinstance(t, tuple) and hasattr(type(t), "_fields"):
+            return type(t)(*vals)
+        if isinstance(t, (list, tuple)):
+            return type(t)(vals)
+        if dataclasses.is_dataclass(t):
+            return dataclasses.replace(t, **dict(zip([k for k, _ in kids], vals)))
+        new = copy.copy(t)
+        for (k, _), val in zip(kids, vals):
+            setattr(new, k, val)
+        return new
+    out = go(template)
+    assert pos[0] == len(vec)
+    return out
+
+
+def deep_copy(args):
+    return copy.deepcopy(args)
+
+
+def same(a, b):
+    """Exact equality of two argument structures (arrays compared elementwise)."""
+    ka, kb = _parts(a), _parts(b)
+    if ka is None or kb is None:
+        if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+            return (np.shape(a) == np.shape(b)
+                    and np.array_equal(np.asarray(a), np.asarray(b), equal_nan=True))
+        return a == b or (a != a and b != b)
+    return len(ka) == len(kb) and all(same(x, y) for (_, x), (_, y) in zip(ka, kb))
+
+
+class Params:
+    """A plain object of parameters (attributes), as users write models."""
+
+    def __init__(self, **kw):
+        self.__dict__.update(kw)
+
+
+# ---------------------------------------------------------------------------------------------
+# finite differences (central, float64)
+# ---------------------------------------------------------------------------------------------
+
+EPS = 1e-6
+
+
+def _at(f, args, k, vec):
+    a = list(deep_copy(args))
+    a[k] = rebuild(args[k], vec)
+    return float(f(*a))
+
+
+def fd_grad(f, args, k, eps=EPS):
+    x0 = leaves(args[k])
+    g = np.zeros_like(x0)
+    for i in range(x0.size):
+        e = np.zeros_like(x0)
+        e[i] = eps
+        g[i] = (_at(f, args, k, x0 + e) - _at(f, args, k, x0 - e)) / (2 * eps)
+    return g
+
+
+def fd_dir(f, args, k, v, eps=EPS):
+    x0 = leaves(args[k])
+    return (_at(f, args, k, x0 + eps * v) - _at(f, args, k, x0 - eps * v)) / (2 * eps)
+
+
+def fd_hvp(f, args, k, v, eps=1e-4):
+    """(grad(x + eps v) - grad(x - eps v)) / 2 eps, both gradients by central differences."""
+    x0 = leaves(args[k])
+
+    def g_at(vec):
+        a = list(args)
+        a[k] = rebuild(args[k], vec)
+        return fd_grad(f, tuple(a), k, eps=1e-5)
+    return (g_at(x0 + eps * v) - g_at(x0 - eps * v)) / (2 * eps)
+
+
+def close(actual, expected, rtol=1e-5, atol=1e-6, what=""):
+    actual = np.asarray(actual, dtype=float)
+    expected = np.asarray(expected, dtype=float)
+    assert actual.shape == expected.shape, f"{what}: shape {actual.shape} != {expected.shape}"
+    err = np.max(np.abs(actual - expected), initial=0.0)
+    ok = np.allclose(actual, expected, rtol=rtol, atol=atol)
+    assert ok, f"{what}: max abs error {err:.3g}\nactual   {actual}\nexpected {expected}"
+
+
+def rng(seed=0):
+    return np.random.default_rng(seed)
+
+
+# ---------------------------------------------------------------------------------------------
+# the corpus
+# ---------------------------------------------------------------------------------------------
+
+CASES = {}
+
+
+class Case:
+    def __init__(self, fn, make, wrt, smooth):
+        self.fn, self.make, self.wrt, self.smooth = fn, make, wrt, smooth
+
+    def index(self, args):
+        if isinstance(self.wrt, int):
+            return self.wrt
+        import inspect
+        return list(inspect.signature(self.fn).parameters).index(self.wrt)
+
+
+def case(make, wrt=0, smooth=True):
+    def deco(fn):
+        CASES[fn.__name__] = Case(fn, make, wrt, smooth)
+        return fn
+    return deco
+
+
+def vec(n, seed=0, lo=-1.0, hi=1.0):
+    return rng(seed).uniform(lo, hi, size=n)
+
+
+def mat(m, n, seed=0):
+    return rng(seed).standard_normal((m, n))
+
+
+# ---- in-place updates and aliasing ----------------------------------------------------------
+
+@case(lambda: (vec(5, 1),))
+def copy_then_index_updates(x):
+    x = x.copy()
+    x[1] += x[0] ** 2
+    x[2] *= x[1]
+    x[3] -= np.sin(x[2])
+    x[4] /= 2.0 + x[3] ** 2
+    return np.sum(x ** 2)
+
+
+@case(lambda: (vec(4, 2),))
+def empty_like_ellipsis_fill(x):
+    out = np.empty_like(x)
+    out[...] = np.sin(x)
+    out[0] = out[0] * x[1]
+    return np.sum(out * x)
+
+
+@case(lambda: (vec(6, 3),))
+def zeros_then_slice_assign(x):
+    out = np.zeros(6)
+    out[:3] = x[:3] ** 2
+    out[3:] = np.exp(x[3:])
+    return np.sum(out ** 2) + out[2] * out[4]
+
+
+@case(lambda: (vec(6, 4),))
+def slice_view_then_write(x):
+    y = x.copy()
+    v = y[1:4]
+    v *= 2.0
+    return np.sum(y ** 3)
+
+
+@case(lambda: (vec(6, 5),))
+def reshape_view_then_write(x):
+    y = x.copy()
+    m = y.reshape(2, 3)
+    m[0, :] += 0.5 * m[1, :]
+    return np.sum(y * y * x)
+
+
+@case(lambda: (mat(3, 3, 6),))
+def transpose_view_then_write(X):
+    A = X.copy()
+    At = A.T
+    At[0] = At[0] * 3.0
+    return np.sum(A ** 2 * X)
+
+
+@case(lambda: (vec(5, 7),))
+def add_at_repeated(x):
+    out = np.zeros(3)
+    np.add.at(out, np.array([0, 0, 1, 2, 0]), x)
+    return np.sum(out ** 2)
+
+
+@case(lambda: (mat(4, 3, 8),))
+def add_at_rows_2d(X):
+    acc = np.zeros((2, 3))
+    np.add.at(acc, [0, 1, 0, 0], X * X)
+    return np.sum(np.tanh(acc))
+
+
+@case(lambda: (np.array([-0.8, 0.3, -0.2, 1.4, 0.7]),))
+def mask_assign_expression(x):
+    y = x.copy()
+    neg = y < 0
+    y[neg] = 0.5 * y[neg] ** 2
+    return np.sum(y * x)
+
+
+@case(lambda: (np.array([0.2, 1.5, -0.3, 2.5, 0.9]),))
+def mask_assign_constant(x):
+    y = x * 1.0
+    y[x > 1.0] = 1.0
+    return np.sum(y ** 2 * np.cos(x))
+
+
+@case(lambda: (np.array([[0.2, 1.5], [-0.3, 0.9], [0.7, -1.2]]),))
+def mask_inplace_multiply_2d(A):
+    B = A.copy()
+    B[B > 0.5] *= 3.0
+    return np.sum(B ** 2)
+
+
+@case(lambda: (vec(6, 9),))
+def loop_cumulative_writes(x):
+    s = np.zeros_like(x)
+    acc = 0.0
+    for i in range(len(x)):
+        acc = acc * 0.9 + x[i]
+        s[i] = acc
+    return np.sum(s ** 2)
+
+
+@case(lambda: (vec(6, 10),))
+def overlapping_isub(x):
+    a = x.copy()
+    a[1:] -= a[:-1]
+    return np.sum(a ** 2 * np.arange(1.0, 7.0))
+
+
+@case(lambda: (vec(5, 11),))
+def overlapping_iadd_loop(x):
+    a = x.copy()
+    for _ in range(2):
+        a[1:] += a[:-1]
+    return np.sum(np.sin(a))
+
+
+@case(lambda: (vec(5, 12),))
+def overlapping_shift_assign(x):
+    a = x.copy()
+    a[:-1] = a[1:] * 2.0
+    return np.sum(a * x)
+
+
+@case(lambda: (vec(5, 13),))
+def fancy_assign_repeated_index(x):
+    y = x.copy()
+    y[[0, 0, 1]] = x[[2, 3, 4]] ** 2
+    return np.sum(y * np.arange(1.0, 6.0))
+
+
+@case(lambda: (vec(5, 14),))
+def fancy_gather_repeated(x):
+    w = np.array([1.0, 2.0, -1.0, 0.5, 3.0, 1.5])
+    return np.sum(np.sin(x[[0, 0, 1, 2, 2, 2]]) * w)
+
+
+@case(lambda: (vec(4, 15),))
+def fancy_iadd_repeated_buffered(x):
+    y = x.copy()
+    y[[0, 0, 2]] += x[1] * x[3]
+    return np.sum(y ** 2)
+
+
+@case(lambda: (vec(3, 16),))
+def double_loop_outer_writes(x):
+    W = np.array([[1.0, 2.0, 0.5], [0.3, -1.0, 2.0], [1.5, 0.2, 0.7]])
+    A = np.zeros((3, 3))
+    for i in range(3):
+        for j in range(3):
+            A[i, j] = x[i] * x[j] + (i == j) * np.exp(x[i])
+    return np.sum(A * W)
+
+
+@case(lambda: (mat(4, 3, 17),))
+def column_write(X):
+    M = X.copy()
+    M[:, 0] = np.tanh(M[:, 1])
+    return np.sum(M ** 2 * X)
+
+
+@case(lambda: (vec(4, 18),))
+def writes_into_argument(x):
+    x *= 2.0
+    x[0] += 1.0
+    return np.sum(x ** 2)
+
+
+@case(lambda: (vec(4, 19),))
+def iadd_loop_on_copy(x):
+    h = x.copy()
+    for t in range(3):
+        h += 0.1 * np.sin(h)
+    return np.sum(h * h)
+
+
+@case(lambda: (vec(4, 20),))
+def copyto_into_buffer(x):
+    buf = np.zeros(4)
+    np.copyto(buf, x ** 2)
+    return np.sum(buf * x)
+
+
+@case(lambda: (vec(4, 21),))
+def alias_then_iadd(x):
+    y = x.copy()
+    z = y
+    z += 1.0
+    return np.sum(y * x)
+
+
+@case(lambda: (mat(3, 3, 22),))
+def fill_diagonal_on_copy(X):
+    A = X.copy()
+    np.fill_diagonal(A, np.exp(np.diag(X)))
+    return np.sum(A ** 2)
+
+
+@case(lambda: (vec(4, 23),))
+def tuple_swap_elements(x):
+    y = x.copy()
+    y[0], y[1] = y[1], y[0] * 2.0
+    return np.sum(y * np.arange(1.0, 5.0)) + y[0] * y[1]
+
+
+@case(lambda: (mat(3, 2, 24),))
+def fancy_row_swap(X):
+    A = X.copy()
+    A[[0, 1]] = A[[1, 0]]
+    W = np.array([[1.0, 2.0], [3.0, -1.0], [0.5, 0.25]])
+    return np.sum(A * W * X)
+
+
+@case(lambda: (mat(3, 4, 25),))
+def ravel_view_write(A):
+    B = A.copy()
+    r = B.ravel()
+    r[0] = r[5] * 2.0
+    return np.sum(B ** 2)
+
+
+@case(lambda: (mat(3, 4, 26),))
+def flatten_copy_write(A):
+    f = A.flatten()
+    f[0] = f[5] * 2.0
+    return np.sum(f ** 2) + np.sum(A)
+
+
+@case(lambda: (vec(4, 27),))
+def asarray_alias_write(x):
+    c = x.copy()
+    y = np.asarray(c)
+    y[0] = 2.0 * y[1]
+    return np.sum(c ** 2)
+
+
+@case(lambda: (vec(4, 28),))
+def full_slice_alias_write(x):
+    c = x.copy()
+    y = c[:]
+    y[0] = 3.0 * y[2]
+    return np.sum(c ** 2 + c)
+
+
+@case(lambda: (vec(5, 29),))
+def fancy_copy_write_not_alias(x):
+    c = x.copy()
+    y = c[[0, 1, 2]]
+    y[0] = 10.0 * y[1]
+    return np.sum(c ** 2) + np.sum(y ** 2)
+
+
+@case(lambda: (vec(5, 30),))
+def chained_inplace_reads_modified(x):
+    a = x.copy()
+    for i in range(1, 5):
+        a[i] *= a[i - 1] + 1.0
+    return np.sum(a)
+
+
+@case(lambda: (np.array([0.3, -1.2, 0.8, 2.1, -0.4]),))
+def bubble_sort_inplace(x):
+    a = x.copy()
+    n = len(a)
+    for i in range(n):
+        for j in range(n - 1 - i):
+            if a[j] > a[j + 1]:
+                a[j], a[j + 1] = a[j + 1], a[j]
+    return np.sum(a * np.arange(1.0, n + 1.0))
+
+
+@case(lambda: (np.array([4.0, 5.0, 6.0]), np.array([1.0, 2.0, 0.5])))
+def gauss_seidel_inplace(d, b):
+    A = np.array([[0.0, 1.0, 0.5], [1.0, 0.0, 0.3], [0.5, 0.3, 0.0]]) + np.diag(d)
+    x = np.zeros(3)
+    for sweep in range(20):
+        for i in range(3):
+            s = b[i] - A[i, :] @ x + A[i, i] * x[i]
+            x[i] = s / A[i, i]
+    return np.sum(x ** 2)
+
+
+@case(lambda: (np.array([4.0, 5.0, 4.5, 6.0]),))
+def thomas_tridiagonal(d):
+    n = 4
+    a = np.full(n, -1.0)
+    c = np.full(n, -1.0)
+    rhs = np.array([1.0, 2.0, 0.5, 1.0])
+    cp = np.zeros(n)
+    dp = np.zeros(n)
+    cp[0] = c[0] / d[0]
+    dp[0] = rhs[0] / d[0]
+    for i in range(1, n):
+        m = d[i] - a[i] * cp[i - 1]
+        cp[i] = c[i] / m
+        dp[i] = (rhs[i] - a[i] * dp[i - 1]) / m
+    x = np.zeros(n)
+    x[-1] = dp[-1]
+    for i in range(n - 2, -1, -1):
+        x[i] = dp[i] - cp[i] * x[i + 1]
+    return np.sum(x * np.array([1.0, -2.0, 3.0, 0.5]))
+
+
+@case(lambda: (vec(3, 31),))
+def list_element_rebind(x):
+    lst = [x[0], x[1], x[2]]
+    lst[0] = lst[0] * 3.0
+    lst[2] = lst[2] + lst[0]
+    return lst[0] * lst[1] + lst[2] ** 2
+
+
+@case(lambda: (vec(6, 32),))
+def ellipsis_none_setitem(x):
+    A = np.zeros((2, 3))
+    A[..., 1] = x[:2] ** 2
+    A[:, None, 2] = x[2:4, None]
+    A[0] += x[4:] if False else x[4] * x[5]
+    return np.sum(A * A)
+
+
+@case(lambda: (vec(4, 33),))
+def split_views_write(x):
+    c = x.copy()
+    p, q = np.split(c, 2)
+    p[0] = q[1] * 2.0
+    return np.sum(c ** 2)
+
+
+@case(lambda: (vec(5, 34),))
+def put_indices(x):
+    y = x.copy()
+    np.put(y, [0, 3], x[1:3] ** 2)
+    return np.sum(y ** 2)
+
+
+# ---- where / select / clip / maximum / abs / piecewise ------------------------------------------
+
+@case(lambda: (np.array([-1.0, 0.5, 2.0, -0.3, 1.5]),))
+def where_log_negative_untaken(x):
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.sum(np.where(x > 0, np.log(x), 0.0))
+
+
+@case(lambda: (np.array([-1.0, 0.5, 2.0, -0.3, 1.5]),))
+def where_sqrt_negative_untaken(x):
+    with np.errstate(invalid="ignore"):
+        y = np.where(x > 0, np.sqrt(x), x)
+    return np.sum(y ** 2)
+
+
+@case(lambda: (np.array([0.0, 0.5, -2.0, 0.05, 1.5]),))
+def where_reciprocal_zero_untaken(x):
+    with np.errstate(divide="ignore"):
+        y = np.where(np.abs(x) > 0.1, 1.0 / x, 0.0)
+    return np.sum(y)
+
+
+@case(lambda: (np.array([-1.5, -0.5, 0.2, 1.7, 3.0]),))
+def select_three_pieces(x):
+    y = np.select([x < -1, x > 1], [-(x ** 2), x ** 3], default=x)
+    return np.sum(y * np.arange(1.0, 6.0))
+
+
+@case(lambda: (np.array([-1.5, -0.5, 0.2, 1.7, 0.9]),))
+def clip_squared(x):
+    return np.sum(np.clip(x, -1.0, 1.0) ** 2 + 0.1 * x)
+
+
+@case(lambda: (np.array([-1.5, -0.5, 0.2, 1.7, 0.9]),))
+def relu_times_x(x):
+    return np.sum(np.maximum(x, 0.0) * x)
+
+
+@case(lambda: (np.array([-1.5, -0.5, 0.2, 1.7]), np.array([0.5, -0.7, 1.0, 0.3])))
+def maximum_two_arrays(x, y):
+    return np.sum(np.maximum(x, y) ** 2 + np.minimum(x, y))
+
+
+@case(lambda: (np.array([-1.5, -0.5, 0.2, 1.7]),))
+def abs_power(x):
+    return np.sum(np.abs(x) ** 1.5) + abs(x[0]) * 2.0
+
+
+@case(lambda: (np.array([-1.5, -0.5, 0.2, 1.7]),))
+def piecewise_lambdas(x):
+    y = np.piecewise(x, [x < 0, x >= 0], [lambda t: t ** 2, lambda t: np.sin(t)])
+    return np.sum(y)
+
+
+@case(lambda: (mat(3, 2, 35), np.array([0.5, -1.0])))
+def where_broadcast_mask(X, w):
+    mask = np.array([True, False, True])
+    return np.sum(np.where(mask[:, None], X * w, 0.0) ** 2)
+
+
+@case(lambda: (np.array([-1.5, -0.5, 0.2, 1.7]),))
+def elu_where(x):
+    return np.sum(np.where(x > 0, x, np.exp(x) - 1.0) ** 2)
+
+
+@case(lambda: (np.array([800.0, -1.0, 2.0, 30.0]),))
+def softplus_where_overflow_untaken(x):
+    with np.errstate(over="ignore", invalid="ignore"):
+        y = np.where(x < 50.0, np.log1p(np.exp(x)), x)
+    return np.sum(y)
+
+
+@case(lambda: (np.array([-1.5, -0.5, 0.2, 1.7]),))
+def sign_times_square(x):
+    return np.sum(np.sign(x) * x ** 2)
+
+
+@case(lambda: (np.array([-1.5, -0.5, 0.2, 1.7]),))
+def clamp_between_arrays(x):
+    lo = np.array([-1.0, -1.0, 0.0, 0.0])
+    hi = np.array([1.0, 0.0, 1.0, 1.0])
+    return np.sum(np.minimum(np.maximum(x, lo), hi) * np.exp(x))
+
+
+@case(lambda: (np.array([-1.5, -0.5, 0.2, 1.7]), np.array([0.3, 0.1, -0.4, 2.0])), wrt=1)
+def where_between_args(x, y):
+    return np.sum(np.where(x > y, x * y, y ** 2))
+
+
+@case(lambda: (np.array([0.3, 4.0, -2.0, 0.5]),))
+def where_huber(r):
+    d = 1.0
+    a = np.abs(r)
+    return np.sum(np.where(a <= d, 0.5 * r ** 2, d * (a - 0.5 * d)))
+
+
+@case(lambda: (np.array([0.3, 4.0, -2.0, 0.5]),))
+def method_clip_and_max(x):
+    return x.clip(min=0.1).sum() * np.abs(x).max()
+
+
+@case(lambda: (np.array([-0.5, 0.4, 2.0, 0.9]),))
+def where_arcsin_domain(x):
+    with np.errstate(invalid="ignore"):
+        return np.sum(np.where(np.abs(x) < 1.0, np.arcsin(x), np.pi / 2 * np.sign(x)))
+
+
+@case(lambda: (np.array([-0.5, 0.4, 2.0, 0.9]),))
+def where_nested_inf(x):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inner = np.where(x > 1.0, np.log(x - 1.0), -x)
+        return np.sum(np.where(x < 1.5, x ** 2, inner))
+
+
+# ---- indexing -----------------------------------------------------------------------------
+
+@case(lambda: (vec(5, 40),))
+def int_and_negative_index(x):
+    return x[2] * x[0] + np.sin(x[-1]) * x[-2]
+
+
+@case(lambda: (np.array([-0.8, 0.3, -0.2, 1.4, 0.7]),))
+def boolean_gather(x):
+    return np.sum(x[x > 0] ** 2) + np.sum(np.exp(x[~(x > 0)]))
+
+
+@case(lambda: (vec(5, 41),))
+def take_repeated(x):
+    return np.sum(np.take(x, [4, 0, 4, 1]) ** 3)
+
+
+@case(lambda: (vec(5, 42),))
+def fancy_2d_index(x):
+    idx = np.array([[0, 1], [1, 4], [4, 4]])
+    M = x[idx]
+    return np.sum(M[:, 0] * M[:, 1])
+
+
+@case(lambda: (mat(3, 4, 43),))
+def pair_index_and_ix(A):
+    r = np.array([0, 2, 2])
+    c = np.array([1, 3, 1])
+    s = np.sum(A[r, c] ** 2)
+    s = s + np.sum(A[:, [0, 2]] * 2.0)
+    s = s + np.sum(np.tanh(A[np.ix_([0, 1], [3, 0, 3])]))
+    return s
+
+
+@case(lambda: (np.array([0.3, 2.0, -1.0, 0.5]),))
+def argmax_select(x):
+    return x[np.argmax(x)] ** 2 + x[np.argmin(x)] * 3.0
+
+
+@case(lambda: (np.array([0.3, 2.0, -1.0, 0.5]),))
+def sort_descending_weights(x):
+    s = np.sort(x)[::-1]
+    return np.sum(s * np.array([4.0, 3.0, 2.0, 1.0]))
+
+
+@case(lambda: (vec(7, 44),))
+def strides_and_reverse(x):
+    return np.sum(x[::2] * x[::-1][::2]) + np.sum(x[1::3] ** 2)
+
+
+@case(lambda: (mat(3, 4, 45),))
+def take_along_axis_rows(A):
+    idx = np.argsort(A, axis=1)[:, :2]
+    return np.sum(np.take_along_axis(A, idx, axis=1) ** 2)
+
+
+@case(lambda: (np.array([0.3, -2.0, 1.0, -0.5]),))
+def where_indices_tuple(x):
+    idx = np.where(x > 0)[0]
+    return np.sum(x[idx] ** 3) + np.sum(x[np.nonzero(x < 0)] ** 2)
+
+
+# ---- broadcasting ---------------------------------------------------------------------------
+
+@case(lambda: (mat(3, 1, 50), mat(1, 4, 51)))
+def size_one_axes(X, Y):
+    return np.sum(np.tanh(X * Y + X))
+
+
+@case(lambda: (np.array(0.3), mat(4, 3, 52), vec(3, 53)))
+def zero_d_bias(b, X, w):
+    return np.sum(np.tanh(X @ w + b) ** 2)
+
+
+@case(lambda: (0.3, mat(4, 3, 54), vec(3, 55)))
+def float_bias(b, X, w):
+    return float(np.sum(np.log1p(np.exp(X @ w + b))))
+
+
+@case(lambda: (mat(3, 4, 56),))
+def keepdims_standardize(X):
+    mu = X.mean(axis=1, keepdims=True)
+    sd = X.std(axis=1, keepdims=True)
+    Z = (X - mu) / (sd + 1e-3)
+    return np.sum(Z ** 3 * np.arange(4.0))
+
+
+@case(lambda: (mat(3, 4, 57),))
+def softmax_keepdims(X):
+    m = X.max(axis=-1, keepdims=True)
+    e = np.exp(X - m)
+    p = e / e.sum(axis=-1, keepdims=True)
+    return np.sum(p * np.arange(1.0, 5.0))
+
+
+@case(lambda: (vec(4, 58), vec(3, 59)))
+def outer_by_broadcast(x, y):
+    return np.sum(np.sin(x[None, :] * y[:, None]) + x[:, None] ** 2 * 0.0 + np.newaxis is None)
+
+
+@case(lambda: (vec(4, 60),))
+def broadcast_to_explicit(x):
+    B = np.broadcast_to(x, (3, 4))
+    return np.sum(B * np.arange(12.0).reshape(3, 4))
+
+
+@case(lambda: (rng(61).standard_normal((2, 3, 4)),))
+def newaxis_middle_3d(T):
+    s = T.sum(axis=1)[:, np.newaxis, :]
+    return np.sum(T * s) + np.sum(T[:, :, None, 0] ** 2)
+
+
+@case(lambda: (rng(62).uniform(0.5, 2.0, (3, 4)),))
+def normalize_columns(X):
+    return np.sum((X / X.sum(axis=0)) ** 2)
+
+
+@case(lambda: (mat(4, 5, 63), rng(64).uniform(0.5, 1.5, (1, 5)), np.zeros((1, 5)) + 0.1))
+def layer_norm_gain_row(X, g, b):
+    mu = np.mean(X, axis=1, keepdims=True)
+    var = np.var(X, axis=1, keepdims=True)
+    return np.sum(np.tanh(g * (X - mu) / np.sqrt(var + 1e-5) + b))
+
+
+@case(lambda: (mat(4, 5, 65), rng(66).uniform(0.5, 1.5, (1, 5)), np.zeros((1, 5)) + 0.1), wrt=1)
+def layer_norm_wrt_gain(X, g, b):
+    mu = np.mean(X, axis=1, keepdims=True)
+    var = np.var(X, axis=1, keepdims=True)
+    return np.sum(np.tanh(g * (X - mu) / np.sqrt(var + 1e-5) + b))
+
+
+@case(lambda: (np.float64(0.7), vec(3, 67)))
+def numpy_scalar_arg(s, x):
+    return np.sum(np.exp(s * x)) * s
+
+
+@case(lambda: (mat(3, 4, 68),))
+def sum_axis_tuple_keepdims(T):
+    return np.sum(T * T.sum(axis=(0, 1), keepdims=True)) + np.sum(T.max(axis=0) ** 2)
+
+
+# ---- control flow -----------------------------------------------------------------------------
+
+@case(lambda: (2.7,))
+def newton_sqrt_break(a):
+    y = 1.0
+    for i in range(100):
+        y_new = 0.5 * (y + a / y)
+        if abs(y_new - y) < 1e-14:
+            break
+        y = y_new
+    return y_new
+
+
+@case(lambda: (vec(6, 70),))
+def continue_odd(x):
+    s = 0.0
+    for i in range(len(x)):
+        if i % 2 == 0:
+            continue
+        s += x[i] ** 2 * (i + 1)
+    return s
+
+
+@case(lambda: (vec(5, 71),))
+def horner_while(x):
+    s = 0.0
+    i = 0
+    while i < 5:
+        s = s * x[0] + x[i]
+        i += 1
+    return s
+
+
+@case(lambda: (np.array([0.9, 0.4]),))
+def while_data_condition(x):
+    h = x[0]
+    steps = 0
+    while h < 10.0:
+        h = h * 1.5 + x[1]
+        steps += 1
+    return h * steps
+
+
+@case(lambda: (vec(5, 72),))
+def list_append_accumulator(x):
+    terms = []
+    for i in range(1, len(x)):
+        terms.append(x[i] * x[i - 1])
+    return sum(terms)
+
+
+@case(lambda: (vec(5, 73),))
+def comprehension_over_array(x):
+    return sum([np.sin(xi) * xi for xi in x])
+
+
+@case(lambda: (vec(5, 74), vec(5, 75)))
+def generator_with_condition(w, x):
+    return sum(w[i] * x[i] ** 2 for i in range(5) if i != 2)
+
+
+@case(lambda: (vec(3, 76),))
+def stack_rows_from_loop(x):
+    rows = []
+    for k in range(3):
+        rows.append(x * (k + 1.0) + x[k])
+    M = np.stack(rows)
+    return np.sum(M ** 2) + np.linalg.det(M + 3.0 * np.eye(3))
+
+
+@case(lambda: (vec(4, 77),))
+def early_return_in_loop(x):
+    s = 0.0
+    for i in range(4):
+        s = s + x[i] ** 2
+        if s > 0.5:
+            return s * 2.0
+    return s
+
+
+@case(lambda: (mat(3, 4, 78),))
+def nested_loop_inner_break(A):
+    s = 0.0
+    for i in range(3):
+        for j in range(4):
+            if j > i + 1:
+                break
+            s += A[i, j] ** 2
+    return s
+
+
+@case(lambda: (mat(3, 2, 79), vec(3, 80)))
+def zip_enumerate_rows(X, w):
+    s = 0.0
+    for k, (row, wk) in enumerate(zip(X, w)):
+        s = s + wk * np.sum(row ** 2) * (k + 1)
+    return s
+
+
+@case(lambda: (mat(3, 2, 81),))
+def iterate_rows(X):
+    s = 0.0
+    for row in X:
+        s = s + np.tanh(row[0] * row[1])
+    return s
+
+
+@case(lambda: (rng(82).uniform(1.0, 2.0, 4),))
+def back_substitution(d):
+    U = np.triu(np.ones((4, 4)) * 0.3) + np.diag(d)
+    b = np.array([1.0, 2.0, 3.0, 4.0])
+    x = np.zeros(4)
+    for i in reversed(range(4)):
+        x[i] = (b[i] - U[i, i + 1:] @ x[i + 1:]) / U[i, i]
+    return np.sum(x ** 2)
+
+
+@case(lambda: (np.array([0.5, -0.3]),))
+def rk4_oscillator(y0):
+    def rhs(y):
+        return np.array([y[1], -y[0] - 0.1 * y[1] ** 3])
+    y = y0
+    h = 0.1
+    for _ in range(10):
+        k1 = rhs(y)
+        k2 = rhs(y + h / 2 * k1)
+        k3 = rhs(y + h / 2 * k2)
+        k4 = rhs(y + h * k3)
+        y = y + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
+    return y[0] ** 2 + 0.5 * y[1]
+
+
+@case(lambda: (0.7,))
+def tuple_swap_recurrence(x):
+    a, b = 1.0, x
+    for _ in range(6):
+        a, b = b, a + x * b
+    return b
+
+
+@case(lambda: (np.array([0.3, 1.1, -0.4]),))
+def builtin_max_min(x):
+    return max(x[0] * 2.0, x[1]) + min([x[i] ** 2 for i in range(3)])
+
+
+@case(lambda: (np.array([0.3, 1.1, -0.4]),))
+def branch_on_scalar(x):
+    if x[1] > 1.0:
+        y = x[0] * x[1]
+    else:
+        y = x[0] - x[1]
+    if np.sum(x) < 0.0:
+        y = y * 10.0
+    elif y > 0.2:
+        y = y ** 2
+    return y + x[2]
+
+
+@case(lambda: (vec(4, 83),))
+def gradient_descent_unrolled(w0):
+    A = np.array([[3.0, 0.5, 0, 0], [0.5, 2.0, 0.2, 0], [0, 0.2, 1.5, 0.1], [0, 0, 0.1, 1.0]])
+    w = w0
+    for _ in range(5):
+        g = A @ w - np.sin(w)
+        w = w - 0.1 * g
+    return w @ A @ w
+
+
+@case(lambda: (mat(3, 3, 84) * 0.4,))
+def matrix_power_loop(A):
+    P = np.eye(3)
+    for _ in range(4):
+        P = P @ A
+    return np.trace(P) + np.sum(P ** 2)
+
+
+@case(lambda: (vec(5, 85),))
+def running_max_accumulate(x):
+    return np.sum(np.maximum.accumulate(np.array([0.1, 0.5, 0.2, 0.9, 0.3]) + x * 0.01) * x)
+
+
+# ---- containers, methods, lambdas, helpers ----------------------------------------------------
+
+@case(lambda: ({"W": mat(3, 2, 90), "b": vec(2, 91)}, mat(4, 3, 92)))
+def dict_params_mlp(p, X):
+    h = np.tanh(X @ p["W"] + p["b"])
+    return np.sum(h ** 2)
+
+
+Layer = namedtuple("Layer", ["W", "b"])
+
+
+@case(lambda: ([Layer(mat(3, 3, 93), vec(3, 94)), Layer(mat(3, 1, 95), vec(1, 96))],
+               mat(4, 3, 97)))
+def namedtuple_layers_list(layers, X):
+    h = X
+    for layer in layers:
+        h = np.tanh(h @ layer.W + layer.b)
+    return np.sum(h)
+
+
+@dataclass
+class Gauss:
+    mu: np.ndarray
+    log_sigma: float
+
+
+@case(lambda: (Gauss(vec(3, 98), -0.2), mat(5, 3, 99)))
+def dataclass_gauss_nll(g, X):
+    s = np.exp(g.log_sigma)
+    return np.sum((X - g.mu) ** 2) / (2 * s ** 2) + X.size * g.log_sigma
+
+
+class Quad(Params):
+    def energy(self, x):
+        return 0.5 * x @ self.A @ x - self.b @ x
+
+    def loss(self, x):
+        return self.energy(x) + self.lam * np.sum(x ** 4)
+
+
+@case(lambda: (Quad(A=np.array([[2.0, 0.3], [0.3, 1.0]]), b=np.array([1.0, -0.5]), lam=0.1),
+               vec(2, 100)))
+def object_method_call(model, x):
+    return model.loss(x)
+
+
+@case(lambda: (vec(4, 101),))
+def lambda_activation(x):
+    act = lambda z: z * np.tanh(z)  # noqa: E731
+    return np.sum(act(x) + act(2.0 * x))
+
+
+@case(lambda: (vec(4, 102),))
+def closure_nested_def(x):
+    scale = 1.5
+
+    def helper(z, power=2):
+        return (scale * z) ** power
+    scale = 2.0
+    return np.sum(helper(x) + helper(x, power=3))
+
+
+def _softplus(z, beta=1.0):
+    return np.log1p(np.exp(beta * z)) / beta
+
+
+@case(lambda: (vec(4, 103),))
+def module_helper_kwargs(x):
+    return np.sum(_softplus(x) + _softplus(x, beta=3.0) * x)
+
+
+@case(lambda: ({"a": vec(2, 104), "b": 0.4}, vec(2, 105)))
+def dict_items_comprehension(p, x):
+    scaled = {k: v * 2.0 for k, v in p.items()}
+    return np.sum(scaled["a"] * x) * scaled["b"] + sum(np.sum(v ** 2) for v in p.values())
+
+
+@case(lambda: ((vec(2, 106), vec(2, 107)),))
+def tuple_unpack_argument(pair):
+    a, b = pair
+    return np.sum(a * b) + np.sum(np.exp(a - b))
+
+
+# ---- assorted numerics written in common styles --------------------------------------------------
+
+@case(lambda: (vec(5, 110),))
+def cumsum_cumprod_diff(x):
+    return np.sum(np.cumsum(x) ** 2) + np.sum(np.cumprod(1.0 + 0.5 * x)) + np.sum(np.diff(x) ** 3)
+
+
+@case(lambda: (mat(3, 3, 111) + 3.0 * np.eye(3),))
+def solve_inv_det(A):
+    b = np.array([1.0, 2.0, 3.0])
+    return np.sum(np.linalg.solve(A, b)) + np.trace(np.linalg.inv(A)) + np.log(abs(np.linalg.det(A)))
+
+
+@case(lambda: (mat(3, 4, 112), mat(4, 2, 113)))
+def einsum_bilinear(A, B):
+    return np.einsum("ij,jk,ik->", A, B, np.ones((3, 2))) + np.einsum("ij,ij->", A, A)
+
+
+@case(lambda: (vec(5, 114) * 3.0,))
+def manual_logsumexp(x):
+    m = np.max(x)
+    return m + np.log(np.sum(np.exp(x - m)))
+
+
+@case(lambda: (vec(3, 115), vec(3, 116)))
+def method_chains(x, y):
+    return x.dot(y) + (x * y).sum() * x.mean() + np.outer(x, y).T.sum()
+
+
+@case(lambda: (vec(3, 117),))
+def concat_pad_roll(x):
+    z = np.concatenate([x, x ** 2, [1.0]])
+    z = np.pad(z, 1, mode="constant")
+    return np.sum(np.roll(z, 2) * np.arange(z.size))
+
+
+@case(lambda: (mat(3, 4, 118),))
+def norm_axis(A):
+    return np.sum(np.linalg.norm(A, axis=1)) + np.linalg.norm(A)
+
+
+@case(lambda: (vec(3, 119),))
+def float_and_math_calls(x):
+    a = float(x[0])
+    b = math.exp(x[1]) + math.sin(a)
+    return a * b + np.float64(x[2]) ** 2
+
+
+X_GLOBAL = np.array([[1.0, 2.0], [0.5, -1.0], [0.3, 0.2]])
+
+
+@case(lambda: (vec(2, 120),))
+def reads_global_array(w):
+    return np.sum(np.exp(X_GLOBAL @ w))
+
+
+@case(lambda: (vec(4, 121),))
+def hstack_vstack_reshape(x):
+    M = np.vstack([x, x[::-1]]).reshape(4, 2)
+    return np.sum(np.hstack([M, M ** 2]) @ np.arange(4.0))
+
+
+@case(lambda: (rng(122).uniform(0.5, 1.5, 4),))
+def prod_and_power_array(x):
+    return np.prod(x) + np.sum(x ** x) + np.sum(np.power(2.0, x))
+
+
+@case(lambda: (rng(123).uniform(0.5, 1.5, 4),))
+def inplace_ops_on_fresh_arrays(x):
+    y = x ** 2
+    y += x
+    y *= np.exp(-x)
+    y /= 1.0 + x
+    y -= 0.5 * x
+    y **= 2
+    return np.sum(y)
+
+
+@case(lambda: (vec(4, 124),))
+def rebinding_is_not_aliasing(x):
+    y = x
+    y = y * 2.0
+    y[0] = 7.0 * x[1]
+    return np.sum(y * x)
+
+
+@case(lambda: (mat(2, 3, 125),))
+def transpose_reshape_chain(A):
+    B = A.T.reshape(2, 3).T
+    return np.sum(B * np.arange(6.0).reshape(3, 2)) + np.sum(A.swapaxes(0, 1) ** 2)
+
+
+@case(lambda: (vec(6, 126),))
+def reshape_write_through_2d_view(x):
+    buf = np.zeros(6)
+    M = buf.reshape(2, 3)
+    M[1] = x[:3] * x[3:]
+    return np.sum(buf ** 2) + buf[4]
+
+
+@case(lambda: (vec(4, 127),))
+def matmul_zero_d_and_vdot(x):
+    return (x @ x) * np.vdot(x, np.arange(4.0)) + np.inner(x, x)
+
+
+# ---------------------------------------------------------------------------------------------
+# expected failures: (case, check) -> reason
+# ---------------------------------------------------------------------------------------------
+
+XFAIL = {
+}
+
+CHECKS = ("grad", "jvp", "hvp", "inputs")
+
+
+def _params():
+    out = []
+    for name, c in CASES.items():
+        for check in CHECKS:
+            if check == "hvp" and not c.smooth:
+                continue
+            marks = ()
+            if (name, check) in XFAIL:
+                marks = (pytest.mark.xfail(strict=True, reason=XFAIL[(name, check)]),)
+            out.append(pytest.param(name, check, id=f"{name}-{check}", marks=marks))
+    return out
+
+
+@pytest.mark.parametrize("name, check", _params())
+def test_corpus(name, check):
+    c = CASES[name]
+    args = c.make()
+    k = c.index(args)
+    before = deep_copy(args)
+    f = c.fn
+    n = leaves(args[k]).size
+    v = rng(1000 + n).standard_normal(n)
+    if check == "grad":
+        g = srcad.grad(f, wrt=c.wrt)(*deep_copy(args))
+        close(leaves(args[k], g), fd_grad(f, args, k), what="grad vs FD")
+    elif check == "jvp":
+        a = deep_copy(args)
+        tangent = rebuild(args[k], v)
+        value, t = srcad.jvp(f, a, (tangent,), wrt=c.wrt)
+        close(value, f(*deep_copy(args)), what="jvp value")
+        close(t, fd_dir(f, args, k, v), what="jvp tangent vs FD")
+    elif check == "hvp":
+        hv = srcad.hvp(f, wrt=c.wrt)(*deep_copy(args), rebuild(args[k], v))
+        close(leaves(args[k], hv), fd_hvp(f, args, k, v), rtol=1e-4, atol=1e-5,
+              what="hvp vs FD of FD gradient")
+    else:
+        a = deep_copy(args)
+        srcad.grad(f, wrt=c.wrt)(*a)
+        assert same(a, before), "grad modified its arguments"
+        srcad.jvp(f, a, (rebuild(args[k], v),), wrt=c.wrt)
+        assert same(a, before), "jvp modified its arguments"
+        if c.smooth:
+            srcad.hvp(f, wrt=c.wrt)(*a, rebuild(args[k], v))
+            assert same(a, before), "hvp modified its arguments"
