@@ -1170,6 +1170,300 @@ def matmul_zero_d_and_vdot(x):
     return (x @ x) * np.vdot(x, np.arange(4.0)) + np.inner(x, x)
 
 
+# ---- more aliasing probes: views made in ways people write them --------------------------------
+
+@case(lambda: (mat(2, 3, 130),))
+def unpack_rows_of_copy_then_write(A):
+    B = A.copy()
+    top, bottom = B
+    top[0] = bottom[1] * 5.0
+    return np.sum(B ** 2)
+
+
+@case(lambda: (mat(3, 2, 131),))
+def for_row_inplace_scale(A):
+    B = A.copy()
+    for row in B:
+        row *= 2.0
+    return np.sum(B ** 2 * A)
+
+
+@case(lambda: (mat(3, 2, 132),))
+def int_index_row_view_write(A):
+    B = A.copy()
+    row = B[1]
+    row[0] = 4.0 * row[1]
+    return np.sum(B ** 2)
+
+
+@case(lambda: (vec(4, 133),))
+def list_of_views_write(x):
+    c = x.copy()
+    parts = [c[0:2], c[2:4]]
+    parts[0][0] = parts[1][1] * 3.0
+    return np.sum(c ** 2)
+
+
+def _set_first(a, v):
+    a[0] = v
+    return a
+
+
+@case(lambda: (vec(4, 134),))
+def helper_writes_into_argument(x):
+    y = x.copy()
+    z = _set_first(y, x[1] * x[2])
+    return np.sum(y ** 2) + np.sum(z)
+
+
+def _scale_inplace(a):
+    a *= 3.0
+
+
+@case(lambda: (vec(4, 135),))
+def helper_inplace_result_dropped(x):
+    y = x.copy()
+    _scale_inplace(y)
+    return np.sum(y ** 2)
+
+
+@case(lambda: (vec(3, 136),))
+def list_appends_same_array(x):
+    h = x.copy()
+    hs = []
+    for t in range(3):
+        hs.append(h)
+        h += 0.5 * x
+    return sum(np.sum(v ** 2) for v in hs)
+
+
+@case(lambda: (vec(4, 137),))
+def loop_row_view_fill(x):
+    out = np.zeros((3, 4))
+    for i in range(3):
+        row = out[i]
+        row[:] = x * (i + 1.0)
+    return np.sum(out ** 2)
+
+
+@case(lambda: (vec(4, 138),))
+def ufunc_out_argument(x):
+    y = np.empty(4)
+    np.multiply(x, x, out=y)
+    return np.sum(y * x)
+
+
+@case(lambda: (vec(4, 139),))
+def ufunc_out_into_self(x):
+    y = x.copy()
+    np.exp(y, out=y)
+    return np.sum(y * x)
+
+
+@case(lambda: (np.array([0.3, -1.2, 0.8, 2.1]),))
+def sort_method_in_place(x):
+    y = x * 2.0
+    y.sort()
+    return np.sum(y * np.array([1.0, 2.0, 3.0, 4.0]))
+
+
+@case(lambda: (vec(4, 140),))
+def fill_method(x):
+    y = x ** 2
+    s = np.sum(y * x)
+    y.fill(0.5)
+    return s + np.sum(y * x)
+
+
+@case(lambda: (mat(2, 3, 141),))
+def expand_dims_view_write(A):
+    B = A.copy()
+    E = B[None]
+    E[0, 0, 0] = E[0, 1, 2] * 3.0
+    return np.sum(B ** 2)
+
+
+@case(lambda: (vec(4, 142),))
+def reversed_view_write(x):
+    c = x.copy()
+    r = c[::-1]
+    r[0] = r[3] * 2.0
+    return np.sum(c ** 2)
+
+
+@case(lambda: (vec(4, 143),))
+def atleast_2d_view_write(x):
+    c = x.copy()
+    M = np.atleast_2d(c)
+    M[0, 1] = M[0, 2] ** 2
+    return np.sum(c ** 2)
+
+
+@case(lambda: (mat(2, 3, 144),))
+def swapaxes_view_iadd(A):
+    B = A.copy()
+    S = np.swapaxes(B, 0, 1)
+    S[0] += S[2]
+    return np.sum(B ** 2)
+
+
+@case(lambda: (vec(6, 145),))
+def hsplit_views_write(x):
+    c = x.copy()
+    a, b, d = np.hsplit(c, 3)
+    b[0] = a[1] + d[1]
+    return np.sum(c ** 2)
+
+
+@case(lambda: (vec(6, 146),))
+def array_split_views_write(x):
+    c = x.copy()
+    parts = np.array_split(c, 2)
+    parts[1][2] = parts[0][0] * 4.0
+    return np.sum(c ** 2)
+
+
+@case(lambda: (vec(4, 147),))
+def conditional_alias(x):
+    a = x.copy()
+    b = x * 2.0
+    t = a if x[0] > -5.0 else b
+    t[0] = 9.0 * x[1]
+    return np.sum(a ** 2) + np.sum(b)
+
+
+@case(lambda: (vec(4, 148),))
+def mask_chain_on_modified(x):
+    y = x.copy()
+    y[y > 0] = y[y > 0] * 3.0
+    y[y > 0.5] -= 0.25
+    return np.sum(y ** 2)
+
+
+@case(lambda: (vec(5, 149),))
+def scatter_loop_repeated(x):
+    idx = [0, 2, 0, 1, 2]
+    out = np.zeros(3)
+    for i in range(5):
+        out[idx[i]] += x[i] ** 2
+    return np.sum(np.sin(out))
+
+
+@case(lambda: (vec(5, 150),))
+def fancy_assign_repeated_same_values(x):
+    y = np.zeros(5)
+    y[[1, 3, 1]] = x[:3]
+    y[4] = x[3] * x[4]
+    return np.sum(y * np.arange(1.0, 6.0))
+
+
+@case(lambda: (mat(3, 4, 151), vec(4, 152)), wrt=1)
+def inplace_broadcast_bias(X, b):
+    H = X.copy()
+    H += b
+    H *= b[None, :]
+    return np.sum(np.tanh(H))
+
+
+@case(lambda: (vec(4, 153),))
+def non_augmented_overlap(x):
+    a = x.copy()
+    a[1:] = a[1:] + a[:-1]
+    a[:-1] = a[:-1] * a[1:]
+    return np.sum(a)
+
+
+@case(lambda: (vec(5, 154),))
+def while_true_break(x):
+    i = 0
+    s = 0.0
+    while True:
+        s = s + x[i] ** 2
+        i += 1
+        if i >= 3:
+            break
+    return s
+
+
+@case(lambda: (vec(5, 155),))
+def for_else(x):
+    s = 0.0
+    for i in range(5):
+        if x[i] > 5.0:
+            break
+        s += x[i] * (i + 1)
+    else:
+        s = s * 2.0
+    return s
+
+
+@case(lambda: (np.array([0.0, 0.5, -2.0, 1.5]),))
+def where_sinc_zero(x):
+    with np.errstate(invalid="ignore", divide="ignore"):
+        y = np.where(np.abs(x) > 1e-3, np.sin(x) / x, 1.0 - x ** 2 / 6.0)
+    return np.sum(y * np.arange(1.0, 5.0))
+
+
+@case(lambda: (np.array([0.0, 0.5, 2.0, 1.5]),))
+def where_xlogx_zero(x):
+    with np.errstate(invalid="ignore", divide="ignore"):
+        y = np.where(x > 0.1, x * np.log(x), 0.0)
+    return np.sum(y)
+
+
+@case(lambda: (np.array([0.0, 0.5, 2.0, 1.5]),))
+def where_power_half(x):
+    with np.errstate(invalid="ignore", divide="ignore"):
+        y = np.where(x > 0.1, x ** 0.5, 0.0)
+    return np.sum(y)
+
+
+@case(lambda: (np.array([-0.5, 0.5, 2.0, 1.5]),))
+def clip_none_inside_log(x):
+    return np.sum(np.log(np.clip(x, 1e-12, None))) + np.sum(np.log(np.maximum(x, 1e-12)))
+
+
+@case(lambda: (np.array([800.0, 0.5, -2.0, 1.5]),))
+def isfinite_guard(x):
+    with np.errstate(over="ignore"):
+        y = np.exp(x)
+    y = np.where(np.isfinite(y), y, 0.0)
+    return np.sum(y)
+
+
+@case(lambda: (vec(4, 156),))
+def pairwise_differences(x):
+    D = x.reshape(-1, 1) - x.reshape(1, -1)
+    return np.sum(np.exp(-D ** 2))
+
+
+@case(lambda: (mat(3, 2, 157), mat(2, 4, 158)))
+def broadcast_3d_product(X, W):
+    P = X[:, :, None] * W[None]
+    return np.sum(np.tanh(P.sum(axis=1)))
+
+
+@case(lambda: (mat(3, 4, 159),))
+def mean_all_keepdims(X):
+    return np.sum((X - X.mean(keepdims=True)) ** 2 / X.var(keepdims=True))
+
+
+@case(lambda: ([{"w": vec(2, 160), "s": 0.5}, {"w": vec(2, 161), "s": 1.5}], vec(2, 162)))
+def list_of_dicts_accumulate(blocks, x):
+    total = 0.0
+    for blk in blocks:
+        total = total + blk["s"] * np.sum(np.sin(blk["w"] * x))
+    return total
+
+
+@case(lambda: (vec(5, 163),))
+def reverse_range_loop(x):
+    s = 0.0
+    for i in range(len(x) - 1, -1, -1):
+        s = s * 0.5 + x[i] ** 3
+    return s
+
+
 # ---------------------------------------------------------------------------------------------
 # expected failures: (case, check) -> reason
 # ---------------------------------------------------------------------------------------------
