@@ -1464,9 +1464,207 @@ def reverse_range_loop(x):
     return s
 
 
+# ---- round two: containers that hold an array which is then changed in place, split views,
+# ---- nan in masked-out elements, helpers that rebind their argument, ping-pong buffers
+
+X4 = np.array([0.3, -0.7, 0.9, 1.4])
+
+
+@case(lambda: (X4.copy(),))
+def vsplit_views_iadd(x):
+    c = x.reshape(2, 2).copy()
+    a, b = np.vsplit(c, 2)
+    a += b * 2.0
+    return np.sum(c ** 2)
+
+
+@case(lambda: (X4.copy(),))
+def split_views_iadd(x):
+    c = x.copy()
+    a, b = np.split(c, 2)
+    a += 1.0
+    return np.sum(c ** 2 * x)
+
+
+@case(lambda: (X4.copy(),))
+def split_at_index_write(x):
+    c = x.copy()
+    a, b = np.split(c, [1])
+    b[0] = 5.0 * a[0]
+    return np.sum(c ** 2)
+
+
+@case(lambda: (X4.copy(),))
+def list_repeat_alias(x):
+    h = x.copy()
+    hs = [h] * 2
+    h *= 3.0
+    return np.sum(hs[0] * hs[1])
+
+
+@case(lambda: (X4.copy(),))
+def dict_value_alias_iadd(x):
+    h = x.copy()
+    d = {"a": h}
+    h += 1.0
+    return np.sum(d["a"] ** 2 * x)
+
+
+@case(lambda: (X4.copy(),))
+def tuple_holds_array_imul(x):
+    h = x.copy()
+    pair = (h, x)
+    h *= 2.0
+    return np.sum(pair[0] * pair[1])
+
+
+@case(lambda: (X4.copy(),))
+def append_then_setitem(x):
+    h = x.copy()
+    hs = []
+    hs.append(h)
+    h[0] = 10.0 * x[1]
+    return np.sum(hs[0] ** 2)
+
+
+@case(lambda: (X4.copy(),))
+def sqrt_then_mask_assign(x):
+    with np.errstate(invalid="ignore"):
+        y = np.sqrt(x)
+    y[x < 0] = 0.0
+    return np.sum(y)
+
+
+@case(lambda: (X4.copy(),))
+def select_nan_untaken(x):
+    with np.errstate(invalid="ignore", divide="ignore"):
+        y = np.select([x > 0.1, x < -0.1], [np.log(x), np.sqrt(-x)], default=0.0)
+    return np.sum(y)
+
+
+@case(lambda: (X4.copy(),))
+def piecewise_log_function(x):
+    y = np.piecewise(x, [x > 0.1], [np.log, 0.0])
+    return np.sum(y)
+
+
+@case(lambda: (np.array([0.5, 0.2, 1.3, -0.4]),))
+def where_div_shifted_zero(x):
+    b = x - 0.5
+    with np.errstate(divide="ignore", invalid="ignore"):
+        y = np.where(np.abs(b) > 0.1, 1.0 / b, 0.0)
+    return np.sum(y)
+
+
+@case(lambda: (X4.copy(),))
+def stride_views_iadd(x):
+    a = x.copy()
+    a[::2] += a[1::2]
+    return np.sum(a ** 2)
+
+
+@case(lambda: (X4.copy(),))
+def cumsum_assign_overlap(x):
+    a = x.copy()
+    a[1:] = np.cumsum(a[:-1])
+    return np.sum(a ** 2)
+
+
+@case(lambda: (X4.copy(),))
+def mask_two_phase(x):
+    y = x.copy()
+    m = y > 0
+    y[m] *= 2.0
+    y[~m] = y[~m] ** 2
+    return np.sum(y ** 2)
+
+
+@case(lambda: (X4.copy(),))
+def while_inplace_overlap(x):
+    y = x.copy()
+    n = 0
+    while n < 3:
+        y[1:] += 0.5 * y[:-1]
+        n += 1
+    return np.sum(y ** 2)
+
+
+def _rebinds_copy(a, b):
+    a = a.copy()
+    a[0] = b[1] * 3.0
+    return np.sum(a * b)
+
+
+@case(lambda: (X4.copy(),))
+def helper_rebinds_copy_of_argument(x):
+    return _rebinds_copy(x, x)
+
+
+@case(lambda: (X4.copy(),))
+def loop_rebinding_no_alias(x):
+    prev = x.copy()
+    cur = x * 2.0
+    for _ in range(3):
+        nxt = cur * 0.5 + prev
+        prev = cur
+        cur = nxt
+        cur[0] = cur[0] + prev[1]
+    return np.sum(cur ** 2 + prev)
+
+
+@case(lambda: (X4.copy(),))
+def ping_pong_buffers(x):
+    a = x.copy()
+    b = np.zeros_like(x)
+    for _ in range(3):
+        b[1:-1] = 0.5 * (a[:-2] + a[2:])
+        b[0] = a[0]
+        b[-1] = a[-1] * a[0]
+        a, b = b, a
+    return np.sum(a ** 2)
+
+
 # ---------------------------------------------------------------------------------------------
 # expected failures: (case, check) -> reason
 # ---------------------------------------------------------------------------------------------
+
+# Hessian-vector products are skipped for these programs (their second derivatives are
+# structurally simple) to keep the file within its 60 s budget.
+HVP_SKIP = {
+    'int_and_negative_index',
+    'boolean_gather',
+    'take_repeated',
+    'fancy_2d_index',
+    'argmax_select',
+    'sort_descending_weights',
+    'strides_and_reverse',
+    'where_indices_tuple',
+    'size_one_axes',
+    'outer_by_broadcast',
+    'broadcast_to_explicit',
+    'newaxis_middle_3d',
+    'normalize_columns',
+    'layer_norm_wrt_gain',
+    'numpy_scalar_arg',
+    'sum_axis_tuple_keepdims',
+    'namedtuple_layers_list',
+    'lambda_activation',
+    'closure_nested_def',
+    'module_helper_kwargs',
+    'dict_items_comprehension',
+    'tuple_unpack_argument',
+    'cumsum_cumprod_diff',
+    'einsum_bilinear',
+    'method_chains',
+    'concat_pad_roll',
+    'norm_axis',
+    'float_and_math_calls',
+    'reads_global_array',
+    'hstack_vstack_reshape',
+    'prod_and_power_array',
+    'transpose_reshape_chain',
+    'matmul_zero_d_and_vdot',
+}
 
 XFAIL = {}
 ALL = ("grad", "jvp", "hvp", "inputs")
@@ -1476,6 +1674,10 @@ FIRST = ("grad", "jvp", "inputs")  # hvp is not refused for these: see the SILEN
 def _xfail(name, reason, checks=ALL):
     assert name in CASES, name
     for check in checks:
+        if check == "inputs" and reason.startswith("REFUSED") and "grad" in checks:
+            continue  # the inputs check is not run where grad is refused
+        if check == "hvp" and name in HVP_SKIP:
+            continue
         XFAIL[(name, check)] = reason
 
 
@@ -1525,6 +1727,45 @@ for _name, _err in [("slice_view_then_write", "63.4"), ("unpack_rows_of_copy_the
            f"through the view (max error {_err}), where grad, jvp and hessian refuse the same "
            f"function with SrcadSyntaxError 'writing into ..., which shares memory with ...'",
            ("hvp",))
+
+for _name, _what in [("sqrt_then_mask_assign", "y = np.sqrt(x) (nan at x < 0), then y[x < 0] = 0.0 "
+                      "overwrites the nan: the gradient is still nan there"),
+                     ("select_nan_untaken", "np.select([x > .1, x < -.1], [np.log(x), "
+                      "np.sqrt(-x)]): log/sqrt of the other sign"),
+                     ("where_div_shifted_zero", "1/b for b = x - 0.5 == 0 (masked out by "
+                      "np.abs(b) > 0.1)")]:
+    _xfail(_name, _NAN_REV.format(what=_what), ("grad", "hvp"))
+
+_xfail("vsplit_views_iadd", "SILENT WRONG: a, b = np.vsplit(c, 2); a += b * 2.0 writes into c, "
+       "ignored: grad max error 8.4, jvp's *value* differs from f (max error 8.24), hvp 2.05; no "
+       "error", ("grad", "jvp", "hvp"))
+_xfail("split_views_iadd", "SILENT WRONG: a, b = np.split(c, 2); a += 1.0 writes into c, ignored: "
+       "grad max error 2.2, jvp's value differs from f (0.76), hvp 0.251; no error",
+       ("grad", "jvp", "hvp"))
+_xfail("split_at_index_write", "SILENT WRONG: a, b = np.split(c, [1]); b[0] = 5.0 * a[0] writes "
+       "into c, ignored: grad max error 15, jvp 0.393, hvp 0.682; no error", ("grad", "jvp", "hvp"))
+_xfail("tuple_holds_array_imul", "SILENT WRONG: pair = (h, x); h *= 2.0; np.sum(pair[0] * pair[1]): "
+       "pair[0] is h, changed in place, srcad reads the value before the write: grad max error "
+       "2.8 (2x instead of 4x), jvp's value differs from f (3.35), hvp 0.498; no error (the dict "
+       "form {'a': h} is refused)", ("grad", "jvp", "hvp"))
+_xfail("append_then_setitem", "SILENT WRONG: hs.append(h); h[0] = 10.0 * x[1]; np.sum(hs[0] ** 2): "
+       "hs[0] is h, srcad's gradient uses the value before the write (max error 140), hvp 12.5; "
+       "jvp is right; no error", ("grad", "hvp"))
+_xfail("dict_value_alias_iadd", "SILENT WRONG: srcad.hvp ignores h += 1.0 seen through d = {'a': "
+       "h} (max error 0.997), where grad and jvp refuse it ('writing into h, which shares memory "
+       "with d_a')", ("hvp",))
+_xfail("dict_value_alias_iadd", _view("h", "d_a", "another name for 'h'"), FIRST)
+_xfail("list_repeat_alias", "REFUSED: NoRuleError: srcad has no derivative for an arithmetic "
+       "operator on a Python list (`*` repeats a list) (hs = [h] * 2); located, hint: NumPy "
+       "functions or stop_gradient")
+_xfail("helper_rebinds_copy_of_argument", "REFUSED (wrongly): SrcadSyntaxError: helper "
+       "_rebinds_copy writes into its argument 'a'; but the helper's first line is a = a.copy(), "
+       "so the write goes into its own copy; located at a[0] = ..., hint 'do not rebind the "
+       "parameter inside the helper (or copy it and return the copy)', which is what it does")
+_xfail("ping_pong_buffers", "REFUSED (wrongly): SrcadSyntaxError: writing into 'b', which shares "
+       "memory with 'a' (another name for '_a'); but after a, b = b, a the two names hold two "
+       "distinct arrays (double buffering): nothing is shared; located at b[1:-1] = ..., hint "
+       "np.copy (which would cost a copy per step)")
 
 # -- refused: writes through views and aliases (documented)
 _xfail("slice_view_then_write", _view("v", "y", "a slice of 'y', a view"), FIRST)
@@ -1602,6 +1843,7 @@ _xfail("float_and_math_calls", "REFUSED: NoRuleError: no adjoint (reverse-mode) 
 _xfail("for_else", "REFUSED: SrcadSyntaxError: srcad does not support `else` on loops; located at "
        "the for, hint: use a flag variable set before break")
 
+
 CHECKS = ("grad", "jvp", "hvp", "inputs")
 
 
@@ -1609,13 +1851,20 @@ def _params():
     out = []
     for name, c in CASES.items():
         for check in CHECKS:
-            if check == "hvp" and not c.smooth:
+            if check == "hvp" and (not c.smooth or name in HVP_SKIP):
                 continue
+            if check == "inputs" and XFAIL.get((name, "grad"), "").startswith("REFUSED"):
+                continue  # nothing was computed: the arguments cannot have been written
             marks = ()
             if (name, check) in XFAIL:
                 marks = (pytest.mark.xfail(strict=True, reason=XFAIL[(name, check)]),)
             out.append(pytest.param(name, check, id=f"{name}-{check}", marks=marks))
     return out
+
+
+def test_every_xfail_entry_names_a_check():
+    run = {(p.values[0], p.values[1]) for p in _params()}
+    assert set(XFAIL) <= run, sorted(set(XFAIL) - run)
 
 
 @pytest.mark.parametrize("name, check", _params())
@@ -1646,7 +1895,7 @@ def test_corpus(name, check):
         assert same(a, before), "grad modified its arguments"
         srcad.jvp(f, a, (rebuild(args[k], v),), wrt=c.wrt)
         assert same(a, before), "jvp modified its arguments"
-        if c.smooth:
+        if c.smooth and name not in HVP_SKIP:
             srcad.hvp(f, wrt=c.wrt)(*a, rebuild(args[k], v))
             assert same(a, before), "hvp modified its arguments"
 
