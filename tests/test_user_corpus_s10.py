@@ -1676,6 +1676,52 @@ def chained_assignment_alias(x):
     return np.sum(a * x) + np.sum(b)
 
 
+# ---- in-place updates that broadcast a 0-d parameter, with repeated indices and masks -------
+
+X32 = np.array([[0.3, -0.7], [0.9, 1.4], [0.2, 0.5]])
+
+
+@case(lambda: (np.array(0.7),))
+def column_iadd_zero_d(b):
+    Y = X32.copy()
+    Y[:, 0] += b
+    return np.sum(Y ** 2)
+
+
+@case(lambda: (np.array(0.4),))
+def mask_iadd_zero_d(b):
+    Y = X32.copy()
+    Y[X32 > 0.25] += b * 2.0
+    return np.sum(Y ** 3)
+
+
+@case(lambda: (np.array(0.6),))
+def repeated_index_iadd_zero_d(w):
+    y = np.zeros(4)
+    y[[0, 0, 2]] += w
+    return np.sum(y ** 2 * np.arange(1.0, 5.0))
+
+
+@case(lambda: (np.array(0.6),))
+def repeated_index_assign_zero_d(w):
+    y = np.ones(4)
+    y[[1, 1]] = w * 3.0
+    return np.sum(y ** 2)
+
+
+@case(lambda: (np.array([0.5, -0.2]),))
+def ellipsis_fill_then_row_imul(b):
+    Y = np.zeros((3, 2))
+    Y[...] = b
+    Y[1] *= b
+    return np.sum(Y ** 2 * X32)
+
+
+@case(lambda: (np.array(0.8),))
+def zero_d_conversions(b):
+    return float(b) ** 2 + b[()] * 3.0 + b.item() ** 3
+
+
 # ---------------------------------------------------------------------------------------------
 # expected failures: (case, check) -> reason
 # ---------------------------------------------------------------------------------------------
@@ -1789,6 +1835,11 @@ _xfail("iterate_list_inplace", "SILENT WRONG: srcad.hvp ignores for h in hs: h *
 _xfail("iterate_list_inplace", _view("h", "hs", "a slice of 'hs', a view: hs is a list"), FIRST)
 _xfail("write_base_read_view", _view("c", "v", "a slice of 'c', a view"))
 _xfail("chained_assignment_alias", _view("a", "b", "another name for 'b'"))
+
+_xfail("zero_d_conversions", "REFUSED: NoRuleError: srcad does not know the method `.item()` "
+       "(b.item() of a 0-d array; float(b) and b[()] are accepted); located at the line, but the "
+       "hint 'Call the NumPy function instead (np.<name>(x, ...))' does not fit: there is no "
+       "np.item")
 
 # -- refused: writes through views and aliases (documented)
 _xfail("slice_view_then_write", _view("v", "y", "a slice of 'y', a view"), FIRST)
