@@ -6,7 +6,8 @@ break/continue/while, containers of parameters, methods, lambdas and comprehensi
 API family (grad with wrt tuples and names, value_and_grad, jvp, vjp, jacobian in both modes,
 hessian, hvp, batched jvp, checkpoint=True).
 
-Written from README.md and docs/ only. Every program is checked against this file's own
+Written from README.md, docs/ and the API's docstrings and signatures (help(srcad.hvp)), without
+reading srcad's source. Every program is checked against this file's own
 central finite differences (float64): the reverse gradient, a forward JVP along a random
 direction, a Hessian-vector product where the function is smooth, and that the derivative
 leaves its arguments unchanged."""
