@@ -517,6 +517,13 @@ class Calls(Inliner):
         call = gast.Call(func=self.np_attr(target.__name__), args=[base] + args,
                          keywords=keywords)
         call.srcad_callee = target
+        if name == "flatten":           # always a copy (np.ravel may give a view)
+            tmp = self.namer.fresh("_ravel")
+            pre.append(gast.Assign(targets=[_name(tmp, gast.Store())], value=call,
+                                   type_comment=None))
+            call = gast.Call(func=self.np_attr("copy"), args=[_name(tmp, gast.Load())],
+                             keywords=[])
+            call.srcad_callee = np.copy
         return call
 
     def local_function(self, scope, ident):
