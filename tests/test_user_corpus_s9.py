@@ -1463,10 +1463,6 @@ for _check in ("grad", "fwd", "hvp"):
         "SrcadSyntaxError, located: 'srcad does not differentiate f-strings here' for "
         "params[f'W{i}'] in for i in range(n_layers) (a key known when the derivative is "
         "built); the hint (f-strings only in messages) gives no way to write it")
-    XFAIL[(_check, "subclass_super_loss")] = _refused(
-        "NoRuleError, located: 'srcad does not know the method `.features()`' for "
-        "super().features(X) in a subclass's override; the hint 'Call the NumPy function "
-        "instead' does not fit a user's method")
     XFAIL[(_check, "seeded_noise")] = _refused(
         "NoRuleError, located: 'srcad does not know the method `.normal()`' for "
         "np.random.default_rng(0).normal(size=...), noise that does not depend on the input; "

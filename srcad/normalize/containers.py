@@ -760,22 +760,60 @@ class _Lowering:
             return found
         return None
 
-    def class_attribute(self, cls, attr):
+    def class_attribute(self, cls, attr, after=None):
         """``attr`` of class ``cls`` as its MRO gives it (the descriptor itself: a
-        staticmethod, classmethod, property or function), or _MISSING. The class read is a
-        dependency of the derivative: rebinding ``Cls.attr`` (here or in a base) rebuilds it."""
-        self.deps.append((AttributeOf(cls), attr, getattr(cls, attr, UNRESOLVED)))
-        for klass in getattr(cls, "__mro__", (cls,)):
+        staticmethod, classmethod, property or function), or _MISSING; ``after``: looked up
+        past that class of the MRO, as ``super()`` in a method of ``after`` does. The classes
+        read are a dependency of the derivative: rebinding ``Cls.attr`` (here or in a base)
+        rebuilds it."""
+        mro = list(getattr(cls, "__mro__", (cls,)))
+        if after is not None:
+            mro = mro[mro.index(after) + 1:]
+            for klass in mro:       # each class super() may find it in
+                self.deps.append((AttributeOf(klass), attr, getattr(klass, attr, UNRESOLVED)))
+                if attr in vars(klass):
+                    break
+        else:
+            self.deps.append((AttributeOf(cls), attr, getattr(cls, attr, UNRESOLVED)))
+        for klass in mro:
             if attr in vars(klass):
                 return vars(klass)[attr]
         return _MISSING
 
-    def method_of(self, base, attr, node):
-        """The method ``base.attr`` calls, found in the class bodies of the object's MRO, and
-        what its first parameter is bound to: a plain method (or a property's getter) the
-        object, a classmethod the object's class (a container of no fields: its class
-        attributes only), a staticmethod nothing (returned as the staticmethod)."""
-        found = self.class_attribute(base.cls, attr)
+    def super_of(self, node):
+        """``super()`` (in a method, whose first parameter holds an object srcad lowers) or
+        ``super(Cls, obj)``: ``(the object's container, the class whose successors in the
+        object's MRO the lookup starts from)``; None for any other expression."""
+        if not (isinstance(node, gast.Call) and self.builtin(node.func, "super")) or                 node.keywords:
+            return None
+        if node.args:
+            if len(node.args) != 2:
+                return None
+            start = self.src.namespace.resolve(node.args[0])
+            base = self.resolve(node.args[1], None, "")
+        else:
+            fn = self.src.fn        # as Python: its __class__ cell and first parameter
+            code = getattr(fn, "__code__", None)
+            if code is None or "__class__" not in code.co_freevars or not code.co_argcount:
+                raise self.error(node, "super() outside a method of a class",
+                                 "Call super() in a method whose first parameter is the "
+                                 "object (self), or write super(Cls, obj).")
+            start = fn.__closure__[code.co_freevars.index("__class__")].cell_contents
+            base = self.env.get(code.co_varnames[0])
+        if not isinstance(base, _Static) or base.kind not in trees.FIELDS:
+            return None             # refused where the call is (a method of no container)
+        if not isinstance(start, type) or start not in getattr(base.cls, "__mro__", ()):
+            raise self.error(node, "super(): the object is not an instance of the class",
+                             "Pass the class and an object of it (super(Cls, self)).")
+        return base, start
+
+    def method_of(self, base, attr, node, after=None):
+        """The method ``base.attr`` calls, found in the class bodies of the object's MRO (past
+        class ``after``: ``super().attr``), and what its first parameter is bound to: a plain
+        method (or a property's getter) the object, a classmethod the object's class (a
+        container of no fields: its class attributes only), a staticmethod nothing (returned
+        as the staticmethod)."""
+        found = self.class_attribute(base.cls, attr, after)
         if isinstance(found, property) and getattr(node, "srcad_property", False):
             found = found.fget            # self.Wt of a @property: its getter
         if isinstance(found, classmethod) and isinstance(found.__func__, types.FunctionType):
@@ -811,6 +849,9 @@ class _Lowering:
                 raise self.error(node, f"a {called.cls.__name__} is called here, and its class "
                                  "has no __call__ method srcad can inline", "Call one of its "
                                  "methods, or give the class a plain __call__ method.")
+        elif isinstance(node.func, gast.Attribute) and self.super_of(node.func.value):
+            base, start = self.super_of(node.func.value)     # super().forward(x)
+            method, base = self.method_of(base, node.func.attr, node, after=start)
         elif isinstance(node.func, gast.Attribute):
             base = self.resolve(node.func.value, None, "")
             if isinstance(base, _Static) and base.kind in trees.FIELDS \

@@ -1,0 +1,170 @@
+"""Objects, methods and lambdas (issue 13): ``super()`` resolved through the object's MRO,
+bound methods handed to helpers, lists of dataclasses, ``namedtuple._replace``, ``.item()``,
+lambdas made in comprehensions, the adjoint of a container passed to a derivative called
+inside the code, and ``srcad.show`` of a variant per class. Each program: the gradient
+(reverse), the JVP (forward) and the Hessian-vector product against central differences
+(float64), with respect to an array argument."""
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+
+import srcad
+from srcad.errors import SrcadError
+
+EPS = 1e-6
+
+
+def _fd_grad(f, args, wrt):
+    """Central differences of scalar ``f`` in the array ``args[wrt]``."""
+    x = args[wrt]
+    out = np.zeros_like(x)
+    for k in range(x.size):
+        up, down = [copy.deepcopy(list(args)) for _ in range(2)]
+        up[wrt].flat[k] += EPS
+        down[wrt].flat[k] -= EPS
+        out.flat[k] = (f(*up) - f(*down)) / (2 * EPS)
+    return out
+
+
+def check(f, args, wrt=0, hvp=True):
+    """grad, jvp and hvp of ``f`` in ``args[wrt]`` against central differences."""
+    args = tuple(args)
+    want = _fd_grad(f, args, wrt)
+    got = srcad.grad(f, wrt=wrt)(*copy.deepcopy(args))
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-8, err_msg="grad")
+    t = np.random.default_rng(7).standard_normal(np.shape(args[wrt]))
+    tangents = [t if i == wrt else None for i in range(len(args))]
+    jv = srcad.autodiff(f, mode="forward", wrt=wrt)(*copy.deepcopy(args), t)
+    np.testing.assert_allclose(jv, np.vdot(want, t), rtol=1e-6, atol=1e-8, err_msg="jvp")
+    del tangents
+    if not hvp:
+        return
+    hv = srcad.hvp(f, wrt=wrt)(*copy.deepcopy(args), t)
+    df = srcad.grad(f, wrt=wrt)
+    up, down = list(copy.deepcopy(args)), list(copy.deepcopy(args))
+    up[wrt] = up[wrt] + EPS * t
+    down[wrt] = down[wrt] - EPS * t
+    fdh = (df(*up) - df(*down)) / (2 * EPS)
+    np.testing.assert_allclose(hv, fdh, rtol=1e-5, atol=1e-6, err_msg="hvp")
+
+
+def _rng(seed=0):
+    return np.random.default_rng(seed)
+
+
+# -- super() ----------------------------------------------------------------------------------
+
+class Layer:
+    def __init__(self, W):
+        self.W = W
+
+    def forward(self, x):
+        return np.tanh(x @ self.W)
+
+    def loss(self, x):
+        return np.sum(self.forward(x) ** 2)
+
+
+class Scaled(Layer):
+    def forward(self, x):
+        return 2.0 * super().forward(x) + x @ self.W
+
+
+class Shifted(Scaled):
+    def forward(self, x):               # super() of super(): Scaled's, then Layer's
+        return super().forward(x) - np.sin(x @ self.W)
+
+
+class Explicit(Scaled):
+    def forward(self, x):               # the two-argument form skips Scaled
+        return super(Scaled, self).forward(x) * 3.0
+
+
+# a diamond: D's MRO is D, B, C, A, so super() in B finds C's forward, not A's
+class A:
+    def __init__(self, W):
+        self.W = W
+
+    def forward(self, x):
+        return x @ self.W
+
+
+class B(A):
+    def forward(self, x):
+        return np.sin(super().forward(x))
+
+
+class C(A):
+    def forward(self, x):
+        return super().forward(x) ** 2
+
+
+class D(B, C):
+    def loss(self, x):
+        return np.sum(self.forward(x))
+
+
+def _loss(model, x):
+    return model.loss(x)
+
+
+def _forward_sum(model, x):
+    return np.sum(model.forward(x) ** 2)
+
+
+@pytest.mark.parametrize("cls", [Scaled, Shifted, Explicit])
+def test_super_along_the_mro(cls):
+    g = _rng(1)
+    check(_loss, (cls(0.5 * g.standard_normal((3, 2))), g.standard_normal((4, 3))), wrt=1)
+
+
+def test_super_in_a_diamond_follows_the_objects_mro():
+    g = _rng(2)
+    m, x = D(0.5 * g.standard_normal((3, 2))), g.standard_normal((4, 3))
+    assert np.isclose(_loss(m, x), np.sum(np.sin((x @ m.W) ** 2)))
+    check(_loss, (m, x), wrt=1)
+
+
+def test_super_gradient_with_respect_to_the_object():
+    g = _rng(3)
+    m, x = Shifted(0.5 * g.standard_normal((3, 2))), g.standard_normal((4, 3))
+    got = srcad.grad(_forward_sum)(m, x)
+    assert type(got) is Shifted
+    want = np.zeros_like(m.W)
+    for k in range(m.W.size):
+        up, down = copy.deepcopy(m), copy.deepcopy(m)
+        up.W.flat[k] += EPS
+        down.W.flat[k] -= EPS
+        want.flat[k] = (_forward_sum(up, x) - _forward_sum(down, x)) / (2 * EPS)
+    np.testing.assert_allclose(got.W, want, rtol=1e-6, atol=1e-8)
+
+
+def _sin_forward(self, x):
+    return np.sin(x @ self.W)
+
+
+def test_rebinding_the_method_super_finds_rebuilds():
+    g = _rng(4)
+    m, x = Scaled(0.5 * g.standard_normal((3, 2))), g.standard_normal((4, 3))
+    df = srcad.grad(_loss, wrt=1)
+    before = df(m, x)
+    old = Layer.forward
+    try:
+        Layer.forward = _sin_forward
+        np.testing.assert_allclose(df(m, x), _fd_grad(_loss, (m, x), 1), rtol=1e-6, atol=1e-8)
+    finally:
+        Layer.forward = old
+    np.testing.assert_allclose(df(m, x), before, rtol=1e-12)
+
+
+def _plain_super(x):
+    return super().forward(x)
+
+
+def test_super_outside_a_method_is_located():
+    with pytest.raises(SrcadError) as info:
+        srcad.grad(_plain_super)(np.ones(3))
+    assert "test_objects.py" in str(info.value)
