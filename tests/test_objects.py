@@ -168,3 +168,70 @@ def test_super_outside_a_method_is_located():
     with pytest.raises(SrcadError) as info:
         srcad.grad(_plain_super)(np.ones(3))
     assert "test_objects.py" in str(info.value)
+
+
+# -- bound methods as values ------------------------------------------------------------------
+
+class Model:
+    power = 2.0
+
+    def __init__(self, W, c):
+        self.W, self.c = W, c
+
+    def apply(self, x):
+        return self.c * np.sin(x @ self.W)
+
+    @staticmethod
+    def square(z):
+        return z * z
+
+    @classmethod
+    def raised(cls, z):
+        return z ** cls.power
+
+    def energy(self, x):
+        return _sum_of(self.apply, x) + _sum_of(self.square, x)
+
+    def twice(self, x):
+        f = self.apply                  # a name bound to the method, called later
+        return np.sum(f(x) * f(2.0 * x))
+
+
+def _sum_of(fn, x):
+    return np.sum(fn(x))
+
+
+def _handed_on(fn, x):
+    return _sum_of(fn, x) * 0.5
+
+
+def _model(seed=5):
+    g = _rng(seed)
+    return Model(0.5 * g.standard_normal((3, 3)), 1.3), g.standard_normal((2, 3))
+
+
+def _bound_to_helper(model, x):
+    return _sum_of(model.apply, x)
+
+
+def _bound_handed_on(model, x):
+    return _handed_on(model.apply, x) + _sum_of(model.raised, x)
+
+
+def _method_energy(model, x):
+    return model.energy(x) + model.twice(x)
+
+
+@pytest.mark.parametrize("f", [_bound_to_helper, _bound_handed_on, _method_energy])
+def test_bound_method_of_an_argument_as_a_value(f):
+    check(f, _model(), wrt=1)
+
+
+def _bound_to_library(model, x):
+    return np.sum(np.vectorize(model.apply)(x))
+
+
+def test_bound_method_to_a_library_function_is_located():
+    with pytest.raises(SrcadError) as info:
+        srcad.grad(_bound_to_library, wrt=1)(*_model())
+    assert "test_objects.py" in str(info.value) and "method Model.apply used as a value" in str(info.value)

@@ -304,8 +304,10 @@ class _Lowering:
                 if item is not _MISSING:
                     return item
                 found = self.class_attribute(base.cls, node.attr)
-                if isinstance(found, property) or _is_method(found):
+                if isinstance(found, property):
                     return None          # read through its getter (``expr``: a method call)
+                if _is_method(found):    # model.apply as a value: the method on that object
+                    return _Static(trees.METHOD, types.MethodType, (node.attr,), [base])
                 if found is _MISSING:
                     raise self.error(node, f"{base.cls.__name__} has no field {node.attr!r}",
                                      "Read one of its fields.")
@@ -641,6 +643,12 @@ class _Lowering:
                                           ctx=gast.Load()), node)
         what = "a dict" if found.kind == trees.DICT else f"a {found.cls.__name__}" if \
             found.kind in trees.FIELDS else "a nested container"
+        if found.kind == trees.METHOD:
+            name = f"{found.items[0].cls.__name__}.{found.keys[0]}"
+            raise self.error(node, f"the method {name} used as a value here: srcad inlines a "
+                             "method where it is called", "Call it on the object "
+                             "(model.apply(x)), or pass it to a function of your own (inlined, "
+                             "calling it); a library function cannot call it.")
         raise self.error(node, f"{what} used whole here: srcad lowers containers by their "
                          "constant keys when the derivative is built",
                          "Read its items with constant keys (params['W'], model.W), loop "
