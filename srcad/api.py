@@ -1018,9 +1018,11 @@ def _reads_containers(f, depth=0, src=None) -> bool:
     while changed:           # names bound to what is taken out of parameters, to a fixed point
         changed = False
         for n in gast.walk(node):
-            if isinstance(n, gast.For) and rooted(n.iter) or isinstance(n, gast.Assign) and \
-                    isinstance(n.value, (gast.Subscript, gast.Name)) and rooted(n.value):
-                targets = [n.target] if isinstance(n, gast.For) else n.targets
+            if isinstance(n, (gast.For, gast.comprehension)) and rooted(n.iter) or \
+                    isinstance(n, gast.Assign) and isinstance(
+                        n.value, (gast.Subscript, gast.Name)) and rooted(n.value):
+                # (a comprehension's variable too: sum(np.sum(l.W) for l in layers))
+                targets = [n.target] if not isinstance(n, gast.Assign) else n.targets
                 changed |= any([bind(t) for t in targets])
     keys = {n.target.id for n in gast.walk(node) if isinstance(n, gast.For) and isinstance(
         n.target, gast.Name) and isinstance(n.iter, (gast.Tuple, gast.List)) and n.iter.elts

@@ -7,6 +7,7 @@ inside the code, and ``srcad.show`` of a variant per class. Each program: the gr
 from __future__ import annotations
 
 import copy
+import dataclasses
 
 import numpy as np
 import pytest
@@ -235,3 +236,55 @@ def test_bound_method_to_a_library_function_is_located():
     with pytest.raises(SrcadError) as info:
         srcad.grad(_bound_to_library, wrt=1)(*_model())
     assert "test_objects.py" in str(info.value) and "method Model.apply used as a value" in str(info.value)
+
+
+# -- comprehensions over lists of objects -----------------------------------------------------
+
+@dataclasses.dataclass
+class Dense:
+    W: np.ndarray
+    b: object
+
+
+class Net:
+    def __init__(self, layers):
+        self.layers = layers
+
+
+def _gen_sum(ls, x):
+    return sum(np.sum(l.W * x + l.b) for l in ls)
+
+
+def _list_comp(ls, x):
+    outs = [np.tanh(l.W * x) + l.b for l in ls]
+    return np.sum(outs[0] * outs[1])
+
+
+def _nested_gen(nets, x):
+    return sum(np.sum(np.sin(layer.W * x)) for net in nets for layer in net.layers)
+
+
+def _layers(g):
+    return [Dense(g.standard_normal(3), g.standard_normal(3)), Dense(g.standard_normal(3), 0.2)]
+
+
+@pytest.mark.parametrize("f", [_gen_sum, _list_comp])
+def test_comprehension_over_a_list_of_dataclasses(f):
+    g = _rng(6)
+    check(f, (_layers(g), g.standard_normal(3)), wrt=1)
+
+
+def test_nested_generator_over_objects_holding_lists():
+    g = _rng(7)
+    nets = [Net(_layers(g)), Net(_layers(g)[:1])]
+    check(_nested_gen, (nets, g.standard_normal(3)), wrt=1)
+
+
+def test_gradient_of_a_list_of_dataclasses_read_in_a_generator():
+    g = _rng(8)
+    ls, x = _layers(g), g.standard_normal(3)
+    got = srcad.grad(_gen_sum)(ls, x)
+    assert [type(d) for d in got] == [Dense, Dense]
+    np.testing.assert_allclose(got[0].W, x)
+    np.testing.assert_allclose(got[0].b, np.ones(3))
+    assert got[1].b == 3.0

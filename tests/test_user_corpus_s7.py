@@ -393,9 +393,7 @@ case('dc_config', U.dc_config, lambda g: (U.Config(0.3, 1.0, 'c'), r(g, 4)))
 case('dc_net', U.dc_net, lambda g: (U.Net([U.DLinear(r(g, 3, 3), r(g, 3)), U.DLinear(r(g, 3, 2), r(g, 2))],
                                           r(g, 2)), r(g, 4, 3)))
 case('dc_in_list', U.dc_in_list,
-     args=lambda g: ([U.DLinear(r(g, 3), r(g, 3)), U.DLinear(r(g, 3), 0.2)], r(g, 3)),
-     mark=refused('sum(np.sum(l.W ...) for l in ls) over dataclasses: srcad does not differentiate '
-                  'the attribute .W'))
+     args=lambda g: ([U.DLinear(r(g, 3), r(g, 3)), U.DLinear(r(g, 3), 0.2)], r(g, 3)))
 case('dc_cfg_not_wrt', U.dc_cfg_not_wrt, lambda g: (r(g, 4), U.Config(0.3, 1.0)))
 case('dc_cfg_wrt1', U.dc_cfg_not_wrt, lambda g: (r(g, 4), U.Config(0.3, 1.0)), wrt=1)
 case('nt_fields_loop', U.nt_fields_loop, lambda g: (U.Params3(0.5, -0.3, 1.1), r(g, 4)), hvp=False)
