@@ -288,3 +288,79 @@ def test_gradient_of_a_list_of_dataclasses_read_in_a_generator():
     np.testing.assert_allclose(got[0].W, x)
     np.testing.assert_allclose(got[0].b, np.ones(3))
     assert got[1].b == 3.0
+
+
+# -- namedtuple._replace, dataclasses.replace -------------------------------------------------
+
+Pair = __import__("collections").namedtuple("Pair", "W b")
+
+
+@dataclasses.dataclass
+class Cell:
+    W: np.ndarray
+    b: np.ndarray
+    scale: float = 1.0
+
+
+def _nt_replace(layer, X):
+    doubled = layer._replace(b=2.0 * layer.b)
+    return np.sum((X @ doubled.W + doubled.b) ** 2) + np.sum(layer._replace(W=X.T).W)
+
+
+def _dc_replace(cell, X):
+    moved = dataclasses.replace(cell, W=np.tanh(cell.W), scale=3.0)
+    return np.sum(moved.scale * np.sin(X @ moved.W + moved.b))
+
+
+def _replace_then_helper(layer, X):
+    return _nt_loss(layer._replace(W=2.0 * layer.W), X)
+
+
+def _nt_loss(layer, X):
+    W, b = layer
+    return np.sum(np.tanh(X @ W + b) ** 2)
+
+
+def _pair(g):
+    return Pair(g.standard_normal((3, 2)), g.standard_normal(2))
+
+
+@pytest.mark.parametrize("f,make", [
+    (_nt_replace, _pair), (_replace_then_helper, _pair),
+    (_dc_replace, lambda g: Cell(g.standard_normal((3, 2)), g.standard_normal(2)))])
+def test_replace_makes_a_new_container(f, make):
+    g = _rng(9)
+    check(f, (make(g), g.standard_normal((4, 3))), wrt=1)
+
+
+def test_replace_gradient_with_respect_to_the_namedtuple():
+    g = _rng(10)
+    p, X = _pair(g), g.standard_normal((4, 3))
+    got = srcad.grad(_nt_replace)(p, X)
+    assert type(got) is Pair
+    for k in range(2):
+        leaf = p[k]
+        want = np.zeros_like(leaf)
+        for i in range(leaf.size):
+            up, down = copy.deepcopy(p), copy.deepcopy(p)
+            up[k].flat[i] += EPS
+            down[k].flat[i] -= EPS
+            want.flat[i] = (_nt_replace(up, X) - _nt_replace(down, X)) / (2 * EPS)
+        np.testing.assert_allclose(got[k], want, rtol=1e-6, atol=1e-8)
+
+
+def _replace_unknown(layer, X):
+    return np.sum(layer._replace(c=X).W)
+
+
+def _asdict(layer, X):
+    return np.sum(layer._asdict()["W"] * X)
+
+
+@pytest.mark.parametrize("f,what", [(_replace_unknown, "Pair has no field 'c'"),
+                                    (_asdict, "_asdict")])
+def test_replace_refusals_are_located_at_the_users_line(f, what):
+    g = _rng(11)
+    with pytest.raises(SrcadError) as info:
+        srcad.grad(f, wrt=1)(_pair(g), g.standard_normal((3, 2)))
+    assert "test_objects.py" in str(info.value) and what in str(info.value)

@@ -1485,10 +1485,6 @@ for _check in ("grad", "fwd", "hvp"):
         "SrcadSyntaxError, located: 'a dict literal with keys that are not constants (or ** "
         "unpacking)' for {**DEFAULTS, **params}, whose keys are known when the derivative is "
         "built")
-    XFAIL[(_check, "namedtuple_replace")] = _refused(
-        "SrcadSyntaxError located in the standard library, not at the user's line: "
-        "'collections/__init__.py:453: Dense._make is not a method srcad can inline' for "
-        "layer._replace(b=...): srcad inlines namedtuple._replace from collections")
 for _check in ("grad", "fwd"):
     XFAIL[(_check, "view_write_then_base")] = _refused(
         "SrcadSyntaxError, located with a helpful hint (np.copy): \"writing into 'row', which "

@@ -23,7 +23,8 @@ arguments of this call (``srcad.trees.structure``). Output: the same function wh
   parameter (positional, keyword-only); a helper's, bound to its call's items (``views``),
   are dropped from its signature;
 * a dict comprehension over containers (or constants) is unrolled into a dict of static keys,
-  and a call of a namedtuple class or a plain dataclass makes a container of its fields;
+  and a call of a namedtuple class or a plain dataclass makes a container of its fields
+  (``p._replace(b=c)``, ``dataclasses.replace(d, b=c)``: a copy with those fields replaced);
 * with ``output``, the function's ``return`` of a container (a dict, namedtuple or dataclass,
   or a tuple or list holding one) returns the tuple of its leaves, and its structure is the
   pass's result (``Program.output``); a call of a user helper returning one (``outputs``)
@@ -31,7 +32,9 @@ arguments of this call (``srcad.trees.structure``). Output: the same function wh
 * ``for k in ('a', 'b'):`` over constants (or a ``range`` of them) whose body reads a
   container with ``k`` or holds a ``try`` is unrolled, so the reads and the ``try`` are
   decided per copy;
-* a bound method of a container (``trees.METHOD``) called is its method on that object.
+* a bound method of a container (``trees.METHOD``: an argument, or ``model.apply`` taken from
+  an object) called is its method on that object, ``super().f(x)`` the method past the
+  method's class in the object's MRO; a library's method (``_asdict``) is never inlined.
 A container used whole anywhere else is a flat list or tuple display of its leaves when it is
 one, else refused with its location (a dict passed to a helper, a container rebound or written
 into). Nothing after this pass sees a container.
@@ -50,7 +53,7 @@ import gast
 from ..errors import SrcadSyntaxError
 from ..naming import names_in
 from ..nodes import walk
-from ..source import UNRESOLVED, AttributeOf, KeysOf, Source
+from ..source import UNRESOLVED, AttributeOf, KeysOf, Source, _is_library
 from .. import trees
 from .comprehensions import _constants, _range
 from .program import _loc_error
@@ -458,6 +461,49 @@ class _Lowering:
         kind = trees.DATACLASS if dataclasses.is_dataclass(cls) else trees.NAMEDTUPLE
         return _Static(kind, cls, fields, items)
 
+    def replaced_of(self, node):
+        """The container ``layer._replace(b=...)`` (of a namedtuple) or
+        ``dataclasses.replace(obj, b=...)`` (of a plain dataclass) copies, else None."""
+        func = node.func
+        if isinstance(func, gast.Attribute) and func.attr == "_replace" and not node.args:
+            base = self.resolve(func.value, None, "")
+            return base if isinstance(base, _Static) and base.kind == trees.NAMEDTUPLE else None
+        if not isinstance(func, (gast.Name, gast.Attribute)) or len(node.args) != 1:
+            return None
+        root = func
+        while isinstance(root, gast.Attribute):
+            root = root.value
+        if not isinstance(root, gast.Name) or root.id in self.env or root.id in self.counts:
+            return None
+        if self.src.namespace.resolve(func) is not dataclasses.replace:
+            return None
+        base = self.resolve(node.args[0], None, "")
+        if not isinstance(base, _Static) or base.kind != trees.DATACLASS:
+            return None
+        if hasattr(base.cls, "__post_init__") or not all(
+                f.init for f in dataclasses.fields(base.cls)):
+            raise self.error(node, f"dataclasses.replace of a {base.cls.__name__}, whose "
+                             "__post_init__ or init=False fields srcad does not run",
+                             f"Make the new {base.cls.__name__} with its fields "
+                             f"({base.cls.__name__}(W=..., b=...)).")
+        return base
+
+    def replace(self, base, node, pre, hint):
+        """A copy of the container ``base`` with the fields the call's keywords give
+        replaced: a new container of the same class, its other items the old ones."""
+        if any(k.arg is None for k in node.keywords):
+            raise self.error(node, f"a {base.cls.__name__} replaced with ** arguments",
+                             "Pass each field to replace by name.")
+        given = {k.arg: k.value for k in node.keywords}
+        unknown = [k for k in given if k not in base.keys]
+        if unknown:
+            raise self.error(node, f"{base.cls.__name__} has no field {unknown[0]!r}",
+                             f"Replace fields of {base.cls.__name__}: "
+                             f"{', '.join(map(str, base.keys))}.")
+        items = [self.item(given[k], pre, f"{hint}_{k}") if k in given else item
+                 for k, item in zip(base.keys, base.items)]
+        return _Static(base.kind, base.cls, base.keys, items)
+
     def dict_comprehension(self, comp, pre, hint):
         """``{k: 2.0 * v for k, v in params.items()}`` over containers (and constants): the
         dict it makes, one item per iteration, its keys and conditions decided when the
@@ -529,6 +575,9 @@ class _Lowering:
         cls = self.container_class(func)
         if cls is not None:
             return self.construct(cls, node, pre, hint) if pre is not None else None
+        replaced = self.replaced_of(node)
+        if replaced is not None:
+            return self.replace(replaced, node, pre, hint) if pre is not None else None
         returned = self.helper_output(node, pre, hint)
         if returned is not None:
             return returned
@@ -755,8 +804,9 @@ class _Lowering:
             return None
         if id(node) in self.star_displays:      # h((a, b)), h *-unpacking it
             return self.display(node, [] if pre is None else pre, "item")
-        display = isinstance(node, gast.Dict) or (
-            isinstance(node, gast.Call) and self.builtin(node.func, "dict"))
+        display = isinstance(node, gast.Dict) or isinstance(node, gast.Call) and (
+            self.builtin(node.func, "dict") or self.container_class(node.func) is not None or
+            self.replaced_of(node) is not None)     # h(Pair(a, b)), h(p._replace(b=c))
         found = self.resolve(node, pre if display else None, "item")
         if not isinstance(found, _Static):
             return None
@@ -873,8 +923,10 @@ class _Lowering:
         fn = method.__func__ if isinstance(method, staticmethod) else \
             method or self.src.namespace.resolve(node.func)
         module = getattr(fn, "__module__", "") or ""
-        if not isinstance(fn, types.FunctionType) or module.startswith(("numpy", "srcad")):
-            return None         # refused where the container is used whole
+        if not isinstance(fn, types.FunctionType) or module.startswith(("numpy", "srcad")) or \
+                _is_library(fn):
+            return None         # refused where the container is used whole (a library's
+        #                         method, namedtuple's _asdict: never inlined from its source)
         if any_helper and (any(isinstance(a, gast.Starred) for a in node.args) or
                            any(k.arg is None for k in node.keywords)):
             return None         # f(*xs): probed once its items are spelled out
