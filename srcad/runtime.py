@@ -42,7 +42,7 @@ SHARES = {
     "gather_sum": (), "scalar_items": (0,), "einsum_tangent": (1, 2), "to_complex": (),
     "real_like": (0,), "saved": (), "zero_if_discrete": (0,), "hook": (0,),
     "checkpoint_every": (), "segment": (), "plus": (0, 1), "sum_part": (0,),
-    "unsum_part": (0,), "rows_like": (),
+    "unsum_part": (0,), "rows_like": (), "item": (),
 }
 HOLDS = {"add_list": (0, 1), "zeros_filled": (0,), "unstack_like": (0,), "unconcatenate": (0,),
          "unjoin": (0,), "spread": (0,), "seed_like": (0,), "plus": (0, 1), "sum_part": (0,),
@@ -462,6 +462,17 @@ def astype(x, dtype, **kwargs):
     if hasattr(x, "astype"):
         return x.astype(dtype, **kwargs)
     return np.asarray(x).astype(dtype, **kwargs)
+
+
+def item(x):
+    """``x.item()``: the Python number a size-1 array or NumPy scalar holds; a Python number
+    (a tangent, a zero) is its own. A batch of tangents is no number (``BatchingError``: the
+    sweep runs once per direction)."""
+    if isinstance(x, (bool, int, float, complex)):
+        return x
+    if isinstance(x, Batched):
+        float(x)
+    return x.item()
 
 
 def zero_if_discrete(g, value):

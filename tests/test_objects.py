@@ -364,3 +364,49 @@ def test_replace_refusals_are_located_at_the_users_line(f, what):
     with pytest.raises(SrcadError) as info:
         srcad.grad(f, wrt=1)(_pair(g), g.standard_normal((3, 2)))
     assert "test_objects.py" in str(info.value) and what in str(info.value)
+
+
+# -- .item() ----------------------------------------------------------------------------------
+
+def _item_of_mean(x):
+    m = np.mean(x).item()
+    return m * np.sum(np.exp(x)) + float(np.sum(x ** 2)) * m
+
+
+def _item_of_a_size1_array(x):
+    v = (x[:1] @ x[1:2].T).item()       # a (1, 1) product
+    return v * np.sum(np.sin(x))
+
+
+def _item_as_an_index(x):
+    i = np.argmax(x[0]).item()
+    return np.sum(x[:, i] ** 3) * np.sum(x[1:]).item()
+
+
+def _item_in_a_loop(x):
+    s = 0.0
+    for k in range(x.shape[0]):
+        s = s + np.tanh(x[k]).item() ** 2
+    return s
+
+
+@pytest.mark.parametrize("f,shape", [(_item_of_mean, (4,)), (_item_of_a_size1_array, (2, 1)),
+                                     (_item_as_an_index, (3, 3)), (_item_in_a_loop, (3,))])
+def test_item_is_the_number_with_its_derivative(f, shape):
+    check(f, (_rng(12).standard_normal(shape),), wrt=0)
+
+
+def _item_only(x):
+    return np.sum(x ** 2).item()
+
+
+def test_item_jvp_batched_and_jacobian():
+    x = _rng(13).standard_normal(4)
+    value, tangent = srcad.jvp(_item_only, (x,), (np.ones(4),))
+    assert value == _item_only(x)
+    assert np.isclose(tangent, 2 * np.sum(x))
+    tangents = np.eye(4)
+    _, batch = srcad.jvp(_item_of_mean, (x,), (tangents,), batched=True)
+    np.testing.assert_allclose(batch, srcad.grad(_item_of_mean)(x), rtol=1e-12)
+    np.testing.assert_allclose(srcad.jacobian(_item_of_mean, mode="forward")(x),
+                               srcad.grad(_item_of_mean)(x), rtol=1e-12)

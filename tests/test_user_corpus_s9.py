@@ -1467,10 +1467,6 @@ for _check in ("grad", "fwd", "hvp"):
         "NoRuleError, located: 'srcad does not know the method `.normal()`' for "
         "np.random.default_rng(0).normal(size=...), noise that does not depend on the input; "
         "the hint 'Call the NumPy function instead' does not fit")
-    XFAIL[(_check, "float_and_item")] = _refused(
-        "NoRuleError, located: 'srcad does not know the method `.item()`' for "
-        "np.mean(x).item() (float(...) of the same value is taken); hint 'Call the NumPy "
-        "function instead'")
     XFAIL[(_check, "alias_chain_write")] = _refused(
         "SrcadSyntaxError, located with a helpful hint (np.copy): \"writing into 'a', which "
         "shares memory with 'b' (another name for 'b'), which is read afterwards\" for "
