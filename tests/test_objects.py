@@ -410,3 +410,77 @@ def test_item_jvp_batched_and_jacobian():
     np.testing.assert_allclose(batch, srcad.grad(_item_of_mean)(x), rtol=1e-12)
     np.testing.assert_allclose(srcad.jacobian(_item_of_mean, mode="forward")(x),
                                srcad.grad(_item_of_mean)(x), rtol=1e-12)
+
+
+# -- lambdas made in comprehensions and held in displays --------------------------------------
+
+def _late(x):
+    k = 10.0                            # not the comprehension's k
+    fs = [lambda z: z * k for k in range(3)]
+    return sum(np.sum(f(x) ** 2) for f in fs) + k * np.sum(x)
+
+
+def _default(x):
+    fs = [lambda z, k=k: np.sin(z * k) for k in (0.5, 1.0, 2.0)]
+    return sum(np.sum(f(x) ** 2) for f in fs)
+
+
+def _param_shadows(x):
+    fs = [lambda z, k=3.0: z * k for k in range(2)]
+    return np.sum(fs[0](x) * fs[1](x))
+
+
+def _display_of_functions(x):
+    a = 1.5
+    fs = [lambda z: np.tanh(a * z), np.sin]
+    a = 2.5                             # read where called, as Python's closure reads it
+    total = 0.0
+    for f in fs:
+        total = total + np.sum(f(x) ** 2)
+    return total
+
+
+def _lambdas_to_helper(x):
+    fs = [lambda z, p=p: z ** p for p in range(1, 4)]
+    return sum(_apply(f, x) for f in fs)
+
+
+def _apply(f, x):
+    return np.sum(np.cos(f(x)))
+
+
+@pytest.mark.parametrize("f", [_late, _default, _param_shadows, _display_of_functions,
+                               _lambdas_to_helper])
+def test_lambdas_bind_as_python_binds_them(f):
+    check(f, (_rng(14).standard_normal(3),), wrt=0)
+
+
+def test_late_binding_is_the_last_value():
+    x = np.array([1.0, 2.0, -1.0])
+    np.testing.assert_allclose(srcad.grad(_late)(x), 3 * 2 * 4 * x + 10.0)
+
+
+def _over_an_argument(x, ws):
+    fs = [lambda z: z * w for w in ws]
+    return sum(np.sum(f(x)) for f in fs)
+
+
+def test_lambdas_over_values_of_the_call_are_refused_located():
+    with pytest.raises(SrcadError) as info:
+        srcad.grad(_over_an_argument)(np.ones(3), [1.0, 2.0])
+    text = str(info.value)
+    assert "test_objects.py" in text and "lambdas made in a list comprehension" in text
+
+
+def _list_of_lambdas_passed_on(x):
+    return _apply_all([lambda z, p=p: z ** p for p in range(1, 4)], x)
+
+
+def _apply_all(fs, x):
+    return sum(np.sum(np.cos(f(x))) for f in fs)
+
+
+def test_a_list_of_lambdas_passed_to_a_helper_is_refused_located():
+    with pytest.raises(SrcadError) as info:
+        srcad.grad(_list_of_lambdas_passed_on)(np.ones(3))
+    assert "test_objects.py" in str(info.value) and "used as a value" in str(info.value)

@@ -490,6 +490,7 @@ case('partial_direct', __import__('functools').partial(U._loss_c, c=-1.0), lambd
 case('partial_inside', U.partial_inside, lambda g: (r(g, 4),))
 case('functools_partial_inside', U.functools_partial_inside, lambda g: (r(g, 4),))
 case('bound_method_value', U.bound_method_value, args=lambda g: (r(g, 4), U.Scaler(1.2)))
+case('item_method', U.item_method, lambda g: (r(g, 3),))   # x.item(): refused before s10
 case('func_in_list_arg', U.func_in_list_arg, lambda g: ([np.sin, np.cos], r(g, 4)), wrt=1)
 case('loop_over_fn_list', U.loop_over_fn_list, lambda g: ([np.sin, U.softplus, np.tanh], r(g, 4)), wrt=1)
 case('ufunc_reduce', U.ufunc_reduce, lambda g: (r(g, 4),))
@@ -1325,7 +1326,6 @@ BUILD_REFUSALS = [
     ('lambda_in_loop', U.closure_loop_var),
     ('max_of_generator', U.builtin_max_gen),
     ('sum_where_kw', U.sum_where),
-    ('item_method', U.item_method),
     ('functools_reduce_lambda', U.reduce_functools),
 ]
 

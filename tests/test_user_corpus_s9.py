@@ -1471,12 +1471,6 @@ for _check in ("grad", "fwd", "hvp"):
         "SrcadSyntaxError, located with a helpful hint (np.copy): \"writing into 'a', which "
         "shares memory with 'b' (another name for 'b'), which is read afterwards\" for "
         "a = b = np.zeros(3); a[0] = ... (a documented limitation)")
-    XFAIL[(_check, "lambdas_late_binding")] = _refused(
-        "SrcadSyntaxError, located: 'srcad does not differentiate a lambda here' for "
-        "[lambda z: z * k for k in range(3)] (documented: a lambda used as a value)")
-    XFAIL[(_check, "lambdas_default_binding")] = _refused(
-        "SrcadSyntaxError, located: 'srcad does not differentiate a lambda here' for "
-        "[lambda z, k=k: z * k for k in range(3)] (documented: a lambda used as a value)")
     XFAIL[(_check, "dict_merge_defaults")] = _refused(
         "SrcadSyntaxError, located: 'a dict literal with keys that are not constants (or ** "
         "unpacking)' for {**DEFAULTS, **params}, whose keys are known when the derivative is "

@@ -165,6 +165,7 @@ class _Lowering:
         self.ranges: dict = {}      # a name bound once to a range of constants -> its values
         self.mutated = _mutated(fdef)
         self.functions: frozenset = frozenset()
+        self.local: frozenset = frozenset()     # names of the local functions it calls
         self.outputs = None         # (helper, views) -> the structure it returns, or None
         self.returns: dict = {}     # id(call) -> (call, the container of its leaves)
         a = fdef.args
@@ -218,6 +219,9 @@ class _Lowering:
     def function_ref(self, node) -> bool:
         """Is ``node`` a module-level function as written: a name the function neither
         assigns nor takes as a parameter, or an attribute of one (``np.tanh``)?"""
+        if isinstance(node, gast.Name) and node.id in self.local and \
+                not self.counts.get(node.id):
+            return True         # a local function (fs = [lambda z: z, np.sin])
         root = node
         while isinstance(root, gast.Attribute):
             root = root.value
@@ -1365,12 +1369,14 @@ def _mutated(fdef) -> set:
 
 def lower_containers(src: Source, fdef, structures: dict, views: dict | None = None,
                      functions: frozenset = frozenset(), output: bool = False,
-                     outputs=None):
+                     outputs=None, local: frozenset = frozenset()):
     """Lower ``fdef`` (in place) for container parameters of ``structures`` (parameter name
     -> ``trees.structure``), and every container literal it makes; ``views`` (an inlined
     helper's parameter -> the container its caller passed, see ``helper_call``) are bound
     as they are; ``functions`` are the leaves holding functions (``acts_0`` of ``acts =
-    [np.tanh, relu]``), which a name bound to one reads where it is called. ``output`` (the
+    [np.tanh, relu]``), which a name bound to one reads where it is called, ``local`` the
+    names of local functions (``closures``), items of displays as module-level functions
+    are. ``output`` (the
     function differentiated, not a helper): a returned dict, namedtuple or dataclass (or a
     tuple or list holding one) is returned as the tuple of its leaves, and its structure is
     the result (else None). ``outputs(helper, views)``: the structure of the container a
@@ -1380,6 +1386,7 @@ def lower_containers(src: Source, fdef, structures: dict, views: dict | None = N
     nested functions and lambdas read as their ``views``."""
     lowering = _Lowering(src, fdef, output)
     lowering.functions = functions
+    lowering.local = local
     lowering.outputs = outputs
     fdef.srcad_deps = lowering.deps
     fdef.srcad_containers = {}

@@ -190,7 +190,7 @@ class Inliner(Expressions):
         lower_sugar(src, fdef)
         lower_comprehensions(src, fdef)
         tree = lower_containers(src, fdef, {}, views, frozenset(self.passed), output=output,
-                                outputs=self.helper_output)
+                                outputs=self.helper_output, local=frozenset(own))
         self.deps += fdef.srcad_deps
         fence(src, fdef)
         if views:
@@ -237,7 +237,8 @@ class Inliner(Expressions):
         # the enclosing function's containers it reads (a closure: p['W'] of the caller)
         lower_containers(src, fdef, {}, {
             k: v for k, v in outer.containers.items() if k not in bound_here},
-            functions=frozenset(self.passed), outputs=self.helper_output)
+            functions=frozenset(self.passed), outputs=self.helper_output,
+            local=frozenset(own) | frozenset(outer.local_functions))
         containers = fdef.srcad_containers
         self.deps += fdef.srcad_deps
         fence(src, fdef)
