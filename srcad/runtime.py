@@ -42,11 +42,11 @@ SHARES = {
     "gather_sum": (), "scalar_items": (0,), "einsum_tangent": (1, 2), "to_complex": (),
     "real_like": (0,), "saved": (), "zero_if_discrete": (0,), "hook": (0,),
     "checkpoint_every": (), "segment": (), "plus": (0, 1), "sum_part": (0,),
-    "unsum_part": (0,), "rows_like": (), "item": (),
+    "unsum_part": (0,), "rows_like": (), "item": (), "owned_copy": (),
 }
 HOLDS = {"add_list": (0, 1), "zeros_filled": (0,), "unstack_like": (0,), "unconcatenate": (0,),
          "unjoin": (0,), "spread": (0,), "seed_like": (0,), "plus": (0, 1), "sum_part": (0,),
-         "unsum_part": (0,), "rows_like": (0,)}
+         "unsum_part": (0,), "rows_like": (0,), "owned_copy": (0,)}
 # The helpers whose result may be a read-only broadcast view (``np.broadcast_to``: one element
 # seen at many places), which generated code copies before it writes into it.
 BROADCAST_VIEWS = frozenset({"broadcast_like", "expand_reduced", "einsum_operand_adjoint"})
@@ -462,6 +462,19 @@ def astype(x, dtype, **kwargs):
     if hasattr(x, "astype"):
         return x.astype(dtype, **kwargs)
     return np.asarray(x).astype(dtype, **kwargs)
+
+
+def owned_copy(g):
+    """A copy of the adjoint ``g`` that generated code then updates in place (``add_at``):
+    an array's copy, a list's or dict's (``add_at`` replaces their items, never writes into
+    them), a tuple as a list; a number is its own (the adjoint of a value that was None)."""
+    if isinstance(g, (list, tuple)):
+        return list(g)
+    if isinstance(g, dict):
+        return dict(g)
+    if isinstance(g, (bool, int, float, complex)):
+        return g
+    return g.copy()
 
 
 def item(x):

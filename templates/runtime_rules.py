@@ -13,7 +13,7 @@ from srcad import runtime
 from srcad.registry import (adjoint, complex_ok, d, linear, nondiff, real_valued,
                             returns_list, tangent, unary)
 from srcad.runtime import (add_at, add_list, astype, broadcast_like, expand_reduced,
-                           gather_sum, item, plus, rows_like, saved, scalar_items, seed_like, spread, sum_part,
+                           gather_sum, item, owned_copy, plus, rows_like, saved, scalar_items, seed_like, spread, sum_part,
                            take_and_zero, unbroadcast, unstack_like, unsum_part,
                            zero_if_discrete)
 
@@ -23,18 +23,24 @@ nondiff(runtime.scalar_seed, runtime.zeros_like, runtime.tangent_zeros, runtime.
 # linear in the first argument: their tangent rules are derived (registry.linear)
 linear(unbroadcast, broadcast_like, expand_reduced, seed_like, spread, gather_sum, scalar_items,
        saved)
-linear(add_list, astype, zero_if_discrete, list, sum_part, unsum_part, rows_like, item)
+linear(add_list, astype, zero_if_discrete, list, sum_part, unsum_part, rows_like, item,
+       owned_copy)
 real_valued(runtime.reduced_count, runtime.last_write_mask)
 # Linear, so right for complex values; not scalar_items (its adjoint makes floats) and
 # astype (its rule for complex values is in complex.py).
 complex_ok(unbroadcast, broadcast_like, expand_reduced, seed_like, spread, gather_sum, add_list,
-           add_at, take_and_zero, list, plus, sum_part, unsum_part, rows_like, item)
+           add_at, take_and_zero, list, plus, sum_part, unsum_part, rows_like, item, owned_copy)
 unary(runtime.sigmoid, "y * (1.0 - y)")
 
 
 @adjoint(saved)
 def saved_adjoint(y, value):
     d[value] = d[y]
+
+
+@adjoint(owned_copy)
+def owned_copy_adjoint(y, g):
+    d[g] = d[y]
 
 
 @adjoint(seed_like)

@@ -484,3 +484,41 @@ def test_a_list_of_lambdas_passed_to_a_helper_is_refused_located():
     with pytest.raises(SrcadError) as info:
         srcad.grad(_list_of_lambdas_passed_on)(np.ones(3))
     assert "test_objects.py" in str(info.value) and "used as a value" in str(info.value)
+
+
+# -- a derivative called inside, over a list of (W, b) tuples ---------------------------------
+
+def _inner(layers, x):
+    for W, b in layers:
+        x = np.tanh(x @ W + b)
+    return np.sum(x)
+
+
+def _outer(layers, x):
+    return np.sum(srcad.grad(_inner, wrt=1)(layers, x) ** 2)
+
+
+def _tuple_layers(g, kind=list, bias=True):
+    return kind((0.5 * g.standard_normal((3, 3)), g.standard_normal(3) if bias else 0.3)
+                for _ in range(2))
+
+
+@pytest.mark.parametrize("kind,bias", [(list, True), (tuple, True), (list, False)])
+def test_gradient_of_a_gradient_over_tuples(kind, bias):
+    """The adjoint of a name of the inner derivative's code that holds None before its loop
+    (then a (W, b) tuple) was copied with ``.copy()``: an unlocated AttributeError "'float'
+    object has no attribute 'copy'" for the gradient with respect to the layers."""
+    g = _rng(15)
+    layers, x = _tuple_layers(g, kind, bias), g.standard_normal(3)
+    check(_outer, (layers, x), wrt=1)
+    got = srcad.grad(_outer)(layers, x)
+    assert type(got) is kind and len(got) == 2
+    for i in range(2):
+        W = layers[i][0]
+        want = np.zeros_like(W)
+        for k in range(W.size):
+            up, down = copy.deepcopy(layers), copy.deepcopy(layers)
+            up[i][0].flat[k] += EPS
+            down[i][0].flat[k] -= EPS
+            want.flat[k] = (_outer(up, x) - _outer(down, x)) / (2 * EPS)
+        np.testing.assert_allclose(got[i][0], want, rtol=1e-5, atol=1e-7)

@@ -163,7 +163,7 @@ class _Lowering:
                 counts[node.id] = counts.get(node.id, 0) + 1
         self.counts = counts
         self.ranges: dict = {}      # a name bound once to a range of constants -> its values
-        self.mutated = _mutated(fdef)
+        self.mutated = _mutated(fdef) | _indexed_at_run_time(fdef)
         self.functions: frozenset = frozenset()
         self.local: frozenset = frozenset()     # names of the local functions it calls
         self.outputs = None         # (helper, views) -> the structure it returns, or None
@@ -1365,6 +1365,18 @@ def _mutated(fdef) -> set:
         elif isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store):
             stores[n.id] = stores.get(n.id, 0) + 1
     return out | {name for name, count in stores.items() if count > 1}
+
+
+def _indexed_at_run_time(fdef) -> set:
+    """Names read with a key computed at run time (``pairs[k]`` where ``k = ks[i]``: no
+    constant, nor a loop's variable, which a loop over constants unrolls): a display of
+    displays bound to one stays an ordinary list (generated code read again, its generic
+    variant indexing a list of tuples so)."""
+    computed = {t.id for n in walk(fdef) if isinstance(n, gast.Assign) and isinstance(
+        n.value, (gast.Subscript, gast.Call, gast.BinOp)) for t in n.targets
+        if isinstance(t, gast.Name)}
+    return {n.value.id for n in walk(fdef) if isinstance(n, gast.Subscript) and isinstance(
+        n.value, gast.Name) and isinstance(n.slice, gast.Name) and n.slice.id in computed}
 
 
 def lower_containers(src: Source, fdef, structures: dict, views: dict | None = None,

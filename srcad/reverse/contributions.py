@@ -67,6 +67,11 @@ class Contributions(PrimalSweep):
         state.owned.add(b)
         if name in self.lists:
             return [_assign(b, _call(_name("list"), _name(b)))]
+        if not isinstance(self.shapes.get(name), tuple) and (
+                name in self.maybe_lists or name in self.maybe_none):
+            # no array, maybe: a list or tuple (a container's item in a generic variant),
+            # a number (the adjoint of a name that held None, bound before a loop)
+            return [_assign(b, _call(_attr(_name(self.rt), "owned_copy"), _name(b)))]
         return [_assign(b, _call(_attr(_name(b), "copy")))]
 
     def contribute_sparse(self, name, index, value, state) -> list:
