@@ -1227,6 +1227,7 @@ class _Containers:
         key = (structures, kinds)
         plan = self.plans.get(key)
         if plan is not None and plan[0].fresh(self.target) and None not in kinds:
+            self.last = plan[0]     # what ran last (show, .source): this call's, built before
             return plan
         wrt, groups = self.wrt(layout)
         names = self.names.get(structures)

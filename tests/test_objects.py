@@ -522,3 +522,24 @@ def test_gradient_of_a_gradient_over_tuples(kind, bias):
             down[i][0].flat[k] -= EPS
             want.flat[k] = (_outer(up, x) - _outer(down, x)) / (2 * EPS)
         np.testing.assert_allclose(got[i][0], want, rtol=1e-5, atol=1e-7)
+
+
+# -- show prints the variant of the object's own class ----------------------------------------
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_show_prints_the_variant_for_the_class_passed(mode):
+    """After a variant for Sub2 was built, then calls with a Base2, ``show`` with a Sub2
+    printed the Base2 variant (the one built last, not the one the call runs): tanh where
+    Sub2.act is sin."""
+    import user_corpus_s7 as U
+    g = _rng(16)
+    W, X = g.standard_normal((3, 2)), g.standard_normal((4, 3))
+    base, sub = U.Base2(W), U.Sub2(W)
+    assert "sin" in srcad.show(U.Base2.loss, sub, X, mode=mode)
+    assert "tanh" in srcad.show(U.Base2.loss, base, X, mode=mode)
+    df = srcad.autodiff(U.Base2.loss, mode=mode)
+    tangent = (U.Base2(np.ones_like(W)),) if mode == "forward" else ()
+    df(base, X, *tangent)
+    shown = srcad.show(U.Base2.loss, sub, X, mode=mode)
+    assert "sin" in shown and "tanh" not in shown
+    assert "tanh" in srcad.show(U.Base2.loss, base, X, mode=mode)
