@@ -13,7 +13,9 @@ arguments of this call (``srcad.trees.structure``). Output: the same function wh
 * dict literals with constant keys, and list or tuple displays holding containers or
   module-level functions (``(np.tanh, relu)``, read where called), are containers too: each
   item is assigned once to a name of its own (``d_a = x``);
-* ``name = container`` and ``a, b = container`` bind names to containers (no statement);
+* ``name = container`` and ``a, b = container`` bind names to containers (no statement); a
+  display of displays bound to a name the code changes, rebinds or indexes with a key
+  computed at run time stays an ordinary list;
 * ``for v in container:`` (over a container's items, keys, values, ``enumerate``, ``zip``)
   is unrolled, one copy of the body per item (``zip`` with a list that is no container:
   copy k under ``if len(xs) > k:``);
