@@ -1037,6 +1037,9 @@ def _reads_containers(f, depth=0, src=None) -> bool:
             return True
         if isinstance(n, gast.DictComp) and any(rooted(g.iter) for g in n.generators):
             return True          # {k: p[k] for k in p}
+        if isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and \
+                n.func.id == "super" and not n.args:
+            return True          # super().loss(x): a method of self's class
         if isinstance(n, gast.Compare) and any(isinstance(op, (gast.In, gast.NotIn))
                                                for op in n.ops) and any(map(rooted, n.comparators)):
             return True          # 'b' in params

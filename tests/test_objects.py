@@ -161,6 +161,32 @@ def test_rebinding_the_method_super_finds_rebuilds():
     np.testing.assert_allclose(df(m, x), before, rtol=1e-12)
 
 
+class Gained(Layer):
+    gain = 2.0
+
+    @property
+    def Wt(self):
+        return self.W.T
+
+
+class Regularized(Gained):
+    gain = 0.5                          # super().gain is Gained's
+
+    @property
+    def Wt(self):
+        return 2.0 * self.W.T
+
+    def loss(self, x):                  # the method differentiated calls super() itself
+        return super().loss(x) * super().gain + np.sum(x @ super().Wt.T) * self.gain
+
+
+def test_super_in_the_method_differentiated_attribute_and_property():
+    g = _rng(17)
+    m, x = Regularized(0.5 * g.standard_normal((3, 2))), g.standard_normal((4, 3))
+    assert np.isclose(m.loss(x), 2.0 * np.sum(np.tanh(x @ m.W) ** 2) + 0.5 * np.sum(x @ m.W))
+    check(Regularized.loss, (m, x), wrt=1)
+
+
 def _plain_super(x):
     return super().forward(x)
 

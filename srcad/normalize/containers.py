@@ -307,13 +307,15 @@ class _Lowering:
                                  f"{', '.join(map(repr, base.keys))})", "Use one of its keys.")
             return item
         if isinstance(node, gast.Attribute):
-            base = self.resolve(node.value, pre, hint)
+            above = self.super_of(node.value)   # super().gain: the classes past one
+            base, after = above if above is not None else (self.resolve(node.value, pre, hint),
+                                                           None)
             if isinstance(base, _Static) and base.kind in trees.FIELDS:
-                item = base.item(node.attr)
+                item = base.item(node.attr) if after is None else _MISSING
                 if item is not _MISSING:
                     return item
-                found = self.class_attribute(base.cls, node.attr)
-                if isinstance(found, property):
+                found = self.class_attribute(base.cls, node.attr, after)
+                if isinstance(found, property) or _is_method(found) and after is not None:
                     return None          # read through its getter (``expr``: a method call)
                 if _is_method(found):    # model.apply as a value: the method on that object
                     return _Static(trees.METHOD, types.MethodType, (node.attr,), [base])
@@ -730,9 +732,12 @@ class _Lowering:
                 return self.generic(n)
 
             def visit_Attribute(self, n):
+                above = lowering.super_of(n.value) if isinstance(n.ctx, gast.Load) else None
                 base = lowering.resolve(n.value, None, "") if isinstance(n.ctx, gast.Load) \
-                    else None
-                if isinstance(base, _Static) and base.kind in trees.FIELDS and \
+                    and above is None else None
+                if above is not None and isinstance(lowering.class_attribute(
+                        above[0].cls, n.attr, above[1]), property) or isinstance(
+                        base, _Static) and base.kind in trees.FIELDS and \
                         base.item(n.attr) is _MISSING and \
                         isinstance(getattr(base.cls, n.attr, None), property):
                     call = gast.copy_location(gast.Call(func=n, args=[], keywords=[]), n)
