@@ -1031,6 +1031,7 @@ def _reads_containers(f, depth=0, src=None) -> bool:
     for n in gast.walk(node):
         if isinstance(n, gast.Subscript) and rooted(n.value) and (
                 isinstance(n.slice, gast.Constant) and isinstance(n.slice.value, str) or
+                isinstance(n.slice, gast.JoinedStr) or     # params[f"W{i}"]
                 isinstance(n.slice, gast.Name) and n.slice.id in keys):
             return True
         if isinstance(n, gast.Attribute) and rooted(n.value) and not hasattr(np.ndarray, n.attr):

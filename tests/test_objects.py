@@ -569,3 +569,57 @@ def test_show_prints_the_variant_for_the_class_passed(mode):
     shown = srcad.show(U.Base2.loss, sub, X, mode=mode)
     assert "sin" in shown and "tanh" not in shown
     assert "tanh" in srcad.show(U.Base2.loss, base, X, mode=mode)
+
+
+# -- loops over ranges the structure decides --------------------------------------------------
+
+def _int_keys(layers, x):
+    h = x
+    for k in range(len(layers)):        # a dict with int keys, a range known when built
+        h = np.sin(layers[k] @ h)
+    return np.sum(h)
+
+
+def _fstring_keys(params, X):
+    n_layers = len(params) // 2         # an int the structure decides
+    h = X
+    for i in range(n_layers):
+        h = np.tanh(h @ params[f"W{i}"] + params[f"b{i}"])
+    return np.sum(h ** 2) * n_layers
+
+
+def _objects_by_index(ls, x):
+    total = 0.0
+    for i in range(1, len(ls)):
+        total = total + np.sum(ls[i - 1].W * ls[i].W * x)
+    return total
+
+
+def _fd_dict(f, d, rest):
+    out = {}
+    for key, leaf in d.items():
+        want = np.zeros_like(leaf)
+        for k in range(leaf.size):
+            up, down = copy.deepcopy(d), copy.deepcopy(d)
+            up[key].flat[k] += EPS
+            down[key].flat[k] -= EPS
+            want.flat[k] = (f(up, *rest) - f(down, *rest)) / (2 * EPS)
+        out[key] = want
+    return out
+
+
+@pytest.mark.parametrize("f,make", [
+    (_int_keys, lambda g: ({0: g.standard_normal((2, 2)), 1: g.standard_normal((2, 2))},
+                           g.standard_normal(2))),
+    (_fstring_keys, lambda g: ({"W0": 0.5 * g.standard_normal((3, 3)), "b0": np.zeros(3),
+                                "W1": 0.5 * g.standard_normal((3, 2)), "b1": np.zeros(2)},
+                               g.standard_normal((4, 3)))),
+    (_objects_by_index, lambda g: (_layers(g) + _layers(g)[:1], g.standard_normal(3)))])
+def test_range_of_a_structure_unrolls(f, make):
+    g = _rng(18)
+    args = make(g)
+    check(f, args, wrt=1)
+    if isinstance(args[0], dict):
+        got = srcad.grad(f)(*args)
+        for key, want in _fd_dict(f, args[0], args[1:]).items():
+            np.testing.assert_allclose(got[key], want, rtol=1e-6, atol=1e-8)

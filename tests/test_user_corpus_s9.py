@@ -1448,21 +1448,8 @@ XFAIL: dict[tuple[str, str], str] = {
     ("hvp", "horner_tuple_coeffs"): _HVP_TUPLE,
     ("hvp", "view_write_then_base"): _HVP_VIEW,
     ("hvp", "alias_augassign_scale"): _HVP_VIEW,
-    ("hvp", "int_keyed_layers"): (
-        "internal error: a SrcadSyntaxError located in srcad's generated code, not the user's "
-        "line: \"<srcad dint_keyed_layers_dlayers ...>:18: 'blayers' holds a container and is "
-        "assigned more than once\" (grad and jvp refuse layers[k] at the user's line)"),
 }
-for _check in ("grad", "fwd"):
-    XFAIL[(_check, "int_keyed_layers")] = _refused(
-        "SrcadSyntaxError, located (file, line, caret) with a helpful hint: 'indexing a "
-        "container with a key that is not a constant' for layers[k] in "
-        "for k in range(len(layers)), a range known when the derivative is built")
 for _check in ("grad", "fwd", "hvp"):
-    XFAIL[(_check, "fstring_keys_loop")] = _refused(
-        "SrcadSyntaxError, located: 'srcad does not differentiate f-strings here' for "
-        "params[f'W{i}'] in for i in range(n_layers) (a key known when the derivative is "
-        "built); the hint (f-strings only in messages) gives no way to write it")
     XFAIL[(_check, "seeded_noise")] = _refused(
         "NoRuleError, located: 'srcad does not know the method `.normal()`' for "
         "np.random.default_rng(0).normal(size=...), noise that does not depend on the input; "

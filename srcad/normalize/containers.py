@@ -31,8 +31,9 @@ arguments of this call (``srcad.trees.structure``). Output: the same function wh
   or a tuple or list holding one) returns the tuple of its leaves, and its structure is the
   pass's result (``Program.output``); a call of a user helper returning one (``outputs``)
   is ``r_h, r_out = forward(p, x)``, ``r`` bound to the container of those names;
-* ``for k in ('a', 'b'):`` over constants (or a ``range`` of them) whose body reads a
-  container with ``k`` or holds a ``try`` is unrolled, so the reads and the ``try`` are
+* ``for k in ('a', 'b'):`` over constants (or a ``range`` of them: literals, ``len`` of a
+  container, a name bound once to integer arithmetic on those, ``n = len(params) // 2``)
+  whose body reads a container with ``k`` or holds a ``try`` is unrolled, so the reads and the ``try`` are
   decided per copy;
 * a bound method of a container (``trees.METHOD``: an argument, or ``model.apply`` taken from
   an object) called is its method on that object, ``super().f(x)`` the method past the
@@ -116,6 +117,10 @@ class _Item(_Ref):
 
 
 _MISSING = object()
+# integer arithmetic ``constant`` folds (``len(params) // 2``)
+_ARITHMETIC = {gast.Add: lambda a, b: a + b, gast.Sub: lambda a, b: a - b,
+               gast.Mult: lambda a, b: a * b, gast.FloorDiv: lambda a, b: a // b,
+               gast.Mod: lambda a, b: a % b}
 _MAX_UNROLLED = 100     # items of a loop over constants unrolled for the reads in its body
 _SEQUENCE = (trees.LIST, trees.TUPLE, trees.NAMEDTUPLE)
 # methods of a key (a str) that a derivative's build evaluates: pure, and giving a constant
@@ -262,6 +267,12 @@ class _Lowering:
             if _MISSING in values:
                 return _MISSING
             return all(values) if isinstance(node.op, gast.And) else any(values)
+        if isinstance(node, gast.BinOp) and type(node.op) in _ARITHMETIC:
+            left, right = self.constant(node.left), self.constant(node.right)
+            if type(left) is not int or type(right) is not int or right == 0 and isinstance(
+                    node.op, (gast.FloorDiv, gast.Mod)):
+                return _MISSING                     # len(params) // 2: an int known here
+            return _ARITHMETIC[type(node.op)](left, right)
         if isinstance(node, gast.JoinedStr):        # f"{name}_{i}" of constants: a key
             parts = [self.constant(v.value) if isinstance(v, gast.FormattedValue) and
                      v.conversion == -1 and v.format_spec is None else self.constant(v)
@@ -1099,6 +1110,11 @@ class _Lowering:
                     found is not None and isinstance(stmt.targets[0], (gast.Tuple, gast.List))):
                 self.bind(stmt.targets[0], found, stmt, pre)
                 return pre          # (a leaf written into an array, a[i] = m.b: an expression)
+            if isinstance(stmt.targets[0], gast.Name) and isinstance(stmt.value, gast.BinOp) and \
+                    self.counts.get(hint) == 1 and self.of_structure(stmt.value):
+                # n_layers = len(params) // 2: an int the structure decides (a loop's bound)
+                self.env[hint] = _Const(self.constant(stmt.value))
+                return pre
         if isinstance(stmt, gast.For):
             zipped = self.zip_with_lists(stmt.iter, pre)
             if zipped is not None:
@@ -1145,8 +1161,9 @@ class _Lowering:
         when its body reads a container with ``k`` or holds a ``try`` (which its reads may
         decide): unrolled, one copy per constant; else None (an ordinary loop)."""
         it = loop.iter
-        values = _range(it) if isinstance(it, gast.Call) and self.builtin(it.func, "range") \
-            else self.ranges.get(it.id) if isinstance(it, gast.Name) else _constants(it)
+        values = self.range_of(it) if isinstance(it, gast.Call) and self.builtin(
+            it.func, "range") else self.ranges.get(it.id) if isinstance(it, gast.Name) else \
+            _constants(it)
         if values is None or len(values) > _MAX_UNROLLED or not isinstance(
                 loop.target, gast.Name) or loop.orelse:
             return None
@@ -1164,6 +1181,22 @@ class _Lowering:
                     isinstance(self.resolve(base, None, ""), _Static):
                 return values
         return None
+
+    def of_structure(self, value) -> bool:
+        """Is ``value`` integer arithmetic on what the containers' structure gives (``len``
+        of a container), known when the derivative is built?"""
+        return type(self.constant(value)) is int and any(
+            isinstance(n, gast.Call) and isinstance(self.resolve(n, None, ""), _Const)
+            for n in gast.walk(value))
+
+    def range_of(self, call):
+        """The values of ``range(...)`` whose bounds are constants when the derivative is
+        built (literals, ``len`` of a container: ``range(len(layers))``), else None."""
+        bounds = [self.constant(a) for a in call.args]
+        if call.keywords or not 1 <= len(bounds) <= 3 or not all(type(b) is int
+                                                                 for b in bounds):
+            return None
+        return list(range(*bounds))
 
     def zip_with_lists(self, it, pre):
         """``zip(xs, (np.tanh, relu))``, containers zipped with values that are not (a list
