@@ -506,10 +506,33 @@ def _apply_all(fs, x):
     return sum(np.sum(np.cos(f(x))) for f in fs)
 
 
-def test_a_list_of_lambdas_passed_to_a_helper_is_refused_located():
+def _named_list_passed_on(x):
+    fs = [np.sin, lambda z: np.tanh(2.0 * z)]
+    return _apply_all(fs, x) + _twice_removed((np.cos, _softplus), x)
+
+
+def _twice_removed(fs, x):
+    return _apply_all(fs, 0.5 * x)
+
+
+def _softplus(z):
+    return np.log1p(np.exp(z))
+
+
+@pytest.mark.parametrize("f", [_list_of_lambdas_passed_on, _named_list_passed_on])
+def test_functions_in_a_display_passed_to_helpers(f):
+    check(f, (_rng(19).standard_normal(3),), wrt=0)
+
+
+def _local_function_as_a_value(x):
+    f = lambda z: z ** 2
+    return np.sum(np.vectorize(f)(x))
+
+
+def test_a_local_function_used_as_a_value_is_refused_located():
     with pytest.raises(SrcadError) as info:
-        srcad.grad(_list_of_lambdas_passed_on)(np.ones(3))
-    assert "test_objects.py" in str(info.value) and "used as a value" in str(info.value)
+        srcad.grad(_local_function_as_a_value)(np.ones(3))
+    assert "test_objects.py" in str(info.value)
 
 
 # -- a derivative called inside, over a list of (W, b) tuples ---------------------------------

@@ -62,7 +62,8 @@ from .comprehensions import _constants, _range
 from .program import _loc_error
 from .trys import handler_for, then_finally
 
-__all__ = ["lower_containers", "leaf_names", "param_names", "renamed", "star_view"]
+__all__ = ["lower_containers", "leaf_names", "param_names", "renamed", "star_view",
+           "function_items"]
 
 
 class _Static:
@@ -828,12 +829,15 @@ class _Lowering:
             return self.display(node, [] if pre is None else pre, "item")
         display = isinstance(node, gast.Dict) or isinstance(node, gast.Call) and (
             self.builtin(node.func, "dict") or self.container_class(node.func) is not None or
-            self.replaced_of(node) is not None)     # h(Pair(a, b)), h(p._replace(b=c))
+            self.replaced_of(node) is not None) or (  # h(Pair(a, b)), h(p._replace(b=c))
+            _flat_display(node) and any(map(self.function_ref, node.elts)))  # h([f, g], x)
         found = self.resolve(node, pre if display else None, "item")
         if not isinstance(found, _Static):
             return None
         if isinstance(node, gast.Name) and node.id in self.star_passed:
             return found          # the helper *-unpacks it: it needs the items one by one
+        if any(type(i) is _Ref for i in found.items):
+            return found          # functions: the helper calls them (Inliner.function_items)
         try:
             self.materialize(found, node)
         except SrcadSyntaxError:
@@ -1487,6 +1491,20 @@ def lower_containers(src: Source, fdef, structures: dict, views: dict | None = N
                              f"{trees.describe(lowering.tree)}", "Return containers of one "
                              "structure (the same keys and types) on every path.")
     return lowering.tree
+
+
+def function_items(views: dict, bind) -> dict:
+    """``views`` with each function item (``_Ref``: ``np.sin``, a lambda of the caller's)
+    replaced by the name ``bind(node)`` gives it in the helper's scope."""
+    def walk(item):
+        if type(item) is _Ref:
+            return _Ref(gast.copy_location(gast.Name(id=bind(item.node), ctx=gast.Load(),
+                                                     annotation=None, type_comment=None),
+                                           item.node))
+        if isinstance(item, _Static):
+            return _Static(item.kind, item.cls, item.keys, [walk(i) for i in item.items])
+        return item
+    return {k: walk(v) for k, v in views.items()}
 
 
 def star_view(passed):
