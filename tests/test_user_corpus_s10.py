@@ -1812,11 +1812,6 @@ _xfail("iterate_list_inplace", _view("h", "hs", "a slice of 'hs', a view: hs is 
 _xfail("write_base_read_view", _view("c", "v", "a slice of 'c', a view"))
 _xfail("chained_assignment_alias", _view("a", "b", "another name for 'b'"))
 
-_xfail("zero_d_conversions", "REFUSED: NoRuleError: srcad does not know the method `.item()` "
-       "(b.item() of a 0-d array; float(b) and b[()] are accepted); located at the line, but the "
-       "hint 'Call the NumPy function instead (np.<name>(x, ...))' does not fit: there is no "
-       "np.item")
-
 # -- refused: writes through views and aliases (documented)
 _xfail("slice_view_then_write", _view("v", "y", "a slice of 'y', a view"), FIRST)
 _xfail("reshape_view_then_write", _view("m", "y", "the result of reshape, a view"))
