@@ -33,8 +33,12 @@ def bind(transformer, stmt, prim, template, args, kwargs, outs) -> dict:
     try:
         return template.bind(args, kwargs, name)
     except TemplateBindError as exc:
-        raise transformer.error(stmt, str(exc), "Call it with the parameters listed.",
-                                SrcadSyntaxError) from None
+        hint = "Call it with the parameters listed."
+        if prim in (min, max) and len(args) == 1 and not kwargs:    # min(values), one list
+            hint = (f"Pass the numbers as arguments, {prim.__name__}(a, b, c), or take the "
+                    f"{prim.__name__} of an array: np.{prim.__name__}(np.array([...])) of "
+                    f"numbers, np.{prim.__name__}(np.stack(values)) of arrays.")
+        raise transformer.error(stmt, str(exc), hint, SrcadSyntaxError) from None
 
 
 def template_for(rule, kind: str, active: list):

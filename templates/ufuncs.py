@@ -169,6 +169,21 @@ def float_tangent(y, x):
     d[y] = float(d[x])
 
 
+# np.float64(x), np.float32(x): a cast of a number (or a size-1 array) to a NumPy scalar
+linear(np.float64, np.float32)
+
+
+@adjoint(np.float64, np.float32)
+def numpy_scalar_adjoint(y, x):
+    d[x] = broadcast_like(d[y], x)
+
+
+@tangent(np.float64, np.float32)
+def numpy_scalar_tangent(y, x):
+    d[y] = d[x] * 1.0
+
+
+
 # -- math.log(x[, base]) --------------------------------------------------------------------
 
 @adjoint(math.log)

@@ -154,7 +154,7 @@ def test_a_call_for_its_effect_that_is_not_known_is_refused():
     def f(x):
         np.copyto(x, 0.0)
         return np.sum(x)
-    with pytest.raises(srcad.SrcadSyntaxError, match="a call whose result is dropped"):
+    with pytest.raises(srcad.SrcadSyntaxError, match="np.copyto writes into an argument"):
         srcad.grad(f)
 
 
@@ -303,3 +303,62 @@ def test_a_function_of_a_test_module_whose_asserts_pytest_rewrote():
     assert type(globals()["__loader__"]).__name__ == "AssertionRewritingHook"
     w, X = np.array([0.1, -0.2, 0.3]), rng(4).standard_normal((2, 3))
     check_agreement(_asserting_loss, (w, X), wrt=0)
+
+
+# -- session 10: swaps into subscripts, NumPy 2.1's clip bounds, scalar casts, and the hints of
+# calls that write into an argument (tests/test_user_corpus_s10.py found each)
+
+def _swap_items(x):
+    y = x.copy()
+    y[0], y[1] = y[1], y[0] * 2.0
+    return np.sum(y ** 2 * np.arange(1.0, 4.0))
+
+
+def _reverse_by_swaps(x):
+    a = x * 1.0
+    i, j = 0, a.shape[0] - 1
+    while i < j:
+        a[i], a[j] = a[j], a[i] * 2.0
+        i, j = i + 1, j - 1
+    return np.sum(a * np.arange(1.0, a.shape[0] + 1.0) ** 2)
+
+
+def _clip_bounds_and_casts(x):
+    return (np.sum(x.clip(min=0.1) ** 2) + np.sum(np.clip(x, max=0.5) ** 3)
+            + np.float64(x[2]) ** 2 + np.sum(np.float32(1.0) * x))
+
+
+@pytest.mark.parametrize("f", [_swap_items, _reverse_by_swaps, _clip_bounds_and_casts])
+def test_swaps_clip_bounds_and_scalar_casts_are_differentiated(f):
+    x = np.array([0.3, -1.2, 0.7])
+    check_agreement(f, (x,), wrt=0)
+    check_second_order_of(f, [x], wrt=0)
+
+
+@pytest.mark.parametrize("statement, hint", [
+    ("np.copyto(y, x)", "dst[...] = src"),
+    ("np.multiply(x, x, out=y)", "without out="),
+    ("np.fill_diagonal(A, 1.0)", "A[np.arange(n), np.arange(n)] = v"),
+    ("y.fill(2.0)", "np.full_like(y, value)"),
+    ("y.put([0], 1.0)", "y[i] = v"),
+    ("np.add.at(y, [0, 0], x[:2])", "rows of a 2-D y too"),
+])
+def test_calls_that_write_into_an_argument_get_the_hint_that_fits(statement, hint):
+    from helpers import make_function
+    f = make_function(f"""
+        def f(x):
+            y = x.copy()
+            A = np.outer(x, x)
+            {statement}
+            return np.sum(y) + np.sum(A)
+        """)
+    with pytest.raises(srcad.SrcadSyntaxError) as caught:
+        srcad.grad(f)(np.ones(3))
+    assert caught.value.location.lineno is not None and hint in str(caught.value)
+
+
+def test_min_of_one_list_says_how_to_write_it():
+    def f(x):
+        return min([x[i] ** 2 for i in range(3)])
+    with pytest.raises(srcad.SrcadSyntaxError, match=r"np\.min\(np\.array"):
+        srcad.grad(f)(np.ones(3))

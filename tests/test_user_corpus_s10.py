@@ -1857,27 +1857,15 @@ _xfail("sort_method_in_place", "REFUSED: SrcadSyntaxError: .sort() changes its a
        "which srcad does not follow; located, hint y = np.sort(y) (fits)")
 
 # -- refused: other constructs
-_TUPLE_SUB = ("REFUSED: SrcadSyntaxError: starred unpacking targets or targets that are not names "
-              "({what}); located, hint 'Unpack into names' (a swap of two elements needs a "
-              "temporary: the hint does not say so)")
-_xfail("tuple_swap_elements", _TUPLE_SUB.format(what="y[0], y[1] = y[1], y[0] * 2.0"))
-_xfail("bubble_sort_inplace", _TUPLE_SUB.format(what="a[j], a[j + 1] = a[j + 1], a[j]"))
 _NESTED = ("REFUSED: SrcadSyntaxError: assignment into a nested subscript ({what}); located, hint: "
            "a = x[i]; a[j] = v (which would then be refused as a write into a view)")
 _xfail("list_of_views_write", _NESTED.format(what="parts[0][0] = ..."))
 _xfail("array_split_views_write", _NESTED.format(what="parts[1][2] = ... on np.array_split"))
-_xfail("method_clip_and_max", "REFUSED: SrcadSyntaxError: srcad differentiates numpy.clip(a, "
-       "a_min=None, a_max=None); this call does not fit: got an unexpected keyword argument 'min' "
-       "(x.clip(min=0.1): NumPy >= 2.1 spells the bounds min=/max=); located, hint: call it with "
-       "the parameters listed")
 _xfail("builtin_max_min", "REFUSED: SrcadSyntaxError: srcad differentiates builtins.min(x1, x2); "
        "this call does not fit: missing a required argument: 'x2' (min of one list, "
-       "min([...])); located, hint 'Call it with the parameters listed'")
+       "min([...])); located, hint: pass the numbers as arguments or np.min(np.array([...]))")
 _xfail("running_max_accumulate", "REFUSED: NoRuleError: np.maximum.accumulate (a method of a "
        "ufunc) has no derivative rule; located, hint says so")
-_xfail("float_and_math_calls", "REFUSED: NoRuleError: no adjoint (reverse-mode) rule for "
-       "numpy.float64 (np.float64(x[2]), a cast of a scalar; float(x[0]) and math.exp pass); "
-       "located, hint: register an adjoint or stop_gradient; forward: no tangent rule")
 _xfail("for_else", "REFUSED: SrcadSyntaxError: srcad does not support `else` on loops; located at "
        "the for, hint: use a flag variable set before break")
 

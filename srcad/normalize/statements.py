@@ -25,7 +25,7 @@ from .. import registry, runtime
 from ..source import _is_user_function, parse_function
 from .calls import Calls
 from .inline import _mutated_params
-from .program import _as_written, _jump_in, _loc_error, _name
+from .program import _as_written, _dotted, _jump_in, _loc_error, _name
 from .scope import _Scope, _is_global_ref, _is_static_root
 
 __all__ = ["Statements"]
@@ -294,13 +294,14 @@ class Statements(Calls):
             if len(stars) == 1 and isinstance(stars[0].value, gast.Name) and all(
                     isinstance(e, gast.Name) for e in target.elts if e is not stars[0]):
                 return self.starred_assign(scope, target, value, pre)
-            if stars or not all(
-                    isinstance(e, (gast.Name, gast.Tuple, gast.List)) for e in target.elts):
+            if stars or not all(isinstance(e, (gast.Name, gast.Tuple, gast.List, gast.Subscript))
+                                for e in target.elts):
                 raise _loc_error(scope.src, target, "starred unpacking targets or targets "
                                  "that are not names", "Unpack into names (`first, rest = "
                                  "xs[0], xs[1:]` for `first, *rest = xs`).")
             if not all(isinstance(e, gast.Name) for e in target.elts):
-                # a loop's nested target: one level at a time, left to right as Python does
+                # a loop's nested target, a subscript (y[0], y[1] = y[1], y[0]): the values
+                # first, then each target, left to right as Python does
                 flat, inner = [], []
                 for e in target.elts:
                     if isinstance(e, gast.Name):
@@ -446,6 +447,40 @@ def _is_effect(callee) -> bool:
     return getattr(callee, "__module__", None) == "logging" and inspect.isfunction(callee)
 
 
+_IN_PLACE_HINTS = {
+    "sort": "Assign the sorted copy instead: y = np.sort(y).",
+    "partition": "Assign the partitioned copy instead: y = np.partition(y, k).",
+    "fill": "Make the filled array instead: y = np.full_like(y, value).",
+    "put": "Write through an index instead: y[i] = v (on a copy, y = y.copy(), if y is an "
+           "argument).",
+}
+# NumPy functions that write into an argument instead of returning the value
+_WRITERS = {
+    "copyto": "Assign through an index instead: dst[...] = src.",
+    "fill_diagonal": "Write the diagonal through an index: A[np.arange(n), np.arange(n)] = v "
+                     "(on a copy, A = A.copy(), if A is an argument).",
+    "put": "Write through an index instead: y[i] = v.",
+    "place": "Write through a mask instead: y[mask] = v.",
+    "putmask": "Use the value instead: y = np.where(mask, v, y).",
+}
+
+
+def _writes_argument(call):
+    """(message, hint) for a NumPy call made only to write into an argument (``np.copyto``, a
+    ufunc's ``out=``), else None."""
+    if not isinstance(call, gast.Call):
+        return None
+    name = _dotted(call.func).rpartition(".")[2]
+    if any(k.arg == "out" for k in call.keywords):
+        return (f"np.{name}(..., out=...) writes into its out= array, which srcad does not "
+                f"follow", f"Use the value instead: y = np.{name}(...) "
+                "without out= (the result is a new array).")
+    if isinstance(call.func, gast.Attribute) and name in _WRITERS:     # np.copyto(...)
+        return (f"np.{name} writes into an argument, which srcad does not follow",
+                _WRITERS[name])
+    return None
+
+
 def _dropped_value(value) -> tuple[str, str]:
     """The message and hint refusing the expression statement ``value``: a call made for an
     effect srcad does not follow (an in-place method, ``np.ufunc.at``, a nested function's
@@ -456,13 +491,16 @@ def _dropped_value(value) -> tuple[str, str]:
             ufunc = value.func.value.attr
             return (f"np.{ufunc}.at changes its first argument in place, which srcad does not "
                     f"follow", "Write the update as a value: for np.add.at(y, i, v), "
-                    "y = y + np.bincount(i, weights=v, minlength=len(y)) for 1-D y, or "
-                    "a loop over the indices: for k in range(len(i)): y[i[k]] += v[k].")
+                    "y = y + np.bincount(i, weights=v, minlength=len(y)) for 1-D y; for any "
+                    "y (rows of a 2-D y too), a loop over the indices on a copy: "
+                    "y = y.copy(); for k in range(len(i)): y[i[k]] += v[k].")
         if method in _IN_PLACE_METHODS:
             return (f".{method}() changes its array in place, which srcad does not follow",
-                    f"Assign the function's result instead: y = np.{method}(y)"
-                    + ("" if method in ("sort", "partition") else " (or the NumPy function "
-                       "that returns the changed array)") + ".")
+                    _IN_PLACE_HINTS.get(method, f"Assign the function's result instead: "
+                                        f"y = np.{method}(y)."))
+    written = _writes_argument(value)
+    if written is not None:
+        return written
     if isinstance(value, gast.Call):
         return ("a call whose result is dropped: srcad does not follow what it changes "
                 "(a nested function's nonlocal or global writes, an object's state)",
