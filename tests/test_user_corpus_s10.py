@@ -1753,10 +1753,6 @@ def _view(var, other, how):
             f"make '{var}' its own array first (np.copy) (the README's documented limitation)")
 
 
-_NAN_REV = ("SILENT WRONG: the reverse gradient is nan (max error nan) at the element where the "
-            "branch np.where does not take is {what}; jvp gives the right 0/derivative there, "
-            "and so does FD; no error (hvp: nan too)")
-
 # np.where with a non-finite derivative in the branch not taken: fixed in session 10 (the
 # reverse sweep masks what leaves a branch's values, srcad/reverse/guards.py): where_sqrt_negative_
 # untaken, where_reciprocal_zero_untaken, softplus_where_overflow_untaken, where_arcsin_domain,
@@ -1788,12 +1784,8 @@ for _name in ("slice_view_then_write", "unpack_rows_of_copy_then_write", "for_ro
     _xfail(_name, "REFUSED: SrcadSyntaxError 'writing into ..., which shares memory with ...', as "
            "grad and jvp (was SILENT WRONG in hvp before session 10)", ("hvp",))
 
-for _name, _what in [("sqrt_then_mask_assign", "y = np.sqrt(x) (nan at x < 0), then y[x < 0] = 0.0 "
-                      "overwrites the nan: the gradient is still nan there"),
-                     ("select_nan_untaken", "np.select([x > .1, x < -.1], [np.log(x), "
-                      "np.sqrt(-x)]): log/sqrt of the other sign"),
-]:
-    _xfail(_name, _NAN_REV.format(what=_what), ("grad", "hvp"))
+# sqrt_then_mask_assign (y = np.sqrt(x); y[x < 0] = 0.0) and select_nan_untaken (np.select):
+# fixed in session 10 (the masked write and np.select's choices are branches too)
 
 _xfail("dict_value_alias_iadd", _view("h", "d_a", "another name for 'h'"), FIRST)
 _xfail("list_repeat_alias", "REFUSED: NoRuleError: srcad has no derivative for an arithmetic "

@@ -69,6 +69,24 @@ CASES = {
             m = np.array([0.0, 0.0, 1.0, 1.0])
             return np.sum(np.where(m, x, np.log(x)) + np.where(m * 2.0, x, np.sqrt(x)))
         """, (-X,)),
+    "a masked write over the untaken values": ("""
+        def f(x):
+            y = np.sqrt(x)
+            y[x < 0] = 0.0
+            return np.sum(y ** 2 + y)
+        """, (X,)),
+    "a masked write through a combined mask": ("""
+        def f(x):
+            y = np.log(x)
+            bad = (x < 0) | np.isnan(y)
+            y[bad] = -1.0
+            return np.sum(y * x)
+        """, (X,)),
+    "np_select_choices": ("""
+        def f(x):
+            y = np.select([x > 0.1, x < -0.1], [np.log(x), np.sqrt(-x)], default=0.0)
+            return np.sum(y)
+        """, (X,)),
     "inside_a_loop": ("""
         def f(x):
             total = 0.0
@@ -163,3 +181,18 @@ def test_the_specialized_code_masks_with_np_where():
         """)
     text = srcad.show(f, X)
     assert "np.where(_cmp, " in text and "where_taken" not in text
+
+
+def test_an_integer_index_write_is_no_mask():
+    """y[idx] = 0.0 with indices, not a mask: nothing is masked (idx's values are no
+    condition), and the derivative is still exact."""
+    f = make_function("""
+        def f(x):
+            y = np.sqrt(x * x + 1.0)
+            idx = np.array([0, 2])
+            y[idx] = 0.0
+            return np.sum(y * x)
+        """)
+    x = np.array([-1.0, 0.05, 0.5, 2.0])
+    np.testing.assert_allclose(srcad.grad(f)(x), _fd(f, (x,), 0), rtol=1e-6, atol=1e-8)
+    assert "where" not in srcad.show(f, x)

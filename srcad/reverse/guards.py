@@ -5,7 +5,10 @@
 nan. Forward mode has no such problem (the tangent is selected after it is computed). The
 reverse sweep gets the same answer by masking, at the edge of the region of values computed
 only for a branch, each contribution that leaves the region: ``runtime.where_taken(v, c,
-taken)`` is ``v`` where the branch is taken and 0 elsewhere.
+taken)`` is ``v`` where the branch is taken and 0 elsewhere. ``np.select``'s choices are
+branches under their conditions, and a write through a mask (``y[x < 0] = 0.0``, the mask a
+comparison, a test such as ``np.isnan`` or a logical combination of them, never indices)
+makes the old ``y`` a branch not taken where the mask holds.
 
 Input: an ANF FunctionDef. Output: the names in such regions (``guarded``: name -> the
 conditions, outermost first, under which its value is used: ``((condition, taken), ...)``),
@@ -39,87 +42,168 @@ _BY_CONSTANT = (operator.mul, operator.truediv, np.multiply, np.divide, np.true_
 def where_guards(fdef) -> dict:
     """The names computed only for an ``np.where`` branch (see the module docstring); the
     statements defining them are tagged ``srcad_guard``."""
-    assigned: Counter = Counter()
-    loads: Counter = Counter()
-    for node in walk(fdef):
-        if isinstance(node, gast.Name):
-            (assigned if isinstance(node.ctx, gast.Store) else loads)[node.id] += 1
-    for p in fdef.args.posonlyargs + fdef.args.args + fdef.args.kwonlyargs:
-        assigned[p.id] += 1
-    guarded: dict = {}
-    top = Counter(s.targets[0].id for s in fdef.body if isinstance(s, gast.Assign)
-                  and isinstance(s.targets[0], gast.Name))
-    # a name assigned only by statements of the function's own body (each value read by the
-    # statements up to the next assignment, which the walk of that block sees in full)
-    straight = {n for n, k in top.items() if k == assigned[n]}
-    _blocks(fdef.body, assigned, loads, guarded, straight)
-    return guarded
+    return _Guards(fdef).guarded
 
 
 _FREE = "free"      # a use no derivative flows back through (np.where's condition, isfinite)
+_BOOLEAN_CALLS = (np.isnan, np.isfinite, np.isinf, np.signbit, np.logical_and, np.logical_or,
+                  np.logical_not, np.logical_xor, np.greater, np.greater_equal, np.less,
+                  np.less_equal, np.equal, np.not_equal)
 
 
-def _blocks(body, assigned, loads, guarded, straight):
-    _block(body, assigned, loads, guarded, straight)
-    for stmt in body:
-        for field in ("body", "orelse"):
-            inner = getattr(stmt, field, None)
-            if inner:
-                _blocks(inner, assigned, loads, guarded, None)
+class _Guards:
+    """The analysis: counts of the function's names, then each block last statement first."""
 
+    def __init__(self, fdef):
+        self.assigned: Counter = Counter()
+        self.loads: Counter = Counter()
+        for node in walk(fdef):
+            if isinstance(node, gast.Name):
+                (self.assigned if isinstance(node.ctx, gast.Store) else self.loads)[node.id] += 1
+        for p in fdef.args.posonlyargs + fdef.args.args + fdef.args.kwonlyargs:
+            self.assigned[p.id] += 1
+        self.guarded: dict = {}
+        self.booleans = self._booleans(fdef)
+        self.displays = {s.targets[0].id: [e.id if isinstance(e, gast.Name) else None
+                                           for e in s.value.elts]
+                         for s in walk(fdef) if isinstance(s, gast.Assign)
+                         and isinstance(s.targets[0], gast.Name)
+                         and isinstance(s.value, (gast.List, gast.Tuple))
+                         and self.assigned[s.targets[0].id] == 1}
+        self.pending: dict = {}     # a list display np.select reads -> its items' uses
+        top = Counter(s.targets[0].id for s in fdef.body if isinstance(s, gast.Assign)
+                      and isinstance(s.targets[0], gast.Name))
+        # a name assigned only by statements of the function's own body (each value read by
+        # the statements up to the next assignment, which the walk of that block sees)
+        self.blocks(fdef.body, {n for n, k in top.items() if k == self.assigned[n]})
 
-def _block(body, assigned, loads, guarded, straight):
-    """One block, last statement first: a name's uses are all seen before its definition.
-    In the function's own body (``straight`` is not None: its names assigned only there),
-    a name assigned once holds one value for the whole adjoint sweep, and one assigned
-    several times there has each value read up to its next assignment; in a loop or branch
-    the sweep restores a name where it was assigned, so a condition must be assigned before
-    the region."""
-    uses: dict = {}             # name -> [(conditions, None or _FREE, hot)] of the uses seen
-    later: set = set()          # names assigned after the current statement
-    for stmt in reversed(body):
+    def _booleans(self, fdef) -> set:
+        """Names assigned once a comparison, a test (np.isfinite) or a logical combination
+        of such: masks, never indices."""
+        out: set = set()
+        for s in walk(fdef):
+            if not (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
+                    and self.assigned[s.targets[0].id] == 1):
+                continue
+            v = s.value
+            if isinstance(v, gast.Compare) or getattr(v, "srcad_callee", None) in \
+                    _BOOLEAN_CALLS or isinstance(v, gast.BinOp) and isinstance(
+                        v.op, (gast.BitAnd, gast.BitOr, gast.BitXor)) and all(
+                        isinstance(o, gast.Name) and o.id in out for o in (v.left, v.right)) \
+                    or isinstance(v, gast.UnaryOp) and isinstance(v.op, gast.Invert) and \
+                    isinstance(v.operand, gast.Name) and v.operand.id in out:
+                out.add(s.targets[0].id)
+        return out
+
+    def blocks(self, body, straight):
+        self.block(body, straight)
+        for stmt in body:
+            for field in ("body", "orelse"):
+                inner = getattr(stmt, field, None)
+                if inner:
+                    self.blocks(inner, None)
+
+    def block(self, body, straight):
+        """One block, last statement first: a name's uses are all seen before its
+        definition. In the function's own body (``straight`` is not None: its names
+        assigned only there), a name assigned once holds one value for the whole adjoint
+        sweep, and one assigned several times there has each value read up to its next
+        assignment; in a loop or branch the sweep restores a name where it was assigned, so
+        a condition must be assigned before the region."""
+        uses: dict = {}         # name -> [(conditions, None or _FREE, hot)] of the uses seen
+        later: set = set()      # names assigned after the current statement
+        for stmt in reversed(body):
+            target = stmt.targets[0] if isinstance(stmt, gast.Assign) else None
+            name = target.id if isinstance(target, gast.Name) else None
+            seen = uses.pop(name, [])       # this value's uses (earlier ones: the old value's)
+            complete = name is not None and (
+                self.assigned[name] == 1 and len(seen) == self.loads[name]
+                or straight is not None and name in straight)
+            common = _common(seen, later) if complete and _elementwise(_primitive(stmt)) \
+                else None
+            if common is not None:
+                chain, hot = common
+                self.guarded[name] = chain
+            else:
+                chain, hot = (), False
+            written = None
+            if self._masked_write(stmt):    # y[mask] = v: the old y, where mask is False
+                y = target.value.id
+                before = _common(uses.pop(y, []), later) or ((), False)
+                written = (before[0] + ((target.slice.id, False),), before[1])
+            self.uses(stmt, chain, hot, uses, written)
+            for node in walk(stmt) if straight is None else ():
+                if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store):
+                    later.add(node.id)
+
+    def _masked_write(self, stmt) -> bool:
         target = stmt.targets[0] if isinstance(stmt, gast.Assign) else None
-        name = target.id if isinstance(target, gast.Name) else None
-        seen = uses.pop(name, [])           # this value's uses (earlier ones: the old value's)
-        conditions = {c for c, _ in seen if c is not _FREE}
-        complete = name is not None and (assigned[name] == 1 and len(seen) == loads[name] or
-                                         straight is not None and name in straight)
-        if (complete and _elementwise(_primitive(stmt))
-                and len(conditions) == 1 and None not in conditions
-                and not any(c in later for c, _ in next(iter(conditions)))):
-            chain = next(iter(conditions))
-            hot = any(h for _, h in seen)
-            guarded[name] = chain
-        else:
-            chain, hot = (), False
-        _uses(stmt, chain, hot, assigned, uses)
-        for node in walk(stmt) if straight is None else ():
-            if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store):
-                later.add(node.id)
+        return (isinstance(target, gast.Subscript) and isinstance(target.value, gast.Name)
+                and isinstance(target.slice, gast.Name) and target.slice.id in self.booleans)
+
+    def uses(self, stmt, chain, hot, uses, written):
+        """Record the uses ``stmt`` makes (its value is used under ``chain``, ``hot`` as
+        above; ``written``: the use of the array a masked write writes into), and tag it when
+        it is in a region."""
+        call = primitive_call(stmt.value) if isinstance(stmt, gast.Assign) else None
+        prim, args = (call[0], call[1]) if call is not None else (None, [])
+        keywords = call[2] if call is not None else {}
+        rule = registry.lookup(prim) if prim is not None else None
+        operands: dict = {}
+        if prim is np.where and len(args) == 3 and not keywords and self._condition(args[0]):
+            cond = args[0].id
+            operands = {id(args[0]): (_FREE, False),
+                        id(args[1]): (chain + ((cond, True),), hot),
+                        id(args[2]): (chain + ((cond, False),), hot)}
+        elif prim is np.select and len(args) >= 2 and all(isinstance(a, gast.Name)
+                                                           for a in args[:2]):
+            self.pending[args[1].id] = (args[0].id, chain, hot)    # choices, by condition
+        elif rule is not None and rule.nondiff:     # np.isfinite(y), y > 0: no derivative
+            operands = {id(a): (_FREE, False) for a in args}
+        elif chain and _elementwise(prim) and not keywords:
+            use = (chain, hot or not _safe(prim, args))
+            operands = {id(a): use for a in args}
+        if written is not None:
+            operands[id(stmt.targets[0].value)] = written
+            operands[id(stmt.targets[0].slice)] = (_FREE, False)
+        if isinstance(stmt, gast.Assign) and isinstance(stmt.value, gast.List):
+            operands.update(self._choices(stmt))
+        if chain:
+            stmt.srcad_guard = (chain, hot or not _safe(prim, args))
+        for node in walk(stmt):
+            if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load):
+                uses.setdefault(node.id, []).append(operands.get(id(node), (None, False)))
+
+    def _choices(self, stmt) -> dict:
+        """The uses of the choices of ``np.select(conditions, choices)`` in the display of
+        the choices: each under its own condition (selected only where it holds)."""
+        name = stmt.targets[0].id
+        found = self.pending.get(name)
+        if found is None or self.loads[name] != 1:
+            return {}
+        conditions, chain, hot = found
+        shown = self.displays.get(conditions)
+        if shown is None or len(shown) != len(stmt.value.elts):
+            return {}
+        return {id(e): (chain + ((c, True),), hot) for e, c in zip(stmt.value.elts, shown)
+                if isinstance(e, gast.Name) and c is not None and self._condition(
+                    gast.Name(id=c, ctx=gast.Load(), annotation=None, type_comment=None))}
+
+    def _condition(self, node) -> bool:
+        return isinstance(node, gast.Name) and self.assigned[node.id] == 1
 
 
-def _uses(stmt, chain, hot, assigned, uses):
-    """Record the uses ``stmt`` makes (its value is used under ``chain``, ``hot`` as above),
-    and tag it when it is in a region."""
-    call = primitive_call(stmt.value) if isinstance(stmt, gast.Assign) else None
-    prim, args = (call[0], call[1]) if call is not None and not call[2] else (None, [])
-    rule = registry.lookup(prim) if prim is not None else None
-    if prim is np.where and len(args) == 3 and _condition(args[0], assigned):
-        cond = args[0].id
-        operands = {id(args[0]): (_FREE, False), id(args[1]): (chain + ((cond, True),), hot),
-                    id(args[2]): (chain + ((cond, False),), hot)}
-    elif rule is not None and rule.nondiff:         # np.isfinite(y), y > 0: no derivative
-        operands = {id(a): (_FREE, False) for a in args}
-    elif chain and _elementwise(prim):
-        use = (chain, hot or not _safe(prim, args))
-        operands = {id(a): use for a in args}
-    else:
-        operands = {}
-    if chain:
-        stmt.srcad_guard = (chain, hot or not _safe(prim, args))
-    for node in walk(stmt):
-        if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load):
-            uses.setdefault(node.id, []).append(operands.get(id(node), (None, False)))
+def _common(seen, later):
+    """(conditions, hot) shared by every use in ``seen`` that carries a derivative, when
+    there is one and every use is under the same conditions, none assigned later; else
+    None."""
+    conditions = {c for c, _ in seen if c is not _FREE}
+    if len(conditions) != 1 or None in conditions:
+        return None
+    chain = next(iter(conditions))
+    if any(c in later for c, _ in chain):
+        return None
+    return chain, any(h for _, h in seen)
 
 
 def _safe(prim, args) -> bool:
@@ -135,10 +219,6 @@ def _safe(prim, args) -> bool:
 def _primitive(stmt):
     call = primitive_call(stmt.value)
     return call[0] if call is not None and not call[2] else None
-
-
-def _condition(node, assigned) -> bool:
-    return isinstance(node, gast.Name) and assigned[node.id] == 1
 
 
 def _elementwise(prim) -> bool:
