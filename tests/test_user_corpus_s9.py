@@ -1448,21 +1448,8 @@ XFAIL: dict[tuple[str, str], str] = {
     ("hvp", "horner_tuple_coeffs"): _HVP_TUPLE,
     ("hvp", "view_write_then_base"): _HVP_VIEW,
     ("hvp", "alias_augassign_scale"): _HVP_VIEW,
-    ("hvp", "int_keyed_layers"): (
-        "internal error: a SrcadSyntaxError located in srcad's generated code, not the user's "
-        "line: \"<srcad dint_keyed_layers_dlayers ...>:18: 'blayers' holds a container and is "
-        "assigned more than once\" (grad and jvp refuse layers[k] at the user's line)"),
 }
-for _check in ("grad", "fwd"):
-    XFAIL[(_check, "int_keyed_layers")] = _refused(
-        "SrcadSyntaxError, located (file, line, caret) with a helpful hint: 'indexing a "
-        "container with a key that is not a constant' for layers[k] in "
-        "for k in range(len(layers)), a range known when the derivative is built")
 for _check in ("grad", "fwd", "hvp"):
-    XFAIL[(_check, "fstring_keys_loop")] = _refused(
-        "SrcadSyntaxError, located: 'srcad does not differentiate f-strings here' for "
-        "params[f'W{i}'] in for i in range(n_layers) (a key known when the derivative is "
-        "built); the hint (f-strings only in messages) gives no way to write it")
     XFAIL[(_check, "subclass_super_loss")] = _refused(
         "NoRuleError, located: 'srcad does not know the method `.features()`' for "
         "super().features(X) in a subclass's override; the hint 'Call the NumPy function "
@@ -1485,10 +1472,6 @@ for _check in ("grad", "fwd", "hvp"):
     XFAIL[(_check, "lambdas_default_binding")] = _refused(
         "SrcadSyntaxError, located: 'srcad does not differentiate a lambda here' for "
         "[lambda z, k=k: z * k for k in range(3)] (documented: a lambda used as a value)")
-    XFAIL[(_check, "dict_merge_defaults")] = _refused(
-        "SrcadSyntaxError, located: 'a dict literal with keys that are not constants (or ** "
-        "unpacking)' for {**DEFAULTS, **params}, whose keys are known when the derivative is "
-        "built")
     XFAIL[(_check, "namedtuple_replace")] = _refused(
         "SrcadSyntaxError located in the standard library, not at the user's line: "
         "'collections/__init__.py:453: Dense._make is not a method srcad can inline' for "
