@@ -1575,7 +1575,8 @@ def _wrap(f, spec, kind):
     # call), unless its generic derivative was built before (the disk cache has it: reading
     # the source to tell would cost more than loading it)
     src = None
-    if diskcache.stored(target, dataclasses.replace(spec, kinds=None, complex_args=())):
+    if diskcache.stored(target, dataclasses.replace(spec, kinds=None, complex_args=(),
+                                                    callables=_defaulted(target, 0, {}))):
         try:
             current(None, _defaulted(target, 0, {}))
         except SrcadError:

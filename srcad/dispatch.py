@@ -33,6 +33,7 @@ import numpy as np
 
 from . import cache, registry
 from .emit import comment_text
+from .cache import Static
 from .source import UNRESOLVED, AttributeOf, Namespace
 
 __all__ = ["Dispatcher", "Same", "Static", "generated"]
@@ -59,27 +60,6 @@ class Same:
 
     def __repr__(self):
         return f"Same({getattr(self.obj, '__name__', type(self.obj).__name__)})"
-
-
-class Static:
-    """A str argument in a key (``act="relu"``, or a str default the call leaves): the
-    derivative is built for that value, a constant of the build (``TABLE[name]``, ``if mode
-    == 'train':`` decided there), so a key holds it by type and value."""
-
-    __slots__ = ("obj",)
-
-    def __init__(self, obj):
-        self.obj = obj
-
-    def __eq__(self, other):
-        return type(other) is Static and type(other.obj) is type(self.obj) and \
-            other.obj == self.obj
-
-    def __hash__(self):
-        return hash(self.obj)
-
-    def __repr__(self):
-        return f"Static({self.obj!r})"
 
 
 def _attribute(name: str) -> bool:

@@ -201,3 +201,28 @@ def test_generic_derivative_refuses_a_loop_over_a_dicts_keys():
     assert "specialize_for" in str(err.value)
     g = rng(12)
     check(f, ({"a": g.standard_normal(3), "b": g.standard_normal(3)}, g.standard_normal(3)), 1)
+
+
+def test_str_default_and_the_fast_path():
+    """Calls leaving the str default take the fast path with the derivative built for it; a
+    call passing another str gets its own, and the default's is not disturbed."""
+    f = make_function("""
+        def f(x, act="tanh"):
+            return np.sum({"tanh": np.tanh, "sin": np.sin}[act](x) ** 2)
+    """)
+    x = rng(13).standard_normal(3)
+    df = srcad.grad(f)
+    want = {a: _fd_grad(lambda x: f(x, a), (x,), 0) for a in ("tanh", "sin")}
+    for act in (None, None, None, "sin", None, "sin", "tanh", None):
+        got = df(x) if act is None else df(x, act)
+        np.testing.assert_allclose(got, want[act or "tanh"], rtol=1e-6, atol=1e-8)
+    dfwd = srcad.autodiff(f, mode="forward")
+    v = np.ones(3)
+    for act in (None, "sin", None, "sin"):
+        got = dfwd(x, v) if act is None else dfwd(x, act, v)
+        np.testing.assert_allclose(got, want[act or "tanh"] @ v, rtol=1e-6, atol=1e-8)
+    hvp, grad = srcad.hvp(f), srcad.grad(f)
+    for act in ("sin", None, "sin", "tanh"):
+        extra = () if act is None else (act,)
+        expected = (grad(x + H * v, *extra) - grad(x - H * v, *extra)) / (2 * H)
+        np.testing.assert_allclose(hvp(x, *extra, v), expected, rtol=1e-5, atol=1e-7)

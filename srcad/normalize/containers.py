@@ -31,7 +31,13 @@ arguments of this call (``srcad.trees.structure``). Output: the same function wh
 * ``for k in ('a', 'b'):`` over constants (or a ``range`` of them) whose body reads a
   container with ``k`` or holds a ``try`` is unrolled, so the reads and the ``try`` are
   decided per copy;
-* a bound method of a container (``trees.METHOD``) called is its method on that object.
+* a bound method of a container (``trees.METHOD``) called is its method on that object;
+* an ``if`` or a conditional expression whose test is known when the derivative is built
+  (``isinstance(p, dict)``, ``'c' in p``, ``mode == 'sum'`` of a str in ``constants``) is
+  the branch taken, and what follows a block that always returns or raises is dropped;
+* ``range(n)`` of ints known then (``n = len(params) // 2``, a name bound once) is a loop
+  over constants, and ``{**DEFAULTS, **params}`` a dict of the keys known then;
+* ``for k in p: p[k]`` over a parameter of no structure (a generic build) is refused.
 A container used whole anywhere else is a flat list or tuple display of its leaves when it is
 one, else refused with its location (a dict passed to a helper, a container rebound or written
 into). Nothing after this pass sees a container.
