@@ -226,3 +226,18 @@ def test_str_default_and_the_fast_path():
         extra = () if act is None else (act,)
         expected = (grad(x + H * v, *extra) - grad(x - H * v, *extra)) / (2 * H)
         np.testing.assert_allclose(hvp(x, *extra, v), expected, rtol=1e-5, atol=1e-7)
+
+
+def test_str_parameter_without_default_as_a_key():
+    """``table[key]`` of a dict the function makes, ``key`` a parameter with no default: no
+    build at ``srcad.grad`` (it has no str for it), one per str at the calls."""
+    f = make_function("""
+        def f(x, key):
+            table = {"a": 2.0, "b": np.tanh}
+            if key == "a":
+                return np.sum(x * table[key])
+            return np.sum(table.get(key)(x) ** 2)
+    """)
+    x = rng(14).standard_normal(3)
+    for key in ("a", "b"):
+        check(f, (x, key), 0)
