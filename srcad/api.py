@@ -328,17 +328,15 @@ def _build(f, spec: Spec, src=None) -> Derivative:
             "Write it with NumPy functions srcad differentiates (np.concatenate, np.stack, "
             "np.where, ...), or wrap the value in srcad.stop_gradient(...) if it needs no "
             "derivative.")
-    alias = None if src.generated else aliased_writes(    # generated code reads stale
-        program.node, known if spec.kinds else None)      # views for their shapes only
-    if alias is not None:
-        stmt, name, other, how = alias
-        src_of = getattr(stmt, "srcad_source", None) or src
-        written = program.describe(name)
-        raise SrcadSyntaxError(
-            f"writing into {written}, which shares memory with {program.describe(other)} "
-            f"({how}), which is read afterwards", src_of.location(stmt),
-            f"srcad follows values, so this write would not reach the other array's "
-            f"derivative: make {written} its own array first (copy it with np.copy(...)).")
+    # generated code reads stale views for their shapes only: its writes are srcad's own, and
+    # the user's code it came from is checked again with these shapes (_alias_check)
+    alias_check = getattr(src.fn, "__srcad_alias_check__", None) if src.generated else (
+        _alias_check(program, src, aliased_writes, shapes) if spec.kinds is None else None)
+    if src.generated:
+        if alias_check is not None and spec.kinds:
+            alias_check(dict(zip(params, spec.kinds)))
+    else:
+        _refuse_alias(aliased_writes(program.node, known if spec.kinds else None), program, src)
     one_tangent = _one_tangent(spec, program, known, complex_facts)
     stage = "forward" if one_tangent else spec.mode
     try:
@@ -407,6 +405,8 @@ def _build(f, spec: Spec, src=None) -> Derivative:
             from .backends.numba import compiled
             fn = compiled(fn, source, namespace)
         fn.__srcad_origins__ = emit.line_origins(fdef, source, src.filename)
+        if alias_check is not None:     # differentiated again: checked with its shapes
+            fn.__srcad_alias_check__ = alias_check
         # differentiated again (complex_values): the parameters it was built complex for
         fn.__srcad_complex__ = frozenset(p for p in params if complex_facts is not None
                                          and p in complex_facts.complex)
@@ -426,10 +426,45 @@ def _build(f, spec: Spec, src=None) -> Derivative:
     built = Derivative(fn, source, tuple(deps), registry.version(), function_state(src.fn),
                        params, tuple(fdef.srcad_extra), complex_facts)
     built.output = program.output
-    if diskcache.enabled() and built.output is None:   # (a container output is not stored)
+    if diskcache.enabled() and built.output is None and alias_check is None:
+        # (a container output is not stored, nor code whose in-place writes are checked when
+        # it is differentiated again)
         diskcache.store(f, spec, src, program, built, {
             n.id.split(".")[0] for n in walk(fdef) if isinstance(n, gast.Name)})
     return built
+
+
+def _refuse_alias(alias, program, src):
+    """A write into memory another name shares and reads afterwards (``alias``:
+    ``analysis.aliased_writes``'s finding, or None): its located error."""
+    if alias is None:
+        return
+    stmt, name, other, how = alias
+    src_of = getattr(stmt, "srcad_source", None) or src
+    written = program.describe(name)
+    raise SrcadSyntaxError(
+        f"writing into {written}, which shares memory with {program.describe(other)} "
+        f"({how}), which is read afterwards", src_of.location(stmt),
+        f"srcad follows values, so this write would not reach the other array's "
+        f"derivative: make {written} its own array first (copy it with np.copy(...)).")
+
+
+def _alias_check(program, src, aliased_writes, shapes):
+    """For the generic derivative (no shapes, so ``x += v`` may rebind a number): a check
+    of the user's program for the shapes of a later build, or None when no ``x += v`` could
+    write into shared memory. A derivative of this derivative (an ``hvp``'s forward sweep
+    over the reverse one) differentiates generated code, whose writes are srcad's own, and
+    calls it with the shapes of its parameters, which keep the user's names."""
+    if aliased_writes(program.node, {}) is None:       # every x += v taken as an array's
+        return None
+    from .template import clone
+    node = clone(program.node)
+
+    def check(kinds):
+        params = [p for p in program.params if p in kinds]
+        known = shapes(node, {p: kinds[p] for p in params})
+        _refuse_alias(aliased_writes(node, known), program, src)
+    return check
 
 
 def _aux_pair(src, program):

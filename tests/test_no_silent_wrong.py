@@ -54,6 +54,24 @@ def test_inplace_operator_through_an_alias_is_refused(op, alias):
         srcad.grad(f)(np.array([1.0, 2.0]))
     with pytest.raises(srcad.SrcadError, match="shares memory with"):
         srcad.jvp(f, (np.array([1.0, 2.0]),), (np.ones(2),))
+    # a second derivative differentiates the generic gradient's generated code: the user's
+    # code is checked again with the shapes of that build (hvp returned 2.0 * v here)
+    with pytest.raises(srcad.SrcadError, match="shares memory with") as caught:
+        srcad.hvp(f)(np.array([1.0, 2.0]), np.ones(2))
+    assert caught.value.location.filename == f.__code__.co_filename
+
+
+def test_a_number_updated_in_place_through_another_name_is_no_alias_at_second_order():
+    f = make_function("""
+        def f(x):
+            a = 2.0
+            b = a
+            b += 1.0
+            return np.sum(x ** 2 * a * b)
+        """)
+    x = np.array([1.0, 2.0])
+    np.testing.assert_allclose(srcad.hvp(f)(x, np.ones(2)), [12.0, 12.0])
+    np.testing.assert_allclose(srcad.hessian(f)(x), 12.0 * np.eye(2))
 
 
 @pytest.mark.parametrize("source", [
