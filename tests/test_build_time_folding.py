@@ -216,6 +216,11 @@ def test_str_default_and_the_fast_path():
     for act in (None, None, None, "sin", None, "sin", "tanh", None):
         got = df(x) if act is None else df(x, act)
         np.testing.assert_allclose(got, want[act or "tanh"], rtol=1e-6, atol=1e-8)
+    df(x, "sin")
+    df(x, "sin")              # a positional str on the fast path: tested by value
+    assert "type(a1) is str and a1 == " in df.__srcad_dispatcher__.source()
+    np.testing.assert_allclose(df(x, "tanh"), want["tanh"], rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(df(x, "sin"), want["sin"], rtol=1e-6, atol=1e-8)
     dfwd = srcad.autodiff(f, mode="forward")
     v = np.ones(3)
     for act in (None, "sin", None, "sin"):
@@ -241,3 +246,24 @@ def test_str_parameter_without_default_as_a_key():
     x = rng(14).standard_normal(3)
     for key in ("a", "b"):
         check(f, (x, key), 0)
+
+
+def test_one_build_per_distinct_str(monkeypatch):
+    from helpers import count_builds
+    f = make_function("""
+        def f(x, act="tanh"):
+            return np.sum({"tanh": np.tanh, "sin": np.sin}[act](x))
+    """)
+    builds = count_builds(monkeypatch, lambda f, spec: (spec.kinds, spec.callables))
+    df = srcad.grad(f)
+    x = rng(15).standard_normal(3)
+    for act in ("sin", "tanh", "sin", "tanh", "sin"):
+        df(x, act)
+    for _ in range(3):
+        df(x)
+    strs = [(kinds is None or len(kinds), tuple(s.obj for _, s in callables))
+            for kinds, callables in builds]
+    # the eager build (the default), then one per str and call form: f(x, 'tanh') passes
+    # two arguments, f(x) one
+    assert sorted(strs, key=repr) == sorted([(True, ("tanh",)), (2, ("sin",)), (2, ("tanh",)),
+                                             (1, ("tanh",))], key=repr)
