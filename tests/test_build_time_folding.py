@@ -267,3 +267,21 @@ def test_one_build_per_distinct_str(monkeypatch):
     # two arguments, f(x) one
     assert sorted(strs, key=repr) == sorted([(True, ("tanh",)), (2, ("sin",)), (2, ("tanh",)),
                                              (1, ("tanh",))], key=repr)
+
+
+def test_unrolled_loop_ends_at_a_copy_that_returns():
+    """``for layer in layers: if isinstance(layer, dict): return ...``: the copies after one
+    that returns are never run (nor lowered: they would read items the layers lack)."""
+    f = make_function("""
+        def f(layers, x):
+            h = x
+            for layer in layers:
+                if isinstance(layer, dict):
+                    return np.sum(np.tanh(h * layer['w']))
+                h = np.sin(h * layer[0])
+            return np.sum(h)
+    """)
+    g = rng(16)
+    x = g.standard_normal(3)
+    check(f, ([[g.standard_normal(3)], {'w': g.standard_normal(3)}, {'v': 1.0}], x), 1)
+    check(f, ([[g.standard_normal(3)], [g.standard_normal(3)]], x), 1)

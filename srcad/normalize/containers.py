@@ -1312,6 +1312,8 @@ class _Lowering:
             for t in targets:
                 self.env.pop(t, None)
             self.env.update(saved)
+            if _leaves(body):       # this copy returns: the loop ends there, as in Python
+                break
         if not out:
             out = [gast.copy_location(gast.Pass(), loop)]
         return out
