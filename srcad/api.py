@@ -1046,8 +1046,9 @@ def _reads_containers(f, depth=0, src=None) -> bool:
     """Does ``f`` read a parameter as only a container is read (``p['W']``, ``p.items()``,
     ``p.W`` for an attribute arrays do not have, ``'W' in p``, or passes it to a helper that
     does), directly or through what it takes out of one (``layers[0].W``, ``for layer in
-    layers: layer.W``, ``for k, v in p.items()``), or read a dict it makes with a parameter
-    as the key (``table[name]``: a str argument, a constant of each build)? Its generic
+    layers: layer.W``, ``for k, v in p.items()``), or read a dict it makes (or a global one)
+    with a parameter as the key (``table[name]``: a str argument, a constant of each
+    build)? Its generic
     derivative may then be refused while the one built for each call's containers (or str
     values) is not. ``src``: ``f``'s Source, if the caller has parsed it."""
     src = src if src is not None else _parsed(f)
@@ -1093,6 +1094,8 @@ def _reads_containers(f, depth=0, src=None) -> bool:
     params = {p.id for p in a.posonlyargs + a.args + a.kwonlyargs}
     made = {t.id for n in gast.walk(node) if isinstance(n, gast.Assign) and isinstance(
         n.value, (gast.Dict, gast.DictComp)) for t in n.targets if isinstance(t, gast.Name)}
+    assigned = {n.id for n in gast.walk(node) if isinstance(n, gast.Name) and
+                not isinstance(n.ctx, gast.Load)}
     for n in gast.walk(node):
         key = n.slice if isinstance(n, gast.Subscript) else n.args[0] if isinstance(
             n, gast.Call) and isinstance(n.func, gast.Attribute) and n.func.attr == "get" and \
@@ -1100,8 +1103,9 @@ def _reads_containers(f, depth=0, src=None) -> bool:
         base = n.value if isinstance(n, gast.Subscript) else n.func.value if key is not None \
             else None
         if isinstance(key, gast.Name) and key.id in params and isinstance(base, gast.Name) \
-                and base.id in made:
-            return True          # table[name] of a dict it makes: per str argument
+                and (base.id in made or base.id not in assigned and
+                     type(src.namespace.lookup(base.id)) is dict):
+            return True          # table[name] of a dict it makes or a global: per str
         if isinstance(n, gast.Subscript) and isinstance(n.value, gast.Name) and isinstance(
                 n.slice, gast.Name) and (n.value.id, n.slice.id) in own_keys and rooted(n.value):
             return True          # for k in params: params[k] (a dict's keys)

@@ -285,3 +285,28 @@ def test_unrolled_loop_ends_at_a_copy_that_returns():
     x = g.standard_normal(3)
     check(f, ([[g.standard_normal(3)], {'w': g.standard_normal(3)}, {'v': 1.0}], x), 1)
     check(f, ([[g.standard_normal(3)], [g.standard_normal(3)]], x), 1)
+
+
+def test_global_table_of_functions_read_by_a_str():
+    """``TABLE.get(name, default)`` and ``TABLE[name]`` of a global dict of functions, with
+    ``name`` a str argument: the function is resolved when the derivative is built (the
+    item a dependency: rebinding it rebuilds)."""
+    ns = {"TABLE": {"sin": np.sin, "tanh": np.tanh}}
+    f = make_function("""
+        def f(x, name="tanh"):
+            act = TABLE.get(name, np.cos)
+            return np.sum(act(x) ** 2) + np.sum(TABLE["sin"](x) * x)
+    """, ns)
+    x = rng(17).standard_normal(3)
+    for extra in [(), ("sin",), ("missing",)]:
+        check(f, (x,) + extra, 0)
+    df = srcad.grad(f)
+    df(x)
+    ns["TABLE"]["tanh"] = np.sin          # an item rebound: the next call rebuilds
+    np.testing.assert_allclose(df(x), _fd_grad(f, (x,), 0), rtol=1e-6, atol=1e-8)
+    g = make_function("""
+        def g(x, name):
+            return np.sum(TABLE[name](x))
+    """, ns)
+    with pytest.raises(srcad.SrcadError, match="TABLE has no key 'cube'"):
+        srcad.grad(g)(x, "cube")

@@ -37,7 +37,9 @@ arguments of this call (``srcad.trees.structure``). Output: the same function wh
   the branch taken, and what follows a block that always returns or raises is dropped;
 * ``range(n)`` of ints known then (``n = len(params) // 2``, a name bound once) is a loop
   over constants, and ``{**DEFAULTS, **params}`` a dict of the keys known then;
-* ``for k in p: p[k]`` over a parameter of no structure (a generic build) is refused.
+* ``for k in p: p[k]`` over a parameter of no structure (a generic build) is refused;
+* ``TABLE[key]`` and ``TABLE.get(key, default)`` of a global dict of functions, the key
+  known then, is the function as read from the table (``table_item``).
 A container used whole anywhere else is a flat list or tuple display of its leaves when it is
 one, else refused with its location (a dict passed to a helper, a container rebound or written
 into). Nothing after this pass sees a container.
@@ -56,7 +58,7 @@ import gast
 from ..errors import SrcadSyntaxError
 from ..naming import names_in
 from ..nodes import walk
-from ..source import UNRESOLVED, AttributeOf, KeysOf, Source
+from ..source import UNRESOLVED, AttributeOf, ItemOf, KeysOf, Source
 from .. import trees
 from .comprehensions import _constants
 from .program import _loc_error
@@ -312,7 +314,7 @@ class _Lowering:
         if isinstance(node, gast.Subscript):
             base = self.resolve(node.value, pre, hint)
             if not isinstance(base, _Static):
-                return None
+                return self.table_item(node.value, node.slice, None, pre, hint)
             if isinstance(node.slice, gast.Slice) and base.kind in _SEQUENCE:
                 bounds = [None if b is None else self.constant(b)
                           for b in (node.slice.lower, node.slice.upper, node.slice.step)]
@@ -621,6 +623,9 @@ class _Lowering:
                 return _Const(getattr(base.value, func.attr)(*consts))   # name.startswith('W')
         if isinstance(func, gast.Attribute) and func.attr in ("keys", "values", "items", "get"):
             base = self.resolve(func.value, pre, hint)
+            if func.attr == "get" and not isinstance(base, _Static) and args and \
+                    len(args) <= 2 and not node.keywords:       # TABLE.get(name, np.tanh)
+                return self.table_item(func.value, args[0], args[1:], pre, hint)
             if not isinstance(base, _Static) or base.kind != trees.DICT:
                 return None
             if func.attr == "get":
@@ -816,6 +821,32 @@ class _Lowering:
             else:
                 keywords.append(k)
         call.args, call.keywords = args, keywords
+
+    def table_item(self, table, key, default, pre, hint):
+        """``TABLE[key]`` (``default``: None) or ``TABLE.get(key, *default)`` of a global (or
+        closure) dict of functions, with a key known when the derivative is built: the
+        function as read from the table (``_Ref``: a call of it is a call of that function,
+        the item a dependency), or the default; else None."""
+        if not isinstance(table, gast.Name) or table.id in self.env or \
+                self.counts.get(table.id) or table.id in self.params:
+            return None
+        held = self.src.namespace.resolve(table)
+        if type(held) is not dict or not held or not all(
+                callable(v) and not isinstance(v, type) and not trees.is_container(v)
+                for v in held.values()):
+            return None
+        value = self.constant(key)
+        if value is _MISSING:
+            return None
+        if value in held:
+            return _Ref(gast.copy_location(gast.Subscript(
+                value=copy.deepcopy(table), slice=gast.Constant(value=value, kind=None),
+                ctx=gast.Load()), key))
+        if default is None:
+            raise self.error(key, f"{table.id} has no key {value!r} (it has "
+                             f"{', '.join(map(repr, held))})", "Use one of its keys.")
+        self.deps.append((ItemOf(held), value, UNRESOLVED))     # added later: rebuilt
+        return self.item(default[0], pre, hint) if default else _Const(None)
 
     def global_dict(self, node):
         """``KeysOf`` the dict a global (or closure) name holds, when its keys are names;
