@@ -8,12 +8,20 @@ seconds).
 
 Usage: ``python benchmarks/build_curve.py [--lengths 100,200,500,1000,2000] [--repeat 3]
 [--terms 200,400,800] [--depths 4,6,8,10,12] [--budget 60]``
+
+``--cpu 200,500,1000`` prints only the issue's build-time measure instead: the CPU seconds
+of ``srcad.grad(f, wrt=(0, 1))`` plus its first call (the generic build and the one
+specialized for the arguments' shapes) on the straight-line functions of those lengths,
+cache cleared and the disk cache off (``SRCAD_CACHE=0``), median and range of ``--repeat``
+runs (CPU time: the shared machine's load stretches the wall clock).
 """
 from __future__ import annotations
 
 import argparse
 import linecache
 import math
+import os
+import statistics
 import time
 
 import numpy as np
@@ -125,6 +133,25 @@ def cpu_build(f) -> float:
     return time.process_time() - start
 
 
+def cpu_curve(lengths, repeat):
+    """``--cpu``: the table of grad plus first call CPU seconds per length (``main`` has
+    turned the disk cache off)."""
+    x, y = np.linspace(0.1, 0.9, 8), np.linspace(0.2, 0.7, 8)
+    print("| statements | grad + first call, CPU s (median) | range | per statement ms |")
+    print("|---|---|---|---|")
+    for n in lengths:
+        f = make(n)
+        runs = []
+        for _ in range(repeat):
+            srcad.clear_cache()
+            start = time.process_time()
+            srcad.grad(f, wrt=(0, 1))(x, y)
+            runs.append(time.process_time() - start)
+        median = statistics.median(runs)
+        print(f"| {n} | {median:.2f} | {min(runs):.2f}-{max(runs):.2f} | "
+              f"{median * 1e3 / n:.2f} |", flush=True)
+
+
 def cold_build(f, mode, repeat):
     """Best-of-``repeat`` seconds (build, first call) with an empty cache: ``srcad.autodiff``
     builds the generic derivative, the first call the one specialized for the arguments'
@@ -161,9 +188,15 @@ def main(argv=None):
     parser.add_argument("--terms", default="200,400,800")
     parser.add_argument("--depths", default="4,6,8,10,12")
     parser.add_argument("--budget", type=float, default=60.0)
+    parser.add_argument("--cpu", default="", help="lengths: only the CPU table (see above)")
     opts = parser.parse_args(argv)
     lengths = [int(n) for n in opts.lengths.split(",")]
+    if opts.cpu:
+        os.environ["SRCAD_CACHE"] = "0"      # every run builds: no entry read or written
     srcad.grad(make(3))   # load the templates outside the measurements
+    if opts.cpu:
+        cpu_curve([int(n) for n in opts.cpu.split(",")], opts.repeat)
+        return
 
     print("| function | reverse build ms | ms/statement | reverse first call ms | "
           "forward build ms | ms/statement | forward first call ms | generated lines "

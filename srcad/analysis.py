@@ -22,7 +22,8 @@ from . import registry, runtime
 from .nodes import walk
 
 __all__ = ["walk", "is_primal_only", "is_append", "Activity", "activity", "is_differentiable", "defines", "walk_statements",
-           "primitive_call", "list_names", "shapes", "rank", "join", "join_all", "broadcast",
+           "primitive_call", "list_names", "shapes", "rank", "join", "join_all", "join_tracked",
+           "broadcast",
            "reduced_shape", "axes_of", "matmul_shape", "literal", "shift_free",
            "aliased_writes", "anf_violations", "untracked_flows"]
 
@@ -150,9 +151,9 @@ def activity(fdef: gast.FunctionDef, wrt_names: list[str], outputs=None,
         if isinstance(s, gast.Return):
             useful |= _names(s.value) if outputs is None else _names(outputs)
     changed = True
-    while changed:
-        changed = False
-        for targets, sources in flows:
+    while changed:             # (last to first: a value is useful through later ones, so a
+        changed = False        # straight line settles in one pass, not one per statement)
+        for targets, sources in reversed(flows):
             if targets & useful and not sources <= useful:
                 useful |= sources
                 changed = True
@@ -576,7 +577,7 @@ def maybe_list_names(fdef, shapes, lists: AbstractSet[str]) -> set:
         return set()
     containers: set = set()
     arrays: set = set()
-    for node in gast.walk(fdef):
+    for node in walk(fdef):
         if isinstance(node, gast.Subscript) and isinstance(node.value, gast.Name):
             containers.add(node.value.id)
         elif isinstance(node, gast.For) and isinstance(node.iter, gast.Name):
@@ -641,17 +642,48 @@ def join_all(assignments, known: dict, unknown: set):
     while changed:
         changed = False
         for name, shape in assignments():
-            if name in unknown:
+            if name not in unknown and _join_into(name, shape, known, unknown):
+                changed = True
+
+
+def join_tracked(assigns: list, shape_of, known: dict, unknown: set) -> None:
+    """``join_all`` over ``assigns``, (name, value) pairs: ``shape_of(value)`` gives the
+    value's shape from ``known`` as it is then and the set of names whose facts it read. A
+    value is computed again only once one of those names has changed since it was last
+    computed; otherwise it would give the same shape, which its name's joined shape already
+    holds (a join with it changes nothing). So each step is join_all's, without the last
+    round recomputing every value to find nothing changed."""
+    reads: list = [None] * len(assigns)
+    computed = [0] * len(assigns)        # the count of changes when last computed
+    changed_at: dict = {}                 # name -> the count of changes after its last one
+    count = 0
+    changed = True
+    while changed:
+        changed = False
+        for i, (name, value) in enumerate(assigns):
+            if name in unknown or reads[i] is not None and not any(
+                    changed_at.get(r, 0) > computed[i] for r in reads[i]):
                 continue
-            old = known.get(name, _MISSING)
-            new = shape if old is _MISSING else join(old, shape)
-            if new is None:
-                unknown.add(name)
-                known.pop(name, None)
+            computed[i] = count
+            shape, reads[i] = shape_of(value)
+            if _join_into(name, shape, known, unknown):
+                count += 1
+                changed_at[name] = count
                 changed = True
-            elif new != old:
-                known[name] = new
-                changed = True
+
+
+def _join_into(name, shape, known: dict, unknown: set) -> bool:
+    """Join ``shape`` into the facts of ``name`` (not in ``unknown``): did they change?"""
+    old = known.get(name, _MISSING)
+    new = shape if old is _MISSING else join(old, shape)
+    if new is None:
+        unknown.add(name)
+        known.pop(name, None)
+        return True
+    if new != old:
+        known[name] = new
+        return True
+    return False
 
 
 def rank(shape):
@@ -917,6 +949,7 @@ class _Sharing:
         self.shapes = shapes
         self.where: dict = {}           # id(statement) -> (its block, the statement owning it)
         self.how: dict = {}             # name -> how it came to share memory
+        self.held: dict = {}            # a list display's storage -> its items' storages
         self._nest(fdef.body, None)
         self.fresh = 0
         self.fdef = fdef
@@ -958,7 +991,14 @@ class _Sharing:
                     self.write(stmt, popped, env)       # v = lst.pop() shortens lst
                 self.assign(stmt, env)
             elif is_append(stmt):                       # lst.append(v) lengthens lst
-                self.write(stmt, stmt.value.func.value.id, env)
+                lst = stmt.value.func.value.id
+                self.write(stmt, lst, env)
+                item = stmt.value.args[0] if stmt.value.args else None
+                if isinstance(item, gast.Name):         # and holds v itself
+                    for s in env.setdefault(lst, self.storage()):
+                        self.held[s] = self.held.get(s, frozenset()) | env.setdefault(
+                            item.id, self.storage())
+                    self.how.setdefault(lst, f"a list holding {item.id!r}")
         return env
 
     def assign(self, stmt, env):
@@ -976,6 +1016,25 @@ class _Sharing:
             written = value.left.id
             self.write(stmt, written, env, also=name)
             env[name] = env.setdefault(written, self.storage())
+            return
+        if isinstance(value, (gast.List, gast.Tuple)):     # a new list holding its items
+            env[name] = self.storage()
+            held = [e.id for e in value.elts if isinstance(e, gast.Name)]
+            self.held[next(iter(env[name]))] = frozenset().union(*(
+                env.setdefault(e, self.storage()) for e in held))
+            if held:
+                self.how.setdefault(name, f"a list holding {held[0]!r}")
+            return
+        parts = _parts_of(value)
+        if parts is not None:                    # np.split(c, 2): a list of views of c
+            env[name] = self.storage()
+            self.held[next(iter(env[name]))] = env.setdefault(parts, self.storage())
+            self.how[name] = f"the views of {parts!r} that {value.srcad_callee.__name__} returns"
+            return
+        items = self.items_of(value, env)
+        if items:                                          # lst[i]: an item's own memory
+            env[name] = items
+            self.how[name] = f"an item of {value.value.id!r}"
             return
         source = _shared_source(value)
         if source is not None and isinstance(value, gast.Subscript) and self.unshared(value):
@@ -1008,6 +1067,18 @@ class _Sharing:
         return isinstance(shape, tuple) and len(shape) <= len(items) and all(
             not isinstance(i, gast.Name) or shapes.get(i.id) == () for i in items)
 
+    def items_of(self, value, env) -> frozenset:
+        """The memory of the items ``value`` (``lst[i]``) may be, when it indexes a list
+        display (a list holds its items by reference), else nothing."""
+        if not (isinstance(value, gast.Subscript) and isinstance(value.value, gast.Name)):
+            return frozenset()
+        return frozenset().union(*(self.held.get(s, frozenset())
+                                   for s in env.get(value.value.id, ())))
+
+    def reach(self, storages) -> frozenset:
+        """``storages`` and the memory of the items the lists among them hold."""
+        return storages.union(*(self.held.get(s, frozenset()) for s in storages))
+
     def maybe_array(self, name) -> bool:
         return self.shapes is not None and self.shapes.get(name) != ()
 
@@ -1015,8 +1086,9 @@ class _Sharing:
         mine = env.get(name)
         if not mine:
             return
-        for other in sorted(env):
-            if other not in (name, also) and env[other] & mine and self.read_after(stmt, other):
+        for other in sorted(env):       # a list read afterwards reads its items
+            if other not in (name, also) and self.reach(env[other]) & mine and \
+                    self.read_after(stmt, other):
                 kind = self.how.get(name) or self.how.get(other) or "the same array"
                 raise _Conflict(stmt, name, other, kind)
 
@@ -1076,6 +1148,19 @@ def _reads(stmt) -> set:
     if isinstance(stmt, (gast.If, gast.While)):
         return _names(stmt.test)
     return _names(stmt)
+
+
+_PARTS = ("split", "array_split", "hsplit", "vsplit", "dsplit", "unstack", "broadcast_arrays")
+
+
+def _parts_of(value):
+    """The name whose memory the items of a multi-output call share (``np.split(c, 2)``,
+    views of ``c``), else None."""
+    if isinstance(value, gast.Call) and getattr(getattr(value, "srcad_callee", None),
+                                                "__name__", "") in _PARTS and value.args \
+            and isinstance(value.args[0], gast.Name):
+        return value.args[0].id
+    return None
 
 
 def _shared_source(value):

@@ -35,6 +35,7 @@ from .cache import Derivative
 from .backends import check_backend
 from .errors import (ArgumentError, InternalError, NoRuleError, NotDifferentiableError,
                      ShapeMismatchError, SrcadError, SrcadSyntaxError)
+from .nodes import walk
 from .source import Namespace, function_state, parse_function
 
 __all__ = ["Spec", "build", "grad", "value_and_grad", "autodiff", "show", "jvp", "vjp",
@@ -280,11 +281,11 @@ def _build(f, spec: Spec, src=None) -> Derivative:
     from . import complex_values
     from .analysis import (activity, aliased_writes, anf_violations, list_names, shapes,
                            untracked_flows)
-    from .nodes import walk
     from .forward import forward
     from .normalize import assigned_names, default_nodes, normalize
-    from .optimize import (inline_temporaries, optimize, owned_writes, scalar_accumulators,
-                           scalar_reads, shaped_rewrites, with_shapes)
+    from .optimize import (carried_copies, inline_temporaries, item_loops, optimize,
+                           owned_writes, scalar_accumulators, scalar_reads, shaped_rewrites,
+                           with_shapes)
     from .reverse import reverse
     from .template import clone
 
@@ -361,6 +362,7 @@ def _build(f, spec: Spec, src=None) -> Derivative:
                 fdef = scalar_accumulators(fdef, known, program.ref(np, "np"))
             fdef = inline_temporaries(fdef, {n.id for n in walk(src.node)
                                              if isinstance(n, gast.Name)})
+            fdef = carried_copies(item_loops(fdef))
             if spec.kinds and complex_facts is None:    # np.vdot: for real arrays only
                 # keyword-only parameters (a VJP's seed included, not a forward tangent) hold
                 # NumPy values or numbers here: a call passing another array type by
@@ -1048,9 +1050,9 @@ def _reads_containers(f, depth=0, src=None) -> bool:
     does), directly or through what it takes out of one (``layers[0].W``, ``for layer in
     layers: layer.W``, ``for k, v in p.items()``), or read a dict it makes (or a global one)
     with a parameter as the key (``table[name]``: a str argument, a constant of each
-    build)? Its generic
-    derivative may then be refused while the one built for each call's containers (or str
-    values) is not. ``src``: ``f``'s Source, if the caller has parsed it."""
+    build)? Its generic derivative may then be refused while the one built for each call's
+    containers (or str values) is not. ``src``: ``f``'s Source, if the caller has parsed
+    it."""
     src = src if src is not None else _parsed(f)
     if src is None:
         return False
@@ -1071,7 +1073,7 @@ def _reads_containers(f, depth=0, src=None) -> bool:
         return isinstance(n, gast.Name) and n.id in derived
 
     def bind(target):
-        for t in gast.walk(target):
+        for t in walk(target):
             if isinstance(t, gast.Name) and t.id not in derived:
                 derived.add(t.id)
                 return True
@@ -1080,23 +1082,23 @@ def _reads_containers(f, depth=0, src=None) -> bool:
     changed = True
     while changed:           # names bound to what is taken out of parameters, to a fixed point
         changed = False
-        for n in gast.walk(node):
+        for n in walk(node):
             if isinstance(n, gast.For) and rooted(n.iter) or isinstance(n, gast.Assign) and \
                     isinstance(n.value, (gast.Subscript, gast.Name)) and rooted(n.value):
                 targets = [n.target] if isinstance(n, gast.For) else n.targets
                 changed |= any([bind(t) for t in targets])
-    keys = {n.target.id for n in gast.walk(node) if isinstance(n, gast.For) and isinstance(
+    keys = {n.target.id for n in walk(node) if isinstance(n, gast.For) and isinstance(
         n.target, gast.Name) and isinstance(n.iter, (gast.Tuple, gast.List)) and n.iter.elts
         and all(isinstance(e, gast.Constant) and isinstance(e.value, str)
                 for e in n.iter.elts)}      # for k in ('a', 'b'): p[k]
-    own_keys = {(n.iter.id, n.target.id) for n in gast.walk(node) if isinstance(n, gast.For)
+    own_keys = {(n.iter.id, n.target.id) for n in walk(node) if isinstance(n, gast.For)
                 and isinstance(n.iter, gast.Name) and isinstance(n.target, gast.Name)}
     params = {p.id for p in a.posonlyargs + a.args + a.kwonlyargs}
-    made = {t.id for n in gast.walk(node) if isinstance(n, gast.Assign) and isinstance(
+    made = {t.id for n in walk(node) if isinstance(n, gast.Assign) and isinstance(
         n.value, (gast.Dict, gast.DictComp)) for t in n.targets if isinstance(t, gast.Name)}
-    assigned = {n.id for n in gast.walk(node) if isinstance(n, gast.Name) and
+    assigned = {n.id for n in walk(node) if isinstance(n, gast.Name) and
                 not isinstance(n.ctx, gast.Load)}
-    for n in gast.walk(node):
+    for n in walk(node):
         key = n.slice if isinstance(n, gast.Subscript) else n.args[0] if isinstance(
             n, gast.Call) and isinstance(n.func, gast.Attribute) and n.func.attr == "get" and \
             n.args else None
@@ -1145,9 +1147,9 @@ def _star_unpacked(node) -> set:
     ``g(**d)``; their lengths and keys are those of each call's arguments."""
     a = node.args
     params = {p.id for p in a.posonlyargs + a.args + a.kwonlyargs}
-    found = {n.value.id for n in gast.walk(node) if isinstance(n, gast.Starred)
+    found = {n.value.id for n in walk(node) if isinstance(n, gast.Starred)
              and isinstance(n.value, gast.Name)}
-    found |= {k.value.id for n in gast.walk(node) if isinstance(n, gast.Call)
+    found |= {k.value.id for n in walk(node) if isinstance(n, gast.Call)
               for k in n.keywords if k.arg is None and isinstance(k.value, gast.Name)}
     return found & params
 
@@ -2156,15 +2158,26 @@ def jvp(f: Callable[..., Any], primals: Iterable[Any], tangents: Iterable[Any],
                   preserve_result=True, optimized=optimized, verbose=verbose)
     if not batched:
         return df(*primals, *tangents)
-    sizes = {np.shape(t)[0] if np.ndim(t) else None for t in tangents}
+    structures: list = []
+    leaves: list = []        # a container's tangent: its leaves batched
+    for t in tangents:
+        leaves.append([])
+        structures.append(trees.flatten(t, leaves[-1]) if trees.is_container(t) else None)
+        if structures[-1] is None:
+            leaves[-1] = [t]
+    shapes = [np.shape(leaf) for part in leaves for leaf in part]
+    sizes = {shape[0] if shape else None for shape in shapes}
     if len(sizes) != 1 or None in sizes:
         raise ShapeMismatchError(
             f"jvp of {getattr(f, '__name__', f)} with batched=True: every tangent needs the "
             f"same leading axis of directions, not shapes "
-            f"{', '.join(str(np.shape(t)) for t in tangents)}", None,
-            hint="Stack the directions of each wrt argument along a new first axis.")
-    return _batched_forward(df, primals, [np.asarray(t) for t in tangents], sizes.pop(),
-                            preserve_result=True)
+            f"{', '.join(str(shape) for shape in shapes)}", None,
+            hint="Stack the directions of each wrt argument (of each leaf of a container) "
+                 "along a new first axis.")
+    batches = [Batched(np.asarray(part[0])) if tree is None else trees.build(
+        tree, iter([Batched(np.asarray(leaf)) for leaf in part]))
+        for tree, part in zip(structures, leaves)]
+    return _batched_forward(df, primals, batches, sizes.pop(), preserve_result=True)
 
 
 # -- batched tangents (srcad.batching): one forward sweep for many directions ---------------------
@@ -2177,7 +2190,8 @@ def _batched_forward(df, primals, tangents, count, preserve_result=False):
     values."""
     from .batching import BatchingError, directions, unbatched
 
-    batches = [t if type(t) is Batched else Batched(t) for t in tangents]
+    batches = [t if type(t) is Batched or trees.is_container(t) else Batched(t)
+               for t in tangents]
     try:
         with directions(count):
             out = df(*primals, *batches)
@@ -2185,20 +2199,33 @@ def _batched_forward(df, primals, tangents, count, preserve_result=False):
         # SrcadError: the batched build knows less of the primals (their tangents are no
         # NumPy arrays) and refused what the per-direction build, knowing the shapes, decides
         # (a write through what may be a view); a genuine error is raised again below
-        dense = [t.data if type(t) is Batched else t for t in tangents]
-        outs = [df(*primals, *[t[k] for t in dense]) for k in range(count)]
+        outs = [df(*primals, *[_direction(t, k) for t in batches]) for k in range(count)]
         if preserve_result:
             return outs[0][0] if outs else None, _stack([o[1] for o in outs])
         return _stack(outs)
     value, out = out if preserve_result else (None, out)
+    given: list = []                    # the caller's arrays of directions
+    for t in tangents:
+        trees.flatten(t, given)
+    given = [t.data if type(t) is Batched else t for t in given]
     if type(out) is Batched:            # one output
-        result = _unshared((out.data,), tangents)[0]
+        result = _unshared((out.data,), given)[0]
     else:                               # a tuple or container output: per leaf
         leaves: list = []
         tree = trees.flatten(out, leaves)
         result = trees.build(tree, iter(_unshared(tuple(unbatched(o, count) for o in leaves),
-                                                  tangents)))
+                                                  given)))
     return (value, result) if preserve_result else result
+
+
+def _direction(tangent, k):
+    """Direction ``k`` of a batch of tangents (an array, a ``Batched``, or a container of
+    them, its structure kept)."""
+    if trees.is_container(tangent):
+        leaves: list = []
+        tree = trees.flatten(tangent, leaves)
+        return trees.build(tree, iter([_direction(leaf, k) for leaf in leaves]))
+    return (tangent.data if type(tangent) is Batched else tangent)[k]
 
 
 def _batched_reverse(df, primals, seeds):

@@ -21,6 +21,7 @@ import builtins
 import gast
 
 from .naming import COMMENT_MARK
+from .nodes import walk
 from . import parsing
 
 __all__ = ["to_source", "compile_function", "GeneratedNamespace", "comment_text", "run_note",
@@ -33,7 +34,7 @@ def to_source(fdef: gast.FunctionDef, header: Sequence[str] = ()) -> str:
     """The source text of a FunctionDef, with its comment markers written as comments."""
     import astor        # the writer, loaded by the first build (a cached derivative needs none)
     texts: list[str] = []
-    for node in gast.walk(fdef):
+    for node in walk(fdef):          # (markers are numbered in any order)
         text = getattr(node, "srcad_comment", None)
         if text is not None:
             node.value.id = f"{COMMENT_MARK}{len(texts)}"

@@ -263,30 +263,33 @@ class _Forward:
                         [a for a in operands if self.active(a)])
         body = [self.simplify(s) for s in body]
         defined: set = set()
-
-        def finish(stmts):
-            out = []
-            for st in stmts:
-                if isinstance(st, gast.If):       # a runtime test in the template
-                    st.body = finish(st.body) or [gast.Pass()]
-                    st.orelse = finish(st.orelse)
-                    out.append(st)
-                    continue
-                tgt = st.targets[0] if isinstance(st, gast.Assign) else None
-                o = getattr(tgt, "srcad_output", None)
-                if o is not None:
-                    if not self.act.is_active(o):
-                        continue
-                    self.known_zero(o, is_zero(st.value))
-                    if is_zero(st.value):
-                        st.value = self.zeros(o)
-                    st.value = own(o, st.value)
-                    defined.add(o)
-                out.append(st)
-            return out
-
-        code = finish(body)
+        code = self.finish(body, own, defined)
         return code, defined
+
+    def finish(self, stmts, own, defined: set) -> list:
+        """An instantiated tangent rule's statements for ``tangents``: inactive outputs'
+        dropped, zeros materialized, values owned (``own``), the outputs defined added to
+        ``defined`` (a method, not a closure calling itself: that is a reference cycle,
+        which kept the transformer and its trees alive until the garbage collector ran)."""
+        out = []
+        for st in stmts:
+            if isinstance(st, gast.If):       # a runtime test in the template
+                st.body = self.finish(st.body, own, defined) or [gast.Pass()]
+                st.orelse = self.finish(st.orelse, own, defined)
+                out.append(st)
+                continue
+            tgt = st.targets[0] if isinstance(st, gast.Assign) else None
+            o = getattr(tgt, "srcad_output", None)
+            if o is not None:
+                if not self.act.is_active(o):
+                    continue
+                self.known_zero(o, is_zero(st.value))
+                if is_zero(st.value):
+                    st.value = self.zeros(o)
+                st.value = own(o, st.value)
+                defined.add(o)
+            out.append(st)
+        return out
 
     # runtime helpers linear in their first argument whose other arguments only give a shape,
     # an axis or a dtype (cov_rows, linear in all its arrays, is not one of them)

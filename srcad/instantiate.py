@@ -16,7 +16,7 @@ import numpy as np
 from . import registry, runtime
 from .analysis import broadcast, walk
 from .errors import SrcadSyntaxError
-from .nodes import attr, name
+from .nodes import Transformer, attr, name
 from .template import TemplateBindError
 
 __all__ = ["bind", "template_for", "runtime_ref", "mark_broadcasts", "Broadcasts", "mark_derivative"]
@@ -107,7 +107,7 @@ def _result_shape_is(operands, one, shapes) -> bool:
             and broadcast([_shape(o, shapes) for o in operands]) == target)
 
 
-class Broadcasts(gast.NodeTransformer):
+class Broadcasts(Transformer):
     """Drop ``unbroadcast(g, x)`` / ``broadcast_like(t, y)`` where shapes provably agree,
     and write the seed and zeros of scalars as the literals 1.0 and 0.0 (not the zeros of a
     buffer written through an index, tagged ``srcad_buffer``: a 0-d array)."""

@@ -20,8 +20,9 @@ class Namer:
     """Hands out unique names within one generated function."""
 
     def __init__(self, taken=()):
-        self.taken = set(taken)
+        self.taken = set(taken)       # names only ever join it
         self._derived: dict[tuple[str, str], str] = {}
+        self._next: dict[str, int] = {}     # base -> the first suffix ``fresh`` may find free
 
     def reserve(self, name: str) -> str:
         self.taken.add(name)
@@ -31,9 +32,10 @@ class Namer:
         base = identifier(base)
         if base not in self.taken:
             return self.reserve(base)
-        i = 2
-        while f"{base}_{i}" in self.taken:
-            i += 1
+        i = self._next.get(base, 2)     # base_2 ... base_{i-1} are taken (taken only grows):
+        while f"{base}_{i}" in self.taken:      # not tried again at each call, which made
+            i += 1                              # n names of one base quadratic in n
+        self._next[base] = i + 1
         return self.reserve(f"{base}_{i}")
 
     def derived(self, prefix: str, name: str) -> str:
@@ -102,4 +104,5 @@ def describe(node) -> str:
 
 def names_in(node) -> set:
     """Every identifier appearing in a tree."""
-    return {n.id for n in gast.walk(node) if isinstance(n, gast.Name)}
+    from .nodes import walk      # (nodes imports this module)
+    return {n.id for n in walk(node) if isinstance(n, gast.Name)}

@@ -18,7 +18,8 @@ def walk(node, parents: dict | None = None):
     that only ever hold a string or a literal, and those that only ever hold a context or
     an operator (``ctx``, ``op``, ``ops``: ``Load()``, ``Add()``, ``Lt()``, leaves a third
     of a tree's nodes, which callers read through their parent, ``n.ctx``, ``n.op``, and
-    never look for). The other nodes come in the order ``gast.walk`` gives them.
+    never look for). The order is not ``gast.walk``'s (a stack, not a queue): a caller
+    whose result depends on the order (the first match) walks with ``gast.walk``.
     ``parents``, when given, gets id(node) -> its parent for every node yielded below
     ``node``."""
     stack = [node]
@@ -94,17 +95,7 @@ class Transformer(gast.NodeTransformer):
         for field in fields:
             old = getattr(node, field, None)
             if isinstance(old, list):
-                new_values = []
-                for value in old:
-                    if isinstance(value, AST):
-                        value = self.visit(value)
-                        if value is None:
-                            continue
-                        if not isinstance(value, AST):
-                            new_values.extend(value)
-                            continue
-                    new_values.append(value)
-                old[:] = new_values
+                old[:] = self.visit_list(old)
             elif isinstance(old, AST):
                 new = self.visit(old)
                 if new is None:
@@ -112,6 +103,22 @@ class Transformer(gast.NodeTransformer):
                 else:
                     setattr(node, field, new)
         return node
+
+    def visit_list(self, values: list) -> list:
+        """The items of a list field, visited: a visit returning None drops its item, one
+        returning a list splices it in (items that are not nodes are kept)."""
+        out = []
+        AST = gast.AST
+        for value in values:
+            if isinstance(value, AST):
+                value = self.visit(value)
+                if value is None:
+                    continue
+                if not isinstance(value, AST):
+                    out.extend(value)
+                    continue
+            out.append(value)
+        return out
 
 
 def name(ident, ctx=None):

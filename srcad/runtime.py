@@ -19,7 +19,7 @@ from .batching import Batched, active_count
 _ARRAYS = (np.ndarray, Batched)
 
 __all__ = ["unbroadcast", "broadcast_like", "zeros_like", "tangent_zeros", "add_at",
-           "expand_reduced", "add_list"]
+           "expand_reduced", "add_list", "where_taken"]
 
 
 # The memory each helper's result may share, for the optimizer, which keeps generated code
@@ -42,7 +42,7 @@ SHARES = {
     "gather_sum": (), "scalar_items": (0,), "einsum_tangent": (1, 2), "to_complex": (),
     "real_like": (0,), "saved": (), "zero_if_discrete": (0,), "hook": (0,),
     "checkpoint_every": (), "segment": (), "plus": (0, 1), "sum_part": (0,),
-    "unsum_part": (0,), "rows_like": (),
+    "unsum_part": (0,), "rows_like": (), "where_taken": (),
 }
 HOLDS = {"add_list": (0, 1), "zeros_filled": (0,), "unstack_like": (0,), "unconcatenate": (0,),
          "unjoin": (0,), "spread": (0,), "seed_like": (0,), "plus": (0, 1), "sum_part": (0,),
@@ -90,6 +90,29 @@ def unbroadcast(g, like):
     if lead and len(axes) > lead:
         g = np.reshape(g, target)
     return g
+
+
+def where_taken(g, condition, taken=True):
+    """``g`` where ``condition`` is ``taken``, 0 elsewhere: the adjoint contribution of a value
+    computed only for a branch of ``np.where(condition, ...)`` (``reverse/guards.py``), which
+    is 0 * inf or 0 * nan where the branch is not taken. A condition with more axes than
+    ``g`` (``g`` was broadcast into the branch) is reduced to ``g``'s shape: a position of
+    ``g`` counts as taken if it reaches any taken position."""
+    mask = condition.astype(bool) if hasattr(condition, "astype") else np.asarray(
+        condition, dtype=bool)              # a condition of numbers: nonzero is taken
+    if not taken:
+        mask = ~mask
+    shape = _shape(g)
+    if tuple(mask.shape) != tuple(shape):
+        lead = mask.ndim - len(shape)
+        if lead > 0:
+            mask = np.any(mask, axis=tuple(range(lead)))
+        offset = len(shape) - mask.ndim      # mask's axes are shape's last ones
+        axes = tuple(i for i, m in enumerate(mask.shape) if m != 1 and shape[i + offset] == 1)
+        if axes:
+            mask = np.any(mask, axis=axes, keepdims=True)
+    out = np.where(mask, g, 0.0)
+    return float(out) if isinstance(g, float) and out.ndim == 0 else out
 
 
 def broadcast_like(t, like):

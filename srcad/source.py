@@ -369,9 +369,19 @@ def _codes(code):
 
 
 def _same_code(a: types.CodeType, b: types.CodeType) -> bool:
-    return (a.co_varnames == b.co_varnames and a.co_freevars == b.co_freevars
-            and a.co_argcount == b.co_argcount and a.co_kwonlyargcount == b.co_kwonlyargcount
-            and _instructions(a) == _instructions(b))
+    """Do ``a`` and ``b`` do the same (``_instructions``)? At once when their bytecode,
+    names and constants are equal (what ``_instructions`` reads, so they give the same
+    list); else by the lists."""
+    if not (a.co_varnames == b.co_varnames and a.co_freevars == b.co_freevars
+            and a.co_argcount == b.co_argcount and a.co_kwonlyargcount == b.co_kwonlyargcount):
+        return False
+    if a.co_code == b.co_code and a.co_names == b.co_names and \
+            a.co_cellvars == b.co_cellvars and len(a.co_consts) == len(b.co_consts) and all(
+                _same_code(x, y) if isinstance(x, types.CodeType) and isinstance(
+                    y, types.CodeType) else type(x) is type(y) and repr(x) == repr(y)
+                for x, y in zip(a.co_consts, b.co_consts)):
+        return True
+    return _instructions(a) == _instructions(b)
 
 
 # how a call of a module's attribute compiles depends on the module around it (CPython 3.11

@@ -40,6 +40,7 @@ from typing import Any, Callable
 import gast
 
 from . import parsing
+from .nodes import Transformer, _CHILD_FIELDS, _child_fields
 
 __all__ = ["d", "Template", "TemplateBindError", "parse_template", "formula_template",
            "ZERO", "is_zero", "make_zero", "simplify_zeros", "constant_node", "is_static"]
@@ -153,12 +154,17 @@ class Template:
         """
         renames = {name: fresh(name) for name in sorted(self.local_names)}
         out = []
-        for stmt in clone(self.body):
+        for stmt in self.body:      # copied as it is instantiated: the body stays as parsed
             out.extend(_Instantiator(self, binding, resolve_d, renames, ref).run(stmt))
         return out
 
 
-class _Instantiator(gast.NodeTransformer):
+class _Instantiator(Transformer):
+    """The template's statements bound to one call site, as new nodes: every visit returns
+    a copy (``generic_visit``: the node's class and extra attributes, its children visited,
+    its contexts and operators cloned), so the template is never changed and never cloned
+    whole first."""
+
     def __init__(self, template, binding, resolve_d, renames, ref):
         self.t = template
         self.binding = binding
@@ -196,11 +202,33 @@ class _Instantiator(gast.NodeTransformer):
                 for s in (stmt.body if folded else stmt.orelse):
                     result.extend(self.run(s))
                 return result
-            stmt.test = test
-            stmt.body = [n for s in stmt.body for n in self.run(s)] or [gast.Pass()]
-            stmt.orelse = [n for s in stmt.orelse for n in self.run(s)]
-            return [stmt]
+            new = _shallow(stmt)
+            new.test = test
+            new.body = [n for s in stmt.body for n in self.run(s)] or [gast.Pass()]
+            new.orelse = [n for s in stmt.orelse for n in self.run(s)]
+            return [new]
         return [self.visit(stmt)]
+
+    def generic_visit(self, node):
+        new = _shallow(node)
+        fields = _CHILD_FIELDS.get(node.__class__)
+        if fields is None:
+            fields = _child_fields(node.__class__)
+        AST = gast.AST
+        for key, value in node.__dict__.items():      # contexts, operators: leaves, cloned
+            if key not in fields and (value.__class__ is list or isinstance(value, AST)):
+                new.__dict__[key] = clone(value)
+        for field in fields:
+            old = getattr(node, field, None)
+            if isinstance(old, list):
+                new.__dict__[field] = self.visit_list(old)
+            elif isinstance(old, AST):
+                value = self.visit(old)
+                if value is None:
+                    delattr(new, field)
+                else:
+                    new.__dict__[field] = value
+        return new
 
     def _subscript(self, node):
         if isinstance(node, gast.Name) and node.id in self.binding:
@@ -210,12 +238,14 @@ class _Instantiator(gast.NodeTransformer):
     def visit_Subscript(self, node):
         if _is_d(node):
             return self.resolve_d(_d_param(node), False)
-        node.value = self.visit(node.value)
-        node.slice = self._subscript(node.slice)
-        return node
+        new = _shallow(node)
+        new.value = self.visit(node.value)
+        new.slice = self._subscript(node.slice)
+        new.ctx = clone(node.ctx)
+        return new
 
     def visit_IfExp(self, node):
-        self.generic_visit(node)
+        node = self.generic_visit(node)
         folded = _fold_test(node.test)
         if folded is None:
             return node
@@ -233,13 +263,12 @@ class _Instantiator(gast.NodeTransformer):
                              annotation=None, type_comment=None)
         import builtins
         if hasattr(builtins, name):
-            return node
+            return clone(node)
         raise NameError(f"template {self.t.origin}: unknown name {name!r}")
 
     def visit_Attribute(self, node):
         # np.linalg.inv in a template: resolve the whole dotted chain at once when possible.
-        self.generic_visit(node)
-        return node
+        return self.generic_visit(node)
 
 
 def clone(node):
@@ -257,6 +286,13 @@ def clone(node):
         elif isinstance(value, gast.AST):
             value = clone(value)
         new.__dict__[key] = value
+    return new
+
+
+def _shallow(node):
+    """A new node of ``node``'s class with the same attributes (fields included, shared)."""
+    new = node.__class__.__new__(node.__class__)
+    new.__dict__.update(node.__dict__)
     return new
 
 
@@ -504,7 +540,7 @@ def formula_template(name: str, outputs: tuple, params: list, statements: str,
 
 # -- symbolic zeros -------------------------------------------------------------------------
 
-class _ZeroSimplifier(gast.NodeTransformer):
+class _ZeroSimplifier(Transformer):
     """Propagate symbolic zeros: a * 0 -> 0, a + 0 -> a, f_linear(0, ...) -> 0."""
 
     def __init__(self, linear: Callable[[gast.expr], bool], materialize: Callable):
@@ -600,7 +636,11 @@ class _ZeroSimplifier(gast.NodeTransformer):
         return node
 
     def generic_visit(self, node):
-        for fieldname, old in gast.iter_fields(node):
+        fields = _CHILD_FIELDS.get(node.__class__)
+        if fields is None:
+            fields = _child_fields(node.__class__)
+        for fieldname in fields:
+            old = getattr(node, fieldname, None)
             if isinstance(old, list):
                 new = []
                 for item in old:

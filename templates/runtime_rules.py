@@ -15,19 +15,19 @@ from srcad.registry import (adjoint, complex_ok, d, linear, nondiff, real_valued
 from srcad.runtime import (add_at, add_list, astype, broadcast_like, expand_reduced,
                            gather_sum, plus, rows_like, saved, scalar_items, seed_like, spread, sum_part,
                            take_and_zero, unbroadcast, unstack_like, unsum_part,
-                           zero_if_discrete)
+                           where_taken, zero_if_discrete)
 
 nondiff(runtime.scalar_seed, runtime.zeros_like, runtime.tangent_zeros, runtime.reduced_count, runtime.dof_inverse,
         runtime.stop_gradient,
         runtime.last_write_mask, runtime.checkpoint_every, runtime.segment, reversed, slice)
 # linear in the first argument: their tangent rules are derived (registry.linear)
 linear(unbroadcast, broadcast_like, expand_reduced, seed_like, spread, gather_sum, scalar_items,
-       saved)
+       saved, where_taken)
 linear(add_list, astype, zero_if_discrete, list, sum_part, unsum_part, rows_like)
 real_valued(runtime.reduced_count, runtime.last_write_mask)
 # Linear, so right for complex values; not scalar_items (its adjoint makes floats) and
 # astype (its rule for complex values is in complex.py).
-complex_ok(unbroadcast, broadcast_like, expand_reduced, seed_like, spread, gather_sum, add_list,
+complex_ok(unbroadcast, broadcast_like, where_taken, expand_reduced, seed_like, spread, gather_sum, add_list,
            add_at, take_and_zero, list, plus, sum_part, unsum_part, rows_like)
 unary(runtime.sigmoid, "y * (1.0 - y)")
 
@@ -45,6 +45,11 @@ def seed_like_adjoint(y, seed, like):
 @adjoint(unbroadcast)
 def unbroadcast_adjoint(y, g, like):
     d[g] = broadcast_like(d[y], g)
+
+
+@adjoint(where_taken)
+def where_taken_adjoint(y, g, condition, taken):
+    d[g] = where_taken(d[y], condition, taken)
 
 
 @adjoint(broadcast_like)

@@ -46,3 +46,36 @@ def test_a_collector_the_user_turned_off_stays_off():
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def _chain(x, y):
+    a = np.sin(x) * y
+    b = a + 0.5 * x
+    for _ in range(2):
+        b = np.tanh(b * y)
+    c = np.exp(-b * b) + a
+    return np.sum(c * b)
+
+
+def test_a_build_leaves_its_trees_to_reference_counting():
+    """The trees a build makes are freed as soon as it is done, not left in reference
+    cycles for the collector (closures calling themselves over the optimizer's facts held
+    every statement: at 1000 statements the collection after a build took 0.3 s)."""
+    import gast
+    x, y = np.linspace(0.1, 0.9, 5), np.linspace(0.2, 0.7, 5)
+    srcad.grad(_chain, wrt=(0, 1))(x, y)       # (rules and templates loaded: not counted)
+    srcad.clear_cache()
+    gc.collect()
+    gc.disable()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        for mode in ("reverse", "forward"):
+            df = srcad.autodiff(_chain, mode=mode, wrt=(0, 1))
+            df(x, y) if mode == "reverse" else df(x, y, np.ones(5), np.ones(5))
+        gc.collect()
+        cyclic = [o for o in gc.garbage if isinstance(o, gast.AST)]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+    assert len(cyclic) < 50, f"{len(cyclic)} gast nodes left to the collector"

@@ -41,7 +41,8 @@ def assert_right_both_modes(f, x):
 # -- in-place operators through an alias (case 10) and writes into shared memory --------------
 
 @pytest.mark.parametrize("op", ["+=", "-=", "*=", "/="])
-@pytest.mark.parametrize("alias", ["g = h", "g = h[:]", "g = h.reshape(-1)", "k = h; g = k"])
+@pytest.mark.parametrize("alias", ["g = h", "g = h[:]", "g = h.reshape(-1)", "k = h; g = k",
+                                   "lst = [h]; g = lst[0]", "lst = [x, h]; g = lst[1]"])
 def test_inplace_operator_through_an_alias_is_refused(op, alias):
     f = make_function(f"""
         def f(x):
@@ -59,6 +60,55 @@ def test_inplace_operator_through_an_alias_is_refused(op, alias):
     with pytest.raises(srcad.SrcadError, match="shares memory with") as caught:
         srcad.hvp(f)(np.array([1.0, 2.0]), np.ones(2))
     assert caught.value.location.filename == f.__code__.co_filename
+
+
+@pytest.mark.parametrize("source", [
+    # np.split and its kin return views: a write into a part writes into the whole
+    "c = x.copy()\n    p, q = np.split(c, 2)\n    p[0] = q[1] * 2.0\n    return np.sum(c ** 2)",
+    "c = x.copy()\n    a, b = np.array_split(c, 2)\n    a += 1.0\n    return np.sum(c ** 2)",
+    # a list holds what was appended to it, by reference
+    "h = x.copy()\n    hs = []\n    for t in range(3):\n        hs.append(h)\n"
+    "        h += 0.5 * x\n    return sum(np.sum(v ** 2) for v in hs)",
+    "h = x.copy()\n    hs = []\n    hs.append(h)\n    h[0] = 10.0 * x[1]\n"
+    "    return np.sum(hs[0] ** 2)",
+    # and so does a tuple display
+    "h = x.copy()\n    pair = (h, x)\n    h *= 2.0\n    return np.sum(pair[0] * pair[1])",
+    "hs = [x.copy(), x * 2.0]\n    h = hs[-1]\n    h += 1.0\n    return np.sum(hs[1] ** 2 * x)",
+])
+def test_writes_into_what_a_list_or_a_split_holds_are_refused(source):
+    """Each was a silent wrong answer in grad, jvp and hvp (tests/test_user_corpus_s10.py)."""
+    f = make_function("def f(x):\n    " + source + "\n")
+    x = np.array([0.1, 0.2, 0.3, 0.4])
+    for call in (lambda: srcad.grad(f)(x), lambda: srcad.jvp(f, (x,), (np.ones(4),)),
+                 lambda: srcad.hvp(f)(x, np.ones(4))):
+        with pytest.raises(srcad.SrcadError, match="shares memory with"):
+            call()
+
+
+def test_lists_hold_their_items_by_reference_without_refusing_appends():
+    """An item taken from a list display and updated in place is its own array when nothing
+    reads the list afterwards; appending to a list never writes into the arrays it holds."""
+    f = make_function("""
+        def f(x):
+            lst = [x * 1.0, x * 2.0]
+            h = lst[0]
+            h *= 3.0
+            return np.sum(h ** 2)
+        """)
+    np.testing.assert_allclose(srcad.grad(f)(np.ones(3)), 18.0 * np.ones(3))
+    rnn = make_function("""
+        def rnn(x, W):
+            h = x
+            hs = [h]
+            for t in range(3):
+                h = np.tanh(h @ W)
+                hs.append(h)
+            return np.sum(x) + np.sum(np.stack(hs) ** 2)
+        """)
+    x, W = np.array([0.3, -0.2, 0.5]), np.eye(3) * 0.5 + 0.1
+    g = srcad.grad(rnn, wrt=(0, 1))(x, W)
+    srcad.check_grad(rnn, x, W, wrt=(0, 1))
+    assert np.all(np.isfinite(g[0]))
 
 
 def test_a_number_updated_in_place_through_another_name_is_no_alias_at_second_order():

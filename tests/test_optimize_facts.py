@@ -6,6 +6,7 @@ import textwrap
 
 import gast
 import numpy as np
+import pytest
 
 from srcad.emit import to_source
 from srcad.optimize import optimize
@@ -95,3 +96,93 @@ def test_writes_arrays_is_the_whole_function_query():
         fdef = _parsed(text)
         assert _writes_arrays(fdef) is writes, text
         assert Facts().writes_arrays(fdef) is writes, text
+
+
+# -- loops.py: item loops and carried copies ------------------------------------------------------
+
+def _loops(source: str) -> str:
+    from srcad.optimize import carried_copies, item_loops
+    fdef = gast.parse(textwrap.dedent(source)).body[0]
+    return to_source(carried_copies(item_loops(fdef))).strip()
+
+
+def test_an_index_loop_reading_only_items_is_the_loop_over_them():
+    out = _loops("""
+        def f(x, coeffs):
+            p = 0.0
+            dp = 0.0
+            _range = range(len(coeffs))
+            for _k in _range:
+                c = coeffs[_k]
+                d_mul = dp * x + p
+                p = p * x + c
+                dp = d_mul
+            return dp
+        """)
+    assert "for c in coeffs:" in out and "_range" not in out and "_k" not in out
+    assert "dp = dp * x + p" in out and "d_mul" not in out
+
+
+def test_index_loops_that_need_their_index_or_change_the_sequence_stay():
+    kept = {
+        "the index read again": """
+            def f(xs, b):
+                for _k in range(len(xs)):
+                    c = xs[_k]
+                    b[_k] = c
+                return b
+            """,
+        "the sequence written": """
+            def f(xs):
+                for _k in range(len(xs)):
+                    c = xs[_k]
+                    xs[0] = c * 2.0
+                return xs
+            """,
+        "the sequence appended to": """
+            def f(xs):
+                for _k in range(len(xs)):
+                    c = xs[_k]
+                    xs.append(c)
+                return xs
+            """,
+        "an else clause": """
+            def f(xs):
+                for _k in range(len(xs)):
+                    c = xs[_k]
+                else:
+                    c = 0.0
+                return c
+            """,
+    }
+    for what, source in kept.items():
+        assert "for _k in range(len(xs)):" in _loops(source), what
+
+
+def test_a_copy_whose_target_is_read_in_between_stays():
+    out = _loops("""
+        def f(x, p, dp):
+            for _k in range(3):
+                d_mul = dp * x + p
+                p = p * x + dp
+                dp = d_mul
+            return dp
+        """)
+    assert "d_mul = dp * x + p" in out and "dp = d_mul" in out
+
+
+def test_scalar_loop_derivatives_read_like_the_hand_written_ones():
+    import srcad
+
+    def horner(x, coeffs):
+        p = 0.0
+        for c in coeffs:
+            p = p * x + c
+        return p
+
+    coeffs = [0.5, -1.0, 2.0, 0.25]
+    g = srcad.grad(horner)
+    assert g(0.7, coeffs) == pytest.approx(
+        (horner(0.7 + 1e-6, coeffs) - horner(0.7 - 1e-6, coeffs)) / 2e-6, rel=1e-7)
+    text = srcad.show(horner, 0.7, coeffs)
+    assert "for c in coeffs:" in text and "dp = dp * x + p" in text

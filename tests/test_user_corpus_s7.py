@@ -1423,9 +1423,6 @@ def test_container_arguments_through_the_family():
     assert aux['n'] == X.shape[0]
 
 
-@pytest.mark.xfail(strict=True, reason="refused: jvp(batched=True) of a dict argument with stacked "
-                   "leaves: ShapeMismatchError 'every tangent needs the same leading axis of "
-                   "directions, not shapes ()'")
 def test_jvp_batched_dict_tangents():
     rng = np.random.default_rng(10)
     p = {'w': r(rng, 3), 'b': r(rng, 2)}

@@ -18,6 +18,7 @@ from __future__ import annotations
 import gast
 
 from ..naming import names_in
+from ..nodes import walk
 from ..source import Source
 from .program import _loc_error
 
@@ -42,7 +43,7 @@ def _as_def(lam, name):
 def local_functions(src: Source, fdef) -> dict:
     """Take ``fdef``'s local functions out of its body (see the module docstring)."""
     if not any(isinstance(n, (gast.FunctionDef, gast.Lambda)) for stmt in fdef.body
-               for n in gast.walk(stmt)):
+               for n in walk(stmt)):
         return {}
     taken = names_in(fdef)
     stores: dict = {}

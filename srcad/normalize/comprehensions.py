@@ -31,6 +31,7 @@ import copy
 import gast
 
 from ..naming import names_in
+from ..nodes import walk
 from ..source import Source
 
 __all__ = ["lower_comprehensions"]
@@ -286,5 +287,5 @@ def _renamed(node, rename: dict):
 def lower_comprehensions(src: Source, fdef) -> None:
     """Lower ``fdef``'s comprehensions in place (see the module docstring)."""
     if any(isinstance(n, (gast.ListComp, gast.GeneratorExp, gast.DictComp, gast.SetComp))
-           for n in gast.walk(fdef)):
+           for n in walk(fdef)):
         fdef.body = _Lowering(src, fdef).block(fdef.body)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gast
 
+from ..nodes import walk
 from ..source import Source
 from .program import _loc_error
 
@@ -66,11 +67,11 @@ def fence(src: Source, fdef: gast.FunctionDef):
                          "Call the derivative, or show it for example arguments: "
                          "srcad.show(f, *args).")
     for stmt in fdef.body:
-        messages = {id(n) for m in gast.walk(stmt) if isinstance(m, _MESSAGES)
-                    for n in gast.walk(m) if isinstance(n, gast.JoinedStr)}
-        passed = {id(a) for n in gast.walk(stmt) if isinstance(n, gast.Call)
+        messages = {id(n) for m in walk(stmt) if isinstance(m, _MESSAGES)
+                    for n in walk(m) if isinstance(n, gast.JoinedStr)}
+        passed = {id(a) for n in walk(stmt) if isinstance(n, gast.Call)
                   for a in n.args if isinstance(a, gast.Starred)}     # calls decide (calls.py)
-        passed |= {id(e) for n in gast.walk(stmt) if isinstance(n, gast.Assign)
+        passed |= {id(e) for n in walk(stmt) if isinstance(n, gast.Assign)
                    for t in n.targets if isinstance(t, (gast.Tuple, gast.List))
                    for e in t.elts if isinstance(e, gast.Starred)}   # statements.py decides
         for node in gast.walk(stmt):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import gast
 
 from ..naming import Namer
+from ..nodes import walk
 
 __all__ = ["_rename_redefinitions"]
 
@@ -21,18 +22,18 @@ def _rename_redefinitions(fdef: gast.FunctionDef, namer: Namer):
     in_control = set()
     for stmt in fdef.body:
         if isinstance(stmt, (gast.If, gast.For, gast.While)):
-            in_control |= {n.id for n in gast.walk(stmt)
+            in_control |= {n.id for n in walk(stmt)
                            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
-            in_control |= {n.value.id for n in gast.walk(stmt) if isinstance(n, gast.Subscript)
+            in_control |= {n.value.id for n in walk(stmt) if isinstance(n, gast.Subscript)
                            and isinstance(n.ctx, gast.Store) and isinstance(n.value, gast.Name)}
-            in_control |= {n.func.value.id for n in gast.walk(stmt)
+            in_control |= {n.func.value.id for n in walk(stmt)
                            if isinstance(n, gast.Call) and isinstance(n.func, gast.Attribute)
                            and n.func.attr == "append" and isinstance(n.func.value, gast.Name)}
     defined = {a.id for a in fdef.args.args + fdef.args.kwonlyargs + fdef.args.posonlyargs}
     current: dict[str, str] = {}
 
     def use(node):
-        for n in gast.walk(node):
+        for n in walk(node):
             if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load) and n.id in current:
                 n.id = current[n.id]
             popped = getattr(n, "srcad_pop", None)      # v = lst.pop(): the list it shortens

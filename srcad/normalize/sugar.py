@@ -24,6 +24,7 @@ import importlib
 import gast
 
 from ..errors import SrcadSyntaxError
+from ..nodes import walk
 from ..source import Source
 from .program import _loc_error
 
@@ -300,6 +301,6 @@ def _within(position, node) -> bool:
 def lower_sugar(src: Source, fdef) -> None:
     """Lower ``fdef``'s statement sugar in place (see the module docstring)."""
     if any(isinstance(n, _SUGAR) or isinstance(n, gast.Assign) and len(n.targets) == 1 and
-           _nested(n.targets[0]) for n in gast.walk(fdef)):
+           _nested(n.targets[0]) for n in walk(fdef)):
         fdef.body = _Sugar(src, fdef).block(fdef.body) or [
             gast.copy_location(gast.Pass(), fdef)]

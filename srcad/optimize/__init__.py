@@ -10,6 +10,8 @@ the same values (to rounding: sums may be reordered).
    ``scalar_reads`` and ``scalar_accumulators`` (``scalars``: scalar loops read rank-1
    arrays through lists of floats and accumulate into lists of floats);
 3. ``inline_temporaries`` (``nesting``): single-use temporaries nested into their use;
+   ``item_loops`` (``loops``): a loop over indices that reads only the items loops over them;
+   ``carried_copies`` (``loops``): ``t = e ... v = t`` is ``v = e ...``;
 4. for a specialized variant of real values: ``shaped_rewrites`` (``shaped``, ``inplace``):
    sums of products, scalar factors grouped, matmul adjoints inlined, ``b += e`` where ``b``
    owns its buffer, ``np.sum(a)`` as ``a.sum()`` where ``a`` is certainly an array;
@@ -26,6 +28,7 @@ shapes prove useless is dropped earlier, by the transformers as they instantiate
 from __future__ import annotations
 
 from .dataflow import optimize
+from .loops import carried_copies, item_loops
 from .nesting import inline_temporaries
 from .owned import owned_writes
 from .scalars import scalar_accumulators, scalar_reads
@@ -33,4 +36,4 @@ from .shaped import shaped_rewrites
 from .shapes import with_shapes
 
 __all__ = ["optimize", "with_shapes", "scalar_reads", "scalar_accumulators",
-           "inline_temporaries", "shaped_rewrites", "owned_writes"]
+           "inline_temporaries", "item_loops", "carried_copies", "shaped_rewrites", "owned_writes"]

@@ -225,22 +225,26 @@ def _copies(stmt, target, source) -> bool:
 
 def _read_outside_own_loops(fdef, facts) -> set:
     """Loop targets read somewhere other than inside a loop that binds them itself."""
-    out = set()
-
-    def visit(stmts, bound):
-        for s in stmts:
-            if isinstance(s, gast.For):
-                out.update(_loads(s.iter) - bound)
-                visit(s.body, bound | {getattr(s.target, "id", None)})
-                visit(s.orelse, bound)
-            elif isinstance(s, (gast.If, gast.While)):
-                out.update(_loads(s.test) - bound)
-                visit(s.body, bound)
-                visit(s.orelse, bound)
-            else:
-                out.update(n for n in facts.loads(s) if n not in bound)
-    visit(fdef.body, frozenset())
+    out: set = set()
+    _reads_outside(fdef.body, frozenset(), facts, out)
     return out
+
+
+def _reads_outside(stmts, bound, facts, out: set) -> None:
+    """``_read_outside_own_loops`` of a block, inside loops binding ``bound``, into ``out``
+    (a function of its own: a closure calling itself is a reference cycle, which kept
+    ``facts`` and every statement it holds alive until the garbage collector ran)."""
+    for s in stmts:
+        if isinstance(s, gast.For):
+            out.update(_loads(s.iter) - bound)
+            _reads_outside(s.body, bound | {getattr(s.target, "id", None)}, facts, out)
+            _reads_outside(s.orelse, bound, facts, out)
+        elif isinstance(s, (gast.If, gast.While)):
+            out.update(_loads(s.test) - bound)
+            _reads_outside(s.body, bound, facts, out)
+            _reads_outside(s.orelse, bound, facts, out)
+        else:
+            out.update(n for n in facts.loads(s) if n not in bound)
 
 
 def _count_statements(stmts) -> int:

@@ -12,6 +12,7 @@ must keep the other type: a dask gradient stays lazy).
 """
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from typing import Any
 
 import gast
@@ -78,13 +79,15 @@ class _InPlace:
 
     def block(self, stmts, owned: set):
         seen: dict = {}      # name -> reads in stmts[:i], as they stand (rewritten) when i comes
+        positions: list = []     # the block's _Positions, made when a copy first asks
         for i in range(len(stmts)):
-            self.statement(stmts, i, owned, seen)
+            self.statement(stmts, i, owned, seen, positions)
             for key, count in self.summary(stmts[i])[0].items():
                 seen[key] = seen.get(key, 0) + count
 
-    def statement(self, stmts, i, owned: set, seen: dict):
-        """``block``'s rewrite of ``stmts[i]``; ``seen``: the reads of the statements before."""
+    def statement(self, stmts, i, owned: set, seen: dict, positions: list):
+        """``block``'s rewrite of ``stmts[i]``; ``seen``: the reads of the statements before;
+        ``positions``: empty, or the block's ``_Positions``."""
         s = stmts[i]
         if getattr(s, "srcad_comment", None) is not None:
             return
@@ -104,7 +107,7 @@ class _InPlace:
             owned -= self.shared(value.right)
             return
         if target is not None and isinstance(value, gast.Name) and value.id in owned and \
-                self.read_before_write(value.id, stmts, i, target, seen):
+                self.read_before_write(value.id, stmts, i, target, seen, positions):
             owned.discard(value.id)          # the buffer moves to ``target``
             owned.add(target)
             return
@@ -128,23 +131,31 @@ class _InPlace:
                 and broadcast([self.known.of(value.left), self.known.of(value.right)])
                 == self.known.of(value.left))
 
-    def read_before_write(self, n, stmts, i, target, seen) -> bool:
+    def read_before_write(self, n, stmts, i, target, seen, positions) -> bool:
         """After ``target = n`` (``stmts[i]``), is ``n`` read only in this block, only
         before the next statement that writes ``target``, and only as an operand (never
         bound to another name, ``c = n``, which would share the buffer)? Then writing into
-        ``target`` in place changes nothing ``n`` is still read for."""
-        end = next((j for j in range(i + 1, len(stmts)) if target in self.summary(stmts[j])[1]),
-                   len(stmts))
+        ``target`` in place changes nothing ``n`` is still read for. The statements from
+        ``i`` on are looked up in the block's ``_Positions`` (made at the first copy), not
+        scanned: a copy followed by no write of its target scanned the rest of the block."""
+        if not positions:
+            positions.append(_Positions(stmts, self.summary))
+        at = positions[0]
+        writes = at.writes.get(target, ())
+        k = bisect_right(writes, i)
+        end = writes[k] if k < len(writes) else len(stmts)
         if end < len(stmts) and isinstance(stmts[end], (gast.Assign, gast.AugAssign)):
             end += 1                  # that write reads its right-hand side first
-        before = seen.get(n, 0) + sum(self.summary(s)[0].get(n, 0) for s in stmts[i:end])
-        between = stmts[i + 1:end]
-
-        def may_share(s) -> bool:      # a statement that does not read n cannot share it
-            return bool(self.summary(s)[0].get(n)) and n in self.shared(
-                s if getattr(s, "value", None) is None else s.value)
-        return before == self.loads.get(n, 0) and not any(
-            isinstance(s, (gast.For, gast.While, gast.If)) or may_share(s) for s in between)
+        where, counts = at.reads.get(n, ((), ()))
+        lo, hi = bisect_left(where, i), bisect_left(where, end)
+        if seen.get(n, 0) + sum(counts[lo:hi]) != self.loads.get(n, 0):
+            return False
+        k = bisect_right(at.compound, i)
+        if k < len(at.compound) and at.compound[k] < end:
+            return False              # a loop or branch between
+        return not any(n in self.shared(stmts[j] if getattr(stmts[j], "value", None) is None
+                                        else stmts[j].value)
+                       for j in where[lo:hi] if j > i)    # bound or passed on: shared
 
     def kept_through(self, loop, owned) -> set:
         """The owned names a loop or branch only accumulates into or reads as operands."""
@@ -170,6 +181,28 @@ class _InPlace:
             if ok:
                 kept.add(n)
         return kept
+
+
+class _Positions:
+    """Where a block's statements read and write each name, and where its loops and
+    branches are, as the statements stand when made. ``_InPlace.block`` rewrites a block
+    from first to last statement, and a copy looks only at the statements from its own on,
+    which are not rewritten yet: what it looks up stays true."""
+
+    def __init__(self, stmts, summary):
+        self.reads: dict = {}         # name -> ([index of a statement reading it], [reads])
+        self.writes: dict = {}        # name -> [index of a statement writing it]
+        self.compound: list = []      # indices of the loops and branches
+        for j, s in enumerate(stmts):
+            if isinstance(s, (gast.For, gast.While, gast.If)):
+                self.compound.append(j)
+            loads, stores = summary(s)
+            for key, count in loads.items():
+                where, counts = self.reads.setdefault(key, ([], []))
+                where.append(j)
+                counts.append(count)
+            for key in stores:
+                self.writes.setdefault(key, []).append(j)
 
 
 def _foreign(fdef: gast.FunctionDef, primal: dict, numpy_args: tuple) -> set:

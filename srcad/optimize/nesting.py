@@ -12,7 +12,7 @@ from __future__ import annotations
 import gast
 
 from ..analysis import walk
-from .tree import _helper_name, _loads, _name_counts, _parents, _pure, _replace_child
+from .tree import _blocks, _helper_name, _loads, _name_counts, _parents, _pure, _replace_child
 
 __all__ = ["inline_temporaries"]
 
@@ -41,12 +41,7 @@ def inline_temporaries(fdef: gast.FunctionDef, user_names: set) -> gast.Function
         return t if _pure(s.value) and _movable(s.value) and not getattr(
             s, "srcad_restore", None) else None
 
-    def visit(stmts):
-        for s in stmts:
-            for field in ("body", "orelse"):
-                inner = getattr(s, field, None)
-                if isinstance(inner, list) and inner:
-                    visit(inner)
+    for stmts in _blocks(fdef.body):
         i = 0
         while i < len(stmts):
             t = temporary(stmts[i])
@@ -54,7 +49,6 @@ def inline_temporaries(fdef: gast.FunctionDef, user_names: set) -> gast.Function
                 del stmts[i]
                 continue
             i += 1
-    visit(fdef.body)
     return fdef
 
 

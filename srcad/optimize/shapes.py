@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import gast
 
-from ..analysis import (axes_of, broadcast, join_all, literal, matmul_shape, reduced_shape,
+from ..analysis import (axes_of, broadcast, join_tracked, literal, matmul_shape, reduced_shape,
                         walk, walk_statements)
 from ..nodes import attr, name
 from ..sharing import _dotted
@@ -57,8 +57,17 @@ class _Shapes:
                 n.ctx, gast.Store)}
         other = stored - {t for t, _ in assigns}    # loop targets, tuple targets
         self.unknown = set(other)
-        join_all(lambda: ((t, self.of(v)) for t, v in assigns if t not in primal),
-                 self.known, self.unknown)
+        self._reads: set | None = None      # the names ``of`` reads, while it gathers them
+        join_tracked([(t, v) for t, v in assigns if t not in primal], self._tracked,
+                     self.known, self.unknown)
+
+    def _tracked(self, node):
+        """``of(node)``, and the names whose facts it read."""
+        self._reads = reads = set()
+        try:
+            return self.of(node), reads
+        finally:
+            self._reads = None
 
     def full(self, node) -> bool:
         """Is ``node`` an array (not a scalar) of a shape known to the last dimension?"""
@@ -72,6 +81,8 @@ class _Shapes:
         if isinstance(node, gast.Name):
             if node.id in self.primal:
                 return self.primal[node.id]
+            if self._reads is not None:
+                self._reads.add(node.id)
             return None if node.id in self.unknown else self.known.get(node.id)
         if isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.USub):
             return self.of(node.operand)

@@ -108,6 +108,16 @@ def _set_child(parent, field, old, new):
         setattr(parent, field, new)
 
 
+def _blocks(stmts):
+    """Each block of statements in ``stmts`` (itself included), inner blocks first."""
+    for s in stmts:
+        for field in ("body", "orelse"):
+            inner = getattr(s, field, None)
+            if isinstance(inner, list) and inner:
+                yield from _blocks(inner)
+    yield stmts
+
+
 def _parents(root) -> dict:
     """id(node) -> its parent, for every node below ``root``."""
     out: dict = {}
@@ -278,27 +288,30 @@ class Facts:
         """Every node of ``fdef`` but itself, once: (memo entry, None) for each simple
         statement, (None, node) for the rest (the headers of loops and branches, other
         statements, the fields of ``fdef`` but its body)."""
-        def block(stmts):
-            for s in stmts:
-                if isinstance(s, _COMPOUND):
-                    header, inner = self._parts(s)
-                    for node in header:
-                        yield None, node
-                    yield from block(inner)
-                elif _is_simple(s):
-                    yield self._simple(s), None
-                else:
-                    yield None, s
-
         for field, value in gast.iter_fields(fdef):
             if field == "body":
-                yield from block(value)
+                yield from self._block_pieces(value)
             elif isinstance(value, list):
                 for v in value:
                     if isinstance(v, gast.AST):
                         yield None, v
             elif isinstance(value, gast.AST):
                 yield None, value
+
+    def _block_pieces(self, stmts):
+        """``_pieces`` of the statements of a block (a method, not a closure calling itself:
+        that is a reference cycle, which kept these facts, and every statement they hold,
+        alive until the garbage collector ran)."""
+        for s in stmts:
+            if isinstance(s, _COMPOUND):
+                header, inner = self._parts(s)
+                for node in header:
+                    yield None, node
+                yield from self._block_pieces(inner)
+            elif _is_simple(s):
+                yield self._simple(s), None
+            else:
+                yield None, s
 
     def counts(self, fdef):
         """``_name_counts(fdef)``, from the statements' memos."""

@@ -14,6 +14,7 @@ import gast
 from .. import registry
 from ..analysis import primitive_call, walk
 from ..instantiate import bind, check_coverage, mark_broadcasts, template_for
+from ..sharing import _dotted
 from ..nodes import assign as _assign, attr as _attr, call as _call, loads as _loads, name as _name
 from ..template import make_zero, simplify_zeros
 from .contributions import Contributions
@@ -168,6 +169,9 @@ class AdjointStatements(Contributions):
         body = simplify_zeros(body, lambda f: False, self.materialize)
         mark_broadcasts(body, prim, rule, list(args) + list(kwargs.values()), outs,
                         renamed={v: k for k, v in old.items()})
+        guard = getattr(stmt, "srcad_guard", None)     # computed only for an np.where branch
+        if guard is not None and guard[1]:
+            body = [self.masked(s, guard[0], outs[0]) for s in body]
         body = [self.simplify(s) for s in body]
         for o in outputs:
             state.defined.discard(o)
@@ -186,6 +190,34 @@ class AdjointStatements(Contributions):
                                 n.ctx, gast.Load):
                             n.id = alias
         return pre + self.apply(body, state)
+
+    def masked(self, stmt, conditions, out):
+        """A contribution leaving a region computed only for np.where branches (``guards``;
+        ``out``: the value of the statement it comes from), zero where a branch is not taken
+        (before it is summed to a broadcast operand's shape, where 0 * inf would already
+        have spread): ``np.where`` where the shapes show the condition fits the value, else
+        ``runtime.where_taken``, which reduces the condition to the value's shape."""
+        target = _contrib_target(stmt)
+        if target is None or target in self.guarded or not isinstance(stmt, gast.Assign):
+            return stmt
+        value = stmt.value
+        unbroadcast = _dotted(value.func) == f"{self.rt}.unbroadcast" if isinstance(
+            value, gast.Call) else False
+        inner = value.args[0] if unbroadcast else value
+        shape = self.shapes.get(out if unbroadcast else target)
+        for cond, taken in reversed(conditions):
+            if _fits(self.shapes.get(cond), shape):
+                zero = gast.Constant(value=0.0, kind=None)
+                inner = _call(_attr(_name(self.np), "where"), _name(cond),
+                              *((inner, zero) if taken else (zero, inner)))
+            else:
+                inner = _call(_attr(_name(self.rt), "where_taken"), inner, _name(cond),
+                              gast.Constant(value=taken, kind=None))
+        if unbroadcast:
+            value.args[0] = inner
+        else:
+            stmt.value = inner
+        return stmt
 
     def unconcatenate(self, value, out, state) -> list:
         """``y = a + b`` of Python lists: the first ``len(a)`` elements of d[y] are d[a]'s,
@@ -247,6 +279,15 @@ class AdjointStatements(Contributions):
             node.srcad_list_restore = lst
             code.append(node)
         return code
+
+
+def _fits(condition, shape) -> bool:
+    """Does a condition of shape ``condition`` broadcast to ``shape`` without growing it (both
+    known to every dimension)?"""
+    if not (isinstance(condition, tuple) and isinstance(shape, tuple)) or None in shape or \
+            None in condition or len(condition) > len(shape):
+        return False
+    return all(c in (1, n) for c, n in zip(condition[::-1], shape[::-1]))
 
 
 def _contrib_target(stmt):

@@ -128,7 +128,14 @@ class WholeFunction(Checkpointed):
     def prune_saves(self, primal, adjoint):
         """Keep only the saves and restores of values the adjoint sweep reads: start from all
         of them and drop, until nothing changes, those whose variable no remaining adjoint
-        statement reads (dropping restores can empty a branch, which then reads nothing)."""
+        statement reads (dropping restores can empty a branch, which then reads nothing).
+        Nothing saved and no list restored (straight-line code): nothing to prune, and the
+        adjoint sweep's reads are not needed."""
+        if not self.saves and not any(getattr(s, "srcad_list_restore", None) is not None
+                                      for s in walk_statements(adjoint)):
+            self.saved_names = set()
+            return _filter(primal, set(), "srcad_save", None), _filter(
+                _filter(adjoint, set(), "srcad_save", None), set(), "srcad_restore", None)
         views = {}       # t -> the arrays t may be a view of (t = a[i], a.T): reading t reads a
         for st in walk_statements(self.p.node.body):
             if isinstance(st, gast.Assign) and isinstance(st.targets[0], gast.Name):

@@ -15,6 +15,7 @@ from ..analysis import list_names, maybe_list_names
 from ..errors import NoRuleError
 from ..instantiate import Broadcasts, runtime_ref
 from ..nodes import assign as _assign, attr as _attr, call as _call, name as _name
+from .guards import where_guards
 
 
 class _State:
@@ -71,6 +72,7 @@ class _Base:
         self.comments: dict = {}
         self.checkpoint: object = False     # reverse(checkpoint=...): see checkpoint.py
         self.snapshot_names: set = set()    # names a checkpoint's snapshot reads
+        self.guarded = where_guards(program.node)    # values only np.where branches read
 
     def adj(self, name: str) -> str:
         return self.namer.adjoint(name)
