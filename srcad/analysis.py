@@ -950,6 +950,7 @@ class _Sharing:
         self.where: dict = {}           # id(statement) -> (its block, the statement owning it)
         self.how: dict = {}             # name -> how it came to share memory
         self.held: dict = {}            # a list display's storage -> its items' storages
+        self.displays: set = set()      # names bound to a list or tuple display
         self._nest(fdef.body, None)
         self.fresh = 0
         self.fdef = fdef
@@ -1019,6 +1020,7 @@ class _Sharing:
             return
         if isinstance(value, (gast.List, gast.Tuple)):     # a new list holding its items
             env[name] = self.storage()
+            self.displays.add(name)
             held = [e.id for e in value.elts if isinstance(e, gast.Name)]
             self.held[next(iter(env[name]))] = frozenset().union(*(
                 env.setdefault(e, self.storage()) for e in held))
@@ -1056,8 +1058,10 @@ class _Sharing:
         indices; each call builds a specialized derivative, which decides."""
         items = value.slice.elts if isinstance(value.slice, gast.Tuple) else [value.slice]
         shapes = self.shapes or {}
-        if any(isinstance(i, gast.Name) and rank(shapes.get(i.id)) for i in items):
-            return True
+        if any(isinstance(i, gast.Name) and (rank(shapes.get(i.id)) or i.id in self.displays
+                                              or shapes.get(i.id) in ("numbers", "floats"))
+               for i in items):
+            return True                     # an array or a list of indices: a copy
         if not all(isinstance(i, gast.Name) or isinstance(i, gast.Constant) and isinstance(
                 i.value, int) and not isinstance(i.value, bool) for i in items):
             return False

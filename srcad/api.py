@@ -1083,9 +1083,11 @@ def _reads_containers(f, depth=0, src=None) -> bool:
     while changed:           # names bound to what is taken out of parameters, to a fixed point
         changed = False
         for n in walk(node):
-            if isinstance(n, gast.For) and rooted(n.iter) or isinstance(n, gast.Assign) and \
-                    isinstance(n.value, (gast.Subscript, gast.Name)) and rooted(n.value):
-                targets = [n.target] if isinstance(n, gast.For) else n.targets
+            if isinstance(n, (gast.For, gast.comprehension)) and rooted(n.iter) or \
+                    isinstance(n, gast.Assign) and isinstance(
+                        n.value, (gast.Subscript, gast.Name)) and rooted(n.value):
+                # (a comprehension's variable too: sum(np.sum(l.W) for l in layers))
+                targets = [n.target] if not isinstance(n, gast.Assign) else n.targets
                 changed |= any([bind(t) for t in targets])
     keys = {n.target.id for n in walk(node) if isinstance(n, gast.For) and isinstance(
         n.target, gast.Name) and isinstance(n.iter, (gast.Tuple, gast.List)) and n.iter.elts
@@ -1113,7 +1115,7 @@ def _reads_containers(f, depth=0, src=None) -> bool:
             return True          # for k in params: params[k] (a dict's keys)
         if isinstance(n, gast.Subscript) and rooted(n.value) and (
                 isinstance(n.slice, gast.Constant) and isinstance(n.slice.value, str) or
-                isinstance(n.slice, gast.JoinedStr) or       # p[f"W{i}"]
+                isinstance(n.slice, gast.JoinedStr) or     # params[f"W{i}"]
                 isinstance(n.slice, gast.Name) and n.slice.id in keys):
             return True
         if isinstance(n, gast.Dict) and any(k is None and rooted(v)
@@ -1123,6 +1125,9 @@ def _reads_containers(f, depth=0, src=None) -> bool:
             return True
         if isinstance(n, gast.DictComp) and any(rooted(g.iter) for g in n.generators):
             return True          # {k: p[k] for k in p}
+        if isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and \
+                n.func.id == "super" and not n.args:
+            return True          # super().loss(x): a method of self's class
         if isinstance(n, gast.Compare) and any(isinstance(op, (gast.In, gast.NotIn))
                                                for op in n.ops) and any(map(rooted, n.comparators)):
             return True          # 'b' in params
@@ -1313,6 +1318,7 @@ class _Containers:
         key = (structures, kinds)
         plan = self.plans.get(key)
         if plan is not None and plan[0].fresh(self.target) and None not in kinds:
+            self.last = plan[0]     # what ran last (show, .source): this call's, built before
             return plan
         wrt, groups = self.wrt(layout)
         names = self.names.get(structures)

@@ -42,11 +42,11 @@ SHARES = {
     "gather_sum": (), "scalar_items": (0,), "einsum_tangent": (1, 2), "to_complex": (),
     "real_like": (0,), "saved": (), "zero_if_discrete": (0,), "hook": (0,),
     "checkpoint_every": (), "segment": (), "plus": (0, 1), "sum_part": (0,),
-    "unsum_part": (0,), "rows_like": (), "where_taken": (),
+    "unsum_part": (0,), "rows_like": (), "where_taken": (), "item": (), "owned_copy": (),
 }
 HOLDS = {"add_list": (0, 1), "zeros_filled": (0,), "unstack_like": (0,), "unconcatenate": (0,),
          "unjoin": (0,), "spread": (0,), "seed_like": (0,), "plus": (0, 1), "sum_part": (0,),
-         "unsum_part": (0,), "rows_like": (0,)}
+         "unsum_part": (0,), "rows_like": (0,), "owned_copy": (0,)}
 # The helpers whose result may be a read-only broadcast view (``np.broadcast_to``: one element
 # seen at many places), which generated code copies before it writes into it.
 BROADCAST_VIEWS = frozenset({"broadcast_like", "expand_reduced", "einsum_operand_adjoint"})
@@ -175,6 +175,8 @@ def add_at(buffer, index, g):
         else:
             buffer[index] = plus(buffer[index], g)
         return buffer
+    if type(index) is tuple and not index and isinstance(buffer, (float, complex, np.generic)):
+        return buffer + g               # all of a number (a 0-d array's arithmetic gives one)
     if not isinstance(buffer, _ARRAYS) or _other_array(g):
         # another array type (dask, cupy) on either side: the sum takes that type, out of
         # place (NumPy cannot write a dask array into its buffer; dask has no np.add.at)
@@ -485,6 +487,30 @@ def astype(x, dtype, **kwargs):
     if hasattr(x, "astype"):
         return x.astype(dtype, **kwargs)
     return np.asarray(x).astype(dtype, **kwargs)
+
+
+def owned_copy(g):
+    """A copy of the adjoint ``g`` that generated code then updates in place (``add_at``):
+    an array's copy, a list's or dict's (``add_at`` replaces their items, never writes into
+    them), a tuple as a list; a number is its own (the adjoint of a value that was None)."""
+    if isinstance(g, (list, tuple)):
+        return list(g)
+    if isinstance(g, dict):
+        return dict(g)
+    if isinstance(g, (bool, int, float, complex)):
+        return g
+    return g.copy()
+
+
+def item(x):
+    """``x.item()``: the Python number a size-1 array or NumPy scalar holds; a Python number
+    (a tangent, a zero) is its own. A batch of tangents is no number (``BatchingError``: the
+    sweep runs once per direction)."""
+    if isinstance(x, (bool, int, float, complex)):
+        return x
+    if isinstance(x, Batched):
+        float(x)
+    return x.item()
 
 
 def zero_if_discrete(g, value):

@@ -13,7 +13,7 @@ from srcad import runtime
 from srcad.registry import (adjoint, complex_ok, d, linear, nondiff, real_valued,
                             returns_list, tangent, unary)
 from srcad.runtime import (add_at, add_list, astype, broadcast_like, expand_reduced,
-                           gather_sum, plus, rows_like, saved, scalar_items, seed_like, spread, sum_part,
+                           gather_sum, item, owned_copy, plus, rows_like, saved, scalar_items, seed_like, spread, sum_part,
                            take_and_zero, unbroadcast, unstack_like, unsum_part,
                            where_taken, zero_if_discrete)
 
@@ -23,18 +23,25 @@ nondiff(runtime.scalar_seed, runtime.zeros_like, runtime.tangent_zeros, runtime.
 # linear in the first argument: their tangent rules are derived (registry.linear)
 linear(unbroadcast, broadcast_like, expand_reduced, seed_like, spread, gather_sum, scalar_items,
        saved, where_taken)
-linear(add_list, astype, zero_if_discrete, list, sum_part, unsum_part, rows_like)
+linear(add_list, astype, zero_if_discrete, list, sum_part, unsum_part, rows_like, item,
+       owned_copy)
 real_valued(runtime.reduced_count, runtime.last_write_mask)
 # Linear, so right for complex values; not scalar_items (its adjoint makes floats) and
 # astype (its rule for complex values is in complex.py).
-complex_ok(unbroadcast, broadcast_like, where_taken, expand_reduced, seed_like, spread, gather_sum, add_list,
-           add_at, take_and_zero, list, plus, sum_part, unsum_part, rows_like)
+complex_ok(unbroadcast, broadcast_like, where_taken, expand_reduced, seed_like, spread, gather_sum,
+           add_list, add_at, take_and_zero, list, plus, sum_part, unsum_part, rows_like, item,
+           owned_copy)
 unary(runtime.sigmoid, "y * (1.0 - y)")
 
 
 @adjoint(saved)
 def saved_adjoint(y, value):
     d[value] = d[y]
+
+
+@adjoint(owned_copy)
+def owned_copy_adjoint(y, g):
+    d[g] = d[y]
 
 
 @adjoint(seed_like)
@@ -109,6 +116,12 @@ def add_at_tangent(y, buffer, index, g):
 @tangent(take_and_zero)
 def take_and_zero_tangent(y, buffer, index):
     d[y] = take_and_zero(d[buffer], index)
+
+
+# x.item(): the number x holds, shaped back like x (an integer's derivative is zero)
+@adjoint(item)
+def item_adjoint(y, x):
+    d[x] = broadcast_like(zero_if_discrete(d[y], y), x)
 
 
 # A cast to integers or booleans is piecewise constant: its derivative is zero.

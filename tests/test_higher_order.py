@@ -211,3 +211,25 @@ def test_grad_of_one_number_with_a_value_that_is_not_a_number_stays_reverse():
     with pytest.raises(srcad.ShapeMismatchError, match="returns a scalar"):
         srcad.grad(vector)(0.5)
     assert "computed forward" not in srcad.show(_sum_sin, np.ones(3), np.ones(3))
+
+
+def _zero_d(b):
+    return float(b) ** 2 + b[()] * 3.0 + b.item() ** 3
+
+
+def _zero_d_indexed(b):
+    return float(b) ** 2 + b[()] * 3.0
+
+
+@pytest.mark.parametrize("f", [_zero_d, _zero_d_indexed])
+def test_a_zero_d_array_shares_the_variant_of_a_number(f):
+    """A 0-d array and a number have one specialized variant (shape ()): its code must run
+    for both (the forward-mode seed 1.0 indexed b[()]; the adjoint buffer of b was copied
+    with .copy() and written through bb[()], which a float has not)."""
+    grad = srcad.grad(f)
+    for b in (np.float64(0.8), np.array(0.8)):
+        g = grad(b)
+        assert g == pytest.approx(_central(f, np.float64(0.8)), rel=1e-7)
+        assert type(g) is type(b)
+        curvature = srcad.hvp(f)(b, np.array(1.0) if isinstance(b, np.ndarray) else 1.0)
+        assert float(curvature) == pytest.approx(_central(grad, np.float64(0.8)), rel=1e-6)

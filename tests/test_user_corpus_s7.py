@@ -392,9 +392,7 @@ case('dc_config', U.dc_config, lambda g: (U.Config(0.3, 1.0, 'c'), r(g, 4)))
 case('dc_net', U.dc_net, lambda g: (U.Net([U.DLinear(r(g, 3, 3), r(g, 3)), U.DLinear(r(g, 3, 2), r(g, 2))],
                                           r(g, 2)), r(g, 4, 3)))
 case('dc_in_list', U.dc_in_list,
-     args=lambda g: ([U.DLinear(r(g, 3), r(g, 3)), U.DLinear(r(g, 3), 0.2)], r(g, 3)),
-     mark=refused('sum(np.sum(l.W ...) for l in ls) over dataclasses: srcad does not differentiate '
-                  'the attribute .W'))
+     args=lambda g: ([U.DLinear(r(g, 3), r(g, 3)), U.DLinear(r(g, 3), 0.2)], r(g, 3)))
 case('dc_cfg_not_wrt', U.dc_cfg_not_wrt, lambda g: (r(g, 4), U.Config(0.3, 1.0)))
 case('dc_cfg_wrt1', U.dc_cfg_not_wrt, lambda g: (r(g, 4), U.Config(0.3, 1.0)), wrt=1)
 case('nt_fields_loop', U.nt_fields_loop, lambda g: (U.Params3(0.5, -0.3, 1.1), r(g, 4)), hvp=False)
@@ -490,9 +488,8 @@ case('partial_module_hvp', U.partial_loss, lambda g: (r(g, 4),))
 case('partial_direct', __import__('functools').partial(U._loss_c, c=-1.0), lambda g: (r(g, 4),), hvp=False)
 case('partial_inside', U.partial_inside, lambda g: (r(g, 4),))
 case('functools_partial_inside', U.functools_partial_inside, lambda g: (r(g, 4),))
-case('bound_method_value', U.bound_method_value,
-     args=lambda g: (r(g, 4), U.Scaler(1.2)),
-     mark=refused("_apply_fn(model.apply, x) of an object argument: Scaler has no field 'apply'"))
+case('bound_method_value', U.bound_method_value, args=lambda g: (r(g, 4), U.Scaler(1.2)))
+case('item_method', U.item_method, lambda g: (r(g, 3),))   # x.item(): refused before s10
 case('func_in_list_arg', U.func_in_list_arg, lambda g: ([np.sin, np.cos], r(g, 4)), wrt=1)
 case('loop_over_fn_list', U.loop_over_fn_list, lambda g: ([np.sin, U.softplus, np.tanh], r(g, 4)), wrt=1)
 case('ufunc_reduce', U.ufunc_reduce, lambda g: (r(g, 4),))
@@ -762,8 +759,7 @@ case('ternary_in_check_present', U.ternary_in_check, lambda g: ({'a': r(g, 2), '
 _W32 = lambda g: r(g, 3, 2, scale=0.5)
 case('class_attribute', U.Base.loss, lambda g: (U.Base(_W32(g)), r(g, 4, 3)))
 case('class_attribute_sub', U.Base.loss, lambda g: (U.Sub(_W32(g)), r(g, 4, 3)))
-case('super_call', U.SubSuper.loss, lambda g: (U.SubSuper(_W32(g)), r(g, 4, 3)), wrt=1,
-     mark=refused("super().forward(x): NoRuleError 'srcad does not know the method .forward()'"))
+case('super_call', U.SubSuper.loss, lambda g: (U.SubSuper(_W32(g)), r(g, 4, 3)), wrt=1)
 case('staticmethod_via_self', U.WithStatic.loss, lambda g: (U.WithStatic(r(g, 3)), r(g, 3)))
 case('classmethod_via_self', U.WithClassmethod.loss, lambda g: (U.WithClassmethod(r(g, 3)), r(g, 3)))
 case('inherited_method_base', U.Base2.loss, lambda g: (U.Base2(_W32(g)), r(g, 4, 3)))
@@ -1330,7 +1326,6 @@ BUILD_REFUSALS = [
     ('lambda_in_loop', U.closure_loop_var),
     ('max_of_generator', U.builtin_max_gen),
     ('sum_where_kw', U.sum_where),
-    ('item_method', U.item_method),
     ('functools_reduce_lambda', U.reduce_functools),
 ]
 

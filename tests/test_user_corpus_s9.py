@@ -1434,32 +1434,14 @@ XFAIL: dict[tuple[str, str], str] = {
     ("hvp", "horner_tuple_coeffs"): _HVP_TUPLE,
 }
 for _check in ("grad", "fwd", "hvp"):
-    XFAIL[(_check, "subclass_super_loss")] = _refused(
-        "NoRuleError, located: 'srcad does not know the method `.features()`' for "
-        "super().features(X) in a subclass's override; the hint 'Call the NumPy function "
-        "instead' does not fit a user's method")
     XFAIL[(_check, "seeded_noise")] = _refused(
         "NoRuleError, located: 'srcad does not know the method `.normal()`' for "
         "np.random.default_rng(0).normal(size=...), noise that does not depend on the input; "
         "the hint 'Call the NumPy function instead' does not fit")
-    XFAIL[(_check, "float_and_item")] = _refused(
-        "NoRuleError, located: 'srcad does not know the method `.item()`' for "
-        "np.mean(x).item() (float(...) of the same value is taken); hint 'Call the NumPy "
-        "function instead'")
     XFAIL[(_check, "alias_chain_write")] = _refused(
         "SrcadSyntaxError, located with a helpful hint (np.copy): \"writing into 'a', which "
         "shares memory with 'b' (another name for 'b'), which is read afterwards\" for "
         "a = b = np.zeros(3); a[0] = ... (a documented limitation)")
-    XFAIL[(_check, "lambdas_late_binding")] = _refused(
-        "SrcadSyntaxError, located: 'srcad does not differentiate a lambda here' for "
-        "[lambda z: z * k for k in range(3)] (documented: a lambda used as a value)")
-    XFAIL[(_check, "lambdas_default_binding")] = _refused(
-        "SrcadSyntaxError, located: 'srcad does not differentiate a lambda here' for "
-        "[lambda z, k=k: z * k for k in range(3)] (documented: a lambda used as a value)")
-    XFAIL[(_check, "namedtuple_replace")] = _refused(
-        "SrcadSyntaxError located in the standard library, not at the user's line: "
-        "'collections/__init__.py:453: Dense._make is not a method srcad can inline' for "
-        "layer._replace(b=...): srcad inlines namedtuple._replace from collections")
 for _check in ("grad", "fwd", "hvp"):     # hvp: refused since session 10 (was silent wrong)
     XFAIL[(_check, "view_write_then_base")] = _refused(
         "SrcadSyntaxError, located with a helpful hint (np.copy): \"writing into 'row', which "

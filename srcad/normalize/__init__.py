@@ -80,7 +80,7 @@ def normalize(src: Source, structures: dict | None = None,
     norm.sizes.update(called or {})
     output = lower_containers(src, fdef, structures or {}, output=True,
                               functions=frozenset(callables or ()), constants=constants,
-                              outputs=norm.helper_output)
+                              outputs=norm.helper_output, local=frozenset(own))
     containers = fdef.srcad_containers
     fence(src, fdef)
     taken = names_in(fdef) | set(src.namespace.cells)

@@ -479,12 +479,13 @@ class Calls(Inliner):
         args = [self.atom(scope, a, pre) for a in node.args]
         keywords = [gast.keyword(arg=k.arg, value=self.atom(scope, k.value, pre))
                     for k in node.keywords]
-        if name == "astype":
+        if name == "astype" or name == "item" and not args and not keywords:
+            # x.astype(t), x.item() (the number a size-1 array holds): srcad's helpers
             call = gast.Call(func=gast.Attribute(value=_name(self.ref(runtime, "_srcad"),
                                                              gast.Load()),
-                                                 attr="astype", ctx=gast.Load()),
+                                                 attr=name, ctx=gast.Load()),
                              args=[base] + args, keywords=keywords)
-            call.srcad_callee = runtime.astype
+            call.srcad_callee = getattr(runtime, name)
             return call
         if name == "pop" and not args and not keywords and isinstance(base, gast.Name):
             call = gast.Call(func=gast.Attribute(value=base, attr="pop", ctx=gast.Load()),
@@ -517,6 +518,13 @@ class Calls(Inliner):
         call = gast.Call(func=self.np_attr(target.__name__), args=[base] + args,
                          keywords=keywords)
         call.srcad_callee = target
+        if name == "flatten":           # always a copy (np.ravel may give a view)
+            tmp = self.namer.fresh("_ravel")
+            pre.append(gast.Assign(targets=[_name(tmp, gast.Store())], value=call,
+                                   type_comment=None))
+            call = gast.Call(func=self.np_attr("copy"), args=[_name(tmp, gast.Load())],
+                             keywords=[])
+            call.srcad_callee = np.copy
         return call
 
     def local_function(self, scope, ident):

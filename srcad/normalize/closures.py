@@ -7,7 +7,12 @@ same function without
 * ``def g(...): ...`` statements at the top level of its body,
 * ``g = lambda ...: ...`` statements there,
 * lambdas passed as call arguments (``h(lambda z: z ** 2, x)``: named ``_lambda``), or as
-  items of a list or tuple display passed as one (``np.piecewise(x, c, [lambda v: v, 0.0])``),
+  items of a list or tuple display (passed as one: ``np.piecewise(x, c, [lambda v: v, 0.0])``,
+  or bound to a name: ``fs = [lambda z: z, np.sin]``, a container of functions),
+* a list comprehension making lambdas over constants (``[lambda z: z * k for k in
+  range(3)]``), first made the display of its lambdas, with Python's binding: a default
+  (``k=k``) takes the variable's value at its iteration, a free read of the variable the
+  value it has once the comprehension ended (its last: late binding),
 and the local functions they define, name -> a FunctionDef (a lambda as ``def`` returning its
 body). Each name is bound once and only called or passed to a call (``Calls`` refuses any
 other use); a parameter default of a local function is a constant. Any other nested ``def``
@@ -15,11 +20,14 @@ or lambda is left to the fence, which refuses it with its location.
 """
 from __future__ import annotations
 
+import copy
+
 import gast
 
 from ..naming import names_in
 from ..nodes import walk
 from ..source import Source
+from .comprehensions import _constants, _range, _substituted
 from .program import _loc_error
 
 __all__ = ["local_functions", "LocalFunction"]
@@ -67,7 +75,7 @@ def local_functions(src: Source, fdef) -> dict:
             _check_defaults(src, made)
             found[name] = made
             continue
-        body.append(_hoist_lambdas(src, stmt, found, taken))
+        body.append(_hoist_lambdas(src, _unrolled_lambdas(src, stmt), found, taken))
     fdef.body = body or [gast.copy_location(gast.Pass(), fdef)]
     return found
 
@@ -81,8 +89,55 @@ def _check_defaults(src, fdef):
                              "from the enclosing function.")
 
 
+def _unrolled_lambdas(src, stmt):
+    """``stmt`` with each list comprehension making lambdas over constants (one ``for`` over a
+    tuple or ``range`` of constants, no condition) as the list display of its lambdas: per
+    iteration the lambda with its defaults read at that iteration and its free reads of the
+    variable at its last value (the comprehension's own variable, which its lambdas close
+    over: late binding, as Python runs it)."""
+    class Unroll(gast.NodeTransformer):
+        def visit_ListComp(self, n):
+            self.generic_visit(n)
+            if not isinstance(n.elt, gast.Lambda) or len(n.generators) != 1:
+                return n
+            gen = n.generators[0]
+            values = _range(gen.iter) if isinstance(gen.iter, gast.Call) and isinstance(
+                gen.iter.func, gast.Name) and gen.iter.func.id == "range" else \
+                _constants(gen.iter)
+            if values is None or gen.ifs or gen.is_async or not isinstance(
+                    gen.target, gast.Name) or any(isinstance(m, gast.Lambda)
+                                                  for m in gast.walk(n.elt.body)):
+                raise _loc_error(src, n, "lambdas made in a list comprehension over values "
+                                 "not known when the derivative is built (or with a "
+                                 "condition, nested loops, nested lambdas)",
+                                 "Iterate over a range or tuple of constants ([lambda z, k=k: "
+                                 "z * k for k in range(3)]), or write a def taking the value "
+                                 "as a parameter and call it in the loop.")
+            var = gen.target.id
+            a = n.elt.args
+            params = {p.id for p in a.posonlyargs + a.args + a.kwonlyargs} | {
+                p.id for p in (a.vararg, a.kwarg) if p is not None}
+            made = []
+            for v in values:
+                lam = copy.deepcopy(n.elt)
+                lam.args.defaults = [_substituted(d, {var: v}) for d in lam.args.defaults]
+                lam.args.kw_defaults = [d if d is None else _substituted(d, {var: v})
+                                        for d in lam.args.kw_defaults]
+                if var not in params:
+                    lam.body = _substituted(lam.body, {var: values[-1]})
+                made.append(lam)
+            return gast.copy_location(gast.List(elts=made, ctx=gast.Load()), n)
+
+        def skip(self, n):
+            return n
+
+        visit_FunctionDef = visit_Lambda = skip
+    return Unroll().visit(stmt)
+
+
 def _hoist_lambdas(src, stmt, found, taken):
-    """``stmt`` with each lambda passed as a call argument named as a local function."""
+    """``stmt`` with each lambda passed as a call argument, or an item of a list or tuple
+    display, named as a local function."""
     def fresh():
         name, i = "_lambda", 2
         while name in taken:
@@ -96,13 +151,18 @@ def _hoist_lambdas(src, stmt, found, taken):
             for i, a in enumerate(n.args):
                 if isinstance(a, gast.Lambda):
                     n.args[i] = self.named(a)
-                elif isinstance(a, (gast.List, gast.Tuple)):    # np.piecewise's funclist
-                    a.elts = [self.named(e) if isinstance(e, gast.Lambda) else e
-                              for e in a.elts]
             for k in n.keywords:
                 if isinstance(k.value, gast.Lambda):
                     k.value = self.named(k.value)
             return n
+
+        def visit_List(self, n):     # np.piecewise's funclist, fs = [lambda z: z, ...]
+            self.generic_visit(n)
+            if isinstance(n.ctx, gast.Load):
+                n.elts = [self.named(e) if isinstance(e, gast.Lambda) else e for e in n.elts]
+            return n
+
+        visit_Tuple = visit_List
 
         def named(self, lam):
             name = fresh()

@@ -13,7 +13,9 @@ arguments of this call (``srcad.trees.structure``). Output: the same function wh
 * dict literals with constant keys, and list or tuple displays holding containers or
   module-level functions (``(np.tanh, relu)``, read where called), are containers too: each
   item is assigned once to a name of its own (``d_a = x``);
-* ``name = container`` and ``a, b = container`` bind names to containers (no statement);
+* ``name = container`` and ``a, b = container`` bind names to containers (no statement); a
+  display of displays bound to a name the code changes, rebinds or indexes with a key
+  computed at run time stays an ordinary list;
 * ``for v in container:`` (over a container's items, keys, values, ``enumerate``, ``zip``)
   is unrolled, one copy of the body per item (``zip`` with a list that is no container:
   copy k under ``if len(xs) > k:``);
@@ -23,20 +25,23 @@ arguments of this call (``srcad.trees.structure``). Output: the same function wh
   parameter (positional, keyword-only); a helper's, bound to its call's items (``views``),
   are dropped from its signature;
 * a dict comprehension over containers (or constants) is unrolled into a dict of static keys,
-  and a call of a namedtuple class or a plain dataclass makes a container of its fields;
+  and a call of a namedtuple class or a plain dataclass makes a container of its fields
+  (``p._replace(b=c)``, ``dataclasses.replace(d, b=c)``: a copy with those fields replaced);
 * with ``output``, the function's ``return`` of a container (a dict, namedtuple or dataclass,
   or a tuple or list holding one) returns the tuple of its leaves, and its structure is the
   pass's result (``Program.output``); a call of a user helper returning one (``outputs``)
   is ``r_h, r_out = forward(p, x)``, ``r`` bound to the container of those names;
-* ``for k in ('a', 'b'):`` over constants (or a ``range`` of them) whose body reads a
-  container with ``k`` or holds a ``try`` is unrolled, so the reads and the ``try`` are
-  decided per copy;
-* a bound method of a container (``trees.METHOD``) called is its method on that object;
+* ``for k in ('a', 'b'):`` over constants (or a ``range`` of them: literals, ``len`` of a
+  container, a name bound once to integer arithmetic on those, ``n = len(params) // 2``,
+  or to another int known then: ``values``) whose body reads a container with ``k`` or
+  holds a ``try`` is unrolled, so the reads and the ``try`` are decided per copy;
+* a bound method of a container (``trees.METHOD``: an argument, or ``model.apply`` taken from
+  an object) called is its method on that object, ``super().f(x)`` the method past the
+  method's class in the object's MRO; a library's method (``_asdict``) is never inlined;
 * an ``if`` or a conditional expression whose test is known when the derivative is built
   (``isinstance(p, dict)``, ``'c' in p``, ``mode == 'sum'`` of a str in ``constants``) is
   the branch taken, and what follows a block that always returns or raises is dropped;
-* ``range(n)`` of ints known then (``n = len(params) // 2``, a name bound once) is a loop
-  over constants, and ``{**DEFAULTS, **params}`` a dict of the keys known then;
+* ``{**DEFAULTS, **params}`` is a dict of the keys known then;
 * ``for k in p: p[k]`` over a parameter of no structure (a generic build) is refused;
 * ``TABLE[key]`` and ``TABLE.get(key, default)`` of a global dict of functions, the key
   known then, is the function as read from the table (``table_item``).
@@ -58,13 +63,14 @@ import gast
 from ..errors import SrcadSyntaxError
 from ..naming import names_in
 from ..nodes import walk
-from ..source import UNRESOLVED, AttributeOf, ItemOf, KeysOf, Source
+from ..source import UNRESOLVED, AttributeOf, ItemOf, KeysOf, Source, _is_library
 from .. import trees
 from .comprehensions import _constants
 from .program import _loc_error
 from .trys import handler_for, then_finally
 
-__all__ = ["lower_containers", "leaf_names", "param_names", "renamed", "star_view"]
+__all__ = ["lower_containers", "leaf_names", "param_names", "renamed", "star_view",
+           "function_items"]
 
 
 class _Static:
@@ -175,9 +181,10 @@ class _Lowering:
         self.counts = counts
         self.ranges: dict = {}      # a name bound once to a range of constants -> its values
         self.values: dict = {}      # a name bound once to a number or str known when the
-        #                             derivative is built (n = len(params) // 2) -> it
-        self.mutated = _mutated(fdef)
+        #                             derivative is built (n = len(params)) -> it
+        self.mutated = _mutated(fdef) | _indexed_at_run_time(fdef)
         self.functions: frozenset = frozenset()
+        self.local: frozenset = frozenset()     # names of the local functions it calls
         self.outputs = None         # (helper, views) -> the structure it returns, or None
         self.returns: dict = {}     # id(call) -> (call, the container of its leaves)
         a = fdef.args
@@ -231,6 +238,9 @@ class _Lowering:
     def function_ref(self, node) -> bool:
         """Is ``node`` a module-level function as written: a name the function neither
         assigns nor takes as a parameter, or an attribute of one (``np.tanh``)?"""
+        if isinstance(node, gast.Name) and node.id in self.local and \
+                not self.counts.get(node.id):
+            return True         # a local function (fs = [lambda z: z, np.sin])
         root = node
         while isinstance(root, gast.Attribute):
             root = root.value
@@ -337,14 +347,18 @@ class _Lowering:
                                  f"{', '.join(map(repr, base.keys))})", "Use one of its keys.")
             return item
         if isinstance(node, gast.Attribute):
-            base = self.resolve(node.value, pre, hint)
+            above = self.super_of(node.value)   # super().gain: the classes past one
+            base, after = above if above is not None else (self.resolve(node.value, pre, hint),
+                                                           None)
             if isinstance(base, _Static) and base.kind in trees.FIELDS:
-                item = base.item(node.attr)
+                item = base.item(node.attr) if after is None else _MISSING
                 if item is not _MISSING:
                     return item
-                found = self.class_attribute(base.cls, node.attr)
-                if isinstance(found, property) or _is_method(found):
+                found = self.class_attribute(base.cls, node.attr, after)
+                if isinstance(found, property) or _is_method(found) and after is not None:
                     return None          # read through its getter (``expr``: a method call)
+                if _is_method(found):    # model.apply as a value: the method on that object
+                    return _Static(trees.METHOD, types.MethodType, (node.attr,), [base])
                 if found is _MISSING:
                     raise self.error(node, f"{base.cls.__name__} has no field {node.attr!r}",
                                      "Read one of its fields.")
@@ -542,6 +556,49 @@ class _Lowering:
         kind = trees.DATACLASS if dataclasses.is_dataclass(cls) else trees.NAMEDTUPLE
         return _Static(kind, cls, fields, items)
 
+    def replaced_of(self, node):
+        """The container ``layer._replace(b=...)`` (of a namedtuple) or
+        ``dataclasses.replace(obj, b=...)`` (of a plain dataclass) copies, else None."""
+        func = node.func
+        if isinstance(func, gast.Attribute) and func.attr == "_replace" and not node.args:
+            base = self.resolve(func.value, None, "")
+            return base if isinstance(base, _Static) and base.kind == trees.NAMEDTUPLE else None
+        if not isinstance(func, (gast.Name, gast.Attribute)) or len(node.args) != 1:
+            return None
+        root = func
+        while isinstance(root, gast.Attribute):
+            root = root.value
+        if not isinstance(root, gast.Name) or root.id in self.env or root.id in self.counts:
+            return None
+        if self.src.namespace.resolve(func) is not dataclasses.replace:
+            return None
+        base = self.resolve(node.args[0], None, "")
+        if not isinstance(base, _Static) or base.kind != trees.DATACLASS:
+            return None
+        if hasattr(base.cls, "__post_init__") or not all(
+                f.init for f in dataclasses.fields(base.cls)):
+            raise self.error(node, f"dataclasses.replace of a {base.cls.__name__}, whose "
+                             "__post_init__ or init=False fields srcad does not run",
+                             f"Make the new {base.cls.__name__} with its fields "
+                             f"({base.cls.__name__}(W=..., b=...)).")
+        return base
+
+    def replace(self, base, node, pre, hint):
+        """A copy of the container ``base`` with the fields the call's keywords give
+        replaced: a new container of the same class, its other items the old ones."""
+        if any(k.arg is None for k in node.keywords):
+            raise self.error(node, f"a {base.cls.__name__} replaced with ** arguments",
+                             "Pass each field to replace by name.")
+        given = {k.arg: k.value for k in node.keywords}
+        unknown = [k for k in given if k not in base.keys]
+        if unknown:
+            raise self.error(node, f"{base.cls.__name__} has no field {unknown[0]!r}",
+                             f"Replace fields of {base.cls.__name__}: "
+                             f"{', '.join(map(str, base.keys))}.")
+        items = [self.item(given[k], pre, f"{hint}_{k}") if k in given else item
+                 for k, item in zip(base.keys, base.items)]
+        return _Static(base.kind, base.cls, base.keys, items)
+
     def dict_comprehension(self, comp, pre, hint):
         """``{k: 2.0 * v for k, v in params.items()}`` over containers (and constants): the
         dict it makes, one item per iteration, its keys and conditions decided when the
@@ -612,6 +669,9 @@ class _Lowering:
         cls = self.container_class(func)
         if cls is not None:
             return self.construct(cls, node, pre, hint) if pre is not None else None
+        replaced = self.replaced_of(node)
+        if replaced is not None:
+            return self.replace(replaced, node, pre, hint) if pre is not None else None
         returned = self.helper_output(node, pre, hint)
         if returned is not None:
             return returned
@@ -729,6 +789,12 @@ class _Lowering:
                                           ctx=gast.Load()), node)
         what = "a dict" if found.kind == trees.DICT else f"a {found.cls.__name__}" if \
             found.kind in trees.FIELDS else "a nested container"
+        if found.kind == trees.METHOD:
+            name = f"{found.items[0].cls.__name__}.{found.keys[0]}"
+            raise self.error(node, f"the method {name} used as a value here: srcad inlines a "
+                             "method where it is called", "Call it on the object "
+                             "(model.apply(x)), or pass it to a function of your own (inlined, "
+                             "calling it); a library function cannot call it.")
         raise self.error(node, f"{what} used whole here: srcad lowers containers by their "
                          "constant keys when the derivative is built",
                          "Read its items with constant keys (params['W'], model.W), loop "
@@ -755,9 +821,12 @@ class _Lowering:
                 return self.generic(n)
 
             def visit_Attribute(self, n):
+                above = lowering.super_of(n.value) if isinstance(n.ctx, gast.Load) else None
                 base = lowering.resolve(n.value, None, "") if isinstance(n.ctx, gast.Load) \
-                    else None
-                if isinstance(base, _Static) and base.kind in trees.FIELDS and \
+                    and above is None else None
+                if above is not None and isinstance(lowering.class_attribute(
+                        above[0].cls, n.attr, above[1]), property) or isinstance(
+                        base, _Static) and base.kind in trees.FIELDS and \
                         base.item(n.attr) is _MISSING and \
                         isinstance(getattr(base.cls, n.attr, None), property):
                     call = gast.copy_location(gast.Call(func=n, args=[], keywords=[]), n)
@@ -867,35 +936,77 @@ class _Lowering:
             return None
         if id(node) in self.star_displays:      # h((a, b)), h *-unpacking it
             return self.display(node, [] if pre is None else pre, "item")
-        display = isinstance(node, gast.Dict) or (
-            isinstance(node, gast.Call) and self.builtin(node.func, "dict"))
+        display = isinstance(node, gast.Dict) or isinstance(node, gast.Call) and (
+            self.builtin(node.func, "dict") or self.container_class(node.func) is not None or
+            self.replaced_of(node) is not None) or (  # h(Pair(a, b)), h(p._replace(b=c))
+            _flat_display(node) and any(map(self.function_ref, node.elts)))  # h([f, g], x)
         found = self.resolve(node, pre if display else None, "item")
         if not isinstance(found, _Static):
             return None
         if isinstance(node, gast.Name) and node.id in self.star_passed:
             return found          # the helper *-unpacks it: it needs the items one by one
+        if any(type(i) is _Ref for i in found.items):
+            return found          # functions: the helper calls them (Inliner.function_items)
         try:
             self.materialize(found, node)
         except SrcadSyntaxError:
             return found
         return None
 
-    def class_attribute(self, cls, attr):
+    def class_attribute(self, cls, attr, after=None):
         """``attr`` of class ``cls`` as its MRO gives it (the descriptor itself: a
-        staticmethod, classmethod, property or function), or _MISSING. The class read is a
-        dependency of the derivative: rebinding ``Cls.attr`` (here or in a base) rebuilds it."""
-        self.deps.append((AttributeOf(cls), attr, getattr(cls, attr, UNRESOLVED)))
-        for klass in getattr(cls, "__mro__", (cls,)):
+        staticmethod, classmethod, property or function), or _MISSING; ``after``: looked up
+        past that class of the MRO, as ``super()`` in a method of ``after`` does. The classes
+        read are a dependency of the derivative: rebinding ``Cls.attr`` (here or in a base)
+        rebuilds it."""
+        mro = list(getattr(cls, "__mro__", (cls,)))
+        if after is not None:
+            mro = mro[mro.index(after) + 1:]
+            for klass in mro:       # each class super() may find it in
+                self.deps.append((AttributeOf(klass), attr, getattr(klass, attr, UNRESOLVED)))
+                if attr in vars(klass):
+                    break
+        else:
+            self.deps.append((AttributeOf(cls), attr, getattr(cls, attr, UNRESOLVED)))
+        for klass in mro:
             if attr in vars(klass):
                 return vars(klass)[attr]
         return _MISSING
 
-    def method_of(self, base, attr, node):
-        """The method ``base.attr`` calls, found in the class bodies of the object's MRO, and
-        what its first parameter is bound to: a plain method (or a property's getter) the
-        object, a classmethod the object's class (a container of no fields: its class
-        attributes only), a staticmethod nothing (returned as the staticmethod)."""
-        found = self.class_attribute(base.cls, attr)
+    def super_of(self, node):
+        """``super()`` (in a method, whose first parameter holds an object srcad lowers) or
+        ``super(Cls, obj)``: ``(the object's container, the class whose successors in the
+        object's MRO the lookup starts from)``; None for any other expression."""
+        if not (isinstance(node, gast.Call) and self.builtin(node.func, "super")) or                 node.keywords:
+            return None
+        if node.args:
+            if len(node.args) != 2:
+                return None
+            start = self.src.namespace.resolve(node.args[0])
+            base = self.resolve(node.args[1], None, "")
+        else:
+            fn = self.src.fn        # as Python: its __class__ cell and first parameter
+            code = getattr(fn, "__code__", None)
+            if code is None or "__class__" not in code.co_freevars or not code.co_argcount:
+                raise self.error(node, "super() outside a method of a class",
+                                 "Call super() in a method whose first parameter is the "
+                                 "object (self), or write super(Cls, obj).")
+            start = fn.__closure__[code.co_freevars.index("__class__")].cell_contents
+            base = self.env.get(code.co_varnames[0])
+        if not isinstance(base, _Static) or base.kind not in trees.FIELDS:
+            return None             # refused where the call is (a method of no container)
+        if not isinstance(start, type) or start not in getattr(base.cls, "__mro__", ()):
+            raise self.error(node, "super(): the object is not an instance of the class",
+                             "Pass the class and an object of it (super(Cls, self)).")
+        return base, start
+
+    def method_of(self, base, attr, node, after=None):
+        """The method ``base.attr`` calls, found in the class bodies of the object's MRO (past
+        class ``after``: ``super().attr``), and what its first parameter is bound to: a plain
+        method (or a property's getter) the object, a classmethod the object's class (a
+        container of no fields: its class attributes only), a staticmethod nothing (returned
+        as the staticmethod)."""
+        found = self.class_attribute(base.cls, attr, after)
         if isinstance(found, property) and getattr(node, "srcad_property", False):
             found = found.fget            # self.Wt of a @property: its getter
         if isinstance(found, classmethod) and isinstance(found.__func__, types.FunctionType):
@@ -931,6 +1042,9 @@ class _Lowering:
                 raise self.error(node, f"a {called.cls.__name__} is called here, and its class "
                                  "has no __call__ method srcad can inline", "Call one of its "
                                  "methods, or give the class a plain __call__ method.")
+        elif isinstance(node.func, gast.Attribute) and self.super_of(node.func.value):
+            base, start = self.super_of(node.func.value)     # super().forward(x)
+            method, base = self.method_of(base, node.func.attr, node, after=start)
         elif isinstance(node.func, gast.Attribute):
             base = self.resolve(node.func.value, None, "")
             if isinstance(base, _Static) and base.kind in trees.FIELDS \
@@ -944,8 +1058,10 @@ class _Lowering:
         fn = method.__func__ if isinstance(method, staticmethod) else \
             method or self.src.namespace.resolve(node.func)
         module = getattr(fn, "__module__", "") or ""
-        if not isinstance(fn, types.FunctionType) or module.startswith(("numpy", "srcad")):
-            return None         # refused where the container is used whole
+        if not isinstance(fn, types.FunctionType) or module.startswith(("numpy", "srcad")) or \
+                _is_library(fn):
+            return None         # refused where the container is used whole (a library's
+        #                         method, namedtuple's _asdict: never inlined from its source)
         if any_helper and (any(isinstance(a, gast.Starred) for a in node.args) or
                            any(k.arg is None for k in node.keywords)):
             return None         # f(*xs): probed once its items are spelled out
@@ -1113,6 +1229,11 @@ class _Lowering:
                     found is not None and isinstance(stmt.targets[0], (gast.Tuple, gast.List))):
                 self.bind(stmt.targets[0], found, stmt, pre)
                 return pre          # (a leaf written into an array, a[i] = m.b: an expression)
+            if isinstance(stmt.targets[0], gast.Name) and isinstance(stmt.value, gast.BinOp) and \
+                    self.counts.get(hint) == 1 and self.of_structure(stmt.value):
+                # n_layers = len(params) // 2: an int the structure decides (a loop's bound)
+                self.env[hint] = _Const(self.constant(stmt.value))
+                return pre
         if isinstance(stmt, gast.For):
             zipped = self.zip_with_lists(stmt.iter, pre)
             if zipped is not None:
@@ -1183,6 +1304,13 @@ class _Lowering:
                     isinstance(self.resolve(base, None, ""), _Static):
                 return values
         return None
+
+    def of_structure(self, value) -> bool:
+        """Is ``value`` integer arithmetic on what the containers' structure gives (``len``
+        of a container), known when the derivative is built?"""
+        return type(self.constant(value)) is int and any(
+            isinstance(n, gast.Call) and isinstance(self.resolve(n, None, ""), _Const)
+            for n in gast.walk(value))
 
     def zip_with_lists(self, it, pre):
         """``zip(xs, (np.tanh, relu))``, containers zipped with values that are not (a list
@@ -1429,14 +1557,29 @@ def _mutated(fdef) -> set:
     return out | {name for name, count in stores.items() if count > 1}
 
 
+def _indexed_at_run_time(fdef) -> set:
+    """Names read with a key computed at run time (``pairs[k]`` where ``k = ks[i]``: no
+    constant, nor a loop's variable, which a loop over constants unrolls): a display of
+    displays bound to one stays an ordinary list (generated code read again, its generic
+    variant indexing a list of tuples so)."""
+    computed = {t.id for n in walk(fdef) if isinstance(n, gast.Assign) and isinstance(
+        n.value, (gast.Subscript, gast.Call, gast.BinOp)) for t in n.targets
+        if isinstance(t, gast.Name)}
+    return {n.value.id for n in walk(fdef) if isinstance(n, gast.Subscript) and isinstance(
+        n.value, gast.Name) and isinstance(n.slice, gast.Name) and n.slice.id in computed}
+
+
 def lower_containers(src: Source, fdef, structures: dict, views: dict | None = None,
                      functions: frozenset = frozenset(), output: bool = False,
-                     outputs=None, constants: dict | None = None):
+                     outputs=None, local: frozenset = frozenset(),
+                     constants: dict | None = None):
     """Lower ``fdef`` (in place) for container parameters of ``structures`` (parameter name
     -> ``trees.structure``), and every container literal it makes; ``views`` (an inlined
     helper's parameter -> the container its caller passed, see ``helper_call``) are bound
     as they are; ``functions`` are the leaves holding functions (``acts_0`` of ``acts =
-    [np.tanh, relu]``), which a name bound to one reads where it is called. ``output`` (the
+    [np.tanh, relu]``), which a name bound to one reads where it is called, ``local`` the
+    names of local functions (``closures``), items of displays as module-level functions
+    are. ``output`` (the
     function differentiated, not a helper): a returned dict, namedtuple or dataclass (or a
     tuple or list holding one) is returned as the tuple of its leaves, and its structure is
     the result (else None). ``outputs(helper, views)``: the structure of the container a
@@ -1449,6 +1592,7 @@ def lower_containers(src: Source, fdef, structures: dict, views: dict | None = N
     nested functions and lambdas read as their ``views``."""
     lowering = _Lowering(src, fdef, output)
     lowering.functions = functions
+    lowering.local = local
     lowering.outputs = outputs
     fdef.srcad_deps = lowering.deps
     fdef.srcad_containers = {}
@@ -1501,6 +1645,20 @@ def lower_containers(src: Source, fdef, structures: dict, views: dict | None = N
                              f"{trees.describe(lowering.tree)}", "Return containers of one "
                              "structure (the same keys and types) on every path.")
     return lowering.tree
+
+
+def function_items(views: dict, bind) -> dict:
+    """``views`` with each function item (``_Ref``: ``np.sin``, a lambda of the caller's)
+    replaced by the name ``bind(node)`` gives it in the helper's scope."""
+    def walk(item):
+        if type(item) is _Ref:
+            return _Ref(gast.copy_location(gast.Name(id=bind(item.node), ctx=gast.Load(),
+                                                     annotation=None, type_comment=None),
+                                           item.node))
+        if isinstance(item, _Static):
+            return _Static(item.kind, item.cls, item.keys, [walk(i) for i in item.items])
+        return item
+    return {k: walk(v) for k, v in views.items()}
 
 
 def star_view(passed):

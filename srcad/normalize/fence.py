@@ -34,7 +34,7 @@ _REJECT = {
                        "top level of the function's body)",
                        "define it at the top level of the body, or at module level"),
     gast.Lambda: ("a lambda here (srcad inlines lambdas assigned to a name at the top level "
-                  "of the body, or passed as call arguments)",
+                  "of the body, passed as call arguments, or items of a list or tuple display)",
                   "assign it to a name first (act = lambda z: ...), or write a `def`"),
     gast.ListComp: ("a list comprehension here (in a `while` test)",
                     "compute it before the loop and again at the end of its body"),

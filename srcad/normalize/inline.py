@@ -29,7 +29,7 @@ from .anf import Expressions
 from .closures import LocalFunction, local_functions
 from .comprehensions import lower_comprehensions
 from .trys import lower_reraising_try
-from .containers import lower_containers, renamed, star_view
+from .containers import function_items, lower_containers, renamed, star_view
 from .fence import fence
 from .jumps import _lower_returns
 from .program import TypeError_, _literal_or_ref, _loc_error, _name, assigned_names
@@ -58,6 +58,9 @@ class Inliner(Expressions):
                              f"{_MAX_INLINE_DEPTH} (recursion?)",
                              "srcad inlines helpers; recursive functions are not supported.")
         views, leaves = renamed(views or {}, scope.rename)
+        functions: dict = {}        # h([np.sin, lambda z: z], x): its items, by their names
+        views = function_items(views, lambda n: self.function_name(scope, n, functions))
+        leaves |= set(functions)
         src = self.parsed_helper(fn)
         fdef = src.node
         sig = inspect.signature(src.fn)     # a srcad derivative: its generated function's
@@ -115,6 +118,7 @@ class Inliner(Expressions):
                        self.main.namespace.globals or bool(helper_ns.imports),
                        depth=scope.depth + 1)
         inner.local_functions = {n: LocalFunction(f, inner) for n, f in own.items()}
+        inner.callables.update(functions)
         inner.containers = containers
         skip = set(mutated) | set(views)
         if fn in self.sizes or views or src.generated:
@@ -129,6 +133,21 @@ class Inliner(Expressions):
         self.sizes[fn] = sum(isinstance(n, gast.stmt) for n in made) if plain and all(
             _repeatable(n) for n in made) and _made_anew(pre[before:], result) else -1
         return result
+
+    def function_name(self, scope, node, functions) -> str:
+        """The name a helper reads the function ``node`` of its caller's scope by (an item of
+        a display passed to it): a reference to a module-level function, a fresh name for a
+        local function (inlined where called); ``functions`` maps it to the function."""
+        found = self.passed_function(scope, node)
+        if found is None or not (isinstance(found, LocalFunction) or callable(found)):
+            raise _loc_error(scope.src, node, "a function srcad cannot resolve, passed in a "
+                             "display to a helper", "Pass module-level functions or "
+                             "lambdas.")
+        base = node.id if isinstance(node, gast.Name) else node.attr
+        name = self.namer.fresh(base.lstrip("_") or "fn") if isinstance(
+            found, LocalFunction) else self.ref(found, base)
+        functions[name] = found
+        return name
 
     def built_once(self, scope, fn, args, keywords):
         """The primitive (``called_helpers.HelperPrimitive``) a call of helper ``fn`` is, in
@@ -190,7 +209,7 @@ class Inliner(Expressions):
         lower_sugar(src, fdef)
         lower_comprehensions(src, fdef)
         tree = lower_containers(src, fdef, {}, views, frozenset(self.passed), output=output,
-                                outputs=self.helper_output)
+                                outputs=self.helper_output, local=frozenset(own))
         self.deps += fdef.srcad_deps
         fence(src, fdef)
         if views:
@@ -237,7 +256,8 @@ class Inliner(Expressions):
         # the enclosing function's containers it reads (a closure: p['W'] of the caller)
         lower_containers(src, fdef, {}, {
             k: v for k, v in outer.containers.items() if k not in bound_here},
-            functions=frozenset(self.passed), outputs=self.helper_output)
+            functions=frozenset(self.passed), outputs=self.helper_output,
+            local=frozenset(own) | frozenset(outer.local_functions))
         containers = fdef.srcad_containers
         self.deps += fdef.srcad_deps
         fence(src, fdef)

@@ -101,7 +101,8 @@ class Resolver:
         if ident in scope.local_functions and isinstance(node.ctx, gast.Load):
             raise _loc_error(scope.src, node, f"the local function {ident!r} used as a value",
                              "srcad inlines nested functions and lambdas where they are "
-                             "called: call it, or pass it to a helper of yours.")
+                             "called: call it, or pass it to a helper of yours (h(f, x), "
+                             "or in a list or tuple display: h([f, np.sin], x)).")
         if ident in scope.rename:
             return _name(scope.rename[ident], node.ctx)
         if scope.depth and isinstance(node.ctx, gast.Load) and ident in scope.source_names:

@@ -110,6 +110,16 @@ class _Peephole(Transformer):
                 self.changed = True
         return node
 
+    def visit_Subscript(self, node):
+        """``1.0[()]`` -> ``1.0``: all of a number (a one-number gradient's tangent, seeded
+        1.0 in forward mode, of a 0-d array indexed ``b[()]``)."""
+        self.generic_visit(node)
+        if _number(node.value) is not None and isinstance(node.slice, gast.Tuple) and \
+                not node.slice.elts and isinstance(node.ctx, gast.Load):
+            self.changed = True
+            return node.value
+        return node
+
     def visit_Name(self, node):        # nothing to rewrite below a name or a literal
         return node
 

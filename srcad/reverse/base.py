@@ -58,6 +58,11 @@ class _Base:
         self.preserve_result = preserve_result
         self.lists = list_names(program.node, shapes)
         self.maybe_lists = maybe_list_names(program.node, shapes, self.lists)
+        # names the code binds to None (generated code being differentiated again binds a
+        # name before the loop defining it): their adjoint may be a number, not an array
+        self.maybe_none = {n.targets[0].id for n in gast.walk(program.node)
+                           if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name)
+                           and isinstance(n.value, gast.Constant) and n.value.value is None}
         self.saves: list[_Save] = []
         self.tapes: dict = {}     # "_tape": values derivatives flow through; "_control":
         #                           loop ranges, trip counts, conditions (never active)

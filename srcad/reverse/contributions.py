@@ -67,14 +67,23 @@ class Contributions(PrimalSweep):
         state.owned.add(b)
         if name in self.lists:
             return [_assign(b, _call(_name("list"), _name(b)))]
+        shape = self.shapes.get(name)
+        if shape == () or not isinstance(shape, tuple) and (
+                name in self.maybe_lists or name in self.maybe_none):
+            # no array, maybe: a list or tuple (a container's item in a generic variant),
+            # a number (the adjoint of a name that held None, bound before a loop; of a
+            # shape-() value: a number or a 0-d array, which share a variant)
+            return [_assign(b, _call(_attr(_name(self.rt), "owned_copy"), _name(b)))]
         return [_assign(b, _call(_attr(_name(b), "copy")))]
 
     def contribute_sparse(self, name, index, value, state) -> list:
         """``d[name][index] += value``: into an owned buffer shaped like ``name``."""
         if is_zero(value):
             return []
-        code = self.own(name, state)
         b = self.adj(name)
+        if self.shapes.get(name) == ():     # x[()] of a number or 0-d array: all of it
+            return self.contribute(name, value, state)
+        code = self.own(name, state)
         # ``+=`` through an index is an array's: a list's would concatenate (``b[1:3] +=
         # [g, h]``), so a buffer not known to be an array accumulates through ``add_at``
         if isinstance(self.shapes.get(name), tuple) and _is_basic_index(index, self.shapes):

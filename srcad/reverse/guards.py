@@ -47,33 +47,44 @@ def where_guards(fdef) -> dict:
     for p in fdef.args.posonlyargs + fdef.args.args + fdef.args.kwonlyargs:
         assigned[p.id] += 1
     guarded: dict = {}
-    _blocks(fdef.body, assigned, loads, guarded, True)
+    top = Counter(s.targets[0].id for s in fdef.body if isinstance(s, gast.Assign)
+                  and isinstance(s.targets[0], gast.Name))
+    # a name assigned only by statements of the function's own body (each value read by the
+    # statements up to the next assignment, which the walk of that block sees in full)
+    straight = {n for n, k in top.items() if k == assigned[n]}
+    _blocks(fdef.body, assigned, loads, guarded, straight)
     return guarded
 
 
-def _blocks(body, assigned, loads, guarded, top):
-    _block(body, assigned, loads, guarded, top)
+_FREE = "free"      # a use no derivative flows back through (np.where's condition, isfinite)
+
+
+def _blocks(body, assigned, loads, guarded, straight):
+    _block(body, assigned, loads, guarded, straight)
     for stmt in body:
         for field in ("body", "orelse"):
             inner = getattr(stmt, field, None)
             if inner:
-                _blocks(inner, assigned, loads, guarded, False)
+                _blocks(inner, assigned, loads, guarded, None)
 
 
-def _block(body, assigned, loads, guarded, top):
+def _block(body, assigned, loads, guarded, straight):
     """One block, last statement first: a name's uses are all seen before its definition.
-    In the function's own body (``top``), a name assigned once holds one value for the
-    whole adjoint sweep; in a loop or branch the sweep restores it where it was assigned,
-    so a condition must be assigned before the region."""
-    uses: dict = {}             # name -> [(conditions or None, hot)] of the uses seen
+    In the function's own body (``straight`` is not None: its names assigned only there),
+    a name assigned once holds one value for the whole adjoint sweep, and one assigned
+    several times there has each value read up to its next assignment; in a loop or branch
+    the sweep restores a name where it was assigned, so a condition must be assigned before
+    the region."""
+    uses: dict = {}             # name -> [(conditions, None or _FREE, hot)] of the uses seen
     later: set = set()          # names assigned after the current statement
     for stmt in reversed(body):
         target = stmt.targets[0] if isinstance(stmt, gast.Assign) else None
         name = target.id if isinstance(target, gast.Name) else None
-        seen = uses.get(name, [])
-        conditions = {c for c, _ in seen} if name is not None else set()
-        if (name is not None and assigned[name] == 1 and len(seen) == loads[name]
-                and _elementwise(_primitive(stmt))
+        seen = uses.pop(name, [])           # this value's uses (earlier ones: the old value's)
+        conditions = {c for c, _ in seen if c is not _FREE}
+        complete = name is not None and (assigned[name] == 1 and len(seen) == loads[name] or
+                                         straight is not None and name in straight)
+        if (complete and _elementwise(_primitive(stmt))
                 and len(conditions) == 1 and None not in conditions
                 and not any(c in later for c, _ in next(iter(conditions)))):
             chain = next(iter(conditions))
@@ -82,7 +93,7 @@ def _block(body, assigned, loads, guarded, top):
         else:
             chain, hot = (), False
         _uses(stmt, chain, hot, assigned, uses)
-        for node in walk(stmt) if not top else ():
+        for node in walk(stmt) if straight is None else ():
             if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Store):
                 later.add(node.id)
 
@@ -92,10 +103,13 @@ def _uses(stmt, chain, hot, assigned, uses):
     and tag it when it is in a region."""
     call = primitive_call(stmt.value) if isinstance(stmt, gast.Assign) else None
     prim, args = (call[0], call[1]) if call is not None and not call[2] else (None, [])
+    rule = registry.lookup(prim) if prim is not None else None
     if prim is np.where and len(args) == 3 and _condition(args[0], assigned):
         cond = args[0].id
-        operands = {id(args[1]): (chain + ((cond, True),), hot),
+        operands = {id(args[0]): (_FREE, False), id(args[1]): (chain + ((cond, True),), hot),
                     id(args[2]): (chain + ((cond, False),), hot)}
+    elif rule is not None and rule.nondiff:         # np.isfinite(y), y > 0: no derivative
+        operands = {id(a): (_FREE, False) for a in args}
     elif chain and _elementwise(prim):
         use = (chain, hot or not _safe(prim, args))
         operands = {id(a): use for a in args}
