@@ -103,7 +103,8 @@ class Spec:
     kinds: tuple | None = None     # argument shapes it is specialized for (_canonical)
     complex_args: tuple = ()       # parameters passed complex values (_complex_args)
     containers: tuple = ()         # (parameter, trees.structure) of container arguments
-    callables: tuple = ()          # (parameter, dispatch.Same): the functions it calls there
+    callables: tuple = ()          # (parameter, dispatch.Same): the functions it calls there,
+    #                                (parameter, dispatch.Static): a str it is built for
     checkpoint: object = False     # reverse: top-level loops checkpointed (_checkpoint)
     has_aux: bool = False          # reverse: f returns (value, aux), value differentiated
     backend: str = "python"        # what runs the specialized code (srcad/backends)
@@ -119,12 +120,13 @@ def clear_cache() -> None:
     _WRAPPERS.clear()
 
 
-def _target(f):
+def _target(f, statics=None):
     """The Python function whose source srcad reads: for a derivative srcad returned, its
-    generated function (so derivatives of derivatives differentiate generated code)."""
+    generated function (so derivatives of derivatives differentiate generated code), the one
+    built for ``statics`` (``_statics``: the str arguments of the call; None: its defaults)."""
     current = getattr(f, "__srcad_current__", None)
     if current is not None:
-        return current()
+        return current(statics)
     while True:
         inner = getattr(f, "__srcad_primal__", None) or (
             None if isinstance(f, types.FunctionType) else getattr(f, "__wrapped__", None))
@@ -289,7 +291,10 @@ def _build(f, spec: Spec, src=None) -> Derivative:
 
     src = src if src is not None else parse_function(f)
     program = normalize(src, dict(spec.containers),     # refuses unsupported syntax first
-                        {name: same.obj for name, same in spec.callables}, dict(spec.called))
+                        {name: same.obj for name, same in spec.callables
+                         if type(same) is dispatch.Same}, dict(spec.called),
+                        {name: same.obj for name, same in spec.callables
+                         if type(same) is dispatch.Static})
     _check_returns(src)
     verify = os.environ.get("SRCAD_VERIFY") == "1"
     if verify:                       # the stage invariants, named by the stage that broke them
@@ -687,20 +692,41 @@ def _is_function(value) -> bool:
 
 
 def _keyed(kinds: tuple, values) -> tuple:
-    """``kinds`` of ``values`` (``_kinds``) with each function among them as ``Same``: the
-    derivative built for a callable argument is built for that function."""
-    return tuple(dispatch.Same(v) if k is None and _is_function(v) else k
+    """``kinds`` of ``values`` (``_kinds``) with each function among them as ``Same``, each
+    str as ``Static``: the derivative built for a callable argument is built for that
+    function, for a str argument for that value."""
+    return tuple(dispatch.Same(v) if k is None and _is_function(v) else dispatch.Static(v)
+                 if k is None and type(v) is str else k
                  for k, v in zip(kinds, values)) + kinds[len(values):]
 
 
 def _called(kinds, names, kwargs=None) -> tuple:
-    """(parameter, ``Same``) of the functions passed (``_keyed`` kinds, keywords): a
-    ``Spec.callables``, what the build resolves calls of those parameters to."""
+    """(parameter, ``Same``) of the functions passed and (parameter, ``Static``) of the str
+    values passed (``_keyed`` kinds, keywords): a ``Spec.callables``, what the build resolves
+    calls of those parameters to, and the constants it reads them as."""
     out = tuple((names[i], k) for i, k in enumerate((kinds or ())[:len(names)])
-                if type(k) is dispatch.Same)
+                if type(k) is dispatch.Same or type(k) is dispatch.Static)
     if kwargs:
-        out += tuple((k, dispatch.Same(v)) for k, v in kwargs.items() if _is_function(v))
+        out += tuple((k, dispatch.Same(v) if _is_function(v) else dispatch.Static(v))
+                     for k, v in kwargs.items() if _is_function(v) or type(v) is str)
     return out
+
+
+def _defaulted(target, n: int, kwargs) -> tuple:
+    """(parameter, ``Static``) of each parameter with a str default that a call passing
+    ``n`` positional arguments and ``kwargs`` leaves to it: built for that default, as for a
+    str passed (the defaults are a dependency of the derivative)."""
+    defaults = getattr(target, "__defaults__", None) or ()
+    kwdefaults = getattr(target, "__kwdefaults__", None) or {}
+    if not defaults and not kwdefaults:
+        return ()
+    code = target.__code__
+    names = code.co_varnames[:code.co_argcount]
+    first = len(names) - len(defaults)
+    out = tuple((names[first + i], dispatch.Static(d)) for i, d in enumerate(defaults)
+                if type(d) is str and first + i >= n and names[first + i] not in kwargs)
+    return out + tuple((k, dispatch.Static(d)) for k, d in kwdefaults.items()
+                       if type(d) is str and k not in kwargs)
 
 
 def _with_keywords(kinds, kwargs) -> tuple:
@@ -804,7 +830,7 @@ def _canonical(kinds):
         if type(k) is tuple:      # an empty array (a 0 dimension): the generic derivative
             return None if 0 in k[0] else tuple(dim(n) for n in k[0])
         return k if k is None or k in ("floats", "arrays") else None if \
-            type(k) is dispatch.Same or type(k) is _BatchedKind else ()
+            type(k) in (dispatch.Same, dispatch.Static, _BatchedKind) else ()
     return tuple(canonical(k) for k in kinds)
 
 
@@ -1022,9 +1048,11 @@ def _reads_containers(f, depth=0, src=None) -> bool:
     """Does ``f`` read a parameter as only a container is read (``p['W']``, ``p.items()``,
     ``p.W`` for an attribute arrays do not have, ``'W' in p``, or passes it to a helper that
     does), directly or through what it takes out of one (``layers[0].W``, ``for layer in
-    layers: layer.W``, ``for k, v in p.items()``)? Its generic derivative may then be refused
-    while the one built for each call's containers is not. ``src``: ``f``'s Source, if the
-    caller has parsed it."""
+    layers: layer.W``, ``for k, v in p.items()``), or read a dict it makes (or a global one)
+    with a parameter as the key (``table[name]``: a str argument, a constant of each
+    build)? Its generic derivative may then be refused while the one built for each call's
+    containers (or str values) is not. ``src``: ``f``'s Source, if the caller has parsed
+    it."""
     src = src if src is not None else _parsed(f)
     if src is None:
         return False
@@ -1065,12 +1093,34 @@ def _reads_containers(f, depth=0, src=None) -> bool:
         n.target, gast.Name) and isinstance(n.iter, (gast.Tuple, gast.List)) and n.iter.elts
         and all(isinstance(e, gast.Constant) and isinstance(e.value, str)
                 for e in n.iter.elts)}      # for k in ('a', 'b'): p[k]
+    own_keys = {(n.iter.id, n.target.id) for n in walk(node) if isinstance(n, gast.For)
+                and isinstance(n.iter, gast.Name) and isinstance(n.target, gast.Name)}
+    params = {p.id for p in a.posonlyargs + a.args + a.kwonlyargs}
+    made = {t.id for n in walk(node) if isinstance(n, gast.Assign) and isinstance(
+        n.value, (gast.Dict, gast.DictComp)) for t in n.targets if isinstance(t, gast.Name)}
+    assigned = {n.id for n in walk(node) if isinstance(n, gast.Name) and
+                not isinstance(n.ctx, gast.Load)}
     for n in walk(node):
+        key = n.slice if isinstance(n, gast.Subscript) else n.args[0] if isinstance(
+            n, gast.Call) and isinstance(n.func, gast.Attribute) and n.func.attr == "get" and \
+            n.args else None
+        base = n.value if isinstance(n, gast.Subscript) else n.func.value if key is not None \
+            else None
+        if isinstance(key, gast.Name) and key.id in params and isinstance(base, gast.Name) \
+                and (base.id in made or base.id not in assigned and
+                     type(src.namespace.lookup(base.id)) is dict):
+            return True          # table[name] of a dict it makes or a global: per str
+        if isinstance(n, gast.Subscript) and isinstance(n.value, gast.Name) and isinstance(
+                n.slice, gast.Name) and (n.value.id, n.slice.id) in own_keys and rooted(n.value):
+            return True          # for k in params: params[k] (a dict's keys)
         if isinstance(n, gast.Subscript) and rooted(n.value) and (
                 isinstance(n.slice, gast.Constant) and isinstance(n.slice.value, str) or
                 isinstance(n.slice, gast.JoinedStr) or     # params[f"W{i}"]
                 isinstance(n.slice, gast.Name) and n.slice.id in keys):
             return True
+        if isinstance(n, gast.Dict) and any(k is None and rooted(v)
+                                            for k, v in zip(n.keys, n.values)):
+            return True          # {**DEFAULTS, **params}
         if isinstance(n, gast.Attribute) and rooted(n.value) and not hasattr(np.ndarray, n.attr):
             return True
         if isinstance(n, gast.DictComp) and any(rooted(g.iter) for g in n.generators):
@@ -1553,12 +1603,14 @@ def _wrap(f, spec, kind):
     def current(kinds=None, called=()):
         """The derivative for arguments of these kinds (see ``_kinds``): shapes known at
         call time let the build drop broadcasting that provably does nothing, dtypes say
-        which arguments are complex; ``called`` (``_called``) the functions passed, which the
-        build calls where the parameter is called."""
+        which arguments are complex; ``called`` (``_called``, ``_defaulted``) the functions
+        passed, which the build calls where the parameter is called, and the str values
+        passed or left to defaults, constants of the build."""
         nonlocal target
         key = (kinds, called) if called else kinds
         if of_derivative and (key not in variants or not variants[key].fresh(target)):
-            now = _target(f)         # the derivative differentiated was rebuilt: its code
+            now = _target(f, tuple(c for c in called if type(c[1]) is dispatch.Static) or None)
+            # the derivative differentiated was rebuilt, or is built for other str: its code
             if now is not target:
                 target = now
                 variants.clear()
@@ -1582,9 +1634,10 @@ def _wrap(f, spec, kind):
     # call), unless its generic derivative was built before (the disk cache has it: reading
     # the source to tell would cost more than loading it)
     src = None
-    if diskcache.stored(target, dataclasses.replace(spec, kinds=None, complex_args=())):
+    if diskcache.stored(target, dataclasses.replace(spec, kinds=None, complex_args=(),
+                                                    callables=_defaulted(target, 0, {}))):
         try:
-            current()
+            current(None, _defaulted(target, 0, {}))
         except SrcadError:
             if not _reads_containers(target):
                 raise
@@ -1593,7 +1646,7 @@ def _wrap(f, spec, kind):
         if src is not None:
             parsed.append((src, target.__code__))
         if not _reads_containers(target, src=src):
-            current()
+            current(None, _defaulted(target, 0, {}))
         else:                   # built for each call's containers, parsed then
             parsed.clear()
     arguments = _Arguments(target, indices, getattr(f, "__name__", None))
@@ -1648,6 +1701,7 @@ def _wrap(f, spec, kind):
             if None in kinds or kwargs:
                 kinds = _keyed(kinds, args)
                 called = _called(kinds, names, kwargs)
+            called += _defaulted(target, len(args), kwargs)     # and for str defaults
             values = arguments.values(args, kwargs)
             if kwargs:
                 kinds = _with_keywords(kinds, kwargs)
@@ -1706,7 +1760,8 @@ def _wrap(f, spec, kind):
                 shaped = _primal_kinds(_unknown_tangents(kinds, len(primals), indices),
                                        len(primals))
                 entry = current(None if kwargs and _other_array(tuple(kwargs.values())) else
-                                shaped, _called(shaped, names, kwargs))
+                                shaped, _called(shaped, names, kwargs) +
+                                _defaulted(target, len(primals), kwargs))
                 if not kwargs:           # these kinds of arguments and tangents passed
                     if len(checked) >= _MAX_VARIANTS:
                         checked.clear()
@@ -1762,11 +1817,12 @@ def _wrap(f, spec, kind):
             kinds = _kinds(args)
         kinds = _keyed(kinds, args)
         return current(_with_keywords(kinds, kwargs) if kwargs else kinds,
-                       _called(kinds, names, kwargs))
+                       _called(kinds, names, kwargs) + _defaulted(target, len(args), kwargs))
 
     functools.update_wrapper(derivative, target)
     derivative.__srcad_variant__ = variant
-    derivative.__srcad_current__ = lambda: current().fn
+    derivative.__srcad_current__ = lambda statics=None: current(
+        None, _defaulted(target, 0, {}) if statics is None else statics).fn
     del derivative.__wrapped__
     derivative.__srcad_spec__ = spec
     derivative.__name__ = f"d{target.__name__}"

@@ -15,7 +15,29 @@ from . import emit, registry
 from .errors import InternalError, Location, TooDeepError
 from .source import AttributeOf, KeysOf, Namespace
 
-__all__ = ["Derivative", "lookup", "clear"]
+__all__ = ["Derivative", "Static", "lookup", "clear"]
+
+
+class Static:
+    """A str argument in a key and a ``Spec`` (``act="relu"``, or a str default the call
+    leaves; ``dispatch`` and ``api`` make them): the derivative is built for that value, a
+    constant of the build (``table[name]``, ``if mode == 'train':`` decided there), so a
+    key holds it by type and value, and the disk cache stores it as the str."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj):
+        self.obj = obj
+
+    def __eq__(self, other):
+        return type(other) is Static and type(other.obj) is type(self.obj) and \
+            other.obj == self.obj
+
+    def __hash__(self):
+        return hash(self.obj)
+
+    def __repr__(self):
+        return f"Static({self.obj!r})"
 
 
 class Derivative:

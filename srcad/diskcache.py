@@ -52,7 +52,7 @@ from collections.abc import Callable
 import numpy as np
 
 from . import emit, registry
-from .cache import Derivative
+from .cache import Derivative, Static
 from .source import (_LIBRARY_ROOTS, UNRESOLVED, AttributeOf, Namespace, _is_user_function,
                      function_state)
 from .trees import is_complex_value
@@ -350,6 +350,8 @@ def _plain(value, depth: int = 0):
         return [t.__name__, [_plain(v, depth + 1) for v in items]]
     if isinstance(value, np.dtype):
         return ["dtype", value.str]
+    if t is Static:             # a str argument the derivative is built for
+        return ["static", _plain(value.obj, depth + 1)]
     if isinstance(value, type):
         return ["type", value.__module__, value.__qualname__]
     raise _Unstorable(f"a Spec holding {t.__qualname__}")
@@ -376,8 +378,8 @@ def store(fn, spec, src, program, entry: Derivative, names) -> None:
     """Write ``entry`` (just built from ``src`` and ``program`` for ``fn``) to the cache, if
     everything it depends on can be described; ``names``: the names its code reads."""
     if not enabled() or not _storable_target(fn, spec) or src.fn is not fn or \
-            entry.complex is not None or entry.output is not None or spec.callables or \
-            spec.called:
+            entry.complex is not None or entry.output is not None or spec.called or any(
+                type(passed) is not Static for _, passed in spec.callables):
         return                  # (functions passed as values are keyed by identity)
     try:
         body = _describe(fn, spec, src, program, entry, names)

@@ -6,10 +6,11 @@ Input: ``api``'s general call path (which binds the arguments, picks or builds t
 checks the arguments and finishes the result) and, after each call of it that succeeded, the
 arguments and the ``cache.Derivative`` it ran. Output: ``Dispatcher.function``, whose code is
 swapped for code generated for one key: the arguments' types, exact shapes and dtypes (and
-lists of Python floats). That code tests, inline, that the call has that key and that the
-derivative is still fresh (the identity of the function's code and defaults, the rule set's
-version and every dependency ``Derivative.deps`` lists, each at the depth it was read:
-``np.sin`` is read as ``np.sin``), calls the generated function and returns its derivatives
+lists of Python floats, and the value of a str argument, ``Static``). That code tests,
+inline, that the call has that key and that the derivative is still fresh (the identity of
+the function's code and defaults, the rule set's version and every dependency
+``Derivative.deps`` lists, each at the depth it was read: ``np.sin`` is read as
+``np.sin``), calls the generated function and returns its derivatives
 when they are already what the general path would return (arrays of the argument's shape and
 dtype that share no memory with an argument or another derivative; floats; new lists of
 floats); anything else goes to the general path, which
@@ -33,9 +34,10 @@ import numpy as np
 
 from . import cache, registry
 from .emit import comment_text
+from .cache import Static
 from .source import UNRESOLVED, AttributeOf, Namespace
 
-__all__ = ["Dispatcher", "Same", "generated"]
+__all__ = ["Dispatcher", "Same", "Static", "generated"]
 
 _MAX_CODES = 64       # keys with generated code per derivative function (then forgotten)
 _SCALARS = (float, int, complex, np.float64, np.float32)
@@ -102,8 +104,8 @@ class Dispatcher:
         the generated function took: the arguments, or with ``dicts`` (per argument None or
         the keys of a flat dict of leaves, in order) the arguments with each dict's leaves in
         its place; ``finish(out, args, entry)`` then gives the result the general path would."""
-        if not all(type(k) is tuple and type(k[0]) is tuple or type(k) is Same or k in _SCALARS
-                   or k == "floats" for k in kinds):
+        if not all(type(k) is tuple and type(k[0]) is tuple or type(k) is Same or
+                   type(k) is Static or k in _SCALARS or k == "floats" for k in kinds):
             return                      # lists of arrays, other objects: general path
         if len(kinds) != (len(args) if dicts is None else sum(
                 1 if keys is None else len(keys) for keys in dicts)):
@@ -185,6 +187,9 @@ class Dispatcher:
             elif type(kind) is Same:     # the function the derivative was built for
                 tests.append(f"{v} is {bind('callable_' + v, kind.obj)}")
                 described.append(comment_text(str(getattr(kind.obj, "__name__", "callable"))))
+            elif type(kind) is Static:   # the str the derivative was built for
+                tests.append(f"type({v}) is str and {v} == {bind('str_' + v, kind.obj)}")
+                described.append(comment_text(repr(kind.obj)))
             else:
                 tests.append(f"type({v}) is {bind('type_' + v, kind)}")
                 described.append(kind.__name__)

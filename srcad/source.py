@@ -57,9 +57,13 @@ class Namespace:
         return value if value is not UNRESOLVED else getattr(builtins, name, UNRESOLVED)
 
     def resolve(self, node):
-        """The object a Name / dotted Attribute chain refers to now, or UNRESOLVED."""
+        """The object a Name / dotted Attribute chain refers to now (or an item of a dict it
+        holds read by a constant key: ``TABLE['relu']``), or UNRESOLVED."""
         if isinstance(node, gast.Name):
             return self.lookup(node.id)
+        if isinstance(node, gast.Subscript) and isinstance(node.slice, gast.Constant):
+            base = self.resolve(node.value)
+            return base.get(node.slice.value, UNRESOLVED) if type(base) is dict else UNRESOLVED
         if isinstance(node, gast.Attribute):
             base = self.resolve(node.value)
             if base is UNRESOLVED:
@@ -79,6 +83,23 @@ class AttributeOf:
 
     def lookup(self, name: str):
         return getattr(self.obj, name, UNRESOLVED)
+
+
+class ItemOf:
+    """Items of one dict read by constant keys (``TABLE['relu']`` of a global table of
+    functions): where an item is looked up again to see whether it was rebound (a
+    dependency of a built derivative)."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj):
+        self.obj = obj
+
+    def lookup(self, key):
+        return self.obj.get(key, UNRESOLVED)
+
+    def __deepcopy__(self, memo):       # held by a node that is copied: the same dict
+        return self
 
 
 class KeysOf:

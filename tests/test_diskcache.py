@@ -565,3 +565,26 @@ def test_a_build_reading_a_class_of_the_users_is_not_stored(cache_dir):
     """, namespace)
     np.testing.assert_allclose(_fresh_grad(f, X), 4.0 * X)
     assert not cache_dir.exists() or _entries(cache_dir) == []
+
+
+def test_a_str_default_is_stored_with_its_value(cache_dir, monkeypatch):
+    """A derivative built for a str argument (a default here) is stored, keyed by the str:
+    another str is another entry, each served from the disk."""
+    f = make_function("""
+        def loss(x, act="sin"):
+            return np.sum({"sin": np.sin, "cos": np.cos}[act](x) * x)
+    """)
+    first = _fresh_grad(f, X)
+    cache.clear()
+    api._WRAPPERS.clear()
+    other = srcad.grad(f)(X, "cos")
+    count = len(_entries(cache_dir))
+    found = _loads(monkeypatch)
+    np.testing.assert_array_equal(_fresh_grad(f, X), first)
+    cache.clear()
+    api._WRAPPERS.clear()
+    np.testing.assert_array_equal(srcad.grad(f)(X, "cos"), other)
+    assert found and all(found)
+    assert len(_entries(cache_dir)) == count
+    np.testing.assert_allclose(first, np.sin(X) + X * np.cos(X))
+    np.testing.assert_allclose(other, np.cos(X) - X * np.sin(X))

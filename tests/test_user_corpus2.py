@@ -507,22 +507,6 @@ def first_line(err):
 # Checks failing today (strict xfails): the error's first line. "WRONG:" marks a silent wrong
 # answer (no error, a wrong number).
 KNOWN: dict[tuple[str, str], str] = {
-    ('dict_comprehension_constant_keys', 'grad'):
-        'SrcadSyntaxError: user_corpus2.py:1038: a dict comprehension over values not known when the derivative is built',
-    ('dict_comprehension_constant_keys', 'fwd'):
-        'SrcadSyntaxError: user_corpus2.py:1038: a dict comprehension over values not known when the derivative is built',
-    ('dict_comprehension_constant_keys', 'hess'):
-        'SrcadSyntaxError: user_corpus2.py:1038: a dict comprehension over values not known when the derivative is built',
-    ('dict_comprehension_constant_keys', 'nomut'):
-        'SrcadSyntaxError: user_corpus2.py:1038: a dict comprehension over values not known when the derivative is built',
-    ('activation_from_table', 'grad'):
-        'SrcadSyntaxError: user_corpus2.py:1369: d.get with a key that is not a constant',
-    ('activation_from_table', 'fwd'):
-        'SrcadSyntaxError: user_corpus2.py:1369: d.get with a key that is not a constant',
-    ('activation_from_table', 'hess'):
-        'SrcadSyntaxError: user_corpus2.py:1369: d.get with a key that is not a constant',
-    ('activation_from_table', 'nomut'):
-        'SrcadSyntaxError: user_corpus2.py:1369: d.get with a key that is not a constant',
 }
 
 

@@ -367,8 +367,7 @@ case('list_builtin_of_tuple', U.list_builtin,
 case('tuple_builtin_of_list', U.tuple_builtin,
      args=lambda g: ([r(g, 3), r(g, 3)], r(g, 3)))
 case('isinstance_dict', U.isinstance_check,
-     args=lambda g: ({'w': r(g, 3)}, r(g, 3)),
-     mark=refused('code after if isinstance(p, dict): return ... is still lowered: the container has no item 0'))
+     args=lambda g: ({'w': r(g, 3)}, r(g, 3)), hvp=True)
 case('isinstance_list', U.isinstance_check, lambda g: ([r(g, 3)], r(g, 3)))
 case('isinstance_float_leaf', U.isinstance_float_leaf, lambda g: ([0.5, r(g, 3), 1.5], r(g, 3)))
 case('stack_list_arg', U.stack_list_arg, lambda g: ([r(g, 3), r(g, 3), r(g, 3)],))
@@ -751,8 +750,9 @@ case('ignores_params', U.ignores_params, lambda g: ({'a': r(g, 2), 'b': 0.5}, r(
 case('ignores_params_first_order', U.ignores_params, lambda g: ({'a': r(g, 2), 'b': 0.5}, r(g, 2)), hvp=False)
 case('ignores_list_param', U.ignores_params, lambda g: ([r(g, 2), r(g, 2)], r(g, 2)))
 case('ternary_in_check_absent', U.ternary_in_check, lambda g: ({'a': r(g, 2), 'b': 0.5}, r(g, 2)),
-     mark=refused("x if 'c' in p else 0.0 (a conditional expression) lowers p['c'] for a p without 'c': "
-                  "the container has no item 'c' (an if statement works)"))
+     hvp=True)
+case('str_key_argument', U.bad_runtime_key, lambda g: ({'a': r(g, 2), 'b': r(g, 2)}, r(g, 2), 'b'),
+     hvp=True)      # a str argument is a constant of the build: p[key] is p['b']
 case('ternary_in_check_present', U.ternary_in_check, lambda g: ({'a': r(g, 2), 'c': r(g, 2)}, r(g, 2)))
 
 # S. classes: inheritance, class attributes, static methods, dataclass methods
@@ -1344,7 +1344,7 @@ def test_refused_with_location(name, fn):
 
 
 CALL_REFUSALS = [
-    ('runtime_key', U.bad_runtime_key, lambda: ({'a': np.ones(3)}, np.ones(3), 'a')),
+    ('runtime_key', U.bad_runtime_key, lambda: ({0: np.ones(3), 1: np.ones(3)}, np.ones(3), 1)),
     ('write_container', U.bad_write_container, lambda: ({'W': np.ones(3)}, np.ones(3))),
     ('container_to_lib', U.bad_container_to_lib, lambda: ({'W': np.ones(3)},)),
     ('no_rule', U.bad_no_rule, lambda: (np.array([0.1, 0.5, -0.2]),)),

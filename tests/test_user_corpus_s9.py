@@ -1442,10 +1442,6 @@ for _check in ("grad", "fwd", "hvp"):
         "SrcadSyntaxError, located with a helpful hint (np.copy): \"writing into 'a', which "
         "shares memory with 'b' (another name for 'b'), which is read afterwards\" for "
         "a = b = np.zeros(3); a[0] = ... (a documented limitation)")
-    XFAIL[(_check, "dict_merge_defaults")] = _refused(
-        "SrcadSyntaxError, located: 'a dict literal with keys that are not constants (or ** "
-        "unpacking)' for {**DEFAULTS, **params}, whose keys are known when the derivative is "
-        "built")
 for _check in ("grad", "fwd", "hvp"):     # hvp: refused since session 10 (was silent wrong)
     XFAIL[(_check, "view_write_then_base")] = _refused(
         "SrcadSyntaxError, located with a helpful hint (np.copy): \"writing into 'row', which "

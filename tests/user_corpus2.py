@@ -1652,11 +1652,20 @@ def dict_written_into(params, x):
 refuse(dict_written_into, lambda: ({"W": np.ones(3)}, np.ones(3)), "SrcadSyntaxError")
 
 
+def runtime_index(layers, x, i):
+    return np.sum(layers[i] * x)  # <- error
+
+
+refuse(runtime_index, lambda: ({0: np.ones(3), 1: np.ones(3)}, np.ones(3), 1), "SrcadError")
+
+
 def runtime_key(params, x, key):
-    return np.sum(params[key] * x)  # <- error
+    return np.sum(params[key] * x)
 
 
-refuse(runtime_key, lambda: ({"a": np.ones(3)}, np.ones(3), "a"), "SrcadError")
+# a str argument is a constant of the build (one derivative per value): params[key] is read
+add(runtime_key, "py", lambda: ({"a": rng(267).standard_normal(3), "b": 0.5},
+                                rng(268).standard_normal(3), "a"))
 
 
 def alias_write(x):

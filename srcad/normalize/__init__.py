@@ -62,12 +62,14 @@ class _Normalizer(Loops):
 
 
 def normalize(src: Source, structures: dict | None = None,
-              callables: dict | None = None, called: dict | None = None) -> Program:
+              callables: dict | None = None, called: dict | None = None,
+              constants: dict | None = None) -> Program:
     """Fence, desugar and convert ``src`` to ANF (see the module docstring); ``structures``
     (parameter name -> ``trees.structure``) are the container arguments it is built for,
     ``callables`` (parameter or leaf name -> a function) the functions passed that it calls,
     ``called`` (helper -> statements its first inlining made, past ``INLINE_LIMIT``) the
-    helpers it calls at every site (``Inliner.built_once``), not inlined first."""
+    helpers it calls at every site (``Inliner.built_once``), not inlined first, ``constants``
+    (parameter or leaf name -> a str) the str values it is built for, read as constants."""
     fdef = clone(src.node)       # the parse is shared by the builds (api._wrap): a copy
     lower_reraising_try(src, fdef)
     own = local_functions(src, fdef)
@@ -77,7 +79,7 @@ def normalize(src: Source, structures: dict | None = None,
     norm.passed = dict(callables or {})
     norm.sizes.update(called or {})
     output = lower_containers(src, fdef, structures or {}, output=True,
-                              functions=frozenset(callables or ()),
+                              functions=frozenset(callables or ()), constants=constants,
                               outputs=norm.helper_output, local=frozenset(own))
     containers = fdef.srcad_containers
     fence(src, fdef)
@@ -94,6 +96,12 @@ def normalize(src: Source, structures: dict | None = None,
     scope.containers = containers
     scope.local_functions = {n: LocalFunction(f, scope) for n, f in own.items()}
     fdef.body = norm.body(scope, fdef.body)
+    if fdef.body and isinstance(fdef.body[-1], gast.Raise) and not _has(fdef.body, gast.Return):
+        # every path raises for the arguments it is built for (a str decided it: ``else:
+        # raise ValueError(mode)``): the derivative raises too, its return never reached
+        fdef.body.append(gast.copy_location(gast.Return(value=gast.Constant(value=0.0,
+                                                                            kind=None)),
+                                            fdef.body[-1]))
     if not fdef.body or not isinstance(fdef.body[-1], (gast.Return, gast.If)):
         if not _has(fdef.body, gast.Return):
             raise _loc_error(src, src.node, f"{src.node.name} has no return statement",

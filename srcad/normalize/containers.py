@@ -32,12 +32,19 @@ arguments of this call (``srcad.trees.structure``). Output: the same function wh
   pass's result (``Program.output``); a call of a user helper returning one (``outputs``)
   is ``r_h, r_out = forward(p, x)``, ``r`` bound to the container of those names;
 * ``for k in ('a', 'b'):`` over constants (or a ``range`` of them: literals, ``len`` of a
-  container, a name bound once to integer arithmetic on those, ``n = len(params) // 2``)
-  whose body reads a container with ``k`` or holds a ``try`` is unrolled, so the reads and the ``try`` are
-  decided per copy;
+  container, a name bound once to integer arithmetic on those, ``n = len(params) // 2``,
+  or to another int known then: ``values``) whose body reads a container with ``k`` or
+  holds a ``try`` is unrolled, so the reads and the ``try`` are decided per copy;
 * a bound method of a container (``trees.METHOD``: an argument, or ``model.apply`` taken from
   an object) called is its method on that object, ``super().f(x)`` the method past the
-  method's class in the object's MRO; a library's method (``_asdict``) is never inlined.
+  method's class in the object's MRO; a library's method (``_asdict``) is never inlined;
+* an ``if`` or a conditional expression whose test is known when the derivative is built
+  (``isinstance(p, dict)``, ``'c' in p``, ``mode == 'sum'`` of a str in ``constants``) is
+  the branch taken, and what follows a block that always returns or raises is dropped;
+* ``{**DEFAULTS, **params}`` is a dict of the keys known then;
+* ``for k in p: p[k]`` over a parameter of no structure (a generic build) is refused;
+* ``TABLE[key]`` and ``TABLE.get(key, default)`` of a global dict of functions, the key
+  known then, is the function as read from the table (``table_item``).
 A container used whole anywhere else is a flat list or tuple display of its leaves when it is
 one, else refused with its location (a dict passed to a helper, a container rebound or written
 into). Nothing after this pass sees a container.
@@ -56,9 +63,9 @@ import gast
 from ..errors import SrcadSyntaxError
 from ..naming import names_in
 from ..nodes import walk
-from ..source import UNRESOLVED, AttributeOf, KeysOf, Source, _is_library
+from ..source import UNRESOLVED, AttributeOf, ItemOf, KeysOf, Source, _is_library
 from .. import trees
-from .comprehensions import _constants, _range
+from .comprehensions import _constants
 from .program import _loc_error
 from .trys import handler_for, then_finally
 
@@ -118,10 +125,10 @@ class _Item(_Ref):
 
 
 _MISSING = object()
-# integer arithmetic ``constant`` folds (``len(params) // 2``)
+# operators a build evaluates on the ints and strs it knows (the keys and bounds they give)
 _ARITHMETIC = {gast.Add: lambda a, b: a + b, gast.Sub: lambda a, b: a - b,
-               gast.Mult: lambda a, b: a * b, gast.FloorDiv: lambda a, b: a // b,
-               gast.Mod: lambda a, b: a % b}
+               gast.Mult: lambda a, b: a * b if type(a) is int and type(b) is int else _MISSING,
+               gast.FloorDiv: lambda a, b: a // b, gast.Mod: lambda a, b: a % b}
 _MAX_UNROLLED = 100     # items of a loop over constants unrolled for the reads in its body
 _SEQUENCE = (trees.LIST, trees.TUPLE, trees.NAMEDTUPLE)
 # methods of a key (a str) that a derivative's build evaluates: pure, and giving a constant
@@ -148,12 +155,14 @@ def leaf_names(param: str, tree, taken: set) -> list[str]:
     return out
 
 
-def _static_of(tree, names):
-    """The ``_Static`` of a parameter with structure ``tree`` whose leaves are ``names``."""
+def _static_of(tree, names, constants=None):
+    """The ``_Static`` of a parameter with structure ``tree`` whose leaves are ``names``
+    (a leaf among ``constants``, a str the derivative is built for, is that constant)."""
     if tree is None:
-        return _Leaf(next(names))
+        name = next(names)
+        return _Const(constants[name]) if constants and name in constants else _Leaf(name)
     kind, cls, keys, children = tree
-    return _Static(kind, cls, keys, [_static_of(c, names) for c in children])
+    return _Static(kind, cls, keys, [_static_of(c, names, constants) for c in children])
 
 
 class _Lowering:
@@ -171,6 +180,8 @@ class _Lowering:
                 counts[node.id] = counts.get(node.id, 0) + 1
         self.counts = counts
         self.ranges: dict = {}      # a name bound once to a range of constants -> its values
+        self.values: dict = {}      # a name bound once to a number or str known when the
+        #                             derivative is built (n = len(params)) -> it
         self.mutated = _mutated(fdef) | _indexed_at_run_time(fdef)
         self.functions: frozenset = frozenset()
         self.local: frozenset = frozenset()     # names of the local functions it calls
@@ -268,12 +279,6 @@ class _Lowering:
             if _MISSING in values:
                 return _MISSING
             return all(values) if isinstance(node.op, gast.And) else any(values)
-        if isinstance(node, gast.BinOp) and type(node.op) in _ARITHMETIC:
-            left, right = self.constant(node.left), self.constant(node.right)
-            if type(left) is not int or type(right) is not int or right == 0 and isinstance(
-                    node.op, (gast.FloorDiv, gast.Mod)):
-                return _MISSING                     # len(params) // 2: an int known here
-            return _ARITHMETIC[type(node.op)](left, right)
         if isinstance(node, gast.JoinedStr):        # f"{name}_{i}" of constants: a key
             parts = [self.constant(v.value) if isinstance(v, gast.FormattedValue) and
                      v.conversion == -1 and v.format_spec is None else self.constant(v)
@@ -283,10 +288,33 @@ class _Lowering:
                 len(node.args) == 1 and not node.keywords:
             value = self.constant(node.args[0])
             return _MISSING if value is _MISSING else str(value)
+        if isinstance(node, gast.BinOp) and type(node.op) in _ARITHMETIC:   # len(p) // 2
+            left, right = self.constant(node.left), self.constant(node.right)
+            if _MISSING in (left, right) or not {type(left), type(right)} <= {int, str}:
+                return _MISSING
+            try:
+                return _ARITHMETIC[type(node.op)](left, right)
+            except (TypeError, ValueError, ZeroDivisionError, OverflowError):
+                return _MISSING
+        if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load) and \
+                node.id in self.values:
+            return self.values[node.id]
         found = self.resolve(node, None, "")
         if isinstance(found, _Const):
             return found.value
         return _MISSING
+
+    def range_of(self, node):
+        """The values of ``range(...)`` whose bounds are known when the derivative is built
+        (``range(len(layers))``, ``range(n_layers)`` of ``n_layers = len(params) // 2``),
+        else None."""
+        if not (isinstance(node, gast.Call) and self.builtin(node.func, "range")) or \
+                node.keywords or not 1 <= len(node.args) <= 3:
+            return None
+        bounds = [self.constant(a) for a in node.args]
+        if not all(type(b) is int for b in bounds):
+            return None
+        return list(range(*bounds))
 
     def resolve(self, node, pre, hint):
         """The container (or leaf, or constant) ``node`` denotes when it is one built from
@@ -296,7 +324,7 @@ class _Lowering:
         if isinstance(node, gast.Subscript):
             base = self.resolve(node.value, pre, hint)
             if not isinstance(base, _Static):
-                return None
+                return self.table_item(node.value, node.slice, None, pre, hint)
             if isinstance(node.slice, gast.Slice) and base.kind in _SEQUENCE:
                 bounds = [None if b is None else self.constant(b)
                           for b in (node.slice.lower, node.slice.upper, node.slice.step)]
@@ -347,8 +375,15 @@ class _Lowering:
             return None
         if isinstance(node, gast.Call):
             return self.resolve_call(node, pre, hint)
+        if isinstance(node, gast.IfExp):     # a if 'c' in p else b: decided by the structure
+            test = self.resolve(node.test, None, "")
+            if isinstance(test, _Const):
+                return self.resolve(node.body if test.value else node.orelse, pre, hint)
+            return None
         if isinstance(node, gast.Compare):
             return self.compare(node)
+        if isinstance(node, gast.Dict) and None in node.keys:
+            return self.merged(node, pre, hint)
         if isinstance(node, gast.Dict):
             keys = [self.constant(k) if k is not None else _MISSING for k in node.keys]
             if _MISSING in keys:
@@ -369,6 +404,46 @@ class _Lowering:
             return _Static(kind, list if kind == trees.LIST else tuple, range(len(node.elts)),
                            [self.item(e, pre, f"{hint}_{i}") for i, e in enumerate(node.elts)])
         return None
+
+    def merged(self, node, pre, hint):
+        """``{**DEFAULTS, **params, 'b': b}``: a dict of the keys known when the derivative is
+        built, in Python's order (a later key's value wins, at the first one's place); ``**``
+        of a container, or of a global (or closure) dict, whose keys are then a dependency
+        (``KeysOf``) and whose values are read when the derivative runs."""
+        keys: list = []
+        items: list = []
+
+        def put(key, item):
+            if key in keys:
+                items[keys.index(key)] = item
+            else:
+                keys.append(key)
+                items.append(item)
+        for k, v in zip(node.keys, node.values):
+            if k is not None:
+                key = self.constant(k)
+                if key is _MISSING:
+                    raise self.error(k, "a dict literal with a key that is not a constant",
+                                     "Use constant keys: {'W': W, 'b': b}.")
+                put(key, None if pre is None else self.item(v, pre, f"{hint}_{key}"))
+                continue
+            found = self.resolve(v, pre, hint)
+            held = self.global_dict(v) if found is None else None
+            if isinstance(found, _Static) and found.kind == trees.DICT:
+                for key, item in zip(found.keys, found.items):
+                    put(key, item)
+            elif held is not None:
+                self.deps.append((held, "keys", held.keys))
+                for key in held.keys:
+                    put(key, None if pre is None else self.item(gast.copy_location(
+                        gast.Subscript(value=copy.deepcopy(v), slice=gast.Constant(
+                            value=key, kind=None), ctx=gast.Load()), v), pre, f"{hint}_{key}"))
+            else:
+                raise self.error(v, "** of a value that is not a dict known when the "
+                                 "derivative is built, in a dict literal", "Unpack dict "
+                                 "arguments or global dicts of str keys ({**DEFAULTS, "
+                                 "**params}).")
+        return None if pre is None else _Static(trees.DICT, dict, keys, items)
 
     def display(self, node, pre, hint):
         """A list or tuple display as a container, its displays containers too."""
@@ -551,16 +626,15 @@ class _Lowering:
             gen = comp.generators[depth]
             found = self.resolve(gen.iter, pre, hint)
             if not isinstance(found, _Static):
-                values = _range(gen.iter) if isinstance(gen.iter, gast.Call) and \
-                    self.builtin(gen.iter.func, "range") else _constants(gen.iter)
-                if values is None or gen.is_async:
+                values = self.range_of(gen.iter)
+                values = _literal(gen.iter) if values is None else values
+                if not isinstance(values, (list, tuple)) or gen.is_async:
                     raise self.error(comp, "a dict comprehension over values not known "
                                      "when the derivative is built", "Iterate over a dict "
                                      "(params.items(), .keys(), .values()), a container "
                                      "argument, zip of those, a tuple of constants or a range "
                                      "of constants.")
-                found = _Static(trees.TUPLE, tuple, range(len(values)),
-                                [_Const(v) for v in values])
+                found = _known(tuple(values))
             for item in self.iterated(found):
                 self.bind_static(gen.target, item, gen)
                 tests = [self.constant(c) for c in gen.ifs]
@@ -609,6 +683,9 @@ class _Lowering:
                 return _Const(getattr(base.value, func.attr)(*consts))   # name.startswith('W')
         if isinstance(func, gast.Attribute) and func.attr in ("keys", "values", "items", "get"):
             base = self.resolve(func.value, pre, hint)
+            if func.attr == "get" and not isinstance(base, _Static) and args and \
+                    len(args) <= 2 and not node.keywords:       # TABLE.get(name, np.tanh)
+                return self.table_item(func.value, args[0], args[1:], pre, hint)
             if not isinstance(base, _Static) or base.kind != trees.DICT:
                 return None
             if func.attr == "get":
@@ -764,6 +841,12 @@ class _Lowering:
                     return found
                 return self.generic(n)
 
+            def visit_IfExp(self, n):
+                test = lowering.resolve(n.test, None, "")
+                if isinstance(test, _Const):        # decided: the other branch is never read
+                    return self.visit(n.body if test.value else n.orelse)
+                return self.generic(n)
+
             visit_Name = visit_Dict = visit_DictComp = visit_Compare = generic
             visit_List = visit_Tuple = generic
         return Rewrite().visit(node)
@@ -807,6 +890,32 @@ class _Lowering:
             else:
                 keywords.append(k)
         call.args, call.keywords = args, keywords
+
+    def table_item(self, table, key, default, pre, hint):
+        """``TABLE[key]`` (``default``: None) or ``TABLE.get(key, *default)`` of a global (or
+        closure) dict of functions, with a key known when the derivative is built: the
+        function as read from the table (``_Ref``: a call of it is a call of that function,
+        the item a dependency), or the default; else None."""
+        if not isinstance(table, gast.Name) or table.id in self.env or \
+                self.counts.get(table.id) or table.id in self.params:
+            return None
+        held = self.src.namespace.resolve(table)
+        if type(held) is not dict or not held or not all(
+                callable(v) and not isinstance(v, type) and not trees.is_container(v)
+                for v in held.values()):
+            return None
+        value = self.constant(key)
+        if value is _MISSING:
+            return None
+        if value in held:
+            return _Ref(gast.copy_location(gast.Subscript(
+                value=copy.deepcopy(table), slice=gast.Constant(value=value, kind=None),
+                ctx=gast.Load()), key))
+        if default is None:
+            raise self.error(key, f"{table.id} has no key {value!r} (it has "
+                             f"{', '.join(map(repr, held))})", "Use one of its keys.")
+        self.deps.append((ItemOf(held), value, UNRESOLVED))     # added later: rebuilt
+        return self.item(default[0], pre, hint) if default else _Const(None)
 
     def global_dict(self, node):
         """``KeysOf`` the dict a global (or closure) name holds, when its keys are names;
@@ -1053,9 +1162,15 @@ class _Lowering:
     # -- statements -----------------------------------------------------------------------------
 
     def block(self, stmts) -> list:
+        """The statements ``stmts`` lowered; those after one that always leaves the block (a
+        ``return`` or ``raise``, or an ``if`` decided here whose taken branch does: ``if
+        isinstance(p, dict): return ...``) are dead, and not lowered (they may read items the
+        container has not)."""
         out: list = []
         for stmt in stmts:
             out += self.stmt(stmt)
+            if _leaves(out):
+                break
         return out
 
     def bind(self, target, found, stmt, pre):
@@ -1153,11 +1268,16 @@ class _Lowering:
             return [stmt]            # refused by the fence
         stmt = self.expr(stmt, pre)
         if isinstance(stmt, gast.Assign) and isinstance(stmt.targets[0], gast.Name) and \
-                isinstance(stmt.value, gast.Call) and self.builtin(stmt.value.func, "range") \
-                and self.counts.get(stmt.targets[0].id) == 1:
+                self.counts.get(stmt.targets[0].id) == 1 and len(stmt.targets) == 1:
             # r = range(len(xs)) bound once (a derivative's own loops): for k in r: is a loop
-            # over constants, unrolled when its body reads a container with k
-            self.ranges[stmt.targets[0].id] = _range(stmt.value)
+            # over constants, unrolled when its body reads a container with k; so is
+            # range(n) of n = len(params) // 2, an int known when the derivative is built
+            ident = stmt.targets[0].id
+            if isinstance(stmt.value, gast.Call) and self.builtin(stmt.value.func, "range"):
+                self.ranges[ident] = self.range_of(stmt.value)
+            value = self.constant(stmt.value)
+            if type(value) in (int, str):
+                self.values[ident] = value
         return pre + [stmt]
 
     def constant_keys(self, loop):
@@ -1165,9 +1285,8 @@ class _Lowering:
         when its body reads a container with ``k`` or holds a ``try`` (which its reads may
         decide): unrolled, one copy per constant; else None (an ordinary loop)."""
         it = loop.iter
-        values = self.range_of(it) if isinstance(it, gast.Call) and self.builtin(
-            it.func, "range") else self.ranges.get(it.id) if isinstance(it, gast.Name) else \
-            _constants(it)
+        values = self.range_of(it) if isinstance(it, gast.Call) else self.ranges.get(it.id) \
+            if isinstance(it, gast.Name) else _constants(it)
         if values is None or len(values) > _MAX_UNROLLED or not isinstance(
                 loop.target, gast.Name) or loop.orelse:
             return None
@@ -1192,15 +1311,6 @@ class _Lowering:
         return type(self.constant(value)) is int and any(
             isinstance(n, gast.Call) and isinstance(self.resolve(n, None, ""), _Const)
             for n in gast.walk(value))
-
-    def range_of(self, call):
-        """The values of ``range(...)`` whose bounds are constants when the derivative is
-        built (literals, ``len`` of a container: ``range(len(layers))``), else None."""
-        bounds = [self.constant(a) for a in call.args]
-        if call.keywords or not 1 <= len(bounds) <= 3 or not all(type(b) is int
-                                                                 for b in bounds):
-            return None
-        return list(range(*bounds))
 
     def zip_with_lists(self, it, pre):
         """``zip(xs, (np.tanh, relu))``, containers zipped with values that are not (a list
@@ -1361,9 +1471,45 @@ class _Lowering:
             for t in targets:
                 self.env.pop(t, None)
             self.env.update(saved)
+            if _leaves(body):       # this copy returns: the loop ends there, as in Python
+                break
         if not out:
             out = [gast.copy_location(gast.Pass(), loop)]
         return out
+
+
+def _literal(node):
+    """The value of a display of constants (``(("sq", 2), ("cube", 3))``, nested tuples and
+    lists of numbers, strings, None), or _MISSING."""
+    if isinstance(node, gast.Constant):
+        return node.value
+    if isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.USub) and \
+            isinstance(node.operand, gast.Constant) and type(node.operand.value) in (int, float):
+        return -node.operand.value
+    if isinstance(node, (gast.Tuple, gast.List)) and isinstance(node.ctx, gast.Load):
+        items = [_literal(e) for e in node.elts]
+        if any(i is _MISSING for i in items):
+            return _MISSING
+        return tuple(items) if isinstance(node, gast.Tuple) else items
+    return _MISSING
+
+
+def _known(value):
+    """A value known when the derivative is built (a constant, or a tuple or list of them) as
+    the ``_Const`` or ``_Static`` standing for it."""
+    if isinstance(value, (tuple, list)):
+        kind = trees.TUPLE if isinstance(value, tuple) else trees.LIST
+        return _Static(kind, type(value), range(len(value)), [_known(v) for v in value])
+    return _Const(value)
+
+
+def _leaves(stmts) -> bool:
+    """Does the block ``stmts`` always end in a ``return`` or ``raise`` (through both branches
+    of an ``if``)?"""
+    last = stmts[-1] if stmts else None
+    if isinstance(last, gast.If):
+        return _leaves(last.body) and _leaves(last.orelse)
+    return isinstance(last, (gast.Return, gast.Raise))
 
 
 def _located(node, where):
@@ -1425,7 +1571,8 @@ def _indexed_at_run_time(fdef) -> set:
 
 def lower_containers(src: Source, fdef, structures: dict, views: dict | None = None,
                      functions: frozenset = frozenset(), output: bool = False,
-                     outputs=None, local: frozenset = frozenset()):
+                     outputs=None, local: frozenset = frozenset(),
+                     constants: dict | None = None):
     """Lower ``fdef`` (in place) for container parameters of ``structures`` (parameter name
     -> ``trees.structure``), and every container literal it makes; ``views`` (an inlined
     helper's parameter -> the container its caller passed, see ``helper_call``) are bound
@@ -1437,6 +1584,9 @@ def lower_containers(src: Source, fdef, structures: dict, views: dict | None = N
     tuple or list holding one) is returned as the tuple of its leaves, and its structure is
     the result (else None). ``outputs(helper, views)``: the structure of the container a
     call of a user helper returns (else None), whose leaves its caller then reads by name.
+    ``constants`` (parameter or leaf name -> a str): the str values the derivative is built
+    for (``Spec.callables``), read as those constants where the function does not assign
+    the parameter (``TABLE[name]``, ``if mode == 'train':`` decided).
     ``fdef.srcad_deps`` lists the classes whose calls were made containers (for the
     cache); ``fdef.srcad_containers`` the names bound to containers in ``fdef``, which its
     nested functions and lambdas read as their ``views``."""
@@ -1450,6 +1600,8 @@ def lower_containers(src: Source, fdef, structures: dict, views: dict | None = N
                and isinstance(n.ctx, (gast.Store, gast.Del))}
     lowering.env.update({k: v for k, v in (views or {}).items()     # a constant passed to a
                          if not (isinstance(v, _Const) and k in rebound)})  # parameter kept
+    lowering.env.update({k: _Const(v) for k, v in (constants or {}).items()
+                         if k not in rebound and k not in structures})
     args = fdef.args
     kw_defaults = []
     for field in ("posonlyargs", "args", "kwonlyargs"):
@@ -1469,7 +1621,7 @@ def lower_containers(src: Source, fdef, structures: dict, views: dict | None = N
                     kw_defaults.append(args.kw_defaults[i])
                 continue
             names = leaf_names(a.id, tree, lowering.taken)
-            lowering.env[a.id] = _static_of(tree, iter(names))
+            lowering.env[a.id] = _static_of(tree, iter(names), constants)
             leaves = [gast.Name(id=n, ctx=gast.Param(), annotation=None, type_comment=None)
                       for n in names]
             new += leaves
@@ -1477,7 +1629,9 @@ def lower_containers(src: Source, fdef, structures: dict, views: dict | None = N
                 kw_defaults += [None] * len(leaves)
         setattr(args, field, new)
     args.kw_defaults = kw_defaults
-    if not _uses_containers(fdef, lowering) and not structures and not views and not any(
+    _refuse_own_key_loops(lowering, fdef)
+    if not _uses_containers(fdef, lowering) and not structures and not views and \
+            not lowering.env and not any(
             isinstance(n, gast.Call) and (lowering.container_class(n.func) is not None or
                                           lowering.returns_container(n))
             for n in walk(fdef)):
@@ -1531,6 +1685,28 @@ def renamed(views: dict, rename: dict) -> tuple[dict, set]:
             return _Static(item.kind, item.cls, item.keys, [walk(i) for i in item.items])
         return item
     return {k: walk(v) for k, v in views.items()}, found
+
+
+def _refuse_own_key_loops(lowering, fdef) -> None:
+    """Refuse ``for k in p: ... p[k]`` over a parameter ``p`` that is no container in this
+    build (the derivative made without arguments, ``srcad.export(f)``): Python reads a
+    dict's keys so, an array would be indexed by its own rows; the derivative built for a
+    dict argument unrolls the loop over its keys."""
+    for loop in walk(fdef):
+        if not (isinstance(loop, gast.For) and isinstance(loop.iter, gast.Name) and
+                isinstance(loop.target, gast.Name)) or loop.iter.id not in lowering.params \
+                or loop.iter.id in lowering.env or lowering.counts.get(loop.iter.id):
+            continue
+        for n in (n for s in loop.body for n in walk(s)):
+            if isinstance(n, gast.Subscript) and isinstance(n.value, gast.Name) and \
+                    n.value.id == loop.iter.id and isinstance(n.slice, gast.Name) and \
+                    n.slice.id == loop.target.id:
+                raise lowering.error(n, f"{n.value.id}[{n.slice.id}] in a loop over "
+                                     f"{n.value.id}: the keys of a dict, which this "
+                                     f"derivative, built without arguments, does not know",
+                                     "Call the derivative with the dict (it is built for its "
+                                     "keys), or export it with specialize_for=(the "
+                                     "arguments,).")
 
 
 def _uses_containers(fdef, lowering) -> bool:

@@ -13,7 +13,7 @@ import types
 import gast
 
 from ..naming import Namer, names_in
-from ..source import UNRESOLVED, AttributeOf, Namespace, Source
+from ..source import UNRESOLVED, AttributeOf, ItemOf, Namespace, Source
 from .program import NameError_, _loc_error, _name
 
 __all__ = ["Resolver"]
@@ -74,6 +74,12 @@ class Resolver:
         return name
 
     def resolve(self, scope: _Scope, func) -> object:
+        if isinstance(func, gast.Subscript):     # TABLE['relu']: the table, then its item
+            table = self.resolve(scope, func.value)
+            obj = scope.namespace.resolve(func)
+            if obj is not UNRESOLVED:
+                self.deps.append((ItemOf(table), func.slice.value, obj))
+            return obj
         obj = scope.namespace.resolve(func)
         root = func
         while isinstance(root, gast.Attribute):
