@@ -72,11 +72,13 @@ class _Forward:
         (``dx[i] = ...``, ``dx += ...``)."""
         return _call(_attr(_name(self.rt), "tangent_zeros"), _name(name))
 
-    def tangent_of(self, atom):
-        """The tangent of an atom as an expression (materialized zeros when inactive)."""
+    def tangent_of(self, atom, output=False):
+        """The tangent of an atom as an expression (materialized zeros when inactive; of a
+        returned value, typed like it: ``runtime.output_zeros``)."""
         if self.active(atom):
             return _name(self.tan(atom.id))
-        return _call(_attr(_name(self.rt), "zeros_like"), copy.deepcopy(atom))
+        return _call(_attr(_name(self.rt), "output_zeros" if output else "zeros_like"),
+                     copy.deepcopy(atom))
 
     def error(self, stmt, message, hint, cls=NoRuleError, node=None):
         """A located error: at ``node`` (a call in ``stmt``) when it has a position, in the
@@ -329,7 +331,7 @@ class _Forward:
         body = copies + body
         result = ret.value
         atoms = result.elts if isinstance(result, gast.Tuple) else [result]
-        tangents = [self.tangent_of(a) for a in atoms]
+        tangents = [self.tangent_of(a, output=True) for a in atoms]
         out = tangents[0] if not isinstance(result, gast.Tuple) else gast.Tuple(
             elts=tangents, ctx=gast.Load())
         if self.preserve_result:

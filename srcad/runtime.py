@@ -28,7 +28,7 @@ __all__ = ["unbroadcast", "broadcast_like", "zeros_like", "tangent_zeros", "add_
 # a result made anew; a helper not listed may share any of its arguments.
 SHARES = {
     "unbroadcast": (0,), "broadcast_like": (0,), "zeros_like": (), "tangent_zeros": (),
-    "add_at": (0,),
+    "add_at": (0,), "output_zeros": (),
     "add_list": (), "expand_reduced": (0,), "sigmoid": (), "reduced_count": (),
     "astype": (0,), "take_and_zero": (), "last_write_mask": (), "scalar_seed": (),
     "seed_like": (0,), "stop_gradient": (0,), "zeros_filled": (0,), "unstack_like": (0,),
@@ -140,6 +140,15 @@ def zeros_like(x):
         return 0.0        # numbers; None (not yet bound); ranges and slices carry no derivative
     return np.zeros_like(x, dtype=np.result_type(x, np.float32)
                          if np.issubdtype(np.result_type(x), np.inexact) else float)
+
+
+def output_zeros(x):
+    """The tangent of a returned value that no wrt argument changes: ``zeros_like(x)``, but a
+    NumPy scalar's is a NumPy scalar (np.float64(0.0)), typed like the value, not the 0-d
+    array ``zeros_like`` makes for writes through an index."""
+    if isinstance(x, np.generic):
+        return (x.dtype.type if np.issubdtype(x.dtype, np.inexact) else np.float64)(0)
+    return zeros_like(x)
 
 
 def tangent_zeros(x):

@@ -17,7 +17,7 @@ from srcad.runtime import (add_at, add_list, astype, broadcast_like, expand_redu
                            take_and_zero, unbroadcast, unstack_like, unsum_part,
                            where_taken, zero_if_discrete)
 
-nondiff(runtime.scalar_seed, runtime.zeros_like, runtime.tangent_zeros, runtime.reduced_count, runtime.dof_inverse,
+nondiff(runtime.scalar_seed, runtime.zeros_like, runtime.tangent_zeros, runtime.output_zeros, runtime.reduced_count, runtime.dof_inverse,
         runtime.stop_gradient,
         runtime.last_write_mask, runtime.checkpoint_every, runtime.segment, reversed, slice)
 # linear in the first argument: their tangent rules are derived (registry.linear)
