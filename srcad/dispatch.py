@@ -10,7 +10,9 @@ lists of Python floats, and the value of a str argument, ``Static``). That code 
 inline, that the call has that key and that the derivative is still fresh (the identity of
 the function's code and defaults, the rule set's version and every dependency
 ``Derivative.deps`` lists, each at the depth it was read: ``np.sin`` is read as
-``np.sin``), calls the generated function and returns its derivatives
+``np.sin``; and the type of each closure cell's value, an array's dtype, when the build
+decided from them which values are complex: ``Derivative.complex_cells``), calls the
+generated function and returns its derivatives
 when they are already what the general path would return (arrays of the argument's shape and
 dtype that share no memory with an argument or another derivative; floats; new lists of
 floats); anything else goes to the general path, which
@@ -112,6 +114,9 @@ class Dispatcher:
             return
         if any(namespace is cache._PARENT for namespace, _, _ in entry.deps):
             return                      # a derivative of generated code: checked in full
+        if entry.complex_cells and (_cell_kinds(target) is None or
+                                    cache._numeric_cells(target) != entry.complex_cells):
+            return                      # an empty cell, or cells changed since the build
         key = (dicts, kinds)
         found = self.codes.get(key)
         if found is not None and found[0] is entry:
@@ -200,6 +205,12 @@ class Dispatcher:
         if kw:
             tests.append(f"_same_kw({f}, {bind('kwdefaults', kw)})")
         tests.append(f"_registry._version == {bind('version', entry.version)}")
+        if entry.complex_cells:          # the build decided from the closure's numbers which
+            for i, (cell, kind, dtype) in enumerate(_cell_kinds(target) or ()):   # are complex
+                test = f"type(now := {bind(f'closure_cell{i}', cell)}.cell_contents) is " \
+                       f"{bind(f'closure_type{i}', kind)}"
+                tests.append(test if dtype is None else
+                             f"{test} and now.dtype is {bind(f'closure_dtype{i}', dtype)}")
         for i, dep in enumerate(entry.deps):
             tests.append(self._dep_test(dep, lambda what, value: bind(f"{what}{i}", value)))
         fn = "fn"
@@ -323,6 +334,20 @@ class Dispatcher:
         v = bind("value", value)     # a bound method is a new object at each read
         return f"((now := {read}) is {v} or _same_object(now, {v}))" if method else \
             f"{read} is {v}"
+
+
+def _cell_kinds(target):
+    """Per closure cell of ``target``: (the cell, its value's type, an array value's dtype or
+    None), while they still give the ``complex_cells`` its derivative was built for (which
+    depend on them alone); None for an empty cell."""
+    out = []
+    for cell in getattr(target, "__closure__", None) or ():
+        try:
+            value = cell.cell_contents
+        except ValueError:
+            return None
+        out.append((cell, type(value), value.dtype if isinstance(value, np.ndarray) else None))
+    return out
 
 
 def generated(derivative):

@@ -59,6 +59,32 @@ def test_a_closure_cell_changed_after_the_fast_path():
     assert d(3.0) == 30.0
 
 
+def test_a_closure_cell_turning_complex_after_the_fast_path_rebuilds():
+    # the build decided from the cell's value that it is real; the general path rebuilds
+    # when it turns complex (Derivative.complex_cells), and so must the fast path
+    def make():
+        c = 2.0
+        scale = np.ones(3)
+
+        def f(x):
+            return np.real(np.sum(c * scale * x * x))
+
+        def set_c(value):
+            nonlocal c
+            c = value
+        return f, set_c
+    f, set_c = make()
+    x = np.array([1.0, 2.0, 3.0])
+    d = srcad.grad(f)
+    np.testing.assert_allclose(_hot(d, x), 4.0 * x)
+    assert "cell_contents) is" in d.__srcad_dispatcher__.source()
+    set_c(1.0 + 1.0j)                      # real(c * sum(x^2)): the gradient is 2 real(c) x
+    np.testing.assert_allclose(d(x), 2.0 * x)
+    np.testing.assert_allclose(_hot(d, x), 2.0 * x)
+    set_c(3.0)
+    np.testing.assert_allclose(d(x), 6.0 * x)
+
+
 def test_code_and_defaults_replaced_after_the_fast_path():
     def f(x, c=2.0):
         return c * x * x
