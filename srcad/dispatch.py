@@ -268,32 +268,34 @@ class Dispatcher:
         grads: list = []
         tests = []
         parts = []
+
+        def apart(g, kind) -> str:
+            # ``g`` is none of the arguments and derivatives before it of its own kind (one of
+            # another shape, dtype or type cannot be it: the derivatives' kinds are tested
+            # together after the call, and the generated code writes into no argument)
+            return " and ".join([f"{g} is not {a}" for a in values if kind_of[a] == kind] +
+                                [f"{g} is not {h}" for h, k in grads if k == kind])
         for i in spec.wrt:
             part = []
             for v in flat[i] if i < len(flat) else ():
                 g = f"g{len(grads)}"
                 kind = kind_of[v]
                 if type(kind) is tuple:
-                    apart = [f"{g} is not {a}" for a in values] + \
-                        [f"{g} is not {h}" for h in grads]
                     tests.append(f"type({g}) is _nd and {g}.base is None and {g}.shape == "
-                                 f"shape_{v} and {g}.dtype is dtype_{v} and "
-                                 + " and ".join(apart))
+                                 f"shape_{v} and {g}.dtype is dtype_{v} and {apart(g, kind)}")
                 elif kind == "floats":   # a list of floats: a new list of floats as long
-                    apart = [f"{g} is not {a}" for a in values] + \
-                        [f"{g} is not {h}" for h in grads]
                     tests.append(f"type({g}) is list and len({g}) == len({v}) and "
-                                 f"{{*map(type, {g})}} <= _floats and " + " and ".join(apart))
+                                 f"{{*map(type, {g})}} <= _floats and {apart(g, kind)}")
                 elif kind is float:      # a float argument's derivative is a float
                     tests.append(f"(type({g}) is float or type({g}) is _f64)")
                 else:
                     tests.append("False")
-                grads.append(g)
+                grads.append((g, kind))
                 part.append(f"float({g})" if kind is float else g)
             keys = dicts[i] if dicts is not None and i < len(dicts) else None
             parts.append(part[0] if keys is None else
                          "{" + ", ".join(f"{key!r}: {g}" for key, g in zip(keys, part)) + "}")
-        unpacked = ", ".join(grads) if len(grads) > 1 else grads[0]
+        unpacked = ", ".join(g for g, _ in grads) if len(grads) > 1 else grads[0][0]
         valued = spec.preserve_result or spec.has_aux      # the code returns the value first
         lines = [f"    value, {'(' + unpacked + ')' if len(grads) > 1 else unpacked} = out"
                  if valued else f"    {unpacked} = out"]
