@@ -76,7 +76,6 @@ class Dispatcher:
         self.spec = spec
         self.name = name if name.isidentifier() else "derivative"
         self.ns: dict = {"__builtins__": builtins, "_nd": np.ndarray, "_f64": np.float64,
-                         "_floats": frozenset({float}),
                          "_registry": registry,
                          "_general": general, "_finish": finish, "_failed": failed,
                          "_same_object": cache._same_object, "_same_kw": cache._same_kw,
@@ -187,7 +186,8 @@ class Dispatcher:
                              f"{bind('dtype_' + v, kind[1])}")
                 described.append(f"{kind[1]} {kind[0]}")
             elif kind == "floats":       # a list of Python floats, of any length
-                tests.append(f"type({v}) is list and {{*map(type, {v})}} <= _floats")
+                unpack += _floats_loop(f"floats_{v}", v, f"type({v}) is list", "        ")
+                tests.append(f"floats_{v}")
                 described.append("list of floats")
             elif type(kind) is Same:     # the function the derivative was built for
                 tests.append(f"{v} is {bind('callable_' + v, kind.obj)}")
@@ -267,6 +267,7 @@ class Dispatcher:
         kind_of = dict(zip(values, kinds))
         grads: list = []
         tests = []
+        loops: list = []         # the tests of lists of floats, as statements before
         parts = []
 
         def apart(g, kind) -> str:
@@ -284,8 +285,9 @@ class Dispatcher:
                     tests.append(f"type({g}) is _nd and {g}.base is None and {g}.shape == "
                                  f"shape_{v} and {g}.dtype is dtype_{v} and {apart(g, kind)}")
                 elif kind == "floats":   # a list of floats: a new list of floats as long
-                    tests.append(f"type({g}) is list and len({g}) == len({v}) and "
-                                 f"{{*map(type, {g})}} <= _floats and {apart(g, kind)}")
+                    loops += _floats_loop(f"floats_{g}", g,
+                                          f"type({g}) is list and len({g}) == len({v})", "    ")
+                    tests.append(f"floats_{g} and {apart(g, kind)}")
                 elif kind is float:      # a float argument's derivative is a float
                     tests.append(f"(type({g}) is float or type({g}) is _f64)")
                 else:
@@ -308,6 +310,7 @@ class Dispatcher:
             result = f"(value, {result})"
         return lines + [
             "    # derivatives shaped and typed like their arguments, each its own array",
+            *loops,
             "    if (" + "\n            and ".join(tests) + "):",
             f"        return {result}",
             "    return finish(out, args, entry)"]
@@ -336,6 +339,16 @@ class Dispatcher:
         v = bind("value", value)     # a bound method is a new object at each read
         return f"((now := {read}) is {v} or _same_object(now, {v}))" if method else \
             f"{read} is {v}"
+
+
+def _floats_loop(flag: str, v: str, first: str, indent: str) -> list:
+    """Statements setting ``flag`` to ``first`` and the list ``v`` holding Python floats alone
+    (a loop: about half the cost of ``{*map(type, v)} <= {float}``)."""
+    return [f"{indent}{flag} = {first}",
+            f"{indent}for item in {v} if {flag} else ():",
+            f"{indent}    if type(item) is not float:",
+            f"{indent}        {flag} = False",
+            f"{indent}        break"]
 
 
 def _cell_kinds(target):
