@@ -35,6 +35,10 @@ def mlp(params, x):
     return np.sum((h @ params["W2"] + params["b2"]) ** 2)
 
 
+def squares(xs):
+    return sum(x * x for x in xs)
+
+
 def _workloads():
     rng = np.random.default_rng(0)
     params = {"W1": rng.normal(size=(4, 8)), "b1": np.zeros(8),
@@ -42,7 +46,8 @@ def _workloads():
     x = rng.normal(size=(3, 4))
     return [("scalar polynomial", poly, (1.3,), (1.3,)),
             ("small arrays (8,)", small, (rng.normal(size=8), rng.normal(size=8)), None),
-            ("dict-of-params MLP", mlp, (params, x), tuple(params.values()) + (x,))]
+            ("dict-of-params MLP", mlp, (params, x), tuple(params.values()) + (x,)),
+            ("list of 8 floats", squares, ([float(v) for v in rng.normal(size=8)],), None)]
 
 
 def _per_call(fn, args, number, repeat):
