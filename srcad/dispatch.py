@@ -8,15 +8,16 @@ arguments and the ``cache.Derivative`` it ran. Output: ``Dispatcher.function``, 
 swapped for code generated for one key: the arguments' types, exact shapes and dtypes (and
 lists of Python floats, and the value of a str argument, ``Static``). That code tests,
 inline, that the call has that key and that the derivative is still fresh (the identity of
-the function's code and defaults, the rule set's version and every dependency
-``Derivative.deps`` lists, each at the depth it was read: ``np.sin`` is read as
-``np.sin``; and the type of each closure cell's value, an array's dtype, when the build
+the function's code and defaults and every dependency ``Derivative.deps`` lists, each at
+the depth it was read: ``np.sin`` is read as ``np.sin``; and the type of each closure cell's value, an array's dtype, when the build
 decided from them which values are complex: ``Derivative.complex_cells``), calls the
 generated function and returns its derivatives
 when they are already what the general path would return (arrays of the argument's shape and
 dtype that share no memory with an argument or another derivative; floats; new lists of
 floats); anything else goes to the general path, which
-stays the one place that decides, diagnoses and refuses.
+stays the one place that decides, diagnoses and refuses. The rule set's version is not
+tested: a registration (``registry.watch``) puts the general path's code back, and code is
+installed only for a derivative built at the current version.
 
 Invariants: the fast path never returns what the general path would not; any exception
 while testing sends the call to the general path; an exception raised by the generated
@@ -76,7 +77,6 @@ class Dispatcher:
         self.spec = spec
         self.name = name if name.isidentifier() else "derivative"
         self.ns: dict = {"__builtins__": builtins, "_nd": np.ndarray, "_f64": np.float64,
-                         "_registry": registry,
                          "_general": general, "_finish": finish, "_failed": failed,
                          "_same_object": cache._same_object, "_same_kw": cache._same_kw,
                          "_dep_fresh": cache.dep_fresh, "_builtins_module": builtins}
@@ -91,6 +91,8 @@ class Dispatcher:
                   f"    # no call yet: srcad's general call path\n"
                   f"    return _general(*args, **kwargs)\n")
         self.function = self._compile(source, "general")
+        self.general_code = self.function.__code__
+        registry.watch(self)
 
     def _compile(self, source: str, what: str):
         scope: dict = {}
@@ -129,7 +131,8 @@ class Dispatcher:
                         del self.ns[name]
                     self.codes.clear()
                     self.names.clear()
-                    self.sources = {self.function.__code__: self.source()}
+                    self.sources = {c: self.sources[c] for c in (self.function.__code__,
+                                                                 self.general_code)}
                     self.seen.clear()
                 elif found is not None:      # rebuilt: the stale entry's code goes
                     for name in self.names.pop(key, ()):
@@ -145,7 +148,14 @@ class Dispatcher:
             return
         if self.function.__code__ is not code:
             self.function.__code__ = code
+        if entry.version != registry._version:     # rules registered since it was built
+            self.function.__code__ = self.general_code
         self.last = entry
+
+    def rules_changed(self) -> None:
+        """A rule was registered (``registry.watch``): every derivative built before is
+        stale, and the generated code does not test the rule version: the general path."""
+        self.function.__code__ = self.general_code
 
     def source(self) -> str:
         """The source of the code ``function`` runs now."""
@@ -204,7 +214,6 @@ class Dispatcher:
                      f"{bind('defaults', defaults)}")
         if kw:
             tests.append(f"_same_kw({f}, {bind('kwdefaults', kw)})")
-        tests.append(f"_registry._version == {bind('version', entry.version)}")
         if entry.complex_cells:          # the build decided from the closure's numbers which
             for i, (cell, kind, dtype) in enumerate(_cell_kinds(target) or ()):   # are complex
                 test = f"type(now := {bind(f'closure_cell{i}', cell)}.cell_contents) is " \

@@ -85,6 +85,30 @@ def test_a_closure_cell_turning_complex_after_the_fast_path_rebuilds():
     np.testing.assert_allclose(d(x), 6.0 * x)
 
 
+def cube(x):
+    return x ** 3
+
+
+def uses_cube(x):
+    return np.sum(cube(x))
+
+
+def test_a_rule_registered_after_the_fast_path_was_installed():
+    # the fast path does not test the rule version: the registration puts the general
+    # path's code back (registry.watch), which rebuilds with the new rule
+    from srcad.template import d
+    x = np.linspace(0.1, 1.0, 4)
+    dcube = srcad.grad(uses_cube)
+    np.testing.assert_allclose(_hot(dcube, x), 3.0 * x ** 2)
+
+    @srcad.register_adjoint(cube)
+    def cube_adjoint(y, x):
+        d[x] = d[y] * 2.0 * x       # not the derivative: shows which rule runs
+    assert "generated for arguments" not in dcube.__srcad_dispatcher__.source()
+    np.testing.assert_allclose(dcube(x), 2.0 * x)
+    np.testing.assert_allclose(_hot(dcube, x), 2.0 * x)
+
+
 def test_code_and_defaults_replaced_after_the_fast_path():
     def f(x, c=2.0):
         return c * x * x
