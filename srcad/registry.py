@@ -94,6 +94,7 @@ _LOCK = threading.RLock()   # loading and registrations: other threads never see
 _digest = hashlib.sha256()
 _version = 0      # bumped by every registration: built derivatives older than it are rebuilt
 _watchers: weakref.WeakSet = weakref.WeakSet()   # told when it is bumped (``watch``)
+_WATCH_LOCK = threading.Lock()
 _user_digest = hashlib.sha256()   # the rules the user registered (srcad's own: its files)
 _user_rules = 0
 _quiet = False    # a built-in family loading through the index: no answer given before changes
@@ -209,13 +210,16 @@ def rule_recipe(fn, mode: str) -> str:
 def watch(watcher) -> None:
     """Call ``watcher.rules_changed()`` after each bump of the rule version (as long as
     ``watcher`` lives): ``dispatch`` leaves its fast paths, which do not test the version."""
-    _watchers.add(watcher)
+    with _WATCH_LOCK:
+        _watchers.add(watcher)
 
 
 def _bump() -> None:
     global _version
     _version += 1               # first: a watcher installing code re-reads it afterwards
-    for watcher in list(_watchers):
+    with _WATCH_LOCK:
+        watchers = list(_watchers)
+    for watcher in watchers:
         watcher.rules_changed()
 
 
