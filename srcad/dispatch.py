@@ -8,13 +8,16 @@ arguments and the ``cache.Derivative`` it ran. Output: ``Dispatcher.function``, 
 swapped for code generated for one key: the arguments' types, exact shapes and dtypes (and
 lists of Python floats, and the value of a str argument, ``Static``). That code tests,
 inline, that the call has that key and that the derivative is still fresh (the identity of
-the function's code and defaults, the rule set's version and every dependency
-``Derivative.deps`` lists, each at the depth it was read: ``np.sin`` is read as
-``np.sin``), calls the generated function and returns its derivatives
+the function's code and defaults and every dependency ``Derivative.deps`` lists, each at
+the depth it was read: ``np.sin`` is read as ``np.sin``; and the type of each closure cell's value, an array's dtype, when the build
+decided from them which values are complex: ``Derivative.complex_cells``), calls the
+generated function and returns its derivatives
 when they are already what the general path would return (arrays of the argument's shape and
 dtype that share no memory with an argument or another derivative; floats; new lists of
 floats); anything else goes to the general path, which
-stays the one place that decides, diagnoses and refuses.
+stays the one place that decides, diagnoses and refuses. The rule set's version is not
+tested: a registration (``registry.watch``) puts the general path's code back, and code is
+installed only for a derivative built at the current version.
 
 Invariants: the fast path never returns what the general path would not; any exception
 while testing sends the call to the general path; an exception raised by the generated
@@ -74,8 +77,6 @@ class Dispatcher:
         self.spec = spec
         self.name = name if name.isidentifier() else "derivative"
         self.ns: dict = {"__builtins__": builtins, "_nd": np.ndarray, "_f64": np.float64,
-                         "_floats": frozenset({float}),
-                         "_registry": registry,
                          "_general": general, "_finish": finish, "_failed": failed,
                          "_same_object": cache._same_object, "_same_kw": cache._same_kw,
                          "_dep_fresh": cache.dep_fresh, "_builtins_module": builtins}
@@ -90,6 +91,8 @@ class Dispatcher:
                   f"    # no call yet: srcad's general call path\n"
                   f"    return _general(*args, **kwargs)\n")
         self.function = self._compile(source, "general")
+        self.general_code = self.function.__code__
+        registry.watch(self)
 
     def _compile(self, source: str, what: str):
         scope: dict = {}
@@ -112,6 +115,9 @@ class Dispatcher:
             return
         if any(namespace is cache._PARENT for namespace, _, _ in entry.deps):
             return                      # a derivative of generated code: checked in full
+        if entry.complex_cells and (_cell_kinds(target) is None or
+                                    cache._numeric_cells(target) != entry.complex_cells):
+            return                      # an empty cell, or cells changed since the build
         key = (dicts, kinds)
         found = self.codes.get(key)
         if found is not None and found[0] is entry:
@@ -125,7 +131,8 @@ class Dispatcher:
                         del self.ns[name]
                     self.codes.clear()
                     self.names.clear()
-                    self.sources = {self.function.__code__: self.source()}
+                    self.sources = {c: self.sources[c] for c in (self.function.__code__,
+                                                                 self.general_code)}
                     self.seen.clear()
                 elif found is not None:      # rebuilt: the stale entry's code goes
                     for name in self.names.pop(key, ()):
@@ -141,7 +148,14 @@ class Dispatcher:
             return
         if self.function.__code__ is not code:
             self.function.__code__ = code
+        if entry.version != registry._version:     # rules registered since it was built
+            self.function.__code__ = self.general_code
         self.last = entry
+
+    def rules_changed(self) -> None:
+        """A rule was registered (``registry.watch``): every derivative built before is
+        stale, and the generated code does not test the rule version: the general path."""
+        self.function.__code__ = self.general_code
 
     def source(self) -> str:
         """The source of the code ``function`` runs now."""
@@ -182,7 +196,8 @@ class Dispatcher:
                              f"{bind('dtype_' + v, kind[1])}")
                 described.append(f"{kind[1]} {kind[0]}")
             elif kind == "floats":       # a list of Python floats, of any length
-                tests.append(f"type({v}) is list and {{*map(type, {v})}} <= _floats")
+                unpack += _floats_loop(f"floats_{v}", v, f"type({v}) is list", "        ")
+                tests.append(f"floats_{v}")
                 described.append("list of floats")
             elif type(kind) is Same:     # the function the derivative was built for
                 tests.append(f"{v} is {bind('callable_' + v, kind.obj)}")
@@ -199,7 +214,12 @@ class Dispatcher:
                      f"{bind('defaults', defaults)}")
         if kw:
             tests.append(f"_same_kw({f}, {bind('kwdefaults', kw)})")
-        tests.append(f"_registry._version == {bind('version', entry.version)}")
+        if entry.complex_cells:          # the build decided from the closure's numbers which
+            for i, (cell, kind, dtype) in enumerate(_cell_kinds(target) or ()):   # are complex
+                test = f"type(now := {bind(f'closure_cell{i}', cell)}.cell_contents) is " \
+                       f"{bind(f'closure_type{i}', kind)}"
+                tests.append(test if dtype is None else
+                             f"{test} and now.dtype is {bind(f'closure_dtype{i}', dtype)}")
         for i, dep in enumerate(entry.deps):
             tests.append(self._dep_test(dep, lambda what, value: bind(f"{what}{i}", value)))
         fn = "fn"
@@ -256,33 +276,37 @@ class Dispatcher:
         kind_of = dict(zip(values, kinds))
         grads: list = []
         tests = []
+        loops: list = []         # the tests of lists of floats, as statements before
         parts = []
+
+        def apart(g, kind) -> str:
+            # ``g`` is none of the arguments and derivatives before it of its own kind (one of
+            # another shape, dtype or type cannot be it: the derivatives' kinds are tested
+            # together after the call, and the generated code writes into no argument)
+            return " and ".join([f"{g} is not {a}" for a in values if kind_of[a] == kind] +
+                                [f"{g} is not {h}" for h, k in grads if k == kind])
         for i in spec.wrt:
             part = []
             for v in flat[i] if i < len(flat) else ():
                 g = f"g{len(grads)}"
                 kind = kind_of[v]
                 if type(kind) is tuple:
-                    apart = [f"{g} is not {a}" for a in values] + \
-                        [f"{g} is not {h}" for h in grads]
                     tests.append(f"type({g}) is _nd and {g}.base is None and {g}.shape == "
-                                 f"shape_{v} and {g}.dtype is dtype_{v} and "
-                                 + " and ".join(apart))
+                                 f"shape_{v} and {g}.dtype is dtype_{v} and {apart(g, kind)}")
                 elif kind == "floats":   # a list of floats: a new list of floats as long
-                    apart = [f"{g} is not {a}" for a in values] + \
-                        [f"{g} is not {h}" for h in grads]
-                    tests.append(f"type({g}) is list and len({g}) == len({v}) and "
-                                 f"{{*map(type, {g})}} <= _floats and " + " and ".join(apart))
+                    loops += _floats_loop(f"floats_{g}", g,
+                                          f"type({g}) is list and len({g}) == len({v})", "    ")
+                    tests.append(f"floats_{g} and {apart(g, kind)}")
                 elif kind is float:      # a float argument's derivative is a float
                     tests.append(f"(type({g}) is float or type({g}) is _f64)")
                 else:
                     tests.append("False")
-                grads.append(g)
+                grads.append((g, kind))
                 part.append(f"float({g})" if kind is float else g)
             keys = dicts[i] if dicts is not None and i < len(dicts) else None
             parts.append(part[0] if keys is None else
                          "{" + ", ".join(f"{key!r}: {g}" for key, g in zip(keys, part)) + "}")
-        unpacked = ", ".join(grads) if len(grads) > 1 else grads[0]
+        unpacked = ", ".join(g for g, _ in grads) if len(grads) > 1 else grads[0][0]
         valued = spec.preserve_result or spec.has_aux      # the code returns the value first
         lines = [f"    value, {'(' + unpacked + ')' if len(grads) > 1 else unpacked} = out"
                  if valued else f"    {unpacked} = out"]
@@ -295,6 +319,7 @@ class Dispatcher:
             result = f"(value, {result})"
         return lines + [
             "    # derivatives shaped and typed like their arguments, each its own array",
+            *loops,
             "    if (" + "\n            and ".join(tests) + "):",
             f"        return {result}",
             "    return finish(out, args, entry)"]
@@ -323,6 +348,30 @@ class Dispatcher:
         v = bind("value", value)     # a bound method is a new object at each read
         return f"((now := {read}) is {v} or _same_object(now, {v}))" if method else \
             f"{read} is {v}"
+
+
+def _floats_loop(flag: str, v: str, first: str, indent: str) -> list:
+    """Statements setting ``flag`` to ``first`` and the list ``v`` holding Python floats alone
+    (a loop: about half the cost of ``{*map(type, v)} <= {float}``)."""
+    return [f"{indent}{flag} = {first}",
+            f"{indent}for item in {v} if {flag} else ():",
+            f"{indent}    if type(item) is not float:",
+            f"{indent}        {flag} = False",
+            f"{indent}        break"]
+
+
+def _cell_kinds(target):
+    """Per closure cell of ``target``: (the cell, its value's type, an array value's dtype or
+    None), while they still give the ``complex_cells`` its derivative was built for (which
+    depend on them alone); None for an empty cell."""
+    out = []
+    for cell in getattr(target, "__closure__", None) or ():
+        try:
+            value = cell.cell_contents
+        except ValueError:
+            return None
+        out.append((cell, type(value), value.dtype if isinstance(value, np.ndarray) else None))
+    return out
 
 
 def generated(derivative):

@@ -40,6 +40,7 @@ import sys
 import textwrap
 import threading
 import types
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -92,6 +93,8 @@ _loading = False
 _LOCK = threading.RLock()   # loading and registrations: other threads never see half a table
 _digest = hashlib.sha256()
 _version = 0      # bumped by every registration: built derivatives older than it are rebuilt
+_watchers: weakref.WeakSet = weakref.WeakSet()   # told when it is bumped (``watch``)
+_WATCH_LOCK = threading.Lock()
 _user_digest = hashlib.sha256()   # the rules the user registered (srcad's own: its files)
 _user_rules = 0
 _quiet = False    # a built-in family loading through the index: no answer given before changes
@@ -204,10 +207,25 @@ def rule_recipe(fn, mode: str) -> str:
             "import d; docs/templates.md)")
 
 
-def _note(template: Template):
+def watch(watcher) -> None:
+    """Call ``watcher.rules_changed()`` after each bump of the rule version (as long as
+    ``watcher`` lives): ``dispatch`` leaves its fast paths, which do not test the version."""
+    with _WATCH_LOCK:
+        _watchers.add(watcher)
+
+
+def _bump() -> None:
     global _version
+    _version += 1               # first: a watcher installing code re-reads it afterwards
+    with _WATCH_LOCK:
+        watchers = list(_watchers)
+    for watcher in watchers:
+        watcher.rules_changed()
+
+
+def _note(template: Template):
     if not _quiet:
-        _version += 1
+        _bump()
     _digest.update(template.origin.encode())
     fingerprint = getattr(template, "fingerprint", None)
     if fingerprint is not None:          # parsed on first use: its code stands for its text
@@ -267,10 +285,9 @@ def real_valued(*primitives):
 
 
 def _flag(primitives, name: str, value):
-    global _version
     with _LOCK:
         if not _quiet:
-            _version += 1          # derivatives built before may now be refused, or allowed
+            _bump()                # derivatives built before may now be refused, or allowed
         _digest.update(f"{name}={value}:{[primitive_name(p) for p in primitives]}".encode())
         for p in primitives:
             setattr(_rule(p), name, value)

@@ -59,6 +59,56 @@ def test_a_closure_cell_changed_after_the_fast_path():
     assert d(3.0) == 30.0
 
 
+def test_a_closure_cell_turning_complex_after_the_fast_path_rebuilds():
+    # the build decided from the cell's value that it is real; the general path rebuilds
+    # when it turns complex (Derivative.complex_cells), and so must the fast path
+    def make():
+        c = 2.0
+        scale = np.ones(3)
+
+        def f(x):
+            return np.real(np.sum(c * scale * x * x))
+
+        def set_c(value):
+            nonlocal c
+            c = value
+        return f, set_c
+    f, set_c = make()
+    x = np.array([1.0, 2.0, 3.0])
+    d = srcad.grad(f)
+    np.testing.assert_allclose(_hot(d, x), 4.0 * x)
+    assert "cell_contents) is" in d.__srcad_dispatcher__.source()
+    set_c(1.0 + 1.0j)                      # real(c * sum(x^2)): the gradient is 2 real(c) x
+    np.testing.assert_allclose(d(x), 2.0 * x)
+    np.testing.assert_allclose(_hot(d, x), 2.0 * x)
+    set_c(3.0)
+    np.testing.assert_allclose(d(x), 6.0 * x)
+
+
+def cube(x):
+    return x ** 3
+
+
+def uses_cube(x):
+    return np.sum(cube(x))
+
+
+def test_a_rule_registered_after_the_fast_path_was_installed():
+    # the fast path does not test the rule version: the registration puts the general
+    # path's code back (registry.watch), which rebuilds with the new rule
+    from srcad.template import d
+    x = np.linspace(0.1, 1.0, 4)
+    dcube = srcad.grad(uses_cube)
+    np.testing.assert_allclose(_hot(dcube, x), 3.0 * x ** 2)
+
+    @srcad.register_adjoint(cube)
+    def cube_adjoint(y, x):
+        d[x] = d[y] * 2.0 * x       # not the derivative: shows which rule runs
+    assert "generated for arguments" not in dcube.__srcad_dispatcher__.source()
+    np.testing.assert_allclose(dcube(x), 2.0 * x)
+    np.testing.assert_allclose(_hot(dcube, x), 2.0 * x)
+
+
 def test_code_and_defaults_replaced_after_the_fast_path():
     def f(x, c=2.0):
         return c * x * x
@@ -155,6 +205,27 @@ def test_a_dict_of_parameters_on_the_fast_path(monkeypatch):
 
 def linear(z):
     return z
+
+
+def crossed(p, x):
+    return np.sum(p["a"] * p["b"]) + np.sum(p["c"] * x)
+
+
+def test_derivatives_that_are_arguments_are_copied_on_the_fast_path():
+    # d/da = b, d/db = a, d/dc = x: the generated code may return the arguments themselves;
+    # a leaf of another shape (c) cannot be one of a, b, and is tested against x only
+    rng = np.random.default_rng(2)
+    p = {"a": rng.normal(size=3), "b": rng.normal(size=3), "c": rng.normal(size=(2, 2))}
+    x = rng.normal(size=(2, 2))
+    d = srcad.grad(crossed, wrt=(0, 1))
+    for g, gx in (_hot(d, p, x), d(p, x)):
+        np.testing.assert_allclose(g["a"], p["b"])
+        np.testing.assert_allclose(g["b"], p["a"])
+        np.testing.assert_allclose(g["c"], x)
+        np.testing.assert_allclose(gx, p["c"])
+        arrays = [*p.values(), x, *g.values(), gx]
+        assert len({id(v) for v in arrays}) == len(arrays)
+        assert all(v.base is None for v in (*g.values(), gx))
 
 
 def test_threads_calling_with_changing_shapes_and_keys_get_their_own_results(monkeypatch):
