@@ -1791,10 +1791,8 @@ _xfail("dict_value_alias_iadd", _view("h", "d_a", "another name for 'h'"), FIRST
 _xfail("list_repeat_alias", "REFUSED: NoRuleError: srcad has no derivative for an arithmetic "
        "operator on a Python list (`*` repeats a list) (hs = [h] * 2); located, hint: NumPy "
        "functions or stop_gradient")
-_xfail("helper_rebinds_copy_of_argument", "REFUSED (wrongly): SrcadSyntaxError: helper "
-       "_rebinds_copy writes into its argument 'a'; but the helper's first line is a = a.copy(), "
-       "so the write goes into its own copy; located at a[0] = ..., hint 'do not rebind the "
-       "parameter inside the helper (or copy it and return the copy)', which is what it does")
+# helper_rebinds_copy_of_argument: fixed in session 10 (a write after a = a.copy() at the
+# top of the helper goes into its own array: inline._own_copies)
 _xfail("ping_pong_buffers", "REFUSED (wrongly): SrcadSyntaxError: writing into 'b', which shares "
        "memory with 'a' (another name for '_a'); but after a, b = b, a the two names hold two "
        "distinct arrays (double buffering): nothing is shared; located at b[1:-1] = ..., hint "

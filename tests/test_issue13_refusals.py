@@ -1,0 +1,86 @@
+"""Issue 13: ordinary code srcad refused (a helper copying its argument before writing into
+it, double buffering, ``for ... else``, ...), each checked against central finite differences
+(float64) in reverse mode, forward mode and through hvp; and the refusals kept, with hints
+that fit."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import srcad
+from helpers import make_function
+
+H = 1e-6
+
+
+def _fd_grad(f, x):
+    g = np.zeros_like(x)
+    for k in range(x.size):
+        e = np.zeros_like(x)
+        e.flat[k] = H
+        g.flat[k] = (f(x + e) - f(x - e)) / (2 * H)
+    return g
+
+
+def check_all_modes(f, x, hvp=True):
+    """srcad.grad, jvp and hvp of ``f`` at ``x`` against central differences; the argument
+    is left unchanged."""
+    before = x.copy()
+    g = srcad.grad(f)(x)
+    np.testing.assert_allclose(g, _fd_grad(f, x), rtol=1e-6, atol=1e-7)
+    t = np.random.default_rng(1).standard_normal(x.shape)
+    value, tangent = srcad.jvp(f, (x,), (t,))
+    np.testing.assert_allclose(value, f(x.copy()), rtol=1e-12)
+    np.testing.assert_allclose(tangent, (f(x + H * t) - f(x - H * t)) / (2 * H),
+                               rtol=1e-6, atol=1e-7)
+    if hvp:
+        df = srcad.grad(f)
+        expected = (df(x + 1e-5 * t) - df(x - 1e-5 * t)) / 2e-5
+        np.testing.assert_allclose(srcad.hvp(f)(x, t), expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(x, before)
+
+
+X = np.array([0.7, -1.3, 2.1, 0.4, -0.6])
+
+
+# -- 1. a helper that rebinds its parameter to a copy writes into its own array ---------------
+
+_COPIES = """
+def _rebinds(a, b):
+    a = {copy}
+    a[0] = b[1] * 3.0
+    a[2:4] += b[:2] ** 2
+    return np.sum(a * b)
+
+def f(x):
+    y = x * 2.0
+    s = _rebinds(y, x)
+    return s + np.sum(y ** 2)
+"""
+
+
+@pytest.mark.parametrize("copy", ["a.copy()", "np.copy(a)", "np.array(a)", "a * 1.0"])
+def test_helper_writing_into_its_copy_of_the_argument(copy):
+    check_all_modes(make_function(_COPIES.format(copy=copy)), X.copy())
+
+
+@pytest.mark.parametrize("body", [
+    # a write before the copy goes into the caller's array
+    "a[1] = 2.0 * a[0]\n    a = a.copy()\n    a[0] = 5.0",
+    # a view of the argument is still the argument's memory
+    "a = a[1:]\n    a[0] = 5.0",
+    # a copy made in a branch: the write after it may go into the argument
+    "if b[0] > 0.0:\n        a = a.copy()\n    a[0] = 5.0"])
+def test_helper_writing_into_its_argument_after_rebinding_is_refused(body):
+    f = make_function(f"""
+def _h(a, b):
+    {body}
+    return np.sum(a * b)
+
+def f(x):
+    y = x * 2.0
+    s = _h(y, x)
+    return s + np.sum(y ** 2)
+""")
+    with pytest.raises(srcad.SrcadError, match="writes into its argument 'a'"):
+        srcad.grad(f)(X.copy())
