@@ -84,3 +84,101 @@ def f(x):
 """)
     with pytest.raises(srcad.SrcadError, match="writes into its argument 'a'"):
         srcad.grad(f)(X.copy())
+
+
+# -- 2. double buffering: a loop that swaps two arrays keeps them apart -----------------------
+
+def ping_pong(x):
+    a = x.copy()
+    b = np.zeros_like(x)
+    for _ in range(3):
+        b[1:-1] = 0.5 * (a[:-2] + a[2:])
+        b[0] = a[0]
+        b[-1] = a[-1] * a[0]
+        a, b = b, a
+    b[2] = a[1] ** 2            # after the loop too: b is not a
+    return np.sum(a ** 2) + np.sum(b * x)
+
+
+def ping_pong_while(x):
+    a = x * 1.5
+    b = x.copy()
+    n = 0
+    while n < 4:
+        b[:] = np.sin(a) * x
+        b[0] += a[-1]
+        a, b = b, a
+        n += 1
+    return np.sum(a * b)
+
+
+def rotate_three(x):
+    a, b, c = x.copy(), x * 2.0, x ** 2
+    for k in range(4):
+        c[k % 5] = a[1] * b[2]
+        a, b, c = b, c, a
+    return np.sum(a * np.cos(b) + c)
+
+
+def temporary_swap(x):
+    a = x.copy()
+    b = x * 3.0
+    for _ in range(2):
+        t = a
+        a = b
+        b = t
+        b[1:] = a[:-1] * 0.5
+    return np.sum(a ** 2 * b)
+
+
+@pytest.mark.parametrize("f", [ping_pong, ping_pong_while, rotate_three, temporary_swap])
+def test_swapped_buffers(f):
+    check_all_modes(f, X.copy())
+
+
+_ALIASED = {
+    # another name still holds the first array: after an odd number of swaps it is b
+    "kept": """
+def f(x):
+    a = x.copy()
+    b = x * 2.0
+    keep = a
+    for _ in range(3):
+        b[0] = a[1] * 2.0
+        a, b = b, a
+    return np.sum(keep * a)
+""",
+    # the loop may end half way through the swap: a and b are then one array
+    "break": """
+def f(x):
+    a = x.copy()
+    b = x * 2.0
+    for i in range(3):
+        t = a
+        a = b
+        if x[i] > 0.0:
+            break
+        b = t
+    b[0] = 7.0
+    return np.sum(a ** 2)
+""",
+    # the body makes b another name for a: from the second iteration on, the write is shared
+    "alias": """
+def f(x):
+    a = x.copy()
+    b = x * 2.0
+    for _ in range(3):
+        b[0] = a[1] * 2.0
+        b = a
+    return np.sum(a * b)
+""",
+}
+
+
+@pytest.mark.parametrize("case", sorted(_ALIASED))
+def test_arrays_shared_across_iterations_are_still_refused(case):
+    f = make_function(_ALIASED[case])
+    with pytest.raises(srcad.SrcadError, match="shares memory with"):
+        srcad.grad(f)(X.copy())
+    with pytest.raises(srcad.SrcadError, match="shares memory with"):
+        srcad.jvp(f, (X.copy(),), (X.copy(),))

@@ -1793,10 +1793,8 @@ _xfail("list_repeat_alias", "REFUSED: NoRuleError: srcad has no derivative for a
        "functions or stop_gradient")
 # helper_rebinds_copy_of_argument: fixed in session 10 (a write after a = a.copy() at the
 # top of the helper goes into its own array: inline._own_copies)
-_xfail("ping_pong_buffers", "REFUSED (wrongly): SrcadSyntaxError: writing into 'b', which shares "
-       "memory with 'a' (another name for '_a'); but after a, b = b, a the two names hold two "
-       "distinct arrays (double buffering): nothing is shared; located at b[1:-1] = ..., hint "
-       "np.copy (which would cost a copy per step)")
+# ping_pong_buffers: fixed in session 10 (a loop whose body permutes the names' arrays keeps
+# them apart: analysis._Sharing.loop)
 
 _xfail("iterate_list_inplace", _view("h", "hs", "a slice of 'hs', a view: hs is a list"), FIRST)
 _xfail("write_base_read_view", _view("c", "v", "a slice of 'c', a view"))
