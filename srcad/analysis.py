@@ -1055,6 +1055,13 @@ class _Sharing:
     def assign(self, stmt, env):
         target = stmt.targets[0]
         if isinstance(target, gast.Subscript):
+            item = getattr(stmt, "srcad_item_inplace", None)
+            if item is not None:
+                # lst[i] += v (ANF: item = lst[i]; new = item + v; lst[i] = new) on a list's
+                # array writes into that array, as Python's item.__iadd__(v) does (a number
+                # is rebound: only names that may be arrays share what it writes)
+                self.write(stmt, item, env, also=target.value.id,
+                           mine=self.items_of(target, env), arrays=True)
             self.write(stmt, target.value.id, env)
             return
         if isinstance(target, gast.Tuple):
@@ -1136,13 +1143,16 @@ class _Sharing:
     def maybe_array(self, name) -> bool:
         return self.shapes is not None and self.shapes.get(name) != ()
 
-    def write(self, stmt, name, env, also=None):
-        mine = env.get(name)
+    def write(self, stmt, name, env, also=None, mine=None, arrays=False):
+        """Refuse a write into ``name`` (into the storages ``mine``, by default its own)
+        that another name, read afterwards, shares (``also``: a name that may share it;
+        ``arrays``: only a name that may be an array)."""
+        mine = env.get(name) if mine is None else mine
         if not mine:
             return
         for other in sorted(env):       # a list read afterwards reads its items
-            if other not in (name, also) and self.reach(env[other]) & mine and \
-                    self.read_after(stmt, other):
+            if other not in (name, also) and self.reach(env[other]) & mine and (
+                    not arrays or self.maybe_array(other)) and self.read_after(stmt, other):
                 kind = self.how.get(name) or self.how.get(other) or "the same array"
                 raise _Conflict(stmt, name, other, kind)
 

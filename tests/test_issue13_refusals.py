@@ -182,3 +182,98 @@ def test_arrays_shared_across_iterations_are_still_refused(case):
         srcad.grad(f)(X.copy())
     with pytest.raises(srcad.SrcadError, match="shares memory with"):
         srcad.jvp(f, (X.copy(),), (X.copy(),))
+
+
+# -- 3. writes into the arrays a list holds: refused where another name sees them --------------
+
+_HELD_WRITES = {
+    # Python's parts[0] += v is parts[0].__iadd__(v): it writes into c (was a silent wrong
+    # derivative: srcad rebound the list's item)
+    "iadd_view_in_list": """
+def f(x):
+    c = x.copy()
+    parts = [c[0:2], c[2:4]]
+    parts[0] += x[:2] ** 2
+    return np.sum(c ** 2)
+""",
+    "imul_split_view": """
+def f(x):
+    c = x.copy()
+    parts = np.split(c[:4], 2)
+    parts[1] *= x[:2]
+    return np.sum(c ** 2)
+""",
+    "iadd_array_another_name_holds": """
+def f(x):
+    h = x * 1.0
+    hs = [h, x * 2.0]
+    hs[0] += x ** 2
+    return np.sum(hs[0] * h)
+""",
+    "view_taken_from_list": """
+def f(x):
+    c = x.copy()
+    parts = [c[0:2], c[2:4]]
+    v = parts[0]
+    v[0] = parts[1][1] * 3.0
+    return np.sum(c ** 2)
+""",
+}
+
+
+def _refused_in_every_mode(f, match):
+    with pytest.raises(srcad.SrcadError, match=match):
+        srcad.grad(f)(X.copy())
+    with pytest.raises(srcad.SrcadError, match=match):
+        srcad.jvp(f, (X.copy(),), (X.copy(),))
+    with pytest.raises(srcad.SrcadError, match=match):
+        srcad.hvp(f)(X.copy(), X.copy())
+
+
+@pytest.mark.parametrize("case", sorted(_HELD_WRITES))
+def test_a_write_into_an_array_a_list_holds_is_refused_where_shared(case):
+    _refused_in_every_mode(make_function(_HELD_WRITES[case]), "shares memory with")
+
+
+def iadd_own_arrays_in_list(x):
+    hs = [x * 1.0, x * 2.0]
+    hs[0] += x ** 2
+    return np.sum(hs[0] * hs[1])
+
+
+def iadd_numbers_in_list(x):
+    a = x[0] * 2.0
+    lst = [a, x[1]]
+    lst[0] += x[2] ** 2     # a number: rebound, a is unchanged
+    return a * lst[0] + lst[1]
+
+
+def item_copied_and_stored_back(x):     # the nested-subscript hint's rewrite
+    c = x.copy()
+    parts = np.array_split(c, 2)
+    a = np.copy(parts[1])
+    a[1] = parts[0][0] * 4.0
+    parts[1] = a
+    return np.sum(parts[1] ** 2) + np.sum(c[:3] * parts[0])
+
+
+@pytest.mark.parametrize("f", [iadd_own_arrays_in_list, iadd_numbers_in_list,
+                               item_copied_and_stored_back])
+def test_writes_into_list_items_nobody_else_holds(f):
+    check_all_modes(f, X.copy())
+
+
+@pytest.mark.parametrize("write", ["parts[0][0] = parts[1][1] * 3.0",
+                                   "parts[0][0] += parts[1][1] * 3.0"])
+def test_a_nested_subscript_write_is_refused_with_what_to_write(write):
+    f = make_function(f"""
+def f(x):
+    c = x.copy()
+    parts = [c[0:2], c[2:4]]
+    {write}
+    return np.sum(c ** 2)
+""")
+    with pytest.raises(srcad.SrcadError, match="nested subscript") as info:
+        srcad.grad(f)(X.copy())
+    assert "x[i, j] = v" in str(info.value) and "np.copy(x[i])" in str(info.value)
+    assert "a = x[i]; a[j] = v`" not in str(info.value)

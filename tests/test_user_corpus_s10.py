@@ -1845,8 +1845,10 @@ _xfail("sort_method_in_place", "REFUSED: SrcadSyntaxError: .sort() changes its a
        "which srcad does not follow; located, hint y = np.sort(y) (fits)")
 
 # -- refused: other constructs
-_NESTED = ("REFUSED: SrcadSyntaxError: assignment into a nested subscript ({what}); located, hint: "
-           "a = x[i]; a[j] = v (which would then be refused as a write into a view)")
+_NESTED = ("REFUSED: SrcadSyntaxError: assignment into a nested subscript ({what}); located, hint "
+           "(session 10): x[i, j] = v for an array, c[k] = v for a list of views of c, or "
+           "a = np.copy(x[i]); a[j] = v; x[i] = a (was 'a = x[i]; a[j] = v', then refused as a "
+           "write into a view)")
 _xfail("list_of_views_write", _NESTED.format(what="parts[0][0] = ..."))
 _xfail("array_split_views_write", _NESTED.format(what="parts[1][2] = ... on np.array_split"))
 _xfail("builtin_max_min", "REFUSED: SrcadSyntaxError: srcad differentiates builtins.min(x1, x2); "
