@@ -186,7 +186,9 @@ def untracked_flows(fdef, act: Activity, local: set, lists: AbstractSet[str] = f
                 value) & act.varied and any(isinstance(v, gast.Name) and v.id in lists
                                             for v in (value.left, value.right)):
             return stmt, value, "an arithmetic operator on a Python list (`*` repeats a " \
-                                "list)"
+                                "list; a display times an int literal, [h] * 2, is spelled " \
+                                "out as [h, h]: write the count as a literal, or build the " \
+                                "list with a loop of append)"
         if isinstance(value, gast.Call) and getattr(value, "srcad_callee", None) in (
                 set, frozenset) and _names(value) & act.varied:
             return stmt, value, "a set of values that depend on the differentiated input " \

@@ -277,3 +277,44 @@ def f(x):
         srcad.grad(f)(X.copy())
     assert "x[i, j] = v" in str(info.value) and "np.copy(x[i])" in str(info.value)
     assert "a = x[i]; a[j] = v`" not in str(info.value)
+
+
+# -- 4. a display repeated by an int literal is the display spelled out ------------------------
+
+def repeat_list(x):
+    h = x * 2.0
+    hs = [h] * 3
+    pair = 2 * (np.sin(x[0]), x[1])
+    return np.sum(hs[0] * hs[2] + hs[1]) + pair[0] * pair[3] + pair[2]
+
+
+def repeat_two_items(x):
+    u = [np.exp(x[0]), x[2]] * 2
+    return u[0] * u[3] + u[1] * u[2]
+
+
+@pytest.mark.parametrize("f", [repeat_list, repeat_two_items])
+def test_a_repeated_display(f):
+    check_all_modes(f, X.copy())
+
+
+def test_a_write_into_an_array_a_repeated_list_holds_is_refused():
+    f = make_function("""
+def f(x):
+    h = x.copy()
+    hs = [h] * 2
+    h *= 3.0
+    return np.sum(hs[0] * hs[1])
+""")
+    _refused_in_every_mode(f, "shares memory with 'hs' \\(a list holding 'h'\\)")
+
+
+def test_a_list_repeated_a_number_of_times_known_at_run_time_is_refused_with_a_hint():
+    f = make_function("""
+def f(x):
+    n = int(x.size // 2)
+    hs = [x] * n
+    return np.sum(hs[0] * hs[1])
+""")
+    with pytest.raises(srcad.NoRuleError, match="write the count as a literal"):
+        srcad.grad(f)(X.copy())

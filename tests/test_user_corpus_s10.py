@@ -1788,9 +1788,8 @@ for _name in ("slice_view_then_write", "unpack_rows_of_copy_then_write", "for_ro
 # fixed in session 10 (the masked write and np.select's choices are branches too)
 
 _xfail("dict_value_alias_iadd", _view("h", "d_a", "another name for 'h'"), FIRST)
-_xfail("list_repeat_alias", "REFUSED: NoRuleError: srcad has no derivative for an arithmetic "
-       "operator on a Python list (`*` repeats a list) (hs = [h] * 2); located, hint: NumPy "
-       "functions or stop_gradient")
+_xfail("list_repeat_alias", _view("h", "hs", "a list holding 'h'") + " (session 10: [h] * 2 is "
+       "[h, h], a list holding h twice; was NoRuleError 'an arithmetic operator on a Python list')")
 # helper_rebinds_copy_of_argument: fixed in session 10 (a write after a = a.copy() at the
 # top of the helper goes into its own array: inline._own_copies)
 # ping_pong_buffers: fixed in session 10 (a loop whose body permutes the names' arrays keeps
