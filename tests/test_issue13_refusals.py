@@ -318,3 +318,103 @@ def f(x):
 """)
     with pytest.raises(srcad.NoRuleError, match="write the count as a literal"):
         srcad.grad(f)(X.copy())
+
+
+# -- 5. for/while ... else: the else block runs when the loop ends without break ---------------
+
+def for_else_breaks(x):
+    s = 0.0
+    for i in range(5):
+        if x[i] > 1.0:          # breaks at i = 2 for X
+            break
+        s += x[i] * (i + 1)
+    else:
+        s = s * 2.0
+    return s * x[0]
+
+
+def for_else_no_break(x):
+    s = 0.0
+    for i in range(5):
+        if x[i] > 5.0:
+            break
+        s += np.sin(x[i]) * (i + 1)
+    else:
+        s = s * x[1]
+    return s
+
+
+def for_else_without_break_statement(x):
+    s = x[0]
+    for i in range(1, 4):
+        s = s * x[i]
+    else:
+        s = s + x[4] ** 2
+    return s
+
+
+def while_else(x):
+    s = 0.0
+    k = 0
+    while k < 5:
+        s += x[k] ** 2
+        if s > 100.0:
+            break
+        k += 1
+    else:
+        s = np.sqrt(s)
+    return s
+
+
+def nested_else_breaks_outer(x):
+    total = 0.0
+    for i in range(3):
+        for j in range(3):
+            if x[j] > 2.0 + i:
+                break           # the inner loop only: its else does not run
+            total += x[i] * x[j]
+        else:
+            total += x[4]
+            if total > 1e3:
+                break           # the outer loop
+    else:
+        total = total * 3.0
+    return total
+
+
+def return_inside_for_else(x):
+    for i in range(5):
+        if x[i] > 1.0:
+            return x[i] ** 3
+    else:
+        return np.sum(x ** 2)
+    return 0.0
+
+
+def _search(v, limit):
+    acc = 0.0
+    for k in range(v.size):
+        if v[k] > limit:
+            break
+        acc += v[k] ** 2
+    else:
+        acc = -acc
+    return acc
+
+
+def helper_with_for_else(x):
+    return _search(x, 1.0) + _search(x, 10.0) * x[1]
+
+
+@pytest.mark.parametrize("f", [for_else_breaks, for_else_no_break,
+                               for_else_without_break_statement, while_else,
+                               nested_else_breaks_outer, return_inside_for_else,
+                               helper_with_for_else])
+def test_loop_else(f):
+    assert f(X.copy()) == pytest.approx(f(X.copy()))
+    check_all_modes(f, X.copy())
+
+
+def test_loop_else_is_a_flag_in_the_generated_code():
+    text = srcad.show(for_else_breaks)
+    assert "_no_break = True" in text and "_no_break = False" in text
