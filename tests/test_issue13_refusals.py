@@ -418,3 +418,48 @@ def test_loop_else(f):
 def test_loop_else_is_a_flag_in_the_generated_code():
     text = srcad.show(for_else_breaks)
     assert "_no_break = True" in text and "_no_break = False" in text
+
+
+# -- 6. np.maximum.accumulate, np.minimum.accumulate: the derivative of each running value goes
+# to the element it is (the first of equal ones) -------------------------------------------------
+
+def running_max_1d(x):
+    return np.sum(np.maximum.accumulate(np.sin(3.0 * x)) * x)
+
+
+def running_min_1d(x):
+    return np.sum(np.minimum.accumulate(x ** 2 - x) ** 2)
+
+
+def running_max_2d_axis0(x):
+    m = np.reshape(np.concatenate([x, x[::-1] * 1.3]), (2, 5))
+    return np.sum(np.maximum.accumulate(np.tanh(m)) ** 2 * m)
+
+
+def running_min_2d_axis1(x):
+    m = np.reshape(np.concatenate([x, np.cos(x)]), (2, 5))
+    return np.sum(np.exp(np.minimum.accumulate(m, axis=1)))
+
+
+@pytest.mark.parametrize("f", [running_max_1d, running_min_1d, running_max_2d_axis0,
+                               running_min_2d_axis1])
+def test_running_extremes(f):
+    check_all_modes(f, X.copy())
+
+
+def test_running_max_of_ties_goes_to_the_first():
+    def f(x):
+        return np.sum(np.maximum.accumulate(x) * np.arange(1.0, 6.0))
+    x = np.array([1.0, 3.0, 3.0, 2.0, 3.0])
+    # y = [x0, x1, x1, x1, x1]: the tied x2 and x4 do not move the running max
+    np.testing.assert_array_equal(srcad.grad(f)(x), [1.0, 14.0, 0.0, 0.0, 0.0])
+    _, tangent = srcad.jvp(f, (x,), (np.array([1.0, 10.0, 100.0, 1000.0, 10000.0]),))
+    assert tangent == 1.0 + 10.0 * 14.0
+    # the running min is x0 throughout
+    np.testing.assert_array_equal(srcad.grad(running_min_sum)(x), [5.0, 0.0, 0.0, 0.0, 0.0])
+    x = np.array([2.0, 1.0, 1.0, 3.0, 0.5])
+    np.testing.assert_array_equal(srcad.grad(running_min_sum)(x), [1.0, 3.0, 0.0, 0.0, 1.0])
+
+
+def running_min_sum(x):
+    return np.sum(np.minimum.accumulate(x))

@@ -1853,8 +1853,7 @@ _xfail("array_split_views_write", _NESTED.format(what="parts[1][2] = ... on np.a
 _xfail("builtin_max_min", "REFUSED: SrcadSyntaxError: srcad differentiates builtins.min(x1, x2); "
        "this call does not fit: missing a required argument: 'x2' (min of one list, "
        "min([...])); located, hint: pass the numbers as arguments or np.min(np.array([...]))")
-_xfail("running_max_accumulate", "REFUSED: NoRuleError: np.maximum.accumulate (a method of a "
-       "ufunc) has no derivative rule; located, hint says so")
+# running_max_accumulate: fixed in session 10 (runtime.running_max and its rules)
 # for_else: fixed in session 10 (jumps._lower_loop_else: the else block under a flag break clears)
 
 
