@@ -203,21 +203,11 @@ def hook_tangent(y, x, fn):
 nondiff(runtime.running_source)
 
 
-@adjoint(runtime.running_max)
-def running_max_adjoint(y, a, axis=0):
+@adjoint(runtime.running_max, runtime.running_min)
+def running_extreme_adjoint(y, a, axis=0):
     d[a][along_axis_index(a, runtime.running_source(a, y, axis), axis)] += d[y]
 
 
-@tangent(runtime.running_max)
-def running_max_tangent(y, a, axis=0):
-    d[y] = np.take_along_axis(d[a], runtime.running_source(a, y, axis), axis=axis)
-
-
-@adjoint(runtime.running_min)
-def running_min_adjoint(y, a, axis=0):
-    d[a][along_axis_index(a, runtime.running_source(a, y, axis), axis)] += d[y]
-
-
-@tangent(runtime.running_min)
-def running_min_tangent(y, a, axis=0):
+@tangent(runtime.running_max, runtime.running_min)
+def running_extreme_tangent(y, a, axis=0):
     d[y] = np.take_along_axis(d[a], runtime.running_source(a, y, axis), axis=axis)
