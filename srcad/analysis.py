@@ -186,7 +186,9 @@ def untracked_flows(fdef, act: Activity, local: set, lists: AbstractSet[str] = f
                 value) & act.varied and any(isinstance(v, gast.Name) and v.id in lists
                                             for v in (value.left, value.right)):
             return stmt, value, "an arithmetic operator on a Python list (`*` repeats a " \
-                                "list)"
+                                "list; a display times an int literal, [h] * 2, is spelled " \
+                                "out as [h, h]: write the count as a literal, or build the " \
+                                "list with a loop of append)"
         if isinstance(value, gast.Call) and getattr(value, "srcad_callee", None) in (
                 set, frozenset) and _names(value) & act.varied:
             return stmt, value, "a set of values that depend on the differentiated input " \
@@ -979,13 +981,7 @@ class _Sharing:
                 b = self.block(stmt.orelse, dict(env))
                 env = {n: a.get(n, frozenset()) | b.get(n, frozenset()) for n in {*a, *b}}
             elif isinstance(stmt, (gast.For, gast.While)):
-                for _ in range(3):      # the back edge: sharing made late in the body
-                    after = self.block(stmt.body, dict(env))
-                    merged = {n: env.get(n, frozenset()) | after.get(n, frozenset())
-                              for n in {*env, *after}}
-                    if merged == env:
-                        break
-                    env = merged
+                env = self.loop(stmt, env)
             elif isinstance(stmt, gast.Assign):
                 popped = getattr(stmt.value, "srcad_pop", None)
                 if popped is not None:
@@ -1002,9 +998,72 @@ class _Sharing:
                     self.how.setdefault(lst, f"a list holding {item.id!r}")
         return env
 
+    def loop(self, loop, env):
+        """The names' storages after ``loop``. When its body only permutes them (``a, b =
+        b, a``: double buffering) or binds new ones, the first iteration ends with the
+        storages of the loop's entry renamed, one for one (the names share with each other
+        as before it), and so does the second with those of the first; every further
+        iteration is then the second's, renamed, and the first's storages stand for all.
+        Not for a loop that may end inside its body (``break``: that exit would see storages
+        half permuted). Else the back edge merges the storages of each iteration, which
+        makes ``a`` and ``b`` each other's alias."""
+        first = self.block(loop.body, dict(env))
+        if not any(isinstance(n, (gast.Break, gast.Continue)) for s in loop.body
+                   for n in gast.walk(s)):
+            read = {n.id for n in gast.walk(loop) if isinstance(n, gast.Name)
+                    and isinstance(n.ctx, gast.Load)}   # the names that matter: read again
+            live = {n for n in first if n in read or self.read_after(loop, n)}
+            if self.renaming(env, first, live) is not None and self.renaming(
+                    first, self.block(loop.body, dict(first)), live) is not None:
+                return first
+        after = first
+        for _ in range(2):          # the back edge: sharing made late in the body
+            merged = {n: env.get(n, frozenset()) | after.get(n, frozenset())
+                      for n in {*env, *after}}
+            if merged == env:
+                return env
+            env = merged
+            after = self.block(loop.body, dict(env))
+        return {n: env.get(n, frozenset()) | after.get(n, frozenset()) for n in {*env, *after}}
+
+    def renaming(self, before, after, names):
+        """A one-to-one map of storages taking the storage of each of ``names`` in ``before``
+        to its storage in ``after`` (a name that may hold several keeps them, unchanged), and
+        the items the lists among them hold to the items those hold; else None."""
+        sigma: dict = {}
+        kept: set = set()
+        for name, mine in before.items():
+            if name not in names:
+                continue
+            theirs = after.get(name, frozenset())
+            if len(mine) == 1 and len(theirs) == 1:
+                (s,), (t,) = mine, theirs
+                if sigma.setdefault(s, t) != t:
+                    return None
+            elif mine == theirs:
+                kept |= mine
+            else:
+                return None
+        if any(sigma.setdefault(s, s) != s for s in kept) or len(set(sigma.values())) != len(
+                sigma):
+            return None
+        for s, t in sigma.items():
+            held = self.held.get(s, frozenset())
+            if not held <= sigma.keys() or frozenset(
+                    sigma[h] for h in held) != self.held.get(t, frozenset()):
+                return None
+        return sigma
+
     def assign(self, stmt, env):
         target = stmt.targets[0]
         if isinstance(target, gast.Subscript):
+            item = getattr(stmt, "srcad_item_inplace", None)
+            if item is not None:
+                # lst[i] += v (ANF: item = lst[i]; new = item + v; lst[i] = new) on a list's
+                # array writes into that array, as Python's item.__iadd__(v) does (a number
+                # is rebound: only names that may be arrays share what it writes)
+                self.write(stmt, item, env, also=target.value.id,
+                           mine=self.items_of(target, env), arrays=True)
             self.write(stmt, target.value.id, env)
             return
         if isinstance(target, gast.Tuple):
@@ -1086,13 +1145,16 @@ class _Sharing:
     def maybe_array(self, name) -> bool:
         return self.shapes is not None and self.shapes.get(name) != ()
 
-    def write(self, stmt, name, env, also=None):
-        mine = env.get(name)
+    def write(self, stmt, name, env, also=None, mine=None, arrays=False):
+        """Refuse a write into ``name`` (into the storages ``mine``, by default its own)
+        that another name, read afterwards, shares (``also``: a name that may share it;
+        ``arrays``: only a name that may be an array)."""
+        mine = env.get(name) if mine is None else mine
         if not mine:
             return
         for other in sorted(env):       # a list read afterwards reads its items
-            if other not in (name, also) and self.reach(env[other]) & mine and \
-                    self.read_after(stmt, other):
+            if other not in (name, also) and self.reach(env[other]) & mine and (
+                    not arrays or self.maybe_array(other)) and self.read_after(stmt, other):
                 kind = self.how.get(name) or self.how.get(other) or "the same array"
                 raise _Conflict(stmt, name, other, kind)
 

@@ -2525,3 +2525,32 @@ def triangle_read(sym, lower=True):
 
 SHARES.update({"triangle_symmetric": (), "triangle_read": ()})
 __all__ += ["triangle_symmetric", "triangle_read"]
+
+
+# -- np.maximum.accumulate / np.minimum.accumulate: running extremes ---------------------------
+
+def running_max(a, axis=0):
+    """``np.maximum.accumulate(a, axis)``: the largest element so far along ``axis``."""
+    return np.maximum.accumulate(a, axis=axis)
+
+
+def running_min(a, axis=0):
+    """``np.minimum.accumulate(a, axis)``: the smallest element so far along ``axis``."""
+    return np.minimum.accumulate(a, axis=axis)
+
+
+def running_source(a, y, axis=0):
+    """For a running extreme ``y`` of ``a`` along ``axis`` (``running_max``,
+    ``running_min``): the index along ``axis`` of the element each value of ``y`` is, the
+    first of equal ones (a tie does not move the running value; a nan stays where it
+    appeared), shaped like ``a``, for ``np.take_along_axis``."""
+    a, y = np.moveaxis(np.asarray(a), axis, -1), np.moveaxis(np.asarray(y), axis, -1)
+    changed = np.ones(a.shape, dtype=bool)
+    later, earlier = y[..., 1:], y[..., :-1]
+    changed[..., 1:] = (later != earlier) & ~(np.isnan(later) & np.isnan(earlier))
+    positions = np.where(changed, np.arange(a.shape[-1]), 0)
+    return np.moveaxis(np.maximum.accumulate(positions, axis=-1), -1, axis)
+
+
+__all__ += ["running_max", "running_min", "running_source"]
+SHARES.update({"running_max": (), "running_min": (), "running_source": ()})

@@ -12,7 +12,8 @@ import numpy as np
 from srcad import runtime
 from srcad.registry import (adjoint, complex_ok, d, linear, nondiff, real_valued,
                             returns_list, tangent, unary)
-from srcad.runtime import (add_at, add_list, astype, broadcast_like, expand_reduced,
+from srcad.runtime import (add_at, add_list, along_axis_index, astype, broadcast_like,
+                           expand_reduced,
                            gather_sum, item, owned_copy, plus, rows_like, saved, scalar_items, seed_like, spread, sum_part,
                            take_and_zero, unbroadcast, unstack_like, unsum_part,
                            where_taken, zero_if_discrete)
@@ -193,3 +194,20 @@ def hook_adjoint(y, x, fn):
 @tangent(runtime.hook)
 def hook_tangent(y, x, fn):
     d[y] = fn(d[x])
+
+
+# -- running extremes (np.maximum.accumulate, np.minimum.accumulate): each value is one element
+# of a, the first of equal ones (runtime.running_source), which gets its derivative; the
+# sources are piecewise constant, so the rules are linear in the derivative and a second
+# derivative is zero through them
+nondiff(runtime.running_source)
+
+
+@adjoint(runtime.running_max, runtime.running_min)
+def running_extreme_adjoint(y, a, axis=0):
+    d[a][along_axis_index(a, runtime.running_source(a, y, axis), axis)] += d[y]
+
+
+@tangent(runtime.running_max, runtime.running_min)
+def running_extreme_tangent(y, a, axis=0):
+    d[y] = np.take_along_axis(d[a], runtime.running_source(a, y, axis), axis=axis)

@@ -653,7 +653,7 @@ def test_ufunc_methods_that_are_numpy_functions(expr):
     np.testing.assert_allclose(srcad.jvp(f, (x,), (x,))[1], np.sum(g * x), rtol=1e-10)
 
 
-@pytest.mark.parametrize("expr", ["np.maximum.accumulate(x)", "np.multiply.outer(x, x)"])
+@pytest.mark.parametrize("expr", ["np.maximum.reduceat(x, [0, 2])", "np.multiply.outer(x, x)"])
 def test_other_ufunc_methods_are_refused_with_what_to_write(expr):
     f = make_function(f"def f(x):\n    return np.sum({expr})\n")
     with pytest.raises(srcad.NoRuleError, match="a method of a ufunc") as info:

@@ -1788,17 +1788,12 @@ for _name in ("slice_view_then_write", "unpack_rows_of_copy_then_write", "for_ro
 # fixed in session 10 (the masked write and np.select's choices are branches too)
 
 _xfail("dict_value_alias_iadd", _view("h", "d_a", "another name for 'h'"), FIRST)
-_xfail("list_repeat_alias", "REFUSED: NoRuleError: srcad has no derivative for an arithmetic "
-       "operator on a Python list (`*` repeats a list) (hs = [h] * 2); located, hint: NumPy "
-       "functions or stop_gradient")
-_xfail("helper_rebinds_copy_of_argument", "REFUSED (wrongly): SrcadSyntaxError: helper "
-       "_rebinds_copy writes into its argument 'a'; but the helper's first line is a = a.copy(), "
-       "so the write goes into its own copy; located at a[0] = ..., hint 'do not rebind the "
-       "parameter inside the helper (or copy it and return the copy)', which is what it does")
-_xfail("ping_pong_buffers", "REFUSED (wrongly): SrcadSyntaxError: writing into 'b', which shares "
-       "memory with 'a' (another name for '_a'); but after a, b = b, a the two names hold two "
-       "distinct arrays (double buffering): nothing is shared; located at b[1:-1] = ..., hint "
-       "np.copy (which would cost a copy per step)")
+_xfail("list_repeat_alias", _view("h", "hs", "a list holding 'h'") + " (session 10: [h] * 2 is "
+       "[h, h], a list holding h twice; was NoRuleError 'an arithmetic operator on a Python list')")
+# helper_rebinds_copy_of_argument: fixed in session 10 (a write after a = a.copy() at the
+# top of the helper goes into its own array: inline._own_copies)
+# ping_pong_buffers: fixed in session 10 (a loop whose body permutes the names' arrays keeps
+# them apart: analysis._Sharing.loop)
 
 _xfail("iterate_list_inplace", _view("h", "hs", "a slice of 'hs', a view: hs is a list"), FIRST)
 _xfail("write_base_read_view", _view("c", "v", "a slice of 'c', a view"))
@@ -1851,17 +1846,17 @@ _xfail("sort_method_in_place", "REFUSED: SrcadSyntaxError: .sort() changes its a
        "which srcad does not follow; located, hint y = np.sort(y) (fits)")
 
 # -- refused: other constructs
-_NESTED = ("REFUSED: SrcadSyntaxError: assignment into a nested subscript ({what}); located, hint: "
-           "a = x[i]; a[j] = v (which would then be refused as a write into a view)")
+_NESTED = ("REFUSED: SrcadSyntaxError: assignment into a nested subscript ({what}); located, hint "
+           "(session 10): x[i, j] = v for an array, c[k] = v for a list of views of c, or "
+           "a = np.copy(x[i]); a[j] = v; x[i] = a (was 'a = x[i]; a[j] = v', then refused as a "
+           "write into a view)")
 _xfail("list_of_views_write", _NESTED.format(what="parts[0][0] = ..."))
 _xfail("array_split_views_write", _NESTED.format(what="parts[1][2] = ... on np.array_split"))
 _xfail("builtin_max_min", "REFUSED: SrcadSyntaxError: srcad differentiates builtins.min(x1, x2); "
        "this call does not fit: missing a required argument: 'x2' (min of one list, "
        "min([...])); located, hint: pass the numbers as arguments or np.min(np.array([...]))")
-_xfail("running_max_accumulate", "REFUSED: NoRuleError: np.maximum.accumulate (a method of a "
-       "ufunc) has no derivative rule; located, hint says so")
-_xfail("for_else", "REFUSED: SrcadSyntaxError: srcad does not support `else` on loops; located at "
-       "the for, hint: use a flag variable set before break")
+# running_max_accumulate: fixed in session 10 (runtime.running_max and its rules)
+# for_else: fixed in session 10 (jumps._lower_loop_else: the else block under a flag break clears)
 
 
 CHECKS = ("grad", "jvp", "hvp", "inputs")

@@ -1314,7 +1314,6 @@ BUILD_REFUSALS = [
     ('nonlocal', U.bad_nonlocal),
     ('global_assign', U.bad_global_assign),
     ('lambda_in_if', U.bad_lambda_in_if),
-    ('loop_else', U.bad_loop_else),
     ('match_structure', U.bad_match_structure),
     ('return_in_with', U.bad_return_in_with),
     ('alias_write', U.bad_alias_write),
@@ -1339,6 +1338,13 @@ def test_refused_with_location(name, fn):
     with pytest.raises(srcad.SrcadError) as err:
         srcad.grad(fn)(*args)
     assert CORPUS_FILE in str(err.value), str(err.value)
+
+
+def test_loop_else_differentiated():
+    """for ... else was refused until session 10 (jumps._lower_loop_else)."""
+    x = np.array([0.5, 1.5, 2.0])
+    np.testing.assert_allclose(srcad.grad(U.bad_loop_else)(x),
+                               fd_grad(U.bad_loop_else, (x,), {}, 0), rtol=1e-6)
 
 
 CALL_REFUSALS = [

@@ -69,6 +69,12 @@ class Expressions(Resolver):
         if isinstance(node, (gast.Name, gast.Constant)):
             return self.atom(scope, node, pre)
         if isinstance(node, gast.BinOp):
+            repeated = _repeated_display(node)
+            if repeated is not None:        # [h] * 2 is [h, h]: one list holding h twice
+                display, count = repeated
+                atoms = [self.atom(scope, e, pre) for e in display.elts]
+                return type(display)(elts=[copy.deepcopy(a) for _ in range(count)
+                                           for a in atoms], ctx=gast.Load())
             return gast.BinOp(left=self.atom(scope, node.left, pre), op=node.op,
                               right=self.atom(scope, node.right, pre))
         if isinstance(node, gast.UnaryOp):
@@ -274,3 +280,22 @@ class Expressions(Resolver):
     def np_attr(self, attr):
         return gast.Attribute(value=_name(self.ref(np, "np"), gast.Load()), attr=attr,
                               ctx=gast.Load())
+
+
+REPEAT_LIMIT = 64       # items of a repeated display spelled out: [h] * 2 -> [h, h]
+
+
+def _repeated_display(node):
+    """``(display, count)`` for a list or tuple display repeated by an int literal
+    (``[h] * 2``, ``3 * (a, b)``) that holds a value other than a constant (a display of
+    constants stays a product) and has at most ``REPEAT_LIMIT`` items; else None."""
+    if not isinstance(node.op, gast.Mult):
+        return None
+    for display, count in ((node.left, node.right), (node.right, node.left)):
+        if (isinstance(display, (gast.List, gast.Tuple)) and isinstance(count, gast.Constant)
+                and type(count.value) is int and 0 <= count.value
+                and count.value * len(display.elts) <= REPEAT_LIMIT
+                and not all(isinstance(e, gast.Constant) for e in display.elts)
+                and not any(isinstance(e, gast.Starred) for e in display.elts)):
+            return display, count.value
+    return None

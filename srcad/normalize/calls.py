@@ -90,7 +90,9 @@ def _global_object(scope, node, name, obj, method):
 _UFUNC_METHODS = {("add", "reduce"): np.sum, ("multiply", "reduce"): np.prod,
                   ("maximum", "reduce"): np.max, ("minimum", "reduce"): np.min,
                   ("fmax", "reduce"): np.nanmax, ("fmin", "reduce"): np.nanmin,
-                  ("add", "accumulate"): np.cumsum, ("multiply", "accumulate"): np.cumprod}
+                  ("add", "accumulate"): np.cumsum, ("multiply", "accumulate"): np.cumprod,
+                  ("maximum", "accumulate"): runtime.running_max,
+                  ("minimum", "accumulate"): runtime.running_min}
 
 
 def _ufunc_method(calls, scope, node, method):
@@ -103,13 +105,17 @@ def _ufunc_method(calls, scope, node, method):
             "b[None, :])." if name == "outer" else ""
         raise _loc_error(scope.src, node, f"np.{ufunc}.{name} (a method of a ufunc) has no "
                          "derivative rule", "Write it with NumPy functions: np.add.reduce is "
-                         "np.sum(a, axis=0), np.multiply.accumulate is np.cumprod(a, axis=0), "
-                         "np.maximum.accumulate has no derivative rule yet." + outer,
+                         "np.sum(a, axis=0), np.multiply.accumulate is np.cumprod(a, axis=0)."
+                         + outer,
                          NoRuleError)
     keywords = list(node.keywords)
     if len(node.args) < 2 and not any(k.arg == "axis" for k in keywords):
         keywords.append(gast.keyword(arg="axis", value=gast.Constant(value=0, kind=None)))
-    func = _name(calls.ref(function, function.__name__), gast.Load())
+    if function.__module__ == runtime.__name__:          # srcad's helper: _srcad.running_max
+        func = gast.Attribute(value=_name(calls.ref(runtime, "_srcad"), gast.Load()),
+                              attr=function.__name__, ctx=gast.Load())
+    else:
+        func = _name(calls.ref(function, function.__name__), gast.Load())
     return function, gast.copy_location(gast.Call(func=func, args=list(node.args),
                                                   keywords=keywords), node)
 

@@ -85,9 +85,6 @@ def fence(src: Source, fdef: gast.FunctionDef):
             if kind is not None and id(node) not in messages:
                 raise _loc_error(src, node, f"srcad does not differentiate {kind[0]}",
                                  f"Instead: {kind[1]}.")
-            if isinstance(node, (gast.For, gast.While)) and node.orelse:
-                raise _loc_error(src, node, "srcad does not support `else` on loops",
-                                 "Use a flag variable set before `break`.")
             if isinstance(node, gast.Attribute) and isinstance(node.ctx, gast.Store):
                 raise _loc_error(src, node, "assignment to attributes is not supported",
                                  "Assign to a local variable and return it.")

@@ -4,7 +4,8 @@ helper's own body, normalized in a scope of its own (its locals renamed ``helper
 Input: a call of a user function, its arguments as atoms. Output: the statements of its body
 appended to ``pre`` (parameters bound to the arguments or to their defaults; ``*args`` and
 ``**kwargs`` to containers of the call's items, each read through a name of its own; a
-parameter it writes into is the caller's own array) and the atom holding its single returned
+parameter it writes into is the caller's own array, unless a statement of its body first rebinds
+it to an array of its own, `a = a.copy()`) and the atom holding its single returned
 value (for a helper returning a container, the tuple of its leaves: ``helper_output`` finds
 its structure for the caller, ``containers.helper_output``). A helper whose first inlining
 passed ``INLINE_LIMIT`` statements is a call at its later sites (``built_once``), and at every
@@ -399,11 +400,31 @@ def _made_anew(stmts, result) -> bool:
 
 
 def _mutated_params(fdef, params) -> dict:
-    """Parameters the function writes into (``p[i] = v``, ``p[i] += v``) -> the first write."""
+    """Parameters the function writes into (``p[i] = v``, ``p[i] += v``) -> the first write.
+    A write after the parameter is rebound to an array of its own at the top of the body
+    (``a = a.copy()``, ``a = np.array(a)``: ``_own_copies``) goes into that array, not into
+    the argument."""
+    own = _own_copies(fdef, params)
     out: dict = {}
-    for n in gast.walk(fdef):
-        target = n.targets[0] if isinstance(n, gast.Assign) else getattr(n, "target", None)
-        if (isinstance(n, (gast.Assign, gast.AugAssign)) and isinstance(target, gast.Subscript)
-                and isinstance(target.value, gast.Name) and target.value.id in params):
-            out.setdefault(target.value.id, n)
+    for position, stmt in enumerate(fdef.body):
+        for n in gast.walk(stmt):
+            target = n.targets[0] if isinstance(n, gast.Assign) else getattr(n, "target", None)
+            if (isinstance(n, (gast.Assign, gast.AugAssign)) and isinstance(
+                    target, gast.Subscript) and isinstance(target.value, gast.Name)
+                    and target.value.id in params
+                    and position <= own.get(target.value.id, len(fdef.body))):
+                out.setdefault(target.value.id, n)
+    return out
+
+
+def _own_copies(fdef, params) -> dict:
+    """Parameter -> the position of the first statement of the body (not nested in a branch
+    or loop) that rebinds it to a value sharing no memory (``a = a.copy()``): what the body
+    writes into it after that is its own."""
+    out: dict = {}
+    for position, stmt in enumerate(fdef.body):
+        if (isinstance(stmt, gast.Assign) and len(stmt.targets) == 1
+                and isinstance(stmt.targets[0], gast.Name) and stmt.targets[0].id in params
+                and not shares(stmt.value, "np")):
+            out.setdefault(stmt.targets[0].id, position)
     return out

@@ -1,10 +1,12 @@
-"""Control transfers lowered to flags: early and multiple ``return`` (one ``return`` at the
-end) and a loop body's ``break``/``continue`` (the statements after a jump run under ``if``).
+"""Control transfers lowered to flags: a loop's ``else`` (run under a flag each ``break`` of
+the loop clears), early and multiple ``return`` (one ``return`` at the end) and a loop body's
+``break``/``continue`` (the statements after a jump run under ``if``).
 
-Input: statements that may hold ``return`` (``_lower_returns``, on a whole FunctionDef
-before ANF) or ``break``/``continue`` of one loop (``lower_jumps``, on its normalized body).
-Output: the same computation with a single final ``return`` and straight ``if`` nesting, so
-the adjoint sweep reverses exactly the statements that ran.
+Input: statements that may hold ``for``/``while`` ... ``else`` and ``return``
+(``_lower_returns``, on a whole FunctionDef before ANF, the loops' ``else`` first) or
+``break``/``continue`` of one loop (``lower_jumps``, on its normalized body). Output: the
+same computation with loops without ``else``, a single final ``return`` and straight ``if``
+nesting, so the adjoint sweep reverses exactly the statements that ran.
 """
 from __future__ import annotations
 
@@ -90,10 +92,62 @@ def lower_jumps(namer, body, lineno):
     return init + lowered + tail, "break" in used
 
 
+def _lower_loop_else(stmts, namer) -> list:
+    """``for``/``while`` ... ``else`` -> the loop, then ``if _no_break:`` the ``else`` block,
+    the flag set before the loop and cleared before each ``break`` of the loop (not of a
+    loop nested in it), as Python runs the block when the loop ends without ``break``. An
+    ``else`` block's own ``break`` leaves the loop around it: inner loops go first."""
+    out = []
+    for s in stmts:
+        for field in ("body", "orelse", "finalbody"):
+            inner = getattr(s, field, None)
+            if isinstance(inner, list) and not isinstance(s, gast.FunctionDef):
+                setattr(s, field, _lower_loop_else(inner, namer))
+        if not (isinstance(s, (gast.For, gast.While)) and s.orelse):
+            out.append(s)
+            continue
+        orelse, s.orelse = s.orelse, []
+        flag = namer.fresh("_no_break")
+        s.body, broke = _cleared_at_breaks(s.body, flag)
+        if not broke:                       # no break: the else block always runs
+            out += [s] + orelse
+            continue
+        test = gast.If(test=_name(flag, gast.Load()), body=orelse, orelse=[])
+        out += [_flag(flag, True, s), s, gast.copy_location(test, s)]
+    return out
+
+
+def _cleared_at_breaks(stmts, flag):
+    """(``stmts`` with ``flag = False`` before each ``break`` of their loop, was there
+    one)."""
+    out, broke = [], False
+    for t in stmts:
+        if isinstance(t, gast.Break):
+            broke = True
+            out.append(_flag(flag, False, t))
+        elif not isinstance(t, (gast.For, gast.While, gast.FunctionDef)):
+            for field in ("body", "orelse", "finalbody"):
+                inner = getattr(t, field, None)
+                if isinstance(inner, list):
+                    inner, inner_broke = _cleared_at_breaks(inner, flag)
+                    setattr(t, field, inner)
+                    broke = broke or inner_broke
+        out.append(t)
+    return out, broke
+
+
+def _flag(name, value, where):
+    assign = gast.Assign(targets=[_name(name, gast.Store())],
+                         value=gast.Constant(value=value, kind=None), type_comment=None)
+    return gast.copy_location(assign, where)
+
+
 def _lower_returns(fdef, namer):
-    """Early and multiple returns -> one final ``return _result``: each ``return v`` sets
-    ``_result`` and a ``_returned`` flag, leaves enclosing loops (``break``), and the
-    statements after it run under ``if not _returned``."""
+    """Loops' ``else`` (``_lower_loop_else``) first; then early and multiple returns -> one
+    final ``return _result``: each ``return v`` sets ``_result`` and a ``_returned`` flag,
+    leaves enclosing loops (``break``), and the statements after it run under ``if not
+    _returned``."""
+    fdef.body = _lower_loop_else(fdef.body, namer)
     returns = [n for n in gast.walk(fdef) if isinstance(n, gast.Return)]
     if not returns or (len(returns) == 1 and fdef.body[-1] is returns[0]):
         return

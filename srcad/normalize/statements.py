@@ -334,7 +334,7 @@ class Statements(Calls):
         if isinstance(target, gast.Subscript):
             if not isinstance(target.value, gast.Name):
                 raise _loc_error(scope.src, target, "assignment into a nested subscript",
-                                 "Assign into a named array: `a = x[i]; a[j] = v`.")
+                                 _NESTED_HINT)
             base = self.name(scope, target.value)
             index = self.index(scope, target.slice, pre)
             atom = self.atom(scope, value, pre)
@@ -366,10 +366,15 @@ class Statements(Calls):
             pre.append(gast.Assign(targets=[_name(new, gast.Store())], type_comment=None,
                                    value=gast.BinOp(left=_name(old, gast.Load()), op=stmt.op,
                                                     right=rhs)))
-            return [gast.Assign(targets=[gast.Subscript(value=_name(base.id, gast.Load()),
+            store = gast.Assign(targets=[gast.Subscript(value=_name(base.id, gast.Load()),
                                                         slice=copy.deepcopy(index),
                                                         ctx=gast.Store())],
-                                value=_name(new, gast.Load()), type_comment=None)]
+                                value=_name(new, gast.Load()), type_comment=None)
+            store.srcad_item_inplace = old      # lst[i] += v writes into the array lst holds
+            return [store]
+        if isinstance(target, gast.Subscript):
+            raise _loc_error(scope.src, target, "augmented assignment into a nested subscript",
+                             _NESTED_HINT)
         raise _loc_error(scope.src, target, "unsupported augmented assignment target",
                          "Use a name or a subscript of a named array.")
 
@@ -397,6 +402,14 @@ class Statements(Calls):
 
     def stmt_Continue(self, scope, stmt, pre):
         return [gast.Continue()]
+
+
+_NESTED_HINT = (
+    "x[i][j] = v writes through the item x[i] into memory that srcad, which follows values, "
+    "would not see change. Write with one subscript into the array holding the element: "
+    "x[i, j] = v for an array x and an integer i; c[k] = v (k: the element's place in c) for "
+    "a list of views of c such as np.split(c, n) or [c[:2], c[2:]]. Or make the item an "
+    "array of its own and store it back: a = np.copy(x[i]); a[j] = v; x[i] = a.")
 
 
 def _none_test(scope, test) -> bool | None:
