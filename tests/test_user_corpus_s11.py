@@ -1485,3 +1485,42 @@ def test_b40_hvp_checkpoint():
     h1 = srcad.hvp(rnn, wrt=2, checkpoint=True)(WH, XS, np.zeros(3) + 0.1, v)
     h2 = srcad.hvp(rnn, wrt=2)(WH, XS, np.zeros(3) + 0.1, v)
     _close(h1, h2, "hvp checkpoint vs plain")
+
+
+# ---- late additions
+def test_b41_jvp_batched_tuple_wrt():
+    r = np.random.default_rng(12)
+    Tx, Ty = r.standard_normal((3, 3)), r.standard_normal((3, 4))
+    _, tans = srcad.jvp(vec_f, (XB, YB), (Tx, Ty), wrt=(0, 1), batched=True)
+    ref = Tx @ fd_jac(vec_f, (XB, YB), 0).T + Ty @ fd_jac(vec_f, (XB, YB), 1).T
+    _close(tans, ref, "batched jvp tuple wrt")
+
+
+def test_a54_partial_positional_bound():
+    pf = functools.partial(p_loss, W.copy())      # wrt=0 is now X
+    check(pf, X, 0.1, second=False)
+
+
+def data_cond_genexp(x):
+    return sum(x[i] ** 2 for i in range(len(x)) if x[i] > 0) + sum(
+        [x[j] * 1.5 for j in range(3) if x[j] * 0.5 < 0.4])
+
+
+def test_a55_genexp_data_condition():
+    check(data_cond_genexp, np.array([0.7, -0.3, 1.4, 0.2]))
+
+
+def walrus_comp(x):
+    return sum([y * 2.0 for j in range(3) if (y := x[j] * 0.5) < 0.4])
+
+
+@xfail("REFUSED: SrcadSyntaxError: `:=` inside a comprehension; located (line, caret on "
+       "the walrus); hint useful (Assign in a separate statement)")
+def test_a55b_walrus_in_comprehension():
+    check(walrus_comp, np.array([0.7, -0.3, 1.4, 0.2]))
+
+
+def test_a56_same_derivative_other_string():
+    d = srcad.grad(str_loss)
+    for a in ("tanh", "softplus", "tanh"):
+        _close(d(W, X, a), fd_grad(str_loss, (W, X, a), 0, {}), f"activation={a}")
