@@ -841,17 +841,15 @@ def _is_number(item) -> bool:
 
 
 def _int_item_tangents(primals, tangents, indices) -> tuple:
-    """``tangents`` with a zero for each None given for an int or bool item of a list or
-    tuple argument (structure, whose gradient is None: ``random_like`` tangents carry None
-    there too)."""
+    """``tangents`` with a zero for each int or bool item of a list or tuple argument: such
+    an item is structure, whose gradient is None (``random_like`` tangents carry None there
+    too), so whatever the tangent holds there (None, or a number) moves nothing."""
     out = list(tangents)
     for k, (i, t) in enumerate(zip(indices, tangents)):
         a = primals[i] if type(i) is int and i < len(primals) else None
         if isinstance(a, (list, tuple)) and type(a) in (list, tuple) and type(t) in (
-                list, tuple) and len(t) == len(
-                a) and any(ti is None and _is_number(ai) for ai, ti in zip(a, t)):
-            out[k] = type(t)(0.0 if ti is None and _is_number(ai) else ti
-                             for ai, ti in zip(a, t))
+                list, tuple) and len(t) == len(a) and any(_is_number(ai) for ai in a):
+            out[k] = type(t)(0.0 if _is_number(ai) else ti for ai, ti in zip(a, t))
     return tuple(out)
 
 

@@ -895,19 +895,12 @@ def int_item(xs):
     return xs[0] ** 2 * xs[1]
 
 
-@xfail("SILENT WRONG: the tangent given for an int item of a list argument (structure, "
-       "gradient None per README) is used as a real tangent: jvp(lambda xs: xs[0]**2 * xs[1], "
-       "([3, 1.25],), ([3, 1.0],)) gives 31.5, FD/reverse-consistent answer 9.0 "
-       "(max error 22.5); no error, no warning")
 def test_a46b_int_item_nonzero_tangent():
     xs = [3, 1.25]
     _, tan = srcad.jvp(int_item, (xs,), ([3, 1.0],))
     _close(tan, 9.0, "jvp along [3, 1.0] (int item is structure)")
 
 
-@xfail("SILENT WRONG: hvp likewise uses a vector's entry for an int item of a list: "
-       "hvp(mixed_list)([0.5, W, 3, 1.25], [.., .., 3, ..]) has 18.0 in the last item, "
-       "FD of the gradient gives 0 (max error 18)")
 def test_a46c_int_item_hvp_vector():
     xs = [0.5, W.copy(), 3, 1.25]
     v = [0.2, np.array([0.5, 0.1, -0.3]), 3, 0.4]
@@ -1374,12 +1367,7 @@ XNF = np.array([-2.3, -0.4, 0.6, 1.7, 3.1])
 
 @pytest.mark.parametrize("fn", [
     where_log, where_sqrt,
-    pytest.param(select_fn, marks=xfail(
-        "SILENT WRONG: reverse-mode gradient is nan where np.select's default= is not "
-        "selected and is nan (np.sqrt(x - 1.0) at x < 1); choices are masked, the default "
-        "is not; forward mode is right. Repro: sum(np.select([x < 1.0], [x], "
-        "default=np.sqrt(x - 1.0))) at x=[0.5, 2.0]: grad [nan, 0.5], jvp(ones) 1.5; "
-        "README promises 0 from untaken branches")),
+    select_fn,   # default= masked since session 10 (was SILENT WRONG: nan)
     clip_fn, abs_max])
 def test_b28_nonfinite_untaken(fn):
     with np.errstate(all="ignore"):

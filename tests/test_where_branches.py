@@ -87,6 +87,11 @@ CASES = {
             y = np.select([x > 0.1, x < -0.1], [np.log(x), np.sqrt(-x)], default=0.0)
             return np.sum(y)
         """, (X,)),
+    "np_select_default_and_overlapping_conditions": ("""
+        def f(x):
+            return np.sum(np.select([x < -1, x < 1], [np.log(-x), np.arcsin(x)],
+                                    default=np.sqrt(x - 1.0)))
+        """, (np.array([-2.3, -0.4, 0.6, 1.7, 3.1]),)),
     "inside_a_loop": ("""
         def f(x):
             total = 0.0

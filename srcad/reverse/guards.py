@@ -6,9 +6,10 @@ nan. Forward mode has no such problem (the tangent is selected after it is compu
 reverse sweep gets the same answer by masking, at the edge of the region of values computed
 only for a branch, each contribution that leaves the region: ``runtime.where_taken(v, c,
 taken)`` is ``v`` where the branch is taken and 0 elsewhere. ``np.select``'s choices are
-branches under their conditions, and a write through a mask (``y[x < 0] = 0.0``, the mask a
-comparison, a test such as ``np.isnan`` or a logical combination of them, never indices)
-makes the old ``y`` a branch not taken where the mask holds.
+branches under their conditions (its default under none of them), and a write through a
+mask (``y[x < 0] = 0.0``, the mask a comparison, a test such as ``np.isnan`` or a logical
+combination of them, never indices) makes the old ``y`` a branch not taken where the mask
+holds.
 
 Input: an ANF FunctionDef. Output: the names in such regions (``guarded``: name -> the
 conditions, outermost first, under which its value is used: ``((condition, taken), ...)``),
@@ -158,6 +159,12 @@ class _Guards:
         elif prim is np.select and len(args) >= 2 and all(isinstance(a, gast.Name)
                                                            for a in args[:2]):
             self.pending[args[1].id] = (args[0].id, chain, hot)    # choices, by condition
+            default = args[2] if len(args) > 2 else keywords.get("default")
+            shown = self.displays.get(args[0].id)
+            if isinstance(default, gast.Name) and shown and all(
+                    c is not None and self.assigned[c] == 1 for c in shown):
+                # the default where no condition holds
+                operands[id(default)] = (chain + tuple((c, False) for c in shown), hot)
         elif rule is not None and rule.nondiff:     # np.isfinite(y), y > 0: no derivative
             operands = {id(a): (_FREE, False) for a in args}
         elif chain and _elementwise(prim) and not keywords:
@@ -176,7 +183,7 @@ class _Guards:
 
     def _choices(self, stmt) -> dict:
         """The uses of the choices of ``np.select(conditions, choices)`` in the display of
-        the choices: each under its own condition (selected only where it holds)."""
+        the choices: each under its own condition and no earlier one."""
         name = stmt.targets[0].id
         found = self.pending.get(name)
         if found is None or self.loads[name] != 1:
@@ -185,9 +192,12 @@ class _Guards:
         shown = self.displays.get(conditions)
         if shown is None or len(shown) != len(stmt.value.elts):
             return {}
-        return {id(e): (chain + ((c, True),), hot) for e, c in zip(stmt.value.elts, shown)
-                if isinstance(e, gast.Name) and c is not None and self._condition(
-                    gast.Name(id=c, ctx=gast.Load(), annotation=None, type_comment=None))}
+        if not all(c is not None and self.assigned[c] == 1 for c in shown):
+            return {}
+        # a choice is selected where its condition holds and no earlier one does
+        return {id(e): (chain + ((c, True),) + tuple((b, False) for b in shown[:k]), hot)
+                for k, (e, c) in enumerate(zip(stmt.value.elts, shown))
+                if isinstance(e, gast.Name)}
 
     def _condition(self, node) -> bool:
         return isinstance(node, gast.Name) and self.assigned[node.id] == 1
