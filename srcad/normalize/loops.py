@@ -71,6 +71,8 @@ class Loops(Statements):
             if callee is reversed and len(it.args) == 1 and not it.keywords:
                 it = gast.Subscript(value=it.args[0], slice=gast.Slice(
                     lower=None, upper=None, step=constant_node(-1)), ctx=gast.Load())
+            if self._is_set(scope, it):     # a set has no positions: its items, listed
+                it = gast.Call(func=_name("list", gast.Load()), args=[it], keywords=[])
             seq = self._iterated(self.atom(scope, it, pre, hint="seq"), scope, stmt, pre)
             loop_target = _name(self._index_name(scope), gast.Store())
             loop_iter = self._index_range(seq, pre)
@@ -109,6 +111,23 @@ class Loops(Statements):
         pre.append(gast.Assign(targets=[_name(held, gast.Store())], value=seq,
                                type_comment=None))
         return _name(held, gast.Load())
+
+    def _is_set(self, scope, it) -> bool:
+        """Is the iterable a set: a display, a comprehension or ``set(...)`` call, or a name
+        the function binds only to those?"""
+        def made(v):
+            return isinstance(v, (gast.Set, gast.SetComp)) or isinstance(v, gast.Call) and \
+                isinstance(v.func, gast.Name) and v.func.id in ("set", "frozenset") and \
+                self.resolve(scope, v.func) in (set, frozenset)
+        if made(it):
+            return True
+        if not isinstance(it, gast.Name):
+            return False
+        values = [n.value for n in gast.walk(scope.src.node) if isinstance(n, gast.Assign)
+                  and any(isinstance(t, gast.Name) and t.id == it.id for t in n.targets)]
+        stores = [n for n in gast.walk(scope.src.node) if isinstance(n, gast.Name)
+                  and n.id == it.id and not isinstance(n.ctx, gast.Load)]
+        return bool(values) and len(values) == len(stores) and all(made(v) for v in values)
 
     def _head(self, scope, target, value) -> list:
         """Statements assigning ``value`` to a loop's (desugared) target."""
