@@ -336,7 +336,8 @@ def _build(f, spec: Spec, src=None) -> Derivative:
     if src.generated:
         if alias_check is not None and spec.kinds:
             alias_check(dict(zip(params, spec.kinds)))
-    else:
+    elif spec.kinds or alias_check is not None:   # (the generic build's own check finds no
+        # more than _alias_check's, which takes every x += v as an array's: none if it found none)
         _refuse_alias(aliased_writes(program.node, known if spec.kinds else None), program, src)
     one_tangent = _one_tangent(spec, program, known, complex_facts)
     stage = "forward" if one_tangent else spec.mode
