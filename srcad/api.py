@@ -282,19 +282,31 @@ def _build(f, spec: Spec, src=None) -> Derivative:
     from .analysis import (activity, aliased_writes, anf_violations, list_names, shapes,
                            untracked_flows)
     from .forward import forward
-    from .normalize import assigned_names, default_nodes, normalize
+    from .normalize import assigned_names, copy_program, default_nodes, normalize
     from .optimize import (carried_copies, inline_temporaries, item_loops, optimize,
                            owned_writes, scalar_accumulators, scalar_reads, shaped_rewrites,
                            with_shapes)
     from .reverse import reverse
     from .template import clone
 
+    shared = src is not None      # the parse srcad.grad read, shared up to the first call
     src = src if src is not None else parse_function(f)
-    program = normalize(src, dict(spec.containers),     # refuses unsupported syntax first
-                        {name: same.obj for name, same in spec.callables
-                         if type(same) is dispatch.Same}, dict(spec.called),
-                        {name: same.obj for name, same in spec.callables
-                         if type(same) is dispatch.Static})
+    key = (spec.containers, spec.callables, spec.called, registry.version(),
+           src.fn.__code__, src.fn.__defaults__)
+    kept = _NORMALIZED.pop(src.node, None)
+    if kept is not None and spec.kinds is not None and kept[0] == key and cache._same_kw(
+            src.fn, kept[1]) and all(map(cache.dep_fresh, kept[2].deps)):
+        program = kept[2]       # what the generic build normalized, unchanged since
+        src = program.source    # (its namespace holds the function's imports)
+    else:
+        program = normalize(src, dict(spec.containers),   # refuses unsupported syntax first
+                            {name: same.obj for name, same in spec.callables
+                             if type(same) is dispatch.Same}, dict(spec.called),
+                            {name: same.obj for name, same in spec.callables
+                             if type(same) is dispatch.Static})
+        if shared and spec.kinds is None:
+            _NORMALIZED[src.node] = (key, tuple((src.fn.__kwdefaults__ or {}).items()),
+                                     copy_program(program))
     _check_returns(src)
     verify = os.environ.get("SRCAD_VERIFY") == "1"
     if verify:                       # the stage invariants, named by the stage that broke them
@@ -435,6 +447,15 @@ def _build(f, spec: Spec, src=None) -> Derivative:
         diskcache.store(f, spec, src, program, built, {
             n.id.split(".")[0] for n in walk(fdef) if isinstance(n, gast.Name)})
     return built
+
+
+# the program the generic build normalized, per parse (a Source's node) shared with the
+# build of the first call (_wrap): that build, specialized on the arguments' shapes,
+# takes it instead of normalizing the same function again (normalize knows no shapes),
+# if it is for the same containers, functions passed and helpers called, the same rules,
+# code and defaults, and every name it resolved is bound as it was (its deps); the next
+# build of that parse drops it
+_NORMALIZED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _refuse_alias(alias, program, src):

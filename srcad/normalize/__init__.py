@@ -32,6 +32,7 @@ result, ``Program``.
 from __future__ import annotations
 
 import builtins
+import copy
 
 import gast
 
@@ -51,7 +52,8 @@ from .rename import _rename_redefinitions
 from .scope import _defaults, _Scope
 from .sugar import lower_sugar
 
-__all__ = ["normalize", "Program", "METHODS", "default_nodes", "assigned_names", "fence"]
+__all__ = ["normalize", "copy_program", "Program", "METHODS", "default_nodes",
+           "assigned_names", "fence"]
 
 
 class _Normalizer(Loops):
@@ -112,3 +114,21 @@ def normalize(src: Source, structures: dict | None = None,
     program = Program(src, fdef, namer, norm.refs, norm.deps, norm.ref, norm.origins)
     program.output = output
     return program
+
+
+def copy_program(program: Program) -> Program:
+    """A copy of ``program`` (``normalize``'s result) that the later stages may change
+    without touching it: its tree cloned, its namer, references and dependencies copied, and
+    ``ref`` binding new references in the copy's. A build that normalizes what another
+    build just normalized (the generic derivative, then the first call's, specialized on
+    shapes) takes a copy instead: a tenth of normalizing again."""
+    norm = copy.copy(program.ref.__self__)      # the _Normalizer whose ``ref`` binds names
+    namer = Namer()
+    namer.taken = set(program.namer.taken)
+    namer._derived = dict(program.namer._derived)
+    namer._next = dict(program.namer._next)
+    norm.namer, norm.refs, norm.deps = namer, dict(program.refs), list(program.deps)
+    new = Program(program.source, clone(program.node), namer, norm.refs, norm.deps, norm.ref,
+                  program.origins)
+    new.output = program.output
+    return new
