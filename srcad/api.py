@@ -402,13 +402,14 @@ def _build(f, spec: Spec, src=None) -> Derivative:
         if one_tangent:
             header.append(f"{wrt_names[0]} is one number: its derivative is computed forward, "
                           f"with the tangent d{wrt_names[0]} = 1.0 (no tape)")
-        source = emit.to_source(fdef, header)
+        names: set = set()      # every name the code reads or binds
+        source = emit.to_source(fdef, header, names)
         namespace = emit.GeneratedNamespace(program.refs, src.namespace.cells,
                                             src.namespace.globals)
         for key, value in src.namespace.globals.items():
             if isinstance(value, types.ModuleType):
                 namespace.setdefault(key, value)     # modules are not rebound: skip lookups
-        for name in sorted({n.id for n in walk(fdef) if isinstance(n, gast.Name)}):
+        for name in sorted(names):
             # builtins the code calls (len, range): bound directly, no lookup per call; a
             # later global of the same name makes the derivative stale (deps below)
             if (name not in namespace and name not in src.namespace.cells
@@ -444,8 +445,7 @@ def _build(f, spec: Spec, src=None) -> Derivative:
     if diskcache.enabled() and built.output is None and alias_check is None:
         # (a container output is not stored, nor code whose in-place writes are checked when
         # it is differentiated again)
-        diskcache.store(f, spec, src, program, built, {
-            n.id.split(".")[0] for n in walk(fdef) if isinstance(n, gast.Name)})
+        diskcache.store(f, spec, src, program, built, {n.split(".")[0] for n in names})
     return built
 
 

@@ -31,11 +31,17 @@ __all__ = ["to_source", "to_ast", "compile_function", "GeneratedNamespace", "com
 _MARK_RE = re.compile(r"^(\s*)" + COMMENT_MARK + r"(\d+)\s*$", re.M)
 
 
-def to_source(fdef: gast.FunctionDef, header: Sequence[str] = ()) -> str:
-    """The source text of a FunctionDef, with its comment markers written as comments."""
+def to_source(fdef: gast.FunctionDef, header: Sequence[str] = (),
+              names: set | None = None) -> str:
+    """The source text of a FunctionDef, with its comment markers written as comments;
+    ``names``, if given, gets the id of every Name in it (the markers' too), from the walk
+    that finds the markers."""
     import astor        # the writer, loaded by the first build (a cached derivative needs none)
     texts: list[str] = []
+    Name = gast.Name
     for node in walk(fdef):          # (markers are numbered in any order)
+        if names is not None and node.__class__ is Name:
+            names.add(node.id)
         text = getattr(node, "srcad_comment", None)
         if text is not None:
             node.value.id = f"{COMMENT_MARK}{len(texts)}"
