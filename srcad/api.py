@@ -291,11 +291,11 @@ def _build(f, spec: Spec, src=None) -> Derivative:
 
     shared = src is not None      # the parse srcad.grad read, shared up to the first call
     src = src if src is not None else parse_function(f)
-    key = (spec.containers, spec.callables, spec.called, registry.version(),
-           src.fn.__code__, src.fn.__defaults__)
+    normalized_for = (spec.containers, spec.callables, spec.called, registry.version(),
+                      src.fn.__code__, src.fn.__defaults__)
     kept = _NORMALIZED.pop(src.node, None)
-    if kept is not None and spec.kinds is not None and kept[0] == key and cache._same_kw(
-            src.fn, kept[1]) and all(map(cache.dep_fresh, kept[2].deps)):
+    if kept is not None and spec.kinds is not None and kept[0] == normalized_for and \
+            cache._same_kw(src.fn, kept[1]) and all(map(cache.dep_fresh, kept[2].deps)):
         program = kept[2]       # what the generic build normalized, unchanged since
         src = program.source    # (its namespace holds the function's imports)
     else:
@@ -305,8 +305,8 @@ def _build(f, spec: Spec, src=None) -> Derivative:
                             {name: same.obj for name, same in spec.callables
                              if type(same) is dispatch.Static})
         if shared and spec.kinds is None:
-            _NORMALIZED[src.node] = (key, tuple((src.fn.__kwdefaults__ or {}).items()),
-                                     copy_program(program))
+            _NORMALIZED[src.node] = (normalized_for, tuple(
+                (src.fn.__kwdefaults__ or {}).items()), copy_program(program))
     _check_returns(src)
     verify = os.environ.get("SRCAD_VERIFY") == "1"
     if verify:                       # the stage invariants, named by the stage that broke them

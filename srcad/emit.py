@@ -1,5 +1,5 @@
-"""Emit: gast FunctionDef -> readable Python source (astor) -> a compiled function registered
-in ``linecache`` (so tracebacks and pdb show the generated lines).
+"""Emit: gast FunctionDef -> readable Python source (``to_ast``, then astor) -> a compiled
+function registered in ``linecache`` (so tracebacks and pdb show the generated lines).
 
 Comments are carried through the AST as ``Comment`` marker statements and written as ``#``
 lines; the generated text is deterministic for a given input.
@@ -25,8 +25,8 @@ from .naming import COMMENT_MARK
 from .nodes import walk
 from . import parsing
 
-__all__ = ["to_source", "to_ast", "compile_function", "GeneratedNamespace", "comment_text", "run_note",
-           "line_origins"]
+__all__ = ["to_source", "to_ast", "compile_function", "GeneratedNamespace", "comment_text",
+           "run_note", "line_origins"]
 
 _MARK_RE = re.compile(r"^(\s*)" + COMMENT_MARK + r"(\d+)\s*$", re.M)
 
