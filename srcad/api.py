@@ -294,7 +294,7 @@ def _build(f, spec: Spec, src=None) -> Derivative:
                         {name: same.obj for name, same in spec.callables
                          if type(same) is dispatch.Same}, dict(spec.called),
                         {name: same.obj for name, same in spec.callables
-                         if type(same) is dispatch.Static})
+                         if type(same) is dispatch.Static}, _known_types(src, spec.kinds))
     _check_returns(src)
     verify = os.environ.get("SRCAD_VERIFY") == "1"
     if verify:                       # the stage invariants, named by the stage that broke them
@@ -634,13 +634,15 @@ def _def_location(f, param=None, returns=False):
 
 
 _ITEMS = frozenset({np.ndarray, float, np.float64, np.float32})   # of an "arrays" list
+_TUPLE_ARRAYS = "tuple of arrays"       # the kind of a tuple of them
 
 
 def _kinds(args) -> tuple:
     """What a call's positional arguments are, as far as derivative code and the argument
     checks depend on it: (shape, dtype) for an array, the type of a number, "floats" for a
-    list of Python floats, "arrays" for a list or tuple of real arrays (and numbers), None for
-    anything else. A cheap key: ``_canonical`` turns it into
+    list of Python floats, "arrays" for a list of real arrays (and numbers), "tuple of arrays"
+    for a tuple of them (list or tuple: the build folds ``isinstance``, ``_known_types``), None
+    for anything else. A cheap key: ``_canonical`` turns it into
     the shapes the derivative is built for, ``_complex_args`` into its complex parameters (a
     last entry ``("complex", index, ...)`` names the None ones that hold complex values)."""
     out: list = []
@@ -655,8 +657,8 @@ def _kinds(args) -> tuple:
             out.append("floats")        # a list of Python floats
         elif (t is list or t is tuple) and np.ndarray in {*map(type, a)} <= _ITEMS and not any(
                 type(v) is np.ndarray and v.dtype.kind == "c" for v in a):
-            out.append("arrays")        # a list or tuple of real arrays (and numbers): its
-            # adjoint is a list, whose parts add item by item
+            out.append("arrays" if t is list else _TUPLE_ARRAYS)   # of real arrays (and
+            # numbers): its adjoint is a list, whose parts add item by item
         elif t is dict:
             out.append(None)            # a container: its leaves have kinds (_Containers)
         elif isinstance(a, np.generic) and not isinstance(a, np.bool_):
@@ -830,9 +832,24 @@ def _canonical(kinds):
     def canonical(k):
         if type(k) is tuple:      # an empty array (a 0 dimension): the generic derivative
             return None if 0 in k[0] else tuple(dim(n) for n in k[0])
-        return k if k is None or k in ("floats", "arrays") else None if \
+        return k if k is None or k in ("floats", "arrays", _TUPLE_ARRAYS) else None if \
             type(k) in (dispatch.Same, dispatch.Static, _BatchedKind) else ()
     return tuple(canonical(k) for k in kinds)
+
+
+def _known_types(src, kinds) -> dict:
+    """parameter name -> the type its argument has in every call a variant of these
+    (canonical) ``kinds`` serves: a list or a tuple of arrays, a list of floats, an array (a
+    shape of at least one dimension; () may be a 0-d array or a number). The build folds
+    ``isinstance(p, tuple)`` and ``type(p) is list`` of them (``normalize``)."""
+    if not kinds:
+        return {}
+    a = src.node.args
+    names = [p.id for p in a.posonlyargs + a.args]
+    types = {"floats": list, "arrays": list, _TUPLE_ARRAYS: tuple}
+    return {name: np.ndarray if type(k) is tuple and k else types[k]
+            for name, k in zip(names, kinds)
+            if type(k) is tuple and k or type(k) is str and k in types}
 
 
 def _is_number(item) -> bool:

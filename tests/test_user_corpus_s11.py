@@ -724,10 +724,6 @@ def test_a36_isinstance_dict():
     check(iso_loss, {"w": W.copy()}, X[0])
 
 
-@xfail("REFUSED: NoRuleError: srcad has no derivative for an arithmetic operator on a Python "
-       "list (`*` repeats a list); located at `return np.sum(p * x ** 2)`, a line the tuple "
-       "argument never reaches (the isinstance(p, (list, tuple)) early return is taken); hint "
-       "not useful (suggests np.concatenate for code that does not run)")
 def test_a37_isinstance_tuple_early_return():
     check(iso_loss, (W.copy(), 0.7), X[0])
 
