@@ -40,10 +40,11 @@ def walk_statements(body):
 
 def is_primal_only(stmt) -> bool:
     """Is ``stmt`` a primal-only statement: ``assert``, ``raise`` or a call run for its
-    effect (``print``, ``logging``, ``warnings.warn``), which runs once in the primal and has
-    no derivative (``normalize.statements`` marks the calls ``srcad_primal_only``)?"""
+    effect (``print``, ``logging``, ``warnings.warn``) or the assignment of a string only
+    those read (``normalize.messages``), which runs once in the primal and has no derivative
+    (``normalize.statements`` marks them ``srcad_primal_only``)?"""
     return isinstance(stmt, (gast.Assert, gast.Raise)) or (
-        isinstance(stmt, gast.Expr) and getattr(stmt, "srcad_primal_only", False))
+        isinstance(stmt, (gast.Expr, gast.Assign)) and getattr(stmt, "srcad_primal_only", False))
 
 
 def is_append(stmt) -> bool:

@@ -570,9 +570,6 @@ def fstring_var_loss(w, X):
     return np.sum(np.exp(-z ** 2))
 
 
-@xfail("REFUSED: SrcadSyntaxError: srcad does not differentiate f-strings here; located "
-       "(line, caret on the f-string); hint useful (format strings only in messages) - "
-       "documented limitation")
 def test_a24b_fstring_assigned_then_logged():
     check(fstring_var_loss, W.copy(), X)
 

@@ -45,6 +45,7 @@ from .trys import lower_reraising_try
 from .containers import lower_containers
 from .fence import fence
 from .jumps import _lower_returns
+from .messages import mark_messages
 from .loops import Loops
 from .program import Program, _has, _loc_error, assigned_names, default_nodes
 from .rename import _rename_redefinitions
@@ -77,6 +78,7 @@ def normalize(src: Source, structures: dict | None = None,
     own = local_functions(src, fdef)
     lower_sugar(src, fdef)
     lower_comprehensions(src, fdef)
+    mark_messages(src, fdef)
     norm = _Normalizer(src, Namer(set()))       # its namer once the names are known
     norm.passed = dict(callables or {})
     norm.sizes.update(called or {})

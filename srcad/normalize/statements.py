@@ -76,6 +76,8 @@ class Statements(Calls):
                 elif isinstance(value, list):
                     value[:] = [self.name(scope, v) if isinstance(v, gast.Name) and isinstance(
                         v.ctx, gast.Load) else v for v in value]
+        if isinstance(new, gast.Assign):
+            new.srcad_primal_only = True
         if isinstance(new, gast.Expr):
             new.srcad_primal_only = True
             func = getattr(new.value, "func", None)
@@ -193,6 +195,8 @@ class Statements(Calls):
         raise _loc_error(scope.src, stmt, *_dropped_value(value))
 
     def stmt_Assign(self, scope, stmt, pre):
+        if getattr(stmt, "srcad_message", False):   # msg = f"..." read by messages only
+            return self.primal_only(scope, stmt)
         targets = stmt.targets
         value = stmt.value
         out = []
