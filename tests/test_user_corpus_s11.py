@@ -1493,8 +1493,6 @@ def walrus_comp(x):
     return sum([y * 2.0 for j in range(3) if (y := x[j] * 0.5) < 0.4])
 
 
-@xfail("REFUSED: SrcadSyntaxError: `:=` inside a comprehension; located (line, caret on "
-       "the walrus); hint useful (Assign in a separate statement)")
 def test_a55b_walrus_in_comprehension():
     check(walrus_comp, np.array([0.7, -0.3, 1.4, 0.2]))
 

@@ -16,7 +16,9 @@ holding it (a set comprehension is ``set`` of that list):
                                                    s = s + w[i_1] * v[i_1]
 
 Nested generators are nested loops; the loop variables get names of their own (a
-comprehension's variables do not leak into the function). A comprehension in a ``while``
+comprehension's variables do not leak into the function), but the name ``(y := e)`` binds in
+a condition or item is the function's, as in Python (``y = e`` inside the loop, then ``y``:
+``sugar.lower_walrus``). A comprehension in a ``while``
 test (evaluated again at each iteration) and a generator expression elsewhere are left to the
 fence, which refuses them with their location. A dict comprehension of one loop over
 constants (``{k: f(k) for k in ('a', 'b')}``) is the dict literal ``{'a': f('a'), 'b':
@@ -33,6 +35,7 @@ import gast
 from ..naming import names_in
 from ..nodes import walk
 from ..source import Source
+from .sugar import lower_walrus
 
 __all__ = ["lower_comprehensions"]
 
@@ -289,3 +292,4 @@ def lower_comprehensions(src: Source, fdef) -> None:
     if any(isinstance(n, (gast.ListComp, gast.GeneratorExp, gast.DictComp, gast.SetComp))
            for n in walk(fdef)):
         fdef.body = _Lowering(src, fdef).block(fdef.body)
+        lower_walrus(src, fdef)     # (y := e) in a condition: y = e in the loop, as Python
