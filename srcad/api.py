@@ -294,7 +294,7 @@ def _build(f, spec: Spec, src=None) -> Derivative:
                         {name: same.obj for name, same in spec.callables
                          if type(same) is dispatch.Same}, dict(spec.called),
                         {name: same.obj for name, same in spec.callables
-                         if type(same) is dispatch.Static}, _known_types(src, spec.kinds))
+                         if type(same) is dispatch.Static}, _known_types(src, spec))
     _check_returns(src)
     verify = os.environ.get("SRCAD_VERIFY") == "1"
     if verify:                       # the stage invariants, named by the stage that broke them
@@ -837,19 +837,30 @@ def _canonical(kinds):
     return tuple(canonical(k) for k in kinds)
 
 
-def _known_types(src, kinds) -> dict:
-    """parameter name -> the type its argument has in every call a variant of these
-    (canonical) ``kinds`` serves: a list or a tuple of arrays, a list of floats, an array (a
-    shape of at least one dimension; () may be a 0-d array or a number). The build folds
-    ``isinstance(p, tuple)`` and ``type(p) is list`` of them (``normalize``)."""
-    if not kinds:
-        return {}
+_TYPES = {"floats": list, "arrays": list, _TUPLE_ARRAYS: tuple}    # the types kinds tell
+
+
+def _known_types(src, spec) -> dict:
+    """parameter name -> the type its argument has in every call the variant built for
+    ``spec`` serves: from its (canonical) kinds, a list or a tuple of arrays, a list of
+    floats, an array (a shape of at least one dimension; () may be a 0-d array or a number);
+    from ``Spec.callables``, each ``Typed``. The build folds ``isinstance(p, tuple)`` and
+    ``type(p) is list`` of them (``normalize``)."""
+    out = {name: t.obj for name, t in spec.callables if type(t) is cache.Typed}
+    if not spec.kinds:
+        return out
     a = src.node.args
     names = [p.id for p in a.posonlyargs + a.args]
-    types = {"floats": list, "arrays": list, _TUPLE_ARRAYS: tuple}
-    return {name: np.ndarray if type(k) is tuple and k else types[k]
-            for name, k in zip(names, kinds)
-            if type(k) is tuple and k or type(k) is str and k in types}
+    return out | {name: np.ndarray if type(k) is tuple else _TYPES[k]
+                  for name, k in zip(names, spec.kinds)
+                  if type(k) is tuple and k or type(k) is str and k in _TYPES}
+
+
+def _typed(kinds, names) -> tuple:
+    """(parameter, ``Typed``) of each list or tuple argument among ``kinds`` (raw): what a
+    derivative differentiated again is built for (``_wrap``'s ``current``)."""
+    return tuple((name, cache.Typed(_TYPES[k])) for name, k in zip(names, kinds or ())
+                 if type(k) is str and k in _TYPES)
 
 
 def _is_number(item) -> bool:
@@ -1625,7 +1636,8 @@ def _wrap(f, spec, kind):
         nonlocal target
         key = (kinds, called) if called else kinds
         if of_derivative and (key not in variants or not variants[key].fresh(target)):
-            now = _target(f, tuple(c for c in called if type(c[1]) is dispatch.Static) or None)
+            now = _target(f, tuple(c for c in called if type(c[1]) is dispatch.Static) +
+                          _typed(kinds, names) or None)
             # the derivative differentiated was rebuilt, or is built for other str: its code
             if now is not target:
                 target = now
@@ -1837,8 +1849,9 @@ def _wrap(f, spec, kind):
 
     functools.update_wrapper(derivative, target)
     derivative.__srcad_variant__ = variant
-    derivative.__srcad_current__ = lambda statics=None: current(
-        None, _defaulted(target, 0, {}) if statics is None else statics).fn
+    derivative.__srcad_current__ = lambda statics=None: current(None, (statics or ()) + (
+        () if any(type(c[1]) is dispatch.Static for c in statics or ()) else
+        _defaulted(target, 0, {}))).fn
     del derivative.__wrapped__
     derivative.__srcad_spec__ = spec
     derivative.__name__ = f"d{target.__name__}"

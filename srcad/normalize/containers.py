@@ -377,9 +377,9 @@ class _Lowering:
         if isinstance(node, gast.Call):
             return self.resolve_call(node, pre, hint)
         if isinstance(node, gast.IfExp):     # a if 'c' in p else b: decided by the structure
-            test = self.resolve(node.test, None, "")
-            if isinstance(test, _Const):
-                return self.resolve(node.body if test.value else node.orelse, pre, hint)
+            test = self.constant(node.test)
+            if test is not _MISSING:
+                return self.resolve(node.body if test else node.orelse, pre, hint)
             return None
         if isinstance(node, gast.Compare):
             return self.compare(node)
@@ -1286,9 +1286,9 @@ class _Lowering:
                 return pre + self.unroll(stmt, _Static(trees.TUPLE, tuple, range(len(keys)),
                                                        [_Const(k) for k in keys]))
         if isinstance(stmt, gast.If):
-            test = self.resolve(stmt.test, None, "")
-            if isinstance(test, _Const):      # if 'b' in params: decided by the structure
-                return self.block(stmt.body if test.value else stmt.orelse)
+            test = self.constant(stmt.test)
+            if test is not _MISSING:          # if 'b' in params: decided by the structure
+                return self.block(stmt.body if test else stmt.orelse)
         if isinstance(stmt, (gast.If, gast.While)):
             stmt.test = self.expr(stmt.test, pre)
             stmt.body, stmt.orelse = self.block(stmt.body), self.block(stmt.orelse)
@@ -1318,6 +1318,8 @@ class _Lowering:
             value = self.constant(stmt.value)
             if type(value) in (int, str):
                 self.values[ident] = value
+            elif (type(value) is bool or isinstance(value, type)) and ident not in self.params:
+                self.env[ident] = _Const(value)     # _is = isinstance(p, tuple); if _is:
         return pre + [stmt]
 
     def constant_keys(self, loop):
