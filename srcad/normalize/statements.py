@@ -25,7 +25,7 @@ from .. import registry, runtime
 from ..source import _is_user_function, parse_function
 from .calls import Calls
 from .inline import _mutated_params
-from .program import _as_written, _dotted, _jump_in, _loc_error, _name
+from .program import _as_written, _dotted, _jump_in, _loc_error, _name, assigned_names
 from .scope import _Scope, _is_global_ref, _is_static_root
 
 __all__ = ["Statements"]
@@ -398,6 +398,12 @@ class Statements(Calls):
         if known is not None:       # a helper's `act is None` for the argument it was given
             return self.body(scope, stmt.body if known else stmt.orelse)
         test = self.atom(scope, stmt.test, pre, hint="cond")
+        if isinstance(stmt.test, gast.Name) and stmt.test.id in assigned_names(
+                stmt.body + stmt.orelse):     # if first: ...; first = False
+            tmp = self.namer.temp_for(test)   # the test as it was: the adjoint sweep reads it
+            pre.append(gast.Assign(targets=[_name(tmp, gast.Store())], value=test,
+                                   type_comment=None))
+            test = _name(tmp, gast.Load())
         return [gast.If(test=test, body=self.body(scope, stmt.body),
                         orelse=self.body(scope, stmt.orelse))]
 
