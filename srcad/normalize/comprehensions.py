@@ -1,6 +1,8 @@
 """Comprehensions lowered to the loops they stand for, before the fence.
 
 Input: a FunctionDef as parsed. Output: the same function where each list comprehension, and
+each generator expression (or list comprehension) passed to ``min`` or ``max`` (the first
+least or greatest item, a ``ValueError`` for none, as Python's), and
 each generator expression passed to ``sum``, ``list``, ``tuple`` (computed as the list, which
 reads as the tuple does; one returned, or read as an operand or by ``isinstance``, stays
 ``tuple(list)``, which the transformers refuse rather than change its type), ``all`` or ``any`` (a flag, set by the first item deciding it; the

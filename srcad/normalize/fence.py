@@ -45,7 +45,7 @@ _REJECT = {
                     "constants when the derivative is built)", "iterate over a dict's items, "
                     "keys or values, a container argument or constants, or write a for loop"),
     gast.GeneratorExp: ("generator expressions other than in sum(...), list(...), "
-                        "tuple(...), all(...) and any(...)",
+                        "tuple(...), all(...), any(...), min(...) and max(...)",
                         "write a list comprehension or a loop"),
     gast.Set: ("set literals", "use a tuple"),
     gast.Starred: ("*-unpacking", "pass the arguments explicitly"),
