@@ -851,9 +851,12 @@ def _known_types(src, spec) -> dict:
         return out
     a = src.node.args
     names = [p.id for p in a.posonlyargs + a.args]
-    return out | {name: np.ndarray if type(k) is tuple else _TYPES[k]
-                  for name, k in zip(names, spec.kinds)
-                  if type(k) is tuple and k or type(k) is str and k in _TYPES}
+    for name, k in zip(names, spec.kinds):
+        if type(k) is tuple and k:
+            out[name] = np.ndarray
+        elif type(k) is str and k in _TYPES:
+            out[name] = _TYPES[k]
+    return out
 
 
 def _typed(kinds, names) -> tuple:
