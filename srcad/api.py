@@ -846,7 +846,7 @@ def _known_types(src, spec) -> dict:
     floats, an array (a shape of at least one dimension; () may be a 0-d array or a number);
     from ``Spec.callables``, each ``Typed``. The build folds ``isinstance(p, tuple)`` and
     ``type(p) is list`` of them (``normalize``)."""
-    out = {name: t.obj for name, t in spec.callables if type(t) is cache.Typed}
+    out = {name: t.obj for name, t in spec.callables if type(t) is dispatch.Typed}
     if not spec.kinds:
         return out
     a = src.node.args
@@ -862,7 +862,7 @@ def _known_types(src, spec) -> dict:
 def _typed(kinds, names) -> tuple:
     """(parameter, ``Typed``) of each list or tuple argument among ``kinds`` (raw): what a
     derivative differentiated again is built for (``_wrap``'s ``current``)."""
-    return tuple((name, cache.Typed(_TYPES[k])) for name, k in zip(names, kinds or ())
+    return tuple((name, dispatch.Typed(_TYPES[k])) for name, k in zip(names, kinds or ())
                  if type(k) is str and k in _TYPES)
 
 

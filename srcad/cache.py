@@ -40,27 +40,6 @@ class Static:
         return f"Static({self.obj!r})"
 
 
-class Typed:
-    """The type of a list or tuple argument (``api._typed``) in the key of a derivative
-    built to be differentiated again (hvp: the gradient for a tuple argument): the build
-    folds ``isinstance`` and ``type`` of that parameter, so the code the outer build reads
-    holds the branch taken only."""
-
-    __slots__ = ("obj",)
-
-    def __init__(self, obj):
-        self.obj = obj
-
-    def __eq__(self, other):
-        return type(other) is Typed and other.obj is self.obj
-
-    def __hash__(self):
-        return hash(self.obj)
-
-    def __repr__(self):
-        return f"Typed({self.obj.__name__})"
-
-
 class Derivative:
     """A built derivative: the generated function plus what decides whether it is stale."""
 
