@@ -9,9 +9,11 @@
 4. ``min``/``max`` of a comprehension or generator expression (the first least/greatest item),
    and an ``if`` whose test is a name its own branch assigns (``if first: ...; first =
    False``), whose adjoint read the new value (a silent wrong gradient before).
+5. A local ``g = functools.partial(f, a, k=v)`` only called: each call is ``f(a, ..., k=v)``.
 
 Each against central finite differences (float64): reverse, forward and hvp.
 """
+import functools
 import logging
 import warnings
 
@@ -350,3 +352,44 @@ def test_min_of_empty_raises():
         return min(x[i] for i in range(0)) + np.sum(x)
     with pytest.raises(ValueError, match="empty sequence"):
         srcad.grad(least)(np.ones(2))
+
+
+# -- 5. a local functools.partial of local values ------------------------------------------
+
+P_GLOBAL = np.array([9.0, 9.0, 9.0])
+
+
+def partial_of_local(x):
+    P_GLOBAL = x ** 2           # shadows the module-level name: the local is bound
+    g = functools.partial(np.dot, P_GLOBAL)
+    return g(x)
+
+
+def partial_keywords(x, w):
+    scale = np.sum(w ** 2)
+    h = functools.partial(np.clip, a_min=-scale, a_max=scale)
+    return np.sum(h(x * w) ** 2) + np.sum(h(x, a_max=0.5 * scale))
+
+
+def partial_rebound_argument(x):
+    a = np.sin(x)
+    g = functools.partial(np.multiply, a)
+    a = a * 10.0                # the partial holds the first a, as Python's does
+    return np.sum(g(x)) + np.sum(a)
+
+
+@pytest.mark.parametrize("n", [3, 5])
+def test_local_partial(n):
+    x = _arr((n,), 12)
+    check(partial_of_local, x)
+    check(partial_keywords, x, _arr((n,), 13))
+    check(partial_keywords, x, _arr((n,), 13), wrt=1)
+    check(partial_rebound_argument, x)
+
+
+def test_local_partial_reads_the_local():
+    """Refused until now (and a silent wrong answer before that: the module-level value)."""
+    x = np.array([0.3, 1.1, -0.5])
+    np.testing.assert_allclose(srcad.grad(partial_of_local)(x), 3 * x ** 2)
+    text = srcad.show(partial_of_local, x)
+    assert "functools" not in text and "np.dot" not in text      # the dot's own adjoint
