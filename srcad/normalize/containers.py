@@ -39,7 +39,9 @@ arguments of this call (``srcad.trees.structure``). Output: the same function wh
   an object) called is its method on that object, ``super().f(x)`` the method past the
   method's class in the object's MRO; a library's method (``_asdict``) is never inlined;
 * an ``if`` or a conditional expression whose test is known when the derivative is built
-  (``isinstance(p, dict)``, ``'c' in p``, ``mode == 'sum'`` of a str in ``constants``) is
+  (``isinstance(p, dict)``, ``'c' in p``, ``mode == 'sum'`` of a str in ``constants``,
+  ``isinstance(p, tuple)`` and ``type(p) is list`` of an argument whose type it is built for,
+  in ``types``, or a name bound once to such a bool or class) is
   the branch taken, and what follows a block that always returns or raises is dropped;
 * ``{**DEFAULTS, **params}`` is a dict of the keys known then;
 * ``for k in p: p[k]`` over a parameter of no structure (a generic build) is refused;
