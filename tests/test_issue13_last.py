@@ -241,6 +241,27 @@ def test_message_kept_as_written_and_out_of_the_sweep():
         assert "bmsg" not in text and "dmsg" not in text
 
 
+def _logged_helper(z):
+    msg = f"helper mean {np.mean(z):.3f}"
+    log.debug(msg)
+    return np.tanh(z)
+
+
+def message_in_helpers(w):
+    a = _logged_helper(w * 2.0)
+    b = _logged_helper(a)          # the helper's msg renamed per inlining
+    msg = "main " + str(np.sum(b))
+    log.debug(msg)
+    return np.sum(b ** 2)
+
+
+@pytest.mark.parametrize("n", [3, 4])
+def test_message_in_inlined_helpers(n):
+    check(message_in_helpers, _arr((n,), 10))
+    text = srcad.show(message_in_helpers, _arr((n,), 10))
+    assert "helper_msg = f'helper mean" in text and "helper_msg_2 = f'helper mean" in text
+
+
 def string_in_arithmetic(w):
     s = str(np.sum(w))
     return np.sum(w) * s

@@ -76,7 +76,8 @@ class Statements(Calls):
                 elif isinstance(value, list):
                     value[:] = [self.name(scope, v) if isinstance(v, gast.Name) and isinstance(
                         v.ctx, gast.Load) else v for v in value]
-        if isinstance(new, gast.Assign):
+        if isinstance(new, gast.Assign):     # msg = f"...": its name as the scope's
+            new.targets = [self.name(scope, t) for t in new.targets]
             new.srcad_primal_only = True
         if isinstance(new, gast.Expr):
             new.srcad_primal_only = True
