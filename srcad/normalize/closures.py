@@ -96,18 +96,11 @@ def _call_partials(src: Source, fdef) -> None:
     taken = names_in(fdef)
     body = []
     for stmt in fdef.body:
-        made = stmt.value if isinstance(stmt, gast.Assign) and len(stmt.targets) == 1 and \
-            isinstance(stmt.targets[0], gast.Name) and isinstance(stmt.value, gast.Call) else None
-        name = stmt.targets[0].id if made is not None else None
-        root = made.args[0] if made is not None and made.args else None
-        while isinstance(root, gast.Attribute):
-            root = root.value
-        if not isinstance(root, gast.Name) or stores.get(root.id) or stores[name] != 1 or \
-                src.namespace.resolve(made.func) is not functools.partial or any(
-                    isinstance(a, gast.Starred) for a in made.args) or any(
-                    k.arg is None for k in made.keywords):
+        made = _partial_made(src, stmt, stores)
+        if made is None:
             body.append(stmt)
             continue
+        name = stmt.targets[0].id
         uses = [n for n in gast.walk(fdef) if isinstance(n, gast.Name) and n.id == name and
                 isinstance(n.ctx, gast.Load)]
         calls = [c for c in gast.walk(fdef) if isinstance(c, gast.Call) and
@@ -139,6 +132,26 @@ def _call_partials(src: Source, fdef) -> None:
                              for k, v in zip(made.keywords, keywords) if k.arg not in given
                              ] + call.keywords
     fdef.body = body or [gast.copy_location(gast.Pass(), fdef)]
+
+
+def _partial_made(src: Source, stmt, stores: dict):
+    """The call ``functools.partial(f, ...)`` of ``g = functools.partial(f, ...)``, ``g``
+    bound once, ``f`` a name (or attribute of one) the function does not assign, no ``*``
+    or ``**`` among its arguments; else None."""
+    if not (isinstance(stmt, gast.Assign) and len(stmt.targets) == 1 and isinstance(
+            stmt.targets[0], gast.Name) and isinstance(stmt.value, gast.Call)):
+        return None
+    made = stmt.value
+    root = made.args[0] if made.args else None
+    while isinstance(root, gast.Attribute):
+        root = root.value
+    if not isinstance(root, gast.Name) or stores.get(root.id) or \
+            stores[stmt.targets[0].id] != 1 or any(
+                isinstance(a, gast.Starred) for a in made.args) or any(
+                k.arg is None for k in made.keywords) or \
+            src.namespace.resolve(made.func) is not functools.partial:
+        return None
+    return made
 
 
 def _check_defaults(src, fdef):
