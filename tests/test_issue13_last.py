@@ -331,6 +331,10 @@ def max_of_generator(x):
     return max(np.sin(x[i]) * x[i] for i in range(len(x)) if x[i] > -1.0)
 
 
+def max_over_array(x):
+    return max(v * np.sin(v) for v in x)      # the sorted(...) of it stays refused
+
+
 def min_of_rows(A):
     return min(np.sum(A[i] ** 2) for i in range(A.shape[0])) + np.sum(A)
 
@@ -349,7 +353,7 @@ def first_flag(x):
 
 
 @pytest.mark.parametrize("x", [np.array([0.3, 1.1, -0.5]), np.array([0.9, -0.2, 0.5, 1.3])])
-@pytest.mark.parametrize("f", [builtin_max_min, max_of_generator, first_flag])
+@pytest.mark.parametrize("f", [builtin_max_min, max_of_generator, first_flag, max_over_array])
 def test_min_max_and_flag(f, x):
     check(f, x)
 
