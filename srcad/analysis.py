@@ -1292,7 +1292,7 @@ def anf_violations(fdef) -> list:
     for stmt in walk_statements(fdef.body):
         if isinstance(stmt, gast.Assign):
             value = stmt.value
-            if getattr(value, "srcad_opaque", False) or _atom(value):
+            if getattr(value, "srcad_opaque", False) or _atom(value) or is_primal_only(stmt):
                 continue
             if isinstance(value, gast.BinOp):
                 ok = _atom(value.left) and _atom(value.right)
