@@ -46,6 +46,7 @@ from .trys import lower_reraising_try
 from .containers import lower_containers
 from .fence import fence
 from .jumps import _lower_returns
+from .messages import mark_messages
 from .loops import Loops
 from .program import Program, _has, _loc_error, assigned_names, default_nodes
 from .rename import _rename_redefinitions
@@ -65,24 +66,27 @@ class _Normalizer(Loops):
 
 def normalize(src: Source, structures: dict | None = None,
               callables: dict | None = None, called: dict | None = None,
-              constants: dict | None = None) -> Program:
+              constants: dict | None = None, types: dict | None = None) -> Program:
     """Fence, desugar and convert ``src`` to ANF (see the module docstring); ``structures``
     (parameter name -> ``trees.structure``) are the container arguments it is built for,
     ``callables`` (parameter or leaf name -> a function) the functions passed that it calls,
     ``called`` (helper -> statements its first inlining made, past ``INLINE_LIMIT``) the
     helpers it calls at every site (``Inliner.built_once``), not inlined first, ``constants``
-    (parameter or leaf name -> a str) the str values it is built for, read as constants."""
+    (parameter or leaf name -> a str) the str values it is built for, read as constants,
+    ``types`` (parameter name -> a class) the types of arguments it is built for, which
+    ``isinstance`` and ``type(p) is ...`` of those parameters read."""
     fdef = clone(src.node)       # the parse is shared by the builds (api._wrap): a copy
     lower_reraising_try(src, fdef)
     own = local_functions(src, fdef)
     lower_sugar(src, fdef)
     lower_comprehensions(src, fdef)
+    mark_messages(src, fdef)
     norm = _Normalizer(src, Namer(set()))       # its namer once the names are known
     norm.passed = dict(callables or {})
     norm.sizes.update(called or {})
     output = lower_containers(src, fdef, structures or {}, output=True,
                               functions=frozenset(callables or ()), constants=constants,
-                              outputs=norm.helper_output, local=frozenset(own))
+                              outputs=norm.helper_output, local=frozenset(own), types=types)
     containers = fdef.srcad_containers
     fence(src, fdef)
     taken = names_in(fdef) | set(src.namespace.cells)
