@@ -234,7 +234,7 @@ class Dispatcher:
         if self.spec.mode == "forward":
             out = self._tangent_output(values)
         else:
-            out = self._derivatives(flat, dicts, kinds, values)
+            out = self._derivatives(flat, dicts, kinds, values, entry.outputs)
         body = [f"def {self.name}(*args, **kwargs):",
                 f"    # srcad's call path for {comment_text(str(getattr(target, '__qualname__', '?')))}, "
                 f"generated for arguments ({', '.join(described)})",
@@ -271,9 +271,12 @@ class Dispatcher:
             "    o = o.copy()",
             f"    return {result}"]
 
-    def _derivatives(self, flat, dicts, kinds, values) -> list:
+    def _derivatives(self, flat, dicts, kinds, values, facts) -> list:
         spec = self.spec
         kind_of = dict(zip(values, kinds))
+        count = sum(len(flat[i]) for i in spec.wrt if i < len(flat))
+        if spec.preserve_result or spec.has_aux or facts is None or len(facts) != count:
+            facts = (None,) * count     # (a returned pair: nothing proved)
         grads: list = []
         tests = []
         loops: list = []         # the tests of lists of floats, as statements before
@@ -290,7 +293,10 @@ class Dispatcher:
             for v in flat[i] if i < len(flat) else ():
                 g = f"g{len(grads)}"
                 kind = kind_of[v]
-                if type(kind) is tuple:
+                if type(kind) is tuple and _proved(facts[len(grads)], kinds, kind):
+                    # the build proved it a new array of this shape and dtype
+                    tests.append(f"type({g}) is _nd")
+                elif type(kind) is tuple:
                     tests.append(f"type({g}) is _nd and {g}.base is None and {g}.shape == "
                                  f"shape_{v} and {g}.dtype is dtype_{v} and {apart(g, kind)}")
                 elif kind == "floats":   # a list of floats: a new list of floats as long
@@ -348,6 +354,36 @@ class Dispatcher:
         v = bind("value", value)     # a bound method is a new object at each read
         return f"((now := {read}) is {v} or _same_object(now, {v}))" if method else \
             f"{read} is {v}"
+
+
+def _proved(fact, kinds, kind) -> bool:
+    """Does the build's ``fact`` of a returned value (``optimize.outputs``: its shape per
+    axis 1 or (parameter, axis), the parameters it is computed from) prove it a new array of
+    ``kind``'s shape and dtype for arguments of these ``kinds``? Its dtype is the parameters'
+    when they all have one real floating dtype (Python ints and floats are weak)."""
+    if fact is None:
+        return False
+    shape_of, params = fact
+    shape = []
+    for d in shape_of:
+        if d == 1:
+            shape.append(1)
+            continue
+        i, axis = d
+        k = kinds[i] if i < len(kinds) else None
+        if type(k) is not tuple or axis >= len(k[0]):
+            return False
+        shape.append(k[0][axis])
+    dtypes = set()
+    for i in params:
+        k = kinds[i] if i < len(kinds) else None
+        if type(k) is tuple:
+            dtypes.add(k[1])
+        elif k in (np.float64, np.float32):
+            dtypes.add(np.dtype(k))
+        elif k is not float and k is not int:
+            return False
+    return tuple(shape) == kind[0] and dtypes == {kind[1]} and kind[1].kind == "f"
 
 
 def _floats_loop(flag: str, v: str, first: str, indent: str) -> list:
