@@ -448,3 +448,20 @@ def test_a_broadcast_gradient_keeps_its_tests():
         np.testing.assert_allclose(g, X.sum(axis=0), rtol=1e-12)
         assert g.shape == (3,) and g.base is None
     assert "g0.shape == shape_a0" in d.__srcad_dispatcher__.source()
+
+
+def test_the_tangent_of_a_number_literal_is_a_literal():
+    """``p = 0.0`` before a loop: its tangent starts as ``0.0`` in the generated code (was a
+    ``tangent_zeros(p)`` call, which gives 0.0 for a Python number, batched or not);
+    gradient, JVP and batched JVP against central differences."""
+    coeffs = [0.5, -1.0, 2.0, 0.25]
+    assert "tangent_zeros" not in srcad.show(horner, 0.7, coeffs)
+    assert "dp = 0.0" in srcad.show(horner, 0.7, coeffs)
+    central = (horner(0.7 + 1e-6, coeffs) - horner(0.7 - 1e-6, coeffs)) / 2e-6
+    assert srcad.grad(horner)(0.7, coeffs) == pytest.approx(central, rel=1e-8)
+    _, t = srcad.jvp(horner, (0.7, coeffs), (1.0,), wrt=0)
+    assert t == pytest.approx(central, rel=1e-8)
+    x = np.array([0.7, -0.3])
+    _, tb = srcad.jvp(horner, (x, coeffs), (np.eye(2),), wrt=0, batched=True)
+    slopes = [(horner(v + 1e-6, coeffs) - horner(v - 1e-6, coeffs)) / 2e-6 for v in x]
+    np.testing.assert_allclose(tb, np.diag(slopes), rtol=1e-7, atol=1e-9)
