@@ -729,13 +729,13 @@ def _restore(fn, body) -> Derivative:
     fn_out = emit.compile_function(source, name, generated, tree)
     fn_out.__srcad_origins__ = {int(k): (f, int(n)) for k, f, n in body["origins"]}
     fn_out.__srcad_complex__ = frozenset()
-    loaded = Derivative(fn_out, source, deps, registry._version, function_state(fn),
-                        list(body["params"]), tuple(body["extra"]), None)
+    entry = Derivative(fn_out, source, deps, registry._version, function_state(fn),
+                       list(body["params"]), tuple(body["extra"]), None)
     facts = body.get("outputs")
-    loaded.outputs = None if facts is None else tuple(
+    entry.outputs = None if facts is None else tuple(
         None if fact is None else (tuple(d if d == 1 else tuple(d) for d in fact[0]),
                                    frozenset(fact[1])) for fact in facts)
-    return loaded
+    return entry
 
 
 def _checked(value, fp):

@@ -51,13 +51,15 @@ def output_facts(fdef: gast.FunctionDef, known: dict, np_name: str):
     sources = _sources(fdef, params, np_name)
     shapes = _Shapes(fdef, known, np_name)
     names = [v.id for v in items]
-    out = []
+    out: list = []
     for name in names:
         made = sources.get(name, _TOP)
         shape = _in_parameters(shapes.of(gast.Name(id=name, ctx=gast.Load(), annotation=None,
                                                    type_comment=None)), fdef, known)
-        fresh = made is not _TOP and made[1] and names.count(name) == 1
-        out.append((shape, made[0]) if fresh and shape is not None else None)
+        if made is not _TOP and made[1] and names.count(name) == 1 and shape is not None:
+            out.append((shape, made[0]))
+        else:
+            out.append(None)
     return tuple(out)
 
 
