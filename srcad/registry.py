@@ -764,7 +764,7 @@ def _template_index() -> dict | None:
     lookup then loads every module)."""
     if _index_state:
         return _index_state[0]
-    index, elementwise_ = None, frozenset()
+    index, elementwise_ = None, frozenset[str]()
     try:
         from .templates import _index as generated
         if generated.NUMPY == np.__version__ and \
