@@ -13,13 +13,16 @@ from __future__ import annotations
 import operator
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
-from fractions import Fraction
+from typing import TYPE_CHECKING
 
 import gast
 import numpy as np
 
 from . import registry, runtime
 from .nodes import walk
+
+if TYPE_CHECKING:       # imported where a law is made: fractions imports decimal (about
+    from fractions import Fraction      # 2 ms of a first gradient that needs no law)
 
 __all__ = ["walk", "is_primal_only", "is_append", "Activity", "activity", "is_differentiable", "defines", "walk_statements",
            "primitive_call", "list_names", "shapes", "rank", "join", "join_all", "join_tracked",
@@ -270,6 +273,7 @@ def shift_free(fdef, shapes: dict | None = None) -> dict:
 
 def _initial_law(call, shape):
     """m's own law (``m + c``), from its known shape or its reduction's axis and keepdims."""
+    from fractions import Fraction
     one = Fraction(1)
     if isinstance(shape, tuple):
         if not shape or all(d == 1 for d in shape):
@@ -389,6 +393,7 @@ def _combine(op, args, laws, known, frame_names):
         int, float) else None
     if law.kind == _ADD and number is not None and (op == "*" or op == "/" and law is a
                                                      and number != 0):
+        from fractions import Fraction
         factor = Fraction(number)
         return _Law(_ADD, law.k * factor if op == "*" else law.k / factor, rank, ones)
     return None

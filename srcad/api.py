@@ -284,8 +284,8 @@ def _build(f, spec: Spec, src=None) -> Derivative:
     from .forward import forward
     from .normalize import assigned_names, copy_program, default_nodes, normalize
     from .optimize import (carried_copies, inline_temporaries, item_loops, optimize,
-                           owned_writes, scalar_accumulators, scalar_reads, shaped_rewrites,
-                           with_shapes)
+                           output_facts, owned_writes, scalar_accumulators, scalar_reads,
+                           shaped_rewrites, with_shapes)
     from .reverse import reverse
     from .template import clone
 
@@ -388,6 +388,9 @@ def _build(f, spec: Spec, src=None) -> Derivative:
         tangents = {program.namer.tangent(n): n for n in wrt_names} if (
             spec.mode == "forward") else {}
         fdef = owned_writes(fdef, program.ref(np, "np"), tangents)  # never the caller's arrays
+        # what the call path need not test of the returned arrays (real variants for shapes)
+        facts = output_facts(fdef, known, program.ref(np, "np")) if (
+            spec.kinds and complex_facts is None and spec.mode == "reverse") else None
         if verify:                   # transformed and optimized code must still compile
             tree = gast.gast_to_ast(gast.Module(body=[clone(fdef)], type_ignores=[]))
             for node in ast.walk(tree):     # statements of helpers from other lines: line
@@ -444,6 +447,7 @@ def _build(f, spec: Spec, src=None) -> Derivative:
     built = Derivative(fn, source, tuple(deps), registry.version(), function_state(src.fn),
                        params, tuple(fdef.srcad_extra), complex_facts)
     built.output = program.output
+    built.outputs = facts
     if diskcache.enabled() and built.output is None and alias_check is None:
         # (a container output is not stored, nor code whose in-place writes are checked when
         # it is differentiated again)

@@ -44,7 +44,7 @@ class Derivative:
     """A built derivative: the generated function plus what decides whether it is stale."""
 
     __slots__ = ("fn", "source", "deps", "version", "code", "params", "extra", "complex",
-                 "complex_cells", "output")
+                 "complex_cells", "output", "outputs")
 
     def __init__(self, fn, source, deps, version, code, params, extra, complex=None):
         self.fn = fn
@@ -57,6 +57,8 @@ class Derivative:
         self.complex = complex  # a complex build: complex_values.Facts; a real one: None
         self.complex_cells: tuple = ()  # (index, complex?) of the numeric closure cells built for
         self.output = None      # a returned container: its structure (the code returns its leaves)
+        self.outputs = None     # what the build proved of the returned values, per item
+        # (``optimize.outputs``: an ``Output`` or None), or None: nothing proved
 
     def fresh(self, f) -> bool:
         """Still valid for ``f``: same code and defaults, same rules, helpers and globals bound
@@ -285,6 +287,7 @@ def _shared(target, spec) -> Derivative | None:
     shared = Derivative(fn, entry.source, tuple(deps), entry.version, entry.code, entry.params,
                         entry.extra, entry.complex)
     shared.output = entry.output
+    shared.outputs = entry.outputs
     return shared
 
 

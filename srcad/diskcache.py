@@ -446,6 +446,9 @@ def _describe(fn, spec, src, program, entry, names) -> dict:
         "source": entry.source, "params": list(entry.params), "extra": list(entry.extra),
         "origins": [[k, f, n] for k, (f, n) in sorted(entry.fn.__srcad_origins__.items())],
         "namespaces": namespaces, "deps": described, "refs": refs,
+        "outputs": None if entry.outputs is None else [
+            None if fact is None else [[d if d == 1 else list(d) for d in fact[0]],
+                                       sorted(fact[1])] for fact in entry.outputs],
     }
     json.dumps(body)            # everything in it is JSON (a _Unstorable otherwise)
     return body
@@ -726,8 +729,13 @@ def _restore(fn, body) -> Derivative:
     fn_out = emit.compile_function(source, name, generated, tree)
     fn_out.__srcad_origins__ = {int(k): (f, int(n)) for k, f, n in body["origins"]}
     fn_out.__srcad_complex__ = frozenset()
-    return Derivative(fn_out, source, deps, registry._version, function_state(fn),
-                      list(body["params"]), tuple(body["extra"]), None)
+    entry = Derivative(fn_out, source, deps, registry._version, function_state(fn),
+                       list(body["params"]), tuple(body["extra"]), None)
+    facts = body.get("outputs")
+    entry.outputs = None if facts is None else tuple(
+        None if fact is None else (tuple(d if d == 1 else tuple(d) for d in fact[0]),
+                                   frozenset(fact[1])) for fact in facts)
+    return entry
 
 
 def _checked(value, fp):

@@ -66,10 +66,15 @@ class _Forward:
         return isinstance(node, gast.Name) and self.act.is_active(node.id) and (
             node.id not in self.zero)
 
-    def zeros(self, name):
+    def zeros(self, name, value=None):
         """The zero tangent of the active value ``name``: ``tangent_zeros``, which a batched
         sweep makes a batch of zeros, since the code may write or accumulate into it
-        (``dx[i] = ...``, ``dx += ...``)."""
+        (``dx[i] = ...``, ``dx += ...``); ``0.0`` where ``value``, the value just assigned
+        to ``name``, is a number literal (``p = 0.0``: ``tangent_zeros`` gives 0.0 for a
+        Python number, batched or not, and a call per use of it costs more than the loop
+        that follows in scalar code)."""
+        if isinstance(value, gast.Constant) and type(value.value) in (int, float, complex):
+            return gast.Constant(value=0.0, kind=None)
         return _call(_attr(_name(self.rt), "tangent_zeros"), _name(name))
 
     def tangent_of(self, atom, output=False):
@@ -153,7 +158,7 @@ class _Forward:
         for o in outs:
             if self.act.is_active(o) and o not in defined:
                 self.known_zero(o, True)
-                post.append(_assign(self.tan(o), self.zeros(o)))
+                post.append(_assign(self.tan(o), self.zeros(o, value)))
         mark_derivative(code + post)
         return pre + [stmt] + code + post
 

@@ -149,6 +149,21 @@ def lookup(primitive) -> Rule | None:
         return _BY_ID.get(id(primitive))
 
 
+def is_elementwise(primitive) -> bool:
+    """Is the rule of ``primitive`` elementwise (``extra["elementwise"]``)? While none of the
+    template modules registering anything for it is loaded, the template index answers (what
+    a full load would give): the shape passes ask it of every NumPy call and runtime helper
+    of derivative code, and loading a family to answer cost a first gradient 2 ms each
+    (``shape``, ``runtime_rules``) that nothing instantiated."""
+    index = _template_index()
+    if index is not None and not _loaded:
+        modules = index.get(primitive_name(primitive))
+        if modules is not None and not _imported & set(modules):
+            return primitive_name(primitive) in _index_state[1]
+    rule = lookup(primitive)
+    return rule is not None and bool(rule.extra.get("elementwise"))
+
+
 def attach(rule: Rule) -> None:
     """Enter ``rule`` for a primitive srcad made itself (``called_helpers``): a new object,
     which no derivative built before reads, so the rule version stays."""
@@ -657,7 +672,8 @@ def load(everything: bool = True):
 _pending: set = set()                  # optional template modules not loaded yet
 OPTIONAL_NEEDS: dict = {}              # optional template module -> the package it needs
 _imported: frozenset = frozenset()     # template modules whose rules are all registered
-_index_state: list = []                # [the template index, or None] once read
+_index_state: list = []                # [the template index or None, its elementwise
+                                        # primitives] once read
 
 
 def _package():
@@ -748,18 +764,18 @@ def _template_index() -> dict | None:
     lookup then loads every module)."""
     if _index_state:
         return _index_state[0]
-    index = None
+    index, elementwise_ = None, frozenset[str]()
     try:
         from .templates import _index as generated
         if generated.NUMPY == np.__version__ and \
                 tuple(generated.PYTHON) == tuple(sys.version_info[:2]) and \
                 generated.DIGEST == sources_digest():
-            index = generated.MODULES
+            index, elementwise_ = generated.MODULES, generated.ELEMENTWISE
     except (ImportError, AttributeError, OSError):
         index = None
     with _LOCK:
         if not _index_state:
-            _index_state.append(index)
+            _index_state.extend((index, elementwise_))
     return _index_state[0]
 
 

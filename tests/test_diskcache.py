@@ -588,3 +588,17 @@ def test_a_str_default_is_stored_with_its_value(cache_dir, monkeypatch):
     assert len(_entries(cache_dir)) == count
     np.testing.assert_allclose(first, np.sin(X) + X * np.cos(X))
     np.testing.assert_allclose(other, np.cos(X) - X * np.sin(X))
+
+
+def test_output_facts_are_stored_and_loaded(cache_dir, monkeypatch):
+    """What the build proved of the returned arrays (``Derivative.outputs``) comes back from
+    an entry as it was built, so a process served from the disk leaves out the same tests."""
+    f = make_function(SOURCE)
+    _fresh_grad(f, X)
+    built = srcad.grad(f).__srcad_variant__((X,), {})
+    assert built.outputs is not None and built.outputs[0] is not None
+    found = _loads(monkeypatch)
+    _fresh_grad(f, X)
+    loaded = srcad.grad(f).__srcad_variant__((X,), {})
+    assert found == [True, True] and loaded is not built
+    assert loaded.outputs == built.outputs

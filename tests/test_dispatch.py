@@ -338,3 +338,130 @@ def test_a_list_of_floats_takes_the_fast_path():
     gw = _hot(dw, w, 0.3)
     assert type(gw) is list and gw is not w and all(type(v) is float for v in gw)
     assert gw == pytest.approx([np.sin(0.3), np.sin(0.3)])
+
+
+def squashed(w, x):
+    return np.sum(np.tanh(x * w) ** 2)
+
+
+def _squashed_grad(w, x):
+    t = np.tanh(x * w)
+    return 2.0 * t * (1.0 - t * t) * x
+
+
+def test_output_checks_the_build_proved_are_left_out():
+    """The variant returns ``b * (1 - t * t) * x``: arithmetic of the float64 parameters,
+    so the build proves it a new float64 array of w's shape (``optimize.outputs``), and the
+    fast path tests only its type; the result is still its own array, and right."""
+    rng = np.random.default_rng(3)
+    w, x = rng.normal(size=8), rng.normal(size=8)
+    d = srcad.grad(squashed)
+    g = _hot(d, w, x)
+    source = d.__srcad_dispatcher__.source()
+    assert "if (type(g0) is _nd):" in source and "g0.base is None" not in source
+    for out in (g, d(w, x)):
+        np.testing.assert_allclose(out, _squashed_grad(w, x), rtol=1e-12)
+        assert out.dtype == np.float64 and out.shape == w.shape and out.base is None
+        assert out is not w and out is not x
+    h = 1e-6 * np.eye(8)
+    central = [(squashed(w + e, x) - squashed(w - e, x)) / 2e-6 for e in h]
+    np.testing.assert_allclose(d(w, x), central, rtol=1e-6, atol=1e-8)
+
+
+def test_an_output_of_another_dtype_is_still_tested_and_cast():
+    """float32 w with float64 x: the gradient computed is float64, which the build cannot
+    prove float32, so the fast path tests it and the general path's finish casts it (a
+    fast path trusting the facts without the parameters' dtypes returned float64)."""
+    rng = np.random.default_rng(4)
+    w, x = rng.normal(size=8).astype(np.float32), rng.normal(size=8)
+    d = srcad.grad(squashed)
+    for g in (_hot(d, w, x), d(w, x)):
+        assert g.dtype == np.float32 and g.shape == (8,)
+        np.testing.assert_allclose(g, _squashed_grad(w.astype(np.float64), x), rtol=1e-5)
+    assert "g0.dtype is dtype_a0" in d.__srcad_dispatcher__.source()
+
+
+def plus_argument(w, x):
+    return np.sum(w * x)
+
+
+def test_a_returned_argument_is_proved_nothing():
+    # d/dw = x: the generated code returns the argument, a value the build proves nothing of
+    rng = np.random.default_rng(5)
+    w, x = rng.normal(size=4), rng.normal(size=4)
+    d = srcad.grad(plus_argument)
+    for g in (_hot(d, w, x), d(w, x)):
+        np.testing.assert_array_equal(g, x)
+        assert g is not x and g.base is None
+    assert "g0 is not a1" in d.__srcad_dispatcher__.source()
+
+
+def test_proved_facts_are_checked_against_each_key():
+    """``dispatch._proved``: a fact holds for a key only with the argument's shape and one
+    real floating dtype among the parameters it is computed from."""
+    f64, f32 = np.dtype(np.float64), np.dtype(np.float32)
+    kinds = (((3, 4), f64), ((4,), f64), float, ((3, 4), f32), complex)
+    fact = (((0, 0), (0, 1)), frozenset({0, 1, 2}))
+    assert dispatch._proved(fact, kinds, ((3, 4), f64))
+    assert not dispatch._proved(fact, kinds, ((3, 4), f32))          # another dtype
+    assert not dispatch._proved((((1, 0),), frozenset({0})), kinds, ((3, 4), f64))  # shape
+    assert not dispatch._proved((((0, 0), (0, 1)), frozenset({0, 3})), kinds, ((3, 4), f64))
+    assert not dispatch._proved((((0, 0), (0, 1)), frozenset({0, 4})), kinds, ((3, 4), f64))
+    assert not dispatch._proved(None, kinds, ((3, 4), f64))
+    ints = ((((3, 4), np.dtype(np.int64)),))
+    assert not dispatch._proved((((0, 0), (0, 1)), frozenset({0})), ints,
+                                ((3, 4), np.dtype(np.int64)))
+
+
+def test_output_facts_prove_only_new_values_of_parameters_and_literals():
+    import gast
+
+    from srcad.optimize import output_facts
+
+    def facts(text, known):
+        return output_facts(gast.parse(text).body[0], known, "np")
+    known = {"w": ("n0",), "x": ("n0",), "X": ("n1", "n0")}
+    assert facts("def f(w, x):\n    b = np.tanh(w) * x\n    return b\n", known) == (
+        (((0, 0),), frozenset({0, 1})),)
+    # carried through a loop and an in-place sum: still new, from w and x
+    loop = ("def f(w, x):\n    b = w * 2.0\n    for i in range(3):\n        b = b * x\n"
+            "        b += 1\n    return b\n")
+    assert facts(loop, known) == ((((0, 0),), frozenset({0, 1})),)
+    assert facts("def f(w, x):\n    return w\n", known) == (None,)        # an argument
+    assert facts("def f(w, x):\n    b, c = w * 1.0, x\n    return b\n", known) == (None,)
+    assert facts("def f(w, x):\n    b = w * G\n    return b\n", known) == (None,)  # a global
+    assert facts("def f(w, x):\n    b = np.sum(w, axis=0) * x\n    return b\n",
+                 known) == (None,)                                          # a reduction
+    assert facts("def f(w, x):\n    b = w * x\n    return b, b\n", known) == (None, None)
+    assert facts("def f(w, x):\n    b = w * x\n    return (b, (b,))\n", known) is None
+
+
+def spread(w, X):
+    return np.sum(w * X)
+
+
+def test_a_broadcast_gradient_keeps_its_tests():
+    rng = np.random.default_rng(6)
+    w, X = rng.normal(size=3), rng.normal(size=(4, 3))
+    d = srcad.grad(spread)
+    for g in (_hot(d, w, X), d(w, X)):
+        np.testing.assert_allclose(g, X.sum(axis=0), rtol=1e-12)
+        assert g.shape == (3,) and g.base is None
+    assert "g0.shape == shape_a0" in d.__srcad_dispatcher__.source()
+
+
+def test_the_tangent_of_a_number_literal_is_a_literal():
+    """``p = 0.0`` before a loop: its tangent starts as ``0.0`` in the generated code (was a
+    ``tangent_zeros(p)`` call, which gives 0.0 for a Python number, batched or not);
+    gradient, JVP and batched JVP against central differences."""
+    coeffs = [0.5, -1.0, 2.0, 0.25]
+    assert "tangent_zeros" not in srcad.show(horner, 0.7, coeffs)
+    assert "dp = 0.0" in srcad.show(horner, 0.7, coeffs)
+    central = (horner(0.7 + 1e-6, coeffs) - horner(0.7 - 1e-6, coeffs)) / 2e-6
+    assert srcad.grad(horner)(0.7, coeffs) == pytest.approx(central, rel=1e-8)
+    _, t = srcad.jvp(horner, (0.7, coeffs), (1.0,), wrt=0)
+    assert t == pytest.approx(central, rel=1e-8)
+    x = np.array([0.7, -0.3])
+    _, tb = srcad.jvp(horner, (x, coeffs), (np.eye(2),), wrt=0, batched=True)
+    slopes = [(horner(v + 1e-6, coeffs) - horner(v - 1e-6, coeffs)) / 2e-6 for v in x]
+    np.testing.assert_allclose(tb, np.diag(slopes), rtol=1e-7, atol=1e-9)

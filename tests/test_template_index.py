@@ -176,3 +176,27 @@ def test_a_derived_rule_is_rewritten_from_its_original_on_first_use(tmp_path):
     """, tmp_path).splitlines()
     assert out[0] == "True ('y',) ['a']"
     assert out[1] == "[1.0, 0.0, 2.0]"
+
+
+def test_elementwise_is_answered_without_loading_a_family(tmp_path):
+    """``registry.is_elementwise`` (the shape passes ask it of every NumPy call of derivative
+    code) answers from the index while the primitive's family is not loaded, as a full load
+    would: every primitive's answer before loading equals its rule's after."""
+    out = run("""
+        import sys
+        import numpy as np
+        import srcad.runtime as rt
+        from srcad import registry
+        loaded = lambda: sorted(n.rsplit(".", 1)[1] for n in sys.modules
+                                if n.startswith("srcad.templates.") and n[16:] != "_index")
+        prims = [np.sin, np.tanh, np.add, np.reshape, np.sum, np.zeros, rt.sigmoid,
+                 rt.unbroadcast, rt.zeros_like]
+        before = [registry.is_elementwise(p) for p in prims]
+        print(loaded())
+        registry.load()
+        after = [registry.is_elementwise(p) for p in prims]
+        rules = [bool(registry.lookup(p).extra.get("elementwise")) for p in prims]
+        print(before == after == rules, before)
+    """, tmp_path).split("\n")
+    assert out[0] == "[]"
+    assert out[1].startswith("True [True, True, True, False, False, False, True, False, False]")

@@ -17,7 +17,10 @@ the same values (to rounding: sums may be reordered).
    owns its buffer, ``np.sum(a)`` as ``a.sum()`` where ``a`` is certainly an array;
 5. ``owned_writes`` (``owned``; last, every variant, optimized or not): a parameter the
    function writes into is copied first; derivative code writing into memory it does not
-   own is an internal error.
+   own is an internal error;
+
+then, not a rewrite: ``output_facts`` (``outputs``), what the call path need not test of the
+returned arrays of a real variant specialized on shapes.
 
 No rewrite turns a new array into one that shares memory with an array written in place
 (``aliases._Guard``: ``dt = dy * 1.0`` stays a copy before ``dt[0] = ...``);
@@ -30,10 +33,12 @@ from __future__ import annotations
 from .dataflow import optimize
 from .loops import carried_copies, item_loops
 from .nesting import inline_temporaries
+from .outputs import output_facts
 from .owned import owned_writes
 from .scalars import scalar_accumulators, scalar_reads
 from .shaped import shaped_rewrites
 from .shapes import with_shapes
 
 __all__ = ["optimize", "with_shapes", "scalar_reads", "scalar_accumulators",
-           "inline_temporaries", "item_loops", "carried_copies", "shaped_rewrites", "owned_writes"]
+           "inline_temporaries", "item_loops", "carried_copies", "shaped_rewrites", "owned_writes",
+           "output_facts"]

@@ -150,8 +150,7 @@ def _np_call(call, np_name) -> bool:
     from .. import registry, runtime
     root, _, attribute = _dotted(call.func).rpartition(".")
     module = numpy if root == np_name else runtime if root == "_srcad" else None
-    rule = registry.lookup(getattr(module, attribute, None)) if module is not None else None
-    return rule is not None and bool(rule.extra.get("elementwise"))
+    return module is not None and registry.is_elementwise(getattr(module, attribute, None))
 
 
 _COMPOUND = (gast.For, gast.If, gast.While)
