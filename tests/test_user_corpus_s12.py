@@ -2098,3 +2098,464 @@ def test_checkpoint_loop_writing_array_refused_with_line():
         srcad.grad(iir_prealloc, checkpoint=True)(np.array([0.5, -0.2]), R(59, 12))
     msg = str(err.value)
     assert "test_user_corpus_s12.py" in msg and "y[t]" in msg
+
+
+# ---------------------------------------------------------------------------------------
+# second batch: in-place updates, Python builtins on arrays, batched linear algebra,
+# shape plumbing, statistics helpers
+# ---------------------------------------------------------------------------------------
+
+
+def inplace_argument(x, w):
+    x *= w              # writes into the argument
+    x += 1.0
+    return np.sum(x ** 2)
+
+
+def test_inplace_write_into_argument():
+    # the caller's x must not change, and the gradient is of the function as written
+    check(inplace_argument, R(300, 4), R(301, 4), wrt=(0, 1))
+
+
+def overlapping_slice_add(u):
+    v = u.copy()
+    v[1:] += v[:-1]          # NumPy buffers the overlap: v[i] += old v[i-1]
+    return np.sum(v ** 2 * np.arange(1, v.size + 1))
+
+
+def test_overlapping_slice_augmented_add():
+    check(overlapping_slice_add, R(302, 6))
+
+
+def add_at_scatter(vals, idx, n=4):
+    out = np.zeros(n)
+    np.add.at(out, idx, vals)
+    return np.sum(out ** 2)
+
+
+def test_np_add_at_refused_located():
+    # documented (docs/errors.md): np.add.at is refused at its line, with the rewrite
+    with pytest.raises(srcad.SrcadSyntaxError) as err:
+        srcad.grad(add_at_scatter)(R(303, 6), np.array([0, 2, 2, 3, 0, 2]))
+    assert "test_user_corpus_s12.py" in str(err.value) and "np.add.at(out" in str(err.value)
+
+
+def bincount_scatter(vals, idx, n=4):
+    out = np.zeros(n)
+    out = out + np.bincount(idx, weights=vals, minlength=n)
+    return np.sum(out ** 2)
+
+
+def test_bincount_scatter_the_suggested_rewrite():
+    check(bincount_scatter, R(303, 6), np.array([0, 2, 2, 3, 0, 2]), hess=True)
+
+
+def fancy_write_repeated(x, v):
+    y = x.copy()
+    y[np.array([1, 3, 1])] = v          # last write wins at index 1
+    return np.sum(y ** 3)
+
+
+def test_fancy_index_assignment_repeated_last_wins():
+    check(fancy_write_repeated, R(304, 5), R(305, 3), wrt=(0, 1))
+
+
+def masked_write(x):
+    y = np.exp(x)
+    y[x < 0] = 0.0
+    return np.sum(y * x)
+
+
+def test_masked_write_boolean():
+    check(masked_write, np.array([0.5, -0.7, 1.2, -0.1, 0.3]))
+
+
+def row_accumulate(A, w):
+    out = np.zeros((A.shape[0], w.shape[0]))
+    for i in range(A.shape[0]):
+        out[i, :] += A[i, 0] * w
+        out[i] -= 0.5 * np.sin(w) * A[i, 1]
+    return np.sum(out ** 2)
+
+
+def test_row_augmented_writes_in_loop():
+    check(row_accumulate, R(306, 3, 2), R(307, 4), wrt=(0, 1), hess=True)
+
+
+def python_builtins(x):
+    s = sum(x ** 2)                      # Python's sum iterates the array
+    m = max(x[0], x[1])
+    a = abs(x[2])
+    p = pow(x[3], 3)
+    return s + m + a + p + math.exp(x[0]) + math.sqrt(x[1] ** 2 + 1.0)
+
+
+def test_python_builtins_on_array_elements():
+    check(python_builtins, np.array([0.7, 0.2, -0.5, 1.1]), hess=True)
+
+
+def float_item_casts(x):
+    a = float(np.sum(x))
+    b = x[1].item()
+    return a * b + float(x[0]) ** 2
+
+
+def test_float_and_item_casts_keep_derivative():
+    check(float_item_casts, np.array([0.3, 1.2, -0.4]))
+
+
+def build_array_from_scalars(x):
+    v = np.array([x[0] ** 2, x[0] * x[1], np.sin(x[2]), 1.0])
+    lst = [x[i] * (i + 1) for i in range(3)]
+    return np.sum(v * np.asarray(lst + [2.0]))
+
+
+def test_array_from_scalar_elements():
+    check(build_array_from_scalars, R(308, 3), hess=True)
+
+
+def enumerate_array(x, w):
+    total = 0.0
+    for i, xi in enumerate(x):
+        total += w[i] * xi ** 2
+    for xi, wi in zip(x[::-1], w):
+        total += xi * wi
+    return total
+
+
+def test_enumerate_and_zip_over_arrays():
+    check(enumerate_array, R(309, 5), R(310, 5), wrt=(0, 1))
+
+
+def reversed_loops(x):
+    acc = x[-1]
+    for i in range(x.shape[0] - 2, -1, -1):
+        acc = np.tanh(acc + x[i])
+    for i in reversed(range(2)):
+        acc = acc * (1.0 + x[i])
+    return acc
+
+
+def test_reversed_ranges():
+    check(reversed_loops, R(311, 6), hess=True)
+
+
+def fib_tuple_swap(a, b):
+    for _ in range(6):
+        a, b = b, a + 0.5 * b * a
+    return b
+
+
+def test_tuple_swap_recurrence():
+    check(fib_tuple_swap, 0.3, 0.4, wrt=(0, 1), hess=True)
+
+
+def scalar_ternary(x):
+    total = 0.0
+    for xi in x:
+        total += np.exp(xi) if xi > 0 else xi ** 2
+        total += 1.0 / xi if abs(xi) > 0.5 else 0.0
+    return total
+
+
+def test_scalar_ternaries_in_loop():
+    check(scalar_ternary, np.array([0.3, -0.8, 1.2, -0.2]))
+
+
+def while_else(x, tol):
+    i = 0
+    s = x
+    while i < 10:
+        s = 0.5 * (s + 2.0 / s)
+        if abs(s * s - 2.0) < tol:
+            break
+        i += 1
+    else:
+        s = s + 100.0
+    return s * x
+
+
+def test_while_else_break():
+    check(while_else, 1.7, 1e-3)
+
+
+def batched_linalg(A, b):
+    x = np.linalg.solve(A, b[..., None])[..., 0]
+    Ai = np.linalg.inv(A)
+    d = np.linalg.det(A)
+    return np.sum(x ** 2) + np.sum(Ai) + np.sum(np.log(np.abs(d)))
+
+
+def test_batched_solve_inv_det():
+    A = R(312, 3, 2, 2) + 3 * np.eye(2)
+    check(batched_linalg, A, R(313, 3, 2), wrt=(0, 1))
+
+
+def einsum_three_operands(A, B, C):
+    return np.sum(np.einsum("ij,jk,kl->il", A, B, C, optimize=True) ** 2)
+
+
+def test_einsum_three_operands_optimize():
+    check(einsum_three_operands, R(314, 2, 3), R(315, 3, 4), R(316, 4, 2), wrt=(0, 1, 2))
+
+
+def tensordot_axes(T, M):
+    return np.sum(np.tanh(np.tensordot(T, M, axes=([1, 2], [0, 1]))))
+
+
+def test_tensordot_axes_lists():
+    check(tensordot_axes, R(317, 2, 3, 4), R(318, 3, 4, 2), wrt=(0, 1))
+
+
+def spectral_and_nuclear(A):
+    s = np.linalg.svd(A, compute_uv=False)
+    return np.linalg.norm(A, 2) + np.sum(s) + np.linalg.norm(A, "nuc") + np.linalg.norm(A[0], ord=3)
+
+
+def test_spectral_nuclear_norms():
+    check(spectral_and_nuclear, R(319, 4, 3))
+
+
+def stats_helpers(X):
+    v = np.var(X, axis=0, ddof=1)
+    s = np.std(X, axis=1)
+    C = np.cov(X.T)
+    rho = np.corrcoef(X[:, 0], X[:, 1])[0, 1]
+    return np.sum(v) + np.sum(s ** 3) + np.trace(C @ C) + rho
+
+
+def test_var_std_cov_corrcoef():
+    check(stats_helpers, R(320, 6, 3))
+
+
+def shape_plumbing(x):
+    a = x.reshape(2, -1).T.ravel()
+    b = np.expand_dims(x, 0).squeeze()
+    c = np.tile(x[:2], 3)
+    d = np.repeat(x[-2:], 2)
+    e = np.hstack([a[:2], c[:1]])
+    f = np.vstack([x[:3], x[3:]]).flatten()
+    g = np.column_stack([x[:3], x[3:]])
+    return (np.sum(a * np.arange(6)) + np.sum(b ** 2) + np.sum(c * d[:6] if d.size >= 6 else c)
+            + np.sum(e ** 3) + np.sum(np.cos(f)) + np.sum(g[:, 0] * g[:, 1]))
+
+
+def test_shape_plumbing_reshape_tile_repeat_stack():
+    check(shape_plumbing, R(321, 6), hess=True)
+
+
+def sort_topk(x):
+    s = np.sort(x)
+    return np.sum(s[-3:] ** 2) - s[0]
+
+
+def test_sort_top_k():
+    check(sort_topk, np.array([0.3, -1.2, 2.1, 0.9, -0.4, 1.5]))
+
+
+def cumulative_ops(x):
+    return np.sum(np.cumprod(1.0 + 0.1 * x)) + np.sum(np.maximum.accumulate(x) * np.arange(5))
+
+
+def test_cumprod_and_running_max():
+    check(cumulative_ops, np.array([0.3, -0.2, 0.9, 0.4, 1.2]))
+
+
+def axis_tuple_reductions(T):
+    return (np.sum(np.sum(T, axis=(0, 2)) ** 2) + np.sum(T.max(axis=-1, keepdims=True) * T)
+            + np.prod(T.mean(axis=1), axis=0).sum())
+
+
+def test_reductions_axis_tuple_negative_keepdims():
+    check(axis_tuple_reductions, R(322, 2, 3, 4))
+
+
+def xlogy_softmax(logits, target):
+    from scipy.special import softmax, xlogy
+    p = softmax(logits, axis=-1)
+    return np.sum(xlogy(target, target) - xlogy(target, p))
+
+
+def test_kl_with_xlogy_zero_targets():
+    target = np.array([[0.5, 0.5, 0.0], [0.2, 0.0, 0.8]])
+    check(xlogy_softmax, R(323, 2, 3), target)
+
+
+def closure_helper(x, scale):
+    def energy(y, k=2):
+        return scale * np.sum(y ** k)
+
+    def grad_step(y):
+        return y - 0.1 * scale * k_times(y)
+
+    def k_times(y):
+        return 2 * y
+
+    y = grad_step(grad_step(x))
+    return energy(y) + energy(y, k=3)
+
+
+def test_nested_defs_closure_and_default():
+    check(closure_helper, R(324, 3), 1.3, wrt=(0, 1), hess=True)
+
+
+CONST_W = R(325, 3, 3)
+
+
+def uses_global(x):
+    return np.sum(np.tanh(CONST_W @ x))
+
+
+def test_global_array_constant():
+    check(uses_global, R(326, 3), hess=True)
+
+
+def integer_arithmetic_mix(x):
+    n = len(x)
+    half = n // 2
+    w = np.arange(n) % 3 + 1
+    return np.sum(x[:half] * w[:half]) / n + np.sum(x[half:] ** 2) / (n - half)
+
+
+def test_integer_index_arithmetic():
+    check(integer_arithmetic_mix, R(327, 7))
+
+
+def odeint_times(theta, ts):
+    dts = np.diff(ts)
+    y = np.array([1.0, 0.0])
+    out = [y]
+    for dt in dts:
+        A = np.array([[-theta[0], theta[1]], [-theta[1], -theta[0]]])
+        y = y + dt * A @ y
+        out.append(y)
+    return np.sum(np.stack(out)[:, 0] ** 2)
+
+
+def test_ode_with_time_grid_diff():
+    check(odeint_times, np.array([0.3, 2.0]), np.linspace(0, 1, 8))
+
+
+def heat_2d_inplace_loop(u0, alpha):
+    u = u0.copy()
+    for _ in range(4):
+        lap = np.zeros_like(u)
+        lap[1:-1, 1:-1] = u[:-2, 1:-1] + u[2:, 1:-1] + u[1:-1, :-2] + u[1:-1, 2:] - 4 * u[1:-1, 1:-1]
+        u += alpha * lap
+    return np.sum(u ** 2)
+
+
+def test_heat_2d_inplace_add_loop():
+    check(heat_2d_inplace_loop, R(328, 5, 5), 0.1, wrt=(0, 1))
+
+
+def rk2_vectorized(k, y0):
+    y = y0.copy()
+    dt = 0.1
+    for _ in range(5):
+        f1 = -k[:, None] * y
+        f2 = -k[:, None] * (y + dt * f1)
+        y = y + 0.5 * dt * (f1 + f2)
+    return np.sum(y[:, -1])
+
+
+def test_rk2_vectorized_broadcast_rates():
+    check(rk2_vectorized, R(329, 3, lo=0.5, hi=2.0), R(330, 3, 4), wrt=(0, 1))
+
+
+def gradient_fd_stencil(u):
+    du = np.gradient(u, 0.1)
+    return np.sum(du ** 2)
+
+
+def test_np_gradient_constant_spacing():
+    check(gradient_fd_stencil, R(331, 7))
+
+
+def pad_conv_stencil(u):
+    p = np.pad(u, 1, mode="edge")
+    return np.sum((p[2:] - 2 * p[1:-1] + p[:-2]) ** 2)
+
+
+def test_np_pad_edge_stencil():
+    check(pad_conv_stencil, R(332, 6))
+
+
+def interp_loss(y_knots, xq):
+    xk = np.linspace(0.0, 1.0, y_knots.size)
+    return np.sum(np.interp(xq, xk, y_knots) ** 2)
+
+
+def test_interp_in_knot_values_and_query():
+    check(interp_loss, R(333, 5), np.array([0.1, 0.33, 0.6, 0.91]), wrt=(0, 1), h=1e-5)
+
+
+def poisson_glm_with_offset(beta, X, y, exposure):
+    mu = exposure * np.exp(X @ beta)
+    return np.sum(mu - y * np.log(mu))
+
+
+def test_poisson_glm_offset_hessian():
+    check(poisson_glm_with_offset, R(334, 2) * 0.3, R(335, 6, 2), np.arange(6.0),
+          R(336, 6, lo=0.5, hi=2.0), hess=True)
+
+
+def mixture_bernoulli_logaddexp(logit_pi, logit_p1, logit_p2, x):
+    lp1 = -np.logaddexp(0, -logit_p1) * x - np.logaddexp(0, logit_p1) * (1 - x)
+    lp2 = -np.logaddexp(0, -logit_p2) * x - np.logaddexp(0, logit_p2) * (1 - x)
+    lw1 = -np.logaddexp(0, -logit_pi)
+    lw2 = -np.logaddexp(0, logit_pi)
+    return -np.sum(np.logaddexp(lw1 + lp1, lw2 + lp2))
+
+
+def test_bernoulli_mixture_logaddexp():
+    check(mixture_bernoulli_logaddexp, 0.2, 1.1, -0.7, np.array([1.0, 0.0, 1.0, 1.0, 0.0]),
+          wrt=(0, 1, 2), hess=True)
+
+
+def int_argument_wrt(n, x):
+    return np.sum(x ** n)
+
+
+def test_grad_wrt_integer_argument_refused():
+    with pytest.raises(srcad.NotDifferentiableError):
+        srcad.grad(int_argument_wrt)(3, R(337, 3))
+
+
+def shape1_output(w, X):
+    return X @ w
+
+
+def test_grad_of_shape_one_output():
+    # a (1,)-shaped result: either a gradient or a clear ShapeMismatchError
+    X, w = R(338, 1, 3), R(339, 3)
+    try:
+        g = srcad.grad(shape1_output)(w, X)
+    except srcad.ShapeMismatchError:
+        return
+    assert_close(g, X[0], 1e-12, "shape (1,) output")
+
+
+def test_hessian_checkpoint_and_jacobian_of_checkpointed_grad():
+    args = (R(160, 3, 3) * 0.5, R(161, 2, 3) * 0.5, R(162, 7, 2), np.zeros(3))
+    H = srcad.hessian(rnn_loss, checkpoint=True)(*args)
+    H0 = srcad.hessian(rnn_loss)(*args)
+    assert_close(H, H0, 1e-10, "hessian checkpoint")
+
+
+def test_jvp_batched_tuple_wrt():
+    x, A = R(340, 3), R(341, 4, 3)
+    dx, dA = R(342, 2, 3), R(343, 2, 4, 3)
+    _, T = srcad.jvp(vec_field, (x, A), (dx, dA), batched=True)
+    Jx = srcad.jacobian(vec_field, wrt=0, mode="reverse")(x, A)
+    JA = srcad.jacobian(vec_field, wrt=1, mode="reverse")(x, A)
+    expect = np.stack([Jx @ dx[j] + np.tensordot(JA, dA[j], axes=2) for j in range(2)])
+    assert_close(T, expect, 1e-10, "batched jvp, both arguments")
+
+
+def test_grad_of_grad_scalar_loop():
+    x = 0.7
+    d2 = srcad.grad(srcad.grad(newton_sqrt))(x)
+    assert abs(d2 - (-0.25 * x ** -1.5)) < 1e-8
+    d3 = srcad.grad(srcad.grad(srcad.grad(newton_sqrt)))(x)
+    assert abs(d3 - (0.375 * x ** -2.5)) < 1e-6
