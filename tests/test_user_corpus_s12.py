@@ -204,19 +204,23 @@ def check(f, *args, wrt=0, fwd=True, hess=False, h=1e-3, rtol=1e-5, checkpoint=N
         H = srcad.hessian(f, wrt=wrt)(*args)
         _same(args, before)
         n = vec.size
-
-        def gfun(v):
-            return _flat(srcad.grad(f, wrt=wrt)(*_with(args, wrt_t, unflat(v))))
-
-        Hfd = fd_jac(gfun, vec, h)
         if isinstance(wrt, int):
             Hv = _flat(H).reshape(n, n)
         else:   # JAX's nested blocks H[i][j], each xi.shape + xj.shape
             sizes = [np.size(xi) for xi in x]
             Hv = np.block([[np.reshape(H[i][j], (sizes[i], sizes[j]))
                             for j in range(len(x))] for i in range(len(x))])
-        assert_close(Hv, Hfd, rtol, "hessian")
+        assert_close(Hv, Hv.T, 1e-8, "hessian symmetric")
+        df = srcad.grad(f, wrt=wrt)
         v = np.random.default_rng(8).standard_normal(n)
+        v /= np.linalg.norm(v)
+
+        def gdir(t):   # the gradient along the line x + t v
+            gt = df(*_with(args, wrt_t, unflat(vec + t[0] * v)))
+            return _flat((gt,) if isinstance(wrt, int) else tuple(gt))
+
+        hv_fd = fd_jac(gdir, np.zeros(1), h)[:, 0]
+        assert_close(Hv @ v, hv_fd, rtol, "hessian @ v vs finite differences of grad")
         hv = srcad.hvp(f, wrt=wrt)(*args, *unflat(v))
         _same(args, before)
         assert_close(_flat(hv), Hv @ v, 1e-8, "hvp vs hessian")
@@ -246,6 +250,17 @@ def check_jac(f, *args, wrt=0, h=1e-3, rtol=1e-5, modes=("forward", "reverse")):
     _same(args, before)
     assert_close(_flat(ct), u @ J, 1e-7, "vjp")
     return J
+
+
+def refused(f, *args, snippet, cls=None):
+    """A located refusal: a srcad error naming this file, the line (its snippet) and a hint."""
+    before = copy.deepcopy(args)
+    with pytest.raises(cls or srcad.SrcadError) as err:
+        srcad.grad(f)(*args)
+    _same(args, before)
+    msg = str(err.value)
+    assert "test_user_corpus_s12.py:" in msg and snippet in msg and "^" in msg, msg
+    return msg
 
 
 def R(seed, *shape, lo=None, hi=None):
@@ -284,7 +299,7 @@ def oscillator_rhs(state, omega):
 def rk4_oscillator(omega, state0):
     dt = 0.1
     s = state0
-    for _ in range(15):
+    for _ in range(8):
         k1 = oscillator_rhs(s, omega)
         k2 = oscillator_rhs(s + 0.5 * dt * k1, omega)
         k3 = oscillator_rhs(s + 0.5 * dt * k2, omega)
@@ -512,8 +527,8 @@ def test_damped_oscillator_dataclass_iterate_array():
 def projectile_range(v0, angle, drag):
     x, y = 0.0, 0.0
     vx, vy = v0 * np.cos(angle), v0 * np.sin(angle)
-    dt = 0.02
-    for _ in range(30):
+    dt = 0.04
+    for _ in range(15):
         speed = np.sqrt(vx ** 2 + vy ** 2)
         vx = vx - dt * drag * speed * vx
         vy = vy - dt * (9.81 + drag * speed * vy)
@@ -2559,3 +2574,385 @@ def test_grad_of_grad_scalar_loop():
     assert abs(d2 - (-0.25 * x ** -1.5)) < 1e-8
     d3 = srcad.grad(srcad.grad(srcad.grad(newton_sqrt)))(x)
     assert abs(d3 - (0.375 * x ** -2.5)) < 1e-6
+
+
+# ---------------------------------------------------------------------------------------
+# third batch: views and aliasing, out=/where=/initial= keywords, in-place methods,
+# index tricks, method spellings
+# ---------------------------------------------------------------------------------------
+
+
+def view_row_scaled(A):
+    B = A.copy()
+    row = B[0]              # a view of B
+    row *= 3.0              # writes through into B
+    return np.sum(B ** 2)
+
+
+def view_reshape_write(x):
+    y = x.copy()
+    v = y.reshape(2, 3)     # a view of y
+    v[0, 1] = 0.0
+    return np.sum(y * x)
+
+
+def view_transpose_write(A):
+    B = A * 1.0
+    Bt = B.T
+    Bt[0, 1] = 5.0          # B[1, 0] = 5
+    return np.sum(B * A)
+
+
+def ufunc_out(x, y):
+    z = np.empty_like(x)
+    np.multiply(x, y, out=z)
+    return np.sum(z ** 2)
+
+
+def exp_out_inplace(x):
+    y = x.copy()
+    np.exp(y, out=y)
+    return np.sum(y)
+
+
+def sum_where(x):
+    mask = np.array([True, False, True, True, False])
+    return np.sum(x ** 2, where=mask) + np.mean(x, where=mask)
+
+
+def sum_initial(x):
+    return np.sum(x, initial=2.0) * np.prod(x, initial=0.5) + np.max(x, initial=-10.0)
+
+
+def fill_method(x):
+    y = np.empty(3)
+    y.fill(0.0)
+    y[1] = x[0] * x[1]
+    return np.sum(y * x)
+
+
+def copyto_call(x):
+    y = np.zeros_like(x)
+    np.copyto(y, np.sin(x))
+    return np.sum(y ** 2)
+
+
+def method_spellings(x, A):
+    return (x.clip(-0.5, 0.5).sum() + A.T.dot(x[:3]).prod() + x.cumsum().mean()
+            + A.mean(axis=0).std() + x.astype(np.float64).max() + A.sum(0)[1] + A.max(1).min()
+            + np.float64(2.0) * x.var() + A.ptp(axis=1).sum() if hasattr(A, "ptp") else 0.0)
+
+
+def method_spellings2(x, A):
+    return (x.clip(-0.5, 0.5).sum() + A.T.dot(x[:3]).prod() + x.cumsum().mean()
+            + A.mean(axis=0).std() + x.astype(np.float64).max() + A.sum(0)[1] + A.max(1).min()
+            + np.float64(2.0) * x.var() + np.ptp(A, axis=1).sum())
+
+
+def einsum_diag_transpose(A, u, v, w):
+    d = np.einsum("ii->i", A)
+    t = np.einsum("ij->ji", A)
+    o = np.einsum("i,j,k->ijk", u, v, w)
+    b = np.einsum("ij,ij->i", A, t)
+    return np.sum(d ** 2) + np.sum(t * np.arange(9).reshape(3, 3)) + np.sum(o ** 2) + np.sum(b)
+
+
+def index_tricks(A, x):
+    iu = np.triu_indices(3)
+    a = np.sum(A[iu] ** 2)
+    b = np.sum(A[np.ix_([0, 2], [1, 2])])
+    c = np.sum(np.take(x, [3, 0, 3], axis=0) ** 2)
+    i = np.argmax(x)
+    d = x[i] * 2.0
+    nz = np.nonzero(x > 0)[0]
+    e = np.sum(x[nz] ** 3)
+    f = np.sum(np.diag(np.diag(A)) @ x[:3]) + np.sum(np.triu(A, 1) ** 2)
+    g = np.sum(x[..., None] * x[None, ...]) + np.sum(x[::-1] * np.arange(5)) + np.sum(x[4:0:-2])
+    return a + b + c + d + e + f + g
+
+
+def strided_write(x):
+    out = np.zeros(6)
+    out[::2] = x[1::2]
+    out[1::2] = x[::2] ** 2
+    return np.sum(out * np.arange(1, 7))
+
+
+def full_inplace_loop(x):
+    y = x.copy()
+    for _ in range(3):
+        y[:] = np.tanh(y) + 0.1 * x
+    return np.sum(y ** 2)
+
+
+def aug_ops_chain(x, A):
+    y = x.copy()
+    y **= 2
+    y /= 3.0
+    y -= x
+    z = A.copy()
+    z @= A
+    return np.sum(y) + np.sum(z * A)
+
+
+def early_return_nested(x):
+    for i in range(3):
+        for j in range(3):
+            if x[i] * x[j] > 1.5:
+                return x[i] * x[j] + i + j
+    return np.sum(x)
+
+
+def continue_loop(x):
+    s = 0.0
+    for i in range(x.shape[0]):
+        if x[i] < 0:
+            continue
+        s += np.sqrt(x[i]) * (i + 1)
+    return s
+
+
+def branch_defined_var(x, flag):
+    if flag > 0:
+        y = np.sin(x)
+    else:
+        y = x ** 2
+        z = y + 1
+        y = z * y
+    return np.sum(y)
+
+
+def dot_variants(A, x, y):
+    return (np.sum(np.dot(A, x)) + np.sum(np.dot(y, A)) + np.inner(x, x) + np.vdot(A, A)
+            + np.sum(np.outer(x, y) * A.T) + np.sum(np.kron(x[:2], y[:2])))
+
+
+def pairwise_dists(X, Y):
+    D = np.linalg.norm(X[:, None, :] - Y[None, :, :], axis=-1)
+    return np.sum(np.exp(-D))
+
+
+def eigh_upper(A):
+    w, V = np.linalg.eigh(A, UPLO="U")
+    return np.sum(w * np.array([1.0, 2.0, 4.0])) + np.sum(V[:, 0] ** 2 * np.array([1.0, 3.0, 5.0]))
+
+
+class Linear:
+    def __init__(self, W, b):
+        self.W = W
+        self.b = b
+
+    @property
+    def Wt(self):
+        return self.W.T
+
+    def __call__(self, x):
+        return x @ self.W + self.b
+
+
+class ScaledLinear(Linear):
+    gain = 2.0
+
+    def __call__(self, x):
+        return self.gain * super().__call__(x) + 0.1 * np.sum(self.Wt)
+
+
+class Net:
+    def __init__(self, l1, l2):
+        self.l1 = l1
+        self.l2 = l2
+
+    def loss(self, X, y):
+        h = np.tanh(self.l1(X))
+        return np.mean((self.l2(h)[:, 0] - y) ** 2)
+
+
+def kwargs_helper(x, **opts):
+    return np.sum(x ** opts.get("p", 2)) * opts["scale"]
+
+
+def kwargs_caller(x, s):
+    return kwargs_helper(x, p=3, scale=s) + kwargs_helper(x, scale=2.0)
+
+
+def star_args_loss(w, *data):
+    total = 0.0
+    for X in data:
+        total = total + np.sum((X @ w) ** 2)
+    return total
+
+
+def argmax_pick(logits):
+    k = np.argmax(logits, axis=1)
+    return np.sum(logits[np.arange(logits.shape[0]), k] ** 2)
+
+
+def bool_list_index(x):
+    return np.sum(x[[True, False, True, False, True]] ** 2)
+
+
+def sum_of_generator_nested(W):
+    return sum(W[i, j] ** 2 * (i + j) for i in range(W.shape[0]) for j in range(W.shape[1]))
+
+
+def reverse_cumsum(x):
+    return np.sum(np.cumsum(x[::-1])[::-1] ** 2)
+
+
+def logsumexp_b_weights(a, b):
+    return logsumexp(a, b=b)
+
+
+def where_scalar_broadcast(x):
+    return np.sum(np.where(x > 0.0, x, 0.01 * x) ** 2) + np.sum(np.where(x < 0.5, 1.0, x))
+
+
+def test_view_row_scaled_writes_through_refused_located():
+    # README: writing into memory another name still reads is refused
+    refused(view_row_scaled, R(400, 3, 3), snippet="row *= 3.0")
+
+
+def test_view_reshape_write_refused_located():
+    refused(view_reshape_write, R(401, 6), snippet="v[0, 1] = 0.0")
+
+
+def test_view_transpose_write_refused_located():
+    refused(view_transpose_write, R(402, 3, 3), snippet="Bt[0, 1] = 5.0")
+
+
+def test_ufunc_out_keyword_refused_located():
+    refused(ufunc_out, R(403, 4), R(404, 4), snippet="np.multiply(x, y, out=z)")
+
+
+def test_exp_out_inplace_refused_located():
+    refused(exp_out_inplace, R(405, 4), snippet="np.exp(y, out=y)")
+
+
+def test_reduction_where_keyword_refused_located():
+    # NumPy's where= of reductions: not differentiated, refused at the line
+    refused(sum_where, R(406, 5), snippet="where=mask")
+
+
+def test_reduction_initial_keyword_refused_located():
+    refused(sum_initial, np.array([0.5, 1.2, 0.8]), snippet="initial=")
+
+
+def test_fill_method_refused_located():
+    refused(fill_method, R(407, 3), snippet="y.fill(0.0)")
+
+
+def test_copyto_refused_located():
+    refused(copyto_call, R(408, 4), snippet="np.copyto(y, np.sin(x))")
+
+
+def test_method_spellings():
+    check(method_spellings2, np.array([0.3, -0.9, 1.4, 0.2, -0.35]), R(409, 3, 3), wrt=(0, 1))
+
+
+def test_einsum_diag_transpose_outer3():
+    check(einsum_diag_transpose, R(410, 3, 3), R(411, 2), R(412, 3), R(413, 2), wrt=(0, 1, 2, 3))
+
+
+def test_index_tricks():
+    x = np.array([0.3, -0.9, 1.4, 0.2, -0.35])
+    check(index_tricks, R(414, 3, 3), x, wrt=(0, 1), h=1e-4)
+
+
+def test_strided_slice_writes():
+    check(strided_write, R(415, 6))
+
+
+def test_full_slice_inplace_in_loop():
+    check(full_inplace_loop, R(416, 4), hess=True)
+
+
+def test_augmented_operators_incl_matmul():
+    check(aug_ops_chain, R(417, 3), R(418, 3, 3), wrt=(0, 1))
+
+
+def test_early_return_nested_loops():
+    check(early_return_nested, np.array([0.5, 1.4, 1.3]))
+    check(early_return_nested, np.array([0.5, 0.4, 0.3]))
+
+
+def test_continue_in_loop():
+    check(continue_loop, np.array([0.5, -0.4, 1.3, 2.0]))
+
+
+def test_variable_defined_in_one_branch():
+    check(branch_defined_var, R(419, 3), 1.0)
+    check(branch_defined_var, R(419, 3), -1.0)
+
+
+def test_dot_variants():
+    check(dot_variants, R(420, 3, 3), R(421, 3), R(422, 3), wrt=(0, 1, 2), hess=True)
+
+
+def test_pairwise_distance_norm_axis():
+    check(pairwise_dists, R(423, 3, 2), R(424, 4, 2), wrt=(0, 1))
+
+
+def test_eigh_upper_triangle():
+    A = np.array([[2.0, 0.3, 0.1], [0.3, 1.0, 0.4], [0.1, 0.4, -1.0]])
+    # UPLO='U' reads the upper triangle: differentiate through a symmetric parametrization
+    check(eigh_upper_sym, A)
+
+
+def eigh_upper_sym(A):
+    return eigh_upper(np.triu(A) + np.triu(A, 1).T)
+
+
+def test_model_property_super_class_attribute():
+    net = Net(ScaledLinear(R(425, 3, 4) * 0.5, R(426, 4) * 0.1), Linear(R(427, 4, 1), 0.2))
+    X, y = R(428, 5, 3), R(429, 5)
+    before = copy.deepcopy(vars(net.l1))
+    g = srcad.grad(Net.loss)(net, X, y)
+    _same(vars(net.l1), before)
+
+    def loss_W(W):
+        n2 = Net(ScaledLinear(W, net.l1.b), net.l2)
+        return n2.loss(X, y)
+
+    fd = fd_jac(lambda v: np.array([loss_W(v.reshape(3, 4))]), net.l1.W.ravel())[0]
+    assert_close(np.ravel(g.l1.W), fd, 1e-5, "l1.W")
+    assert_close(g.l2.b, fd_jac(lambda v: np.array([Net(net.l1, Linear(net.l2.W, v[0])).loss(X, y)]),
+                                np.array([0.2]))[0][0], 1e-5, "l2.b")
+
+
+def test_kwargs_helper():
+    check(kwargs_caller, R(430, 3), 1.5, wrt=(0, 1), hess=True)
+
+
+def test_star_args():
+    w = R(431, 2)
+    Xs = (R(432, 3, 2), R(433, 4, 2))
+    g = srcad.grad(star_args_loss)(w, *Xs)
+    fd = fd_jac(lambda v: np.array([star_args_loss(v, *Xs)]), w)[0]
+    assert_close(g, fd, 1e-5, "*args")
+    g1 = srcad.grad(star_args_loss, wrt=1)(w, *Xs)
+    fd1 = fd_jac(lambda v: np.array([star_args_loss(w, v.reshape(3, 2), Xs[1])]), Xs[0].ravel())[0]
+    assert_close(np.ravel(g1), fd1, 1e-5, "*args item")
+
+
+def test_argmax_selected_elements():
+    check(argmax_pick, R(434, 4, 3))
+
+
+def test_boolean_list_index():
+    check(bool_list_index, R(435, 5))
+
+
+def test_nested_generator_sum():
+    check(sum_of_generator_nested, R(436, 2, 3), hess=True)
+
+
+def test_reverse_cumsum():
+    check(reverse_cumsum, R(437, 5))
+
+
+def test_logsumexp_with_b_weights():
+    check(logsumexp_b_weights, R(438, 4), R(439, 4, lo=0.2, hi=1.0), wrt=(0, 1))
+
+
+def test_where_scalar_branches():
+    check(where_scalar_broadcast, np.array([0.9, -0.3, 0.2, 1.7, -1.1]))
