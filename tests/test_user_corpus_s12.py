@@ -2956,3 +2956,279 @@ def test_logsumexp_with_b_weights():
 
 def test_where_scalar_branches():
     check(where_scalar_broadcast, np.array([0.9, -0.3, 0.2, 1.7, -1.1]))
+
+
+# ---------------------------------------------------------------------------------------
+# fourth batch: hand-written numerical algorithms with in-place element updates
+# ---------------------------------------------------------------------------------------
+
+
+def gauss_elim_solve(A, b):
+    # Gaussian elimination without pivoting, then back substitution, all in place
+    M = A.copy()
+    y = b.copy()
+    n = M.shape[0]
+    for k in range(n - 1):
+        for i in range(k + 1, n):
+            f = M[i, k] / M[k, k]
+            M[i, k:] = M[i, k:] - f * M[k, k:]
+            y[i] = y[i] - f * y[k]
+    x = np.zeros(n)
+    for i in range(n - 1, -1, -1):
+        x[i] = (y[i] - M[i, i + 1:] @ x[i + 1:]) / M[i, i]
+    return np.sum(x ** 2) + x[0]
+
+
+def thomas_tridiagonal(a, b, c, d):
+    n = d.shape[0]
+    cp = np.zeros(n - 1)
+    dp = np.zeros(n)
+    cp[0] = c[0] / b[0]
+    dp[0] = d[0] / b[0]
+    for i in range(1, n):
+        denom = b[i] - a[i - 1] * cp[i - 1] if i < n else b[i]
+        if i < n - 1:
+            cp[i] = c[i] / denom
+        dp[i] = (d[i] - a[i - 1] * dp[i - 1]) / denom
+    x = np.zeros(n)
+    x[-1] = dp[-1]
+    for i in range(n - 2, -1, -1):
+        x[i] = dp[i] - cp[i] * x[i + 1]
+    return np.sum(x * np.arange(1, n + 1))
+
+
+def cholesky_by_hand(S):
+    A = S @ S.T + 3 * np.eye(S.shape[0])
+    n = A.shape[0]
+    L = np.zeros_like(A)
+    for j in range(n):
+        L[j, j] = np.sqrt(A[j, j] - np.sum(L[j, :j] ** 2))
+        for i in range(j + 1, n):
+            L[i, j] = (A[i, j] - np.sum(L[i, :j] * L[j, :j])) / L[j, j]
+    return np.sum(np.log(np.diag(L))) + np.sum(L)
+
+
+def gauss_seidel(A, b):
+    x = np.zeros_like(b)
+    n = b.shape[0]
+    for _ in range(5):
+        for i in range(n):
+            s = A[i] @ x - A[i, i] * x[i]
+            x[i] = (b[i] - s) / A[i, i]      # read and written in the same sweep
+    return np.sum(x ** 2)
+
+
+def jacobi_iteration(A, b):
+    x = np.zeros_like(b)
+    D = np.diag(A)
+    for _ in range(6):
+        x_new = np.empty_like(x)
+        for i in range(b.shape[0]):
+            x_new[i] = (b[i] - (A[i] @ x - A[i, i] * x[i])) / D[i]
+        x = x_new
+    return np.sum(x * b)
+
+
+def bubble_sort_swap(x):
+    y = x.copy()
+    n = y.shape[0]
+    for i in range(n):
+        for j in range(n - 1 - i):
+            if y[j] > y[j + 1]:
+                y[j], y[j + 1] = y[j + 1], y[j]
+    return np.sum(y * np.arange(1, n + 1))
+
+
+def pivot_row_swap(A):
+    M = A.copy()
+    p = int(np.argmax(np.abs(M[:, 0])))
+    M[[0, p]] = M[[p, 0]]
+    return np.sum(M * np.arange(M.size).reshape(M.shape))
+
+
+def horner(coeffs, x):
+    y = np.zeros_like(x)
+    for c in coeffs:
+        y = y * x + c
+    return np.sum(y ** 2)
+
+
+def cumprod_inplace(x):
+    p = np.ones_like(x)
+    p[0] = x[0]
+    for i in range(1, x.shape[0]):
+        p[i] = p[i - 1] * x[i]
+    return np.sum(p)
+
+
+def soft_dtw(x, y, gamma, big=np.inf):
+    n, m = x.shape[0], y.shape[0]
+    C = (x[:, None] - y[None, :]) ** 2
+    D = np.full((n + 1, m + 1), big)
+    D[0, 0] = 0.0
+    for i in range(1, n + 1):
+        for j in range(1, m + 1):
+            r = np.array([D[i - 1, j], D[i, j - 1], D[i - 1, j - 1]])
+            rmin = np.min(r)
+            softmin = rmin - gamma * np.log(np.sum(np.exp(-(r - rmin) / gamma)))
+            D[i, j] = C[i - 1, j - 1] + softmin
+    return D[n, m]
+
+
+def hmm_forward(log_pi, log_A, log_B, obs):
+    T = obs.shape[0]
+    alpha = np.zeros((T, log_pi.shape[0]))
+    alpha[0] = log_pi + log_B[:, obs[0]]
+    for t in range(1, T):
+        alpha[t] = logsumexp(alpha[t - 1][:, None] + log_A, axis=0) + log_B[:, obs[t]]
+    return -logsumexp(alpha[-1])
+
+
+def kalman_nll(q, r, ys):
+    # 1-D local-level model, the innovation log-likelihood
+    m, P = 0.0, 1.0
+    nll = 0.0
+    for y in ys:
+        P = P + q
+        S = P + r
+        K = P / S
+        v = y - m
+        nll = nll + 0.5 * (np.log(2 * np.pi * S) + v * v / S)
+        m = m + K * v
+        P = (1 - K) * P
+    return nll
+
+
+def kalman_matrix(F, H, ys):
+    n = F.shape[0]
+    m = np.zeros(n)
+    P = np.eye(n)
+    Q = 0.1 * np.eye(n)
+    Rm = 0.5 * np.eye(H.shape[0])
+    nll = 0.0
+    for t in range(ys.shape[0]):
+        m = F @ m
+        P = F @ P @ F.T + Q
+        S = H @ P @ H.T + Rm
+        v = ys[t] - H @ m
+        Sinv = np.linalg.inv(S)
+        K = P @ H.T @ Sinv
+        nll = nll + 0.5 * (v @ Sinv @ v + np.log(np.linalg.det(S)))
+        m = m + K @ v
+        P = P - K @ H @ P
+    return nll
+
+
+def list_of_arrays_aliasing(x):
+    parts = [x * 1.0, x * 2.0]
+    parts[0] = parts[0] * parts[1]
+    parts.append(parts[0] + 1.0)
+    return sum(np.sum(p ** 2) for p in parts)
+
+
+def self_referencing_element(x):
+    y = x.copy()
+    for i in range(y.shape[0]):
+        y[i] *= y[i]
+        y[i] += y[i - 1]
+    return np.sum(y)
+
+
+def test_gaussian_elimination_in_place():
+    A = R(500, 4, 4) + 4 * np.eye(4)
+    b = R(501, 4)
+    assert np.isclose(gauss_elim_solve(A, b), solve_loss(A, b))
+    g = check(gauss_elim_solve, A, b, wrt=(0, 1))
+    g2 = srcad.grad(solve_loss, wrt=(0, 1))(A, b)
+    assert_close(_flat(g), _flat(g2), 1e-9, "hand elimination vs np.linalg.solve")
+
+
+def test_thomas_tridiagonal_solver():
+    n = 5
+    check(thomas_tridiagonal, R(502, n - 1) * 0.3, 2.0 + R(503, n, lo=0.0, hi=1.0),
+          R(504, n - 1) * 0.3, R(505, n), wrt=(0, 1, 2, 3))
+
+
+def test_cholesky_by_hand_matches_numpy():
+    S = R(506, 3, 3)
+    g = check(cholesky_by_hand, S)
+    g2 = srcad.grad(chol_by_numpy)(S)
+    assert_close(g, g2, 1e-9, "hand cholesky vs np.linalg.cholesky")
+
+
+def chol_by_numpy(S):
+    L = np.linalg.cholesky(S @ S.T + 3 * np.eye(S.shape[0]))
+    return np.sum(np.log(np.diag(L))) + np.sum(L)
+
+
+def test_gauss_seidel_in_place_sweep():
+    check(gauss_seidel, spd(507, 3), R(508, 3), wrt=(0, 1))
+
+
+def test_jacobi_iteration_empty_like_rows():
+    check(jacobi_iteration, spd(509, 3), R(510, 3), wrt=(0, 1))
+
+
+def test_bubble_sort_element_swaps():
+    x = np.array([0.3, -1.2, 2.1, 0.9, -0.4])
+    g = check(bubble_sort_swap, x)
+    assert_close(g, srcad.grad(sorted_weighted)(x), 1e-12, "bubble sort vs np.sort")
+
+
+def sorted_weighted(x):
+    return np.sum(np.sort(x) * np.arange(1, x.shape[0] + 1))
+
+
+def test_pivot_row_swap_fancy():
+    check(pivot_row_swap, np.array([[0.5, 1.0], [2.0, -1.0], [-0.3, 0.7]]))
+
+
+def test_horner_over_coefficient_array():
+    check(horner, R(511, 4), R(512, 3), wrt=(0, 1), hess=True)
+
+
+def test_cumprod_in_place_matches_cumprod():
+    x = R(513, 5, lo=0.5, hi=1.5)
+    g = check(cumprod_inplace, x)
+    assert_close(g, srcad.grad(np_cumprod_sum)(x), 1e-12, "vs np.cumprod")
+
+
+def np_cumprod_sum(x):
+    return np.sum(np.cumprod(x))
+
+
+def test_soft_dtw_dynamic_programming():
+    # with np.inf borders the derivative in gamma meets exp(-inf) * inf = nan (the 0 * inf
+    # of a composition, docs/conventions.md; JAX gives nan too): x and y are exact
+    check(soft_dtw, R(514, 4), R(515, 3), 0.5, wrt=(0, 1))
+    g = srcad.grad(soft_dtw, wrt=2)(R(514, 4), R(515, 3), 0.5)
+    assert np.isnan(g) or abs(g - srcad.grad(soft_dtw, wrt=2)(R(514, 4), R(515, 3), 0.5, 1e6)) < 1e-8
+
+
+def test_soft_dtw_finite_border_gamma():
+    check(soft_dtw, R(514, 4), R(515, 3), 0.5, 1e6, wrt=(0, 1, 2))
+
+
+def test_hmm_forward_algorithm():
+    la = np.log(np.array([[0.7, 0.3], [0.4, 0.6]]))
+    lb = np.log(np.array([[0.5, 0.4, 0.1], [0.1, 0.3, 0.6]]))
+    lp = np.log(np.array([0.6, 0.4]))
+    check(hmm_forward, lp, la, lb, np.array([0, 2, 1, 2, 0]), wrt=(0, 1, 2))
+
+
+def test_kalman_filter_scalar_nll():
+    check(kalman_nll, 0.3, 0.8, R(516, 8), wrt=(0, 1, 2), hess=True)
+
+
+def test_kalman_filter_matrix_nll():
+    F = np.array([[1.0, 0.1], [0.0, 0.9]])
+    H = np.array([[1.0, 0.0]])
+    check(kalman_matrix, F, H, R(517, 6, 1), wrt=(0, 1, 2))
+
+
+def test_list_items_rebound_and_appended():
+    check(list_of_arrays_aliasing, R(518, 3))
+
+
+def test_element_self_reference_and_wraparound_index():
+    check(self_referencing_element, R(519, 4), hess=True)
