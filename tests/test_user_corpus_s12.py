@@ -3232,3 +3232,307 @@ def test_list_items_rebound_and_appended():
 
 def test_element_self_reference_and_wraparound_index():
     check(self_referencing_element, R(519, 4), hess=True)
+
+
+# ---------------------------------------------------------------------------------------
+# fifth batch: Jacobians of vector-valued programs (forward and reverse) and vjp
+# ---------------------------------------------------------------------------------------
+
+
+def rk4_trajectory(y0, omega):
+    s = y0
+    out = [s]
+    for _ in range(5):
+        k1 = oscillator_rhs(s, omega)
+        k2 = oscillator_rhs(s + 0.05 * k1, omega)
+        k3 = oscillator_rhs(s + 0.05 * k2, omega)
+        k4 = oscillator_rhs(s + 0.1 * k3, omega)
+        s = s + 0.1 / 6.0 * (k1 + 2 * k2 + 2 * k3 + k4)
+        out.append(s)
+    return np.stack(out)
+
+
+def test_jacobian_rk4_trajectory():
+    check_jac(rk4_trajectory, np.array([1.0, 0.3]), 1.4)
+    check_jac(rk4_trajectory, np.array([1.0, 0.3]), 1.4, wrt=1)
+
+
+def heat_step(u, r):
+    new = u.copy()
+    new[1:-1] = u[1:-1] + r * (u[2:] - 2 * u[1:-1] + u[:-2])
+    return new
+
+
+def test_jacobian_pde_step_is_tridiagonal():
+    J = check_jac(heat_step, R(600, 6), 0.3)
+    assert np.allclose(np.triu(J, 2), 0) and np.allclose(np.tril(J, -2), 0)
+
+
+def softmax_fn(z):
+    e = np.exp(z - z.max())
+    return e / e.sum()
+
+
+def test_jacobian_softmax():
+    z = R(601, 4)
+    J = check_jac(softmax_fn, z)
+    p = softmax_fn(z)
+    assert_close(J, np.diag(p) - np.outer(p, p), 1e-10, "softmax jacobian closed form")
+
+
+def solve_fn(A, b):
+    return np.linalg.solve(A, b)
+
+
+def test_jacobian_solve_in_A_and_b():
+    A = R(602, 3, 3) + 3 * np.eye(3)
+    check_jac(solve_fn, A, R(603, 3), wrt=1)
+    check_jac(solve_fn, A, R(603, 3), wrt=0)
+
+
+def layer_map(W, X):
+    return np.tanh(X @ W) * X[:, :1]
+
+
+def test_jacobian_of_matrix_valued_layer():
+    check_jac(layer_map, R(604, 3, 2), R(605, 4, 3))
+
+
+def polar_coords(p):
+    r = np.hypot(p[0], p[1])
+    th = np.arctan2(p[1], p[0])
+    return np.array([r, th, r * np.cos(th)])
+
+
+def test_jacobian_polar_hypot_arctan2():
+    check_jac(polar_coords, np.array([0.7, -1.1]))
+
+
+def moving_avg_fn(x):
+    c = np.cumsum(np.concatenate([[0.0], x]))
+    return (c[3:] - c[:-3]) / 3.0
+
+
+def test_jacobian_moving_average_banded():
+    J = check_jac(moving_avg_fn, R(606, 7))
+    assert np.allclose(J[0], [1 / 3, 1 / 3, 1 / 3, 0, 0, 0, 0])
+
+
+def state_dict_step(state, dt):
+    x, v = state["x"], state["v"]
+    return {"x": x + dt * v, "v": v - dt * np.sin(x)}
+
+
+def test_jvp_vjp_dict_output_sgd_step():
+    state = {"x": R(607, 3), "v": R(608, 3)}
+    tang = {"x": R(609, 3), "v": R(610, 3)}
+    before = copy.deepcopy(state)
+    out, t = srcad.jvp(state_dict_step, (state, 0.1), (tang,), wrt=0)
+    _same(state, before)
+    eps = 1e-6
+    plus = state_dict_step({k: state[k] + eps * tang[k] for k in state}, 0.1)
+    minus = state_dict_step({k: state[k] - eps * tang[k] for k in state}, 0.1)
+    for k in out:
+        assert_close(t[k], (plus[k] - minus[k]) / (2 * eps), 1e-7, f"jvp {k}")
+    seed = {"x": R(611, 3), "v": R(612, 3)}
+    _, pull = srcad.vjp(state_dict_step, state, 0.1)
+    ct = pull(seed)
+    # <seed, J t> == <J^T seed, t>
+    lhs = sum(np.sum(seed[k] * t[k]) for k in t)
+    rhs = sum(np.sum(ct[k] * tang[k]) for k in tang)
+    assert abs(lhs - rhs) < 1e-10 * max(1.0, abs(lhs))
+
+
+def test_jacobian_auto_mode_tall_and_wide():
+    x = R(613, 2)
+    J = srcad.jacobian(rk4_trajectory)(x, 1.4)          # small input, large output
+    assert_close(J, srcad.jacobian(rk4_trajectory, mode="reverse")(x, 1.4), 1e-10, "auto tall")
+    w = R(614, 5)
+    Jw = srcad.jacobian(two_sums)(w)
+    fd = fd_jac(two_sums, w)
+    assert_close(Jw, fd, 1e-5, "auto wide")
+
+
+def two_sums(w):
+    return np.array([np.sum(w ** 2), np.sum(np.sin(w))])
+
+
+def test_hessian_of_matrix_argument_shape():
+    A = R(615, 2, 3)
+    H = srcad.hessian(frob_quartic)(A)
+    assert H.shape == (2, 3, 2, 3)
+    Hfd = fd_jac(lambda v: srcad.grad(frob_quartic)(v.reshape(2, 3)).ravel(), A.ravel())
+    assert_close(H.reshape(6, 6), Hfd, 1e-5, "matrix Hessian")
+
+
+def frob_quartic(A):
+    return np.sum(A ** 2) ** 2 + np.sum(np.tanh(A @ A.T))
+
+
+# ---------------------------------------------------------------------------------------
+# sixth batch: small programs of common idioms, each checked to second order
+# ---------------------------------------------------------------------------------------
+
+import scipy.special as sp  # noqa: E402
+
+def aug_repeated(x):
+    y = x.copy()
+    y[[0, 0, 2]] += 1.5 * x[[1, 1, 3]]     # buffered: index 0 gets one update
+    return np.sum(y ** 2)
+def assign_repeated_read(x):
+    y = x.copy()
+    y[[0, 0]] = y[[0, 0]] * 3.0
+    return np.sum(y ** 2)
+def mask_aug(x):
+    y = x * 1.0
+    y[y > 0] += 2 * x[y > 0]
+    return np.sum(y ** 2)
+def loop_var_after(x):
+    for i in range(x.shape[0]):
+        pass
+    return x[i] ** 2
+def iterate_rows(X):
+    s = 0.0
+    for row in X:
+        s = s + np.prod(row)
+    return s
+def neg_pow(x):
+    return np.sum(x ** 3 + x ** 2.0 + np.power(x, 3) + np.abs(x) ** 1.5 + x ** -2)
+def int_div(x):
+    return np.sum(x / np.arange(1, 4)) + np.sum(x // 1.0)
+def normalize_rows(X):
+    return np.sum(X / np.sqrt(np.sum(X ** 2, axis=1, keepdims=True)) * np.arange(3))
+def py_sum_arrays(a, b):
+    return np.sum(sum([a, b, a * b]) ** 2) + np.sum([np.sum(a), b[0]]) + np.mean([np.sum(a), b[1]]) + max(np.max(a), 0.5)
+def multi_target(x):
+    a = b = x * 2.0
+    c = a + b
+    return np.sum(c * b)
+def select_piecewise(x):
+    y = np.select([x < -0.5, x > 0.5], [x ** 2, np.sin(x)], default=x * 3)
+    z = np.piecewise(x, [x < 0, x >= 0], [lambda t: t ** 2, lambda t: np.exp(t)])
+    return np.sum(y * z)
+def clip_param_bounds(x, lo, hi):
+    return np.sum(np.clip(x, lo, hi) ** 2) + np.sum(np.maximum(x, lo) * hi)
+def svd_lowrank(A):
+    U, s, Vt = np.linalg.svd(A, full_matrices=False)
+    Ak = (U[:, :1] * s[:1]) @ Vt[:1]
+    return np.sum(Ak * A)
+def eig_real(A):
+    w, V = np.linalg.eig(A)
+    return np.sum(np.real(w) * np.array([1.0, 2.0, 3.0]))
+def specials(x):
+    return np.sum(sp.erfc(x) + sp.log_ndtr(x) + sp.gammainc(2.0, x + 2) + sp.ndtr(x) + sp.xlog1py(x + 2, x + 2) + sp.i0(x) + sp.digamma(x + 3))
+def matpow0(A):
+    return np.sum(np.linalg.matrix_power(A, 0) * A) + np.sum(np.linalg.matrix_power(A, 2))
+def det1(A):
+    return np.linalg.det(A[:1, :1]) + np.linalg.det(A)
+def reshape_step(x):
+    return np.sum(x.reshape(-1)[::2] ** 2) + np.sum(x.T.reshape(-1)[1::3])
+def inner_rng(w, X):
+    rng = np.random.default_rng(0)
+    noise = rng.standard_normal(X.shape[0])
+    return np.sum((X @ w + noise) ** 2)
+def norm_ords(x, A):
+    return np.linalg.norm(x, -np.inf) + np.linalg.norm(A, 1) + np.linalg.norm(A, np.inf) + np.linalg.norm(A, -1) + np.linalg.norm(x, 0.5)
+def where_one_arg(x):
+    idx = np.where(x > 0.2)[0]
+    return np.sum(x[idx] ** 2)
+def cond_shapes(x, flag):
+    y = x[:2] if flag else x
+    return np.sum(y ** 2)
+def ret_0d(x):
+    return np.array(np.sum(x ** 2))
+def ret_np_float(x):
+    return np.float64(np.sum(x)) * 2.0
+def tuple_return_aux(x):
+    return float(np.sum(x ** 3))
+def deep_nest(x):
+    return np.sum(np.exp(np.log(np.exp(np.sin(np.cos(np.tanh(x)))))))
+def divide_kw(x, y):
+    return np.sum(np.divide(x, y) + np.true_divide(y, x) + np.subtract(x, y) ** 2 + np.add(x, y) + np.negative(x) * np.positive(y))
+def logaddexp_reduce(x):
+    return np.add.reduce(x ** 2) + np.multiply.reduce(x)
+def cumulative_sum_axis(A):
+    return np.sum(np.cumsum(A, axis=1) ** 2) + np.sum(np.diff(A, axis=0) ** 2) + np.sum(np.diff(A, n=2, axis=1))
+def ix_write(A, v):
+    B = A.copy()
+    B[np.ix_([0, 2], [1, 2])] = v
+    return np.sum(B ** 2 * A)
+def triu_write(A):
+    B = np.zeros((3, 3))
+    B[np.triu_indices(3)] = A[np.triu_indices(3)] ** 2
+    return np.sum(B @ B.T)
+def meshgrid_fn(a, b):
+    X, Y = np.meshgrid(a, b)
+    return np.sum(np.sin(X * Y))
+def linspace_param(a, b):
+    t = np.linspace(a, b, 5)
+    return np.sum(t ** 2)
+def sliding_sum_strided(x):
+    return np.sum(x[:-2] * x[1:-1] * x[2:])
+def atleast(x):
+    return np.sum(np.atleast_2d(x) @ np.atleast_2d(x).T)
+def flip_roll(A):
+    return np.sum(np.flip(A, axis=0) * np.roll(A, 1, axis=1) * np.rot90(A))
+def stack_axis(x, y):
+    return np.sum(np.stack([x, y], axis=1) @ np.array([1.0, -2.0]) ** 2) + np.sum(np.concatenate([x[None], y[None]], axis=0).T ** 3)
+def nanfuncs(x):
+    y = np.where(x > 1.0, np.nan, x)
+    return np.nansum(y ** 2) + np.nanmean(y) + np.nanmax(y)
+def quantile_fn(x):
+    return np.quantile(x, 0.3) + np.median(x) + np.percentile(x, 75)
+def sinc_tests(x):
+    return np.sum(np.sinc(x) + np.expm1(x) + np.log1p(x ** 2) + np.arcsinh(x) + np.exp2(x) + np.log2(x ** 2 + 1) + np.log10(x ** 2 + 1) + np.cbrt(x + 3) + np.square(x) + np.reciprocal(x + 3))
+
+PROBES = [
+ (aug_repeated, (R(1, 4),), {}), (assign_repeated_read, (R(2, 3),), {}), (mask_aug, (np.array([0.5, -0.3, 1.2]),), {}),
+ (loop_var_after, (R(3, 4),), {}), (iterate_rows, (R(4, 3, 3),), {}), (neg_pow, (np.array([-0.7, 0.5, 1.3]),), {}),
+ (int_div, (R(5, 3),), {}), (normalize_rows, (R(6, 2, 3),), {}), (py_sum_arrays, (R(7, 3), R(8, 3)), {'wrt': (0, 1)}),
+ (multi_target, (R(9, 3),), {}), (select_piecewise, (np.array([-0.9, -0.2, 0.3, 0.8]),), {}),
+ (clip_param_bounds, (np.array([-0.9, -0.2, 0.3, 0.8]), np.array([-0.5, -0.5, 0.0, 0.0]), 0.6), {'wrt': (0, 1, 2)}),
+ (svd_lowrank, (R(10, 4, 3),), {}), (eig_real, (np.array([[2.0, 0.3, 0.1], [0.5, 1.0, 0.2], [0.1, 0.4, -1.0]]),), {}),
+ (specials, (np.array([0.3, -0.4, 1.1]),), {}), (matpow0, (R(11, 3, 3),), {}), (det1, (R(12, 3, 3),), {}),
+ (reshape_step, (R(13, 3, 4),), {}), (inner_rng, (R(14, 2), R(15, 4, 2)), {}), (norm_ords, (np.array([0.3, -1.4, 0.9]), R(16, 3, 3)), {'wrt': (0, 1)}),
+ (where_one_arg, (np.array([0.5, 0.1, 0.9, -0.3]),), {}), (cond_shapes, (R(17, 4), True), {}), (ret_0d, (R(18, 3),), {}),
+ (ret_np_float, (R(19, 3),), {}), (tuple_return_aux, (R(20, 3),), {}), (deep_nest, (R(21, 3),), {}),
+ (divide_kw, (R(22, 3, lo=0.5, hi=2), R(23, 3, lo=0.5, hi=2)), {'wrt': (0, 1)}), (logaddexp_reduce, (R(24, 4),), {}),
+ (cumulative_sum_axis, (R(25, 3, 4),), {}), (ix_write, (R(26, 3, 3), R(27, 2, 2)), {'wrt': (0, 1)}), (triu_write, (R(28, 3, 3),), {}),
+ (meshgrid_fn, (R(29, 3), R(30, 2)), {'wrt': (0, 1)}), (linspace_param, (0.3, 1.7), {'wrt': (0, 1)}), (sliding_sum_strided, (R(31, 6),), {}),
+ (atleast, (R(32, 3),), {}), (flip_roll, (R(33, 3, 3),), {}), (stack_axis, (R(34, 3), R(35, 3)), {'wrt': (0, 1)}),
+ (nanfuncs, (np.array([0.3, 1.5, 0.7, -0.2]),), {}), (quantile_fn, (np.array([0.3, 1.5, 0.7, -0.2, 0.9]),), {}), (sinc_tests, (np.array([0.3, -0.6, 1.1]),), {}),
+]
+
+
+@pytest.mark.parametrize("f, args, kw", PROBES, ids=[p[0].__name__ for p in PROBES])
+def test_idioms_to_second_order(f, args, kw):
+    check(f, *args, hess=True, **kw)
+
+
+def add_dtype(x, y):
+    return np.sum(np.add(x, y, dtype=np.float64) ** 2)
+
+
+def test_ufunc_dtype_keyword_refused_located():
+    refused(add_dtype, R(22, 3), R(23, 3), snippet="np.add(x, y, dtype=np.float64)")
+
+
+def logaddexp_reduce_only(x):
+    return np.logaddexp.reduce(x)
+
+
+def test_logaddexp_reduce_refused_located():
+    # README: ufunc methods that are NumPy functions are taken; this one has no rule
+    msg = refused(logaddexp_reduce_only, R(24, 4), snippet="np.logaddexp.reduce(x)",
+                  cls=srcad.NoRuleError)
+    assert "Write it with NumPy functions" in msg
+
+
+def stats_logpdf(mu, x):
+    import scipy.stats
+    return -np.sum(scipy.stats.norm.logpdf(x, loc=mu))
+
+
+def test_scipy_stats_without_rule_refused_located():
+    msg = refused(stats_logpdf, 0.3, R(25, 4), snippet="scipy.stats.norm.logpdf", cls=srcad.SrcadError)
+    print(msg)
