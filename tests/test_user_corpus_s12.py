@@ -299,7 +299,7 @@ def oscillator_rhs(state, omega):
 def rk4_oscillator(omega, state0):
     dt = 0.1
     s = state0
-    for _ in range(8):
+    for _ in range(4):
         k1 = oscillator_rhs(s, omega)
         k2 = oscillator_rhs(s + 0.5 * dt * k1, omega)
         k3 = oscillator_rhs(s + 0.5 * dt * k2, omega)
@@ -309,7 +309,9 @@ def rk4_oscillator(omega, state0):
 
 
 def test_rk4_oscillator_omega():
-    check(rk4_oscillator, 1.3, np.array([1.0, 0.2]), wrt=(0, 1), hess=True)
+    check(rk4_oscillator, 1.3, np.array([1.0, 0.2]), wrt=(0, 1))
+    # the Hessian in omega alone: with wrt=(0, 1) its build takes about 5 s (measured)
+    check(rk4_oscillator, 1.3, np.array([1.0, 0.2]), wrt=0, hess=True)
 
 
 def rk4_tuple_state(params, x0, v0):
@@ -527,8 +529,8 @@ def test_damped_oscillator_dataclass_iterate_array():
 def projectile_range(v0, angle, drag):
     x, y = 0.0, 0.0
     vx, vy = v0 * np.cos(angle), v0 * np.sin(angle)
-    dt = 0.04
-    for _ in range(15):
+    dt = 0.1
+    for _ in range(6):
         speed = np.sqrt(vx ** 2 + vy ** 2)
         vx = vx - dt * drag * speed * vx
         vy = vy - dt * (9.81 + drag * speed * vy)
@@ -859,7 +861,7 @@ def iir_list(a, b, x):
 
 
 def test_iir_filter_list_append():
-    check(iir_list, 0.8, 0.5, R(58, 15), wrt=(0, 1, 2), hess=True)
+    check(iir_list, 0.8, 0.5, R(58, 8), wrt=(0, 1, 2), hess=True)
 
 
 def iir_prealloc(coef, x):
@@ -872,7 +874,7 @@ def iir_prealloc(coef, x):
 
 
 def test_iir_filter_preallocated_writes():
-    check(iir_prealloc, np.array([0.5, -0.2]), R(59, 12), wrt=(0, 1), hess=True)
+    check(iir_prealloc, np.array([0.5, -0.2]), R(59, 7), wrt=(0, 1), hess=True)
 
 
 def ema(alpha, x):
@@ -885,7 +887,7 @@ def ema(alpha, x):
 
 
 def test_exponential_moving_average_iterate_slice():
-    check(ema, 0.3, R(60, 10), wrt=(0, 1), hess=True)
+    check(ema, 0.3, R(60, 6), wrt=(0, 1), hess=True)
 
 
 def correlate_match(template, signal):
@@ -3217,7 +3219,7 @@ def test_hmm_forward_algorithm():
 
 
 def test_kalman_filter_scalar_nll():
-    check(kalman_nll, 0.3, 0.8, R(516, 8), wrt=(0, 1, 2), hess=True)
+    check(kalman_nll, 0.3, 0.8, R(516, 4), wrt=(0, 1, 2), hess=True)
 
 
 def test_kalman_filter_matrix_nll():
