@@ -3547,3 +3547,113 @@ def stats_logpdf(mu, x):
 def test_scipy_stats_without_rule_refused_located():
     msg = refused(stats_logpdf, 0.3, R(25, 4), snippet="scipy.stats.norm.logpdf", cls=srcad.SrcadError)
     print(msg)
+
+
+# ---------------------------------------------------------------------------------------
+# seventh batch: checkpoint= on while / break / early return / nested loops, to second order
+# ---------------------------------------------------------------------------------------
+
+
+def while_ckpt(x, k):
+    t = 0.0
+    y = x
+    while t < 1.0:
+        y = y + 0.1 * np.sin(k * y)
+        t += 0.1
+    return np.sum(y ** 2)
+
+
+def break_ckpt(x):
+    y = x
+    for i in range(50):
+        y = np.tanh(y * 1.1) + 0.3
+        if np.sum(y) > 2.0:
+            break
+    return np.sum(y * np.arange(1, y.size + 1))
+
+
+def early_ret_ckpt(x):
+    h = x
+    for t in range(20):
+        h = np.cos(h) * 0.9 + x
+        if np.max(h) > 1.2:
+            return np.sum(h)
+    return np.sum(h ** 2)
+
+
+def nested_loop_ckpt(W, x):
+    h = x
+    for t in range(6):
+        for j in range(2):
+            h = np.tanh(W @ h + 0.1 * j)
+    return np.sum(h)
+
+
+CKPT_CASES = [
+    (while_ckpt, (R(1, 3), 1.3), (0, 1)),
+    (break_ckpt, (R(2, 3) * 0.3,), 0),
+    (early_ret_ckpt, (R(3, 3) * 0.3,), 0),
+    (nested_loop_ckpt, (R(4, 3, 3) * 0.5, R(5, 3)), (0, 1)),
+]
+
+
+@pytest.mark.parametrize("f, args, wrt", CKPT_CASES, ids=[c[0].__name__ for c in CKPT_CASES])
+@pytest.mark.parametrize("ck", [True, 2, 5])
+def test_checkpoint_loop_forms(f, args, wrt, ck):
+    check(f, *args, wrt=wrt, checkpoint=ck, fwd=False)
+    wrt_t = _wrt_tuple(wrt)
+    v = [R(9 + i, *np.shape(args[i])) if np.ndim(args[i]) else 0.7 for i in wrt_t]
+    h1 = srcad.hvp(f, wrt=wrt, checkpoint=ck)(*args, *v)
+    h0 = srcad.hvp(f, wrt=wrt)(*args, *v)
+    assert_close(_flat(h1), _flat(h0), 1e-10, "hvp with checkpoint")
+
+
+def test_break_and_early_return_cases_take_their_exits():
+    # the programs above really leave their loops early at these points
+    y = R(2, 3) * 0.3
+    for i in range(50):
+        y = np.tanh(y * 1.1) + 0.3
+        if np.sum(y) > 2.0:
+            break
+    assert i < 49
+    assert np.isclose(early_ret_ckpt(R(3, 3) * 0.3), np.sum(_early_h(R(3, 3) * 0.3)))
+
+
+def _early_h(x):
+    h = x
+    for t in range(20):
+        h = np.cos(h) * 0.9 + x
+        if np.max(h) > 1.2:
+            return h
+    raise AssertionError("no early return at this point")
+
+
+def aux_fn(x):
+    return np.sin(x) * 2, {"n": 3, "m": np.max(x)}
+
+
+def test_jacobian_and_jvp_has_aux():
+    x = R(6, 3)
+    J, aux = srcad.jacobian(aux_fn, has_aux=True)(x)
+    assert_close(J, np.diag(2 * np.cos(x)), 1e-12, "jacobian has_aux")
+    assert aux["n"] == 3 and aux["m"] == np.max(x)
+    _, t, aux2 = srcad.jvp(aux_fn, (x,), (np.ones(3),), has_aux=True)
+    assert_close(t, 2 * np.cos(x), 1e-12, "jvp has_aux")
+
+
+def test_namedtuple_forward_mode_and_hessian_layout():
+    P = MLPParams(**_mlp_params())
+    tang = MLPParams(*[R(20 + i, *np.shape(v)) for i, v in enumerate(P)])
+    _, tt = srcad.jvp(mlp_namedtuple, (P, MLP_X, MLP_Y), (tang,), wrt=0)
+    g = srcad.grad(mlp_namedtuple)(P, MLP_X, MLP_Y)
+    assert abs(tt - sum(np.sum(a * b) for a, b in zip(g, tang))) < 1e-10
+    H = srcad.hessian(mlp_namedtuple)(P, MLP_X, MLP_Y)
+    assert isinstance(H, MLPParams) and isinstance(H.W1, MLPParams)
+    assert np.shape(H.W1.b2) == (3, 4, 2)
+    # a block against finite differences of the gradient
+    eps = 1e-5
+    Pp = P._replace(b2=P.b2 + eps * np.array([1.0, 0.0]))
+    Pm = P._replace(b2=P.b2 - eps * np.array([1.0, 0.0]))
+    col = (srcad.grad(mlp_namedtuple)(Pp, MLP_X, MLP_Y).W1
+           - srcad.grad(mlp_namedtuple)(Pm, MLP_X, MLP_Y).W1) / (2 * eps)
+    assert_close(H.W1.b2[:, :, 0], col, 1e-6, "H[W1][b2]")
