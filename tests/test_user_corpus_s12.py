@@ -3675,3 +3675,137 @@ def test_namedtuple_forward_mode_and_hessian_layout():
     col = (srcad.grad(mlp_namedtuple)(Pp, MLP_X, MLP_Y).W1
            - srcad.grad(mlp_namedtuple)(Pm, MLP_X, MLP_Y).W1) / (2 * eps)
     assert_close(H.W1.b2[:, :, 0], col, 1e-6, "H[W1][b2]")
+
+
+# ---------------------------------------------------------------------------------------
+# eighth batch: more idioms (the loop rewrite of np.add.at, in-place diagonal, late binding)
+# ---------------------------------------------------------------------------------------
+
+from scipy.linalg import expm  # noqa: E402
+
+def scatter_loop(vals, idx):
+    y = np.zeros(4)
+    for k in range(len(idx)):
+        y[idx[k]] += vals[k]
+    return np.sum(y ** 2)
+def diag_inplace(A, lam):
+    B = A @ A.T
+    for i in range(B.shape[0]):
+        B[i, i] += lam
+    return np.linalg.slogdet(B)[1]
+def cond_inplace(x):
+    y = x.copy()
+    if x[0] > 0:
+        y[0] = y[0] * y[1]
+    else:
+        y[1] = 0.0
+    return np.sum(y ** 2)
+def solve_transposed(A, b):
+    return np.sum(np.linalg.solve(A.T, b) ** 2)
+def late_binding(x):
+    fs = [lambda z, k=k: z ** k for k in range(1, 4)]
+    return sum(np.sum(f(x)) for f in fs)
+def chain_methods(w, X):
+    return (X @ w).clip(0.1, None).mean() + (X @ w).cumsum()[-1]
+def reverse_assign(x):
+    y = np.zeros_like(x)
+    y[::-1] = x ** 2
+    return np.sum(y * np.arange(x.size))
+def eigh_vec_jac(A):
+    S = A + A.T
+    w, V = np.linalg.eigh(S)
+    return V[:, 0] * V[0, 0]
+def qr_jac(A):
+    Q, Rr = np.linalg.qr(A)
+    return (Q * np.sign(np.diag(Rr))).ravel()
+def param_int_loop(x, n):
+    for i in range(n):
+        x = np.sin(x) + i
+    return np.sum(x)
+def loop_counter_as_float(x):
+    s = 0.0
+    for i in range(4):
+        s = s + x[i] * i * 0.5
+        i = i * 2
+    return s
+def dict_default_get(p, x):
+    scale = p.get("scale", 1.0)
+    bias = p.get("bias", 0.0)
+    return np.sum(scale * x ** 2 + bias)
+def matrix_exp_series(A):
+    E = np.eye(A.shape[0])
+    term = np.eye(A.shape[0])
+    for k in range(1, 8):
+        term = term @ A / k
+        E = E + term
+    return np.sum(E)
+
+
+def expm_fn(A):
+    return np.sum(expm(A))
+
+
+PROBES3 = [
+    (scatter_loop, (R(1, 6), np.array([0, 2, 2, 3, 0, 2])), {}),
+    (diag_inplace, (R(2, 3, 3), 0.5), {"wrt": (0, 1)}),
+    (cond_inplace, (np.array([0.5, 0.3, 0.2]),), {}),
+    (cond_inplace, (np.array([-0.5, 0.3, 0.2]),), {}),
+    (solve_transposed, (R(3, 3, 3) + 3 * np.eye(3), R(4, 3)), {"wrt": (0, 1)}),
+    (late_binding, (R(5, 3),), {}),
+    (chain_methods, (R(6, 3), R(7, 5, 3)), {"wrt": (0, 1)}),
+    (reverse_assign, (R(8, 4),), {}),
+    (param_int_loop, (R(9, 3), 3), {}),
+    (loop_counter_as_float, (R(10, 4),), {}),
+    (dict_default_get, ({"scale": 2.0}, R(12, 3)), {}),
+    (matrix_exp_series, (R(13, 3, 3) * 0.3,), {}),
+    (expm_fn, (R(13, 3, 3) * 0.3,), {}),
+]
+
+
+@pytest.mark.parametrize("f, args, kw", PROBES3,
+                         ids=[f"{p[0].__name__}{i}" for i, p in enumerate(PROBES3)])
+def test_more_idioms(f, args, kw):
+    check(f, *args, hess=f in (scatter_loop, diag_inplace, matrix_exp_series), **kw)
+
+
+def test_jacobian_eigh_vectors_and_qr_q():
+    check_jac(eigh_vec_jac, R(14, 3, 3))
+    check_jac(qr_jac, R(15, 4, 3))
+
+
+def vectorize_lambda(x):
+    f = np.vectorize(lambda t: t ** 2)
+    return np.sum(f(x))
+
+
+def test_vectorize_lambda_refused_located():
+    # README: a lambda passed to a library function is refused at its line
+    refused(vectorize_lambda, R(11, 3), snippet="np.vectorize(lambda t: t ** 2)")
+
+
+def clip_min_only_method(x):
+    return np.sum(x.clip(0.1) ** 2)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "INTERNAL ERROR: `np.sum(x.clip(0.1) ** 2)` (ndarray.clip with only a lower bound, valid "
+    "NumPy: arr.clip(min=None, max=None)) is rewritten to `np.clip(x, 0.1)` in the generated "
+    "derivative, which raises numpy's TypeError `clip() missing 1 required positional "
+    "argument: 'a_max'` when the derivative runs (grad and jvp); expected [1.0, 0.0, 2.4]. "
+    "x.clip(0.1, None), x.clip(max=0.5) and np.clip(x, 0.1, None) work"))
+def test_ndarray_clip_lower_bound_only():
+    x = np.array([0.5, -0.3, 1.2])
+    g = srcad.grad(clip_min_only_method)(x)
+    assert_close(g, np.array([1.0, 0.0, 2.4]), 1e-12, "x.clip(0.1)")
+    _, t = srcad.jvp(clip_min_only_method, (x,), (np.ones(3),))
+    assert_close(t, 3.4, 1e-12, "jvp")
+
+
+def test_ndarray_clip_both_bounds_spelling_works():
+    x = np.array([0.5, -0.3, 1.2])
+    g = srcad.grad(clip_min_none_method)(x)
+    assert_close(g, np.array([1.0, 0.0, 2.4]), 1e-12, "x.clip(0.1, None)")
+
+
+def clip_min_none_method(x):
+    return np.sum(x.clip(0.1, None) ** 2)
