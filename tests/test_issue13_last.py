@@ -418,3 +418,34 @@ def test_local_partial_reads_the_local():
     np.testing.assert_allclose(srcad.grad(partial_of_local)(x), 3 * x ** 2)
     text = srcad.show(partial_of_local, x)
     assert "functools" not in text and "np.dot" not in text      # the dot's own adjoint
+
+
+# ---- np.clip's bounds: the method defaults a missing one to None, the function does not
+def _clip_method_min(x):
+    return np.sum(x.clip(0.1) ** 2)
+
+
+def _clip_method_max_positional(x):
+    return np.sum(x.clip(None, 0.4) * x)
+
+
+def _clip_function_max_keyword(x):
+    return np.sum(np.clip(x, max=0.4) ** 3)
+
+
+@pytest.mark.parametrize("f", [_clip_method_min, _clip_method_max_positional,
+                               _clip_function_max_keyword])
+def test_clip_missing_bound(f):
+    check(f, np.array([0.5, -0.3, 1.2, 0.05]))
+
+
+def _clip_function_one_bound(x):
+    return np.sum(np.clip(x, 0.1))
+
+
+def test_clip_function_one_bound_raises_as_numpy():
+    x = np.array([0.5, -0.3])
+    with pytest.raises(TypeError):
+        _clip_function_one_bound(x)
+    with pytest.raises(TypeError):
+        srcad.grad(_clip_function_one_bound)(x)

@@ -50,17 +50,20 @@ _DRAW_METHODS = {name: getattr(cls, name) for cls in (np.random.RandomState, np.
                  and callable(getattr(cls, name))}
 
 
-def _clip_bounds(callee, keywords) -> list:
-    """``np.clip(a, min=..., max=...)`` (NumPy 2.1's spelling, also of the method) as
-    ``a_min=``, ``a_max=``, the parameters of its rules."""
-    if callee is not np.clip or not any(k.arg in ("min", "max") for k in keywords):
+def _clip_bounds(callee, bounds, keywords, method=False) -> list:
+    """``np.clip``'s bounds as the keywords of its rules (``bounds``: the bounds passed by
+    position): NumPy 2.1's ``min=``/``max=`` as ``a_min=``/``a_max=``, and a bound not given
+    as ``None`` where NumPy defaults it (the method, ``x.clip(0.1)``, and the function called
+    with ``min=``/``max=``; ``np.clip(x, 0.1)`` raises NumPy's TypeError as written)."""
+    if callee is not np.clip or not method and not any(k.arg in ("min", "max")
+                                                       for k in keywords):
         return keywords
     for k in keywords:
         if k.arg in ("min", "max"):
             k.arg = "a_" + k.arg
-    given = {k.arg for k in keywords}
+    given = {k.arg for k in keywords} | set(("a_min", "a_max")[:bounds])
     return keywords + [gast.keyword(arg=bound, value=gast.Constant(value=None, kind=None))
-                       for bound in ("a_min", "a_max") if bound not in given]   # NumPy < 2.1
+                       for bound in ("a_min", "a_max") if bound not in given]
 
 
 def _user_method(obj, name) -> bool:
@@ -277,7 +280,7 @@ class Calls(Inliner):
             func = _name(self.ref(callee, _dotted(func).split(".")[-1]), gast.Load())
         elif isinstance(func, gast.Name):
             func = self.name(scope, func)
-        call = gast.Call(func=func, args=args, keywords=_clip_bounds(callee, keywords))
+        call = gast.Call(func=func, args=args, keywords=_clip_bounds(callee, len(args) - 1, keywords))
         call.srcad_callee = self.keyword_variant(scope, node, callee, args, keywords)
         gast.copy_location(call, node)      # errors about the call point at it
         return call
@@ -535,7 +538,8 @@ class Calls(Inliner):
                                        type_comment=None))
                 args = [_name(tmp, gast.Load())]
         call = gast.Call(func=self.np_attr(target.__name__), args=[base] + args,
-                         keywords=_clip_bounds(target, keywords))
+                         keywords=_clip_bounds(target, len(args), keywords,
+                                                   method=True))
         call.srcad_callee = target
         if name == "flatten":           # always a copy (np.ravel may give a view)
             tmp = self.namer.fresh("_ravel")
