@@ -1821,7 +1821,15 @@ def _wrap(f, spec, kind):
             entry = checked.get(kinds)
             if entry is None or not entry.fresh(target) or kwargs or None in kinds:
                 _refuse_array_api_only(target, args, kwargs)
-                values = arguments.values(primals, kwargs)
+                try:
+                    values = arguments.values(primals, kwargs)
+                except ArgumentError as exc:    # the tangents are the last len(wrt) arguments
+                    exc.hint = (f"A forward derivative (jvp, hvp) takes the function's "
+                                f"arguments, then one tangent per wrt argument "
+                                f"({len(indices)}, not a tuple of them): {len(args)} "
+                                f"positional arguments read as {n} arguments and "
+                                f"{len(indices)} tangents. {exc.hint}")
+                    raise
                 arguments.check(values)
                 arguments.check_tangents(values, tangents)
                 shaped = _primal_kinds(_unknown_tangents(kinds, len(primals), indices),

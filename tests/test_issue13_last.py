@@ -449,3 +449,49 @@ def test_clip_function_one_bound_raises_as_numpy():
         _clip_function_one_bound(x)
     with pytest.raises(TypeError):
         srcad.grad(_clip_function_one_bound)(x)
+
+
+# ---- the fields of NumPy 2's linalg results (corpus s12: `.logabsdet` was refused)
+def _slogdet_fields(A):
+    r = np.linalg.slogdet(A)
+    return r.sign * r.logabsdet
+
+
+def _eigh_qr_fields(A):
+    return np.sum(np.linalg.eigh(A @ A.T).eigenvalues ** 2) + np.sum(np.linalg.qr(A).R)
+
+
+def _svd_field(A):
+    res = np.linalg.svd(A)
+    return np.sum(res.S ** 2)
+
+
+_SQUARE = np.array([[2.0, 0.3, 0.1], [0.2, 1.5, 0.4], [0.1, -0.3, 1.2]])
+
+
+@pytest.mark.parametrize("f", [_slogdet_fields, _eigh_qr_fields, _svd_field])
+def test_linalg_result_fields(f):
+    check(f, _SQUARE.copy())
+
+
+def _field_of_rebound(A):
+    r = np.linalg.slogdet(A)
+    r = (1.0, np.sum(A))
+    return r.logabsdet
+
+
+def test_field_of_a_name_bound_twice_stays_refused():
+    with pytest.raises(srcad.SrcadSyntaxError, match="logabsdet") as info:
+        srcad.grad(_field_of_rebound)(_SQUARE.copy())
+    assert "test_issue13_last.py" in str(info.value)
+
+
+# ---- a forward derivative called with a tuple of tangents: the hint says the convention
+def _two_args(a, b):
+    return np.sum(np.sin(a) * b ** 2)
+
+
+def test_hvp_tuple_of_vectors_hint():
+    a, b = np.array([0.1, 0.2]), np.array([0.3, 0.4])
+    with pytest.raises(srcad.ArgumentError, match="one tangent per wrt argument"):
+        srcad.hvp(_two_args, wrt=(0, 1))(a, b, (a, b))

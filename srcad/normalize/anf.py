@@ -21,6 +21,13 @@ __all__ = ["Expressions"]
 
 _OPAQUE_ATTRS = {"shape", "ndim", "size", "dtype", "itemsize", "nbytes", "flags"}
 
+# The fields of the named tuples NumPy 2's linear algebra returns, by function: ``r.logabsdet``
+# of ``r = np.linalg.slogdet(A)`` is ``r[1]``.
+_RESULT_FIELDS = {np.linalg.slogdet: ("sign", "logabsdet"),
+                  np.linalg.eigh: ("eigenvalues", "eigenvectors"),
+                  np.linalg.eig: ("eigenvalues", "eigenvectors"),
+                  np.linalg.qr: ("Q", "R"), np.linalg.svd: ("U", "S", "Vh")}
+
 
 class Expressions(Resolver):
     """Expressions (the first layer above ``Resolver``)."""
@@ -155,6 +162,11 @@ class Expressions(Resolver):
             if scope.depth and scope.foreign:
                 return _name(self.ref(obj, node.attr), gast.Load())
             return node
+        field = self.result_field(scope, node)
+        if field is not None:       # a named tuple's field: its item
+            return self.simple(scope, gast.copy_location(gast.Subscript(
+                value=node.value, slice=gast.Constant(value=field, kind=None),
+                ctx=gast.Load()), node), pre)
         base = self.atom(scope, node.value, pre)
         if node.attr == "T":
             call = gast.Call(func=self.np_attr("transpose"), args=[base], keywords=[])
@@ -170,6 +182,26 @@ class Expressions(Resolver):
             return call
         raise _loc_error(scope.src, node, f"srcad does not differentiate the attribute "
                          f"`.{node.attr}`", "Use the equivalent NumPy function.")
+
+    def result_field(self, scope, node):
+        """The index of the field ``node.attr`` of the named tuple ``node.value`` is, when it
+        is a call of a function in ``_RESULT_FIELDS`` or a name the function binds once, to
+        such a call; else None."""
+        value = node.value
+        if isinstance(value, gast.Name):
+            stores = [n for n in gast.walk(scope.src.node) if isinstance(n, gast.Name)
+                      and n.id == value.id and not isinstance(n.ctx, gast.Load)]
+            bound = [stmt.value for stmt in gast.walk(scope.src.node)
+                     if isinstance(stmt, gast.Assign) and len(stmt.targets) == 1
+                     and isinstance(stmt.targets[0], gast.Name)
+                     and stmt.targets[0].id == value.id]
+            if len(stores) != 1 or len(bound) != 1:
+                return None
+            value = bound[0]
+        if not isinstance(value, gast.Call):
+            return None
+        fields = _RESULT_FIELDS.get(scope.namespace.resolve(value.func))
+        return fields.index(node.attr) if fields and node.attr in fields else None
 
     def index_trick(self, scope, value):
         """``np.r_`` or ``np.c_`` (as 'r_'/'c_') when ``value`` names one, else None."""
