@@ -19,9 +19,9 @@ import numpy as np
 
 from .. import registry, runtime
 from ..errors import NoRuleError, SrcadError
-from ..source import UNRESOLVED, _is_user_function
+from ..source import UNRESOLVED, _is_user_function, _unwrap
 from ..template import static_value
-from .closures import LocalFunction
+from .closures import LocalFunction, _as_def
 from ..nodes import walk
 from .inline import Inliner
 from .lifting import Bound, lifted
@@ -279,6 +279,8 @@ class Calls(Inliner):
         argument): a module-level function or object, or the local a name denotes (a
         ``closures.LocalFunction``, a ``Bound``, the function an alias names); UNRESOLVED
         if it is none of these."""
+        if isinstance(node, gast.Lambda):   # read from the statement as written (g =
+            return LocalFunction(_as_def(copy.deepcopy(node), "_lambda"), scope)  # partial(...))
         root = node
         while isinstance(root, gast.Attribute):
             root = root.value
@@ -396,6 +398,8 @@ class Calls(Inliner):
         keywords += [gast.keyword(arg=k.arg, value=self.argument(scope, k.value, pre))
                      for k in node.keywords]
         callee = bound.func
+        if bound.reads and getattr(callee, "__srcad_current__", None) is not None:
+            args, keywords = _past_positional(callee, args, keywords)
         call = gast.copy_location(gast.Call(func=node.func, args=args, keywords=keywords),
                                   node)
         if isinstance(callee, LocalFunction):       # functools.partial(lambda ..., W)
@@ -763,6 +767,22 @@ def _moved_wrt(factory, args, keywords, count) -> tuple:
     if "argnums" in options:
         options["argnums"] = None
     return (), options
+
+
+def _past_positional(derivative, args, keywords) -> tuple:
+    """The arguments of a call of ``derivative``'s generated function, which the outer build
+    inlines: the values its public function takes past the positional parameters (a
+    tangent, a seed, hvp's vector) are keyword-only parameters there, after those of a
+    lifted function's reads, so passed by their names."""
+    params = inspect.signature(_unwrap(derivative)).parameters.values()
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    if len(args) <= len(positional):
+        return args, keywords
+    given = {k.arg for k in keywords}
+    rest = [p.name for p in params if p.kind is p.KEYWORD_ONLY and p.name not in given]
+    extra = args[len(positional):]
+    return args[:len(positional)], keywords + [gast.keyword(arg=n, value=a)
+                                               for n, a in zip(rest, extra)]
 
 
 def _star_error(scope, node):
