@@ -741,8 +741,8 @@ def _makes_callables(obj) -> bool:
 def _not_static(scope, call):
     """The refusal of a derivative or partial made of values the build cannot know."""
     return _loc_error(scope.src, call, f"`{_dotted(call.func)}` called with a function "
-                      "or option that is not a module-level name, a literal, or a local "
-                      "function the build knows", "Make it at module level (dh = srcad."
+                      "or option that is not a module-level name or a literal (nor a local "
+                      "function the build knows)", "Make it at module level (dh = srcad."
                       "grad(h), g = functools.partial(h, a=3.0)) and call that, or call the "
                       "function with the values directly (h(x, a=lam)).", NoRuleError)
 
