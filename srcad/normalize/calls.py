@@ -252,10 +252,7 @@ class Calls(Inliner):
                 or None in keywords:
             raise _not_static(scope, call)
         if isinstance(target, functools.partial) and registry.lookup(target) is None:
-            target = Bound(target.func, [(None, _literal_or_ref(self, v, "arg"))
-                                         for v in target.args],
-                           {k: (None, _literal_or_ref(self, v, k))
-                            for k, v in target.keywords.items()})
+            target = self.partial_bound(target)
         if isinstance(target, LocalFunction):
             target = Bound(target)
         if not isinstance(target, Bound):
@@ -313,14 +310,19 @@ class Calls(Inliner):
                                  "functools.partial(h, P)), or call the function with the "
                                  "value (h(P, x)).", NoRuleError)
         if isinstance(target, functools.partial):
-            target = Bound(target.func, [(None, _literal_or_ref(self, v, "arg"))
-                                         for v in target.args],
-                           {k: (None, _literal_or_ref(self, v, k))
-                            for k, v in target.keywords.items()})
+            target = self.partial_bound(target)
         elif not isinstance(target, Bound):
             target = Bound(target)
         return target.bind([(scope, n) for n, _ in values],
                            {k: (scope, n) for k, (n, _) in named.items()})
+
+    def partial_bound(self, partial) -> Bound:
+        """The ``functools.partial`` object ``partial`` as a ``Bound`` of references to the
+        values it holds."""
+        return Bound(partial.func, [(None, _literal_or_ref(self, v, "arg"))
+                                    for v in partial.args],
+                     {k: (None, _literal_or_ref(self, v, k))
+                      for k, v in partial.keywords.items()})
 
     def bound_once(self, scope, node) -> bool:
         """Is ``node`` a literal, or a local of the main function bound at most once (a
