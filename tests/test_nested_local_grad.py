@@ -295,7 +295,26 @@ def made_used_as_value(x):
     return np.sum(srcad.grad(gs[0])(x))
 
 
+def aux_module(z, x):
+    return np.sum(np.exp(z) * x), z * 2.0
+
+
+def has_aux_module(x):
+    g, aux = srcad.grad(aux_module, has_aux=True)(x, x)
+    return np.sum(g * aux)
+
+
+def has_aux_local(x):
+    q = lambda z: (np.sum(np.exp(z) * x), z * 2.0)
+    g, aux = srcad.grad(q, has_aux=True)(x)
+    return np.sum(g * aux)
+
+
 @pytest.mark.parametrize('f, args, match', [
+    # was an internal ValueError in the generated code (it read the generated function's
+    # (value, aux) pair as the gradient): refused at the call
+    (has_aux_module, (np.ones(3),), "has_aux=True"),
+    (has_aux_local, (np.ones(3),), "has_aux=True"),
     (reads_container, ({'W': np.ones(3)}, np.ones(3)), "reads 'p' of the enclosing"),
     (partial_of_rebound, (np.ones(3),), "assigned once"),
     (hvp_of_keyword_partial, (np.ones(3),), "binding keywords"),
@@ -308,3 +327,51 @@ def test_refused_located(f, args, match):
     assert not isinstance(info.value, srcad.InternalError)
     assert "test_nested_local_grad.py" in str(info.value)
     assert info.value.hint
+
+
+# ---------------------------------------------------------------- more scopes and options
+
+def helper_with_local(x, W):
+    q = lambda z: np.sum(np.sin(W * z))
+    return np.sum(srcad.grad(q)(x) ** 2)
+
+
+def in_helper(x):
+    return helper_with_local(x, x * 2.0)
+
+
+def reads_int_and_list(x):
+    n = x.shape[0]
+    xs = [x, x * 2.0]
+    q = lambda z: np.sum(z ** 2 * xs[1]) * n
+    return np.sum(srcad.grad(q)(x) * x)
+
+
+def rebound_in_loop(x):
+    a = x
+    q = lambda z: np.sum(np.sin(a * z))
+    s = 0.0
+    for k in range(3):
+        a = a * 1.5                        # each call reads the a of its iteration
+        s = s + np.sum(srcad.grad(q)(x) ** 2)
+    return s
+
+
+W = np.full(3, 100.0)                      # the local W below shadows it
+
+
+def local_shadows_global_array(x):
+    W = x * 3.0
+    return np.sum(srcad.grad(lambda z: np.sum(W * z * z))(x) ** 2)
+
+
+def preserve_result_inside(x):
+    q = lambda z: np.sum(np.exp(z) * x)
+    v, g = srcad.grad(q, preserve_result=True)(x)
+    return v + np.sum(g * g)
+
+
+@pytest.mark.parametrize('f', [in_helper, reads_int_and_list, rebound_in_loop,
+                               local_shadows_global_array, preserve_result_inside])
+def test_scopes_and_options(f):
+    check(f, x_of((3,)))

@@ -251,6 +251,12 @@ class Calls(Inliner):
         if target is UNRESOLVED or any(v is UNRESOLVED for v in [*args, *keywords.values()]) \
                 or None in keywords:
             raise _not_static(scope, call)
+        if keywords.get("has_aux") is True:     # its generated code returns the pair its
+            # public function rearranges: inlined, the caller would read the wrong items
+            raise _loc_error(scope.src, call, f"`{_dotted(call.func)}(..., has_aux=True)` "
+                             "inside a differentiated function", "Make the derivative of a "
+                             "function returning the value alone, and compute the auxiliary "
+                             "value beside it.", NoRuleError)
         if isinstance(target, functools.partial) and registry.lookup(target) is None:
             target = self.partial_bound(target)
         if isinstance(target, LocalFunction):
