@@ -375,3 +375,44 @@ def preserve_result_inside(x):
                                local_shadows_global_array, preserve_result_inside])
 def test_scopes_and_options(f):
     check(f, x_of((3,)))
+
+
+# ---------------------------------------------------------------- staleness
+
+def act(z):
+    return np.sin(z)
+
+
+def cube(z):
+    return z ** 3
+
+
+def act_sum(z):
+    return np.sum(act(z))
+
+
+def grad_of_module_helper(x):
+    return np.sum(srcad.grad(act_sum)(x) * x)
+
+
+def grad_of_local_calling_global(x):
+    q = lambda z: np.sum(act(z) * x)
+    return np.sum(srcad.grad(q)(x))
+
+
+@pytest.mark.parametrize('f', [grad_of_module_helper, grad_of_local_calling_global])
+def test_rebinding_a_global_the_inner_derivative_inlined(f):
+    """Regression (SILENT WRONG before): rebinding a global helper that the inner derivative
+    inlined left the outer derivative stale; the outer build now depends on what the inner
+    build read."""
+    global act
+    x = x_of((3,))
+    df = srcad.grad(f)
+    close(df(x), fd_grad(f, x))
+    saved = act
+    try:
+        act = cube
+        close(df(x), fd_grad(f, x))
+    finally:
+        act = saved
+    close(df(x), fd_grad(f, x))
