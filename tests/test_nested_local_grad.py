@@ -1,4 +1,4 @@
-"""srcad.grad / value_and_grad / hvp of a LOCAL function inside a differentiated function
+"""srcad.grad / value_and_grad / hvp / jvp of a LOCAL function inside a differentiated function
 (issue 13): a lambda, a nested def, a functools.partial bound to a local name (of module-level
 or local values), a local alias of a module function, a closure over the enclosing function's
 arrays. Each checked against central finite differences in float64: reverse (srcad.grad of
@@ -220,12 +220,31 @@ def autodiff_forward_inside(x):
     return np.sum(srcad.autodiff(q, mode='forward')(x, np.ones_like(x)))
 
 
+def jvp_module(x):
+    v, t = srcad.jvp(h, (x, x * 0.5), (np.ones_like(x), x))
+    return v * np.sum(t)
+
+
+def jvp_local_closure(x):
+    q = lambda z: np.sin(z) * x
+    v, t = srcad.jvp(q, (x,), (np.cos(x),))
+    return np.sum(t * v)
+
+
+def jvp_local_wrt(x):
+    def q(a, b):
+        return np.exp(a) * b * x
+    v, t = srcad.jvp(q, (x, 2.0 * x), (np.ones_like(x),), wrt=1)
+    return np.sum(t ** 2) + np.sum(v)
+
+
 FORMS = [lambda_form, lambda_inline, nested_def, derivative_bound_first, alias,
          partial_keyword, partial_positional, partial_of_local_array, partial_local_called,
          closure_over_outer, closure_def_reads_rebound, value_and_grad_form,
          value_and_grad_partial, in_loop, with_wrt, with_argnums_tuple, with_wrt_name,
          calls_sibling, calls_alias, hvp_inside, hvp_of_positional_partial,
-         partial_of_lambda_over_local, autodiff_forward_inside]
+         partial_of_lambda_over_local, autodiff_forward_inside, jvp_module,
+         jvp_local_closure, jvp_local_wrt]
 
 
 @pytest.mark.parametrize('shape', SHAPES, ids=str)
@@ -283,6 +302,11 @@ def partial_of_rebound(x):
     return np.sum(srcad.grad(g)(x))
 
 
+def jvp_of_computed_primals(x):
+    ps = (x,)
+    return np.sum(srcad.jvp(np.sin, ps, (x,))[1])
+
+
 def hvp_of_keyword_partial(x):
     g = functools.partial(h, y=2.0)
     return np.sum(srcad.hvp(g)(x, np.ones_like(x)))
@@ -318,6 +342,7 @@ def has_aux_local(x):
     (reads_container, ({'W': np.ones(3)}, np.ones(3)), "reads 'p' of the enclosing"),
     (partial_of_rebound, (np.ones(3),), "assigned once"),
     (hvp_of_keyword_partial, (np.ones(3),), "binding keywords"),
+    (jvp_of_computed_primals, (np.ones(3),), "not tuple displays"),
     (made_used_as_value, (np.ones(3),), "used as a value"),
 ])
 def test_refused_located(f, args, match):

@@ -175,6 +175,9 @@ class Calls(Inliner):
                              f"`{_dotted(func)}`",
                              "srcad resolves callees when it builds the derivative: call a "
                              "module-level function or a NumPy function by name.", NoRuleError)
+        forward = getattr(callee, "__srcad_forward__", None)
+        if forward is not None and not starred:          # srcad.jvp(h, (x,), (t,))
+            return self.jvp_call(scope, node, callee, forward, pre, hint)
         if isinstance(getattr(callee, "__self__", None), np.ufunc) and \
                 registry.lookup(callee) is None:
             callee, node = _ufunc_method(self, scope, node, callee)
@@ -220,14 +223,57 @@ class Calls(Inliner):
                     for k in node.keywords]
         return self.resolved_call(scope, node, func, callee, args, keywords, pre, hint)
 
-    def made_derivative(self, scope, call):
+    def jvp_call(self, scope, node, jvp, factory, pre, hint):
+        """``srcad.jvp(f, (x, ...), (t, ...), wrt=...)`` as JAX's ``jvp`` is, the forward
+        derivative ``autodiff(f, mode='forward', wrt=..., preserve_result=True)`` (made as
+        ``made_derivative`` makes it: of a local function too) called with the primals,
+        then the tangents: ``(value, tangent)``."""
+        try:
+            bound = inspect.signature(jvp).bind(*node.args, **{k.arg: k.value
+                                                               for k in node.keywords})
+        except TypeError as exc:
+            raise _loc_error(scope.src, node, f"bad call to {_dotted(node.func)}: {exc}",
+                             "Fix the arguments.", TypeError_) from None
+        given = bound.arguments
+        primals, tangents = given["primals"], given["tangents"]
+        if not all(isinstance(n, (gast.Tuple, gast.List)) for n in (primals, tangents)) or \
+                set(given) - {"f", "primals", "tangents", "wrt", "argnums", "optimized"}:
+            raise _loc_error(scope.src, node, f"`{_dotted(node.func)}` inside a "
+                             "differentiated function with primals or tangents that are not "
+                             "tuple displays, or with batched= or has_aux=", "Write both "
+                             "tuples in the call (srcad.jvp(h, (x,), (t,))), or call "
+                             "srcad.autodiff(h, mode='forward')(x, t).", NoRuleError)
+        wrt = given.get("argnums", given.get("wrt")) or gast.Tuple(elts=[
+            gast.Constant(value=i, kind=None) for i in range(len(primals.elts))],
+            ctx=gast.Load())
+        options = [gast.keyword(arg="mode", value=gast.Constant(value="forward", kind=None)),
+                   gast.keyword(arg="wrt", value=wrt),
+                   gast.keyword(arg="preserve_result", value=gast.Constant(value=True,
+                                                                          kind=None))]
+        if "optimized" in given:
+            options.append(gast.keyword(arg="optimized", value=given["optimized"]))
+        made = gast.copy_location(gast.Call(func=node.func, args=[given["f"]],
+                                            keywords=options), node)
+        derivative = self.made_derivative(scope, made, factory)
+        call = gast.copy_location(gast.Call(func=made, args=primals.elts + tangents.elts,
+                                            keywords=[]), node)
+        if isinstance(derivative, Bound):
+            return self.bound_call(scope, call, derivative, pre, hint)
+        func = _name(self.ref(derivative, getattr(derivative, "__name__", "derivative")),
+                     gast.Load())
+        call.func = func
+        return self.resolved_call(scope, call, func, derivative, [
+            self.argument(scope, a, pre) for a in call.args], [], pre, hint)
+
+    def made_derivative(self, scope, call, factory=None):
         """The derivative ``srcad.grad(h, wrt=...)`` (or ``value_and_grad``, ``autodiff``,
         ``hvp``, or ``functools.partial(h, a=3.0)``) written in a call, made when the
         derivative is built: the options must be module-level names and literals, the
         function a module-level one, or a local the build knows (an alias ``q = h``, a
         partial, a nested def or lambda: ``lifting``), whose derivative is a ``Bound``;
         else UNRESOLVED."""
-        factory = self.resolve(scope, call.func)    # srcad's factories carry the marker
+        if factory is None:                         # srcad's factories carry the marker
+            factory = self.resolve(scope, call.func)
         if not _makes_callables(factory):
             return UNRESOLVED
         if not call.args:
