@@ -452,7 +452,7 @@ class Calls(Inliner):
         keywords += [gast.keyword(arg=k.arg, value=self.argument(scope, k.value, pre))
                      for k in node.keywords]
         callee = bound.func
-        if bound.reads and getattr(callee, "__srcad_current__", None) is not None:
+        if getattr(callee, "__srcad_current__", None) is not None:
             args, keywords = _past_positional(callee, args, keywords)
         call = gast.copy_location(gast.Call(func=node.func, args=args, keywords=keywords),
                                   node)
