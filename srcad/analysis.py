@@ -40,10 +40,11 @@ def walk_statements(body):
 
 def is_primal_only(stmt) -> bool:
     """Is ``stmt`` a primal-only statement: ``assert``, ``raise`` or a call run for its
-    effect (``print``, ``logging``, ``warnings.warn``), which runs once in the primal and has
-    no derivative (``normalize.statements`` marks the calls ``srcad_primal_only``)?"""
+    effect (``print``, ``logging``, ``warnings.warn``) or the assignment of a string only
+    those read (``normalize.messages``), which runs once in the primal and has no derivative
+    (``normalize.statements`` marks them ``srcad_primal_only``)?"""
     return isinstance(stmt, (gast.Assert, gast.Raise)) or (
-        isinstance(stmt, gast.Expr) and getattr(stmt, "srcad_primal_only", False))
+        isinstance(stmt, (gast.Expr, gast.Assign)) and getattr(stmt, "srcad_primal_only", False))
 
 
 def is_append(stmt) -> bool:
@@ -520,7 +521,8 @@ def list_names(fdef, shapes=None) -> set:
     """Names that hold Python lists (or tuples) of values: their derivatives are lists too.
     Besides list displays and rules returning lists: parameters known to be lists of
     floats or of arrays (``shapes``), and copies and slices of list names (``y = xs[1:3]``)."""
-    out = {name for name, shape in (shapes or {}).items() if shape in ("floats", "arrays")}
+    out = {name for name, shape in (shapes or {}).items() if shape in ("floats", "arrays",
+                                                                       "tuple of arrays")}
     stmts = [s for s in walk_statements(fdef.body)
              if isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)]
     for stmt in stmts:
@@ -613,7 +615,8 @@ def maybe_list_names(fdef, shapes, lists: AbstractSet[str]) -> set:
 # A shape is a tuple of dimensions, () for Python and NumPy scalars. A dimension is 1, a
 # symbol (a string such as "n0": a size other than 1, equal to another dimension exactly when
 # the symbols are equal) or None (unknown, possibly 1). Besides tuples, "floats" marks a list
-# of Python floats (a parameter), "arrays" a list or tuple of arrays (a parameter),
+# of Python floats (a parameter), "arrays" a list of arrays, "tuple of arrays" a tuple of
+# them (a parameter),
 # "numbers" a list display of numbers (which appends may lengthen: only its np.array is
 # known, as one axis) and "range" a range. These facts decide where broadcasting provably
 # does nothing, so they must be exact: anything not derived for certain is None or absent.
@@ -1289,7 +1292,7 @@ def anf_violations(fdef) -> list:
     for stmt in walk_statements(fdef.body):
         if isinstance(stmt, gast.Assign):
             value = stmt.value
-            if getattr(value, "srcad_opaque", False) or _atom(value):
+            if getattr(value, "srcad_opaque", False) or _atom(value) or is_primal_only(stmt):
                 continue
             if isinstance(value, gast.BinOp):
                 ok = _atom(value.left) and _atom(value.right)

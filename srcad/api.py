@@ -282,19 +282,33 @@ def _build(f, spec: Spec, src=None) -> Derivative:
     from .analysis import (activity, aliased_writes, anf_violations, list_names, shapes,
                            untracked_flows)
     from .forward import forward
-    from .normalize import assigned_names, default_nodes, normalize
+    from .normalize import assigned_names, copy_program, default_nodes, normalize
     from .optimize import (carried_copies, inline_temporaries, item_loops, optimize,
                            owned_writes, scalar_accumulators, scalar_reads, shaped_rewrites,
                            with_shapes)
     from .reverse import reverse
     from .template import clone
 
+    shared = src is not None      # the parse srcad.grad read, shared up to the first call
     src = src if src is not None else parse_function(f)
-    program = normalize(src, dict(spec.containers),     # refuses unsupported syntax first
-                        {name: same.obj for name, same in spec.callables
-                         if type(same) is dispatch.Same}, dict(spec.called),
-                        {name: same.obj for name, same in spec.callables
-                         if type(same) is dispatch.Static})
+    normalized_for = (spec.containers, spec.callables, spec.called, registry.version(),
+                      src.fn.__code__, src.fn.__defaults__)
+    known = _known_types(src, spec)
+    kept = _NORMALIZED.pop(src.node, None)
+    if kept is not None and spec.kinds is not None and kept[0] == normalized_for and \
+            cache._same_kw(src.fn, kept[1]) and all(map(cache.dep_fresh, kept[2].deps)) and \
+            not (known and _tests_types(src)):
+        program = kept[2]       # what the generic build normalized, unchanged since
+        src = program.source    # (its namespace holds the function's imports)
+    else:
+        program = normalize(src, dict(spec.containers),   # refuses unsupported syntax first
+                            {name: same.obj for name, same in spec.callables
+                             if type(same) is dispatch.Same}, dict(spec.called),
+                            {name: same.obj for name, same in spec.callables
+                             if type(same) is dispatch.Static}, known)
+        if shared and spec.kinds is None:
+            _NORMALIZED[src.node] = (normalized_for, tuple(
+                (src.fn.__kwdefaults__ or {}).items()), copy_program(program))
     _check_returns(src)
     verify = os.environ.get("SRCAD_VERIFY") == "1"
     if verify:                       # the stage invariants, named by the stage that broke them
@@ -390,13 +404,14 @@ def _build(f, spec: Spec, src=None) -> Derivative:
         if one_tangent:
             header.append(f"{wrt_names[0]} is one number: its derivative is computed forward, "
                           f"with the tangent d{wrt_names[0]} = 1.0 (no tape)")
-        source = emit.to_source(fdef, header)
+        names: set = set()      # every name the code reads or binds
+        source = emit.to_source(fdef, header, names)
         namespace = emit.GeneratedNamespace(program.refs, src.namespace.cells,
                                             src.namespace.globals)
         for key, value in src.namespace.globals.items():
             if isinstance(value, types.ModuleType):
                 namespace.setdefault(key, value)     # modules are not rebound: skip lookups
-        for name in sorted({n.id for n in walk(fdef) if isinstance(n, gast.Name)}):
+        for name in sorted(names):
             # builtins the code calls (len, range): bound directly, no lookup per call; a
             # later global of the same name makes the derivative stale (deps below)
             if (name not in namespace and name not in src.namespace.cells
@@ -432,9 +447,17 @@ def _build(f, spec: Spec, src=None) -> Derivative:
     if diskcache.enabled() and built.output is None and alias_check is None:
         # (a container output is not stored, nor code whose in-place writes are checked when
         # it is differentiated again)
-        diskcache.store(f, spec, src, program, built, {
-            n.id.split(".")[0] for n in walk(fdef) if isinstance(n, gast.Name)})
+        diskcache.store(f, spec, src, program, built, {n.split(".")[0] for n in names})
     return built
+
+
+# the program the generic build normalized, per parse (a Source's node) shared with the
+# build of the first call (_wrap): that build, specialized on the arguments' shapes,
+# takes it instead of normalizing the same function again (normalize knows no shapes),
+# if it is for the same containers, functions passed and helpers called, the same rules,
+# code and defaults, and every name it resolved is bound as it was (its deps); the next
+# build of that parse drops it
+_NORMALIZED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _refuse_alias(alias, program, src):
@@ -634,13 +657,15 @@ def _def_location(f, param=None, returns=False):
 
 
 _ITEMS = frozenset({np.ndarray, float, np.float64, np.float32})   # of an "arrays" list
+_TUPLE_ARRAYS = "tuple of arrays"       # the kind of a tuple of them
 
 
 def _kinds(args) -> tuple:
     """What a call's positional arguments are, as far as derivative code and the argument
     checks depend on it: (shape, dtype) for an array, the type of a number, "floats" for a
-    list of Python floats, "arrays" for a list or tuple of real arrays (and numbers), None for
-    anything else. A cheap key: ``_canonical`` turns it into
+    list of Python floats, "arrays" for a list of real arrays (and numbers), "tuple of arrays"
+    for a tuple of them (list or tuple: the build folds ``isinstance``, ``_known_types``), None
+    for anything else. A cheap key: ``_canonical`` turns it into
     the shapes the derivative is built for, ``_complex_args`` into its complex parameters (a
     last entry ``("complex", index, ...)`` names the None ones that hold complex values)."""
     out: list = []
@@ -655,8 +680,8 @@ def _kinds(args) -> tuple:
             out.append("floats")        # a list of Python floats
         elif (t is list or t is tuple) and np.ndarray in {*map(type, a)} <= _ITEMS and not any(
                 type(v) is np.ndarray and v.dtype.kind == "c" for v in a):
-            out.append("arrays")        # a list or tuple of real arrays (and numbers): its
-            # adjoint is a list, whose parts add item by item
+            out.append("arrays" if t is list else _TUPLE_ARRAYS)   # of real arrays (and
+            # numbers): its adjoint is a list, whose parts add item by item
         elif t is dict:
             out.append(None)            # a container: its leaves have kinds (_Containers)
         elif isinstance(a, np.generic) and not isinstance(a, np.bool_):
@@ -830,9 +855,47 @@ def _canonical(kinds):
     def canonical(k):
         if type(k) is tuple:      # an empty array (a 0 dimension): the generic derivative
             return None if 0 in k[0] else tuple(dim(n) for n in k[0])
-        return k if k is None or k in ("floats", "arrays") else None if \
+        return k if k is None or k in ("floats", "arrays", _TUPLE_ARRAYS) else None if \
             type(k) in (dispatch.Same, dispatch.Static, _BatchedKind) else ()
     return tuple(canonical(k) for k in kinds)
+
+
+_TYPES = {"floats": list, "arrays": list, _TUPLE_ARRAYS: tuple}    # the types kinds tell
+
+
+def _known_types(src, spec) -> dict:
+    """parameter name -> the type its argument has in every call the variant built for
+    ``spec`` serves: from its (canonical) kinds, a list or a tuple of arrays, a list of
+    floats, an array (a shape of at least one dimension; () may be a 0-d array or a number);
+    from ``Spec.callables``, each ``Typed``. The build folds ``isinstance(p, tuple)`` and
+    ``type(p) is list`` of them (``normalize``)."""
+    out = {name: t.obj for name, t in spec.callables if type(t) is dispatch.Typed}
+    if not spec.kinds:
+        return out
+    a = src.node.args
+    names = [p.id for p in a.posonlyargs + a.args]
+    for name, k in zip(names, spec.kinds):
+        if type(k) is tuple and k:
+            out[name] = np.ndarray
+        elif type(k) is str and k in _TYPES:
+            out[name] = _TYPES[k]
+    return out
+
+
+def _tests_types(src) -> bool:
+    """Does ``f``'s own body name ``isinstance`` or ``type`` (which ``_known_types`` decides
+    when the build knows its arguments' types, so that the generic build's normalized program
+    is not the specialized one's)?"""
+    from .nodes import walk
+    return any(isinstance(n, gast.Name) and n.id in ("isinstance", "type")
+               for n in walk(src.node))
+
+
+def _typed(kinds, names) -> tuple:
+    """(parameter, ``Typed``) of each list or tuple argument among ``kinds`` (raw): what a
+    derivative differentiated again is built for (``_wrap``'s ``current``)."""
+    return tuple((name, dispatch.Typed(_TYPES[k])) for name, k in zip(names, kinds or ())
+                 if type(k) is str and k in _TYPES)
 
 
 def _is_number(item) -> bool:
@@ -1608,7 +1671,8 @@ def _wrap(f, spec, kind):
         nonlocal target
         key = (kinds, called) if called else kinds
         if of_derivative and (key not in variants or not variants[key].fresh(target)):
-            now = _target(f, tuple(c for c in called if type(c[1]) is dispatch.Static) or None)
+            now = _target(f, tuple(c for c in called if type(c[1]) is dispatch.Static) +
+                          _typed(kinds, names) or None)
             # the derivative differentiated was rebuilt, or is built for other str: its code
             if now is not target:
                 target = now
@@ -1820,8 +1884,9 @@ def _wrap(f, spec, kind):
 
     functools.update_wrapper(derivative, target)
     derivative.__srcad_variant__ = variant
-    derivative.__srcad_current__ = lambda statics=None: current(
-        None, _defaulted(target, 0, {}) if statics is None else statics).fn
+    derivative.__srcad_current__ = lambda statics=None: current(None, (statics or ()) + (
+        () if any(type(c[1]) is dispatch.Static for c in statics or ()) else
+        _defaulted(target, 0, {}))).fn
     del derivative.__wrapped__
     derivative.__srcad_spec__ = spec
     derivative.__name__ = f"d{target.__name__}"

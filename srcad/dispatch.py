@@ -40,7 +40,7 @@ from .emit import comment_text
 from .cache import Static
 from .source import UNRESOLVED, AttributeOf, Namespace
 
-__all__ = ["Dispatcher", "Same", "Static", "generated"]
+__all__ = ["Dispatcher", "Same", "Static", "Typed", "generated"]
 
 _MAX_CODES = 64       # keys with generated code per derivative function (then forgotten)
 _SCALARS = (float, int, complex, np.float64, np.float32)
@@ -57,13 +57,22 @@ class Same:
         self.obj = obj
 
     def __eq__(self, other):
-        return type(other) is Same and other.obj is self.obj
+        return type(other) is type(self) and other.obj is self.obj
 
     def __hash__(self):
         return id(self.obj)
 
     def __repr__(self):
-        return f"Same({getattr(self.obj, '__name__', type(self.obj).__name__)})"
+        return f"{type(self).__name__}({getattr(self.obj, '__name__', type(self.obj).__name__)})"
+
+
+class Typed(Same):
+    """The type of a list or tuple argument (``api._typed``) in the key of a derivative
+    built to be differentiated again (hvp: the gradient for a tuple argument), by identity:
+    the build folds ``isinstance`` and ``type`` of that parameter, so the code the outer
+    build reads holds the branch taken only."""
+
+    __slots__ = ()
 
 
 def _attribute(name: str) -> bool:

@@ -1,11 +1,12 @@
-"""Emit: gast FunctionDef -> readable Python source (astor) -> a compiled function registered
-in ``linecache`` (so tracebacks and pdb show the generated lines).
+"""Emit: gast FunctionDef -> readable Python source (``to_ast``, then astor) -> a compiled
+function registered in ``linecache`` (so tracebacks and pdb show the generated lines).
 
 Comments are carried through the AST as ``Comment`` marker statements and written as ``#``
 lines; the generated text is deterministic for a given input.
 """
 from __future__ import annotations
 
+import ast
 import collections
 import hashlib
 import linecache
@@ -24,17 +25,23 @@ from .naming import COMMENT_MARK
 from .nodes import walk
 from . import parsing
 
-__all__ = ["to_source", "compile_function", "GeneratedNamespace", "comment_text", "run_note",
-           "line_origins"]
+__all__ = ["to_source", "to_ast", "compile_function", "GeneratedNamespace", "comment_text",
+           "run_note", "line_origins"]
 
 _MARK_RE = re.compile(r"^(\s*)" + COMMENT_MARK + r"(\d+)\s*$", re.M)
 
 
-def to_source(fdef: gast.FunctionDef, header: Sequence[str] = ()) -> str:
-    """The source text of a FunctionDef, with its comment markers written as comments."""
+def to_source(fdef: gast.FunctionDef, header: Sequence[str] = (),
+              names: set | None = None) -> str:
+    """The source text of a FunctionDef, with its comment markers written as comments;
+    ``names``, if given, gets the id of every Name in it (the markers' too), from the walk
+    that finds the markers."""
     import astor        # the writer, loaded by the first build (a cached derivative needs none)
     texts: list[str] = []
+    Name = gast.Name
     for node in walk(fdef):          # (markers are numbered in any order)
+        if names is not None and node.__class__ is Name:
+            names.add(node.id)
         text = getattr(node, "srcad_comment", None)
         if text is not None:
             node.value.id = f"{COMMENT_MARK}{len(texts)}"
@@ -44,11 +51,82 @@ def to_source(fdef: gast.FunctionDef, header: Sequence[str] = ()) -> str:
             if isinstance(block, list) and block and all(
                     getattr(s, "srcad_comment", None) is not None for s in block):
                 block.append(gast.Pass())     # a block of comments still needs a statement
-    module = gast.gast_to_ast(gast.Module(body=[fdef], type_ignores=[]))
+    module = ast.Module(body=[to_ast(fdef)], type_ignores=[])
     source = astor.to_source(module, indent_with="    ")
     source = _MARK_RE.sub(lambda m: f"{m.group(1)}# {texts[int(m.group(2))]}", source)
     lines = [f"# {comment_text(h)}" for h in header]
     return "\n".join(lines) + ("\n" if lines else "") + source
+
+
+def to_ast(node):
+    """The ``ast`` tree of a gast tree, for the writer: what ``gast.gast_to_ast`` gives on
+    Python 3.8 to 3.11 for what the writer reads (node classes, fields, values; not the
+    source positions, which the text does not show), in one pass that finds each class's
+    conversion once (gast's visitor re-dispatches on every node and field, half of writing
+    a long function's text)."""
+    convert = _CONVERT.get(node.__class__)
+    if convert is None:
+        convert = _converter(node.__class__)
+    return convert(node)
+
+
+def _convert_value(value):
+    if isinstance(value, gast.AST):
+        return to_ast(value)
+    if value.__class__ is list:
+        return [to_ast(v) if isinstance(v, gast.AST) else v for v in value]
+    return value
+
+
+def _converter(cls):
+    """The conversion of gast nodes of class ``cls`` (cached in ``_CONVERT``)."""
+    target = getattr(ast, cls.__name__, None)
+    if target is None:                 # not a node of Python's ast: gast drops it too
+        def convert(node):
+            return None
+    elif not cls._fields:              # a context or an operator: one shared instance
+        leaf = target()
+
+        def convert(node):
+            return leaf
+    elif cls is gast.Name:
+        def convert(node):
+            return ast.Name(node.id, to_ast(node.ctx))
+    elif cls is gast.arguments:
+        def convert(node):
+            return ast.arguments([_arg(a) for a in node.posonlyargs],
+                                 [_arg(a) for a in node.args], _arg(node.vararg),
+                                 [_arg(a) for a in node.kwonlyargs],
+                                 _convert_value(node.kw_defaults), _arg(node.kwarg),
+                                 _convert_value(node.defaults))
+    elif cls is gast.Assign:
+        def convert(node):
+            return ast.Assign(_convert_value(node.targets), to_ast(node.value))
+    elif cls is gast.ExceptHandler:
+        def convert(node):
+            return ast.ExceptHandler(_convert_value(node.type),
+                                     node.name.id if node.name else None,
+                                     _convert_value(node.body))
+    else:
+        # fields of both (gast's extra ones, type_params, an Assign's type_comment, are
+        # not Python 3.11's)
+        fields = tuple(f for f in cls._fields if f in target._fields)
+
+        def convert(node):
+            return target(**{f: _convert_value(getattr(node, f)) for f in fields
+                             if hasattr(node, f)})
+    _CONVERT[cls] = convert
+    return convert
+
+
+def _arg(node):
+    """A parameter (a gast Name) as an ``ast.arg``."""
+    if node is None:
+        return None
+    return ast.arg(node.id, _convert_value(node.annotation), node.type_comment)
+
+
+_CONVERT: dict = {}
 
 
 def comment_text(text: str) -> str:
@@ -184,7 +262,6 @@ def run_note(fn, module: str | None) -> list[str]:
     needs to run outside srcad's namespace: one import line per name it reads from outside,
     ``module`` being the user function's module (its globals are read as ``from module
     import name``; a closure variable is named as such)."""
-    import ast
     tree = parsing.parse(fn.__srcad_source__).body[0]
     assert isinstance(tree, ast.FunctionDef)
     bound = {a.arg for a in ast.walk(tree.args) if isinstance(a, ast.arg)}

@@ -1852,9 +1852,8 @@ _NESTED = ("REFUSED: SrcadSyntaxError: assignment into a nested subscript ({what
            "write into a view)")
 _xfail("list_of_views_write", _NESTED.format(what="parts[0][0] = ..."))
 _xfail("array_split_views_write", _NESTED.format(what="parts[1][2] = ... on np.array_split"))
-_xfail("builtin_max_min", "REFUSED: SrcadSyntaxError: srcad differentiates builtins.min(x1, x2); "
-       "this call does not fit: missing a required argument: 'x2' (min of one list, "
-       "min([...])); located, hint: pass the numbers as arguments or np.min(np.array([...]))")
+# builtin_max_min: fixed in session 11 (min/max of a comprehension is a loop keeping the first
+# least/greatest item: comprehensions.py; tests/test_issue13_last.py)
 # running_max_accumulate: fixed in session 10 (runtime.running_max and its rules)
 # for_else: fixed in session 10 (jumps._lower_loop_else: the else block under a flag break clears)
 

@@ -1167,8 +1167,10 @@ def p6_local_array_shadows_in_partial(x):
 
 @pytest.mark.parametrize('f', [
     p6_local_function_shadows, p6_nested_def_shadows, p6_lambda_shadows,
-    p6_local_array_shadows_in_partial,   # once SILENT WRONG (the module-level P), refused,
-])                                       # now the local P it binds (session 11)
+    # p6_local_array_shadows_in_partial: refused (was silent wrong) until session 11, when a
+    # local partial's calls became calls of its function (closures._call_partials)
+    p6_local_array_shadows_in_partial,
+])
 def test_p6_shadowing(f):
     x = W4.copy()
     close(srcad.grad(f)(x), fd_grad(f, W4.copy()))

@@ -33,6 +33,7 @@ result, ``Program``.
 from __future__ import annotations
 
 import builtins
+import copy
 
 import gast
 
@@ -46,13 +47,15 @@ from .trys import lower_reraising_try
 from .containers import lower_containers
 from .fence import fence
 from .jumps import _lower_returns
+from .messages import mark_messages
 from .loops import Loops
 from .program import Program, _has, _loc_error, assigned_names, default_nodes
 from .rename import _rename_redefinitions
 from .scope import _defaults, _Scope
 from .sugar import lower_sugar
 
-__all__ = ["normalize", "Program", "METHODS", "default_nodes", "assigned_names", "fence"]
+__all__ = ["normalize", "copy_program", "Program", "METHODS", "default_nodes",
+           "assigned_names", "fence"]
 
 
 class _Normalizer(Loops):
@@ -64,24 +67,27 @@ class _Normalizer(Loops):
 
 def normalize(src: Source, structures: dict | None = None,
               callables: dict | None = None, called: dict | None = None,
-              constants: dict | None = None) -> Program:
+              constants: dict | None = None, types: dict | None = None) -> Program:
     """Fence, desugar and convert ``src`` to ANF (see the module docstring); ``structures``
     (parameter name -> ``trees.structure``) are the container arguments it is built for,
     ``callables`` (parameter or leaf name -> a function) the functions passed that it calls,
     ``called`` (helper -> statements its first inlining made, past ``INLINE_LIMIT``) the
     helpers it calls at every site (``Inliner.built_once``), not inlined first, ``constants``
-    (parameter or leaf name -> a str) the str values it is built for, read as constants."""
+    (parameter or leaf name -> a str) the str values it is built for, read as constants,
+    ``types`` (parameter name -> a class) the types of arguments it is built for, which
+    ``isinstance`` and ``type(p) is ...`` of those parameters read."""
     fdef = clone(src.node)       # the parse is shared by the builds (api._wrap): a copy
     lower_reraising_try(src, fdef)
     own = local_functions(src, fdef)
     lower_sugar(src, fdef)
     lower_comprehensions(src, fdef)
+    mark_messages(src, fdef)
     norm = _Normalizer(src, Namer(set()))       # its namer once the names are known
     norm.passed = dict(callables or {})
     norm.sizes.update(called or {})
     output = lower_containers(src, fdef, structures or {}, output=True,
                               functions=frozenset(callables or ()), constants=constants,
-                              outputs=norm.helper_output, local=frozenset(own))
+                              outputs=norm.helper_output, local=frozenset(own), types=types)
     containers = fdef.srcad_containers
     fence(src, fdef)
     taken = names_in(fdef) | set(src.namespace.cells)
@@ -113,3 +119,21 @@ def normalize(src: Source, structures: dict | None = None,
     program = Program(src, fdef, namer, norm.refs, norm.deps, norm.ref, norm.origins)
     program.output = output
     return program
+
+
+def copy_program(program: Program) -> Program:
+    """A copy of ``program`` (``normalize``'s result) that the later stages may change
+    without touching it: its tree cloned, its namer, references and dependencies copied, and
+    ``ref`` binding new references in the copy's. A build that normalizes what another
+    build just normalized (the generic derivative, then the first call's, specialized on
+    shapes) takes a copy instead: a tenth of normalizing again."""
+    norm = copy.copy(program.ref.__self__)      # the _Normalizer whose ``ref`` binds names
+    namer = Namer()
+    namer.taken = set(program.namer.taken)
+    namer._derived = dict(program.namer._derived)
+    namer._next = dict(program.namer._next)
+    norm.namer, norm.refs, norm.deps = namer, dict(program.refs), list(program.deps)
+    new = Program(program.source, clone(program.node), namer, norm.refs, norm.deps, norm.ref,
+                  program.origins)
+    new.output = program.output
+    return new

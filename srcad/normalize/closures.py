@@ -13,6 +13,10 @@ same function without
   range(3)]``), first made the display of its lambdas, with Python's binding: a default
   (``k=k``) takes the variable's value at its iteration, a free read of the variable the
   value it has once the comprehension ended (its last: late binding),
+* ``g = functools.partial(f, a, k=v)`` at the top level of its body, ``g`` bound once and
+  only called, ``f`` a name the function does not assign: each call ``g(x)`` is ``f(a, x,
+  k=v)`` (a call's keyword replacing the partial's), ``a`` and ``v`` as they were where the
+  partial was made (a name assigned again: a copy made there, ``_g_arg``),
 and the local functions they define, name -> a FunctionDef (a lambda as ``def`` returning its
 body). Each name is bound once and only called or passed to a call (``Calls`` refuses any
 other use); a parameter default of a local function is a constant. Any other nested ``def``
@@ -21,6 +25,7 @@ or lambda is left to the fence, which refuses it with its location.
 from __future__ import annotations
 
 import copy
+import functools
 
 import gast
 
@@ -50,6 +55,7 @@ def _as_def(lam, name):
 
 def local_functions(src: Source, fdef) -> dict:
     """Take ``fdef``'s local functions out of its body (see the module docstring)."""
+    _call_partials(src, fdef)
     if not any(isinstance(n, (gast.FunctionDef, gast.Lambda)) for stmt in fdef.body
                for n in walk(stmt)):
         return {}
@@ -78,6 +84,74 @@ def local_functions(src: Source, fdef) -> dict:
         body.append(_hoist_lambdas(src, _unrolled_lambdas(src, stmt), found, taken))
     fdef.body = body or [gast.copy_location(gast.Pass(), fdef)]
     return found
+
+
+def _call_partials(src: Source, fdef) -> None:
+    """Each call of a local ``g = functools.partial(f, ...)`` spelled as the call of ``f``
+    (see the module docstring); ``g`` then bound to nothing."""
+    stores: dict = {}
+    for n in gast.walk(fdef):
+        if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load):
+            stores[n.id] = stores.get(n.id, 0) + 1
+    taken = names_in(fdef)
+    body = []
+    for stmt in fdef.body:
+        made = _partial_made(src, stmt, stores)
+        if made is None:
+            body.append(stmt)
+            continue
+        name = stmt.targets[0].id
+        uses = [n for n in gast.walk(fdef) if isinstance(n, gast.Name) and n.id == name and
+                isinstance(n.ctx, gast.Load)]
+        calls = [c for c in gast.walk(fdef) if isinstance(c, gast.Call) and
+                 isinstance(c.func, gast.Name) and c.func.id == name]
+        if len(calls) != len(uses):
+            body.append(stmt)           # passed or read as a value: Calls refuses it
+            continue
+        bound = []                      # the arguments as they are here
+        for k, value in enumerate(made.args[1:] + [kw.value for kw in made.keywords]):
+            if isinstance(value, gast.Constant) or isinstance(value, gast.Name) and \
+                    stores.get(value.id, 0) <= 1:
+                bound.append(value)
+                continue
+            copied, i = f"_{name}_arg", 2
+            while copied in taken:
+                copied, i = f"_{name}_arg_{i}", i + 1
+            taken.add(copied)
+            body.append(gast.copy_location(gast.Assign(targets=[gast.Name(
+                id=copied, ctx=gast.Store(), annotation=None, type_comment=None)],
+                value=value, type_comment=None), stmt))
+            bound.append(gast.Name(id=copied, ctx=gast.Load(), annotation=None,
+                                   type_comment=None))
+        positional, keywords = bound[:len(made.args) - 1], bound[len(made.args) - 1:]
+        for call in calls:
+            given = {k.arg for k in call.keywords}
+            call.func = copy.deepcopy(made.args[0])
+            call.args = [copy.deepcopy(a) for a in positional] + call.args
+            call.keywords = [gast.keyword(arg=k.arg, value=copy.deepcopy(v))
+                             for k, v in zip(made.keywords, keywords) if k.arg not in given
+                             ] + call.keywords
+    fdef.body = body or [gast.copy_location(gast.Pass(), fdef)]
+
+
+def _partial_made(src: Source, stmt, stores: dict):
+    """The call ``functools.partial(f, ...)`` of ``g = functools.partial(f, ...)``, ``g``
+    bound once, ``f`` a name (or attribute of one) the function does not assign, no ``*``
+    or ``**`` among its arguments; else None."""
+    if not (isinstance(stmt, gast.Assign) and len(stmt.targets) == 1 and isinstance(
+            stmt.targets[0], gast.Name) and isinstance(stmt.value, gast.Call)):
+        return None
+    made = stmt.value
+    root = made.args[0] if made.args else None
+    while isinstance(root, gast.Attribute):
+        root = root.value
+    if not isinstance(root, gast.Name) or stores.get(root.id) or \
+            stores[stmt.targets[0].id] != 1 or any(
+                isinstance(a, gast.Starred) for a in made.args) or any(
+                k.arg is None for k in made.keywords) or \
+            src.namespace.resolve(made.func) is not functools.partial:
+        return None
+    return made
 
 
 def _check_defaults(src, fdef):

@@ -1,6 +1,8 @@
 """Comprehensions lowered to the loops they stand for, before the fence.
 
 Input: a FunctionDef as parsed. Output: the same function where each list comprehension, and
+each generator expression (or list comprehension) passed to ``min`` or ``max`` (the first
+least or greatest item, a ``ValueError`` for none, as Python's), and
 each generator expression passed to ``sum``, ``list``, ``tuple`` (computed as the list, which
 reads as the tuple does; one returned, or read as an operand or by ``isinstance``, stays
 ``tuple(list)``, which the transformers refuse rather than change its type), ``all`` or ``any`` (a flag, set by the first item deciding it; the
@@ -16,7 +18,9 @@ holding it (a set comprehension is ``set`` of that list):
                                                    s = s + w[i_1] * v[i_1]
 
 Nested generators are nested loops; the loop variables get names of their own (a
-comprehension's variables do not leak into the function). A comprehension in a ``while``
+comprehension's variables do not leak into the function), but the name ``(y := e)`` binds in
+a condition or item is the function's, as in Python (``y = e`` inside the loop, then ``y``:
+``sugar.lower_walrus``). A comprehension in a ``while``
 test (evaluated again at each iteration) and a generator expression elsewhere are left to the
 fence, which refuses them with their location. A dict comprehension of one loop over
 constants (``{k: f(k) for k in ('a', 'b')}``) is the dict literal ``{'a': f('a'), 'b':
@@ -33,11 +37,13 @@ import gast
 from ..naming import names_in
 from ..nodes import walk
 from ..source import Source
+from .sugar import lower_walrus
 
 __all__ = ["lower_comprehensions"]
 
 _COLLECT = {"sum", "list", "tuple"}
 _TESTS = ("all", "any")
+_EXTREMES = {"min": gast.Lt, "max": gast.Gt}    # the first least (greatest) item, as Python
 
 
 def _name(ident, ctx=None):
@@ -131,7 +137,7 @@ class _Lowering:
                                 return gast.copy_location(gast.Call(   # an output: its
                                     func=n.func, args=[made], keywords=[]), n)   # type
                             return made      # else the list, which reads as the tuple does
-                    for name in _TESTS:
+                    for name in (*_TESTS, *_EXTREMES):
                         if lowering.builtin(n.func, name):
                             return lowering.collect(n.args[0], name, pre, stmt, hint)
                 return self.generic_visit(n)
@@ -185,7 +191,8 @@ class _Lowering:
         """Statements computing ``comp`` into a new name (appended to ``pre``), and that
         name."""
         result = self.fresh(hint if kind not in _TESTS and hint else
-                            {"sum": "_total", "all": "_all", "any": "_any"}.get(kind, "_items"))
+                            {"sum": "_total", "all": "_all", "any": "_any", "min": "_least",
+                             "max": "_greatest"}.get(kind, "_items"))
         rename: dict = {}
         loops = []
         for gen in comp.generators:
@@ -215,6 +222,18 @@ class _Lowering:
                 targets=[_name(result, gast.Store())], value=decided, type_comment=None)],
                 orelse=[])], orelse=[])]
             start = gast.Constant(value=kind == "all", kind=None)
+        elif kind in _EXTREMES:
+            # the first item, then each one less (greater) than the one kept: min's and max's
+            # choice among equal items; an empty sequence raises as theirs does
+            item, first = self.fresh("_item"), self.fresh("_first")
+            inner = [_assign(item, elt), gast.If(test=_name(first), body=[
+                _assign(result, _name(item)), _assign(first, gast.Constant(value=False,
+                                                                           kind=None))],
+                orelse=[gast.If(test=gast.Compare(left=_name(item), ops=[_EXTREMES[kind]()],
+                                                  comparators=[target]),
+                                body=[_assign(result, _name(item))], orelse=[])])]
+            start = gast.Constant(value=True, kind=None)
+            result, target = first, _name(first)     # the flag first, the value after
         else:
             inner = [gast.Expr(value=gast.Call(func=gast.Attribute(
                 value=target, attr="append", ctx=gast.Load()), args=[elt], keywords=[]))]
@@ -227,12 +246,22 @@ class _Lowering:
                              type_comment=None)]
         made = [gast.Assign(targets=[_name(result, gast.Store())], value=start,
                             type_comment=None)] + body
+        if kind in _EXTREMES:       # min(()) raises ValueError; the value is the name kept
+            made.append(gast.If(test=target, body=[gast.Raise(exc=gast.Call(
+                func=_name("ValueError"), args=[gast.Constant(
+                    value=f"{kind}() arg is an empty sequence", kind=None)], keywords=[]),
+                cause=None)], orelse=[]))
+            result = inner[1].body[0].targets[0].id
         for s in made:
             for n in gast.walk(s):
                 if hasattr(n, "lineno") or isinstance(n, (gast.stmt, gast.expr)):
                     gast.copy_location(n, comp)
         pre += self.block(made)             # comprehensions nested in it
         return gast.copy_location(_name(result), comp)
+
+
+def _assign(ident, value):
+    return gast.Assign(targets=[_name(ident, gast.Store())], value=value, type_comment=None)
 
 
 def _constants(node):
@@ -289,3 +318,4 @@ def lower_comprehensions(src: Source, fdef) -> None:
     if any(isinstance(n, (gast.ListComp, gast.GeneratorExp, gast.DictComp, gast.SetComp))
            for n in walk(fdef)):
         fdef.body = _Lowering(src, fdef).block(fdef.body)
+        lower_walrus(src, fdef)     # (y := e) in a condition: y = e in the loop, as Python

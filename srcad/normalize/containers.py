@@ -39,7 +39,9 @@ arguments of this call (``srcad.trees.structure``). Output: the same function wh
   an object) called is its method on that object, ``super().f(x)`` the method past the
   method's class in the object's MRO; a library's method (``_asdict``) is never inlined;
 * an ``if`` or a conditional expression whose test is known when the derivative is built
-  (``isinstance(p, dict)``, ``'c' in p``, ``mode == 'sum'`` of a str in ``constants``) is
+  (``isinstance(p, dict)``, ``'c' in p``, ``mode == 'sum'`` of a str in ``constants``,
+  ``isinstance(p, tuple)`` and ``type(p) is list`` of an argument whose type it is built for,
+  in ``types``, or a name bound once to such a bool or class) is
   the branch taken, and what follows a block that always returns or raises is dropped;
 * ``{**DEFAULTS, **params}`` is a dict of the keys known then;
 * ``for k in p: p[k]`` over a parameter of no structure (a generic build) is refused;
@@ -184,6 +186,7 @@ class _Lowering:
         #                             derivative is built (n = len(params)) -> it
         self.mutated = _mutated(fdef) | _indexed_at_run_time(fdef)
         self.functions: frozenset = frozenset()
+        self.types: dict = {}       # a parameter the function does not assign -> its type
         self.local: frozenset = frozenset()     # names of the local functions it calls
         self.outputs = None         # (helper, views) -> the structure it returns, or None
         self.returns: dict = {}     # id(call) -> (call, the container of its leaves)
@@ -376,9 +379,9 @@ class _Lowering:
         if isinstance(node, gast.Call):
             return self.resolve_call(node, pre, hint)
         if isinstance(node, gast.IfExp):     # a if 'c' in p else b: decided by the structure
-            test = self.resolve(node.test, None, "")
-            if isinstance(test, _Const):
-                return self.resolve(node.body if test.value else node.orelse, pre, hint)
+            test = self.constant(node.test)
+            if test is not _MISSING:
+                return self.resolve(node.body if test else node.orelse, pre, hint)
             return None
         if isinstance(node, gast.Compare):
             return self.compare(node)
@@ -491,6 +494,8 @@ class _Lowering:
                 values.append(f.value)
             elif isinstance(n, gast.Constant):
                 values.append(n.value)
+            elif self.class_ref(n) is not None:     # type(p) is tuple
+                values.append(self.class_ref(n))
             else:
                 return None
         ops = {gast.In: lambda a, b: a in b, gast.NotIn: lambda a, b: a not in b,
@@ -500,6 +505,20 @@ class _Lowering:
             return None
         return _Const(all(ops[type(op)](a, b) for op, a, b in
                           zip(node.ops, values, values[1:])))
+
+    def global_ref(self, node) -> bool:
+        """Is ``node`` a name the function neither assigns nor takes as a parameter, or an
+        attribute of one (``tuple``, ``np.ndarray``), read in its namespace?"""
+        root = node
+        while isinstance(root, gast.Attribute):
+            root = root.value
+        return isinstance(root, gast.Name) and root.id not in self.counts and \
+            root.id not in self.params and root.id not in self.env
+
+    def class_ref(self, node):
+        """The class ``node`` names as written (a ``global_ref``), else None."""
+        cls = self.src.namespace.resolve(node) if self.global_ref(node) else None
+        return cls if isinstance(cls, type) else None
 
     def container_class(self, func):
         """The namedtuple class or plain dataclass (no ``__post_init__``, every field set by
@@ -702,6 +721,19 @@ class _Lowering:
                                for k, v in zip(base.keys, base.items)]}[func.attr]
             return _Static(trees.TUPLE, tuple, range(len(items)), items)
         statics = [self.resolve(a, pre, hint) for a in args]
+        known = self.type_of(args[0], statics[0]) if len(args) == 1 + self.builtin(
+            func, "isinstance") and not node.keywords else None
+        if known is not None and self.builtin(func, "type"):
+            return _Const(known)
+        if known is not None and self.builtin(func, "isinstance"):
+            given = args[1].elts if isinstance(args[1], gast.Tuple) else [args[1]]
+            if not all(self.global_ref(c) for c in given):
+                return None
+            classes = [self.src.namespace.resolve(c) for c in given]   # (list, tuple)
+            flat = [c for cls in classes for c in (cls if isinstance(cls, tuple) else (cls,))]
+            if all(isinstance(c, type) for c in flat):
+                return _Const(issubclass(known, tuple(flat)))
+            return None
         if not any(isinstance(s, _Static) for s in statics):
             if self.builtin(func, "dict") and node.keywords and not args and pre is not None:
                 return _Static(trees.DICT, dict, [k.arg for k in node.keywords],
@@ -711,11 +743,6 @@ class _Lowering:
         first = statics[0] if statics else None
         if self.builtin(func, "len") and isinstance(first, _Static):
             return _Const(len(first.items))
-        if self.builtin(func, "isinstance") and isinstance(first, _Static):
-            cls = self.src.namespace.resolve(args[1]) if len(args) > 1 else None
-            if isinstance(cls, (type, tuple)):
-                return _Const(issubclass(first.cls, cls))
-            return None
         if isinstance(first, _Static) and len(args) == 1 and not node.keywords:
             if pre is not None and not _displayable(first) and self.zeros_like(func):
                 return self.zeros_of(first, node, pre, hint)  # zeros of a dict, a namedtuple
@@ -744,6 +771,21 @@ class _Lowering:
             return _Static(trees.TUPLE, tuple, range(len(rows)), [
                 _Static(trees.TUPLE, tuple, range(len(r)), r) for r in rows])
         return None
+
+    def type_of(self, node, found):
+        """The type of ``node`` (``found``, what it resolves to) when the derivative is built:
+        a container's, or an argument's in ``types``; else None."""
+        if isinstance(found, _Static):
+            return found.cls
+        if isinstance(node, gast.Name) and found is None and node.id in self.types:
+            return self.types[node.id]
+        return None
+
+    def tests_type(self, call) -> bool:
+        """Is ``call`` ``isinstance(p, ...)`` or ``type(p)`` of a parameter in ``types``?"""
+        return (self.builtin(call.func, "isinstance") or self.builtin(call.func, "type")) and \
+            bool(call.args) and isinstance(call.args[0], gast.Name) and \
+            call.args[0].id in self.types
 
     def zeros_like(self, func) -> bool:
         """Is ``func`` srcad's ``runtime.zeros_like`` (the zero derivative generated code
@@ -1246,9 +1288,9 @@ class _Lowering:
                 return pre + self.unroll(stmt, _Static(trees.TUPLE, tuple, range(len(keys)),
                                                        [_Const(k) for k in keys]))
         if isinstance(stmt, gast.If):
-            test = self.resolve(stmt.test, None, "")
-            if isinstance(test, _Const):      # if 'b' in params: decided by the structure
-                return self.block(stmt.body if test.value else stmt.orelse)
+            test = self.constant(stmt.test)
+            if test is not _MISSING:          # if 'b' in params: decided by the structure
+                return self.block(stmt.body if test else stmt.orelse)
         if isinstance(stmt, (gast.If, gast.While)):
             stmt.test = self.expr(stmt.test, pre)
             stmt.body, stmt.orelse = self.block(stmt.body), self.block(stmt.orelse)
@@ -1278,6 +1320,8 @@ class _Lowering:
             value = self.constant(stmt.value)
             if type(value) in (int, str):
                 self.values[ident] = value
+            elif (type(value) is bool or isinstance(value, type)) and ident not in self.params:
+                self.env[ident] = _Const(value)     # _is = isinstance(p, tuple); if _is:
         return pre + [stmt]
 
     def constant_keys(self, loop):
@@ -1572,7 +1616,7 @@ def _indexed_at_run_time(fdef) -> set:
 def lower_containers(src: Source, fdef, structures: dict, views: dict | None = None,
                      functions: frozenset = frozenset(), output: bool = False,
                      outputs=None, local: frozenset = frozenset(),
-                     constants: dict | None = None):
+                     constants: dict | None = None, types: dict | None = None):
     """Lower ``fdef`` (in place) for container parameters of ``structures`` (parameter name
     -> ``trees.structure``), and every container literal it makes; ``views`` (an inlined
     helper's parameter -> the container its caller passed, see ``helper_call``) are bound
@@ -1586,7 +1630,9 @@ def lower_containers(src: Source, fdef, structures: dict, views: dict | None = N
     call of a user helper returns (else None), whose leaves its caller then reads by name.
     ``constants`` (parameter or leaf name -> a str): the str values the derivative is built
     for (``Spec.callables``), read as those constants where the function does not assign
-    the parameter (``TABLE[name]``, ``if mode == 'train':`` decided).
+    the parameter (``TABLE[name]``, ``if mode == 'train':`` decided); ``types`` (parameter
+    name -> class): the types of the arguments it is built for, which ``isinstance(p, T)``
+    and ``type(p)`` read where the function does not assign the parameter.
     ``fdef.srcad_deps`` lists the classes whose calls were made containers (for the
     cache); ``fdef.srcad_containers`` the names bound to containers in ``fdef``, which its
     nested functions and lambdas read as their ``views``."""
@@ -1602,6 +1648,7 @@ def lower_containers(src: Source, fdef, structures: dict, views: dict | None = N
                          if not (isinstance(v, _Const) and k in rebound)})  # parameter kept
     lowering.env.update({k: _Const(v) for k, v in (constants or {}).items()
                          if k not in rebound and k not in structures})
+    lowering.types = {k: v for k, v in (types or {}).items() if k not in rebound}
     args = fdef.args
     kw_defaults = []
     for field in ("posonlyargs", "args", "kwonlyargs"):
@@ -1633,7 +1680,8 @@ def lower_containers(src: Source, fdef, structures: dict, views: dict | None = N
     if not _uses_containers(fdef, lowering) and not structures and not views and \
             not lowering.env and not any(
             isinstance(n, gast.Call) and (lowering.container_class(n.func) is not None or
-                                          lowering.returns_container(n))
+                                          lowering.returns_container(n) or
+                                          lowering.tests_type(n))
             for n in walk(fdef)):
         return None
     fdef.body = lowering.block(fdef.body)

@@ -3,7 +3,8 @@
 Input: a parsed FunctionDef (the user's function, or a helper about to be inlined). Output:
 nothing, or a ``SrcadSyntaxError`` at the first unsupported construct, with the user's
 location and what to write instead. Everything past the fence may assume none of ``_REJECT``
-occurs (f-strings only inside ``assert``, ``raise`` and expression statements), loops have no
+occurs (f-strings only inside ``assert``, ``raise``, expression statements and the
+assignments of strings for messages, ``messages.py``), loops have no
 ``else``, attributes are not assigned and no user name starts with ``_srcad``.
 """
 from __future__ import annotations
@@ -44,12 +45,13 @@ _REJECT = {
                     "constants when the derivative is built)", "iterate over a dict's items, "
                     "keys or values, a container argument or constants, or write a for loop"),
     gast.GeneratorExp: ("generator expressions other than in sum(...), list(...), "
-                        "tuple(...), all(...) and any(...)",
+                        "tuple(...), all(...), any(...), min(...) and max(...)",
                         "write a list comprehension or a loop"),
     gast.Set: ("set literals", "use a tuple"),
     gast.Starred: ("*-unpacking", "pass the arguments explicitly"),
     gast.JoinedStr: ("f-strings here", "format strings only in messages: `assert`, `raise`, "
-                     "`print`, `logging` and `warnings.warn` (primal-only statements)"),
+                     "`print`, `logging` and `warnings.warn` (primal-only statements), or "
+                     "assign them to a name those alone read (msg = f'...'; log.debug(msg))"),
 }
 _MESSAGES = (gast.Assert, gast.Raise, gast.Expr)   # where f-strings may stand (their messages)
 
@@ -67,7 +69,8 @@ def fence(src: Source, fdef: gast.FunctionDef):
                          "Call the derivative, or show it for example arguments: "
                          "srcad.show(f, *args).")
     for stmt in fdef.body:
-        messages = {id(n) for m in walk(stmt) if isinstance(m, _MESSAGES)
+        messages = {id(n) for m in walk(stmt) if isinstance(m, _MESSAGES) or
+                    getattr(m, "srcad_message", False)
                     for n in walk(m) if isinstance(n, gast.JoinedStr)}
         passed = {id(a) for n in walk(stmt) if isinstance(n, gast.Call)
                   for a in n.args if isinstance(a, gast.Starred)}     # calls decide (calls.py)

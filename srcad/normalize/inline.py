@@ -33,6 +33,7 @@ from .trys import lower_reraising_try
 from .containers import function_items, lower_containers, renamed, star_view
 from .fence import fence
 from .jumps import _lower_returns
+from .messages import mark_messages
 from .program import TypeError_, _literal_or_ref, _loc_error, _name, assigned_names
 from .scope import _Scope
 from .sugar import lower_sugar
@@ -212,6 +213,7 @@ class Inliner(Expressions):
         own = local_functions(src, fdef)
         lower_sugar(src, fdef)
         lower_comprehensions(src, fdef)
+        mark_messages(src, fdef)
         tree = lower_containers(src, fdef, {}, views, frozenset(self.passed), output=output,
                                 outputs=self.helper_output, local=frozenset(own))
         self.deps += fdef.srcad_deps
@@ -253,6 +255,7 @@ class Inliner(Expressions):
         own = local_functions(src, fdef)
         lower_sugar(src, fdef)
         lower_comprehensions(src, fdef)
+        mark_messages(src, fdef)
         params = fdef.args
         bound_here = assigned_names(fdef) | {a.id for a in params.posonlyargs + params.args +
                                              params.kwonlyargs + [params.vararg, params.kwarg]

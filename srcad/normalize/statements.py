@@ -26,7 +26,7 @@ from ..source import _is_user_function, parse_function
 from .calls import Calls, _makes_callables
 from .inline import _mutated_params
 from .lifting import Bound
-from .program import _as_written, _dotted, _jump_in, _loc_error, _name
+from .program import _as_written, _dotted, _jump_in, _loc_error, _name, assigned_names
 from .scope import _Scope, _is_global_ref, _is_static_root
 
 __all__ = ["Statements"]
@@ -77,6 +77,9 @@ class Statements(Calls):
                 elif isinstance(value, list):
                     value[:] = [self.name(scope, v) if isinstance(v, gast.Name) and isinstance(
                         v.ctx, gast.Load) else v for v in value]
+        if isinstance(new, gast.Assign):     # msg = f"...": its name as the scope's
+            new.targets = [self.name(scope, t) for t in new.targets]
+            new.srcad_primal_only = True
         if isinstance(new, gast.Expr):
             new.srcad_primal_only = True
             func = getattr(new.value, "func", None)
@@ -194,6 +197,8 @@ class Statements(Calls):
         raise _loc_error(scope.src, stmt, *_dropped_value(value))
 
     def stmt_Assign(self, scope, stmt, pre):
+        if getattr(stmt, "srcad_message", False):   # msg = f"..." read by messages only
+            return self.primal_only(scope, stmt)
         targets = stmt.targets
         value = stmt.value
         out = []
@@ -401,6 +406,12 @@ class Statements(Calls):
         if known is not None:       # a helper's `act is None` for the argument it was given
             return self.body(scope, stmt.body if known else stmt.orelse)
         test = self.atom(scope, stmt.test, pre, hint="cond")
+        if isinstance(stmt.test, gast.Name) and stmt.test.id in assigned_names(
+                stmt.body + stmt.orelse):     # if first: ...; first = False
+            tmp = self.namer.temp_for(test)   # the test as it was: the adjoint sweep reads it
+            pre.append(gast.Assign(targets=[_name(tmp, gast.Store())], value=test,
+                                   type_comment=None))
+            test = _name(tmp, gast.Load())
         return [gast.If(test=test, body=self.body(scope, stmt.body),
                         orelse=self.body(scope, stmt.orelse))]
 

@@ -10,6 +10,9 @@ Input: a FunctionDef as parsed (the user's function or a helper about to be inli
 * ``import m as n`` / ``from m import a`` are dropped and their names bound in
   ``src.namespace.imports`` (resolved when the derivative is built, as Python would);
 * ``(n := e)`` inside a statement is ``n = e`` placed before it, and ``n`` in its place;
+  one inside a list or set comprehension or a generator expression is left to
+  ``comprehensions``, whose loops bind ``n`` in the function's scope (Python's binding), and
+  which hands them back here (``lower_walrus``);
 * a nested unpacking target, ``(a, b), c = v``, unpacks one level at a time into fresh
   names, left to right as Python assigns (``_unpack, c = v`` then ``a, b = _unpack``), so
   each level is a flat unpacking whose length is checked as Python checks it (a loop's
@@ -28,7 +31,7 @@ from ..nodes import walk
 from ..source import Source
 from .program import _loc_error
 
-__all__ = ["lower_sugar"]
+__all__ = ["lower_sugar", "lower_walrus"]
 
 _SUGAR = (gast.Match, gast.Delete, gast.Global, gast.Import, gast.ImportFrom, gast.NamedExpr)
 
@@ -285,10 +288,14 @@ class _Sugar:
                 return n
 
             def refuse(self, n):
-                sugar.refuse_walrus(n, "inside a comprehension")
+                sugar.refuse_walrus(n, "inside a dict comprehension")
                 return n
 
-            visit_ListComp = visit_SetComp = visit_DictComp = visit_GeneratorExp = refuse
+            def loops(self, n):          # lowered to loops first (comprehensions.py)
+                return n
+
+            visit_DictComp = refuse
+            visit_ListComp = visit_SetComp = visit_GeneratorExp = loops
         return Hoist().visit(node)
 
 
@@ -304,3 +311,9 @@ def lower_sugar(src: Source, fdef) -> None:
            _nested(n.targets[0]) for n in walk(fdef)):
         fdef.body = _Sugar(src, fdef).block(fdef.body) or [
             gast.copy_location(gast.Pass(), fdef)]
+
+
+def lower_walrus(src: Source, fdef) -> None:
+    """``:=`` of the loops a comprehension became (``comprehensions``), lowered as any."""
+    if any(isinstance(n, gast.NamedExpr) for n in walk(fdef)):
+        fdef.body = _Sugar(src, fdef).block(fdef.body)

@@ -17,6 +17,7 @@ import importlib
 
 import gast
 
+from ..nodes import walk
 from ..source import UNRESOLVED, Source
 from .program import _jump_in, _loc_error
 
@@ -26,6 +27,8 @@ __all__ = ["lower_reraising_try", "handler_for", "then_finally"]
 def lower_reraising_try(src: Source, fdef: gast.FunctionDef) -> None:
     """Replace, in place, each re-raising ``try`` of ``fdef`` by its body, and each ``try``
     of imports by what runs."""
+    if not any(n.__class__ is gast.Try for n in walk(fdef)):
+        return                          # (most functions: one fast walk, not gast's)
     for node in list(gast.walk(fdef)):
         for field in ("body", "orelse", "finalbody"):
             block = getattr(node, field, None)

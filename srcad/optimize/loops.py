@@ -23,13 +23,15 @@ from __future__ import annotations
 
 import gast
 
-from ..analysis import walk
+from ..analysis import walk, walk_statements
 from .tree import _blocks, _name_counts
 
 __all__ = ["item_loops", "carried_copies"]
 
 
 def item_loops(fdef: gast.FunctionDef) -> gast.FunctionDef:
+    if not any(isinstance(s, gast.For) for s in walk_statements(fdef.body)):
+        return fdef                     # (straight-line code: no walk of its expressions)
     stores, loads = _name_counts(fdef)
     ranges = {s.targets[0].id: s for s in walk(fdef) if isinstance(s, gast.Assign)
               and len(s.targets) == 1 and isinstance(s.targets[0], gast.Name)
@@ -108,17 +110,25 @@ def carried_copies(fdef: gast.FunctionDef) -> gast.FunctionDef:
     params = {a.id for a in fdef.args.posonlyargs + fdef.args.args + fdef.args.kwonlyargs}
 
     for stmts in _blocks(fdef.body):
+        names: dict = {}        # id(statement) -> the names in it, walked once per block
         for i in range(len(stmts)):
-            j = _copy_of(stmts, i, stores, loads, params) if i < len(stmts) else None
+            j = _copy_of(stmts, i, stores, loads, params, names) if i < len(stmts) else None
             if j is not None:
                 stmts[i].targets[0].id = stmts[j].targets[0].id
                 del stmts[j]
     return fdef
 
 
-def _copy_of(stmts, i, stores, loads, params):
+def _copy_of(stmts, i, stores, loads, params, memo):
     """The index of ``v = t`` that copies the temporary ``stmts[i]`` binds, when ``stmts[i]``
-    can compute ``v`` directly, else None."""
+    can compute ``v`` directly, else None. ``memo``: the names of the statements after
+    ``stmts[i]`` (a statement changes only once it is ``stmts[i]``, never read again)."""
+    def names_of(stmt):
+        found = memo.get(id(stmt))
+        if found is None:
+            found = memo[id(stmt)] = {n.id for n in walk(stmt) if isinstance(n, gast.Name)}
+        return found
+
     s = stmts[i]
     if not (isinstance(s, gast.Assign) and len(s.targets) == 1 and isinstance(
             s.targets[0], gast.Name)) or _tagged(s):
@@ -128,8 +138,7 @@ def _copy_of(stmts, i, stores, loads, params):
         return None
     for j in range(i + 1, len(stmts)):
         c = stmts[j]
-        names = {n.id for n in walk(c) if isinstance(n, gast.Name)}
-        if t not in names:
+        if t not in names_of(c):
             continue
         if not (isinstance(c, gast.Assign) and len(c.targets) == 1 and isinstance(
                 c.targets[0], gast.Name) and isinstance(c.value, gast.Name)
@@ -137,7 +146,7 @@ def _copy_of(stmts, i, stores, loads, params):
             return None
         v = c.targets[0].id
         for between in stmts[i + 1:j]:
-            if v in {n.id for n in walk(between) if isinstance(n, gast.Name)}:
+            if v in names_of(between):
                 return None
         return j
     return None

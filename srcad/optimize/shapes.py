@@ -185,7 +185,7 @@ def with_shapes(fdef: gast.FunctionDef, shapes: dict, np_name: str) -> gast.Func
             if isinstance(d, str):
                 sizes.setdefault(d, (p, i))
     _dot_as_matmul(fdef, shapes)
-    _last_axis(fdef, _Shapes(fdef, shapes, np_name))
+    _last_axis(fdef, lambda: _Shapes(fdef, shapes, np_name))
     parents: dict = {}
     for site in list(walk(fdef, parents)):
         helper = _helper_name(site)
@@ -273,13 +273,20 @@ def _dot_as_matmul(fdef, shapes):
             del site.args[3]
 
 
-def _last_axis(fdef, known):
+def _last_axis(fdef, facts):
     """``np.expand_dims(v, k)`` with ``k`` the rank of ``v`` -> ``np.expand_dims(v, -1)``: the
     same new last axis, written so that it stays the last one where ``v`` becomes a value of
-    lower rank that broadcasts the same (``_absorbed`` follows ``-1`` only)."""
+    lower rank that broadcasts the same (``_absorbed`` follows ``-1`` only). ``facts()``:
+    the ``_Shapes`` of ``fdef``, gathered at the first such call (before any rewrite), not
+    for a function without one."""
+    known = None
     for node in walk(fdef):
-        if isinstance(node, gast.Call) and _dotted(node.func) == known.np + ".expand_dims" and len(
+        if isinstance(node, gast.Call) and _dotted(node.func).endswith(".expand_dims") and len(
                 node.args) == 2 and not node.keywords:
+            if known is None:
+                known = facts()
+            if _dotted(node.func) != known.np + ".expand_dims":
+                continue
             shape = known.of(node.args[0])
             if isinstance(shape, tuple) and literal(node.args[1]) == len(shape):
                 node.args[1] = gast.UnaryOp(op=gast.USub(), operand=gast.Constant(value=1,

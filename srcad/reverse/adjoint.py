@@ -16,7 +16,7 @@ from ..analysis import primitive_call, walk
 from ..instantiate import bind, check_coverage, mark_broadcasts, template_for
 from ..sharing import _dotted
 from ..nodes import assign as _assign, attr as _attr, call as _call, loads as _loads, name as _name
-from ..template import make_zero, simplify_zeros
+from ..template import clone, make_zero, simplify_zeros
 from .contributions import Contributions
 
 
@@ -147,7 +147,7 @@ class AdjointStatements(Contributions):
 
         def resolve_d(param, store):
             if param in live_out:
-                return None if store else copy.deepcopy(live_out[param])
+                return None if store else clone(live_out[param])
             bound = inputs.get(param)
             if not store:
                 return make_zero(bound)

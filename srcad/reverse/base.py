@@ -11,7 +11,7 @@ import gast
 import numpy as np
 
 from .. import runtime
-from ..analysis import list_names, maybe_list_names
+from ..analysis import list_names, maybe_list_names, walk
 from ..errors import NoRuleError
 from ..instantiate import Broadcasts, runtime_ref
 from ..nodes import assign as _assign, attr as _attr, call as _call, name as _name
@@ -60,7 +60,7 @@ class _Base:
         self.maybe_lists = maybe_list_names(program.node, shapes, self.lists)
         # names the code binds to None (generated code being differentiated again binds a
         # name before the loop defining it): their adjoint may be a number, not an array
-        self.maybe_none = {n.targets[0].id for n in gast.walk(program.node)
+        self.maybe_none = {n.targets[0].id for n in walk(program.node)
                            if isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Name)
                            and isinstance(n.value, gast.Constant) and n.value.value is None}
         self.saves: list[_Save] = []
