@@ -2838,6 +2838,9 @@ def hvp(f: Callable[..., Any], wrt: Wrt = 0, optimized: bool = True, verbose: in
 
 
 hvp.__srcad_makes_derivatives__ = True      # type: ignore[attr-defined]  # hvp(h)(x, v) inside
+# jvp(h, (x,), (t,)) inside a differentiated function: the normalizer spells it as this
+# forward derivative with preserve_result=True, called with the primals and tangents
+jvp.__srcad_forward__ = autodiff            # type: ignore[attr-defined]
 
 
 def _helper_derivative(f, mode, wrt, called):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ast
 import builtins
+import copy
+import dataclasses
 import dis
 import inspect
 import linecache
@@ -202,6 +204,9 @@ def parse_function(fn) -> Source:
     fn = _unwrap(fn)
     if isinstance(fn, (types.MethodType,)):
         fn = fn.__func__
+    made = getattr(fn, "__srcad_parsed__", None)
+    if made is not None:        # a local function srcad lifted (normalize.lifting): its
+        return dataclasses.replace(made, node=copy.deepcopy(made.node))    # user's source
     if not isinstance(fn, types.FunctionType):
         raise SourceUnavailableError(
             f"cannot differentiate {fn!r}: it is not a Python function with source code",

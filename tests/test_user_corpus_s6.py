@@ -952,18 +952,12 @@ def s4_partial_called_shadow(x):
     return sh_g(x)
 
 
-_SH = ('REFUSED (was SILENT WRONG: it used the module-level function of that name): '
-       'srcad.grad(name)/value_and_grad(name) of a local name inside a differentiated function')
-
-
+# srcad.grad of a local shadowing a module-level function: once SILENT WRONG (the
+# module-level function of that name was used), then refused; differentiated since session 11
+# (normalize/lifting.py: the local's own function, tests/test_nested_local_grad.py)
 @pytest.mark.parametrize('f', [
-    pytest.param(s4_local_partial_shadow, marks=pytest.mark.xfail(strict=True, raises=srcad.NoRuleError, reason=_SH + ' (local partial)')),
-    pytest.param(s4_local_partial_vg_shadow, marks=pytest.mark.xfail(strict=True, raises=srcad.NoRuleError, reason=_SH + ' (value_and_grad)')),
-    pytest.param(s4_local_lambda_shadow, marks=pytest.mark.xfail(strict=True, raises=srcad.NoRuleError, reason=_SH + ' (local lambda)')),
-    pytest.param(s4_nested_def_shadow, marks=pytest.mark.xfail(strict=True, raises=srcad.NoRuleError, reason=_SH + ' (nested def)')),
-    pytest.param(s4_alias_shadow, marks=pytest.mark.xfail(strict=True, raises=srcad.NoRuleError,
-                                                          reason=_SH + ' (alias q = sh_h)')),
-    s4_partial_called_shadow,
+    s4_local_partial_shadow, s4_local_partial_vg_shadow, s4_local_lambda_shadow,
+    s4_nested_def_shadow, s4_alias_shadow, s4_partial_called_shadow,
 ])
 def test_s4_shadowed_local(f):
     x = np.array([0.3, -0.7, 1.1, 0.5])
@@ -1140,11 +1134,9 @@ def test_p6_partial_of_parameter_refused_or_right():
 
 def test_p6_grad_of_module_partial():
     """srcad.grad(p) inside, p a module-level functools.partial, was a NoRuleError naming an
-    internal function (srcad.api.dh2) with a hint to register a rule for it; refused at the
-    call, saying what to write."""
-    with pytest.raises(srcad.NoRuleError, match="of a functools.partial") as info:
-        check_scalar(p6_grad_of_module_partial, W4.copy())
-    assert "pass the bound values" in info.value.hint
+    internal function (srcad.api.dh2), then refused at the call; since session 11 the
+    derivative of the partial's function, called with the bound values."""
+    check_scalar(p6_grad_of_module_partial, W4.copy())
 
 
 def sh_act(z):

@@ -25,7 +25,8 @@ imports, ``:=``), ``comprehensions`` (to loops),
 ``containers`` (container parameters by
 their leaves, containers with constant keys to names), ``fence`` (refusals), ``jumps``
 (``return``/``break``/``continue`` to flags), ``statements``, ``loops``, ``anf``
-(expressions), ``calls`` (callee resolution, methods), ``inline`` (user helpers), ``scope``
+(expressions), ``calls`` (callee resolution, methods), ``lifting`` (partials of local
+values, local functions differentiated inside), ``inline`` (user helpers), ``scope``
 (names and references), ``rename`` (straight-line redefinitions); ``program`` holds the
 result, ``Program``.
 """

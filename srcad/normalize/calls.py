@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import inspect
 import types
 
 import gast
@@ -18,11 +19,13 @@ import numpy as np
 
 from .. import registry, runtime
 from ..errors import NoRuleError, SrcadError
-from ..source import UNRESOLVED, _is_user_function
+from ..source import UNRESOLVED, _is_user_function, _unwrap
 from ..template import static_value
-from .closures import LocalFunction
+from .closures import LocalFunction, _as_def
+from ..nodes import walk
 from .inline import Inliner
-from .program import _dotted, _literal_or_ref, _loc_error, _name
+from .lifting import Bound, lifted
+from .program import TypeError_, _dotted, _literal_or_ref, _loc_error, _name, assigned_names
 from .scope import _is_global_ref, _is_static_root
 
 __all__ = ["Calls", "METHODS"]
@@ -161,16 +164,23 @@ class Calls(Inliner):
             callee = self.resolve(scope, func)
         if callee is UNRESOLVED and isinstance(func, gast.Call):
             callee = self.made_derivative(scope, func)      # srcad.grad(h)(x)
-            if callee is not UNRESOLVED:
+            if callee is not UNRESOLVED and not isinstance(callee, Bound):
                 func = _name(self.ref(callee, getattr(callee, "__name__", "derivative")),
                              gast.Load())
                 node = gast.copy_location(gast.Call(func=func, args=node.args,
                                                     keywords=node.keywords), node)
+        if isinstance(callee, Bound):         # a partial of local values, a lifted closure
+            if starred:
+                raise _star_error(scope, node)
+            return self.bound_call(scope, node, callee, pre, hint)
         if callee is UNRESOLVED:
             raise _loc_error(scope.src, node, f"cannot resolve the function "
                              f"`{_dotted(func)}`",
                              "srcad resolves callees when it builds the derivative: call a "
                              "module-level function or a NumPy function by name.", NoRuleError)
+        forward = getattr(callee, "__srcad_forward__", None)
+        if forward is not None and not starred:          # srcad.jvp(h, (x,), (t,))
+            return self.jvp_call(scope, node, callee, forward, pre, hint)
         if isinstance(getattr(callee, "__self__", None), np.ufunc) and \
                 registry.lookup(callee) is None:
             callee, node = _ufunc_method(self, scope, node, callee)
@@ -216,15 +226,63 @@ class Calls(Inliner):
                     for k in node.keywords]
         return self.resolved_call(scope, node, func, callee, args, keywords, pre, hint)
 
-    def made_derivative(self, scope, call):
+    def jvp_call(self, scope, node, jvp, factory, pre, hint):
+        """``srcad.jvp(f, (x, ...), (t, ...), wrt=...)`` as JAX's ``jvp`` is, the forward
+        derivative ``autodiff(f, mode='forward', wrt=..., preserve_result=True)`` (made as
+        ``made_derivative`` makes it: of a local function too) called with the primals,
+        then the tangents: ``(value, tangent)``."""
+        try:
+            bound = inspect.signature(jvp).bind(*node.args, **{k.arg: k.value
+                                                               for k in node.keywords})
+        except TypeError as exc:
+            raise _loc_error(scope.src, node, f"bad call to {_dotted(node.func)}: {exc}",
+                             "Fix the arguments.", TypeError_) from None
+        given = bound.arguments
+        primals, tangents = given["primals"], given["tangents"]
+        if not all(isinstance(n, (gast.Tuple, gast.List)) for n in (primals, tangents)) or \
+                set(given) - {"f", "primals", "tangents", "wrt", "argnums", "optimized"}:
+            raise _loc_error(scope.src, node, f"`{_dotted(node.func)}` inside a "
+                             "differentiated function with primals or tangents that are not "
+                             "tuple displays, or with batched= or has_aux=", "Write both "
+                             "tuples in the call (srcad.jvp(h, (x,), (t,))), or call "
+                             "srcad.autodiff(h, mode='forward')(x, t).", NoRuleError)
+        wrt = given.get("argnums", given.get("wrt")) or gast.Tuple(elts=[
+            gast.Constant(value=i, kind=None) for i in range(len(primals.elts))],
+            ctx=gast.Load())
+        options = [gast.keyword(arg="mode", value=gast.Constant(value="forward", kind=None)),
+                   gast.keyword(arg="wrt", value=wrt),
+                   gast.keyword(arg="preserve_result", value=gast.Constant(value=True,
+                                                                          kind=None))]
+        if "optimized" in given:
+            options.append(gast.keyword(arg="optimized", value=given["optimized"]))
+        made = gast.copy_location(gast.Call(func=node.func, args=[given["f"]],
+                                            keywords=options), node)
+        derivative = self.made_derivative(scope, made, factory)
+        call = gast.copy_location(gast.Call(func=made, args=primals.elts + tangents.elts,
+                                            keywords=[]), node)
+        if isinstance(derivative, Bound):
+            return self.bound_call(scope, call, derivative, pre, hint)
+        func = _name(self.ref(derivative, getattr(derivative, "__name__", "derivative")),
+                     gast.Load())
+        call.func = func
+        return self.resolved_call(scope, call, func, derivative, [
+            self.argument(scope, a, pre) for a in call.args], [], pre, hint)
+
+    def made_derivative(self, scope, call, factory=None):
         """The derivative ``srcad.grad(h, wrt=...)`` (or ``value_and_grad``, ``autodiff``,
-        or ``functools.partial(h, a=3.0)``) written in a call, made when the derivative is
-        built: the function and options must be module-level names and literals; else
-        UNRESOLVED."""
-        factory = self.resolve(scope, call.func)    # srcad's factories carry the marker
-        if not getattr(factory, "__srcad_makes_derivatives__", False) and \
-                factory is not functools.partial:
+        ``hvp``, or ``functools.partial(h, a=3.0)``) written in a call, made when the
+        derivative is built: the options must be module-level names and literals, the
+        function a module-level one, or a local the build knows (an alias ``q = h``, a
+        partial, a nested def or lambda: ``lifting``), whose derivative is a ``Bound``;
+        else UNRESOLVED."""
+        if factory is None:                         # srcad's factories carry the marker
+            factory = self.resolve(scope, call.func)
+        if not _makes_callables(factory):
             return UNRESOLVED
+        if not call.args:
+            raise _loc_error(scope.src, call, f"`{_dotted(call.func)}` called without a "
+                             "function", "Pass the function first.", TypeError_)
+        target = self.made_target(scope, call.args[0])
         def static(arg):
             try:
                 return static_value(arg)
@@ -235,20 +293,178 @@ class Calls(Inliner):
                 if not isinstance(root, gast.Name) or self.is_local(scope, root.id):
                     return UNRESOLVED    # a local (also one shadowing a global): run time
                 return self.resolve(scope, arg)
-        args = [static(a) for a in call.args]
+        if factory is functools.partial:
+            return self.made_partial(scope, call, target, static)
+        args = [static(a) for a in call.args[1:]]
         keywords = {k.arg: static(k.value) for k in call.keywords}
-        if any(v is UNRESOLVED for v in [*args, *keywords.values()]) or None in keywords:
-            raise _loc_error(scope.src, call, f"`{_dotted(call.func)}` called with a function "
-                             "or option that is not a module-level name or a literal",
-                             "Make it at module level (dh = srcad.grad(h), g = functools."
-                             "partial(h, a=3.0)) and call that, or call the function with the "
-                             "values directly (h(x, a=lam)).", NoRuleError)
-        if factory is not functools.partial and args and isinstance(args[0], functools.partial):
+        if target is UNRESOLVED or any(v is UNRESOLVED for v in [*args, *keywords.values()]) \
+                or None in keywords:
+            raise _not_static(scope, call)
+        if keywords.get("has_aux") is True:     # its generated code returns the pair its
+            # public function rearranges: inlined, the caller would read the wrong items
+            raise _loc_error(scope.src, call, f"`{_dotted(call.func)}(..., has_aux=True)` "
+                             "inside a differentiated function", "Make the derivative of a "
+                             "function returning the value alone, and compute the auxiliary "
+                             "value beside it.", NoRuleError)
+        if isinstance(target, functools.partial) and registry.lookup(target) is None:
+            target = self.partial_bound(target)
+        if isinstance(target, LocalFunction):
+            target = Bound(target)
+        if not isinstance(target, Bound):
+            return factory(target, *args, **keywords)
+        if isinstance(target.func, LocalFunction):      # lifted: the closure's reads passed
+            fn, free = self.lift(target.func, call.args[0])
+            target = Bound(fn, target.args, target.keywords, free, target.func.scope)
+        if target.keywords and getattr(factory, "__name__", "") not in ("grad",
+                                                                        "value_and_grad"):
             raise _loc_error(scope.src, call, f"`{_dotted(call.func)}` of a functools.partial "
-                             "inside a differentiated function", "Differentiate the partial's "
-                             "function and pass the bound values (srcad.grad(h)(x, y=0.5)).",
-                             NoRuleError)
-        return factory(*args, **keywords)
+                             "binding keywords: the derivative takes more positional "
+                             "arguments after the function's (tangents, a seed, a vector)",
+                             "Bind the values by position (functools.partial(h, a)), or "
+                             "differentiate the function and pass them (srcad.hvp(h)(x, v, "
+                             "...)).", NoRuleError)
+        args, keywords = _moved_wrt(factory, args, keywords, len(target.args))
+        return target.over(factory(target.func, *args, **keywords))
+
+    def made_target(self, scope, node):
+        """The function a derivative factory or ``functools.partial`` is given (its first
+        argument): a module-level function or object, or the local a name denotes (a
+        ``closures.LocalFunction``, a ``Bound``, the function an alias names); UNRESOLVED
+        if it is none of these."""
+        if isinstance(node, gast.Lambda):   # read from the statement as written (g =
+            return LocalFunction(_as_def(copy.deepcopy(node), "_lambda"), scope)  # partial(...))
+        root = node
+        while isinstance(root, gast.Attribute):
+            root = root.value
+        if isinstance(node, gast.Name) and self.is_local(scope, node.id):
+            return self.local_callee(scope, node, node)    # refused there if unknown
+        if not isinstance(root, gast.Name) or self.is_local(scope, root.id):
+            return UNRESOLVED
+        return self.resolve(scope, node)
+
+    def made_partial(self, scope, call, target, static):
+        """``functools.partial(f, *a, **k)``: the partial object when ``f`` and the values
+        are module-level names and literals (as Python makes it), else a ``Bound`` of the
+        values as the code spells them (each a literal, a global, or a local bound once:
+        what the call reads is what the partial holds); UNRESOLVED for any other value."""
+        values = [(a, static(a)) for a in call.args[1:]]
+        named = {k.arg: (k.value, static(k.value)) for k in call.keywords}
+        if None in named:
+            raise _not_static(scope, call)
+        if target is not UNRESOLVED and not isinstance(target, (LocalFunction, Bound)) and all(
+                v is not UNRESOLVED for _, v in [*values, *named.values()]):
+            return functools.partial(target, *[v for _, v in values],
+                                     **{k: v for k, (_, v) in named.items()})
+        if target is UNRESOLVED:
+            raise _not_static(scope, call)
+        for node, value in [*values, *named.values()]:
+            if value is UNRESOLVED and not self.bound_once(scope, node):
+                raise _loc_error(scope.src, node, "a value bound by functools.partial that "
+                                 "is neither a literal, a module-level name, nor a local "
+                                 "assigned once", "Bind a name assigned once (P = x ** 2; "
+                                 "functools.partial(h, P)), or call the function with the "
+                                 "value (h(P, x)).", NoRuleError)
+        if isinstance(target, functools.partial):
+            target = self.partial_bound(target)
+        elif not isinstance(target, Bound):
+            target = Bound(target)
+        return target.bind([(scope, n) for n, _ in values],
+                           {k: (scope, n) for k, (n, _) in named.items()})
+
+    def partial_bound(self, partial) -> Bound:
+        """The ``functools.partial`` object ``partial`` as a ``Bound`` of references to the
+        values it holds."""
+        return Bound(partial.func, [(None, _literal_or_ref(self, v, "arg"))
+                                    for v in partial.args],
+                     {k: (None, _literal_or_ref(self, v, k))
+                      for k, v in partial.keywords.items()})
+
+    def bound_once(self, scope, node) -> bool:
+        """Is ``node`` a literal, or a local of the main function bound at most once (a
+        parameter never rebound, a name assigned once), so that reading it at a call gives
+        the value it held where the partial was made?"""
+        if isinstance(node, gast.Constant):
+            return True
+        if not isinstance(node, gast.Name) or scope.depth:
+            return False
+        stores = [n for n in gast.walk(scope.src.node) if isinstance(n, gast.Name)
+                  and n.id == node.id and not isinstance(n.ctx, (gast.Load, gast.Param))]
+        a = self.main.node.args
+        params = {p.id for p in a.posonlyargs + a.args + a.kwonlyargs}
+        return len(stores) + (node.id in params) == 1
+
+    def lift(self, local, where):
+        """The nested def or lambda ``local`` as a function of its own (``lifting.lifted``)
+        and the enclosing locals it reads, which its callers pass (made once per build)."""
+        if local in self.lifted:
+            return self.lifted[local]
+        outer = local.scope
+        seen, todo, prelude, free = set(), [local.fdef], [], []
+        while todo:
+            fdef = todo.pop()
+            a = fdef.args
+            own = assigned_names(fdef) | {p.id for p in (a.vararg, a.kwarg) if p is not None}
+            for n in walk(fdef):
+                if not isinstance(n, gast.Name) or not isinstance(n.ctx, gast.Load) or \
+                        n.id in own or n.id in seen:
+                    continue
+                seen.add(n.id)
+                if n.id in outer.local_functions:          # a sibling it calls: in its body
+                    sibling = outer.local_functions[n.id].fdef
+                    prelude.append(sibling)
+                    todo.append(sibling)
+                elif self.is_local(outer, n.id):
+                    if n.id in outer.containers or n.id in outer.callables or \
+                            self.passed_to_main(n.id) is not None:
+                        raise _loc_error(outer.src, n, f"`{_dotted(where)}`, whose derivative "
+                                         f"is asked for here, reads {n.id!r} of the "
+                                         "enclosing function, a container or a function",
+                                         "Pass it to the nested function as an argument, "
+                                         "or read the array it holds into a name first "
+                                         "(W = p['W']).", NoRuleError)
+                    alias = self.local_function(outer, n.id) if not outer.depth else UNRESOLVED
+                    if isinstance(alias, Bound):
+                        raise _loc_error(outer.src, n, f"`{_dotted(where)}`, whose derivative "
+                                         f"is asked for here, calls {n.id!r}, made in the "
+                                         "enclosing function from its local values",
+                                         "Call the function it is made of with the values "
+                                         "(h(P, z)).", NoRuleError)
+                    if alias is not UNRESOLVED:   # q = h, g = functools.partial(h, a=3.0)
+                        prelude.insert(0, next(
+                            s for s in outer.src.node.body if isinstance(s, gast.Assign)
+                            and any(isinstance(t, gast.Name) and t.id == n.id
+                                    for t in s.targets)))
+                    else:
+                        free.append(n.id)
+        qualname = f"{outer.src.fn.__qualname__}.<locals>.{local.fdef.name}"
+        self.lifted[local] = made = (lifted(local, sorted(free), prelude, qualname),
+                                     tuple(sorted(free)))
+        return made
+
+    def bound_call(self, scope, node, bound, pre, hint):
+        """The call of a ``lifting.Bound``: its function with the values it binds, before
+        the call's positional arguments and among its keywords, and the enclosing locals a
+        lifted closure reads, read here."""
+        args = [self.atom(s, n, pre) if s is not None else n for s, n in bound.args] + [
+            self.argument(scope, a, pre) for a in node.args]
+        passed = {k.arg for k in node.keywords}
+        keywords = [gast.keyword(arg=k, value=self.atom(s, n, pre) if s is not None else n)
+                    for k, (s, n) in bound.keywords.items() if k not in passed]
+        keywords += [gast.keyword(arg=n, value=self.atom(bound.at, _name(n, gast.Load()),
+                                                         pre)) for n in bound.reads]
+        keywords += [gast.keyword(arg=k.arg, value=self.argument(scope, k.value, pre))
+                     for k in node.keywords]
+        callee = bound.func
+        if getattr(callee, "__srcad_current__", None) is not None:
+            args, keywords = _past_positional(callee, args, keywords)
+        call = gast.copy_location(gast.Call(func=node.func, args=args, keywords=keywords),
+                                  node)
+        if isinstance(callee, LocalFunction):       # functools.partial(lambda ..., W)
+            return self.inline_local(scope, call, callee, args, keywords, pre, hint)
+        func = _name(self.ref(callee, getattr(callee, "__name__", "partial_func")),
+                     gast.Load())
+        call.func = func
+        return self.resolved_call(scope, call, func, callee, args, keywords, pre, hint)
 
     def is_local(self, scope, ident) -> bool:
         """``ident`` names a local of the function being lowered (a parameter, an assigned
@@ -573,6 +789,58 @@ class Calls(Inliner):
         if obj is UNRESOLVED or not callable(obj) or isinstance(obj, type):
             return UNRESOLVED
         return obj
+
+
+def _makes_callables(obj) -> bool:
+    """Is ``obj`` srcad's derivative factory or ``functools.partial``?"""
+    return obj is functools.partial or getattr(obj, "__srcad_makes_derivatives__", False) is True
+
+
+def _not_static(scope, call):
+    """The refusal of a derivative or partial made of values the build cannot know."""
+    return _loc_error(scope.src, call, f"`{_dotted(call.func)}` called with a function "
+                      "or option that is not a module-level name or a literal (nor a local "
+                      "function the build knows)", "Make it at module level (dh = srcad."
+                      "grad(h), g = functools.partial(h, a=3.0)) and call that, or call the "
+                      "function with the values directly (h(x, a=lam)).", NoRuleError)
+
+
+def _moved_wrt(factory, args, keywords, count) -> tuple:
+    """``args`` and ``keywords`` of ``factory(f, *args, **keywords)`` with its ``wrt`` (or
+    ``argnums``) counted past ``count`` positional values a partial binds (names stay)."""
+    if not count:
+        return args, keywords
+    signature = inspect.signature(factory)
+    bound = signature.bind(None, *args, **keywords)
+    bound.apply_defaults()
+    options = dict(list(bound.arguments.items())[1:])
+    wrt = options.get("argnums")
+    if wrt is None:
+        wrt = options.get("wrt", 0)
+
+    def moved(w):
+        return w + count if isinstance(w, int) and not isinstance(w, bool) and w >= 0 else w
+    options["wrt"] = type(wrt)(map(moved, wrt)) if isinstance(wrt, (tuple, list)) else \
+        moved(wrt)
+    if "argnums" in options:
+        options["argnums"] = None
+    return (), options
+
+
+def _past_positional(derivative, args, keywords) -> tuple:
+    """The arguments of a call of ``derivative``'s generated function, which the outer build
+    inlines: the values its public function takes past the positional parameters (a
+    tangent, a seed, hvp's vector) are keyword-only parameters there, after those of a
+    lifted function's reads, so passed by their names."""
+    params = inspect.signature(_unwrap(derivative)).parameters.values()
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    if len(args) <= len(positional):
+        return args, keywords
+    given = {k.arg for k in keywords}
+    rest = [p.name for p in params if p.kind is p.KEYWORD_ONLY and p.name not in given]
+    extra = args[len(positional):]
+    return args[:len(positional)], keywords + [gast.keyword(arg=n, value=a)
+                                               for n, a in zip(rest, extra)]
 
 
 def _star_error(scope, node):

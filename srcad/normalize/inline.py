@@ -190,6 +190,9 @@ class Inliner(Expressions):
         not once per call (a helper called at many sites, helpers calling helpers)."""
         if fn not in self.parsed:
             self.parsed[fn] = parse_function(fn)
+            built = getattr(self.parsed[fn].fn, "__srcad_built__", None)
+            if built is not None:   # a derivative srcad built: the globals its build read
+                self.deps += built[1].deps     # (a helper it inlined) are this build's too
         src = self.parsed[fn]
         return dataclasses.replace(src, node=clone(src.node))
 

@@ -32,6 +32,8 @@ class _Scope:
         self.callables: dict = {}     # helper parameter -> the function passed to it
         self.nones: set = set()       # helper parameters bound to None, never rebound
         self.local_functions: dict = {}   # nested def or lambda -> closures.LocalFunction
+        self.made: set = set()        # names bound to a lifting.Bound: spelled out where
+        #                               called, never bound to a value
         self.containers: dict = {}    # names bound to containers (lower_containers), which
         # the nested functions (closures) read too
         self.source_names = names_in(src.node)    # any other name is srcad's own (g_v, _k)
@@ -58,6 +60,7 @@ class Resolver:
         self.helpers: dict = {}           # (helper, output) -> its lowered Source (inline)
         self.probing: set = set()         # helpers whose returned structure is being found
         self.parsed: dict = {}            # helper -> its parsed Source (inline)
+        self.lifted: dict = {}            # LocalFunction -> (its lifted function, its reads)
         self.sizes: dict = {}             # helper -> statements its first inlining made, or -1
 
     def ref(self, obj, preferred: str) -> str:
@@ -103,6 +106,11 @@ class Resolver:
                              "srcad inlines nested functions and lambdas where they are "
                              "called: call it, or pass it to a helper of yours (h(f, x), "
                              "or in a list or tuple display: h([f, np.sin], x)).")
+        if ident in scope.made and isinstance(node.ctx, gast.Load):
+            raise _loc_error(scope.src, node, f"{ident!r}, a function made here of local "
+                             "values (a functools.partial of them, a derivative of a nested "
+                             "function), used as a value", "srcad spells such a function "
+                             "out where it is called: call it here.")
         if ident in scope.rename:
             return _name(scope.rename[ident], node.ctx)
         if scope.depth and isinstance(node.ctx, gast.Load) and ident in scope.source_names:

@@ -23,8 +23,9 @@ import numpy as np
 
 from .. import registry, runtime
 from ..source import _is_user_function, parse_function
-from .calls import Calls
+from .calls import Calls, _makes_callables
 from .inline import _mutated_params
+from .lifting import Bound
 from .program import _as_written, _dotted, _jump_in, _loc_error, _name, assigned_names
 from .scope import _Scope, _is_global_ref, _is_static_root
 
@@ -290,6 +291,12 @@ class Statements(Calls):
                          "Assign in separate statements.")
 
     def assign(self, scope, target, value, pre) -> list:
+        if isinstance(target, gast.Name) and isinstance(value, gast.Call) and not \
+                scope.depth and _is_global_ref(scope, value.func, self) and _makes_callables(
+                    scope.namespace.resolve(value.func)) and isinstance(
+                        self.local_function(scope, target.id), Bound):
+            scope.made.add(target.id)    # g = functools.partial(h, P): each call spells it
+            return []
         if isinstance(target, gast.Name):
             simple = self.unpacked(self.simple(scope, value, pre, hint=target.id), pre)
             return [gast.Assign(targets=[self.name(scope, target)], value=simple,
