@@ -300,6 +300,12 @@ def _build(f, spec: Spec, src=None) -> Derivative:
     if verify:                       # the stage invariants, named by the stage that broke them
         for stmt, what in anf_violations(program.node):
             raise InternalError("normalize", what, src.location(stmt))
+    if not src.generated:            # writes through views as value semantics (views.py)
+        from .views import explicit_views
+        if explicit_views(program, lambda: shapes(program.node, dict(zip(
+                program.params, spec.kinds or ())))) and verify:
+            for stmt, what in anf_violations(program.node):
+                raise InternalError("views", what, src.location(stmt))
     params = program.params
     wrt_names = [params[i] for i in spec.wrt]
     outputs = _aux_pair(src, program) if spec.has_aux else None

@@ -2459,6 +2459,21 @@ def check_unpack(value, n: int) -> None:
 __all__ += ["check_unpack"]
 
 
+def check_view(base, ndim: int) -> None:
+    """``v = base[k]`` that srcad made a copy written back into ``base`` (``views.py``), in a
+    derivative built without the shapes: raise unless ``base`` has the ``ndim`` axes or more
+    that make ``base[k]`` a view, not an element (a number, which a write would not reach
+    ``base`` through). Primal only."""
+    if np.ndim(base) < ndim:
+        raise ValueError(f"srcad built this derivative taking an item of an array of "
+                         f"{ndim} or more dimensions as a view, and it has {np.ndim(base)}: "
+                         f"call the derivative with arguments of known shapes (a NumPy "
+                         f"array), or make the item its own array (np.copy)")
+
+
+__all__ += ["check_view"]
+
+
 # -- cross products of 2-vectors (np.cross: a 2-vector is a 3-vector with z = 0) ------------------
 
 def cross_vectors(v, axis):

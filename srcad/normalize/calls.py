@@ -537,6 +537,8 @@ class Calls(Inliner):
         call = gast.Call(func=self.np_attr(target.__name__), args=[base] + args,
                          keywords=_clip_bounds(target, keywords))
         call.srcad_callee = target
+        if name == "copy" and not args and not keywords:
+            call.srcad_c_order = True   # x.copy() is C-contiguous (a reshape of it is a view)
         if name == "flatten":           # always a copy (np.ravel may give a view)
             tmp = self.namer.fresh("_ravel")
             pre.append(gast.Assign(targets=[_name(tmp, gast.Store())], value=call,
