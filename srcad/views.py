@@ -22,7 +22,7 @@ import gast
 import numpy as np
 
 from . import runtime
-from .analysis import rank, walk_statements
+from .analysis import literal, rank, walk_statements
 from .nodes import walk
 from .normalize.rename import _rename_redefinitions
 from .sharing import shares
@@ -236,7 +236,7 @@ class _Block:
                         return False
             if any(_mentions(s) & v.names for s in self.body[:v.at]):
                 return False
-            if any(_mentions(s) & v.names and not any(s is t for t in self.body)
+            if any(_own(s) & v.names and not any(s is t for t in self.body)
                    for s in self.facts.stmts):
                 return False
             # the names its index or arguments read are not rebound while it is used
@@ -285,7 +285,7 @@ class _Block:
                 return False
             if from_views and any(_mentions(s) & others for s in self.body[first_write + 1:]):
                 return False
-            if from_views and any(_mentions(s) & others and not any(s is t for t in self.body)
+            if from_views and any(_own(s) & others and not any(s is t for t in self.body)
                                   for s in self.facts.stmts):
                 return False
         return True
@@ -326,8 +326,8 @@ class _Block:
             ints = 0
             for i in items:
                 if isinstance(i, gast.Slice):
-                    if not all(p is None or isinstance(p, gast.Constant) and (
-                            p.value is None or type(p.value) is int) or isinstance(
+                    if not all(p is None or literal(p) is not None or isinstance(
+                            p, gast.Constant) and p.value is None or isinstance(
                             p, gast.Name) and p.id in self.facts.ints
                             for p in (i.lower, i.upper, i.step)):
                         return False
@@ -581,6 +581,17 @@ def _loads(node) -> set:
 
 def _mentions(stmt) -> set:
     return {n.id for n in walk(stmt) if isinstance(n, gast.Name)}
+
+
+def _own(stmt) -> set:
+    """The names a statement itself mentions (a loop or branch: its header only)."""
+    if isinstance(stmt, gast.For):
+        return _mentions(stmt.target) | _mentions(stmt.iter)
+    if isinstance(stmt, (gast.If, gast.While)):
+        return _mentions(stmt.test)
+    if isinstance(stmt, gast.Try):
+        return set()
+    return _mentions(stmt)
 
 
 def _int_tuple(node):
