@@ -41,6 +41,9 @@ _C_ORDER = frozenset({np.zeros, np.ones, np.empty, np.full, np.arange, np.linspa
 _ORDERED = frozenset({np.atleast_1d, np.atleast_2d, np.atleast_3d, np.expand_dims,
                       np.squeeze})
 _RESHAPES = frozenset({np.reshape, np.ravel})      # views of a C-contiguous base only
+# lists of views of their first argument, and what joins them back
+_SPLITS = {np.split: np.concatenate, np.array_split: np.concatenate, np.hsplit: np.hstack,
+           np.vsplit: np.vstack, np.dsplit: np.dstack}
 
 
 class _View:
@@ -54,6 +57,7 @@ class _View:
         self.at = at                # its index in the block
         self.children: list = []
         self.check = 0              # the rank its parent must have (unknown when built)
+        self.parts = False          # a list of views (np.split), its items its children
 
     def subtree(self):
         yield self
@@ -165,6 +169,10 @@ class _Block:
                 parent = node_of[base] = _View(base, None, None, -1)
                 roots.append(parent)
             child = _View(name, parent, stmt, at)
+            child.parts = view[2] == "parts"
+            if parent.parts and not (isinstance(stmt.value, gast.Subscript) and isinstance(
+                    stmt.value.slice, gast.Constant) and type(stmt.value.slice.value) is int):
+                continue                        # (a part by another index than an int)
             parent.children.append(child)
             node_of[name] = child
         return roots
@@ -185,6 +193,8 @@ class _Block:
             if callee in (np.asarray, np.transpose, np.swapaxes) or callee in _ORDERED or \
                     callee in _RESHAPES:
                 return name, value.args[0].id, "call"
+            if callee in _SPLITS:
+                return name, value.args[0].id, "parts"
         return None
 
     def element(self, value) -> bool:
@@ -211,7 +221,8 @@ class _Block:
             return any(w > v.at and any(_mentions(s) & mine for s in self.body[w + 1:])
                        for w in writes)
         for node in list(root.subtree()):
-            node.children = [c for c in node.children if needed(c)]
+            if not node.parts:          # (a split keeps every part: they join back)
+                node.children = [c for c in node.children if needed(c)]
         return root
 
     def exact(self, root) -> bool:
@@ -321,6 +332,10 @@ class _Block:
         known = self.facts.known
         if isinstance(value, gast.Name):
             return True
+        if parent.parts:
+            return True                             # (checked with the split)
+        if v.parts:
+            return self.split(v)
         if isinstance(value, gast.Subscript):
             items = value.slice.elts if isinstance(value.slice, gast.Tuple) else [value.slice]
             ints = 0
@@ -361,6 +376,26 @@ class _Block:
         if callee is np.asarray:
             return len(value.args) == 1 and not value.keywords
         return callee in _ORDERED
+
+    def split(self, v) -> bool:
+        """Is ``v = np.split(base, sections[, axis])`` unpacked into a name per part (which
+        ``_srcad.check_unpack(v, n)`` right after it checks)?"""
+        value = v.stmt.value
+        after = self.body[v.at + 1] if v.at + 1 < len(self.body) else None
+        count = after.value.args[1].value if isinstance(after, gast.Expr) and getattr(
+            after, "srcad_primal_only", False) and isinstance(after.value, gast.Call) and \
+            isinstance(after.value.func, gast.Attribute) and \
+            after.value.func.attr == "check_unpack" and isinstance(
+            after.value.args[0], gast.Name) and after.value.args[0].id == v.name else None
+        joined = _SPLITS[value.srcad_callee]
+        axis = [k for k in value.keywords if k.arg == "axis"]
+        if len(value.args) != 2 or len(axis) != len(value.keywords) or (
+                joined is not np.concatenate and axis) or axis and literal(axis[0].value) is None:
+            return False
+        if sorted(c.stmt.value.slice.value for c in v.children) != list(range(count or 0)):
+            return False
+        uses = [s for s in self.facts.stmts if _own(s) & v.names]
+        return len(uses) == count + 2          # the split, its check, a name per part
 
     # -- rewriting --
 
@@ -422,6 +457,8 @@ class _Block:
         value = copy.deepcopy(node.stmt.value)
         _rebase(value, node.parent.name)
         out = []
+        if node.parts:                      # a split again: a list of views, read at once
+            return [self.assign(node.name, value, stmt)]
         if node.check:
             out.append(self.check(node, stmt))
         if not isinstance(value, gast.Name) and not (
@@ -438,13 +475,20 @@ class _Block:
         """After a write into ``node``'s array: its other views taken again where they are
         used later, and the write put back into its parent (recursively)."""
         out = []
+        if node.parts:
+            if child is None or child is node.parent:    # the base written: every part again
+                for c in node.children:
+                    out += self.taken(c, stmt)
+                    out += self.propagate(c, node, stmt) if c.children else []
+            return out
         for c in node.children:
             if c is not child and self.used_later(c):
                 out += self.taken(c, stmt)
                 out += self.propagate(c, node, stmt) if c.children else []
         if node.parent is not None and child is not node.parent:
             out += self.write_back(node, stmt)
-            out += self.propagate(node.parent, node, stmt)
+            up = node.parent.parent if node.parent.parts else node.parent
+            out += self.propagate(up, node.parent if node.parent.parts else node, stmt)
         return out
 
     def write_back(self, node, stmt):
@@ -452,6 +496,18 @@ class _Block:
         value = node.stmt.value
         parent = node.parent.name
         whole = gast.Constant(value=Ellipsis, kind=None)
+        if node.parent.parts:               # the parts joined: the whole base
+            split = node.parent
+            base = split.parent.name
+            parts = sorted(split.children, key=lambda c: c.stmt.value.slice.value)
+            listed = self.fresh("_" + base.lstrip("_") + "_parts")
+            joined = self.fresh("_" + base.lstrip("_") + "_joined")
+            how = _SPLITS[split.stmt.value.srcad_callee]
+            call = self.call(how.__name__, [_load(listed)])
+            call.keywords = [copy.deepcopy(k) for k in split.stmt.value.keywords]
+            return [self.assign(listed, gast.List(elts=[_load(c.name) for c in parts],
+                                                  ctx=gast.Load()), stmt),
+                    self.assign(joined, call, stmt), self.store(base, whole, joined, stmt)]
         if isinstance(value, gast.Subscript):
             return [self.store(parent, copy.deepcopy(value.slice), node.name, stmt)]
         if isinstance(value, gast.Name) or value.srcad_callee is np.asarray:
