@@ -51,6 +51,7 @@ class _View:
 
     def __init__(self, name, parent, stmt, at):
         self.name = name            # the name it is bound to now (``x += v`` renames)
+        self.first = name
         self.names = {name}         # every name it was bound to
         self.parent = parent
         self.stmt = stmt            # the view binding (None for the root)
@@ -410,6 +411,8 @@ class _Block:
                 node_of[n.stmt and id(n.stmt)] = n
         names = {}          # a name of a group -> its _View, as the statements bind them
         for root in groups:
+            for n in root.subtree():
+                n.name = n.first
             names[root.name] = root
             for n in root.names:
                 names[n] = root
