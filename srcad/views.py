@@ -149,6 +149,9 @@ class _Block:
         node_of: dict = {}      # a name of a group -> its _View
         roots = []
         self.candidates = []
+        self.stored = {s.targets[0].value.id for s in self.body if isinstance(s, gast.Assign)
+                       and isinstance(s.targets[0], gast.Subscript)
+                       and isinstance(s.targets[0].value, gast.Name)}
         for at, stmt in enumerate(self.body):
             if getattr(stmt, "srcad_inplace", False) and stmt.value.left.id in node_of:
                 node = node_of[stmt.value.left.id]      # x += v: the same array, renamed
@@ -186,7 +189,7 @@ class _Block:
         if isinstance(value, gast.Name):
             return (name, value.id, "alias") if value.id != name else None
         if isinstance(value, gast.Subscript) and isinstance(value.value, gast.Name):
-            if self.element(value):
+            if self.element(value) or self.maybe_element(value) and name not in self.stored:
                 return None
             return name, value.value.id, "index"
         if isinstance(value, gast.Call) and value.args and isinstance(value.args[0], gast.Name):
@@ -197,6 +200,16 @@ class _Block:
             if callee in _SPLITS:
                 return name, value.args[0].id, "parts"
         return None
+
+    def maybe_element(self, value) -> bool:
+        """Is ``x[i, j]`` an element or a view as ``x``'s rank, unknown when built, decides?
+        Taken as an element (as ``analysis.aliased_writes`` takes it; a derivative for the
+        shapes decides), unless the code writes into it by index, which an element would
+        refuse in Python too: then a view, checked when it runs (``runtime.check_view``)."""
+        items = value.slice.elts if isinstance(value.slice, gast.Tuple) else [value.slice]
+        return rank(self.facts.known.get(value.value.id)) is None and not any(
+            isinstance(i, gast.Slice) or isinstance(i, gast.Constant) and (
+                i.value is None or i.value is Ellipsis) for i in items)
 
     def element(self, value) -> bool:
         """Is ``x[i, j]`` certainly an element of ``x`` (as many int indices as axes)?"""

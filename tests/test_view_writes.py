@@ -51,7 +51,8 @@ CASES = {
     "rows_loop": ((3, 2), """
         B = x.copy()
         for row in B:
-            row *= row[0]
+            row[:] = row * row[0]
+            row += x[0]
         return np.sum(np.sin(B) * x)"""),
     # rows by index in a loop, filled from the argument
     "rows_index_loop": ((4,), """
@@ -141,6 +142,25 @@ def test_generated_code_is_value_semantics():
     f = _program(CASES["rows_loop"][1])
     text = srcad.show(f, np.ones((3, 2)))
     assert "row = np.copy(B[_k])" in text and "B[_k] = row" in text
+
+
+def test_rows_scaled_in_place_hvp_refused_where_the_rank_is_unknown():
+    """``row *= s`` over the rows of a copy: exact in grad and jvp (the build knows B's
+    rank); hvp differentiates the generic gradient, where B[k] may be a number that ``*=``
+    rebinds: refused there, located."""
+    f = _program("""
+        B = x.copy()
+        for row in B:
+            row *= row[0]
+        return np.sum(np.sin(B) * x)""")
+    x = np.random.default_rng(3).standard_normal((3, 2))
+    expected = _fd_grad(f, x)
+    np.testing.assert_allclose(srcad.grad(f)(x), expected, rtol=1e-6, atol=1e-7)
+    _, t = srcad.jvp(f, (x,), (np.ones_like(x),))
+    np.testing.assert_allclose(t, np.sum(expected), rtol=1e-6, atol=1e-7)
+    with pytest.raises(srcad.SrcadError, match="shares memory with") as caught:
+        srcad.hvp(f)(x, np.ones_like(x))
+    assert caught.value.location.filename == f.__code__.co_filename
 
 
 REFUSED = {
