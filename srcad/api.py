@@ -303,7 +303,7 @@ def _build(f, spec: Spec, src=None) -> Derivative:
     if not src.generated:            # writes through views as value semantics (views.py)
         from .views import explicit_views
         if explicit_views(program, lambda: shapes(program.node, dict(zip(
-                program.params, spec.kinds or ())))) and verify:
+                program.params, spec.kinds or ()))), spec.kinds is None) and verify:
             for stmt, what in anf_violations(program.node):
                 raise InternalError("views", what, src.location(stmt))
     params = program.params

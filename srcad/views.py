@@ -66,13 +66,14 @@ class _View:
             yield from c.subtree()
 
 
-def explicit_views(program, known) -> bool:
-    """Rewrite ``program.node`` as the module docstring says (``known()``: the shapes);
-    True when it changed."""
+def explicit_views(program, known, generic=False) -> bool:
+    """Rewrite ``program.node`` as the module docstring says (``known()``: the shapes;
+    ``generic``: a build for no shapes in particular); True when it changed."""
     fdef = program.node
     if not any(_written(s) for s in walk_statements(fdef.body)):
         return False                    # (nothing written in place: no shapes computed)
     facts = _Facts(program, fdef, known())
+    facts.generic = generic
     changed = False
     for body in _blocks(fdef.body):
         changed |= _Block(facts, body).rewrite()
@@ -92,6 +93,8 @@ def _blocks(body):
 
 class _Facts:
     """What the whole function says of its names."""
+
+    generic = False
 
     def __init__(self, program, fdef, known):
         self.program = program
@@ -207,6 +210,10 @@ class _Block:
         shapes decides), unless the code writes into it by index, which an element would
         refuse in Python too: then a view, checked when it runs (``runtime.check_view``)."""
         items = value.slice.elts if isinstance(value.slice, gast.Tuple) else [value.slice]
+        bound = self.facts.bindings.get(value.value.id, [])
+        if not self.facts.generic or len(bound) == 1 and getattr(
+                getattr(bound[0], "value", None), "srcad_callee", None) in _SPLITS:
+            return False        # (a build for shapes takes it as a view; a split's part is one)
         return rank(self.facts.known.get(value.value.id)) is None and not any(
             isinstance(i, gast.Slice) or isinstance(i, gast.Constant) and (
                 i.value is None or i.value is Ellipsis) for i in items)
@@ -289,8 +296,9 @@ class _Block:
             while todo:
                 more = set()
                 for stmt in self.facts.stmts:
-                    if id(stmt) in candidates:
-                        continue
+                    if id(stmt) in candidates or _assign_to_name(stmt) and isinstance(
+                            stmt.value, gast.Subscript) and self.maybe_element(stmt.value):
+                        continue            # (an element, as the generic build takes it)
                     if isinstance(stmt, gast.Assign):
                         if getattr(stmt, "srcad_inplace", False) and \
                                 stmt.value.left.id in group:

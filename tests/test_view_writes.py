@@ -77,7 +77,7 @@ CASES = {
     # the base written, the view read afterwards
     "write_base_read_view": ((2, 3), """
         B = x.copy()
-        v = B[1]
+        v = B[1, :]
         B[1, 0] = x[0, 1] ** 2
         B *= 2.0
         return np.sum(v ** 3)"""),
@@ -144,15 +144,21 @@ def test_generated_code_is_value_semantics():
     assert "row = np.copy(B[_k])" in text and "B[_k] = row" in text
 
 
-def test_rows_scaled_in_place_hvp_refused_where_the_rank_is_unknown():
-    """``row *= s`` over the rows of a copy: exact in grad and jvp (the build knows B's
-    rank); hvp differentiates the generic gradient, where B[k] may be a number that ``*=``
-    rebinds: refused there, located."""
-    f = _program("""
+@pytest.mark.parametrize("body", ["""
         B = x.copy()
         for row in B:
             row *= row[0]
-        return np.sum(np.sin(B) * x)""")
+        return np.sum(np.sin(B) * x)""", """
+        B = x.copy()
+        v = B[1]
+        B[1, 0] = x[0, 1] ** 2
+        return np.sum(v ** 3)"""], ids=["rows_imul", "row_read_after_base_write"])
+def test_int_indexed_rows_hvp_refused_where_the_rank_is_unknown(body):
+    """``row *= s`` over the rows of a copy, ``v = B[1]`` read after a write into ``B``: exact
+    in grad and jvp (the build knows B's rank); hvp differentiates the generic gradient,
+    where ``B[k]`` may be a number (which ``*=`` rebinds, which a write into ``B`` leaves
+    alone): refused there, located."""
+    f = _program(body)
     x = np.random.default_rng(3).standard_normal((3, 2))
     expected = _fd_grad(f, x)
     np.testing.assert_allclose(srcad.grad(f)(x), expected, rtol=1e-6, atol=1e-7)
