@@ -59,6 +59,8 @@ class _View:
         self.children: list = []
         self.check = 0              # the rank its parent must have (unknown when built)
         self.parts = False          # a list of views (np.split), its items its children
+        self.root = self
+        self.bound: set = set()     # (a root) the statements binding its views, pruned or not
 
     def subtree(self):
         yield self
@@ -151,7 +153,6 @@ class _Block:
         """The roots of the groups of views bound in this block."""
         node_of: dict = {}      # a name of a group -> its _View
         roots = []
-        self.candidates = []
         self.stored = {s.targets[0].value.id for s in self.body if isinstance(s, gast.Assign)
                        and isinstance(s.targets[0], gast.Subscript)
                        and isinstance(s.targets[0].value, gast.Name)}
@@ -168,7 +169,6 @@ class _Block:
             name, base, _ = view
             if name in node_of:
                 continue
-            self.candidates.append(at)
             parent = node_of.get(base)
             if parent is None:
                 if self.facts.made(base) is None:
@@ -176,6 +176,8 @@ class _Block:
                 parent = node_of[base] = _View(base, None, None, -1)
                 roots.append(parent)
             child = _View(name, parent, stmt, at)
+            child.root = parent.root if parent.parent is not None else parent
+            child.root.bound.add(id(stmt))
             child.parts = view[2] == "parts"
             if parent.parts and not (isinstance(stmt.value, gast.Subscript) and isinstance(
                     stmt.value.slice, gast.Constant) and type(stmt.value.slice.value) is int):
@@ -266,6 +268,8 @@ class _Block:
                 for stmt in self.facts.bindings.get(n, ()):
                     if not any(s is stmt for s in self.body[v.at:last + 1]):
                         return False
+                    if stmt is not v.stmt and not getattr(stmt, "srcad_inplace", False):
+                        return False                # (bound again to another array)
             if any(_mentions(s) & v.names for s in self.body[:v.at]):
                 return False
             if any(_own(s) & v.names and not any(s is t for t in self.body)
@@ -286,7 +290,7 @@ class _Block:
         from the root's array (``t = B``, ``lst.append(B)``) may only read it (it reads the
         same memory in the rewritten program); one made from a view may not be used after the
         group's first write (the view is a copy there)."""
-        candidates = {id(self.body[at]) for at in self.candidates}
+        candidates = root.bound
         written = [at for at, s in enumerate(self.body) if at >= first and _written(s) & (
             {n for v in root.subtree() for n in v.names} | group)]
         first_write = min(written) if written else len(self.body)
@@ -297,13 +301,18 @@ class _Block:
                 more = set()
                 for stmt in self.facts.stmts:
                     if id(stmt) in candidates or _assign_to_name(stmt) and isinstance(
-                            stmt.value, gast.Subscript) and self.maybe_element(stmt.value):
-                        continue            # (an element, as the generic build takes it)
+                            stmt.value, gast.Subscript) and (self.element(stmt.value) or
+                                                             self.maybe_element(stmt.value)):
+                        continue            # (an element, or taken as one by a generic build)
                     if isinstance(stmt, gast.Assign):
                         if getattr(stmt, "srcad_inplace", False) and \
                                 stmt.value.left.id in group:
                             continue
                         target = stmt.targets[0]
+                        if isinstance(target, gast.Subscript) and isinstance(
+                                target.value, gast.Name) and target.value.id not in group and (
+                                self.facts.made(target.value.id) is not None):
+                            continue        # (x[i] = v into an array: a copy of v's items)
                         if shares(stmt.value, "np") & todo:
                             more |= _deep_stored(target) | (
                                 {target.value.id} if isinstance(target, gast.Subscript) and
@@ -370,8 +379,8 @@ class _Block:
                         return False
                 elif isinstance(i, gast.Constant) and (i.value is None or i.value is Ellipsis):
                     pass
-                elif isinstance(i, gast.Constant) and type(i.value) is int or isinstance(
-                        i, gast.Name) and i.id in self.facts.ints:
+                elif literal(i) is not None or isinstance(i, gast.Name) and \
+                        i.id in self.facts.ints:
                     ints += 1
                 else:
                     return False
