@@ -30,15 +30,15 @@ from .sharing import shares
 __all__ = ["explicit_views"]
 
 # NumPy functions whose result is always a new ndarray (a root may be one)
-_NEW_ARRAYS = frozenset({
+_NEW_ARRAYS: frozenset = frozenset({
     np.copy, np.zeros, np.ones, np.empty, np.full, np.zeros_like, np.ones_like, np.empty_like,
     np.full_like, np.array, np.arange, np.linspace, np.eye, np.identity, np.stack,
     np.concatenate, np.vstack, np.hstack})
 # ... and of them, those whose result is C-contiguous (a reshape of it is a view)
-_C_ORDER = frozenset({np.zeros, np.ones, np.empty, np.full, np.arange, np.linspace, np.eye,
+_C_ORDER: frozenset = frozenset({np.zeros, np.ones, np.empty, np.full, np.arange, np.linspace, np.eye,
                       np.identity})
 # views whose items are the base's in C order (written back by a reshape to the base's shape)
-_ORDERED = frozenset({np.atleast_1d, np.atleast_2d, np.atleast_3d, np.expand_dims,
+_ORDERED: frozenset = frozenset({np.atleast_1d, np.atleast_2d, np.atleast_3d, np.expand_dims,
                       np.squeeze})
 _RESHAPES = frozenset({np.reshape, np.ravel})      # views of a C-contiguous base only
 # lists of views of their first argument, and what joins them back
@@ -295,7 +295,7 @@ class _Block:
             {n for v in root.subtree() for n in v.names} | group)]
         first_write = min(written) if written else len(self.body)
         for start, from_views in ((group - {n for n in root.names}, True), (group, False)):
-            others = set()
+            others: set = set()
             todo = set(start)
             while todo:
                 more = set()
@@ -423,7 +423,8 @@ class _Block:
         if len(value.args) != 2 or len(axis) != len(value.keywords) or (
                 joined is not np.concatenate and axis) or axis and literal(axis[0].value) is None:
             return False
-        if sorted(c.stmt.value.slice.value for c in v.children) != list(range(count or 0)):
+        if count is None or sorted(c.stmt.value.slice.value for c in v.children) != list(
+                range(count)):
             return False
         uses = [s for s in self.facts.stmts if _own(s) & v.names]
         return len(uses) == count + 2          # the split, its check, a name per part
