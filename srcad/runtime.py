@@ -2460,15 +2460,14 @@ __all__ += ["check_unpack"]
 
 
 def check_view(base, ndim: int) -> None:
-    """``v = base[k]`` that srcad made a copy written back into ``base`` (``views.py``), in a
-    derivative built without the shapes: raise unless ``base`` has the ``ndim`` axes or more
-    that make ``base[k]`` a view, not an element (a number, which a write would not reach
-    ``base`` through). Primal only."""
+    """A view of ``base`` that srcad made a copy written back into ``base`` (``views.py``), in
+    a derivative built without the shapes: raise unless ``base`` has the ``ndim`` axes or more
+    the rewrite took (``base[k]`` a view, not an element a write would not reach ``base``
+    through; ``base`` not 0-d). Primal only."""
     if np.ndim(base) < ndim:
-        raise ValueError(f"srcad built this derivative taking an item of an array of "
-                         f"{ndim} or more dimensions as a view, and it has {np.ndim(base)}: "
-                         f"call the derivative with arguments of known shapes (a NumPy "
-                         f"array), or make the item its own array (np.copy)")
+        raise ValueError(f"srcad built this derivative for writes through a view of an array "
+                         f"of {ndim} or more dimensions, and it has {np.ndim(base)}: make the "
+                         f"view its own array first (np.copy)")
 
 
 __all__ += ["check_view"]

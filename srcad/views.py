@@ -132,6 +132,30 @@ class _Facts:
             return value        # (arithmetic of a known array)
         return None
 
+    def with_axes(self, name, depth=0) -> bool:
+        """Is ``name`` certainly an array of one dimension or more (a known shape, or what
+        ``np.zeros(4)``, ``np.arange``, ``np.stack``... make, or a copy of such an array)?"""
+        if rank(self.known.get(name)):
+            return True
+        bound = self.bindings.get(name, [])
+        value = bound[0].value if len(bound) == 1 and _assign_to_name(bound[0]) else None
+        if not isinstance(value, gast.Call) or not value.args or depth > 20:
+            return False
+        callee = getattr(value, "srcad_callee", None)
+        shape = value.args[0]
+        if callee in (np.arange, np.linspace, np.eye, np.identity, np.stack, np.concatenate,
+                      np.vstack, np.hstack):
+            return True
+        if callee in (np.zeros, np.ones, np.empty, np.full):
+            return isinstance(shape, gast.Constant) and type(shape.value) is int or isinstance(
+                shape, gast.Tuple) and len(shape.elts) > 0 or isinstance(
+                shape, gast.Name) and shape.id in self.ints
+        if callee in (np.copy, np.array, np.zeros_like, np.ones_like, np.empty_like,
+                      np.full_like):
+            return isinstance(shape, gast.List) or isinstance(shape, gast.Name) and \
+                self.with_axes(shape.id, depth + 1)
+        return False
+
     def contiguous(self, name) -> bool:
         bound = self.bindings.get(name, [])
         value = bound[0].value if len(bound) == 1 else None
@@ -256,6 +280,12 @@ class _Block:
         roots = self.root_names(root)
         if roots is None:
             return False
+        if not self.facts.with_axes(root.name):
+            # perhaps 0-d (np.copy of a number), whose write-back x[...] = v srcad's adjoint
+            # cannot take: refused in a build for shapes, checked at run time in a generic one
+            if not self.facts.generic:
+                return False
+            root.check = 1
         root.names = roots
         first = min(v.at for v in views)
         mine = {n for v in views for n in v.names}
@@ -491,10 +521,13 @@ class _Block:
         value = copy.deepcopy(node.stmt.value)
         _rebase(value, node.parent.name)
         out = []
+        if node.parent.check and node.parent.parent is None:   # the root's rank, once
+            out.append(self.check(node.parent, node.parent.check, stmt))
+            node.parent.check = 0
         if node.parts:                      # a split again: a list of views, read at once
-            return [self.assign(node.name, value, stmt)]
+            return out + [self.assign(node.name, value, stmt)]
         if node.check:
-            out.append(self.check(node, stmt))
+            out.append(self.check(node.parent, node.check, stmt))
         if not isinstance(value, gast.Name) and not (
                 getattr(value, "srcad_callee", None) is np.asarray):
             tmp = self.fresh("_" + node.name.lstrip("_") + "_view")
@@ -570,13 +603,14 @@ class _Block:
 
     # -- statements --
 
-    def check(self, node, stmt):
-        """``_srcad.check_view(base, n)``: the base has the rank that makes ``base[k]`` a
-        view (a generic build does not know it; primal only)."""
+    def check(self, base, ndim, stmt):
+        """``_srcad.check_view(base, ndim)``: ``base`` has the ``ndim`` axes or more that the
+        rewrite takes (``base[k]`` a view, not an element; a root not 0-d), which a generic
+        build does not know (primal only)."""
         func = gast.Attribute(value=_load(self.facts.program.ref(runtime, "_srcad")),
                               attr="check_view", ctx=gast.Load())
-        call = gast.Call(func=func, args=[_load(node.parent.name),
-                                          gast.Constant(value=node.check, kind=None)],
+        call = gast.Call(func=func, args=[_load(base.name),
+                                          gast.Constant(value=ndim, kind=None)],
                          keywords=[])
         call.srcad_callee = runtime.check_view
         expr = _located(gast.Expr(value=call), stmt)

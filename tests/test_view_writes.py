@@ -114,6 +114,41 @@ CASES = {
         S[0] += S[2]
         S[1] = S[0] * x[1, 1]
         return np.sum(B ** 3)"""),
+    # another name for a view, written; the base and the view read
+    "alias_of_view": ((5,), """
+        c = x.copy()
+        v = c[1:]
+        w = v
+        w *= x[0]
+        return np.sum(c ** 2) + np.sum(v * x[1:])"""),
+    # two overlapping views, each written, both read
+    "overlapping_views": ((6,), """
+        c = x.copy()
+        a = c[0:3]
+        b = c[2:5]
+        a[2] = b[1] * 3.0
+        b[0] += 1.0
+        return np.sum(a * b) + np.sum(c ** 2)"""),
+    # a strided view, then the base written and both read
+    "strided_then_base": ((6,), """
+        c = x.copy()
+        v = c[::2]
+        v[:] = x[3:] ** 2
+        c[2] = 5.0 * x[0]
+        return np.sum(v * x[:3]) + np.sum(c ** 2)"""),
+    # a column block scaled with broadcasting
+    "column_block_broadcast": ((3, 2), """
+        B = x.copy()
+        col = B[:, 0:1]
+        col *= x[:, 1:] ** 2
+        return np.sum(B ** 2)"""),
+    # a transpose of a slice (a view of a view), written
+    "transpose_of_slice": ((3, 3), """
+        A = x.copy()
+        S = A[1:, :]
+        T = S.T
+        T[0] = T[1] * x[0, 0]
+        return np.sum(A ** 2) + np.sum(S)"""),
 }
 
 
@@ -195,6 +230,21 @@ REFUSED = {
         if x[0] > 0.0:
             v[0] = 3.0 * x[1]
         return np.sum(y ** 2)""",
+    # the row index is rebound in the loop (not a range's variable)
+    "while_rows": """
+        B = np.stack([x, x * 2.0])
+        k = 0
+        while k < 2:
+            row = B[k, :]
+            row[1] = row[0] * row[1]
+            k += 1
+        return np.sum(B)""",
+    # a 0-d array and another name for it (srcad's adjoint of y[...] = v needs an axis)
+    "zero_d_alias": """
+        y = np.copy(x[0])
+        z = y
+        z += np.sin(x[1])
+        return y * x[2]""",
     # a view made by a call srcad does not invert (np.diagonal)
     "diagonal_view": """
         B = np.outer(x, x)
