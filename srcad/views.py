@@ -144,8 +144,13 @@ class _Facts:
         callee = getattr(value, "srcad_callee", None)
         shape = value.args[0]
         if callee in (np.arange, np.linspace, np.eye, np.identity, np.stack, np.concatenate,
-                      np.vstack, np.hstack):
+                      np.vstack, np.hstack, np.ravel, np.atleast_1d, np.atleast_2d,
+                      np.atleast_3d):
             return True
+        if callee is np.reshape:
+            target = value.args[1] if len(value.args) == 2 else None
+            return isinstance(target, gast.Constant) and type(target.value) is int or isinstance(
+                target, gast.Tuple) and len(target.elts) > 0
         if callee in (np.zeros, np.ones, np.empty, np.full):
             return isinstance(shape, gast.Constant) and type(shape.value) is int or isinstance(
                 shape, gast.Tuple) and len(shape.elts) > 0 or isinstance(
