@@ -302,8 +302,12 @@ def _build(f, spec: Spec, src=None) -> Derivative:
             raise InternalError("normalize", what, src.location(stmt))
     if not src.generated:            # writes through views as value semantics (views.py)
         from .views import explicit_views
+        # (only a program the sharing analysis would refuse: every x += v taken as an
+        # array's in a generic build, as _alias_check takes it)
         if explicit_views(program, lambda: shapes(program.node, dict(zip(
-                program.params, spec.kinds or ()))), spec.kinds is None) and verify:
+                program.params, spec.kinds or ()))), spec.kinds is None,
+                lambda known: aliased_writes(program.node, known if spec.kinds else {})
+                is not None) and verify:
             for stmt, what in anf_violations(program.node):
                 raise InternalError("views", what, src.location(stmt))
     params = program.params

@@ -68,13 +68,17 @@ class _View:
             yield from c.subtree()
 
 
-def explicit_views(program, known, generic=False) -> bool:
+def explicit_views(program, known, generic=False, refused=None) -> bool:
     """Rewrite ``program.node`` as the module docstring says (``known()``: the shapes;
-    ``generic``: a build for no shapes in particular); True when it changed."""
+    ``generic``: a build for no shapes in particular; ``refused(shapes)``: would the sharing
+    analysis refuse the program as it is? if not, it is left alone); True when it changed."""
     fdef = program.node
     if not any(_written(s) for s in walk_statements(fdef.body)):
         return False                    # (nothing written in place: no shapes computed)
-    facts = _Facts(program, fdef, known())
+    shapes = known()
+    if refused is not None and not refused(shapes):
+        return False
+    facts = _Facts(program, fdef, shapes)
     facts.generic = generic
     changed = False
     for body in _blocks(fdef.body):
