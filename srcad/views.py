@@ -530,13 +530,14 @@ class _Block:
         value = copy.deepcopy(node.stmt.value)
         _rebase(value, node.parent.name)
         out = []
+        ndim = node.check
         if node.parent.check and node.parent.parent is None:   # the root's rank, once
-            out.append(self.check(node.parent, node.parent.check, stmt))
+            ndim = max(ndim, node.parent.check)
             node.parent.check = 0
+        if ndim:
+            out.append(self.check(node.parent, ndim, stmt))
         if node.parts:                      # a split again: a list of views, read at once
             return out + [self.assign(node.name, value, stmt)]
-        if node.check:
-            out.append(self.check(node.parent, node.check, stmt))
         if not isinstance(value, gast.Name) and not (
                 getattr(value, "srcad_callee", None) is np.asarray):
             tmp = self.fresh("_" + node.name.lstrip("_") + "_view")

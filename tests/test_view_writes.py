@@ -262,3 +262,30 @@ def test_still_refused_located(name):
         srcad.grad(f)(x)
     assert caught.value.location.filename == f.__code__.co_filename
     assert caught.value.location.lineno is not None
+
+
+def test_a_program_the_sharing_analysis_accepts_keeps_its_code():
+    f = _program("""
+        y = x * 2.0
+        v = y[1:]
+        v[0] = 5.0
+        return np.sum(v ** 2)""")
+    x = np.array([0.5, -1.0, 2.0])
+    assert "np.copy" not in srcad.show(f, x)
+    np.testing.assert_allclose(srcad.grad(f)(x), _fd_grad(f, x), rtol=1e-6, atol=1e-7)
+
+
+def test_the_generic_build_checks_the_rank_it_took_when_it_runs():
+    """Built without shapes, ``row = B[1]`` written by index is taken as a view (an element
+    could not be written so in Python either) and ``B`` as an array with axes: checked."""
+    f = _program("""
+        B = x.copy()
+        row = B[1]
+        row[0] = 4.0 * row[1]
+        return np.sum(B ** 2)""")
+    text = srcad.show(f)
+    assert "_srcad.check_view(B, 2)" in text
+    from srcad import runtime
+    runtime.check_view(np.ones((2, 2)), 2)
+    with pytest.raises(ValueError, match="make the view its own array first"):
+        runtime.check_view(np.ones(2), 2)
