@@ -2459,6 +2459,20 @@ def check_unpack(value, n: int) -> None:
 __all__ += ["check_unpack"]
 
 
+def check_view(base, ndim: int) -> None:
+    """A view of ``base`` that srcad made a copy written back into ``base`` (``views.py``), in
+    a derivative built without the shapes: raise unless ``base`` has the ``ndim`` axes or more
+    the rewrite took (``base[k]`` a view, not an element a write would not reach ``base``
+    through; ``base`` not 0-d). Primal only."""
+    if np.ndim(base) < ndim:
+        raise ValueError(f"srcad built this derivative for writes through a view of an array "
+                         f"of {ndim} or more dimensions, and it has {np.ndim(base)}: make the "
+                         f"view its own array first (np.copy)")
+
+
+__all__ += ["check_view"]
+
+
 # -- cross products of 2-vectors (np.cross: a 2-vector is a 3-vector with z = 0) ------------------
 
 def cross_vectors(v, axis):

@@ -9,7 +9,7 @@ import pytest
 SRCAD = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "srcad")
 
 # The pipeline, in order (a stage is a module or a package of srcad).
-STAGES = ["source", "normalize", "analysis", "complex_values", "reverse", "forward", "optimize",
+STAGES = ["source", "normalize", "analysis", "views", "complex_values", "reverse", "forward", "optimize",
           "emit", "cache", "diskcache", "dispatch", "api"]
 TRANSFORMERS = {"reverse", "forward"}
 

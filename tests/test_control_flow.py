@@ -21,8 +21,6 @@ _ENUM_START = "enumerate(x, start) is not desugared: NoRuleError for builtins.en
 _FANCY_REPEAT = "reverse: out[idx] = v with repeated idx credits every duplicate, not the last"
 _SLICE_REBIND = "reverse: `y = y[:k]` inside an if clobbers by before reading it (broadcast error)"
 _FWD_TANGENT = "forward: `x[i] = ...` on an argument writes into the caller's tangent array"
-_VIEW_WRITE = ("writes through a view (v = buf[1:]; v[0] = ...) are refused with a "
-               "SrcadSyntaxError (see test_write_through_a_view_is_refused)")
 _HELPER_RETURNS = "a helper with an early/multiple return cannot be inlined (SrcadSyntaxError)"
 _MAX3 = "builtin max(a, b, c) with three arguments: only max(x1, x2) is supported"
 _HELPER_ALIAS = ("helper mutating its argument, result bound to another name: the caller's "
@@ -34,13 +32,9 @@ _RESULT_RESTORED = ("autodiff(preserve_result=True) returns the result variable 
 _RANGE_TANGENT = "forward over reverse of nested loops: taped inner range gets zeros_like(range)"
 _SLICE_TANGENT = "gradient code calls slice(i, j) for loop-dependent slices; no tangent rule for it"
 
-XFAIL = {
-    "view_write_through": _VIEW_WRITE,
-}
+XFAIL: dict = {}     # view_write_through: exact since session 11 (srcad/views.py)
 
-REF_XFAIL = {
-    "view_write_through": _VIEW_WRITE,
-}
+REF_XFAIL: dict = {}
 
 
 def _params(cases, known):
@@ -256,14 +250,15 @@ def test_recursive_helper_is_a_clear_error():
 
 # -- options and modes agree through control flow --------------------------------------------
 
-UNOPT_XFAIL = {"view_write_through": _VIEW_WRITE}
+UNOPT_XFAIL: dict = {}
 
 
-def test_write_through_a_view_is_refused():
-    from control_flow_corpus import view_write_through
-    with pytest.raises(srcad.SrcadSyntaxError, match="a slice of 'buf'") as info:
-        srcad.grad(view_write_through)
-    assert "control_flow_corpus.py" in str(info.value) and "np.copy" in str(info.value)
+def test_write_through_a_view_is_exact():
+    """Refused until session 11; srcad/views.py makes v its own copy, written back into buf."""
+    from control_flow_corpus import view_write_through, view_write_through_ref
+    x = np.array([0.5, -1.0, 2.0, 0.3])
+    np.testing.assert_allclose(srcad.grad(view_write_through)(x),
+                               srcad.grad(view_write_through_ref)(x), rtol=1e-12)
 
 
 @pytest.mark.parametrize("case", _params(CASES, UNOPT_XFAIL))

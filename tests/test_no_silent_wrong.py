@@ -41,8 +41,32 @@ def assert_right_both_modes(f, x):
 # -- in-place operators through an alias (case 10) and writes into shared memory --------------
 
 @pytest.mark.parametrize("op", ["+=", "-=", "*=", "/="])
-@pytest.mark.parametrize("alias", ["g = h", "g = h[:]", "g = h.reshape(-1)", "k = h; g = k",
-                                   "lst = [h]; g = lst[0]", "lst = [x, h]; g = lst[1]"])
+@pytest.mark.parametrize("alias", ["g = h", "g = h[:]", "k = h; g = k"])
+def test_inplace_operator_through_an_alias_is_exact(op, alias):
+    """Since session 11 (srcad/views.py) the alias is its own copy, written back into h. The
+    hvp differentiates the generic gradient, which does not know h = x * 1.5 is an array
+    (not a number, which += would rebind): refused there, located, as before."""
+    f = make_function(f"""
+        def f(x):
+            h = x * 1.5
+            {alias}
+            g {op} 2.0
+            return np.sum(h ** 2)
+        """)
+    x = np.array([1.0, 2.0])
+    expected = _numeric_grad(lambda v: f(v.copy()), x)
+    np.testing.assert_allclose(srcad.grad(f)(x), expected, rtol=1e-6, atol=1e-8)
+    value, t = srcad.jvp(f, (x,), (np.ones(2),))
+    assert value == f(x.copy())
+    np.testing.assert_allclose(t, np.sum(expected), rtol=1e-6, atol=1e-8)
+    with pytest.raises(srcad.SrcadError, match="shares memory with") as caught:
+        srcad.hvp(f)(x, np.ones(2))
+    assert caught.value.location.filename == f.__code__.co_filename
+
+
+@pytest.mark.parametrize("op", ["+=", "-=", "*=", "/="])
+@pytest.mark.parametrize("alias", ["g = h.reshape(-1)", "lst = [h]; g = lst[0]",
+                                   "lst = [x, h]; g = lst[1]"])
 def test_inplace_operator_through_an_alias_is_refused(op, alias):
     f = make_function(f"""
         def f(x):
@@ -63,9 +87,17 @@ def test_inplace_operator_through_an_alias_is_refused(op, alias):
 
 
 @pytest.mark.parametrize("source", [
-    # np.split and its kin return views: a write into a part writes into the whole
+    # np.split and its kin return views: a write into a part writes into the whole (exact since
+    # session 11: srcad/views.py joins the parts back)
     "c = x.copy()\n    p, q = np.split(c, 2)\n    p[0] = q[1] * 2.0\n    return np.sum(c ** 2)",
-    "c = x.copy()\n    a, b = np.array_split(c, 2)\n    a += 1.0\n    return np.sum(c ** 2)",
+    "c = x.copy()\n    a, b = np.array_split(c, 2)\n    a += 1.0\n    return np.sum(c ** 2 * x)",
+])
+def test_writes_into_the_parts_of_a_split_are_right(source):
+    f = make_function("def f(x):\n    " + source + "\n")
+    assert_right_both_modes(f, np.array([0.5, -1.0, 2.0, 0.7]))
+
+
+@pytest.mark.parametrize("source", [
     # a list holds what was appended to it, by reference
     "h = x.copy()\n    hs = []\n    for t in range(3):\n        hs.append(h)\n"
     "        h += 0.5 * x\n    return sum(np.sum(v ** 2) for v in hs)",
@@ -75,7 +107,7 @@ def test_inplace_operator_through_an_alias_is_refused(op, alias):
     "h = x.copy()\n    pair = (h, x)\n    h *= 2.0\n    return np.sum(pair[0] * pair[1])",
     "hs = [x.copy(), x * 2.0]\n    h = hs[-1]\n    h += 1.0\n    return np.sum(hs[1] ** 2 * x)",
 ])
-def test_writes_into_what_a_list_or_a_split_holds_are_refused(source):
+def test_writes_into_what_a_list_holds_are_refused(source):
     """Each was a silent wrong answer in grad, jvp and hvp (tests/test_user_corpus_s10.py)."""
     f = make_function("def f(x):\n    " + source + "\n")
     x = np.array([0.1, 0.2, 0.3, 0.4])
@@ -690,7 +722,7 @@ def test_writes_into_a_view_of_an_argument_in_both_modes(source):
     assert_right_both_modes(f, np.array([0.7, 2.0, 1.3]))
 
 
-def test_a_row_swap_through_a_view_is_refused_and_an_element_swap_is_right():
+def test_a_row_swap_through_a_view_and_an_element_swap_are_right():
     f = make_function("""
         def f(y0):
             y = y0 * 1.0
@@ -701,10 +733,8 @@ def test_a_row_swap_through_a_view_is_refused_and_an_element_swap_is_right():
         """)
     assert_right_both_modes(f, np.array([0.7, 2.0, 1.3]))      # y[0] is a number
     rows = np.arange(1.0, 7.0).reshape(3, 2)     # y[0] is a view: NumPy's swap copies row 1
-    with pytest.raises(srcad.SrcadSyntaxError, match="shares memory with 'tmp'"):
-        srcad.grad(f)(rows)
-    with pytest.raises(srcad.SrcadSyntaxError, match="shares memory with 'tmp'"):
-        srcad.autodiff(f, mode="forward")(rows, np.ones_like(rows))
+    # (refused until session 11; srcad/views.py takes tmp again after y[0] = y[1])
+    assert_right_both_modes(f, rows)
 
 
 def test_an_in_place_operator_in_a_helper_is_located_in_the_helper_by_its_own_name():
@@ -714,15 +744,28 @@ def test_an_in_place_operator_in_a_helper_is_located_in_the_helper_by_its_own_na
             return u
 
         def f(x):
-            v = x * 1.0
-            w = g(v)
-            return np.sum(w ** 2) + np.sum(v)
+            w = g(x)
+            return np.sum(w ** 2) + np.sum(x)
         """)
-    with pytest.raises(srcad.SrcadSyntaxError) as info:
+    with pytest.raises(srcad.SrcadSyntaxError) as info:     # g writes into f's argument
         srcad.grad(f)(np.ones(3))
     message = str(info.value)
-    assert "writing into 'u' in helper g, which shares memory with 'v'" in message
+    assert "writing into 'u' in helper g, which shares memory with 'x'" in message
     assert "u *= 2.0" in message and "g_u" not in message
+
+
+def test_an_in_place_operator_in_a_helper_on_an_array_the_caller_made_is_right():
+    f = make_function("""
+        def g(u):
+            u *= 2.0
+            return u
+
+        def f(x):
+            v = x * 1.0
+            w = g(v)
+            return np.sum(w ** 2) + np.sum(v * x)
+        """)
+    assert_right_both_modes(f, np.array([0.5, -1.0, 2.0]))
 
 
 @pytest.mark.parametrize("arg", [np.float64(0.3), np.float32(0.3), 0.3])
@@ -762,8 +805,8 @@ def test_casts_to_integers_second_order():
 # -- a row of a 2-d array is a view (fuzzer seed 100896): refused whenever the rank is not
 # known to make the subscript a number --------------------------------------------------------
 
-@pytest.mark.parametrize("made", ["x.copy()", "np.copy(x)", "np.dot(x, np.eye(2))", "x * 1.0"])
-def test_a_row_read_before_a_write_into_its_array_is_refused(made):
+@pytest.mark.parametrize("made", ["x.copy()", "np.copy(x)", "x * 1.0", "np.dot(x, np.eye(2))"])
+def test_a_row_read_before_a_write_into_its_array_is_right(made):
     f = make_function(f"""
         def f(x):
             a = {made}
@@ -772,10 +815,14 @@ def test_a_row_read_before_a_write_into_its_array_is_refused(made):
             return np.sum(np.sin(row)) + 0.5 * np.sum(x)
         """)
     x = np.array([[0.3, -0.5], [0.8, 0.1], [0.4, 0.9]])
-    with pytest.raises(srcad.SrcadSyntaxError, match="shares memory with 'row'"):
-        srcad.grad(f)(x)
-    with pytest.raises(srcad.SrcadSyntaxError, match="shares memory with 'row'"):
-        srcad.autodiff(f, mode="forward")(x, np.ones_like(x))
+    if made.startswith("np.dot"):
+        # the derivative built when srcad.grad(f) is called knows no shapes, so not that
+        # np.dot's result is an array: refused there (a np.copy would tell it), as before
+        with pytest.raises(srcad.SrcadSyntaxError, match="shares memory with 'row'"):
+            srcad.grad(f)(x)
+        return
+    # (refused until session 11; srcad/views.py takes row again after the write into a)
+    assert_right_both_modes(f, x)
 
 
 @pytest.mark.parametrize("made", ["x.copy()", "np.copy(x)", "np.asarray(x * 1.0)"])

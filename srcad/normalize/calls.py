@@ -757,6 +757,8 @@ class Calls(Inliner):
                          keywords=_clip_bounds(target, len(args), keywords,
                                                    method=True))
         call.srcad_callee = target
+        if name == "copy" and not args and not keywords:
+            call.srcad_c_order = True   # x.copy() is C-contiguous (a reshape of it is a view)
         if name == "flatten":           # always a copy (np.ravel may give a view)
             tmp = self.namer.fresh("_ravel")
             pre.append(gast.Assign(targets=[_name(tmp, gast.Store())], value=call,

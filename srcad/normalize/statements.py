@@ -452,7 +452,7 @@ def _none_test(scope, test) -> bool | None:
 
 _EFFECTS = {builtins.print, warnings.warn, warnings.warn_explicit, runtime.errstate_enter,
             runtime.errstate_exit, runtime.context_enter, runtime.context_exit,
-            runtime.check_unpack, np.random.seed}
+            runtime.check_unpack, runtime.check_view, np.random.seed}
 
 
 def _runtime_effect(which: str, keywords) -> gast.Expr:
