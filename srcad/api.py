@@ -314,18 +314,18 @@ def _build(f, spec: Spec, src=None) -> Derivative:
     if verify:                       # the stage invariants, named by the stage that broke them
         for stmt, what in anf_violations(program.node):
             raise InternalError("normalize", what, src.location(stmt))
-    shared: dict = {}                # the sharing analysis of the program as normalized
+    analysed: dict = {}              # the sharing analysis of the program as normalized
     if not src.generated:            # writes through views as value semantics (views.py)
         from .views import explicit_views
 
         def refused(known):          # (only a program the sharing analysis would refuse:
             # every x += v taken as an array's in a generic build, as _alias_check takes it)
-            shared[id(program.node)] = aliased_writes(program.node, known if spec.kinds
+            analysed[id(program.node)] = aliased_writes(program.node, known if spec.kinds
                                                       else {})
-            return shared[id(program.node)] is not None
+            return analysed[id(program.node)] is not None
         if explicit_views(program, lambda: shapes(program.node, dict(zip(
                 program.params, spec.kinds or ()))), spec.kinds is None, refused):
-            shared.clear()           # (rewritten: analysed again below)
+            analysed.clear()           # (rewritten: analysed again below)
             if verify:
                 for stmt, what in anf_violations(program.node):
                     raise InternalError("views", what, src.location(stmt))
@@ -348,7 +348,7 @@ def _build(f, spec: Spec, src=None) -> Derivative:
             for stmt, what in anf_violations(program.node):
                 raise InternalError("complex values", what, src.location(stmt))
         known = shapes(program.node, dict(zip(params, spec.kinds or ())))
-        shared.clear()
+        analysed.clear()
     untracked = untracked_flows(program.node, act, assigned_names(program.node),
                                 list_names(program.node, known))
     if untracked is not None:
@@ -362,14 +362,14 @@ def _build(f, spec: Spec, src=None) -> Derivative:
     # generated code reads stale views for their shapes only: its writes are srcad's own, and
     # the user's code it came from is checked again with these shapes (_alias_check)
     alias_check = getattr(src.fn, "__srcad_alias_check__", None) if src.generated else (
-        _alias_check(program, src, aliased_writes, shapes, shared.get(id(program.node), ...))
+        _alias_check(program, src, aliased_writes, shapes, analysed.get(id(program.node), ...))
         if spec.kinds is None else None)
     if src.generated:
         if alias_check is not None and spec.kinds:
             alias_check(dict(zip(params, spec.kinds)))
     elif spec.kinds or alias_check is not None:   # (the generic build's own check finds no
         # more than _alias_check's, which takes every x += v as an array's: none if it found none)
-        found = shared.get(id(program.node), ...) if spec.kinds else ...
+        found = analysed.get(id(program.node), ...) if spec.kinds else ...
         _refuse_alias(aliased_writes(program.node, known if spec.kinds else None)
                       if found is ... else found, program, src)
     one_tangent = _one_tangent(spec, program, known, complex_facts)

@@ -2786,13 +2786,15 @@ def where_scalar_broadcast(x):
     return np.sum(np.where(x > 0.0, x, 0.01 * x) ** 2) + np.sum(np.where(x < 0.5, 1.0, x))
 
 
-def test_view_row_scaled_writes_through_refused_located():
-    # README: writing into memory another name still reads is refused
-    refused(view_row_scaled, R(400, 3, 3), snippet="row *= 3.0")
+def test_view_row_scaled_writes_through():
+    # refused, located, until session 11 (srcad/views.py: the write goes back into B)
+    # (hvp stays refused, located: the gradient it differentiates is built without shapes,
+    # where row *= 3.0 on B[0] may rebind a number; tests/test_view_writes.py)
+    check(view_row_scaled, R(400, 3, 3))
 
 
-def test_view_reshape_write_refused_located():
-    refused(view_reshape_write, R(401, 6), snippet="v[0, 1] = 0.0")
+def test_view_reshape_write():
+    check(view_reshape_write, R(401, 6), hess=True)
 
 
 def test_view_transpose_write_refused_located():
