@@ -934,7 +934,11 @@ def literal(node, kind=int):
 
 _VIEWS = ("reshape", "transpose", "ravel", "swapaxes", "moveaxis", "squeeze", "expand_dims",
           "broadcast_to", "diagonal", "atleast_1d", "atleast_2d", "atleast_3d", "real",
-          "matrix_transpose", "flip", "fliplr", "flipud", "rot90", "asarray")
+          "matrix_transpose", "flip", "fliplr", "flipud", "rot90", "asarray",
+          # ... and those handing back their argument itself when it already fits
+          # (np.ascontiguousarray(B) is B for a C-contiguous B), or a slice of it
+          "asanyarray", "ascontiguousarray", "asfortranarray", "asarray_chkfinite",
+          "real_if_close", "require", "trim_zeros")
 
 
 def aliased_writes(fdef, shapes=None):
@@ -1244,10 +1248,20 @@ def _shared_source(value):
     if isinstance(value, gast.Subscript) and _basic(value.slice) and isinstance(
             value.value, gast.Name):
         return value.value.id
-    if isinstance(value, gast.Call) and getattr(
-            getattr(value, "srcad_callee", None), "__name__", "") in _VIEWS and value.args \
-            and isinstance(value.args[0], gast.Name):
-        return value.args[0].id
+    if not isinstance(value, gast.Call):
+        return None
+    out = next((k.value for k in value.keywords if k.arg == "out"), None)
+    if isinstance(out, gast.Name):          # np.fix(a, out=b) is b
+        return out.id
+    first = value.args[0] if value.args else None
+    if not isinstance(first, gast.Name):
+        return None
+    if getattr(getattr(value, "srcad_callee", None), "__name__", "") in _VIEWS or getattr(
+            value, "srcad_may_be_receiver", False):
+        return first.id
+    copied = next((k.value for k in value.keywords if k.arg == "copy"), None)
+    if copied is not None and not (isinstance(copied, gast.Constant) and copied.value is True):
+        return first.id                     # np.array(a, copy=False), nan_to_num(a, copy=False)
     return None
 
 
@@ -1256,7 +1270,12 @@ def _sharing_kind(value) -> str:
         return f"another name for {value.id!r}"
     if isinstance(value, gast.Subscript):
         return f"a slice of {value.value.id!r}, a view"
-    return f"the result of {value.srcad_callee.__name__}, a view"
+    name = value.srcad_callee.__name__
+    if any(k.arg == "out" for k in value.keywords):
+        return f"the result of {name}, its out= array"
+    if getattr(value, "srcad_may_be_receiver", False):
+        return f"the result of .{name}(), the array itself when it is real"
+    return f"the result of {name}, a view"
 
 
 def _basic(index) -> bool:

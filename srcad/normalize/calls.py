@@ -486,6 +486,7 @@ class Calls(Inliner):
             call = self.called_helper(scope, func, callee, built[1])
             call.srcad_callee = built[0]
             return gast.copy_location(call, node)
+        _refuse_out(scope, node, _dotted(func), callee, args, keywords)
         for a in args + [k.value for k in keywords]:
             if isinstance(a, gast.Name) and a.id in scope.local_functions:
                 raise _loc_error(scope.src, a, f"a nested function or lambda passed to "
@@ -757,6 +758,9 @@ class Calls(Inliner):
                          keywords=_clip_bounds(target, len(args), keywords,
                                                    method=True))
         call.srcad_callee = target
+        _refuse_out(scope, node, _dotted(func) or f".{name}", target, [base] + args, keywords)
+        if name in ("conj", "conjugate"):
+            call.srcad_may_be_receiver = True   # x.conj() is x itself for a real x (not a copy)
         if name == "copy" and not args and not keywords:
             call.srcad_c_order = True   # x.copy() is C-contiguous (a reshape of it is a view)
         if name == "flatten":           # always a copy (np.ravel may give a view)
@@ -791,6 +795,25 @@ class Calls(Inliner):
         if obj is UNRESOLVED or not callable(obj) or isinstance(obj, type):
             return UNRESOLVED
         return obj
+
+
+def _refuse_out(scope, node, spelled, callee, args, keywords):
+    """Refuse a library call given an ``out`` array (by name, or positionally as in
+    ``np.floor(x, y)``, ``np.round(x, 1, y)``): it writes its result into that array (and
+    returns it), a write srcad does not follow (the rules compute a new value)."""
+    out = next((k.value for k in keywords if k.arg == "out"), None)
+    if out is None and isinstance(callee, np.ufunc):
+        out = args[callee.nin] if len(args) > callee.nin else None
+    elif out is None and not _is_user_function(callee):
+        try:
+            out = inspect.signature(callee).bind(*args).arguments.get("out")
+        except (TypeError, ValueError):
+            out = None
+    if out is None or isinstance(out, gast.Constant) and out.value is None:
+        return
+    raise _loc_error(scope.src, node, f"{spelled}(..., out=...) writes into its out= array, "
+                     "which srcad does not follow", f"Use the value instead: y = {spelled}(...) "
+                     "without out= (the result is a new array).", NoRuleError)
 
 
 def _makes_callables(obj) -> bool:
