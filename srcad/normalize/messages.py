@@ -8,8 +8,8 @@ bound only to them) and whose name is read only by messages (``print``, ``loggin
 ``warnings.warn``, ``raise``, ``assert``, or another such assignment) is marked
 ``srcad_message``: ``statements`` keeps it as a primal-only statement, run once in the primal
 as written and never in a derivative sweep, and the fence lets its f-string stand. Such a
-string (one reading a value of the function) read by arithmetic is refused, located at the
-read.
+string (one reading a value of the function) read by arithmetic or converted to a number
+(``float(s)``, ``np.float64(s)``: the value's printed digits) is refused, located at the read.
 """
 from __future__ import annotations
 
@@ -56,10 +56,13 @@ def mark_messages(src: Source, fdef) -> None:
         _in_message(src, use, parents, strs) for use in _reads(fdef, name))}
     for name in strs:
         for use in _reads(fdef, name):
-            if name not in messages and _in_arithmetic(src, use, parents, strs) and _reads_values(
-                    bound[name], strs):
+            if name in messages or not _reads_values(bound[name], strs):
+                continue
+            how = "by arithmetic" if _in_arithmetic(src, use, parents, strs) else \
+                "as a number" if _converted(src, use, parents) else None
+            if how is not None:
                 raise _loc_error(src, use, f"the string {name!r} (built at line "
-                                 f"{bound[name][0].lineno}) is read by arithmetic here",
+                                 f"{bound[name][0].lineno}) is read {how} here",
                                  "srcad differentiates numbers, not strings: use the string "
                                  "only in messages (print, logging, warnings.warn, raise, "
                                  "assert), and compute the number with NumPy.")
@@ -136,6 +139,25 @@ def _in_message(src: Source, use, parents, strs) -> bool:
         if isinstance(node, gast.stmt):
             return False
     return False
+
+
+# what reads a number out of a string (``float('%s' % x[0])`` is x[0], to its printed digits)
+_NUMBER_FROM_STR = ("float", "int", "complex", "eval")
+_NUMPY_FROM_STR = ("float64", "float32", "float16", "double", "longdouble", "complex128",
+                   "complex64", "array", "asarray", "asanyarray", "fromstring", "loadtxt")
+
+
+def _converted(src: Source, use, parents) -> bool:
+    """Is the read ``use`` an argument of a conversion to a number (``float(s)``,
+    ``np.float64(s)``, ``np.array(s, dtype=float)``)?"""
+    import numpy as np
+    call = parents.get(id(use))
+    if not isinstance(call, gast.Call) or call.func is use:
+        return False
+    if _builtin(src, call.func, _NUMBER_FROM_STR):
+        return True
+    func = src.namespace.resolve(call.func) if isinstance(call.func, gast.Attribute) else None
+    return any(func is getattr(np, n, None) for n in _NUMPY_FROM_STR)
 
 
 def _in_arithmetic(src: Source, use, parents, strs) -> bool:
