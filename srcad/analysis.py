@@ -574,27 +574,21 @@ def _lists_flowing(stmts, out: set) -> set:
 
 def maybe_list_names(fdef, shapes, lists: AbstractSet[str]) -> set:
     """Names that may hold Python lists or tuples though nothing says so: parameters of
-    unknown kind (the generic derivative's), with the copies, slices and sums made of them,
-    when one of those is read as a container may be (an item ``xs[0]``, a loop ``for x in
-    xs``, ``len(xs)``) and none as only an array or a number may be (an operand of
-    arithmetic other than ``xs + ys`` of such names, an attribute, a comparison). Adjoints of these names add with
-    ``runtime.plus`` (item by item for lists, where ``+`` would concatenate)."""
+    unknown kind (the generic derivative's; a tuple of floats, a list of floats and ints),
+    with the copies, slices and sums made of them, when none is read as only an array or a
+    number may be (an operand of arithmetic other than ``xs + ys`` of such names, an
+    attribute, a comparison): read as a container (``xs[0]``, ``for x in xs``, ``len(xs)``)
+    or only passed to functions (``np.asarray(xs)``, whose adjoint is a list for a list).
+    Adjoints of these names add with ``runtime.plus`` (item by item for lists, where ``+``
+    would concatenate)."""
     a = fdef.args
     unknown = {p.id for p in a.posonlyargs + a.args + a.kwonlyargs} - set(shapes or ()) - \
         set(lists)
     if not unknown:
         return set()
-    containers: set = set()
     arrays: set = set()
     for node in walk(fdef):
-        if isinstance(node, gast.Subscript) and isinstance(node.value, gast.Name):
-            containers.add(node.value.id)
-        elif isinstance(node, gast.For) and isinstance(node.iter, gast.Name):
-            containers.add(node.iter.id)
-        elif isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and \
-                node.func.id in ("len", "zip", "enumerate", "reversed"):
-            containers.update(n.id for n in node.args if isinstance(n, gast.Name))
-        elif isinstance(node, gast.BinOp):
+        if isinstance(node, gast.BinOp):
             pair = [v for v in (node.left, node.right) if isinstance(v, gast.Name)]
             if not (isinstance(node.op, gast.Add) and len(pair) == 2 and
                     all(v.id in unknown | set(lists) for v in pair)):
@@ -611,7 +605,7 @@ def maybe_list_names(fdef, shapes, lists: AbstractSet[str]) -> set:
     out: set = set()
     for p in sorted(unknown - arrays):
         flow = _lists_flowing(stmts, {p})     # p and what is copied, sliced or summed from it
-        if flow & containers and not flow & arrays:
+        if not flow & arrays:
             out |= flow
     return out - set(lists)
 

@@ -58,6 +58,11 @@ class _Base:
         self.preserve_result = preserve_result
         self.lists = list_names(program.node, shapes)
         self.maybe_lists = maybe_list_names(program.node, shapes, self.lists)
+        # parameters of unknown kind (a generic variant's): a list or tuple at the call, maybe
+        # (isinstance(x, tuple) not folded), whose adjoint contributions add item by item
+        a = program.node.args
+        self.unknown_kind = {p.id for p in a.posonlyargs + a.args + a.kwonlyargs} - set(
+            shapes or ()) - self.lists
         # names the code binds to None (generated code being differentiated again binds a
         # name before the loop defining it): their adjoint may be a number, not an array
         self.maybe_none = {n.targets[0].id for n in walk(program.node)

@@ -39,7 +39,8 @@ class Contributions(PrimalSweep):
         state.owned.add(b)
         if name in self.lists:
             return [_assign(b, _call(_attr(_name(self.rt), "add_list"), _name(b), value))]
-        if name in self.maybe_lists:      # a list or an array: known only at the call
+        if name in self.maybe_lists or name in self.unknown_kind:
+            # a list or an array: known only at the call
             return [_assign(b, _call(_attr(_name(self.rt), "plus"), _name(b), value))]
         return [_assign(b, gast.BinOp(left=_name(b), op=gast.Add(), right=value))]
 
