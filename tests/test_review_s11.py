@@ -383,3 +383,18 @@ def test_fields(name):
     import collections
     namespace = {"NT": collections.namedtuple("NT", ["S", "R"])}
     _check(_program(FIELDS[name], namespace), (3,), second=False)
+
+
+@pytest.mark.parametrize("call, attr", [
+    ("np.linalg.svd(A, compute_uv=False)", "S"), ("np.linalg.svd(A, True, False)", "S"),
+    ("np.linalg.qr(A, mode='r')", "R"), ("np.linalg.qr(A, 'r')", "R")])
+def test_field_of_a_result_that_is_no_named_tuple(call, attr):
+    """Regression: ``svd(a, compute_uv=False)`` is an array (``r.S`` raises AttributeError in
+    Python), and so is ``qr(a, mode='r')``: the field was read as an item (``r[1]``)."""
+    f = _program(f"""
+        A = np.outer(x, x) + np.diag(x)
+        r = {call}
+        return np.sum(r.{attr})""")
+    with pytest.raises(AttributeError):
+        f(np.ones(3))
+    _refused(f, (3,), f"the attribute `.{attr}`")

@@ -9,6 +9,7 @@ statements computing the operands are appended to ``pre``. Calls go through ``Ca
 from __future__ import annotations
 
 import copy
+import inspect
 
 import gast
 import numpy as np
@@ -27,6 +28,10 @@ _RESULT_FIELDS = {np.linalg.slogdet: ("sign", "logabsdet"),
                   np.linalg.eigh: ("eigenvalues", "eigenvectors"),
                   np.linalg.eig: ("eigenvalues", "eigenvectors"),
                   np.linalg.qr: ("Q", "R"), np.linalg.svd: ("U", "S", "Vh")}
+# ... when the option deciding what they return, if given, is a literal saying the named tuple
+# (``svd(a, compute_uv=False)`` is the array of singular values, ``qr(a, mode='r')`` R alone)
+_RESULT_OPTIONS = {np.linalg.svd: ("compute_uv", (True,)),
+                   np.linalg.qr: ("mode", ("reduced", "complete"))}
 
 
 class Expressions(Resolver):
@@ -200,8 +205,21 @@ class Expressions(Resolver):
             value = bound[0]
         if not isinstance(value, gast.Call):
             return None
-        fields = _RESULT_FIELDS.get(scope.namespace.resolve(value.func))
-        return fields.index(node.attr) if fields and node.attr in fields else None
+        func = scope.namespace.resolve(value.func)
+        fields = _RESULT_FIELDS.get(func)
+        if not fields or node.attr not in fields:
+            return None
+        if func in _RESULT_OPTIONS:
+            option, named = _RESULT_OPTIONS[func]
+            try:
+                given = inspect.signature(func).bind(*value.args, **{
+                    k.arg: k.value for k in value.keywords}).arguments.get(option)
+            except TypeError:
+                return None
+            if given is not None and not (isinstance(given, gast.Constant) and any(
+                    given.value == v and type(given.value) is type(v) for v in named)):
+                return None
+        return fields.index(node.attr)
 
     def index_trick(self, scope, value):
         """``np.r_`` or ``np.c_`` (as 'r_'/'c_') when ``value`` names one, else None."""
