@@ -928,7 +928,7 @@ def literal(node, kind=int):
 
 _VIEWS = ("reshape", "transpose", "ravel", "swapaxes", "moveaxis", "squeeze", "expand_dims",
           "broadcast_to", "diagonal", "atleast_1d", "atleast_2d", "atleast_3d", "real",
-          "matrix_transpose", "flip", "fliplr", "flipud", "rot90", "asarray",
+          "imag", "matrix_transpose", "flip", "fliplr", "flipud", "rot90", "asarray", "rollaxis",
           # ... and those handing back their argument itself when it already fits
           # (np.ascontiguousarray(B) is B for a C-contiguous B), or a slice of it
           "asanyarray", "ascontiguousarray", "asfortranarray", "asarray_chkfinite",

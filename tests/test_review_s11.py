@@ -165,6 +165,32 @@ def test_result_that_may_be_the_argument_written(expr):
     _refused(f, (5,), "shares memory with 'B'")
 
 
+def test_rollaxis_written():
+    """Regression: np.rollaxis (a view) was taken as a copy."""
+    f = make_function("""
+def f(x):
+    B = x.copy()
+    r = np.rollaxis(B, 1)
+    r[0, 0] = 3.0 * x[1, 1]
+    return np.sum(B ** 2 * x) + np.sum(r)
+""")
+    _refused(f, (2, 3), "shares memory with 'B'")
+
+
+def test_imaginary_part_written():
+    """Regression: np.imag of a complex array (a view of its imaginary parts) was taken as a
+    copy (the write did not reach B's gradient)."""
+    f = make_function("""
+def f(z, w):
+    B = z * 1.0
+    r = np.imag(B)
+    r[0] = 3.0
+    return np.sum(np.abs(B * w) ** 2)
+""")
+    with pytest.raises(srcad.SrcadError, match="shares memory with 'B'"):
+        srcad.grad(f)(np.array([1 + 2j, 3 - 1j]), np.array([0.5, 2.0]))
+
+
 @pytest.mark.parametrize("expr", ["np.ascontiguousarray(B)", "B.conj()"])
 def test_result_that_may_be_the_argument_read(expr):
     """Only read, never written: exact as before."""
