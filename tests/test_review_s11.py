@@ -20,19 +20,13 @@ import numpy as np
 import pytest
 
 import srcad
-from helpers import make_function
+from helpers import central_difference, make_function
 
 EPS = 1e-6
 
 
 def _fd_grad(f, x, eps=EPS):
-    g = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        xp, xm = x.copy(), x.copy()
-        xp[i] += eps
-        xm[i] -= eps
-        g[i] = (f(xp) - f(xm)) / (2 * eps)
-    return g
+    return central_difference(lambda z: f(z.copy()), (x,), 0, eps)
 
 
 def _program(body, namespace=None):
