@@ -25,7 +25,7 @@ _FRESH_NUMPY = frozenset({
     "stack", "hstack", "vstack", "dstack", "column_stack", "tile", "repeat", "pad", "where",
     "take", "take_along_axis", "clip", "roll", "diff", "tril", "triu", "round", "around",
     "shape", "ndim", "size", "count_nonzero", "bincount", "unique", "searchsorted", "interp",
-    "select", "nan_to_num", "append", "insert", "delete", "tri", "diagflat", "isclose",
+    "select", "nan_to_num", "append", "insert", "delete", "tri", "diagflat", "resize", "isclose",
     "allclose", "array_equal"})
 _FRESH_METHODS = frozenset({
     "copy", "astype", "sum", "mean", "prod", "max", "min", "std", "var", "dot", "tolist", "item",

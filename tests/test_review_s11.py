@@ -418,3 +418,13 @@ def test_field_of_a_result_that_is_no_named_tuple(call, attr):
     with pytest.raises(AttributeError):
         f(np.ones(3))
     _refused(f, (3,), f"the attribute `.{attr}`")
+
+
+def test_resize_result_written():
+    """Regression: np.resize's result (always a new array) was taken as perhaps its argument's
+    memory by the optimizer, so a write into its tangent was an internal error."""
+    _check(_program("""
+        B = x.copy()
+        r = np.resize(B, B.shape)
+        r[0, 0] = 3.0 * x[1, 1]
+        return np.sum(B ** 2 * x) + np.sum(r)"""), (2, 3))
