@@ -959,6 +959,7 @@ class _Sharing:
         self.how: dict = {}             # name -> how it came to share memory
         self.held: dict = {}            # a list display's storage -> its items' storages
         self.displays: set = set()      # names bound to a list or tuple display
+        self.repeated: set = set()      # list storages holding one storage in several items
         self._nest(fdef.body, None)
         self.fresh = 0
         self.fdef = fdef
@@ -999,8 +1000,10 @@ class _Sharing:
                 item = stmt.value.args[0] if stmt.value.args else None
                 if isinstance(item, gast.Name):         # and holds v itself
                     for s in env.setdefault(lst, self.storage()):
-                        self.held[s] = self.held.get(s, frozenset()) | env.setdefault(
-                            item.id, self.storage())
+                        added = env.setdefault(item.id, self.storage())
+                        if self.held.get(s, frozenset()) & added and self.maybe_array(item.id):
+                            self.repeated.add(s)    # lst.append(v) of a v it holds
+                        self.held[s] = self.held.get(s, frozenset()) | added
                     self.how.setdefault(lst, f"a list holding {item.id!r}")
         return env
 
@@ -1070,6 +1073,10 @@ class _Sharing:
                 # is rebound: only names that may be arrays share what it writes)
                 self.write(stmt, item, env, also=target.value.id,
                            mine=self.items_of(target, env), arrays=True)
+                lst = target.value.id
+                if env.get(lst, frozenset()) & self.repeated and self.read_after(stmt, lst):
+                    # L = [W, W]; L[0] += 1: L[1], the same array, is written too
+                    raise _Conflict(stmt, item, lst, "the same array as another of its items")
             self.write(stmt, target.value.id, env)
             return
         if isinstance(target, gast.Tuple):
@@ -1087,8 +1094,11 @@ class _Sharing:
             env[name] = self.storage()
             self.displays.add(name)
             held = [e.id for e in value.elts if isinstance(e, gast.Name)]
-            self.held[next(iter(env[name]))] = frozenset().union(*(
-                env.setdefault(e, self.storage()) for e in held))
+            items = [env.setdefault(e, self.storage()) for e in held]
+            self.held[next(iter(env[name]))] = frozenset().union(*items)
+            if any(self.maybe_array(e) and any(items[i] & other for other in items[:i])
+                   for i, e in enumerate(held)):
+                self.repeated |= env[name]      # [W, W]: an array held twice
             if held:
                 self.how.setdefault(name, f"a list holding {held[0]!r}")
             return

@@ -428,3 +428,28 @@ def test_resize_result_written():
         r = np.resize(B, B.shape)
         r[0, 0] = 3.0 * x[1, 1]
         return np.sum(B ** 2 * x) + np.sum(r)"""), (2, 3))
+
+
+@pytest.mark.parametrize("make", ["L = [W, W]", "L = [W, np.ones(3)]\n    L.append(W)",
+                                  "L = []\n    L.append(W)\n    L.append(W)"])
+def test_list_holding_an_array_twice_written_by_item(make):
+    """Regression: ``L[0] += 1`` writes into W, which ``L[-1]`` is too; srcad rebound only
+    L[0] (a wrong value and gradient)."""
+    f = make_function(f"""
+def f(x):
+    W = x.copy()
+    {make}
+    L[0] += 1.0
+    return np.sum(L[-1] ** 2 * x)
+""")
+    _refused(f, (3,), "the same array as another of its items")
+
+
+def test_list_holding_a_number_twice_written_by_item():
+    """A number in a list is rebound by ``L[0] += 1`` (not written): exact."""
+    f = _program("""
+        c = x[0] * 1.0
+        L = [c, c]
+        L[0] += 1.0
+        return L[1] * np.sum(x) + L[0]""")
+    _check(f, (3,))
