@@ -453,3 +453,44 @@ def test_list_holding_a_number_twice_written_by_item():
         L[0] += 1.0
         return L[1] * np.sum(x) + L[0]""")
     _check(f, (3,))
+
+
+CHANGING_MESSAGES = {
+    "pop_in_an_fstring": ("""
+        L = [x[0] * 1.0, x[1] * 2.0, x[2] * 3.0]
+        s = f"{L.pop()}"
+        print(s)""", "L.pop"),
+    "append_in_str": ("""
+        L = [x[0] * 1.0]
+        s = str(L.append(x[1] * 5.0))
+        print(s)""", "L.append"),
+    "sort_in_str": ("""
+        L = [x[0] * 1.0, x[1] * 2.0, x[2] * 3.0]
+        B = x * 1.0
+        s = str(B.sort())
+        print(s)""", "B.sort"),
+    "copyto_in_a_format": ("""
+        L = [x[0] * 1.0, x[1] * 2.0, x[2] * 3.0]
+        s = "%s" % np.copyto(L[0], x ** 2)
+        print(s)""", "np.copyto"),
+    "pop_in_an_assert": ("""
+        L = [x[0] * 1.0, x[1] * 2.0]
+        assert L.pop() > -1e9, "negative\"""", "L.pop"),
+    "pop_in_a_print": ("""
+        L = [x[0] * 1.0, x[1] * 2.0]
+        print(L.pop())""", "L.pop"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CHANGING_MESSAGES))
+def test_message_changing_a_value_refused(name, capsys):
+    """Regression: a message (print, assert, a string only messages read) is kept as written
+    and run in the primal only; a change it made (L.pop(), B.sort()) was not followed: wrong
+    gradients, or an IndexError inside the derivative."""
+    body, call = CHANGING_MESSAGES[name]
+    f = _program(body + """
+        t = 0.0
+        for v in L:
+            t = t + v ** 2
+        return t""")
+    _refused(f, (3,), f"`{call}(...)` in a message, print, assert or raise changes a value")

@@ -67,7 +67,16 @@ class Statements(Calls):
 
     def primal_only(self, scope, stmt) -> list:
         """``stmt`` as written, its names read as in the function (an inlined helper's locals
-        renamed, foreign globals through references): it runs once, in the primal."""
+        renamed, foreign globals through references): it runs once, in the primal. A call in
+        it that changes a value (``print(lst.pop())``, ``msg = str(B.sort())``) is refused:
+        the derivative would not see the change."""
+        changing = _changing_call(stmt)
+        if changing is not None:
+            raise _loc_error(scope.src, changing, f"`{_dotted(changing.func)}(...)` in a "
+                             "message, print, assert or raise changes a value, which srcad "
+                             "runs only in the primal and does not follow",
+                             "Make the change in a statement of its own before it, and use "
+                             "the result there.")
         new = copy.deepcopy(stmt)
         for node in gast.walk(new):
             for field in node._fields:
@@ -545,3 +554,21 @@ def _dropped_value(value) -> tuple[str, str]:
 # ndarray methods that change the array in place and return None.
 _IN_PLACE_METHODS = frozenset({"sort", "partition", "fill", "put", "itemset", "resize",
                                "setfield"})
+# ... and the methods changing a list, dict or set
+_CONTAINER_CHANGES = frozenset({"append", "extend", "insert", "pop", "remove", "clear",
+                                "reverse", "update", "setdefault", "popitem", "add", "discard",
+                                "__setitem__", "__delitem__", "__iadd__", "__imul__"})
+
+
+def _changing_call(stmt):
+    """The first call in the primal-only statement ``stmt`` that changes a value (an in-place
+    method, a container's mutator, a NumPy writer, an ``out=`` array), else None."""
+    for node in gast.walk(stmt):
+        if not isinstance(node, gast.Call):
+            continue
+        name = _dotted(node.func).rpartition(".")[2]
+        if isinstance(node.func, gast.Attribute) and (
+                name in _IN_PLACE_METHODS | _CONTAINER_CHANGES or name in _WRITERS) or any(
+                k.arg == "out" for k in node.keywords):
+            return node
+    return None
