@@ -229,6 +229,12 @@ def test_message_string_converted_to_a_number_refused():
         s = '%s' % x[0]
         return np.sum(x ** 2) * np.float64(s)""")
     _refused(g, (3,), "is read as a number")
+    h = make_function("""
+def f(x):
+    s = '%s' % x[0]
+    return np.sum(x ** 2) * float64(s)
+""", {"float64": np.float64})
+    _refused(h, (3,), "is read as a number")
 
 
 def test_message_strings_kept():

@@ -156,7 +156,8 @@ def _converted(src: Source, use, parents) -> bool:
         return False
     if _builtin(src, call.func, _NUMBER_FROM_STR):
         return True
-    func = src.namespace.resolve(call.func) if isinstance(call.func, gast.Attribute) else None
+    func = src.namespace.resolve(call.func) if isinstance(
+        call.func, (gast.Name, gast.Attribute)) else None
     return any(func is getattr(np, n, None) for n in _NUMPY_FROM_STR)
 
 
