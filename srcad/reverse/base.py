@@ -58,11 +58,16 @@ class _Base:
         self.preserve_result = preserve_result
         self.lists = list_names(program.node, shapes)
         self.maybe_lists = maybe_list_names(program.node, shapes, self.lists)
-        # parameters of unknown kind (a generic variant's): a list or tuple at the call, maybe
-        # (isinstance(x, tuple) not folded), whose adjoint contributions add item by item
+        # parameters of unknown kind (a generic variant's) whose type the code tests
+        # (isinstance(x, tuple), type(x), not folded): a list or tuple at the call, maybe,
+        # though another branch uses them as arrays; their adjoint contributions add item
+        # by item (runtime.plus)
         a = program.node.args
-        self.unknown_kind = {p.id for p in a.posonlyargs + a.args + a.kwonlyargs} - set(
-            shapes or ()) - self.lists
+        tested = {n.args[0].id for n in walk(program.node) if isinstance(n, gast.Call)
+                  and isinstance(n.func, gast.Name) and n.func.id in ("isinstance", "type")
+                  and n.args and isinstance(n.args[0], gast.Name)}
+        self.unknown_kind = {p.id for p in a.posonlyargs + a.args + a.kwonlyargs} & tested - \
+            set(shapes or ()) - self.lists
         # names the code binds to None (generated code being differentiated again binds a
         # name before the loop defining it): their adjoint may be a number, not an array
         self.maybe_none = {n.targets[0].id for n in walk(program.node)
