@@ -170,12 +170,14 @@ class _Lowering:
     def unrolled_dict(self, comp):
         """``{k: f(k) for k in ('a', 'b')}`` (one loop over a literal of constants or a
         ``range`` of constants, no condition) as the dict literal ``{'a': f('a'), ...}``, whose
-        keys are static (``containers``); else None (the fence refuses it)."""
+        keys are static (``containers``); else None (the fence refuses it). A ``(y := e)``
+        in the value binds ``y`` in the function, each item's in turn (``sugar.walrus``)."""
         if len(comp.generators) != 1:
             return None
         gen = comp.generators[0]
-        if gen.ifs or gen.is_async or not isinstance(gen.target, gast.Name):
-            return None
+        if gen.ifs or gen.is_async or not isinstance(gen.target, gast.Name) or any(
+                isinstance(n, gast.NamedExpr) for n in gast.walk(comp.key)):
+            return None             # (a key is evaluated before its value: := only in values)
         values = _constants(gen.iter) if not (isinstance(gen.iter, gast.Call) and self.builtin(
             gen.iter.func, "range")) else _range(gen.iter)
         if values is None:
