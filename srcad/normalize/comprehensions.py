@@ -54,6 +54,7 @@ class _Lowering:
     def __init__(self, src: Source, fdef):
         self.src = src
         self.taken = names_in(fdef)
+        self.lists = self.lists_of(fdef)
         self.outputs = {n.id for r in gast.walk(fdef) if isinstance(r, gast.Return)
                         for n in ([r.value] + getattr(r.value, "elts", []))
                         if isinstance(n, gast.Name)}      # returned, or items of the result
@@ -64,6 +65,21 @@ class _Lowering:
             [node.left, *node.comparators] if isinstance(node, gast.Compare) else
             node.args if isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and
             node.func.id in ("isinstance", "type") else []) if isinstance(n, gast.Name)}
+
+    def lists_of(self, fdef) -> set:
+        """The names ``fdef`` binds only to lists it makes (a display, a list comprehension:
+        each store of the name such an assignment)."""
+        made: dict = {}
+        for n in walk(fdef):
+            if isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(
+                    n.targets[0], gast.Name) and isinstance(n.value, (gast.List, gast.ListComp)):
+                made[n.targets[0].id] = made.get(n.targets[0].id, 0) + 1
+        stores: dict = {}
+        for n in walk(fdef):
+            if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load):
+                stores[n.id] = stores.get(n.id, 0) + 1
+        return {name for name, count in made.items() if stores.get(name) == count and
+                name not in {a.id for a in fdef.args.args + fdef.args.kwonlyargs}}
 
     def fresh(self, base):
         name, i = f"{base}_1", 2
@@ -140,6 +156,11 @@ class _Lowering:
                     for name in (*_TESTS, *_EXTREMES):
                         if lowering.builtin(n.func, name):
                             return lowering.collect(n.args[0], name, pre, stmt, hint)
+                extreme = lowering.extreme_of_list(n)
+                if extreme is not None:
+                    comp, kind, options = extreme
+                    return lowering.collect(self.visit(comp), kind, pre, stmt, hint,
+                                            **{k: self.visit(v) for k, v in options.items()})
                 return self.generic_visit(n)
 
             def visit_BinOp(self, n):
@@ -167,6 +188,26 @@ class _Lowering:
             visit_GeneratorExp = visit_Lambda
         return Rewrite().visit(node)
 
+    def extreme_of_list(self, call):
+        """``max(xs)``/``min(xs)`` (``key=``, ``default=`` as Python's) of a name the function
+        binds only to lists (displays, list comprehensions), or of a generator expression or
+        list comprehension with those keywords: (the generator over it, the kind, the
+        keywords); else None (an array keeps its NumPy rule)."""
+        kind = next((k for k in _EXTREMES if self.builtin(call.func, k)), None)
+        options = {k.arg: k.value for k in call.keywords}
+        if kind is None or len(call.args) != 1 or not {*options} <= {"key", "default"} or (
+                not options and not isinstance(call.args[0], gast.Name)):
+            return None
+        seq = call.args[0]
+        if isinstance(seq, (gast.GeneratorExp, gast.ListComp)):
+            return seq, kind, options
+        if not isinstance(seq, gast.Name) or seq.id not in self.lists:
+            return None
+        item = "_item"
+        return gast.copy_location(gast.GeneratorExp(elt=_name(item), generators=[
+            gast.comprehension(target=_name(item, gast.Store()), iter=seq, ifs=[],
+                               is_async=0)]), seq), kind, options
+
     def unrolled_dict(self, comp):
         """``{k: f(k) for k in ('a', 'b')}`` (one loop over a literal of constants or a
         ``range`` of constants, no condition) as the dict literal ``{'a': f('a'), ...}``, whose
@@ -189,9 +230,10 @@ class _Lowering:
             items.append(_substituted(copy.deepcopy(comp.value), bound))
         return gast.copy_location(gast.Dict(keys=keys, values=items), comp)
 
-    def collect(self, comp, kind, pre, stmt, hint):
+    def collect(self, comp, kind, pre, stmt, hint, key=None, default=None):
         """Statements computing ``comp`` into a new name (appended to ``pre``), and that
-        name."""
+        name; for ``min``/``max``, items compared by ``key(item)`` with ``key``, and
+        ``default`` the value of none."""
         result = self.fresh(hint if kind not in _TESTS and hint else
                             {"sum": "_total", "all": "_all", "any": "_any", "min": "_least",
                              "max": "_greatest"}.get(kind, "_items"))
@@ -228,12 +270,18 @@ class _Lowering:
             # the first item, then each one less (greater) than the one kept: min's and max's
             # choice among equal items; an empty sequence raises as theirs does
             item, first = self.fresh("_item"), self.fresh("_first")
-            inner = [_assign(item, elt), gast.If(test=_name(first), body=[
-                _assign(result, _name(item)), _assign(first, gast.Constant(value=False,
-                                                                           kind=None))],
-                orelse=[gast.If(test=gast.Compare(left=_name(item), ops=[_EXTREMES[kind]()],
-                                                  comparators=[target]),
-                                body=[_assign(result, _name(item))], orelse=[])])]
+            keep = [_assign(result, _name(item))]
+            compared, kept = _name(item), target
+            if key is not None:         # key(item) compared, once per item, as Python's
+                compared, kept = _name(self.fresh("_key")), _name(self.fresh("_kept_key"))
+                keep.append(_assign(kept.id, compared))
+            inner = [_assign(item, elt)] + ([_assign(compared.id, gast.Call(
+                func=key, args=[_name(item)], keywords=[]))] if key is not None else []) + [
+                gast.If(test=_name(first), body=keep + [
+                    _assign(first, gast.Constant(value=False, kind=None))], orelse=[gast.If(
+                        test=gast.Compare(left=compared, ops=[_EXTREMES[kind]()],
+                                          comparators=[kept]),
+                        body=copy.deepcopy(keep), orelse=[])])]
             start = gast.Constant(value=True, kind=None)
             result, target = first, _name(first)     # the flag first, the value after
         else:
@@ -248,12 +296,12 @@ class _Lowering:
                              type_comment=None)]
         made = [gast.Assign(targets=[_name(result, gast.Store())], value=start,
                             type_comment=None)] + body
-        if kind in _EXTREMES:       # min(()) raises ValueError; the value is the name kept
+        if kind in _EXTREMES:       # min(()) raises ValueError (or is the default); the
+            result = keep[0].targets[0].id      # value is the name kept
             made.append(gast.If(test=target, body=[gast.Raise(exc=gast.Call(
                 func=_name("ValueError"), args=[gast.Constant(
                     value=f"{kind}() arg is an empty sequence", kind=None)], keywords=[]),
-                cause=None)], orelse=[]))
-            result = inner[1].body[0].targets[0].id
+                cause=None)] if default is None else [_assign(result, default)], orelse=[]))
         for s in made:
             for n in gast.walk(s):
                 if hasattr(n, "lineno") or isinstance(n, (gast.stmt, gast.expr)):
@@ -317,7 +365,8 @@ def _renamed(node, rename: dict):
 
 def lower_comprehensions(src: Source, fdef) -> None:
     """Lower ``fdef``'s comprehensions in place (see the module docstring)."""
-    if any(isinstance(n, (gast.ListComp, gast.GeneratorExp, gast.DictComp, gast.SetComp))
-           for n in walk(fdef)):
+    if any(isinstance(n, (gast.ListComp, gast.GeneratorExp, gast.DictComp, gast.SetComp)) or
+           isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and n.func.id in
+           _EXTREMES and len(n.args) == 1 for n in walk(fdef)):    # max(xs) of a list xs
         fdef.body = _Lowering(src, fdef).block(fdef.body)
         lower_walrus(src, fdef)     # (y := e) in a condition: y = e in the loop, as Python

@@ -314,9 +314,10 @@ class _Sugar:
                                         "(one loop over a tuple or list of constants or a "
                                         "range of int literals, no condition, `:=` only in "
                                         "the value)",
-                                        "Unroll it as a loop: d = {} then for k in keys: "
-                                        "y = ...; d[k] = y (or loop over constants, "
-                                        "{k: (y := f(k)) for k in ('a', 'b')}).")
+                                        "Write it without `:=`, d = {k: f(k) for k in p}, "
+                                        "and the name in a statement of its own, "
+                                        "y = d[last_key]; or loop over constants, "
+                                        "{k: (y := f(k)) for k in ('a', 'b')}.")
                 return n
 
             def loops(self, n):          # lowered to loops first (comprehensions.py)
