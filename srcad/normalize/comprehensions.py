@@ -189,19 +189,20 @@ class _Lowering:
         return Rewrite().visit(node)
 
     def extreme_of_list(self, call):
-        """``max(xs)``/``min(xs)`` (``key=``, ``default=`` as Python's) of a name the function
-        binds only to lists (displays, list comprehensions), or of a generator expression or
+        """``max(xs)``/``min(xs)`` (``key=``, ``default=`` as Python's) of a list display or
+        a name the function binds only to lists (displays, list comprehensions), or of a generator expression or
         list comprehension with those keywords: (the generator over it, the kind, the
         keywords); else None (an array keeps its NumPy rule)."""
         kind = next((k for k in _EXTREMES if self.builtin(call.func, k)), None)
         options = {k.arg: k.value for k in call.keywords}
         if kind is None or len(call.args) != 1 or not {*options} <= {"key", "default"} or (
-                not options and not isinstance(call.args[0], gast.Name)):
+                not options and not isinstance(call.args[0], (gast.Name, gast.List))):
             return None
         seq = call.args[0]
         if isinstance(seq, (gast.GeneratorExp, gast.ListComp)):
             return seq, kind, options
-        if not isinstance(seq, gast.Name) or seq.id not in self.lists:
+        if not isinstance(seq, gast.List) and not (isinstance(seq, gast.Name) and
+                                                   seq.id in self.lists):
             return None
         item = "_item"
         return gast.copy_location(gast.GeneratorExp(elt=_name(item), generators=[

@@ -1,0 +1,138 @@
+"""Issue 13, the Python around numerics: forms refused before, each against central finite
+differences (float64) in reverse, forward and hvp.
+
+1. ``max(xs)``/``min(xs)`` of a list the function makes (a display, appends, a list
+   comprehension), with ``key=`` and ``default=``: the first greatest (least) item, and
+   ``ValueError`` of an empty list, as Python's (no rule fitted one argument before).
+2. ``(y := e)`` in the value of a dict comprehension over constants binds ``y`` in the
+   function, item by item; two ``:=`` of one name in one statement each read their own value
+   (``[(y := a), (y := b)]`` read ``b`` twice: a wrong gradient before).
+3. ``isinstance(p, tuple)`` of a tuple of Python floats (decided by the container's
+   structure).
+"""
+import numpy as np
+import pytest
+
+import srcad
+
+from test_issue13_last import SHAPES, _arr, check
+
+
+# -- 1. max/min of a list held in a name -------------------------------------------------------
+
+def max_of_losses(x):
+    losses = [np.sum(x ** 2), np.sum(np.sin(x)), np.sum(x) * 0.5]
+    return max(losses)
+
+
+def min_plus_sum(x):
+    losses = [np.sum(x ** 2), np.sum(np.sin(x)), np.sum(np.cos(x))]
+    return min(losses) * sum(losses)
+
+
+def max_appended_key(x):
+    hs = []
+    for i in range(3):
+        hs.append(x * (i - 1.2))
+    return np.sum(max(hs, key=np.sum) ** 2)
+
+
+def min_key_lambda(x):
+    hs = [x * 2.0, np.sin(x), x ** 2]
+    return np.sum(np.exp(min(hs, key=lambda v: np.sum(v * v))))
+
+
+def max_default(x):
+    xs = []
+    return max(xs, default=np.sum(x ** 3))
+
+
+def max_comprehension_default(x):
+    return max((np.sum(v) for v in [x, 2.0 * x] if np.sum(v) > 100.0),
+               default=np.sum(np.tanh(x)))
+
+
+def first_of_equals(x):
+    xs = [np.sum(x), np.sum(x), 0.5 * np.sum(x * x)]
+    return max(xs) * 3.0 if np.sum(x) > np.sum(x * x) else min(xs)
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("f", [max_of_losses, min_plus_sum, max_appended_key, min_key_lambda,
+                               max_default, max_comprehension_default, first_of_equals])
+def test_extreme_of_list(f, shape):
+    check(f, _arr(shape, 3))
+
+
+def test_extreme_of_list_of_floats():
+    def best(w):
+        scores = [float(k) for k in range(3)]
+        return w * max(scores) + min([w, 2.0 * w])
+    assert srcad.grad(best)(1.5) == pytest.approx(3.0)
+    assert srcad.grad(best)(-1.5) == pytest.approx(4.0)
+
+
+def test_extreme_first_of_equal_items():
+    """Python keeps the first of equal items: the gradient flows into it alone."""
+    def f(x):
+        xs = [x[0] * 1.0, x[1] * 1.0]
+        return max(xs)
+    np.testing.assert_array_equal(srcad.grad(f)(np.array([2.0, 2.0])), [1.0, 0.0])
+
+
+def test_extreme_of_empty_list_raises():
+    def f(x):
+        xs = []
+        return max(xs) + np.sum(x)
+    with pytest.raises(ValueError, match="empty sequence"):
+        srcad.grad(f)(np.ones(3))
+
+
+# -- 2. := in a dict comprehension ------------------------------------------------------------
+
+def dict_walrus(x):
+    d = {k: (y := x * k) for k in (1.0, 2.0)}
+    return np.sum(d[1.0] + 3.0 * np.sin(d[2.0]) + 10.0 * y ** 2)
+
+
+def dict_walrus_range(x):
+    d = {k: np.sin(y := x * (k + 1.0)) for k in range(3)}
+    return np.sum(d[0] * y + d[2])
+
+
+def two_walrus_one_statement(x):
+    pair = [(y := np.sin(x)), (y := x * 2.0)]
+    return np.sum(pair[0] * 7.0 + pair[1]) + np.sum(y ** 2)
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("f", [dict_walrus, dict_walrus_range, two_walrus_one_statement])
+def test_walrus_bindings(f, shape):
+    check(f, _arr(shape, 4))
+
+
+def test_walrus_in_dict_comprehension_over_container_refused():
+    def f(p, x):
+        d = {k: (y := p[k] * x) for k in p}
+        return np.sum(d["a"] + y)
+    with pytest.raises(srcad.SrcadError, match="dict comprehension srcad does not unroll") as e:
+        srcad.grad(f, wrt=1)({"a": 1.0, "b": 2.0}, np.ones(3))
+    assert "y = d[last_key]" in str(e.value)
+
+
+# -- 3. isinstance of a tuple of floats --------------------------------------------------------
+
+def tuple_or_number(p, x):
+    if isinstance(p, tuple):
+        a, b = p
+    else:
+        a = b = p
+    return np.sum(np.sin(a * x)) * b
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_isinstance_tuple_of_floats(shape):
+    x = _arr(shape, 5)
+    check(tuple_or_number, (0.5, 0.7), x)
+    check(tuple_or_number, (0.5, 0.7), x, wrt=1)
+    check(tuple_or_number, 0.6, x)
