@@ -136,3 +136,13 @@ def test_isinstance_tuple_of_floats(shape):
     check(tuple_or_number, (0.5, 0.7), x)
     check(tuple_or_number, (0.5, 0.7), x, wrt=1)
     check(tuple_or_number, 0.6, x)
+
+
+def dict_walrus_enumerate(x):
+    d = {k: (v := np.sin(x * (i + 1.0))) for i, k in enumerate(("a", "b"))}
+    return np.sum(d["a"] * v) + np.sum(d["b"])
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_walrus_dict_comprehension_over_enumerate(shape):
+    check(dict_walrus_enumerate, _arr(shape, 6))

@@ -210,26 +210,44 @@ class _Lowering:
                                is_async=0)]), seq), kind, options
 
     def unrolled_dict(self, comp):
-        """``{k: f(k) for k in ('a', 'b')}`` (one loop over a literal of constants or a
-        ``range`` of constants, no condition) as the dict literal ``{'a': f('a'), ...}``, whose
-        keys are static (``containers``); else None (the fence refuses it). A ``(y := e)``
-        in the value binds ``y`` in the function, each item's in turn (``sugar.walrus``)."""
+        """``{k: f(k) for k in ('a', 'b')}`` (one loop over a literal of constants, a ``range``
+        of constants or the ``enumerate`` of either, no condition) as the dict literal
+        ``{'a': f('a'), ...}``, whose keys are static (``containers``); else None (the fence
+        refuses it). A ``(y := e)`` in the value binds ``y`` in the function, each item's in
+        turn (``sugar.walrus``)."""
         if len(comp.generators) != 1:
             return None
         gen = comp.generators[0]
-        if gen.ifs or gen.is_async or not isinstance(gen.target, gast.Name) or any(
+        names = [gen.target] if isinstance(gen.target, gast.Name) else getattr(
+            gen.target, "elts", None)
+        if gen.ifs or gen.is_async or not names or not all(
+                isinstance(n, gast.Name) for n in names) or any(
                 isinstance(n, gast.NamedExpr) for n in gast.walk(comp.key)):
             return None             # (a key is evaluated before its value: := only in values)
-        values = _constants(gen.iter) if not (isinstance(gen.iter, gast.Call) and self.builtin(
-            gen.iter.func, "range")) else _range(gen.iter)
+        values = self.constant_items(gen.iter)
         if values is None:
             return None
+        if not isinstance(gen.target, gast.Name):       # (i, k) of enumerate's pairs
+            if not all(type(v) is tuple and len(v) == len(names) for v in values):
+                return None
         keys, items = [], []
         for v in values:
-            bound = {gen.target.id: v}
+            bound = {gen.target.id: v} if isinstance(gen.target, gast.Name) else {
+                n.id: part for n, part in zip(names, v)}
             keys.append(_substituted(copy.deepcopy(comp.key), bound))
             items.append(_substituted(copy.deepcopy(comp.value), bound))
         return gast.copy_location(gast.Dict(keys=keys, values=items), comp)
+
+    def constant_items(self, node):
+        """The items of a literal of constants, a ``range`` of int literals or the
+        ``enumerate`` of either (pairs); else None."""
+        if isinstance(node, gast.Call) and self.builtin(node.func, "enumerate") and len(
+                node.args) == 1 and not node.keywords:
+            inner = self.constant_items(node.args[0])
+            return None if inner is None else list(enumerate(inner))
+        if isinstance(node, gast.Call) and self.builtin(node.func, "range"):
+            return _range(node)
+        return _constants(node)
 
     def collect(self, comp, kind, pre, stmt, hint, key=None, default=None):
         """Statements computing ``comp`` into a new name (appended to ``pre``), and that
