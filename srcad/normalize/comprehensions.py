@@ -22,10 +22,13 @@ comprehension's variables do not leak into the function), but the name ``(y := e
 a condition or item is the function's, as in Python (``y = e`` inside the loop, then ``y``:
 ``sugar.lower_walrus``). A comprehension in a ``while``
 test (evaluated again at each iteration) and a generator expression elsewhere are left to the
-fence, which refuses them with their location. A dict comprehension of one loop over
-constants (``{k: f(k) for k in ('a', 'b')}``) is the dict literal ``{'a': f('a'), 'b':
-f('b')}``, whose keys are static; any other is left to ``containers``, which unrolls one
-over containers.
+fence, which refuses them with their location. ``max(xs)``/``min(xs)`` (``key=``,
+``default=``) of a list display, or of a name the function binds only to lists it makes, is
+lowered as ``max(v for v in xs)`` is (an array or a list argument keeps its rule). A dict
+comprehension of one loop over constants (``{k: f(k) for k in ('a', 'b')}``, a ``range`` of
+int literals, the ``enumerate`` of either) is the dict literal ``{'a': f('a'), 'b':
+f('b')}``, whose keys are static (a ``(y := e)`` in its value then binds item by item); any
+other is left to ``containers``, which unrolls one over containers.
 """
 from __future__ import annotations
 
