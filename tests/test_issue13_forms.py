@@ -10,6 +10,8 @@ differences (float64) in reverse, forward and hvp.
 3. ``isinstance(p, tuple)`` of a tuple of Python floats (decided by the container's
    structure).
 """
+import functools
+
 import numpy as np
 import pytest
 
@@ -146,3 +148,74 @@ def dict_walrus_enumerate(x):
 @pytest.mark.parametrize("shape", SHAPES)
 def test_walrus_dict_comprehension_over_enumerate(shape):
     check(dict_walrus_enumerate, _arr(shape, 6))
+
+
+# -- 4. a local functools.partial used as a value ----------------------------------------------
+
+def _apply(g, x):
+    return g(x)
+
+
+def _scale(a, x, b=1.0):
+    return a * np.sin(x) * b
+
+
+def partial_to_helper(x):
+    g = functools.partial(_scale, 2.0)
+    return np.sum(_apply(g, x) ** 2)
+
+
+def partial_in_list(x):
+    g = functools.partial(_scale, 2.0, b=3.0)
+    fs = [g, np.tanh]
+    return np.sum(fs[0](x) * fs[1](x))
+
+
+def partial_bound_by_keyword(x):
+    c = np.sum(x ** 2)
+    g = functools.partial(_scale, b=c)
+    return np.sum(_apply(lambda v: g(1.5, v), x)) + np.sum(g(0.5, x))
+
+
+def partial_of_value_rebound(x):
+    a = np.cos(x)
+    g = functools.partial(_scale, a)
+    a = a * 2.0                     # the partial keeps the value it was made with
+    return np.sum(_apply(g, x) * a)
+
+
+def _loss(a, x, b=1.0):
+    return np.sum(a * np.sin(x) ** 2 * b)
+
+
+def partial_differentiated(x):
+    g = functools.partial(_loss, 1.5)
+    gs = [g]
+    return np.sum(srcad.grad(gs[0])(x) * x) + _apply(g, x)
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("f", [partial_to_helper, partial_in_list, partial_bound_by_keyword,
+                               partial_of_value_rebound, partial_differentiated])
+def test_partial_as_value(f, shape):
+    check(f, _arr(shape, 7))
+
+
+def test_partial_as_value_of_unspellable_signature():
+    """np.sum's signature has defaults that are no literals (np._NoValue): left as before,
+    refused where it is called."""
+    def f(x):
+        g = functools.partial(np.sum, axis=0)
+        return np.sum(_apply(g, x))
+    with pytest.raises(srcad.SrcadError, match="cannot call the local name `g`"):
+        srcad.grad(f)(np.ones(3))
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("name", ["partial_of_rebound", "hvp_of_keyword_partial",
+                                  "made_used_as_value"])
+def test_partials_refused_before(name, shape):
+    """tests/test_nested_local_grad.py's partials used as values (srcad.grad(g), stored in a
+    list): refused before, nested defs now."""
+    import test_nested_local_grad
+    check(getattr(test_nested_local_grad, name), _arr(shape, 8))
