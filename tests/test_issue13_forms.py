@@ -17,7 +17,7 @@ import pytest
 
 import srcad
 
-from test_issue13_last import SHAPES, _arr, check
+from test_issue13_last import EPS, SHAPES, _arr, check
 
 
 # -- 1. max/min of a list held in a name -------------------------------------------------------
@@ -219,3 +219,100 @@ def test_partials_refused_before(name, shape):
     list): refused before, nested defs now."""
     import test_nested_local_grad
     check(getattr(test_nested_local_grad, name), _arr(shape, 8))
+
+
+# -- 5. a lambda or nested def reading the enclosing function's container, differentiated ------
+
+def grad_of_lambda_reading_dict(p, x):
+    gx = srcad.grad(lambda v: np.sum(np.tanh(p["W"] @ v)))(x)
+    return np.sum(gx ** 2)
+
+
+def grad_of_def_reading_dict(p, x):
+    def inner(v):
+        h = np.tanh(p["W"] @ v + p["b"])
+        return np.sum(h ** 2)
+    g = srcad.grad(inner)(x)
+    return np.sum(g * x) + np.sum(p["b"] ** 2)
+
+
+def jvp_of_lambda_reading_dict(p, x):
+    _, t = srcad.jvp(lambda v: np.sin(p["W"] @ v), (x,), (x,))
+    return np.sum(t * p["b"])
+
+
+def grad_of_lambda_reading_tuple(p, x):
+    return np.sum(srcad.grad(lambda v: np.sum(np.sin(p[0] * v)) * p[1])(x) ** 2)
+
+
+def _dict_args(n, seed):
+    rng = np.random.default_rng(seed)
+    return {"W": rng.standard_normal((n, n)) * 0.5, "b": rng.standard_normal(n) * 0.5}, \
+        rng.standard_normal(n) * 0.5
+
+
+def _fd_dict(f, p, x):
+    out = {}
+    for k, v in p.items():
+        g = np.zeros_like(v)
+        for i in np.ndindex(v.shape):
+            e = np.zeros_like(v)
+            e[i] = EPS
+            g[i] = (f({**p, k: v + e}, x) - f({**p, k: v - e}, x)) / (2 * EPS)
+        out[k] = g
+    return out
+
+
+@pytest.mark.parametrize("n", [2, 3, 5])
+@pytest.mark.parametrize("f", [grad_of_lambda_reading_dict, grad_of_def_reading_dict,
+                               jvp_of_lambda_reading_dict])
+def test_local_function_reading_container_differentiated(f, n):
+    p, x = _dict_args(n, 9)
+    check(f, p, x, wrt=1)
+    g = srcad.grad(f)(p, x)                 # with respect to the dict: each leaf
+    ref = _fd_dict(f, p, x)
+    for k in p:
+        np.testing.assert_allclose(g[k], ref[k], rtol=1e-6, atol=1e-7)
+    t = {k: np.random.default_rng(2).standard_normal(v.shape) for k, v in p.items()}
+    _, jt = srcad.jvp(f, (p, x), (t,), wrt=0)
+    expect = (f({k: p[k] + EPS * t[k] for k in p}, x) -
+              f({k: p[k] - EPS * t[k] for k in p}, x)) / (2 * EPS)
+    np.testing.assert_allclose(jt, expect, rtol=1e-6, atol=1e-7)
+    hv = srcad.hvp(f)(p, x, t)
+    gr = srcad.grad(f)
+    plus, minus = gr({k: p[k] + EPS * t[k] for k in p}, x), gr({k: p[k] - EPS * t[k] for k in p}, x)
+    for k in p:
+        np.testing.assert_allclose(hv[k], (plus[k] - minus[k]) / (2 * EPS), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_local_function_reading_tuple_differentiated(shape):
+    p, x = (_arr(shape, 10), 0.7), _arr(shape, 11)
+    check(grad_of_lambda_reading_tuple, p, x)
+    check(grad_of_lambda_reading_tuple, p, x, wrt=1)
+
+
+def _doubled(p):
+    return p["W"] * 2.0
+
+
+def test_local_function_passing_container_refused():
+    """The container passed whole to a helper: refused where it is read, saying what to
+    write."""
+    def f(p, x):
+        return np.sum(srcad.grad(lambda v: np.sum(_doubled(p) * v ** 2))(x))
+    with pytest.raises(srcad.SrcadError, match="reads 'p' of the enclosing") as info:
+        srcad.grad(f, wrt=1)({"W": np.ones(3)}, np.ones(3))
+    assert "W = p['W']" in str(info.value)
+
+
+@pytest.mark.parametrize("n", [2, 4])
+def test_reads_container_refused_before(n):
+    """tests/test_nested_local_grad.py's reads_container: refused before."""
+    import test_nested_local_grad
+    f = test_nested_local_grad.reads_container
+    p, x = _dict_args(n, 12)
+    p = {"W": p["W"][0]}
+    check(f, p, x, wrt=1)
+    g, ref = srcad.grad(f)(p, x), _fd_dict(f, p, x)
+    np.testing.assert_allclose(g["W"], ref["W"], rtol=1e-6, atol=1e-7)

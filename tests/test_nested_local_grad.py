@@ -339,7 +339,6 @@ def has_aux_local(x):
     # (value, aux) pair as the gradient): refused at the call
     (has_aux_module, (np.ones(3),), "has_aux=True"),
     (has_aux_local, (np.ones(3),), "has_aux=True"),
-    (reads_container, ({'W': np.ones(3)}, np.ones(3)), "reads 'p' of the enclosing"),
     (jvp_of_computed_primals, (np.ones(3),), "not tuple displays"),
 ])
 def test_refused_located(f, args, match):
