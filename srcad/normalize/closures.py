@@ -170,7 +170,10 @@ def _partial_def(src: Source, made, name, positional, keywords):
     def load(ident):
         return gast.Name(id=ident, ctx=gast.Load(), annotation=None, type_comment=None)
 
-    args, kwonly, kw_defaults, defaults = [], [], [], []
+    args: list = []
+    kwonly: list = []
+    kw_defaults: list = []
+    defaults: list = []
     call_args, call_keywords = [copy.deepcopy(a) for a in positional], [
         gast.keyword(arg=k.arg, value=copy.deepcopy(v)) for k, v in zip(made.keywords,
                                                                          keywords)]
