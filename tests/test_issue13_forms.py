@@ -86,8 +86,19 @@ def test_extreme_of_empty_list_raises():
     def f(x):
         xs = []
         return max(xs) + np.sum(x)
-    with pytest.raises(ValueError, match="empty sequence"):
+    with pytest.raises(ValueError, match="empty sequence") as info:
         srcad.grad(f)(np.ones(3))
+    assert not isinstance(info.value, srcad.SrcadError)      # Python's, at run time
+
+
+def test_extreme_of_empty_list_default():
+    def f(x):
+        xs = []
+        for i in range(len(x) - 3):
+            xs.append(x[i] * 2.0)
+        return max(xs, key=lambda v: -v, default=np.sum(x))
+    np.testing.assert_allclose(srcad.grad(f)(np.ones(3)), np.ones(3))
+    np.testing.assert_allclose(srcad.grad(f)(np.arange(5.0)), [2.0, 0, 0, 0, 0])
 
 
 # -- 2. := in a dict comprehension ------------------------------------------------------------
