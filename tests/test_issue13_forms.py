@@ -3,12 +3,18 @@ differences (float64) in reverse, forward and hvp.
 
 1. ``max(xs)``/``min(xs)`` of a list the function makes (a display, appends, a list
    comprehension), with ``key=`` and ``default=``: the first greatest (least) item, and
-   ``ValueError`` of an empty list, as Python's (no rule fitted one argument before).
+   ``ValueError`` of an empty list, as Python's (no rule fitted one argument before);
+   ``sorted(xs)`` of one (``key=``, ``reverse=``), stable as Python's (no rule before).
 2. ``(y := e)`` in the value of a dict comprehension over constants binds ``y`` in the
    function, item by item; two ``:=`` of one name in one statement each read their own value
    (``[(y := a), (y := b)]`` read ``b`` twice: a wrong gradient before).
 3. ``isinstance(p, tuple)`` of a tuple of Python floats (decided by the container's
-   structure).
+   structure; this already worked before, tested here).
+4. A local ``functools.partial`` passed to a helper or stored in a list: the nested def it
+   stands for (refused before where it was called).
+5. A lambda or nested def differentiated inside the function reading the enclosing dict's
+   items by constant keys (``p['W']``): those items' names are its enclosing locals (refused
+   before).
 """
 import functools
 
@@ -99,6 +105,46 @@ def test_extreme_of_empty_list_default():
         return max(xs, key=lambda v: -v, default=np.sum(x))
     np.testing.assert_allclose(srcad.grad(f)(np.ones(3)), np.ones(3))
     np.testing.assert_allclose(srcad.grad(f)(np.arange(5.0)), [2.0, 0, 0, 0, 0])
+
+
+def sorted_losses(x):
+    xs = [np.sum(x ** 2), np.sum(np.sin(x)), np.sum(x) * 0.5]
+    s = sorted(xs)
+    return s[0] + 2.0 * s[1] + 3.0 * s[2]
+
+
+def sorted_key_reverse(x):
+    hs = [x * 2.0, np.sin(x), x ** 2]
+    s = sorted(hs, key=np.sum, reverse=True)
+    return np.sum(s[0] * 3.0 + s[2])
+
+
+def sorted_comprehension(x):
+    s = sorted([np.sum(v) for v in (x, 2.0 * x, np.cos(x))])
+    return s[0] * 5.0 + s[2]
+
+
+def sorted_key_lambda(x):
+    hs = [x * 2.0, np.sin(x), x ** 2]
+    s = sorted(hs, key=lambda v: -np.sum(v * v))
+    return np.sum(s[0] + 2.0 * s[1] + 3.0 * s[2])
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("f", [sorted_losses, sorted_key_reverse, sorted_comprehension,
+                               sorted_key_lambda])
+def test_sorted_of_list(f, shape):
+    check(f, _arr(shape, 13))
+
+
+def test_sorted_stable_with_reverse():
+    """Equal items keep their order, with reverse=True too (Python's sort is stable)."""
+    def f(x):
+        xs = [x[0] * 1.0, x[1] * 1.0, x[2] * 1.0]
+        s = sorted(xs, reverse=True)
+        return s[0] + 2.0 * s[1] + 3.0 * s[2]
+    np.testing.assert_array_equal(srcad.grad(f)(np.array([1.0, 2.0, 1.0])), [2.0, 1.0, 3.0])
+    np.testing.assert_array_equal(srcad.grad(f)(np.array([1.0, 1.0, 1.0])), [1.0, 2.0, 3.0])
 
 
 # -- 2. := in a dict comprehension ------------------------------------------------------------

@@ -24,7 +24,9 @@ a condition or item is the function's, as in Python (``y = e`` inside the loop, 
 test (evaluated again at each iteration) and a generator expression elsewhere are left to the
 fence, which refuses them with their location. ``max(xs)``/``min(xs)`` (``key=``,
 ``default=``) of a list display, or of a name the function binds only to lists it makes, is
-lowered as ``max(v for v in xs)`` is (an array or a list argument keeps its rule). A dict
+lowered as ``max(v for v in xs)`` is (an array or a list argument keeps its rule), and
+``sorted(xs)`` (``key=``, ``reverse=`` a literal) of one as the loops placing each item at
+its rank (stable, as Python's sort; the ranks are ints, the items only read). A dict
 comprehension of one loop over constants (``{k: f(k) for k in ('a', 'b')}``, a ``range`` of
 int literals, the ``enumerate`` of either) is the dict literal ``{'a': f('a'), 'b':
 f('b')}``, whose keys are static (a ``(y := e)`` in its value then binds item by item); any
@@ -39,6 +41,7 @@ import gast
 
 from ..naming import names_in
 from ..nodes import walk
+from ..parsing import parse_gast
 from ..source import Source
 from .sugar import lower_walrus
 
@@ -159,6 +162,11 @@ class _Lowering:
                     for name in (*_TESTS, *_EXTREMES):
                         if lowering.builtin(n.func, name):
                             return lowering.collect(n.args[0], name, pre, stmt, hint)
+                if lowering.builtin(n.func, "sorted"):
+                    made = lowering.sorted_list(n, pre, hint, self.visit)
+                    if made is not None:
+                        return made
+                    return n
                 extreme = lowering.extreme_of_list(n)
                 if extreme is not None:
                     comp, kind, options = extreme
@@ -193,9 +201,9 @@ class _Lowering:
 
     def extreme_of_list(self, call):
         """``max(xs)``/``min(xs)`` (``key=``, ``default=`` as Python's) of a list display or
-        a name the function binds only to lists (displays, list comprehensions), or of a generator expression or
-        list comprehension with those keywords: (the generator over it, the kind, the
-        keywords); else None (an array keeps its NumPy rule)."""
+        a name the function binds only to lists (displays, list comprehensions), or of a
+        generator expression or list comprehension with those keywords: (the generator over
+        it, the kind, the keywords); else None (an array keeps its NumPy rule)."""
         kind = next((k for k in _EXTREMES if self.builtin(call.func, k)), None)
         options = {k.arg: k.value for k in call.keywords}
         if kind is None or len(call.args) != 1 or not {*options} <= {"key", "default"} or (
@@ -211,6 +219,64 @@ class _Lowering:
         return gast.copy_location(gast.GeneratorExp(elt=_name(item), generators=[
             gast.comprehension(target=_name(item, gast.Store()), iter=seq, ifs=[],
                                is_async=0)]), seq), kind, options
+
+    def sorted_list(self, call, pre, hint, lower):
+        """``sorted(xs)`` (``key=``, ``reverse=`` a literal) of a list display, a list
+        comprehension or a name the function binds only to lists, as the loops placing each
+        item at its rank (the items before it, by ``<`` of their keys, and the equal ones
+        before it in the list: Python's stable order, with ``reverse`` too); appended to
+        ``pre``, the name of the sorted list; else None (left to the rules)."""
+        options = {k.arg: k.value for k in call.keywords}
+        seq = call.args[0] if len(call.args) == 1 else None
+        if seq is None or not {*options} <= {"key", "reverse"} or not isinstance(
+                options.get("reverse", gast.Constant(value=False, kind=None)),
+                gast.Constant) or not isinstance(seq, (gast.List, gast.ListComp)) and not (
+                    isinstance(seq, gast.Name) and seq.id in self.lists):
+            return None
+        options = {k: lower(v) for k, v in options.items()}
+        names = {k: self.fresh(k) for k in ("_keys", "_ranks", "_rank", "_i", "_j", "_r",
+                                            "_v")}
+        items = seq.id if isinstance(seq, gast.Name) and seq.id in self.lists else None
+        text = []
+        if items is None:
+            items = self.fresh("_unsorted")
+            pre.append(gast.copy_location(_assign(items, lower(seq)), seq))
+        out = self.fresh(hint or "_sorted")
+        keys = items
+        if "key" in options:
+            keys = names["_keys"]
+            text.append(f"{keys} = [KEY({names['_v']}) for {names['_v']} in {items}]")
+        before = ">" if options.get("reverse", gast.Constant(value=False, kind=None)).value \
+            else "<"
+        i, j, r, rank, ranks = (names[k] for k in ("_i", "_j", "_r", "_rank", "_ranks"))
+        text += [
+            f"{ranks} = []",
+            f"for {i} in range(len({keys})):",
+            f"    {rank} = 0",
+            f"    for {j} in range(len({keys})):",
+            f"        if {keys}[{j}] {before} {keys}[{i}]:",
+            f"            {rank} = {rank} + 1",
+            f"        elif {j} < {i}:",
+            f"            if not {keys}[{i}] {before} {keys}[{j}]:",
+            f"                {rank} = {rank} + 1",
+            f"    {ranks}.append({rank})",
+            f"{out} = []",
+            f"for {r} in range(len({keys})):",
+            f"    for {i} in range(len({keys})):",
+            f"        if {ranks}[{i}] == {r}:",
+            f"            {out}.append({items}[{i}])"]
+        key = options.get("key")
+
+        class Key(gast.NodeTransformer):
+            def visit_Name(self, n):
+                return copy.deepcopy(key) if n.id == "KEY" else n
+        made = [Key().visit(stmt) for stmt in parse_gast("\n".join(text)).body]
+        for stmt in made:
+            for n in gast.walk(stmt):
+                if isinstance(n, (gast.stmt, gast.expr)):
+                    gast.copy_location(n, call)
+        pre += self.block(made)
+        return gast.copy_location(_name(out), call)
 
     def unrolled_dict(self, comp):
         """``{k: f(k) for k in ('a', 'b')}`` (one loop over a literal of constants, a ``range``
@@ -389,6 +455,6 @@ def lower_comprehensions(src: Source, fdef) -> None:
     """Lower ``fdef``'s comprehensions in place (see the module docstring)."""
     if any(isinstance(n, (gast.ListComp, gast.GeneratorExp, gast.DictComp, gast.SetComp)) or
            isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and n.func.id in
-           _EXTREMES and len(n.args) == 1 for n in walk(fdef)):    # max(xs) of a list xs
+           (*_EXTREMES, "sorted") and len(n.args) == 1 for n in walk(fdef)):  # max(xs)
         fdef.body = _Lowering(src, fdef).block(fdef.body)
         lower_walrus(src, fdef)     # (y := e) in a condition: y = e in the loop, as Python
