@@ -373,3 +373,11 @@ def test_reads_container_refused_before(n):
     check(f, p, x, wrt=1)
     g, ref = srcad.grad(f)(p, x), _fd_dict(f, p, x)
     np.testing.assert_allclose(g["W"], ref["W"], rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("shape", [(3,), (4,), (6,)])
+def test_corpus_s7_max_of_generator(shape):
+    """tests/user_corpus_s7.py's builtin_max_gen, a build refusal before (min of a list
+    display)."""
+    import user_corpus_s7
+    check(user_corpus_s7.builtin_max_gen, _arr(shape, 14))
