@@ -339,11 +339,7 @@ def has_aux_local(x):
     # (value, aux) pair as the gradient): refused at the call
     (has_aux_module, (np.ones(3),), "has_aux=True"),
     (has_aux_local, (np.ones(3),), "has_aux=True"),
-    (reads_container, ({'W': np.ones(3)}, np.ones(3)), "reads 'p' of the enclosing"),
-    (partial_of_rebound, (np.ones(3),), "assigned once"),
-    (hvp_of_keyword_partial, (np.ones(3),), "binding keywords"),
     (jvp_of_computed_primals, (np.ones(3),), "not tuple displays"),
-    (made_used_as_value, (np.ones(3),), "used as a value"),
 ])
 def test_refused_located(f, args, match):
     wrt = 1 if f is reads_container else 0

@@ -1321,7 +1321,6 @@ BUILD_REFUSALS = [
     ('star_in_list_display', U.list_star_call),
     ('recursion', U.recursion_py),
     ('lambda_in_loop', U.closure_loop_var),
-    ('max_of_generator', U.builtin_max_gen),
     ('sum_where_kw', U.sum_where),
     ('functools_reduce_lambda', U.reduce_functools),
 ]

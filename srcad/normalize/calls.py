@@ -22,6 +22,7 @@ from ..errors import NoRuleError, SrcadError
 from ..source import UNRESOLVED, _is_user_function, _unwrap
 from ..template import static_value
 from .closures import LocalFunction, _as_def
+from .containers import lower_containers
 from ..nodes import walk
 from .inline import Inliner
 from .lifting import Bound, lifted
@@ -398,6 +399,7 @@ class Calls(Inliner):
         and the enclosing locals it reads, which its callers pass (made once per build)."""
         if local in self.lifted:
             return self.lifted[local]
+        original, local = local, self.container_reads(local)
         outer = local.scope
         seen, todo, prelude, free = set(), [local.fdef], [], []
         while todo:
@@ -418,10 +420,13 @@ class Calls(Inliner):
                             self.passed_to_main(n.id) is not None:
                         raise _loc_error(outer.src, n, f"`{_dotted(where)}`, whose derivative "
                                          f"is asked for here, reads {n.id!r} of the "
-                                         "enclosing function, a container or a function",
-                                         "Pass it to the nested function as an argument, "
-                                         "or read the array it holds into a name first "
-                                         "(W = p['W']).", NoRuleError)
+                                         "enclosing function, a container or a function "
+                                         "(a container passed whole, to a helper or by "
+                                         "itself, is not followed into it)",
+                                         "Read the items it needs by constant keys inside "
+                                         "it (p['W'] @ v), or read the array into a name "
+                                         "first (W = p['W']), or pass it to the nested "
+                                         "function as an argument.", NoRuleError)
                     alias = self.local_function(outer, n.id) if not outer.depth else UNRESOLVED
                     if isinstance(alias, Bound):
                         raise _loc_error(outer.src, n, f"`{_dotted(where)}`, whose derivative "
@@ -437,9 +442,29 @@ class Calls(Inliner):
                     else:
                         free.append(n.id)
         qualname = f"{outer.src.fn.__qualname__}.<locals>.{local.fdef.name}"
-        self.lifted[local] = made = (lifted(local, sorted(free), prelude, qualname),
-                                     tuple(sorted(free)))
+        self.lifted[original] = made = (lifted(local, sorted(free), prelude, qualname),
+                                        tuple(sorted(free)))
         return made
+
+    def container_reads(self, local):
+        """``local`` with its reads of the enclosing function's containers by constant keys
+        (``p['W']`` of a dict parameter) read as the names holding those items, which it then
+        takes as enclosing locals (a copy; ``local`` itself when it reads none, or passes a
+        container to a helper, which ``lift`` refuses)."""
+        outer = local.scope
+        fdef = copy.deepcopy(local.fdef)
+        a = fdef.args
+        own = assigned_names(fdef) | {p.id for p in a.posonlyargs + a.args + a.kwonlyargs +
+                                      [a.vararg, a.kwarg] if p is not None}
+        views = {k: v for k, v in outer.containers.items() if k not in own}
+        if not any(isinstance(n, gast.Name) and n.id in views for n in walk(fdef)):
+            return local
+        lower_containers(outer.src, fdef, {}, views, functions=frozenset(self.passed),
+                         outputs=self.helper_output, local=frozenset(outer.local_functions))
+        if any(getattr(n, "srcad_inline", None) for n in walk(fdef)):
+            return local        # a helper passed the container reads it: refused (lift)
+        self.deps += fdef.srcad_deps
+        return LocalFunction(fdef, outer)
 
     def bound_call(self, scope, node, bound, pre, hint):
         """The call of a ``lifting.Bound``: its function with the values it binds, before

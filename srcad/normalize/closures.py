@@ -13,10 +13,12 @@ same function without
   range(3)]``), first made the display of its lambdas, with Python's binding: a default
   (``k=k``) takes the variable's value at its iteration, a free read of the variable the
   value it has once the comprehension ended (its last: late binding),
-* ``g = functools.partial(f, a, k=v)`` at the top level of its body, ``g`` bound once and
-  only called, ``f`` a name the function does not assign: each call ``g(x)`` is ``f(a, x,
-  k=v)`` (a call's keyword replacing the partial's), ``a`` and ``v`` as they were where the
-  partial was made (a name assigned again: a copy made there, ``_g_arg``),
+* ``g = functools.partial(f, a, k=v)`` at the top level of its body, ``g`` bound once, ``f``
+  a name the function does not assign: each call ``g(x)`` is ``f(a, x, k=v)`` (a call's
+  keyword replacing the partial's), ``a`` and ``v`` as they were where the partial was made
+  (a name assigned again: a copy made there, ``_g_arg``); a ``g`` also passed or stored as a
+  value is the nested def ``def g(x): return f(a, x, k=v)`` of the parameters ``f``'s
+  signature leaves (``_partial_def``), taken out as the others,
 and the local functions they define, name -> a FunctionDef (a lambda as ``def`` returning its
 body). Each name is bound once and only called or passed to a call (``Calls`` refuses any
 other use); a parameter default of a local function is a constant. Any other nested ``def``
@@ -105,8 +107,9 @@ def _call_partials(src: Source, fdef) -> None:
                 isinstance(n.ctx, gast.Load)]
         calls = [c for c in gast.walk(fdef) if isinstance(c, gast.Call) and
                  isinstance(c.func, gast.Name) and c.func.id == name]
-        if len(calls) != len(uses):
-            body.append(stmt)           # passed or read as a value: Calls refuses it
+        as_value = len(calls) != len(uses)      # passed or read as a value: a nested def
+        if as_value and _partial_def(src, made, name, [], []) is None:
+            body.append(stmt)           # (a signature srcad cannot spell: Calls refuses it)
             continue
         bound = []                      # the arguments as they are here
         for k, value in enumerate(made.args[1:] + [kw.value for kw in made.keywords]):
@@ -124,6 +127,9 @@ def _call_partials(src: Source, fdef) -> None:
             bound.append(gast.Name(id=copied, ctx=gast.Load(), annotation=None,
                                    type_comment=None))
         positional, keywords = bound[:len(made.args) - 1], bound[len(made.args) - 1:]
+        if as_value:
+            body.append(_partial_def(src, made, name, positional, keywords))
+            continue
         for call in calls:
             given = {k.arg for k in call.keywords}
             call.func = copy.deepcopy(made.args[0])
@@ -132,6 +138,71 @@ def _call_partials(src: Source, fdef) -> None:
                              for k, v in zip(made.keywords, keywords) if k.arg not in given
                              ] + call.keywords
     fdef.body = body or [gast.copy_location(gast.Pass(), fdef)]
+
+
+_LITERALS = (int, float, complex, bool, str, type(None))
+
+
+def _partial_def(src: Source, made, name, positional, keywords):
+    """``g = functools.partial(f, a, k=v)`` used as a value as the nested def ``def g(x, *,
+    c=1.0): return f(a, x, k=v, c=c)`` of the parameters ``f``'s signature leaves (after a
+    parameter bound by keyword, keyword-only, as the partial's own signature; ``k`` bound, a
+    call cannot give it again), ``a`` and ``v`` the atoms ``positional`` and ``keywords``;
+    None when ``f``'s signature is not known (no Python signature, ``*args``/``**kwargs``,
+    a default that is not a literal, a bound keyword it does not take)."""
+    import inspect
+    try:
+        params = list(inspect.signature(src.namespace.resolve(made.args[0])).parameters.values())
+    except (TypeError, ValueError):
+        return None
+    bound = {k.arg for k in made.keywords}
+    skipped = len(made.args) - 1
+    if any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in params) or len(
+            [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    ) < skipped or not bound <= {p.name for p in params[skipped:]
+                                 if p.kind != p.POSITIONAL_ONLY} or any(
+            p.default is not p.empty and type(p.default) not in _LITERALS for p in params):
+        return None
+
+    def arg(ident):
+        return gast.Name(id=ident, ctx=gast.Param(), annotation=None, type_comment=None)
+
+    def load(ident):
+        return gast.Name(id=ident, ctx=gast.Load(), annotation=None, type_comment=None)
+
+    args: list = []
+    kwonly: list = []
+    kw_defaults: list = []
+    defaults: list = []
+    call_args, call_keywords = [copy.deepcopy(a) for a in positional], [
+        gast.keyword(arg=k.arg, value=copy.deepcopy(v)) for k, v in zip(made.keywords,
+                                                                         keywords)]
+    keyword_only = False
+    for p in params[skipped:]:
+        if p.name in bound:
+            keyword_only = True         # the partial's signature: the rest keyword-only
+            continue
+        default = None if p.default is p.empty else gast.Constant(value=p.default, kind=None)
+        if keyword_only or p.kind == p.KEYWORD_ONLY:
+            kwonly.append(arg(p.name))
+            kw_defaults.append(default)
+            call_keywords.append(gast.keyword(arg=p.name, value=load(p.name)))
+        else:
+            if default is None and defaults:
+                return None
+            args.append(arg(p.name))
+            defaults += [default] if default is not None else []
+            call_args.append(load(p.name))
+    ret = gast.Return(value=gast.Call(func=copy.deepcopy(made.args[0]), args=call_args,
+                                      keywords=call_keywords))
+    fdef = gast.FunctionDef(name=name, args=gast.arguments(
+        args=args, posonlyargs=[], vararg=None, kwonlyargs=kwonly, kw_defaults=kw_defaults,
+        kwarg=None, defaults=defaults), body=[ret], decorator_list=[], returns=None,
+        type_comment=None, type_params=[])
+    for n in gast.walk(fdef):
+        if isinstance(n, (gast.stmt, gast.expr)):
+            gast.copy_location(n, made)
+    return fdef
 
 
 def _partial_made(src: Source, stmt, stores: dict):

@@ -22,10 +22,15 @@ comprehension's variables do not leak into the function), but the name ``(y := e
 a condition or item is the function's, as in Python (``y = e`` inside the loop, then ``y``:
 ``sugar.lower_walrus``). A comprehension in a ``while``
 test (evaluated again at each iteration) and a generator expression elsewhere are left to the
-fence, which refuses them with their location. A dict comprehension of one loop over
-constants (``{k: f(k) for k in ('a', 'b')}``) is the dict literal ``{'a': f('a'), 'b':
-f('b')}``, whose keys are static; any other is left to ``containers``, which unrolls one
-over containers.
+fence, which refuses them with their location. ``max(xs)``/``min(xs)`` (``key=``,
+``default=``) of a list display, or of a name the function binds only to lists it makes, is
+lowered as ``max(v for v in xs)`` is (an array or a list argument keeps its rule), and
+``sorted(xs)`` (``key=``, ``reverse=`` a literal) of one as the loops placing each item at
+its rank (stable, as Python's sort; the ranks are ints, the items only read). A dict
+comprehension of one loop over constants (``{k: f(k) for k in ('a', 'b')}``, a ``range`` of
+int literals, the ``enumerate`` of either) is the dict literal ``{'a': f('a'), 'b':
+f('b')}``, whose keys are static (a ``(y := e)`` in its value then binds item by item); any
+other is left to ``containers``, which unrolls one over containers.
 """
 from __future__ import annotations
 
@@ -36,6 +41,7 @@ import gast
 
 from ..naming import names_in
 from ..nodes import walk
+from ..parsing import parse_gast
 from ..source import Source
 from .sugar import lower_walrus
 
@@ -54,6 +60,7 @@ class _Lowering:
     def __init__(self, src: Source, fdef):
         self.src = src
         self.taken = names_in(fdef)
+        self.lists = self.lists_of(fdef)
         self.outputs = {n.id for r in gast.walk(fdef) if isinstance(r, gast.Return)
                         for n in ([r.value] + getattr(r.value, "elts", []))
                         if isinstance(n, gast.Name)}      # returned, or items of the result
@@ -64,6 +71,21 @@ class _Lowering:
             [node.left, *node.comparators] if isinstance(node, gast.Compare) else
             node.args if isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and
             node.func.id in ("isinstance", "type") else []) if isinstance(n, gast.Name)}
+
+    def lists_of(self, fdef) -> set:
+        """The names ``fdef`` binds only to lists it makes (a display, a list comprehension:
+        each store of the name such an assignment)."""
+        made: dict = {}
+        for n in walk(fdef):
+            if isinstance(n, gast.Assign) and len(n.targets) == 1 and isinstance(
+                    n.targets[0], gast.Name) and isinstance(n.value, (gast.List, gast.ListComp)):
+                made[n.targets[0].id] = made.get(n.targets[0].id, 0) + 1
+        stores: dict = {}
+        for n in walk(fdef):
+            if isinstance(n, gast.Name) and not isinstance(n.ctx, gast.Load):
+                stores[n.id] = stores.get(n.id, 0) + 1
+        return {name for name, count in made.items() if stores.get(name) == count and
+                name not in {a.id for a in fdef.args.args + fdef.args.kwonlyargs}}
 
     def fresh(self, base):
         name, i = f"{base}_1", 2
@@ -140,6 +162,16 @@ class _Lowering:
                     for name in (*_TESTS, *_EXTREMES):
                         if lowering.builtin(n.func, name):
                             return lowering.collect(n.args[0], name, pre, stmt, hint)
+                if lowering.builtin(n.func, "sorted"):
+                    made = lowering.sorted_list(n, pre, hint, self.visit)
+                    if made is not None:
+                        return made
+                    return n
+                extreme = lowering.extreme_of_list(n)
+                if extreme is not None:
+                    comp, kind, options = extreme
+                    return lowering.collect(self.visit(comp), kind, pre, stmt, hint,
+                                            **{k: self.visit(v) for k, v in options.items()})
                 return self.generic_visit(n)
 
             def visit_BinOp(self, n):
@@ -167,29 +199,129 @@ class _Lowering:
             visit_GeneratorExp = visit_Lambda
         return Rewrite().visit(node)
 
+    def extreme_of_list(self, call):
+        """``max(xs)``/``min(xs)`` (``key=``, ``default=`` as Python's) of a list display or
+        a name the function binds only to lists (displays, list comprehensions), or of a
+        generator expression or list comprehension with those keywords: (the generator over
+        it, the kind, the keywords); else None (an array keeps its NumPy rule)."""
+        kind = next((k for k in _EXTREMES if self.builtin(call.func, k)), None)
+        options = {k.arg: k.value for k in call.keywords}
+        if kind is None or len(call.args) != 1 or not {*options} <= {"key", "default"} or (
+                not options and not isinstance(call.args[0], (gast.Name, gast.List))):
+            return None
+        seq = call.args[0]
+        if isinstance(seq, (gast.GeneratorExp, gast.ListComp)):
+            return seq, kind, options
+        if not isinstance(seq, gast.List) and not (isinstance(seq, gast.Name) and
+                                                   seq.id in self.lists):
+            return None
+        item = "_item"
+        return gast.copy_location(gast.GeneratorExp(elt=_name(item), generators=[
+            gast.comprehension(target=_name(item, gast.Store()), iter=seq, ifs=[],
+                               is_async=0)]), seq), kind, options
+
+    def sorted_list(self, call, pre, hint, lower):
+        """``sorted(xs)`` (``key=``, ``reverse=`` a literal) of a list display, a list
+        comprehension or a name the function binds only to lists, as the loops placing each
+        item at its rank (the items before it, by ``<`` of their keys, and the equal ones
+        before it in the list: Python's stable order, with ``reverse`` too); appended to
+        ``pre``, the name of the sorted list; else None (left to the rules)."""
+        options = {k.arg: k.value for k in call.keywords}
+        seq = call.args[0] if len(call.args) == 1 else None
+        if seq is None or not {*options} <= {"key", "reverse"} or not isinstance(
+                options.get("reverse", gast.Constant(value=False, kind=None)),
+                gast.Constant) or not isinstance(seq, (gast.List, gast.ListComp)) and not (
+                    isinstance(seq, gast.Name) and seq.id in self.lists):
+            return None
+        options = {k: lower(v) for k, v in options.items()}
+        names = {k: self.fresh(k) for k in ("_keys", "_ranks", "_rank", "_i", "_j", "_r",
+                                            "_v")}
+        items = seq.id if isinstance(seq, gast.Name) and seq.id in self.lists else None
+        text = []
+        if items is None:
+            items = self.fresh("_unsorted")
+            pre.append(gast.copy_location(_assign(items, lower(seq)), seq))
+        out = self.fresh(hint or "_sorted")
+        keys = items
+        if "key" in options:
+            keys = names["_keys"]
+            text.append(f"{keys} = [KEY({names['_v']}) for {names['_v']} in {items}]")
+        before = ">" if options.get("reverse", gast.Constant(value=False, kind=None)).value \
+            else "<"
+        i, j, r, rank, ranks = (names[k] for k in ("_i", "_j", "_r", "_rank", "_ranks"))
+        text += [
+            f"{ranks} = []",
+            f"for {i} in range(len({keys})):",
+            f"    {rank} = 0",
+            f"    for {j} in range(len({keys})):",
+            f"        if {keys}[{j}] {before} {keys}[{i}]:",
+            f"            {rank} = {rank} + 1",
+            f"        elif {j} < {i}:",
+            f"            if not {keys}[{i}] {before} {keys}[{j}]:",
+            f"                {rank} = {rank} + 1",
+            f"    {ranks}.append({rank})",
+            f"{out} = []",
+            f"for {r} in range(len({keys})):",
+            f"    for {i} in range(len({keys})):",
+            f"        if {ranks}[{i}] == {r}:",
+            f"            {out}.append({items}[{i}])"]
+        key = options.get("key")
+
+        class Key(gast.NodeTransformer):
+            def visit_Name(self, n):
+                return copy.deepcopy(key) if n.id == "KEY" else n
+        made = [Key().visit(stmt) for stmt in parse_gast("\n".join(text)).body]
+        for stmt in made:
+            for n in gast.walk(stmt):
+                if isinstance(n, (gast.stmt, gast.expr)):
+                    gast.copy_location(n, call)
+        pre += self.block(made)
+        return gast.copy_location(_name(out), call)
+
     def unrolled_dict(self, comp):
-        """``{k: f(k) for k in ('a', 'b')}`` (one loop over a literal of constants or a
-        ``range`` of constants, no condition) as the dict literal ``{'a': f('a'), ...}``, whose
-        keys are static (``containers``); else None (the fence refuses it)."""
+        """``{k: f(k) for k in ('a', 'b')}`` (one loop over a literal of constants, a ``range``
+        of constants or the ``enumerate`` of either, no condition) as the dict literal
+        ``{'a': f('a'), ...}``, whose keys are static (``containers``); else None (the fence
+        refuses it). A ``(y := e)`` in the value binds ``y`` in the function, each item's in
+        turn (``sugar.walrus``)."""
         if len(comp.generators) != 1:
             return None
         gen = comp.generators[0]
-        if gen.ifs or gen.is_async or not isinstance(gen.target, gast.Name):
-            return None
-        values = _constants(gen.iter) if not (isinstance(gen.iter, gast.Call) and self.builtin(
-            gen.iter.func, "range")) else _range(gen.iter)
+        names = [gen.target] if isinstance(gen.target, gast.Name) else getattr(
+            gen.target, "elts", None)
+        if gen.ifs or gen.is_async or not names or not all(
+                isinstance(n, gast.Name) for n in names) or any(
+                isinstance(n, gast.NamedExpr) for n in gast.walk(comp.key)):
+            return None             # (a key is evaluated before its value: := only in values)
+        values = self.constant_items(gen.iter)
         if values is None:
             return None
+        if not isinstance(gen.target, gast.Name):       # (i, k) of enumerate's pairs
+            if not all(type(v) is tuple and len(v) == len(names) for v in values):
+                return None
         keys, items = [], []
         for v in values:
-            bound = {gen.target.id: v}
+            bound = {gen.target.id: v} if isinstance(gen.target, gast.Name) else {
+                n.id: part for n, part in zip(names, v)}
             keys.append(_substituted(copy.deepcopy(comp.key), bound))
             items.append(_substituted(copy.deepcopy(comp.value), bound))
         return gast.copy_location(gast.Dict(keys=keys, values=items), comp)
 
-    def collect(self, comp, kind, pre, stmt, hint):
+    def constant_items(self, node):
+        """The items of a literal of constants, a ``range`` of int literals or the
+        ``enumerate`` of either (pairs); else None."""
+        if isinstance(node, gast.Call) and self.builtin(node.func, "enumerate") and len(
+                node.args) == 1 and not node.keywords:
+            inner = self.constant_items(node.args[0])
+            return None if inner is None else list(enumerate(inner))
+        if isinstance(node, gast.Call) and self.builtin(node.func, "range"):
+            return _range(node)
+        return _constants(node)
+
+    def collect(self, comp, kind, pre, stmt, hint, key=None, default=None):
         """Statements computing ``comp`` into a new name (appended to ``pre``), and that
-        name."""
+        name; for ``min``/``max``, items compared by ``key(item)`` with ``key``, and
+        ``default`` the value of none."""
         result = self.fresh(hint if kind not in _TESTS and hint else
                             {"sum": "_total", "all": "_all", "any": "_any", "min": "_least",
                              "max": "_greatest"}.get(kind, "_items"))
@@ -226,12 +358,18 @@ class _Lowering:
             # the first item, then each one less (greater) than the one kept: min's and max's
             # choice among equal items; an empty sequence raises as theirs does
             item, first = self.fresh("_item"), self.fresh("_first")
-            inner = [_assign(item, elt), gast.If(test=_name(first), body=[
-                _assign(result, _name(item)), _assign(first, gast.Constant(value=False,
-                                                                           kind=None))],
-                orelse=[gast.If(test=gast.Compare(left=_name(item), ops=[_EXTREMES[kind]()],
-                                                  comparators=[target]),
-                                body=[_assign(result, _name(item))], orelse=[])])]
+            keep = [_assign(result, _name(item))]
+            compared, kept = _name(item), target
+            if key is not None:         # key(item) compared, once per item, as Python's
+                compared, kept = _name(self.fresh("_key")), _name(self.fresh("_kept_key"))
+                keep.append(_assign(kept.id, compared))
+            inner = [_assign(item, elt)] + ([_assign(compared.id, gast.Call(
+                func=key, args=[_name(item)], keywords=[]))] if key is not None else []) + [
+                gast.If(test=_name(first), body=keep + [
+                    _assign(first, gast.Constant(value=False, kind=None))], orelse=[gast.If(
+                        test=gast.Compare(left=compared, ops=[_EXTREMES[kind]()],
+                                          comparators=[kept]),
+                        body=copy.deepcopy(keep), orelse=[])])]
             start = gast.Constant(value=True, kind=None)
             result, target = first, _name(first)     # the flag first, the value after
         else:
@@ -246,12 +384,12 @@ class _Lowering:
                              type_comment=None)]
         made = [gast.Assign(targets=[_name(result, gast.Store())], value=start,
                             type_comment=None)] + body
-        if kind in _EXTREMES:       # min(()) raises ValueError; the value is the name kept
+        if kind in _EXTREMES:       # min(()) raises ValueError (or is the default); the
+            result = keep[0].targets[0].id      # value is the name kept
             made.append(gast.If(test=target, body=[gast.Raise(exc=gast.Call(
                 func=_name("ValueError"), args=[gast.Constant(
                     value=f"{kind}() arg is an empty sequence", kind=None)], keywords=[]),
-                cause=None)], orelse=[]))
-            result = inner[1].body[0].targets[0].id
+                cause=None)] if default is None else [_assign(result, default)], orelse=[]))
         for s in made:
             for n in gast.walk(s):
                 if hasattr(n, "lineno") or isinstance(n, (gast.stmt, gast.expr)):
@@ -315,7 +453,8 @@ def _renamed(node, rename: dict):
 
 def lower_comprehensions(src: Source, fdef) -> None:
     """Lower ``fdef``'s comprehensions in place (see the module docstring)."""
-    if any(isinstance(n, (gast.ListComp, gast.GeneratorExp, gast.DictComp, gast.SetComp))
-           for n in walk(fdef)):
+    if any(isinstance(n, (gast.ListComp, gast.GeneratorExp, gast.DictComp, gast.SetComp)) or
+           isinstance(n, gast.Call) and isinstance(n.func, gast.Name) and n.func.id in
+           (*_EXTREMES, "sorted") and len(n.args) == 1 for n in walk(fdef)):  # max(xs)
         fdef.body = _Lowering(src, fdef).block(fdef.body)
         lower_walrus(src, fdef)     # (y := e) in a condition: y = e in the loop, as Python

@@ -51,9 +51,10 @@ def _position(node) -> tuple:
 
 
 class _Sugar:
-    def __init__(self, src: Source, fdef):
+    def __init__(self, src: Source, fdef, comprehensions_lowered=False):
         self.src = src
         self.fdef = fdef
+        self.lowered = comprehensions_lowered     # a dict comprehension left is refused
         self.count = 0
         self.loads: dict = {}           # name -> positions of its reads
         self.stores: dict = {}
@@ -243,16 +244,29 @@ class _Sugar:
     def has_walrus(self, node) -> bool:
         return any(isinstance(n, gast.NamedExpr) for n in gast.walk(node))
 
-    def refuse_walrus(self, node, where):
+    def refuse_walrus(self, node, where, hint="Assign in a separate statement."):
         for n in gast.walk(node):
             if isinstance(n, gast.NamedExpr):
-                raise self.error(n, f"`:=` {where}", "Assign in a separate statement.")
+                raise self.error(n, f"`:=` {where}", hint)
+
+    def fresh(self, base) -> str:
+        ident, i = f"{base}_at", 2
+        while ident in self.loads or ident in self.stores:
+            ident, i = f"{base}_at_{i}", i + 1
+        self.stores.setdefault(ident, [])
+        return ident
 
     def walrus(self, node, pre):
-        """``node`` with each ``(n := e)`` replaced by ``n``, ``n = e`` appended to ``pre``."""
+        """``node`` with each ``(n := e)`` replaced by ``n``, ``n = e`` appended to ``pre``
+        (and ``n_at = n`` read in its place when another ``:=`` binds ``n`` later in the
+        same statement, as in ``[(y := a), (y := b)]``, where the first item is ``a``)."""
         if not self.has_walrus(node):
             return node
         sugar = self
+        bindings: dict = {}         # target -> how many := of the statement bind it
+        for n in gast.walk(node):
+            if isinstance(n, gast.NamedExpr):
+                bindings[n.target.id] = bindings.get(n.target.id, 0) + 1
 
         class Hoist(gast.NodeTransformer):
             def visit_NamedExpr(self, n):
@@ -266,6 +280,13 @@ class _Sugar:
                 pre.append(gast.copy_location(gast.Assign(targets=[_name(target,
                                                                          gast.Store())],
                                                           value=value, type_comment=None), n))
+                bindings[target] -= 1
+                if bindings[target]:        # bound again after: this value by a name of its own
+                    now = sugar.fresh(target)
+                    pre.append(gast.copy_location(gast.Assign(
+                        targets=[_name(now, gast.Store())], value=_name(target),
+                        type_comment=None), n))
+                    return gast.copy_location(_name(now), n)
                 return gast.copy_location(_name(target), n)
 
             def visit_BoolOp(self, n):
@@ -287,14 +308,21 @@ class _Sugar:
                 sugar.refuse_walrus(n, "inside a lambda")
                 return n
 
-            def refuse(self, n):
-                sugar.refuse_walrus(n, "inside a dict comprehension")
+            def visit_DictComp(self, n):    # one over constants is unrolled first
+                if sugar.lowered:           # (comprehensions.py); any other is refused
+                    sugar.refuse_walrus(n, "inside a dict comprehension srcad does not unroll "
+                                        "(one loop over a tuple or list of constants or a "
+                                        "range of int literals, no condition, `:=` only in "
+                                        "the value)",
+                                        "Write it without `:=`, d = {k: f(k) for k in p}, "
+                                        "and the name in a statement of its own, "
+                                        "y = d[last_key]; or loop over constants, "
+                                        "{k: (y := f(k)) for k in ('a', 'b')}.")
                 return n
 
             def loops(self, n):          # lowered to loops first (comprehensions.py)
                 return n
 
-            visit_DictComp = refuse
             visit_ListComp = visit_SetComp = visit_GeneratorExp = loops
         return Hoist().visit(node)
 
@@ -316,4 +344,4 @@ def lower_sugar(src: Source, fdef) -> None:
 def lower_walrus(src: Source, fdef) -> None:
     """``:=`` of the loops a comprehension became (``comprehensions``), lowered as any."""
     if any(isinstance(n, gast.NamedExpr) for n in walk(fdef)):
-        fdef.body = _Sugar(src, fdef).block(fdef.body)
+        fdef.body = _Sugar(src, fdef, comprehensions_lowered=True).block(fdef.body)
