@@ -661,3 +661,207 @@ def test_class_attribute_rebinding_rebuilds():
         assert not np.allclose(flat(g1), flat(g2))
     finally:
         Model.scale = 2.0
+
+
+# ---------------------------------------------------------------- functions as values
+def loss_reduce(x, reduce=np.sum):
+    return reduce(np.sin(x) ** 2)
+
+
+def test_default_callable_and_passed():
+    x = rng(50).standard_normal(4)
+    check(loss_reduce, x)
+    check(loss_reduce, x, np.mean)
+    check(loss_reduce, x, np.max, modes=("rev", "fwd"))
+
+
+def base_loss(w, X, y, c=1.0, p=2):
+    return c * np.sum(np.abs(X @ w - y + 3.0) ** p)
+
+
+def test_partial_differentiated():
+    w = rng(51).standard_normal(3) * 0.1
+    f = functools.partial(base_loss, c=3.0, p=3)
+    check(f, w, X, Y)
+    g = functools.partial(base_loss, w)
+    check(lambda X, y: g(X, y), X, Y, modes=("rev", "fwd"))
+
+
+def loss_partial_inside(w, X):
+    h = functools.partial(np.power, w)
+    k = functools.partial(base_loss, y=np.zeros(5), c=0.5)
+    return np.sum(h(2.0)) + k(w, X)
+
+
+def test_partial_made_inside():
+    check(loss_partial_inside, rng(52).standard_normal(3), X)
+
+
+def test_lambda_direct():
+    f = lambda x, a: np.sum(np.tanh(a * x) ** 2)  # noqa: E731
+    check(f, rng(53).standard_normal(4), 1.3)
+    check(f, rng(53).standard_normal(4), 1.3, wrt=1)
+
+
+def _apply(fn, x):
+    return fn(x) + fn(2.0 * x)
+
+
+def loss_lambdas(x, k):
+    act = lambda z: np.log1p(np.exp(z))  # noqa: E731
+    fs = [lambda z, j=j: z * j for j in range(1, 4)]
+    y = sum(np.sum(f(x)) for f in fs)
+    return np.sum(act(x) * k) + _apply(lambda z: np.sum(z ** 3), x) + y
+
+
+def test_lambdas_assigned_passed_list():
+    check(loss_lambdas, rng(54).standard_normal(3), 0.7)
+
+
+def loss_closure(x, W):
+    def layer(v):
+        return np.tanh(W @ v)
+
+    def twice(v):
+        return layer(layer(v))
+
+    scale = 2.0
+
+    def sc(v):
+        return v * scale
+
+    return np.sum(sc(twice(x)) ** 2)
+
+
+def test_nested_def_closure():
+    r = rng(55)
+    W = r.standard_normal((3, 3)) * 0.5
+    x = r.standard_normal(3)
+    check(loss_closure, x, W)
+    check(loss_closure, x, W, wrt=1)
+
+
+def loss_meta(x, W):
+    inner = srcad.grad(lambda v: np.sum(np.tanh(W @ v)))
+    v1 = x - 0.1 * inner(x)
+    return np.sum(v1 ** 2)
+
+
+def test_meta_learning_local_lambda_grad():
+    r = rng(56)
+    W = r.standard_normal((3, 3)) * 0.5
+    x = r.standard_normal(3)
+    check(loss_meta, x, W, modes=("rev", "fwd"))
+    check(loss_meta, x, W, wrt=1, modes=("rev", "fwd"))
+
+
+def loss_meta_def(x, W):
+    def inner_loss(v):
+        return np.sum(np.sin(W * v) ** 2)
+
+    val, g = srcad.value_and_grad(inner_loss)(x)
+    return val + np.sum(g * x)
+
+
+def test_value_and_grad_of_nested_def_inside():
+    r = rng(57)
+    W = r.standard_normal(3)
+    x = r.standard_normal(3)
+    check(loss_meta_def, x, W, modes=("rev", "fwd"))
+    check(loss_meta_def, x, W, wrt=1, modes=("rev", "fwd"))
+
+
+def loss_meta_jvp(x, W):
+    f = lambda v: np.tanh(W * v)  # noqa: E731
+    _, t = srcad.jvp(f, (x,), (np.ones(3),))
+    return np.sum(t ** 2)
+
+
+def test_jvp_of_local_lambda_inside():
+    r = rng(58)
+    W = r.standard_normal(3)
+    x = r.standard_normal(3)
+    check(loss_meta_jvp, x, W, modes=("rev", "fwd"))
+    check(loss_meta_jvp, x, W, wrt=1, modes=("rev", "fwd"))
+
+
+def loss_meta_hvp(x, W):
+    f = lambda v: np.sum(np.exp(W * v))  # noqa: E731
+    return np.sum(srcad.hvp(f)(x, np.ones(3)))
+
+
+def test_hvp_of_local_lambda_inside():
+    r = rng(59)
+    W = r.standard_normal(3) * 0.5
+    x = r.standard_normal(3)
+    check(loss_meta_hvp, x, W, modes=("rev",))
+    check(loss_meta_hvp, x, W, wrt=1, modes=("rev",))
+
+
+def loss_meta_partial(x, W):
+    ones = np.ones(3)
+    g = functools.partial(base_loss, X=W, y=ones)
+    dg = srcad.grad(g)
+    return np.sum(dg(x) ** 2) * 1e-2
+
+
+def test_grad_of_local_partial_inside():
+    r = rng(60)
+    W = r.standard_normal((3, 3))
+    x = r.standard_normal(3) * 0.1
+    check(loss_meta_partial, x, W, modes=("rev", "fwd"))
+    check(loss_meta_partial, x, W, wrt=1, modes=("rev",))
+
+
+def loss_maml(w, X, y):
+    inner = lambda v: np.mean((X @ v - y) ** 2)  # noqa: E731
+    for _ in range(2):
+        w = w - 0.1 * srcad.grad(inner)(w)
+    return inner(w)
+
+
+def test_maml_two_steps():
+    check(loss_maml, rng(61).standard_normal(3), X, Y, modes=("rev", "fwd"))
+    check(loss_maml, rng(61).standard_normal(3), X, Y, wrt=1, modes=("rev",))
+
+
+def loss_callable_arg(x, act, w):
+    return np.sum(act(w * x))
+
+
+def softplus(z):
+    return np.log1p(np.exp(z))
+
+
+def test_user_function_argument():
+    x = rng(62).standard_normal(3)
+    check(loss_callable_arg, x, softplus, 0.8)
+    check(loss_callable_arg, x, np.tanh, 0.8, wrt=2)
+
+
+def loss_bound_passed(x, fwd):
+    return np.sum(fwd(x) ** 2)
+
+
+def test_bound_method_passed_as_value():
+    m = Model(rng(63))
+    check(loss_bound_passed, X, m.forward)
+
+
+def loss_cfg_fn(x, cfg):
+    return np.sum(cfg["act"](x) * cfg["w"])
+
+
+def test_function_in_dict():
+    check(loss_cfg_fn, rng(64).standard_normal(3), {"act": np.sin, "w": rng(65).standard_normal(3)})
+    check(loss_cfg_fn, rng(64).standard_normal(3), {"act": np.sin, "w": rng(65).standard_normal(3)},
+          wrt=1, modes=("rev", "fwd"), structure=False)
+
+
+def loss_partial_call_arg(x):
+    g = functools.partial(base_loss, X=np.eye(3), y=np.ones(3))
+    return g(x)
+
+
+def test_partial_bound_to_call_inside():
+    check(loss_partial_call_arg, rng(1).standard_normal(3) * 0.1)
