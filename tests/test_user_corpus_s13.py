@@ -865,3 +865,215 @@ def loss_partial_call_arg(x):
 
 def test_partial_bound_to_call_inside():
     check(loss_partial_call_arg, rng(1).standard_normal(3) * 0.1)
+
+
+# ---------------------------------------------------------------- Python around numerics
+def loss_listcomp(x, w):
+    terms = [w[i] * x[i] ** 2 for i in range(len(x)) if i % 2 == 0]
+    pairs = [a * b for a in (1.0, 2.0) for b in (x[0], x[1])]
+    return sum(terms) + sum(pairs)
+
+
+def test_list_comprehension_with_condition():
+    r = rng(70)
+    check(loss_listcomp, r.standard_normal(5), r.standard_normal(5))
+
+
+def loss_dictcomp(p):
+    q = {k: np.tanh(v) for k, v in p.items() if not k.startswith("skip")}
+    return sum(np.sum(v ** 2) for v in q.values()) + np.sum(p["skip_me"]) * 0.0
+
+
+def test_dict_comprehension_condition_on_key():
+    r = rng(71)
+    check(loss_dictcomp, {"a": r.standard_normal(3), "skip_me": r.standard_normal(2),
+                          "b": r.standard_normal(2)})
+
+
+def loss_setcomp(x):
+    idx = {i % 3 for i in range(7)}
+    return sum(x[i] ** 3 for i in sorted(idx))
+
+
+def test_set_comprehension_of_indices():
+    check(loss_setcomp, rng(72).standard_normal(4))
+
+
+def loss_genexpr_cond(w, x, mask):
+    return sum(w[i] * np.sin(x[i]) for i in range(len(w)) if mask[i])
+
+
+def test_generator_with_condition():
+    r = rng(73)
+    mask = np.array([True, False, True, True])
+    check(loss_genexpr_cond, r.standard_normal(4), r.standard_normal(4), mask)
+    check(loss_genexpr_cond, r.standard_normal(4), r.standard_normal(4), mask, wrt=1)
+
+
+def loss_walrus(x):
+    if (n := np.sum(x ** 2)) > 0.1:
+        s = n ** 0.5
+    else:
+        s = n
+    ys = [y for v in x if (y := v * 2.0) > -100.0]
+    return s + sum(ys)
+
+
+def test_walrus_in_if_and_comprehension():
+    check(loss_walrus, rng(74).standard_normal(3))
+
+
+def loss_minmax_gen(x):
+    return max(x[i] ** 2 for i in range(3)) + min(np.sin(x[i]) for i in range(3))
+
+
+def test_min_max_of_generators():
+    x = np.array([0.3, -1.2, 0.7])
+    check(loss_minmax_gen, x)
+
+
+log = logging.getLogger("corpus13")
+
+
+def loss_side_effects(x, calls):
+    assert x.ndim == 1, "x must be a vector"
+    if x.shape[0] > 100:
+        raise ValueError("too long")
+    print("loss of", x.shape)
+    msg = f"n={x.shape[0]}"
+    log.info(msg)
+    calls.append(1)
+    return np.sum(np.exp(x))
+
+
+def test_assert_raise_print_fstring_logging(capsys):
+    x = rng(75).standard_normal(3)
+    calls = []
+    g = srcad.grad(loss_side_effects)(x, calls)
+    np.testing.assert_allclose(g, np.exp(x), rtol=1e-12)
+    out = capsys.readouterr().out
+    assert out.count("loss of") == 1
+
+
+def loss_side_effects2(x):
+    assert x.ndim == 1, "x must be a vector"
+    print("loss of", x.shape)
+    return np.sum(np.exp(x))
+
+
+def test_print_once_all_modes(capsys):
+    x = rng(75).standard_normal(3)
+    check(loss_side_effects2, x)
+    out = capsys.readouterr().out
+    with pytest.raises(AssertionError):
+        srcad.grad(loss_side_effects2)(np.ones((2, 2)))
+
+
+def loss_errstate(x):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = np.where(x > 0, np.log(np.abs(x) + 1e-300), 0.0)
+    return np.sum(r * x)
+
+
+def test_errstate():
+    x = np.array([0.5, 1.5, -0.7, 2.0])
+    check(loss_errstate, x)
+
+
+def loss_try(p, x):
+    try:
+        b = p["b"]
+    except KeyError:
+        b = 0.0
+    return np.sum((p["w"] * x + b) ** 2)
+
+
+def test_try_except_keyerror_container():
+    r = rng(76)
+    check(loss_try, {"w": r.standard_normal(3), "b": 0.4}, r.standard_normal(3))
+    check(loss_try, {"w": r.standard_normal(3)}, r.standard_normal(3))
+
+
+def loss_try_general(x):
+    try:
+        y = np.log(x)
+    except FloatingPointError:
+        y = x
+    return np.sum(y)
+
+
+def test_general_try_is_located_refusal():
+    with pytest.raises(srcad.errors.SrcadError) as ei:
+        srcad.grad(loss_try_general)(np.ones(3) + 1.0)
+    assert "test_user_corpus_s13.py" in str(ei.value) and "try" in str(ei.value)
+
+
+def loss_varargs(w, *args, scale=1.0, **kwargs):
+    tot = np.sum(w ** 2) * scale
+    for a in args:
+        tot = tot + np.sum(np.sin(w * a))
+    for k, v in kwargs.items():
+        tot = tot + np.sum(v * w)
+    return tot
+
+
+def test_args_kwargs_kwonly():
+    r = rng(77)
+    w, a, b = r.standard_normal(3), r.standard_normal(3), r.standard_normal(3)
+    check(loss_varargs, w, a, b)
+    check(lambda w, a, b: loss_varargs(w, a, scale=2.0, extra=b), w, a, b)
+    check(loss_varargs, w, a, b, wrt=2)
+    g = srcad.grad(loss_varargs, wrt="kwargs")(w, a, c=b)
+    assert isinstance(g, dict)
+    np.testing.assert_allclose(g["c"], w, rtol=1e-12)
+
+
+GLOBAL_SCALE = 3.0
+
+
+def loss_misc(x, *, mode="sum"):
+    import math as m
+    global GLOBAL_SCALE
+    y = x * GLOBAL_SCALE * m.pi
+    tmp = y ** 2
+    del tmp
+    if 0.0 < x[0] < 10.0:
+        y = y * 2.0
+    match mode:
+        case "sum" | "total":
+            return np.sum(np.sin(y))
+        case "mean":
+            return np.mean(np.sin(y))
+        case _:
+            return np.max(y)
+
+
+def test_local_import_global_del_chained_match():
+    x = np.array([0.3, -0.2, 0.1])
+    check(loss_misc, x)
+    check(lambda x: loss_misc(x, mode="mean"), x)
+    check(lambda x: loss_misc(x, mode="total"), -x)
+
+
+def test_global_read_change_rebuilds():
+    global GLOBAL_SCALE
+    x = np.array([0.3, -0.2, 0.1])
+    df = srcad.grad(loss_misc)
+    df(x)
+    GLOBAL_SCALE = 1.5
+    try:
+        np.testing.assert_allclose(df(x), fd_grad(loss_misc, [x]), rtol=RTOL, atol=ATOL)
+    finally:
+        GLOBAL_SCALE = 3.0
+
+
+def loss_scipy(x, W):
+    z = W @ x
+    return scipy.special.logsumexp(z) + np.sum(scipy.special.expit(z)) + \
+        np.sum(scipy.special.gammaln(np.abs(z) + 1.0))
+
+
+def test_scipy_primitives():
+    r = rng(78)
+    check(loss_scipy, r.standard_normal(3), r.standard_normal((4, 3)))
+    check(loss_scipy, r.standard_normal(3), r.standard_normal((4, 3)), wrt=1)
