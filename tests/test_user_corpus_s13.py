@@ -1077,3 +1077,273 @@ def test_scipy_primitives():
     r = rng(78)
     check(loss_scipy, r.standard_normal(3), r.standard_normal((4, 3)))
     check(loss_scipy, r.standard_normal(3), r.standard_normal((4, 3)), wrt=1)
+
+
+# ---------------------------------------------------------------- in-place writes via views
+def view_row(x):
+    B = np.outer(x, x) + 1.0
+    row = B[0]
+    row *= 2.0
+    return np.sum(np.sin(B))
+
+
+def test_view_row_imul():
+    check(view_row, rng(80).standard_normal(3), modes=("rev", "fwd"))
+
+
+def view_row_loop(x):
+    B = np.outer(x, np.arange(1.0, 4.0))
+    for row in B:
+        row *= 2.0
+    return np.sum(B ** 2)
+
+
+@xfail("REFUSED: README lists `for row in B: row *= 2.0` as exact, but with B = np.outer(x, np.arange(1.0, 4.0)) (a constant second factor) grad refuses 'writing into row, which shares memory with B' (np.outer(x, x) is accepted)")
+def test_view_row_loop():
+    check(view_row_loop, rng(81).standard_normal(3), modes=("rev", "fwd"))
+
+
+def view_reshape(x):
+    y = np.exp(x)
+    v = y.reshape(2, 3)
+    v[0] += 1.0
+    v[:, 1] *= x[:2]
+    return np.sum(y * x) + np.sum(v ** 2)
+
+
+@xfail("REFUSED: v = y.reshape(2, 3); v[0] += 1.0 then reading y (y = np.exp(x), an array the function made) is refused at grad: 'shares memory with y (the result of reshape, a view)'; README says reshape of a buffer the function made works")
+def test_view_reshape_write_read_base():
+    check(view_reshape, rng(82).standard_normal(6) * 0.5)
+
+
+def view_transpose(x):
+    B = np.outer(x, x[:2]) * 1.0
+    Bt = B.T
+    Bt[0] *= 3.0
+    Bt[1, 0] = x[2] ** 2
+    return np.sum(np.tanh(B)) + np.sum(Bt * Bt)
+
+
+@xfail('REFUSED: Bt = B.T; Bt[0] *= 3.0 (subscript write into the transpose of an array the function made) refused at grad; `Bt *= 3.0` is accepted')
+def test_view_transpose_write():
+    check(view_transpose, rng(83).standard_normal(3))
+
+
+def view_split(x):
+    y = np.sin(x) * 1.0
+    a, b = np.split(y, 2)
+    a *= b
+    b += 1.0
+    return np.sum(y ** 2)
+
+
+def test_view_split_parts():
+    check(view_split, rng(84).standard_normal(4), modes=("rev", "fwd"))
+
+
+@xfail("REFUSED: hvp of view_split (grad and jvp work; docs refuse only hvp of a row write in a loop) raises 'writing into ..., which shares memory with ...'")
+def test_view_split_parts_hvp():
+    check(view_split, rng(84).standard_normal(4), modes=("hvp",))
+
+
+def view_slice_assign(x):
+    buf = np.zeros(5)
+    v = buf[1:]
+    v[0] = x[0] ** 2
+    v[1:3] = np.sin(x[1:3])
+    buf[4] = x[0] * x[2]
+    return np.sum(buf * np.arange(1.0, 6.0)) + np.sum(v ** 2)
+
+
+def test_view_of_buffer_assign():
+    check(view_slice_assign, rng(85).standard_normal(3))
+
+
+def alias_iadd(x):
+    h = np.tanh(x)
+    g = h
+    g += 1.0
+    g *= x
+    return np.sum(h ** 2)
+
+
+def test_alias_inplace():
+    check(alias_iadd, rng(86).standard_normal(3), modes=("rev", "fwd"))
+
+
+@xfail("REFUSED: hvp of alias_iadd (grad and jvp work; docs refuse only hvp of a row write in a loop) raises 'writing into ..., which shares memory with ...'")
+def test_alias_inplace_hvp():
+    check(alias_iadd, rng(86).standard_normal(3), modes=("hvp",))
+
+
+def view_ravel(X):
+    A = X @ X.T
+    f = A.ravel()
+    f[::2] *= 0.5
+    return np.sum(A ** 2) + f[1]
+
+
+@xfail('REFUSED: f = A.ravel(); f[::2] *= 0.5 (A = X @ X.T) refused at grad; README lists ravel of a C-contiguous buffer as supported')
+def test_ravel_view_write():
+    check(view_ravel, rng(87).standard_normal((3, 2)))
+
+
+def view_base_write_read_view(x):
+    B = np.outer(x, x) + 0.0
+    col = B[:, 1]
+    B[1, 1] = 5.0 * x[0]
+    B *= 2.0
+    return np.sum(col ** 3)
+
+
+@xfail('REFUSED: col = B[:, 1]; B[1, 1] = ...; read col: a write into the base read through the view (README: supported) refused at grad')
+def test_write_base_read_view():
+    check(view_base_write_read_view, rng(88).standard_normal(3))
+
+
+def view_of_argument(B):
+    row = B[0]
+    row *= 2.0
+    return np.sum(B ** 2)
+
+
+def test_view_of_argument_refused_located():
+    B = rng(89).standard_normal((2, 3))
+    before = B.copy()
+    try:
+        g = srcad.grad(view_of_argument)(B)
+    except srcad.errors.SrcadError as e:
+        assert "test_user_corpus_s13.py" in str(e)
+    else:
+        ex = 2 * B.copy()
+        ex[0] *= 4
+        np.testing.assert_allclose(g, ex, rtol=1e-10)
+    np.testing.assert_array_equal(B, before)
+
+
+def view_hvp_row(x):
+    B = np.outer(x, x) + 1.0
+    for row in B:
+        row *= 2.0
+    return np.sum(B ** 2)
+
+
+def test_hvp_view_row_refused_or_right():
+    x = rng(90).standard_normal(3)
+    v = rng(91).standard_normal(3)
+    try:
+        hv = srcad.hvp(view_hvp_row)(x, v)
+    except srcad.errors.SrcadError as e:
+        assert "test_user_corpus_s13.py" in str(e)
+        return
+    gf = srcad.grad(view_hvp_row)
+    np.testing.assert_allclose(hv, fd_dir(gf, [x], v, h=1e-5), rtol=1e-4)
+
+
+def view_in_branch(x, flag):
+    B = np.outer(x, x) + 0.0
+    row = B[0]
+    if flag > 0:
+        row *= 3.0
+    return np.sum(B ** 2)
+
+
+def test_view_written_in_branch():
+    x = rng(92).standard_normal(3)
+    try:
+        g = srcad.grad(view_in_branch)(x, 1.0)
+    except srcad.errors.SrcadError as e:
+        assert "test_user_corpus_s13.py" in str(e)
+        return
+    np.testing.assert_allclose(g, fd_grad(view_in_branch, [x, 1.0]), rtol=RTOL, atol=ATOL)
+
+
+def view_diag_strided(x):
+    B = np.outer(x, x) + 0.0
+    d = B[::2, ::2]
+    d += np.sin(x[0])
+    B[1] -= d[0, :1]
+    return np.sum(B ** 2) + np.sum(d)
+
+
+def test_strided_view_double_write():
+    check(view_diag_strided, rng(93).standard_normal(3), modes=("rev", "fwd"))
+
+
+@xfail("REFUSED: hvp of view_diag_strided (grad and jvp work; docs refuse only hvp of a row write in a loop) raises 'writing into ..., which shares memory with ...'")
+def test_strided_view_double_write_hvp():
+    check(view_diag_strided, rng(93).standard_normal(3), modes=("hvp",))
+
+
+def view_newaxis(x):
+    y = np.cos(x) + 0.0
+    y2 = y[None]
+    y2 *= 2.0
+    z = np.atleast_2d(y)
+    z[0, 0] += x[1]
+    return np.sum(y ** 2)
+
+
+@xfail('REFUSED: z = np.atleast_2d(y); z[0, 0] += x[1]; read y: refused at grad (z *= 2.0 is accepted)')
+def test_newaxis_atleast2d_views():
+    check(view_newaxis, rng(94).standard_normal(3))
+
+
+def view_dict_value(x):
+    d = {"a": np.exp(x)}
+    a = d["a"]
+    a *= x
+    return np.sum(d["a"])
+
+
+def test_dict_value_alias_write():
+    check(view_dict_value, rng(95).standard_normal(3), modes=("rev", "fwd"))
+
+
+@xfail("REFUSED: hvp of view_dict_value (grad and jvp work; docs refuse only hvp of a row write in a loop) raises 'writing into ..., which shares memory with ...'")
+def test_dict_value_alias_write_hvp():
+    check(view_dict_value, rng(95).standard_normal(3), modes=("hvp",))
+
+
+def view_reshape_of_copy(x):
+    y = np.copy(np.exp(x))
+    v = y.reshape(2, 3)
+    v *= 2.0
+    return np.sum(y * x)
+
+
+@xfail("REFUSED: y = np.copy(np.exp(x)); v = y.reshape(2, 3); v *= 2.0; np.sum(y * x) refused "
+       "at grad although README says reshape of a C-contiguous copy is exact and the hint "
+       "itself says to copy with np.copy")
+def test_reshape_of_np_copy_write():
+    check(view_reshape_of_copy, np.linspace(0.1, 0.6, 6), modes=("rev", "fwd"))
+
+
+def view_row_outer_xx(x):
+    B = np.outer(x, x) + 1.0
+    for row in B:
+        row *= 2.0
+    return np.sum(B ** 2)
+
+
+def view_transpose_whole(x):
+    B = np.outer(x, x) + 1.0
+    Bt = B.T
+    Bt *= 3.0
+    Bt2 = np.transpose(B)
+    Bt2 += x
+    return np.sum(np.tanh(B))
+
+
+def view_atleast_whole(x):
+    y = np.cos(x) + 0.0
+    z = np.atleast_2d(y)
+    z *= 2.0
+    return np.sum(y ** 2)
+
+
+def test_supported_view_writes_rev_fwd():
+    x = rng(96).standard_normal(3)
+    check(view_row_outer_xx, x, modes=("rev", "fwd"))
+    check(view_transpose_whole, x, modes=("rev", "fwd"))
+    check(view_atleast_whole, x, modes=("rev", "fwd"))
