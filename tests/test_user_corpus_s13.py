@@ -1347,3 +1347,183 @@ def test_supported_view_writes_rev_fwd():
     check(view_row_outer_xx, x, modes=("rev", "fwd"))
     check(view_transpose_whole, x, modes=("rev", "fwd"))
     check(view_atleast_whole, x, modes=("rev", "fwd"))
+
+
+# ---------------------------------------------------------------- API spellings
+def f_two(w, x, k=2.0):
+    return np.sum(np.sin(w * x) * k) + np.sum(w ** 2 * x)
+
+
+def test_tangent_positional_cotangent():
+    r = rng(100)
+    w, x = r.standard_normal(3), r.standard_normal(3)
+    dr = srcad.autodiff(f_two, mode="reverse")
+    ex = fd_grad(f_two, [w, x]) * 3.0
+    np.testing.assert_allclose(dr(w, x, 2.0, 3.0), ex, rtol=RTOL)
+    np.testing.assert_allclose(dr(w, x, seed=3.0), ex, rtol=RTOL)
+
+
+def vec_out(w):
+    return np.tanh(w) * w[::-1]
+
+
+def test_autodiff_reverse_seed_vector_and_jacobians():
+    w = rng(101).standard_normal(3)
+    J = np.array([fd_dir(vec_out, [w], e) for e in np.eye(3)]).T
+    dy = rng(102).standard_normal(3)
+    dr = srcad.autodiff(vec_out, mode="reverse")
+    np.testing.assert_allclose(dr(w, dy), dy @ J, rtol=RTOL, atol=ATOL)
+    np.testing.assert_allclose(srcad.jacfwd(vec_out)(w), J, rtol=RTOL, atol=ATOL)
+    np.testing.assert_allclose(srcad.jacrev(vec_out)(w), J, rtol=RTOL, atol=ATOL)
+    val, fn = srcad.vjp(vec_out, w)
+    np.testing.assert_allclose(fn(dy)[0] if isinstance(fn(dy), tuple) else fn(dy), dy @ J,
+                               rtol=RTOL, atol=ATOL)
+
+
+def test_argnums_has_aux():
+    r = rng(103)
+    w, x = r.standard_normal(3), r.standard_normal(3)
+
+    def f(w, x):
+        v = f_two(w, x)
+        return v, {"v": v, "n": 3}
+
+    g, aux = srcad.grad(f, argnums=1, has_aux=True)(w, x)
+    np.testing.assert_allclose(g, fd_grad(f_two, [w, x], wrt=1), rtol=RTOL)
+    assert aux["n"] == 3 and np.isclose(aux["v"], f_two(w, x))
+    (v, aux2), gs = srcad.value_and_grad(f, argnums=(0, 1), has_aux=True)(w, x)
+    assert isinstance(gs, tuple) and len(gs) == 2
+    np.testing.assert_allclose(gs[0], fd_grad(f_two, [w, x]), rtol=RTOL)
+
+
+def test_jacobian_hessian_tuple_wrt():
+    r = rng(104)
+    w, x = r.standard_normal(3), r.standard_normal(3)
+    H = srcad.hessian(f_two, wrt=(0, 1))(w, x)
+    g0 = srcad.grad(f_two, wrt=0)
+    g1 = srcad.grad(f_two, wrt=1)
+    for i, gi in enumerate((g0, g1)):
+        for j in range(2):
+            ex = np.array([fd_dir(gi, [w, x], e, wrt=j, h=1e-5) for e in np.eye(3)]).T
+            np.testing.assert_allclose(H[i][j], ex, rtol=1e-4, atol=1e-6)
+    Js = srcad.jacobian(vec_out, wrt=(0,))(w)
+    assert isinstance(Js, tuple)
+
+
+def test_show_with_example_args():
+    src = srcad.show(loss_dict, _mlp_params(), X, Y)
+    assert "def " in src and "tanh" in src
+    src2 = srcad.show(f_two)
+    assert "def " in src2
+
+
+def test_hessian_of_dict_param():
+    p = {"a": rng(105).standard_normal(2), "b": 0.5}
+
+    def f(p):
+        return np.sum(np.sin(p["a"]) * p["b"] ** 2)
+
+    H = srcad.hessian(f)(p)
+    # d2/da2 = diag(-sin(a) b^2), d2/dadb = 2 b cos(a), d2/db2 = 2 sum sin a
+    np.testing.assert_allclose(H["a"]["a"], np.diag(-np.sin(p["a"]) * 0.25), rtol=1e-10)
+    np.testing.assert_allclose(H["a"]["b"], 2 * 0.5 * np.cos(p["a"]), rtol=1e-10)
+    np.testing.assert_allclose(H["b"]["b"], 2 * np.sum(np.sin(p["a"])), rtol=1e-10)
+
+
+def test_grad_of_grad_order3():
+    f = lambda x: x ** 4 * np.sin(x)  # noqa: E731
+    d3 = srcad.grad(srcad.grad(srcad.grad(f)))
+    x = 0.7
+    d2 = srcad.grad(srcad.grad(f))
+    h = 1e-4
+    np.testing.assert_allclose(d3(x), (d2(x + h) - d2(x - h)) / (2 * h), rtol=1e-6)
+
+
+# ---------------------------------------------------------------- realistic models
+def rnn_loss(params, xs, y):
+    h = np.zeros(params["Wh"].shape[0])
+    for x in xs:
+        h = np.tanh(params["Wh"] @ h + params["Wx"] @ x + params["b"])
+    out = params["Wo"] @ h
+    return np.sum((out - y) ** 2)
+
+
+def test_rnn_dict_params_list_of_inputs():
+    r = rng(110)
+    p = {"Wh": r.standard_normal((3, 3)) * 0.4, "Wx": r.standard_normal((3, 2)) * 0.4,
+         "b": r.standard_normal(3) * 0.1, "Wo": r.standard_normal((1, 3))}
+    xs = [r.standard_normal(2) for _ in range(4)]
+    check(rnn_loss, p, xs, np.array([0.3]))
+    check(rnn_loss, p, xs, np.array([0.3]), wrt=1, modes=("rev", "fwd"))
+
+
+def softmax_xent(W, X, labels):
+    z = X @ W
+    z = z - np.max(z, axis=1, keepdims=True)
+    logp = z - np.log(np.sum(np.exp(z), axis=1, keepdims=True))
+    return -np.mean(logp[np.arange(len(labels)), labels])
+
+
+def test_softmax_xent_fancy_index():
+    W = rng(111).standard_normal((3, 4))
+    check(softmax_xent, W, X, np.array([0, 1, 3, 2, 1]))
+
+
+def gmm_nll(params, x):
+    mus, logs, logits = params
+    lw = logits - scipy.special.logsumexp(logits)
+    comps = [lw[k] - 0.5 * ((x - mus[k]) / np.exp(logs[k])) ** 2 - logs[k]
+             for k in range(len(mus))]
+    return -np.sum(scipy.special.logsumexp(np.stack(comps), axis=0))
+
+
+def test_gmm_tuple_params_comprehension():
+    r = rng(112)
+    params = (r.standard_normal(3), r.standard_normal(3) * 0.2, r.standard_normal(3))
+    check(gmm_nll, params, r.standard_normal(6))
+
+
+@dataclasses.dataclass
+class ODE:
+    k: float
+    c: np.ndarray
+
+
+def simulate(ode, y0, dt=0.1, n=8):
+    y = y0
+    traj = []
+    for _ in range(n):
+        y = y + dt * (-ode.k * y + np.sin(ode.c * y))
+        traj.append(y)
+    return np.sum(np.stack(traj) ** 2)
+
+
+def test_ode_dataclass_loop_append():
+    ode = ODE(0.7, rng(113).standard_normal(2))
+    y0 = rng(114).standard_normal(2)
+    check(simulate, ode, y0)
+    check(simulate, ode, y0, wrt=1)
+
+
+class BatchNormish:
+    def __init__(self, g, b, eps=1e-5):
+        self.g = g
+        self.b = b
+        self.eps = eps
+
+    def __call__(self, X):
+        mu = X.mean(axis=0)
+        var = X.var(axis=0)
+        return self.g * (X - mu) / np.sqrt(var + self.eps) + self.b
+
+
+def loss_bn(bn, X, w):
+    return np.sum(np.tanh(bn(X) @ w))
+
+
+def test_batchnorm_object_eps_float_leaf():
+    r = rng(115)
+    bn = BatchNormish(r.standard_normal(3), r.standard_normal(3))
+    w = r.standard_normal(3)
+    check(loss_bn, bn, X, w, structure=False)
+    check(loss_bn, bn, X, w, wrt=1)
