@@ -1701,3 +1701,126 @@ def test_unclaimed_constructs_are_located_refusals(f):
         srcad.grad(f)(np.array([0.3, -0.5, 0.8]))
     msg = str(ei.value)
     assert "test_user_corpus_s13.py" in msg and "^" in msg
+
+
+# ---------------------------------------------------------------- container outputs, jacobians
+def out_tuple(x):
+    return (x ** 2, np.sin(x))
+
+
+def out_list(x):
+    return [x ** 2, np.sin(x)]
+
+
+def out_dict_list(x):
+    return {"a": [x ** 2, np.sin(x)]}
+
+
+def _expected_blocks(x):
+    return [np.diag(2 * x), np.diag(np.cos(x))]
+
+
+@pytest.mark.parametrize("name", ["jacobian", "jacfwd", "jacrev"])
+def test_jacobian_tuple_and_nested_list_outputs(name):
+    x = np.array([0.3, -0.5])
+    J = getattr(srcad, name)(out_tuple)(x)
+    assert isinstance(J, tuple)
+    for a, b in zip(J, _expected_blocks(x)):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
+    J = getattr(srcad, name)(out_dict_list)(x)
+    assert isinstance(J["a"], list)
+    for a, b in zip(J["a"], _expected_blocks(x)):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
+
+
+@xfail("SILENT WRONG: jacobian/jacfwd of `def f(x): return [x ** 2, np.sin(x)]` (a top-level "
+       "list output) returns one ndarray of shape (2, 2, 2) laid out J[k, j, i] = d out[i][j] / "
+       "dx[k] (J[0] = [[0.6, 0.955], [0, 0]] at x = [0.3, -0.5]) instead of a list of two "
+       "Jacobians [diag(2x), diag(cos x)] as for a tuple or a list inside a dict")
+@pytest.mark.parametrize("name", ["jacobian", "jacfwd"])
+def test_jacobian_top_level_list_output(name):
+    x = np.array([0.3, -0.5])
+    J = getattr(srcad, name)(out_list)(x)
+    assert isinstance(J, list)
+    for a, b in zip(J, _expected_blocks(x)):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
+
+
+@xfail("INTERNAL ERROR: jacrev of `def f(x): return [x ** 2, np.sin(x)]` raises srcad's own "
+       "ShapeMismatchError 'the seed must be a tuple of 2 cotangents, one per output' (jacrev "
+       "seeds the list output with a wrong structure); also jacobian of "
+       "`def g(ws): return [w ** 2 for w in ws]` at [x, x]")
+def test_jacrev_top_level_list_output():
+    x = np.array([0.3, -0.5])
+    J = srcad.jacrev(out_list)(x)
+    for a, b in zip(J, _expected_blocks(x)):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
+
+
+def sum_sq_list(ws):
+    return sum(np.sum(w ** 2) for w in ws)
+
+
+def test_hessian_of_list_argument_two_items():
+    x = np.array([0.3, -0.5])
+    H = srcad.hessian(sum_sq_list)([x, x[:1]])
+    assert isinstance(H, list) and isinstance(H[0], list)
+    np.testing.assert_allclose(H[0][0], 2 * np.eye(2), rtol=1e-12)
+    np.testing.assert_allclose(H[1][1], 2 * np.eye(1), rtol=1e-12)
+    np.testing.assert_allclose(H[0][1], np.zeros((2, 1)), atol=1e-15)
+
+
+@xfail("SILENT WRONG: hessian of `sum(np.sum(w ** 2) for w in ws)` at ws = [x] (a one-item "
+       "list) returns an ndarray of shape (1, 2, 1, 2) instead of [[H00]] with H00 = 2 I of "
+       "shape (2, 2) (a two-item list gives the nested list of blocks); jacfwd of a list-of-one "
+       "argument likewise returns an ndarray")
+def test_hessian_of_one_item_list_argument():
+    x = np.array([0.3, -0.5])
+    H = srcad.hessian(sum_sq_list)([x])
+    assert isinstance(H, list) and isinstance(H[0], list)
+    np.testing.assert_allclose(H[0][0], 2 * np.eye(2), rtol=1e-12)
+
+
+P3 = namedtuple("P3", "w b n")
+
+
+def loss_int_leaf(p):
+    return np.sum(p.w * p.b) * p.n
+
+
+def test_int_leaf_gets_none_and_namedtuple_out():
+    x = np.array([0.3, -0.5, 0.8])
+    g = srcad.grad(loss_int_leaf)(P3(x, 0.5, 3))
+    assert isinstance(g, P3) and g.n is None
+    np.testing.assert_allclose(g.w, 1.5 * np.ones(3))
+    np.testing.assert_allclose(g.b, 3 * np.sum(x))
+
+    def f(x):
+        return P3(x ** 2, np.sum(x), 3)
+    _, t = srcad.jvp(f, (x,), (np.ones(3),))
+    assert isinstance(t, P3)
+    np.testing.assert_allclose(t.w, 2 * x)
+    ct = srcad.vjp(f, x)[1](P3(np.ones(3), 2.0, None))
+    ct = ct[0] if isinstance(ct, tuple) else ct
+    np.testing.assert_allclose(ct, 2 * x + 2.0)
+
+
+def test_vjp_wrong_seed_structure_error():
+    with pytest.raises(srcad.errors.SrcadError) as ei:
+        srcad.vjp(out_dict_list, np.ones(2))[1]({"b": np.ones(2)})
+    assert "structure" in str(ei.value)
+
+
+def tanh_dict(p):
+    return np.sum(np.tanh(p["W"] @ p["b"]))
+
+
+def test_dict_batched_jvp_and_hvp():
+    r = rng(120)
+    p = {"W": r.standard_normal((2, 3)) * 0.5, "b": r.standard_normal(3)}
+    check(tanh_dict, p)
+    T = {"W": r.standard_normal((4, 2, 3)), "b": r.standard_normal((4, 3))}
+    _, tb = srcad.jvp(tanh_dict, (p,), (T,), batched=True)
+    g = srcad.grad(tanh_dict)(p)
+    ex = [np.sum(g["W"] * T["W"][k]) + np.sum(g["b"] * T["b"][k]) for k in range(4)]
+    np.testing.assert_allclose(tb, ex, rtol=1e-10)
