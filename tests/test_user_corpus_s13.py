@@ -1932,3 +1932,136 @@ def test_hvp_of_view_write_into_zeros_buffer():
 @pytest.mark.parametrize("f", VIEW_OK[1:], ids=lambda f: f.__name__)
 def test_hvp_of_view_writes(f):
     check(f, np.array([0.3, -0.5, 0.8, 0.4]), modes=("hvp",))
+
+
+# ---------------------------------------------------------------- more findings and checks
+def log_inline_getlogger(x):
+    msg = f"s {np.sum(x):.3f}"
+    logging.getLogger("corpus13").info(msg)
+    return np.sum(x ** 3)
+
+
+@xfail("REFUSED: msg = f'...'; logging.getLogger('corpus13').info(msg) (the logger fetched in "
+       "the statement) is refused 'srcad does not differentiate f-strings here'; the same with a "
+       "module-level `log.info(msg)` works")
+def test_fstring_logged_through_inline_getlogger():
+    check(log_inline_getlogger, np.array([0.3, -0.5]), modes=("rev",))
+
+
+def log_in_loop(x):
+    if np.any(x < -10):
+        raise ValueError(f"bad {x}")
+    for i in range(2):
+        msg = f"step {i}: {np.sum(x):.3f}"
+        log.info(msg)
+        logging.info(f"direct {i}")
+    return np.sum(x ** 3)
+
+
+def test_fstring_logged_in_loop_and_raise_in_branch():
+    check(log_in_loop, np.array([0.3, -0.5]))
+    with pytest.raises(ValueError, match="bad"):
+        srcad.grad(log_in_loop)(np.array([-20.0, 1.0]))
+
+
+class Inner:
+    def __init__(self, W):
+        self.W = W
+
+    def energy(self, v):
+        return np.sum(np.tanh(self.W @ v))
+
+    def step(self, v):
+        return v - 0.1 * srcad.grad(self.energy)(v)
+
+    def loss(self, v):
+        return np.sum(self.step(v) ** 2)
+
+
+@xfail("REFUSED: srcad.grad(self.energy)(v) inside a method (meta-learning on a model) is "
+       "refused 'the method Inner.energy used as a value here: srcad inlines a method where it "
+       "is called'; srcad.grad of a local lambda/def/partial works")
+def test_local_grad_of_bound_method_inside_method():
+    inn = Inner(rng(3).standard_normal((3, 3)))
+    check(inn.loss, rng(4).standard_normal(3), modes=("rev", "fwd"))
+
+
+def inner_via_lambda(v, W):
+    energy = lambda u: np.sum(np.tanh(W @ u))  # noqa: E731
+    return np.sum((v - 0.1 * srcad.grad(energy)(v)) ** 2)
+
+
+def test_local_grad_lambda_workaround_for_method():
+    W = rng(3).standard_normal((3, 3))
+    v = rng(4).standard_normal(3)
+    check(inner_via_lambda, v, W, modes=("rev", "fwd"))
+    check(inner_via_lambda, v, W, wrt=1, modes=("rev",))
+
+
+def sum_gen_start(x):
+    return sum((x[i] * x[i + 1] for i in range(2)), 0.0)
+
+
+@xfail("REFUSED: sum(genexpr, 0.0) (a start value) is refused 'generator expressions other "
+       "than in sum(...)...' although sum(genexpr) is supported")
+def test_sum_generator_with_start():
+    check(sum_gen_start, np.array([0.3, -0.5, 0.7]), modes=("rev",))
+
+
+def dict_comp_tuple_arg(ws, x):
+    d = {n: w for n, w in zip(("a", "b"), ws)}
+    return np.sum(d["a"] * x) + np.sum(d["b"] ** 2)
+
+
+def test_dict_comp_over_tuple_argument_located():
+    with pytest.raises(srcad.errors.SrcadError) as ei:
+        srcad.grad(dict_comp_tuple_arg)((np.ones(2), np.ones(2)), np.ones(2))
+    assert "test_user_corpus_s13.py" in str(ei.value) and "^" in str(ei.value)
+
+
+def kwonly_default_fn(x, *, act=np.tanh, reduce=np.sum):
+    return reduce(act(x))
+
+
+def kwonly_caller(x):
+    return kwonly_default_fn(x, act=np.sin, reduce=np.mean) + kwonly_default_fn(x)
+
+
+def test_kwonly_function_defaults():
+    check(kwonly_caller, np.array([0.3, -0.5]))
+
+
+def all_any_guard(xs):
+    if all(x.ndim == 1 for x in xs) and not any(x.size > 5 for x in xs):
+        return sum(np.sum(x ** 2) for x in xs)
+    return 0.0
+
+
+def nested_gen(M):
+    return sum(sum(M[i, j] ** 2 for j in range(i + 1)) for i in range(M.shape[0]))
+
+
+def walrus_comp(x):
+    return sum(y * z for v in x if (y := v ** 2) > 0.01 for z in [y + 1.0])
+
+
+def chained_cmp(x):
+    a = x[0]
+    if -1.0 < a <= 1.0 < 2.0:
+        return np.sum(x ** 2)
+    return np.sum(x)
+
+
+def test_all_any_nested_gen_walrus_chained():
+    check(all_any_guard, [np.array([0.3, 0.2]), np.array([0.1])])
+    check(nested_gen, rng(7).standard_normal((3, 3)))
+    check(walrus_comp, np.array([0.3, -0.5, 0.2]))
+    check(chained_cmp, np.array([0.3, -0.5]))
+    check(chained_cmp, np.array([1.3, -0.5]))
+
+
+def test_objects_forward_and_hvp():
+    m = Model(rng(1))
+    check(Model.loss, m, X, Y, modes=("fwd", "hvp"), structure=False)
+    check(m.loss, X, Y, modes=("hvp",))
+    check(loss_net, Net(rng(2)), X, modes=("hvp",), structure=False)
