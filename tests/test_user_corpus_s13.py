@@ -2065,3 +2065,83 @@ def test_objects_forward_and_hvp():
     check(Model.loss, m, X, Y, modes=("fwd", "hvp"), structure=False)
     check(m.loss, X, Y, modes=("hvp",))
     check(loss_net, Net(rng(2)), X, modes=("hvp",), structure=False)
+
+
+NT2 = namedtuple("NT2", "a b")
+
+
+def nt_or_tuple(p):
+    if isinstance(p, NT2):
+        return np.sum(p.a * 2.0) + p.b
+    return np.sum(p[0] * 3.0) + p[1] ** 2
+
+
+def test_isinstance_namedtuple_vs_plain_tuple_alternating():
+    x = np.array([0.3, -0.5])
+    df = srcad.grad(nt_or_tuple)
+    for _ in range(2):
+        g = df(NT2(x, 2.0))
+        assert isinstance(g, NT2)
+        np.testing.assert_allclose(g.a, [2.0, 2.0])
+        assert g.b == pytest.approx(1.0)
+        g = df((x, 2.0))
+        assert type(g) is tuple
+        np.testing.assert_allclose(g[0], [3.0, 3.0])
+        assert g[1] == pytest.approx(4.0)
+
+
+def poly_list(p):
+    return p[0] ** 2 * p[1] + p[2]
+
+
+def test_list_of_floats_with_int_item():
+    g = srcad.grad(poly_list)([1.5, 2.0, 3])
+    assert type(g) is list and g[2] is None
+    assert g[:2] == pytest.approx([6.0, 2.25])
+    hv = srcad.hvp(poly_list)([1.5, 2.0, 3.0], [1.0, 0.0, 0.0])
+    assert hv == pytest.approx([4.0, 3.0, 0.0])
+    _, t = srcad.jvp(poly_list, ([1.5, 2.0, 3.0],), ([1.0, 1.0, 1.0],))
+    assert t == pytest.approx(9.25)
+
+
+@dataclasses.dataclass(frozen=True)
+class Frozen:
+    w: np.ndarray
+    k: float = 2.0
+
+
+def loss_frozen(p):
+    return np.sum(p.w ** p.k)
+
+
+def test_frozen_dataclass_default_field():
+    check(loss_frozen, Frozen(np.array([1.5, 2.0])))
+    check(loss_frozen, Frozen(np.array([1.5, 2.0]), 3.0))
+
+
+class BaseA:
+    def __init__(self, w):
+        self.w = w
+
+    def loss(self, x):
+        return np.sum(self.w * x ** 2)
+
+
+class SubB(BaseA):
+    def loss(self, x):
+        return np.sum(self.w * x ** 3)
+
+
+def call_loss(m, x):
+    return m.loss(x)
+
+
+def test_same_structure_other_class_dispatch():
+    x = np.array([0.3, -0.5])
+    dl = srcad.grad(call_loss)
+    np.testing.assert_allclose(dl(BaseA(x), x).w, x ** 2)
+    g = dl(SubB(x), x)
+    assert isinstance(g, SubB)
+    np.testing.assert_allclose(g.w, x ** 3)
+    np.testing.assert_allclose(srcad.grad(BaseA.loss)(SubB(x), x).w, x ** 2)
+    check(call_loss, SubB(x), x, wrt=1)
