@@ -2226,3 +2226,78 @@ def test_helper_writing_view_dropped_result_located():
     with pytest.raises(srcad.errors.SrcadError) as ei:
         srcad.grad(vu4)(np.array([0.3, -0.5, 0.8, 0.4]))
     assert "test_user_corpus_s13.py" in str(ei.value) and "^" in str(ei.value)
+
+
+# ---------------------------------------------------------------- mutable state between calls
+CFG13 = {"lam": 2.0, "w": np.array([1.0, 2.0])}
+
+
+def loss_cfg_global(x):
+    return CFG13["lam"] * np.sum(CFG13["w"] * x ** 2)
+
+
+def loss_default_dict(x, opts={"p": 2.0}):  # noqa: B006
+    return np.sum(np.abs(x) ** opts["p"])
+
+
+def _base_c(x, c):
+    return c * np.sum(x ** 2)
+
+
+class CfgObj:
+    lam = 1.0
+
+
+class NestedCfg:
+    def __init__(self):
+        self.cfg = CfgObj()
+        self.w = np.array([1.0, 2.0])
+        self.n = 2
+        self.mode = "sq"
+
+    def loss(self, x):
+        y = x
+        for _ in range(self.n):
+            y = np.sin(y)
+        if self.mode == "sq":
+            return self.cfg.lam * np.sum(self.w * y ** 2)
+        return self.cfg.lam * np.sum(self.w * np.abs(y))
+
+
+def test_global_dict_default_dict_partial_keywords_mutated():
+    x = np.array([0.3, -0.5])
+    d1 = srcad.grad(loss_cfg_global)
+    d1(x)
+    old = dict(CFG13)
+    try:
+        CFG13["lam"] = 5.0
+        CFG13["w"] = np.array([-1.0, 3.0])
+        np.testing.assert_allclose(d1(x), 2 * 5.0 * CFG13["w"] * x, rtol=1e-12)
+    finally:
+        CFG13.update(old)
+    d2 = srcad.grad(loss_default_dict)
+    d2(x)
+    loss_default_dict.__defaults__[0]["p"] = 3.0
+    try:
+        np.testing.assert_allclose(d2(x), 3 * np.abs(x) ** 2 * np.sign(x), rtol=1e-12)
+    finally:
+        loss_default_dict.__defaults__[0]["p"] = 2.0
+    pf = functools.partial(_base_c, c=2.0)
+    d3 = srcad.grad(pf)
+    d3(x)
+    pf.keywords["c"] = 7.0
+    np.testing.assert_allclose(d3(x), 14 * x, rtol=1e-12)
+
+
+def test_nested_object_float_int_str_attributes_changed():
+    x = np.array([0.3, -0.5])
+    m = NestedCfg()
+    df = srcad.grad(m.loss)
+    df(x)
+    m.cfg.lam = 4.0
+    np.testing.assert_allclose(df(x), fd_grad(m.loss, [x]), rtol=RTOL, atol=ATOL)
+    m.n = 4
+    np.testing.assert_allclose(df(x), fd_grad(m.loss, [x]), rtol=RTOL, atol=ATOL)
+    m.mode = "abs"
+    np.testing.assert_allclose(df(x), fd_grad(m.loss, [x]), rtol=RTOL, atol=ATOL)
+    check(NestedCfg.loss, m, x, structure=False)
