@@ -2301,3 +2301,41 @@ def test_nested_object_float_int_str_attributes_changed():
     m.mode = "abs"
     np.testing.assert_allclose(df(x), fd_grad(m.loss, [x]), rtol=RTOL, atol=ATOL)
     check(NestedCfg.loss, m, x, structure=False)
+
+
+# ---------------------------------------------------------------- call-time argument checks
+def tanh_dict_X(p, X):
+    return np.sum(np.tanh(X @ p["W"]) * p["b"])
+
+
+def test_call_time_structure_errors_name_parameter():
+    p = {"W": np.ones((2, 2)), "b": np.ones(2)}
+    Xs = np.ones((3, 2))
+    df = srcad.grad(tanh_dict_X)
+    df(p, Xs)
+    for bad in ([np.ones((2, 2)), np.ones(2)], np.ones(2)):
+        with pytest.raises(srcad.errors.SrcadError) as ei:
+            df(bad, Xs)
+        assert "p" in str(ei.value) and "'W'" in str(ei.value)
+    with pytest.raises(srcad.errors.SrcadError, match="tangent of p"):
+        srcad.jvp(tanh_dict_X, (p, Xs), ([np.ones((2, 2)), np.ones(2)],), wrt=0)
+    with pytest.raises(srcad.errors.SrcadError, match="tangent of x"):
+        srcad.jvp(lambda x: np.sum(x ** 2), (np.ones(3),), (np.ones(2),))
+    with pytest.raises(srcad.errors.SrcadError, match="seed"):
+        srcad.vjp(outer_dict_out, np.ones(3))[1]({"sq": np.ones(2), "pair": (np.ones(3), 1.0)})
+    with pytest.raises(ValueError, match="no parameter named 'q'"):
+        srcad.grad(tanh_dict_X, wrt="q")(p, Xs)
+
+
+@xfail("INTERNAL ERROR: a container tangent whose leaf has the wrong shape, "
+       "jvp(f, (p, X), ({'W': np.ones(2), 'b': np.ones(2)},), wrt=0) for p['W'] of shape (2, 2) "
+       "(and hvp with such a v), gives a raw NumPy ValueError 'operands could not be broadcast "
+       "together with shapes (3,) (3,2)' from the generated code, not an srcad error naming "
+       "p['W'] (a plain array tangent of the wrong shape gets 'the tangent of x has shape ...')")
+def test_container_tangent_leaf_shape_checked():
+    p = {"W": np.ones((2, 2)), "b": np.ones(2)}
+    Xs = np.ones((3, 2))
+    with pytest.raises(srcad.errors.SrcadError):
+        srcad.jvp(tanh_dict_X, (p, Xs), ({"W": np.ones(2), "b": np.ones(2)},), wrt=0)
+    with pytest.raises(srcad.errors.SrcadError):
+        srcad.hvp(tanh_dict_X)(p, Xs, {"W": np.ones(2), "b": np.ones(2)})
