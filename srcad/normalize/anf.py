@@ -32,6 +32,7 @@ _RESULT_FIELDS = {np.linalg.slogdet: ("sign", "logabsdet"),
 # (``svd(a, compute_uv=False)`` is the array of singular values, ``qr(a, mode='r')`` R alone)
 _RESULT_OPTIONS = {np.linalg.svd: ("compute_uv", (True,)),
                    np.linalg.qr: ("mode", ("reduced", "complete"))}
+_FIELD_NAMES = frozenset(name for fields in _RESULT_FIELDS.values() for name in fields)
 
 
 class Expressions(Resolver):
@@ -192,6 +193,8 @@ class Expressions(Resolver):
         """The index of the field ``node.attr`` of the named tuple ``node.value`` is, when it
         is a call of a function in ``_RESULT_FIELDS`` or a name the function binds once, to
         such a call; else None."""
+        if node.attr not in _FIELD_NAMES:      # (before walking the function for the name)
+            return None
         value = node.value
         if isinstance(value, gast.Name):
             stores = [n for n in gast.walk(scope.src.node) if isinstance(n, gast.Name)
