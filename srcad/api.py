@@ -2517,8 +2517,8 @@ def jacobian(f: Callable[..., Any], wrt: Wrt = 0,
                 list, tuple) and len({np.shape(a) for a in args[index]}) > 1):
             # (a tuple of leaves of several shapes, (x, 0.5), is not one array)
             return _container_jacobian(derivative("forward"), args, index, value)
-        if isinstance(value, tuple) or trees.is_container(value):
-            leaves: list = []               # one Jacobian per output, as JAX's
+        if isinstance(value, (tuple, list)) or trees.is_container(value):
+            leaves: list = []               # one Jacobian per output leaf, as JAX's (a list too)
             tree = trees.flatten(value, leaves)
             return trees.build(tree, iter(_tuple_jacobian(derivative("forward"), args, index,
                                                           leaves)))

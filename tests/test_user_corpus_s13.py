@@ -1733,10 +1733,8 @@ def test_jacobian_tuple_and_nested_list_outputs(name):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
 
 
-@xfail("SILENT WRONG: jacobian/jacfwd of `def f(x): return [x ** 2, np.sin(x)]` (a top-level "
-       "list output) returns one ndarray of shape (2, 2, 2) laid out J[k, j, i] = d out[i][j] / "
-       "dx[k] (J[0] = [[0.6, 0.955], [0, 0]] at x = [0.3, -0.5]) instead of a list of two "
-       "Jacobians [diag(2x), diag(cos x)] as for a tuple or a list inside a dict")
+# fixed in session 11 (was SILENT WRONG: a top-level list output's Jacobian was one
+# stacked array in the wrong layout): one Jacobian per item, as for a tuple
 @pytest.mark.parametrize("name", ["jacobian", "jacfwd"])
 def test_jacobian_top_level_list_output(name):
     x = np.array([0.3, -0.5])
@@ -1746,10 +1744,8 @@ def test_jacobian_top_level_list_output(name):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
 
 
-@xfail("INTERNAL ERROR: jacrev of `def f(x): return [x ** 2, np.sin(x)]` raises srcad's own "
-       "ShapeMismatchError 'the seed must be a tuple of 2 cotangents, one per output' (jacrev "
-       "seeds the list output with a wrong structure); also jacobian of "
-       "`def g(ws): return [w ** 2 for w in ws]` at [x, x]")
+# fixed in session 11 (was INTERNAL ERROR: jacrev of a top-level list output: srcad's seed error)
+# stacked array in the wrong layout): one Jacobian per item, as for a tuple
 def test_jacrev_top_level_list_output():
     x = np.array([0.3, -0.5])
     J = srcad.jacrev(out_list)(x)

@@ -166,7 +166,7 @@ class _Lowering:
                     made = lowering.sorted_list(n, pre, hint, self.visit)
                     if made is not None:
                         return made
-                    return n
+                    return self.generic_visit(n)     # (its argument's comprehension lowered)
                 extreme = lowering.extreme_of_list(n)
                 if extreme is not None:
                     comp, kind, options = extreme
