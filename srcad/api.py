@@ -293,11 +293,11 @@ def _build(f, spec: Spec, src=None) -> Derivative:
     src = src if src is not None else parse_function(f)
     normalized_for = (spec.containers, spec.callables, spec.called, registry.version(),
                       src.fn.__code__, src.fn.__defaults__)
-    known = _known_types(src, spec)
+    arg_types = _known_types(src, spec)
     kept = _NORMALIZED.pop(src.node, None)
     if kept is not None and spec.kinds is not None and kept[0] == normalized_for and \
             cache._same_kw(src.fn, kept[1]) and all(map(cache.dep_fresh, kept[2].deps)) and \
-            not (known and _tests_types(src)):
+            not (arg_types and _tests_types(src)):
         program = kept[2]       # what the generic build normalized, unchanged since
         src = program.source    # (its namespace holds the function's imports)
     else:
@@ -305,7 +305,7 @@ def _build(f, spec: Spec, src=None) -> Derivative:
                             {name: same.obj for name, same in spec.callables
                              if type(same) is dispatch.Same}, dict(spec.called),
                             {name: same.obj for name, same in spec.callables
-                             if type(same) is dispatch.Static}, known)
+                             if type(same) is dispatch.Static}, arg_types)
         if shared and spec.kinds is None:
             _NORMALIZED[src.node] = (normalized_for, tuple(
                 (src.fn.__kwdefaults__ or {}).items()), copy_program(program))
